@@ -1,0 +1,1 @@
+"""Identity service: accounts, verification codes, sessions and the events about them."""

@@ -1,0 +1,109 @@
+"""Identity's SQL: accounts, codes, code sends and sessions. Parameters are always bound."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import class_row
+
+from identity.domain.codes import Purpose, StoredCode
+
+
+@dataclass(frozen=True)
+class Account:
+    id: UUID
+    email: str
+    password_hash: str
+    created_at: datetime
+    verified_at: datetime | None
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+
+ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at"
+
+
+def insert_account(conn: psycopg.Connection, account_id: UUID, email: str, password_hash: str) -> Account | None:
+    """The new account, or None when the email is already registered."""
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        return cur.execute(
+            f"""INSERT INTO accounts (id, email, password_hash) VALUES (%s, %s, %s)
+                ON CONFLICT (lower(email)) DO NOTHING RETURNING {ACCOUNT_COLUMNS}""",
+            (account_id, email, password_hash),
+        ).fetchone()
+
+
+def lock_account_by_email(conn: psycopg.Connection, email: str) -> Account | None:
+    """The account with that email, locked until the transaction ends (serialises code issuing)."""
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        return cur.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower(%s) FOR UPDATE",
+            (email,),
+        ).fetchone()
+
+
+def mark_verified(conn: psycopg.Connection, account_id: UUID) -> datetime:
+    """Set the account verified now; return when."""
+    row = conn.execute(
+        "UPDATE accounts SET verified_at = now() WHERE id = %s RETURNING verified_at", (account_id,)
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def code_sends_since(conn: psycopg.Connection, account_id: UUID, purpose: Purpose, seconds: int) -> int:
+    """How many codes of this purpose were sent to the account in the last `seconds`."""
+    row = conn.execute(
+        """SELECT count(*) FROM code_sends
+           WHERE account_id = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
+        (account_id, purpose, seconds),
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def replace_code(
+    conn: psycopg.Connection, account_id: UUID, purpose: Purpose, mac: bytes, expires_at: datetime
+) -> None:
+    """Store a new live code for the account and purpose, voiding the previous one."""
+    conn.execute(
+        """INSERT INTO codes (account_id, purpose, code_mac, expires_at) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (account_id, purpose) DO UPDATE
+           SET code_mac = excluded.code_mac, expires_at = excluded.expires_at,
+               attempts = 0, used_at = NULL, issued_at = now()""",
+        (account_id, purpose, mac, expires_at),
+    )
+    conn.execute(
+        "INSERT INTO code_sends (account_id, purpose) VALUES (%s, %s)", (account_id, purpose)
+    )
+
+
+def count_code_attempt(conn: psycopg.Connection, account_id: UUID, purpose: Purpose) -> StoredCode | None:
+    """Count one attempt at the live code, atomically, and return it; None if there is none."""
+    with conn.cursor(row_factory=class_row(StoredCode)) as cur:
+        return cur.execute(
+            """UPDATE codes SET attempts = attempts + 1
+               WHERE account_id = %s AND purpose = %s AND used_at IS NULL
+               RETURNING code_mac, expires_at, attempts""",
+            (account_id, purpose),
+        ).fetchone()
+
+
+def use_code(conn: psycopg.Connection, account_id: UUID, purpose: Purpose) -> None:
+    """Spend the live code: it never works again."""
+    conn.execute(
+        "UPDATE codes SET used_at = now() WHERE account_id = %s AND purpose = %s",
+        (account_id, purpose),
+    )
+
+
+def insert_session(
+    conn: psycopg.Connection, jti: UUID, account_id: UUID, issued_at: datetime, expires_at: datetime
+) -> None:
+    """Record an issued access token, so it can be revoked."""
+    conn.execute(
+        "INSERT INTO sessions (jti, account_id, issued_at, expires_at) VALUES (%s, %s, %s, %s)",
+        (jti, account_id, issued_at, expires_at),
+    )

@@ -1,0 +1,54 @@
+"""Composition root: builds identity's collaborators once per process (after gunicorn forks)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher, Type
+from psycopg_pool import ConnectionPool
+
+from accounts_common.codecrypt import CodeCipher, cipher_from_env
+from accounts_common.db import create_pool
+from identity.adapters.tokens import TokenIssuer
+from identity.domain.passwords import PasswordPolicy
+from identity.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Identity:
+    """What the service layer needs: settings, the database pool and the crypto it uses."""
+
+    settings: Settings
+    pool: ConnectionPool
+    policy: PasswordPolicy
+    hasher: PasswordHasher
+    cipher: CodeCipher
+    tokens: TokenIssuer
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """argon2id with the configured cost (OWASP's minimum by default: m=19 MiB, t=2, p=1)."""
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        type=Type.ID,
+    )
+
+
+def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None = None) -> Identity:
+    """Wire identity from settings (the environment when none are given)."""
+    settings = settings or Settings.from_env()
+    return Identity(
+        settings=settings,
+        pool=pool if pool is not None else create_pool(settings.database_url, name="identity"),
+        policy=PasswordPolicy.named(settings.password_policy),
+        hasher=password_hasher(settings),
+        cipher=cipher_from_env(),
+        tokens=TokenIssuer(settings.access_token_ttl_s),
+    )

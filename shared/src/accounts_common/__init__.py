@@ -1,0 +1,1 @@
+"""Multimedia Accounts common library: what every service (and any internal consumer) shares."""

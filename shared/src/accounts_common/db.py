@@ -1,0 +1,99 @@
+"""PostgreSQL: connection pools and the numbered-SQL migration runner."""
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
+MIGRATION_LOCK_KEY = 0x6D6D6163  # any constant: serialises migrators started at the same time
+
+
+def create_pool(url: str, *, name: str, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
+    """A pool that opens lazily; call it after the process forks, never at import."""
+    return ConnectionPool(
+        url,
+        name=name,
+        min_size=min_size,
+        max_size=max_size,
+        open=True,
+        kwargs={"autocommit": True},
+        check=ConnectionPool.check_connection,
+    )
+
+
+def database_reachable(pool: ConnectionPool) -> bool:
+    """True when a connection from the pool answers a query within a second."""
+    try:
+        with pool.connection(timeout=1.0) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
+        return False
+
+
+@dataclass(frozen=True)
+class MigrationSet:
+    """The numbered .sql files of one component, applied in order and recorded under its name."""
+
+    component: str
+    package: str
+    folder: str = "migrations"
+
+    def scripts(self) -> list[tuple[int, str, Traversable]]:
+        """(version, file name, file) for every migration file, sorted by version."""
+        found = []
+        for entry in files(self.package).joinpath(self.folder).iterdir():
+            match = MIGRATION_FILE.match(entry.name)
+            if match:
+                found.append((int(match.group(1)), entry.name, entry))
+        return sorted(found)
+
+
+COMMON_MIGRATIONS = MigrationSet("accounts_common", "accounts_common")
+
+
+def migrate(url: str, *sets: MigrationSet) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return the names applied."""
+    applied: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   component text NOT NULL,
+                   version integer NOT NULL,
+                   name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (component, version))"""
+        )
+        for migration_set in sets:
+            applied += _apply_set(conn, migration_set)
+    return applied
+
+
+def _apply_set(conn: psycopg.Connection, migration_set: MigrationSet) -> list[str]:
+    done = {
+        row[0]
+        for row in conn.execute(
+            "SELECT version FROM schema_migrations WHERE component = %s", (migration_set.component,)
+        )
+    }
+    applied = []
+    for version, name, script in migration_set.scripts():
+        if version in done:
+            continue
+        with conn.transaction():
+            conn.execute(script.read_text(encoding="utf-8"))
+            conn.execute(
+                "INSERT INTO schema_migrations (component, version, name) VALUES (%s, %s, %s)",
+                (migration_set.component, version, name),
+            )
+        log.info("applied migration %s/%s", migration_set.component, name)
+        applied.append(f"{migration_set.component}/{name}")
+    return applied

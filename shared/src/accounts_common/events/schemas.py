@@ -1,0 +1,65 @@
+"""The data of each event type, version 1. Readers exclude unknown fields (tolerant reader)."""
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from accounts_common.events.envelope import InvalidEvent
+
+
+class EventData(Schema):
+    """Base of every event's data schema: unknown fields are ignored, not rejected."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class UserRegistered(EventData):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    registered_at = fields.AwareDateTime(required=True)
+
+
+class CodeIssued(EventData):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    purpose = fields.String(required=True, validate=validate.OneOf(["verification", "password_reset"]))
+    code_encrypted = fields.String(required=True, validate=validate.Length(min=1))
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class AccountVerified(EventData):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    verified_at = fields.AwareDateTime(required=True)
+
+
+class PasswordReset(EventData):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    reset_at = fields.AwareDateTime(required=True)
+
+
+class AccountDeleted(EventData):
+    account_id = fields.UUID(required=True)
+    deleted_at = fields.AwareDateTime(required=True)
+
+
+EVENT_SCHEMAS: dict[str, type[EventData]] = {
+    "UserRegistered": UserRegistered,
+    "CodeIssued": CodeIssued,
+    "AccountVerified": AccountVerified,
+    "PasswordReset": PasswordReset,
+    "AccountDeleted": AccountDeleted,
+}
+
+
+def validate_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The event's data loaded into Python values; InvalidEvent naming every bad field."""
+    schema = EVENT_SCHEMAS.get(event_type)
+    if schema is None:
+        raise InvalidEvent(f"unknown event type {event_type!r}")
+    try:
+        return schema().load(data)
+    except ValidationError as error:
+        raise InvalidEvent(f"invalid {event_type} data: {error.messages}") from None

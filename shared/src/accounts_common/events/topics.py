@@ -1,0 +1,79 @@
+"""The topics of the system, with their partitions and retention, and a command that creates them."""
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from accounts_common.config import kafka_bootstrap_servers
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A Kafka topic and the settings it is created with."""
+
+    name: str
+    partitions: int = 6
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+ACCOUNT_EVENTS = "identity.account-events.v1"
+CODES = "identity.codes.v1"
+SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
+NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
+CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue")
+
+
+def dead_letter_topic(group: str) -> str:
+    """Where a consumer group puts the records it cannot process."""
+    return f"{group}.dlq"
+
+
+TOPICS = (
+    Topic(ACCOUNT_EVENTS, configs={"retention.ms": str(30 * DAY_MS)}),
+    # Codes live 30 minutes; an hour of retention covers a mailer catching up after an outage.
+    Topic(CODES, configs={"retention.ms": str(60 * 60 * 1000), "segment.ms": str(10 * 60 * 1000)}),
+    Topic(SUBSCRIPTION_EVENTS, configs={"retention.ms": str(30 * DAY_MS)}),
+    Topic(NEWSLETTER_DELIVERIES, partitions=12, configs={"retention.ms": str(7 * DAY_MS)}),
+    *(
+        Topic(dead_letter_topic(group), partitions=1, configs={"retention.ms": str(30 * DAY_MS)})
+        for group in CONSUMER_GROUPS
+    ),
+)
+
+
+def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) -> list[str]:
+    """Create every topic that does not exist yet; return the names created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="accounts-topics")
+    try:
+        existing = set(admin.list_topics())
+        missing = [topic for topic in topics if topic.name not in existing]
+        for topic in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.configs)]
+                )
+            except TopicAlreadyExistsError:
+                pass
+        return [topic.name for topic in missing]
+    finally:
+        admin.close()
+
+
+def main() -> None:
+    """`accounts-topics`: create the system's topics on the cluster."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--bootstrap-servers", default=kafka_bootstrap_servers())
+    args = parser.parse_args()
+    created = ensure_topics(args.bootstrap_servers)
+    print(f"topics: {len(TOPICS)} declared, created {', '.join(created) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Running a service's processes: web under gunicorn, workers until SIGTERM."""
+
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+
+
+def configure_logging() -> None:
+    """One line per record on stderr, level from LOG_LEVEL (INFO by default)."""
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
+    )
+
+
+def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
+    """Run `work(stop)`; SIGTERM or SIGINT sets `stop` so it can finish cleanly."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logging.getLogger(__name__).info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    work(stop)
+
+
+def exec_gunicorn(app_factory: str, *, port: int, workers: int, host: str = "127.0.0.1") -> None:
+    """Replace this process with gunicorn serving `module:create_app()` with `workers` workers."""
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker counts alone; the shared folder lets /metrics add them up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
+        "--graceful-timeout", "10",
+        app_factory,
+    ]
+    os.execv(sys.executable, argv)

@@ -1,0 +1,180 @@
+"""HTTP plumbing every service shares: problem+json errors, health, readiness and metrics."""
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import flask_smorest
+from flask import Blueprint, Flask, Request, Response, g, jsonify, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from werkzeug.exceptions import BadRequest, HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "/problems/"
+
+REQUEST_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "HTTP requests by route and status",
+    ["method", "route", "status"],
+)
+
+
+class Problem(Exception):
+    """An RFC 9457 problem a view raises to answer the client with a 4xx."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        errors: Mapping[str, list[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.detail = status, slug, detail
+        self.errors = dict(errors) if errors else None
+        self.headers = dict(headers) if headers else {}
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str | None = None,
+    detail: str | None = None,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A problem+json response; `type` is about:blank unless the problem has a slug of its own."""
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPE_BASE}{slug}" if slug else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    response.headers.update(headers or {})
+    return response
+
+
+def validation_errors(messages: Mapping[str, Any]) -> dict[str, Any]:
+    """webargs' {location: {field: [..]}} flattened to {field: [..]}."""
+    merged: dict[str, Any] = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, Mapping):
+            merged.update(location_errors)
+    return merged
+
+
+class ProblemApi(flask_smorest.Api):
+    """flask-smorest's Api answering every HTTP error as application/problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        errors = validation_errors(data["messages"]) if "messages" in data else None
+        if errors and "_schema" in errors and len(errors) == 1:
+            return problem_response(400, slug="malformed-request", detail=" ".join(errors["_schema"]))
+        if status == 422:
+            return problem_response(
+                422,
+                slug="validation-error",
+                detail="The request has invalid fields; see errors.",
+                errors=errors,
+            )
+        if status >= 500:
+            return problem_response(status, detail="The server could not complete the request.")
+        return problem_response(status, detail=error.description, headers=data.get("headers"))
+
+
+class JsonRequest(Request):
+    """A request whose unparseable JSON body is reported in plain words."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        raise BadRequest(f"The request body is not valid JSON: {e}")
+
+
+def install_problem_handlers(app: Flask) -> None:
+    """Views raise Problem for expected failures; anything unexpected is a logged 500 problem."""
+    app.request_class = JsonRequest
+
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        return problem_response(
+            problem.status,
+            slug=problem.slug,
+            detail=problem.detail,
+            errors=problem.errors,
+            headers=problem.headers,
+        )
+
+    # HTTPExceptions keep flask-smorest's more specific handler; this one sees only the rest.
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(500, detail="The server could not complete the request.")
+
+
+def operations_blueprint(readiness_checks: Mapping[str, Callable[[], bool]]) -> Blueprint:
+    """/healthz (process alive), /readyz (dependencies reachable) and /metrics (Prometheus)."""
+    ops = Blueprint("operations", __name__)
+
+    @ops.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok")
+
+    @ops.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        results = {name: check() for name, check in readiness_checks.items()}
+        ready = all(results.values())
+        return jsonify(status="ready" if ready else "not ready", checks=results), 200 if ready else 503
+
+    @ops.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(_metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
+
+    return ops
+
+
+def _metrics_registry() -> CollectorRegistry:
+    """Under gunicorn with several workers, every worker's samples come from the shared folder."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def install_request_metrics(app: Flask) -> None:
+    """Time every request by its route pattern (never the raw path: ids would explode the labels)."""
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = g.get("request_started")
+        if started is not None:
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
+        return response
