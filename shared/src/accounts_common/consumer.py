@@ -167,9 +167,7 @@ class EventConsumer:
 
     def _get_dlq_producer(self) -> KafkaProducer:
         if self._dlq_producer is None:
-            self._dlq_producer = self.producer_factory(
-                self.bootstrap_servers, client_id=f"{self.group}-dlq"
-            )
+            self._dlq_producer = self.producer_factory(self.bootstrap_servers, client_id=f"{self.group}-dlq")
         return self._dlq_producer
 
 

@@ -132,9 +132,7 @@ class OutboxRelay:
             elif failure is None:
                 failure = future.exception or KafkaError("send did not complete")
         if acknowledged:
-            conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", (acknowledged,)
-            )
+            conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", (acknowledged,))
             PUBLISHED.inc(len(acknowledged))
         if failure is not None:
             raise failure if isinstance(failure, KafkaError) else KafkaError(str(failure))
@@ -158,4 +156,3 @@ class OutboxRelay:
             except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
                 log.debug("closing a failed producer raised", exc_info=True)
             self._producer = None
-

@@ -36,11 +36,17 @@ def exec_gunicorn(app_factory: str, *, port: int, workers: int, host: str = "127
         # Each worker counts alone; the shared folder lets /metrics add them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"{host}:{port}",
-        "--workers", str(workers),
-        "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
-        "--graceful-timeout", "10",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-tmp-dir",
+        "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
+        "--graceful-timeout",
+        "10",
         app_factory,
     ]
     os.execv(sys.executable, argv)

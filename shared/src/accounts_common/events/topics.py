@@ -56,9 +56,7 @@ def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) ->
         missing = [topic for topic in topics if topic.name not in existing]
         for topic in missing:
             try:
-                admin.create_topics(
-                    [NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.configs)]
-                )
+                admin.create_topics([NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.configs)])
             except TopicAlreadyExistsError:
                 pass
         return [topic.name for topic in missing]

@@ -26,7 +26,9 @@ class Account:
 ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at"
 
 
-def insert_account(conn: psycopg.Connection, account_id: UUID, email: str, password_hash: str) -> Account | None:
+def insert_account(
+    conn: psycopg.Connection, account_id: UUID, email: str, password_hash: str
+) -> Account | None:
     """The new account, or None when the email is already registered."""
     with conn.cursor(row_factory=class_row(Account)) as cur:
         return cur.execute(
@@ -75,9 +77,7 @@ def replace_code(
                attempts = 0, used_at = NULL, issued_at = now()""",
         (account_id, purpose, mac, expires_at),
     )
-    conn.execute(
-        "INSERT INTO code_sends (account_id, purpose) VALUES (%s, %s)", (account_id, purpose)
-    )
+    conn.execute("INSERT INTO code_sends (account_id, purpose) VALUES (%s, %s)", (account_id, purpose))
 
 
 def count_code_attempt(conn: psycopg.Connection, account_id: UUID, purpose: Purpose) -> StoredCode | None:

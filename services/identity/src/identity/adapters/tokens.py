@@ -32,9 +32,7 @@ class IssuedToken:
 
 
 def _kid(private_key: Ed25519PrivateKey) -> str:
-    raw = private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).decode()[:16]
 
 

@@ -70,6 +70,6 @@ class VerificationResend(MethodView):
     @blp.arguments(schemas.EmailOnly)
     @blp.response(202, schemas.Accepted)
     def post(self, body):
-        """Send a new code, voiding the previous one (always 202: nothing tells whether the email is known)."""
+        """Send a new code, voiding the old one (always 202: it never tells whether the email is known)."""
         accounts.resend_verification(identity(), body["email"])
         return {"status": "accepted"}

@@ -6,7 +6,12 @@ from typing import Any
 from flask import Flask
 
 from accounts_common.db import database_reachable
-from accounts_common.web import ProblemApi, install_problem_handlers, install_request_metrics, operations_blueprint
+from accounts_common.web import (
+    ProblemApi,
+    install_problem_handlers,
+    install_request_metrics,
+    operations_blueprint,
+)
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks
 

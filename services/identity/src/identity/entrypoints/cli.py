@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "web":
         exec_gunicorn("identity.entrypoints.app:create_app()", port=args.port, workers=args.workers)
     else:
-        relay = OutboxRelay(settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay")
+        relay = OutboxRelay(
+            settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay"
+        )
         run_until_signalled(relay.run)
 
 

@@ -1,7 +1,7 @@
 """Use cases of signing up: register, verify with the emailed code, ask for a new code."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 
@@ -42,8 +42,9 @@ def register(app: Identity, email: str, password: str) -> None:
     with app.pool.connection() as conn, conn.transaction():
         account = repository.insert_account(conn, uuid.uuid4(), email, password_hash)
         if account is not None:
-            _publish(conn, ACCOUNT_EVENTS, "UserRegistered", account,
-                     registered_at=account.created_at.isoformat())
+            _publish(
+                conn, ACCOUNT_EVENTS, "UserRegistered", account, registered_at=account.created_at.isoformat()
+            )
             _issue_code(app, conn, account, Purpose.VERIFICATION)
             return
         existing = repository.lock_account_by_email(conn, email)
@@ -68,8 +69,9 @@ def verify_account(app: Identity, email: str, code: str) -> IssuedToken:
             if outcome is CodeOutcome.ACCEPTED and account is not None:
                 repository.use_code(conn, account.id, Purpose.VERIFICATION)
                 verified_at = repository.mark_verified(conn, account.id)
-                _publish(conn, ACCOUNT_EVENTS, "AccountVerified", account,
-                         verified_at=verified_at.isoformat())
+                _publish(
+                    conn, ACCOUNT_EVENTS, "AccountVerified", account, verified_at=verified_at.isoformat()
+                )
                 return app.tokens.issue(conn, account, verified=True)
         # Raised after the commit: the failed attempt must stay counted.
         raise CodeRejected(outcome)
@@ -98,14 +100,23 @@ def _issue_code_if_allowed(
     return True
 
 
-def _issue_code(app: Identity, conn: psycopg.Connection, account: repository.Account, purpose: Purpose) -> None:
+def _issue_code(
+    app: Identity, conn: psycopg.Connection, account: repository.Account, purpose: Purpose
+) -> None:
     code = generate_code()
     expires_at = app.clock() + timedelta(seconds=app.settings.code_lifetime_s)
     repository.replace_code(
         conn, account.id, purpose, code_mac(app.settings.code_hmac_key, account.id, purpose, code), expires_at
     )
-    _publish(conn, CODES, "CodeIssued", account, purpose=str(purpose),
-             code_encrypted=app.cipher.encrypt(code), expires_at=expires_at.isoformat())
+    _publish(
+        conn,
+        CODES,
+        "CodeIssued",
+        account,
+        purpose=str(purpose),
+        code_encrypted=app.cipher.encrypt(code),
+        expires_at=expires_at.isoformat(),
+    )
 
 
 def _publish(
@@ -113,5 +124,3 @@ def _publish(
 ) -> None:
     data = {"account_id": str(account.id), "email": account.email, **fields}
     outbox.enqueue(conn, topic, new_event(event_type, source=SOURCE, subject=str(account.id), data=data))
-
-

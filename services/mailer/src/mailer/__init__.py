@@ -1,0 +1,1 @@
+"""Mailer service: turns account events into emails, each delivered once."""

@@ -1,0 +1,83 @@
+"""SMTP delivery over one reused connection, with failures sorted into passing and permanent."""
+
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from accounts_common.consumer import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+SECURITY_MODES = ("none", "starttls", "tls")
+
+
+def _classify(code: int, text: bytes | str) -> Exception:
+    reply = text.decode(errors="replace") if isinstance(text, bytes) else text
+    if 400 <= code < 500:
+        return TransientError(f"SMTP {code} {reply}")
+    return PermanentError(f"SMTP {code} {reply}")
+
+
+class SmtpSender:
+    """Sends messages on one connection per worker, reconnecting when the server drops it."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "none",
+        username: str = "",
+        password: str = "",
+        timeout: float = 10.0,
+    ) -> None:
+        if security not in SECURITY_MODES:
+            raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, got {security!r}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand the message to the server; TransientError to retry later, PermanentError to give up."""
+        for attempt in (1, 2):
+            try:
+                self._connection().send_message(message)
+                return
+            except smtplib.SMTPRecipientsRefused as refused:
+                code, text = next(iter(refused.recipients.values()))
+                raise _classify(code, text) from None
+            except smtplib.SMTPResponseException as error:
+                raise _classify(error.smtp_code, error.smtp_error) from None
+            except (smtplib.SMTPServerDisconnected, OSError) as error:
+                self.close()
+                if attempt == 2:
+                    raise TransientError(f"SMTP connection failed: {error}") from None
+                log.info("SMTP connection lost (%s); reconnecting", error)
+
+    def close(self) -> None:
+        """Say QUIT if the connection still answers, then forget it."""
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "tls":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.security == "starttls":
+                smtp.starttls(context=context)
+        if self.username:
+            smtp.login(self.username, self.password)
+        return smtp

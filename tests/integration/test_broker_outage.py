@@ -1,0 +1,69 @@
+"""Kafka stopped while people keep signing up: every event still arrives once it is back."""
+
+import subprocess
+import threading
+import uuid
+
+import pytest
+
+from accounts_common.events.topics import ACCOUNT_EVENTS
+from accounts_common.outbox import OutboxRelay
+from tests.conftest import Infra
+from tests.support.kafka import TopicReader
+from tests.support.polling import wait_for
+
+PASSWORD = "Correct-Horse-9!"
+
+
+def broker(infra: Infra, action: str) -> None:
+    if infra.kafka_script is None:
+        pytest.skip("the broker is not the local one of deploy/local, so the test cannot stop it")
+    subprocess.run(["bash", str(infra.kafka_script), action], check=True, capture_output=True, timeout=120)
+
+
+def pending(pool, emails) -> int:  # type: ignore[no-untyped-def]
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL "
+            "AND record_value::jsonb -> 'data' ->> 'email' = ANY(%s)",
+            (emails,),
+        ).fetchone()
+    return row[0]
+
+
+@pytest.mark.broker_outage
+def test_signups_during_a_broker_outage_lose_no_event(infra, client, identity_db, identity_pool):
+    run = uuid.uuid4().hex[:8]
+    before = [f"before-{run}-{n}@example.org" for n in range(10)]
+    during = [f"during-{run}-{n}@example.org" for n in range(10)]
+    reader = TopicReader(infra.kafka, ACCOUNT_EVENTS)
+    relay = OutboxRelay(identity_db, infra.kafka, client_id="test-outage-relay", poll_interval=0.5)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        for email in before:
+            assert client.post("/v1/accounts", json={"email": email, "password": PASSWORD}).status_code == 202
+        wait_for(lambda: pending(identity_pool, before) == 0, timeout=30, what="events before the outage")
+        broker(infra, "stop")
+        try:
+            for email in during:
+                assert (
+                    client.post("/v1/accounts", json={"email": email, "password": PASSWORD}).status_code
+                    == 202
+                )
+            assert pending(identity_pool, during) == 2 * len(during)  # UserRegistered + CodeIssued each
+        finally:
+            broker(infra, "start")
+        wait_for(lambda: pending(identity_pool, during) == 0, timeout=90, what="the outbox to drain")
+        reader.read_until(
+            lambda records: {e["data"]["email"] for e in reader.events()} >= set(before + during),
+            timeout=60,
+            what="every UserRegistered on the topic",
+        )
+    finally:
+        stop.set()
+        thread.join(15)
+        reader.close()
+    registered = [e["data"]["email"] for e in reader.events() if e["type"] == "UserRegistered"]
+    assert sorted(email for email in registered if run in email) == sorted(before + during)

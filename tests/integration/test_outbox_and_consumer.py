@@ -1,0 +1,210 @@
+"""The outbox relay and the consumer runtime against the real broker and database."""
+
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from kafka import KafkaProducer
+from psycopg_pool import ConnectionPool
+
+from accounts_common import outbox
+from accounts_common.consumer import EventConsumer, TransientError
+from accounts_common.db import COMMON_MIGRATIONS, create_pool, migrate
+from accounts_common.events import Topic, dead_letter_topic, new_event
+from accounts_common.events.topics import ensure_topics
+from accounts_common.outbox import RELAY_LOCK_KEY, OutboxRelay
+from tests.conftest import Infra, fresh_database
+from tests.support.kafka import TopicReader
+from tests.support.polling import wait_for
+
+
+@pytest.fixture(scope="module")
+def scratch_db(infra: Infra) -> str:
+    url = fresh_database(infra, "test_runtime")
+    migrate(url, COMMON_MIGRATIONS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE handled (event_id uuid NOT NULL, account_id uuid NOT NULL)")
+    return url
+
+
+@pytest.fixture(scope="module")
+def scratch_pool(scratch_db: str) -> Iterator[ConnectionPool]:
+    pool = create_pool(scratch_db, name="test-runtime")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def topic(infra: Infra) -> str:
+    name = f"test.runtime-{uuid.uuid4().hex[:8]}"
+    ensure_topics(infra.kafka, (Topic(name, partitions=3),))
+    return name
+
+
+def registered(account_id: str, sequence: int):  # type: ignore[no-untyped-def]
+    data = {
+        "account_id": account_id,
+        "email": f"{account_id[:8]}@example.org",
+        "registered_at": "2026-11-27T10:00:00+00:00",
+        "sequence": sequence,
+    }
+    return new_event("UserRegistered", source="/tests", subject=account_id, data=data)
+
+
+def run_in_thread(target) -> tuple[threading.Thread, threading.Event]:  # type: ignore[no-untyped-def]
+    stop = threading.Event()
+    thread = threading.Thread(target=target, args=(stop,), daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def test_relay_publishes_every_event_in_order_per_account(infra, scratch_db, scratch_pool, topic):
+    accounts = [str(uuid.uuid4()) for _ in range(8)]
+    with scratch_pool.connection() as conn, conn.transaction():
+        for sequence in range(25):
+            for account in accounts:
+                outbox.enqueue(conn, topic, registered(account, sequence))
+    reader = TopicReader(infra.kafka, topic)
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay", batch_size=64)
+    thread, stop = run_in_thread(relay.run)
+    try:
+        reader.read_until(lambda records: len(records) >= 200, timeout=60, what="200 relayed events")
+    finally:
+        stop.set()
+        thread.join(10)
+        reader.close()
+    by_account = defaultdict(list)
+    for record, event in zip(reader.records, reader.events(), strict=True):
+        assert record.key.decode() == event["subject"]
+        assert dict(record.headers)["content-type"] == b"application/cloudevents+json; charset=UTF-8"
+        by_account[event["subject"]].append(event["data"]["sequence"])
+    assert {account: sequences for account, sequences in by_account.items()} == {
+        account: list(range(25)) for account in accounts
+    }
+    with scratch_pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0] == 0
+
+
+def test_relay_is_woken_by_notify_without_waiting_for_the_poll(infra, scratch_db, scratch_pool, topic):
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-notify", poll_interval=30.0)
+    reader = TopicReader(infra.kafka, topic)
+    thread, stop = run_in_thread(relay.run)
+    try:
+        account = str(uuid.uuid4())
+        wait_for(lambda: _relay_listening(scratch_pool), timeout=20, what="the relay to LISTEN")
+        with scratch_pool.connection() as conn, conn.transaction():
+            outbox.enqueue(conn, topic, registered(account, 0))
+        reader.read_until(
+            lambda records: len(records) == 1, timeout=15, what="the event, well before the poll"
+        )
+    finally:
+        stop.set()
+        thread.join(10)
+        reader.close()
+
+
+def _relay_listening(pool: ConnectionPool) -> bool:
+    """The relay holds its advisory lock; it LISTENs before its first look at the outbox."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+            (RELAY_LOCK_KEY,),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def consumer_for(infra: Infra, pool: ConnectionPool, topic: str, handler) -> EventConsumer:  # type: ignore[no-untyped-def]
+    group = f"test-group-{uuid.uuid4().hex[:8]}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    return EventConsumer(
+        group=group,
+        topics=(topic,),
+        handlers={"UserRegistered": handler},
+        pool=pool,
+        bootstrap_servers=infra.kafka,
+        max_backoff=0.5,
+    )
+
+
+def record_handled(conn, event, data) -> None:  # type: ignore[no-untyped-def]
+    conn.execute("INSERT INTO handled (event_id, account_id) VALUES (%s, %s)", (event.id, data["account_id"]))
+
+
+def handled_ids(pool: ConnectionPool, account: str) -> list[str]:
+    with pool.connection() as conn:
+        rows = conn.execute("SELECT event_id FROM handled WHERE account_id = %s", (account,)).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def send_raw(infra: Infra, topic: str, key: str, values: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=infra.kafka)
+    for value in values:
+        producer.send(topic, key=key.encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+def test_the_same_event_delivered_twice_is_handled_once(infra, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    event = registered(account, 0)
+    last = registered(account, 1)
+    send_raw(
+        infra, topic, account, [event.to_json().encode(), event.to_json().encode(), last.to_json().encode()]
+    )
+    consumer = consumer_for(infra, scratch_pool, topic, record_handled)
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(lambda: last.id in handled_ids(scratch_pool, account), timeout=30, what="the events handled")
+    finally:
+        stop.set()
+        thread.join(15)
+    assert sorted(handled_ids(scratch_pool, account)) == sorted([event.id, last.id])
+
+
+def test_malformed_records_go_to_the_dead_letters_and_the_consumer_keeps_going(infra, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    bad_data = new_event("UserRegistered", source="/tests", subject=account, data={"account_id": "nope"})
+    good = registered(account, 1)
+    send_raw(infra, topic, account, [b"{not json", bad_data.to_json().encode(), good.to_json().encode()])
+    consumer = consumer_for(infra, scratch_pool, topic, record_handled)
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(lambda: good.id in handled_ids(scratch_pool, account), timeout=30, what="the good event")
+        dead_letters.read_until(lambda records: len(records) >= 2, timeout=30, what="two dead letters")
+    finally:
+        stop.set()
+        thread.join(15)
+        dead_letters.close()
+    first, second = (dict(record.headers) for record in dead_letters.records)
+    assert dead_letters.records[0].value == b"{not json"
+    assert b"not JSON" in first["dlq.reason"]
+    assert b"account_id" in second["dlq.reason"] and b"email" in second["dlq.reason"]
+    assert first["dlq.original.topic"] == topic.encode()
+    assert int(first["dlq.original.offset"]) < int(second["dlq.original.offset"])
+    assert handled_ids(scratch_pool, account) == [good.id]
+
+
+def test_a_transient_failure_is_retried_until_it_passes(infra, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    event = registered(account, 0)
+    failures = iter([TransientError("SMTP 451 try later"), TransientError("again")])
+
+    def flaky(conn, event, data):  # type: ignore[no-untyped-def]
+        error = next(failures, None)
+        if error:
+            raise error
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [event.to_json().encode()])
+    consumer = consumer_for(infra, scratch_pool, topic, flaky)
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(lambda: handled_ids(scratch_pool, account), timeout=30, what="the event after two retries")
+    finally:
+        stop.set()
+        thread.join(15)
+    assert handled_ids(scratch_pool, account) == [event.id]

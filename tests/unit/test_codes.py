@@ -1,0 +1,62 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from identity.domain.codes import CodeOutcome, Purpose, StoredCode, code_mac, generate_code, judge
+
+KEY = b"test-key"
+ACCOUNT = uuid.uuid4()
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def stored(code: str, *, attempts: int = 1, expires_in: float = 1800) -> StoredCode:
+    return StoredCode(
+        code_mac=code_mac(KEY, ACCOUNT, Purpose.VERIFICATION, code),
+        expires_at=NOW + timedelta(seconds=expires_in),
+        attempts=attempts,
+    )
+
+
+def attempt(code: str) -> bytes:
+    return code_mac(KEY, ACCOUNT, Purpose.VERIFICATION, code)
+
+
+def test_codes_are_six_digits_and_vary():
+    codes = {generate_code() for _ in range(200)}
+    assert all(len(code) == 6 and code.isdigit() for code in codes)
+    assert len(codes) > 150
+
+
+def test_the_right_code_in_time_is_accepted():
+    assert judge(stored("123456"), attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.ACCEPTED
+
+
+def test_a_wrong_code_is_invalid():
+    assert judge(stored("123456"), attempt("654321"), now=NOW, max_attempts=5) is CodeOutcome.INVALID
+
+
+def test_a_code_is_bound_to_its_account_and_purpose():
+    other_account = code_mac(KEY, uuid.uuid4(), Purpose.VERIFICATION, "123456")
+    other_purpose = code_mac(KEY, ACCOUNT, Purpose.PASSWORD_RESET, "123456")
+    assert judge(stored("123456"), other_account, now=NOW, max_attempts=5) is CodeOutcome.INVALID
+    assert judge(stored("123456"), other_purpose, now=NOW, max_attempts=5) is CodeOutcome.INVALID
+
+
+def test_a_code_expires_at_its_expiry_time():
+    just_expired = stored("123456", expires_in=0)
+    assert judge(just_expired, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.EXPIRED
+    almost = stored("123456", expires_in=1)
+    assert judge(almost, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.ACCEPTED
+
+
+def test_the_fifth_attempt_still_counts_and_the_sixth_is_locked_even_when_right():
+    assert (
+        judge(stored("123456", attempts=5), attempt("123456"), now=NOW, max_attempts=5)
+        is CodeOutcome.ACCEPTED
+    )
+    assert (
+        judge(stored("123456", attempts=6), attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.LOCKED
+    )
+
+
+def test_no_live_code_means_invalid_so_a_spent_code_never_works_again():
+    assert judge(None, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.INVALID
