@@ -1,0 +1,45 @@
+# Multimedia Accounts — the two commands a newcomer needs are `make run` and `make test`.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
+	requirements-dev.txt deploy/local/install.sh
+
+.PHONY: help install run test lint format infra-up infra-down bench clean-state
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(INSTALLED) ## Create .venv with every package (editable) and the dev tools
+
+$(INSTALLED): $(PACKAGE_FILES)
+	bash deploy/local/install.sh
+	@touch $@
+
+run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C stops them
+	bash deploy/local/run.sh
+
+test: install ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
+	bash deploy/local/test.sh $(ARGS)
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check shared services tests bench deploy
+	$(VENV)/bin/ruff format --check shared services tests bench deploy
+
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff format shared services tests bench deploy
+	$(VENV)/bin/ruff check --fix shared services tests bench deploy
+
+infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
+	bash deploy/local/infra.sh up >/dev/null
+
+infra-down: ## Stop the infrastructure
+	bash deploy/local/infra.sh down
+
+bench: install ## Run the benchmarks against the local infrastructure (see bench/README.md)
+	bash deploy/local/bench.sh
+
+clean-state: infra-down ## Stop everything and delete the local state (.state/)
+	rm -rf .state

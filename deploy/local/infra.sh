@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The local infrastructure: PostgreSQL, Kafka (with the system's topics) and the SMTP sink.
+#
+#   deploy/local/infra.sh up|down|status|env
+#
+# `up` starts whatever is not running yet and prints what it started to stdout as
+# component names (one line: "postgres kafka smtp-sink"), so a caller can stop only those.
+# `env` prints the variables that point the services and the tests at it.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+COMPONENTS=(postgres kafka smtp-sink)
+
+script() { echo "$SCRIPT_DIR/$1.sh"; }
+
+cmd_up() {
+    local started=()
+    for component in "${COMPONENTS[@]}"; do
+        if ! bash "$(script "$component")" status >/dev/null 2>&1; then
+            started+=("$component")
+        fi
+        bash "$(script "$component")" start >&2
+    done
+    eval "$(cmd_env)"
+    "$REPO_ROOT/.venv/bin/accounts-topics" >&2
+    echo "${started[*]:-}"
+}
+
+cmd_down() {
+    local components=("$@")
+    [[ ${#components[@]} -gt 0 ]] || components=("${COMPONENTS[@]}")
+    for component in "${components[@]}"; do
+        bash "$(script "$component")" stop || true
+    done
+}
+
+cmd_status() {
+    local rc=0
+    for component in "${COMPONENTS[@]}"; do bash "$(script "$component")" status || rc=1; done
+    return $rc
+}
+
+cmd_env() {
+    local pg_port="${POSTGRES_PORT:-5433}"
+    cat <<VARS
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:${KAFKA_PORT:-9092}
+export DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
+export IDENTITY_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/identity
+export MAILER_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/mailer
+export SMTP_HOST=127.0.0.1
+export SMTP_PORT=${SMTP_SINK_PORT:-1025}
+export SMTP_SINK_URL=http://127.0.0.1:${SMTP_SINK_HTTP_PORT:-8025}
+export KAFKA_LOCAL_SCRIPT=$SCRIPT_DIR/kafka.sh
+VARS
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) shift; cmd_down "$@" ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    *) echo "usage: $0 up|down [component…]|status|env" >&2; exit 2 ;;
+esac

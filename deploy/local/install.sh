@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Creates <repo>/.venv with every package of the repository installed editable, plus the
+# development tools. Re-run it whenever a pyproject.toml or requirements-dev.txt changes
+# (`make install` does so by itself).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+VENV="$REPO_ROOT/.venv"
+PACKAGES=(shared services/identity services/mailer)
+
+log() { printf 'install.sh: %s\n' "$*"; }
+die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
+
+find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+        [[ -n $candidate ]] || continue
+        if command -v "$candidate" >/dev/null &&
+            "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+ensure_python() {
+    if find_python >/dev/null; then return 0; fi
+    [[ $(id -u) -eq 0 ]] || die "Python 3.11+ with venv is required (apt-get install python3 python3-venv)"
+    log "installing Python 3 with venv from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    find_python >/dev/null || die "Python 3.11+ is still missing after apt-get install"
+}
+
+main() {
+    ensure_python
+    local python
+    python="$(find_python)"
+    if [[ ! -x $VENV/bin/python ]]; then
+        log "creating $VENV with $($python --version)"
+        "$python" -m venv "$VENV"
+    fi
+    log "installing ${PACKAGES[*]} (editable) and the development tools"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    local args=()
+    for package in "${PACKAGES[@]}"; do args+=(-e "$REPO_ROOT/$package"); done
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}" -r "$REPO_ROOT/requirements-dev.txt"
+    log "done: $VENV"
+}
+
+main "$@"

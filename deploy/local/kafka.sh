@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# Local Apache Kafka for development and tests: one KRaft node (broker and
+# controller in one JVM) on 127.0.0.1, without Docker and without a Kafka
+# tarball. Maven copies the broker's jars from deploy/local/kafka/pom.xml.
+#
+#   deploy/local/kafka.sh start|stop|restart|status|reset
+#
+# Environment:
+#   STATE_DIR              state folder (default: <repo>/.state); everything in $STATE_DIR/kafka
+#   KAFKA_PORT             client (PLAINTEXT) port (default: 9092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port (default: 9093)
+#   KAFKA_HEAP             JVM heap options (default: -Xmx512m -Xms512m)
+#
+# Topics are not created here (auto.create.topics.enable=false): the services do that.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+CONF_DIR="$SCRIPT_DIR/kafka"
+POM="$CONF_DIR/pom.xml"
+LOG4J_CONF="$CONF_DIR/log4j2.properties"
+JAVA_CMD=()
+
+KDIR="${STATE_DIR:-$REPO_ROOT/.state}/kafka"
+LIBS="$KDIR/libs"
+DATA="$KDIR/data"
+LOG="$KDIR/server.log"
+OUT="$KDIR/server.out"   # JVM stdout/stderr: crashes before log4j is up land here
+PIDFILE="$KDIR/kafka.pid"
+PROPS="$KDIR/server.properties"
+
+HOST=127.0.0.1
+PORT="${KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+HEAP="${KAFKA_HEAP:--Xmx512m -Xms512m}"
+START_TIMEOUT=90
+STOP_TIMEOUT=30
+
+log() { printf 'kafka.sh: %s\n' "$*"; }
+die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+apt_install() {
+    log "installing Debian package(s) $* with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "$@"
+}
+
+java_major() {
+    local v
+    v="$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)"
+    v="${v#1.}"  # "1.8.0_392" means Java 8
+    echo "${v%%[.+_-]*}"
+}
+
+ensure_java() {
+    if ! command -v java >/dev/null; then
+        is_root || die "Java 17+ is required (apt-get install openjdk-17-jre-headless)"
+        apt_install openjdk-17-jre-headless
+        command -v java >/dev/null || die "java is still not on PATH after installing openjdk-17-jre-headless"
+    fi
+    local major
+    major="$(java_major)"
+    if ! [[ $major =~ ^[0-9]+$ ]] || (( major < 17 )); then
+        die "Java 17+ is required, found '$(java -version 2>&1 | head -n 1)' (apt-get install openjdk-17-jre-headless)"
+    fi
+}
+
+ensure_maven() {
+    command -v mvn >/dev/null && return 0
+    is_root || die "Maven is required to fetch the Kafka jars (apt-get install maven)"
+    apt_install maven
+    command -v mvn >/dev/null || die "mvn is still not on PATH after installing maven"
+}
+
+pom_hash() { sha256sum "$POM" | cut -d' ' -f1; }
+
+# Re-resolve only when the jars are missing or the pom changed since they were copied.
+ensure_libs() {
+    local want
+    want="$(pom_hash)"
+    [[ -f $LIBS/.pom.sha256 && "$(cat "$LIBS/.pom.sha256")" == "$want" ]] && return 0
+    ensure_maven
+    log "resolving Kafka jars with Maven (first run takes a minute)…"
+    local tmp="$LIBS.tmp"
+    rm -rf "$tmp"
+    # Into a temporary folder so an interrupted run never leaves a partial classpath.
+    if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KDIR/maven.log" 2>&1; then
+        tail -n 40 "$KDIR/maven.log" >&2
+        die "Maven could not resolve the Kafka jars (full output in $KDIR/maven.log)"
+    fi
+    echo "$want" >"$tmp/.pom.sha256"
+    rm -rf "$LIBS"
+    mv "$tmp" "$LIBS"
+    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
+}
+
+# The java command line for a Kafka main class, into the array JAVA_CMD.
+java_cmd() {
+    local heap
+    read -r -a heap <<<"$HEAP"
+    JAVA_CMD=(java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
+        -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J_CONF"
+        -Dkafka.logs.dir="$KDIR" -cp "$LIBS/*" "$@")
+}
+
+# For the command-line tools, which must not write into the broker's log.
+kafka_tool() { java_cmd -Dkafka.log.file=tools.log "$@"; "${JAVA_CMD[@]}"; }
+
+# Rewritten on each start, so the ports may change between runs; the data
+# does not depend on them (the controller is named by node id).
+write_config() {
+    cat >"$PROPS" <<EOF
+# Written by deploy/local/kafka.sh on each start; edits are lost.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+log.dirs=$DATA
+
+num.partitions=3
+auto.create.topics.enable=false
+default.replication.factor=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Fewer internal partitions: the first consumer group or transaction is ready sooner.
+offsets.topic.num.partitions=3
+transaction.state.log.num.partitions=3
+# After a crash (kill -9) the new process cannot register until the old
+# registration expires: 4 s instead of the default 9 s.
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
+# Two cores: fewer threads than the defaults are plenty for local traffic.
+num.network.threads=2
+num.io.threads=4
+EOF
+}
+
+format_storage() {
+    [[ -f $DATA/meta.properties ]] && return 0
+    local cluster_id
+    local out="$KDIR/format.out"
+    cluster_id="$(kafka_tool kafka.tools.StorageTool random-uuid 2>"$out")" \
+        || die "kafka.tools.StorageTool random-uuid failed (see $out)"
+    log "formatting $DATA (cluster id $cluster_id)"
+    # With controller.quorum.voters (a static quorum) format takes no --standalone.
+    if ! kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" >>"$out" 2>&1; then
+        tail -n 20 "$out" >&2
+        die "kafka.tools.StorageTool format failed"
+    fi
+}
+
+read_pid() { if [[ -f $PIDFILE ]]; then cat "$PIDFILE"; fi; }
+
+# True if the pid file names a live Kafka JVM (not a recycled pid).
+is_running() {
+    local pid
+    pid="$(read_pid)"
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka '
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# The JVM writes this line only after the broker has caught up with the
+# metadata log and been unfenced, i.e. when clients can really use it.
+started_logged() { grep -q 'Kafka Server started' "$LOG" 2>/dev/null; }
+
+launch() {
+    # A fresh log for each run, so readiness is judged on this run's lines.
+    [[ -f $LOG ]] && mv -f "$LOG" "$LOG.prev"
+    : >"$OUT"
+    java_cmd kafka.Kafka "$PROPS"
+    # nohup execs java, so $! is the broker's pid. fd 9 holds the script's
+    # lock: the broker must not inherit it.
+    nohup "${JAVA_CMD[@]}" 9>&- </dev/null >>"$OUT" 2>&1 &
+    echo $! >"$PIDFILE"
+}
+
+wait_ready() {
+    local pid deadline=$((SECONDS + START_TIMEOUT))
+    pid="$(read_pid)"
+    printf 'kafka.sh: waiting for the broker on %s:%s ' "$HOST" "$PORT"
+    until started_logged && port_open "$PORT"; do
+        if ! kill -0 "$pid" 2>/dev/null; then echo; log "the broker exited during start-up" >&2; return 1; fi
+        if (( SECONDS >= deadline )); then echo; log "not ready after ${START_TIMEOUT} s" >&2; return 1; fi
+        printf '.'
+        sleep 1
+    done
+    echo " ready"
+}
+
+fail_start() {
+    if [[ -s $LOG ]]; then
+        log "start failed; last 40 lines of $LOG:" >&2
+        tail -n 40 "$LOG" >&2
+    else
+        log "start failed" >&2
+    fi
+    if [[ -s $OUT ]]; then
+        log "last lines of $OUT:" >&2
+        tail -n 20 "$OUT" >&2
+    fi
+    stop_broker >/dev/null 2>&1 || true
+    exit 1
+}
+
+stop_broker() {
+    if ! is_running; then
+        rm -f "$PIDFILE"
+        log "not running"
+        return 0
+    fi
+    local pid deadline=$((SECONDS + STOP_TIMEOUT))
+    pid="$(read_pid)"
+    log "stopping (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        if (( SECONDS >= deadline )); then
+            log "still running after ${STOP_TIMEOUT} s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 1
+            break
+        fi
+        sleep 0.5
+    done
+    rm -f "$PIDFILE"
+    log "stopped"
+}
+
+# Serialise concurrent invocations (e.g. make -j starting it twice).
+take_lock() {
+    mkdir -p "$KDIR"
+    exec 9>"$KDIR/.lock"
+    flock 9
+}
+
+cmd_start() {
+    ensure_java
+    take_lock
+    if is_running; then
+        if port_open "$PORT"; then
+            log "already running (pid $(read_pid)) on $HOST:$PORT"
+            return 0
+        fi
+        wait_ready || fail_start  # another invocation's start-up still in progress
+        return 0
+    fi
+    rm -f "$PIDFILE"
+    port_open "$PORT" && die "port $PORT on $HOST is taken by another process; set KAFKA_PORT"
+    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT on $HOST is taken by another process; set KAFKA_CONTROLLER_PORT"
+    ensure_libs
+    mkdir -p "$DATA"
+    write_config
+    format_storage
+    log "starting Kafka on $HOST:$PORT (data $DATA, log $LOG)"
+    launch
+    wait_ready || fail_start
+    log "running (pid $(read_pid)); bootstrap servers: $HOST:$PORT"
+}
+
+cmd_stop() {
+    take_lock
+    stop_broker
+}
+
+cmd_status() {
+    if is_running && port_open "$PORT"; then
+        log "running (pid $(read_pid)) on $HOST:$PORT"
+    else
+        log "not running"
+        exit 1
+    fi
+}
+
+cmd_reset() {
+    take_lock
+    stop_broker
+    rm -rf "$DATA" "$PROPS"
+    log "deleted $DATA"
+}
+
+main() {
+    case "${1:-}" in
+        start) cmd_start ;;
+        stop) cmd_stop ;;
+        restart) cmd_stop; cmd_start ;;
+        status) cmd_status ;;
+        reset) cmd_reset ;;
+        *) echo "usage: $0 {start|stop|restart|status|reset}" >&2; exit 2 ;;
+    esac
+}
+
+main "$@"

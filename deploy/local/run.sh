@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make run`: the local infrastructure and every service process, until Ctrl-C.
+# Logs of the services go to .state/logs/<process>.log.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+BIN="$REPO_ROOT/.venv/bin"
+LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
+IDENTITY_PORT="${IDENTITY_PORT:-8001}"
+
+declare -A PIDS=()
+started=""
+
+log() { printf 'run.sh: %s\n' "$*"; }
+
+start_process() {
+    local name=$1
+    shift
+    "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    PIDS[$name]=$!
+    log "started $name (pid ${PIDS[$name]}, log $LOGS/$name.log)"
+}
+
+stop_everything() {
+    trap - INT TERM EXIT
+    log "stopping"
+    local pid
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [[ -n $started ]]; then
+        # shellcheck disable=SC2086 # one word per component
+        bash "$SCRIPT_DIR/infra.sh" down $started
+    fi
+    log "stopped"
+}
+
+wait_ready() {
+    local url=$1 name=$2
+    for _ in $(seq 1 300); do
+        if "$BIN/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+            "$url" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "${PIDS[$name]}" 2>/dev/null || { tail -n 30 "$LOGS/$name.log" >&2; return 1; }
+        sleep 0.2
+    done
+    log "$name did not become ready at $url"
+    return 1
+}
+
+main() {
+    mkdir -p "$LOGS"
+    trap stop_everything INT TERM EXIT
+    started="$(bash "$SCRIPT_DIR/infra.sh" up)"
+    eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
+    "$BIN/identity" migrate
+    "$BIN/mailer" migrate
+    start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
+    start_process identity-relay "$BIN/identity" relay
+    start_process mailer-worker "$BIN/mailer" worker
+    wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
+    cat <<URLS
+
+  Multimedia Accounts is running.
+    identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
+    mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
+    Kafka          $KAFKA_BOOTSTRAP_SERVERS
+    PostgreSQL     ${DATABASE_URL%/postgres}
+    logs           $LOGS/
+
+  Try:  curl -s -X POST http://127.0.0.1:$IDENTITY_PORT/v1/accounts -H 'Content-Type: application/json' \\
+          -d '{"email": "you@example.org", "password": "Correct-Horse-9!"}'
+  Press Ctrl-C to stop everything.
+
+URLS
+    local status=0
+    wait -n "${PIDS[@]}" || status=$?
+    log "a service process exited (status $status); see $LOGS/"
+    return 1
+}
+
+main "$@"
