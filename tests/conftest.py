@@ -81,16 +81,18 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     if not inbox_url:
         sink, smtp_port, inbox_url = _start_sink(tmp_path_factory.mktemp("sink"))
     ensure_topics(kafka)
+    infra = Infra(
+        kafka=kafka,
+        postgres=postgres,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        inbox=Inbox(inbox_url),
+        kafka_script=Path(os.environ["KAFKA_LOCAL_SCRIPT"]) if local_broker else None,
+    )
     try:
-        yield Infra(
-            kafka=kafka,
-            postgres=postgres,
-            smtp_host=smtp_host,
-            smtp_port=smtp_port,
-            inbox=Inbox(inbox_url),
-            kafka_script=Path(os.environ["KAFKA_LOCAL_SCRIPT"]) if local_broker else None,
-        )
+        yield infra
     finally:
+        _drop_databases(infra)
         if sink is not None:
             sink.terminate()
             sink.wait(10)
@@ -119,12 +121,23 @@ def _start_sink(folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     return process, smtp_port, url
 
 
+RUN_ID = uuid.uuid4().hex[:8]
+_created_databases: list[str] = []
+
+
 def fresh_database(infra: Infra, name: str) -> str:
-    """Drop and create a database for this test run; its URL."""
+    """A new database for this test run (dropped when the run ends); its URL."""
+    database = f"{name}_{RUN_ID}"
     with psycopg.connect(infra.postgres, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return infra.database_url(name)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    _created_databases.append(database)
+    return infra.database_url(database)
+
+
+def _drop_databases(infra: Infra) -> None:
+    with psycopg.connect(infra.postgres, autocommit=True) as conn:
+        for database in _created_databases:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
 @pytest.fixture

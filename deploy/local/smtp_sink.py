@@ -117,8 +117,13 @@ class StoredMessage:
     def summary(self) -> dict[str, Any]:
         """The JSON-ready view; call on the parser thread only."""
         if self._summary is None:
-            self._summary = {"id": self.id, "from": self.mail_from, "to": self.rcpt_tos,
-                             **parse_content(self.raw), "received_at": self.received_at}
+            self._summary = {
+                "id": self.id,
+                "from": self.mail_from,
+                "to": self.rcpt_tos,
+                **parse_content(self.raw),
+                "received_at": self.received_at,
+            }
         return self._summary
 
 
@@ -142,13 +147,22 @@ def parse_content(raw: bytes) -> dict[str, Any]:
         assert isinstance(msg, EmailMessage)
         headers = header_dict(msg)
         lower = {k.lower(): v for k, v in headers.items()}
-        return {"subject": lower.get("subject"), "date": lower.get("date"),
-                "text": part_text(msg.get_body(preferencelist=("plain",))),
-                "html": part_text(msg.get_body(preferencelist=("html",))),
-                "headers": headers}
+        return {
+            "subject": lower.get("subject"),
+            "date": lower.get("date"),
+            "text": part_text(msg.get_body(preferencelist=("plain",))),
+            "html": part_text(msg.get_body(preferencelist=("html",))),
+            "headers": headers,
+        }
     except Exception as exc:  # show the message anyway; raw stays available
-        return {"subject": None, "date": None, "text": None, "html": None, "headers": {},
-                "parse_error": repr(exc)}
+        return {
+            "subject": None,
+            "date": None,
+            "text": None,
+            "html": None,
+            "headers": {},
+            "parse_error": repr(exc),
+        }
 
 
 def part_text(part: MIMEPart | None) -> str | None:
@@ -193,8 +207,13 @@ class Fault:
     def describe(self, now: float) -> dict[str, Any]:
         """The JSON shown by GET /api/fault."""
         left = None if self.expires_at is None else round(max(0.0, self.expires_at - now), 3)
-        return {"active": True, "code": self.code, "message": self.message,
-                "remaining_count": self.remaining, "remaining_seconds": left}
+        return {
+            "active": True,
+            "code": self.code,
+            "message": self.message,
+            "remaining_count": self.remaining,
+            "remaining_seconds": left,
+        }
 
 
 def parse_fault(body: bytes, now: float) -> Fault:
@@ -258,13 +277,11 @@ class Inbox:
     def newest_first(self, to: str | None = None) -> list[StoredMessage]:
         """Stored messages, newest first, optionally only those for one address."""
         wanted = to.strip().lower() if to else None
-        return [m for m in reversed(self.messages.values())
-                if wanted is None or wanted in m.addresses]
+        return [m for m in reversed(self.messages.values()) if wanted is None or wanted in m.addresses]
 
     def stats(self) -> dict[str, int]:
         """Counters since start."""
-        return {"received": self.received, "rejected": self.rejected,
-                "stored": len(self.messages)}
+        return {"received": self.received, "rejected": self.rejected, "stored": len(self.messages)}
 
 
 class Parser:
@@ -311,9 +328,12 @@ class Response:
 
     def encode(self) -> bytes:
         """Status line, headers and body; the connection is closed after it."""
-        lines = [f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}",
-                 f"Content-Length: {len(self.body)}", "Connection: close",
-                 "Cache-Control: no-store"]
+        lines = [
+            f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}",
+            f"Content-Length: {len(self.body)}",
+            "Connection: close",
+            "Cache-Control: no-store",
+        ]
         if self.status != 204:
             lines.append(f"Content-Type: {self.content_type}")
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
@@ -374,8 +394,7 @@ class InboxApi:
             "/healthz": {"GET": self.healthz},
             "/api/messages": {"GET": self.list_messages, "DELETE": self.clear_messages},
             "/api/stats": {"GET": self.stats},
-            "/api/fault": {"GET": self.get_fault, "PUT": self.put_fault,
-                           "DELETE": self.clear_fault},
+            "/api/fault": {"GET": self.get_fault, "PUT": self.put_fault, "DELETE": self.clear_fault},
         }
 
     async def handle(self, request: Request) -> Response:
@@ -536,10 +555,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Local SMTP sink with an HTTP inbox.")
     parser.add_argument("--host", default=env.get("SMTP_SINK_HOST", "127.0.0.1"))
     parser.add_argument("--smtp-port", type=int, default=int(env.get("SMTP_SINK_PORT", "1025")))
-    parser.add_argument("--http-port", type=int,
-                        default=int(env.get("SMTP_SINK_HTTP_PORT", "8025")))
-    parser.add_argument("--max-messages", type=int,
-                        default=int(env.get("SMTP_SINK_MAX_MESSAGES", "10000")))
+    parser.add_argument("--http-port", type=int, default=int(env.get("SMTP_SINK_HTTP_PORT", "8025")))
+    parser.add_argument("--max-messages", type=int, default=int(env.get("SMTP_SINK_MAX_MESSAGES", "10000")))
     return parser.parse_args(argv)
 
 
@@ -549,26 +566,31 @@ async def serve_until_signal(args: argparse.Namespace, parser: Parser) -> None:
     inbox = Inbox(limit=args.max_messages)
 
     def smtp_factory() -> SMTP:
-        return SMTP(inbox, data_size_limit=DATA_SIZE_LIMIT, enable_SMTPUTF8=True,
-                    hostname=SMTP_HOSTNAME, ident="smtp-sink", loop=loop)
+        return SMTP(
+            inbox,
+            data_size_limit=DATA_SIZE_LIMIT,
+            enable_SMTPUTF8=True,
+            hostname=SMTP_HOSTNAME,
+            ident="smtp-sink",
+            loop=loop,
+        )
 
     smtp_server = await loop.create_server(smtp_factory, args.host, args.smtp_port, backlog=1024)
-    http_server = await asyncio.start_server(InboxApi(inbox, parser).serve, args.host,
-                                             args.http_port, backlog=256)
+    http_server = await asyncio.start_server(
+        InboxApi(inbox, parser).serve, args.host, args.http_port, backlog=256
+    )
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     smtp_port = smtp_server.sockets[0].getsockname()[1]
     http_port = http_server.sockets[0].getsockname()[1]
-    print(f"SMTP sink on {args.host}:{smtp_port}, inbox http://{args.host}:{http_port}/",
-          flush=True)
+    print(f"SMTP sink on {args.host}:{smtp_port}, inbox http://{args.host}:{http_port}/", flush=True)
     await stop.wait()
     for server in (smtp_server, http_server):
         server.close()
     # Python >= 3.12 makes wait_closed() wait for idle clients too; don't hang on them.
     with suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(smtp_server.wait_closed(),
-                                              http_server.wait_closed()), 2)
+        await asyncio.wait_for(asyncio.gather(smtp_server.wait_closed(), http_server.wait_closed()), 2)
 
 
 def main(argv: list[str] | None = None) -> int:

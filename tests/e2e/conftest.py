@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import Infra, fresh_database
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import ensure_topics
+from tests.conftest import RUN_ID, Infra, fresh_database
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 
@@ -19,7 +21,11 @@ class Stack:
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("service-logs")
     port = free_port()
+    # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
+    mailer_group = f"mailer-e2e-{RUN_ID}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
     env = {
+        "MAILER_CONSUMER_GROUP": mailer_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "IDENTITY_DATABASE_URL": fresh_database(infra, "e2e_identity"),
         "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer"),

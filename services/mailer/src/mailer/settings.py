@@ -22,6 +22,7 @@ class Settings:
     language: str = "en"
     product_name: str = "NATO Multimedia Account"
     portal_url: str = "http://127.0.0.1:8000"
+    consumer_group: str = "mailer"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,4 +42,5 @@ class Settings:
             language=env_str("MAILER_LANGUAGE", defaults.language),
             product_name=env_str("MAILER_PRODUCT_NAME", defaults.product_name),
             portal_url=env_str("PORTAL_URL", defaults.portal_url),
+            consumer_group=env_str("MAILER_CONSUMER_GROUP", defaults.consumer_group),
         )

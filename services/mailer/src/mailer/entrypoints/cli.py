@@ -10,7 +10,6 @@ from mailer.bootstrap import bootstrap, smtp_sender
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
-CONSUMER_GROUP = "mailer"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,7 +33,7 @@ def run_worker(settings: Settings) -> None:
     mailer = bootstrap(settings, sender)
     pool = create_pool(settings.database_url, name="mailer-worker", max_size=2)
     consumer = EventConsumer(
-        group=CONSUMER_GROUP,
+        group=settings.consumer_group,
         topics=(CODES,),
         handlers=mailer.handlers(),
         pool=pool,
