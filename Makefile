@@ -38,8 +38,8 @@ infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink
 infra-down: ## Stop the infrastructure
 	bash deploy/local/infra.sh down
 
-bench: install ## Run the benchmarks against the local infrastructure (see bench/README.md)
-	bash deploy/local/bench.sh
+bench: install ## Run the benchmarks against the local infrastructure (BENCH="name" for one)
+	bash deploy/local/bench.sh $(BENCH)
 
 clean-state: infra-down ## Stop everything and delete the local state (.state/)
 	rm -rf .state

@@ -21,6 +21,8 @@ class Topic:
     name: str
     partitions: int = 6
     configs: dict[str, str] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
+    description: str = ""
 
 
 ACCOUNT_EVENTS = "identity.account-events.v1"
@@ -36,13 +38,39 @@ def dead_letter_topic(group: str) -> str:
 
 
 TOPICS = (
-    Topic(ACCOUNT_EVENTS, configs={"retention.ms": str(30 * DAY_MS)}),
+    Topic(
+        ACCOUNT_EVENTS,
+        configs={"retention.ms": str(30 * DAY_MS)},
+        events=("UserRegistered", "AccountVerified", "PasswordReset", "AccountDeleted"),
+        description="What happens to accounts. No secrets: open to internal consumers.",
+    ),
     # Codes live 30 minutes; an hour of retention covers a mailer catching up after an outage.
-    Topic(CODES, configs={"retention.ms": str(60 * 60 * 1000), "segment.ms": str(10 * 60 * 1000)}),
-    Topic(SUBSCRIPTION_EVENTS, configs={"retention.ms": str(30 * DAY_MS)}),
-    Topic(NEWSLETTER_DELIVERIES, partitions=12, configs={"retention.ms": str(7 * DAY_MS)}),
+    Topic(
+        CODES,
+        configs={"retention.ms": str(60 * 60 * 1000), "segment.ms": str(10 * 60 * 1000)},
+        events=("CodeIssued",),
+        description="One-time codes, encrypted for the mailer. Restricted: identity writes, mailer reads.",
+    ),
+    Topic(
+        SUBSCRIPTION_EVENTS,
+        configs={"retention.ms": str(30 * DAY_MS)},
+        events=("NewsletterSubscribed", "NewsletterUnsubscribed"),
+        description="Who subscribed to or left the newsletter, and why.",
+    ),
+    Topic(
+        NEWSLETTER_DELIVERIES,
+        partitions=12,
+        configs={"retention.ms": str(7 * DAY_MS)},
+        events=("NewsletterDeliveryRequested",),
+        description="One record per recipient of a newsletter issue: the fan-out scales with partitions.",
+    ),
     *(
-        Topic(dead_letter_topic(group), partitions=1, configs={"retention.ms": str(30 * DAY_MS)})
+        Topic(
+            dead_letter_topic(group),
+            partitions=1,
+            configs={"retention.ms": str(30 * DAY_MS)},
+            description=f"Records the {group} group could not process, with the reason in dlq.* headers.",
+        )
         for group in CONSUMER_GROUPS
     ),
 )

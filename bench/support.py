@@ -1,0 +1,114 @@
+"""What the benchmarks share: the local infrastructure's addresses, fresh databases, service processes."""
+
+import os
+import statistics
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import ensure_topics
+from tests.support.processes import ServiceProcess, free_port, run_once
+
+RUN_ID = uuid.uuid4().hex[:8]
+LOGS = Path(os.environ.get("STATE_DIR", Path(__file__).resolve().parents[1] / ".state")) / "bench-logs"
+
+
+def infra_env() -> dict[str, str]:
+    """The local infrastructure, as `deploy/local/infra.sh env` exports it (make bench sets it)."""
+    missing = [
+        name
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SMTP_SINK_URL")
+        if name not in os.environ
+    ]
+    if missing:
+        raise SystemExit(f"missing {', '.join(missing)}: run the benchmarks with `make bench`")
+    return {
+        name: os.environ[name]
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "SMTP_HOST", "SMTP_PORT")
+    }
+
+
+class BenchDatabases:
+    """Databases created for one benchmark run and dropped afterwards."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.names: list[str] = []
+
+    def create(self, name: str) -> str:
+        database = f"bench_{name}_{RUN_ID}"
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        self.names.append(database)
+        return psycopg.conninfo.make_conninfo(self.server_url, dbname=database)
+
+    def drop_all(self) -> None:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            for database in self.names:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+                )
+
+
+class SignupStack:
+    """identity (web + relay) and a mailer worker with their own databases and consumer group."""
+
+    def __init__(self, web_workers: int = 2) -> None:
+        env = infra_env()
+        self.databases = BenchDatabases(env["DATABASE_URL"])
+        self.port = free_port()
+        group = f"mailer-bench-{RUN_ID}"
+        ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], (Topic(dead_letter_topic(group), partitions=1),))
+        self.env = {
+            **env,
+            "IDENTITY_DATABASE_URL": self.databases.create("identity"),
+            "MAILER_DATABASE_URL": self.databases.create("mailer"),
+            "MAILER_CONSUMER_GROUP": group,
+            "LOG_LEVEL": "WARNING",
+        }
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.processes = [
+            ServiceProcess(
+                "identity-web",
+                ["identity", "web", "--port", str(self.port), "--workers", str(web_workers)],
+                self.env,
+                LOGS,
+            ),
+            ServiceProcess("identity-relay", ["identity", "relay"], self.env, LOGS),
+            ServiceProcess("mailer-worker", ["mailer", "worker"], self.env, LOGS),
+        ]
+
+    @property
+    def identity_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "SignupStack":
+        run_once(["identity", "migrate"], self.env)
+        run_once(["mailer", "migrate"], self.env)
+        for process in self.processes:
+            process.start()
+        self.processes[0].wait_http(f"{self.identity_url}/readyz")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.stop()
+        self.databases.drop_all()
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The value below which `fraction` of the samples fall (nearest rank)."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def describe_ms(samples: list[float]) -> str:
+    """p50 / p90 / p99 / max of durations in seconds, printed in milliseconds."""
+    return (
+        f"p50 {percentile(samples, 0.50) * 1000:.1f} ms, p90 {percentile(samples, 0.90) * 1000:.1f} ms, "
+        f"p99 {percentile(samples, 0.99) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms, "
+        f"mean {statistics.fmean(samples) * 1000:.1f} ms (n={len(samples)})"
+    )

@@ -1,0 +1,146 @@
+"""The AsyncAPI 3.0 document of the topics and events, generated from the schemas it describes."""
+
+import argparse
+import json
+from importlib.resources import files
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from accounts_common.events.envelope import CONTENT_TYPE
+from accounts_common.events.schemas import EVENT_SCHEMAS
+from accounts_common.events.topics import TOPICS, Topic
+
+ENVELOPE = {
+    "type": "object",
+    "description": "CloudEvents 1.0, structured mode.",
+    "required": ["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"],
+    "properties": {
+        "specversion": {"type": "string", "const": "1.0"},
+        "id": {"type": "string", "format": "uuid", "description": "Unique per event: the deduplication key."},
+        "source": {"type": "string", "examples": ["/identity"]},
+        "type": {"type": "string", "description": "The event name."},
+        "time": {"type": "string", "format": "date-time"},
+        "subject": {"type": "string", "description": "The account id (also the record key)."},
+        "datacontenttype": {"type": "string", "const": "application/json"},
+    },
+}
+
+
+def _data_schemas() -> dict[str, Any]:
+    spec = APISpec("events", "1", "3.1.0", plugins=[MarshmallowPlugin()])
+    for name, schema in EVENT_SCHEMAS.items():
+        spec.components.schema(f"{name}Data", schema=schema)
+    return spec.to_dict()["components"]["schemas"]
+
+
+def _example(event_type: str) -> dict[str, Any]:
+    text = files("accounts_common.events").joinpath("examples", f"{event_type}.json").read_text()
+    return json.loads(text)
+
+
+def _message(event_type: str) -> dict[str, Any]:
+    return {
+        "name": event_type,
+        "contentType": CONTENT_TYPE,
+        "headers": {
+            "type": "object",
+            "properties": {"content-type": {"type": "string", "const": CONTENT_TYPE}},
+        },
+        "payload": {
+            "allOf": [
+                {"$ref": "#/components/schemas/CloudEvent"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": event_type},
+                        "data": {"$ref": f"#/components/schemas/{event_type}Data"},
+                    },
+                },
+            ]
+        },
+        "bindings": {
+            "kafka": {"key": {"type": "string", "format": "uuid", "description": "The account id."}}
+        },
+        "examples": [{"name": event_type, "payload": _example(event_type)}],
+    }
+
+
+def _channel_id(topic: Topic) -> str:
+    return topic.name.replace(".", "-")
+
+
+def _channel(topic: Topic) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "address": topic.name,
+        "description": topic.description,
+        "bindings": {
+            "kafka": {
+                "topic": topic.name,
+                "partitions": topic.partitions,
+                "topicConfiguration": {"retention.ms": int(topic.configs["retention.ms"])},
+            }
+        },
+    }
+    channel["messages"] = {event: {"$ref": f"#/components/messages/{event}"} for event in _specified(topic)}
+    return channel
+
+
+def _specified(topic: Topic) -> list[str]:
+    """The topic's events that have a schema (a topic may be declared before its events are)."""
+    return [event for event in topic.events if event in EVENT_SCHEMAS]
+
+
+def build_document() -> dict[str, Any]:
+    """The whole AsyncAPI document as a dict."""
+    documented = [topic for topic in TOPICS if _specified(topic) or topic.name.endswith(".dlq")]
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Multimedia Accounts events",
+            "version": "1",
+            "description": "Events exchanged by the Multimedia Accounts services over Apache Kafka. "
+            "Consumers ignore unknown fields and unknown event types; a breaking change is a new .v2 topic.",
+        },
+        "defaultContentType": CONTENT_TYPE,
+        "servers": {"local": {"host": "127.0.0.1:9092", "protocol": "kafka", "description": "make run"}},
+        "channels": {_channel_id(topic): _channel(topic) for topic in documented},
+        "operations": {
+            f"publish-{_channel_id(topic)}": {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{_channel_id(topic)}"},
+                "messages": [
+                    {"$ref": f"#/channels/{_channel_id(topic)}/messages/{event}"}
+                    for event in _specified(topic)
+                ],
+            }
+            for topic in documented
+            if _specified(topic)
+        },
+        "components": {
+            "schemas": {"CloudEvent": ENVELOPE, **_data_schemas()},
+            "messages": {event: _message(event) for event in EVENT_SCHEMAS},
+        },
+    }
+
+
+def render() -> str:
+    """The document as the JSON text committed in docs/asyncapi.json."""
+    return json.dumps(build_document(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    """`accounts-asyncapi [--output FILE]`: write the AsyncAPI document."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--output", default="-")
+    args = parser.parse_args()
+    if args.output == "-":
+        print(render(), end="")
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(render())
+
+
+if __name__ == "__main__":
+    main()
