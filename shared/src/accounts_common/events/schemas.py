@@ -45,12 +45,24 @@ class AccountDeleted(EventData):
     deleted_at = fields.AwareDateTime(required=True)
 
 
+class NewsletterDeliveryRequested(EventData):
+    delivery_id = fields.UUID(required=True)
+    issue_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=998))
+    text = fields.String(required=True, validate=validate.Length(min=1))
+    html = fields.String(required=True, validate=validate.Length(min=1))
+    # RFC 8058 one-click unsubscribe wants https; plain http is accepted for local development.
+    unsubscribe_url = fields.Url(required=True, schemes={"https", "http"}, require_tld=False)
+
+
 EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "UserRegistered": UserRegistered,
     "CodeIssued": CodeIssued,
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
     "AccountDeleted": AccountDeleted,
+    "NewsletterDeliveryRequested": NewsletterDeliveryRequested,
 }
 
 
