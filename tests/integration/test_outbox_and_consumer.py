@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg_pool import ConnectionPool
 
 from accounts_common import outbox
@@ -208,3 +208,62 @@ def test_a_transient_failure_is_retried_until_it_passes(infra, scratch_pool, top
         stop.set()
         thread.join(15)
     assert handled_ids(scratch_pool, account) == [event.id]
+
+
+def send_to_partition(infra: Infra, topic: str, partition: int, events) -> None:  # type: ignore[no-untyped-def]
+    producer = KafkaProducer(bootstrap_servers=infra.kafka)
+    for event in events:
+        producer.send(topic, key=event.subject.encode(), value=event.to_json().encode(), partition=partition)
+    producer.flush()
+    producer.close()
+
+
+def test_a_failing_partition_is_paused_while_the_others_keep_flowing(infra, scratch_pool, topic):
+    stuck, flowing = str(uuid.uuid4()), str(uuid.uuid4())
+    stuck_events = [registered(stuck, sequence) for sequence in range(3)]
+    flowing_events = [registered(flowing, sequence) for sequence in range(20)]
+    smtp_recovered = threading.Event()
+    attempts = defaultdict(int)
+
+    def fails_for_stuck_until_recovered(conn, event, data):  # type: ignore[no-untyped-def]
+        attempts[event.id] += 1
+        if str(data["account_id"]) == stuck and not smtp_recovered.is_set():
+            raise TransientError("SMTP 451 try later")
+        record_handled(conn, event, data)
+
+    send_to_partition(infra, topic, 0, stuck_events)
+    send_to_partition(infra, topic, 1, flowing_events)
+    consumer = consumer_for(infra, scratch_pool, topic, fails_for_stuck_until_recovered)
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(
+            lambda: len(handled_ids(scratch_pool, flowing)) == 20,
+            timeout=30,
+            what="the other partition's events while the first one is failing",
+        )
+        wait_for(lambda: attempts[stuck_events[0].id] >= 3, timeout=30, what="three attempts at the first")
+        assert handled_ids(scratch_pool, stuck) == []
+        assert all(attempts[event.id] == 0 for event in stuck_events[1:]), "ran ahead of the failed record"
+        smtp_recovered.set()
+        wait_for(
+            lambda: len(handled_ids(scratch_pool, stuck)) == 3, timeout=30, what="the stuck events to pass"
+        )
+        wait_for(
+            lambda: committed_offsets(infra, consumer.group, topic) == {0: 3, 1: 20},
+            timeout=30,
+            what="the offsets committed up to the end of both partitions",
+        )
+    finally:
+        stop.set()
+        thread.join(15)
+    assert sorted(handled_ids(scratch_pool, stuck)) == sorted(event.id for event in stuck_events)
+
+
+def committed_offsets(infra: Infra, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset of each partition of the topic that has one."""
+    reader = KafkaConsumer(bootstrap_servers=infra.kafka, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(3)]
+        return {tp.partition: offset for tp in partitions if (offset := reader.committed(tp)) is not None}
+    finally:
+        reader.close()

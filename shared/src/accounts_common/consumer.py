@@ -2,7 +2,9 @@
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -11,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from accounts_common.events import CloudEvent, InvalidEvent, dead_letter_topic, parse_event, validate_data
@@ -21,6 +23,11 @@ from accounts_common.retry import Backoff
 log = logging.getLogger(__name__)
 
 EVENTS = Counter("consumer_events_total", "Records seen by a consumer, by outcome", ["group", "outcome"])
+CONSUMER_LAG = Gauge(
+    "consumer_lag", "Records on the partition not processed yet", ["group", "topic", "partition"]
+)
+POLL_TIMEOUT_MS = 500
+LAG_REPORT_INTERVAL_S = 2.0
 
 
 class TransientError(Exception):
@@ -29,6 +36,24 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Work that will never succeed as it is (SMTP 5xx, data we cannot use): dead-letter it."""
+
+
+@dataclass
+class PartitionRetry:
+    """A partition paused on a record that failed for a passing reason, and when to try it again."""
+
+    offset: int
+    backoff: Backoff
+    due: float = 0.0
+    waiting: bool = False
+
+    def wait(self, offset: int) -> float:
+        """Start the next backoff before retrying `offset`; the delay in seconds."""
+        self.offset = offset
+        delay = self.backoff.next()
+        self.due = time.monotonic() + delay
+        self.waiting = True
+        return delay
 
 
 class Handler(Protocol):
@@ -60,6 +85,7 @@ class EventConsumer:
         pool: ConnectionPool,
         bootstrap_servers: str,
         max_backoff: float = 30.0,
+        base_backoff: float = 0.5,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -69,19 +95,25 @@ class EventConsumer:
         self.pool = pool
         self.bootstrap_servers = bootstrap_servers
         self.max_backoff = max_backoff
+        self.base_backoff = base_backoff
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
+        self._retries: dict[TopicPartition, PartitionRetry] = {}
+        self._lag_reported_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
         consumer = self.consumer_factory(self.bootstrap_servers, group_id=self.group, topics=self.topics)
         log.info("consumer group %s reading %s", self.group, ", ".join(self.topics))
+        self._retries.clear()
         try:
             while not stop.is_set():
-                batch = consumer.poll(timeout_ms=500)
+                self._resume_due_partitions(consumer)
+                batch = consumer.poll(timeout_ms=self._poll_timeout_ms())
                 done = self._process_batch(consumer, batch, stop)
                 self._commit(consumer, done)
+                self._report_lag(consumer)
         finally:
             consumer.close(autocommit=False)
             if self._dlq_producer is not None:
@@ -96,26 +128,66 @@ class EventConsumer:
         """Process records in partition order; return the next offset to commit per partition."""
         done: dict[TopicPartition, int] = {}
         for partition, records in batch.items():
+            retry = self._retries.get(partition)
+            if retry is not None and retry.waiting:
+                continue  # fetched before the pause; the seek on resume brings them back
             for record in records:
-                if not self._process_until_done(record, stop):
-                    consumer.seek(partition, record.offset)
+                if stop.is_set():
                     return done
+                try:
+                    self.process(record)
+                except RETRYABLE as error:
+                    self._schedule_retry(consumer, partition, record, error)
+                    break
+                self._retries.pop(partition, None)
                 done[partition] = record.offset + 1
         return done
 
-    def _process_until_done(self, record: ConsumerRecord, stop: threading.Event) -> bool:
-        """Process one record, retrying passing failures with backoff; False if stopped first."""
-        backoff = Backoff(base=0.5, cap=self.max_backoff)
-        while not stop.is_set():
-            try:
-                self.process(record)
-                return True
-            except RETRYABLE as error:
-                EVENTS.labels(self.group, "retried").inc()
-                delay = backoff.next()
-                log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, error)
-                stop.wait(delay)
-        return False
+    def _schedule_retry(
+        self, consumer: KafkaConsumer, partition: TopicPartition, record: ConsumerRecord, error: Exception
+    ) -> None:
+        """Pause the partition and come back to the failed record after a backoff; others keep flowing."""
+        retry = self._retries.setdefault(
+            partition, PartitionRetry(record.offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
+        )
+        delay = retry.wait(record.offset)
+        consumer.pause(partition)
+        EVENTS.labels(self.group, "retried").inc()
+        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, error)
+
+    def _resume_due_partitions(self, consumer: KafkaConsumer) -> None:
+        """Seek paused partitions back to their failed record once their backoff is over."""
+        assigned = consumer.assignment()
+        now = time.monotonic()
+        for partition, retry in list(self._retries.items()):
+            if partition not in assigned:
+                del self._retries[partition]  # revoked: its new owner starts from the committed offset
+            elif retry.waiting and retry.due <= now:
+                consumer.seek(partition, retry.offset)
+                consumer.resume(partition)
+                retry.waiting = False
+
+    def _poll_timeout_ms(self) -> int:
+        """Poll no longer than until the next retry is due."""
+        dues = [retry.due for retry in self._retries.values() if retry.waiting]
+        if not dues:
+            return POLL_TIMEOUT_MS
+        return max(0, min(POLL_TIMEOUT_MS, int((min(dues) - time.monotonic()) * 1000)))
+
+    def _report_lag(self, consumer: KafkaConsumer) -> None:
+        """Set the lag gauge of every assigned partition, at most every few seconds."""
+        now = time.monotonic()
+        if now < self._lag_reported_at + LAG_REPORT_INTERVAL_S:
+            return
+        self._lag_reported_at = now
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            retry = self._retries.get(partition)
+            position = retry.offset if retry is not None else consumer.position(partition, timeout_ms=0)
+            if highwater is not None and position is not None:
+                CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
+                    max(0, highwater - position)
+                )
 
     def process(self, record: ConsumerRecord) -> None:
         """Handle one record once; invalid or permanently failing records go to the dead letters."""
