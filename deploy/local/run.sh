@@ -17,7 +17,8 @@ log() { printf 'run.sh: %s\n' "$*"; }
 start_process() {
     local name=$1
     shift
-    "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+    # A session of its own: Ctrl-C reaches only this script, which stops the processes in order.
+    setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
     PIDS[$name]=$!
     log "started $name (pid ${PIDS[$name]}, log $LOGS/$name.log)"
 }
@@ -49,9 +50,15 @@ wait_ready() {
     return 1
 }
 
+on_signal() {
+    stop_everything
+    exit 0
+}
+
 main() {
     mkdir -p "$LOGS"
-    trap stop_everything INT TERM EXIT
+    trap stop_everything EXIT
+    trap on_signal INT TERM
     started="$(bash "$SCRIPT_DIR/infra.sh" up)"
     eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
     "$BIN/identity" migrate
