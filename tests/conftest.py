@@ -55,8 +55,8 @@ def _docker_reachable() -> bool:
 
 
 def _containers(stack: list) -> tuple[str, str]:  # type: ignore[type-arg]
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     kafka = KafkaContainer().with_kraft()
     postgres = PostgresContainer("postgres:16", driver=None)
