@@ -1,9 +1,19 @@
 """Password policy: which rules a candidate password breaks, in words a person understands."""
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 
 SYMBOLS = set(string.punctuation)
+TOO_COMMON = "This password is too common; choose another."
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common and breached passwords (lower-case), read once per process."""
+    text = files("identity").joinpath("data/common-passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
 @dataclass(frozen=True)
@@ -14,16 +24,17 @@ class PasswordPolicy:
     max_length: int = 128
     allow_spaces: bool = False
     require_composition: bool = True
+    common: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @classmethod
-    def nist(cls) -> "PasswordPolicy":
+    def nist(cls, common: frozenset[str] = frozenset()) -> "PasswordPolicy":
         """At least 8 characters, up to 128, spaces allowed, no composition rules."""
-        return cls(min_length=8, allow_spaces=True, require_composition=False)
+        return cls(min_length=8, allow_spaces=True, require_composition=False, common=common)
 
     @classmethod
-    def named(cls, profile: str) -> "PasswordPolicy":
-        """The policy called `seed` or `nist`."""
-        profiles = {"seed": cls(), "nist": cls.nist()}
+    def named(cls, profile: str, common: frozenset[str] = frozenset()) -> "PasswordPolicy":
+        """The policy called `seed` or `nist`, refusing the passwords in `common` (any case)."""
+        profiles = {"seed": cls(common=common), "nist": cls.nist(common)}
         if profile not in profiles:
             raise ValueError(f"unknown password policy {profile!r}; choose one of {sorted(profiles)}")
         return profiles[profile]
@@ -39,6 +50,8 @@ class PasswordPolicy:
             broken.append("Do not use spaces.")
         if self.require_composition:
             broken += self._composition_violations(password)
+        if password.lower() in self.common:
+            broken.append(TOO_COMMON)
         return broken
 
     @staticmethod
