@@ -22,7 +22,7 @@ run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C
 	bash deploy/local/run.sh
 
 test: install ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
-	bash deploy/local/test.sh $(ARGS)
+	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check shared services tests bench deploy
@@ -39,7 +39,7 @@ infra-down: ## Stop the infrastructure
 	bash deploy/local/infra.sh down
 
 bench: install ## Run the benchmarks against the local infrastructure (BENCH="name" for one)
-	bash deploy/local/bench.sh $(BENCH)
+	bash deploy/local/with-infra.sh bash deploy/local/bench.sh $(BENCH)
 
 clean-state: infra-down ## Stop everything and delete the local state (.state/)
 	rm -rf .state

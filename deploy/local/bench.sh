@@ -1,22 +1,12 @@
 #!/usr/bin/env bash
-# `make bench`: the local infrastructure, then every benchmark under bench/ (or those named:
-# make bench BENCH="signup_latency"). Each prints its figures; nothing here asserts a speed.
+# Every benchmark under bench/, or those named (`make bench BENCH="signup_latency"`), one after
+# the other; each prints its figures, nothing here asserts a speed. Expects the infrastructure's
+# variables in the environment: `make bench` runs this through with-infra.sh.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-
-started="$(bash "$SCRIPT_DIR/infra.sh" up)"
-stop_started() {
-    if [[ -n $started ]]; then
-        # shellcheck disable=SC2086 # one word per component
-        bash "$SCRIPT_DIR/infra.sh" down $started >&2
-    fi
-}
-trap stop_started EXIT
-
-eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO_ROOT"
+
 names=("$@")
 if [[ ${#names[@]} -eq 0 ]]; then
     for file in bench/*.py; do

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs a command with the local infrastructure up and its variables exported
+# (deploy/local/infra.sh env). What this script started it stops again afterwards;
+# what was already running stays running. Exits with the command's status.
+#
+#   deploy/local/with-infra.sh COMMAND [ARG…]
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+
+[[ $# -gt 0 ]] || { echo "usage: $0 COMMAND [ARG…]" >&2; exit 2; }
+
+started="$(bash "$SCRIPT_DIR/infra.sh" up)"
+stop_started() {
+    if [[ -n $started ]]; then
+        # shellcheck disable=SC2086 # one word per component
+        bash "$SCRIPT_DIR/infra.sh" down $started >&2
+    fi
+}
+trap stop_started EXIT
+
+eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
+cd "$REPO_ROOT"
+"$@"
