@@ -1,20 +1,54 @@
-"""The stack as running processes: identity (web with two gunicorn workers, relay) and mailer (worker)."""
+"""The stack as running processes.
 
+`stack`: identity (web with two gunicorn workers, relay) and a mailer worker on the real topics.
+`mailer`: a mailer of its own (worker and web) reading private copies of its topics, so tests
+can publish events straight to them, switch SMTP faults and kill the worker without touching
+the shared topics or other engineers' consumers.
+"""
+
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.structs import OffsetAndMetadata
 
-from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ensure_topics
+from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
 from tests.conftest import RUN_ID, Infra, fresh_database
+from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once
+
+OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
+PORTAL_URL = "https://portal.example.test"
+EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DELIVERIES: "/newsletter"}
 
 
 @dataclass(frozen=True)
 class Stack:
     identity_url: str
     processes: dict[str, ServiceProcess]
+
+
+def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
+    """Commit the group's offsets at the topics' ends: a new group reads only what comes next.
+
+    The shared topics hold other runs' events; a new group reading them from the beginning
+    would first send every one of them.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
+    finally:
+        consumer.close(autocommit=False)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +58,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
     mailer_group = f"mailer-e2e-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
+    start_group_at_the_end(infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES))
     env = {
         "MAILER_CONSUMER_GROUP": mailer_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -35,13 +70,13 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     }
     run_once(["identity", "migrate"], env)
     run_once(["mailer", "migrate"], env)
+    worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": "", "MAILER_WORKER_METRICS_PORT": str(free_port())}
     processes = {
-        name: ServiceProcess(name, argv, env, logs)
-        for name, argv in {
-            "identity-web": ["identity", "web", "--port", str(port), "--workers", "2"],
-            "identity-relay": ["identity", "relay"],
-            "mailer-worker": ["mailer", "worker"],
-        }.items()
+        "identity-web": ServiceProcess(
+            "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs
+        ),
+        "identity-relay": ServiceProcess("identity-relay", ["identity", "relay"], env, logs),
+        "mailer-worker": ServiceProcess("mailer-worker", ["mailer", "worker"], worker_env, logs),
     }
     for process in processes.values():
         process.start()
@@ -51,3 +86,116 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     finally:
         for process in processes.values():
             process.stop()
+
+
+@dataclass
+class Mailer:
+    """A running mailer (worker + web) on private topics, and ways to talk to it."""
+
+    kafka: str
+    group: str
+    topic_prefix: str
+    web_url: str
+    worker_metrics_url: str
+    database_url: str
+    worker: ServiceProcess
+    web: ServiceProcess
+    env: dict[str, str]
+
+    def topic(self, name: str) -> str:
+        """The private copy of a system topic."""
+        return self.topic_prefix + name
+
+    def publish(self, topic: str, event_type: str, data: dict[str, Any], *, times: int = 1) -> CloudEvent:
+        """Publish a new event (structured CloudEvent, keyed by its subject) `times` times."""
+        subject = str(data.get("account_id") or uuid.uuid4())
+        event = new_event(event_type, source=EVENT_SOURCES[topic], subject=subject, data=data)
+        self.publish_events(topic, [event] * times)
+        return event
+
+    def publish_events(self, topic: str, events: list[CloudEvent]) -> None:
+        """Publish these events to the private copy of `topic`."""
+        producer = KafkaProducer(bootstrap_servers=self.kafka, linger_ms=5)
+        try:
+            for event in events:
+                producer.send(
+                    self.topic(topic),
+                    key=event.subject.encode(),
+                    value=event.to_json().encode(),
+                    headers=event.content_headers(),
+                )
+            producer.flush(30)
+        finally:
+            producer.close()
+
+    def deliveries(self, email: str) -> list[dict[str, Any]]:
+        """GET /v1/deliveries?email= as an operator."""
+        status, body = call(
+            "GET",
+            f"{self.web_url}/v1/deliveries?email={email}",
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        )
+        assert status == 200, body
+        return body["items"]
+
+    def restart_worker(self) -> None:
+        """Start the worker again after it was stopped or killed."""
+        self.worker.start()
+
+
+@pytest.fixture(scope="session")
+def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailer]:
+    logs = tmp_path_factory.mktemp("mailer-logs")
+    prefix = f"e2e-{RUN_ID}."
+    group = f"mailer-e2e-private-{RUN_ID}"
+    private_topics = tuple(
+        Topic(prefix + topic.name, partitions=topic.partitions)
+        for topic in TOPICS
+        if topic.name in (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
+    )
+    ensure_topics(infra.kafka, (*private_topics, Topic(dead_letter_topic(group), partitions=1)))
+    web_port, metrics_port = free_port(), free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer_private"),
+        "MAILER_CONSUMER_GROUP": group,
+        "MAILER_TOPIC_PREFIX": prefix,
+        "MAILER_RETRY_MAX_BACKOFF_S": "2",
+        "MAILER_WORKER_METRICS_PORT": str(metrics_port),
+        "MAILER_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "PORTAL_URL": PORTAL_URL,
+        "SMTP_HOST": infra.smtp_host,
+        "SMTP_PORT": str(infra.smtp_port),
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+    run_once(["mailer", "migrate"], env)
+    web_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("mailer-prometheus"))}
+    running = Mailer(
+        kafka=infra.kafka,
+        group=group,
+        topic_prefix=prefix,
+        web_url=f"http://127.0.0.1:{web_port}",
+        worker_metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+        database_url=env["MAILER_DATABASE_URL"],
+        worker=ServiceProcess("mailer-worker-private", ["mailer", "worker"], env, logs),
+        web=ServiceProcess("mailer-web", ["mailer", "web", "--port", str(web_port)], web_env, logs),
+        env=env,
+    )
+    running.worker.start()
+    running.web.start()
+    try:
+        running.web.wait_http(f"{running.web_url}/readyz")
+        running.worker.wait_http(running.worker_metrics_url)
+        yield running
+    finally:
+        running.web.stop()
+        running.worker.stop()
+        _delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
+
+
+def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="e2e-cleanup")
+    try:
+        admin.delete_topics(names)
+    finally:
+        admin.close()

@@ -1,13 +1,15 @@
 """Emails rendered from Jinja2 templates: a plain-text and an HTML part, in the configured language."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 EVENT_ID_HEADER = "X-Accounts-Event-Id"
+FALLBACK_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -17,9 +19,26 @@ class Envelope:
     mail_from: str
     reply_to: str
 
+    @property
+    def domain(self) -> str:
+        """The sender's domain, for Message-ID."""
+        return parseaddr(self.mail_from)[1].rpartition("@")[2] or "localhost"
+
+
+@dataclass(frozen=True)
+class Content:
+    """What one email says."""
+
+    subject: str
+    text: str
+    html: str
+
 
 class Templates:
-    """Renders `<language>/<kind>.{subject.txt,txt,html}`; a missing variable is an error, not a blank."""
+    """Renders `<language>/<kind>.{subject.txt,txt,html}`; a missing variable is an error, not a blank.
+
+    A kind not translated yet into the configured language falls back to English.
+    """
 
     def __init__(self, language: str) -> None:
         self.language = language
@@ -31,28 +50,36 @@ class Templates:
             keep_trailing_newline=True,
         )
 
-    def render(self, kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
-        """(subject, text, html) of one kind of email."""
-        prefix = f"{self.language}/{kind}"
-        subject = self._env.get_template(f"{prefix}.subject.txt").render(context).strip()
-        text = self._env.get_template(f"{prefix}.txt").render(context)
-        html = self._env.get_template(f"{prefix}.html").render(subject=subject, **context)
-        return subject, text, html
+    def render(self, kind: str, context: Mapping[str, Any]) -> Content:
+        """The subject, text and HTML of one kind of email."""
+        subject = self._template(f"{kind}.subject.txt").render(context).strip()
+        text = self._template(f"{kind}.txt").render(context)
+        html = self._template(f"{kind}.html").render(subject=subject, **context)
+        return Content(subject, text, html)
+
+    def _template(self, name: str):  # type: ignore[no-untyped-def]
+        return self._env.select_template([f"{self.language}/{name}", f"{FALLBACK_LANGUAGE}/{name}"])
 
 
 def build_message(
-    envelope: Envelope, recipient: str, content: tuple[str, str, str], *, event_id: str
+    envelope: Envelope,
+    recipient: str,
+    content: Content,
+    *,
+    event_id: str,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message with the headers every mail carries."""
-    subject, text, html = content
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = content.subject
     message["From"] = envelope.mail_from
     message["To"] = recipient
     message["Reply-To"] = envelope.reply_to
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=envelope.mail_from.rsplit("@", 1)[-1].strip(">"))
+    message["Message-ID"] = make_msgid(domain=envelope.domain)
     message[EVENT_ID_HEADER] = event_id
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    for name, value in (extra_headers or {}).items():
+        message[name] = value
+    message.set_content(content.text)
+    message.add_alternative(content.html, subtype="html")
     return message

@@ -19,14 +19,21 @@ class Settings:
     smtp_timeout_s: float = 10.0
     mail_from: str = "NATO Multimedia Account <no-reply@multimedia.localhost>"
     reply_to: str = "support@multimedia.localhost"
+    unsubscribe_mailto: str = "unsubscribe@multimedia.localhost"
     language: str = "en"
     product_name: str = "NATO Multimedia Account"
     portal_url: str = "http://127.0.0.1:8000"
     consumer_group: str = "mailer"
+    topic_prefix: str = ""
+    max_sends_per_second: float = 0.0
+    retry_max_backoff_s: float = 30.0
+    worker_metrics_port: int = 9104
+    port: int = 8004
+    operator_token: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
-        """Read MAILER_* and SMTP_* (and the shared KAFKA_BOOTSTRAP_SERVERS) variables."""
+        """Read MAILER_* and SMTP_* (and the shared KAFKA_BOOTSTRAP_SERVERS, PORTAL_URL) variables."""
         defaults = cls("", "")
         return cls(
             database_url=database_url("mailer"),
@@ -39,8 +46,15 @@ class Settings:
             smtp_timeout_s=env_float("SMTP_TIMEOUT_S", defaults.smtp_timeout_s),
             mail_from=env_str("MAILER_FROM", defaults.mail_from),
             reply_to=env_str("MAILER_REPLY_TO", defaults.reply_to),
+            unsubscribe_mailto=env_str("MAILER_UNSUBSCRIBE_MAILTO", defaults.unsubscribe_mailto),
             language=env_str("MAILER_LANGUAGE", defaults.language),
             product_name=env_str("MAILER_PRODUCT_NAME", defaults.product_name),
-            portal_url=env_str("PORTAL_URL", defaults.portal_url),
+            portal_url=env_str("PORTAL_URL", defaults.portal_url).rstrip("/"),
             consumer_group=env_str("MAILER_CONSUMER_GROUP", defaults.consumer_group),
+            topic_prefix=env_str("MAILER_TOPIC_PREFIX", ""),
+            max_sends_per_second=env_float("MAILER_MAX_SENDS_PER_SECOND", defaults.max_sends_per_second),
+            retry_max_backoff_s=env_float("MAILER_RETRY_MAX_BACKOFF_S", defaults.retry_max_backoff_s),
+            worker_metrics_port=env_int("MAILER_WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            port=env_int("MAILER_PORT", defaults.port),
+            operator_token=env_str("MAILER_OPERATOR_TOKEN", ""),
         )

@@ -49,7 +49,10 @@ class NewsletterDeliveryRequested(EventData):
     delivery_id = fields.UUID(required=True)
     issue_id = fields.UUID(required=True)
     email = fields.Email(required=True)
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=998))
+    subject = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=998), validate.Regexp(r"^[^\r\n]*$", error="one line only")],
+    )
     text = fields.String(required=True, validate=validate.Length(min=1))
     html = fields.String(required=True, validate=validate.Length(min=1))
     # RFC 8058 one-click unsubscribe wants https; plain http is accepted for local development.

@@ -1,25 +1,93 @@
-"""The delivery log: one row per email, written before it is sent."""
+"""The delivery log: one row per email, committed before it is sent, so a redelivery never sends twice.
 
+Its writes are autocommitted on their own connection, outside the consumer's transaction: the
+'sending' row must survive a crash during the SMTP conversation, and a failure must stay
+recorded although the consumer's transaction rolls back.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
+from psycopg.rows import class_row
+from psycopg_pool import ConnectionPool
+
+MAX_ERROR_LENGTH = 1000
 
 
-def begin(
-    conn: psycopg.Connection, event_id: str, kind: str, account_id: UUID | None, recipient: str
-) -> bool:
-    """Record the delivery about to be attempted; False when this event already has one."""
-    row = conn.execute(
-        """INSERT INTO deliveries (event_id, kind, account_id, recipient, status)
-           VALUES (%s, %s, %s, %s, 'sending') ON CONFLICT (event_id) DO NOTHING RETURNING 1""",
-        (event_id, kind, account_id, recipient),
-    ).fetchone()
-    return row is not None
+@dataclass(frozen=True)
+class Delivery:
+    """One email as operators see it."""
+
+    event_id: UUID
+    kind: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
 
 
-def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
-    """The SMTP server accepted the message."""
-    conn.execute(
-        "UPDATE deliveries SET status = 'sent', sent_at = now(), message_id = %s WHERE event_id = %s",
-        (message_id, event_id),
+class DeliveryLog:
+    """Reads and writes the deliveries table through its own pool."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def claim(self, event_id: str, kind: str, account_id: UUID | None, recipient: str) -> bool:
+        """Record an attempt about to be made; False when this event's email was already sent."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                """INSERT INTO deliveries (event_id, kind, account_id, recipient, status, attempts)
+                   VALUES (%s, %s, %s, %s, 'sending', 1)
+                   ON CONFLICT (event_id) DO UPDATE
+                       SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
+                       WHERE deliveries.status <> 'sent'
+                   RETURNING 1""",
+                (event_id, kind, account_id, recipient),
+            ).fetchone()
+        return row is not None
+
+    def mark_sent(self, event_id: str, message_id: str) -> None:
+        """The SMTP server accepted the message."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
+                          message_id = %s, last_error = NULL
+                   WHERE event_id = %s""",
+                (message_id, event_id),
+            )
+
+    def mark_failed(self, event_id: str, error: str, *, permanent: bool) -> None:
+        """The attempt failed: 'retrying' when it may pass later, 'failed' when dead-lettered."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = %s, last_error = %s, updated_at = now() WHERE event_id = %s",
+                ("failed" if permanent else "retrying", error[:MAX_ERROR_LENGTH], event_id),
+            )
+
+    def for_recipient(self, email: str, limit: int = 100) -> list[Delivery]:
+        """The newest deliveries to one address."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Delivery)) as cursor:
+            return cursor.execute(
+                """SELECT event_id, kind, status, attempts, last_error, message_id,
+                          created_at, updated_at, sent_at
+                   FROM deliveries WHERE lower(recipient) = lower(%s)
+                   ORDER BY created_at DESC LIMIT %s""",
+                (email, limit),
+            ).fetchall()
+
+
+def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
+    """Forget the account's addresses (and any mail to them) but keep the anonymous rows; the count."""
+    cursor = conn.execute(
+        """UPDATE deliveries SET recipient = NULL, account_id = NULL, last_error = NULL, updated_at = now()
+           WHERE account_id = %(account)s
+              OR lower(recipient) IN (SELECT lower(recipient) FROM deliveries
+                                      WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
+        {"account": account_id},
     )
+    return cursor.rowcount

@@ -1,15 +1,19 @@
-"""`mailer migrate | worker`: the mailer's processes, each run and scaled on its own."""
+"""`mailer migrate | worker | web`: the mailer's processes, each run and scaled on its own."""
 
 import argparse
 
+from prometheus_client import start_http_server
+
+from accounts_common.config import env_int
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
-from accounts_common.events.topics import CODES
-from accounts_common.process import configure_logging, run_until_signalled
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
+from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
 from mailer.bootstrap import bootstrap, smtp_sender
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
+CONSUMED_TOPICS = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,27 +21,35 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("worker", help="consume events and send the emails")
+    web = commands.add_parser("web", help="serve health, metrics and the operators' API with gunicorn")
+    web.add_argument("--port", type=int, default=env_int("MAILER_PORT", 8004))
+    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
     args = parser.parse_args(argv)
     configure_logging()
     settings = Settings.from_env()
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, MAILER_MIGRATIONS)
         print(f"mailer: {len(applied)} migration(s) applied")
+    elif args.command == "web":
+        exec_gunicorn("mailer.entrypoints.app:create_app()", port=args.port, workers=args.workers)
     else:
         run_worker(settings)
 
 
 def run_worker(settings: Settings) -> None:
     """Consume until SIGTERM; the SMTP connection and the pool are closed on the way out."""
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
     sender = smtp_sender(settings)
-    mailer = bootstrap(settings, sender)
-    pool = create_pool(settings.database_url, name="mailer-worker", max_size=2)
+    pool = create_pool(settings.database_url, name="mailer-worker", max_size=3)
+    mailer = bootstrap(settings, sender, pool)
     consumer = EventConsumer(
         group=settings.consumer_group,
-        topics=(CODES,),
+        topics=tuple(settings.topic_prefix + topic for topic in CONSUMED_TOPICS),
         handlers=mailer.handlers(),
         pool=pool,
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        max_backoff=settings.retry_max_backoff_s,
     )
     try:
         run_until_signalled(consumer.run)

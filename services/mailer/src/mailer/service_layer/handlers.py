@@ -1,16 +1,22 @@
 """What the mailer does with each event it consumes."""
 
 import math
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
+from urllib.parse import quote
 
 import psycopg
+from markupsafe import Markup
 
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.consumer import Handler, PermanentError
+from accounts_common.consumer import Handler, PermanentError, TransientError
 from accounts_common.events import CloudEvent
+from mailer import metrics
 from mailer.adapters import deliveries
+from mailer.adapters.deliveries import DeliveryLog
+from mailer.adapters.ratelimit import TokenBucket
 from mailer.messages import Envelope, Templates, build_message
 
 
@@ -28,17 +34,31 @@ class Mailer:
         templates: Templates,
         cipher: CodeCipher,
         envelope: Envelope,
+        delivery_log: DeliveryLog,
         product_name: str,
+        portal_url: str,
+        unsubscribe_mailto: str,
+        rate_limit: TokenBucket | None = None,
     ) -> None:
         self.sender = sender
         self.templates = templates
         self.cipher = cipher
         self.envelope = envelope
+        self.delivery_log = delivery_log
         self.product_name = product_name
+        self.portal_url = portal_url
+        self.unsubscribe_mailto = unsubscribe_mailto
+        self.rate_limit = rate_limit or TokenBucket(0)
 
     def handlers(self) -> dict[str, Handler]:
         """Event type → handler, for the consumer runtime."""
-        return {"CodeIssued": self.code_issued}
+        return {
+            "CodeIssued": self.code_issued,
+            "AccountVerified": self.account_verified,
+            "PasswordReset": self.password_reset,
+            "NewsletterDeliveryRequested": self.newsletter_delivery_requested,
+            "AccountDeleted": self.account_deleted,
+        }
 
     def code_issued(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Email the verification or password-reset code."""
@@ -51,24 +71,82 @@ class Mailer:
             "purpose": data["purpose"],
             "minutes": _minutes_valid(event, data["expires_at"]),
         }
-        self._deliver(conn, event, "code", data["account_id"], data["email"], context)
+        self._deliver(event, "code", data["account_id"], data["email"], context)
+
+    def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        """Welcome the new account and invite it to the newsletter."""
+        context = {"newsletter_url": f"{self.portal_url}/newsletter"}
+        self._deliver(event, "welcome", data["account_id"], data["email"], context)
+
+    def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        """Tell the account its password changed, with the way back to log in."""
+        context = {"login_url": f"{self.portal_url}/login"}
+        self._deliver(event, "password_updated", data["account_id"], data["email"], context)
+
+    def newsletter_delivery_requested(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> None:
+        """Send one newsletter issue to one subscriber, with RFC 8058 one-click unsubscribe headers."""
+        unsubscribe_url = data["unsubscribe_url"]
+        context = {
+            "issue_subject": data["subject"],
+            "issue_text": data["text"],
+            # Trusted markup: only operators author issues (newsletter's operator endpoint), and an
+            # issue's layout is theirs to make; escaping it would show the recipient raw tags.
+            "issue_html": Markup(data["html"]),
+            "unsubscribe_url": unsubscribe_url,
+        }
+        mailto_subject = quote(f"unsubscribe {data['delivery_id']}")
+        mailto = f"mailto:{self.unsubscribe_mailto}?subject={mailto_subject}"
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        self._deliver(event, "newsletter", None, data["email"], context, headers)
+
+    def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        """Erase the account's addresses from the delivery log, in the consumer's transaction."""
+        deliveries.erase_account(conn, data["account_id"])
 
     def _deliver(
         self,
-        conn: psycopg.Connection,
         event: CloudEvent,
         kind: str,
         account_id: Any,
         recipient: str,
         context: dict[str, Any],
+        headers: dict[str, str] | None = None,
     ) -> None:
-        # The row is written before sending: in the same transaction, it also blocks a concurrent twin.
-        if not deliveries.begin(conn, event.id, kind, account_id, recipient):
+        if not self.delivery_log.claim(event.id, kind, account_id, recipient):
             return
-        content = self.templates.render(kind, {"product_name": self.product_name, **context})
-        message = build_message(self.envelope, recipient, content, event_id=event.id)
-        self.sender.send(message)
-        deliveries.mark_sent(conn, event.id, str(message["Message-ID"]))
+        try:
+            content = self.templates.render(
+                kind, {"product_name": self.product_name, "portal_url": self.portal_url, **context}
+            )
+            message = build_message(
+                self.envelope, recipient, content, event_id=event.id, extra_headers=headers
+            )
+        except (ValueError, TypeError) as error:
+            self._failed(event.id, kind, PermanentError(f"cannot compose the email: {error}"))
+        self._send(event.id, kind, message)
+
+    def _send(self, event_id: str, kind: str, message: EmailMessage) -> None:
+        self.rate_limit.acquire()
+        started = time.perf_counter()
+        try:
+            self.sender.send(message)
+        except (TransientError, PermanentError) as error:
+            self._failed(event_id, kind, error)
+        metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+        self.delivery_log.mark_sent(event_id, str(message["Message-ID"]))
+        metrics.SENT.labels(kind).inc()
+
+    def _failed(self, event_id: str, kind: str, error: TransientError | PermanentError) -> NoReturn:
+        """Record the failure for operators (it outlives the consumer's rollback), then raise it."""
+        permanent = isinstance(error, PermanentError)
+        self.delivery_log.mark_failed(event_id, str(error), permanent=permanent)
+        (metrics.FAILED if permanent else metrics.RETRIED).labels(kind).inc()
+        raise error
 
 
 def _minutes_valid(event: CloudEvent, expires_at: datetime) -> int:

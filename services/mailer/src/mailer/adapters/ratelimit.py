@@ -1,0 +1,37 @@
+"""A token bucket that keeps one worker under its send rate."""
+
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """`rate` sends per second with bursts of up to `burst`; a rate of 0 means unlimited."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate < 0:
+            raise ValueError(f"the send rate must not be negative, got {rate}")
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self.clock, self.sleep = clock, sleep
+        self.tokens = self.capacity
+        self.updated = clock()
+
+    def acquire(self) -> None:
+        """Take one token, sleeping until there is one."""
+        if self.rate == 0:
+            return
+        while True:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            self.sleep((1 - self.tokens) / self.rate)

@@ -1,0 +1,12 @@
+"""The mailer worker's Prometheus metrics (served on MAILER_WORKER_METRICS_PORT)."""
+
+from prometheus_client import Counter, Histogram
+
+SENT = Counter("mailer_emails_sent_total", "Emails the SMTP server accepted", ["kind"])
+RETRIED = Counter("mailer_emails_retried_total", "Attempts that failed for a passing reason", ["kind"])
+FAILED = Counter("mailer_emails_failed_total", "Emails refused for good (dead-lettered)", ["kind"])
+SEND_SECONDS = Histogram(
+    "mailer_smtp_send_seconds",
+    "Time the SMTP server took to accept one email",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

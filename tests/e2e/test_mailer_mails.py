@@ -1,0 +1,119 @@
+"""Every email the mailer sends, through a running `mailer worker`, read back from the SMTP sink."""
+
+import uuid
+from datetime import UTC, datetime
+from email.utils import parseaddr, parsedate_to_datetime
+
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
+from tests.e2e.conftest import PORTAL_URL
+from tests.e2e.mail_helpers import code_issued, event_id_counts, headers_of, unfilled
+from tests.support.inbox import code_in
+
+SEED_RETURN_TO_LOG_IN = (
+    "Click the button to return to the page you were on and log in with your new password."
+)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def assert_well_formed(mail, event, recipient):  # type: ignore[no-untyped-def]
+    """The headers every email carries, both parts, nothing left unfilled."""
+    headers = headers_of(mail)
+    assert headers["to"] == recipient
+    assert parseaddr(headers["from"])[1] == "no-reply@multimedia.localhost"
+    assert headers["reply-to"] == "support@multimedia.localhost"
+    assert headers["message-id"].startswith("<") and headers["message-id"].endswith("@multimedia.localhost>")
+    assert abs((parsedate_to_datetime(headers["date"]) - datetime.now(UTC)).total_seconds()) < 600
+    assert headers["x-accounts-event-id"] == event.id
+    assert headers["content-type"].startswith("multipart/alternative")
+    assert mail["text"] and mail["html"]
+    assert not unfilled(mail["subject"]) and not unfilled(mail["text"]) and not unfilled(mail["html"])
+
+
+def test_verification_code_email(mailer, infra, unique_email):
+    event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, code="402913"))
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert_well_formed(mail, event, unique_email)
+    assert mail["subject"] == "Create an account: your verification code"
+    assert code_in(mail) == "402913" and "402913" in mail["html"]
+    assert "This code will expire in 30 minutes." in mail["text"]
+    assert "Check your inbox and enter verification code" in mail["html"]
+
+
+def test_password_reset_code_email(mailer, infra, unique_email):
+    event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "771204", purpose="password_reset"))
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert_well_formed(mail, event, unique_email)
+    assert mail["subject"] == "Reset password: your verification code"
+    assert code_in(mail) == "771204" and "771204" in mail["html"]
+    assert "Enter the code to reset your password." in mail["text"]
+    assert "Reset password" in mail["html"]
+
+
+def test_welcome_email_invites_to_the_newsletter(mailer, infra, unique_email):
+    data = {"account_id": str(uuid.uuid4()), "email": unique_email, "verified_at": now()}
+    event = mailer.publish(ACCOUNT_EVENTS, "AccountVerified", data)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert_well_formed(mail, event, unique_email)
+    assert mail["subject"] == "You have successfully created your account"
+    for wording in (
+        "You have successfully created your account",
+        "From now on you can download videos from our website",
+        "Subscribe to our newsletter",
+        "If you would also like to subscribe to the newsletter and receive our latest updates",
+    ):
+        assert wording in mail["text"] and wording in mail["html"]
+    assert "click on the button below." in mail["html"]
+    assert f'href="{PORTAL_URL}/newsletter"' in mail["html"]
+    assert f"{PORTAL_URL}/newsletter" in mail["text"]
+
+
+def test_password_updated_email_links_back_to_log_in(mailer, infra, unique_email):
+    data = {"account_id": str(uuid.uuid4()), "email": unique_email, "reset_at": now()}
+    event = mailer.publish(ACCOUNT_EVENTS, "PasswordReset", data)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert_well_formed(mail, event, unique_email)
+    assert mail["subject"] == "Your password has been updated"
+    assert "Your password has been updated" in mail["text"]
+    assert "Your password has been updated" in mail["html"]
+    assert "log in with your new password" in mail["text"]
+    assert SEED_RETURN_TO_LOG_IN in mail["html"]
+    assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/login" in mail["text"]
+
+
+def test_newsletter_issue_carries_one_click_unsubscribe(mailer, infra, unique_email):
+    unsubscribe_url = f"https://newsletter.example.test/v1/unsubscribe?token={uuid.uuid4().hex}"
+    data = {
+        "delivery_id": str(uuid.uuid4()),
+        "issue_id": str(uuid.uuid4()),
+        "email": unique_email,
+        "subject": "Our latest updates: <December> & more",
+        "text": "New this month: the Defence Ministers' meeting.",
+        "html": '<h1 class="issue">Our latest updates</h1><p>New this month &amp; more.</p>',
+        "unsubscribe_url": unsubscribe_url,
+    }
+    event = mailer.publish(NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", data)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert_well_formed(mail, event, unique_email)
+    headers = headers_of(mail)
+    assert mail["subject"] == "Our latest updates: <December> & more"
+    mailto = f"mailto:unsubscribe@multimedia.localhost?subject=unsubscribe%20{data['delivery_id']}"
+    assert headers["list-unsubscribe"] == f"<{unsubscribe_url}>, <{mailto}>"
+    assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+    assert "New this month: the Defence Ministers' meeting." in mail["text"]
+    assert unsubscribe_url in mail["text"]
+    assert '<h1 class="issue">Our latest updates</h1><p>New this month &amp; more.</p>' in mail["html"]
+    assert f'href="{unsubscribe_url}"' in mail["html"]
+    assert "<title>Our latest updates: &lt;December&gt; &amp; more</title>" in mail["html"]
+
+
+def test_the_same_event_delivered_twice_sends_one_email(mailer, infra, unique_email):
+    twice = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "111111"), times=2)
+    same_account = {"account_id": twice.subject}  # same key: published after it on the same partition
+    after = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "222222") | same_account)
+    infra.inbox.wait_for_messages(unique_email, count=2)
+    assert event_id_counts(infra.inbox.messages(to=unique_email)) == {twice.id: 1, after.id: 1}
+    [delivery] = [d for d in mailer.deliveries(unique_email) if d["event_id"] == twice.id]
+    assert (delivery["status"], delivery["attempts"]) == ("sent", 1)
