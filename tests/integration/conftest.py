@@ -12,7 +12,7 @@ from accounts_common.db import COMMON_MIGRATIONS, create_pool, migrate
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
-from identity.settings import Settings
+from identity.settings import RateLimits, Settings
 from tests.conftest import Infra, fresh_database
 
 
@@ -32,9 +32,14 @@ def identity_pool(identity_db: str) -> Iterator[ConnectionPool]:
 
 @pytest.fixture
 def make_identity(identity_db, identity_pool, infra):  # type: ignore[no-untyped-def]
-    """An Identity wired to the test database, with any settings overridden."""
+    """An Identity wired to the test database, with any settings overridden.
+
+    The tests share one database and one client address, so rate limits are generous unless a test
+    sets its own (`rate_limits=...`).
+    """
 
     def make(**overrides) -> Identity:  # type: ignore[no-untyped-def]
+        overrides.setdefault("rate_limits", RateLimits.generous())
         settings = dataclasses.replace(
             Settings.from_env(), database_url=identity_db, kafka_bootstrap_servers=infra.kafka, **overrides
         )
@@ -64,3 +69,29 @@ def latest_code(pool: ConnectionPool, email: str, purpose: str = "verification")
         if data["email"] == email and data["purpose"] == purpose:
             return cipher_from_env().decrypt(data["code_encrypted"])
     raise AssertionError(f"no {purpose} code was issued to {email}")
+
+
+PASSWORD = "Correct-Horse-9!"
+
+
+def sign_up(client, pool: ConnectionPool, email: str, password: str = PASSWORD) -> str:  # type: ignore[no-untyped-def]
+    """Register and verify an account through the API; its first access token."""
+    assert client.post("/v1/accounts", json={"email": email, "password": password}).status_code == 202
+    code = latest_code(pool, email)
+    response = client.post("/v1/accounts/verification", json={"email": email, "code": code})
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for an access token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def outbox_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type: ignore[type-arg]
+    """The events about one account in identity's outbox, oldest first."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE record_key = %s ORDER BY id", (account_id,)
+        ).fetchall()
+    return [json.loads(value) for (value,) in rows]

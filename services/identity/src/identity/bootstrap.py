@@ -9,8 +9,9 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import CodeCipher, cipher_from_env
 from accounts_common.db import create_pool
-from identity.adapters.tokens import TokenIssuer
-from identity.domain.passwords import PasswordPolicy
+from identity.adapters.ratelimits import RateLimiter
+from identity.adapters.tokens import TokenIssuer, key_ring
+from identity.domain.passwords import PasswordPolicy, common_passwords
 from identity.settings import Settings
 
 
@@ -28,6 +29,9 @@ class Identity:
     hasher: PasswordHasher
     cipher: CodeCipher
     tokens: TokenIssuer
+    limiter: RateLimiter
+    # A hash of nothing anyone knows, verified when the email is unknown so that costs the same time.
+    dummy_hash: str
     clock: Callable[[], datetime] = field(default=utc_now)
 
 
@@ -44,11 +48,16 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None = None) -> Identity:
     """Wire identity from settings (the environment when none are given)."""
     settings = settings or Settings.from_env()
+    hasher = password_hasher(settings)
     return Identity(
         settings=settings,
         pool=pool if pool is not None else create_pool(settings.database_url, name="identity"),
-        policy=PasswordPolicy.named(settings.password_policy),
-        hasher=password_hasher(settings),
+        policy=PasswordPolicy.named(settings.password_policy, common_passwords()),
+        hasher=hasher,
         cipher=cipher_from_env(),
-        tokens=TokenIssuer(settings.access_token_ttl_s),
+        tokens=TokenIssuer(
+            settings.access_token_ttl_s, key_ring(settings.signing_keys_pem, settings.signing_key_cache_s)
+        ),
+        limiter=RateLimiter(),
+        dummy_hash=hasher.hash("no account has this password"),
     )

@@ -1,13 +1,50 @@
 """Identity's settings, from the environment with working local defaults."""
 
+import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers
+from identity.domain.limits import Limit, LoginThrottle
 
 log = logging.getLogger(__name__)
 
 DEV_CODE_HMAC_KEY = "dev-only-code-hmac-key"
+RATE_LIMIT_PREFIX = "IDENTITY_RATE_LIMIT_"
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests allowed per bucket and window; each is IDENTITY_RATE_LIMIT_<FIELD> as HITS/SECONDS."""
+
+    register_per_ip: Limit = Limit(20, 3600)
+    register_per_email: Limit = Limit(5, 3600)
+    resend_per_ip: Limit = Limit(20, 3600)
+    resend_per_email: Limit = Limit(10, 3600)
+    login_per_ip: Limit = Limit(60, 600)
+    reset_per_ip: Limit = Limit(20, 3600)
+    reset_per_email: Limit = Limit(5, 3600)
+    code_per_ip: Limit = Limit(60, 600)
+    code_per_email: Limit = Limit(20, 600)
+    completion_per_ip: Limit = Limit(20, 600)
+
+    @classmethod
+    def from_env(cls) -> "RateLimits":
+        """The defaults, each overridden by its IDENTITY_RATE_LIMIT_* variable when set."""
+        overrides = {}
+        for item in dataclasses.fields(cls):
+            variable = RATE_LIMIT_PREFIX + item.name.upper()
+            if raw := env_str(variable, ""):
+                try:
+                    overrides[item.name] = Limit.parse(raw)
+                except ValueError as error:
+                    raise ValueError(f"{variable}: {error}") from None
+        return cls(**overrides)
+
+    @classmethod
+    def generous(cls, hits: int = 1_000_000) -> "RateLimits":
+        """Every limit raised to `hits` per hour (benchmarks, fuzzing)."""
+        return cls(**{item.name: Limit(hits, 3600) for item in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -23,10 +60,16 @@ class Settings:
     resend_cooldown_s: int = 60
     codes_per_hour: int = 5
     access_token_ttl_s: int = 900
+    reset_token_ttl_s: int = 600
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
     argon2_parallelism: int = 1
     max_body_bytes: int = 64 * 1024
+    signing_keys_pem: str = ""
+    signing_key_cache_s: int = 60
+    trusted_proxy_hops: int = 0
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -45,7 +88,18 @@ class Settings:
             resend_cooldown_s=env_int("IDENTITY_RESEND_COOLDOWN_S", 60),
             codes_per_hour=env_int("IDENTITY_CODES_PER_HOUR", 5),
             access_token_ttl_s=env_int("IDENTITY_ACCESS_TOKEN_TTL_S", 900),
+            reset_token_ttl_s=env_int("IDENTITY_RESET_TOKEN_TTL_S", 600),
             argon2_time_cost=env_int("IDENTITY_ARGON2_TIME_COST", 2),
             argon2_memory_kib=env_int("IDENTITY_ARGON2_MEMORY_KIB", 19 * 1024),
             argon2_parallelism=env_int("IDENTITY_ARGON2_PARALLELISM", 1),
+            signing_keys_pem=env_str("IDENTITY_SIGNING_KEYS", ""),
+            signing_key_cache_s=env_int("IDENTITY_SIGNING_KEY_CACHE_S", 60),
+            trusted_proxy_hops=env_int("IDENTITY_TRUSTED_PROXY_HOPS", 0),
+            rate_limits=RateLimits.from_env(),
+            login_throttle=LoginThrottle(
+                free_failures=env_int("IDENTITY_LOGIN_FREE_FAILURES", 5),
+                base_delay_s=env_int("IDENTITY_LOGIN_BASE_DELAY_S", 1),
+                max_delay_s=env_int("IDENTITY_LOGIN_MAX_DELAY_S", 300),
+                forget_after_s=env_int("IDENTITY_LOGIN_FORGET_AFTER_S", 900),
+            ),
         )

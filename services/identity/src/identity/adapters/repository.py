@@ -17,13 +17,23 @@ class Account:
     password_hash: str
     created_at: datetime
     verified_at: datetime | None
+    password_reset_at: datetime | None
 
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
 
 
-ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at"
+ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at, password_reset_at"
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """A recorded access token and whether it still stands."""
+
+    account_id: UUID
+    revoked_at: datetime | None
+    expires_at: datetime
 
 
 def insert_account(
@@ -45,6 +55,20 @@ def lock_account_by_email(conn: psycopg.Connection, email: str) -> Account | Non
             f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower(%s) FOR UPDATE",
             (email,),
         ).fetchone()
+
+
+def find_account_by_email(conn: psycopg.Connection, email: str) -> Account | None:
+    """The account with that email, without locking it."""
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        return cur.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower(%s)", (email,)
+        ).fetchone()
+
+
+def find_account(conn: psycopg.Connection, account_id: UUID) -> Account | None:
+    """The account with that id."""
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        return cur.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s", (account_id,)).fetchone()
 
 
 def mark_verified(conn: psycopg.Connection, account_id: UUID) -> datetime:
@@ -106,4 +130,74 @@ def insert_session(
     conn.execute(
         "INSERT INTO sessions (jti, account_id, issued_at, expires_at) VALUES (%s, %s, %s, %s)",
         (jti, account_id, issued_at, expires_at),
+    )
+
+
+def find_session(conn: psycopg.Connection, jti: UUID) -> SessionState | None:
+    """The session of an access token; None when it never existed or its account was deleted."""
+    with conn.cursor(row_factory=class_row(SessionState)) as cur:
+        return cur.execute(
+            "SELECT account_id, revoked_at, expires_at FROM sessions WHERE jti = %s", (jti,)
+        ).fetchone()
+
+
+def revoke_session(conn: psycopg.Connection, jti: UUID) -> None:
+    """End one session (logout)."""
+    conn.execute("UPDATE sessions SET revoked_at = now() WHERE jti = %s AND revoked_at IS NULL", (jti,))
+
+
+def revoke_all_sessions(conn: psycopg.Connection, account_id: UUID) -> None:
+    """End every session of the account."""
+    conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL", (account_id,)
+    )
+
+
+def set_password_hash(conn: psycopg.Connection, account_id: UUID, password_hash: str) -> None:
+    """Replace the stored hash of the same password (a rehash with newer parameters)."""
+    conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", (password_hash, account_id))
+
+
+def reset_password(conn: psycopg.Connection, account_id: UUID, password_hash: str) -> datetime:
+    """Store the new password; return the reset time, rounded up to a whole second (migration 002)."""
+    row = conn.execute(
+        """UPDATE accounts
+           SET password_hash = %s, password_changed_at = now(),
+               password_reset_at = date_trunc('second', now()) + interval '1 second'
+           WHERE id = %s RETURNING password_reset_at""",
+        (password_hash, account_id),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def insert_reset_token(
+    conn: psycopg.Connection, token_hash: bytes, account_id: UUID, expires_at: datetime
+) -> None:
+    """Record a reset token (its hash), voiding the account's earlier ones."""
+    conn.execute("DELETE FROM password_reset_tokens WHERE account_id = %s", (account_id,))
+    conn.execute(
+        "INSERT INTO password_reset_tokens (token_hash, account_id, expires_at) VALUES (%s, %s, %s)",
+        (token_hash, account_id, expires_at),
+    )
+
+
+def spend_reset_token(conn: psycopg.Connection, token_hash: bytes) -> UUID | None:
+    """Use a live reset token once; the account it belongs to, or None when unknown, used or expired."""
+    row = conn.execute(
+        """UPDATE password_reset_tokens SET used_at = now()
+           WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()
+           RETURNING account_id""",
+        (token_hash,),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
+    """Erase the account with its codes, sessions and reset tokens, and its sent or code events."""
+    conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
+    conn.execute(
+        """DELETE FROM outbox WHERE record_key = %s
+           AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
+        (str(account_id),),
     )

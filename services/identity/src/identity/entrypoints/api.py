@@ -1,43 +1,42 @@
-"""Identity's HTTP endpoints."""
+"""Identity's HTTP endpoints for accounts: sign-up, verification, the caller's account."""
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts_common.web import Problem
-from identity.bootstrap import Identity
 from identity.entrypoints import schemas
-from identity.service_layer import accounts
+from identity.entrypoints.http import BEARER_AUTH, bearer_token, client_ip, identity, problems
+from identity.service_layer import accounts, sessions
+from identity.service_layer.errors import WeakPassword
+from identity.service_layer.limits import limit_ip
 
-blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="Sign-up and verification")
+blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="Sign-up, verification, account")
 
-CODE_PROBLEMS = {
-    "invalid-code": "The code is not right. Check the email and try again.",
-    "code-expired": "The code has expired. Ask for a new code.",
-    "code-locked": "Too many wrong attempts for this code. Ask for a new code.",
-}
+TOO_MANY = "Too many requests from this address or for this email; see Retry-After"
 
 
-def identity() -> Identity:
-    return current_app.extensions["identity"]
+def weak_password(field: str, weak: WeakPassword) -> Problem:
+    """The 422 listing every rule the password breaks."""
+    return Problem(
+        422,
+        "validation-error",
+        "The password does not meet the policy; see errors.",
+        errors={field: weak.violations},
+    )
 
 
 @blp.route("")
 class AccountsCollection(MethodView):
     @blp.arguments(schemas.Credentials)
     @blp.response(202, schemas.RegistrationAccepted)
-    @blp.alt_response(422, schema=schemas.Problem, description="Invalid email or weak password")
+    @problems(blp, {422: "Invalid email or weak password", 429: TOO_MANY})
     def post(self, body):
         """Create an account and email a verification code (the same answer for a known email)."""
+        limit_ip(identity(), "register", client_ip())
         try:
             accounts.register(identity(), body["email"], body["password"])
-        except accounts.WeakPassword as weak:
-            raise Problem(
-                422,
-                "validation-error",
-                "The password does not meet the policy; see errors.",
-                errors={"password": weak.violations},
-            ) from None
+        except WeakPassword as weak:
+            raise weak_password("password", weak) from None
         return {
             "status": "verification_pending",
             "email": body["email"],
@@ -49,14 +48,11 @@ class AccountsCollection(MethodView):
 class Verification(MethodView):
     @blp.arguments(schemas.CodeSubmission)
     @blp.response(200, schemas.AccessToken)
-    @blp.alt_response(400, schema=schemas.Problem, description="invalid-code, code-expired or code-locked")
+    @problems(blp, {400: "invalid-code, code-expired or code-locked", 429: TOO_MANY})
     def post(self, body):
         """Verify the account with the emailed code; answers an access token (the user is logged in)."""
-        try:
-            token = accounts.verify_account(identity(), body["email"], body["code"])
-        except accounts.CodeRejected as rejected:
-            slug = rejected.outcome.value
-            raise Problem(400, slug, CODE_PROBLEMS[slug]) from None
+        limit_ip(identity(), "code", client_ip())
+        token = accounts.verify_account(identity(), body["email"], body["code"])
         return {
             "status": "verified",
             "access_token": token.access_token,
@@ -69,7 +65,40 @@ class Verification(MethodView):
 class VerificationResend(MethodView):
     @blp.arguments(schemas.EmailOnly)
     @blp.response(202, schemas.Accepted)
+    @problems(blp, {429: TOO_MANY})
     def post(self, body):
         """Send a new code, voiding the old one (always 202: it never tells whether the email is known)."""
+        limit_ip(identity(), "resend", client_ip())
         accounts.resend_verification(identity(), body["email"])
         return {"status": "accepted"}
+
+
+@blp.route("/me")
+class CurrentAccount(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(200, schemas.Me)
+    @problems(blp, {401: "No valid access token"})
+    def get(self):
+        """The account of the access token."""
+        account = sessions.authenticate(identity(), bearer_token()).account
+        return {
+            "id": account.id,
+            "email": account.email,
+            "verified": account.verified,
+            "created_at": account.created_at,
+        }
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.PasswordConfirmation)
+    @blp.response(204)
+    @problems(
+        blp,
+        {
+            401: "No valid access token",
+            403: "wrong-password: the password does not confirm the deletion",
+            429: "Too many wrong passwords; see Retry-After",
+        },
+    )
+    def delete(self, body):
+        """Delete the account and erase its personal data (confirmed with the password); its tokens die."""
+        accounts.delete_account(identity(), bearer_token(), body["password"])

@@ -26,6 +26,16 @@ class EmailOnly(Schema):
     email = email_field()
 
 
+class PasswordConfirmation(Schema):
+    password = fields.String(required=True, validate=validate.Length(max=4096))
+
+
+class ResetCompletion(Schema):
+    reset_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    # Checked by the service against the policy, so every broken rule is listed.
+    new_password = fields.String(required=True, validate=validate.Length(max=4096))
+
+
 class CodeSubmission(Schema):
     email = email_field()
     code = fields.String(required=True, validate=validate.Length(min=1, max=32))
@@ -49,15 +59,50 @@ class AccessToken(Schema):
     expires_in = fields.Integer()
 
 
+class Session(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds the token stays valid."})
+
+
+class Me(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    verified = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class ResetTokenIssued(Schema):
+    reset_token = fields.String(required=True)
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds the token stays valid."})
+
+
 class Accepted(Schema):
     status = fields.String(metadata={"example": "accepted"})
+
+
+class PasswordUpdated(Schema):
+    status = fields.String(required=True, metadata={"example": "password_updated"})
+
+
+class Jwk(Schema):
+    kty = fields.String(required=True)
+    crv = fields.String()
+    x = fields.String()
+    kid = fields.String(required=True)
+    alg = fields.String()
+    use = fields.String()
+
+
+class Jwks(Schema):
+    keys = fields.List(fields.Nested(Jwk), required=True)
 
 
 class Problem(Schema):
     """RFC 9457 problem details."""
 
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))

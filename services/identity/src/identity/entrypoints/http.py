@@ -1,0 +1,53 @@
+"""What identity's views share: the request's client and token, and documented problem responses."""
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from accounts_common.web import PROBLEM_JSON
+from identity.bootstrap import Identity
+from identity.entrypoints import schemas
+from identity.service_layer.errors import Unauthenticated
+
+BEARER_AUTH = [{"bearerAuth": []}]
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+}
+
+
+def identity() -> Identity:
+    """The Identity this app was built with."""
+    return current_app.extensions["identity"]
+
+
+def client_ip() -> str:
+    """The caller's address (X-Forwarded-For is trusted only through IDENTITY_TRUSTED_PROXY_HOPS)."""
+    return request.remote_addr or "unknown"
+
+
+def bearer_token() -> str:
+    """The access token of the Authorization header; Unauthenticated when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated()
+    return token.strip()
+
+
+def problems(blp: Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
+    """Document the problem+json answers a view gives besides its success."""
+
+    def decorate(view: Any) -> Any:
+        for status, description in responses.items():
+            headers = RETRY_AFTER if status == 429 else None
+            view = blp.alt_response(
+                status,
+                schema=schemas.Problem,
+                content_type=PROBLEM_JSON,
+                description=description,
+                headers=headers,
+            )(view)
+        return view
+
+    return decorate

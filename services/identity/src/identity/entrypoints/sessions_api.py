@@ -1,0 +1,40 @@
+"""Identity's HTTP endpoints for sessions: log in, log out."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from identity.entrypoints import schemas
+from identity.entrypoints.http import BEARER_AUTH, bearer_token, client_ip, identity, problems
+from identity.service_layer import sessions
+from identity.service_layer.limits import limit_ip
+
+blp = Blueprint("sessions", __name__, url_prefix="/v1/sessions", description="Log in and out")
+
+
+@blp.route("")
+class SessionsCollection(MethodView):
+    @blp.arguments(schemas.Credentials)
+    @blp.response(200, schemas.Session)
+    @problems(
+        blp,
+        {
+            401: "Wrong email or password (one message for both)",
+            403: "account-not-verified: the password is right but the email is not verified yet",
+            429: "Too many attempts from this address, or too many failures for this email",
+        },
+    )
+    def post(self, body):
+        """Log in with email and password; answers a short-lived access token."""
+        limit_ip(identity(), "login", client_ip())
+        token = sessions.login(identity(), body["email"], body["password"])
+        return {"access_token": token.access_token, "token_type": "Bearer", "expires_in": token.expires_in}
+
+
+@blp.route("/current")
+class CurrentSession(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(204)
+    @problems(blp, {401: "No valid access token"})
+    def delete(self):
+        """Log out: the access token is revoked."""
+        sessions.logout(identity(), bearer_token())

@@ -1,0 +1,66 @@
+"""Issuing and checking one-time codes, and writing identity's events to the outbox."""
+
+from datetime import timedelta
+
+import psycopg
+
+from accounts_common import outbox
+from accounts_common.events import new_event
+from accounts_common.events.topics import CODES
+from identity.adapters import repository
+from identity.bootstrap import Identity
+from identity.domain.codes import CodeOutcome, Purpose, code_mac, generate_code, judge
+
+SOURCE = "/identity"
+
+
+def check_code(
+    app: Identity, conn: psycopg.Connection, account: repository.Account | None, purpose: Purpose, code: str
+) -> CodeOutcome:
+    """Count one attempt at the account's live code (atomically) and judge it."""
+    if account is None:
+        return CodeOutcome.INVALID
+    stored = repository.count_code_attempt(conn, account.id, purpose)
+    submitted = code_mac(app.settings.code_hmac_key, account.id, purpose, "".join(code.split()))
+    return judge(stored, submitted, now=app.clock(), max_attempts=app.settings.code_max_attempts)
+
+
+def issue_code_if_allowed(
+    app: Identity, conn: psycopg.Connection, account: repository.Account, purpose: Purpose
+) -> bool:
+    """Issue a code unless one went out within the cooldown or the hourly cap is reached."""
+    settings = app.settings
+    if repository.code_sends_since(conn, account.id, purpose, settings.resend_cooldown_s):
+        return False
+    if repository.code_sends_since(conn, account.id, purpose, 3600) >= settings.codes_per_hour:
+        return False
+    issue_code(app, conn, account, purpose)
+    return True
+
+
+def issue_code(
+    app: Identity, conn: psycopg.Connection, account: repository.Account, purpose: Purpose
+) -> None:
+    """A new code for the account, voiding the old one, emailed through a CodeIssued event."""
+    code = generate_code()
+    expires_at = app.clock() + timedelta(seconds=app.settings.code_lifetime_s)
+    repository.replace_code(
+        conn, account.id, purpose, code_mac(app.settings.code_hmac_key, account.id, purpose, code), expires_at
+    )
+    publish(
+        conn,
+        CODES,
+        "CodeIssued",
+        account,
+        purpose=str(purpose),
+        code_encrypted=app.cipher.encrypt(code),
+        expires_at=expires_at.isoformat(),
+    )
+
+
+def publish(
+    conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: str
+) -> None:
+    """Put an event about the account (with its id and email) in the outbox, in the caller's transaction."""
+    data = {"account_id": str(account.id), "email": account.email, **fields}
+    outbox.enqueue(conn, topic, new_event(event_type, source=SOURCE, subject=str(account.id), data=data))

@@ -1,0 +1,47 @@
+"""What the use cases refuse, for the entrypoints to turn into problem responses."""
+
+from identity.domain.codes import CodeOutcome
+
+
+class WeakPassword(Exception):
+    """The password breaks the policy; `violations` lists every broken rule."""
+
+    def __init__(self, violations: list[str]) -> None:
+        super().__init__("; ".join(violations))
+        self.violations = violations
+
+
+class CodeRejected(Exception):
+    """The submitted code does not verify; `outcome` says why."""
+
+    def __init__(self, outcome: CodeOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
+class RateLimited(Exception):
+    """Too many requests in the bucket's window; try again after `retry_after_s` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"retry after {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+class InvalidCredentials(Exception):
+    """Unknown email or wrong password (deliberately not saying which)."""
+
+
+class WrongPassword(Exception):
+    """The password given to confirm an action on one's own account is not right."""
+
+
+class NotVerified(Exception):
+    """The password is right but the account has not been verified yet."""
+
+
+class Unauthenticated(Exception):
+    """No valid access token: missing, malformed, expired, revoked, or of a deleted account."""
+
+
+class InvalidResetToken(Exception):
+    """The reset token is unknown, already used or expired."""

@@ -1,0 +1,94 @@
+"""Use cases of sessions: log in with email and password, check an access token, log out."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from identity.adapters import ratelimits, repository
+from identity.adapters.ratelimits import bucket
+from identity.adapters.tokens import InvalidToken, IssuedToken
+from identity.bootstrap import Identity
+from identity.service_layer.errors import InvalidCredentials, NotVerified, RateLimited, Unauthenticated
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The account an access token speaks for, and the session it belongs to."""
+
+    account: repository.Account
+    jti: UUID
+
+
+def login(app: Identity, email: str, password: str) -> IssuedToken:
+    """An access token for the right password of a verified account."""
+    account = _check_password(app, email, password)
+    if not account.verified:
+        raise NotVerified()
+    with app.pool.connection() as conn, conn.transaction():
+        if app.hasher.check_needs_rehash(account.password_hash):
+            repository.set_password_hash(conn, account.id, app.hasher.hash(password))
+        return app.tokens.issue(conn, account, verified=True)
+
+
+def confirm_password(app: Identity, account: repository.Account, password: str) -> repository.Account:
+    """The account again when the password is its own (throttled like logins); InvalidCredentials if not."""
+    return _check_password(app, account.email, password)
+
+
+def authenticate(app: Identity, token: str) -> Principal:
+    """Who the access token speaks for; Unauthenticated unless its session still stands."""
+    with app.pool.connection() as conn:
+        try:
+            claims = app.tokens.decode(conn, token)
+        except InvalidToken:
+            raise Unauthenticated() from None
+        session = repository.find_session(conn, claims.jti)
+        account = repository.find_account(conn, claims.account_id)
+    if session is None or account is None or not _stands(session, account, claims.issued_at, app.clock()):
+        raise Unauthenticated()
+    return Principal(account, claims.jti)
+
+
+def logout(app: Identity, token: str) -> None:
+    """Revoke the token's session: the token stops working everywhere identity checks it."""
+    principal = authenticate(app, token)
+    with app.pool.connection() as conn:
+        repository.revoke_session(conn, principal.jti)
+
+
+def _stands(
+    session: repository.SessionState, account: repository.Account, issued_at: datetime, now: datetime
+) -> bool:
+    if session.account_id != account.id or session.revoked_at is not None or session.expires_at <= now:
+        return False
+    return account.password_reset_at is None or issued_at >= account.password_reset_at
+
+
+def _check_password(app: Identity, email: str, password: str) -> repository.Account:
+    """The account when the password matches; failures per email (known or not) delay further tries."""
+    throttle = bucket("login:failures", email)
+    with app.pool.connection() as conn:
+        blocked_until = ratelimits.blocked_until(conn, throttle)
+        if blocked_until is not None:
+            raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
+        account = repository.find_account_by_email(conn, email)
+        if _password_matches(app, account, password):
+            assert account is not None
+            ratelimits.forget_failures(conn, throttle)
+            return account
+        failures = ratelimits.count_failure(conn, throttle, app.settings.login_throttle.forget_after_s)
+        delay = app.settings.login_throttle.delay_after(failures)
+        if delay:
+            ratelimits.block(conn, throttle, delay)
+    raise InvalidCredentials()
+
+
+def _password_matches(app: Identity, account: repository.Account | None, password: str) -> bool:
+    # An unknown email still costs one argon2 verification, so timing does not tell it apart.
+    stored = account.password_hash if account is not None else app.dummy_hash
+    try:
+        return app.hasher.verify(stored, password) and account is not None
+    except (VerificationError, InvalidHashError):
+        return False
