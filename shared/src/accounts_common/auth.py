@@ -1,0 +1,207 @@
+"""Checking identity's access tokens in any service: the signature against identity's JWKS (cached),
+then the revocations this service learnt from PasswordReset and AccountDeleted events."""
+
+import functools
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+import jwt
+import psycopg
+from flask import Flask, current_app, g, request
+from psycopg_pool import ConnectionPool
+
+from accounts_common.events import CloudEvent
+from accounts_common.web import Problem
+
+ISSUER = "identity"
+ALGORITHMS = ["EdDSA", "RS256"]
+CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified access token speaks for."""
+
+    account_id: UUID
+    email: str
+    email_verified: bool
+    issued_at: datetime
+    token_id: str
+
+
+class KeySetUnavailable(Exception):
+    """identity's JWKS could not be fetched, so no token can be checked right now."""
+
+
+class JwksCache:
+    """identity's public keys by kid: kept `max_age_s`, fetched again for an unknown kid at most
+    once per `refresh_cooldown_s` (so made-up kids cannot turn every request into a fetch)."""
+
+    def __init__(
+        self, url: str, *, max_age_s: float = 300, refresh_cooldown_s: float = 10, timeout_s: float = 5
+    ):
+        self.url, self.max_age_s, self.refresh_cooldown_s, self.timeout_s = (
+            url,
+            max_age_s,
+            refresh_cooldown_s,
+            timeout_s,
+        )
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def key(self, kid: str) -> jwt.PyJWK | None:
+        """The public key with that kid, fetching the set when stale or when the kid is new."""
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if age > self.max_age_s or (kid not in self._keys and age > self.refresh_cooldown_s):
+                self._keys = self._fetch()
+                self._fetched_at = time.monotonic()
+            return self._keys.get(kid)
+
+    def _fetch(self) -> dict[str, jwt.PyJWK]:
+        try:
+            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
+                document = json.loads(response.read())
+            keys = {}
+            for jwk in document["keys"]:
+                try:
+                    keys[jwk["kid"]] = jwt.PyJWK(jwk)
+                except (jwt.PyJWKError, KeyError):
+                    continue  # a key of a kind we cannot use does not spoil the others
+            return keys
+        except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError) as error:
+            raise KeySetUnavailable(f"cannot read {self.url}: {error}") from None
+
+
+class TokenVerifier:
+    """Verifies bearer tokens: signature, issuer, expiry, then (with a pool) the revocation projection."""
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        pool: ConnectionPool | None = None,
+        issuer: str = ISSUER,
+        leeway_s: float = 30,
+        max_age_s: float = 300,
+        refresh_cooldown_s: float = 10,
+    ) -> None:
+        self.keys = JwksCache(jwks_url, max_age_s=max_age_s, refresh_cooldown_s=refresh_cooldown_s)
+        self.pool, self.issuer, self.leeway_s = pool, issuer, leeway_s
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal; Problem 401 (invalid), 403 (revoked) or 503 (keys unreachable)."""
+        principal = self._decode(token)
+        if self.pool is not None:
+            with self.pool.connection() as conn:
+                if is_revoked(conn, principal.account_id, principal.issued_at):
+                    raise Problem(403, "token-revoked", "This session has ended. Log in again.")
+        return principal
+
+    def _decode(self, token: str) -> Principal:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self.keys.key(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise jwt.InvalidTokenError("signed with an unknown key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": ["sub", "iat", "exp", "jti"]},
+            )
+            return Principal(
+                account_id=UUID(claims["sub"]),
+                email=str(claims.get("email", "")),
+                email_verified=claims.get("email_verified") is True,
+                issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
+                token_id=str(claims["jti"]),
+            )
+        except KeySetUnavailable:
+            raise Problem(503, "token-check-unavailable", "Tokens cannot be checked right now.") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise Problem(
+                401, "invalid-token", "A valid access token is required.", headers=CHALLENGE
+            ) from None
+
+
+def record_password_reset(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """PasswordReset handler: tokens of the account issued before `reset_at` are dead."""
+    conn.execute(
+        """INSERT INTO token_revocations (account_id, revoked_before) VALUES (%s, %s)
+           ON CONFLICT (account_id) DO UPDATE
+           SET revoked_before = greatest(token_revocations.revoked_before, excluded.revoked_before),
+               updated_at = now()""",
+        (data["account_id"], data["reset_at"]),
+    )
+
+
+def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """AccountDeleted handler: every token of the account is dead."""
+    conn.execute(
+        """INSERT INTO token_revocations (account_id, deleted_at) VALUES (%s, %s)
+           ON CONFLICT (account_id) DO UPDATE
+           SET deleted_at = excluded.deleted_at, updated_at = now()""",
+        (data["account_id"], data["deleted_at"]),
+    )
+
+
+# Merge into a service's EventConsumer handlers: `handlers={**REVOCATION_HANDLERS, ...}`.
+REVOCATION_HANDLERS = {"PasswordReset": record_password_reset, "AccountDeleted": record_account_deleted}
+
+
+def is_revoked(conn: psycopg.Connection, account_id: UUID, issued_at: datetime) -> bool:
+    """True when the account was deleted or its password reset after the token was issued."""
+    row = conn.execute(
+        """SELECT 1 FROM token_revocations WHERE account_id = %s
+           AND (deleted_at IS NOT NULL OR revoked_before > %s)""",
+        (account_id, issued_at),
+    ).fetchone()
+    return row is not None
+
+
+def install_token_verifier(app: Flask, verifier: TokenVerifier) -> None:
+    """Make `require_bearer` views of this app check tokens with `verifier`."""
+    app.extensions["token_verifier"] = verifier
+
+
+def require_bearer(*, verified: bool = True) -> Callable[[View], View]:
+    """Decorate a view: 401 without a valid token, 403 when revoked or (if `verified`) unverified."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            g.principal = authenticate_request(verified=verified)
+            return view(*args, **kwargs)
+
+        return cast(View, checked)
+
+    return decorate
+
+
+def authenticate_request(*, verified: bool = True) -> Principal:
+    """The principal of the current request's bearer token (see `require_bearer`)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "missing-token", "Log in: this needs an access token.", headers=CHALLENGE)
+    principal = current_app.extensions["token_verifier"].verify(token.strip())
+    if verified and not principal.email_verified:
+        raise Problem(403, "account-not-verified", "Verify your email address first.")
+    return principal
+
+
+def current_principal() -> Principal:
+    """The principal `require_bearer` checked for this request."""
+    return g.principal

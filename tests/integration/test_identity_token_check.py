@@ -1,0 +1,266 @@
+"""The common library's token check (accounts_common.auth) against identity served over real HTTP,
+with its revocation projection fed by identity's events (directly, and through Kafka)."""
+
+import dataclasses
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask, jsonify
+from psycopg_pool import ConnectionPool
+from werkzeug.serving import make_server
+
+from accounts_common import auth
+from accounts_common.consumer import EventConsumer
+from accounts_common.db import COMMON_MIGRATIONS, create_pool, migrate
+from accounts_common.events import parse_event, validate_data
+from accounts_common.events.topics import ACCOUNT_EVENTS
+from accounts_common.outbox import OutboxRelay
+from accounts_common.web import Problem, install_problem_handlers
+from identity.adapters.tokens import key_id, pem_of
+from identity.bootstrap import bootstrap
+from identity.entrypoints.app import create_app
+from identity.entrypoints.cli import IDENTITY_MIGRATIONS
+from tests.conftest import Infra, fresh_database
+from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, sign_up
+from tests.support.polling import wait_for
+from tests.support.processes import free_port
+
+NEW_PASSWORD = "Brand-New-Secret-42?"
+SIGNING_KEY = Ed25519PrivateKey.generate()
+
+
+class ServedIdentity:
+    """identity's app on a real local port; `app` can be swapped (a key rollover)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.jwks_url = f"http://127.0.0.1:{self._server.server_port}/.well-known/jwks.json"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _dispatch(self, environ, start_response):  # type: ignore[no-untyped-def]
+        return self.app(environ, start_response)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def own_identity_db(infra: Infra) -> str:
+    """identity's database for this module alone, so its relay publishes only these tests' events."""
+    url = fresh_database(infra, "test_token_check_identity")
+    migrate(url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
+    return url
+
+
+@pytest.fixture(scope="module")
+def own_identity_pool(own_identity_db: str) -> Iterator[ConnectionPool]:
+    pool = create_pool(own_identity_db, name="test-token-check-identity")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def service_pool(infra: Infra) -> Iterator[ConnectionPool]:
+    """The database of another service that checks identity's tokens (only the common migrations)."""
+    url = fresh_database(infra, "test_token_check_service")
+    migrate(url, COMMON_MIGRATIONS)
+    pool = create_pool(url, name="test-token-check-service")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def own_identity(make_identity, own_identity_db, own_identity_pool):  # type: ignore[no-untyped-def]
+    """Build identity apps on this module's database, signing with SIGNING_KEY unless told otherwise."""
+
+    def build(**overrides) -> Flask:  # type: ignore[no-untyped-def]
+        overrides.setdefault("signing_keys_pem", pem_of(SIGNING_KEY))
+        settings = dataclasses.replace(make_identity(**overrides).settings, database_url=own_identity_db)
+        return create_app(bootstrap(settings, pool=own_identity_pool))
+
+    return build
+
+
+@pytest.fixture
+def served(own_identity) -> Iterator[ServedIdentity]:  # type: ignore[no-untyped-def]
+    server = ServedIdentity(own_identity())
+    yield server
+    server.close()
+
+
+def verifier(served: ServedIdentity, pool: ConnectionPool | None, **options) -> auth.TokenVerifier:  # type: ignore[no-untyped-def]
+    return auth.TokenVerifier(served.jwks_url, pool=pool, **options)
+
+
+def reset_password(client, pool, email) -> None:  # type: ignore[no-untyped-def]
+    client.post("/v1/password-resets", json={"email": email})
+    code = latest_code(pool, email, "password_reset")
+    reset_token = client.post("/v1/password-resets/verification", json={"email": email, "code": code}).json[
+        "reset_token"
+    ]
+    done = client.post(
+        "/v1/password-resets/completion", json={"reset_token": reset_token, "new_password": NEW_PASSWORD}
+    )
+    assert done.status_code == 200
+
+
+def feed(
+    service_pool: ConnectionPool, identity_pool: ConnectionPool, account_id: str, event_type: str
+) -> None:
+    """Hand identity's event from its outbox to the projection's handler, as a consumer would."""
+    [raw] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == event_type]
+    event = parse_event(json.dumps(raw))
+    with service_pool.connection() as conn, conn.transaction():
+        auth.REVOCATION_HANDLERS[event_type](conn, event, validate_data(event.type, event.data))
+
+
+def rejection(check: auth.TokenVerifier, token: str) -> tuple[int, str] | None:
+    try:
+        check.verify(token)
+    except Problem as problem:
+        return problem.status, problem.slug
+    return None
+
+
+def test_a_valid_token_gives_its_principal(served, own_identity_pool, service_pool, unique_email):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    principal = verifier(served, service_pool).verify(token)
+    assert principal.email == unique_email and principal.email_verified is True
+    assert principal.issued_at <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_a_token_from_before_a_reset_is_rejected_by_identity_and_by_the_shared_check(
+    served, own_identity_pool, service_pool, unique_email
+):
+    client = served.app.test_client()
+    old_token = sign_up(client, own_identity_pool, unique_email)
+    account_id = client.get("/v1/accounts/me", headers=bearer(old_token)).json["id"]
+    check = verifier(served, service_pool)
+    assert rejection(check, old_token) is None
+    reset_password(client, own_identity_pool, unique_email)
+    feed(service_pool, own_identity_pool, account_id, "PasswordReset")
+    assert client.get("/v1/accounts/me", headers=bearer(old_token)).status_code == 401
+    assert rejection(check, old_token) == (403, "token-revoked")
+    new_token = client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}).json[
+        "access_token"
+    ]
+    assert rejection(check, new_token) is None
+    assert client.get("/v1/accounts/me", headers=bearer(new_token)).status_code == 200
+
+
+def test_tokens_of_a_deleted_account_are_rejected(served, own_identity_pool, service_pool, unique_email):
+    client = served.app.test_client()
+    token = sign_up(client, own_identity_pool, unique_email)
+    account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
+    client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token))
+    feed(service_pool, own_identity_pool, account_id, "AccountDeleted")
+    assert rejection(verifier(served, service_pool), token) == (403, "token-revoked")
+
+
+def test_the_projection_is_fed_through_kafka_by_a_real_consumer(
+    infra, served, own_identity_db, own_identity_pool, service_pool, unique_email
+):
+    client = served.app.test_client()
+    old_token = sign_up(client, own_identity_pool, unique_email)
+    check = verifier(served, service_pool)
+    relay = OutboxRelay(own_identity_db, infra.kafka, client_id="test-token-check-relay")
+    consumer = EventConsumer(
+        group=f"test-revocations-{uuid.uuid4().hex[:8]}",
+        topics=(ACCOUNT_EVENTS,),
+        handlers=auth.REVOCATION_HANDLERS,
+        pool=service_pool,
+        bootstrap_servers=infra.kafka,
+    )
+    stop = threading.Event()
+    threads = [threading.Thread(target=work, args=(stop,), daemon=True) for work in (relay.run, consumer.run)]
+    for thread in threads:
+        thread.start()
+    try:
+        reset_password(client, own_identity_pool, unique_email)
+        wait_for(
+            lambda: rejection(check, old_token) == (403, "token-revoked"),
+            timeout=60,
+            what="the PasswordReset event to reach the projection",
+            interval=0.2,
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+
+def test_a_new_key_is_fetched_when_an_unknown_kid_shows_up(
+    own_identity, served, own_identity_pool, unique_email
+):
+    old_token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    check = verifier(served, None, refresh_cooldown_s=0)
+    assert rejection(check, old_token) is None
+    new_key = Ed25519PrivateKey.generate()
+    served.app = own_identity(signing_keys_pem=pem_of(new_key) + pem_of(SIGNING_KEY))
+    new_token = (
+        served.app.test_client()
+        .post("/v1/sessions", json={"email": unique_email, "password": PASSWORD})
+        .json["access_token"]
+    )
+    assert jwt.get_unverified_header(new_token)["kid"] == key_id(new_key)
+    assert rejection(check, new_token) is None
+    assert rejection(check, old_token) is None
+
+
+def test_made_up_kids_do_not_refetch_the_keys_within_the_cooldown(served, own_identity_pool, unique_email):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    check = verifier(served, None, refresh_cooldown_s=3600)
+    assert rejection(check, token) is None
+    served.close()  # any fetch from now on would fail with 503
+    forged = jwt.encode({"sub": str(uuid.uuid4())}, Ed25519PrivateKey.generate(), "EdDSA", {"kid": "made-up"})
+    assert rejection(check, forged) == (401, "invalid-token")
+
+
+def test_unreachable_keys_are_503_not_a_pass(served, own_identity_pool, unique_email):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    check = auth.TokenVerifier(f"http://127.0.0.1:{free_port()}/.well-known/jwks.json")
+    assert rejection(check, token) == (503, "token-check-unavailable")
+
+
+@pytest.mark.parametrize("token", ["", "abc", "a.b.c", jwt.encode({"sub": "x"}, "k" * 32, "HS256")])
+def test_garbage_tokens_are_401(served, token):
+    assert rejection(verifier(served, None), token) == (401, "invalid-token")
+
+
+def test_require_bearer_answers_problems(served, own_identity_pool, service_pool, unique_email):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    unverified_claims = {**jwt.decode(token, options={"verify_signature": False}), "email_verified": False}
+    unverified = jwt.encode(unverified_claims, SIGNING_KEY, "EdDSA", {"kid": key_id(SIGNING_KEY)})
+    app = Flask("downloads")
+    install_problem_handlers(app)
+    auth.install_token_verifier(app, verifier(served, service_pool))
+
+    @app.get("/strict")
+    @auth.require_bearer()
+    def strict():  # type: ignore[no-untyped-def]
+        return jsonify(account=str(auth.current_principal().account_id))
+
+    @app.get("/lenient")
+    @auth.require_bearer(verified=False)
+    def lenient():  # type: ignore[no-untyped-def]
+        return jsonify(verified=auth.current_principal().email_verified)
+
+    client = app.test_client()
+    missing = client.get("/strict")
+    assert missing.status_code == 401 and missing.content_type == "application/problem+json"
+    assert missing.json["type"].endswith("missing-token") and "Bearer" in missing.headers["WWW-Authenticate"]
+    assert client.get("/strict", headers=bearer("nonsense")).status_code == 401
+    assert client.get("/strict", headers=bearer(token)).status_code == 200
+    refused = client.get("/strict", headers=bearer(unverified))
+    assert refused.status_code == 403 and refused.json["type"].endswith("account-not-verified")
+    assert client.get("/lenient", headers=bearer(unverified)).json == {"verified": False}
