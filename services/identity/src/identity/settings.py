@@ -68,6 +68,7 @@ class Settings:
     signing_keys_pem: str = ""
     signing_key_cache_s: int = 60
     trusted_proxy_hops: int = 0
+    uniform_response_ms: int = 15
     rate_limits: RateLimits = field(default_factory=RateLimits)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
@@ -95,6 +96,7 @@ class Settings:
             signing_keys_pem=env_str("IDENTITY_SIGNING_KEYS", ""),
             signing_key_cache_s=env_int("IDENTITY_SIGNING_KEY_CACHE_S", 60),
             trusted_proxy_hops=env_int("IDENTITY_TRUSTED_PROXY_HOPS", 0),
+            uniform_response_ms=env_int("IDENTITY_UNIFORM_RESPONSE_MS", 15),
             rate_limits=RateLimits.from_env(),
             login_throttle=LoginThrottle(
                 free_failures=env_int("IDENTITY_LOGIN_FREE_FAILURES", 5),

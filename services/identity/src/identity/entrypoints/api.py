@@ -5,7 +5,14 @@ from flask_smorest import Blueprint
 
 from accounts_common.web import Problem
 from identity.entrypoints import schemas
-from identity.entrypoints.http import BEARER_AUTH, bearer_token, client_ip, identity, problems
+from identity.entrypoints.http import (
+    BEARER_AUTH,
+    bearer_token,
+    client_ip,
+    identity,
+    problems,
+    uniform_duration,
+)
 from identity.service_layer import accounts, sessions
 from identity.service_layer.errors import WeakPassword
 from identity.service_layer.limits import limit_ip
@@ -69,7 +76,8 @@ class VerificationResend(MethodView):
     def post(self, body):
         """Send a new code, voiding the old one (always 202: it never tells whether the email is known)."""
         limit_ip(identity(), "resend", client_ip())
-        accounts.resend_verification(identity(), body["email"])
+        with uniform_duration():
+            accounts.resend_verification(identity(), body["email"])
         return {"status": "accepted"}
 
 

@@ -1,6 +1,8 @@
 """What identity's views share: the request's client and token, and documented problem responses."""
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, request
@@ -33,6 +35,20 @@ def bearer_token() -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated()
     return token.strip()
+
+
+@contextmanager
+def uniform_duration() -> Iterator[None]:
+    """Answer no sooner than IDENTITY_UNIFORM_RESPONSE_MS after starting the work inside."""
+    # Resend and reset write a code and an event for a known email and nothing for an unknown one;
+    # a floor above both keeps that difference (a millisecond or two) out of the response time.
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        remaining = started + identity().settings.uniform_response_ms / 1000 - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
 
 
 def problems(blp: Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from identity.entrypoints import schemas
 from identity.entrypoints.api import TOO_MANY, weak_password
-from identity.entrypoints.http import client_ip, identity, problems
+from identity.entrypoints.http import client_ip, identity, problems, uniform_duration
 from identity.service_layer import password_resets
 from identity.service_layer.errors import WeakPassword
 from identity.service_layer.limits import limit_ip
@@ -21,7 +21,8 @@ class PasswordResets(MethodView):
     def post(self, body):
         """Email a password-reset code (always 202: it never tells whether the email is known)."""
         limit_ip(identity(), "reset", client_ip())
-        password_resets.request_reset(identity(), body["email"])
+        with uniform_duration():
+            password_resets.request_reset(identity(), body["email"])
         return {"status": "accepted"}
 
 
