@@ -43,18 +43,16 @@ class KeySetUnavailable(Exception):
 
 
 class JwksCache:
-    """identity's public keys by kid: kept `max_age_s`, fetched again for an unknown kid at most
-    once per `refresh_cooldown_s` (so made-up kids cannot turn every request into a fetch)."""
+    """identity's public keys by kid, refetched when stale or (once per cooldown) for an unknown kid."""
 
     def __init__(
         self, url: str, *, max_age_s: float = 300, refresh_cooldown_s: float = 10, timeout_s: float = 5
-    ):
-        self.url, self.max_age_s, self.refresh_cooldown_s, self.timeout_s = (
-            url,
-            max_age_s,
-            refresh_cooldown_s,
-            timeout_s,
-        )
+    ) -> None:
+        self.url = url
+        self.max_age_s = max_age_s
+        # At most one fetch per cooldown for unknown kids: made-up kids must not make every request a fetch.
+        self.refresh_cooldown_s = refresh_cooldown_s
+        self.timeout_s = timeout_s
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = -float("inf")
         self._lock = threading.Lock()

@@ -17,16 +17,17 @@ RATE_LIMIT_PREFIX = "IDENTITY_RATE_LIMIT_"
 class RateLimits:
     """Requests allowed per bucket and window; each is IDENTITY_RATE_LIMIT_<FIELD> as HITS/SECONDS."""
 
-    register_per_ip: Limit = Limit(20, 3600)
+    # Per IP generous enough for many people behind one NAT; per email tight (one person).
+    register_per_ip: Limit = Limit(100, 3600)
     register_per_email: Limit = Limit(5, 3600)
-    resend_per_ip: Limit = Limit(20, 3600)
+    resend_per_ip: Limit = Limit(100, 3600)
     resend_per_email: Limit = Limit(10, 3600)
-    login_per_ip: Limit = Limit(60, 600)
-    reset_per_ip: Limit = Limit(20, 3600)
+    login_per_ip: Limit = Limit(100, 600)
+    reset_per_ip: Limit = Limit(100, 3600)
     reset_per_email: Limit = Limit(5, 3600)
-    code_per_ip: Limit = Limit(60, 600)
+    code_per_ip: Limit = Limit(200, 600)
     code_per_email: Limit = Limit(20, 600)
-    completion_per_ip: Limit = Limit(20, 600)
+    completion_per_ip: Limit = Limit(100, 600)
 
     @classmethod
     def from_env(cls) -> "RateLimits":

@@ -13,7 +13,7 @@ from identity.bootstrap import Identity
 from identity.entrypoints import schemas
 from identity.service_layer.errors import Unauthenticated
 
-BEARER_AUTH = [{"bearerAuth": []}]
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
 }
