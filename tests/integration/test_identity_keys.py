@@ -1,12 +1,15 @@
 """Signing keys: configured PEMs, the JWKS during a rollover, and keys added to the database."""
 
 import jwt
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from identity.adapters.tokens import insert_signing_key, key_id, pem_of
 from identity.entrypoints.app import create_app
+from tests.conftest import fresh_database
 from tests.integration.conftest import PASSWORD, bearer, sign_up
+from tests.support.processes import run_once
 
 
 def kid_of(token):
@@ -57,3 +60,23 @@ def test_a_key_added_to_the_database_is_published_at_once_and_signs_after_the_re
 def test_signing_keys_that_are_not_ed25519_pem_stop_the_service(make_identity):
     with pytest.raises(ValueError, match="PEM"):
         make_identity(signing_keys_pem="not a key")
+
+
+def test_rotate_key_adds_a_key_and_keeps_the_previous_one(infra):  # type: ignore[no-untyped-def]
+    env = {
+        "IDENTITY_DATABASE_URL": fresh_database(infra, "test_identity_rotation"),
+        "IDENTITY_SIGNING_KEYS": "",
+    }
+    run_once(["identity", "migrate"], env)
+    outputs = [run_once(["identity", "rotate-key"], env) for _ in range(3)]
+    assert [output.split("; ")[1].strip() for output in outputs] == [
+        "0 older key(s) retired",
+        "0 older key(s) retired",
+        "1 older key(s) retired",
+    ]
+    new_kids = [output.split("new signing key ")[1].split(";")[0] for output in outputs]
+    with psycopg.connect(env["IDENTITY_DATABASE_URL"]) as conn:
+        active = conn.execute(
+            "SELECT kid FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC"
+        ).fetchall()
+    assert [kid for (kid,) in active] == [new_kids[2], new_kids[1]]

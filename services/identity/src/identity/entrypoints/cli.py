@@ -1,14 +1,19 @@
-"""`identity migrate | web | relay`: the service's processes, each run and scaled on its own."""
+"""`identity migrate | web | relay | rotate-key`: the service's processes and chores, each run on its own."""
 
 import argparse
+
+import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts_common.config import env_int
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from identity.adapters.tokens import insert_signing_key, retire_signing_keys
 from identity.settings import Settings
 
 IDENTITY_MIGRATIONS = MigrationSet("identity", "identity")
+KEYS_KEPT = 2  # the new key and the one before it, whose tokens are still live
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     web.add_argument("--port", type=int, default=env_int("IDENTITY_PORT", 8001))
     web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
     commands.add_parser("relay", help="publish the outbox to Kafka")
+    commands.add_parser("rotate-key", help="add a new database signing key and retire all but the two newest")
     args = parser.parse_args(argv)
     configure_logging()
     settings = Settings.from_env()
@@ -27,11 +33,25 @@ def main(argv: list[str] | None = None) -> None:
         print(f"identity: {len(applied)} migration(s) applied")
     elif args.command == "web":
         exec_gunicorn("identity.entrypoints.app:create_app()", port=args.port, workers=args.workers)
+    elif args.command == "rotate-key":
+        rotate_key(settings)
     else:
         relay = OutboxRelay(
             settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay"
         )
         run_until_signalled(relay.run)
+
+
+def rotate_key(settings: Settings) -> None:
+    """Add a signing key to the database (it signs once workers refresh) and retire the oldest."""
+    if settings.signing_keys_pem.strip():
+        raise SystemExit(
+            "IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
+        )
+    with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
+        kid = insert_signing_key(conn, Ed25519PrivateKey.generate())
+        retired = retire_signing_keys(conn, keep=KEYS_KEPT)
+    print(f"identity: new signing key {kid}; {retired} older key(s) retired")
 
 
 if __name__ == "__main__":
