@@ -130,7 +130,7 @@ class TokenIssuer:
     def issue(self, conn: psycopg.Connection, account: repository.Account, *, verified: bool) -> IssuedToken:
         """A new access token for the account, recorded in the caller's transaction."""
         key = self.keys.active_keys(conn)[0]
-        issued = _issued_at(account)
+        issued = issued_at_for(account)
         expires = issued + timedelta(seconds=self.ttl_s)
         jti = uuid.uuid4()
         claims = {
@@ -180,7 +180,7 @@ class TokenIssuer:
         raise InvalidToken("the token was not signed by any active key")
 
 
-def _issued_at(account: repository.Account) -> datetime:
+def issued_at_for(account: repository.Account) -> datetime:
     """Now in whole seconds, but never before the last password reset (see migration 002)."""
     now = datetime.now(UTC).replace(microsecond=0)
     if account.password_reset_at is not None and account.password_reset_at > now:
