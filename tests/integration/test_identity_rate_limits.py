@@ -4,7 +4,7 @@ import dataclasses
 import uuid
 
 from identity.adapters.ratelimits import bucket
-from identity.domain.limits import Limit
+from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.settings import RateLimits
 from tests.integration.conftest import PASSWORD, sign_up
@@ -115,3 +115,23 @@ def test_a_window_starts_afresh_once_it_has_passed(make_identity, identity_pool,
             (bucket("resend:per_ip", ip),),
         )
     assert client.post("/v1/accounts/verification/resend", json={"email": unique_email}).status_code == 202
+
+
+def test_reset_completion_is_limited_per_ip(make_identity):
+    client = client_from(make_identity(rate_limits=limits(completion_per_ip=Limit(1, 60))))
+    body = {"reset_token": "made-up", "new_password": "Brand-New-Secret-42?"}
+    assert client.post("/v1/password-resets/completion", json=body).status_code == 400
+    assert_rate_limited(client.post("/v1/password-resets/completion", json=body), 60)
+
+
+def test_wrong_passwords_for_deletion_are_throttled_like_logins(make_identity, identity_pool, unique_email):
+    identity = make_identity(login_throttle=LoginThrottle(free_failures=2, base_delay_s=30))
+    client = client_from(identity)
+    token = sign_up(client, identity_pool, unique_email)
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = [
+        client.delete("/v1/accounts/me", json={"password": "Not-Mine-123!"}, headers=headers).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [403, 403, 429]
+    assert_rate_limited(client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=headers), 30)
