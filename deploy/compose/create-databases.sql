@@ -1,0 +1,5 @@
+-- One database per service: no service reads another's.
+CREATE DATABASE identity;
+CREATE DATABASE mailer;
+CREATE DATABASE catalogue;
+CREATE DATABASE newsletter;
