@@ -1,11 +1,12 @@
 """Reading the mailer's emails and events in the end-to-end tests."""
 
+import functools
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from accounts_common.codecrypt import cipher_from_env
+from accounts_common.codecrypt import CodeCipher, cipher_from_env
 
 
 def headers_of(mail: dict[str, Any]) -> dict[str, str]:
@@ -18,6 +19,12 @@ def event_id_counts(mails: list[dict[str, Any]]) -> Counter[str]:
     return Counter(headers_of(mail)["x-accounts-event-id"] for mail in mails)
 
 
+@functools.cache
+def cipher() -> CodeCipher:
+    """The code cipher the mailer under test uses (the environment's, else the development key)."""
+    return cipher_from_env()
+
+
 def code_issued(email: str, code: str = "123456", purpose: str = "verification") -> dict[str, Any]:
     """CodeIssued data for a fresh account, the code encrypted as identity does."""
     now = datetime.now(UTC)
@@ -25,7 +32,7 @@ def code_issued(email: str, code: str = "123456", purpose: str = "verification")
         "account_id": str(uuid.uuid4()),
         "email": email,
         "purpose": purpose,
-        "code_encrypted": cipher_from_env().encrypt(code),
+        "code_encrypted": cipher().encrypt(code),
         "expires_at": (now + timedelta(minutes=30)).isoformat(),
     }
 

@@ -163,6 +163,7 @@ class EventConsumer:
             if partition not in assigned:
                 del self._retries[partition]  # revoked: its new owner starts from the committed offset
             elif retry.waiting and retry.due <= now:
+                _drop_parked_fetches(consumer, partition)
                 consumer.seek(partition, retry.offset)
                 consumer.resume(partition)
                 retry.waiting = False
@@ -241,6 +242,18 @@ class EventConsumer:
         if self._dlq_producer is None:
             self._dlq_producer = self.producer_factory(self.bootstrap_servers, client_id=f"{self.group}-dlq")
         return self._dlq_producer
+
+
+def _drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> None:
+    """Forget records kafka-python parked for the paused partition: the seek makes them obsolete.
+
+    kafka-python 3.0.12 parks data fetched for a paused partition and stops fetching it until
+    the data is restored, but restores it only when its in-line slot is None, while a drained
+    batch can sit there for good: the resumed partition would then never be fetched again.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    for parked in ("_paused_partition_records", "_paused_completed_fetches"):
+        getattr(fetcher, parked, {}).pop(partition, None)
 
 
 def _where(record: ConsumerRecord) -> str:

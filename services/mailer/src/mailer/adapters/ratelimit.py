@@ -27,11 +27,14 @@ class TokenBucket:
         """Take one token, sleeping until there is one."""
         if self.rate == 0:
             return
-        while True:
-            now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            self.sleep((1 - self.tokens) / self.rate)
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            wait = (1 - self.tokens) / self.rate
+            self.sleep(wait)
+            # After exactly `wait` the bucket holds one token; account for it without re-reading
+            # the clock, whose rounding could otherwise leave it a hair short again and again.
+            self.updated = now + wait
+            self.tokens = 1.0
+        self.tokens -= 1

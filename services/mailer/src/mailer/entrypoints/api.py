@@ -5,7 +5,7 @@ from dataclasses import asdict
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from accounts_common.operators import require_operator_token
 from mailer.adapters.deliveries import DeliveryLog
@@ -42,7 +42,7 @@ def operators_only() -> None:
 
 @blp.route("")
 class Deliveries(MethodView):
-    @blp.arguments(DeliveryQuery, location="query")
+    @blp.arguments(DeliveryQuery, location="query", unknown=RAISE)
     @blp.response(200, DeliveryList)
     def get(self, query):  # type: ignore[no-untyped-def]
         """The newest deliveries to one address: status, attempts and the last error."""

@@ -1,0 +1,66 @@
+"""What operators see: delivery status behind the operator token, and the worker's metrics."""
+
+import urllib.request
+
+from accounts_common.events.topics import CODES
+from tests.e2e.conftest import OPERATOR_TOKEN
+from tests.e2e.mail_helpers import code_issued
+from tests.support.http import call
+from tests.support.polling import wait_for
+
+
+def test_delivery_status_shows_status_and_attempts(mailer, infra, unique_email):
+    event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email))
+    infra.inbox.wait_for_messages(unique_email)
+    [delivery] = wait_for(lambda: mailer.deliveries(unique_email), timeout=30, what="the delivery")
+    assert delivery["event_id"] == event.id
+    assert (delivery["kind"], delivery["status"], delivery["attempts"]) == ("code", "sent", 1)
+    assert delivery["last_error"] is None and delivery["sent_at"] and delivery["message_id"].startswith("<")
+    assert mailer.deliveries(unique_email.upper()) == [delivery]
+
+
+def test_delivery_status_needs_the_operator_token(mailer, unique_email):
+    url = f"{mailer.web_url}/v1/deliveries?email={unique_email}"
+    status, problem = call("GET", url)
+    assert status == 401 and problem["type"].endswith("operator-token-required")
+    status, problem = call("GET", url, headers={"Authorization": "Bearer not-the-token"})
+    assert status == 403 and problem["type"].endswith("operator-token-invalid")
+    status, problem = call("GET", url, headers={"Authorization": f"Basic {OPERATOR_TOKEN}"})
+    assert status == 401
+
+
+def test_a_bad_query_is_a_problem_not_an_error(mailer):
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    for query in ("", "?email=not-an-address", "?email=a@example.org&unknown=1"):
+        status, problem = call("GET", f"{mailer.web_url}/v1/deliveries{query}", headers=operator)
+        assert status == 422 and problem["status"] == 422, (query, problem)
+
+
+def test_the_web_serves_health_metrics_and_openapi(mailer):
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        assert _get(path, mailer) == 200, path
+
+
+def test_the_worker_exports_delivery_counters_latency_and_lag(mailer, infra, unique_email):
+    mailer.publish(CODES, "CodeIssued", code_issued(unique_email))
+    infra.inbox.wait_for_messages(unique_email)
+
+    def exported() -> str | None:
+        with urllib.request.urlopen(mailer.worker_metrics_url, timeout=5) as response:
+            text = response.read().decode()
+        return text if f'consumer_lag{{group="{mailer.group}"' in text else None
+
+    metrics = wait_for(exported, timeout=30, what="the lag gauge")
+    for name in (
+        'mailer_emails_sent_total{kind="code"}',
+        "mailer_emails_retried_total",
+        "mailer_emails_failed_total",
+        "mailer_smtp_send_seconds_bucket",
+        f'consumer_events_total{{group="{mailer.group}",outcome="handled"}}',
+    ):
+        assert name in metrics, name
+
+
+def _get(path: str, mailer) -> int:  # type: ignore[no-untyped-def]
+    with urllib.request.urlopen(f"{mailer.web_url}{path}", timeout=5) as response:
+        return response.status

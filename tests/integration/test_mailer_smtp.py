@@ -1,0 +1,100 @@
+"""SmtpSender against a private SMTP sink: one reused connection, reconnects, replies sorted by class."""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from accounts_common.consumer import PermanentError, TransientError
+from mailer.adapters.smtp import SmtpSender
+from tests.support.inbox import Inbox
+from tests.support.polling import wait_for
+from tests.support.processes import free_port, http_ok
+
+SINK = Path(__file__).resolve().parents[2] / "deploy/local/smtp_sink.py"
+
+
+class PrivateSink:
+    """An SMTP sink of this test alone, on fixed ports so it can be restarted where it was."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.smtp_port, self.http_port = free_port(), free_port()
+        self.log_dir = log_dir
+        self.inbox = Inbox(f"http://127.0.0.1:{self.http_port}")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        ports = ["--smtp-port", str(self.smtp_port), "--http-port", str(self.http_port)]
+        with (self.log_dir / "sink.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(SINK), *ports],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(lambda: http_ok(f"{self.inbox.base_url}/healthz"), timeout=20, what="the private sink")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[PrivateSink]:
+    private = PrivateSink(tmp_path)
+    private.start()
+    yield private
+    private.stop()
+
+
+def message(to: str, subject: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "no-reply@multimedia.localhost"
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail.set_content("From the start of the line: not quoted.\n")
+    return mail
+
+
+def test_one_connection_is_reused_and_a_dropped_one_is_reopened(sink, unique_email):
+    sender = SmtpSender("127.0.0.1", sink.smtp_port)
+    try:
+        sender.send(message(unique_email, "first"))
+        first_connection = sender._smtp
+        sender.send(message(unique_email, "second"))
+        assert sender._smtp is first_connection
+
+        sink.stop()
+        sink.start()  # the server went away and came back: the old connection is dead
+        sender.send(message(unique_email, "after the restart"))
+    finally:
+        sender.close()
+    [mail] = sink.inbox.wait_for_messages(unique_email)
+    assert mail["subject"] == "after the restart"
+    assert mail["text"] == "From the start of the line: not quoted.\n"
+
+
+def test_no_server_is_a_passing_failure(sink, unique_email):
+    sink.stop()
+    sender = SmtpSender("127.0.0.1", sink.smtp_port, timeout=2)
+    with pytest.raises(TransientError, match="connection"):
+        sender.send(message(unique_email, "nobody listens"))
+
+
+def test_4xx_is_transient_and_5xx_permanent(sink, unique_email):
+    sender = SmtpSender("127.0.0.1", sink.smtp_port)
+    try:
+        sink.inbox.set_fault(451, "4.3.0 Try again later", count=1)
+        with pytest.raises(TransientError, match="451 4.3.0 Try again later"):
+            sender.send(message(unique_email, "refused for now"))
+        sink.inbox.set_fault(550, "5.1.1 Mailbox unavailable", count=1)
+        with pytest.raises(PermanentError, match="550 5.1.1 Mailbox unavailable"):
+            sender.send(message(unique_email, "refused for good"))
+        sender.send(message(unique_email, "accepted on the same connection"))
+    finally:
+        sender.close()
+    [mail] = sink.inbox.wait_for_messages(unique_email)
+    assert mail["subject"] == "accepted on the same connection"
