@@ -65,10 +65,13 @@ def find_account_by_email(conn: psycopg.Connection, email: str) -> Account | Non
         ).fetchone()
 
 
-def find_account(conn: psycopg.Connection, account_id: UUID) -> Account | None:
-    """The account with that id."""
+def find_account(conn: psycopg.Connection, account_id: UUID, *, lock: bool = False) -> Account | None:
+    """The account with that id; with `lock`, locked until the transaction ends."""
+    locking = " FOR UPDATE" if lock else ""
     with conn.cursor(row_factory=class_row(Account)) as cur:
-        return cur.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s", (account_id,)).fetchone()
+        return cur.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s{locking}", (account_id,)
+        ).fetchone()
 
 
 def mark_verified(conn: psycopg.Connection, account_id: UUID) -> datetime:

@@ -68,7 +68,7 @@ def delete_account(app: Identity, token: str, password: str) -> None:
     except InvalidCredentials:
         raise WrongPassword() from None
     with app.pool.connection() as conn, conn.transaction():
-        if repository.lock_account_by_email(conn, account.email) is None:
+        if repository.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
         repository.delete_account(conn, account.id)
         deleted = new_event(
