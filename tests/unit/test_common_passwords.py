@@ -1,3 +1,5 @@
+import pytest
+
 from identity.domain.passwords import TOO_COMMON, PasswordPolicy, common_passwords
 
 
@@ -24,3 +26,14 @@ def test_the_seed_profile_lists_the_common_check_with_the_other_rules():
         "Include a symbol, such as ! ? # or %.",
         TOO_COMMON,
     ]
+
+
+@pytest.mark.parametrize("password", ["Password123!", "!!Iloveyou2024", "P@ssw0rd-2024?", "Football#1999"])
+def test_a_common_password_with_digits_and_symbols_around_it_is_still_common(password):
+    seed = PasswordPolicy.named("seed", common_passwords())
+    assert seed.violations(password) == [TOO_COMMON]
+
+
+@pytest.mark.parametrize("password", ["Correct-Horse-9!", "Pass-word-123!x", "My1Password!Is-Long"])
+def test_a_listed_word_inside_a_longer_password_is_fine(password):
+    assert PasswordPolicy.named("seed", common_passwords()).violations(password) == []

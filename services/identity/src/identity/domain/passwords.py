@@ -6,6 +6,7 @@ from functools import cache
 from importlib.resources import files
 
 SYMBOLS = set(string.punctuation)
+DECORATION = string.digits + string.punctuation + string.whitespace
 TOO_COMMON = "This password is too common; choose another."
 
 
@@ -50,9 +51,15 @@ class PasswordPolicy:
             broken.append("Do not use spaces.")
         if self.require_composition:
             broken += self._composition_violations(password)
-        if password.lower() in self.common:
+        if self.is_common(password):
             broken.append(TOO_COMMON)
         return broken
+
+    def is_common(self, password: str) -> bool:
+        """Listed as common in any case, also once the digits and symbols around it are taken off."""
+        # "Password123!" passes every composition rule, yet is "password" with the usual decoration.
+        lowered = password.lower()
+        return lowered in self.common or lowered.strip(DECORATION) in self.common
 
     @staticmethod
     def _composition_violations(password: str) -> list[str]:
