@@ -1,4 +1,4 @@
-"""Response times of register, resend and reset for known versus unknown emails.
+"""Response times of register, resend, reset (and a failed login) for known versus unknown emails.
 
 DESIGN §4: those answers must not tell known emails from unknown ones, in body, status or timing.
 Starts `identity web` (gunicorn, 2 workers) on a fresh database with the resend cooldown off, so a
@@ -20,6 +20,8 @@ ENDPOINTS = {
     "register": ("/v1/accounts", lambda email: {"email": email, "password": PASSWORD}),
     "resend": ("/v1/accounts/verification/resend", lambda email: {"email": email}),
     "reset": ("/v1/password-resets", lambda email: {"email": email}),
+    # Not one of DESIGN's three, but a wrong password must cost the same for an unknown email too.
+    "login": ("/v1/sessions", lambda email: {"email": email, "password": "Wrong-Horse-9!x"}),
 }
 
 
