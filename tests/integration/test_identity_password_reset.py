@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, sign_up
 
@@ -200,3 +201,16 @@ def test_a_common_new_password_is_refused_as_too_common(make_identity, identity_
 def test_bad_reset_input_is_422(client, path, body):
     response = client.post(path, json=body)
     assert response.status_code == 422 and response.content_type == "application/problem+json"
+
+
+def test_a_reset_lifts_the_login_delay_of_earlier_failures(make_identity, identity_pool, unique_email):
+    client = create_app(
+        make_identity(login_throttle=LoginThrottle(free_failures=1, base_delay_s=300))
+    ).test_client()
+    sign_up(client, identity_pool, unique_email)
+    client.post("/v1/sessions", json={"email": unique_email, "password": "Forgotten-It-1!"})
+    assert client.post("/v1/sessions", json={"email": unique_email, "password": PASSWORD}).status_code == 429
+    complete(client, reset_token_for(client, identity_pool, unique_email))
+    assert (
+        client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}).status_code == 200
+    )

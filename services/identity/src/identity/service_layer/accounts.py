@@ -5,7 +5,7 @@ import uuid
 from accounts_common import outbox
 from accounts_common.events import new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import repository
+from identity.adapters import ratelimits, repository
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
@@ -71,6 +71,7 @@ def delete_account(app: Identity, token: str, password: str) -> None:
         if repository.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
         repository.delete_account(conn, account.id)
+        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
         deleted = new_event(
             "AccountDeleted",
             source=SOURCE,

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import repository
+from identity.adapters import ratelimits, repository
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
+from identity.service_layer import sessions
 from identity.service_layer.codes import check_code, issue_code_if_allowed, publish
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
@@ -60,6 +61,8 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
         reset_at = repository.reset_password(conn, account.id, password_hash)
         repository.revoke_all_sessions(conn, account.id)
         repository.use_code(conn, account.id, Purpose.PASSWORD_RESET)
+        # Whoever forgot the password may have locked themselves out trying: the new one works at once.
+        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
         publish(conn, ACCOUNT_EVENTS, "PasswordReset", account, reset_at=reset_at.isoformat())
 
 

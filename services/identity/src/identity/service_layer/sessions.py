@@ -58,6 +58,11 @@ def logout(app: Identity, token: str) -> None:
         repository.revoke_session(conn, principal.jti)
 
 
+def login_throttle_bucket(email: str) -> bytes:
+    """The key of the email's failed-login counter."""
+    return bucket("login:failures", email)
+
+
 def _stands(
     session: repository.SessionState, account: repository.Account, issued_at: datetime, now: datetime
 ) -> bool:
@@ -68,7 +73,7 @@ def _stands(
 
 def _check_password(app: Identity, email: str, password: str) -> repository.Account:
     """The account when the password matches; failures per email (known or not) delay further tries."""
-    throttle = bucket("login:failures", email)
+    throttle = login_throttle_bucket(email)
     with app.pool.connection() as conn:
         blocked_until = ratelimits.blocked_until(conn, throttle)
         if blocked_until is not None:
