@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
-from bench.support import LOGS, BenchDatabases
+from bench.support import LOGS, UNLIMITED_RATES, BenchDatabases
 from identity.bootstrap import password_hasher
-from identity.settings import RATE_LIMIT_PREFIX, RateLimits, Settings
+from identity.settings import Settings
 from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once
 
@@ -45,14 +45,11 @@ def identity_web(workers: int = WORKERS, **variables: str) -> Iterator[Running]:
     postgres = os.environ.get("DATABASE_URL", LOCAL_POSTGRES)
     databases = BenchDatabases(postgres)
     port = free_port()
-    unlimited = {
-        RATE_LIMIT_PREFIX + name.upper(): "1000000000/3600" for name in RateLimits.__dataclass_fields__
-    }
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA),
         "IDENTITY_DATABASE_URL": databases.create("identity"),
         "LOG_LEVEL": "WARNING",
-        **unlimited,
+        **UNLIMITED_RATES,
         **variables,
     }
     LOGS.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,14 @@ from psycopg import sql
 
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import ensure_topics
+from identity.settings import RATE_LIMIT_PREFIX, RateLimits
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 RUN_ID = uuid.uuid4().hex[:8]
+# Benchmarks send everything from one address: identity's per-IP limits would stop them early.
+UNLIMITED_RATES = {
+    RATE_LIMIT_PREFIX + name.upper(): "1000000000/3600" for name in RateLimits.__dataclass_fields__
+}
 LOGS = Path(os.environ.get("STATE_DIR", Path(__file__).resolve().parents[1] / ".state")) / "bench-logs"
 
 
@@ -68,6 +73,7 @@ class SignupStack:
             "MAILER_DATABASE_URL": self.databases.create("mailer"),
             "MAILER_CONSUMER_GROUP": group,
             "LOG_LEVEL": "WARNING",
+            **UNLIMITED_RATES,
         }
         LOGS.mkdir(parents=True, exist_ok=True)
         self.processes = [
