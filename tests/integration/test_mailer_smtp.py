@@ -2,18 +2,20 @@
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from accounts_common.consumer import PermanentError, TransientError
 from mailer.adapters.smtp import SmtpSender
+from mailer.messages import Content, Envelope, OutgoingEmail, build_message
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import free_port, http_ok
 
+ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")
 SINK = Path(__file__).resolve().parents[2] / "deploy/local/smtp_sink.py"
 
 
@@ -50,13 +52,9 @@ def sink(tmp_path: Path) -> Iterator[PrivateSink]:
     private.stop()
 
 
-def message(to: str, subject: str) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "no-reply@multimedia.localhost"
-    mail["To"] = to
-    mail["Subject"] = subject
-    mail.set_content("From the start of the line: not quoted.\n")
-    return mail
+def message(to: str, subject: str) -> OutgoingEmail:
+    content = Content(subject, "From the start of the line: not quoted.\n", "<p>html</p>")
+    return build_message(ENVELOPE, to, content, event_id=str(uuid.uuid4()))
 
 
 def test_one_connection_is_reused_and_a_dropped_one_is_reopened(sink, unique_email):

@@ -1,8 +1,11 @@
 """The delivery log: one row per email, committed before it is sent, so a redelivery never sends twice.
 
-Its writes are autocommitted on their own connection, outside the consumer's transaction: the
-'sending' row must survive a crash during the SMTP conversation, and a failure must stay
-recorded although the consumer's transaction rolls back.
+The claim and the failures are autocommitted on their own connection, outside the consumer's
+transaction: the 'sending' row must survive a crash during the SMTP conversation, and a failure
+must stay recorded although the consumer's transaction rolls back. Marking it sent rides on the
+consumer's transaction (one commit fewer per email): a crash between the SMTP server accepting
+and that commit leaves it 'sending', and the redelivered event sends it again — the one window
+for a duplicate.
 """
 
 from dataclasses import dataclass
@@ -51,16 +54,6 @@ class DeliveryLog:
             ).fetchone()
         return row is not None
 
-    def mark_sent(self, event_id: str, message_id: str) -> None:
-        """The SMTP server accepted the message."""
-        with self.pool.connection() as conn:
-            conn.execute(
-                """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
-                          message_id = %s, last_error = NULL
-                   WHERE event_id = %s""",
-                (message_id, event_id),
-            )
-
     def mark_failed(self, event_id: str, error: str, *, permanent: bool) -> None:
         """The attempt failed: 'retrying' when it may pass later, 'failed' when dead-lettered."""
         with self.pool.connection() as conn:
@@ -79,6 +72,16 @@ class DeliveryLog:
                    ORDER BY created_at DESC LIMIT %s""",
                 (email, limit),
             ).fetchall()
+
+
+def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
+    """The SMTP server accepted the message; in the consumer's transaction, committed with its inbox row."""
+    conn.execute(
+        """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
+                  message_id = %s, last_error = NULL
+           WHERE event_id = %s""",
+        (message_id, event_id),
+    )
 
 
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:

@@ -3,16 +3,13 @@
 import logging
 import smtplib
 import ssl
-from email import policy
-from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
 
 from accounts_common.consumer import PermanentError, TransientError
+from mailer.messages import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
 SECURITY_MODES = ("none", "starttls", "tls")
-SMTP_POLICY = policy.SMTP
 
 
 def _classify(code: int, text: bytes | str) -> Exception:
@@ -41,16 +38,11 @@ class SmtpSender:
         self.username, self.password, self.timeout = username, password, timeout
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
-        """Hand the message to the server; TransientError to retry later, PermanentError to give up."""
-        # Serialised here with the SMTP policy: smtplib's send_message would quote body lines that
-        # start with "From " as ">From " (mbox habit), changing the text we wrote.
-        raw = message.as_bytes(policy=SMTP_POLICY)
-        sender = parseaddr(str(message["From"]))[1]
-        recipients = [address for _, address in getaddresses(message.get_all("To", [])) if address]
+    def send(self, email: OutgoingEmail) -> None:
+        """Hand the email to the server; TransientError to retry later, PermanentError to give up."""
         for attempt in (1, 2):
             try:
-                self._connection().sendmail(sender, recipients, raw)
+                self._connection().sendmail(email.sender, [email.recipient], email.raw)
                 return
             except smtplib.SMTPRecipientsRefused as refused:
                 code, text = next(iter(refused.recipients.values()))

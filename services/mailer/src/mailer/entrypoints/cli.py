@@ -3,10 +3,11 @@
 import argparse
 
 from prometheus_client import start_http_server
+from psycopg_pool import ConnectionPool
 
 from accounts_common.config import env_int
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
 from mailer.bootstrap import bootstrap, smtp_sender
@@ -36,12 +37,24 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(settings)
 
 
+def worker_pool(url: str) -> ConnectionPool:
+    """The worker's connections: the consumer's transaction and the delivery log's autocommits.
+
+    Unlike create_pool it does not check a connection at every checkout (a round trip per use,
+    twice per email): a broken connection fails its statement, the consumer retries the record,
+    and the pool replaces the connection when it comes back broken.
+    """
+    return ConnectionPool(
+        url, name="mailer-worker", min_size=2, max_size=3, open=True, kwargs={"autocommit": True}
+    )
+
+
 def run_worker(settings: Settings) -> None:
     """Consume until SIGTERM; the SMTP connection and the pool are closed on the way out."""
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
     sender = smtp_sender(settings)
-    pool = create_pool(settings.database_url, name="mailer-worker", max_size=3)
+    pool = worker_pool(settings.database_url)
     mailer = bootstrap(settings, sender, pool)
     consumer = EventConsumer(
         group=settings.consumer_group,

@@ -3,7 +3,6 @@
 import math
 import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any, NoReturn, Protocol
 from urllib.parse import quote
 
@@ -17,11 +16,11 @@ from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
-from mailer.messages import Envelope, Templates, build_message
+from mailer.messages import Envelope, OutgoingEmail, Templates, build_message
 
 
 class Sender(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, email: OutgoingEmail) -> None: ...
 
 
 class Mailer:
@@ -71,17 +70,17 @@ class Mailer:
             "purpose": data["purpose"],
             "minutes": _minutes_valid(event, data["expires_at"]),
         }
-        self._deliver(event, "code", data["account_id"], data["email"], context)
+        self._deliver(conn, event, "code", data["account_id"], data["email"], context)
 
     def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Welcome the new account and invite it to the newsletter."""
         context = {"newsletter_url": f"{self.portal_url}/newsletter"}
-        self._deliver(event, "welcome", data["account_id"], data["email"], context)
+        self._deliver(conn, event, "welcome", data["account_id"], data["email"], context)
 
     def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Tell the account its password changed, with the way back to log in."""
         context = {"login_url": f"{self.portal_url}/login"}
-        self._deliver(event, "password_updated", data["account_id"], data["email"], context)
+        self._deliver(conn, event, "password_updated", data["account_id"], data["email"], context)
 
     def newsletter_delivery_requested(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
@@ -102,7 +101,7 @@ class Mailer:
             "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-        self._deliver(event, "newsletter", None, data["email"], context, headers)
+        self._deliver(conn, event, "newsletter", None, data["email"], context, headers)
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Erase the account's addresses from the delivery log, in the consumer's transaction."""
@@ -110,6 +109,7 @@ class Mailer:
 
     def _deliver(
         self,
+        conn: psycopg.Connection,
         event: CloudEvent,
         kind: str,
         account_id: Any,
@@ -128,9 +128,9 @@ class Mailer:
             )
         except (ValueError, TypeError) as error:
             self._failed(event.id, kind, PermanentError(f"cannot compose the email: {error}"))
-        self._send(event.id, kind, message)
+        self._send(conn, event.id, kind, message)
 
-    def _send(self, event_id: str, kind: str, message: EmailMessage) -> None:
+    def _send(self, conn: psycopg.Connection, event_id: str, kind: str, message: OutgoingEmail) -> None:
         self.rate_limit.acquire()
         started = time.perf_counter()
         try:
@@ -138,7 +138,7 @@ class Mailer:
         except (TransientError, PermanentError) as error:
             self._failed(event_id, kind, error)
         metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        self.delivery_log.mark_sent(event_id, str(message["Message-ID"]))
+        deliveries.mark_sent(conn, event_id, message.message_id)
         metrics.SENT.labels(kind).inc()
 
     def _failed(self, event_id: str, kind: str, error: TransientError | PermanentError) -> NoReturn:

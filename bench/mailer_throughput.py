@@ -1,0 +1,177 @@
+"""One mailer worker's throughput into an SMTP sink, next to a bare smtplib loop sending the same mails.
+
+DESIGN §7 holds one worker to ≥ 300 emails/s with 0 duplicates. The worker reads N CodeIssued
+events pre-published to private copies of its topics (so other consumers of the shared cluster
+see none of them) and sends into a private SMTP sink; its rate is counted from the first email
+in the sink to the N-th. Run from the repository root with Kafka and PostgreSQL up (`make
+infra-up`): `.venv/bin/python -m bench.mailer_throughput [N]` (default 3000).
+"""
+
+import collections
+import json
+import os
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient
+
+from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
+from accounts_common.events import Topic, dead_letter_topic, new_event
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
+from bench.support import BenchDatabases
+from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
+from mailer.settings import Settings
+from tests.e2e.mail_helpers import code_issued
+from tests.support.inbox import Inbox
+from tests.support.polling import wait_for
+from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_ID = uuid.uuid4().hex[:8]
+RECIPIENT = f"throughput-{RUN_ID}@bench.example.org"
+CONSUMED = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
+
+
+def start_sink(log_dir: Path) -> tuple[subprocess.Popen[bytes], int, Inbox]:
+    """A private SMTP sink on free ports: the process, its SMTP port and its inbox."""
+    smtp_port, http_port = free_port(), free_port()
+    ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port), "--max-messages", "100000"]
+    with (log_dir / "smtp-sink.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "deploy/local/smtp_sink.py"), *ports],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    inbox = Inbox(f"http://127.0.0.1:{http_port}")
+    wait_for(lambda: http_ok(f"{inbox.base_url}/healthz"), timeout=20, what="the SMTP sink")
+    return process, smtp_port, inbox
+
+
+def received(inbox: Inbox) -> int:
+    """How many emails the sink has accepted since it started."""
+    with urllib.request.urlopen(f"{inbox.base_url}/api/stats", timeout=5) as response:
+        return json.loads(response.read())["received"]
+
+
+def publish_code_events(kafka: str, topic: str, count: int) -> set[str]:
+    """`count` CodeIssued events on `topic`, spread over its partitions; their ids."""
+    producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=20, batch_size=256 * 1024)
+    ids = set()
+    for n in range(count):
+        data = code_issued(RECIPIENT, f"{n % 1_000_000:06d}")
+        event = new_event("CodeIssued", source="/identity", subject=data["account_id"], data=data)
+        value = event.to_json().encode()
+        producer.send(topic, key=event.subject.encode(), value=value, headers=event.content_headers())
+        ids.add(event.id)
+    producer.flush(60)
+    producer.close()
+    return ids
+
+
+def measure_worker(env: dict[str, str], log_dir: Path, inbox: Inbox, count: int) -> float:
+    """Start one worker on the pre-published events; emails/s from the first email to the count-th."""
+    worker = ServiceProcess("mailer-worker", ["mailer", "worker"], env, log_dir).start()
+    try:
+        baseline = received(inbox)
+        first = wait_for(
+            lambda: received(inbox) > baseline and time.perf_counter(),
+            timeout=60,
+            what="the first email",
+            interval=0.005,
+        )
+        wait_for(lambda: received(inbox) >= baseline + count, timeout=600, what="every email", interval=0.01)
+        last = time.perf_counter()
+    finally:
+        worker.stop()
+    return (count - 1) / (last - first)
+
+
+def missing_and_duplicates(inbox: Inbox, ids: set[str]) -> tuple[int, int]:
+    """(events without an email, emails beyond the first per event), counted by X-Accounts-Event-Id."""
+    per_event = collections.Counter(
+        message["headers"].get(EVENT_ID_HEADER) for message in inbox.messages(to=RECIPIENT)
+    )
+    duplicates = sum(n - 1 for event_id, n in per_event.items() if event_id in ids)
+    return len(ids - set(per_event)), duplicates
+
+
+def measure_bare_smtplib(smtp_port: int, count: int) -> float:
+    """The same kind of emails, composed beforehand, sent by a bare loop over one connection; emails/s."""
+    settings = Settings("", "")
+    templates = Templates(settings.language)
+    envelope = Envelope(settings.mail_from, settings.reply_to)
+    recipient = f"bare-{RUN_ID}@bench.example.org"
+    context = {"product_name": settings.product_name, "portal_url": settings.portal_url, "minutes": 30}
+    payloads = [
+        build_message(
+            envelope,
+            recipient,
+            templates.render("code", context | {"code": f"{n:06d}", "purpose": "verification"}),
+            event_id=str(uuid.uuid4()),
+        ).raw
+        for n in range(count)
+    ]
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+        for payload in payloads:
+            smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
+    return count / (time.perf_counter() - started)
+
+
+def delete_topics(kafka: str, names: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="bench-cleanup")
+    try:
+        admin.delete_topics(names)
+    finally:
+        admin.close()
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
+    server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-mailer-"))
+    prefix, group = f"bench-{RUN_ID}.", f"mailer-bench-{RUN_ID}"
+    topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
+    topics.append(Topic(dead_letter_topic(group), partitions=1))
+    ensure_topics(kafka, tuple(topics))
+    databases = BenchDatabases(server)
+    sink, smtp_port, inbox = start_sink(log_dir)
+    try:
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "MAILER_DATABASE_URL": databases.create("mailer"),
+            "MAILER_CONSUMER_GROUP": group,
+            "MAILER_TOPIC_PREFIX": prefix,
+            "MAILER_WORKER_METRICS_PORT": str(free_port()),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "LOG_LEVEL": "WARNING",
+            "PROMETHEUS_MULTIPROC_DIR": "",
+        }
+        run_once(["mailer", "migrate"], env)
+        ids = publish_code_events(kafka, prefix + CODES, count)
+        worker_rate = measure_worker(env, log_dir, inbox, count)
+        missing, duplicates = missing_and_duplicates(inbox, ids)
+        bare_rate = measure_bare_smtplib(smtp_port, count)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+        databases.drop_all()
+        delete_topics(kafka, [topic.name for topic in topics])
+    print(f"mailer worker : {worker_rate:8.1f} emails/s  ({count} emails, ", end="")
+    print(f"{duplicates} duplicate(s), {missing} missing)")
+    print(f"bare smtplib  : {bare_rate:8.1f} emails/s  (one connection, the emails composed beforehand)")
+    print(f"ratio         : {worker_rate / bare_rate:8.2f}   (DESIGN §7: one worker ≥ 300 emails/s)")
+    print(f"logs          : {log_dir}")
+
+
+if __name__ == "__main__":
+    main()
