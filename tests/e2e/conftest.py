@@ -6,6 +6,7 @@ can publish events straight to them, switch SMTP faults and kill the worker with
 the shared topics or other engineers' consumers.
 """
 
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ class Mailer:
         """GET /v1/deliveries?email= as an operator."""
         status, body = call(
             "GET",
-            f"{self.web_url}/v1/deliveries?email={email}",
+            f"{self.web_url}/v1/deliveries?{urllib.parse.urlencode({'email': email})}",
             headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
         )
         assert status == 200, body

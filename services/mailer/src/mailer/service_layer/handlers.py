@@ -7,6 +7,7 @@ from typing import Any, NoReturn, Protocol
 from urllib.parse import quote
 
 import psycopg
+from jinja2 import TemplateError
 from markupsafe import Markup
 
 from accounts_common.codecrypt import CodeCipher
@@ -126,7 +127,7 @@ class Mailer:
             message = build_message(
                 self.envelope, recipient, content, event_id=event.id, extra_headers=headers
             )
-        except (ValueError, TypeError) as error:
+        except (TemplateError, ValueError, TypeError) as error:
             self._failed(event.id, kind, PermanentError(f"cannot compose the email: {error}"))
         self._send(conn, event.id, kind, message)
 

@@ -1,0 +1,70 @@
+"""Composing the mailer's emails: templates, escaping, languages and the MIME text, without I/O."""
+
+import email
+from email import policy
+
+import pytest
+from jinja2 import UndefinedError
+from markupsafe import Markup
+
+from mailer.messages import Content, Envelope, Templates, build_message
+
+ENVELOPE = Envelope("NATO Multimedia Account <no-reply@multimedia.localhost>", "support@multimedia.localhost")
+CONTEXT = {"product_name": "NATO Multimedia Account", "portal_url": "https://portal.example.test"}
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def test_a_language_without_translations_falls_back_to_english():
+    content = Templates("fr").render("welcome", CONTEXT | {"newsletter_url": "https://portal.example.test/n"})
+    assert content.subject == "You have successfully created your account"
+
+
+def test_html_escapes_what_it_is_given_but_keeps_the_operators_issue_markup():
+    context = CONTEXT | {
+        "issue_subject": "News <b>",
+        "issue_text": "Text <b>",
+        "issue_html": Markup("<h1>Issue</h1>"),
+        "unsubscribe_url": 'https://n.example.test/u?token=a"b',
+    }
+    content = Templates("en").render("newsletter", context)
+    assert "<h1>Issue</h1>" in content.html
+    assert "<title>News &lt;b&gt;</title>" in content.html
+    assert 'href="https://n.example.test/u?token=a&#34;b"' in content.html
+    assert "Text <b>" in content.text
+
+
+def test_a_missing_template_variable_is_an_error_not_a_blank():
+    with pytest.raises(UndefinedError, match="code"):
+        Templates("en").render("code", CONTEXT | {"purpose": "verification", "minutes": 30})
+
+
+def test_the_message_has_both_parts_and_every_header():
+    content = Content("Über uns", "Line one\nFrom the start\n.dot\n", "<p>é</p>")
+    outgoing = build_message(ENVELOPE, "ana@example.org", content, event_id="e-1", extra_headers={"X-A": "b"})
+    message = parsed(outgoing.raw)
+    assert message["Subject"] == "Über uns"
+    assert message["From"] == ENVELOPE.mail_from and message["Reply-To"] == ENVELOPE.reply_to
+    assert message["Message-ID"] == outgoing.message_id and outgoing.message_id.endswith(
+        "@multimedia.localhost>"
+    )
+    assert message["X-Accounts-Event-Id"] == "e-1" and message["X-A"] == "b" and message["Date"]
+    assert (
+        message.get_body(("plain",)).get_content().replace("\r\n", "\n") == "Line one\nFrom the start\n.dot\n"
+    )
+    assert message.get_body(("html",)).get_content().strip() == "<p>é</p>"
+    assert (outgoing.sender, outgoing.recipient) == ("no-reply@multimedia.localhost", "ana@example.org")
+    assert all(len(line) <= 998 for line in outgoing.raw.split(b"\r\n"))
+
+
+@pytest.mark.parametrize(
+    ("recipient", "headers"),
+    [("ana@example.org\r\nBcc: x@example.org", {}), ("ana@example.org", {"X-A": "b\r\nBcc: x@example.org"})],
+)
+def test_header_injection_is_refused(recipient, headers):
+    with pytest.raises(ValueError):
+        build_message(ENVELOPE, recipient, Content("s", "t", "h"), event_id="e", extra_headers=headers)
