@@ -154,7 +154,6 @@ def main() -> None:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(smtp_port),
             "LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": "",
         }
         run_once(["mailer", "migrate"], env)
         ids = publish_code_events(kafka, prefix + CODES, count)

@@ -71,7 +71,8 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     }
     run_once(["identity", "migrate"], env)
     run_once(["mailer", "migrate"], env)
-    worker_env = {**env, "PROMETHEUS_MULTIPROC_DIR": "", "MAILER_WORKER_METRICS_PORT": str(free_port())}
+    worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
     processes = {
         "identity-web": ServiceProcess(
             "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs
@@ -167,7 +168,6 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         "PORTAL_URL": PORTAL_URL,
         "SMTP_HOST": infra.smtp_host,
         "SMTP_PORT": str(infra.smtp_port),
-        "PROMETHEUS_MULTIPROC_DIR": "",
     }
     run_once(["mailer", "migrate"], env)
     web_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("mailer-prometheus"))}
