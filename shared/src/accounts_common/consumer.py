@@ -184,7 +184,10 @@ class EventConsumer:
         for partition in consumer.assignment():
             highwater = consumer.highwater(partition)
             retry = self._retries.get(partition)
-            position = retry.offset if retry is not None else consumer.position(partition, timeout_ms=0)
+            try:
+                position = retry.offset if retry is not None else consumer.position(partition, timeout_ms=0)
+            except KafkaError:
+                continue  # a position being reset or a partition just revoked: report it next time
             if highwater is not None and position is not None:
                 CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
                     max(0, highwater - position)
