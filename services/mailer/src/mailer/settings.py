@@ -28,6 +28,7 @@ class Settings:
     max_sends_per_second: float = 0.0
     retry_max_backoff_s: float = 30.0
     worker_metrics_port: int = 9104
+    worker_metrics_host: str = "127.0.0.1"
     port: int = 8004
     operator_token: str = ""
 
@@ -55,6 +56,7 @@ class Settings:
             max_sends_per_second=env_float("MAILER_MAX_SENDS_PER_SECOND", defaults.max_sends_per_second),
             retry_max_backoff_s=env_float("MAILER_RETRY_MAX_BACKOFF_S", defaults.retry_max_backoff_s),
             worker_metrics_port=env_int("MAILER_WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            worker_metrics_host=env_str("MAILER_WORKER_METRICS_HOST", defaults.worker_metrics_host),
             port=env_int("MAILER_PORT", defaults.port),
             operator_token=env_str("MAILER_OPERATOR_TOKEN", ""),
         )

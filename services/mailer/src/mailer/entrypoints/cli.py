@@ -52,7 +52,7 @@ def worker_pool(url: str) -> ConnectionPool:
 def run_worker(settings: Settings) -> None:
     """Consume until SIGTERM; the SMTP connection and the pool are closed on the way out."""
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     sender = smtp_sender(settings)
     pool = worker_pool(settings.database_url)
     mailer = bootstrap(settings, sender, pool)
