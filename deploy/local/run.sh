@@ -8,6 +8,9 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 BIN="$REPO_ROOT/.venv/bin"
 LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
+MAILER_PORT="${MAILER_PORT:-8004}"
+# Local development only; set a real one wherever operators are more than you.
+export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
 
 declare -A PIDS=()
 started=""
@@ -66,12 +69,16 @@ main() {
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
     start_process identity-relay "$BIN/identity" relay
     start_process mailer-worker "$BIN/mailer" worker
+    start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
     wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
+    wait_ready "http://127.0.0.1:$MAILER_PORT/readyz" mailer-web
     cat <<URLS
 
   Multimedia Accounts is running.
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
+    mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
+    worker metrics http://127.0.0.1:${MAILER_WORKER_METRICS_PORT:-9104}/metrics
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/
