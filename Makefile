@@ -24,9 +24,10 @@ run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C
 test: install ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
 
-lint: install ## ruff check and format check
+lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared services tests bench deploy
 	$(VENV)/bin/ruff format --check shared services tests bench deploy
+	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer
 
 format: install ## Format the code with ruff
 	$(VENV)/bin/ruff format shared services tests bench deploy

@@ -9,6 +9,8 @@ from typing import Any
 
 import flask_smorest
 from flask import Blueprint, Flask, Request, Response, g, jsonify, request
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -83,8 +85,32 @@ def validation_errors(messages: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
 class ProblemApi(flask_smorest.Api):
-    """flask-smorest's Api answering every HTTP error as application/problem+json."""
+    """flask-smorest's Api answering, and documenting, every HTTP error as application/problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """flask-smorest's shared error responses (one per status, and the default), as problem+json."""
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         status = error.code or 500
@@ -178,3 +204,68 @@ def install_request_metrics(app: Flask) -> None:
                 time.perf_counter() - started
             )
         return response
+
+
+def document_operations(api: flask_smorest.Api, app: Flask) -> None:
+    """Put /healthz, /readyz and /metrics (plain Flask routes of operations_blueprint) in the OpenAPI."""
+    spec = api.spec
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+
+    def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = {"description": description, "schema": schema}
+        prepare_response(response, spec, "application/json")
+        return response
+
+    def get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"tags": ["operations"], "summary": summary, "responses": responses}}
+
+    alive = {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}
+    readiness = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+        "required": ["status", "checks"],
+    }
+    metrics = {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    spec.path(
+        rule=rules["/healthz"], operations=get("The process is alive", {"200": json_response("Alive", alive)})
+    )
+    spec.path(
+        rule=rules["/readyz"],
+        operations=get(
+            "Its dependencies answer",
+            {"200": json_response("Ready", readiness), "503": json_response("Not ready", readiness)},
+        ),
+    )
+    spec.path(rule=rules["/metrics"], operations=get("Prometheus metrics", {"200": metrics}))
+
+
+def create_api_app(
+    import_name: str,
+    *,
+    title: str,
+    blueprints: list[flask_smorest.Blueprint],
+    readiness_checks: Mapping[str, Callable[[], bool]],
+    config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """A service's Flask app: its API blueprints documented at /openapi.json, errors as problem+json,
+    the operations endpoints and request metrics."""
+    app = Flask(import_name)
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.config.update(config or {})
+    api = ProblemApi(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(operations_blueprint(readiness_checks))
+    document_operations(api, app)
+    install_problem_handlers(app)
+    install_request_metrics(app)
+    return app

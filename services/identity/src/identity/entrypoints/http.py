@@ -8,9 +8,8 @@ from typing import Any
 from flask import current_app, request
 from flask_smorest import Blueprint
 
-from accounts_common.web import PROBLEM_JSON
+from accounts_common.web import PROBLEM_JSON, ProblemSchema
 from identity.bootstrap import Identity
-from identity.entrypoints import schemas
 from identity.service_layer.errors import Unauthenticated
 
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -59,7 +58,7 @@ def problems(blp: Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
             headers = RETRY_AFTER if status == 429 else None
             view = blp.alt_response(
                 status,
-                schema=schemas.Problem,
+                schema=ProblemSchema,
                 content_type=PROBLEM_JSON,
                 description=description,
                 headers=headers,

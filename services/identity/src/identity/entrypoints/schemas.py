@@ -96,13 +96,3 @@ class Jwk(Schema):
 
 class Jwks(Schema):
     keys = fields.List(fields.Nested(Jwk), required=True)
-
-
-class Problem(Schema):
-    """RFC 9457 problem details."""
-
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
