@@ -68,3 +68,16 @@ def test_the_message_has_both_parts_and_every_header():
 def test_header_injection_is_refused(recipient, headers):
     with pytest.raises(ValueError):
         build_message(ENVELOPE, recipient, Content("s", "t", "h"), event_id="e", extra_headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "heading"), [("verification", "Create an account"), ("password_reset", "Reset password")]
+)
+def test_the_code_email_reads_as_the_seed_in_plain_text(purpose, heading):
+    context = CONTEXT | {"code": "042917", "purpose": purpose, "minutes": 30}
+    text = Templates("en").render("code", context).text
+    assert (
+        f"{heading}\n\nCheck your inbox and enter verification code\n\nYour verification code: 042917\n"
+        in text
+    )
+    assert "This code will expire in 30 minutes." in text
