@@ -8,6 +8,7 @@ once; consumers deduplicate by event id, so replaying one that did pass meanwhil
 import argparse
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -65,29 +66,37 @@ def _replay_until_caught_up(
     pending = {tp for tp, end in end_offsets.items() if consumer.position(tp) < end}
     while pending and (limit is None or result.replayed < limit):
         done: dict[TopicPartition, int] = {}
+        sends = []
         for partition, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
             for record in records:
                 if record.offset >= end_offsets[partition] or result.replayed == limit:
                     break
-                _republish(producer, record, result)
+                sends += _republish(producer, record, result)
                 done[partition] = record.offset + 1
         producer.flush(timeout=SEND_TIMEOUT_S)
+        # Only what Kafka acknowledged is marked replayed: a failed run is simply run again.
+        failed = [send for send in sends if not send.succeeded()]
+        if failed:
+            raise SystemExit(
+                f"replay stopped: {len(failed)} dead letter(s) not re-published ({failed[0].exception})"
+            )
         if done:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
         pending = {tp for tp in pending if consumer.position(tp) < end_offsets[tp]}
     return result
 
 
-def _republish(producer: KafkaProducer, record: ConsumerRecord, result: ReplayResult) -> None:
+def _republish(producer: KafkaProducer, record: ConsumerRecord, result: ReplayResult) -> list[Any]:
+    """Send the dead letter back to its original topic; the send's future (none when skipped)."""
     headers = dict(record.headers or [])
     original = headers.get(ORIGINAL_TOPIC_HEADER)
     if not original:
         log.warning("dead letter at offset %s has no original topic: skipped", record.offset)
         result.skipped += 1
-        return
+        return []
     kept = [(name, value) for name, value in record.headers or [] if not name.startswith(DLQ_HEADER_PREFIX)]
-    producer.send(original.decode(), key=record.key, value=record.value, headers=kept)
     result.replayed += 1
+    return [producer.send(original.decode(), key=record.key, value=record.value, headers=kept)]
 
 
 def main(argv: list[str] | None = None) -> None:
