@@ -116,7 +116,9 @@ def _relay_listening(pool: ConnectionPool) -> bool:
     return bool(row and row[0])
 
 
-def consumer_for(infra: Infra, pool: ConnectionPool, topic: str, handler) -> EventConsumer:  # type: ignore[no-untyped-def]
+def consumer_for(
+    infra: Infra, pool: ConnectionPool, topic: str, handler, inbox: bool = True
+) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
     return EventConsumer(
@@ -126,6 +128,7 @@ def consumer_for(infra: Infra, pool: ConnectionPool, topic: str, handler) -> Eve
         pool=pool,
         bootstrap_servers=infra.kafka,
         max_backoff=0.5,
+        inbox=inbox,
     )
 
 
@@ -267,3 +270,28 @@ def committed_offsets(infra: Infra, group: str, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp in partitions if (offset := reader.committed(tp)) is not None}
     finally:
         reader.close()
+
+
+def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    event = registered(account, 0)
+    in_transaction = []
+
+    def handler(conn, event, data):  # type: ignore[no-untyped-def]
+        in_transaction.append(conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [event.to_json().encode()])
+    consumer = consumer_for(infra, scratch_pool, topic, handler, inbox=False)
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(lambda: handled_ids(scratch_pool, account), timeout=30, what="the event handled")
+    finally:
+        stop.set()
+        thread.join(15)
+    assert in_transaction == [False]
+    with scratch_pool.connection() as conn:
+        inbox_rows = conn.execute(
+            "SELECT count(*) FROM processed_events WHERE consumer = %s", (consumer.group,)
+        ).fetchone()[0]
+    assert inbox_rows == 0

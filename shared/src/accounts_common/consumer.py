@@ -86,6 +86,7 @@ class EventConsumer:
         bootstrap_servers: str,
         max_backoff: float = 30.0,
         base_backoff: float = 0.5,
+        inbox: bool = True,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -96,6 +97,7 @@ class EventConsumer:
         self.bootstrap_servers = bootstrap_servers
         self.max_backoff = max_backoff
         self.base_backoff = base_backoff
+        self.inbox = inbox
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
@@ -202,14 +204,25 @@ class EventConsumer:
                 EVENTS.labels(self.group, "ignored").inc()
                 return
             data = validate_data(event.type, event.data)
-            with self.pool.connection() as conn, conn.transaction():
-                if not claim_event(conn, self.group, event.id):
-                    EVENTS.labels(self.group, "duplicate").inc()
-                    return
-                handler(conn, event, data)
-            EVENTS.labels(self.group, "handled").inc()
+            with self.pool.connection() as conn:
+                outcome = self._handle(conn, handler, event, data)
+            EVENTS.labels(self.group, outcome).inc()
         except (InvalidEvent, PermanentError) as error:
             self.dead_letter(record, f"{type(error).__name__}: {error}")
+
+    def _handle(
+        self, conn: psycopg.Connection, handler: Handler, event: CloudEvent, data: dict[str, Any]
+    ) -> str:
+        """Run the handler once per event: in one transaction with the inbox row, or, for a group
+        whose handlers deduplicate by themselves (inbox=False), on the autocommit connection."""
+        if not self.inbox:
+            handler(conn, event, data)
+            return "handled"
+        with conn.transaction():
+            if not claim_event(conn, self.group, event.id):
+                return "duplicate"
+            handler(conn, event, data)
+        return "handled"
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         """Put the record on the group's dead-letter topic with where it came from and why."""

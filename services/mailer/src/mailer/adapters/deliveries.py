@@ -1,11 +1,10 @@
 """The delivery log: one row per email, committed before it is sent, so a redelivery never sends twice.
 
-The claim and the failures are autocommitted on their own connection, outside the consumer's
-transaction: the 'sending' row must survive a crash during the SMTP conversation, and a failure
-must stay recorded although the consumer's transaction rolls back. Marking it sent rides on the
-consumer's transaction (one commit fewer per email): a crash between the SMTP server accepting
-and that commit leaves it 'sending', and the redelivered event sends it again — the one window
-for a duplicate.
+Every statement is autocommitted (the mailer's consumer runs without the generic inbox, this log
+being its inbox): the 'sending' row is durable before the SMTP conversation starts, a failure stays
+recorded, and the row is marked sent right after the server accepted the email. A crash between
+that acceptance and the mark leaves it 'sending', and the redelivered event sends it again — the
+one window for a duplicate.
 """
 
 from dataclasses import dataclass
@@ -75,7 +74,7 @@ class DeliveryLog:
 
 
 def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
-    """The SMTP server accepted the message; in the consumer's transaction, committed with its inbox row."""
+    """The SMTP server accepted the message."""
     conn.execute(
         """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
                   message_id = %s, last_error = NULL

@@ -105,7 +105,7 @@ class Mailer:
         self._deliver(conn, event, "newsletter", None, data["email"], context, headers)
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
-        """Erase the account's addresses from the delivery log, in the consumer's transaction."""
+        """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless)."""
         deliveries.erase_account(conn, data["account_id"])
 
     def _deliver(
