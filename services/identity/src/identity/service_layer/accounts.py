@@ -8,9 +8,9 @@ from accounts_common.events.topics import ACCOUNT_EVENTS
 from identity.adapters import ratelimits, repository
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
-from identity.domain.codes import CodeOutcome, Purpose
+from identity.domain.codes import Purpose
 from identity.service_layer import sessions
-from identity.service_layer.codes import SOURCE, check_code, issue_code, issue_code_if_allowed, publish
+from identity.service_layer.codes import SOURCE, issue_code, issue_code_if_allowed, publish, spend_code
 from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
 from identity.service_layer.limits import limit_email
 
@@ -49,11 +49,8 @@ def verify_account(app: Identity, email: str, code: str) -> IssuedToken:
     """Spend the verification code, mark the account verified and log the user in."""
     with app.pool.connection() as conn:
         with conn.transaction():
-            limit_email(app, conn, "code", email)
-            account = repository.lock_account_by_email(conn, email)
-            outcome = check_code(app, conn, account, Purpose.VERIFICATION, code)
-            if outcome is CodeOutcome.ACCEPTED and account is not None:
-                repository.use_code(conn, account.id, Purpose.VERIFICATION)
+            account, outcome = spend_code(app, conn, email, Purpose.VERIFICATION, code)
+            if account is not None:
                 verified_at = repository.mark_verified(conn, account.id)
                 publish(conn, ACCOUNT_EVENTS, "AccountVerified", account, verified_at=verified_at.isoformat())
                 return app.tokens.issue(conn, account, verified=True)

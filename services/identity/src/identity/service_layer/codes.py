@@ -10,6 +10,7 @@ from accounts_common.events.topics import CODES
 from identity.adapters import repository
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose, code_mac, generate_code, judge
+from identity.service_layer.limits import limit_email
 
 SOURCE = "/identity"
 
@@ -23,6 +24,23 @@ def check_code(
     stored = repository.count_code_attempt(conn, account.id, purpose)
     submitted = code_mac(app.settings.code_hmac_key, account.id, purpose, "".join(code.split()))
     return judge(stored, submitted, now=app.clock(), max_attempts=app.settings.code_max_attempts)
+
+
+def spend_code(
+    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, code: str
+) -> tuple[repository.Account | None, CodeOutcome]:
+    """Count an attempt at the email's live code and spend it when it is right.
+
+    The account comes back only when the code was accepted; the caller commits either way, so a
+    failed attempt stays counted.
+    """
+    limit_email(app, conn, "code", email)
+    account = repository.lock_account_by_email(conn, email)
+    outcome = check_code(app, conn, account, purpose, code)
+    if outcome is not CodeOutcome.ACCEPTED or account is None:
+        return None, outcome
+    repository.use_code(conn, account.id, purpose)
+    return account, outcome
 
 
 def issue_code_if_allowed(

@@ -8,9 +8,9 @@ from datetime import timedelta
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from identity.adapters import ratelimits, repository
 from identity.bootstrap import Identity
-from identity.domain.codes import CodeOutcome, Purpose
+from identity.domain.codes import Purpose
 from identity.service_layer import sessions
-from identity.service_layer.codes import check_code, issue_code_if_allowed, publish
+from identity.service_layer.codes import issue_code_if_allowed, publish, spend_code
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
 
@@ -34,11 +34,8 @@ def verify_reset_code(app: Identity, email: str, code: str) -> ResetToken:
     """Spend the reset code for a short-lived, single-use reset token."""
     with app.pool.connection() as conn:
         with conn.transaction():
-            limit_email(app, conn, "code", email)
-            account = repository.lock_account_by_email(conn, email)
-            outcome = check_code(app, conn, account, Purpose.PASSWORD_RESET, code)
-            if outcome is CodeOutcome.ACCEPTED and account is not None:
-                repository.use_code(conn, account.id, Purpose.PASSWORD_RESET)
+            account, outcome = spend_code(app, conn, email, Purpose.PASSWORD_RESET, code)
+            if account is not None:
                 token = secrets.token_urlsafe(32)
                 expires_at = app.clock() + timedelta(seconds=app.settings.reset_token_ttl_s)
                 repository.insert_reset_token(conn, _token_hash(token), account.id, expires_at)
