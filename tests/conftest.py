@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ensure_topics
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
@@ -132,6 +133,13 @@ def fresh_database(infra: Infra, name: str) -> str:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     _created_databases.append(database)
     return infra.database_url(database)
+
+
+def migrated_database(infra: Infra, name: str, *migration_sets: MigrationSet) -> str:
+    """A fresh database with the common tables and the given services' migrations applied."""
+    url = fresh_database(infra, name)
+    migrate(url, COMMON_MIGRATIONS, *migration_sets)
+    return url
 
 
 def _drop_databases(infra: Infra) -> None:

@@ -8,26 +8,23 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
-from accounts_common.db import COMMON_MIGRATIONS, create_pool, migrate
+from accounts_common.db import create_pool
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
 from identity.settings import RateLimits, Settings
-from tests.conftest import Infra, fresh_database
+from tests.conftest import Infra, migrated_database
 
 
 @pytest.fixture(scope="session")
 def identity_db(infra: Infra) -> str:
-    url = fresh_database(infra, "test_identity")
-    migrate(url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
-    return url
+    return migrated_database(infra, "test_identity", IDENTITY_MIGRATIONS)
 
 
 @pytest.fixture(scope="session")
 def identity_pool(identity_db: str) -> Iterator[ConnectionPool]:
-    pool = create_pool(identity_db, name="test-identity")
-    yield pool
-    pool.close()
+    with create_pool(identity_db, name="test-identity") as pool:
+        yield pool
 
 
 @pytest.fixture

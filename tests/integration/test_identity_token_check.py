@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from accounts_common import auth
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, create_pool, migrate
+from accounts_common.db import create_pool
 from accounts_common.events import parse_event, validate_data
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.outbox import OutboxRelay
@@ -26,7 +26,7 @@ from identity.adapters.tokens import key_id, pem_of
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
-from tests.conftest import Infra, fresh_database
+from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, sign_up
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
@@ -57,26 +57,21 @@ class ServedIdentity:
 @pytest.fixture(scope="module")
 def own_identity_db(infra: Infra) -> str:
     """identity's database for this module alone, so its relay publishes only these tests' events."""
-    url = fresh_database(infra, "test_token_check_identity")
-    migrate(url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
-    return url
+    return migrated_database(infra, "test_token_check_identity", IDENTITY_MIGRATIONS)
 
 
 @pytest.fixture(scope="module")
 def own_identity_pool(own_identity_db: str) -> Iterator[ConnectionPool]:
-    pool = create_pool(own_identity_db, name="test-token-check-identity")
-    yield pool
-    pool.close()
+    with create_pool(own_identity_db, name="test-token-check-identity") as pool:
+        yield pool
 
 
 @pytest.fixture(scope="module")
 def service_pool(infra: Infra) -> Iterator[ConnectionPool]:
     """The database of another service that checks identity's tokens (only the common migrations)."""
-    url = fresh_database(infra, "test_token_check_service")
-    migrate(url, COMMON_MIGRATIONS)
-    pool = create_pool(url, name="test-token-check-service")
-    yield pool
-    pool.close()
+    url = migrated_database(infra, "test_token_check_service")
+    with create_pool(url, name="test-token-check-service") as pool:
+        yield pool
 
 
 @pytest.fixture

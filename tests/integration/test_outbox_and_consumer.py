@@ -12,19 +12,18 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common import outbox
 from accounts_common.consumer import EventConsumer, TransientError
-from accounts_common.db import COMMON_MIGRATIONS, create_pool, migrate
+from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import ensure_topics
 from accounts_common.outbox import RELAY_LOCK_KEY, OutboxRelay
-from tests.conftest import Infra, fresh_database
+from tests.conftest import Infra, migrated_database
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
 
 
 @pytest.fixture(scope="module")
 def scratch_db(infra: Infra) -> str:
-    url = fresh_database(infra, "test_runtime")
-    migrate(url, COMMON_MIGRATIONS)
+    url = migrated_database(infra, "test_runtime")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE handled (event_id uuid NOT NULL, account_id uuid NOT NULL)")
     return url
@@ -32,9 +31,8 @@ def scratch_db(infra: Infra) -> str:
 
 @pytest.fixture(scope="module")
 def scratch_pool(scratch_db: str) -> Iterator[ConnectionPool]:
-    pool = create_pool(scratch_db, name="test-runtime")
-    yield pool
-    pool.close()
+    with create_pool(scratch_db, name="test-runtime") as pool:
+        yield pool
 
 
 @pytest.fixture
