@@ -110,13 +110,22 @@ def reset_password(client, pool, email) -> None:  # type: ignore[no-untyped-def]
 
 
 def feed(
-    service_pool: ConnectionPool, identity_pool: ConnectionPool, account_id: str, event_type: str
+    service_pool: ConnectionPool,
+    identity_pool: ConnectionPool,
+    account_id: str,
+    event_type: str,
+    handlers=auth.REVOCATION_HANDLERS,  # type: ignore[no-untyped-def]
 ) -> None:
     """Hand identity's event from its outbox to the projection's handler, as a consumer would."""
     [raw] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == event_type]
     event = parse_event(json.dumps(raw))
     with service_pool.connection() as conn, conn.transaction():
-        auth.REVOCATION_HANDLERS[event_type](conn, event, validate_data(event.type, event.data))
+        handlers[event_type](conn, event, validate_data(event.type, event.data))
+
+
+def known_email(service_pool: ConnectionPool, account_id: str) -> str | None:
+    with service_pool.connection() as conn:
+        return auth.known_account_email(conn, uuid.UUID(account_id))
 
 
 def rejection(check: auth.TokenVerifier, token: str) -> tuple[int, str] | None:
@@ -259,3 +268,38 @@ def test_require_bearer_answers_problems(served, own_identity_pool, service_pool
     refused = client.get("/strict", headers=bearer(unverified))
     assert refused.status_code == 403 and refused.json["type"].endswith("account-not-verified")
     assert client.get("/lenient", headers=bearer(unverified)).json == {"verified": False}
+
+
+def test_the_known_accounts_projection_follows_verification_reset_and_deletion(
+    served, own_identity_pool, service_pool, unique_email
+):
+    client = served.app.test_client()
+    token = sign_up(client, own_identity_pool, unique_email)
+    account_id = str(verifier(served, service_pool).verify(token).account_id)
+    handlers = auth.ACCOUNT_PROJECTION_HANDLERS
+    assert known_email(service_pool, account_id) is None
+
+    feed(service_pool, own_identity_pool, account_id, "AccountVerified", handlers)
+    assert known_email(service_pool, account_id) == unique_email
+    reset_password(client, own_identity_pool, unique_email)
+    feed(service_pool, own_identity_pool, account_id, "PasswordReset", handlers)
+    assert known_email(service_pool, account_id) == unique_email
+    assert rejection(verifier(served, service_pool), token) == (403, "token-revoked")
+
+    assert (
+        client.delete(
+            "/v1/accounts/me",
+            json={"password": NEW_PASSWORD},
+            headers=bearer(
+                client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}).json[
+                    "access_token"
+                ]
+            ),
+        ).status_code
+        == 204
+    )
+    feed(service_pool, own_identity_pool, account_id, "AccountDeleted", handlers)
+    assert known_email(service_pool, account_id) is None
+    # A redelivered AccountVerified after the erasure does not bring the account back.
+    feed(service_pool, own_identity_pool, account_id, "AccountVerified", handlers)
+    assert known_email(service_pool, account_id) is None

@@ -147,17 +147,60 @@ def record_password_reset(conn: psycopg.Connection, _event: CloudEvent, data: di
 
 
 def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
-    """AccountDeleted handler: every token of the account is dead."""
+    """AccountDeleted handler: every token of the account is dead, and its projected row is erased."""
     conn.execute(
         """INSERT INTO token_revocations (account_id, deleted_at) VALUES (%s, %s)
            ON CONFLICT (account_id) DO UPDATE
            SET deleted_at = excluded.deleted_at, updated_at = now()""",
         (data["account_id"], data["deleted_at"]),
     )
+    conn.execute("DELETE FROM known_accounts WHERE account_id = %s", (data["account_id"],))
+
+
+def record_account_verified(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """AccountVerified handler: the account is known and verified (unless it was already erased)."""
+    remember_verified_account(conn, data["account_id"], data["email"], data["verified_at"])
+
+
+def record_password_reset_email(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    """PasswordReset handler for projections: revoke older tokens and keep the email current."""
+    record_password_reset(conn, event, data)
+    conn.execute(
+        "UPDATE known_accounts SET email = %s, updated_at = now() WHERE account_id = %s",
+        (data["email"], data["account_id"]),
+    )
+
+
+def remember_verified_account(
+    conn: psycopg.Connection, account_id: UUID, email: str, verified_at: datetime
+) -> None:
+    """Upsert a verified account into `known_accounts`; an erased account is never brought back."""
+    conn.execute(
+        """INSERT INTO known_accounts (account_id, email, verified_at)
+           SELECT %(id)s, %(email)s, %(at)s
+           WHERE NOT EXISTS (SELECT 1 FROM token_revocations
+                             WHERE account_id = %(id)s AND deleted_at IS NOT NULL)
+           ON CONFLICT (account_id) DO UPDATE
+           SET email = excluded.email, updated_at = now()""",
+        {"id": account_id, "email": email, "at": verified_at},
+    )
+
+
+def known_account_email(conn: psycopg.Connection, account_id: UUID) -> str | None:
+    """The current email of a verified, not erased account; None when this service does not know it."""
+    row = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (account_id,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 # Merge into a service's EventConsumer handlers: `handlers={**REVOCATION_HANDLERS, ...}`.
 REVOCATION_HANDLERS = {"PasswordReset": record_password_reset, "AccountDeleted": record_account_deleted}
+
+# For services that serve verified accounts: revocations plus the `known_accounts` projection.
+ACCOUNT_PROJECTION_HANDLERS = {
+    "AccountVerified": record_account_verified,
+    "PasswordReset": record_password_reset_email,
+    "AccountDeleted": record_account_deleted,
+}
 
 
 def is_revoked(conn: psycopg.Connection, account_id: UUID, issued_at: datetime) -> bool:
