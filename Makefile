@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv
 INSTALLED := $(VENV)/.installed
-PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
+PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
 	requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install run test lint format infra-up infra-down bench clean-state

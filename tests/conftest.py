@@ -1,16 +1,18 @@
 """The real infrastructure for the tests: Kafka, PostgreSQL and the SMTP sink.
 
 Each comes from the environment when set (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, SMTP_SINK_URL
-with SMTP_HOST/SMTP_PORT), as `make test` does after starting the local ones; otherwise from
-testcontainers when a Docker engine answers; otherwise the tests stop with a message saying so.
-The SMTP sink, being the project's own program, is started as a process when not given.
+with SMTP_HOST/SMTP_PORT), as `make test` does after starting the local ones (the SMTP sink, being
+the project's own program, is then started as a process when not given); otherwise all three run
+in containers that testcontainers starts and removes (`make test-containers`: Podman) when a Docker
+engine answers; otherwise the tests stop with a message saying what is missing.
 """
 
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from psycopg import sql
 
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ensure_topics
+from accounts_testkit.containers import ContainerStack
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import free_port, http_ok
@@ -27,8 +30,9 @@ from tests.support.processes import free_port, http_ok
 REPO = Path(__file__).resolve().parents[1]
 MISSING_INFRA = (
     "The tests need a real Kafka broker and PostgreSQL server. Run them with `make test` "
-    "(it starts the local ones), or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (a server URL "
-    "whose user may create databases), or make a Docker engine reachable for testcontainers."
+    "(it starts the local ones) or `make test-containers` (containers through Podman), or set "
+    "KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (a server URL whose user may create databases), or make "
+    "a Docker engine reachable for testcontainers (DOCKER_HOST; none answered{reason})."
 )
 
 
@@ -39,66 +43,86 @@ class Infra:
     smtp_host: str
     smtp_port: int
     inbox: Inbox
-    kafka_script: Path | None
+    # Stops ("stop") and starts ("start") the broker, when the tests own it.
+    broker_control: Callable[[str], None] | None
 
     def database_url(self, name: str) -> str:
         return psycopg.conninfo.make_conninfo(self.postgres, dbname=name)
 
 
-def _docker_reachable() -> bool:
+def _docker_problem() -> str | None:
+    """Why no Docker engine answers, or None when one does."""
     try:
         import docker
 
         docker.from_env(timeout=3).ping()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "no engine"
-        return False
+        return None
+    except Exception as error:  # noqa: BLE001 - any failure means "no engine"
+        return f": {error}"
 
 
-def _containers(stack: list) -> tuple[str, str]:  # type: ignore[type-arg]
-    from testcontainers.community.kafka import KafkaContainer
-    from testcontainers.community.postgres import PostgresContainer
+def _local_broker_control(script: Path) -> Callable[[str], None]:
+    def control(action: str) -> None:
+        subprocess.run(["bash", str(script), action], check=True, capture_output=True, timeout=120)
 
-    kafka = KafkaContainer().with_kraft()
-    postgres = PostgresContainer("postgres:16", driver=None)
-    for container in (kafka, postgres):
-        container.start()
-        stack.append(container)
-    return kafka.get_bootstrap_server(), postgres.get_connection_url()
+    return control
 
 
-@pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
-    containers: list = []  # type: ignore[type-arg]
-    kafka, postgres = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
-    local_broker = bool(os.environ.get("KAFKA_LOCAL_SCRIPT"))
-    if not (kafka and postgres):
-        if not _docker_reachable():
-            pytest.exit(MISSING_INFRA, returncode=2)
-        kafka, postgres = _containers(containers)
-    sink = None
+def _container_broker_control(stack: ContainerStack) -> Callable[[str], None]:
+    return lambda action: stack.stop_broker() if action == "stop" else stack.start_broker()
+
+
+def _infra_from_environment(kafka: str, postgres: str, cleanup: ExitStack, folder: Path) -> Infra:
     inbox_url = os.environ.get("SMTP_SINK_URL")
     smtp_host, smtp_port = os.environ.get("SMTP_HOST", "127.0.0.1"), int(os.environ.get("SMTP_PORT", "0"))
     if not inbox_url:
-        sink, smtp_port, inbox_url = _start_sink(tmp_path_factory.mktemp("sink"))
-    ensure_topics(kafka)
-    infra = Infra(
+        sink, smtp_port, inbox_url = _start_sink(folder)
+        cleanup.callback(_stop_process, sink)
+    script = os.environ.get("KAFKA_LOCAL_SCRIPT")
+    return Infra(
         kafka=kafka,
         postgres=postgres,
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         inbox=Inbox(inbox_url),
-        kafka_script=Path(os.environ["KAFKA_LOCAL_SCRIPT"]) if local_broker else None,
+        broker_control=_local_broker_control(Path(script)) if script else None,
     )
-    try:
-        yield infra
-    finally:
-        _drop_databases(infra)
-        if sink is not None:
-            sink.terminate()
-            sink.wait(10)
-        for container in containers:
-            container.stop()
+
+
+def _infra_from_containers(cleanup: ExitStack) -> Infra:
+    if problem := _docker_problem():
+        pytest.exit(MISSING_INFRA.format(reason=problem), returncode=2)
+    stack = cleanup.enter_context(ContainerStack())
+    stack.start_infrastructure()
+    return Infra(
+        kafka=stack.kafka_bootstrap,
+        postgres=stack.postgres_url,
+        smtp_host=stack.smtp_host,
+        smtp_port=stack.smtp_port,
+        inbox=Inbox(stack.inbox_url),
+        broker_control=_container_broker_control(stack),
+    )
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """From the environment when KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL are set, else containers."""
+    kafka, postgres = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
+    with ExitStack() as cleanup:
+        if kafka and postgres:
+            infra = _infra_from_environment(kafka, postgres, cleanup, tmp_path_factory.mktemp("sink"))
+        else:
+            infra = _infra_from_containers(cleanup)
+        ensure_topics(infra.kafka)
+        try:
+            yield infra
+        finally:
+            _drop_databases(infra)
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(10)
 
 
 def _start_sink(folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:

@@ -4,7 +4,8 @@
 #
 #   deploy/containers/podman.sh install|start|stop|status|env
 #
-# `install` adds the Debian packages that are missing (podman, runc, debootstrap, iptables).
+# `install` adds the Debian packages that are missing (podman, runc, debootstrap, iptables, and
+# dnsname, without which containers on a network cannot find each other by name).
 # `start` serves the Docker API on a socket in the state folder (for testcontainers and compose);
 # `stop` ends that process. `env` prints DOCKER_HOST, CONTAINERS_CONF and testcontainers' settings.
 # State: PODMAN_STATE_DIR (default <repo>/.state/podman), deliberately not under STATE_DIR, which
@@ -18,7 +19,7 @@ STATE="${PODMAN_STATE_DIR:-$REPO_ROOT/.state/podman}"
 SOCKET="$STATE/podman.sock"
 PIDFILE="$STATE/service.pid"
 LOG="$STATE/service.log"
-PACKAGES=(podman runc debootstrap iptables)
+PACKAGES=(podman runc debootstrap iptables golang-github-containernetworking-plugin-dnsname)
 export CONTAINERS_CONF="$SCRIPT_DIR/containers.conf"
 
 log() { printf 'podman.sh: %s\n' "$*" >&2; }

@@ -1,0 +1,43 @@
+"""Reading topics in tests the way any internal system would: a plain kafka-python consumer."""
+
+import json
+import time
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+
+class TopicReader:
+    """Reads every record written to the topics after it was created (no consumer group)."""
+
+    def __init__(self, bootstrap_servers: str, *topics: str) -> None:
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
+        ]
+        assert partitions, f"no partitions found for {topics}"
+        self.consumer.assign(partitions)
+        self.consumer.seek_to_end()
+        for partition in partitions:
+            self.consumer.position(partition)  # resolve "end" now, before anything new is written
+        self.records: list[ConsumerRecord] = []
+
+    def read_until(self, done, *, timeout: float, what: str) -> list[ConsumerRecord]:  # type: ignore[no-untyped-def]
+        """Poll until `done(records so far)` is true; fail naming `what` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not done(self.records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            for batch in self.consumer.poll(timeout_ms=200).values():
+                self.records.extend(batch)
+        return self.records
+
+    def events(self) -> list[dict[str, Any]]:
+        """The records read so far, decoded as JSON."""
+        return [json.loads(record.value) for record in self.records]
+
+    def close(self) -> None:
+        self.consumer.close()
