@@ -7,10 +7,11 @@ INSTALLED := $(VENV)/.installed
 PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
 	requirements-dev.txt deploy/local/install.sh
 
-.PHONY: help install run test lint format infra-up infra-down bench clean-state
+.PHONY: help install run test lint format infra-up infra-down bench clean-state \
+	containers test-containers compose-up compose-down compose-smoke clean-containers
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## Create .venv with every package (editable) and the dev tools
 
@@ -21,8 +22,9 @@ $(INSTALLED): $(PACKAGE_FILES)
 run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C stops them
 	bash deploy/local/run.sh
 
+# tests/containers and tests/compose need containers: make test-containers and make compose-smoke run them.
 test: install ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
-	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
+	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose $(ARGS)
 
 lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared services tests bench deploy
@@ -44,3 +46,21 @@ bench: install ## Run the benchmarks against the local infrastructure (BENCH="na
 
 clean-state: infra-down ## Stop everything and delete the local state (.state/)
 	rm -rf .state
+
+containers: install ## Build every image with Podman, offline (Debian base, PostgreSQL, Kafka, SMTP sink, services)
+	bash deploy/containers/build.sh
+
+test-containers: containers ## The integration tier with its infrastructure in containers (testcontainers on Podman)
+	bash deploy/containers/test.sh $(ARGS)
+
+compose-up: containers ## Start deploy/compose.yaml under Podman (prints the URLs)
+	bash deploy/containers/compose.sh up
+
+compose-down: ## Remove the compose stack (containers, network, volumes)
+	bash deploy/containers/compose.sh down
+
+compose-smoke: containers ## Compose up, black-box signup → mail → verify → events, compose down
+	bash deploy/containers/compose.sh smoke
+
+clean-containers: compose-down ## Remove the images, the Docker API process and the Podman state (.state/podman)
+	bash deploy/containers/podman.sh clean

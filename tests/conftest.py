@@ -22,7 +22,7 @@ from psycopg import sql
 
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ensure_topics
-from accounts_testkit.containers import ContainerStack
+from accounts_testkit.containers import ContainerStack, engine_problem
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import free_port, http_ok
@@ -32,7 +32,7 @@ MISSING_INFRA = (
     "The tests need a real Kafka broker and PostgreSQL server. Run them with `make test` "
     "(it starts the local ones) or `make test-containers` (containers through Podman), or set "
     "KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (a server URL whose user may create databases), or make "
-    "a Docker engine reachable for testcontainers (DOCKER_HOST; none answered{reason})."
+    "a Docker engine reachable for testcontainers (DOCKER_HOST; none answered: {reason})."
 )
 
 
@@ -48,17 +48,6 @@ class Infra:
 
     def database_url(self, name: str) -> str:
         return psycopg.conninfo.make_conninfo(self.postgres, dbname=name)
-
-
-def _docker_problem() -> str | None:
-    """Why no Docker engine answers, or None when one does."""
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-        return None
-    except Exception as error:  # noqa: BLE001 - any failure means "no engine"
-        return f": {error}"
 
 
 def _local_broker_control(script: Path) -> Callable[[str], None]:
@@ -90,7 +79,7 @@ def _infra_from_environment(kafka: str, postgres: str, cleanup: ExitStack, folde
 
 
 def _infra_from_containers(cleanup: ExitStack) -> Infra:
-    if problem := _docker_problem():
+    if problem := engine_problem():
         pytest.exit(MISSING_INFRA.format(reason=problem), returncode=2)
     stack = cleanup.enter_context(ContainerStack())
     stack.start_infrastructure()

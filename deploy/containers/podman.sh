@@ -2,12 +2,13 @@
 # Podman for the containers path: the engine, its Docker-compatible API for testcontainers,
 # and the variables that point the tools at it.
 #
-#   deploy/containers/podman.sh install|start|stop|status|env
+#   deploy/containers/podman.sh install|start|stop|status|env|clean
 #
 # `install` adds the Debian packages that are missing (podman, runc, debootstrap, iptables, and
 # dnsname, without which containers on a network cannot find each other by name).
 # `start` serves the Docker API on a socket in the state folder (for testcontainers and compose);
 # `stop` ends that process. `env` prints DOCKER_HOST, CONTAINERS_CONF and testcontainers' settings.
+# `clean` removes the images build.sh made (and the layers only they used) and the state folder.
 # State: PODMAN_STATE_DIR (default <repo>/.state/podman), deliberately not under STATE_DIR, which
 # may be shared with another checkout's local infrastructure. Images and containers live in
 # Podman's own storage.
@@ -84,6 +85,18 @@ cmd_status() {
     if is_running && api_answers; then log "serving $SOCKET (pid $(cat "$PIDFILE"))"; else log "not running"; return 1; fi
 }
 
+cmd_clean() {
+    cmd_stop
+    if command -v podman >/dev/null; then
+        local images
+        images="$(podman images -q --filter 'reference=localhost/accounts-*' --filter 'reference=localhost/debian-base')"
+        # shellcheck disable=SC2086 # one id per word
+        [[ -z $images ]] || podman rmi -f $images >/dev/null
+        podman image prune -f >/dev/null
+    fi
+    rm -rf "$STATE"
+}
+
 cmd_env() {
     cat <<VARS
 export CONTAINERS_CONF=$CONTAINERS_CONF
@@ -99,5 +112,6 @@ case "${1:-}" in
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+    clean) cmd_clean ;;
+    *) echo "usage: $0 install|start|stop|status|env|clean" >&2; exit 2 ;;
 esac

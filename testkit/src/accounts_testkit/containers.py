@@ -45,6 +45,15 @@ class Images:
         )
 
 
+def engine_problem() -> str | None:
+    """Why no Docker engine (Docker, or Podman's Docker API) answers at DOCKER_HOST, or None."""
+    try:
+        DockerClient().client.ping()
+        return None
+    except Exception as error:  # noqa: BLE001 - any failure means "no engine"
+        return str(error) or type(error).__name__
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -8,31 +8,23 @@ The images come from ACCOUNTS_<NAME>_IMAGE (see `containers.Images`); the engine
 as for any testcontainers use. No fixture starts anything until a test asks for one.
 """
 
-import uuid
+import functools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from accounts_testkit.containers import ContainerStack
+from accounts_testkit.accounts import Account, verified_account
+from accounts_testkit.containers import ContainerStack, engine_problem
 from accounts_testkit.events import TopicReader
-from accounts_testkit.http import call
-from accounts_testkit.inbox import Inbox, code_in
-
-PASSWORD = "Correct-Horse-9!"
-
-
-@dataclass(frozen=True)
-class Account:
-    email: str
-    password: str
-    access_token: str
+from accounts_testkit.inbox import Inbox
 
 
 @pytest.fixture(scope="session")
 def accounts_stack() -> Iterator[ContainerStack]:
     """Kafka, PostgreSQL, the SMTP sink, identity and the mailer, removed when the session ends."""
+    if problem := engine_problem():
+        pytest.fail(f"the accounts stack needs a Docker engine (or Podman's Docker API) at DOCKER_HOST: {problem}")
     with ContainerStack() as stack:
         stack.start_infrastructure().start_services()
         yield stack
@@ -57,21 +49,8 @@ def accounts_inbox(accounts_stack: ContainerStack) -> Inbox:
 
 @pytest.fixture
 def accounts_verified_account(accounts_identity_url: str, accounts_inbox: Inbox) -> Callable[..., Account]:
-    """Makes an account the way a person does: sign up, read the emailed code, verify."""
-
-    def make(email: str | None = None, password: str = PASSWORD) -> Account:
-        email = email or f"user-{uuid.uuid4().hex[:12]}@example.org"
-        status, registration = call("POST", f"{accounts_identity_url}/v1/accounts", {"email": email, "password": password})
-        assert status == 202, f"signing up {email}: {status} {registration}"
-        code = code_in(accounts_inbox.wait_for_messages(email)[0])
-        proof = {"email": email, "code": code}
-        if registration and "registration_id" in registration:
-            proof["registration_id"] = registration["registration_id"]
-        status, verified = call("POST", f"{accounts_identity_url}/v1/accounts/verification", proof)
-        assert status == 200, f"verifying {email}: {status} {verified}"
-        return Account(email=email, password=password, access_token=verified["access_token"])
-
-    return make
+    """Makes verified accounts: `accounts_verified_account(email=None, password=PASSWORD)`."""
+    return functools.partial(verified_account, accounts_identity_url, accounts_inbox)
 
 
 @pytest.fixture
