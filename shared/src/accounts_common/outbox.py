@@ -10,10 +10,12 @@ import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from prometheus_client import Counter
+from psycopg_pool import ConnectionPool
 
 from accounts_common.events import CloudEvent, validate_data
 from accounts_common.kafka import create_producer
 from accounts_common.retry import Backoff
+from accounts_common.web import ScrapeGauge
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ SEND_TIMEOUT_S = 30.0
 
 PUBLISHED = Counter("outbox_published_total", "Events published from the outbox to Kafka")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Publish attempts that failed")
+OLDEST_PENDING_AGE = "outbox_oldest_pending_age_seconds"
 
 
 def enqueue(conn: psycopg.Connection, topic: str, event: CloudEvent) -> None:
@@ -156,3 +159,20 @@ class OutboxRelay:
             except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
                 log.debug("closing a failed producer raised", exc_info=True)
             self._producer = None
+
+
+def oldest_pending_age_gauge(pool: ConnectionPool) -> dict[str, ScrapeGauge]:
+    """For a service's /metrics: how long the oldest unpublished event has waited (0: none waits).
+
+    Read from the database on each scrape, so it keeps growing when no relay runs at all.
+    """
+
+    def read() -> float:
+        with pool.connection() as conn:
+            row = conn.execute(
+                """SELECT extract(epoch FROM now() - created_at) FROM outbox
+                   WHERE published_at IS NULL ORDER BY id LIMIT 1"""
+            ).fetchone()
+        return float(row[0]) if row else 0.0
+
+    return {OLDEST_PENDING_AGE: ScrapeGauge("Seconds the oldest unpublished outbox event has waited", read)}

@@ -3,7 +3,8 @@
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from werkzeug.exceptions import BadRequest, HTTPException
 
 log = logging.getLogger(__name__)
@@ -158,7 +160,31 @@ def install_problem_handlers(app: Flask) -> None:
         return problem_response(500, detail="The server could not complete the request.")
 
 
-def operations_blueprint(readiness_checks: Mapping[str, Callable[[], bool]]) -> Blueprint:
+@dataclass(frozen=True)
+class ScrapeGauge:
+    """A gauge read when Prometheus scrapes (from the database, say), omitted while `read` fails."""
+
+    description: str
+    read: Callable[[], float]
+
+
+class _ScrapeGauges:
+    def __init__(self, gauges: Mapping[str, ScrapeGauge]) -> None:
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, gauge in self.gauges.items():
+            try:
+                value = gauge.read()
+            except Exception:  # noqa: BLE001 - a missing sample beats a failed scrape
+                log.warning("metric %s could not be read", name, exc_info=True)
+                continue
+            yield GaugeMetricFamily(name, gauge.description, value=value)
+
+
+def operations_blueprint(
+    readiness_checks: Mapping[str, Callable[[], bool]], scrape_gauges: Mapping[str, ScrapeGauge] | None = None
+) -> Blueprint:
     """/healthz (process alive), /readyz (dependencies reachable) and /metrics (Prometheus)."""
     ops = Blueprint("operations", __name__)
 
@@ -174,7 +200,10 @@ def operations_blueprint(readiness_checks: Mapping[str, Callable[[], bool]]) -> 
 
     @ops.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(_metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
+        scraped = CollectorRegistry()
+        scraped.register(_ScrapeGauges(scrape_gauges or {}))
+        body = generate_latest(_metrics_registry()) + generate_latest(scraped)
+        return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
     return ops
 
@@ -246,9 +275,10 @@ def create_api_app(
     blueprints: list[flask_smorest.Blueprint],
     readiness_checks: Mapping[str, Callable[[], bool]],
     config: Mapping[str, Any] | None = None,
+    scrape_gauges: Mapping[str, ScrapeGauge] | None = None,
 ) -> Flask:
     """A service's Flask app: its API blueprints documented at /openapi.json, errors as problem+json,
-    the operations endpoints and request metrics."""
+    the operations endpoints and request metrics (plus `scrape_gauges`, read on each scrape)."""
     app = Flask(import_name)
     app.config.update(
         API_TITLE=title,
@@ -264,7 +294,7 @@ def create_api_app(
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
-    app.register_blueprint(operations_blueprint(readiness_checks))
+    app.register_blueprint(operations_blueprint(readiness_checks, scrape_gauges))
     document_operations(api, app)
     install_problem_handlers(app)
     install_request_metrics(app)

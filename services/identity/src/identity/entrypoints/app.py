@@ -6,6 +6,7 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from accounts_common.db import database_reachable
+from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app, problem_response
 from identity.bootstrap import Identity, bootstrap
@@ -37,6 +38,7 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
         blueprints=[api.blp, sessions_api.blp, resets_api.blp, jwks.blp],
         readiness_checks={"database": lambda: database_reachable(identity.pool)},
         config={"MAX_CONTENT_LENGTH": identity.settings.max_body_bytes, **(config or {})},
+        scrape_gauges=oldest_pending_age_gauge(identity.pool),
     )
     app.extensions["identity"] = identity
     if identity.settings.trusted_proxy_hops:

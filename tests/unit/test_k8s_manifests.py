@@ -1,0 +1,179 @@
+"""deploy/k8s cannot run here (no cluster): these checks parse it instead.
+
+Names it uses exist (images, variables, ConfigMaps and Secrets); every workload meets the Pod
+Security Standards' "restricted" profile; web Deployments survive drains and spread out; the
+NetworkPolicies let each workload reach only what it needs.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
+SERVICES = {path.parent.name for path in (REPO / "services").glob("*/Dockerfile")}
+POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+# What each workload may reach besides DNS: its database, Kafka, SMTP, the services it calls.
+ALLOWED_PEERS = {
+    "identity-web": {"identity-db"},
+    "identity-relay": {"identity-db", "kafka"},
+    "identity-migrate": {"identity-db"},
+    "mailer-worker": {"mailer-db", "kafka", "smtp"},
+    "mailer-web": {"mailer-db"},
+    "mailer-migrate": {"mailer-db"},
+}
+PEER_PORTS = {"kafka": {9092}, "smtp": {25, 465, 587}, "dns": {53}}
+
+
+def documents() -> list[dict]:  # type: ignore[type-arg]
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    return [
+        doc
+        for resource in kustomization["resources"]
+        for doc in yaml.safe_load_all((K8S / resource).read_text())
+        if doc
+    ]
+
+
+def of_kind(*kinds: str) -> list[dict]:  # type: ignore[type-arg]
+    return [doc for doc in documents() if doc["kind"] in kinds]
+
+
+def workloads() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    """(name, pod template) of every Deployment, StatefulSet, DaemonSet and Job."""
+    return [(doc["metadata"]["name"], doc["spec"]["template"]) for doc in of_kind(*POD_TEMPLATE_KINDS)]
+
+
+def containers(template: dict) -> list[dict]:  # type: ignore[type-arg]
+    spec = template["spec"]
+    return spec["containers"] + spec.get("initContainers", [])
+
+
+def source_text() -> str:
+    return "\n".join(path.read_text() for root in SOURCES for path in root.rglob("*.py"))
+
+
+def test_there_are_workloads_to_check():
+    assert {name for name, _ in workloads()} == set(ALLOWED_PEERS)
+
+
+@pytest.mark.parametrize("template", [template for _, template in workloads()], ids=[name for name, _ in workloads()])
+def test_every_workload_meets_the_restricted_pod_security_standard(template):
+    spec = template["spec"]
+    pod = spec.get("securityContext", {})
+    assert not (spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"))
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    assert all("emptyDir" in volume for volume in volumes.values()), "only emptyDir volumes (no hostPath)"
+    for container in containers(template):
+        context = {**pod, **container.get("securityContext", {})}
+        assert context.get("runAsNonRoot") is True and context.get("runAsUser", 1) != 0
+        assert context.get("seccompProfile", {}).get("type") == "RuntimeDefault"
+        assert context.get("allowPrivilegeEscalation") is False and not context.get("privileged")
+        assert context.get("capabilities", {}).get("drop") == ["ALL"]
+        assert set(context.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}
+        assert context.get("readOnlyRootFilesystem") is True
+        assert {mount["mountPath"] for mount in container.get("volumeMounts", [])} >= {"/tmp"}
+        assert all(mount["name"] in volumes for mount in container.get("volumeMounts", []))
+
+
+def test_the_user_the_pods_run_as_is_the_images_user():
+    users = {template["spec"]["securityContext"]["runAsUser"] for _, template in workloads()}
+    for service in SERVICES:
+        dockerfile = (REPO / "services" / service / "Dockerfile").read_text()
+        assert set(re.findall(r"^USER (\d+)$", dockerfile, re.MULTILINE)) == {str(user) for user in users}
+
+
+def test_every_image_is_built_from_a_service_dockerfile():
+    images = {container["image"] for _, template in workloads() for container in containers(template)}
+    assert images == {f"accounts-{service}" for service in SERVICES}
+
+
+def test_every_variable_the_manifests_set_is_read_by_a_service():
+    secrets = yaml.safe_load((K8S / "secrets.example.yaml").read_text())["stringData"]
+    config = {key for doc in of_kind("ConfigMap") for key in doc["data"]}
+    direct = {env["name"] for _, template in workloads() for c in containers(template) for env in c.get("env", [])}
+    code = source_text()
+    for variable in config | set(secrets) | direct:
+        service = variable.removesuffix("_DATABASE_URL").lower()
+        read = f'"{variable}"' in code or (variable.endswith("_DATABASE_URL") and service in SERVICES)
+        assert read, f"{variable} is set by deploy/k8s but no service reads it"
+
+
+def test_every_configmap_and_secret_the_workloads_name_exists():
+    configmaps = {doc["metadata"]["name"] for doc in of_kind("ConfigMap")}
+    secrets = {yaml.safe_load((K8S / "secrets.example.yaml").read_text())["metadata"]["name"]}
+    for _, template in workloads():
+        for container in containers(template):
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in configmaps
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in secrets
+
+
+def web_deployments() -> list[dict]:  # type: ignore[type-arg]
+    return [
+        doc
+        for doc in of_kind("Deployment")
+        if any(port.get("name") == "http" for c in containers(doc["spec"]["template"]) for port in c.get("ports", []))
+    ]
+
+
+def test_each_web_deployment_has_a_disruption_budget_and_spreads_over_zones_and_nodes():
+    budgets = {yaml.dump(doc["spec"]["selector"]["matchLabels"]): doc["spec"] for doc in of_kind("PodDisruptionBudget")}
+    assert web_deployments()
+    for deployment in web_deployments():
+        labels = deployment["spec"]["selector"]["matchLabels"]
+        budget = budgets.get(yaml.dump(labels))
+        assert budget, f"{deployment['metadata']['name']} has no PodDisruptionBudget"
+        assert 0 < budget["minAvailable"] < deployment["spec"]["replicas"]
+        spread = deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        assert {c["topologyKey"] for c in spread if c["labelSelector"]["matchLabels"] == labels} == {
+            "topology.kubernetes.io/zone",
+            "kubernetes.io/hostname",
+        }
+
+
+def peer_name(peer: dict, ports: set[int]) -> str:  # type: ignore[type-arg]
+    labels = peer.get("podSelector", {}).get("matchLabels", {})
+    if labels.get("k8s-app") == "kube-dns":
+        return "dns"
+    if "strimzi.io/cluster" in labels:
+        return "kafka"
+    if "ipBlock" in peer and ports <= PEER_PORTS["smtp"]:
+        return "smtp"
+    if "app" in labels:
+        return labels["app"]
+    raise AssertionError(f"an egress peer that is none of the known ones: {peer}")
+
+
+def egress_of(app: str) -> dict[str, set[int]]:
+    """Every peer the policies let pods labelled app=<app> reach, with the ports."""
+    reached: dict[str, set[int]] = {}
+    for policy in of_kind("NetworkPolicy"):
+        selector = policy["spec"]["podSelector"].get("matchLabels", {})
+        if selector and selector != {"app": app}:
+            continue
+        for rule in policy["spec"].get("egress", []):
+            ports = {port["port"] for port in rule.get("ports", [])}
+            assert rule.get("to") and ports, f"{policy['metadata']['name']}: egress to anything or on any port"
+            for peer in rule["to"]:
+                reached.setdefault(peer_name(peer, ports), set()).update(ports)
+    return reached
+
+
+def test_everything_not_allowed_is_denied():
+    deny = [doc for doc in of_kind("NetworkPolicy") if doc["spec"]["podSelector"] == {}]
+    assert any(set(doc["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not doc["spec"].get("ingress") for doc in deny)
+
+
+@pytest.mark.parametrize("app", sorted(ALLOWED_PEERS))
+def test_network_policies_let_each_workload_reach_only_its_peers(app):
+    reached = egress_of(app)
+    assert set(reached) == ALLOWED_PEERS[app] | {"dns"}
+    for peer, ports in reached.items():
+        expected = PEER_PORTS.get(peer, {5432} if peer.endswith("-db") else {8001})
+        assert ports <= expected, f"{app} reaches {peer} on {ports}"
