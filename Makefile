@@ -27,13 +27,13 @@ test: install ## Start the infrastructure and run the whole test suite (ARGS="-k
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose $(ARGS)
 
 lint: install ## ruff check, format check and mypy
-	$(VENV)/bin/ruff check shared services tests bench deploy
-	$(VENV)/bin/ruff format --check shared services tests bench deploy
-	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer
+	$(VENV)/bin/ruff check shared testkit services tests bench deploy
+	$(VENV)/bin/ruff format --check shared testkit services tests bench deploy
+	$(VENV)/bin/mypy shared/src/accounts_common testkit/src/accounts_testkit services/identity/src/identity services/mailer/src/mailer
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format shared services tests bench deploy
-	$(VENV)/bin/ruff check --fix shared services tests bench deploy
+	$(VENV)/bin/ruff format shared testkit services tests bench deploy
+	$(VENV)/bin/ruff check --fix shared testkit services tests bench deploy
 
 infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
 	bash deploy/local/infra.sh up >/dev/null

@@ -54,7 +54,9 @@ def wait_healthy(container: str, service: str, deadline: float) -> None:
 def wait_completed(container: str, service: str, deadline: float) -> None:
     result = podman("wait", container)
     if result.returncode != 0 or result.stdout.strip() != "0":
-        raise ComposeError(f"{service} failed (exit {result.stdout.strip() or result.stderr.strip()}):\n{logs(container)}")
+        raise ComposeError(
+            f"{service} failed (exit {result.stdout.strip() or result.stderr.strip()}):\n{logs(container)}"
+        )
 
 
 def logs(container: str) -> str:

@@ -12,17 +12,23 @@ def test_a_verified_account_gets_its_token_and_its_events(
     account = accounts_verified_account()
 
     status, me = call(
-        "GET", f"{accounts_identity_url}/v1/accounts/me", headers={"Authorization": f"Bearer {account.access_token}"}
+        "GET",
+        f"{accounts_identity_url}/v1/accounts/me",
+        headers={"Authorization": f"Bearer {account.access_token}"},
     )
     assert (status, me["email"]) == (200, account.email)
     [code_email] = accounts_inbox.messages(to=account.email)
     assert "verification code" in code_email["text"]
 
     def registered_then_verified(_records):  # type: ignore[no-untyped-def]
-        types = [event["type"] for event in accounts_events.events() if event["subject"] == account.account_id]
+        types = [
+            event["type"] for event in accounts_events.events() if event["subject"] == account.account_id
+        ]
         return types == ["UserRegistered", "AccountVerified"]
 
-    accounts_events.read_until(registered_then_verified, timeout=30, what="UserRegistered and AccountVerified")
+    accounts_events.read_until(
+        registered_then_verified, timeout=30, what="UserRegistered and AccountVerified"
+    )
 
 
 def test_each_account_is_new(accounts_verified_account):

@@ -28,14 +28,19 @@ def metric_value(body: str, name: str) -> float | None:
 
 
 def test_metrics_tell_how_long_the_oldest_unpublished_event_has_waited(client, unique_email):
-    assert client.post("/v1/accounts", json={"email": unique_email, "password": "Correct-Horse-9!"}).status_code == 202
+    assert (
+        client.post("/v1/accounts", json={"email": unique_email, "password": "Correct-Horse-9!"}).status_code
+        == 202
+    )
     age = metric_value(client.get("/metrics").text, "outbox_oldest_pending_age_seconds")
     assert age is not None and age > 0  # no relay runs here: at least the event just written waits
 
 
 def test_metrics_answer_without_the_outbox_age_when_the_database_does_not(make_identity):
     settings = make_identity().settings
-    unreachable = ConnectionPool(f"postgresql://postgres@127.0.0.1:{free_port()}/none", min_size=1, open=True, timeout=1)
+    unreachable = ConnectionPool(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/none", min_size=1, open=True, timeout=1
+    )
     try:
         response = create_app(bootstrap(settings, pool=unreachable)).test_client().get("/metrics")
     finally:

@@ -60,7 +60,9 @@ def test_there_are_workloads_to_check():
     assert {name for name, _ in workloads()} == set(ALLOWED_PEERS)
 
 
-@pytest.mark.parametrize("template", [template for _, template in workloads()], ids=[name for name, _ in workloads()])
+@pytest.mark.parametrize(
+    "template", [template for _, template in workloads()], ids=[name for name, _ in workloads()]
+)
 def test_every_workload_meets_the_restricted_pod_security_standard(template):
     spec = template["spec"]
     pod = spec.get("securityContext", {})
@@ -94,7 +96,9 @@ def test_every_image_is_built_from_a_service_dockerfile():
 def test_every_variable_the_manifests_set_is_read_by_a_service():
     secrets = yaml.safe_load((K8S / "secrets.example.yaml").read_text())["stringData"]
     config = {key for doc in of_kind("ConfigMap") for key in doc["data"]}
-    direct = {env["name"] for _, template in workloads() for c in containers(template) for env in c.get("env", [])}
+    direct = {
+        env["name"] for _, template in workloads() for c in containers(template) for env in c.get("env", [])
+    }
     code = source_text()
     for variable in config | set(secrets) | direct:
         service = variable.removesuffix("_DATABASE_URL").lower()
@@ -118,12 +122,19 @@ def web_deployments() -> list[dict]:  # type: ignore[type-arg]
     return [
         doc
         for doc in of_kind("Deployment")
-        if any(port.get("name") == "http" for c in containers(doc["spec"]["template"]) for port in c.get("ports", []))
+        if any(
+            port.get("name") == "http"
+            for c in containers(doc["spec"]["template"])
+            for port in c.get("ports", [])
+        )
     ]
 
 
 def test_each_web_deployment_has_a_disruption_budget_and_spreads_over_zones_and_nodes():
-    budgets = {yaml.dump(doc["spec"]["selector"]["matchLabels"]): doc["spec"] for doc in of_kind("PodDisruptionBudget")}
+    budgets = {
+        yaml.dump(doc["spec"]["selector"]["matchLabels"]): doc["spec"]
+        for doc in of_kind("PodDisruptionBudget")
+    }
     assert web_deployments()
     for deployment in web_deployments():
         labels = deployment["spec"]["selector"]["matchLabels"]
@@ -159,7 +170,9 @@ def egress_of(app: str) -> dict[str, set[int]]:
             continue
         for rule in policy["spec"].get("egress", []):
             ports = {port["port"] for port in rule.get("ports", [])}
-            assert rule.get("to") and ports, f"{policy['metadata']['name']}: egress to anything or on any port"
+            assert rule.get("to") and ports, (
+                f"{policy['metadata']['name']}: egress to anything or on any port"
+            )
             for peer in rule["to"]:
                 reached.setdefault(peer_name(peer, ports), set()).update(ports)
     return reached
@@ -167,7 +180,10 @@ def egress_of(app: str) -> dict[str, set[int]]:
 
 def test_everything_not_allowed_is_denied():
     deny = [doc for doc in of_kind("NetworkPolicy") if doc["spec"]["podSelector"] == {}]
-    assert any(set(doc["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not doc["spec"].get("ingress") for doc in deny)
+    assert any(
+        set(doc["spec"]["policyTypes"]) == {"Ingress", "Egress"} and not doc["spec"].get("ingress")
+        for doc in deny
+    )
 
 
 @pytest.mark.parametrize("app", sorted(ALLOWED_PEERS))

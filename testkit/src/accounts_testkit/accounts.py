@@ -19,7 +19,9 @@ class Account:
     access_token: str
 
 
-def verified_account(identity_url: str, inbox: Inbox, email: str | None = None, password: str = PASSWORD) -> Account:
+def verified_account(
+    identity_url: str, inbox: Inbox, email: str | None = None, password: str = PASSWORD
+) -> Account:
     """A new verified account on the identity service at `identity_url`, whose emails reach `inbox`."""
     email = email or f"user-{uuid.uuid4().hex[:12]}@example.org"
     status, registration = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": password})

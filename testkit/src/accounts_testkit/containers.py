@@ -40,8 +40,12 @@ class Images:
 
     @classmethod
     def from_env(cls) -> "Images":
+        defaults = cls()
         return cls(
-            **{item.name: os.environ.get(f"ACCOUNTS_{item.name.upper()}_IMAGE", item.default) for item in fields(cls)}
+            **{
+                item.name: os.environ.get(f"ACCOUNTS_{item.name.upper()}_IMAGE", getattr(defaults, item.name))
+                for item in fields(cls)
+            }
         )
 
 
@@ -112,8 +116,14 @@ class ContainerStack:
             .waiting_for(HttpWaitStrategy(8001, "/readyz").with_startup_timeout(STARTUP_TIMEOUT)),
         )
         self.identity_url = f"http://{self.host}:{web.get_exposed_port(8001)}"
-        self._start("identity-relay", DockerContainer(self.images.identity).with_envs(**env).with_command(["identity", "relay"]))
-        self._start("mailer-worker", DockerContainer(self.images.mailer).with_envs(**env).with_command(["mailer", "worker"]))
+        self._start(
+            "identity-relay",
+            DockerContainer(self.images.identity).with_envs(**env).with_command(["identity", "relay"]),
+        )
+        self._start(
+            "mailer-worker",
+            DockerContainer(self.images.mailer).with_envs(**env).with_command(["mailer", "worker"]),
+        )
         return self
 
     def stop(self) -> None:
@@ -137,9 +147,9 @@ class ContainerStack:
     def start_broker(self) -> None:
         kafka = self.containers["kafka"]
         kafka.get_wrapped_container().start()
-        LogMessageWaitStrategy("Kafka Server started", times=2).with_startup_timeout(STARTUP_TIMEOUT).wait_until_ready(
-            kafka
-        )
+        LogMessageWaitStrategy("Kafka Server started", times=2).with_startup_timeout(
+            STARTUP_TIMEOUT
+        ).wait_until_ready(kafka)
 
     def _start(self, name: str, container: DockerContainer) -> DockerContainer:
         # Registered before starting: a start that fails half-way is still removed by stop().
@@ -149,12 +159,17 @@ class ContainerStack:
     def _start_postgres(self) -> None:
         postgres = self._start(
             "postgres",
-            DockerContainer(self.images.postgres).with_env("POSTGRES_PASSWORD", POSTGRES_PASSWORD).with_exposed_ports(5432),
+            DockerContainer(self.images.postgres)
+            .with_env("POSTGRES_PASSWORD", POSTGRES_PASSWORD)
+            .with_exposed_ports(5432),
         )
-        self.postgres_url = (
-            f"postgresql://postgres:{POSTGRES_PASSWORD}@{self.host}:{postgres.get_exposed_port(5432)}/postgres"
+        self.postgres_url = f"postgresql://postgres:{POSTGRES_PASSWORD}@{self.host}:{postgres.get_exposed_port(5432)}/postgres"
+        wait_for(
+            lambda: _postgres_answers(self.postgres_url),
+            timeout=STARTUP_TIMEOUT,
+            what="PostgreSQL",
+            interval=0.2,
         )
-        wait_for(lambda: _postgres_answers(self.postgres_url), timeout=STARTUP_TIMEOUT, what="PostgreSQL", interval=0.2)
 
     def _start_kafka(self) -> None:
         # The host's clients need the advertised port before the broker starts: bind a chosen one.
@@ -164,7 +179,9 @@ class ContainerStack:
             DockerContainer(self.images.kafka)
             .with_envs(**_kafka_settings(f"{self.host}:{port}"))
             .with_bind_ports(9092, port)
-            .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(STARTUP_TIMEOUT)),
+            .waiting_for(
+                LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(STARTUP_TIMEOUT)
+            ),
         )
         self.kafka_bootstrap = f"{self.host}:{port}"
 
@@ -207,7 +224,9 @@ class ContainerStack:
         status = container.wait()
         if status != 0:
             stdout, stderr = container.get_logs()
-            raise RuntimeError(f"{' '.join(command)} exited with {status}:\n{(stdout + stderr).decode()[-3000:]}")
+            raise RuntimeError(
+                f"{' '.join(command)} exited with {status}:\n{(stdout + stderr).decode()[-3000:]}"
+            )
 
 
 def _kafka_settings(advertised: str) -> dict[str, str]:

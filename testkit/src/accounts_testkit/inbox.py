@@ -24,11 +24,12 @@ class Inbox:
 
     def wait_for_messages(self, to: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
         """At least `count` messages to the address, newest first."""
-        return wait_for(
-            lambda: (found := self.messages(to)) and len(found) >= count and found,
-            timeout=timeout,
-            what=f"{count} email(s) to {to}",
-        )
+
+        def enough() -> list[dict[str, Any]] | None:
+            found = self.messages(to)
+            return found if len(found) >= count else None
+
+        return wait_for(enough, timeout=timeout, what=f"{count} email(s) to {to}")
 
     def clear(self) -> None:
         self._request("DELETE", "/api/messages")

@@ -24,7 +24,9 @@ from accounts_testkit.inbox import Inbox
 def accounts_stack() -> Iterator[ContainerStack]:
     """Kafka, PostgreSQL, the SMTP sink, identity and the mailer, removed when the session ends."""
     if problem := engine_problem():
-        pytest.fail(f"the accounts stack needs a Docker engine (or Podman's Docker API) at DOCKER_HOST: {problem}")
+        pytest.fail(
+            f"the accounts stack needs a Docker engine (or Podman's Docker API) at DOCKER_HOST: {problem}"
+        )
     with ContainerStack() as stack:
         stack.start_infrastructure().start_services()
         yield stack
