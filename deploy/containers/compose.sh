@@ -25,8 +25,9 @@ free_port() { "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 
 write_env() {
     mkdir -p "$STATE"
-    local fernet hmac
+    local fernet key_fernet hmac
     fernet="$("$PYTHON" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+    key_fernet="$("$PYTHON" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
     hmac="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')"
     (umask 077 && cat >"$COMPOSE_ENV" <<VARS
 export ACCOUNTS_KAFKA_IMAGE=localhost/accounts-kafka
@@ -38,6 +39,7 @@ export ACCOUNTS_PYTHON_IMAGE=localhost/accounts-python
 export ACCOUNTS_ENV=production
 export CODE_ENCRYPTION_KEYS=$fernet
 export IDENTITY_CODE_HMAC_KEY=$hmac
+export IDENTITY_KEY_ENCRYPTION_KEYS=$key_fernet
 export KAFKA_EXTERNAL_PORT=$(free_port)
 export SMTP_SINK_HTTP_PORT=$(free_port)
 export IDENTITY_PORT=$(free_port)

@@ -213,6 +213,7 @@ class ContainerStack:
             "SMTP_PORT": "1025",
             "CODE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "IDENTITY_CODE_HMAC_KEY": secrets.token_urlsafe(32),
+            "IDENTITY_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             # Every test signs up from the same address.
             "IDENTITY_RATE_LIMIT_REGISTER_PER_IP": "100000/3600",
             "IDENTITY_RATE_LIMIT_CODE_PER_IP": "100000/600",
