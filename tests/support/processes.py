@@ -2,23 +2,18 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from accounts_testkit.ports import free_port
 from tests.support.polling import wait_for
 
+__all__ = ["ServiceProcess", "free_port", "http_ok", "run_once"]
+
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_ok(url: str) -> bool:

@@ -8,7 +8,6 @@ and the network, also after a failed start.
 
 import os
 import secrets
-import socket
 from dataclasses import dataclass, fields
 
 import psycopg
@@ -21,6 +20,7 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWait
 
 from accounts_common.events.topics import ensure_topics
 from accounts_testkit.polling import wait_for
+from accounts_testkit.ports import free_port
 
 POSTGRES_PASSWORD = "accounts-test"  # of a throwaway server reachable only from this machine
 SERVICE_DATABASES = ("identity", "mailer")
@@ -56,12 +56,6 @@ def engine_problem() -> str | None:
         return None
     except Exception as error:  # noqa: BLE001 - any failure means "no engine"
         return str(error) or type(error).__name__
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _postgres_answers(url: str) -> bool:
@@ -173,7 +167,7 @@ class ContainerStack:
 
     def _start_kafka(self) -> None:
         # The host's clients need the advertised port before the broker starts: bind a chosen one.
-        port = _free_port()
+        port = free_port()
         self._start(
             "kafka",
             DockerContainer(self.images.kafka)
