@@ -83,6 +83,9 @@ cmd_down() {
     "${COMPOSE[@]}" down -v -t 10 >"$STATE/compose-down.log" 2>&1 \
         || { tail -n 30 "$STATE/compose-down.log" >&2; die "podman-compose down failed"; }
     rm -f "$COMPOSE_ENV"
+    local left
+    left="$(podman ps -a --format '{{.Names}}' --filter label=com.docker.compose.project=multimedia-accounts)"
+    [[ -z $left ]] || die "containers left after down: ${left//$'\n'/ }"
 }
 
 cmd_env() {
