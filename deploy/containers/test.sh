@@ -3,7 +3,7 @@
 # PostgreSQL and the SMTP sink in containers that testcontainers starts and removes, through
 # Podman's Docker API. Afterwards nothing may be left: leftovers are removed and fail the run.
 #
-#   deploy/containers/test.sh [PYTEST ARG…]    (default: tests/integration tests/containers)
+#   deploy/containers/test.sh [PYTEST ARG…]    (without a test path: tests/integration tests/containers)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,10 +41,12 @@ main() {
     export ACCOUNTS_POSTGRES_IMAGE=localhost/accounts-postgres ACCOUNTS_KAFKA_IMAGE=localhost/accounts-kafka \
         ACCOUNTS_SMTP_SINK_IMAGE=localhost/accounts-smtp-sink ACCOUNTS_IDENTITY_IMAGE=localhost/accounts-identity \
         ACCOUNTS_MAILER_IMAGE=localhost/accounts-mailer
-    local args=("$@")
-    [[ ${#args[@]} -gt 0 ]] || args=(tests/integration tests/containers)
     cd "$REPO_ROOT"
-    "$REPO_ROOT/.venv/bin/python" -m pytest "${args[@]}"
+    local arg
+    for arg in "$@"; do
+        [[ -e ${arg%%::*} ]] && { "$REPO_ROOT/.venv/bin/python" -m pytest "$@"; return; }
+    done
+    "$REPO_ROOT/.venv/bin/python" -m pytest tests/integration tests/containers "$@"
 }
 
 main "$@"
