@@ -16,7 +16,11 @@ EXAMPLES_PER_OPERATION = 25
 # unknown or wrong credential (401/403), a rate limit (429). It must never be a 422: the document
 # states every rule of shape that the server enforces.
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "429"]}}}
+    {
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "429"]}
+        }
+    }
 )
 
 

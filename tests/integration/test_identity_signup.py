@@ -4,8 +4,8 @@ import uuid
 from datetime import timedelta
 
 import jwt
-from prometheus_client.parser import text_string_to_metric_families
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, latest_code, mailed_codes, register, verify
