@@ -73,7 +73,6 @@ kafka_context() {
     local context="$STATE/kafka-context" want version
     want="$(sha256sum "$KAFKA_POM" "$SCRIPT_DIR/kafka"/* | sha256sum | cut -d' ' -f1)"
     if [[ ! -f $context/.sha256 || "$(cat "$context/.sha256")" != "$want" ]]; then
-        command -v mvn >/dev/null || die "Maven is required for the Kafka image's jars (apt-get install maven)"
         version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")"
         log "resolving the Kafka $version jars with Maven"
         rm -rf "$context"

@@ -4,8 +4,9 @@
 #
 #   deploy/containers/podman.sh install|start|stop|status|env|clean
 #
-# `install` adds the Debian packages that are missing (podman, runc, debootstrap, iptables, and
-# dnsname, without which containers on a network cannot find each other by name).
+# `install` adds the Debian packages that are missing (podman, runc, debootstrap, iptables,
+# dnsname, without which containers on a network cannot find each other by name, and maven, which
+# resolves the Kafka image's jars).
 # `start` serves the Docker API on a socket in the state folder (for testcontainers and compose);
 # `stop` ends that process. `env` prints DOCKER_HOST, CONTAINERS_CONF and testcontainers' settings.
 # `clean` removes the images build.sh made (and the layers only they used) and the state folder.
@@ -20,7 +21,7 @@ STATE="${PODMAN_STATE_DIR:-$REPO_ROOT/.state/podman}"
 SOCKET="$STATE/podman.sock"
 PIDFILE="$STATE/service.pid"
 LOG="$STATE/service.log"
-PACKAGES=(podman runc debootstrap iptables golang-github-containernetworking-plugin-dnsname)
+PACKAGES=(podman runc debootstrap iptables golang-github-containernetworking-plugin-dnsname maven)
 export CONTAINERS_CONF="$SCRIPT_DIR/containers.conf"
 
 log() { printf 'podman.sh: %s\n' "$*" >&2; }
