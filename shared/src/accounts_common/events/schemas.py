@@ -45,6 +45,17 @@ class AccountDeleted(EventData):
     deleted_at = fields.AwareDateTime(required=True)
 
 
+class AccountState(EventData):
+    """The value of an identity.accounts.v1 record: not an event, the account's latest state."""
+
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    verified = fields.Boolean(required=True)
+    verified_at = fields.AwareDateTime(required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class NewsletterDeliveryRequested(EventData):
     delivery_id = fields.UUID(required=True)
     issue_id = fields.UUID(required=True)
@@ -67,6 +78,9 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "AccountDeleted": AccountDeleted,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,
 }
+
+# Record values that are not CloudEvents: the state records of compacted topics.
+STATE_SCHEMAS: dict[str, type[EventData]] = {"AccountState": AccountState}
 
 
 def validate_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
         rotate_key(settings)
     else:
         relay = OutboxRelay(
-            settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay"
+            settings.database_url,
+            settings.kafka_bootstrap_servers,
+            client_id="identity-relay",
+            topic_prefix=settings.topic_prefix,
         )
         run_until_signalled(relay.run)
 

@@ -10,6 +10,7 @@ from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import Purpose
 from identity.service_layer import sessions
+from identity.service_layer.account_state import record_erasure
 from identity.service_layer.codes import SOURCE, issue_code, issue_code_if_allowed, publish, spend_code
 from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
 from identity.service_layer.limits import limit_email
@@ -76,3 +77,4 @@ def delete_account(app: Identity, token: str, password: str) -> None:
             data={"account_id": str(account.id), "deleted_at": app.clock().isoformat()},
         )
         outbox.enqueue(conn, ACCOUNT_EVENTS, deleted)
+        record_erasure(conn, account.id, deleted)

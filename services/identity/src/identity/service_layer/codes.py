@@ -6,10 +6,11 @@ import psycopg
 
 from accounts_common import outbox
 from accounts_common.events import new_event
-from accounts_common.events.topics import CODES
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
 from identity.adapters import repository
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose, code_mac, generate_code, judge
+from identity.service_layer.account_state import record_state
 from identity.service_layer.limits import limit_email
 
 SOURCE = "/identity"
@@ -79,6 +80,10 @@ def issue_code(
 def publish(
     conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: str
 ) -> None:
-    """Put an event about the account (with its id and email) in the outbox, in the caller's transaction."""
+    """Put an event about the account (with its id and email) in the outbox, in the caller's transaction;
+    an account event (it changes the account) with the account's new state."""
     data = {"account_id": str(account.id), "email": account.email, **fields}
-    outbox.enqueue(conn, topic, new_event(event_type, source=SOURCE, subject=str(account.id), data=data))
+    event = new_event(event_type, source=SOURCE, subject=str(account.id), data=data)
+    outbox.enqueue(conn, topic, event)
+    if topic == ACCOUNT_EVENTS:
+        record_state(conn, account.id, event)
