@@ -10,8 +10,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from accounts_common.events.envelope import CONTENT_TYPE
 from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS
-from accounts_common.outbox import FOLLOWS_EVENT_ID_HEADER, FOLLOWS_EVENT_OFFSET_HEADER, STATE_CONTENT_TYPE
 from accounts_common.events.topics import TOPICS, Topic
+from accounts_common.outbox import FOLLOWS_EVENT_ID_HEADER, FOLLOWS_EVENT_OFFSET_HEADER, STATE_CONTENT_TYPE
 
 ENVELOPE = {
     "type": "object",
@@ -78,7 +78,7 @@ def _state_message(name: str) -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "content-type": {"type": "string", "const": STATE_CONTENT_TYPE},
-                FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "The event's id."},
+                FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "Its event's id."},
                 FOLLOWS_EVENT_OFFSET_HEADER: {
                     "type": "string",
                     "description": "The offset of the event this state follows, on the same partition "
