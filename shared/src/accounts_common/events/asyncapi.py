@@ -78,7 +78,7 @@ def _state_message(name: str) -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "content-type": {"type": "string", "const": STATE_CONTENT_TYPE},
-                FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "Its event's id."},
+                FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "The event id."},
                 FOLLOWS_EVENT_OFFSET_HEADER: {
                     "type": "string",
                     "description": "The offset of the event this state follows, on the same partition "
