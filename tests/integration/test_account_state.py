@@ -101,15 +101,15 @@ def wait_until_relayed(pool: ConnectionPool) -> None:
 
 
 def make_accounts(published: Published, registered: int, verified: int, deleted: int) -> dict[str, str]:
-    """Register, verify and delete accounts; the emails of the live ones by state (and of the deleted)."""
+    """Register accounts, verify some and delete some of those; each email and what became of it."""
     client, emails = published.client, {}
     for number in range(registered):
         email = f"state-{number}-{uuid.uuid4().hex[:8]}@example.org"
         if number < verified:
             token = sign_up(client, published.pool, email)
             if number < deleted:
-                response = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token))
-                assert response.status_code == 204
+                deletion = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token))
+                assert deletion.status_code == 204
                 emails[email] = "deleted"
                 continue
             emails[email] = "verified"
@@ -156,7 +156,8 @@ def test_after_compaction_the_topic_holds_exactly_the_live_accounts_in_their_lat
         return records if {v["email"] for v in values} == live and len(keys) == len(set(keys)) else None
 
     records = wait_for(compacted, timeout=120, interval=5, what="the log cleaner to compact the state topic")
-    states = {value["email"]: value for value in (json.loads(r.value) for r in records if r.value is not None)}
+    values = (json.loads(record.value) for record in records if record.value is not None)
+    states = {value["email"]: value for value in values}
     for email in live:
         verified = emails[email] == "verified"
         assert states[email]["verified"] is verified
