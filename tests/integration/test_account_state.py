@@ -108,7 +108,8 @@ def make_accounts(published: Published, registered: int, verified: int, deleted:
         if number < verified:
             token = sign_up(client, published.pool, email)
             if number < deleted:
-                deletion = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token))
+                me = bearer(token)
+                deletion = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=me)
                 assert deletion.status_code == 204
                 emails[email] = "deleted"
                 continue
