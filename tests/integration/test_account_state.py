@@ -1,7 +1,6 @@
 """identity.accounts.v1 against the real broker: compacted to the live accounts, and a bootstrap
 that continues on the account events exactly where the state ends."""
 
-import dataclasses
 import json
 import threading
 import time
@@ -10,21 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient
-from psycopg_pool import ConnectionPool
 
 from accounts_common.bootstrap import AccountFeed
-from accounts_common.db import create_pool
-from accounts_common.events import Topic
-from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE, CODES, ensure_topics
-from accounts_common.outbox import OutboxRelay
-from identity.bootstrap import bootstrap
-from identity.entrypoints.app import create_app
-from identity.entrypoints.cli import IDENTITY_MIGRATIONS
-from identity.settings import RateLimits, Settings
-from tests.conftest import Infra, migrated_database
+from tests.conftest import Infra
 from tests.integration.conftest import PASSWORD, bearer, sign_up
 from tests.support.polling import wait_for
+from tests.support.private_identity import PrivateIdentity, private_identity
 
 PARTITIONS = 2
 SEGMENT_MS = 200
@@ -39,68 +29,13 @@ COMPACT_AT_ONCE = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Published:
-    """An identity of its own whose relay publishes to private copies of the account topics."""
-
-    client: object
-    pool: ConnectionPool
-    prefix: str
-
-    @property
-    def state_topic(self) -> str:
-        return self.prefix + ACCOUNT_STATE
-
-    @property
-    def events_topic(self) -> str:
-        return self.prefix + ACCOUNT_EVENTS
-
-
 @pytest.fixture
-def published(infra: Infra) -> Iterator[Published]:
-    prefix = f"test-state-{uuid.uuid4().hex[:8]}."
-    topics = (
-        Topic(prefix + CODES, partitions=PARTITIONS),
-        Topic(prefix + ACCOUNT_EVENTS, partitions=PARTITIONS),
-        Topic(prefix + ACCOUNT_STATE, partitions=PARTITIONS, configs=COMPACT_AT_ONCE),
-    )
-    ensure_topics(infra.kafka, topics)
-    url = migrated_database(infra, f"test_state_{uuid.uuid4().hex[:6]}", IDENTITY_MIGRATIONS)
-    settings = dataclasses.replace(
-        Settings.from_env(), database_url=url, kafka_bootstrap_servers=infra.kafka, topic_prefix=prefix
-    )
-    relay = OutboxRelay(url, infra.kafka, client_id="test-state-relay", topic_prefix=prefix)
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    with create_pool(url, name="test-state") as pool:
-        identity = bootstrap(dataclasses.replace(settings, rate_limits=RateLimits.generous()), pool=pool)
-        thread.start()
-        try:
-            yield Published(create_app(identity).test_client(), pool, prefix)
-        finally:
-            stop.set()
-            thread.join(10)
-            _delete_topics(infra.kafka, [topic.name for topic in topics])
+def published(infra: Infra) -> Iterator[PrivateIdentity]:
+    with private_identity(infra, partitions=PARTITIONS, state_configs=COMPACT_AT_ONCE) as identity:
+        yield identity
 
 
-def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="test-state-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()
-
-
-def wait_until_relayed(pool: ConnectionPool) -> None:
-    def nothing_pending() -> bool:
-        with pool.connection() as conn:
-            row = conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()
-        return row is not None and row[0] == 0
-
-    wait_for(nothing_pending, timeout=30, what="the relay to publish the outbox")
-
-
-def make_accounts(published: Published, registered: int, verified: int, deleted: int) -> dict[str, str]:
+def make_accounts(published: PrivateIdentity, registered: int, verified: int, deleted: int) -> dict[str, str]:
     """Register accounts, verify some and delete some of those; each email and what became of it."""
     client, emails = published.client, {}
     for number in range(registered):
@@ -146,7 +81,7 @@ def roll_and_read(bootstrap_servers: str, topic: str) -> list:  # type: ignore[t
 
 def test_after_compaction_the_topic_holds_exactly_the_live_accounts_in_their_latest_state(infra, published):
     emails = make_accounts(published, registered=9, verified=6, deleted=3)
-    wait_until_relayed(published.pool)
+    published.wait_until_relayed()
     live = {email for email, state in emails.items() if state != "deleted"}
     deleted = set(emails) - live
 
@@ -170,7 +105,7 @@ def test_after_compaction_the_topic_holds_exactly_the_live_accounts_in_their_lat
 
 def test_a_bootstrap_sees_the_live_accounts_and_follows_only_the_events_after_them(infra, published):
     emails = make_accounts(published, registered=6, verified=4, deleted=2)
-    wait_until_relayed(published.pool)
+    published.wait_until_relayed()
     feed = AccountFeed(infra.kafka, topic_prefix=published.prefix)
     snapshot = feed.snapshot()
     assert {account.email: account.verified for account in snapshot.accounts.values()} == {
