@@ -23,10 +23,19 @@ class EventData(Schema):
         unknown = EXCLUDE
 
 
+LOCALES = ("en", "fr")
+
+
+def locale_field() -> fields.String:
+    """Optional: the person's language, for the mails written to them (absent means English)."""
+    return fields.String(validate=validate.OneOf(LOCALES))
+
+
 class UserRegistered(EventData):
     account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
     email = fields.Email(required=True, metadata=EMAIL)
     registered_at = fields.AwareDateTime(required=True, metadata=meaning("When the account was created."))
+    locale = locale_field()
 
 
 class CodeIssued(EventData):
@@ -35,6 +44,7 @@ class CodeIssued(EventData):
     purpose = fields.String(required=True, validate=validate.OneOf(["verification", "password_reset"]))
     code_encrypted = fields.String(required=True, validate=validate.Length(min=1))
     expires_at = fields.AwareDateTime(required=True)
+    locale = locale_field()
 
 
 class AccountVerified(EventData):
@@ -52,6 +62,8 @@ class PasswordReset(EventData):
     reset_at = fields.AwareDateTime(
         required=True, metadata=meaning("When the password changed: every session issued before is revoked.")
     )
+    # Optional: the same-site portal path the reset was asked from ("password updated" mail button).
+    return_to = fields.String(validate=validate.Regexp(r"^/(?![/\\])\S*$"))
 
 
 class AccountDeleted(EventData):
