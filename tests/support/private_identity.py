@@ -8,12 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask.testing import FlaskClient
-from kafka.admin import KafkaAdminClient
 from psycopg_pool import ConnectionPool
 
 from accounts_common.db import create_pool
 from accounts_common.events import Topic
-from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE, CODES, TOPICS, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    ACCOUNT_STATE,
+    CODES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from accounts_common.outbox import OutboxRelay
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
@@ -82,12 +88,4 @@ def private_identity(
         finally:
             stop.set()
             thread.join(10)
-            _delete_topics(infra.kafka, [topic.name for topic in topics])
-
-
-def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="test-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()
+            delete_topics(infra.kafka, [topic.name for topic in topics])

@@ -110,6 +110,15 @@ def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) ->
         admin.close()
 
 
+def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    """Delete these topics (private copies made by a test or benchmark run)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="accounts-topics")
+    try:
+        admin.delete_topics(names)
+    finally:
+        admin.close()
+
+
 def main() -> None:
     """`accounts-topics`: create the system's topics on the cluster."""
     parser = argparse.ArgumentParser(description=main.__doc__)
