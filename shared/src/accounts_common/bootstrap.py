@@ -33,6 +33,7 @@ from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 500
+STATE_SCHEMA = AccountState()  # one instance: making a marshmallow schema costs more than a load
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def _apply_state(accounts: dict[UUID, Account], record: ConsumerRecord) -> bool:
         if record.value is None:
             accounts.pop(account_id, None)
         else:
-            accounts[account_id] = Account(**AccountState().load(json.loads(record.value)))
+            accounts[account_id] = Account(**STATE_SCHEMA.load(json.loads(record.value)))
         return True
     except (KeyError, ValueError, ValidationError) as error:
         log.warning("skipping invalid account state at %s[%d]@%d: %r", *_where(record), error)
