@@ -131,6 +131,35 @@ def test_a_state_record_follows_its_event_to_the_same_partition_naming_its_offse
     assert all(offsets == sorted(offsets) for offsets in followed.values())
 
 
+def test_state_records_without_their_partition_wait_while_the_events_flow(infra, scratch_db, scratch_pool):
+    events_topic, state_topic = (f"test.{kind}-{uuid.uuid4().hex[:8]}" for kind in ("events", "narrow"))
+    ensure_topics(infra.kafka, (Topic(events_topic, partitions=3), Topic(state_topic, partitions=1)))
+    accounts = [str(uuid.uuid4()) for _ in range(9)]
+    with scratch_pool.connection() as conn, conn.transaction():
+        for account in accounts:
+            event = registered(account, 0)
+            outbox.enqueue(conn, events_topic, event)
+            outbox.enqueue_state(conn, state_topic, account, {"sequence": 0}, follows=event)
+    events = TopicReader(infra.kafka, events_topic)
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-narrow")
+    thread, stop = run_in_thread(relay.run)
+    try:
+        events.read_until(lambda records: len(records) >= 9, timeout=60, what="the 9 events")
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+        events.close()
+    with scratch_pool.connection() as conn:
+        waiting = conn.execute(
+            """SELECT DISTINCT event.kafka_partition FROM outbox state
+               JOIN outbox event ON event.event_id = state.follows_event_id
+               WHERE state.topic = %s AND state.published_at IS NULL""",
+            (state_topic,),
+        ).fetchall()
+    assert {partition for (partition,) in waiting} == {r.partition for r in events.records} - {0}
+
+
 def test_relay_is_woken_by_notify_without_waiting_for_the_poll(infra, scratch_db, scratch_pool, topic):
     relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-notify", poll_interval=30.0)
     reader = TopicReader(infra.kafka, topic)

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 from prometheus_client import Counter
 
 from accounts_common.events import CloudEvent, validate_data
@@ -164,20 +165,9 @@ class OutboxRelay:
     def _publish(self, conn: psycopg.Connection, pending: list[PendingRecord]) -> None:
         if not pending:
             return
-        producer = self._get_producer()
-        futures = [
-            producer.send(
-                self.topic_prefix + record.topic,
-                key=record.record_key.encode(),
-                value=None if record.record_value is None else record.record_value.encode(),
-                headers=record.headers(),
-                partition=record.partition,
-            )
-            for record in pending
-        ]
-        producer.flush(timeout=SEND_TIMEOUT_S)
-        acknowledged, failure = [], None
-        for record, future in zip(pending, futures, strict=True):
+        futures, refused = self._send(pending)
+        acknowledged, failure = [], refused
+        for record, future in zip(pending, futures, strict=False):
             if future.succeeded():
                 acknowledged.append((record.id, future.value.partition, future.value.offset))
             elif failure is None:
@@ -194,6 +184,28 @@ class OutboxRelay:
             PUBLISHED.inc(len(acknowledged))
         if failure is not None:
             raise failure if isinstance(failure, KafkaError) else KafkaError(str(failure))
+
+    def _send(self, pending: list[PendingRecord]) -> tuple[list[FutureRecordMetadata], KafkaError | None]:
+        """Send the records in order and wait for Kafka; stop at one the producer refuses outright."""
+        producer = self._get_producer()
+        futures, refused = [], None
+        for record in pending:
+            try:
+                futures.append(
+                    producer.send(
+                        self.topic_prefix + record.topic,
+                        key=record.record_key.encode(),
+                        value=None if record.record_value is None else record.record_value.encode(),
+                        headers=record.headers(),
+                        partition=record.partition,
+                    )
+                )
+            except ValueError as error:
+                # A state topic with fewer partitions than its events: the states wait, the events flow.
+                refused = KafkaError(f"cannot publish to {record.topic}: {error}")
+                break
+        producer.flush(timeout=SEND_TIMEOUT_S)
+        return futures, refused
 
     def _delete_old(self, conn: psycopg.Connection) -> None:
         conn.execute(
