@@ -4,8 +4,9 @@ SHELL := /bin/bash
 
 VENV := .venv
 INSTALLED := $(VENV)/.installed
-PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
-	requirements-dev.txt deploy/local/install.sh
+PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/pyproject.toml \
+	services/mailer/pyproject.toml examples/verified-accounts-counter/pyproject.toml requirements-dev.txt \
+	deploy/local/install.sh
 
 .PHONY: help install run test lint format infra-up infra-down bench clean-state \
 	containers test-containers compose-up compose-down compose-smoke clean-containers
@@ -27,13 +28,14 @@ test: install ## Start the infrastructure and run the whole test suite (ARGS="-k
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose $(ARGS)
 
 lint: install ## ruff check, format check and mypy
-	$(VENV)/bin/ruff check shared testkit services tests bench deploy
-	$(VENV)/bin/ruff format --check shared testkit services tests bench deploy
+	$(VENV)/bin/ruff check shared testkit services tests bench deploy examples
+	$(VENV)/bin/ruff format --check shared testkit services tests bench deploy examples
 	$(VENV)/bin/mypy shared/src/accounts_common testkit/src/accounts_testkit services/identity/src/identity services/mailer/src/mailer
+	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format shared testkit services tests bench deploy
-	$(VENV)/bin/ruff check --fix shared testkit services tests bench deploy
+	$(VENV)/bin/ruff format shared testkit services tests bench deploy examples
+	$(VENV)/bin/ruff check --fix shared testkit services tests bench deploy examples
 
 infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
 	bash deploy/local/infra.sh up >/dev/null

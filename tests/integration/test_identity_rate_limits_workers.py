@@ -18,21 +18,12 @@ RESEND = "/v1/accounts/verification/resend"
 
 
 def routes_served_per_worker(metrics: Path) -> list[set[str]]:
-    """For each worker that answered (one metrics file per process), the routes it answered.
-
-    Other histograms share the files (housekeeping's, also in gunicorn's master): only the
-    request histogram's samples count.
-    """
+    """For each worker (one metrics file per process), the routes it answered."""
     served = []
     for path in metrics.glob("histogram_*.db"):
-        routes = {
-            sample.labels["route"]
-            for family in MultiProcessCollector.merge([str(path)])
-            if family.name == "http_request_duration_seconds"
-            for sample in family.samples
-        }
-        if routes:
-            served.append(routes)
+        for family in MultiProcessCollector.merge([str(path)]):
+            if family.name == "http_request_duration_seconds":
+                served.append({sample.labels["route"] for sample in family.samples})
     return served
 
 
