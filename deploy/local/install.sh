@@ -7,7 +7,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
-PACKAGES=(shared services/identity services/mailer)
+PACKAGES=(shared services/identity services/mailer services/portal)
+PORTAL_TRANSLATIONS="$REPO_ROOT/services/portal/src/portal/translations"
 
 log() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -46,6 +47,8 @@ main() {
     local args=()
     for package in "${PACKAGES[@]}"; do args+=(-e "$REPO_ROOT/$package"); done
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}" -r "$REPO_ROOT/requirements-dev.txt"
+    log "compiling the portal's translations"
+    "$VENV/bin/pybabel" compile --use-fuzzy -d "$PORTAL_TRANSLATIONS" >/dev/null
     log "done: $VENV"
 }
 
