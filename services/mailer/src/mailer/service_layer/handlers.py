@@ -71,17 +71,29 @@ class Mailer:
             "purpose": data["purpose"],
             "minutes": _minutes_valid(event, data["expires_at"]),
         }
-        self._deliver(conn, event, "code", data["account_id"], data["email"], context)
+        self._deliver(
+            conn, event, "code", data["account_id"], data["email"], context, locale=data.get("locale")
+        )
 
     def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Welcome the new account and invite it to the newsletter."""
         context = {"newsletter_url": f"{self.portal_url}/newsletter"}
-        self._deliver(conn, event, "welcome", data["account_id"], data["email"], context)
+        self._deliver(
+            conn, event, "welcome", data["account_id"], data["email"], context, locale=data.get("locale")
+        )
 
     def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Tell the account its password changed, with the way back to log in."""
         context = {"login_url": f"{self.portal_url}/login"}
-        self._deliver(conn, event, "password_updated", data["account_id"], data["email"], context)
+        self._deliver(
+            conn,
+            event,
+            "password_updated",
+            data["account_id"],
+            data["email"],
+            context,
+            locale=data.get("locale"),
+        )
 
     def newsletter_delivery_requested(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
@@ -117,12 +129,17 @@ class Mailer:
         recipient: str,
         context: dict[str, Any],
         headers: dict[str, str] | None = None,
+        *,
+        locale: str | None = None,
     ) -> None:
+        """Send one email once, in the recipient's language (`locale`, an optional field of the event)."""
         if not self.delivery_log.claim(event.id, kind, account_id, recipient):
             return
         try:
             content = self.templates.render(
-                kind, {"product_name": self.product_name, "portal_url": self.portal_url, **context}
+                kind,
+                {"product_name": self.product_name, "portal_url": self.portal_url, **context},
+                language=locale,
             )
             message = build_message(
                 self.envelope, recipient, content, event_id=event.id, extra_headers=headers
