@@ -91,5 +91,9 @@ def _api_error(status: int, payload: bytes) -> ApiError:
         status=status,
         slug=str(problem.get("type") or "about:blank").rsplit("/", 1)[-1],
         detail=str(problem.get("detail") or ""),
-        errors={name: [str(m) for m in messages] for name, messages in errors.items() if isinstance(messages, list)},
+        errors={
+            name: [str(m) for m in messages]
+            for name, messages in errors.items()
+            if isinstance(messages, list)
+        },
     )

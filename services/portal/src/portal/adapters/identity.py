@@ -13,9 +13,7 @@ class IdentityClient:
 
     def register(self, email: str, password: str, locale: str) -> dict[str, Any]:
         """202 {status, email, code_expires_in, registration_id}."""
-        return self.api.call(
-            "POST", "/v1/accounts", {"email": email, "password": password, "locale": locale}
-        )
+        return self.api.call("POST", "/v1/accounts", {"email": email, "password": password, "locale": locale})
 
     def verify(self, email: str, code: str, registration_id: str) -> str:
         """The access token of the newly verified account."""

@@ -36,7 +36,9 @@ def create_app(
     """Build the app; tests may pass their own settings or a wired portal."""
     configure_logging()
     settings = settings or Settings.from_env()
-    portal = portal or bootstrap(settings, forwarded_for=lambda: {"X-Forwarded-For": request.remote_addr or ""})
+    portal = portal or bootstrap(
+        settings, forwarded_for=lambda: {"X-Forwarded-For": request.remote_addr or ""}
+    )
     app = create_api_app(
         "portal",
         title="Multimedia Accounts — portal",
@@ -129,4 +131,6 @@ def install_page_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return render_template("error.html", status=500, message=gettext("Something went wrong on our side.")), 500
+        return render_template(
+            "error.html", status=500, message=gettext("Something went wrong on our side.")
+        ), 500

@@ -5,6 +5,9 @@ from flask_babel import gettext, lazy_gettext
 from portal.adapters.http import ApiError
 
 FORM = "_form"
+CREDENTIALS = {"email": "email", "password": "password"}
+CODE = {"code": "code"}
+EMAIL = {"email": "email"}
 
 # Identity's wording of the password policy and of malformed input, translated for the page.
 API_MESSAGES = {
@@ -25,7 +28,7 @@ API_MESSAGES = {
 
 
 def _problem_messages() -> dict[str, tuple[str, str]]:
-    """Problem slug → (field, message)."""
+    """Problem slug → (the API field it concerns, message)."""
     return {
         "invalid-code": ("code", gettext("This code is not right. Check the email and try again.")),
         "code-expired": ("code", gettext("This code has expired. Ask for a new code.")),
@@ -44,16 +47,17 @@ def _problem_messages() -> dict[str, tuple[str, str]]:
     }
 
 
-def field_errors(error: ApiError, field_names: dict[str, str] | None = None) -> dict[str, list[str]]:
-    """{form field: [messages]} for a 4xx problem; `field_names` maps API fields to the form's."""
+def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list[str]]:
+    """{form field: [messages]} for a 4xx problem; `form_fields` maps the API's fields to the form's.
+
+    A message about anything the form does not show goes to the top of the form.
+    """
     known = _problem_messages()
     if error.slug in known:
         field, message = known[error.slug]
-        return {field: [message]}
-    if error.errors:
-        renames = field_names or {}
-        return {
-            renames.get(name, name): [str(API_MESSAGES.get(message, message)) for message in messages]
-            for name, messages in error.errors.items()
-        }
-    return {FORM: [gettext("The request could not be completed. Check the form and try again.")]}
+        return {form_fields.get(field, FORM): [message]}
+    errors: dict[str, list[str]] = {}
+    for name, messages in error.errors.items():
+        translated = [str(API_MESSAGES.get(message, message)) for message in messages]
+        errors.setdefault(form_fields.get(name, FORM), []).extend(translated)
+    return errors or {FORM: [gettext("The request could not be completed. Check the form and try again.")]}

@@ -102,7 +102,7 @@ def seconds_before_new_code(flow_state: Mapping[str, Any]) -> int:
 
 
 def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[str, list[str]]) -> str:
-    """"Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
+    """ "Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
     return render_template(
         "code.html",
         flow=flow,

@@ -54,7 +54,10 @@ def change_subscription() -> Response | tuple[str, int]:
         else:
             portal().newsletter.unsubscribe(token)
     except ServiceUnavailable:
-        return render_account({"newsletter": [gettext("The newsletter is unavailable. Please try again in a few minutes.")]}, 503)
+        return render_account(
+            {"newsletter": [gettext("The newsletter is unavailable. Please try again in a few minutes.")]},
+            503,
+        )
     if subscribe:
         flash(gettext("You are subscribed to our newsletter."))
     else:
@@ -66,11 +69,11 @@ def change_subscription() -> Response | tuple[str, int]:
 @login_required
 def delete() -> Response | tuple[str, int]:
     try:
-        portal().identity.delete_account(str(access_token()), request.form.get("password", ""))
+        portal().identity.delete_account(str(access_token()), request.form.get("delete_password", ""))
     except ApiError as error:
         if error.status == 401:
             raise
-        return render_account({"delete_password": field_errors(error).popitem()[1]}, 400)
+        return render_account(field_errors(error, {"password": "delete_password"}), 400)
     sign_out()
     flash(gettext("Your account has been deleted."))
     return see_other("videos.index")

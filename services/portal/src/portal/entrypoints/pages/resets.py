@@ -8,7 +8,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import CODE, EMAIL, FORM, field_errors
 from portal.entrypoints.web import (
     portal,
     render_code_page,
@@ -42,7 +42,9 @@ def submit_email() -> Response | tuple[str, int]:
     try:
         request_code(email)
     except ApiError as error:
-        return render_template("resets/start.html", values={"email": email}, errors=field_errors(error)), 400
+        return render_template(
+            "resets/start.html", values={"email": email}, errors=field_errors(error, EMAIL)
+        ), 400
     return see_other("resets.verify")
 
 
@@ -62,7 +64,7 @@ def submit_code() -> Response | str | tuple[str, int]:
     try:
         token = portal().identity.verify_password_reset(str(reset["email"]), request.form.get("code", ""))
     except ApiError as error:
-        return render_code_page("resets", reset, field_errors(error)), 400
+        return render_code_page("resets", reset, field_errors(error, CODE)), 400
     session["reset"] = {**reset, "reset_token": token}
     return see_other("resets.new_password")
 
@@ -79,7 +81,7 @@ def resend() -> Response | str | tuple[str, int]:
     try:
         request_code(str(reset["email"]))
     except ApiError as error:
-        return render_code_page("resets", reset, {"resend": field_errors(error).popitem()[1]}), 400
+        return render_code_page("resets", reset, {"resend": field_errors(error, {})[FORM]}), 400
     flash(gettext("We have sent a new code to %(email)s.", email=reset["email"]))
     return see_other("resets.verify")
 

@@ -4,7 +4,7 @@ from flask import Blueprint, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import CREDENTIALS, field_errors
 from portal.entrypoints.web import (
     access_token,
     portal,
@@ -35,7 +35,10 @@ def submit_login() -> str | Response:
         me = portal().identity.me(token)
     except ApiError as error:
         return render_template(
-            "sessions/login.html", reason=None, values={"email": email}, errors=field_errors(error)
+            "sessions/login.html",
+            reason=None,
+            values={"email": email},
+            errors=field_errors(error, CREDENTIALS),
         ), 400
     sign_in(token, me["email"], me.get("locale"))
     return redirect(return_path(), code=303)

@@ -8,7 +8,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
 from portal.entrypoints.web import (
     access_token,
     portal,
@@ -38,7 +38,9 @@ def submit_signup() -> str | Response | tuple[str, int]:
     try:
         accepted = portal().identity.register(email, password, str(get_locale()))
     except ApiError as error:
-        return render_template("signup/signup.html", values={"email": email}, errors=field_errors(error)), 400
+        return render_template(
+            "signup/signup.html", values={"email": email}, errors=field_errors(error, CREDENTIALS)
+        ), 400
     session["signup"] = {
         "email": accepted.get("email", email),
         "registration_id": accepted["registration_id"],
@@ -65,7 +67,7 @@ def submit_code() -> str | Response | tuple[str, int]:
         token = portal().identity.verify(email, request.form.get("code", ""), registration_id)
         me = portal().identity.me(token)
     except ApiError as error:
-        return render_code_page("signup", registration, field_errors(error)), 400
+        return render_code_page("signup", registration, field_errors(error, CODE)), 400
     sign_in(token, me["email"], me.get("locale"))
     return see_other("signup.created")
 
@@ -82,7 +84,7 @@ def resend() -> str | Response | tuple[str, int]:
     try:
         portal().identity.resend_code(str(registration["email"]), str(registration["registration_id"]))
     except ApiError as error:
-        return render_code_page("signup", registration, {"resend": field_errors(error).popitem()[1]}), 400
+        return render_code_page("signup", registration, {"resend": field_errors(error, {})[FORM]}), 400
     session["signup"] = {**registration, "sent_at": time.time()}
     flash(gettext("We have sent a new code to %(email)s.", email=registration["email"]))
     return see_other("signup.verify")
