@@ -37,8 +37,9 @@ def test_the_recipients_locale_picks_the_language_over_the_configured_one():
 
 @pytest.mark.parametrize("locale", [None, "", "xx", "../en"])
 def test_an_absent_or_unknown_locale_falls_back_to_the_configured_language(locale):
-    assert Templates("fr").render("code", CODE_CONTEXT, language=locale).subject.startswith("Créer un compte")
-    assert Templates("en").render("code", CODE_CONTEXT, language=locale).subject.startswith("Create an account")
+    french, english = Templates("fr"), Templates("en")
+    assert french.render("code", CODE_CONTEXT, language=locale).subject.startswith("Créer un compte")
+    assert english.render("code", CODE_CONTEXT, language=locale).subject.startswith("Create an account")
 
 
 @pytest.mark.parametrize("kind", ["code", "welcome", "password_updated", "newsletter"])

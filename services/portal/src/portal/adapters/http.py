@@ -86,7 +86,9 @@ def _api_error(status: int, payload: bytes) -> ApiError:
         problem = {}
     if not isinstance(problem, dict):
         problem = {}
-    errors = problem.get("errors") if isinstance(problem.get("errors"), dict) else {}
+    errors = problem.get("errors")
+    if not isinstance(errors, dict):
+        errors = {}
     return ApiError(
         status=status,
         slug=str(problem.get("type") or "about:blank").rsplit("/", 1)[-1],

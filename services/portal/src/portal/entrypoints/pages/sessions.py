@@ -28,7 +28,7 @@ def login() -> str | Response:
 
 
 @blp.post("/login")
-def submit_login() -> str | Response:
+def submit_login() -> Response | tuple[str, int]:
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
     try:
         token = portal().identity.log_in(email, password)
