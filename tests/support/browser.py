@@ -2,7 +2,6 @@
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,11 +108,6 @@ class PageWeights:
         target = ARTIFACTS / "page-weight.json"
         target.write_text(json.dumps(ordered, indent=2) + "\n")
         return target
-
-
-def visible_text(page: Page) -> Iterator[str]:
-    """The text of the page's main content, line by line."""
-    yield from (line.strip() for line in page.inner_text("main").splitlines() if line.strip())
 
 
 def no_horizontal_scroll(page: Page) -> bool:

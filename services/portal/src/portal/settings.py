@@ -3,27 +3,9 @@
 import os
 from dataclasses import dataclass
 
-from accounts_common.config import env_float, env_int, env_str
+from accounts_common.config import env_float, env_int, env_str, in_development, secret_key
 
 DEV_SECRET_KEY = "dev-only-portal-session-key-not-for-production"
-MIN_SECRET_BYTES = 32
-
-
-def development() -> bool:
-    """ACCOUNTS_ENV=development: built-in development keys are allowed (make run, make test)."""
-    return os.environ.get("ACCOUNTS_ENV") == "development"
-
-
-def secret_from_env(name: str, development_default: str) -> str:
-    """A key from the environment; the built-in one, or a short one, only in development."""
-    value = env_str(name, development_default)
-    if development():
-        return value
-    if value == development_default:
-        raise ValueError(f"{name} is not set: the built-in development key needs ACCOUNTS_ENV=development")
-    if len(value.encode()) < MIN_SECRET_BYTES:
-        raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long")
-    return value
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -55,12 +37,12 @@ class Settings:
         """Read the PORTAL_* variables."""
         defaults = cls("")
         return cls(
-            secret_key=secret_from_env("PORTAL_SECRET_KEY", DEV_SECRET_KEY),
+            secret_key=secret_key("PORTAL_SECRET_KEY", DEV_SECRET_KEY),
             identity_url=env_str("PORTAL_IDENTITY_URL", defaults.identity_url).rstrip("/"),
             catalogue_url=env_str("PORTAL_CATALOGUE_URL", defaults.catalogue_url).rstrip("/"),
             newsletter_url=env_str("PORTAL_NEWSLETTER_URL", defaults.newsletter_url).rstrip("/"),
             # Plain-HTTP local runs need cookies without the Secure flag.
-            secure_cookies=env_bool("PORTAL_SECURE_COOKIES", not development()),
+            secure_cookies=env_bool("PORTAL_SECURE_COOKIES", not in_development()),
             api_timeout_s=env_float("PORTAL_API_TIMEOUT_S", defaults.api_timeout_s),
             resend_cooldown_s=env_int("PORTAL_RESEND_COOLDOWN_S", defaults.resend_cooldown_s),
             code_lifetime_s=env_int("PORTAL_CODE_LIFETIME_S", defaults.code_lifetime_s),

@@ -2,7 +2,7 @@
 
 import argparse
 
-from accounts_common.config import env_int
+from accounts_common.config import env_int, load_settings
 from accounts_common.process import configure_logging, exec_gunicorn
 from portal.settings import Settings
 
@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
     args = parser.parse_args(argv)
     configure_logging()
-    Settings.from_env()  # refuse to start on bad settings here, not in every gunicorn worker
+    load_settings("portal", Settings.from_env)  # refuse a development or weak key here, before the workers
     exec_gunicorn("portal.entrypoints.app:create_app()", port=args.port, workers=args.workers)
 
 
