@@ -1,4 +1,4 @@
-"""Where the portal may send the user back to, and in which language it speaks."""
+"""Where the portal may send the user back to, in which language it speaks, how it writes a duration."""
 
 from collections.abc import Iterable
 
@@ -22,3 +22,11 @@ def choose_language(chosen: str | None, offered: Iterable[str]) -> str:
         if primary in LANGUAGES:
             return primary
     return DEFAULT_LANGUAGE
+
+
+def clock_duration(seconds: float | int | None) -> str:
+    """A video's length as m:ss or h:mm:ss."""
+    whole = max(0, round(seconds or 0))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

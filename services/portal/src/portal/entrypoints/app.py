@@ -12,6 +12,7 @@ from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
+from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
 from portal.entrypoints.pages import account, resets, sessions, signup, videos
 from portal.entrypoints.web import (
@@ -65,6 +66,8 @@ def create_app(
 
 
 def install_page_context(app: Flask) -> None:
+    app.add_template_filter(clock_duration, "duration")
+
     @app.context_processor
     def page_context() -> dict[str, Any]:
         return {

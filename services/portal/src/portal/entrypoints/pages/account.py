@@ -9,6 +9,8 @@ from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import access_token, login_required, portal, see_other, sign_out
 
 blp = Blueprint("account", __name__)
+# The pages with a subscription button, where the form's `from` returns to.
+RETURN_PAGES = {"newsletter": "account.newsletter", "created": "signup.created"}
 
 
 def newsletter_status(token: str) -> bool | None:
@@ -62,7 +64,7 @@ def change_subscription() -> Response | tuple[str, int]:
         flash(gettext("You are subscribed to our newsletter."))
     else:
         flash(gettext("You are no longer subscribed to our newsletter."))
-    return see_other("account.newsletter" if request.form.get("from") == "newsletter" else "account.account")
+    return see_other(RETURN_PAGES.get(request.form.get("from", ""), "account.account"))
 
 
 @blp.post("/account/delete")
