@@ -1,6 +1,7 @@
 """My account (email, newsletter, deletion with the password), CSRF refusals, and the pages that
 say when a service is unavailable instead of failing."""
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
@@ -75,3 +76,24 @@ def test_pages_say_when_a_service_is_unavailable(portal, journey):
     expect(page.locator("h1")).to_have_text("This page does not exist.")
     assert_accessible(page, "not found")
     journey.step("not-found")
+
+
+def test_newsletter_on_and_off_from_my_account(portal, journey, inbox, new_email):
+    if portal.newsletter_url is None:
+        pytest.skip("the newsletter service is not in this tree yet: this step runs once it is merged")
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="My account").click()
+    expect(page.locator("main")).to_contain_text("You are not subscribed to our newsletter.")
+    page.get_by_role("button", name="Subscribe to our newsletter").click()
+    expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")
+    expect(page.get_by_role("button", name="Unsubscribe")).to_be_visible()
+    journey.step("subscribed")
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.locator(".notice")).to_have_text("You are no longer subscribed to our newsletter.")
+    expect(page.locator("main")).to_contain_text("You are not subscribed to our newsletter.")
+    journey.step("unsubscribed")
+    page.goto(portal.url + "/newsletter")
+    expect(page.get_by_role("button", name="Subscribe to our newsletter")).to_be_visible()
+    journey.step("newsletter-page")
