@@ -7,6 +7,7 @@ from tests.browser.conftest import PASSWORD
 from tests.browser.flows import code_mail, enter_code, log_in, log_out, sign_up
 from tests.support.browser import field_error
 from tests.support.inbox import code_in
+from tests.support.polling import wait_for
 
 NEW_PASSWORD = "Another-Horse-7?"
 
@@ -45,6 +46,14 @@ def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, i
 
     page.get_by_role("link", name="Return to the page you were on").click()
     expect(page).to_have_url(portal.url + start)
+    updated = wait_for(
+        lambda: next(
+            (m for m in inbox.messages(new_email) if m["subject"] == "Your password has been updated"), None
+        ),
+        timeout=30,
+        what="the password-updated mail",
+    )
+    assert f"{start}\n" in updated["text"]  # its link leads back to the same page
     page.get_by_role("navigation").get_by_role("link", name="Log in").click()
     log_in(page, new_email, PASSWORD)
     assert field_error(page, "password") == "The email or password is not right."

@@ -39,8 +39,9 @@ class IdentityClient:
     def delete_account(self, token: str, password: str) -> None:
         self.api.call("DELETE", "/v1/accounts/me", {"password": password}, token=token)
 
-    def request_password_reset(self, email: str) -> None:
-        self.api.call("POST", "/v1/password-resets", {"email": email})
+    def request_password_reset(self, email: str, return_to: str) -> None:
+        """Mail a reset code; the "password updated" mail will lead back to `return_to` (a path)."""
+        self.api.call("POST", "/v1/password-resets", {"email": email, "return_to": return_to})
 
     def verify_password_reset(self, email: str, code: str) -> str:
         """The single-use reset token."""

@@ -27,7 +27,7 @@ def reset_state() -> dict[str, Any] | None:
 
 
 def request_code(email: str) -> None:
-    portal().identity.request_password_reset(email)
+    portal().identity.request_password_reset(email, return_path())
     session["reset"] = {"email": email, "sent_at": time.time()}
 
 
