@@ -12,7 +12,7 @@ from accounts_common.config import InsecureKey
 from portal.bootstrap import bootstrap
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import choose_language, clock_duration, safe_return_path
-from portal.entrypoints.app import create_app
+from portal.entrypoints.app import create_app, long_date
 from portal.settings import Settings
 from tests.support.processes import free_port
 
@@ -137,3 +137,13 @@ def test_the_built_in_session_key_is_refused_outside_development(monkeypatch):
     monkeypatch.setenv("PORTAL_SECRET_KEY", "short")
     with pytest.raises(InsecureKey):
         Settings.from_env()
+
+
+def test_dates_read_in_the_pages_language():
+    settings = settings_with_nothing_behind()
+    app = create_app(settings, bootstrap(settings))
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert long_date("2021-02-11T14:00:00Z") == "11 février 2021"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert long_date("2021-02-11T14:00:00+00:00") == "February 11, 2021"
+        assert long_date("not a date") == ""

@@ -1,10 +1,11 @@
 """The portal's Flask application factory: gunicorn runs `portal.entrypoints.app:create_app()`."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import format_date, gettext
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -65,8 +66,17 @@ def create_app(
     return app
 
 
+def long_date(value: str | None) -> str:
+    """An ISO 8601 timestamp as a date in the page's language ("11 February 2021", "11 février 2021")."""
+    try:
+        return format_date(datetime.fromisoformat(value or ""), "long")
+    except ValueError:
+        return ""
+
+
 def install_page_context(app: Flask) -> None:
     app.add_template_filter(clock_duration, "duration")
+    app.add_template_filter(long_date, "long_date")
 
     @app.context_processor
     def page_context() -> dict[str, Any]:

@@ -39,6 +39,8 @@ function watchResend(form) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // After a refused form, start where the first error is.
+  document.querySelector("[aria-invalid=true]")?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
 });
