@@ -2,6 +2,7 @@
 and pages that stay answers (never a 500) when nothing answers behind them."""
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,38 @@ def test_dates_read_in_the_pages_language():
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert long_date("2021-02-11T14:00:00+00:00") == "February 11, 2021"
         assert long_date("not a date") == ""
+
+
+class FakeIdentity:
+    """Identity's answers for one registration; records the calls the portal makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def register(self, email: str, password: str, locale: str) -> dict[str, str]:
+        self.calls.append(("register", email, locale))
+        return {"status": "verification_pending", "email": email, "registration_id": "reg-123"}
+
+    def resend_code(self, email: str, registration_id: str) -> None:
+        self.calls.append(("resend", email, registration_id))
+
+    def reachable(self) -> bool:
+        return True
+
+
+def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it():
+    settings = replace(settings_with_nothing_behind(), resend_cooldown_s=0)
+    identity = FakeIdentity()
+    portal = replace(bootstrap(settings), identity=identity)  # type: ignore[arg-type]
+    client = create_app(settings, portal).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    created = client.post(
+        "/signup",
+        data={"csrf_token": token, "email": "a@example.org", "password": "x"},
+        headers={"Accept-Language": "fr"},
+    )
+    assert (created.status_code, created.headers["Location"]) == (303, "/signup/verify")
+    assert "reg-123" not in created.headers["Location"]
+    resent = client.post("/signup/resend", data={"csrf_token": token}, follow_redirects=True)
+    assert "We have sent a new code to a@example.org." in resent.text
+    assert identity.calls == [("register", "a@example.org", "fr"), ("resend", "a@example.org", "reg-123")]
