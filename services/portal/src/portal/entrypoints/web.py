@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from portal.bootstrap import Portal
@@ -111,3 +112,12 @@ def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[s
         minutes=portal().settings.code_lifetime_s // 60,
         errors=errors,
     )
+
+
+def too_early_for_a_new_code(flow: str, flow_state: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The code page saying how long to wait, when "Send new code" comes before the cooldown is over."""
+    wait = seconds_before_new_code(flow_state)
+    if not wait:
+        return None
+    message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
+    return render_code_page(flow, flow_state, {"resend": [message]}), 429

@@ -13,9 +13,9 @@ from portal.entrypoints.web import (
     portal,
     render_code_page,
     return_path,
-    seconds_before_new_code,
     see_other,
     sign_out,
+    too_early_for_a_new_code,
 )
 
 blp = Blueprint("resets", __name__, url_prefix="/password-reset")
@@ -74,10 +74,8 @@ def resend() -> Response | str | tuple[str, int]:
     reset = reset_state()
     if reset is None:
         return see_other("resets.start")
-    wait = seconds_before_new_code(reset)
-    if wait:
-        message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
-        return render_code_page("resets", reset, {"resend": [message]}), 429
+    if refusal := too_early_for_a_new_code("resets", reset):
+        return refusal
     try:
         request_code(str(reset["email"]))
     except ApiError as error:

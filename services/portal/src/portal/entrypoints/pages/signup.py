@@ -14,9 +14,9 @@ from portal.entrypoints.web import (
     portal,
     render_code_page,
     return_path,
-    seconds_before_new_code,
     see_other,
     sign_in,
+    too_early_for_a_new_code,
 )
 
 blp = Blueprint("signup", __name__)
@@ -77,10 +77,8 @@ def resend() -> str | Response | tuple[str, int]:
     registration = pending()
     if registration is None:
         return see_other("signup.signup")
-    wait = seconds_before_new_code(registration)
-    if wait:
-        message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
-        return render_code_page("signup", registration, {"resend": [message]}), 429
+    if refusal := too_early_for_a_new_code("signup", registration):
+        return refusal
     try:
         portal().identity.resend_code(str(registration["email"]), str(registration["registration_id"]))
     except ApiError as error:
