@@ -1,16 +1,29 @@
 """The steps of the portal's flows as a visitor takes them, shared by the browser tests."""
 
 import re
+from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import Journey
 from tests.support.inbox import Inbox, code_in
+from tests.support.polling import wait_for
 
 
 def code_mail(inbox: Inbox, email: str, count: int = 1) -> dict:  # type: ignore[type-arg]
     """The newest code email to the address, once at least `count` arrived."""
     return inbox.wait_for_messages(email, count=count)[0]
+
+
+def mail_where(inbox: Inbox, email: str, what: str, matches: Callable[[dict], bool]) -> dict:  # type: ignore[type-arg]
+    """The first email to the address that `matches`, once it arrived.
+
+    The topics are shared: mailers of other test runs on the same broker may mail the same event
+    too (with their own templates), so a test looks for the email its own stack's mailer writes.
+    """
+    return wait_for(
+        lambda: next((mail for mail in inbox.messages(email) if matches(mail)), None), timeout=30, what=what
+    )
 
 
 def create_account(journey: Journey, email: str, password: str) -> None:

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import code_mail, enter_code, log_in, log_out, sign_up
+from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up
 from tests.support.browser import field_error, no_horizontal_scroll
 from tests.support.inbox import code_in
 
@@ -92,9 +92,9 @@ def test_signup_path_in_french_with_the_code_mail_in_french(portal, journey, inb
     expect(page.locator("h1")).to_have_text("Consultez votre messagerie et saisissez le code de vérification")
     journey.step("code")
 
-    mail = code_mail(inbox, new_email)
-    assert mail["subject"] == "Créer un compte : votre code de vérification"
-    assert "Ce code expirera dans 30 minutes." in mail["text"]
+    french_subject = "Créer un compte : votre code de vérification"
+    mail = mail_where(inbox, new_email, "the code mail in French", lambda m: m["subject"] == french_subject)
+    assert "Ce code expirera dans 30 minutes." in mail["text"] and '<html lang="fr">' in mail["html"]
     enter_code(journey, code_in(mail))
     expect(page.locator("h1")).to_have_text("Votre compte a bien été créé")
     expect(page.get_by_role("button", name="Abonnez-vous à notre lettre d’information")).to_be_visible()
