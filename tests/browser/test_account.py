@@ -97,3 +97,21 @@ def test_newsletter_on_and_off_from_my_account(portal, journey, inbox, new_email
     page.goto(portal.url + "/newsletter")
     expect(page.get_by_role("button", name="Subscribe to our newsletter")).to_be_visible()
     journey.step("newsletter-page")
+
+
+def test_the_login_form_by_keyboard_alone(portal, journey, new_email):
+    page = journey.page
+    page.goto(portal.url + "/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "email"
+    page.keyboard.type(new_email)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "password"
+    page.keyboard.type("Not-Registered-1!")
+    page.keyboard.press("Enter")
+    expect(page.locator("#password-errors")).to_have_text("The email or password is not right.")
+    assert page.evaluate("() => document.activeElement.id") == "password"  # focus where the error is
+    journey.step("keyboard-login-refused")
