@@ -74,7 +74,7 @@ def test_signup_path_on_a_phone(portal, journey, inbox, new_email):
 @pytest.mark.parametrize(
     "context_options", [{"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}]
 )
-def test_signup_path_in_french_with_the_code_mail_in_french(portal, journey, inbox, new_email):
+def test_signup_path_in_french_with_the_mails_in_french(portal, journey, inbox, new_email):
     page = journey.page
     page.goto(portal.url + "/")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -99,6 +99,8 @@ def test_signup_path_in_french_with_the_code_mail_in_french(portal, journey, inb
     expect(page.locator("h1")).to_have_text("Votre compte a bien été créé")
     expect(page.get_by_role("button", name="Abonnez-vous à notre lettre d’information")).to_be_visible()
     journey.step("compte-cree")
+    welcome = "Votre compte a bien été créé"
+    mail_where(inbox, new_email, "the welcome mail in French", lambda m: m["subject"] == welcome)
 
 
 def test_the_language_switch_on_every_page_and_the_accounts_language_after_login(

@@ -134,9 +134,13 @@ class Mailer:
         *,
         locale: str | None = None,
     ) -> None:
-        """Send one email once, in the recipient's language (`locale`, an optional field of the event)."""
-        if not self.delivery_log.claim(event.id, kind, account_id, recipient):
+        """Send one email once, in the recipient's language: the event's optional `locale`, else the one
+        of the account's latest email that had one (its code), else the configured language."""
+        if not self.delivery_log.claim(event.id, kind, account_id, recipient, locale):
             return
+        if locale is None and account_id is not None:
+            # Welcome and "password updated" events carry no locale: the account's code mail did.
+            locale = self.delivery_log.latest_locale(account_id)
         try:
             content = self.templates.render(
                 kind,
