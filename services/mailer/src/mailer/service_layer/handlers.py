@@ -78,9 +78,8 @@ class Mailer:
     def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Welcome the new account and invite it to the newsletter."""
         context = {"newsletter_url": f"{self.portal_url}/newsletter"}
-        self._deliver(
-            conn, event, "welcome", data["account_id"], data["email"], context, locale=data.get("locale")
-        )
+        locale = self._account_locale(data)
+        self._deliver(conn, event, "welcome", data["account_id"], data["email"], context, locale=locale)
 
     def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Tell the account its password changed, with the way back to log in."""
@@ -94,8 +93,13 @@ class Mailer:
             data["account_id"],
             data["email"],
             context,
-            locale=data.get("locale"),
+            locale=self._account_locale(data),
         )
+
+    def _account_locale(self, data: dict[str, Any]) -> str | None:
+        """The event's locale; for events that carry none (welcome, password updated), the language of
+        the account's latest email that had one: its code mail."""
+        return data.get("locale") or self.delivery_log.latest_locale(data["account_id"])
 
     def newsletter_delivery_requested(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
@@ -134,13 +138,9 @@ class Mailer:
         *,
         locale: str | None = None,
     ) -> None:
-        """Send one email once, in the recipient's language: the event's optional `locale`, else the one
-        of the account's latest email that had one (its code), else the configured language."""
+        """Send one email once, in the recipient's language (`locale`), else in the configured one."""
         if not self.delivery_log.claim(event.id, kind, account_id, recipient, locale):
             return
-        if locale is None and account_id is not None:
-            # Welcome and "password updated" events carry no locale: the account's code mail did.
-            locale = self.delivery_log.latest_locale(account_id)
         try:
             content = self.templates.render(
                 kind,
