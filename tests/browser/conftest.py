@@ -17,8 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
-from tests.conftest import RUN_ID, Infra, fresh_database
-from tests.e2e.conftest import Stack, stack, start_group_at_the_end  # noqa: F401 - the e2e stack, shared
+from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end
 from tests.support.browser import (
     ARTIFACTS,
     AXE_SCRIPT,
@@ -64,7 +63,7 @@ def installed(command: str) -> bool:
     return (VENV_BIN / command).exists()
 
 
-def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:  # noqa: F811
+def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
     """What the catalogue and the newsletter share: Kafka, identity's keys, their own database and group."""
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
     start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS,))
@@ -89,7 +88,7 @@ def run_web_and_worker(name: str, env: dict[str, str], logs: Path) -> tuple[str,
 @pytest.fixture(scope="session")
 def catalogue(
     infra: Infra,
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, SampleVideo] | None]:
     """The running catalogue with one video (the seed's article as its description); None while the
@@ -129,7 +128,7 @@ def ingest_sample(catalogue_url: str, content: bytes) -> SampleVideo:
 @pytest.fixture(scope="session")
 def newsletter_url(
     infra: Infra,
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str | None]:
     """The running newsletter's URL; None while the newsletter is not part of this tree."""
@@ -151,7 +150,7 @@ def newsletter_url(
 
 @pytest.fixture(scope="session")
 def portal(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     catalogue: tuple[str, SampleVideo] | None,
     newsletter_url: str | None,
     tmp_path_factory: pytest.TempPathFactory,
