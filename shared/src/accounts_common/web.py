@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+}
 
 REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds",
@@ -156,6 +159,24 @@ def install_problem_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500, detail="The server could not complete the request.")
+
+
+def document_problems(blp: flask_smorest.Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
+    """Document the problem+json answers a view gives besides its success (429s with Retry-After)."""
+
+    def decorate(view: Any) -> Any:
+        for status, description in responses.items():
+            headers = RETRY_AFTER if status == 429 else None
+            view = blp.alt_response(
+                status,
+                schema=ProblemSchema,
+                content_type=PROBLEM_JSON,
+                description=description,
+                headers=headers,
+            )(view)
+        return view
+
+    return decorate
 
 
 def operations_blueprint(readiness_checks: Mapping[str, Callable[[], bool]]) -> Blueprint:
