@@ -1,6 +1,7 @@
 """The catalogue's HTTP endpoints: browse and search (public), download links (verified accounts),
 the files behind the links, and ingest (operators)."""
 
+import functools
 from typing import Any
 from uuid import UUID
 
@@ -44,6 +45,17 @@ def summary(video: Video) -> dict[str, Any]:
     return shown
 
 
+def operators_only(view: Any) -> Any:
+    """Check the operator token before anything else (even before the body is validated)."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        require_operator_token(request.headers.get("Authorization"), catalogue().settings.operator_token)
+        return view(*args, **kwargs)
+
+    return checked
+
+
 @videos.route("")
 class Videos(MethodView):
     @videos.arguments(schemas.VideoQuery, location="query", unknown=RAISE)
@@ -58,13 +70,13 @@ class Videos(MethodView):
             "per_page": query.per_page,
         }
 
+    @operators_only
     @videos.arguments(schemas.VideoIngest)
     @videos.response(201, schemas.VideoDetail)
     @videos.doc(security=BEARER_AUTH)
     @document_problems(videos, {401: "No operator token", 403: "Wrong operator token", 422: "Invalid"})
     def post(self, new_video) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         """Operators: register a video whose files are already in storage."""
-        require_operator_token(request.headers.get("Authorization"), catalogue().settings.operator_token)
         return summary(use_cases.ingest(catalogue(), new_video))
 
 
