@@ -80,12 +80,23 @@ def problem_response(
 
 
 def validation_errors(messages: Mapping[str, Any]) -> dict[str, Any]:
-    """webargs' {location: {field: [..]}} flattened to {field: [..]}."""
+    """webargs' {location: {field: [..]}} flattened to {field: [..]}; nested fields as `a.0.b`."""
     merged: dict[str, Any] = {}
     for location_errors in messages.values():
         if isinstance(location_errors, Mapping):
-            merged.update(location_errors)
+            merged.update(_flattened(location_errors))
     return merged
+
+
+def _flattened(errors: Mapping[Any, Any], prefix: str = "") -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    for field, value in errors.items():
+        name = f"{prefix}{field}"
+        if isinstance(value, Mapping):
+            flat.update(_flattened(value, f"{name}."))
+        else:
+            flat[name] = [str(message) for message in value] if isinstance(value, list) else [str(value)]
+    return flat
 
 
 class ProblemSchema(Schema):
