@@ -13,8 +13,6 @@ CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
 # Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
 export CATALOGUE_OPERATOR_TOKEN="${CATALOGUE_OPERATOR_TOKEN:-dev-operator-token}"
-# Development keys (the catalogue's download-link key) are accepted only with ACCOUNTS_ENV=development.
-export ACCOUNTS_ENV="${ACCOUNTS_ENV:-development}"
 export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
 export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_PORT/.well-known/jwks.json}"
 

@@ -68,10 +68,12 @@ def running_catalogue(
 
 
 def verified_token(identity_url: str, infra: Infra, email: str) -> str:
-    status, _ = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": PASSWORD})
+    """Sign up through identity's API with the code from the inbox; the access token."""
+    status, registered = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": PASSWORD})
     assert status == 202
     code = code_in(infra.inbox.wait_for_messages(email)[0])
-    status, body = call("POST", f"{identity_url}/v1/accounts/verification", {"email": email, "code": code})
+    verification = {"email": email, "code": code, "registration_id": registered["registration_id"]}
+    status, body = call("POST", f"{identity_url}/v1/accounts/verification", verification)
     assert status == 200, body
     return body["access_token"]
 

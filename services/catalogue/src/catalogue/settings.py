@@ -1,31 +1,10 @@
 """Catalogue's settings, from the environment with working local defaults."""
 
-import logging
-import os
 from dataclasses import dataclass
 
-from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers
+from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers, secret_key
 
-log = logging.getLogger(__name__)
-
-DEV_DOWNLOAD_LINK_KEY = "dev-only-catalogue-download-link-key-do-not-deploy"
-MIN_KEY_BYTES = 32
-
-
-def secret_key(variable: str, development_key: str) -> bytes:
-    """A key from the environment. Unset, too short (< 32 bytes) or the built-in development key are
-    accepted only with ACCOUNTS_ENV=development; anywhere else the process refuses to start."""
-    value = os.environ.get(variable, "")
-    development = os.environ.get("ACCOUNTS_ENV") == "development"
-    if development and not value:
-        log.warning("%s is not set: using the development key (ACCOUNTS_ENV=development)", variable)
-        return development_key.encode()
-    if not development and (not value or value == development_key or len(value.encode()) < MIN_KEY_BYTES):
-        raise SystemExit(
-            f"{variable} must be set to a secret of at least {MIN_KEY_BYTES} bytes "
-            "(a development key is allowed only with ACCOUNTS_ENV=development)"
-        )
-    return value.encode()
+DEV_DOWNLOAD_LINK_KEY = "dev-only-catalogue-download-link-key"
 
 
 @dataclass(frozen=True)
@@ -53,7 +32,7 @@ class Settings:
         return cls(
             database_url=database_url("catalogue"),
             kafka_bootstrap_servers=kafka_bootstrap_servers(),
-            download_link_key=secret_key("CATALOGUE_DOWNLOAD_LINK_KEY", DEV_DOWNLOAD_LINK_KEY),
+            download_link_key=secret_key("CATALOGUE_DOWNLOAD_LINK_KEY", DEV_DOWNLOAD_LINK_KEY).encode(),
             identity_jwks_url=env_str("IDENTITY_JWKS_URL", defaults.identity_jwks_url),
             public_url=env_str("CATALOGUE_PUBLIC_URL", "").rstrip("/"),
             storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),

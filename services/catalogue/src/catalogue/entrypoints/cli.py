@@ -4,7 +4,7 @@ import argparse
 
 from psycopg_pool import ConnectionPool
 
-from accounts_common.config import env_int
+from accounts_common.config import env_int, load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     generate.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
     args = parser.parse_args(argv)
     configure_logging()
-    settings = Settings.from_env()
+    settings = load_settings("catalogue", Settings.from_env)
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, CATALOGUE_MIGRATIONS)
         print(f"catalogue: {len(applied)} migration(s) applied")
