@@ -3,18 +3,10 @@ one worker under RLIMIT_AS) with flat memory: the bytes go by sendfile, never th
 
 import http.client
 import os
-import urllib.parse
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
-
-from catalogue.adapters import repository
-from catalogue.adapters.repository import Grant
-from catalogue.domain import links
-from catalogue.domain.videos import Rendition, Video
 from tests.conftest import Infra, fresh_database
+from tests.support.catalogue import granted_link, peak_rss_bytes, worker_pids
 from tests.support.processes import VENV_BIN, ServiceProcess, free_port, run_once
 
 GIB = 1024**3
@@ -35,34 +27,6 @@ def sparse_file(path: Path) -> None:
         for offset, marker in MARKERS.items():
             file.seek(offset)
             file.write(marker)
-
-
-def register(database_url: str, key: str) -> str:
-    """A video whose rendition is the big file, and a granted link to it (path and query)."""
-    rendition = Rendition(uuid.uuid4(), "Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000,
-                          FILE_SIZE, "0" * 64, key)  # fmt: skip
-    video = Video(uuid.uuid4(), "Big file", "", datetime.now(UTC), 600, [], "", [], None, [rendition])
-    grant = Grant(uuid.uuid4(), rendition.id, datetime.now(UTC) + timedelta(minutes=10))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        repository.insert_video(conn, video)
-        repository.insert_grant(conn, grant, uuid.uuid4())
-    claims = links.LinkClaims(grant.id, rendition.id, int(grant.expires_at.timestamp()))
-    query = {"rendition": rendition.id, "expires": claims.expires,
-             "signature": links.sign(LINK_KEY.encode(), claims)}  # fmt: skip
-    return f"/v1/downloads/{grant.id}?{urllib.parse.urlencode(query)}"
-
-
-def peak_rss_bytes(pid: int) -> int:
-    """The process's peak resident memory (VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmHWM for {pid}")
-
-
-def worker_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [int(pid) for pid in children]
 
 
 def download(port: int, path: str, markers: dict[int, bytes]) -> tuple[int, dict[int, bytes]]:
@@ -93,7 +57,7 @@ def test_a_file_larger_than_the_memory_limit_downloads_with_flat_memory(infra: I
         "MALLOC_ARENA_MAX": "2",
     }
     run_once(["catalogue", "migrate"], env)
-    link = register(env["CATALOGUE_DATABASE_URL"], "big/master.mxf")
+    link = granted_link(env["CATALOGUE_DATABASE_URL"], "big/master.mxf", FILE_SIZE, LINK_KEY)
     argv = ["python", "-c", UNDER_LIMIT, str(MEMORY_LIMIT), str(VENV_BIN / "catalogue"), "web",
             "--port", str(port), "--workers", "1"]  # fmt: skip
     web = ServiceProcess("catalogue-web", argv, env, tmp_path).start()

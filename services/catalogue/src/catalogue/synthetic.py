@@ -47,7 +47,8 @@ def sentence(rng: random.Random, words: list[str], count: int) -> str:
 
 
 def generate(conn: psycopg.Connection, count: int, seed: int | None = None) -> int:
-    """Add `count` synthetic videos (one placeholder rendition each) with COPY; returns `count`."""
+    """Add `count` synthetic videos (one placeholder rendition each) with COPY; returns `count`.
+    `conn` must be in autocommit mode (VACUUM runs after the copy)."""
     rng = random.Random(seed)
     words = vocabulary()
     with conn.transaction(), conn.cursor() as cursor:
@@ -89,5 +90,6 @@ def generate(conn: psycopg.Connection, count: int, seed: int | None = None) -> i
                     PLACEHOLDER_KEY,
                 )
                 copy.write_row((uuid.uuid4(), video_id, 0, *placeholder))
-        cursor.execute("ANALYZE videos")
+    # Moves the bulk of new entries from the GIN pending list into the index, and sets hint bits.
+    conn.execute("VACUUM ANALYZE videos")
     return count

@@ -19,18 +19,30 @@ RENDITION_COLUMNS = ", ".join(RENDITION_FIELDS)
 FILTERS = """(%(from)s::timestamptz IS NULL OR v.published_at >= %(from)s)
     AND (%(before)s::timestamptz IS NULL OR v.published_at < %(before)s)
     AND (%(tag)s::text IS NULL OR v.tags @> ARRAY[%(tag)s::text])"""
-# Title hits first, then rank (title words weigh more than description words), then newest.
-SEARCH = f"""
-    SELECT {VIDEO_COLUMNS}, count(*) OVER () AS total
-    FROM videos v, websearch_to_tsquery('english', %(text)s) AS q (query)
-    WHERE v.search @@ q.query AND {FILTERS}
-    ORDER BY ts_filter(v.search, '{{a}}') @@ q.query DESC, ts_rank(v.search, q.query) DESC,
-             v.published_at DESC, v.id DESC
+# Full-text search lists title hits (the whole query matches the title) first, then the other hits,
+# each group by rank (title words weigh more) then newest. Counting uses the indexes only; ranking the
+# other hits, the costly part for a common word, happens only for pages past the title hits.
+MATCHES = f"""FROM videos v, websearch_to_tsquery('english', %(text)s) AS q (query)
+    WHERE v.search @@ q.query AND {FILTERS}"""
+COUNT_MATCHES = f"""
+    SELECT (SELECT count(*) {MATCHES}) AS total,
+           (SELECT count(*) {MATCHES} AND v.title_search @@ q.query) AS title_total"""
+TITLE_HITS = f"""
+    SELECT {VIDEO_COLUMNS} {MATCHES} AND v.title_search @@ q.query
+    ORDER BY ts_rank(v.search, q.query) DESC, v.published_at DESC, v.id DESC
     LIMIT %(limit)s OFFSET %(offset)s"""
+# Ranked on narrow rows (ids and sort keys), then joined for the page: the sort never carries descriptions.
+OTHER_HITS = f"""
+    WITH ranked AS (
+        SELECT v.id, ts_rank(v.search, q.query) AS rank, v.published_at
+        {MATCHES} AND NOT v.title_search @@ q.query
+        ORDER BY rank DESC, v.published_at DESC, v.id DESC
+        LIMIT %(limit)s OFFSET %(offset)s)
+    SELECT {VIDEO_COLUMNS} FROM ranked r JOIN videos v ON v.id = r.id
+    ORDER BY r.rank DESC, r.published_at DESC, r.id DESC"""
+COUNT_ALL = f"SELECT count(*) AS total FROM videos v WHERE {FILTERS}"
 BROWSE = f"""
-    SELECT {VIDEO_COLUMNS}, count(*) OVER () AS total
-    FROM videos v
-    WHERE {FILTERS}
+    SELECT {VIDEO_COLUMNS} FROM videos v WHERE {FILTERS}
     ORDER BY v.published_at DESC, v.id DESC
     LIMIT %(limit)s OFFSET %(offset)s"""
 
@@ -97,27 +109,23 @@ def search_videos(conn: psycopg.Connection, query: SearchQuery) -> SearchPage:
         "limit": query.per_page,
         "offset": query.offset,
     }
-    statement = SEARCH if query.text.strip() else BROWSE
-    with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(statement, params).fetchall()
-        if rows:
-            total = rows[0]["total"]
-        elif query.offset:
-            total = _count(cursor, query, params)  # past the last page: the window count saw no row
-        else:
-            total = 0
-    return SearchPage([Video(**{k: v for k, v in row.items() if k != "total"}) for row in rows], total)
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+        if query.text.strip():
+            return _search(cursor, query, params)
+        count = cursor.execute(COUNT_ALL, params).fetchone()
+        rows = cursor.execute(BROWSE, params).fetchall()
+    return SearchPage([Video(**row) for row in rows], count["total"] if count else 0)
 
 
-def _count(cursor: psycopg.Cursor[Any], query: SearchQuery, params: dict[str, Any]) -> int:
-    if query.text.strip():
-        statement = f"""SELECT count(*) AS total
-                        FROM videos v, websearch_to_tsquery('english', %(text)s) AS q (query)
-                        WHERE v.search @@ q.query AND {FILTERS}"""
-    else:
-        statement = f"SELECT count(*) AS total FROM videos v WHERE {FILTERS}"
-    row = cursor.execute(statement, params).fetchone()
-    return int(row["total"]) if row else 0
+def _search(cursor: psycopg.Cursor[dict[str, Any]], query: SearchQuery, params: dict[str, Any]) -> SearchPage:
+    counts = cursor.execute(COUNT_MATCHES, params).fetchone() or {"total": 0, "title_total": 0}
+    total, title_total = counts["total"], counts["title_total"]
+    rows = cursor.execute(TITLE_HITS, params).fetchall() if query.offset < title_total else []
+    missing = query.per_page - len(rows)
+    if missing and total > title_total:
+        others = {**params, "limit": missing, "offset": max(0, query.offset - title_total)}
+        rows += cursor.execute(OTHER_HITS, others).fetchall()
+    return SearchPage([Video(**row) for row in rows], total)
 
 
 def find_rendition(conn: psycopg.Connection, video_id: UUID, rendition_id: UUID) -> Rendition | None:

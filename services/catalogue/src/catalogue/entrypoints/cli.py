@@ -2,6 +2,7 @@
 
 import argparse
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common.config import env_int, load_settings
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "seed":
         seed(settings)
     elif args.command == "generate":
-        with ConnectionPool(settings.database_url, min_size=1, max_size=1) as pool, pool.connection() as conn:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
             added = synthetic.generate(conn, args.count, args.seed)
         print(f"catalogue: {added} synthetic video(s) added")
     else:

@@ -23,10 +23,13 @@ CREATE TABLE videos (
         || setweight(
             to_tsvector('english', catalogue_words(people) || ' ' || location || ' ' || catalogue_words(tags)),
             'C')
-    ) STORED
+    ) STORED,
+    -- The title alone: title hits are listed first, ranked among themselves, without ranking the rest.
+    title_search  tsvector GENERATED ALWAYS AS (to_tsvector('english', title)) STORED
 );
 
 CREATE INDEX videos_search ON videos USING gin (search);
+CREATE INDEX videos_title_search ON videos USING gin (title_search);
 CREATE INDEX videos_tags ON videos USING gin (tags);
 CREATE INDEX videos_newest ON videos (published_at DESC, id DESC);
 
