@@ -2,6 +2,7 @@
 
 import uuid
 
+from catalogue.adapters.storage import LocalStorage
 from tests.integration.catalogue.conftest import add_video, unique_word
 
 
@@ -103,3 +104,17 @@ def test_bad_queries_are_problems(catalogue_client):
         assert response.status_code == 422, query
         assert response.content_type == "application/problem+json"
     assert catalogue_client.get("/v1/videos/not-a-uuid").status_code == 404
+
+
+def test_thumbnails_are_served_publicly(catalogue_client, media_root):
+    LocalStorage(media_root).write("test/thumbnail.jpg", b"\xff\xd8 jpeg bytes")
+    with_thumbnail = add_video(catalogue_client, media_root, title="Pictured", thumbnail="test/thumbnail.jpg")
+    response = catalogue_client.get(with_thumbnail["thumbnail"].removeprefix("http://localhost"))
+    assert (response.status_code, response.content_type) == (200, "image/jpeg")
+    assert response.data == b"\xff\xd8 jpeg bytes"
+    without = add_video(catalogue_client, media_root, title="Unpictured")
+    assert without["thumbnail"] is None
+    assert catalogue_client.get(f"/v1/videos/{without['id']}/thumbnail").status_code == 404
+    (media_root / "test" / "thumbnail.jpg").unlink()
+    lost = catalogue_client.get(f"/v1/videos/{with_thumbnail['id']}/thumbnail")
+    assert lost.status_code == 503 and lost.content_type == "application/problem+json"

@@ -92,14 +92,11 @@ class VideoDetail(MethodView):
 @videos.route("/<uuid:video_id>/thumbnail")
 class Thumbnail(MethodView):
     @videos.doc(responses={"200": {"description": "The image", "content": {"image/jpeg": {}}}})
-    @document_problems(videos, {404: "No such video or no thumbnail"})
+    @document_problems(videos, {404: "No such video or no thumbnail", 503: "The file is not available"})
     def get(self, video_id: UUID) -> Response:
         """The video's thumbnail image."""
-        key = use_cases.thumbnail_key(catalogue(), video_id)
-        storage = catalogue().storage
-        stored = StoredFile(
-            key, storage.size(key), "image/jpeg", "inline", cache_control="public, max-age=3600"
-        )
+        key, size = use_cases.thumbnail(catalogue(), video_id)
+        stored = StoredFile(key, size, "image/jpeg", "inline", cache_control="public, max-age=3600")
         return file_response(stored, lambda: use_cases.open_file(catalogue(), key))
 
 

@@ -170,15 +170,23 @@ def open_file(catalogue: Catalogue, key: str) -> BinaryIO:
     try:
         return catalogue.storage.open(key)
     except (MissingFile, UnsafeKey):
-        log.error("stored file %r is missing", key)
-        raise FileUnavailable("The file is not available right now.") from None
+        raise _lost(key) from None
 
 
-def thumbnail_key(catalogue: Catalogue, video_id: UUID) -> str:
+def _lost(key: str) -> FileUnavailable:
+    log.error("stored file %r is missing", key)
+    return FileUnavailable("The file is not available right now.")
+
+
+def thumbnail(catalogue: Catalogue, video_id: UUID) -> tuple[str, int]:
+    """The storage key and size of the video's thumbnail; NotFound, or FileUnavailable when lost."""
     key = video(catalogue, video_id).thumbnail_key
     if key is None:
         raise NotFound("This video has no thumbnail.")
-    return key
+    try:
+        return key, catalogue.storage.size(key)
+    except (MissingFile, UnsafeKey):
+        raise _lost(key) from None
 
 
 def _key(catalogue: Catalogue) -> bytes:
