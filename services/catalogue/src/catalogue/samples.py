@@ -9,37 +9,52 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
+from typing import Any
 
 from catalogue.adapters import repository
-from catalogue.adapters.media import Encoding, render_thumbnail, render_video
+from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.adapters.storage import LocalStorage
 from catalogue.bootstrap import Catalogue
-from catalogue.domain.videos import Rendition, Video
+from catalogue.domain.videos import NewRendition, NewVideo, Video
 
 log = logging.getLogger(__name__)
 
+Encoding = tuple[str, str, str, int, int, int]  # label, container, codec, width, height, bitrate
 SAMPLES_NAMESPACE = uuid.UUID("6f1b2c4e-58a4-4f4e-9a51-8c0e6b7d2a10")
-HD_MP4 = ("1080p MP4", Encoding("mp4", "h264", 1920, 1080, 8_000_000))
-SD_MP4 = ("360p MP4", Encoding("mp4", "h264", 640, 360, 800_000))
-BROADCAST_MXF = ("Broadcast MXF", Encoding("mxf", "mpeg2video", 1920, 1080, 50_000_000))
+HD_MP4 = ("1080p MP4", "mp4", "h264", 1920, 1080, 8_000_000)
+SD_MP4 = ("360p MP4", "mp4", "h264", 640, 360, 800_000)
+BROADCAST_MXF = ("Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000)
 
 
 @dataclass(frozen=True)
 class Sample:
+    """A sample video: its metadata, and the ffmpeg test pattern its files show."""
+
     slug: str
-    title: str
-    description: str
-    published_at: datetime
-    duration_s: float
-    people: list[str]
-    location: str
-    tags: list[str]
     pattern: str
-    renditions: tuple[tuple[str, Encoding], ...]
+    video: NewVideo
 
     @property
     def id(self) -> uuid.UUID:
         return uuid.uuid5(SAMPLES_NAMESPACE, self.slug)
+
+    @property
+    def thumbnail_key(self) -> str:
+        return thumbnail_key(self.slug)
+
+
+def thumbnail_key(slug: str) -> str:
+    return f"samples/{slug}/thumbnail.jpg"
+
+
+def sample(slug: str, pattern: str, encodings: tuple[Encoding, ...], **metadata: Any) -> Sample:
+    """A sample whose files are stored under samples/<slug>/."""
+    renditions = [
+        NewRendition(label, container, codec, width, height, bitrate, f"samples/{slug}/{height}p.{container}")
+        for label, container, codec, width, height, bitrate in encodings
+    ]
+    video = NewVideo(**metadata, renditions=renditions, thumbnail_key=thumbnail_key(slug))
+    return Sample(slug, pattern, video)
 
 
 def article() -> str:
@@ -48,8 +63,10 @@ def article() -> str:
 
 
 SAMPLES = (
-    Sample(
-        slug="stoltenberg-dedonder",
+    sample(
+        "stoltenberg-dedonder",
+        "testsrc2",
+        (HD_MP4, SD_MP4, BROADCAST_MXF),
         title="Secretary General welcomes the Belgian Minister of Defence",
         description=article(),
         published_at=datetime(2021, 2, 11, 14, 0, tzinfo=UTC),
@@ -57,11 +74,11 @@ SAMPLES = (
         people=["Jens Stoltenberg", "Ludivine Dedonder"],
         location="NATO Headquarters, Brussels",
         tags=["defence ministers", "belgium", "afghanistan"],
-        pattern="testsrc2",
-        renditions=(HD_MP4, SD_MP4, BROADCAST_MXF),
     ),
-    Sample(
-        slug="baltic-air-policing",
+    sample(
+        "baltic-air-policing",
+        "smptehdbars",
+        (HD_MP4, SD_MP4),
         title="Baltic Air Policing: fighter jets on quick reaction alert",
         description="Allied fighter jets scramble from Ämari Air Base to identify aircraft approaching "
         "Alliance airspace over the Baltic Sea. Footage of the take-off, the intercept and the return.",
@@ -70,11 +87,11 @@ SAMPLES = (
         people=[],
         location="Ämari Air Base, Estonia",
         tags=["air policing", "estonia"],
-        pattern="smptehdbars",
-        renditions=(HD_MP4, SD_MP4),
     ),
-    Sample(
-        slug="nato-2030",
+    sample(
+        "nato-2030",
+        "rgbtestsrc",
+        (SD_MP4,),
         title="NATO 2030: making a strong Alliance even stronger",
         description="The Secretary General presents the NATO 2030 initiative to students in Brussels and "
         "answers their questions on the future of the Alliance.",
@@ -83,8 +100,6 @@ SAMPLES = (
         people=["Jens Stoltenberg"],
         location="Brussels",
         tags=["nato 2030", "youth"],
-        pattern="rgbtestsrc",
-        renditions=(SD_MP4,),
     ),
 )
 
@@ -105,37 +120,14 @@ def seed(catalogue: Catalogue, storage: LocalStorage) -> int:
 
 
 def _render(sample: Sample, storage: LocalStorage) -> Video:
-    thumbnail_key = f"samples/{sample.slug}/thumbnail.jpg"
-    if not storage.path(thumbnail_key).exists():
-        render_thumbnail(storage.path(thumbnail_key), sample.pattern)
+    new = sample.video
+    if not storage.path(sample.thumbnail_key).exists():
+        render_thumbnail(storage.path(sample.thumbnail_key), sample.pattern)
     renditions = []
-    for label, encoding in sample.renditions:
-        key = f"samples/{sample.slug}/{encoding.height}p.{encoding.container}"
+    for rendition in new.renditions:
+        key = rendition.storage_key
         if not storage.path(key).exists():
-            render_video(storage.path(key), encoding, sample.duration_s, sample.pattern)
-        renditions.append(
-            Rendition(
-                id=uuid.uuid5(sample.id, label),
-                label=label,
-                container=encoding.container,
-                codec=encoding.codec,
-                width=encoding.width,
-                height=encoding.height,
-                bitrate=encoding.bitrate,
-                size_bytes=storage.size(key),
-                checksum=storage.checksum(key),
-                storage_key=key,
-            )
-        )
-    return Video(
-        id=sample.id,
-        title=sample.title,
-        description=sample.description,
-        published_at=sample.published_at,
-        duration_s=sample.duration_s,
-        people=sample.people,
-        location=sample.location,
-        tags=sample.tags,
-        thumbnail_key=thumbnail_key,
-        renditions=renditions,
-    )
+            render_video(storage.path(key), rendition, new.duration_s, sample.pattern)
+        rendition_id = uuid.uuid5(sample.id, rendition.label)
+        renditions.append(rendition.stored(rendition_id, storage.size(key), storage.checksum(key)))
+    return new.stored(sample.id, renditions)

@@ -2,25 +2,15 @@
 
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+
+from catalogue.domain.videos import NewRendition
 
 FFMPEG_TIMEOUT_S = 300
 
 
 class FfmpegMissing(Exception):
     """ffmpeg is not installed, so no sample media can be made."""
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """How to render one sample file: a test pattern with a tone, in a given container and codec."""
-
-    container: str
-    codec: str
-    width: int
-    height: int
-    bitrate: int
 
 
 CODEC_OPTIONS = {
@@ -40,7 +30,7 @@ def ffmpeg() -> str:
     return found
 
 
-def render_video(path: Path, encoding: Encoding, duration_s: float, pattern: str) -> None:
+def render_video(path: Path, encoding: NewRendition, duration_s: float, pattern: str) -> None:
     """Render `duration_s` seconds of an ffmpeg test pattern (testsrc2, smptehdbars…) with a tone."""
     size = f"{encoding.width}x{encoding.height}"
     _run(

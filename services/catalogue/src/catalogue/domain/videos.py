@@ -56,6 +56,13 @@ class NewRendition:
     storage_key: str
     checksum: str | None = None
 
+    def stored(self, rendition_id: UUID, size_bytes: int, checksum: str) -> Rendition:
+        """The rendition as the catalogue keeps it, once its file's size and checksum are known."""
+        return Rendition(
+            rendition_id, self.label, self.container, self.codec, self.width, self.height, self.bitrate,
+            size_bytes, checksum, self.storage_key,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class NewVideo:
@@ -70,6 +77,13 @@ class NewVideo:
     tags: list[str]
     renditions: list[NewRendition]
     thumbnail_key: str | None = None
+
+    def stored(self, video_id: UUID, renditions: list[Rendition]) -> Video:
+        """The video as the catalogue keeps it, with its stored renditions."""
+        return Video(
+            video_id, self.title, self.description, self.published_at, self.duration_s, self.people,
+            self.location, self.tags, self.thumbnail_key, renditions,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

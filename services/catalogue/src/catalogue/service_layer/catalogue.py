@@ -71,18 +71,7 @@ def ingest(catalogue: Catalogue, new: NewVideo) -> Video:
         _check_stored(catalogue, new.thumbnail_key, "thumbnail", errors)
     if errors:
         raise InvalidIngest("Some files are not in storage; see errors.", errors)
-    created = Video(
-        id=uuid.uuid4(),
-        title=new.title,
-        description=new.description,
-        published_at=new.published_at,
-        duration_s=new.duration_s,
-        people=new.people,
-        location=new.location,
-        tags=new.tags,
-        thumbnail_key=new.thumbnail_key,
-        renditions=renditions,
-    )
+    created = new.stored(uuid.uuid4(), renditions)
     with catalogue.pool.connection() as conn, conn.transaction():
         repository.insert_video(conn, created)
     return created
@@ -94,18 +83,8 @@ def _stored_rendition(
     size = _check_stored(catalogue, rendition.storage_key, field, errors)
     if size is None:
         return None
-    return Rendition(
-        id=uuid.uuid4(),
-        label=rendition.label,
-        container=rendition.container,
-        codec=rendition.codec,
-        width=rendition.width,
-        height=rendition.height,
-        bitrate=rendition.bitrate,
-        size_bytes=size,
-        checksum=rendition.checksum or catalogue.storage.checksum(rendition.storage_key),
-        storage_key=rendition.storage_key,
-    )
+    checksum = rendition.checksum or catalogue.storage.checksum(rendition.storage_key)
+    return rendition.stored(uuid.uuid4(), size, checksum)
 
 
 def _check_stored(catalogue: Catalogue, key: str, field: str, errors: dict[str, list[str]]) -> int | None:
