@@ -3,25 +3,10 @@ no 5xx, and every answer (status, content type, headers, body) is one the docume
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import bearer, sign_up
-
-CHECKS = [
-    schemathesis.checks.not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
-EXAMPLES_PER_OPERATION = 25
+from tests.support.fuzzing import fuzz_every_operation
 
 
 @pytest.fixture
@@ -61,23 +46,4 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzzed_app, identity_pool, unique_email, mode
 ):
     token = sign_up(fuzzed_app.test_client(), identity_pool, unique_email)
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app)
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if mode is schemathesis.GenerationMode.NEGATIVE and not len(operation.body):
-            continue  # nothing to make invalid (no body; the token is checked above)
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        def fuzz(case):  # type: ignore[no-untyped-def]
-            # Half the cases carry a live token, so authenticated operations get past the token check.
-            headers = bearer(token) if len(repr(case.body)) % 2 else None
-            case.call_and_validate(headers=headers, checks=CHECKS)
-
-        fuzz()
+    fuzz_every_operation(fuzzed_app, mode, lambda _case: bearer(token))

@@ -3,14 +3,11 @@ database: no 5xx, and every answer (status, content type, headers, body) is one 
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 
 from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import add_video, operator
 from tests.integration.conftest import bearer, sign_up
-from tests.integration.test_identity_openapi import CHECKS
-
-EXAMPLES_PER_OPERATION = 25
+from tests.support.fuzzing import fuzz_every_operation, has_inputs
 
 
 @pytest.fixture
@@ -50,24 +47,8 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     client = fuzzed_app.test_client()
     add_video(client, media_root, title="Fuzzed")
     token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app)
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        inputs = (operation.body, operation.query, operation.path_parameters)
-        if mode is schemathesis.GenerationMode.NEGATIVE and not any(len(part) for part in inputs):
-            continue  # nothing to make invalid
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        def fuzz(case):  # type: ignore[no-untyped-def]
-            # Half the cases carry a credential (the operator's for ingest), to get past the checks.
-            credential = operator() if case.method == "POST" and case.path == "/v1/videos" else bearer(token)
-            case.call_and_validate(headers=credential if len(repr(case.body)) % 2 else None, checks=CHECKS)
+    def credentials(case) -> dict[str, str]:  # type: ignore[no-untyped-def]
+        return operator() if case.method == "POST" and case.path == "/v1/videos" else bearer(token)
 
-        fuzz()
+    fuzz_every_operation(fuzzed_app, mode, credentials, negatable=has_inputs)
