@@ -20,8 +20,8 @@ FILTERS = """(%(from)s::timestamptz IS NULL OR v.published_at >= %(from)s)
     AND (%(before)s::timestamptz IS NULL OR v.published_at < %(before)s)
     AND (%(tag)s::text IS NULL OR v.tags @> ARRAY[%(tag)s::text])"""
 # Full-text search lists title hits (the whole query matches the title) first, then the other hits,
-# each group by rank (title words weigh more) then newest. Counting uses the indexes only; ranking the
-# other hits, the costly part for a common word, happens only for pages past the title hits.
+# each group by rank (title words weigh more) then newest. Counts rank nothing; ranking the other
+# hits, the costly part for a common word, happens only for pages that reach past the title hits.
 MATCHES = f"""FROM videos v, websearch_to_tsquery('english', %(text)s) AS q (query)
     WHERE v.search @@ q.query AND {FILTERS}"""
 COUNT_MATCHES = f"""

@@ -36,12 +36,16 @@ def catalogue() -> Catalogue:
     return current_app.extensions["catalogue"]
 
 
+def public_url() -> str:
+    """Where clients reach this service: CATALOGUE_PUBLIC_URL, else the address they used."""
+    return catalogue().settings.public_url or request.host_url.rstrip("/")
+
+
 def summary(video: Video) -> dict[str, Any]:
     """A video as the API shows it, with its thumbnail's URL."""
     shown = dict(video.__dict__)
-    shown["thumbnail"] = (
-        url_for("videos.Thumbnail", video_id=video.id, _external=True) if video.thumbnail_key else None
-    )
+    thumbnail = url_for("videos.Thumbnail", video_id=video.id)
+    shown["thumbnail"] = f"{public_url()}{thumbnail}" if video.thumbnail_key else None
     return shown
 
 
@@ -116,9 +120,8 @@ class DownloadLinks(MethodView):
     @auth.require_bearer(verified=True)
     def post(self, video_id: UUID, rendition_id: UUID) -> dict[str, Any]:
         """A signed link to download one rendition, valid for a few minutes (verified accounts)."""
-        base_url = catalogue().settings.public_url or request.host_url
         link = use_cases.grant_download(
-            catalogue(), auth.current_principal(), video_id, rendition_id, base_url
+            catalogue(), auth.current_principal(), video_id, rendition_id, public_url()
         )
         return {"url": link.url, "expires_at": link.expires_at}
 
