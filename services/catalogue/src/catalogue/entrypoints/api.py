@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from accounts_common import auth
+from accounts_common.auth import current_principal, require_bearer
 from accounts_common.operators import require_operator_token
 from accounts_common.web import document_problems
 from catalogue.bootstrap import Catalogue
@@ -117,11 +117,11 @@ class DownloadLinks(MethodView):
             503: "Tokens cannot be checked right now",
         },
     )
-    @auth.require_bearer(verified=True)
+    @require_bearer(verified=True)
     def post(self, video_id: UUID, rendition_id: UUID) -> dict[str, Any]:
         """A signed link to download one rendition, valid for a few minutes (verified accounts)."""
         link = use_cases.grant_download(
-            catalogue(), auth.current_principal(), video_id, rendition_id, public_url()
+            catalogue(), current_principal(), video_id, rendition_id, public_url()
         )
         return {"url": link.url, "expires_at": link.expires_at}
 

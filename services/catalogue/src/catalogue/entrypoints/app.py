@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from accounts_common import auth
+from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import database_reachable
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app, problem_response
@@ -30,9 +30,7 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
         config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
     )
     app.extensions["catalogue"] = catalogue
-    auth.install_token_verifier(
-        app, auth.TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool)
-    )
+    install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))
     app.register_error_handler(Refusal, _refused)
     return app
 

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from prometheus_client import Counter
 
-from accounts_common import auth
+from accounts_common.auth import Principal, known_account_email, remember_verified_account
 from catalogue.adapters import repository
 from catalogue.adapters.repository import Grant, SearchPage
 from catalogue.adapters.storage import MissingFile, UnsafeKey
@@ -99,7 +99,7 @@ def _check_stored(catalogue: Catalogue, key: str, field: str, errors: dict[str, 
 
 
 def grant_download(
-    catalogue: Catalogue, principal: auth.Principal, video_id: UUID, rendition_id: UUID, base_url: str
+    catalogue: Catalogue, principal: Principal, video_id: UUID, rendition_id: UUID, base_url: str
 ) -> DownloadLink:
     """A signed, expiring link to one rendition for a verified account this service knows."""
     now = catalogue.clock()
@@ -108,8 +108,8 @@ def grant_download(
     with catalogue.pool.connection() as conn, conn.transaction():
         # The token's signed email_verified claim may arrive before the AccountVerified event does.
         if principal.email_verified:
-            auth.remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)
-        if auth.known_account_email(conn, principal.account_id) is None:
+            remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)
+        if known_account_email(conn, principal.account_id) is None:
             raise NotEntitled("This account may not download videos.")
         if repository.find_rendition(conn, video_id, rendition_id) is None:
             raise NotFound("There is no such video or rendition.")
