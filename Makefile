@@ -6,8 +6,9 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 BROWSER := .tools/.installed
 PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
-	services/portal/pyproject.toml $(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
-	requirements-dev.txt deploy/local/install.sh
+	services/catalogue/pyproject.toml services/portal/pyproject.toml \
+	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
+	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install browser run test lint format infra-up infra-down bench clean-state
 
@@ -33,14 +34,15 @@ test: install browser ## Start the infrastructure and run the whole test suite (
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
 
 lint: install ## ruff check, format check and mypy
-	$(VENV)/bin/ruff check shared services tests bench deploy
-	$(VENV)/bin/ruff format --check shared services tests bench deploy
+	$(VENV)/bin/ruff check shared services tests bench deploy examples
+	$(VENV)/bin/ruff format --check shared services tests bench deploy examples
 	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer \
-		services/portal/src/portal
+		services/catalogue/src/catalogue services/portal/src/portal
+	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format shared services tests bench deploy
-	$(VENV)/bin/ruff check --fix shared services tests bench deploy
+	$(VENV)/bin/ruff format shared services tests bench deploy examples
+	$(VENV)/bin/ruff check --fix shared services tests bench deploy examples
 
 infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
 	bash deploy/local/infra.sh up >/dev/null

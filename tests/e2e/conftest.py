@@ -14,10 +14,16 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient
 
 from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end  # noqa: F401 - re-exported
 from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once
@@ -128,12 +134,4 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     finally:
         running.web.stop()
         running.worker.stop()
-        _delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
-
-
-def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="e2e-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()
+        delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])

@@ -13,9 +13,12 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 def test_strimzi_topics_match_the_declared_topics():
     manifests = [doc for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-topics.yaml").read_text()) if doc]
-    declared = {topic.name: (topic.partitions, int(topic.configs["retention.ms"])) for topic in TOPICS}
+    declared = {topic.name: (topic.partitions, topic.configs) for topic in TOPICS}
     deployed = {
-        doc["spec"]["topicName"]: (doc["spec"]["partitions"], doc["spec"]["config"]["retention.ms"])
+        doc["spec"]["topicName"]: (
+            doc["spec"]["partitions"],
+            {key: str(value) for key, value in doc["spec"]["config"].items() if key != "min.insync.replicas"},
+        )
         for doc in manifests
     }
     assert deployed == declared
@@ -24,6 +27,8 @@ def test_strimzi_topics_match_the_declared_topics():
 def test_compose_runs_every_process_of_make_run():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
     assert {"identity-web", "identity-relay", "mailer-worker", "mailer-web", "portal-web"} <= set(services)
+    assert {"catalogue-web", "catalogue-worker"} <= set(services)
+    assert services["catalogue-worker"]["command"] == ["catalogue", "worker"]
     assert services["identity-relay"]["command"] == ["identity", "relay"]
     assert services["mailer-worker"]["command"] == ["mailer", "worker"]
 
@@ -42,7 +47,7 @@ def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch
 def test_the_kubernetes_workloads_take_every_key_from_the_secret():
     config = yaml.safe_load((DEPLOY / "k8s" / "config.yaml").read_text())
     assert not any(name.endswith(("_KEY", "_KEYS")) for name in config.get("data", {}))
-    for manifest in ("identity.yaml", "mailer.yaml", "portal.yaml"):
+    for manifest in ("identity.yaml", "mailer.yaml", "catalogue.yaml", "portal.yaml"):
         for doc in yaml.safe_load_all((DEPLOY / "k8s" / manifest).read_text()):
             for container in _containers(doc):
                 refs = {ref.get("secretRef", {}).get("name") for ref in container.get("envFrom", [])}
