@@ -13,6 +13,7 @@ CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
 PORTAL_PORT="${PORTAL_PORT:-8000}"
 # The portal calls the services where this script starts them.
 export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
+export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
 export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
 # Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
