@@ -91,7 +91,7 @@ def install_page_context(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' https: data:; form-action 'self' http: https:; "
+            "default-src 'self'; img-src 'self' http: https: data:; form-action 'self' http: https:; "
             "frame-ancestors 'none'; base-uri 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
