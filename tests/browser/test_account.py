@@ -80,7 +80,7 @@ def test_pages_say_when_a_service_is_unavailable(portal, journey):
 
 def test_newsletter_on_and_off_from_my_account(portal, journey, inbox, new_email):
     if portal.newsletter_url is None:
-        pytest.skip("the newsletter service is not in this tree yet: this step runs once it is merged")
+        pytest.skip("the newsletter service is not installed in this tree yet (branch newsletter)")
     page = journey.page
     page.goto(portal.url + "/")
     sign_up(journey, inbox, new_email, PASSWORD)
