@@ -187,7 +187,7 @@ def page_weights(portal: Portal) -> Iterator[PageWeights]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not (AXE_SCRIPT.exists() and CHROMIUM and VENV_BIN.exists()):
+    if not (AXE_SCRIPT.exists() and Path(CHROMIUM).exists()):
         pytest.fail(MISSING_BROWSER)
     with sync_playwright() as playwright:
         launched = launch(playwright)

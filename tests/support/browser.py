@@ -2,7 +2,7 @@
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, Response
@@ -43,7 +43,6 @@ class Journey:
     folder: Path
     accessibility: bool = True
     steps: int = 0
-    checked: list[str] = field(default_factory=list)
 
     def step(self, name: str) -> None:
         """Screenshot the page (full length); with JavaScript on, assert axe-core finds nothing serious."""
@@ -52,7 +51,6 @@ class Journey:
         self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{name}.png"), full_page=True)
         if self.accessibility:
             assert_accessible(self.page, name)
-            self.checked.append(name)
 
 
 def assert_accessible(page: Page, name: str) -> None:
