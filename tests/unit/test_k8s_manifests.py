@@ -24,8 +24,19 @@ ALLOWED_PEERS = {
     "mailer-worker": {"mailer-db", "kafka", "smtp"},
     "mailer-web": {"mailer-db"},
     "mailer-migrate": {"mailer-db"},
+    "catalogue-web": {"catalogue-db", "identity-web"},
+    "catalogue-worker": {"catalogue-db", "kafka"},
+    "catalogue-migrate": {"catalogue-db"},
+    "portal-web": {"identity-web", "catalogue-web", "newsletter-web"},
 }
-PEER_PORTS = {"kafka": {9092}, "smtp": {25, 465, 587}, "dns": {53}}
+PEER_PORTS = {
+    "kafka": {9092},
+    "smtp": {25, 465, 587},
+    "dns": {53},
+    "identity-web": {8001},
+    "catalogue-web": {8002},
+    "newsletter-web": {8003},
+}
 
 
 def documents() -> list[dict]:  # type: ignore[type-arg]
@@ -68,7 +79,8 @@ def test_every_workload_meets_the_restricted_pod_security_standard(template):
     pod = spec.get("securityContext", {})
     assert not (spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"))
     volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
-    assert all("emptyDir" in volume for volume in volumes.values()), "only emptyDir volumes (no hostPath)"
+    assert not any("hostPath" in volume for volume in volumes.values())
+    assert "emptyDir" in volumes.get("tmp", {}), "a writable /tmp on an emptyDir"
     for container in containers(template):
         context = {**pod, **container.get("securityContext", {})}
         assert context.get("runAsNonRoot") is True and context.get("runAsUser", 1) != 0
@@ -191,5 +203,5 @@ def test_network_policies_let_each_workload_reach_only_its_peers(app):
     reached = egress_of(app)
     assert set(reached) == ALLOWED_PEERS[app] | {"dns"}
     for peer, ports in reached.items():
-        expected = PEER_PORTS.get(peer, {5432} if peer.endswith("-db") else {8001})
+        expected = {5432} if peer.endswith("-db") else PEER_PORTS[peer]
         assert ports <= expected, f"{app} reaches {peer} on {ports}"
