@@ -17,7 +17,7 @@ from accounts_testkit.inbox import Inbox
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, str]:
-    names = ("COMPOSE_IDENTITY_URL", "COMPOSE_INBOX_URL", "COMPOSE_KAFKA")
+    names = ("COMPOSE_IDENTITY_URL", "COMPOSE_INBOX_URL", "COMPOSE_KAFKA", "COMPOSE_WEB_URLS")
     missing = [name for name in names if not os.environ.get(name)]
     if missing:
         pytest.fail(f"{', '.join(missing)} not set: run this through `make compose-smoke`")
@@ -43,3 +43,10 @@ def test_signup_mail_verify_and_events(compose):
         events.read_until(registered_then_verified, timeout=60, what="UserRegistered and AccountVerified")
     finally:
         events.close()
+
+
+def test_every_web_process_of_the_stack_is_ready(compose):
+    urls = compose["COMPOSE_WEB_URLS"].split()
+    assert len(urls) == 4
+    answers = {url: call("GET", f"{url}/readyz")[0] for url in urls}
+    assert answers == dict.fromkeys(urls, 200)
