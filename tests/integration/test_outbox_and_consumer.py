@@ -11,7 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg_pool import ConnectionPool
 
 from accounts_common import outbox
-from accounts_common.consumer import EventConsumer, TransientError
+from accounts_common.consumer import EventConsumer, RetryLimits, TransientError
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import ensure_topics
@@ -115,7 +115,12 @@ def _relay_listening(pool: ConnectionPool) -> bool:
 
 
 def consumer_for(
-    infra: Infra, pool: ConnectionPool, topic: str, handler, inbox: bool = True
+    infra: Infra,
+    pool: ConnectionPool,
+    topic: str,
+    handler,
+    inbox: bool = True,
+    limits: RetryLimits | None = None,
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
@@ -126,6 +131,7 @@ def consumer_for(
         pool=pool,
         bootstrap_servers=infra.kafka,
         max_backoff=0.5,
+        retry_limits=limits,
         inbox=inbox,
     )
 
@@ -293,3 +299,89 @@ def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, s
             "SELECT count(*) FROM processed_events WHERE consumer = %s", (consumer.group,)
         ).fetchone()[0]
     assert inbox_rows == 0
+
+
+def run_until_handled(consumer: EventConsumer, pool: ConnectionPool, account: str, event_id: str):  # type: ignore[no-untyped-def]
+    """Run the consumer until `event_id` is handled; the worker thread, to check it is still alive."""
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(
+            lambda: event_id in handled_ids(pool, account), timeout=60, what="the record after the bad one"
+        )
+        assert thread.is_alive(), "the worker died"
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def dead_letter_reasons(reader: TopicReader, count: int) -> list[bytes]:
+    try:
+        reader.read_until(lambda records: len(records) >= count, timeout=30, what=f"{count} dead letter(s)")
+    finally:
+        reader.close()
+    return [dict(record.headers)["dlq.reason"] for record in reader.records]
+
+
+def test_an_unexpected_exception_is_retried_then_the_record_passes(infra, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    event = registered(account, 0)
+    calls = []
+
+    def buggy_twice(conn, event, data):  # type: ignore[no-untyped-def]
+        calls.append(event.id)
+        if len(calls) <= 2:
+            raise RuntimeError("a bug that a retry gets past")
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [event.to_json().encode()])
+    consumer = consumer_for(
+        infra, scratch_pool, topic, buggy_twice, limits=RetryLimits(unexpected_attempts=5)
+    )
+    run_until_handled(consumer, scratch_pool, account, event.id)
+    assert calls == [event.id] * 3
+
+
+def test_a_poison_record_is_dead_lettered_after_bounded_retries_and_its_partition_moves_on(
+    infra, scratch_pool, topic
+):
+    account = str(uuid.uuid4())
+    poison, after = registered(account, 0), registered(account, 1)
+    attempts = defaultdict(int)
+
+    def chokes_on_the_first(conn, event, data):  # type: ignore[no-untyped-def]
+        attempts[event.id] += 1
+        if event.id == poison.id:
+            raise KeyError("the handler chokes on this record")
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [poison.to_json().encode(), after.to_json().encode()])
+    consumer = consumer_for(
+        infra, scratch_pool, topic, chokes_on_the_first, limits=RetryLimits(unexpected_attempts=3)
+    )
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    run_until_handled(consumer, scratch_pool, account, after.id)
+    assert attempts[poison.id] == 3
+    [reason] = dead_letter_reasons(dead_letters, 1)
+    assert b"unexpected error, 3 attempt(s): KeyError" in reason
+    assert handled_ids(scratch_pool, account) == [after.id]
+
+
+def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_limit(
+    infra, scratch_pool, topic
+):
+    account = str(uuid.uuid4())
+    stuck, after = registered(account, 0), registered(account, 1)
+
+    def always_busy_for_the_first(conn, event, data):  # type: ignore[no-untyped-def]
+        if event.id == stuck.id:
+            raise TransientError("SMTP 451 try later")
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [stuck.to_json().encode(), after.to_json().encode()])
+    consumer = consumer_for(
+        infra, scratch_pool, topic, always_busy_for_the_first, limits=RetryLimits(transient_seconds=2)
+    )
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    run_until_handled(consumer, scratch_pool, account, after.id)
+    [reason] = dead_letter_reasons(dead_letters, 1)
+    assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason

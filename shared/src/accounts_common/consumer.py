@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -40,20 +40,48 @@ class PermanentError(Exception):
 
 @dataclass
 class PartitionRetry:
-    """A partition paused on a record that failed for a passing reason, and when to try it again."""
+    """A partition paused on a record that failed, how often and since when, and when to try it again."""
 
     offset: int
     backoff: Backoff
+    first_failed_at: float = field(default_factory=time.monotonic)
+    attempts: int = 0
     due: float = 0.0
     waiting: bool = False
 
-    def wait(self, offset: int) -> float:
-        """Start the next backoff before retrying `offset`; the delay in seconds."""
-        self.offset = offset
+    def wait(self) -> float:
+        """Start the next backoff before retrying the record; the delay in seconds."""
+        self.attempts += 1
         delay = self.backoff.next()
         self.due = time.monotonic() + delay
         self.waiting = True
         return delay
+
+    def failing_for(self) -> float:
+        """Seconds since the record first failed."""
+        return time.monotonic() - self.first_failed_at
+
+
+@dataclass(frozen=True)
+class RetryLimits:
+    """When a failing record stops blocking its partition and goes to the dead letters.
+
+    A transient error (SMTP 4xx, database down) is retried for `transient_seconds`; an unexpected
+    exception (a bug, data the handler chokes on) `unexpected_attempts` times in all.
+    """
+
+    transient_seconds: float = 3600.0
+    unexpected_attempts: int = 5
+
+    def give_up_reason(self, retry: "PartitionRetry", error: Exception) -> str | None:
+        """Why the record is dead-lettered now, or None to retry it once more."""
+        if isinstance(error, RETRYABLE):
+            if retry.failing_for() >= self.transient_seconds:
+                return f"still failing after {retry.failing_for():.0f}s of retries: {_describe(error)}"
+            return None
+        if retry.attempts + 1 >= self.unexpected_attempts:
+            return f"unexpected error, {retry.attempts + 1} attempt(s): {_describe(error)}"
+        return None
 
 
 class Handler(Protocol):
@@ -86,7 +114,10 @@ class EventConsumer:
         bootstrap_servers: str,
         max_backoff: float = 30.0,
         base_backoff: float = 0.5,
+        retry_limits: RetryLimits | None = None,
         inbox: bool = True,
+        group_instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -97,7 +128,10 @@ class EventConsumer:
         self.bootstrap_servers = bootstrap_servers
         self.max_backoff = max_backoff
         self.base_backoff = base_backoff
+        self.retry_limits = retry_limits or RetryLimits()
         self.inbox = inbox
+        self.group_instance_id = group_instance_id
+        self.session_timeout_ms = session_timeout_ms
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
@@ -106,8 +140,19 @@ class EventConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
-        consumer = self.consumer_factory(self.bootstrap_servers, group_id=self.group, topics=self.topics)
-        log.info("consumer group %s reading %s", self.group, ", ".join(self.topics))
+        consumer = self.consumer_factory(
+            self.bootstrap_servers,
+            group_id=self.group,
+            topics=self.topics,
+            group_instance_id=self.group_instance_id,
+            session_timeout_ms=self.session_timeout_ms,
+        )
+        log.info(
+            "consumer group %s (instance %s) reading %s",
+            self.group,
+            self.group_instance_id or "dynamic",
+            ", ".join(self.topics),
+        )
         self._retries.clear()
         try:
             while not stop.is_set():
@@ -138,24 +183,46 @@ class EventConsumer:
                     return done
                 try:
                     self.process(record)
-                except RETRYABLE as error:
-                    self._schedule_retry(consumer, partition, record, error)
-                    break
+                except Exception as error:  # noqa: BLE001 - a poison record must not end the worker
+                    if not self._failed(consumer, partition, record, error):
+                        break
                 self._retries.pop(partition, None)
                 done[partition] = record.offset + 1
         return done
 
-    def _schedule_retry(
+    def _failed(
         self, consumer: KafkaConsumer, partition: TopicPartition, record: ConsumerRecord, error: Exception
+    ) -> bool:
+        """Dead-letter the record once its retries are used up (True: move on), else schedule a retry."""
+        retry = self._retries.get(partition)
+        if retry is None or retry.offset != record.offset:
+            retry = PartitionRetry(record.offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
+            self._retries[partition] = retry
+        if not isinstance(error, RETRYABLE):
+            log.error("%s: handler failed on %s", self.group, _where(record), exc_info=error)
+        reason = self.retry_limits.give_up_reason(retry, error)
+        if reason is not None:
+            try:
+                self.dead_letter(record, reason)
+                return True
+            except TransientError as dlq_error:
+                error = dlq_error
+        self._schedule_retry(consumer, partition, record, retry, error)
+        return False
+
+    def _schedule_retry(
+        self,
+        consumer: KafkaConsumer,
+        partition: TopicPartition,
+        record: ConsumerRecord,
+        retry: PartitionRetry,
+        error: Exception,
     ) -> None:
         """Pause the partition and come back to the failed record after a backoff; others keep flowing."""
-        retry = self._retries.setdefault(
-            partition, PartitionRetry(record.offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
-        )
-        delay = retry.wait(record.offset)
+        delay = retry.wait()
         consumer.pause(partition)
         EVENTS.labels(self.group, "retried").inc()
-        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, error)
+        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, _describe(error))
 
     def _resume_due_partitions(self, consumer: KafkaConsumer) -> None:
         """Seek paused partitions back to their failed record once their backoff is over."""
@@ -270,6 +337,10 @@ def _drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> 
     fetcher = getattr(consumer, "_fetcher", None)
     for parked in ("_paused_partition_records", "_paused_completed_fetches"):
         getattr(fetcher, parked, {}).pop(partition, None)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _where(record: ConsumerRecord) -> str:

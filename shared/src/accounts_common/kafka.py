@@ -18,8 +18,19 @@ def create_producer(bootstrap_servers: str, *, client_id: str) -> KafkaProducer:
     )
 
 
-def create_consumer(bootstrap_servers: str, *, group_id: str, topics: tuple[str, ...]) -> KafkaConsumer:
-    """A group member that commits offsets itself, only after the work is done."""
+def create_consumer(
+    bootstrap_servers: str,
+    *,
+    group_id: str,
+    topics: tuple[str, ...],
+    group_instance_id: str | None = None,
+    session_timeout_ms: int = 10_000,
+) -> KafkaConsumer:
+    """A group member that commits offsets itself, only after the work is done.
+
+    With a `group_instance_id` it is a static member (KIP-345): restarted under the same id, it gets
+    its partitions back at once instead of waiting for the group to expire its previous session.
+    """
     return KafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap_servers,
@@ -29,4 +40,7 @@ def create_consumer(bootstrap_servers: str, *, group_id: str, topics: tuple[str,
         auto_offset_reset="earliest",
         max_poll_records=200,
         reconnect_backoff_max_ms=2_000,
+        group_instance_id=group_instance_id,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
     )
