@@ -66,11 +66,12 @@ class Mailer:
             code = self.cipher.decrypt(data["code_encrypted"])
         except ValueError as error:
             raise PermanentError(str(error)) from None
-        context = {
-            "code": code,
-            "purpose": data["purpose"],
-            "minutes": _minutes_valid(event, data["expires_at"]),
-        }
+        minutes = minutes_left(data["expires_at"], datetime.now(UTC))
+        if minutes is None:
+            reason = f"the code expired at {data['expires_at'].isoformat()} before it could be sent"
+            self._skip(event.id, "code", data["account_id"], data["email"], reason)
+            return
+        context = {"code": code, "purpose": data["purpose"], "minutes": minutes}
         self._deliver(conn, event, "code", data["account_id"], data["email"], context)
 
     def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
@@ -118,7 +119,8 @@ class Mailer:
         context: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> None:
-        if not self.delivery_log.claim(event.id, kind, account_id, recipient):
+        claimed = self.delivery_log.claim(event.id, kind, account_id, recipient)
+        if self._erased(event.id, kind, account_id) or not claimed:
             return
         try:
             content = self.templates.render(
@@ -142,6 +144,24 @@ class Mailer:
         deliveries.mark_sent(conn, event_id, message.message_id)
         metrics.SENT.labels(kind).inc()
 
+    def _skip(self, event_id: str, kind: str, account_id: Any, recipient: str | None, reason: str) -> None:
+        """Record the email as not sent on purpose, and why."""
+        self.delivery_log.skip(event_id, kind, account_id, recipient, reason)
+        if not self._erased(event_id, kind, account_id):
+            metrics.SKIPPED.labels(kind).inc()
+
+    def _erased(self, event_id: str, kind: str, account_id: Any) -> bool:
+        """True, and the email recorded as skipped without its address, when the account was deleted.
+
+        Asked after the delivery row is written, so an erasure running meanwhile cannot be missed
+        (see deliveries.erase_account).
+        """
+        if account_id is None or not self.delivery_log.erased(account_id):
+            return False
+        self.delivery_log.skip(event_id, kind, None, None, "the account was deleted")
+        metrics.SKIPPED.labels(kind).inc()
+        return True
+
     def _failed(self, event_id: str, kind: str, error: TransientError | PermanentError) -> NoReturn:
         """Record the failure for operators (it outlives the consumer's rollback), then raise it."""
         permanent = isinstance(error, PermanentError)
@@ -150,10 +170,9 @@ class Mailer:
         raise error
 
 
-def _minutes_valid(event: CloudEvent, expires_at: datetime) -> int:
-    """The code's lifetime in minutes, counted from when it was issued."""
-    try:
-        issued = datetime.fromisoformat(event.time)
-    except ValueError:
-        issued = datetime.now(UTC)
-    return max(1, math.ceil((expires_at - issued).total_seconds() / 60 - 0.01))
+def minutes_left(expires_at: datetime, now: datetime) -> int | None:
+    """Whole minutes the code is still valid for, rounded up; None once it has expired."""
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return None
+    return math.ceil(seconds / 60)
