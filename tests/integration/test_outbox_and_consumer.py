@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaTimeoutError
+from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 
-from accounts_common import outbox
+from accounts_common import dlq, outbox
 from accounts_common.consumer import EventConsumer, RetryLimits, TransientError
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
@@ -385,3 +387,92 @@ def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_lim
     run_until_handled(consumer, scratch_pool, account, after.id)
     [reason] = dead_letter_reasons(dead_letters, 1)
     assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason
+
+
+def registered_with_padding(account_id: str, sequence: int, padding: int):  # type: ignore[no-untyped-def]
+    event = registered(account_id, sequence)
+    event.data["email"] = f"{'x' * padding}@example.org"
+    return event
+
+
+def published_sequences(reader: TopicReader, account: str) -> list[int]:
+    return [event["data"]["sequence"] for event in reader.events() if event["subject"] == account]
+
+
+def test_a_row_kafka_refuses_is_parked_holding_back_its_key_and_replayed_in_order(
+    infra, scratch_db, scratch_pool, topic, capsys
+):
+    held, other = str(uuid.uuid4()), str(uuid.uuid4())
+    with scratch_pool.connection() as conn, conn.transaction():
+        outbox.enqueue(conn, topic, registered(held, 0))
+        outbox.enqueue(conn, topic, registered_with_padding(held, 1, padding=3000))  # over the limit below
+        outbox.enqueue(conn, topic, registered(held, 2))
+        outbox.enqueue(conn, topic, registered(other, 0))
+    reader = TopicReader(infra.kafka, topic)
+    strict = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-strict", max_record_bytes=2000)
+    thread, stop = run_in_thread(strict.run)
+    try:
+        reader.read_until(
+            lambda _: published_sequences(reader, other) == [0], timeout=30, what="the other key"
+        )
+        with scratch_pool.connection() as conn, conn.transaction():
+            outbox.enqueue(conn, topic, registered(other, 1))
+        reader.read_until(
+            lambda _: published_sequences(reader, other) == [0, 1], timeout=30, what="a later row"
+        )
+        wait_for(lambda: REGISTRY.get_sample_value("outbox_parked_rows") == 1, timeout=10, what="the gauge")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert published_sequences(reader, held) == [0], "a row overtook the parked one"
+
+    dlq.main(["parked", "--database-url", scratch_db])
+    listing = capsys.readouterr().out
+    assert "MessageSizeTooLargeError" in listing and "1 row(s) waiting behind it" in listing
+    assert "1 parked row(s)" in listing
+
+    dlq.main(["replay-parked", "--database-url", scratch_db])
+    assert "1 parked row(s) put back" in capsys.readouterr().out
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-replay")
+    thread, stop = run_in_thread(relay.run)
+    try:
+        reader.read_until(
+            lambda _: len(published_sequences(reader, held)) == 3, timeout=30, what="the replay"
+        )
+    finally:
+        stop.set()
+        thread.join(10)
+        reader.close()
+    assert published_sequences(reader, held) == [0, 1, 2]
+    with scratch_pool.connection() as conn:
+        assert outbox.parked_rows(conn) == []
+
+
+class BrokerUnreachable:
+    """A producer whose every send times out, as when no broker answers."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KafkaTimeoutError("Failed to update metadata after 10.0 secs.")
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_broker_outage_means_waiting_never_parking(scratch_db, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    with scratch_pool.connection() as conn, conn.transaction():
+        outbox.enqueue(conn, topic, registered(account, 0))
+    relay = OutboxRelay(
+        scratch_db, "127.0.0.1:1", client_id="test-relay-outage", producer_factory=BrokerUnreachable
+    )
+    with psycopg.connect(scratch_db, autocommit=True) as conn, pytest.raises(KafkaTimeoutError):
+        relay.publish_pending(conn)
+    with scratch_pool.connection() as conn:
+        assert outbox.parked_rows(conn) == []
+        row = conn.execute(
+            "SELECT published_at, parked_at FROM outbox WHERE record_key = %s", (account,)
+        ).fetchone()
+    assert row == (None, None)

@@ -2,8 +2,14 @@
 
 from kafka import KafkaConsumer, KafkaProducer
 
+# Below the broker's default message.max.bytes (1,048,588), so an oversized record is refused by
+# the producer before anything is sent, rather than by the broker after later records went out.
+MAX_RECORD_BYTES = 1_000_000
 
-def create_producer(bootstrap_servers: str, *, client_id: str) -> KafkaProducer:
+
+def create_producer(
+    bootstrap_servers: str, *, client_id: str, max_request_size: int = MAX_RECORD_BYTES
+) -> KafkaProducer:
     """An idempotent producer: acks from all replicas, retries that neither duplicate nor reorder."""
     return KafkaProducer(
         bootstrap_servers=bootstrap_servers,
@@ -15,6 +21,7 @@ def create_producer(bootstrap_servers: str, *, client_id: str) -> KafkaProducer:
         request_timeout_ms=10_000,
         delivery_timeout_ms=30_000,
         reconnect_backoff_max_ms=2_000,
+        max_request_size=max_request_size,
     )
 
 
