@@ -3,7 +3,7 @@
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from prometheus_client import Counter, Gauge
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from accounts_common.events import CloudEvent, InvalidEvent, dead_letter_topic, parse_event, validate_data
+from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import create_consumer, create_producer
 from accounts_common.retry import Backoff
 
@@ -118,6 +119,9 @@ class EventConsumer:
         inbox: bool = True,
         group_instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        housekeeping: Sequence[Expiry] = (),
+        housekeeping_interval_s: float = 600.0,
+        keep_processed_events_days: float = 30.0,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -132,6 +136,10 @@ class EventConsumer:
         self.inbox = inbox
         self.group_instance_id = group_instance_id
         self.session_timeout_ms = session_timeout_ms
+        # Inbox rows only need to outlive any redelivery; the service may add its own tables.
+        inbox_expiry = Expiry("processed_events", "processed_at", keep_processed_events_days * 86400)
+        self.housekeeping = (inbox_expiry, *housekeeping) if inbox else tuple(housekeeping)
+        self.housekeeping_interval_s = housekeeping_interval_s
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
@@ -154,8 +162,11 @@ class EventConsumer:
             ", ".join(self.topics),
         )
         self._retries.clear()
+        housekeeping = Schedule(self.housekeeping_interval_s)
         try:
             while not stop.is_set():
+                if housekeeping.due():
+                    self._housekeep()
                 self._resume_due_partitions(consumer)
                 batch = consumer.poll(timeout_ms=self._poll_timeout_ms())
                 done = self._process_batch(consumer, batch, stop)
@@ -243,6 +254,16 @@ class EventConsumer:
         if not dues:
             return POLL_TIMEOUT_MS
         return max(0, min(POLL_TIMEOUT_MS, int((min(dues) - time.monotonic()) * 1000)))
+
+    def _housekeep(self) -> None:
+        """Delete expired rows; a database outage only postpones it to the next round."""
+        if not self.housekeeping:
+            return
+        try:
+            with self.pool.connection() as conn:
+                delete_expired(conn, self.housekeeping)
+        except (psycopg.Error, PoolTimeout) as error:
+            log.warning("%s: housekeeping postponed: %s", self.group, error)
 
     def _report_lag(self, consumer: KafkaConsumer) -> None:
         """Set the lag gauge of every assigned partition, at most every few seconds."""

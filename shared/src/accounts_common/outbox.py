@@ -2,8 +2,7 @@
 
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -20,6 +19,7 @@ from kafka.producer.future import FutureRecordMetadata
 from prometheus_client import Counter, Gauge
 
 from accounts_common.events import CloudEvent, validate_data
+from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import MAX_RECORD_BYTES, create_producer
 from accounts_common.retry import Backoff
 
@@ -119,6 +119,8 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         keep_published_hours: float = 24.0,
+        housekeeping: Sequence[Expiry] = (),
+        housekeeping_interval_s: float = 600.0,
         max_record_bytes: int = MAX_RECORD_BYTES,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -127,7 +129,9 @@ class OutboxRelay:
         self.client_id = client_id
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.keep_published_hours = keep_published_hours
+        # Published rows are kept a while for inspection; the service may add its own tables.
+        self.housekeeping = (Expiry("outbox", "published_at", keep_published_hours * 3600), *housekeeping)
+        self.housekeeping_interval_s = housekeeping_interval_s
         self.max_record_bytes = max_record_bytes
         self.producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
@@ -160,13 +164,12 @@ class OutboxRelay:
 
     def _relay(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        last_cleanup = 0.0
+        housekeeping = Schedule(self.housekeeping_interval_s)
         while not stop.is_set():
             published = self.publish_pending(conn)
             self._report_parked(conn)
-            if time.monotonic() - last_cleanup > 600:
-                self._delete_old(conn)
-                last_cleanup = time.monotonic()
+            if housekeeping.due():
+                delete_expired(conn, self.housekeeping)
             if published < self.batch_size:
                 for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
                     pass
@@ -236,12 +239,6 @@ class OutboxRelay:
     def _report_parked(self, conn: psycopg.Connection) -> None:
         row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
         PARKED_ROWS.set(row[0] if row else 0)
-
-    def _delete_old(self, conn: psycopg.Connection) -> None:
-        conn.execute(
-            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => %s)",
-            (self.keep_published_hours * 3600,),
-        )
 
     def _get_producer(self) -> KafkaProducer:
         if self._producer is None:

@@ -5,6 +5,7 @@ import socket
 from dataclasses import dataclass
 
 from accounts_common.config import database_url, env_float, env_int, env_str, kafka_bootstrap_servers
+from accounts_common.housekeeping import Expiry
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Settings:
     handler_max_attempts: int = 5
     worker_instance_id: str = ""
     session_timeout_s: float = 10.0
+    housekeeping_interval_s: float = 600.0
+    delivery_log_days: float = 90.0
+    erased_accounts_days: float = 365.0
     worker_metrics_port: int = 9104
     worker_metrics_host: str = "127.0.0.1"
     port: int = 8004
@@ -51,6 +55,13 @@ class Settings:
             return None
         host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())
         return f"{self.consumer_group}-{host}-{self.worker_metrics_port}"
+
+    def housekeeping(self) -> tuple[Expiry, ...]:
+        """The mailer's rows that have served their time: old deliveries, long-erased account ids."""
+        return (
+            Expiry("deliveries", "created_at", self.delivery_log_days * 86400),
+            Expiry("erased_accounts", "erased_at", self.erased_accounts_days * 86400),
+        )
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -79,6 +90,11 @@ class Settings:
             handler_max_attempts=env_int("MAILER_HANDLER_MAX_ATTEMPTS", defaults.handler_max_attempts),
             worker_instance_id=env_str("MAILER_WORKER_INSTANCE_ID", ""),
             session_timeout_s=env_float("MAILER_SESSION_TIMEOUT_S", defaults.session_timeout_s),
+            housekeeping_interval_s=env_float(
+                "MAILER_HOUSEKEEPING_INTERVAL_S", defaults.housekeeping_interval_s
+            ),
+            delivery_log_days=env_float("MAILER_DELIVERY_LOG_DAYS", defaults.delivery_log_days),
+            erased_accounts_days=env_float("MAILER_ERASED_ACCOUNTS_DAYS", defaults.erased_accounts_days),
             worker_metrics_port=env_int("MAILER_WORKER_METRICS_PORT", defaults.worker_metrics_port),
             worker_metrics_host=env_str("MAILER_WORKER_METRICS_HOST", defaults.worker_metrics_host),
             port=env_int("MAILER_PORT", defaults.port),

@@ -77,6 +77,8 @@ def run_worker(settings: Settings) -> None:
         ),
         group_instance_id=settings.group_instance_id(),
         session_timeout_ms=int(settings.session_timeout_s * 1000),
+        housekeeping=settings.housekeeping(),
+        housekeeping_interval_s=settings.housekeeping_interval_s,
         # The delivery log is the mailer's inbox: each email is claimed by its event id before it
         # is sent, and erasing an account is idempotent. Skipping the generic inbox row saves a
         # transaction (three round trips) per email.
