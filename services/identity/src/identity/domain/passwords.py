@@ -8,6 +8,7 @@ from importlib.resources import files
 SYMBOLS = set(string.punctuation)
 DECORATION = string.digits + string.punctuation + string.whitespace
 TOO_COMMON = "This password is too common; choose another."
+MAX_PASSWORD_LENGTH = 128  # every profile's upper bound; longer is refused, never truncated
 
 
 @cache
@@ -22,7 +23,7 @@ class PasswordPolicy:
     """The seed's rules by default; `nist()` is the NIST SP 800-63B profile (length only)."""
 
     min_length: int = 12
-    max_length: int = 128
+    max_length: int = MAX_PASSWORD_LENGTH
     allow_spaces: bool = False
     require_composition: bool = True
     common: frozenset[str] = field(default=frozenset(), repr=False, compare=False)

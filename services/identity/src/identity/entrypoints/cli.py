@@ -5,11 +5,11 @@ import argparse
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accounts_common.config import env_int
+from accounts_common.config import env_int, load_settings
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
-from identity.adapters.tokens import insert_signing_key, retire_signing_keys
+from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
 from identity.settings import Settings
 
 IDENTITY_MIGRATIONS = MigrationSet("identity", "identity")
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("rotate-key", help="add a new database signing key and retire all but the two newest")
     args = parser.parse_args(argv)
     configure_logging()
-    settings = Settings.from_env()
+    settings = load_settings("identity", Settings.from_env)
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
         print(f"identity: {len(applied)} migration(s) applied")
@@ -49,7 +49,7 @@ def rotate_key(settings: Settings) -> None:
             "IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
         )
     with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
-        kid = insert_signing_key(conn, Ed25519PrivateKey.generate())
+        kid = insert_signing_key(conn, key_sealer(settings), Ed25519PrivateKey.generate())
         retired = retire_signing_keys(conn, keep=KEYS_KEPT)
     print(f"identity: new signing key {kid}; {retired} older key(s) retired")
 
