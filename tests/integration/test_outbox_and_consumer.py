@@ -343,49 +343,46 @@ def test_an_unexpected_exception_is_retried_then_the_record_passes(infra, scratc
     assert calls == [event.id] * 3
 
 
+def dead_letter_of_the_first_of_two(infra, pool, topic, error: Exception, limits: RetryLimits):  # type: ignore[no-untyped-def]
+    """Two records of one account, the handler raising `error` on the first every time: once the
+    second is handled, the first's dead-letter reason and how many attempts it got."""
+    account = str(uuid.uuid4())
+    failing, after = registered(account, 0), registered(account, 1)
+    attempts = defaultdict(int)
+
+    def fails_on_the_first(conn, event, data):  # type: ignore[no-untyped-def]
+        attempts[event.id] += 1
+        if event.id == failing.id:
+            raise error
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [failing.to_json().encode(), after.to_json().encode()])
+    consumer = consumer_for(infra, pool, topic, fails_on_the_first, limits=limits)
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    run_until_handled(consumer, pool, account, after.id)
+    assert handled_ids(pool, account) == [after.id]
+    [reason] = dead_letter_reasons(dead_letters, 1)
+    return reason, attempts[failing.id]
+
+
 def test_a_poison_record_is_dead_lettered_after_bounded_retries_and_its_partition_moves_on(
     infra, scratch_pool, topic
 ):
-    account = str(uuid.uuid4())
-    poison, after = registered(account, 0), registered(account, 1)
-    attempts = defaultdict(int)
-
-    def chokes_on_the_first(conn, event, data):  # type: ignore[no-untyped-def]
-        attempts[event.id] += 1
-        if event.id == poison.id:
-            raise KeyError("the handler chokes on this record")
-        record_handled(conn, event, data)
-
-    send_raw(infra, topic, account, [poison.to_json().encode(), after.to_json().encode()])
-    consumer = consumer_for(
-        infra, scratch_pool, topic, chokes_on_the_first, limits=RetryLimits(unexpected_attempts=3)
+    error = KeyError("the handler chokes on this record")
+    reason, attempts = dead_letter_of_the_first_of_two(
+        infra, scratch_pool, topic, error, RetryLimits(unexpected_attempts=3)
     )
-    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
-    run_until_handled(consumer, scratch_pool, account, after.id)
-    assert attempts[poison.id] == 3
-    [reason] = dead_letter_reasons(dead_letters, 1)
+    assert attempts == 3
     assert b"unexpected error, 3 attempt(s): KeyError" in reason
-    assert handled_ids(scratch_pool, account) == [after.id]
 
 
 def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_limit(
     infra, scratch_pool, topic
 ):
-    account = str(uuid.uuid4())
-    stuck, after = registered(account, 0), registered(account, 1)
-
-    def always_busy_for_the_first(conn, event, data):  # type: ignore[no-untyped-def]
-        if event.id == stuck.id:
-            raise TransientError("SMTP 451 try later")
-        record_handled(conn, event, data)
-
-    send_raw(infra, topic, account, [stuck.to_json().encode(), after.to_json().encode()])
-    consumer = consumer_for(
-        infra, scratch_pool, topic, always_busy_for_the_first, limits=RetryLimits(transient_seconds=2)
+    error = TransientError("SMTP 451 try later")
+    reason, _ = dead_letter_of_the_first_of_two(
+        infra, scratch_pool, topic, error, RetryLimits(transient_seconds=2)
     )
-    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
-    run_until_handled(consumer, scratch_pool, account, after.id)
-    [reason] = dead_letter_reasons(dead_letters, 1)
     assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason
 
 
