@@ -123,6 +123,7 @@ def consumer_for(
     handler,
     inbox: bool = True,
     limits: RetryLimits | None = None,
+    on_give_up=None,
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
@@ -135,6 +136,7 @@ def consumer_for(
         max_backoff=0.5,
         retry_limits=limits,
         inbox=inbox,
+        on_give_up=on_give_up,
     )
 
 
@@ -357,11 +359,15 @@ def dead_letter_of_the_first_of_two(infra, pool, topic, error: Exception, limits
         record_handled(conn, event, data)
 
     send_raw(infra, topic, account, [failing.to_json().encode(), after.to_json().encode()])
-    consumer = consumer_for(infra, pool, topic, fails_on_the_first, limits=limits)
+    gave_up: list[tuple[str, str]] = []
+    consumer = consumer_for(
+        infra, pool, topic, fails_on_the_first, limits=limits, on_give_up=lambda *args: gave_up.append(args)
+    )
     dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
     run_until_handled(consumer, pool, account, after.id)
     assert handled_ids(pool, account) == [after.id]
     [reason] = dead_letter_reasons(dead_letters, 1)
+    assert gave_up == [(failing.id, reason.decode())], "the service is told it was given up"
     return reason, attempts[failing.id]
 
 

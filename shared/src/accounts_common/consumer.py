@@ -122,6 +122,7 @@ class EventConsumer:
         housekeeping: Sequence[Expiry] = (),
         housekeeping_interval_s: float = 600.0,
         keep_processed_events_days: float = 30.0,
+        on_give_up: Callable[[str, str], None] | None = None,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -140,6 +141,7 @@ class EventConsumer:
         inbox_expiry = Expiry("processed_events", "processed_at", keep_processed_events_days * 86400)
         self.housekeeping = (inbox_expiry, *housekeeping) if inbox else tuple(housekeeping)
         self.housekeeping_interval_s = housekeeping_interval_s
+        self.on_give_up = on_give_up
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
@@ -215,11 +217,22 @@ class EventConsumer:
         if reason is not None:
             try:
                 self.dead_letter(record, reason)
-                return True
             except TransientError as dlq_error:
                 error = dlq_error
+            else:
+                self._tell_gave_up(record, reason)
+                return True
         self._schedule_retry(consumer, partition, record, retry, error)
         return False
+
+    def _tell_gave_up(self, record: ConsumerRecord, reason: str) -> None:
+        """Let the service record that it gave up on the event (its own status, for operators)."""
+        if self.on_give_up is None:
+            return
+        try:
+            self.on_give_up(parse_event(record.value).id, reason)
+        except Exception:  # noqa: BLE001 - the dead letter is written; a status left stale is all we lose
+            log.warning("%s: could not record giving up on %s", self.group, _where(record), exc_info=True)
 
     def _schedule_retry(
         self,

@@ -79,6 +79,7 @@ def run_worker(settings: Settings) -> None:
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         housekeeping=settings.housekeeping(),
         housekeeping_interval_s=settings.housekeeping_interval_s,
+        on_give_up=mailer.gave_up,
         # The delivery log is the mailer's inbox: each email is claimed by its event id before it
         # is sent, and erasing an account is idempotent. Skipping the generic inbox row saves a
         # transaction (three round trips) per email.

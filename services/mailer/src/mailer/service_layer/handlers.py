@@ -109,6 +109,10 @@ class Mailer:
         """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless)."""
         deliveries.erase_account(conn, data["account_id"])
 
+    def gave_up(self, event_id: str, reason: str) -> None:
+        """The consumer dead-lettered the event after its retries: the delivery failed for good."""
+        self.delivery_log.mark_failed(event_id, reason, permanent=True)
+
     def _deliver(
         self,
         conn: psycopg.Connection,
