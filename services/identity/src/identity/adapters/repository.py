@@ -356,3 +356,58 @@ def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
            AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
         (str(account_id),),
     )
+
+
+def delete_expired_registrations(conn: psycopg.Connection) -> int:
+    """Drop registrations (and decoys) past their expiry, with their codes; return how many."""
+    return conn.execute("DELETE FROM registrations WHERE expires_at <= now()").rowcount
+
+
+def delete_abandoned_accounts(conn: psycopg.Connection) -> list[UUID]:
+    """Erase pending accounts none of whose registrations is left, and their events; their ids."""
+    rows = conn.execute(
+        """DELETE FROM accounts a WHERE verified_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = a.id) RETURNING id"""
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    if ids:
+        conn.execute(
+            """DELETE FROM outbox WHERE record_key = ANY(%s)
+               AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
+            ([str(account_id) for account_id in ids],),
+        )
+    return ids
+
+
+def delete_expired_rows(
+    conn: psycopg.Connection,
+    *,
+    guess_window_s: int,
+    code_send_window_s: int,
+    rate_window_s: int,
+    login_forget_after_s: int,
+) -> dict[str, int]:
+    """Delete the rows no rule reads any more; return how many per table."""
+    statements = {
+        "sessions": ("DELETE FROM sessions WHERE expires_at < now() - interval '1 day'", ()),
+        "reset_codes": ("DELETE FROM reset_codes WHERE code_expires_at < now() - interval '1 day'", ()),
+        "password_reset_tokens": ("DELETE FROM password_reset_tokens WHERE expires_at < now()", ()),
+        "code_sends": (
+            "DELETE FROM code_sends WHERE sent_at < now() - make_interval(secs => %s)",
+            (code_send_window_s,),
+        ),
+        "code_guesses": (
+            "DELETE FROM code_guesses WHERE window_started_at < now() - make_interval(secs => %s)",
+            (guess_window_s,),
+        ),
+        "rate_limits": (
+            "DELETE FROM rate_limits WHERE window_started_at < now() - make_interval(secs => %s)",
+            (rate_window_s,),
+        ),
+        "login_failures": (
+            """DELETE FROM login_failures WHERE last_failure_at < now() - make_interval(secs => %s)
+               AND (blocked_until IS NULL OR blocked_until < now())""",
+            (login_forget_after_s,),
+        ),
+    }
+    return {table: conn.execute(sql, params).rowcount for table, (sql, params) in statements.items()}
