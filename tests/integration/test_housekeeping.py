@@ -113,6 +113,7 @@ def test_the_relay_deletes_old_published_rows_and_the_service_tables_it_is_given
         scratch_db,
         infra.kafka,
         client_id="test-housekeeping-relay",
+        housekeeping_interval_s=0.2,
         housekeeping=[Expiry("sessions", "expires_at", 0)],
     )
     stop = threading.Event()

@@ -65,11 +65,12 @@ def _delete_in_batches(conn: psycopg.Connection, expiry: Expiry) -> int:
 
 
 class Schedule:
-    """When the next housekeeping round is due, every `interval_s` seconds (0: never)."""
+    """When the next housekeeping round is due: every `interval_s` seconds (0: never), the first
+    one interval after the start, so that a restarting process gets to its real work first."""
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
-        self._next = time.monotonic()
+        self._next = time.monotonic() + interval_s
 
     def due(self) -> bool:
         """True, at most once per interval, when a round should run now."""
