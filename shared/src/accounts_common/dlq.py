@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{outbox.replay_parked(conn, args.id)} parked row(s) put back in the queue")
     except psycopg.OperationalError as error:
         sys.exit(f"accounts-dlq: cannot reach the database: {error}")
+    except psycopg.ProgrammingError as error:
+        first_line = str(error).splitlines()[0]
+        sys.exit(f"accounts-dlq: {first_line} (has the service's `migrate` run?)")
 
 
 if __name__ == "__main__":
