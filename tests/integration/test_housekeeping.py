@@ -63,12 +63,12 @@ def test_expired_rows_go_in_batches_and_the_work_is_counted(pool, monkeypatch):
         conn.execute("INSERT INTO sessions (expires_at) VALUES (now() + interval '1 hour')")
     monkeypatch.setattr(housekeeping, "BATCH_ROWS", 4)
     before = deleted_metric("sessions")
-    rounds = REGISTRY.get_sample_value("housekeeping_seconds_count") or 0.0
+    timed = REGISTRY.get_sample_value("housekeeping_seconds_count", {"table": "sessions"}) or 0.0
     with pool.connection() as conn:
         assert delete_expired(conn, [Expiry("sessions", "expires_at", 0)]) == {"sessions": 11}
     assert count_rows(pool, "sessions") == 1
     assert deleted_metric("sessions") - before == 11
-    assert REGISTRY.get_sample_value("housekeeping_seconds_count") == rounds + 1
+    assert REGISTRY.get_sample_value("housekeeping_seconds_count", {"table": "sessions"}) == timed + 1
 
 
 def test_the_consumer_worker_deletes_old_inbox_rows_periodically(infra, pool):

@@ -32,7 +32,9 @@ SEND_TIMEOUT_S = 30.0
 PUBLISHED = Counter("outbox_published_total", "Events published from the outbox to Kafka")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Publish attempts that failed")
 PARKED_ROWS = Gauge(
-    "outbox_parked_rows", "Outbox rows Kafka refused for good, waiting for an operator (accounts-dlq parked)"
+    "outbox_parked_rows",
+    "Outbox rows Kafka refused for good, waiting for an operator (accounts-dlq parked)",
+    multiprocess_mode="max",  # one figure, not one per web worker that imports this module
 )
 # Faults of the record itself: retrying cannot help. Anything else (a broker down, a timeout) waits.
 UNPUBLISHABLE = (
