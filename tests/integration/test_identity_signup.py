@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, latest_code, mailed_codes, register, verify
@@ -295,10 +296,29 @@ def test_unknown_routes_and_methods_are_problems(client):
     assert client.delete("/v1/accounts/verification").status_code == 405
 
 
+def registrations_counted(client) -> float:  # type: ignore[no-untyped-def]
+    """How many POST /v1/accounts answered 422 the metrics have counted so far."""
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "http_request_duration_seconds_count"
+                and labels.get("status") == "422"
+                and (
+                    labels.get("method"),
+                    labels.get("route"),
+                )
+                == ("POST", "/v1/accounts")
+            ):
+                return sample.value
+    return 0.0
+
+
 def test_health_readiness_metrics_and_openapi(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").json == {"status": "ready", "checks": {"database": True}}
+    before = registrations_counted(client)
     client.post("/v1/accounts", json={})
-    assert b"http_request_duration_seconds" in client.get("/metrics").data
+    assert registrations_counted(client) == before + 1
     paths = client.get("/openapi.json").json["paths"]
     assert {"/v1/accounts", "/v1/accounts/verification", "/v1/accounts/verification/resend"} <= set(paths)

@@ -289,4 +289,12 @@ def create_api_app(
     document_operations(api, app)
     install_problem_handlers(app)
     install_request_metrics(app)
+    app.extensions["problem_api"] = api
     return app
+
+
+def document_field(app: Flask, schema: str, field: str, **keywords: Any) -> None:
+    """Add JSON Schema keywords known only once the app is configured (a policy's pattern) to a field
+    of a request schema in the app's OpenAPI document."""
+    api: flask_smorest.Api = app.extensions["problem_api"]
+    api.spec.components.schemas[schema]["properties"][field].update(keywords)

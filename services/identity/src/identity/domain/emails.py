@@ -2,9 +2,20 @@
 
 import unicodedata
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 MAX_LENGTH = 254
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{char.upper()}{char.lower()}]" if char.isalpha() else char for char in word)
+
+
+# For the OpenAPI document: what "format: email" does not say, that addresses in the special-use
+# domains (RFC 6761: test, localhost, invalid, …) are refused, since no mail can reach them.
+NOT_SPECIAL_USE = (
+    r"^(?!.*@(?:[^@]*\.)?(?:" + "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES) + r")\.?$)"
+)
 
 
 class InvalidEmail(ValueError):

@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from identity.domain.codes import CODE_DIGITS
-from identity.domain.emails import InvalidEmail, normalise_email
+from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_email
 from identity.domain.passwords import MAX_PASSWORD_LENGTH
 
 LOCALES = ("en", "fr")
@@ -18,7 +18,7 @@ class NormalisedEmail(fields.String):
     """An email address, validated and normalised (identity.domain.emails) so one mailbox is one account."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(metadata={"format": "email", "maxLength": 254}, **kwargs)
+        super().__init__(metadata={"format": "email", "maxLength": 254, "pattern": NOT_SPECIAL_USE}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         text = super()._deserialize(value, attr, data, **kwargs)
