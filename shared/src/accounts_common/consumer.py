@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, FencedInstanceIdError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -37,6 +37,10 @@ class TransientError(Exception):
 
 class PermanentError(Exception):
     """Work that will never succeed as it is (SMTP 5xx, data we cannot use): dead-letter it."""
+
+
+class InstanceFenced(RuntimeError):
+    """Another consumer uses this one's static instance id: this one must stop."""
 
 
 @dataclass
@@ -174,6 +178,11 @@ class EventConsumer:
                 done = self._process_batch(consumer, batch, stop)
                 self._commit(consumer, done)
                 self._report_lag(consumer)
+        except FencedInstanceIdError:
+            raise InstanceFenced(
+                f"{self.group}: another consumer joined as instance {self.group_instance_id!r} and took "
+                "this one's partitions; give each worker its own instance id"
+            ) from None
         finally:
             consumer.close(autocommit=False)
             if self._dlq_producer is not None:
@@ -351,6 +360,8 @@ class EventConsumer:
         offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()}
         try:
             consumer.commit(offsets)
+        except FencedInstanceIdError:
+            raise  # not a passing failure: see run()
         except (CommitFailedError, KafkaError) as error:
             # The group moved on; the records come again and the inbox makes that harmless.
             log.warning("%s: offset commit failed: %s", self.group, error)
