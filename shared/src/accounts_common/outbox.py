@@ -1,9 +1,12 @@
 """Transactional outbox: write events with the state change, publish them to Kafka afterwards."""
 
+import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
@@ -26,6 +29,10 @@ from accounts_common.retry import Backoff
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "outbox"
+STATE_CONTENT_TYPE = "application/json"
+# Headers of a state record: the event it follows, and that event's offset (same partition number).
+FOLLOWS_EVENT_ID_HEADER = "follows-event-id"
+FOLLOWS_EVENT_OFFSET_HEADER = "follows-event-offset"
 RELAY_LOCK_KEY = 0x6F757462  # one active relay per database keeps the order per account
 SEND_TIMEOUT_S = 30.0
 
@@ -56,12 +63,57 @@ def enqueue(conn: psycopg.Connection, topic: str, event: CloudEvent) -> None:
     )
 
 
+def enqueue_state(
+    conn: psycopg.Connection, topic: str, key: str, value: dict[str, Any] | None, follows: CloudEvent
+) -> None:
+    """Add the latest state under `key` (None: a tombstone) to the outbox, after the event `follows`.
+
+    The relay publishes it once that event is on Kafka, to the event's partition number, in the
+    order of the events there, with the event's id and offset in headers.
+    """
+    record_value = None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    conn.execute(
+        """INSERT INTO outbox (event_id, topic, record_key, record_value, follows_event_id)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (uuid.uuid4(), topic, key, record_value, follows.id),
+    )
+
+
 @dataclass(frozen=True)
 class PendingRecord:
     id: int
     topic: str
     record_key: str
-    record_value: str
+    record_value: str | None
+    follows_event_id: uuid.UUID | None = None
+    partition: int | None = None
+    follows_offset: int | None = None
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """An event's CloudEvents content type; a state record's content type and the event it follows."""
+        if self.follows_event_id is None:
+            return CloudEvent.content_headers()
+        return [
+            ("content-type", STATE_CONTENT_TYPE.encode()),
+            (FOLLOWS_EVENT_ID_HEADER, str(self.follows_event_id).encode()),
+            (FOLLOWS_EVENT_OFFSET_HEADER, str(self.follows_offset).encode()),
+        ]
+
+
+# A row behind a parked row of its topic and key waits until that one is replayed.
+NOT_BEHIND_A_PARKED_ROW = """NOT EXISTS (SELECT 1 FROM outbox parked WHERE parked.parked_at IS NOT NULL
+    AND parked.topic = {row}.topic AND parked.record_key = {row}.record_key AND parked.id < {row}.id)"""
+PENDING_EVENTS = f"""SELECT id, topic, record_key, record_value FROM outbox
+    WHERE published_at IS NULL AND parked_at IS NULL AND follows_event_id IS NULL
+      AND {NOT_BEHIND_A_PARKED_ROW.format(row="outbox")}
+    ORDER BY id LIMIT %s"""
+# A state record waits for its event's position; per partition it goes out in the events' order.
+PENDING_STATES = f"""SELECT state.id, state.topic, state.record_key, state.record_value,
+           state.follows_event_id, event.kafka_partition, event.kafka_offset
+    FROM outbox state JOIN outbox event ON event.event_id = state.follows_event_id
+    WHERE state.published_at IS NULL AND state.parked_at IS NULL AND event.kafka_offset IS NOT NULL
+      AND {NOT_BEHIND_A_PARKED_ROW.format(row="state")}
+    ORDER BY event.kafka_partition, event.kafka_offset LIMIT %s"""
 
 
 @dataclass(frozen=True)
@@ -89,7 +141,7 @@ def park(conn: psycopg.Connection, row_id: int, reason: str) -> None:
 def parked_rows(conn: psycopg.Connection) -> list[ParkedRow]:
     """The parked rows, oldest first, with how many later rows of their key wait behind each."""
     rows = conn.execute(
-        """SELECT p.id, p.event_id::text, p.topic, p.record_key, octet_length(p.record_value),
+        """SELECT p.id, p.event_id::text, p.topic, p.record_key, coalesce(octet_length(p.record_value), 0),
                   p.parked_at::text, p.park_reason,
                   (SELECT count(*) FROM outbox w WHERE w.record_key = p.record_key AND w.id > p.id
                       AND w.published_at IS NULL AND w.parked_at IS NULL)
@@ -121,6 +173,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         keep_published_hours: float = 24.0,
+        topic_prefix: str = "",
         housekeeping: Sequence[Expiry] = (),
         housekeeping_interval_s: float = 600.0,
         max_record_bytes: int = MAX_RECORD_BYTES,
@@ -135,6 +188,7 @@ class OutboxRelay:
         self.housekeeping = (Expiry("outbox", "published_at", keep_published_hours * 3600), *housekeeping)
         self.housekeeping_interval_s = housekeeping_interval_s
         self.max_record_bytes = max_record_bytes
+        self.topic_prefix = topic_prefix  # publish to prefixed copies of the topics (isolated test runs)
         self.producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
 
@@ -168,8 +222,8 @@ class OutboxRelay:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         housekeeping = Schedule(self.housekeeping_interval_s)
         while not stop.is_set():
+            self._report_parked(conn)  # first: a failing publish must not hide the parked rows
             published = self.publish_pending(conn)
-            self._report_parked(conn)
             if housekeeping.due():
                 delete_expired(conn, self.housekeeping)
             if published < self.batch_size:
@@ -177,66 +231,80 @@ class OutboxRelay:
                     pass
 
     def publish_pending(self, conn: psycopg.Connection) -> int:
-        """Publish one batch of pending rows in id order; mark the ones Kafka acknowledged, park the
-        ones it refuses for good, and raise on any other failure (the relay then waits and retries).
+        """Publish one batch of pending events in id order, then the state records that follow
+        published events; mark what Kafka acknowledged, with its position, park what it refuses for
+        good, and raise on any other failure (the relay then waits and retries). The larger batch's size.
 
         A row is refused before anything is sent when the producer itself finds it at fault (too
-        large, an invalid topic): later rows of its key are then not sent. The broker refusing a row
-        after later rows of its key went out (its size limit below the producer's) cannot be undone.
+        large, an invalid topic): later rows of its topic and key are then not sent. The broker
+        refusing a row after later rows of its key went out (its size limit below the producer's)
+        cannot be undone.
         """
-        rows = conn.execute(
-            """SELECT id, topic, record_key, record_value FROM outbox o
-               WHERE published_at IS NULL AND parked_at IS NULL
-                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.parked_at IS NOT NULL
-                                 AND p.record_key = o.record_key AND p.id < o.id)
-               ORDER BY id LIMIT %s""",
-            (self.batch_size,),
-        ).fetchall()
-        if not rows:
-            return 0
-        sent = self._send(conn, [PendingRecord(*row) for row in rows])
-        self._get_producer().flush(timeout=SEND_TIMEOUT_S)
-        acknowledged, failure = [], None
+        events = [PendingRecord(*row) for row in conn.execute(PENDING_EVENTS, (self.batch_size,))]
+        self._publish(conn, events)
+        states = [PendingRecord(*row) for row in conn.execute(PENDING_STATES, (self.batch_size,))]
+        self._publish(conn, states)
+        return max(len(events), len(states))
+
+    def _publish(self, conn: psycopg.Connection, pending: list[PendingRecord]) -> None:
+        if not pending:
+            return
+        sent, refused = self._send(conn, pending)
+        acknowledged, failure = [], refused
         for record, future in sent:
             if future.succeeded():
-                acknowledged.append(record.id)
+                acknowledged.append((record.id, future.value.partition, future.value.offset))
             elif isinstance(future.exception, UNPUBLISHABLE):
                 park(conn, record.id, _describe(future.exception))
             elif failure is None:
                 failure = future.exception or KafkaError("send did not complete")
         if acknowledged:
-            conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", (acknowledged,))
+            conn.execute(
+                """UPDATE outbox SET published_at = now(), kafka_partition = acked.kafka_partition,
+                          kafka_offset = acked.kafka_offset
+                   FROM unnest(%s::bigint[], %s::int[], %s::bigint[])
+                        AS acked(id, kafka_partition, kafka_offset)
+                   WHERE outbox.id = acked.id""",
+                tuple(map(list, zip(*acknowledged, strict=True))),
+            )
             PUBLISHED.inc(len(acknowledged))
         if failure is not None:
             raise failure if isinstance(failure, KafkaError) else KafkaError(str(failure))
-        return len(rows)
 
     def _send(
         self, conn: psycopg.Connection, pending: list[PendingRecord]
-    ) -> list[tuple[PendingRecord, FutureRecordMetadata]]:
-        """Hand the rows to the producer; a row refused on the spot is parked and its key held back."""
+    ) -> tuple[list[tuple[PendingRecord, FutureRecordMetadata]], KafkaError | None]:
+        """Send the records in order and wait for Kafka. A record the producer finds at fault is
+        parked and its topic and key held back; at one it cannot place at all, stop."""
         producer = self._get_producer()
-        sent, held_keys = [], set()
+        sent, held, refused = [], set(), None
         for record in pending:
-            if record.record_key in held_keys:
+            if (record.topic, record.record_key) in held:
                 continue
             try:
                 future = producer.send(
-                    record.topic,
+                    self.topic_prefix + record.topic,
                     key=record.record_key.encode(),
-                    value=record.record_value.encode(),
-                    headers=CloudEvent.content_headers(),
+                    value=None if record.record_value is None else record.record_value.encode(),
+                    headers=record.headers(),
+                    partition=record.partition,
                 )
             except UNPUBLISHABLE as error:
+                future = None
                 park(conn, record.id, _describe(error))
-                held_keys.add(record.record_key)
-                continue
-            if future.is_done and isinstance(future.exception, UNPUBLISHABLE):
+            except ValueError as error:
+                # A state topic with fewer partitions than its events: the states wait, the events flow.
+                refused = KafkaError(f"cannot publish to {record.topic}: {error}")
+                break
+            if future is not None and future.is_done and isinstance(future.exception, UNPUBLISHABLE):
                 park(conn, record.id, _describe(future.exception))
-                held_keys.add(record.record_key)
-                continue
-            sent.append((record, future))
-        return sent
+                future = None
+            if future is None:
+                held.add((record.topic, record.record_key))
+            else:
+                sent.append((record, future))
+        producer.flush(timeout=SEND_TIMEOUT_S)
+        return sent, refused
 
     def _report_parked(self, conn: psycopg.Connection) -> None:
         row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
