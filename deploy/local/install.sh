@@ -7,7 +7,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
-PACKAGES=(shared services/identity services/mailer services/catalogue)
+PACKAGES=(shared services/identity services/mailer services/catalogue services/portal)
+PORTAL_TRANSLATIONS="$REPO_ROOT/services/portal/src/portal/translations"
 # Separate projects outside the system (they depend on accounts-common by path, already installed).
 EXAMPLES=(examples/verified-accounts-counter)
 
@@ -63,6 +64,8 @@ main() {
     for example in "${EXAMPLES[@]}"; do
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$REPO_ROOT/$example"
     done
+    log "compiling the portal's translations"
+    "$VENV/bin/pybabel" compile --use-fuzzy -d "$PORTAL_TRANSLATIONS" >/dev/null
     log "done: $VENV"
 }
 

@@ -10,6 +10,11 @@ LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
 MAILER_PORT="${MAILER_PORT:-8004}"
 CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
+PORTAL_PORT="${PORTAL_PORT:-8000}"
+# The portal calls the services where this script starts them.
+export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
+export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
+export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
 # Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
 export CATALOGUE_OPERATOR_TOKEN="${CATALOGUE_OPERATOR_TOKEN:-dev-operator-token}"
@@ -79,12 +84,15 @@ main() {
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
     start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_PORT"
     start_process catalogue-worker "$BIN/catalogue" worker
+    start_process portal-web "$BIN/portal" web --port "$PORTAL_PORT"
     wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
     wait_ready "http://127.0.0.1:$MAILER_PORT/readyz" mailer-web
     wait_ready "http://127.0.0.1:$CATALOGUE_PORT/readyz" catalogue-web
+    wait_ready "http://127.0.0.1:$PORTAL_PORT/healthz" portal-web
     cat <<URLS
 
   Multimedia Accounts is running.
+    portal         $PORTAL_URL/   (open it in a browser: videos, sign-up, log in, reset, my account)
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
     catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)

@@ -140,3 +140,18 @@ def test_a_code_to_a_non_ascii_address_goes_out_with_smtputf8(mailer, infra):
     assert headers_of(mail)["x-accounts-event-id"] == event.id
     [delivery] = mailer.deliveries(address)
     assert delivery["status"] == "sent"
+
+
+def test_mails_are_written_in_the_accounts_language(mailer, infra, unique_email):
+    code = code_issued(unique_email, code="559031") | {"locale": "fr"}
+    mailer.publish(CODES, "CodeIssued", code)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert mail["subject"] == "Créer un compte : votre code de vérification"
+    assert "Votre code de vérification : 559031" in mail["text"] and '<html lang="fr">' in mail["html"]
+
+    # AccountVerified names no locale: the welcome follows the language of the account's code mail.
+    verified = {"account_id": code["account_id"], "email": unique_email, "verified_at": now()}
+    mailer.publish(ACCOUNT_EVENTS, "AccountVerified", verified)
+    welcome, _code = infra.inbox.wait_for_messages(unique_email, count=2)
+    assert welcome["subject"] == "Votre compte a bien été créé"
+    assert "Abonnez-vous à notre lettre d’information" in welcome["html"]

@@ -39,19 +39,27 @@ class DeliveryLog:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def claim(self, event_id: str, kind: str, account_id: UUID | None, recipient: str) -> bool:
+    def claim(
+        self, event_id: str, kind: str, account_id: UUID | None, recipient: str, locale: str | None = None
+    ) -> bool:
         """Record an attempt about to be made; False when this event's email was already sent or
         skipped, or when its account was erased."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                """INSERT INTO deliveries (event_id, kind, account_id, recipient, status, attempts)
-                   SELECT %(event)s, %(kind)s, %(account)s, %(recipient)s, 'sending', 1
+                """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
+                   SELECT %(event)s, %(kind)s, %(account)s, %(recipient)s, %(locale)s, 'sending', 1
                    WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = %(account)s)
                    ON CONFLICT (event_id) DO UPDATE
                        SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
                        WHERE deliveries.status NOT IN ('sent', 'skipped')
                    RETURNING 1""",
-                {"event": event_id, "kind": kind, "account": account_id, "recipient": recipient},
+                {
+                    "event": event_id,
+                    "kind": kind,
+                    "account": account_id,
+                    "recipient": recipient,
+                    "locale": locale,
+                },
             ).fetchone()
         return row is not None
 
@@ -66,6 +74,7 @@ class DeliveryLog:
                    ON CONFLICT (event_id) DO UPDATE
                        SET status = 'skipped', account_id = EXCLUDED.account_id,
                            recipient = EXCLUDED.recipient, last_error = EXCLUDED.last_error,
+                           locale = CASE WHEN EXCLUDED.recipient IS NULL THEN NULL ELSE deliveries.locale END,
                            updated_at = now()
                        WHERE deliveries.status <> 'sent'""",
                 {
@@ -84,6 +93,16 @@ class DeliveryLog:
                 "SELECT 1 FROM erased_accounts WHERE account_id = %s", (account_id,)
             ).fetchone()
         return row is not None
+
+    def latest_locale(self, account_id: UUID) -> str | None:
+        """The language of the newest email to the account whose event named one."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                """SELECT locale FROM deliveries WHERE account_id = %s AND locale IS NOT NULL
+                   ORDER BY created_at DESC LIMIT 1""",
+                (account_id,),
+            ).fetchone()
+        return row[0] if row else None
 
     def mark_failed(self, event_id: str, error: str, *, permanent: bool) -> None:
         """The attempt failed: 'retrying' when it may pass later, 'failed' when dead-lettered."""
@@ -124,7 +143,8 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     """
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
     cursor = conn.execute(
-        """UPDATE deliveries SET recipient = NULL, account_id = NULL, last_error = NULL, updated_at = now()
+        """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
+                  updated_at = now()
            WHERE account_id = %(account)s
               OR lower(recipient) IN (SELECT lower(recipient) FROM deliveries
                                       WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
