@@ -176,6 +176,7 @@ class OutboxRelay:
         topic_prefix: str = "",
         housekeeping: Sequence[Expiry] = (),
         housekeeping_interval_s: float = 600.0,
+        chores: Sequence[Callable[[psycopg.Connection], object]] = (),
         max_record_bytes: int = MAX_RECORD_BYTES,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -187,6 +188,8 @@ class OutboxRelay:
         # Published rows are kept a while for inspection; the service may add its own tables.
         self.housekeeping = (Expiry("outbox", "published_at", keep_published_hours * 3600), *housekeeping)
         self.housekeeping_interval_s = housekeeping_interval_s
+        # Clean-ups a plain age rule cannot say (they publish events, say), run with the housekeeping.
+        self.chores = tuple(chores)
         self.max_record_bytes = max_record_bytes
         self.topic_prefix = topic_prefix  # publish to prefixed copies of the topics (isolated test runs)
         self.producer_factory = producer_factory
@@ -226,6 +229,8 @@ class OutboxRelay:
             published = self.publish_pending(conn)
             if housekeeping.due():
                 delete_expired(conn, self.housekeeping)
+                for chore in self.chores:
+                    chore(conn)
             if published < self.batch_size:
                 for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
                     pass
