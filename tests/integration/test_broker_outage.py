@@ -16,7 +16,7 @@ PASSWORD = "Correct-Horse-9!"
 
 def broker(infra: Infra, action: str) -> None:
     if infra.broker_control is None:
-        pytest.skip("the broker is neither the local one of deploy/local nor a container, so the test cannot stop it")
+        pytest.skip("the broker is neither deploy/local's nor a container, so the test cannot stop it")
     infra.broker_control(action)
 
 
