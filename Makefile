@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV := .venv
 INSTALLED := $(VENV)/.installed
-PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
+PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml services/newsletter/pyproject.toml \
 	requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install run test lint format infra-up infra-down bench clean-state
@@ -27,7 +27,7 @@ test: install ## Start the infrastructure and run the whole test suite (ARGS="-k
 lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared services tests bench deploy
 	$(VENV)/bin/ruff format --check shared services tests bench deploy
-	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer
+	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer services/newsletter/src/newsletter
 
 format: install ## Format the code with ruff
 	$(VENV)/bin/ruff format shared services tests bench deploy

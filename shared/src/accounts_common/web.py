@@ -137,6 +137,29 @@ class JsonRequest(Request):
         raise BadRequest(f"The request body is not valid JSON: {e}")
 
 
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+}
+
+
+def problems(blp: flask_smorest.Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
+    """Document the problem+json answers a view gives besides its success."""
+
+    def decorate(view: Any) -> Any:
+        for status, description in responses.items():
+            headers = RETRY_AFTER if status == 429 else None
+            view = blp.alt_response(
+                status,
+                schema=ProblemSchema,
+                content_type=PROBLEM_JSON,
+                description=description,
+                headers=headers,
+            )(view)
+        return view
+
+    return decorate
+
+
 def install_problem_handlers(app: Flask) -> None:
     """Views raise Problem for expected failures; anything unexpected is a logged 500 problem."""
     app.request_class = JsonRequest
