@@ -134,6 +134,7 @@ def feed(
 
 # The newsletter in-process, checking tokens of an identity served on a real port (its JWKS).
 NEWSLETTER_OPERATOR_TOKEN = "test-newsletter-operator-token"
+NEWSLETTER_TOPIC_PREFIX = f"test-{RUN_ID}."  # the newsletter's topics, private to this run
 IDENTITY_SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
@@ -164,7 +165,7 @@ def newsletter(newsletter_db, newsletter_pool, served_identity, infra) -> Newsle
         unsubscribe_key=secrets.token_bytes(32),
         jwks_url=served_identity.jwks_url,
         operator_token=NEWSLETTER_OPERATOR_TOKEN,
-        topic_prefix=f"test-{RUN_ID}.",
+        topic_prefix=NEWSLETTER_TOPIC_PREFIX,
     )
     return newsletter_bootstrap(settings, pool=newsletter_pool)
 

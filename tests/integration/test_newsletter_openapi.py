@@ -1,0 +1,70 @@
+"""Fuzzing the newsletter's OpenAPI document with schemathesis against the in-process app, a real
+database and a served identity: no 5xx, and every answer is one the document declares."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.integration.conftest import NEWSLETTER_OPERATOR_TOKEN, bearer, sign_up
+from tests.integration.test_identity_openapi import CHECKS
+
+EXAMPLES_PER_OPERATION = 25
+
+
+@pytest.fixture
+def fuzzed_app(newsletter_client):  # type: ignore[no-untyped-def]
+    return newsletter_client.application
+
+
+def test_every_operation_is_documented_with_its_errors(fuzzed_app):
+    document = fuzzed_app.test_client().get("/openapi.json").json
+    operations = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert operations == {
+        ("/v1/subscriptions", "post"),
+        ("/v1/subscriptions/me", "get"),
+        ("/v1/subscriptions/me", "delete"),
+        ("/v1/issues", "post"),
+        ("/v1/issues/{issue_id}", "get"),
+        ("/v1/unsubscribe", "get"),
+        ("/v1/unsubscribe", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    }
+    subscribe = document["paths"]["/v1/subscriptions"]["post"]["responses"]
+    assert {"200", "201", "401", "403", "default"} <= set(subscribe)
+    assert "application/problem+json" in subscribe["403"]["content"]
+    assert "text/html" in document["paths"]["/v1/unsubscribe"]["get"]["responses"]["400"]["content"]
+
+
+@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
+def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
+    fuzzed_app, served_identity, identity_pool, unique_email, mode
+):
+    token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)
+    credentials = [None, bearer(token), bearer(NEWSLETTER_OPERATOR_TOKEN)]
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app)
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if mode is schemathesis.GenerationMode.NEGATIVE and not (len(operation.body) or operation.query):
+            continue  # nothing to make invalid
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def fuzz(case):  # type: ignore[no-untyped-def]
+            # Cases take turns without a token, with an account's token and with the operator's.
+            headers = credentials[len(repr(case.body)) % len(credentials)]
+            case.call_and_validate(headers=headers, checks=CHECKS)
+
+        fuzz()
