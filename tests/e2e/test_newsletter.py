@@ -1,0 +1,108 @@
+"""The newsletter through running processes: identity, the newsletter, the mailer and the SMTP sink."""
+
+import urllib.request
+import uuid
+
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS
+from tests.e2e.mail_helpers import headers_of
+from tests.support.http import call
+from tests.support.inbox import code_in
+from tests.support.kafka import TopicReader
+from tests.support.newsletter import deliveries_of
+from tests.support.polling import wait_for
+
+PASSWORD = "Correct-Horse-9!"
+
+
+def verified_account(identity_url: str, inbox, email: str) -> str:  # type: ignore[no-untyped-def]
+    """Register and verify through identity and the mail in the sink; the access token."""
+    status, _ = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": PASSWORD})
+    assert status == 202
+    code = code_in(inbox.wait_for_messages(email)[-1])
+    status, body = call("POST", f"{identity_url}/v1/accounts/verification", {"email": email, "code": code})
+    assert status == 200, body
+    return body["access_token"]
+
+
+def subscribe(newsletter, token: str) -> None:  # type: ignore[no-untyped-def]
+    status, body = call(
+        "POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (status, body["subscribed"]) == (201, True), body
+
+
+def publish(newsletter, subject: str) -> str:  # type: ignore[no-untyped-def]
+    status, body = newsletter.operator_call(
+        "POST", "/v1/issues", {"subject": subject, "text": f"{subject}.\n", "html": f"<p>{subject}.</p>"}
+    )
+    assert status == 202, body
+    return body["id"]
+
+
+def mail_titled(inbox, email: str, subject: str):  # type: ignore[no-untyped-def]
+    """The email to `email` with that subject, once it arrived."""
+    return wait_for(
+        lambda: next((m for m in inbox.messages(email) if m["subject"] == subject), None),
+        timeout=30,
+        what=f"{subject!r} to {email}",
+    )
+
+
+def one_click(url: str) -> int:
+    """What a mail client does with List-Unsubscribe-Post: POST List-Unsubscribe=One-Click to the link."""
+    request = urllib.request.Request(
+        url,
+        data=b"List-Unsubscribe=One-Click",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, newsletter, infra):
+    reader_email = f"reader-{uuid.uuid4().hex[:10]}@example.org"
+    control_email = f"control-{uuid.uuid4().hex[:10]}@example.org"
+    subscription_events = TopicReader(infra.kafka, SUBSCRIPTION_EVENTS)
+    deliveries = TopicReader(infra.kafka, NEWSLETTER_DELIVERIES)
+    try:
+        token = verified_account(stack.identity_url, infra.inbox, reader_email)
+        subscribe(newsletter, token)
+        subscribe(newsletter, verified_account(stack.identity_url, infra.inbox, control_email))
+
+        first = f"First issue {uuid.uuid4().hex[:6]}"
+        publish(newsletter, first)
+        mail = mail_titled(infra.inbox, reader_email, first)
+        assert f"{first}." in mail["text"]
+        headers = headers_of(mail)
+        assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+        link = headers["list-unsubscribe"].split(",")[0].strip().strip("<>")
+        assert link.startswith(f"{newsletter.url}/v1/unsubscribe?token=")
+
+        assert one_click(link) == 200
+        status, body = call(
+            "GET", f"{newsletter.url}/v1/subscriptions/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert (status, body["subscribed"]) == (200, False)
+        subscription_events.read_until(
+            lambda _: any(
+                e["type"] == "NewsletterUnsubscribed" and e["data"]["email"] == reader_email
+                for e in subscription_events.events()
+            ),
+            timeout=30,
+            what="NewsletterUnsubscribed on Kafka",
+        )
+        [unsubscribed] = [e for e in subscription_events.events() if e["type"] == "NewsletterUnsubscribed"]
+        assert unsubscribed["data"]["reason"] == "one_click"
+
+        second = f"Second issue {uuid.uuid4().hex[:6]}"
+        second_id = publish(newsletter, second)
+        mail_titled(infra.inbox, control_email, second)
+        deliveries.read_until(
+            lambda records: deliveries_of(records, second_id), timeout=30, what="the second issue's requests"
+        )
+        assert [d["data"]["email"] for d in deliveries_of(deliveries.records, second_id)] == [control_email]
+        assert [m["subject"] for m in infra.inbox.messages(reader_email)].count(second) == 0
+    finally:
+        subscription_events.close()
+        deliveries.close()
