@@ -2,6 +2,7 @@
 
 import argparse
 import threading
+import time
 from collections.abc import Callable
 
 from prometheus_client import start_http_server
@@ -18,6 +19,7 @@ from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.settings import Settings
 
 NEWSLETTER_MIGRATIONS = MigrationSet("newsletter", "newsletter")
+SHUTDOWN_GRACE_S = 5.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,7 +77,12 @@ def run_worker(settings: Settings) -> None:
 
 
 def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None]) -> None:
-    """Run each loop in its own thread; when one ends (or fails), stop them all."""
+    """Run each loop in its own thread; when one ends (or fails), stop them all.
+
+    A loop that does not finish within the grace period is left behind as the process exits: a
+    consumer still joining its group (after a crash of the previous worker) would otherwise hold
+    the exit for the whole session timeout. Nothing is lost: offsets are committed only after work.
+    """
 
     def guarded(loop: Callable[[threading.Event], None]) -> None:
         try:
@@ -83,11 +90,15 @@ def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None
         finally:
             stop.set()
 
-    threads = [threading.Thread(target=guarded, args=(loop,), name=loop.__qualname__) for loop in loops]
+    threads = [
+        threading.Thread(target=guarded, args=(loop,), name=loop.__qualname__, daemon=True) for loop in loops
+    ]
     for thread in threads:
         thread.start()
+    stop.wait()
+    deadline = time.monotonic() + SHUTDOWN_GRACE_S
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 if __name__ == "__main__":
