@@ -9,8 +9,13 @@ BIN="$REPO_ROOT/.venv/bin"
 LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
 MAILER_PORT="${MAILER_PORT:-8004}"
-# Local development only; set a real one wherever operators are more than you.
+NEWSLETTER_PORT="${NEWSLETTER_PORT:-8003}"
+# Local development only: built-in development keys, and operator tokens anyone can guess.
+export ACCOUNTS_ENV="${ACCOUNTS_ENV:-development}"
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
+export NEWSLETTER_OPERATOR_TOKEN="${NEWSLETTER_OPERATOR_TOKEN:-dev-operator-token}"
+export NEWSLETTER_PUBLIC_URL="${NEWSLETTER_PUBLIC_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
+export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_PORT/.well-known/jwks.json}"
 
 declare -A PIDS=()
 started=""
@@ -66,19 +71,25 @@ main() {
     eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
     "$BIN/identity" migrate
     "$BIN/mailer" migrate
+    "$BIN/newsletter" migrate
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
     start_process identity-relay "$BIN/identity" relay
     start_process mailer-worker "$BIN/mailer" worker
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
+    start_process newsletter-web "$BIN/newsletter" web --port "$NEWSLETTER_PORT"
+    start_process newsletter-worker "$BIN/newsletter" worker
+    start_process newsletter-relay "$BIN/newsletter" relay
     wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
     wait_ready "http://127.0.0.1:$MAILER_PORT/readyz" mailer-web
+    wait_ready "http://127.0.0.1:$NEWSLETTER_PORT/readyz" newsletter-web
     cat <<URLS
 
   Multimedia Accounts is running.
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
+    newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: Authorization: Bearer $NEWSLETTER_OPERATOR_TOKEN)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
-    worker metrics http://127.0.0.1:${MAILER_WORKER_METRICS_PORT:-9104}/metrics
+    worker metrics http://127.0.0.1:${MAILER_WORKER_METRICS_PORT:-9104}/metrics (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/

@@ -21,6 +21,15 @@ def test_strimzi_topics_match_the_declared_topics():
 
 def test_compose_runs_every_process_of_make_run():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    assert {"identity-web", "identity-relay", "mailer-worker", "mailer-web"} <= set(services)
+    assert {
+        "identity-web",
+        "identity-relay",
+        "mailer-worker",
+        "mailer-web",
+        "newsletter-web",
+        "newsletter-worker",
+        "newsletter-relay",
+    } <= set(services)
     assert services["identity-relay"]["command"] == ["identity", "relay"]
     assert services["mailer-worker"]["command"] == ["mailer", "worker"]
+    assert services["newsletter-worker"]["command"] == ["newsletter", "worker"]
