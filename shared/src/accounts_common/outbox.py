@@ -13,7 +13,7 @@ from prometheus_client import Counter
 
 from accounts_common.events import CloudEvent, validate_data
 from accounts_common.kafka import create_producer
-from accounts_common.retry import Backoff
+from accounts_common.leader import LeadingProducer
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,11 @@ class PendingRecord:
     record_value: str
 
 
-class OutboxRelay:
+class OutboxRelay(LeadingProducer):
     """Publishes pending outbox rows in order, waking on NOTIFY and polling as a fallback."""
+
+    lock_key = RELAY_LOCK_KEY
+    failures = PUBLISH_FAILURES
 
     def __init__(
         self,
@@ -57,42 +60,17 @@ class OutboxRelay:
         keep_published_hours: float = 24.0,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
-        self.database_url = database_url
-        self.bootstrap_servers = bootstrap_servers
-        self.client_id = client_id
+        super().__init__(
+            database_url,
+            bootstrap_servers,
+            client_id=client_id,
+            poll_interval=poll_interval,
+            producer_factory=producer_factory,
+        )
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
         self.keep_published_hours = keep_published_hours
-        self.producer_factory = producer_factory
-        self._producer: KafkaProducer | None = None
 
-    def run(self, stop: threading.Event) -> None:
-        """Relay until `stop` is set, surviving database and broker outages."""
-        backoff = Backoff()
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self.database_url, autocommit=True) as conn:
-                    if self._lead(conn, stop):
-                        backoff.reset()
-                        self._relay(conn, stop)
-            except (psycopg.OperationalError, KafkaError) as error:
-                PUBLISH_FAILURES.inc()
-                log.warning("outbox relay: %s; retrying", error)
-                self._drop_producer()
-                stop.wait(backoff.next())
-        self._drop_producer()
-
-    def _lead(self, conn: psycopg.Connection, stop: threading.Event) -> bool:
-        """Wait to become the one relay publishing this database's outbox."""
-        while not stop.is_set():
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)).fetchone()
-            if locked and locked[0]:
-                log.info("outbox relay %s is publishing", self.client_id)
-                return True
-            stop.wait(self.poll_interval * 5)
-        return False
-
-    def _relay(self, conn: psycopg.Connection, stop: threading.Event) -> None:
+    def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         last_cleanup = 0.0
         while not stop.is_set():
@@ -114,7 +92,7 @@ class OutboxRelay:
         if not rows:
             return 0
         pending = [PendingRecord(*row) for row in rows]
-        producer = self._get_producer()
+        producer = self.producer()
         futures = [
             producer.send(
                 record.topic,
@@ -143,16 +121,3 @@ class OutboxRelay:
             "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => %s)",
             (self.keep_published_hours * 3600,),
         )
-
-    def _get_producer(self) -> KafkaProducer:
-        if self._producer is None:
-            self._producer = self.producer_factory(self.bootstrap_servers, client_id=self.client_id)
-        return self._producer
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=5)
-            except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
-                log.debug("closing a failed producer raised", exc_info=True)
-            self._producer = None

@@ -22,7 +22,7 @@ from prometheus_client import Counter
 from accounts_common.events import CloudEvent
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import create_producer
-from accounts_common.retry import Backoff
+from accounts_common.leader import LeadingProducer
 from newsletter.adapters import repository
 from newsletter.domain.issues import Issue, Recipient, delivery_request
 from newsletter.domain.unsubscribe import unsubscribe_token
@@ -38,8 +38,11 @@ REQUESTED = Counter("newsletter_delivery_requests_total", "Delivery requests ack
 FAILURES = Counter("newsletter_fanout_failures_total", "Fan-out batches that failed and will be retried")
 
 
-class FanOutWorker:
+class FanOutWorker(LeadingProducer):
     """Fans out unfinished issues, oldest first, waking on NOTIFY and polling as a fallback."""
+
+    lock_key = FANOUT_LOCK_KEY
+    failures = FAILURES
 
     def __init__(
         self,
@@ -53,41 +56,19 @@ class FanOutWorker:
         poll_interval: float = 1.0,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
-        self.database_url = database_url
-        self.bootstrap_servers = bootstrap_servers
+        super().__init__(
+            database_url,
+            bootstrap_servers,
+            client_id="newsletter-fanout",
+            poll_interval=poll_interval,
+            producer_factory=producer_factory,
+        )
         self.public_url = public_url
         self.unsubscribe_key = unsubscribe_key
         self.topic = topic
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
-        self.producer_factory = producer_factory
-        self._producer: KafkaProducer | None = None
 
-    def run(self, stop: threading.Event) -> None:
-        """Fan out until `stop` is set, surviving database and broker outages."""
-        backoff = Backoff()
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self.database_url, autocommit=True) as conn:
-                    if self._lead(conn, stop):
-                        backoff.reset()
-                        self._serve(conn, stop)
-            except (psycopg.OperationalError, KafkaError) as error:
-                FAILURES.inc()
-                log.warning("newsletter fan-out: %s; retrying", error)
-                self._drop_producer()
-                stop.wait(backoff.next())
-        self._drop_producer()
-
-    def _lead(self, conn: psycopg.Connection, stop: threading.Event) -> bool:
-        while not stop.is_set():
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (FANOUT_LOCK_KEY,)).fetchone()
-            if locked and locked[0]:
-                return True
-            stop.wait(self.poll_interval * 5)
-        return False
-
-    def _serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
+    def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         while not stop.is_set():
             issue = repository.oldest_unfinished_issue(conn)
@@ -119,7 +100,7 @@ class FanOutWorker:
 
     def _produce(self, issue: Issue, recipients: list[Recipient]) -> None:
         """Send the batch and wait until Kafka acknowledged every record of it."""
-        producer = self._get_producer()
+        producer = self.producer()
         time = datetime.now(UTC).isoformat()
         futures = []
         for recipient in recipients:
@@ -137,16 +118,3 @@ class FanOutWorker:
             if not future.succeeded():
                 failure = future.exception
                 raise failure if isinstance(failure, KafkaError) else KafkaError(str(failure))
-
-    def _get_producer(self) -> KafkaProducer:
-        if self._producer is None:
-            self._producer = self.producer_factory(self.bootstrap_servers, client_id="newsletter-fanout")
-        return self._producer
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=5)
-            except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
-                log.debug("closing a failed producer raised", exc_info=True)
-            self._producer = None
