@@ -24,6 +24,9 @@ from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import free_port, http_ok
 
+# The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
+os.environ.setdefault("ACCOUNTS_ENV", "development")
+
 REPO = Path(__file__).resolve().parents[1]
 MISSING_INFRA = (
     "The tests need a real Kafka broker and PostgreSQL server. Run them with `make test` "

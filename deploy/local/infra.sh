@@ -52,6 +52,8 @@ export SMTP_HOST=127.0.0.1
 export SMTP_PORT=${SMTP_SINK_PORT:-1025}
 export SMTP_SINK_URL=http://127.0.0.1:${SMTP_SINK_HTTP_PORT:-8025}
 export KAFKA_LOCAL_SCRIPT=$SCRIPT_DIR/kafka.sh
+# Built-in development keys are refused anywhere else (accounts_common.config.secret_key).
+export ACCOUNTS_ENV=development
 VARS
 }
 

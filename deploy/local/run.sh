@@ -10,8 +10,7 @@ LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
 MAILER_PORT="${MAILER_PORT:-8004}"
 NEWSLETTER_PORT="${NEWSLETTER_PORT:-8003}"
-# Local development only: built-in development keys, and operator tokens anyone can guess.
-export ACCOUNTS_ENV="${ACCOUNTS_ENV:-development}"
+# Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
 export NEWSLETTER_OPERATOR_TOKEN="${NEWSLETTER_OPERATOR_TOKEN:-dev-operator-token}"
 export NEWSLETTER_PUBLIC_URL="${NEWSLETTER_PUBLIC_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"

@@ -33,6 +33,7 @@ def test_signup_email_verification_and_events(stack, infra, unique_email):
             "POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD}
         )
         assert (status, body["status"]) == (202, "verification_pending")
+        registration_id = body["registration_id"]
 
         [mail] = infra.inbox.wait_for_messages(unique_email)
         assert "This code will expire in 30 minutes." in mail["text"]
@@ -40,7 +41,9 @@ def test_signup_email_verification_and_events(stack, infra, unique_email):
         code = code_in(mail)
 
         status, token = call(
-            "POST", f"{stack.identity_url}/v1/accounts/verification", {"email": unique_email, "code": code}
+            "POST",
+            f"{stack.identity_url}/v1/accounts/verification",
+            {"email": unique_email, "registration_id": registration_id, "code": code},
         )
         assert status == 200, token
         _, jwks = call("GET", f"{stack.identity_url}/.well-known/jwks.json")

@@ -66,28 +66,49 @@ def client(identity: Identity):  # type: ignore[no-untyped-def]
     return create_app(identity).test_client()
 
 
-def latest_code(pool: ConnectionPool, email: str, purpose: str = "verification") -> str:
-    """The plaintext of the newest code emailed to `email`, read back from identity's outbox."""
+def mailed_codes(pool: ConnectionPool, email: str, purpose: str = "verification") -> list[str]:
+    """The plaintexts of the codes emailed to `email`, newest first, read back from identity's outbox."""
     with pool.connection() as conn:
         rows = conn.execute(
             "SELECT record_value FROM outbox WHERE topic = 'identity.codes.v1' ORDER BY id DESC"
         ).fetchall()
+    found = []
     for (value,) in rows:
         data = json.loads(value)["data"]
         if data["email"] == email and data["purpose"] == purpose:
-            return cipher_from_env().decrypt(data["code_encrypted"])
-    raise AssertionError(f"no {purpose} code was issued to {email}")
+            found.append(cipher_from_env().decrypt(data["code_encrypted"]))
+    return found
+
+
+def latest_code(pool: ConnectionPool, email: str, purpose: str = "verification") -> str:
+    """The plaintext of the newest code emailed to `email`."""
+    codes = mailed_codes(pool, email, purpose)
+    assert codes, f"no {purpose} code was issued to {email}"
+    return codes[0]
 
 
 PASSWORD = "Correct-Horse-9!"
 NEW_PASSWORD = "Brand-New-Secret-42?"
 
 
+def register(client, email: str, password: str = PASSWORD, **extra: str) -> str:  # type: ignore[no-untyped-def]
+    """Register through the API; the registration id it answered."""
+    response = client.post("/v1/accounts", json={"email": email, "password": password, **extra})
+    assert response.status_code == 202, response.json
+    return response.json["registration_id"]
+
+
+def verify(client, email: str, registration_id: str, code: str):  # type: ignore[no-untyped-def]
+    """Enter a code for a registration; the response."""
+    return client.post(
+        "/v1/accounts/verification", json={"email": email, "registration_id": registration_id, "code": code}
+    )
+
+
 def sign_up(client, pool: ConnectionPool, email: str, password: str = PASSWORD) -> str:  # type: ignore[no-untyped-def]
     """Register and verify an account through the API; its first access token."""
-    assert client.post("/v1/accounts", json={"email": email, "password": password}).status_code == 202
-    code = latest_code(pool, email)
-    response = client.post("/v1/accounts/verification", json={"email": email, "code": code})
+    registration_id = register(client, email, password)
+    response = verify(client, email, registration_id, latest_code(pool, email))
     assert response.status_code == 200, response.json
     return response.json["access_token"]
 

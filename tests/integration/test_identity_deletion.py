@@ -22,7 +22,8 @@ def test_deletion_erases_the_account_and_kills_its_tokens(client, identity_pool,
         rows = conn.execute(
             """SELECT (SELECT count(*) FROM accounts WHERE id = %(id)s OR lower(email) = %(email)s)
                     + (SELECT count(*) FROM sessions WHERE account_id = %(id)s)
-                    + (SELECT count(*) FROM codes WHERE account_id = %(id)s)""",
+                    + (SELECT count(*) FROM registrations WHERE account_id = %(id)s)
+                    + (SELECT count(*) FROM reset_codes WHERE account_id = %(id)s)""",
             {"id": account_id, "email": unique_email},
         ).fetchone()
     assert rows[0] == 0

@@ -5,8 +5,9 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from identity.adapters.tokens import insert_signing_key, key_id, pem_of
+from identity.adapters.tokens import insert_signing_key, key_id, key_sealer, pem_of
 from identity.entrypoints.app import create_app
+from identity.settings import Settings
 from tests.conftest import fresh_database
 from tests.integration.conftest import PASSWORD, bearer, sign_up
 from tests.support.processes import run_once
@@ -50,7 +51,7 @@ def test_a_key_added_to_the_database_is_published_at_once_and_signs_after_the_re
     first = sign_up(client, identity_pool, unique_email)
     added = Ed25519PrivateKey.generate()
     with identity_pool.connection() as conn:
-        kid = insert_signing_key(conn, added)
+        kid = insert_signing_key(conn, key_sealer(Settings.from_env()), added)
     kids = [key["kid"] for key in client.get("/.well-known/jwks.json").json["keys"]]
     assert kids[0] == kid and kid_of(first) in kids
     assert kid_of(login(client, unique_email)) == kid

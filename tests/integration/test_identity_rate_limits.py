@@ -59,7 +59,8 @@ def test_per_email_limits_answer_alike_for_known_and_unknown_emails(
         answers = []
         for email in (unique_email, "nobody-" + unique_email):
             client = client_from(identity)  # a new address each time: only the email bucket counts
-            responses = [client.post(path, json={"email": email}) for _ in range(3)]
+            body = {"email": email, **({"registration_id": str(uuid.uuid4())} if "resend" in path else {})}
+            responses = [client.post(path, json=body) for _ in range(3)]
             answers.append(
                 [(r.status_code, r.json["type"] if r.status_code == 429 else r.json) for r in responses]
             )
@@ -70,7 +71,7 @@ def test_per_email_limits_answer_alike_for_known_and_unknown_emails(
 def test_code_entry_is_limited_per_ip_and_per_email(make_identity, unique_email):
     identity = make_identity(rate_limits=limits(code_per_ip=Limit(3, 60), code_per_email=Limit(2, 60)))
     client = client_from(identity)
-    body = {"email": unique_email, "code": "000000"}
+    body = {"email": unique_email, "registration_id": str(uuid.uuid4()), "code": "000000"}
     statuses = [client.post("/v1/accounts/verification", json=body).status_code for _ in range(3)]
     assert statuses == [400, 400, 429]
     other_email = {"email": "other-" + unique_email, "code": "000000"}
@@ -107,14 +108,15 @@ def test_a_window_starts_afresh_once_it_has_passed(make_identity, identity_pool,
     identity = make_identity(rate_limits=limits(resend_per_ip=Limit(1, 60)))
     ip = address()
     client = client_from(identity, ip)
-    assert client.post("/v1/accounts/verification/resend", json={"email": unique_email}).status_code == 202
-    assert client.post("/v1/accounts/verification/resend", json={"email": unique_email}).status_code == 429
+    body = {"email": unique_email, "registration_id": str(uuid.uuid4())}
+    assert client.post("/v1/accounts/verification/resend", json=body).status_code == 202
+    assert client.post("/v1/accounts/verification/resend", json=body).status_code == 429
     with identity_pool.connection() as conn:
         conn.execute(
             "UPDATE rate_limits SET window_started_at = now() - interval '61 seconds' WHERE bucket = %s",
             (bucket("resend:per_ip", ip),),
         )
-    assert client.post("/v1/accounts/verification/resend", json={"email": unique_email}).status_code == 202
+    assert client.post("/v1/accounts/verification/resend", json=body).status_code == 202
 
 
 def test_reset_completion_is_limited_per_ip(make_identity):

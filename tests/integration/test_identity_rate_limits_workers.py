@@ -52,7 +52,11 @@ def test_a_per_ip_limit_is_shared_by_both_workers(infra: Infra, tmp_path: Path):
         )
 
         def resend(_: int) -> tuple[int, bool]:
-            status, body = call("POST", base + RESEND, {"email": f"{uuid.uuid4().hex[:10]}@example.org"})
+            status, body = call(
+                "POST",
+                base + RESEND,
+                {"email": f"{uuid.uuid4().hex[:10]}@example.org", "registration_id": str(uuid.uuid4())},
+            )
             return status, status != 429 or body["type"].endswith("rate-limited")
 
         with ThreadPoolExecutor(max_workers=8) as pool:

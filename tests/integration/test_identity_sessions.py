@@ -7,7 +7,7 @@ import jwt
 from identity.bootstrap import bootstrap
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from tests.integration.conftest import PASSWORD, bearer, sign_up
+from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, register, sign_up, verify
 
 
 def login(client, email, password=PASSWORD):
@@ -21,7 +21,8 @@ def test_login_answers_a_token_that_opens_me(client, identity_pool, unique_email
     assert response.json["token_type"] == "Bearer" and response.json["expires_in"] == 900
     me = client.get("/v1/accounts/me", headers=bearer(response.json["access_token"]))
     assert me.status_code == 200
-    assert set(me.json) == {"id", "email", "verified", "created_at"}
+    assert set(me.json) == {"id", "email", "verified", "created_at", "locale"}
+    assert me.json["locale"] == "en"
     assert (me.json["email"], me.json["verified"]) == (unique_email, True)
     claims = jwt.decode(response.json["access_token"], options={"verify_signature": False})
     assert claims["sub"] == me.json["id"] and claims["email_verified"] is True
@@ -126,3 +127,22 @@ def test_bad_login_input_is_422(client):
         response = client.post("/v1/sessions", json=body)
         assert response.status_code == 422
         assert response.content_type == "application/problem+json"
+
+
+def test_the_locale_chosen_at_registration_is_the_accounts_and_travels_on_its_events(
+    client, identity_pool, unique_email
+):
+    registration_id = register(client, unique_email, locale="fr")
+    token = verify(client, unique_email, registration_id, latest_code(identity_pool, unique_email)).json[
+        "access_token"
+    ]
+    assert client.get("/v1/accounts/me", headers=bearer(token)).json["locale"] == "fr"
+    account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
+    localised = {e["type"]: e["data"].get("locale") for e in outbox_events(identity_pool, account_id)}
+    assert localised["UserRegistered"] == "fr" and localised["CodeIssued"] == "fr"
+    assert (
+        client.post(
+            "/v1/accounts", json={"email": unique_email, "password": PASSWORD, "locale": "de"}
+        ).status_code
+        == 422
+    )

@@ -1,22 +1,28 @@
 """Sign-up through identity's HTTP API (in-process) against the real database."""
 
+import uuid
 from datetime import timedelta
 
 import jwt
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from identity.entrypoints.app import create_app
-from tests.integration.conftest import latest_code
-
-PASSWORD = "Correct-Horse-9!"
+from tests.integration.conftest import PASSWORD, latest_code, mailed_codes, register, verify
 
 
-def register(client, email, password=PASSWORD):
+def post_registration(client, email, password=PASSWORD):
     return client.post("/v1/accounts", json={"email": email, "password": password})
 
 
-def verify(client, email, code):
-    return client.post("/v1/accounts/verification", json={"email": email, "code": code})
+def resend(client, email, registration_id):
+    return client.post(
+        "/v1/accounts/verification/resend", json={"email": email, "registration_id": registration_id}
+    )
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
 def outbox_types(pool, email):
@@ -30,15 +36,17 @@ def outbox_types(pool, email):
 
 
 def test_registration_answers_202_and_writes_events_to_the_outbox(client, identity_pool, unique_email):
-    response = register(client, unique_email.upper())
+    response = post_registration(client, unique_email.upper())
     assert response.status_code == 202
-    assert response.json == {"status": "verification_pending", "email": unique_email, "code_expires_in": 1800}
+    body = response.json
+    assert uuid.UUID(body.pop("registration_id"))
+    assert body == {"status": "verification_pending", "email": unique_email, "code_expires_in": 1800}
     assert outbox_types(identity_pool, unique_email) == ["UserRegistered", "CodeIssued"]
 
 
 def test_the_emailed_code_verifies_and_logs_the_user_in(client, identity_pool, unique_email):
-    register(client, unique_email)
-    response = verify(client, unique_email, latest_code(identity_pool, unique_email))
+    registration_id = register(client, unique_email)
+    response = verify(client, unique_email, registration_id, latest_code(identity_pool, unique_email))
     assert response.status_code == 200
     body = response.json
     assert (body["status"], body["token_type"]) == ("verified", "Bearer")
@@ -51,30 +59,28 @@ def test_the_emailed_code_verifies_and_logs_the_user_in(client, identity_pool, u
 
 
 def test_a_code_works_once(client, identity_pool, unique_email):
-    register(client, unique_email)
+    registration_id = register(client, unique_email)
     code = latest_code(identity_pool, unique_email)
-    assert verify(client, unique_email, code).status_code == 200
-    again = verify(client, unique_email, code)
+    assert verify(client, unique_email, registration_id, code).status_code == 200
+    again = verify(client, unique_email, registration_id, code)
     assert again.status_code == 400
     assert again.json["type"].endswith("invalid-code")
 
 
 def test_a_wrong_code_is_400_invalid_code(client, identity_pool, unique_email):
-    register(client, unique_email)
-    wrong = f"{(int(latest_code(identity_pool, unique_email)) + 1) % 1_000_000:06d}"
-    response = verify(client, unique_email, wrong)
+    registration_id = register(client, unique_email)
+    response = verify(client, unique_email, registration_id, wrong(latest_code(identity_pool, unique_email)))
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
     assert response.json["type"].endswith("invalid-code")
 
 
 def test_the_sixth_attempt_is_refused_even_with_the_right_code(client, identity_pool, unique_email):
-    register(client, unique_email)
+    registration_id = register(client, unique_email)
     code = latest_code(identity_pool, unique_email)
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    outcomes = [verify(client, unique_email, wrong).json["type"] for _ in range(5)]
+    outcomes = [verify(client, unique_email, registration_id, wrong(code)).json["type"] for _ in range(5)]
     assert all(outcome.endswith("invalid-code") for outcome in outcomes)
-    locked = verify(client, unique_email, code)
+    locked = verify(client, unique_email, registration_id, code)
     assert locked.status_code == 400
     assert locked.json["type"].endswith("code-locked")
 
@@ -82,60 +88,155 @@ def test_the_sixth_attempt_is_refused_even_with_the_right_code(client, identity_
 def test_an_expired_code_is_400_code_expired(make_identity, identity_pool, unique_email):
     identity = make_identity()
     client = create_app(identity).test_client()
-    register(client, unique_email)
+    registration_id = register(client, unique_email)
     code = latest_code(identity_pool, unique_email)
     real_clock = identity.clock
     identity.clock = lambda: real_clock() + timedelta(minutes=30, seconds=1)
-    response = verify(client, unique_email, code)
+    response = verify(client, unique_email, registration_id, code)
     assert response.status_code == 400
     assert response.json["type"].endswith("code-expired")
 
 
 def test_a_resend_voids_the_old_code(make_identity, identity_pool, unique_email):
     client = create_app(make_identity(resend_cooldown_s=0)).test_client()
-    register(client, unique_email)
+    registration_id = register(client, unique_email)
     old = latest_code(identity_pool, unique_email)
-    assert client.post("/v1/accounts/verification/resend", json={"email": unique_email}).status_code == 202
+    assert resend(client, unique_email, registration_id).status_code == 202
     new = latest_code(identity_pool, unique_email)
     if new != old:
-        assert verify(client, unique_email, old).json["type"].endswith("invalid-code")
-    assert verify(client, unique_email, new).status_code == 200
+        assert verify(client, unique_email, registration_id, old).json["type"].endswith("invalid-code")
+    assert verify(client, unique_email, registration_id, new).status_code == 200
 
 
 def test_resend_within_the_cooldown_sends_nothing(client, identity_pool, unique_email):
-    register(client, unique_email)
-    assert client.post("/v1/accounts/verification/resend", json={"email": unique_email}).status_code == 202
+    registration_id = register(client, unique_email)
+    assert resend(client, unique_email, registration_id).status_code == 202
     assert outbox_types(identity_pool, unique_email).count("CodeIssued") == 1
 
 
 def test_the_hourly_cap_limits_resends(make_identity, identity_pool, unique_email):
     client = create_app(make_identity(resend_cooldown_s=0, codes_per_hour=3)).test_client()
-    register(client, unique_email)
+    registration_id = register(client, unique_email)
     for _ in range(5):
-        client.post("/v1/accounts/verification/resend", json={"email": unique_email})
+        resend(client, unique_email, registration_id)
     assert outbox_types(identity_pool, unique_email).count("CodeIssued") == 3
 
 
-def test_known_and_unknown_emails_get_the_same_answer(client, unique_email):
-    register(client, unique_email)
-    again = register(client, unique_email)
-    fresh = register(client, "other-" + unique_email)
-    assert (again.status_code, again.json | {"email": ""}) == (fresh.status_code, fresh.json | {"email": ""})
-    resend_known = client.post("/v1/accounts/verification/resend", json={"email": unique_email})
-    resend_unknown = client.post("/v1/accounts/verification/resend", json={"email": "nobody-" + unique_email})
-    assert (resend_known.status_code, resend_known.json) == (resend_unknown.status_code, resend_unknown.json)
+def test_known_and_unknown_emails_get_the_same_answer(client, identity_pool, unique_email):
+    sign_up_first = register(client, unique_email)
+    verify(client, unique_email, sign_up_first, latest_code(identity_pool, unique_email))
+    answers = {}
+    for kind, email in (("verified", unique_email), ("new", "other-" + unique_email)):
+        response = post_registration(client, email)
+        answers[kind] = (response.status_code, set(response.json), response.json["code_expires_in"])
+        again = resend(client, email, response.json["registration_id"])
+        answers[kind + " resend"] = (again.status_code, again.json)
+    assert answers["verified"] == answers["new"]
+    assert answers["verified resend"] == answers["new resend"]
 
 
 def test_registering_a_known_email_does_not_change_its_password(client, identity_pool, unique_email):
-    register(client, unique_email)
+    first = register(client, unique_email)
+    assert verify(client, unique_email, first, latest_code(identity_pool, unique_email)).status_code == 200
     register(client, unique_email, "Another-Pass-77?")
-    with identity_pool.connection() as conn:
-        count = conn.execute("SELECT count(*) FROM accounts WHERE email = %s", (unique_email,)).fetchone()[0]
-    assert count == 1
+    assert client.post("/v1/sessions", json={"email": unique_email, "password": PASSWORD}).status_code == 200
+    impostor = client.post("/v1/sessions", json={"email": unique_email, "password": "Another-Pass-77?"})
+    assert impostor.status_code == 401
+    assert outbox_types(identity_pool, unique_email).count("CodeIssued") == 1  # nothing mailed for it
+
+
+ATTACKER_PASSWORD = "Attacker-Knows-1!"
+OWNER_PASSWORD = "Owner-Chose-This-2?"
+
+
+def owner_enters_mailbox_codes_newest_first(client, pool, email, owner_registration) -> int:
+    """What the owner does: try each code in the mailbox, newest first, with their own registration id;
+    return how many codes were tried until one worked."""
+    for tried, code in enumerate(mailed_codes(pool, email), start=1):
+        if verify(client, email, owner_registration, code).status_code == 200:
+            return tried
+    raise AssertionError("no mailed code verified the owner's registration")
+
+
+def login_status(client, email, password) -> int:
+    return client.post("/v1/sessions", json={"email": email, "password": password}).status_code
+
+
+@pytest.mark.parametrize("attacker_first", [True, False], ids=["attacker-registers-first", "owner-first"])
+def test_only_the_code_of_the_owners_registration_activates_the_owners_password(
+    client, identity_pool, unique_email, attacker_first
+):
+    if attacker_first:
+        register(client, unique_email, ATTACKER_PASSWORD)
+        owner = register(client, unique_email, OWNER_PASSWORD)
+    else:
+        owner = register(client, unique_email, OWNER_PASSWORD)
+        register(client, unique_email, ATTACKER_PASSWORD)
+    assert len(mailed_codes(identity_pool, unique_email)) == 2  # one code mail per registration
+    tried = owner_enters_mailbox_codes_newest_first(client, identity_pool, unique_email, owner)
+    assert tried == (1 if attacker_first else 2)  # the attacker's code never verified the owner's
+    assert login_status(client, unique_email, ATTACKER_PASSWORD) == 401
+    assert login_status(client, unique_email, OWNER_PASSWORD) == 200
+
+
+def test_the_attackers_registration_is_dropped_once_the_owner_verifies(client, identity_pool, unique_email):
+    attacker = register(client, unique_email, ATTACKER_PASSWORD)
+    attacker_code = latest_code(identity_pool, unique_email)
+    owner = register(client, unique_email, OWNER_PASSWORD)
+    assert verify(client, unique_email, owner, latest_code(identity_pool, unique_email)).status_code == 200
+    # Even holding the code of its own registration (it never could: it went to the owner's mailbox).
+    assert verify(client, unique_email, attacker, attacker_code).json["type"].endswith("invalid-code")
+    assert login_status(client, unique_email, ATTACKER_PASSWORD) == 401
+
+
+def test_an_unverified_registration_logs_nobody_in(client, unique_email):
+    register(client, unique_email, ATTACKER_PASSWORD)
+    response = client.post("/v1/sessions", json={"email": unique_email, "password": ATTACKER_PASSWORD})
+    assert response.status_code == 403 and response.json["type"].endswith("account-not-verified")
+
+
+def code_answers(client, email: str, registration_id: str, code: str, tries: int) -> list[tuple[int, str]]:
+    answers = []
+    for _ in range(tries):
+        response = verify(client, email, registration_id, code)
+        answers.append((response.status_code, response.json["type"]))
+    return answers
+
+
+def test_a_known_and_an_unknown_email_walk_through_the_same_code_answers(
+    make_identity, identity_pool, unique_email
+):
+    client = create_app(make_identity(resend_cooldown_s=0)).test_client()
+    known = register(client, unique_email)
+    assert verify(client, unique_email, known, latest_code(identity_pool, unique_email)).status_code == 200
+    sequences = {}
+    for kind, email in (("verified", unique_email), ("unknown", "nobody-" + unique_email)):
+        registration_id = register(client, email)  # a decoy for the verified email, a real one else
+        steps = code_answers(client, email, registration_id, "000000", 7)
+        steps.append((resend(client, email, registration_id).status_code, "resend"))
+        steps += code_answers(client, email, registration_id, "000000", 5)
+        steps += code_answers(client, email, str(uuid.uuid4()), "000000", 2)
+        sequences[kind] = steps
+    assert sequences["verified"] == sequences["unknown"]
+    types = [answer for _status, answer in sequences["verified"]]
+    # Five wrong codes per code, then locked; a new code, and the daily cap of ten wrong ones locks all.
+    assert [t.rsplit("/", 1)[-1] for t in types[:7]] == ["invalid-code"] * 5 + ["code-locked"] * 2
+    assert [t.rsplit("/", 1)[-1] for t in types[8:]] == ["invalid-code"] * 3 + ["code-locked"] * 4
+
+
+def test_the_daily_cap_of_wrong_codes_is_not_reset_by_a_new_code(make_identity, identity_pool, unique_email):
+    client = create_app(make_identity(resend_cooldown_s=0)).test_client()
+    registration_id = register(client, unique_email)
+    for _ in range(2):
+        code_answers(client, unique_email, registration_id, "000000", 5)
+        resend(client, unique_email, registration_id)
+    right = latest_code(identity_pool, unique_email)
+    response = verify(client, unique_email, registration_id, right)
+    assert response.status_code == 400 and response.json["type"].endswith("code-locked")
 
 
 def test_a_weak_password_lists_every_broken_rule(client, unique_email):
-    response = register(client, unique_email, "short")
+    response = post_registration(client, unique_email, "short")
     assert response.status_code == 422
     assert response.json["errors"]["password"] == [
         "Use at least 12 characters.",
@@ -176,9 +277,12 @@ def test_bad_input_is_a_4xx_problem_never_a_500(client, body, content_type, stat
 @pytest.mark.parametrize(
     "body",
     [
-        {"email": "a@example.org"},
-        {"email": "a@example.org", "code": 123456},
-        {"email": "a@example.org", "code": ""},
+        {"email": "a@example.org", "registration_id": str(uuid.uuid4())},
+        {"email": "a@example.org", "registration_id": str(uuid.uuid4()), "code": 123456},
+        {"email": "a@example.org", "registration_id": str(uuid.uuid4()), "code": ""},
+        {"email": "a@example.org", "registration_id": str(uuid.uuid4()), "code": "12345"},
+        {"email": "a@example.org", "registration_id": "not-a-uuid", "code": "123456"},
+        {"email": "a@example.org", "code": "123456"},
     ],
 )
 def test_bad_verification_input_is_422(client, body):
@@ -192,10 +296,29 @@ def test_unknown_routes_and_methods_are_problems(client):
     assert client.delete("/v1/accounts/verification").status_code == 405
 
 
+def registrations_counted(client) -> float:  # type: ignore[no-untyped-def]
+    """How many POST /v1/accounts answered 422 the metrics have counted so far."""
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "http_request_duration_seconds_count"
+                and labels.get("status") == "422"
+                and (
+                    labels.get("method"),
+                    labels.get("route"),
+                )
+                == ("POST", "/v1/accounts")
+            ):
+                return sample.value
+    return 0.0
+
+
 def test_health_readiness_metrics_and_openapi(client):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").json == {"status": "ready", "checks": {"database": True}}
+    before = registrations_counted(client)
     client.post("/v1/accounts", json={})
-    assert b"http_request_duration_seconds" in client.get("/metrics").data
+    assert registrations_counted(client) == before + 1
     paths = client.get("/openapi.json").json["paths"]
     assert {"/v1/accounts", "/v1/accounts/verification", "/v1/accounts/verification/resend"} <= set(paths)

@@ -1,23 +1,32 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from identity.domain.codes import CodeOutcome, Purpose, StoredCode, code_mac, generate_code, judge
+from identity.domain.codes import (
+    CodeOutcome,
+    Purpose,
+    StoredCode,
+    code_mac,
+    decoy_mac,
+    email_key,
+    generate_code,
+    judge,
+)
 
 KEY = b"test-key"
-ACCOUNT = uuid.uuid4()
+REGISTRATION = str(uuid.uuid4())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def stored(code: str, *, attempts: int = 1, expires_in: float = 1800) -> StoredCode:
     return StoredCode(
-        code_mac=code_mac(KEY, ACCOUNT, Purpose.VERIFICATION, code),
+        code_mac=code_mac(KEY, REGISTRATION, Purpose.VERIFICATION, code),
         expires_at=NOW + timedelta(seconds=expires_in),
         attempts=attempts,
     )
 
 
 def attempt(code: str) -> bytes:
-    return code_mac(KEY, ACCOUNT, Purpose.VERIFICATION, code)
+    return code_mac(KEY, REGISTRATION, Purpose.VERIFICATION, code)
 
 
 def test_codes_are_six_digits_and_vary():
@@ -36,7 +45,7 @@ def test_a_wrong_code_is_invalid():
 
 def test_a_code_is_bound_to_its_account_and_purpose():
     other_account = code_mac(KEY, uuid.uuid4(), Purpose.VERIFICATION, "123456")
-    other_purpose = code_mac(KEY, ACCOUNT, Purpose.PASSWORD_RESET, "123456")
+    other_purpose = code_mac(KEY, REGISTRATION, Purpose.PASSWORD_RESET, "123456")
     assert judge(stored("123456"), other_account, now=NOW, max_attempts=5) is CodeOutcome.INVALID
     assert judge(stored("123456"), other_purpose, now=NOW, max_attempts=5) is CodeOutcome.INVALID
 
@@ -60,3 +69,43 @@ def test_the_fifth_attempt_still_counts_and_the_sixth_is_locked_even_when_right(
 
 def test_no_live_code_means_invalid_so_a_spent_code_never_works_again():
     assert judge(None, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.INVALID
+
+
+def test_past_the_daily_cap_even_the_right_code_is_locked():
+    right = stored("123456")
+    assert (
+        judge(
+            right, attempt("123456"), now=NOW, max_attempts=5, failures_in_window=9, max_failures_in_window=10
+        )
+        is CodeOutcome.ACCEPTED
+    )
+    assert (
+        judge(
+            right,
+            attempt("123456"),
+            now=NOW,
+            max_attempts=5,
+            failures_in_window=10,
+            max_failures_in_window=10,
+        )
+        is CodeOutcome.LOCKED
+    )
+    assert (
+        judge(
+            None, attempt("123456"), now=NOW, max_attempts=5, failures_in_window=10, max_failures_in_window=10
+        )
+        is CodeOutcome.LOCKED
+    )
+
+
+def test_a_decoy_matches_no_code():
+    decoy = StoredCode(code_mac=decoy_mac(), expires_at=NOW + timedelta(minutes=30), attempts=1)
+    assert all(
+        judge(decoy, attempt(f"{n:06d}"), now=NOW, max_attempts=5) is CodeOutcome.INVALID for n in range(1000)
+    )
+
+
+def test_the_email_key_is_the_same_for_any_case_and_differs_between_emails():
+    assert (
+        email_key(KEY, "A@example.org") == email_key(KEY, "a@example.org") != email_key(KEY, "b@example.org")
+    )

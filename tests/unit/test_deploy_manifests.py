@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import pytest
 import yaml
 
+from accounts_common.config import InsecureKey, secret_key
 from accounts_common.events import TOPICS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -33,3 +35,30 @@ def test_compose_runs_every_process_of_make_run():
     assert services["identity-relay"]["command"] == ["identity", "relay"]
     assert services["mailer-worker"]["command"] == ["mailer", "worker"]
     assert services["newsletter-worker"]["command"] == ["newsletter", "worker"]
+
+
+def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch):
+    monkeypatch.delenv("ACCOUNTS_ENV", raising=False)
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())["stringData"]
+    keys = {name: value for name, value in secret.items() if name.endswith(("_KEY", "_KEYS"))}
+    assert {"CODE_ENCRYPTION_KEYS", "IDENTITY_CODE_HMAC_KEY", "IDENTITY_KEY_ENCRYPTION_KEYS"} <= set(keys)
+    for name, value in keys.items():
+        monkeypatch.setenv(name, value)
+        with pytest.raises(InsecureKey):
+            secret_key(name, "")
+
+
+def test_the_kubernetes_workloads_take_every_key_from_the_secret():
+    config = yaml.safe_load((DEPLOY / "k8s" / "config.yaml").read_text())
+    assert not any(name.endswith(("_KEY", "_KEYS")) for name in config.get("data", {}))
+    for manifest in ("identity.yaml", "mailer.yaml", "newsletter.yaml"):
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / manifest).read_text()):
+            for container in _containers(doc):
+                refs = {ref.get("secretRef", {}).get("name") for ref in container.get("envFrom", [])}
+                assert "accounts-secrets" in refs, (manifest, container["name"])
+
+
+def _containers(doc):  # type: ignore[no-untyped-def]
+    spec = (doc or {}).get("spec", {})
+    template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or {}
+    return template.get("spec", {}).get("containers", [])

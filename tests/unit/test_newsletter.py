@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from accounts_common.config import InsecureKey
 from accounts_common.events import validate_data
 from newsletter.domain.issues import Issue, Recipient, delivery_id, delivery_request
 from newsletter.domain.unsubscribe import account_of_token, unsubscribe_token
 from newsletter.entrypoints.cli import run_together
-from newsletter.settings import DEV_UNSUBSCRIBE_KEY, secret_key
+from newsletter.settings import DEV_UNSUBSCRIBE_KEY, Settings
 
 KEY = b"0123456789abcdef0123456789abcdef"
 ACCOUNT = uuid.UUID("5f0c3b9e-7d2a-4c1b-8e6f-2a9d4c7b1e30")
@@ -50,23 +51,18 @@ def test_a_delivery_request_is_valid_and_its_id_is_the_same_every_time():
     )
 
 
-def test_no_development_or_short_key_outside_development(monkeypatch):
+def test_the_unsubscribe_key_is_refused_outside_development_unless_real(monkeypatch):
     monkeypatch.delenv("ACCOUNTS_ENV", raising=False)
-    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_KEY", raising=False)
-    with pytest.raises(SystemExit):
-        secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY)
-    for refused in ("short", DEV_UNSUBSCRIBE_KEY):
+    for refused in ("", "short", DEV_UNSUBSCRIBE_KEY):
         monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_KEY", refused)
-        with pytest.raises(SystemExit):
-            secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY)
-    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_KEY", KEY.decode())
-    assert secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY) == KEY
-
-
-def test_development_may_use_the_built_in_key(monkeypatch):
+        with pytest.raises(InsecureKey):
+            Settings.from_env()
+    real = "Zq3v9-Jc1Lr8XbT2mWk7YhN4pGd6Fs0AeUo5Ri1Kt8Q"
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_KEY", real)
+    assert Settings.from_env().unsubscribe_key == real.encode()
     monkeypatch.setenv("ACCOUNTS_ENV", "development")
-    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_KEY", raising=False)
-    assert secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY) == DEV_UNSUBSCRIBE_KEY.encode()
+    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_KEY")
+    assert Settings.from_env().unsubscribe_key == DEV_UNSUBSCRIBE_KEY.encode()
 
 
 def test_when_one_loop_of_the_worker_fails_the_other_is_stopped():

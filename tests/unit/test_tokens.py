@@ -7,12 +7,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
 from identity.adapters.repository import Account
-from identity.adapters.tokens import ConfiguredKeys, DatabaseKeys, issued_at_for, key_id, key_ring, pem_of
+from identity.adapters.tokens import (
+    ConfiguredKeys,
+    DatabaseKeys,
+    issued_at_for,
+    key_id,
+    key_ring,
+    key_sealer,
+    pem_of,
+)
+from identity.settings import Settings
 
 
 def account(password_reset_at=None):  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
-    return Account(uuid.uuid4(), "a@example.org", "hash", now, now, password_reset_at)
+    return Account(uuid.uuid4(), "a@example.org", "hash", now, now, password_reset_at, None)
 
 
 def test_configured_keys_sign_with_the_first_and_publish_all():
@@ -34,9 +43,22 @@ def test_keys_that_are_not_ed25519_are_refused():
         ConfiguredKeys("just text")
 
 
+def settings(signing_keys_pem: str) -> Settings:
+    return Settings(
+        database_url="", kafka_bootstrap_servers="", code_hmac_key=b"k", signing_keys_pem=signing_keys_pem
+    )
+
+
 def test_without_configured_keys_the_database_keeps_them():
-    assert isinstance(key_ring("  ", 60), DatabaseKeys)
-    assert isinstance(key_ring(pem_of(Ed25519PrivateKey.generate()), 60), ConfiguredKeys)
+    assert isinstance(key_ring(settings("  ")), DatabaseKeys)
+    assert isinstance(key_ring(settings(pem_of(Ed25519PrivateKey.generate()))), ConfiguredKeys)
+
+
+def test_database_keys_are_sealed_at_rest_with_the_key_encryption_key():
+    sealer = key_sealer(settings(""))
+    pem = pem_of(Ed25519PrivateKey.generate())
+    sealed = sealer.encrypt(pem)
+    assert "PRIVATE KEY" not in sealed and sealer.decrypt(sealed) == pem
 
 
 def test_a_token_is_never_dated_before_the_last_password_reset():

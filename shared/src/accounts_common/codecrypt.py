@@ -1,13 +1,12 @@
-"""Encryption of one-time codes on their way from identity to the mailer (never plaintext on Kafka)."""
-
-import logging
-import os
+"""Encryption of secrets with Fernet keys from the environment: one-time codes on their way from
+identity to the mailer (never plaintext on Kafka), and identity's signing keys at rest."""
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-log = logging.getLogger(__name__)
+from accounts_common.config import InsecureKey, secret_key
 
-# Local development only: identity and mailer must share CODE_ENCRYPTION_KEYS in any real deployment.
+# Local development only (ACCOUNTS_ENV=development): identity and mailer must share real
+# CODE_ENCRYPTION_KEYS in any other deployment.
 DEV_KEY = "ZGV2LW9ubHktY29kZS1rZXktbm90LWZvci1wcm9kISE="
 
 
@@ -16,7 +15,7 @@ class CodeCipher:
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
-            raise ValueError("at least one code encryption key is required")
+            raise ValueError("at least one encryption key is required")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
 
     def encrypt(self, code: str) -> str:
@@ -31,11 +30,19 @@ class CodeCipher:
             raise ValueError("code_encrypted was not made with any of our keys") from None
 
 
+def fernet_keys(variable: str, development_key: str) -> tuple[str, ...]:
+    """The comma-separated Fernet keys of a variable, checked (see config.secret_key for the rules)."""
+    keys = tuple(key.strip() for key in secret_key(variable, development_key).split(",") if key.strip())
+    try:
+        CodeCipher(list(keys))
+    except ValueError:
+        raise InsecureKey(
+            f"{variable} must hold Fernet keys: 32 url-safe base64-encoded bytes each "
+            "(`python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+        ) from None
+    return keys
+
+
 def cipher_from_env() -> CodeCipher:
-    """The cipher for CODE_ENCRYPTION_KEYS (comma-separated Fernet keys), or the development key."""
-    raw = os.environ.get("CODE_ENCRYPTION_KEYS", "")
-    keys = [key.strip() for key in raw.split(",") if key.strip()]
-    if not keys:
-        log.warning("CODE_ENCRYPTION_KEYS is not set: using the development key")
-        keys = [DEV_KEY]
-    return CodeCipher(keys)
+    """The cipher of the codes, from CODE_ENCRYPTION_KEYS (the first encrypts, all decrypt)."""
+    return CodeCipher(list(fernet_keys("CODE_ENCRYPTION_KEYS", DEV_KEY)))

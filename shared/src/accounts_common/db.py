@@ -15,13 +15,20 @@ MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
 MIGRATION_LOCK_KEY = 0x6D6D6163  # any constant: serialises migrators started at the same time
 
 
-def create_pool(url: str, *, name: str, min_size: int = 1, max_size: int = 10) -> ConnectionPool:
-    """A pool that opens lazily; call it after the process forks, never at import."""
+def create_pool(
+    url: str, *, name: str, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0
+) -> ConnectionPool:
+    """A pool that opens lazily; call it after the process forks, never at import.
+
+    A caller waits at most `timeout_s` for a connection (PoolTimeout after): with the database down,
+    a request answers 503 in seconds rather than hanging.
+    """
     return ConnectionPool(
         url,
         name=name,
         min_size=min_size,
         max_size=max_size,
+        timeout=timeout_s,
         open=True,
         kwargs={"autocommit": True},
         check=ConnectionPool.check_connection,

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
+import psycopg
 from flask import Blueprint, Flask, Request, Response, g, jsonify, request
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import BadRequest, HTTPException
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ REQUEST_SECONDS = Histogram(
     "HTTP requests by route and status",
     ["method", "route", "status"],
 )
+
+
+DATABASE_RETRY_AFTER_S = 5
 
 
 class Problem(Exception):
@@ -127,7 +132,11 @@ class ProblemApi(flask_smorest.Api):
             )
         if status >= 500:
             return problem_response(status, detail="The server could not complete the request.")
-        return problem_response(status, detail=error.description, headers=data.get("headers"))
+        headers = dict(data.get("headers") or {})
+        if status == 405 and getattr(error, "valid_methods", None):
+            # RFC 9110 §15.5.6: a 405 names the methods the resource does support.
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+        return problem_response(status, detail=error.description, headers=headers)
 
 
 class JsonRequest(Request):
@@ -172,6 +181,18 @@ def install_problem_handlers(app: Flask) -> None:
             detail=problem.detail,
             errors=problem.errors,
             headers=problem.headers,
+        )
+
+    # The database down or every connection busy: the request may succeed later, so say when.
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(error: Exception) -> Response:
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        return problem_response(
+            503,
+            slug="service-unavailable",
+            detail="The service is briefly unavailable; try again shortly.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         )
 
     # HTTPExceptions keep flask-smorest's more specific handler; this one sees only the rest.
@@ -291,4 +312,12 @@ def create_api_app(
     document_operations(api, app)
     install_problem_handlers(app)
     install_request_metrics(app)
+    app.extensions["problem_api"] = api
     return app
+
+
+def document_field(app: Flask, schema: str, field: str, **keywords: Any) -> None:
+    """Add JSON Schema keywords known only once the app is configured (a policy's pattern) to a field
+    of a request schema in the app's OpenAPI document."""
+    api: flask_smorest.Api = app.extensions["problem_api"]
+    api.spec.components.schemas[schema]["properties"][field].update(keywords)

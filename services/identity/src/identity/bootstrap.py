@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher, Type
 from psycopg_pool import ConnectionPool
 
-from accounts_common.codecrypt import CodeCipher, cipher_from_env
+from accounts_common.codecrypt import CodeCipher
 from accounts_common.db import create_pool
 from identity.adapters.ratelimits import RateLimiter
 from identity.adapters.tokens import TokenIssuer, key_ring
@@ -54,10 +54,8 @@ def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None =
         pool=pool if pool is not None else create_pool(settings.database_url, name="identity"),
         policy=PasswordPolicy.named(settings.password_policy, common_passwords()),
         hasher=hasher,
-        cipher=cipher_from_env(),
-        tokens=TokenIssuer(
-            settings.access_token_ttl_s, key_ring(settings.signing_keys_pem, settings.signing_key_cache_s)
-        ),
+        cipher=CodeCipher(list(settings.code_encryption_keys)),
+        tokens=TokenIssuer(settings.access_token_ttl_s, key_ring(settings)),
         limiter=RateLimiter(),
         dummy_hash=hasher.hash("no account has this password"),
     )

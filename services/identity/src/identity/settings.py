@@ -4,12 +4,15 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 
-from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers
+from accounts_common.codecrypt import DEV_KEY, fernet_keys
+from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers, secret_key
 from identity.domain.limits import Limit, LoginThrottle
 
 log = logging.getLogger(__name__)
 
+# Development only (ACCOUNTS_ENV=development): any other deployment must set real keys.
 DEV_CODE_HMAC_KEY = "dev-only-code-hmac-key"
+DEV_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHktc2lnbmluZy1rZXktc2VhbC1rZXkhISE="
 RATE_LIMIT_PREFIX = "IDENTITY_RATE_LIMIT_"
 
 
@@ -55,9 +58,13 @@ class Settings:
     database_url: str
     kafka_bootstrap_servers: str
     code_hmac_key: bytes
+    code_encryption_keys: tuple[str, ...] = (DEV_KEY,)
+    key_encryption_keys: tuple[str, ...] = (DEV_KEY_ENCRYPTION_KEY,)
     password_policy: str = "seed"
     code_lifetime_s: int = 1800
     code_max_attempts: int = 5
+    code_max_failures_per_day: int = 10
+    registration_ttl_s: int = 7 * 24 * 3600
     resend_cooldown_s: int = 60
     codes_per_hour: int = 5
     access_token_ttl_s: int = 900
@@ -76,17 +83,17 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         """Read IDENTITY_* (and the shared KAFKA_BOOTSTRAP_SERVERS) variables."""
-        hmac_key = env_str("IDENTITY_CODE_HMAC_KEY", "")
-        if not hmac_key:
-            log.warning("IDENTITY_CODE_HMAC_KEY is not set: using the development key")
-            hmac_key = DEV_CODE_HMAC_KEY
         return cls(
             database_url=database_url("identity"),
             kafka_bootstrap_servers=kafka_bootstrap_servers(),
-            code_hmac_key=hmac_key.encode(),
+            code_hmac_key=secret_key("IDENTITY_CODE_HMAC_KEY", DEV_CODE_HMAC_KEY).encode(),
+            code_encryption_keys=fernet_keys("CODE_ENCRYPTION_KEYS", DEV_KEY),
+            key_encryption_keys=fernet_keys("IDENTITY_KEY_ENCRYPTION_KEYS", DEV_KEY_ENCRYPTION_KEY),
             password_policy=env_str("IDENTITY_PASSWORD_POLICY", "seed"),
             code_lifetime_s=env_int("IDENTITY_CODE_LIFETIME_S", 1800),
             code_max_attempts=env_int("IDENTITY_CODE_MAX_ATTEMPTS", 5),
+            code_max_failures_per_day=env_int("IDENTITY_CODE_MAX_FAILURES_PER_DAY", 10),
+            registration_ttl_s=env_int("IDENTITY_REGISTRATION_TTL_S", 7 * 24 * 3600),
             resend_cooldown_s=env_int("IDENTITY_RESEND_COOLDOWN_S", 60),
             codes_per_hour=env_int("IDENTITY_CODES_PER_HOUR", 5),
             access_token_ttl_s=env_int("IDENTITY_ACCESS_TOKEN_TTL_S", 900),

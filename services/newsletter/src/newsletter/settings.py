@@ -1,30 +1,10 @@
 """Newsletter's settings, from the environment with working local defaults."""
 
-import logging
-import os
 from dataclasses import dataclass
 
-from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers
-
-log = logging.getLogger(__name__)
+from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers, secret_key
 
 DEV_UNSUBSCRIBE_KEY = "dev-only-newsletter-unsubscribe-key-not-secret"
-MIN_KEY_BYTES = 32
-
-
-def secret_key(name: str, development_default: str) -> bytes:
-    """The key in variable `name`: at least 32 bytes, or the development default when
-    ACCOUNTS_ENV=development; anything else refuses to start."""
-    value = env_str(name, "")
-    development = os.environ.get("ACCOUNTS_ENV") == "development"
-    if not value or value == development_default:
-        if not development:
-            raise SystemExit(f"{name} must be set (at least {MIN_KEY_BYTES} bytes) outside development")
-        log.warning("%s is not set: using the development key (ACCOUNTS_ENV=development)", name)
-        return development_default.encode()
-    if len(value.encode()) < MIN_KEY_BYTES and not development:
-        raise SystemExit(f"{name} is shorter than {MIN_KEY_BYTES} bytes")
-    return value.encode()
 
 
 @dataclass(frozen=True)
@@ -51,7 +31,7 @@ class Settings:
         return cls(
             database_url=database_url("newsletter"),
             kafka_bootstrap_servers=kafka_bootstrap_servers(),
-            unsubscribe_key=secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY),
+            unsubscribe_key=secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY).encode(),
             public_url=env_str("NEWSLETTER_PUBLIC_URL", defaults.public_url).rstrip("/"),
             jwks_url=env_str("IDENTITY_JWKS_URL", defaults.jwks_url),
             operator_token=env_str("NEWSLETTER_OPERATOR_TOKEN", ""),

@@ -14,10 +14,19 @@ class EventData(Schema):
         unknown = EXCLUDE
 
 
+LOCALES = ("en", "fr")
+
+
+def locale_field() -> fields.String:
+    """Optional: the person's language, for the mails written to them (absent means English)."""
+    return fields.String(validate=validate.OneOf(LOCALES))
+
+
 class UserRegistered(EventData):
     account_id = fields.UUID(required=True)
     email = fields.Email(required=True)
     registered_at = fields.AwareDateTime(required=True)
+    locale = locale_field()
 
 
 class CodeIssued(EventData):
@@ -26,6 +35,7 @@ class CodeIssued(EventData):
     purpose = fields.String(required=True, validate=validate.OneOf(["verification", "password_reset"]))
     code_encrypted = fields.String(required=True, validate=validate.Length(min=1))
     expires_at = fields.AwareDateTime(required=True)
+    locale = locale_field()
 
 
 class AccountVerified(EventData):
@@ -38,6 +48,8 @@ class PasswordReset(EventData):
     account_id = fields.UUID(required=True)
     email = fields.Email(required=True)
     reset_at = fields.AwareDateTime(required=True)
+    # Optional: the same-site portal path the reset was asked from ("password updated" mail button).
+    return_to = fields.String(validate=validate.Regexp(r"^/(?![/\\])\S*$"))
 
 
 class AccountDeleted(EventData):

@@ -1,4 +1,4 @@
-"""Identity's SQL: accounts, codes, code sends and sessions. Parameters are always bound."""
+"""Identity's SQL: accounts, registrations, codes, code sends and sessions. Parameters are always bound."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,17 +14,44 @@ from identity.domain.codes import Purpose, StoredCode
 class Account:
     id: UUID
     email: str
-    password_hash: str
+    password_hash: str | None  # None until a registration's code is entered
     created_at: datetime
     verified_at: datetime | None
     password_reset_at: datetime | None
+    locale: str | None
 
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
 
 
-ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at, password_reset_at"
+ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at, password_reset_at, locale"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A pending credential: a password somebody chose, usable once its own code is entered.
+
+    A decoy (no account, no password) stands in for a registration of an already verified email.
+    """
+
+    id: UUID
+    email: str
+    account_id: UUID | None
+    password_hash: str | None
+    locale: str | None
+    code_sent_at: datetime
+
+
+REGISTRATION_COLUMNS = "id, email, account_id, password_hash, locale, code_sent_at"
+
+
+@dataclass(frozen=True)
+class ResetSlot:
+    """An email's live reset code, counted; `account_id` is None for a decoy (no verified account)."""
+
+    code: StoredCode
+    account_id: UUID | None
 
 
 @dataclass(frozen=True)
@@ -37,15 +64,101 @@ class SessionState:
 
 
 def insert_account(
-    conn: psycopg.Connection, account_id: UUID, email: str, password_hash: str
+    conn: psycopg.Connection, account_id: UUID, email: str, locale: str | None
 ) -> Account | None:
-    """The new account, or None when the email is already registered."""
+    """A new pending account (no password yet), or None when the email is already registered."""
     with conn.cursor(row_factory=class_row(Account)) as cur:
         return cur.execute(
-            f"""INSERT INTO accounts (id, email, password_hash) VALUES (%s, %s, %s)
+            f"""INSERT INTO accounts (id, email, locale) VALUES (%s, %s, %s)
                 ON CONFLICT (lower(email)) DO NOTHING RETURNING {ACCOUNT_COLUMNS}""",
-            (account_id, email, password_hash),
+            (account_id, email, locale),
         ).fetchone()
+
+
+def insert_registration(
+    conn: psycopg.Connection,
+    registration: Registration,
+    *,
+    code_mac: bytes,
+    code_expires_at: datetime,
+    expires_at: datetime,
+) -> None:
+    """Store a registration (or decoy) with its first code."""
+    conn.execute(
+        """INSERT INTO registrations (id, email, account_id, password_hash, locale, code_mac,
+                                      code_expires_at, code_sent_at, expires_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            registration.id,
+            registration.email,
+            registration.account_id,
+            registration.password_hash,
+            registration.locale,
+            code_mac,
+            code_expires_at,
+            registration.code_sent_at,
+            expires_at,
+        ),
+    )
+
+
+def lock_registration(conn: psycopg.Connection, registration_id: UUID, email: str) -> Registration | None:
+    """The live registration with that id for that email, locked; None when unknown or expired."""
+    with conn.cursor(row_factory=class_row(Registration)) as cur:
+        return cur.execute(
+            f"""SELECT {REGISTRATION_COLUMNS} FROM registrations
+                WHERE id = %s AND lower(email) = lower(%s) AND expires_at > now() FOR UPDATE""",
+            (registration_id, email),
+        ).fetchone()
+
+
+def newest_registration(conn: psycopg.Connection, account_id: UUID) -> Registration | None:
+    """The account's most recent live registration."""
+    with conn.cursor(row_factory=class_row(Registration)) as cur:
+        return cur.execute(
+            f"""SELECT {REGISTRATION_COLUMNS} FROM registrations
+                WHERE account_id = %s AND expires_at > now() ORDER BY created_at DESC LIMIT 1""",
+            (account_id,),
+        ).fetchone()
+
+
+def replace_registration_code(
+    conn: psycopg.Connection, registration_id: UUID, code_mac: bytes, code_expires_at: datetime
+) -> None:
+    """A new code for the registration, voiding its previous one."""
+    conn.execute(
+        """UPDATE registrations SET code_mac = %s, code_expires_at = %s, code_attempts = 0,
+                                    code_sent_at = now()
+           WHERE id = %s""",
+        (code_mac, code_expires_at, registration_id),
+    )
+
+
+def count_registration_attempt(conn: psycopg.Connection, registration_id: UUID) -> StoredCode | None:
+    """Count one attempt at the registration's code, atomically, and return it."""
+    with conn.cursor(row_factory=class_row(StoredCode)) as cur:
+        return cur.execute(
+            """UPDATE registrations SET code_attempts = code_attempts + 1 WHERE id = %s
+               RETURNING code_mac, code_expires_at AS expires_at, code_attempts AS attempts""",
+            (registration_id,),
+        ).fetchone()
+
+
+def activate_registration(conn: psycopg.Connection, registration: Registration) -> Account | None:
+    """Give the account the registration's password and verify it; drop its other registrations.
+
+    None when the account is gone or was verified meanwhile (through another registration).
+    """
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        account = cur.execute(
+            f"""UPDATE accounts SET password_hash = %s, locale = coalesce(%s, locale),
+                                    verified_at = now(), password_changed_at = now()
+                WHERE id = %s AND verified_at IS NULL RETURNING {ACCOUNT_COLUMNS}""",
+            (registration.password_hash, registration.locale, registration.account_id),
+        ).fetchone()
+    if account is not None:
+        conn.execute("DELETE FROM registrations WHERE account_id = %s", (account.id,))
+    return account
 
 
 def lock_account_by_email(conn: psycopg.Connection, email: str) -> Account | None:
@@ -74,55 +187,83 @@ def find_account(conn: psycopg.Connection, account_id: UUID, *, lock: bool = Fal
         ).fetchone()
 
 
-def mark_verified(conn: psycopg.Connection, account_id: UUID) -> datetime:
-    """Set the account verified now; return when."""
-    row = conn.execute(
-        "UPDATE accounts SET verified_at = now() WHERE id = %s RETURNING verified_at", (account_id,)
-    ).fetchone()
-    assert row is not None
-    return row[0]
+def record_code_send(conn: psycopg.Connection, email_key: bytes, purpose: Purpose) -> None:
+    """Count a code sent (or, for a decoy, as good as sent) to the email, for the hourly cap."""
+    conn.execute("INSERT INTO code_sends (email_key, purpose) VALUES (%s, %s)", (email_key, purpose))
 
 
-def code_sends_since(conn: psycopg.Connection, account_id: UUID, purpose: Purpose, seconds: int) -> int:
-    """How many codes of this purpose were sent to the account in the last `seconds`."""
+def code_sends_since(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, seconds: int) -> int:
+    """How many codes of this purpose went to the email in the last `seconds`."""
     row = conn.execute(
         """SELECT count(*) FROM code_sends
-           WHERE account_id = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
-        (account_id, purpose, seconds),
+           WHERE email_key = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
+        (email_key, purpose, seconds),
     ).fetchone()
     return row[0] if row else 0
 
 
-def replace_code(
-    conn: psycopg.Connection, account_id: UUID, purpose: Purpose, mac: bytes, expires_at: datetime
+def reset_code_sent_at(conn: psycopg.Connection, email_key: bytes) -> datetime | None:
+    """When the email's live reset code was sent, locking its slot; None when it has none."""
+    row = conn.execute(
+        "SELECT code_sent_at FROM reset_codes WHERE email_key = %s FOR UPDATE", (email_key,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def replace_reset_code(
+    conn: psycopg.Connection, email_key: bytes, account_id: UUID | None, mac: bytes, expires_at: datetime
 ) -> None:
-    """Store a new live code for the account and purpose, voiding the previous one."""
+    """A new reset code for the email (a decoy when `account_id` is None), voiding the previous one."""
     conn.execute(
-        """INSERT INTO codes (account_id, purpose, code_mac, expires_at) VALUES (%s, %s, %s, %s)
-           ON CONFLICT (account_id, purpose) DO UPDATE
-           SET code_mac = excluded.code_mac, expires_at = excluded.expires_at,
-               attempts = 0, used_at = NULL, issued_at = now()""",
-        (account_id, purpose, mac, expires_at),
+        """INSERT INTO reset_codes (email_key, account_id, code_mac, code_expires_at) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (email_key) DO UPDATE
+           SET account_id = excluded.account_id, code_mac = excluded.code_mac,
+               code_expires_at = excluded.code_expires_at, code_attempts = 0, used_at = NULL,
+               code_sent_at = now()""",
+        (email_key, account_id, mac, expires_at),
     )
-    conn.execute("INSERT INTO code_sends (account_id, purpose) VALUES (%s, %s)", (account_id, purpose))
 
 
-def count_code_attempt(conn: psycopg.Connection, account_id: UUID, purpose: Purpose) -> StoredCode | None:
-    """Count one attempt at the live code, atomically, and return it; None if there is none."""
-    with conn.cursor(row_factory=class_row(StoredCode)) as cur:
-        return cur.execute(
-            """UPDATE codes SET attempts = attempts + 1
-               WHERE account_id = %s AND purpose = %s AND used_at IS NULL
-               RETURNING code_mac, expires_at, attempts""",
-            (account_id, purpose),
-        ).fetchone()
+def count_reset_attempt(conn: psycopg.Connection, email_key: bytes) -> ResetSlot | None:
+    """Count one attempt at the email's live reset code, atomically; None when there is none."""
+    row = conn.execute(
+        """UPDATE reset_codes SET code_attempts = code_attempts + 1
+           WHERE email_key = %s AND used_at IS NULL
+           RETURNING code_mac, code_expires_at, code_attempts, account_id""",
+        (email_key,),
+    ).fetchone()
+    if row is None:
+        return None
+    return ResetSlot(StoredCode(code_mac=row[0], expires_at=row[1], attempts=row[2]), account_id=row[3])
 
 
-def use_code(conn: psycopg.Connection, account_id: UUID, purpose: Purpose) -> None:
-    """Spend the live code: it never works again."""
+def use_reset_code(conn: psycopg.Connection, email_key: bytes) -> None:
+    """Spend the email's reset code: it never works again."""
+    conn.execute("UPDATE reset_codes SET used_at = now() WHERE email_key = %s", (email_key,))
+
+
+def guess_failures(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> int:
+    """Wrong codes for the email and purpose in the current window."""
+    row = conn.execute(
+        """SELECT failures FROM code_guesses WHERE email_key = %s AND purpose = %s
+           AND window_started_at > now() - make_interval(secs => %s)""",
+        (email_key, purpose, window_s),
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def count_guess_failure(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> None:
+    """Count a wrong code for the email and purpose; a window older than `window_s` starts over."""
     conn.execute(
-        "UPDATE codes SET used_at = now() WHERE account_id = %s AND purpose = %s",
-        (account_id, purpose),
+        """INSERT INTO code_guesses (email_key, purpose, window_started_at, failures)
+           VALUES (%(key)s, %(purpose)s, now(), 1)
+           ON CONFLICT (email_key, purpose) DO UPDATE SET
+               failures = CASE WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
+                               THEN code_guesses.failures + 1 ELSE 1 END,
+               window_started_at = CASE
+                   WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
+                   THEN code_guesses.window_started_at ELSE now() END""",
+        {"key": email_key, "purpose": purpose, "window": window_s},
     )
 
 
@@ -161,17 +302,27 @@ def set_password_hash(conn: psycopg.Connection, account_id: UUID, password_hash:
     conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", (password_hash, account_id))
 
 
-def reset_password(conn: psycopg.Connection, account_id: UUID, password_hash: str) -> datetime:
-    """Store the new password; return the reset time, rounded up to a whole second (migration 002)."""
+def reset_password(
+    conn: psycopg.Connection, account_id: UUID, password_hash: str
+) -> tuple[datetime, str | None]:
+    """Store the new password; return the reset time, rounded up to a whole second (migration 002),
+    and the path the reset was asked from."""
+    before = conn.execute("SELECT reset_return_to FROM accounts WHERE id = %s", (account_id,)).fetchone()
     row = conn.execute(
         """UPDATE accounts
            SET password_hash = %s, password_changed_at = now(),
-               password_reset_at = date_trunc('second', now()) + interval '1 second'
+               password_reset_at = date_trunc('second', now()) + interval '1 second',
+               reset_return_to = NULL
            WHERE id = %s RETURNING password_reset_at""",
         (password_hash, account_id),
     ).fetchone()
-    assert row is not None
-    return row[0]
+    assert row is not None and before is not None
+    return row[0], before[0]
+
+
+def set_reset_return_to(conn: psycopg.Connection, account_id: UUID, return_to: str | None) -> None:
+    """Remember where the reset was asked from, for the "password updated" mail."""
+    conn.execute("UPDATE accounts SET reset_return_to = %s WHERE id = %s", (return_to, account_id))
 
 
 def insert_reset_token(
@@ -197,10 +348,66 @@ def spend_reset_token(conn: psycopg.Connection, token_hash: bytes) -> UUID | Non
 
 
 def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
-    """Erase the account with its codes, sessions and reset tokens, and its sent or code events."""
+    """Erase the account with its registrations, codes, sessions and reset tokens, and its sent or
+    code events."""
     conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
     conn.execute(
         """DELETE FROM outbox WHERE record_key = %s
            AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
         (str(account_id),),
     )
+
+
+def delete_expired_registrations(conn: psycopg.Connection) -> int:
+    """Drop registrations (and decoys) past their expiry, with their codes; return how many."""
+    return conn.execute("DELETE FROM registrations WHERE expires_at <= now()").rowcount
+
+
+def delete_abandoned_accounts(conn: psycopg.Connection) -> list[UUID]:
+    """Erase pending accounts none of whose registrations is left, and their events; their ids."""
+    rows = conn.execute(
+        """DELETE FROM accounts a WHERE verified_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = a.id) RETURNING id"""
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    if ids:
+        conn.execute(
+            """DELETE FROM outbox WHERE record_key = ANY(%s)
+               AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
+            ([str(account_id) for account_id in ids],),
+        )
+    return ids
+
+
+def delete_expired_rows(
+    conn: psycopg.Connection,
+    *,
+    guess_window_s: int,
+    code_send_window_s: int,
+    rate_window_s: int,
+    login_forget_after_s: int,
+) -> dict[str, int]:
+    """Delete the rows no rule reads any more; return how many per table."""
+    statements = {
+        "sessions": ("DELETE FROM sessions WHERE expires_at < now() - interval '1 day'", ()),
+        "reset_codes": ("DELETE FROM reset_codes WHERE code_expires_at < now() - interval '1 day'", ()),
+        "password_reset_tokens": ("DELETE FROM password_reset_tokens WHERE expires_at < now()", ()),
+        "code_sends": (
+            "DELETE FROM code_sends WHERE sent_at < now() - make_interval(secs => %s)",
+            (code_send_window_s,),
+        ),
+        "code_guesses": (
+            "DELETE FROM code_guesses WHERE window_started_at < now() - make_interval(secs => %s)",
+            (guess_window_s,),
+        ),
+        "rate_limits": (
+            "DELETE FROM rate_limits WHERE window_started_at < now() - make_interval(secs => %s)",
+            (rate_window_s,),
+        ),
+        "login_failures": (
+            """DELETE FROM login_failures WHERE last_failure_at < now() - make_interval(secs => %s)
+               AND (blocked_until IS NULL OR blocked_until < now())""",
+            (login_forget_after_s,),
+        ),
+    }
+    return {table: conn.execute(sql, params).rowcount for table, (sql, params) in statements.items()}

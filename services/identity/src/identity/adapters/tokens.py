@@ -9,14 +9,18 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 import psycopg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accounts_common.codecrypt import CodeCipher
 from identity.adapters import repository
+
+if TYPE_CHECKING:
+    from identity.settings import Settings
 
 ISSUER = "identity"
 ALGORITHM = "EdDSA"
@@ -99,9 +103,11 @@ class ConfiguredKeys:
 
 
 class DatabaseKeys:
-    """Keys in the signing_keys table, newest signing; re-read every `cache_s` so a rotation spreads."""
+    """Keys in the signing_keys table (sealed with the key-encryption keys), newest signing; re-read
+    every `cache_s` so a rotation spreads."""
 
-    def __init__(self, cache_s: float) -> None:
+    def __init__(self, sealer: CodeCipher, cache_s: float) -> None:
+        self.sealer = sealer
         self.cache_s = cache_s
         self._keys: list[SigningKey] = []
         self._loaded_at = -math.inf
@@ -110,14 +116,21 @@ class DatabaseKeys:
     def active_keys(self, conn: psycopg.Connection, *, refresh: bool = False) -> list[SigningKey]:
         with self._lock:
             if refresh or time.monotonic() - self._loaded_at > self.cache_s:
-                self._keys = _load_or_create_keys(conn)
+                self._keys = _load_or_create_keys(conn, self.sealer)
                 self._loaded_at = time.monotonic()
             return self._keys
 
 
-def key_ring(signing_keys_pem: str, cache_s: float) -> KeyRing:
-    """Configured keys when given, else the database's (created on first use: a development default)."""
-    return ConfiguredKeys(signing_keys_pem) if signing_keys_pem.strip() else DatabaseKeys(cache_s)
+def key_ring(settings: "Settings") -> KeyRing:
+    """Configured keys when given, else the database's (created on first use, sealed at rest)."""
+    if settings.signing_keys_pem.strip():
+        return ConfiguredKeys(settings.signing_keys_pem)
+    return DatabaseKeys(key_sealer(settings), settings.signing_key_cache_s)
+
+
+def key_sealer(settings: "Settings") -> CodeCipher:
+    """The cipher that seals the database's signing keys (IDENTITY_KEY_ENCRYPTION_KEYS)."""
+    return CodeCipher(list(settings.key_encryption_keys))
 
 
 class TokenIssuer:
@@ -188,32 +201,33 @@ def issued_at_for(account: repository.Account) -> datetime:
     return now
 
 
-def _load_or_create_keys(conn: psycopg.Connection) -> list[SigningKey]:
+def _load_or_create_keys(conn: psycopg.Connection, sealer: CodeCipher) -> list[SigningKey]:
     """The active keys, newest first; the first caller ever creates one."""
     with conn.transaction():
-        keys = _active_keys(conn)
+        keys = _active_keys(conn, sealer)
         if keys:
             return keys
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (KEY_CREATION_LOCK,))
-        keys = _active_keys(conn)
+        keys = _active_keys(conn, sealer)
         if keys:
             return keys
-        insert_signing_key(conn, Ed25519PrivateKey.generate())
-        return _active_keys(conn)
+        insert_signing_key(conn, sealer, Ed25519PrivateKey.generate())
+        return _active_keys(conn, sealer)
 
 
-def _active_keys(conn: psycopg.Connection) -> list[SigningKey]:
+def _active_keys(conn: psycopg.Connection, sealer: CodeCipher) -> list[SigningKey]:
     rows = conn.execute(
-        "SELECT private_key_pem FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid"
+        "SELECT private_key_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid"
     ).fetchall()
-    return [SigningKey.from_pem(pem) for (pem,) in rows]
+    return [SigningKey.from_pem(sealer.decrypt(sealed)) for (sealed,) in rows]
 
 
-def insert_signing_key(conn: psycopg.Connection, private_key: Ed25519PrivateKey) -> str:
-    """Add a key to the database; it signs from the next key refresh on. Returns its kid."""
+def insert_signing_key(conn: psycopg.Connection, sealer: CodeCipher, private_key: Ed25519PrivateKey) -> str:
+    """Add a key to the database, sealed; it signs from the next key refresh on. Returns its kid."""
     kid = key_id(private_key)
     conn.execute(
-        "INSERT INTO signing_keys (kid, private_key_pem) VALUES (%s, %s)", (kid, pem_of(private_key))
+        "INSERT INTO signing_keys (kid, private_key_sealed) VALUES (%s, %s)",
+        (kid, sealer.encrypt(pem_of(private_key))),
     )
     return kid
 

@@ -6,7 +6,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 CODE_DIGITS = 6
 
@@ -39,15 +38,38 @@ def generate_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def code_mac(key: bytes, account_id: UUID, purpose: Purpose, code: str) -> bytes:
-    """The HMAC stored in place of the code, bound to the account and purpose."""
-    return hmac.new(key, f"{account_id}:{purpose}:{code}".encode(), hashlib.sha256).digest()
+def code_mac(key: bytes, bound_to: str, purpose: Purpose, code: str) -> bytes:
+    """The HMAC stored in place of the code, bound to what it unlocks (a registration, an email's
+    reset) and its purpose."""
+    return hmac.new(key, f"{bound_to}:{purpose}:{code}".encode(), hashlib.sha256).digest()
+
+
+def decoy_mac() -> bytes:
+    """A stored "code" that no code matches: it stands in where nothing must be unlocked."""
+    return secrets.token_bytes(hashlib.sha256().digest_size)
+
+
+def email_key(key: bytes, email: str) -> bytes:
+    """The key of an email's counters and reset slot, known account or not (no address stored)."""
+    return hmac.new(key, f"email:{email.lower()}".encode(), hashlib.sha256).digest()
 
 
 def judge(
-    stored: StoredCode | None, submitted_mac: bytes, *, now: datetime, max_attempts: int
+    stored: StoredCode | None,
+    submitted_mac: bytes,
+    *,
+    now: datetime,
+    max_attempts: int,
+    failures_in_window: int = 0,
+    max_failures_in_window: int | None = None,
 ) -> CodeOutcome:
-    """The outcome of one attempt; `stored.attempts` already counts it."""
+    """The outcome of one attempt; `stored.attempts` already counts it, `failures_in_window` does not.
+
+    Past `max_failures_in_window` wrong codes (for the email and purpose, across codes) every code is
+    locked, even a right one, until the window ends.
+    """
+    if max_failures_in_window is not None and failures_in_window >= max_failures_in_window:
+        return CodeOutcome.LOCKED
     if stored is None:
         return CodeOutcome.INVALID
     if stored.attempts > max_attempts:

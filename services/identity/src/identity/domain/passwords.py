@@ -1,6 +1,7 @@
 """Password policy: which rules a candidate password breaks, in words a person understands."""
 
 import string
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
@@ -8,6 +9,7 @@ from importlib.resources import files
 SYMBOLS = set(string.punctuation)
 DECORATION = string.digits + string.punctuation + string.whitespace
 TOO_COMMON = "This password is too common; choose another."
+MAX_PASSWORD_LENGTH = 128  # every profile's upper bound; longer is refused, never truncated
 
 
 @cache
@@ -22,7 +24,7 @@ class PasswordPolicy:
     """The seed's rules by default; `nist()` is the NIST SP 800-63B profile (length only)."""
 
     min_length: int = 12
-    max_length: int = 128
+    max_length: int = MAX_PASSWORD_LENGTH
     allow_spaces: bool = False
     require_composition: bool = True
     common: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
@@ -47,13 +49,22 @@ class PasswordPolicy:
             broken.append(f"Use at least {self.min_length} characters.")
         if len(password) > self.max_length:
             broken.append(f"Use at most {self.max_length} characters.")
-        if not self.allow_spaces and any(ch.isspace() for ch in password):
+        if not self.allow_spaces and any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in password):
             broken.append("Do not use spaces.")
         if self.require_composition:
             broken += self._composition_violations(password)
         if self.is_common(password):
             broken.append(TOO_COMMON)
         return broken
+
+    def pattern(self) -> str:
+        """A regular expression (ECMA-262, for the OpenAPI document) that every password this policy
+        accepts matches, apart from the common-password check no pattern can state."""
+        rules = ""
+        if self.require_composition:
+            rules = r"(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9])(?=.*[!-/:-@\[-`{-~])"
+        characters = r"[\s\S]" if self.allow_spaces else r"[^\s\x00-\x1f\x7f-\x9f]"
+        return f"^{rules}{characters}{{{self.min_length},{self.max_length}}}$"
 
     def is_common(self, password: str) -> bool:
         """Listed as common in any case, also once the digits and symbols around it are taken off."""

@@ -34,32 +34,40 @@ def weak_password(field: str, weak: WeakPassword) -> Problem:
 
 @blp.route("")
 class AccountsCollection(MethodView):
-    @blp.arguments(schemas.Credentials)
+    @blp.arguments(schemas.Registration)
     @blp.response(202, schemas.RegistrationAccepted)
     @problems(blp, {422: "Invalid email or weak password", 429: TOO_MANY})
     def post(self, body):
-        """Create an account and email a verification code (the same answer for a known email)."""
+        """Register: a pending credential whose code is emailed (the same answer for any email).
+
+        Keep `registration_id`: the code activates this registration's password only with it.
+        """
         limit_ip(identity(), "register", client_ip())
-        try:
-            accounts.register(identity(), body["email"], body["password"])
-        except WeakPassword as weak:
-            raise weak_password("password", weak) from None
+        with uniform_duration():
+            try:
+                registration_id = accounts.register(
+                    identity(), body["email"], body["password"], body.get("locale")
+                )
+            except WeakPassword as weak:
+                raise weak_password("password", weak) from None
         return {
             "status": "verification_pending",
             "email": body["email"],
             "code_expires_in": identity().settings.code_lifetime_s,
+            "registration_id": registration_id,
         }
 
 
 @blp.route("/verification")
 class Verification(MethodView):
-    @blp.arguments(schemas.CodeSubmission)
+    @blp.arguments(schemas.VerificationSubmission)
     @blp.response(200, schemas.AccessToken)
     @problems(blp, {400: "invalid-code, code-expired or code-locked", 429: TOO_MANY})
     def post(self, body):
-        """Verify the account with the emailed code; answers an access token (the user is logged in)."""
+        """Enter the code mailed for a registration: its password becomes the account's, and the user
+        is logged in. A code never activates another registration."""
         limit_ip(identity(), "code", client_ip())
-        token = accounts.verify_account(identity(), body["email"], body["code"])
+        token = accounts.verify_account(identity(), body["email"], body["registration_id"], body["code"])
         return {
             "status": "verified",
             "access_token": token.access_token,
@@ -70,14 +78,14 @@ class Verification(MethodView):
 
 @blp.route("/verification/resend")
 class VerificationResend(MethodView):
-    @blp.arguments(schemas.EmailOnly)
+    @blp.arguments(schemas.RegistrationRef)
     @blp.response(202, schemas.Accepted)
     @problems(blp, {429: TOO_MANY})
     def post(self, body):
-        """Send a new code, voiding the old one (always 202: it never tells whether the email is known)."""
+        """Send a new code for the registration, voiding its old one (always 202: it tells nothing)."""
         limit_ip(identity(), "resend", client_ip())
         with uniform_duration():
-            accounts.resend_verification(identity(), body["email"])
+            accounts.resend_verification(identity(), body["email"], body["registration_id"])
         return {"status": "accepted"}
 
 
@@ -94,6 +102,7 @@ class CurrentAccount(MethodView):
             "email": account.email,
             "verified": account.verified,
             "created_at": account.created_at,
+            "locale": account.locale or "en",
         }
 
     @blp.doc(security=BEARER_AUTH)

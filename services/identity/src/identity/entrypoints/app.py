@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from accounts_common.db import database_reachable
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app, problem_response
+from accounts_common.web import create_api_app, document_field, problem_response
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api
 from identity.service_layer.errors import (
@@ -42,7 +42,20 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
     if identity.settings.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=identity.settings.trusted_proxy_hops)  # type: ignore[method-assign]
     install_refusal_handlers(app)
+    document_password_policy(app, identity)
     return app
+
+
+def document_password_policy(app: Flask, identity: Identity) -> None:
+    """State the configured policy's rules in the document, on each field that sets a password."""
+    policy = identity.policy
+    description = f"{policy.min_length} to {policy.max_length} characters; " + (
+        "spaces allowed."
+        if policy.allow_spaces
+        else "no spaces; upper and lower case letters, digits and symbols."
+    )
+    for schema, field in (("Registration", "password"), ("ResetCompletion", "new_password")):
+        document_field(app, schema, field, pattern=policy.pattern(), description=description)
 
 
 def install_refusal_handlers(app: Flask) -> None:

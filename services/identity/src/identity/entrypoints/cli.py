@@ -1,15 +1,19 @@
-"""`identity migrate | web | relay | rotate-key`: the service's processes and chores, each run on its own."""
+"""`identity migrate | web | relay | housekeeping | rotate-key`: the service's processes and chores,
+each run on its own."""
 
 import argparse
+import threading
 
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accounts_common.config import env_int
+from accounts_common.config import env_int, load_settings
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
-from identity.adapters.tokens import insert_signing_key, retire_signing_keys
+from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
+from identity.bootstrap import bootstrap
+from identity.service_layer import housekeeping
 from identity.settings import Settings
 
 IDENTITY_MIGRATIONS = MigrationSet("identity", "identity")
@@ -23,11 +27,14 @@ def main(argv: list[str] | None = None) -> None:
     web = commands.add_parser("web", help="serve the HTTP API with gunicorn")
     web.add_argument("--port", type=int, default=env_int("IDENTITY_PORT", 8001))
     web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
-    commands.add_parser("relay", help="publish the outbox to Kafka")
+    commands.add_parser("relay", help="publish the outbox to Kafka (and sweep expired rows periodically)")
+    commands.add_parser(
+        "housekeeping", help="delete expired registrations, codes, sessions and counters once"
+    )
     commands.add_parser("rotate-key", help="add a new database signing key and retire all but the two newest")
     args = parser.parse_args(argv)
     configure_logging()
-    settings = Settings.from_env()
+    settings = load_settings("identity", Settings.from_env)
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
         print(f"identity: {len(applied)} migration(s) applied")
@@ -35,11 +42,22 @@ def main(argv: list[str] | None = None) -> None:
         exec_gunicorn("identity.entrypoints.app:create_app()", port=args.port, workers=args.workers)
     elif args.command == "rotate-key":
         rotate_key(settings)
+    elif args.command == "housekeeping":
+        print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
     else:
-        relay = OutboxRelay(
-            settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay"
-        )
-        run_until_signalled(relay.run)
+        run_until_signalled(lambda stop: relay_with_housekeeping(settings, stop))
+
+
+def relay_with_housekeeping(settings: Settings, stop: threading.Event) -> None:
+    """Publish the outbox; beside it, sweep expired rows every IDENTITY_HOUSEKEEPING_INTERVAL_S."""
+    tidy = threading.Thread(
+        target=housekeeping.keep_tidy,
+        args=(bootstrap(settings), stop, env_int("IDENTITY_HOUSEKEEPING_INTERVAL_S", 300)),
+        name="housekeeping",
+        daemon=True,
+    )
+    tidy.start()
+    OutboxRelay(settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay").run(stop)
 
 
 def rotate_key(settings: Settings) -> None:
@@ -49,7 +67,7 @@ def rotate_key(settings: Settings) -> None:
             "IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
         )
     with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
-        kid = insert_signing_key(conn, Ed25519PrivateKey.generate())
+        kid = insert_signing_key(conn, key_sealer(settings), Ed25519PrivateKey.generate())
         retired = retire_signing_keys(conn, keep=KEYS_KEPT)
     print(f"identity: new signing key {kid}; {retired} older key(s) retired")
 

@@ -15,14 +15,14 @@ blp = Blueprint("password_resets", __name__, url_prefix="/v1/password-resets", d
 
 @blp.route("")
 class PasswordResets(MethodView):
-    @blp.arguments(schemas.EmailOnly)
+    @blp.arguments(schemas.ResetRequest)
     @blp.response(202, schemas.Accepted)
-    @problems(blp, {429: TOO_MANY})
+    @problems(blp, {422: "Invalid email or return_to", 429: TOO_MANY})
     def post(self, body):
         """Email a password-reset code (always 202: it never tells whether the email is known)."""
         limit_ip(identity(), "reset", client_ip())
         with uniform_duration():
-            password_resets.request_reset(identity(), body["email"])
+            password_resets.request_reset(identity(), body["email"], body.get("return_to"))
         return {"status": "accepted"}
 
 

@@ -1,55 +1,110 @@
 """Request and response bodies of identity's HTTP API: they validate and document it (OpenAPI)."""
 
-from marshmallow import Schema, fields, post_load, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from identity.domain.codes import CODE_DIGITS
+from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_email
+from identity.domain.passwords import MAX_PASSWORD_LENGTH
+
+LOCALES = ("en", "fr")
+CODE_PATTERN = rf"^[0-9]{{{CODE_DIGITS}}}$"
+# A same-site path: one leading slash (not "//host"), no backslash, no control characters.
+SAME_SITE_PATH = r"^/(?![/\\])[^\\\s]*$"
 
 
-class NormalisedEmail(fields.Email):
-    """An email address, trimmed and lower-cased so one mailbox is one account."""
+class NormalisedEmail(fields.String):
+    """An email address, validated and normalised (identity.domain.emails) so one mailbox is one account."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"format": "email", "maxLength": 254, "pattern": NOT_SPECIAL_USE}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
-        if isinstance(value, str):
-            value = value.strip().lower()
-        return super()._deserialize(value, attr, data, **kwargs)
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalise_email(text)
+        except InvalidEmail as error:
+            raise ValidationError(str(error)) from None
 
 
-def email_field() -> fields.Email:
-    return NormalisedEmail(required=True, validate=validate.Length(max=254))
+def email_field() -> fields.String:
+    return NormalisedEmail(required=True)
+
+
+def password_field() -> fields.String:
+    # The policy's rules are checked by the service so every broken rule is listed; the schema
+    # states only the length every policy shares.
+    return fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
 
 
 class Credentials(Schema):
     email = email_field()
-    # The policy (length, composition) is checked by the service so every broken rule is listed.
-    password = fields.String(required=True, validate=validate.Length(max=4096))
+    password = password_field()
+
+
+class Registration(Credentials):
+    locale = fields.String(
+        validate=validate.OneOf(LOCALES),
+        metadata={"description": "The person's language for mails and pages (default: en)."},
+    )
 
 
 class EmailOnly(Schema):
     email = email_field()
 
 
+class ResetRequest(EmailOnly):
+    return_to = fields.String(
+        validate=[
+            validate.Length(max=512),
+            validate.Regexp(SAME_SITE_PATH, error="Must be a same-site path."),
+        ],
+        metadata={
+            "description": 'The portal path the "password updated" mail leads back to, e.g. /videos/42.'
+        },
+    )
+
+
+class RegistrationRef(EmailOnly):
+    registration_id = fields.UUID(
+        required=True, metadata={"description": "The id POST /v1/accounts answered for this registration."}
+    )
+
+
 class PasswordConfirmation(Schema):
-    password = fields.String(required=True, validate=validate.Length(max=4096))
+    password = password_field()
 
 
 class ResetCompletion(Schema):
     reset_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
-    # Checked by the service against the policy, so every broken rule is listed.
-    new_password = fields.String(required=True, validate=validate.Length(max=4096))
+    new_password = password_field()
+
+
+def code_field() -> fields.String:
+    return fields.String(
+        required=True,
+        validate=validate.Regexp(CODE_PATTERN, error=f"The code is {CODE_DIGITS} digits."),
+        metadata={"pattern": CODE_PATTERN, "example": "123456"},
+    )
 
 
 class CodeSubmission(Schema):
     email = email_field()
-    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    code = code_field()
 
-    @post_load
-    def strip_code(self, data, **kwargs):  # type: ignore[no-untyped-def]
-        data["code"] = "".join(data["code"].split())
-        return data
+
+class VerificationSubmission(RegistrationRef):
+    code = code_field()
 
 
 class RegistrationAccepted(Schema):
     status = fields.String(metadata={"example": "verification_pending"})
     email = fields.String()
     code_expires_in = fields.Integer(metadata={"description": "Seconds the emailed code stays valid."})
+    registration_id = fields.UUID(
+        metadata={"description": "Opaque; send it with the code (and to ask for a new code)."}
+    )
 
 
 class AccessToken(Schema):
@@ -70,6 +125,7 @@ class Me(Schema):
     email = fields.String(required=True)
     verified = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
+    locale = fields.String(required=True, metadata={"enum": list(LOCALES)})
 
 
 class ResetTokenIssued(Schema):

@@ -1,59 +1,134 @@
-"""Use cases of an account: register, verify with the emailed code, ask for a new code, delete it."""
+"""Use cases of an account: register, verify with the emailed code, ask for a new code, delete it.
+
+Each registration is its own pending credential: the password it carries becomes the account's only
+when the code mailed for that registration is entered with its id, so whoever registers an email
+first cannot take over the account its owner later verifies.
+"""
 
 import uuid
+from datetime import timedelta
 
-from accounts_common import outbox
-from accounts_common.events import new_event
+import psycopg
+
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from identity.adapters import ratelimits, repository
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
-from identity.domain.codes import Purpose
+from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
-from identity.service_layer.codes import SOURCE, issue_code, issue_code_if_allowed, publish, spend_code
+from identity.service_layer.codes import (
+    email_key,
+    judge_attempt,
+    mail_code,
+    may_send,
+    new_code,
+    publish,
+    publish_deleted,
+)
 from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
 from identity.service_layer.limits import limit_email
 
+VERIFICATION = Purpose.VERIFICATION
 
-def register(app: Identity, email: str, password: str) -> None:
-    """Create the account and email a code; for a known email, answer the same without leaking it."""
+
+def register(app: Identity, email: str, password: str, locale: str | None = None) -> uuid.UUID:
+    """A new registration for the email, its code mailed; the same answer whatever the email's state.
+
+    An already verified email gets a decoy registration: it answers like a real one, but nothing is
+    mailed and no code verifies it.
+    """
     violations = app.policy.violations(password)
     if violations:
         raise WeakPassword(violations)
     # Hashed either way, so a known email costs the same time as a new one.
     password_hash = app.hasher.hash(password)
+    registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "register", email)
-        account = repository.insert_account(conn, uuid.uuid4(), email, password_hash)
+        account = repository.insert_account(conn, uuid.uuid4(), email, locale)
         if account is not None:
             publish(
-                conn, ACCOUNT_EVENTS, "UserRegistered", account, registered_at=account.created_at.isoformat()
+                conn,
+                ACCOUNT_EVENTS,
+                "UserRegistered",
+                account,
+                registered_at=account.created_at.isoformat(),
+                **({"locale": locale} if locale else {}),
             )
-            issue_code(app, conn, account, Purpose.VERIFICATION)
-            return
-        existing = repository.lock_account_by_email(conn, email)
-        if existing is not None and not existing.verified:
-            issue_code_if_allowed(app, conn, existing, Purpose.VERIFICATION)
+        else:
+            account = repository.lock_account_by_email(conn, email)
+        assert account is not None
+        pending = None if account.verified else account
+        registration = repository.Registration(
+            id=registration_id,
+            email=email,
+            account_id=pending.id if pending else None,
+            password_hash=password_hash if pending else None,
+            locale=locale,
+            code_sent_at=app.clock(),
+        )
+        _store_registration(app, conn, registration, pending)
+    return registration_id
 
 
-def resend_verification(app: Identity, email: str) -> None:
-    """Send a new code that voids the old one, within the cooldown and hourly cap; silent otherwise."""
+def _store_registration(
+    app: Identity,
+    conn: psycopg.Connection,
+    registration: repository.Registration,
+    pending: repository.Account | None,
+) -> None:
+    code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
+    repository.insert_registration(
+        conn,
+        registration,
+        code_mac=mac,
+        code_expires_at=code_expires_at,
+        expires_at=app.clock() + timedelta(seconds=app.settings.registration_ttl_s),
+    )
+    if may_send(app, conn, registration.email, VERIFICATION, None):
+        repository.record_code_send(conn, email_key(app, registration.email), VERIFICATION)
+        if pending is not None:
+            mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
+
+
+def resend_verification(app: Identity, email: str, registration_id: uuid.UUID) -> None:
+    """A new code for the registration, voiding its old one, within the cooldown and the email's
+    hourly cap; silent otherwise (and for unknown registrations)."""
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "resend", email)
-        account = repository.lock_account_by_email(conn, email)
-        if account is not None and not account.verified:
-            issue_code_if_allowed(app, conn, account, Purpose.VERIFICATION)
+        registration = repository.lock_registration(conn, registration_id, email)
+        if registration is None or not may_send(app, conn, email, VERIFICATION, registration.code_sent_at):
+            return
+        pending = None
+        if registration.account_id is not None:
+            pending = repository.find_account(conn, registration.account_id)
+        code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
+        repository.replace_registration_code(conn, registration.id, mac, code_expires_at)
+        repository.record_code_send(conn, email_key(app, email), VERIFICATION)
+        if pending is not None:
+            mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
 
 
-def verify_account(app: Identity, email: str, code: str) -> IssuedToken:
-    """Spend the verification code, mark the account verified and log the user in."""
+def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: str) -> IssuedToken:
+    """Enter the registration's code: its password becomes the account's, the user is logged in."""
     with app.pool.connection() as conn:
         with conn.transaction():
-            account, outcome = spend_code(app, conn, email, Purpose.VERIFICATION, code)
-            if account is not None:
-                verified_at = repository.mark_verified(conn, account.id)
-                publish(conn, ACCOUNT_EVENTS, "AccountVerified", account, verified_at=verified_at.isoformat())
-                return app.tokens.issue(conn, account, verified=True)
+            limit_email(app, conn, "code", email)
+            registration = repository.lock_registration(conn, registration_id, email)
+            stored = repository.count_registration_attempt(conn, registration_id) if registration else None
+            outcome = judge_attempt(app, conn, email, VERIFICATION, stored, str(registration_id), code)
+            if outcome is CodeOutcome.ACCEPTED and registration is not None:
+                account = repository.activate_registration(conn, registration)
+                if account is not None and account.verified_at is not None:
+                    publish(
+                        conn,
+                        ACCOUNT_EVENTS,
+                        "AccountVerified",
+                        account,
+                        verified_at=account.verified_at.isoformat(),
+                    )
+                    return app.tokens.issue(conn, account, verified=True)
+                outcome = CodeOutcome.INVALID  # verified meanwhile through another registration
         # Raised after the commit: the failed attempt must stay counted.
         raise CodeRejected(outcome)
 
@@ -69,10 +144,4 @@ def delete_account(app: Identity, token: str, password: str) -> None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
         repository.delete_account(conn, account.id)
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
-        deleted = new_event(
-            "AccountDeleted",
-            source=SOURCE,
-            subject=str(account.id),
-            data={"account_id": str(account.id), "deleted_at": app.clock().isoformat()},
-        )
-        outbox.enqueue(conn, ACCOUNT_EVENTS, deleted)
+        publish_deleted(app, conn, account.id)

@@ -1,70 +1,86 @@
-"""Issuing and checking one-time codes, and writing identity's events to the outbox."""
+"""Issuing and checking one-time codes, and writing identity's events to the outbox.
 
-from datetime import timedelta
+Known and unknown emails walk through the same steps: an email that must not get a code gets a
+decoy (stored like a code, matched by none, never mailed), and wrong guesses are counted per email
+whether or not it has an account, so no answer tells the two apart.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import psycopg
 
 from accounts_common import outbox
 from accounts_common.events import new_event
-from accounts_common.events.topics import CODES
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
 from identity.adapters import repository
 from identity.bootstrap import Identity
-from identity.domain.codes import CodeOutcome, Purpose, code_mac, generate_code, judge
-from identity.service_layer.limits import limit_email
+from identity.domain import codes
+from identity.domain.codes import CodeOutcome, Purpose, StoredCode
 
 SOURCE = "/identity"
+GUESS_WINDOW_S = 24 * 3600
 
 
-def check_code(
-    app: Identity, conn: psycopg.Connection, account: repository.Account | None, purpose: Purpose, code: str
+def email_key(app: Identity, email: str) -> bytes:
+    """The key of the email's code counters (an HMAC: no address is stored with them)."""
+    return codes.email_key(app.settings.code_hmac_key, email)
+
+
+def judge_attempt(
+    app: Identity,
+    conn: psycopg.Connection,
+    email: str,
+    purpose: Purpose,
+    stored: StoredCode | None,
+    bound_to: str,
+    code: str,
 ) -> CodeOutcome:
-    """Count one attempt at the account's live code (atomically) and judge it."""
-    if account is None:
-        return CodeOutcome.INVALID
-    stored = repository.count_code_attempt(conn, account.id, purpose)
-    submitted = code_mac(app.settings.code_hmac_key, account.id, purpose, "".join(code.split()))
-    return judge(stored, submitted, now=app.clock(), max_attempts=app.settings.code_max_attempts)
-
-
-def spend_code(
-    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, code: str
-) -> tuple[repository.Account | None, CodeOutcome]:
-    """Count an attempt at the email's live code and spend it when it is right.
-
-    The account comes back only when the code was accepted; the caller commits either way, so a
-    failed attempt stays counted.
-    """
-    limit_email(app, conn, "code", email)
-    account = repository.lock_account_by_email(conn, email)
-    outcome = check_code(app, conn, account, purpose, code)
-    if outcome is not CodeOutcome.ACCEPTED or account is None:
-        return None, outcome
-    repository.use_code(conn, account.id, purpose)
-    return account, outcome
-
-
-def issue_code_if_allowed(
-    app: Identity, conn: psycopg.Connection, account: repository.Account, purpose: Purpose
-) -> bool:
-    """Issue a code unless one went out within the cooldown or the hourly cap is reached."""
-    settings = app.settings
-    if repository.code_sends_since(conn, account.id, purpose, settings.resend_cooldown_s):
-        return False
-    if repository.code_sends_since(conn, account.id, purpose, 3600) >= settings.codes_per_hour:
-        return False
-    issue_code(app, conn, account, purpose)
-    return True
-
-
-def issue_code(
-    app: Identity, conn: psycopg.Connection, account: repository.Account, purpose: Purpose
-) -> None:
-    """A new code for the account, voiding the old one, emailed through a CodeIssued event."""
-    code = generate_code()
-    expires_at = app.clock() + timedelta(seconds=app.settings.code_lifetime_s)
-    repository.replace_code(
-        conn, account.id, purpose, code_mac(app.settings.code_hmac_key, account.id, purpose, code), expires_at
+    """Judge one counted attempt against the stored code; a failure counts toward the email's daily cap."""
+    key = email_key(app, email)
+    outcome = codes.judge(
+        stored,
+        codes.code_mac(app.settings.code_hmac_key, bound_to, purpose, code),
+        now=app.clock(),
+        max_attempts=app.settings.code_max_attempts,
+        failures_in_window=repository.guess_failures(conn, key, purpose, GUESS_WINDOW_S),
+        max_failures_in_window=app.settings.code_max_failures_per_day,
     )
+    if outcome is not CodeOutcome.ACCEPTED:
+        repository.count_guess_failure(conn, key, purpose, GUESS_WINDOW_S)
+    return outcome
+
+
+def may_send(
+    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, last_sent_at: datetime | None
+) -> bool:
+    """True outside the code's resend cooldown and under the email's hourly cap."""
+    settings = app.settings
+    if last_sent_at is not None and app.clock() - last_sent_at < timedelta(
+        seconds=settings.resend_cooldown_s
+    ):
+        return False
+    return repository.code_sends_since(conn, email_key(app, email), purpose, 3600) < settings.codes_per_hour
+
+
+def new_code(app: Identity, bound_to: str, purpose: Purpose, *, decoy: bool) -> tuple[str, bytes, datetime]:
+    """A fresh code, the MAC to store for it (a decoy's matches nothing) and its expiry."""
+    code = codes.generate_code()
+    mac = codes.decoy_mac() if decoy else codes.code_mac(app.settings.code_hmac_key, bound_to, purpose, code)
+    return code, mac, app.clock() + timedelta(seconds=app.settings.code_lifetime_s)
+
+
+def mail_code(
+    app: Identity,
+    conn: psycopg.Connection,
+    account: repository.Account,
+    purpose: Purpose,
+    code: str,
+    expires_at: datetime,
+    locale: str | None,
+) -> None:
+    """Email the code through a CodeIssued event (encrypted: never plaintext on Kafka)."""
     publish(
         conn,
         CODES,
@@ -73,12 +89,24 @@ def issue_code(
         purpose=str(purpose),
         code_encrypted=app.cipher.encrypt(code),
         expires_at=expires_at.isoformat(),
+        **({"locale": locale} if locale else {}),
     )
 
 
 def publish(
-    conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: str
+    conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: Any
 ) -> None:
     """Put an event about the account (with its id and email) in the outbox, in the caller's transaction."""
     data = {"account_id": str(account.id), "email": account.email, **fields}
     outbox.enqueue(conn, topic, new_event(event_type, source=SOURCE, subject=str(account.id), data=data))
+
+
+def publish_deleted(app: Identity, conn: psycopg.Connection, account_id: UUID) -> None:
+    """Announce that the account and its personal data are gone (every service erases it)."""
+    deleted = new_event(
+        "AccountDeleted",
+        source=SOURCE,
+        subject=str(account_id),
+        data={"account_id": str(account_id), "deleted_at": app.clock().isoformat()},
+    )
+    outbox.enqueue(conn, ACCOUNT_EVENTS, deleted)

@@ -8,9 +8,9 @@ from datetime import timedelta
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from identity.adapters import ratelimits, repository
 from identity.bootstrap import Identity
-from identity.domain.codes import Purpose
+from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
-from identity.service_layer.codes import issue_code_if_allowed, publish, spend_code
+from identity.service_layer.codes import email_key, judge_attempt, mail_code, may_send, new_code, publish
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
 
@@ -21,27 +21,45 @@ class ResetToken:
     expires_in: int
 
 
-def request_reset(app: Identity, email: str) -> None:
-    """Email a reset code (cooldown and cap as for verification codes); silent for unknown emails."""
+RESET = Purpose.PASSWORD_RESET
+
+
+def request_reset(app: Identity, email: str, return_to: str | None = None) -> None:
+    """Email a reset code to a verified account (cooldown and cap as for verification codes).
+
+    Any other email gets a decoy code, never mailed, so the code answers that follow are the same.
+    """
+    key = email_key(app, email)
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "reset", email)
         account = repository.lock_account_by_email(conn, email)
-        if account is not None:
-            issue_code_if_allowed(app, conn, account, Purpose.PASSWORD_RESET)
+        verified = account if account is not None and account.verified else None
+        if not may_send(app, conn, email, RESET, repository.reset_code_sent_at(conn, key)):
+            return
+        code, mac, expires_at = new_code(app, key.hex(), RESET, decoy=verified is None)
+        repository.replace_reset_code(conn, key, verified.id if verified else None, mac, expires_at)
+        repository.record_code_send(conn, key, RESET)
+        if verified is not None:
+            repository.set_reset_return_to(conn, verified.id, return_to)
+            mail_code(app, conn, verified, RESET, code, expires_at, verified.locale)
 
 
 def verify_reset_code(app: Identity, email: str, code: str) -> ResetToken:
     """Spend the reset code for a short-lived, single-use reset token."""
+    key = email_key(app, email)
     with app.pool.connection() as conn:
         with conn.transaction():
-            account, outcome = spend_code(app, conn, email, Purpose.PASSWORD_RESET, code)
-            if account is not None:
+            limit_email(app, conn, "code", email)
+            slot = repository.count_reset_attempt(conn, key)
+            outcome = judge_attempt(app, conn, email, RESET, slot.code if slot else None, key.hex(), code)
+            if outcome is CodeOutcome.ACCEPTED and slot is not None and slot.account_id is not None:
+                repository.use_reset_code(conn, key)
                 token = secrets.token_urlsafe(32)
                 expires_at = app.clock() + timedelta(seconds=app.settings.reset_token_ttl_s)
-                repository.insert_reset_token(conn, _token_hash(token), account.id, expires_at)
+                repository.insert_reset_token(conn, _token_hash(token), slot.account_id, expires_at)
                 return ResetToken(token, app.settings.reset_token_ttl_s)
         # Raised after the commit: the failed attempt must stay counted.
-        raise CodeRejected(outcome)
+        raise CodeRejected(outcome if outcome is not CodeOutcome.ACCEPTED else CodeOutcome.INVALID)
 
 
 def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
@@ -55,12 +73,19 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
         account = repository.find_account(conn, account_id) if account_id is not None else None
         if account is None:
             raise InvalidResetToken()
-        reset_at = repository.reset_password(conn, account.id, password_hash)
+        reset_at, return_to = repository.reset_password(conn, account.id, password_hash)
         repository.revoke_all_sessions(conn, account.id)
-        repository.use_code(conn, account.id, Purpose.PASSWORD_RESET)
+        repository.use_reset_code(conn, email_key(app, account.email))
         # Whoever forgot the password may have locked themselves out trying: the new one works at once.
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
-        publish(conn, ACCOUNT_EVENTS, "PasswordReset", account, reset_at=reset_at.isoformat())
+        publish(
+            conn,
+            ACCOUNT_EVENTS,
+            "PasswordReset",
+            account,
+            reset_at=reset_at.isoformat(),
+            **({"return_to": return_to} if return_to else {}),
+        )
 
 
 def _token_hash(token: str) -> bytes:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from identity.adapters import ratelimits, repository
@@ -27,7 +28,7 @@ def login(app: Identity, email: str, password: str) -> IssuedToken:
     if not account.verified:
         raise NotVerified()
     with app.pool.connection() as conn, conn.transaction():
-        if app.hasher.check_needs_rehash(account.password_hash):
+        if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
             repository.set_password_hash(conn, account.id, app.hasher.hash(password))
         return app.tokens.issue(conn, account, verified=True)
 
@@ -79,7 +80,7 @@ def _check_password(app: Identity, email: str, password: str) -> repository.Acco
         if blocked_until is not None:
             raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
         account = repository.find_account_by_email(conn, email)
-        if _password_matches(app, account, password):
+        if _password_matches(app, conn, account, password):
             assert account is not None
             ratelimits.forget_failures(conn, throttle)
             return account
@@ -90,10 +91,21 @@ def _check_password(app: Identity, email: str, password: str) -> repository.Acco
     raise InvalidCredentials()
 
 
-def _password_matches(app: Identity, account: repository.Account | None, password: str) -> bool:
+def _password_matches(
+    app: Identity, conn: psycopg.Connection, account: repository.Account | None, password: str
+) -> bool:
     # An unknown email still costs one argon2 verification, so timing does not tell it apart.
-    stored = account.password_hash if account is not None else app.dummy_hash
+    stored = _stored_hash(conn, account) or app.dummy_hash
     try:
         return app.hasher.verify(stored, password) and account is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _stored_hash(conn: psycopg.Connection, account: repository.Account | None) -> str | None:
+    """The account's password hash; for a pending account, its newest registration's (the right
+    password then answers "not verified yet", and still logs nobody in)."""
+    if account is None or account.password_hash is not None:
+        return account.password_hash if account is not None else None
+    registration = repository.newest_registration(conn, account.id)
+    return registration.password_hash if registration is not None else None

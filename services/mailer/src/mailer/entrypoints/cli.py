@@ -5,7 +5,8 @@ import argparse
 from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
-from accounts_common.config import env_int
+from accounts_common.codecrypt import cipher_from_env
+from accounts_common.config import env_int, load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
     args = parser.parse_args(argv)
     configure_logging()
-    settings = Settings.from_env()
+    settings = load_settings("mailer", Settings.from_env)
+    load_settings("mailer", cipher_from_env)  # refuse a development or weak CODE_ENCRYPTION_KEYS now
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, MAILER_MIGRATIONS)
         print(f"mailer: {len(applied)} migration(s) applied")

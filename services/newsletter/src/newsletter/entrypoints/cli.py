@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from prometheus_client import start_http_server
 
-from accounts_common.config import env_int
+from accounts_common.config import env_int, load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("relay", help="publish the outbox (subscription events) to Kafka")
     args = parser.parse_args(argv)
     configure_logging()
-    settings = Settings.from_env()
+    settings = load_settings("newsletter", Settings.from_env)
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, NEWSLETTER_MIGRATIONS)
         print(f"newsletter: {len(applied)} migration(s) applied")

@@ -1,0 +1,45 @@
+"""Housekeeping: unverified registrations expire and are purged with their codes; the pending
+account they leave empty is erased (and announced); spent counters go."""
+
+from identity.service_layer import housekeeping
+from tests.integration.conftest import latest_code, outbox_events, register, verify
+
+
+def age(pool, sql: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    with pool.connection() as conn:
+        conn.execute(sql, (email,))
+
+
+def test_an_expired_registration_is_purged_with_its_code_and_its_empty_account(
+    identity, client, identity_pool, unique_email
+):
+    registration_id = register(client, unique_email)
+    code = latest_code(identity_pool, unique_email)
+    with identity_pool.connection() as conn:
+        account_id = conn.execute("SELECT id FROM accounts WHERE email = %s", (unique_email,)).fetchone()[0]
+    age(
+        identity_pool,
+        "UPDATE registrations SET expires_at = now() - interval '1 second' WHERE email = %s",
+        unique_email,
+    )
+    with identity_pool.connection() as conn:
+        conn.execute("UPDATE code_sends SET sent_at = now() - interval '2 hours'")
+    deleted = housekeeping.sweep(identity)
+    assert deleted["registrations"] >= 1 and deleted["accounts"] >= 1 and deleted["code_sends"] >= 1
+    assert verify(client, unique_email, registration_id, code).json["type"].endswith("invalid-code")
+    with identity_pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM accounts WHERE id = %s", (account_id,)).fetchone()[0] == 0
+    assert [e["type"] for e in outbox_events(identity_pool, str(account_id))][-1] == "AccountDeleted"
+
+
+def test_a_live_registration_and_a_verified_account_stay(identity, client, identity_pool, unique_email):
+    verified = register(client, unique_email)
+    assert verify(client, unique_email, verified, latest_code(identity_pool, unique_email)).status_code == 200
+    pending = register(client, "pending-" + unique_email)
+    housekeeping.sweep(identity)
+    code = latest_code(identity_pool, "pending-" + unique_email)
+    assert verify(client, "pending-" + unique_email, pending, code).status_code == 200
+    assert (
+        client.post("/v1/sessions", json={"email": unique_email, "password": "Correct-Horse-9!"}).status_code
+        == 200
+    )
