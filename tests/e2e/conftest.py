@@ -21,6 +21,7 @@ from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_eve
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
 from tests.conftest import RUN_ID, Infra, fresh_database
 from tests.support.http import call
+from tests.support.inbox import Inbox, code_in
 from tests.support.kafka import delete_topics
 from tests.support.processes import ServiceProcess, free_port, run_once
 
@@ -89,6 +90,20 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     finally:
         for process in processes.values():
             process.stop()
+
+
+E2E_PASSWORD = "Correct-Horse-9!"
+
+
+def verified_account(identity_url: str, inbox: Inbox, email: str) -> str:
+    """Register through identity, read the code from the sink and verify; the access token."""
+    status, body = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": E2E_PASSWORD})
+    assert status == 202, body
+    code = code_in(inbox.wait_for_messages(email)[-1])
+    verification = {"email": email, "registration_id": body["registration_id"], "code": code}
+    status, body = call("POST", f"{identity_url}/v1/accounts/verification", verification)
+    assert status == 200, body
+    return str(body["access_token"])
 
 
 @dataclass

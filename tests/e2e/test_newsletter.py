@@ -4,24 +4,12 @@ import urllib.request
 import uuid
 
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS
+from tests.e2e.conftest import verified_account
 from tests.e2e.mail_helpers import headers_of
 from tests.support.http import call
-from tests.support.inbox import code_in
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of
 from tests.support.polling import wait_for
-
-PASSWORD = "Correct-Horse-9!"
-
-
-def verified_account(identity_url: str, inbox, email: str) -> str:  # type: ignore[no-untyped-def]
-    """Register and verify through identity and the mail in the sink; the access token."""
-    status, _ = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": PASSWORD})
-    assert status == 202
-    code = code_in(inbox.wait_for_messages(email)[-1])
-    status, body = call("POST", f"{identity_url}/v1/accounts/verification", {"email": email, "code": code})
-    assert status == 200, body
-    return body["access_token"]
 
 
 def subscribe(newsletter, token: str) -> None:  # type: ignore[no-untyped-def]
