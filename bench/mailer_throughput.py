@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient
 
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic, new_event
@@ -30,6 +29,7 @@ from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
 from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued
 from tests.support.inbox import Inbox
+from tests.support.kafka import delete_topics
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
 
@@ -123,14 +123,6 @@ def measure_bare_smtplib(smtp_port: int, count: int) -> float:
         for payload in payloads:
             smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
     return count / (time.perf_counter() - started)
-
-
-def delete_topics(kafka: str, names: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="bench-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()
 
 
 def main() -> None:

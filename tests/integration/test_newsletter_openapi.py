@@ -3,13 +3,11 @@ database and a served identity: no 5xx, and every answer is one the document dec
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import CHECKS
 from schemathesis.config import SchemathesisConfig
 
 from tests.integration.conftest import NEWSLETTER_OPERATOR_TOKEN, bearer, sign_up
+from tests.support.fuzzing import fuzz_every_operation
 
-EXAMPLES_PER_OPERATION = 25
 # Every check schemathesis has. Schema-valid data may still be refused for what no schema states:
 # an unsubscribe token that is not signed (400), a missing or wrong credential (401/403), an issue
 # id that does not exist (404). Never a 422: the document states every rule of shape.
@@ -56,22 +54,10 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)
     credentials = [None, bearer(token), bearer(NEWSLETTER_OPERATOR_TOKEN)]
     schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app, config=CONFIG)
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if mode is schemathesis.GenerationMode.NEGATIVE and not (len(operation.body) or operation.query):
-            continue  # nothing to make invalid
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        def fuzz(case):  # type: ignore[no-untyped-def]
-            # Cases take turns without a token, with an account's token and with the operator's.
-            headers = credentials[len(repr(case.body)) % len(credentials)]
-            case.call_and_validate(headers=headers, checks=CHECKS.get_all())
-
-        fuzz()
+    # Cases take turns without a token, with an account's token and with the operator's.
+    fuzz_every_operation(
+        schema,
+        mode,
+        lambda case: credentials[len(repr(case.body)) % len(credentials)],
+        has_input=lambda operation: bool(len(operation.body) or operation.query),
+    )
