@@ -152,7 +152,13 @@ def test_a_bad_issue_is_a_422_problem(newsletter_client, body):
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
 
 
-def test_a_huge_issue_is_refused(newsletter_client):
-    huge = {**ISSUE, "html": "x" * (2 * 1024 * 1024)}
+@pytest.mark.parametrize(
+    "huge",
+    [
+        {**ISSUE, "html": "x" * (2 * 1024 * 1024)},  # over the request size limit
+        {**ISSUE, "text": "\u0001" * 80_000, "html": "\u0001" * 80_000},  # fits the request, not a record
+    ],
+)
+def test_a_huge_issue_is_refused(newsletter_client, huge):
     response = newsletter_client.post("/v1/issues", json=huge, headers=OPERATOR)
     assert response.status_code == 413 and response.mimetype == "application/problem+json"

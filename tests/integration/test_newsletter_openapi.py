@@ -10,9 +10,17 @@ from tests.support.fuzzing import fuzz_every_operation
 
 # Every check schemathesis has. Schema-valid data may still be refused for what no schema states:
 # an unsubscribe token that is not signed (400), a missing or wrong credential (401/403), an issue
-# id that does not exist (404). Never a 422: the document states every rule of shape.
+# id that does not exist (404). Never a 422: the document states every rule of shape. Invalid data
+# may also be refused as too large (413: the body limit is checked before the fields).
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404"]}}}
+    {
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404"]},
+            "negative_data_rejection": {
+                "expected-statuses": ["400", "401", "403", "404", "405", "406", "413", "415", "422"]
+            },
+        }
+    }
 )
 
 

@@ -94,11 +94,17 @@ def progress(issue: Issue) -> dict[str, Any]:
 class Issues(MethodView):
     @issues_blp.arguments(schemas.IssueDraft)
     @issues_blp.response(202, schemas.IssueProgress)
-    @problems(issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large"})
+    @problems(issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large, or an issue too large to deliver"})
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, draft):  # type: ignore[no-untyped-def]
         """Publish an issue: one delivery request per current subscriber is fanned out to the mailer."""
-        return progress(issues.publish_issue(newsletter(), draft["subject"], draft["text"], draft["html"]))
+        try:
+            issue = issues.publish_issue(newsletter(), draft["subject"], draft["text"], draft["html"])
+        except issues.IssueTooLarge:
+            raise Problem(
+                413, "issue-too-large", "Text and html together are too large for one delivery record."
+            ) from None
+        return progress(issue)
 
 
 @issues_blp.route("/<uuid:issue_id>")
