@@ -83,6 +83,18 @@ def test_password_updated_email_links_back_to_log_in(mailer, infra, unique_email
     assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/login" in mail["text"]
 
 
+def test_password_updated_email_returns_to_the_page_the_reset_started_from(mailer, infra, unique_email):
+    data = {
+        "account_id": str(uuid.uuid4()),
+        "email": unique_email,
+        "reset_at": now(),
+        "return_to": "/videos/42",
+    }
+    mailer.publish(ACCOUNT_EVENTS, "PasswordReset", data)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert f'href="{PORTAL_URL}/videos/42"' in mail["html"] and f"{PORTAL_URL}/videos/42" in mail["text"]
+
+
 def test_newsletter_issue_carries_one_click_unsubscribe(mailer, infra, unique_email):
     unsubscribe_url = f"https://newsletter.example.test/v1/unsubscribe?token={uuid.uuid4().hex}"
     data = {

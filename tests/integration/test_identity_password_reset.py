@@ -1,5 +1,6 @@
 """Password reset through identity's HTTP API against the real database."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -214,3 +215,42 @@ def test_a_reset_lifts_the_login_delay_of_earlier_failures(make_identity, identi
     assert (
         client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}).status_code == 200
     )
+
+
+def test_the_reset_carries_its_same_site_return_path_to_the_password_reset_event(
+    client, identity_pool, unique_email
+):
+    sign_up(client, identity_pool, unique_email)
+    assert (
+        client.post(
+            "/v1/password-resets", json={"email": unique_email, "return_to": "/videos/42?t=3"}
+        ).status_code
+        == 202
+    )
+    code = latest_code(identity_pool, unique_email, "password_reset")
+    token = client.post("/v1/password-resets/verification", json={"email": unique_email, "code": code}).json[
+        "reset_token"
+    ]
+    done = client.post(
+        "/v1/password-resets/completion", json={"reset_token": token, "new_password": "Brand-New-Secret-42?"}
+    )
+    assert done.status_code == 200
+    [reset] = [e for e in outbox_events_by_email(identity_pool, unique_email) if e["type"] == "PasswordReset"]
+    assert reset["data"]["return_to"] == "/videos/42?t=3"
+
+
+@pytest.mark.parametrize(
+    "elsewhere", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "videos/1", "/a b"]
+)
+def test_a_return_path_off_the_site_is_refused(client, unique_email, elsewhere):
+    response = client.post("/v1/password-resets", json={"email": unique_email, "return_to": elsewhere})
+    assert response.status_code == 422 and "return_to" in response.json["errors"]
+
+
+def outbox_events_by_email(pool, email):  # type: ignore[no-untyped-def]
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE record_value::jsonb #>> '{data,email}' = %s ORDER BY id",
+            (email,),
+        ).fetchall()
+    return [json.loads(value) for (value,) in rows]

@@ -80,7 +80,9 @@ class Mailer:
 
     def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Tell the account its password changed, with the way back to log in."""
-        context = {"login_url": f"{self.portal_url}/login"}
+        # Back to the page the reset was asked from (a same-site path, checked by identity and the
+        # event schema), else to the login page.
+        context = {"login_url": f"{self.portal_url}{data.get('return_to') or '/login'}"}
         self._deliver(conn, event, "password_updated", data["account_id"], data["email"], context)
 
     def newsletter_delivery_requested(
