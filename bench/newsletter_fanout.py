@@ -2,7 +2,7 @@
 
 DESIGN §7: an issue to 10,000 subscribers fully in the sink within 60 s, each once; the issue asks
 the fan-out for ≥ 5,000 delivery requests/s. The newsletter (web + worker) and the mailer workers
-(as many as `make run` starts: one; `[WORKERS]` to try more) run as processes on private copies of
+(as many as `make run` starts: two; `[WORKERS]` to try others) run as processes on private copies of
 the topics, sending into a private SMTP sink. Figures:
 - fan-out: delivery requests acknowledged by Kafka per second, from the issue's publication to its
   completion (the issue row's timestamps);
@@ -84,7 +84,7 @@ def reading_deliveries(metrics_url: str, topic: str) -> bool:
 
 def main() -> None:
     subscribers = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    mailer_workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    mailer_workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
     log_dir = Path(tempfile.mkdtemp(prefix="bench-newsletter-"))

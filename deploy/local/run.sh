@@ -10,6 +10,7 @@ LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
 MAILER_PORT="${MAILER_PORT:-8004}"
 NEWSLETTER_PORT="${NEWSLETTER_PORT:-8003}"
+MAILER_METRICS_PORT="${MAILER_WORKER_METRICS_PORT:-9104}"
 # Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
 export NEWSLETTER_OPERATOR_TOKEN="${NEWSLETTER_OPERATOR_TOKEN:-dev-operator-token}"
@@ -73,7 +74,10 @@ main() {
     "$BIN/newsletter" migrate
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
     start_process identity-relay "$BIN/identity" relay
+    # Two mailer workers share the partitions: one SMTP conversation at a time each is the
+    # newsletter's ceiling (bench/newsletter_fanout.py).
     start_process mailer-worker "$BIN/mailer" worker
+    start_process mailer-worker-2 env MAILER_WORKER_METRICS_PORT="$((MAILER_METRICS_PORT + 1))" "$BIN/mailer" worker
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
     start_process newsletter-web "$BIN/newsletter" web --port "$NEWSLETTER_PORT"
     start_process newsletter-worker "$BIN/newsletter" worker
@@ -88,7 +92,7 @@ main() {
     newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: Authorization: Bearer $NEWSLETTER_OPERATOR_TOKEN)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
-    worker metrics http://127.0.0.1:${MAILER_WORKER_METRICS_PORT:-9104}/metrics (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
+    worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/
