@@ -6,10 +6,10 @@ from uuid import UUID
 
 import psycopg
 
-from accounts_common import outbox
 from accounts_common.auth import Principal, known_account_email, remember_verified_account
 from accounts_common.events import new_event
 from accounts_common.events.topics import SUBSCRIPTION_EVENTS
+from accounts_common.outbox import enqueue
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 
@@ -79,4 +79,4 @@ def _publish(
         "reason": reason,
     }
     event = new_event(event_type, source=SOURCE, subject=str(account_id), data=data)
-    outbox.enqueue(conn, newsletter.topic(SUBSCRIPTION_EVENTS), event)
+    enqueue(conn, newsletter.topic(SUBSCRIPTION_EVENTS), event)
