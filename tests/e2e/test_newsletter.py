@@ -80,7 +80,11 @@ def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, n
             timeout=30,
             what="NewsletterUnsubscribed on Kafka",
         )
-        [unsubscribed] = [e for e in subscription_events.events() if e["type"] == "NewsletterUnsubscribed"]
+        [unsubscribed] = [
+            e
+            for e in subscription_events.events()
+            if e["type"] == "NewsletterUnsubscribed" and e["data"]["email"] == reader_email
+        ]
         assert unsubscribed["data"]["reason"] == "one_click"
 
         second = f"Second issue {uuid.uuid4().hex[:6]}"
