@@ -3,8 +3,11 @@
 import urllib.request
 import uuid
 
+import jwt
+import psycopg
+
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS
-from tests.e2e.conftest import verified_account
+from tests.e2e.conftest import E2E_PASSWORD, verified_account
 from tests.e2e.mail_helpers import headers_of
 from tests.support.http import call
 from tests.support.kafka import TopicReader
@@ -98,3 +101,41 @@ def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, n
     finally:
         subscription_events.close()
         deliveries.close()
+
+
+def test_deleting_the_account_unsubscribes_it_through_kafka(stack, newsletter, infra):
+    email = f"leaver-{uuid.uuid4().hex[:10]}@example.org"
+    subscription_events = TopicReader(infra.kafka, SUBSCRIPTION_EVENTS)
+    try:
+        token = verified_account(stack.identity_url, infra.inbox, email)
+        subscribe(newsletter, token)
+        status, _ = call(
+            "DELETE",
+            f"{stack.identity_url}/v1/accounts/me",
+            {"password": E2E_PASSWORD},
+            {"Authorization": f"Bearer {token}"},
+        )
+        assert status == 204
+
+        def unsubscribed_for_deletion(_records) -> bool:  # type: ignore[no-untyped-def]
+            return any(
+                e["type"] == "NewsletterUnsubscribed"
+                and e["data"]["email"] == email
+                and e["data"]["reason"] == "account_deleted"
+                for e in subscription_events.events()
+            )
+
+        subscription_events.read_until(
+            unsubscribed_for_deletion, timeout=60, what="NewsletterUnsubscribed (account_deleted)"
+        )
+    finally:
+        subscription_events.close()
+    account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+    with psycopg.connect(newsletter.database_url) as conn:
+        for table in ("subscribers", "known_accounts"):
+            query = f"SELECT count(*) FROM {table} WHERE account_id = %s"
+            assert conn.execute(query, (account_id,)).fetchone() == (0,), table
+    status, body = call(
+        "POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert status == 403, body
