@@ -38,20 +38,3 @@ class IssueProgress(Schema):
     )
     created_at = fields.AwareDateTime(required=True)
     completed_at = fields.AwareDateTime(allow_none=True)
-
-
-class IssuePath(Strict):
-    issue_id = fields.UUID(required=True)
-
-
-class UnsubscribeQuery(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-class OneClickForm(Strict):
-    list_unsubscribe = fields.String(
-        required=True,
-        data_key="List-Unsubscribe",
-        validate=validate.Equal("One-Click"),
-        metadata={"description": "RFC 8058: always One-Click"},
-    )
