@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 VENV := .venv
 INSTALLED := $(VENV)/.installed
-PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml services/newsletter/pyproject.toml \
+PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
+	services/newsletter/pyproject.toml examples/verified-accounts-counter/pyproject.toml \
 	requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install run test lint format infra-up infra-down bench clean-state
@@ -25,13 +26,15 @@ test: install ## Start the infrastructure and run the whole test suite (ARGS="-k
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
 
 lint: install ## ruff check, format check and mypy
-	$(VENV)/bin/ruff check shared services tests bench deploy
-	$(VENV)/bin/ruff format --check shared services tests bench deploy
-	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer services/newsletter/src/newsletter
+	$(VENV)/bin/ruff check shared services tests bench deploy examples
+	$(VENV)/bin/ruff format --check shared services tests bench deploy examples
+	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer \
+		services/newsletter/src/newsletter
+	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format shared services tests bench deploy
-	$(VENV)/bin/ruff check --fix shared services tests bench deploy
+	$(VENV)/bin/ruff format shared services tests bench deploy examples
+	$(VENV)/bin/ruff check --fix shared services tests bench deploy examples
 
 infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
 	bash deploy/local/infra.sh up >/dev/null

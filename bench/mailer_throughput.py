@@ -23,13 +23,19 @@ from kafka import KafkaProducer
 
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic, new_event
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from bench.support import BenchDatabases
 from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
 from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued
 from tests.support.inbox import Inbox
-from tests.support.kafka import delete_topics
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
 

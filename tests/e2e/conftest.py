@@ -18,11 +18,17 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from tests.conftest import RUN_ID, Infra, fresh_database
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
-from tests.support.kafka import delete_topics
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"

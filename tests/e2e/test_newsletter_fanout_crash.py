@@ -19,12 +19,13 @@ from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     NEWSLETTER_DELIVERIES,
     SUBSCRIPTION_EVENTS,
+    delete_topics,
     ensure_topics,
 )
 from newsletter.domain.issues import delivery_id
 from tests.conftest import RUN_ID
 from tests.e2e.conftest import Newsletter, start_newsletter
-from tests.support.kafka import TopicReader, delete_topics
+from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, seed_subscribers
 from tests.support.polling import wait_for
 

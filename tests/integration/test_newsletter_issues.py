@@ -9,13 +9,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from accounts_common.events import Topic, validate_data
-from accounts_common.events.topics import NEWSLETTER_DELIVERIES, ensure_topics
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES, delete_topics, ensure_topics
 from newsletter.domain.issues import delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.subscriptions import unsubscribe
 from tests.integration.conftest import NEWSLETTER_OPERATOR_TOKEN, NEWSLETTER_TOPIC_PREFIX, bearer
-from tests.support.kafka import TopicReader, delete_topics
+from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, recipients_of, seed_subscribers
 from tests.support.polling import wait_for
 

@@ -5,7 +5,6 @@ import time
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
 
 
@@ -42,12 +41,3 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    """Delete topics a test created for itself."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="test-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()

@@ -13,9 +13,12 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 def test_strimzi_topics_match_the_declared_topics():
     manifests = [doc for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-topics.yaml").read_text()) if doc]
-    declared = {topic.name: (topic.partitions, int(topic.configs["retention.ms"])) for topic in TOPICS}
+    declared = {topic.name: (topic.partitions, topic.configs) for topic in TOPICS}
     deployed = {
-        doc["spec"]["topicName"]: (doc["spec"]["partitions"], doc["spec"]["config"]["retention.ms"])
+        doc["spec"]["topicName"]: (
+            doc["spec"]["partitions"],
+            {key: str(value) for key, value in doc["spec"]["config"].items() if key != "min.insync.replicas"},
+        )
         for doc in manifests
     }
     assert deployed == declared
