@@ -225,6 +225,7 @@ class Newsletter:
 
     url: str
     database_url: str
+    group: str
     processes: dict[str, ServiceProcess]
 
     def operator_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -268,7 +269,7 @@ def start_newsletter(
             ("relay", ["newsletter", "relay"]),
         )
     }
-    running = Newsletter(f"http://127.0.0.1:{port}", env["NEWSLETTER_DATABASE_URL"], processes)
+    running = Newsletter(f"http://127.0.0.1:{port}", env["NEWSLETTER_DATABASE_URL"], group, processes)
     for process in processes.values():
         process.start()
     running.processes[f"newsletter-web-{name}"].wait_http(f"{running.url}/readyz")
@@ -285,3 +286,4 @@ def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFact
         yield running
     finally:
         running.stop()
+        delete_topics(infra.kafka, [dead_letter_topic(running.group)])

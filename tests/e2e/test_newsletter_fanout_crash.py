@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from accounts_common.events import Topic
+from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     NEWSLETTER_DELIVERIES,
@@ -50,7 +50,7 @@ def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: 
         yield running
     finally:
         running.stop()
-        delete_topics(infra.kafka, topics)
+        delete_topics(infra.kafka, [*topics, dead_letter_topic(running.group)])
 
 
 def requested(database_url: str, issue_id: str) -> int:
