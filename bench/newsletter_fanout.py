@@ -27,7 +27,7 @@ from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, TOPICS, delete_topics, ensure_topics
 from bench.mailer_throughput import CONSUMED, received, start_sink
 from bench.support import RUN_ID, BenchDatabases
-from tests.e2e.conftest import start_group_at_the_end
+from tests.conftest import start_group_at_the_end
 from tests.support.http import call
 from tests.support.newsletter import seed_subscribers
 from tests.support.polling import wait_for

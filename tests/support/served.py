@@ -1,4 +1,4 @@
-"""A Flask app served on a real local port, for code that reaches it over HTTP (a JWKS fetch)."""
+"""A Flask app served on a real local port, for clients that need HTTP (a JWKS fetch)."""
 
 import threading
 

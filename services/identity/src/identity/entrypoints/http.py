@@ -6,11 +6,12 @@ from contextlib import contextmanager
 
 from flask import current_app, request
 
-from accounts_common.web import problems as problems  # shared; identity's views import it from here
+from accounts_common.web import document_problems
 from identity.bootstrap import Identity
 from identity.service_layer.errors import Unauthenticated
 
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+problems = document_problems
 
 
 def identity() -> Identity:

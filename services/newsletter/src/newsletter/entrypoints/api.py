@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.operators import require_operator_token
-from accounts_common.web import Problem, problems
+from accounts_common.web import Problem, document_problems
 from newsletter.domain.issues import Issue
 from newsletter.entrypoints import schemas
 from newsletter.entrypoints.http import BEARER_AUTH, newsletter
@@ -40,7 +40,7 @@ class Subscriptions(MethodView):
     @subscriptions_blp.arguments(schemas.NoFields, required=False)
     @subscriptions_blp.response(201, schemas.SubscriptionStatus, description="Subscribed now")
     @subscriptions_blp.alt_response(200, schema=schemas.SubscriptionStatus, description="Already subscribed")
-    @problems(subscriptions_blp, TOKEN_PROBLEMS)
+    @document_problems(subscriptions_blp, TOKEN_PROBLEMS)
     @subscriptions_blp.doc(security=BEARER_AUTH)
     def post(self, _body):  # type: ignore[no-untyped-def]
         """Subscribe the caller's verified account to the newsletter."""
@@ -55,7 +55,7 @@ class Subscriptions(MethodView):
 class MySubscription(MethodView):
     @require_bearer(verified=True)
     @subscriptions_blp.response(200, schemas.SubscriptionStatus)
-    @problems(subscriptions_blp, TOKEN_PROBLEMS)
+    @document_problems(subscriptions_blp, TOKEN_PROBLEMS)
     @subscriptions_blp.doc(security=BEARER_AUTH)
     def get(self):  # type: ignore[no-untyped-def]
         """Whether the caller is subscribed, and since when."""
@@ -63,7 +63,7 @@ class MySubscription(MethodView):
 
     @require_bearer(verified=True)
     @subscriptions_blp.response(204)
-    @problems(subscriptions_blp, TOKEN_PROBLEMS)
+    @document_problems(subscriptions_blp, TOKEN_PROBLEMS)
     @subscriptions_blp.doc(security=BEARER_AUTH)
     def delete(self):  # type: ignore[no-untyped-def]
         """Unsubscribe the caller (204 also when not subscribed)."""
@@ -94,7 +94,9 @@ def progress(issue: Issue) -> dict[str, Any]:
 class Issues(MethodView):
     @issues_blp.arguments(schemas.IssueDraft)
     @issues_blp.response(202, schemas.IssueProgress)
-    @problems(issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large, or an issue too large to deliver"})
+    @document_problems(
+        issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large, or an issue too large to deliver"}
+    )
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, draft):  # type: ignore[no-untyped-def]
         """Publish an issue: one delivery request per current subscriber is fanned out to the mailer."""
@@ -110,7 +112,7 @@ class Issues(MethodView):
 @issues_blp.route("/<uuid:issue_id>")
 class IssueItem(MethodView):
     @issues_blp.response(200, schemas.IssueProgress)
-    @problems(issues_blp, {**OPERATOR_PROBLEMS, 404: "No such issue"})
+    @document_problems(issues_blp, {**OPERATOR_PROBLEMS, 404: "No such issue"})
     @issues_blp.doc(security=BEARER_AUTH)
     def get(self, issue_id: UUID):  # type: ignore[no-untyped-def]
         """How far the issue's fan-out went: delivery requests acknowledged by Kafka, of the total."""
