@@ -3,6 +3,7 @@
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
@@ -68,10 +69,16 @@ class LeadingProducer:
             stop.wait(self.poll_interval * 5)
         return False
 
+    def producer_options(self) -> dict[str, Any]:
+        """Settings of the producer beyond create_producer's (none by default)."""
+        return {}
+
     def producer(self) -> KafkaProducer:
         """The idempotent producer, created on first use and after a failure."""
         if self._producer is None:
-            self._producer = self.producer_factory(self.bootstrap_servers, client_id=self.client_id)
+            self._producer = self.producer_factory(
+                self.bootstrap_servers, client_id=self.client_id, **self.producer_options()
+            )
         return self._producer
 
     def _drop_producer(self) -> None:

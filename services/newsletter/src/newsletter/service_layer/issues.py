@@ -4,12 +4,13 @@ import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
+from accounts_common.kafka import MAX_RECORD_BYTES
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.issues import Issue, Recipient, delivery_request
 
-# Kafka refuses records over its max.request.size (1 MiB by default); leave room for the headers.
-MAX_RECORD_BYTES = 900_000
+# The producer refuses a record over MAX_RECORD_BYTES; leave room for the key, headers and framing.
+MAX_VALUE_BYTES = MAX_RECORD_BYTES - 1024
 LONGEST_EMAIL = "x" * 64 + "@" + "x" * 189
 
 
@@ -35,5 +36,5 @@ def _check_record_size(newsletter: Newsletter, issue: Issue) -> None:
     recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL)
     link = f"{newsletter.settings.public_url}/v1/unsubscribe?token={'x' * 66}"
     record = delivery_request(issue, recipient, link, datetime.now(UTC).isoformat())
-    if len(record.to_json().encode()) > MAX_RECORD_BYTES:
+    if len(record.to_json().encode()) > MAX_VALUE_BYTES:
         raise IssueTooLarge()
