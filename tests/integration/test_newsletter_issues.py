@@ -153,12 +153,14 @@ def test_a_bad_issue_is_a_422_problem(newsletter_client, body):
 
 
 @pytest.mark.parametrize(
-    "huge",
+    ("huge", "problem"),
     [
-        {**ISSUE, "html": "x" * (2 * 1024 * 1024)},  # over the request size limit
-        {**ISSUE, "text": "\u0001" * 80_000, "html": "\u0001" * 80_000},  # fits the request, not a record
+        ({**ISSUE, "html": "x" * (2 * 1024 * 1024)}, "about:blank"),  # over the request size limit
+        # Fits the request (escaped, 6 bytes a character in both), not one record with its envelope.
+        ({**ISSUE, "text": "\u0001" * 87_000, "html": "\u0001" * 87_000}, "/problems/issue-too-large"),
     ],
 )
-def test_a_huge_issue_is_refused(newsletter_client, huge):
+def test_a_huge_issue_is_refused(newsletter_client, huge, problem):
     response = newsletter_client.post("/v1/issues", json=huge, headers=OPERATOR)
     assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    assert response.json["type"] == problem
