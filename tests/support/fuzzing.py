@@ -13,6 +13,17 @@ from schemathesis.config import SchemathesisConfig
 EXAMPLES_PER_OPERATION = 25
 
 
+def documented_operations(app: Flask) -> set[tuple[str, str]]:
+    """(path, method) of every operation the app's /openapi.json describes."""
+    document = app.test_client().get("/openapi.json").json
+    return {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+
+
 def has_body(operation: Any) -> bool:
     """Negative cases need something to make invalid: here, a request body."""
     return bool(len(operation.body))
