@@ -7,6 +7,7 @@ INSTALLED := $(VENV)/.installed
 BROWSER := .tools/.installed
 PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/pyproject.toml \
 	services/mailer/pyproject.toml services/catalogue/pyproject.toml services/portal/pyproject.toml \
+	services/newsletter/pyproject.toml \
 	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
@@ -39,7 +40,8 @@ lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared testkit services tests bench deploy examples
 	$(VENV)/bin/ruff format --check shared testkit services tests bench deploy examples
 	$(VENV)/bin/mypy shared/src/accounts_common testkit/src/accounts_testkit services/identity/src/identity \
-		services/mailer/src/mailer services/catalogue/src/catalogue services/portal/src/portal
+		services/mailer/src/mailer services/catalogue/src/catalogue services/portal/src/portal \
+		services/newsletter/src/newsletter
 	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff

@@ -44,6 +44,9 @@ export CATALOGUE_DOWNLOAD_LINK_KEY=$("$PYTHON" -c 'import secrets; print(secrets
 export PORTAL_SECRET_KEY=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')
 export ACCOUNTS_CATALOGUE_IMAGE=localhost/accounts-catalogue
 export ACCOUNTS_PORTAL_IMAGE=localhost/accounts-portal
+export ACCOUNTS_NEWSLETTER_IMAGE=localhost/accounts-newsletter
+export NEWSLETTER_UNSUBSCRIBE_KEY=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')
+export NEWSLETTER_PORT=$(free_port)
 export CATALOGUE_PORT=$(free_port)
 export PORTAL_PORT=$(free_port)
 export KAFKA_EXTERNAL_PORT=$(free_port)
@@ -100,7 +103,7 @@ cmd_env() {
 export COMPOSE_IDENTITY_URL=http://127.0.0.1:$IDENTITY_PORT
 export COMPOSE_INBOX_URL=http://127.0.0.1:$SMTP_SINK_HTTP_PORT
 export COMPOSE_KAFKA=127.0.0.1:$KAFKA_EXTERNAL_PORT
-export COMPOSE_WEB_URLS="http://127.0.0.1:$IDENTITY_PORT http://127.0.0.1:$MAILER_PORT http://127.0.0.1:$CATALOGUE_PORT http://127.0.0.1:$PORTAL_PORT"
+export COMPOSE_WEB_URLS="http://127.0.0.1:$IDENTITY_PORT http://127.0.0.1:$MAILER_PORT http://127.0.0.1:$CATALOGUE_PORT http://127.0.0.1:$PORTAL_PORT http://127.0.0.1:$NEWSLETTER_PORT"
 VARS
 }
 

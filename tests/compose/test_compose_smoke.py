@@ -47,6 +47,6 @@ def test_signup_mail_verify_and_events(compose):
 
 def test_every_web_process_of_the_stack_is_ready(compose):
     urls = compose["COMPOSE_WEB_URLS"].split()
-    assert len(urls) == 4
+    assert len(urls) == 5
     answers = {url: call("GET", f"{url}/readyz")[0] for url in urls}
     assert answers == dict.fromkeys(urls, 200)

@@ -28,6 +28,10 @@ ALLOWED_PEERS = {
     "catalogue-worker": {"catalogue-db", "kafka"},
     "catalogue-migrate": {"catalogue-db"},
     "portal-web": {"identity-web", "catalogue-web", "newsletter-web"},
+    "newsletter-web": {"newsletter-db", "identity-web"},
+    "newsletter-worker": {"newsletter-db", "kafka"},
+    "newsletter-relay": {"newsletter-db", "kafka"},
+    "newsletter-migrate": {"newsletter-db"},
 }
 PEER_PORTS = {
     "kafka": {9092},
