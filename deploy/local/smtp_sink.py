@@ -32,11 +32,13 @@ HTTP API (JSON unless noted):
   DELETE /api/messages            empty the inbox (204); counters are kept
   GET    /api/stats               {"received": N, "rejected": N, "stored": N}
   PUT    /api/fault               {"code": 451, "message": "4.3.0 Try again later",
-                                   "count": 50 | "seconds": 5}: answer every DATA
-                                  with that reply (the transaction is refused, the
-                                  message not stored) until `count` refusals or
-                                  `seconds` have passed, whichever comes first;
-                                  neither given: until cleared
+                                   "count": 50 | "seconds": 5, "recipients": "bounce-"}:
+                                  answer every DATA with that reply (the transaction
+                                  is refused, the message not stored) until `count`
+                                  refusals or `seconds` have passed, whichever comes
+                                  first; neither given: until cleared. "recipients":
+                                  only transactions with an envelope recipient
+                                  containing that text (case-insensitive) are refused
   GET    /api/fault               current fault, or {"active": false}
   DELETE /api/fault               clear the fault (204)
   GET    /                        HTML inbox for people (newest 200 messages)
@@ -198,6 +200,11 @@ class Fault:
     message: str
     remaining: int | None = None
     expires_at: float | None = None  # time.monotonic() deadline
+    recipients: str | None = None  # only transactions to an address containing this
+
+    def applies_to(self, envelope: Envelope) -> bool:
+        """True if this transaction is one the fault refuses."""
+        return self.recipients is None or any(self.recipients in rcpt.lower() for rcpt in envelope.rcpt_tos)
 
     def expired(self, now: float) -> bool:
         """True once the count or the time is used up."""
@@ -213,6 +220,7 @@ class Fault:
             "message": self.message,
             "remaining_count": self.remaining,
             "remaining_seconds": left,
+            "recipients": self.recipients,
         }
 
 
@@ -224,7 +232,7 @@ def parse_fault(body: bytes, now: float) -> Fault:
         raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
-    unknown = set(spec) - {"code", "message", "count", "seconds"}
+    unknown = set(spec) - {"code", "message", "count", "seconds", "recipients"}
     if unknown:
         raise ValueError(f"unknown fields: {sorted(unknown)}")
     code = spec.get("code")
@@ -239,7 +247,11 @@ def parse_fault(body: bytes, now: float) -> Fault:
     seconds = spec.get("seconds")
     if seconds is not None and (type(seconds) not in (int, float) or not seconds > 0):
         raise ValueError("seconds must be a positive number")
-    return Fault(code, message, remaining, None if seconds is None else now + seconds)
+    recipients = spec.get("recipients")
+    if recipients is not None and (not isinstance(recipients, str) or not recipients.strip()):
+        raise ValueError("recipients must be a non-empty string")
+    expires_at = None if seconds is None else now + seconds
+    return Fault(code, message, remaining, expires_at, recipients.strip().lower() if recipients else None)
 
 
 @dataclass
@@ -262,7 +274,7 @@ class Inbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the message, or refuse the transaction while a fault is set."""
         fault = self.current_fault()
-        if fault is not None:
+        if fault is not None and fault.applies_to(envelope):
             if fault.remaining is not None:
                 fault.remaining -= 1
             self.rejected += 1
