@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
 	requirements-dev.txt deploy/local/install.sh
 
-.PHONY: help install run test lint format infra-up infra-down bench clean-state
+.PHONY: help install run test lint format infra-up infra-down bench chaos clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ infra-down: ## Stop the infrastructure
 
 bench: install ## Run the benchmarks against the local infrastructure (BENCH="name" for one)
 	bash deploy/local/with-infra.sh bash deploy/local/bench.sh $(BENCH)
+
+chaos: install ## Break things mid-signup-burst on a private stack and print the table (ARGS="worker-kill" for one)
+	$(VENV)/bin/python -m bench.chaos $(ARGS)
 
 clean-state: infra-down ## Stop everything and delete the local state (.state/)
 	rm -rf .state

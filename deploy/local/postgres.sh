@@ -2,7 +2,10 @@
 # Local PostgreSQL for development and tests: a private cluster under the
 # repo's state folder (not Debian's system cluster), on 127.0.0.1 only.
 #
-#   deploy/local/postgres.sh start|stop|status|reset
+#   deploy/local/postgres.sh start|stop|crash|status|reset
+#
+# `crash` stops the server the way a power cut would (immediate shutdown: no checkpoint,
+# crash recovery on the next start); the chaos runs (make chaos) use it on their own cluster.
 #
 # Environment:
 #   STATE_DIR           state folder (default: <repo>/.state); data in $STATE_DIR/postgres
@@ -267,6 +270,14 @@ cmd_stop() {
     log "stopped"
 }
 
+cmd_crash() {
+    BINDIR="$(find_bindir)"
+    resolve_paths
+    if ! is_running; then log "not running"; return 0; fi
+    as_pg "$BINDIR/pg_ctl" stop -D "$DATA" -m immediate -w >/dev/null
+    log "crashed (immediate shutdown)"
+}
+
 cmd_status() {
     BINDIR="$(find_bindir)"
     resolve_paths
@@ -289,9 +300,10 @@ main() {
     case "${1:-}" in
         start) cmd_start ;;
         stop) cmd_stop ;;
+        crash) cmd_crash ;;
         status) cmd_status ;;
         reset) cmd_reset ;;
-        *) echo "usage: $0 {start|stop|status|reset}" >&2; exit 2 ;;
+        *) echo "usage: $0 {start|stop|crash|status|reset}" >&2; exit 2 ;;
     esac
 }
 
