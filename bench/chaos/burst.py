@@ -19,6 +19,7 @@ class BurstResult:
     """The answer identity gave each address: 202 accepted, 503 refused for now, anything else an error."""
 
     statuses: dict[str, int | str] = field(default_factory=dict)
+    last_answer_at: float = 0.0  # time.monotonic() of the last answer
 
     @property
     def accepted(self) -> list[str]:
@@ -63,6 +64,7 @@ def run_burst(
             if index >= len(emails) // 2:
                 half_sent.set()
             result.statuses[emails[index]] = signup(identity_url, emails[index])
+            result.last_answer_at = max(result.last_answer_at, time.monotonic())
 
     with ThreadPoolExecutor(clients) as pool:
         futures = [pool.submit(client) for _ in range(clients)]
