@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
-	requirements-dev.txt deploy/local/install.sh
+	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install run test lint format infra-up infra-down bench chaos clean-state
 
@@ -25,13 +25,14 @@ test: install ## Start the infrastructure and run the whole test suite (ARGS="-k
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
 
 lint: install ## ruff check, format check and mypy
-	$(VENV)/bin/ruff check shared services tests bench deploy
-	$(VENV)/bin/ruff format --check shared services tests bench deploy
+	$(VENV)/bin/ruff check shared services tests bench deploy examples
+	$(VENV)/bin/ruff format --check shared services tests bench deploy examples
 	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer
+	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff
-	$(VENV)/bin/ruff format shared services tests bench deploy
-	$(VENV)/bin/ruff check --fix shared services tests bench deploy
+	$(VENV)/bin/ruff format shared services tests bench deploy examples
+	$(VENV)/bin/ruff check --fix shared services tests bench deploy examples
 
 infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
 	bash deploy/local/infra.sh up >/dev/null

@@ -20,11 +20,17 @@ import uuid
 from pathlib import Path
 
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient
 
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic, new_event
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from bench.support import BenchDatabases
 from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
 from mailer.settings import Settings
@@ -123,14 +129,6 @@ def measure_bare_smtplib(smtp_port: int, count: int) -> float:
         for payload in payloads:
             smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
     return count / (time.perf_counter() - started)
-
-
-def delete_topics(kafka: str, names: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=kafka, client_id="bench-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
 PACKAGES=(shared services/identity services/mailer)
+# Separate projects outside the system (they depend on accounts-common by path, already installed).
+EXAMPLES=(examples/verified-accounts-counter)
 
 log() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -46,6 +48,9 @@ main() {
     local args=()
     for package in "${PACKAGES[@]}"; do args+=(-e "$REPO_ROOT/$package"); done
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}" -r "$REPO_ROOT/requirements-dev.txt"
+    for example in "${EXAMPLES[@]}"; do
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$REPO_ROOT/$example"
+    done
     log "done: $VENV"
 }
 

@@ -14,11 +14,17 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 
 from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, TOPICS, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from tests.conftest import RUN_ID, Infra, fresh_database
 from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once
@@ -191,12 +197,4 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     finally:
         running.web.stop()
         running.worker.stop()
-        _delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
-
-
-def _delete_topics(bootstrap_servers: str, names: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="e2e-cleanup")
-    try:
-        admin.delete_topics(names)
-    finally:
-        admin.close()
+        delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])

@@ -110,6 +110,8 @@ def outbox_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type:
     """The events about one account in identity's outbox, oldest first."""
     with pool.connection() as conn:
         rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE record_key = %s ORDER BY id", (account_id,)
+            """SELECT record_value FROM outbox WHERE record_key = %s AND follows_event_id IS NULL
+               ORDER BY id""",
+            (account_id,),
         ).fetchall()
     return [json.loads(value) for (value,) in rows]

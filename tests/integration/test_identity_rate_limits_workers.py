@@ -21,8 +21,9 @@ def routes_served_per_worker(metrics: Path) -> list[set[str]]:
     """For each worker (one metrics file per process), the routes it answered."""
     served = []
     for path in metrics.glob("histogram_*.db"):
-        [histogram] = MultiProcessCollector.merge([str(path)])
-        served.append({sample.labels["route"] for sample in histogram.samples})
+        for family in MultiProcessCollector.merge([str(path)]):
+            if family.name == "http_request_duration_seconds":
+                served.append({sample.labels["route"] for sample in family.samples})
     return served
 
 

@@ -1,5 +1,6 @@
 """The outbox relay and the consumer runtime against the real broker and database."""
 
+import json
 import threading
 import uuid
 from collections import defaultdict
@@ -84,6 +85,79 @@ def test_relay_publishes_every_event_in_order_per_account(infra, scratch_db, scr
     }
     with scratch_pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0] == 0
+
+
+def test_a_state_record_follows_its_event_to_the_same_partition_naming_its_offset(
+    infra, scratch_db, scratch_pool
+):
+    events_topic, state_topic = (f"test.{kind}-{uuid.uuid4().hex[:8]}" for kind in ("events", "state"))
+    ensure_topics(infra.kafka, (Topic(events_topic, partitions=3), Topic(state_topic, partitions=3)))
+    accounts = [str(uuid.uuid4()) for _ in range(6)]
+    with scratch_pool.connection() as conn, conn.transaction():
+        for sequence in range(2):
+            for account in accounts:
+                event = registered(account, sequence)
+                outbox.enqueue(conn, events_topic, event)
+                outbox.enqueue_state(
+                    conn,
+                    state_topic,
+                    account,
+                    {"sequence": sequence} if sequence == 0 else None,
+                    follows=event,
+                )
+    events, states = TopicReader(infra.kafka, events_topic), TopicReader(infra.kafka, state_topic)
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-state", batch_size=5)
+    thread, stop = run_in_thread(relay.run)
+    try:
+        events.read_until(lambda records: len(records) >= 12, timeout=60, what="12 events")
+        states.read_until(lambda records: len(records) >= 12, timeout=60, what="12 state records")
+    finally:
+        stop.set()
+        thread.join(10)
+        events.close()
+        states.close()
+    published = {
+        json.loads(r.value)["id"]: (r.partition, r.offset, json.loads(r.value)) for r in events.records
+    }
+    followed = defaultdict(list)
+    for record in states.records:
+        headers = dict(record.headers)
+        partition, offset, event = published[headers[outbox.FOLLOWS_EVENT_ID_HEADER].decode()]
+        assert (record.partition, int(headers[outbox.FOLLOWS_EVENT_OFFSET_HEADER])) == (partition, offset)
+        assert record.key.decode() == event["subject"]
+        sequence = event["data"]["sequence"]
+        assert record.value == (b'{"sequence":0}' if sequence == 0 else None)
+        followed[record.partition].append(offset)
+    assert all(offsets == sorted(offsets) for offsets in followed.values())
+
+
+def test_state_records_without_their_partition_wait_while_the_events_flow(infra, scratch_db, scratch_pool):
+    events_topic, state_topic = (f"test.{kind}-{uuid.uuid4().hex[:8]}" for kind in ("events", "narrow"))
+    ensure_topics(infra.kafka, (Topic(events_topic, partitions=3), Topic(state_topic, partitions=1)))
+    accounts = [str(uuid.uuid4()) for _ in range(9)]
+    with scratch_pool.connection() as conn, conn.transaction():
+        for account in accounts:
+            event = registered(account, 0)
+            outbox.enqueue(conn, events_topic, event)
+            outbox.enqueue_state(conn, state_topic, account, {"sequence": 0}, follows=event)
+    events = TopicReader(infra.kafka, events_topic)
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-narrow")
+    thread, stop = run_in_thread(relay.run)
+    try:
+        events.read_until(lambda records: len(records) >= 9, timeout=60, what="the 9 events")
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+        events.close()
+    with scratch_pool.connection() as conn:
+        waiting = conn.execute(
+            """SELECT DISTINCT event.kafka_partition FROM outbox state
+               JOIN outbox event ON event.event_id = state.follows_event_id
+               WHERE state.topic = %s AND state.published_at IS NULL""",
+            (state_topic,),
+        ).fetchall()
+    assert {partition for (partition,) in waiting} == {r.partition for r in events.records} - {0}
 
 
 def test_relay_is_woken_by_notify_without_waiting_for_the_poll(infra, scratch_db, scratch_pool, topic):

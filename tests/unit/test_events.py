@@ -11,6 +11,7 @@ from accounts_common.events import (
     parse_event,
     validate_data,
 )
+from accounts_common.events.schemas import STATE_SCHEMAS
 
 EXAMPLES = files("accounts_common.events").joinpath("examples")
 
@@ -27,9 +28,14 @@ def test_every_event_type_has_a_valid_example(event_type):
     validate_data(event.type, event.data)
 
 
-def test_every_example_file_is_of_a_known_event_type():
+@pytest.mark.parametrize("name", sorted(STATE_SCHEMAS))
+def test_every_state_record_has_a_valid_example(name):
+    STATE_SCHEMAS[name]().load(json.loads(example(name)))
+
+
+def test_every_example_file_is_of_a_known_event_type_or_state_record():
     names = {entry.name.removesuffix(".json") for entry in EXAMPLES.iterdir() if entry.name.endswith(".json")}
-    assert names == set(EVENT_SCHEMAS)
+    assert names == set(EVENT_SCHEMAS) | set(STATE_SCHEMAS)
 
 
 def test_envelope_round_trip_keeps_every_attribute():

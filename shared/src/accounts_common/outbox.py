@@ -1,14 +1,18 @@
 """Transactional outbox: write events with the state change, publish them to Kafka afterwards."""
 
+import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 from prometheus_client import Counter
 
 from accounts_common.events import CloudEvent, validate_data
@@ -18,6 +22,10 @@ from accounts_common.retry import Backoff
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "outbox"
+STATE_CONTENT_TYPE = "application/json"
+# Headers of a state record: the event it follows, and that event's offset (same partition number).
+FOLLOWS_EVENT_ID_HEADER = "follows-event-id"
+FOLLOWS_EVENT_OFFSET_HEADER = "follows-event-offset"
 RELAY_LOCK_KEY = 0x6F757462  # one active relay per database keeps the order per account
 SEND_TIMEOUT_S = 30.0
 
@@ -35,12 +43,51 @@ def enqueue(conn: psycopg.Connection, topic: str, event: CloudEvent) -> None:
     )
 
 
+def enqueue_state(
+    conn: psycopg.Connection, topic: str, key: str, value: dict[str, Any] | None, follows: CloudEvent
+) -> None:
+    """Add the latest state under `key` (None: a tombstone) to the outbox, after the event `follows`.
+
+    The relay publishes it once that event is on Kafka, to the event's partition number, in the
+    order of the events there, with the event's id and offset in headers.
+    """
+    record_value = None if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    conn.execute(
+        """INSERT INTO outbox (event_id, topic, record_key, record_value, follows_event_id)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (uuid.uuid4(), topic, key, record_value, follows.id),
+    )
+
+
 @dataclass(frozen=True)
 class PendingRecord:
     id: int
     topic: str
     record_key: str
-    record_value: str
+    record_value: str | None
+    follows_event_id: uuid.UUID | None = None
+    partition: int | None = None
+    follows_offset: int | None = None
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """An event's CloudEvents content type; a state record's content type and the event it follows."""
+        if self.follows_event_id is None:
+            return CloudEvent.content_headers()
+        return [
+            ("content-type", STATE_CONTENT_TYPE.encode()),
+            (FOLLOWS_EVENT_ID_HEADER, str(self.follows_event_id).encode()),
+            (FOLLOWS_EVENT_OFFSET_HEADER, str(self.follows_offset).encode()),
+        ]
+
+
+PENDING_EVENTS = """SELECT id, topic, record_key, record_value FROM outbox
+    WHERE published_at IS NULL AND follows_event_id IS NULL ORDER BY id LIMIT %s"""
+# A state record waits for its event's position; per partition it goes out in the events' order.
+PENDING_STATES = """SELECT state.id, state.topic, state.record_key, state.record_value,
+           state.follows_event_id, event.kafka_partition, event.kafka_offset
+    FROM outbox state JOIN outbox event ON event.event_id = state.follows_event_id
+    WHERE state.published_at IS NULL AND event.kafka_offset IS NOT NULL
+    ORDER BY event.kafka_partition, event.kafka_offset LIMIT %s"""
 
 
 class OutboxRelay:
@@ -55,6 +102,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         keep_published_hours: float = 24.0,
+        topic_prefix: str = "",
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
         self.database_url = database_url
@@ -63,6 +111,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.keep_published_hours = keep_published_hours
+        self.topic_prefix = topic_prefix  # publish to prefixed copies of the topics (isolated test runs)
         self.producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
 
@@ -105,38 +154,58 @@ class OutboxRelay:
                     pass
 
     def publish_pending(self, conn: psycopg.Connection) -> int:
-        """Publish one batch of pending rows in id order; mark the ones Kafka acknowledged."""
-        rows = conn.execute(
-            """SELECT id, topic, record_key, record_value FROM outbox
-               WHERE published_at IS NULL ORDER BY id LIMIT %s""",
-            (self.batch_size,),
-        ).fetchall()
-        if not rows:
-            return 0
-        pending = [PendingRecord(*row) for row in rows]
-        producer = self._get_producer()
-        futures = [
-            producer.send(
-                record.topic,
-                key=record.record_key.encode(),
-                value=record.record_value.encode(),
-                headers=CloudEvent.content_headers(),
-            )
-            for record in pending
-        ]
-        producer.flush(timeout=SEND_TIMEOUT_S)
-        acknowledged, failure = [], None
-        for record, future in zip(pending, futures, strict=True):
+        """Publish one batch of pending events in id order, then the state records that follow
+        published events; mark what Kafka acknowledged, with its position. The larger batch's size."""
+        events = [PendingRecord(*row) for row in conn.execute(PENDING_EVENTS, (self.batch_size,))]
+        self._publish(conn, events)
+        states = [PendingRecord(*row) for row in conn.execute(PENDING_STATES, (self.batch_size,))]
+        self._publish(conn, states)
+        return max(len(events), len(states))
+
+    def _publish(self, conn: psycopg.Connection, pending: list[PendingRecord]) -> None:
+        if not pending:
+            return
+        futures, refused = self._send(pending)
+        acknowledged, failure = [], refused
+        for record, future in zip(pending, futures, strict=False):
             if future.succeeded():
-                acknowledged.append(record.id)
+                acknowledged.append((record.id, future.value.partition, future.value.offset))
             elif failure is None:
                 failure = future.exception or KafkaError("send did not complete")
         if acknowledged:
-            conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(%s)", (acknowledged,))
+            conn.execute(
+                """UPDATE outbox SET published_at = now(), kafka_partition = acked.kafka_partition,
+                          kafka_offset = acked.kafka_offset
+                   FROM unnest(%s::bigint[], %s::int[], %s::bigint[])
+                        AS acked(id, kafka_partition, kafka_offset)
+                   WHERE outbox.id = acked.id""",
+                tuple(map(list, zip(*acknowledged, strict=True))),
+            )
             PUBLISHED.inc(len(acknowledged))
         if failure is not None:
             raise failure if isinstance(failure, KafkaError) else KafkaError(str(failure))
-        return len(pending)
+
+    def _send(self, pending: list[PendingRecord]) -> tuple[list[FutureRecordMetadata], KafkaError | None]:
+        """Send the records in order and wait for Kafka; stop at one the producer refuses outright."""
+        producer = self._get_producer()
+        futures, refused = [], None
+        for record in pending:
+            try:
+                futures.append(
+                    producer.send(
+                        self.topic_prefix + record.topic,
+                        key=record.record_key.encode(),
+                        value=None if record.record_value is None else record.record_value.encode(),
+                        headers=record.headers(),
+                        partition=record.partition,
+                    )
+                )
+            except ValueError as error:
+                # A state topic with fewer partitions than its events: the states wait, the events flow.
+                refused = KafkaError(f"cannot publish to {record.topic}: {error}")
+                break
+        producer.flush(timeout=SEND_TIMEOUT_S)
+        return futures, refused
 
     def _delete_old(self, conn: psycopg.Connection) -> None:
         conn.execute(

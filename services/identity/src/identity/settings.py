@@ -79,6 +79,7 @@ class Settings:
     uniform_response_ms: int = 15
     rate_limits: RateLimits = field(default_factory=RateLimits)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    topic_prefix: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -105,6 +106,7 @@ class Settings:
             signing_key_cache_s=env_int("IDENTITY_SIGNING_KEY_CACHE_S", 60),
             trusted_proxy_hops=env_int("IDENTITY_TRUSTED_PROXY_HOPS", 0),
             uniform_response_ms=env_int("IDENTITY_UNIFORM_RESPONSE_MS", 15),
+            topic_prefix=env_str("IDENTITY_TOPIC_PREFIX", ""),
             rate_limits=RateLimits.from_env(),
             login_throttle=LoginThrottle(
                 free_failures=env_int("IDENTITY_LOGIN_FREE_FAILURES", 5),

@@ -9,8 +9,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from accounts_common.events.envelope import CONTENT_TYPE
-from accounts_common.events.schemas import EVENT_SCHEMAS
+from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS
 from accounts_common.events.topics import TOPICS, Topic
+from accounts_common.outbox import FOLLOWS_EVENT_ID_HEADER, FOLLOWS_EVENT_OFFSET_HEADER, STATE_CONTENT_TYPE
 
 ENVELOPE = {
     "type": "object",
@@ -32,6 +33,8 @@ def _data_schemas() -> dict[str, Any]:
     spec = APISpec("events", "1", "3.1.0", plugins=[MarshmallowPlugin()])
     for name, schema in EVENT_SCHEMAS.items():
         spec.components.schema(f"{name}Data", schema=schema)
+    for name, schema in STATE_SCHEMAS.items():
+        spec.components.schema(name, schema=schema)
     return spec.to_dict()["components"]["schemas"]
 
 
@@ -67,6 +70,45 @@ def _message(event_type: str) -> dict[str, Any]:
     }
 
 
+def _state_message(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "contentType": STATE_CONTENT_TYPE,
+        "headers": {
+            "type": "object",
+            "properties": {
+                "content-type": {"type": "string", "const": STATE_CONTENT_TYPE},
+                FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "The event id."},
+                FOLLOWS_EVENT_OFFSET_HEADER: {
+                    "type": "string",
+                    "description": "The offset of the event this state follows, on the same partition "
+                    "number of identity.account-events.v1.",
+                },
+            },
+        },
+        "payload": {
+            "oneOf": [
+                {"$ref": f"#/components/schemas/{name}"},
+                {"type": "null", "description": "A tombstone: the account was deleted."},
+            ]
+        },
+        "bindings": {
+            "kafka": {"key": {"type": "string", "format": "uuid", "description": "The account id."}}
+        },
+        "examples": [{"name": name, "payload": _example(name)}],
+    }
+
+
+def _topic_configuration(topic: Topic) -> dict[str, Any]:
+    configuration: dict[str, Any] = {}
+    if "cleanup.policy" in topic.configs:
+        configuration["cleanup.policy"] = topic.configs["cleanup.policy"].split(",")
+    for name in ("retention.ms", "delete.retention.ms"):
+        if name in topic.configs:
+            configuration[name] = int(topic.configs[name])
+    return configuration
+
+
 def _channel_id(topic: Topic) -> str:
     return topic.name.replace(".", "-")
 
@@ -79,7 +121,7 @@ def _channel(topic: Topic) -> dict[str, Any]:
             "kafka": {
                 "topic": topic.name,
                 "partitions": topic.partitions,
-                "topicConfiguration": {"retention.ms": int(topic.configs["retention.ms"])},
+                "topicConfiguration": _topic_configuration(topic),
             }
         },
     }
@@ -88,8 +130,8 @@ def _channel(topic: Topic) -> dict[str, Any]:
 
 
 def _specified(topic: Topic) -> list[str]:
-    """The topic's events that have a schema (a topic may be declared before its events are)."""
-    return [event for event in topic.events if event in EVENT_SCHEMAS]
+    """The topic's messages that have a schema (a topic may be declared before its events are)."""
+    return [event for event in topic.events if event in EVENT_SCHEMAS or event in STATE_SCHEMAS]
 
 
 def build_document() -> dict[str, Any]:
@@ -120,7 +162,10 @@ def build_document() -> dict[str, Any]:
         },
         "components": {
             "schemas": {"CloudEvent": ENVELOPE, **_data_schemas()},
-            "messages": {event: _message(event) for event in EVENT_SCHEMAS},
+            "messages": {
+                **{event: _message(event) for event in EVENT_SCHEMAS},
+                **{name: _state_message(name) for name in STATE_SCHEMAS},
+            },
         },
     }
 

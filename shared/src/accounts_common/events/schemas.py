@@ -7,6 +7,15 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from accounts_common.events.envelope import InvalidEvent
 
 
+def meaning(text: str) -> dict[str, str]:
+    """A field's meaning, recorded in its JSON Schema as `x-meaning`: changing it breaks readers."""
+    return {"x-meaning": text}
+
+
+ACCOUNT_ID = meaning("The account's id (a UUID that never changes); also the record key.")
+EMAIL = meaning("The account's email address as identity normalised it.")
+
+
 class EventData(Schema):
     """Base of every event's data schema: unknown fields are ignored, not rejected."""
 
@@ -23,9 +32,9 @@ def locale_field() -> fields.String:
 
 
 class UserRegistered(EventData):
-    account_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    registered_at = fields.AwareDateTime(required=True)
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    registered_at = fields.AwareDateTime(required=True, metadata=meaning("When the account was created."))
     locale = locale_field()
 
 
@@ -39,22 +48,48 @@ class CodeIssued(EventData):
 
 
 class AccountVerified(EventData):
-    account_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    verified_at = fields.AwareDateTime(required=True)
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    verified_at = fields.AwareDateTime(
+        required=True,
+        metadata=meaning("When the person proved control of the mailbox (emailed code)."),
+    )
 
 
 class PasswordReset(EventData):
-    account_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
-    reset_at = fields.AwareDateTime(required=True)
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    reset_at = fields.AwareDateTime(
+        required=True, metadata=meaning("When the password changed: every session issued before is revoked.")
+    )
     # Optional: the same-site portal path the reset was asked from ("password updated" mail button).
     return_to = fields.String(validate=validate.Regexp(r"^/(?![/\\])\S*$"))
 
 
 class AccountDeleted(EventData):
-    account_id = fields.UUID(required=True)
-    deleted_at = fields.AwareDateTime(required=True)
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    deleted_at = fields.AwareDateTime(
+        required=True, metadata=meaning("When the account was deleted: erase the person's data.")
+    )
+
+
+class AccountState(EventData):
+    """The value of an identity.accounts.v1 record: not an event, the account's latest state."""
+
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    verified = fields.Boolean(
+        required=True, metadata=meaning("Whether the person proved control of the mailbox.")
+    )
+    verified_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata=meaning("When the account was verified; null until then.")
+    )
+    created_at = fields.AwareDateTime(required=True, metadata=meaning("When the account was created."))
+    version = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata=meaning("Counts the account's state changes: a higher version is a later state."),
+    )
 
 
 class NewsletterDeliveryRequested(EventData):
@@ -79,6 +114,9 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "AccountDeleted": AccountDeleted,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,
 }
+
+# Record values that are not CloudEvents: the state records of compacted topics.
+STATE_SCHEMAS: dict[str, type[EventData]] = {"AccountState": AccountState}
 
 
 def validate_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class Topic:
 
 
 ACCOUNT_EVENTS = "identity.account-events.v1"
+ACCOUNT_STATE = "identity.accounts.v1"
 CODES = "identity.codes.v1"
 SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
@@ -49,6 +50,23 @@ TOPICS = (
         configs={"retention.ms": str(30 * DAY_MS)},
         events=("UserRegistered", "AccountVerified", "PasswordReset", "AccountDeleted"),
         description="What happens to accounts. No secrets: open to internal consumers.",
+    ),
+    # Compacted: the latest state of every live account, forever. A deletion's tombstone is kept a
+    # day, then gone; segments roll daily and are compacted within a week, so an erased person's
+    # records are gone from the log within about 9 days. Same partition count as the events: each
+    # state record goes to its event's partition number (see accounts_common.bootstrap).
+    Topic(
+        ACCOUNT_STATE,
+        configs={
+            "cleanup.policy": "compact",
+            "delete.retention.ms": str(DAY_MS),
+            "segment.ms": str(DAY_MS),
+            "max.compaction.lag.ms": str(7 * DAY_MS),
+        },
+        events=("AccountState",),
+        description="The latest state of each account, keyed by account id; a tombstone on deletion. "
+        "Compacted: a consumer starting late reads it to bootstrap, then follows "
+        "identity.account-events.v1.",
     ),
     # Codes live 30 minutes; an hour of retention covers a mailer catching up after an outage.
     Topic(
@@ -109,6 +127,15 @@ def new_topic(topic: Topic, brokers: int) -> NewTopic:
     min_insync = min(topic.min_insync_replicas, replicas)
     configs = {**topic.configs, "min.insync.replicas": str(min_insync)}
     return NewTopic(topic.name, topic.partitions, replicas, topic_configs=configs)
+
+
+def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    """Delete these topics (private copies made by a test or benchmark run)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="accounts-topics")
+    try:
+        admin.delete_topics(names)
+    finally:
+        admin.close()
 
 
 def main() -> None:

@@ -55,6 +55,17 @@ class ResetSlot:
 
 
 @dataclass(frozen=True)
+class PublishedState:
+    """What identity.accounts.v1 says about an account."""
+
+    id: UUID
+    email: str
+    created_at: datetime
+    verified_at: datetime | None
+    state_version: int
+
+
+@dataclass(frozen=True)
 class SessionState:
     """A recorded access token and whether it still stands."""
 
@@ -185,6 +196,18 @@ def find_account(conn: psycopg.Connection, account_id: UUID, *, lock: bool = Fal
         return cur.execute(
             f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = %s{locking}", (account_id,)
         ).fetchone()
+
+
+def next_state_version(conn: psycopg.Connection, account_id: UUID) -> PublishedState:
+    """Count one more change of the account's published state; the state as it is now."""
+    with conn.cursor(row_factory=class_row(PublishedState)) as cur:
+        row = cur.execute(
+            """UPDATE accounts SET state_version = state_version + 1 WHERE id = %s
+               RETURNING id, email, created_at, verified_at, state_version""",
+            (account_id,),
+        ).fetchone()
+    assert row is not None, "the account changed in this transaction exists"
+    return row
 
 
 def record_code_send(conn: psycopg.Connection, email_key: bytes, purpose: Purpose) -> None:
@@ -348,12 +371,12 @@ def spend_reset_token(conn: psycopg.Connection, token_hash: bytes) -> UUID | Non
 
 
 def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
-    """Erase the account with its registrations, codes, sessions and reset tokens, and its sent or
-    code events."""
+    """Erase the account with its registrations, codes, sessions and reset tokens, its sent or code
+    events and its state records (the tombstone written next supersedes them)."""
     conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
     conn.execute(
         """DELETE FROM outbox WHERE record_key = %s
-           AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
+           AND (published_at IS NOT NULL OR topic IN ('identity.codes.v1', 'identity.accounts.v1'))""",
         (str(account_id),),
     )
 

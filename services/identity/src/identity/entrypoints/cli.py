@@ -57,7 +57,13 @@ def relay_with_housekeeping(settings: Settings, stop: threading.Event) -> None:
         daemon=True,
     )
     tidy.start()
-    OutboxRelay(settings.database_url, settings.kafka_bootstrap_servers, client_id="identity-relay").run(stop)
+    relay = OutboxRelay(
+        settings.database_url,
+        settings.kafka_bootstrap_servers,
+        client_id="identity-relay",
+        topic_prefix=settings.topic_prefix,
+    )
+    relay.run(stop)
 
 
 def rotate_key(settings: Settings) -> None:

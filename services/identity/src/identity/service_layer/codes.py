@@ -18,6 +18,7 @@ from identity.adapters import repository
 from identity.bootstrap import Identity
 from identity.domain import codes
 from identity.domain.codes import CodeOutcome, Purpose, StoredCode
+from identity.service_layer.account_state import record_erasure, record_state
 
 SOURCE = "/identity"
 GUESS_WINDOW_S = 24 * 3600
@@ -96,13 +97,18 @@ def mail_code(
 def publish(
     conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: Any
 ) -> None:
-    """Put an event about the account (with its id and email) in the outbox, in the caller's transaction."""
+    """Put an event about the account (with its id and email) in the outbox, in the caller's transaction;
+    an account event (it changes the account) with the account's new state."""
     data = {"account_id": str(account.id), "email": account.email, **fields}
-    outbox.enqueue(conn, topic, new_event(event_type, source=SOURCE, subject=str(account.id), data=data))
+    event = new_event(event_type, source=SOURCE, subject=str(account.id), data=data)
+    outbox.enqueue(conn, topic, event)
+    if topic == ACCOUNT_EVENTS:
+        record_state(conn, account.id, event)
 
 
 def publish_deleted(app: Identity, conn: psycopg.Connection, account_id: UUID) -> None:
-    """Announce that the account and its personal data are gone (every service erases it)."""
+    """Announce that the account and its personal data are gone (every service erases it), with the
+    tombstone of its state."""
     deleted = new_event(
         "AccountDeleted",
         source=SOURCE,
@@ -110,3 +116,4 @@ def publish_deleted(app: Identity, conn: psycopg.Connection, account_id: UUID) -
         data={"account_id": str(account_id), "deleted_at": app.clock().isoformat()},
     )
     outbox.enqueue(conn, ACCOUNT_EVENTS, deleted)
+    record_erasure(conn, account_id, deleted)

@@ -1,0 +1,52 @@
+"""Counts verified accounts: bootstraps from identity.accounts.v1, then follows the account events.
+
+The count and the positions reached on the events change in one SQLite transaction per event,
+so a crash or a restart neither misses an event nor counts one twice.
+"""
+
+import os
+import sqlite3
+import sys
+
+from accounts_common.bootstrap import AccountFeed
+from accounts_common.events import CloudEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS verified (account_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS positions (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
+"""
+
+
+def apply(db: sqlite3.Connection, event: CloudEvent) -> None:
+    if event.type == "AccountVerified":
+        db.execute("INSERT OR IGNORE INTO verified VALUES (?)", (event.subject,))
+    elif event.type == "AccountDeleted":
+        db.execute("DELETE FROM verified WHERE account_id = ?", (event.subject,))
+
+
+def save(db: sqlite3.Connection, positions: dict[int, int]) -> None:
+    db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?)", positions.items())
+
+
+def main() -> None:
+    db = sqlite3.connect(sys.argv[1] if len(sys.argv) > 1 else "verified-accounts.sqlite3")
+    db.executescript(SCHEMA)
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    feed = AccountFeed(servers, topic_prefix=os.environ.get("ACCOUNTS_TOPIC_PREFIX", ""))
+    positions = dict(db.execute("SELECT partition, next_offset FROM positions").fetchall())
+    if not positions:  # first start: the live accounts, and where the events go on from
+        snapshot = feed.snapshot()
+        with db:
+            verified = [(str(a.account_id),) for a in snapshot.accounts.values() if a.verified]
+            db.executemany("INSERT INTO verified VALUES (?)", verified)
+            save(db, snapshot.positions)
+        positions = snapshot.positions
+    for followed in feed.follow(positions):
+        with db:
+            apply(db, followed.event)
+            save(db, {followed.partition: followed.next_offset})
+        print("verified accounts:", db.execute("SELECT count(*) FROM verified").fetchone()[0], flush=True)
+
+
+if __name__ == "__main__":
+    main()

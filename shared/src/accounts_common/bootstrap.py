@@ -1,0 +1,175 @@
+"""A late consumer's start: every live account's latest state, then the account events after it.
+
+How the positions match exactly: identity writes each record of the compacted
+identity.accounts.v1 in the database transaction of the event that changed the account. Its
+relay publishes that state record only once the event is on identity.account-events.v1, to the
+same partition number, in the order of the events on that partition, with the event's offset in
+the `follows-event-offset` header. So the state records of partition p, read up to any point,
+reflect exactly the events of partition p up to the highest offset they name and none after it:
+following partition p of the events from that offset + 1 misses nothing and counts nothing twice.
+
+One case comes again: once a deletion's tombstone has been compacted away (delete.retention.ms),
+events of that deleted account before its AccountDeleted may be followed again, always ending
+with that AccountDeleted. Apply AccountDeleted by erasing, and the result is the same.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from marshmallow import ValidationError
+
+from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
+from accounts_common.events.schemas import EVENT_SCHEMAS, AccountState
+from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE
+from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 500
+STATE_SCHEMA = AccountState()  # one instance: making a marshmallow schema costs more than a load
+
+
+@dataclass(frozen=True)
+class Account:
+    """One live account as identity.accounts.v1 last described it."""
+
+    account_id: UUID
+    email: str
+    verified: bool
+    verified_at: datetime | None
+    created_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The live accounts by id, and where to follow each partition of the events from."""
+
+    accounts: dict[UUID, Account]
+    positions: dict[int, int]
+
+
+@dataclass(frozen=True)
+class FollowedEvent:
+    """An account event and the position to resume from once it is applied."""
+
+    event: CloudEvent
+    partition: int
+    next_offset: int
+
+
+class AccountFeed:
+    """Reads identity's compacted account state, then follows the account events."""
+
+    def __init__(self, bootstrap_servers: str, *, topic_prefix: str = "") -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.state_topic = topic_prefix + ACCOUNT_STATE
+        self.events_topic = topic_prefix + ACCOUNT_EVENTS
+
+    def snapshot(self) -> Snapshot:
+        """Read the compacted topic to its end offsets; the live accounts and the events' positions."""
+        consumer = self._consumer()
+        try:
+            partitions = _partitions(consumer, self.state_topic)
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            ends = consumer.end_offsets(partitions)
+            accounts: dict[UUID, Account] = {}
+            followed: dict[int, int] = {}
+            # The record before the end is in the active segment, never compacted: each position gets there.
+            remaining = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+            while remaining:
+                for tp, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                    for record in records:
+                        if record.offset < ends[tp] and _apply_state(accounts, record):
+                            followed[tp.partition] = max(followed.get(tp.partition, -1), _followed(record))
+                    if consumer.position(tp) >= ends[tp]:
+                        remaining.discard(tp)
+            beginnings = consumer.beginning_offsets(_partitions(consumer, self.events_topic))
+            positions = {
+                tp.partition: followed[tp.partition] + 1 if tp.partition in followed else beginning
+                for tp, beginning in beginnings.items()
+            }
+            return Snapshot(accounts, positions)
+        finally:
+            consumer.close()
+
+    def follow(
+        self, positions: dict[int, int], stop: threading.Event | None = None
+    ) -> Iterator[FollowedEvent]:
+        """The account events from `positions` on (a partition without one: from its beginning),
+        until `stop` is set. Records that are not valid events are logged and skipped."""
+        consumer = self._consumer()
+        try:
+            partitions = _partitions(consumer, self.events_topic)
+            consumer.assign(partitions)
+            for tp in partitions:
+                if tp.partition in positions:
+                    consumer.seek(tp, positions[tp.partition])
+                else:
+                    consumer.seek_to_beginning(tp)
+            while stop is None or not stop.is_set():
+                for tp, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                    for record in records:
+                        event = _valid_event(record)
+                        if event is not None:
+                            yield FollowedEvent(event, tp.partition, record.offset + 1)
+        finally:
+            consumer.close()
+
+    def _consumer(self) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id="accounts-bootstrap",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+
+
+def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    numbers = consumer.partitions_for_topic(topic)
+    if not numbers:
+        raise LookupError(f"topic {topic} does not exist")
+    return [TopicPartition(topic, number) for number in sorted(numbers)]
+
+
+def _apply_state(accounts: dict[UUID, Account], record: ConsumerRecord) -> bool:
+    """Take the record's state for its account (a tombstone removes it); False for an invalid record."""
+    try:
+        _followed(record)
+        account_id = UUID((record.key or b"").decode())
+        if record.value is None:
+            accounts.pop(account_id, None)
+        else:
+            accounts[account_id] = Account(**STATE_SCHEMA.load(json.loads(record.value)))
+        return True
+    except (KeyError, ValueError, ValidationError) as error:
+        log.warning("skipping invalid account state at %s[%d]@%d: %r", *_where(record), error)
+        return False
+
+
+def _followed(record: ConsumerRecord) -> int:
+    """The offset of the event a state record follows, from its header (KeyError, ValueError if none)."""
+    return int(dict(record.headers or [])[FOLLOWS_EVENT_OFFSET_HEADER])
+
+
+def _valid_event(record: ConsumerRecord) -> CloudEvent | None:
+    try:
+        event = parse_event(record.value)
+        if event.type in EVENT_SCHEMAS:
+            validate_data(event.type, event.data)
+        return event
+    except InvalidEvent as error:
+        log.warning("skipping invalid event at %s[%d]@%d: %s", *_where(record), error)
+        return None
+
+
+def _where(record: ConsumerRecord) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
