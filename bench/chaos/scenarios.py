@@ -114,7 +114,7 @@ def run_scenario(chaos: Chaos, scenario: Scenario, signups: int, clients: int = 
         counts = deliveries(chaos.inbox, set(emails))
     finally:
         scenario.after(chaos)
-    notes = [*chaos.notes, *(f"{name} had died: restarted" for name in chaos.stack.revive())]
+    notes = [*chaos.notes, *(f"FAIL {name} crashed (restarted)" for name in chaos.stack.revive())]
     bounced_delivered = sum(1 for email in counts if email.startswith(BOUNCE_PREFIX))
     if bounced_delivered:
         notes.append(f"FAIL {bounced_delivered} refused address(es) got an email")
