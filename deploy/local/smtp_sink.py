@@ -19,7 +19,7 @@ Storage: accepted messages are kept in memory, the newest SMTP_SINK_MAX_MESSAGES
 HTTP API (JSON unless noted):
   GET    /api/messages[?to=ADDR][&limit=N]
                                   newest first: {id, from, to, subject, date, text,
-                                  html, headers, received_at}. "from" and "to" are
+                                  html, headers, received_at (UTC, milliseconds)}. "from" and "to" are
                                   the SMTP envelope (MAIL FROM / RCPT TO); ?to= also
                                   matches To header addresses; case-insensitive.
                                   text/html: the text/plain and text/html bodies
@@ -113,7 +113,8 @@ class StoredMessage:
         except Exception:  # a sink keeps what it got even if the header is garbage
             header_tos = []
         addresses = frozenset(a.lower() for a in rcpt_tos + header_tos)
-        received_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = time.time()  # milliseconds: benchmarks time the path from a request to the inbox
+        received_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
         return cls(msg_id, str(envelope.mail_from), rcpt_tos, raw, addresses, received_at)
 
     def summary(self) -> dict[str, Any]:
