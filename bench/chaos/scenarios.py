@@ -158,28 +158,21 @@ def kill_and_restart(*names: str, down_s: float = 3.0) -> Callable[[Chaos], None
     return fault
 
 
-def kill_broker(chaos: Chaos) -> None:
-    chaos.private_kafka.kill()
-    pause_for(5)
+def outage(
+    seconds: float, break_it: Callable[[Chaos], None], repair: Callable[[Chaos], None]
+) -> Callable[[Chaos], None]:
+    """A fault that breaks something, leaves it broken for `seconds`, then repairs it."""
+
+    def fault(chaos: Chaos) -> None:
+        break_it(chaos)
+        pause_for(seconds)
+        repair(chaos)
+
+    return fault
+
+
+def start_broker(chaos: Chaos) -> None:
     chaos.private_kafka.start()
-
-
-def broker_down_60s(chaos: Chaos) -> None:
-    chaos.private_kafka.stop()
-    pause_for(60)
-    chaos.private_kafka.start()
-
-
-def pause_broker(chaos: Chaos) -> None:
-    chaos.private_kafka.pause()
-    pause_for(10)
-    chaos.private_kafka.resume()
-
-
-def crash_postgres(chaos: Chaos) -> None:
-    chaos.private_postgres.crash()
-    pause_for(4)
-    chaos.private_postgres.start()
 
 
 def smtp_451_storm(chaos: Chaos) -> None:
@@ -280,13 +273,24 @@ def rolling_restart(chaos: Chaos) -> None:
 
 
 SCENARIOS = (
-    Scenario("broker-kill", kill_broker),
-    Scenario("broker-down-60s", broker_down_60s, drain_timeout_s=180),
-    Scenario("broker-paused-10s", pause_broker),
+    Scenario("broker-kill", outage(5, lambda chaos: chaos.private_kafka.kill(), start_broker)),
+    Scenario(
+        "broker-down-60s",
+        outage(60, lambda chaos: chaos.private_kafka.stop(), start_broker),
+        drain_timeout_s=180,
+    ),
+    Scenario(
+        "broker-paused-10s",
+        outage(10, lambda chaos: chaos.private_kafka.pause(), lambda chaos: chaos.private_kafka.resume()),
+    ),
     Scenario("relay-kill", kill_and_restart("identity-relay")),
     Scenario("worker-kill", kill_and_restart(MAILER_WORKERS[0]), duplicates_allowed=1),
     Scenario("both-workers-kill", kill_and_restart(*MAILER_WORKERS), duplicates_allowed=2),
-    Scenario("postgres-crash", crash_postgres, duplicates_allowed=2),
+    Scenario(
+        "postgres-crash",
+        outage(4, lambda chaos: chaos.private_postgres.crash(), lambda chaos: chaos.private_postgres.start()),
+        duplicates_allowed=2,
+    ),
     Scenario("smtp-451-storm", smtp_451_storm),
     Scenario(
         "smtp-550-some",

@@ -262,20 +262,13 @@ cmd_start() {
     print_urls
 }
 
-cmd_stop() {
+# shut_down MODE MESSAGE: pg_ctl stop -m MODE (fast: a clean stop; immediate: as a crash).
+shut_down() {
     BINDIR="$(find_bindir)"
     resolve_paths
     if ! is_running; then log "not running"; return 0; fi
-    as_pg "$BINDIR/pg_ctl" stop -D "$DATA" -m fast -w >/dev/null
-    log "stopped"
-}
-
-cmd_crash() {
-    BINDIR="$(find_bindir)"
-    resolve_paths
-    if ! is_running; then log "not running"; return 0; fi
-    as_pg "$BINDIR/pg_ctl" stop -D "$DATA" -m immediate -w >/dev/null
-    log "crashed (immediate shutdown)"
+    as_pg "$BINDIR/pg_ctl" stop -D "$DATA" -m "$1" -w >/dev/null
+    log "$2"
 }
 
 cmd_status() {
@@ -290,7 +283,7 @@ cmd_status() {
 }
 
 cmd_reset() {
-    cmd_stop
+    shut_down fast stopped
     rm -rf "$DATA" "$DATA.initdb" "$SOCK_DIR"
     log "deleted $DATA"
 }
@@ -299,8 +292,8 @@ main() {
     cd /  # the server's OS user may not be able to read the caller's folder
     case "${1:-}" in
         start) cmd_start ;;
-        stop) cmd_stop ;;
-        crash) cmd_crash ;;
+        stop) shut_down fast stopped ;;
+        crash) shut_down immediate "crashed (immediate shutdown)" ;;
         status) cmd_status ;;
         reset) cmd_reset ;;
         *) echo "usage: $0 {start|stop|crash|status|reset}" >&2; exit 2 ;;
