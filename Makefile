@@ -4,10 +4,13 @@ SHELL := /bin/bash
 
 VENV := .venv
 INSTALLED := $(VENV)/.installed
+BROWSER := .tools/.installed
 PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
+	services/catalogue/pyproject.toml services/portal/pyproject.toml \
+	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
-.PHONY: help install run test lint format infra-up infra-down bench chaos clean-state
+.PHONY: help install browser run test lint format infra-up infra-down bench chaos clean-state
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,16 +21,23 @@ $(INSTALLED): $(PACKAGE_FILES)
 	bash deploy/local/install.sh
 	@touch $@
 
+browser: $(BROWSER) ## Install what the browser tests drive: Debian's chromium and axe-core (npm)
+
+$(BROWSER): deploy/local/browser.sh
+	bash deploy/local/browser.sh
+	@touch $@
+
 run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C stops them
 	bash deploy/local/run.sh
 
-test: install ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
+test: install browser ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest $(ARGS)
 
 lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared services tests bench deploy examples
 	$(VENV)/bin/ruff format --check shared services tests bench deploy examples
-	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer
+	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer \
+		services/catalogue/src/catalogue services/portal/src/portal
 	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff

@@ -4,6 +4,9 @@ Each comes from the environment when set (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
 with SMTP_HOST/SMTP_PORT), as `make test` does after starting the local ones; otherwise from
 testcontainers when a Docker engine answers; otherwise the tests stop with a message saying so.
 The SMTP sink, being the project's own program, is started as a process when not given.
+
+`stack`: identity (web with two gunicorn workers, relay) and a mailer worker on the real topics,
+as running processes — one per run, shared by the end-to-end and the browser tests.
 """
 
 import os
@@ -16,13 +19,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 from psycopg import sql
 
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
-from accounts_common.events.topics import ensure_topics
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, ensure_topics
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import free_port, http_ok
+from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -154,3 +160,65 @@ def _drop_databases(infra: Infra) -> None:
 @pytest.fixture
 def unique_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.org"
+
+
+@dataclass(frozen=True)
+class Stack:
+    identity_url: str
+    processes: dict[str, ServiceProcess]
+
+
+def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
+    """Commit the group's offsets at the topics' ends: a new group reads only what comes next.
+
+    The shared topics hold other runs' events; a new group reading them from the beginning
+    would first send every one of them.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
+    finally:
+        consumer.close(autocommit=False)
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    logs = tmp_path_factory.mktemp("service-logs")
+    port = free_port()
+    # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
+    mailer_group = f"mailer-e2e-{RUN_ID}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
+    start_group_at_the_end(infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES))
+    env = {
+        "MAILER_CONSUMER_GROUP": mailer_group,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "IDENTITY_DATABASE_URL": fresh_database(infra, "e2e_identity"),
+        "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer"),
+        "SMTP_HOST": infra.smtp_host,
+        "SMTP_PORT": str(infra.smtp_port),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("prometheus")),
+    }
+    run_once(["identity", "migrate"], env)
+    run_once(["mailer", "migrate"], env)
+    worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
+    processes = {
+        "identity-web": ServiceProcess(
+            "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs
+        ),
+        "identity-relay": ServiceProcess("identity-relay", ["identity", "relay"], env, logs),
+        "mailer-worker": ServiceProcess("mailer-worker", ["mailer", "worker"], worker_env, logs),
+    }
+    for process in processes.values():
+        process.start()
+    try:
+        processes["identity-web"].wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield Stack(identity_url=f"http://127.0.0.1:{port}", processes=processes)
+    finally:
+        for process in processes.values():
+            process.stop()

@@ -7,7 +7,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
-PACKAGES=(shared services/identity services/mailer)
+PACKAGES=(shared services/identity services/mailer services/catalogue services/portal)
+PORTAL_TRANSLATIONS="$REPO_ROOT/services/portal/src/portal/translations"
 # Separate projects outside the system (they depend on accounts-common by path, already installed).
 EXAMPLES=(examples/verified-accounts-counter)
 
@@ -35,8 +36,20 @@ ensure_python() {
     find_python >/dev/null || die "Python 3.11+ is still missing after apt-get install"
 }
 
+# The catalogue renders its sample videos with ffmpeg (`catalogue seed`, run by `make run`).
+ensure_ffmpeg() {
+    if command -v ffmpeg >/dev/null; then return 0; fi
+    if [[ $(id -u) -ne 0 ]]; then
+        log "ffmpeg is missing and this is not root: \`catalogue seed\` will say so (apt-get install ffmpeg)"
+        return 0
+    fi
+    log "installing ffmpeg from Debian's packages (the catalogue's sample videos)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+}
+
 main() {
     ensure_python
+    ensure_ffmpeg
     local python
     python="$(find_python)"
     if [[ ! -x $VENV/bin/python ]]; then
@@ -51,6 +64,8 @@ main() {
     for example in "${EXAMPLES[@]}"; do
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$REPO_ROOT/$example"
     done
+    log "compiling the portal's translations"
+    "$VENV/bin/pybabel" compile --use-fuzzy -d "$PORTAL_TRANSLATIONS" >/dev/null
     log "done: $VENV"
 }
 

@@ -9,8 +9,17 @@ BIN="$REPO_ROOT/.venv/bin"
 LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
 MAILER_PORT="${MAILER_PORT:-8004}"
+CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
+PORTAL_PORT="${PORTAL_PORT:-8000}"
+# The portal calls the services where this script starts them.
+export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
+export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
+export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
 # Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
+export CATALOGUE_OPERATOR_TOKEN="${CATALOGUE_OPERATOR_TOKEN:-dev-operator-token}"
+export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
+export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_PORT/.well-known/jwks.json}"
 
 declare -A PIDS=()
 started=""
@@ -66,16 +75,26 @@ main() {
     eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
     "$BIN/identity" migrate
     "$BIN/mailer" migrate
+    "$BIN/catalogue" migrate
+    # The sample videos, rendered with ffmpeg the first time (later starts find them in place).
+    "$BIN/catalogue" seed || log "no sample videos: see the message above (the catalogue starts empty)"
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
     start_process identity-relay "$BIN/identity" relay
     start_process mailer-worker "$BIN/mailer" worker
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
+    start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_PORT"
+    start_process catalogue-worker "$BIN/catalogue" worker
+    start_process portal-web "$BIN/portal" web --port "$PORTAL_PORT"
     wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
     wait_ready "http://127.0.0.1:$MAILER_PORT/readyz" mailer-web
+    wait_ready "http://127.0.0.1:$CATALOGUE_PORT/readyz" catalogue-web
+    wait_ready "http://127.0.0.1:$PORTAL_PORT/healthz" portal-web
     cat <<URLS
 
   Multimedia Accounts is running.
+    portal         $PORTAL_URL/   (open it in a browser: videos, sign-up, log in, reset, my account)
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
+    catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
     worker metrics http://127.0.0.1:${MAILER_WORKER_METRICS_PORT:-9104}/metrics

@@ -1,6 +1,6 @@
 """The stack as running processes.
 
-`stack`: identity (web with two gunicorn workers, relay) and a mailer worker on the real topics.
+`stack` (tests/conftest.py, shared with the browser tests): identity and a mailer worker.
 `mailer`: a mailer of its own (worker and web) reading private copies of its topics, so tests
 can publish events straight to them, switch SMTP faults and kill the worker without touching
 the shared topics or other engineers' consumers.
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaProducer
 
 from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import (
@@ -25,75 +24,13 @@ from accounts_common.events.topics import (
     delete_topics,
     ensure_topics,
 )
-from tests.conftest import RUN_ID, Infra, fresh_database
+from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end  # noqa: F401 - re-exported
 from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
 PORTAL_URL = "https://portal.example.test"
 EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DELIVERIES: "/newsletter"}
-
-
-@dataclass(frozen=True)
-class Stack:
-    identity_url: str
-    processes: dict[str, ServiceProcess]
-
-
-def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
-    """Commit the group's offsets at the topics' ends: a new group reads only what comes next.
-
-    The shared topics hold other runs' events; a new group reading them from the beginning
-    would first send every one of them.
-    """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        ends = consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
-    finally:
-        consumer.close(autocommit=False)
-
-
-@pytest.fixture(scope="session")
-def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    logs = tmp_path_factory.mktemp("service-logs")
-    port = free_port()
-    # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
-    mailer_group = f"mailer-e2e-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
-    start_group_at_the_end(infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES))
-    env = {
-        "MAILER_CONSUMER_GROUP": mailer_group,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "IDENTITY_DATABASE_URL": fresh_database(infra, "e2e_identity"),
-        "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer"),
-        "SMTP_HOST": infra.smtp_host,
-        "SMTP_PORT": str(infra.smtp_port),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("prometheus")),
-    }
-    run_once(["identity", "migrate"], env)
-    run_once(["mailer", "migrate"], env)
-    worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
-    worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
-    processes = {
-        "identity-web": ServiceProcess(
-            "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs
-        ),
-        "identity-relay": ServiceProcess("identity-relay", ["identity", "relay"], env, logs),
-        "mailer-worker": ServiceProcess("mailer-worker", ["mailer", "worker"], worker_env, logs),
-    }
-    for process in processes.values():
-        process.start()
-    try:
-        processes["identity-web"].wait_http(f"http://127.0.0.1:{port}/readyz")
-        yield Stack(identity_url=f"http://127.0.0.1:{port}", processes=processes)
-    finally:
-        for process in processes.values():
-            process.stop()
 
 
 @dataclass

@@ -129,3 +129,18 @@ def test_the_same_event_delivered_twice_sends_one_email(mailer, infra, unique_em
     assert event_id_counts(infra.inbox.messages(to=unique_email)) == {twice.id: 1, after.id: 1}
     [delivery] = [d for d in mailer.deliveries(unique_email) if d["event_id"] == twice.id]
     assert (delivery["status"], delivery["attempts"]) == ("sent", 1)
+
+
+def test_mails_are_written_in_the_accounts_language(mailer, infra, unique_email):
+    code = code_issued(unique_email, code="559031") | {"locale": "fr"}
+    mailer.publish(CODES, "CodeIssued", code)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert mail["subject"] == "Créer un compte : votre code de vérification"
+    assert "Votre code de vérification : 559031" in mail["text"] and '<html lang="fr">' in mail["html"]
+
+    # AccountVerified names no locale: the welcome follows the language of the account's code mail.
+    verified = {"account_id": code["account_id"], "email": unique_email, "verified_at": now()}
+    mailer.publish(ACCOUNT_EVENTS, "AccountVerified", verified)
+    welcome, _code = infra.inbox.wait_for_messages(unique_email, count=2)
+    assert welcome["subject"] == "Votre compte a bien été créé"
+    assert "Abonnez-vous à notre lettre d’information" in welcome["html"]

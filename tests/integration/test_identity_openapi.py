@@ -3,25 +3,16 @@ no 5xx, and every answer (status, content type, headers, body) is one the docume
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import CHECKS
-from schemathesis.config import SchemathesisConfig
 
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import bearer, sign_up
+from tests.support.fuzzing import fuzz_every_operation
 
-EXAMPLES_PER_OPERATION = 25
-# Every check schemathesis has. Schema-valid data may still be refused for what no schema can state:
-# a wrong code (400: which six digits are right is the secret), a password on the common list, an
-# unknown or wrong credential (401/403), a rate limit (429). It must never be a 422: the document
-# states every rule of shape that the server enforces.
-CONFIG = SchemathesisConfig.from_dict(
-    {
-        "checks": {
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "429"]}
-        }
-    }
-)
+# Schema-valid data may still be refused for what no schema can state: a wrong code (400: which six
+# digits are right is the secret), a password on the common list, an unknown or wrong credential
+# (401/403), a rate limit (429). It must never be a 422: the document states every rule of shape
+# that the server enforces.
+ACCEPTED = ["2xx", "400", "401", "403", "404", "429"]
 
 
 @pytest.fixture
@@ -61,23 +52,4 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzzed_app, identity_pool, unique_email, mode
 ):
     token = sign_up(fuzzed_app.test_client(), identity_pool, unique_email)
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", fuzzed_app, config=CONFIG)
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        if mode is schemathesis.GenerationMode.NEGATIVE and not len(operation.body):
-            continue  # nothing to make invalid (no body; the token is checked above)
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        def fuzz(case):  # type: ignore[no-untyped-def]
-            # Half the cases carry a live token, so authenticated operations get past the token check.
-            headers = bearer(token) if len(repr(case.body)) % 2 else None
-            case.call_and_validate(headers=headers, checks=CHECKS.get_all())
-
-        fuzz()
+    fuzz_every_operation(fuzzed_app, mode, lambda _case: bearer(token), accepted=ACCEPTED)

@@ -139,7 +139,7 @@ def test_the_locale_chosen_at_registration_is_the_accounts_and_travels_on_its_ev
     assert client.get("/v1/accounts/me", headers=bearer(token)).json["locale"] == "fr"
     account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
     localised = {e["type"]: e["data"].get("locale") for e in outbox_events(identity_pool, account_id)}
-    assert localised["UserRegistered"] == "fr" and localised["CodeIssued"] == "fr"
+    assert localised == {"UserRegistered": "fr", "CodeIssued": "fr", "AccountVerified": "fr"}
     assert (
         client.post(
             "/v1/accounts", json={"email": unique_email, "password": PASSWORD, "locale": "de"}

@@ -13,7 +13,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, jsonify
 from psycopg_pool import ConnectionPool
-from werkzeug.serving import make_server
 
 from accounts_common import auth
 from accounts_common.consumer import EventConsumer
@@ -30,28 +29,10 @@ from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, sign_up
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
+from tests.support.served import ServedIdentity
 
 NEW_PASSWORD = "Brand-New-Secret-42?"
 SIGNING_KEY = Ed25519PrivateKey.generate()
-
-
-class ServedIdentity:
-    """identity's app on a real local port; `app` can be swapped (a key rollover)."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
-        self.jwks_url = f"http://127.0.0.1:{self._server.server_port}/.well-known/jwks.json"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def _dispatch(self, environ, start_response):  # type: ignore[no-untyped-def]
-        return self.app(environ, start_response)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")

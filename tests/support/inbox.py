@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.support.polling import wait_for
 
-CODE_PATTERN = re.compile(r"Your verification code:\s*(\d{6})")
+CODE_PATTERN = re.compile(r"(?:Your verification code|Votre code de vérification)\s*:\s*(\d{6})")
 
 
 class Inbox:

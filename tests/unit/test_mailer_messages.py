@@ -20,8 +20,41 @@ def parsed(raw: bytes) -> email.message.EmailMessage:
 
 
 def test_a_language_without_translations_falls_back_to_english():
-    content = Templates("fr").render("welcome", CONTEXT | {"newsletter_url": "https://portal.example.test/n"})
+    content = Templates("de").render("welcome", CONTEXT | {"newsletter_url": "https://portal.example.test/n"})
     assert content.subject == "You have successfully created your account"
+
+
+CODE_CONTEXT = CONTEXT | {"code": "123456", "purpose": "verification", "minutes": 30}
+
+
+def test_the_recipients_locale_picks_the_language_over_the_configured_one():
+    content = Templates("en").render("code", CODE_CONTEXT, language="fr")
+    assert content.subject == "Créer un compte : votre code de vérification"
+    assert "Votre code de vérification : 123456" in content.text
+    assert "Ce code expirera dans 30 minutes." in content.text
+    assert '<html lang="fr">' in content.html
+
+
+@pytest.mark.parametrize("locale", [None, "", "xx", "../en"])
+def test_an_absent_or_unknown_locale_falls_back_to_the_configured_language(locale):
+    french, english = Templates("fr"), Templates("en")
+    assert french.render("code", CODE_CONTEXT, language=locale).subject.startswith("Créer un compte")
+    assert english.render("code", CODE_CONTEXT, language=locale).subject.startswith("Create an account")
+
+
+@pytest.mark.parametrize("kind", ["code", "welcome", "password_updated", "newsletter"])
+def test_every_email_exists_in_french_and_english(kind):
+    context = CODE_CONTEXT | {
+        "newsletter_url": "https://portal.example.test/newsletter",
+        "login_url": "https://portal.example.test/login",
+        "issue_subject": "Issue",
+        "issue_text": "Text",
+        "issue_html": Markup("<p>Text</p>"),
+        "unsubscribe_url": "https://n.example.test/u",
+    }
+    english = Templates("en").render(kind, context, language="en")
+    french = Templates("en").render(kind, context, language="fr")
+    assert french.text != english.text and '<html lang="fr">' in french.html
 
 
 def test_html_escapes_what_it_is_given_but_keeps_the_operators_issue_markup():

@@ -30,8 +30,11 @@ def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
     work(stop)
 
 
-def exec_gunicorn(app_factory: str, *, port: int, workers: int, host: str = "127.0.0.1") -> None:
-    """Replace this process with gunicorn serving `module:create_app()` with `workers` workers."""
+def exec_gunicorn(
+    app_factory: str, *, port: int, workers: int, host: str = "127.0.0.1", threads: int = 0
+) -> None:
+    """Replace this process with gunicorn serving `module:create_app()` with `workers` workers
+    (sync workers, or with `threads` threads each when given)."""
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker counts alone; the shared folder lets /metrics add them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
@@ -47,6 +50,7 @@ def exec_gunicorn(app_factory: str, *, port: int, workers: int, host: str = "127
         "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
         "--graceful-timeout",
         "10",
+        *(["--worker-class", "gthread", "--threads", str(threads)] if threads else []),
         app_factory,
     ]
     os.execv(sys.executable, argv)

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
+}
 
 REQUEST_SECONDS = Histogram(
     "http_request_duration_seconds",
@@ -82,12 +85,23 @@ def problem_response(
 
 
 def validation_errors(messages: Mapping[str, Any]) -> dict[str, Any]:
-    """webargs' {location: {field: [..]}} flattened to {field: [..]}."""
+    """webargs' {location: {field: [..]}} flattened to {field: [..]}; nested fields as `a.0.b`."""
     merged: dict[str, Any] = {}
     for location_errors in messages.values():
         if isinstance(location_errors, Mapping):
-            merged.update(location_errors)
+            merged.update(_flattened(location_errors))
     return merged
+
+
+def _flattened(errors: Mapping[Any, Any], prefix: str = "") -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    for field, value in errors.items():
+        name = f"{prefix}{field}"
+        if isinstance(value, Mapping):
+            flat.update(_flattened(value, f"{name}."))
+        else:
+            flat[name] = [str(message) for message in value] if isinstance(value, list) else [str(value)]
+    return flat
 
 
 class ProblemSchema(Schema):
@@ -177,6 +191,24 @@ def install_problem_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(500, detail="The server could not complete the request.")
+
+
+def document_problems(blp: flask_smorest.Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
+    """Document the problem+json answers a view gives besides its success (429s with Retry-After)."""
+
+    def decorate(view: Any) -> Any:
+        for status, description in responses.items():
+            headers = RETRY_AFTER if status == 429 else None
+            view = blp.alt_response(
+                status,
+                schema=ProblemSchema,
+                content_type=PROBLEM_JSON,
+                description=description,
+                headers=headers,
+            )(view)
+        return view
+
+    return decorate
 
 
 def operations_blueprint(readiness_checks: Mapping[str, Callable[[], bool]]) -> Blueprint:

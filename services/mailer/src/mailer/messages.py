@@ -41,7 +41,8 @@ class Content:
 class Templates:
     """Renders `<language>/<kind>.{subject.txt,txt,html}`; a missing variable is an error, not a blank.
 
-    A kind not translated yet into the configured language falls back to English.
+    The language is the recipient's (the event's optional `locale`), else the configured one, else
+    English; a kind not translated into that language falls back the same way.
     """
 
     def __init__(self, language: str) -> None:
@@ -54,15 +55,16 @@ class Templates:
             keep_trailing_newline=True,
         )
 
-    def render(self, kind: str, context: Mapping[str, Any]) -> Content:
-        """The subject, text and HTML of one kind of email."""
-        subject = self._template(f"{kind}.subject.txt").render(context).strip()
-        text = self._template(f"{kind}.txt").render(context)
-        html = self._template(f"{kind}.html").render(subject=subject, **context)
+    def render(self, kind: str, context: Mapping[str, Any], language: str | None = None) -> Content:
+        """The subject, text and HTML of one kind of email, in `language` when there are templates for it."""
+        languages = [lang for lang in (language, self.language, FALLBACK_LANGUAGE) if lang and lang.isalpha()]
+        subject = self._template(languages, f"{kind}.subject.txt").render(context).strip()
+        text = self._template(languages, f"{kind}.txt").render(context)
+        html = self._template(languages, f"{kind}.html").render(subject=subject, **context)
         return Content(subject, text, html)
 
-    def _template(self, name: str):  # type: ignore[no-untyped-def]
-        return self._env.select_template([f"{self.language}/{name}", f"{FALLBACK_LANGUAGE}/{name}"])
+    def _template(self, languages: list[str], name: str):  # type: ignore[no-untyped-def]
+        return self._env.select_template([f"{language}/{name}" for language in languages])
 
 
 @dataclass(frozen=True)

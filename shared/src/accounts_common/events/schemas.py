@@ -54,6 +54,7 @@ class AccountVerified(EventData):
         required=True,
         metadata=meaning("When the person proved control of the mailbox (emailed code)."),
     )
+    locale = locale_field()
 
 
 class PasswordReset(EventData):
@@ -64,6 +65,7 @@ class PasswordReset(EventData):
     )
     # Optional: the same-site portal path the reset was asked from ("password updated" mail button).
     return_to = fields.String(validate=validate.Regexp(r"^/(?![/\\])\S*$"))
+    locale = locale_field()
 
 
 class AccountDeleted(EventData):

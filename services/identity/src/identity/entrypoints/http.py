@@ -1,21 +1,17 @@
 """What identity's views share: the request's client and token, and documented problem responses."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 
-from accounts_common.web import PROBLEM_JSON, ProblemSchema
+from accounts_common.web import document_problems
 from identity.bootstrap import Identity
 from identity.service_layer.errors import Unauthenticated
 
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-RETRY_AFTER = {
-    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
-}
+problems = document_problems
 
 
 def identity() -> Identity:
@@ -48,21 +44,3 @@ def uniform_duration() -> Iterator[None]:
         remaining = started + identity().settings.uniform_response_ms / 1000 - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
-
-
-def problems(blp: Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
-    """Document the problem+json answers a view gives besides its success."""
-
-    def decorate(view: Any) -> Any:
-        for status, description in responses.items():
-            headers = RETRY_AFTER if status == 429 else None
-            view = blp.alt_response(
-                status,
-                schema=ProblemSchema,
-                content_type=PROBLEM_JSON,
-                description=description,
-                headers=headers,
-            )(view)
-        return view
-
-    return decorate

@@ -19,6 +19,7 @@ from identity.service_layer import sessions
 from identity.service_layer.codes import (
     email_key,
     judge_attempt,
+    locale_of,
     mail_code,
     may_send,
     new_code,
@@ -126,6 +127,7 @@ def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: 
                         "AccountVerified",
                         account,
                         verified_at=account.verified_at.isoformat(),
+                        **locale_of(account),
                     )
                     return app.tokens.issue(conn, account, verified=True)
                 outcome = CodeOutcome.INVALID  # verified meanwhile through another registration

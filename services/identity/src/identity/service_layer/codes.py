@@ -94,6 +94,11 @@ def mail_code(
     )
 
 
+def locale_of(account: repository.Account) -> dict[str, str]:
+    """The optional `locale` field of an event about the account, so mails are in its language."""
+    return {"locale": account.locale} if account.locale else {}
+
+
 def publish(
     conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: Any
 ) -> None:

@@ -10,7 +10,15 @@ from identity.adapters import ratelimits, repository
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
-from identity.service_layer.codes import email_key, judge_attempt, mail_code, may_send, new_code, publish
+from identity.service_layer.codes import (
+    email_key,
+    judge_attempt,
+    locale_of,
+    mail_code,
+    may_send,
+    new_code,
+    publish,
+)
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
 
@@ -85,6 +93,7 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
             account,
             reset_at=reset_at.isoformat(),
             **({"return_to": return_to} if return_to else {}),
+            **locale_of(account),
         )
 
 

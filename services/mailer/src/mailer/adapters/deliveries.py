@@ -39,19 +39,31 @@ class DeliveryLog:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def claim(self, event_id: str, kind: str, account_id: UUID | None, recipient: str) -> bool:
+    def claim(
+        self, event_id: str, kind: str, account_id: UUID | None, recipient: str, locale: str | None = None
+    ) -> bool:
         """Record an attempt about to be made; False when this event's email was already sent."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                """INSERT INTO deliveries (event_id, kind, account_id, recipient, status, attempts)
-                   VALUES (%s, %s, %s, %s, 'sending', 1)
+                """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
+                   VALUES (%s, %s, %s, %s, %s, 'sending', 1)
                    ON CONFLICT (event_id) DO UPDATE
                        SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
                        WHERE deliveries.status <> 'sent'
                    RETURNING 1""",
-                (event_id, kind, account_id, recipient),
+                (event_id, kind, account_id, recipient, locale),
             ).fetchone()
         return row is not None
+
+    def latest_locale(self, account_id: UUID) -> str | None:
+        """The language of the newest email to the account whose event named one."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                """SELECT locale FROM deliveries WHERE account_id = %s AND locale IS NOT NULL
+                   ORDER BY created_at DESC LIMIT 1""",
+                (account_id,),
+            ).fetchone()
+        return row[0] if row else None
 
     def mark_failed(self, event_id: str, error: str, *, permanent: bool) -> None:
         """The attempt failed: 'retrying' when it may pass later, 'failed' when dead-lettered."""
@@ -86,7 +98,8 @@ def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     """Forget the account's addresses (and any mail to them) but keep the anonymous rows; the count."""
     cursor = conn.execute(
-        """UPDATE deliveries SET recipient = NULL, account_id = NULL, last_error = NULL, updated_at = now()
+        """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
+                  updated_at = now()
            WHERE account_id = %(account)s
               OR lower(recipient) IN (SELECT lower(recipient) FROM deliveries
                                       WHERE account_id = %(account)s AND recipient IS NOT NULL)""",

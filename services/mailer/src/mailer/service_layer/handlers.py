@@ -71,19 +71,35 @@ class Mailer:
             "purpose": data["purpose"],
             "minutes": _minutes_valid(event, data["expires_at"]),
         }
-        self._deliver(conn, event, "code", data["account_id"], data["email"], context)
+        self._deliver(
+            conn, event, "code", data["account_id"], data["email"], context, locale=data.get("locale")
+        )
 
     def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Welcome the new account and invite it to the newsletter."""
         context = {"newsletter_url": f"{self.portal_url}/newsletter"}
-        self._deliver(conn, event, "welcome", data["account_id"], data["email"], context)
+        locale = self._account_locale(data)
+        self._deliver(conn, event, "welcome", data["account_id"], data["email"], context, locale=locale)
 
     def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Tell the account its password changed, with the way back to log in."""
         # Back to the page the reset was asked from (a same-site path, checked by identity and the
         # event schema), else to the login page.
         context = {"login_url": f"{self.portal_url}{data.get('return_to') or '/login'}"}
-        self._deliver(conn, event, "password_updated", data["account_id"], data["email"], context)
+        self._deliver(
+            conn,
+            event,
+            "password_updated",
+            data["account_id"],
+            data["email"],
+            context,
+            locale=self._account_locale(data),
+        )
+
+    def _account_locale(self, data: dict[str, Any]) -> str | None:
+        """The event's locale; for events that carry none (welcome, password updated), the language of
+        the account's latest email that had one: its code mail."""
+        return data.get("locale") or self.delivery_log.latest_locale(data["account_id"])
 
     def newsletter_delivery_requested(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
@@ -119,12 +135,17 @@ class Mailer:
         recipient: str,
         context: dict[str, Any],
         headers: dict[str, str] | None = None,
+        *,
+        locale: str | None = None,
     ) -> None:
-        if not self.delivery_log.claim(event.id, kind, account_id, recipient):
+        """Send one email once, in the recipient's language (`locale`), else in the configured one."""
+        if not self.delivery_log.claim(event.id, kind, account_id, recipient, locale):
             return
         try:
             content = self.templates.render(
-                kind, {"product_name": self.product_name, "portal_url": self.portal_url, **context}
+                kind,
+                {"product_name": self.product_name, "portal_url": self.portal_url, **context},
+                language=locale,
             )
             message = build_message(
                 self.envelope, recipient, content, event_id=event.id, extra_headers=headers

@@ -1,0 +1,125 @@
+"""Videos and their renditions, as the catalogue describes them (no I/O)."""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+EXTENSIONS = {"mp4": "mp4", "mov": "mov", "mxf": "mxf", "webm": "webm", "mkv": "mkv", "mpegts": "ts"}
+MEDIA_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "mxf": "application/mxf", "webm": "video/webm"}
+MAX_FILENAME_STEM = 80
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One file of a video: an encoding at a size, stored under `storage_key`."""
+
+    id: UUID
+    label: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    bitrate: int
+    size_bytes: int
+    checksum: str
+    storage_key: str
+
+
+@dataclass(frozen=True)
+class Video:
+    """A video of the catalogue with its renditions, best first."""
+
+    id: UUID
+    title: str
+    description: str
+    published_at: datetime
+    duration_s: float
+    people: list[str]
+    location: str
+    tags: list[str]
+    thumbnail_key: str | None
+    renditions: list[Rendition] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewRendition:
+    """A rendition an operator registers: its file must already be in storage."""
+
+    label: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    bitrate: int
+    storage_key: str
+    checksum: str | None = None
+
+    def stored(self, rendition_id: UUID, size_bytes: int, checksum: str) -> Rendition:
+        """The rendition as the catalogue keeps it, once its file's size and checksum are known."""
+        return Rendition(
+            rendition_id, self.label, self.container, self.codec, self.width, self.height, self.bitrate,
+            size_bytes, checksum, self.storage_key,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    """What an operator ingests: metadata and renditions whose files are already in storage."""
+
+    title: str
+    description: str
+    published_at: datetime
+    duration_s: float
+    people: list[str]
+    location: str
+    tags: list[str]
+    renditions: list[NewRendition]
+    thumbnail_key: str | None = None
+
+    def stored(self, video_id: UUID, renditions: list[Rendition]) -> Video:
+        """The video as the catalogue keeps it, with its stored renditions."""
+        return Video(
+            video_id, self.title, self.description, self.published_at, self.duration_s, self.people,
+            self.location, self.tags, self.thumbnail_key, renditions,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A page of the catalogue: full-text words (web-search syntax), a date range and a tag."""
+
+    text: str = ""
+    published_from: datetime | None = None
+    published_before: datetime | None = None
+    tag: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def normalise_tag(tag: str) -> str:
+    """Tags compare case-insensitively and without surrounding spaces."""
+    return " ".join(tag.split()).lower()
+
+
+def download_filename(title: str, rendition: Rendition) -> str:
+    """A safe ASCII file name for a download: the title and the rendition's label, with its extension."""
+    stem = _slug(title)[:MAX_FILENAME_STEM].strip("-") or "video"
+    label = _slug(rendition.label)
+    extension = EXTENSIONS.get(rendition.container.lower(), "bin")
+    return f"{stem}-{label}.{extension}" if label else f"{stem}.{extension}"
+
+
+def media_type(container: str) -> str:
+    """The Content-Type of a rendition's file."""
+    return MEDIA_TYPES.get(container.lower(), "application/octet-stream")
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")

@@ -1,0 +1,175 @@
+"""The catalogue's HTTP endpoints: browse and search (public), download links (verified accounts),
+the files behind the links, and ingest (operators)."""
+
+import functools
+from typing import Any
+from uuid import UUID
+
+from flask import Response, current_app, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from accounts_common.auth import current_principal, require_bearer
+from accounts_common.operators import require_operator_token
+from accounts_common.web import document_problems
+from catalogue.bootstrap import Catalogue
+from catalogue.domain.links import LinkClaims
+from catalogue.domain.videos import SearchQuery, Video, media_type
+from catalogue.entrypoints import schemas
+from catalogue.entrypoints.delivery import StoredFile, file_response
+from catalogue.service_layer import catalogue as use_cases
+
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+FILE_TYPES = ("video/mp4", "application/mxf", "video/quicktime", "video/webm", "application/octet-stream")
+FILE_HEADERS = {
+    name: {"schema": {"type": "string"}}
+    for name in ("Accept-Ranges", "Content-Disposition", "ETag", "Content-Length")
+}
+
+videos = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Browse, search and ingest")
+downloads = Blueprint("downloads", __name__, url_prefix="/v1/downloads", description="Granted files")
+
+
+def catalogue() -> Catalogue:
+    """The Catalogue this app was built with."""
+    return current_app.extensions["catalogue"]
+
+
+def public_url() -> str:
+    """Where clients reach this service: CATALOGUE_PUBLIC_URL, else the address they used."""
+    return catalogue().settings.public_url or request.host_url.rstrip("/")
+
+
+def summary(video: Video) -> dict[str, Any]:
+    """A video as the API shows it, with its thumbnail's URL."""
+    shown = dict(video.__dict__)
+    thumbnail = url_for("videos.Thumbnail", video_id=video.id)
+    shown["thumbnail"] = f"{public_url()}{thumbnail}" if video.thumbnail_key else None
+    return shown
+
+
+def operators_only(view: Any) -> Any:
+    """Check the operator token before anything else (even before the body is validated)."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        require_operator_token(request.headers.get("Authorization"), catalogue().settings.operator_token)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+@videos.route("")
+class Videos(MethodView):
+    @videos.arguments(schemas.VideoQuery, location="query", unknown=RAISE)
+    @videos.response(200, schemas.VideoPage)
+    def get(self, query: SearchQuery) -> dict[str, Any]:
+        """Browse the newest videos, or search words in titles, descriptions, people, places and tags."""
+        page = use_cases.search(catalogue(), query)
+        return {
+            "items": [summary(video) for video in page.videos],
+            "total": page.total,
+            "page": query.page,
+            "per_page": query.per_page,
+        }
+
+    @operators_only
+    @videos.arguments(schemas.VideoIngest)
+    @videos.response(201, schemas.VideoDetail)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(videos, {401: "No operator token", 403: "Wrong operator token", 422: "Invalid"})
+    def post(self, new_video) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        """Operators: register a video whose files are already in storage."""
+        return summary(use_cases.ingest(catalogue(), new_video))
+
+
+@videos.route("/<uuid:video_id>")
+class VideoDetail(MethodView):
+    @videos.response(200, schemas.VideoDetail)
+    @document_problems(videos, {404: "No such video"})
+    def get(self, video_id: UUID) -> dict[str, Any]:
+        """A video with its renditions."""
+        return summary(use_cases.video(catalogue(), video_id))
+
+
+@videos.route("/<uuid:video_id>/thumbnail")
+class Thumbnail(MethodView):
+    @videos.doc(responses={"200": {"description": "The image", "content": {"image/jpeg": {}}}})
+    @document_problems(videos, {404: "No such video or no thumbnail", 503: "The file is not available"})
+    def get(self, video_id: UUID) -> Response:
+        """The video's thumbnail image."""
+        key, size = use_cases.thumbnail(catalogue(), video_id)
+        stored = StoredFile(key, size, "image/jpeg", "inline", cache_control="public, max-age=3600")
+        return file_response(stored, lambda: use_cases.open_file(catalogue(), key))
+
+
+@videos.route("/<uuid:video_id>/renditions/<uuid:rendition_id>/download-links")
+class DownloadLinks(MethodView):
+    @videos.response(201, schemas.DownloadLinkView)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(
+        videos,
+        {
+            401: "No valid access token",
+            403: "Unverified, revoked or deleted account",
+            404: "No such video or rendition",
+            503: "Tokens cannot be checked right now",
+        },
+    )
+    @require_bearer(verified=True)
+    def post(self, video_id: UUID, rendition_id: UUID) -> dict[str, Any]:
+        """A signed link to download one rendition, valid for a few minutes (verified accounts)."""
+        link = use_cases.grant_download(
+            catalogue(), current_principal(), video_id, rendition_id, public_url()
+        )
+        return {"url": link.url, "expires_at": link.expires_at}
+
+
+@downloads.route("/<uuid:grant_id>")
+class DownloadFile(MethodView):
+    @downloads.arguments(schemas.DownloadArgs, location="query", unknown=RAISE)
+    @downloads.doc(
+        responses={
+            "200": {
+                "description": "The whole file",
+                "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES},
+                "headers": FILE_HEADERS,
+            },
+            "206": {
+                "description": "One byte range of the file",
+                "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES},
+                "headers": {**FILE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
+            },
+            "304": {"description": "Not modified (If-None-Match)"},
+        }
+    )
+    @document_problems(
+        downloads,
+        {
+            403: "The link was altered or is not valid",
+            410: "The link has expired",
+            416: "Malformed, multiple or unsatisfiable range",
+            503: "The file is not available",
+        },
+    )
+    def get(self, args: dict[str, Any], grant_id: UUID) -> Response:
+        """The file a download link grants (GET or HEAD; Range, If-Range, If-None-Match)."""
+        claims = LinkClaims(grant_id, args["rendition"], args["expires"])
+        download = use_cases.open_download(catalogue(), claims, args["signature"])
+        rendition = download.rendition
+        stored = StoredFile(
+            key=rendition.storage_key,
+            size=rendition.size_bytes,
+            media_type=media_type(rendition.container),
+            disposition=f'attachment; filename="{download.filename}"',
+            etag=rendition.checksum,
+        )
+        response = file_response(
+            stored,
+            lambda: use_cases.open_file(catalogue(), rendition.storage_key),
+            x_accel_prefix=catalogue().settings.x_accel_redirect_prefix,
+        )
+        if request.method == "GET" and response.status_code in (200, 206):
+            use_cases.record_download(catalogue(), grant_id)
+        return response

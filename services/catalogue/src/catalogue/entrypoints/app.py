@@ -1,0 +1,39 @@
+"""The catalogue's Flask application factory: gunicorn runs `catalogue.entrypoints.app:create_app()`."""
+
+import logging
+from typing import Any
+
+from flask import Flask, Response
+
+from accounts_common.auth import TokenVerifier, install_token_verifier
+from accounts_common.db import database_reachable
+from accounts_common.process import configure_logging
+from accounts_common.web import create_api_app, problem_response
+from catalogue.bootstrap import Catalogue, bootstrap
+from catalogue.entrypoints import api
+from catalogue.service_layer.errors import Refusal
+
+log = logging.getLogger(__name__)
+
+
+def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; tests pass their own `Catalogue`, gunicorn workers build one after forking."""
+    configure_logging()
+    catalogue = catalogue or bootstrap()
+    if not catalogue.settings.operator_token:
+        log.warning("CATALOGUE_OPERATOR_TOKEN is not set: ingest refuses every request")
+    app = create_api_app(
+        "catalogue",
+        title="Multimedia Accounts — catalogue",
+        blueprints=[api.videos, api.downloads],
+        readiness_checks={"database": lambda: database_reachable(catalogue.pool)},
+        config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
+    )
+    app.extensions["catalogue"] = catalogue
+    install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))
+    app.register_error_handler(Refusal, _refused)
+    return app
+
+
+def _refused(refusal: Refusal) -> Response:
+    return problem_response(refusal.status, slug=refusal.slug, detail=refusal.detail, errors=refusal.errors)

@@ -1,0 +1,87 @@
+"""`catalogue migrate | web | worker | seed | generate`: the catalogue's processes and chores."""
+
+import argparse
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from accounts_common.config import env_int, load_settings
+from accounts_common.consumer import EventConsumer
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.events.topics import ACCOUNT_EVENTS
+from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from catalogue import samples, synthetic
+from catalogue.adapters.media import FfmpegMissing
+from catalogue.adapters.storage import LocalStorage
+from catalogue.bootstrap import bootstrap
+from catalogue.service_layer.projection import HANDLERS
+from catalogue.settings import Settings
+
+CATALOGUE_MIGRATIONS = MigrationSet("catalogue", "catalogue")
+# Threads, not sync workers: a long download must not hold the only thread the arbiter watches.
+THREADS_PER_WORKER = 8
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="catalogue", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply pending database migrations")
+    web = commands.add_parser("web", help="serve the HTTP API with gunicorn")
+    web.add_argument("--port", type=int, default=env_int("CATALOGUE_PORT", 8002))
+    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
+    commands.add_parser("worker", help="project identity's account events (verified, reset, deleted)")
+    commands.add_parser("seed", help="add the sample videos (rendered with ffmpeg) when missing")
+    generate = commands.add_parser("generate", help="add N synthetic videos (benchmarks)")
+    generate.add_argument("count", type=int)
+    generate.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
+    args = parser.parse_args(argv)
+    configure_logging()
+    settings = load_settings("catalogue", Settings.from_env)
+    if args.command == "migrate":
+        applied = migrate(settings.database_url, COMMON_MIGRATIONS, CATALOGUE_MIGRATIONS)
+        print(f"catalogue: {len(applied)} migration(s) applied")
+    elif args.command == "web":
+        exec_gunicorn(
+            "catalogue.entrypoints.app:create_app()",
+            port=args.port,
+            workers=args.workers,
+            threads=THREADS_PER_WORKER,
+        )
+    elif args.command == "seed":
+        seed(settings)
+    elif args.command == "generate":
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            added = synthetic.generate(conn, args.count, args.seed)
+        print(f"catalogue: {added} synthetic video(s) added")
+    else:
+        run_worker(settings)
+
+
+def seed(settings: Settings) -> None:
+    catalogue = bootstrap(settings)
+    try:
+        added = samples.seed(catalogue, LocalStorage(settings.storage_root))
+    except FfmpegMissing as missing:
+        raise SystemExit(f"catalogue seed: {missing}") from None
+    finally:
+        catalogue.pool.close()
+    print(f"catalogue: {added} sample video(s) added")
+
+
+def run_worker(settings: Settings) -> None:
+    """Consume identity's account events until SIGTERM (consumer group `catalogue`)."""
+    with ConnectionPool(
+        settings.database_url, name="catalogue-worker", min_size=1, max_size=2, kwargs={"autocommit": True}
+    ) as pool:
+        consumer = EventConsumer(
+            group=settings.consumer_group,
+            topics=(settings.topic_prefix + ACCOUNT_EVENTS,),
+            handlers=HANDLERS,
+            pool=pool,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
+        run_until_signalled(consumer.run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The sample catalogue `make run` shows: a few videos with small real files rendered by ffmpeg.
+
+Seeding is idempotent: every sample has a fixed id, files already rendered are kept, and a
+video already in the catalogue is left alone.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Any
+
+from catalogue.adapters import repository
+from catalogue.adapters.media import render_thumbnail, render_video
+from catalogue.adapters.storage import LocalStorage
+from catalogue.bootstrap import Catalogue
+from catalogue.domain.videos import NewRendition, NewVideo, Video
+
+log = logging.getLogger(__name__)
+
+Encoding = tuple[str, str, str, int, int, int]  # label, container, codec, width, height, bitrate
+SAMPLES_NAMESPACE = uuid.UUID("6f1b2c4e-58a4-4f4e-9a51-8c0e6b7d2a10")
+HD_MP4 = ("1080p MP4", "mp4", "h264", 1920, 1080, 8_000_000)
+SD_MP4 = ("360p MP4", "mp4", "h264", 640, 360, 800_000)
+BROADCAST_MXF = ("Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample video: its metadata, and the ffmpeg test pattern its files show."""
+
+    slug: str
+    pattern: str
+    video: NewVideo
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.uuid5(SAMPLES_NAMESPACE, self.slug)
+
+    @property
+    def thumbnail_key(self) -> str:
+        return thumbnail_key(self.slug)
+
+
+def thumbnail_key(slug: str) -> str:
+    return f"samples/{slug}/thumbnail.jpg"
+
+
+def sample(slug: str, pattern: str, encodings: tuple[Encoding, ...], **metadata: Any) -> Sample:
+    """A sample whose files are stored under samples/<slug>/."""
+    renditions = [
+        NewRendition(label, container, codec, width, height, bitrate, f"samples/{slug}/{height}p.{container}")
+        for label, container, codec, width, height, bitrate in encodings
+    ]
+    video = NewVideo(**metadata, renditions=renditions, thumbnail_key=thumbnail_key(slug))
+    return Sample(slug, pattern, video)
+
+
+def article() -> str:
+    """The seed's article about the Stoltenberg–Dedonder meeting."""
+    return files("catalogue").joinpath("data/stoltenberg-dedonder.txt").read_text(encoding="utf-8").strip()
+
+
+SAMPLES = (
+    sample(
+        "stoltenberg-dedonder",
+        "testsrc2",
+        (HD_MP4, SD_MP4, BROADCAST_MXF),
+        title="Secretary General welcomes the Belgian Minister of Defence",
+        description=article(),
+        published_at=datetime(2021, 2, 11, 14, 0, tzinfo=UTC),
+        duration_s=4,
+        people=["Jens Stoltenberg", "Ludivine Dedonder"],
+        location="NATO Headquarters, Brussels",
+        tags=["defence ministers", "belgium", "afghanistan"],
+    ),
+    sample(
+        "baltic-air-policing",
+        "smptehdbars",
+        (HD_MP4, SD_MP4),
+        title="Baltic Air Policing: fighter jets on quick reaction alert",
+        description="Allied fighter jets scramble from Ämari Air Base to identify aircraft approaching "
+        "Alliance airspace over the Baltic Sea. Footage of the take-off, the intercept and the return.",
+        published_at=datetime(2021, 1, 20, 9, 30, tzinfo=UTC),
+        duration_s=3,
+        people=[],
+        location="Ämari Air Base, Estonia",
+        tags=["air policing", "estonia"],
+    ),
+    sample(
+        "nato-2030",
+        "rgbtestsrc",
+        (SD_MP4,),
+        title="NATO 2030: making a strong Alliance even stronger",
+        description="The Secretary General presents the NATO 2030 initiative to students in Brussels and "
+        "answers their questions on the future of the Alliance.",
+        published_at=datetime(2021, 2, 16, 16, 0, tzinfo=UTC),
+        duration_s=3,
+        people=["Jens Stoltenberg"],
+        location="Brussels",
+        tags=["nato 2030", "youth"],
+    ),
+)
+
+
+def seed(catalogue: Catalogue, storage: LocalStorage) -> int:
+    """Render any missing sample file and add any missing sample video; how many videos were added."""
+    added = 0
+    for sample in SAMPLES:
+        with catalogue.pool.connection() as conn:
+            if repository.video_exists(conn, sample.id):
+                continue
+        video = _render(sample, storage)
+        with catalogue.pool.connection() as conn, conn.transaction():
+            repository.insert_video(conn, video)
+        log.info("sample video %s added", sample.slug)
+        added += 1
+    return added
+
+
+def _render(sample: Sample, storage: LocalStorage) -> Video:
+    new = sample.video
+    if not storage.path(sample.thumbnail_key).exists():
+        render_thumbnail(storage.path(sample.thumbnail_key), sample.pattern)
+    renditions = []
+    for rendition in new.renditions:
+        key = rendition.storage_key
+        if not storage.path(key).exists():
+            render_video(storage.path(key), rendition, new.duration_s, sample.pattern)
+        rendition_id = uuid.uuid5(sample.id, rendition.label)
+        renditions.append(rendition.stored(rendition_id, storage.size(key), storage.checksum(key)))
+    return new.stored(sample.id, renditions)

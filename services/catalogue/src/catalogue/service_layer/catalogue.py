@@ -1,0 +1,172 @@
+"""The catalogue's use cases: ingest, browse and search, grant a download, open a granted file."""
+
+import logging
+import urllib.parse
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import BinaryIO
+from uuid import UUID
+
+from prometheus_client import Counter
+
+from accounts_common.auth import Principal, known_account_email, remember_verified_account
+from catalogue.adapters import repository
+from catalogue.adapters.repository import Grant, SearchPage
+from catalogue.adapters.storage import MissingFile, UnsafeKey
+from catalogue.bootstrap import Catalogue
+from catalogue.domain import links
+from catalogue.domain.videos import NewRendition, NewVideo, Rendition, SearchQuery, Video, download_filename
+from catalogue.service_layer.errors import (
+    FileUnavailable,
+    InvalidIngest,
+    LinkExpired,
+    LinkInvalid,
+    NotEntitled,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+GRANTS = Counter("catalogue_download_grants_total", "Download links handed out")
+DOWNLOADS = Counter("catalogue_downloads_total", "Downloads started, counted once per link")
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Download:
+    """A granted file, ready to be sent (or handed to the front proxy by its key)."""
+
+    rendition: Rendition
+    filename: str
+
+
+def search(catalogue: Catalogue, query: SearchQuery) -> SearchPage:
+    with catalogue.pool.connection() as conn:
+        return repository.search_videos(conn, query)
+
+
+def video(catalogue: Catalogue, video_id: UUID) -> Video:
+    with catalogue.pool.connection() as conn:
+        found = repository.find_video(conn, video_id)
+    if found is None:
+        raise NotFound("There is no such video.")
+    return found
+
+
+def ingest(catalogue: Catalogue, new: NewVideo) -> Video:
+    """Register a video whose files are already in storage; sizes (and missing checksums) are read."""
+    errors: dict[str, list[str]] = {}
+    renditions = []
+    for index, rendition in enumerate(new.renditions):
+        stored = _stored_rendition(catalogue, rendition, f"renditions.{index}.path", errors)
+        if stored is not None:
+            renditions.append(stored)
+    if new.thumbnail_key is not None:
+        _check_stored(catalogue, new.thumbnail_key, "thumbnail", errors)
+    if errors:
+        raise InvalidIngest("Some files are not in storage; see errors.", errors)
+    created = new.stored(uuid.uuid4(), renditions)
+    with catalogue.pool.connection() as conn, conn.transaction():
+        repository.insert_video(conn, created)
+    return created
+
+
+def _stored_rendition(
+    catalogue: Catalogue, rendition: NewRendition, field: str, errors: dict[str, list[str]]
+) -> Rendition | None:
+    size = _check_stored(catalogue, rendition.storage_key, field, errors)
+    if size is None:
+        return None
+    checksum = rendition.checksum or catalogue.storage.checksum(rendition.storage_key)
+    return rendition.stored(uuid.uuid4(), size, checksum)
+
+
+def _check_stored(catalogue: Catalogue, key: str, field: str, errors: dict[str, list[str]]) -> int | None:
+    """The stored file's size, or None with the reason added to `errors`."""
+    try:
+        return catalogue.storage.size(key)
+    except UnsafeKey:
+        errors[field] = ["Must be a relative path inside the storage root."]
+    except MissingFile:
+        errors[field] = ["No file is stored at this path."]
+    return None
+
+
+def grant_download(
+    catalogue: Catalogue, principal: Principal, video_id: UUID, rendition_id: UUID, base_url: str
+) -> DownloadLink:
+    """A signed, expiring link to one rendition for a verified account this service knows."""
+    now = catalogue.clock()
+    expires = int(now.timestamp()) + catalogue.settings.link_lifetime_s
+    grant = Grant(uuid.uuid4(), rendition_id, datetime.fromtimestamp(expires, UTC))
+    with catalogue.pool.connection() as conn, conn.transaction():
+        # The token's signed email_verified claim may arrive before the AccountVerified event does.
+        if principal.email_verified:
+            remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)
+        if known_account_email(conn, principal.account_id) is None:
+            raise NotEntitled("This account may not download videos.")
+        if repository.find_rendition(conn, video_id, rendition_id) is None:
+            raise NotFound("There is no such video or rendition.")
+        repository.insert_grant(conn, grant, principal.account_id)
+    GRANTS.inc()
+    claims = links.LinkClaims(grant.id, rendition_id, expires)
+    query = urllib.parse.urlencode(
+        {"rendition": rendition_id, "expires": expires, "signature": links.sign(_key(catalogue), claims)}
+    )
+    return DownloadLink(f"{base_url.rstrip('/')}/v1/downloads/{grant.id}?{query}", grant.expires_at)
+
+
+def open_download(catalogue: Catalogue, claims: links.LinkClaims, signature: str) -> Download:
+    """The file a link grants; LinkInvalid when altered or unknown, LinkExpired when its time is over."""
+    outcome = links.check(_key(catalogue), claims, signature, catalogue.clock().timestamp())
+    if outcome is links.LinkCheck.TAMPERED:
+        raise LinkInvalid("This download link is not valid.")
+    if outcome is links.LinkCheck.EXPIRED:
+        raise LinkExpired("This download link has expired. Ask for a new one.")
+    with catalogue.pool.connection() as conn:
+        found = repository.rendition_with_title(conn, claims.rendition_id)
+        if found is None or not repository.grant_exists(conn, claims.grant_id, claims.rendition_id):
+            raise LinkInvalid("This download link is no longer valid.")
+    rendition, title = found
+    return Download(rendition, download_filename(title, rendition))
+
+
+def record_download(catalogue: Catalogue, grant_id: UUID) -> None:
+    """Count the grant's download the first time its bytes are sent (not per range request)."""
+    with catalogue.pool.connection() as conn:
+        if repository.count_first_download(conn, grant_id):
+            DOWNLOADS.inc()
+
+
+def open_file(catalogue: Catalogue, key: str) -> BinaryIO:
+    """A stored file, opened; FileUnavailable when storage has lost it."""
+    try:
+        return catalogue.storage.open(key)
+    except (MissingFile, UnsafeKey):
+        raise _lost(key) from None
+
+
+def _lost(key: str) -> FileUnavailable:
+    log.error("stored file %r is missing", key)
+    return FileUnavailable("The file is not available right now.")
+
+
+def thumbnail(catalogue: Catalogue, video_id: UUID) -> tuple[str, int]:
+    """The storage key and size of the video's thumbnail; NotFound, or FileUnavailable when lost."""
+    key = video(catalogue, video_id).thumbnail_key
+    if key is None:
+        raise NotFound("This video has no thumbnail.")
+    try:
+        return key, catalogue.storage.size(key)
+    except (MissingFile, UnsafeKey):
+        raise _lost(key) from None
+
+
+def _key(catalogue: Catalogue) -> bytes:
+    return catalogue.settings.download_link_key

@@ -1,0 +1,20 @@
+"""The worker's handlers: the shared projection of verified accounts and revocations, plus the
+catalogue's own erasure of a deleted account's download grants."""
+
+from typing import Any
+
+import psycopg
+
+from accounts_common.auth import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
+from accounts_common.consumer import Handler
+from accounts_common.events import CloudEvent
+from catalogue.adapters import repository
+
+
+def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    """Revoke the account's tokens, drop it from known accounts, and detach it from its grants."""
+    record_account_deleted(conn, event, data)
+    repository.forget_account_grants(conn, data["account_id"])
+
+
+HANDLERS: dict[str, Handler] = {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}

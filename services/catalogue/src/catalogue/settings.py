@@ -1,0 +1,46 @@
+"""Catalogue's settings, from the environment with working local defaults."""
+
+from dataclasses import dataclass
+
+from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers, secret_key
+
+DEV_DOWNLOAD_LINK_KEY = "dev-only-catalogue-download-link-key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the catalogue can be told; see README "Operating it" for the variables."""
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    download_link_key: bytes
+    identity_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    public_url: str = ""
+    storage_root: str = ".state/catalogue-media"
+    link_lifetime_s: int = 600
+    x_accel_redirect_prefix: str = ""
+    operator_token: str = ""
+    consumer_group: str = "catalogue"
+    topic_prefix: str = ""
+    port: int = 8002
+    max_body_bytes: int = 256 * 1024
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read CATALOGUE_* (and the shared KAFKA_BOOTSTRAP_SERVERS, IDENTITY_JWKS_URL) variables."""
+        defaults = cls("", "", b"")
+        return cls(
+            database_url=database_url("catalogue"),
+            kafka_bootstrap_servers=kafka_bootstrap_servers(),
+            download_link_key=secret_key("CATALOGUE_DOWNLOAD_LINK_KEY", DEV_DOWNLOAD_LINK_KEY).encode(),
+            identity_jwks_url=env_str("IDENTITY_JWKS_URL", defaults.identity_jwks_url),
+            public_url=env_str("CATALOGUE_PUBLIC_URL", "").rstrip("/"),
+            storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),
+            link_lifetime_s=env_int("CATALOGUE_LINK_LIFETIME_S", defaults.link_lifetime_s),
+            x_accel_redirect_prefix=env_str("CATALOGUE_X_ACCEL_REDIRECT_PREFIX", "").rstrip("/"),
+            operator_token=env_str("CATALOGUE_OPERATOR_TOKEN", ""),
+            consumer_group=env_str("CATALOGUE_CONSUMER_GROUP", defaults.consumer_group),
+            topic_prefix=env_str("CATALOGUE_TOPIC_PREFIX", ""),
+            port=env_int("CATALOGUE_PORT", defaults.port),
+            max_body_bytes=env_int("CATALOGUE_MAX_BODY_BYTES", defaults.max_body_bytes),
+        )

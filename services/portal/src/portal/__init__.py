@@ -1,0 +1,1 @@
+"""Multimedia Accounts portal: the public web pages, calling the other services' HTTP APIs."""

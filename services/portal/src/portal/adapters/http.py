@@ -1,0 +1,101 @@
+"""A small JSON client for the other services' HTTP APIs (problem+json errors become exceptions)."""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ServiceUnavailable(Exception):
+    """The service did not answer, or answered with a 5xx: the page says so instead of failing."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service} is unavailable: {reason}")
+        self.service = service
+
+
+@dataclass
+class ApiError(Exception):
+    """A 4xx problem from a service: its status, the last part of its `type`, and its field errors."""
+
+    status: int
+    slug: str
+    detail: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.slug}: {self.detail}"
+
+
+class JsonApi:
+    """Calls one service at `base_url`; `extra_headers` adds headers of the current request."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        timeout: float,
+        extra_headers: Callable[[], Mapping[str, str]] = dict,
+    ) -> None:
+        self.service, self.base_url, self.timeout = service, base_url.rstrip("/"), timeout
+        self.extra_headers = extra_headers
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        query: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The decoded JSON answer (None when empty); ApiError on a 4xx, ServiceUnavailable otherwise."""
+        url = self.base_url + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v not in (None, "")})
+        headers = {"Accept": "application/json", **self.extra_headers()}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return _decoded(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code >= 500:
+                raise ServiceUnavailable(self.service, f"HTTP {error.code}") from None
+            raise _api_error(error.code, error.read()) from None
+        except (OSError, ValueError) as error:
+            raise ServiceUnavailable(self.service, str(error)) from None
+
+
+def _decoded(payload: bytes) -> Any:
+    return json.loads(payload) if payload else None
+
+
+def _api_error(status: int, payload: bytes) -> ApiError:
+    try:
+        problem = json.loads(payload) if payload else {}
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    errors = problem.get("errors")
+    if not isinstance(errors, dict):
+        errors = {}
+    return ApiError(
+        status=status,
+        slug=str(problem.get("type") or "about:blank").rsplit("/", 1)[-1],
+        detail=str(problem.get("detail") or ""),
+        errors={
+            name: [str(m) for m in messages]
+            for name, messages in errors.items()
+            if isinstance(messages, list)
+        },
+    )

@@ -1,0 +1,61 @@
+"""Identity's HTTP API, as the portal uses it (DESIGN §3)."""
+
+from typing import Any
+
+from portal.adapters.http import JsonApi
+
+
+class IdentityClient:
+    """Accounts, codes, sessions and password resets."""
+
+    def __init__(self, api: JsonApi) -> None:
+        self.api = api
+
+    def register(self, email: str, password: str, locale: str) -> dict[str, Any]:
+        """202 {status, email, code_expires_in, registration_id}."""
+        return self.api.call("POST", "/v1/accounts", {"email": email, "password": password, "locale": locale})
+
+    def verify(self, email: str, code: str, registration_id: str) -> str:
+        """The access token of the newly verified account."""
+        body = {"email": email, "code": code, "registration_id": registration_id}
+        return self.api.call("POST", "/v1/accounts/verification", body)["access_token"]
+
+    def resend_code(self, email: str, registration_id: str) -> None:
+        self.api.call(
+            "POST", "/v1/accounts/verification/resend", {"email": email, "registration_id": registration_id}
+        )
+
+    def log_in(self, email: str, password: str) -> str:
+        """An access token."""
+        return self.api.call("POST", "/v1/sessions", {"email": email, "password": password})["access_token"]
+
+    def log_out(self, token: str) -> None:
+        self.api.call("DELETE", "/v1/sessions/current", token=token)
+
+    def me(self, token: str) -> dict[str, Any]:
+        """{id, email, verified, created_at, locale}."""
+        return self.api.call("GET", "/v1/accounts/me", token=token)
+
+    def delete_account(self, token: str, password: str) -> None:
+        self.api.call("DELETE", "/v1/accounts/me", {"password": password}, token=token)
+
+    def request_password_reset(self, email: str, return_to: str) -> None:
+        """Mail a reset code; the "password updated" mail will lead back to `return_to` (a path)."""
+        self.api.call("POST", "/v1/password-resets", {"email": email, "return_to": return_to})
+
+    def verify_password_reset(self, email: str, code: str) -> str:
+        """The single-use reset token."""
+        body = {"email": email, "code": code}
+        return self.api.call("POST", "/v1/password-resets/verification", body)["reset_token"]
+
+    def complete_password_reset(self, reset_token: str, new_password: str) -> None:
+        body = {"reset_token": reset_token, "new_password": new_password}
+        self.api.call("POST", "/v1/password-resets/completion", body)
+
+    def reachable(self) -> bool:
+        """Identity answers its liveness probe."""
+        try:
+            self.api.call("GET", "/healthz")
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
+        return True

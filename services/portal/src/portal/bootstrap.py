@@ -1,0 +1,34 @@
+"""Composition root of the portal: the clients of the services it shows."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from portal.adapters.catalogue import CatalogueClient
+from portal.adapters.http import JsonApi
+from portal.adapters.identity import IdentityClient
+from portal.adapters.newsletter import NewsletterClient
+from portal.settings import Settings
+
+
+@dataclass(frozen=True)
+class Portal:
+    """What the pages talk to."""
+
+    settings: Settings
+    identity: IdentityClient
+    catalogue: CatalogueClient
+    newsletter: NewsletterClient
+
+
+def bootstrap(settings: Settings, forwarded_for: Callable[[], Mapping[str, str]] = dict) -> Portal:
+    """Wire the clients; `forwarded_for` gives identity the visitor's address (its per-IP limits)."""
+
+    def api(service: str, url: str, extra: Callable[[], Mapping[str, str]] = dict) -> JsonApi:
+        return JsonApi(service, url, timeout=settings.api_timeout_s, extra_headers=extra)
+
+    return Portal(
+        settings=settings,
+        identity=IdentityClient(api("identity", settings.identity_url, forwarded_for)),
+        catalogue=CatalogueClient(api("catalogue", settings.catalogue_url)),
+        newsletter=NewsletterClient(api("newsletter", settings.newsletter_url)),
+    )

@@ -1,0 +1,149 @@
+"""The portal's Flask application factory: gunicorn runs `portal.entrypoints.app:create_app()`."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, redirect, render_template, request, url_for
+from flask_babel import format_date, gettext
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from accounts_common.process import configure_logging
+from accounts_common.web import create_api_app
+from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.bootstrap import Portal, bootstrap
+from portal.domain.navigation import clock_duration
+from portal.entrypoints import i18n
+from portal.entrypoints.pages import account, resets, sessions, signup, videos
+from portal.entrypoints.web import (
+    CSRF_FIELD,
+    access_token,
+    check_csrf,
+    csrf_token,
+    current_path,
+    remember_return_to,
+    sign_out,
+)
+from portal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PAGES = (videos.blp, sessions.blp, signup.blp, resets.blp, account.blp)
+
+
+def create_app(
+    settings: Settings | None = None, portal: Portal | None = None, config: dict[str, Any] | None = None
+) -> Flask:
+    """Build the app; tests may pass their own settings or a wired portal."""
+    configure_logging()
+    settings = settings or Settings.from_env()
+    portal = portal or bootstrap(
+        settings, forwarded_for=lambda: {"X-Forwarded-For": request.remote_addr or ""}
+    )
+    app = create_api_app(
+        "portal",
+        title="Multimedia Accounts — portal",
+        blueprints=[],
+        readiness_checks={"identity": portal.identity.reachable},
+        config={
+            "SECRET_KEY": settings.secret_key,
+            "SESSION_COOKIE_NAME": "portal_session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": settings.secure_cookies,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+            **(config or {}),
+        },
+    )
+    app.extensions["portal"] = portal
+    i18n.install_i18n(app)
+    for blueprint in PAGES:
+        app.register_blueprint(blueprint)
+    app.before_request(check_csrf)
+    install_page_errors(app)
+    install_page_context(app)
+    return app
+
+
+def long_date(value: str | None) -> str:
+    """An ISO 8601 timestamp as a date in the page's language ("11 February 2021", "11 février 2021")."""
+    try:
+        return format_date(datetime.fromisoformat(value or ""), "long")
+    except ValueError:
+        return ""
+
+
+def install_page_context(app: Flask) -> None:
+    app.add_template_filter(clock_duration, "duration")
+    app.add_template_filter(long_date, "long_date")
+
+    @app.context_processor
+    def page_context() -> dict[str, Any]:
+        return {
+            "csrf_field": CSRF_FIELD,
+            "csrf_token": csrf_token,
+            "signed_in": access_token() is not None,
+            "current_path": current_path(),
+        }
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' http: https: data:; form-action 'self' http: https:; "
+            "frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if access_token() is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def install_page_errors(app: Flask) -> None:
+    """Errors as pages in the visitor's language (the operations endpoints keep problem+json)."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response | tuple[str, int]:
+        if request.path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+            return error.get_response()
+        status = error.code or 500
+        if status == 400 and error.description == "csrf":
+            message = gettext("This form has expired. Go back, reload the page and try again.")
+        elif status == 404:
+            message = gettext("This page does not exist.")
+        elif status == 403:
+            message = gettext("You are not allowed to do this.")
+        else:
+            message = gettext("The request could not be completed.")
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(ServiceUnavailable)
+    def unavailable(error: ServiceUnavailable) -> tuple[str, int]:
+        log.warning("%s", error)
+        messages = {
+            "identity": gettext("The account service is unavailable. Please try again in a few minutes."),
+            "catalogue": gettext("The video catalogue is unavailable. Please try again in a few minutes."),
+            "newsletter": gettext("The newsletter is unavailable. Please try again in a few minutes."),
+        }
+        return render_template("error.html", status=503, message=messages[error.service]), 503
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response | tuple[str, int]:
+        if error.status == 401:
+            # The access token expired or was revoked (password reset, deletion): log in again.
+            sign_out()
+            if request.method == "GET":
+                remember_return_to(current_path())
+            return redirect(url_for("sessions.login", reason="expired"), code=303)
+        log.warning("unexpected answer from a service: %s", error)
+        message = gettext("The request could not be completed.")
+        return render_template("error.html", status=400, message=message), 400
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_template(
+            "error.html", status=500, message=gettext("Something went wrong on our side.")
+        ), 500

@@ -1,0 +1,81 @@
+"""My account: email, newsletter on/off, deleting the account; and the newsletter's own page."""
+
+from flask import Blueprint, flash, render_template, request, session
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.entrypoints.problems import field_errors
+from portal.entrypoints.web import access_token, login_required, portal, see_other, sign_out
+
+blp = Blueprint("account", __name__)
+# The pages with a subscription button, where the form's `from` returns to.
+RETURN_PAGES = {"newsletter": "account.newsletter", "created": "signup.created"}
+
+
+def newsletter_status(token: str) -> bool | None:
+    """Subscribed or not; None when the newsletter service does not answer."""
+    try:
+        return portal().newsletter.subscribed(token)
+    except (ServiceUnavailable, ApiError) as error:
+        if isinstance(error, ApiError) and error.status == 401:
+            raise
+        return None
+
+
+def render_account(errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
+    token = str(access_token())
+    return render_template(
+        "account/account.html",
+        email=session.get("email"),
+        subscribed=newsletter_status(token),
+        errors=errors,
+    ), status
+
+
+@blp.get("/account")
+@login_required
+def account() -> tuple[str, int]:
+    return render_account({})
+
+
+@blp.get("/newsletter")
+@login_required
+def newsletter() -> str:
+    return render_template("account/newsletter.html", subscribed=newsletter_status(str(access_token())))
+
+
+@blp.post("/newsletter")
+@login_required
+def change_subscription() -> Response | tuple[str, int]:
+    """Subscribe (subscribe=yes) or unsubscribe (subscribe=no); back to the page the form was on."""
+    token, subscribe = str(access_token()), request.form.get("subscribe") == "yes"
+    try:
+        if subscribe:
+            portal().newsletter.subscribe(token)
+        else:
+            portal().newsletter.unsubscribe(token)
+    except ServiceUnavailable:
+        return render_account(
+            {"newsletter": [gettext("The newsletter is unavailable. Please try again in a few minutes.")]},
+            503,
+        )
+    if subscribe:
+        flash(gettext("You are subscribed to our newsletter."))
+    else:
+        flash(gettext("You are no longer subscribed to our newsletter."))
+    return see_other(RETURN_PAGES.get(request.form.get("from", ""), "account.account"))
+
+
+@blp.post("/account/delete")
+@login_required
+def delete() -> Response | tuple[str, int]:
+    try:
+        portal().identity.delete_account(str(access_token()), request.form.get("delete_password", ""))
+    except ApiError as error:
+        if error.status == 401:
+            raise
+        return render_account(field_errors(error, {"password": "delete_password"}), 400)
+    sign_out()
+    flash(gettext("Your account has been deleted."))
+    return see_other("videos.index")

@@ -1,0 +1,115 @@
+"""Reset password → code → create a new password → updated, with the way back to the page the user was on."""
+
+import time
+from typing import Any
+
+from flask import Blueprint, flash, render_template, request, session
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from portal.adapters.http import ApiError
+from portal.entrypoints.problems import CODE, EMAIL, FORM, field_errors
+from portal.entrypoints.web import (
+    portal,
+    render_code_page,
+    return_path,
+    see_other,
+    sign_out,
+    too_early_for_a_new_code,
+)
+
+blp = Blueprint("resets", __name__, url_prefix="/password-reset")
+
+
+def reset_state() -> dict[str, Any] | None:
+    """The reset under way: the email, when its code was sent, then the reset token (never in a URL)."""
+    return session.get("reset")
+
+
+def request_code(email: str) -> None:
+    portal().identity.request_password_reset(email, return_path())
+    session["reset"] = {"email": email, "sent_at": time.time()}
+
+
+@blp.get("")
+def start() -> str:
+    return render_template("resets/start.html", values={}, errors={})
+
+
+@blp.post("")
+def submit_email() -> Response | tuple[str, int]:
+    email = request.form.get("email", "").strip()
+    try:
+        request_code(email)
+    except ApiError as error:
+        return render_template(
+            "resets/start.html", values={"email": email}, errors=field_errors(error, EMAIL)
+        ), 400
+    return see_other("resets.verify")
+
+
+@blp.get("/code")
+def verify() -> str | Response:
+    reset = reset_state()
+    if reset is None:
+        return see_other("resets.start")
+    return render_code_page("resets", reset, {})
+
+
+@blp.post("/code")
+def submit_code() -> Response | str | tuple[str, int]:
+    reset = reset_state()
+    if reset is None:
+        return see_other("resets.start")
+    try:
+        token = portal().identity.verify_password_reset(str(reset["email"]), request.form.get("code", ""))
+    except ApiError as error:
+        return render_code_page("resets", reset, field_errors(error, CODE)), 400
+    session["reset"] = {**reset, "reset_token": token}
+    return see_other("resets.new_password")
+
+
+@blp.post("/code/resend")
+def resend() -> Response | str | tuple[str, int]:
+    reset = reset_state()
+    if reset is None:
+        return see_other("resets.start")
+    if refusal := too_early_for_a_new_code("resets", reset):
+        return refusal
+    try:
+        request_code(str(reset["email"]))
+    except ApiError as error:
+        return render_code_page("resets", reset, {"resend": field_errors(error, {})[FORM]}), 400
+    flash(gettext("We have sent a new code to %(email)s.", email=reset["email"]))
+    return see_other("resets.verify")
+
+
+@blp.get("/new")
+def new_password() -> str | Response:
+    reset = reset_state()
+    if reset is None or "reset_token" not in reset:
+        return see_other("resets.start")
+    return render_template("resets/new_password.html", errors={})
+
+
+@blp.post("/new")
+def submit_new_password() -> Response | tuple[str, int]:
+    reset = reset_state()
+    if reset is None or "reset_token" not in reset:
+        return see_other("resets.start")
+    try:
+        portal().identity.complete_password_reset(str(reset["reset_token"]), request.form.get("password", ""))
+    except ApiError as error:
+        errors = field_errors(error, {"new_password": "password"})
+        if error.slug == "invalid-reset-token":
+            session.pop("reset", None)
+        return render_template("resets/new_password.html", errors=errors), 400
+    return_to = return_path()
+    sign_out()  # every session of the account was revoked
+    session["return_to"] = return_to
+    return see_other("resets.done")
+
+
+@blp.get("/done")
+def done() -> str:
+    return render_template("resets/done.html", return_to=return_path())

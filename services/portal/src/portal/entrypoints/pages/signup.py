@@ -1,0 +1,95 @@
+"""Create an account → check your inbox and enter the code (or send a new one) → account created."""
+
+import time
+from typing import Any
+
+from flask import Blueprint, flash, render_template, request, session
+from flask_babel import get_locale, gettext
+from werkzeug.wrappers import Response
+
+from portal.adapters.http import ApiError
+from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
+from portal.entrypoints.web import (
+    access_token,
+    portal,
+    render_code_page,
+    return_path,
+    see_other,
+    sign_in,
+    too_early_for_a_new_code,
+)
+
+blp = Blueprint("signup", __name__)
+
+
+def pending() -> dict[str, Any] | None:
+    """The registration waiting for its code: email, registration_id (never in a URL), when sent."""
+    return session.get("signup")
+
+
+@blp.get("/signup")
+def signup() -> str:
+    return render_template("signup/signup.html", values={}, errors={})
+
+
+@blp.post("/signup")
+def submit_signup() -> str | Response | tuple[str, int]:
+    email, password = request.form.get("email", "").strip(), request.form.get("password", "")
+    try:
+        accepted = portal().identity.register(email, password, str(get_locale()))
+    except ApiError as error:
+        return render_template(
+            "signup/signup.html", values={"email": email}, errors=field_errors(error, CREDENTIALS)
+        ), 400
+    session["signup"] = {
+        "email": accepted.get("email", email),
+        "registration_id": accepted["registration_id"],
+        "sent_at": time.time(),
+    }
+    return see_other("signup.verify")
+
+
+@blp.get("/signup/verify")
+def verify() -> str | Response:
+    registration = pending()
+    if registration is None:
+        return see_other("signup.signup")
+    return render_code_page("signup", registration, {})
+
+
+@blp.post("/signup/verify")
+def submit_code() -> str | Response | tuple[str, int]:
+    registration = pending()
+    if registration is None:
+        return see_other("signup.signup")
+    email, registration_id = str(registration["email"]), str(registration["registration_id"])
+    try:
+        token = portal().identity.verify(email, request.form.get("code", ""), registration_id)
+        me = portal().identity.me(token)
+    except ApiError as error:
+        return render_code_page("signup", registration, field_errors(error, CODE)), 400
+    sign_in(token, me["email"], me.get("locale"))
+    return see_other("signup.created")
+
+
+@blp.post("/signup/resend")
+def resend() -> str | Response | tuple[str, int]:
+    registration = pending()
+    if registration is None:
+        return see_other("signup.signup")
+    if refusal := too_early_for_a_new_code("signup", registration):
+        return refusal
+    try:
+        portal().identity.resend_code(str(registration["email"]), str(registration["registration_id"]))
+    except ApiError as error:
+        return render_code_page("signup", registration, {"resend": field_errors(error, {})[FORM]}), 400
+    session["signup"] = {**registration, "sent_at": time.time()}
+    flash(gettext("We have sent a new code to %(email)s.", email=registration["email"]))
+    return see_other("signup.verify")
+
+
+@blp.get("/signup/done")
+def created() -> str | Response:
+    if access_token() is None:
+        return see_other("signup.signup")
+    return render_template("signup/created.html", return_to=return_path(""))

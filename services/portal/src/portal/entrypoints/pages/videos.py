@@ -1,0 +1,48 @@
+"""Video list with search, a video's page with its renditions, and the Download button."""
+
+from flask import Blueprint, abort, redirect, render_template, request
+from werkzeug.wrappers import Response
+
+from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.entrypoints.web import access_token, current_path, portal, remember_return_to, see_other
+
+blp = Blueprint("videos", __name__)
+
+
+@blp.get("/")
+def index() -> str:
+    query = request.args.get("q", "").strip()[:200]
+    page = request.args.get("page", 1, type=int) or 1
+    remember_return_to(current_path())
+    try:
+        result = portal().catalogue.videos(query, max(page, 1))
+    except (ServiceUnavailable, ApiError):
+        return render_template("videos/index.html", query=query, result=None, unavailable=True)
+    return render_template("videos/index.html", query=query, result=result, unavailable=False)
+
+
+@blp.get("/videos/<video_id>")
+def video(video_id: str) -> str:
+    remember_return_to(current_path())
+    try:
+        found = portal().catalogue.video(video_id)
+    except ApiError as error:
+        abort(404 if error.status in (400, 404) else 400)
+    except ServiceUnavailable:
+        return render_template("videos/video.html", video=None, unavailable=True)
+    return render_template("videos/video.html", video=found, unavailable=False)
+
+
+@blp.post("/videos/<video_id>/renditions/<rendition_id>/download")
+def download(video_id: str, rendition_id: str) -> Response:
+    """Signed in: off to the file's short-lived link. Otherwise: log in or create an account first."""
+    token = access_token()
+    if token is None:
+        return see_other("sessions.login", reason="download")
+    try:
+        url = portal().catalogue.download_link(token, video_id, rendition_id)
+    except ApiError as error:
+        if error.status == 401:
+            raise
+        abort(403 if error.status == 403 else 404)
+    return redirect(url, code=303)

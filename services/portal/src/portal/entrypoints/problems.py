@@ -1,0 +1,63 @@
+"""The services' problems as messages next to the form fields they concern, in the page's language."""
+
+from flask_babel import gettext, lazy_gettext
+
+from portal.adapters.http import ApiError
+
+FORM = "_form"
+CREDENTIALS = {"email": "email", "password": "password"}
+CODE = {"code": "code"}
+EMAIL = {"email": "email"}
+
+# Identity's wording of the password policy and of malformed input, translated for the page.
+API_MESSAGES = {
+    "Use at least 12 characters.": lazy_gettext("Use at least 12 characters."),
+    "Use at least 8 characters.": lazy_gettext("Use at least 8 characters."),
+    "Use at most 128 characters.": lazy_gettext("Use at most 128 characters."),
+    "Do not use spaces.": lazy_gettext("Do not use spaces."),
+    "Include an uppercase letter.": lazy_gettext("Include an uppercase letter."),
+    "Include a lowercase letter.": lazy_gettext("Include a lowercase letter."),
+    "Include a number.": lazy_gettext("Include a number."),
+    "Include a symbol, such as ! ? # or %.": lazy_gettext("Include a symbol, such as ! ? # or %."),
+    "This password is too common; choose another.": lazy_gettext(
+        "This password is too common; choose another."
+    ),
+    "Not a valid email address.": lazy_gettext("Enter a valid email address, like name@example.org."),
+    "Missing data for required field.": lazy_gettext("This field is required."),
+}
+
+
+def _problem_messages() -> dict[str, tuple[str, str]]:
+    """Problem slug → (the API field it concerns, message)."""
+    return {
+        "invalid-code": ("code", gettext("This code is not right. Check the email and try again.")),
+        "code-expired": ("code", gettext("This code has expired. Ask for a new code.")),
+        "code-locked": (
+            "code",
+            gettext("Too many wrong tries: this code no longer works. Ask for a new code."),
+        ),
+        "invalid-credentials": ("password", gettext("The email or password is not right.")),
+        "account-not-verified": (
+            "email",
+            gettext("This account is not verified yet. Create an account again to receive a new code."),
+        ),
+        "wrong-password": ("password", gettext("The password is not right.")),
+        "invalid-reset-token": (FORM, gettext("This password reset has expired. Please start again.")),
+        "rate-limited": (FORM, gettext("Too many attempts. Please wait a few minutes and try again.")),
+    }
+
+
+def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list[str]]:
+    """{form field: [messages]} for a 4xx problem; `form_fields` maps the API's fields to the form's.
+
+    A message about anything the form does not show goes to the top of the form.
+    """
+    known = _problem_messages()
+    if error.slug in known:
+        field, message = known[error.slug]
+        return {form_fields.get(field, FORM): [message]}
+    errors: dict[str, list[str]] = {}
+    for name, messages in error.errors.items():
+        translated = [str(API_MESSAGES.get(message, message)) for message in messages]
+        errors.setdefault(form_fields.get(name, FORM), []).extend(translated)
+    return errors or {FORM: [gettext("The request could not be completed. Check the form and try again.")]}

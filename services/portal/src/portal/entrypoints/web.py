@@ -1,0 +1,123 @@
+"""What every page shares: the wired portal, the signed session, CSRF tokens, login and return paths."""
+
+import functools
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from portal.bootstrap import Portal
+from portal.domain.codes import CodeRequest
+from portal.domain.navigation import safe_return_path
+
+CSRF_FIELD = "csrf_token"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def portal() -> Portal:
+    return current_app.extensions["portal"]  # type: ignore[no-any-return]
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use), for the hidden field of every form."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def check_csrf() -> None:
+    """Refuse (400) a state-changing request whose form does not carry this session's token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    sent = request.form.get(CSRF_FIELD, "")
+    expected = session.get("csrf", "")
+    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(400, description="csrf")
+
+
+def access_token() -> str | None:
+    """The signed-in account's access token, if any."""
+    return session.get("token")
+
+
+def sign_in(token: str, email: str, locale: str | None) -> None:
+    """Keep the token in the session (a new one: nothing of the anonymous session carries over)."""
+    return_to = session.get("return_to")
+    session.clear()
+    session.update(token=token, email=email, csrf=secrets.token_urlsafe(32))
+    if locale:
+        session["locale"] = locale
+    if return_to:
+        session["return_to"] = return_to
+
+
+def sign_out() -> None:
+    """Forget the account (keeping the chosen language)."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+
+
+def remember_return_to(path: str | None) -> None:
+    """The page to come back to after logging in, creating an account or resetting the password."""
+    session["return_to"] = safe_return_path(path)
+
+
+def return_path(default: str = "/") -> str:
+    return safe_return_path(session.get("return_to"), default)
+
+
+def current_path() -> str:
+    """This request's path with its query string, for coming back to it."""
+    return request.full_path.rstrip("?")
+
+
+def login_required(view: F) -> F:
+    """Send an anonymous visitor to the login page, and back here afterwards."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if access_token() is None:
+            remember_return_to(current_path())
+            return redirect(url_for("sessions.login"))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def see_other(endpoint: str, **values: Any) -> Response:
+    """303 to a page, the answer to a POST that worked."""
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def seconds_before_new_code(flow_state: Mapping[str, Any]) -> int:
+    """How long the user must wait before asking for another code (identity answers 202 regardless)."""
+    sent = CodeRequest(float(flow_state["sent_at"]), portal().settings.resend_cooldown_s)
+    return sent.seconds_to_wait(time.time())
+
+
+def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[str, list[str]]) -> str:
+    """ "Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
+    return render_template(
+        "code.html",
+        flow=flow,
+        email=flow_state["email"],
+        wait_s=seconds_before_new_code(flow_state),
+        minutes=portal().settings.code_lifetime_s // 60,
+        errors=errors,
+    )
+
+
+def too_early_for_a_new_code(flow: str, flow_state: Mapping[str, Any]) -> tuple[str, int] | None:
+    """The code page saying how long to wait, when "Send new code" comes before the cooldown is over."""
+    wait = seconds_before_new_code(flow_state)
+    if not wait:
+        return None
+    message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
+    return render_code_page(flow, flow_state, {"resend": [message]}), 429

@@ -1,0 +1,239 @@
+"""The portal as a running process over the e2e stack (identity, mailer), driven by Debian's chromium.
+
+The catalogue and the newsletter join when their packages are installed in this tree (`catalogue`
+and `newsletter` commands in the virtual environment): each runs as web + worker with a database
+and consumer group of its own. Without them the portal runs with nothing listening at their
+addresses, shows that they are unavailable, and the steps that need them are skipped, saying so.
+"""
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
+from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end
+from tests.support.browser import (
+    ARTIFACTS,
+    AXE_SCRIPT,
+    CHROMIUM,
+    MISSING_BROWSER,
+    Journey,
+    PageWeights,
+    artifact_name,
+    launch,
+)
+from tests.support.http import call
+from tests.support.processes import VENV_BIN, ServiceProcess, free_port, run_once
+
+PASSWORD = "Correct-Horse-9!"
+OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
+SEED_ARTICLE = (
+    "NATO Secretary General Jens Stoltenberg welcomed the Belgian Minister of Defence Ludivine Dedonder "
+    "to NATO Headquarters on Thursday (11 February), ahead of the next week’s meeting of the defence "
+    "ministers that will take place by secure video conferencing. This was the first meeting between "
+    "Mr. Stoltenberg and Ms. Dedonder.\n"
+    "The Secretary General and the Belgian Defence Minister also discussed NATO-EU partnership and the "
+    "NATO 2030 initiative that aims to make the Alliance even stronger for the future."
+)
+
+
+@dataclass(frozen=True)
+class Portal:
+    url: str
+    catalogue_url: str | None
+    newsletter_url: str | None
+    sample: "SampleVideo | None"
+
+
+@dataclass(frozen=True)
+class SampleVideo:
+    id: str
+    title: str
+    rendition_label: str
+    content: bytes
+
+
+def installed(command: str) -> bool:
+    return (VENV_BIN / command).exists()
+
+
+def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
+    """What the catalogue and the newsletter share: Kafka, identity's keys, their own database and group."""
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS,))
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
+        f"{prefix}_DATABASE_URL": fresh_database(infra, f"browser_{prefix.lower()}"),
+        f"{prefix}_CONSUMER_GROUP": group,
+        f"{prefix}_OPERATOR_TOKEN": OPERATOR_TOKEN,
+    }
+
+
+def run_web_and_worker(name: str, env: dict[str, str], logs: Path) -> tuple[str, list[ServiceProcess]]:
+    run_once([name, "migrate"], env)
+    port = free_port()
+    web = ServiceProcess(f"{name}-web", [name, "web", "--port", str(port)], env, logs).start()
+    worker = ServiceProcess(f"{name}-worker", [name, "worker"], env, logs).start()
+    web.wait_http(f"http://127.0.0.1:{port}/readyz")
+    return f"http://127.0.0.1:{port}", [web, worker]
+
+
+@pytest.fixture(scope="session")
+def catalogue(
+    infra: Infra,
+    stack: Stack,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, SampleVideo] | None]:
+    """The running catalogue with one video (the seed's article as its description); None while the
+    catalogue is not part of this tree."""
+    if not installed("catalogue"):
+        yield None
+        return
+    media = tmp_path_factory.mktemp("catalogue-media")
+    content = secrets.token_bytes(256 * 1024)
+    (media / "summit.mp4").write_bytes(content)
+    env = {
+        **service_env(infra, stack, "CATALOGUE", f"catalogue-browser-{RUN_ID}"),
+        "CATALOGUE_STORAGE_ROOT": str(media),
+        "CATALOGUE_DOWNLOAD_LINK_KEY": secrets.token_urlsafe(32),
+    }
+    url, processes = run_web_and_worker("catalogue", env, tmp_path_factory.mktemp("catalogue-logs"))
+    try:
+        yield url, ingest_sample(url, content)
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def ingest_sample(catalogue_url: str, content: bytes) -> SampleVideo:
+    title = f"Secretary General meets the Belgian Minister of Defence {RUN_ID}"
+    rendition = {"label": "720p MP4", "container": "mp4", "codec": "h264", "width": 1280, "height": 720,
+                 "bitrate": 3_000_000, "path": "summit.mp4"}  # fmt: skip
+    video = {"title": title, "description": SEED_ARTICLE, "published_at": "2021-02-11T14:00:00Z",
+             "duration": 95, "tags": ["summit"], "renditions": [rendition]}  # fmt: skip
+    status, created = call(
+        "POST", f"{catalogue_url}/v1/videos", video, {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    )
+    assert status == 201, created
+    return SampleVideo(created["id"], title, rendition["label"], content)
+
+
+@pytest.fixture(scope="session")
+def newsletter_url(
+    infra: Infra,
+    stack: Stack,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str | None]:
+    """The running newsletter's URL; None while the newsletter is not part of this tree."""
+    if not installed("newsletter"):
+        yield None
+        return
+    env = {
+        **service_env(infra, stack, "NEWSLETTER", f"newsletter-browser-{RUN_ID}"),
+        "NEWSLETTER_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
+        "NEWSLETTER_WORKER_METRICS_PORT": str(free_port()),
+    }
+    url, processes = run_web_and_worker("newsletter", env, tmp_path_factory.mktemp("newsletter-logs"))
+    try:
+        yield url
+    finally:
+        for process in processes:
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def portal(
+    stack: Stack,
+    catalogue: tuple[str, SampleVideo] | None,
+    newsletter_url: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Portal]:
+    catalogue_url, sample = catalogue or (None, None)
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: the portal says the service is unavailable
+    port = free_port()
+    env = {
+        "ACCOUNTS_ENV": "development",
+        "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),
+        "PORTAL_IDENTITY_URL": stack.identity_url,
+        "PORTAL_CATALOGUE_URL": catalogue_url or nowhere,
+        "PORTAL_NEWSLETTER_URL": newsletter_url or nowhere,
+        "PORTAL_SECURE_COOKIES": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("portal-prometheus")),
+    }
+    process = ServiceProcess(
+        "portal-web", ["portal", "web", "--port", str(port)], env, tmp_path_factory.mktemp("portal-logs")
+    )
+    process.start()
+    try:
+        process.wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield Portal(f"http://127.0.0.1:{port}", catalogue_url, newsletter_url, sample)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def page_weights(portal: Portal) -> Iterator[PageWeights]:
+    weights = PageWeights(portal.url)
+    yield weights
+    weights.write()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not (AXE_SCRIPT.exists() and Path(CHROMIUM).exists()):
+        pytest.fail(MISSING_BROWSER)
+    with sync_playwright() as playwright:
+        launched = launch(playwright)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def context_options() -> dict[str, object]:
+    """Options of the test's browser context; a test overrides it for a phone, French, or no JavaScript."""
+    return {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
+
+
+@pytest.fixture
+def context(browser: Browser, context_options: dict[str, object]) -> Iterator[BrowserContext]:
+    # bypass_csp: the page's Content-Security-Policy would refuse the injected axe-core script.
+    created = browser.new_context(bypass_csp=True, **context_options)  # type: ignore[arg-type]
+    created.set_default_timeout(15_000)
+    try:
+        yield created
+    finally:
+        created.close()
+
+
+@pytest.fixture
+def journey(
+    context: BrowserContext,
+    context_options: dict[str, object],
+    page_weights: PageWeights,
+    request: pytest.FixtureRequest,
+) -> Journey:
+    page: Page = context.new_page()
+    page_weights.watch(page)
+    folder = ARTIFACTS / "screenshots" / artifact_name(request.node.nodeid)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return Journey(page, folder, accessibility=context_options.get("java_script_enabled", True) is not False)
+
+
+@pytest.fixture
+def new_email() -> str:
+    return f"browser-{uuid.uuid4().hex[:12]}@example.org"
+
+
+@pytest.fixture
+def inbox(infra: Infra):  # type: ignore[no-untyped-def]
+    return infra.inbox

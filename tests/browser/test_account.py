@@ -1,0 +1,117 @@
+"""My account (email, newsletter, deletion with the password), CSRF refusals, and the pages that
+say when a service is unavailable instead of failing."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import log_in, sign_up
+from tests.support.browser import assert_accessible, field_error
+
+
+def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
+    portal, journey, inbox, new_email
+):
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="My account").click()
+    expect(page.locator("h1")).to_have_text("My account")
+    expect(page.locator("main")).to_contain_text(new_email)
+    if portal.newsletter_url is None:
+        expect(page.locator("main")).to_contain_text("The newsletter is unavailable.")
+    journey.step("my-account")
+
+    page.locator("#delete_password").fill("Not-The-Password-1!")
+    page.get_by_role("button", name="Delete my account").click()
+    assert field_error(page, "delete_password") == "The password is not right."
+    journey.step("delete-refused")
+    page.locator("#delete_password").fill(PASSWORD)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator(".notice")).to_have_text("Your account has been deleted.")
+    journey.step("account-deleted")
+
+    page.goto(portal.url + "/login")
+    log_in(page, new_email, PASSWORD)
+    assert field_error(page, "password") == "The email or password is not right."
+
+
+def test_the_account_page_asks_to_log_in_and_comes_back(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.get_by_role("button", name="Log out").click()
+    page.goto(portal.url + "/account")
+    expect(page.locator("h1")).to_have_text("Log in")
+    journey.step("log-in")
+    log_in(page, new_email, PASSWORD)
+    expect(page).to_have_url(portal.url + "/account")
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/login")
+    for form in ({"email": new_email, "password": PASSWORD}, {"email": new_email, "csrf_token": "forged"}):
+        response = page.request.post(portal.url + "/login", form=form)
+        assert response.status == 400
+        assert "This form has expired" in response.text()
+    page.evaluate("() => document.querySelector('main form input[name=csrf_token]').remove()")
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("This form has expired. Go back, reload the page and try again.")
+    journey.step("csrf-refused")
+
+
+def test_pages_say_when_a_service_is_unavailable(portal, journey):
+    page = journey.page
+    if portal.catalogue_url is None:
+        page.goto(portal.url + "/")
+        expect(page.get_by_role("alert")).to_have_text(
+            "The video catalogue is unavailable. Please try again in a few minutes."
+        )
+        journey.step("catalogue-unavailable")
+    response = page.goto(portal.url + "/no-such-page")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("This page does not exist.")
+    assert_accessible(page, "not found")
+    journey.step("not-found")
+
+
+def test_newsletter_on_and_off_from_my_account(portal, journey, inbox, new_email):
+    if portal.newsletter_url is None:
+        pytest.skip("the newsletter service is not installed in this tree yet (branch newsletter)")
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="My account").click()
+    expect(page.locator("main")).to_contain_text("You are not subscribed to our newsletter.")
+    page.get_by_role("button", name="Subscribe to our newsletter").click()
+    expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")
+    expect(page.get_by_role("button", name="Unsubscribe")).to_be_visible()
+    journey.step("subscribed")
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.locator(".notice")).to_have_text("You are no longer subscribed to our newsletter.")
+    expect(page.locator("main")).to_contain_text("You are not subscribed to our newsletter.")
+    journey.step("unsubscribed")
+    page.goto(portal.url + "/newsletter")
+    expect(page.get_by_role("button", name="Subscribe to our newsletter")).to_be_visible()
+    journey.step("newsletter-page")
+
+
+def test_the_login_form_by_keyboard_alone(portal, journey, new_email):
+    page = journey.page
+    page.goto(portal.url + "/login")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "email"
+    page.keyboard.type(new_email)
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "password"
+    page.keyboard.type("Not-Registered-1!")
+    page.keyboard.press("Enter")
+    expect(page.locator("#password-errors")).to_have_text("The email or password is not right.")
+    assert page.evaluate("() => document.activeElement.id") == "password"  # focus where the error is
+    journey.step("keyboard-login-refused")

@@ -1,0 +1,80 @@
+"""The whole path: video list with search → video → Download → create an account → code → account
+created (newsletter) → back to the video → the download works; also without JavaScript."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import code_mail, enter_code
+from tests.support.browser import Journey
+from tests.support.inbox import code_in
+
+
+@pytest.fixture
+def sample(portal):  # type: ignore[no-untyped-def]
+    if portal.sample is None:
+        pytest.skip("the catalogue service is not installed in this tree")
+    return portal.sample
+
+
+def open_the_video(journey: Journey, portal_url: str, title: str) -> None:
+    page = journey.page
+    page.goto(portal_url + "/")
+    page.get_by_label("Search videos").fill(title.split()[-1])
+    page.get_by_role("button", name="Search").click()
+    journey.step("search-results")
+    page.get_by_role("link", name=title).click()
+    expect(page.locator("h1")).to_have_text(title)
+    journey.step("video")
+
+
+def download(journey: Journey, label: str) -> bytes:
+    with journey.page.expect_download() as started:
+        journey.page.get_by_role("button", name=f"Download {label}").click()
+    path = started.value.path()
+    return path.read_bytes()
+
+
+def test_download_path_through_signup_and_back_to_the_video(portal, sample, journey, inbox, new_email):
+    page = journey.page
+    open_the_video(journey, portal.url, sample.title)
+    expect(page.locator("main")).to_contain_text("Jens Stoltenberg welcomed the Belgian Minister")
+    video_url = page.url
+
+    page.get_by_role("button", name=f"Download {sample.rendition_label}").click()
+    expect(page.locator("h1")).to_have_text("Log in")
+    expect(page.locator("main")).to_contain_text("Log in or create an account to download videos.")
+    journey.step("log-in-or-create-an-account")
+    page.locator("main").get_by_role("link", name="Create an account").click()
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill(PASSWORD)
+    journey.step("create-an-account")
+    page.locator("main form button[type=submit]").click()
+    journey.step("check-your-inbox")
+    enter_code(journey, code_in(code_mail(inbox, new_email)))
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")
+    journey.step("account-created")
+    if portal.newsletter_url is not None:
+        page.get_by_role("button", name="Subscribe to our newsletter").click()
+        expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")
+        journey.step("subscribed")
+
+    page.get_by_role("link", name="Back to the page you were on").click()
+    expect(page).to_have_url(video_url)
+    assert download(journey, sample.rendition_label) == sample.content
+
+
+@pytest.mark.parametrize("context_options", [{"java_script_enabled": False}])
+def test_download_path_without_javascript(portal, sample, journey, inbox, new_email):
+    page = journey.page
+    open_the_video(journey, portal.url, sample.title)
+    page.get_by_role("button", name=f"Download {sample.rendition_label}").click()
+    page.locator("main").get_by_role("link", name="Create an account").click()
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    enter_code(journey, code_in(code_mail(inbox, new_email)))
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")
+    page.get_by_role("link", name="Back to the page you were on").click()
+    assert download(journey, sample.rendition_label) == sample.content
+    journey.step("downloaded")

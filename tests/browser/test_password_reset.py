@@ -1,0 +1,69 @@
+"""Reset password → code → create a new password (rules live, then checked by the server) → updated,
+and the button back to the page the user started from."""
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import enter_code, log_in, log_out, mail_where, sign_up
+from tests.support.browser import field_error
+from tests.support.inbox import code_in
+
+NEW_PASSWORD = "Another-Horse-7?"
+
+
+def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    log_out(page)
+
+    start = "/?q=summit"
+    page.goto(portal.url + start)
+    page.get_by_role("navigation").get_by_role("link", name="Log in").click()
+    page.get_by_role("link", name="Forgot your password? Reset password").click()
+    expect(page.locator("h1")).to_have_text("Reset password")
+    page.locator("#email").fill(new_email)
+    journey.step("reset-password")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
+    expect(page.locator("main")).to_contain_text("Enter the code to reset your password.")
+    journey.step("reset-code")
+
+    reset_subject = "Reset password: your verification code"
+    mail = mail_where(inbox, new_email, "the reset code", lambda m: m["subject"] == reset_subject)
+    enter_code(journey, code_in(mail))
+    expect(page.locator("h1")).to_have_text("Create a new password")
+    page.locator("#password").fill("alllowercase")
+    expect(page.locator("#password-rules li.met")).to_have_count(3)  # length, no spaces, lower case
+    page.locator("main form button[type=submit]").click()
+    assert "Include an uppercase letter." in field_error(page, "password")
+    journey.step("new-password-refused")
+    page.locator("#password").fill(NEW_PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Your password has been updated")
+    journey.step("password-updated")
+
+    page.get_by_role("link", name="Return to the page you were on").click()
+    expect(page).to_have_url(portal.url + start)
+    mail_where(  # its link leads back to the same page
+        inbox,
+        new_email,
+        "the password-updated mail leading back to the page",
+        lambda m: m["subject"] == "Your password has been updated" and f"{start}\n" in m["text"],
+    )
+    page.get_by_role("navigation").get_by_role("link", name="Log in").click()
+    log_in(page, new_email, PASSWORD)
+    assert field_error(page, "password") == "The email or password is not right."
+    log_in(page, new_email, NEW_PASSWORD)
+    expect(page).to_have_url(portal.url + start)
+    expect(page.get_by_role("navigation").get_by_role("link", name="My account")).to_be_visible()
+
+
+def test_a_wrong_reset_code_is_shown_next_to_the_field(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/password-reset")
+    page.locator("#email").fill(new_email)  # unknown email: the same pages, no code mail
+    page.locator("main form button[type=submit]").click()
+    enter_code(journey, "123456")
+    assert "This code is not right" in field_error(page, "code")
+    journey.step("wrong-reset-code")

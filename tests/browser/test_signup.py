@@ -1,0 +1,147 @@
+"""Create an account in a real browser: live password rules, errors next to fields, the code from the
+mail, "Send new code", the account created; on a phone, in French, and without JavaScript."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up
+from tests.support.browser import field_error, no_horizontal_scroll
+from tests.support.inbox import code_in
+
+
+def test_signup_path_with_live_rules_field_errors_and_the_code_from_the_mail(
+    portal, journey, inbox, new_email
+):
+    page = journey.page
+    page.goto(portal.url + "/")
+    journey.step("videos")
+
+    page.get_by_role("navigation").get_by_role("link", name="Create an account").click()
+    rules = page.locator("#password-rules")
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill("short")
+    expect(rules.locator("[data-rule=lower]")).to_have_class("met")
+    expect(rules.locator("[data-rule=length]")).not_to_have_class("met")
+    journey.step("rules-as-you-type")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    assert "Use at least 12 characters." in field_error(page, "password")
+    assert "Include an uppercase letter." in field_error(page, "password")
+    journey.step("password-refused-by-the-server")
+
+    page.locator("#password").fill(PASSWORD)
+    expect(rules.locator("li.met")).to_have_count(6)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
+    expect(page.locator("main")).to_contain_text(new_email)
+    expect(page.get_by_role("button", name="Send new code")).to_be_disabled()
+    expect(page.locator("#resend-when")).to_contain_text("You can ask for a new code in")
+    journey.step("check-your-inbox")
+
+    code = code_in(code_mail(inbox, new_email))
+    enter_code(journey, "000000" if code != "000000" else "111111")
+    assert "This code is not right" in field_error(page, "code")
+    journey.step("wrong-code")
+
+    enter_code(journey, code)
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")
+    expect(page.get_by_role("button", name="Subscribe to our newsletter")).to_be_visible()
+    journey.step("account-created")
+
+    log_out(page)
+    page.get_by_role("navigation").get_by_role("link", name="Log in").click()
+    log_in(page, new_email, "Wrong-Horse-9!")
+    assert field_error(page, "password") == "The email or password is not right."
+    journey.step("wrong-password")
+    log_in(page, new_email, PASSWORD)
+    expect(page.get_by_role("navigation").get_by_role("link", name="My account")).to_be_visible()
+    journey.step("logged-in")
+
+
+@pytest.mark.parametrize(
+    "context_options", [{"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}]
+)
+def test_signup_path_on_a_phone(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/")
+    assert no_horizontal_scroll(page)
+    journey.step("videos")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    assert no_horizontal_scroll(page)
+
+
+@pytest.mark.parametrize(
+    "context_options", [{"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}]
+)
+def test_signup_path_in_french_with_the_mails_in_french(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("navigation").get_by_role("link", name="Créer un compte")).to_be_visible()
+    journey.step("videos")
+    page.get_by_role("navigation").get_by_role("link", name="Créer un compte").click()
+    expect(page.locator("h1")).to_have_text("Créer un compte")
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill("court")
+    page.locator("main form button[type=submit]").click()
+    assert "Utilisez au moins 12 caractères." in field_error(page, "password")
+    journey.step("mot-de-passe-refuse")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Consultez votre messagerie et saisissez le code de vérification")
+    journey.step("code")
+
+    french_subject = "Créer un compte : votre code de vérification"
+    mail = mail_where(inbox, new_email, "the code mail in French", lambda m: m["subject"] == french_subject)
+    assert "Ce code expirera dans 30 minutes." in mail["text"] and '<html lang="fr">' in mail["html"]
+    enter_code(journey, code_in(mail))
+    expect(page.locator("h1")).to_have_text("Votre compte a bien été créé")
+    expect(page.get_by_role("button", name="Abonnez-vous à notre lettre d’information")).to_be_visible()
+    journey.step("compte-cree")
+    welcome = "Votre compte a bien été créé"
+    mail_where(inbox, new_email, "the welcome mail in French", lambda m: m["subject"] == welcome)
+
+
+def test_the_language_switch_on_every_page_and_the_accounts_language_after_login(
+    portal, journey, inbox, new_email
+):
+    page = journey.page
+    page.goto(portal.url + "/signup")
+    page.get_by_role("button", name="Français").click()
+    expect(page).to_have_url(portal.url + "/signup")
+    expect(page.locator("h1")).to_have_text("Créer un compte")
+    expect(page.get_by_role("button", name="Français")).to_have_attribute("aria-pressed", "true")
+    journey.step("switched-to-french")
+    sign_up(journey, inbox, new_email, PASSWORD)  # registered in French: the account's language
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")
+    log_out(page)
+
+    fresh = page.context.browser.new_context(locale="en-GB")  # type: ignore[union-attr]
+    try:
+        other = fresh.new_page()
+        other.goto(portal.url + "/login")
+        expect(other.locator("h1")).to_have_text("Log in")
+        log_in(other, new_email, PASSWORD)
+        expect(other.get_by_role("navigation").get_by_role("link", name="Mon compte")).to_be_visible()
+    finally:
+        fresh.close()
+
+
+@pytest.mark.parametrize("context_options", [{"java_script_enabled": False}])
+def test_signup_without_javascript(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/")
+    journey.step("videos")
+    page.get_by_role("navigation").get_by_role("link", name="Create an account").click()
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
+    page.get_by_role("button", name="Send new code").click()  # too early: the server says when
+    expect(page.locator("main")).to_contain_text("You can ask for a new code in")
+    journey.step("new-code-too-early")
+    enter_code(journey, code_in(code_mail(inbox, new_email)))
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")
+    journey.step("account-created")

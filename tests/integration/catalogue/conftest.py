@@ -1,0 +1,108 @@
+"""The catalogue in-process against the real PostgreSQL, checking the tokens of an identity served over
+real HTTP (its JWKS), with media files in a temporary storage root."""
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from psycopg_pool import ConnectionPool
+
+from accounts_common.db import create_pool
+from catalogue.adapters.storage import LocalStorage
+from catalogue.bootstrap import Catalogue
+from catalogue.entrypoints.app import create_app
+from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
+from catalogue.settings import Settings
+from identity.adapters.tokens import pem_of
+from identity.entrypoints.app import create_app as create_identity_app
+from tests.conftest import Infra, migrated_database
+from tests.support.served import ServedIdentity
+
+OPERATOR_TOKEN = "test-operator-token"
+LINK_KEY = b"test-download-link-key-of-at-least-32-bytes"
+SIGNING_KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def catalogue_db(infra: Infra) -> str:
+    return migrated_database(infra, "test_catalogue", CATALOGUE_MIGRATIONS)
+
+
+@pytest.fixture(scope="session")
+def catalogue_pool(catalogue_db: str) -> Iterator[ConnectionPool]:
+    with create_pool(catalogue_db, name="test-catalogue") as pool:
+        yield pool
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("catalogue-media")
+
+
+@pytest.fixture
+def served_identity(make_identity) -> Iterator[ServedIdentity]:  # type: ignore[no-untyped-def]
+    """identity on a real port, signing with SIGNING_KEY (so tests can forge variations of its tokens)."""
+    server = ServedIdentity(create_identity_app(make_identity(signing_keys_pem=pem_of(SIGNING_KEY))))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_catalogue(catalogue_db, catalogue_pool, media_root, infra, served_identity):  # type: ignore[no-untyped-def]
+    """A Catalogue on the test database and storage, with any settings (and the clock) overridden."""
+
+    def make(clock: Callable[[], datetime] | None = None, **overrides: Any) -> Catalogue:
+        settings = Settings(
+            database_url=catalogue_db,
+            kafka_bootstrap_servers=infra.kafka,
+            download_link_key=LINK_KEY,
+            identity_jwks_url=served_identity.jwks_url,
+            storage_root=str(media_root),
+            operator_token=OPERATOR_TOKEN,
+        )
+        settings = dataclasses.replace(settings, **overrides)
+        catalogue = Catalogue(settings, catalogue_pool, LocalStorage(settings.storage_root))
+        if clock is not None:
+            catalogue.clock = clock
+        return catalogue
+
+    return make
+
+
+@pytest.fixture
+def catalogue_client(make_catalogue):  # type: ignore[no-untyped-def]
+    return create_app(make_catalogue()).test_client()
+
+
+def operator() -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+def unique_word() -> str:
+    """A made-up word no other test uses (letters only, so the text parser keeps it whole)."""
+    return "zq" + "".join(chr(ord("a") + int(digit, 16)) for digit in uuid.uuid4().hex[:10])
+
+
+def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Put a file in storage and ingest a video with it through the operators' endpoint."""
+    content = fields.pop("content", b"video bytes " * 100)
+    key = f"test/{uuid.uuid4().hex}.mp4"
+    LocalStorage(media_root).write(key, content)
+    body = {
+        "title": "Untitled",
+        "published_at": "2021-02-11T14:00:00+00:00",
+        "duration": 4.0,
+        "renditions": [
+            {"label": "1080p MP4", "container": "mp4", "codec": "h264", "width": 1920, "height": 1080,
+             "bitrate": 8_000_000, "path": key}
+        ],
+        **fields,
+    }  # fmt: skip
+    response = client.post("/v1/videos", json=body, headers=operator())
+    assert response.status_code == 201, response.json
+    return response.json

@@ -1,0 +1,117 @@
+"""Driving Debian's chromium with Playwright: screenshots, axe-core checks and page weights as artifacts."""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Playwright, Response
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE_SCRIPT = REPO / ".tools/node_modules/axe-core/axe.min.js"
+ARTIFACTS = REPO / ".state/artifacts"
+BLOCKING_IMPACTS = ("serious", "critical")
+MISSING_BROWSER = (
+    "The browser tests need Debian's chromium and axe-core: run them with `make test` (make browser)."
+)
+
+
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def artifact_name(nodeid: str) -> str:
+    """A file-system friendly name of a test."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1]).strip("_")
+
+
+@dataclass
+class Journey:
+    """One test's walk through the portal: each step screenshotted and checked by axe-core."""
+
+    page: Page
+    folder: Path
+    accessibility: bool = True
+    steps: int = 0
+
+    def step(self, name: str) -> None:
+        """Screenshot the page (full length); with JavaScript on, assert axe-core finds nothing serious."""
+        self.steps += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{name}.png"), full_page=True)
+        if self.accessibility:
+            assert_accessible(self.page, name)
+
+
+def assert_accessible(page: Page, name: str) -> None:
+    """axe-core (WCAG 2 A/AA rules) reports no serious or critical violation on the page."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE_SCRIPT))
+    result = page.evaluate(
+        "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})"
+    )
+    blocking = [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["html"] for n in v["nodes"]][:3],
+        }
+        for v in result["violations"]
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
+    assert not blocking, f"accessibility violations on {name} ({page.url}):\n{json.dumps(blocking, indent=2)}"
+
+
+class PageWeights:
+    """Bytes of HTML, CSS and JavaScript each page of the portal loads, written as an artifact."""
+
+    def __init__(self, portal_url: str) -> None:
+        self.portal_url = portal_url
+        self.pages: dict[str, dict[str, int]] = {}
+        self._current: dict[str, int] | None = None
+
+    def watch(self, page: Page) -> None:
+        page.on("response", self._record)
+
+    def _record(self, response: Response) -> None:
+        if not response.url.startswith(self.portal_url) or response.status >= 300:
+            return
+        kind = response.request.resource_type
+        if kind == "document":
+            path = response.url[len(self.portal_url) :].split("?", 1)[0] or "/"
+            self._current = self.pages.setdefault(path, {})
+        if self._current is None or kind not in ("document", "stylesheet", "script"):
+            return
+        try:
+            size = len(response.body())
+        except Exception:  # noqa: BLE001 - a response the browser no longer holds is not counted
+            return
+        self._current[kind] = max(self._current.get(kind, 0), size)
+
+    def write(self) -> Path:
+        totals = {path: {**sizes, "total": sum(sizes.values())} for path, sizes in self.pages.items()}
+        ordered = dict(sorted(totals.items(), key=lambda item: -item[1]["total"]))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        target = ARTIFACTS / "page-weight.json"
+        target.write_text(json.dumps(ordered, indent=2) + "\n")
+        return target
+
+
+def no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def field_error(page: Page, field: str) -> str:
+    """The error messages shown next to a form field (tied to it by aria-describedby)."""
+    return page.inner_text(f"#{field}-errors")

@@ -1,0 +1,42 @@
+"""Helpers for tests and benchmarks of `catalogue web` as a process: a granted link to a stored file,
+and the memory of its gunicorn worker."""
+
+import urllib.parse
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from catalogue.adapters import repository
+from catalogue.adapters.repository import Grant
+from catalogue.domain import links
+from catalogue.domain.videos import Rendition, Video
+
+
+def granted_link(database_url: str, storage_key: str, size: int, link_key: str) -> str:
+    """Register a video whose one rendition is the stored file, grant it, and sign the link (path?query)."""
+    rendition = Rendition(uuid.uuid4(), "Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000, size,
+                          "0" * 64, storage_key)  # fmt: skip
+    video = Video(uuid.uuid4(), "Big file", "", datetime.now(UTC), 600, [], "", [], None, [rendition])
+    grant = Grant(uuid.uuid4(), rendition.id, datetime.now(UTC) + timedelta(minutes=10))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        repository.insert_video(conn, video)
+        repository.insert_grant(conn, grant, uuid.uuid4())
+    claims = links.LinkClaims(grant.id, rendition.id, int(grant.expires_at.timestamp()))
+    query = {"rendition": rendition.id, "expires": claims.expires,
+             "signature": links.sign(link_key.encode(), claims)}  # fmt: skip
+    return f"/v1/downloads/{grant.id}?{urllib.parse.urlencode(query)}"
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's peak resident memory (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn workers (children) of a master process."""
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]

@@ -1,0 +1,114 @@
+"""The catalogue's rules without I/O: byte ranges, signed links, download file names, storage keys."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from catalogue.adapters.storage import LocalStorage, MissingFile, UnsafeKey
+from catalogue.domain import links
+from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
+from catalogue.domain.videos import Rendition, download_filename
+
+KEY = b"k" * 32
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("bytes=0-99", ByteRange(0, 99)),
+        ("bytes=100-", ByteRange(100, 999)),
+        ("bytes=-100", ByteRange(900, 999)),
+        ("bytes=-5000", ByteRange(0, 999)),
+        ("bytes=990-5000", ByteRange(990, 999)),
+        ("BYTES = 5 - 5", ByteRange(5, 5)),
+    ],
+)
+def test_single_ranges_are_resolved_against_the_size(header, expected):
+    assert parse_range(header, 1000) == expected
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=1000-", "bytes=5-4", "bytes=-0", "bytes=0-1,5-6", "bytes=", "bytes=-", "items=0-1", "bytes=a-b",
+     "bytes=" + "9" * 30 + "-", "0-1", "bytes=1-2-3"],
+)  # fmt: skip
+def test_malformed_multiple_or_outside_ranges_are_unsatisfiable(header):
+    with pytest.raises(UnsatisfiableRange):
+        parse_range(header, 1000)
+
+
+def test_an_empty_file_has_no_satisfiable_range():
+    with pytest.raises(UnsatisfiableRange):
+        parse_range("bytes=-1", 0)
+
+
+def test_a_range_knows_its_length_and_content_range():
+    assert ByteRange(10, 19).length == 10
+    assert ByteRange(10, 19).content_range(100) == "bytes 10-19/100"
+
+
+def claims(expires: int = 2_000) -> links.LinkClaims:
+    return links.LinkClaims(uuid.UUID(int=1), uuid.UUID(int=2), expires)
+
+
+def test_a_signed_link_is_valid_until_it_expires():
+    signature = links.sign(KEY, claims())
+    assert links.check(KEY, claims(), signature, now=1_999) is links.LinkCheck.VALID
+    assert links.check(KEY, claims(), signature, now=2_000) is links.LinkCheck.EXPIRED
+
+
+def test_any_change_to_a_link_breaks_its_signature():
+    signature = links.sign(KEY, claims())
+    other_rendition = links.LinkClaims(uuid.UUID(int=1), uuid.UUID(int=3), 2_000)
+    assert links.check(KEY, claims(expires=9_999), signature, now=0) is links.LinkCheck.TAMPERED
+    assert links.check(KEY, other_rendition, signature, now=0) is links.LinkCheck.TAMPERED
+    assert links.check(b"x" * 32, claims(), signature, now=0) is links.LinkCheck.TAMPERED
+    assert links.check(KEY, claims(), signature[:-2] + "AA", now=0) is links.LinkCheck.TAMPERED
+    # An altered link that is also past its time says "invalid", not "expired".
+    assert links.check(KEY, claims(expires=1), signature, now=5) is links.LinkCheck.TAMPERED
+
+
+def rendition(label: str, container: str) -> Rendition:
+    return Rendition(uuid.uuid4(), label, container, "h264", 1920, 1080, 1, 1, "0" * 64, "a.bin")
+
+
+def test_download_names_are_safe_ascii_with_the_right_extension():
+    title = 'Secretary General welcomes the Belgian Minister — "Défense" / ../../etc'
+    name = download_filename(title, rendition("1080p MP4", "mp4"))
+    assert name == "secretary-general-welcomes-the-belgian-minister-defense-etc-1080p-mp4.mp4"
+    assert download_filename("Ütö", rendition("Broadcast MXF", "mxf")) == "uto-broadcast-mxf.mxf"
+    assert download_filename("???", rendition("", "weird")) == "video.bin"
+
+
+@pytest.mark.parametrize(
+    "key", ["../secret", "a/../../secret", "/etc/passwd", "a//b", "./a", "a\\b", "a\x00b", "", "a/"]
+)
+def test_storage_keys_cannot_leave_the_root(tmp_path, key):
+    with pytest.raises(UnsafeKey):
+        LocalStorage(tmp_path / "root").path(key)
+
+
+def test_a_link_pointing_outside_the_root_is_refused(tmp_path: Path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "secret.txt").write_text("secret")
+    (root / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    storage = LocalStorage(root)
+    with pytest.raises(UnsafeKey):
+        storage.open("escape.txt")
+
+
+def test_local_storage_stores_sizes_and_checksums(tmp_path: Path):
+    storage = LocalStorage(tmp_path)
+    storage.write("videos/a.mp4", b"abc")
+    assert storage.size("videos/a.mp4") == 3
+    assert (
+        storage.checksum("videos/a.mp4") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    with storage.open("videos/a.mp4") as file:
+        assert file.read() == b"abc"
+    with pytest.raises(MissingFile):
+        storage.size("videos/missing.mp4")
+    with pytest.raises(MissingFile):
+        storage.open("videos")

@@ -1,0 +1,185 @@
+"""The portal without the other services: its rules of navigation and language, its French catalogue,
+and pages that stay answers (never a 500) when nothing answers behind them."""
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from accounts_common.config import InsecureKey
+from portal.bootstrap import bootstrap
+from portal.domain.codes import CodeRequest
+from portal.domain.navigation import choose_language, clock_duration, safe_return_path
+from portal.entrypoints.app import create_app, long_date
+from portal.settings import Settings
+from tests.support.processes import free_port
+
+PORTAL = Path(__file__).resolve().parents[2] / "services/portal"
+SOURCE = PORTAL / "src/portal"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [
+        ("/videos/1?q=a", "/videos/1?q=a"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("", "/"),
+        (None, "/"),
+    ],
+)
+def test_only_paths_of_this_site_are_returned_to(candidate, expected):
+    assert safe_return_path(candidate) == expected
+
+
+def test_the_language_is_the_choice_then_the_browsers_first_supported_one():
+    assert choose_language("fr", ["en"]) == "fr"
+    assert choose_language(None, ["de-DE", "fr-CA", "en"]) == "fr"
+    assert choose_language("xx", ["de"]) == "en"
+
+
+def test_a_new_code_may_be_asked_for_once_the_cooldown_is_over():
+    sent = CodeRequest(sent_at=1000.0, cooldown_s=60)
+    assert sent.seconds_to_wait(1000.0) == 60
+    assert sent.seconds_to_wait(1059.5) == 1
+    assert sent.seconds_to_wait(1060.0) == 0
+
+
+def test_durations_read_as_a_clock():
+    assert [clock_duration(s) for s in (0, 95, 3723.4, None)] == ["0:00", "1:35", "1:02:03", "0:00"]
+
+
+def test_every_message_of_the_pages_is_translated_into_french():
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
+    extracted = {
+        message if isinstance(message, str) else message[0]
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(SOURCE), method_map, keywords=keywords
+        )
+    }
+    with (SOURCE / "translations/fr/LC_MESSAGES/messages.po").open("rb") as po:
+        catalogue = read_po(po)
+    translated = {
+        (m.id if isinstance(m.id, str) else m.id[0])
+        for m in catalogue
+        if m.id and not m.fuzzy and all(m.string if isinstance(m.string, tuple) else [m.string])
+    }
+    assert len(extracted) > 90
+    assert extracted - translated == set()
+
+
+def settings_with_nothing_behind() -> Settings:
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    return Settings(
+        secret_key="unit-test-secret",
+        identity_url=nowhere,
+        catalogue_url=nowhere,
+        newsletter_url=nowhere,
+        secure_cookies=True,
+        api_timeout_s=1,
+    )
+
+
+@pytest.fixture
+def client():  # type: ignore[no-untyped-def]
+    settings = settings_with_nothing_behind()
+    return create_app(settings, bootstrap(settings), {"TESTING": False}).test_client()
+
+
+def test_the_video_list_says_the_catalogue_is_unavailable_in_the_visitors_language(client):
+    english = client.get("/")
+    french = client.get("/", headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"})
+    assert english.status_code == french.status_code == 200
+    assert "The video catalogue is unavailable." in english.text
+    assert "Le catalogue vidéo est indisponible." in french.text and '<html lang="fr">' in french.text
+
+
+def test_identity_down_is_a_page_saying_so_not_a_500(client):
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
+    assert response.status_code == 503
+    assert "The account service is unavailable." in response.text
+
+
+def test_forms_without_this_sessions_csrf_token_are_refused(client):
+    client.get("/login")
+    for form in ({"email": "a@example.org"}, {"email": "a@example.org", "csrf_token": "forged"}):
+        response = client.post("/login", data=form)
+        assert response.status_code == 400
+        assert "This form has expired" in response.text
+
+
+def test_the_session_cookie_is_httponly_samesite_and_secure(client):
+    cookie = client.get("/login").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+
+
+def test_the_language_switch_stays_on_the_page_and_never_leaves_the_site(client):
+    page = client.get("/signup")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    switched = client.post("/language", data={"csrf_token": token, "language": "fr", "next": "/signup"})
+    assert (switched.status_code, switched.headers["Location"]) == (303, "/signup")
+    assert "<h1>Créer un compte</h1>" in client.get("/signup").text
+    away = client.post("/language", data={"csrf_token": token, "language": "en", "next": "//evil.example"})
+    assert away.headers["Location"] == "/"
+
+
+def test_the_built_in_session_key_is_refused_outside_development(monkeypatch):
+    monkeypatch.setenv("ACCOUNTS_ENV", "production")
+    monkeypatch.delenv("PORTAL_SECRET_KEY", raising=False)
+    with pytest.raises(InsecureKey):
+        Settings.from_env()
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "short")
+    with pytest.raises(InsecureKey):
+        Settings.from_env()
+
+
+def test_dates_read_in_the_pages_language():
+    settings = settings_with_nothing_behind()
+    app = create_app(settings, bootstrap(settings))
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert long_date("2021-02-11T14:00:00Z") == "11 février 2021"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert long_date("2021-02-11T14:00:00+00:00") == "February 11, 2021"
+        assert long_date("not a date") == ""
+
+
+class FakeIdentity:
+    """Identity's answers for one registration; records the calls the portal makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def register(self, email: str, password: str, locale: str) -> dict[str, str]:
+        self.calls.append(("register", email, locale))
+        return {"status": "verification_pending", "email": email, "registration_id": "reg-123"}
+
+    def resend_code(self, email: str, registration_id: str) -> None:
+        self.calls.append(("resend", email, registration_id))
+
+    def reachable(self) -> bool:
+        return True
+
+
+def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it():
+    settings = replace(settings_with_nothing_behind(), resend_cooldown_s=0)
+    identity = FakeIdentity()
+    portal = replace(bootstrap(settings), identity=identity)  # type: ignore[arg-type]
+    client = create_app(settings, portal).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    created = client.post(
+        "/signup",
+        data={"csrf_token": token, "email": "a@example.org", "password": "x"},
+        headers={"Accept-Language": "fr"},
+    )
+    assert (created.status_code, created.headers["Location"]) == (303, "/signup/verify")
+    assert "reg-123" not in created.headers["Location"]
+    resent = client.post("/signup/resend", data={"csrf_token": token}, follow_redirects=True)
+    assert "We have sent a new code to a@example.org." in resent.text
+    assert identity.calls == [("register", "a@example.org", "fr"), ("resend", "a@example.org", "reg-123")]
