@@ -39,22 +39,6 @@ class DeliveryLog:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def claim(
-        self, event_id: str, kind: str, account_id: UUID | None, recipient: str, locale: str | None = None
-    ) -> bool:
-        """Record an attempt about to be made; False when this event's email was already sent."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
-                   VALUES (%s, %s, %s, %s, %s, 'sending', 1)
-                   ON CONFLICT (event_id) DO UPDATE
-                       SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
-                       WHERE deliveries.status <> 'sent'
-                   RETURNING 1""",
-                (event_id, kind, account_id, recipient, locale),
-            ).fetchone()
-        return row is not None
-
     def latest_locale(self, account_id: UUID) -> str | None:
         """The language of the newest email to the account whose event named one."""
         with self.pool.connection() as conn:
@@ -83,6 +67,31 @@ class DeliveryLog:
                    ORDER BY created_at DESC LIMIT %s""",
                 (email, limit),
             ).fetchall()
+
+
+def claim(
+    conn: psycopg.Connection,
+    event_id: str,
+    kind: str,
+    account_id: UUID | None,
+    recipient: str,
+    locale: str | None = None,
+) -> bool:
+    """Record an attempt about to be made; False when this event's email was already sent.
+
+    On the connection that will mark the email sent: a connection broken since its last use (the
+    database restarted) fails here, before the email goes out, rather than after it (a duplicate).
+    """
+    row = conn.execute(
+        """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
+           VALUES (%s, %s, %s, %s, %s, 'sending', 1)
+           ON CONFLICT (event_id) DO UPDATE
+               SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
+               WHERE deliveries.status <> 'sent'
+           RETURNING 1""",
+        (event_id, kind, account_id, recipient, locale),
+    ).fetchone()
+    return row is not None
 
 
 def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:

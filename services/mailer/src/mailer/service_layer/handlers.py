@@ -139,7 +139,7 @@ class Mailer:
         locale: str | None = None,
     ) -> None:
         """Send one email once, in the recipient's language (`locale`), else in the configured one."""
-        if not self.delivery_log.claim(event.id, kind, account_id, recipient, locale):
+        if not deliveries.claim(conn, event.id, kind, account_id, recipient, locale):
             return
         try:
             content = self.templates.render(
