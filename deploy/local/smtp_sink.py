@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local SMTP sink with an HTTP inbox, for development and tests.
 
-Run:  python deploy/local/smtp_sink.py [--smtp-port 1025] [--http-port 8025]
+Run:  python deploy/local/smtp_sink.py [--smtp-port 1025] [--http-port 8025] [--no-smtputf8]
       (env: SMTP_SINK_PORT, SMTP_SINK_HTTP_PORT, SMTP_SINK_HOST, SMTP_SINK_MAX_MESSAGES)
 Needs aiosmtpd; everything else is the standard library.
 
@@ -12,6 +12,8 @@ a message even with the header cache below, so to keep up with 300+ messages/s
 the SMTP path only stores the raw bytes (plus a cheap To-header scan for ?to=);
 messages are parsed on first read, on one dedicated parser thread that alone
 fills and reads the parse cache, so a big listing never stalls SMTP clients.
+
+SMTPUTF8 (RFC 6531) is offered, so non-ASCII addresses are accepted, unless --no-smtputf8.
 
 Storage: accepted messages are kept in memory, the newest SMTP_SINK_MAX_MESSAGES
 (default 10,000); older ones are dropped. Nothing is written to disk.
@@ -570,6 +572,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smtp-port", type=int, default=int(env.get("SMTP_SINK_PORT", "1025")))
     parser.add_argument("--http-port", type=int, default=int(env.get("SMTP_SINK_HTTP_PORT", "8025")))
     parser.add_argument("--max-messages", type=int, default=int(env.get("SMTP_SINK_MAX_MESSAGES", "10000")))
+    parser.add_argument(
+        "--no-smtputf8",
+        action="store_true",
+        help="do not offer SMTPUTF8 (RFC 6531), like a server that cannot take non-ASCII addresses",
+    )
     return parser.parse_args(argv)
 
 
@@ -582,7 +589,7 @@ async def serve_until_signal(args: argparse.Namespace, parser: Parser) -> None:
         return SMTP(
             inbox,
             data_size_limit=DATA_SIZE_LIMIT,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=not args.no_smtputf8,
             hostname=SMTP_HOSTNAME,
             ident="smtp-sink",
             loop=loop,

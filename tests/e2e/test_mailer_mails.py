@@ -131,6 +131,17 @@ def test_the_same_event_delivered_twice_sends_one_email(mailer, infra, unique_em
     assert (delivery["status"], delivery["attempts"]) == ("sent", 1)
 
 
+def test_a_code_to_a_non_ascii_address_goes_out_with_smtputf8(mailer, infra):
+    address = f"josé-{uuid.uuid4().hex[:8]}@bücher.example"
+    event = mailer.publish(CODES, "CodeIssued", code_issued(address, code="314159"))
+    [mail] = infra.inbox.wait_for_messages(address)
+    assert mail["to"] == [address]
+    assert code_in(mail) == "314159"
+    assert headers_of(mail)["x-accounts-event-id"] == event.id
+    [delivery] = mailer.deliveries(address)
+    assert delivery["status"] == "sent"
+
+
 def test_mails_are_written_in_the_accounts_language(mailer, infra, unique_email):
     code = code_issued(unique_email, code="559031") | {"locale": "fr"}
     mailer.publish(CODES, "CodeIssued", code)

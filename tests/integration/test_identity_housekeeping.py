@@ -1,8 +1,12 @@
 """Housekeeping: unverified registrations expire and are purged with their codes; the pending
 account they leave empty is erased (and announced); spent counters go."""
 
+import threading
+
+from accounts_common.outbox import OutboxRelay
 from identity.service_layer import housekeeping
 from tests.integration.conftest import latest_code, outbox_events, register, verify
+from tests.support.polling import wait_for
 
 
 def age(pool, sql: str, email: str) -> None:  # type: ignore[no-untyped-def]
@@ -43,3 +47,32 @@ def test_a_live_registration_and_a_verified_account_stay(identity, client, ident
         client.post("/v1/sessions", json={"email": unique_email, "password": "Correct-Horse-9!"}).status_code
         == 200
     )
+
+
+def test_the_relay_runs_identitys_housekeeping(
+    identity, client, identity_db, identity_pool, infra, unique_email
+):
+    register(client, unique_email)
+    with identity_pool.connection() as conn:
+        conn.execute("UPDATE registrations SET expires_at = now() WHERE email = %s", (unique_email,))
+    relay = OutboxRelay(
+        identity_db,
+        infra.kafka,
+        client_id="test-housekeeping-relay",
+        housekeeping=housekeeping.expiries(identity.settings),
+        housekeeping_interval_s=0.2,
+        chores=(lambda conn: housekeeping.purge_expired_registrations(identity, conn),),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: account_count(identity_pool, unique_email) == 0, timeout=20, what="the purge")
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def account_count(pool, email: str) -> int:  # type: ignore[no-untyped-def]
+    with pool.connection() as conn:
+        return conn.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,)).fetchone()[0]

@@ -22,9 +22,10 @@ SINK = Path(__file__).resolve().parents[2] / "deploy/local/smtp_sink.py"
 class PrivateSink:
     """An SMTP sink of this test alone, on fixed ports so it can be restarted where it was."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *options: str) -> None:
         self.smtp_port, self.http_port = free_port(), free_port()
         self.log_dir = log_dir
+        self.options = options
         self.inbox = Inbox(f"http://127.0.0.1:{self.http_port}")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -32,7 +33,7 @@ class PrivateSink:
         ports = ["--smtp-port", str(self.smtp_port), "--http-port", str(self.http_port)]
         with (self.log_dir / "sink.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, str(SINK), *ports],
+                [sys.executable, str(SINK), *ports, *self.options],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -96,3 +97,34 @@ def test_4xx_is_transient_and_5xx_permanent(sink, unique_email):
         sender.close()
     [mail] = sink.inbox.wait_for_messages(unique_email)
     assert mail["subject"] == "accepted on the same connection"
+
+
+def non_ascii_address() -> str:
+    return f"josé-{uuid.uuid4().hex[:8]}@bücher.example"
+
+
+def test_a_non_ascii_address_is_sent_with_smtputf8(sink):
+    address = non_ascii_address()
+    sender = SmtpSender("127.0.0.1", sink.smtp_port)
+    try:
+        sender.send(message(address, "für José"))
+    finally:
+        sender.close()
+    [mail] = sink.inbox.wait_for_messages(address)
+    assert mail["to"] == [address]
+    assert mail["subject"] == "für José"
+
+
+def test_a_non_ascii_address_fails_clearly_when_the_server_does_not_offer_smtputf8(tmp_path, unique_email):
+    sink = PrivateSink(tmp_path, "--no-smtputf8")
+    sink.start()
+    sender = SmtpSender("127.0.0.1", sink.smtp_port)
+    try:
+        with pytest.raises(PermanentError, match="does not offer SMTPUTF8"):
+            sender.send(message(non_ascii_address(), "refused"))
+        sender.send(message(unique_email, "ASCII still goes"))
+        [mail] = sink.inbox.wait_for_messages(unique_email)
+    finally:
+        sender.close()
+        sink.stop()
+    assert mail["subject"] == "ASCII still goes"

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaTimeoutError
+from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 
-from accounts_common import outbox
-from accounts_common.consumer import EventConsumer, TransientError
+from accounts_common import dlq, outbox
+from accounts_common.consumer import EventConsumer, RetryLimits, TransientError
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import ensure_topics
@@ -189,7 +191,13 @@ def _relay_listening(pool: ConnectionPool) -> bool:
 
 
 def consumer_for(
-    infra: Infra, pool: ConnectionPool, topic: str, handler, inbox: bool = True
+    infra: Infra,
+    pool: ConnectionPool,
+    topic: str,
+    handler,
+    inbox: bool = True,
+    limits: RetryLimits | None = None,
+    on_give_up=None,
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
@@ -200,7 +208,9 @@ def consumer_for(
         pool=pool,
         bootstrap_servers=infra.kafka,
         max_backoff=0.5,
+        retry_limits=limits,
         inbox=inbox,
+        on_give_up=on_give_up,
     )
 
 
@@ -367,3 +377,178 @@ def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, s
             "SELECT count(*) FROM processed_events WHERE consumer = %s", (consumer.group,)
         ).fetchone()[0]
     assert inbox_rows == 0
+
+
+def run_until_handled(consumer: EventConsumer, pool: ConnectionPool, account: str, event_id: str):  # type: ignore[no-untyped-def]
+    """Run the consumer until `event_id` is handled; the worker thread, to check it is still alive."""
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(
+            lambda: event_id in handled_ids(pool, account), timeout=60, what="the record after the bad one"
+        )
+        assert thread.is_alive(), "the worker died"
+    finally:
+        stop.set()
+        thread.join(15)
+
+
+def dead_letter_reasons(reader: TopicReader, count: int) -> list[bytes]:
+    try:
+        reader.read_until(lambda records: len(records) >= count, timeout=30, what=f"{count} dead letter(s)")
+    finally:
+        reader.close()
+    return [dict(record.headers)["dlq.reason"] for record in reader.records]
+
+
+def test_an_unexpected_exception_is_retried_then_the_record_passes(infra, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    event = registered(account, 0)
+    calls = []
+
+    def buggy_twice(conn, event, data):  # type: ignore[no-untyped-def]
+        calls.append(event.id)
+        if len(calls) <= 2:
+            raise RuntimeError("a bug that a retry gets past")
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [event.to_json().encode()])
+    consumer = consumer_for(
+        infra, scratch_pool, topic, buggy_twice, limits=RetryLimits(unexpected_attempts=5)
+    )
+    run_until_handled(consumer, scratch_pool, account, event.id)
+    assert calls == [event.id] * 3
+
+
+def dead_letter_of_the_first_of_two(infra, pool, topic, error: Exception, limits: RetryLimits):  # type: ignore[no-untyped-def]
+    """Two records of one account, the handler raising `error` on the first every time: once the
+    second is handled, the first's dead-letter reason and how many attempts it got."""
+    account = str(uuid.uuid4())
+    failing, after = registered(account, 0), registered(account, 1)
+    attempts = defaultdict(int)
+
+    def fails_on_the_first(conn, event, data):  # type: ignore[no-untyped-def]
+        attempts[event.id] += 1
+        if event.id == failing.id:
+            raise error
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [failing.to_json().encode(), after.to_json().encode()])
+    gave_up: list[tuple[str, str]] = []
+    consumer = consumer_for(
+        infra, pool, topic, fails_on_the_first, limits=limits, on_give_up=lambda *args: gave_up.append(args)
+    )
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    run_until_handled(consumer, pool, account, after.id)
+    assert handled_ids(pool, account) == [after.id]
+    [reason] = dead_letter_reasons(dead_letters, 1)
+    assert gave_up == [(failing.id, reason.decode())], "the service is told it was given up"
+    return reason, attempts[failing.id]
+
+
+def test_a_poison_record_is_dead_lettered_after_bounded_retries_and_its_partition_moves_on(
+    infra, scratch_pool, topic
+):
+    error = KeyError("the handler chokes on this record")
+    reason, attempts = dead_letter_of_the_first_of_two(
+        infra, scratch_pool, topic, error, RetryLimits(unexpected_attempts=3)
+    )
+    assert attempts == 3
+    assert b"unexpected error, 3 attempt(s): KeyError" in reason
+
+
+def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_limit(
+    infra, scratch_pool, topic
+):
+    error = TransientError("SMTP 451 try later")
+    reason, _ = dead_letter_of_the_first_of_two(
+        infra, scratch_pool, topic, error, RetryLimits(transient_seconds=2)
+    )
+    assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason
+
+
+def registered_with_padding(account_id: str, sequence: int, padding: int):  # type: ignore[no-untyped-def]
+    event = registered(account_id, sequence)
+    event.data["email"] = f"{'x' * padding}@example.org"
+    return event
+
+
+def published_sequences(reader: TopicReader, account: str) -> list[int]:
+    return [event["data"]["sequence"] for event in reader.events() if event["subject"] == account]
+
+
+def test_a_row_kafka_refuses_is_parked_holding_back_its_key_and_replayed_in_order(
+    infra, scratch_db, scratch_pool, topic, capsys
+):
+    held, other = str(uuid.uuid4()), str(uuid.uuid4())
+    with scratch_pool.connection() as conn, conn.transaction():
+        outbox.enqueue(conn, topic, registered(held, 0))
+        outbox.enqueue(conn, topic, registered_with_padding(held, 1, padding=3000))  # over the limit below
+        outbox.enqueue(conn, topic, registered(held, 2))
+        outbox.enqueue(conn, topic, registered(other, 0))
+    reader = TopicReader(infra.kafka, topic)
+    strict = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-strict", max_record_bytes=2000)
+    thread, stop = run_in_thread(strict.run)
+    try:
+        reader.read_until(
+            lambda _: published_sequences(reader, other) == [0], timeout=30, what="the other key"
+        )
+        with scratch_pool.connection() as conn, conn.transaction():
+            outbox.enqueue(conn, topic, registered(other, 1))
+        reader.read_until(
+            lambda _: published_sequences(reader, other) == [0, 1], timeout=30, what="a later row"
+        )
+        wait_for(lambda: REGISTRY.get_sample_value("outbox_parked_rows") == 1, timeout=10, what="the gauge")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert published_sequences(reader, held) == [0], "a row overtook the parked one"
+
+    dlq.main(["parked", "--database-url", scratch_db])
+    listing = capsys.readouterr().out
+    assert "MessageSizeTooLargeError" in listing and "1 row(s) waiting behind it" in listing
+    assert "1 parked row(s)" in listing
+
+    dlq.main(["replay-parked", "--database-url", scratch_db])
+    assert "1 parked row(s) put back" in capsys.readouterr().out
+    relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-replay")
+    thread, stop = run_in_thread(relay.run)
+    try:
+        reader.read_until(
+            lambda _: len(published_sequences(reader, held)) == 3, timeout=30, what="the replay"
+        )
+    finally:
+        stop.set()
+        thread.join(10)
+        reader.close()
+    assert published_sequences(reader, held) == [0, 1, 2]
+    with scratch_pool.connection() as conn:
+        assert [row for row in outbox.parked_rows(conn) if row.record_key == held] == []
+
+
+class BrokerUnreachable:
+    """A producer whose every send times out, as when no broker answers."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KafkaTimeoutError("Failed to update metadata after 10.0 secs.")
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_broker_outage_means_waiting_never_parking(scratch_db, scratch_pool, topic):
+    account = str(uuid.uuid4())
+    with scratch_pool.connection() as conn, conn.transaction():
+        outbox.enqueue(conn, topic, registered(account, 0))
+    relay = OutboxRelay(
+        scratch_db, "127.0.0.1:1", client_id="test-relay-outage", producer_factory=BrokerUnreachable
+    )
+    with psycopg.connect(scratch_db, autocommit=True) as conn, pytest.raises(KafkaTimeoutError):
+        relay.publish_pending(conn)
+    with scratch_pool.connection() as conn:
+        row = conn.execute(
+            "SELECT published_at, parked_at FROM outbox WHERE record_key = %s", (account,)
+        ).fetchone()
+    assert row == (None, None)

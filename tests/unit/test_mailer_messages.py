@@ -1,6 +1,7 @@
 """Composing the mailer's emails: templates, escaping, languages and the MIME text, without I/O."""
 
 import email
+from datetime import UTC, datetime, timedelta
 from email import policy
 
 import pytest
@@ -8,6 +9,7 @@ from jinja2 import UndefinedError
 from markupsafe import Markup
 
 from mailer.messages import Content, Envelope, Templates, build_message
+from mailer.service_layer.handlers import minutes_left
 
 ENVELOPE = Envelope("NATO Multimedia Account <no-reply@multimedia.localhost>", "support@multimedia.localhost")
 CONTEXT = {"product_name": "NATO Multimedia Account", "portal_url": "https://portal.example.test"}
@@ -114,3 +116,29 @@ def test_the_code_email_reads_as_the_seed_in_plain_text(purpose, heading):
         in text
     )
     assert "This code will expire in 30 minutes." in text
+
+
+def test_a_non_ascii_address_is_written_as_utf8_and_asks_for_smtputf8():
+    content = Content("Subject", "text\n", "<p>html</p>")
+    outgoing = build_message(ENVELOPE, "josé@bücher.example", content, event_id="e1")
+    assert outgoing.needs_smtputf8
+    assert b"To: jos\xc3\xa9@b\xc3\xbccher.example\r\n" in outgoing.raw
+    assert not build_message(ENVELOPE, "jose@example.org", content, event_id="e2").needs_smtputf8
+
+
+@pytest.mark.parametrize(
+    ("seconds_left", "minutes"),
+    [(1800, 30), (1799, 30), (300, 5), (61, 2), (60, 1), (1, 1), (0, None), (-5, None)],
+)
+def test_minutes_left_rounds_up_and_is_none_once_expired(seconds_left, minutes):
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert minutes_left(now + timedelta(seconds=seconds_left), now) == minutes
+
+
+def test_one_minute_left_is_singular():
+    text = (
+        Templates("en")
+        .render("code", CONTEXT | {"code": "123456", "purpose": "verification", "minutes": 1})
+        .text
+    )
+    assert "This code will expire in 1 minute." in text

@@ -3,20 +3,21 @@
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, FencedInstanceIdError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from accounts_common.events import CloudEvent, InvalidEvent, dead_letter_topic, parse_event, validate_data
+from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import create_consumer, create_producer
 from accounts_common.retry import Backoff
 
@@ -39,22 +40,54 @@ class PermanentError(Exception):
     """Work that will never succeed as it is (SMTP 5xx, data we cannot use): dead-letter it."""
 
 
+class InstanceFenced(RuntimeError):
+    """Another consumer uses this one's static instance id: this one must stop."""
+
+
 @dataclass
 class PartitionRetry:
-    """A partition paused on a record that failed for a passing reason, and when to try it again."""
+    """A partition paused on a record that failed, how often and since when, and when to try it again."""
 
     offset: int
     backoff: Backoff
+    first_failed_at: float = field(default_factory=time.monotonic)
+    attempts: int = 0
     due: float = 0.0
     waiting: bool = False
 
-    def wait(self, offset: int) -> float:
-        """Start the next backoff before retrying `offset`; the delay in seconds."""
-        self.offset = offset
+    def wait(self) -> float:
+        """Start the next backoff before retrying the record; the delay in seconds."""
+        self.attempts += 1
         delay = self.backoff.next()
         self.due = time.monotonic() + delay
         self.waiting = True
         return delay
+
+    def failing_for(self) -> float:
+        """Seconds since the record first failed."""
+        return time.monotonic() - self.first_failed_at
+
+
+@dataclass(frozen=True)
+class RetryLimits:
+    """When a failing record stops blocking its partition and goes to the dead letters.
+
+    A transient error (SMTP 4xx, database down) is retried for `transient_seconds`; an unexpected
+    exception (a bug, data the handler chokes on) `unexpected_attempts` times in all.
+    """
+
+    transient_seconds: float = 3600.0
+    unexpected_attempts: int = 5
+
+    def give_up_reason(self, retry: "PartitionRetry", error: Exception) -> str | None:
+        """Why the record is dead-lettered now, or None to retry it once more."""
+        if isinstance(error, RETRYABLE):
+            if retry.failing_for() >= self.transient_seconds:
+                return f"still failing after {retry.failing_for():.0f}s of retries: {_describe(error)}"
+            return None
+        if retry.attempts + 1 >= self.unexpected_attempts:
+            return f"unexpected error, {retry.attempts + 1} attempt(s): {_describe(error)}"
+        return None
 
 
 class Handler(Protocol):
@@ -87,7 +120,14 @@ class EventConsumer:
         bootstrap_servers: str,
         max_backoff: float = 30.0,
         base_backoff: float = 0.5,
+        retry_limits: RetryLimits | None = None,
         inbox: bool = True,
+        group_instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
+        housekeeping: Sequence[Expiry] = (),
+        housekeeping_interval_s: float = 600.0,
+        keep_processed_events_days: float = 30.0,
+        on_give_up: Callable[[str, str], None] | None = None,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -98,7 +138,15 @@ class EventConsumer:
         self.bootstrap_servers = bootstrap_servers
         self.max_backoff = max_backoff
         self.base_backoff = base_backoff
+        self.retry_limits = retry_limits or RetryLimits()
         self.inbox = inbox
+        self.group_instance_id = group_instance_id
+        self.session_timeout_ms = session_timeout_ms
+        # Inbox rows only need to outlive any redelivery; the service may add its own tables.
+        inbox_expiry = Expiry("processed_events", "processed_at", keep_processed_events_days * 86400)
+        self.housekeeping = (inbox_expiry, *housekeeping) if inbox else tuple(housekeeping)
+        self.housekeeping_interval_s = housekeeping_interval_s
+        self.on_give_up = on_give_up
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
@@ -107,16 +155,35 @@ class EventConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
-        consumer = self.consumer_factory(self.bootstrap_servers, group_id=self.group, topics=self.topics)
-        log.info("consumer group %s reading %s", self.group, ", ".join(self.topics))
+        consumer = self.consumer_factory(
+            self.bootstrap_servers,
+            group_id=self.group,
+            topics=self.topics,
+            group_instance_id=self.group_instance_id,
+            session_timeout_ms=self.session_timeout_ms,
+        )
+        log.info(
+            "consumer group %s (instance %s) reading %s",
+            self.group,
+            self.group_instance_id or "dynamic",
+            ", ".join(self.topics),
+        )
         self._retries.clear()
+        housekeeping = Schedule(self.housekeeping_interval_s)
         try:
             while not stop.is_set():
+                if housekeeping.due():
+                    self._housekeep()
                 self._resume_due_partitions(consumer)
                 batch = self._poll(consumer, stop)
                 done = self._process_batch(consumer, batch, stop)
                 self._commit(consumer, done)
                 self._report_lag(consumer)
+        except FencedInstanceIdError:
+            raise InstanceFenced(
+                f"{self.group}: another consumer joined as instance {self.group_instance_id!r} and took "
+                "this one's partitions; give each worker its own instance id"
+            ) from None
         finally:
             consumer.close(autocommit=False)
             if self._dlq_producer is not None:
@@ -139,24 +206,57 @@ class EventConsumer:
                     return done
                 try:
                     self.process(record)
-                except RETRYABLE as error:
-                    self._schedule_retry(consumer, partition, record, error)
-                    break
+                except Exception as error:  # noqa: BLE001 - a poison record must not end the worker
+                    if not self._failed(consumer, partition, record, error):
+                        break
                 self._retries.pop(partition, None)
                 done[partition] = record.offset + 1
         return done
 
-    def _schedule_retry(
+    def _failed(
         self, consumer: KafkaConsumer, partition: TopicPartition, record: ConsumerRecord, error: Exception
+    ) -> bool:
+        """Dead-letter the record once its retries are used up (True: move on), else schedule a retry."""
+        retry = self._retries.get(partition)
+        if retry is None or retry.offset != record.offset:
+            retry = PartitionRetry(record.offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
+            self._retries[partition] = retry
+        if not isinstance(error, RETRYABLE):
+            log.error("%s: handler failed on %s", self.group, _where(record), exc_info=error)
+        reason = self.retry_limits.give_up_reason(retry, error)
+        if reason is not None:
+            try:
+                self.dead_letter(record, reason)
+            except TransientError as dlq_error:
+                error = dlq_error
+            else:
+                self._tell_gave_up(record, reason)
+                return True
+        self._schedule_retry(consumer, partition, record, retry, error)
+        return False
+
+    def _tell_gave_up(self, record: ConsumerRecord, reason: str) -> None:
+        """Let the service record that it gave up on the event (its own status, for operators)."""
+        if self.on_give_up is None:
+            return
+        try:
+            self.on_give_up(parse_event(record.value).id, reason)
+        except Exception:  # noqa: BLE001 - the dead letter is written; a status left stale is all we lose
+            log.warning("%s: could not record giving up on %s", self.group, _where(record), exc_info=True)
+
+    def _schedule_retry(
+        self,
+        consumer: KafkaConsumer,
+        partition: TopicPartition,
+        record: ConsumerRecord,
+        retry: PartitionRetry,
+        error: Exception,
     ) -> None:
         """Pause the partition and come back to the failed record after a backoff; others keep flowing."""
-        retry = self._retries.setdefault(
-            partition, PartitionRetry(record.offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
-        )
-        delay = retry.wait(record.offset)
+        delay = retry.wait()
         consumer.pause(partition)
         EVENTS.labels(self.group, "retried").inc()
-        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, error)
+        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, _describe(error))
 
     def _resume_due_partitions(self, consumer: KafkaConsumer) -> None:
         """Seek paused partitions back to their failed record once their backoff is over."""
@@ -194,6 +294,16 @@ class EventConsumer:
         if not dues:
             return POLL_TIMEOUT_MS
         return max(0, min(POLL_TIMEOUT_MS, int((min(dues) - time.monotonic()) * 1000)))
+
+    def _housekeep(self) -> None:
+        """Delete expired rows; a database outage only postpones it to the next round."""
+        if not self.housekeeping:
+            return
+        try:
+            with self.pool.connection() as conn:
+                delete_expired(conn, self.housekeeping)
+        except (psycopg.Error, PoolTimeout) as error:
+            log.warning("%s: housekeeping postponed: %s", self.group, error)
 
     def _report_lag(self, consumer: KafkaConsumer) -> None:
         """Set the lag gauge of every assigned partition, at most every few seconds."""
@@ -268,6 +378,8 @@ class EventConsumer:
         offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()}
         try:
             consumer.commit(offsets)
+        except FencedInstanceIdError:
+            raise  # not a passing failure: see run()
         except (CommitFailedError, KafkaError) as error:
             # The group moved on; the records come again and the inbox makes that harmless.
             log.warning("%s: offset commit failed: %s", self.group, error)
@@ -288,6 +400,10 @@ def _drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> 
     fetcher = getattr(consumer, "_fetcher", None)
     for parked in ("_paused_partition_records", "_paused_completed_fetches"):
         getattr(fetcher, parked, {}).pop(partition, None)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _where(record: ConsumerRecord) -> str:

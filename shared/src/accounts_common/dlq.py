@@ -1,20 +1,28 @@
-"""`accounts-dlq replay --group G`: put a consumer group's dead letters back on their original topics.
+"""`accounts-dlq`: show and replay what could not be processed or published.
 
-Run it once the cause is fixed (the SMTP server accepts the address again, a bug is deployed
-away). The replay reads `<group>.dlq` as its own consumer group, so each dead letter is replayed
-once; consumers deduplicate by event id, so replaying one that did pass meanwhile is harmless.
+`replay --group G` puts a consumer group's dead letters back on their original topics. Run it
+once the cause is fixed (the SMTP server accepts the address again, a bug is deployed away). The
+replay reads `<group>.dlq` as its own consumer group, so each dead letter is replayed once;
+consumers deduplicate by event id, so replaying one that did pass meanwhile is harmless.
+
+`parked --service S` lists a service's outbox rows that Kafka refused for good (parked by the
+relay, the later rows of their key waiting behind them); `replay-parked --service S [--id N]`
+puts them back in the queue, once the cause is fixed, and the relay publishes them in order.
 """
 
 import argparse
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
-from accounts_common.config import kafka_bootstrap_servers
+from accounts_common import outbox
+from accounts_common.config import database_url, kafka_bootstrap_servers
 from accounts_common.events import dead_letter_topic
 from accounts_common.kafka import create_producer
 
@@ -99,8 +107,19 @@ def _republish(producer: KafkaProducer, record: ConsumerRecord, result: ReplayRe
     return [producer.send(original.decode(), key=record.key, value=record.value, headers=kept)]
 
 
+def show_parked(conn: psycopg.Connection) -> None:
+    """Print the parked outbox rows, one a line."""
+    rows = outbox.parked_rows(conn)
+    for row in rows:
+        print(
+            f"row {row.id} event {row.event_id} topic {row.topic} key {row.record_key} ({row.size} bytes), "
+            f"parked {row.parked_at}, {row.waiting_behind} row(s) waiting behind it: {row.park_reason}"
+        )
+    print(f"{len(rows)} parked row(s)")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`accounts-dlq replay --group G [--limit N]`."""
+    """`accounts-dlq replay`, `parked` or `replay-parked` (see the module docstring)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="accounts-dlq", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,11 +127,35 @@ def main(argv: list[str] | None = None) -> None:
     replay_command.add_argument("--group", required=True, help="the consumer group, e.g. mailer")
     replay_command.add_argument("--limit", type=int, default=None, help="replay at most this many")
     replay_command.add_argument("--bootstrap-servers", default=kafka_bootstrap_servers())
+    for name, help_text in (
+        ("parked", "list the outbox rows the relay parked"),
+        ("replay-parked", "put parked outbox rows back in the relay's queue"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        where = command.add_mutually_exclusive_group(required=True)
+        where.add_argument("--service", help="whose outbox, e.g. identity (its <SERVICE>_DATABASE_URL)")
+        where.add_argument("--database-url", help="the database holding the outbox")
+        if name == "replay-parked":
+            command.add_argument("--id", type=int, action="append", help="only this row (repeatable)")
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
-    result = replay(args.bootstrap_servers, args.group, limit=args.limit)
-    print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
+    if args.command == "replay":
+        if args.limit is not None and args.limit < 1:
+            parser.error("--limit must be at least 1")
+        result = replay(args.bootstrap_servers, args.group, limit=args.limit)
+        print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
+        return
+    url = args.database_url or database_url(args.service)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if args.command == "parked":
+                show_parked(conn)
+            else:
+                print(f"{outbox.replay_parked(conn, args.id)} parked row(s) put back in the queue")
+    except psycopg.OperationalError as error:
+        sys.exit(f"accounts-dlq: cannot reach the database: {error}")
+    except psycopg.ProgrammingError as error:
+        first_line = str(error).splitlines()[0]
+        sys.exit(f"accounts-dlq: {first_line} (has the service's `migrate` run?)")
 
 
 if __name__ == "__main__":

@@ -3,20 +3,27 @@
 import json
 import logging
 import threading
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 from kafka.producer.future import FutureRecordMetadata
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from accounts_common.events import CloudEvent, validate_data
-from accounts_common.kafka import create_producer
+from accounts_common.housekeeping import Expiry, Schedule, delete_expired
+from accounts_common.kafka import MAX_RECORD_BYTES, create_producer
 from accounts_common.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -31,6 +38,19 @@ SEND_TIMEOUT_S = 30.0
 
 PUBLISHED = Counter("outbox_published_total", "Events published from the outbox to Kafka")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Publish attempts that failed")
+PARKED_ROWS = Gauge(
+    "outbox_parked_rows",
+    "Outbox rows Kafka refused for good, waiting for an operator (accounts-dlq parked)",
+    multiprocess_mode="max",  # one figure, not one per web worker that imports this module
+)
+# Faults of the record itself: retrying cannot help. Anything else (a broker down, a timeout) waits.
+UNPUBLISHABLE = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    InvalidTopicError,
+    InvalidRecordError,
+    CorruptRecordError,
+)
 
 
 def enqueue(conn: psycopg.Connection, topic: str, event: CloudEvent) -> None:
@@ -80,14 +100,65 @@ class PendingRecord:
         ]
 
 
-PENDING_EVENTS = """SELECT id, topic, record_key, record_value FROM outbox
-    WHERE published_at IS NULL AND follows_event_id IS NULL ORDER BY id LIMIT %s"""
+# A row behind a parked row of its topic and key waits until that one is replayed.
+NOT_BEHIND_A_PARKED_ROW = """NOT EXISTS (SELECT 1 FROM outbox parked WHERE parked.parked_at IS NOT NULL
+    AND parked.topic = {row}.topic AND parked.record_key = {row}.record_key AND parked.id < {row}.id)"""
+PENDING_EVENTS = f"""SELECT id, topic, record_key, record_value FROM outbox
+    WHERE published_at IS NULL AND parked_at IS NULL AND follows_event_id IS NULL
+      AND {NOT_BEHIND_A_PARKED_ROW.format(row="outbox")}
+    ORDER BY id LIMIT %s"""
 # A state record waits for its event's position; per partition it goes out in the events' order.
-PENDING_STATES = """SELECT state.id, state.topic, state.record_key, state.record_value,
+PENDING_STATES = f"""SELECT state.id, state.topic, state.record_key, state.record_value,
            state.follows_event_id, event.kafka_partition, event.kafka_offset
     FROM outbox state JOIN outbox event ON event.event_id = state.follows_event_id
-    WHERE state.published_at IS NULL AND event.kafka_offset IS NOT NULL
+    WHERE state.published_at IS NULL AND state.parked_at IS NULL AND event.kafka_offset IS NOT NULL
+      AND {NOT_BEHIND_A_PARKED_ROW.format(row="state")}
     ORDER BY event.kafka_partition, event.kafka_offset LIMIT %s"""
+
+
+@dataclass(frozen=True)
+class ParkedRow:
+    """An outbox row parked because Kafka refused it for good, with the reason."""
+
+    id: int
+    event_id: str
+    topic: str
+    record_key: str
+    size: int
+    parked_at: str
+    park_reason: str
+    waiting_behind: int
+
+
+def park(conn: psycopg.Connection, row_id: int, reason: str) -> None:
+    """Set the row aside with its reason; the later rows of its key wait until it is replayed."""
+    conn.execute(
+        "UPDATE outbox SET parked_at = now(), park_reason = %s WHERE id = %s", (reason[:2000], row_id)
+    )
+    log.error("outbox relay: parked row %s: %s", row_id, reason)
+
+
+def parked_rows(conn: psycopg.Connection) -> list[ParkedRow]:
+    """The parked rows, oldest first, with how many later rows of their key wait behind each."""
+    rows = conn.execute(
+        """SELECT p.id, p.event_id::text, p.topic, p.record_key, coalesce(octet_length(p.record_value), 0),
+                  p.parked_at::text, p.park_reason,
+                  (SELECT count(*) FROM outbox w WHERE w.record_key = p.record_key AND w.id > p.id
+                      AND w.published_at IS NULL AND w.parked_at IS NULL)
+           FROM outbox p WHERE p.parked_at IS NOT NULL ORDER BY p.id"""
+    ).fetchall()
+    return [ParkedRow(*row) for row in rows]
+
+
+def replay_parked(conn: psycopg.Connection, ids: list[int] | None = None) -> int:
+    """Put parked rows (all, or those ids) back in the queue, once the cause is fixed; how many."""
+    cursor = conn.execute(
+        """UPDATE outbox SET parked_at = NULL, park_reason = NULL
+           WHERE parked_at IS NOT NULL AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s))""",
+        {"ids": ids},
+    )
+    conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    return cursor.rowcount
 
 
 class OutboxRelay:
@@ -103,6 +174,10 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         keep_published_hours: float = 24.0,
         topic_prefix: str = "",
+        housekeeping: Sequence[Expiry] = (),
+        housekeeping_interval_s: float = 600.0,
+        chores: Sequence[Callable[[psycopg.Connection], object]] = (),
+        max_record_bytes: int = MAX_RECORD_BYTES,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
         self.database_url = database_url
@@ -110,7 +185,12 @@ class OutboxRelay:
         self.client_id = client_id
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.keep_published_hours = keep_published_hours
+        # Published rows are kept a while for inspection; the service may add its own tables.
+        self.housekeeping = (Expiry("outbox", "published_at", keep_published_hours * 3600), *housekeeping)
+        self.housekeeping_interval_s = housekeeping_interval_s
+        # Clean-ups a plain age rule cannot say (they publish events, say), run with the housekeeping.
+        self.chores = tuple(chores)
+        self.max_record_bytes = max_record_bytes
         self.topic_prefix = topic_prefix  # publish to prefixed copies of the topics (isolated test runs)
         self.producer_factory = producer_factory
         self._producer: KafkaProducer | None = None
@@ -143,19 +223,28 @@ class OutboxRelay:
 
     def _relay(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        last_cleanup = 0.0
+        housekeeping = Schedule(self.housekeeping_interval_s)
         while not stop.is_set():
+            self._report_parked(conn)  # first: a failing publish must not hide the parked rows
             published = self.publish_pending(conn)
-            if time.monotonic() - last_cleanup > 600:
-                self._delete_old(conn)
-                last_cleanup = time.monotonic()
+            if housekeeping.due():
+                delete_expired(conn, self.housekeeping)
+                for chore in self.chores:
+                    chore(conn)
             if published < self.batch_size:
                 for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
                     pass
 
     def publish_pending(self, conn: psycopg.Connection) -> int:
         """Publish one batch of pending events in id order, then the state records that follow
-        published events; mark what Kafka acknowledged, with its position. The larger batch's size."""
+        published events; mark what Kafka acknowledged, with its position, park what it refuses for
+        good, and raise on any other failure (the relay then waits and retries). The larger batch's size.
+
+        A row is refused before anything is sent when the producer itself finds it at fault (too
+        large, an invalid topic): later rows of its topic and key are then not sent. The broker
+        refusing a row after later rows of its key went out (its size limit below the producer's)
+        cannot be undone.
+        """
         events = [PendingRecord(*row) for row in conn.execute(PENDING_EVENTS, (self.batch_size,))]
         self._publish(conn, events)
         states = [PendingRecord(*row) for row in conn.execute(PENDING_STATES, (self.batch_size,))]
@@ -165,11 +254,13 @@ class OutboxRelay:
     def _publish(self, conn: psycopg.Connection, pending: list[PendingRecord]) -> None:
         if not pending:
             return
-        futures, refused = self._send(pending)
+        sent, refused = self._send(conn, pending)
         acknowledged, failure = [], refused
-        for record, future in zip(pending, futures, strict=False):
+        for record, future in sent:
             if future.succeeded():
                 acknowledged.append((record.id, future.value.partition, future.value.offset))
+            elif isinstance(future.exception, UNPUBLISHABLE):
+                park(conn, record.id, _describe(future.exception))
             elif failure is None:
                 failure = future.exception or KafkaError("send did not complete")
         if acknowledged:
@@ -185,37 +276,50 @@ class OutboxRelay:
         if failure is not None:
             raise failure if isinstance(failure, KafkaError) else KafkaError(str(failure))
 
-    def _send(self, pending: list[PendingRecord]) -> tuple[list[FutureRecordMetadata], KafkaError | None]:
-        """Send the records in order and wait for Kafka; stop at one the producer refuses outright."""
+    def _send(
+        self, conn: psycopg.Connection, pending: list[PendingRecord]
+    ) -> tuple[list[tuple[PendingRecord, FutureRecordMetadata]], KafkaError | None]:
+        """Send the records in order and wait for Kafka. A record the producer finds at fault is
+        parked and its topic and key held back; at one it cannot place at all, stop."""
         producer = self._get_producer()
-        futures, refused = [], None
+        sent, held, refused = [], set(), None
         for record in pending:
+            if (record.topic, record.record_key) in held:
+                continue
             try:
-                futures.append(
-                    producer.send(
-                        self.topic_prefix + record.topic,
-                        key=record.record_key.encode(),
-                        value=None if record.record_value is None else record.record_value.encode(),
-                        headers=record.headers(),
-                        partition=record.partition,
-                    )
+                future = producer.send(
+                    self.topic_prefix + record.topic,
+                    key=record.record_key.encode(),
+                    value=None if record.record_value is None else record.record_value.encode(),
+                    headers=record.headers(),
+                    partition=record.partition,
                 )
+            except UNPUBLISHABLE as error:
+                future = None
+                park(conn, record.id, _describe(error))
             except ValueError as error:
                 # A state topic with fewer partitions than its events: the states wait, the events flow.
                 refused = KafkaError(f"cannot publish to {record.topic}: {error}")
                 break
+            if future is not None and future.is_done and isinstance(future.exception, UNPUBLISHABLE):
+                park(conn, record.id, _describe(future.exception))
+                future = None
+            if future is None:
+                held.add((record.topic, record.record_key))
+            else:
+                sent.append((record, future))
         producer.flush(timeout=SEND_TIMEOUT_S)
-        return futures, refused
+        return sent, refused
 
-    def _delete_old(self, conn: psycopg.Connection) -> None:
-        conn.execute(
-            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => %s)",
-            (self.keep_published_hours * 3600,),
-        )
+    def _report_parked(self, conn: psycopg.Connection) -> None:
+        row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
+        PARKED_ROWS.set(row[0] if row else 0)
 
     def _get_producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = self.producer_factory(self.bootstrap_servers, client_id=self.client_id)
+            self._producer = self.producer_factory(
+                self.bootstrap_servers, client_id=self.client_id, max_request_size=self.max_record_bytes
+            )
         return self._producer
 
     def _drop_producer(self) -> None:
@@ -225,3 +329,7 @@ class OutboxRelay:
             except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
                 log.debug("closing a failed producer raised", exc_info=True)
             self._producer = None
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"

@@ -76,6 +76,11 @@ class OutgoingEmail:
     message_id: str
     raw: bytes
 
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when an address is not ASCII: only a server offering SMTPUTF8 (RFC 6531) can take it."""
+        return not (self.sender + self.recipient).isascii()
+
 
 def build_message(
     envelope: Envelope,
@@ -112,7 +117,8 @@ def build_message(
             _quoted_printable(body),
         ]
     lines += [f"--{boundary}--", ""]
-    raw = CRLF.join(lines).encode("ascii")
+    # ASCII but for a non-ASCII address, which RFC 6532 carries as UTF-8 in the headers (SMTPUTF8).
+    raw = CRLF.join(lines).encode("utf-8")
     return OutgoingEmail(parseaddr(envelope.mail_from)[1], recipient, message_id, raw)
 
 
@@ -133,8 +139,10 @@ def _header(value: str) -> str:
 
 
 def _address(value: str) -> str:
-    """An address header with its display name encoded when needed."""
+    """An address header with its display name encoded when needed; a non-ASCII address stays UTF-8."""
     name, address = parseaddr(value)
     if "\r" in value or "\n" in value or "@" not in address:
         raise ValueError(f"not an email address: {value!r}")
-    return formataddr((name, address), charset="utf-8")
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    return f"{_header(name)} <{address}>" if name else address

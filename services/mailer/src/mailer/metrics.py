@@ -4,6 +4,9 @@ from prometheus_client import Counter, Histogram
 
 SENT = Counter("mailer_emails_sent_total", "Emails the SMTP server accepted", ["kind"])
 RETRIED = Counter("mailer_emails_retried_total", "Attempts that failed for a passing reason", ["kind"])
+SKIPPED = Counter(
+    "mailer_emails_skipped_total", "Emails not sent on purpose (expired code, erased account)", ["kind"]
+)
 FAILED = Counter("mailer_emails_failed_total", "Emails refused for good (dead-lettered)", ["kind"])
 SEND_SECONDS = Histogram(
     "mailer_smtp_send_seconds",

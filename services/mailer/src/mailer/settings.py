@@ -1,8 +1,11 @@
 """Mailer's settings, from the environment with working local defaults (the local SMTP sink)."""
 
+import re
+import socket
 from dataclasses import dataclass
 
 from accounts_common.config import database_url, env_float, env_int, env_str, kafka_bootstrap_servers
+from accounts_common.housekeeping import Expiry
 
 
 @dataclass(frozen=True)
@@ -27,10 +30,38 @@ class Settings:
     topic_prefix: str = ""
     max_sends_per_second: float = 0.0
     retry_max_backoff_s: float = 30.0
+    retry_time_limit_s: float = 3600.0
+    handler_max_attempts: int = 5
+    worker_instance_id: str = ""
+    session_timeout_s: float = 10.0
+    housekeeping_interval_s: float = 600.0
+    delivery_log_days: float = 90.0
+    erased_accounts_days: float = 365.0
     worker_metrics_port: int = 9104
     worker_metrics_host: str = "127.0.0.1"
     port: int = 8004
     operator_token: str = ""
+
+    def group_instance_id(self) -> str | None:
+        """The worker's stable id in its consumer group (static membership), None for a dynamic member.
+
+        Unless set, it is the host name and the worker's metrics port: unique on a host (the port is
+        bound at start) and the same when the worker restarts there, so it gets its partitions back
+        at once. Without a metrics port there is nothing unique to build it from: dynamic membership.
+        """
+        if self.worker_instance_id:
+            return self.worker_instance_id
+        if not self.worker_metrics_port:
+            return None
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())
+        return f"{self.consumer_group}-{host}-{self.worker_metrics_port}"
+
+    def housekeeping(self) -> tuple[Expiry, ...]:
+        """The mailer's rows that have served their time: old deliveries, long-erased account ids."""
+        return (
+            Expiry("deliveries", "created_at", self.delivery_log_days * 86400),
+            Expiry("erased_accounts", "erased_at", self.erased_accounts_days * 86400),
+        )
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -55,6 +86,15 @@ class Settings:
             topic_prefix=env_str("MAILER_TOPIC_PREFIX", ""),
             max_sends_per_second=env_float("MAILER_MAX_SENDS_PER_SECOND", defaults.max_sends_per_second),
             retry_max_backoff_s=env_float("MAILER_RETRY_MAX_BACKOFF_S", defaults.retry_max_backoff_s),
+            retry_time_limit_s=env_float("MAILER_RETRY_TIME_LIMIT_S", defaults.retry_time_limit_s),
+            handler_max_attempts=env_int("MAILER_HANDLER_MAX_ATTEMPTS", defaults.handler_max_attempts),
+            worker_instance_id=env_str("MAILER_WORKER_INSTANCE_ID", ""),
+            session_timeout_s=env_float("MAILER_SESSION_TIMEOUT_S", defaults.session_timeout_s),
+            housekeeping_interval_s=env_float(
+                "MAILER_HOUSEKEEPING_INTERVAL_S", defaults.housekeeping_interval_s
+            ),
+            delivery_log_days=env_float("MAILER_DELIVERY_LOG_DAYS", defaults.delivery_log_days),
+            erased_accounts_days=env_float("MAILER_ERASED_ACCOUNTS_DAYS", defaults.erased_accounts_days),
             worker_metrics_port=env_int("MAILER_WORKER_METRICS_PORT", defaults.worker_metrics_port),
             worker_metrics_host=env_str("MAILER_WORKER_METRICS_HOST", defaults.worker_metrics_host),
             port=env_int("MAILER_PORT", defaults.port),

@@ -400,37 +400,3 @@ def delete_abandoned_accounts(conn: psycopg.Connection) -> list[UUID]:
             ([str(account_id) for account_id in ids],),
         )
     return ids
-
-
-def delete_expired_rows(
-    conn: psycopg.Connection,
-    *,
-    guess_window_s: int,
-    code_send_window_s: int,
-    rate_window_s: int,
-    login_forget_after_s: int,
-) -> dict[str, int]:
-    """Delete the rows no rule reads any more; return how many per table."""
-    statements = {
-        "sessions": ("DELETE FROM sessions WHERE expires_at < now() - interval '1 day'", ()),
-        "reset_codes": ("DELETE FROM reset_codes WHERE code_expires_at < now() - interval '1 day'", ()),
-        "password_reset_tokens": ("DELETE FROM password_reset_tokens WHERE expires_at < now()", ()),
-        "code_sends": (
-            "DELETE FROM code_sends WHERE sent_at < now() - make_interval(secs => %s)",
-            (code_send_window_s,),
-        ),
-        "code_guesses": (
-            "DELETE FROM code_guesses WHERE window_started_at < now() - make_interval(secs => %s)",
-            (guess_window_s,),
-        ),
-        "rate_limits": (
-            "DELETE FROM rate_limits WHERE window_started_at < now() - make_interval(secs => %s)",
-            (rate_window_s,),
-        ),
-        "login_failures": (
-            """DELETE FROM login_failures WHERE last_failure_at < now() - make_interval(secs => %s)
-               AND (blocked_until IS NULL OR blocked_until < now())""",
-            (login_forget_after_s,),
-        ),
-    }
-    return {table: conn.execute(sql, params).rowcount for table, (sql, params) in statements.items()}

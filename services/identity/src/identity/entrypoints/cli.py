@@ -49,19 +49,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def relay_with_housekeeping(settings: Settings, stop: threading.Event) -> None:
-    """Publish the outbox; beside it, sweep expired rows every IDENTITY_HOUSEKEEPING_INTERVAL_S."""
-    tidy = threading.Thread(
-        target=housekeeping.keep_tidy,
-        args=(bootstrap(settings), stop, env_int("IDENTITY_HOUSEKEEPING_INTERVAL_S", 300)),
-        name="housekeeping",
-        daemon=True,
-    )
-    tidy.start()
+    """Publish the outbox; every IDENTITY_HOUSEKEEPING_INTERVAL_S, sweep expired rows too."""
+    identity = bootstrap(settings)
     relay = OutboxRelay(
         settings.database_url,
         settings.kafka_bootstrap_servers,
         client_id="identity-relay",
         topic_prefix=settings.topic_prefix,
+        housekeeping=housekeeping.expiries(settings),
+        housekeeping_interval_s=env_int("IDENTITY_HOUSEKEEPING_INTERVAL_S", 300),
+        chores=(lambda conn: housekeeping.purge_expired_registrations(identity, conn),),
     )
     relay.run(stop)
 

@@ -1,58 +1,52 @@
-"""Periodic clean-up: expired registrations (and the pending accounts they leave empty), codes,
-sessions and counters, so that no table of identity grows without bound."""
+"""Identity's housekeeping: expired registrations (erasing the pending accounts they leave empty),
+codes, sessions and counters, so that no table of identity grows without bound. The relay runs it
+(accounts_common.housekeeping); `identity housekeeping` runs one sweep."""
 
 import dataclasses
-import logging
-import threading
-import time
 
-from prometheus_client import Counter, Histogram
+import psycopg
 
+from accounts_common.housekeeping import ROWS_DELETED, Expiry, delete_expired
 from identity.adapters import repository
 from identity.bootstrap import Identity
 from identity.service_layer.codes import GUESS_WINDOW_S, publish_deleted
+from identity.settings import Settings
 
-log = logging.getLogger(__name__)
-
-ROWS_DELETED = Counter("identity_housekeeping_rows_deleted", "Rows deleted by housekeeping", ["table"])
-SWEEP_SECONDS = Histogram("identity_housekeeping_seconds", "Time one housekeeping sweep took")
 CODE_SEND_WINDOW_S = 3600  # the hourly cap on codes per email
+DAY_S = 86400
+
+
+def expiries(settings: Settings) -> tuple[Expiry, ...]:
+    """The tables whose rows no rule reads once they are old enough."""
+    limits = settings.rate_limits
+    longest_rate_window = max(getattr(limits, item.name).window_s for item in dataclasses.fields(limits))
+    throttle = settings.login_throttle
+    return (
+        Expiry("sessions", "expires_at", DAY_S),
+        Expiry("reset_codes", "code_expires_at", DAY_S),
+        Expiry("password_reset_tokens", "expires_at", 0),
+        Expiry("code_sends", "sent_at", CODE_SEND_WINDOW_S),
+        Expiry("code_guesses", "window_started_at", GUESS_WINDOW_S),
+        Expiry("rate_limits", "window_started_at", longest_rate_window),
+        # A block never outlasts its failure by more than the longest delay.
+        Expiry("login_failures", "last_failure_at", max(throttle.forget_after_s, throttle.max_delay_s)),
+    )
+
+
+def purge_expired_registrations(app: Identity, conn: psycopg.Connection) -> dict[str, int]:
+    """Drop registrations past their expiry, and erase the pending accounts left with none (announced
+    with AccountDeleted, so other services forget the address too)."""
+    with conn.transaction():
+        registrations = repository.delete_expired_registrations(conn)
+        abandoned = repository.delete_abandoned_accounts(conn)
+        for account_id in abandoned:
+            publish_deleted(app, conn, account_id)
+    ROWS_DELETED.labels("registrations").inc(registrations)
+    ROWS_DELETED.labels("accounts").inc(len(abandoned))
+    return {"registrations": registrations, "accounts": len(abandoned)}
 
 
 def sweep(app: Identity) -> dict[str, int]:
-    """Delete what has expired; return the rows deleted per table."""
-    settings = app.settings
-    limits = settings.rate_limits
-    longest_rate_window = max(getattr(limits, item.name).window_s for item in dataclasses.fields(limits))
-    deleted: dict[str, int] = {}
-    with SWEEP_SECONDS.time(), app.pool.connection() as conn:
-        with conn.transaction():
-            deleted["registrations"] = repository.delete_expired_registrations(conn)
-            abandoned = repository.delete_abandoned_accounts(conn)
-            for account_id in abandoned:
-                publish_deleted(app, conn, account_id)  # its address left in other services' logs goes
-            deleted["accounts"] = len(abandoned)
-        deleted.update(
-            repository.delete_expired_rows(
-                conn,
-                guess_window_s=GUESS_WINDOW_S,
-                code_send_window_s=CODE_SEND_WINDOW_S,
-                rate_window_s=longest_rate_window,
-                login_forget_after_s=settings.login_throttle.forget_after_s,
-            )
-        )
-    for table, count in deleted.items():
-        ROWS_DELETED.labels(table).inc(count)
-    return deleted
-
-
-def keep_tidy(app: Identity, stop: threading.Event, interval_s: float) -> None:
-    """Sweep every `interval_s` seconds until `stop` is set; a failed sweep is logged and retried."""
-    while not stop.wait(interval_s):
-        started = time.monotonic()
-        try:
-            deleted = sweep(app)
-        except Exception:  # noqa: BLE001 - the next sweep tries again; the relay must keep running
-            log.exception("housekeeping sweep failed")
-            continue
-        log.info("housekeeping: %s in %.3f s", deleted, time.monotonic() - started)
+    """One whole sweep; the rows deleted per table."""
+    with app.pool.connection() as conn:
+        return {**purge_expired_registrations(app, conn), **delete_expired(conn, expiries(app.settings))}

@@ -39,6 +39,37 @@ class DeliveryLog:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
+    def skip(
+        self, event_id: str, kind: str, account_id: UUID | None, recipient: str | None, reason: str
+    ) -> None:
+        """Record that this event's email is not sent on purpose, and why (unless it was sent already)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                """INSERT INTO deliveries (event_id, kind, account_id, recipient, status, last_error)
+                   VALUES (%(event)s, %(kind)s, %(account)s, %(recipient)s, 'skipped', %(reason)s)
+                   ON CONFLICT (event_id) DO UPDATE
+                       SET status = 'skipped', account_id = EXCLUDED.account_id,
+                           recipient = EXCLUDED.recipient, last_error = EXCLUDED.last_error,
+                           locale = CASE WHEN EXCLUDED.recipient IS NULL THEN NULL ELSE deliveries.locale END,
+                           updated_at = now()
+                       WHERE deliveries.status <> 'sent'""",
+                {
+                    "event": event_id,
+                    "kind": kind,
+                    "account": account_id,
+                    "recipient": recipient,
+                    "reason": reason,
+                },
+            )
+
+    def erased(self, account_id: UUID) -> bool:
+        """True when the account was deleted and its addresses erased."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM erased_accounts WHERE account_id = %s", (account_id,)
+            ).fetchone()
+        return row is not None
+
     def latest_locale(self, account_id: UUID) -> str | None:
         """The language of the newest email to the account whose event named one."""
         with self.pool.connection() as conn:
@@ -77,19 +108,21 @@ def claim(
     recipient: str,
     locale: str | None = None,
 ) -> bool:
-    """Record an attempt about to be made; False when this event's email was already sent.
+    """Record an attempt about to be made; False when this event's email was already sent or
+    skipped, or when its account was erased.
 
     On the connection that will mark the email sent: a connection broken since its last use (the
     database restarted) fails here, before the email goes out, rather than after it (a duplicate).
     """
     row = conn.execute(
         """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
-           VALUES (%s, %s, %s, %s, %s, 'sending', 1)
+           SELECT %(event)s, %(kind)s, %(account)s, %(recipient)s, %(locale)s, 'sending', 1
+           WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = %(account)s)
            ON CONFLICT (event_id) DO UPDATE
                SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
-               WHERE deliveries.status <> 'sent'
+               WHERE deliveries.status NOT IN ('sent', 'skipped')
            RETURNING 1""",
-        (event_id, kind, account_id, recipient, locale),
+        {"event": event_id, "kind": kind, "account": account_id, "recipient": recipient, "locale": locale},
     ).fetchone()
     return row is not None
 
@@ -105,7 +138,13 @@ def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
 
 
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
-    """Forget the account's addresses (and any mail to them) but keep the anonymous rows; the count."""
+    """Forget the account's addresses (and any mail to them) but keep the anonymous rows; the count.
+
+    Two transactions on purpose (`conn` autocommits), the erased id committed before the erasure
+    starts: a delivery claimed meanwhile is either seen by this erasure or sees the erased id in
+    its check after claiming (Mailer._deliver), whatever the interleaving.
+    """
+    conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
     cursor = conn.execute(
         """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
                   updated_at = now()

@@ -40,10 +40,15 @@ class SmtpSender:
 
     def send(self, email: OutgoingEmail) -> None:
         """Hand the email to the server; TransientError to retry later, PermanentError to give up."""
+        options = ["SMTPUTF8"] if email.needs_smtputf8 else []
         for attempt in (1, 2):
             try:
-                self._connection().sendmail(email.sender, [email.recipient], email.raw)
+                self._connection().sendmail(email.sender, [email.recipient], email.raw, mail_options=options)
                 return
+            except smtplib.SMTPNotSupportedError:
+                raise PermanentError(
+                    f"the SMTP server does not offer SMTPUTF8, needed for the address {email.recipient}"
+                ) from None
             except smtplib.SMTPRecipientsRefused as refused:
                 code, text = next(iter(refused.recipients.values()))
                 raise _classify(code, text) from None

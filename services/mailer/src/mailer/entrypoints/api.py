@@ -22,7 +22,9 @@ class DeliveryQuery(Schema):
 class DeliveryView(Schema):
     event_id = fields.UUID()
     kind = fields.String()
-    status = fields.String(metadata={"description": "sending | sent | retrying | failed"})
+    status = fields.String(
+        metadata={"description": "sending | sent | retrying | failed | skipped (last_error says why)"}
+    )
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
     message_id = fields.String(allow_none=True)

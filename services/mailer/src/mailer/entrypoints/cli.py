@@ -1,13 +1,14 @@
 """`mailer migrate | worker | web`: the mailer's processes, each run and scaled on its own."""
 
 import argparse
+import dataclasses
 
 from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.config import env_int, load_settings
-from accounts_common.consumer import EventConsumer
+from accounts_common.consumer import EventConsumer, RetryLimits
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
@@ -22,7 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mailer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
-    commands.add_parser("worker", help="consume events and send the emails")
+    worker = commands.add_parser("worker", help="consume events and send the emails")
+    worker.add_argument(
+        "--instance-id",
+        default=None,
+        help="stable id of this worker in its consumer group (MAILER_WORKER_INSTANCE_ID; "
+        "default: host name and metrics port)",
+    )
     web = commands.add_parser("web", help="serve health, metrics and the operators' API with gunicorn")
     web.add_argument("--port", type=int, default=env_int("MAILER_PORT", 8004))
     web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
@@ -36,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "web":
         exec_gunicorn("mailer.entrypoints.app:create_app()", port=args.port, workers=args.workers)
     else:
+        if args.instance_id:
+            settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
         run_worker(settings)
 
 
@@ -65,6 +74,14 @@ def run_worker(settings: Settings) -> None:
         pool=pool,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         max_backoff=settings.retry_max_backoff_s,
+        retry_limits=RetryLimits(
+            transient_seconds=settings.retry_time_limit_s, unexpected_attempts=settings.handler_max_attempts
+        ),
+        group_instance_id=settings.group_instance_id(),
+        session_timeout_ms=int(settings.session_timeout_s * 1000),
+        housekeeping=settings.housekeeping(),
+        housekeeping_interval_s=settings.housekeeping_interval_s,
+        on_give_up=mailer.gave_up,
         # The delivery log is the mailer's inbox: each email is claimed by its event id before it
         # is sent, and erasing an account is idempotent. Skipping the generic inbox row saves a
         # transaction (three round trips) per email.

@@ -66,11 +66,12 @@ class Mailer:
             code = self.cipher.decrypt(data["code_encrypted"])
         except ValueError as error:
             raise PermanentError(str(error)) from None
-        context = {
-            "code": code,
-            "purpose": data["purpose"],
-            "minutes": _minutes_valid(event, data["expires_at"]),
-        }
+        minutes = minutes_left(data["expires_at"], datetime.now(UTC))
+        if minutes is None:
+            reason = f"the code expired at {data['expires_at'].isoformat()} before it could be sent"
+            self._skip(event.id, "code", data["account_id"], data["email"], reason)
+            return
+        context = {"code": code, "purpose": data["purpose"], "minutes": minutes}
         self._deliver(
             conn, event, "code", data["account_id"], data["email"], context, locale=data.get("locale")
         )
@@ -126,6 +127,10 @@ class Mailer:
         """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless)."""
         deliveries.erase_account(conn, data["account_id"])
 
+    def gave_up(self, event_id: str, reason: str) -> None:
+        """The consumer dead-lettered the event after its retries: the delivery failed for good."""
+        self.delivery_log.mark_failed(event_id, reason, permanent=True)
+
     def _deliver(
         self,
         conn: psycopg.Connection,
@@ -139,7 +144,8 @@ class Mailer:
         locale: str | None = None,
     ) -> None:
         """Send one email once, in the recipient's language (`locale`), else in the configured one."""
-        if not deliveries.claim(conn, event.id, kind, account_id, recipient, locale):
+        claimed = deliveries.claim(conn, event.id, kind, account_id, recipient, locale)
+        if self._erased(event.id, kind, account_id) or not claimed:
             return
         try:
             content = self.templates.render(
@@ -165,6 +171,24 @@ class Mailer:
         deliveries.mark_sent(conn, event_id, message.message_id)
         metrics.SENT.labels(kind).inc()
 
+    def _skip(self, event_id: str, kind: str, account_id: Any, recipient: str | None, reason: str) -> None:
+        """Record the email as not sent on purpose, and why."""
+        self.delivery_log.skip(event_id, kind, account_id, recipient, reason)
+        if not self._erased(event_id, kind, account_id):
+            metrics.SKIPPED.labels(kind).inc()
+
+    def _erased(self, event_id: str, kind: str, account_id: Any) -> bool:
+        """True, and the email recorded as skipped without its address, when the account was deleted.
+
+        Asked after the delivery row is written, so an erasure running meanwhile cannot be missed
+        (see deliveries.erase_account).
+        """
+        if account_id is None or not self.delivery_log.erased(account_id):
+            return False
+        self.delivery_log.skip(event_id, kind, None, None, "the account was deleted")
+        metrics.SKIPPED.labels(kind).inc()
+        return True
+
     def _failed(self, event_id: str, kind: str, error: TransientError | PermanentError) -> NoReturn:
         """Record the failure for operators (it outlives the consumer's rollback), then raise it."""
         permanent = isinstance(error, PermanentError)
@@ -173,10 +197,9 @@ class Mailer:
         raise error
 
 
-def _minutes_valid(event: CloudEvent, expires_at: datetime) -> int:
-    """The code's lifetime in minutes, counted from when it was issued."""
-    try:
-        issued = datetime.fromisoformat(event.time)
-    except ValueError:
-        issued = datetime.now(UTC)
-    return max(1, math.ceil((expires_at - issued).total_seconds() / 60 - 0.01))
+def minutes_left(expires_at: datetime, now: datetime) -> int | None:
+    """Whole minutes the code is still valid for, rounded up; None once it has expired."""
+    seconds = (expires_at - now).total_seconds()
+    if seconds <= 0:
+        return None
+    return math.ceil(seconds / 60)

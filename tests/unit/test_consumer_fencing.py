@@ -1,0 +1,91 @@
+"""A static member whose instance id another consumer took stops with a clear error (fakes, no I/O)."""
+
+import contextlib
+import threading
+import uuid
+
+import pytest
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import FencedInstanceIdError
+
+from accounts_common.consumer import EventConsumer, InstanceFenced
+from accounts_common.events import new_event
+
+PARTITION = TopicPartition("topic", 0)
+
+
+class FencedAfterJoin:
+    """A KafkaConsumer that hands out one record, then learns on commit that it was fenced."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        account_id = str(uuid.uuid4())
+        data = {
+            "account_id": account_id,
+            "email": "a@example.org",
+            "registered_at": "2026-11-28T00:00:00+00:00",
+        }
+        event = new_event("UserRegistered", source="/tests", subject=account_id, data=data)
+        self.record = ConsumerRecord(
+            topic="topic",
+            partition=0,
+            leader_epoch=0,
+            offset=0,
+            timestamp=0,
+            timestamp_type=0,
+            key=b"a",
+            value=event.to_json().encode(),
+            headers=[],
+            checksum=None,
+            serialized_key_size=1,
+            serialized_value_size=1,
+            serialized_header_size=-1,
+        )
+        self.closed = False
+
+    def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
+        return {PARTITION: [self.record]}
+
+    def commit(self, offsets) -> None:  # type: ignore[no-untyped-def]
+        raise FencedInstanceIdError("worker-1")
+
+    def assignment(self) -> set[TopicPartition]:
+        return {PARTITION}
+
+    def highwater(self, partition: TopicPartition) -> int:
+        return 1
+
+    def position(self, partition: TopicPartition, timeout_ms: int) -> int:
+        return 1
+
+    def close(self, autocommit: bool) -> None:
+        self.closed = True
+
+
+class NoDatabase:
+    @contextlib.contextmanager
+    def connection(self):  # type: ignore[no-untyped-def]
+        yield None
+
+
+def test_a_fenced_static_member_stops_with_a_clear_error():
+    fake = FencedAfterJoin()
+    consumer = EventConsumer(
+        group="mailer",
+        topics=("topic",),
+        handlers={"UserRegistered": lambda conn, event, data: None},
+        pool=NoDatabase(),  # type: ignore[arg-type]
+        bootstrap_servers="unused:9092",
+        inbox=False,
+        group_instance_id="worker-1",
+        consumer_factory=lambda *args, **kwargs: fake,
+    )
+    stop = threading.Event()
+    deadline = threading.Timer(5, stop.set)  # a consumer that swallowed the fencing would run on
+    deadline.start()
+    try:
+        with pytest.raises(InstanceFenced, match="another consumer joined as instance 'worker-1'"):
+            consumer.run(stop)
+    finally:
+        deadline.cancel()
+    assert fake.closed
