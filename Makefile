@@ -6,7 +6,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 BROWSER := .tools/.installed
 PACKAGE_FILES := shared/pyproject.toml services/identity/pyproject.toml services/mailer/pyproject.toml \
-	services/catalogue/pyproject.toml services/portal/pyproject.toml \
+	services/catalogue/pyproject.toml services/portal/pyproject.toml services/newsletter/pyproject.toml \
 	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
@@ -37,7 +37,7 @@ lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared services tests bench deploy examples
 	$(VENV)/bin/ruff format --check shared services tests bench deploy examples
 	$(VENV)/bin/mypy shared/src/accounts_common services/identity/src/identity services/mailer/src/mailer \
-		services/catalogue/src/catalogue services/portal/src/portal
+		services/catalogue/src/catalogue services/portal/src/portal services/newsletter/src/newsletter
 	$(VENV)/bin/mypy examples/verified-accounts-counter
 
 format: install ## Format the code with ruff

@@ -7,7 +7,7 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
-PACKAGES=(shared services/identity services/mailer services/catalogue services/portal)
+PACKAGES=(shared services/identity services/mailer services/catalogue services/portal services/newsletter)
 PORTAL_TRANSLATIONS="$REPO_ROOT/services/portal/src/portal/translations"
 # Separate projects outside the system (they depend on accounts-common by path, already installed).
 EXAMPLES=(examples/verified-accounts-counter)

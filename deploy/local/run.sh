@@ -10,14 +10,19 @@ LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
 MAILER_PORT="${MAILER_PORT:-8004}"
 CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
+NEWSLETTER_PORT="${NEWSLETTER_PORT:-8003}"
 PORTAL_PORT="${PORTAL_PORT:-8000}"
+MAILER_METRICS_PORT="${MAILER_WORKER_METRICS_PORT:-9104}"
 # The portal calls the services where this script starts them.
 export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
 export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
+export PORTAL_NEWSLETTER_URL="${PORTAL_NEWSLETTER_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
 export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
 # Local development only; set a real one wherever operators are more than you.
 export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
 export CATALOGUE_OPERATOR_TOKEN="${CATALOGUE_OPERATOR_TOKEN:-dev-operator-token}"
+export NEWSLETTER_OPERATOR_TOKEN="${NEWSLETTER_OPERATOR_TOKEN:-dev-operator-token}"
+export NEWSLETTER_PUBLIC_URL="${NEWSLETTER_PUBLIC_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
 export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
 export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_PORT/.well-known/jwks.json}"
 
@@ -75,19 +80,27 @@ main() {
     eval "$(bash "$SCRIPT_DIR/infra.sh" env)"
     "$BIN/identity" migrate
     "$BIN/mailer" migrate
+    "$BIN/newsletter" migrate
     "$BIN/catalogue" migrate
     # The sample videos, rendered with ffmpeg the first time (later starts find them in place).
     "$BIN/catalogue" seed || log "no sample videos: see the message above (the catalogue starts empty)"
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
     start_process identity-relay "$BIN/identity" relay
+    # Two mailer workers share the partitions: one SMTP conversation at a time each is the
+    # newsletter's ceiling (bench/newsletter_fanout.py).
     start_process mailer-worker "$BIN/mailer" worker
+    start_process mailer-worker-2 env MAILER_WORKER_METRICS_PORT="$((MAILER_METRICS_PORT + 1))" "$BIN/mailer" worker
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
     start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_PORT"
     start_process catalogue-worker "$BIN/catalogue" worker
+    start_process newsletter-web "$BIN/newsletter" web --port "$NEWSLETTER_PORT"
+    start_process newsletter-worker "$BIN/newsletter" worker
+    start_process newsletter-relay "$BIN/newsletter" relay
     start_process portal-web "$BIN/portal" web --port "$PORTAL_PORT"
     wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
     wait_ready "http://127.0.0.1:$MAILER_PORT/readyz" mailer-web
     wait_ready "http://127.0.0.1:$CATALOGUE_PORT/readyz" catalogue-web
+    wait_ready "http://127.0.0.1:$NEWSLETTER_PORT/readyz" newsletter-web
     wait_ready "http://127.0.0.1:$PORTAL_PORT/healthz" portal-web
     cat <<URLS
 
@@ -95,9 +108,10 @@ main() {
     portal         $PORTAL_URL/   (open it in a browser: videos, sign-up, log in, reset, my account)
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
     catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
+    newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: Authorization: Bearer $NEWSLETTER_OPERATOR_TOKEN)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
-    worker metrics http://127.0.0.1:${MAILER_WORKER_METRICS_PORT:-9104}/metrics
+    worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/

@@ -29,7 +29,7 @@ from tests.support.browser import (
     launch,
 )
 from tests.support.http import call
-from tests.support.processes import VENV_BIN, ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once
 
 PASSWORD = "Correct-Horse-9!"
 OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
@@ -46,9 +46,9 @@ SEED_ARTICLE = (
 @dataclass(frozen=True)
 class Portal:
     url: str
-    catalogue_url: str | None
-    newsletter_url: str | None
-    sample: "SampleVideo | None"
+    catalogue_url: str
+    newsletter_url: str
+    sample: "SampleVideo"
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,6 @@ class SampleVideo:
     title: str
     rendition_label: str
     content: bytes
-
-
-def installed(command: str) -> bool:
-    return (VENV_BIN / command).exists()
 
 
 def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
@@ -90,12 +86,8 @@ def catalogue(
     infra: Infra,
     stack: Stack,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, SampleVideo] | None]:
-    """The running catalogue with one video (the seed's article as its description); None while the
-    catalogue is not part of this tree."""
-    if not installed("catalogue"):
-        yield None
-        return
+) -> Iterator[tuple[str, SampleVideo]]:
+    """The running catalogue with one video (the seed's article as its description)."""
     media = tmp_path_factory.mktemp("catalogue-media")
     content = secrets.token_bytes(256 * 1024)
     (media / "summit.mp4").write_bytes(content)
@@ -130,11 +122,8 @@ def newsletter_url(
     infra: Infra,
     stack: Stack,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str | None]:
-    """The running newsletter's URL; None while the newsletter is not part of this tree."""
-    if not installed("newsletter"):
-        yield None
-        return
+) -> Iterator[str]:
+    """The running newsletter's URL."""
     env = {
         **service_env(infra, stack, "NEWSLETTER", f"newsletter-browser-{RUN_ID}"),
         "NEWSLETTER_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
@@ -151,19 +140,18 @@ def newsletter_url(
 @pytest.fixture(scope="session")
 def portal(
     stack: Stack,
-    catalogue: tuple[str, SampleVideo] | None,
-    newsletter_url: str | None,
+    catalogue: tuple[str, SampleVideo],
+    newsletter_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Portal]:
-    catalogue_url, sample = catalogue or (None, None)
-    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: the portal says the service is unavailable
+    catalogue_url, sample = catalogue
     port = free_port()
     env = {
         "ACCOUNTS_ENV": "development",
         "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),
         "PORTAL_IDENTITY_URL": stack.identity_url,
-        "PORTAL_CATALOGUE_URL": catalogue_url or nowhere,
-        "PORTAL_NEWSLETTER_URL": newsletter_url or nowhere,
+        "PORTAL_CATALOGUE_URL": catalogue_url,
+        "PORTAL_NEWSLETTER_URL": newsletter_url,
         "PORTAL_SECURE_COOKIES": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("portal-prometheus")),
     }

@@ -1,7 +1,6 @@
 """My account (email, newsletter, deletion with the password), CSRF refusals, and the pages that
 say when a service is unavailable instead of failing."""
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
@@ -18,8 +17,7 @@ def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
     page.get_by_role("navigation").get_by_role("link", name="My account").click()
     expect(page.locator("h1")).to_have_text("My account")
     expect(page.locator("main")).to_contain_text(new_email)
-    if portal.newsletter_url is None:
-        expect(page.locator("main")).to_contain_text("The newsletter is unavailable.")
+    expect(page.locator("main")).to_contain_text("You are not subscribed to our newsletter.")
     journey.step("my-account")
 
     page.locator("#delete_password").fill("Not-The-Password-1!")
@@ -63,14 +61,9 @@ def test_a_form_posted_without_its_csrf_token_is_refused(portal, journey, inbox,
     journey.step("csrf-refused")
 
 
-def test_pages_say_when_a_service_is_unavailable(portal, journey):
+def test_an_unknown_page_is_a_page_that_says_so(portal, journey):
+    # A service that does not answer is shown as "unavailable" (tests/unit/test_portal.py).
     page = journey.page
-    if portal.catalogue_url is None:
-        page.goto(portal.url + "/")
-        expect(page.get_by_role("alert")).to_have_text(
-            "The video catalogue is unavailable. Please try again in a few minutes."
-        )
-        journey.step("catalogue-unavailable")
     response = page.goto(portal.url + "/no-such-page")
     assert response is not None and response.status == 404
     expect(page.locator("h1")).to_have_text("This page does not exist.")
@@ -79,8 +72,6 @@ def test_pages_say_when_a_service_is_unavailable(portal, journey):
 
 
 def test_newsletter_on_and_off_from_my_account(portal, journey, inbox, new_email):
-    if portal.newsletter_url is None:
-        pytest.skip("the newsletter service is not installed in this tree yet (branch newsletter)")
     page = journey.page
     page.goto(portal.url + "/")
     sign_up(journey, inbox, new_email, PASSWORD)

@@ -12,8 +12,6 @@ from tests.support.inbox import code_in
 
 @pytest.fixture
 def sample(portal):  # type: ignore[no-untyped-def]
-    if portal.sample is None:
-        pytest.skip("the catalogue service is not installed in this tree")
     return portal.sample
 
 

@@ -10,6 +10,7 @@ import urllib.parse
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +27,26 @@ from accounts_common.events.topics import (
 )
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end  # noqa: F401 - re-exported
 from tests.support.http import call
+from tests.support.inbox import Inbox, code_in
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
 PORTAL_URL = "https://portal.example.test"
 EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DELIVERIES: "/newsletter"}
+
+
+E2E_PASSWORD = "Correct-Horse-9!"
+
+
+def verified_account(identity_url: str, inbox: Inbox, email: str) -> str:
+    """Register through identity, read the code from the sink and verify; the access token."""
+    status, body = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": E2E_PASSWORD})
+    assert status == 202, body
+    code = code_in(inbox.wait_for_messages(email)[-1])
+    verification = {"email": email, "registration_id": body["registration_id"], "code": code}
+    status, body = call("POST", f"{identity_url}/v1/accounts/verification", verification)
+    assert status == 200, body
+    return str(body["access_token"])
 
 
 @dataclass
@@ -135,3 +151,76 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         running.web.stop()
         running.worker.stop()
         delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
+
+
+NEWSLETTER_OPERATOR_TOKEN = f"newsletter-operator-{uuid.uuid4().hex}"
+
+
+@dataclass
+class Newsletter:
+    """A running newsletter (web, worker, relay) and the way to reach it."""
+
+    url: str
+    database_url: str
+    group: str
+    processes: dict[str, ServiceProcess]
+
+    def operator_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return call(method, self.url + path, body, {"Authorization": f"Bearer {NEWSLETTER_OPERATOR_TOKEN}"})
+
+    def stop(self) -> None:
+        """Signal every process first, then reap them: they wind down side by side."""
+        for process in self.processes.values():
+            if process.process is not None and process.process.poll() is None:
+                process.process.terminate()
+        for process in self.processes.values():
+            process.stop()
+
+
+def start_newsletter(
+    infra: Infra, logs: Path, identity_url: str, *, name: str, topic_prefix: str = "", **env: str
+) -> Newsletter:
+    """Migrate a fresh database, start the newsletter's processes and wait for its web process."""
+    port = free_port()
+    group = f"newsletter-{name}-{RUN_ID}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    start_group_at_the_end(infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS,))
+    env = {
+        "ACCOUNTS_ENV": "development",
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "NEWSLETTER_DATABASE_URL": fresh_database(infra, f"e2e_newsletter_{name}"),
+        "NEWSLETTER_CONSUMER_GROUP": group,
+        "NEWSLETTER_TOPIC_PREFIX": topic_prefix,
+        "NEWSLETTER_OPERATOR_TOKEN": NEWSLETTER_OPERATOR_TOKEN,
+        "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "NEWSLETTER_WORKER_METRICS_PORT": "0",
+        "IDENTITY_JWKS_URL": f"{identity_url}/.well-known/jwks.json",
+        **env,
+    }
+    run_once(["newsletter", "migrate"], env)
+    processes = {
+        f"newsletter-{process}-{name}": ServiceProcess(f"newsletter-{process}-{name}", argv, env, logs)
+        for process, argv in (
+            ("web", ["newsletter", "web", "--port", str(port), "--workers", "1"]),
+            ("worker", ["newsletter", "worker"]),
+            ("relay", ["newsletter", "relay"]),
+        )
+    }
+    running = Newsletter(f"http://127.0.0.1:{port}", env["NEWSLETTER_DATABASE_URL"], group, processes)
+    for process in processes.values():
+        process.start()
+    running.processes[f"newsletter-web-{name}"].wait_http(f"{running.url}/readyz")
+    return running
+
+
+@pytest.fixture(scope="session")
+def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsletter]:
+    """The newsletter on the real topics, beside `stack` (whose mailer sends its issues)."""
+    running = start_newsletter(
+        infra, tmp_path_factory.mktemp("newsletter-logs"), stack.identity_url, name="stack"
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+        delete_topics(infra.kafka, [dead_letter_topic(running.group)])

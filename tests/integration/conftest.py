@@ -2,18 +2,29 @@
 
 import dataclasses
 import json
+import secrets
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
 
+from accounts_common import auth
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.db import create_pool
+from accounts_common.events import parse_event, validate_data
+from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
 from identity.settings import RateLimits, Settings
-from tests.conftest import Infra, migrated_database
+from newsletter.bootstrap import Newsletter
+from newsletter.bootstrap import bootstrap as newsletter_bootstrap
+from newsletter.entrypoints.app import create_app as create_newsletter_app
+from newsletter.entrypoints.cli import NEWSLETTER_MIGRATIONS
+from newsletter.settings import Settings as NewsletterSettings
+from tests.conftest import RUN_ID, Infra, migrated_database
+from tests.support.served import ServedIdentity
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +88,7 @@ def latest_code(pool: ConnectionPool, email: str, purpose: str = "verification")
 
 
 PASSWORD = "Correct-Horse-9!"
+NEW_PASSWORD = "Brand-New-Secret-42?"
 
 
 def register(client, email: str, password: str = PASSWORD, **extra: str) -> str:  # type: ignore[no-untyped-def]
@@ -115,3 +127,72 @@ def outbox_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type:
             (account_id,),
         ).fetchall()
     return [json.loads(value) for (value,) in rows]
+
+
+def reset_password(client, pool, email) -> None:  # type: ignore[no-untyped-def]
+    client.post("/v1/password-resets", json={"email": email})
+    code = latest_code(pool, email, "password_reset")
+    reset_token = client.post("/v1/password-resets/verification", json={"email": email, "code": code}).json[
+        "reset_token"
+    ]
+    done = client.post(
+        "/v1/password-resets/completion", json={"reset_token": reset_token, "new_password": NEW_PASSWORD}
+    )
+    assert done.status_code == 200
+
+
+def feed(
+    service_pool: ConnectionPool,
+    identity_pool: ConnectionPool,
+    account_id: str,
+    event_type: str,
+    handlers=auth.REVOCATION_HANDLERS,  # type: ignore[no-untyped-def]
+) -> None:
+    """Hand identity's event from its outbox to the projection's handler, as a consumer would."""
+    [raw] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == event_type]
+    event = parse_event(json.dumps(raw))
+    with service_pool.connection() as conn, conn.transaction():
+        handlers[event_type](conn, event, validate_data(event.type, event.data))
+
+
+# The newsletter in-process, checking tokens of an identity served on a real port (its JWKS).
+NEWSLETTER_OPERATOR_TOKEN = "test-newsletter-operator-token"
+NEWSLETTER_TOPIC_PREFIX = f"test-{RUN_ID}."  # the newsletter's topics, private to this run
+IDENTITY_SIGNING_KEY = Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def newsletter_db(infra: Infra) -> str:
+    return migrated_database(infra, "test_newsletter", NEWSLETTER_MIGRATIONS)
+
+
+@pytest.fixture(scope="session")
+def newsletter_pool(newsletter_db: str) -> Iterator[ConnectionPool]:
+    with create_pool(newsletter_db, name="test-newsletter") as pool:
+        yield pool
+
+
+@pytest.fixture
+def served_identity(make_identity) -> Iterator[ServedIdentity]:  # type: ignore[no-untyped-def]
+    """identity over HTTP, signing with IDENTITY_SIGNING_KEY (so tests can sign other tokens too)."""
+    server = ServedIdentity(create_app(make_identity(signing_keys_pem=pem_of(IDENTITY_SIGNING_KEY))))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def newsletter(newsletter_db, newsletter_pool, served_identity, infra) -> Newsletter:  # type: ignore[no-untyped-def]
+    settings = NewsletterSettings(
+        database_url=newsletter_db,
+        kafka_bootstrap_servers=infra.kafka,
+        unsubscribe_key=secrets.token_bytes(32),
+        jwks_url=served_identity.jwks_url,
+        operator_token=NEWSLETTER_OPERATOR_TOKEN,
+        topic_prefix=NEWSLETTER_TOPIC_PREFIX,
+    )
+    return newsletter_bootstrap(settings, pool=newsletter_pool)
+
+
+@pytest.fixture
+def newsletter_client(newsletter):  # type: ignore[no-untyped-def]
+    return create_newsletter_app(newsletter).test_client()

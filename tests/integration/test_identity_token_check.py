@@ -2,7 +2,6 @@
 with its revocation projection fed by identity's events (directly, and through Kafka)."""
 
 import dataclasses
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from psycopg_pool import ConnectionPool
 from accounts_common import auth
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
-from accounts_common.events import parse_event, validate_data
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.outbox import OutboxRelay
 from accounts_common.web import Problem, install_problem_handlers
@@ -26,12 +24,11 @@ from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
 from tests.conftest import Infra, migrated_database
-from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, sign_up
+from tests.integration.conftest import NEW_PASSWORD, PASSWORD, bearer, feed, reset_password, sign_up
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
 from tests.support.served import ServedIdentity
 
-NEW_PASSWORD = "Brand-New-Secret-42?"
 SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
@@ -76,32 +73,6 @@ def served(own_identity) -> Iterator[ServedIdentity]:  # type: ignore[no-untyped
 
 def verifier(served: ServedIdentity, pool: ConnectionPool | None, **options) -> auth.TokenVerifier:  # type: ignore[no-untyped-def]
     return auth.TokenVerifier(served.jwks_url, pool=pool, **options)
-
-
-def reset_password(client, pool, email) -> None:  # type: ignore[no-untyped-def]
-    client.post("/v1/password-resets", json={"email": email})
-    code = latest_code(pool, email, "password_reset")
-    reset_token = client.post("/v1/password-resets/verification", json={"email": email, "code": code}).json[
-        "reset_token"
-    ]
-    done = client.post(
-        "/v1/password-resets/completion", json={"reset_token": reset_token, "new_password": NEW_PASSWORD}
-    )
-    assert done.status_code == 200
-
-
-def feed(
-    service_pool: ConnectionPool,
-    identity_pool: ConnectionPool,
-    account_id: str,
-    event_type: str,
-    handlers=auth.REVOCATION_HANDLERS,  # type: ignore[no-untyped-def]
-) -> None:
-    """Hand identity's event from its outbox to the projection's handler, as a consumer would."""
-    [raw] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == event_type]
-    event = parse_event(json.dumps(raw))
-    with service_pool.connection() as conn, conn.transaction():
-        handlers[event_type](conn, event, validate_data(event.type, event.data))
 
 
 def known_email(service_pool: ConnectionPool, account_id: str) -> str | None:

@@ -13,6 +13,17 @@ from schemathesis.config import SchemathesisConfig
 EXAMPLES_PER_OPERATION = 25
 
 
+def documented_operations(app: Flask) -> set[tuple[str, str]]:
+    """(path, method) of every operation the app's /openapi.json describes."""
+    document = app.test_client().get("/openapi.json").json
+    return {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+
+
 def has_body(operation: Any) -> bool:
     """Negative cases need something to make invalid: here, a request body."""
     return bool(len(operation.body))
@@ -29,13 +40,16 @@ def fuzz_every_operation(
     credentials: Callable[[Any], dict[str, str]],
     *,
     accepted: list[str],
+    rejected: list[str] | None = None,
     negatable: Callable[[Any], bool] = has_body,
 ) -> None:
     """Call every operation of the app's /openapi.json with generated cases and run every check
-    schemathesis has on each answer; schema-valid data may only get the `accepted` statuses."""
-    config = SchemathesisConfig.from_dict(
-        {"checks": {"positive_data_acceptance": {"expected-statuses": accepted}}}
-    )
+    schemathesis has on each answer; schema-valid data may only get the `accepted` statuses, and
+    invalid data (when given) only the `rejected` ones."""
+    checks: dict[str, Any] = {"positive_data_acceptance": {"expected-statuses": accepted}}
+    if rejected is not None:
+        checks["negative_data_rejection"] = {"expected-statuses": rejected}
+    config = SchemathesisConfig.from_dict({"checks": checks})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     for result in schema.get_all_operations():
         operation = result.ok()

@@ -47,9 +47,11 @@ def test_compose_runs_every_process_of_make_run():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
     assert {"identity-web", "identity-relay", "mailer-worker", "mailer-web", "portal-web"} <= set(services)
     assert {"catalogue-web", "catalogue-worker"} <= set(services)
+    assert {"newsletter-web", "newsletter-worker", "newsletter-relay"} <= set(services)
     assert services["catalogue-worker"]["command"] == ["catalogue", "worker"]
     assert services["identity-relay"]["command"] == ["identity", "relay"]
     assert services["mailer-worker"]["command"] == ["mailer", "worker"]
+    assert services["newsletter-worker"]["command"] == ["newsletter", "worker"]
 
 
 def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch):
@@ -66,7 +68,7 @@ def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch
 def test_the_kubernetes_workloads_take_every_key_from_the_secret():
     config = yaml.safe_load((DEPLOY / "k8s" / "config.yaml").read_text())
     assert not any(name.endswith(("_KEY", "_KEYS")) for name in config.get("data", {}))
-    for manifest in ("identity.yaml", "mailer.yaml", "catalogue.yaml", "portal.yaml"):
+    for manifest in ("identity.yaml", "mailer.yaml", "catalogue.yaml", "portal.yaml", "newsletter.yaml"):
         for doc in yaml.safe_load_all((DEPLOY / "k8s" / manifest).read_text()):
             for container in _containers(doc):
                 refs = {ref.get("secretRef", {}).get("name") for ref in container.get("envFrom", [])}

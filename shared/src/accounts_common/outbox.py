@@ -24,7 +24,7 @@ from prometheus_client import Counter, Gauge
 from accounts_common.events import CloudEvent, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import MAX_RECORD_BYTES, create_producer
-from accounts_common.retry import Backoff
+from accounts_common.leader import LeadingProducer
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,11 @@ def replay_parked(conn: psycopg.Connection, ids: list[int] | None = None) -> int
     return cursor.rowcount
 
 
-class OutboxRelay:
+class OutboxRelay(LeadingProducer):
     """Publishes pending outbox rows in order, waking on NOTIFY and polling as a fallback."""
+
+    lock_key = RELAY_LOCK_KEY
+    failures = PUBLISH_FAILURES
 
     def __init__(
         self,
@@ -180,11 +183,14 @@ class OutboxRelay:
         max_record_bytes: int = MAX_RECORD_BYTES,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
-        self.database_url = database_url
-        self.bootstrap_servers = bootstrap_servers
-        self.client_id = client_id
+        super().__init__(
+            database_url,
+            bootstrap_servers,
+            client_id=client_id,
+            poll_interval=poll_interval,
+            producer_factory=producer_factory,
+        )
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
         # Published rows are kept a while for inspection; the service may add its own tables.
         self.housekeeping = (Expiry("outbox", "published_at", keep_published_hours * 3600), *housekeeping)
         self.housekeeping_interval_s = housekeeping_interval_s
@@ -192,36 +198,8 @@ class OutboxRelay:
         self.chores = tuple(chores)
         self.max_record_bytes = max_record_bytes
         self.topic_prefix = topic_prefix  # publish to prefixed copies of the topics (isolated test runs)
-        self.producer_factory = producer_factory
-        self._producer: KafkaProducer | None = None
 
-    def run(self, stop: threading.Event) -> None:
-        """Relay until `stop` is set, surviving database and broker outages."""
-        backoff = Backoff()
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self.database_url, autocommit=True) as conn:
-                    if self._lead(conn, stop):
-                        backoff.reset()
-                        self._relay(conn, stop)
-            except (psycopg.OperationalError, KafkaError) as error:
-                PUBLISH_FAILURES.inc()
-                log.warning("outbox relay: %s; retrying", error)
-                self._drop_producer()
-                stop.wait(backoff.next())
-        self._drop_producer()
-
-    def _lead(self, conn: psycopg.Connection, stop: threading.Event) -> bool:
-        """Wait to become the one relay publishing this database's outbox."""
-        while not stop.is_set():
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,)).fetchone()
-            if locked and locked[0]:
-                log.info("outbox relay %s is publishing", self.client_id)
-                return True
-            stop.wait(self.poll_interval * 5)
-        return False
-
-    def _relay(self, conn: psycopg.Connection, stop: threading.Event) -> None:
+    def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         housekeeping = Schedule(self.housekeeping_interval_s)
         while not stop.is_set():
@@ -281,7 +259,7 @@ class OutboxRelay:
     ) -> tuple[list[tuple[PendingRecord, FutureRecordMetadata]], KafkaError | None]:
         """Send the records in order and wait for Kafka. A record the producer finds at fault is
         parked and its topic and key held back; at one it cannot place at all, stop."""
-        producer = self._get_producer()
+        producer = self.producer()
         sent, held, refused = [], set(), None
         for record in pending:
             if (record.topic, record.record_key) in held:
@@ -315,20 +293,9 @@ class OutboxRelay:
         row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
         PARKED_ROWS.set(row[0] if row else 0)
 
-    def _get_producer(self) -> KafkaProducer:
-        if self._producer is None:
-            self._producer = self.producer_factory(
-                self.bootstrap_servers, client_id=self.client_id, max_request_size=self.max_record_bytes
-            )
-        return self._producer
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=5)
-            except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
-                log.debug("closing a failed producer raised", exc_info=True)
-            self._producer = None
+    def producer_options(self) -> dict[str, Any]:
+        """Records up to max_record_bytes: a larger one is parked, not sent."""
+        return {"max_request_size": self.max_record_bytes}
 
 
 def _describe(error: BaseException) -> str:

@@ -94,6 +94,24 @@ class AccountState(EventData):
     )
 
 
+SUBSCRIBE_REASONS = ["user"]
+UNSUBSCRIBE_REASONS = ["user", "one_click", "account_deleted", "bounce"]
+
+
+class NewsletterSubscribed(EventData):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(SUBSCRIBE_REASONS))
+
+
+class NewsletterUnsubscribed(EventData):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(UNSUBSCRIBE_REASONS))
+
+
 class NewsletterDeliveryRequested(EventData):
     delivery_id = fields.UUID(required=True)
     issue_id = fields.UUID(required=True)
@@ -114,6 +132,8 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
     "AccountDeleted": AccountDeleted,
+    "NewsletterSubscribed": NewsletterSubscribed,
+    "NewsletterUnsubscribed": NewsletterUnsubscribed,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,
 }
 

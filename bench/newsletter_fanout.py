@@ -1,0 +1,189 @@
+"""An issue to 10,000 subscribers: the fan-out rate onto Kafka, and the time until every mail is in a sink.
+
+DESIGN §7: an issue to 10,000 subscribers fully in the sink within 60 s, each once; the issue asks
+the fan-out for ≥ 5,000 delivery requests/s. The newsletter (web + worker) and the mailer workers
+(as many as `make run` starts: two; `[WORKERS]` to try others) run as processes on private copies of
+the topics, sending into a private SMTP sink. Figures:
+- fan-out: delivery requests acknowledged by Kafka per second, from the issue's publication to its
+  completion (the issue row's timestamps);
+- mailer: emails/s into the sink from the first to the last; end to end: publication → last email;
+- duplicates: emails in the sink beyond the deliveries the mailer's log records as sent (one row per
+  delivery id); missing: subscribers without a sent delivery.
+The slower of fan-out and mailer is the ceiling. Run: `make bench BENCH=newsletter_fanout`
+(or `.venv/bin/python -m bench.newsletter_fanout [SUBSCRIBERS] [WORKERS]` with the infrastructure up).
+"""
+
+import os
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES, TOPICS, delete_topics, ensure_topics
+from bench.mailer_throughput import CONSUMED, received, start_sink
+from bench.support import RUN_ID, BenchDatabases
+from tests.conftest import start_group_at_the_end
+from tests.support.http import call
+from tests.support.newsletter import seed_subscribers
+from tests.support.polling import wait_for
+from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
+
+OPERATOR_TOKEN = f"bench-{RUN_ID}"
+
+
+def fan_out_seconds(database_url: str, issue_id: str) -> float | None:
+    """From the issue's publication to the end of its fan-out, once it ended."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT extract(epoch FROM completed_at - created_at) FROM issues WHERE id = %s", (issue_id,)
+        ).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def newsletters_sent(mailer_database_url: str) -> int:
+    """Deliveries the mailer's log records as sent (one row per delivery id)."""
+    with psycopg.connect(mailer_database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM deliveries WHERE kind = 'newsletter' AND status = 'sent'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def publish(port: int, subject: str) -> str:
+    """POST an issue as the operator; its id."""
+    status, issue = call(
+        "POST",
+        f"http://127.0.0.1:{port}/v1/issues",
+        {"subject": subject, "text": "New videos.\n" * 20, "html": "<p>New videos.</p>" * 20},
+        {"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    )
+    assert status == 202, issue
+    return str(issue["id"])
+
+
+def wait_fanned_out(database_url: str, issue_id: str) -> float:
+    """Seconds from the issue's publication to the end of its fan-out."""
+    return wait_for(
+        lambda: fan_out_seconds(database_url, issue_id), timeout=300, what="the fan-out", interval=0.05
+    )
+
+
+def reading_deliveries(metrics_url: str, topic: str) -> bool:
+    """True once the mailer worker was assigned partitions of the deliveries topic (it reports their lag)."""
+    return (
+        http_ok(metrics_url)
+        and f'topic="{topic}"' in urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+    )
+
+
+def main() -> None:
+    subscribers = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    mailer_workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
+    server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-newsletter-"))
+    prefix = f"bench-{RUN_ID}."
+    mailer_group, newsletter_group = f"mailer-bench-{RUN_ID}", f"newsletter-bench-{RUN_ID}"
+    topics = [Topic(prefix + t.name, t.partitions, t.configs) for t in TOPICS if not t.name.endswith(".dlq")]
+    topics += [Topic(dead_letter_topic(group), partitions=1) for group in (mailer_group, newsletter_group)]
+    ensure_topics(kafka, tuple(topics))
+    databases = BenchDatabases(server)
+    sink, smtp_port, inbox = start_sink(log_dir)
+    processes: list[ServiceProcess] = []
+    port = free_port()
+    try:
+        common = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "LOG_LEVEL": "WARNING", "ACCOUNTS_ENV": "development"}
+        newsletter_db = databases.create("newsletter")
+        newsletter_env = {
+            **common,
+            "NEWSLETTER_DATABASE_URL": newsletter_db,
+            "NEWSLETTER_TOPIC_PREFIX": prefix,
+            "NEWSLETTER_CONSUMER_GROUP": newsletter_group,
+            "NEWSLETTER_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "NEWSLETTER_WORKER_METRICS_PORT": "0",
+        }
+        mailer_env = {
+            **common,
+            "MAILER_DATABASE_URL": databases.create("mailer"),
+            "MAILER_TOPIC_PREFIX": prefix,
+            "MAILER_CONSUMER_GROUP": mailer_group,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+        }
+        run_once(["newsletter", "migrate"], newsletter_env)
+        run_once(["mailer", "migrate"], mailer_env)
+        seed_subscribers(newsletter_db, subscribers)
+        processes += [
+            ServiceProcess(
+                "newsletter-web", ["newsletter", "web", "--port", str(port)], newsletter_env, log_dir
+            ),
+            ServiceProcess("newsletter-worker", ["newsletter", "worker"], newsletter_env, log_dir),
+        ]
+        for process in processes:
+            process.start()
+        processes[0].wait_http(f"http://127.0.0.1:{port}/readyz")
+
+        # 1. The fan-out alone: no mailer reads yet (its group starts after these records). The
+        # first issue also pays for the producer's start (metadata, producer id); the second does not.
+        cold = wait_fanned_out(newsletter_db, publish(port, "Fan-out alone, cold"))
+        alone = wait_fanned_out(newsletter_db, publish(port, "Fan-out alone"))
+        deliveries = prefix + NEWSLETTER_DELIVERIES
+        start_group_at_the_end(kafka, mailer_group, tuple(prefix + name for name in CONSUMED))
+        metrics_urls = [f"http://127.0.0.1:{free_port()}/metrics" for _ in range(mailer_workers)]
+        for n, url in enumerate(metrics_urls):
+            worker_env = {**mailer_env, "MAILER_WORKER_METRICS_PORT": url.split(":")[2].split("/")[0]}
+            processes.append(
+                ServiceProcess(f"mailer-worker-{n}", ["mailer", "worker"], worker_env, log_dir).start()
+            )
+        for url in metrics_urls:
+            wait_for(
+                lambda url=url: reading_deliveries(url, deliveries), timeout=60, what="the mailer workers"
+            )
+
+        # 2. End to end: fan-out and mailers at once, into the sink.
+        started = time.perf_counter()
+        together = wait_fanned_out(newsletter_db, publish(port, "Our latest updates"))
+        first = wait_for(
+            lambda: received(inbox) > 0 and time.perf_counter(), timeout=60, what="the first mail"
+        )
+        wait_for(lambda: received(inbox) >= subscribers, timeout=600, what="every mail", interval=0.05)
+        last = time.perf_counter()
+        sent = wait_for(
+            lambda: (n := newsletters_sent(mailer_env["MAILER_DATABASE_URL"])) >= subscribers and n,
+            timeout=30,
+            what="the mailer's log to record every mail",
+        )
+        duplicates, missing = received(inbox) - sent, subscribers - sent
+    finally:
+        for process in processes:
+            process.stop()
+        sink.terminate()
+        sink.wait(10)
+        databases.drop_all()
+        delete_topics(kafka, [topic.name for topic in topics])
+    mail_rate = (subscribers - 1) / (last - first)
+    alone_rate = subscribers / alone
+    print(f"fan-out alone : {alone_rate:8.0f} delivery requests/s  ({alone:.2f} s; aim ≥ 5,000/s)")
+    print(f"first issue   : {subscribers / cold:8.0f} delivery requests/s  (including the producer's start)")
+    print(f"fan-out + mail: {subscribers / together:8.0f} delivery requests/s  (while the mailer sends)")
+    print(f"mailer        : {mail_rate:8.0f} emails/s  ({mailer_workers} worker(s), first to last email)")
+    print(
+        f"end to end    : {last - started:8.1f} s  publication → last email in the sink  (DESIGN §7: ≤ 60 s)"
+    )
+    print(f"duplicates    : {duplicates:8d}   missing: {missing}")
+    ceiling = (
+        "the mailer (one SMTP conversation at a time per worker)" if mail_rate < alone_rate else "the fan-out"
+    )
+    print(f"ceiling       : {ceiling}; listmonk sends 100 messages/s by default")
+    print(f"load average  : {os.getloadavg()[0]:8.1f}   (2 cores shared: figures vary from run to run)")
+    print(f"logs          : {log_dir}")
+
+
+if __name__ == "__main__":
+    main()

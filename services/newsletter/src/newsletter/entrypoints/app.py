@@ -1,0 +1,42 @@
+"""The newsletter's Flask application factory: gunicorn runs `newsletter.entrypoints.app:create_app()`."""
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from accounts_common.auth import TokenVerifier, install_token_verifier
+from accounts_common.db import database_reachable
+from accounts_common.process import configure_logging
+from accounts_common.web import create_api_app
+from newsletter.bootstrap import Newsletter, bootstrap, token_verifier
+from newsletter.entrypoints import api, unsubscribe
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    newsletter: Newsletter | None = None,
+    verifier: TokenVerifier | None = None,
+    config: dict[str, Any] | None = None,
+) -> Flask:
+    """Build the app; tests pass their own Newsletter, gunicorn workers build one after forking."""
+    configure_logging()
+    newsletter = newsletter or bootstrap()
+    settings = newsletter.settings
+    if not settings.operator_token:
+        log.warning("NEWSLETTER_OPERATOR_TOKEN is not set: the operators' endpoints refuse every request")
+    app = create_api_app(
+        "newsletter",
+        title="Multimedia Accounts — newsletter",
+        blueprints=[api.subscriptions_blp, api.issues_blp, unsubscribe.blp],
+        readiness_checks={"database": lambda: database_reachable(newsletter.pool)},
+        config={
+            "MAX_CONTENT_LENGTH": settings.max_body_bytes,
+            "OPERATOR_TOKEN": settings.operator_token,
+            **(config or {}),
+        },
+    )
+    app.extensions["newsletter"] = newsletter
+    install_token_verifier(app, verifier or token_verifier(newsletter))
+    return app

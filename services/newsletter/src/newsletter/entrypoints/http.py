@@ -1,0 +1,12 @@
+"""What the newsletter's views share."""
+
+from flask import current_app
+
+from newsletter.bootstrap import Newsletter
+
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def newsletter() -> Newsletter:
+    """The Newsletter this app was built with."""
+    return current_app.extensions["newsletter"]

@@ -1,0 +1,22 @@
+"""What the newsletter does with identity's account events."""
+
+from typing import Any
+
+import psycopg
+
+from accounts_common.auth import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
+from accounts_common.consumer import Handler
+from accounts_common.events import CloudEvent
+from newsletter.bootstrap import Newsletter
+from newsletter.service_layer.subscriptions import unsubscribe_in
+
+
+def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
+    """The known-accounts projection (verified accounts, current emails, revocations), and on
+    AccountDeleted the subscriber's unsubscription before the projection erases the address."""
+
+    def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
+        record_account_deleted(conn, event, data)
+
+    return {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}

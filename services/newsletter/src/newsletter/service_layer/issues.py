@@ -1,0 +1,40 @@
+"""Use cases of issues: an operator publishes one; anyone with the operator token follows its fan-out."""
+
+import uuid
+from datetime import UTC, datetime
+from uuid import UUID
+
+from accounts_common.kafka import MAX_RECORD_BYTES
+from newsletter.adapters import repository
+from newsletter.bootstrap import Newsletter
+from newsletter.domain.issues import Issue, Recipient, delivery_request
+
+# The producer refuses a record over MAX_RECORD_BYTES; leave room for the key, headers and framing.
+MAX_VALUE_BYTES = MAX_RECORD_BYTES - 1024
+LONGEST_EMAIL = "x" * 64 + "@" + "x" * 189
+
+
+class IssueTooLarge(Exception):
+    """One delivery request of the issue would not fit in a Kafka record."""
+
+
+def publish_issue(newsletter: Newsletter, subject: str, text: str, html: str) -> Issue:
+    """Record the issue for every current subscriber; the fan-out worker is woken by NOTIFY."""
+    issue_id = uuid.uuid4()
+    _check_record_size(newsletter, Issue(issue_id, subject, text, html, datetime.now(UTC), 0, 0, 0, 0, None))
+    with newsletter.pool.connection() as conn, conn.transaction():
+        return repository.insert_issue(conn, issue_id, subject, text, html)
+
+
+def find_issue(newsletter: Newsletter, issue_id: UUID) -> Issue | None:
+    with newsletter.pool.connection() as conn:
+        return repository.find_issue(conn, issue_id)
+
+
+def _check_record_size(newsletter: Newsletter, issue: Issue) -> None:
+    """Refuse now an issue whose records Kafka would refuse later, stalling the fan-out."""
+    recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL)
+    link = f"{newsletter.settings.public_url}/v1/unsubscribe?token={'x' * 66}"
+    record = delivery_request(issue, recipient, link, datetime.now(UTC).isoformat())
+    if len(record.to_json().encode()) > MAX_VALUE_BYTES:
+        raise IssueTooLarge()

@@ -1,0 +1,82 @@
+"""Use cases of subscribers: subscribe, unsubscribe (by the user, one click or deletion), status."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import psycopg
+
+from accounts_common.auth import Principal, known_account_email, remember_verified_account
+from accounts_common.events import new_event
+from accounts_common.events.topics import SUBSCRIPTION_EVENTS
+from accounts_common.outbox import enqueue
+from newsletter.adapters import repository
+from newsletter.bootstrap import Newsletter
+
+SOURCE = "/newsletter"
+
+
+class AccountErased(Exception):
+    """The account was deleted: it can never subscribe again."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscribed: bool
+    since: datetime | None
+
+
+def subscribe(newsletter: Newsletter, principal: Principal) -> tuple[Subscription, bool]:
+    """Subscribe the token's (verified) account; the subscription and whether it is new."""
+    with newsletter.pool.connection() as conn, conn.transaction():
+        # The token's signed email_verified claim is proof enough: AccountVerified may still be on its way.
+        remember_verified_account(conn, principal.account_id, principal.email, datetime.now(UTC))
+        email = known_account_email(conn, principal.account_id)
+        if email is None:
+            raise AccountErased()
+        added = repository.add_subscriber(conn, principal.account_id)
+        if added is None:
+            return Subscription(True, repository.subscribed_since(conn, principal.account_id)), False
+        _publish(newsletter, conn, "NewsletterSubscribed", principal.account_id, email, "user")
+        return Subscription(True, added), True
+
+
+def status(newsletter: Newsletter, account_id: UUID) -> Subscription:
+    """Whether the account is subscribed, and since when."""
+    with newsletter.pool.connection() as conn:
+        since = repository.subscribed_since(conn, account_id)
+    return Subscription(since is not None, since)
+
+
+def unsubscribe(newsletter: Newsletter, account_id: UUID, reason: str) -> bool:
+    """Unsubscribe the account (idempotent); False when it was not subscribed."""
+    with newsletter.pool.connection() as conn, conn.transaction():
+        return unsubscribe_in(newsletter, conn, account_id, reason)
+
+
+def unsubscribe_in(newsletter: Newsletter, conn: psycopg.Connection, account_id: UUID, reason: str) -> bool:
+    """Unsubscribe inside the caller's transaction, with NewsletterUnsubscribed in the outbox."""
+    email = known_account_email(conn, account_id)
+    if not repository.remove_subscriber(conn, account_id):
+        return False
+    if email is not None:  # a subscriber always has a known email; the event needs it
+        _publish(newsletter, conn, "NewsletterUnsubscribed", account_id, email, reason)
+    return True
+
+
+def _publish(
+    newsletter: Newsletter,
+    conn: psycopg.Connection,
+    event_type: str,
+    account_id: UUID,
+    email: str,
+    reason: str,
+) -> None:
+    data = {
+        "account_id": str(account_id),
+        "email": email,
+        "at": datetime.now(UTC).isoformat(),
+        "reason": reason,
+    }
+    event = new_event(event_type, source=SOURCE, subject=str(account_id), data=data)
+    enqueue(conn, newsletter.topic(SUBSCRIPTION_EVENTS), event)

@@ -1,0 +1,90 @@
+"""A process loop that writes to Kafka while it leads: one instance at a time, the others on standby."""
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from prometheus_client import Counter
+
+from accounts_common.kafka import create_producer
+from accounts_common.retry import Backoff
+
+log = logging.getLogger(__name__)
+
+
+class LeadingProducer:
+    """Holds a PostgreSQL advisory lock while it works, so one instance per database produces at a
+    time; database and broker outages are retried with backoff and a fresh producer."""
+
+    lock_key: int
+    failures: Counter
+
+    def __init__(
+        self,
+        database_url: str,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        poll_interval: float = 1.0,
+        producer_factory: Callable[..., KafkaProducer] = create_producer,
+    ) -> None:
+        self.database_url = database_url
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.poll_interval = poll_interval
+        self.producer_factory = producer_factory
+        self._producer: KafkaProducer | None = None
+
+    def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
+        """The work, done while leading, on the connection that holds the lock."""
+        raise NotImplementedError
+
+    def run(self, stop: threading.Event) -> None:
+        """Lead and serve until `stop` is set, surviving database and broker outages."""
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.database_url, autocommit=True) as conn:
+                    if self._lead(conn, stop):
+                        backoff.reset()
+                        self.serve(conn, stop)
+            except (psycopg.OperationalError, KafkaError) as error:
+                self.failures.inc()
+                log.warning("%s: %s; retrying", self.client_id, error)
+                self._drop_producer()
+                stop.wait(backoff.next())
+        self._drop_producer()
+
+    def _lead(self, conn: psycopg.Connection, stop: threading.Event) -> bool:
+        """Wait to become the one instance at work."""
+        while not stop.is_set():
+            locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key,)).fetchone()
+            if locked and locked[0]:
+                log.info("%s is leading", self.client_id)
+                return True
+            stop.wait(self.poll_interval * 5)
+        return False
+
+    def producer_options(self) -> dict[str, Any]:
+        """Settings of the producer beyond create_producer's (none by default)."""
+        return {}
+
+    def producer(self) -> KafkaProducer:
+        """The idempotent producer, created on first use and after a failure."""
+        if self._producer is None:
+            self._producer = self.producer_factory(
+                self.bootstrap_servers, client_id=self.client_id, **self.producer_options()
+            )
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=5)
+            except Exception:  # noqa: BLE001 - a broken producer is replaced whatever close says
+                log.debug("closing a failed producer raised", exc_info=True)
+            self._producer = None

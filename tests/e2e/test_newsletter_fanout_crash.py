@@ -1,0 +1,104 @@
+"""An issue to 5,000 subscribers with the fan-out worker killed (SIGKILL) half way and restarted.
+
+Every subscriber must get exactly one delivery request: none skipped, none with two different ids.
+A batch the worker had sent but not yet recorded when it died is sent again with the same event
+ids; consumers deduplicate by event id (the mailer's delivery log does), so such a repeat is the
+same request, not a second one.
+"""
+
+import signal
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    NEWSLETTER_DELIVERIES,
+    SUBSCRIPTION_EVENTS,
+    delete_topics,
+    ensure_topics,
+)
+from newsletter.domain.issues import delivery_id
+from tests.conftest import RUN_ID
+from tests.e2e.conftest import Newsletter, start_newsletter
+from tests.support.kafka import TopicReader
+from tests.support.newsletter import deliveries_of, seed_subscribers
+from tests.support.polling import wait_for
+
+SUBSCRIBERS = 5000
+PREFIX = f"e2e-{RUN_ID}-crash."
+NOBODY = "http://127.0.0.1:9"  # no tokens are checked here
+
+
+@pytest.fixture
+def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: ignore[no-untyped-def]
+    topics = [PREFIX + name for name in (ACCOUNT_EVENTS, SUBSCRIPTION_EVENTS, NEWSLETTER_DELIVERIES)]
+    ensure_topics(infra.kafka, tuple(Topic(name, partitions=6) for name in topics))
+    running = start_newsletter(
+        infra,
+        tmp_path_factory.mktemp("newsletter-crash-logs"),
+        NOBODY,
+        name="crash",
+        topic_prefix=PREFIX,
+        NEWSLETTER_FANOUT_BATCH_SIZE="250",
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+        delete_topics(infra.kafka, [*topics, dead_letter_topic(running.group)])
+
+
+def requested(database_url: str, issue_id: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT requested FROM issues WHERE id = %s", (issue_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_killed_fan_out_resumes_without_skipping_or_doubling_anyone(crash_newsletter, infra):
+    subscribers = set(seed_subscribers(crash_newsletter.database_url, SUBSCRIBERS))
+    reader = TopicReader(infra.kafka, PREFIX + NEWSLETTER_DELIVERIES)
+    worker = crash_newsletter.processes["newsletter-worker-crash"]
+    try:
+        status, issue = crash_newsletter.operator_call(
+            "POST", "/v1/issues", {"subject": "Crash test", "text": "Once.\n", "html": "<p>Once.</p>"}
+        )
+        assert status == 202 and issue["total"] == SUBSCRIBERS
+        wait_for(
+            lambda: requested(crash_newsletter.database_url, issue["id"]) >= SUBSCRIBERS // 5,
+            timeout=60,
+            what="the fan-out to be under way",
+            interval=0.01,
+        )
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGSTOP)  # frozen where it is, then killed there
+        done_at_kill = requested(crash_newsletter.database_url, issue["id"])
+        assert done_at_kill < SUBSCRIBERS, "the fan-out finished before the kill: nothing was tested"
+        worker.stop(signal.SIGKILL)
+        worker.start()
+
+        def complete() -> bool:
+            status, progress = crash_newsletter.operator_call("GET", f"/v1/issues/{issue['id']}")
+            return status == 200 and progress["status"] == "complete" and progress
+
+        progress = wait_for(complete, timeout=120, what="the restarted fan-out to complete", interval=0.2)
+        assert progress["requested"] == SUBSCRIBERS
+
+        def all_delivered(records) -> bool:  # type: ignore[no-untyped-def]
+            return len({d["id"] for d in deliveries_of(records, issue["id"])}) >= SUBSCRIBERS
+
+        reader.read_until(all_delivered, timeout=60, what=f"{SUBSCRIBERS} distinct delivery requests")
+    finally:
+        reader.close()
+    ids_by_subscriber = defaultdict(set)
+    for request in deliveries_of(reader.records, issue["id"]):
+        ids_by_subscriber[request["subject"]].add(request["id"])
+    assert set(ids_by_subscriber) == subscribers
+    assert all(len(ids) == 1 for ids in ids_by_subscriber.values())
+    issue_uuid = uuid.UUID(issue["id"])
+    assert all(ids == {str(delivery_id(issue_uuid, uuid.UUID(s)))} for s, ids in ids_by_subscriber.items())

@@ -1,0 +1,166 @@
+"""Subscribing, unsubscribing and one-click links, in-process against PostgreSQL and a served identity."""
+
+import json
+import time
+import uuid
+from urllib.parse import quote
+
+import jwt
+from psycopg_pool import ConnectionPool
+
+from identity.adapters.tokens import key_id
+from newsletter.domain.unsubscribe import unsubscribe_token
+from newsletter.service_layer.accounts import account_event_handlers
+from tests.integration.conftest import (
+    IDENTITY_SIGNING_KEY,
+    PASSWORD,
+    bearer,
+    feed,
+    reset_password,
+    sign_up,
+)
+
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+def subscription_events(pool: ConnectionPool, account_id: str) -> list[tuple[str, str]]:
+    """(type, reason) of the newsletter's outbox events about the account, oldest first."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE record_key = %s ORDER BY id", (account_id,)
+        ).fetchall()
+    return [(event["type"], event["data"]["reason"]) for event in (json.loads(value) for (value,) in rows)]
+
+
+def verified_account(served_identity, identity_pool, email):  # type: ignore[no-untyped-def]
+    """(account id, access token) of a new verified account."""
+    token = sign_up(served_identity.app.test_client(), identity_pool, email)
+    return jwt.decode(token, options={"verify_signature": False})["sub"], token
+
+
+def unsubscribe_link(newsletter, account_id: str) -> str:  # type: ignore[no-untyped-def]
+    token = unsubscribe_token(newsletter.settings.unsubscribe_key, uuid.UUID(account_id))
+    return f"/v1/unsubscribe?token={quote(token)}"
+
+
+def test_subscribe_status_and_unsubscribe(
+    newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == {
+        "subscribed": False,
+        "since": None,
+    }
+    first = newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    assert first.status_code == 201 and first.json["subscribed"] is True
+    again = newsletter_client.post("/v1/subscriptions", json={}, headers=bearer(token))
+    assert again.status_code == 200 and again.json == first.json
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == first.json
+
+    assert newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token)).status_code == 204
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json["subscribed"] is False
+    assert newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token)).status_code == 204
+    assert subscription_events(newsletter_pool, account_id) == [
+        ("NewsletterSubscribed", "user"),
+        ("NewsletterUnsubscribed", "user"),
+    ]
+
+
+def test_without_a_valid_token_nobody_subscribes(newsletter_client):
+    assert newsletter_client.post("/v1/subscriptions").status_code == 401
+    response = newsletter_client.post("/v1/subscriptions", headers=bearer("not.a.token"))
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+
+
+def test_an_unverified_account_cannot_subscribe(newsletter_client):
+    now = int(time.time())
+    claims = {
+        "iss": "identity",
+        "sub": str(uuid.uuid4()),
+        "email": "new@example.org",
+        "email_verified": False,
+    }
+    token = jwt.encode(
+        {**claims, "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex},
+        IDENTITY_SIGNING_KEY,
+        algorithm="EdDSA",
+        headers={"kid": key_id(IDENTITY_SIGNING_KEY)},
+    )
+    response = newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    assert response.status_code == 403 and response.json["type"].endswith("account-not-verified")
+
+
+def test_a_token_from_before_a_password_reset_is_refused(
+    newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, old_token = verified_account(served_identity, identity_pool, unique_email)
+    reset_password(served_identity.app.test_client(), identity_pool, unique_email)
+    feed(newsletter_pool, identity_pool, account_id, "PasswordReset", account_event_handlers(newsletter))
+    response = newsletter_client.post("/v1/subscriptions", headers=bearer(old_token))
+    assert response.status_code == 403 and response.json["type"].endswith("token-revoked")
+    assert subscription_events(newsletter_pool, account_id) == []
+
+
+def test_a_deleted_account_is_unsubscribed_erased_and_cannot_come_back(
+    newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    assert newsletter_client.post("/v1/subscriptions", headers=bearer(token)).status_code == 201
+    identity_client = served_identity.app.test_client()
+    assert (
+        identity_client.delete(
+            "/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token)
+        ).status_code
+        == 204
+    )
+    feed(newsletter_pool, identity_pool, account_id, "AccountDeleted", account_event_handlers(newsletter))
+
+    assert subscription_events(newsletter_pool, account_id) == [
+        ("NewsletterSubscribed", "user"),
+        ("NewsletterUnsubscribed", "account_deleted"),
+    ]
+    with newsletter_pool.connection() as conn:
+        for table in ("subscribers", "known_accounts"):
+            assert conn.execute(
+                f"SELECT count(*) FROM {table} WHERE account_id = %s", (account_id,)
+            ).fetchone() == (0,)
+    assert newsletter_client.post("/v1/subscriptions", headers=bearer(token)).status_code == 403
+
+
+def test_the_link_page_changes_nothing_and_one_click_unsubscribes(
+    newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    link = unsubscribe_link(newsletter, account_id)
+
+    page = newsletter_client.get(link)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert 'name="List-Unsubscribe" value="One-Click"' in page.text
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json["subscribed"] is True
+
+    done = newsletter_client.post(link, data=ONE_CLICK)
+    assert done.status_code == 200 and "You have been unsubscribed" in done.text
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json["subscribed"] is False
+    assert newsletter_client.post(link, data=ONE_CLICK).status_code == 200
+    assert subscription_events(newsletter_pool, account_id)[-1] == ("NewsletterUnsubscribed", "one_click")
+
+
+def test_forged_or_altered_links_get_an_error_page_and_change_nothing(
+    newsletter, newsletter_client, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    genuine = unsubscribe_token(newsletter.settings.unsubscribe_key, uuid.UUID(account_id))
+    account_part, signature = genuine.split(".")
+    other_key = unsubscribe_token(b"k" * 32, uuid.UUID(account_id))
+    altered = f"{account_part}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    someone_else = f"{unsubscribe_token(b'x', uuid.uuid4()).split('.')[0]}.{signature}"
+    for token_text in (other_key, altered, someone_else, account_part, "", "%%%", "a" * 5000):
+        link = f"/v1/unsubscribe?token={quote(token_text)}"
+        for response in (newsletter_client.get(link), newsletter_client.post(link, data=ONE_CLICK)):
+            assert response.status_code == 400 and response.mimetype == "text/html", token_text
+            assert "This unsubscribe link is not valid" in response.text
+    without_body = newsletter_client.post(f"/v1/unsubscribe?token={quote(genuine)}")
+    assert without_body.status_code == 400
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json["subscribed"] is True

@@ -1,0 +1,43 @@
+"""Newsletter subscribers in bulk, and reading its delivery requests off Kafka (tests and benchmarks)."""
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+from kafka.consumer.fetcher import ConsumerRecord
+
+
+def seed_subscribers(database_url: str, count: int) -> list[str]:
+    """`count` verified, subscribed accounts written straight to the newsletter's tables; their ids."""
+    batch = uuid.uuid4().hex[:8]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            """WITH accounts AS (
+                   INSERT INTO known_accounts (account_id, email, verified_at)
+                   SELECT gen_random_uuid(), format('reader-%%s-%%s@example.org', %s::text, n), now()
+                   FROM generate_series(1, %s) AS n
+                   RETURNING account_id)
+               INSERT INTO subscribers (account_id) SELECT account_id FROM accounts RETURNING account_id""",
+            (batch, count),
+        ).fetchall()
+    return [str(account_id) for (account_id,) in rows]
+
+
+def recipients_of(database_url: str, issue_id: str) -> set[str]:
+    """The accounts an issue is for: those subscribed, up to its bound, when asked."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT s.account_id FROM subscribers s JOIN issues i ON s.id <= i.last_subscriber_id
+               WHERE i.id = %s""",
+            (issue_id,),
+        ).fetchall()
+    return {str(account_id) for (account_id,) in rows}
+
+
+def deliveries_of(records: list[ConsumerRecord], issue_id: str) -> list[dict[str, Any]]:
+    """The NewsletterDeliveryRequested events of one issue among the records read."""
+    events = [json.loads(record.value) for record in records]
+    return [
+        e for e in events if e["type"] == "NewsletterDeliveryRequested" and e["data"]["issue_id"] == issue_id
+    ]
