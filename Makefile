@@ -11,7 +11,7 @@ PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/
 	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
-.PHONY: help install browser run test lint format infra-up infra-down bench clean-state \
+.PHONY: help install browser run test lint format infra-up infra-down bench chaos clean-state \
 	containers test-containers compose-up compose-down compose-smoke clean-containers
 
 help: ## List the targets
@@ -56,6 +56,9 @@ infra-down: ## Stop the infrastructure
 
 bench: install ## Run the benchmarks against the local infrastructure (BENCH="name" for one)
 	bash deploy/local/with-infra.sh bash deploy/local/bench.sh $(BENCH)
+
+chaos: install ## Break things mid-signup-burst on a private stack and print the table (ARGS="worker-kill" for one)
+	$(VENV)/bin/python -m bench.chaos $(ARGS)
 
 clean-state: infra-down ## Stop everything and delete the local state (.state/)
 	rm -rf .state

@@ -61,8 +61,10 @@ class BenchDatabases:
 class SignupStack:
     """identity (web + relay) and a mailer worker with their own databases and consumer group."""
 
-    def __init__(self, web_workers: int = 2) -> None:
+    def __init__(self, web_workers: int = 2, smtp_port: int | None = None) -> None:
         env = infra_env()
+        if smtp_port is not None:  # a sink of the benchmark's own
+            env["SMTP_PORT"] = str(smtp_port)
         self.databases = BenchDatabases(env["DATABASE_URL"])
         self.port = free_port()
         group = f"mailer-bench-{RUN_ID}"

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Local Apache Kafka for development and tests: one KRaft node (broker and
 # controller in one JVM) on 127.0.0.1, without Docker and without a Kafka
-# tarball. Maven copies the broker's jars from deploy/local/kafka/pom.xml.
+# tarball; or, with KAFKA_BROKERS=3, a cluster of three such nodes (a
+# three-voter controller quorum, replication factor 3, min.insync.replicas=2:
+# the production settings of deploy/k8s). Maven copies the broker's jars from
+# deploy/local/kafka/pom.xml.
 #
 #   deploy/local/kafka.sh start|stop|restart|status|reset
 #
 # Environment:
 #   STATE_DIR              state folder (default: <repo>/.state); everything in $STATE_DIR/kafka
-#   KAFKA_PORT             client (PLAINTEXT) port (default: 9092)
-#   KAFKA_CONTROLLER_PORT  KRaft controller port (default: 9093)
+#                          (a cluster's nodes in $STATE_DIR/kafka/node-<n>)
+#   KAFKA_BROKERS          number of nodes (default: 1)
+#   KAFKA_PORT             client (PLAINTEXT) port (default: 9092); for a cluster, one per node
+#                          separated by commas, or the first one (then +2 per node)
+#   KAFKA_CONTROLLER_PORT  KRaft controller port (default: 9093); for a cluster as KAFKA_PORT
+#   KAFKA_NODE             with a cluster: act on this node only (1..KAFKA_BROKERS)
 #   KAFKA_HEAP             JVM heap options (default: -Xmx512m -Xms512m)
 #
 # Topics are not created here (auto.create.topics.enable=false): the services do that.
@@ -21,17 +28,15 @@ POM="$CONF_DIR/pom.xml"
 LOG4J_CONF="$CONF_DIR/log4j2.properties"
 JAVA_CMD=()
 
-KDIR="${STATE_DIR:-$REPO_ROOT/.state}/kafka"
-LIBS="$KDIR/libs"
-DATA="$KDIR/data"
-LOG="$KDIR/server.log"
-OUT="$KDIR/server.out"   # JVM stdout/stderr: crashes before log4j is up land here
-PIDFILE="$KDIR/kafka.pid"
-PROPS="$KDIR/server.properties"
-
+KAFKA_ROOT="${STATE_DIR:-$REPO_ROOT/.state}/kafka"
+LIBS="$KAFKA_ROOT/libs"
+BROKERS="${KAFKA_BROKERS:-1}"
 HOST=127.0.0.1
-PORT="${KAFKA_PORT:-9092}"
-CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+PORTS="${KAFKA_PORT:-9092}"
+CONTROLLER_PORTS="${KAFKA_CONTROLLER_PORT:-9093}"
+
+# Set by select_node for the node acted on.
+NODE=1 KDIR="" DATA="" LOG="" OUT="" PIDFILE="" PROPS="" PORT="" CONTROLLER_PORT=""
 HEAP="${KAFKA_HEAP:--Xmx512m -Xms512m}"
 START_TIMEOUT=90
 STOP_TIMEOUT=30
@@ -87,14 +92,56 @@ ensure_libs() {
     rm -rf "$tmp"
     # Into a temporary folder so an interrupted run never leaves a partial classpath.
     if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KDIR/maven.log" 2>&1; then
-        tail -n 40 "$KDIR/maven.log" >&2
-        die "Maven could not resolve the Kafka jars (full output in $KDIR/maven.log)"
+        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KAFKA_ROOT/maven.log" 2>&1; then
+        tail -n 40 "$KAFKA_ROOT/maven.log" >&2
+        die "Maven could not resolve the Kafka jars (full output in $KAFKA_ROOT/maven.log)"
     fi
     echo "$want" >"$tmp/.pom.sha256"
     rm -rf "$LIBS"
     mv "$tmp" "$LIBS"
     log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
+}
+
+# The n-th port of a list given as "p1,p2,p3" or as the first port "p1" (then p1+2, p1+4).
+nth_port() {
+    local list=$1 n=$2 ports
+    IFS=, read -r -a ports <<<"$list"
+    if (( ${#ports[@]} >= n )); then echo "${ports[n - 1]}"; else echo $(( ports[0] + 2 * (n - 1) )); fi
+}
+
+# Point the globals at node n: its folder, files and ports. A single node keeps the
+# folder layout of before clusters existed ($STATE_DIR/kafka).
+select_node() {
+    NODE=$1
+    if (( BROKERS == 1 )); then KDIR=$KAFKA_ROOT; else KDIR="$KAFKA_ROOT/node-$NODE"; fi
+    DATA="$KDIR/data"
+    LOG="$KDIR/server.log"
+    OUT="$KDIR/server.out"   # JVM stdout/stderr: crashes before log4j is up land here
+    PIDFILE="$KDIR/kafka.pid"
+    PROPS="$KDIR/server.properties"
+    PORT="$(nth_port "$PORTS" "$NODE")"
+    CONTROLLER_PORT="$(nth_port "$CONTROLLER_PORTS" "$NODE")"
+}
+
+# The nodes a command acts on: KAFKA_NODE, or all of them.
+nodes() {
+    if [[ -n ${KAFKA_NODE:-} ]]; then
+        [[ $KAFKA_NODE =~ ^[0-9]+$ ]] && (( KAFKA_NODE >= 1 && KAFKA_NODE <= BROKERS )) \
+            || die "KAFKA_NODE must be a node number from 1 to $BROKERS"
+        echo "$KAFKA_NODE"
+    else
+        seq 1 "$BROKERS"
+    fi
+}
+
+# "n@host:port,…" (voters) or "host:port,…" (bootstrap servers) over every node.
+node_list() {
+    local ports=$1 prefix_ids=$2 n items=()
+    for n in $(seq 1 "$BROKERS"); do
+        if [[ $prefix_ids == yes ]]; then items+=("$n@$HOST:$(nth_port "$ports" "$n")"); else items+=("$HOST:$(nth_port "$ports" "$n")"); fi
+    done
+    local IFS=,
+    echo "${items[*]}"
 }
 
 # The java command line for a Kafka main class, into the array JAVA_CMD.
@@ -109,14 +156,30 @@ java_cmd() {
 # For the command-line tools, which must not write into the broker's log.
 kafka_tool() { java_cmd -Dkafka.log.file=tools.log "$@"; "${JAVA_CMD[@]}"; }
 
+# Three copies of everything with two of them needed for a write, as in production; a single
+# node has one copy.
+replication_settings() {
+    local replicas=$(( BROKERS < 3 ? BROKERS : 3 ))
+    local min_isr=$(( replicas < 2 ? 1 : 2 ))
+    cat <<EOF
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replicas
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
+EOF
+}
+
 # Rewritten on each start, so the ports may change between runs; the data
 # does not depend on them (the controller is named by node id).
 write_config() {
     cat >"$PROPS" <<EOF
 # Written by deploy/local/kafka.sh on each start; edits are lost.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
+node.id=$NODE
+controller.quorum.voters=$(node_list "$CONTROLLER_PORTS" yes)
 listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$HOST:$PORT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
@@ -126,14 +189,8 @@ log.dirs=$DATA
 
 num.partitions=3
 auto.create.topics.enable=false
-default.replication.factor=1
-min.insync.replicas=1
+$(replication_settings)
 group.initial.rebalance.delay.ms=0
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
 # Fewer internal partitions: the first consumer group or transaction is ready sooner.
 offsets.topic.num.partitions=3
 transaction.state.log.num.partitions=3
@@ -147,12 +204,22 @@ num.io.threads=4
 EOF
 }
 
+# Every node of a cluster is formatted with the same id, kept next to the nodes.
+cluster_id() {
+    local file="$KAFKA_ROOT/cluster.id"
+    if [[ ! -s $file ]]; then
+        kafka_tool kafka.tools.StorageTool random-uuid >"$file.tmp" 2>"$KDIR/format.out" \
+            || die "kafka.tools.StorageTool random-uuid failed (see $KDIR/format.out)"
+        mv "$file.tmp" "$file"
+    fi
+    cat "$file"
+}
+
 format_storage() {
     [[ -f $DATA/meta.properties ]] && return 0
     local cluster_id
     local out="$KDIR/format.out"
-    cluster_id="$(kafka_tool kafka.tools.StorageTool random-uuid 2>"$out")" \
-        || die "kafka.tools.StorageTool random-uuid failed (see $out)"
+    cluster_id="$(cluster_id)"
     log "formatting $DATA (cluster id $cluster_id)"
     # With controller.quorum.voters (a static quorum) format takes no --standalone.
     if ! kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" >>"$out" 2>&1; then
@@ -191,7 +258,7 @@ launch() {
 wait_ready() {
     local pid deadline=$((SECONDS + START_TIMEOUT))
     pid="$(read_pid)"
-    printf 'kafka.sh: waiting for the broker on %s:%s ' "$HOST" "$PORT"
+    printf 'kafka.sh: waiting for broker %s on %s:%s ' "$NODE" "$HOST" "$PORT"
     until started_logged && port_open "$PORT"; do
         if ! kill -0 "$pid" 2>/dev/null; then echo; log "the broker exited during start-up" >&2; return 1; fi
         if (( SECONDS >= deadline )); then echo; log "not ready after ${START_TIMEOUT} s" >&2; return 1; fi
@@ -241,57 +308,84 @@ stop_broker() {
 
 # Serialise concurrent invocations (e.g. make -j starting it twice).
 take_lock() {
-    mkdir -p "$KDIR"
-    exec 9>"$KDIR/.lock"
+    mkdir -p "$KAFKA_ROOT"
+    exec 9>"$KAFKA_ROOT/.lock"
     flock 9
+}
+
+# Launch node $NODE unless it is running already; true if it was launched (or is still starting).
+launch_node() {
+    mkdir -p "$KDIR"
+    if is_running; then
+        port_open "$PORT" || return 0  # another invocation's start-up still in progress
+        log "broker $NODE already running (pid $(read_pid)) on $HOST:$PORT"
+        return 1
+    fi
+    rm -f "$PIDFILE"
+    port_open "$PORT" && die "port $PORT on $HOST is taken by another process; set KAFKA_PORT"
+    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT on $HOST is taken by another process; set KAFKA_CONTROLLER_PORT"
+    mkdir -p "$DATA"
+    write_config
+    format_storage
+    log "starting Kafka broker $NODE on $HOST:$PORT (data $DATA, log $LOG)"
+    launch
 }
 
 cmd_start() {
     ensure_java
     take_lock
-    if is_running; then
-        if port_open "$PORT"; then
-            log "already running (pid $(read_pid)) on $HOST:$PORT"
-            return 0
-        fi
-        wait_ready || fail_start  # another invocation's start-up still in progress
-        return 0
-    fi
-    rm -f "$PIDFILE"
-    port_open "$PORT" && die "port $PORT on $HOST is taken by another process; set KAFKA_PORT"
-    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT on $HOST is taken by another process; set KAFKA_CONTROLLER_PORT"
     ensure_libs
-    mkdir -p "$DATA"
-    write_config
-    format_storage
-    log "starting Kafka on $HOST:$PORT (data $DATA, log $LOG)"
-    launch
-    wait_ready || fail_start
-    log "running (pid $(read_pid)); bootstrap servers: $HOST:$PORT"
+    # Every node first, then the waits: the nodes of a cluster become ready together (quorum).
+    local n launched=()
+    for n in $(nodes); do
+        select_node "$n"
+        if launch_node; then launched+=("$n"); fi
+    done
+    for n in "${launched[@]}"; do
+        select_node "$n"
+        wait_ready || fail_start
+        log "broker $n running (pid $(read_pid))"
+    done
+    log "bootstrap servers: $(node_list "$PORTS" no)"
 }
 
 cmd_stop() {
     take_lock
-    stop_broker
+    # All at once: the last node of a cluster stopped alone would wait for a quorum that is gone.
+    local n
+    for n in $(nodes); do (select_node "$n"; stop_broker) & done
+    wait
 }
 
 cmd_status() {
-    if is_running && port_open "$PORT"; then
-        log "running (pid $(read_pid)) on $HOST:$PORT"
-    else
-        log "not running"
-        exit 1
-    fi
+    local n rc=0
+    for n in $(nodes); do
+        select_node "$n"
+        if is_running && port_open "$PORT"; then
+            log "broker $n running (pid $(read_pid)) on $HOST:$PORT"
+        else
+            log "broker $n not running"
+            rc=1
+        fi
+    done
+    return $rc
 }
 
 cmd_reset() {
     take_lock
-    stop_broker
-    rm -rf "$DATA" "$PROPS"
-    log "deleted $DATA"
+    local n
+    for n in $(nodes); do (select_node "$n"; stop_broker) & done
+    wait
+    for n in $(nodes); do
+        select_node "$n"
+        rm -rf "$DATA" "$PROPS"
+        log "deleted $DATA"
+    done
+    [[ -n ${KAFKA_NODE:-} ]] || rm -f "$KAFKA_ROOT/cluster.id"
 }
 
 main() {
+    select_node 1
     case "${1:-}" in
         start) cmd_start ;;
         stop) cmd_stop ;;

@@ -2,7 +2,10 @@
 # Local PostgreSQL for development and tests: a private cluster under the
 # repo's state folder (not Debian's system cluster), on 127.0.0.1 only.
 #
-#   deploy/local/postgres.sh start|stop|status|reset
+#   deploy/local/postgres.sh start|stop|crash|status|reset
+#
+# `crash` stops the server the way a power cut would (immediate shutdown: no checkpoint,
+# crash recovery on the next start); the chaos runs (make chaos) use it on their own cluster.
 #
 # Environment:
 #   STATE_DIR           state folder (default: <repo>/.state); data in $STATE_DIR/postgres
@@ -259,12 +262,13 @@ cmd_start() {
     print_urls
 }
 
-cmd_stop() {
+# shut_down MODE MESSAGE: pg_ctl stop -m MODE (fast: a clean stop; immediate: as a crash).
+shut_down() {
     BINDIR="$(find_bindir)"
     resolve_paths
     if ! is_running; then log "not running"; return 0; fi
-    as_pg "$BINDIR/pg_ctl" stop -D "$DATA" -m fast -w >/dev/null
-    log "stopped"
+    as_pg "$BINDIR/pg_ctl" stop -D "$DATA" -m "$1" -w >/dev/null
+    log "$2"
 }
 
 cmd_status() {
@@ -279,7 +283,7 @@ cmd_status() {
 }
 
 cmd_reset() {
-    cmd_stop
+    shut_down fast stopped
     rm -rf "$DATA" "$DATA.initdb" "$SOCK_DIR"
     log "deleted $DATA"
 }
@@ -288,10 +292,11 @@ main() {
     cd /  # the server's OS user may not be able to read the caller's folder
     case "${1:-}" in
         start) cmd_start ;;
-        stop) cmd_stop ;;
+        stop) shut_down fast stopped ;;
+        crash) shut_down immediate "crashed (immediate shutdown)" ;;
         status) cmd_status ;;
         reset) cmd_reset ;;
-        *) echo "usage: $0 {start|stop|status|reset}" >&2; exit 2 ;;
+        *) echo "usage: $0 {start|stop|crash|status|reset}" >&2; exit 2 ;;
     esac
 }
 

@@ -21,7 +21,7 @@ Storage: accepted messages are kept in memory, the newest SMTP_SINK_MAX_MESSAGES
 HTTP API (JSON unless noted):
   GET    /api/messages[?to=ADDR][&limit=N]
                                   newest first: {id, from, to, subject, date, text,
-                                  html, headers, received_at}. "from" and "to" are
+                                  html, headers, received_at (UTC, milliseconds)}. "from" and "to" are
                                   the SMTP envelope (MAIL FROM / RCPT TO); ?to= also
                                   matches To header addresses; case-insensitive.
                                   text/html: the text/plain and text/html bodies
@@ -34,11 +34,13 @@ HTTP API (JSON unless noted):
   DELETE /api/messages            empty the inbox (204); counters are kept
   GET    /api/stats               {"received": N, "rejected": N, "stored": N}
   PUT    /api/fault               {"code": 451, "message": "4.3.0 Try again later",
-                                   "count": 50 | "seconds": 5}: answer every DATA
-                                  with that reply (the transaction is refused, the
-                                  message not stored) until `count` refusals or
-                                  `seconds` have passed, whichever comes first;
-                                  neither given: until cleared
+                                   "count": 50 | "seconds": 5, "recipients": "bounce-"}:
+                                  answer every DATA with that reply (the transaction
+                                  is refused, the message not stored) until `count`
+                                  refusals or `seconds` have passed, whichever comes
+                                  first; neither given: until cleared. "recipients":
+                                  only transactions with an envelope recipient
+                                  containing that text (case-insensitive) are refused
   GET    /api/fault               current fault, or {"active": false}
   DELETE /api/fault               clear the fault (204)
   GET    /                        HTML inbox for people (newest 200 messages)
@@ -113,7 +115,8 @@ class StoredMessage:
         except Exception:  # a sink keeps what it got even if the header is garbage
             header_tos = []
         addresses = frozenset(a.lower() for a in rcpt_tos + header_tos)
-        received_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = time.time()  # milliseconds: benchmarks time the path from a request to the inbox
+        received_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
         return cls(msg_id, str(envelope.mail_from), rcpt_tos, raw, addresses, received_at)
 
     def summary(self) -> dict[str, Any]:
@@ -200,6 +203,11 @@ class Fault:
     message: str
     remaining: int | None = None
     expires_at: float | None = None  # time.monotonic() deadline
+    recipients: str | None = None  # only transactions to an address containing this
+
+    def applies_to(self, envelope: Envelope) -> bool:
+        """True if this transaction is one the fault refuses."""
+        return self.recipients is None or any(self.recipients in rcpt.lower() for rcpt in envelope.rcpt_tos)
 
     def expired(self, now: float) -> bool:
         """True once the count or the time is used up."""
@@ -215,6 +223,7 @@ class Fault:
             "message": self.message,
             "remaining_count": self.remaining,
             "remaining_seconds": left,
+            "recipients": self.recipients,
         }
 
 
@@ -226,7 +235,7 @@ def parse_fault(body: bytes, now: float) -> Fault:
         raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
-    unknown = set(spec) - {"code", "message", "count", "seconds"}
+    unknown = set(spec) - {"code", "message", "count", "seconds", "recipients"}
     if unknown:
         raise ValueError(f"unknown fields: {sorted(unknown)}")
     code = spec.get("code")
@@ -241,7 +250,11 @@ def parse_fault(body: bytes, now: float) -> Fault:
     seconds = spec.get("seconds")
     if seconds is not None and (type(seconds) not in (int, float) or not seconds > 0):
         raise ValueError("seconds must be a positive number")
-    return Fault(code, message, remaining, None if seconds is None else now + seconds)
+    recipients = spec.get("recipients")
+    if recipients is not None and (not isinstance(recipients, str) or not recipients.strip()):
+        raise ValueError("recipients must be a non-empty string")
+    expires_at = None if seconds is None else now + seconds
+    return Fault(code, message, remaining, expires_at, recipients.strip().lower() if recipients else None)
 
 
 @dataclass
@@ -264,7 +277,7 @@ class Inbox:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the message, or refuse the transaction while a fault is set."""
         fault = self.current_fault()
-        if fault is not None:
+        if fault is not None and fault.applies_to(envelope):
             if fault.remaining is not None:
                 fault.remaining -= 1
             self.rejected += 1

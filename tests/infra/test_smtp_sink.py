@@ -260,6 +260,19 @@ def test_fault_with_seconds_refuses_until_it_expires(sink: Sink) -> None:
     assert len(get_json(sink.url("/api/messages"))) == 1
 
 
+def test_fault_for_some_recipients_refuses_only_theirs(sink: Sink) -> None:
+    put_fault(sink, {"code": 550, "message": "5.1.1 No such user", "recipients": "Bounce-"})
+
+    with sink.smtp() as smtp:
+        with pytest.raises(smtplib.SMTPResponseException) as refused:
+            smtp.send_message(make_message("bounce-1@example.com", "refused", "x\n"))
+        assert refused.value.smtp_code == 550
+        smtp.send_message(make_message("alice@example.com", "accepted", "x\n"))
+
+    assert get_json(sink.url("/api/fault"))["recipients"] == "bounce-"
+    assert [m["subject"] for m in get_json(sink.url("/api/messages"))] == ["accepted"]
+
+
 def test_fault_can_be_cleared(sink: Sink) -> None:
     put_fault(sink, {"code": 421, "message": "4.7.0 Down for a test"})
     assert http(sink.url("/api/fault"), "DELETE")[0] == 204
@@ -276,6 +289,7 @@ def test_fault_can_be_cleared(sink: Sink) -> None:
         b'{"code": 250}',
         b'{"code": 451, "count": 0}',
         b'{"code": 451, "colour": "red"}',
+        b'{"code": 550, "recipients": " "}',
     ],
 )
 def test_bad_fault_requests_are_rejected(sink: Sink, body: bytes) -> None:

@@ -7,21 +7,40 @@ import yaml
 
 from accounts_common.config import InsecureKey, secret_key
 from accounts_common.events import TOPICS
+from accounts_common.events.topics import new_topic
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def test_strimzi_topics_match_the_declared_topics():
     manifests = [doc for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-topics.yaml").read_text()) if doc]
-    declared = {topic.name: (topic.partitions, topic.configs) for topic in TOPICS}
+    declared = {
+        topic.name: (topic.partitions, topic.configs, topic.replicas, topic.min_insync_replicas)
+        for topic in TOPICS
+    }
     deployed = {
         doc["spec"]["topicName"]: (
             doc["spec"]["partitions"],
             {key: str(value) for key, value in doc["spec"]["config"].items() if key != "min.insync.replicas"},
+            doc["spec"]["replicas"],
+            doc["spec"]["config"]["min.insync.replicas"],
         )
         for doc in manifests
     }
     assert deployed == declared
+
+
+@pytest.mark.parametrize(
+    ("brokers", "replicas", "min_insync"), [(1, 1, "1"), (2, 2, "2"), (3, 3, "2"), (5, 3, "2")]
+)
+def test_topics_get_the_production_replication_where_the_cluster_has_the_brokers(
+    brokers, replicas, min_insync
+):
+    request = new_topic(TOPICS[0], brokers)
+
+    assert request.replication_factor == replicas
+    assert request.topic_configs["min.insync.replicas"] == min_insync
+    assert request.topic_configs["retention.ms"] == TOPICS[0].configs["retention.ms"]
 
 
 def test_compose_runs_every_process_of_make_run():

@@ -28,6 +28,7 @@ CONSUMER_LAG = Gauge(
     "consumer_lag", "Records on the partition not processed yet", ["group", "topic", "partition"]
 )
 POLL_TIMEOUT_MS = 500
+UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
 LAG_REPORT_INTERVAL_S = 2.0
 
 
@@ -174,7 +175,7 @@ class EventConsumer:
                 if housekeeping.due():
                     self._housekeep()
                 self._resume_due_partitions(consumer)
-                batch = consumer.poll(timeout_ms=self._poll_timeout_ms())
+                batch = self._poll(consumer, stop)
                 done = self._process_batch(consumer, batch, stop)
                 self._commit(consumer, done)
                 self._report_lag(consumer)
@@ -269,6 +270,23 @@ class EventConsumer:
                 consumer.seek(partition, retry.offset)
                 consumer.resume(partition)
                 retry.waiting = False
+
+    def _poll(
+        self, consumer: KafkaConsumer, stop: threading.Event
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next records; none while the cluster cannot be reached, which the worker waits out.
+
+        kafka-python raises from poll() when no broker answers (a broker restart, an outage):
+        ending the worker there would turn every Kafka outage into a crash loop of the workers.
+        """
+        try:
+            return consumer.poll(timeout_ms=self._poll_timeout_ms())
+        except KafkaError as error:
+            log.warning(
+                "%s: Kafka unreachable, polling again in %.0fs: %s", self.group, UNREACHABLE_WAIT_S, error
+            )
+            stop.wait(UNREACHABLE_WAIT_S)
+            return {}
 
     def _poll_timeout_ms(self) -> int:
         """Poll no longer than until the next retry is due."""

@@ -34,8 +34,8 @@ class Inbox:
     def clear(self) -> None:
         self._request("DELETE", "/api/messages")
 
-    def set_fault(self, code: int, message: str, **limit: int) -> None:
-        """Answer SMTP transactions with `code` until `count` or `seconds` run out."""
+    def set_fault(self, code: int, message: str, **limit: int | str) -> None:
+        """Answer SMTP transactions with `code` until `count` or `seconds` run out (to `recipients`)."""
         self._request("PUT", "/api/fault", {"code": code, "message": message, **limit})
 
     def clear_fault(self) -> None:

@@ -12,6 +12,10 @@ from accounts_common.config import kafka_bootstrap_servers
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
+# Production (deploy/k8s/kafka-topics.yaml): three copies, and a write (acks=all) needs two of them,
+# so the loss of any one broker neither loses an acknowledged event nor stops the producers.
+REPLICAS = 3
+MIN_INSYNC_REPLICAS = 2
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,8 @@ class Topic:
 
     name: str
     partitions: int = 6
+    replicas: int = REPLICAS
+    min_insync_replicas: int = MIN_INSYNC_REPLICAS
     configs: dict[str, str] = field(default_factory=dict)
     events: tuple[str, ...] = ()
     description: str = ""
@@ -95,19 +101,32 @@ TOPICS = (
 
 
 def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) -> list[str]:
-    """Create every topic that does not exist yet; return the names created."""
+    """Create every topic that does not exist yet; return the names created.
+
+    A cluster with fewer brokers than a topic's replicas (a single local broker) gets as many
+    replicas as it has brokers, and a minimum of in-sync replicas it can meet.
+    """
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="accounts-topics")
     try:
+        brokers = len(admin.describe_cluster()["brokers"])
         existing = set(admin.list_topics())
         missing = [topic for topic in topics if topic.name not in existing]
         for topic in missing:
             try:
-                admin.create_topics([NewTopic(topic.name, topic.partitions, 1, topic_configs=topic.configs)])
+                admin.create_topics([new_topic(topic, brokers)])
             except TopicAlreadyExistsError:
                 pass
         return [topic.name for topic in missing]
     finally:
         admin.close()
+
+
+def new_topic(topic: Topic, brokers: int) -> NewTopic:
+    """The creation request for `topic` on a cluster of `brokers` brokers."""
+    replicas = min(topic.replicas, brokers)
+    min_insync = min(topic.min_insync_replicas, replicas)
+    configs = {**topic.configs, "min.insync.replicas": str(min_insync)}
+    return NewTopic(topic.name, topic.partitions, replicas, topic_configs=configs)
 
 
 def delete_topics(bootstrap_servers: str, names: list[str]) -> None:

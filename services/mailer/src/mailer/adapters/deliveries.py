@@ -39,30 +39,6 @@ class DeliveryLog:
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
 
-    def claim(
-        self, event_id: str, kind: str, account_id: UUID | None, recipient: str, locale: str | None = None
-    ) -> bool:
-        """Record an attempt about to be made; False when this event's email was already sent or
-        skipped, or when its account was erased."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
-                   SELECT %(event)s, %(kind)s, %(account)s, %(recipient)s, %(locale)s, 'sending', 1
-                   WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = %(account)s)
-                   ON CONFLICT (event_id) DO UPDATE
-                       SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
-                       WHERE deliveries.status NOT IN ('sent', 'skipped')
-                   RETURNING 1""",
-                {
-                    "event": event_id,
-                    "kind": kind,
-                    "account": account_id,
-                    "recipient": recipient,
-                    "locale": locale,
-                },
-            ).fetchone()
-        return row is not None
-
     def skip(
         self, event_id: str, kind: str, account_id: UUID | None, recipient: str | None, reason: str
     ) -> None:
@@ -122,6 +98,33 @@ class DeliveryLog:
                    ORDER BY created_at DESC LIMIT %s""",
                 (email, limit),
             ).fetchall()
+
+
+def claim(
+    conn: psycopg.Connection,
+    event_id: str,
+    kind: str,
+    account_id: UUID | None,
+    recipient: str,
+    locale: str | None = None,
+) -> bool:
+    """Record an attempt about to be made; False when this event's email was already sent or
+    skipped, or when its account was erased.
+
+    On the connection that will mark the email sent: a connection broken since its last use (the
+    database restarted) fails here, before the email goes out, rather than after it (a duplicate).
+    """
+    row = conn.execute(
+        """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
+           SELECT %(event)s, %(kind)s, %(account)s, %(recipient)s, %(locale)s, 'sending', 1
+           WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = %(account)s)
+           ON CONFLICT (event_id) DO UPDATE
+               SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
+               WHERE deliveries.status NOT IN ('sent', 'skipped')
+           RETURNING 1""",
+        {"event": event_id, "kind": kind, "account": account_id, "recipient": recipient, "locale": locale},
+    ).fetchone()
+    return row is not None
 
 
 def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:

@@ -144,7 +144,7 @@ class Mailer:
         locale: str | None = None,
     ) -> None:
         """Send one email once, in the recipient's language (`locale`), else in the configured one."""
-        claimed = self.delivery_log.claim(event.id, kind, account_id, recipient, locale)
+        claimed = deliveries.claim(conn, event.id, kind, account_id, recipient, locale)
         if self._erased(event.id, kind, account_id) or not claimed:
             return
         try:

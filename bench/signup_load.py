@@ -1,0 +1,163 @@
+"""Open-loop signup load: the peak sustainable registration rate, then signup → code in the sink at 80 %.
+
+Open loop: registrations leave on a fixed schedule (a constant arrival rate) whatever the server
+does, each on a thread of a large pool, and a latency is counted from the scheduled send time, so
+a server falling behind shows as growing latencies instead of slowing the client down (no
+coordinated omission). Everything runs on this machine: identity web (2 gunicorn workers), relay,
+mailer worker, Kafka, PostgreSQL, an SMTP sink of the benchmark's own, and this client.
+
+Sustainable: every answer 202 and p99 < 250 ms over the hold. The search climbs in steps with a
+short hold, refines between the last rate that held and the first that did not, then confirms
+the best with a 60 s hold (stepping down until one holds). Then signups at 80 % of that peak,
+for the latency from the scheduled send to the code email's arrival in the sink.
+Run: `make bench BENCH=signup_load` (or `.venv/bin/python -m bench.signup_load [--hold S] [--confirm S]`).
+"""
+
+import argparse
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bench.chaos.infra import PrivateSink
+from bench.registration_throughput import raw_hash_rate
+from bench.support import LOGS, SignupStack, describe_ms, percentile
+from identity.bootstrap import password_hasher
+from identity.settings import Settings
+from tests.support.http import call
+
+PASSWORD = "Correct-Horse-9!"
+P99_LIMIT_S = 0.250
+SENDERS = 256  # threads: far more than can be busy at any sustainable rate
+START_SHARE, STEP_SHARE = 0.4, 0.1  # of the raw argon2id rate: where the search starts, its steps
+
+
+@dataclass
+class Run:
+    rate: float
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    failures: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)  # email -> scheduled wall-clock time
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 0.99) if self.latencies else float("inf")
+
+    @property
+    def held(self) -> bool:
+        return self.failures == 0 and self.p99 < P99_LIMIT_S
+
+    def describe(self) -> str:
+        verdict = "held" if self.held else "did not hold"
+        latencies = describe_ms(self.latencies)
+        return f"{self.rate:5.1f}/s for {self.seconds:.0f} s: {verdict}; {latencies}, {self.failures} not 202"
+
+
+def open_loop(url: str, rate: float, seconds: float) -> Run:
+    """POST /v1/accounts at `rate` per second for `seconds`; latency from each scheduled send time."""
+    run = Run(rate, seconds)
+    lock = threading.Lock()
+    start = time.monotonic() + 0.2
+    wall_start = time.time() + (start - time.monotonic())
+
+    def one(scheduled: float, email: str) -> None:
+        try:
+            status, _ = call("POST", f"{url}/v1/accounts", {"email": email, "password": PASSWORD})
+        except OSError:
+            status = 0
+        latency = time.monotonic() - scheduled
+        with lock:
+            run.latencies.append(latency)
+            run.failures += status != 202
+
+    with ThreadPoolExecutor(SENDERS) as pool:
+        for n in range(int(rate * seconds)):
+            scheduled = start + n / rate
+            time.sleep(max(0.0, scheduled - time.monotonic()))
+            email = f"load-{uuid.uuid4().hex[:12]}@bench.example.org"
+            run.sent_at[email] = wall_start + n / rate
+            pool.submit(one, scheduled, email)
+    return run
+
+
+def peak_rate(url: str, raw: float, hold: float, confirm: float) -> Run:
+    """The highest rate that held for `confirm` seconds (printing every step)."""
+    step = STEP_SHARE * raw
+    rate, best, first_bad = START_SHARE * raw, None, None
+    while best is None or first_bad is None:
+        run = open_loop(url, rate, hold)
+        print(f"  search {run.describe()}", flush=True)
+        if run.held:
+            best = rate
+        else:
+            first_bad = rate
+        if best is None and rate <= step:
+            raise SystemExit(f"not even {rate:.1f}/s held")
+        rate = rate + step if first_bad is None else rate - step
+    middle = (best + first_bad) / 2
+    run = open_loop(url, middle, hold)
+    print(f"  refine {run.describe()}", flush=True)
+    candidate = middle if run.held else best
+    while True:
+        run = open_loop(url, candidate, confirm)
+        print(f"  confirm {run.describe()}", flush=True)
+        if run.held or candidate <= step:
+            return run
+        candidate -= step / 2
+
+
+def code_latencies(sink: PrivateSink, run: Run) -> list[float]:
+    """Seconds from each signup's scheduled send to its email's arrival in the sink."""
+    arrived: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while len(arrived) < len(run.sent_at) and time.monotonic() < deadline:
+        for message in sink.inbox.messages():
+            received = datetime.fromisoformat(message["received_at"].replace("Z", "+00:00")).timestamp()
+            for recipient in message["to"]:
+                if recipient in run.sent_at:
+                    arrived.setdefault(recipient, received)
+        time.sleep(1)
+    missing = len(run.sent_at) - len(arrived)
+    if missing:
+        print(f"  {missing} code email(s) had not arrived after 60 s")
+    return [arrived[email] - sent for email, sent in run.sent_at.items() if email in arrived]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--hold", type=float, default=15.0, help="seconds per search step (default 15)")
+    parser.add_argument(
+        "--confirm", type=float, default=60.0, help="seconds of the confirming run (default 60)"
+    )
+    args = parser.parse_args()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    sink = PrivateSink(LOGS)
+    sink.start()
+    try:
+        with SignupStack(smtp_port=sink.smtp_port) as stack:
+            raw = raw_hash_rate(password_hasher(Settings.from_env()), 2, 10)
+            print(
+                f"signup_load: {os.cpu_count()} CPUs, raw argon2id rate of 2 processes {raw:.1f} hashes/s",
+                flush=True,
+            )
+            peak = peak_rate(stack.identity_url, raw, args.hold, args.confirm)
+            print(
+                f"  peak sustainable rate {peak.rate:.1f}/s = {peak.rate / raw * 100:.0f} % "
+                "of the raw argon2id rate"
+            )
+            rate = 0.8 * peak.rate
+            run = open_loop(stack.identity_url, rate, args.confirm)
+            print(f"  at 80 % of the peak, {run.describe()}")
+            print(f"  signup → code in the sink at {rate:.1f}/s: {describe_ms(code_latencies(sink, run))}")
+    finally:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    main()
