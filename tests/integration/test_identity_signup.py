@@ -322,3 +322,20 @@ def test_health_readiness_metrics_and_openapi(client):
     assert registrations_counted(client) == before + 1
     paths = client.get("/openapi.json").json["paths"]
     assert {"/v1/accounts", "/v1/accounts/verification", "/v1/accounts/verification/resend"} <= set(paths)
+
+
+def test_one_mailbox_is_one_account_however_its_domain_is_spelt(client, identity_pool):
+    local = f"user-{uuid.uuid4().hex[:8]}"
+    first = post_registration(client, f"{local}@bücher.example")
+    again = post_registration(client, f"{local.upper()}@XN--BCHER-KVA.example")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json["email"] == again.json["email"] == f"{local}@bücher.example"
+    with identity_pool.connection() as conn:
+        count = conn.execute("SELECT count(*) FROM accounts WHERE email = %s", (f"{local}@bücher.example",))
+        assert count.fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u200d", "\u202e", "\x07"])
+def test_control_and_invisible_characters_in_an_email_are_refused(client, hidden):
+    response = post_registration(client, f"user{hidden}name@example.org")
+    assert response.status_code == 422 and "email" in response.json["errors"]
