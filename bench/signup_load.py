@@ -1,10 +1,12 @@
 """Open-loop signup load: the peak sustainable registration rate, then signup → code in the sink at 80 %.
 
 Open loop: registrations leave on a fixed schedule (a constant arrival rate) whatever the server
-does, each on a thread of a large pool, and a latency is counted from the scheduled send time, so
-a server falling behind shows as growing latencies instead of slowing the client down (no
-coordinated omission). Everything runs on this machine: identity web (2 gunicorn workers), relay,
-mailer worker, Kafka, PostgreSQL, an SMTP sink of the benchmark's own, and this client.
+does, each as an asyncio task on a connection of its own (no cap on how many are in flight, and
+no thread per request eating the cores the server needs), and a latency is counted from the
+scheduled send time, so a server falling behind shows as growing latencies instead of slowing the
+client down (no coordinated omission). Everything runs on this machine: identity web (2 gunicorn
+workers), relay, mailer worker, Kafka, PostgreSQL, an SMTP sink of the benchmark's own, and this
+client.
 
 Sustainable: every answer 202 and p99 < 250 ms over the hold. The search climbs in steps with a
 short hold, refines between the last rate that held and the first that did not, then confirms
@@ -14,24 +16,23 @@ Run: `make bench BENCH=signup_load` (or `.venv/bin/python -m bench.signup_load [
 """
 
 import argparse
+import asyncio
+import json
 import os
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import SplitResult, urlsplit
 
 from bench.chaos.infra import PrivateSink
 from bench.registration_throughput import raw_hash_rate
 from bench.support import LOGS, SignupStack, describe_ms, percentile
 from identity.bootstrap import password_hasher
 from identity.settings import Settings
-from tests.support.http import call
 
 PASSWORD = "Correct-Horse-9!"
 P99_LIMIT_S = 0.250
-SENDERS = 256  # threads: far more than can be busy at any sustainable rate
 START_SHARE, STEP_SHARE = 0.4, 0.1  # of the raw argon2id rate: where the search starts, its steps
 
 
@@ -59,29 +60,51 @@ class Run:
 
 def open_loop(url: str, rate: float, seconds: float) -> Run:
     """POST /v1/accounts at `rate` per second for `seconds`; latency from each scheduled send time."""
-    run = Run(rate, seconds)
-    lock = threading.Lock()
-    start = time.monotonic() + 0.2
-    wall_start = time.time() + (start - time.monotonic())
+    return asyncio.run(_open_loop(urlsplit(url), rate, seconds))
 
-    def one(scheduled: float, email: str) -> None:
+
+async def _open_loop(server: SplitResult, rate: float, seconds: float) -> Run:
+    run = Run(rate, seconds)
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.2
+    wall_start = time.time() + 0.2
+
+    async def one(scheduled: float, email: str) -> None:
         try:
-            status, _ = call("POST", f"{url}/v1/accounts", {"email": email, "password": PASSWORD})
+            status = await _post_json(server, "/v1/accounts", {"email": email, "password": PASSWORD})
         except OSError:
             status = 0
-        latency = time.monotonic() - scheduled
-        with lock:
-            run.latencies.append(latency)
-            run.failures += status != 202
+        run.latencies.append(loop.time() - scheduled)
+        run.failures += status != 202
 
-    with ThreadPoolExecutor(SENDERS) as pool:
-        for n in range(int(rate * seconds)):
-            scheduled = start + n / rate
-            time.sleep(max(0.0, scheduled - time.monotonic()))
-            email = f"load-{uuid.uuid4().hex[:12]}@bench.example.org"
-            run.sent_at[email] = wall_start + n / rate
-            pool.submit(one, scheduled, email)
+    sending = set()
+    for n in range(int(rate * seconds)):
+        scheduled = start + n / rate
+        await asyncio.sleep(max(0.0, scheduled - loop.time()))
+        email = f"load-{uuid.uuid4().hex[:12]}@bench.example.org"
+        run.sent_at[email] = wall_start + n / rate
+        task = asyncio.create_task(one(scheduled, email))
+        sending.add(task)
+        task.add_done_callback(sending.discard)
+    await asyncio.gather(*sending)
     return run
+
+
+async def _post_json(server: SplitResult, path: str, body: dict[str, str]) -> int:
+    """The status of one request on a connection of its own (as a first visit makes it)."""
+    reader, writer = await asyncio.open_connection(server.hostname, server.port)
+    try:
+        payload = json.dumps(body).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {server.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + payload)
+        status_line = await reader.readline()
+        await reader.read()  # the rest, until the server closes
+    finally:
+        writer.close()
+    return int(status_line.split()[1])
 
 
 def peak_rate(url: str, raw: float, hold: float, confirm: float) -> Run:

@@ -96,7 +96,7 @@ def process_groups(stack: SignupStack, sink: PrivateSink) -> list[Group]:
         Group("identity web master", lambda: [web.pid]),
         Group("identity relay", lambda: [relay.pid]),
         Group("mailer worker", lambda: [worker.pid]),
-        Group("PostgreSQL backends of the run", matching(*(f" {name} " for name in stack.databases.names))),
+        *(Group(f"PostgreSQL backends, {name}", matching(f" {name} ")) for name in stack.databases.names),
         Group("SMTP sink", lambda: [sink.process.process.pid]),  # type: ignore[union-attr]
         Group("load client (this process)", lambda: [os.getpid()]),
         Group("Kafka broker", matching("kafka.Kafka "), shared=True),
@@ -147,9 +147,9 @@ def account_cpu(stack: SignupStack, sink: PrivateSink, rate: float, seconds: flo
         used = cpu_used(before[group.name], after[group.name])
         own += 0.0 if group.shared else used
         note = " (shared: includes anyone else's use)" if group.shared else ""
-        print(f"    {group.name:34} {used / load.signups * 1000:7.2f} ms{note}")
+        print(f"    {group.name:46} {used / load.signups * 1000:7.2f} ms{note}")
     print(
-        f"    {'machine, every process':34} {machine / load.signups * 1000:7.2f} ms "
+        f"    {'machine, every process':46} {machine / load.signups * 1000:7.2f} ms "
         f"({machine / load.seconds:.2f} of {os.cpu_count()} cores busy; the run's own processes above, "
         f"without the shared ones: {own / load.signups * 1000:.2f} ms)"
     )

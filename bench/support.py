@@ -9,7 +9,15 @@ import psycopg
 from psycopg import sql
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    ACCOUNT_STATE,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    TOPICS,
+    delete_topics,
+    ensure_topics,
+)
 from identity.settings import RATE_LIMIT_PREFIX, RateLimits
 from tests.support.processes import ServiceProcess, free_port, run_once
 
@@ -18,6 +26,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 UNLIMITED_RATES = {
     RATE_LIMIT_PREFIX + name.upper(): "1000000000/3600" for name in RateLimits.__dataclass_fields__
 }
+STACK_TOPICS = (ACCOUNT_EVENTS, ACCOUNT_STATE, CODES, NEWSLETTER_DELIVERIES)  # identity's and the mailer's
 LOGS = Path(os.environ.get("STATE_DIR", Path(__file__).resolve().parents[1] / ".state")) / "bench-logs"
 
 
@@ -59,7 +68,11 @@ class BenchDatabases:
 
 
 class SignupStack:
-    """identity (web + relay) and a mailer worker with their own databases and consumer group."""
+    """identity (web + relay) and a mailer worker with their own databases, consumer group and topics.
+
+    Topics of its own: on the shared ones, a new consumer group would first read every event anyone
+    else published there, and the figures would be of that backlog.
+    """
 
     def __init__(self, web_workers: int = 2, smtp_port: int | None = None) -> None:
         env = infra_env()
@@ -68,12 +81,19 @@ class SignupStack:
         self.databases = BenchDatabases(env["DATABASE_URL"])
         self.port = free_port()
         group = f"mailer-bench-{RUN_ID}"
-        ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], (Topic(dead_letter_topic(group), partitions=1),))
+        prefix = f"bench-{RUN_ID}."
+        self.topics = [
+            Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in STACK_TOPICS
+        ]
+        self.topics.append(Topic(dead_letter_topic(group), partitions=1))
+        ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], tuple(self.topics))
         self.env = {
             **env,
             "IDENTITY_DATABASE_URL": self.databases.create("identity"),
             "MAILER_DATABASE_URL": self.databases.create("mailer"),
             "MAILER_CONSUMER_GROUP": group,
+            "IDENTITY_TOPIC_PREFIX": prefix,
+            "MAILER_TOPIC_PREFIX": prefix,
             "LOG_LEVEL": "WARNING",
             **UNLIMITED_RATES,
         }
@@ -105,6 +125,7 @@ class SignupStack:
         for process in self.processes:
             process.stop()
         self.databases.drop_all()
+        delete_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"], [topic.name for topic in self.topics])
 
 
 def percentile(samples: list[float], fraction: float) -> float:
