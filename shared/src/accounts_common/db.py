@@ -2,6 +2,7 @@
 
 import logging
 import re
+import select
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -31,8 +32,20 @@ def create_pool(
         timeout=timeout_s,
         open=True,
         kwargs={"autocommit": True},
-        check=ConnectionPool.check_connection,
+        check=check_when_readable,
     )
+
+
+def check_when_readable(conn: psycopg.Connection) -> None:
+    """The pool's check at checkout, with a round trip only when the connection has something to read.
+
+    An idle connection has nothing to read; one the server ended (a restart, a crash, a terminated
+    backend) reads as end of file or a last error message. Only then is a query sent, which fails and
+    makes the pool take another connection, so a healthy one costs no round trip per checkout.
+    """
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 def database_reachable(pool: ConnectionPool) -> bool:
