@@ -18,6 +18,9 @@ from identity.settings import Settings
 
 IDENTITY_MIGRATIONS = MigrationSet("identity", "identity")
 KEYS_KEPT = 2  # the new key and the one before it, whose tokens are still live
+# Threads, not sync workers: argon2 releases the GIL, so a worker hashes one request while others
+# wait on the database or on a client closing its connection, instead of leaving its core idle.
+THREADS_PER_WORKER = 4
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +42,12 @@ def main(argv: list[str] | None = None) -> None:
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
         print(f"identity: {len(applied)} migration(s) applied")
     elif args.command == "web":
-        exec_gunicorn("identity.entrypoints.app:create_app()", port=args.port, workers=args.workers)
+        exec_gunicorn(
+            "identity.entrypoints.app:create_app()",
+            port=args.port,
+            workers=args.workers,
+            threads=THREADS_PER_WORKER,
+        )
     elif args.command == "rotate-key":
         rotate_key(settings)
     elif args.command == "housekeeping":
