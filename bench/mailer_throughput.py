@@ -49,8 +49,15 @@ LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-mailer-"))
 CONSUMED = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
 
 
-def start_sink(log_dir: Path) -> tuple[subprocess.Popen[bytes], int, Inbox]:
-    """A private SMTP sink on free ports: the process, its SMTP port and its inbox."""
+@dataclass
+class Sink:
+    process: subprocess.Popen[bytes]
+    smtp_port: int
+    inbox: Inbox
+
+
+def start_sink(log_dir: Path) -> Sink:
+    """A private SMTP sink on free ports."""
     smtp_port, http_port = free_port(), free_port()
     ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port), "--max-messages", "100000"]
     with (log_dir / "smtp-sink.log").open("wb") as log:
@@ -61,7 +68,17 @@ def start_sink(log_dir: Path) -> tuple[subprocess.Popen[bytes], int, Inbox]:
         )
     inbox = Inbox(f"http://127.0.0.1:{http_port}")
     wait_for(lambda: http_ok(f"{inbox.base_url}/healthz"), timeout=20, what="the SMTP sink")
-    return process, smtp_port, inbox
+    return Sink(process, smtp_port, inbox)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def received(inbox: Inbox) -> int:
@@ -85,8 +102,17 @@ def publish_code_events(kafka: str, topic: str, recipient: str, count: int) -> s
     return ids
 
 
-def measure_workers(workers: int, env: dict[str, str], log_dir: Path, inbox: Inbox, count: int) -> float:
-    """Start `workers` workers on the pre-published events; emails/s from the first email to the count-th."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_workers(
+    workers: int, env: dict[str, str], log_dir: Path, inbox: Inbox, count: int
+) -> tuple[float, float]:
+    """Start `workers` workers on the pre-published events: emails/s from the first email to the
+    count-th, and the CPU seconds the workers used meanwhile."""
     processes = [
         ServiceProcess(
             f"mailer-worker-{n}",
@@ -97,6 +123,10 @@ def measure_workers(workers: int, env: dict[str, str], log_dir: Path, inbox: Inb
         for n in range(workers)
     ]
     baseline = received(inbox)
+
+    def workers_cpu() -> float:
+        return sum(cpu_seconds(process.process.pid) for process in processes if process.process)
+
     try:
         for process in processes:
             process.start()
@@ -106,12 +136,14 @@ def measure_workers(workers: int, env: dict[str, str], log_dir: Path, inbox: Inb
             what="the first email",
             interval=0.005,
         )
+        cpu_at_first = workers_cpu()  # what starting cost (imports, connections) is left out
         wait_for(lambda: received(inbox) >= baseline + count, timeout=600, what="every email", interval=0.01)
         last = time.perf_counter()
+        cpu = workers_cpu() - cpu_at_first
     finally:
         for process in processes:
             process.stop()
-    return (count - 1) / (last - first)
+    return (count - 1) / (last - first), cpu
 
 
 def missing_and_duplicates(inbox: Inbox, recipient: str, ids: set[str]) -> tuple[int, int]:
@@ -123,8 +155,9 @@ def missing_and_duplicates(inbox: Inbox, recipient: str, ids: set[str]) -> tuple
     return len(ids - set(per_event)), duplicates
 
 
-def measure_bare_smtplib(smtp_port: int, count: int) -> float:
-    """The same kind of emails, composed beforehand, sent by a bare loop over one connection; emails/s."""
+def measure_bare_smtplib(sink: Sink, count: int) -> tuple[float, float, float]:
+    """The same kind of emails, composed beforehand, sent by a bare loop over one connection:
+    emails/s, and the loop's and the sink's CPU seconds."""
     settings = Settings("", "")
     templates = Templates(settings.language)
     envelope = Envelope(settings.mail_from, settings.reply_to)
@@ -139,26 +172,30 @@ def measure_bare_smtplib(smtp_port: int, count: int) -> float:
         ).raw
         for n in range(count)
     ]
-    started = time.perf_counter()
-    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+    started, cpu_started, sink_started = (
+        time.perf_counter(),
+        time.process_time(),
+        cpu_seconds(sink.process.pid),
+    )
+    with smtplib.SMTP("127.0.0.1", sink.smtp_port) as smtp:
         for payload in payloads:
             smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
-    return count / (time.perf_counter() - started)
+    rate = count / (time.perf_counter() - started)
+    return rate, time.process_time() - cpu_started, cpu_seconds(sink.process.pid) - sink_started
 
 
 @dataclass
 class WorkersRun:
     workers: int
     rate: float
+    worker_cpu: float  # seconds, all workers
+    sink_cpu: float
     missing: int
     duplicates: int
 
 
-def run_workers(
-    workers: int, count: int, kafka: str, databases: BenchDatabases, sink: tuple[int, Inbox]
-) -> WorkersRun:
+def run_workers(workers: int, count: int, kafka: str, databases: BenchDatabases, sink: Sink) -> WorkersRun:
     """`count` emails through `workers` workers on topics, a consumer group and a database of their own."""
-    smtp_port, inbox = sink
     run = f"{RUN_ID}-{workers}"
     prefix, group = f"bench-{run}.", f"mailer-bench-{run}"
     recipient = f"throughput-{run}@bench.example.org"
@@ -172,15 +209,19 @@ def run_workers(
             "MAILER_CONSUMER_GROUP": group,
             "MAILER_TOPIC_PREFIX": prefix,
             "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
+            "SMTP_PORT": str(sink.smtp_port),
             "LOG_LEVEL": "WARNING",
         }
         if "MAILER_SMTP_CONNECTIONS" in os.environ:
             env["MAILER_SMTP_CONNECTIONS"] = os.environ["MAILER_SMTP_CONNECTIONS"]
         run_once(["mailer", "migrate"], env)
         ids = publish_code_events(kafka, prefix + CODES, recipient, count)
-        rate = measure_workers(workers, env, LOG_DIR, inbox, count)
-        return WorkersRun(workers, rate, *missing_and_duplicates(inbox, recipient, ids))
+        sink_cpu = cpu_seconds(sink.process.pid)
+        rate, worker_cpu = measure_workers(workers, env, LOG_DIR, sink.inbox, count)
+        sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu
+        return WorkersRun(
+            workers, rate, worker_cpu, sink_cpu, *missing_and_duplicates(sink.inbox, recipient, ids)
+        )
     finally:
         delete_topics(kafka, [topic.name for topic in topics])
 
@@ -190,23 +231,34 @@ def main() -> None:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
     databases = BenchDatabases(server)
-    sink, smtp_port, inbox = start_sink(LOG_DIR)
+    sink = start_sink(LOG_DIR)
     try:
-        runs = [run_workers(workers, count, kafka, databases, (smtp_port, inbox)) for workers in (1, 2)]
-        bare_rate = measure_bare_smtplib(smtp_port, count)
+        runs = [run_workers(workers, count, kafka, databases, sink) for workers in (1, 2)]
+        bare_rate, bare_cpu, bare_sink_cpu = measure_bare_smtplib(sink, count)
     finally:
-        sink.terminate()
-        sink.wait(10)
+        stop_process(sink.process)
         databases.drop_all()
     connections = os.environ.get("MAILER_SMTP_CONNECTIONS") or str(Settings("", "").smtp_connections)
-    print(f"bare smtplib   : {bare_rate:8.1f} emails/s  (one connection, the emails composed beforehand)")
+    print(
+        f"{count} emails; CPU per email: the sender's, then the sink's; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"bare smtplib     : {bare_rate:7.1f} emails/s             "
+        f"{per_email_ms(bare_cpu, count)} + {per_email_ms(bare_sink_cpu, count)}  "
+        "(one connection, the emails composed beforehand)"
+    )
     for run in runs:
         print(
-            f"mailer, {run.workers} worker{'s' if run.workers > 1 else ' '}: {run.rate:8.1f} emails/s  "
-            f"ratio {run.rate / bare_rate:4.2f}  ({count} emails, {connections} SMTP connections per worker, "
+            f"mailer, {run.workers} worker{'s' if run.workers > 1 else ' '}: {run.rate:7.1f} emails/s  "
+            f"ratio {run.rate / bare_rate:4.2f}  {per_email_ms(run.worker_cpu, count)} + "
+            f"{per_email_ms(run.sink_cpu, count)}  ({connections} SMTP connections per worker, "
             f"{run.duplicates} duplicate(s), {run.missing} missing)"
         )
-    print(f"logs           : {LOG_DIR}  (issue #12: one worker ≥ 1.0× the bare loop)")
+    print(f"logs             : {LOG_DIR}  (issue #12: one worker ≥ 1.0× the bare loop)")
+
+
+def per_email_ms(seconds: float, count: int) -> str:
+    return f"{seconds * 1000 / count:5.3f} ms"
 
 
 if __name__ == "__main__":
