@@ -3,19 +3,21 @@ sent over several connections, each email once, one account's emails in their or
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import wait
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from accounts_common.consumer import TransientError
 from bench.chaos.infra import PrivateSink
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
-from mailer.messages import Content, Envelope, build_message
+from mailer.messages import Content, Envelope, OutgoingEmail, build_message
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
 
@@ -68,6 +70,20 @@ def statuses(pool: ConnectionPool, emails: list[PendingEmail]) -> dict[str, tupl
             ([email.event_id for email in emails],),
         ).fetchall()
     return {event_id: (status, attempts) for event_id, status, attempts in rows}
+
+
+def terminate_other_backends(pool: ConnectionPool) -> None:
+    with psycopg.connect(pool.conninfo, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(autouse=True)
+def healthy_pool(mailer_pool: ConnectionPool) -> None:
+    """Each test starts with working connections, whatever the test before it broke."""
+    mailer_pool.check()
 
 
 def test_a_batch_goes_out_over_every_connection_each_email_once_and_marked_sent(
@@ -139,14 +155,48 @@ def test_no_email_goes_out_on_connections_broken_since_their_last_use(dispatcher
     """As after a database restart: the batch fails before any email is sent that could not be marked."""
     recipient = f"broken-{uuid.uuid4().hex[:8]}@example.org"
     emails = [pending(recipient, f"mail {n}") for n in range(3)]
-    with psycopg.connect(mailer_pool.conninfo, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
-        )
+    terminate_other_backends(mailer_pool)
     futures = [dispatcher.submit(email) for email in emails]
 
     dispatcher.finish_batch()
 
     assert all(isinstance(future.exception(), psycopg.OperationalError) for future in futures)
     assert sink.inbox.messages(to=recipient) == []
+
+
+class BreaksTheDatabaseOnItsFirstSend:
+    """An SMTP sender that, at its first email, cuts the database connections (as a database restart
+    would) and, from its second, waits until the first email's outcome is known before sending."""
+
+    def __init__(self, sender: SmtpSender, pool: ConnectionPool, first: PendingEmail) -> None:
+        self.sender, self.pool, self.first = sender, pool, first
+
+    def send(self, email: OutgoingEmail) -> None:
+        if not self.first.future.done():
+            if email.message_id and self.first.event_id in email.raw.decode():
+                terminate_other_backends(self.pool)
+            else:
+                wait([self.first.future], timeout=10)
+        self.sender.send(email)
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+def test_once_a_mark_fails_the_lanes_stop_sending(mailer_pool, sink):
+    """The second email is on its way when the first one's mark fails (the documented window: it is
+    sent, unmarked); the lane sends nothing after it."""
+    recipient = f"unmarked-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()  # one account: one lane, in order
+    emails = [pending(recipient, f"mail {n}", account_id=account) for n in range(4)]
+    sender = BreaksTheDatabaseOnItsFirstSend(SmtpSender("127.0.0.1", sink.smtp_port), mailer_pool, emails[0])
+    dispatcher = Dispatcher(mailer_pool, [sender], DeliveryLog(mailer_pool), TokenBucket(0))
+    try:
+        futures = [dispatcher.submit(email) for email in emails]
+        dispatcher.finish_batch()
+    finally:
+        dispatcher.close()
+
+    assert sorted(message["subject"] for message in sink.inbox.messages(to=recipient)) == ["mail 0", "mail 1"]
+    assert all(isinstance(future.exception(), psycopg.OperationalError) for future in futures[:2])
+    assert all(isinstance(future.exception(), TransientError) for future in futures[2:])

@@ -4,7 +4,7 @@ Every statement is autocommitted (the mailer's consumer runs without the generic
 being its inbox): the 'sending' row is durable before the SMTP conversation starts, a failure stays
 recorded, and the row is marked sent right after the server accepted the email. A crash between
 that acceptance and the mark leaves it 'sending', and the redelivered event sends it again — the
-one window for a duplicate.
+one window for a duplicate (see service_layer.dispatch).
 """
 
 from collections.abc import Iterable, Sequence
@@ -146,13 +146,14 @@ def erased_among(conn: psycopg.Connection, account_ids: Iterable[UUID]) -> set[U
     return {row[0] for row in rows}
 
 
-def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
-    """The SMTP server accepted the message."""
+def mark_sent(conn: psycopg.Connection, accepted: Sequence[tuple[str, str]]) -> None:
+    """The SMTP server accepted these messages: (event id, Message-ID) pairs, in one statement."""
     conn.execute(
         """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
-                  message_id = %s, last_error = NULL
-           WHERE event_id = %s""",
-        (message_id, event_id),
+                  message_id = accepted.message_id, last_error = NULL
+           FROM unnest(%s::uuid[], %s::text[]) AS accepted (event_id, message_id)
+           WHERE deliveries.event_id = accepted.event_id""",
+        ([event_id for event_id, _ in accepted], [message_id for _, message_id in accepted]),
     )
 
 

@@ -1,13 +1,18 @@
 """Sending a batch's emails over several SMTP connections at once, each email once.
 
 The consumer's handlers submit the emails of a polled batch; `finish_batch` then claims them all
-in one statement (each claim committed before its email can go out), and sends them on parallel
-lanes, one per SMTP connection. The emails of one recipient take the same lane, in their order.
-A lane marks each email sent as soon as the server accepted it, on the connection it checked
-before its first email: the window for a duplicate stays one email per lane (accepted, then a
-crash before its mark), and a lane whose mark fails sends nothing more of the batch.
+in one statement (each claim committed before its email can go out) and sends them on parallel
+lanes, one per SMTP connection; the emails of one account take the same lane, in their order.
+Meanwhile the batch's thread marks the accepted emails sent, all those accepted since its last
+mark in one statement (a group commit), on the connection that made the claims: a connection
+broken since its last use (the database restarted) fails at the claim, before any email goes out.
+The window for a duplicate: an email accepted by the server and not yet marked when the worker
+or its database dies, a few at most (those accepted while one mark commits); once a mark fails,
+the lanes send nothing more of the batch.
 """
 
+import queue
+import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -66,6 +71,8 @@ class Dispatcher:
             ThreadPoolExecutor(1, thread_name_prefix=f"smtp-lane-{n}") for n in range(len(senders))
         ]
         self._pending: list[PendingEmail] = []
+        self._reports: queue.SimpleQueue[tuple[PendingEmail, str | None]] = queue.SimpleQueue()
+        self._marking_failed = threading.Event()
 
     def submit(self, email: PendingEmail) -> Future[None]:
         """Send `email` with the rest of the batch; its Future ends when it is sent or has failed."""
@@ -75,13 +82,15 @@ class Dispatcher:
     def finish_batch(self) -> None:
         """Claim, send and mark every email submitted since the last call; return when all are over."""
         emails, self._pending = self._pending, []
-        to_send = self._claim(_first_per_event(emails))
-        slices: list[list[PendingEmail]] = [[] for _ in self.senders]
-        for email in to_send:
-            slices[_lane_of(email, len(slices))].append(email)
-        for lane, sender, emails_of_lane in zip(self._lanes, self.senders, slices, strict=True):
-            if emails_of_lane:
-                lane.submit(self._send_lane, sender, emails_of_lane)
+        unique = _first_per_event(emails)
+        if unique:
+            try:
+                with self.pool.connection() as conn:
+                    to_send = self._claim(conn, unique)
+                    self._start_lanes(to_send)
+                    self._mark_until_done(conn, len(to_send))
+            except Exception as error:  # noqa: BLE001 - each email's outcome is its event's to settle
+                _fail_unfinished(unique, error)
         wait([email.future for email in emails])
 
     def close(self) -> None:
@@ -91,24 +100,14 @@ class Dispatcher:
         for sender in self.senders:
             sender.close()
 
-    def _claim(self, emails: list[PendingEmail]) -> list[PendingEmail]:
+    def _claim(self, conn: psycopg.Connection, emails: list[PendingEmail]) -> list[PendingEmail]:
         """The emails to send now; the others (sent or skipped already, erased) are done.
 
         The erased accounts are read after the claims are committed, so an erasure running
         meanwhile cannot be missed (see deliveries.erase_account).
         """
-        if not emails:
-            return []
-        try:
-            with self.pool.connection() as conn:
-                claimed = deliveries.claim(conn, emails)
-                erased = deliveries.erased_among(
-                    conn, {email.account_id for email in emails if email.account_id}
-                )
-        except Exception as error:  # noqa: BLE001 - each email's outcome is its event's to settle
-            for email in emails:
-                email.future.set_exception(error)
-            return []
+        claimed = deliveries.claim(conn, emails)
+        erased = deliveries.erased_among(conn, {email.account_id for email in emails if email.account_id})
         to_send = []
         for email in emails:
             if email.account_id in erased:
@@ -121,32 +120,63 @@ class Dispatcher:
 
     def _skip_erased(self, email: PendingEmail) -> None:
         """The account was deleted meanwhile: record the email as skipped, without its address."""
-        try:
-            self.delivery_log.skip(email.event_id, email.kind, None, None, "the account was deleted")
-        except Exception as error:  # noqa: BLE001 - see _claim
-            email.future.set_exception(error)
-            return
+        self.delivery_log.skip(email.event_id, email.kind, None, None, "the account was deleted")
         metrics.SKIPPED.labels(email.kind).inc()
         email.future.set_result(None)
 
-    def _send_lane(self, sender: Sender, emails: list[PendingEmail]) -> None:
-        """Send one lane's emails in order on its connection; every Future ends, whatever happens."""
+    def _start_lanes(self, emails: list[PendingEmail]) -> None:
+        self._marking_failed.clear()
+        slices: list[list[PendingEmail]] = [[] for _ in self.senders]
+        for email in emails:
+            slices[_lane_of(email, len(slices))].append(email)
+        for lane, sender, emails_of_lane in zip(self._lanes, self.senders, slices, strict=True):
+            if emails_of_lane:
+                lane.submit(self._send_lane, sender, emails_of_lane)
+
+    def _mark_until_done(self, conn: psycopg.Connection, count: int) -> None:
+        """Mark sent, in one statement each time, the emails the lanes report accepted, until all
+        `count` emails are reported; after a failed mark, the lanes stop sending."""
+        while count:
+            reports = [self._reports.get()]
+            while True:
+                try:
+                    reports.append(self._reports.get_nowait())
+                except queue.Empty:
+                    break
+            count -= len(reports)
+            accepted = [(email, message_id) for email, message_id in reports if message_id is not None]
+            if accepted:
+                self._mark(conn, accepted)
+
+    def _mark(self, conn: psycopg.Connection, accepted: list[tuple[PendingEmail, str]]) -> None:
         try:
-            with self.pool.connection() as conn:
-                # A connection broken since its last use (the database restarted) fails here, before
-                # any email goes out, rather than at its first mark (a duplicate).
-                conn.execute("SELECT 1")
-                for email in emails:
-                    self._send_one(conn, sender, email)
-        except BaseException as error:
-            for email in emails:
+            deliveries.mark_sent(conn, [(email.event_id, message_id) for email, message_id in accepted])
+        except Exception as error:  # noqa: BLE001 - see finish_batch
+            self._marking_failed.set()
+            for email, _ in accepted:
+                email.future.set_exception(error)
+            return
+        for email, _ in accepted:
+            metrics.SENT.labels(email.kind).inc()
+            email.future.set_result(None)
+
+    def _send_lane(self, sender: Sender, emails: list[PendingEmail]) -> None:
+        """Send one lane's emails in order; each is reported (its Message-ID once accepted, else None)."""
+        for email in emails:
+            message_id = None
+            try:
+                if self._marking_failed.is_set():
+                    raise TransientError("not sent: marking the batch's emails sent failed")
+                message_id = self._send_one(sender, email)
+            except Exception as error:  # noqa: BLE001 - see finish_batch
                 if not email.future.done():
                     email.future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
+            finally:
+                self._reports.put((email, message_id))
 
-    def _send_one(self, conn: psycopg.Connection, sender: Sender, email: PendingEmail) -> None:
-        """Compose, send and mark one email; a failure is recorded and ends its Future only."""
+    def _send_one(self, sender: Sender, email: PendingEmail) -> str | None:
+        """Compose and send one email: its Message-ID once the server accepted it, None after a
+        failure (recorded, and its Future ended with it)."""
         try:
             message = email.compose()
             self.rate_limit.acquire()
@@ -154,11 +184,9 @@ class Dispatcher:
             sender.send(message)
         except (TransientError, PermanentError) as error:
             self._failed(email, error)
-            return
+            return None
         metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        deliveries.mark_sent(conn, email.event_id, message.message_id)
-        metrics.SENT.labels(email.kind).inc()
-        email.future.set_result(None)
+        return message.message_id
 
     def _failed(self, email: PendingEmail, error: TransientError | PermanentError) -> None:
         """Record the failure for operators (it outlives the retry), then end the Future with it."""
@@ -167,6 +195,12 @@ class Dispatcher:
             self.delivery_log.mark_failed(email.event_id, str(error), permanent=permanent)
         finally:
             (metrics.FAILED if permanent else metrics.RETRIED).labels(email.kind).inc()
+            email.future.set_exception(error)
+
+
+def _fail_unfinished(emails: list[PendingEmail], error: Exception) -> None:
+    for email in emails:
+        if not email.future.done():
             email.future.set_exception(error)
 
 
