@@ -49,11 +49,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
-    """The worker's connections: the consumer's, the delivery log's and one per SMTP lane, autocommitted.
+    """The worker's autocommit connections: the handlers', the batch's claims and marks, and the
+    delivery log's, which every SMTP lane may use at once to record a failure.
 
-    Unlike create_pool it does not check a connection at every checkout (a round trip per use,
-    twice per email): a broken connection fails its statement, the consumer retries the record,
-    and the pool replaces the connection when it comes back broken.
+    Unlike create_pool it does not check a connection at every checkout (a round trip per use):
+    a broken connection fails its statement (the claim, before any email is sent), the consumer
+    retries the records, and the pool replaces the connection when it comes back broken.
     """
     return ConnectionPool(
         url,
