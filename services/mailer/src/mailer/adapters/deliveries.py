@@ -4,11 +4,13 @@ Every statement is autocommitted (the mailer's consumer runs without the generic
 being its inbox): the 'sending' row is durable before the SMTP conversation starts, a failure stays
 recorded, and the row is marked sent right after the server accepted the email. A crash between
 that acceptance and the mark leaves it 'sending', and the redelivered event sends it again — the
-one window for a duplicate.
+one window for a duplicate (see service_layer.dispatch).
 """
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 import psycopg
@@ -100,40 +102,58 @@ class DeliveryLog:
             ).fetchall()
 
 
-def claim(
-    conn: psycopg.Connection,
-    event_id: str,
-    kind: str,
-    account_id: UUID | None,
-    recipient: str,
-    locale: str | None = None,
-) -> bool:
-    """Record an attempt about to be made; False when this event's email was already sent or
-    skipped, or when its account was erased.
+class Claimable(Protocol):
+    event_id: str
+    kind: str
+    account_id: UUID | None
+    recipient: str
+    locale: str | None
 
-    On the connection that will mark the email sent: a connection broken since its last use (the
-    database restarted) fails here, before the email goes out, rather than after it (a duplicate).
+
+def claim(conn: psycopg.Connection, emails: Sequence[Claimable]) -> set[str]:
+    """Record the attempts about to be made, in one statement; the event ids claimed. An email is
+    not claimed when it was already sent or skipped, or when its account was erased.
+
+    `emails` has one email per event (a row cannot be claimed twice in one statement).
     """
-    row = conn.execute(
+    rows = conn.execute(
         """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
-           SELECT %(event)s, %(kind)s, %(account)s, %(recipient)s, %(locale)s, 'sending', 1
-           WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = %(account)s)
+           SELECT email.event_id, email.kind, email.account_id, email.recipient, email.locale, 'sending', 1
+           FROM unnest(%(events)s::uuid[], %(kinds)s::text[], %(accounts)s::uuid[],
+                       %(recipients)s::text[], %(locales)s::text[])
+                AS email (event_id, kind, account_id, recipient, locale)
+           WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = email.account_id)
            ON CONFLICT (event_id) DO UPDATE
                SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
                WHERE deliveries.status NOT IN ('sent', 'skipped')
-           RETURNING 1""",
-        {"event": event_id, "kind": kind, "account": account_id, "recipient": recipient, "locale": locale},
-    ).fetchone()
-    return row is not None
+           RETURNING event_id::text""",
+        {
+            "events": [email.event_id for email in emails],
+            "kinds": [email.kind for email in emails],
+            "accounts": [email.account_id for email in emails],
+            "recipients": [email.recipient for email in emails],
+            "locales": [email.locale for email in emails],
+        },
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
-def mark_sent(conn: psycopg.Connection, event_id: str, message_id: str) -> None:
-    """The SMTP server accepted the message."""
+def erased_among(conn: psycopg.Connection, account_ids: Iterable[UUID]) -> set[UUID]:
+    """Which of these accounts were deleted and their addresses erased."""
+    rows = conn.execute(
+        "SELECT account_id FROM erased_accounts WHERE account_id = ANY(%s)", (list(account_ids),)
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def mark_sent(conn: psycopg.Connection, accepted: Sequence[tuple[str, str]]) -> None:
+    """The SMTP server accepted these messages: (event id, Message-ID) pairs, in one statement."""
     conn.execute(
         """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
-                  message_id = %s, last_error = NULL
-           WHERE event_id = %s""",
-        (message_id, event_id),
+                  message_id = accepted.message_id, last_error = NULL
+           FROM unnest(%s::uuid[], %s::text[]) AS accepted (event_id, message_id)
+           WHERE deliveries.event_id = accepted.event_id""",
+        ([event_id for event_id, _ in accepted], [message_id for _, message_id in accepted]),
     )
 
 

@@ -20,7 +20,7 @@ def _classify(code: int, text: bytes | str) -> Exception:
 
 
 class SmtpSender:
-    """Sends messages on one connection per worker, reconnecting when the server drops it."""
+    """Sends messages over one reused connection (one lane of a worker), reconnecting when dropped."""
 
     def __init__(
         self,

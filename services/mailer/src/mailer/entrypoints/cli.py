@@ -12,7 +12,7 @@ from accounts_common.consumer import EventConsumer, RetryLimits
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
-from mailer.bootstrap import bootstrap, smtp_sender
+from mailer.bootstrap import bootstrap
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
@@ -48,25 +48,30 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(settings)
 
 
-def worker_pool(url: str) -> ConnectionPool:
-    """The worker's connections: the consumer's transaction and the delivery log's autocommits.
+def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
+    """The worker's autocommit connections: the handlers', the batch's claims and marks, and the
+    delivery log's, which every SMTP lane may use at once to record a failure.
 
-    Unlike create_pool it does not check a connection at every checkout (a round trip per use,
-    twice per email): a broken connection fails its statement, the consumer retries the record,
-    and the pool replaces the connection when it comes back broken.
+    Unlike create_pool it does not check a connection at every checkout (a round trip per use):
+    a broken connection fails its statement (the claim, before any email is sent), the consumer
+    retries the records, and the pool replaces the connection when it comes back broken.
     """
     return ConnectionPool(
-        url, name="mailer-worker", min_size=2, max_size=3, open=True, kwargs={"autocommit": True}
+        url,
+        name="mailer-worker",
+        min_size=2,
+        max_size=smtp_connections + 3,
+        open=True,
+        kwargs={"autocommit": True},
     )
 
 
 def run_worker(settings: Settings) -> None:
-    """Consume until SIGTERM; the SMTP connection and the pool are closed on the way out."""
+    """Consume until SIGTERM; the SMTP connections and the pool are closed on the way out."""
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
-    sender = smtp_sender(settings)
-    pool = worker_pool(settings.database_url)
-    mailer = bootstrap(settings, sender, pool)
+    pool = worker_pool(settings.database_url, settings.smtp_connections)
+    mailer = bootstrap(settings, pool)
     consumer = EventConsumer(
         group=settings.consumer_group,
         topics=tuple(settings.topic_prefix + topic for topic in CONSUMED_TOPICS),
@@ -82,6 +87,7 @@ def run_worker(settings: Settings) -> None:
         housekeeping=settings.housekeeping(),
         housekeeping_interval_s=settings.housekeeping_interval_s,
         on_give_up=mailer.gave_up,
+        finish_batch=mailer.dispatcher.finish_batch,
         # The delivery log is the mailer's inbox: each email is claimed by its event id before it
         # is sent, and erasing an account is idempotent. Skipping the generic inbox row saves a
         # transaction (three round trips) per email.
@@ -90,7 +96,7 @@ def run_worker(settings: Settings) -> None:
     try:
         run_until_signalled(consumer.run)
     finally:
-        sender.close()
+        mailer.dispatcher.close()
         pool.close()
 
 
