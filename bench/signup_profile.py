@@ -5,12 +5,16 @@ workers, relay, mailer worker, Kafka, PostgreSQL, an SMTP sink of the benchmark'
 client), twice:
 1. accounting: each process's CPU time from /proc (what `top` or `pidstat` show) between the first
    signup and the last code email in the sink, per signup; Kafka and the whole PostgreSQL server
-   are shared with anything else on the machine, so the machine's own total is printed beside them;
+   are shared with anything else on the machine, so the machine's own total is printed beside them.
+   With one hash's CPU time measured here, the rate at which a signup's CPU fills every core: the
+   ceiling of the peak rate with everything co-located, as a share of the raw hash rate (a figure
+   that other work on the machine barely moves, unlike a measured peak);
 2. sampling: the same load with py-spy recording the web workers, the relay and the mailer worker
    (speedscope files in .state/bench-logs/), then their non-hashing time by frame.
 py-spy counts a thread while it is runnable, so on a machine busy with other work its figures
 include time spent waiting for a core; the /proc figures do not.
-Run: `make bench BENCH=signup_profile` (or `.venv/bin/python -m bench.signup_profile --rate R --seconds S`).
+Run: `make bench BENCH=signup_profile` (or `.venv/bin/python -m bench.signup_profile --rate R --seconds S`,
+`--no-sampling` for the accounting alone).
 """
 
 import argparse
@@ -27,12 +31,15 @@ from pathlib import Path
 
 from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import received
-from bench.signup_load import Run, code_latencies, open_loop
+from bench.signup_load import PASSWORD, Run, code_latencies, open_loop
 from bench.support import LOGS, SignupStack, describe_ms
+from identity.bootstrap import password_hasher
+from identity.settings import Settings
 from tests.support.polling import wait_for
 
 SAMPLING_HZ = 100
 TOP_FRAMES = 12
+KAFKA = "Kafka broker"
 LOOP_SHARE = 0.9
 HASHING_FILES = ("argon2/",)  # a sample whose stack passes through argon2-cffi is hashing time
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -99,7 +106,7 @@ def process_groups(stack: SignupStack, sink: PrivateSink) -> list[Group]:
         *(Group(f"PostgreSQL backends, {name}", matching(f" {name} ")) for name in stack.databases.names),
         Group("SMTP sink", lambda: [sink.process.process.pid]),  # type: ignore[union-attr]
         Group("load client (this process)", lambda: [os.getpid()]),
-        Group("Kafka broker", matching("kafka.Kafka "), shared=True),
+        Group(KAFKA, matching("kafka.Kafka "), shared=True),
         Group("PostgreSQL server, all processes", matching("postgres:", "bin/postgres "), shared=True),
     ]
 
@@ -142,17 +149,40 @@ def account_cpu(stack: SignupStack, sink: PrivateSink, rate: float, seconds: flo
     after, machine = read_cpu(groups), machine_busy_seconds() - machine_before
     describe_load(sink, load)
     print(f"  CPU per signup by process ({load.signups} signups, {load.seconds:.0f} s window):")
-    own = 0.0
+    used = {group.name: cpu_used(before[group.name], after[group.name]) / load.signups for group in groups}
     for group in groups:
-        used = cpu_used(before[group.name], after[group.name])
-        own += 0.0 if group.shared else used
         note = " (shared: includes anyone else's use)" if group.shared else ""
-        print(f"    {group.name:46} {used / load.signups * 1000:7.2f} ms{note}")
+        print(f"    {group.name:46} {used[group.name] * 1000:7.2f} ms{note}")
+    own = sum(used[group.name] for group in groups if not group.shared)
     print(
         f"    {'machine, every process':46} {machine / load.signups * 1000:7.2f} ms "
         f"({machine / load.seconds:.2f} of {os.cpu_count()} cores busy; the run's own processes above, "
-        f"without the shared ones: {own / load.signups * 1000:.2f} ms)"
+        f"without the shared ones: {own * 1000:.2f} ms)"
     )
+    print_ceiling(own + used[KAFKA])
+
+
+def print_ceiling(per_signup: float) -> None:
+    """The rate at which the signups' CPU fills every core, against the raw hash rate on as many."""
+    hashing = hash_cpu_seconds()
+    cores = os.cpu_count() or 1
+    print(
+        f"  one argon2id hash here: {hashing * 1000:.2f} ms of CPU; a signup, run's processes and Kafka: "
+        f"{per_signup * 1000:.2f} ms, of which not hashing {(per_signup - hashing) * 1000:.2f} ms"
+    )
+    print(
+        f"  CPU-bound ceiling, everything co-located: {cores / per_signup:.1f} signups/s = "
+        f"{hashing / per_signup * 100:.0f} % of the raw argon2id rate ({cores / hashing:.1f} hashes/s)"
+    )
+
+
+def hash_cpu_seconds(hashes: int = 50) -> float:
+    """CPU time of one argon2id hash with identity's settings, in this process."""
+    hasher = password_hasher(Settings.from_env())
+    started = time.process_time()
+    for _ in range(hashes):
+        hasher.hash(PASSWORD)
+    return (time.process_time() - started) / hashes
 
 
 def record(pid: int, name: str) -> tuple[subprocess.Popen[bytes], Path]:
@@ -256,6 +286,7 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=40.0, help="signups per second (default 40)")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of load per phase (default 30)")
+    parser.add_argument("--no-sampling", action="store_true", help="the CPU accounting alone, without py-spy")
     args = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
     sink = PrivateSink(LOGS)
@@ -265,8 +296,11 @@ def main() -> None:
             print(f"signup_profile: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
             print(f"accounting, {args.rate:.1f}/s for {args.seconds:.0f} s:", flush=True)
             account_cpu(stack, sink, args.rate, args.seconds)
-            print(f"sampling with py-spy at {SAMPLING_HZ} Hz, {args.rate:.1f}/s for {args.seconds:.0f} s:")
-            sample_frames(stack, sink, args.rate, args.seconds)
+            if not args.no_sampling:
+                print(
+                    f"sampling with py-spy at {SAMPLING_HZ} Hz, {args.rate:.1f}/s for {args.seconds:.0f} s:"
+                )
+                sample_frames(stack, sink, args.rate, args.seconds)
     finally:
         sink.stop()
 
