@@ -8,6 +8,8 @@ import tempfile
 import threading
 from collections.abc import Callable
 
+from prometheus_client import start_http_server
+
 
 def configure_logging() -> None:
     """One line per record on stderr, level from LOG_LEVEL (INFO by default)."""
@@ -15,6 +17,16 @@ def configure_logging() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
     )
+
+
+def serve_metrics(port: int, host: str) -> None:
+    """Serve this process's Prometheus metrics on host:port, from a thread of its own (0: don't)."""
+    if not port:
+        return
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        raise SystemExit(f"cannot serve metrics on {host}:{port} ({error}): set another port, or 0") from None
 
 
 def run_until_signalled(work: Callable[[threading.Event], None]) -> None:

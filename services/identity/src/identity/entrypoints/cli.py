@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accounts_common.config import env_int, load_settings
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.outbox import OutboxRelay
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
 from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
 from identity.bootstrap import bootstrap
 from identity.service_layer import housekeeping
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "housekeeping":
         print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
     else:
+        serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
         run_until_signalled(lambda stop: relay_with_housekeeping(settings, stop))
 
 

@@ -3,7 +3,6 @@
 import argparse
 import dataclasses
 
-from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
@@ -11,7 +10,7 @@ from accounts_common.config import env_int, load_settings
 from accounts_common.consumer import EventConsumer, RetryLimits
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
 from mailer.bootstrap import bootstrap
 from mailer.settings import Settings
 
@@ -68,8 +67,7 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
 
 def run_worker(settings: Settings) -> None:
     """Consume until SIGTERM; the SMTP connections and the pool are closed on the way out."""
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     pool = worker_pool(settings.database_url, settings.smtp_connections)
     mailer = bootstrap(settings, pool)
     consumer = EventConsumer(

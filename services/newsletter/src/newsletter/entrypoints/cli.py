@@ -5,14 +5,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from prometheus_client import start_http_server
-
 from accounts_common.config import env_int, load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES
 from accounts_common.outbox import OutboxRelay
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
 from newsletter.bootstrap import bootstrap
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.fanout import FanOutWorker
@@ -42,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         run_worker(settings)
     else:
+        serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
         relay = OutboxRelay(
             settings.database_url, settings.kafka_bootstrap_servers, client_id="newsletter-relay"
         )
@@ -50,8 +49,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_worker(settings: Settings) -> None:
     """The account-events consumer and the fan-out, two threads of one process, until SIGTERM."""
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     newsletter = bootstrap(
         settings, pool=create_pool(settings.database_url, name="newsletter-worker", max_size=2)
     )
