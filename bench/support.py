@@ -94,6 +94,7 @@ class SignupStack:
             "MAILER_CONSUMER_GROUP": group,
             "IDENTITY_TOPIC_PREFIX": prefix,
             "MAILER_TOPIC_PREFIX": prefix,
+            "IDENTITY_RELAY_METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
             **UNLIMITED_RATES,
         }

@@ -194,6 +194,7 @@ def start_newsletter(
         "NEWSLETTER_OPERATOR_TOKEN": NEWSLETTER_OPERATOR_TOKEN,
         "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "NEWSLETTER_WORKER_METRICS_PORT": "0",
+        "NEWSLETTER_RELAY_METRICS_PORT": "0",
         "IDENTITY_JWKS_URL": f"{identity_url}/.well-known/jwks.json",
         **env,
     }

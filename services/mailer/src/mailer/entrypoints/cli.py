@@ -3,15 +3,20 @@
 import argparse
 import dataclasses
 
-from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
-from accounts_common.config import env_int, load_settings
+from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer, RetryLimits
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import (
+    add_web_command,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
 from mailer.bootstrap import bootstrap
 from mailer.settings import Settings
 
@@ -30,9 +35,12 @@ def main(argv: list[str] | None = None) -> None:
         help="stable id of this worker in its consumer group (MAILER_WORKER_INSTANCE_ID; "
         "default: host name and metrics port)",
     )
-    web = commands.add_parser("web", help="serve health, metrics and the operators' API with gunicorn")
-    web.add_argument("--port", type=int, default=env_int("MAILER_PORT", 8004))
-    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
+    add_web_command(
+        commands,
+        help="serve health, metrics and the operators' API with gunicorn",
+        port_variable="MAILER_PORT",
+        default_port=8004,
+    )
     args = parser.parse_args(argv)
     configure_logging()
     settings = load_settings("mailer", Settings.from_env)
@@ -41,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, MAILER_MIGRATIONS)
         print(f"mailer: {len(applied)} migration(s) applied")
     elif args.command == "web":
-        exec_gunicorn("mailer.entrypoints.app:create_app()", port=args.port, workers=args.workers)
+        exec_gunicorn(
+            "mailer.entrypoints.app:create_app()", host=args.host, port=args.port, workers=args.workers
+        )
     else:
         if args.instance_id:
             settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
@@ -68,8 +78,7 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
 
 def run_worker(settings: Settings) -> None:
     """Consume until SIGTERM; the SMTP connections and the pool are closed on the way out."""
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     pool = worker_pool(settings.database_url, settings.smtp_connections)
     mailer = bootstrap(settings, pool)
     consumer = EventConsumer(
