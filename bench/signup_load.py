@@ -21,6 +21,8 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import SplitResult, urlsplit
@@ -150,6 +152,19 @@ def code_latencies(sink: PrivateSink, run: Run) -> list[float]:
     return [arrived[email] - sent for email, sent in run.sent_at.items() if email in arrived]
 
 
+@contextmanager
+def stack_and_sink() -> Iterator[tuple[SignupStack, PrivateSink]]:
+    """The signup stack mailing into an SMTP sink of its own, both stopped afterwards."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    sink = PrivateSink(LOGS)
+    sink.start()
+    try:
+        with SignupStack(smtp_port=sink.smtp_port) as stack:
+            yield stack, sink
+    finally:
+        sink.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -159,27 +174,19 @@ def main() -> None:
         "--confirm", type=float, default=60.0, help="seconds of the confirming run (default 60)"
     )
     args = parser.parse_args()
-    LOGS.mkdir(parents=True, exist_ok=True)
-    sink = PrivateSink(LOGS)
-    sink.start()
-    try:
-        with SignupStack(smtp_port=sink.smtp_port) as stack:
-            raw = raw_hash_rate(password_hasher(Settings.from_env()), 2, 10)
-            print(
-                f"signup_load: {os.cpu_count()} CPUs, raw argon2id rate of 2 processes {raw:.1f} hashes/s",
-                flush=True,
-            )
-            peak = peak_rate(stack.identity_url, raw, args.hold, args.confirm)
-            print(
-                f"  peak sustainable rate {peak.rate:.1f}/s = {peak.rate / raw * 100:.0f} % "
-                "of the raw argon2id rate"
-            )
-            rate = 0.8 * peak.rate
-            run = open_loop(stack.identity_url, rate, args.confirm)
-            print(f"  at 80 % of the peak, {run.describe()}")
-            print(f"  signup → code in the sink at {rate:.1f}/s: {describe_ms(code_latencies(sink, run))}")
-    finally:
-        sink.stop()
+    with stack_and_sink() as (stack, sink):
+        raw = raw_hash_rate(password_hasher(Settings.from_env()), 2, 10)
+        print(
+            f"signup_load: {os.cpu_count()} CPUs, raw argon2id rate of 2 processes {raw:.1f} hashes/s",
+            flush=True,
+        )
+        peak = peak_rate(stack.identity_url, raw, args.hold, args.confirm)
+        share = peak.rate / raw * 100
+        print(f"  peak sustainable rate {peak.rate:.1f}/s = {share:.0f} % of the raw argon2id rate")
+        rate = 0.8 * peak.rate
+        run = open_loop(stack.identity_url, rate, args.confirm)
+        print(f"  at 80 % of the peak, {run.describe()}")
+        print(f"  signup → code in the sink at {rate:.1f}/s: {describe_ms(code_latencies(sink, run))}")
 
 
 if __name__ == "__main__":

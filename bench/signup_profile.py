@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import received
-from bench.signup_load import PASSWORD, Run, code_latencies, open_loop
+from bench.signup_load import PASSWORD, Run, code_latencies, open_loop, stack_and_sink
 from bench.support import LOGS, SignupStack, describe_ms
 from identity.bootstrap import password_hasher
 from identity.settings import Settings
@@ -288,21 +288,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of load per phase (default 30)")
     parser.add_argument("--no-sampling", action="store_true", help="the CPU accounting alone, without py-spy")
     args = parser.parse_args()
-    LOGS.mkdir(parents=True, exist_ok=True)
-    sink = PrivateSink(LOGS)
-    sink.start()
-    try:
-        with SignupStack(smtp_port=sink.smtp_port) as stack:
-            print(f"signup_profile: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
-            print(f"accounting, {args.rate:.1f}/s for {args.seconds:.0f} s:", flush=True)
-            account_cpu(stack, sink, args.rate, args.seconds)
-            if not args.no_sampling:
-                print(
-                    f"sampling with py-spy at {SAMPLING_HZ} Hz, {args.rate:.1f}/s for {args.seconds:.0f} s:"
-                )
-                sample_frames(stack, sink, args.rate, args.seconds)
-    finally:
-        sink.stop()
+    with stack_and_sink() as (stack, sink):
+        print(f"signup_profile: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+        print(f"accounting, {args.rate:.1f}/s for {args.seconds:.0f} s:", flush=True)
+        account_cpu(stack, sink, args.rate, args.seconds)
+        if not args.no_sampling:
+            print(f"sampling with py-spy at {SAMPLING_HZ} Hz, {args.rate:.1f}/s for {args.seconds:.0f} s:")
+            sample_frames(stack, sink, args.rate, args.seconds)
 
 
 if __name__ == "__main__":
