@@ -4,14 +4,12 @@ sent over several connections, each email once, one account's emails in their or
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import wait
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
 from accounts_common.consumer import TransientError
-from bench.chaos.infra import PrivateSink
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
@@ -20,6 +18,7 @@ from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
 from mailer.messages import Content, Envelope, OutgoingEmail, build_message
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
+from tests.support.sink import PrivateSink
 
 ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")
 LANES = 4
@@ -30,14 +29,6 @@ def mailer_pool(infra: Infra) -> Iterator[ConnectionPool]:
     """The worker's own pool: no check at checkout, so a broken connection shows at its first use."""
     with worker_pool(migrated_database(infra, "test_mailer_dispatch", MAILER_MIGRATIONS), LANES) as pool:
         yield pool
-
-
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[PrivateSink]:
-    private = PrivateSink(tmp_path)
-    private.start()
-    yield private
-    private.stop()
 
 
 @pytest.fixture

@@ -504,6 +504,13 @@ class DeferredWork:
             future.set_result(None)
 
 
+def deferring_consumer(infra: Infra, pool: ConnectionPool, topic: str, work: DeferredWork) -> EventConsumer:
+    """A consumer without the inbox whose handler defers its work to `work.finish_batch`."""
+    return consumer_for(
+        infra, pool, topic, work.handler, inbox=False, finish_batch=lambda: work.finish_batch(pool)
+    )
+
+
 def test_work_left_pending_is_done_before_the_offsets_are_committed_and_a_failure_retried(
     infra, scratch_pool, topic
 ):
@@ -514,14 +521,7 @@ def test_work_left_pending_is_done_before_the_offsets_are_committed_and_a_failur
         lambda event, attempt: TransientError("451") if event.id == flaky and attempt == 1 else None
     )
     send_to_partition(infra, topic, 0, events)
-    consumer = consumer_for(
-        infra,
-        scratch_pool,
-        topic,
-        work.handler,
-        inbox=False,
-        finish_batch=lambda: work.finish_batch(scratch_pool),
-    )
+    consumer = deferring_consumer(infra, scratch_pool, topic, work)
     thread, stop = run_in_thread(consumer.run)
     try:
         wait_for(
@@ -544,14 +544,7 @@ def test_pending_work_that_fails_for_good_is_dead_lettered_and_its_partition_mov
         lambda event, attempt: PermanentError("550 no such user") if event.id == poison.id else None
     )
     send_to_partition(infra, topic, 0, [poison, after])
-    consumer = consumer_for(
-        infra,
-        scratch_pool,
-        topic,
-        work.handler,
-        inbox=False,
-        finish_batch=lambda: work.finish_batch(scratch_pool),
-    )
+    consumer = deferring_consumer(infra, scratch_pool, topic, work)
     dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
     run_until_handled(consumer, scratch_pool, account, after.id)
     [reason] = dead_letter_reasons(dead_letters, 1)

@@ -124,6 +124,7 @@ class NewsletterDeliveryRequested(EventData):
     html = fields.String(required=True, validate=validate.Length(min=1))
     # RFC 8058 one-click unsubscribe wants https; plain http is accepted for local development.
     unsubscribe_url = fields.Url(required=True, schemes={"https", "http"}, require_tld=False)
+    locale = locale_field()
 
 
 EVENT_SCHEMAS: dict[str, type[EventData]] = {

@@ -7,6 +7,7 @@ that acceptance and the mark leaves it 'sending', and the redelivered event send
 one window for a duplicate (see service_layer.dispatch).
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,26 +115,30 @@ def claim(conn: psycopg.Connection, emails: Sequence[Claimable]) -> set[str]:
     """Record the attempts about to be made, in one statement; the event ids claimed. An email is
     not claimed when it was already sent or skipped, or when its account was erased.
 
-    `emails` has one email per event (a row cannot be claimed twice in one statement).
+    `emails` has one email per event (a row cannot be claimed twice in one statement). The batch
+    goes as one JSON document: psycopg's typing of five arrays cost the worker more than the query.
     """
+    batch = [
+        {
+            "event_id": email.event_id,
+            "kind": email.kind,
+            "account_id": email.account_id and str(email.account_id),
+            "recipient": email.recipient,
+            "locale": email.locale,
+        }
+        for email in emails
+    ]
     rows = conn.execute(
         """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
            SELECT email.event_id, email.kind, email.account_id, email.recipient, email.locale, 'sending', 1
-           FROM unnest(%(events)s::uuid[], %(kinds)s::text[], %(accounts)s::uuid[],
-                       %(recipients)s::text[], %(locales)s::text[])
-                AS email (event_id, kind, account_id, recipient, locale)
+           FROM jsonb_to_recordset(%s::jsonb)
+                AS email (event_id uuid, kind text, account_id uuid, recipient text, locale text)
            WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = email.account_id)
            ON CONFLICT (event_id) DO UPDATE
                SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
                WHERE deliveries.status NOT IN ('sent', 'skipped')
            RETURNING event_id::text""",
-        {
-            "events": [email.event_id for email in emails],
-            "kinds": [email.kind for email in emails],
-            "accounts": [email.account_id for email in emails],
-            "recipients": [email.recipient for email in emails],
-            "locales": [email.locale for email in emails],
-        },
+        (json.dumps(batch),),
     ).fetchall()
     return {row[0] for row in rows}
 
@@ -151,9 +156,13 @@ def mark_sent(conn: psycopg.Connection, accepted: Sequence[tuple[str, str]]) -> 
     conn.execute(
         """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
                   message_id = accepted.message_id, last_error = NULL
-           FROM unnest(%s::uuid[], %s::text[]) AS accepted (event_id, message_id)
+           FROM jsonb_to_recordset(%s::jsonb) AS accepted (event_id uuid, message_id text)
            WHERE deliveries.event_id = accepted.event_id""",
-        ([event_id for event_id, _ in accepted], [message_id for _, message_id in accepted]),
+        (
+            json.dumps(
+                [{"event_id": event_id, "message_id": message_id} for event_id, message_id in accepted]
+            ),
+        ),
     )
 
 

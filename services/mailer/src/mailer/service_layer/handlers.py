@@ -121,7 +121,9 @@ class Mailer:
             "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-        return self._deliver(event, "newsletter", None, data["email"], context, headers)
+        return self._deliver(
+            event, "newsletter", None, data["email"], context, headers, locale=data.get("locale")
+        )
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless)."""
