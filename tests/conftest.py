@@ -31,7 +31,7 @@ from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELI
 from accounts_testkit.containers import ContainerStack, engine_problem
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
+from tests.support.processes import ServiceProcess, free_port, http_ok, run_once, stop_all
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -238,5 +238,4 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         processes["identity-web"].wait_http(f"http://127.0.0.1:{port}/readyz")
         yield Stack(identity_url=f"http://127.0.0.1:{port}", processes=processes)
     finally:
-        for process in processes.values():
-            process.stop()
+        stop_all(processes.values())

@@ -18,7 +18,7 @@ from tests.e2e.conftest import Stack, start_group_at_the_end
 from tests.support.http import call
 from tests.support.inbox import code_in
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 PASSWORD = "Correct-Horse-9!"
 NEW_PASSWORD = "Brand-New-Secret-42?"
@@ -63,8 +63,7 @@ def running_catalogue(
         processes[0].wait_http(f"http://127.0.0.1:{port}/readyz")
         yield RunningCatalogue(f"http://127.0.0.1:{port}", env["CATALOGUE_DATABASE_URL"])
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
 
 
 def verified_token(identity_url: str, infra: Infra, email: str) -> str:
