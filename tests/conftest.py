@@ -141,6 +141,7 @@ def _start_sink(folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
 PROCESS_FIXTURES = ("stack", "mailer")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group each test with the others of its process fixture, or else of its module (module fixtures)."""
     for item in items:
