@@ -1,10 +1,13 @@
-"""One mailer worker's throughput into an SMTP sink, next to a bare smtplib loop sending the same mails.
+"""The mailer's throughput into an SMTP sink with 1 and 2 workers, next to a bare smtplib loop.
 
-DESIGN §7 holds one worker to ≥ 300 emails/s with 0 duplicates. The worker reads N CodeIssued
-events pre-published to private copies of its topics (so other consumers of the shared cluster
-see none of them) and sends into a private SMTP sink; its rate is counted from the first email
-in the sink to the N-th. Run from the repository root with Kafka and PostgreSQL up (`make
-infra-up`): `.venv/bin/python -m bench.mailer_throughput [N]` (default 3000).
+DESIGN §7 holds one worker to ≥ 300 emails/s with 0 duplicates; issue #12 to ≥ 1.0× a bare
+single-connection smtplib loop sending the same emails, composed beforehand, into the same sink
+in the same run. For each number of workers, N CodeIssued events (one account each) are
+pre-published to fresh private copies of the mailer's topics (other consumers of the shared
+cluster see none of them), and the workers, each with MAILER_SMTP_CONNECTIONS connections (the
+default unless set), send them into the benchmark's own sink; the rate is counted from the first
+email in the sink to the N-th. Run: `make bench BENCH=mailer_throughput` (or `.venv/bin/python -m
+bench.mailer_throughput [N]`, default 3000).
 """
 
 import collections
@@ -17,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaProducer
@@ -41,12 +45,19 @@ from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:8]
-RECIPIENT = f"throughput-{RUN_ID}@bench.example.org"
+LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-mailer-"))
 CONSUMED = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
 
 
-def start_sink(log_dir: Path) -> tuple[subprocess.Popen[bytes], int, Inbox]:
-    """A private SMTP sink on free ports: the process, its SMTP port and its inbox."""
+@dataclass
+class Sink:
+    process: subprocess.Popen[bytes]
+    smtp_port: int
+    inbox: Inbox
+
+
+def start_sink(log_dir: Path) -> Sink:
+    """A private SMTP sink on free ports."""
     smtp_port, http_port = free_port(), free_port()
     ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port), "--max-messages", "100000"]
     with (log_dir / "smtp-sink.log").open("wb") as log:
@@ -57,7 +68,17 @@ def start_sink(log_dir: Path) -> tuple[subprocess.Popen[bytes], int, Inbox]:
         )
     inbox = Inbox(f"http://127.0.0.1:{http_port}")
     wait_for(lambda: http_ok(f"{inbox.base_url}/healthz"), timeout=20, what="the SMTP sink")
-    return process, smtp_port, inbox
+    return Sink(process, smtp_port, inbox)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def received(inbox: Inbox) -> int:
@@ -66,12 +87,12 @@ def received(inbox: Inbox) -> int:
         return json.loads(response.read())["received"]
 
 
-def publish_code_events(kafka: str, topic: str, count: int) -> set[str]:
+def publish_code_events(kafka: str, topic: str, recipient: str, count: int) -> set[str]:
     """`count` CodeIssued events on `topic`, spread over its partitions; their ids."""
     producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=20, batch_size=256 * 1024)
     ids = set()
     for n in range(count):
-        data = code_issued(RECIPIENT, f"{n % 1_000_000:06d}")
+        data = code_issued(recipient, f"{n % 1_000_000:06d}")
         event = new_event("CodeIssued", source="/identity", subject=data["account_id"], data=data)
         value = event.to_json().encode()
         producer.send(topic, key=event.subject.encode(), value=value, headers=event.content_headers())
@@ -81,35 +102,62 @@ def publish_code_events(kafka: str, topic: str, count: int) -> set[str]:
     return ids
 
 
-def measure_worker(env: dict[str, str], log_dir: Path, inbox: Inbox, count: int) -> float:
-    """Start one worker on the pre-published events; emails/s from the first email to the count-th."""
-    worker = ServiceProcess("mailer-worker", ["mailer", "worker"], env, log_dir).start()
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_workers(
+    workers: int, env: dict[str, str], log_dir: Path, inbox: Inbox, count: int
+) -> tuple[float, float]:
+    """Start `workers` workers on the pre-published events: emails/s from the first email to the
+    count-th, and the CPU seconds the workers used meanwhile."""
+    processes = [
+        ServiceProcess(
+            f"mailer-worker-{n}",
+            ["mailer", "worker"],
+            env | {"MAILER_WORKER_METRICS_PORT": str(free_port())},
+            log_dir,
+        )
+        for n in range(workers)
+    ]
+    baseline = received(inbox)
+
+    def workers_cpu() -> float:
+        return sum(cpu_seconds(process.process.pid) for process in processes if process.process)
+
     try:
-        baseline = received(inbox)
+        for process in processes:
+            process.start()
         first = wait_for(
             lambda: received(inbox) > baseline and time.perf_counter(),
             timeout=60,
             what="the first email",
             interval=0.005,
         )
+        cpu_at_first = workers_cpu()  # what starting cost (imports, connections) is left out
         wait_for(lambda: received(inbox) >= baseline + count, timeout=600, what="every email", interval=0.01)
         last = time.perf_counter()
+        cpu = workers_cpu() - cpu_at_first
     finally:
-        worker.stop()
-    return (count - 1) / (last - first)
+        for process in processes:
+            process.stop()
+    return (count - 1) / (last - first), cpu
 
 
-def missing_and_duplicates(inbox: Inbox, ids: set[str]) -> tuple[int, int]:
+def missing_and_duplicates(inbox: Inbox, recipient: str, ids: set[str]) -> tuple[int, int]:
     """(events without an email, emails beyond the first per event), counted by X-Accounts-Event-Id."""
     per_event = collections.Counter(
-        message["headers"].get(EVENT_ID_HEADER) for message in inbox.messages(to=RECIPIENT)
+        message["headers"].get(EVENT_ID_HEADER) for message in inbox.messages(to=recipient)
     )
     duplicates = sum(n - 1 for event_id, n in per_event.items() if event_id in ids)
     return len(ids - set(per_event)), duplicates
 
 
-def measure_bare_smtplib(smtp_port: int, count: int) -> float:
-    """The same kind of emails, composed beforehand, sent by a bare loop over one connection; emails/s."""
+def measure_bare_smtplib(sink: Sink, count: int) -> tuple[float, float, float]:
+    """The same kind of emails, composed beforehand, sent by a bare loop over one connection:
+    emails/s, and the loop's and the sink's CPU seconds."""
     settings = Settings("", "")
     templates = Templates(settings.language)
     envelope = Envelope(settings.mail_from, settings.reply_to)
@@ -124,50 +172,93 @@ def measure_bare_smtplib(smtp_port: int, count: int) -> float:
         ).raw
         for n in range(count)
     ]
-    started = time.perf_counter()
-    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+    started, cpu_started, sink_started = (
+        time.perf_counter(),
+        time.process_time(),
+        cpu_seconds(sink.process.pid),
+    )
+    with smtplib.SMTP("127.0.0.1", sink.smtp_port) as smtp:
         for payload in payloads:
             smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
-    return count / (time.perf_counter() - started)
+    rate = count / (time.perf_counter() - started)
+    return rate, time.process_time() - cpu_started, cpu_seconds(sink.process.pid) - sink_started
+
+
+@dataclass
+class WorkersRun:
+    workers: int
+    rate: float
+    worker_cpu: float  # seconds, all workers
+    sink_cpu: float
+    missing: int
+    duplicates: int
+
+
+def run_workers(workers: int, count: int, kafka: str, databases: BenchDatabases, sink: Sink) -> WorkersRun:
+    """`count` emails through `workers` workers on topics, a consumer group and a database of their own."""
+    run = f"{RUN_ID}-{workers}"
+    prefix, group = f"bench-{run}.", f"mailer-bench-{run}"
+    recipient = f"throughput-{run}@bench.example.org"
+    topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
+    topics.append(Topic(dead_letter_topic(group), partitions=1))
+    ensure_topics(kafka, tuple(topics))
+    try:
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "MAILER_DATABASE_URL": databases.create(f"mailer_{workers}"),
+            "MAILER_CONSUMER_GROUP": group,
+            "MAILER_TOPIC_PREFIX": prefix,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(sink.smtp_port),
+            "LOG_LEVEL": "WARNING",
+        }
+        if "MAILER_SMTP_CONNECTIONS" in os.environ:
+            env["MAILER_SMTP_CONNECTIONS"] = os.environ["MAILER_SMTP_CONNECTIONS"]
+        run_once(["mailer", "migrate"], env)
+        ids = publish_code_events(kafka, prefix + CODES, recipient, count)
+        sink_cpu = cpu_seconds(sink.process.pid)
+        rate, worker_cpu = measure_workers(workers, env, LOG_DIR, sink.inbox, count)
+        sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu
+        return WorkersRun(
+            workers, rate, worker_cpu, sink_cpu, *missing_and_duplicates(sink.inbox, recipient, ids)
+        )
+    finally:
+        delete_topics(kafka, [topic.name for topic in topics])
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-mailer-"))
-    prefix, group = f"bench-{RUN_ID}.", f"mailer-bench-{RUN_ID}"
-    topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
-    topics.append(Topic(dead_letter_topic(group), partitions=1))
-    ensure_topics(kafka, tuple(topics))
     databases = BenchDatabases(server)
-    sink, smtp_port, inbox = start_sink(log_dir)
+    sink = start_sink(LOG_DIR)
     try:
-        env = {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "MAILER_DATABASE_URL": databases.create("mailer"),
-            "MAILER_CONSUMER_GROUP": group,
-            "MAILER_TOPIC_PREFIX": prefix,
-            "MAILER_WORKER_METRICS_PORT": str(free_port()),
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "LOG_LEVEL": "WARNING",
-        }
-        run_once(["mailer", "migrate"], env)
-        ids = publish_code_events(kafka, prefix + CODES, count)
-        worker_rate = measure_worker(env, log_dir, inbox, count)
-        missing, duplicates = missing_and_duplicates(inbox, ids)
-        bare_rate = measure_bare_smtplib(smtp_port, count)
+        runs = [run_workers(workers, count, kafka, databases, sink) for workers in (1, 2)]
+        bare_rate, bare_cpu, bare_sink_cpu = measure_bare_smtplib(sink, count)
     finally:
-        sink.terminate()
-        sink.wait(10)
+        stop_process(sink.process)
         databases.drop_all()
-        delete_topics(kafka, [topic.name for topic in topics])
-    print(f"mailer worker : {worker_rate:8.1f} emails/s  ({count} emails, ", end="")
-    print(f"{duplicates} duplicate(s), {missing} missing)")
-    print(f"bare smtplib  : {bare_rate:8.1f} emails/s  (one connection, the emails composed beforehand)")
-    print(f"ratio         : {worker_rate / bare_rate:8.2f}   (DESIGN §7: one worker ≥ 300 emails/s)")
-    print(f"logs          : {log_dir}")
+    connections = os.environ.get("MAILER_SMTP_CONNECTIONS") or str(Settings("", "").smtp_connections)
+    print(
+        f"{count} emails; CPU per email: the sender's, then the sink's; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"bare smtplib     : {bare_rate:7.1f} emails/s             "
+        f"{per_email_ms(bare_cpu, count)} + {per_email_ms(bare_sink_cpu, count)}  "
+        "(one connection, the emails composed beforehand)"
+    )
+    for run in runs:
+        print(
+            f"mailer, {run.workers} worker{'s' if run.workers > 1 else ' '}: {run.rate:7.1f} emails/s  "
+            f"ratio {run.rate / bare_rate:4.2f}  {per_email_ms(run.worker_cpu, count)} + "
+            f"{per_email_ms(run.sink_cpu, count)}  ({connections} SMTP connections per worker, "
+            f"{run.duplicates} duplicate(s), {run.missing} missing)"
+        )
+    print(f"logs             : {LOG_DIR}  (issue #12: one worker ≥ 1.0× the bare loop)")
+
+
+def per_email_ms(seconds: float, count: int) -> str:
+    return f"{seconds * 1000 / count:5.3f} ms"
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ class SignupStack:
             "IDENTITY_DATABASE_URL": self.databases.create("identity"),
             "MAILER_DATABASE_URL": self.databases.create("mailer"),
             "MAILER_CONSUMER_GROUP": group,
+            "IDENTITY_RELAY_METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
             **UNLIMITED_RATES,
         }

@@ -185,6 +185,7 @@ def unique_email() -> str:
 class Stack:
     identity_url: str
     processes: dict[str, ServiceProcess]
+    relay_metrics_url: str
 
 
 def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
@@ -226,6 +227,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     run_once(["mailer", "migrate"], env)
     worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
+    env["IDENTITY_RELAY_METRICS_PORT"] = str(free_port())
     processes = {
         "identity-web": ServiceProcess(
             "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs
@@ -237,6 +239,10 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         process.start()
     try:
         processes["identity-web"].wait_http(f"http://127.0.0.1:{port}/readyz")
-        yield Stack(identity_url=f"http://127.0.0.1:{port}", processes=processes)
+        yield Stack(
+            identity_url=f"http://127.0.0.1:{port}",
+            processes=processes,
+            relay_metrics_url=f"http://127.0.0.1:{env['IDENTITY_RELAY_METRICS_PORT']}/metrics",
+        )
     finally:
         stop_all(processes.values())

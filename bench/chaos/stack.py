@@ -35,6 +35,7 @@ class ChaosStack:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(config.smtp_port),
             "ACCOUNTS_ENV": "development",
+            "IDENTITY_RELAY_METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
             **UNLIMITED_RATES,
         }

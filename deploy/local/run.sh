@@ -112,6 +112,7 @@ main() {
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
     worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
+    relay metrics  http://127.0.0.1:${IDENTITY_RELAY_METRICS_PORT:-9101}/metrics (identity), http://127.0.0.1:${NEWSLETTER_RELAY_METRICS_PORT:-9102}/metrics (newsletter)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/

@@ -21,7 +21,8 @@ Storage: accepted messages are kept in memory, the newest SMTP_SINK_MAX_MESSAGES
 HTTP API (JSON unless noted):
   GET    /api/messages[?to=ADDR][&limit=N]
                                   newest first: {id, from, to, subject, date, text,
-                                  html, headers, received_at (UTC, milliseconds)}. "from" and "to" are
+                                  html, headers, received_at (UTC, milliseconds), peer
+                                  (the client's host:port)}. "from" and "to" are
                                   the SMTP envelope (MAIL FROM / RCPT TO); ?to= also
                                   matches To header addresses; case-insensitive.
                                   text/html: the text/plain and text/html bodies
@@ -103,10 +104,11 @@ class StoredMessage:
     raw: bytes
     addresses: frozenset[str]  # lower-cased envelope recipients and To header addresses
     received_at: str
+    peer: str  # the client's host:port: which SMTP connection brought it
     _summary: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
-    def receive(cls, msg_id: str, envelope: Envelope) -> StoredMessage:
+    def receive(cls, msg_id: str, envelope: Envelope, peer: Any) -> StoredMessage:
         """Keep what the SMTP transaction delivered, without parsing the body."""
         raw = envelope.original_content or b""
         rcpt_tos = [str(r) for r in envelope.rcpt_tos]
@@ -117,7 +119,8 @@ class StoredMessage:
         addresses = frozenset(a.lower() for a in rcpt_tos + header_tos)
         now = time.time()  # milliseconds: benchmarks time the path from a request to the inbox
         received_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-        return cls(msg_id, str(envelope.mail_from), rcpt_tos, raw, addresses, received_at)
+        peer_address = ":".join(str(part) for part in peer[:2]) if isinstance(peer, tuple) else str(peer)
+        return cls(msg_id, str(envelope.mail_from), rcpt_tos, raw, addresses, received_at, peer_address)
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready view; call on the parser thread only."""
@@ -128,6 +131,7 @@ class StoredMessage:
                 "to": self.rcpt_tos,
                 **parse_content(self.raw),
                 "received_at": self.received_at,
+                "peer": self.peer,
             }
         return self._summary
 
@@ -282,7 +286,7 @@ class Inbox:
                 fault.remaining -= 1
             self.rejected += 1
             return f"{fault.code} {fault.message}"
-        stored = StoredMessage.receive(str(next(self._ids)), envelope)
+        stored = StoredMessage.receive(str(next(self._ids)), envelope, session.peer)
         self.messages[stored.id] = stored
         if len(self.messages) > self.limit:
             self.messages.popitem(last=False)

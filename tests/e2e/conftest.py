@@ -38,9 +38,11 @@ EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DEL
 E2E_PASSWORD = "Correct-Horse-9!"
 
 
-def verified_account(identity_url: str, inbox: Inbox, email: str) -> str:
-    """Register through identity, read the code from the sink and verify; the access token."""
-    status, body = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": E2E_PASSWORD})
+def verified_account(identity_url: str, inbox: Inbox, email: str, locale: str | None = None) -> str:
+    """Register through identity (in `locale`, when given), read the code from the sink and verify;
+    the access token."""
+    registration = {"email": email, "password": E2E_PASSWORD} | ({"locale": locale} if locale else {})
+    status, body = call("POST", f"{identity_url}/v1/accounts", registration)
     assert status == 202, body
     code = code_in(inbox.wait_for_messages(email)[-1])
     verification = {"email": email, "registration_id": body["registration_id"], "code": code}
@@ -189,6 +191,7 @@ def start_newsletter(
         "NEWSLETTER_OPERATOR_TOKEN": NEWSLETTER_OPERATOR_TOKEN,
         "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "NEWSLETTER_WORKER_METRICS_PORT": "0",
+        "NEWSLETTER_RELAY_METRICS_PORT": "0",
         "IDENTITY_JWKS_URL": f"{identity_url}/.well-known/jwks.json",
         **env,
     }

@@ -103,6 +103,32 @@ def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, n
         deliveries.close()
 
 
+def test_a_french_subscriber_gets_the_issue_framed_in_french_with_a_french_unsubscribe_page(
+    stack, newsletter, infra
+):
+    email = f"lectrice-{uuid.uuid4().hex[:10]}@example.org"
+    token = verified_account(stack.identity_url, infra.inbox, email, locale="fr")
+    subscribe(newsletter, token)
+    account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+
+    def locale_known() -> bool:
+        with psycopg.connect(newsletter.database_url) as conn:
+            row = conn.execute(
+                "SELECT locale FROM known_accounts WHERE account_id = %s", (account_id,)
+            ).fetchone()
+        return row == ("fr",)
+
+    wait_for(locale_known, timeout=30, what="the account's language from AccountVerified")
+    subject = f"Numéro {uuid.uuid4().hex[:6]}"
+    publish(newsletter, subject)
+    mail = mail_titled(infra.inbox, email, subject)
+    assert "Vous recevez ce message parce que vous êtes abonné" in mail["text"]
+    link = headers_of(mail)["list-unsubscribe"].split(",")[0].strip().strip("<>")
+    assert link.endswith("&lang=fr")
+    with urllib.request.urlopen(link, timeout=10) as page:
+        assert '<html lang="fr">' in page.read().decode()
+
+
 def test_deleting_the_account_unsubscribes_it_through_kafka(stack, newsletter, infra):
     email = f"leaver-{uuid.uuid4().hex[:10]}@example.org"
     subscription_events = TopicReader(infra.kafka, SUBSCRIPTION_EVENTS)

@@ -1,6 +1,8 @@
 """Sign-up through running processes: register → email in the sink → verify → events on Kafka."""
 
 import json
+import re
+import urllib.request
 
 import jwt
 import psycopg
@@ -136,3 +138,21 @@ def wait_until_relay_and_worker_are_idle(stack, infra, partition: TopicPartition
         )
     finally:
         reader.close()
+
+
+def test_the_relay_serves_its_metrics(stack, infra, unique_email):
+    """The outbox alerts read the relay's own counters and gauge: its process must serve them."""
+    status, _ = call(
+        "POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD}
+    )
+    assert status == 202
+    infra.inbox.wait_for_messages(unique_email)
+
+    def published() -> str | None:
+        with urllib.request.urlopen(stack.relay_metrics_url, timeout=5) as response:
+            text = response.read().decode()
+        return text if re.search(r"^outbox_published_total [1-9]", text, re.MULTILINE) else None
+
+    metrics = wait_for(published, timeout=30, what="a published event counted")
+    assert re.search(r"^outbox_parked_rows 0", metrics, re.MULTILINE)
+    assert "outbox_publish_failures_total" in metrics

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +27,7 @@ from newsletter.settings import Settings as NewsletterSettings
 from tests.conftest import RUN_ID, Infra, migrated_database
 from tests.support.hashing import CHEAP_HASHING
 from tests.support.served import ServedIdentity
+from tests.support.sink import PrivateSink
 
 
 @pytest.fixture(scope="session")
@@ -197,3 +199,12 @@ def newsletter(newsletter_db, newsletter_pool, served_identity, infra) -> Newsle
 @pytest.fixture
 def newsletter_client(newsletter):  # type: ignore[no-untyped-def]
     return create_newsletter_app(newsletter).test_client()
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Iterator[PrivateSink]:
+    """An SMTP sink of the test's own."""
+    private = PrivateSink(tmp_path)
+    private.start()
+    yield private
+    private.stop()

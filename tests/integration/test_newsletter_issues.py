@@ -16,7 +16,7 @@ from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.subscriptions import unsubscribe
 from tests.integration.conftest import NEWSLETTER_OPERATOR_TOKEN, NEWSLETTER_TOPIC_PREFIX, bearer
 from tests.support.kafka import TopicReader
-from tests.support.newsletter import deliveries_of, recipients_of, seed_subscribers
+from tests.support.newsletter import deliveries_of, locales_of, recipients_of, seed_subscribers
 from tests.support.polling import wait_for
 
 OPERATOR = bearer(NEWSLETTER_OPERATOR_TOKEN)
@@ -90,6 +90,8 @@ def test_an_issue_reaches_every_subscriber_once_with_a_working_link(
     finally:
         reader.close()
     deliveries = deliveries_of(reader.records, issue_id)
+    locales = locales_of(newsletter_db)
+    assert {"fr", None} <= set(locales.values())
     assert Counter(event["subject"] for event in deliveries) == Counter(expected)
     assert {record.key.decode() for record in reader.records} >= expected
     for event in deliveries:
@@ -101,6 +103,9 @@ def test_an_issue_reaches_every_subscriber_once_with_a_working_link(
         )
         link = urlparse(event["data"]["unsubscribe_url"])
         assert link.netloc == "news.example.test" and link.path == "/v1/unsubscribe"
+        locale = locales[event["subject"]]
+        assert event["data"].get("locale") == locale, "in the subscriber's language, when known"
+        assert parse_qs(link.query).get("lang") == ([locale] if locale else None)
         [token] = parse_qs(link.query)["token"]
         assert str(account_of_token(newsletter.settings.unsubscribe_key, token)) == event["subject"]
         assert (event["data"]["subject"], event["data"]["html"]) == (ISSUE["subject"], ISSUE["html"])

@@ -146,6 +146,28 @@ def test_the_link_page_changes_nothing_and_one_click_unsubscribes(
     assert subscription_events(newsletter_pool, account_id)[-1] == ("NewsletterUnsubscribed", "one_click")
 
 
+def test_the_link_page_speaks_the_browsers_language_or_the_one_chosen_on_it(
+    newsletter, newsletter_client, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    link = unsubscribe_link(newsletter, account_id)
+    french_browser = {"Accept-Language": "fr-BE,fr;q=0.9,en;q=0.5"}
+
+    page = newsletter_client.get(link, headers=french_browser)
+    assert '<html lang="fr">' in page.text and "Se désabonner de notre lettre d’information" in page.text
+    assert "Accept-Language" in page.headers["Vary"]
+    english = newsletter_client.get(f"{link}&lang=en", headers=french_browser)
+    assert '<html lang="en">' in english.text and "Unsubscribe from our newsletter" in english.text
+    assert '&amp;lang=fr">Français</a>' in english.text, "the switch back to French keeps the link's token"
+    assert '<html lang="en">' in newsletter_client.get(link, headers={"Accept-Language": "de"}).text
+
+    done = newsletter_client.post(f"{link}&lang=fr", data=ONE_CLICK)
+    assert done.status_code == 200 and "Vous êtes désabonné" in done.text
+    invalid = newsletter_client.get("/v1/unsubscribe?token=forged&lang=fr")
+    assert invalid.status_code == 400 and "Ce lien de désabonnement n’est pas valide" in invalid.text
+
+
 def test_forged_or_altered_links_get_an_error_page_and_change_nothing(
     newsletter, newsletter_client, served_identity, identity_pool, unique_email
 ):

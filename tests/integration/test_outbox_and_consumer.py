@@ -5,6 +5,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import Future
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 
 from accounts_common import dlq, outbox
-from accounts_common.consumer import EventConsumer, RetryLimits, TransientError
+from accounts_common.consumer import EventConsumer, PermanentError, RetryLimits, TransientError
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import ensure_topics
@@ -198,6 +199,7 @@ def consumer_for(
     inbox: bool = True,
     limits: RetryLimits | None = None,
     on_give_up=None,
+    finish_batch=None,
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
@@ -211,6 +213,7 @@ def consumer_for(
         retry_limits=limits,
         inbox=inbox,
         on_give_up=on_give_up,
+        finish_batch=finish_batch,
     )
 
 
@@ -464,6 +467,105 @@ def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_lim
         infra, scratch_pool, topic, error, RetryLimits(transient_seconds=2)
     )
     assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason
+
+
+class DeferredWork:
+    """Handlers that leave their work pending, done by `finish_batch` as the mailer's sending is;
+    `fail` says what the work of an event raises at each attempt (None: it passes)."""
+
+    def __init__(self, fail) -> None:  # type: ignore[no-untyped-def]
+        self.fail = fail
+        self.pending: list = []  # type: ignore[type-arg]
+        self.attempts: defaultdict[str, int] = defaultdict(int)
+        self.batches = 0
+
+    def handler(self, conn, event, data):  # type: ignore[no-untyped-def]
+        future: Future[None] = Future()
+        self.pending.append((event, data, future))
+        return future
+
+    def finish_batch(self, pool: ConnectionPool) -> None:
+        self.batches += 1
+        pending, self.pending = self.pending, []
+        for event, data, future in pending:
+            self.attempts[event.id] += 1
+            error = self.fail(event, self.attempts[event.id])
+            if error is not None:
+                future.set_exception(error)
+                continue
+            with pool.connection() as conn:
+                record_handled(conn, event, data)
+            future.set_result(None)
+
+
+def deferring_consumer(infra: Infra, pool: ConnectionPool, topic: str, work: DeferredWork) -> EventConsumer:
+    """A consumer without the inbox whose handler defers its work to `work.finish_batch`."""
+    return consumer_for(
+        infra, pool, topic, work.handler, inbox=False, finish_batch=lambda: work.finish_batch(pool)
+    )
+
+
+def test_work_left_pending_is_done_before_the_offsets_are_committed_and_a_failure_retried(
+    infra, scratch_pool, topic
+):
+    account = str(uuid.uuid4())
+    events = [registered(account, sequence) for sequence in range(4)]
+    flaky = events[1].id
+    work = DeferredWork(
+        lambda event, attempt: TransientError("451") if event.id == flaky and attempt == 1 else None
+    )
+    send_to_partition(infra, topic, 0, events)
+    consumer = deferring_consumer(infra, scratch_pool, topic, work)
+    thread, stop = run_in_thread(consumer.run)
+    try:
+        wait_for(
+            lambda: committed_offsets(infra, consumer.group, topic) == {0: 4}, timeout=30, what="offsets"
+        )
+    finally:
+        stop.set()
+        thread.join(15)
+    assert set(handled_ids(scratch_pool, account)) == {event.id for event in events}
+    assert work.attempts[flaky] == 2, "retried from the record whose work failed"
+    assert work.attempts[events[0].id] == 1, "the work before it was not redone"
+
+
+def test_pending_work_that_fails_for_good_is_dead_lettered_and_its_partition_moves_on(
+    infra, scratch_pool, topic
+):
+    account = str(uuid.uuid4())
+    poison, after = registered(account, 0), registered(account, 1)
+    work = DeferredWork(
+        lambda event, attempt: PermanentError("550 no such user") if event.id == poison.id else None
+    )
+    send_to_partition(infra, topic, 0, [poison, after])
+    consumer = deferring_consumer(infra, scratch_pool, topic, work)
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    run_until_handled(consumer, scratch_pool, account, after.id)
+    [reason] = dead_letter_reasons(dead_letters, 1)
+    assert reason == b"PermanentError: 550 no such user"
+    assert work.attempts[poison.id] == 1
+    assert handled_ids(scratch_pool, account) == [after.id]
+
+
+def test_records_after_a_dead_lettered_one_in_the_same_batch_are_handled(infra, scratch_pool, topic):
+    """The partition stops at the record that failed; once it is dead-lettered the rest come again."""
+    account = str(uuid.uuid4())
+    events = [registered(account, sequence) for sequence in range(5)]
+    poison = events[1].id
+
+    def fails_on_one(conn, event, data):  # type: ignore[no-untyped-def]
+        if event.id == poison:
+            raise RuntimeError("a bug this record triggers")
+        record_handled(conn, event, data)
+
+    send_to_partition(infra, topic, 0, events)
+    consumer = consumer_for(
+        infra, scratch_pool, topic, fails_on_one, limits=RetryLimits(unexpected_attempts=1)
+    )
+    run_until_handled(consumer, scratch_pool, account, events[-1].id)
+    assert sorted(handled_ids(scratch_pool, account)) == sorted(
+        event.id for event in events if event.id != poison
+    )
 
 
 def registered_with_padding(account_id: str, sequence: int, padding: int):  # type: ignore[no-untyped-def]

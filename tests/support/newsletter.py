@@ -9,19 +9,28 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 
 def seed_subscribers(database_url: str, count: int) -> list[str]:
-    """`count` verified, subscribed accounts written straight to the newsletter's tables; their ids."""
+    """`count` verified, subscribed accounts written straight to the newsletter's tables, every third
+    one French (the others registered without a language); their ids."""
     batch = uuid.uuid4().hex[:8]
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute(
             """WITH accounts AS (
-                   INSERT INTO known_accounts (account_id, email, verified_at)
-                   SELECT gen_random_uuid(), format('reader-%%s-%%s@example.org', %s::text, n), now()
+                   INSERT INTO known_accounts (account_id, email, verified_at, locale)
+                   SELECT gen_random_uuid(), format('reader-%%s-%%s@example.org', %s::text, n), now(),
+                          CASE WHEN n %% 3 = 0 THEN 'fr' END
                    FROM generate_series(1, %s) AS n
                    RETURNING account_id)
                INSERT INTO subscribers (account_id) SELECT account_id FROM accounts RETURNING account_id""",
             (batch, count),
         ).fetchall()
     return [str(account_id) for (account_id,) in rows]
+
+
+def locales_of(database_url: str) -> dict[str, str | None]:
+    """Every known account's language, by account id."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT account_id, locale FROM known_accounts").fetchall()
+    return {str(account_id): locale for account_id, locale in rows}
 
 
 def recipients_of(database_url: str, issue_id: str) -> set[str]:

@@ -209,3 +209,50 @@ def test_network_policies_let_each_workload_reach_only_its_peers(app):
     for peer, ports in reached.items():
         expected = {5432} if peer.endswith("-db") else PEER_PORTS[peer]
         assert ports <= expected, f"{app} reaches {peer} on {ports}"
+
+
+def monitoring_may_reach(app: str, port: int) -> bool:
+    """True when a policy lets Prometheus (the monitoring namespace, or anyone) reach app's pods on port."""
+    for policy in of_kind("NetworkPolicy"):
+        if policy["spec"]["podSelector"].get("matchLabels") != {"app": app}:
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            ports = {entry["port"] for entry in rule.get("ports", [])}
+            sources = rule.get("from", [])
+            from_monitoring = not sources or any(
+                source.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                == "monitoring"
+                for source in sources
+            )
+            if port in ports and from_monitoring:
+                return True
+    return False
+
+
+def scraped_workloads() -> list[tuple[str, int, dict]]:  # type: ignore[type-arg]
+    """(app, metrics port, pod template) of every workload Prometheus is told to scrape."""
+    return [
+        (template["metadata"]["labels"]["app"], int(annotations["prometheus.io/port"]), template)
+        for _, template in workloads()
+        if (annotations := template["metadata"].get("annotations", {})).get("prometheus.io/scrape") == "true"
+    ]
+
+
+def test_every_process_with_metrics_is_scraped_and_reachable_by_prometheus():
+    """Relays and workers serve /metrics on a port of their own: Prometheus must be told, and let in."""
+    scraped = {app for app, _, _ in scraped_workloads()}
+    assert {"identity-relay", "newsletter-relay", "newsletter-worker", "mailer-worker"} <= scraped
+    for app, port, _ in scraped_workloads():
+        assert monitoring_may_reach(app, port), f"{app}: Prometheus cannot reach port {port}"
+
+
+def test_metrics_served_on_their_own_port_listen_beyond_the_pod():
+    config = next(doc for doc in of_kind("ConfigMap") if doc["metadata"]["name"] == "accounts-config")["data"]
+    hosts = {name: value for name, value in config.items() if name.endswith("_METRICS_HOST")}
+    assert set(hosts) == {
+        "IDENTITY_RELAY_METRICS_HOST",
+        "MAILER_WORKER_METRICS_HOST",
+        "NEWSLETTER_WORKER_METRICS_HOST",
+        "NEWSLETTER_RELAY_METRICS_HOST",
+    }
+    assert set(hosts.values()) == {"0.0.0.0"}

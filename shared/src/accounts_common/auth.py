@@ -159,7 +159,9 @@ def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: d
 
 def record_account_verified(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
     """AccountVerified handler: the account is known and verified (unless it was already erased)."""
-    remember_verified_account(conn, data["account_id"], data["email"], data["verified_at"])
+    remember_verified_account(
+        conn, data["account_id"], data["email"], data["verified_at"], locale=data.get("locale")
+    )
 
 
 def record_password_reset_email(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
@@ -172,17 +174,24 @@ def record_password_reset_email(conn: psycopg.Connection, event: CloudEvent, dat
 
 
 def remember_verified_account(
-    conn: psycopg.Connection, account_id: UUID, email: str, verified_at: datetime
+    conn: psycopg.Connection,
+    account_id: UUID,
+    email: str,
+    verified_at: datetime,
+    *,
+    locale: str | None = None,
 ) -> None:
-    """Upsert a verified account into `known_accounts`; an erased account is never brought back."""
+    """Upsert a verified account into `known_accounts`; an erased account is never brought back.
+    A `locale` of None (a token, not the event) keeps the one already known."""
     conn.execute(
-        """INSERT INTO known_accounts (account_id, email, verified_at)
-           SELECT %(id)s, %(email)s, %(at)s
+        """INSERT INTO known_accounts (account_id, email, verified_at, locale)
+           SELECT %(id)s, %(email)s, %(at)s, %(locale)s
            WHERE NOT EXISTS (SELECT 1 FROM token_revocations
                              WHERE account_id = %(id)s AND deleted_at IS NOT NULL)
            ON CONFLICT (account_id) DO UPDATE
-           SET email = excluded.email, updated_at = now()""",
-        {"id": account_id, "email": email, "at": verified_at},
+           SET email = excluded.email, locale = coalesce(excluded.locale, known_accounts.locale),
+               updated_at = now()""",
+        {"id": account_id, "email": email, "at": verified_at, "locale": locale},
     )
 
 

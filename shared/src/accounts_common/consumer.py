@@ -4,6 +4,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -91,7 +92,16 @@ class RetryLimits:
 
 
 class Handler(Protocol):
-    def __call__(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None: ...
+    """Handles one event. Outside an inbox transaction (inbox=False) it may leave the work pending
+    and return its Future: the consumer's `finish_batch` completes it before offsets are committed."""
+
+    def __call__(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> "Future[None] | None": ...
+
+
+# What handling a record left: nothing to wait for, pending work, or the error it raised.
+Outcome = Future[None] | Exception | None
 
 
 RETRYABLE = (TransientError, psycopg.OperationalError, PoolTimeout)
@@ -128,6 +138,7 @@ class EventConsumer:
         housekeeping_interval_s: float = 600.0,
         keep_processed_events_days: float = 30.0,
         on_give_up: Callable[[str, str], None] | None = None,
+        finish_batch: Callable[[], None] | None = None,
         consumer_factory: Callable[..., KafkaConsumer] = create_consumer,
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
@@ -147,6 +158,7 @@ class EventConsumer:
         self.housekeeping = (inbox_expiry, *housekeeping) if inbox else tuple(housekeeping)
         self.housekeeping_interval_s = housekeeping_interval_s
         self.on_give_up = on_give_up
+        self.finish_batch = finish_batch
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
@@ -195,23 +207,64 @@ class EventConsumer:
         batch: dict[TopicPartition, list[ConsumerRecord]],
         stop: threading.Event,
     ) -> dict[TopicPartition, int]:
-        """Process records in partition order; return the next offset to commit per partition."""
+        """Process records in partition order; return the next offset to commit per partition.
+
+        Handlers run first (a partition stops at its first error), then `finish_batch` completes
+        the work they left pending, then each partition's outcomes are settled in order.
+        """
+        started = self._start_batch(batch, stop)
+        if self.finish_batch is not None:
+            self.finish_batch()
         done: dict[TopicPartition, int] = {}
+        for partition, outcomes in started.items():
+            for record, outcome in outcomes:
+                error = self._settle(record, outcome)
+                if error is not None and not self._failed(consumer, partition, record, error):
+                    break
+                self._retries.pop(partition, None)
+                done[partition] = record.offset + 1
+            else:
+                if len(outcomes) < len(batch[partition]) and not stop.is_set():
+                    # It stopped at a record now dead-lettered: fetch the ones after it again.
+                    consumer.seek(partition, done[partition])
+        return done
+
+    def _start_batch(
+        self, batch: dict[TopicPartition, list[ConsumerRecord]], stop: threading.Event
+    ) -> dict[TopicPartition, list[tuple[ConsumerRecord, Outcome]]]:
+        """Hand each record to its handler, in partition order, up to a partition's first error."""
+        started: dict[TopicPartition, list[tuple[ConsumerRecord, Outcome]]] = {}
         for partition, records in batch.items():
             retry = self._retries.get(partition)
             if retry is not None and retry.waiting:
                 continue  # fetched before the pause; the seek on resume brings them back
+            outcomes = started.setdefault(partition, [])
             for record in records:
                 if stop.is_set():
-                    return done
+                    return started
                 try:
-                    self.process(record)
+                    outcomes.append((record, self.process(record)))
                 except Exception as error:  # noqa: BLE001 - a poison record must not end the worker
-                    if not self._failed(consumer, partition, record, error):
-                        break
-                self._retries.pop(partition, None)
-                done[partition] = record.offset + 1
-        return done
+                    outcomes.append((record, error))
+                    break
+        return started
+
+    def _settle(self, record: ConsumerRecord, outcome: Outcome) -> Exception | None:
+        """The record's error once its pending work is over (dead-lettered when permanent), or None."""
+        if not isinstance(outcome, Future):
+            return outcome
+        try:
+            outcome.result()
+        except (InvalidEvent, PermanentError) as error:
+            try:
+                self.dead_letter(record, f"{type(error).__name__}: {error}")
+            except TransientError as dlq_error:
+                return dlq_error
+        except Exception as error:  # noqa: BLE001 - retried or dead-lettered like a handler's error
+            return error
+        else:
+            EVENTS.labels(self.group, "handled").inc()
+        return None
 
     def _failed(
         self, consumer: KafkaConsumer, partition: TopicPartition, record: ConsumerRecord, error: Exception
@@ -323,33 +376,39 @@ class EventConsumer:
                     max(0, highwater - position)
                 )
 
-    def process(self, record: ConsumerRecord) -> None:
-        """Handle one record once; invalid or permanently failing records go to the dead letters."""
+    def process(self, record: ConsumerRecord) -> "Future[None] | None":
+        """Handle one record once; invalid or permanently failing records go to the dead letters.
+
+        A Future when the handler left its work pending (see Handler).
+        """
         try:
             event = parse_event(record.value)
             handler = self.handlers.get(event.type)
             if handler is None:
                 EVENTS.labels(self.group, "ignored").inc()
-                return
+                return None
             data = validate_data(event.type, event.data)
             with self.pool.connection() as conn:
                 outcome = self._handle(conn, handler, event, data)
+            if isinstance(outcome, Future):
+                return outcome
             EVENTS.labels(self.group, outcome).inc()
         except (InvalidEvent, PermanentError) as error:
             self.dead_letter(record, f"{type(error).__name__}: {error}")
+        return None
 
     def _handle(
         self, conn: psycopg.Connection, handler: Handler, event: CloudEvent, data: dict[str, Any]
-    ) -> str:
+    ) -> "str | Future[None]":
         """Run the handler once per event: in one transaction with the inbox row, or, for a group
         whose handlers deduplicate by themselves (inbox=False), on the autocommit connection."""
         if not self.inbox:
-            handler(conn, event, data)
-            return "handled"
+            return handler(conn, event, data) or "handled"
         with conn.transaction():
             if not claim_event(conn, self.group, event.id):
                 return "duplicate"
-            handler(conn, event, data)
+            if handler(conn, event, data) is not None:
+                raise TypeError(f"{event.type}: work left pending cannot join the inbox transaction")
         return "handled"
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:

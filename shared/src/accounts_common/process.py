@@ -1,5 +1,6 @@
 """Running a service's processes: web under gunicorn, workers until SIGTERM."""
 
+import argparse
 import logging
 import os
 import signal
@@ -8,6 +9,10 @@ import tempfile
 import threading
 from collections.abc import Callable
 
+from prometheus_client import start_http_server
+
+from accounts_common.config import env_int, env_str
+
 
 def configure_logging() -> None:
     """One line per record on stderr, level from LOG_LEVEL (INFO by default)."""
@@ -15,6 +20,16 @@ def configure_logging() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
     )
+
+
+def serve_metrics(port: int, host: str) -> None:
+    """Serve this process's Prometheus metrics on host:port, from a thread of its own (0: don't)."""
+    if not port:
+        return
+    try:
+        start_http_server(port, addr=host)
+    except OSError as error:
+        raise SystemExit(f"cannot serve metrics on {host}:{port} ({error}): set another port, or 0") from None
 
 
 def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
@@ -28,6 +43,33 @@ def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     work(stop)
+
+
+def add_web_command(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    *,
+    help: str,
+    port_variable: str,
+    default_port: int,
+) -> None:
+    """The service's `web` command, with --host (WEB_HOST), --port (`port_variable`) and --workers
+    (WEB_CONCURRENCY): images run it, so the environment sizes every web process the same way."""
+    web = commands.add_parser("web", help=help)
+    web.add_argument(
+        "--host", default=env_str("WEB_HOST", "127.0.0.1"), help="address to listen on (WEB_HOST)"
+    )
+    web.add_argument(
+        "--port",
+        type=int,
+        default=env_int(port_variable, default_port),
+        help=f"port to listen on ({port_variable})",
+    )
+    web.add_argument(
+        "--workers",
+        type=int,
+        default=env_int("WEB_CONCURRENCY", 2),
+        help="gunicorn workers (WEB_CONCURRENCY)",
+    )
 
 
 def exec_gunicorn(
@@ -50,6 +92,7 @@ def exec_gunicorn(
         "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
         "--graceful-timeout",
         "10",
+        "--no-control-socket",  # nothing uses it, and a read-only home could not hold it
         *(["--worker-class", "gthread", "--threads", str(threads)] if threads else []),
         app_factory,
     ]

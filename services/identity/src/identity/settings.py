@@ -80,6 +80,8 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     topic_prefix: str = ""
+    relay_metrics_port: int = 9101
+    relay_metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -107,6 +109,8 @@ class Settings:
             trusted_proxy_hops=env_int("IDENTITY_TRUSTED_PROXY_HOPS", 0),
             uniform_response_ms=env_int("IDENTITY_UNIFORM_RESPONSE_MS", 15),
             topic_prefix=env_str("IDENTITY_TOPIC_PREFIX", ""),
+            relay_metrics_port=env_int("IDENTITY_RELAY_METRICS_PORT", 9101),
+            relay_metrics_host=env_str("IDENTITY_RELAY_METRICS_HOST", "127.0.0.1"),
             rate_limits=RateLimits.from_env(),
             login_throttle=LoginThrottle(
                 free_failures=env_int("IDENTITY_LOGIN_FREE_FAILURES", 5),

@@ -7,12 +7,13 @@ from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.messages import Envelope, Templates
-from mailer.service_layer.handlers import Mailer, Sender
+from mailer.service_layer.dispatch import Dispatcher
+from mailer.service_layer.handlers import Mailer
 from mailer.settings import Settings
 
 
 def smtp_sender(settings: Settings) -> SmtpSender:
-    """The SMTP connection of one worker, as configured."""
+    """One SMTP connection, as configured."""
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
@@ -23,16 +24,19 @@ def smtp_sender(settings: Settings) -> SmtpSender:
     )
 
 
-def bootstrap(settings: Settings, sender: Sender, pool: ConnectionPool) -> Mailer:
-    """Wire the mailer from its settings, sending through `sender` and logging deliveries in `pool`."""
+def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
+    """Wire the mailer from its settings, logging deliveries in `pool`; `mailer.dispatcher.close()`
+    ends its SMTP connections."""
+    delivery_log = DeliveryLog(pool)
+    senders = [smtp_sender(settings) for _ in range(settings.smtp_connections)]
+    rate_limit = TokenBucket(settings.max_sends_per_second)
     return Mailer(
-        sender=sender,
+        dispatcher=Dispatcher(pool, senders, delivery_log, rate_limit),
         templates=Templates(settings.language),
         cipher=cipher_from_env(),
         envelope=Envelope(settings.mail_from, settings.reply_to),
-        delivery_log=DeliveryLog(pool),
+        delivery_log=delivery_log,
         product_name=settings.product_name,
         portal_url=settings.portal_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
-        rate_limit=TokenBucket(settings.max_sends_per_second),
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from functools import cached_property
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -18,15 +19,28 @@ FALLBACK_LANGUAGE = "en"
 
 @dataclass(frozen=True)
 class Envelope:
-    """Who a message is from and where replies go."""
+    """Who a message is from and where replies go; each derived value worked out once."""
 
     mail_from: str
     reply_to: str
 
-    @property
+    @cached_property
+    def sender(self) -> str:
+        """The sender's bare address, for MAIL FROM."""
+        return parseaddr(self.mail_from)[1]
+
+    @cached_property
     def domain(self) -> str:
         """The sender's domain, for Message-ID."""
-        return parseaddr(self.mail_from)[1].rpartition("@")[2] or "localhost"
+        return self.sender.rpartition("@")[2] or "localhost"
+
+    @cached_property
+    def from_header(self) -> str:
+        return _address(self.mail_from)
+
+    @cached_property
+    def reply_to_header(self) -> str:
+        return _address(self.reply_to)
 
 
 @dataclass(frozen=True)
@@ -97,9 +111,9 @@ def build_message(
     boundary = f"=_{secrets.token_hex(16)}"
     headers = {
         "Subject": _header(content.subject),
-        "From": _address(envelope.mail_from),
+        "From": envelope.from_header,
         "To": _address(recipient),
-        "Reply-To": _address(envelope.reply_to),
+        "Reply-To": envelope.reply_to_header,
         "Date": formatdate(localtime=False, usegmt=True),
         "Message-ID": message_id,
         EVENT_ID_HEADER: event_id,
@@ -119,7 +133,7 @@ def build_message(
     lines += [f"--{boundary}--", ""]
     # ASCII but for a non-ASCII address, which RFC 6532 carries as UTF-8 in the headers (SMTPUTF8).
     raw = CRLF.join(lines).encode("utf-8")
-    return OutgoingEmail(parseaddr(envelope.mail_from)[1], recipient, message_id, raw)
+    return OutgoingEmail(envelope.sender, recipient, message_id, raw)
 
 
 def _quoted_printable(text: str) -> str:

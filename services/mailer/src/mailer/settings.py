@@ -20,6 +20,7 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_s: float = 10.0
+    smtp_connections: int = 4
     mail_from: str = "NATO Multimedia Account <no-reply@multimedia.localhost>"
     reply_to: str = "support@multimedia.localhost"
     unsubscribe_mailto: str = "unsubscribe@multimedia.localhost"
@@ -67,7 +68,7 @@ class Settings:
     def from_env(cls) -> "Settings":
         """Read MAILER_* and SMTP_* (and the shared KAFKA_BOOTSTRAP_SERVERS, PORTAL_URL) variables."""
         defaults = cls("", "")
-        return cls(
+        settings = cls(
             database_url=database_url("mailer"),
             kafka_bootstrap_servers=kafka_bootstrap_servers(),
             smtp_host=env_str("SMTP_HOST", defaults.smtp_host),
@@ -76,6 +77,7 @@ class Settings:
             smtp_username=env_str("SMTP_USERNAME", ""),
             smtp_password=env_str("SMTP_PASSWORD", ""),
             smtp_timeout_s=env_float("SMTP_TIMEOUT_S", defaults.smtp_timeout_s),
+            smtp_connections=env_int("MAILER_SMTP_CONNECTIONS", defaults.smtp_connections),
             mail_from=env_str("MAILER_FROM", defaults.mail_from),
             reply_to=env_str("MAILER_REPLY_TO", defaults.reply_to),
             unsubscribe_mailto=env_str("MAILER_UNSUBSCRIBE_MAILTO", defaults.unsubscribe_mailto),
@@ -100,3 +102,6 @@ class Settings:
             port=env_int("MAILER_PORT", defaults.port),
             operator_token=env_str("MAILER_OPERATOR_TOKEN", ""),
         )
+        if settings.smtp_connections < 1:
+            raise ValueError(f"MAILER_SMTP_CONNECTIONS must be at least 1, got {settings.smtp_connections}")
+        return settings

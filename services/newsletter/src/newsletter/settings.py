@@ -23,6 +23,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     worker_metrics_port: int = 9103
     worker_metrics_host: str = "127.0.0.1"
+    relay_metrics_port: int = 9102
+    relay_metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -40,4 +42,6 @@ class Settings:
             fanout_batch_size=env_int("NEWSLETTER_FANOUT_BATCH_SIZE", defaults.fanout_batch_size),
             worker_metrics_port=env_int("NEWSLETTER_WORKER_METRICS_PORT", defaults.worker_metrics_port),
             worker_metrics_host=env_str("NEWSLETTER_WORKER_METRICS_HOST", defaults.worker_metrics_host),
+            relay_metrics_port=env_int("NEWSLETTER_RELAY_METRICS_PORT", defaults.relay_metrics_port),
+            relay_metrics_host=env_str("NEWSLETTER_RELAY_METRICS_HOST", defaults.relay_metrics_host),
         )

@@ -5,11 +5,11 @@ import argparse
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from accounts_common.config import env_int, load_settings
+from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import add_web_command, configure_logging, exec_gunicorn, run_until_signalled
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
 from catalogue.adapters.storage import LocalStorage
@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="catalogue", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
-    web = commands.add_parser("web", help="serve the HTTP API with gunicorn")
-    web.add_argument("--port", type=int, default=env_int("CATALOGUE_PORT", 8002))
-    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
+    add_web_command(
+        commands, help="serve the HTTP API with gunicorn", port_variable="CATALOGUE_PORT", default_port=8002
+    )
     commands.add_parser("worker", help="project identity's account events (verified, reset, deleted)")
     commands.add_parser("seed", help="add the sample videos (rendered with ffmpeg) when missing")
     generate = commands.add_parser("generate", help="add N synthetic videos (benchmarks)")
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "web":
         exec_gunicorn(
             "catalogue.entrypoints.app:create_app()",
+            host=args.host,
             port=args.port,
             workers=args.workers,
             threads=THREADS_PER_WORKER,

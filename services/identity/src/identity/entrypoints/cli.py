@@ -10,7 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accounts_common.config import env_int, load_settings
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.outbox import OutboxRelay
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import (
+    add_web_command,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
 from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
 from identity.bootstrap import bootstrap
 from identity.service_layer import housekeeping
@@ -24,9 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="identity", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
-    web = commands.add_parser("web", help="serve the HTTP API with gunicorn")
-    web.add_argument("--port", type=int, default=env_int("IDENTITY_PORT", 8001))
-    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
+    add_web_command(
+        commands, help="serve the HTTP API with gunicorn", port_variable="IDENTITY_PORT", default_port=8001
+    )
     commands.add_parser("relay", help="publish the outbox to Kafka (and sweep expired rows periodically)")
     commands.add_parser(
         "housekeeping", help="delete expired registrations, codes, sessions and counters once"
@@ -39,12 +45,15 @@ def main(argv: list[str] | None = None) -> None:
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, IDENTITY_MIGRATIONS)
         print(f"identity: {len(applied)} migration(s) applied")
     elif args.command == "web":
-        exec_gunicorn("identity.entrypoints.app:create_app()", port=args.port, workers=args.workers)
+        exec_gunicorn(
+            "identity.entrypoints.app:create_app()", host=args.host, port=args.port, workers=args.workers
+        )
     elif args.command == "rotate-key":
         rotate_key(settings)
     elif args.command == "housekeeping":
         print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
     else:
+        serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
         run_until_signalled(lambda stop: relay_with_housekeeping(settings, stop))
 
 

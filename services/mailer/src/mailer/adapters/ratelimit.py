@@ -1,5 +1,6 @@
-"""A token bucket that keeps one worker under its send rate."""
+"""A token bucket that keeps one worker under its send rate, whatever its number of SMTP lanes."""
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -22,11 +23,16 @@ class TokenBucket:
         self.clock, self.sleep = clock, sleep
         self.tokens = self.capacity
         self.updated = clock()
+        self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Take one token, sleeping until there is one."""
+        """Take one token, sleeping until there is one (lanes queue behind the one that sleeps)."""
         if self.rate == 0:
             return
+        with self._lock:
+            self._take()
+
+    def _take(self) -> None:
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now

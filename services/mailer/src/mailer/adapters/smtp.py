@@ -3,6 +3,7 @@
 import logging
 import smtplib
 import ssl
+from collections.abc import Sequence
 
 from accounts_common.consumer import PermanentError, TransientError
 from mailer.messages import OutgoingEmail
@@ -10,6 +11,31 @@ from mailer.messages import OutgoingEmail
 log = logging.getLogger(__name__)
 
 SECURITY_MODES = ("none", "starttls", "tls")
+
+
+class _SMTP(smtplib.SMTP):
+    """MAIL FROM and RCPT TO with the addresses as they are: smtplib parses each one again to quote
+    it (email.utils.parseaddr, a fifth of a lane's CPU per email), while ours are bare addresses
+    already checked (the event schema, email-validator, build_message)."""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        if self.does_esmtp and any(option.lower() == "smtputf8" for option in options):
+            if not self.has_extn("smtputf8"):
+                raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
+            self.command_encoding = "utf-8"
+        self.putcmd("mail", f"FROM:<{sender}>{self._option_list(options)}")
+        return self.getreply()
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.putcmd("rcpt", f"TO:<{recip}>{self._option_list(options)}")
+        return self.getreply()
+
+    def _option_list(self, options: Sequence[str]) -> str:
+        return " " + " ".join(options) if options and self.does_esmtp else ""
+
+
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name, with our prefix
+    pass
 
 
 def _classify(code: int, text: bytes | str) -> Exception:
@@ -20,7 +46,7 @@ def _classify(code: int, text: bytes | str) -> Exception:
 
 
 class SmtpSender:
-    """Sends messages on one connection per worker, reconnecting when the server drops it."""
+    """Sends messages over one reused connection (one lane of a worker), reconnecting when dropped."""
 
     def __init__(
         self,
@@ -78,9 +104,9 @@ class SmtpSender:
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = _SMTP(self.host, self.port, timeout=self.timeout)
             if self.security == "starttls":
                 smtp.starttls(context=context)
         if self.username:

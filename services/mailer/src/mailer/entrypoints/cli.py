@@ -3,16 +3,21 @@
 import argparse
 import dataclasses
 
-from prometheus_client import start_http_server
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
-from accounts_common.config import env_int, load_settings
+from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer, RetryLimits
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
-from mailer.bootstrap import bootstrap, smtp_sender
+from accounts_common.process import (
+    add_web_command,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
+from mailer.bootstrap import bootstrap
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
@@ -30,9 +35,12 @@ def main(argv: list[str] | None = None) -> None:
         help="stable id of this worker in its consumer group (MAILER_WORKER_INSTANCE_ID; "
         "default: host name and metrics port)",
     )
-    web = commands.add_parser("web", help="serve health, metrics and the operators' API with gunicorn")
-    web.add_argument("--port", type=int, default=env_int("MAILER_PORT", 8004))
-    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
+    add_web_command(
+        commands,
+        help="serve health, metrics and the operators' API with gunicorn",
+        port_variable="MAILER_PORT",
+        default_port=8004,
+    )
     args = parser.parse_args(argv)
     configure_logging()
     settings = load_settings("mailer", Settings.from_env)
@@ -41,32 +49,38 @@ def main(argv: list[str] | None = None) -> None:
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, MAILER_MIGRATIONS)
         print(f"mailer: {len(applied)} migration(s) applied")
     elif args.command == "web":
-        exec_gunicorn("mailer.entrypoints.app:create_app()", port=args.port, workers=args.workers)
+        exec_gunicorn(
+            "mailer.entrypoints.app:create_app()", host=args.host, port=args.port, workers=args.workers
+        )
     else:
         if args.instance_id:
             settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
         run_worker(settings)
 
 
-def worker_pool(url: str) -> ConnectionPool:
-    """The worker's connections: the consumer's transaction and the delivery log's autocommits.
+def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
+    """The worker's autocommit connections: the handlers', the batch's claims and marks, and the
+    delivery log's, which every SMTP lane may use at once to record a failure.
 
-    Unlike create_pool it does not check a connection at every checkout (a round trip per use,
-    twice per email): a broken connection fails its statement, the consumer retries the record,
-    and the pool replaces the connection when it comes back broken.
+    Unlike create_pool it does not check a connection at every checkout (a round trip per use):
+    a broken connection fails its statement (the claim, before any email is sent), the consumer
+    retries the records, and the pool replaces the connection when it comes back broken.
     """
     return ConnectionPool(
-        url, name="mailer-worker", min_size=2, max_size=3, open=True, kwargs={"autocommit": True}
+        url,
+        name="mailer-worker",
+        min_size=2,
+        max_size=smtp_connections + 3,
+        open=True,
+        kwargs={"autocommit": True},
     )
 
 
 def run_worker(settings: Settings) -> None:
-    """Consume until SIGTERM; the SMTP connection and the pool are closed on the way out."""
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
-    sender = smtp_sender(settings)
-    pool = worker_pool(settings.database_url)
-    mailer = bootstrap(settings, sender, pool)
+    """Consume until SIGTERM; the SMTP connections and the pool are closed on the way out."""
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    pool = worker_pool(settings.database_url, settings.smtp_connections)
+    mailer = bootstrap(settings, pool)
     consumer = EventConsumer(
         group=settings.consumer_group,
         topics=tuple(settings.topic_prefix + topic for topic in CONSUMED_TOPICS),
@@ -82,6 +96,7 @@ def run_worker(settings: Settings) -> None:
         housekeeping=settings.housekeeping(),
         housekeeping_interval_s=settings.housekeeping_interval_s,
         on_give_up=mailer.gave_up,
+        finish_batch=mailer.dispatcher.finish_batch,
         # The delivery log is the mailer's inbox: each email is claimed by its event id before it
         # is sent, and erasing an account is idempotent. Skipping the generic inbox row saves a
         # transaction (three round trips) per email.
@@ -90,7 +105,7 @@ def run_worker(settings: Settings) -> None:
     try:
         run_until_signalled(consumer.run)
     finally:
-        sender.close()
+        mailer.dispatcher.close()
         pool.close()
 
 

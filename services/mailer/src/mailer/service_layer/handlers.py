@@ -1,27 +1,24 @@
 """What the mailer does with each event it consumes."""
 
 import math
-import time
+from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 import psycopg
 from jinja2 import TemplateError
 from markupsafe import Markup
 
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.consumer import Handler, PermanentError, TransientError
+from accounts_common.consumer import Handler, PermanentError
 from accounts_common.events import CloudEvent
 from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
-from mailer.adapters.ratelimit import TokenBucket
 from mailer.messages import Envelope, OutgoingEmail, Templates, build_message
-
-
-class Sender(Protocol):
-    def send(self, email: OutgoingEmail) -> None: ...
+from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 
 
 class Mailer:
@@ -30,7 +27,7 @@ class Mailer:
     def __init__(
         self,
         *,
-        sender: Sender,
+        dispatcher: Dispatcher,
         templates: Templates,
         cipher: CodeCipher,
         envelope: Envelope,
@@ -38,9 +35,8 @@ class Mailer:
         product_name: str,
         portal_url: str,
         unsubscribe_mailto: str,
-        rate_limit: TokenBucket | None = None,
     ) -> None:
-        self.sender = sender
+        self.dispatcher = dispatcher
         self.templates = templates
         self.cipher = cipher
         self.envelope = envelope
@@ -48,7 +44,6 @@ class Mailer:
         self.product_name = product_name
         self.portal_url = portal_url
         self.unsubscribe_mailto = unsubscribe_mailto
-        self.rate_limit = rate_limit or TokenBucket(0)
 
     def handlers(self) -> dict[str, Handler]:
         """Event type → handler, for the consumer runtime."""
@@ -60,7 +55,9 @@ class Mailer:
             "AccountDeleted": self.account_deleted,
         }
 
-    def code_issued(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    def code_issued(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> Future[None] | None:
         """Email the verification or password-reset code."""
         try:
             code = self.cipher.decrypt(data["code_encrypted"])
@@ -70,25 +67,28 @@ class Mailer:
         if minutes is None:
             reason = f"the code expired at {data['expires_at'].isoformat()} before it could be sent"
             self._skip(event.id, "code", data["account_id"], data["email"], reason)
-            return
+            return None
         context = {"code": code, "purpose": data["purpose"], "minutes": minutes}
-        self._deliver(
-            conn, event, "code", data["account_id"], data["email"], context, locale=data.get("locale")
+        return self._deliver(
+            event, "code", data["account_id"], data["email"], context, locale=data.get("locale")
         )
 
-    def account_verified(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    def account_verified(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> Future[None]:
         """Welcome the new account and invite it to the newsletter."""
         context = {"newsletter_url": f"{self.portal_url}/newsletter"}
         locale = self._account_locale(data)
-        self._deliver(conn, event, "welcome", data["account_id"], data["email"], context, locale=locale)
+        return self._deliver(event, "welcome", data["account_id"], data["email"], context, locale=locale)
 
-    def password_reset(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    def password_reset(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> Future[None]:
         """Tell the account its password changed, with the way back to log in."""
         # Back to the page the reset was asked from (a same-site path, checked by identity and the
         # event schema), else to the login page.
         context = {"login_url": f"{self.portal_url}{data.get('return_to') or '/login'}"}
-        self._deliver(
-            conn,
+        return self._deliver(
             event,
             "password_updated",
             data["account_id"],
@@ -104,7 +104,7 @@ class Mailer:
 
     def newsletter_delivery_requested(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
-    ) -> None:
+    ) -> Future[None]:
         """Send one newsletter issue to one subscriber, with RFC 8058 one-click unsubscribe headers."""
         unsubscribe_url = data["unsubscribe_url"]
         context = {
@@ -121,7 +121,9 @@ class Mailer:
             "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-        self._deliver(conn, event, "newsletter", None, data["email"], context, headers)
+        return self._deliver(
+            event, "newsletter", None, data["email"], context, headers, locale=data.get("locale")
+        )
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless)."""
@@ -133,43 +135,33 @@ class Mailer:
 
     def _deliver(
         self,
-        conn: psycopg.Connection,
         event: CloudEvent,
         kind: str,
-        account_id: Any,
+        account_id: UUID | None,
         recipient: str,
         context: dict[str, Any],
         headers: dict[str, str] | None = None,
         *,
         locale: str | None = None,
-    ) -> None:
-        """Send one email once, in the recipient's language (`locale`), else in the configured one."""
-        claimed = deliveries.claim(conn, event.id, kind, account_id, recipient, locale)
-        if self._erased(event.id, kind, account_id) or not claimed:
-            return
-        try:
-            content = self.templates.render(
-                kind,
-                {"product_name": self.product_name, "portal_url": self.portal_url, **context},
-                language=locale,
-            )
-            message = build_message(
-                self.envelope, recipient, content, event_id=event.id, extra_headers=headers
-            )
-        except (TemplateError, ValueError, TypeError) as error:
-            self._failed(event.id, kind, PermanentError(f"cannot compose the email: {error}"))
-        self._send(conn, event.id, kind, message)
+    ) -> Future[None]:
+        """Send one email once, with the batch, in the recipient's language (`locale`), else in the
+        configured one."""
 
-    def _send(self, conn: psycopg.Connection, event_id: str, kind: str, message: OutgoingEmail) -> None:
-        self.rate_limit.acquire()
-        started = time.perf_counter()
-        try:
-            self.sender.send(message)
-        except (TransientError, PermanentError) as error:
-            self._failed(event_id, kind, error)
-        metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        deliveries.mark_sent(conn, event_id, message.message_id)
-        metrics.SENT.labels(kind).inc()
+        def compose() -> OutgoingEmail:
+            try:
+                content = self.templates.render(
+                    kind,
+                    {"product_name": self.product_name, "portal_url": self.portal_url, **context},
+                    language=locale,
+                )
+                return build_message(
+                    self.envelope, recipient, content, event_id=event.id, extra_headers=headers
+                )
+            except (TemplateError, ValueError, TypeError) as error:
+                raise PermanentError(f"cannot compose the email: {error}") from None
+
+        event_id = str(UUID(event.id))  # the delivery log's spelling of it
+        return self.dispatcher.submit(PendingEmail(event_id, kind, account_id, recipient, locale, compose))
 
     def _skip(self, event_id: str, kind: str, account_id: Any, recipient: str | None, reason: str) -> None:
         """Record the email as not sent on purpose, and why."""
@@ -188,13 +180,6 @@ class Mailer:
         self.delivery_log.skip(event_id, kind, None, None, "the account was deleted")
         metrics.SKIPPED.labels(kind).inc()
         return True
-
-    def _failed(self, event_id: str, kind: str, error: TransientError | PermanentError) -> NoReturn:
-        """Record the failure for operators (it outlives the consumer's rollback), then raise it."""
-        permanent = isinstance(error, PermanentError)
-        self.delivery_log.mark_failed(event_id, str(error), permanent=permanent)
-        (metrics.FAILED if permanent else metrics.RETRIED).labels(kind).inc()
-        raise error
 
 
 def minutes_left(expires_at: datetime, now: datetime) -> int | None:

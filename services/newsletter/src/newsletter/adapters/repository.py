@@ -66,7 +66,7 @@ def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: i
     """The issue's next subscribers after subscriber id `after`, in id order (keyset pagination)."""
     with conn.cursor(row_factory=class_row(Recipient)) as cursor:
         return cursor.execute(
-            """SELECT s.id AS subscriber_id, s.account_id, k.email
+            """SELECT s.id AS subscriber_id, s.account_id, k.email, k.locale
                FROM subscribers s JOIN known_accounts k ON k.account_id = s.account_id
                WHERE s.id > %s AND s.id <= %s ORDER BY s.id LIMIT %s""",
             (after, issue.last_subscriber_id, limit),

@@ -27,11 +27,13 @@ class Issue:
 
 @dataclass(frozen=True)
 class Recipient:
-    """A subscriber as the fan-out reads it: its row id (the resume point) and its current address."""
+    """A subscriber as the fan-out reads it: its row id (the resume point), its current address and
+    its language (None: the mailer's default)."""
 
     subscriber_id: int
     account_id: UUID
     email: str
+    locale: str | None = None
 
 
 def delivery_id(issue_id: UUID, account_id: UUID) -> UUID:
@@ -40,8 +42,14 @@ def delivery_id(issue_id: UUID, account_id: UUID) -> UUID:
     return uuid5(issue_id, str(account_id))
 
 
+def unsubscribe_url(public_url: str, token: str, recipient: Recipient) -> str:
+    """The recipient's one-click link, opening its page in the recipient's language."""
+    language = f"&lang={recipient.locale}" if recipient.locale else ""
+    return f"{public_url}/v1/unsubscribe?token={token}{language}"
+
+
 def delivery_request(issue: Issue, recipient: Recipient, unsubscribe_url: str, time: str) -> CloudEvent:
-    """The NewsletterDeliveryRequested of one recipient; its event id is the delivery id."""
+    """The NewsletterDeliveryRequested of one recipient, in its language; its event id is the delivery id."""
     event_id = str(delivery_id(issue.id, recipient.account_id))
     data = {
         "delivery_id": event_id,
@@ -52,6 +60,8 @@ def delivery_request(issue: Issue, recipient: Recipient, unsubscribe_url: str, t
         "html": issue.html_body,
         "unsubscribe_url": unsubscribe_url,
     }
+    if recipient.locale:
+        data["locale"] = recipient.locale
     return CloudEvent(
         type="NewsletterDeliveryRequested",
         source=SOURCE,

@@ -5,14 +5,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from prometheus_client import start_http_server
-
-from accounts_common.config import env_int, load_settings
+from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES
 from accounts_common.outbox import OutboxRelay
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import (
+    add_web_command,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
 from newsletter.bootstrap import bootstrap
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.fanout import FanOutWorker
@@ -26,9 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="newsletter", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
-    web = commands.add_parser("web", help="serve the HTTP API with gunicorn")
-    web.add_argument("--port", type=int, default=env_int("NEWSLETTER_PORT", 8003))
-    web.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 2))
+    add_web_command(
+        commands, help="serve the HTTP API with gunicorn", port_variable="NEWSLETTER_PORT", default_port=8003
+    )
     commands.add_parser("worker", help="consume account events and fan issues out to Kafka")
     commands.add_parser("relay", help="publish the outbox (subscription events) to Kafka")
     args = parser.parse_args(argv)
@@ -38,10 +42,13 @@ def main(argv: list[str] | None = None) -> None:
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, NEWSLETTER_MIGRATIONS)
         print(f"newsletter: {len(applied)} migration(s) applied")
     elif args.command == "web":
-        exec_gunicorn("newsletter.entrypoints.app:create_app()", port=args.port, workers=args.workers)
+        exec_gunicorn(
+            "newsletter.entrypoints.app:create_app()", host=args.host, port=args.port, workers=args.workers
+        )
     elif args.command == "worker":
         run_worker(settings)
     else:
+        serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
         relay = OutboxRelay(
             settings.database_url, settings.kafka_bootstrap_servers, client_id="newsletter-relay"
         )
@@ -50,8 +57,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_worker(settings: Settings) -> None:
     """The account-events consumer and the fan-out, two threads of one process, until SIGTERM."""
-    if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     newsletter = bootstrap(
         settings, pool=create_pool(settings.database_url, name="newsletter-worker", max_size=2)
     )

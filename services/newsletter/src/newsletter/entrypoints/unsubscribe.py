@@ -2,6 +2,7 @@
 
 GET shows a page with a button and changes nothing (mail scanners follow links); POST with the
 body `List-Unsubscribe=One-Click` (what mail clients send, and what the button sends) unsubscribes.
+The page is in English or French: the `lang` its switch sets, else the browser's preference.
 """
 
 from uuid import UUID
@@ -30,13 +31,65 @@ TOKEN_PARAMETER = {
     "description": "The signed token of the mail's unsubscribe link",
     "schema": {"type": "string", "maxLength": MAX_TOKEN_LENGTH},
 }
+LANG_PARAMETER = {
+    "name": "lang",
+    "in": "query",
+    "required": False,
+    "description": "The page's language, `en` or `fr` (else the browser's preference, else English)",
+    "schema": {"type": "string"},
+}
 HTML = {"text/html": {"schema": {"type": "string"}}}
 INVALID_LINK = {"description": "Not a valid unsubscribe link: a page saying so", "content": HTML}
+LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
+# The portal's wording (its French catalogue) for the same things.
+TEXTS = {
+    "en": {
+        "product": "NATO Multimedia Account",
+        "newsletter": "Newsletter",
+        "confirm": "Unsubscribe from our newsletter",
+        "confirm_text": "You will no longer receive our latest updates by email.",
+        "button": "Unsubscribe",
+        "done": "You have been unsubscribed",
+        "done_text": "You will no longer receive our newsletter. "
+        "You can subscribe again from your account at any time.",
+        "invalid": "This unsubscribe link is not valid",
+        "invalid_text": "Use the link at the bottom of one of our newsletter emails, exactly as it is.",
+    },
+    "fr": {
+        "product": "Compte multimédia OTAN",
+        "newsletter": "Lettre d’information",
+        "confirm": "Se désabonner de notre lettre d’information",
+        "confirm_text": "Vous ne recevrez plus nos dernières actualités par e-mail.",
+        "button": "Se désabonner",
+        "done": "Vous êtes désabonné",
+        "done_text": "Vous ne recevrez plus notre lettre d’information. "
+        "Vous pouvez vous réabonner à tout moment depuis votre compte.",
+        "invalid": "Ce lien de désabonnement n’est pas valide",
+        "invalid_text": "Utilisez le lien en bas de l’un de nos e-mails d’information, tel quel.",
+    },
+}
+
+
+def page_language() -> str:
+    """The language the page's switch chose, else the browser's first supported one, else English."""
+    chosen = request.args.get("lang", "")
+    if chosen in TEXTS:
+        return chosen
+    return request.accept_languages.best_match(list(TEXTS), default="en") or "en"
 
 
 def page(state: str, status: int = 200) -> Response:
-    response = Response(render_template("unsubscribe.html", state=state, token=request.args.get("token")))
-    response.status_code = status
+    language = page_language()
+    html = render_template(
+        "unsubscribe.html",
+        state=state,
+        token=request.args.get("token"),
+        lang=language,
+        text=TEXTS[language],
+        languages=LANGUAGE_NAMES,
+    )
+    response = Response(html, status=status)
+    response.vary.add("Accept-Language")
     return response
 
 
@@ -51,7 +104,7 @@ def token_account() -> UUID | None:
 @blp.route("")
 class Unsubscribe(MethodView):
     @blp.doc(
-        parameters=[TOKEN_PARAMETER],
+        parameters=[TOKEN_PARAMETER, LANG_PARAMETER],
         responses={
             "200": {"description": "A page with the unsubscribe button", "content": HTML},
             "400": INVALID_LINK,
@@ -64,7 +117,7 @@ class Unsubscribe(MethodView):
         return page("confirm")
 
     @blp.doc(
-        parameters=[TOKEN_PARAMETER],
+        parameters=[TOKEN_PARAMETER, LANG_PARAMETER],
         requestBody={
             "required": True,
             "content": {

@@ -24,7 +24,7 @@ from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import create_producer
 from accounts_common.leader import LeadingProducer
 from newsletter.adapters import repository
-from newsletter.domain.issues import Issue, Recipient, delivery_request
+from newsletter.domain.issues import Issue, Recipient, delivery_request, unsubscribe_url
 from newsletter.domain.unsubscribe import unsubscribe_token
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class FanOutWorker(LeadingProducer):
         for recipient in recipients:
             token = unsubscribe_token(self.unsubscribe_key, recipient.account_id)
             event = delivery_request(
-                issue, recipient, f"{self.public_url}/v1/unsubscribe?token={token}", time
+                issue, recipient, unsubscribe_url(self.public_url, token, recipient), time
             )
             futures.append(
                 producer.send(

@@ -7,7 +7,7 @@ from uuid import UUID
 from accounts_common.kafka import MAX_RECORD_BYTES
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
-from newsletter.domain.issues import Issue, Recipient, delivery_request
+from newsletter.domain.issues import Issue, Recipient, delivery_request, unsubscribe_url
 
 # The producer refuses a record over MAX_RECORD_BYTES; leave room for the key, headers and framing.
 MAX_VALUE_BYTES = MAX_RECORD_BYTES - 1024
@@ -33,8 +33,8 @@ def find_issue(newsletter: Newsletter, issue_id: UUID) -> Issue | None:
 
 def _check_record_size(newsletter: Newsletter, issue: Issue) -> None:
     """Refuse now an issue whose records Kafka would refuse later, stalling the fan-out."""
-    recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL)
-    link = f"{newsletter.settings.public_url}/v1/unsubscribe?token={'x' * 66}"
+    recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL, "fr")
+    link = unsubscribe_url(newsletter.settings.public_url, "x" * 66, recipient)
     record = delivery_request(issue, recipient, link, datetime.now(UTC).isoformat())
     if len(record.to_json().encode()) > MAX_VALUE_BYTES:
         raise IssueTooLarge()

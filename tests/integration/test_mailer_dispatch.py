@@ -1,0 +1,193 @@
+"""The mailer's dispatcher against a real database and a private SMTP sink: a batch claimed at once,
+sent over several connections, each email once, one account's emails in their order."""
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import wait
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.consumer import TransientError
+from mailer.adapters import deliveries
+from mailer.adapters.deliveries import DeliveryLog
+from mailer.adapters.ratelimit import TokenBucket
+from mailer.adapters.smtp import SmtpSender
+from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
+from mailer.messages import Content, Envelope, OutgoingEmail, build_message
+from mailer.service_layer.dispatch import Dispatcher, PendingEmail
+from tests.conftest import Infra, migrated_database
+from tests.support.sink import PrivateSink
+
+ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")
+LANES = 4
+
+
+@pytest.fixture(scope="module")
+def mailer_pool(infra: Infra) -> Iterator[ConnectionPool]:
+    """The worker's own pool: no check at checkout, so a broken connection shows at its first use."""
+    with worker_pool(migrated_database(infra, "test_mailer_dispatch", MAILER_MIGRATIONS), LANES) as pool:
+        yield pool
+
+
+@pytest.fixture
+def dispatcher(mailer_pool: ConnectionPool, sink: PrivateSink) -> Iterator[Dispatcher]:
+    senders = [SmtpSender("127.0.0.1", sink.smtp_port) for _ in range(LANES)]
+    dispatcher = Dispatcher(mailer_pool, senders, DeliveryLog(mailer_pool), TokenBucket(0))
+    yield dispatcher
+    dispatcher.close()
+
+
+def pending(
+    recipient: str, subject: str, account_id: uuid.UUID | None = None, event_id: str = ""
+) -> PendingEmail:
+    event_id = event_id or str(uuid.uuid4())
+    content = Content(subject, "text\n", "<p>html</p>")
+    return PendingEmail(
+        event_id,
+        "code",
+        account_id or uuid.uuid4(),
+        recipient,
+        None,
+        lambda: build_message(ENVELOPE, recipient, content, event_id=event_id),
+    )
+
+
+def statuses(pool: ConnectionPool, emails: list[PendingEmail]) -> dict[str, tuple[str, int]]:
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT event_id::text, status, attempts FROM deliveries WHERE event_id = ANY(%s::uuid[])",
+            ([email.event_id for email in emails],),
+        ).fetchall()
+    return {event_id: (status, attempts) for event_id, status, attempts in rows}
+
+
+def terminate_other_backends(pool: ConnectionPool) -> None:
+    with psycopg.connect(pool.conninfo, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(autouse=True)
+def healthy_pool(mailer_pool: ConnectionPool) -> None:
+    """Each test starts with working connections, whatever the test before it broke."""
+    mailer_pool.check()
+
+
+def test_a_batch_goes_out_over_every_connection_each_email_once_and_marked_sent(
+    dispatcher, mailer_pool, sink
+):
+    recipient = f"batch-{uuid.uuid4().hex[:8]}@example.org"
+    emails = [pending(recipient, f"mail {n}", account_id=uuid.UUID(int=n)) for n in range(40)]
+    futures = [dispatcher.submit(email) for email in emails]
+
+    dispatcher.finish_batch()
+
+    assert all(future.done() and future.exception() is None for future in futures)
+    received = sink.inbox.messages(to=recipient)
+    assert sorted(message["subject"] for message in received) == sorted(f"mail {n}" for n in range(40))
+    assert len({message["peer"] for message in received}) == LANES, "every SMTP connection carried some"
+    assert statuses(mailer_pool, emails) == {email.event_id: ("sent", 1) for email in emails}
+
+
+def test_one_accounts_emails_take_one_connection_in_their_order(dispatcher, sink):
+    account = uuid.uuid4()
+    recipient = f"ordered-{uuid.uuid4().hex[:8]}@example.org"
+    others = [pending(f"other-{n}-{recipient}", "other") for n in range(20)]
+    mine = [pending(recipient, f"code {n}", account_id=account) for n in range(8)]
+    for email in [*others[:10], *mine, *others[10:]]:
+        dispatcher.submit(email)
+
+    dispatcher.finish_batch()
+
+    received = list(reversed(sink.inbox.messages(to=recipient)))  # the inbox lists newest first
+    assert [message["subject"] for message in received] == [f"code {n}" for n in range(8)]
+    assert len({message["peer"] for message in received}) == 1
+
+
+def test_an_event_twice_in_a_batch_or_already_sent_is_not_sent_again(dispatcher, mailer_pool, sink):
+    recipient = f"twice-{uuid.uuid4().hex[:8]}@example.org"
+    first = pending(recipient, "first")
+    copy = pending(recipient, "first, again", event_id=first.event_id)
+    dispatcher.submit(first)
+    dispatcher.submit(copy)
+    dispatcher.finish_batch()
+    redelivered = pending(recipient, "first, redelivered", event_id=first.event_id)
+    future = dispatcher.submit(redelivered)
+    dispatcher.finish_batch()
+
+    assert future.done() and future.exception() is None
+    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["first"]
+    assert statuses(mailer_pool, [first]) == {first.event_id: ("sent", 1)}
+
+
+def test_an_erased_accounts_email_is_recorded_skipped_without_its_address(dispatcher, mailer_pool, sink):
+    account = uuid.uuid4()
+    recipient = f"erased-{uuid.uuid4().hex[:8]}@example.org"
+    with mailer_pool.connection() as conn:
+        deliveries.erase_account(conn, account)
+    email = pending(recipient, "too late", account_id=account)
+    dispatcher.submit(email)
+
+    dispatcher.finish_batch()
+
+    assert sink.inbox.messages(to=recipient) == []
+    with mailer_pool.connection() as conn:
+        row = conn.execute(
+            "SELECT status, recipient FROM deliveries WHERE event_id = %s", (email.event_id,)
+        ).fetchone()
+    assert row == ("skipped", None)
+
+
+def test_no_email_goes_out_on_connections_broken_since_their_last_use(dispatcher, mailer_pool, sink):
+    """As after a database restart: the batch fails before any email is sent that could not be marked."""
+    recipient = f"broken-{uuid.uuid4().hex[:8]}@example.org"
+    emails = [pending(recipient, f"mail {n}") for n in range(3)]
+    terminate_other_backends(mailer_pool)
+    futures = [dispatcher.submit(email) for email in emails]
+
+    dispatcher.finish_batch()
+
+    assert all(isinstance(future.exception(), psycopg.OperationalError) for future in futures)
+    assert sink.inbox.messages(to=recipient) == []
+
+
+class BreaksTheDatabaseOnItsFirstSend:
+    """An SMTP sender that, at its first email, cuts the database connections (as a database restart
+    would) and, from its second, waits until the first email's outcome is known before sending."""
+
+    def __init__(self, sender: SmtpSender, pool: ConnectionPool, first: PendingEmail) -> None:
+        self.sender, self.pool, self.first = sender, pool, first
+
+    def send(self, email: OutgoingEmail) -> None:
+        if not self.first.future.done():
+            if email.message_id and self.first.event_id in email.raw.decode():
+                terminate_other_backends(self.pool)
+            else:
+                wait([self.first.future], timeout=10)
+        self.sender.send(email)
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+def test_once_a_mark_fails_the_lanes_stop_sending(mailer_pool, sink):
+    """The second email is on its way when the first one's mark fails (the documented window: it is
+    sent, unmarked); the lane sends nothing after it."""
+    recipient = f"unmarked-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()  # one account: one lane, in order
+    emails = [pending(recipient, f"mail {n}", account_id=account) for n in range(4)]
+    sender = BreaksTheDatabaseOnItsFirstSend(SmtpSender("127.0.0.1", sink.smtp_port), mailer_pool, emails[0])
+    dispatcher = Dispatcher(mailer_pool, [sender], DeliveryLog(mailer_pool), TokenBucket(0))
+    try:
+        futures = [dispatcher.submit(email) for email in emails]
+        dispatcher.finish_batch()
+    finally:
+        dispatcher.close()
+
+    assert sorted(message["subject"] for message in sink.inbox.messages(to=recipient)) == ["mail 0", "mail 1"]
+    assert all(isinstance(future.exception(), psycopg.OperationalError) for future in futures[:2])
+    assert all(isinstance(future.exception(), TransientError) for future in futures[2:])
