@@ -33,8 +33,11 @@ run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C
 	bash deploy/local/run.sh
 
 # tests/containers and tests/compose need containers: make test-containers and make compose-smoke run them.
+# TEST_WORKERS pytest-xdist processes share the tests; those of one service stack stay on one worker.
+TEST_WORKERS ?= 2
 test: install browser ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
-	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose $(ARGS)
+	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose \
+		-n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared testkit services tests bench deploy examples

@@ -31,7 +31,7 @@ from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELI
 from accounts_testkit.containers import ContainerStack, engine_problem
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
+from tests.support.processes import ServiceProcess, free_port, http_ok, run_once, stop_all
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -52,18 +52,11 @@ class Infra:
     smtp_host: str
     smtp_port: int
     inbox: Inbox
-    # Stops ("stop") and starts ("start") the broker, when the tests own it.
+    # Stops ("stop") and starts ("start") the broker, when the tests own it (containers).
     broker_control: Callable[[str], None] | None
 
     def database_url(self, name: str) -> str:
         return psycopg.conninfo.make_conninfo(self.postgres, dbname=name)
-
-
-def _local_broker_control(script: Path) -> Callable[[str], None]:
-    def control(action: str) -> None:
-        subprocess.run(["bash", str(script), action], check=True, capture_output=True, timeout=120)
-
-    return control
 
 
 def _container_broker_control(stack: ContainerStack) -> Callable[[str], None]:
@@ -76,14 +69,13 @@ def _infra_from_environment(kafka: str, postgres: str, cleanup: ExitStack, folde
     if not inbox_url:
         sink, smtp_port, inbox_url = _start_sink(folder)
         cleanup.callback(_stop_process, sink)
-    script = os.environ.get("KAFKA_LOCAL_SCRIPT")
     return Infra(
         kafka=kafka,
         postgres=postgres,
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         inbox=Inbox(inbox_url),
-        broker_control=_local_broker_control(Path(script)) if script else None,
+        broker_control=None,  # shared with other runs: a test that stops a broker starts its own
     )
 
 
@@ -142,6 +134,20 @@ def _start_sink(folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
     url = f"http://127.0.0.1:{http_port}"
     wait_for(lambda: http_ok(f"{url}/healthz"), timeout=20, what="the SMTP sink")
     return process, smtp_port, url
+
+
+# The session fixtures that start service processes: under pytest-xdist (`--dist loadgroup`, as
+# `make test` runs) every test using one goes to the same worker, so each is started once.
+PROCESS_FIXTURES = ("stack", "mailer")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group each test with the others of its process fixture, or else of its module (module fixtures)."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((name for name in PROCESS_FIXTURES if name in fixtures), item.nodeid.split("::")[0])
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -239,5 +245,4 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
             relay_metrics_url=f"http://127.0.0.1:{env['IDENTITY_RELAY_METRICS_PORT']}/metrics",
         )
     finally:
-        for process in processes.values():
-            process.stop()
+        stop_all(processes.values())

@@ -29,7 +29,7 @@ from tests.support.browser import (
     launch,
 )
 from tests.support.http import call
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 PASSWORD = "Correct-Horse-9!"
 OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
@@ -100,8 +100,7 @@ def catalogue(
     try:
         yield url, ingest_sample(url, content)
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
 
 
 def ingest_sample(catalogue_url: str, content: bytes) -> SampleVideo:
@@ -133,8 +132,7 @@ def newsletter_url(
     try:
         yield url
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
 
 
 @pytest.fixture(scope="session")

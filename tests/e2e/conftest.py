@@ -28,7 +28,7 @@ from accounts_common.events.topics import (
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end  # noqa: F401 - re-exported
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
 PORTAL_URL = "https://portal.example.test"
@@ -150,8 +150,7 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         running.worker.wait_http(running.worker_metrics_url)
         yield running
     finally:
-        running.web.stop()
-        running.worker.stop()
+        stop_all((running.web, running.worker))
         delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
 
 
@@ -171,12 +170,8 @@ class Newsletter:
         return call(method, self.url + path, body, {"Authorization": f"Bearer {NEWSLETTER_OPERATOR_TOKEN}"})
 
     def stop(self) -> None:
-        """Signal every process first, then reap them: they wind down side by side."""
-        for process in self.processes.values():
-            if process.process is not None and process.process.poll() is None:
-                process.process.terminate()
-        for process in self.processes.values():
-            process.stop()
+        """Stop every process, side by side."""
+        stop_all(self.processes.values())
 
 
 def start_newsletter(

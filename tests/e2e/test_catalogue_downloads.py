@@ -18,7 +18,7 @@ from tests.e2e.conftest import Stack, start_group_at_the_end
 from tests.support.http import call
 from tests.support.inbox import CODE_PATTERN, code_in
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 PASSWORD = "Correct-Horse-9!"
 NEW_PASSWORD = "Brand-New-Secret-42?"
@@ -63,8 +63,7 @@ def running_catalogue(
         processes[0].wait_http(f"http://127.0.0.1:{port}/readyz")
         yield RunningCatalogue(f"http://127.0.0.1:{port}", env["CATALOGUE_DATABASE_URL"])
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
 
 
 def verified_token(identity_url: str, infra: Infra, email: str) -> str:
@@ -79,24 +78,15 @@ def verified_token(identity_url: str, infra: Infra, email: str) -> str:
 
 
 def reset_password(identity_url: str, infra: Infra, email: str) -> None:
-    # The verification's welcome mail may still be on its way: the reset code is in the first new
-    # mail that carries a code, not in whichever mail comes next.
     seen = {message["id"] for message in infra.inbox.messages(email)}
     call("POST", f"{identity_url}/v1/password-resets", {"email": email})
-    code = code_in(
-        wait_for(
-            lambda: next(
-                (
-                    m
-                    for m in infra.inbox.messages(email)
-                    if m["id"] not in seen and CODE_PATTERN.search(m["text"] or "")
-                ),
-                None,
-            ),
-            timeout=30,
-            what="the reset code mail",
-        )
-    )
+
+    def new_code_mail():  # type: ignore[no-untyped-def]
+        # The welcome mail of the verification may still arrive in between: it holds no code.
+        fresh = [m for m in infra.inbox.messages(email) if m["id"] not in seen]
+        return next((m for m in fresh if CODE_PATTERN.search(m["text"] or "")), None)
+
+    code = code_in(wait_for(new_code_mail, timeout=30, what=f"the password reset code to {email}"))
     status, body = call(
         "POST", f"{identity_url}/v1/password-resets/verification", {"email": email, "code": code}
     )

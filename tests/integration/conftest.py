@@ -25,6 +25,7 @@ from newsletter.entrypoints.app import create_app as create_newsletter_app
 from newsletter.entrypoints.cli import NEWSLETTER_MIGRATIONS
 from newsletter.settings import Settings as NewsletterSettings
 from tests.conftest import RUN_ID, Infra, migrated_database
+from tests.support.hashing import CHEAP_HASHING
 from tests.support.served import ServedIdentity
 from tests.support.sink import PrivateSink
 
@@ -45,11 +46,11 @@ def make_identity(identity_db, identity_pool, infra):  # type: ignore[no-untyped
     """An Identity wired to the test database, with any settings overridden.
 
     The tests share one database and one client address, so rate limits are generous unless a test
-    sets its own (`rate_limits=...`).
+    sets its own (`rate_limits=...`); passwords are hashed at a test cost unless it sets its own.
     """
 
     def make(**overrides) -> Identity:  # type: ignore[no-untyped-def]
-        overrides.setdefault("rate_limits", RateLimits.generous())
+        overrides = {"rate_limits": RateLimits.generous(), **CHEAP_HASHING, **overrides}
         settings = dataclasses.replace(
             Settings.from_env(), database_url=identity_db, kafka_bootstrap_servers=infra.kafka, **overrides
         )

@@ -91,7 +91,7 @@ def test_after_compaction_the_topic_holds_exactly_the_live_accounts_in_their_lat
         keys = [record.key for record in records]
         return records if {v["email"] for v in values} == live and len(keys) == len(set(keys)) else None
 
-    records = wait_for(compacted, timeout=120, interval=5, what="the log cleaner to compact the state topic")
+    records = wait_for(compacted, timeout=120, interval=1, what="the log cleaner to compact the state topic")
     values = (json.loads(record.value) for record in records if record.value is not None)
     states = {value["email"]: value for value in values}
     for email in live:

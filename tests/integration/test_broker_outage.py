@@ -1,12 +1,16 @@
 """Kafka stopped while people keep signing up: every event still arrives once it is back."""
 
+import os
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from accounts_common.events.topics import ACCOUNT_EVENTS
+from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
 from accounts_common.outbox import OutboxRelay
+from bench.chaos.infra import PrivateKafka
 from tests.conftest import Infra
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
@@ -14,10 +18,28 @@ from tests.support.polling import wait_for
 PASSWORD = "Correct-Horse-9!"
 
 
-def broker(infra: Infra, action: str) -> None:
-    if infra.broker_control is None:
-        pytest.skip("the broker is neither deploy/local's nor a container, so the test cannot stop it")
-    infra.broker_control(action)
+@dataclass(frozen=True)
+class StoppableBroker:
+    bootstrap_servers: str
+    control: Callable[[str], None]  # "stop" or "start"
+
+
+@pytest.fixture
+def broker(infra: Infra) -> Iterator[StoppableBroker]:
+    """A broker the test may stop: the containers' own, or with the local infrastructure one of its own
+    on free ports, so the broker every other test (and every other run on the machine) uses stays up."""
+    if infra.broker_control is not None:
+        yield StoppableBroker(infra.kafka, infra.broker_control)
+        return
+    if not os.environ.get("KAFKA_LOCAL_SCRIPT"):
+        pytest.skip("the broker is neither deploy/local's nor a container, so the test cannot stop one")
+    kafka = PrivateKafka()
+    kafka.reset_and_start()
+    try:
+        ensure_topics(kafka.bootstrap_servers)
+        yield StoppableBroker(kafka.bootstrap_servers, lambda action: getattr(kafka, action)())
+    finally:
+        kafka.stop()
 
 
 def pending(pool, emails) -> int:  # type: ignore[no-untyped-def]
@@ -31,12 +53,13 @@ def pending(pool, emails) -> int:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.broker_outage
-def test_signups_during_a_broker_outage_lose_no_event(infra, client, identity_db, identity_pool):
+def test_signups_during_a_broker_outage_lose_no_event(broker, client, identity_db, identity_pool):
     run = uuid.uuid4().hex[:8]
     before = [f"before-{run}-{n}@example.org" for n in range(10)]
     during = [f"during-{run}-{n}@example.org" for n in range(10)]
-    reader = TopicReader(infra.kafka, ACCOUNT_EVENTS)
-    relay = OutboxRelay(identity_db, infra.kafka, client_id="test-outage-relay", poll_interval=0.5)
+    kafka = broker.bootstrap_servers
+    reader = TopicReader(kafka, ACCOUNT_EVENTS)
+    relay = OutboxRelay(identity_db, kafka, client_id="test-outage-relay", poll_interval=0.5)
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
@@ -44,7 +67,7 @@ def test_signups_during_a_broker_outage_lose_no_event(infra, client, identity_db
         for email in before:
             assert client.post("/v1/accounts", json={"email": email, "password": PASSWORD}).status_code == 202
         wait_for(lambda: pending(identity_pool, before) == 0, timeout=30, what="events before the outage")
-        broker(infra, "stop")
+        broker.control("stop")
         try:
             for email in during:
                 assert (
@@ -53,7 +76,7 @@ def test_signups_during_a_broker_outage_lose_no_event(infra, client, identity_db
                 )
             assert pending(identity_pool, during) == 2 * len(during)  # UserRegistered + CodeIssued each
         finally:
-            broker(infra, "start")
+            broker.control("start")
         wait_for(lambda: pending(identity_pool, during) == 0, timeout=90, what="the outbox to drain")
         reader.read_until(
             lambda records: {e["data"].get("email") for e in reader.events()} >= set(before + during),

@@ -17,8 +17,7 @@ ACCEPTED = ["2xx", "400", "401", "403", "404", "429"]
 
 @pytest.fixture
 def fuzzed_app(make_identity):  # type: ignore[no-untyped-def]
-    # A low argon2 cost keeps the run short; the document and the code paths are the same.
-    return create_app(make_identity(argon2_time_cost=1, argon2_memory_kib=1024))
+    return create_app(make_identity())
 
 
 def test_every_operation_is_documented_with_its_errors(fuzzed_app):

@@ -1,10 +1,7 @@
 """Log in, log out and the caller's account, through identity's HTTP API against the real database."""
 
-import dataclasses
-
 import jwt
 
-from identity.bootstrap import bootstrap
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, register, sign_up, verify
@@ -104,11 +101,9 @@ def test_a_successful_login_forgets_earlier_failures(make_identity, identity_poo
 
 
 def test_login_rehashes_a_password_stored_with_older_parameters(make_identity, identity_pool, unique_email):
-    weak = make_identity()
-    weak_settings = dataclasses.replace(weak.settings, argon2_time_cost=1)
-    old_client = create_app(bootstrap(weak_settings, pool=identity_pool)).test_client()
+    old_client = create_app(make_identity(argon2_time_cost=1)).test_client()
     sign_up(old_client, identity_pool, unique_email)
-    client = create_app(make_identity()).test_client()
+    client = create_app(make_identity(argon2_time_cost=2)).test_client()
     assert login(client, unique_email).status_code == 200
     with identity_pool.connection() as conn:
         stored = conn.execute(

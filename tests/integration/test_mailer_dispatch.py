@@ -1,6 +1,8 @@
 """The mailer's dispatcher against a real database and a private SMTP sink: a batch claimed at once,
 sent over several connections, each email once, one account's emails in their order."""
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import wait
@@ -16,8 +18,9 @@ from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
 from mailer.messages import Content, Envelope, OutgoingEmail, build_message
-from mailer.service_layer.dispatch import Dispatcher, PendingEmail
+from mailer.service_layer.dispatch import UNMARKED_PER_LANE, Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
+from tests.support.polling import wait_for
 from tests.support.sink import PrivateSink
 
 ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")
@@ -191,3 +194,52 @@ def test_once_a_mark_fails_the_lanes_stop_sending(mailer_pool, sink):
     assert sorted(message["subject"] for message in sink.inbox.messages(to=recipient)) == ["mail 0", "mail 1"]
     assert all(isinstance(future.exception(), psycopg.OperationalError) for future in futures[:2])
     assert all(isinstance(future.exception(), TransientError) for future in futures[2:])
+
+
+class LocksTheFirstRowAtItsSend:
+    """An SMTP sender that, before sending the first email, locks its delivery row in a transaction
+    of its own (held until `release`), so that the email's mark waits."""
+
+    def __init__(self, sender: SmtpSender, pool: ConnectionPool, first: PendingEmail) -> None:
+        self.sender, self.first = sender, first
+        self.locker = psycopg.connect(pool.conninfo)
+        self.locked = False
+
+    def send(self, email: OutgoingEmail) -> None:
+        if not self.locked:
+            self.locker.execute(
+                "SELECT 1 FROM deliveries WHERE event_id = %s FOR UPDATE", (self.first.event_id,)
+            )
+            self.locked = True
+        self.sender.send(email)
+
+    def release(self) -> None:
+        self.locker.commit()
+        self.locker.close()
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+def test_a_lane_runs_at_most_one_email_ahead_of_its_marks(mailer_pool, sink):
+    recipient = f"ahead-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    emails = [pending(recipient, f"mail {n}", account_id=account) for n in range(5)]
+    sender = LocksTheFirstRowAtItsSend(SmtpSender("127.0.0.1", sink.smtp_port), mailer_pool, emails[0])
+    dispatcher = Dispatcher(mailer_pool, [sender], DeliveryLog(mailer_pool), TokenBucket(0))
+    for email in emails:
+        dispatcher.submit(email)
+    batch = threading.Thread(target=dispatcher.finish_batch, daemon=True)
+    try:
+        batch.start()
+        wait_for(
+            lambda: len(sink.inbox.messages(to=recipient)) >= UNMARKED_PER_LANE, timeout=10, what="2 sent"
+        )
+        time.sleep(1)  # room for a lane that would run further ahead to show it
+        assert len(sink.inbox.messages(to=recipient)) == UNMARKED_PER_LANE, "sent while the first is unmarked"
+    finally:
+        sender.release()
+        batch.join(30)
+        dispatcher.close()
+    assert all(email.future.exception() is None for email in emails)
+    assert len(sink.inbox.messages(to=recipient)) == 5

@@ -31,8 +31,8 @@ def launch(playwright: Playwright) -> Browser:
 
 
 def artifact_name(nodeid: str) -> str:
-    """A file-system friendly name of a test."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1]).strip("_")
+    """A file-system friendly name of a test (without the "@group" suffix pytest-xdist adds)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1].split("@")[0]).strip("_")
 
 
 @dataclass

@@ -26,6 +26,7 @@ from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
 from identity.settings import RateLimits, Settings
 from tests.conftest import Infra, migrated_database
+from tests.support.hashing import CHEAP_HASHING
 from tests.support.polling import wait_for
 
 
@@ -77,6 +78,7 @@ def private_identity(
         kafka_bootstrap_servers=infra.kafka,
         rate_limits=RateLimits.generous(),
         topic_prefix=prefix,
+        **CHEAP_HASHING,
     )
     relay = OutboxRelay(url, infra.kafka, client_id=f"relay-{prefix}", topic_prefix=prefix)
     stop = threading.Event()

@@ -6,12 +6,13 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 from accounts_testkit.ports import free_port
 from tests.support.polling import wait_for
 
-__all__ = ["ServiceProcess", "free_port", "http_ok", "run_once"]
+__all__ = ["ServiceProcess", "free_port", "http_ok", "run_once", "stop_all"]
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -63,8 +64,22 @@ class ServiceProcess:
                 self.process.wait()
         return self.process.returncode
 
+    def terminate(self) -> None:
+        """Send SIGTERM without waiting (stop() reaps it)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_all(processes: Iterable[ServiceProcess]) -> None:
+    """Signal every process first, then reap them: they wind down side by side, not one after another."""
+    started = [process for process in processes if process.process is not None]
+    for process in started:
+        process.terminate()
+    for process in started:
+        process.stop()
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> str:

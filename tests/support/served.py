@@ -1,9 +1,12 @@
 """A Flask app served on a real local port, for clients that need HTTP (a JWKS fetch)."""
 
+import functools
 import threading
 
 from flask import Flask
 from werkzeug.serving import make_server
+
+SHUTDOWN_POLL_S = 0.02
 
 
 class ServedIdentity:
@@ -13,7 +16,9 @@ class ServedIdentity:
         self.app = app
         self._server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
         self.jwks_url = f"http://127.0.0.1:{self._server.server_port}/.well-known/jwks.json"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: the default half second, paid by every test.
+        serve = functools.partial(self._server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
+        self._thread = threading.Thread(target=serve, daemon=True)
         self._thread.start()
 
     def _dispatch(self, environ, start_response):  # type: ignore[no-untyped-def]

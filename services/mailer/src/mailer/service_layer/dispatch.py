@@ -7,10 +7,11 @@ Meanwhile the batch's thread marks the accepted emails sent, all those accepted 
 mark in one statement (a group commit), on the connection that made the claims: a connection
 broken since its last use (the database restarted) fails at the claim, before any email goes out.
 The window for a duplicate: an email accepted by the server and not yet marked when the worker
-or its database dies, a few at most (those accepted while one mark commits); once a mark fails,
-the lanes send nothing more of the batch.
+or its database dies, at most UNMARKED_PER_LANE per lane (`duplicate_window`); once a mark
+fails, the lanes send nothing more of the batch.
 """
 
+import collections
 import queue
 import threading
 import time
@@ -30,6 +31,9 @@ from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.messages import OutgoingEmail
+
+# A lane sends its next email while the one before is being marked, never further ahead.
+UNMARKED_PER_LANE = 2
 
 
 class Sender(Protocol):
@@ -161,8 +165,15 @@ class Dispatcher:
             email.future.set_result(None)
 
     def _send_lane(self, sender: Sender, emails: list[PendingEmail]) -> None:
-        """Send one lane's emails in order; each is reported (its Message-ID once accepted, else None)."""
+        """Send one lane's emails in order; each is reported (its Message-ID once accepted, else None).
+
+        A lane has at most UNMARKED_PER_LANE emails accepted and not yet marked: the bound of the
+        duplicate window.
+        """
+        unmarked: collections.deque[PendingEmail] = collections.deque()
         for email in emails:
+            while len(unmarked) >= UNMARKED_PER_LANE:
+                wait([unmarked.popleft().future])
             message_id = None
             try:
                 if self._marking_failed.is_set():
@@ -173,6 +184,8 @@ class Dispatcher:
                     email.future.set_exception(error)
             finally:
                 self._reports.put((email, message_id))
+            if message_id is not None:
+                unmarked.append(email)
 
     def _send_one(self, sender: Sender, email: PendingEmail) -> str | None:
         """Compose and send one email: its Message-ID once the server accepted it, None after a
@@ -202,6 +215,12 @@ def _fail_unfinished(emails: list[PendingEmail], error: Exception) -> None:
     for email in emails:
         if not email.future.done():
             email.future.set_exception(error)
+
+
+def duplicate_window(smtp_connections: int) -> int:
+    """The most emails a worker with this many lanes can send again after it dies (or its
+    database does): those accepted and not yet marked sent."""
+    return UNMARKED_PER_LANE * smtp_connections
 
 
 def _lane_of(email: PendingEmail, lanes: int) -> int:
