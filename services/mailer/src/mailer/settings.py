@@ -20,7 +20,7 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_s: float = 10.0
-    smtp_connections: int = 4
+    smtp_connections: int = 8
     mail_from: str = "NATO Multimedia Account <no-reply@multimedia.localhost>"
     reply_to: str = "support@multimedia.localhost"
     unsubscribe_mailto: str = "unsubscribe@multimedia.localhost"
