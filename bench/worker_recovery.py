@@ -21,7 +21,15 @@ from pathlib import Path
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import CODES, TOPICS, ensure_topics
-from bench.mailer_throughput import CONSUMED, RUN_ID, delete_topics, publish_code_events, received, start_sink
+from bench.mailer_throughput import (
+    CONSUMED,
+    RUN_ID,
+    delete_topics,
+    publish_code_events,
+    received,
+    start_sink,
+    stop_process,
+)
 from bench.support import BenchDatabases
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
@@ -75,7 +83,7 @@ def measure(
     try:
         run_once(["mailer", "migrate"], env)
         start = received(inbox)
-        publish_code_events(kafka, prefix + CODES, count)
+        publish_code_events(kafka, prefix + CODES, f"recovery-{RUN_ID}@bench.example.org", count)
         worker.start()
         wait_for(lambda: received(inbox) >= start + count // 5, timeout=120, what="the burst under way")
         worker.stop(signal.SIGKILL)
@@ -100,14 +108,14 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     databases = BenchDatabases(os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres"))
-    sink, smtp_port, inbox = start_sink(Path(tempfile.mkdtemp(prefix="bench-recovery-sink-")))
+    sink = start_sink(Path(tempfile.mkdtemp(prefix="bench-recovery-sink-")))
+    smtp_port, inbox = sink.smtp_port, sink.inbox
     results = {}
     try:
         for mode in MODES:
             results[mode.name] = measure(mode, kafka, databases, smtp_port, inbox, count)
     finally:
-        sink.terminate()
-        sink.wait(10)
+        stop_process(sink.process)
         databases.drop_all()
     print(
         f"burst of {count} code emails at {SENDS_PER_SECOND}/s, SIGKILL after {count // 5}, restart at once"
