@@ -14,7 +14,6 @@ import collections
 import json
 import os
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,50 +34,21 @@ from accounts_common.events.topics import (
     delete_topics,
     ensure_topics,
 )
-from bench.support import BenchDatabases
+from bench.chaos.infra import PrivateSink
+from bench.support import BenchDatabases, cpu_seconds
 from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
 from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once
 
-REPO = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:8]
 LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-mailer-"))
 CONSUMED = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
 
 
-@dataclass
-class Sink:
-    process: subprocess.Popen[bytes]
-    smtp_port: int
-    inbox: Inbox
-
-
-def start_sink(log_dir: Path) -> Sink:
-    """A private SMTP sink on free ports."""
-    smtp_port, http_port = free_port(), free_port()
-    ports = ["--smtp-port", str(smtp_port), "--http-port", str(http_port), "--max-messages", "100000"]
-    with (log_dir / "smtp-sink.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(REPO / "deploy/local/smtp_sink.py"), *ports],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    inbox = Inbox(f"http://127.0.0.1:{http_port}")
-    wait_for(lambda: http_ok(f"{inbox.base_url}/healthz"), timeout=20, what="the SMTP sink")
-    return Sink(process, smtp_port, inbox)
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it is still there after 10 s."""
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+SINK_OPTIONS = ("--max-messages", "100000")  # every email of a run stays listed
 
 
 def received(inbox: Inbox) -> int:
@@ -100,12 +70,6 @@ def publish_code_events(kafka: str, topic: str, recipient: str, count: int) -> s
     producer.flush(60)
     producer.close()
     return ids
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_workers(
@@ -155,7 +119,7 @@ def missing_and_duplicates(inbox: Inbox, recipient: str, ids: set[str]) -> tuple
     return len(ids - set(per_event)), duplicates
 
 
-def measure_bare_smtplib(sink: Sink, count: int) -> tuple[float, float, float]:
+def measure_bare_smtplib(sink: PrivateSink, count: int) -> tuple[float, float, float]:
     """The same kind of emails, composed beforehand, sent by a bare loop over one connection:
     emails/s, and the loop's and the sink's CPU seconds."""
     settings = Settings("", "")
@@ -175,13 +139,13 @@ def measure_bare_smtplib(sink: Sink, count: int) -> tuple[float, float, float]:
     started, cpu_started, sink_started = (
         time.perf_counter(),
         time.process_time(),
-        cpu_seconds(sink.process.pid),
+        cpu_seconds(sink.pid),
     )
     with smtplib.SMTP("127.0.0.1", sink.smtp_port) as smtp:
         for payload in payloads:
             smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
     rate = count / (time.perf_counter() - started)
-    return rate, time.process_time() - cpu_started, cpu_seconds(sink.process.pid) - sink_started
+    return rate, time.process_time() - cpu_started, cpu_seconds(sink.pid) - sink_started
 
 
 @dataclass
@@ -194,7 +158,9 @@ class WorkersRun:
     duplicates: int
 
 
-def run_workers(workers: int, count: int, kafka: str, databases: BenchDatabases, sink: Sink) -> WorkersRun:
+def run_workers(
+    workers: int, count: int, kafka: str, databases: BenchDatabases, sink: PrivateSink
+) -> WorkersRun:
     """`count` emails through `workers` workers on topics, a consumer group and a database of their own."""
     run = f"{RUN_ID}-{workers}"
     prefix, group = f"bench-{run}.", f"mailer-bench-{run}"
@@ -216,9 +182,9 @@ def run_workers(workers: int, count: int, kafka: str, databases: BenchDatabases,
             env["MAILER_SMTP_CONNECTIONS"] = os.environ["MAILER_SMTP_CONNECTIONS"]
         run_once(["mailer", "migrate"], env)
         ids = publish_code_events(kafka, prefix + CODES, recipient, count)
-        sink_cpu = cpu_seconds(sink.process.pid)
+        sink_cpu = cpu_seconds(sink.pid)
         rate, worker_cpu = measure_workers(workers, env, LOG_DIR, sink.inbox, count)
-        sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu
+        sink_cpu = cpu_seconds(sink.pid) - sink_cpu
         return WorkersRun(
             workers, rate, worker_cpu, sink_cpu, *missing_and_duplicates(sink.inbox, recipient, ids)
         )
@@ -231,12 +197,13 @@ def main() -> None:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
     databases = BenchDatabases(server)
-    sink = start_sink(LOG_DIR)
+    sink = PrivateSink(LOG_DIR, *SINK_OPTIONS)
+    sink.start()
     try:
         runs = [run_workers(workers, count, kafka, databases, sink) for workers in (1, 2)]
         bare_rate, bare_cpu, bare_sink_cpu = measure_bare_smtplib(sink, count)
     finally:
-        stop_process(sink.process)
+        sink.stop()
         databases.drop_all()
     connections = os.environ.get("MAILER_SMTP_CONNECTIONS") or str(Settings("", "").smtp_connections)
     print(

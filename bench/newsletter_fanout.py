@@ -25,7 +25,8 @@ import psycopg
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, TOPICS, delete_topics, ensure_topics
-from bench.mailer_throughput import CONSUMED, received, start_sink, stop_process
+from bench.chaos.infra import PrivateSink
+from bench.mailer_throughput import CONSUMED, SINK_OPTIONS, received
 from bench.support import RUN_ID, BenchDatabases
 from tests.conftest import start_group_at_the_end
 from tests.support.http import call
@@ -95,7 +96,8 @@ def main() -> None:
     topics += [Topic(dead_letter_topic(group), partitions=1) for group in (mailer_group, newsletter_group)]
     ensure_topics(kafka, tuple(topics))
     databases = BenchDatabases(server)
-    sink = start_sink(log_dir)
+    sink = PrivateSink(log_dir, *SINK_OPTIONS)
+    sink.start()
     smtp_port, inbox = sink.smtp_port, sink.inbox
     processes: list[ServiceProcess] = []
     port = free_port()
@@ -166,7 +168,7 @@ def main() -> None:
     finally:
         for process in processes:
             process.stop()
-        stop_process(sink.process)
+        sink.stop()
         databases.drop_all()
         delete_topics(kafka, [topic.name for topic in topics])
     mail_rate = (subscribers - 1) / (last - first)

@@ -32,7 +32,7 @@ from pathlib import Path
 from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import received
 from bench.signup_load import PASSWORD, Run, code_latencies, open_loop, stack_and_sink
-from bench.support import LOGS, SignupStack, describe_ms
+from bench.support import CLOCK_TICKS, LOGS, SignupStack, cpu_seconds, describe_ms
 from identity.bootstrap import password_hasher
 from identity.settings import Settings
 from tests.support.polling import wait_for
@@ -42,17 +42,7 @@ TOP_FRAMES = 12
 KAFKA = "Kafka broker"
 LOOP_SHARE = 0.9
 HASHING_FILES = ("argon2/",)  # a sample whose stack passes through argon2-cffi is hashing time
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PY_SPY = Path(sys.executable).parent / "py-spy"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def machine_busy_seconds() -> float:
@@ -104,7 +94,7 @@ def process_groups(stack: SignupStack, sink: PrivateSink) -> list[Group]:
         Group("identity relay", lambda: [relay.pid]),
         Group("mailer worker", lambda: [worker.pid]),
         *(Group(f"PostgreSQL backends, {name}", matching(f" {name} ")) for name in stack.databases.names),
-        Group("SMTP sink", lambda: [sink.process.process.pid]),  # type: ignore[union-attr]
+        Group("SMTP sink", lambda: [sink.pid]),  # type: ignore[union-attr]
         Group("load client (this process)", lambda: [os.getpid()]),
         Group(KAFKA, matching("kafka.Kafka "), shared=True),
         Group("PostgreSQL server, all processes", matching("postgres:", "bin/postgres "), shared=True),

@@ -29,6 +29,17 @@ UNLIMITED_RATES = {
 STACK_TOPICS = (ACCOUNT_EVENTS, ACCOUNT_STATE, CODES, NEWSLETTER_DELIVERIES)  # identity's and the mailer's
 LOGS = Path(os.environ.get("STATE_DIR", Path(__file__).resolve().parents[1] / ".state")) / "bench-logs"
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
 
 def infra_env() -> dict[str, str]:
     """The local infrastructure, as `deploy/local/infra.sh env` exports it (make bench sets it)."""

@@ -21,14 +21,14 @@ from pathlib import Path
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import CODES, TOPICS, ensure_topics
+from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import (
     CONSUMED,
     RUN_ID,
+    SINK_OPTIONS,
     delete_topics,
     publish_code_events,
     received,
-    start_sink,
-    stop_process,
 )
 from bench.support import BenchDatabases
 from tests.support.inbox import Inbox
@@ -108,14 +108,15 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     databases = BenchDatabases(os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres"))
-    sink = start_sink(Path(tempfile.mkdtemp(prefix="bench-recovery-sink-")))
+    sink = PrivateSink(Path(tempfile.mkdtemp(prefix="bench-recovery-sink-")), *SINK_OPTIONS)
+    sink.start()
     smtp_port, inbox = sink.smtp_port, sink.inbox
     results = {}
     try:
         for mode in MODES:
             results[mode.name] = measure(mode, kafka, databases, smtp_port, inbox, count)
     finally:
-        stop_process(sink.process)
+        sink.stop()
         databases.drop_all()
     print(
         f"burst of {count} code emails at {SENDS_PER_SECOND}/s, SIGKILL after {count // 5}, restart at once"

@@ -110,12 +110,17 @@ class PrivatePostgres:
 class PrivateSink:
     """The SMTP sink of deploy/local on free ports, with its inbox client."""
 
-    def __init__(self, logs: Path) -> None:
+    def __init__(self, logs: Path, *options: str) -> None:
         self.smtp_port, http_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{http_port}"
         argv = ["python", str(SCRIPTS / "smtp_sink.py"), "--smtp-port", str(self.smtp_port)]
-        self.process = ServiceProcess("smtp-sink", [*argv, "--http-port", str(http_port)], {}, logs)
+        self.process = ServiceProcess("smtp-sink", [*argv, "--http-port", str(http_port), *options], {}, logs)
         self.inbox = Inbox(self.url)
+
+    @property
+    def pid(self) -> int:
+        assert self.process.process is not None, "the sink is not started"
+        return self.process.process.pid
 
     def start(self) -> None:
         self.process.start().wait_http(f"{self.url}/healthz")

@@ -1,6 +1,5 @@
 """Kafka stopped while people keep signing up: every event still arrives once it is back."""
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,13 +25,12 @@ class StoppableBroker:
 
 @pytest.fixture
 def broker(infra: Infra) -> Iterator[StoppableBroker]:
-    """A broker the test may stop: the containers' own, or with the local infrastructure one of its own
-    on free ports, so the broker every other test (and every other run on the machine) uses stays up."""
+    """A broker the test may stop: the containers' own, or else one of its own on free ports
+    (deploy/local/kafka.sh), so the broker every other test (and every other run on the machine)
+    uses stays up, whoever runs it."""
     if infra.broker_control is not None:
         yield StoppableBroker(infra.kafka, infra.broker_control)
         return
-    if not os.environ.get("KAFKA_LOCAL_SCRIPT"):
-        pytest.skip("the broker is neither deploy/local's nor a container, so the test cannot stop one")
     kafka = PrivateKafka()
     kafka.reset_and_start()
     try:
