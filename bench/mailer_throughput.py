@@ -6,8 +6,11 @@ in the same run. For each number of workers, N CodeIssued events (one account ea
 pre-published to fresh private copies of the mailer's topics (other consumers of the shared
 cluster see none of them), and the workers, each with MAILER_SMTP_CONNECTIONS connections (the
 default unless set), send them into the benchmark's own sink; the rate is counted from the first
-email in the sink to the N-th. Run: `make bench BENCH=mailer_throughput` (or `.venv/bin/python -m
-bench.mailer_throughput [N]`, default 3000).
+email in the sink to the N-th. The bare loop's rate on this machine swings by ±15 % from one run
+to the next, so the three are measured back to back in each of several rounds, and each ratio is
+against the bare loop of its own round; the medians are reported. Run: `make bench
+BENCH=mailer_throughput` (or `.venv/bin/python -m bench.mailer_throughput [N [ROUNDS]]`, default
+3000 emails, 3 rounds).
 """
 
 import collections
@@ -21,6 +24,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 from kafka import KafkaProducer
 
@@ -159,10 +163,10 @@ class WorkersRun:
 
 
 def run_workers(
-    workers: int, count: int, kafka: str, databases: BenchDatabases, sink: PrivateSink
+    workers: int, count: int, kafka: str, databases: BenchDatabases, sink: PrivateSink, round_number: int
 ) -> WorkersRun:
     """`count` emails through `workers` workers on topics, a consumer group and a database of their own."""
-    run = f"{RUN_ID}-{workers}"
+    run = f"{RUN_ID}-{round_number}-{workers}"
     prefix, group = f"bench-{run}.", f"mailer-bench-{run}"
     recipient = f"throughput-{run}@bench.example.org"
     topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
@@ -171,7 +175,7 @@ def run_workers(
     try:
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "MAILER_DATABASE_URL": databases.create(f"mailer_{workers}"),
+            "MAILER_DATABASE_URL": databases.create(f"mailer_{round_number}_{workers}"),
             "MAILER_CONSUMER_GROUP": group,
             "MAILER_TOPIC_PREFIX": prefix,
             "SMTP_HOST": "127.0.0.1",
@@ -192,34 +196,69 @@ def run_workers(
         delete_topics(kafka, [topic.name for topic in topics])
 
 
+@dataclass
+class BareRun:
+    rate: float
+    cpu: float
+    sink_cpu: float
+
+
+def run_round(
+    count: int, kafka: str, databases: BenchDatabases, sink: PrivateSink, number: int
+) -> tuple[BareRun, list[WorkersRun]]:
+    """The bare loop, then 1 and 2 workers, back to back on the same sink."""
+    bare = BareRun(*measure_bare_smtplib(sink, count))
+    return bare, [run_workers(workers, count, kafka, databases, sink, number) for workers in (1, 2)]
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
     databases = BenchDatabases(server)
     sink = PrivateSink(LOG_DIR, *SINK_OPTIONS)
     sink.start()
+    results = []
     try:
-        runs = [run_workers(workers, count, kafka, databases, sink) for workers in (1, 2)]
-        bare_rate, bare_cpu, bare_sink_cpu = measure_bare_smtplib(sink, count)
+        for number in range(1, rounds + 1):
+            bare, runs = run_round(count, kafka, databases, sink, number)
+            results.append((bare, runs))
+            ratios = "  ".join(
+                f"{run.workers} worker(s) {run.rate:6.1f}/s = {run.rate / bare.rate:4.2f}×" for run in runs
+            )
+            print(f"round {number}: bare {bare.rate:6.1f}/s  {ratios}", flush=True)
     finally:
         sink.stop()
         databases.drop_all()
+    report(count, results)
+
+
+def report(count: int, results: list[tuple[BareRun, list[WorkersRun]]]) -> None:
+    """Medians over the rounds; a ratio is each round's, against the bare loop of the same round."""
     connections = os.environ.get("MAILER_SMTP_CONNECTIONS") or str(Settings("", "").smtp_connections)
+    bares = [bare for bare, _ in results]
     print(
-        f"{count} emails; CPU per email: the sender's, then the sink's; load average {os.getloadavg()[0]:.1f}"
+        f"{count} emails, {len(results)} round(s), medians; CPU per email: the sender's, then the sink's; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"bare smtplib     : {bare_rate:7.1f} emails/s             "
-        f"{per_email_ms(bare_cpu, count)} + {per_email_ms(bare_sink_cpu, count)}  "
+        f"bare smtplib     : {median(bare.rate for bare in bares):7.1f} emails/s                       "
+        f"{per_email_ms(median(bare.cpu for bare in bares), count)} + "
+        f"{per_email_ms(median(bare.sink_cpu for bare in bares), count)}  "
         "(one connection, the emails composed beforehand)"
     )
-    for run in runs:
+    for index, workers in enumerate((1, 2)):
+        runs = [round_runs[index] for _, round_runs in results]
+        ratios = sorted(run.rate / bare.rate for run, bare in zip(runs, bares, strict=True))
+        worker_cpu = per_email_ms(median(run.worker_cpu for run in runs), count)
         print(
-            f"mailer, {run.workers} worker{'s' if run.workers > 1 else ' '}: {run.rate:7.1f} emails/s  "
-            f"ratio {run.rate / bare_rate:4.2f}  {per_email_ms(run.worker_cpu, count)} + "
-            f"{per_email_ms(run.sink_cpu, count)}  ({connections} SMTP connections per worker, "
-            f"{run.duplicates} duplicate(s), {run.missing} missing)"
+            f"mailer, {workers} worker{'s' if workers > 1 else ' '}: "
+            f"{median(run.rate for run in runs):7.1f} emails/s  ratio {median(ratios):4.2f} "
+            f"({ratios[0]:4.2f}–{ratios[-1]:4.2f})  {worker_cpu} + "
+            f"{per_email_ms(median(run.sink_cpu for run in runs), count)}  ({connections} SMTP connections "
+            f"per worker, {sum(run.duplicates for run in runs)} duplicate(s), "
+            f"{sum(run.missing for run in runs)} missing)"
         )
     print(f"logs             : {LOG_DIR}  (issue #12: one worker ≥ 1.0× the bare loop)")
 

@@ -18,7 +18,7 @@ from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
 from mailer.messages import Content, Envelope, OutgoingEmail, build_message
-from mailer.service_layer.dispatch import UNMARKED_PER_LANE, Dispatcher, PendingEmail
+from mailer.service_layer.dispatch import FIRST_CLAIM, UNMARKED_PER_LANE, Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
 from tests.support.polling import wait_for
 from tests.support.sink import PrivateSink
@@ -96,19 +96,19 @@ def test_a_batch_goes_out_over_every_connection_each_email_once_and_marked_sent(
     assert statuses(mailer_pool, emails) == {email.event_id: ("sent", 1) for email in emails}
 
 
-def test_one_accounts_emails_take_one_connection_in_their_order(dispatcher, sink):
+def test_one_accounts_emails_go_out_in_their_order_across_claims(dispatcher, sink):
+    """Its emails span several claims (FIRST_CLAIM, then more), and lanes are free to take them."""
     account = uuid.uuid4()
     recipient = f"ordered-{uuid.uuid4().hex[:8]}@example.org"
     others = [pending(f"other-{n}-{recipient}", "other") for n in range(20)]
-    mine = [pending(recipient, f"code {n}", account_id=account) for n in range(8)]
+    mine = [pending(recipient, f"code {n}", account_id=account) for n in range(3 * FIRST_CLAIM)]
     for email in [*others[:10], *mine, *others[10:]]:
         dispatcher.submit(email)
 
     dispatcher.finish_batch()
 
     received = list(reversed(sink.inbox.messages(to=recipient)))  # the inbox lists newest first
-    assert [message["subject"] for message in received] == [f"code {n}" for n in range(8)]
-    assert len({message["peer"] for message in received}) == 1
+    assert [message["subject"] for message in received] == [f"code {n}" for n in range(3 * FIRST_CLAIM)]
 
 
 def test_an_event_twice_in_a_batch_or_already_sent_is_not_sent_again(dispatcher, mailer_pool, sink):
@@ -243,3 +243,38 @@ def test_a_lane_runs_at_most_one_email_ahead_of_its_marks(mailer_pool, sink):
         dispatcher.close()
     assert all(email.future.exception() is None for email in emails)
     assert len(sink.inbox.messages(to=recipient)) == 5
+
+
+class SlowFor:
+    """An SMTP sender that takes `seconds` more over each email to `recipient`."""
+
+    def __init__(self, sender: SmtpSender, recipient: str, seconds: float) -> None:
+        self.sender, self.recipient, self.seconds = sender, recipient, seconds
+
+    def send(self, email: OutgoingEmail) -> None:
+        if email.recipient == self.recipient:
+            time.sleep(self.seconds)
+        self.sender.send(email)
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+def test_a_slow_account_holds_up_one_lane_only(mailer_pool, sink):
+    """The other lane takes every other account meanwhile, whatever their hashes."""
+    slow = f"slow-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    senders = [SlowFor(SmtpSender("127.0.0.1", sink.smtp_port), slow, 0.05) for _ in range(2)]
+    dispatcher = Dispatcher(mailer_pool, senders, DeliveryLog(mailer_pool), TokenBucket(0))
+    others = [pending(f"quick-{n}-{slow}", "quick") for n in range(10)]
+    try:
+        for email in [*(pending(slow, f"slow {n}", account_id=account) for n in range(6)), *others]:
+            dispatcher.submit(email)
+        dispatcher.finish_batch()
+    finally:
+        dispatcher.close()
+
+    arrivals = [message["to"][0] for message in reversed(sink.inbox.messages())]
+    quick = [n for n, to in enumerate(arrivals) if to.startswith("quick-") and to.endswith(slow)]
+    last_slow = max(n for n, to in enumerate(arrivals) if to == slow)
+    assert len(quick) == 10 and max(quick) < last_slow

@@ -134,6 +134,7 @@ class EventConsumer:
         inbox: bool = True,
         group_instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        max_poll_records: int = 200,
         housekeeping: Sequence[Expiry] = (),
         housekeeping_interval_s: float = 600.0,
         keep_processed_events_days: float = 30.0,
@@ -153,6 +154,7 @@ class EventConsumer:
         self.inbox = inbox
         self.group_instance_id = group_instance_id
         self.session_timeout_ms = session_timeout_ms
+        self.max_poll_records = max_poll_records
         # Inbox rows only need to outlive any redelivery; the service may add its own tables.
         inbox_expiry = Expiry("processed_events", "processed_at", keep_processed_events_days * 86400)
         self.housekeeping = (inbox_expiry, *housekeeping) if inbox else tuple(housekeeping)
@@ -173,6 +175,7 @@ class EventConsumer:
             topics=self.topics,
             group_instance_id=self.group_instance_id,
             session_timeout_ms=self.session_timeout_ms,
+            max_poll_records=self.max_poll_records,
         )
         log.info(
             "consumer group %s (instance %s) reading %s",

@@ -32,6 +32,7 @@ def create_consumer(
     topics: tuple[str, ...],
     group_instance_id: str | None = None,
     session_timeout_ms: int = 10_000,
+    max_poll_records: int = 200,
 ) -> KafkaConsumer:
     """A group member that commits offsets itself, only after the work is done.
 
@@ -45,7 +46,7 @@ def create_consumer(
         client_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=200,
+        max_poll_records=max_poll_records,
         reconnect_backoff_max_ms=2_000,
         group_instance_id=group_instance_id,
         session_timeout_ms=session_timeout_ms,

@@ -67,6 +67,7 @@ class Templates:
             undefined=StrictUndefined,
             trim_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # templates ship with the package: no stat() of three files per email
         )
 
     def render(self, kind: str, context: Mapping[str, Any], language: str | None = None) -> Content:

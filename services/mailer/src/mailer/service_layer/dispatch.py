@@ -1,21 +1,23 @@
-"""Sending a batch's emails over several SMTP connections at once, each email once.
+"""Sending a polled batch's emails over several SMTP connections at once, each email once.
 
-The consumer's handlers submit the emails of a polled batch; `finish_batch` then claims them all
-in one statement (each claim committed before its email can go out) and sends them on parallel
-lanes, one per SMTP connection; the emails of one account take the same lane, in their order.
-Meanwhile the batch's thread marks the accepted emails sent, all those accepted since its last
-mark in one statement (a group commit), on the connection that made the claims: a connection
-broken since its last use (the database restarted) fails at the claim, before any email goes out.
-The window for a duplicate: an email accepted by the server and not yet marked when the worker
-or its database dies, at most UNMARKED_PER_LANE per lane (`duplicate_window`); once a mark
-fails, the lanes send nothing more of the batch.
+The consumer's handlers submit the batch's emails one by one. They are claimed in chunks, each in
+one statement (see FIRST_CLAIM), the rest at `finish_batch` (each claim committed before its email can go
+out) and handed to the lanes at once, so sending starts while the handlers read the rest of the
+batch. A lane is a thread with an SMTP connection of its own: it takes the next account with
+emails waiting and sends that account's emails in their order, so one account's emails never go
+out on two connections at once and no lane idles while another has a queue.
+Meanwhile the batch's marker thread marks the accepted emails sent, all those accepted since its
+last mark in one statement (a group commit), on the connection that made the batch's claims: a
+connection broken since its last use (the database restarted) fails at the claim, before any
+email goes out. The window for a duplicate: an email accepted by the server and not yet marked
+when the worker or its database dies, at most UNMARKED_PER_LANE per lane (`duplicate_window`);
+once a mark fails, the lanes send nothing more of the batch.
 """
 
 import collections
 import queue
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -34,6 +36,13 @@ from mailer.messages import OutgoingEmail
 
 # A lane sends its next email while the one before is being marked, never further ahead.
 UNMARKED_PER_LANE = 2
+# The first emails of a batch are claimed in one statement once this many are submitted, so the
+# lanes start while the handlers go on; each later claim takes as many as were claimed before it,
+# the lanes having that much work queued meanwhile (a batch of 200: 5 statements).
+FIRST_CLAIM = 16
+# A marker collects the lanes' reports this long before marking them sent in one statement: a
+# lane sends for several milliseconds before it needs its previous email marked.
+MARK_GATHER_S = 0.002
 
 
 class Sender(Protocol):
@@ -42,7 +51,7 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
+@dataclass(eq=False)
 class PendingEmail:
     """An email asked for by an event, composed only once it is claimed."""
 
@@ -53,6 +62,52 @@ class PendingEmail:
     locale: str | None
     compose: Callable[[], OutgoingEmail]  # raises PermanentError when it cannot be composed
     future: Future[None] = field(default_factory=Future)
+    batch: "Batch | None" = None  # once claimed
+
+    @property
+    def sender_key(self) -> str:
+        """One account's emails (a recipient's, for emails without an account) go out in order."""
+        return str(self.account_id or self.recipient)
+
+
+# What a lane tells the marker of an email: its Message-ID once accepted, else None; at the end of
+# a batch, how many emails it queued.
+Report = tuple[PendingEmail, str | None] | int
+
+
+@dataclass(eq=False)
+class Batch:
+    """The emails claimed since the consumer's last poll: their claims' connection, and what the
+    lanes report of them."""
+
+    conn: psycopg.Connection
+    reports: "queue.SimpleQueue[Report]" = field(default_factory=queue.SimpleQueue)
+    marking_failed: threading.Event = field(default_factory=threading.Event)
+    queued: int = 0  # by the consumer's thread; the marker learns the total from the last report
+    reported: int = 0  # by the marker
+    expected: int | None = None
+
+    def all_reported(self) -> bool:
+        return self.expected is not None and self.reported >= self.expected
+
+    def gather_accepted(self) -> list[tuple[PendingEmail, str]]:
+        """The emails accepted, from the next report (waiting for it) to MARK_GATHER_S after it,
+        or until every email of the batch is reported."""
+        accepted = []
+        deadline = None
+        while not self.all_reported():
+            report = _next_report(self.reports, deadline)
+            if report is None:
+                break
+            deadline = deadline or time.monotonic() + MARK_GATHER_S
+            if isinstance(report, int):
+                self.expected = report
+                continue
+            self.reported += 1
+            email, message_id = report
+            if message_id is not None:
+                accepted.append((email, message_id))
+        return accepted
 
 
 class Dispatcher:
@@ -71,38 +126,78 @@ class Dispatcher:
         self.senders = list(senders)
         self.delivery_log = delivery_log
         self.rate_limit = rate_limit
+        self._submitted: list[PendingEmail] = []  # this batch's, copies included
+        self._event_ids: set[str] = set()
+        self._unclaimed: list[PendingEmail] = []
+        self._batch: Batch | None = None
+        # The emails waiting, per sender key; a key is here while a lane owns it.
+        self._waiting: dict[str, collections.deque[PendingEmail]] = {}
+        self._waiting_lock = threading.Lock()
+        self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # keys without a lane
+        self._marker = ThreadPoolExecutor(1, thread_name_prefix="mark-sent")
         self._lanes = [
-            ThreadPoolExecutor(1, thread_name_prefix=f"smtp-lane-{n}") for n in range(len(senders))
+            threading.Thread(target=self._run_lane, args=(sender,), name=f"smtp-lane-{n}", daemon=True)
+            for n, sender in enumerate(self.senders)
         ]
-        self._pending: list[PendingEmail] = []
-        self._reports: queue.SimpleQueue[tuple[PendingEmail, str | None]] = queue.SimpleQueue()
-        self._marking_failed = threading.Event()
+        for lane in self._lanes:
+            lane.start()
 
     def submit(self, email: PendingEmail) -> Future[None]:
-        """Send `email` with the rest of the batch; its Future ends when it is sent or has failed."""
-        self._pending.append(email)
+        """Send `email` with the rest of the batch; its Future ends when it is sent or has failed.
+
+        An event the relay published twice is claimed and sent once, the copy done at once (should
+        the first fail, its partition is retried from the first, copy included).
+        """
+        self._submitted.append(email)
+        if email.event_id in self._event_ids:
+            email.future.set_result(None)
+        else:
+            self._event_ids.add(email.event_id)
+            self._unclaimed.append(email)
+            if len(self._unclaimed) >= max(FIRST_CLAIM, self._batch.queued if self._batch else 0):
+                self._claim_and_queue()
         return email.future
 
     def finish_batch(self) -> None:
-        """Claim, send and mark every email submitted since the last call; return when all are over."""
-        emails, self._pending = self._pending, []
-        unique = _first_per_event(emails)
-        if unique:
-            try:
-                with self.pool.connection() as conn:
-                    to_send = self._claim(conn, unique)
-                    self._start_lanes(to_send)
-                    self._mark_until_done(conn, len(to_send))
-            except Exception as error:  # noqa: BLE001 - each email's outcome is its event's to settle
-                _fail_unfinished(unique, error)
-        wait([email.future for email in emails])
+        """Claim and queue the emails not claimed yet; return once every email of the batch is over."""
+        self._claim_and_queue()
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.reports.put(batch.queued)
+        submitted, self._submitted, self._event_ids = self._submitted, [], set()
+        wait([email.future for email in submitted])
 
     def close(self) -> None:
         """Stop the lanes and say QUIT on every connection."""
+        for _ in self._lanes:
+            self._ready.put(None)
         for lane in self._lanes:
-            lane.shutdown(wait=True)
+            lane.join()
+        self._marker.shutdown(wait=True)
         for sender in self.senders:
             sender.close()
+
+    def _claim_and_queue(self) -> None:
+        emails, self._unclaimed = self._unclaimed, []
+        if not emails:
+            return
+        try:
+            batch = self._current_batch()
+            to_send = self._claim(batch.conn, emails)
+        except Exception as error:  # noqa: BLE001 - each email's outcome is its event's to settle
+            _fail_unfinished(emails, error)
+            return
+        batch.queued += len(to_send)
+        for email in to_send:
+            email.batch = batch
+            self._queue(email)
+
+    def _current_batch(self) -> Batch:
+        """The batch being claimed; its first claim takes a connection that its marker gives back."""
+        if self._batch is None:
+            self._batch = Batch(self.pool.getconn())
+            self._marker.submit(self._mark_batch, self._batch)
+        return self._batch
 
     def _claim(self, conn: psycopg.Connection, emails: list[PendingEmail]) -> list[PendingEmail]:
         """The emails to send now; the others (sent or skipped already, erased) are done.
@@ -128,64 +223,54 @@ class Dispatcher:
         metrics.SKIPPED.labels(email.kind).inc()
         email.future.set_result(None)
 
-    def _start_lanes(self, emails: list[PendingEmail]) -> None:
-        self._marking_failed.clear()
-        slices: list[list[PendingEmail]] = [[] for _ in self.senders]
-        for email in emails:
-            slices[_lane_of(email, len(slices))].append(email)
-        for lane, sender, emails_of_lane in zip(self._lanes, self.senders, slices, strict=True):
-            if emails_of_lane:
-                lane.submit(self._send_lane, sender, emails_of_lane)
+    def _queue(self, email: PendingEmail) -> None:
+        """Behind the account's emails waiting, else for the next free lane."""
+        key = email.sender_key
+        with self._waiting_lock:
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                waiting.append(email)
+                return
+            self._waiting[key] = collections.deque([email])
+        self._ready.put(key)
 
-    def _mark_until_done(self, conn: psycopg.Connection, count: int) -> None:
-        """Mark sent, in one statement each time, the emails the lanes report accepted, until all
-        `count` emails are reported; after a failed mark, the lanes stop sending."""
-        while count:
-            reports = [self._reports.get()]
-            while True:
-                try:
-                    reports.append(self._reports.get_nowait())
-                except queue.Empty:
-                    break
-            count -= len(reports)
-            accepted = [(email, message_id) for email, message_id in reports if message_id is not None]
-            if accepted:
-                self._mark(conn, accepted)
+    def _next_of(self, key: str) -> PendingEmail | None:
+        """The key's next email, or None, the key given up, once it has no more."""
+        with self._waiting_lock:
+            waiting = self._waiting[key]
+            if waiting:
+                return waiting.popleft()
+            del self._waiting[key]
+            return None
 
-    def _mark(self, conn: psycopg.Connection, accepted: list[tuple[PendingEmail, str]]) -> None:
-        try:
-            deliveries.mark_sent(conn, [(email.event_id, message_id) for email, message_id in accepted])
-        except Exception as error:  # noqa: BLE001 - see finish_batch
-            self._marking_failed.set()
-            for email, _ in accepted:
-                email.future.set_exception(error)
-            return
-        for email, _ in accepted:
-            metrics.SENT.labels(email.kind).inc()
-            email.future.set_result(None)
-
-    def _send_lane(self, sender: Sender, emails: list[PendingEmail]) -> None:
-        """Send one lane's emails in order; each is reported (its Message-ID once accepted, else None).
+    def _run_lane(self, sender: Sender) -> None:
+        """Send the emails of one key after another until `close`; each email is reported.
 
         A lane has at most UNMARKED_PER_LANE emails accepted and not yet marked: the bound of the
         duplicate window.
         """
         unmarked: collections.deque[PendingEmail] = collections.deque()
-        for email in emails:
-            while len(unmarked) >= UNMARKED_PER_LANE:
-                wait([unmarked.popleft().future])
-            message_id = None
-            try:
-                if self._marking_failed.is_set():
-                    raise TransientError("not sent: marking the batch's emails sent failed")
-                message_id = self._send_one(sender, email)
-            except Exception as error:  # noqa: BLE001 - see finish_batch
-                if not email.future.done():
-                    email.future.set_exception(error)
-            finally:
-                self._reports.put((email, message_id))
-            if message_id is not None:
-                unmarked.append(email)
+        while (key := self._ready.get()) is not None:
+            while (email := self._next_of(key)) is not None:
+                while len(unmarked) >= UNMARKED_PER_LANE:
+                    wait([unmarked.popleft().future])
+                if self._send_reported(sender, email) is not None:
+                    unmarked.append(email)
+
+    def _send_reported(self, sender: Sender, email: PendingEmail) -> str | None:
+        """Send the email and report it to its batch's marker: its Message-ID once accepted, else None."""
+        assert email.batch is not None
+        message_id = None
+        try:
+            if email.batch.marking_failed.is_set():
+                raise TransientError("not sent: marking the batch's emails sent failed")
+            message_id = self._send_one(sender, email)
+        except Exception as error:  # noqa: BLE001 - see _claim_and_queue
+            if not email.future.done():
+                email.future.set_exception(error)
+        finally:
+            email.batch.reports.put((email, message_id))
+        return message_id
 
     def _send_one(self, sender: Sender, email: PendingEmail) -> str | None:
         """Compose and send one email: its Message-ID once the server accepted it, None after a
@@ -210,6 +295,37 @@ class Dispatcher:
             (metrics.FAILED if permanent else metrics.RETRIED).labels(email.kind).inc()
             email.future.set_exception(error)
 
+    def _mark_batch(self, batch: Batch) -> None:
+        """Mark sent, one statement each time, the emails the lanes report accepted, until all the
+        batch's emails are reported; then give the batch's connection back."""
+        try:
+            while not batch.all_reported():
+                accepted = batch.gather_accepted()
+                if accepted:
+                    self._mark(batch, accepted)
+        finally:
+            self.pool.putconn(batch.conn)
+
+    def _mark(self, batch: Batch, accepted: list[tuple[PendingEmail, str]]) -> None:
+        try:
+            deliveries.mark_sent(batch.conn, [(email.event_id, message_id) for email, message_id in accepted])
+        except Exception as error:  # noqa: BLE001 - see _claim_and_queue
+            batch.marking_failed.set()
+            for email, _ in accepted:
+                email.future.set_exception(error)
+            return
+        for email, _ in accepted:
+            metrics.SENT.labels(email.kind).inc()
+            email.future.set_result(None)
+
+
+def _next_report(reports: "queue.SimpleQueue[Report]", deadline: float | None) -> Report | None:
+    """The next report, waiting for it until `deadline` (None: as long as it takes); None at the deadline."""
+    try:
+        return reports.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        return None
+
 
 def _fail_unfinished(emails: list[PendingEmail], error: Exception) -> None:
     for email in emails:
@@ -221,21 +337,3 @@ def duplicate_window(smtp_connections: int) -> int:
     """The most emails a worker with this many lanes can send again after it dies (or its
     database does): those accepted and not yet marked sent."""
     return UNMARKED_PER_LANE * smtp_connections
-
-
-def _lane_of(email: PendingEmail, lanes: int) -> int:
-    """One account's emails (a recipient's, for emails without an account) share a lane: they go
-    out in their order, as they came on their partition."""
-    return zlib.crc32(str(email.account_id or email.recipient).encode()) % lanes
-
-
-def _first_per_event(emails: list[PendingEmail]) -> list[PendingEmail]:
-    """One email per event: an event the relay published twice is claimed and sent once, the copy
-    done at once (should the first fail, its partition is retried from the first, copy included)."""
-    first: dict[str, PendingEmail] = {}
-    for email in emails:
-        if email.event_id in first:
-            email.future.set_result(None)
-        else:
-            first[email.event_id] = email
-    return list(first.values())
