@@ -46,7 +46,7 @@ class FencedAfterJoin:
     def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
         return {PARTITION: [self.record]}
 
-    def commit(self, offsets) -> None:  # type: ignore[no-untyped-def]
+    def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
         raise FencedInstanceIdError("worker-1")
 
     def assignment(self) -> set[TopicPartition]:

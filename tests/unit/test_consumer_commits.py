@@ -1,0 +1,91 @@
+"""Offsets are committed at most every COMMIT_INTERVAL_S, and what is left when the consumer stops
+(fakes, no I/O)."""
+
+import contextlib
+import threading
+import uuid
+
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from accounts_common import consumer as consumer_module
+from accounts_common.consumer import EventConsumer
+from accounts_common.events import new_event
+
+PARTITION = TopicPartition("topic", 0)
+
+
+def record(offset: int) -> ConsumerRecord:
+    account_id = str(uuid.uuid4())
+    data = {"account_id": account_id, "email": "a@example.org", "registered_at": "2026-11-28T00:00:00+00:00"}
+    event = new_event("UserRegistered", source="/tests", subject=account_id, data=data)
+    return ConsumerRecord(
+        topic=PARTITION.topic,
+        partition=PARTITION.partition,
+        leader_epoch=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"a",
+        value=event.to_json().encode(),
+        headers=[],
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=1,
+        serialized_header_size=-1,
+    )
+
+
+class OneRecordPerPoll:
+    """A KafkaConsumer stand-in handing out one record per poll, `count` in all, then stopping the run."""
+
+    def __init__(self, count: int, stop: threading.Event) -> None:
+        self.count, self.stop, self.polled = count, stop, 0
+        self.commits: list[int] = []
+
+    def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
+        if self.polled == self.count:
+            self.stop.set()
+            return {}
+        self.polled += 1
+        return {PARTITION: [record(self.polled - 1)]}
+
+    def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
+        self.commits.append(offsets[PARTITION].offset)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {PARTITION}
+
+    def highwater(self, partition: TopicPartition) -> int:
+        return self.polled
+
+    def position(self, partition: TopicPartition, timeout_ms: int) -> int:
+        return self.polled
+
+    def close(self, autocommit: bool) -> None:
+        pass
+
+
+class NoDatabase:
+    @contextlib.contextmanager
+    def connection(self):  # type: ignore[no-untyped-def]
+        yield None
+
+
+def test_records_handled_one_by_one_are_committed_once_per_interval_and_all_at_stop(monkeypatch):
+    monkeypatch.setattr(consumer_module, "COMMIT_INTERVAL_S", 3600)
+    stop = threading.Event()
+    fake = OneRecordPerPoll(50, stop)
+    worker = EventConsumer(
+        group="test",
+        topics=(PARTITION.topic,),
+        handlers={"UserRegistered": lambda conn, event, data: None},
+        pool=NoDatabase(),  # type: ignore[arg-type]
+        bootstrap_servers="unused",
+        inbox=False,
+        consumer_factory=lambda *args, **kwargs: fake,
+    )
+
+    worker.run(stop)
+
+    assert fake.commits == [1, 50], "the first record's at once, then the rest only when stopping"
