@@ -3,6 +3,7 @@
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ FOLLOWS_EVENT_OFFSET_HEADER = "follows-event-offset"
 RELAY_LOCK_KEY = 0x6F757462  # one active relay per database keeps the order per account
 SEND_TIMEOUT_S = 30.0
 STATES_WAIT_S = 0.05  # at most this long for the next events, before state records go out alone
+# The parked-rows gauge is read again at most this often: a query less in front of each publish.
+PARKED_REPORT_INTERVAL_S = 2.0
 
 PUBLISHED = Counter("outbox_published_total", "Events published from the outbox to Kafka")
 PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Publish attempts that failed")
@@ -203,6 +206,7 @@ class OutboxRelay(LeadingProducer):
         self.max_record_bytes = max_record_bytes
         self.topic_prefix = topic_prefix  # publish to prefixed copies of the topics (isolated test runs)
         self._states_follow = False  # events went out: state records of theirs may be waiting
+        self._parked_reported_at = -PARKED_REPORT_INTERVAL_S
 
     def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
@@ -302,6 +306,9 @@ class OutboxRelay(LeadingProducer):
         return sent, refused
 
     def _report_parked(self, conn: psycopg.Connection) -> None:
+        if time.monotonic() < self._parked_reported_at + PARKED_REPORT_INTERVAL_S:
+            return
+        self._parked_reported_at = time.monotonic()
         row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
         PARKED_ROWS.set(row[0] if row else 0)
 

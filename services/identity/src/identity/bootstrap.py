@@ -9,6 +9,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import CodeCipher
 from accounts_common.db import create_pool
+from identity.adapters.hashing import BackgroundHasher
 from identity.adapters.ratelimits import RateLimiter
 from identity.adapters.tokens import TokenIssuer, key_ring
 from identity.domain.passwords import PasswordPolicy, common_passwords
@@ -26,7 +27,7 @@ class Identity:
     settings: Settings
     pool: ConnectionPool
     policy: PasswordPolicy
-    hasher: PasswordHasher
+    hasher: BackgroundHasher
     cipher: CodeCipher
     tokens: TokenIssuer
     limiter: RateLimiter
@@ -48,7 +49,7 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None = None) -> Identity:
     """Wire identity from settings (the environment when none are given)."""
     settings = settings or Settings.from_env()
-    hasher = password_hasher(settings)
+    hasher = BackgroundHasher(password_hasher(settings), settings.hash_nice)
     return Identity(
         settings=settings,
         pool=pool if pool is not None else create_pool(settings.database_url, name="identity"),

@@ -72,6 +72,7 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
     argon2_parallelism: int = 1
+    hash_nice: int = 10
     max_body_bytes: int = 64 * 1024
     signing_keys_pem: str = ""
     signing_key_cache_s: int = 60
@@ -104,6 +105,7 @@ class Settings:
             argon2_time_cost=env_int("IDENTITY_ARGON2_TIME_COST", 2),
             argon2_memory_kib=env_int("IDENTITY_ARGON2_MEMORY_KIB", 19 * 1024),
             argon2_parallelism=env_int("IDENTITY_ARGON2_PARALLELISM", 1),
+            hash_nice=env_int("IDENTITY_HASH_NICE", 10),
             signing_keys_pem=env_str("IDENTITY_SIGNING_KEYS", ""),
             signing_key_cache_s=env_int("IDENTITY_SIGNING_KEY_CACHE_S", 60),
             trusted_proxy_hops=env_int("IDENTITY_TRUSTED_PROXY_HOPS", 0),

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -134,7 +134,9 @@ class Dispatcher:
         self._waiting: dict[str, collections.deque[PendingEmail]] = {}
         self._waiting_lock = threading.Lock()
         self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # keys without a lane
-        self._marker = ThreadPoolExecutor(1, thread_name_prefix="mark-sent")
+        self._to_mark: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
+        self._marker = threading.Thread(target=self._run_marker, name="mark-sent", daemon=True)
+        self._marker.start()
         self._lanes = [
             threading.Thread(target=self._run_lane, args=(sender,), name=f"smtp-lane-{n}", daemon=True)
             for n, sender in enumerate(self.senders)
@@ -173,7 +175,8 @@ class Dispatcher:
             self._ready.put(None)
         for lane in self._lanes:
             lane.join()
-        self._marker.shutdown(wait=True)
+        self._to_mark.put(None)
+        self._marker.join()
         for sender in self.senders:
             sender.close()
 
@@ -196,7 +199,7 @@ class Dispatcher:
         """The batch being claimed; its first claim takes a connection that its marker gives back."""
         if self._batch is None:
             self._batch = Batch(self.pool.getconn())
-            self._marker.submit(self._mark_batch, self._batch)
+            self._to_mark.put(self._batch)
         return self._batch
 
     def _claim(self, conn: psycopg.Connection, emails: list[PendingEmail]) -> list[PendingEmail]:
@@ -294,6 +297,10 @@ class Dispatcher:
         finally:
             (metrics.FAILED if permanent else metrics.RETRIED).labels(email.kind).inc()
             email.future.set_exception(error)
+
+    def _run_marker(self) -> None:
+        while (batch := self._to_mark.get()) is not None:
+            self._mark_batch(batch)
 
     def _mark_batch(self, batch: Batch) -> None:
         """Mark sent, one statement each time, the emails the lanes report accepted, until all the

@@ -1,0 +1,50 @@
+"""Password hashing at a lower CPU priority than the rest of the service's work."""
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from argon2 import PasswordHasher
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundHasher:
+    """argon2id hashes and checks on threads whose nice value is raised by `nice` (Linux sets it per
+    thread): a hash is ~20 ms of CPU where the rest of a signup's work, here and in the relay, Kafka
+    and the mailer, comes in pieces of a millisecond or two. On cores they share, those pieces run
+    as soon as they are ready instead of waiting behind hashes, and the hashes still get every cycle
+    nothing else wants. argon2 releases the GIL while it hashes. With `nice` 0, hashing stays on the
+    request's thread."""
+
+    def __init__(self, hasher: PasswordHasher, nice: int) -> None:
+        self.hasher = hasher
+        self.nice = nice
+        self._threads = None
+        if nice:
+            self._threads = ThreadPoolExecutor(
+                os.cpu_count() or 1, "argon2", initializer=_lower_priority, initargs=(nice,)
+            )
+
+    def hash(self, password: str) -> str:
+        if self._threads is None:
+            return self.hasher.hash(password)
+        return self._threads.submit(self.hasher.hash, password).result()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True, or argon2's VerifyMismatchError (or another VerificationError) raised."""
+        if self._threads is None:
+            return self.hasher.verify(password_hash, password)
+        return self._threads.submit(self.hasher.verify, password_hash, password).result()
+
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)
+
+
+def _lower_priority(nice: int) -> None:
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+    except OSError as error:
+        log.warning("password hashing keeps its CPU priority: %s", error)
