@@ -42,6 +42,8 @@ class PrivateKafka:
             "KAFKA_PORT": ",".join(map(str, self.ports)),
             "KAFKA_CONTROLLER_PORT": ",".join(str(free_port()) for _ in range(brokers)),
             "KAFKA_HEAP": "-Xmx384m -Xms384m",
+            # The jars of the infrastructure's broker, when it has them: no second Maven run.
+            "KAFKA_LIBS_FROM": str(Path(os.environ.get("STATE_DIR", REPO / ".state")) / "kafka/libs"),
         }
 
     @property

@@ -17,6 +17,8 @@
 #   KAFKA_CONTROLLER_PORT  KRaft controller port (default: 9093); for a cluster as KAFKA_PORT
 #   KAFKA_NODE             with a cluster: act on this node only (1..KAFKA_BROKERS)
 #   KAFKA_HEAP             JVM heap options (default: -Xmx512m -Xms512m)
+#   KAFKA_LIBS_FROM        another state folder's kafka/libs: its jars are taken (hard links) when
+#                          Maven resolved them from the same pom, so a private cluster skips Maven
 #
 # Topics are not created here (auto.create.topics.enable=false): the services do that.
 set -euo pipefail
@@ -86,20 +88,29 @@ ensure_libs() {
     local want
     want="$(pom_hash)"
     [[ -f $LIBS/.pom.sha256 && "$(cat "$LIBS/.pom.sha256")" == "$want" ]] && return 0
-    ensure_maven
-    log "resolving Kafka jars with Maven (first run takes a minute)…"
-    local tmp="$LIBS.tmp"
+    local tmp="$LIBS.tmp" from="${KAFKA_LIBS_FROM:-}"
     rm -rf "$tmp"
     # Into a temporary folder so an interrupted run never leaves a partial classpath.
+    if [[ -n $from && -f $from/.pom.sha256 && "$(cat "$from/.pom.sha256")" == "$want" ]]; then
+        cp -al "$from" "$tmp" 2>/dev/null || cp -a "$from" "$tmp"
+    else
+        resolve_libs "$tmp" "$want"
+    fi
+    rm -rf "$LIBS"
+    mv "$tmp" "$LIBS"
+    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars${from:+, taken from $from when it matched})"
+}
+
+resolve_libs() {
+    local into="$1" want="$2"
+    ensure_maven
+    log "resolving Kafka jars with Maven (first run takes a minute)…"
     if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KAFKA_ROOT/maven.log" 2>&1; then
+        -DincludeScope=runtime -DoutputDirectory="$into" >"$KAFKA_ROOT/maven.log" 2>&1; then
         tail -n 40 "$KAFKA_ROOT/maven.log" >&2
         die "Maven could not resolve the Kafka jars (full output in $KAFKA_ROOT/maven.log)"
     fi
-    echo "$want" >"$tmp/.pom.sha256"
-    rm -rf "$LIBS"
-    mv "$tmp" "$LIBS"
-    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
+    echo "$want" >"$into/.pom.sha256"
 }
 
 # The n-th port of a list given as "p1,p2,p3" or as the first port "p1" (then p1+2, p1+4).
