@@ -88,17 +88,18 @@ ensure_libs() {
     local want
     want="$(pom_hash)"
     [[ -f $LIBS/.pom.sha256 && "$(cat "$LIBS/.pom.sha256")" == "$want" ]] && return 0
-    local tmp="$LIBS.tmp" from="${KAFKA_LIBS_FROM:-}"
+    local tmp="$LIBS.tmp" from="${KAFKA_LIBS_FROM:-}" source="resolved with Maven"
     rm -rf "$tmp"
     # Into a temporary folder so an interrupted run never leaves a partial classpath.
     if [[ -n $from && -f $from/.pom.sha256 && "$(cat "$from/.pom.sha256")" == "$want" ]]; then
         cp -al "$from" "$tmp" 2>/dev/null || cp -a "$from" "$tmp"
+        source="taken from $from"
     else
         resolve_libs "$tmp" "$want"
     fi
     rm -rf "$LIBS"
     mv "$tmp" "$LIBS"
-    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars${from:+, taken from $from when it matched})"
+    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars, $source)"
 }
 
 resolve_libs() {
