@@ -1,6 +1,7 @@
 """The outbox relay and the consumer runtime against the real broker and database."""
 
 import json
+import logging
 import threading
 import uuid
 from collections import defaultdict
@@ -660,3 +661,17 @@ def test_a_broker_outage_means_waiting_never_parking(scratch_db, scratch_pool, t
             "SELECT published_at, parked_at FROM outbox WHERE record_key = %s", (account,)
         ).fetchone()
     assert row == (None, None)
+
+
+def test_a_starting_consumer_joins_its_group_knowing_the_partitions(infra, scratch_pool, topic, caplog):
+    """Its first join assigns the partitions: no empty assignment that only a rejoin, on a metadata
+    change kafka-python must notice, would correct."""
+    caplog.set_level(logging.WARNING, logger="kafka.coordinator.assignors")
+    account = str(uuid.uuid4())
+    event = registered(account, 0)
+    send_to_partition(infra, topic, 0, [event])
+    consumer = consumer_for(infra, scratch_pool, topic, record_handled)
+
+    run_until_handled(consumer, scratch_pool, account, event.id)
+
+    assert not [record for record in caplog.records if "No partition metadata" in record.getMessage()]

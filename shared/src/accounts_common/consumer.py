@@ -31,6 +31,7 @@ CONSUMER_LAG = Gauge(
 POLL_TIMEOUT_MS = 500
 UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
 LAG_REPORT_INTERVAL_S = 2.0
+METADATA_WAIT_S = 10.0  # before the first poll, for the topics' partitions (see _await_partitions)
 # Offsets are committed at most this often (and when the consumer stops): a commit costs a round
 # trip the broker's group coordinator holds for its append linger (5 ms), which a consumer taking
 # one record at a time would pay per record. A crash redelivers at most this much more work, which
@@ -195,6 +196,7 @@ class EventConsumer:
         self._uncommitted.clear()
         housekeeping = Schedule(self.housekeeping_interval_s)
         try:
+            _await_partitions(consumer, self.topics, stop)
             while not stop.is_set():
                 if housekeeping.due():
                     self._housekeep()
@@ -471,6 +473,26 @@ class EventConsumer:
         if self._dlq_producer is None:
             self._dlq_producer = self.producer_factory(self.bootstrap_servers, client_id=f"{self.group}-dlq")
         return self._dlq_producer
+
+
+def _await_partitions(consumer: KafkaConsumer, topics: tuple[str, ...], stop: threading.Event) -> None:
+    """Wait, at most METADATA_WAIT_S, until the client knows the topics' partitions.
+
+    The first poll joins the group. A leader that does not know the partitions yet assigns nobody
+    anything ("No partition metadata for topic"), seen at every start of a worker, and kafka-python
+    then relies on noticing the metadata change to join again; were that missed, the worker would
+    idle with no partitions. The client's background loop fetches the metadata on its own; waiting
+    for it here is done without a request of ours, which could block with no broker answering.
+    """
+    cluster = getattr(consumer, "_cluster", None)
+    if cluster is None:
+        return
+    deadline = time.monotonic() + METADATA_WAIT_S
+    while not stop.is_set() and time.monotonic() < deadline:
+        if all(cluster.partitions_for_topic(topic) for topic in topics):
+            return
+        stop.wait(0.02)
+    log.warning("consumer: no partitions known yet for %s; joining the group anyway", ", ".join(topics))
 
 
 def _drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> None:
