@@ -22,6 +22,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -162,6 +164,19 @@ class WorkersRun:
     duplicates: int
 
 
+@contextmanager
+def private_mailer_topics(kafka: str, prefix: str, group: str) -> Iterator[None]:
+    """Fresh prefixed copies of the topics the mailer reads, and the group's dead-letter topic,
+    deleted afterwards: other consumers of the shared cluster see none of the run's events."""
+    topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
+    topics.append(Topic(dead_letter_topic(group), partitions=1))
+    ensure_topics(kafka, tuple(topics))
+    try:
+        yield
+    finally:
+        delete_topics(kafka, [topic.name for topic in topics])
+
+
 def run_workers(
     workers: int, count: int, kafka: str, databases: BenchDatabases, sink: PrivateSink, round_number: int
 ) -> WorkersRun:
@@ -169,31 +184,26 @@ def run_workers(
     run = f"{RUN_ID}-{round_number}-{workers}"
     prefix, group = f"bench-{run}.", f"mailer-bench-{run}"
     recipient = f"throughput-{run}@bench.example.org"
-    topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
-    topics.append(Topic(dead_letter_topic(group), partitions=1))
-    ensure_topics(kafka, tuple(topics))
-    try:
-        env = {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "MAILER_DATABASE_URL": databases.create(f"mailer_{round_number}_{workers}"),
-            "MAILER_CONSUMER_GROUP": group,
-            "MAILER_TOPIC_PREFIX": prefix,
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(sink.smtp_port),
-            "LOG_LEVEL": "WARNING",
-        }
-        if "MAILER_SMTP_CONNECTIONS" in os.environ:
-            env["MAILER_SMTP_CONNECTIONS"] = os.environ["MAILER_SMTP_CONNECTIONS"]
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "MAILER_DATABASE_URL": databases.create(f"mailer_{round_number}_{workers}"),
+        "MAILER_CONSUMER_GROUP": group,
+        "MAILER_TOPIC_PREFIX": prefix,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sink.smtp_port),
+        "LOG_LEVEL": "WARNING",
+    }
+    if "MAILER_SMTP_CONNECTIONS" in os.environ:
+        env["MAILER_SMTP_CONNECTIONS"] = os.environ["MAILER_SMTP_CONNECTIONS"]
+    with private_mailer_topics(kafka, prefix, group):
         run_once(["mailer", "migrate"], env)
         ids = publish_code_events(kafka, prefix + CODES, recipient, count)
         sink_cpu = cpu_seconds(sink.pid)
         rate, worker_cpu = measure_workers(workers, env, LOG_DIR, sink.inbox, count)
         sink_cpu = cpu_seconds(sink.pid) - sink_cpu
-        return WorkersRun(
-            workers, rate, worker_cpu, sink_cpu, *missing_and_duplicates(sink.inbox, recipient, ids)
-        )
-    finally:
-        delete_topics(kafka, [topic.name for topic in topics])
+    return WorkersRun(
+        workers, rate, worker_cpu, sink_cpu, *missing_and_duplicates(sink.inbox, recipient, ids)
+    )
 
 
 @dataclass

@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
-from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import CODES, TOPICS, ensure_topics
+from accounts_common.events.topics import CODES
 from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import (
-    CONSUMED,
     RUN_ID,
     SINK_OPTIONS,
-    delete_topics,
+    private_mailer_topics,
     publish_code_events,
     received,
 )
@@ -63,9 +61,6 @@ def measure(
     """Burst, SIGKILL after a fifth of it, restart: seconds to the first and to the last email again."""
     tag = f"{RUN_ID}-{MODES.index(mode)}"
     prefix, group = f"bench-recovery-{tag}.", f"mailer-bench-recovery-{tag}"
-    topics = [Topic(prefix + topic.name, topic.partitions) for topic in TOPICS if topic.name in CONSUMED]
-    topics.append(Topic(dead_letter_topic(group), partitions=1))
-    ensure_topics(kafka, tuple(topics))
     log_dir = Path(tempfile.mkdtemp(prefix="bench-recovery-"))
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
@@ -80,27 +75,29 @@ def measure(
         **mode.env,
     }
     worker = ServiceProcess("mailer-worker", ["mailer", "worker"], env, log_dir)
-    try:
-        run_once(["mailer", "migrate"], env)
-        start = received(inbox)
-        publish_code_events(kafka, prefix + CODES, f"recovery-{RUN_ID}@bench.example.org", count)
-        worker.start()
-        wait_for(lambda: received(inbox) >= start + count // 5, timeout=120, what="the burst under way")
-        worker.stop(signal.SIGKILL)
-        before_restart = received(inbox)
-        restarted = time.perf_counter()
-        worker.start()
-        resumed = wait_for(
-            lambda: received(inbox) > before_restart and time.perf_counter(),
-            timeout=120,
-            what="an email after the restart",
-            interval=0.02,
-        )
-        wait_for(lambda: received(inbox) >= start + count, timeout=300, what="the whole burst", interval=0.05)
-        drained = time.perf_counter()
-    finally:
-        worker.stop()
-        delete_topics(kafka, [topic.name for topic in topics])
+    with private_mailer_topics(kafka, prefix, group):
+        try:
+            run_once(["mailer", "migrate"], env)
+            start = received(inbox)
+            publish_code_events(kafka, prefix + CODES, f"recovery-{RUN_ID}@bench.example.org", count)
+            worker.start()
+            wait_for(lambda: received(inbox) >= start + count // 5, timeout=120, what="the burst under way")
+            worker.stop(signal.SIGKILL)
+            before_restart = received(inbox)
+            restarted = time.perf_counter()
+            worker.start()
+            resumed = wait_for(
+                lambda: received(inbox) > before_restart and time.perf_counter(),
+                timeout=120,
+                what="an email after the restart",
+                interval=0.02,
+            )
+            wait_for(
+                lambda: received(inbox) >= start + count, timeout=300, what="the whole burst", interval=0.05
+            )
+            drained = time.perf_counter()
+        finally:
+            worker.stop()
     return Recovery(resumed - restarted, drained - restarted)
 
 

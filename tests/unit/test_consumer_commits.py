@@ -1,39 +1,15 @@
 """Offsets are committed at most every COMMIT_INTERVAL_S, and what is left when the consumer stops
 (fakes, no I/O)."""
 
-import contextlib
 import threading
-import uuid
 
 from kafka import TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 
 from accounts_common import consumer as consumer_module
 from accounts_common.consumer import EventConsumer
-from accounts_common.events import new_event
+from tests.support.consumer_fakes import NoDatabase, user_registered_record
 
 PARTITION = TopicPartition("topic", 0)
-
-
-def record(offset: int) -> ConsumerRecord:
-    account_id = str(uuid.uuid4())
-    data = {"account_id": account_id, "email": "a@example.org", "registered_at": "2026-11-28T00:00:00+00:00"}
-    event = new_event("UserRegistered", source="/tests", subject=account_id, data=data)
-    return ConsumerRecord(
-        topic=PARTITION.topic,
-        partition=PARTITION.partition,
-        leader_epoch=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"a",
-        value=event.to_json().encode(),
-        headers=[],
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=1,
-        serialized_header_size=-1,
-    )
 
 
 class OneRecordPerPoll:
@@ -48,7 +24,7 @@ class OneRecordPerPoll:
             self.stop.set()
             return {}
         self.polled += 1
-        return {PARTITION: [record(self.polled - 1)]}
+        return {PARTITION: [user_registered_record(PARTITION, self.polled - 1)]}
 
     def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
         self.commits.append(offsets[PARTITION].offset)
@@ -64,12 +40,6 @@ class OneRecordPerPoll:
 
     def close(self, autocommit: bool) -> None:
         pass
-
-
-class NoDatabase:
-    @contextlib.contextmanager
-    def connection(self):  # type: ignore[no-untyped-def]
-        yield None
 
 
 def test_records_handled_one_by_one_are_committed_once_per_interval_and_all_at_stop(monkeypatch):

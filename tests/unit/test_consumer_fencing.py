@@ -1,16 +1,13 @@
 """A static member whose instance id another consumer took stops with a clear error (fakes, no I/O)."""
 
-import contextlib
 import threading
-import uuid
 
 import pytest
 from kafka import TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import FencedInstanceIdError
 
 from accounts_common.consumer import EventConsumer, InstanceFenced
-from accounts_common.events import new_event
+from tests.support.consumer_fakes import NoDatabase, user_registered_record
 
 PARTITION = TopicPartition("topic", 0)
 
@@ -19,28 +16,7 @@ class FencedAfterJoin:
     """A KafkaConsumer that hands out one record, then learns on commit that it was fenced."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        account_id = str(uuid.uuid4())
-        data = {
-            "account_id": account_id,
-            "email": "a@example.org",
-            "registered_at": "2026-11-28T00:00:00+00:00",
-        }
-        event = new_event("UserRegistered", source="/tests", subject=account_id, data=data)
-        self.record = ConsumerRecord(
-            topic="topic",
-            partition=0,
-            leader_epoch=0,
-            offset=0,
-            timestamp=0,
-            timestamp_type=0,
-            key=b"a",
-            value=event.to_json().encode(),
-            headers=[],
-            checksum=None,
-            serialized_key_size=1,
-            serialized_value_size=1,
-            serialized_header_size=-1,
-        )
+        self.record = user_registered_record(PARTITION)
         self.closed = False
 
     def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
@@ -60,12 +36,6 @@ class FencedAfterJoin:
 
     def close(self, autocommit: bool) -> None:
         self.closed = True
-
-
-class NoDatabase:
-    @contextlib.contextmanager
-    def connection(self):  # type: ignore[no-untyped-def]
-        yield None
 
 
 def test_a_fenced_static_member_stops_with_a_clear_error():
