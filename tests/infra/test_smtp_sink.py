@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import html
 import importlib.util
 import json
@@ -341,3 +342,36 @@ def test_sigterm_stops_the_sink_cleanly_with_a_client_connected() -> None:
                 proc.communicate()
     assert proc.returncode == 0, stderr
     assert stdout == (f"SMTP sink on 127.0.0.1:{smtp_port}, inbox http://127.0.0.1:{http_port}/\n")
+
+
+def load_sink_module() -> Any:
+    """deploy/local/smtp_sink.py imported in this process (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location("smtp_sink_under_test", SINK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parsing_distinct_messages_keeps_few_objects_for_the_collector() -> None:
+    """Each full collection walks every tracked object the sink keeps. A header cache that held
+    every parsed header kept ~38 objects per message (pauses of 30-170 ms with 10,000 stored)."""
+    sink_module = load_sink_module()
+    messages = []
+    for n in range(2000):
+        message = EmailMessage()
+        message["From"] = "Multimedia Accounts <no-reply@accounts.test>"
+        message["To"] = f"user{n}@example.com"
+        message["Subject"] = f"Your code {n:06d}"
+        message["Message-ID"] = f"<{n}@accounts.test>"
+        message.set_content(f"Your code is {n:06d}")
+        message.add_alternative(f"<p>Your code is {n:06d}</p>", subtype="html")
+        messages.append(message.as_bytes())
+    gc.collect()
+    before = len(gc.get_objects())
+    summaries = [sink_module.parse_content(raw) for raw in messages]
+    gc.collect()
+    kept_per_message = (len(gc.get_objects()) - before) / len(messages)
+    assert summaries[-1]["subject"] == "Your code 001999"
+    assert kept_per_message < 5
