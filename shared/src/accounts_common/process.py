@@ -1,6 +1,7 @@
 """Running a service's processes: web under gunicorn, workers until SIGTERM."""
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -32,6 +33,16 @@ def serve_metrics(port: int, host: str) -> None:
         raise SystemExit(f"cannot serve metrics on {host}:{port} ({error}): set another port, or 0") from None
 
 
+def freeze_startup_objects() -> None:
+    """Put what is alive now (modules, the app, its clients) out of the cyclic collector's reach.
+
+    Every full collection walked these long-lived objects again: pauses of 17-45 ms measured in the
+    web workers and the relay under signup load, each one stalling the requests in flight. Frozen
+    objects are still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
     """Run `work(stop)`; SIGTERM or SIGINT sets `stop` so it can finish cleanly."""
     stop = threading.Event()
@@ -42,6 +53,7 @@ def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    freeze_startup_objects()
     work(stop)
 
 
@@ -93,6 +105,8 @@ def exec_gunicorn(
         "--graceful-timeout",
         "10",
         "--no-control-socket",  # nothing uses it, and a read-only home could not hold it
+        "--config",
+        "python:accounts_common.gunicorn_hooks",
         *(["--worker-class", "gthread", "--threads", str(threads)] if threads else []),
         app_factory,
     ]

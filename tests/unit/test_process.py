@@ -1,0 +1,45 @@
+"""The shared process runner: what it does to the cyclic collector before a service's work starts."""
+
+import gc
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from accounts_common import gunicorn_hooks
+from accounts_common.process import run_until_signalled
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    """Every test starts and ends with nothing frozen."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def in_collected_generations(obj: object) -> bool:
+    """Whether full collections still walk `obj` (frozen objects are in none of the generations)."""
+    return any(candidate is obj for candidate in gc.get_objects())
+
+
+def test_a_worker_starts_its_work_with_its_startup_objects_out_of_the_collectors_reach() -> None:
+    built_at_startup = [["a client", "a pool"]]
+    assert in_collected_generations(built_at_startup)
+    walked_while_working = []
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        run_until_signalled(
+            lambda stop: walked_while_working.append(in_collected_generations(built_at_startup))
+        )
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+    assert walked_while_working == [False]
+
+
+def test_a_web_worker_freezes_its_startup_objects_once_its_app_is_built() -> None:
+    built_with_the_app = [["blueprints", "a pool"]]
+    assert in_collected_generations(built_with_the_app)
+    gunicorn_hooks.post_worker_init(worker=None)
+    assert not in_collected_generations(built_with_the_app)
