@@ -2,7 +2,8 @@
 
 Signups at a fixed open-loop rate through the co-located stack (identity web with 2 gunicorn
 workers, relay, mailer worker, Kafka, PostgreSQL, an SMTP sink of the benchmark's own, and this
-client), twice:
+client), after an uncounted warm-up at the same rate (cold processes' first calls and a new broker's
+JIT compiler would be counted otherwise), twice:
 1. accounting: each process's CPU time from /proc (what `top` or `pidstat` show) between the first
    signup and the last code email in the sink, per signup; Kafka and the whole PostgreSQL server
    are shared with anything else on the machine, so the machine's own total is printed beside them.
@@ -14,7 +15,7 @@ client), twice:
 py-spy counts a thread while it is runnable, so on a machine busy with other work its figures
 include time spent waiting for a core; the /proc figures do not.
 Run: `make bench BENCH=signup_profile` (or `.venv/bin/python -m bench.signup_profile --rate R --seconds S`,
-`--no-sampling` for the accounting alone).
+`--no-sampling` for the accounting alone, `--warm-up S`).
 """
 
 import argparse
@@ -277,9 +278,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="signups per second (default 40)")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds of load per phase (default 30)")
     parser.add_argument("--no-sampling", action="store_true", help="the CPU accounting alone, without py-spy")
+    parser.add_argument(
+        "--warm-up", type=float, default=30.0, help="seconds of uncounted load first (default 30)"
+    )
     args = parser.parse_args()
     with stack_and_sink() as (stack, sink):
         print(f"signup_profile: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
+        warm_up = open_loop(stack.identity_url, args.rate, args.warm_up)
+        print(f"  warm-up (not counted) {warm_up.describe()}", flush=True)
         print(f"accounting, {args.rate:.1f}/s for {args.seconds:.0f} s:", flush=True)
         account_cpu(stack, sink, args.rate, args.seconds)
         if not args.no_sampling:
