@@ -63,6 +63,13 @@ def received(inbox: Inbox) -> int:
         return json.loads(response.read())["received"]
 
 
+def first_arrival_after(inbox: Inbox, count: int, *, timeout: float, what: str, interval: float) -> float:
+    """The time (`time.perf_counter()`) at which the sink is first seen with more than `count` emails."""
+    return wait_for(
+        lambda: received(inbox) > count and time.perf_counter(), timeout=timeout, what=what, interval=interval
+    )
+
+
 def publish_code_events(kafka: str, topic: str, recipient: str, count: int) -> set[str]:
     """`count` CodeIssued events on `topic`, spread over its partitions; their ids."""
     producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=20, batch_size=256 * 1024)
@@ -100,12 +107,7 @@ def measure_workers(
     try:
         for process in processes:
             process.start()
-        first = wait_for(
-            lambda: received(inbox) > baseline and time.perf_counter(),
-            timeout=60,
-            what="the first email",
-            interval=0.005,
-        )
+        first = first_arrival_after(inbox, baseline, timeout=60, what="the first email", interval=0.005)
         cpu_at_first = workers_cpu()  # what starting cost (imports, connections) is left out
         wait_for(lambda: received(inbox) >= baseline + count, timeout=600, what="every email", interval=0.01)
         last = time.perf_counter()

@@ -24,6 +24,7 @@ from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import (
     RUN_ID,
     SINK_OPTIONS,
+    first_arrival_after,
     private_mailer_topics,
     publish_code_events,
     received,
@@ -86,11 +87,8 @@ def measure(
             before_restart = received(inbox)
             restarted = time.perf_counter()
             worker.start()
-            resumed = wait_for(
-                lambda: received(inbox) > before_restart and time.perf_counter(),
-                timeout=120,
-                what="an email after the restart",
-                interval=0.02,
+            resumed = first_arrival_after(
+                inbox, before_restart, timeout=120, what="an email after the restart", interval=0.02
             )
             wait_for(
                 lambda: received(inbox) >= start + count, timeout=300, what="the whole burst", interval=0.05

@@ -3,11 +3,14 @@
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BackgroundHasher:
@@ -20,7 +23,6 @@ class BackgroundHasher:
 
     def __init__(self, hasher: PasswordHasher, nice: int) -> None:
         self.hasher = hasher
-        self.nice = nice
         self._threads = None
         if nice:
             self._threads = ThreadPoolExecutor(
@@ -28,15 +30,16 @@ class BackgroundHasher:
             )
 
     def hash(self, password: str) -> str:
-        if self._threads is None:
-            return self.hasher.hash(password)
-        return self._threads.submit(self.hasher.hash, password).result()
+        return self._run(self.hasher.hash, password)
 
     def verify(self, password_hash: str, password: str) -> bool:
         """True, or argon2's VerifyMismatchError (or another VerificationError) raised."""
+        return self._run(self.hasher.verify, password_hash, password)
+
+    def _run(self, work: Callable[..., T], *args: str) -> T:
         if self._threads is None:
-            return self.hasher.verify(password_hash, password)
-        return self._threads.submit(self.hasher.verify, password_hash, password).result()
+            return work(*args)
+        return self._threads.submit(work, *args).result()
 
     def check_needs_rehash(self, password_hash: str) -> bool:
         return self.hasher.check_needs_rehash(password_hash)

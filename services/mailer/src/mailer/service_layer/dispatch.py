@@ -38,7 +38,7 @@ from mailer.messages import OutgoingEmail
 UNMARKED_PER_LANE = 2
 # The first emails of a batch are claimed in one statement once this many are submitted, so the
 # lanes start while the handlers go on; each later claim takes as many as were claimed before it,
-# the lanes having that much work queued meanwhile (a batch of 200: 5 statements).
+# the lanes having that much work queued meanwhile (a batch of 500: 6 statements).
 FIRST_CLAIM = 16
 # A marker collects the lanes' reports this long before marking them sent in one statement: a
 # lane sends for several milliseconds before it needs its previous email marked.
