@@ -13,11 +13,11 @@ BENCH=mailer_throughput` (or `.venv/bin/python -m bench.mailer_throughput [N [RO
 3000 emails, 3 rounds).
 """
 
+import argparse
 import collections
 import json
 import os
 import smtplib
-import sys
 import tempfile
 import time
 import urllib.request
@@ -224,8 +224,13 @@ def run_round(
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("count", nargs="?", type=int, default=3000, help="emails per run (default 3000)")
+    parser.add_argument("rounds", nargs="?", type=int, default=3, help="rounds (default 3)")
+    args = parser.parse_args()
+    count, rounds = args.count, args.rounds
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
     databases = BenchDatabases(server)
