@@ -11,7 +11,7 @@ PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/
 	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
-.PHONY: help install browser run test lint format infra-up infra-down bench chaos clean-state \
+.PHONY: help install browser run test test-young-clock lint format infra-up infra-down bench chaos clean-state \
 	containers test-containers compose-up compose-down compose-smoke clean-containers
 
 help: ## List the targets
@@ -38,6 +38,9 @@ TEST_WORKERS ?= 2
 test: install browser ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose \
 		-n $(TEST_WORKERS) --dist loadgroup $(ARGS)
+
+test-young-clock: install ## The unit tests under a monotonic clock a minute from boot, as on a machine just started
+	bash deploy/local/young-clock.sh $(VENV)/bin/python -m pytest tests/unit -n $(TEST_WORKERS) -q $(ARGS)
 
 lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared testkit services tests bench deploy examples

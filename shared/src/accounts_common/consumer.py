@@ -1,6 +1,7 @@
 """Idempotent Kafka consumer: handle each event once, retry what may pass, dead-letter the rest."""
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -60,7 +61,7 @@ class PartitionRetry:
     backoff: Backoff
     first_failed_at: float = field(default_factory=time.monotonic)
     attempts: int = 0
-    due: float = 0.0
+    due: float = -math.inf
     waiting: bool = False
 
     def wait(self) -> float:
@@ -172,9 +173,11 @@ class EventConsumer:
         self.producer_factory = producer_factory
         self._dlq_producer: KafkaProducer | None = None
         self._retries: dict[TopicPartition, PartitionRetry] = {}
-        self._lag_reported_at = 0.0
+        # -inf, not 0.0: monotonic time counts from boot, so 0.0 would put the first report and the
+        # first commit off until the machine has been up for an interval.
+        self._lag_reported_at = -math.inf
         self._uncommitted: dict[TopicPartition, int] = {}  # next offset to commit, per partition
-        self._committed_at = 0.0
+        self._committed_at = -math.inf
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
@@ -364,7 +367,8 @@ class EventConsumer:
             dues.append(self._committed_at + COMMIT_INTERVAL_S)
         if not dues:
             return POLL_TIMEOUT_MS
-        return max(0, min(POLL_TIMEOUT_MS, int((min(dues) - time.monotonic()) * 1000)))
+        wait_s = max(0.0, min(dues) - time.monotonic())  # clamped first: a due of -inf has no int
+        return min(POLL_TIMEOUT_MS, int(wait_s * 1000))
 
     def _housekeep(self) -> None:
         """Delete expired rows; a database outage only postpones it to the next round."""
