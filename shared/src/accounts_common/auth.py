@@ -19,6 +19,7 @@ from flask import Flask, current_app, g, request
 from psycopg_pool import ConnectionPool
 
 from accounts_common.events import CloudEvent
+from accounts_common.roles import SECOND_FACTOR, Role
 from accounts_common.web import Problem
 
 ISSUER = "identity"
@@ -36,6 +37,8 @@ class Principal:
     email_verified: bool
     issued_at: datetime
     token_id: str
+    roles: tuple[str, ...] = ()  # staff roles; they count only with "otp" in `amr` (accounts_common.roles)
+    amr: tuple[str, ...] = ()  # how the person authenticated (RFC 8176): "pwd", "otp"
 
 
 class KeySetUnavailable(Exception):
@@ -126,6 +129,8 @@ class TokenVerifier:
                 email_verified=claims.get("email_verified") is True,
                 issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
                 token_id=str(claims["jti"]),
+                roles=_strings(claims.get("roles")),
+                amr=_strings(claims.get("amr")),
             )
         except KeySetUnavailable:
             raise Problem(503, "token-check-unavailable", "Tokens cannot be checked right now.") from None
@@ -133,6 +138,13 @@ class TokenVerifier:
             raise Problem(
                 401, "invalid-token", "A valid access token is required.", headers=CHALLENGE
             ) from None
+
+
+def _strings(claim: object) -> tuple[str, ...]:
+    """A list-of-strings claim as a tuple; anything else as empty (a role is never guessed)."""
+    if not isinstance(claim, list):
+        return ()
+    return tuple(item for item in claim if isinstance(item, str))
 
 
 def record_password_reset(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
@@ -144,6 +156,12 @@ def record_password_reset(conn: psycopg.Connection, _event: CloudEvent, data: di
                updated_at = now()""",
         (data["account_id"], data["reset_at"]),
     )
+
+
+def record_role_change(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """StaffRoleGranted/StaffRoleRevoked handler: the account's tokens issued before the change are dead,
+    so a revoked role stops counting at once and a granted one comes with a new login."""
+    record_password_reset(conn, _event, {"account_id": data["account_id"], "reset_at": data["changed_at"]})
 
 
 def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
@@ -202,13 +220,20 @@ def known_account_email(conn: psycopg.Connection, account_id: UUID) -> str | Non
 
 
 # Merge into a service's EventConsumer handlers: `handlers={**REVOCATION_HANDLERS, ...}`.
-REVOCATION_HANDLERS = {"PasswordReset": record_password_reset, "AccountDeleted": record_account_deleted}
+REVOCATION_HANDLERS = {
+    "PasswordReset": record_password_reset,
+    "AccountDeleted": record_account_deleted,
+    "StaffRoleGranted": record_role_change,
+    "StaffRoleRevoked": record_role_change,
+}
 
 # For services that serve verified accounts: revocations plus the `known_accounts` projection.
 ACCOUNT_PROJECTION_HANDLERS = {
     "AccountVerified": record_account_verified,
     "PasswordReset": record_password_reset_email,
     "AccountDeleted": record_account_deleted,
+    "StaffRoleGranted": record_role_change,
+    "StaffRoleRevoked": record_role_change,
 }
 
 
@@ -255,3 +280,31 @@ def authenticate_request(*, verified: bool = True) -> Principal:
 def current_principal() -> Principal:
     """The principal `require_bearer` checked for this request."""
     return g.principal
+
+
+def require_role(role: Role) -> Callable[[View], View]:
+    """Decorate an operator view: 401 without a valid token, 403 without the role or without MFA."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate_request(verified=True)
+            check_role(principal, role)
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return cast(View, checked)
+
+    return decorate
+
+
+def check_role(principal: Principal, role: Role) -> None:
+    """Return when the principal may act as `role`; a 403 Problem saying why otherwise."""
+    if role.value not in principal.roles:
+        raise Problem(403, "role-required", f"This needs the {role.value} role.")
+    if SECOND_FACTOR not in principal.amr:
+        raise Problem(
+            403,
+            "second-factor-required",
+            f"The {role.value} role counts only after logging in with a one-time code (TOTP).",
+        )

@@ -11,7 +11,7 @@ from accounts_common.codecrypt import CodeCipher
 from accounts_common.db import create_pool
 from identity.adapters.hashing import BackgroundHasher
 from identity.adapters.ratelimits import RateLimiter
-from identity.adapters.tokens import TokenIssuer, key_ring
+from identity.adapters.tokens import TokenIssuer, key_ring, key_sealer
 from identity.domain.passwords import PasswordPolicy, common_passwords
 from identity.settings import Settings
 
@@ -29,6 +29,7 @@ class Identity:
     policy: PasswordPolicy
     hasher: BackgroundHasher
     cipher: CodeCipher
+    sealer: CodeCipher  # seals secrets at rest (TOTP secrets, like the signing keys)
     tokens: TokenIssuer
     limiter: RateLimiter
     # A hash of nothing anyone knows, verified when the email is unknown so that costs the same time.
@@ -56,6 +57,7 @@ def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None =
         policy=PasswordPolicy.named(settings.password_policy, common_passwords()),
         hasher=hasher,
         cipher=CodeCipher(list(settings.code_encryption_keys)),
+        sealer=key_sealer(settings),
         tokens=TokenIssuer(settings.access_token_ttl_s, key_ring(settings)),
         limiter=RateLimiter(),
         dummy_hash=hasher.hash("no account has this password"),

@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from accounts_common.events.envelope import InvalidEvent
+from accounts_common.roles import ROLES
 
 
 def meaning(text: str) -> dict[str, str]:
@@ -75,6 +76,47 @@ class AccountDeleted(EventData):
     )
 
 
+class StaffRoleChange(EventData):
+    """A staff role granted or revoked (the event's type says which)."""
+
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    changed_at = fields.AwareDateTime(
+        required=True, metadata=meaning("When the role changed: every session issued before is revoked.")
+    )
+    actor_account_id = fields.UUID(
+        required=True, allow_none=True, metadata=meaning("The admin who did it; null from the command line.")
+    )
+
+
+class StaffRoleGranted(StaffRoleChange):
+    pass
+
+
+class StaffRoleRevoked(StaffRoleChange):
+    pass
+
+
+class OperatorActionRecorded(EventData):
+    """One thing a staff member (or the command line) did, for the audit trail."""
+
+    actor_account_id = fields.UUID(
+        required=True, allow_none=True, metadata=meaning("Who acted; null for the command line (`via: cli`).")
+    )
+    action = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z]+(\.[a-z-]+)+\Z"),
+        metadata=meaning("What was done, as `<thing>.<verb>`: staff.role-granted, video.published, …"),
+    )
+    target = fields.String(
+        required=True, validate=validate.Length(max=512), metadata=meaning("What it was done to.")
+    )
+    at = fields.AwareDateTime(required=True, metadata=meaning("When it was done."))
+    outcome = fields.String(required=True, validate=validate.OneOf(["ok", "unchanged", "refused"]))
+    via = fields.String(required=True, validate=validate.OneOf(["api", "cli"]))
+
+
 class AccountState(EventData):
     """The value of an identity.accounts.v1 record: not an event, the account's latest state."""
 
@@ -133,6 +175,9 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
     "AccountDeleted": AccountDeleted,
+    "StaffRoleGranted": StaffRoleGranted,
+    "StaffRoleRevoked": StaffRoleRevoked,
+    "OperatorActionRecorded": OperatorActionRecorded,
     "NewsletterSubscribed": NewsletterSubscribed,
     "NewsletterUnsubscribed": NewsletterUnsubscribed,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,

@@ -36,6 +36,7 @@ ACCOUNT_STATE = "identity.accounts.v1"
 CODES = "identity.codes.v1"
 SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
+OPERATOR_ACTIONS = "audit.operator-actions.v1"
 CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue")
 
 
@@ -48,7 +49,14 @@ TOPICS = (
     Topic(
         ACCOUNT_EVENTS,
         configs={"retention.ms": str(30 * DAY_MS)},
-        events=("UserRegistered", "AccountVerified", "PasswordReset", "AccountDeleted"),
+        events=(
+            "UserRegistered",
+            "AccountVerified",
+            "PasswordReset",
+            "AccountDeleted",
+            "StaffRoleGranted",
+            "StaffRoleRevoked",
+        ),
         description="What happens to accounts. No secrets: open to internal consumers.",
     ),
     # Compacted: the latest state of every live account, forever. A deletion's tombstone is kept a
@@ -87,6 +95,15 @@ TOPICS = (
         configs={"retention.ms": str(7 * DAY_MS)},
         events=("NewsletterDeliveryRequested",),
         description="One record per recipient of a newsletter issue: the fan-out scales with partitions.",
+    ),
+    # Kept for two years: who did what is asked long after (support disputes, security reviews).
+    Topic(
+        OPERATOR_ACTIONS,
+        partitions=3,
+        configs={"retention.ms": str(730 * DAY_MS)},
+        events=("OperatorActionRecorded",),
+        description="Every operator action (staff roles, videos, newsletter issues, support look-ups), "
+        "from the acting service's outbox. Restricted: the console and security tooling read it.",
     ),
     *(
         Topic(

@@ -19,13 +19,22 @@ class Account:
     verified_at: datetime | None
     password_reset_at: datetime | None
     locale: str | None
+    roles_changed_at: datetime | None = None
 
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
 
+    @property
+    def sessions_valid_from(self) -> datetime | None:
+        """Sessions issued before this ended: a password reset or a role change (whole seconds)."""
+        changes = [at for at in (self.password_reset_at, self.roles_changed_at) if at is not None]
+        return max(changes, default=None)
 
-ACCOUNT_COLUMNS = "id, email, password_hash, created_at, verified_at, password_reset_at, locale"
+
+ACCOUNT_COLUMNS = (
+    "id, email, password_hash, created_at, verified_at, password_reset_at, locale, roles_changed_at"
+)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class TokenClaims:
     account_id: uuid.UUID
     jti: uuid.UUID
     issued_at: datetime
+    amr: tuple[str, ...] = ("pwd",)
 
 
 def key_id(private_key: Ed25519PrivateKey) -> str:
@@ -140,8 +141,17 @@ class TokenIssuer:
         self.ttl_s = ttl_s
         self.keys = keys
 
-    def issue(self, conn: psycopg.Connection, account: repository.Account, *, verified: bool) -> IssuedToken:
-        """A new access token for the account, recorded in the caller's transaction."""
+    def issue(
+        self,
+        conn: psycopg.Connection,
+        account: repository.Account,
+        *,
+        verified: bool,
+        amr: tuple[str, ...] = ("pwd",),
+        roles: tuple[str, ...] = (),
+    ) -> IssuedToken:
+        """A new access token for the account, recorded in the caller's transaction. `amr` says how the
+        person authenticated (RFC 8176); `roles` are the staff roles, which count only with "otp"."""
         key = self.keys.active_keys(conn)[0]
         issued = issued_at_for(account)
         expires = issued + timedelta(seconds=self.ttl_s)
@@ -154,6 +164,8 @@ class TokenIssuer:
             "iat": int(issued.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": str(jti),
+            "amr": list(amr),
+            **({"roles": list(roles)} if roles else {}),
         }
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
         repository.insert_session(conn, jti, account.id, issued, expires)
@@ -181,6 +193,7 @@ class TokenIssuer:
                 account_id=uuid.UUID(claims["sub"]),
                 jti=uuid.UUID(claims["jti"]),
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                amr=tuple(claims.get("amr") or ("pwd",)),
             )
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from None
@@ -194,10 +207,11 @@ class TokenIssuer:
 
 
 def issued_at_for(account: repository.Account) -> datetime:
-    """Now in whole seconds, but never before the last password reset (see migration 002)."""
+    """Now in whole seconds, but never before the last password reset or role change (migration 002)."""
     now = datetime.now(UTC).replace(microsecond=0)
-    if account.password_reset_at is not None and account.password_reset_at > now:
-        return account.password_reset_at
+    valid_from = account.sessions_valid_from
+    if valid_from is not None and valid_from > now:
+        return valid_from
     return now
 
 

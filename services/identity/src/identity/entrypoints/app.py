@@ -1,5 +1,6 @@
 """Identity's Flask application; gunicorn runs `identity.entrypoints.app:create_app()`."""
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response
@@ -10,14 +11,19 @@ from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app, document_field, problem_response
 from identity.bootstrap import Identity, bootstrap
-from identity.entrypoints import api, jwks, resets_api, sessions_api
+from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api
 from identity.service_layer.errors import (
     CodeRejected,
     InvalidCredentials,
     InvalidResetToken,
+    InvalidSecondFactor,
+    MfaRequired,
     NotVerified,
     RateLimited,
+    TotpAlreadyEnrolled,
+    TotpNotStarted,
     Unauthenticated,
+    UnknownStaffAccount,
     WrongPassword,
 )
 
@@ -35,7 +41,7 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
     app = create_api_app(
         "identity",
         title="Multimedia Accounts — identity",
-        blueprints=[api.blp, sessions_api.blp, resets_api.blp, jwks.blp],
+        blueprints=[api.blp, sessions_api.blp, resets_api.blp, staff_api.blp, jwks.blp],
         readiness_checks={"database": lambda: database_reachable(identity.pool)},
         config={"MAX_CONTENT_LENGTH": identity.settings.max_body_bytes, **(config or {})},
         scrape_gauges=oldest_pending_age_gauge(identity.pool),
@@ -69,6 +75,24 @@ def install_refusal_handlers(app: Flask) -> None:
     app.register_error_handler(Unauthenticated, _unauthenticated)
     app.register_error_handler(InvalidResetToken, _invalid_reset_token)
     app.register_error_handler(WrongPassword, _wrong_password)
+    install_staff_refusal_handlers(app)
+
+
+def install_staff_refusal_handlers(app: Flask) -> None:
+    """The second factor's and the roles' refusals as problem responses."""
+    refusals: dict[type[Exception], tuple[int, str, str]] = {
+        MfaRequired: (401, "mfa-required", "This account has a second factor: send its code as `totp`."),
+        InvalidSecondFactor: (401, "invalid-second-factor", "The one-time code is not right."),
+        TotpAlreadyEnrolled: (409, "totp-already-enrolled", "This account already has a second factor."),
+        TotpNotStarted: (409, "totp-not-started", "Ask for a secret first (POST /v1/accounts/me/totp)."),
+        UnknownStaffAccount: (404, "unknown-account", "No verified account has this email."),
+    }
+    for error, (status, slug, detail) in refusals.items():
+        app.register_error_handler(error, _refusal(status, slug, detail))
+
+
+def _refusal(status: int, slug: str, detail: str) -> Callable[[Exception], Response]:
+    return lambda _error: problem_response(status, slug=slug, detail=detail)
 
 
 def _rate_limited(error: RateLimited) -> Response:

@@ -1,5 +1,5 @@
-"""`identity migrate | web | relay | housekeeping | rotate-key`: the service's processes and chores,
-each run on its own."""
+"""`identity migrate | web | relay | housekeeping | rotate-key | staff`: the service's processes and
+chores, each run on its own."""
 
 import argparse
 import threading
@@ -19,6 +19,7 @@ from accounts_common.process import (
 )
 from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
 from identity.bootstrap import bootstrap
+from identity.entrypoints.staff_cli import add_staff_command, run_staff_command
 from identity.service_layer import housekeeping
 from identity.settings import Settings
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         "housekeeping", help="delete expired registrations, codes, sessions and counters once"
     )
     commands.add_parser("rotate-key", help="add a new database signing key and retire all but the two newest")
+    add_staff_command(commands)
     args = parser.parse_args(argv)
     configure_logging()
     settings = load_settings("identity", Settings.from_env)
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "rotate-key":
         rotate_key(settings)
+    elif args.command == "staff":
+        run_staff_command(bootstrap(settings), args)
     elif args.command == "housekeeping":
         print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
     else:

@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from accounts_common.roles import ROLES
 from identity.domain.codes import CODE_DIGITS
 from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_email
 from identity.domain.passwords import MAX_PASSWORD_LENGTH
@@ -41,6 +42,16 @@ def password_field() -> fields.String:
 class Credentials(Schema):
     email = email_field()
     password = password_field()
+
+
+class Login(Credentials):
+    totp = fields.String(
+        validate=validate.Length(min=6, max=64),
+        metadata={
+            "description": "The second factor, for an account that has one (401 mfa-required without "
+            "it): the 6-digit code of the authenticator app, or one of the recovery codes."
+        },
+    )
 
 
 class Registration(Credentials):
@@ -152,3 +163,40 @@ class Jwk(Schema):
 
 class Jwks(Schema):
     keys = fields.List(fields.Nested(Jwk), required=True)
+
+
+class TotpEnrolment(Schema):
+    secret = fields.String(required=True, metadata={"description": "Base32, for typing into the app."})
+    otpauth_uri = fields.String(required=True, metadata={"description": "The otpauth:// URI of the QR code."})
+
+
+class TotpCode(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{6}\Z"))
+
+
+class RecoveryCodes(Schema):
+    recovery_codes = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Each logs in once instead of a TOTP code; shown only now."},
+    )
+
+
+class RoleChange(Schema):
+    email = email_field()
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class RoleChanged(RoleChange):
+    changed = fields.Boolean(required=True, metadata={"description": "False when nothing had to change."})
+
+
+class StaffMember(Schema):
+    account_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    roles = fields.List(fields.String(metadata={"enum": list(ROLES)}), required=True)
+    mfa_enrolled = fields.Boolean(required=True)
+
+
+class StaffList(Schema):
+    staff = fields.List(fields.Nested(StaffMember), required=True)

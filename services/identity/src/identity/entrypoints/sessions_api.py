@@ -13,20 +13,22 @@ blp = Blueprint("sessions", __name__, url_prefix="/v1/sessions", description="Lo
 
 @blp.route("")
 class SessionsCollection(MethodView):
-    @blp.arguments(schemas.Credentials)
+    @blp.arguments(schemas.Login)
     @blp.response(200, schemas.Session)
     @problems(
         blp,
         {
-            401: "Wrong email or password (one message for both)",
+            401: "Wrong email or password (one message for both); mfa-required: the account has a "
+            "second factor, send `totp` too; invalid-second-factor: that code is not right",
             403: "account-not-verified: the password is right but the email is not verified yet",
             429: "Too many attempts from this address, or too many failures for this email",
         },
     )
     def post(self, body):
-        """Log in with email and password; answers a short-lived access token."""
+        """Log in with email and password (and `totp` for an account with a second factor); answers a
+        short-lived access token whose `amr` says how, and whose `roles` count only with "otp"."""
         limit_ip(identity(), "login", client_ip())
-        token = sessions.login(identity(), body["email"], body["password"])
+        token = sessions.login(identity(), body["email"], body["password"], body.get("totp"))
         return {"access_token": token.access_token, "token_type": "Bearer", "expires_in": token.expires_in}
 
 

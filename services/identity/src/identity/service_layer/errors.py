@@ -45,3 +45,23 @@ class Unauthenticated(Exception):
 
 class InvalidResetToken(Exception):
     """The reset token is unknown, already used or expired."""
+
+
+class UnknownStaffAccount(Exception):
+    """Roles go only to verified accounts, and this email has none."""
+
+
+class MfaRequired(Exception):
+    """The password is right, and the account has a second factor: log in again with its code."""
+
+
+class InvalidSecondFactor(Exception):
+    """The TOTP or recovery code is not right (or was already used)."""
+
+
+class TotpAlreadyEnrolled(Exception):
+    """The account already has a confirmed second factor."""
+
+
+class TotpNotStarted(Exception):
+    """No TOTP enrolment to confirm: ask for a secret first."""

@@ -7,11 +7,20 @@ from uuid import UUID
 import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from identity.adapters import ratelimits, repository
+from accounts_common.roles import SECOND_FACTOR
+from identity.adapters import ratelimits, repository, staff
 from identity.adapters.ratelimits import bucket
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
-from identity.service_layer.errors import InvalidCredentials, NotVerified, RateLimited, Unauthenticated
+from identity.service_layer import totp
+from identity.service_layer.errors import (
+    InvalidCredentials,
+    InvalidSecondFactor,
+    MfaRequired,
+    NotVerified,
+    RateLimited,
+    Unauthenticated,
+)
 
 
 @dataclass(frozen=True)
@@ -20,22 +29,53 @@ class Principal:
 
     account: repository.Account
     jti: UUID
+    amr: tuple[str, ...] = ("pwd",)
+
+    @property
+    def passed_second_factor(self) -> bool:
+        return SECOND_FACTOR in self.amr
 
 
-def login(app: Identity, email: str, password: str) -> IssuedToken:
-    """An access token for the right password of a verified account."""
+def login(app: Identity, email: str, password: str, second_factor: str | None = None) -> IssuedToken:
+    """An access token for the right password of a verified account, and for an account with a second
+    factor, its TOTP or recovery code too (MfaRequired without one). Roles come with the token."""
     account = _check_password(app, email, password)
     if not account.verified:
         raise NotVerified()
-    with app.pool.connection() as conn, conn.transaction():
-        if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
-            repository.set_password_hash(conn, account.id, app.hasher.hash(password))
-        return app.tokens.issue(conn, account, verified=True)
+    with app.pool.connection() as conn:
+        with conn.transaction():
+            amr = _authentication_methods(app, conn, account, second_factor)
+            if amr is not None:
+                if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
+                    repository.set_password_hash(conn, account.id, app.hasher.hash(password))
+                # Forgotten only now: a right password must not wipe the count of wrong second factors.
+                ratelimits.forget_failures(conn, login_throttle_bucket(email))
+                roles = staff.roles_of(conn, account.id)
+                return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
+        # A wrong second factor counts as a failed login (after the rollback above), so it is throttled too.
+        _count_failure(app, conn, login_throttle_bucket(email))
+    raise InvalidSecondFactor()
+
+
+def _authentication_methods(
+    app: Identity, conn: psycopg.Connection, account: repository.Account, second_factor: str | None
+) -> tuple[str, ...] | None:
+    """How the person proved who they are (RFC 8176 `amr`); None when the second factor is wrong."""
+    if not staff.has_confirmed_totp(conn, account.id):
+        return ("pwd",)
+    if not second_factor:
+        raise MfaRequired()
+    if totp.second_factor_passes(app, conn, account.id, second_factor):
+        return ("pwd", SECOND_FACTOR)
+    return None
 
 
 def confirm_password(app: Identity, account: repository.Account, password: str) -> repository.Account:
     """The account again when the password is its own (throttled like logins); InvalidCredentials if not."""
-    return _check_password(app, account.email, password)
+    confirmed = _check_password(app, account.email, password)
+    with app.pool.connection() as conn:
+        ratelimits.forget_failures(conn, login_throttle_bucket(account.email))
+    return confirmed
 
 
 def authenticate(app: Identity, token: str) -> Principal:
@@ -49,7 +89,7 @@ def authenticate(app: Identity, token: str) -> Principal:
         account = repository.find_account(conn, claims.account_id)
     if session is None or account is None or not _stands(session, account, claims.issued_at, app.clock()):
         raise Unauthenticated()
-    return Principal(account, claims.jti)
+    return Principal(account, claims.jti, claims.amr)
 
 
 def logout(app: Identity, token: str) -> None:
@@ -69,11 +109,13 @@ def _stands(
 ) -> bool:
     if session.account_id != account.id or session.revoked_at is not None or session.expires_at <= now:
         return False
-    return account.password_reset_at is None or issued_at >= account.password_reset_at
+    valid_from = account.sessions_valid_from
+    return valid_from is None or issued_at >= valid_from
 
 
 def _check_password(app: Identity, email: str, password: str) -> repository.Account:
-    """The account when the password matches; failures per email (known or not) delay further tries."""
+    """The account when the password matches; failures per email (known or not) delay further tries
+    (the caller forgets them once the whole login succeeds)."""
     throttle = login_throttle_bucket(email)
     with app.pool.connection() as conn:
         blocked_until = ratelimits.blocked_until(conn, throttle)
@@ -82,13 +124,17 @@ def _check_password(app: Identity, email: str, password: str) -> repository.Acco
         account = repository.find_account_by_email(conn, email)
         if _password_matches(app, conn, account, password):
             assert account is not None
-            ratelimits.forget_failures(conn, throttle)
             return account
-        failures = ratelimits.count_failure(conn, throttle, app.settings.login_throttle.forget_after_s)
-        delay = app.settings.login_throttle.delay_after(failures)
-        if delay:
-            ratelimits.block(conn, throttle, delay)
+        _count_failure(app, conn, throttle)
     raise InvalidCredentials()
+
+
+def _count_failure(app: Identity, conn: psycopg.Connection, throttle: bytes) -> None:
+    """One more failed login for the email: past a few, further tries wait longer and longer."""
+    failures = ratelimits.count_failure(conn, throttle, app.settings.login_throttle.forget_after_s)
+    delay = app.settings.login_throttle.delay_after(failures)
+    if delay:
+        ratelimits.block(conn, throttle, delay)
 
 
 def _password_matches(

@@ -1,0 +1,96 @@
+"""Identity's HTTP endpoints for staff: the second factor of one's own account, and roles (admins)."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from accounts_common.roles import Role
+from accounts_common.web import Problem
+from identity.entrypoints import schemas
+from identity.entrypoints.http import BEARER_AUTH, bearer_token, identity, problems
+from identity.service_layer import sessions, staff, totp
+from identity.service_layer.sessions import Principal
+
+blp = Blueprint("staff", __name__, url_prefix="/v1", description="Second factor and staff roles")
+
+NO_TOKEN = "No valid access token"
+NOT_ADMIN = "role-required: not an admin; second-factor-required: the token was issued without a TOTP code"
+
+
+@blp.route("/accounts/me/totp")
+class TotpEnrolment(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(201, schemas.TotpEnrolment)
+    @problems(blp, {401: NO_TOKEN, 409: "totp-already-enrolled: the account has a confirmed second factor"})
+    def post(self):
+        """Start enrolling an authenticator app: a new secret and its otpauth:// URI (for the QR code)."""
+        principal = sessions.authenticate(identity(), bearer_token())
+        enrolment = totp.start_enrolment(identity(), principal.account)
+        return {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri}
+
+
+@blp.route("/accounts/me/totp/verification")
+class TotpVerification(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.TotpCode)
+    @blp.response(200, schemas.RecoveryCodes)
+    @problems(
+        blp,
+        {
+            400: "invalid-second-factor: the code is not the app's current one",
+            401: NO_TOKEN,
+            409: "totp-already-enrolled, or totp-not-started (ask for a secret first)",
+        },
+    )
+    def post(self, body):
+        """Confirm the enrolment with the app's current code; from now on logins need a code. Answers
+        the recovery codes, shown this once."""
+        principal = sessions.authenticate(identity(), bearer_token())
+        return {"recovery_codes": totp.confirm_enrolment(identity(), principal.account, body["code"])}
+
+
+@blp.route("/staff")
+class StaffCollection(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(200, schemas.StaffList)
+    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN})
+    def get(self):
+        """Every account holding a role, with whether it has a second factor (admin)."""
+        admin = _admin()
+        return {"staff": staff.members(identity(), actor=admin.account.id)}
+
+
+@blp.route("/staff/grants")
+class RoleGrants(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.RoleChange)
+    @blp.response(200, schemas.RoleChanged)
+    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN, 404: "unknown-account: no verified account has it"})
+    def post(self, body):
+        """Give a verified account a role (admin). Its sessions end: the role counts from its next
+        login with a second factor."""
+        changed = staff.grant(identity(), body["email"], Role(body["role"]), actor=_admin().account.id)
+        return {**body, "changed": changed}
+
+
+@blp.route("/staff/revocations")
+class RoleRevocations(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.RoleChange)
+    @blp.response(200, schemas.RoleChanged)
+    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN, 404: "unknown-account: no verified account has it"})
+    def post(self, body):
+        """Take a role from an account (admin); its sessions end at once, here and in every service."""
+        changed = staff.revoke(identity(), body["email"], Role(body["role"]), actor=_admin().account.id)
+        return {**body, "changed": changed}
+
+
+def _admin() -> Principal:
+    """The caller, when an admin who logged in with a second factor; a 401/403 Problem otherwise."""
+    principal = sessions.authenticate(identity(), bearer_token())
+    if Role.ADMIN.value not in staff.roles_of_account(identity(), principal.account.id):
+        raise Problem(403, "role-required", "This needs the admin role.")
+    if not principal.passed_second_factor:
+        raise Problem(
+            403, "second-factor-required", "The admin role counts only after logging in with a TOTP code."
+        )
+    return principal

@@ -1,0 +1,37 @@
+"""`identity staff grant|revoke EMAIL ROLE` and `identity staff list`: how the first admin is made (and
+how roles are fixed without the console). Recorded in the audit trail with `via: cli`."""
+
+import argparse
+import sys
+from typing import Any
+
+from accounts_common.roles import ROLES, Role
+from identity.bootstrap import Identity
+from identity.domain.emails import normalise_email
+from identity.service_layer import staff
+from identity.service_layer.errors import UnknownStaffAccount
+
+
+def add_staff_command(commands: Any) -> None:
+    parser = commands.add_parser("staff", help="grant, revoke or list staff roles")
+    actions = parser.add_subparsers(dest="staff_action", required=True)
+    for action in ("grant", "revoke"):
+        change = actions.add_parser(action, help=f"{action} a role (the account must be verified)")
+        change.add_argument("email")
+        change.add_argument("role", choices=ROLES)
+    actions.add_parser("list", help="every account with a role, and whether it has a second factor")
+
+
+def run_staff_command(app: Identity, args: argparse.Namespace) -> None:
+    if args.staff_action == "list":
+        for member in staff.members(app):
+            mfa = "TOTP" if member.mfa_enrolled else "no second factor yet"
+            print(f"{member.email}\t{','.join(member.roles)}\t{mfa}")
+        return
+    change = staff.grant if args.staff_action == "grant" else staff.revoke
+    try:
+        changed = change(app, normalise_email(args.email), Role(args.role))
+    except UnknownStaffAccount:
+        sys.exit(f"identity: no verified account has the email {args.email}")
+    verb = "granted to" if args.staff_action == "grant" else "revoked from"
+    print(f"identity: {args.role} {verb} {args.email}" + ("" if changed else " (nothing to change)"))

@@ -1,0 +1,80 @@
+"""Use cases of staff: grant and revoke roles (by an admin, or from the command line), list the staff.
+
+A role change ends the account's sessions here at once and, through its event, in every service: a
+revoked role stops counting, and a granted one arrives with the next login (after the second factor).
+"""
+
+from uuid import UUID
+
+import psycopg
+
+from accounts_common.audit import record_action
+from accounts_common.events.topics import ACCOUNT_EVENTS
+from accounts_common.roles import Role
+from identity.adapters import repository, staff
+from identity.bootstrap import Identity
+from identity.service_layer.codes import SOURCE, publish
+from identity.service_layer.errors import UnknownStaffAccount
+
+
+def grant(app: Identity, email: str, role: Role, actor: UUID | None = None) -> bool:
+    """Give the verified account of `email` the role; False when it already had it."""
+    return _change(app, email, role, actor, granting=True)
+
+
+def revoke(app: Identity, email: str, role: Role, actor: UUID | None = None) -> bool:
+    """Take the role from the account of `email`; False when it did not have it."""
+    return _change(app, email, role, actor, granting=False)
+
+
+def members(app: Identity, actor: UUID | None = None) -> list[staff.StaffMember]:
+    """Every account holding a role, with whether it has a second factor."""
+    with app.pool.connection() as conn, conn.transaction():
+        if actor is not None:
+            record_action(conn, source=SOURCE, actor_account_id=actor, action="staff.listed", target="staff")
+        return staff.staff_members(conn)
+
+
+def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granting: bool) -> bool:
+    with app.pool.connection() as conn, conn.transaction():
+        account = repository.lock_account_by_email(conn, email)
+        if account is None or not account.verified:
+            raise UnknownStaffAccount(email)
+        changed = (
+            staff.grant_role(conn, account.id, role.value, actor)
+            if granting
+            else staff.revoke_role(conn, account.id, role.value)
+        )
+        verb = "granted" if granting else "revoked"
+        if changed:
+            _announce(conn, account, role, actor, verb)
+        record_action(
+            conn,
+            source=SOURCE,
+            actor_account_id=actor,
+            action=f"staff.role-{verb}",
+            target=f"{role.value} → {account.email}",
+            outcome="ok" if changed else "unchanged",
+        )
+        return changed
+
+
+def _announce(
+    conn: psycopg.Connection, account: repository.Account, role: Role, actor: UUID | None, verb: str
+) -> None:
+    changed_at = staff.mark_roles_changed(conn, account.id)
+    publish(
+        conn,
+        ACCOUNT_EVENTS,
+        f"StaffRole{verb.capitalize()}",
+        account,
+        role=role.value,
+        changed_at=changed_at.isoformat(),
+        actor_account_id=str(actor) if actor else None,
+    )
+
+
+def roles_of_account(app: Identity, account_id: UUID) -> tuple[str, ...]:
+    """The account's roles as they are now."""
+    with app.pool.connection() as conn:
+        return staff.roles_of(conn, account_id)

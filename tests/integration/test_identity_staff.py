@@ -1,0 +1,202 @@
+"""Staff through identity's API against the real database: the second factor (TOTP, recovery codes),
+roles granted from the command line and by an admin, and the events and audit records they leave."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pyotp
+import pytest
+
+from accounts_common.roles import Role
+from identity.domain.limits import LoginThrottle
+from identity.entrypoints.app import create_app
+from identity.service_layer import staff
+from tests.integration.conftest import PASSWORD, bearer, outbox_events, sign_up
+
+
+class Clock:
+    """identity's clock, moved by the test: each TOTP step is 30 s."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def next_step(self) -> datetime:
+        self.now += timedelta(seconds=30)
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def identity(make_identity, clock):
+    app = make_identity()
+    app.clock = clock
+    return app
+
+
+def login(client, email, **extra):
+    return client.post("/v1/sessions", json={"email": email, "password": PASSWORD, **extra})
+
+
+def enrol(client, token, clock):
+    """Enrol TOTP on the token's account; its secret and recovery codes."""
+    started = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    assert started.status_code == 201, started.json
+    secret = started.json["secret"]
+    confirmed = client.post(
+        "/v1/accounts/me/totp/verification",
+        json={"code": pyotp.TOTP(secret).at(clock())},
+        headers=bearer(token),
+    )
+    assert confirmed.status_code == 200, confirmed.json
+    return secret, confirmed.json["recovery_codes"]
+
+
+def otp_login(client, email, secret, clock):
+    response = login(client, email, totp=pyotp.TOTP(secret).at(clock.next_step()))
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
+def claims(token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_enrolment_gives_a_secret_an_otpauth_uri_and_ten_recovery_codes(
+    client, identity_pool, unique_email, clock
+):
+    token = sign_up(client, identity_pool, unique_email)
+    started = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    assert started.json["otpauth_uri"].startswith("otpauth://totp/Multimedia%20Accounts:")
+    wrong = client.post("/v1/accounts/me/totp/verification", json={"code": "000000"}, headers=bearer(token))
+    assert wrong.status_code == 401 and wrong.json["type"].endswith("invalid-second-factor")
+    code = pyotp.TOTP(started.json["secret"]).at(clock())
+    confirmed = client.post("/v1/accounts/me/totp/verification", json={"code": code}, headers=bearer(token))
+    assert len(set(confirmed.json["recovery_codes"])) == 10
+    again = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    assert again.status_code == 409 and again.json["type"].endswith("totp-already-enrolled")
+
+
+def test_the_secret_is_sealed_at_rest(client, identity_pool, unique_email, clock):
+    token = sign_up(client, identity_pool, unique_email)
+    secret, _ = enrol(client, token, clock)
+    with identity_pool.connection() as conn:
+        [sealed] = conn.execute(
+            "SELECT secret_sealed FROM totp_credentials t JOIN accounts a ON a.id = t.account_id "
+            "WHERE a.email = %s",
+            (unique_email,),
+        ).fetchone()
+    assert secret not in sealed
+
+
+def test_an_enrolled_account_needs_its_code_and_each_code_works_once(
+    client, identity_pool, unique_email, clock
+):
+    token = sign_up(client, identity_pool, unique_email)
+    secret, _ = enrol(client, token, clock)
+    without = login(client, unique_email)
+    assert without.status_code == 401 and without.json["type"].endswith("mfa-required")
+    code = pyotp.TOTP(secret).at(clock.next_step())
+    first = login(client, unique_email, totp=code)
+    assert first.status_code == 200
+    assert claims(first.json["access_token"])["amr"] == ["pwd", "otp"]
+    replayed = login(client, unique_email, totp=code)
+    assert replayed.status_code == 401 and replayed.json["type"].endswith("invalid-second-factor")
+
+
+def test_a_recovery_code_logs_in_once(client, identity_pool, unique_email, clock):
+    token = sign_up(client, identity_pool, unique_email)
+    _, recovery_codes = enrol(client, token, clock)
+    first = login(client, unique_email, totp=recovery_codes[3].upper())
+    assert first.status_code == 200 and claims(first.json["access_token"])["amr"] == ["pwd", "otp"]
+    assert login(client, unique_email, totp=recovery_codes[3]).status_code == 401
+
+
+def test_wrong_codes_are_throttled_even_with_the_right_password(
+    make_identity, identity_pool, unique_email, clock
+):
+    app = make_identity(login_throttle=LoginThrottle(free_failures=2, base_delay_s=30))
+    app.clock = clock
+    client = create_app(app).test_client()
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    statuses = [login(client, unique_email, totp="000000").status_code for _ in range(2)]
+    blocked = login(client, unique_email, totp=pyotp.TOTP(secret).at(clock.next_step()))
+    assert statuses == [401, 401]
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+
+
+def test_a_role_from_the_command_line_ends_sessions_and_is_announced(
+    identity, client, identity_pool, unique_email, clock
+):
+    token = sign_up(client, identity_pool, unique_email)
+    assert staff.grant(identity, unique_email, Role.ADMIN) is True
+    assert client.get("/v1/accounts/me", headers=bearer(token)).status_code == 401
+    account_id = claims(token)["sub"]
+    [granted] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == "StaffRoleGranted"]
+    assert granted["data"]["role"] == "admin" and granted["data"]["actor_account_id"] is None
+    [audit] = [r for r in audit_records(identity_pool, "cli") if unique_email in r["data"]["target"]]
+    assert audit["data"]["action"] == "staff.role-granted" and audit["data"]["via"] == "cli"
+    assert staff.grant(identity, unique_email, Role.ADMIN) is False
+
+
+def test_roles_count_in_a_token_only_with_the_second_factor(
+    identity, client, identity_pool, unique_email, clock
+):
+    token = sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+    without_otp = login(client, unique_email).json["access_token"]
+    assert claims(without_otp)["roles"] == ["admin"] and claims(without_otp)["amr"] == ["pwd"]
+    refused = client.get("/v1/staff", headers=bearer(without_otp))
+    assert refused.status_code == 403 and refused.json["type"].endswith("second-factor-required")
+    secret, _ = enrol(client, without_otp, clock)
+    admin = otp_login(client, unique_email, secret, clock)
+    listed = client.get("/v1/staff", headers=bearer(admin))
+    assert listed.status_code == 200
+    [me] = [m for m in listed.json["staff"] if m["email"] == unique_email]
+    assert me["roles"] == ["admin"] and me["mfa_enrolled"] is True
+    assert token != admin
+
+
+def test_an_admin_grants_and_revokes_and_others_are_refused(
+    identity, client, identity_pool, unique_email, clock
+):
+    other = "support-" + unique_email
+    plain = sign_up(client, identity_pool, other)
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    admin = otp_login(client, unique_email, secret, clock)
+    change = {"email": other, "role": "support"}
+    assert client.post("/v1/staff/grants", json=change).status_code == 401
+    refused = client.post("/v1/staff/grants", json=change, headers=bearer(plain))
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
+    granted = client.post("/v1/staff/grants", json=change, headers=bearer(admin))
+    assert granted.status_code == 200 and granted.json == {**change, "changed": True}
+    assert claims(login(client, other).json["access_token"])["roles"] == ["support"]
+    revoked = client.post("/v1/staff/revocations", json=change, headers=bearer(admin))
+    assert revoked.json["changed"] is True
+    assert "roles" not in claims(login(client, other).json["access_token"])
+    unknown = client.post(
+        "/v1/staff/grants", json={**change, "email": "nobody-" + other}, headers=bearer(admin)
+    )
+    assert unknown.status_code == 404
+    admin_id = claims(admin)["sub"]
+    actions = [r["data"]["action"] for r in audit_records(identity_pool, admin_id)]
+    assert actions[-2:] == ["staff.role-granted", "staff.role-revoked"]
+
+
+def audit_records(pool, subject):
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = 'audit.operator-actions.v1' AND record_key = %s "
+            "ORDER BY id",
+            (subject,),
+        ).fetchall()
+    return [json.loads(value) for (value,) in rows]
