@@ -11,7 +11,7 @@ PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/
 	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
-.PHONY: help install browser run test test-young-clock lint format infra-up infra-down bench chaos clean-state \
+.PHONY: help install browser run staff-grant staff-list test test-young-clock lint format infra-up infra-down bench chaos clean-state \
 	containers test-containers compose-up compose-down compose-smoke clean-containers
 
 help: ## List the targets
@@ -31,6 +31,15 @@ $(BROWSER): deploy/local/browser.sh
 
 run: install ## Start Kafka, PostgreSQL, the SMTP sink and every service; Ctrl-C stops them
 	bash deploy/local/run.sh
+
+staff-grant: install ## Give a verified account of `make run` a staff role: EMAIL=you@example.org ROLE=admin
+	@[[ -n "$(EMAIL)" && -n "$(ROLE)" ]] || \
+		{ echo "usage: make staff-grant EMAIL=… ROLE=admin|catalogue-editor|newsletter-editor|support" >&2; exit 2; }
+	bash deploy/local/with-infra.sh bash -c '$(VENV)/bin/identity migrate >/dev/null && \
+		$(VENV)/bin/identity staff grant "$$0" "$$1"' "$(EMAIL)" "$(ROLE)"
+
+staff-list: install ## The staff of `make run`: roles and whether each has a second factor
+	bash deploy/local/with-infra.sh $(VENV)/bin/identity staff list
 
 # tests/containers and tests/compose need containers: make test-containers and make compose-smoke run them.
 # TEST_WORKERS pytest-xdist processes share the tests; those of one service stack stay on one worker.

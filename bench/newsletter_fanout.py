@@ -33,8 +33,7 @@ from tests.support.http import call
 from tests.support.newsletter import seed_subscribers
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
-
-OPERATOR_TOKEN = f"bench-{RUN_ID}"
+from tests.support.staff import PrivateIdentity
 
 
 def fan_out_seconds(database_url: str, issue_id: str) -> float | None:
@@ -55,13 +54,13 @@ def newsletters_sent(mailer_database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def publish(port: int, subject: str) -> str:
-    """POST an issue as the operator; its id."""
+def publish(port: int, subject: str, editor: dict[str, str]) -> str:
+    """POST an issue as a newsletter editor; its id."""
     status, issue = call(
         "POST",
         f"http://127.0.0.1:{port}/v1/issues",
         {"subject": subject, "text": "New videos.\n" * 20, "html": "<p>New videos.</p>" * 20},
-        {"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        editor,
     )
     assert status == 202, issue
     return str(issue["id"])
@@ -103,13 +102,16 @@ def main() -> None:
     port = free_port()
     try:
         common = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "LOG_LEVEL": "WARNING", "ACCOUNTS_ENV": "development"}
+        identity = PrivateIdentity.start(kafka, databases.create("identity"), log_dir)
+        processes.append(identity.process)
+        editor = identity.staff_header("newsletter-editor")
         newsletter_db = databases.create("newsletter")
         newsletter_env = {
             **common,
             "NEWSLETTER_DATABASE_URL": newsletter_db,
             "NEWSLETTER_TOPIC_PREFIX": prefix,
             "NEWSLETTER_CONSUMER_GROUP": newsletter_group,
-            "NEWSLETTER_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "IDENTITY_JWKS_URL": f"{identity.url}/.well-known/jwks.json",
             "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "NEWSLETTER_WORKER_METRICS_PORT": "0",
         }
@@ -124,20 +126,19 @@ def main() -> None:
         run_once(["newsletter", "migrate"], newsletter_env)
         run_once(["mailer", "migrate"], mailer_env)
         seed_subscribers(newsletter_db, subscribers)
+        web = ServiceProcess(
+            "newsletter-web", ["newsletter", "web", "--port", str(port)], newsletter_env, log_dir
+        )
         processes += [
-            ServiceProcess(
-                "newsletter-web", ["newsletter", "web", "--port", str(port)], newsletter_env, log_dir
-            ),
-            ServiceProcess("newsletter-worker", ["newsletter", "worker"], newsletter_env, log_dir),
+            web.start(),
+            ServiceProcess("newsletter-worker", ["newsletter", "worker"], newsletter_env, log_dir).start(),
         ]
-        for process in processes:
-            process.start()
-        processes[0].wait_http(f"http://127.0.0.1:{port}/readyz")
+        web.wait_http(f"http://127.0.0.1:{port}/readyz")
 
         # 1. The fan-out alone: no mailer reads yet (its group starts after these records). The
         # first issue also pays for the producer's start (metadata, producer id); the second does not.
-        cold = wait_fanned_out(newsletter_db, publish(port, "Fan-out alone, cold"))
-        alone = wait_fanned_out(newsletter_db, publish(port, "Fan-out alone"))
+        cold = wait_fanned_out(newsletter_db, publish(port, "Fan-out alone, cold", editor))
+        alone = wait_fanned_out(newsletter_db, publish(port, "Fan-out alone", editor))
         deliveries = prefix + NEWSLETTER_DELIVERIES
         start_group_at_the_end(kafka, mailer_group, tuple(prefix + name for name in CONSUMED))
         metrics_urls = [f"http://127.0.0.1:{free_port()}/metrics" for _ in range(mailer_workers)]
@@ -153,7 +154,7 @@ def main() -> None:
 
         # 2. End to end: fan-out and mailers at once, into the sink.
         started = time.perf_counter()
-        together = wait_fanned_out(newsletter_db, publish(port, "Our latest updates"))
+        together = wait_fanned_out(newsletter_db, publish(port, "Our latest updates", editor))
         first = wait_for(
             lambda: received(inbox) > 0 and time.perf_counter(), timeout=60, what="the first mail"
         )

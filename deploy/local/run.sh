@@ -19,9 +19,6 @@ export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE
 export PORTAL_NEWSLETTER_URL="${PORTAL_NEWSLETTER_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
 export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
 # Local development only; set a real one wherever operators are more than you.
-export MAILER_OPERATOR_TOKEN="${MAILER_OPERATOR_TOKEN:-dev-operator-token}"
-export CATALOGUE_OPERATOR_TOKEN="${CATALOGUE_OPERATOR_TOKEN:-dev-operator-token}"
-export NEWSLETTER_OPERATOR_TOKEN="${NEWSLETTER_OPERATOR_TOKEN:-dev-operator-token}"
 export NEWSLETTER_PUBLIC_URL="${NEWSLETTER_PUBLIC_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
 export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
 export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_PORT/.well-known/jwks.json}"
@@ -108,9 +105,9 @@ main() {
     portal         $PORTAL_URL/   (open it in a browser: videos, sign-up, log in, reset, my account)
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
     catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
-    newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: Authorization: Bearer $NEWSLETTER_OPERATOR_TOKEN)
+    newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: a newsletter-editor's token)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
-    mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (Authorization: Bearer $MAILER_OPERATOR_TOKEN)
+    mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (a support person's token)
     worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
     relay metrics  http://127.0.0.1:${IDENTITY_RELAY_METRICS_PORT:-9101}/metrics (identity), http://127.0.0.1:${NEWSLETTER_RELAY_METRICS_PORT:-9102}/metrics (newsletter)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end
+from tests.e2e.conftest import stack_staff_header
 from tests.support.browser import (
     ARTIFACTS,
     AXE_SCRIPT,
@@ -32,7 +33,6 @@ from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 PASSWORD = "Correct-Horse-9!"
-OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
 SEED_ARTICLE = (
     "NATO Secretary General Jens Stoltenberg welcomed the Belgian Minister of Defence Ludivine Dedonder "
     "to NATO Headquarters on Thursday (11 February), ahead of the next week’s meeting of the defence "
@@ -68,7 +68,6 @@ def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
         f"{prefix}_DATABASE_URL": fresh_database(infra, f"browser_{prefix.lower()}"),
         f"{prefix}_CONSUMER_GROUP": group,
-        f"{prefix}_OPERATOR_TOKEN": OPERATOR_TOKEN,
     }
 
 
@@ -98,20 +97,18 @@ def catalogue(
     }
     url, processes = run_web_and_worker("catalogue", env, tmp_path_factory.mktemp("catalogue-logs"))
     try:
-        yield url, ingest_sample(url, content)
+        yield url, ingest_sample(url, content, stack_staff_header(stack, infra, "catalogue-editor"))
     finally:
         stop_all(processes)
 
 
-def ingest_sample(catalogue_url: str, content: bytes) -> SampleVideo:
+def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) -> SampleVideo:
     title = f"Secretary General meets the Belgian Minister of Defence {RUN_ID}"
     rendition = {"label": "720p MP4", "container": "mp4", "codec": "h264", "width": 1280, "height": 720,
                  "bitrate": 3_000_000, "path": "summit.mp4"}  # fmt: skip
     video = {"title": title, "description": SEED_ARTICLE, "published_at": "2021-02-11T14:00:00Z",
              "duration": 95, "tags": ["summit"], "renditions": [rendition]}  # fmt: skip
-    status, created = call(
-        "POST", f"{catalogue_url}/v1/videos", video, {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-    )
+    status, created = call("POST", f"{catalogue_url}/v1/videos", video, editor)
     assert status == 201, created
     return SampleVideo(created["id"], title, rendition["label"], content)
 

@@ -21,6 +21,7 @@ from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     CODES,
     NEWSLETTER_DELIVERIES,
+    OPERATOR_ACTIONS,
     TOPICS,
     delete_topics,
     ensure_topics,
@@ -29,13 +30,19 @@ from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.staff import PrivateIdentity, staff_token
 
-OPERATOR_TOKEN = f"operator-{uuid.uuid4().hex}"
 PORTAL_URL = "https://portal.example.test"
 EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DELIVERIES: "/newsletter"}
 
 
 E2E_PASSWORD = "Correct-Horse-9!"
+
+
+def stack_staff_header(stack: Stack, infra: Infra, role: str) -> dict[str, str]:
+    """The Authorization header of a new staff member with `role` on the stack's identity."""
+    verify = lambda email, _password: verified_account(stack.identity_url, infra.inbox, email)  # noqa: E731
+    return {"Authorization": f"Bearer {staff_token(stack.identity_url, stack.identity_env, role, verify)}"}
 
 
 def verified_account(identity_url: str, inbox: Inbox, email: str, locale: str | None = None) -> str:
@@ -51,6 +58,11 @@ def verified_account(identity_url: str, inbox: Inbox, email: str, locale: str | 
     return str(body["access_token"])
 
 
+def start_private_identity(infra: Infra, logs: Path) -> PrivateIdentity:
+    """identity's web process alone, on a database of its own (see PrivateIdentity)."""
+    return PrivateIdentity.start(infra.kafka, fresh_database(infra, "e2e_identity_private"), logs)
+
+
 @dataclass
 class Mailer:
     """A running mailer (worker + web) on private topics, and ways to talk to it."""
@@ -64,6 +76,12 @@ class Mailer:
     worker: ServiceProcess
     web: ServiceProcess
     env: dict[str, str]
+    identity: PrivateIdentity  # whose tokens the mailer's web checks
+    support: dict[str, str]  # the Authorization header of a support person of that identity
+
+    def other_staff(self, role: str) -> dict[str, str]:
+        """The Authorization header of a new staff member with another role."""
+        return self.identity.staff_header(role)
 
     def topic(self, name: str) -> str:
         """The private copy of a system topic."""
@@ -92,11 +110,11 @@ class Mailer:
             producer.close()
 
     def deliveries(self, email: str) -> list[dict[str, Any]]:
-        """GET /v1/deliveries?email= as an operator."""
+        """GET /v1/deliveries?email= as support staff."""
         status, body = call(
             "GET",
             f"{self.web_url}/v1/deliveries?{urllib.parse.urlencode({'email': email})}",
-            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            headers=self.support,
         )
         assert status == 200, body
         return body["items"]
@@ -117,6 +135,7 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         if topic.name in (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
     )
     ensure_topics(infra.kafka, (*private_topics, Topic(dead_letter_topic(group), partitions=1)))
+    identity = start_private_identity(infra, logs)
     web_port, metrics_port = free_port(), free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -125,7 +144,7 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         "MAILER_TOPIC_PREFIX": prefix,
         "MAILER_RETRY_MAX_BACKOFF_S": "2",
         "MAILER_WORKER_METRICS_PORT": str(metrics_port),
-        "MAILER_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "IDENTITY_JWKS_URL": f"{identity.url}/.well-known/jwks.json",
         "PORTAL_URL": PORTAL_URL,
         "SMTP_HOST": infra.smtp_host,
         "SMTP_PORT": str(infra.smtp_port),
@@ -142,6 +161,8 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         worker=ServiceProcess("mailer-worker-private", ["mailer", "worker"], env, logs),
         web=ServiceProcess("mailer-web", ["mailer", "web", "--port", str(web_port)], web_env, logs),
         env=env,
+        identity=identity,
+        support=identity.staff_header("support"),
     )
     running.worker.start()
     running.web.start()
@@ -150,11 +171,8 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         running.worker.wait_http(running.worker_metrics_url)
         yield running
     finally:
-        stop_all((running.web, running.worker))
+        stop_all((running.web, running.worker, identity.process))
         delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
-
-
-NEWSLETTER_OPERATOR_TOKEN = f"newsletter-operator-{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -165,9 +183,10 @@ class Newsletter:
     database_url: str
     group: str
     processes: dict[str, ServiceProcess]
+    editor: dict[str, str]  # the Authorization header of a newsletter editor
 
-    def operator_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return call(method, self.url + path, body, {"Authorization": f"Bearer {NEWSLETTER_OPERATOR_TOKEN}"})
+    def editor_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return call(method, self.url + path, body, self.editor)
 
     def stop(self) -> None:
         """Stop every process, side by side."""
@@ -175,12 +194,21 @@ class Newsletter:
 
 
 def start_newsletter(
-    infra: Infra, logs: Path, identity_url: str, *, name: str, topic_prefix: str = "", **env: str
+    infra: Infra,
+    logs: Path,
+    identity_url: str,
+    editor: dict[str, str],
+    *,
+    name: str,
+    topic_prefix: str = "",
+    **env: str,
 ) -> Newsletter:
     """Migrate a fresh database, start the newsletter's processes and wait for its web process."""
     port = free_port()
     group = f"newsletter-{name}-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    if topic_prefix:  # the audit records of its editors, on a private copy of the topic
+        ensure_topics(infra.kafka, (Topic(topic_prefix + OPERATOR_ACTIONS, partitions=1),))
     start_group_at_the_end(infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS,))
     env = {
         "ACCOUNTS_ENV": "development",
@@ -188,7 +216,6 @@ def start_newsletter(
         "NEWSLETTER_DATABASE_URL": fresh_database(infra, f"e2e_newsletter_{name}"),
         "NEWSLETTER_CONSUMER_GROUP": group,
         "NEWSLETTER_TOPIC_PREFIX": topic_prefix,
-        "NEWSLETTER_OPERATOR_TOKEN": NEWSLETTER_OPERATOR_TOKEN,
         "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "NEWSLETTER_WORKER_METRICS_PORT": "0",
         "NEWSLETTER_RELAY_METRICS_PORT": "0",
@@ -204,7 +231,7 @@ def start_newsletter(
             ("relay", ["newsletter", "relay"]),
         )
     }
-    running = Newsletter(f"http://127.0.0.1:{port}", env["NEWSLETTER_DATABASE_URL"], group, processes)
+    running = Newsletter(f"http://127.0.0.1:{port}", env["NEWSLETTER_DATABASE_URL"], group, processes, editor)
     for process in processes.values():
         process.start()
     running.processes[f"newsletter-web-{name}"].wait_http(f"{running.url}/readyz")
@@ -215,7 +242,11 @@ def start_newsletter(
 def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsletter]:
     """The newsletter on the real topics, beside `stack` (whose mailer sends its issues)."""
     running = start_newsletter(
-        infra, tmp_path_factory.mktemp("newsletter-logs"), stack.identity_url, name="stack"
+        infra,
+        tmp_path_factory.mktemp("newsletter-logs"),
+        stack.identity_url,
+        stack_staff_header(stack, infra, "newsletter-editor"),
+        name="stack",
     )
     try:
         yield running

@@ -14,7 +14,7 @@ import pytest
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
 from tests.conftest import RUN_ID, Infra, fresh_database
-from tests.e2e.conftest import Stack, start_group_at_the_end
+from tests.e2e.conftest import Stack, stack_staff_header, start_group_at_the_end
 from tests.support.http import call
 from tests.support.inbox import CODE_PATTERN, code_in
 from tests.support.polling import wait_for
@@ -22,7 +22,6 @@ from tests.support.processes import ServiceProcess, free_port, run_once, stop_al
 
 PASSWORD = "Correct-Horse-9!"
 NEW_PASSWORD = "Brand-New-Secret-42?"
-OPERATOR = {"Authorization": f"Bearer operator-{RUN_ID}"}
 CONTENT = hashlib.sha256(b"seed").digest() * 20_000
 
 
@@ -49,7 +48,6 @@ def running_catalogue(
         "CATALOGUE_CONSUMER_GROUP": group,
         "CATALOGUE_DOWNLOAD_LINK_KEY": f"e2e-link-key-{uuid.uuid4().hex}",
         "CATALOGUE_STORAGE_ROOT": str(media),
-        "CATALOGUE_OPERATOR_TOKEN": OPERATOR["Authorization"].split()[1],
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
     }
     run_once(["catalogue", "migrate"], env)
@@ -113,7 +111,8 @@ def test_a_verified_account_downloads_and_a_password_reset_revokes_its_old_token
                  "bitrate": 3_000_000, "path": "e2e/clip.mp4"}  # fmt: skip
     video = {"title": "End to end", "published_at": "2021-02-11T14:00:00Z", "duration": 4,
              "renditions": [rendition]}  # fmt: skip
-    status, created = call("POST", f"{catalogue}/v1/videos", video, OPERATOR)
+    editor = stack_staff_header(stack, infra, "catalogue-editor")
+    status, created = call("POST", f"{catalogue}/v1/videos", video, editor)
     assert status == 201, created
     links = (
         f"{catalogue}/v1/videos/{created['id']}/renditions/{created['renditions'][0]['id']}/download-links"

@@ -1,9 +1,8 @@
-"""What operators see: delivery status behind the operator token, and the worker's metrics."""
+"""What operators see: delivery status for support staff, and the worker's metrics."""
 
 import urllib.request
 
 from accounts_common.events.topics import CODES
-from tests.e2e.conftest import OPERATOR_TOKEN
 from tests.e2e.mail_helpers import code_issued
 from tests.support.http import call
 from tests.support.polling import wait_for
@@ -19,20 +18,22 @@ def test_delivery_status_shows_status_and_attempts(mailer, infra, unique_email):
     assert mailer.deliveries(unique_email.upper()) == [delivery]
 
 
-def test_delivery_status_needs_the_operator_token(mailer, unique_email):
+def test_delivery_status_is_for_support_staff_only(mailer, unique_email):
     url = f"{mailer.web_url}/v1/deliveries?email={unique_email}"
     status, problem = call("GET", url)
-    assert status == 401 and problem["type"].endswith("operator-token-required")
-    status, problem = call("GET", url, headers={"Authorization": "Bearer not-the-token"})
-    assert status == 403 and problem["type"].endswith("operator-token-invalid")
-    status, problem = call("GET", url, headers={"Authorization": f"Basic {OPERATOR_TOKEN}"})
+    assert status == 401 and problem["type"].endswith("missing-token")
+    status, problem = call("GET", url, headers={"Authorization": "Bearer not-a-token"})
+    assert status == 401 and problem["type"].endswith("invalid-token")
+    token = mailer.support["Authorization"].split()[1]
+    status, problem = call("GET", url, headers={"Authorization": f"Basic {token}"})
     assert status == 401
+    status, problem = call("GET", url, headers=mailer.other_staff("newsletter-editor"))
+    assert status == 403 and problem["type"].endswith("role-required")
 
 
 def test_a_bad_query_is_a_problem_not_an_error(mailer):
-    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     for query in ("", "?email=not-an-address", "?email=a@example.org&unknown=1"):
-        status, problem = call("GET", f"{mailer.web_url}/v1/deliveries{query}", headers=operator)
+        status, problem = call("GET", f"{mailer.web_url}/v1/deliveries{query}", headers=mailer.support)
         assert status == 422 and problem["status"] == 422, (query, problem)
 
 

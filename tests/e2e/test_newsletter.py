@@ -23,7 +23,7 @@ def subscribe(newsletter, token: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def publish(newsletter, subject: str) -> str:  # type: ignore[no-untyped-def]
-    status, body = newsletter.operator_call(
+    status, body = newsletter.editor_call(
         "POST", "/v1/issues", {"subject": subject, "text": f"{subject}.\n", "html": f"<p>{subject}.</p>"}
     )
     assert status == 202, body

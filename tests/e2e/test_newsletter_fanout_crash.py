@@ -18,30 +18,33 @@ from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     NEWSLETTER_DELIVERIES,
+    OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
     delete_topics,
     ensure_topics,
 )
 from newsletter.domain.issues import delivery_id
 from tests.conftest import RUN_ID
-from tests.e2e.conftest import Newsletter, start_newsletter
+from tests.e2e.conftest import Newsletter, start_newsletter, start_private_identity
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, seed_subscribers
 from tests.support.polling import wait_for
 
 SUBSCRIBERS = 5000
 PREFIX = f"e2e-{RUN_ID}-crash."
-NOBODY = "http://127.0.0.1:9"  # no tokens are checked here
 
 
 @pytest.fixture
 def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: ignore[no-untyped-def]
     topics = [PREFIX + name for name in (ACCOUNT_EVENTS, SUBSCRIPTION_EVENTS, NEWSLETTER_DELIVERIES)]
     ensure_topics(infra.kafka, tuple(Topic(name, partitions=6) for name in topics))
+    logs = tmp_path_factory.mktemp("newsletter-crash-logs")
+    identity = start_private_identity(infra, logs)
     running = start_newsletter(
         infra,
-        tmp_path_factory.mktemp("newsletter-crash-logs"),
-        NOBODY,
+        logs,
+        identity.url,
+        identity.staff_header("newsletter-editor"),
         name="crash",
         topic_prefix=PREFIX,
         NEWSLETTER_FANOUT_BATCH_SIZE="250",
@@ -50,7 +53,8 @@ def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: 
         yield running
     finally:
         running.stop()
-        delete_topics(infra.kafka, [*topics, dead_letter_topic(running.group)])
+        identity.process.stop()
+        delete_topics(infra.kafka, [*topics, PREFIX + OPERATOR_ACTIONS, dead_letter_topic(running.group)])
 
 
 def requested(database_url: str, issue_id: str) -> int:
@@ -65,7 +69,7 @@ def test_a_killed_fan_out_resumes_without_skipping_or_doubling_anyone(crash_news
     reader = TopicReader(infra.kafka, PREFIX + NEWSLETTER_DELIVERIES)
     worker = crash_newsletter.processes["newsletter-worker-crash"]
     try:
-        status, issue = crash_newsletter.operator_call(
+        status, issue = crash_newsletter.editor_call(
             "POST", "/v1/issues", {"subject": "Crash test", "text": "Once.\n", "html": "<p>Once.</p>"}
         )
         assert status == 202 and issue["total"] == SUBSCRIBERS
@@ -83,7 +87,7 @@ def test_a_killed_fan_out_resumes_without_skipping_or_doubling_anyone(crash_news
         worker.start()
 
         def complete() -> bool:
-            status, progress = crash_newsletter.operator_call("GET", f"/v1/issues/{issue['id']}")
+            status, progress = crash_newsletter.editor_call("GET", f"/v1/issues/{issue['id']}")
             return status == 200 and progress["status"] == "complete" and progress
 
         progress = wait_for(complete, timeout=120, what="the restarted fan-out to complete", interval=0.2)

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
@@ -14,10 +15,12 @@ from accounts_common import auth
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.db import create_pool
 from accounts_common.events import parse_event, validate_data
+from accounts_common.roles import Role
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
+from identity.service_layer import staff
 from identity.settings import RateLimits, Settings
 from newsletter.bootstrap import Newsletter
 from newsletter.bootstrap import bootstrap as newsletter_bootstrap
@@ -158,8 +161,25 @@ def feed(
         handlers[event_type](conn, event, validate_data(event.type, event.data))
 
 
+def staff_token(identity: Identity, pool: ConnectionPool, role: Role) -> str:
+    """The access token of a new staff account with `role`, made as a person is: sign up, a grant from
+    the command line, TOTP enrolment, and a login with the second factor (here a recovery code)."""
+    client = create_app(identity).test_client()
+    email = f"staff-{secrets.token_hex(6)}@example.org"
+    sign_up(client, pool, email)
+    staff.grant(identity, email, role)
+    first = client.post("/v1/sessions", json={"email": email, "password": PASSWORD}).json["access_token"]
+    secret = client.post("/v1/accounts/me/totp", headers=bearer(first)).json["secret"]
+    confirmed = client.post(
+        "/v1/accounts/me/totp/verification", json={"code": pyotp.TOTP(secret).now()}, headers=bearer(first)
+    )
+    recovery_code = confirmed.json["recovery_codes"][0]
+    login = client.post("/v1/sessions", json={"email": email, "password": PASSWORD, "totp": recovery_code})
+    assert login.status_code == 200, login.json
+    return login.json["access_token"]
+
+
 # The newsletter in-process, checking tokens of an identity served on a real port (its JWKS).
-NEWSLETTER_OPERATOR_TOKEN = "test-newsletter-operator-token"
 NEWSLETTER_TOPIC_PREFIX = f"test-{RUN_ID}."  # the newsletter's topics, private to this run
 IDENTITY_SIGNING_KEY = Ed25519PrivateKey.generate()
 
@@ -190,7 +210,6 @@ def newsletter(newsletter_db, newsletter_pool, served_identity, infra) -> Newsle
         kafka_bootstrap_servers=infra.kafka,
         unsubscribe_key=secrets.token_bytes(32),
         jwks_url=served_identity.jwks_url,
-        operator_token=NEWSLETTER_OPERATOR_TOKEN,
         topic_prefix=NEWSLETTER_TOPIC_PREFIX,
     )
     return newsletter_bootstrap(settings, pool=newsletter_pool)
@@ -199,6 +218,13 @@ def newsletter(newsletter_db, newsletter_pool, served_identity, infra) -> Newsle
 @pytest.fixture
 def newsletter_client(newsletter):  # type: ignore[no-untyped-def]
     return create_newsletter_app(newsletter).test_client()
+
+
+@pytest.fixture
+def newsletter_editor(served_identity, identity_pool) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The Authorization header of a newsletter editor of the served identity."""
+    identity = served_identity.app.extensions["identity"]
+    return bearer(staff_token(identity, identity_pool, Role.NEWSLETTER_EDITOR))
 
 
 @pytest.fixture

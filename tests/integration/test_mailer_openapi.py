@@ -9,24 +9,31 @@ import schemathesis
 from flask import Flask
 
 from accounts_common.db import create_pool
+from accounts_common.roles import Role
 from mailer.entrypoints.app import create_app
 from mailer.entrypoints.cli import MAILER_MIGRATIONS
 from mailer.settings import Settings
 from tests.conftest import Infra, migrated_database
-from tests.integration.conftest import bearer
+from tests.integration.conftest import bearer, sign_up, staff_token
 from tests.support.fuzzing import documented_operations, fuzz_every_operation, has_inputs
 
-OPERATOR_TOKEN = "fuzzing-operator-token"
-# Schema-valid data may still be refused for a missing or wrong operator token (401/403); never 422.
+# Schema-valid data may still be refused for a missing or wrong token, or one without the support role
+# (401/403); never 422.
 ACCEPTED = ["2xx", "401", "403"]
 REJECTED = ["400", "401", "403", "404", "405", "406", "413", "415", "422"]
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(infra: Infra) -> Iterator[Flask]:
-    url = migrated_database(infra, "test_mailer_openapi", MAILER_MIGRATIONS)
-    settings = dataclasses.replace(Settings.from_env(), database_url=url, operator_token=OPERATOR_TOKEN)
-    with create_pool(url, name="test-mailer-openapi") as pool:
+def mailer_db(infra: Infra) -> str:
+    return migrated_database(infra, "test_mailer_openapi", MAILER_MIGRATIONS)
+
+
+@pytest.fixture
+def fuzzed_app(mailer_db, served_identity) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    settings = dataclasses.replace(
+        Settings.from_env(), database_url=mailer_db, identity_jwks_url=served_identity.jwks_url
+    )
+    with create_pool(mailer_db, name="test-mailer-openapi") as pool:
         yield create_app(settings, pool)
 
 
@@ -40,8 +47,13 @@ def test_every_operation_is_documented(fuzzed_app):
 
 
 @pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
-def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(fuzzed_app, mode):
-    credentials = [bearer(OPERATOR_TOKEN), bearer("not-the-operator-token")]
+def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
+    fuzzed_app, served_identity, identity_pool, unique_email, mode
+):
+    identity = served_identity.app.extensions["identity"]
+    support = bearer(staff_token(identity, identity_pool, Role.SUPPORT))
+    plain = bearer(sign_up(served_identity.app.test_client(), identity_pool, unique_email))
+    credentials = [support, plain, bearer("not-a-token")]
     fuzz_every_operation(
         fuzzed_app,
         mode,

@@ -4,7 +4,7 @@ database and a served identity: no 5xx, and every answer is one the document dec
 import pytest
 import schemathesis
 
-from tests.integration.conftest import NEWSLETTER_OPERATOR_TOKEN, bearer, sign_up
+from tests.integration.conftest import bearer, sign_up
 from tests.support.fuzzing import documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for what no schema states: an unsubscribe token that is not
@@ -42,11 +42,11 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
 
 @pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
-    fuzzed_app, served_identity, identity_pool, unique_email, mode
+    fuzzed_app, served_identity, identity_pool, unique_email, mode, newsletter_editor
 ):
     token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)
-    # The cases with credentials take turns with an account's token and the operator's.
-    credentials = [bearer(token), bearer(NEWSLETTER_OPERATOR_TOKEN)]
+    # The cases with credentials take turns with an account's token and a newsletter editor's.
+    credentials = [bearer(token), newsletter_editor]
     fuzz_every_operation(
         fuzzed_app,
         mode,

@@ -22,7 +22,7 @@ ALLOWED_PEERS = {
     "identity-relay": {"identity-db", "kafka"},
     "identity-migrate": {"identity-db"},
     "mailer-worker": {"mailer-db", "kafka", "smtp"},
-    "mailer-web": {"mailer-db"},
+    "mailer-web": {"mailer-db", "identity-web"},
     "mailer-migrate": {"mailer-db"},
     "catalogue-web": {"catalogue-db", "identity-web"},
     "catalogue-worker": {"catalogue-db", "kafka"},

@@ -19,8 +19,10 @@ def record_action(
     action: str,
     target: str,
     outcome: str = "ok",
+    topic: str = OPERATOR_ACTIONS,
 ) -> None:
-    """Put the action in the outbox, in the caller's transaction; no actor means the command line."""
+    """Put the action in the outbox, in the caller's transaction; no actor means the command line.
+    `topic` is for a service whose outbox names topics with its prefix."""
     data = {
         "actor_account_id": str(actor_account_id) if actor_account_id else None,
         "action": action,
@@ -30,6 +32,5 @@ def record_action(
         "via": "api" if actor_account_id else "cli",
     }
     subject = str(actor_account_id) if actor_account_id else "cli"
-    outbox.enqueue(
-        conn, OPERATOR_ACTIONS, new_event("OperatorActionRecorded", source=source, subject=subject, data=data)
-    )
+    event = new_event("OperatorActionRecorded", source=source, subject=subject, data=data)
+    outbox.enqueue(conn, topic, event)

@@ -288,14 +288,21 @@ def require_role(role: Role) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate_request(verified=True)
-            check_role(principal, role)
-            g.principal = principal
+            authorize_role(role)
             return view(*args, **kwargs)
 
         return cast(View, checked)
 
     return decorate
+
+
+def authorize_role(role: Role) -> Principal:
+    """The principal of the current request when it may act as `role` (see `require_role`); also a
+    blueprint's `before_request`, so a refusal comes before the body is even validated."""
+    principal = authenticate_request(verified=True)
+    check_role(principal, role)
+    g.principal = principal
+    return principal
 
 
 def check_role(principal: Principal, role: Role) -> None:

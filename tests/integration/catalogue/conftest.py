@@ -2,6 +2,8 @@
 real HTTP (its JWKS), with media files in a temporary storage root."""
 
 import dataclasses
+import math
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -13,17 +15,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
 
 from accounts_common.db import create_pool
+from accounts_common.roles import Role
 from catalogue.adapters.storage import LocalStorage
 from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
 from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
 from catalogue.settings import Settings
 from identity.adapters.tokens import pem_of
+from identity.bootstrap import Identity
 from identity.entrypoints.app import create_app as create_identity_app
 from tests.conftest import Infra, migrated_database
+from tests.integration.conftest import staff_token
 from tests.support.served import ServedIdentity
 
-OPERATOR_TOKEN = "test-operator-token"
 LINK_KEY = b"test-download-link-key-of-at-least-32-bytes"
 SIGNING_KEY = Ed25519PrivateKey.generate()
 
@@ -63,7 +67,6 @@ def make_catalogue(catalogue_db, catalogue_pool, media_root, infra, served_ident
             download_link_key=LINK_KEY,
             identity_jwks_url=served_identity.jwks_url,
             storage_root=str(media_root),
-            operator_token=OPERATOR_TOKEN,
         )
         settings = dataclasses.replace(settings, **overrides)
         catalogue = Catalogue(settings, catalogue_pool, LocalStorage(settings.storage_root))
@@ -79,8 +82,29 @@ def catalogue_client(make_catalogue):  # type: ignore[no-untyped-def]
     return create_app(make_catalogue()).test_client()
 
 
-def operator() -> dict[str, str]:
-    return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+class EditorToken:
+    """A catalogue editor's token, made through identity's staff flow and kept for ten minutes (tokens
+    live fifteen): the tests that add videos share one editor instead of making one each."""
+
+    def __init__(self) -> None:
+        self.token, self.made_at = "", -math.inf
+
+    def refresh(self, identity: Identity, pool: ConnectionPool) -> None:
+        if time.monotonic() - self.made_at > 600:
+            self.token, self.made_at = staff_token(identity, pool, Role.CATALOGUE_EDITOR), time.monotonic()
+
+
+EDITOR = EditorToken()
+
+
+@pytest.fixture(autouse=True)
+def catalogue_editor(served_identity, identity_pool) -> None:  # type: ignore[no-untyped-def]
+    EDITOR.refresh(served_identity.app.extensions["identity"], identity_pool)
+
+
+def editor() -> dict[str, str]:
+    """The Authorization header of the catalogue editor (see `catalogue_editor`)."""
+    return {"Authorization": f"Bearer {EDITOR.token}"}
 
 
 def unique_word() -> str:
@@ -103,6 +127,6 @@ def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # typ
         ],
         **fields,
     }  # fmt: skip
-    response = client.post("/v1/videos", json=body, headers=operator())
+    response = client.post("/v1/videos", json=body, headers=editor())
     assert response.status_code == 201, response.json
     return response.json

@@ -10,12 +10,13 @@ import jwt
 import pytest
 
 from accounts_common import auth
+from accounts_common.roles import Role
 from catalogue.adapters.repository import download_count
 from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.projection import HANDLERS
 from identity.adapters.tokens import key_id
-from tests.integration.catalogue.conftest import SIGNING_KEY, add_video, operator
-from tests.integration.conftest import PASSWORD, bearer, sign_up
+from tests.integration.catalogue.conftest import SIGNING_KEY, add_video, editor
+from tests.integration.conftest import PASSWORD, bearer, sign_up, staff_token
 from tests.integration.test_identity_token_check import NEW_PASSWORD, feed, reset_password
 
 CONTENT = bytes(range(256)) * 4000  # 1,024,000 bytes, every offset distinguishable
@@ -226,23 +227,28 @@ def test_a_file_lost_from_storage_is_503_not_500(catalogue_client, video, token,
     assert response.status_code == 503 and response.content_type == "application/problem+json"
 
 
-def test_ingest_is_for_operators_and_refuses_bad_input(catalogue_client, media_root):
+def test_ingest_is_for_catalogue_editors_and_refuses_bad_input(
+    catalogue_client, media_root, served_identity, identity_pool
+):
     body = {"title": "x", "published_at": "2021-01-01T00:00:00Z", "duration": 1, "renditions": []}
     assert catalogue_client.post("/v1/videos", json=body).status_code == 401
-    assert catalogue_client.post("/v1/videos", json=body, headers=bearer("wrong")).status_code == 403
+    assert catalogue_client.post("/v1/videos", json=body, headers=bearer("wrong")).status_code == 401
+    support = staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT)
+    refused = catalogue_client.post("/v1/videos", json=body, headers=bearer(support))
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
     rendition = {"label": "a", "container": "mp4", "codec": "h264", "width": 1, "height": 1, "bitrate": 1}
     for path in ("../../etc/passwd", "/etc/passwd", "test/../../x", "missing/file.mp4"):
         response = catalogue_client.post(
-            "/v1/videos", json={**body, "renditions": [{**rendition, "path": path}]}, headers=operator()
+            "/v1/videos", json={**body, "renditions": [{**rendition, "path": path}]}, headers=editor()
         )
         assert response.status_code == 422, path
         assert "renditions.0.path" in response.json["errors"]
     for bad in ({**body, "extra": 1}, {**body, "duration": "long"}, {**body, "renditions": "x"}):
-        response = catalogue_client.post("/v1/videos", json=bad, headers=operator())
+        response = catalogue_client.post("/v1/videos", json=bad, headers=editor())
         assert response.status_code == 422 and response.content_type == "application/problem+json"
-    not_an_object = catalogue_client.post("/v1/videos", json=[1], headers=operator())
+    not_an_object = catalogue_client.post("/v1/videos", json=[1], headers=editor())
     assert not_an_object.status_code == 400 and not_an_object.json["type"].endswith("malformed-request")
     huge = catalogue_client.post(
-        "/v1/videos", data=b"{" + b" " * 300_000 + b"}", content_type="application/json", headers=operator()
+        "/v1/videos", data=b"{" + b" " * 300_000 + b"}", content_type="application/json", headers=editor()
     )
     assert huge.status_code == 413 and huge.content_type == "application/problem+json"

@@ -5,13 +5,13 @@ import pytest
 import schemathesis
 
 from catalogue.entrypoints.app import create_app
-from tests.integration.catalogue.conftest import add_video, operator
+from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.conftest import bearer, sign_up
 from tests.support.fuzzing import documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for what no schema can state: a link whose signature is not
 # right (403) or whose time is over (410), a video or rendition that does not exist (404), a token
-# or operator token that is not valid (401/403), and, for ingest, a path where storage holds no file
+# or editor token that is not valid (401/403), and, for ingest, a path where storage holds no file
 # (422: the state of the storage, not the shape of the request).
 ACCEPTED = ["2xx", "401", "403", "404", "410", "422"]
 
@@ -49,6 +49,6 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)
 
     def credentials(case) -> dict[str, str]:  # type: ignore[no-untyped-def]
-        return operator() if case.method == "POST" and case.path == "/v1/videos" else bearer(token)
+        return editor() if case.method == "POST" and case.path == "/v1/videos" else bearer(token)
 
     fuzz_every_operation(fuzzed_app, mode, credentials, accepted=ACCEPTED, negatable=has_inputs)

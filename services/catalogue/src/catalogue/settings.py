@@ -19,7 +19,6 @@ class Settings:
     storage_root: str = ".state/catalogue-media"
     link_lifetime_s: int = 600
     x_accel_redirect_prefix: str = ""
-    operator_token: str = ""
     consumer_group: str = "catalogue"
     topic_prefix: str = ""
     port: int = 8002
@@ -38,7 +37,6 @@ class Settings:
             storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),
             link_lifetime_s=env_int("CATALOGUE_LINK_LIFETIME_S", defaults.link_lifetime_s),
             x_accel_redirect_prefix=env_str("CATALOGUE_X_ACCEL_REDIRECT_PREFIX", "").rstrip("/"),
-            operator_token=env_str("CATALOGUE_OPERATOR_TOKEN", ""),
             consumer_group=env_str("CATALOGUE_CONSUMER_GROUP", defaults.consumer_group),
             topic_prefix=env_str("CATALOGUE_TOPIC_PREFIX", ""),
             port=env_int("CATALOGUE_PORT", defaults.port),

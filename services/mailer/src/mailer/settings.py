@@ -41,7 +41,7 @@ class Settings:
     worker_metrics_port: int = 9104
     worker_metrics_host: str = "127.0.0.1"
     port: int = 8004
-    operator_token: str = ""
+    identity_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
 
     def group_instance_id(self) -> str | None:
         """The worker's stable id in its consumer group (static membership), None for a dynamic member.
@@ -100,7 +100,7 @@ class Settings:
             worker_metrics_port=env_int("MAILER_WORKER_METRICS_PORT", defaults.worker_metrics_port),
             worker_metrics_host=env_str("MAILER_WORKER_METRICS_HOST", defaults.worker_metrics_host),
             port=env_int("MAILER_PORT", defaults.port),
-            operator_token=env_str("MAILER_OPERATOR_TOKEN", ""),
+            identity_jwks_url=env_str("IDENTITY_JWKS_URL", defaults.identity_jwks_url),
         )
         if settings.smtp_connections < 1:
             raise ValueError(f"MAILER_SMTP_CONNECTIONS must be at least 1, got {settings.smtp_connections}")

@@ -16,7 +16,6 @@ class Settings:
     unsubscribe_key: bytes
     public_url: str = "http://127.0.0.1:8003"
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
-    operator_token: str = ""
     consumer_group: str = "newsletter"
     topic_prefix: str = ""
     fanout_batch_size: int = 1000
@@ -36,7 +35,6 @@ class Settings:
             unsubscribe_key=secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY).encode(),
             public_url=env_str("NEWSLETTER_PUBLIC_URL", defaults.public_url).rstrip("/"),
             jwks_url=env_str("IDENTITY_JWKS_URL", defaults.jwks_url),
-            operator_token=env_str("NEWSLETTER_OPERATOR_TOKEN", ""),
             consumer_group=env_str("NEWSLETTER_CONSUMER_GROUP", defaults.consumer_group),
             topic_prefix=env_str("NEWSLETTER_TOPIC_PREFIX", ""),
             fanout_batch_size=env_int("NEWSLETTER_FANOUT_BATCH_SIZE", defaults.fanout_batch_size),

@@ -1,7 +1,6 @@
 """The catalogue's HTTP endpoints: browse and search (public), download links (verified accounts),
 the files behind the links, and ingest (operators)."""
 
-import functools
 from typing import Any
 from uuid import UUID
 
@@ -10,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from accounts_common.auth import current_principal, require_bearer
-from accounts_common.operators import require_operator_token
+from accounts_common.auth import current_principal, require_bearer, require_role
+from accounts_common.roles import Role
 from accounts_common.web import document_problems
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.links import LinkClaims
@@ -49,17 +48,6 @@ def summary(video: Video) -> dict[str, Any]:
     return shown
 
 
-def operators_only(view: Any) -> Any:
-    """Check the operator token before anything else (even before the body is validated)."""
-
-    @functools.wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        require_operator_token(request.headers.get("Authorization"), catalogue().settings.operator_token)
-        return view(*args, **kwargs)
-
-    return checked
-
-
 @videos.route("")
 class Videos(MethodView):
     @videos.arguments(schemas.VideoQuery, location="query", unknown=RAISE)
@@ -74,13 +62,20 @@ class Videos(MethodView):
             "per_page": query.per_page,
         }
 
-    @operators_only
+    @require_role(Role.CATALOGUE_EDITOR)  # outermost: refused before the body is even validated
     @videos.arguments(schemas.VideoIngest)
     @videos.response(201, schemas.VideoDetail)
     @videos.doc(security=BEARER_AUTH)
-    @document_problems(videos, {401: "No operator token", 403: "Wrong operator token", 422: "Invalid"})
+    @document_problems(
+        videos,
+        {
+            401: "No valid access token",
+            403: "role-required: not a catalogue editor; second-factor-required: logged in without TOTP",
+            422: "Invalid",
+        },
+    )
     def post(self, new_video) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        """Operators: register a video whose files are already in storage."""
+        """Catalogue editors: register a video whose files are already in storage."""
         return summary(use_cases.ingest(catalogue(), new_video))
 
 

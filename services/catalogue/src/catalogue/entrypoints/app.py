@@ -1,6 +1,5 @@
 """The catalogue's Flask application factory: gunicorn runs `catalogue.entrypoints.app:create_app()`."""
 
-import logging
 from typing import Any
 
 from flask import Flask, Response
@@ -13,15 +12,11 @@ from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api
 from catalogue.service_layer.errors import Refusal
 
-log = logging.getLogger(__name__)
-
 
 def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None = None) -> Flask:
     """Build the app; tests pass their own `Catalogue`, gunicorn workers build one after forking."""
     configure_logging()
     catalogue = catalogue or bootstrap()
-    if not catalogue.settings.operator_token:
-        log.warning("CATALOGUE_OPERATOR_TOKEN is not set: ingest refuses every request")
     app = create_api_app(
         "catalogue",
         title="Multimedia Accounts — catalogue",

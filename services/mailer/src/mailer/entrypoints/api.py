@@ -2,12 +2,13 @@
 
 from dataclasses import asdict
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from accounts_common.operators import require_operator_token
+from accounts_common.auth import authorize_role
+from accounts_common.roles import Role
 from mailer.adapters.deliveries import DeliveryLog
 
 blp = Blueprint(
@@ -38,8 +39,8 @@ class DeliveryList(Schema):
 
 
 @blp.before_request
-def operators_only() -> None:
-    require_operator_token(request.headers.get("Authorization"), current_app.config["OPERATOR_TOKEN"])
+def support_only() -> None:
+    authorize_role(Role.SUPPORT)
 
 
 @blp.route("")

@@ -1,19 +1,17 @@
 """The mailer's Flask application factory: gunicorn runs `mailer.entrypoints.app:create_app()`."""
 
-import logging
 from typing import Any
 
 from flask import Flask
 from psycopg_pool import ConnectionPool
 
+from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import create_pool, database_reachable
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.entrypoints import api
 from mailer.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -23,14 +21,13 @@ def create_app(
     configure_logging()
     settings = settings or Settings.from_env()
     pool = pool or create_pool(settings.database_url, name="mailer-web", max_size=4)
-    if not settings.operator_token:
-        log.warning("MAILER_OPERATOR_TOKEN is not set: the operators' endpoints refuse every request")
     app = create_api_app(
         "mailer",
         title="Multimedia Accounts — mailer",
         blueprints=[api.blp],
         readiness_checks={"database": lambda: database_reachable(pool)},
-        config={"OPERATOR_TOKEN": settings.operator_token, **(config or {})},
+        config=config,
     )
     app.extensions["delivery_log"] = DeliveryLog(pool)
+    install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))
     return app

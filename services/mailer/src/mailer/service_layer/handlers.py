@@ -11,6 +11,7 @@ import psycopg
 from jinja2 import TemplateError
 from markupsafe import Markup
 
+from accounts_common.auth import REVOCATION_HANDLERS, record_account_deleted, record_password_reset
 from accounts_common.codecrypt import CodeCipher
 from accounts_common.consumer import Handler, PermanentError
 from accounts_common.events import CloudEvent
@@ -46,8 +47,10 @@ class Mailer:
         self.unsubscribe_mailto = unsubscribe_mailto
 
     def handlers(self) -> dict[str, Handler]:
-        """Event type → handler, for the consumer runtime."""
+        """Event type → handler, for the consumer runtime. The revocations come first: the support
+        endpoints check tokens against them like every service's."""
         return {
+            **REVOCATION_HANDLERS,
             "CodeIssued": self.code_issued,
             "AccountVerified": self.account_verified,
             "PasswordReset": self.password_reset,
@@ -84,7 +87,8 @@ class Mailer:
     def password_reset(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
     ) -> Future[None]:
-        """Tell the account its password changed, with the way back to log in."""
+        """Tell the account its password changed, with the way back to log in; its older tokens die."""
+        record_password_reset(conn, event, data)
         # Back to the page the reset was asked from (a same-site path, checked by identity and the
         # event schema), else to the login page.
         context = {"login_url": f"{self.portal_url}{data.get('return_to') or '/login'}"}
@@ -126,7 +130,9 @@ class Mailer:
         )
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
-        """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless)."""
+        """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless);
+        its tokens die."""
+        record_account_deleted(conn, event, data)
         deliveries.erase_account(conn, data["account_id"])
 
     def gave_up(self, event_id: str, reason: str) -> None:

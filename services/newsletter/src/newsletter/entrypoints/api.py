@@ -3,12 +3,11 @@
 from typing import Any
 from uuid import UUID
 
-from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from accounts_common.auth import current_principal, require_bearer
-from accounts_common.operators import require_operator_token
+from accounts_common.auth import authorize_role, current_principal, require_bearer
+from accounts_common.roles import Role
 from accounts_common.web import Problem, document_problems
 from newsletter.domain.issues import Issue
 from newsletter.entrypoints import schemas
@@ -71,11 +70,14 @@ class MySubscription(MethodView):
 
 
 @issues_blp.before_request
-def operators_only() -> None:
-    require_operator_token(request.headers.get("Authorization"), current_app.config["OPERATOR_TOKEN"])
+def newsletter_editors_only() -> None:
+    authorize_role(Role.NEWSLETTER_EDITOR)
 
 
-OPERATOR_PROBLEMS = {401: "No operator token", 403: "Not the operator token"}
+OPERATOR_PROBLEMS = {
+    401: "No valid access token",
+    403: "role-required: not a newsletter editor; second-factor-required: logged in without a TOTP code",
+}
 
 
 def progress(issue: Issue) -> dict[str, Any]:
@@ -101,7 +103,13 @@ class Issues(MethodView):
     def post(self, draft):  # type: ignore[no-untyped-def]
         """Publish an issue: one delivery request per current subscriber is fanned out to the mailer."""
         try:
-            issue = issues.publish_issue(newsletter(), draft["subject"], draft["text"], draft["html"])
+            issue = issues.publish_issue(
+                newsletter(),
+                draft["subject"],
+                draft["text"],
+                draft["html"],
+                editor=current_principal().account_id,
+            )
         except issues.IssueTooLarge:
             raise Problem(
                 413, "issue-too-large", "Text and html together are too large for one delivery record."

@@ -1,6 +1,5 @@
 """The newsletter's Flask application factory: gunicorn runs `newsletter.entrypoints.app:create_app()`."""
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -12,8 +11,6 @@ from accounts_common.web import create_api_app
 from newsletter.bootstrap import Newsletter, bootstrap, token_verifier
 from newsletter.entrypoints import api, unsubscribe
 
-log = logging.getLogger(__name__)
-
 
 def create_app(
     newsletter: Newsletter | None = None,
@@ -24,8 +21,6 @@ def create_app(
     configure_logging()
     newsletter = newsletter or bootstrap()
     settings = newsletter.settings
-    if not settings.operator_token:
-        log.warning("NEWSLETTER_OPERATOR_TOKEN is not set: the operators' endpoints refuse every request")
     app = create_api_app(
         "newsletter",
         title="Multimedia Accounts — newsletter",
@@ -33,7 +28,6 @@ def create_app(
         readiness_checks={"database": lambda: database_reachable(newsletter.pool)},
         config={
             "MAX_CONTENT_LENGTH": settings.max_body_bytes,
-            "OPERATOR_TOKEN": settings.operator_token,
             **(config or {}),
         },
     )

@@ -1,0 +1,95 @@
+"""Staff tokens for tests against running processes, made as a person gets one: a verified account, a
+role granted from identity's command line, TOTP enrolment, and a login with the second factor."""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pyotp
+
+from accounts_common.codecrypt import cipher_from_env
+from tests.support.http import call
+from tests.support.processes import ServiceProcess, free_port, run_once
+
+STAFF_PASSWORD = "Correct-Horse-9!"
+
+
+def staff_token(
+    identity_url: str, identity_env: dict[str, str], role: str, verify: Callable[[str, str], None]
+) -> str:
+    """The access token of a new staff account with `role`. `verify(email, password)` registers and
+    verifies the account (through the mail, or the outbox for an identity without a mailer)."""
+    email = f"staff-{uuid.uuid4().hex[:12]}@example.org"
+    verify(email, STAFF_PASSWORD)
+    run_once(["identity", "staff", "grant", email, role], identity_env)
+    first = _login(identity_url, email)
+    auth = {"Authorization": f"Bearer {first}"}
+    status, enrolment = call("POST", f"{identity_url}/v1/accounts/me/totp", headers=auth)
+    assert status == 201, enrolment
+    code = {"code": pyotp.TOTP(enrolment["secret"]).now()}
+    status, confirmed = call("POST", f"{identity_url}/v1/accounts/me/totp/verification", code, auth)
+    assert status == 200, confirmed
+    return _login(identity_url, email, totp=confirmed["recovery_codes"][0])
+
+
+def verify_through_outbox(identity_url: str, identity_database_url: str) -> Callable[[str, str], None]:
+    """A `verify` for an identity without a mailer: the code is read back from identity's outbox."""
+
+    def verify(email: str, password: str) -> None:
+        status, body = call("POST", f"{identity_url}/v1/accounts", {"email": email, "password": password})
+        assert status == 202, body
+        code = _mailed_code(identity_database_url, email)
+        submission = {"email": email, "registration_id": body["registration_id"], "code": code}
+        status, body = call("POST", f"{identity_url}/v1/accounts/verification", submission)
+        assert status == 200, body
+
+    return verify
+
+
+def _login(identity_url: str, email: str, **extra: str) -> str:
+    status, body = call(
+        "POST", f"{identity_url}/v1/sessions", {"email": email, "password": STAFF_PASSWORD, **extra}
+    )
+    assert status == 200, body
+    return str(body["access_token"])
+
+
+def _mailed_code(database_url: str, email: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic LIKE %s ORDER BY id DESC", ("%identity.codes.v1",)
+        ).fetchall()
+    for (value,) in rows:
+        data = json.loads(value)["data"]
+        if data["email"] == email:
+            return cipher_from_env().decrypt(data["code_encrypted"])
+    raise AssertionError(f"no code was issued to {email}")
+
+
+@dataclass
+class PrivateIdentity:
+    """identity's web process alone (no relay, so no mail: codes are read from its outbox), for a
+    service under test that needs tokens and staff."""
+
+    url: str
+    env: dict[str, str]
+    process: ServiceProcess
+
+    @classmethod
+    def start(cls, kafka: str, database_url: str, logs: Path) -> "PrivateIdentity":
+        """Migrate the (new) database, start the web process and wait until it is ready."""
+        port = free_port()
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "IDENTITY_DATABASE_URL": database_url}
+        run_once(["identity", "migrate"], env)
+        argv = ["identity", "web", "--port", str(port), "--workers", "1"]
+        process = ServiceProcess("identity-web-private", argv, env, logs).start()
+        process.wait_http(f"http://127.0.0.1:{port}/readyz")
+        return cls(f"http://127.0.0.1:{port}", env, process)
+
+    def staff_header(self, role: str) -> dict[str, str]:
+        """The Authorization header of a new staff member with `role`."""
+        verify = verify_through_outbox(self.url, self.env["IDENTITY_DATABASE_URL"])
+        return {"Authorization": f"Bearer {staff_token(self.url, self.env, role, verify)}"}
