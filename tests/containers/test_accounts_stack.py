@@ -3,6 +3,8 @@
 Run by `make test-containers` (Podman here, Docker elsewhere); `make test` leaves this folder out.
 """
 
+import jwt
+
 from accounts_testkit.http import call
 
 
@@ -34,3 +36,13 @@ def test_a_verified_account_gets_its_token_and_its_events(
 def test_each_account_is_new(accounts_verified_account):
     first, second = accounts_verified_account(), accounts_verified_account()
     assert first.email != second.email and first.account_id != second.account_id
+
+
+def test_a_staff_token_carries_its_role_and_the_second_factor(accounts_staff, accounts_identity_url):
+    token = accounts_staff("support")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["roles"] == ["support"] and claims["amr"] == ["pwd", "otp"]
+    status, me = call(
+        "GET", f"{accounts_identity_url}/v1/accounts/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert status == 200 and me["verified"] is True

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pyotp
 
 from accounts_common.codecrypt import cipher_from_env
+from accounts_testkit.accounts import staff_access_token
 from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once
 
@@ -25,14 +25,7 @@ def staff_token(
     email = f"staff-{uuid.uuid4().hex[:12]}@example.org"
     verify(email, STAFF_PASSWORD)
     run_once(["identity", "staff", "grant", email, role], identity_env)
-    first = _login(identity_url, email)
-    auth = {"Authorization": f"Bearer {first}"}
-    status, enrolment = call("POST", f"{identity_url}/v1/accounts/me/totp", headers=auth)
-    assert status == 201, enrolment
-    code = {"code": pyotp.TOTP(enrolment["secret"]).now()}
-    status, confirmed = call("POST", f"{identity_url}/v1/accounts/me/totp/verification", code, auth)
-    assert status == 200, confirmed
-    return _login(identity_url, email, totp=confirmed["recovery_codes"][0])
+    return staff_access_token(identity_url, email, STAFF_PASSWORD)
 
 
 def verify_through_outbox(identity_url: str, identity_database_url: str) -> Callable[[str, str], None]:
@@ -47,14 +40,6 @@ def verify_through_outbox(identity_url: str, identity_database_url: str) -> Call
         assert status == 200, body
 
     return verify
-
-
-def _login(identity_url: str, email: str, **extra: str) -> str:
-    status, body = call(
-        "POST", f"{identity_url}/v1/sessions", {"email": email, "password": STAFF_PASSWORD, **extra}
-    )
-    assert status == 200, body
-    return str(body["access_token"])
 
 
 def _mailed_code(database_url: str, email: str) -> str:

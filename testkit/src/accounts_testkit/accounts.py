@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
+import pyotp
 
 from accounts_testkit.http import call
 from accounts_testkit.inbox import Inbox, code_in
@@ -34,3 +35,24 @@ def verified_account(
     token = verified["access_token"]
     account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
     return Account(account_id=account_id, email=email, password=password, access_token=token)
+
+
+def staff_access_token(identity_url: str, email: str, password: str) -> str:
+    """A token in which the verified account's staff roles count: enrols a TOTP authenticator (as an
+    app would, with pyotp) and logs in with the second factor, here one of the recovery codes."""
+    first = _login(identity_url, {"email": email, "password": password})
+    auth = {"Authorization": f"Bearer {first}"}
+    status, enrolment = call("POST", f"{identity_url}/v1/accounts/me/totp", headers=auth)
+    assert status == 201, f"enrolling {email}: {status} {enrolment}"
+    code = {"code": pyotp.TOTP(enrolment["secret"]).now()}
+    status, confirmed = call("POST", f"{identity_url}/v1/accounts/me/totp/verification", code, auth)
+    assert status == 200, f"confirming {email}'s second factor: {status} {confirmed}"
+    return _login(
+        identity_url, {"email": email, "password": password, "totp": confirmed["recovery_codes"][0]}
+    )
+
+
+def _login(identity_url: str, credentials: dict[str, str]) -> str:
+    status, body = call("POST", f"{identity_url}/v1/sessions", credentials)
+    assert status == 200, f"logging in {credentials['email']}: {status} {body}"
+    return str(body["access_token"])

@@ -80,6 +80,7 @@ class ContainerStack:
         self.smtp_host, self.smtp_port = self.host, 0
         self.inbox_url = ""
         self.identity_url = ""
+        self._services_env: dict[str, str] = {}
 
     def __enter__(self) -> "ContainerStack":
         return self
@@ -99,7 +100,7 @@ class ContainerStack:
     def start_services(self) -> "ContainerStack":
         """Identity web and relay and the mailer worker, on fresh databases, after their migrations."""
         self._create_databases()
-        env = self._service_env()
+        env = self._services_env = self._service_env()
         self._run_to_completion("identity-migrate", self.images.identity, ["identity", "migrate"], env)
         self._run_to_completion("mailer-migrate", self.images.mailer, ["mailer", "migrate"], env)
         web = self._start(
@@ -119,6 +120,12 @@ class ContainerStack:
             DockerContainer(self.images.mailer).with_envs(**env).with_command(["mailer", "worker"]),
         )
         return self
+
+    def grant_role(self, email: str, role: str) -> None:
+        """Give the verified account a staff role, as an operator does: `identity staff grant` run in a
+        container of the identity image, against the stack's database."""
+        command = ["identity", "staff", "grant", email, role]
+        self._run_to_completion("identity-staff-grant", self.images.identity, command, self._services_env)
 
     def stop(self) -> None:
         """Remove every container started (newest first) and the network, whatever failed before."""

@@ -4,6 +4,10 @@
         account = accounts_verified_account()
         ...
 
+    def test_support_reads_deliveries(accounts_staff):
+        token = accounts_staff("support")  # a staff token: the role counts (TOTP was used)
+        ...
+
 The images come from ACCOUNTS_<NAME>_IMAGE (see `containers.Images`); the engine from DOCKER_HOST,
 as for any testcontainers use. No fixture starts anything until a test asks for one.
 """
@@ -14,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from accounts_testkit.accounts import Account, verified_account
+from accounts_testkit.accounts import Account, staff_access_token, verified_account
 from accounts_testkit.containers import ContainerStack, engine_problem
 from accounts_testkit.events import TopicReader
 from accounts_testkit.inbox import Inbox
@@ -61,3 +65,18 @@ def accounts_events(accounts_kafka: str) -> Iterator[TopicReader]:
     reader = TopicReader(accounts_kafka, ACCOUNT_EVENTS)
     yield reader
     reader.close()
+
+
+@pytest.fixture
+def accounts_staff(
+    accounts_stack: ContainerStack, accounts_identity_url: str, accounts_inbox: Inbox
+) -> Callable[[str], str]:
+    """Makes staff: `accounts_staff("support")` is the access token of a new verified account holding
+    that role (admin, catalogue-editor, newsletter-editor, support), logged in with its second factor."""
+
+    def make(role: str) -> str:
+        account = verified_account(accounts_identity_url, accounts_inbox)
+        accounts_stack.grant_role(account.email, role)
+        return staff_access_token(accounts_identity_url, account.email, account.password)
+
+    return make
