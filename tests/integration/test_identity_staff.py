@@ -12,7 +12,7 @@ from accounts_common.roles import Role
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import staff
-from tests.integration.conftest import PASSWORD, bearer, outbox_events, sign_up
+from tests.integration.conftest import PASSWORD, bearer, mailed_codes, outbox_events, sign_up
 
 
 class Clock:
@@ -200,3 +200,58 @@ def audit_records(pool, subject):
             (subject,),
         ).fetchall()
     return [json.loads(value) for (value,) in rows]
+
+
+def test_support_looks_up_resends_and_erases_and_each_is_audited(
+    identity, client, identity_pool, unique_email, clock
+):
+    helper = "helper-" + unique_email
+    sign_up(client, identity_pool, helper)
+    staff.grant(identity, helper, Role.SUPPORT)
+    secret, _ = enrol(client, login(client, helper).json["access_token"], clock)
+    support = bearer(otp_login(client, helper, secret, clock))
+    pending = "pending-" + unique_email
+    client.post("/v1/accounts", json={"email": pending, "password": PASSWORD})
+    sign_up(client, identity_pool, unique_email)
+
+    found = client.get("/v1/support/accounts", query_string={"email": unique_email}, headers=support)
+    assert found.status_code == 200
+    assert (found.json["verified"], found.json["roles"], found.json["mfa_enrolled"]) == (True, [], False)
+    missing = client.get("/v1/support/accounts", query_string={"email": "nobody-" + helper}, headers=support)
+    assert missing.status_code == 404
+    clock.now += timedelta(minutes=2)  # past the code's resend cooldown
+    resent = client.post("/v1/support/accounts/code-resends", json={"email": pending}, headers=support)
+    assert resent.status_code == 202 and resent.json == {"pending": True}
+    assert len(mailed_codes(identity_pool, pending)) == 2
+    verified = client.post("/v1/support/accounts/code-resends", json={"email": unique_email}, headers=support)
+    assert verified.json == {"pending": False}
+    erasure = {"email": unique_email, "reason": "asked by phone, ticket 4521"}
+    assert client.post("/v1/support/accounts/erasures", json=erasure, headers=support).status_code == 204
+    gone = client.get("/v1/support/accounts", query_string={"email": unique_email}, headers=support)
+    assert gone.status_code == 404
+
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    actions = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
+    assert actions == [
+        ("account.looked-up", "ok"),
+        ("account.looked-up", "unchanged"),
+        ("account.code-resent", "ok"),
+        ("account.code-resent", "refused"),
+        ("account.erased", "ok"),
+        ("account.looked-up", "unchanged"),
+    ]
+    assert unique_email not in audit_records(identity_pool, support_id)[4]["data"]["target"]
+
+
+def test_only_support_staff_with_a_second_factor_reach_the_support_endpoints(
+    identity, client, identity_pool, unique_email
+):
+    plain = bearer(sign_up(client, identity_pool, unique_email))
+    query = {"email": unique_email}
+    assert client.get("/v1/support/accounts", query_string=query).status_code == 401
+    refused = client.get("/v1/support/accounts", query_string=query, headers=plain)
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
+    staff.grant(identity, unique_email, Role.SUPPORT)
+    without_otp = bearer(login(client, unique_email).json["access_token"])
+    refused = client.post("/v1/support/accounts/code-resends", json=query, headers=without_otp)
+    assert refused.status_code == 403 and refused.json["type"].endswith("second-factor-required")

@@ -11,7 +11,7 @@ from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app, document_field, problem_response
 from identity.bootstrap import Identity, bootstrap
-from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api
+from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
 from identity.service_layer.errors import (
     CodeRejected,
     InvalidCredentials,
@@ -23,7 +23,7 @@ from identity.service_layer.errors import (
     TotpAlreadyEnrolled,
     TotpNotStarted,
     Unauthenticated,
-    UnknownStaffAccount,
+    UnknownAccount,
     WrongPassword,
 )
 
@@ -41,7 +41,7 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
     app = create_api_app(
         "identity",
         title="Multimedia Accounts — identity",
-        blueprints=[api.blp, sessions_api.blp, resets_api.blp, staff_api.blp, jwks.blp],
+        blueprints=[api.blp, sessions_api.blp, resets_api.blp, staff_api.blp, support_api.blp, jwks.blp],
         readiness_checks={"database": lambda: database_reachable(identity.pool)},
         config={"MAX_CONTENT_LENGTH": identity.settings.max_body_bytes, **(config or {})},
         scrape_gauges=oldest_pending_age_gauge(identity.pool),
@@ -85,7 +85,7 @@ def install_staff_refusal_handlers(app: Flask) -> None:
         InvalidSecondFactor: (401, "invalid-second-factor", "The one-time code is not right."),
         TotpAlreadyEnrolled: (409, "totp-already-enrolled", "This account already has a second factor."),
         TotpNotStarted: (409, "totp-not-started", "Ask for a secret first (POST /v1/accounts/me/totp)."),
-        UnknownStaffAccount: (404, "unknown-account", "No verified account has this email."),
+        UnknownAccount: (404, "unknown-account", "No such account (roles need a verified one)."),
     }
     for error, (status, slug, detail) in refusals.items():
         app.register_error_handler(error, _refusal(status, slug, detail))

@@ -200,3 +200,23 @@ class StaffMember(Schema):
 
 class StaffList(Schema):
     staff = fields.List(fields.Nested(StaffMember), required=True)
+
+
+class SupportAccount(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    verified = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    locale = fields.String(required=True, metadata={"enum": list(LOCALES)})
+    roles = fields.List(fields.String(metadata={"enum": list(ROLES)}), required=True)
+    mfa_enrolled = fields.Boolean(required=True)
+
+
+class CodeResend(Schema):
+    pending = fields.Boolean(
+        required=True, metadata={"description": "False when the account has no pending registration."}
+    )
+
+
+class Erasure(EmailOnly):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=200))

@@ -85,12 +85,19 @@ class RoleRevocations(MethodView):
 
 
 def _admin() -> Principal:
-    """The caller, when an admin who logged in with a second factor; a 401/403 Problem otherwise."""
+    return staff_member(Role.ADMIN)
+
+
+def staff_member(role: Role) -> Principal:
+    """The caller, when holding `role` and logged in with a second factor; a 401/403 Problem otherwise.
+    identity reads the roles from its database, not the token: a revoked role stops counting at once."""
     principal = sessions.authenticate(identity(), bearer_token())
-    if Role.ADMIN.value not in staff.roles_of_account(identity(), principal.account.id):
-        raise Problem(403, "role-required", "This needs the admin role.")
+    if role.value not in staff.roles_of_account(identity(), principal.account.id):
+        raise Problem(403, "role-required", f"This needs the {role.value} role.")
     if not principal.passed_second_factor:
         raise Problem(
-            403, "second-factor-required", "The admin role counts only after logging in with a TOTP code."
+            403,
+            "second-factor-required",
+            f"The {role.value} role counts only after logging in with a one-time code (TOTP).",
         )
     return principal

@@ -9,7 +9,7 @@ from accounts_common.roles import ROLES, Role
 from identity.bootstrap import Identity
 from identity.domain.emails import normalise_email
 from identity.service_layer import staff
-from identity.service_layer.errors import UnknownStaffAccount
+from identity.service_layer.errors import UnknownAccount
 
 
 def add_staff_command(commands: Any) -> None:
@@ -31,7 +31,7 @@ def run_staff_command(app: Identity, args: argparse.Namespace) -> None:
     change = staff.grant if args.staff_action == "grant" else staff.revoke
     try:
         changed = change(app, normalise_email(args.email), Role(args.role))
-    except UnknownStaffAccount:
+    except UnknownAccount:
         sys.exit(f"identity: no verified account has the email {args.email}")
     verb = "granted to" if args.staff_action == "grant" else "revoked from"
     print(f"identity: {args.role} {verb} {args.email}" + ("" if changed else " (nothing to change)"))

@@ -47,8 +47,8 @@ class InvalidResetToken(Exception):
     """The reset token is unknown, already used or expired."""
 
 
-class UnknownStaffAccount(Exception):
-    """Roles go only to verified accounts, and this email has none."""
+class UnknownAccount(Exception):
+    """No (verified, where roles are concerned) account has this email."""
 
 
 class MfaRequired(Exception):

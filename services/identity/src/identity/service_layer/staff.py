@@ -14,7 +14,7 @@ from accounts_common.roles import Role
 from identity.adapters import repository, staff
 from identity.bootstrap import Identity
 from identity.service_layer.codes import SOURCE, publish
-from identity.service_layer.errors import UnknownStaffAccount
+from identity.service_layer.errors import UnknownAccount
 
 
 def grant(app: Identity, email: str, role: Role, actor: UUID | None = None) -> bool:
@@ -39,7 +39,7 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
     with app.pool.connection() as conn, conn.transaction():
         account = repository.lock_account_by_email(conn, email)
         if account is None or not account.verified:
-            raise UnknownStaffAccount(email)
+            raise UnknownAccount(email)
         changed = (
             staff.grant_role(conn, account.id, role.value, actor)
             if granting

@@ -1,0 +1,93 @@
+"""Use cases of support staff: look a person's account up by email, send a pending account a new code,
+erase an account on the person's request. Each is an OperatorActionRecorded in the same transaction."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from accounts_common.audit import record_action
+from identity.adapters import ratelimits, repository, staff
+from identity.bootstrap import Identity
+from identity.service_layer import accounts, sessions
+from identity.service_layer.codes import SOURCE, publish_deleted
+from identity.service_layer.errors import UnknownAccount
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """What support sees of an account (never its password, codes or secrets)."""
+
+    id: UUID
+    email: str
+    verified: bool
+    created_at: datetime
+    locale: str
+    roles: tuple[str, ...]
+    mfa_enrolled: bool
+
+
+def look_up(app: Identity, email: str, actor: UUID) -> AccountView | None:
+    """The account of `email`, if any; the look-up itself is recorded, found or not."""
+    with app.pool.connection() as conn, conn.transaction():
+        account = repository.find_account_by_email(conn, email)
+        record_action(
+            conn,
+            source=SOURCE,
+            actor_account_id=actor,
+            action="account.looked-up",
+            target=email,
+            outcome="ok" if account else "unchanged",
+        )
+        if account is None:
+            return None
+        return AccountView(
+            id=account.id,
+            email=account.email,
+            verified=account.verified,
+            created_at=account.created_at,
+            locale=account.locale or "en",
+            roles=staff.roles_of(conn, account.id),
+            mfa_enrolled=staff.has_confirmed_totp(conn, account.id),
+        )
+
+
+def resend_code(app: Identity, email: str, actor: UUID) -> bool:
+    """Send the pending account of `email` a new code for its newest registration (within the usual
+    cooldown and hourly cap); False when there is no pending registration to send one for."""
+    with app.pool.connection() as conn:
+        account = repository.find_account_by_email(conn, email)
+        registration = repository.newest_registration(conn, account.id) if account else None
+    pending = account is not None and not account.verified and registration is not None
+    if pending:
+        assert registration is not None
+        accounts.resend_verification(app, email, registration.id)
+    with app.pool.connection() as conn, conn.transaction():
+        outcome = "ok" if pending else "refused"
+        record_action(
+            conn,
+            source=SOURCE,
+            actor_account_id=actor,
+            action="account.code-resent",
+            target=email,
+            outcome=outcome,
+        )
+    return pending
+
+
+def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
+    """Erase the account of `email` and its personal data, as its owner could; UnknownAccount when
+    there is none. Every service erases it too (AccountDeleted)."""
+    with app.pool.connection() as conn, conn.transaction():
+        account = repository.lock_account_by_email(conn, email)
+        if account is None:
+            raise UnknownAccount(email)
+        repository.delete_account(conn, account.id)
+        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
+        publish_deleted(app, conn, account.id)
+        record_action(
+            conn,
+            source=SOURCE,
+            actor_account_id=actor,
+            action="account.erased",
+            target=f"{account.id} ({reason})"[:512],
+        )
