@@ -25,9 +25,20 @@ class IdentityClient:
             "POST", "/v1/accounts/verification/resend", {"email": email, "registration_id": registration_id}
         )
 
-    def log_in(self, email: str, password: str) -> str:
-        """An access token."""
-        return self.api.call("POST", "/v1/sessions", {"email": email, "password": password})["access_token"]
+    def log_in(self, email: str, password: str, totp: str = "") -> str:
+        """An access token; `totp` is the second factor of an account that has one (401 mfa-required)."""
+        credentials = {"email": email, "password": password} | ({"totp": totp} if totp else {})
+        return self.api.call("POST", "/v1/sessions", credentials)["access_token"]
+
+    def start_totp(self, token: str) -> dict[str, Any]:
+        """{secret, otpauth_uri} of a new authenticator enrolment, to confirm with its first code."""
+        return self.api.call("POST", "/v1/accounts/me/totp", token=token)
+
+    def confirm_totp(self, token: str, code: str) -> list[str]:
+        """The recovery codes, once the app's code confirms the enrolment."""
+        return self.api.call("POST", "/v1/accounts/me/totp/verification", {"code": code}, token=token)[
+            "recovery_codes"
+        ]
 
     def log_out(self, token: str) -> None:
         self.api.call("DELETE", "/v1/sessions/current", token=token)

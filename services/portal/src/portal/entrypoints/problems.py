@@ -5,7 +5,7 @@ from flask_babel import gettext, lazy_gettext
 from portal.adapters.http import ApiError
 
 FORM = "_form"
-CREDENTIALS = {"email": "email", "password": "password"}
+CREDENTIALS = {"email": "email", "password": "password", "totp": "totp"}
 CODE = {"code": "code"}
 EMAIL = {"email": "email"}
 
@@ -42,6 +42,16 @@ def _problem_messages() -> dict[str, tuple[str, str]]:
             gettext("This account is not verified yet. Create an account again to receive a new code."),
         ),
         "wrong-password": ("password", gettext("The password is not right.")),
+        "mfa-required": (
+            "totp",
+            gettext("Enter the code from your authenticator app, and your password again."),
+        ),
+        "invalid-second-factor": (
+            "totp",
+            gettext("This code is not right. Enter the code your app shows now."),
+        ),
+        "totp-already-enrolled": (FORM, gettext("Two-step verification is already set up for this account.")),
+        "totp-not-started": (FORM, gettext("Start setting up two-step verification again.")),
         "invalid-reset-token": (FORM, gettext("This password reset has expired. Please start again.")),
         "rate-limited": (FORM, gettext("Too many attempts. Please wait a few minutes and try again.")),
     }

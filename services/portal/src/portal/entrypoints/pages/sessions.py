@@ -24,21 +24,26 @@ def login() -> str | Response:
         remember_return_to(request.args["next"])
     if access_token() is not None:
         return redirect(return_path())
-    return render_template("sessions/login.html", reason=request.args.get("reason"), values={}, errors={})
+    return render_template(
+        "sessions/login.html", reason=request.args.get("reason"), values={}, errors={}, asks_totp=False
+    )
 
 
 @blp.post("/login")
 def submit_login() -> Response | tuple[str, int]:
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
+    totp = request.form.get("totp", "").strip()
     try:
-        token = portal().identity.log_in(email, password)
+        token = portal().identity.log_in(email, password, totp)
         me = portal().identity.me(token)
     except ApiError as error:
+        # The password is never kept: with a second factor, the person types it again with the code.
         return render_template(
             "sessions/login.html",
             reason=None,
             values={"email": email},
             errors=field_errors(error, CREDENTIALS),
+            asks_totp=bool(totp) or error.slug == "mfa-required",
         ), 400
     sign_in(token, me["email"], me.get("locale"))
     return redirect(return_path(), code=303)

@@ -1,0 +1,68 @@
+"""Two-step verification in a real browser: set up from My account with the QR code's key, the
+recovery codes shown once, then a login that asks for the code; in English and in French."""
+
+import re
+
+import pyotp
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import log_in, log_out, sign_up
+from tests.support.browser import field_error
+
+FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
+ENGLISH = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
+
+
+def words(english: str, french: str, context_options: dict[str, object]) -> str:
+    return french if context_options is FRENCH else english
+
+
+@pytest.mark.parametrize("context_options", [ENGLISH, FRENCH], ids=["en", "fr"])
+def test_two_step_set_up_from_my_account_then_asked_at_login(
+    portal, journey, inbox, new_email, context_options
+):
+    say = lambda english, french: words(english, french, context_options)  # noqa: E731
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.goto(portal.url + "/account")
+    page.get_by_role(
+        "link", name=say("Set up an authenticator app", "Configurer une application d’authentification")
+    ).click()
+    journey.step("two-step")
+    page.get_by_role(
+        "button", name=say("Set up two-step verification", "Configurer la validation en deux étapes")
+    ).click()
+    expect(page.get_by_role("img", name=re.compile("QR"))).to_be_visible()
+    secret = page.locator("[data-totp-secret]").inner_text()
+    journey.step("scan")
+
+    page.locator("#code").fill("000000")
+    page.locator("main form button[type=submit]").click()
+    assert field_error(page, "code") == say(
+        "This code is not right. Enter the code your app shows now.",
+        "Ce code est incorrect. Saisissez le code que votre application affiche maintenant.",
+    )
+    assert page.locator("[data-totp-secret]").inner_text() == secret, "the same key, shown again"
+    page.locator("#code").fill(pyotp.TOTP(secret).now())
+    page.locator("main form button[type=submit]").click()
+    codes = page.locator("[data-recovery-codes] li")
+    expect(codes).to_have_count(10)
+    recovery_code = codes.first.inner_text()
+    journey.step("recovery-codes")
+
+    log_out(page)
+    page.goto(portal.url + "/login")
+    log_in(page, new_email, PASSWORD)
+    assert field_error(page, "totp") == say(
+        "Enter the code from your authenticator app, and your password again.",
+        "Saisissez le code de votre application d’authentification, et à nouveau votre mot de passe.",
+    )
+    journey.step("login-asks-the-code")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#totp").fill(recovery_code)
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.get_by_role("button", name=re.compile("Log out|Se déconnecter"))).to_be_visible()
+    journey.step("logged-in-with-the-second-factor")
