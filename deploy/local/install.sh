@@ -47,12 +47,25 @@ ensure_ffmpeg() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 }
 
+# `make run` starts Prometheus; `make test` runs promtool on the alert rules and checks the
+# dashboard's queries against a live Prometheus.
+ensure_prometheus() {
+    if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return 0; fi
+    if [[ $(id -u) -ne 0 ]]; then
+        log "Prometheus is missing and this is not root: the observability tests will say so (apt-get install prometheus)"
+        return 0
+    fi
+    log "installing Prometheus from Debian's packages (make run scrapes the stack; make test runs promtool)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 # Copies rather than hard links: the uv cache and the venv may be on different file systems.
 uv_install() { "$VENV/bin/uv" pip install -q --link-mode=copy --python "$VENV/bin/python" "$@"; }
 
 main() {
     ensure_python
     ensure_ffmpeg
+    ensure_prometheus
     local python
     python="$(find_python)"
     if [[ ! -x $VENV/bin/python ]]; then
