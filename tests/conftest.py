@@ -186,6 +186,7 @@ class Stack:
     identity_url: str
     processes: dict[str, ServiceProcess]
     relay_metrics_url: str
+    worker_metrics_url: str
 
 
 def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
@@ -243,6 +244,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
             identity_url=f"http://127.0.0.1:{port}",
             processes=processes,
             relay_metrics_url=f"http://127.0.0.1:{env['IDENTITY_RELAY_METRICS_PORT']}/metrics",
+            worker_metrics_url=f"http://127.0.0.1:{worker_env['MAILER_WORKER_METRICS_PORT']}/metrics",
         )
     finally:
         stop_all(processes.values())
