@@ -39,7 +39,9 @@ def scrape_config(targets: list[tuple[str, str]], interval: str, rules: list[str
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--interval", default="15s", help="scrape and rule evaluation interval (15s)")
     parser.add_argument("--rules", action="append", help=f"a rule file (default: {RULES})")
     parser.add_argument("targets", nargs="+", type=target, metavar="JOB=HOST:PORT")
