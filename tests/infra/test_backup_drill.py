@@ -1,10 +1,11 @@
 """deploy/local/backup.py: the drill end to end on a private cluster, and how it judges a restore."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.support.scripts import load_script
 
 BACKUP = Path(__file__).resolve().parents[2] / "deploy" / "local" / "backup.py"
 MB = 1024 * 1024
@@ -12,12 +13,7 @@ MB = 1024 * 1024
 
 def load_backup_module() -> Any:
     """deploy/local/backup.py imported in this process (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("backup_under_test", BACKUP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BACKUP, "backup_under_test")
 
 
 def test_the_drill_restores_every_account_committed_before_the_last_archived_segment():
