@@ -3,22 +3,30 @@ consumers, deduplicating by event id, act on them once (README "Backups")."""
 
 import uuid
 
+import pytest
 from prometheus_client import REGISTRY
 
 from accounts_common import outbox
 from accounts_common.outbox import OutboxRelay
+from tests.conftest import Infra
 from tests.integration.test_outbox_and_consumer import (  # noqa: F401 # fixtures shared with it
     consumer_for,
     handled_ids,
     record_handled,
     registered,
     run_in_thread,
-    scratch_db,
+    runtime_database,
     scratch_pool,
     topic,
 )
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
+
+
+@pytest.fixture(scope="module")
+def scratch_db(infra: Infra) -> str:
+    """This module's own: test_outbox_and_consumer's may exist already in this process."""
+    return runtime_database(infra, "test_restore")
 
 
 def seen(group: str, outcome: str) -> float | None:
@@ -37,7 +45,7 @@ def relay_until(infra, database_url: str, reader, count: int) -> None:  # type: 
 
 def test_a_restored_row_published_before_the_loss_is_published_again_and_handled_once(
     infra,
-    scratch_db,  # noqa: F811
+    scratch_db,
     scratch_pool,  # noqa: F811
     topic,  # noqa: F811
 ):
