@@ -12,7 +12,7 @@ PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install browser run staff-grant staff-list test test-young-clock lint format infra-up infra-down bench chaos clean-state \
-	containers test-containers compose-up compose-down compose-smoke clean-containers
+	containers test-containers compose-up compose-down compose-smoke clean-containers backup restore backup-drill
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -74,6 +74,15 @@ bench: install ## Run the benchmarks against the local infrastructure (BENCH="na
 
 chaos: install ## Break things mid-signup-burst on a private stack and print the table (ARGS="worker-kill" for one)
 	$(VENV)/bin/python -m bench.chaos $(ARGS)
+
+backup: install ## Base backup of the local PostgreSQL (WAL archived from its next start); in .state/postgres/backups
+	$(VENV)/bin/python deploy/local/backup.py backup
+
+restore: install ## Stop the local PostgreSQL, restore the newest base backup plus archived WAL (BASE=name for another)
+	$(VENV)/bin/python deploy/local/backup.py restore $(BASE)
+
+backup-drill: install ## Back up a private cluster, write, destroy its disk, restore; print lost, RPO, RTO
+	$(VENV)/bin/python deploy/local/backup.py drill
 
 clean-state: infra-down ## Stop everything and delete the local state (.state/)
 	rm -rf .state

@@ -187,6 +187,7 @@ class Stack:
     processes: dict[str, ServiceProcess]
     relay_metrics_url: str
     identity_env: dict[str, str]  # what identity's command line needs (its database)
+    worker_metrics_url: str
 
 
 def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
@@ -245,6 +246,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
             processes=processes,
             relay_metrics_url=f"http://127.0.0.1:{env['IDENTITY_RELAY_METRICS_PORT']}/metrics",
             identity_env=env,
+            worker_metrics_url=f"http://127.0.0.1:{worker_env['MAILER_WORKER_METRICS_PORT']}/metrics",
         )
     finally:
         stop_all(processes.values())

@@ -45,6 +45,8 @@ export PORTAL_SECRET_KEY=$("$PYTHON" -c 'import secrets; print(secrets.token_url
 export ACCOUNTS_CATALOGUE_IMAGE=localhost/accounts-catalogue
 export ACCOUNTS_PORTAL_IMAGE=localhost/accounts-portal
 export ACCOUNTS_NEWSLETTER_IMAGE=localhost/accounts-newsletter
+export ACCOUNTS_PROMETHEUS_IMAGE=localhost/accounts-prometheus
+export PROMETHEUS_PORT=$(free_port)
 export NEWSLETTER_UNSUBSCRIBE_KEY=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')
 export NEWSLETTER_PORT=$(free_port)
 export CATALOGUE_PORT=$(free_port)
@@ -70,7 +72,7 @@ cmd_up() {
     write_env
     load_env
     local started=$SECONDS
-    for image in kafka postgres smtp-sink $(cd "$REPO_ROOT/services" && echo */ | tr -d /); do
+    for image in kafka postgres smtp-sink prometheus $(cd "$REPO_ROOT/services" && echo */ | tr -d /); do
         podman image exists "localhost/accounts-$image" || die "image localhost/accounts-$image is missing: run make containers"
     done
     "$PYTHON" "$SCRIPT_DIR/compose_up.py" "$REPO_ROOT/deploy/compose.yaml" --timeout "$START_TIMEOUT" \
@@ -83,7 +85,7 @@ cmd_up() {
         fi
         sleep 0.5
     done
-    log "stack ready in $((SECONDS - started)) s: identity http://127.0.0.1:$IDENTITY_PORT, inbox http://127.0.0.1:$SMTP_SINK_HTTP_PORT/, Kafka 127.0.0.1:$KAFKA_EXTERNAL_PORT"
+    log "stack ready in $((SECONDS - started)) s: identity http://127.0.0.1:$IDENTITY_PORT, inbox http://127.0.0.1:$SMTP_SINK_HTTP_PORT/, Kafka 127.0.0.1:$KAFKA_EXTERNAL_PORT, Prometheus http://127.0.0.1:$PROMETHEUS_PORT/"
 }
 
 cmd_down() {
@@ -103,6 +105,7 @@ cmd_env() {
 export COMPOSE_IDENTITY_URL=http://127.0.0.1:$IDENTITY_PORT
 export COMPOSE_INBOX_URL=http://127.0.0.1:$SMTP_SINK_HTTP_PORT
 export COMPOSE_KAFKA=127.0.0.1:$KAFKA_EXTERNAL_PORT
+export COMPOSE_PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 export COMPOSE_WEB_URLS="http://127.0.0.1:$IDENTITY_PORT http://127.0.0.1:$MAILER_PORT http://127.0.0.1:$CATALOGUE_PORT http://127.0.0.1:$PORTAL_PORT http://127.0.0.1:$NEWSLETTER_PORT"
 VARS
 }

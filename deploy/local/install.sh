@@ -47,12 +47,30 @@ ensure_ffmpeg() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
 }
 
+# `make run` starts Prometheus (and PostgreSQL's exporter); `make test` runs promtool on the alert rules and checks the
+# dashboard's queries against a live Prometheus.
+ensure_prometheus() {
+    local missing=""
+    for tool in prometheus promtool prometheus-postgres-exporter; do
+        command -v "$tool" >/dev/null || missing+=" $tool"
+    done
+    [[ -n $missing ]] || return 0
+    if [[ $(id -u) -ne 0 ]]; then
+        log "missing:$missing and this is not root: the observability tests will say so (apt-get install prometheus)"
+        return 0
+    fi
+    log "installing Prometheus from Debian's packages (make run scrapes the stack; make test runs promtool)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+        prometheus-postgres-exporter >/dev/null
+}
+
 # Copies rather than hard links: the uv cache and the venv may be on different file systems.
 uv_install() { "$VENV/bin/uv" pip install -q --link-mode=copy --python "$VENV/bin/python" "$@"; }
 
 main() {
     ensure_python
     ensure_ffmpeg
+    ensure_prometheus
     local python
     python="$(find_python)"
     if [[ ! -x $VENV/bin/python ]]; then

@@ -163,6 +163,16 @@ unix_socket_directories = $sockets
 max_connections = 200
 shared_buffers = 128MB
 EOF
+    # WAL archiving once `make backup` made the archive (deploy/local/backup.py): a segment is
+    # copied when full, or after archive_timeout when quiet, which bounds what a lost disk loses.
+    local archive="$PG_STATE/backups/wal"
+    if [[ -d $archive ]]; then
+        as_pg tee -a "$DATA/local_dev.conf" >/dev/null <<EOF
+archive_mode = on
+archive_command = 'test ! -f $archive/%f && cp %p $archive/%f.part && mv $archive/%f.part $archive/%f'
+archive_timeout = 60
+EOF
+    fi
 }
 
 is_running() {

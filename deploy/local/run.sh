@@ -13,6 +13,13 @@ CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
 NEWSLETTER_PORT="${NEWSLETTER_PORT:-8003}"
 PORTAL_PORT="${PORTAL_PORT:-8000}"
 MAILER_METRICS_PORT="${MAILER_WORKER_METRICS_PORT:-9104}"
+IDENTITY_RELAY_METRICS_PORT="${IDENTITY_RELAY_METRICS_PORT:-9101}"
+NEWSLETTER_RELAY_METRICS_PORT="${NEWSLETTER_RELAY_METRICS_PORT:-9102}"
+NEWSLETTER_WORKER_METRICS_PORT="${NEWSLETTER_WORKER_METRICS_PORT:-9103}"
+CATALOGUE_WORKER_METRICS_PORT="${CATALOGUE_WORKER_METRICS_PORT:-9106}"
+POSTGRES_EXPORTER_PORT="${POSTGRES_EXPORTER_PORT:-9187}"
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
+export IDENTITY_RELAY_METRICS_PORT NEWSLETTER_RELAY_METRICS_PORT NEWSLETTER_WORKER_METRICS_PORT CATALOGUE_WORKER_METRICS_PORT
 # The portal calls the services where this script starts them.
 export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
 export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
@@ -64,6 +71,36 @@ wait_ready() {
     return 1
 }
 
+# --- Prometheus: scrapes every process above on its own port (never through a proxy) ----------
+scrape_targets() {
+    printf '%s\n' \
+        "identity-web=127.0.0.1:$IDENTITY_PORT" "identity-relay=127.0.0.1:$IDENTITY_RELAY_METRICS_PORT" \
+        "mailer-web=127.0.0.1:$MAILER_PORT" "mailer-worker=127.0.0.1:$MAILER_METRICS_PORT" \
+        "mailer-worker=127.0.0.1:$((MAILER_METRICS_PORT + 1))" \
+        "catalogue-web=127.0.0.1:$CATALOGUE_PORT" "catalogue-worker=127.0.0.1:$CATALOGUE_WORKER_METRICS_PORT" \
+        "newsletter-web=127.0.0.1:$NEWSLETTER_PORT" "newsletter-worker=127.0.0.1:$NEWSLETTER_WORKER_METRICS_PORT" \
+        "newsletter-relay=127.0.0.1:$NEWSLETTER_RELAY_METRICS_PORT" "portal-web=127.0.0.1:$PORTAL_PORT" \
+        "postgres=127.0.0.1:$POSTGRES_EXPORTER_PORT"
+}
+
+start_prometheus() {
+    local dir="${STATE_DIR:-$REPO_ROOT/.state}/prometheus"
+    if ! command -v prometheus >/dev/null; then
+        log "no Prometheus (make install as root installs Debian's): the stack runs unwatched"
+        return 0
+    fi
+    mkdir -p "$dir"
+    # shellcheck disable=SC2046 # one target per word
+    "$BIN/python" "$REPO_ROOT/deploy/observability/scrape_config.py" $(scrape_targets) >"$dir/prometheus.yml"
+    if command -v prometheus-postgres-exporter >/dev/null; then
+        start_process postgres-exporter env DATA_SOURCE_NAME="$DATABASE_URL?sslmode=disable" \
+            prometheus-postgres-exporter --web.listen-address="127.0.0.1:$POSTGRES_EXPORTER_PORT"
+    fi
+    start_process prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+        --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+    wait_ready "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" prometheus
+}
+
 on_signal() {
     stop_everything
     exit 0
@@ -99,6 +136,7 @@ main() {
     wait_ready "http://127.0.0.1:$CATALOGUE_PORT/readyz" catalogue-web
     wait_ready "http://127.0.0.1:$NEWSLETTER_PORT/readyz" newsletter-web
     wait_ready "http://127.0.0.1:$PORTAL_PORT/healthz" portal-web
+    start_prometheus
     cat <<URLS
 
   Multimedia Accounts is running.
@@ -108,8 +146,9 @@ main() {
     newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: a newsletter-editor's token)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (a support person's token)
-    worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), http://127.0.0.1:${NEWSLETTER_WORKER_METRICS_PORT:-9103}/metrics (newsletter)
-    relay metrics  http://127.0.0.1:${IDENTITY_RELAY_METRICS_PORT:-9101}/metrics (identity), http://127.0.0.1:${NEWSLETTER_RELAY_METRICS_PORT:-9102}/metrics (newsletter)
+    worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), :$NEWSLETTER_WORKER_METRICS_PORT (newsletter), :$CATALOGUE_WORKER_METRICS_PORT (catalogue)
+    relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter)
+    Prometheus     http://127.0.0.1:$PROMETHEUS_PORT/   (every process above scraped; alerts: /alerts; runbooks: docs/runbooks/)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/

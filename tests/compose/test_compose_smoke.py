@@ -13,11 +13,24 @@ from accounts_testkit.accounts import verified_account
 from accounts_testkit.events import TopicReader
 from accounts_testkit.http import call
 from accounts_testkit.inbox import Inbox
+from accounts_testkit.polling import wait_for
+
+# Every process of deploy/compose.yaml that serves /metrics (the jobs of prometheus.Dockerfile).
+SCRAPED = {
+    "identity-web", "identity-relay", "mailer-web", "mailer-worker", "catalogue-web", "catalogue-worker",
+    "newsletter-web", "newsletter-worker", "newsletter-relay", "portal-web",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, str]:
-    names = ("COMPOSE_IDENTITY_URL", "COMPOSE_INBOX_URL", "COMPOSE_KAFKA", "COMPOSE_WEB_URLS")
+    names = (
+        "COMPOSE_IDENTITY_URL",
+        "COMPOSE_INBOX_URL",
+        "COMPOSE_KAFKA",
+        "COMPOSE_WEB_URLS",
+        "COMPOSE_PROMETHEUS_URL",
+    )
     missing = [name for name in names if not os.environ.get(name)]
     if missing:
         pytest.fail(f"{', '.join(missing)} not set: run this through `make compose-smoke`")
@@ -50,3 +63,19 @@ def test_every_web_process_of_the_stack_is_ready(compose):
     assert len(urls) == 5
     answers = {url: call("GET", f"{url}/readyz")[0] for url in urls}
     assert answers == dict.fromkeys(urls, 200)
+
+
+def test_prometheus_scrapes_every_process_and_loads_the_rules(compose):
+    prometheus = compose["COMPOSE_PROMETHEUS_URL"]
+
+    def all_up():  # type: ignore[no-untyped-def]
+        try:
+            _, answer = call("GET", f"{prometheus}/api/v1/targets")
+        except OSError:
+            return False  # still starting
+        targets = answer["data"]["activeTargets"]
+        return {target["labels"]["job"] for target in targets if target["health"] == "up"} == SCRAPED
+
+    wait_for(all_up, timeout=90, what="Prometheus to scrape every process", interval=1)
+    _, rules = call("GET", f"{prometheus}/api/v1/rules")
+    assert {group["name"] for group in rules["data"]["groups"]} >= {"outbox", "consumers", "mailer", "http"}

@@ -53,7 +53,9 @@ def running_catalogue(
     run_once(["catalogue", "migrate"], env)
     processes = [
         ServiceProcess("catalogue-web", ["catalogue", "web", "--port", str(port)], env, logs),
-        ServiceProcess("catalogue-worker", ["catalogue", "worker"], env, logs),
+        ServiceProcess(
+            "catalogue-worker", ["catalogue", "worker"], env | {"CATALOGUE_WORKER_METRICS_PORT": "0"}, logs
+        ),
     ]
     for process in processes:
         process.start()

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.scripts import load_script
+
 SINK = Path(__file__).resolve().parents[2] / "deploy" / "local" / "smtp_sink.py"
 START_TIMEOUT = 20.0
 
@@ -346,12 +348,7 @@ def test_sigterm_stops_the_sink_cleanly_with_a_client_connected() -> None:
 
 def load_sink_module() -> Any:
     """deploy/local/smtp_sink.py imported in this process (it is a script, not a package)."""
-    spec = importlib.util.spec_from_file_location("smtp_sink_under_test", SINK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SINK, "smtp_sink_under_test")
 
 
 def test_parsing_distinct_messages_keeps_few_objects_for_the_collector() -> None:

@@ -26,12 +26,17 @@ from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
 
 
-@pytest.fixture(scope="module")
-def scratch_db(infra: Infra) -> str:
-    url = migrated_database(infra, "test_runtime")
+def runtime_database(infra: Infra, name: str) -> str:
+    """A migrated database with the table the test handlers record into."""
+    url = migrated_database(infra, name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE handled (event_id uuid NOT NULL, account_id uuid NOT NULL)")
     return url
+
+
+@pytest.fixture(scope="module")
+def scratch_db(infra: Infra) -> str:
+    return runtime_database(infra, "test_runtime")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """The container files follow one pattern, so new services join the builds and no secret is baked in."""
 
+import importlib
+import json
 import re
 from pathlib import Path
 
@@ -43,3 +45,35 @@ def test_every_compose_image_is_overridable_and_defaults_to_an_upstream_one():
     for name, service in services.items():
         assert re.fullmatch(r"\$\{ACCOUNTS_[A-Z_]+_IMAGE:-[^}]+\}", service["image"]), name
         assert "localhost/" not in service["image"], f"{name}: the default must not need make containers"
+
+
+@pytest.mark.parametrize(
+    "dockerfile", sorted(REPO.glob("services/*/Dockerfile")), ids=lambda path: path.parent.name
+)
+def test_the_web_command_of_each_image_is_sized_by_the_environment(dockerfile, monkeypatch):
+    """No --workers in CMD: `<service> web` reads WEB_CONCURRENCY, so compose and k8s size it."""
+    service = dockerfile.parent.name
+    command = json.loads(re.findall(r"^CMD (.+)$", dockerfile.read_text(), re.MULTILINE)[-1])
+    assert command == [service, "web", "--host", "0.0.0.0"]
+    monkeypatch.setenv("WEB_CONCURRENCY", "7")
+    started = {}
+    monkeypatch.setattr(
+        f"{service}.entrypoints.cli.exec_gunicorn", lambda *args, **kwargs: started.update(kwargs)
+    )
+    importlib.import_module(f"{service}.entrypoints.cli").main(command[1:])
+    assert started["workers"] == 7
+
+
+def test_compose_web_processes_add_up_their_workers_and_prometheus_reaches_every_process():
+    services = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())["services"]
+    web = {name for name in services if name.endswith("-web")}
+    for name, service in services.items():
+        multiprocess = service.get("environment", {}).get("PROMETHEUS_MULTIPROC_DIR")
+        assert bool(multiprocess) == (name in web), name
+    dockerfile = (REPO / "deploy" / "containers" / "prometheus.Dockerfile").read_text()
+    jobs = dict(re.findall(r"([a-z-]+)=\1:(\d+)", dockerfile))
+    assert set(jobs) == web | {n for n in services if n.endswith(("-worker", "-relay"))}
+    hosts = {name: value for name, value in services["identity-relay"]["environment"].items()}
+    assert {hosts[f"{job.replace('-', '_').upper()}_METRICS_HOST"] for job in jobs if job not in web} == {
+        "0.0.0.0"
+    }

@@ -241,7 +241,13 @@ def scraped_workloads() -> list[tuple[str, int, dict]]:  # type: ignore[type-arg
 def test_every_process_with_metrics_is_scraped_and_reachable_by_prometheus():
     """Relays and workers serve /metrics on a port of their own: Prometheus must be told, and let in."""
     scraped = {app for app, _, _ in scraped_workloads()}
-    assert {"identity-relay", "newsletter-relay", "newsletter-worker", "mailer-worker"} <= scraped
+    assert {
+        "identity-relay",
+        "newsletter-relay",
+        "newsletter-worker",
+        "mailer-worker",
+        "catalogue-worker",
+    } <= scraped
     for app, port, _ in scraped_workloads():
         assert monitoring_may_reach(app, port), f"{app}: Prometheus cannot reach port {port}"
 
@@ -254,5 +260,6 @@ def test_metrics_served_on_their_own_port_listen_beyond_the_pod():
         "MAILER_WORKER_METRICS_HOST",
         "NEWSLETTER_WORKER_METRICS_HOST",
         "NEWSLETTER_RELAY_METRICS_HOST",
+        "CATALOGUE_WORKER_METRICS_HOST",
     }
     assert set(hosts.values()) == {"0.0.0.0"}

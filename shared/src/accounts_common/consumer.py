@@ -26,6 +26,9 @@ from accounts_common.retry import Backoff
 log = logging.getLogger(__name__)
 
 EVENTS = Counter("consumer_events_total", "Records seen by a consumer, by outcome", ["group", "outcome"])
+# Exported at 0 from the start: the first dead letter is then an increase an alert can see, not the
+# birth of a series that increase() reads as nothing.
+OUTCOMES = ("handled", "duplicate", "ignored", "retried", "dead_lettered")
 CONSUMER_LAG = Gauge(
     "consumer_lag", "Records on the partition not processed yet", ["group", "topic", "partition"]
 )
@@ -178,6 +181,9 @@ class EventConsumer:
         self._lag_reported_at = -math.inf
         self._uncommitted: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._committed_at = -math.inf
+        self._lag_reported: set[TopicPartition] = set()
+        for outcome in OUTCOMES:
+            EVENTS.labels(group, outcome)
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
@@ -386,7 +392,12 @@ class EventConsumer:
         if now < self._lag_reported_at + LAG_REPORT_INTERVAL_S:
             return
         self._lag_reported_at = now
-        for partition in consumer.assignment():
+        assignment = consumer.assignment()
+        for gone in self._lag_reported - assignment:
+            # A partition another worker took now: its last figure here would be added forever.
+            CONSUMER_LAG.remove(self.group, gone.topic, str(gone.partition))
+        self._lag_reported &= assignment
+        for partition in assignment:
             highwater = consumer.highwater(partition)
             retry = self._retries.get(partition)
             try:
@@ -397,6 +408,7 @@ class EventConsumer:
                 CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
                     max(0, highwater - position)
                 )
+                self._lag_reported.add(partition)
 
     def process(self, record: ConsumerRecord) -> "Future[None] | None":
         """Handle one record once; invalid or permanently failing records go to the dead letters.

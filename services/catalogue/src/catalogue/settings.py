@@ -23,6 +23,8 @@ class Settings:
     topic_prefix: str = ""
     port: int = 8002
     max_body_bytes: int = 256 * 1024
+    worker_metrics_port: int = 9106
+    worker_metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -41,4 +43,6 @@ class Settings:
             topic_prefix=env_str("CATALOGUE_TOPIC_PREFIX", ""),
             port=env_int("CATALOGUE_PORT", defaults.port),
             max_body_bytes=env_int("CATALOGUE_MAX_BODY_BYTES", defaults.max_body_bytes),
+            worker_metrics_port=env_int("CATALOGUE_WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            worker_metrics_host=env_str("CATALOGUE_WORKER_METRICS_HOST", defaults.worker_metrics_host),
         )

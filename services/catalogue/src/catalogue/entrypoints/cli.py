@@ -9,7 +9,13 @@ from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from accounts_common.process import add_web_command, configure_logging, exec_gunicorn, run_until_signalled
+from accounts_common.process import (
+    add_web_command,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
 from catalogue.adapters.storage import LocalStorage
@@ -71,6 +77,7 @@ def seed(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     """Consume identity's account events until SIGTERM (consumer group `catalogue`)."""
+    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     with ConnectionPool(
         settings.database_url, name="catalogue-worker", min_size=1, max_size=2, kwargs={"autocommit": True}
     ) as pool:

@@ -17,6 +17,7 @@ from accounts_common.process import (
     run_until_signalled,
     serve_metrics,
 )
+from mailer import metrics
 from mailer.bootstrap import bootstrap
 from mailer.settings import Settings
 
@@ -79,6 +80,7 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
 def run_worker(settings: Settings) -> None:
     """Consume until SIGTERM; the SMTP connections and the pool are closed on the way out."""
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    metrics.export_every_kind()
     pool = worker_pool(settings.database_url, settings.smtp_connections)
     mailer = bootstrap(settings, pool)
     consumer = EventConsumer(
