@@ -25,6 +25,8 @@ from prometheus_client.core import GaugeMetricFamily
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from accounts_common.inputguard import document_input_guard, install_input_guard
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -143,7 +145,7 @@ class ProblemApi(flask_smorest.Api):
             return problem_response(
                 422,
                 slug="validation-error",
-                detail="The request has invalid fields; see errors.",
+                detail=data.get("detail") or "The request has invalid fields; see errors.",
                 errors=errors,
             )
         if status >= 500:
@@ -349,8 +351,10 @@ def create_api_app(
         api.register_blueprint(blueprint)
     app.register_blueprint(operations_blueprint(readiness_checks, scrape_gauges))
     document_operations(api, app)
+    document_input_guard(api.spec)
     install_problem_handlers(app)
     install_request_metrics(app)
+    install_input_guard(app)
     app.extensions["problem_api"] = api
     return app
 
