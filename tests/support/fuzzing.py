@@ -15,6 +15,13 @@ from schemathesis.config import SchemathesisConfig
 from accounts_common.inputguard import MAX_DEPTH
 
 EXAMPLES_PER_OPERATION = 25
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 # What the input guard refuses (issue 19): control characters, dates out of range, return-path tricks.
 ODD_STRINGS = ["\x00", "a\x00b", "line\nbreak", "tab\there", "\r\n", "\x1b[31m", "/\t/evil.example",
                "9999-12-31", "0001-01-01", "9999-12-31T23:59:59+00:00"]  # fmt: skip
@@ -76,13 +83,7 @@ def fuzz_every_operation(
             continue
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
+        @FUZZ_SETTINGS
         def fuzz(case):  # type: ignore[no-untyped-def]
             # Half the cases carry credentials, so authenticated operations get past their checks.
             headers = credentials(case) if len(repr(case.body)) % 2 else None
@@ -103,13 +104,7 @@ def fuzz_with_odd_strings(app: Flask, credentials: Callable[[Any], dict[str, str
             case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE),
             data=st.data(),
         )
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
+        @FUZZ_SETTINGS
         def fuzz(case, data):  # type: ignore[no-untyped-def]
             slots = _string_slots(case)
             if case.body is not None and (not slots or data.draw(st.integers(0, 9)) == 0):
