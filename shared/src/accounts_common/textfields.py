@@ -21,7 +21,7 @@ class WholeMatch(validate.Regexp):
     matches before a final newline ("123456\\n" passes `^[0-9]{6}$`). The pattern itself stays
     ECMA-262 for the OpenAPI and AsyncAPI documents, where `\\Z` would mean something else."""
 
-    def __call__(self, value: str) -> str:
+    def __call__(self, value: Any) -> Any:
         if self.regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
