@@ -4,6 +4,7 @@ nesting deeper than MAX_DEPTH, no date outside the years MIN_YEAR..MAX_YEAR. Eac
 reach the database (NUL and surrogates: psycopg DataError), a header or a log line (CR/LF), the
 JSON parser's recursion limit or date arithmetic (OverflowError) and end as a 500."""
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -68,11 +69,16 @@ def _argument_schemas() -> dict[str, Schema]:
     view = current_app.view_functions.get(request.endpoint or "")
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
     declared = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-    schemas = {}
-    for parameter in declared:
-        schema = parameter["schema"]
-        schemas[parameter["in"]] = schema() if isinstance(schema, type) else schema
-    return schemas
+    return {parameter["in"]: _instance(parameter["schema"]) for parameter in declared}
+
+
+@functools.cache
+def _schema_of_class(schema_class: type[Schema]) -> Schema:
+    return schema_class()
+
+
+def _instance(schema: type[Schema] | Schema) -> Schema:
+    return _schema_of_class(schema) if isinstance(schema, type) else schema
 
 
 def _check(value: Any, field: Any, path: str, depth: int) -> None:
@@ -80,7 +86,7 @@ def _check(value: Any, field: Any, path: str, depth: int) -> None:
         raise InputRejected(path, f"Nested deeper than {MAX_DEPTH} levels.")
     if isinstance(value, str):
         _check_text(value, field, path)
-    elif isinstance(value, Mapping):
+    elif isinstance(value, dict):
         members = _members(field)
         for key, item in value.items():
             name = f"{path}.{key}" if path else str(key)
@@ -110,15 +116,22 @@ def _dict_values(field: Any) -> fields.Field | None:
 
 
 def _check_text(value: str, field: Any, path: str) -> None:
-    if _SURROGATE.search(value):
+    if value.isascii() and value.isprintable():
+        pass  # the usual case, checked in C: neither a control character nor a surrogate
+    elif _SURROGATE.search(value):
         raise InputRejected(path, "Contains a lone surrogate, which is not a Unicode character.")
+    else:
+        _check_controls(value, field, path)
+    if isinstance(field, fields.Date | fields.DateTime):
+        _check_date(value, field, path)
+
+
+def _check_controls(value: str, field: Any, path: str) -> None:
     free_text = isinstance(field, fields.Field) and field.metadata.get(FREE_TEXT)
     control = (_CONTROL_IN_FREE_TEXT if free_text else _CONTROL).search(value)
     if control:
         where = "" if free_text else " (tab, CR and newline only in free text)"
         raise InputRejected(path, f"Contains the control character U+{ord(control[0]):04X}{where}.")
-    if isinstance(field, fields.Date | fields.DateTime):
-        _check_date(value, field, path)
 
 
 def _check_date(value: str, field: fields.Date | fields.DateTime, path: str) -> None:
