@@ -1,14 +1,14 @@
-"""One guard for every JSON body and query string, before any view or schema sees them: no NUL or
-other control character (tab, CR and newline only in free-text fields), no lone surrogate, no
-nesting deeper than MAX_DEPTH, no date outside the years MIN_YEAR..MAX_YEAR. Each would otherwise
-reach the database (NUL and surrogates: psycopg DataError), a header or a log line (CR/LF), the
-JSON parser's recursion limit or date arithmetic (OverflowError) and end as a 500."""
+"""One guard for every JSON body, query string and path segment, before any view or schema sees
+them: no NUL or other control character (tab, CR and newline only in free-text fields), no lone
+surrogate, no nesting deeper than MAX_DEPTH, no date outside the years MIN_YEAR..MAX_YEAR. Each
+would otherwise reach the database (NUL and surrogates: psycopg DataError), a header or a log
+line (CR/LF), the JSON parser's recursion limit or date arithmetic (OverflowError): a 500."""
 
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from apispec import APISpec
@@ -45,10 +45,11 @@ def guard_request() -> None:
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str):
             _check_text(value, None, name)
-    query = schemas.get("query")
+    query = _members(schemas.get("query")) or {}
     for name, values in request.args.lists():
-        field = (_members(query) or {}).get(name)
-        _check_all(values, field.inner if isinstance(field, fields.List) else field, name, 1)
+        field = query.get(name)
+        for value in values:
+            _check(value, field.inner if isinstance(field, fields.List) else field, name, 1)
     if request.is_json and request.content_length != 0:
         body = _parsed_body()
         if body is not None:
@@ -99,11 +100,6 @@ def _check(value: Any, field: Any, path: str, depth: int) -> None:
             _check(item, inner, f"{path}.{index}" if path else str(index), depth + 1)
 
 
-def _check_all(items: Iterable[Any], field: Any, path: str, depth: int) -> None:
-    for item in items:
-        _check(item, field, path, depth)
-
-
 def _members(field: Any) -> dict[str, fields.Field] | None:
     schema = field.schema if isinstance(field, fields.Nested) else field
     if not isinstance(schema, Schema):
@@ -139,7 +135,7 @@ def _check_date(value: str, field: fields.Date | fields.DateTime, path: str) -> 
         parsed = field.deserialize(value)
     except Exception:  # noqa: BLE001 - not a date at all: the schema says so in its own words
         return
-    if isinstance(parsed, date | datetime) and not MIN_YEAR <= parsed.year <= MAX_YEAR:
+    if isinstance(parsed, date) and not MIN_YEAR <= parsed.year <= MAX_YEAR:
         raise InputRejected(path, f"Dates must fall in the years {MIN_YEAR} to {MAX_YEAR}.")
 
 
