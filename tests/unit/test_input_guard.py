@@ -8,7 +8,7 @@ import pytest
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from accounts_common.inputguard import MAX_DEPTH
+from accounts_common.inputguard import FREE_TEXT_PATTERN, MAX_DEPTH, ONE_LINE_TEXT
 from accounts_common.textfields import FreeText
 from accounts_common.web import create_api_app
 
@@ -144,7 +144,14 @@ def test_malformed_json_is_still_a_400(client):
     assert response.mimetype == "application/problem+json"
 
 
-def test_free_text_is_marked_in_the_openapi_document(client):
-    schema = client.get("/openapi.json").json["components"]["schemas"]["Note"]["properties"]
-    assert schema["body"]["x-free-text"] is True
-    assert "x-free-text" not in schema["title"]
+def test_the_openapi_document_states_the_guard(client):
+    document = client.get("/openapi.json").json
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            assert method == "parameters" or "422" in operation["responses"]
+    note = document["components"]["schemas"]["Note"]["properties"]
+    assert note["body"]["x-free-text"] is True and note["body"]["pattern"] == FREE_TEXT_PATTERN
+    assert "x-free-text" not in note["title"] and note["title"]["pattern"] == ONE_LINE_TEXT
+    query = {parameter["name"]: parameter for parameter in document["paths"]["/notes"]["get"]["parameters"]}
+    assert query["q"]["schema"]["pattern"] == ONE_LINE_TEXT
+    assert "pattern" not in query["to"]["schema"]  # a date: its format says enough
