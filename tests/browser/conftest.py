@@ -74,6 +74,7 @@ def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str
 def run_web_and_worker(name: str, env: dict[str, str], logs: Path) -> tuple[str, list[ServiceProcess]]:
     run_once([name, "migrate"], env)
     port = free_port()
+    env = {f"{name.upper()}_PUBLIC_URL": f"http://127.0.0.1:{port}", **env}
     web = ServiceProcess(f"{name}-web", [name, "web", "--port", str(port)], env, logs).start()
     worker = ServiceProcess(f"{name}-worker", [name, "worker"], env, logs).start()
     web.wait_http(f"http://127.0.0.1:{port}/readyz")

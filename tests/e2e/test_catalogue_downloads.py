@@ -48,6 +48,7 @@ def running_catalogue(
         "CATALOGUE_CONSUMER_GROUP": group,
         "CATALOGUE_DOWNLOAD_LINK_KEY": f"e2e-link-key-{uuid.uuid4().hex}",
         "CATALOGUE_STORAGE_ROOT": str(media),
+        "CATALOGUE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
     }
     run_once(["catalogue", "migrate"], env)

@@ -6,7 +6,7 @@ import schemathesis
 
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import bearer, sign_up
-from tests.support.fuzzing import fuzz_every_operation
+from tests.support.fuzzing import ODD, fuzz_every_operation
 
 # Schema-valid data may still be refused for what no schema can state: a wrong code (400: which six
 # digits are right is the secret), a password on the common list, an unknown or wrong credential
@@ -54,7 +54,9 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
-@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE, ODD]
+)
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzzed_app, identity_pool, unique_email, mode
 ):

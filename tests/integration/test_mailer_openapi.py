@@ -15,7 +15,7 @@ from mailer.entrypoints.cli import MAILER_MIGRATIONS
 from mailer.settings import Settings
 from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import bearer, sign_up, staff_token
-from tests.support.fuzzing import documented_operations, fuzz_every_operation, has_inputs
+from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for a missing or wrong token, or one without the support role
 # (401/403); never 422.
@@ -46,7 +46,9 @@ def test_every_operation_is_documented(fuzzed_app):
     }
 
 
-@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE, ODD]
+)
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzzed_app, served_identity, identity_pool, unique_email, mode
 ):

@@ -196,11 +196,18 @@ def test_a_bad_issue_is_a_422_problem(newsletter_client, body, newsletter_editor
     ("huge", "problem"),
     [
         ({**ISSUE, "html": "x" * (2 * 1024 * 1024)}, "about:blank"),  # over the request size limit
-        # Fits the request (escaped, 6 bytes a character in both), not one record with its envelope.
-        ({**ISSUE, "text": "\u0001" * 87_000, "html": "\u0001" * 87_000}, "/problems/issue-too-large"),
+        # Under 200,000 characters a part and 1 MiB of UTF-8 request, over one 1 MB record with its
+        # envelope: 4 bytes a character in both.
+        (
+            {**ISSUE, "text": "\U0001f600" * 125_000, "html": "\U0001f600" * 125_000},
+            "/problems/issue-too-large",
+        ),
     ],
 )
 def test_a_huge_issue_is_refused(newsletter_client, huge, problem, newsletter_editor):
-    response = newsletter_client.post("/v1/issues", json=huge, headers=newsletter_editor)
+    body = json.dumps(huge, ensure_ascii=False).encode()
+    response = newsletter_client.post(
+        "/v1/issues", data=body, content_type="application/json", headers=newsletter_editor
+    )
     assert response.status_code == 413 and response.mimetype == "application/problem+json"
     assert response.json["type"] == problem

@@ -5,7 +5,7 @@ import pytest
 import schemathesis
 
 from tests.integration.conftest import bearer, sign_up
-from tests.support.fuzzing import documented_operations, fuzz_every_operation, has_inputs
+from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for what no schema states: an unsubscribe token that is not
 # signed (400), a missing or wrong credential (401/403), an issue id that does not exist (404). Never
@@ -40,7 +40,9 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     assert "text/html" in document["paths"]["/v1/unsubscribe"]["get"]["responses"]["400"]["content"]
 
 
-@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE, ODD]
+)
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzzed_app, served_identity, identity_pool, unique_email, mode, newsletter_editor
 ):

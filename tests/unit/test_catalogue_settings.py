@@ -25,3 +25,16 @@ def test_development_may_use_the_built_in_key(monkeypatch):
     monkeypatch.setenv("ACCOUNTS_ENV", "development")
     monkeypatch.delenv("CATALOGUE_DOWNLOAD_LINK_KEY", raising=False)
     assert Settings.from_env().download_link_key == DEV_DOWNLOAD_LINK_KEY.encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, "http://127.0.0.1:8002"), ("https://videos.example.org/", "https://videos.example.org")],
+)
+def test_the_public_url_is_configured_never_taken_from_the_request(monkeypatch, value, expected):
+    monkeypatch.setenv("ACCOUNTS_ENV", "development")
+    if value is None:
+        monkeypatch.delenv("CATALOGUE_PUBLIC_URL", raising=False)
+    else:
+        monkeypatch.setenv("CATALOGUE_PUBLIC_URL", value)
+    assert Settings.from_env().public_url == expected

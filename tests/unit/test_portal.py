@@ -183,3 +183,61 @@ def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it
     resent = client.post("/signup/resend", data={"csrf_token": token}, follow_redirects=True)
     assert "We have sent a new code to a@example.org." in resent.text
     assert identity.calls == [("register", "a@example.org", "fr"), ("resend", "a@example.org", "reg-123")]
+
+
+class FakeLogin(FakeIdentity):
+    """Identity accepting every login."""
+
+    def log_in(self, email: str, password: str, totp: str = "") -> str:
+        return "token"
+
+    def me(self, token: str) -> dict[str, str]:
+        return {"email": "a@example.org", "locale": "en"}
+
+
+def login_client():  # type: ignore[no-untyped-def]
+    settings = settings_with_nothing_behind()
+    portal = replace(bootstrap(settings), identity=FakeLogin())  # type: ignore[arg-type]
+    return create_app(settings, portal, {"TESTING": False}).test_client()
+
+
+def log_in(client, next_value: str | None = None):  # type: ignore[no-untyped-def]
+    page = client.get("/login", query_string={"next": next_value} if next_value is not None else None)
+    if page.status_code != 200:
+        return page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
+
+
+@pytest.mark.parametrize(
+    ("next_value", "location"),
+    [
+        ("/videos/1?q=a", "/videos/1?q=a"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/%09/evil.example", "/"),
+        ("/%5Cevil.example", "/"),
+        ("https:evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
+def test_logging_in_returns_only_to_a_page_of_this_site(next_value, location):
+    answer = log_in(login_client(), next_value)
+    assert (answer.status_code, answer.headers["Location"]) == (303, location)
+
+
+@pytest.mark.parametrize("next_value", ["/\n", "/\t/evil.example", "/\r/evil.example", "/x\x00"])
+def test_a_control_character_in_next_is_a_422_page_and_the_session_still_logs_in(next_value):
+    client = login_client()
+    refused = log_in(client, next_value)
+    assert refused.status_code == 422 and "The request could not be completed." in refused.text
+    answer = log_in(client)
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/")
+    assert client.get("/login").status_code == 302
+
+
+def test_the_language_switch_never_follows_a_tab_to_another_host(client):
+    page = client.get("/signup")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    away = client.post("/language", data={"csrf_token": token, "language": "en", "next": "/\t/evil.example"})
+    assert away.headers["Location"] == "/"

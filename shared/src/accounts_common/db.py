@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
-MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
+MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql\Z")
 MIGRATION_LOCK_KEY = 0x6D6D6163  # any constant: serialises migrators started at the same time
 
 

@@ -25,6 +25,10 @@ from prometheus_client.core import GaugeMetricFamily
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from accounts_common.apidocs import document_operations
+from accounts_common.caching import install_cache_control
+from accounts_common.inputguard import document_input_guard, install_input_guard
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
@@ -143,7 +147,7 @@ class ProblemApi(flask_smorest.Api):
             return problem_response(
                 422,
                 slug="validation-error",
-                detail="The request has invalid fields; see errors.",
+                detail=data.get("detail") or "The request has invalid fields; see errors.",
                 errors=errors,
             )
         if status >= 500:
@@ -288,39 +292,6 @@ def install_request_metrics(app: Flask) -> None:
         return response
 
 
-def document_operations(api: flask_smorest.Api, app: Flask) -> None:
-    """Put /healthz, /readyz and /metrics (plain Flask routes of operations_blueprint) in the OpenAPI."""
-    spec = api.spec
-    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
-
-    def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = {"description": description, "schema": schema}
-        prepare_response(response, spec, "application/json")
-        return response
-
-    def get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
-        return {"get": {"tags": ["operations"], "summary": summary, "responses": responses}}
-
-    alive = {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}
-    readiness = {
-        "type": "object",
-        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
-        "required": ["status", "checks"],
-    }
-    metrics = {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}
-    spec.path(
-        rule=rules["/healthz"], operations=get("The process is alive", {"200": json_response("Alive", alive)})
-    )
-    spec.path(
-        rule=rules["/readyz"],
-        operations=get(
-            "Its dependencies answer",
-            {"200": json_response("Ready", readiness), "503": json_response("Not ready", readiness)},
-        ),
-    )
-    spec.path(rule=rules["/metrics"], operations=get("Prometheus metrics", {"200": metrics}))
-
-
 def create_api_app(
     import_name: str,
     *,
@@ -349,8 +320,11 @@ def create_api_app(
         api.register_blueprint(blueprint)
     app.register_blueprint(operations_blueprint(readiness_checks, scrape_gauges))
     document_operations(api, app)
+    document_input_guard(api.spec)
     install_problem_handlers(app)
     install_request_metrics(app)
+    install_input_guard(app)
+    install_cache_control(app)
     app.extensions["problem_api"] = api
     return app
 

@@ -67,6 +67,7 @@ def make_catalogue(catalogue_db, catalogue_pool, media_root, infra, served_ident
             download_link_key=LINK_KEY,
             identity_jwks_url=served_identity.jwks_url,
             storage_root=str(media_root),
+            public_url="http://localhost",
         )
         settings = dataclasses.replace(settings, **overrides)
         catalogue = Catalogue(settings, catalogue_pool, LocalStorage(settings.storage_root))

@@ -7,7 +7,7 @@ import schemathesis
 from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.conftest import bearer, sign_up
-from tests.support.fuzzing import documented_operations, fuzz_every_operation, has_inputs
+from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for what no schema can state: a link whose signature is not
 # right (403) or whose time is over (410), a video or rendition that does not exist (404), a token
@@ -40,7 +40,9 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     assert {"200", "206", "304", "403", "410", "416"} <= set(download)
 
 
-@pytest.mark.parametrize("mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE])
+@pytest.mark.parametrize(
+    "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE, ODD]
+)
 def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzzed_app, served_identity, identity_pool, media_root, unique_email, mode
 ):

@@ -15,7 +15,7 @@ class Settings:
     kafka_bootstrap_servers: str
     download_link_key: bytes
     identity_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
-    public_url: str = ""
+    public_url: str = "http://127.0.0.1:8002"
     storage_root: str = ".state/catalogue-media"
     link_lifetime_s: int = 600
     x_accel_redirect_prefix: str = ""
@@ -35,7 +35,7 @@ class Settings:
             kafka_bootstrap_servers=kafka_bootstrap_servers(),
             download_link_key=secret_key("CATALOGUE_DOWNLOAD_LINK_KEY", DEV_DOWNLOAD_LINK_KEY).encode(),
             identity_jwks_url=env_str("IDENTITY_JWKS_URL", defaults.identity_jwks_url),
-            public_url=env_str("CATALOGUE_PUBLIC_URL", "").rstrip("/"),
+            public_url=env_str("CATALOGUE_PUBLIC_URL", defaults.public_url).rstrip("/"),
             storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),
             link_lifetime_s=env_int("CATALOGUE_LINK_LIFETIME_S", defaults.link_lifetime_s),
             x_accel_redirect_prefix=env_str("CATALOGUE_X_ACCEL_REDIRECT_PREFIX", "").rstrip("/"),

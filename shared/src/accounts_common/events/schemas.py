@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from accounts_common.events.envelope import InvalidEvent
 from accounts_common.roles import ROLES
+from accounts_common.textfields import WholeMatch
 
 
 def meaning(text: str) -> dict[str, str]:
@@ -65,7 +66,7 @@ class PasswordReset(EventData):
         required=True, metadata=meaning("When the password changed: every session issued before is revoked.")
     )
     # Optional: the same-site portal path the reset was asked from ("password updated" mail button).
-    return_to = fields.String(validate=validate.Regexp(r"^/(?![/\\])\S*$"))
+    return_to = fields.String(validate=WholeMatch(r"^/(?![/\\])\S*$"))
     locale = locale_field()
 
 
@@ -160,7 +161,7 @@ class NewsletterDeliveryRequested(EventData):
     email = fields.Email(required=True)
     subject = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=998), validate.Regexp(r"^[^\r\n]*$", error="one line only")],
+        validate=[validate.Length(min=1, max=998), WholeMatch(r"^[^\r\n]*$", error="one line only")],
     )
     text = fields.String(required=True, validate=validate.Length(min=1))
     html = fields.String(required=True, validate=validate.Length(min=1))

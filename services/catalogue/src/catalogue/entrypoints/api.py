@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from accounts_common.auth import current_principal, require_bearer, require_role
+from accounts_common.caching import public_for
 from accounts_common.roles import Role
 from accounts_common.web import document_problems
 from catalogue.bootstrap import Catalogue
@@ -35,9 +36,14 @@ def catalogue() -> Catalogue:
     return current_app.extensions["catalogue"]
 
 
+# The public list changes when a video is ingested: a minute's delay is fine for visitors, and lets a
+# browser, nginx or a CDN absorb a burst of identical searches (the front page) without a query each.
+LIST_MAX_AGE_S = 60
+
+
 def public_url() -> str:
-    """Where clients reach this service: CATALOGUE_PUBLIC_URL, else the address they used."""
-    return catalogue().settings.public_url or request.host_url.rstrip("/")
+    """Where clients reach this service: CATALOGUE_PUBLIC_URL (never the request's Host header)."""
+    return catalogue().settings.public_url
 
 
 def summary(video: Video) -> dict[str, Any]:
@@ -50,6 +56,7 @@ def summary(video: Video) -> dict[str, Any]:
 
 @videos.route("")
 class Videos(MethodView):
+    @public_for(LIST_MAX_AGE_S)
     @videos.arguments(schemas.VideoQuery, location="query", unknown=RAISE)
     @videos.response(200, schemas.VideoPage)
     def get(self, query: SearchQuery) -> dict[str, Any]:
@@ -81,6 +88,7 @@ class Videos(MethodView):
 
 @videos.route("/<uuid:video_id>")
 class VideoDetail(MethodView):
+    @public_for(LIST_MAX_AGE_S)
     @videos.response(200, schemas.VideoDetail)
     @document_problems(videos, {404: "No such video"})
     def get(self, video_id: UUID) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from datetime import UTC, datetime, time, timedelta
 
 from marshmallow import Schema, fields, post_load, validate
 
+from accounts_common.textfields import FreeText, WholeMatch
 from catalogue.domain.videos import NewRendition, NewVideo, SearchQuery, normalise_tag
 
 MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
-CHECKSUM = validate.Regexp(r"^[0-9a-f]{64}$", error="A SHA-256 checksum in lower-case hex.")
-CONTAINER = validate.Regexp(r"^[a-z0-9]{1,16}$", error="A container name such as mp4 or mxf.")
+CHECKSUM = WholeMatch(r"^[0-9a-f]{64}$", error="A SHA-256 checksum in lower-case hex.")
+CONTAINER = WholeMatch(r"^[a-z0-9]{1,16}$", error="A container name such as mp4 or mxf.")
 
 
 def text(max_length: int, **kwargs) -> fields.String:  # type: ignore[no-untyped-def]
@@ -97,7 +98,7 @@ class RenditionIngest(Schema):
 
 class VideoIngest(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    description = text(20_000, load_default="")
+    description = FreeText(validate=validate.Length(max=20_000), load_default="")
     published_at = fields.AwareDateTime(required=True)
     duration = fields.Float(
         required=True, validate=validate.Range(min=0, max=10**7), metadata={"description": "Seconds"}

@@ -4,15 +4,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from accounts_common.returnpaths import SAME_SITE_PATH_PATTERN, is_same_site_path
 from accounts_common.roles import ROLES
+from accounts_common.textfields import WholeMatch
 from identity.domain.codes import CODE_DIGITS
 from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_email
 from identity.domain.passwords import MAX_PASSWORD_LENGTH
 
 LOCALES = ("en", "fr")
 CODE_PATTERN = rf"^[0-9]{{{CODE_DIGITS}}}$"
-# A same-site path: one leading slash (not "//host"), no backslash, no control characters.
-SAME_SITE_PATH = r"^/(?![/\\])[^\\\s]*$"
 
 
 class NormalisedEmail(fields.String):
@@ -65,14 +65,17 @@ class EmailOnly(Schema):
     email = email_field()
 
 
+def same_site_path(value: str) -> None:
+    if not is_same_site_path(value):
+        raise ValidationError("Must be a path on this site (no scheme, host, backslash or spaces).")
+
+
 class ResetRequest(EmailOnly):
     return_to = fields.String(
-        validate=[
-            validate.Length(max=512),
-            validate.Regexp(SAME_SITE_PATH, error="Must be a same-site path."),
-        ],
+        validate=[validate.Length(max=512), same_site_path],
         metadata={
-            "description": 'The portal path the "password updated" mail leads back to, e.g. /videos/42.'
+            "description": 'The portal path the "password updated" mail leads back to, e.g. /videos/42.',
+            "pattern": SAME_SITE_PATH_PATTERN,
         },
     )
 
@@ -95,7 +98,7 @@ class ResetCompletion(Schema):
 def code_field() -> fields.String:
     return fields.String(
         required=True,
-        validate=validate.Regexp(CODE_PATTERN, error=f"The code is {CODE_DIGITS} digits."),
+        validate=WholeMatch(CODE_PATTERN, error=f"The code is {CODE_DIGITS} digits."),
         metadata={"pattern": CODE_PATTERN, "example": "123456"},
     )
 

@@ -2,7 +2,8 @@
 
 from marshmallow import RAISE, Schema, fields, validate
 
-ONE_LINE = validate.Regexp(r"^[^\r\n]*$", error="one line only")
+from accounts_common.textfields import FreeText
+
 MAX_BODY_CHARS = 200_000  # text and html of an issue both travel in every delivery record
 
 
@@ -21,9 +22,9 @@ class SubscriptionStatus(Schema):
 
 
 class IssueDraft(Strict):
-    subject = fields.String(required=True, validate=[validate.Length(min=1, max=200), ONE_LINE])
-    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
-    html = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    text = FreeText(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
+    html = FreeText(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
 
 
 class IssueProgress(Schema):

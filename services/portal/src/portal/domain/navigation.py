@@ -2,15 +2,15 @@
 
 from collections.abc import Iterable
 
+from accounts_common.returnpaths import same_site_path
+
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
 
 
 def safe_return_path(candidate: str | None, default: str = "/") -> str:
     """A path on this site to return to; anything else (another host, a scheme) gives `default`."""
-    if not candidate or not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
-        return default
-    return candidate
+    return same_site_path(candidate) or default
 
 
 def choose_language(chosen: str | None, offered: Iterable[str]) -> str:

@@ -1,0 +1,40 @@
+"""The parts of a service's OpenAPI document flask-smorest cannot write by itself."""
+
+from typing import Any
+
+import flask_smorest
+from flask import Flask
+from flask_smorest.utils import prepare_response
+
+
+def document_operations(api: flask_smorest.Api, app: Flask) -> None:
+    """Put /healthz, /readyz and /metrics (plain Flask routes of operations_blueprint) in the OpenAPI."""
+    spec = api.spec
+    rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
+
+    def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = {"description": description, "schema": schema}
+        prepare_response(response, spec, "application/json")
+        return response
+
+    def get(summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+        return {"get": {"tags": ["operations"], "summary": summary, "responses": responses}}
+
+    alive = {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}
+    readiness = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+        "required": ["status", "checks"],
+    }
+    metrics = {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    spec.path(
+        rule=rules["/healthz"], operations=get("The process is alive", {"200": json_response("Alive", alive)})
+    )
+    spec.path(
+        rule=rules["/readyz"],
+        operations=get(
+            "Its dependencies answer",
+            {"200": json_response("Ready", readiness), "503": json_response("Not ready", readiness)},
+        ),
+    )
+    spec.path(rule=rules["/metrics"], operations=get("Prometheus metrics", {"200": metrics}))

@@ -1,0 +1,81 @@
+"""The catalogue's edges from issue 19: odd search input is a 422 (never a 500), its URLs come from
+CATALOGUE_PUBLIC_URL (never the Host header), and its answers say how long they may be cached."""
+
+import pytest
+
+from catalogue.adapters.storage import LocalStorage
+from catalogue.entrypoints.app import create_app
+from tests.integration.catalogue.conftest import add_video, operator
+from tests.integration.conftest import bearer, sign_up
+
+PUBLIC = "https://videos.example.org"
+
+
+@pytest.fixture
+def client(make_catalogue):  # type: ignore[no-untyped-def]
+    return create_app(make_catalogue(public_url=PUBLIC)).test_client()
+
+
+@pytest.fixture
+def video(client, media_root):  # type: ignore[no-untyped-def]
+    LocalStorage(media_root).write("test/edge-thumbnail.jpg", b"\xff\xd8 jpeg bytes")
+    return add_video(client, media_root, title="Edges", thumbnail="test/edge-thumbnail.jpg")
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("q=a%00b", "q"),
+        ("tag=%00", "tag"),
+        ("to=9999-12-31", "to"),
+        ("from=0001-01-01", "from"),
+        ("q=a%0Ab", "q"),
+    ],
+)
+def test_odd_searches_are_a_422_problem(client, query, field):
+    response = client.get(f"/v1/videos?{query}")
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert field in response.json["errors"]
+
+
+def test_absurd_nesting_and_control_characters_in_an_ingest_are_a_422(client):
+    deep = client.post(
+        "/v1/videos", data="[" * 5000 + "]" * 5000, content_type="application/json", headers=operator()
+    )
+    assert deep.status_code == 422
+    titled = client.post("/v1/videos", json={"title": "two\nlines"}, headers=operator())
+    assert titled.status_code == 422 and "title" in titled.json["errors"]
+
+
+def test_a_description_keeps_its_lines(client, media_root):
+    video = add_video(client, media_root, title="Lines", description="First line.\n\nSecond\tline.")
+    assert client.get(f"/v1/videos/{video['id']}").json["description"] == "First line.\n\nSecond\tline."
+
+
+def test_urls_come_from_the_configured_public_url_never_the_host_header(
+    client, video, served_identity, identity_pool, unique_email
+):
+    evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    listed = client.get(f"/v1/videos?q={video['title']}", headers=evil).json["items"]
+    assert listed[0]["thumbnail"] == f"{PUBLIC}/v1/videos/{video['id']}/thumbnail"
+    assert client.get(f"/v1/videos/{video['id']}", headers=evil).json["thumbnail"].startswith(f"{PUBLIC}/")
+    token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)
+    links = f"/v1/videos/{video['id']}/renditions/{video['renditions'][0]['id']}/download-links"
+    link = client.post(links, headers={**bearer(token), **evil})
+    assert link.status_code == 201 and link.json["url"].startswith(f"{PUBLIC}/v1/downloads/")
+
+
+def test_public_lists_are_cacheable_for_a_minute_and_everything_personal_is_not(
+    client, video, served_identity, identity_pool, unique_email
+):
+    for path in ("/v1/videos", f"/v1/videos/{video['id']}"):
+        anonymous = client.get(path)
+        assert anonymous.headers["Cache-Control"] == "public, max-age=60"
+        assert "Authorization" in anonymous.headers["Vary"]
+        assert client.get(path, headers=operator()).headers["Cache-Control"] == "no-store"
+    assert client.get("/v1/videos?page=0").headers["Cache-Control"] == "no-store"  # a 422
+    identity = served_identity.app.test_client()
+    token = sign_up(identity, identity_pool, unique_email)
+    assert identity.get("/v1/accounts/me", headers=bearer(token)).headers["Cache-Control"] == "no-store"
+    links = f"/v1/videos/{video['id']}/renditions/{video['renditions'][0]['id']}/download-links"
+    assert client.post(links, headers=bearer(token)).headers["Cache-Control"] == "no-store"
