@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from accounts_common.process import configure_logging
+from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_api_app
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
@@ -57,6 +58,7 @@ def create_app(
         },
     )
     app.extensions["portal"] = portal
+    trust_proxy_hops(app, settings.trusted_proxy_hops)
     i18n.install_i18n(app)
     for blueprint in PAGES:
         app.register_blueprint(blueprint)
