@@ -2,7 +2,8 @@
 
     python deploy/local/nginx_conf.py --prefix .state/nginx --route 8002:18002 --media 8002:/srv/media
 
-Each route is `public port:internal port` on 127.0.0.1 (`--listen-host` to change). nginx, event-driven,
+Each route is `public port:internal port` (the service on 127.0.0.1) or `public port:host:port` (a
+container's name in compose); nginx listens on 127.0.0.1 (`--listen-host` to change). nginx, event-driven,
 holds the slow clients (partial headers, bodies that trickle, downloads nobody reads) so the services'
 gunicorn workers only ever meet whole requests and readers that keep up: requests are buffered before
 they are passed on, answers are buffered (to temporary files past the memory buffers) so a worker is
@@ -54,7 +55,7 @@ SERVER_BLOCK = """\
     server {{
         listen {host}:{public};
         location / {{
-            proxy_pass http://127.0.0.1:{internal};
+            proxy_pass http://{upstream};
         }}
 {media}    }}
 """
@@ -71,9 +72,12 @@ MEDIA_BLOCK = """\
 """
 
 
-def route(value: str) -> tuple[int, int]:
-    public, _, internal = value.partition(":")
-    return int(public), int(internal)
+def route(value: str) -> tuple[int, str]:
+    """`8002:18002` → (8002, "127.0.0.1:18002"); `8002:catalogue-web:8002` → (8002, "catalogue-web:8002")."""
+    public, _, upstream = value.partition(":")
+    if ":" not in upstream:
+        upstream = f"127.0.0.1:{int(upstream)}"
+    return int(public), upstream
 
 
 def media(value: str) -> tuple[int, Path]:
@@ -83,7 +87,7 @@ def media(value: str) -> tuple[int, Path]:
 
 def render(
     prefix: Path,
-    routes: list[tuple[int, int]],
+    routes: list[tuple[int, str]],
     media_roots: dict[int, Path],
     *,
     host: str = "127.0.0.1",
@@ -96,18 +100,18 @@ def render(
         SERVER_BLOCK.format(
             host=host,
             public=public,
-            internal=internal,
+            upstream=upstream,
             media=MEDIA_BLOCK.format(x_accel=X_ACCEL_PREFIX, root=media_roots[public])
             if public in media_roots
             else "",
         )
-        for public, internal in routes
+        for public, upstream in routes
     )
     user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
     return (
         f"{user}daemon off;\nworker_processes {workers};\npid {prefix}/nginx.pid;\n"
         f"error_log {prefix}/error.log warn;\n"
-        "events {\n    worker_connections 4096;\n}\n"
+        "events {\n    worker_connections 1024;\n}\n"
         f"http {{\n{HTTP_BLOCK.format(prefix=prefix, timeouts=timeouts, max_body=max_body)}{servers}}}\n"
     )
 
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--prefix", type=Path, required=True, help="folder for nginx.conf, logs, pid, temp files"
     )
-    parser.add_argument("--route", type=route, action="append", required=True, help="PUBLIC:INTERNAL ports")
+    parser.add_argument("--route", type=route, action="append", required=True, help="PUBLIC:[HOST:]PORT")
     parser.add_argument(
         "--media", type=media, action="append", default=[], help="PUBLIC:ROOT (catalogue files)"
     )
