@@ -16,7 +16,7 @@ from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
-from portal.entrypoints.pages import account, resets, sessions, signup, videos
+from portal.entrypoints.pages import account, resets, sessions, signup, unsubscribe, videos
 from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
@@ -30,7 +30,7 @@ from portal.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PAGES = (videos.blp, sessions.blp, signup.blp, resets.blp, account.blp)
+PAGES = (videos.blp, sessions.blp, signup.blp, resets.blp, account.blp, unsubscribe.blp)
 
 
 def create_app(
