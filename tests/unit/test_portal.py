@@ -183,3 +183,24 @@ def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it
     resent = client.post("/signup/resend", data={"csrf_token": token}, follow_redirects=True)
     assert "We have sent a new code to a@example.org." in resent.text
     assert identity.calls == [("register", "a@example.org", "fr"), ("resend", "a@example.org", "reg-123")]
+
+
+OPERATIONS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+def test_every_page_forbids_framing_sniffing_and_leaking_its_address(client):
+    app = client.application
+    paths = [
+        re.sub(r"<[^>]+>", "x", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or ())
+        and rule.rule not in OPERATIONS
+        and not rule.rule.startswith("/static")
+    ]
+    pages = [client.get(path, follow_redirects=True) for path in [*paths, "/no-such-page"]]
+    pages.append(client.post("/login", data={"csrf_token": "forged"}))  # the CSRF error page
+    assert len(pages) >= 15 and {page.mimetype for page in pages} == {"text/html"}
+    for page in pages:
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], page.request.path
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+        assert page.headers["Referrer-Policy"] in ("same-origin", "no-referrer", "strict-origin")
