@@ -4,8 +4,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from babel.units import format_unit
 from flask import Flask, redirect, render_template, request, url_for
-from flask_babel import format_date, gettext
+from flask_babel import format_date, get_locale, gettext
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -76,9 +77,21 @@ def long_date(value: str | None) -> str:
         return ""
 
 
+SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte", "digital-terabyte")
+
+
+def file_size(size_bytes: float | None) -> str:
+    """A file's size in decimal units, written in the page's language ("4.4 MB", "4,4 Mo")."""
+    value, unit = float(size_bytes or 0), 0
+    while value >= 1000 and unit < len(SIZE_UNITS) - 1:
+        value, unit = value / 1000, unit + 1
+    return format_unit(value, SIZE_UNITS[unit], length="short", format="#,##0.#", locale=get_locale())
+
+
 def install_page_context(app: Flask) -> None:
     app.add_template_filter(clock_duration, "duration")
     app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(file_size, "file_size")
 
     @app.context_processor
     def page_context() -> dict[str, Any]:
