@@ -9,9 +9,10 @@ a mail sent before the page moved is sent on to the portal's page.
 from urllib.parse import urlencode
 from uuid import UUID
 
-from flask import Response, redirect, request
+from flask import redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.wrappers import Response
 
 from accounts_common.web import Problem, document_problems
 from newsletter.domain.issues import UNSUBSCRIBE_PAGE

@@ -70,6 +70,6 @@ def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list
         translated = [
             str(API_MESSAGES.get(message, FIELD_MESSAGES.get(name, OTHER_FIELD))) for message in messages
         ]
-        field = errors.setdefault(form_fields.get(name, FORM), [])
-        field.extend(message for message in dict.fromkeys(translated) if message not in field)
+        shown = errors.setdefault(form_fields.get(name, FORM), [])
+        shown.extend(message for message in dict.fromkeys(translated) if message not in shown)
     return errors or {FORM: [gettext("The request could not be completed. Check the form and try again.")]}
