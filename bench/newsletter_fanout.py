@@ -112,7 +112,6 @@ def main() -> None:
             "NEWSLETTER_TOPIC_PREFIX": prefix,
             "NEWSLETTER_CONSUMER_GROUP": newsletter_group,
             "IDENTITY_JWKS_URL": f"{identity.url}/.well-known/jwks.json",
-            "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "NEWSLETTER_WORKER_METRICS_PORT": "0",
         }
         mailer_env = {

@@ -9,6 +9,7 @@
 # kafka        localhost/accounts-kafka, from the jars Maven resolves (as deploy/local/kafka.sh)
 # smtp-sink    localhost/accounts-smtp-sink
 # prometheus   localhost/accounts-prometheus (Debian's package, configured for deploy/compose.yaml)
+# nginx        localhost/accounts-nginx, in front of the services' ports (deploy/local/nginx_conf.py)
 # <service>    localhost/accounts-<service>, one for every services/<service>/Dockerfile
 set -euo pipefail
 
@@ -98,6 +99,7 @@ build_one() {
         smtp-sink) build localhost/accounts-smtp-sink "$SCRIPT_DIR/smtp-sink.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
             $(pip_trust_mounts) ;;
         prometheus) build localhost/accounts-prometheus "$SCRIPT_DIR/prometheus.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
+        nginx) build localhost/accounts-nginx "$SCRIPT_DIR/nginx.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         *)
             [[ -f $REPO_ROOT/services/$1/Dockerfile ]] || die "no image named '$1'"
             build "localhost/accounts-$1" "$REPO_ROOT/services/$1/Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
@@ -111,7 +113,7 @@ main() {
     mkdir -p "$STATE"
     local images=("$@") started=$SECONDS
     if [[ ${#images[@]} -eq 0 ]]; then
-        mapfile -t images < <(printf '%s\n' debian-base python postgres kafka smtp-sink prometheus; services)
+        mapfile -t images < <(printf '%s\n' debian-base python postgres kafka smtp-sink prometheus nginx; services)
     fi
     local image
     for image in "${images[@]}"; do build_one "$image"; done

@@ -33,6 +33,7 @@ write_env() {
 export ACCOUNTS_KAFKA_IMAGE=localhost/accounts-kafka
 export ACCOUNTS_POSTGRES_IMAGE=localhost/accounts-postgres
 export ACCOUNTS_SMTP_SINK_IMAGE=localhost/accounts-smtp-sink
+export ACCOUNTS_NGINX_IMAGE=localhost/accounts-nginx
 export ACCOUNTS_IDENTITY_IMAGE=localhost/accounts-identity
 export ACCOUNTS_MAILER_IMAGE=localhost/accounts-mailer
 export ACCOUNTS_PYTHON_IMAGE=localhost/accounts-python
@@ -72,7 +73,7 @@ cmd_up() {
     write_env
     load_env
     local started=$SECONDS
-    for image in kafka postgres smtp-sink prometheus $(cd "$REPO_ROOT/services" && echo */ | tr -d /); do
+    for image in kafka postgres smtp-sink prometheus nginx $(cd "$REPO_ROOT/services" && echo */ | tr -d /); do
         podman image exists "localhost/accounts-$image" || die "image localhost/accounts-$image is missing: run make containers"
     done
     "$PYTHON" "$SCRIPT_DIR/compose_up.py" "$REPO_ROOT/deploy/compose.yaml" --timeout "$START_TIMEOUT" \

@@ -64,6 +64,23 @@ ensure_prometheus() {
         prometheus-postgres-exporter >/dev/null
 }
 
+# `make run` puts nginx in front of every public port (deploy/local/nginx_conf.py), run as a process
+# of its own: the package's system service must not start (a policy-rc.d refusing it, if none is there).
+ensure_nginx() {
+    if command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; then return 0; fi
+    if [[ $(id -u) -ne 0 ]]; then
+        log "nginx is missing and this is not root: \`make run\` and the slow-client test need it (apt-get install nginx)"
+        return 0
+    fi
+    log "installing nginx from Debian's packages (in front of the services' ports; its service stays off)"
+    local policy=/usr/sbin/policy-rc.d added=""
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=yes
+    fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
+    if [[ -n $added ]]; then rm -f "$policy"; fi
+}
+
 # Copies rather than hard links: the uv cache and the venv may be on different file systems.
 uv_install() { "$VENV/bin/uv" pip install -q --link-mode=copy --python "$VENV/bin/python" "$@"; }
 
@@ -71,6 +88,7 @@ main() {
     ensure_python
     ensure_ffmpeg
     ensure_prometheus
+    ensure_nginx
     local python
     python="$(find_python)"
     if [[ ! -x $VENV/bin/python ]]; then

@@ -7,11 +7,19 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 BIN="$REPO_ROOT/.venv/bin"
 LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
+# Public ports (nginx, the only listener clients meet) and the internal ports of the services behind it.
+PORTAL_PORT="${PORTAL_PORT:-8000}"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
-MAILER_PORT="${MAILER_PORT:-8004}"
 CATALOGUE_PORT="${CATALOGUE_PORT:-8002}"
 NEWSLETTER_PORT="${NEWSLETTER_PORT:-8003}"
-PORTAL_PORT="${PORTAL_PORT:-8000}"
+MAILER_PORT="${MAILER_PORT:-8004}"
+PORTAL_INTERNAL_PORT="${PORTAL_INTERNAL_PORT:-18000}"
+IDENTITY_INTERNAL_PORT="${IDENTITY_INTERNAL_PORT:-18001}"
+CATALOGUE_INTERNAL_PORT="${CATALOGUE_INTERNAL_PORT:-18002}"
+NEWSLETTER_INTERNAL_PORT="${NEWSLETTER_INTERNAL_PORT:-18003}"
+MAILER_INTERNAL_PORT="${MAILER_INTERNAL_PORT:-18004}"
+NGINX_STATE="${STATE_DIR:-$REPO_ROOT/.state}/nginx"
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 MAILER_METRICS_PORT="${MAILER_WORKER_METRICS_PORT:-9104}"
 IDENTITY_RELAY_METRICS_PORT="${IDENTITY_RELAY_METRICS_PORT:-9101}"
 NEWSLETTER_RELAY_METRICS_PORT="${NEWSLETTER_RELAY_METRICS_PORT:-9102}"
@@ -20,16 +28,20 @@ CATALOGUE_WORKER_METRICS_PORT="${CATALOGUE_WORKER_METRICS_PORT:-9106}"
 POSTGRES_EXPORTER_PORT="${POSTGRES_EXPORTER_PORT:-9187}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 export IDENTITY_RELAY_METRICS_PORT NEWSLETTER_RELAY_METRICS_PORT NEWSLETTER_WORKER_METRICS_PORT CATALOGUE_WORKER_METRICS_PORT
-# The portal calls the services where this script starts them.
-export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_PORT}"
-export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
-export PORTAL_NEWSLETTER_URL="${PORTAL_NEWSLETTER_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
+# The portal calls the services on their internal ports; what a browser follows is public.
+export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT}"
+export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_INTERNAL_PORT}"
+export PORTAL_NEWSLETTER_URL="${PORTAL_NEWSLETTER_URL:-http://127.0.0.1:$NEWSLETTER_INTERNAL_PORT}"
 export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
+# nginx adds the client's address to X-Forwarded-For: one proxy hop to trust.
+export IDENTITY_TRUSTED_PROXY_HOPS="${IDENTITY_TRUSTED_PROXY_HOPS:-1}"
+export PORTAL_TRUSTED_PROXY_HOPS="${PORTAL_TRUSTED_PROXY_HOPS:-1}"
 # Local development only; set a real one wherever operators are more than you.
 export CATALOGUE_PUBLIC_URL="${CATALOGUE_PUBLIC_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
-export NEWSLETTER_PUBLIC_URL="${NEWSLETTER_PUBLIC_URL:-http://127.0.0.1:$NEWSLETTER_PORT}"
 export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
-export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_PORT/.well-known/jwks.json}"
+export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT/.well-known/jwks.json}"
+# The catalogue checks each download link and hands the file to nginx (see start_nginx).
+export CATALOGUE_X_ACCEL_REDIRECT_PREFIX="${CATALOGUE_X_ACCEL_REDIRECT_PREFIX:-/protected-media}"
 
 declare -A PIDS=()
 started=""
@@ -75,12 +87,12 @@ wait_ready() {
 # --- Prometheus: scrapes every process above on its own port (never through a proxy) ----------
 scrape_targets() {
     printf '%s\n' \
-        "identity-web=127.0.0.1:$IDENTITY_PORT" "identity-relay=127.0.0.1:$IDENTITY_RELAY_METRICS_PORT" \
-        "mailer-web=127.0.0.1:$MAILER_PORT" "mailer-worker=127.0.0.1:$MAILER_METRICS_PORT" \
+        "identity-web=127.0.0.1:$IDENTITY_INTERNAL_PORT" "identity-relay=127.0.0.1:$IDENTITY_RELAY_METRICS_PORT" \
+        "mailer-web=127.0.0.1:$MAILER_INTERNAL_PORT" "mailer-worker=127.0.0.1:$MAILER_METRICS_PORT" \
         "mailer-worker=127.0.0.1:$((MAILER_METRICS_PORT + 1))" \
-        "catalogue-web=127.0.0.1:$CATALOGUE_PORT" "catalogue-worker=127.0.0.1:$CATALOGUE_WORKER_METRICS_PORT" \
-        "newsletter-web=127.0.0.1:$NEWSLETTER_PORT" "newsletter-worker=127.0.0.1:$NEWSLETTER_WORKER_METRICS_PORT" \
-        "newsletter-relay=127.0.0.1:$NEWSLETTER_RELAY_METRICS_PORT" "portal-web=127.0.0.1:$PORTAL_PORT" \
+        "catalogue-web=127.0.0.1:$CATALOGUE_INTERNAL_PORT" "catalogue-worker=127.0.0.1:$CATALOGUE_WORKER_METRICS_PORT" \
+        "newsletter-web=127.0.0.1:$NEWSLETTER_INTERNAL_PORT" "newsletter-worker=127.0.0.1:$NEWSLETTER_WORKER_METRICS_PORT" \
+        "newsletter-relay=127.0.0.1:$NEWSLETTER_RELAY_METRICS_PORT" "portal-web=127.0.0.1:$PORTAL_INTERNAL_PORT" \
         "postgres=127.0.0.1:$POSTGRES_EXPORTER_PORT"
 }
 
@@ -102,6 +114,16 @@ start_prometheus() {
     wait_ready "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" prometheus
 }
 
+# nginx in front of every public port: slow clients wait in its event loop, never in a gunicorn worker.
+start_nginx() {
+    local config
+    config="$("$BIN/python" "$SCRIPT_DIR/nginx_conf.py" --prefix "$NGINX_STATE" \
+        --route "$PORTAL_PORT:$PORTAL_INTERNAL_PORT" --route "$IDENTITY_PORT:$IDENTITY_INTERNAL_PORT" \
+        --route "$CATALOGUE_PORT:$CATALOGUE_INTERNAL_PORT" --route "$NEWSLETTER_PORT:$NEWSLETTER_INTERNAL_PORT" \
+        --route "$MAILER_PORT:$MAILER_INTERNAL_PORT" --media "$CATALOGUE_PORT:$CATALOGUE_STORAGE_ROOT")"
+    start_process nginx "$NGINX" -p "$NGINX_STATE" -c "$config" -e "$NGINX_STATE/error.log"
+}
+
 on_signal() {
     stop_everything
     exit 0
@@ -119,19 +141,20 @@ main() {
     "$BIN/catalogue" migrate
     # The sample videos, rendered with ffmpeg the first time (later starts find them in place).
     "$BIN/catalogue" seed || log "no sample videos: see the message above (the catalogue starts empty)"
-    start_process identity-web "$BIN/identity" web --port "$IDENTITY_PORT"
+    start_process identity-web "$BIN/identity" web --port "$IDENTITY_INTERNAL_PORT"
     start_process identity-relay "$BIN/identity" relay
     # Two mailer workers share the partitions: one SMTP conversation at a time each is the
     # newsletter's ceiling (bench/newsletter_fanout.py).
     start_process mailer-worker "$BIN/mailer" worker
     start_process mailer-worker-2 env MAILER_WORKER_METRICS_PORT="$((MAILER_METRICS_PORT + 1))" "$BIN/mailer" worker
-    start_process mailer-web "$BIN/mailer" web --port "$MAILER_PORT"
-    start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_PORT"
+    start_process mailer-web "$BIN/mailer" web --port "$MAILER_INTERNAL_PORT"
+    start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_INTERNAL_PORT"
     start_process catalogue-worker "$BIN/catalogue" worker
-    start_process newsletter-web "$BIN/newsletter" web --port "$NEWSLETTER_PORT"
+    start_process newsletter-web "$BIN/newsletter" web --port "$NEWSLETTER_INTERNAL_PORT"
     start_process newsletter-worker "$BIN/newsletter" worker
     start_process newsletter-relay "$BIN/newsletter" relay
-    start_process portal-web "$BIN/portal" web --port "$PORTAL_PORT"
+    start_process portal-web "$BIN/portal" web --port "$PORTAL_INTERNAL_PORT"
+    start_nginx
     wait_ready "http://127.0.0.1:$IDENTITY_PORT/readyz" identity-web
     wait_ready "http://127.0.0.1:$MAILER_PORT/readyz" mailer-web
     wait_ready "http://127.0.0.1:$CATALOGUE_PORT/readyz" catalogue-web
@@ -145,6 +168,7 @@ main() {
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
     catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
     newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: a newsletter-editor's token)
+    (every port above is nginx: the services listen on $PORTAL_INTERNAL_PORT-$MAILER_INTERNAL_PORT behind it)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (a support person's token)
     worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), :$NEWSLETTER_WORKER_METRICS_PORT (newsletter), :$CATALOGUE_WORKER_METRICS_PORT (catalogue)

@@ -115,15 +115,29 @@ def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) ->
 
 
 @pytest.fixture(scope="session")
+def portal_port() -> int:
+    """The portal's port, chosen first: the newsletter's unsubscribe links open the portal's page."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def newsletter_editor(stack: Stack, infra: Infra) -> dict[str, str]:
+    """The Authorization header of a newsletter editor of the stack's identity."""
+    return stack_staff_header(stack, infra, "newsletter-editor")
+
+
+@pytest.fixture(scope="session")
 def newsletter_url(
     infra: Infra,
     stack: Stack,
+    portal_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The running newsletter's URL."""
     env = {
         **service_env(infra, stack, "NEWSLETTER", f"newsletter-browser-{RUN_ID}"),
         "NEWSLETTER_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
+        "PORTAL_URL": f"http://127.0.0.1:{portal_port}",
         "NEWSLETTER_WORKER_METRICS_PORT": str(free_port()),
     }
     url, processes = run_web_and_worker("newsletter", env, tmp_path_factory.mktemp("newsletter-logs"))
@@ -138,10 +152,11 @@ def portal(
     stack: Stack,
     catalogue: tuple[str, SampleVideo],
     newsletter_url: str,
+    portal_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Portal]:
     catalogue_url, sample = catalogue
-    port = free_port()
+    port = portal_port
     env = {
         "ACCOUNTS_ENV": "development",
         "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),

@@ -1,11 +1,14 @@
 """Create an account in a real browser: live password rules, errors next to fields, the code from the
 mail, "Send new code", the account created; on a phone, in French, and without JavaScript."""
 
+from email.header import decode_header, make_header
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up
+from tests.e2e.mail_helpers import headers_of
 from tests.support.browser import field_error, no_horizontal_scroll
 from tests.support.inbox import code_in
 
@@ -95,6 +98,9 @@ def test_signup_path_in_french_with_the_mails_in_french(portal, journey, inbox, 
     french_subject = "Créer un compte : votre code de vérification"
     mail = mail_where(inbox, new_email, "the code mail in French", lambda m: m["subject"] == french_subject)
     assert "Ce code expirera dans 30 minutes." in mail["text"] and '<html lang="fr">' in mail["html"]
+    assert mail["text"].startswith("COMPTE MULTIMÉDIA OTAN") and "COMPTE MULTIMÉDIA OTAN" in mail["html"]
+    sender = str(make_header(decode_header(headers_of(mail)["from"])))
+    assert sender.startswith("Compte multimédia OTAN <")
     enter_code(journey, code_in(mail))
     expect(page.locator("h1")).to_have_text("Votre compte a bien été créé")
     expect(page.get_by_role("button", name="Abonnez-vous à notre lettre d’information")).to_be_visible()

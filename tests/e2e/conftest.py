@@ -184,6 +184,7 @@ class Newsletter:
     group: str
     processes: dict[str, ServiceProcess]
     editor: dict[str, str]  # the Authorization header of a newsletter editor
+    portal_url: str = ""
 
     def editor_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return call(method, self.url + path, body, self.editor)
@@ -216,7 +217,6 @@ def start_newsletter(
         "NEWSLETTER_DATABASE_URL": fresh_database(infra, f"e2e_newsletter_{name}"),
         "NEWSLETTER_CONSUMER_GROUP": group,
         "NEWSLETTER_TOPIC_PREFIX": topic_prefix,
-        "NEWSLETTER_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "NEWSLETTER_WORKER_METRICS_PORT": "0",
         "NEWSLETTER_RELAY_METRICS_PORT": "0",
         "IDENTITY_JWKS_URL": f"{identity_url}/.well-known/jwks.json",
@@ -240,15 +240,24 @@ def start_newsletter(
 
 @pytest.fixture(scope="session")
 def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsletter]:
-    """The newsletter on the real topics, beside `stack` (whose mailer sends its issues)."""
-    running = start_newsletter(
-        infra,
-        tmp_path_factory.mktemp("newsletter-logs"),
-        stack.identity_url,
-        stack_staff_header(stack, infra, "newsletter-editor"),
-        name="stack",
-    )
+    """The newsletter on the real topics, beside `stack` (whose mailer sends its issues), with the
+    portal whose page its unsubscribe links open."""
+    logs, portal_port = tmp_path_factory.mktemp("newsletter-logs"), free_port()
+    portal_url = f"http://127.0.0.1:{portal_port}"
+    editor = stack_staff_header(stack, infra, "newsletter-editor")
+    running = start_newsletter(infra, logs, stack.identity_url, editor, name="stack", PORTAL_URL=portal_url)
+    portal_env = {
+        "ACCOUNTS_ENV": "development",
+        "PORTAL_IDENTITY_URL": stack.identity_url,
+        "PORTAL_NEWSLETTER_URL": running.url,
+        "PORTAL_SECURE_COOKIES": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("portal-prometheus")),
+    }
+    portal = ServiceProcess("portal-web", ["portal", "web", "--port", str(portal_port)], portal_env, logs)
+    running.processes["portal-web"] = portal.start()
+    running.portal_url = portal_url
     try:
+        portal.wait_http(f"{portal_url}/healthz")
         yield running
     finally:
         running.stop()

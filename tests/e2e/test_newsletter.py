@@ -68,7 +68,7 @@ def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, n
         headers = headers_of(mail)
         assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
         link = headers["list-unsubscribe"].split(",")[0].strip().strip("<>")
-        assert link.startswith(f"{newsletter.url}/v1/unsubscribe?token=")
+        assert link.startswith(f"{newsletter.portal_url}/newsletter/unsubscribe?token=")
 
         assert one_click(link) == 200
         status, body = call(

@@ -49,7 +49,7 @@ def start_fan_out(newsletter, deliveries_topic, infra):  # type: ignore[no-untyp
         worker = FanOutWorker(
             newsletter.settings.database_url,
             infra.kafka,
-            public_url="https://news.example.test",
+            portal_url="https://portal.example.test",
             unsubscribe_key=newsletter.settings.unsubscribe_key,
             topic=deliveries_topic,
             batch_size=40,
@@ -106,7 +106,7 @@ def test_an_issue_reaches_every_subscriber_once_with_a_working_link(
             == str(delivery_id(uuid.UUID(issue_id), uuid.UUID(event["subject"])))
         )
         link = urlparse(event["data"]["unsubscribe_url"])
-        assert link.netloc == "news.example.test" and link.path == "/v1/unsubscribe"
+        assert link.netloc == "portal.example.test" and link.path == "/newsletter/unsubscribe"
         locale = locales[event["subject"]]
         assert event["data"].get("locale") == locale, "in the subscriber's language, when known"
         assert parse_qs(link.query).get("lang") == ([locale] if locale else None)

@@ -37,7 +37,10 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     subscribe = document["paths"]["/v1/subscriptions"]["post"]["responses"]
     assert {"200", "201", "401", "403", "default"} <= set(subscribe)
     assert "application/problem+json" in subscribe["403"]["content"]
-    assert "text/html" in document["paths"]["/v1/unsubscribe"]["get"]["responses"]["400"]["content"]
+    assert (
+        "application/problem+json"
+        in document["paths"]["/v1/unsubscribe"]["get"]["responses"]["400"]["content"]
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import Markup
 
-from mailer.messages import Content, Envelope, Templates, build_message
+from mailer.messages import Content, Envelope, Templates, brands, build_message
 from mailer.service_layer.handlers import minutes_left
 
 ENVELOPE = Envelope("NATO Multimedia Account <no-reply@multimedia.localhost>", "support@multimedia.localhost")
@@ -142,3 +142,19 @@ def test_one_minute_left_is_singular():
         .text
     )
     assert "This code will expire in 1 minute." in text
+
+
+def test_french_mails_carry_the_french_product_name_in_the_banner_and_the_senders_name():
+    brand = brands(
+        "NATO Multimedia Account <no-reply@multimedia.localhost>",
+        "support@multimedia.localhost",
+        {"en": "NATO Multimedia Account", "fr": "Compte multimédia OTAN"},
+        default="en",
+    )
+    french = Templates("en").render("code", CODE_CONTEXT | {"product_name": brand["fr"].product_name}, "fr")
+    assert "COMPTE MULTIMÉDIA OTAN" in french.text and "COMPTE MULTIMÉDIA OTAN" in french.html
+    raw = build_message(brand["fr"].envelope, "ana@example.org", french, event_id="e-1").raw
+    sent = email.message_from_bytes(raw, policy=policy.default)
+    assert sent["From"].addresses[0].display_name == "Compte multimédia OTAN"
+    assert sent["From"].addresses[0].addr_spec == "no-reply@multimedia.localhost"
+    assert brand["en"].envelope.from_header == "NATO Multimedia Account <no-reply@multimedia.localhost>"

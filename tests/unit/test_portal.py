@@ -10,10 +10,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from accounts_common.config import InsecureKey
+from portal.adapters.http import ApiError
 from portal.bootstrap import bootstrap
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import choose_language, clock_duration, safe_return_path
 from portal.entrypoints.app import create_app, long_date
+from portal.entrypoints.problems import CREDENTIALS, field_errors
 from portal.settings import Settings
 from tests.support.processes import free_port
 
@@ -241,3 +243,43 @@ def test_the_language_switch_never_follows_a_tab_to_another_host(client):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     away = client.post("/language", data={"csrf_token": token, "language": "en", "next": "/\t/evil.example"})
     assert away.headers["Location"] == "/"
+
+
+OPERATIONS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+def test_every_page_forbids_framing_sniffing_and_leaking_its_address(client):
+    app = client.application
+    paths = [
+        re.sub(r"<[^>]+>", "x", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or ())
+        and rule.rule not in OPERATIONS
+        and not rule.rule.startswith("/static")
+    ]
+    pages = [client.get(path, follow_redirects=True) for path in [*paths, "/no-such-page"]]
+    pages.append(client.post("/login", data={"csrf_token": "forged"}))  # the CSRF error page
+    assert len(pages) >= 15 and {page.mimetype for page in pages} == {"text/html"}
+    for page in pages:
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], page.request.path
+        assert page.headers["X-Content-Type-Options"] == "nosniff"
+        assert page.headers["Referrer-Policy"] in ("same-origin", "no-referrer", "strict-origin")
+
+
+def test_a_services_wording_becomes_the_fields_plain_message_in_the_pages_language():
+    settings = settings_with_nothing_behind()
+    app = create_app(settings, bootstrap(settings))
+    library_words = {
+        "email": ["An email address must have an @-sign."],
+        "password": ["Length must be between 1 and 128."],
+        "registration_id": ["Not a valid UUID."],
+    }
+    error = ApiError(422, "validation-error", errors=library_words)
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert field_errors(error, CREDENTIALS) == {
+            "email": ["Saisissez une adresse électronique valide, par exemple nom@example.org."],
+            "password": ["Saisissez un mot de passe."],
+            "_form": ["Vérifiez ce champ et réessayez."],
+        }
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert field_errors(error, CREDENTIALS)["password"] == ["Enter a password."]

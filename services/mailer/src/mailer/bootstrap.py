@@ -6,7 +6,7 @@ from accounts_common.codecrypt import cipher_from_env
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
-from mailer.messages import Envelope, Templates
+from mailer.messages import Templates, brands
 from mailer.service_layer.dispatch import Dispatcher
 from mailer.service_layer.handlers import Mailer
 from mailer.settings import Settings
@@ -34,9 +34,13 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
         dispatcher=Dispatcher(pool, senders, delivery_log, rate_limit),
         templates=Templates(settings.language),
         cipher=cipher_from_env(),
-        envelope=Envelope(settings.mail_from, settings.reply_to),
+        brands=brands(
+            settings.mail_from,
+            settings.reply_to,
+            {"en": settings.product_name, "fr": settings.product_name_fr},
+            default="en",
+        ),
         delivery_log=delivery_log,
-        product_name=settings.product_name,
         portal_url=settings.portal_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )

@@ -44,6 +44,24 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Brand:
+    """How a mail in one language names the product: its banner and its sender's display name."""
+
+    product_name: str
+    envelope: Envelope
+
+
+def brands(mail_from: str, reply_to: str, product_names: Mapping[str, str], default: str) -> dict[str, Brand]:
+    """One brand per language; the `default` language keeps MAILER_FROM as written, the others send
+    from its address under their own product name."""
+    address = parseaddr(mail_from)[1]
+    return {
+        language: Brand(name, Envelope(mail_from if language == default else f"{name} <{address}>", reply_to))
+        for language, name in product_names.items()
+    }
+
+
+@dataclass(frozen=True)
 class Content:
     """What one email says."""
 

@@ -26,6 +26,8 @@ class Settings:
     unsubscribe_mailto: str = "unsubscribe@multimedia.localhost"
     language: str = "en"
     product_name: str = "NATO Multimedia Account"
+    # French mails: their banner, and the sender's name (MAILER_FROM's address).
+    product_name_fr: str = "Compte multimédia OTAN"
     portal_url: str = "http://127.0.0.1:8000"
     consumer_group: str = "mailer"
     topic_prefix: str = ""
@@ -83,6 +85,7 @@ class Settings:
             unsubscribe_mailto=env_str("MAILER_UNSUBSCRIBE_MAILTO", defaults.unsubscribe_mailto),
             language=env_str("MAILER_LANGUAGE", defaults.language),
             product_name=env_str("MAILER_PRODUCT_NAME", defaults.product_name),
+            product_name_fr=env_str("MAILER_PRODUCT_NAME_FR", defaults.product_name_fr),
             portal_url=env_str("PORTAL_URL", defaults.portal_url).rstrip("/"),
             consumer_group=env_str("MAILER_CONSUMER_GROUP", defaults.consumer_group),
             topic_prefix=env_str("MAILER_TOPIC_PREFIX", ""),

@@ -14,7 +14,7 @@ class Settings:
     database_url: str
     kafka_bootstrap_servers: str
     unsubscribe_key: bytes
-    public_url: str = "http://127.0.0.1:8003"
+    portal_url: str = "http://127.0.0.1:8000"
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     consumer_group: str = "newsletter"
     topic_prefix: str = ""
@@ -33,7 +33,7 @@ class Settings:
             database_url=database_url("newsletter"),
             kafka_bootstrap_servers=kafka_bootstrap_servers(),
             unsubscribe_key=secret_key("NEWSLETTER_UNSUBSCRIBE_KEY", DEV_UNSUBSCRIBE_KEY).encode(),
-            public_url=env_str("NEWSLETTER_PUBLIC_URL", defaults.public_url).rstrip("/"),
+            portal_url=env_str("PORTAL_URL", defaults.portal_url).rstrip("/"),
             jwks_url=env_str("IDENTITY_JWKS_URL", defaults.jwks_url),
             consumer_group=env_str("NEWSLETTER_CONSUMER_GROUP", defaults.consumer_group),
             topic_prefix=env_str("NEWSLETTER_TOPIC_PREFIX", ""),

@@ -31,6 +31,7 @@ class Settings:
     resend_cooldown_s: int = 60
     code_lifetime_s: int = 1800
     port: int = 8000
+    trusted_proxy_hops: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,4 +48,5 @@ class Settings:
             resend_cooldown_s=env_int("PORTAL_RESEND_COOLDOWN_S", defaults.resend_cooldown_s),
             code_lifetime_s=env_int("PORTAL_CODE_LIFETIME_S", defaults.code_lifetime_s),
             port=env_int("PORTAL_PORT", defaults.port),
+            trusted_proxy_hops=env_int("PORTAL_TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops),
         )

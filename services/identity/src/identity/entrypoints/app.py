@@ -4,11 +4,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from accounts_common.db import database_reachable
 from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.process import configure_logging
+from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_api_app, document_field, problem_response
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
@@ -47,8 +47,7 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
         scrape_gauges=oldest_pending_age_gauge(identity.pool),
     )
     app.extensions["identity"] = identity
-    if identity.settings.trusted_proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=identity.settings.trusted_proxy_hops)  # type: ignore[method-assign]
+    trust_proxy_hops(app, identity.settings.trusted_proxy_hops)
     install_refusal_handlers(app)
     document_password_policy(app, identity)
     return app

@@ -1,6 +1,7 @@
 """What the mailer does with each event it consumes."""
 
 import math
+from collections.abc import Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from accounts_common.events import CloudEvent
 from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
-from mailer.messages import Envelope, OutgoingEmail, Templates, build_message
+from mailer.messages import FALLBACK_LANGUAGE, Brand, OutgoingEmail, Templates, build_message
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 
 
@@ -31,18 +32,16 @@ class Mailer:
         dispatcher: Dispatcher,
         templates: Templates,
         cipher: CodeCipher,
-        envelope: Envelope,
+        brands: Mapping[str, Brand],
         delivery_log: DeliveryLog,
-        product_name: str,
         portal_url: str,
         unsubscribe_mailto: str,
     ) -> None:
         self.dispatcher = dispatcher
         self.templates = templates
         self.cipher = cipher
-        self.envelope = envelope
+        self.brands = brands
         self.delivery_log = delivery_log
-        self.product_name = product_name
         self.portal_url = portal_url
         self.unsubscribe_mailto = unsubscribe_mailto
 
@@ -154,20 +153,28 @@ class Mailer:
         configured one."""
 
         def compose() -> OutgoingEmail:
+            brand = self._brand(locale)
             try:
                 content = self.templates.render(
                     kind,
-                    {"product_name": self.product_name, "portal_url": self.portal_url, **context},
+                    {"product_name": brand.product_name, "portal_url": self.portal_url, **context},
                     language=locale,
                 )
                 return build_message(
-                    self.envelope, recipient, content, event_id=event.id, extra_headers=headers
+                    brand.envelope, recipient, content, event_id=event.id, extra_headers=headers
                 )
             except (TemplateError, ValueError, TypeError) as error:
                 raise PermanentError(f"cannot compose the email: {error}") from None
 
         event_id = str(UUID(event.id))  # the delivery log's spelling of it
         return self.dispatcher.submit(PendingEmail(event_id, kind, account_id, recipient, locale, compose))
+
+    def _brand(self, locale: str | None) -> Brand:
+        """The brand of the language the templates choose: the recipient's, else the configured one."""
+        for language in (locale or "", self.templates.language, FALLBACK_LANGUAGE):
+            if language in self.brands:
+                return self.brands[language]
+        return next(iter(self.brands.values()))
 
     def _skip(self, event_id: str, kind: str, account_id: Any, recipient: str | None, reason: str) -> None:
         """Record the email as not sent on purpose, and why."""

@@ -7,6 +7,8 @@ from uuid import UUID, uuid5
 from accounts_common.events import CloudEvent
 
 SOURCE = "/newsletter"
+# The portal's unsubscribe page (portal.entrypoints.pages.unsubscribe).
+UNSUBSCRIBE_PAGE = "/newsletter/unsubscribe"
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,11 @@ def delivery_id(issue_id: UUID, account_id: UUID) -> UUID:
     return uuid5(issue_id, str(account_id))
 
 
-def unsubscribe_url(public_url: str, token: str, recipient: Recipient) -> str:
-    """The recipient's one-click link, opening its page in the recipient's language."""
+def unsubscribe_url(portal_url: str, token: str, recipient: Recipient) -> str:
+    """The recipient's one-click link: the portal's page (its look, in the recipient's language), which
+    also takes the RFC 8058 POST."""
     language = f"&lang={recipient.locale}" if recipient.locale else ""
-    return f"{public_url}/v1/unsubscribe?token={token}{language}"
+    return f"{portal_url}{UNSUBSCRIBE_PAGE}?token={token}{language}"
 
 
 def delivery_request(issue: Issue, recipient: Recipient, unsubscribe_url: str, time: str) -> CloudEvent:

@@ -8,9 +8,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from uuid import UUID
 
 PURPOSE = b"newsletter-unsubscribe:"
+UNPADDED_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _encode(raw: bytes) -> str:
@@ -18,7 +20,14 @@ def _encode(raw: bytes) -> str:
 
 
 def _decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of the one spelling `_encode` gives them: no padding, no other alphabet, no stray
+    characters, no unused bits set (so one token has one text, and a link cannot be varied)."""
+    if not UNPADDED_BASE64URL.fullmatch(text):
+        raise ValueError("not unpadded base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _encode(raw) != text:
+        raise ValueError("not the canonical spelling")
+    return raw
 
 
 def _signature(key: bytes, account_id: UUID) -> bytes:

@@ -71,7 +71,7 @@ def run_worker(settings: Settings) -> None:
     fanout = FanOutWorker(
         settings.database_url,
         settings.kafka_bootstrap_servers,
-        public_url=settings.public_url,
+        portal_url=settings.portal_url,
         unsubscribe_key=settings.unsubscribe_key,
         topic=newsletter.topic(NEWSLETTER_DELIVERIES),
         batch_size=settings.fanout_batch_size,

@@ -1,26 +1,27 @@
-"""RFC 8058 one-click unsubscribe: the link of every newsletter mail.
+"""RFC 8058 one-click unsubscribe, as an API behind the portal's page.
 
-GET shows a page with a button and changes nothing (mail scanners follow links); POST with the
-body `List-Unsubscribe=One-Click` (what mail clients send, and what the button sends) unsubscribes.
-The page is in English or French: the `lang` its switch sets, else the browser's preference.
+The link of every newsletter mail is the portal's `/newsletter/unsubscribe?token=…` (its look, the
+subscriber's language); the portal asks here whether a link is genuine (GET) and passes the one-click
+POST on (body `List-Unsubscribe=One-Click`, what mail clients send). A browser following a link of
+a mail sent before the page moved is sent on to the portal's page.
 """
 
+from urllib.parse import urlencode
 from uuid import UUID
 
-from flask import Response, render_template, request
+from flask import redirect, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from werkzeug.wrappers import Response
 
+from accounts_common.web import Problem, document_problems
+from newsletter.domain.issues import UNSUBSCRIBE_PAGE
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.entrypoints.http import newsletter
 from newsletter.service_layer import subscriptions
 
 blp = Blueprint(
-    "unsubscribe",
-    __name__,
-    url_prefix="/v1/unsubscribe",
-    description="One-click unsubscribe (RFC 8058): HTML pages",
-    template_folder="templates",
+    "unsubscribe", __name__, url_prefix="/v1/unsubscribe", description="One-click unsubscribe (RFC 8058)"
 )
 
 MAX_TOKEN_LENGTH = 200
@@ -31,93 +32,47 @@ TOKEN_PARAMETER = {
     "description": "The signed token of the mail's unsubscribe link",
     "schema": {"type": "string", "maxLength": MAX_TOKEN_LENGTH},
 }
-LANG_PARAMETER = {
-    "name": "lang",
-    "in": "query",
-    "required": False,
-    "description": "The page's language, `en` or `fr` (else the browser's preference, else English)",
-    "schema": {"type": "string"},
-}
-HTML = {"text/html": {"schema": {"type": "string"}}}
-INVALID_LINK = {"description": "Not a valid unsubscribe link: a page saying so", "content": HTML}
-LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
-# The portal's wording (its French catalogue) for the same things.
-TEXTS = {
-    "en": {
-        "product": "NATO Multimedia Account",
-        "newsletter": "Newsletter",
-        "confirm": "Unsubscribe from our newsletter",
-        "confirm_text": "You will no longer receive our latest updates by email.",
-        "button": "Unsubscribe",
-        "done": "You have been unsubscribed",
-        "done_text": "You will no longer receive our newsletter. "
-        "You can subscribe again from your account at any time.",
-        "invalid": "This unsubscribe link is not valid",
-        "invalid_text": "Use the link at the bottom of one of our newsletter emails, exactly as it is.",
-    },
-    "fr": {
-        "product": "Compte multimédia OTAN",
-        "newsletter": "Lettre d’information",
-        "confirm": "Se désabonner de notre lettre d’information",
-        "confirm_text": "Vous ne recevrez plus nos dernières actualités par e-mail.",
-        "button": "Se désabonner",
-        "done": "Vous êtes désabonné",
-        "done_text": "Vous ne recevrez plus notre lettre d’information. "
-        "Vous pouvez vous réabonner à tout moment depuis votre compte.",
-        "invalid": "Ce lien de désabonnement n’est pas valide",
-        "invalid_text": "Utilisez le lien en bas de l’un de nos e-mails d’information, tel quel.",
-    },
-}
+STATUS = {"application/json": {"schema": {"type": "object", "properties": {"status": {"type": "string"}}}}}
+INVALID_LINK = "Not a valid unsubscribe link (forged, altered or no longer known)"
 
 
-def page_language() -> str:
-    """The language the page's switch chose, else the browser's first supported one, else English."""
-    chosen = request.args.get("lang", "")
-    if chosen in TEXTS:
-        return chosen
-    return request.accept_languages.best_match(list(TEXTS), default="en") or "en"
-
-
-def page(state: str, status: int = 200) -> Response:
-    language = page_language()
-    html = render_template(
-        "unsubscribe.html",
-        state=state,
-        token=request.args.get("token"),
-        lang=language,
-        text=TEXTS[language],
-        languages=LANGUAGE_NAMES,
-    )
-    response = Response(html, status=status)
-    response.vary.add("Accept-Language")
-    return response
-
-
-def token_account() -> UUID | None:
-    """The account the link's token names, or None when the link is not genuine."""
+def token_account() -> UUID:
+    """The account the link's token names; a 400 problem when the link is not genuine."""
     token = request.args.get("token", "")
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    return account_of_token(newsletter().settings.unsubscribe_key, token)
+    account_id = None
+    if token and len(token) <= MAX_TOKEN_LENGTH:
+        account_id = account_of_token(newsletter().settings.unsubscribe_key, token)
+    if account_id is None:
+        raise Problem(400, "invalid-unsubscribe-link", "This unsubscribe link is not valid.")
+    return account_id
+
+
+def wants_a_page() -> bool:
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 @blp.route("")
 class Unsubscribe(MethodView):
     @blp.doc(
-        parameters=[TOKEN_PARAMETER, LANG_PARAMETER],
+        parameters=[TOKEN_PARAMETER],
         responses={
-            "200": {"description": "A page with the unsubscribe button", "content": HTML},
-            "400": INVALID_LINK,
+            "200": {"description": 'The link is genuine: `{"status": "valid"}`', "content": STATUS},
+            "303": {"description": "A browser (Accept: text/html) is sent to the portal's page"},
         },
     )
-    def get(self) -> Response:
-        """The confirmation page: nothing changes until its button is pressed."""
-        if token_account() is None:
-            return page("invalid", 400)
-        return page("confirm")
+    @document_problems(blp, {400: INVALID_LINK})
+    def get(self) -> Response | dict[str, str]:
+        """Whether the link is genuine; nothing changes (mail scanners follow links)."""
+        if wants_a_page():
+            query = urlencode(
+                {name: request.args[name] for name in ("token", "lang") if name in request.args}
+            )
+            return redirect(f"{newsletter().settings.portal_url}{UNSUBSCRIBE_PAGE}?{query}", code=303)
+        token_account()
+        return {"status": "valid"}
 
     @blp.doc(
-        parameters=[TOKEN_PARAMETER, LANG_PARAMETER],
+        parameters=[TOKEN_PARAMETER],
         requestBody={
             "required": True,
             "content": {
@@ -130,15 +85,13 @@ class Unsubscribe(MethodView):
                 }
             },
         },
-        responses={
-            "200": {"description": "Unsubscribed (also when already)", "content": HTML},
-            "400": INVALID_LINK,
-        },
+        responses={"200": {"description": "Unsubscribed (also when already)", "content": STATUS}},
     )
-    def post(self) -> Response:
+    @document_problems(blp, {400: INVALID_LINK + ", or no `List-Unsubscribe=One-Click` body"})
+    def post(self) -> dict[str, str]:
         """Unsubscribe at once (RFC 8058 One-Click)."""
         account_id = token_account()
-        if account_id is None or request.form.get("List-Unsubscribe") != "One-Click":
-            return page("invalid", 400)
+        if request.form.get("List-Unsubscribe") != "One-Click":
+            raise Problem(400, "one-click-expected", "The body must be List-Unsubscribe=One-Click.")
         subscriptions.unsubscribe(newsletter(), account_id, "one_click")
-        return page("done")
+        return {"status": "unsubscribed"}

@@ -49,7 +49,7 @@ class FanOutWorker(LeadingProducer):
         database_url: str,
         bootstrap_servers: str,
         *,
-        public_url: str,
+        portal_url: str,
         unsubscribe_key: bytes,
         topic: str = NEWSLETTER_DELIVERIES,
         batch_size: int = 1000,
@@ -63,7 +63,7 @@ class FanOutWorker(LeadingProducer):
             poll_interval=poll_interval,
             producer_factory=producer_factory,
         )
-        self.public_url = public_url
+        self.portal_url = portal_url
         self.unsubscribe_key = unsubscribe_key
         self.topic = topic
         self.batch_size = batch_size
@@ -106,7 +106,7 @@ class FanOutWorker(LeadingProducer):
         for recipient in recipients:
             token = unsubscribe_token(self.unsubscribe_key, recipient.account_id)
             event = delivery_request(
-                issue, recipient, unsubscribe_url(self.public_url, token, recipient), time
+                issue, recipient, unsubscribe_url(self.portal_url, token, recipient), time
             )
             futures.append(
                 producer.send(

@@ -49,7 +49,7 @@ def find_issue(newsletter: Newsletter, issue_id: UUID) -> Issue | None:
 def _check_record_size(newsletter: Newsletter, issue: Issue) -> None:
     """Refuse now an issue whose records Kafka would refuse later, stalling the fan-out."""
     recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL, "fr")
-    link = unsubscribe_url(newsletter.settings.public_url, "x" * 66, recipient)
+    link = unsubscribe_url(newsletter.settings.portal_url, "x" * 66, recipient)
     record = delivery_request(issue, recipient, link, datetime.now(UTC).isoformat())
     if len(record.to_json().encode()) > MAX_VALUE_BYTES:
         raise IssueTooLarge()

@@ -52,17 +52,22 @@ class JsonApi:
         *,
         token: str | None = None,
         query: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> Any:
-        """The decoded JSON answer (None when empty); ApiError on a 4xx, ServiceUnavailable otherwise."""
+        """The decoded JSON answer (None when empty); ApiError on a 4xx, ServiceUnavailable otherwise.
+        The body is `body` as JSON, or `form` URL-encoded."""
         url = self.base_url + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v not in (None, "")})
         headers = {"Accept": "application/json", **self.extra_headers()}
+        data = None
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"], data = "application/json", json.dumps(body).encode()
+        elif form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            data = urllib.parse.urlencode(form).encode()
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:

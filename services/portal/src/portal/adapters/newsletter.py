@@ -1,6 +1,8 @@
 """The newsletter's HTTP API, as the portal uses it (DESIGN §3)."""
 
-from portal.adapters.http import JsonApi
+from portal.adapters.http import ApiError, JsonApi
+
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 
 class NewsletterClient:
@@ -17,3 +19,20 @@ class NewsletterClient:
 
     def unsubscribe(self, token: str) -> None:
         self.api.call("DELETE", "/v1/subscriptions/me", token=token)
+
+    def link_is_genuine(self, link_token: str) -> bool:
+        """Whether a mail's unsubscribe link names a subscriber (nothing changes)."""
+        return self._link_call("GET", link_token, None)
+
+    def unsubscribe_by_link(self, link_token: str) -> bool:
+        """RFC 8058 one-click: unsubscribe the account the link names; False when it is not genuine."""
+        return self._link_call("POST", link_token, ONE_CLICK)
+
+    def _link_call(self, method: str, link_token: str, form: dict[str, str] | None) -> bool:
+        try:
+            self.api.call(method, "/v1/unsubscribe", query={"token": link_token}, form=form)
+        except ApiError as error:
+            if error.status == 400:
+                return False
+            raise
+        return True

@@ -4,18 +4,20 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from babel.units import format_unit
 from flask import Flask, redirect, render_template, request, url_for
-from flask_babel import format_date, gettext
+from flask_babel import format_date, get_locale, gettext
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from accounts_common.process import configure_logging
+from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_api_app
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
-from portal.entrypoints.pages import account, resets, security, sessions, signup, videos
+from portal.entrypoints.pages import account, resets, security, sessions, signup, unsubscribe, videos
 from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
@@ -29,7 +31,7 @@ from portal.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PAGES = (videos.blp, sessions.blp, signup.blp, resets.blp, account.blp, security.blp)
+PAGES = (videos.blp, sessions.blp, signup.blp, resets.blp, account.blp, security.blp, unsubscribe.blp)
 
 
 def create_app(
@@ -57,6 +59,7 @@ def create_app(
         },
     )
     app.extensions["portal"] = portal
+    trust_proxy_hops(app, settings.trusted_proxy_hops)
     i18n.install_i18n(app)
     for blueprint in PAGES:
         app.register_blueprint(blueprint)
@@ -74,9 +77,21 @@ def long_date(value: str | None) -> str:
         return ""
 
 
+SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte", "digital-terabyte")
+
+
+def file_size(size_bytes: float | None) -> str:
+    """A file's size in decimal units, written in the page's language ("4.4 MB", "4,4 Mo")."""
+    value, unit = float(size_bytes or 0), 0
+    while value >= 1000 and unit < len(SIZE_UNITS) - 1:
+        value, unit = value / 1000, unit + 1
+    return format_unit(value, SIZE_UNITS[unit], length="short", format="#,##0.#", locale=get_locale())
+
+
 def install_page_context(app: Flask) -> None:
     app.add_template_filter(clock_duration, "duration")
     app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(file_size, "file_size")
 
     @app.context_processor
     def page_context() -> dict[str, Any]:

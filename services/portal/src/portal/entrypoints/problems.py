@@ -25,6 +25,15 @@ API_MESSAGES = {
     "Not a valid email address.": lazy_gettext("Enter a valid email address, like name@example.org."),
     "Missing data for required field.": lazy_gettext("This field is required."),
 }
+# Any other wording (email-validator's, a schema's "Length must be between 1 and 128.") is not for a
+# person to read: the field gets its own plain message instead, in the page's language.
+FIELD_MESSAGES = {
+    "email": lazy_gettext("Enter a valid email address, like name@example.org."),
+    "password": lazy_gettext("Enter a password."),
+    "new_password": lazy_gettext("Enter a password."),
+    "code": lazy_gettext("Enter the 6-digit code from the email."),
+}
+OTHER_FIELD = lazy_gettext("Check this field and try again.")
 
 
 def _problem_messages() -> dict[str, tuple[str, str]]:
@@ -68,6 +77,9 @@ def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list
         return {form_fields.get(field, FORM): [message]}
     errors: dict[str, list[str]] = {}
     for name, messages in error.errors.items():
-        translated = [str(API_MESSAGES.get(message, message)) for message in messages]
-        errors.setdefault(form_fields.get(name, FORM), []).extend(translated)
+        translated = [
+            str(API_MESSAGES.get(message, FIELD_MESSAGES.get(name, OTHER_FIELD))) for message in messages
+        ]
+        shown = errors.setdefault(form_fields.get(name, FORM), [])
+        shown.extend(message for message in dict.fromkeys(translated) if message not in shown)
     return errors or {FORM: [gettext("The request could not be completed. Check the form and try again.")]}

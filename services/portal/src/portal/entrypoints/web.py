@@ -16,6 +16,8 @@ from portal.domain.codes import CodeRequest
 from portal.domain.navigation import safe_return_path
 
 CSRF_FIELD = "csrf_token"
+# RFC 8058 one-click unsubscribe: mail clients POST without a session (pages/unsubscribe.py).
+CSRF_EXEMPT = {"newsletter_link.one_click"}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -32,7 +34,7 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """Refuse (400) a state-changing request whose form does not carry this session's token."""
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in CSRF_EXEMPT:
         return
     sent = request.form.get(CSRF_FIELD, "")
     expected = session.get("csrf", "")

@@ -80,7 +80,11 @@ def resend() -> Response | str | tuple[str, int]:
         request_code(str(reset["email"]))
     except ApiError as error:
         return render_code_page("resets", reset, {"resend": field_errors(error, {})[FORM]}), 400
-    flash(gettext("We have sent a new code to %(email)s.", email=reset["email"]))
+    flash(
+        gettext(
+            "We have sent a new code to %(email)s. The previous code no longer works.", email=reset["email"]
+        )
+    )
     return see_other("resets.verify")
 
 

@@ -8,6 +8,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
+from portal.entrypoints.pages.account import newsletter_status
 from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
 from portal.entrypoints.web import (
     access_token,
@@ -84,7 +85,12 @@ def resend() -> str | Response | tuple[str, int]:
     except ApiError as error:
         return render_code_page("signup", registration, {"resend": field_errors(error, {})[FORM]}), 400
     session["signup"] = {**registration, "sent_at": time.time()}
-    flash(gettext("We have sent a new code to %(email)s.", email=registration["email"]))
+    flash(
+        gettext(
+            "We have sent a new code to %(email)s. The previous code no longer works.",
+            email=registration["email"],
+        )
+    )
     return see_other("signup.verify")
 
 
@@ -92,4 +98,5 @@ def resend() -> str | Response | tuple[str, int]:
 def created() -> str | Response:
     if access_token() is None:
         return see_other("signup.signup")
-    return render_template("signup/created.html", return_to=return_path(""))
+    subscribed = newsletter_status(str(access_token()))
+    return render_template("signup/created.html", return_to=return_path(""), subscribed=subscribed)

@@ -1,0 +1,144 @@
+"""Writes the nginx configuration that `make run` (and the slow-client test) puts in front of the services.
+
+    python deploy/local/nginx_conf.py --prefix .state/nginx --route 8002:18002 --media 8002:/srv/media
+
+Each route is `public port:internal port` (the service on 127.0.0.1) or `public port:host:port` (a
+container's name in compose); nginx listens on 127.0.0.1 (`--listen-host` to change). nginx, event-driven,
+holds the slow clients (partial headers, bodies that trickle, downloads nobody reads) so the services'
+gunicorn workers only ever meet whole requests and readers that keep up: requests are buffered before
+they are passed on, answers are buffered (to temporary files past the memory buffers) so a worker is
+free as soon as it has answered, and a client that stays silent longer than a timeout is dropped.
+`--media port:root` adds the catalogue's internal `/protected-media/` location (its
+`CATALOGUE_X_ACCEL_REDIRECT_PREFIX`): nginx then sends the files itself, ranges included.
+"""
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+X_ACCEL_PREFIX = "/protected-media"
+# Long enough for a person on a slow line; short enough that idle sockets do not pile up.
+CLIENT_TIMEOUTS = {"client_header_timeout": "10s", "client_body_timeout": "15s", "send_timeout": "30s"}
+
+HTTP_BLOCK = """\
+    default_type application/octet-stream;
+    access_log {prefix}/access.log;
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+{timeouts}
+    keepalive_timeout 15s;
+    reset_timedout_connection on;
+    client_max_body_size {max_body};
+    client_body_buffer_size 64k;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    proxy_http_version 1.1;
+    proxy_request_buffering on;
+    proxy_buffering on;
+    proxy_buffers 16 16k;
+    proxy_max_temp_file_size 64m;
+    proxy_connect_timeout 5s;
+    proxy_read_timeout 60s;
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header Connection "";
+"""
+
+SERVER_BLOCK = """\
+    server {{
+        listen {host}:{public};
+        location / {{
+            proxy_pass http://{upstream};
+        }}
+{media}    }}
+"""
+
+# nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges;
+# the ETag must be the catalogue's too (the file's SHA-256), not nginx's modification-time one.
+MEDIA_BLOCK = """\
+        location {x_accel}/ {{
+            internal;
+            alias {root}/;
+            etag off;
+            add_header ETag $upstream_http_etag;
+        }}
+"""
+
+
+def route(value: str) -> tuple[int, str]:
+    """`8002:18002` → (8002, "127.0.0.1:18002"); `8002:catalogue-web:8002` → (8002, "catalogue-web:8002")."""
+    public, _, upstream = value.partition(":")
+    if ":" not in upstream:
+        upstream = f"127.0.0.1:{int(upstream)}"
+    return int(public), upstream
+
+
+def media(value: str) -> tuple[int, Path]:
+    public, _, root = value.partition(":")
+    return int(public), Path(root).resolve()
+
+
+def render(
+    prefix: Path,
+    routes: list[tuple[int, str]],
+    media_roots: dict[int, Path],
+    *,
+    host: str = "127.0.0.1",
+    workers: int = 2,
+    max_body: str = "64m",
+) -> str:
+    """The whole nginx.conf: the master runs in the foreground under the caller's user."""
+    timeouts = "\n".join(f"    {name} {value};" for name, value in CLIENT_TIMEOUTS.items())
+    servers = "".join(
+        SERVER_BLOCK.format(
+            host=host,
+            public=public,
+            upstream=upstream,
+            media=MEDIA_BLOCK.format(x_accel=X_ACCEL_PREFIX, root=media_roots[public])
+            if public in media_roots
+            else "",
+        )
+        for public, upstream in routes
+    )
+    user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
+    return (
+        f"{user}daemon off;\nworker_processes {workers};\npid {prefix}/nginx.pid;\n"
+        f"error_log {prefix}/error.log warn;\n"
+        "events {\n    worker_connections 1024;\n}\n"
+        f"http {{\n{HTTP_BLOCK.format(prefix=prefix, timeouts=timeouts, max_body=max_body)}{servers}}}\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--prefix", type=Path, required=True, help="folder for nginx.conf, logs, pid, temp files"
+    )
+    parser.add_argument("--route", type=route, action="append", required=True, help="PUBLIC:[HOST:]PORT")
+    parser.add_argument(
+        "--media", type=media, action="append", default=[], help="PUBLIC:ROOT (catalogue files)"
+    )
+    parser.add_argument("--listen-host", default="127.0.0.1")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    prefix = args.prefix.resolve()
+    for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / "tmp" / folder).mkdir(parents=True, exist_ok=True)
+    config = prefix / "nginx.conf"
+    config.write_text(
+        render(prefix, args.route, dict(args.media), host=args.listen_host, workers=args.workers)
+    )
+    sys.stdout.write(f"{config}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Slow clients against nginx in front of running services, as `make run` puts it (nginx_conf.py).
+
+Sixty connections that send half a request and then nothing, or ask for a file and never read it, take
+every gunicorn worker of a service that faces them directly: identity's two sync workers, the catalogue's
+sixteen threads. In front of them nginx holds those connections itself, so a normal request still gets
+its answer; the catalogue hands its files to nginx by X-Accel-Redirect, and a silent client is dropped.
+"""
+
+import socket
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import Infra, Stack, fresh_database
+from tests.support.catalogue import granted_link
+from tests.support.nginx import slowloris, start_nginx, unread_downloads
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+
+FILE_BYTES = 8 * 1024 * 1024
+HELD = 60
+# The failure condition of "still answers": a request that waits longer than this has been starved.
+ANSWER_TIMEOUT_S = 10
+# nginx's client_header_timeout (10 s) must have dropped a silent client well before this.
+DROP_TIMEOUT_S = 40
+
+
+@dataclass(frozen=True)
+class Fronted:
+    identity_url: str
+    catalogue_url: str
+    catalogue_internal_url: str
+    link: str
+    content: bytes
+
+
+@pytest.fixture(scope="module")
+def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fronted]:
+    """identity (the shared stack's) and a catalogue web of this module's, each behind nginx."""
+    logs, media = tmp_path_factory.mktemp("slow-logs"), tmp_path_factory.mktemp("slow-media")
+    content = uuid.uuid4().bytes * (FILE_BYTES // 16)
+    (media / "big.mxf").write_bytes(content)
+    link_key = f"slow-link-key-{uuid.uuid4().hex}"
+    catalogue_port, identity_public, catalogue_public = free_port(), free_port(), free_port()
+    env = {
+        "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_slow_catalogue"),
+        "CATALOGUE_DOWNLOAD_LINK_KEY": link_key,
+        "CATALOGUE_STORAGE_ROOT": str(media),
+        "CATALOGUE_X_ACCEL_REDIRECT_PREFIX": "/protected-media",
+        "CATALOGUE_PUBLIC_URL": f"http://127.0.0.1:{catalogue_public}",
+        "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+    }
+    run_once(["catalogue", "migrate"], env)
+    catalogue = ServiceProcess(
+        "catalogue-web", ["catalogue", "web", "--port", str(catalogue_port)], env, logs
+    )
+    identity_port = int(stack.identity_url.rsplit(":", 1)[1])
+    with ExitStack() as cleanup:
+        catalogue.start()
+        cleanup.callback(stop_all, [catalogue])
+        catalogue.wait_http(f"http://127.0.0.1:{catalogue_port}/readyz")
+        routes = {identity_public: identity_port, catalogue_public: catalogue_port}
+        nginx = start_nginx(tmp_path_factory.mktemp("nginx"), routes, {catalogue_public: media})
+        cleanup.callback(nginx.stop)
+        yield Fronted(
+            identity_url=f"http://127.0.0.1:{identity_public}",
+            catalogue_url=f"http://127.0.0.1:{catalogue_public}",
+            catalogue_internal_url=f"http://127.0.0.1:{catalogue_port}",
+            link=granted_link(env["CATALOGUE_DATABASE_URL"], "big.mxf", len(content), link_key),
+            content=content,
+        )
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """GET `url`; a starved server fails it with a timeout."""
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def closing(held: list[socket.socket]) -> ExitStack:
+    stack = ExitStack()
+    for client in held:
+        stack.callback(client.close)
+    return stack
+
+
+def test_nginx_sends_the_catalogues_files_ranges_included(fronted: Fronted) -> None:
+    status, headers, body = fetch(fronted.catalogue_url + fronted.link)
+    assert (status, body) == (200, fronted.content)
+    assert headers["ETag"] == f'"{"0" * 64}"'  # the catalogue's validator, not nginx's
+    assert headers["Content-Disposition"].startswith("attachment")
+    status, headers, body = fetch(fronted.catalogue_url + fronted.link, {"Range": "bytes=100-199"})
+    assert (status, body) == (206, fronted.content[100:200])
+    assert headers["Content-Range"] == f"bytes 100-199/{len(fronted.content)}"
+    # Behind it, the catalogue checked the link and answered with the redirect alone.
+    status, headers, body = fetch(fronted.catalogue_internal_url + fronted.link)
+    assert headers["X-Accel-Redirect"] == "/protected-media/big.mxf" and body == b""
+
+
+def test_sixty_slow_clients_on_the_catalogue_leave_search_and_downloads_answering(fronted: Fronted) -> None:
+    held = slowloris(port_of(fronted.catalogue_url), HELD // 2)
+    held += unread_downloads(fronted.catalogue_url + fronted.link, HELD // 2)
+    with closing(held):
+        assert fetch(f"{fronted.catalogue_url}/v1/videos?q=summit")[0] == 200
+        assert fetch(f"{fronted.catalogue_url}/healthz")[0] == 200
+        status, _, body = fetch(fronted.catalogue_url + fronted.link)
+        assert (status, len(body)) == (200, len(fronted.content))
+
+
+def test_sixty_slowloris_connections_on_identity_leave_it_answering(fronted: Fronted) -> None:
+    with closing(slowloris(port_of(fronted.identity_url), HELD)):
+        assert fetch(f"{fronted.identity_url}/healthz")[0] == 200
+        assert fetch(f"{fronted.identity_url}/.well-known/jwks.json")[0] == 200
+
+
+def test_a_client_that_stops_sending_its_headers_is_dropped(fronted: Fronted) -> None:
+    (client,) = slowloris(port_of(fronted.identity_url), 1)
+    client.settimeout(DROP_TIMEOUT_S)
+    with client:
+        try:
+            answer = client.recv(1024)
+        except ConnectionResetError:
+            answer = b""
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])

@@ -1,0 +1,72 @@
+"""nginx in front of running service processes, configured by the generator `make run` uses
+(deploy/local/nginx_conf.py), and the slow clients it must hold for them."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+from tests.support.polling import wait_for
+from tests.support.processes import ServiceProcess
+
+GENERATOR = Path(__file__).resolve().parents[2] / "deploy/local/nginx_conf.py"
+MISSING_NGINX = (
+    "nginx is missing: `make install` installs Debian's package (as root), or apt-get install nginx"
+)
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(found).exists():
+        raise AssertionError(MISSING_NGINX)
+    return found
+
+
+def start_nginx(prefix: Path, routes: dict[int, int], media: dict[int, Path]) -> ServiceProcess:
+    """nginx listening on each public port of `routes` and passing to its internal port."""
+    argv = [sys.executable, str(GENERATOR), "--prefix", str(prefix)]
+    argv += [f"--route={public}:{internal}" for public, internal in routes.items()]
+    argv += [f"--media={public}:{root}" for public, root in media.items()]
+    config = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    binary = nginx_binary()
+    nginx = ServiceProcess(
+        "nginx", [binary, "-p", str(prefix), "-c", config, "-e", str(prefix / "error.log")], {}, prefix
+    )
+    nginx.start()
+    for public in routes:
+        wait_for(lambda port=public: listening(port), timeout=10, what=f"nginx on port {public}")
+    return nginx
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def slowloris(port: int, count: int) -> list[socket.socket]:
+    """`count` connections that each sent part of a request's headers and then nothing."""
+    held = []
+    for _ in range(count):
+        held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    return held
+
+
+def unread_downloads(url: str, count: int) -> list[socket.socket]:
+    """`count` connections that asked for `url` (a file) and never read a byte of the answer."""
+    parts = urllib.parse.urlsplit(url)
+    request = f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    held = []
+    for _ in range(count):
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server's sends fill it at once
+        client.settimeout(5)
+        client.connect((parts.hostname or "127.0.0.1", parts.port or 80))
+        client.sendall(request)
+        held.append(client)
+    return held

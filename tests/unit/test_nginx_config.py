@@ -1,0 +1,45 @@
+"""The nginx in front of the services (deploy/local/nginx_conf.py for `make run`, compose and the
+catalogue's pods; the ingress in Kubernetes) holds slow clients: timeouts, buffering, files by
+X-Accel-Redirect. Its behaviour is tested in tests/e2e/test_slow_clients.py; these check the shape."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATOR = REPO / "deploy/local/nginx_conf.py"
+
+
+def generator():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("nginx_conf_under_test", GENERATOR)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_configuration_times_out_silent_clients_and_buffers_both_ways(tmp_path):
+    text = generator().render(tmp_path, [(8002, "127.0.0.1:18002")], {8002: tmp_path / "media"})
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        assert re.search(rf"^\s*{directive} \d+s;$", text, re.MULTILINE), directive
+    assert "proxy_request_buffering on;" in text and "proxy_buffering on;" in text
+    assert "listen 127.0.0.1:8002;" in text and "proxy_pass http://127.0.0.1:18002;" in text
+    media = re.search(r"location /protected-media/ \{(.*?)\}", text, re.DOTALL)
+    assert media and "internal;" in media.group(1) and f"alias {tmp_path / 'media'}/;" in media.group(1)
+
+
+def test_compose_and_the_ingress_put_nginx_in_front_of_every_public_port():
+    services = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx", "kafka", "smtp-sink", "prometheus"}  # the web processes only behind nginx
+    routes = {arg.split("=", 1)[1].split(":")[0] for arg in services["nginx"]["command"] if "--route" in arg}
+    assert routes == {"8000", "8001", "8002", "8003", "8004"}
+    ingress = yaml.safe_load((REPO / "deploy/k8s/ingress.yaml").read_text())
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "on"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
+    controller = yaml.safe_load((REPO / "deploy/k8s/ingress-nginx-config.yaml").read_text())["data"]
+    assert {"client-header-timeout", "client-body-timeout"} <= set(controller)
+    assert "send_timeout" in controller["http-snippet"]
