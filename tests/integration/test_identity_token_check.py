@@ -123,6 +123,23 @@ def test_tokens_of_a_deleted_account_are_rejected(served, own_identity_pool, ser
     assert rejection(verifier(served, service_pool), token) == (403, "token-revoked")
 
 
+def test_a_logged_out_token_is_rejected_everywhere_and_the_other_sessions_stand(
+    served, own_identity_pool, service_pool, unique_email
+):
+    client = served.app.test_client()
+    token = sign_up(client, own_identity_pool, unique_email)
+    other = client.post("/v1/sessions", json={"email": unique_email, "password": PASSWORD}).json[
+        "access_token"
+    ]
+    account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
+    check = verifier(served, service_pool)
+    assert client.delete("/v1/sessions/current", headers=bearer(token)).status_code == 204
+    assert client.delete("/v1/sessions/current", headers=bearer(token)).status_code == 401
+    feed(service_pool, own_identity_pool, account_id, "SessionRevoked")  # exactly one, for two logouts
+    assert rejection(check, token) == (403, "token-revoked")
+    assert rejection(check, other) is None
+
+
 def test_the_projection_is_fed_through_kafka_by_a_real_consumer(
     infra, served, own_identity_db, own_identity_pool, service_pool, unique_email
 ):

@@ -1,5 +1,5 @@
 """Checking identity's access tokens in any service: the signature against identity's JWKS (cached),
-then the revocations this service learnt from PasswordReset and AccountDeleted events."""
+then the revocations this service learnt from PasswordReset, AccountDeleted and SessionRevoked events."""
 
 import functools
 import json
@@ -19,6 +19,7 @@ from flask import Flask, current_app, g, request
 from psycopg_pool import ConnectionPool
 
 from accounts_common.events import CloudEvent
+from accounts_common.housekeeping import Expiry
 from accounts_common.web import Problem
 
 ISSUER = "identity"
@@ -102,7 +103,7 @@ class TokenVerifier:
         principal = self._decode(token)
         if self.pool is not None:
             with self.pool.connection() as conn:
-                if is_revoked(conn, principal.account_id, principal.issued_at):
+                if is_revoked(conn, principal.account_id, principal.issued_at, principal.token_id):
                     raise Problem(403, "token-revoked", "This session has ended. Log in again.")
         return principal
 
@@ -155,6 +156,16 @@ def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: d
         (data["account_id"], data["deleted_at"]),
     )
     conn.execute("DELETE FROM known_accounts WHERE account_id = %s", (data["account_id"],))
+    conn.execute("DELETE FROM revoked_sessions WHERE account_id = %s", (data["account_id"],))
+
+
+def record_session_revoked(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """SessionRevoked handler: the token with that jti is dead (a logout)."""
+    conn.execute(
+        """INSERT INTO revoked_sessions (session_id, account_id, revoked_at, expires_at)
+           VALUES (%s, %s, %s, %s) ON CONFLICT (session_id) DO NOTHING""",
+        (data["session_id"], data["account_id"], data["revoked_at"], data["expires_at"]),
+    )
 
 
 def record_account_verified(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
@@ -202,22 +213,33 @@ def known_account_email(conn: psycopg.Connection, account_id: UUID) -> str | Non
 
 
 # Merge into a service's EventConsumer handlers: `handlers={**REVOCATION_HANDLERS, ...}`.
-REVOCATION_HANDLERS = {"PasswordReset": record_password_reset, "AccountDeleted": record_account_deleted}
+REVOCATION_HANDLERS = {
+    "PasswordReset": record_password_reset,
+    "AccountDeleted": record_account_deleted,
+    "SessionRevoked": record_session_revoked,
+}
 
 # For services that serve verified accounts: revocations plus the `known_accounts` projection.
 ACCOUNT_PROJECTION_HANDLERS = {
     "AccountVerified": record_account_verified,
     "PasswordReset": record_password_reset_email,
     "AccountDeleted": record_account_deleted,
+    "SessionRevoked": record_session_revoked,
 }
 
+# For the housekeeping of a service's worker: a revoked session is forgotten an hour after its token
+# expired (the hour covers the verifier's leeway and clocks apart).
+REVOCATION_EXPIRIES = (Expiry("revoked_sessions", "expires_at", 3600),)
 
-def is_revoked(conn: psycopg.Connection, account_id: UUID, issued_at: datetime) -> bool:
-    """True when the account was deleted or its password reset after the token was issued."""
+
+def is_revoked(conn: psycopg.Connection, account_id: UUID, issued_at: datetime, token_id: str) -> bool:
+    """True when the account was deleted, its password reset after the token was issued, or the
+    token's own session ended."""
     row = conn.execute(
         """SELECT 1 FROM token_revocations WHERE account_id = %s
-           AND (deleted_at IS NOT NULL OR revoked_before > %s)""",
-        (account_id, issued_at),
+           AND (deleted_at IS NOT NULL OR revoked_before > %s)
+           UNION ALL SELECT 1 FROM revoked_sessions WHERE session_id = %s""",
+        (account_id, issued_at, token_id),
     ).fetchone()
     return row is not None
 

@@ -75,6 +75,20 @@ class AccountDeleted(EventData):
     )
 
 
+class SessionRevoked(EventData):
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    session_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata=meaning("The `jti` of the access token whose session ended: refuse that token."),
+    )
+    revoked_at = fields.AwareDateTime(required=True, metadata=meaning("When the session ended (logout)."))
+    expires_at = fields.AwareDateTime(
+        required=True,
+        metadata=meaning("When the token would have expired anyway: the revocation may be forgotten after."),
+    )
+
+
 class AccountState(EventData):
     """The value of an identity.accounts.v1 record: not an event, the account's latest state."""
 
@@ -133,6 +147,7 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
     "AccountDeleted": AccountDeleted,
+    "SessionRevoked": SessionRevoked,
     "NewsletterSubscribed": NewsletterSubscribed,
     "NewsletterUnsubscribed": NewsletterUnsubscribed,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,

@@ -48,7 +48,7 @@ TOPICS = (
     Topic(
         ACCOUNT_EVENTS,
         configs={"retention.ms": str(30 * DAY_MS)},
-        events=("UserRegistered", "AccountVerified", "PasswordReset", "AccountDeleted"),
+        events=("UserRegistered", "AccountVerified", "PasswordReset", "AccountDeleted", "SessionRevoked"),
         description="What happens to accounts. No secrets: open to internal consumers.",
     ),
     # Compacted: the latest state of every live account, forever. A deletion's tombstone is kept a

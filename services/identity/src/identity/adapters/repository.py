@@ -308,9 +308,14 @@ def find_session(conn: psycopg.Connection, jti: UUID) -> SessionState | None:
         ).fetchone()
 
 
-def revoke_session(conn: psycopg.Connection, jti: UUID) -> None:
-    """End one session (logout)."""
-    conn.execute("UPDATE sessions SET revoked_at = now() WHERE jti = %s AND revoked_at IS NULL", (jti,))
+def revoke_session(conn: psycopg.Connection, jti: UUID) -> SessionState | None:
+    """End one session (logout); its new state, or None when it had already ended."""
+    with conn.cursor(row_factory=class_row(SessionState)) as cur:
+        return cur.execute(
+            """UPDATE sessions SET revoked_at = now() WHERE jti = %s AND revoked_at IS NULL
+               RETURNING account_id, revoked_at, expires_at""",
+            (jti,),
+        ).fetchone()
 
 
 def revoke_all_sessions(conn: psycopg.Connection, account_id: UUID) -> None:

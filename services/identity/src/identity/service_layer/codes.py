@@ -111,6 +111,19 @@ def publish(
         record_state(conn, account.id, event)
 
 
+def publish_session_revoked(conn: psycopg.Connection, jti: UUID, session: repository.SessionState) -> None:
+    """Announce a logout: every service refuses that token from now on (no account state changes)."""
+    assert session.revoked_at is not None
+    data = {
+        "account_id": str(session.account_id),
+        "session_id": str(jti),
+        "revoked_at": session.revoked_at.isoformat(),
+        "expires_at": session.expires_at.isoformat(),
+    }
+    event = new_event("SessionRevoked", source=SOURCE, subject=str(session.account_id), data=data)
+    outbox.enqueue(conn, ACCOUNT_EVENTS, event)
+
+
 def publish_deleted(app: Identity, conn: psycopg.Connection, account_id: UUID) -> None:
     """Announce that the account and its personal data are gone (every service erases it), with the
     tombstone of its state."""

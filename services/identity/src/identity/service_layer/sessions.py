@@ -11,6 +11,7 @@ from identity.adapters import ratelimits, repository
 from identity.adapters.ratelimits import bucket
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
+from identity.service_layer.codes import publish_session_revoked
 from identity.service_layer.errors import InvalidCredentials, NotVerified, RateLimited, Unauthenticated
 
 
@@ -53,10 +54,12 @@ def authenticate(app: Identity, token: str) -> Principal:
 
 
 def logout(app: Identity, token: str) -> None:
-    """Revoke the token's session: the token stops working everywhere identity checks it."""
+    """Revoke the token's session here, and through SessionRevoked in every service that checks it."""
     principal = authenticate(app, token)
-    with app.pool.connection() as conn:
-        repository.revoke_session(conn, principal.jti)
+    with app.pool.connection() as conn, conn.transaction():
+        ended = repository.revoke_session(conn, principal.jti)
+        if ended is not None and ended.revoked_at is not None:
+            publish_session_revoked(conn, principal.jti, ended)
 
 
 def login_throttle_bucket(email: str) -> bytes:
