@@ -190,6 +190,34 @@ def test_a_new_key_is_fetched_when_an_unknown_kid_shows_up(
     assert rejection(check, old_token) is None
 
 
+def test_a_retired_key_stops_verifying_within_the_cache_lifetime(
+    own_identity, served, own_identity_pool, unique_email
+):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    now = [0.0]
+    check = verifier(served, None, clock=lambda: now[0])
+    assert rejection(check, token) is None
+    served.app = own_identity(signing_keys_pem=pem_of(Ed25519PrivateKey.generate()))  # SIGNING_KEY retired
+    now[0] += 29
+    assert rejection(check, token) is None
+    now[0] += 2
+    assert rejection(check, token) == (401, "invalid-token")
+
+
+def test_an_identity_outage_keeps_the_last_keys_for_a_while_then_is_503(
+    served, own_identity_pool, unique_email
+):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    now = [0.0]
+    check = verifier(served, None, clock=lambda: now[0])
+    assert rejection(check, token) is None
+    served.close()
+    now[0] += 31
+    assert rejection(check, token) is None
+    now[0] += 270
+    assert rejection(check, token) == (503, "token-check-unavailable")
+
+
 def test_made_up_kids_do_not_refetch_the_keys_within_the_cooldown(served, own_identity_pool, unique_email):
     token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
     check = verifier(served, None, refresh_cooldown_s=3600)

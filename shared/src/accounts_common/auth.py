@@ -44,28 +44,57 @@ class KeySetUnavailable(Exception):
 
 
 class JwksCache:
-    """identity's public keys by kid, refetched when stale or (once per cooldown) for an unknown kid."""
+    """identity's public keys by kid, refetched when stale or (once per cooldown) for an unknown kid.
+
+    Why 30 s and not longer: a retired key (`identity rotate-key`) must stop verifying everywhere
+    promptly, and polling a small document twice a minute per process is cheaper than an event
+    type, a topic and a projection for something that happens a few times a year. When identity
+    cannot be reached, the last set read keeps serving for `stale_if_error_s`, so a short identity
+    outage does not turn every token check into a 503.
+    """
 
     def __init__(
-        self, url: str, *, max_age_s: float = 300, refresh_cooldown_s: float = 10, timeout_s: float = 5
+        self,
+        url: str,
+        *,
+        max_age_s: float = 30,
+        refresh_cooldown_s: float = 10,
+        stale_if_error_s: float = 300,
+        timeout_s: float = 5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.max_age_s = max_age_s
         # At most one fetch per cooldown for unknown kids: made-up kids must not make every request a fetch.
         self.refresh_cooldown_s = refresh_cooldown_s
+        self.stale_if_error_s = stale_if_error_s
         self.timeout_s = timeout_s
+        self.clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = -float("inf")
+        self._fetched_at = self._tried_at = -float("inf")
         self._lock = threading.Lock()
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         """The public key with that kid, fetching the set when stale or when the kid is new."""
         with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age > self.max_age_s or (kid not in self._keys and age > self.refresh_cooldown_s):
-                self._keys = self._fetch()
-                self._fetched_at = time.monotonic()
+            now = self.clock()
+            if self._wants_refresh(kid, now):
+                self._refresh(now)
             return self._keys.get(kid)
+
+    def _wants_refresh(self, kid: str, now: float) -> bool:
+        if now - self._fetched_at > self.stale_if_error_s:
+            return True  # nothing usable is left: every check tries (and a failure is a 503)
+        since_try = now - self._tried_at
+        return since_try > self.max_age_s or (kid not in self._keys and since_try > self.refresh_cooldown_s)
+
+    def _refresh(self, now: float) -> None:
+        self._tried_at = now
+        try:
+            self._keys, self._fetched_at = self._fetch(), now
+        except KeySetUnavailable:
+            if now - self._fetched_at > self.stale_if_error_s:
+                raise
 
     def _fetch(self) -> dict[str, jwt.PyJWK]:
         try:
@@ -92,10 +121,13 @@ class TokenVerifier:
         pool: ConnectionPool | None = None,
         issuer: str = ISSUER,
         leeway_s: float = 30,
-        max_age_s: float = 300,
+        max_age_s: float = 30,
         refresh_cooldown_s: float = 10,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.keys = JwksCache(jwks_url, max_age_s=max_age_s, refresh_cooldown_s=refresh_cooldown_s)
+        self.keys = JwksCache(
+            jwks_url, max_age_s=max_age_s, refresh_cooldown_s=refresh_cooldown_s, clock=clock
+        )
         self.pool, self.issuer, self.leeway_s = pool, issuer, leeway_s
 
     def verify(self, token: str) -> Principal:
