@@ -47,6 +47,19 @@ class CodeIssued(EventData):
     locale = locale_field()
 
 
+class DuplicateSignupAttempted(EventData):
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    attempted_at = fields.AwareDateTime(
+        required=True,
+        metadata=meaning(
+            "When someone asked to create an account with the address of this existing account: "
+            "its owner is told, with the ways to log in and to reset the password (no code)."
+        ),
+    )
+    locale = locale_field()
+
+
 class AccountVerified(EventData):
     account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
     email = fields.Email(required=True, metadata=EMAIL)
@@ -144,6 +157,7 @@ class NewsletterDeliveryRequested(EventData):
 EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "UserRegistered": UserRegistered,
     "CodeIssued": CodeIssued,
+    "DuplicateSignupAttempted": DuplicateSignupAttempted,
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
     "AccountDeleted": AccountDeleted,

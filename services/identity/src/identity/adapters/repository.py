@@ -133,6 +133,17 @@ def newest_registration(conn: psycopg.Connection, account_id: UUID) -> Registrat
         ).fetchone()
 
 
+def newest_decoy(conn: psycopg.Connection, email: str) -> Registration | None:
+    """The most recent live decoy registration of a verified email (somebody else's sign-up)."""
+    with conn.cursor(row_factory=class_row(Registration)) as cur:
+        return cur.execute(
+            f"""SELECT {REGISTRATION_COLUMNS} FROM registrations
+                WHERE lower(email) = lower(%s) AND account_id IS NULL AND expires_at > now()
+                ORDER BY created_at DESC LIMIT 1""",
+            (email,),
+        ).fetchone()
+
+
 def replace_registration_code(
     conn: psycopg.Connection, registration_id: UUID, code_mac: bytes, code_expires_at: datetime
 ) -> None:
@@ -377,7 +388,13 @@ def spend_reset_token(conn: psycopg.Connection, token_hash: bytes) -> UUID | Non
 
 def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
     """Erase the account with its registrations, codes, sessions and reset tokens, its sent or code
-    events and its state records (the tombstone written next supersedes them)."""
+    events and its state records (the tombstone written next supersedes them), and the decoys of its
+    email."""
+    conn.execute(
+        """DELETE FROM registrations WHERE account_id IS NULL
+           AND lower(email) = (SELECT lower(email) FROM accounts WHERE id = %s)""",
+        (account_id,),
+    )
     conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
     conn.execute(
         """DELETE FROM outbox WHERE record_key = %s

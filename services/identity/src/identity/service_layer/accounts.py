@@ -21,6 +21,7 @@ from identity.service_layer.codes import (
     judge_attempt,
     locale_of,
     mail_code,
+    mail_duplicate_signup_notice,
     may_send,
     new_code,
     publish,
@@ -35,14 +36,15 @@ VERIFICATION = Purpose.VERIFICATION
 def register(app: Identity, email: str, password: str, locale: str | None = None) -> uuid.UUID:
     """A new registration for the email, its code mailed; the same answer whatever the email's state.
 
-    An already verified email gets a decoy registration: it answers like a real one, but nothing is
-    mailed and no code verifies it.
+    An already verified email gets a decoy registration: it answers like a real one (a login with its
+    password too: "not verified yet"), no code verifies it, and the owner is mailed a notice instead
+    of a code. Its password is hashed with the salt of the account's, so one argon2 run at login
+    tells the owner's password, the decoy's and a wrong one apart, as for any other email.
     """
     violations = app.policy.violations(password)
     if violations:
         raise WeakPassword(violations)
-    # Hashed either way, so a known email costs the same time as a new one.
-    password_hash = app.hasher.hash(password)
+    password_hash = _hash_for(app, email, password)
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "register", email)
@@ -59,26 +61,36 @@ def register(app: Identity, email: str, password: str, locale: str | None = None
         else:
             account = repository.lock_account_by_email(conn, email)
         assert account is not None
-        pending = None if account.verified else account
         registration = repository.Registration(
             id=registration_id,
             email=email,
-            account_id=pending.id if pending else None,
-            password_hash=password_hash if pending else None,
+            account_id=None if account.verified else account.id,
+            password_hash=password_hash,
             locale=locale,
             code_sent_at=app.clock(),
         )
-        _store_registration(app, conn, registration, pending)
+        _store_registration(app, conn, registration, account)
     return registration_id
+
+
+def _hash_for(app: Identity, email: str, password: str) -> str:
+    """The registration's password hash; for a verified email, made with its account's salt."""
+    # Read for every email, and one argon2 run either way: a known email costs what a new one does.
+    with app.pool.connection() as conn:
+        account = repository.find_account_by_email(conn, email)
+    if account is not None and account.verified and account.password_hash:
+        return app.hasher.hash_like(account.password_hash, password)
+    return app.hasher.hash(password)
 
 
 def _store_registration(
     app: Identity,
     conn: psycopg.Connection,
     registration: repository.Registration,
-    pending: repository.Account | None,
+    account: repository.Account,
 ) -> None:
-    code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
+    decoy = account.verified
+    code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=decoy)
     repository.insert_registration(
         conn,
         registration,
@@ -88,8 +100,10 @@ def _store_registration(
     )
     if may_send(app, conn, registration.email, VERIFICATION, None):
         repository.record_code_send(conn, email_key(app, registration.email), VERIFICATION)
-        if pending is not None:
-            mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
+        if decoy:
+            mail_duplicate_signup_notice(app, conn, account)
+        else:
+            mail_code(app, conn, account, VERIFICATION, code, code_expires_at, registration.locale)
 
 
 def resend_verification(app: Identity, email: str, registration_id: uuid.UUID) -> None:
@@ -108,6 +122,8 @@ def resend_verification(app: Identity, email: str, registration_id: uuid.UUID) -
         repository.record_code_send(conn, email_key(app, email), VERIFICATION)
         if pending is not None:
             mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
+        elif (owner := repository.find_account_by_email(conn, email)) is not None:
+            mail_duplicate_signup_notice(app, conn, owner)  # "send new code" on a decoy: the notice again
 
 
 def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: str) -> IssuedToken:

@@ -94,6 +94,20 @@ def mail_code(
     )
 
 
+def mail_duplicate_signup_notice(
+    app: Identity, conn: psycopg.Connection, account: repository.Account
+) -> None:
+    """Tell the owner (in their language) that someone tried to create an account with their address."""
+    publish(
+        conn,
+        CODES,
+        "DuplicateSignupAttempted",
+        account,
+        attempted_at=app.clock().isoformat(),
+        **locale_of(account),
+    )
+
+
 def locale_of(account: repository.Account) -> dict[str, str]:
     """The optional `locale` field of an event about the account, so mails are in its language."""
     return {"locale": account.locale} if account.locale else {}

@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from uuid import UUID
 
 import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from identity.adapters import ratelimits, repository
+from identity.adapters.hashing import same_hash
 from identity.adapters.ratelimits import bucket
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
@@ -26,8 +28,6 @@ class Principal:
 def login(app: Identity, email: str, password: str) -> IssuedToken:
     """An access token for the right password of a verified account."""
     account = _check_password(app, email, password)
-    if not account.verified:
-        raise NotVerified()
     with app.pool.connection() as conn, conn.transaction():
         if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
             repository.set_password_hash(conn, account.id, app.hasher.hash(password))
@@ -36,7 +36,10 @@ def login(app: Identity, email: str, password: str) -> IssuedToken:
 
 def confirm_password(app: Identity, account: repository.Account, password: str) -> repository.Account:
     """The account again when the password is its own (throttled like logins); InvalidCredentials if not."""
-    return _check_password(app, account.email, password)
+    try:
+        return _check_password(app, account.email, password)
+    except NotVerified:
+        raise InvalidCredentials() from None
 
 
 def authenticate(app: Identity, token: str) -> Principal:
@@ -75,18 +78,32 @@ def _stands(
     return account.password_reset_at is None or issued_at >= account.password_reset_at
 
 
+class Match(Enum):
+    """What a login's password turned out to be."""
+
+    ACCOUNT = "the account's own password"
+    REGISTRATION = "the password of a registration not verified yet (or of a decoy)"
+    NONE = "no password of this email"
+
+
 def _check_password(app: Identity, email: str, password: str) -> repository.Account:
-    """The account when the password matches; failures per email (known or not) delay further tries."""
+    """The account when the password is its own; NotVerified when it is a pending registration's (or a
+    decoy's); failures per email (known or not) delay further tries."""
     throttle = login_throttle_bucket(email)
     with app.pool.connection() as conn:
         blocked_until = ratelimits.blocked_until(conn, throttle)
         if blocked_until is not None:
             raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
         account = repository.find_account_by_email(conn, email)
-        if _password_matches(app, conn, account, password):
+        match = _password_matches(app, conn, account, password)
+        if match is Match.ACCOUNT:
             assert account is not None
             ratelimits.forget_failures(conn, throttle)
             return account
+        if match is Match.REGISTRATION:
+            # Neither a failure nor a success: a registration's password proves nothing yet, and
+            # must not clear the failures counted against the account's own password.
+            raise NotVerified()
         failures = ratelimits.count_failure(conn, throttle, app.settings.login_throttle.forget_after_s)
         delay = app.settings.login_throttle.delay_after(failures)
         if delay:
@@ -96,19 +113,28 @@ def _check_password(app: Identity, email: str, password: str) -> repository.Acco
 
 def _password_matches(
     app: Identity, conn: psycopg.Connection, account: repository.Account | None, password: str
-) -> bool:
+) -> Match:
+    """One argon2 run for any email: a verified account's password and its newest decoy's share a salt."""
+    if account is not None and account.verified and account.password_hash:
+        candidate = app.hasher.hash_like(account.password_hash, password)
+        if same_hash(candidate, account.password_hash):
+            return Match.ACCOUNT
+        decoy = repository.newest_decoy(conn, account.email)
+        return Match.REGISTRATION if decoy and same_hash(candidate, decoy.password_hash) else Match.NONE
     # An unknown email still costs one argon2 verification, so timing does not tell it apart.
     stored = _stored_hash(conn, account) or app.dummy_hash
     try:
-        return app.hasher.verify(stored, password) and account is not None
+        if app.hasher.verify(stored, password) and account is not None:
+            return Match.REGISTRATION
     except (VerificationError, InvalidHashError):
-        return False
+        pass
+    return Match.NONE
 
 
 def _stored_hash(conn: psycopg.Connection, account: repository.Account | None) -> str | None:
-    """The account's password hash; for a pending account, its newest registration's (the right
-    password then answers "not verified yet", and still logs nobody in)."""
-    if account is None or account.password_hash is not None:
-        return account.password_hash if account is not None else None
+    """For a pending account, its newest registration's password hash (the right password then
+    answers "not verified yet", and still logs nobody in)."""
+    if account is None:
+        return None
     registration = repository.newest_registration(conn, account.id)
     return registration.password_hash if registration is not None else None
