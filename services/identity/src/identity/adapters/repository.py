@@ -221,19 +221,27 @@ def next_state_version(conn: psycopg.Connection, account_id: UUID) -> PublishedS
     return row
 
 
-def record_code_send(conn: psycopg.Connection, email_key: bytes, purpose: Purpose) -> None:
-    """Count a code sent (or, for a decoy, as good as sent) to the email, for the hourly cap."""
-    conn.execute("INSERT INTO code_sends (email_key, purpose) VALUES (%s, %s)", (email_key, purpose))
+def record_code_send(
+    conn: psycopg.Connection, email_key: bytes, purpose: Purpose, requester_key: bytes
+) -> None:
+    """Count a code sent (or, for a decoy, as good as sent) to the email, for the hourly caps."""
+    conn.execute(
+        "INSERT INTO code_sends (email_key, purpose, requester_key) VALUES (%s, %s, %s)",
+        (email_key, purpose, requester_key),
+    )
 
 
-def code_sends_since(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, seconds: int) -> int:
-    """How many codes of this purpose went to the email in the last `seconds`."""
+def code_sends_since(
+    conn: psycopg.Connection, email_key: bytes, purpose: Purpose, seconds: int, requester_key: bytes
+) -> tuple[int, int]:
+    """How many codes of this purpose went to the email in the last `seconds`: in all, and asked
+    for by this requester."""
     row = conn.execute(
-        """SELECT count(*) FROM code_sends
+        """SELECT count(*), count(*) FILTER (WHERE requester_key = %s) FROM code_sends
            WHERE email_key = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
-        (email_key, purpose, seconds),
+        (requester_key, email_key, purpose, seconds),
     ).fetchone()
-    return row[0] if row else 0
+    return (row[0], row[1]) if row else (0, 0)
 
 
 def reset_code_sent_at(conn: psycopg.Connection, email_key: bytes) -> datetime | None:

@@ -46,7 +46,7 @@ class AccountsCollection(MethodView):
         with uniform_duration():
             try:
                 registration_id = accounts.register(
-                    identity(), body["email"], body["password"], body.get("locale")
+                    identity(), body["email"], body["password"], body.get("locale"), requester=client_ip()
                 )
             except WeakPassword as weak:
                 raise weak_password("password", weak) from None
@@ -85,7 +85,9 @@ class VerificationResend(MethodView):
         """Send a new code for the registration, voiding its old one (always 202: it tells nothing)."""
         limit_ip(identity(), "resend", client_ip())
         with uniform_duration():
-            accounts.resend_verification(identity(), body["email"], body["registration_id"])
+            accounts.resend_verification(
+                identity(), body["email"], body["registration_id"], requester=client_ip()
+            )
         return {"status": "accepted"}
 
 

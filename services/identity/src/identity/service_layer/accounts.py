@@ -17,7 +17,6 @@ from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
 from identity.service_layer.codes import (
-    email_key,
     judge_attempt,
     locale_of,
     mail_code,
@@ -26,6 +25,7 @@ from identity.service_layer.codes import (
     new_code,
     publish,
     publish_deleted,
+    record_code_send,
 )
 from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
 from identity.service_layer.limits import limit_email
@@ -33,7 +33,9 @@ from identity.service_layer.limits import limit_email
 VERIFICATION = Purpose.VERIFICATION
 
 
-def register(app: Identity, email: str, password: str, locale: str | None = None) -> uuid.UUID:
+def register(
+    app: Identity, email: str, password: str, locale: str | None = None, *, requester: str = ""
+) -> uuid.UUID:
     """A new registration for the email, its code mailed; the same answer whatever the email's state.
 
     An already verified email gets a decoy registration: it answers like a real one (a login with its
@@ -47,7 +49,7 @@ def register(app: Identity, email: str, password: str, locale: str | None = None
     password_hash = _hash_for(app, email, password)
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
-        limit_email(app, conn, "register", email)
+        limit_email(app, conn, "register", email, requester)
         account = repository.insert_account(conn, uuid.uuid4(), email, locale)
         if account is not None:
             publish(
@@ -69,7 +71,7 @@ def register(app: Identity, email: str, password: str, locale: str | None = None
             locale=locale,
             code_sent_at=app.clock(),
         )
-        _store_registration(app, conn, registration, account)
+        _store_registration(app, conn, registration, account, requester)
     return registration_id
 
 
@@ -88,6 +90,7 @@ def _store_registration(
     conn: psycopg.Connection,
     registration: repository.Registration,
     account: repository.Account,
+    requester: str,
 ) -> None:
     decoy = account.verified
     code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=decoy)
@@ -98,28 +101,31 @@ def _store_registration(
         code_expires_at=code_expires_at,
         expires_at=app.clock() + timedelta(seconds=app.settings.registration_ttl_s),
     )
-    if may_send(app, conn, registration.email, VERIFICATION, None):
-        repository.record_code_send(conn, email_key(app, registration.email), VERIFICATION)
+    if may_send(app, conn, registration.email, VERIFICATION, None, requester):
+        record_code_send(app, conn, registration.email, VERIFICATION, requester)
         if decoy:
             mail_duplicate_signup_notice(app, conn, account)
         else:
             mail_code(app, conn, account, VERIFICATION, code, code_expires_at, registration.locale)
 
 
-def resend_verification(app: Identity, email: str, registration_id: uuid.UUID) -> None:
+def resend_verification(
+    app: Identity, email: str, registration_id: uuid.UUID, *, requester: str = ""
+) -> None:
     """A new code for the registration, voiding its old one, within the cooldown and the email's
     hourly cap; silent otherwise (and for unknown registrations)."""
     with app.pool.connection() as conn, conn.transaction():
-        limit_email(app, conn, "resend", email)
+        limit_email(app, conn, "resend", email, requester)
         registration = repository.lock_registration(conn, registration_id, email)
-        if registration is None or not may_send(app, conn, email, VERIFICATION, registration.code_sent_at):
+        sent_at = registration.code_sent_at if registration else None
+        if registration is None or not may_send(app, conn, email, VERIFICATION, sent_at, requester):
             return
         pending = None
         if registration.account_id is not None:
             pending = repository.find_account(conn, registration.account_id)
         code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
         repository.replace_registration_code(conn, registration.id, mac, code_expires_at)
-        repository.record_code_send(conn, email_key(app, email), VERIFICATION)
+        record_code_send(app, conn, email, VERIFICATION, requester)
         if pending is not None:
             mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
         elif (owner := repository.find_account_by_email(conn, email)) is not None:

@@ -53,16 +53,36 @@ def judge_attempt(
     return outcome
 
 
+def requester_key(app: Identity, requester: str) -> bytes:
+    """The key of one requester's code sends (an HMAC of the IP: none is stored in clear)."""
+    return codes.email_key(app.settings.code_hmac_key, f"requester\0{requester}")
+
+
 def may_send(
-    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, last_sent_at: datetime | None
+    app: Identity,
+    conn: psycopg.Connection,
+    email: str,
+    purpose: Purpose,
+    last_sent_at: datetime | None,
+    requester: str,
 ) -> bool:
-    """True outside the code's resend cooldown and under the email's hourly cap."""
+    """True outside the code's resend cooldown, under the hourly cap of the email from this
+    requester, and under the higher cap of the email from every requester."""
     settings = app.settings
     if last_sent_at is not None and app.clock() - last_sent_at < timedelta(
         seconds=settings.resend_cooldown_s
     ):
         return False
-    return repository.code_sends_since(conn, email_key(app, email), purpose, 3600) < settings.codes_per_hour
+    key, by = email_key(app, email), requester_key(app, requester)
+    everyone, this_requester = repository.code_sends_since(conn, key, purpose, 3600, by)
+    return this_requester < settings.codes_per_hour and everyone < settings.codes_per_hour_all
+
+
+def record_code_send(
+    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, requester: str
+) -> None:
+    """Count a code sent (or, for a decoy, as good as sent) to the email by this requester."""
+    repository.record_code_send(conn, email_key(app, email), purpose, requester_key(app, requester))
 
 
 def new_code(app: Identity, bound_to: str, purpose: Purpose, *, decoy: bool) -> tuple[str, bytes, datetime]:

@@ -18,6 +18,7 @@ from identity.service_layer.codes import (
     may_send,
     new_code,
     publish,
+    record_code_send,
 )
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
@@ -32,21 +33,21 @@ class ResetToken:
 RESET = Purpose.PASSWORD_RESET
 
 
-def request_reset(app: Identity, email: str, return_to: str | None = None) -> None:
+def request_reset(app: Identity, email: str, return_to: str | None = None, *, requester: str = "") -> None:
     """Email a reset code to a verified account (cooldown and cap as for verification codes).
 
     Any other email gets a decoy code, never mailed, so the code answers that follow are the same.
     """
     key = email_key(app, email)
     with app.pool.connection() as conn, conn.transaction():
-        limit_email(app, conn, "reset", email)
+        limit_email(app, conn, "reset", email, requester)
         account = repository.lock_account_by_email(conn, email)
         verified = account if account is not None and account.verified else None
-        if not may_send(app, conn, email, RESET, repository.reset_code_sent_at(conn, key)):
+        if not may_send(app, conn, email, RESET, repository.reset_code_sent_at(conn, key), requester):
             return
         code, mac, expires_at = new_code(app, key.hex(), RESET, decoy=verified is None)
         repository.replace_reset_code(conn, key, verified.id if verified else None, mac, expires_at)
-        repository.record_code_send(conn, key, RESET)
+        record_code_send(app, conn, email, RESET, requester)
         if verified is not None:
             repository.set_reset_return_to(conn, verified.id, return_to)
             mail_code(app, conn, verified, RESET, code, expires_at, verified.locale)
