@@ -14,7 +14,7 @@ import psycopg
 from accounts_common import outbox
 from accounts_common.events import new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
-from identity.adapters import repository
+from identity.adapters import code_counters, repository
 from identity.bootstrap import Identity
 from identity.domain import codes
 from identity.domain.codes import CodeOutcome, Purpose, StoredCode
@@ -45,11 +45,11 @@ def judge_attempt(
         codes.code_mac(app.settings.code_hmac_key, bound_to, purpose, code),
         now=app.clock(),
         max_attempts=app.settings.code_max_attempts,
-        failures_in_window=repository.guess_failures(conn, key, purpose, GUESS_WINDOW_S),
+        failures_in_window=code_counters.guess_failures(conn, key, purpose, GUESS_WINDOW_S),
         max_failures_in_window=app.settings.code_max_failures_per_day,
     )
     if outcome is not CodeOutcome.ACCEPTED:
-        repository.count_guess_failure(conn, key, purpose, GUESS_WINDOW_S)
+        code_counters.count_guess_failure(conn, key, purpose, GUESS_WINDOW_S)
     return outcome
 
 
@@ -74,7 +74,7 @@ def may_send(
     ):
         return False
     key, by = email_key(app, email), requester_key(app, requester)
-    everyone, this_requester = repository.code_sends_since(conn, key, purpose, 3600, by)
+    everyone, this_requester = code_counters.code_sends_since(conn, key, purpose, 3600, by)
     return this_requester < settings.codes_per_hour and everyone < settings.codes_per_hour_all
 
 
@@ -82,7 +82,7 @@ def record_code_send(
     app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, requester: str
 ) -> None:
     """Count a code sent (or, for a decoy, as good as sent) to the email by this requester."""
-    repository.record_code_send(conn, email_key(app, email), purpose, requester_key(app, requester))
+    code_counters.record_code_send(conn, email_key(app, email), purpose, requester_key(app, requester))
 
 
 def new_code(app: Identity, bound_to: str, purpose: Purpose, *, decoy: bool) -> tuple[str, bytes, datetime]:
