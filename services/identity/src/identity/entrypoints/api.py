@@ -40,7 +40,9 @@ class AccountsCollection(MethodView):
     def post(self, body):
         """Register: a pending credential whose code is emailed (the same answer for any email).
 
-        Keep `registration_id`: the code activates this registration's password only with it.
+        Keep `registration_id`: the code activates this registration's password only with it. An
+        email that already has an account gets the same answer; its owner is mailed a notice
+        ("you already have an account", with log-in and reset links) instead of a code.
         """
         limit_ip(identity(), "register", client_ip())
         with uniform_duration():
