@@ -37,6 +37,7 @@ ROUNDS = 3  # raw and HTTP alternate, so load from anything else on the machine 
 class Running:
     url: str
     settings: Settings
+    database_url: str
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def identity_web(workers: int = WORKERS, **variables: str) -> Iterator[Running]:
         web.start()
         web.wait_http(f"http://127.0.0.1:{port}/readyz")
         # The server inherits this process's environment, so it hashes with these same settings.
-        yield Running(f"http://127.0.0.1:{port}", Settings.from_env())
+        yield Running(f"http://127.0.0.1:{port}", Settings.from_env(), env["IDENTITY_DATABASE_URL"])
     finally:
         if web.process is not None:
             web.stop()

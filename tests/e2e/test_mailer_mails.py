@@ -83,6 +83,19 @@ def test_password_updated_email_links_back_to_log_in(mailer, infra, unique_email
     assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/login" in mail["text"]
 
 
+def test_the_existing_account_notice_links_to_log_in_and_reset_and_carries_no_code(
+    mailer, infra, unique_email
+):
+    data = {"account_id": str(uuid.uuid4()), "email": unique_email, "attempted_at": now()}
+    event = mailer.publish(CODES, "DuplicateSignupAttempted", data)
+    [mail] = infra.inbox.wait_for_messages(unique_email)
+    assert_well_formed(mail, event, unique_email)
+    assert mail["subject"] == "You already have an account"
+    assert "tried to create an account with this email address" in mail["text"]
+    assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/password-reset" in mail["text"]
+    assert "code" not in data and "no code was sent" in mail["text"]
+
+
 def test_password_updated_email_returns_to_the_page_the_reset_started_from(mailer, infra, unique_email):
     data = {
         "account_id": str(uuid.uuid4()),

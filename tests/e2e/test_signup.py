@@ -156,3 +156,35 @@ def test_the_relay_serves_its_metrics(stack, infra, unique_email):
     metrics = wait_for(published, timeout=30, what="a published event counted")
     assert re.search(r"^outbox_parked_rows 0", metrics, re.MULTILINE)
     assert "outbox_publish_failures_total" in metrics
+
+
+def test_signing_up_again_mails_the_owner_a_notice_in_their_language_and_no_code(stack, infra, unique_email):
+    registration = {"email": unique_email, "password": PASSWORD, "locale": "fr"}
+    status, first = call("POST", f"{stack.identity_url}/v1/accounts", registration)
+    assert status == 202, first
+    code_mail = infra.inbox.wait_for_messages(unique_email)[0]
+    verification = {
+        "email": unique_email,
+        "registration_id": first["registration_id"],
+        "code": code_in(code_mail),
+    }
+    assert call("POST", f"{stack.identity_url}/v1/accounts/verification", verification)[0] == 200
+
+    again = {"email": unique_email, "password": "Someone-Else-7?", "locale": "en"}
+    status, second = call("POST", f"{stack.identity_url}/v1/accounts", again)
+    assert (status, second["status"], set(second)) == (202, first["status"], set(first))
+    notice = wait_for(
+        lambda: next(
+            (m for m in infra.inbox.messages(unique_email) if "déjà un compte" in m["subject"]), None
+        ),
+        timeout=30,
+        what="the notice to reach the owner's mailbox, in French",
+    )
+    assert notice["subject"] == "Vous avez déjà un compte"
+    assert "/login" in notice["text"] and "/password-reset" in notice["text"]
+    assert not re.search(r"\b\d{6}\b", notice["text"])  # no code in it
+    code_mails = [m for m in infra.inbox.messages(unique_email) if m["subject"] == code_mail["subject"]]
+    # One code event (other runs' mailers on the shared topics may mail it too): none for the second sign-up.
+    assert {headers_of(m)["x-accounts-event-id"] for m in code_mails} == {
+        headers_of(code_mail)["x-accounts-event-id"]
+    }

@@ -80,8 +80,9 @@ def mailed_codes(pool: ConnectionPool, email: str, purpose: str = "verification"
         ).fetchall()
     found = []
     for (value,) in rows:
-        data = json.loads(value)["data"]
-        if data["email"] == email and data["purpose"] == purpose:
+        event = json.loads(value)
+        data = event["data"]
+        if event["type"] == "CodeIssued" and data["email"] == email and data["purpose"] == purpose:
             found.append(cipher_from_env().decrypt(data["code_encrypted"]))
     return found
 

@@ -123,6 +123,23 @@ def test_tokens_of_a_deleted_account_are_rejected(served, own_identity_pool, ser
     assert rejection(verifier(served, service_pool), token) == (403, "token-revoked")
 
 
+def test_a_logged_out_token_is_rejected_everywhere_and_the_other_sessions_stand(
+    served, own_identity_pool, service_pool, unique_email
+):
+    client = served.app.test_client()
+    token = sign_up(client, own_identity_pool, unique_email)
+    other = client.post("/v1/sessions", json={"email": unique_email, "password": PASSWORD}).json[
+        "access_token"
+    ]
+    account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
+    check = verifier(served, service_pool)
+    assert client.delete("/v1/sessions/current", headers=bearer(token)).status_code == 204
+    assert client.delete("/v1/sessions/current", headers=bearer(token)).status_code == 401
+    feed(service_pool, own_identity_pool, account_id, "SessionRevoked")  # exactly one, for two logouts
+    assert rejection(check, token) == (403, "token-revoked")
+    assert rejection(check, other) is None
+
+
 def test_the_projection_is_fed_through_kafka_by_a_real_consumer(
     infra, served, own_identity_db, own_identity_pool, service_pool, unique_email
 ):
@@ -171,6 +188,34 @@ def test_a_new_key_is_fetched_when_an_unknown_kid_shows_up(
     assert jwt.get_unverified_header(new_token)["kid"] == key_id(new_key)
     assert rejection(check, new_token) is None
     assert rejection(check, old_token) is None
+
+
+def test_a_retired_key_stops_verifying_within_the_cache_lifetime(
+    own_identity, served, own_identity_pool, unique_email
+):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    now = [0.0]
+    check = verifier(served, None, clock=lambda: now[0])
+    assert rejection(check, token) is None
+    served.app = own_identity(signing_keys_pem=pem_of(Ed25519PrivateKey.generate()))  # SIGNING_KEY retired
+    now[0] += 29
+    assert rejection(check, token) is None
+    now[0] += 2
+    assert rejection(check, token) == (401, "invalid-token")
+
+
+def test_an_identity_outage_keeps_the_last_keys_for_a_while_then_is_503(
+    served, own_identity_pool, unique_email
+):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    now = [0.0]
+    check = verifier(served, None, clock=lambda: now[0])
+    assert rejection(check, token) is None
+    served.close()
+    now[0] += 31
+    assert rejection(check, token) is None
+    now[0] += 270
+    assert rejection(check, token) == (503, "token-check-unavailable")
 
 
 def test_made_up_kids_do_not_refetch_the_keys_within_the_cooldown(served, own_identity_pool, unique_email):

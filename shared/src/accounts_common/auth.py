@@ -1,5 +1,5 @@
 """Checking identity's access tokens in any service: the signature against identity's JWKS (cached),
-then the revocations this service learnt from PasswordReset and AccountDeleted events."""
+then the revocations this service learnt from PasswordReset, AccountDeleted and SessionRevoked events."""
 
 import functools
 import json
@@ -19,6 +19,7 @@ from flask import Flask, current_app, g, request
 from psycopg_pool import ConnectionPool
 
 from accounts_common.events import CloudEvent
+from accounts_common.housekeeping import Expiry
 from accounts_common.roles import SECOND_FACTOR, Role
 from accounts_common.web import Problem
 
@@ -46,28 +47,57 @@ class KeySetUnavailable(Exception):
 
 
 class JwksCache:
-    """identity's public keys by kid, refetched when stale or (once per cooldown) for an unknown kid."""
+    """identity's public keys by kid, refetched when stale or (once per cooldown) for an unknown kid.
+
+    Why 30 s and not longer: a retired key (`identity rotate-key`) must stop verifying everywhere
+    promptly, and polling a small document twice a minute per process is cheaper than an event
+    type, a topic and a projection for something that happens a few times a year. When identity
+    cannot be reached, the last set read keeps serving for `stale_if_error_s`, so a short identity
+    outage does not turn every token check into a 503.
+    """
 
     def __init__(
-        self, url: str, *, max_age_s: float = 300, refresh_cooldown_s: float = 10, timeout_s: float = 5
+        self,
+        url: str,
+        *,
+        max_age_s: float = 30,
+        refresh_cooldown_s: float = 10,
+        stale_if_error_s: float = 300,
+        timeout_s: float = 5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
         self.max_age_s = max_age_s
         # At most one fetch per cooldown for unknown kids: made-up kids must not make every request a fetch.
         self.refresh_cooldown_s = refresh_cooldown_s
+        self.stale_if_error_s = stale_if_error_s
         self.timeout_s = timeout_s
+        self.clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = -float("inf")
+        self._fetched_at = self._tried_at = -float("inf")
         self._lock = threading.Lock()
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         """The public key with that kid, fetching the set when stale or when the kid is new."""
         with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age > self.max_age_s or (kid not in self._keys and age > self.refresh_cooldown_s):
-                self._keys = self._fetch()
-                self._fetched_at = time.monotonic()
+            now = self.clock()
+            if self._wants_refresh(kid, now):
+                self._refresh(now)
             return self._keys.get(kid)
+
+    def _wants_refresh(self, kid: str, now: float) -> bool:
+        if now - self._fetched_at > self.stale_if_error_s:
+            return True  # nothing usable is left: every check tries (and a failure is a 503)
+        since_try = now - self._tried_at
+        return since_try > self.max_age_s or (kid not in self._keys and since_try > self.refresh_cooldown_s)
+
+    def _refresh(self, now: float) -> None:
+        self._tried_at = now
+        try:
+            self._keys, self._fetched_at = self._fetch(), now
+        except KeySetUnavailable:
+            if now - self._fetched_at > self.stale_if_error_s:
+                raise
 
     def _fetch(self) -> dict[str, jwt.PyJWK]:
         try:
@@ -94,10 +124,13 @@ class TokenVerifier:
         pool: ConnectionPool | None = None,
         issuer: str = ISSUER,
         leeway_s: float = 30,
-        max_age_s: float = 300,
+        max_age_s: float = 30,
         refresh_cooldown_s: float = 10,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.keys = JwksCache(jwks_url, max_age_s=max_age_s, refresh_cooldown_s=refresh_cooldown_s)
+        self.keys = JwksCache(
+            jwks_url, max_age_s=max_age_s, refresh_cooldown_s=refresh_cooldown_s, clock=clock
+        )
         self.pool, self.issuer, self.leeway_s = pool, issuer, leeway_s
 
     def verify(self, token: str) -> Principal:
@@ -105,7 +138,7 @@ class TokenVerifier:
         principal = self._decode(token)
         if self.pool is not None:
             with self.pool.connection() as conn:
-                if is_revoked(conn, principal.account_id, principal.issued_at):
+                if is_revoked(conn, principal.account_id, principal.issued_at, principal.token_id):
                     raise Problem(403, "token-revoked", "This session has ended. Log in again.")
         return principal
 
@@ -173,6 +206,16 @@ def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: d
         (data["account_id"], data["deleted_at"]),
     )
     conn.execute("DELETE FROM known_accounts WHERE account_id = %s", (data["account_id"],))
+    conn.execute("DELETE FROM revoked_sessions WHERE account_id = %s", (data["account_id"],))
+
+
+def record_session_revoked(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """SessionRevoked handler: the token with that jti is dead (a logout)."""
+    conn.execute(
+        """INSERT INTO revoked_sessions (session_id, account_id, revoked_at, expires_at)
+           VALUES (%s, %s, %s, %s) ON CONFLICT (session_id) DO NOTHING""",
+        (data["session_id"], data["account_id"], data["revoked_at"], data["expires_at"]),
+    )
 
 
 def record_account_verified(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
@@ -225,6 +268,7 @@ REVOCATION_HANDLERS = {
     "AccountDeleted": record_account_deleted,
     "StaffRoleGranted": record_role_change,
     "StaffRoleRevoked": record_role_change,
+    "SessionRevoked": record_session_revoked,
 }
 
 # For services that serve verified accounts: revocations plus the `known_accounts` projection.
@@ -234,15 +278,22 @@ ACCOUNT_PROJECTION_HANDLERS = {
     "AccountDeleted": record_account_deleted,
     "StaffRoleGranted": record_role_change,
     "StaffRoleRevoked": record_role_change,
+    "SessionRevoked": record_session_revoked,
 }
 
+# For the housekeeping of a service's worker: a revoked session is forgotten an hour after its token
+# expired (the hour covers the verifier's leeway and clocks apart).
+REVOCATION_EXPIRIES = (Expiry("revoked_sessions", "expires_at", 3600),)
 
-def is_revoked(conn: psycopg.Connection, account_id: UUID, issued_at: datetime) -> bool:
-    """True when the account was deleted or its password reset after the token was issued."""
+
+def is_revoked(conn: psycopg.Connection, account_id: UUID, issued_at: datetime, token_id: str) -> bool:
+    """True when the account was deleted, its password reset after the token was issued, or the
+    token's own session ended."""
     row = conn.execute(
         """SELECT 1 FROM token_revocations WHERE account_id = %s
-           AND (deleted_at IS NOT NULL OR revoked_before > %s)""",
-        (account_id, issued_at),
+           AND (deleted_at IS NOT NULL OR revoked_before > %s)
+           UNION ALL SELECT 1 FROM revoked_sessions WHERE session_id = %s""",
+        (account_id, issued_at, token_id),
     ).fetchone()
     return row is not None
 

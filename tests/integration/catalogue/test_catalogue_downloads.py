@@ -178,12 +178,14 @@ def test_a_token_from_before_a_password_reset_is_refused(
     assert catalogue_client.post(links_path(video), headers=bearer(new_token)).status_code == 201
 
 
-def test_a_deleted_account_gets_no_link_and_loses_its_unused_ones(
+def test_a_deleted_account_gets_no_link_and_loses_every_link_even_used_ones(
     catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
 ):
     token = sign_up(identity_client, identity_pool, unique_email)
     account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
     unused = local(get_link(catalogue_client, video, token))
+    used = local(get_link(catalogue_client, video, token))
+    assert catalogue_client.get(used, headers={"Range": "bytes=0-9"}).status_code == 206
     feed(catalogue_pool, identity_pool, account_id, "AccountVerified", HANDLERS)
     assert (
         identity_client.delete(
@@ -197,6 +199,27 @@ def test_a_deleted_account_gets_no_link_and_loses_its_unused_ones(
     with catalogue_pool.connection() as conn:
         assert auth.known_account_email(conn, uuid.UUID(account_id)) is None
     assert catalogue_client.get(unused).status_code == 403
+    assert catalogue_client.get(used, headers={"Range": "bytes=10-19"}).status_code == 403
+    with catalogue_pool.connection() as conn:
+        assert download_count(conn, uuid.UUID(video["renditions"][0]["id"])) == 1
+
+
+def test_a_password_reset_kills_the_links_handed_out_before_it(
+    catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
+):
+    old_token = sign_up(identity_client, identity_pool, unique_email)
+    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    used = local(get_link(catalogue_client, video, old_token))
+    assert catalogue_client.get(used, headers={"Range": "bytes=0-9"}).status_code == 206
+    unused = local(get_link(catalogue_client, video, old_token))
+    reset_password(identity_client, identity_pool, unique_email)
+    feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
+    assert catalogue_client.get(used, headers={"Range": "bytes=10-19"}).status_code == 403
+    assert catalogue_client.get(unused).status_code == 403
+    new_token = identity_client.post(
+        "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
+    ).json["access_token"]
+    assert catalogue_client.get(local(get_link(catalogue_client, video, new_token))).status_code == 200
 
 
 def test_unknown_videos_and_renditions_are_404(catalogue_client, video, token):

@@ -20,14 +20,18 @@ RATE_LIMIT_PREFIX = "IDENTITY_RATE_LIMIT_"
 class RateLimits:
     """Requests allowed per bucket and window; each is IDENTITY_RATE_LIMIT_<FIELD> as HITS/SECONDS."""
 
-    # Per IP generous enough for many people behind one NAT; per email tight (one person).
+    # Per IP generous enough for many people behind one NAT; per email and IP tight (one person), and
+    # per email from every IP together higher: one attacker's requests do not lock the owner out.
     register_per_ip: Limit = Limit(100, 3600)
     register_per_email: Limit = Limit(5, 3600)
+    register_per_email_all: Limit = Limit(20, 3600)
     resend_per_ip: Limit = Limit(100, 3600)
     resend_per_email: Limit = Limit(10, 3600)
+    resend_per_email_all: Limit = Limit(40, 3600)
     login_per_ip: Limit = Limit(100, 600)
     reset_per_ip: Limit = Limit(100, 3600)
     reset_per_email: Limit = Limit(5, 3600)
+    reset_per_email_all: Limit = Limit(20, 3600)
     code_per_ip: Limit = Limit(200, 600)
     code_per_email: Limit = Limit(20, 600)
     completion_per_ip: Limit = Limit(100, 600)
@@ -67,6 +71,7 @@ class Settings:
     registration_ttl_s: int = 7 * 24 * 3600
     resend_cooldown_s: int = 60
     codes_per_hour: int = 5
+    codes_per_hour_all: int = 20
     access_token_ttl_s: int = 900
     reset_token_ttl_s: int = 600
     argon2_time_cost: int = 2
@@ -100,6 +105,7 @@ class Settings:
             registration_ttl_s=env_int("IDENTITY_REGISTRATION_TTL_S", 7 * 24 * 3600),
             resend_cooldown_s=env_int("IDENTITY_RESEND_COOLDOWN_S", 60),
             codes_per_hour=env_int("IDENTITY_CODES_PER_HOUR", 5),
+            codes_per_hour_all=env_int("IDENTITY_CODES_PER_HOUR_ALL", 20),
             access_token_ttl_s=env_int("IDENTITY_ACCESS_TOKEN_TTL_S", 900),
             reset_token_ttl_s=env_int("IDENTITY_RESET_TOKEN_TTL_S", 600),
             argon2_time_cost=env_int("IDENTITY_ARGON2_TIME_COST", 2),

@@ -49,6 +49,19 @@ class CodeIssued(EventData):
     locale = locale_field()
 
 
+class DuplicateSignupAttempted(EventData):
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    email = fields.Email(required=True, metadata=EMAIL)
+    attempted_at = fields.AwareDateTime(
+        required=True,
+        metadata=meaning(
+            "When someone asked to create an account with the address of this existing account: "
+            "its owner is told, with the ways to log in and to reset the password (no code)."
+        ),
+    )
+    locale = locale_field()
+
+
 class AccountVerified(EventData):
     account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
     email = fields.Email(required=True, metadata=EMAIL)
@@ -118,6 +131,20 @@ class OperatorActionRecorded(EventData):
     via = fields.String(required=True, validate=validate.OneOf(["api", "cli"]))
 
 
+class SessionRevoked(EventData):
+    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
+    session_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata=meaning("The `jti` of the access token whose session ended: refuse that token."),
+    )
+    revoked_at = fields.AwareDateTime(required=True, metadata=meaning("When the session ended (logout)."))
+    expires_at = fields.AwareDateTime(
+        required=True,
+        metadata=meaning("When the token would have expired anyway: the revocation may be forgotten after."),
+    )
+
+
 class AccountState(EventData):
     """The value of an identity.accounts.v1 record: not an event, the account's latest state."""
 
@@ -173,12 +200,14 @@ class NewsletterDeliveryRequested(EventData):
 EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "UserRegistered": UserRegistered,
     "CodeIssued": CodeIssued,
+    "DuplicateSignupAttempted": DuplicateSignupAttempted,
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
     "AccountDeleted": AccountDeleted,
     "StaffRoleGranted": StaffRoleGranted,
     "StaffRoleRevoked": StaffRoleRevoked,
     "OperatorActionRecorded": OperatorActionRecorded,
+    "SessionRevoked": SessionRevoked,
     "NewsletterSubscribed": NewsletterSubscribed,
     "NewsletterUnsubscribed": NewsletterUnsubscribed,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,

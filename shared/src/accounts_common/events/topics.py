@@ -54,6 +54,7 @@ TOPICS = (
             "AccountVerified",
             "PasswordReset",
             "AccountDeleted",
+            "SessionRevoked",
             "StaffRoleGranted",
             "StaffRoleRevoked",
         ),
@@ -76,12 +77,15 @@ TOPICS = (
         "Compacted: a consumer starting late reads it to bootstrap, then follows "
         "identity.account-events.v1.",
     ),
-    # Codes live 30 minutes; an hour of retention covers a mailer catching up after an outage.
+    # Codes live 30 minutes; an hour of retention covers a mailer catching up after an outage. The
+    # notice that someone tried to sign up with an existing account's address is here too: only its
+    # owner (through the mailer) should learn it, and it is worth sending only while it is news.
     Topic(
         CODES,
         configs={"retention.ms": str(60 * 60 * 1000), "segment.ms": str(10 * 60 * 1000)},
-        events=("CodeIssued",),
-        description="One-time codes, encrypted for the mailer. Restricted: identity writes, mailer reads.",
+        events=("CodeIssued", "DuplicateSignupAttempted"),
+        description="One-time codes, encrypted for the mailer, and the notices of sign-ups for an existing "
+        "account (for its owner's eyes only). Restricted: identity writes, mailer reads.",
     ),
     Topic(
         SUBSCRIPTION_EVENTS,

@@ -155,7 +155,8 @@ def insert_grant(conn: psycopg.Connection, grant: Grant, account_id: UUID) -> No
 
 def grant_exists(conn: psycopg.Connection, grant_id: UUID, rendition_id: UUID) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM download_grants WHERE id = %s AND rendition_id = %s", (grant_id, rendition_id)
+        "SELECT 1 FROM download_grants WHERE id = %s AND rendition_id = %s AND revoked_at IS NULL",
+        (grant_id, rendition_id),
     ).fetchone()
     return row is not None
 
@@ -179,11 +180,24 @@ def download_count(conn: psycopg.Connection, rendition_id: UUID) -> int:
 
 
 def forget_account_grants(conn: psycopg.Connection, account_id: UUID) -> None:
-    """An erased account: its unused links die, its used ones stay only as anonymous counts."""
+    """An erased account: every link of it dies; the used ones stay only as anonymous counts."""
     conn.execute(
         "DELETE FROM download_grants WHERE account_id = %s AND first_download_at IS NULL", (account_id,)
     )
-    conn.execute("UPDATE download_grants SET account_id = NULL WHERE account_id = %s", (account_id,))
+    conn.execute(
+        """UPDATE download_grants SET account_id = NULL, revoked_at = coalesce(revoked_at, now())
+           WHERE account_id = %s""",
+        (account_id,),
+    )
+
+
+def revoke_grants_before(conn: psycopg.Connection, account_id: UUID, before: datetime) -> None:
+    """A password reset: the links the account was given before it die."""
+    conn.execute(
+        """UPDATE download_grants SET revoked_at = now()
+           WHERE account_id = %s AND created_at < %s AND revoked_at IS NULL""",
+        (account_id, before),
+    )
 
 
 def _video_row(video: Video) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import argparse
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from accounts_common.auth import REVOCATION_EXPIRIES
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
@@ -87,6 +88,7 @@ def run_worker(settings: Settings) -> None:
             handlers=HANDLERS,
             pool=pool,
             bootstrap_servers=settings.kafka_bootstrap_servers,
+            housekeeping=REVOCATION_EXPIRIES,
         )
         run_until_signalled(consumer.run)
 

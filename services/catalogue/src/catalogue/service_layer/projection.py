@@ -1,11 +1,15 @@
 """The worker's handlers: the shared projection of verified accounts and revocations, plus the
-catalogue's own erasure of a deleted account's download grants."""
+catalogue's own: a deleted account's download grants are erased, a reset password's revoked."""
 
 from typing import Any
 
 import psycopg
 
-from accounts_common.auth import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
+from accounts_common.auth import (
+    ACCOUNT_PROJECTION_HANDLERS,
+    record_account_deleted,
+    record_password_reset_email,
+)
 from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
 from catalogue.adapters import repository
@@ -17,4 +21,14 @@ def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str,
     repository.forget_account_grants(conn, data["account_id"])
 
 
-HANDLERS: dict[str, Handler] = {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}
+def password_reset(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    """Revoke the account's older tokens, and the download links handed out before the reset."""
+    record_password_reset_email(conn, event, data)
+    repository.revoke_grants_before(conn, data["account_id"], data["reset_at"])
+
+
+HANDLERS: dict[str, Handler] = {
+    **ACCOUNT_PROJECTION_HANDLERS,
+    "AccountDeleted": account_deleted,
+    "PasswordReset": password_reset,
+}

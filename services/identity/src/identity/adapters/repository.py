@@ -1,4 +1,5 @@
-"""Identity's SQL: accounts, registrations, codes, code sends and sessions. Parameters are always bound."""
+"""Identity's SQL: accounts, registrations, sessions and password resets (the counters around codes are in
+code_counters). Parameters are always bound."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,7 +8,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
-from identity.domain.codes import Purpose, StoredCode
+from identity.domain.codes import StoredCode
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,6 @@ class Registration:
 
 
 REGISTRATION_COLUMNS = "id, email, account_id, password_hash, locale, code_sent_at"
-
-
-@dataclass(frozen=True)
-class ResetSlot:
-    """An email's live reset code, counted; `account_id` is None for a decoy (no verified account)."""
-
-    code: StoredCode
-    account_id: UUID | None
 
 
 @dataclass(frozen=True)
@@ -142,6 +135,17 @@ def newest_registration(conn: psycopg.Connection, account_id: UUID) -> Registrat
         ).fetchone()
 
 
+def newest_decoy(conn: psycopg.Connection, email: str) -> Registration | None:
+    """The most recent live decoy registration of a verified email (somebody else's sign-up)."""
+    with conn.cursor(row_factory=class_row(Registration)) as cur:
+        return cur.execute(
+            f"""SELECT {REGISTRATION_COLUMNS} FROM registrations
+                WHERE lower(email) = lower(%s) AND account_id IS NULL AND expires_at > now()
+                ORDER BY created_at DESC LIMIT 1""",
+            (email,),
+        ).fetchone()
+
+
 def replace_registration_code(
     conn: psycopg.Connection, registration_id: UUID, code_mac: bytes, code_expires_at: datetime
 ) -> None:
@@ -219,86 +223,6 @@ def next_state_version(conn: psycopg.Connection, account_id: UUID) -> PublishedS
     return row
 
 
-def record_code_send(conn: psycopg.Connection, email_key: bytes, purpose: Purpose) -> None:
-    """Count a code sent (or, for a decoy, as good as sent) to the email, for the hourly cap."""
-    conn.execute("INSERT INTO code_sends (email_key, purpose) VALUES (%s, %s)", (email_key, purpose))
-
-
-def code_sends_since(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, seconds: int) -> int:
-    """How many codes of this purpose went to the email in the last `seconds`."""
-    row = conn.execute(
-        """SELECT count(*) FROM code_sends
-           WHERE email_key = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
-        (email_key, purpose, seconds),
-    ).fetchone()
-    return row[0] if row else 0
-
-
-def reset_code_sent_at(conn: psycopg.Connection, email_key: bytes) -> datetime | None:
-    """When the email's live reset code was sent, locking its slot; None when it has none."""
-    row = conn.execute(
-        "SELECT code_sent_at FROM reset_codes WHERE email_key = %s FOR UPDATE", (email_key,)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def replace_reset_code(
-    conn: psycopg.Connection, email_key: bytes, account_id: UUID | None, mac: bytes, expires_at: datetime
-) -> None:
-    """A new reset code for the email (a decoy when `account_id` is None), voiding the previous one."""
-    conn.execute(
-        """INSERT INTO reset_codes (email_key, account_id, code_mac, code_expires_at) VALUES (%s, %s, %s, %s)
-           ON CONFLICT (email_key) DO UPDATE
-           SET account_id = excluded.account_id, code_mac = excluded.code_mac,
-               code_expires_at = excluded.code_expires_at, code_attempts = 0, used_at = NULL,
-               code_sent_at = now()""",
-        (email_key, account_id, mac, expires_at),
-    )
-
-
-def count_reset_attempt(conn: psycopg.Connection, email_key: bytes) -> ResetSlot | None:
-    """Count one attempt at the email's live reset code, atomically; None when there is none."""
-    row = conn.execute(
-        """UPDATE reset_codes SET code_attempts = code_attempts + 1
-           WHERE email_key = %s AND used_at IS NULL
-           RETURNING code_mac, code_expires_at, code_attempts, account_id""",
-        (email_key,),
-    ).fetchone()
-    if row is None:
-        return None
-    return ResetSlot(StoredCode(code_mac=row[0], expires_at=row[1], attempts=row[2]), account_id=row[3])
-
-
-def use_reset_code(conn: psycopg.Connection, email_key: bytes) -> None:
-    """Spend the email's reset code: it never works again."""
-    conn.execute("UPDATE reset_codes SET used_at = now() WHERE email_key = %s", (email_key,))
-
-
-def guess_failures(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> int:
-    """Wrong codes for the email and purpose in the current window."""
-    row = conn.execute(
-        """SELECT failures FROM code_guesses WHERE email_key = %s AND purpose = %s
-           AND window_started_at > now() - make_interval(secs => %s)""",
-        (email_key, purpose, window_s),
-    ).fetchone()
-    return row[0] if row else 0
-
-
-def count_guess_failure(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> None:
-    """Count a wrong code for the email and purpose; a window older than `window_s` starts over."""
-    conn.execute(
-        """INSERT INTO code_guesses (email_key, purpose, window_started_at, failures)
-           VALUES (%(key)s, %(purpose)s, now(), 1)
-           ON CONFLICT (email_key, purpose) DO UPDATE SET
-               failures = CASE WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
-                               THEN code_guesses.failures + 1 ELSE 1 END,
-               window_started_at = CASE
-                   WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
-                   THEN code_guesses.window_started_at ELSE now() END""",
-        {"key": email_key, "purpose": purpose, "window": window_s},
-    )
-
-
 def insert_session(
     conn: psycopg.Connection, jti: UUID, account_id: UUID, issued_at: datetime, expires_at: datetime
 ) -> None:
@@ -317,9 +241,14 @@ def find_session(conn: psycopg.Connection, jti: UUID) -> SessionState | None:
         ).fetchone()
 
 
-def revoke_session(conn: psycopg.Connection, jti: UUID) -> None:
-    """End one session (logout)."""
-    conn.execute("UPDATE sessions SET revoked_at = now() WHERE jti = %s AND revoked_at IS NULL", (jti,))
+def revoke_session(conn: psycopg.Connection, jti: UUID) -> SessionState | None:
+    """End one session (logout); its new state, or None when it had already ended."""
+    with conn.cursor(row_factory=class_row(SessionState)) as cur:
+        return cur.execute(
+            """UPDATE sessions SET revoked_at = now() WHERE jti = %s AND revoked_at IS NULL
+               RETURNING account_id, revoked_at, expires_at""",
+            (jti,),
+        ).fetchone()
 
 
 def revoke_all_sessions(conn: psycopg.Connection, account_id: UUID) -> None:
@@ -381,7 +310,13 @@ def spend_reset_token(conn: psycopg.Connection, token_hash: bytes) -> UUID | Non
 
 def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
     """Erase the account with its registrations, codes, sessions and reset tokens, its sent or code
-    events and its state records (the tombstone written next supersedes them)."""
+    events and its state records (the tombstone written next supersedes them), and the decoys of its
+    email."""
+    conn.execute(
+        """DELETE FROM registrations WHERE account_id IS NULL
+           AND lower(email) = (SELECT lower(email) FROM accounts WHERE id = %s)""",
+        (account_id,),
+    )
     conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
     conn.execute(
         """DELETE FROM outbox WHERE record_key = %s

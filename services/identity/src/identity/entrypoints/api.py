@@ -40,13 +40,15 @@ class AccountsCollection(MethodView):
     def post(self, body):
         """Register: a pending credential whose code is emailed (the same answer for any email).
 
-        Keep `registration_id`: the code activates this registration's password only with it.
+        Keep `registration_id`: the code activates this registration's password only with it. An
+        email that already has an account gets the same answer; its owner is mailed a notice
+        ("you already have an account", with log-in and reset links) instead of a code.
         """
         limit_ip(identity(), "register", client_ip())
         with uniform_duration():
             try:
                 registration_id = accounts.register(
-                    identity(), body["email"], body["password"], body.get("locale")
+                    identity(), body["email"], body["password"], body.get("locale"), requester=client_ip()
                 )
             except WeakPassword as weak:
                 raise weak_password("password", weak) from None
@@ -85,7 +87,9 @@ class VerificationResend(MethodView):
         """Send a new code for the registration, voiding its old one (always 202: it tells nothing)."""
         limit_ip(identity(), "resend", client_ip())
         with uniform_duration():
-            accounts.resend_verification(identity(), body["email"], body["registration_id"])
+            accounts.resend_verification(
+                identity(), body["email"], body["registration_id"], requester=client_ip()
+            )
         return {"status": "accepted"}
 
 

@@ -22,7 +22,9 @@ class PasswordResets(MethodView):
         """Email a password-reset code (always 202: it never tells whether the email is known)."""
         limit_ip(identity(), "reset", client_ip())
         with uniform_duration():
-            password_resets.request_reset(identity(), body["email"], body.get("return_to"))
+            password_resets.request_reset(
+                identity(), body["email"], body.get("return_to"), requester=client_ip()
+            )
         return {"status": "accepted"}
 
 

@@ -20,7 +20,8 @@ class SessionsCollection(MethodView):
         {
             401: "Wrong email or password (one message for both); mfa-required: the account has a "
             "second factor, send `totp` too; invalid-second-factor: that code is not right",
-            403: "account-not-verified: the password is right but the email is not verified yet",
+            403: "account-not-verified: the password is that of a registration not verified yet "
+            "(the same answer whether or not the email already has an account)",
             429: "Too many attempts from this address, or too many failures for this email",
         },
     )
@@ -38,5 +39,6 @@ class CurrentSession(MethodView):
     @blp.response(204)
     @problems(blp, {401: "No valid access token"})
     def delete(self):
-        """Log out: the access token is revoked."""
+        """Log out: the access token is revoked here at once, and within seconds in every service
+        that checks it (a SessionRevoked event)."""
         sessions.logout(identity(), bearer_token())

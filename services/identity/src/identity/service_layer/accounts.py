@@ -17,14 +17,15 @@ from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
 from identity.service_layer.codes import (
-    email_key,
     judge_attempt,
     locale_of,
     mail_code,
+    mail_duplicate_signup_notice,
     may_send,
     new_code,
     publish,
     publish_deleted,
+    record_code_send,
 )
 from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
 from identity.service_layer.limits import limit_email
@@ -32,20 +33,23 @@ from identity.service_layer.limits import limit_email
 VERIFICATION = Purpose.VERIFICATION
 
 
-def register(app: Identity, email: str, password: str, locale: str | None = None) -> uuid.UUID:
+def register(
+    app: Identity, email: str, password: str, locale: str | None = None, *, requester: str = ""
+) -> uuid.UUID:
     """A new registration for the email, its code mailed; the same answer whatever the email's state.
 
-    An already verified email gets a decoy registration: it answers like a real one, but nothing is
-    mailed and no code verifies it.
+    An already verified email gets a decoy registration: it answers like a real one (a login with its
+    password too: "not verified yet"), no code verifies it, and the owner is mailed a notice instead
+    of a code. Its password is hashed with the salt of the account's, so one argon2 run at login
+    tells the owner's password, the decoy's and a wrong one apart, as for any other email.
     """
     violations = app.policy.violations(password)
     if violations:
         raise WeakPassword(violations)
-    # Hashed either way, so a known email costs the same time as a new one.
-    password_hash = app.hasher.hash(password)
+    password_hash = _hash_for(app, email, password)
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
-        limit_email(app, conn, "register", email)
+        limit_email(app, conn, "register", email, requester)
         account = repository.insert_account(conn, uuid.uuid4(), email, locale)
         if account is not None:
             publish(
@@ -59,26 +63,37 @@ def register(app: Identity, email: str, password: str, locale: str | None = None
         else:
             account = repository.lock_account_by_email(conn, email)
         assert account is not None
-        pending = None if account.verified else account
         registration = repository.Registration(
             id=registration_id,
             email=email,
-            account_id=pending.id if pending else None,
-            password_hash=password_hash if pending else None,
+            account_id=None if account.verified else account.id,
+            password_hash=password_hash,
             locale=locale,
             code_sent_at=app.clock(),
         )
-        _store_registration(app, conn, registration, pending)
+        _store_registration(app, conn, registration, account, requester)
     return registration_id
+
+
+def _hash_for(app: Identity, email: str, password: str) -> str:
+    """The registration's password hash; for a verified email, made with its account's salt."""
+    # Read for every email, and one argon2 run either way: a known email costs what a new one does.
+    with app.pool.connection() as conn:
+        account = repository.find_account_by_email(conn, email)
+    if account is not None and account.verified and account.password_hash:
+        return app.hasher.hash_like(account.password_hash, password)
+    return app.hasher.hash(password)
 
 
 def _store_registration(
     app: Identity,
     conn: psycopg.Connection,
     registration: repository.Registration,
-    pending: repository.Account | None,
+    account: repository.Account,
+    requester: str,
 ) -> None:
-    code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
+    decoy = account.verified
+    code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=decoy)
     repository.insert_registration(
         conn,
         registration,
@@ -86,28 +101,35 @@ def _store_registration(
         code_expires_at=code_expires_at,
         expires_at=app.clock() + timedelta(seconds=app.settings.registration_ttl_s),
     )
-    if may_send(app, conn, registration.email, VERIFICATION, None):
-        repository.record_code_send(conn, email_key(app, registration.email), VERIFICATION)
-        if pending is not None:
-            mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
+    if may_send(app, conn, registration.email, VERIFICATION, None, requester):
+        record_code_send(app, conn, registration.email, VERIFICATION, requester)
+        if decoy:
+            mail_duplicate_signup_notice(app, conn, account)
+        else:
+            mail_code(app, conn, account, VERIFICATION, code, code_expires_at, registration.locale)
 
 
-def resend_verification(app: Identity, email: str, registration_id: uuid.UUID) -> None:
+def resend_verification(
+    app: Identity, email: str, registration_id: uuid.UUID, *, requester: str = ""
+) -> None:
     """A new code for the registration, voiding its old one, within the cooldown and the email's
     hourly cap; silent otherwise (and for unknown registrations)."""
     with app.pool.connection() as conn, conn.transaction():
-        limit_email(app, conn, "resend", email)
+        limit_email(app, conn, "resend", email, requester)
         registration = repository.lock_registration(conn, registration_id, email)
-        if registration is None or not may_send(app, conn, email, VERIFICATION, registration.code_sent_at):
+        sent_at = registration.code_sent_at if registration else None
+        if registration is None or not may_send(app, conn, email, VERIFICATION, sent_at, requester):
             return
         pending = None
         if registration.account_id is not None:
             pending = repository.find_account(conn, registration.account_id)
         code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
         repository.replace_registration_code(conn, registration.id, mac, code_expires_at)
-        repository.record_code_send(conn, email_key(app, email), VERIFICATION)
+        record_code_send(app, conn, email, VERIFICATION, requester)
         if pending is not None:
             mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
+        elif (owner := repository.find_account_by_email(conn, email)) is not None:
+            mail_duplicate_signup_notice(app, conn, owner)  # "send new code" on a decoy: the notice again
 
 
 def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: str) -> IssuedToken:

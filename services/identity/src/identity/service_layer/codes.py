@@ -14,7 +14,7 @@ import psycopg
 from accounts_common import outbox
 from accounts_common.events import new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
-from identity.adapters import repository
+from identity.adapters import code_counters, repository
 from identity.bootstrap import Identity
 from identity.domain import codes
 from identity.domain.codes import CodeOutcome, Purpose, StoredCode
@@ -45,24 +45,44 @@ def judge_attempt(
         codes.code_mac(app.settings.code_hmac_key, bound_to, purpose, code),
         now=app.clock(),
         max_attempts=app.settings.code_max_attempts,
-        failures_in_window=repository.guess_failures(conn, key, purpose, GUESS_WINDOW_S),
+        failures_in_window=code_counters.guess_failures(conn, key, purpose, GUESS_WINDOW_S),
         max_failures_in_window=app.settings.code_max_failures_per_day,
     )
     if outcome is not CodeOutcome.ACCEPTED:
-        repository.count_guess_failure(conn, key, purpose, GUESS_WINDOW_S)
+        code_counters.count_guess_failure(conn, key, purpose, GUESS_WINDOW_S)
     return outcome
 
 
+def requester_key(app: Identity, requester: str) -> bytes:
+    """The key of one requester's code sends (an HMAC of the IP: none is stored in clear)."""
+    return codes.email_key(app.settings.code_hmac_key, f"requester\0{requester}")
+
+
 def may_send(
-    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, last_sent_at: datetime | None
+    app: Identity,
+    conn: psycopg.Connection,
+    email: str,
+    purpose: Purpose,
+    last_sent_at: datetime | None,
+    requester: str,
 ) -> bool:
-    """True outside the code's resend cooldown and under the email's hourly cap."""
+    """True outside the code's resend cooldown, under the hourly cap of the email from this
+    requester, and under the higher cap of the email from every requester."""
     settings = app.settings
     if last_sent_at is not None and app.clock() - last_sent_at < timedelta(
         seconds=settings.resend_cooldown_s
     ):
         return False
-    return repository.code_sends_since(conn, email_key(app, email), purpose, 3600) < settings.codes_per_hour
+    key, by = email_key(app, email), requester_key(app, requester)
+    everyone, this_requester = code_counters.code_sends_since(conn, key, purpose, 3600, by)
+    return this_requester < settings.codes_per_hour and everyone < settings.codes_per_hour_all
+
+
+def record_code_send(
+    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, requester: str
+) -> None:
+    """Count a code sent (or, for a decoy, as good as sent) to the email by this requester."""
+    code_counters.record_code_send(conn, email_key(app, email), purpose, requester_key(app, requester))
 
 
 def new_code(app: Identity, bound_to: str, purpose: Purpose, *, decoy: bool) -> tuple[str, bytes, datetime]:
@@ -94,6 +114,20 @@ def mail_code(
     )
 
 
+def mail_duplicate_signup_notice(
+    app: Identity, conn: psycopg.Connection, account: repository.Account
+) -> None:
+    """Tell the owner (in their language) that someone tried to create an account with their address."""
+    publish(
+        conn,
+        CODES,
+        "DuplicateSignupAttempted",
+        account,
+        attempted_at=app.clock().isoformat(),
+        **locale_of(account),
+    )
+
+
 def locale_of(account: repository.Account) -> dict[str, str]:
     """The optional `locale` field of an event about the account, so mails are in its language."""
     return {"locale": account.locale} if account.locale else {}
@@ -109,6 +143,19 @@ def publish(
     outbox.enqueue(conn, topic, event)
     if topic == ACCOUNT_EVENTS:
         record_state(conn, account.id, event)
+
+
+def publish_session_revoked(conn: psycopg.Connection, jti: UUID, session: repository.SessionState) -> None:
+    """Announce a logout: every service refuses that token from now on (no account state changes)."""
+    assert session.revoked_at is not None
+    data = {
+        "account_id": str(session.account_id),
+        "session_id": str(jti),
+        "revoked_at": session.revoked_at.isoformat(),
+        "expires_at": session.expires_at.isoformat(),
+    }
+    event = new_event("SessionRevoked", source=SOURCE, subject=str(session.account_id), data=data)
+    outbox.enqueue(conn, ACCOUNT_EVENTS, event)
 
 
 def publish_deleted(app: Identity, conn: psycopg.Connection, account_id: UUID) -> None:

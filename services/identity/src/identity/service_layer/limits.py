@@ -14,11 +14,22 @@ def limit_ip(app: Identity, scope: str, ip: str) -> None:
         _hit(app, conn, scope, "per_ip", ip)
 
 
-def limit_email(app: Identity, conn: psycopg.Connection, scope: str, email: str) -> None:
-    """Count the request against `<scope>_per_email` in the caller's transaction; RateLimited if over."""
+def limit_email(
+    app: Identity, conn: psycopg.Connection, scope: str, email: str, requester: str | None = None
+) -> None:
+    """Count the request against `<scope>_per_email` in the caller's transaction; RateLimited if over.
+
+    With a `requester` (the caller's IP), `<scope>_per_email` counts that email from that requester
+    and the higher `<scope>_per_email_all` the email from everyone: an attacker's requests use up
+    their own allowance, not the owner's.
+    """
     # Known and unknown emails are counted alike, so a 429 says nothing about accounts; counting in
     # the use case's transaction gives both kinds of email the same database write and commit.
-    _hit(app, conn, scope, "per_email", email)
+    if requester is None:
+        _hit(app, conn, scope, "per_email", email)
+        return
+    _hit(app, conn, scope, "per_email", f"{email}\0{requester}")
+    _hit(app, conn, scope, "per_email_all", email)
 
 
 def _hit(app: Identity, conn: psycopg.Connection, scope: str, per: str, value: str) -> None:

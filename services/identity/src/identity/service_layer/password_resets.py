@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import ratelimits, repository
+from identity.adapters import code_counters, ratelimits, repository
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
@@ -18,6 +18,7 @@ from identity.service_layer.codes import (
     may_send,
     new_code,
     publish,
+    record_code_send,
 )
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
@@ -32,21 +33,21 @@ class ResetToken:
 RESET = Purpose.PASSWORD_RESET
 
 
-def request_reset(app: Identity, email: str, return_to: str | None = None) -> None:
+def request_reset(app: Identity, email: str, return_to: str | None = None, *, requester: str = "") -> None:
     """Email a reset code to a verified account (cooldown and cap as for verification codes).
 
     Any other email gets a decoy code, never mailed, so the code answers that follow are the same.
     """
     key = email_key(app, email)
     with app.pool.connection() as conn, conn.transaction():
-        limit_email(app, conn, "reset", email)
+        limit_email(app, conn, "reset", email, requester)
         account = repository.lock_account_by_email(conn, email)
         verified = account if account is not None and account.verified else None
-        if not may_send(app, conn, email, RESET, repository.reset_code_sent_at(conn, key)):
+        if not may_send(app, conn, email, RESET, code_counters.reset_code_sent_at(conn, key), requester):
             return
         code, mac, expires_at = new_code(app, key.hex(), RESET, decoy=verified is None)
-        repository.replace_reset_code(conn, key, verified.id if verified else None, mac, expires_at)
-        repository.record_code_send(conn, key, RESET)
+        code_counters.replace_reset_code(conn, key, verified.id if verified else None, mac, expires_at)
+        record_code_send(app, conn, email, RESET, requester)
         if verified is not None:
             repository.set_reset_return_to(conn, verified.id, return_to)
             mail_code(app, conn, verified, RESET, code, expires_at, verified.locale)
@@ -58,10 +59,10 @@ def verify_reset_code(app: Identity, email: str, code: str) -> ResetToken:
     with app.pool.connection() as conn:
         with conn.transaction():
             limit_email(app, conn, "code", email)
-            slot = repository.count_reset_attempt(conn, key)
+            slot = code_counters.count_reset_attempt(conn, key)
             outcome = judge_attempt(app, conn, email, RESET, slot.code if slot else None, key.hex(), code)
             if outcome is CodeOutcome.ACCEPTED and slot is not None and slot.account_id is not None:
-                repository.use_reset_code(conn, key)
+                code_counters.use_reset_code(conn, key)
                 token = secrets.token_urlsafe(32)
                 expires_at = app.clock() + timedelta(seconds=app.settings.reset_token_ttl_s)
                 repository.insert_reset_token(conn, _token_hash(token), slot.account_id, expires_at)
@@ -83,7 +84,7 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
             raise InvalidResetToken()
         reset_at, return_to = repository.reset_password(conn, account.id, password_hash)
         repository.revoke_all_sessions(conn, account.id)
-        repository.use_reset_code(conn, email_key(app, account.email))
+        code_counters.use_reset_code(conn, email_key(app, account.email))
         # Whoever forgot the password may have locked themselves out trying: the new one works at once.
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
         publish(

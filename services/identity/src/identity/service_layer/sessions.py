@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from uuid import UUID
 
 import psycopg
@@ -9,10 +10,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from accounts_common.roles import SECOND_FACTOR
 from identity.adapters import ratelimits, repository, staff
+from identity.adapters.hashing import same_hash
 from identity.adapters.ratelimits import bucket
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
 from identity.service_layer import totp
+from identity.service_layer.codes import publish_session_revoked
 from identity.service_layer.errors import (
     InvalidCredentials,
     InvalidSecondFactor,
@@ -40,8 +43,6 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
     """An access token for the right password of a verified account, and for an account with a second
     factor, its TOTP or recovery code too (MfaRequired without one). Roles come with the token."""
     account = _check_password(app, email, password)
-    if not account.verified:
-        raise NotVerified()
     with app.pool.connection() as conn:
         with conn.transaction():
             amr = _authentication_methods(app, conn, account, second_factor)
@@ -72,7 +73,10 @@ def _authentication_methods(
 
 def confirm_password(app: Identity, account: repository.Account, password: str) -> repository.Account:
     """The account again when the password is its own (throttled like logins); InvalidCredentials if not."""
-    confirmed = _check_password(app, account.email, password)
+    try:
+        confirmed = _check_password(app, account.email, password)
+    except NotVerified:
+        raise InvalidCredentials() from None
     with app.pool.connection() as conn:
         ratelimits.forget_failures(conn, login_throttle_bucket(account.email))
     return confirmed
@@ -93,10 +97,12 @@ def authenticate(app: Identity, token: str) -> Principal:
 
 
 def logout(app: Identity, token: str) -> None:
-    """Revoke the token's session: the token stops working everywhere identity checks it."""
+    """Revoke the token's session here, and through SessionRevoked in every service that checks it."""
     principal = authenticate(app, token)
-    with app.pool.connection() as conn:
-        repository.revoke_session(conn, principal.jti)
+    with app.pool.connection() as conn, conn.transaction():
+        ended = repository.revoke_session(conn, principal.jti)
+        if ended is not None and ended.revoked_at is not None:
+            publish_session_revoked(conn, principal.jti, ended)
 
 
 def login_throttle_bucket(email: str) -> bytes:
@@ -113,18 +119,32 @@ def _stands(
     return valid_from is None or issued_at >= valid_from
 
 
+class Match(Enum):
+    """What a login's password turned out to be."""
+
+    ACCOUNT = "the account's own password"
+    REGISTRATION = "the password of a registration not verified yet (or of a decoy)"
+    NONE = "no password of this email"
+
+
 def _check_password(app: Identity, email: str, password: str) -> repository.Account:
-    """The account when the password matches; failures per email (known or not) delay further tries
-    (the caller forgets them once the whole login succeeds)."""
+    """The account when the password is its own; NotVerified when it is a pending registration's (or a
+    decoy's); failures per email (known or not) delay further tries (the caller forgets them once the
+    whole login succeeds)."""
     throttle = login_throttle_bucket(email)
     with app.pool.connection() as conn:
         blocked_until = ratelimits.blocked_until(conn, throttle)
         if blocked_until is not None:
             raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
         account = repository.find_account_by_email(conn, email)
-        if _password_matches(app, conn, account, password):
+        match = _password_matches(app, conn, account, password)
+        if match is Match.ACCOUNT:
             assert account is not None
             return account
+        if match is Match.REGISTRATION:
+            # Neither a failure nor a success: a registration's password proves nothing yet, and
+            # must not clear the failures counted against the account's own password.
+            raise NotVerified()
         _count_failure(app, conn, throttle)
     raise InvalidCredentials()
 
@@ -139,19 +159,28 @@ def _count_failure(app: Identity, conn: psycopg.Connection, throttle: bytes) -> 
 
 def _password_matches(
     app: Identity, conn: psycopg.Connection, account: repository.Account | None, password: str
-) -> bool:
+) -> Match:
+    """One argon2 run for any email: a verified account's password and its newest decoy's share a salt."""
+    if account is not None and account.verified and account.password_hash:
+        candidate = app.hasher.hash_like(account.password_hash, password)
+        if same_hash(candidate, account.password_hash):
+            return Match.ACCOUNT
+        decoy = repository.newest_decoy(conn, account.email)
+        return Match.REGISTRATION if decoy and same_hash(candidate, decoy.password_hash) else Match.NONE
     # An unknown email still costs one argon2 verification, so timing does not tell it apart.
     stored = _stored_hash(conn, account) or app.dummy_hash
     try:
-        return app.hasher.verify(stored, password) and account is not None
+        if app.hasher.verify(stored, password) and account is not None:
+            return Match.REGISTRATION
     except (VerificationError, InvalidHashError):
-        return False
+        pass
+    return Match.NONE
 
 
 def _stored_hash(conn: psycopg.Connection, account: repository.Account | None) -> str | None:
-    """The account's password hash; for a pending account, its newest registration's (the right
-    password then answers "not verified yet", and still logs nobody in)."""
-    if account is None or account.password_hash is not None:
-        return account.password_hash if account is not None else None
+    """For a pending account, its newest registration's password hash (the right password then
+    answers "not verified yet", and still logs nobody in)."""
+    if account is None:
+        return None
     registration = repository.newest_registration(conn, account.id)
     return registration.password_hash if registration is not None else None

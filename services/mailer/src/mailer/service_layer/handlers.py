@@ -51,6 +51,7 @@ class Mailer:
         return {
             **REVOCATION_HANDLERS,
             "CodeIssued": self.code_issued,
+            "DuplicateSignupAttempted": self.duplicate_signup_attempted,
             "AccountVerified": self.account_verified,
             "PasswordReset": self.password_reset,
             "NewsletterDeliveryRequested": self.newsletter_delivery_requested,
@@ -73,6 +74,17 @@ class Mailer:
         context = {"code": code, "purpose": data["purpose"], "minutes": minutes}
         return self._deliver(
             event, "code", data["account_id"], data["email"], context, locale=data.get("locale")
+        )
+
+    def duplicate_signup_attempted(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> Future[None]:
+        """Tell an account's owner that someone tried to create an account with their address: the
+        ways to log in and to reset the password, and no code (nobody waits for one in vain)."""
+        context = {"login_url": f"{self.portal_url}/login", "reset_url": f"{self.portal_url}/password-reset"}
+        locale = self._account_locale(data)
+        return self._deliver(
+            event, "account_exists", data["account_id"], data["email"], context, locale=locale
         )
 
     def account_verified(

@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from accounts_common.auth import REVOCATION_EXPIRIES
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
@@ -67,6 +68,7 @@ def run_worker(settings: Settings) -> None:
         handlers=account_event_handlers(newsletter),
         pool=newsletter.pool,
         bootstrap_servers=settings.kafka_bootstrap_servers,
+        housekeeping=REVOCATION_EXPIRIES,
     )
     fanout = FanOutWorker(
         settings.database_url,

@@ -29,6 +29,11 @@ class ApiError(Exception):
     def __str__(self) -> str:
         return f"{self.status} {self.slug}: {self.detail}"
 
+    @property
+    def session_ended(self) -> bool:
+        """The access token expired or was revoked (logout, password reset, deletion): log in again."""
+        return self.status == 401 or (self.status == 403 and self.slug == "token-revoked")
+
 
 class JsonApi:
     """Calls one service at `base_url`; `extra_headers` adds headers of the current request."""

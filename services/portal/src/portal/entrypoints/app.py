@@ -146,8 +146,7 @@ def install_page_errors(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response | tuple[str, int]:
-        if error.status == 401:
-            # The access token expired or was revoked (password reset, deletion): log in again.
+        if error.session_ended:
             sign_out()
             if request.method == "GET":
                 remember_return_to(current_path())

@@ -81,13 +81,16 @@ def current_path() -> str:
 
 
 def login_required(view: F) -> F:
-    """Send an anonymous visitor to the login page, and back here afterwards."""
+    """Send an anonymous visitor to the login page, and back here afterwards. A signed-in one's
+    session is checked with identity first: a cookie saved before a logout opens nothing."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if access_token() is None:
+        token = access_token()
+        if token is None:
             remember_return_to(current_path())
             return redirect(url_for("sessions.login"))
+        portal().identity.me(token)  # an ended session raises ApiError: the app sends it to log in
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -18,7 +18,7 @@ def newsletter_status(token: str) -> bool | None:
     try:
         return portal().newsletter.subscribed(token)
     except (ServiceUnavailable, ApiError) as error:
-        if isinstance(error, ApiError) and error.status == 401:
+        if isinstance(error, ApiError) and error.session_ended:
             raise
         return None
 
@@ -73,7 +73,7 @@ def delete() -> Response | tuple[str, int]:
     try:
         portal().identity.delete_account(str(access_token()), request.form.get("delete_password", ""))
     except ApiError as error:
-        if error.status == 401:
+        if error.session_ended:
             raise
         return render_account(field_errors(error, {"password": "delete_password"}), 400)
     sign_out()

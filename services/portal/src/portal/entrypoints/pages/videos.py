@@ -42,7 +42,7 @@ def download(video_id: str, rendition_id: str) -> Response:
     try:
         url = portal().catalogue.download_link(token, video_id, rendition_id)
     except ApiError as error:
-        if error.status == 401:
+        if error.session_ended:
             raise
         abort(403 if error.status == 403 else 404)
     return redirect(url, code=303)

@@ -1,0 +1,106 @@
+"""Identity's SQL for the counters around codes: code sends (the hourly caps), email reset codes and
+wrong guesses per email. Parameters are always bound."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+
+from identity.domain.codes import Purpose, StoredCode
+
+
+@dataclass(frozen=True)
+class ResetSlot:
+    """An email's live reset code, counted; `account_id` is None for a decoy (no verified account)."""
+
+    code: StoredCode
+    account_id: UUID | None
+
+
+def record_code_send(
+    conn: psycopg.Connection, email_key: bytes, purpose: Purpose, requester_key: bytes
+) -> None:
+    """Count a code sent (or, for a decoy, as good as sent) to the email, for the hourly caps."""
+    conn.execute(
+        "INSERT INTO code_sends (email_key, purpose, requester_key) VALUES (%s, %s, %s)",
+        (email_key, purpose, requester_key),
+    )
+
+
+def code_sends_since(
+    conn: psycopg.Connection, email_key: bytes, purpose: Purpose, seconds: int, requester_key: bytes
+) -> tuple[int, int]:
+    """How many codes of this purpose went to the email in the last `seconds`: in all, and asked
+    for by this requester."""
+    row = conn.execute(
+        """SELECT count(*), count(*) FILTER (WHERE requester_key = %s) FROM code_sends
+           WHERE email_key = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
+        (requester_key, email_key, purpose, seconds),
+    ).fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def reset_code_sent_at(conn: psycopg.Connection, email_key: bytes) -> datetime | None:
+    """When the email's live reset code was sent, locking its slot; None when it has none."""
+    row = conn.execute(
+        "SELECT code_sent_at FROM reset_codes WHERE email_key = %s FOR UPDATE", (email_key,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def replace_reset_code(
+    conn: psycopg.Connection, email_key: bytes, account_id: UUID | None, mac: bytes, expires_at: datetime
+) -> None:
+    """A new reset code for the email (a decoy when `account_id` is None), voiding the previous one."""
+    conn.execute(
+        """INSERT INTO reset_codes (email_key, account_id, code_mac, code_expires_at) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (email_key) DO UPDATE
+           SET account_id = excluded.account_id, code_mac = excluded.code_mac,
+               code_expires_at = excluded.code_expires_at, code_attempts = 0, used_at = NULL,
+               code_sent_at = now()""",
+        (email_key, account_id, mac, expires_at),
+    )
+
+
+def count_reset_attempt(conn: psycopg.Connection, email_key: bytes) -> ResetSlot | None:
+    """Count one attempt at the email's live reset code, atomically; None when there is none."""
+    row = conn.execute(
+        """UPDATE reset_codes SET code_attempts = code_attempts + 1
+           WHERE email_key = %s AND used_at IS NULL
+           RETURNING code_mac, code_expires_at, code_attempts, account_id""",
+        (email_key,),
+    ).fetchone()
+    if row is None:
+        return None
+    return ResetSlot(StoredCode(code_mac=row[0], expires_at=row[1], attempts=row[2]), account_id=row[3])
+
+
+def use_reset_code(conn: psycopg.Connection, email_key: bytes) -> None:
+    """Spend the email's reset code: it never works again."""
+    conn.execute("UPDATE reset_codes SET used_at = now() WHERE email_key = %s", (email_key,))
+
+
+def guess_failures(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> int:
+    """Wrong codes for the email and purpose in the current window."""
+    row = conn.execute(
+        """SELECT failures FROM code_guesses WHERE email_key = %s AND purpose = %s
+           AND window_started_at > now() - make_interval(secs => %s)""",
+        (email_key, purpose, window_s),
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def count_guess_failure(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> None:
+    """Count a wrong code for the email and purpose; a window older than `window_s` starts over."""
+    conn.execute(
+        """INSERT INTO code_guesses (email_key, purpose, window_started_at, failures)
+           VALUES (%(key)s, %(purpose)s, now(), 1)
+           ON CONFLICT (email_key, purpose) DO UPDATE SET
+               failures = CASE WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
+                               THEN code_guesses.failures + 1 ELSE 1 END,
+               window_started_at = CASE
+                   WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
+                   THEN code_guesses.window_started_at ELSE now() END""",
+        {"key": email_key, "purpose": purpose, "window": window_s},
+    )

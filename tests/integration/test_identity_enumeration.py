@@ -1,0 +1,139 @@
+"""No enumeration by what an attacker can do with an address: register it with a password of their
+choosing and log in, or sign up for it again. A verified address answers as a new one does, in
+status and body, and costs the same argon2 work (counted here; timing itself is measured by
+bench/enumeration_timing.py); its owner is mailed a notice, never a code."""
+
+import dataclasses
+import json
+
+import pytest
+
+from identity.adapters.hashing import BackgroundHasher
+from identity.entrypoints.app import create_app
+from tests.integration.conftest import PASSWORD, bearer, latest_code, register, sign_up, verify
+
+ATTACKER_PASSWORD = "Attacker-Knows-1!"
+
+
+class CountingHasher(BackgroundHasher):
+    """The real hasher, counting its argon2 runs."""
+
+    def __init__(self, real: BackgroundHasher) -> None:
+        super().__init__(real.hasher, 0)
+        self.runs = 0
+
+    def _run(self, work, *args):  # type: ignore[no-untyped-def]
+        self.runs += 1
+        return super()._run(work, *args)
+
+
+@pytest.fixture
+def counted(identity):  # type: ignore[no-untyped-def]
+    hasher = CountingHasher(identity.hasher)
+    return hasher, create_app(dataclasses.replace(identity, hasher=hasher)).test_client()
+
+
+def login(client, email: str, password: str) -> tuple[int, object]:  # type: ignore[no-untyped-def]
+    response = client.post("/v1/sessions", json={"email": email, "password": password})
+    return response.status_code, response.json
+
+
+def codes_topic_events(pool, email: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = 'identity.codes.v1' ORDER BY id"
+        ).fetchall()
+    events = [json.loads(value) for (value,) in rows]
+    return [event for event in events if event["data"]["email"] == email]
+
+
+def test_register_then_login_answers_alike_for_a_verified_and_a_new_email(
+    client, identity_pool, unique_email
+):
+    sign_up(client, identity_pool, unique_email)
+    answers = {}
+    for kind, email in (("verified", unique_email), ("new", "new-" + unique_email)):
+        register(client, email, ATTACKER_PASSWORD)
+        answers[kind] = login(client, email, ATTACKER_PASSWORD)
+        answers[kind + " wrong"] = login(client, email, "Nobody-Chose-3#")
+    assert answers["verified"] == answers["new"]
+    assert answers["verified"][0] == 403 and str(answers["verified"][1]["type"]).endswith(
+        "account-not-verified"
+    )
+    assert answers["verified wrong"] == answers["new wrong"]
+    assert answers["verified wrong"][0] == 401
+    assert login(client, unique_email, PASSWORD)[0] == 200  # the owner's password still logs in
+
+
+def test_every_login_and_registration_path_runs_argon2_once(counted, identity_pool, unique_email):
+    hasher, client = counted
+    sign_up(client, identity_pool, unique_email)
+    pending = "pending-" + unique_email
+    paths = {
+        "register verified": lambda: register(client, unique_email, ATTACKER_PASSWORD),
+        "register new": lambda: register(client, pending, ATTACKER_PASSWORD),
+        "login verified, decoy's password": lambda: login(client, unique_email, ATTACKER_PASSWORD),
+        "login pending, its password": lambda: login(client, pending, ATTACKER_PASSWORD),
+        "login verified, owner's password": lambda: login(client, unique_email, PASSWORD),
+        "login verified, wrong password": lambda: login(client, unique_email, "Nobody-Chose-3#"),
+        "login pending, wrong password": lambda: login(client, pending, "Nobody-Chose-3#"),
+        "login unknown": lambda: login(client, "nobody-" + unique_email, ATTACKER_PASSWORD),
+    }
+    runs = {}
+    for name, path in paths.items():
+        before = hasher.runs
+        path()
+        runs[name] = hasher.runs - before
+    assert runs == dict.fromkeys(paths, 1)
+
+
+def test_a_decoys_password_does_not_clear_the_failures_against_the_owners(
+    client, identity_pool, unique_email
+):
+    sign_up(client, identity_pool, unique_email)
+    register(client, unique_email, ATTACKER_PASSWORD)
+    statuses = []
+    for _ in range(5):
+        statuses.append(login(client, unique_email, "Nobody-Chose-3#")[0])
+        statuses.append(login(client, unique_email, ATTACKER_PASSWORD)[0])
+    assert statuses[:2] == [401, 403]
+    assert 429 in statuses  # the attacker's own registration does not buy unlimited guesses
+
+
+def test_a_decoys_password_neither_deletes_the_account_nor_verifies(client, identity_pool, unique_email):
+    token = sign_up(client, identity_pool, unique_email)
+    decoy = register(client, unique_email, ATTACKER_PASSWORD)
+    for password in (ATTACKER_PASSWORD, "Nobody-Chose-3#"):
+        refused = client.delete("/v1/accounts/me", json={"password": password}, headers=bearer(token))
+        assert refused.status_code == 403 and refused.json["type"].endswith("wrong-password")
+    assert verify(client, unique_email, decoy, latest_code(identity_pool, unique_email)).status_code == 400
+
+
+def test_signing_up_again_mails_the_owner_a_notice_in_their_language_and_no_code(
+    client, identity_pool, unique_email
+):
+    first = register(client, unique_email, PASSWORD, locale="fr")
+    assert verify(client, unique_email, first, latest_code(identity_pool, unique_email)).status_code == 200
+    again = client.post(
+        "/v1/accounts", json={"email": unique_email, "password": ATTACKER_PASSWORD, "locale": "en"}
+    )
+    new = client.post("/v1/accounts", json={"email": "new-" + unique_email, "password": ATTACKER_PASSWORD})
+    assert (again.status_code, set(again.json)) == (new.status_code, set(new.json))
+    events = codes_topic_events(identity_pool, unique_email)
+    assert [event["type"] for event in events] == ["CodeIssued", "DuplicateSignupAttempted"]
+    assert events[1]["data"]["locale"] == "fr"  # the owner's language, not the one asked in
+    assert "code_encrypted" not in events[1]["data"]
+    client.post(
+        "/v1/accounts/verification/resend",
+        json={"email": unique_email, "registration_id": again.json["registration_id"]},
+    )
+    assert len(codes_topic_events(identity_pool, unique_email)) == 2  # within the resend cooldown
+
+
+def test_the_notices_are_capped_like_code_mails(make_identity, identity_pool, unique_email):
+    client = create_app(make_identity(codes_per_hour=3)).test_client()
+    sign_up(client, identity_pool, unique_email)
+    for _ in range(5):
+        register(client, unique_email, ATTACKER_PASSWORD)
+    types = [event["type"] for event in codes_topic_events(identity_pool, unique_email)]
+    assert types == ["CodeIssued", "DuplicateSignupAttempted", "DuplicateSignupAttempted"]
