@@ -73,6 +73,10 @@ class MigrationSet:
             match = MIGRATION_FILE.match(entry.name)
             if match:
                 found.append((int(match.group(1)), entry.name, entry))
+        versions = [version for version, _, _ in found]
+        if twice := sorted({version for version in versions if versions.count(version) > 1}):
+            # Two branches that each added "the next" migration: one would silently never run.
+            raise ValueError(f"{self.component}: more than one migration numbered {twice}")
         return sorted(found)
 
 
