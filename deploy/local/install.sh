@@ -44,7 +44,21 @@ ensure_ffmpeg() {
         return 0
     fi
     log "installing ffmpeg from Debian's packages (the catalogue's sample videos)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+    apt_install ffmpeg
+}
+
+# Debian's packages for the project's own processes: a package's system service (nginx, Prometheus)
+# must not start on install, where it would take the ports `make run` gives its own (a policy-rc.d
+# refusing it, if the machine has none).
+apt_install() {
+    local policy=/usr/sbin/policy-rc.d added="" status=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=yes
+    fi
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+        >/dev/null; } || status=$?
+    if [[ -n $added ]]; then rm -f "$policy"; fi
+    return $status
 }
 
 # `make run` starts Prometheus (and PostgreSQL's exporter); `make test` runs promtool on the alert rules and checks the
@@ -60,12 +74,11 @@ ensure_prometheus() {
         return 0
     fi
     log "installing Prometheus from Debian's packages (make run scrapes the stack; make test runs promtool)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
-        prometheus-postgres-exporter >/dev/null
+    apt_install prometheus prometheus-postgres-exporter
 }
 
 # `make run` puts nginx in front of every public port (deploy/local/nginx_conf.py), run as a process
-# of its own: the package's system service must not start (a policy-rc.d refusing it, if none is there).
+# of its own.
 ensure_nginx() {
     if command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; then return 0; fi
     if [[ $(id -u) -ne 0 ]]; then
@@ -73,12 +86,7 @@ ensure_nginx() {
         return 0
     fi
     log "installing nginx from Debian's packages (in front of the services' ports; its service stays off)"
-    local policy=/usr/sbin/policy-rc.d added=""
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=yes
-    fi
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
-    if [[ -n $added ]]; then rm -f "$policy"; fi
+    apt_install nginx
 }
 
 # Copies rather than hard links: the uv cache and the venv may be on different file systems.

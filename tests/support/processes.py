@@ -41,7 +41,7 @@ class ServiceProcess:
             )
         return self
 
-    def wait_http(self, url: str, timeout: float = 30.0) -> None:
+    def wait_http(self, url: str, timeout: float = 90.0) -> None:
         """Wait until `url` answers 200, failing early (with the log) if the process died."""
 
         def ready() -> bool:

@@ -5,7 +5,7 @@ import pytest
 
 from catalogue.adapters.storage import LocalStorage
 from catalogue.entrypoints.app import create_app
-from tests.integration.catalogue.conftest import add_video, operator
+from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.conftest import bearer, sign_up
 
 PUBLIC = "https://videos.example.org"
@@ -40,10 +40,10 @@ def test_odd_searches_are_a_422_problem(client, query, field):
 
 def test_absurd_nesting_and_control_characters_in_an_ingest_are_a_422(client):
     deep = client.post(
-        "/v1/videos", data="[" * 5000 + "]" * 5000, content_type="application/json", headers=operator()
+        "/v1/videos", data="[" * 5000 + "]" * 5000, content_type="application/json", headers=editor()
     )
     assert deep.status_code == 422
-    titled = client.post("/v1/videos", json={"title": "two\nlines"}, headers=operator())
+    titled = client.post("/v1/videos", json={"title": "two\nlines"}, headers=editor())
     assert titled.status_code == 422 and "title" in titled.json["errors"]
 
 
@@ -72,7 +72,7 @@ def test_public_lists_are_cacheable_for_a_minute_and_everything_personal_is_not(
         anonymous = client.get(path)
         assert anonymous.headers["Cache-Control"] == "public, max-age=60"
         assert "Authorization" in anonymous.headers["Vary"]
-        assert client.get(path, headers=operator()).headers["Cache-Control"] == "no-store"
+        assert client.get(path, headers=editor()).headers["Cache-Control"] == "no-store"
     assert client.get("/v1/videos?page=0").headers["Cache-Control"] == "no-store"  # a 422
     identity = served_identity.app.test_client()
     token = sign_up(identity, identity_pool, unique_email)
