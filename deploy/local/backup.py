@@ -251,8 +251,8 @@ def drill() -> int:
     port = free_port()
     private = Drill(Path(os.environ.get("STATE_DIR", REPO / ".state")) / f"backup-drill-{port}", port)
     print(f"drill: private cluster in {private.root} on port {private.port}")
-    private.create()
     try:
+        private.create()
         base_backup(private.port, private.root / "base")
         written = write_accounts(private.url("identity"), DRILL_WRITE_S)
         private.pg_ctl("stop", "-m", "immediate")  # the disk is gone: nothing more is archived
