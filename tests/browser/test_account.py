@@ -106,3 +106,20 @@ def test_the_login_form_by_keyboard_alone(portal, journey, new_email):
     expect(page.locator("#password-errors")).to_have_text("The email or password is not right.")
     assert page.evaluate("() => document.activeElement.id") == "password"  # focus where the error is
     journey.step("keyboard-login-refused")
+
+
+def test_logging_in_never_returns_to_another_host(portal, journey, inbox, new_email):
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.get_by_role("button", name="Log out").click()
+    # The browser sends the tab itself: the input guard refuses it with a page, and the session lives on.
+    refused = page.goto(portal.url + "/login?next=/%09/evil.example")
+    assert refused is not None and refused.status == 422
+    expect(page.locator("main")).to_contain_text("The request could not be completed.")
+    journey.step("next-with-a-tab")
+    for trick in ("//evil.example", "/%5Cevil.example", "/%2509/evil.example", "https:evil.example"):
+        page.goto(portal.url + "/login?next=" + trick)
+        log_in(page, new_email, PASSWORD)
+        expect(page).to_have_url(portal.url + "/")
+        page.get_by_role("button", name="Log out").click()
