@@ -20,7 +20,6 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.events import CloudEvent
 from accounts_common.housekeeping import Expiry
-from accounts_common.roles import SECOND_FACTOR, Role
 from accounts_common.web import Problem
 
 ISSUER = "identity"
@@ -331,38 +330,3 @@ def authenticate_request(*, verified: bool = True) -> Principal:
 def current_principal() -> Principal:
     """The principal `require_bearer` checked for this request."""
     return g.principal
-
-
-def require_role(role: Role) -> Callable[[View], View]:
-    """Decorate an operator view: 401 without a valid token, 403 without the role or without MFA."""
-
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            authorize_role(role)
-            return view(*args, **kwargs)
-
-        return cast(View, checked)
-
-    return decorate
-
-
-def authorize_role(role: Role) -> Principal:
-    """The principal of the current request when it may act as `role` (see `require_role`); also a
-    blueprint's `before_request`, so a refusal comes before the body is even validated."""
-    principal = authenticate_request(verified=True)
-    check_role(principal, role)
-    g.principal = principal
-    return principal
-
-
-def check_role(principal: Principal, role: Role) -> None:
-    """Return when the principal may act as `role`; a 403 Problem saying why otherwise."""
-    if role.value not in principal.roles:
-        raise Problem(403, "role-required", f"This needs the {role.value} role.")
-    if SECOND_FACTOR not in principal.amr:
-        raise Problem(
-            403,
-            "second-factor-required",
-            f"The {role.value} role counts only after logging in with a one-time code (TOTP).",
-        )

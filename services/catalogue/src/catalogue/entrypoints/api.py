@@ -9,7 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from accounts_common.auth import current_principal, require_bearer, require_role
+from accounts_common.auth import current_principal, require_bearer
+from accounts_common.authorization import require_role
 from accounts_common.caching import public_for
 from accounts_common.roles import Role
 from accounts_common.web import document_problems

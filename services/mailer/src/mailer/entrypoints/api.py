@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from accounts_common.auth import authorize_role
+from accounts_common.authorization import authorize_role
 from accounts_common.roles import Role
 from mailer.adapters.deliveries import DeliveryLog
 

@@ -6,7 +6,8 @@ from uuid import UUID
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from accounts_common.auth import authorize_role, current_principal, require_bearer
+from accounts_common.auth import current_principal, require_bearer
+from accounts_common.authorization import authorize_role
 from accounts_common.roles import Role
 from accounts_common.web import Problem, document_problems
 from newsletter.domain.issues import Issue
