@@ -44,7 +44,8 @@ class Support:
         letter = dlq.replay_letter(self.bootstrap_servers, self.consumer_group, partition, offset)
         if letter is not None:
             with self.pool.connection() as conn, conn.transaction():
-                self._record(conn, actor, "mail.dead-letter-replayed", f"{letter.event_type} {letter.event_id}")
+                target = f"{letter.event_type} {letter.event_id}"
+                self._record(conn, actor, "mail.dead-letter-replayed", target)
         return letter
 
     def replay_all(self, actor: UUID) -> int:
