@@ -12,7 +12,11 @@ import psycopg
 from jinja2 import TemplateError
 from markupsafe import Markup
 
-from accounts_common.auth import REVOCATION_HANDLERS, record_account_deleted, record_password_reset
+from accounts_common.account_projection import (
+    REVOCATION_HANDLERS,
+    record_account_deleted,
+    record_password_reset,
+)
 from accounts_common.codecrypt import CodeCipher
 from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
