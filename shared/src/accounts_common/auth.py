@@ -18,7 +18,7 @@ from flask import Flask, current_app, g, request
 from psycopg_pool import ConnectionPool
 
 from accounts_common.account_projection import is_revoked
-from accounts_common.web import Problem
+from accounts_common.problems import Problem
 
 ISSUER = "identity"
 ALGORITHMS = ["EdDSA", "RS256"]
