@@ -17,6 +17,7 @@ class Settings:
     identity_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     public_url: str = "http://127.0.0.1:8002"
     storage_root: str = ".state/catalogue-media"
+    storage: str = ""  # s3://bucket[/prefix]; empty: the folder storage_root
     link_lifetime_s: int = 600
     x_accel_redirect_prefix: str = ""
     consumer_group: str = "catalogue"
@@ -37,6 +38,7 @@ class Settings:
             identity_jwks_url=env_str("IDENTITY_JWKS_URL", defaults.identity_jwks_url),
             public_url=env_str("CATALOGUE_PUBLIC_URL", defaults.public_url).rstrip("/"),
             storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),
+            storage=env_str("CATALOGUE_STORAGE", ""),
             link_lifetime_s=env_int("CATALOGUE_LINK_LIFETIME_S", defaults.link_lifetime_s),
             x_accel_redirect_prefix=env_str("CATALOGUE_X_ACCEL_REDIRECT_PREFIX", "").rstrip("/"),
             consumer_group=env_str("CATALOGUE_CONSUMER_GROUP", defaults.consumer_group),

@@ -19,7 +19,6 @@ from accounts_common.process import (
 )
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
-from catalogue.adapters.storage import LocalStorage
 from catalogue.bootstrap import bootstrap
 from catalogue.service_layer.projection import HANDLERS
 from catalogue.settings import Settings
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 def seed(settings: Settings) -> None:
     catalogue = bootstrap(settings)
     try:
-        added = samples.seed(catalogue, LocalStorage(settings.storage_root))
+        added = samples.seed(catalogue, catalogue.storage)
     except FfmpegMissing as missing:
         raise SystemExit(f"catalogue seed: {missing}") from None
     finally:
