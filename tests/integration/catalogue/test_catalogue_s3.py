@@ -4,6 +4,8 @@ with ranges streamed from the bucket, the public preview, and the Repr-Digest of
 import base64
 import hashlib
 import io
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.catalogue.test_catalogue_downloads import get_link, local
 from tests.integration.conftest import sign_up
+from tests.support.processes import VENV_BIN
 from tests.support.s3 import S3Server
 
 CONTENT = bytes(range(256)) * 4000  # 1,024,000 bytes, every offset distinguishable
@@ -193,3 +196,13 @@ def test_repr_digest_is_the_stored_checksum_not_recomputed(catalogue_client, med
     assert (download.status_code, download.headers["Repr-Digest"]) == (206, expected)
     preview = catalogue_client.head(f"/v1/videos/{video['id']}/preview")
     assert (preview.status_code, preview.headers["Repr-Digest"]) == (200, expected)
+
+
+def test_storage_init_creates_the_bucket_once(s3: S3Server):
+    bucket = f"test-init-{uuid.uuid4().hex[:16]}"
+    env = {**os.environ, **s3.env, "CATALOGUE_STORAGE": f"s3://{bucket}/media", "ACCOUNTS_ENV": "development"}
+    first = subprocess.run([VENV_BIN / "catalogue", "storage-init"], env=env, capture_output=True, text=True)
+    assert first.returncode == 0 and f"bucket {bucket} created" in first.stdout, first.stderr
+    again = subprocess.run([VENV_BIN / "catalogue", "storage-init"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "already there" in again.stdout, again.stderr
+    S3Storage(bucket, client=s3.client()).put("a.txt", io.BytesIO(b"in the new bucket"))

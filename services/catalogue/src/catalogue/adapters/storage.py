@@ -135,6 +135,20 @@ class S3Storage:
         # object visible only once complete.
         self.client.upload_fileobj(source, self.bucket, self.object_key(key))
 
+    def ensure_bucket(self) -> bool:
+        """Create the bucket unless it exists (local and test stores; production's is provisioned);
+        whether it was created."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        self.client.create_bucket(Bucket=self.bucket)
+        return True
+
     def presigned_url(self, key: str, lifetime_s: int) -> str:
         """A URL that GETs the object (Range included) without credentials, for `lifetime_s` seconds."""
         return str(
