@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from accounts_common.db import create_pool
+from catalogue import samples
 from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_storage
 from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
+from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
+from tests.conftest import migrated_database
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.catalogue.test_catalogue_downloads import get_link, local
 from tests.integration.conftest import sign_up
@@ -206,3 +210,24 @@ def test_storage_init_creates_the_bucket_once(s3: S3Server):
     again = subprocess.run([VENV_BIN / "catalogue", "storage-init"], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "already there" in again.stdout, again.stderr
     S3Storage(bucket, client=s3.client()).put("a.txt", io.BytesIO(b"in the new bucket"))
+
+
+def test_seeding_renders_the_samples_into_the_bucket(infra, s3: S3Server, make_catalogue):
+    """`CATALOGUE_STORAGE=s3://… catalogue seed`: the sample files land in the bucket, once."""
+    bucket = s3.new_bucket()
+    database = migrated_database(infra, "test_catalogue_s3_seed", CATALOGUE_MIGRATIONS)
+    storage = S3Storage(bucket, client=s3.client())
+    with create_pool(database, name="test-catalogue-s3-seed") as pool:
+        catalogue = Catalogue(make_catalogue().settings, pool, storage)
+        assert samples.seed(catalogue, storage) == len(samples.SAMPLES)
+        assert samples.seed(catalogue, storage) == 0
+        client = create_app(catalogue).test_client()
+        [found] = client.get("/v1/videos?q=Dedonder").json["items"]
+        listed = client.get(f"/v1/videos/{found['id']}").json["renditions"]
+    checksums = {rendition["label"]: rendition["checksum"] for rendition in listed}
+    for rendition in samples.SAMPLES[0].video.renditions:
+        with storage.open(rendition.storage_key) as file:
+            assert hashlib.sha256(file.read()).hexdigest() == checksums[rendition.label]
+    keys = [item["Key"] for item in s3.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert samples.thumbnail_key("stoltenberg-dedonder") in keys
+    assert not [key for key in keys if key.endswith(".part")]

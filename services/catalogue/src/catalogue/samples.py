@@ -4,6 +4,7 @@ Seeding is idempotent: every sample has a fixed id, files already rendered are k
 video already in the catalogue is left alone.
 """
 
+import functools
 import logging
 import tempfile
 import uuid
@@ -128,10 +129,14 @@ def _render(sample: Sample, storage: Storage) -> Video:
     renditions = []
     for rendition in new.renditions:
         key = rendition.storage_key
-        _ensure(storage, key, lambda path, r=rendition: render_video(path, r, new.duration_s, sample.pattern))
+        _ensure(storage, key, functools.partial(_render_video, rendition, new.duration_s, sample.pattern))
         rendition_id = uuid.uuid5(sample.id, rendition.label)
         renditions.append(rendition.stored(rendition_id, storage.size(key), storage.checksum(key)))
     return new.stored(sample.id, renditions)
+
+
+def _render_video(encoding: NewRendition, duration_s: float, pattern: str, path: Path) -> None:
+    render_video(path, encoding, duration_s, pattern)
 
 
 def _ensure(storage: Storage, key: str, render: Callable[[Path], None]) -> None:
