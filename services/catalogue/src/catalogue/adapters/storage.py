@@ -55,14 +55,19 @@ def sha256_of(file: BinaryIO) -> str:
     return digest.hexdigest()
 
 
+def bucket_and_prefix(location: str) -> tuple[str, str]:
+    """The bucket and key prefix of an `s3://bucket[/prefix]` location; ValueError for anything else."""
+    parts = urllib.parse.urlsplit(location)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"CATALOGUE_STORAGE must be s3://bucket[/prefix] or empty, got {location!r}")
+    return parts.netloc, parts.path.strip("/")
+
+
 def open_storage(location: str, local_root: str) -> "LocalStorage | S3Storage":
     """The storage a CATALOGUE_STORAGE value names: `s3://bucket[/prefix]`, or (empty) the local root."""
     if not location:
         return LocalStorage(local_root)
-    parts = urllib.parse.urlsplit(location)
-    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"CATALOGUE_STORAGE must be s3://bucket[/prefix] or empty, got {location!r}")
-    return S3Storage(parts.netloc, parts.path.strip("/"))
+    return S3Storage(*bucket_and_prefix(location))
 
 
 class LocalStorage:
