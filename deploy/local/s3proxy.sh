@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local S3-compatible object store for development and tests: S3Proxy (Maven Central's
-# org.gaul:s3proxy) serving the S3 API over a folder (jclouds' filesystem backend), without
+# org.gaul:s3proxy) serving the S3 API over a folder (jclouds' filesystem-nio2 backend), without
 # Docker. Maven copies its jars from deploy/local/s3proxy/pom.xml, as kafka.sh does for Kafka.
 #
 #   deploy/local/s3proxy.sh start|stop|restart|status|reset
@@ -11,7 +11,7 @@
 #   S3PROXY_IDENTITY   access key id (default: local-identity)
 #   S3PROXY_CREDENTIAL secret access key (default: local-credential)
 #   S3PROXY_BUCKETS    buckets that exist from the start (default: catalogue-media)
-#   S3PROXY_HEAP       JVM heap options (default: -Xmx256m)
+#   S3PROXY_HEAP       JVM heap options (default: -Xmx512m)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,7 +29,7 @@ PORT="${S3PROXY_PORT:-9000}"
 IDENTITY="${S3PROXY_IDENTITY:-local-identity}"
 CREDENTIAL="${S3PROXY_CREDENTIAL:-local-credential}"
 BUCKETS="${S3PROXY_BUCKETS:-catalogue-media}"
-HEAP="${S3PROXY_HEAP:--Xmx256m}"
+HEAP="${S3PROXY_HEAP:--Xmx512m}"
 START_TIMEOUT=90
 
 log() { printf 's3proxy.sh: %s\n' "$*"; }
@@ -81,7 +81,10 @@ s3proxy.endpoint=http://$HOST:$PORT
 s3proxy.authorization=aws-v2-or-v4
 s3proxy.identity=$IDENTITY
 s3proxy.credential=$CREDENTIAL
-jclouds.provider=filesystem
+# filesystem-nio2: the maintained backend ("filesystem" is deprecated); it wants jclouds keys, unused.
+jclouds.provider=filesystem-nio2
+jclouds.identity=$IDENTITY
+jclouds.credential=$CREDENTIAL
 jclouds.filesystem.basedir=$DATA
 CONF
 }
@@ -109,7 +112,7 @@ cmd_start() {
     ensure_tools
     ensure_libs
     local bucket
-    # With the filesystem backend a bucket is a folder.
+    # With a filesystem backend a bucket is a folder.
     for bucket in $BUCKETS; do mkdir -p "$DATA/$bucket"; done
     write_config
     local heap

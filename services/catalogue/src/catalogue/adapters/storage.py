@@ -136,8 +136,11 @@ class S3Storage:
             return sha256_of(file)
 
     def put(self, key: str, source: BinaryIO) -> None:
-        # Multipart above a few MiB, in chunks: a multi-GB rendition never sits in memory. S3 makes an
-        # object visible only once complete.
+        # Multipart above 8 MiB, in chunks: a multi-GB rendition never sits in memory, and S3 makes an
+        # object visible only once complete. boto3 sizes a stream it cannot seek by its first read:
+        # an unbuffered one's short read would send everything as one PUT (S3Proxy refuses one over 128 MiB).
+        if isinstance(source, io.RawIOBase):
+            source = io.BufferedReader(source, CHECKSUM_CHUNK)  # type: ignore[assignment]
         self.client.upload_fileobj(source, self.bucket, self.object_key(key))
 
     def ensure_bucket(self) -> bool:
