@@ -1,4 +1,4 @@
-"""The real infrastructure for the tests: Kafka, PostgreSQL and the SMTP sink.
+"""The real infrastructure for the tests: Kafka, PostgreSQL and the SMTP sink (and S3Proxy, `s3`).
 
 Each comes from the environment when set (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, SMTP_SINK_URL
 with SMTP_HOST/SMTP_PORT), as `make test` does after starting the local ones (the SMTP sink, being
