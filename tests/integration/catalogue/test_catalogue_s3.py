@@ -9,11 +9,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from accounts_common.db import create_pool
 from catalogue import samples
-from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_storage
+from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_storage, s3_config
 from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
 from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
@@ -21,7 +23,7 @@ from tests.conftest import migrated_database
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.catalogue.test_catalogue_downloads import get_link, local
 from tests.integration.conftest import sign_up
-from tests.support.processes import VENV_BIN
+from tests.support.processes import VENV_BIN, free_port
 from tests.support.s3 import S3Server
 
 CONTENT = bytes(range(256)) * 4000  # 1,024,000 bytes, every offset distinguishable
@@ -153,6 +155,23 @@ def test_a_file_lost_from_the_bucket_is_503_not_500(s3_client_app, storage, s3, 
     s3.client().delete_object(Bucket=bucket, Key=f"media/{key}")
     response = s3_client_app.get(local(get_link(s3_client_app, video, token)))
     assert response.status_code == 503 and response.json["type"].endswith("file-unavailable")
+
+
+def test_a_store_that_does_not_answer_is_503_not_500(make_catalogue, s3_client_app, storage, token):
+    key = f"test/{uuid.uuid4().hex}.mp4"
+    storage.put(key, io.BytesIO(CONTENT))
+    video = ingest(s3_client_app, key)
+    link = local(get_link(s3_client_app, video, token))
+    # The same bucket, through an address where nothing listens (the store down), retries off.
+    once = s3_config().merge(Config(retries={"total_max_attempts": 1}))
+    unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
+                               aws_access_key_id="x", aws_secret_access_key="y", config=once)  # fmt: skip
+    base = make_catalogue(storage=f"s3://{storage.bucket}/media")
+    down = create_app(Catalogue(base.settings, base.pool, S3Storage(storage.bucket, "media", unreachable)))
+    client = down.test_client()
+    for response in (client.get(link), client.get(f"/v1/videos/{video['id']}/preview")):
+        assert response.status_code == 503, response.data
+        assert response.json["type"].endswith("storage-unavailable")
 
 
 def test_the_preview_plays_from_the_bucket_for_anyone(s3_client_app, storage):

@@ -9,6 +9,8 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 CHECKSUM_CHUNK = 1024 * 1024
 
 
@@ -18,6 +20,10 @@ class UnsafeKey(Exception):
 
 class MissingFile(Exception):
     """No file is stored under that key."""
+
+
+class StorageUnavailable(Exception):
+    """The store did not answer as it should (down, refusing the keys, throttling): a 503, not a 500."""
 
 
 class Storage(Protocol):
@@ -146,8 +152,6 @@ class S3Storage:
     def ensure_bucket(self) -> bool:
         """Create the bucket unless it exists (local and test stores; production's is provisioned);
         whether it was created."""
-        from botocore.exceptions import ClientError
-
         try:
             self.client.head_bucket(Bucket=self.bucket)
             return False
@@ -172,15 +176,15 @@ class S3Storage:
         return self.client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-")["Body"]
 
     def _head(self, key: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
         object_key = self.object_key(key)
         try:
             return dict(self.client.head_object(Bucket=self.bucket, Key=object_key))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise MissingFile(key) from None
-            raise
+            raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
 
 
 def s3_client() -> Any:
