@@ -81,6 +81,7 @@ def main() -> None:
     finally:
         web.stop()
         databases.drop_all()
+        s3.remove_created()
     report(size, raw, served, rss_before, rss_after)
 
 

@@ -121,7 +121,10 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3 server (S3Proxy): the local one from the environment, else a private one."""
     with s3_server(tmp_path_factory.mktemp("s3proxy")) as server:
-        yield server
+        try:
+            yield server
+        finally:
+            server.remove_created()
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ class S3Server:
     endpoint: str
     access_key: str
     secret_key: str
+    created: list[str] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -47,10 +48,21 @@ class S3Server:
         )
 
     def new_bucket(self) -> str:
-        """A bucket of its own for a test run."""
+        """A bucket of its own for a test run (removed with `remove_created`)."""
         name = f"test-{uuid.uuid4().hex[:20]}"
         self.client().create_bucket(Bucket=name)
+        self.created.append(name)
         return name
+
+    def remove_created(self) -> None:
+        """Empty and delete the buckets `new_bucket` made: the local store is shared by every run."""
+        client = self.client()
+        for name in self.created:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+                for item in page.get("Contents", []):
+                    client.delete_object(Bucket=name, Key=item["Key"])
+            client.delete_bucket(Bucket=name)
+        self.created.clear()
 
 
 @contextmanager

@@ -246,6 +246,7 @@ def test_repr_digest_is_the_stored_checksum_not_recomputed(catalogue_client, med
 
 def test_storage_init_creates_the_bucket_once(s3: S3Server):
     bucket = f"test-init-{uuid.uuid4().hex[:16]}"
+    s3.created.append(bucket)  # removed at the end of the run with the others
     env = {**os.environ, **s3.env, "CATALOGUE_STORAGE": f"s3://{bucket}/media", "ACCOUNTS_ENV": "development"}
     first = subprocess.run([VENV_BIN / "catalogue", "storage-init"], env=env, capture_output=True, text=True)
     assert first.returncode == 0 and f"bucket {bucket} created" in first.stdout, first.stderr
