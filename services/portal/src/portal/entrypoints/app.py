@@ -121,7 +121,9 @@ def install_page_context(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' http: https: data:; form-action 'self' http: https:; "
+            # Posters and the video page's preview come from the catalogue's own address.
+            "default-src 'self'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
+            "form-action 'self' http: https:; "
             "frame-ancestors 'none'; base-uri 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
