@@ -3,6 +3,9 @@ another `Storage` (see README: it would answer downloads with presigned URLs ins
 
 import hashlib
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
@@ -28,6 +31,16 @@ class Storage(Protocol):
 
     def checksum(self, key: str) -> str:
         """SHA-256 of the file, in hex, read in chunks."""
+        ...
+
+    def put(self, key: str, file: BinaryIO) -> None:
+        """Store the file's bytes (read in chunks from its current offset) under `key`, whole or not
+        at all: nothing is listed under `key` until every byte is stored."""
+        ...
+
+    def local_path(self, key: str) -> AbstractContextManager[Path]:
+        """A path on this machine holding the file for as long as the context lasts (ffmpeg's input);
+        MissingFile when there is none."""
         ...
 
 
@@ -73,6 +86,21 @@ class LocalStorage:
             while chunk := file.read(CHECKSUM_CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
+
+    def put(self, key: str, file: BinaryIO) -> None:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".part")
+        with temporary.open("wb") as target:
+            shutil.copyfileobj(file, target, CHECKSUM_CHUNK)
+        os.replace(temporary, path)
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self.path(key)
+        if not path.is_file():
+            raise MissingFile(key)
+        yield path
 
     def write(self, key: str, data: bytes) -> None:
         """Store `data` under `key` (the seed and tests; operators put files in place themselves)."""

@@ -9,7 +9,7 @@ from accounts_common.db import database_reachable
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app, problem_response
 from catalogue.bootstrap import Catalogue, bootstrap
-from catalogue.entrypoints import api
+from catalogue.entrypoints import api, uploads
 from catalogue.service_layer.errors import Refusal
 
 
@@ -20,7 +20,7 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     app = create_api_app(
         "catalogue",
         title="Multimedia Accounts — catalogue",
-        blueprints=[api.videos, api.downloads],
+        blueprints=[api.videos, api.downloads, uploads.uploads],
         readiness_checks={"database": lambda: database_reachable(catalogue.pool)},
         config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
     )
