@@ -17,7 +17,17 @@ AUDIO_BITRATE = 128_000
 # Height, video bitrate (bits/s): the usual ladder for H.264 at 25-30 frames per second.
 LADDER = ((1080, 5_000_000), (720, 2_800_000), (360, 800_000))
 # Containers of still images: ffprobe finds a "video" stream in them, but they are not videos.
-IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "bmp_pipe", "gif", "webp_pipe", "tiff_pipe", "svg_pipe"}
+IMAGE_FORMATS = {
+    "tty",
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "bmp_pipe",
+    "gif",
+    "webp_pipe",
+    "tiff_pipe",
+    "svg_pipe",
+}
 
 
 class NotAVideo(Exception):

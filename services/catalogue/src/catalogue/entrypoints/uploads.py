@@ -61,7 +61,8 @@ def tus_checks() -> Response | None:
             headers={"Tus-Version": TUS_VERSION},
         )
     if request.method == "PATCH":
-        request.max_content_length = None  # the body goes to disk in chunks, however long
+        # The body goes to disk in chunks: an upload's own length bounds it, not the JSON limit.
+        request.max_content_length = catalogue().settings.max_upload_bytes
     return None
 
 
