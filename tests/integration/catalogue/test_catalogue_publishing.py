@@ -335,8 +335,8 @@ def test_two_workers_never_hold_one_job_and_a_lapsed_lease_is_taken_again(served
         second.commit()
         assert claimed_video(second, "worker-b") != video_id  # leased to worker-a
         second.commit()
-        second.execute("UPDATE transcode_jobs SET lease_expires_at = now() - interval '1 second' WHERE video_id = %s",
-                       (video_id,))  # fmt: skip
+        lapse = "UPDATE transcode_jobs SET lease_expires_at = now() - interval '1 second' WHERE video_id = %s"
+        second.execute(lapse, (video_id,))
         second.commit()
         again = repository.claim_job(second, "worker-b", 60)
         second.commit()
@@ -351,8 +351,10 @@ def claimed_video(conn: psycopg.Connection, worker: str) -> uuid.UUID | None:
     job = repository.claim_job(conn, worker, 60)
     if job is None:
         return None
-    conn.execute("UPDATE transcode_jobs SET lease_expires_at = NULL, attempts = attempts - 1 WHERE video_id = %s",
-                 (job.video_id,))  # fmt: skip
+    give_back = (
+        "UPDATE transcode_jobs SET lease_expires_at = NULL, attempts = attempts - 1 WHERE video_id = %s"
+    )
+    conn.execute(give_back, (job.video_id,))
     return job.video_id
 
 
