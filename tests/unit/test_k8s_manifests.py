@@ -26,6 +26,8 @@ ALLOWED_PEERS = {
     "mailer-migrate": {"mailer-db"},
     "catalogue-web": {"catalogue-db", "identity-web"},
     "catalogue-worker": {"catalogue-db", "kafka"},
+    "catalogue-relay": {"catalogue-db", "kafka"},
+    "catalogue-transcoder": {"catalogue-db"},
     "catalogue-migrate": {"catalogue-db"},
     "portal-web": {"identity-web", "catalogue-web", "newsletter-web"},
     "newsletter-web": {"newsletter-db", "identity-web"},
@@ -248,6 +250,8 @@ def test_every_process_with_metrics_is_scraped_and_reachable_by_prometheus():
         "newsletter-worker",
         "mailer-worker",
         "catalogue-worker",
+        "catalogue-relay",
+        "catalogue-transcoder",
     } <= scraped
     for app, port, _ in scraped_workloads():
         assert monitoring_may_reach(app, port), f"{app}: Prometheus cannot reach port {port}"
