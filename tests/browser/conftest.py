@@ -107,9 +107,10 @@ def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) ->
     title = f"Secretary General meets the Belgian Minister of Defence {RUN_ID}"
     rendition = {"label": "720p MP4", "container": "mp4", "codec": "h264", "width": 1280, "height": 720,
                  "bitrate": 3_000_000, "path": "summit.mp4"}  # fmt: skip
-    video = {"title": title, "description": SEED_ARTICLE, "published_at": "2021-02-11T14:00:00Z",
+    video = {"title": {"en": title, "fr": f"Le Secrétaire général reçoit la ministre belge {RUN_ID}"},
+             "description": {"en": SEED_ARTICLE, "fr": ""}, "published_at": "2021-02-11T14:00:00Z",
              "duration": 95, "tags": ["summit"], "renditions": [rendition]}  # fmt: skip
-    status, created = call("POST", f"{catalogue_url}/v1/videos", video, editor)
+    status, created = call("POST", f"{catalogue_url}/v1/videos/imports", video, editor)
     assert status == 201, created
     return SampleVideo(created["id"], title, rendition["label"], content)
 
