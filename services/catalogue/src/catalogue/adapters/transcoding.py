@@ -1,7 +1,10 @@
 """ffprobe and ffmpeg for the transcoder: what a master is, and its renditions, poster, thumbnail and
 preview, made by one ffmpeg run (one decode, several encodes) whose `-progress` output is followed."""
 
+import ctypes
+import ctypes.util
 import json
+import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -10,6 +13,7 @@ from pathlib import Path
 
 from catalogue.adapters.media import ffmpeg
 
+PR_SET_PDEATHSIG = 1
 PROBE_TIMEOUT_S = 120
 STILL_TIMEOUT_S = 120
 PREVIEW_S = 10
@@ -159,8 +163,20 @@ def _mp4_options(source: Probe, height: int, bitrate: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _die_with_parent() -> None:
+    """In ffmpeg's process before it starts: a transcoder killed outright takes its ffmpeg with it
+    (Linux's parent-death signal), instead of leaving it encoding for nobody."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _run_following(command: list[str], duration_s: float, on_progress: Callable[[float], bool]) -> None:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
     errors: list[bytes] = []
     reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
     reader.start()
