@@ -1,4 +1,6 @@
-"""`accounts-dlq`: show and replay what could not be processed or published.
+"""Dead letters: written by a consumer that gives up on a record (`DeadLetterWriter`), listed and
+replayed by operators (`open_letters`, `replay_letter`), and `accounts-dlq`, which shows and replays
+what could not be processed or published.
 
 `replay --group G` puts a consumer group's dead letters back on their original topics. Run it
 once the cause is fixed (the SMTP server accepts the address again, a bug is deployed away). The
@@ -11,9 +13,12 @@ puts them back in the queue, once the cause is fixed, and the relay publishes th
 """
 
 import argparse
+import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -21,17 +26,67 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
-from accounts_common import outbox
 from accounts_common.config import database_url, kafka_bootstrap_servers
 from accounts_common.events import dead_letter_topic
 from accounts_common.kafka import create_producer
+from accounts_common.outbox import parked_rows, replay_parked
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_TOPIC_HEADER = "dlq.original.topic"
 DLQ_HEADER_PREFIX = "dlq."
+ORIGINAL_TOPIC_HEADER = "dlq.original.topic"
+REASON_HEADER = "dlq.reason"
+FAILED_AT_HEADER = "dlq.failed.at"
+MAX_REASON_BYTES = 4000
 POLL_TIMEOUT_MS = 1000
 SEND_TIMEOUT_S = 30
+
+
+class DeadLetterWriter:
+    """Puts a consumer group's failed records on `<group>.dlq`, with where they came from and why."""
+
+    def __init__(self, group: str, producer_factory: Callable[[], KafkaProducer]) -> None:
+        self.group = group
+        self.producer_factory = producer_factory
+        self._producer: KafkaProducer | None = None
+
+    def write(self, record: ConsumerRecord, reason: str) -> None:
+        """Write the dead letter and wait for Kafka's acknowledgement; KafkaError when it did not come."""
+        headers = list(record.headers or []) + [
+            (ORIGINAL_TOPIC_HEADER, record.topic.encode()),
+            ("dlq.original.partition", str(record.partition).encode()),
+            ("dlq.original.offset", str(record.offset).encode()),
+            ("dlq.consumer.group", self.group.encode()),
+            (REASON_HEADER, reason.encode()[:MAX_REASON_BYTES]),
+            (FAILED_AT_HEADER, datetime.now(UTC).isoformat().encode()),
+        ]
+        if self._producer is None:
+            self._producer = self.producer_factory()
+        topic = dead_letter_topic(self.group)
+        self._producer.send(topic, key=record.key, value=record.value, headers=headers).get(timeout=30)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
+
+
+class ReplayFailed(Exception):
+    """The replay could not start or Kafka refused some letters (the run can simply be repeated)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record a consumer group gave up on, as its dlq.* headers and CloudEvent describe it."""
+
+    partition: int
+    offset: int
+    event_id: str
+    event_type: str
+    subject: str
+    original_topic: str
+    reason: str
+    failed_at: str
 
 
 @dataclass
@@ -55,12 +110,87 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not partitions:
-            raise SystemExit(f"no dead-letter topic {topic}")
+            raise ReplayFailed(f"no dead-letter topic {topic}")
         consumer.assign(partitions)
         return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
     finally:
         producer.close(timeout=10)
         consumer.close(autocommit=False)
+
+
+def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> list[DeadLetter]:
+    """The group's dead letters not yet replayed by `replay` (at most `limit`, oldest first); one per
+    event, the latest, when an event was dead-lettered again after a replay."""
+    topic = dead_letter_topic(group)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"{topic}-replay",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        end_offsets = consumer.end_offsets(partitions)
+        letters: dict[str, DeadLetter] = {}
+        pending = {tp for tp, end in end_offsets.items() if consumer.position(tp) < end}
+        while pending and len(letters) < limit:
+            for partition, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                for record in records:
+                    if record.offset < end_offsets[partition]:
+                        letter = _described(record)
+                        letters.pop(letter.event_id, None)
+                        letters[letter.event_id] = letter
+            pending = {tp for tp in pending if consumer.position(tp) < end_offsets[tp]}
+        return list(letters.values())[:limit]
+    finally:
+        consumer.close(autocommit=False)
+
+
+def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: int) -> DeadLetter | None:
+    """Re-publish one dead letter to its original topic (it stays listed until `replay` passes it,
+    and its consumer deduplicates by event id); None when there is no such letter."""
+    topic = dead_letter_topic(group)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    producer = create_producer(bootstrap_servers, client_id=f"{topic}-replay")
+    try:
+        where = TopicPartition(topic, partition)
+        if partition not in (consumer.partitions_for_topic(topic) or ()):
+            return None
+        consumer.assign([where])
+        if not consumer.beginning_offsets([where])[where] <= offset < consumer.end_offsets([where])[where]:
+            return None
+        consumer.seek(where, offset)
+        records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS * 5, max_records=1).get(where, [])
+        if not records:
+            return None
+        result = ReplayResult()
+        for send in _republish(producer, records[0], result):
+            send.get(timeout=SEND_TIMEOUT_S)
+        return _described(records[0]) if result.replayed else None
+    finally:
+        producer.close(timeout=10)
+        consumer.close(autocommit=False)
+
+
+def _described(record: ConsumerRecord) -> DeadLetter:
+    headers = {name: value.decode(errors="replace") for name, value in record.headers or []}
+    try:
+        event = json.loads(record.value)
+    except ValueError:
+        event = {}
+    if not isinstance(event, dict):
+        event = {}
+    return DeadLetter(
+        partition=record.partition,
+        offset=record.offset,
+        event_id=str(event.get("id") or f"{record.partition}:{record.offset}"),
+        event_type=str(event.get("type") or ""),
+        subject=str(event.get("subject") or ""),
+        original_topic=headers.get(ORIGINAL_TOPIC_HEADER, ""),
+        reason=headers.get(REASON_HEADER, ""),
+        failed_at=headers.get(FAILED_AT_HEADER, ""),
+    )
 
 
 def _replay_until_caught_up(
@@ -85,7 +215,7 @@ def _replay_until_caught_up(
         # Only what Kafka acknowledged is marked replayed: a failed run is simply run again.
         failed = [send for send in sends if not send.succeeded()]
         if failed:
-            raise SystemExit(
+            raise ReplayFailed(
                 f"replay stopped: {len(failed)} dead letter(s) not re-published ({failed[0].exception})"
             )
         if done:
@@ -109,7 +239,7 @@ def _republish(producer: KafkaProducer, record: ConsumerRecord, result: ReplayRe
 
 def show_parked(conn: psycopg.Connection) -> None:
     """Print the parked outbox rows, one a line."""
-    rows = outbox.parked_rows(conn)
+    rows = parked_rows(conn)
     for row in rows:
         print(
             f"row {row.id} event {row.event_id} topic {row.topic} key {row.record_key} ({row.size} bytes), "
@@ -141,7 +271,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "replay":
         if args.limit is not None and args.limit < 1:
             parser.error("--limit must be at least 1")
-        result = replay(args.bootstrap_servers, args.group, limit=args.limit)
+        try:
+            result = replay(args.bootstrap_servers, args.group, limit=args.limit)
+        except ReplayFailed as error:
+            sys.exit(f"accounts-dlq: {error}")
         print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
         return
     url = args.database_url or database_url(args.service)
@@ -150,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.command == "parked":
                 show_parked(conn)
             else:
-                print(f"{outbox.replay_parked(conn, args.id)} parked row(s) put back in the queue")
+                print(f"{replay_parked(conn, args.id)} parked row(s) put back in the queue")
     except psycopg.OperationalError as error:
         sys.exit(f"accounts-dlq: cannot reach the database: {error}")
     except psycopg.ProgrammingError as error:

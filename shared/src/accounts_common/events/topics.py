@@ -38,7 +38,7 @@ SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
 OPERATOR_ACTIONS = "audit.operator-actions.v1"
 VIDEO_EVENTS = "catalogue.video-events.v1"
-CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue")
+CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue", "identity-audit")
 
 
 def dead_letter_topic(group: str) -> str:
@@ -64,7 +64,7 @@ TOPICS = (
     # Compacted: the latest state of every live account, forever. A deletion's tombstone is kept a
     # day, then gone; segments roll daily and are compacted within a week, so an erased person's
     # records are gone from the log within about 9 days. Same partition count as the events: each
-    # state record goes to its event's partition number (see accounts_common.bootstrap).
+    # state record goes to its event's partition number (see accounts_common.account_feed).
     Topic(
         ACCOUNT_STATE,
         configs={
