@@ -268,5 +268,7 @@ def test_metrics_served_on_their_own_port_listen_beyond_the_pod():
         "NEWSLETTER_WORKER_METRICS_HOST",
         "NEWSLETTER_RELAY_METRICS_HOST",
         "CATALOGUE_WORKER_METRICS_HOST",
+        "CATALOGUE_RELAY_METRICS_HOST",
+        "CATALOGUE_TRANSCODER_METRICS_HOST",
     }
     assert set(hosts.values()) == {"0.0.0.0"}

@@ -21,6 +21,8 @@ class Settings:
     max_upload_bytes: int = 200 * 1024**3
     transcoder_metrics_port: int = 9108
     relay_metrics_port: int = 9107
+    relay_metrics_host: str = "127.0.0.1"
+    transcoder_metrics_host: str = "127.0.0.1"
     transcoder_lease_s: int = 60
     transcoder_max_attempts: int = 3
     link_lifetime_s: int = 600
@@ -49,6 +51,10 @@ class Settings:
                 "CATALOGUE_TRANSCODER_METRICS_PORT", defaults.transcoder_metrics_port
             ),
             relay_metrics_port=env_int("CATALOGUE_RELAY_METRICS_PORT", defaults.relay_metrics_port),
+            relay_metrics_host=env_str("CATALOGUE_RELAY_METRICS_HOST", defaults.relay_metrics_host),
+            transcoder_metrics_host=env_str(
+                "CATALOGUE_TRANSCODER_METRICS_HOST", defaults.transcoder_metrics_host
+            ),
             transcoder_lease_s=env_int("CATALOGUE_TRANSCODER_LEASE_S", defaults.transcoder_lease_s),
             transcoder_max_attempts=env_int(
                 "CATALOGUE_TRANSCODER_MAX_ATTEMPTS", defaults.transcoder_max_attempts

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "transcoder":
         run_transcoder(settings)
     elif args.command == "relay":
-        serve_metrics(settings.relay_metrics_port, settings.worker_metrics_host)
+        serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
         relay = OutboxRelay(
             settings.database_url, settings.kafka_bootstrap_servers, client_id="catalogue-relay"
         )
@@ -91,7 +91,7 @@ def seed(settings: Settings) -> None:
 
 def run_transcoder(settings: Settings) -> None:
     """Transcode until SIGTERM; a job in hand is given back at once for another worker to take."""
-    serve_metrics(settings.transcoder_metrics_port, settings.worker_metrics_host)
+    serve_metrics(settings.transcoder_metrics_port, settings.transcoder_metrics_host)
     catalogue = bootstrap(
         settings, pool=create_pool(settings.database_url, name="catalogue-transcoder", max_size=2)
     )
