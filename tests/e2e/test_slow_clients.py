@@ -8,6 +8,7 @@ its answer; the catalogue hands its files to nginx by X-Accel-Redirect, and a si
 
 import os
 import socket
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -169,18 +170,27 @@ def test_tus_uploads_stream_through_nginx_uncapped_and_a_cut_keeps_what_arrived(
                 f"Authorization: {fronted.editor['Authorization']}\r\n\r\n")  # fmt: skip
         connection.sendall(head.encode() + data[:sent])
 
-    def offset() -> int | None:
-        request = urllib.request.Request(
-            url, method="HEAD", headers=fronted.editor | {"Tus-Resumable": "1.0.0"}
-        )
+    def kept() -> int | None:
+        """The upload's offset once the catalogue has finished with the cut PATCH (its lock released)."""
+        tus_headers = fronted.editor | {"Tus-Resumable": "1.0.0"}
+        request = urllib.request.Request(url, method="HEAD", headers=tus_headers)
         with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
             value = int(response.headers["Upload-Offset"])
-        return value if value == sent else None
+        probe = urllib.request.Request(url, data=b"", method="PATCH", headers=tus_headers | {
+            "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})  # fmt: skip
+        try:
+            urllib.request.urlopen(probe, timeout=ANSWER_TIMEOUT_S)
+        except urllib.error.HTTPError as refused:
+            if refused.code == 423:  # still writing
+                return None
+        return value or None
 
-    assert wait_for(offset, timeout=DROP_TIMEOUT_S, what="the cut upload's bytes kept") == sent
+    # As far as nginx had passed it on when the client vanished: at most a buffer short of what was sent.
+    offset = wait_for(kept, timeout=DROP_TIMEOUT_S, what="the cut upload's bytes kept")
+    assert sent - 1024 * 1024 <= offset <= sent
     resumed = tus.TusClient(uploads, headers=fronted.editor).uploader(
         str(tmp_path / "master.bin"), url=url, chunk_size=32 * 1024 * 1024
     )
-    assert resumed.offset == sent
+    assert resumed.offset == offset
     resumed.upload()
     assert (fronted.uploads / url.rsplit("/", 1)[1].replace("-", "")).read_bytes() == data
