@@ -37,6 +37,7 @@ CODES = "identity.codes.v1"
 SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
 OPERATOR_ACTIONS = "audit.operator-actions.v1"
+DELIVERY_RESULTS = "mailer.delivery-results.v1"
 CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue")
 
 
@@ -99,6 +100,14 @@ TOPICS = (
         configs={"retention.ms": str(7 * DAY_MS)},
         events=("NewsletterDeliveryRequested",),
         description="One record per recipient of a newsletter issue: the fan-out scales with partitions.",
+    ),
+    Topic(
+        DELIVERY_RESULTS,
+        configs={"retention.ms": str(7 * DAY_MS)},
+        events=("EmailDelivered", "EmailFailed"),
+        description="What became of the mails: accepted by the receiving server, or failed for good (hard: "
+        "the address takes no mail; soft: anything else). From the mailer's outbox; the newsletter "
+        "counts its issues' figures from them and ends the subscription of an address that bounced.",
     ),
     # Kept for two years: who did what is asked long after (support disputes, security reviews).
     Topic(
