@@ -27,7 +27,13 @@ from psycopg import sql
 
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, ensure_topics
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    NEWSLETTER_DELIVERIES,
+    SUBSCRIPTION_EVENTS,
+    ensure_topics,
+)
 from accounts_testkit.containers import ContainerStack, engine_problem
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
@@ -215,7 +221,9 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
     mailer_group = f"mailer-e2e-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
-    start_group_at_the_end(infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES))
+    start_group_at_the_end(
+        infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
+    )
     env = {
         "MAILER_CONSUMER_GROUP": mailer_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,

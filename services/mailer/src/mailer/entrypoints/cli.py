@@ -9,11 +9,13 @@ from accounts_common.codecrypt import cipher_from_env
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer, RetryLimits
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS
+from accounts_common.outbox import OutboxRelay
 from accounts_common.process import (
     add_web_command,
     configure_logging,
     exec_gunicorn,
+    run_together,
     run_until_signalled,
     serve_metrics,
 )
@@ -22,14 +24,16 @@ from mailer.bootstrap import bootstrap
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
-CONSUMED_TOPICS = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
+CONSUMED_TOPICS = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="mailer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
-    worker = commands.add_parser("worker", help="consume events and send the emails")
+    worker = commands.add_parser(
+        "worker", help="consume events, send the emails, and publish their results (the outbox relay)"
+    )
     worker.add_argument(
         "--instance-id",
         default=None,
@@ -78,7 +82,8 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
 
 
 def run_worker(settings: Settings) -> None:
-    """Consume until SIGTERM; the SMTP connections and the pool are closed on the way out."""
+    """Consume until SIGTERM, with the outbox relay of the delivery results beside (one publishes at a
+    time among the workers: an advisory lock); the SMTP connections and the pool are closed on the way out."""
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     metrics.export_every_kind()
     pool = worker_pool(settings.database_url, settings.smtp_connections)
@@ -107,8 +112,11 @@ def run_worker(settings: Settings) -> None:
         # transaction (three round trips) per email.
         inbox=False,
     )
+    # A thread of the worker, not a process of its own: the results are few (newsletter mails and
+    # failures), and every worker already has Kafka; the lock keeps their order per account.
+    relay = OutboxRelay(settings.database_url, settings.kafka_bootstrap_servers, client_id="mailer-relay")
     try:
-        run_until_signalled(consumer.run)
+        run_until_signalled(lambda stop: run_together(stop, consumer.run, relay.run))
     finally:
         mailer.dispatcher.close()
         pool.close()
