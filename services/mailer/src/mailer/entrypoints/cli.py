@@ -2,14 +2,21 @@
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer, RetryLimits
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    CODES,
+    DELIVERY_RESULTS,
+    NEWSLETTER_DELIVERIES,
+    SUBSCRIPTION_EVENTS,
+)
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import (
     add_web_command,
@@ -21,6 +28,7 @@ from accounts_common.process import (
 )
 from mailer import metrics
 from mailer.bootstrap import bootstrap
+from mailer.service_layer import bounces
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
@@ -40,6 +48,15 @@ def main(argv: list[str] | None = None) -> None:
         help="stable id of this worker in its consumer group (MAILER_WORKER_INSTANCE_ID; "
         "default: host name and metrics port)",
     )
+    reader = commands.add_parser(
+        "bounces",
+        help="read the bounce mailbox (a Maildir): hard bounces suppress their address for newsletters "
+        "and are reported as EmailFailed",
+    )
+    reader.add_argument("--maildir", required=True, type=Path, help="the Maildir the bounce address delivers to")
+    reader.add_argument(
+        "--watch", type=float, default=0.0, metavar="SECONDS", help="read it again every SECONDS until stopped"
+    )
     add_web_command(
         commands,
         help="serve health, metrics and the operators' API with gunicorn",
@@ -53,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "migrate":
         applied = migrate(settings.database_url, COMMON_MIGRATIONS, MAILER_MIGRATIONS)
         print(f"mailer: {len(applied)} migration(s) applied")
+    elif args.command == "bounces":
+        read_bounces(settings, args.maildir, args.watch)
     elif args.command == "web":
         exec_gunicorn(
             "mailer.entrypoints.app:create_app()", host=args.host, port=args.port, workers=args.workers
@@ -61,6 +80,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.instance_id:
             settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
         run_worker(settings)
+
+
+def read_bounces(settings: Settings, folder: Path, watch: float) -> None:
+    """Read the bounce Maildir once, or every `watch` seconds until SIGTERM."""
+    topic = settings.topic_prefix + DELIVERY_RESULTS
+    with create_pool(settings.database_url, name="mailer-bounces", max_size=1) as pool:
+        if watch <= 0:
+            print(f"mailer: {bounces.read_maildir(pool, topic, folder)} bounce message(s) read from {folder}")
+            return
+        run_until_signalled(lambda stop: bounces.watch_maildir(pool, topic, folder, watch, stop))
 
 
 def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
