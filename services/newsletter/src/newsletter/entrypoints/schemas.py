@@ -2,9 +2,11 @@
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from accounts_common.textfields import FreeText, WholeMatch
+from accounts_common.textfields import FreeText
 
 MAX_BODY_CHARS = 200_000  # Markdown; its text and html parts both travel in every delivery record
+# The input guard takes dates of the years 1000 to 9998 (accounts_common.inputguard).
+YEARS_THE_GUARD_TAKES = r"^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 LANGUAGES_NOTE = "One per language, `en` and `fr`; a draft may lack one, sending it may not."
 
 
@@ -30,8 +32,10 @@ class SubscriptionStatus(Schema):
 
 
 class Subjects(Strict):
-    en = fields.String(validate=[validate.Length(max=200), WholeMatch(r"^[^\r\n]*$", error="one line only")])
-    fr = fields.String(validate=[validate.Length(max=200), WholeMatch(r"^[^\r\n]*$", error="one line only")])
+    """One line each: the input guard refuses control characters (CR, LF) outside free text."""
+
+    en = fields.String(validate=validate.Length(max=200))
+    fr = fields.String(validate=validate.Length(max=200))
 
 
 class Bodies(Strict):
@@ -49,7 +53,10 @@ class IssueDraft(Strict):
 
 class Sending(Strict):
     send_at = fields.AwareDateTime(
-        metadata={"description": "RFC 3339; when absent or past, the issue goes now"}
+        metadata={
+            "description": "RFC 3339; when absent or past, the issue goes now",
+            "pattern": YEARS_THE_GUARD_TAKES,
+        }
     )
 
 
