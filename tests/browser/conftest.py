@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
+from accounts_common.events.topics import ACCOUNT_EVENTS, DELIVERY_RESULTS, ensure_topics
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end
 from tests.e2e.conftest import stack_staff_header
 from tests.support.browser import (
@@ -62,7 +62,7 @@ class SampleVideo:
 def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
     """What the catalogue and the newsletter share: Kafka, identity's keys, their own database and group."""
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS,))
+    start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS, DELIVERY_RESULTS))
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",

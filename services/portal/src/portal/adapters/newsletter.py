@@ -12,7 +12,13 @@ class NewsletterClient:
         self.api = api
 
     def subscribed(self, token: str) -> bool:
-        return bool(self.api.call("GET", "/v1/subscriptions/me", token=token)["subscribed"])
+        return self.subscription(token)[0]
+
+    def subscription(self, token: str) -> tuple[bool, str | None]:
+        """Whether the account is subscribed; if not, why its last subscription ended (`bounce`: mail
+        to its address bounced), else None."""
+        body = self.api.call("GET", "/v1/subscriptions/me", token=token)
+        return bool(body["subscribed"]), body.get("reason")
 
     def subscribe(self, token: str) -> None:
         self.api.call("POST", "/v1/subscriptions", {}, token=token)
