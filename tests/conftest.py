@@ -31,6 +31,7 @@ from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     CODES,
     NEWSLETTER_DELIVERIES,
+    OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
     ensure_topics,
 )
@@ -224,8 +225,12 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     start_group_at_the_end(
         infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
     )
+    audit_group = f"identity-audit-e2e-{RUN_ID}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(audit_group), partitions=1),))
+    start_group_at_the_end(infra.kafka, audit_group, (OPERATOR_ACTIONS,))
     env = {
         "MAILER_CONSUMER_GROUP": mailer_group,
+        "IDENTITY_AUDIT_CONSUMER_GROUP": audit_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "IDENTITY_DATABASE_URL": fresh_database(infra, "e2e_identity"),
         "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer"),
@@ -238,11 +243,15 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
     env["IDENTITY_RELAY_METRICS_PORT"] = str(free_port())
+    audit_env = {**worker_env, "IDENTITY_AUDIT_METRICS_PORT": str(free_port())}
     processes = {
         "identity-web": ServiceProcess(
             "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs
         ),
         "identity-relay": ServiceProcess("identity-relay", ["identity", "relay"], env, logs),
+        "identity-audit-log": ServiceProcess(
+            "identity-audit-log", ["identity", "audit-log"], audit_env, logs
+        ),
         "mailer-worker": ServiceProcess("mailer-worker", ["mailer", "worker"], worker_env, logs),
     }
     for process in processes.values():

@@ -25,13 +25,17 @@ IDENTITY_RELAY_METRICS_PORT="${IDENTITY_RELAY_METRICS_PORT:-9101}"
 NEWSLETTER_RELAY_METRICS_PORT="${NEWSLETTER_RELAY_METRICS_PORT:-9102}"
 NEWSLETTER_WORKER_METRICS_PORT="${NEWSLETTER_WORKER_METRICS_PORT:-9103}"
 CATALOGUE_WORKER_METRICS_PORT="${CATALOGUE_WORKER_METRICS_PORT:-9106}"
+IDENTITY_AUDIT_METRICS_PORT="${IDENTITY_AUDIT_METRICS_PORT:-9110}"
 POSTGRES_EXPORTER_PORT="${POSTGRES_EXPORTER_PORT:-9187}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 export IDENTITY_RELAY_METRICS_PORT NEWSLETTER_RELAY_METRICS_PORT NEWSLETTER_WORKER_METRICS_PORT CATALOGUE_WORKER_METRICS_PORT
+export IDENTITY_AUDIT_METRICS_PORT
 # The portal calls the services on their internal ports; what a browser follows is public.
 export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT}"
+export PORTAL_MAILER_URL="${PORTAL_MAILER_URL:-http://127.0.0.1:$MAILER_INTERNAL_PORT}"
 export PORTAL_CATALOGUE_URL="${PORTAL_CATALOGUE_URL:-http://127.0.0.1:$CATALOGUE_INTERNAL_PORT}"
 export PORTAL_NEWSLETTER_URL="${PORTAL_NEWSLETTER_URL:-http://127.0.0.1:$NEWSLETTER_INTERNAL_PORT}"
+
 export PORTAL_URL="${PORTAL_URL:-http://127.0.0.1:$PORTAL_PORT}"
 # nginx adds the client's address to X-Forwarded-For: one proxy hop to trust.
 export IDENTITY_TRUSTED_PROXY_HOPS="${IDENTITY_TRUSTED_PROXY_HOPS:-1}"
@@ -88,6 +92,7 @@ wait_ready() {
 scrape_targets() {
     printf '%s\n' \
         "identity-web=127.0.0.1:$IDENTITY_INTERNAL_PORT" "identity-relay=127.0.0.1:$IDENTITY_RELAY_METRICS_PORT" \
+        "identity-audit-log=127.0.0.1:$IDENTITY_AUDIT_METRICS_PORT" \
         "mailer-web=127.0.0.1:$MAILER_INTERNAL_PORT" "mailer-worker=127.0.0.1:$MAILER_METRICS_PORT" \
         "mailer-worker=127.0.0.1:$((MAILER_METRICS_PORT + 1))" \
         "catalogue-web=127.0.0.1:$CATALOGUE_INTERNAL_PORT" "catalogue-worker=127.0.0.1:$CATALOGUE_WORKER_METRICS_PORT" \
@@ -143,6 +148,7 @@ main() {
     "$BIN/catalogue" seed || log "no sample videos: see the message above (the catalogue starts empty)"
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_INTERNAL_PORT"
     start_process identity-relay "$BIN/identity" relay
+    start_process identity-audit-log "$BIN/identity" audit-log
     # Two mailer workers share the partitions: one SMTP conversation at a time each is the
     # newsletter's ceiling (bench/newsletter_fanout.py).
     start_process mailer-worker "$BIN/mailer" worker
@@ -167,6 +173,7 @@ main() {
 
   Multimedia Accounts is running.
     portal         $PORTAL_URL/   (open it in a browser: videos, sign-up, log in, reset, my account)
+    console        $PORTAL_URL/console   (staff: make staff-grant EMAIL=… ROLE=admin, then two-step in My account)
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
     catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
     newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: a newsletter-editor's token)
@@ -174,7 +181,7 @@ main() {
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (a support person's token)
     worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), :$NEWSLETTER_WORKER_METRICS_PORT (newsletter), :$CATALOGUE_WORKER_METRICS_PORT (catalogue)
-    relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter)
+    relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter); audit log :$IDENTITY_AUDIT_METRICS_PORT
     Prometheus     http://127.0.0.1:$PROMETHEUS_PORT/   (every process above scraped; alerts: /alerts; runbooks: docs/runbooks/)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     PostgreSQL     ${DATABASE_URL%/postgres}

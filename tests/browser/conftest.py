@@ -148,10 +148,27 @@ def newsletter_url(
 
 
 @pytest.fixture(scope="session")
+def mailer_web_url(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The mailer's web (deliveries and dead letters, for the console) over the stack's mailer."""
+    port = free_port()
+    env = {**stack.identity_env, "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json"}
+    web = ServiceProcess(
+        "mailer-web", ["mailer", "web", "--port", str(port)], env, tmp_path_factory.mktemp("mailer")
+    )
+    web.start()
+    try:
+        web.wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        web.stop()
+
+
+@pytest.fixture(scope="session")
 def portal(
     stack: Stack,
     catalogue: tuple[str, SampleVideo],
     newsletter_url: str,
+    mailer_web_url: str,
     portal_port: int,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Portal]:
@@ -163,6 +180,7 @@ def portal(
         "PORTAL_IDENTITY_URL": stack.identity_url,
         "PORTAL_CATALOGUE_URL": catalogue_url,
         "PORTAL_NEWSLETTER_URL": newsletter_url,
+        "PORTAL_MAILER_URL": mailer_web_url,
         "PORTAL_SECURE_COOKIES": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("portal-prometheus")),
     }

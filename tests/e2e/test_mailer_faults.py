@@ -7,10 +7,11 @@ import psycopg
 import pytest
 
 from accounts_common.events import dead_letter_topic, new_event
-from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, OPERATOR_ACTIONS
 from mailer.service_layer.dispatch import duplicate_window
 from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued, event_id_counts
+from tests.support.http import call
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
@@ -100,6 +101,52 @@ def test_a_550_goes_to_the_dead_letters_and_is_delivered_after_a_replay(
         what="the delivery marked sent",
     )
     assert delivery["attempts"] == 2 and delivery["last_error"] is None
+
+
+def test_support_sees_a_dead_letter_with_its_reason_and_replays_it_alone(
+    mailer, infra, smtp_faults, unique_email
+):
+    try:
+        smtp_faults.set_fault(550, "5.1.1 Mailbox unavailable", recipients=unique_email)
+        event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "551551"))
+        letter = wait_for(lambda: open_letter(mailer, event.id), timeout=60, what="the listed dead letter")
+    finally:
+        smtp_faults.clear_fault()
+    assert (letter["event_type"], letter["original_topic"]) == ("CodeIssued", mailer.topic(CODES))
+    assert "550" in letter["reason"] and "Mailbox unavailable" in letter["reason"] and letter["failed_at"]
+
+    one = {"partition": letter["partition"], "offset": letter["offset"]}
+    status, body = call("POST", f"{mailer.web_url}/v1/dead-letters/replays", one, mailer.support)
+    assert (status, body) == (200, {"replayed": 1})
+    [mail] = infra.inbox.wait_for_messages(unique_email, timeout=60)
+    assert "551551" in mail["text"]
+    wait_for(lambda: open_letter(mailer, event.id) is None, timeout=30, what="the letter off the list")
+
+    nowhere = {"partition": letter["partition"], "offset": 10**9}
+    status, problem = call("POST", f"{mailer.web_url}/v1/dead-letters/replays", nowhere, mailer.support)
+    assert status == 404 and problem["type"].endswith("unknown-dead-letter")
+    status, problem = call("POST", f"{mailer.web_url}/v1/dead-letters/replays", {"offset": 1}, mailer.support)
+    assert status == 400 and problem["detail"].startswith("Give both partition and offset"), problem
+    editor = mailer.other_staff("newsletter-editor")
+    assert call("GET", f"{mailer.web_url}/v1/dead-letters", headers=editor)[0] == 403
+    assert call("POST", f"{mailer.web_url}/v1/dead-letters/replays", {}, editor)[0] == 403
+    mailer.deliveries(unique_email)
+    with psycopg.connect(mailer.database_url) as conn:
+        actions = [
+            value["data"]["action"]
+            for (value,) in conn.execute(
+                "SELECT record_value::json FROM outbox WHERE topic = %s ORDER BY id",
+                (mailer.topic(OPERATOR_ACTIONS),),
+            )
+        ]
+    assert {"mail.dead-letter-replayed", "deliveries.looked-up"} <= set(actions)
+
+
+def open_letter(mailer, event_id: str):  # type: ignore[no-untyped-def]
+    """The event's dead letter as support lists it, or None."""
+    status, body = call("GET", f"{mailer.web_url}/v1/dead-letters", headers=mailer.support)
+    assert status == 200, body
+    return next((letter for letter in body["items"] if letter["event_id"] == event_id), None)
 
 
 def test_a_worker_killed_mid_burst_delivers_every_email_after_its_restart(mailer, infra, unique_email):

@@ -39,6 +39,7 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         ("/v1/staff", "get"),
         ("/v1/staff/grants", "post"),
         ("/v1/staff/revocations", "post"),
+        ("/v1/audit", "get"),
         ("/v1/support/accounts", "get"),
         ("/v1/support/accounts/code-resends", "post"),
         ("/v1/support/accounts/erasures", "post"),

@@ -8,10 +8,11 @@ import jwt
 import pyotp
 import pytest
 
+from accounts_common.events import parse_event, validate_data
 from accounts_common.roles import Role
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from identity.service_layer import staff
+from identity.service_layer import audit_log, staff
 from tests.integration.conftest import PASSWORD, bearer, mailed_codes, outbox_events, sign_up
 
 
@@ -255,3 +256,78 @@ def test_only_support_staff_with_a_second_factor_reach_the_support_endpoints(
     without_otp = bearer(login(client, unique_email).json["access_token"])
     refused = client.post("/v1/support/accounts/code-resends", json=query, headers=without_otp)
     assert refused.status_code == 403 and refused.json["type"].endswith("second-factor-required")
+
+
+def project_audit_outbox(pool) -> None:
+    """What `identity audit-log` does with each record the relay publishes (the e2e and browser tests
+    run the real process): the outbox's audit events go through the projection's handler."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = 'audit.operator-actions.v1' ORDER BY id"
+        ).fetchall()
+        for (value,) in rows:
+            event = parse_event(value)
+            audit_log.keep_action(conn, event, validate_data(event.type, event.data))
+            audit_log.keep_action(conn, event, validate_data(event.type, event.data))  # redelivered
+
+
+def test_admins_read_the_audit_trail_by_person_action_and_time(
+    identity, client, identity_pool, unique_email, clock
+):
+    helper = "helper-" + unique_email
+    sign_up(client, identity_pool, helper)
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+    staff.grant(identity, helper, Role.SUPPORT)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    admin = bearer(otp_login(client, unique_email, secret, clock))
+    support_secret, _ = enrol(client, login(client, helper).json["access_token"], clock)
+    support = bearer(otp_login(client, helper, support_secret, clock))
+    client.get("/v1/support/accounts", query_string={"email": unique_email}, headers=support)
+    client.post("/v1/staff/revocations", json={"email": helper, "role": "support"}, headers=admin)
+    project_audit_outbox(identity_pool)
+
+    by_helper = client.get("/v1/audit", query_string={"actor": helper.upper()}, headers=admin)
+    assert by_helper.status_code == 200, by_helper.json
+    [looked_up] = by_helper.json["items"]
+    assert (looked_up["action"], looked_up["target"], looked_up["actor_email"]) == (
+        "account.looked-up",
+        unique_email,
+        helper,
+    )
+    assert (looked_up["source"], looked_up["via"], looked_up["outcome"]) == ("/identity", "api", "ok")
+    revoked = client.get("/v1/audit", query_string={"action": "staff.role-revoked"}, headers=admin).json
+    assert [(e["actor_email"], e["target"]) for e in revoked["items"]][0] == (
+        unique_email,
+        f"support → {helper}",
+    )
+    from_cli = client.get(
+        "/v1/audit", query_string={"action": "staff.role-granted", "limit": 500}, headers=admin
+    )
+    assert {"actor_email": None, "via": "cli", "target": f"support → {helper}"}.items() <= next(
+        e for e in from_cli.json["items"] if e["target"] == f"support → {helper}"
+    ).items()
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    assert client.get("/v1/audit", query_string={"since": later}, headers=admin).json == {"items": []}
+    assert client.get("/v1/audit", query_string={"until": later, "actor": helper}, headers=admin).json[
+        "items"
+    ]
+
+    assert client.get("/v1/audit").status_code == 401
+    refused = client.get("/v1/audit", headers=bearer(otp_login(client, helper, support_secret, clock)))
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
+    for bad in ({"action": "DROP TABLE"}, {"since": "yesterday"}, {"limit": 0}, {"unknown": 1}):
+        assert client.get("/v1/audit", query_string=bad, headers=admin).status_code == 422, bad
+
+
+def test_me_tells_the_roles_and_whether_the_session_passed_the_second_factor(
+    identity, client, identity_pool, unique_email, clock
+):
+    plain = sign_up(client, identity_pool, unique_email)
+    assert {"roles": [], "second_factor": False}.items() <= client.get(
+        "/v1/accounts/me", headers=bearer(plain)
+    ).json.items()
+    staff.grant(identity, unique_email, Role.SUPPORT)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    me = client.get("/v1/accounts/me", headers=bearer(otp_login(client, unique_email, secret, clock))).json
+    assert (me["roles"], me["second_factor"]) == (["support"], True)

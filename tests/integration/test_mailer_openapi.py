@@ -9,17 +9,19 @@ import schemathesis
 from flask import Flask
 
 from accounts_common.db import create_pool
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import ensure_topics
 from accounts_common.roles import Role
 from mailer.entrypoints.app import create_app
 from mailer.entrypoints.cli import MAILER_MIGRATIONS
 from mailer.settings import Settings
-from tests.conftest import Infra, migrated_database
+from tests.conftest import RUN_ID, Infra, migrated_database
 from tests.integration.conftest import bearer, sign_up, staff_token
 from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for a missing or wrong token, or one without the support role
-# (401/403); never 422.
-ACCEPTED = ["2xx", "401", "403"]
+# (401/403), or name a dead letter there is not (404); never 422.
+ACCEPTED = ["2xx", "401", "403", "404"]
 REJECTED = ["400", "401", "403", "404", "405", "406", "413", "415", "422"]
 
 
@@ -29,9 +31,16 @@ def mailer_db(infra: Infra) -> str:
 
 
 @pytest.fixture
-def fuzzed_app(mailer_db, served_identity) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+def fuzzed_app(mailer_db, served_identity, infra) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
+    # Dead letters of its own: replaying them all must not touch another run's.
+    group = f"mailer-openapi-{RUN_ID}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
     settings = dataclasses.replace(
-        Settings.from_env(), database_url=mailer_db, identity_jwks_url=served_identity.jwks_url
+        Settings.from_env(),
+        database_url=mailer_db,
+        identity_jwks_url=served_identity.jwks_url,
+        kafka_bootstrap_servers=infra.kafka,
+        consumer_group=group,
     )
     with create_pool(mailer_db, name="test-mailer-openapi") as pool:
         yield create_app(settings, pool)
@@ -40,6 +49,8 @@ def fuzzed_app(mailer_db, served_identity) -> Iterator[Flask]:  # type: ignore[n
 def test_every_operation_is_documented(fuzzed_app):
     assert documented_operations(fuzzed_app) == {
         ("/v1/deliveries", "get"),
+        ("/v1/dead-letters", "get"),
+        ("/v1/dead-letters/replays", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -59,7 +70,7 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
     fuzz_every_operation(
         fuzzed_app,
         mode,
-        lambda case: credentials[len(repr(case.query)) % len(credentials)],
+        lambda case: credentials[(len(repr(case.query)) + len(repr(case.body))) % len(credentials)],
         accepted=ACCEPTED,
         rejected=REJECTED,
         negatable=has_inputs,

@@ -2,13 +2,14 @@
 JSON body, a query string or a path can carry is a 422 problem naming the field, before the view."""
 
 import json
+import re
 
 import flask_smorest
 import pytest
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from accounts_common.inputguard import FREE_TEXT_PATTERN, MAX_DEPTH, ONE_LINE_TEXT
+from accounts_common.inputguard import FREE_TEXT_PATTERN, MAX_DEPTH, ONE_LINE_TEXT, YEAR_IN_RANGE
 from accounts_common.textfields import FreeText
 from accounts_common.web import create_api_app
 
@@ -154,4 +155,6 @@ def test_the_openapi_document_states_the_guard(client):
     assert "x-free-text" not in note["title"] and note["title"]["pattern"] == ONE_LINE_TEXT
     query = {parameter["name"]: parameter for parameter in document["paths"]["/notes"]["get"]["parameters"]}
     assert query["q"]["schema"]["pattern"] == ONE_LINE_TEXT
-    assert "pattern" not in query["to"]["schema"]  # a date: its format says enough
+    assert query["to"]["schema"]["pattern"] == YEAR_IN_RANGE  # a date, in the years the guard lets through
+    assert re.match(YEAR_IN_RANGE, "1000-01-01") and re.match(YEAR_IN_RANGE, "9998-12-31")
+    assert not re.match(YEAR_IN_RANGE, "0999-12-31") and not re.match(YEAR_IN_RANGE, "9999-01-01")

@@ -20,14 +20,15 @@ POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 ALLOWED_PEERS = {
     "identity-web": {"identity-db"},
     "identity-relay": {"identity-db", "kafka"},
+    "identity-audit-log": {"identity-db", "kafka"},
     "identity-migrate": {"identity-db"},
     "mailer-worker": {"mailer-db", "kafka", "smtp"},
-    "mailer-web": {"mailer-db", "identity-web"},
+    "mailer-web": {"mailer-db", "identity-web", "kafka"},
     "mailer-migrate": {"mailer-db"},
     "catalogue-web": {"catalogue-db", "identity-web"},
     "catalogue-worker": {"catalogue-db", "kafka"},
     "catalogue-migrate": {"catalogue-db"},
-    "portal-web": {"identity-web", "catalogue-web", "newsletter-web"},
+    "portal-web": {"identity-web", "catalogue-web", "newsletter-web", "mailer-web"},
     "newsletter-web": {"newsletter-db", "identity-web"},
     "newsletter-worker": {"newsletter-db", "kafka"},
     "newsletter-relay": {"newsletter-db", "kafka"},
@@ -40,6 +41,7 @@ PEER_PORTS = {
     "identity-web": {8001},
     "catalogue-web": {8002},
     "newsletter-web": {8003},
+    "mailer-web": {8004},
 }
 
 

@@ -11,6 +11,7 @@ puts them back in the queue, once the cause is fixed, and the relay publishes th
 """
 
 import argparse
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -34,6 +35,24 @@ POLL_TIMEOUT_MS = 1000
 SEND_TIMEOUT_S = 30
 
 
+class ReplayFailed(Exception):
+    """The replay could not start or Kafka refused some letters (the run can simply be repeated)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One record a consumer group gave up on, as its dlq.* headers and CloudEvent describe it."""
+
+    partition: int
+    offset: int
+    event_id: str
+    event_type: str
+    subject: str
+    original_topic: str
+    reason: str
+    failed_at: str
+
+
 @dataclass
 class ReplayResult:
     """What a replay did."""
@@ -55,12 +74,87 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not partitions:
-            raise SystemExit(f"no dead-letter topic {topic}")
+            raise ReplayFailed(f"no dead-letter topic {topic}")
         consumer.assign(partitions)
         return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
     finally:
         producer.close(timeout=10)
         consumer.close(autocommit=False)
+
+
+def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> list[DeadLetter]:
+    """The group's dead letters not yet replayed by `replay` (at most `limit`, oldest first); one per
+    event, the latest, when an event was dead-lettered again after a replay."""
+    topic = dead_letter_topic(group)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"{topic}-replay",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        end_offsets = consumer.end_offsets(partitions)
+        letters: dict[str, DeadLetter] = {}
+        pending = {tp for tp, end in end_offsets.items() if consumer.position(tp) < end}
+        while pending and len(letters) < limit:
+            for partition, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                for record in records:
+                    if record.offset < end_offsets[partition]:
+                        letter = _described(record)
+                        letters.pop(letter.event_id, None)
+                        letters[letter.event_id] = letter
+            pending = {tp for tp in pending if consumer.position(tp) < end_offsets[tp]}
+        return list(letters.values())[:limit]
+    finally:
+        consumer.close(autocommit=False)
+
+
+def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: int) -> DeadLetter | None:
+    """Re-publish one dead letter to its original topic (it stays listed until `replay` passes it,
+    and its consumer deduplicates by event id); None when there is no such letter."""
+    topic = dead_letter_topic(group)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    producer = create_producer(bootstrap_servers, client_id=f"{topic}-replay")
+    try:
+        where = TopicPartition(topic, partition)
+        if partition not in (consumer.partitions_for_topic(topic) or ()):
+            return None
+        consumer.assign([where])
+        if not consumer.beginning_offsets([where])[where] <= offset < consumer.end_offsets([where])[where]:
+            return None
+        consumer.seek(where, offset)
+        records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS * 5, max_records=1).get(where, [])
+        if not records:
+            return None
+        result = ReplayResult()
+        for send in _republish(producer, records[0], result):
+            send.get(timeout=SEND_TIMEOUT_S)
+        return _described(records[0]) if result.replayed else None
+    finally:
+        producer.close(timeout=10)
+        consumer.close(autocommit=False)
+
+
+def _described(record: ConsumerRecord) -> DeadLetter:
+    headers = {name: value.decode(errors="replace") for name, value in record.headers or []}
+    try:
+        event = json.loads(record.value)
+    except ValueError:
+        event = {}
+    if not isinstance(event, dict):
+        event = {}
+    return DeadLetter(
+        partition=record.partition,
+        offset=record.offset,
+        event_id=str(event.get("id") or f"{record.partition}:{record.offset}"),
+        event_type=str(event.get("type") or ""),
+        subject=str(event.get("subject") or ""),
+        original_topic=headers.get(ORIGINAL_TOPIC_HEADER, ""),
+        reason=headers.get("dlq.reason", ""),
+        failed_at=headers.get("dlq.failed.at", ""),
+    )
 
 
 def _replay_until_caught_up(
@@ -85,7 +179,7 @@ def _replay_until_caught_up(
         # Only what Kafka acknowledged is marked replayed: a failed run is simply run again.
         failed = [send for send in sends if not send.succeeded()]
         if failed:
-            raise SystemExit(
+            raise ReplayFailed(
                 f"replay stopped: {len(failed)} dead letter(s) not re-published ({failed[0].exception})"
             )
         if done:
@@ -141,7 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "replay":
         if args.limit is not None and args.limit < 1:
             parser.error("--limit must be at least 1")
-        result = replay(args.bootstrap_servers, args.group, limit=args.limit)
+        try:
+            result = replay(args.bootstrap_servers, args.group, limit=args.limit)
+        except ReplayFailed as error:
+            sys.exit(f"accounts-dlq: {error}")
         print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
         return
     url = args.database_url or database_url(args.service)

@@ -143,6 +143,8 @@ def _check_date(value: str, field: fields.Date | fields.DateTime, path: str) -> 
 ONE_LINE_TEXT = r"^[^\u0000-\u001F]*$"
 FREE_TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F]*$"
 _FORMATS_WITHOUT_CONTROLS = {"date", "date-time", "uuid", "email", "uri", "url"}
+# The years MIN_YEAR to MAX_YEAR (1000-9998), which is all _check_date lets through.
+YEAR_IN_RANGE = r"^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 
 
 def document_input_guard(spec: APISpec) -> None:
@@ -179,6 +181,8 @@ def _forbid_controls(schema: Any, components: Mapping[str, Any], seen: set[str])
         and schema.get("format") not in _FORMATS_WITHOUT_CONTROLS
     ):
         schema["pattern"] = FREE_TEXT_PATTERN if schema.get(FREE_TEXT) else ONE_LINE_TEXT
+    if is_string and schema.get("format") in ("date", "date-time") and "pattern" not in schema:
+        schema["pattern"] = YEAR_IN_RANGE
     for member in schema.get("properties", {}).values():
         _forbid_controls(member, components, seen)
     for key in ("items", "additionalProperties"):

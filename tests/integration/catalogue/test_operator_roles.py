@@ -11,6 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from accounts_common.db import create_pool
+from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events.topics import ensure_topics
 from accounts_common.roles import ROLES, Role
 from catalogue.entrypoints.app import create_app as create_catalogue_app
 from identity.service_layer import staff
@@ -18,7 +20,7 @@ from mailer.entrypoints.app import create_app as create_mailer_app
 from mailer.entrypoints.cli import MAILER_MIGRATIONS
 from mailer.settings import Settings as MailerSettings
 from newsletter.entrypoints.app import create_app as create_newsletter_app
-from tests.conftest import migrated_database
+from tests.conftest import RUN_ID, migrated_database
 from tests.integration.conftest import PASSWORD, bearer, sign_up, staff_token
 
 NOBODY = "nobody-at-all@example.org"
@@ -37,6 +39,9 @@ ENDPOINTS = [
     Endpoint("newsletter", "POST", "/v1/issues", {}, Role.NEWSLETTER_EDITOR),
     Endpoint("newsletter", "GET", f"/v1/issues/{uuid.uuid4()}", None, Role.NEWSLETTER_EDITOR),
     Endpoint("mailer", "GET", f"/v1/deliveries?email={NOBODY}", None, Role.SUPPORT),
+    Endpoint("mailer", "GET", "/v1/dead-letters", None, Role.SUPPORT),
+    Endpoint("mailer", "POST", "/v1/dead-letters/replays", {"partition": 0, "offset": 10**9}, Role.SUPPORT),
+    Endpoint("identity", "GET", "/v1/audit", None, Role.ADMIN),
     Endpoint("identity", "GET", "/v1/staff", None, Role.ADMIN),
     Endpoint("identity", "POST", "/v1/staff/grants", {"email": NOBODY, "role": "support"}, Role.ADMIN),
     Endpoint("identity", "POST", "/v1/staff/revocations", {"email": NOBODY, "role": "support"}, Role.ADMIN),
@@ -59,9 +64,17 @@ def mailer_db(infra) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def clients(served_identity, make_catalogue, newsletter, mailer_db) -> Iterator[dict[str, FlaskClient]]:  # type: ignore[no-untyped-def]
+def clients(
+    served_identity, make_catalogue, newsletter, mailer_db, infra
+) -> Iterator[dict[str, FlaskClient]]:  # type: ignore[no-untyped-def]
+    group = f"mailer-roles-{RUN_ID}"  # dead letters of its own (none): nobody else's are touched
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
     settings = dataclasses.replace(
-        MailerSettings.from_env(), database_url=mailer_db, identity_jwks_url=served_identity.jwks_url
+        MailerSettings.from_env(),
+        database_url=mailer_db,
+        identity_jwks_url=served_identity.jwks_url,
+        kafka_bootstrap_servers=infra.kafka,
+        consumer_group=group,
     )
     with create_pool(mailer_db, name="test-mailer-roles") as pool:
         yield {

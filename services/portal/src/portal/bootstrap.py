@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from portal.adapters.catalogue import CatalogueClient
+from portal.adapters.console import MailerClient, StaffClient
 from portal.adapters.http import JsonApi
 from portal.adapters.identity import IdentityClient
 from portal.adapters.newsletter import NewsletterClient
@@ -18,6 +19,8 @@ class Portal:
     identity: IdentityClient
     catalogue: CatalogueClient
     newsletter: NewsletterClient
+    staff: StaffClient
+    mailer: MailerClient
 
 
 def bootstrap(settings: Settings, forwarded_for: Callable[[], Mapping[str, str]] = dict) -> Portal:
@@ -31,4 +34,6 @@ def bootstrap(settings: Settings, forwarded_for: Callable[[], Mapping[str, str]]
         identity=IdentityClient(api("identity", settings.identity_url, forwarded_for)),
         catalogue=CatalogueClient(api("catalogue", settings.catalogue_url)),
         newsletter=NewsletterClient(api("newsletter", settings.newsletter_url)),
+        staff=StaffClient(api("identity", settings.identity_url, forwarded_for)),
+        mailer=MailerClient(api("mailer", settings.mailer_url)),
     )

@@ -26,6 +26,7 @@ class Settings:
     identity_url: str = "http://127.0.0.1:8001"
     catalogue_url: str = "http://127.0.0.1:8002"
     newsletter_url: str = "http://127.0.0.1:8003"
+    mailer_url: str = "http://127.0.0.1:8004"
     secure_cookies: bool = True
     api_timeout_s: float = 5.0
     resend_cooldown_s: int = 60
@@ -42,6 +43,7 @@ class Settings:
             identity_url=env_str("PORTAL_IDENTITY_URL", defaults.identity_url).rstrip("/"),
             catalogue_url=env_str("PORTAL_CATALOGUE_URL", defaults.catalogue_url).rstrip("/"),
             newsletter_url=env_str("PORTAL_NEWSLETTER_URL", defaults.newsletter_url).rstrip("/"),
+            mailer_url=env_str("PORTAL_MAILER_URL", defaults.mailer_url).rstrip("/"),
             # Plain-HTTP local runs need cookies without the Secure flag.
             secure_cookies=env_bool("PORTAL_SECURE_COOKIES", not in_development()),
             api_timeout_s=env_float("PORTAL_API_TIMEOUT_S", defaults.api_timeout_s),

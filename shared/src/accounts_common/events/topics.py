@@ -38,7 +38,7 @@ SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
 OPERATOR_ACTIONS = "audit.operator-actions.v1"
 DELIVERY_RESULTS = "mailer.delivery-results.v1"
-CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue")
+CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue", "identity-audit")
 
 
 def dead_letter_topic(group: str) -> str:

@@ -13,7 +13,7 @@ from identity.entrypoints.http import (
     problems,
     uniform_duration,
 )
-from identity.service_layer import accounts, sessions
+from identity.service_layer import accounts, sessions, staff
 from identity.service_layer.errors import WeakPassword
 from identity.service_layer.limits import limit_ip
 
@@ -100,13 +100,16 @@ class CurrentAccount(MethodView):
     @problems(blp, {401: "No valid access token"})
     def get(self):
         """The account of the access token."""
-        account = sessions.authenticate(identity(), bearer_token()).account
+        principal = sessions.authenticate(identity(), bearer_token())
+        account = principal.account
         return {
             "id": account.id,
             "email": account.email,
             "verified": account.verified,
             "created_at": account.created_at,
             "locale": account.locale or "en",
+            "roles": staff.roles_of_account(identity(), account.id),
+            "second_factor": principal.passed_second_factor,
         }
 
     @blp.doc(security=BEARER_AUTH)

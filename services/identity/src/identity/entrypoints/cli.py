@@ -1,14 +1,17 @@
-"""`identity migrate | web | relay | housekeeping | rotate-key | staff`: the service's processes and
-chores, each run on its own."""
+"""`identity migrate | web | relay | audit-log | housekeeping | rotate-key | staff`: the service's
+processes and chores, each run on its own."""
 
 import argparse
 import threading
 
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from psycopg_pool import ConnectionPool
 
 from accounts_common.config import env_int, load_settings
+from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.events.topics import OPERATOR_ACTIONS
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import (
     add_web_command,
@@ -20,7 +23,7 @@ from accounts_common.process import (
 from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
 from identity.bootstrap import bootstrap
 from identity.entrypoints.staff_cli import add_staff_command, run_staff_command
-from identity.service_layer import housekeeping
+from identity.service_layer import audit_log, housekeeping
 from identity.settings import Settings
 
 IDENTITY_MIGRATIONS = MigrationSet("identity", "identity")
@@ -35,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         commands, help="serve the HTTP API with gunicorn", port_variable="IDENTITY_PORT", default_port=8001
     )
     commands.add_parser("relay", help="publish the outbox to Kafka (and sweep expired rows periodically)")
+    commands.add_parser(
+        "audit-log", help="keep every service's operator actions (audit.operator-actions.v1) for the console"
+    )
     commands.add_parser(
         "housekeeping", help="delete expired registrations, codes, sessions and counters once"
     )
@@ -56,11 +62,29 @@ def main(argv: list[str] | None = None) -> None:
         rotate_key(settings)
     elif args.command == "staff":
         run_staff_command(bootstrap(settings), args)
+    elif args.command == "audit-log":
+        run_audit_log(settings)
     elif args.command == "housekeeping":
         print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
     else:
         serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
         run_until_signalled(lambda stop: relay_with_housekeeping(settings, stop))
+
+
+def run_audit_log(settings: Settings) -> None:
+    """Project the audit topic into operator_actions until SIGTERM (consumer group identity-audit)."""
+    serve_metrics(settings.audit_metrics_port, settings.relay_metrics_host)
+    with ConnectionPool(
+        settings.database_url, name="identity-audit", min_size=1, max_size=2, kwargs={"autocommit": True}
+    ) as pool:
+        consumer = EventConsumer(
+            group=settings.audit_consumer_group,
+            topics=(settings.topic_prefix + OPERATOR_ACTIONS,),
+            handlers=audit_log.HANDLERS,
+            pool=pool,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
+        run_until_signalled(consumer.run)
 
 
 def relay_with_housekeeping(settings: Settings, stop: threading.Event) -> None:

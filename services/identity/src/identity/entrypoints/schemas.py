@@ -140,6 +140,14 @@ class Me(Schema):
     verified = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
     locale = fields.String(required=True, metadata={"enum": list(LOCALES)})
+    roles = fields.List(
+        fields.String(metadata={"enum": list(ROLES)}),
+        required=True,
+        metadata={"description": "Staff roles held; they count only with `second_factor`."},
+    )
+    second_factor = fields.Boolean(
+        required=True, metadata={"description": "This session was opened with a one-time code (TOTP)."}
+    )
 
 
 class ResetTokenIssued(Schema):
@@ -223,3 +231,39 @@ class CodeResend(Schema):
 
 class Erasure(EmailOnly):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=200))
+
+
+class AuditQuery(Schema):
+    actor = fields.String(
+        load_default=None,
+        validate=validate.Length(max=254),
+        metadata={"description": "Only what this person (their email) did."},
+    )
+    action = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[a-z]+(\.[a-z-]+)+\Z"),
+        metadata={"description": "Only this action, e.g. staff.role-granted."},
+    )
+    since = fields.AwareDateTime(load_default=None, metadata={"description": "From this time on."})
+    until = fields.AwareDateTime(load_default=None, metadata={"description": "Before this time."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class AuditEntry(Schema):
+    event_id = fields.UUID(required=True)
+    at = fields.AwareDateTime(required=True)
+    source = fields.String(required=True, metadata={"description": "The acting service, e.g. /identity."})
+    actor_account_id = fields.UUID(required=True, allow_none=True)
+    actor_email = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null for the command line or an erased account."},
+    )
+    via = fields.String(required=True, metadata={"enum": ["api", "cli"]})
+    action = fields.String(required=True)
+    target = fields.String(required=True)
+    outcome = fields.String(required=True, metadata={"enum": ["ok", "unchanged", "refused"]})
+
+
+class AuditList(Schema):
+    items = fields.List(fields.Nested(AuditEntry), required=True)

@@ -2,12 +2,14 @@
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from accounts_common.roles import Role
 from accounts_common.web import Problem
+from identity.adapters.audit_log import AuditFilter
 from identity.entrypoints import schemas
 from identity.entrypoints.http import BEARER_AUTH, bearer_token, identity, problems
-from identity.service_layer import sessions, staff, totp
+from identity.service_layer import audit_log, sessions, staff, totp
 from identity.service_layer.sessions import Principal
 
 blp = Blueprint("staff", __name__, url_prefix="/v1", description="Second factor and staff roles")
@@ -82,6 +84,26 @@ class RoleRevocations(MethodView):
         """Take a role from an account (admin); its sessions end at once, here and in every service."""
         changed = staff.revoke(identity(), body["email"], Role(body["role"]), actor=_admin().account.id)
         return {**body, "changed": changed}
+
+
+@blp.route("/audit")
+class AuditTrail(MethodView):
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.AuditQuery, location="query", unknown=RAISE)
+    @blp.response(200, schemas.AuditList)
+    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN})
+    def get(self, query):
+        """Operator actions of every service, newest first, by person, action and time (admin). The
+        trail is a projection of audit.operator-actions.v1: an action shows once `identity audit-log`
+        has read it, a moment after it was done."""
+        wanted = AuditFilter(
+            actor_email=query["actor"],
+            action=query["action"],
+            since=query["since"],
+            until=query["until"],
+            limit=query["limit"],
+        )
+        return {"items": audit_log.entries(identity(), wanted, actor=_admin().account.id)}
 
 
 def _admin() -> Principal:

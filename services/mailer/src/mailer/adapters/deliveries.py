@@ -132,16 +132,27 @@ class DeliveryLog:
                     reason, hard=True, via="suppressed",
                 )  # fmt: skip
 
-    def for_recipient(self, email: str, limit: int = 100) -> list[Delivery]:
-        """The newest deliveries to one address."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Delivery)) as cursor:
-            return cursor.execute(
-                """SELECT event_id, kind, status, attempts, last_error, message_id,
-                          created_at, updated_at, sent_at
-                   FROM deliveries WHERE lower(recipient) = lower(%s)
-                   ORDER BY created_at DESC LIMIT %s""",
-                (email, limit),
-            ).fetchall()
+
+def deliveries_to(conn: psycopg.Connection, email: str, limit: int = 100) -> list[Delivery]:
+    """The newest deliveries to one address."""
+    with conn.cursor(row_factory=class_row(Delivery)) as cursor:
+        return cursor.execute(
+            """SELECT event_id, kind, status, attempts, last_error, message_id,
+                      created_at, updated_at, sent_at
+               FROM deliveries WHERE lower(recipient) = lower(%s)
+               ORDER BY created_at DESC LIMIT %s""",
+            (email, limit),
+        ).fetchall()
+
+
+def sent_events(conn: psycopg.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Which of these events' emails have been sent (or skipped on purpose) by now."""
+    rows = conn.execute(
+        """SELECT event_id::text FROM deliveries
+           WHERE event_id::text = ANY(%s) AND status IN ('sent', 'skipped')""",
+        (list(event_ids),),
+    ).fetchall()
+    return {event_id for (event_id,) in rows}
 
 
 class Claimable(Protocol):

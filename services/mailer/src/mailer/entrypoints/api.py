@@ -1,19 +1,29 @@
-"""The mailer's HTTP endpoints for operators: where a user's emails went."""
+"""The mailer's HTTP endpoints for support staff: where a person's emails went, and the dead letters."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from kafka.errors import KafkaError
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from accounts_common.authorization import authorize_role
+from accounts_common.dlq import ReplayFailed
 from accounts_common.roles import Role
-from mailer.adapters.deliveries import DeliveryLog
+from accounts_common.web import Problem, document_problems
+from mailer.service_layer.support import Support
 
 blp = Blueprint(
-    "deliveries", __name__, url_prefix="/v1/deliveries", description="Delivery status, for operators"
+    "deliveries", __name__, url_prefix="/v1", description="Deliveries and dead letters, for support"
 )
+
+NOT_SUPPORT = "role-required: not support staff; second-factor-required: logged in without a TOTP code"
+PROBLEMS = {401: "No valid access token", 403: NOT_SUPPORT}
+UNAVAILABLE = "dead-letters-unavailable: Kafka did not answer"
+NO_SUCH_LETTER = "unknown-dead-letter: no letter at that partition and offset"
 
 
 class DeliveryQuery(Schema):
@@ -38,16 +48,87 @@ class DeliveryList(Schema):
     items = fields.List(fields.Nested(DeliveryView))
 
 
+class DeadLetterView(Schema):
+    partition = fields.Integer(required=True)
+    offset = fields.Integer(required=True, metadata={"description": "With `partition`, names the letter."})
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    subject = fields.String(required=True, metadata={"description": "The event's subject (an account id)."})
+    original_topic = fields.String(required=True)
+    reason = fields.String(required=True, metadata={"description": "Why the mailer gave up on it."})
+    failed_at = fields.String(required=True)
+
+
+class DeadLetterList(Schema):
+    items = fields.List(fields.Nested(DeadLetterView), required=True)
+
+
+class ReplayRequest(Schema):
+    partition = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10_000))
+    offset = fields.Integer(load_default=None, validate=validate.Range(min=0))
+
+    @validates_schema
+    def both_or_neither(self, data, **kwargs):  # type: ignore[no-untyped-def]
+        if (data["partition"] is None) != (data["offset"] is None):
+            raise ValidationError("Give both partition and offset (one letter), or neither (all).")
+
+
+class Replayed(Schema):
+    replayed = fields.Integer(required=True)
+
+
+def support() -> Support:
+    return current_app.extensions["support"]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def kafka_answers() -> Iterator[None]:
+    """Dead letters live in Kafka: when it does not answer, a 503 problem says so (retry later)."""
+    try:
+        yield
+    except (ReplayFailed, KafkaError) as error:
+        raise Problem(503, "dead-letters-unavailable", f"Kafka did not answer: {error}") from None
+
+
 @blp.before_request
 def support_only() -> None:
     authorize_role(Role.SUPPORT)
 
 
-@blp.route("")
+@blp.route("/deliveries")
 class Deliveries(MethodView):
     @blp.arguments(DeliveryQuery, location="query", unknown=RAISE)
     @blp.response(200, DeliveryList)
+    @document_problems(blp, PROBLEMS)
     def get(self, query):  # type: ignore[no-untyped-def]
-        """The newest deliveries to one address: status, attempts and the last error."""
-        delivery_log: DeliveryLog = current_app.extensions["delivery_log"]
-        return {"items": [asdict(delivery) for delivery in delivery_log.for_recipient(query["email"])]}
+        """The newest deliveries to one address: status, attempts and the last error (audited)."""
+        found = support().deliveries_to(query["email"], g.principal.account_id)
+        return {"items": [asdict(delivery) for delivery in found]}
+
+
+@blp.route("/dead-letters")
+class DeadLetters(MethodView):
+    @blp.response(200, DeadLetterList)
+    @document_problems(blp, {**PROBLEMS, 503: UNAVAILABLE})
+    def get(self):  # type: ignore[no-untyped-def]
+        """The emails the mailer gave up on, with the reason, not yet replayed (nor sent since)."""
+        with kafka_answers():
+            return {"items": [asdict(letter) for letter in support().dead_letters()]}
+
+
+@blp.route("/dead-letters/replays")
+class DeadLetterReplays(MethodView):
+    @blp.arguments(ReplayRequest)
+    @blp.response(200, Replayed)
+    @document_problems(blp, {**PROBLEMS, 404: NO_SUCH_LETTER, 503: UNAVAILABLE})
+    def post(self, body):  # type: ignore[no-untyped-def]
+        """Put one dead letter (partition and offset) or all of them back on their topics, once the
+        cause is fixed; the mailer deduplicates by event id, so nothing is sent twice (audited)."""
+        actor = g.principal.account_id
+        with kafka_answers():
+            if body["partition"] is None:
+                return {"replayed": support().replay_all(actor)}
+            letter = support().replay_one(body["partition"], body["offset"], actor)
+        if letter is None:
+            raise Problem(404, "unknown-dead-letter", "No dead letter has that partition and offset.")
+        return {"replayed": 1}

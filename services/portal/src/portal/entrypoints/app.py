@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from babel.units import format_unit
-from flask import Flask, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale, gettext
+from flask import Flask, redirect, render_template, request, session, url_for
+from flask_babel import format_date, format_datetime, get_locale, gettext
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -17,7 +17,7 @@ from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
-from portal.entrypoints.pages import account, resets, security, sessions, signup, unsubscribe, videos
+from portal.entrypoints.pages import account, console, resets, security, sessions, signup, unsubscribe, videos
 from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
@@ -31,7 +31,16 @@ from portal.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PAGES = (videos.blp, sessions.blp, signup.blp, resets.blp, account.blp, security.blp, unsubscribe.blp)
+PAGES = (
+    videos.blp,
+    sessions.blp,
+    signup.blp,
+    resets.blp,
+    account.blp,
+    security.blp,
+    unsubscribe.blp,
+    console.blp,
+)
 
 
 def create_app(
@@ -77,6 +86,14 @@ def long_date(value: str | None) -> str:
         return ""
 
 
+def date_time(value: str | None) -> str:
+    """An ISO 8601 timestamp as date and time in the page's language and the UTC zone (the console)."""
+    try:
+        return format_datetime(datetime.fromisoformat(value or ""), "medium")
+    except ValueError:
+        return ""
+
+
 SIZE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte", "digital-terabyte")
 
 
@@ -91,6 +108,7 @@ def file_size(size_bytes: float | None) -> str:
 def install_page_context(app: Flask) -> None:
     app.add_template_filter(clock_duration, "duration")
     app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(date_time, "date_time")
     app.add_template_filter(file_size, "file_size")
 
     @app.context_processor
@@ -99,6 +117,7 @@ def install_page_context(app: Flask) -> None:
             "csrf_field": CSRF_FIELD,
             "csrf_token": csrf_token,
             "signed_in": access_token() is not None,
+            "is_staff": access_token() is not None and session.get("staff", False),
             "current_path": current_path(),
         }
 
@@ -141,6 +160,7 @@ def install_page_errors(app: Flask) -> None:
             "identity": gettext("The account service is unavailable. Please try again in a few minutes."),
             "catalogue": gettext("The video catalogue is unavailable. Please try again in a few minutes."),
             "newsletter": gettext("The newsletter is unavailable. Please try again in a few minutes."),
+            "mailer": gettext("The mail service is unavailable. Please try again in a few minutes."),
         }
         return render_template("error.html", status=503, message=messages[error.service]), 503
 
@@ -151,6 +171,10 @@ def install_page_errors(app: Flask) -> None:
             if request.method == "GET":
                 remember_return_to(current_path())
             return redirect(url_for("sessions.login", reason="expired"), code=303)
+        if error.status == 403:  # a staff page whose role the service refuses (revoked meanwhile)
+            return render_template(
+                "error.html", status=403, message=gettext("You are not allowed to do this.")
+            ), 403
         log.warning("unexpected answer from a service: %s", error)
         message = gettext("The request could not be completed.")
         return render_template("error.html", status=400, message=message), 400

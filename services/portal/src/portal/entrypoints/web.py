@@ -47,11 +47,12 @@ def access_token() -> str | None:
     return session.get("token")
 
 
-def sign_in(token: str, email: str, locale: str | None) -> None:
-    """Keep the token in the session (a new one: nothing of the anonymous session carries over)."""
+def sign_in(token: str, email: str, locale: str | None, *, staff: bool = False) -> None:
+    """Keep the token in the session (a new one: nothing of the anonymous session carries over);
+    `staff` shows the console in the menu (the console itself asks identity each time)."""
     return_to = session.get("return_to")
     session.clear()
-    session.update(token=token, email=email, csrf=secrets.token_urlsafe(32))
+    session.update(token=token, email=email, csrf=secrets.token_urlsafe(32), staff=staff)
     if locale:
         session["locale"] = locale
     if return_to:

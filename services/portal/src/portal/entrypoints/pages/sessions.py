@@ -45,7 +45,7 @@ def submit_login() -> Response | tuple[str, int]:
             errors=field_errors(error, CREDENTIALS),
             asks_totp=bool(totp) or error.slug == "mfa-required",
         ), 400
-    sign_in(token, me["email"], me.get("locale"))
+    sign_in(token, me["email"], me.get("locale"), staff=bool(me.get("roles")))
     return redirect(return_path(), code=303)
 
 

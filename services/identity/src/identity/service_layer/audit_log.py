@@ -1,0 +1,29 @@
+"""The audit trail the console shows: `identity audit-log` keeps every service's OperatorActionRecorded
+(audit.operator-actions.v1) in identity's database, where the actors' emails are; admins read it."""
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from accounts_common.audit import record_action
+from accounts_common.consumer import Handler
+from accounts_common.events import CloudEvent
+from identity.adapters import audit_log
+from identity.adapters.audit_log import AuditEntry, AuditFilter
+from identity.bootstrap import Identity
+from identity.service_layer.codes import SOURCE
+
+
+def keep_action(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    audit_log.insert(conn, event.id, event.source, data)
+
+
+HANDLERS: dict[str, Handler] = {"OperatorActionRecorded": keep_action}
+
+
+def entries(app: Identity, wanted: AuditFilter, actor: UUID) -> list[AuditEntry]:
+    """The matching entries, newest first; reading the trail is recorded in it too."""
+    with app.pool.connection() as conn, conn.transaction():
+        record_action(conn, source=SOURCE, actor_account_id=actor, action="audit.read", target="audit")
+        return audit_log.entries(conn, wanted)

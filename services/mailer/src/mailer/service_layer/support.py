@@ -1,0 +1,60 @@
+"""Use cases of support staff in the mailer: a person's emails, the dead letters and their replay.
+Each is an OperatorActionRecorded through the mailer's outbox (the look-up in the same transaction
+as the read; a replay once Kafka has acknowledged it)."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from accounts_common import dlq
+from accounts_common.audit import record_action
+from accounts_common.dlq import DeadLetter
+from accounts_common.events.topics import OPERATOR_ACTIONS
+from mailer.adapters import deliveries
+from mailer.adapters.deliveries import Delivery
+
+SOURCE = "/mailer"
+
+
+@dataclass(frozen=True)
+class Support:
+    pool: ConnectionPool
+    bootstrap_servers: str
+    consumer_group: str  # whose dead letters: `<group>.dlq`
+    topic_prefix: str = ""
+
+    def deliveries_to(self, email: str, actor: UUID) -> list[Delivery]:
+        """The newest emails to an address; reading a person's mail log is recorded."""
+        with self.pool.connection() as conn, conn.transaction():
+            self._record(conn, actor, "deliveries.looked-up", email)
+            return deliveries.deliveries_to(conn, email)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The dead letters still to deal with: not replayed yet, and not sent since (one replayed on
+        its own that went through leaves the list)."""
+        letters = dlq.open_letters(self.bootstrap_servers, self.consumer_group)
+        with self.pool.connection() as conn:
+            sent = deliveries.sent_events(conn, [letter.event_id for letter in letters])
+        return [letter for letter in letters if letter.event_id not in sent]
+
+    def replay_one(self, partition: int, offset: int, actor: UUID) -> DeadLetter | None:
+        """Put one dead letter back on its topic; None when there is no such letter."""
+        letter = dlq.replay_letter(self.bootstrap_servers, self.consumer_group, partition, offset)
+        if letter is not None:
+            with self.pool.connection() as conn, conn.transaction():
+                target = f"{letter.event_type} {letter.event_id}"
+                self._record(conn, actor, "mail.dead-letter-replayed", target)
+        return letter
+
+    def replay_all(self, actor: UUID) -> int:
+        """Put every dead letter not replayed yet back on its topic; how many went."""
+        result = dlq.replay(self.bootstrap_servers, self.consumer_group)
+        with self.pool.connection() as conn, conn.transaction():
+            self._record(conn, actor, "mail.dead-letters-replayed", f"{result.replayed} letter(s)")
+        return result.replayed
+
+    def _record(self, conn: psycopg.Connection, actor: UUID, action: str, target: str) -> None:
+        topic = self.topic_prefix + OPERATOR_ACTIONS
+        record_action(conn, source=SOURCE, actor_account_id=actor, action=action, target=target, topic=topic)

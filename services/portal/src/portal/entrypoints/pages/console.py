@@ -1,0 +1,246 @@
+"""The operators' console (DESIGN §8): staff only, each page for a role, every change a POST that
+ends in a 303 back to its page. The services check the role again and audit every action; the
+console only shows what they answer."""
+
+import functools
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, flash, g, render_template, request
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from accounts_common.roles import Role
+from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.entrypoints.problems import field_errors
+from portal.entrypoints.web import access_token, login_required, portal, see_other
+
+blp = Blueprint("console", __name__, url_prefix="/console")
+F = TypeVar("F", bound=Callable[..., Any])
+# The sections of the console and the role each needs, in the order the menu lists them.
+SECTIONS = (
+    ("console.accounts", Role.SUPPORT),
+    ("console.deliveries", Role.SUPPORT),
+    ("console.staff", Role.ADMIN),
+    ("console.audit", Role.ADMIN),
+)
+
+
+def staff_page(role: Role | None = None) -> Callable[[F], F]:
+    """A console page: 403 for anyone without a staff role (or without `role`), and a page asking
+    for the second factor when this session was opened without one."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        @login_required
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            me = portal().identity.me(token())
+            if not me["roles"] or (role is not None and role.value not in me["roles"]):
+                abort(403)
+            if not me["second_factor"]:
+                return render_template("console/second_factor.html"), 403
+            g.staff = me
+            return view(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def token() -> str:
+    return str(access_token())
+
+
+def render_console(template: str, **context: Any) -> str:
+    """The page inside the console's layout, with the sections this person may open."""
+    sections = [endpoint for endpoint, role in SECTIONS if role.value in g.staff["roles"]]
+    return render_template(f"console/{template}", sections=sections, **context)
+
+
+@blp.get("")
+@staff_page()
+def home() -> str:
+    return render_console("home.html")
+
+
+# --- Accounts (support) ---------------------------------------------------------------------------
+
+
+@blp.get("/accounts")
+@staff_page(Role.SUPPORT)
+def accounts() -> tuple[str, int]:
+    email = request.args.get("email", "").strip()
+    return render_account_page(email, {})
+
+
+def render_account_page(email: str, errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
+    account: dict[str, Any] | None = None
+    mails: list[dict[str, Any]] = []
+    mails_unavailable = False
+    if email:
+        try:
+            account = portal().staff.account(token(), email)
+        except ApiError as error:
+            if error.status not in (404, 422):
+                raise
+            status = 404 if error.status == 404 else 400
+            message = gettext("No account has this email address.") if error.status == 404 else None
+            errors = {"email": [message]} if message else field_errors(error, {"email": "email"})
+        if account is not None:
+            mails, mails_unavailable = person_mails(email)
+    return render_console(
+        "accounts.html",
+        email=email,
+        account=account,
+        mails=mails,
+        mails_unavailable=mails_unavailable,
+        errors=errors,
+    ), status
+
+
+def person_mails(email: str) -> tuple[list[dict[str, Any]], bool]:
+    """The person's newest mails and whether the mailer failed to answer (the page still shows the rest)."""
+    try:
+        return portal().mailer.deliveries(token(), email), False
+    except ServiceUnavailable:
+        return [], True
+
+
+@blp.post("/accounts/code-resends")
+@staff_page(Role.SUPPORT)
+def resend_code() -> Response:
+    email = request.form.get("email", "").strip()
+    if portal().staff.resend_code(token(), email):
+        flash(
+            gettext(
+                "A new code is on its way to %(email)s, unless one went out in the last minute.", email=email
+            )
+        )
+    else:
+        flash(gettext("This account has no registration waiting for a code."))
+    return see_other("console.accounts", email=email)
+
+
+@blp.post("/accounts/erasures")
+@staff_page(Role.SUPPORT)
+def erase() -> Response | tuple[str, int]:
+    email, reason = request.form.get("email", "").strip(), request.form.get("reason", "").strip()
+    if not reason:
+        return render_account_page(email, {"reason": [gettext("Say why the account is erased.")]}, 400)
+    try:
+        portal().staff.erase(token(), email, reason)
+    except ApiError as error:
+        if error.status != 404:  # erased meanwhile, by someone else: the outcome asked for
+            raise
+    flash(gettext("The account of %(email)s was erased.", email=email))
+    return see_other("console.accounts")
+
+
+# --- Deliveries (support) -------------------------------------------------------------------------
+
+
+@blp.get("/deliveries")
+@staff_page(Role.SUPPORT)
+def deliveries() -> str:
+    email = request.args.get("email", "").strip()
+    mails, unavailable = person_mails(email) if email else ([], False)
+    try:
+        letters = portal().mailer.dead_letters(token())
+    except ServiceUnavailable:
+        letters, unavailable = [], True
+    return render_console(
+        "deliveries.html", email=email, mails=mails, letters=letters, unavailable=unavailable
+    )
+
+
+@blp.post("/deliveries/replays")
+@staff_page(Role.SUPPORT)
+def replay() -> Response:
+    if "all" in request.form:
+        replayed = portal().mailer.replay(token())
+    else:
+        replayed = portal().mailer.replay(token(), (_int("partition"), _int("offset")))
+    flash(gettext("%(count)s dead letter(s) sent again.", count=replayed))
+    return see_other("console.deliveries")
+
+
+def _int(name: str) -> int:
+    value = request.form.get(name, "")
+    if not value.isdigit():
+        abort(400)
+    return int(value)
+
+
+# --- Staff (admin) --------------------------------------------------------------------------------
+
+
+@blp.get("/staff")
+@staff_page(Role.ADMIN)
+def staff() -> tuple[str, int]:
+    return render_staff_page({}, {})
+
+
+def render_staff_page(
+    values: dict[str, str], errors: dict[str, list[str]], status: int = 200
+) -> tuple[str, int]:
+    members = portal().staff.members(token())
+    return render_console(
+        "staff.html", members=members, roles=[role.value for role in Role], values=values, errors=errors
+    ), status
+
+
+@blp.post("/staff/<any(grants, revocations):change>")
+@staff_page(Role.ADMIN)
+def change_role(change: str) -> Response | tuple[str, int]:
+    email, role = request.form.get("email", "").strip(), request.form.get("role", "")
+    granting = change == "grants"
+    try:
+        changed = portal().staff.change_role(token(), email, role, grant=granting)
+    except ApiError as error:
+        if error.status not in (404, 422):
+            raise
+        if error.status == 404:
+            message = gettext("No verified account has this email address.")
+            return render_staff_page({"email": email}, {"email": [message]}, 404)
+        return render_staff_page(
+            {"email": email}, field_errors(error, {"email": "email", "role": "role"}), 400
+        )
+    if granting:
+        flash(gettext("%(email)s now has the role %(role)s.", email=email, role=role) if changed else
+              gettext("%(email)s already had the role %(role)s.", email=email, role=role))  # fmt: skip
+    else:
+        flash(gettext("%(email)s no longer has the role %(role)s.", email=email, role=role) if changed else
+              gettext("%(email)s did not have the role %(role)s.", email=email, role=role))  # fmt: skip
+    return see_other("console.staff")
+
+
+# --- Audit (admin) --------------------------------------------------------------------------------
+
+
+@blp.get("/audit")
+@staff_page(Role.ADMIN)
+def audit() -> tuple[str, int]:
+    values = {name: request.args.get(name, "").strip() for name in ("actor", "action", "from", "to")}
+    errors: dict[str, list[str]] = {}
+    filters = {"actor": values["actor"], "action": values["action"]}
+    for name, key, days in (("from", "since", 0), ("to", "until", 1)):
+        if values[name]:
+            try:
+                day = date.fromisoformat(values[name]) + timedelta(days=days)
+            except ValueError:
+                errors[name] = [gettext("Enter a date, like 2026-12-04.")]
+            else:
+                filters[key] = f"{day.isoformat()}T00:00:00Z"
+    entries: list[dict[str, Any]] = []
+    if not errors:
+        try:
+            entries = portal().staff.audit(token(), filters)
+        except ApiError as error:
+            if error.status != 422:
+                raise
+            errors = field_errors(
+                error, {"actor": "actor", "action": "action", "since": "from", "until": "to"}
+            )
+    status = 400 if errors else 200
+    return render_console("audit.html", entries=entries, values=values, errors=errors), status
