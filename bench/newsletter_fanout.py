@@ -29,7 +29,6 @@ from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import CONSUMED, SINK_OPTIONS, received
 from bench.support import RUN_ID, BenchDatabases
 from tests.conftest import start_group_at_the_end
-from tests.support.http import call
 from tests.support.newsletter import seed_subscribers, send_issue
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once

@@ -274,14 +274,18 @@ def parse_fault(body: bytes, now: float) -> Fault:
     if type(dsn) is not bool:
         raise ValueError("dsn must be true or false")
     expires_at = None if seconds is None else now + seconds
-    return Fault(code, message, remaining, expires_at, recipients.strip().lower() if recipients else None, dsn)
+    return Fault(
+        code, message, remaining, expires_at, recipients.strip().lower() if recipients else None, dsn
+    )
 
 
 def delivery_status_notification(envelope: Envelope, fault: Fault) -> bytes:
     """The RFC 3464 bounce of a message the fault hits, as a relay sends it to the envelope sender."""
     first_word = fault.message.split()[0] if fault.message.split() else ""
     status = first_word if first_word[:2] in ("4.", "5.") else f"{fault.code // 100}.0.0"
-    failed = [str(r) for r in envelope.rcpt_tos if fault.recipients is None or fault.recipients in str(r).lower()]
+    failed = [
+        str(r) for r in envelope.rcpt_tos if fault.recipients is None or fault.recipients in str(r).lower()
+    ]
     action = "failed" if fault.code >= 500 else "delayed"
     boundary = f"dsn-{next(DSN_BOUNDARIES)}-{int(time.time())}"
     original_headers = (envelope.original_content or b"").split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
@@ -309,7 +313,16 @@ def delivery_status_notification(envelope: Envelope, fault: Fault) -> bytes:
     for address in failed:
         lines += ["", f"Final-Recipient: rfc822; {address}", f"Action: {action}", f"Status: {status}",
                   f"Diagnostic-Code: smtp; {fault.code} {fault.message}"]  # fmt: skip
-    lines += ["", f"--{boundary}", "Content-Type: text/rfc822-headers", "", original_headers, "", f"--{boundary}--", ""]
+    lines += [
+        "",
+        f"--{boundary}",
+        "Content-Type: text/rfc822-headers",
+        "",
+        original_headers,
+        "",
+        f"--{boundary}--",
+        "",
+    ]
     return "\r\n".join(lines).encode()
 
 

@@ -140,7 +140,9 @@ def test_my_account_says_when_a_bounce_ended_the_subscription_and_subscribes_aga
     expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")
     inbox.set_fault(550, "5.1.1 User unknown", recipients=new_email)
     try:
-        send_issue(portal.newsletter_url, newsletter_editor, issue_in_both_languages(f"Issue {uuid.uuid4().hex[:8]}"))
+        send_issue(
+            portal.newsletter_url, newsletter_editor, issue_in_both_languages(f"Issue {uuid.uuid4().hex[:8]}")
+        )
 
         def told() -> bool:
             page.goto(portal.url + "/account")

@@ -212,7 +212,9 @@ def start_newsletter(
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
     if topic_prefix:  # the audit records of its editors, on a private copy of the topic
         ensure_topics(infra.kafka, (Topic(topic_prefix + OPERATOR_ACTIONS, partitions=1),))
-    start_group_at_the_end(infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS, topic_prefix + DELIVERY_RESULTS))
+    start_group_at_the_end(
+        infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS, topic_prefix + DELIVERY_RESULTS)
+    )
     env = {
         "ACCOUNTS_ENV": "development",
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,

@@ -24,7 +24,10 @@ def subscribe(newsletter, token: str) -> None:  # type: ignore[no-untyped-def]
 
 def publish(newsletter, subject: str, french: str = "") -> str:  # type: ignore[no-untyped-def]
     """Send an issue now, `subject` in English (and in French unless another is given)."""
-    draft = {"subject": {"en": subject, "fr": french or subject}, "body": {"en": f"{subject}.", "fr": f"{french or subject}."}}
+    draft = {
+        "subject": {"en": subject, "fr": french or subject},
+        "body": {"en": f"{subject}.", "fr": f"{french or subject}."},
+    }
     return str(send_issue(newsletter.url, newsletter.editor, draft)["id"])
 
 

@@ -45,7 +45,9 @@ def editors_newsletter(
 
 
 def subscribe(newsletter: Newsletter, token: str) -> None:
-    status, body = call("POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"})
+    status, body = call(
+        "POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
+    )
     assert status == 201, body
 
 
@@ -78,12 +80,16 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
 
     def french_known() -> bool:
         with psycopg.connect(newsletter.database_url) as conn:
-            row = conn.execute("SELECT locale FROM known_accounts WHERE account_id = %s", (french_id,)).fetchone()
+            row = conn.execute(
+                "SELECT locale FROM known_accounts WHERE account_id = %s", (french_id,)
+            ).fetchone()
         return row == ("fr",)
 
     wait_for(french_known, timeout=30, what="the French reader's language from AccountVerified")
     results = TopicReader(infra.kafka, DELIVERY_RESULTS)
-    infra.inbox.set_fault(550, "5.1.1 <%s>: Recipient address rejected: User unknown" % refused, recipients=refused)
+    infra.inbox.set_fault(
+        550, f"5.1.1 <{refused}>: Recipient address rejected: User unknown", recipients=refused
+    )
     try:
         status, issue = newsletter.editor_call("POST", "/v1/issues", ISSUE)
         assert (status, issue["status"]) == (201, "draft"), issue
@@ -97,7 +103,11 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
         assert status == 202, tested
         editor_email = tested["email"]
         for subject in ISSUE["subject"].values():
-            wait_for(lambda s=subject: mails_titled(infra, editor_email, s), timeout=30, what=f"the test {subject!r}")
+            wait_for(
+                lambda s=subject: mails_titled(infra, editor_email, s),
+                timeout=30,
+                what=f"the test {subject!r}",
+            )
 
         send_at = datetime.now(UTC) + SCHEDULED_AHEAD
         status, scheduled = newsletter.editor_call(
@@ -146,7 +156,9 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
     assert (status, subscription["subscribed"], subscription["reason"]) == (200, False, "bounce")
     for email in (english, french):
         status, subscription = call(
-            "GET", f"{newsletter.url}/v1/subscriptions/me", headers={"Authorization": f"Bearer {tokens[email]}"}
+            "GET",
+            f"{newsletter.url}/v1/subscriptions/me",
+            headers={"Authorization": f"Bearer {tokens[email]}"},
         )
         assert subscription["subscribed"] is True
     status, listed = newsletter.editor_call("GET", "/v1/issues")

@@ -71,7 +71,10 @@ def test_a_bounce_after_acceptance_is_read_from_the_maildir_suppressed_and_repor
     account = uuid.uuid4()
     bouncing_sink.inbox.set_fault(550, "5.1.1 User unknown", recipients=recipient, dsn=True)
     dispatcher = Dispatcher(
-        mailer_pool, [SmtpSender("127.0.0.1", bouncing_sink.smtp_port)], DeliveryLog(mailer_pool), TokenBucket(0)
+        mailer_pool,
+        [SmtpSender("127.0.0.1", bouncing_sink.smtp_port)],
+        DeliveryLog(mailer_pool),
+        TokenBucket(0),
     )
     try:
         sent = newsletter_mail(recipient, account)

@@ -316,7 +316,10 @@ def test_a_newsletter_mail_accepted_is_an_email_delivered_in_the_outbox_and_a_co
     [(event_type, data)] = results(mailer_pool, [newsletter, code])
     assert event_type == "EmailDelivered"
     assert (data["delivery_id"], data["kind"], data["email"], data["account_id"]) == (
-        newsletter.event_id, "newsletter", recipient, str(account)
+        newsletter.event_id,
+        "newsletter",
+        recipient,
+        str(account),
     )
 
 
@@ -325,7 +328,7 @@ def test_a_550_is_a_hard_bounce_that_suppresses_newsletters_to_the_address_but_n
 ):
     recipient = f"gone-{uuid.uuid4().hex[:8]}@example.org"
     account = uuid.uuid4()
-    sink.inbox.set_fault(550, "5.1.1 <%s>: Recipient address rejected" % recipient, recipients=recipient)
+    sink.inbox.set_fault(550, f"5.1.1 <{recipient}>: Recipient address rejected", recipients=recipient)
     first = pending(recipient, "issue 1", account_id=account, kind="newsletter")
     dispatcher.submit(first)
     dispatcher.finish_batch()
@@ -344,7 +347,9 @@ def test_a_550_is_a_hard_bounce_that_suppresses_newsletters_to_the_address_but_n
         first.event_id: ("failed", 1),
         second.event_id: ("skipped", 1),
     }
-    failures = [(data["delivery_id"], data["class"], data["via"]) for _, data in results(mailer_pool, [first, second])]
+    failures = [
+        (data["delivery_id"], data["class"], data["via"]) for _, data in results(mailer_pool, [first, second])
+    ]
     assert failures == [(first.event_id, "hard", "smtp"), (second.event_id, "hard", "suppressed")]
 
 

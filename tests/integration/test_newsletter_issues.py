@@ -219,7 +219,10 @@ def test_a_cancelled_issue_never_goes_and_a_sent_one_cannot_be_cancelled_or_sent
     later_id = create(newsletter_client, newsletter_editor)["id"]
     send(newsletter_client, newsletter_editor, later_id)
     wait_sent(newsletter_client, later_id, newsletter_editor)
-    assert newsletter_client.get(f"/v1/issues/{cancelled_id}", headers=newsletter_editor).json["status"] == "cancelled"
+    assert (
+        newsletter_client.get(f"/v1/issues/{cancelled_id}", headers=newsletter_editor).json["status"]
+        == "cancelled"
+    )
     with psycopg.connect(newsletter_db) as conn:
         assert conn.execute(
             "SELECT count(*) FROM issue_recipients WHERE issue_id = %s", (cancelled_id,)
@@ -240,7 +243,9 @@ def test_an_issue_missing_a_language_is_refused_at_send_time_with_the_reason(
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
     assert refused.json["type"].endswith("issue-incomplete")
     assert set(refused.json["errors"]) == {"subject.fr", "body.fr"}
-    assert newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["status"] == "draft"
+    assert (
+        newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["status"] == "draft"
+    )
     edited = newsletter_client.put(f"/v1/issues/{issue_id}", json=ISSUE, headers=newsletter_editor)
     assert edited.status_code == 200 and edited.json["subject"] == ISSUE["subject"]
 
@@ -264,7 +269,9 @@ def test_a_test_send_goes_to_the_editor_alone_in_each_language(
     assert tested.json["email"].startswith("staff-")
     assert sorted(r["data"]["subject"] for r in requests) == sorted(ISSUE["subject"].values())
     assert sorted(tested.json["languages"]) == ["en", "fr"]
-    assert newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["status"] == "draft"
+    assert (
+        newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["status"] == "draft"
+    )
     assert [a["action"] for a in audit_actions(newsletter_db, editor)][-1] == "issue.tested"
 
 
@@ -331,7 +338,9 @@ def test_a_bounce_of_an_old_address_leaves_the_subscription_alone(newsletter, ne
     }
     with newsletter_pool.connection() as conn, conn.transaction():
         delivery_result_handlers(newsletter)["EmailFailed"](
-            conn, new_event("EmailFailed", source="/mailer", subject=account, data=data), validate_data("EmailFailed", data)
+            conn,
+            new_event("EmailFailed", source="/mailer", subject=account, data=data),
+            validate_data("EmailFailed", data),
         )
     assert status(newsletter, uuid.UUID(account)).subscribed
 
@@ -378,7 +387,12 @@ def test_every_action_on_an_issue_is_in_the_audit_trail(newsletter_client, newsl
     newsletter_client.post(f"/v1/issues/{issue_id}/cancel", headers=newsletter_editor)
     editor = editor_of(newsletter_editor)
     actions = [a for a in audit_actions(newsletter_db, editor) if issue_id in a["target"]]
-    assert [a["action"] for a in actions] == ["issue.created", "issue.edited", "issue.tested", "issue.cancelled"]
+    assert [a["action"] for a in actions] == [
+        "issue.created",
+        "issue.edited",
+        "issue.tested",
+        "issue.cancelled",
+    ]
     assert {(a["actor_account_id"], a["via"]) for a in actions} == {(editor, "api")}
 
 

@@ -184,7 +184,7 @@ def test_the_html_part_carries_no_script_and_no_event_handler(attack):
 
 def test_markdown_becomes_html_and_a_text_part_from_the_same_source():
     mail = render("S", "# News\n\nSee [the video](https://v.example.org/1) *now*.\n\n- one\n- two\n")
-    assert '<h1>News</h1>' in mail.html
+    assert "<h1>News</h1>" in mail.html
     assert '<a href="https://v.example.org/1" rel="noopener noreferrer">the video</a>' in mail.html
     assert "<em>now</em>" in mail.html
     assert mail.text == "News\n\nSee the video <https://v.example.org/1> now.\n\n- one\n\n- two\n"

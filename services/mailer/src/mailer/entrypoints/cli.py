@@ -53,9 +53,15 @@ def main(argv: list[str] | None = None) -> None:
         help="read the bounce mailbox (a Maildir): hard bounces suppress their address for newsletters "
         "and are reported as EmailFailed",
     )
-    reader.add_argument("--maildir", required=True, type=Path, help="the Maildir the bounce address delivers to")
     reader.add_argument(
-        "--watch", type=float, default=0.0, metavar="SECONDS", help="read it again every SECONDS until stopped"
+        "--maildir", required=True, type=Path, help="the Maildir the bounce address delivers to"
+    )
+    reader.add_argument(
+        "--watch",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="read it again every SECONDS until stopped",
     )
     add_web_command(
         commands,

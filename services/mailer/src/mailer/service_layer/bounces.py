@@ -5,6 +5,7 @@ newsletters and is reported (EmailFailed, hard, via dsn) for the delivery it ret
 import logging
 import threading
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 from prometheus_client import Counter
@@ -38,7 +39,7 @@ def record_report(pool: ConnectionPool, results_topic: str, report: BounceReport
 
 def _returned_delivery(
     conn: psycopg.Connection, address: str, message_ids: list[str]
-) -> tuple[str, str, object, str] | None:
+) -> tuple[str, str, UUID | None, str] | None:
     """The delivery the bounce returns: the one with its Message-ID, else the latest sent to the address."""
     row = conn.execute(
         """SELECT event_id::text, kind, account_id, recipient FROM deliveries

@@ -138,10 +138,18 @@ class Mailer:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
         return self._deliver(
-            event, "newsletter", UUID(event.subject), data["email"], context, headers, locale=data.get("locale")
+            event,
+            "newsletter",
+            UUID(event.subject),
+            data["email"],
+            context,
+            headers,
+            locale=data.get("locale"),
         )
 
-    def newsletter_subscribed(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+    def newsletter_subscribed(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> None:
         """Subscribing again lifts a suppression after a bounce: the person says the mailbox works now
         (if it still does not, the next issue bounces and suppresses it again)."""
         deliveries.lift_suppression(conn, data["email"])

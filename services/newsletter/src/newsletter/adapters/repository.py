@@ -5,7 +5,6 @@ from uuid import UUID
 
 import psycopg
 from psycopg.rows import class_row
-
 from psycopg.types.json import Jsonb
 
 from newsletter.domain.issues import Figures, Issue, Recipient
@@ -39,7 +38,11 @@ def remove_subscriber(conn: psycopg.Connection, account_id: UUID) -> bool:
 
 
 def insert_issue(
-    conn: psycopg.Connection, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str], editor: UUID | None
+    conn: psycopg.Connection,
+    issue_id: UUID,
+    subjects: dict[str, str],
+    bodies: dict[str, str],
+    editor: UUID | None,
 ) -> Issue:
     """Record a draft."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
@@ -133,9 +136,7 @@ def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: i
         ).fetchall()
 
 
-def add_recipients(
-    conn: psycopg.Connection, issue_id: UUID, deliveries: list[tuple[UUID, UUID]]
-) -> None:
+def add_recipients(conn: psycopg.Connection, issue_id: UUID, deliveries: list[tuple[UUID, UUID]]) -> None:
     """Record a batch's (delivery id, account id) pairs before they are requested; a replay adds nothing."""
     conn.execute(
         """INSERT INTO issue_recipients (delivery_id, issue_id, account_id)
@@ -193,9 +194,7 @@ def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures
         ([issue.id for issue in issues],),
     ).fetchall()
     counted = {row[0]: row[1:] for row in rows}
-    return {
-        issue.id: Figures(issue.requested, *counted.get(issue.id, (0, 0, 0, 0))) for issue in issues
-    }
+    return {issue.id: Figures(issue.requested, *counted.get(issue.id, (0, 0, 0, 0))) for issue in issues}
 
 
 def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str) -> None:

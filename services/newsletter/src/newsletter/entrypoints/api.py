@@ -82,7 +82,9 @@ OPERATOR_PROBLEMS = {
     403: "role-required: not a newsletter editor; second-factor-required: logged in without a TOTP code",
 }
 ISSUE_PROBLEMS = {**OPERATOR_PROBLEMS, 404: "No such issue"}
-STATUS_PROBLEM = "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"
+STATUS_PROBLEM = (
+    "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"
+)
 INCOMPLETE_PROBLEM = "issue-incomplete: a language lacks its subject or body (`errors` names each)"
 TOO_LARGE_PROBLEM = "issue-too-large: one delivery record of the issue would be too large for Kafka"
 
@@ -188,7 +190,8 @@ class IssueTest(MethodView):
     @issues_blp.arguments(schemas.NoFields, required=False)
     @issues_blp.response(202, schemas.TestSent)
     @document_problems(
-        issues_blp, {**ISSUE_PROBLEMS, 413: TOO_LARGE_PROBLEM, 422: "issue-incomplete: no language written yet"}
+        issues_blp,
+        {**ISSUE_PROBLEMS, 413: TOO_LARGE_PROBLEM, 422: "issue-incomplete: no language written yet"},
     )
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, _body, issue_id: UUID):  # type: ignore[no-untyped-def]
@@ -211,7 +214,9 @@ class IssueSend(MethodView):
     def post(self, sending, issue_id: UUID):  # type: ignore[no-untyped-def]
         """Send a draft to every subscriber now (status sending), or schedule it at `send_at`."""
         send_at = (sending or {}).get("send_at")
-        return issue_body(issue_problems(lambda: issues.send_issue(newsletter(), issue_id, editor_id(), send_at)))
+        return issue_body(
+            issue_problems(lambda: issues.send_issue(newsletter(), issue_id, editor_id(), send_at))
+        )
 
 
 @issues_blp.route("/<uuid:issue_id>/cancel")

@@ -46,8 +46,11 @@ class Bodies(Strict):
 class IssueDraft(Strict):
     subject = fields.Nested(Subjects, required=True, metadata={"description": LANGUAGES_NOTE})
     body = fields.Nested(
-        Bodies, required=True, metadata={"description": "Markdown (CommonMark; raw HTML is shown as text). "
-                                         + LANGUAGES_NOTE}  # fmt: skip
+        Bodies,
+        required=True,
+        metadata={
+            "description": "Markdown (CommonMark; raw HTML is shown as text). " + LANGUAGES_NOTE
+        },  # fmt: skip
     )
 
 

@@ -51,7 +51,10 @@ def account() -> tuple[str, int]:
 def newsletter() -> str:
     subscribed, ended_because = newsletter_subscription(str(access_token()))
     return render_template(
-        "account/newsletter.html", subscribed=subscribed, ended_because=ended_because, email=session.get("email")
+        "account/newsletter.html",
+        subscribed=subscribed,
+        ended_because=ended_because,
+        email=session.get("email"),
     )
 
 
