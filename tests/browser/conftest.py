@@ -139,8 +139,12 @@ def newsletter_url(
         "NEWSLETTER_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
         "PORTAL_URL": f"http://127.0.0.1:{portal_port}",
         "NEWSLETTER_WORKER_METRICS_PORT": str(free_port()),
+        "NEWSLETTER_RELAY_METRICS_PORT": "0",
     }
-    url, processes = run_web_and_worker("newsletter", env, tmp_path_factory.mktemp("newsletter-logs"))
+    logs = tmp_path_factory.mktemp("newsletter-logs")
+    url, processes = run_web_and_worker("newsletter", env, logs)
+    # The relay publishes the editors' test sends (and the subscription events, the audit records).
+    processes.append(ServiceProcess("newsletter-relay", ["newsletter", "relay"], env, logs).start())
     try:
         yield url
     finally:
