@@ -17,6 +17,7 @@ import pytest
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
+    DELIVERY_RESULTS,
     NEWSLETTER_DELIVERIES,
     OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
@@ -36,7 +37,8 @@ PREFIX = f"e2e-{RUN_ID}-crash."
 
 @pytest.fixture
 def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: ignore[no-untyped-def]
-    topics = [PREFIX + name for name in (ACCOUNT_EVENTS, SUBSCRIPTION_EVENTS, NEWSLETTER_DELIVERIES)]
+    names = (ACCOUNT_EVENTS, SUBSCRIPTION_EVENTS, NEWSLETTER_DELIVERIES, DELIVERY_RESULTS)
+    topics = [PREFIX + name for name in names]
     ensure_topics(infra.kafka, tuple(Topic(name, partitions=6) for name in topics))
     logs = tmp_path_factory.mktemp("newsletter-crash-logs")
     identity = start_private_identity(infra, logs)
