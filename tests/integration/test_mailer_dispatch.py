@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from accounts_common.consumer import PermanentError, TransientError
 from accounts_common.events import parse_event, validate_data
+from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
