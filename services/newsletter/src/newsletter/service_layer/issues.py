@@ -7,8 +7,9 @@ from uuid import UUID
 
 import psycopg
 
+from accounts_common.account_projection import known_account_email
 from accounts_common.audit import record_action
-from accounts_common.auth import Principal, known_account_email
+from accounts_common.auth import Principal
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, OPERATOR_ACTIONS
 from accounts_common.kafka import MAX_RECORD_BYTES
 from accounts_common.outbox import enqueue
