@@ -38,6 +38,7 @@ SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
 OPERATOR_ACTIONS = "audit.operator-actions.v1"
 DELIVERY_RESULTS = "mailer.delivery-results.v1"
+VIDEO_EVENTS = "catalogue.video-events.v1"
 CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue", "identity-audit")
 
 
@@ -108,6 +109,14 @@ TOPICS = (
         description="What became of the mails: accepted by the receiving server, or failed for good (hard: "
         "the address takes no mail; soft: anything else). From the mailer's outbox; the newsletter "
         "counts its issues' figures from them and ends the subscription of an address that bounced.",
+    ),
+    Topic(
+        VIDEO_EVENTS,
+        partitions=3,
+        configs={"retention.ms": str(30 * DAY_MS)},
+        events=("VideoPublished", "VideoUnpublished"),
+        description="Videos going public and being withdrawn, keyed by video id: the newsletter and other "
+        "teams learn of new videos here.",
     ),
     # Kept for two years: who did what is asked long after (support disputes, security reviews).
     Topic(
