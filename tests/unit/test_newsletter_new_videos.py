@@ -89,5 +89,8 @@ def test_a_title_is_text_never_markdown_and_falls_back_to_the_other_language():
     mail = render("New videos", with_video(new_bodies()["en"], FIRST, line(FIRST, title)))
     assert "<strong>" not in mail.html and "javascript" not in mail.html.split('href="')[1].split('"')[0]
     assert f"- **Bold** [x](javascript:alert(1)) <b>&amp; second line <{PORTAL}/videos/{FIRST}>" in mail.text
+    assert (
+        line(FIRST, "D-Day: 80 years (part 1).") == f"- [D-Day: 80 years (part 1).]({PORTAL}/videos/{FIRST})"
+    )
     assert title_in({"en": "", "fr": "Sommet"}, "en") == "Sommet"
     assert title_in({"en": "Summit", "fr": "Sommet"}, "fr") == "Sommet"

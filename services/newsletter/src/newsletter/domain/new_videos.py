@@ -8,7 +8,6 @@ so whatever an editor wrote — around the section, and inside it (a reworded ti
 own) — stays. An editor who deletes the section gets a new one at the end with the next video.
 """
 
-import string
 from uuid import UUID
 
 from newsletter.domain.content import LANGUAGES
@@ -17,8 +16,9 @@ SECTION_START = "[//]: # (New videos: each video published is added below, each 
 SECTION_END = "[//]: # (End of the new videos.)"
 SUBJECTS = {"en": "New videos", "fr": "Nouvelles vidéos"}
 INTRODUCTIONS = {"en": "New on the portal:", "fr": "Nouveautés sur le portail :"}
-# Every ASCII punctuation character may be backslash-escaped in CommonMark: a title stays plain text.
-_MARKDOWN_PUNCTUATION = str.maketrans({char: "\\" + char for char in string.punctuation})
+# The characters that start inline Markdown inside a link's text (emphasis, code, links, images,
+# autolinks, entities), backslash-escaped: a title stays plain text and the editor still reads it.
+_MARKDOWN_PUNCTUATION = str.maketrans({char: "\\" + char for char in "\\`*_[]<>&"})
 
 
 def video_page(portal_url: str, video_id: UUID) -> str:
