@@ -25,6 +25,7 @@ from accounts_common.events.topics import (
     OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
     TOPICS,
+    VIDEO_EVENTS,
     delete_topics,
     ensure_topics,
 )
@@ -212,10 +213,18 @@ def start_newsletter(
     port = free_port()
     group = f"newsletter-{name}-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    if topic_prefix:  # the audit records of its editors, on a private copy of the topic
-        ensure_topics(infra.kafka, (Topic(topic_prefix + OPERATOR_ACTIONS, partitions=1),))
+    if topic_prefix:  # its editors' audit records and the videos it hears of, on private copies
+        ensure_topics(
+            infra.kafka,
+            (
+                Topic(topic_prefix + OPERATOR_ACTIONS, partitions=1),
+                Topic(topic_prefix + VIDEO_EVENTS, partitions=1),
+            ),
+        )
     start_group_at_the_end(
-        infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS, topic_prefix + DELIVERY_RESULTS)
+        infra.kafka,
+        group,
+        tuple(topic_prefix + name for name in (ACCOUNT_EVENTS, DELIVERY_RESULTS, VIDEO_EVENTS)),
     )
     env = {
         "ACCOUNTS_ENV": "development",

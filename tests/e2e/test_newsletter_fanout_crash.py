@@ -21,6 +21,7 @@ from accounts_common.events.topics import (
     NEWSLETTER_DELIVERIES,
     OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
+    VIDEO_EVENTS,
     delete_topics,
     ensure_topics,
 )
@@ -56,7 +57,10 @@ def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: 
     finally:
         running.stop()
         identity.process.stop()
-        delete_topics(infra.kafka, [*topics, PREFIX + OPERATOR_ACTIONS, dead_letter_topic(running.group)])
+        delete_topics(
+            infra.kafka,
+            [*topics, PREFIX + OPERATOR_ACTIONS, PREFIX + VIDEO_EVENTS, dead_letter_topic(running.group)],
+        )
 
 
 def requested(database_url: str, issue_id: str) -> int:

@@ -55,6 +55,26 @@ def insert_issue(
     return issue
 
 
+def open_new_videos_draft(conn: psycopg.Connection) -> Issue | None:
+    """The open "New videos" draft, locked until the transaction ends; None when there is none."""
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"""SELECT {ISSUE_COLUMNS} FROM issues WHERE origin = 'new_videos' AND status = 'draft'
+                FOR UPDATE"""
+        ).fetchone()
+
+
+def insert_new_videos_draft(
+    conn: psycopg.Connection, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str]
+) -> None:
+    """Open a "New videos" draft unless one is open (another worker's, committed meanwhile)."""
+    conn.execute(
+        """INSERT INTO issues (id, subjects, bodies, origin) VALUES (%s, %s, %s, 'new_videos')
+           ON CONFLICT (origin) WHERE origin = 'new_videos' AND status = 'draft' DO NOTHING""",
+        (issue_id, Jsonb(subjects), Jsonb(bodies)),
+    )
+
+
 def update_draft(
     conn: psycopg.Connection, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str]
 ) -> Issue | None:

@@ -6,7 +6,12 @@ from accounts_common.account_projection import REVOCATION_EXPIRIES
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
-from accounts_common.events.topics import ACCOUNT_EVENTS, DELIVERY_RESULTS, NEWSLETTER_DELIVERIES
+from accounts_common.events.topics import (
+    ACCOUNT_EVENTS,
+    DELIVERY_RESULTS,
+    NEWSLETTER_DELIVERIES,
+    VIDEO_EVENTS,
+)
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import (
     add_web_command,
@@ -19,6 +24,7 @@ from accounts_common.process import (
 from newsletter.bootstrap import bootstrap
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.fanout import FanOutWorker
+from newsletter.service_layer.new_videos import video_event_handlers
 from newsletter.service_layer.results import delivery_result_handlers
 from newsletter.settings import Settings
 
@@ -34,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands.add_parser(
         "worker",
-        help="consume account events and delivery results, start scheduled issues, fan issues out to Kafka",
+        help="consume account events, delivery results and video events (the New videos draft), "
+        "start scheduled issues, fan issues out to Kafka",
     )
     commands.add_parser("relay", help="publish the outbox (subscription events) to Kafka")
     args = parser.parse_args(argv)
@@ -65,8 +72,12 @@ def run_worker(settings: Settings) -> None:
     )
     consumer = EventConsumer(
         group=settings.consumer_group,
-        topics=(newsletter.topic(ACCOUNT_EVENTS), newsletter.topic(DELIVERY_RESULTS)),
-        handlers={**account_event_handlers(newsletter), **delivery_result_handlers(newsletter)},
+        topics=tuple(newsletter.topic(name) for name in (ACCOUNT_EVENTS, DELIVERY_RESULTS, VIDEO_EVENTS)),
+        handlers={
+            **account_event_handlers(newsletter),
+            **delivery_result_handlers(newsletter),
+            **video_event_handlers(newsletter),
+        },
         pool=newsletter.pool,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         housekeeping=REVOCATION_EXPIRIES,

@@ -1,0 +1,151 @@
+"""The "New videos" draft against PostgreSQL: the catalogue's VideoPublished / VideoUnpublished, handled
+as the newsletter worker's consumer handles them (its inbox included), gather into one draft an editor
+edits and sends through the API; nothing ever leaves by itself."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+
+from accounts_common.consumer import EventConsumer
+from accounts_common.events import CloudEvent, new_event
+from newsletter.domain.new_videos import SECTION_END
+from newsletter.service_layer.new_videos import video_event_handlers
+
+PORTAL = "http://127.0.0.1:8000"  # the settings' default PORTAL_URL, which the newsletter fixture keeps
+
+
+@pytest.fixture
+def consume(newsletter) -> Iterator:  # type: ignore[no-untyped-def, type-arg]
+    """Handle an event as the worker's consumer does: validated, once per event id (the inbox)."""
+    consumer = EventConsumer(
+        group=f"newsletter-new-videos-{uuid.uuid4().hex[:8]}",
+        topics=(),
+        handlers=video_event_handlers(newsletter),
+        pool=newsletter.pool,
+        bootstrap_servers=newsletter.settings.kafka_bootstrap_servers,
+    )
+    yield lambda event: consumer.process(SimpleNamespace(value=event.to_json().encode()))
+
+
+@pytest.fixture(autouse=True)
+def no_open_draft(newsletter_db: str) -> Iterator[None]:
+    """Each test starts with no open "New videos" draft (one of another test's would take the videos),
+    and leaves none behind, nor a scheduled one."""
+
+    def cancel() -> None:
+        with psycopg.connect(newsletter_db) as conn:
+            conn.execute(
+                """UPDATE issues SET status = 'cancelled'
+                   WHERE origin = 'new_videos' AND status IN ('draft', 'scheduled')"""
+            )
+
+    cancel()
+    yield
+    cancel()
+
+
+def published(video_id: uuid.UUID, en: str, fr: str) -> CloudEvent:
+    data = {
+        "video_id": str(video_id),
+        "title": {"en": en, "fr": fr},
+        "published_at": datetime.now(UTC).isoformat(),
+        "renditions": [],
+    }
+    return new_event("VideoPublished", source="/catalogue", subject=str(video_id), data=data)
+
+
+def unpublished(video_id: uuid.UUID) -> CloudEvent:
+    data = {"video_id": str(video_id), "unpublished_at": datetime.now(UTC).isoformat()}
+    return new_event("VideoUnpublished", source="/catalogue", subject=str(video_id), data=data)
+
+
+def new_videos_drafts(client, editor: dict[str, str]) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
+    listed = client.get("/v1/issues", headers=editor)
+    assert listed.status_code == 200, listed.json
+    return [
+        issue
+        for issue in listed.json["items"]
+        if issue["status"] == "draft" and issue["subject"] == {"en": "New videos", "fr": "Nouvelles vidéos"}
+    ]
+
+
+def test_published_videos_gather_into_one_draft_in_both_languages_once_each(
+    consume, newsletter_client, newsletter_editor
+):
+    summit, press = uuid.uuid4(), uuid.uuid4()
+    first = published(summit, "The summit", "Le sommet")
+    consume(first)
+    consume(published(press, "Press conference", ""))
+    consume(first)  # redelivered
+    [draft] = new_videos_drafts(newsletter_client, newsletter_editor)
+    assert draft["body"]["en"].count(f"- [The summit]({PORTAL}/videos/{summit})") == 1
+    assert draft["body"]["fr"].count(f"- [Le sommet]({PORTAL}/videos/{summit})") == 1
+    assert f"- [Press conference]({PORTAL}/videos/{press})" in draft["body"]["fr"]  # no French title yet
+    assert draft["body"]["en"].index(str(summit)) < draft["body"]["en"].index(str(press))
+    assert draft["figures"]["recipients"] == 0
+    texts = {"subject": draft["subject"], "body": draft["body"]}
+    preview = newsletter_client.post("/v1/issues/preview", json=texts, headers=newsletter_editor)
+    assert preview.status_code == 200, preview.json
+    assert "[//]" not in str(preview.json)
+
+
+def test_the_editors_rewrite_stays_while_videos_come_and_go(consume, newsletter_client, newsletter_editor):
+    summit, press, archive = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    consume(published(summit, "The summit", "Le sommet"))
+    consume(published(press, "Press conference", "Conférence de presse"))
+    [draft] = new_videos_drafts(newsletter_client, newsletter_editor)
+    rewritten = {
+        "subject": {"en": "December's videos", "fr": "Les vidéos de décembre"},
+        "body": {
+            language: "# Hello\n\n"
+            + body.replace(SECTION_END, f"- An old favourite\n\n{SECTION_END}")
+            + "\nBye.\n"
+            for language, body in draft["body"].items()
+        },
+    }
+    edited = newsletter_client.put(f"/v1/issues/{draft['id']}", json=rewritten, headers=newsletter_editor)
+    assert edited.status_code == 200, edited.json
+
+    consume(unpublished(summit))
+    consume(published(archive, "From the archive", "Des archives"))
+    consume(unpublished(uuid.uuid4()))  # never listed: nothing changes
+
+    now = newsletter_client.get(f"/v1/issues/{draft['id']}", headers=newsletter_editor).json
+    assert now["status"] == "draft" and now["subject"] == rewritten["subject"]
+    for language, title in (("en", "From the archive"), ("fr", "Des archives")):
+        body = now["body"][language]
+        assert body.startswith("# Hello\n\n") and body.endswith("Bye.\n")
+        assert str(summit) not in body and f"/videos/{press})" in body
+        assert body.index("An old favourite") < body.index(f"- [{title}]({PORTAL}/videos/{archive})")
+
+
+def test_once_the_draft_is_scheduled_or_cancelled_the_next_video_opens_a_new_one(
+    consume, newsletter_client, newsletter_editor
+):
+    summit, press, archive = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    consume(published(summit, "The summit", "Le sommet"))
+    [first] = new_videos_drafts(newsletter_client, newsletter_editor)
+    # Scheduled far ahead rather than sent now: another module's fan-out worker shares the database.
+    later = {"send_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
+    scheduled = newsletter_client.post(
+        f"/v1/issues/{first['id']}/send", json=later, headers=newsletter_editor
+    )
+    assert scheduled.status_code == 202 and scheduled.json["status"] == "scheduled", scheduled.json
+
+    consume(published(press, "Press conference", "Conférence de presse"))
+    consume(unpublished(summit))  # in an issue that is no longer a draft: left as it is
+    [second] = new_videos_drafts(newsletter_client, newsletter_editor)
+    assert second["id"] != first["id"]
+    assert str(press) in second["body"]["en"] and str(summit) not in second["body"]["en"]
+    went = newsletter_client.get(f"/v1/issues/{first['id']}", headers=newsletter_editor).json
+    assert went["body"] == first["body"] and str(press) not in went["body"]["en"]
+
+    cancelled = newsletter_client.post(f"/v1/issues/{second['id']}/cancel", headers=newsletter_editor)
+    assert cancelled.status_code == 200, cancelled.json
+    consume(published(archive, "From the archive", "Des archives"))
+    [third] = new_videos_drafts(newsletter_client, newsletter_editor)
+    assert third["id"] not in (first["id"], second["id"]) and str(press) not in third["body"]["fr"]
