@@ -17,7 +17,7 @@ import uuid
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
-from accounts_common.bootstrap import AccountFeed
+from accounts_common.account_feed import AccountFeed
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.db import COMMON_MIGRATIONS, migrate
 from accounts_common.events import Topic, new_event

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import sys
 
-from accounts_common.bootstrap import AccountFeed
+from accounts_common.account_feed import AccountFeed
 from accounts_common.events import CloudEvent
 
 SCHEMA = """

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from accounts_common.bootstrap import AccountFeed
+from accounts_common.account_feed import AccountFeed
 from tests.conftest import Infra
 from tests.integration.conftest import PASSWORD, bearer, sign_up
 from tests.support.polling import wait_for

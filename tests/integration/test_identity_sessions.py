@@ -18,7 +18,8 @@ def test_login_answers_a_token_that_opens_me(client, identity_pool, unique_email
     assert response.json["token_type"] == "Bearer" and response.json["expires_in"] == 900
     me = client.get("/v1/accounts/me", headers=bearer(response.json["access_token"]))
     assert me.status_code == 200
-    assert set(me.json) == {"id", "email", "verified", "created_at", "locale"}
+    assert set(me.json) == {"id", "email", "verified", "created_at", "locale", "roles", "second_factor"}
+    assert (me.json["roles"], me.json["second_factor"]) == ([], False)
     assert me.json["locale"] == "en"
     assert (me.json["email"], me.json["verified"]) == (unique_email, True)
     claims = jwt.decode(response.json["access_token"], options={"verify_signature": False})

@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
-from identity.adapters.repository import Account
+from identity.adapters.account_store import Account
 from identity.adapters.tokens import (
     ConfiguredKeys,
     DatabaseKeys,

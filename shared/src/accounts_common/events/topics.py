@@ -63,7 +63,7 @@ TOPICS = (
     # Compacted: the latest state of every live account, forever. A deletion's tombstone is kept a
     # day, then gone; segments roll daily and are compacted within a week, so an erased person's
     # records are gone from the log within about 9 days. Same partition count as the events: each
-    # state record goes to its event's partition number (see accounts_common.bootstrap).
+    # state record goes to its event's partition number (see accounts_common.account_feed).
     Topic(
         ACCOUNT_STATE,
         configs={

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts_common.codecrypt import CodeCipher
-from identity.adapters import repository
+from identity.adapters import account_store, session_store
 
 if TYPE_CHECKING:
     from identity.settings import Settings
@@ -144,7 +144,7 @@ class TokenIssuer:
     def issue(
         self,
         conn: psycopg.Connection,
-        account: repository.Account,
+        account: account_store.Account,
         *,
         verified: bool,
         amr: tuple[str, ...] = ("pwd",),
@@ -168,7 +168,7 @@ class TokenIssuer:
             **({"roles": list(roles)} if roles else {}),
         }
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
-        repository.insert_session(conn, jti, account.id, issued, expires)
+        session_store.insert_session(conn, jti, account.id, issued, expires)
         return IssuedToken(access_token=token, expires_in=self.ttl_s)
 
     def jwks(self, conn: psycopg.Connection) -> dict[str, Any]:
@@ -206,7 +206,7 @@ class TokenIssuer:
         raise InvalidToken("the token was not signed by any active key")
 
 
-def issued_at_for(account: repository.Account) -> datetime:
+def issued_at_for(account: account_store.Account) -> datetime:
     """Now in whole seconds, but never before the last password reset or role change (migration 002)."""
     now = datetime.now(UTC).replace(microsecond=0)
     valid_from = account.sessions_valid_from

@@ -7,12 +7,12 @@ import psycopg
 from accounts_common import outbox
 from accounts_common.events import CloudEvent
 from accounts_common.events.topics import ACCOUNT_STATE
-from identity.adapters import repository
+from identity.adapters import account_store
 
 
 def record_state(conn: psycopg.Connection, account_id: UUID, event: CloudEvent) -> None:
     """Put the account's state after `event` (its version one higher) in the outbox, after the event."""
-    state = repository.next_state_version(conn, account_id)
+    state = account_store.next_state_version(conn, account_id)
     value = {
         "account_id": str(state.id),
         "email": state.email,

@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import ratelimits, repository
+from identity.adapters import account_store, ratelimits, registration_store
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
@@ -50,7 +50,7 @@ def register(
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "register", email, requester)
-        account = repository.insert_account(conn, uuid.uuid4(), email, locale)
+        account = account_store.insert_account(conn, uuid.uuid4(), email, locale)
         if account is not None:
             publish(
                 conn,
@@ -61,9 +61,9 @@ def register(
                 **({"locale": locale} if locale else {}),
             )
         else:
-            account = repository.lock_account_by_email(conn, email)
+            account = account_store.lock_account_by_email(conn, email)
         assert account is not None
-        registration = repository.Registration(
+        registration = registration_store.Registration(
             id=registration_id,
             email=email,
             account_id=None if account.verified else account.id,
@@ -79,7 +79,7 @@ def _hash_for(app: Identity, email: str, password: str) -> str:
     """The registration's password hash; for a verified email, made with its account's salt."""
     # Read for every email, and one argon2 run either way: a known email costs what a new one does.
     with app.pool.connection() as conn:
-        account = repository.find_account_by_email(conn, email)
+        account = account_store.find_account_by_email(conn, email)
     if account is not None and account.verified and account.password_hash:
         return app.hasher.hash_like(account.password_hash, password)
     return app.hasher.hash(password)
@@ -88,13 +88,13 @@ def _hash_for(app: Identity, email: str, password: str) -> str:
 def _store_registration(
     app: Identity,
     conn: psycopg.Connection,
-    registration: repository.Registration,
-    account: repository.Account,
+    registration: registration_store.Registration,
+    account: account_store.Account,
     requester: str,
 ) -> None:
     decoy = account.verified
     code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=decoy)
-    repository.insert_registration(
+    registration_store.insert_registration(
         conn,
         registration,
         code_mac=mac,
@@ -116,19 +116,19 @@ def resend_verification(
     hourly cap; silent otherwise (and for unknown registrations)."""
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "resend", email, requester)
-        registration = repository.lock_registration(conn, registration_id, email)
+        registration = registration_store.lock_registration(conn, registration_id, email)
         sent_at = registration.code_sent_at if registration else None
         if registration is None or not may_send(app, conn, email, VERIFICATION, sent_at, requester):
             return
         pending = None
         if registration.account_id is not None:
-            pending = repository.find_account(conn, registration.account_id)
+            pending = account_store.find_account(conn, registration.account_id)
         code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
-        repository.replace_registration_code(conn, registration.id, mac, code_expires_at)
+        registration_store.replace_registration_code(conn, registration.id, mac, code_expires_at)
         record_code_send(app, conn, email, VERIFICATION, requester)
         if pending is not None:
             mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
-        elif (owner := repository.find_account_by_email(conn, email)) is not None:
+        elif (owner := account_store.find_account_by_email(conn, email)) is not None:
             mail_duplicate_signup_notice(app, conn, owner)  # "send new code" on a decoy: the notice again
 
 
@@ -137,11 +137,13 @@ def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: 
     with app.pool.connection() as conn:
         with conn.transaction():
             limit_email(app, conn, "code", email)
-            registration = repository.lock_registration(conn, registration_id, email)
-            stored = repository.count_registration_attempt(conn, registration_id) if registration else None
+            registration = registration_store.lock_registration(conn, registration_id, email)
+            stored = (
+                registration_store.count_registration_attempt(conn, registration_id) if registration else None
+            )
             outcome = judge_attempt(app, conn, email, VERIFICATION, stored, str(registration_id), code)
             if outcome is CodeOutcome.ACCEPTED and registration is not None:
-                account = repository.activate_registration(conn, registration)
+                account = registration_store.activate_registration(conn, registration)
                 if account is not None and account.verified_at is not None:
                     publish(
                         conn,
@@ -164,8 +166,8 @@ def delete_account(app: Identity, token: str, password: str) -> None:
     except InvalidCredentials:
         raise WrongPassword() from None
     with app.pool.connection() as conn, conn.transaction():
-        if repository.find_account(conn, account.id, lock=True) is None:
+        if account_store.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
-        repository.delete_account(conn, account.id)
+        account_store.delete_account(conn, account.id)
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
         publish_deleted(app, conn, account.id)

@@ -14,7 +14,7 @@ import psycopg
 from accounts_common import outbox
 from accounts_common.events import new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
-from identity.adapters import code_counters, repository
+from identity.adapters import account_store, code_counters, session_store
 from identity.bootstrap import Identity
 from identity.domain import codes
 from identity.domain.codes import CodeOutcome, Purpose, StoredCode
@@ -95,7 +95,7 @@ def new_code(app: Identity, bound_to: str, purpose: Purpose, *, decoy: bool) -> 
 def mail_code(
     app: Identity,
     conn: psycopg.Connection,
-    account: repository.Account,
+    account: account_store.Account,
     purpose: Purpose,
     code: str,
     expires_at: datetime,
@@ -115,7 +115,7 @@ def mail_code(
 
 
 def mail_duplicate_signup_notice(
-    app: Identity, conn: psycopg.Connection, account: repository.Account
+    app: Identity, conn: psycopg.Connection, account: account_store.Account
 ) -> None:
     """Tell the owner (in their language) that someone tried to create an account with their address."""
     publish(
@@ -128,13 +128,13 @@ def mail_duplicate_signup_notice(
     )
 
 
-def locale_of(account: repository.Account) -> dict[str, str]:
+def locale_of(account: account_store.Account) -> dict[str, str]:
     """The optional `locale` field of an event about the account, so mails are in its language."""
     return {"locale": account.locale} if account.locale else {}
 
 
 def publish(
-    conn: psycopg.Connection, topic: str, event_type: str, account: repository.Account, **fields: Any
+    conn: psycopg.Connection, topic: str, event_type: str, account: account_store.Account, **fields: Any
 ) -> None:
     """Put an event about the account (with its id and email) in the outbox, in the caller's transaction;
     an account event (it changes the account) with the account's new state."""
@@ -145,7 +145,7 @@ def publish(
         record_state(conn, account.id, event)
 
 
-def publish_session_revoked(conn: psycopg.Connection, jti: UUID, session: repository.SessionState) -> None:
+def publish_session_revoked(conn: psycopg.Connection, jti: UUID, session: session_store.SessionState) -> None:
     """Announce a logout: every service refuses that token from now on (no account state changes)."""
     assert session.revoked_at is not None
     data = {

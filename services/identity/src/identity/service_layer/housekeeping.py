@@ -7,7 +7,7 @@ import dataclasses
 import psycopg
 
 from accounts_common.housekeeping import ROWS_DELETED, Expiry, delete_expired
-from identity.adapters import repository
+from identity.adapters import account_store, registration_store
 from identity.bootstrap import Identity
 from identity.service_layer.codes import GUESS_WINDOW_S, publish_deleted
 from identity.settings import Settings
@@ -37,8 +37,8 @@ def purge_expired_registrations(app: Identity, conn: psycopg.Connection) -> dict
     """Drop registrations past their expiry, and erase the pending accounts left with none (announced
     with AccountDeleted, so other services forget the address too)."""
     with conn.transaction():
-        registrations = repository.delete_expired_registrations(conn)
-        abandoned = repository.delete_abandoned_accounts(conn)
+        registrations = registration_store.delete_expired_registrations(conn)
+        abandoned = account_store.delete_abandoned_accounts(conn)
         for account_id in abandoned:
             publish_deleted(app, conn, account_id)
     ROWS_DELETED.labels("registrations").inc(registrations)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import code_counters, ratelimits, repository
+from identity.adapters import account_store, code_counters, ratelimits, reset_store, session_store
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
@@ -41,7 +41,7 @@ def request_reset(app: Identity, email: str, return_to: str | None = None, *, re
     key = email_key(app, email)
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "reset", email, requester)
-        account = repository.lock_account_by_email(conn, email)
+        account = account_store.lock_account_by_email(conn, email)
         verified = account if account is not None and account.verified else None
         if not may_send(app, conn, email, RESET, code_counters.reset_code_sent_at(conn, key), requester):
             return
@@ -49,7 +49,7 @@ def request_reset(app: Identity, email: str, return_to: str | None = None, *, re
         code_counters.replace_reset_code(conn, key, verified.id if verified else None, mac, expires_at)
         record_code_send(app, conn, email, RESET, requester)
         if verified is not None:
-            repository.set_reset_return_to(conn, verified.id, return_to)
+            reset_store.set_reset_return_to(conn, verified.id, return_to)
             mail_code(app, conn, verified, RESET, code, expires_at, verified.locale)
 
 
@@ -65,7 +65,7 @@ def verify_reset_code(app: Identity, email: str, code: str) -> ResetToken:
                 code_counters.use_reset_code(conn, key)
                 token = secrets.token_urlsafe(32)
                 expires_at = app.clock() + timedelta(seconds=app.settings.reset_token_ttl_s)
-                repository.insert_reset_token(conn, _token_hash(token), slot.account_id, expires_at)
+                reset_store.insert_reset_token(conn, _token_hash(token), slot.account_id, expires_at)
                 return ResetToken(token, app.settings.reset_token_ttl_s)
         # Raised after the commit: the failed attempt must stay counted.
         raise CodeRejected(outcome if outcome is not CodeOutcome.ACCEPTED else CodeOutcome.INVALID)
@@ -78,12 +78,12 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
         raise WeakPassword(violations)
     password_hash = app.hasher.hash(new_password)
     with app.pool.connection() as conn, conn.transaction():
-        account_id = repository.spend_reset_token(conn, _token_hash(reset_token))
-        account = repository.find_account(conn, account_id) if account_id is not None else None
+        account_id = reset_store.spend_reset_token(conn, _token_hash(reset_token))
+        account = account_store.find_account(conn, account_id) if account_id is not None else None
         if account is None:
             raise InvalidResetToken()
-        reset_at, return_to = repository.reset_password(conn, account.id, password_hash)
-        repository.revoke_all_sessions(conn, account.id)
+        reset_at, return_to = reset_store.reset_password(conn, account.id, password_hash)
+        session_store.revoke_all_sessions(conn, account.id)
         code_counters.use_reset_code(conn, email_key(app, account.email))
         # Whoever forgot the password may have locked themselves out trying: the new one works at once.
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))

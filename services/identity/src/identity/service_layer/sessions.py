@@ -9,7 +9,7 @@ import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from accounts_common.roles import SECOND_FACTOR
-from identity.adapters import ratelimits, repository, staff
+from identity.adapters import account_store, ratelimits, registration_store, session_store, staff
 from identity.adapters.hashing import same_hash
 from identity.adapters.ratelimits import bucket
 from identity.adapters.tokens import InvalidToken, IssuedToken
@@ -30,7 +30,7 @@ from identity.service_layer.errors import (
 class Principal:
     """The account an access token speaks for, and the session it belongs to."""
 
-    account: repository.Account
+    account: account_store.Account
     jti: UUID
     amr: tuple[str, ...] = ("pwd",)
 
@@ -48,7 +48,7 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
             amr = _authentication_methods(app, conn, account, second_factor)
             if amr is not None:
                 if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
-                    repository.set_password_hash(conn, account.id, app.hasher.hash(password))
+                    account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
                 # Forgotten only now: a right password must not wipe the count of wrong second factors.
                 ratelimits.forget_failures(conn, login_throttle_bucket(email))
                 roles = staff.roles_of(conn, account.id)
@@ -59,7 +59,7 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
 
 
 def _authentication_methods(
-    app: Identity, conn: psycopg.Connection, account: repository.Account, second_factor: str | None
+    app: Identity, conn: psycopg.Connection, account: account_store.Account, second_factor: str | None
 ) -> tuple[str, ...] | None:
     """How the person proved who they are (RFC 8176 `amr`); None when the second factor is wrong."""
     if not staff.has_confirmed_totp(conn, account.id):
@@ -71,7 +71,7 @@ def _authentication_methods(
     return None
 
 
-def confirm_password(app: Identity, account: repository.Account, password: str) -> repository.Account:
+def confirm_password(app: Identity, account: account_store.Account, password: str) -> account_store.Account:
     """The account again when the password is its own (throttled like logins); InvalidCredentials if not."""
     try:
         confirmed = _check_password(app, account.email, password)
@@ -89,8 +89,8 @@ def authenticate(app: Identity, token: str) -> Principal:
             claims = app.tokens.decode(conn, token)
         except InvalidToken:
             raise Unauthenticated() from None
-        session = repository.find_session(conn, claims.jti)
-        account = repository.find_account(conn, claims.account_id)
+        session = session_store.find_session(conn, claims.jti)
+        account = account_store.find_account(conn, claims.account_id)
     if session is None or account is None or not _stands(session, account, claims.issued_at, app.clock()):
         raise Unauthenticated()
     return Principal(account, claims.jti, claims.amr)
@@ -100,7 +100,7 @@ def logout(app: Identity, token: str) -> None:
     """Revoke the token's session here, and through SessionRevoked in every service that checks it."""
     principal = authenticate(app, token)
     with app.pool.connection() as conn, conn.transaction():
-        ended = repository.revoke_session(conn, principal.jti)
+        ended = session_store.revoke_session(conn, principal.jti)
         if ended is not None and ended.revoked_at is not None:
             publish_session_revoked(conn, principal.jti, ended)
 
@@ -111,7 +111,7 @@ def login_throttle_bucket(email: str) -> bytes:
 
 
 def _stands(
-    session: repository.SessionState, account: repository.Account, issued_at: datetime, now: datetime
+    session: session_store.SessionState, account: account_store.Account, issued_at: datetime, now: datetime
 ) -> bool:
     if session.account_id != account.id or session.revoked_at is not None or session.expires_at <= now:
         return False
@@ -127,7 +127,7 @@ class Match(Enum):
     NONE = "no password of this email"
 
 
-def _check_password(app: Identity, email: str, password: str) -> repository.Account:
+def _check_password(app: Identity, email: str, password: str) -> account_store.Account:
     """The account when the password is its own; NotVerified when it is a pending registration's (or a
     decoy's); failures per email (known or not) delay further tries (the caller forgets them once the
     whole login succeeds)."""
@@ -136,7 +136,7 @@ def _check_password(app: Identity, email: str, password: str) -> repository.Acco
         blocked_until = ratelimits.blocked_until(conn, throttle)
         if blocked_until is not None:
             raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
-        account = repository.find_account_by_email(conn, email)
+        account = account_store.find_account_by_email(conn, email)
         match = _password_matches(app, conn, account, password)
         if match is Match.ACCOUNT:
             assert account is not None
@@ -158,14 +158,14 @@ def _count_failure(app: Identity, conn: psycopg.Connection, throttle: bytes) -> 
 
 
 def _password_matches(
-    app: Identity, conn: psycopg.Connection, account: repository.Account | None, password: str
+    app: Identity, conn: psycopg.Connection, account: account_store.Account | None, password: str
 ) -> Match:
     """One argon2 run for any email: a verified account's password and its newest decoy's share a salt."""
     if account is not None and account.verified and account.password_hash:
         candidate = app.hasher.hash_like(account.password_hash, password)
         if same_hash(candidate, account.password_hash):
             return Match.ACCOUNT
-        decoy = repository.newest_decoy(conn, account.email)
+        decoy = registration_store.newest_decoy(conn, account.email)
         return Match.REGISTRATION if decoy and same_hash(candidate, decoy.password_hash) else Match.NONE
     # An unknown email still costs one argon2 verification, so timing does not tell it apart.
     stored = _stored_hash(conn, account) or app.dummy_hash
@@ -177,10 +177,10 @@ def _password_matches(
     return Match.NONE
 
 
-def _stored_hash(conn: psycopg.Connection, account: repository.Account | None) -> str | None:
+def _stored_hash(conn: psycopg.Connection, account: account_store.Account | None) -> str | None:
     """For a pending account, its newest registration's password hash (the right password then
     answers "not verified yet", and still logs nobody in)."""
     if account is None:
         return None
-    registration = repository.newest_registration(conn, account.id)
+    registration = registration_store.newest_registration(conn, account.id)
     return registration.password_hash if registration is not None else None

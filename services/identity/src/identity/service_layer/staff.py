@@ -11,7 +11,7 @@ import psycopg
 from accounts_common.audit import record_action
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.roles import Role
-from identity.adapters import repository, staff
+from identity.adapters import account_store, staff
 from identity.bootstrap import Identity
 from identity.service_layer.codes import SOURCE, publish
 from identity.service_layer.errors import UnknownAccount
@@ -37,7 +37,7 @@ def members(app: Identity, actor: UUID | None = None) -> list[staff.StaffMember]
 
 def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granting: bool) -> bool:
     with app.pool.connection() as conn, conn.transaction():
-        account = repository.lock_account_by_email(conn, email)
+        account = account_store.lock_account_by_email(conn, email)
         if account is None or not account.verified:
             raise UnknownAccount(email)
         changed = (
@@ -60,7 +60,7 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
 
 
 def _announce(
-    conn: psycopg.Connection, account: repository.Account, role: Role, actor: UUID | None, verb: str
+    conn: psycopg.Connection, account: account_store.Account, role: Role, actor: UUID | None, verb: str
 ) -> None:
     changed_at = staff.mark_roles_changed(conn, account.id)
     publish(

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from accounts_common.audit import record_action
-from identity.adapters import ratelimits, repository, staff
+from identity.adapters import account_store, ratelimits, registration_store, staff
 from identity.bootstrap import Identity
 from identity.service_layer import accounts, sessions
 from identity.service_layer.codes import SOURCE, publish_deleted
@@ -29,7 +29,7 @@ class AccountView:
 def look_up(app: Identity, email: str, actor: UUID) -> AccountView | None:
     """The account of `email`, if any; the look-up itself is recorded, found or not."""
     with app.pool.connection() as conn, conn.transaction():
-        account = repository.find_account_by_email(conn, email)
+        account = account_store.find_account_by_email(conn, email)
         record_action(
             conn,
             source=SOURCE,
@@ -55,8 +55,8 @@ def resend_code(app: Identity, email: str, actor: UUID) -> bool:
     """Send the pending account of `email` a new code for its newest registration (within the usual
     cooldown and hourly cap); False when there is no pending registration to send one for."""
     with app.pool.connection() as conn:
-        account = repository.find_account_by_email(conn, email)
-        registration = repository.newest_registration(conn, account.id) if account else None
+        account = account_store.find_account_by_email(conn, email)
+        registration = registration_store.newest_registration(conn, account.id) if account else None
     pending = account is not None and not account.verified and registration is not None
     if pending:
         assert registration is not None
@@ -78,10 +78,10 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
     """Erase the account of `email` and its personal data, as its owner could; UnknownAccount when
     there is none. Every service erases it too (AccountDeleted)."""
     with app.pool.connection() as conn, conn.transaction():
-        account = repository.lock_account_by_email(conn, email)
+        account = account_store.lock_account_by_email(conn, email)
         if account is None:
             raise UnknownAccount(email)
-        repository.delete_account(conn, account.id)
+        account_store.delete_account(conn, account.id)
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
         publish_deleted(app, conn, account.id)
         record_action(

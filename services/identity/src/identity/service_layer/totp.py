@@ -6,7 +6,7 @@ from uuid import UUID
 
 import psycopg
 
-from identity.adapters import repository, staff
+from identity.adapters import account_store, staff
 from identity.bootstrap import Identity
 from identity.domain import totp
 from identity.service_layer.errors import InvalidSecondFactor, TotpAlreadyEnrolled, TotpNotStarted
@@ -18,7 +18,7 @@ class Enrolment:
     otpauth_uri: str
 
 
-def start_enrolment(app: Identity, account: repository.Account) -> Enrolment:
+def start_enrolment(app: Identity, account: account_store.Account) -> Enrolment:
     """A new secret for the account's authenticator app, to be confirmed with its first code."""
     secret = totp.new_secret()
     with app.pool.connection() as conn, conn.transaction():
@@ -28,7 +28,7 @@ def start_enrolment(app: Identity, account: repository.Account) -> Enrolment:
     return Enrolment(secret, totp.provisioning_uri(secret, account.email))
 
 
-def confirm_enrolment(app: Identity, account: repository.Account, code: str) -> list[str]:
+def confirm_enrolment(app: Identity, account: account_store.Account, code: str) -> list[str]:
     """Confirm the enrolment with a code from the app; the recovery codes, shown this once."""
     recovery_codes = totp.new_recovery_codes()
     with app.pool.connection() as conn, conn.transaction():

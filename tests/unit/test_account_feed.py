@@ -7,7 +7,7 @@ from importlib.resources import files
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 
-from accounts_common.bootstrap import _apply_state
+from accounts_common.account_feed import _apply_state
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 
 EXAMPLE = files("accounts_common.events").joinpath("examples", "AccountState.json").read_bytes()
