@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
 
-from accounts_common import auth
+from accounts_common import account_projection
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.db import create_pool
 from accounts_common.events import parse_event, validate_data
@@ -153,7 +153,7 @@ def feed(
     identity_pool: ConnectionPool,
     account_id: str,
     event_type: str,
-    handlers=auth.REVOCATION_HANDLERS,  # type: ignore[no-untyped-def]
+    handlers=account_projection.REVOCATION_HANDLERS,  # type: ignore[no-untyped-def]
 ) -> None:
     """Hand identity's event from its outbox to the projection's handler, as a consumer would."""
     [raw] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == event_type]

@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, jsonify
 from psycopg_pool import ConnectionPool
 
-from accounts_common import auth
+from accounts_common import account_projection, auth
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.outbox import OutboxRelay
-from accounts_common.web import Problem, install_problem_handlers
+from accounts_common.problems import Problem, install_problem_handlers
 from identity.adapters.tokens import key_id, pem_of
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
@@ -77,7 +77,7 @@ def verifier(served: ServedIdentity, pool: ConnectionPool | None, **options) -> 
 
 def known_email(service_pool: ConnectionPool, account_id: str) -> str | None:
     with service_pool.connection() as conn:
-        return auth.known_account_email(conn, uuid.UUID(account_id))
+        return account_projection.known_account_email(conn, uuid.UUID(account_id))
 
 
 def rejection(check: auth.TokenVerifier, token: str) -> tuple[int, str] | None:
@@ -150,7 +150,7 @@ def test_the_projection_is_fed_through_kafka_by_a_real_consumer(
     consumer = EventConsumer(
         group=f"test-revocations-{uuid.uuid4().hex[:8]}",
         topics=(ACCOUNT_EVENTS,),
-        handlers=auth.REVOCATION_HANDLERS,
+        handlers=account_projection.REVOCATION_HANDLERS,
         pool=service_pool,
         bootstrap_servers=infra.kafka,
     )
@@ -273,7 +273,7 @@ def test_the_known_accounts_projection_follows_verification_reset_and_deletion(
     client = served.app.test_client()
     token = sign_up(client, own_identity_pool, unique_email)
     account_id = str(verifier(served, service_pool).verify(token).account_id)
-    handlers = auth.ACCOUNT_PROJECTION_HANDLERS
+    handlers = account_projection.ACCOUNT_PROJECTION_HANDLERS
     assert known_email(service_pool, account_id) is None
 
     feed(service_pool, own_identity_pool, account_id, "AccountVerified", handlers)

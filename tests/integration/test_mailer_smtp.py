@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from accounts_common.consumer import PermanentError, TransientError
+from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters.smtp import SmtpSender
 from mailer.messages import Content, Envelope, OutgoingEmail, build_message
 from tests.support.sink import PrivateSink

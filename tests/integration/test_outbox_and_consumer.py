@@ -16,11 +16,12 @@ from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 
 from accounts_common import dlq, outbox
-from accounts_common.consumer import EventConsumer, PermanentError, RetryLimits, TransientError
+from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import ensure_topics
 from accounts_common.outbox import RELAY_LOCK_KEY, OutboxRelay
+from accounts_common.retry_policy import PermanentError, RetryLimits, TransientError
 from tests.conftest import Infra, migrated_database
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for

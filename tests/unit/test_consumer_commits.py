@@ -5,7 +5,7 @@ import threading
 
 from kafka import TopicPartition
 
-from accounts_common import consumer as consumer_module
+from accounts_common import offsets
 from accounts_common.consumer import EventConsumer
 from tests.support.consumer_fakes import NoDatabase, user_registered_record
 
@@ -43,7 +43,7 @@ class OneRecordPerPoll:
 
 
 def test_records_handled_one_by_one_are_committed_once_per_interval_and_all_at_stop(monkeypatch):
-    monkeypatch.setattr(consumer_module, "COMMIT_INTERVAL_S", 3600)
+    monkeypatch.setattr(offsets, "COMMIT_INTERVAL_S", 3600)
     stop = threading.Event()
     fake = OneRecordPerPoll(50, stop)
     worker = EventConsumer(

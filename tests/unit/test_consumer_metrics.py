@@ -55,7 +55,7 @@ def test_a_partition_given_to_another_worker_stops_being_reported():
     assert lag("lag-after-rebalance", TAKEN) == 7
 
     kafka.partitions = {KEPT}
-    worker._lag_reported_at = float("-inf")
+    worker._lag.reported_at = float("-inf")
     worker._report_lag(kafka)  # type: ignore[arg-type]
 
     assert lag("lag-after-rebalance", KEPT) == 7

@@ -8,8 +8,8 @@ from typing import Any, TypeVar, cast
 from flask import g
 
 from accounts_common.auth import Principal, authenticate_request
+from accounts_common.problems import Problem
 from accounts_common.roles import SECOND_FACTOR, Role
-from accounts_common.web import Problem
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -1,27 +1,33 @@
 """Idempotent Kafka consumer: handle each event once, retry what may pass, dead-letter the rest."""
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError, FencedInstanceIdError, KafkaError
-from kafka.structs import OffsetAndMetadata
-from prometheus_client import Counter, Gauge
+from kafka.errors import FencedInstanceIdError, KafkaError
+from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from accounts_common.events import CloudEvent, InvalidEvent, dead_letter_topic, parse_event, validate_data
+from accounts_common.dlq import DeadLetterWriter
+from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import create_consumer, create_producer
+from accounts_common.offsets import LagReport, PendingCommits
 from accounts_common.retry import Backoff
+from accounts_common.retry_policy import (
+    RETRYABLE,
+    PartitionRetry,
+    PermanentError,
+    RetryLimits,
+    TransientError,
+    describe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,77 +35,14 @@ EVENTS = Counter("consumer_events_total", "Records seen by a consumer, by outcom
 # Exported at 0 from the start: the first dead letter is then an increase an alert can see, not the
 # birth of a series that increase() reads as nothing.
 OUTCOMES = ("handled", "duplicate", "ignored", "retried", "dead_lettered")
-CONSUMER_LAG = Gauge(
-    "consumer_lag", "Records on the partition not processed yet", ["group", "topic", "partition"]
-)
 POLL_TIMEOUT_MS = 500
 UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
-LAG_REPORT_INTERVAL_S = 2.0
 METADATA_WAIT_S = 10.0  # before the first poll, for the topics' partitions (see _await_partitions)
-# Offsets are committed at most this often (and when the consumer stops): a commit costs a round
-# trip the broker's group coordinator holds for its append linger (5 ms), which a consumer taking
-# one record at a time would pay per record. A crash redelivers at most this much more work, which
-# the handlers' deduplication (the inbox, the mailer's claims) makes harmless.
-COMMIT_INTERVAL_S = 1.0
 FINAL_COMMIT_TIMEOUT_MS = 5_000
-
-
-class TransientError(Exception):
-    """Work that failed for a passing reason (SMTP 4xx, a dropped connection): try again later."""
-
-
-class PermanentError(Exception):
-    """Work that will never succeed as it is (SMTP 5xx, data we cannot use): dead-letter it."""
 
 
 class InstanceFenced(RuntimeError):
     """Another consumer uses this one's static instance id: this one must stop."""
-
-
-@dataclass
-class PartitionRetry:
-    """A partition paused on a record that failed, how often and since when, and when to try it again."""
-
-    offset: int
-    backoff: Backoff
-    first_failed_at: float = field(default_factory=time.monotonic)
-    attempts: int = 0
-    due: float = -math.inf
-    waiting: bool = False
-
-    def wait(self) -> float:
-        """Start the next backoff before retrying the record; the delay in seconds."""
-        self.attempts += 1
-        delay = self.backoff.next()
-        self.due = time.monotonic() + delay
-        self.waiting = True
-        return delay
-
-    def failing_for(self) -> float:
-        """Seconds since the record first failed."""
-        return time.monotonic() - self.first_failed_at
-
-
-@dataclass(frozen=True)
-class RetryLimits:
-    """When a failing record stops blocking its partition and goes to the dead letters.
-
-    A transient error (SMTP 4xx, database down) is retried for `transient_seconds`; an unexpected
-    exception (a bug, data the handler chokes on) `unexpected_attempts` times in all.
-    """
-
-    transient_seconds: float = 3600.0
-    unexpected_attempts: int = 5
-
-    def give_up_reason(self, retry: "PartitionRetry", error: Exception) -> str | None:
-        """Why the record is dead-lettered now, or None to retry it once more."""
-        if isinstance(error, RETRYABLE):
-            if retry.failing_for() >= self.transient_seconds:
-                return f"still failing after {retry.failing_for():.0f}s of retries: {_describe(error)}"
-            return None
-        if retry.attempts + 1 >= self.unexpected_attempts:
-            return f"unexpected error, {retry.attempts + 1} attempt(s): {_describe(error)}"
-        return None
 
 
 class Handler(Protocol):
@@ -113,9 +56,6 @@ class Handler(Protocol):
 
 # What handling a record left: nothing to wait for, pending work, or the error it raised.
 Outcome = Future[None] | Exception | None
-
-
-RETRYABLE = (TransientError, psycopg.OperationalError, PoolTimeout)
 
 
 def claim_event(conn: psycopg.Connection, consumer: str, event_id: str) -> bool:
@@ -174,14 +114,12 @@ class EventConsumer:
         self.finish_batch = finish_batch
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
-        self._dlq_producer: KafkaProducer | None = None
+        self.dead_letters = DeadLetterWriter(
+            group, lambda: producer_factory(bootstrap_servers, client_id=f"{group}-dlq")
+        )
         self._retries: dict[TopicPartition, PartitionRetry] = {}
-        # -inf, not 0.0: monotonic time counts from boot, so 0.0 would put the first report and the
-        # first commit off until the machine has been up for an interval.
-        self._lag_reported_at = -math.inf
-        self._uncommitted: dict[TopicPartition, int] = {}  # next offset to commit, per partition
-        self._committed_at = -math.inf
-        self._lag_reported: set[TopicPartition] = set()
+        self._pending = PendingCommits(group)
+        self._lag = LagReport(group)
         for outcome in OUTCOMES:
             EVENTS.labels(group, outcome)
 
@@ -202,7 +140,7 @@ class EventConsumer:
             ", ".join(self.topics),
         )
         self._retries.clear()
-        self._uncommitted.clear()
+        self._pending.clear()
         housekeeping = Schedule(self.housekeeping_interval_s)
         try:
             _await_partitions(consumer, self.topics, stop)
@@ -211,11 +149,10 @@ class EventConsumer:
                     self._housekeep()
                 self._resume_due_partitions(consumer)
                 batch = self._poll(consumer, stop)
-                self._uncommitted.update(self._process_batch(consumer, batch, stop))
-                if time.monotonic() >= self._committed_at + COMMIT_INTERVAL_S:
-                    self._commit(consumer)
+                self._pending.add(self._process_batch(consumer, batch, stop))
+                self._pending.commit_if_due(consumer)
                 self._report_lag(consumer)
-            self._commit(consumer, timeout_ms=FINAL_COMMIT_TIMEOUT_MS)
+            self._pending.commit(consumer, timeout_ms=FINAL_COMMIT_TIMEOUT_MS)
         except FencedInstanceIdError:
             raise InstanceFenced(
                 f"{self.group}: another consumer joined as instance {self.group_instance_id!r} and took "
@@ -223,8 +160,7 @@ class EventConsumer:
             ) from None
         finally:
             consumer.close(autocommit=False)
-            if self._dlq_producer is not None:
-                self._dlq_producer.close(timeout=5)
+            self.dead_letters.close()
 
     def _process_batch(
         self,
@@ -334,7 +270,7 @@ class EventConsumer:
         delay = retry.wait()
         consumer.pause(partition)
         EVENTS.labels(self.group, "retried").inc()
-        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, _describe(error))
+        log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, describe(error))
 
     def _resume_due_partitions(self, consumer: KafkaConsumer) -> None:
         """Seek paused partitions back to their failed record once their backoff is over."""
@@ -369,8 +305,9 @@ class EventConsumer:
     def _poll_timeout_ms(self) -> int:
         """Poll no longer than until the next retry or commit is due."""
         dues = [retry.due for retry in self._retries.values() if retry.waiting]
-        if self._uncommitted:
-            dues.append(self._committed_at + COMMIT_INTERVAL_S)
+        commit_due = self._pending.due_at()
+        if commit_due is not None:
+            dues.append(commit_due)
         if not dues:
             return POLL_TIMEOUT_MS
         wait_s = max(0.0, min(dues) - time.monotonic())  # clamped first: a due of -inf has no int
@@ -387,28 +324,13 @@ class EventConsumer:
             log.warning("%s: housekeeping postponed: %s", self.group, error)
 
     def _report_lag(self, consumer: KafkaConsumer) -> None:
-        """Set the lag gauge of every assigned partition, at most every few seconds."""
-        now = time.monotonic()
-        if now < self._lag_reported_at + LAG_REPORT_INTERVAL_S:
-            return
-        self._lag_reported_at = now
-        assignment = consumer.assignment()
-        for gone in self._lag_reported - assignment:
-            # A partition another worker took now: its last figure here would be added forever.
-            CONSUMER_LAG.remove(self.group, gone.topic, str(gone.partition))
-        self._lag_reported &= assignment
-        for partition in assignment:
-            highwater = consumer.highwater(partition)
+        """The lag gauges; a partition held back by a retry counts from its failed record."""
+
+        def held_at(partition: TopicPartition) -> int | None:
             retry = self._retries.get(partition)
-            try:
-                position = retry.offset if retry is not None else consumer.position(partition, timeout_ms=0)
-            except KafkaError:
-                continue  # a position being reset or a partition just revoked: report it next time
-            if highwater is not None and position is not None:
-                CONSUMER_LAG.labels(self.group, partition.topic, str(partition.partition)).set(
-                    max(0, highwater - position)
-                )
-                self._lag_reported.add(partition)
+            return retry.offset if retry is not None else None
+
+        self._lag.update(consumer, held_at)
 
     def process(self, record: ConsumerRecord) -> "Future[None] | None":
         """Handle one record once; invalid or permanently failing records go to the dead letters.
@@ -447,48 +369,12 @@ class EventConsumer:
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         """Put the record on the group's dead-letter topic with where it came from and why."""
-        headers = list(record.headers or []) + [
-            ("dlq.original.topic", record.topic.encode()),
-            ("dlq.original.partition", str(record.partition).encode()),
-            ("dlq.original.offset", str(record.offset).encode()),
-            ("dlq.consumer.group", self.group.encode()),
-            ("dlq.reason", reason.encode()[:4000]),
-            ("dlq.failed.at", datetime.now(UTC).isoformat().encode()),
-        ]
         try:
-            producer = self._get_dlq_producer()
-            producer.send(
-                dead_letter_topic(self.group), key=record.key, value=record.value, headers=headers
-            ).get(timeout=30)
+            self.dead_letters.write(record, reason)
         except KafkaError as error:
             raise TransientError(f"could not write the dead letter: {error}") from error
         EVENTS.labels(self.group, "dead_lettered").inc()
         log.error("%s: dead-lettered %s: %s", self.group, _where(record), reason)
-
-    def _commit(self, consumer: KafkaConsumer, timeout_ms: int | None = None) -> None:
-        """Commit the offsets of what was handled since the last commit, for partitions still ours."""
-        self._committed_at = time.monotonic()
-        assigned = consumer.assignment()
-        offsets = {
-            partition: OffsetAndMetadata(offset, "", -1)
-            for partition, offset in self._uncommitted.items()
-            if partition in assigned
-        }
-        self._uncommitted.clear()
-        if not offsets:
-            return
-        try:
-            consumer.commit(offsets, timeout_ms=timeout_ms)
-        except FencedInstanceIdError:
-            raise  # not a passing failure: see run()
-        except (CommitFailedError, KafkaError) as error:
-            # The group moved on; the records come again and the inbox makes that harmless.
-            log.warning("%s: offset commit failed: %s", self.group, error)
-
-    def _get_dlq_producer(self) -> KafkaProducer:
-        if self._dlq_producer is None:
-            self._dlq_producer = self.producer_factory(self.bootstrap_servers, client_id=f"{self.group}-dlq")
-        return self._dlq_producer
 
 
 def _await_partitions(consumer: KafkaConsumer, topics: tuple[str, ...], stop: threading.Event) -> None:
@@ -521,10 +407,6 @@ def _drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> 
     fetcher = getattr(consumer, "_fetcher", None)
     for parked in ("_paused_partition_records", "_paused_completed_fetches"):
         getattr(fetcher, parked, {}).pop(partition, None)
-
-
-def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"
 
 
 def _where(record: ConsumerRecord) -> str:

@@ -1,4 +1,6 @@
-"""`accounts-dlq`: show and replay what could not be processed or published.
+"""Dead letters: written by a consumer that gives up on a record (`DeadLetterWriter`), listed and
+replayed by operators (`open_letters`, `replay_letter`), and `accounts-dlq`, which shows and replays
+what could not be processed or published.
 
 `replay --group G` puts a consumer group's dead letters back on their original topics. Run it
 once the cause is fixed (the SMTP server accepts the address again, a bug is deployed away). The
@@ -14,7 +16,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -22,17 +26,49 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
-from accounts_common import outbox
 from accounts_common.config import database_url, kafka_bootstrap_servers
 from accounts_common.events import dead_letter_topic
 from accounts_common.kafka import create_producer
+from accounts_common.outbox import parked_rows, replay_parked
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_TOPIC_HEADER = "dlq.original.topic"
 DLQ_HEADER_PREFIX = "dlq."
+ORIGINAL_TOPIC_HEADER = "dlq.original.topic"
+REASON_HEADER = "dlq.reason"
+FAILED_AT_HEADER = "dlq.failed.at"
+MAX_REASON_BYTES = 4000
 POLL_TIMEOUT_MS = 1000
 SEND_TIMEOUT_S = 30
+
+
+class DeadLetterWriter:
+    """Puts a consumer group's failed records on `<group>.dlq`, with where they came from and why."""
+
+    def __init__(self, group: str, producer_factory: Callable[[], KafkaProducer]) -> None:
+        self.group = group
+        self.producer_factory = producer_factory
+        self._producer: KafkaProducer | None = None
+
+    def write(self, record: ConsumerRecord, reason: str) -> None:
+        """Write the dead letter and wait for Kafka's acknowledgement; KafkaError when it did not come."""
+        headers = list(record.headers or []) + [
+            (ORIGINAL_TOPIC_HEADER, record.topic.encode()),
+            ("dlq.original.partition", str(record.partition).encode()),
+            ("dlq.original.offset", str(record.offset).encode()),
+            ("dlq.consumer.group", self.group.encode()),
+            (REASON_HEADER, reason.encode()[:MAX_REASON_BYTES]),
+            (FAILED_AT_HEADER, datetime.now(UTC).isoformat().encode()),
+        ]
+        if self._producer is None:
+            self._producer = self.producer_factory()
+        topic = dead_letter_topic(self.group)
+        self._producer.send(topic, key=record.key, value=record.value, headers=headers).get(timeout=30)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
 
 
 class ReplayFailed(Exception):
@@ -152,8 +188,8 @@ def _described(record: ConsumerRecord) -> DeadLetter:
         event_type=str(event.get("type") or ""),
         subject=str(event.get("subject") or ""),
         original_topic=headers.get(ORIGINAL_TOPIC_HEADER, ""),
-        reason=headers.get("dlq.reason", ""),
-        failed_at=headers.get("dlq.failed.at", ""),
+        reason=headers.get(REASON_HEADER, ""),
+        failed_at=headers.get(FAILED_AT_HEADER, ""),
     )
 
 
@@ -203,7 +239,7 @@ def _republish(producer: KafkaProducer, record: ConsumerRecord, result: ReplayRe
 
 def show_parked(conn: psycopg.Connection) -> None:
     """Print the parked outbox rows, one a line."""
-    rows = outbox.parked_rows(conn)
+    rows = parked_rows(conn)
     for row in rows:
         print(
             f"row {row.id} event {row.event_id} topic {row.topic} key {row.record_key} ({row.size} bytes), "
@@ -247,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.command == "parked":
                 show_parked(conn)
             else:
-                print(f"{outbox.replay_parked(conn, args.id)} parked row(s) put back in the queue")
+                print(f"{replay_parked(conn, args.id)} parked row(s) put back in the queue")
     except psycopg.OperationalError as error:
         sys.exit(f"accounts-dlq: cannot reach the database: {error}")
     except psycopg.ProgrammingError as error:

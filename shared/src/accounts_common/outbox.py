@@ -27,7 +27,7 @@ from accounts_common.events import CloudEvent, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import MAX_RECORD_BYTES, create_producer
 from accounts_common.leader import LeadingProducer
-from accounts_common.web import ScrapeGauge
+from accounts_common.operations import ScrapeGauge
 
 log = logging.getLogger(__name__)
 

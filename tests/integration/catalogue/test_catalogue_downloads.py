@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from accounts_common import auth
+from accounts_common import account_projection
 from accounts_common.roles import Role
 from catalogue.adapters.repository import download_count
 from catalogue.entrypoints.app import create_app
@@ -197,7 +197,7 @@ def test_a_deleted_account_gets_no_link_and_loses_every_link_even_used_ones(
     refused = catalogue_client.post(links_path(video), headers=bearer(token))
     assert refused.status_code == 403 and refused.json["type"].endswith("token-revoked")
     with catalogue_pool.connection() as conn:
-        assert auth.known_account_email(conn, uuid.UUID(account_id)) is None
+        assert account_projection.known_account_email(conn, uuid.UUID(account_id)) is None
     assert catalogue_client.get(unused).status_code == 403
     assert catalogue_client.get(used, headers={"Range": "bytes=10-19"}).status_code == 403
     with catalogue_pool.connection() as conn:

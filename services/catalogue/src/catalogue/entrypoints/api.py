@@ -12,8 +12,8 @@ from marshmallow import RAISE
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import require_role
 from accounts_common.caching import public_for
+from accounts_common.problems import document_problems
 from accounts_common.roles import Role
-from accounts_common.web import document_problems
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.links import LinkClaims
 from catalogue.domain.videos import SearchQuery, Video, media_type

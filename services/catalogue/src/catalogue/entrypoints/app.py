@@ -6,8 +6,9 @@ from flask import Flask, Response
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import database_reachable
+from accounts_common.problems import problem_response
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app, problem_response
+from accounts_common.web import create_api_app
 from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api
 from catalogue.service_layer.errors import Refusal

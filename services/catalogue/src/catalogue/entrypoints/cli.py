@@ -5,7 +5,7 @@ import argparse
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from accounts_common.auth import REVOCATION_EXPIRIES
+from accounts_common.account_projection import REVOCATION_EXPIRIES
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from flask import Response, request
 
-from accounts_common.web import Problem
+from accounts_common.problems import Problem
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
 
 CHUNK_BYTES = 256 * 1024

@@ -10,7 +10,8 @@ from uuid import UUID
 
 from prometheus_client import Counter
 
-from accounts_common.auth import Principal, known_account_email, remember_verified_account
+from accounts_common.account_projection import known_account_email, remember_verified_account
+from accounts_common.auth import Principal
 from catalogue.adapters import repository
 from catalogue.adapters.repository import Grant, SearchPage
 from catalogue.adapters.storage import MissingFile, UnsafeKey

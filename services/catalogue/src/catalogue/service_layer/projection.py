@@ -5,7 +5,7 @@ from typing import Any
 
 import psycopg
 
-from accounts_common.auth import (
+from accounts_common.account_projection import (
     ACCOUNT_PROJECTION_HANDLERS,
     record_account_deleted,
     record_password_reset_email,

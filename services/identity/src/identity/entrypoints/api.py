@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from accounts_common.web import Problem
+from accounts_common.problems import Problem
 from identity.entrypoints import schemas
 from identity.entrypoints.http import (
     BEARER_AUTH,

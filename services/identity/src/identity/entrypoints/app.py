@@ -7,9 +7,10 @@ from flask import Flask, Response
 
 from accounts_common.db import database_reachable
 from accounts_common.outbox import oldest_pending_age_gauge
+from accounts_common.problems import problem_response
 from accounts_common.process import configure_logging
 from accounts_common.proxies import trust_proxy_hops
-from accounts_common.web import create_api_app, document_field, problem_response
+from accounts_common.web import create_api_app, document_field
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
 from identity.service_layer.errors import (

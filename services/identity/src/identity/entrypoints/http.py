@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from flask import current_app, request
 
-from accounts_common.web import document_problems
+from accounts_common.problems import document_problems
 from identity.bootstrap import Identity
 from identity.service_layer.errors import Unauthenticated
 

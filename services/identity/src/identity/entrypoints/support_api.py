@@ -4,8 +4,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from accounts_common.problems import Problem
 from accounts_common.roles import Role
-from accounts_common.web import Problem
 from identity.entrypoints import schemas
 from identity.entrypoints.http import BEARER_AUTH, identity, problems
 from identity.entrypoints.staff_api import staff_member

@@ -5,7 +5,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 
-from accounts_common.consumer import PermanentError, TransientError
+from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.messages import OutgoingEmail
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from accounts_common.authorization import authorize_role
 from accounts_common.dlq import ReplayFailed
+from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
-from accounts_common.web import Problem, document_problems
 from mailer.service_layer.support import Support
 
 blp = Blueprint(

@@ -7,7 +7,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.config import load_settings
-from accounts_common.consumer import EventConsumer, RetryLimits
+from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
 from accounts_common.process import (
@@ -17,6 +17,7 @@ from accounts_common.process import (
     run_until_signalled,
     serve_metrics,
 )
+from accounts_common.retry_policy import RetryLimits
 from mailer import metrics
 from mailer.bootstrap import bootstrap
 from mailer.settings import Settings

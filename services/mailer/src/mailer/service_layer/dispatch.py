@@ -27,7 +27,7 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from accounts_common.consumer import PermanentError, TransientError
+from accounts_common.retry_policy import PermanentError, TransientError
 from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog

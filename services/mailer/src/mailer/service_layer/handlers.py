@@ -12,10 +12,15 @@ import psycopg
 from jinja2 import TemplateError
 from markupsafe import Markup
 
-from accounts_common.auth import REVOCATION_HANDLERS, record_account_deleted, record_password_reset
+from accounts_common.account_projection import (
+    REVOCATION_HANDLERS,
+    record_account_deleted,
+    record_password_reset,
+)
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.consumer import Handler, PermanentError
+from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.retry_policy import PermanentError
 from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog

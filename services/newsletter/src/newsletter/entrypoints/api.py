@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import authorize_role
+from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
-from accounts_common.web import Problem, document_problems
 from newsletter.domain.issues import Issue
 from newsletter.entrypoints import schemas
 from newsletter.entrypoints.http import BEARER_AUTH, newsletter

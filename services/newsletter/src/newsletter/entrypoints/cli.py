@@ -5,7 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from accounts_common.auth import REVOCATION_EXPIRIES
+from accounts_common.account_projection import REVOCATION_EXPIRIES
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
 
-from accounts_common.web import Problem, document_problems
+from accounts_common.problems import Problem, document_problems
 from newsletter.domain.issues import UNSUBSCRIBE_PAGE
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.entrypoints.http import newsletter

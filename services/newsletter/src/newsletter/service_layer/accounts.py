@@ -4,7 +4,7 @@ from typing import Any
 
 import psycopg
 
-from accounts_common.auth import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
+from accounts_common.account_projection import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
 from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
 from newsletter.bootstrap import Newsletter

@@ -6,7 +6,8 @@ from uuid import UUID
 
 import psycopg
 
-from accounts_common.auth import Principal, known_account_email, remember_verified_account
+from accounts_common.account_projection import known_account_email, remember_verified_account
+from accounts_common.auth import Principal
 from accounts_common.events import new_event
 from accounts_common.events.topics import SUBSCRIPTION_EVENTS
 from accounts_common.outbox import enqueue
