@@ -1,4 +1,4 @@
-"""The real infrastructure for the tests: Kafka, PostgreSQL and the SMTP sink.
+"""The real infrastructure for the tests: Kafka, PostgreSQL and the SMTP sink (and S3Proxy, `s3`).
 
 Each comes from the environment when set (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, SMTP_SINK_URL
 with SMTP_HOST/SMTP_PORT), as `make test` does after starting the local ones (the SMTP sink, being
@@ -38,6 +38,7 @@ from accounts_testkit.containers import ContainerStack, engine_problem
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once, stop_all
+from tests.support.s3 import S3Server, s3_server
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -114,6 +115,16 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             yield infra
         finally:
             _drop_databases(infra)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (S3Proxy): the local one from the environment, else a private one."""
+    with s3_server(tmp_path_factory.mktemp("s3proxy")) as server:
+        try:
+            yield server
+        finally:
+            server.remove_created()
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# The local infrastructure: PostgreSQL, Kafka (with the system's topics) and the SMTP sink.
+# The local infrastructure: PostgreSQL, Kafka (with the system's topics), the SMTP sink and an
+# S3-compatible object store (S3Proxy, for the catalogue's CATALOGUE_STORAGE=s3://…).
 #
 #   deploy/local/infra.sh up|down|status|env
 #
 # `up` starts whatever is not running yet and prints what it started to stdout as
-# component names (one line: "postgres kafka smtp-sink"), so a caller can stop only those.
+# component names (one line: "postgres kafka smtp-sink s3proxy"), so a caller can stop only those.
 # `env` prints the variables that point the services and the tests at it.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-COMPONENTS=(postgres kafka smtp-sink)
+COMPONENTS=(postgres kafka smtp-sink s3proxy)
 
 script() { echo "$SCRIPT_DIR/$1.sh"; }
 
@@ -52,6 +53,11 @@ export SMTP_HOST=127.0.0.1
 export SMTP_PORT=${SMTP_SINK_PORT:-1025}
 export SMTP_SINK_URL=http://127.0.0.1:${SMTP_SINK_HTTP_PORT:-8025}
 export KAFKA_LOCAL_SCRIPT=$SCRIPT_DIR/kafka.sh
+# S3Proxy (deploy/local/s3proxy.sh) for boto3; the catalogue uses it only with CATALOGUE_STORAGE=s3://….
+export AWS_ENDPOINT_URL=http://127.0.0.1:${S3PROXY_PORT:-9000}
+export AWS_ACCESS_KEY_ID=${S3PROXY_IDENTITY:-local-identity}
+export AWS_SECRET_ACCESS_KEY=${S3PROXY_CREDENTIAL:-local-credential}
+export AWS_DEFAULT_REGION=us-east-1
 # Built-in development keys are refused anywhere else (accounts_common.config.secret_key).
 export ACCOUNTS_ENV=development
 VARS

@@ -144,6 +144,8 @@ main() {
     "$BIN/mailer" migrate
     "$BIN/newsletter" migrate
     "$BIN/catalogue" migrate
+    # With CATALOGUE_STORAGE=s3://catalogue-media the files go to the local S3Proxy's bucket.
+    "$BIN/catalogue" storage-init
     # The sample videos, rendered with ffmpeg the first time (later starts find them in place).
     "$BIN/catalogue" seed || log "no sample videos: see the message above (the catalogue starts empty)"
     start_process identity-web "$BIN/identity" web --port "$IDENTITY_INTERNAL_PORT"
@@ -182,6 +184,7 @@ main() {
     relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter); audit log :$IDENTITY_AUDIT_METRICS_PORT
     Prometheus     http://127.0.0.1:$PROMETHEUS_PORT/   (every process above scraped; alerts: /alerts; runbooks: docs/runbooks/)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
+    S3 (S3Proxy)   $AWS_ENDPOINT_URL   (the catalogue's files: ${CATALOGUE_STORAGE:-$CATALOGUE_STORAGE_ROOT})
     PostgreSQL     ${DATABASE_URL%/postgres}
     logs           $LOGS/
 

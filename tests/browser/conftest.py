@@ -17,6 +17,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
+from catalogue.adapters.media import render_thumbnail, render_video
+from catalogue.domain.videos import NewRendition
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end
 from tests.e2e.conftest import stack_staff_header
 from tests.support.browser import (
@@ -33,6 +35,7 @@ from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 PASSWORD = "Correct-Horse-9!"
+SAMPLE_ENCODING = NewRendition("720p MP4", "mp4", "h264", 1280, 720, 1_000_000, "summit.mp4")
 SEED_ARTICLE = (
     "NATO Secretary General Jens Stoltenberg welcomed the Belgian Minister of Defence Ludivine Dedonder "
     "to NATO Headquarters on Thursday (11 February), ahead of the next week’s meeting of the defence "
@@ -89,8 +92,10 @@ def catalogue(
 ) -> Iterator[tuple[str, SampleVideo]]:
     """The running catalogue with one video (the seed's article as its description)."""
     media = tmp_path_factory.mktemp("catalogue-media")
-    content = secrets.token_bytes(256 * 1024)
-    (media / "summit.mp4").write_bytes(content)
+    # Real media, so that the video page's player loads the file's metadata as a browser would.
+    render_video(media / "summit.mp4", SAMPLE_ENCODING, 2, "testsrc2")
+    render_thumbnail(media / "summit.jpg", "testsrc2")
+    content = (media / "summit.mp4").read_bytes()
     env = {
         **service_env(infra, stack, "CATALOGUE", f"catalogue-browser-{RUN_ID}"),
         "CATALOGUE_STORAGE_ROOT": str(media),
@@ -105,10 +110,13 @@ def catalogue(
 
 def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) -> SampleVideo:
     title = f"Secretary General meets the Belgian Minister of Defence {RUN_ID}"
-    rendition = {"label": "720p MP4", "container": "mp4", "codec": "h264", "width": 1280, "height": 720,
-                 "bitrate": 3_000_000, "path": "summit.mp4"}  # fmt: skip
+    encoding = SAMPLE_ENCODING
+    rendition = {"label": encoding.label, "container": encoding.container, "codec": encoding.codec,
+                 "width": encoding.width, "height": encoding.height, "bitrate": encoding.bitrate,
+                 "path": encoding.storage_key}  # fmt: skip
     video = {"title": title, "description": SEED_ARTICLE, "published_at": "2021-02-11T14:00:00Z",
-             "duration": 95, "tags": ["summit"], "renditions": [rendition]}  # fmt: skip
+             "duration": 95, "tags": ["summit"], "renditions": [rendition],
+             "thumbnail": "summit.jpg"}  # fmt: skip
     status, created = call("POST", f"{catalogue_url}/v1/videos", video, editor)
     assert status == 201, created
     return SampleVideo(created["id"], title, rendition["label"], content)

@@ -1,4 +1,4 @@
-"""The whole path: video list with search → video → Download → create an account → code → account
+"""The whole path: video list with search → video → Log in to download → create an account → code → account
 created (newsletter) → back to the video → the download works; also without JavaScript."""
 
 import pytest
@@ -39,7 +39,7 @@ def test_download_path_through_signup_and_back_to_the_video(portal, sample, jour
     expect(page.locator("main")).to_contain_text("Jens Stoltenberg welcomed the Belgian Minister")
     video_url = page.url
 
-    page.get_by_role("button", name=f"Download {sample.rendition_label}").click()
+    page.get_by_role("link", name=f"Log in to download {sample.rendition_label}").click()
     expect(page.locator("h1")).to_have_text("Log in")
     expect(page.locator("main")).to_contain_text("Log in or create an account to download videos.")
     journey.step("log-in-or-create-an-account")
@@ -66,7 +66,7 @@ def test_download_path_through_signup_and_back_to_the_video(portal, sample, jour
 def test_download_path_without_javascript(portal, sample, journey, inbox, new_email):
     page = journey.page
     open_the_video(journey, portal.url, sample.title)
-    page.get_by_role("button", name=f"Download {sample.rendition_label}").click()
+    page.get_by_role("link", name=f"Log in to download {sample.rendition_label}").click()
     page.locator("main").get_by_role("link", name="Create an account").click()
     page.locator("#email").fill(new_email)
     page.locator("#password").fill(PASSWORD)

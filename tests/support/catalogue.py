@@ -14,10 +14,12 @@ from catalogue.domain import links
 from catalogue.domain.videos import Rendition, Video
 
 
-def granted_link(database_url: str, storage_key: str, size: int, link_key: str) -> str:
+def granted_link(
+    database_url: str, storage_key: str, size: int, link_key: str, checksum: str = "0" * 64
+) -> str:
     """Register a video whose one rendition is the stored file, grant it, and sign the link (path?query)."""
     rendition = Rendition(uuid.uuid4(), "Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000, size,
-                          "0" * 64, storage_key)  # fmt: skip
+                          checksum, storage_key)  # fmt: skip
     video = Video(uuid.uuid4(), "Big file", "", datetime.now(UTC), 600, [], "", [], None, [rendition])
     grant = Grant(uuid.uuid4(), rendition.id, datetime.now(UTC) + timedelta(minutes=10))
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -1,14 +1,19 @@
 """The catalogue's rules without I/O: byte ranges, signed links, download file names, storage keys."""
 
+import hashlib
+import io
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from catalogue.adapters.storage import LocalStorage, MissingFile, UnsafeKey
 from catalogue.domain import links
+from catalogue.domain.playback import preview_rendition
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
-from catalogue.domain.videos import Rendition, download_filename
+from catalogue.domain.videos import Rendition, Video, download_filename
+from catalogue.entrypoints.delivery import repr_digest
 
 KEY = b"k" * 32
 
@@ -112,3 +117,42 @@ def test_local_storage_stores_sizes_and_checksums(tmp_path: Path):
         storage.size("videos/missing.mp4")
     with pytest.raises(MissingFile):
         storage.open("videos")
+
+
+def test_local_storage_puts_a_stream_whole_or_not_at_all(tmp_path: Path):
+    storage = LocalStorage(tmp_path)
+    data = bytes(range(256)) * 20_000  # several copy chunks
+    storage.put("renditions/360p.mp4", io.BytesIO(data))
+    assert storage.path("renditions/360p.mp4").read_bytes() == data
+    assert [path.name for path in (tmp_path / "renditions").iterdir()] == ["360p.mp4"]
+
+    class Broken(io.RawIOBase):
+        def readinto(self, buffer):  # type: ignore[no-untyped-def]
+            raise OSError("upload interrupted")
+
+    with pytest.raises(OSError):
+        storage.put("renditions/720p.mp4", Broken())  # type: ignore[arg-type]
+    with pytest.raises(MissingFile):
+        storage.size("renditions/720p.mp4")
+
+
+def sized(label: str, container: str, height: int, size: int) -> Rendition:
+    return Rendition(uuid.uuid4(), label, container, "h264", height * 16 // 9, height, 1, size, "0" * 64, "k")
+
+
+def test_the_page_plays_the_preview_else_the_smallest_file_a_browser_plays():
+    master = sized("Broadcast MXF", "mxf", 1080, 10**9)
+    hd, sd = sized("1080p MP4", "mp4", 1080, 10**8), sized("360p MP4", "mp4", 360, 10**7)
+    preview = sized("Preview", "mp4", 720, 10**6)
+    assert preview_rendition(video_with(master, hd, sd)) == sd
+    assert preview_rendition(video_with(master, hd, sd, preview)) == preview
+    assert preview_rendition(video_with(master)) is None
+
+
+def video_with(*renditions: Rendition) -> Video:
+    return Video(uuid.uuid4(), "t", "", datetime.now(UTC), 1, [], "", [], None, list(renditions))
+
+
+def test_repr_digest_is_rfc_9530_of_the_stored_hex_checksum():
+    checksum = hashlib.sha256(b"abc").hexdigest()
+    assert repr_digest(checksum) == "sha-256=:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=:"

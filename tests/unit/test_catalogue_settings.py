@@ -38,3 +38,13 @@ def test_the_public_url_is_configured_never_taken_from_the_request(monkeypatch, 
     else:
         monkeypatch.setenv("CATALOGUE_PUBLIC_URL", value)
     assert Settings.from_env().public_url == expected
+
+
+@pytest.mark.parametrize("value", ["/srv/media", "s3:/bucket", "file:///srv/media", "s3://"])
+def test_a_storage_that_is_not_a_bucket_is_refused_at_start_up(monkeypatch, value):
+    monkeypatch.setenv("ACCOUNTS_ENV", "development")
+    monkeypatch.setenv("CATALOGUE_STORAGE", value)
+    with pytest.raises(ValueError, match="s3://bucket"):
+        Settings.from_env()
+    monkeypatch.setenv("CATALOGUE_STORAGE", "s3://media/videos")
+    assert Settings.from_env().storage == "s3://media/videos"

@@ -81,3 +81,36 @@ def _containers(doc):  # type: ignore[no-untyped-def]
     spec = (doc or {}).get("spec", {})
     template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or {}
     return template.get("spec", {}).get("containers", [])
+
+
+def test_the_compose_s3_variant_points_every_catalogue_process_at_its_bucket():
+    base = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    override = yaml.safe_load((DEPLOY / "compose.s3.yaml").read_text())["services"]
+    assert set(override) - {"s3"} <= set(base), "the override only changes services of compose.yaml"
+    for name in ("catalogue-seed", "catalogue-web", "catalogue-worker"):
+        env = override[name]["environment"]
+        assert env["CATALOGUE_STORAGE"].startswith("s3://") and env["AWS_ENDPOINT_URL"] == "http://s3:80"
+        assert env["CATALOGUE_X_ACCEL_REDIRECT_PREFIX"] == ""
+    assert "catalogue storage-init" in override["catalogue-seed"]["command"][-1]
+
+
+def test_the_k8s_s3_overlay_patches_what_the_base_has():
+    overlay = DEPLOY / "k8s-s3"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["../k8s"]
+    base = {
+        (doc["kind"], doc["metadata"]["name"])
+        for resource in yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())["resources"]
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / resource).read_text())
+        if doc
+    }
+    for patch in kustomization["patches"]:
+        if "path" in patch:
+            doc = yaml.safe_load((overlay / patch["path"]).read_text())
+            assert (doc["kind"], doc["metadata"]["name"]) in base, patch["path"]
+        else:
+            assert (patch["target"]["kind"], patch["target"]["name"]) in base
+    config = yaml.safe_load((overlay / "storage-config.yaml").read_text())["data"]
+    assert config["CATALOGUE_STORAGE"].startswith("s3://") and config["AWS_ENDPOINT_URL"].startswith(
+        "https://"
+    )

@@ -15,6 +15,7 @@ from portal.bootstrap import bootstrap
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import choose_language, clock_duration, safe_return_path
 from portal.entrypoints.app import create_app, long_date
+from portal.entrypoints.pages.videos import Player, player
 from portal.entrypoints.problems import CREDENTIALS, field_errors
 from portal.settings import Settings
 from tests.support.processes import free_port
@@ -283,3 +284,15 @@ def test_a_services_wording_becomes_the_fields_plain_message_in_the_pages_langua
         }
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert field_errors(error, CREDENTIALS)["password"] == ["Enter a password."]
+
+
+def test_the_video_page_plays_the_catalogues_preview_url_else_its_preview_next_to_the_thumbnail():
+    base = "https://catalogue.example.org/v1/videos/42"
+    mp4 = {"container": "mp4", "height": 360}
+    contract = {"preview_url": "https://cdn.example.org/p.mp4", "poster_url": "https://cdn.example.org/p.jpg",
+                "thumbnail": f"{base}/thumbnail", "renditions": [mp4]}  # fmt: skip
+    assert player(contract) == Player("https://cdn.example.org/p.mp4", "https://cdn.example.org/p.jpg")
+    today = {"thumbnail": f"{base}/thumbnail", "renditions": [{"container": "mxf", "height": 1080}, mp4]}
+    assert player(today) == Player(f"{base}/preview", f"{base}/thumbnail")
+    assert player({**today, "renditions": [{"container": "mxf", "height": 1080}]}) is None
+    assert player({"thumbnail": None, "renditions": [mp4]}) is None

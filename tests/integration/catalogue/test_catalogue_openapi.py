@@ -28,6 +28,7 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         ("/v1/videos", "post"),
         ("/v1/videos/{video_id}", "get"),
         ("/v1/videos/{video_id}/thumbnail", "get"),
+        ("/v1/videos/{video_id}/preview", "get"),
         ("/v1/videos/{video_id}/renditions/{rendition_id}/download-links", "post"),
         ("/v1/downloads/{grant_id}", "get"),
         ("/healthz", "get"),
@@ -38,6 +39,9 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     assert {"201", "401", "403", "404", "default"} <= set(links["responses"])
     download = document["paths"]["/v1/downloads/{grant_id}"]["get"]["responses"]
     assert {"200", "206", "304", "403", "410", "416"} <= set(download)
+    preview = document["paths"]["/v1/videos/{video_id}/preview"]["get"]["responses"]
+    assert {"200", "206", "304", "404", "416"} <= set(preview)
+    assert "Repr-Digest" in preview["206"]["headers"] and "Repr-Digest" in download["200"]["headers"]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from psycopg_pool import ConnectionPool
 
 from accounts_common.db import create_pool
-from catalogue.adapters.storage import LocalStorage, Storage
+from catalogue.adapters.storage import Storage, open_storage
 from catalogue.settings import Settings
 
 
@@ -31,5 +31,5 @@ def bootstrap(settings: Settings | None = None, pool: ConnectionPool | None = No
     return Catalogue(
         settings=settings,
         pool=pool or create_pool(settings.database_url, name="catalogue-web", max_size=8),
-        storage=LocalStorage(settings.storage_root),
+        storage=open_storage(settings.storage, settings.storage_root),
     )

@@ -4,16 +4,20 @@ Seeding is idempotent: every sample has a fixed id, files already rendered are k
 video already in the catalogue is left alone.
 """
 
+import functools
 import logging
+import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from catalogue.adapters import repository
 from catalogue.adapters.media import render_thumbnail, render_video
-from catalogue.adapters.storage import LocalStorage
+from catalogue.adapters.storage import MissingFile, Storage
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import NewRendition, NewVideo, Video
 
@@ -104,7 +108,7 @@ SAMPLES = (
 )
 
 
-def seed(catalogue: Catalogue, storage: LocalStorage) -> int:
+def seed(catalogue: Catalogue, storage: Storage) -> int:
     """Render any missing sample file and add any missing sample video; how many videos were added."""
     added = 0
     for sample in SAMPLES:
@@ -119,15 +123,31 @@ def seed(catalogue: Catalogue, storage: LocalStorage) -> int:
     return added
 
 
-def _render(sample: Sample, storage: LocalStorage) -> Video:
+def _render(sample: Sample, storage: Storage) -> Video:
     new = sample.video
-    if not storage.path(sample.thumbnail_key).exists():
-        render_thumbnail(storage.path(sample.thumbnail_key), sample.pattern)
+    _ensure(storage, sample.thumbnail_key, lambda path: render_thumbnail(path, sample.pattern))
     renditions = []
     for rendition in new.renditions:
         key = rendition.storage_key
-        if not storage.path(key).exists():
-            render_video(storage.path(key), rendition, new.duration_s, sample.pattern)
+        _ensure(storage, key, functools.partial(_render_video, rendition, new.duration_s, sample.pattern))
         rendition_id = uuid.uuid5(sample.id, rendition.label)
         renditions.append(rendition.stored(rendition_id, storage.size(key), storage.checksum(key)))
     return new.stored(sample.id, renditions)
+
+
+def _render_video(encoding: NewRendition, duration_s: float, pattern: str, path: Path) -> None:
+    render_video(path, encoding, duration_s, pattern)
+
+
+def _ensure(storage: Storage, key: str, render: Callable[[Path], None]) -> None:
+    """Render the file into a temporary folder and store it, unless storage has it already."""
+    try:
+        storage.size(key)
+        return
+    except MissingFile:
+        pass
+    with tempfile.TemporaryDirectory(prefix="catalogue-sample-") as folder:
+        path = Path(folder) / PurePosixPath(key).name
+        render(path)
+        with path.open("rb") as file:
+            storage.put(key, file)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from accounts_common.config import database_url, env_int, env_str, kafka_bootstrap_servers, secret_key
+from catalogue.adapters.storage import bucket_and_prefix
 
 DEV_DOWNLOAD_LINK_KEY = "dev-only-catalogue-download-link-key"
 
@@ -17,6 +18,7 @@ class Settings:
     identity_jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     public_url: str = "http://127.0.0.1:8002"
     storage_root: str = ".state/catalogue-media"
+    storage: str = ""  # s3://bucket[/prefix]; empty: the folder storage_root
     link_lifetime_s: int = 600
     x_accel_redirect_prefix: str = ""
     consumer_group: str = "catalogue"
@@ -37,6 +39,7 @@ class Settings:
             identity_jwks_url=env_str("IDENTITY_JWKS_URL", defaults.identity_jwks_url),
             public_url=env_str("CATALOGUE_PUBLIC_URL", defaults.public_url).rstrip("/"),
             storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),
+            storage=storage_location(env_str("CATALOGUE_STORAGE", "")),
             link_lifetime_s=env_int("CATALOGUE_LINK_LIFETIME_S", defaults.link_lifetime_s),
             x_accel_redirect_prefix=env_str("CATALOGUE_X_ACCEL_REDIRECT_PREFIX", "").rstrip("/"),
             consumer_group=env_str("CATALOGUE_CONSUMER_GROUP", defaults.consumer_group),
@@ -46,3 +49,10 @@ class Settings:
             worker_metrics_port=env_int("CATALOGUE_WORKER_METRICS_PORT", defaults.worker_metrics_port),
             worker_metrics_host=env_str("CATALOGUE_WORKER_METRICS_HOST", defaults.worker_metrics_host),
         )
+
+
+def storage_location(value: str) -> str:
+    """CATALOGUE_STORAGE, checked at start-up (not in the first request): empty or s3://bucket[/prefix]."""
+    if value:
+        bucket_and_prefix(value)
+    return value

@@ -1,10 +1,15 @@
-"""Where renditions' files live. `LocalStorage` is a folder; an S3-compatible object store would be
-another `Storage` (see README: it would answer downloads with presigned URLs instead of bytes)."""
+"""Where renditions' files live: `LocalStorage`, a folder (the default), or `S3Storage`, a bucket of any
+S3-compatible object store (`CATALOGUE_STORAGE=s3://bucket[/prefix]`, `AWS_ENDPOINT_URL`)."""
 
 import hashlib
+import io
 import os
+import shutil
+import urllib.parse
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 CHECKSUM_CHUNK = 1024 * 1024
 
@@ -17,17 +22,25 @@ class MissingFile(Exception):
     """No file is stored under that key."""
 
 
+class StorageUnavailable(Exception):
+    """The store did not answer as it should (down, refusing the keys, throttling): a 503, not a 500."""
+
+
 class Storage(Protocol):
     def size(self, key: str) -> int:
         """The file's size in bytes; MissingFile when there is none."""
         ...
 
     def open(self, key: str) -> BinaryIO:
-        """The file, opened for reading (a real file, so servers can sendfile it)."""
+        """The file, opened for reading and seekable; a local one is a real file (servers sendfile it)."""
         ...
 
     def checksum(self, key: str) -> str:
         """SHA-256 of the file, in hex, read in chunks."""
+        ...
+
+    def put(self, key: str, source: BinaryIO) -> None:
+        """Store everything `source` holds under `key`, read in chunks; readers never see half a file."""
         ...
 
 
@@ -39,6 +52,28 @@ def checked_key(key: str) -> PurePosixPath:
     if path.is_absolute() or any(part in ("..", ".", "") for part in key.split("/")):
         raise UnsafeKey(f"a storage key is a plain relative path: {key!r}")
     return path
+
+
+def sha256_of(file: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while chunk := file.read(CHECKSUM_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bucket_and_prefix(location: str) -> tuple[str, str]:
+    """The bucket and key prefix of an `s3://bucket[/prefix]` location; ValueError for anything else."""
+    parts = urllib.parse.urlsplit(location)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"CATALOGUE_STORAGE must be s3://bucket[/prefix] or empty, got {location!r}")
+    return parts.netloc, parts.path.strip("/")
+
+
+def open_storage(location: str, local_root: str) -> "LocalStorage | S3Storage":
+    """The storage a CATALOGUE_STORAGE value names: `s3://bucket[/prefix]`, or (empty) the local root."""
+    if not location:
+        return LocalStorage(local_root)
+    return S3Storage(*bucket_and_prefix(location))
 
 
 class LocalStorage:
@@ -68,16 +103,153 @@ class LocalStorage:
             raise MissingFile(key) from None
 
     def checksum(self, key: str) -> str:
-        digest = hashlib.sha256()
         with self.open(key) as file:
-            while chunk := file.read(CHECKSUM_CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest()
+            return sha256_of(file)
 
-    def write(self, key: str, data: bytes) -> None:
-        """Store `data` under `key` (the seed and tests; operators put files in place themselves)."""
+    def put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".part")
-        temporary.write_bytes(data)
+        with temporary.open("wb") as target:
+            shutil.copyfileobj(source, target, CHECKSUM_CHUNK)
         os.replace(temporary, path)
+
+    def write(self, key: str, data: bytes) -> None:
+        """Store `data` under `key` (the seed and tests)."""
+        self.put(key, io.BytesIO(data))
+
+
+class S3Storage:
+    """Objects of one bucket (under an optional prefix), through boto3: its usual configuration
+    (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION…) applies."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        self.client = client if client is not None else s3_client()
+
+    def object_key(self, key: str) -> str:
+        return self.prefix + str(checked_key(key))
+
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def open(self, key: str) -> BinaryIO:
+        return S3Reader(self, self.object_key(key), self.size(key))  # type: ignore[return-value]
+
+    def checksum(self, key: str) -> str:
+        with self.open(key) as file:
+            return sha256_of(file)
+
+    def put(self, key: str, source: BinaryIO) -> None:
+        # Multipart above 8 MiB, in chunks: a multi-GB rendition never sits in memory, and S3 makes an
+        # object visible only once complete. boto3 sizes a stream it cannot seek by its first read:
+        # an unbuffered one's short read would send everything as one PUT (S3Proxy refuses one over 128 MiB).
+        if isinstance(source, io.RawIOBase):
+            source = io.BufferedReader(source, CHECKSUM_CHUNK)  # type: ignore[assignment]
+        self.client.upload_fileobj(source, self.bucket, self.object_key(key))
+
+    def ensure_bucket(self) -> bool:
+        """Create the bucket unless it exists (local and test stores; production's is provisioned);
+        whether it was created."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return False
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        self.client.create_bucket(Bucket=self.bucket)
+        return True
+
+    def presigned_url(self, key: str, lifetime_s: int) -> str:
+        """A URL that GETs the object (Range included) without credentials, for `lifetime_s` seconds."""
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self.object_key(key)},
+                ExpiresIn=lifetime_s,
+            )
+        )
+
+    def get(self, object_key: str, start: int) -> Any:
+        """The object's bytes from `start` on, as botocore's streaming body."""
+        return self.client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-")["Body"]
+
+    def _head(self, key: str) -> dict[str, Any]:
+        object_key = self.object_key(key)
+        try:
+            return dict(self.client.head_object(Bucket=self.bucket, Key=object_key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise MissingFile(key) from None
+            raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
+        except BotoCoreError as error:
+            raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
+
+
+def s3_client() -> Any:
+    import boto3
+
+    return boto3.client("s3", config=s3_config())
+
+
+def s3_config() -> Any:
+    """What works with every S3-compatible server (S3Proxy, MinIO, Ceph), not only AWS: path-style
+    addresses without per-bucket DNS names (AWS_S3_ADDRESSING_STYLE=virtual for stores that require
+    the other), and checksum headers only where the API requires them (boto3's default CRC32 headers
+    on every upload are refused by S3Proxy: NotImplemented)."""
+    from botocore.config import Config
+
+    return Config(
+        s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "path")},
+        retries={"mode": "standard"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+class S3Reader(io.RawIOBase):
+    """A seekable, read-only view of one object: each read after a seek streams from that offset with
+    one ranged GET, so serving a byte range never fetches the bytes before it."""
+
+    def __init__(self, storage: S3Storage, object_key: str, size: int) -> None:
+        super().__init__()
+        self.storage, self.object_key, self.length = storage, object_key, size
+        self.position = 0
+        self.body: Any = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        position = max(0, base + offset)
+        if position != self.position:
+            self._drop_body()
+            self.position = position
+        return position
+
+    def readinto(self, buffer: Any) -> int:
+        if self.position >= self.length or len(buffer) == 0:
+            return 0
+        if self.body is None:
+            self.body = self.storage.get(self.object_key, self.position)
+        data = self.body.read(len(buffer))
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._drop_body()
+        super().close()
+
+    def _drop_body(self) -> None:
+        if self.body is not None:
+            self.body.close()
+            self.body = None

@@ -16,16 +16,18 @@ from accounts_common.problems import document_problems
 from accounts_common.roles import Role
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.links import LinkClaims
+from catalogue.domain.playback import preview_rendition
 from catalogue.domain.videos import SearchQuery, Video, media_type
 from catalogue.entrypoints import schemas
 from catalogue.entrypoints.delivery import StoredFile, file_response
 from catalogue.service_layer import catalogue as use_cases
+from catalogue.service_layer.errors import NotFound
 
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 FILE_TYPES = ("video/mp4", "application/mxf", "video/quicktime", "video/webm", "application/octet-stream")
 FILE_HEADERS = {
     name: {"schema": {"type": "string"}}
-    for name in ("Accept-Ranges", "Content-Disposition", "ETag", "Content-Length")
+    for name in ("Accept-Ranges", "Content-Disposition", "ETag", "Content-Length", "Repr-Digest")
 }
 
 videos = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Browse, search and ingest")
@@ -45,6 +47,12 @@ LIST_MAX_AGE_S = 60
 def public_url() -> str:
     """Where clients reach this service: CATALOGUE_PUBLIC_URL (never the request's Host header)."""
     return catalogue().settings.public_url
+
+
+def x_accel_prefix() -> str:
+    """nginx's internal location for local files; none with an object store, whose bytes stream here."""
+    settings = catalogue().settings
+    return "" if settings.storage else settings.x_accel_redirect_prefix
 
 
 def summary(video: Video) -> dict[str, Any]:
@@ -108,6 +116,53 @@ class Thumbnail(MethodView):
         return file_response(stored, lambda: use_cases.open_file(catalogue(), key))
 
 
+def file_responses(description: str) -> dict[str, Any]:
+    """OpenAPI: a whole file (200) or one byte range of it (206)."""
+    content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES}
+    return {
+        "200": {"description": f"{description}: the whole file", "content": content, "headers": FILE_HEADERS},
+        "206": {
+            "description": f"{description}: one byte range",
+            "content": content,
+            "headers": {**FILE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
+        },
+        "304": {"description": "Not modified (If-None-Match)"},
+    }
+
+
+@videos.route("/<uuid:video_id>/preview")
+class Preview(MethodView):
+    @videos.doc(responses=file_responses("The preview, or the smallest rendition a browser plays"))
+    @document_problems(
+        videos,
+        {
+            404: "No such video, or none of its files plays in a browser",
+            416: "Malformed, multiple or unsatisfiable range",
+            503: "The file is not available",
+        },
+    )
+    def get(self, video_id: UUID) -> Response:
+        """What the video page plays, for anyone (GET or HEAD; Range, If-Range, If-None-Match): the
+        preview, else the smallest MP4/WebM rendition. Downloads of the others need a verified account."""
+        rendition = preview_rendition(use_cases.video(catalogue(), video_id))
+        if rendition is None:
+            raise NotFound("None of this video's files plays in a browser.")
+        stored = StoredFile(
+            key=rendition.storage_key,
+            size=rendition.size_bytes,
+            media_type=media_type(rendition.container),
+            disposition="inline",
+            etag=rendition.checksum,
+            cache_control="public, max-age=3600",
+            sha256=rendition.checksum,
+        )
+        return file_response(
+            stored,
+            lambda: use_cases.open_file(catalogue(), rendition.storage_key),
+            x_accel_prefix=x_accel_prefix(),
+        )
+
+
 @videos.route("/<uuid:video_id>/renditions/<uuid:rendition_id>/download-links")
 class DownloadLinks(MethodView):
     @videos.response(201, schemas.DownloadLinkView)
@@ -133,21 +188,7 @@ class DownloadLinks(MethodView):
 @downloads.route("/<uuid:grant_id>")
 class DownloadFile(MethodView):
     @downloads.arguments(schemas.DownloadArgs, location="query", unknown=RAISE)
-    @downloads.doc(
-        responses={
-            "200": {
-                "description": "The whole file",
-                "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES},
-                "headers": FILE_HEADERS,
-            },
-            "206": {
-                "description": "One byte range of the file",
-                "content": {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES},
-                "headers": {**FILE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
-            },
-            "304": {"description": "Not modified (If-None-Match)"},
-        }
-    )
+    @downloads.doc(responses=file_responses("The granted file"))
     @document_problems(
         downloads,
         {
@@ -168,11 +209,12 @@ class DownloadFile(MethodView):
             media_type=media_type(rendition.container),
             disposition=f'attachment; filename="{download.filename}"',
             etag=rendition.checksum,
+            sha256=rendition.checksum,
         )
         response = file_response(
             stored,
             lambda: use_cases.open_file(catalogue(), rendition.storage_key),
-            x_accel_prefix=catalogue().settings.x_accel_redirect_prefix,
+            x_accel_prefix=x_accel_prefix(),
         )
         if request.method == "GET" and response.status_code in (200, 206):
             use_cases.record_download(catalogue(), grant_id)

@@ -1,5 +1,6 @@
 """The catalogue's Flask application factory: gunicorn runs `catalogue.entrypoints.app:create_app()`."""
 
+import logging
 from typing import Any
 
 from flask import Flask, Response
@@ -9,9 +10,12 @@ from accounts_common.db import database_reachable
 from accounts_common.problems import problem_response
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
+from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api
 from catalogue.service_layer.errors import Refusal
+
+log = logging.getLogger(__name__)
 
 
 def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None = None) -> Flask:
@@ -28,8 +32,14 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     app.extensions["catalogue"] = catalogue
     install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))
     app.register_error_handler(Refusal, _refused)
+    app.register_error_handler(StorageUnavailable, _storage_unavailable)
     return app
 
 
 def _refused(refusal: Refusal) -> Response:
     return problem_response(refusal.status, slug=refusal.slug, detail=refusal.detail, errors=refusal.errors)
+
+
+def _storage_unavailable(error: StorageUnavailable) -> Response:
+    log.error("file storage unavailable: %s", error)
+    return problem_response(503, slug="storage-unavailable", detail="The files cannot be reached right now.")

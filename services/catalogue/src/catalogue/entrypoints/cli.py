@@ -1,4 +1,5 @@
-"""`catalogue migrate | web | worker | seed | generate`: the catalogue's processes and chores."""
+"""`catalogue migrate | web | worker | seed | generate | storage-init`: the catalogue's processes and
+chores."""
 
 import argparse
 
@@ -19,7 +20,7 @@ from accounts_common.process import (
 )
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
-from catalogue.adapters.storage import LocalStorage
+from catalogue.adapters.storage import S3Storage, open_storage
 from catalogue.bootstrap import bootstrap
 from catalogue.service_layer.projection import HANDLERS
 from catalogue.settings import Settings
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     commands.add_parser("worker", help="project identity's account events (verified, reset, deleted)")
     commands.add_parser("seed", help="add the sample videos (rendered with ffmpeg) when missing")
+    commands.add_parser("storage-init", help="create the bucket of CATALOGUE_STORAGE=s3://… when missing")
     generate = commands.add_parser("generate", help="add N synthetic videos (benchmarks)")
     generate.add_argument("count", type=int)
     generate.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.command == "seed":
         seed(settings)
+    elif args.command == "storage-init":
+        storage_init(settings)
     elif args.command == "generate":
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             added = synthetic.generate(conn, args.count, args.seed)
@@ -68,12 +72,21 @@ def main(argv: list[str] | None = None) -> None:
 def seed(settings: Settings) -> None:
     catalogue = bootstrap(settings)
     try:
-        added = samples.seed(catalogue, LocalStorage(settings.storage_root))
+        added = samples.seed(catalogue, catalogue.storage)
     except FfmpegMissing as missing:
         raise SystemExit(f"catalogue seed: {missing}") from None
     finally:
         catalogue.pool.close()
     print(f"catalogue: {added} sample video(s) added")
+
+
+def storage_init(settings: Settings) -> None:
+    storage = open_storage(settings.storage, settings.storage_root)
+    if not isinstance(storage, S3Storage):
+        print(f"catalogue: files stay in the folder {storage.root}")
+        return
+    created = storage.ensure_bucket()
+    print(f"catalogue: bucket {storage.bucket} {'created' if created else 'already there'}")
 
 
 def run_worker(settings: Settings) -> None:

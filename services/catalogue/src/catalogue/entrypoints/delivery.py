@@ -1,6 +1,8 @@
 """Sending stored files over HTTP: conditional requests, one byte range, sendfile through the server's
-`wsgi.file_wrapper` (gunicorn), or `X-Accel-Redirect` to hand the bytes to nginx."""
+`wsgi.file_wrapper` (gunicorn) for local files, a bounded streamed read for others (S3), or
+`X-Accel-Redirect` to hand the bytes to nginx; with the file's stored SHA-256 as `Repr-Digest`."""
 
+import base64
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -12,6 +14,8 @@ from accounts_common.problems import Problem
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
 
 CHUNK_BYTES = 256 * 1024
+# Reads that are not sendfile (an object store's stream): fewer, larger ones cost less Python per byte.
+STREAM_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,12 @@ class StoredFile:
     disposition: str
     etag: str | None = None
     cache_control: str = "private, max-age=0"
+    sha256: str | None = None  # hex, as stored at ingest: never recomputed per request
+
+
+def repr_digest(sha256_hex: str) -> str:
+    """The RFC 9530 Repr-Digest field of a whole file whose SHA-256 is `sha256_hex`."""
+    return f"sha-256=:{base64.b64encode(bytes.fromhex(sha256_hex)).decode()}:"
 
 
 def file_response(
@@ -35,6 +45,9 @@ def file_response(
         "Content-Disposition": stored.disposition,
         "Cache-Control": stored.cache_control,
     }
+    if stored.sha256:
+        # Of the whole representation, so a 206 carries it too: the client checks what it assembled.
+        headers["Repr-Digest"] = repr_digest(stored.sha256)
     if stored.etag:
         headers["ETag"] = f'"{stored.etag}"'
         if request.if_none_match.contains(stored.etag):
@@ -77,13 +90,22 @@ def requested_range(stored: StoredFile) -> ByteRange | None:
 
 
 def file_body(file: BinaryIO, start: int, length: int) -> Iterable[bytes]:
-    """The bytes start..start+length of `file`: the server's file wrapper when it has one (gunicorn
-    sendfiles from the current offset and stops at Content-Length), else a bounded chunked read."""
+    """The bytes start..start+length of `file`: the server's file wrapper for a real file (gunicorn
+    sendfiles from the current offset and stops at Content-Length), else a bounded chunked read (an
+    object store's stream would otherwise be read to its end)."""
     file.seek(start)
     file_wrapper = request.environ.get("wsgi.file_wrapper")
-    if file_wrapper is not None:
+    if file_wrapper is not None and has_descriptor(file):
         return file_wrapper(file, CHUNK_BYTES)
     return read_slice(file, length)
+
+
+def has_descriptor(file: BinaryIO) -> bool:
+    try:
+        file.fileno()
+    except (OSError, AttributeError, ValueError):
+        return False
+    return True
 
 
 def read_slice(file: BinaryIO, length: int) -> Iterator[bytes]:
@@ -91,7 +113,7 @@ def read_slice(file: BinaryIO, length: int) -> Iterator[bytes]:
     try:
         remaining = length
         while remaining > 0:
-            chunk = file.read(min(CHUNK_BYTES, remaining))
+            chunk = file.read(min(STREAM_CHUNK_BYTES, remaining))
             if not chunk:
                 return
             remaining -= len(chunk)

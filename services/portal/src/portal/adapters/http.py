@@ -1,12 +1,16 @@
-"""A small JSON client for the other services' HTTP APIs (problem+json errors become exceptions)."""
+"""A small JSON client for the other services' HTTP APIs (problem+json errors become exceptions).
+
+Each service gets a pool of kept-alive connections (urllib3): a page makes several calls, and a new
+TCP connection for each cost more than the call itself.
+"""
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import urllib3
 
 
 class ServiceUnavailable(Exception):
@@ -48,6 +52,9 @@ class JsonApi:
     ) -> None:
         self.service, self.base_url, self.timeout = service, base_url.rstrip("/"), timeout
         self.extra_headers = extra_headers
+        # No retries of its own: a failed call is shown as "unavailable", never silently repeated
+        # (a POST may have been done). Ten connections a worker thread set is ample.
+        self.pool = urllib3.PoolManager(maxsize=10, retries=False, timeout=urllib3.Timeout(total=timeout))
 
     def call(
         self,
@@ -73,16 +80,18 @@ class JsonApi:
             data = urllib.parse.urlencode(form).encode()
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return _decoded(response.read())
-        except urllib.error.HTTPError as error:
-            if error.code >= 500:
-                raise ServiceUnavailable(self.service, f"HTTP {error.code}") from None
-            raise _api_error(error.code, error.read()) from None
-        except (OSError, ValueError) as error:
+            response = self.pool.request(method, url, body=data, headers=headers)
+        except urllib3.exceptions.HTTPError as error:
             raise ServiceUnavailable(self.service, str(error)) from None
+        if response.status >= 500:
+            raise ServiceUnavailable(self.service, f"HTTP {response.status}")
+        if response.status >= 400:
+            raise _api_error(response.status, response.data)
+        try:
+            return _decoded(response.data)
+        except ValueError as error:
+            raise ServiceUnavailable(self.service, f"not JSON: {error}") from None
 
 
 def _decoded(payload: bytes) -> Any:

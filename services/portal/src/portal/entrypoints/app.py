@@ -7,6 +7,7 @@ from typing import Any
 from babel.units import format_unit
 from flask import Flask, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale, gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -18,15 +19,7 @@ from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
 from portal.entrypoints.pages import account, console, resets, security, sessions, signup, unsubscribe, videos
-from portal.entrypoints.web import (
-    CSRF_FIELD,
-    access_token,
-    check_csrf,
-    csrf_token,
-    current_path,
-    remember_return_to,
-    sign_out,
-)
+from portal.entrypoints.web import CSRF_FIELD, access_token, current_path, remember_return_to, sign_out
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +57,8 @@ def create_app(
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": settings.secure_cookies,
             "MAX_CONTENT_LENGTH": 64 * 1024,
+            # A form's token is good for the whole session (a new session, a new token), as before.
+            "WTF_CSRF_TIME_LIMIT": None,
             **(config or {}),
         },
     )
@@ -72,7 +67,8 @@ def create_app(
     i18n.install_i18n(app)
     for blueprint in PAGES:
         app.register_blueprint(blueprint)
-    app.before_request(check_csrf)
+    csrf = CSRFProtect(app)
+    csrf.exempt(unsubscribe.one_click)  # RFC 8058 one-click: mail clients POST without a session
     install_page_errors(app)
     install_page_context(app)
     return app
@@ -115,7 +111,7 @@ def install_page_context(app: Flask) -> None:
     def page_context() -> dict[str, Any]:
         return {
             "csrf_field": CSRF_FIELD,
-            "csrf_token": csrf_token,
+            "csrf_token": generate_csrf,
             "signed_in": access_token() is not None,
             "is_staff": access_token() is not None and session.get("staff", False),
             "current_path": current_path(),
@@ -125,7 +121,9 @@ def install_page_context(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' http: https: data:; form-action 'self' http: https:; "
+            # Posters and the video page's preview come from the catalogue's own address.
+            "default-src 'self'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
+            "form-action 'self' http: https:; "
             "frame-ancestors 'none'; base-uri 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -143,7 +141,7 @@ def install_page_errors(app: Flask) -> None:
         if request.path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
             return error.get_response()
         status = error.code or 500
-        if status == 400 and error.description == "csrf":
+        if isinstance(error, CSRFError):
             message = gettext("This form has expired. Go back, reload the page and try again.")
         elif status == 404:
             message = gettext("This page does not exist.")

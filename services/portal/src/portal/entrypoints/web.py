@@ -1,13 +1,11 @@
-"""What every page shares: the wired portal, the signed session, CSRF tokens, login and return paths."""
+"""What every page shares: the wired portal, the signed session, login and return paths."""
 
 import functools
-import hmac
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
@@ -15,31 +13,12 @@ from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import safe_return_path
 
-CSRF_FIELD = "csrf_token"
-# RFC 8058 one-click unsubscribe: mail clients POST without a session (pages/unsubscribe.py).
-CSRF_EXEMPT = {"newsletter_link.one_click"}
+CSRF_FIELD = "csrf_token"  # Flask-WTF's form field (CSRFProtect, installed by the app factory)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def portal() -> Portal:
     return current_app.extensions["portal"]  # type: ignore[no-any-return]
-
-
-def csrf_token() -> str:
-    """This session's CSRF token (created on first use), for the hidden field of every form."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return str(session["csrf"])
-
-
-def check_csrf() -> None:
-    """Refuse (400) a state-changing request whose form does not carry this session's token."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in CSRF_EXEMPT:
-        return
-    sent = request.form.get(CSRF_FIELD, "")
-    expected = session.get("csrf", "")
-    if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="csrf")
 
 
 def access_token() -> str | None:
@@ -52,7 +31,7 @@ def sign_in(token: str, email: str, locale: str | None, *, staff: bool = False) 
     `staff` shows the console in the menu (the console itself asks identity each time)."""
     return_to = session.get("return_to")
     session.clear()
-    session.update(token=token, email=email, csrf=secrets.token_urlsafe(32), staff=staff)
+    session.update(token=token, email=email, staff=staff)  # and a new CSRF token on the next form
     if locale:
         session["locale"] = locale
     if return_to:

@@ -1,4 +1,8 @@
-"""Video list with search, a video's page with its renditions, and the Download button."""
+"""Video list with search, a video's page with its preview and renditions, and the Download button."""
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request
 from werkzeug.wrappers import Response
@@ -30,7 +34,36 @@ def video(video_id: str) -> str:
         abort(404 if error.status in (400, 404) else 400)
     except ServiceUnavailable:
         return render_template("videos/video.html", video=None, unavailable=True)
-    return render_template("videos/video.html", video=found, unavailable=False)
+    return render_template(
+        "videos/video.html", video=found, unavailable=False, player=player(found), player_poster=poster(found)
+    )
+
+
+# What a browser's <video> plays (the catalogue's preview endpoint serves only these).
+PLAYABLE = ("mp4", "webm")
+
+
+@dataclass(frozen=True)
+class Player:
+    source: str
+    poster: str | None
+
+
+def poster(video: dict[str, Any]) -> str | None:
+    return video.get("poster_url") or video.get("thumbnail")
+
+
+def player(video: dict[str, Any]) -> Player | None:
+    """The in-page preview: the catalogue's `preview_url` (DESIGN §9), or, from a catalogue without it,
+    its preview endpoint next to the thumbnail's; None when no rendition plays in a browser."""
+    if video.get("preview_url"):
+        return Player(video["preview_url"], poster(video))
+    thumbnail = video.get("thumbnail")
+    playable = any(rendition.get("container") in PLAYABLE for rendition in video.get("renditions", []))
+    if not playable or not thumbnail:
+        return None
+    # …/v1/videos/<id>/thumbnail → …/v1/videos/<id>/preview, on the catalogue's public address.
+    return Player(urllib.parse.urljoin(thumbnail, "preview"), thumbnail)
 
 
 @blp.post("/videos/<video_id>/renditions/<rendition_id>/download")

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Local S3-compatible object store for development and tests: S3Proxy (Maven Central's
+# org.gaul:s3proxy) serving the S3 API over a folder (jclouds' filesystem-nio2 backend), without
+# Docker. Maven copies its jars from deploy/local/s3proxy/pom.xml, as kafka.sh does for Kafka.
+#
+#   deploy/local/s3proxy.sh start|stop|restart|status|reset
+#
+# Environment:
+#   STATE_DIR          state folder (default: <repo>/.state); everything in $STATE_DIR/s3proxy
+#   S3PROXY_PORT       HTTP port on 127.0.0.1 (default: 9000)
+#   S3PROXY_IDENTITY   access key id (default: local-identity)
+#   S3PROXY_CREDENTIAL secret access key (default: local-credential)
+#   S3PROXY_BUCKETS    buckets that exist from the start (default: catalogue-media)
+#   S3PROXY_HEAP       JVM heap options (default: -Xmx512m)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+CONF_DIR="$SCRIPT_DIR/s3proxy"
+POM="$CONF_DIR/pom.xml"
+ROOT="${STATE_DIR:-$REPO_ROOT/.state}/s3proxy"
+LIBS="$ROOT/libs"
+DATA="$ROOT/data"
+PROPS="$ROOT/s3proxy.properties"
+LOG="$ROOT/s3proxy.log"
+PIDFILE="$ROOT/s3proxy.pid"
+HOST=127.0.0.1
+PORT="${S3PROXY_PORT:-9000}"
+IDENTITY="${S3PROXY_IDENTITY:-local-identity}"
+CREDENTIAL="${S3PROXY_CREDENTIAL:-local-credential}"
+BUCKETS="${S3PROXY_BUCKETS:-catalogue-media}"
+HEAP="${S3PROXY_HEAP:--Xmx512m}"
+START_TIMEOUT=90
+
+log() { printf 's3proxy.sh: %s\n' "$*"; }
+die() { printf 's3proxy.sh: error: %s\n' "$*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+apt_install() {
+    log "installing Debian package(s) $* with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "$@"
+}
+
+ensure_tools() {
+    if ! command -v java >/dev/null; then
+        is_root || die "Java 17+ is required (apt-get install openjdk-17-jre-headless)"
+        apt_install openjdk-17-jre-headless
+    fi
+    if ! command -v mvn >/dev/null; then
+        is_root || die "Maven is required to fetch the S3Proxy jars (apt-get install maven)"
+        apt_install maven
+    fi
+}
+
+# Re-resolve only when the jars are missing or the pom changed since they were copied.
+ensure_libs() {
+    local want
+    want="$(sha256sum "$POM" | cut -d' ' -f1)"
+    [[ -f $LIBS/.pom.sha256 && "$(cat "$LIBS/.pom.sha256")" == "$want" ]] && return 0
+    local tmp="$LIBS.tmp"
+    rm -rf "$tmp"
+    log "resolving S3Proxy jars with Maven (first run takes a minute)…"
+    if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$ROOT/maven.log" 2>&1; then
+        tail -n 40 "$ROOT/maven.log" >&2
+        die "Maven could not resolve the S3Proxy jars (full output in $ROOT/maven.log)"
+    fi
+    echo "$want" >"$tmp/.pom.sha256"
+    rm -rf "$LIBS"
+    mv "$tmp" "$LIBS"
+    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
+}
+
+# Rewritten on each start, so the port and keys may change between runs; the objects stay.
+write_config() {
+    cat >"$PROPS" <<CONF
+# Written by deploy/local/s3proxy.sh on each start; edits are lost.
+s3proxy.endpoint=http://$HOST:$PORT
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=$IDENTITY
+s3proxy.credential=$CREDENTIAL
+# filesystem-nio2: the maintained backend ("filesystem" is deprecated); it wants jclouds keys, unused.
+jclouds.provider=filesystem-nio2
+jclouds.identity=$IDENTITY
+jclouds.credential=$CREDENTIAL
+jclouds.filesystem.basedir=$DATA
+CONF
+}
+
+read_pid() { if [[ -f $PIDFILE ]]; then cat "$PIDFILE"; fi; }
+
+is_running() {
+    local pid
+    pid="$(read_pid)"
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'org\.gaul\.s3proxy\.Main'
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
+
+cmd_start() {
+    mkdir -p "$ROOT"
+    exec 9>"$ROOT/.lock"
+    flock 9
+    if is_running; then
+        log "already running (pid $(read_pid)) on http://$HOST:$PORT"
+        return 0
+    fi
+    port_open && die "port $PORT on $HOST is taken by another process; set S3PROXY_PORT"
+    ensure_tools
+    ensure_libs
+    local bucket
+    # With a filesystem backend a bucket is a folder.
+    for bucket in $BUCKETS; do mkdir -p "$DATA/$bucket"; done
+    write_config
+    local heap
+    read -r -a heap <<<"$HEAP"
+    nohup java "${heap[@]}" -XX:+ExitOnOutOfMemoryError -Dlogback.configurationFile="$CONF_DIR/logback.xml" \
+        -cp "$LIBS/*" org.gaul.s3proxy.Main --properties "$PROPS" 9>&- </dev/null >"$LOG" 2>&1 &
+    echo $! >"$PIDFILE"
+    local pid=$! deadline=$((SECONDS + START_TIMEOUT))
+    printf 's3proxy.sh: waiting for http://%s:%s ' "$HOST" "$PORT"
+    until port_open; do
+        if ! kill -0 "$pid" 2>/dev/null; then echo; tail -n 30 "$LOG" >&2; die "S3Proxy exited during start-up"; fi
+        if (( SECONDS >= deadline )); then echo; tail -n 30 "$LOG" >&2; cmd_stop; die "not ready after ${START_TIMEOUT} s"; fi
+        printf '.'
+        sleep 0.5
+    done
+    echo " ready"
+    log "running (pid $pid): http://$HOST:$PORT, buckets: $BUCKETS, objects in $DATA"
+}
+
+cmd_stop() {
+    if ! is_running; then
+        rm -f "$PIDFILE"
+        log "not running"
+        return 0
+    fi
+    local pid
+    pid="$(read_pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$PIDFILE"
+    log "stopped"
+}
+
+cmd_status() {
+    if is_running && port_open; then
+        log "running (pid $(read_pid)) on http://$HOST:$PORT"
+    else
+        log "not running"
+        return 1
+    fi
+}
+
+case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    restart) cmd_stop; cmd_start ;;
+    status) cmd_status ;;
+    reset) cmd_stop; rm -rf "$DATA"; log "deleted $DATA" ;;
+    *) echo "usage: $0 start|stop|restart|status|reset" >&2; exit 2 ;;
+esac
