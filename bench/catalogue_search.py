@@ -29,7 +29,7 @@ def sample_phrases(database_url: str, count: int = 200) -> list[str]:
     """Two adjacent words of real titles, so phrase queries find something."""
     with psycopg.connect(database_url) as conn:
         titles = [
-            row[0] for row in conn.execute("SELECT title FROM videos ORDER BY random() LIMIT %s", (count,))
+            row[0] for row in conn.execute("SELECT title_en FROM videos ORDER BY random() LIMIT %s", (count,))
         ]
     phrases = []
     for title in titles:

@@ -13,6 +13,7 @@ RUN python /etc/accounts/scrape_config.py --rules /etc/accounts/alerts.yaml \
         identity-web=identity-web:8001 identity-relay=identity-relay:9101 \
         mailer-web=mailer-web:8004 mailer-worker=mailer-worker:9104 \
         catalogue-web=catalogue-web:8002 catalogue-worker=catalogue-worker:9106 \
+        catalogue-relay=catalogue-relay:9107 catalogue-transcoder=catalogue-transcoder:9108 \
         newsletter-web=newsletter-web:8003 newsletter-worker=newsletter-worker:9103 \
         newsletter-relay=newsletter-relay:9102 portal-web=portal-web:8000 \
         >/etc/accounts/prometheus.yml

@@ -5,20 +5,12 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 TOOLS="$REPO_ROOT/.tools"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 AXE_VERSION="4.10"
-
-log() { printf 'browser.sh: %s\n' "$*"; }
-die() { printf 'browser.sh: error: %s\n' "$*" >&2; exit 1; }
-
-apt_install() {
-    [[ $(id -u) -eq 0 ]] || die "$* missing: run as root, or apt-get install $*"
-    log "installing $* from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
 
 main() {
     [[ -x $CHROMIUM ]] || apt_install chromium fonts-dejavu-core

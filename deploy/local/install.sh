@@ -5,15 +5,14 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 VENV="$REPO_ROOT/.venv"
 PACKAGES=(shared testkit services/identity services/mailer services/catalogue services/portal services/newsletter)
 PORTAL_TRANSLATIONS="$REPO_ROOT/services/portal/src/portal/translations"
 # Separate projects outside the system (they depend on accounts-common by path, already installed).
 EXAMPLES=(examples/verified-accounts-counter)
-
-log() { printf 'install.sh: %s\n' "$*"; }
-die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
 find_python() {
     local candidate
@@ -50,17 +49,6 @@ ensure_ffmpeg() {
 # Debian's packages for the project's own processes: a package's system service (nginx, Prometheus)
 # must not start on install, where it would take the ports `make run` gives its own (a policy-rc.d
 # refusing it, if the machine has none).
-apt_install() {
-    local policy=/usr/sbin/policy-rc.d added="" status=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=yes
-    fi
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
-        >/dev/null; } || status=$?
-    if [[ -n $added ]]; then rm -f "$policy"; fi
-    return $status
-}
-
 # `make run` starts Prometheus (and PostgreSQL's exporter); `make test` runs promtool on the alert rules and checks the
 # dashboard's queries against a live Prometheus.
 ensure_prometheus() {

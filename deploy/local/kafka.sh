@@ -24,6 +24,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 CONF_DIR="$SCRIPT_DIR/kafka"
 POM="$CONF_DIR/pom.xml"
@@ -43,75 +45,20 @@ HEAP="${KAFKA_HEAP:--Xmx512m -Xms512m}"
 START_TIMEOUT=90
 STOP_TIMEOUT=30
 
-log() { printf 'kafka.sh: %s\n' "$*"; }
-die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-
-apt_install() {
-    log "installing Debian package(s) $* with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q "$@"
-}
-
-java_major() {
-    local v
-    v="$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)"
-    v="${v#1.}"  # "1.8.0_392" means Java 8
-    echo "${v%%[.+_-]*}"
-}
-
-ensure_java() {
-    if ! command -v java >/dev/null; then
-        is_root || die "Java 17+ is required (apt-get install openjdk-17-jre-headless)"
-        apt_install openjdk-17-jre-headless
-        command -v java >/dev/null || die "java is still not on PATH after installing openjdk-17-jre-headless"
-    fi
-    local major
-    major="$(java_major)"
-    if ! [[ $major =~ ^[0-9]+$ ]] || (( major < 17 )); then
-        die "Java 17+ is required, found '$(java -version 2>&1 | head -n 1)' (apt-get install openjdk-17-jre-headless)"
-    fi
-}
-
-ensure_maven() {
-    command -v mvn >/dev/null && return 0
-    is_root || die "Maven is required to fetch the Kafka jars (apt-get install maven)"
-    apt_install maven
-    command -v mvn >/dev/null || die "mvn is still not on PATH after installing maven"
-}
-
-pom_hash() { sha256sum "$POM" | cut -d' ' -f1; }
-
 # Re-resolve only when the jars are missing or the pom changed since they were copied.
 ensure_libs() {
-    local want
-    want="$(pom_hash)"
+    local want from="${KAFKA_LIBS_FROM:-}"
+    want="$(pom_hash "$POM")"
     [[ -f $LIBS/.pom.sha256 && "$(cat "$LIBS/.pom.sha256")" == "$want" ]] && return 0
-    local tmp="$LIBS.tmp" from="${KAFKA_LIBS_FROM:-}" source="resolved with Maven"
-    rm -rf "$tmp"
-    # Into a temporary folder so an interrupted run never leaves a partial classpath.
     if [[ -n $from && -f $from/.pom.sha256 && "$(cat "$from/.pom.sha256")" == "$want" ]]; then
-        cp -al "$from" "$tmp" 2>/dev/null || cp -a "$from" "$tmp"
-        source="taken from $from"
-    else
-        resolve_libs "$tmp" "$want"
+        rm -rf "$LIBS.tmp"
+        cp -al "$from" "$LIBS.tmp" 2>/dev/null || cp -a "$from" "$LIBS.tmp"
+        rm -rf "$LIBS"
+        mv "$LIBS.tmp" "$LIBS"
+        log "jars ready in $LIBS (taken from $from)"
+        return 0
     fi
-    rm -rf "$LIBS"
-    mv "$tmp" "$LIBS"
-    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars, $source)"
-}
-
-resolve_libs() {
-    local into="$1" want="$2"
-    ensure_maven
-    log "resolving Kafka jars with Maven (first run takes a minute)…"
-    if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$into" >"$KAFKA_ROOT/maven.log" 2>&1; then
-        tail -n 40 "$KAFKA_ROOT/maven.log" >&2
-        die "Maven could not resolve the Kafka jars (full output in $KAFKA_ROOT/maven.log)"
-    fi
-    echo "$want" >"$into/.pom.sha256"
+    maven_jars "$POM" "$LIBS" "$KAFKA_ROOT/maven.log" Kafka
 }
 
 # The n-th port of a list given as "p1,p2,p3" or as the first port "p1" (then p1+2, p1+4).

@@ -9,7 +9,8 @@ gunicorn workers only ever meet whole requests and readers that keep up: request
 they are passed on, answers are buffered (to temporary files past the memory buffers) so a worker is
 free as soon as it has answered, and a client that stays silent longer than a timeout is dropped.
 `--media port:root` adds the catalogue's internal `/protected-media/` location (its
-`CATALOGUE_X_ACCEL_REDIRECT_PREFIX`): nginx then sends the files itself, ranges included.
+`CATALOGUE_X_ACCEL_REDIRECT_PREFIX`): nginx then sends the files itself, ranges included; and its
+`/v1/uploads/` location, where tus uploads stream through unbuffered.
 """
 
 import argparse
@@ -72,6 +73,20 @@ MEDIA_BLOCK = """\
 """
 
 
+# tus uploads (editors only, behind the catalogue's role check) stream through: a PATCH of gigabytes is
+# neither capped nor spooled to nginx's disk first, and what arrived before a cut reaches the catalogue,
+# which keeps it as the upload's offset. A slow editor holds one of the catalogue's threads, not a worker.
+UPLOADS_BLOCK = """\
+        location /v1/uploads/ {{
+            proxy_pass http://{upstream};
+            proxy_request_buffering off;
+            client_max_body_size 0;
+            client_body_timeout 60s;
+            proxy_read_timeout 300s;
+        }}
+"""
+
+
 def route(value: str) -> tuple[int, str]:
     """`8002:18002` → (8002, "127.0.0.1:18002"); `8002:catalogue-web:8002` → (8002, "catalogue-web:8002")."""
     public, _, upstream = value.partition(":")
@@ -102,6 +117,7 @@ def render(
             public=public,
             upstream=upstream,
             media=MEDIA_BLOCK.format(x_accel=X_ACCEL_PREFIX, root=media_roots[public])
+            + UPLOADS_BLOCK.format(upstream=upstream)
             if public in media_roots
             else "",
         )

@@ -21,6 +21,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 PORT="${POSTGRES_PORT:-5433}"
 DATABASES="${POSTGRES_DATABASES:-identity mailer catalogue newsletter}"
@@ -29,10 +31,6 @@ START_TIMEOUT=60
 
 # Set by resolve_paths.
 PG_STATE="" DATA="" LOG="" SOCK_DIR="" BINDIR="" FALLBACK=false
-
-log() { printf 'postgres.sh: %s\n' "$*"; }
-die() { printf 'postgres.sh: error: %s\n' "$*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # Run a command as the OS user that owns the cluster.
 as_pg() {

@@ -25,11 +25,13 @@ IDENTITY_RELAY_METRICS_PORT="${IDENTITY_RELAY_METRICS_PORT:-9101}"
 NEWSLETTER_RELAY_METRICS_PORT="${NEWSLETTER_RELAY_METRICS_PORT:-9102}"
 NEWSLETTER_WORKER_METRICS_PORT="${NEWSLETTER_WORKER_METRICS_PORT:-9103}"
 CATALOGUE_WORKER_METRICS_PORT="${CATALOGUE_WORKER_METRICS_PORT:-9106}"
+CATALOGUE_RELAY_METRICS_PORT="${CATALOGUE_RELAY_METRICS_PORT:-9107}"
+CATALOGUE_TRANSCODER_METRICS_PORT="${CATALOGUE_TRANSCODER_METRICS_PORT:-9108}"
 IDENTITY_AUDIT_METRICS_PORT="${IDENTITY_AUDIT_METRICS_PORT:-9110}"
 POSTGRES_EXPORTER_PORT="${POSTGRES_EXPORTER_PORT:-9187}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9090}"
 export IDENTITY_RELAY_METRICS_PORT NEWSLETTER_RELAY_METRICS_PORT NEWSLETTER_WORKER_METRICS_PORT CATALOGUE_WORKER_METRICS_PORT
-export IDENTITY_AUDIT_METRICS_PORT
+export IDENTITY_AUDIT_METRICS_PORT CATALOGUE_RELAY_METRICS_PORT CATALOGUE_TRANSCODER_METRICS_PORT
 # The portal calls the services on their internal ports; what a browser follows is public.
 export PORTAL_IDENTITY_URL="${PORTAL_IDENTITY_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT}"
 export PORTAL_MAILER_URL="${PORTAL_MAILER_URL:-http://127.0.0.1:$MAILER_INTERNAL_PORT}"
@@ -43,6 +45,7 @@ export PORTAL_TRUSTED_PROXY_HOPS="${PORTAL_TRUSTED_PROXY_HOPS:-1}"
 # Local development only; set a real one wherever operators are more than you.
 export CATALOGUE_PUBLIC_URL="${CATALOGUE_PUBLIC_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
 export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
+export CATALOGUE_UPLOAD_ROOT="${CATALOGUE_UPLOAD_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-uploads}"
 export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT/.well-known/jwks.json}"
 # The catalogue checks each download link and hands the file to nginx (see start_nginx).
 export CATALOGUE_X_ACCEL_REDIRECT_PREFIX="${CATALOGUE_X_ACCEL_REDIRECT_PREFIX:-/protected-media}"
@@ -96,6 +99,8 @@ scrape_targets() {
         "mailer-web=127.0.0.1:$MAILER_INTERNAL_PORT" "mailer-worker=127.0.0.1:$MAILER_METRICS_PORT" \
         "mailer-worker=127.0.0.1:$((MAILER_METRICS_PORT + 1))" \
         "catalogue-web=127.0.0.1:$CATALOGUE_INTERNAL_PORT" "catalogue-worker=127.0.0.1:$CATALOGUE_WORKER_METRICS_PORT" \
+        "catalogue-relay=127.0.0.1:$CATALOGUE_RELAY_METRICS_PORT" \
+        "catalogue-transcoder=127.0.0.1:$CATALOGUE_TRANSCODER_METRICS_PORT" \
         "newsletter-web=127.0.0.1:$NEWSLETTER_INTERNAL_PORT" "newsletter-worker=127.0.0.1:$NEWSLETTER_WORKER_METRICS_PORT" \
         "newsletter-relay=127.0.0.1:$NEWSLETTER_RELAY_METRICS_PORT" "portal-web=127.0.0.1:$PORTAL_INTERNAL_PORT" \
         "postgres=127.0.0.1:$POSTGRES_EXPORTER_PORT"
@@ -158,6 +163,8 @@ main() {
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_INTERNAL_PORT"
     start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_INTERNAL_PORT"
     start_process catalogue-worker "$BIN/catalogue" worker
+    start_process catalogue-relay "$BIN/catalogue" relay
+    start_process catalogue-transcoder "$BIN/catalogue" transcoder
     start_process newsletter-web "$BIN/newsletter" web --port "$NEWSLETTER_INTERNAL_PORT"
     start_process newsletter-worker "$BIN/newsletter" worker
     start_process newsletter-relay "$BIN/newsletter" relay
@@ -175,13 +182,14 @@ main() {
     portal         $PORTAL_URL/   (open it in a browser: videos, sign-up, log in, reset, my account)
     console        $PORTAL_URL/console   (staff: make staff-grant EMAIL=… ROLE=admin, then two-step in My account)
     identity API   http://127.0.0.1:$IDENTITY_PORT   (OpenAPI: /openapi.json, keys: /.well-known/jwks.json)
-    catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg; OpenAPI: /openapi.json)
+    catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg or ?q=ministre; OpenAPI: /openapi.json)
     newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: a newsletter-editor's token)
     (every port above is nginx: the services listen on $PORTAL_INTERNAL_PORT-$MAILER_INTERNAL_PORT behind it)
     mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (a support person's token)
     worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), :$NEWSLETTER_WORKER_METRICS_PORT (newsletter), :$CATALOGUE_WORKER_METRICS_PORT (catalogue)
-    relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter); audit log :$IDENTITY_AUDIT_METRICS_PORT
+    relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter), :$CATALOGUE_RELAY_METRICS_PORT (catalogue); audit log :$IDENTITY_AUDIT_METRICS_PORT
+    transcoder     http://127.0.0.1:$CATALOGUE_TRANSCODER_METRICS_PORT/metrics   (uploads: tus at http://127.0.0.1:$CATALOGUE_PORT/v1/uploads/)
     Prometheus     http://127.0.0.1:$PROMETHEUS_PORT/   (every process above scraped; alerts: /alerts; runbooks: docs/runbooks/)
     Kafka          $KAFKA_BOOTSTRAP_SERVERS
     S3 (S3Proxy)   $AWS_ENDPOINT_URL   (the catalogue's files: ${CATALOGUE_STORAGE:-$CATALOGUE_STORAGE_ROOT})

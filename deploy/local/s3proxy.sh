@@ -15,6 +15,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 CONF_DIR="$SCRIPT_DIR/s3proxy"
 POM="$CONF_DIR/pom.xml"
@@ -32,46 +34,7 @@ BUCKETS="${S3PROXY_BUCKETS:-catalogue-media}"
 HEAP="${S3PROXY_HEAP:--Xmx512m}"
 START_TIMEOUT=90
 
-log() { printf 's3proxy.sh: %s\n' "$*"; }
-die() { printf 's3proxy.sh: error: %s\n' "$*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-
-apt_install() {
-    log "installing Debian package(s) $* with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q "$@"
-}
-
-ensure_tools() {
-    if ! command -v java >/dev/null; then
-        is_root || die "Java 17+ is required (apt-get install openjdk-17-jre-headless)"
-        apt_install openjdk-17-jre-headless
-    fi
-    if ! command -v mvn >/dev/null; then
-        is_root || die "Maven is required to fetch the S3Proxy jars (apt-get install maven)"
-        apt_install maven
-    fi
-}
-
-# Re-resolve only when the jars are missing or the pom changed since they were copied.
-ensure_libs() {
-    local want
-    want="$(sha256sum "$POM" | cut -d' ' -f1)"
-    [[ -f $LIBS/.pom.sha256 && "$(cat "$LIBS/.pom.sha256")" == "$want" ]] && return 0
-    local tmp="$LIBS.tmp"
-    rm -rf "$tmp"
-    log "resolving S3Proxy jars with Maven (first run takes a minute)…"
-    if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$ROOT/maven.log" 2>&1; then
-        tail -n 40 "$ROOT/maven.log" >&2
-        die "Maven could not resolve the S3Proxy jars (full output in $ROOT/maven.log)"
-    fi
-    echo "$want" >"$tmp/.pom.sha256"
-    rm -rf "$LIBS"
-    mv "$tmp" "$LIBS"
-    log "jars ready in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars)"
-}
+ensure_libs() { maven_jars "$POM" "$LIBS" "$ROOT/maven.log" S3Proxy; }
 
 # Rewritten on each start, so the port and keys may change between runs; the objects stay.
 write_config() {
@@ -109,7 +72,7 @@ cmd_start() {
         return 0
     fi
     port_open && die "port $PORT on $HOST is taken by another process; set S3PROXY_PORT"
-    ensure_tools
+    ensure_java
     ensure_libs
     local bucket
     # With a filesystem backend a bucket is a folder.

@@ -8,6 +8,8 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 STATE="${STATE_DIR:-$REPO_ROOT/.state}/smtp-sink"
 PYTHON="${PYTHON:-$REPO_ROOT/.venv/bin/python}"
@@ -15,9 +17,6 @@ SMTP_PORT="${SMTP_SINK_PORT:-1025}"
 HTTP_PORT="${SMTP_SINK_HTTP_PORT:-8025}"
 PIDFILE="$STATE/sink.pid"
 LOG="$STATE/sink.log"
-
-log() { printf 'smtp-sink.sh: %s\n' "$*"; }
-die() { printf 'smtp-sink.sh: error: %s\n' "$*" >&2; exit 1; }
 
 is_running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 healthy() {

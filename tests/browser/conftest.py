@@ -114,10 +114,11 @@ def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) ->
     rendition = {"label": encoding.label, "container": encoding.container, "codec": encoding.codec,
                  "width": encoding.width, "height": encoding.height, "bitrate": encoding.bitrate,
                  "path": encoding.storage_key}  # fmt: skip
-    video = {"title": title, "description": SEED_ARTICLE, "published_at": "2021-02-11T14:00:00Z",
+    video = {"title": {"en": title, "fr": f"Le Secrétaire général reçoit la ministre belge {RUN_ID}"},
+             "description": {"en": SEED_ARTICLE, "fr": ""}, "published_at": "2021-02-11T14:00:00Z",
              "duration": 95, "tags": ["summit"], "renditions": [rendition],
              "thumbnail": "summit.jpg"}  # fmt: skip
-    status, created = call("POST", f"{catalogue_url}/v1/videos", video, editor)
+    status, created = call("POST", f"{catalogue_url}/v1/videos/imports", video, editor)
     assert status == 201, created
     return SampleVideo(created["id"], title, rendition["label"], content)
 

@@ -112,10 +112,10 @@ def test_a_verified_account_downloads_and_a_password_reset_revokes_its_old_token
     catalogue = running_catalogue.url
     rendition = {"label": "720p MP4", "container": "mp4", "codec": "h264", "width": 1280, "height": 720,
                  "bitrate": 3_000_000, "path": "e2e/clip.mp4"}  # fmt: skip
-    video = {"title": "End to end", "published_at": "2021-02-11T14:00:00Z", "duration": 4,
-             "renditions": [rendition]}  # fmt: skip
+    video = {"title": {"en": "End to end", "fr": "De bout en bout"}, "published_at": "2021-02-11T14:00:00Z",
+             "duration": 4, "renditions": [rendition]}  # fmt: skip
     editor = stack_staff_header(stack, infra, "catalogue-editor")
-    status, created = call("POST", f"{catalogue}/v1/videos", video, editor)
+    status, created = call("POST", f"{catalogue}/v1/videos/imports", video, editor)
     assert status == 201, created
     links = (
         f"{catalogue}/v1/videos/{created['id']}/renditions/{created['renditions'][0]['id']}/download-links"

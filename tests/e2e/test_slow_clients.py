@@ -6,18 +6,24 @@ sixteen threads. In front of them nginx holds those connections itself, so a nor
 its answer; the catalogue hands its files to nginx by X-Accel-Redirect, and a silent client is dropped.
 """
 
+import os
 import socket
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from tusclient import client as tus
 
 from tests.conftest import Infra, Stack, fresh_database
+from tests.e2e.conftest import stack_staff_header
 from tests.support.catalogue import granted_link
 from tests.support.nginx import slowloris, start_nginx, unread_downloads
+from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 FILE_BYTES = 8 * 1024 * 1024
@@ -35,6 +41,8 @@ class Fronted:
     catalogue_internal_url: str
     link: str
     content: bytes
+    uploads: Path
+    editor: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +57,7 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
         "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_slow_catalogue"),
         "CATALOGUE_DOWNLOAD_LINK_KEY": link_key,
         "CATALOGUE_STORAGE_ROOT": str(media),
+        "CATALOGUE_UPLOAD_ROOT": str(media / ".uploads"),
         "CATALOGUE_X_ACCEL_REDIRECT_PREFIX": "/protected-media",
         "CATALOGUE_PUBLIC_URL": f"http://127.0.0.1:{catalogue_public}",
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
@@ -72,6 +81,8 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
             catalogue_internal_url=f"http://127.0.0.1:{catalogue_port}",
             link=granted_link(env["CATALOGUE_DATABASE_URL"], "big.mxf", len(content), link_key),
             content=content,
+            uploads=media / ".uploads",
+            editor=stack_staff_header(stack, infra, "catalogue-editor"),
         )
 
 
@@ -131,3 +142,55 @@ def test_a_client_that_stops_sending_its_headers_is_dropped(fronted: Fronted) ->
 
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
+
+
+def test_tus_uploads_stream_through_nginx_uncapped_and_a_cut_keeps_what_arrived(
+    fronted: Fronted, tmp_path
+) -> None:
+    """The uploads' location: one PATCH past nginx's 64 MB body limit goes through, and a PATCH whose
+    client vanishes reaches the catalogue as far as it came (nginx does not spool it first)."""
+    data = os.urandom(1024 * 1024) * 70
+    (tmp_path / "master.bin").write_bytes(data)
+    uploads = f"{fronted.catalogue_url}/v1/uploads/"
+    uploader = tus.TusClient(uploads, headers=fronted.editor).uploader(
+        str(tmp_path / "master.bin"), chunk_size=len(data)
+    )
+    uploader.upload()
+    assert (fronted.uploads / str(uploader.url).rsplit("/", 1)[1].replace("-", "")).read_bytes() == data
+
+    second = tus.TusClient(uploads, headers=fronted.editor).uploader(
+        str(tmp_path / "master.bin"), chunk_size=1
+    )
+    url = second.create_url()
+    path = url.removeprefix(fronted.catalogue_url)
+    sent = 5 * 1024 * 1024
+    with socket.create_connection(("127.0.0.1", port_of(fronted.catalogue_url))) as connection:
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(data)}\r\n"
+                f"Authorization: {fronted.editor['Authorization']}\r\n\r\n")  # fmt: skip
+        connection.sendall(head.encode() + data[:sent])
+
+    def kept() -> int | None:
+        """The upload's offset once the catalogue has finished with the cut PATCH (its lock released)."""
+        tus_headers = fronted.editor | {"Tus-Resumable": "1.0.0"}
+        request = urllib.request.Request(url, method="HEAD", headers=tus_headers)
+        with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
+            value = int(response.headers["Upload-Offset"])
+        probe = urllib.request.Request(url, data=b"", method="PATCH", headers=tus_headers | {
+            "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})  # fmt: skip
+        try:
+            urllib.request.urlopen(probe, timeout=ANSWER_TIMEOUT_S)
+        except urllib.error.HTTPError as refused:
+            if refused.code == 423:  # still writing
+                return None
+        return value or None
+
+    # As far as nginx had passed it on when the client vanished: at most a buffer short of what was sent.
+    offset = wait_for(kept, timeout=DROP_TIMEOUT_S, what="the cut upload's bytes kept")
+    assert sent - 1024 * 1024 <= offset <= sent
+    resumed = tus.TusClient(uploads, headers=fronted.editor).uploader(
+        str(tmp_path / "master.bin"), url=url, chunk_size=32 * 1024 * 1024
+    )
+    assert resumed.offset == offset
+    resumed.upload()
+    assert (fronted.uploads / url.rsplit("/", 1)[1].replace("-", "")).read_bytes() == data

@@ -11,7 +11,7 @@ import psycopg
 from catalogue.adapters import repository
 from catalogue.adapters.repository import Grant
 from catalogue.domain import links
-from catalogue.domain.videos import Rendition, Video
+from catalogue.domain.videos import Localized, Rendition, Video
 
 
 def granted_link(
@@ -20,7 +20,18 @@ def granted_link(
     """Register a video whose one rendition is the stored file, grant it, and sign the link (path?query)."""
     rendition = Rendition(uuid.uuid4(), "Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000, size,
                           checksum, storage_key)  # fmt: skip
-    video = Video(uuid.uuid4(), "Big file", "", datetime.now(UTC), 600, [], "", [], None, [rendition])
+    video = Video(
+        uuid.uuid4(),
+        Localized("Big file"),
+        Localized(),
+        datetime.now(UTC),
+        600,
+        [],
+        "",
+        [],
+        None,
+        [rendition],
+    )
     grant = Grant(uuid.uuid4(), rendition.id, datetime.now(UTC) + timedelta(minutes=10))
     with psycopg.connect(database_url, autocommit=True) as conn:
         repository.insert_video(conn, video)

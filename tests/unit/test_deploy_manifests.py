@@ -46,7 +46,7 @@ def test_topics_get_the_production_replication_where_the_cluster_has_the_brokers
 def test_compose_runs_every_process_of_make_run():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
     assert {"identity-web", "identity-relay", "mailer-worker", "mailer-web", "portal-web"} <= set(services)
-    assert {"catalogue-web", "catalogue-worker"} <= set(services)
+    assert {"catalogue-web", "catalogue-worker", "catalogue-relay", "catalogue-transcoder"} <= set(services)
     assert {"newsletter-web", "newsletter-worker", "newsletter-relay"} <= set(services)
     assert services["catalogue-worker"]["command"] == ["catalogue", "worker"]
     assert services["identity-relay"]["command"] == ["identity", "relay"]

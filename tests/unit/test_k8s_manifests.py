@@ -27,6 +27,8 @@ ALLOWED_PEERS = {
     "mailer-migrate": {"mailer-db"},
     "catalogue-web": {"catalogue-db", "identity-web"},
     "catalogue-worker": {"catalogue-db", "kafka"},
+    "catalogue-relay": {"catalogue-db", "kafka"},
+    "catalogue-transcoder": {"catalogue-db"},
     "catalogue-migrate": {"catalogue-db"},
     "portal-web": {"identity-web", "catalogue-web", "newsletter-web", "mailer-web"},
     "newsletter-web": {"newsletter-db", "identity-web"},
@@ -250,6 +252,8 @@ def test_every_process_with_metrics_is_scraped_and_reachable_by_prometheus():
         "newsletter-worker",
         "mailer-worker",
         "catalogue-worker",
+        "catalogue-relay",
+        "catalogue-transcoder",
     } <= scraped
     for app, port, _ in scraped_workloads():
         assert monitoring_may_reach(app, port), f"{app}: Prometheus cannot reach port {port}"
@@ -264,5 +268,7 @@ def test_metrics_served_on_their_own_port_listen_beyond_the_pod():
         "NEWSLETTER_WORKER_METRICS_HOST",
         "NEWSLETTER_RELAY_METRICS_HOST",
         "CATALOGUE_WORKER_METRICS_HOST",
+        "CATALOGUE_RELAY_METRICS_HOST",
+        "CATALOGUE_TRANSCODER_METRICS_HOST",
     }
     assert set(hosts.values()) == {"0.0.0.0"}

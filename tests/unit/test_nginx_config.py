@@ -36,10 +36,14 @@ def test_compose_and_the_ingress_put_nginx_in_front_of_every_public_port():
     assert published == {"nginx", "kafka", "smtp-sink", "prometheus"}  # the web processes only behind nginx
     routes = {arg.split("=", 1)[1].split(":")[0] for arg in services["nginx"]["command"] if "--route" in arg}
     assert routes == {"8000", "8001", "8002", "8003", "8004"}
-    ingress = yaml.safe_load((REPO / "deploy/k8s/ingress.yaml").read_text())
+    ingress, uploads = yaml.safe_load_all((REPO / "deploy/k8s/ingress.yaml").read_text())
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "on"
     assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
+    # tus uploads alone stream through (the catalogue checks the editor on every request).
+    [upload_rule] = uploads["spec"]["rules"]
+    assert [path["path"] for path in upload_rule["http"]["paths"]] == ["/v1/uploads/"]
+    assert uploads["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
     controller = yaml.safe_load((REPO / "deploy/k8s/ingress-nginx-config.yaml").read_text())["data"]
     assert {"client-header-timeout", "client-body-timeout"} <= set(controller)
     assert "send_timeout" in controller["http-snippet"]

@@ -100,15 +100,9 @@ class ReplayResult:
 def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> ReplayResult:
     """Re-publish the group's unreplayed dead letters (at most `limit`) to their original topics."""
     topic = dead_letter_topic(group)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=f"{topic}-replay",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer, partitions = _replay_position(bootstrap_servers, topic)
     producer = create_producer(bootstrap_servers, client_id=f"{topic}-replay")
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not partitions:
             raise ReplayFailed(f"no dead-letter topic {topic}")
         consumer.assign(partitions)
@@ -121,15 +115,8 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
 def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> list[DeadLetter]:
     """The group's dead letters not yet replayed by `replay` (at most `limit`, oldest first); one per
     event, the latest, when an event was dead-lettered again after a replay."""
-    topic = dead_letter_topic(group)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=f"{topic}-replay",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer, partitions = _replay_position(bootstrap_servers, dead_letter_topic(group))
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         end_offsets = consumer.end_offsets(partitions)
         letters: dict[str, DeadLetter] = {}
@@ -145,6 +132,19 @@ def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> lis
         return list(letters.values())[:limit]
     finally:
         consumer.close(autocommit=False)
+
+
+def _replay_position(bootstrap_servers: str, topic: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
+    """A reader of the dead-letter topic in the replay's consumer group (whose committed offsets mark
+    what `replay` has done), and the topic's partitions (none when it does not exist)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"{topic}-replay",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    return consumer, partitions
 
 
 def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: int) -> DeadLetter | None:

@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common.db import create_pool
 from accounts_common.roles import Role
 from catalogue.adapters.storage import LocalStorage
+from catalogue.adapters.upload_area import UploadArea
 from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
 from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
@@ -67,10 +68,12 @@ def make_catalogue(catalogue_db, catalogue_pool, media_root, infra, served_ident
             download_link_key=LINK_KEY,
             identity_jwks_url=served_identity.jwks_url,
             storage_root=str(media_root),
+            upload_root=str(media_root / "uploads"),
             public_url="http://localhost",
         )
         settings = dataclasses.replace(settings, **overrides)
-        catalogue = Catalogue(settings, catalogue_pool, LocalStorage(settings.storage_root))
+        storage, uploads = LocalStorage(settings.storage_root), UploadArea(settings.upload_root)
+        catalogue = Catalogue(settings, catalogue_pool, storage, uploads)
         if clock is not None:
             catalogue.clock = clock
         return catalogue
@@ -114,12 +117,15 @@ def unique_word() -> str:
 
 
 def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Put a file in storage and ingest a video with it through the operators' endpoint."""
+    """Put a file in storage and import a (published) video with it through the editors' endpoint."""
     content = fields.pop("content", b"video bytes " * 100)
     key = f"test/{uuid.uuid4().hex}.mp4"
     LocalStorage(media_root).write(key, content)
+    for name in ("title", "description"):
+        if isinstance(fields.get(name), str):  # the same words in both languages
+            fields[name] = {"en": fields[name], "fr": fields[name]}
     body = {
-        "title": "Untitled",
+        "title": {"en": "Untitled", "fr": "Sans titre"},
         "published_at": "2021-02-11T14:00:00+00:00",
         "duration": 4.0,
         "renditions": [
@@ -128,6 +134,6 @@ def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # typ
         ],
         **fields,
     }  # fmt: skip
-    response = client.post("/v1/videos", json=body, headers=editor())
+    response = client.post("/v1/videos/imports", json=body, headers=editor())
     assert response.status_code == 201, response.json
     return response.json

@@ -253,25 +253,28 @@ def test_a_file_lost_from_storage_is_503_not_500(catalogue_client, video, token,
 def test_ingest_is_for_catalogue_editors_and_refuses_bad_input(
     catalogue_client, media_root, served_identity, identity_pool
 ):
-    body = {"title": "x", "published_at": "2021-01-01T00:00:00Z", "duration": 1, "renditions": []}
-    assert catalogue_client.post("/v1/videos", json=body).status_code == 401
-    assert catalogue_client.post("/v1/videos", json=body, headers=bearer("wrong")).status_code == 401
+    body = {"title": {"en": "x"}, "published_at": "2021-01-01T00:00:00Z", "duration": 1, "renditions": []}
+    imports = "/v1/videos/imports"
+    assert catalogue_client.post(imports, json=body).status_code == 401
+    assert catalogue_client.post(imports, json=body, headers=bearer("wrong")).status_code == 401
     support = staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT)
-    refused = catalogue_client.post("/v1/videos", json=body, headers=bearer(support))
+    refused = catalogue_client.post(imports, json=body, headers=bearer(support))
     assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
     rendition = {"label": "a", "container": "mp4", "codec": "h264", "width": 1, "height": 1, "bitrate": 1}
     for path in ("../../etc/passwd", "/etc/passwd", "test/../../x", "missing/file.mp4"):
         response = catalogue_client.post(
-            "/v1/videos", json={**body, "renditions": [{**rendition, "path": path}]}, headers=editor()
+            imports, json={**body, "renditions": [{**rendition, "path": path}]}, headers=editor()
         )
         assert response.status_code == 422, path
         assert "renditions.0.path" in response.json["errors"]
-    for bad in ({**body, "extra": 1}, {**body, "duration": "long"}, {**body, "renditions": "x"}):
-        response = catalogue_client.post("/v1/videos", json=bad, headers=editor())
+    bad_bodies = ({**body, "extra": 1}, {**body, "duration": "long"}, {**body, "renditions": "x"},
+                  {**body, "title": "one language"}, {**body, "title": {"en": " ", "fr": ""}})  # fmt: skip
+    for bad in bad_bodies:
+        response = catalogue_client.post(imports, json=bad, headers=editor())
         assert response.status_code == 422 and response.content_type == "application/problem+json"
-    not_an_object = catalogue_client.post("/v1/videos", json=[1], headers=editor())
+    not_an_object = catalogue_client.post(imports, json=[1], headers=editor())
     assert not_an_object.status_code == 400 and not_an_object.json["type"].endswith("malformed-request")
     huge = catalogue_client.post(
-        "/v1/videos", data=b"{" + b" " * 300_000 + b"}", content_type="application/json", headers=editor()
+        imports, data=b"{" + b" " * 300_000 + b"}", content_type="application/json", headers=editor()
     )
     assert huge.status_code == 413 and huge.content_type == "application/problem+json"

@@ -40,23 +40,23 @@ def test_odd_searches_are_a_422_problem(client, query, field):
 
 def test_absurd_nesting_and_control_characters_in_an_ingest_are_a_422(client):
     deep = client.post(
-        "/v1/videos", data="[" * 5000 + "]" * 5000, content_type="application/json", headers=editor()
+        "/v1/videos/imports", data="[" * 5000 + "]" * 5000, content_type="application/json", headers=editor()
     )
     assert deep.status_code == 422
-    titled = client.post("/v1/videos", json={"title": "two\nlines"}, headers=editor())
-    assert titled.status_code == 422 and "title" in titled.json["errors"]
+    titled = client.post("/v1/videos/imports", json={"title": {"en": "two\nlines"}}, headers=editor())
+    assert titled.status_code == 422 and "title.en" in titled.json["errors"]
 
 
 def test_a_description_keeps_its_lines(client, media_root):
     video = add_video(client, media_root, title="Lines", description="First line.\n\nSecond\tline.")
-    assert client.get(f"/v1/videos/{video['id']}").json["description"] == "First line.\n\nSecond\tline."
+    assert client.get(f"/v1/videos/{video['id']}").json["description"]["en"] == "First line.\n\nSecond\tline."
 
 
 def test_urls_come_from_the_configured_public_url_never_the_host_header(
     client, video, served_identity, identity_pool, unique_email
 ):
     evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
-    listed = client.get(f"/v1/videos?q={video['title']}", headers=evil).json["items"]
+    listed = client.get(f"/v1/videos?q={video['title']['en']}", headers=evil).json["items"]
     assert listed[0]["thumbnail"] == f"{PUBLIC}/v1/videos/{video['id']}/thumbnail"
     assert client.get(f"/v1/videos/{video['id']}", headers=evil).json["thumbnail"].startswith(f"{PUBLIC}/")
     token = sign_up(served_identity.app.test_client(), identity_pool, unique_email)

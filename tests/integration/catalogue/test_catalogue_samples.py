@@ -20,7 +20,10 @@ def test_seeding_renders_real_media_once_and_lists_the_article(make_catalogue, t
     client = create_app(catalogue).test_client()
     [found] = client.get("/v1/videos?q=Dedonder Afghanistan").json["items"]
     video = client.get(f"/v1/videos/{found['id']}").json
-    assert "Ludivine Dedonder to NATO Headquarters" in video["description"]
+    assert "Ludivine Dedonder to NATO Headquarters" in video["description"]["en"]
+    assert video["title"]["fr"] == "Le Secrétaire général accueille la ministre belge de la Défense"
+    [in_french] = client.get("/v1/videos?q=ministre belge Défense").json["items"]
+    assert in_french["id"] == found["id"]
     assert {rendition["label"] for rendition in video["renditions"]} == {
         "1080p MP4",
         "360p MP4",

@@ -1,5 +1,6 @@
 """Browsing and searching the catalogue (public): full-text search with ranking, filters, pagination."""
 
+import hashlib
 import uuid
 
 from catalogue.adapters.storage import LocalStorage
@@ -8,7 +9,7 @@ from tests.integration.catalogue.conftest import add_video, unique_word
 
 def titles(response) -> list[str]:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, response.json
-    return [item["title"] for item in response.json["items"]]
+    return [item["title"]["en"] for item in response.json["items"]]
 
 
 def test_search_finds_words_of_titles_and_descriptions(catalogue_client, media_root):
@@ -89,9 +90,13 @@ def test_a_video_shows_its_details_and_renditions(catalogue_client, media_root):
     assert response.status_code == 200
     video = response.json
     assert (video["title"], video["people"], video["location"], video["tags"]) == (
-        "Detail", ["Ludivine Dedonder"], "Brussels", ["belgium"]
+        {"en": "Detail", "fr": "Detail"}, ["Ludivine Dedonder"], "Brussels", ["belgium"]
+    )  # fmt: skip
+    assert (video["status"], video["progress"], video["poster_url"], video["preview_url"]) == (
+        "published", 100, None, None
     )  # fmt: skip
     [rendition] = video["renditions"]
+    assert rendition["sha256"] == rendition["checksum"] == hashlib.sha256(b"video bytes " * 100).hexdigest()
     assert rendition["label"] == "1080p MP4" and rendition["size_bytes"] == len(b"video bytes " * 100)
     assert "path" not in rendition and "storage_key" not in rendition
     missing = catalogue_client.get(f"/v1/videos/{uuid.uuid4()}")

@@ -36,6 +36,11 @@ class Endpoint(NamedTuple):
 
 ENDPOINTS = [
     Endpoint("catalogue", "POST", "/v1/videos", {}, Role.CATALOGUE_EDITOR),
+    Endpoint("catalogue", "POST", "/v1/videos/imports", {}, Role.CATALOGUE_EDITOR),
+    Endpoint("catalogue", "PATCH", f"/v1/videos/{uuid.uuid4()}", {}, Role.CATALOGUE_EDITOR),
+    Endpoint("catalogue", "POST", f"/v1/videos/{uuid.uuid4()}/publication", None, Role.CATALOGUE_EDITOR),
+    Endpoint("catalogue", "DELETE", f"/v1/videos/{uuid.uuid4()}/publication", None, Role.CATALOGUE_EDITOR),
+    Endpoint("catalogue", "POST", "/v1/uploads/", None, Role.CATALOGUE_EDITOR),
     Endpoint("newsletter", "POST", "/v1/issues", {}, Role.NEWSLETTER_EDITOR),
     Endpoint("newsletter", "GET", f"/v1/issues/{uuid.uuid4()}", None, Role.NEWSLETTER_EDITOR),
     Endpoint("mailer", "GET", f"/v1/deliveries?email={NOBODY}", None, Role.SUPPORT),

@@ -8,6 +8,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.db import create_pool
 from catalogue.adapters.storage import Storage, open_storage
+from catalogue.adapters.upload_area import UploadArea
 from catalogue.settings import Settings
 
 
@@ -22,7 +23,12 @@ class Catalogue:
     settings: Settings
     pool: ConnectionPool
     storage: Storage
+    uploads: UploadArea
     clock: Callable[[], datetime] = field(default=utc_now)
+
+    def topic(self, name: str) -> str:
+        """The topic this deployment uses for a topic of the contract (CATALOGUE_TOPIC_PREFIX)."""
+        return self.settings.topic_prefix + name
 
 
 def bootstrap(settings: Settings | None = None, pool: ConnectionPool | None = None) -> Catalogue:
@@ -32,4 +38,5 @@ def bootstrap(settings: Settings | None = None, pool: ConnectionPool | None = No
         settings=settings,
         pool=pool or create_pool(settings.database_url, name="catalogue-web", max_size=8),
         storage=open_storage(settings.storage, settings.storage_root),
+        uploads=UploadArea(settings.upload_root),
     )

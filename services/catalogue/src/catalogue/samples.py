@@ -19,7 +19,7 @@ from catalogue.adapters import repository
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.adapters.storage import MissingFile, Storage
 from catalogue.bootstrap import Catalogue
-from catalogue.domain.videos import NewRendition, NewVideo, Video
+from catalogue.domain.videos import Localized, NewRendition, NewVideo, Video
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,15 @@ SAMPLES = (
         "stoltenberg-dedonder",
         "testsrc2",
         (HD_MP4, SD_MP4, BROADCAST_MXF),
-        title="Secretary General welcomes the Belgian Minister of Defence",
-        description=article(),
+        title=Localized(
+            "Secretary General welcomes the Belgian Minister of Defence",
+            "Le Secrétaire général accueille la ministre belge de la Défense",
+        ),
+        description=Localized(
+            article(),
+            "Le Secrétaire général de l'OTAN, Jens Stoltenberg, a accueilli la ministre belge de la Défense, "
+            "Ludivine Dedonder, au siège de l'OTAN à Bruxelles.",
+        ),
         published_at=datetime(2021, 2, 11, 14, 0, tzinfo=UTC),
         duration_s=4,
         people=["Jens Stoltenberg", "Ludivine Dedonder"],
@@ -83,9 +90,16 @@ SAMPLES = (
         "baltic-air-policing",
         "smptehdbars",
         (HD_MP4, SD_MP4),
-        title="Baltic Air Policing: fighter jets on quick reaction alert",
-        description="Allied fighter jets scramble from Ämari Air Base to identify aircraft approaching "
-        "Alliance airspace over the Baltic Sea. Footage of the take-off, the intercept and the return.",
+        title=Localized(
+            "Baltic Air Policing: fighter jets on quick reaction alert",
+            "Police du ciel balte : des avions de chasse en alerte de réaction rapide",
+        ),
+        description=Localized(
+            "Allied fighter jets scramble from Ämari Air Base to identify aircraft approaching "
+            "Alliance airspace over the Baltic Sea. Footage of the take-off, the intercept and the return.",
+            "Des avions de chasse alliés décollent de la base aérienne d'Ämari pour identifier des appareils "
+            "qui approchent de l'espace aérien de l'Alliance au-dessus de la mer Baltique.",
+        ),
         published_at=datetime(2021, 1, 20, 9, 30, tzinfo=UTC),
         duration_s=3,
         people=[],
@@ -96,9 +110,16 @@ SAMPLES = (
         "nato-2030",
         "rgbtestsrc",
         (SD_MP4,),
-        title="NATO 2030: making a strong Alliance even stronger",
-        description="The Secretary General presents the NATO 2030 initiative to students in Brussels and "
-        "answers their questions on the future of the Alliance.",
+        title=Localized(
+            "NATO 2030: making a strong Alliance even stronger",
+            "OTAN 2030 : rendre une Alliance forte plus forte encore",
+        ),
+        description=Localized(
+            "The Secretary General presents the NATO 2030 initiative to students in Brussels and "
+            "answers their questions on the future of the Alliance.",
+            "Le Secrétaire général présente l'initiative OTAN 2030 à des étudiants à Bruxelles et répond "
+            "à leurs questions sur l'avenir de l'Alliance.",
+        ),
         published_at=datetime(2021, 2, 16, 16, 0, tzinfo=UTC),
         duration_s=3,
         people=["Jens Stoltenberg"],

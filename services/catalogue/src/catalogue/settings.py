@@ -19,6 +19,14 @@ class Settings:
     public_url: str = "http://127.0.0.1:8002"
     storage_root: str = ".state/catalogue-media"
     storage: str = ""  # s3://bucket[/prefix]; empty: the folder storage_root
+    upload_root: str = ".state/catalogue-uploads"
+    max_upload_bytes: int = 200 * 1024**3
+    transcoder_metrics_port: int = 9108
+    relay_metrics_port: int = 9107
+    relay_metrics_host: str = "127.0.0.1"
+    transcoder_metrics_host: str = "127.0.0.1"
+    transcoder_lease_s: int = 60
+    transcoder_max_attempts: int = 3
     link_lifetime_s: int = 600
     x_accel_redirect_prefix: str = ""
     consumer_group: str = "catalogue"
@@ -40,6 +48,20 @@ class Settings:
             public_url=env_str("CATALOGUE_PUBLIC_URL", defaults.public_url).rstrip("/"),
             storage_root=env_str("CATALOGUE_STORAGE_ROOT", defaults.storage_root),
             storage=storage_location(env_str("CATALOGUE_STORAGE", "")),
+            upload_root=env_str("CATALOGUE_UPLOAD_ROOT", defaults.upload_root),
+            max_upload_bytes=env_int("CATALOGUE_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+            transcoder_metrics_port=env_int(
+                "CATALOGUE_TRANSCODER_METRICS_PORT", defaults.transcoder_metrics_port
+            ),
+            relay_metrics_port=env_int("CATALOGUE_RELAY_METRICS_PORT", defaults.relay_metrics_port),
+            relay_metrics_host=env_str("CATALOGUE_RELAY_METRICS_HOST", defaults.relay_metrics_host),
+            transcoder_metrics_host=env_str(
+                "CATALOGUE_TRANSCODER_METRICS_HOST", defaults.transcoder_metrics_host
+            ),
+            transcoder_lease_s=env_int("CATALOGUE_TRANSCODER_LEASE_S", defaults.transcoder_lease_s),
+            transcoder_max_attempts=env_int(
+                "CATALOGUE_TRANSCODER_MAX_ATTEMPTS", defaults.transcoder_max_attempts
+            ),
             link_lifetime_s=env_int("CATALOGUE_LINK_LIFETIME_S", defaults.link_lifetime_s),
             x_accel_redirect_prefix=env_str("CATALOGUE_X_ACCEL_REDIRECT_PREFIX", "").rstrip("/"),
             consumer_group=env_str("CATALOGUE_CONSUMER_GROUP", defaults.consumer_group),

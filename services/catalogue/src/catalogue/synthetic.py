@@ -69,7 +69,7 @@ def generate(conn: psycopg.Connection, count: int, seed: int | None = None) -> i
                     rng.sample(TAGS, rng.randint(1, 4)),
                 )
             )
-        columns = "id, title, description, published_at, duration_s, people, location, tags"
+        columns = "id, title_en, description_en, published_at, duration_s, people, location, tags"
         with cursor.copy(f"COPY videos ({columns}) FROM STDIN") as copy:
             for row in videos:
                 copy.write_row(row)

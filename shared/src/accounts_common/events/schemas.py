@@ -197,6 +197,51 @@ class NewsletterDeliveryRequested(EventData):
     locale = locale_field()
 
 
+VIDEO_ID = meaning("The video's id in the catalogue (a UUID that never changes); also the record key.")
+
+
+class LocalizedText(EventData):
+    en = fields.String(required=True, metadata=meaning("The text in English; empty when there is none."))
+    fr = fields.String(required=True, metadata=meaning("The text in French; empty when there is none."))
+
+
+class PublishedRendition(EventData):
+    id = fields.UUID(required=True, metadata=meaning("The rendition's id, for a download link."))
+    label = fields.String(
+        required=True, metadata=meaning("What it is, for people: 720p MP4, Broadcast master…")
+    )
+    container = fields.String(required=True, metadata=meaning("The file format: mp4, mxf, mov…"))
+    codec = fields.String(required=True, metadata=meaning("The video codec, as ffprobe names it."))
+    width = fields.Integer(required=True, metadata=meaning("Picture width in pixels."))
+    height = fields.Integer(required=True, metadata=meaning("Picture height in pixels."))
+    size_bytes = fields.Integer(required=True, metadata=meaning("The file's size in bytes."))
+    sha256 = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9a-f]{64}\Z"),
+        metadata=meaning("SHA-256 of the file's bytes, lower-case hex."),
+    )
+
+
+class VideoPublished(EventData):
+    """A video went public: anyone may now watch its preview, verified accounts download it."""
+
+    video_id = fields.UUID(required=True, metadata=VIDEO_ID)
+    title = fields.Nested(LocalizedText, required=True, metadata=meaning("The title in English and French."))
+    published_at = fields.AwareDateTime(
+        required=True, metadata=meaning("The date the video is published under.")
+    )
+    renditions = fields.List(
+        fields.Nested(PublishedRendition), required=True, metadata=meaning("Its files, best first.")
+    )
+
+
+class VideoUnpublished(EventData):
+    """A published video was withdrawn: it is no longer listed nor downloadable."""
+
+    video_id = fields.UUID(required=True, metadata=VIDEO_ID)
+    unpublished_at = fields.AwareDateTime(required=True, metadata=meaning("When it was withdrawn."))
+
+
 EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "UserRegistered": UserRegistered,
     "CodeIssued": CodeIssued,
@@ -211,6 +256,8 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "NewsletterSubscribed": NewsletterSubscribed,
     "NewsletterUnsubscribed": NewsletterUnsubscribed,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,
+    "VideoPublished": VideoPublished,
+    "VideoUnpublished": VideoUnpublished,
 }
 
 # Record values that are not CloudEvents: the state records of compacted topics.

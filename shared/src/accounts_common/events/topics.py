@@ -37,6 +37,7 @@ CODES = "identity.codes.v1"
 SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
 OPERATOR_ACTIONS = "audit.operator-actions.v1"
+VIDEO_EVENTS = "catalogue.video-events.v1"
 CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue", "identity-audit")
 
 
@@ -99,6 +100,14 @@ TOPICS = (
         configs={"retention.ms": str(7 * DAY_MS)},
         events=("NewsletterDeliveryRequested",),
         description="One record per recipient of a newsletter issue: the fan-out scales with partitions.",
+    ),
+    Topic(
+        VIDEO_EVENTS,
+        partitions=3,
+        configs={"retention.ms": str(30 * DAY_MS)},
+        events=("VideoPublished", "VideoUnpublished"),
+        description="Videos going public and being withdrawn, keyed by video id: the newsletter and other "
+        "teams learn of new videos here.",
     ),
     # Kept for two years: who did what is asked long after (support disputes, security reviews).
     Topic(

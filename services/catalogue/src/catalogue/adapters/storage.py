@@ -5,7 +5,10 @@ import hashlib
 import io
 import os
 import shutil
+import tempfile
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 
@@ -40,7 +43,13 @@ class Storage(Protocol):
         ...
 
     def put(self, key: str, source: BinaryIO) -> None:
-        """Store everything `source` holds under `key`, read in chunks; readers never see half a file."""
+        """Store everything `source` holds (from its current offset) under `key`, read in chunks,
+        whole or not at all: readers never see half a file."""
+        ...
+
+    def local_path(self, key: str) -> AbstractContextManager[Path]:
+        """A path on this machine holding the file for as long as the context lasts (ffmpeg's input);
+        MissingFile when there is none."""
         ...
 
 
@@ -106,6 +115,13 @@ class LocalStorage:
         with self.open(key) as file:
             return sha256_of(file)
 
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        path = self.path(key)
+        if not path.is_file():
+            raise MissingFile(key)
+        yield path
+
     def put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +164,18 @@ class S3Storage:
         if isinstance(source, io.RawIOBase):
             source = io.BufferedReader(source, CHECKSUM_CHUNK)  # type: ignore[assignment]
         self.client.upload_fileobj(source, self.bucket, self.object_key(key))
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        """The object downloaded into a temporary file (in chunks), deleted when the context ends."""
+        self.size(key)  # MissingFile, StorageUnavailable
+        with tempfile.TemporaryDirectory(prefix="catalogue-") as folder:
+            path = Path(folder) / PurePosixPath(key).name
+            try:
+                self.client.download_file(self.bucket, self.object_key(key), str(path))
+            except (BotoCoreError, ClientError) as error:
+                raise StorageUnavailable(f"s3://{self.bucket}/{self.object_key(key)}: {error}") from error
+            yield path
 
     def ensure_bucket(self) -> bool:
         """Create the bucket unless it exists (local and test stores; production's is provisioned);

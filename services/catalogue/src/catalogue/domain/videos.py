@@ -4,6 +4,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from uuid import UUID
 
 EXTENSIONS = {"mp4": "mp4", "mov": "mov", "mxf": "mxf", "webm": "webm", "mkv": "mkv", "mpegts": "ts"}
@@ -27,20 +28,51 @@ class Rendition:
     storage_key: str
 
 
+LANGUAGES = ("en", "fr")
+
+
+class Status(StrEnum):
+    """A video's life: transcoded after its upload, then public once an editor publishes it."""
+
+    PROCESSING = "processing"
+    READY = "ready"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text in English and French; either may be empty."""
+
+    en: str = ""
+    fr: str = ""
+
+    def best(self, language: str) -> str:
+        """The text in `language`, else in the other one."""
+        first, other = (self.fr, self.en) if language == "fr" else (self.en, self.fr)
+        return first or other
+
+
 @dataclass(frozen=True)
 class Video:
     """A video of the catalogue with its renditions, best first."""
 
     id: UUID
-    title: str
-    description: str
-    published_at: datetime
+    title: Localized
+    description: Localized
+    published_at: datetime | None
     duration_s: float
     people: list[str]
     location: str
     tags: list[str]
     thumbnail_key: str | None
     renditions: list[Rendition] = field(default_factory=list)
+    status: Status = Status.PUBLISHED
+    progress: int = 100
+    failure: str | None = None
+    poster_key: str | None = None
+    preview_key: str | None = None
+    master_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,8 +100,8 @@ class NewRendition:
 class NewVideo:
     """What an operator ingests: metadata and renditions whose files are already in storage."""
 
-    title: str
-    description: str
+    title: Localized
+    description: Localized
     published_at: datetime
     duration_s: float
     people: list[str]
@@ -79,10 +111,30 @@ class NewVideo:
     thumbnail_key: str | None = None
 
     def stored(self, video_id: UUID, renditions: list[Rendition]) -> Video:
-        """The video as the catalogue keeps it, with its stored renditions."""
+        """The video as the catalogue keeps it, with its stored renditions (published at once)."""
         return Video(
             video_id, self.title, self.description, self.published_at, self.duration_s, self.people,
             self.location, self.tags, self.thumbnail_key, renditions,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What an editor submits for publishing: a finished upload and its metadata in both languages."""
+
+    upload_id: UUID
+    title: Localized
+    description: Localized
+    published_at: datetime | None
+    people: list[str]
+    location: str
+    tags: list[str]
+
+    def processing(self, video_id: UUID, master_key: str) -> Video:
+        """The video while its master is transcoded: no rendition listed yet."""
+        return Video(
+            video_id, self.title, self.description, self.published_at, 0.0, self.people, self.location,
+            self.tags, None, status=Status.PROCESSING, progress=0, master_key=master_key,
         )  # fmt: skip
 
 
@@ -94,6 +146,7 @@ class SearchQuery:
     published_from: datetime | None = None
     published_before: datetime | None = None
     tag: str | None = None
+    everything: bool = False  # editors see every video, whatever its status
     page: int = 1
     per_page: int = 20
 

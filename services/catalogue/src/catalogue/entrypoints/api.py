@@ -1,6 +1,7 @@
 """The catalogue's HTTP endpoints: browse and search (public), download links (verified accounts),
 the files behind the links, and ingest (operators)."""
 
+import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -9,18 +10,19 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from accounts_common.auth import current_principal, require_bearer
-from accounts_common.authorization import require_role
+from accounts_common.auth import authenticate_request, current_principal, require_bearer
+from accounts_common.authorization import check_role, require_role
 from accounts_common.caching import public_for
-from accounts_common.problems import document_problems
+from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.links import LinkClaims
 from catalogue.domain.playback import preview_rendition
-from catalogue.domain.videos import SearchQuery, Video, media_type
+from catalogue.domain.videos import SearchQuery, Submission, Video, media_type
 from catalogue.entrypoints import schemas
 from catalogue.entrypoints.delivery import StoredFile, file_response
 from catalogue.service_layer import catalogue as use_cases
+from catalogue.service_layer import publishing
 from catalogue.service_layer.errors import NotFound
 
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -39,6 +41,12 @@ def catalogue() -> Catalogue:
     return current_app.extensions["catalogue"]
 
 
+EDITOR_PROBLEMS = {
+    401: "No valid access token",
+    403: "role-required: not a catalogue editor; second-factor-required: logged in without TOTP",
+    422: "Invalid",
+}
+
 # The public list changes when a video is ingested: a minute's delay is fine for visitors, and lets a
 # browser, nginx or a CDN absorb a burst of identical searches (the front page) without a query each.
 LIST_MAX_AGE_S = 60
@@ -56,11 +64,28 @@ def x_accel_prefix() -> str:
 
 
 def summary(video: Video) -> dict[str, Any]:
-    """A video as the API shows it, with its thumbnail's URL."""
+    """A video as the API shows it, with the URLs of its images and preview."""
     shown = dict(video.__dict__)
-    thumbnail = url_for("videos.Thumbnail", video_id=video.id)
-    shown["thumbnail"] = f"{public_url()}{thumbnail}" if video.thumbnail_key else None
+    for name, key, endpoint in (
+        ("thumbnail", video.thumbnail_key, "videos.Thumbnail"),
+        ("poster_url", video.poster_key, "videos.Poster"),
+        ("preview_url", video.preview_key, "videos.Preview"),
+    ):
+        shown[name] = f"{public_url()}{url_for(endpoint, video_id=video.id)}" if key else None
     return shown
+
+
+def sees_everything() -> bool:
+    """Whether the request is a catalogue editor's (with the second factor), who sees unpublished
+    videos too; anybody else, with or without a token, sees published videos only."""
+    if "Authorization" not in request.headers:
+        return False
+    principal = authenticate_request(verified=True)
+    try:
+        check_role(principal, Role.CATALOGUE_EDITOR)
+    except Problem:
+        return False
+    return True
 
 
 @videos.route("")
@@ -68,8 +93,13 @@ class Videos(MethodView):
     @public_for(LIST_MAX_AGE_S)
     @videos.arguments(schemas.VideoQuery, location="query", unknown=RAISE)
     @videos.response(200, schemas.VideoPage)
+    @videos.doc(security=[{}, *BEARER_AUTH])
+    @document_problems(videos, {401: "A token was sent but is not valid"})
     def get(self, query: SearchQuery) -> dict[str, Any]:
-        """Browse the newest videos, or search words in titles, descriptions, people, places and tags."""
+        """Browse the newest videos, or search words in titles, descriptions, people, places and tags
+        (in English and French). Published videos only, except for a catalogue editor's token."""
+        if sees_everything():
+            query = dataclasses.replace(query, everything=True)
         page = use_cases.search(catalogue(), query)
         return {
             "items": [summary(video) for video in page.videos],
@@ -79,30 +109,78 @@ class Videos(MethodView):
         }
 
     @require_role(Role.CATALOGUE_EDITOR)  # outermost: refused before the body is even validated
+    @videos.arguments(schemas.VideoSubmit)
+    @videos.response(202, schemas.VideoAccepted)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(videos, EDITOR_PROBLEMS | {409: "The upload was used or terminated meanwhile"})
+    def post(self, submission: Submission) -> dict[str, Any]:
+        """Catalogue editors: make a video of a finished tus upload; it is transcoded, then ready to
+        publish (follow `status` and `progress` on its detail)."""
+        video = publishing.submit(catalogue(), current_principal(), submission)
+        return {"id": video.id, "status": video.status}
+
+
+@videos.route("/imports")
+class VideoImports(MethodView):
+    @require_role(Role.CATALOGUE_EDITOR)
     @videos.arguments(schemas.VideoIngest)
     @videos.response(201, schemas.VideoDetail)
     @videos.doc(security=BEARER_AUTH)
-    @document_problems(
-        videos,
-        {
-            401: "No valid access token",
-            403: "role-required: not a catalogue editor; second-factor-required: logged in without TOTP",
-            422: "Invalid",
-        },
-    )
+    @document_problems(videos, EDITOR_PROBLEMS)
     def post(self, new_video) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        """Catalogue editors: register a video whose files are already in storage."""
-        return summary(use_cases.ingest(catalogue(), new_video))
+        """Catalogue editors: register and publish a video whose renditions are already encoded and in
+        storage (the samples, an older archive); no transcoding."""
+        return summary(use_cases.ingest(catalogue(), current_principal(), new_video))
 
 
 @videos.route("/<uuid:video_id>")
 class VideoDetail(MethodView):
     @public_for(LIST_MAX_AGE_S)
     @videos.response(200, schemas.VideoDetail)
-    @document_problems(videos, {404: "No such video"})
+    @videos.doc(security=[{}, *BEARER_AUTH])
+    @document_problems(videos, {401: "A token was sent but is not valid", 404: "No such video"})
     def get(self, video_id: UUID) -> dict[str, Any]:
-        """A video with its renditions."""
-        return summary(use_cases.video(catalogue(), video_id))
+        """A video with its renditions (published only, except for a catalogue editor's token)."""
+        return summary(use_cases.video(catalogue(), video_id, everything=sees_everything()))
+
+    @require_role(Role.CATALOGUE_EDITOR)
+    @videos.arguments(schemas.VideoEdit)
+    @videos.response(200, schemas.VideoDetail)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video"})
+    def patch(self, changes: dict[str, Any], video_id: UUID) -> dict[str, Any]:
+        """Catalogue editors: change a video's metadata (only the fields sent)."""
+        return summary(publishing.edit(catalogue(), current_principal(), video_id, changes))
+
+
+@videos.route("/<uuid:video_id>/publication")
+class Publication(MethodView):
+    @require_role(Role.CATALOGUE_EDITOR)
+    @videos.response(200, schemas.VideoDetail)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(
+        videos, EDITOR_PROBLEMS | {404: "No such video", 409: "Not ready (processing or failed)"}
+    )
+    def post(self, video_id: UUID) -> dict[str, Any]:
+        """Catalogue editors: publish a ready video (VideoPublished); a published one stays as it is."""
+        return summary(publishing.publish(catalogue(), current_principal(), video_id))
+
+    @require_role(Role.CATALOGUE_EDITOR)
+    @videos.response(204)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video"})
+    def delete(self, video_id: UUID) -> None:
+        """Catalogue editors: withdraw a published video (VideoUnpublished); it goes back to ready."""
+        publishing.withdraw(catalogue(), current_principal(), video_id)
+
+
+def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
+    key, size = use_cases.thumbnail(catalogue(), video_id, kind, everything=sees_everything())
+    cache = "public, max-age=3600" if "Authorization" not in request.headers else "private, max-age=0"
+    stored = StoredFile(key, size, media_type, "inline", cache_control=cache)
+    return file_response(
+        stored, lambda: use_cases.open_file(catalogue(), key), x_accel_prefix=x_accel_prefix()
+    )
 
 
 @videos.route("/<uuid:video_id>/thumbnail")
@@ -111,9 +189,16 @@ class Thumbnail(MethodView):
     @document_problems(videos, {404: "No such video or no thumbnail", 503: "The file is not available"})
     def get(self, video_id: UUID) -> Response:
         """The video's thumbnail image."""
-        key, size = use_cases.thumbnail(catalogue(), video_id)
-        stored = StoredFile(key, size, "image/jpeg", "inline", cache_control="public, max-age=3600")
-        return file_response(stored, lambda: use_cases.open_file(catalogue(), key))
+        return image_response(video_id, "thumbnail", "image/jpeg")
+
+
+@videos.route("/<uuid:video_id>/poster")
+class Poster(MethodView):
+    @videos.doc(responses={"200": {"description": "The image", "content": {"image/jpeg": {}}}})
+    @document_problems(videos, {404: "No such video or no poster", 503: "The file is not available"})
+    def get(self, video_id: UUID) -> Response:
+        """The video's poster: a full-size still for the player."""
+        return image_response(video_id, "poster", "image/jpeg")
 
 
 def file_responses(description: str) -> dict[str, Any]:
@@ -143,8 +228,12 @@ class Preview(MethodView):
     )
     def get(self, video_id: UUID) -> Response:
         """What the video page plays, for anyone (GET or HEAD; Range, If-Range, If-None-Match): the
-        preview, else the smallest MP4/WebM rendition. Downloads of the others need a verified account."""
-        rendition = preview_rendition(use_cases.video(catalogue(), video_id))
+        transcoder's 10-second preview, else the preview or smallest MP4/WebM rendition of a video
+        registered with its files. Downloads need a verified account."""
+        video = use_cases.video(catalogue(), video_id, everything=sees_everything())
+        if video.preview_key is not None:
+            return image_response(video_id, "preview", "video/mp4")
+        rendition = preview_rendition(video)
         if rendition is None:
             raise NotFound("None of this video's files plays in a browser.")
         stored = StoredFile(

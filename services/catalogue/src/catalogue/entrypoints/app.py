@@ -12,7 +12,7 @@ from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
-from catalogue.entrypoints import api
+from catalogue.entrypoints import api, uploads
 from catalogue.service_layer.errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     app = create_api_app(
         "catalogue",
         title="Multimedia Accounts — catalogue",
-        blueprints=[api.videos, api.downloads],
+        blueprints=[api.videos, api.downloads, uploads.uploads],
         readiness_checks={"database": lambda: database_reachable(catalogue.pool)},
         config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
     )

@@ -1,5 +1,5 @@
-"""`catalogue migrate | web | worker | seed | generate | storage-init`: the catalogue's processes and
-chores."""
+"""`catalogue migrate | web | worker | transcoder | relay | seed | generate | storage-init`: the
+catalogue's processes and chores."""
 
 import argparse
 
@@ -9,8 +9,9 @@ from psycopg_pool import ConnectionPool
 from accounts_common.account_projection import REVOCATION_EXPIRIES
 from accounts_common.config import load_settings
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
 from accounts_common.events.topics import ACCOUNT_EVENTS
+from accounts_common.outbox import OutboxRelay
 from accounts_common.process import (
     add_web_command,
     configure_logging,
@@ -23,6 +24,7 @@ from catalogue.adapters.media import FfmpegMissing
 from catalogue.adapters.storage import S3Storage, open_storage
 from catalogue.bootstrap import bootstrap
 from catalogue.service_layer.projection import HANDLERS
+from catalogue.service_layer.transcoder import Transcoder
 from catalogue.settings import Settings
 
 CATALOGUE_MIGRATIONS = MigrationSet("catalogue", "catalogue")
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         commands, help="serve the HTTP API with gunicorn", port_variable="CATALOGUE_PORT", default_port=8002
     )
     commands.add_parser("worker", help="project identity's account events (verified, reset, deleted)")
+    commands.add_parser("transcoder", help="transcode uploaded masters into renditions (one job at a time)")
+    commands.add_parser("relay", help="publish the outbox (video events, audit records) to Kafka")
     commands.add_parser("seed", help="add the sample videos (rendered with ffmpeg) when missing")
     commands.add_parser("storage-init", help="create the bucket of CATALOGUE_STORAGE=s3://… when missing")
     generate = commands.add_parser("generate", help="add N synthetic videos (benchmarks)")
@@ -61,6 +65,14 @@ def main(argv: list[str] | None = None) -> None:
         seed(settings)
     elif args.command == "storage-init":
         storage_init(settings)
+    elif args.command == "transcoder":
+        run_transcoder(settings)
+    elif args.command == "relay":
+        serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
+        relay = OutboxRelay(
+            settings.database_url, settings.kafka_bootstrap_servers, client_id="catalogue-relay"
+        )
+        run_until_signalled(relay.run)
     elif args.command == "generate":
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             added = synthetic.generate(conn, args.count, args.seed)
@@ -87,6 +99,18 @@ def storage_init(settings: Settings) -> None:
         return
     created = storage.ensure_bucket()
     print(f"catalogue: bucket {storage.bucket} {'created' if created else 'already there'}")
+
+
+def run_transcoder(settings: Settings) -> None:
+    """Transcode until SIGTERM; a job in hand is given back at once for another worker to take."""
+    serve_metrics(settings.transcoder_metrics_port, settings.transcoder_metrics_host)
+    catalogue = bootstrap(
+        settings, pool=create_pool(settings.database_url, name="catalogue-transcoder", max_size=2)
+    )
+    try:
+        run_until_signalled(Transcoder(catalogue).run)
+    finally:
+        catalogue.pool.close()
 
 
 def run_worker(settings: Settings) -> None:

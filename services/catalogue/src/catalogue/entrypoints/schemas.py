@@ -2,10 +2,19 @@
 
 from datetime import UTC, datetime, time, timedelta
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from accounts_common.textfields import FreeText, WholeMatch
-from catalogue.domain.videos import NewRendition, NewVideo, SearchQuery, normalise_tag
+from catalogue.domain.videos import (
+    Localized,
+    NewRendition,
+    NewVideo,
+    SearchQuery,
+    Status,
+    Submission,
+    normalise_tag,
+)
+from catalogue.service_layer.publishing import upload_id_of
 
 MAX_PAGE = 10_000
 MAX_PER_PAGE = 100
@@ -38,6 +47,34 @@ class VideoQuery(Schema):
         )
 
 
+class LocalizedView(Schema):
+    en = fields.String(required=True, metadata={"description": "English; empty when there is none"})
+    fr = fields.String(required=True, metadata={"description": "French; empty when there is none"})
+
+
+class LocalizedTitle(Schema):
+    en = fields.String(load_default="", validate=validate.Length(max=300))
+    fr = fields.String(load_default="", validate=validate.Length(max=300))
+
+    @validates_schema
+    def one_language(self, data, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if not (data.get("en", "").strip() or data.get("fr", "").strip()):
+            raise ValidationError("A title in English, in French or both.", "en")
+
+    @post_load
+    def to_text(self, data, **kwargs) -> Localized:  # type: ignore[no-untyped-def]
+        return Localized(data["en"], data["fr"])
+
+
+class LocalizedDescription(Schema):
+    en = FreeText(load_default="", validate=validate.Length(max=20_000))
+    fr = FreeText(load_default="", validate=validate.Length(max=20_000))
+
+    @post_load
+    def to_text(self, data, **kwargs) -> Localized:  # type: ignore[no-untyped-def]
+        return Localized(data["en"], data["fr"])
+
+
 class RenditionView(Schema):
     id = fields.UUID(required=True)
     label = fields.String(required=True, metadata={"example": "1080p MP4"})
@@ -48,13 +85,27 @@ class RenditionView(Schema):
     bitrate = fields.Integer(required=True, metadata={"description": "Bits per second"})
     size_bytes = fields.Integer(required=True)
     checksum = fields.String(required=True, metadata={"description": "SHA-256 of the file, hex"})
+    sha256 = fields.Function(
+        lambda rendition: rendition.checksum,
+        required=True,
+        metadata={"type": "string", "description": "SHA-256 of the file, lower-case hex (as checksum)"},
+    )
 
 
 class VideoSummary(Schema):
     id = fields.UUID(required=True)
-    title = fields.String(required=True)
-    description = fields.String(required=True)
-    published_at = fields.AwareDateTime(required=True)
+    title = fields.Nested(LocalizedView, required=True)
+    description = fields.Nested(LocalizedView, required=True)
+    published_at = fields.AwareDateTime(
+        required=True, allow_none=True, metadata={"description": "Null until published, unless set"}
+    )
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf([str(status) for status in Status]),
+        metadata={"description": "processing, ready, published or failed; the public sees published only"},
+    )
+    progress = fields.Integer(required=True, metadata={"description": "Transcoding progress, 0-100"})
+    failure = fields.String(allow_none=True, metadata={"description": "Why transcoding failed"})
     duration = fields.Float(required=True, attribute="duration_s", metadata={"description": "Seconds"})
     people = fields.List(fields.String(), required=True)
     location = fields.String(required=True)
@@ -66,6 +117,78 @@ class VideoSummary(Schema):
 
 class VideoDetail(VideoSummary):
     renditions = fields.List(fields.Nested(RenditionView), required=True)
+    poster_url = fields.String(
+        required=True, allow_none=True, metadata={"description": "The poster image's URL"}
+    )
+    preview_url = fields.String(
+        required=True, allow_none=True, metadata={"description": "A short MP4 preview's URL, Range-served"}
+    )
+
+
+class VideoAccepted(Schema):
+    id = fields.UUID(required=True)
+    status = fields.String(required=True, metadata={"example": "processing"})
+
+
+def text_list(max_items: int):  # type: ignore[no-untyped-def]
+    return fields.List(text(200), load_default=list, validate=validate.Length(max=max_items))
+
+
+def tag_list():  # type: ignore[no-untyped-def]
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
+
+
+class VideoSubmit(Schema):
+    upload_url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2048),
+        metadata={"description": "The Location of a finished tus upload (POST /v1/uploads/)"},
+    )
+    title = fields.Nested(LocalizedTitle, required=True)
+    description = fields.Nested(LocalizedDescription, load_default=lambda: Localized())
+    published_at = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "The date to publish under; the publication's when left out"},
+    )
+    people = text_list(100)
+    location = text(200, load_default="")
+    tags = tag_list()
+
+    @post_load
+    def to_submission(self, data, **kwargs) -> Submission:  # type: ignore[no-untyped-def]
+        upload_id = upload_id_of(data["upload_url"])
+        if upload_id is None:
+            raise ValidationError("Not a tus upload URL of this catalogue.", "upload_url")
+        return Submission(
+            upload_id=upload_id, title=data["title"], description=data["description"],
+            published_at=data["published_at"], people=data["people"], location=data["location"],
+            tags=sorted({normalise_tag(tag) for tag in data["tags"]} - {""}),
+        )  # fmt: skip
+
+
+class VideoEdit(Schema):
+    title = fields.Nested(LocalizedTitle)
+    description = fields.Nested(LocalizedDescription)
+    published_at = fields.AwareDateTime(allow_none=True)
+    people = fields.List(text(200), validate=validate.Length(max=100))
+    location = text(200)
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50)
+    )
+
+    @post_load
+    def to_changes(self, data, **kwargs) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        changes = {key: value for key, value in data.items() if key not in ("title", "description")}
+        for name in ("title", "description"):
+            if name in data:
+                changes[f"{name}_en"], changes[f"{name}_fr"] = data[name].en, data[name].fr
+        if "tags" in data:
+            changes["tags"] = sorted({normalise_tag(tag) for tag in data["tags"]} - {""})
+        return changes
 
 
 class VideoPage(Schema):
@@ -97,8 +220,8 @@ class RenditionIngest(Schema):
 
 
 class VideoIngest(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    description = FreeText(validate=validate.Length(max=20_000), load_default="")
+    title = fields.Nested(LocalizedTitle, required=True)
+    description = fields.Nested(LocalizedDescription, load_default=lambda: Localized())
     published_at = fields.AwareDateTime(required=True)
     duration = fields.Float(
         required=True, validate=validate.Range(min=0, max=10**7), metadata={"description": "Seconds"}

@@ -17,7 +17,15 @@ from catalogue.adapters.repository import Grant, SearchPage
 from catalogue.adapters.storage import MissingFile, UnsafeKey
 from catalogue.bootstrap import Catalogue
 from catalogue.domain import links
-from catalogue.domain.videos import NewRendition, NewVideo, Rendition, SearchQuery, Video, download_filename
+from catalogue.domain.videos import (
+    NewRendition,
+    NewVideo,
+    Rendition,
+    SearchQuery,
+    Status,
+    Video,
+    download_filename,
+)
 from catalogue.service_layer.errors import (
     FileUnavailable,
     InvalidIngest,
@@ -26,6 +34,7 @@ from catalogue.service_layer.errors import (
     NotEntitled,
     NotFound,
 )
+from catalogue.service_layer.publishing import announce_import
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +61,18 @@ def search(catalogue: Catalogue, query: SearchQuery) -> SearchPage:
         return repository.search_videos(conn, query)
 
 
-def video(catalogue: Catalogue, video_id: UUID) -> Video:
+def video(catalogue: Catalogue, video_id: UUID, *, everything: bool = False) -> Video:
+    """A video; NotFound when there is none, or it is not published and `everything` is not allowed."""
     with catalogue.pool.connection() as conn:
         found = repository.find_video(conn, video_id)
-    if found is None:
+    if found is None or not (everything or found.status is Status.PUBLISHED):
         raise NotFound("There is no such video.")
     return found
 
 
-def ingest(catalogue: Catalogue, new: NewVideo) -> Video:
-    """Register a video whose files are already in storage; sizes (and missing checksums) are read."""
+def ingest(catalogue: Catalogue, principal: Principal, new: NewVideo) -> Video:
+    """Register and publish a video whose files are already encoded and in storage (the samples, tests,
+    an older archive); sizes (and missing checksums) are read."""
     errors: dict[str, list[str]] = {}
     renditions = []
     for index, rendition in enumerate(new.renditions):
@@ -75,6 +86,7 @@ def ingest(catalogue: Catalogue, new: NewVideo) -> Video:
     created = new.stored(uuid.uuid4(), renditions)
     with catalogue.pool.connection() as conn, conn.transaction():
         repository.insert_video(conn, created)
+        announce_import(conn, catalogue, principal, created)
     return created
 
 
@@ -112,7 +124,7 @@ def grant_download(
             remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)
         if known_account_email(conn, principal.account_id) is None:
             raise NotEntitled("This account may not download videos.")
-        if repository.find_rendition(conn, video_id, rendition_id) is None:
+        if not repository.published_rendition_exists(conn, video_id, rendition_id):
             raise NotFound("There is no such video or rendition.")
         repository.insert_grant(conn, grant, principal.account_id)
     GRANTS.inc()
@@ -158,11 +170,17 @@ def _lost(key: str) -> FileUnavailable:
     return FileUnavailable("The file is not available right now.")
 
 
-def thumbnail(catalogue: Catalogue, video_id: UUID) -> tuple[str, int]:
-    """The storage key and size of the video's thumbnail; NotFound, or FileUnavailable when lost."""
-    key = video(catalogue, video_id).thumbnail_key
+IMAGES = {"thumbnail": "thumbnail_key", "poster": "poster_key", "preview": "preview_key"}
+
+
+def thumbnail(
+    catalogue: Catalogue, video_id: UUID, kind: str = "thumbnail", everything: bool = False
+) -> tuple[str, int]:
+    """The storage key and size of the video's thumbnail (or poster, or preview); NotFound, or
+    FileUnavailable when lost."""
+    key = getattr(video(catalogue, video_id, everything=everything), IMAGES[kind])
     if key is None:
-        raise NotFound("This video has no thumbnail.")
+        raise NotFound(f"This video has no {kind}.")
     try:
         return key, catalogue.storage.size(key)
     except (MissingFile, UnsafeKey):

@@ -37,3 +37,7 @@ class FileUnavailable(Refusal):
 
 class InvalidIngest(Refusal):
     status, slug = 422, "validation-error"
+
+
+class Conflict(Refusal):
+    status, slug = 409, "conflict"

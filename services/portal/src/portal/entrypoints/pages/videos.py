@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request
+from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
@@ -19,7 +20,7 @@ def index() -> str:
     page = request.args.get("page", 1, type=int) or 1
     remember_return_to(current_path())
     try:
-        result = portal().catalogue.videos(query, max(page, 1))
+        result = portal().catalogue.videos(query, max(page, 1), str(get_locale()))
     except (ServiceUnavailable, ApiError):
         return render_template("videos/index.html", query=query, result=None, unavailable=True)
     return render_template("videos/index.html", query=query, result=result, unavailable=False)
@@ -29,7 +30,7 @@ def index() -> str:
 def video(video_id: str) -> str:
     remember_return_to(current_path())
     try:
-        found = portal().catalogue.video(video_id)
+        found = portal().catalogue.video(video_id, str(get_locale()))
     except ApiError as error:
         abort(404 if error.status in (400, 404) else 400)
     except ServiceUnavailable:

@@ -1,0 +1,70 @@
+# What the deploy/local scripts share; each sources it after setting SCRIPT_DIR:
+#   source "$SCRIPT_DIR/lib.sh"
+# Messages name the script that sourced this file.
+
+SCRIPT_NAME="$(basename "$0")"
+
+log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
+die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# Install Debian packages (as root only). A policy-rc.d refusing every start keeps the packages'
+# own services (nginx, prometheus, postgresql) from starting: the scripts start what they need.
+apt_install() {
+    is_root || die "$* missing: run as root, or apt-get install $*"
+    log "installing $* from Debian's packages"
+    local policy=/usr/sbin/policy-rc.d added="" status=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=yes
+    fi
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+        >/dev/null; } || status=$?
+    if [[ -n $added ]]; then rm -f "$policy"; fi
+    return $status
+}
+
+java_major() {
+    local v
+    v="$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)"
+    v="${v#1.}"  # "1.8.0_392" means Java 8
+    echo "${v%%[.+_-]*}"
+}
+
+ensure_java() {
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless
+    command -v java >/dev/null || die "java is still not on PATH after installing openjdk-17-jre-headless"
+    local major
+    major="$(java_major)"
+    if ! [[ $major =~ ^[0-9]+$ ]] || (( major < 17 )); then
+        die "Java 17+ is required, found '$(java -version 2>&1 | head -n 1)' (apt-get install openjdk-17-jre-headless)"
+    fi
+}
+
+ensure_maven() {
+    command -v mvn >/dev/null || apt_install maven
+    command -v mvn >/dev/null || die "mvn is still not on PATH after installing maven"
+}
+
+pom_hash() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The runtime jars of POM copied into DEST by Maven, unless DEST already holds them for this very
+# pom. Resolved into a temporary folder first, so an interrupted run never leaves a partial classpath.
+#   maven_jars POM DEST MAVEN_LOG WHAT
+maven_jars() {
+    local pom="$1" dest="$2" maven_log="$3" what="$4" want
+    want="$(pom_hash "$pom")"
+    [[ -f $dest/.pom.sha256 && "$(cat "$dest/.pom.sha256")" == "$want" ]] && return 0
+    ensure_maven
+    local tmp="$dest.tmp"
+    rm -rf "$tmp"
+    log "resolving the $what jars with Maven (first run takes a minute)…"
+    if ! mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+        -DincludeScope=runtime -DoutputDirectory="$tmp" >"$maven_log" 2>&1; then
+        tail -n 40 "$maven_log" >&2
+        die "Maven could not resolve the $what jars (full output in $maven_log)"
+    fi
+    echo "$want" >"$tmp/.pom.sha256"
+    rm -rf "$dest"
+    mv "$tmp" "$dest"
+    log "jars ready in $dest ($(find "$dest" -name '*.jar' | wc -l) jars)"
+}

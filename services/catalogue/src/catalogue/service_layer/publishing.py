@@ -1,0 +1,161 @@
+"""Editors' use cases for videos: submit an upload for transcoding, edit, publish, withdraw. Each is
+audited (OperatorActionRecorded) and publishing or withdrawing is a VideoPublished / VideoUnpublished
+event, all through the catalogue's outbox in the transaction of the change itself."""
+
+import re
+import uuid
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from accounts_common import outbox
+from accounts_common.audit import record_action
+from accounts_common.auth import Principal
+from accounts_common.events import new_event
+from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS
+from catalogue.adapters import repository
+from catalogue.bootstrap import Catalogue
+from catalogue.domain.videos import Status, Submission, Video
+from catalogue.service_layer.errors import Conflict, InvalidIngest, NotFound
+
+SOURCE = "/catalogue"
+UPLOAD_PATH = re.compile(r"/v1/uploads/([0-9a-fA-F-]{36})/?$")
+
+
+def upload_id_of(url: str) -> UUID | None:
+    """The upload's id in a tus upload URL (its Location), or None when it is not one."""
+    found = UPLOAD_PATH.search(url.split("?", 1)[0])
+    try:
+        return UUID(found.group(1)) if found else None
+    except ValueError:
+        return None
+
+
+def master_key(video_id: UUID) -> str:
+    return f"videos/{video_id}/master"
+
+
+def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -> Video:
+    """Make a video of a finished upload: its bytes become the master, a transcoding job is queued."""
+    upload_id = submission.upload_id
+    with catalogue.pool.connection() as conn:
+        upload = repository.find_upload(conn, upload_id)
+    if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
+        raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
+    try:
+        received = catalogue.uploads.offset(upload_id)
+    except FileNotFoundError:
+        received = -1
+    if received != upload.length:
+        raise InvalidIngest(
+            "The upload is not finished.", {"upload_url": [f"{received} of {upload.length} bytes received."]}
+        )
+    video_id = uuid.uuid4()
+    video = submission.processing(video_id, master_key(video_id))
+    assert video.master_key is not None
+    with catalogue.uploads.open(upload_id) as file:
+        catalogue.storage.put(video.master_key, file)
+    with catalogue.pool.connection() as conn, conn.transaction():
+        if repository.find_upload(conn, upload_id, for_update=True) != upload:
+            raise Conflict("This upload was used or terminated meanwhile.")
+        repository.insert_video(conn, video)
+        repository.insert_job(conn, video.id)
+        repository.attach_upload(conn, upload_id, video.id)
+        _audit(conn, catalogue, principal, "video.created", video.id)
+    catalogue.uploads.delete(upload_id)
+    return video
+
+
+def edit(catalogue: Catalogue, principal: Principal, video_id: UUID, changes: dict[str, Any]) -> Video:
+    """Change a video's metadata (either language, dates, people, place, tags)."""
+    with catalogue.pool.connection() as conn, conn.transaction():
+        video = repository.lock_video(conn, video_id)
+        if video is None:
+            raise NotFound("There is no such video.")
+        if video.status is Status.PUBLISHED and "published_at" in changes and changes["published_at"] is None:
+            raise InvalidIngest(
+                "A published video keeps a date.", {"published_at": ["Required once published."]}
+            )
+        repository.update_metadata(conn, video_id, changes)
+        _audit(conn, catalogue, principal, "video.edited", video_id)
+        return _found(conn, video_id)
+
+
+def publish(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
+    """Make a ready video public (dated now unless it has a date): VideoPublished. Publishing a
+    published video changes nothing."""
+    with catalogue.pool.connection() as conn, conn.transaction():
+        video = repository.lock_video(conn, video_id)
+        if video is None:
+            raise NotFound("There is no such video.")
+        if video.status is Status.PUBLISHED:
+            return video
+        if video.status is not Status.READY:
+            raise Conflict(f"Only a ready video can be published; this one is {video.status}.")
+        published_at = video.published_at or catalogue.clock()
+        repository.set_status(conn, video_id, Status.PUBLISHED, published_at)
+        published = _found(conn, video_id)
+        _emit(conn, catalogue, "VideoPublished", video_id, published_data(published))
+        _audit(conn, catalogue, principal, "video.published", video_id)
+        return published
+
+
+def withdraw(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
+    """Take a published video back to ready: VideoUnpublished. A video not published stays as it is."""
+    with catalogue.pool.connection() as conn, conn.transaction():
+        video = repository.lock_video(conn, video_id)
+        if video is None:
+            raise NotFound("There is no such video.")
+        if video.status is not Status.PUBLISHED:
+            return video
+        repository.set_status(conn, video_id, Status.READY, video.published_at)
+        data = {"video_id": str(video_id), "unpublished_at": catalogue.clock().isoformat()}
+        _emit(conn, catalogue, "VideoUnpublished", video_id, data)
+        _audit(conn, catalogue, principal, "video.unpublished", video_id)
+        return _found(conn, video_id)
+
+
+def published_data(video: Video) -> dict[str, Any]:
+    """The data of a VideoPublished event for `video`."""
+    assert video.published_at is not None
+    return {
+        "video_id": str(video.id),
+        "title": {"en": video.title.en, "fr": video.title.fr},
+        "published_at": video.published_at.isoformat(),
+        "renditions": [
+            {"id": str(r.id), "label": r.label, "container": r.container, "codec": r.codec, "width": r.width,
+             "height": r.height, "size_bytes": r.size_bytes, "sha256": r.checksum}
+            for r in video.renditions
+        ],
+    }  # fmt: skip
+
+
+def announce_import(
+    conn: psycopg.Connection, catalogue: Catalogue, principal: Principal, video: Video
+) -> None:
+    """A video registered from files already in storage is published at once: say so, and audit it."""
+    _emit(conn, catalogue, "VideoPublished", video.id, published_data(video))
+    _audit(conn, catalogue, principal, "video.created", video.id)
+
+
+def _found(conn: psycopg.Connection, video_id: UUID) -> Video:
+    video = repository.find_video(conn, video_id)
+    assert video is not None  # locked by this transaction
+    return video
+
+
+def _emit(
+    conn: psycopg.Connection, catalogue: Catalogue, kind: str, video_id: UUID, data: dict[str, Any]
+) -> None:
+    event = new_event(kind, source=SOURCE, subject=str(video_id), data=data)
+    outbox.enqueue(conn, catalogue.topic(VIDEO_EVENTS), event)
+
+
+def _audit(
+    conn: psycopg.Connection, catalogue: Catalogue, principal: Principal, action: str, video_id: UUID
+) -> None:
+    record_action(
+        conn, source=SOURCE, actor_account_id=principal.account_id, action=action, target=f"video {video_id}",
+        topic=catalogue.topic(OPERATOR_ACTIONS),
+    )  # fmt: skip

@@ -1,0 +1,192 @@
+"""The transcoding worker (`catalogue transcoder`): takes one job at a time, probes the master, makes
+the renditions, poster, thumbnail and preview, stores them with their SHA-256, and only then lists them
+on the video (ready), in one transaction. Jobs are claimed with FOR UPDATE SKIP LOCKED and a lease the
+worker renews while ffmpeg runs: two workers never hold one job, and a killed worker's job is taken
+again once its lease runs out."""
+
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from prometheus_client import Counter, Gauge
+
+from catalogue.adapters import repository, transcoding
+from catalogue.adapters.repository import Job, Transcoded
+from catalogue.adapters.storage import MissingFile
+from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
+from catalogue.bootstrap import Catalogue
+from catalogue.domain.videos import Rendition
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 1.0
+PROGRESS_EVERY_S = 1.0
+ENCODING_SHARE = 90  # progress up to 90 while ffmpeg runs; storing and checksums take the rest
+HASH_CHUNK = 1024 * 1024
+
+JOBS = Counter("catalogue_transcode_jobs_total", "Transcoding jobs ended, by outcome", ["outcome"])
+BUSY = Gauge("catalogue_transcoder_busy", "1 while this worker transcodes", multiprocess_mode="max")
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now (this one was too slow to renew its lease)."""
+
+
+class Transcoder:
+    def __init__(self, catalogue: Catalogue, worker: str | None = None) -> None:
+        self.catalogue = catalogue
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_s = catalogue.settings.transcoder_lease_s
+
+    def run(self, stop: threading.Event) -> None:
+        """Take and do jobs until `stop` is set."""
+        log.info("transcoder %s started", self.worker)
+        while not stop.is_set():
+            if not self.run_once(stop):
+                stop.wait(IDLE_POLL_S)
+
+    def run_once(self, stop: threading.Event | None = None) -> bool:
+        """Do the next job, if there is one; whether there was."""
+        with self.catalogue.pool.connection() as conn:
+            job = repository.claim_job(conn, self.worker, self.lease_s)
+        if job is None:
+            return False
+        log.info("transcoding video %s (attempt %d)", job.video_id, job.attempts)
+        BUSY.set(1)
+        try:
+            self._do(job, stop or threading.Event())
+        finally:
+            BUSY.set(0)
+        return True
+
+    def _do(self, job: Job, stop: threading.Event) -> None:
+        if job.attempts > self.catalogue.settings.transcoder_max_attempts:
+            self._fail(job, f"Transcoding was interrupted {job.attempts - 1} times; giving up.")
+            return
+        try:
+            with self.catalogue.storage.local_path(job.master_key) as master:
+                done = self._transcode(job, master, stop)
+        except NotAVideo as refused:
+            self._fail(job, str(refused))
+            return
+        except MissingFile:
+            self._fail(job, "The uploaded master is missing from storage.")
+            return
+        except (LeaseLost, TranscodeFailed) as stopped:
+            if stop.is_set():
+                self._release(job)
+            elif isinstance(stopped, TranscodeFailed):
+                self._fail(job, f"ffmpeg failed: {stopped}")
+            else:
+                JOBS.labels("lease-lost").inc()
+                log.warning("lost the lease of video %s to another worker", job.video_id)
+            return
+        with self.catalogue.pool.connection() as conn, conn.transaction():
+            if not repository.hold_job(conn, job, self.worker):
+                JOBS.labels("lease-lost").inc()
+                return
+            repository.finish_job(conn, job, done)
+        JOBS.labels("ready").inc()
+        log.info("video %s is ready", job.video_id)
+
+    def _transcode(self, job: Job, master: Path, stop: threading.Event) -> Transcoded:
+        source = transcoding.probe(master)
+        self._progress(job, 1)
+        with tempfile.TemporaryDirectory(prefix="transcode-") as scratch:
+            folder = Path(scratch)
+            outputs = transcoding.renditions_for(source, folder)
+            preview = folder / "preview.mp4"
+            last, held = [time.monotonic()], [True]
+
+            def on_progress(fraction: float) -> bool:
+                if stop.is_set():
+                    return False
+                if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+                    last[0] = time.monotonic()
+                    held[0] = self._progress(job, 1 + int(fraction * (ENCODING_SHARE - 1)), raise_lost=False)
+                return held[0]
+
+            try:
+                transcoding.encode(master, source, outputs, preview, on_progress)
+            except TranscodeFailed:
+                if not held[0]:
+                    raise LeaseLost(str(job.video_id)) from None
+                raise
+            if stop.is_set():
+                raise TranscodeFailed("stopped")
+            poster, thumbnail = folder / "poster.jpg", folder / "thumbnail.jpg"
+            at = min(source.duration_s / 10, 5.0)
+            transcoding.still(master, at, 1920, poster)
+            transcoding.still(master, at, 640, thumbnail)
+            self._progress(job, ENCODING_SHARE)
+            extras = {"poster.jpg": poster, "thumbnail.jpg": thumbnail, "preview.mp4": preview}
+            return self._store(job, master, source, outputs, extras)
+
+    def _store(
+        self, job: Job, master: Path, source: Probe, outputs: list[Output], extras: dict[str, Path]
+    ) -> Transcoded:
+        """Put every output in storage (each whole or not at all) and describe the renditions, the
+        master first as the broadcast rendition."""
+        prefix = f"videos/{job.video_id}"
+        rendition_ids = uuid.uuid5(job.video_id, "renditions")
+        renditions = [
+            Rendition(uuid.uuid5(rendition_ids, "master"), f"Broadcast master ({source.container.upper()})",
+                      source.container, source.codec, source.width, source.height, source.bitrate,
+                      master.stat().st_size, sha256_of(master), job.master_key)
+        ]  # fmt: skip
+        for output in outputs:
+            key = f"{prefix}/{output.height}p.mp4"
+            self._put(key, output.path)
+            width, height = _picture_size(output.path)
+            renditions.append(
+                Rendition(uuid.uuid5(rendition_ids, output.label), output.label, "mp4", "h264", width, height,
+                          output.bitrate + transcoding.AUDIO_BITRATE, output.path.stat().st_size,
+                          sha256_of(output.path), key)
+            )  # fmt: skip
+            self._progress(job, ENCODING_SHARE + 2 * len(renditions))
+        for name, path in extras.items():
+            self._put(f"{prefix}/{name}", path)
+        return Transcoded(source.duration_s, renditions, f"{prefix}/poster.jpg", f"{prefix}/thumbnail.jpg",
+                          f"{prefix}/preview.mp4")  # fmt: skip
+
+    def _put(self, key: str, path: Path) -> None:
+        with path.open("rb") as file:
+            self.catalogue.storage.put(key, file)
+
+    def _progress(self, job: Job, percent: int, raise_lost: bool = True) -> bool:
+        with self.catalogue.pool.connection() as conn:
+            held = repository.renew_lease(conn, job, self.worker, self.lease_s, min(99, percent))
+        if not held and raise_lost:
+            raise LeaseLost(str(job.video_id))
+        return held
+
+    def _fail(self, job: Job, reason: str) -> None:
+        log.warning("video %s failed: %s", job.video_id, reason)
+        with self.catalogue.pool.connection() as conn, conn.transaction():
+            if repository.hold_job(conn, job, self.worker):
+                repository.fail_job(conn, job.video_id, reason)
+        JOBS.labels("failed").inc()
+
+    def _release(self, job: Job) -> None:
+        with self.catalogue.pool.connection() as conn:
+            repository.release_job(conn, job, self.worker)
+        JOBS.labels("released").inc()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _picture_size(path: Path) -> tuple[int, int]:
+    found = transcoding.probe(path)
+    return found.width, found.height

@@ -1,0 +1,374 @@
+"""Publishing videos (DESIGN §9) in-process against the real PostgreSQL and real ffmpeg: tus uploads by
+tuspy (a real client) over real HTTP, a video made of an upload, the transcoder's jobs, publication and
+withdrawal with their events and audit records in the catalogue's outbox, both languages."""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from tusclient import client as tus
+
+from accounts_common.roles import Role
+from catalogue.adapters import repository
+from catalogue.entrypoints.app import create_app
+from catalogue.service_layer.transcoder import Transcoder
+from tests.integration.catalogue.conftest import editor, unique_word
+from tests.integration.conftest import bearer, sign_up, staff_token
+from tests.support.served import ServedIdentity
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+class ServedCatalogue:
+    """The catalogue app on a real port (tuspy speaks HTTP), its public URL that port's."""
+
+    def __init__(self, make_catalogue) -> None:  # type: ignore[no-untyped-def]
+        self.served = ServedIdentity(create_app(make_catalogue()))
+        self.url = self.served.jwks_url.removesuffix("/.well-known/jwks.json")
+        self.catalogue = make_catalogue(public_url=self.url)
+        self.served.app = create_app(self.catalogue)
+        self.client = self.served.app.test_client()
+
+    def uploads_url(self) -> str:
+        return f"{self.url}/v1/uploads/"
+
+
+@pytest.fixture
+def served(make_catalogue):  # type: ignore[no-untyped-def]
+    running = ServedCatalogue(make_catalogue)
+    yield running
+    running.served.close()
+
+
+def tus_upload(served: ServedCatalogue, path: Path, chunk_size: int = 2**20) -> str:
+    uploader = tus.TusClient(served.uploads_url(), headers=editor()).uploader(
+        str(path), chunk_size=chunk_size
+    )
+    uploader.upload()
+    return str(uploader.url)
+
+
+def render(path: Path, size: str = "1280x720", seconds: float = 1.0) -> Path:
+    """A tiny real video: ffmpeg's test pattern with a tone, H.264/AAC in MP4."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-y", "-v", "error",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         str(path)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return path
+
+
+def probe(path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def submit(served: ServedCatalogue, upload_url: str, **fields: Any) -> dict[str, Any]:
+    """Make a video of the upload, the only job waiting (the test database is shared by the tests)."""
+    with psycopg.connect(served.catalogue.settings.database_url) as conn:
+        conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE finished_at IS NULL")
+    word = unique_word()
+    body = {
+        "upload_url": upload_url,
+        "title": {"en": f"Ministers meet {word}", "fr": f"Les ministres se réunissent {word}"},
+        "description": {
+            "en": "Defence ministers meet in Brussels.",
+            "fr": "Les ministres de la Défense à Bruxelles.",
+        },
+        "tags": ["Defence"],
+        "people": ["Jens Stoltenberg"],
+        "location": "Brussels",
+        **fields,
+    }
+    response = served.client.post("/v1/videos", json=body, headers=editor())
+    assert response.status_code == 202, response.json
+    assert response.json["status"] == "processing"
+    return {"id": response.json["id"], "word": word}
+
+
+def outbox_events(served: ServedCatalogue, subject: str) -> list[dict[str, Any]]:
+    with psycopg.connect(served.catalogue.settings.database_url) as conn:
+        rows = conn.execute(
+            """SELECT topic, record_value FROM outbox WHERE record_key = %s OR record_value LIKE %s
+               ORDER BY id""",
+            (subject, f"%{subject}%"),
+        ).fetchall()
+    return [{"topic": topic, **json.loads(value)} for topic, value in rows]
+
+
+def test_tuspy_uploads_and_an_interrupted_upload_resumes_from_its_offset(served, tmp_path):
+    data = os.urandom(3 * 2**20 + 123)
+    (tmp_path / "master.bin").write_bytes(data)
+    first = tus.TusClient(served.uploads_url(), headers=editor()).uploader(
+        str(tmp_path / "master.bin"), chunk_size=2**20
+    )
+    first.upload_chunk()  # then the client goes away
+    url = str(first.url)
+    head = served.client.head(url.removeprefix(served.url), headers=editor() | TUS)
+    assert (head.status_code, head.headers["Upload-Offset"], head.headers["Tus-Resumable"]) == (
+        200,
+        str(2**20),
+        "1.0.0",
+    )
+    again = tus.TusClient(served.uploads_url(), headers=editor()).uploader(
+        str(tmp_path / "master.bin"), url=url, chunk_size=2**20
+    )
+    assert again.offset == 2**20  # asked the server (HEAD) where to go on
+    again.upload()
+    upload_id = uuid.UUID(url.rsplit("/", 1)[1])
+    assert served.catalogue.uploads.path(upload_id).read_bytes() == data
+
+
+def test_a_patch_cut_short_keeps_the_bytes_that_arrived_and_tuspy_resumes_there(served, tmp_path):
+    data = os.urandom(2**20)
+    (tmp_path / "master.bin").write_bytes(data)
+    created = served.client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": str(len(data))})
+    assert created.status_code == 201 and created.headers["Location"].startswith(served.url)
+    path = created.headers["Location"].removeprefix(served.url)
+    sent = 300_000
+    with socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1]))) as connection:
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(data)}\r\n"
+                f"Authorization: {editor()['Authorization']}\r\n\r\n")  # fmt: skip
+        connection.sendall(head.encode() + data[:sent])
+    offset = wait_for_offset(served, path, sent)
+    assert offset == sent
+    uploader = tus.TusClient(served.uploads_url(), headers=editor()).uploader(
+        str(tmp_path / "master.bin"), url=served.url + path, chunk_size=2**18
+    )
+    uploader.upload()
+    assert served.catalogue.uploads.path(uuid.UUID(path.rsplit("/", 1)[1])).read_bytes() == data
+
+
+def wait_for_offset(served: ServedCatalogue, path: str, expected: int) -> int:
+    """The upload's offset once the server has finished with the cut request (its lock released)."""
+    done = threading.Event()
+    for _ in range(200):
+        offset = int(served.client.head(path, headers=editor() | TUS).headers["Upload-Offset"])
+        if offset == expected and _unlocked(served, path):
+            return offset
+        done.wait(0.05)
+    return offset
+
+
+def _unlocked(served: ServedCatalogue, path: str) -> bool:
+    probe_patch = served.client.patch(
+        path,
+        data=b"",
+        headers=editor() | TUS | {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    )
+    return probe_patch.status_code != 423
+
+
+def test_the_tus_protocol_answers_and_refusals(served, served_identity, identity_pool, unique_email):
+    client = served.client
+    options = client.options("/v1/uploads/")
+    assert options.status_code == 204
+    assert (options.headers["Tus-Version"], options.headers["Tus-Extension"]) == (
+        "1.0.0",
+        "creation,termination",
+    )
+    assert int(options.headers["Tus-Max-Size"]) > 2**31
+    wrong_version = client.post("/v1/uploads/", headers=editor() | {"Upload-Length": "5"})
+    assert (wrong_version.status_code, wrong_version.headers["Tus-Version"]) == (412, "1.0.0")
+    for length in ("", "-1", "ten", "1" * 30):
+        assert (
+            client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": length}).status_code == 400
+        )
+    huge = str(served.catalogue.settings.max_upload_bytes + 1)
+    assert client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": huge}).status_code == 413
+    created = client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "10"})
+    path = created.headers["Location"].removeprefix(served.url)
+    octets = {"Content-Type": "application/offset+octet-stream"}
+    assert client.patch(path, data=b"abc", headers=editor() | TUS | {"Upload-Offset": "0"}).status_code == 415
+    assert (
+        client.patch(path, data=b"abc", headers=editor() | TUS | octets | {"Upload-Offset": "3"}).status_code
+        == 409
+    )
+    too_long = client.patch(path, data=b"x" * 11, headers=editor() | TUS | octets | {"Upload-Offset": "0"})
+    assert too_long.status_code == 413
+    written = client.patch(path, data=b"abcd", headers=editor() | TUS | octets | {"Upload-Offset": "0"})
+    assert (written.status_code, written.headers["Upload-Offset"]) == (204, "4")
+    other_editor = bearer(
+        staff_token(served_identity.app.extensions["identity"], identity_pool, Role.CATALOGUE_EDITOR)
+    )
+    assert client.head(path, headers=other_editor | TUS).status_code == 404
+    plain = bearer(sign_up(served_identity.app.test_client(), identity_pool, unique_email))
+    refused = client.post("/v1/uploads/", headers=plain | TUS | {"Upload-Length": "5"})
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
+    assert client.post("/v1/uploads/", headers=TUS | {"Upload-Length": "5"}).status_code == 401
+    assert client.delete(path, headers=editor() | TUS).status_code == 204
+    assert client.head(path, headers=editor() | TUS).status_code == 404
+    assert client.head(f"/v1/uploads/{uuid.uuid4()}", headers=editor() | TUS).status_code == 404
+
+
+def test_an_upload_becomes_a_video_transcoded_published_and_withdrawn(served, tmp_path):
+    master = render(tmp_path / "master.mp4")
+    video = submit(served, tus_upload(served, master))
+    client, video_path = served.client, f"/v1/videos/{video['id']}"
+    processing = client.get(video_path, headers=editor()).json
+    assert (processing["status"], processing["progress"], processing["renditions"]) == ("processing", 0, [])
+    assert client.get(video_path).status_code == 404  # not public yet
+    assert client.post(f"{video_path}/publication", headers=editor()).status_code == 409
+
+    assert Transcoder(served.catalogue).run_once() is True
+    ready = client.get(video_path, headers=editor()).json
+    assert (ready["status"], ready["progress"], ready["failure"]) == ("ready", 100, None)
+    assert [r["label"] for r in ready["renditions"]] == ["Broadcast master (MP4)", "720p MP4", "360p MP4"]
+    assert client.get(video_path).status_code == 404  # ready, not published
+    storage_root = Path(served.catalogue.settings.storage_root)
+    for rendition in ready["renditions"]:
+        stored = storage_root / repository_key(served, video["id"], rendition["id"])
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == rendition["sha256"]
+        assert stored.stat().st_size == rendition["size_bytes"]
+    assert hashlib.sha256(master.read_bytes()).hexdigest() == ready["renditions"][0]["sha256"]
+    for rendition, height in zip(ready["renditions"][1:], (720, 360), strict=True):
+        found = probe(storage_root / repository_key(served, video["id"], rendition["id"]))
+        [picture] = [s for s in found["streams"] if s["codec_type"] == "video"]
+        [sound] = [s for s in found["streams"] if s["codec_type"] == "audio"]
+        assert (picture["codec_name"], picture["height"], sound["codec_name"]) == ("h264", height, "aac")
+        assert abs(float(found["format"]["duration"]) - 1.0) < 0.2
+        assert (rendition["width"], rendition["height"]) == (picture["width"], height)
+    assert ready["duration"] == pytest.approx(1.0, abs=0.2)
+    for name, kind in (
+        ("poster_url", "image/jpeg"),
+        ("thumbnail", "image/jpeg"),
+        ("preview_url", "video/mp4"),
+    ):
+        answer = client.get(ready[name].removeprefix(served.url), headers=editor())
+        assert (answer.status_code, answer.content_type) == (200, kind), name
+    preview_range = client.get(
+        ready["preview_url"].removeprefix(served.url), headers=editor() | {"Range": "bytes=0-99"}
+    )
+    assert preview_range.status_code == 206 and len(preview_range.data) == 100
+
+    published = client.post(f"{video_path}/publication", headers=editor())
+    assert published.status_code == 200 and published.json["status"] == "published"
+    assert published.json["published_at"] is not None
+    public = client.get(video_path)
+    assert public.status_code == 200 and public.json["title"]["fr"].startswith("Les ministres")
+    found_fr = client.get("/v1/videos", query_string={"q": f"réunissent {video['word']}"}).json["items"]
+    assert [item["id"] for item in found_fr] == [video["id"]]
+    assert client.get(ready["preview_url"].removeprefix(served.url)).status_code == 200  # no account needed
+
+    assert client.delete(f"{video_path}/publication", headers=editor()).status_code == 204
+    assert client.get(video_path).status_code == 404
+    assert client.get(video_path, headers=editor()).json["status"] == "ready"
+
+    events = outbox_events(served, video["id"])
+    kinds = [(event["type"], event["topic"]) for event in events]
+    assert ("VideoPublished", "catalogue.video-events.v1") in kinds
+    assert ("VideoUnpublished", "catalogue.video-events.v1") in kinds
+    audit = [event["data"]["action"] for event in events if event["type"] == "OperatorActionRecorded"]
+    assert audit == ["video.created", "video.published", "video.unpublished"]
+    [announced] = [event for event in events if event["type"] == "VideoPublished"]
+    assert announced["data"]["title"]["en"].startswith("Ministers meet")
+    assert [r["sha256"] for r in announced["data"]["renditions"]] == [
+        r["sha256"] for r in ready["renditions"]
+    ]
+
+
+def repository_key(served: ServedCatalogue, video_id: str, rendition_id: str) -> str:
+    with served.catalogue.pool.connection() as conn:
+        rendition = repository.find_rendition(conn, uuid.UUID(video_id), uuid.UUID(rendition_id))
+    assert rendition is not None
+    return rendition.storage_key
+
+
+def test_a_small_master_is_never_upscaled(served, tmp_path):
+    video = submit(served, tus_upload(served, render(tmp_path / "small.mp4", size="320x240")))
+    assert Transcoder(served.catalogue).run_once() is True
+    ready = served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json
+    assert [(r["label"], r["height"]) for r in ready["renditions"]] == [
+        ("Broadcast master (MP4)", 240), ("240p MP4", 240)
+    ]  # fmt: skip
+
+
+def test_what_is_not_a_video_fails_with_the_reason(served, tmp_path):
+    (tmp_path / "notes.txt").write_text("These are not moving pictures.\n" * 100)
+    video = submit(served, tus_upload(served, tmp_path / "notes.txt"))
+    assert Transcoder(served.catalogue).run_once() is True
+    failed = served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json
+    assert failed["status"] == "failed" and "video" in failed["failure"].lower()
+    assert failed["renditions"] == []
+    assert served.client.post(f"/v1/videos/{video['id']}/publication", headers=editor()).status_code == 409
+
+
+def test_a_video_needs_a_finished_upload_of_its_editor(served, served_identity, identity_pool):
+    client = served.client
+    created = client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "10"})
+    unfinished = {"upload_url": created.headers["Location"], "title": {"en": "Unfinished"}}
+    answer = client.post("/v1/videos", json=unfinished, headers=editor())
+    assert answer.status_code == 422 and "upload_url" in answer.json["errors"]
+    for url in (f"{served.url}/v1/uploads/{uuid.uuid4()}", "https://elsewhere.example/file.mp4", "x"):
+        answer = client.post("/v1/videos", json={"upload_url": url, "title": {"en": "No"}}, headers=editor())
+        assert answer.status_code == 422 and "upload_url" in answer.json["errors"], url
+    other = bearer(
+        staff_token(served_identity.app.extensions["identity"], identity_pool, Role.CATALOGUE_EDITOR)
+    )
+    assert client.post("/v1/videos", json=unfinished, headers=other).status_code == 422
+
+
+def test_two_workers_never_hold_one_job_and_a_lapsed_lease_is_taken_again(served, tmp_path):
+    video = submit(served, tus_upload(served, render(tmp_path / "m.mp4", size="320x240", seconds=0.5)))
+    video_id = uuid.UUID(video["id"])
+    url = served.catalogue.settings.database_url
+    with psycopg.connect(url) as first, psycopg.connect(url) as second:
+        held = repository.claim_job(first, "worker-a", 60)  # first's transaction still open: row locked
+        assert held is not None and held.video_id == video_id
+        assert claimed_video(second, "worker-b") != video_id  # skipped, not waited for
+        first.commit()
+        second.commit()
+        assert claimed_video(second, "worker-b") != video_id  # leased to worker-a
+        second.commit()
+        lapse = "UPDATE transcode_jobs SET lease_expires_at = now() - interval '1 second' WHERE video_id = %s"
+        second.execute(lapse, (video_id,))
+        second.commit()
+        again = repository.claim_job(second, "worker-b", 60)
+        second.commit()
+        assert again is not None and (again.video_id, again.attempts) == (video_id, 2)
+        assert not repository.renew_lease(first, held, "worker-a", 60, 50)  # worker-a has lost it
+        assert not repository.hold_job(first, held, "worker-a")
+        first.commit()
+
+
+def claimed_video(conn: psycopg.Connection, worker: str) -> uuid.UUID | None:
+    """The video of the job a worker claims now; other tests' jobs are given back untouched."""
+    job = repository.claim_job(conn, worker, 60)
+    if job is None:
+        return None
+    give_back = (
+        "UPDATE transcode_jobs SET lease_expires_at = NULL, attempts = attempts - 1 WHERE video_id = %s"
+    )
+    conn.execute(give_back, (job.video_id,))
+    return job.video_id
+
+
+def test_editors_edit_metadata_in_both_languages_and_it_is_audited(served, tmp_path):
+    video = submit(served, tus_upload(served, render(tmp_path / "e.mp4", size="320x240", seconds=0.5)))
+    path = f"/v1/videos/{video['id']}"
+    edited = served.client.patch(path, json={"title": {"en": "Edited", "fr": "Modifié"}, "tags": ["A", "a "]},
+                                 headers=editor())  # fmt: skip
+    assert edited.status_code == 200, edited.json
+    assert (edited.json["title"], edited.json["tags"]) == ({"en": "Edited", "fr": "Modifié"}, ["a"])
+    assert served.client.patch(path, json={"title": {"en": ""}}, headers=editor()).status_code == 422
+    actions = [
+        e["data"]["action"]
+        for e in outbox_events(served, video["id"])
+        if e["type"] == "OperatorActionRecorded"
+    ]
+    assert actions == ["video.created", "video.edited"]
