@@ -29,8 +29,7 @@ from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import CONSUMED, SINK_OPTIONS, received
 from bench.support import RUN_ID, BenchDatabases
 from tests.conftest import start_group_at_the_end
-from tests.support.http import call
-from tests.support.newsletter import seed_subscribers
+from tests.support.newsletter import seed_subscribers, send_issue
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
 from tests.support.staff import PrivateIdentity
@@ -40,7 +39,7 @@ def fan_out_seconds(database_url: str, issue_id: str) -> float | None:
     """From the issue's publication to the end of its fan-out, once it ended."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT extract(epoch FROM completed_at - created_at) FROM issues WHERE id = %s", (issue_id,)
+            "SELECT extract(epoch FROM completed_at - started_at) FROM issues WHERE id = %s", (issue_id,)
         ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
@@ -55,15 +54,10 @@ def newsletters_sent(mailer_database_url: str) -> int:
 
 
 def publish(port: int, subject: str, editor: dict[str, str]) -> str:
-    """POST an issue as a newsletter editor; its id."""
-    status, issue = call(
-        "POST",
-        f"http://127.0.0.1:{port}/v1/issues",
-        {"subject": subject, "text": "New videos.\n" * 20, "html": "<p>New videos.</p>" * 20},
-        editor,
-    )
-    assert status == 202, issue
-    return str(issue["id"])
+    """Write an issue in both languages and send it now, as a newsletter editor; its id."""
+    body = "New videos: [this week](https://portal.example.org/videos).\n\n" * 20
+    draft = {"subject": {"en": subject, "fr": f"{subject} (fr)"}, "body": {"en": body, "fr": body}}
+    return str(send_issue(f"http://127.0.0.1:{port}", editor, draft)["id"])
 
 
 def wait_fanned_out(database_url: str, issue_id: str) -> float:

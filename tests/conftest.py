@@ -32,6 +32,7 @@ from accounts_common.events.topics import (
     CODES,
     NEWSLETTER_DELIVERIES,
     OPERATOR_ACTIONS,
+    SUBSCRIPTION_EVENTS,
     ensure_topics,
 )
 from accounts_testkit.containers import ContainerStack, engine_problem
@@ -232,7 +233,9 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
     mailer_group = f"mailer-e2e-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
-    start_group_at_the_end(infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES))
+    start_group_at_the_end(
+        infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
+    )
     audit_group = f"identity-audit-e2e-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(audit_group), partitions=1),))
     start_group_at_the_end(infra.kafka, audit_group, (OPERATOR_ACTIONS,))

@@ -161,6 +161,8 @@ main() {
     start_process mailer-worker "$BIN/mailer" worker
     start_process mailer-worker-2 env MAILER_WORKER_METRICS_PORT="$((MAILER_METRICS_PORT + 1))" "$BIN/mailer" worker
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_INTERNAL_PORT"
+    # The bounce mailbox: the SMTP sink's DSNs (a `dsn` fault), as a production mail server's would be.
+    start_process mailer-bounces "$BIN/mailer" bounces --maildir "${STATE_DIR:-$REPO_ROOT/.state}/smtp-sink/bounces" --watch 5
     start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_INTERNAL_PORT"
     start_process catalogue-worker "$BIN/catalogue" worker
     start_process catalogue-relay "$BIN/catalogue" relay

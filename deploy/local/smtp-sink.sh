@@ -4,6 +4,8 @@
 #   deploy/local/smtp-sink.sh start|stop|status
 #
 # Environment: STATE_DIR (default <repo>/.state), SMTP_SINK_PORT (1025), SMTP_SINK_HTTP_PORT (8025),
+# SMTP_SINK_BOUNCE_MAILDIR (default <state>/smtp-sink/bounces: the DSNs of `dsn` faults, which
+# `mailer bounces` reads under `make run`),
 # PYTHON (default <repo>/.venv/bin/python: the sink needs aiosmtpd, installed by `make install`).
 set -euo pipefail
 
@@ -15,6 +17,7 @@ STATE="${STATE_DIR:-$REPO_ROOT/.state}/smtp-sink"
 PYTHON="${PYTHON:-$REPO_ROOT/.venv/bin/python}"
 SMTP_PORT="${SMTP_SINK_PORT:-1025}"
 HTTP_PORT="${SMTP_SINK_HTTP_PORT:-8025}"
+BOUNCE_MAILDIR="${SMTP_SINK_BOUNCE_MAILDIR:-$STATE/bounces}"
 PIDFILE="$STATE/sink.pid"
 LOG="$STATE/sink.log"
 
@@ -32,6 +35,7 @@ cmd_start() {
     [[ -x $PYTHON ]] || die "$PYTHON not found: run 'make install' first"
     mkdir -p "$STATE"
     nohup "$PYTHON" "$SCRIPT_DIR/smtp_sink.py" --smtp-port "$SMTP_PORT" --http-port "$HTTP_PORT" \
+        --bounce-maildir "$BOUNCE_MAILDIR" \
         >"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do

@@ -35,13 +35,20 @@ HTTP API (JSON unless noted):
   DELETE /api/messages            empty the inbox (204); counters are kept
   GET    /api/stats               {"received": N, "rejected": N, "stored": N}
   PUT    /api/fault               {"code": 451, "message": "4.3.0 Try again later",
-                                   "count": 50 | "seconds": 5, "recipients": "bounce-"}:
+                                   "count": 50 | "seconds": 5, "recipients": "bounce-",
+                                   "dsn": false}:
                                   answer every DATA with that reply (the transaction
                                   is refused, the message not stored) until `count`
                                   refusals or `seconds` have passed, whichever comes
                                   first; neither given: until cleared. "recipients":
                                   only transactions with an envelope recipient
-                                  containing that text (case-insensitive) are refused
+                                  containing that text (case-insensitive) are refused.
+                                  "dsn": true accepts the message instead and bounces
+                                  it afterwards, as a relay does: an RFC 3464 delivery
+                                  status notification with that code and message goes
+                                  to the envelope sender, in this inbox and, with
+                                  --bounce-maildir, in that Maildir (the bounce mailbox
+                                  `mailer bounces --maildir` reads)
   GET    /api/fault               current fault, or {"active": false}
   DELETE /api/fault               clear the fault (204)
   GET    /                        HTML inbox for people (newest 200 messages)
@@ -56,6 +63,7 @@ import asyncio
 import functools
 import html
 import json
+import mailbox
 import os
 import signal
 import sys
@@ -69,7 +77,7 @@ from email import message_from_bytes, policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, MIMEPart
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses
+from email.utils import formatdate, getaddresses, make_msgid
 from http import HTTPStatus
 from itertools import count
 from typing import Any, TypeVar
@@ -211,6 +219,7 @@ class Fault:
     remaining: int | None = None
     expires_at: float | None = None  # time.monotonic() deadline
     recipients: str | None = None  # only transactions to an address containing this
+    dsn: bool = False  # accept, then bounce with a delivery status notification
 
     def applies_to(self, envelope: Envelope) -> bool:
         """True if this transaction is one the fault refuses."""
@@ -231,6 +240,7 @@ class Fault:
             "remaining_count": self.remaining,
             "remaining_seconds": left,
             "recipients": self.recipients,
+            "dsn": self.dsn,
         }
 
 
@@ -242,7 +252,7 @@ def parse_fault(body: bytes, now: float) -> Fault:
         raise ValueError(f"invalid JSON: {exc}") from None
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
-    unknown = set(spec) - {"code", "message", "count", "seconds", "recipients"}
+    unknown = set(spec) - {"code", "message", "count", "seconds", "recipients", "dsn"}
     if unknown:
         raise ValueError(f"unknown fields: {sorted(unknown)}")
     code = spec.get("code")
@@ -260,8 +270,63 @@ def parse_fault(body: bytes, now: float) -> Fault:
     recipients = spec.get("recipients")
     if recipients is not None and (not isinstance(recipients, str) or not recipients.strip()):
         raise ValueError("recipients must be a non-empty string")
+    dsn = spec.get("dsn", False)
+    if type(dsn) is not bool:
+        raise ValueError("dsn must be true or false")
     expires_at = None if seconds is None else now + seconds
-    return Fault(code, message, remaining, expires_at, recipients.strip().lower() if recipients else None)
+    return Fault(
+        code, message, remaining, expires_at, recipients.strip().lower() if recipients else None, dsn
+    )
+
+
+def delivery_status_notification(envelope: Envelope, fault: Fault) -> bytes:
+    """The RFC 3464 bounce of a message the fault hits, as a relay sends it to the envelope sender."""
+    first_word = fault.message.split()[0] if fault.message.split() else ""
+    status = first_word if first_word[:2] in ("4.", "5.") else f"{fault.code // 100}.0.0"
+    failed = [
+        str(r) for r in envelope.rcpt_tos if fault.recipients is None or fault.recipients in str(r).lower()
+    ]
+    action = "failed" if fault.code >= 500 else "delayed"
+    boundary = f"dsn-{next(DSN_BOUNDARIES)}-{int(time.time())}"
+    original_headers = (envelope.original_content or b"").split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    lines = [
+        f"From: Mail Delivery System <MAILER-DAEMON@{SMTP_HOSTNAME}>",
+        f"To: <{envelope.mail_from}>",
+        "Subject: " + ("Undelivered Mail Returned to Sender" if fault.code >= 500 else "Delayed Mail"),
+        f"Date: {formatdate()}",
+        f"Message-ID: {make_msgid(domain=SMTP_HOSTNAME)}",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        f"This is the mail system at {SMTP_HOSTNAME}. Your message could not be delivered to:",
+        *(f"<{address}>: {fault.code} {fault.message}" for address in failed),
+        "",
+        f"--{boundary}",
+        "Content-Type: message/delivery-status",
+        "",
+        f"Reporting-MTA: dns; {SMTP_HOSTNAME}",
+    ]
+    for address in failed:
+        lines += ["", f"Final-Recipient: rfc822; {address}", f"Action: {action}", f"Status: {status}",
+                  f"Diagnostic-Code: smtp; {fault.code} {fault.message}"]  # fmt: skip
+    lines += [
+        "",
+        f"--{boundary}",
+        "Content-Type: text/rfc822-headers",
+        "",
+        original_headers,
+        "",
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+DSN_BOUNDARIES = count(1)
 
 
 @dataclass
@@ -273,6 +338,7 @@ class Inbox:
     received: int = 0
     rejected: int = 0
     fault: Fault | None = None
+    bounce_maildir: str | None = None  # where DSNs also go (a Maildir), for `mailer bounces`
     _ids: count[int] = field(default_factory=lambda: count(1))
 
     def current_fault(self) -> Fault | None:
@@ -288,13 +354,30 @@ class Inbox:
             if fault.remaining is not None:
                 fault.remaining -= 1
             self.rejected += 1
+            if fault.dsn:
+                self.bounce(envelope, fault, session.peer)
+                return "250 OK: queued, to be bounced"
             return f"{fault.code} {fault.message}"
-        stored = StoredMessage.receive(str(next(self._ids)), envelope, session.peer)
+        stored = self.store(StoredMessage.receive(str(next(self._ids)), envelope, session.peer))
+        return f"250 OK: queued as {stored.id}"
+
+    def store(self, stored: StoredMessage) -> StoredMessage:
         self.messages[stored.id] = stored
         if len(self.messages) > self.limit:
             self.messages.popitem(last=False)
         self.received += 1
-        return f"250 OK: queued as {stored.id}"
+        return stored
+
+    def bounce(self, envelope: Envelope, fault: Fault, peer: Any) -> None:
+        """Send the sender a DSN: into this inbox, and into the bounce Maildir when there is one."""
+        dsn = delivery_status_notification(envelope, fault)
+        returned = Envelope()
+        returned.mail_from = "<>"
+        returned.rcpt_tos = [str(envelope.mail_from)]
+        returned.original_content = dsn
+        self.store(StoredMessage.receive(str(next(self._ids)), returned, peer))
+        if self.bounce_maildir:
+            mailbox.Maildir(self.bounce_maildir, create=True).add(dsn)
 
     def newest_first(self, to: str | None = None) -> list[StoredMessage]:
         """Stored messages, newest first, optionally only those for one address."""
@@ -580,6 +663,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--http-port", type=int, default=int(env.get("SMTP_SINK_HTTP_PORT", "8025")))
     parser.add_argument("--max-messages", type=int, default=int(env.get("SMTP_SINK_MAX_MESSAGES", "10000")))
     parser.add_argument(
+        "--bounce-maildir",
+        default=env.get("SMTP_SINK_BOUNCE_MAILDIR") or None,
+        help="also deliver the DSNs of `dsn` faults to this Maildir (created if missing)",
+    )
+    parser.add_argument(
         "--no-smtputf8",
         action="store_true",
         help="do not offer SMTPUTF8 (RFC 6531), like a server that cannot take non-ASCII addresses",
@@ -590,7 +678,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve_until_signal(args: argparse.Namespace, parser: Parser) -> None:
     """Serve SMTP and HTTP until SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
-    inbox = Inbox(limit=args.max_messages)
+    inbox = Inbox(limit=args.max_messages, bounce_maildir=args.bounce_maildir)
 
     def smtp_factory() -> SMTP:
         return SMTP(

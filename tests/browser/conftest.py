@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
+from accounts_common.events.topics import ACCOUNT_EVENTS, DELIVERY_RESULTS, ensure_topics
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.domain.videos import NewRendition
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end
@@ -60,12 +60,13 @@ class SampleVideo:
     title: str
     rendition_label: str
     content: bytes
+    title_fr: str = ""
 
 
 def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
     """What the catalogue and the newsletter share: Kafka, identity's keys, their own database and group."""
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS,))
+    start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS, DELIVERY_RESULTS))
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
@@ -114,13 +115,14 @@ def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) ->
     rendition = {"label": encoding.label, "container": encoding.container, "codec": encoding.codec,
                  "width": encoding.width, "height": encoding.height, "bitrate": encoding.bitrate,
                  "path": encoding.storage_key}  # fmt: skip
-    video = {"title": {"en": title, "fr": f"Le Secrétaire général reçoit la ministre belge {RUN_ID}"},
+    title_fr = f"Le Secrétaire général reçoit la ministre belge {RUN_ID}"
+    video = {"title": {"en": title, "fr": title_fr},
              "description": {"en": SEED_ARTICLE, "fr": ""}, "published_at": "2021-02-11T14:00:00Z",
              "duration": 95, "tags": ["summit"], "renditions": [rendition],
              "thumbnail": "summit.jpg"}  # fmt: skip
     status, created = call("POST", f"{catalogue_url}/v1/videos/imports", video, editor)
     assert status == 201, created
-    return SampleVideo(created["id"], title, rendition["label"], content)
+    return SampleVideo(created["id"], title, rendition["label"], content, title_fr)
 
 
 @pytest.fixture(scope="session")
@@ -148,8 +150,12 @@ def newsletter_url(
         "NEWSLETTER_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
         "PORTAL_URL": f"http://127.0.0.1:{portal_port}",
         "NEWSLETTER_WORKER_METRICS_PORT": str(free_port()),
+        "NEWSLETTER_RELAY_METRICS_PORT": "0",
     }
-    url, processes = run_web_and_worker("newsletter", env, tmp_path_factory.mktemp("newsletter-logs"))
+    logs = tmp_path_factory.mktemp("newsletter-logs")
+    url, processes = run_web_and_worker("newsletter", env, logs)
+    # The relay publishes the editors' test sends (and the subscription events, the audit records).
+    processes.append(ServiceProcess("newsletter-relay", ["newsletter", "relay"], env, logs).start())
     try:
         yield url
     finally:

@@ -1,11 +1,15 @@
 """My account (email, newsletter, deletion with the password), CSRF refusals, and the pages that
 say when a service is unavailable instead of failing."""
 
+import uuid
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import log_in, sign_up
 from tests.support.browser import assert_accessible, field_error
+from tests.support.newsletter import issue_in_both_languages, send_issue
+from tests.support.polling import wait_for
 
 
 def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
@@ -123,3 +127,36 @@ def test_logging_in_never_returns_to_another_host(portal, journey, inbox, new_em
         log_in(page, new_email, PASSWORD)
         expect(page).to_have_url(portal.url + "/")
         page.get_by_role("button", name="Log out").click()
+
+
+def test_my_account_says_when_a_bounce_ended_the_subscription_and_subscribes_again(
+    portal, journey, inbox, new_email, newsletter_editor
+):
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    page.goto(portal.url + "/account")
+    page.get_by_role("button", name="Subscribe to our newsletter").click()
+    expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")
+    inbox.set_fault(550, "5.1.1 User unknown", recipients=new_email)
+    try:
+        send_issue(
+            portal.newsletter_url, newsletter_editor, issue_in_both_languages(f"Issue {uuid.uuid4().hex[:8]}")
+        )
+
+        def told() -> bool:
+            page.goto(portal.url + "/account")
+            return page.locator("#newsletter-bounced").count() == 1
+
+        wait_for(told, timeout=90, what="My account to say the subscription ended with a bounce", interval=1)
+    finally:
+        inbox.clear_fault()
+    expect(page.locator("#newsletter-bounced")).to_contain_text(
+        f"Your subscription to our newsletter ended because mail to {new_email} could not be delivered"
+    )
+    assert_accessible(page, "newsletter bounced")
+    journey.step("newsletter-bounced")
+    page.get_by_role("button", name="Subscribe again").click()
+    expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")
+    expect(page.locator("#newsletter-bounced")).to_have_count(0)
+    journey.step("subscribed-again")

@@ -128,8 +128,8 @@ def test_an_admin_and_a_support_person_use_the_console(
     helper.page.goto(f"{portal.url}/console/accounts?email={user_email}")
     expect(helper.page.locator("#email-errors")).to_be_visible()
 
-    expected = {("account.looked-up", helper_email), ("account.code-resent", helper_email),
-                ("account.erased", helper_email)}  # fmt: skip
+    expected = {("account.looked-up", helper_email), ("deliveries.looked-up", helper_email),
+                ("account.code-resent", helper_email), ("account.erased", helper_email)}  # fmt: skip
     wait_for(
         lambda: expected <= set(audit_rows(page, portal.url, helper_email)), timeout=30, what="the audit"
     )

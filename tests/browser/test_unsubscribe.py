@@ -12,6 +12,7 @@ from tests.browser.flows import log_out, mail_where, sign_up
 from tests.e2e.mail_helpers import headers_of
 from tests.support.browser import assert_accessible
 from tests.support.http import call
+from tests.support.newsletter import send_issue
 
 ENGLISH = {"locale": "en-GB"}
 FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
@@ -29,9 +30,8 @@ def subscribe_and_receive_an_issue(portal, journey, inbox, email, editor) -> str
     page.goto(portal.url + "/newsletter")
     page.locator("main form button[type=submit]").click()
     subject = f"Issue {uuid.uuid4().hex[:8]}"
-    issue = {"subject": subject, "text": f"{subject}.\n", "html": f"<p>{subject}.</p>"}
-    status, body = call("POST", f"{portal.newsletter_url}/v1/issues", issue, editor)
-    assert status == 202, body
+    draft = {"subject": {"en": subject, "fr": subject}, "body": {"en": f"{subject}.", "fr": f"{subject}."}}
+    send_issue(portal.newsletter_url, editor, draft)
     mail = mail_where(inbox, email, f"the issue {subject}", lambda m: m["subject"] == subject)
     assert headers_of(mail)["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
     return headers_of(mail)["list-unsubscribe"].split(",")[0].strip().strip("<>")

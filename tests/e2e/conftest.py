@@ -20,8 +20,10 @@ from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_eve
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     CODES,
+    DELIVERY_RESULTS,
     NEWSLETTER_DELIVERIES,
     OPERATOR_ACTIONS,
+    SUBSCRIPTION_EVENTS,
     TOPICS,
     delete_topics,
     ensure_topics,
@@ -132,7 +134,7 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     private_topics = tuple(
         Topic(prefix + topic.name, partitions=topic.partitions)
         for topic in TOPICS
-        if topic.name in (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
+        if topic.name in (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS, DELIVERY_RESULTS)
     )
     ensure_topics(infra.kafka, (*private_topics, Topic(dead_letter_topic(group), partitions=1)))
     identity = start_private_identity(infra, logs)
@@ -210,7 +212,9 @@ def start_newsletter(
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
     if topic_prefix:  # the audit records of its editors, on a private copy of the topic
         ensure_topics(infra.kafka, (Topic(topic_prefix + OPERATOR_ACTIONS, partitions=1),))
-    start_group_at_the_end(infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS,))
+    start_group_at_the_end(
+        infra.kafka, group, (topic_prefix + ACCOUNT_EVENTS, topic_prefix + DELIVERY_RESULTS)
+    )
     env = {
         "ACCOUNTS_ENV": "development",
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,

@@ -2,8 +2,10 @@
 identity for the tokens, Kafka. A generated 1080p master is uploaded by tuspy (interrupted, resumed),
 made into a video, transcoded, published: the renditions are probed, their sha256s checked against the
 bytes downloaded, and VideoPublished read from Kafka. A transcoder killed mid-job: its job finishes on
-the restarted worker, and no rendition is listed before every one is stored."""
+the restarted worker, and no rendition is listed before every one is stored. The whole journey runs
+once with the files in a folder and once in an S3 bucket (S3Proxy)."""
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -26,6 +28,7 @@ from tests.support.http import call
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.s3 import S3Server
 
 PREFIX = f"e2e-publishing-{RUN_ID}."
 TRANSCODE_TIMEOUT_S = 300  # a failure bound on two busy cores, not a speed claim
@@ -44,15 +47,18 @@ class Publishing:
         return call("GET", self.url + path, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def publishing(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publishing]:
+@pytest.fixture(scope="module", params=["local"])
+def publishing(
+    request: pytest.FixtureRequest, stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Publishing]:
+    """The catalogue's processes with their files in a folder ("local") or in a bucket of S3Proxy ("s3")."""
     logs, media = tmp_path_factory.mktemp("publishing-logs"), tmp_path_factory.mktemp("publishing-media")
     topics = (Topic(PREFIX + VIDEO_EVENTS, partitions=1), Topic(PREFIX + OPERATOR_ACTIONS, partitions=1))
     ensure_topics(infra.kafka, topics)
     port = free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_publishing"),
+        "CATALOGUE_DATABASE_URL": fresh_database(infra, f"e2e_publishing_{request.param}"),
         "CATALOGUE_DOWNLOAD_LINK_KEY": f"e2e-link-key-{uuid.uuid4().hex}",
         "CATALOGUE_STORAGE_ROOT": str(media),
         "CATALOGUE_UPLOAD_ROOT": str(media / ".uploads"),
@@ -61,6 +67,9 @@ def publishing(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFact
         "CATALOGUE_TRANSCODER_LEASE_S": "4",
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
     }
+    if request.param == "s3":
+        s3: S3Server = request.getfixturevalue("s3")
+        env |= {**s3.env, "CATALOGUE_STORAGE": f"s3://{s3.new_bucket()}/media"}
     run_once(["catalogue", "migrate"], env)
     metrics = {"CATALOGUE_RELAY_METRICS_PORT": "0", "CATALOGUE_TRANSCODER_METRICS_PORT": "0"}
     web = ServiceProcess("catalogue-web", ["catalogue", "web", "--port", str(port)], env, logs).start()
@@ -137,6 +146,7 @@ def wait_ready(publishing: Publishing, video_id: str) -> dict[str, Any]:
     return wait_for(ready, timeout=TRANSCODE_TIMEOUT_S, what=f"video {video_id} ready", interval=0.3)
 
 
+@pytest.mark.parametrize("publishing", ["local", "s3"], indirect=True)
 def test_a_1080p_upload_is_resumed_transcoded_published_and_announced(publishing, stack, infra, tmp_path):
     master = render(tmp_path / "master.mp4", "1920x1080", 2)
     reader = TopicReader(infra.kafka, PREFIX + VIDEO_EVENTS)
@@ -160,8 +170,9 @@ def test_a_1080p_upload_is_resumed_transcoded_published_and_announced(publishing
             status, link = call("POST", links, headers={"Authorization": f"Bearer {token}"})
             assert status == 201, link
             with urllib.request.urlopen(link["url"], timeout=60) as response:
-                data = response.read()
+                data, digest = response.read(), response.headers["Repr-Digest"]
             assert hashlib.sha256(data).hexdigest() == rendition["sha256"]
+            assert digest == f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
             assert len(data) == rendition["size_bytes"]
             if rendition["label"].endswith("MP4"):
                 found = probe(data, tmp_path / f"{rendition['height']}.mp4")

@@ -11,7 +11,7 @@ from tests.e2e.conftest import E2E_PASSWORD, verified_account
 from tests.e2e.mail_helpers import headers_of
 from tests.support.http import call
 from tests.support.kafka import TopicReader
-from tests.support.newsletter import deliveries_of
+from tests.support.newsletter import deliveries_of, send_issue
 from tests.support.polling import wait_for
 
 
@@ -22,12 +22,13 @@ def subscribe(newsletter, token: str) -> None:  # type: ignore[no-untyped-def]
     assert (status, body["subscribed"]) == (201, True), body
 
 
-def publish(newsletter, subject: str) -> str:  # type: ignore[no-untyped-def]
-    status, body = newsletter.editor_call(
-        "POST", "/v1/issues", {"subject": subject, "text": f"{subject}.\n", "html": f"<p>{subject}.</p>"}
-    )
-    assert status == 202, body
-    return body["id"]
+def publish(newsletter, subject: str, french: str = "") -> str:  # type: ignore[no-untyped-def]
+    """Send an issue now, `subject` in English (and in French unless another is given)."""
+    draft = {
+        "subject": {"en": subject, "fr": french or subject},
+        "body": {"en": f"{subject}.", "fr": f"{french or subject}."},
+    }
+    return str(send_issue(newsletter.url, newsletter.editor, draft)["id"])
 
 
 def mail_titled(inbox, email: str, subject: str):  # type: ignore[no-untyped-def]

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from accounts_common.retry_policy import TransientError
+from accounts_common.events import parse_event, validate_data
+from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
@@ -43,13 +44,13 @@ def dispatcher(mailer_pool: ConnectionPool, sink: PrivateSink) -> Iterator[Dispa
 
 
 def pending(
-    recipient: str, subject: str, account_id: uuid.UUID | None = None, event_id: str = ""
+    recipient: str, subject: str, account_id: uuid.UUID | None = None, event_id: str = "", kind: str = "code"
 ) -> PendingEmail:
     event_id = event_id or str(uuid.uuid4())
     content = Content(subject, "text\n", "<p>html</p>")
     return PendingEmail(
         event_id,
-        "code",
+        kind,
         account_id or uuid.uuid4(),
         recipient,
         None,
@@ -278,3 +279,99 @@ def test_a_slow_account_holds_up_one_lane_only(mailer_pool, sink):
     quick = [n for n, to in enumerate(arrivals) if to.startswith("quick-") and to.endswith(slow)]
     last_slow = max(n for n, to in enumerate(arrivals) if to == slow)
     assert len(quick) == 10 and max(quick) < last_slow
+
+
+def results(pool: ConnectionPool, emails: list[PendingEmail]) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    """The delivery results in the outbox for these emails: (event type, data), validated."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = 'mailer.delivery-results.v1' ORDER BY id"
+        ).fetchall()
+    found = []
+    ids = {email.event_id for email in emails}
+    for (value,) in rows:
+        event = parse_event(value)
+        if event.data["delivery_id"] in ids:
+            validate_data(event.type, event.data)
+            found.append((event.type, event.data))
+    return found
+
+
+def suppressed(pool: ConnectionPool, address: str) -> bool:
+    with pool.connection() as conn:
+        return bool(deliveries.suppressed_among(conn, [address]))
+
+
+def test_a_newsletter_mail_accepted_is_an_email_delivered_in_the_outbox_and_a_code_mail_is_not(
+    dispatcher, mailer_pool, sink
+):
+    recipient = f"results-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    newsletter = pending(recipient, "issue", account_id=account, kind="newsletter")
+    code = pending(recipient, "code", account_id=account)
+    for email in (newsletter, code):
+        dispatcher.submit(email)
+    dispatcher.finish_batch()
+
+    [(event_type, data)] = results(mailer_pool, [newsletter, code])
+    assert event_type == "EmailDelivered"
+    assert (data["delivery_id"], data["kind"], data["email"], data["account_id"]) == (
+        newsletter.event_id,
+        "newsletter",
+        recipient,
+        str(account),
+    )
+
+
+def test_a_550_is_a_hard_bounce_that_suppresses_newsletters_to_the_address_but_not_its_codes(
+    dispatcher, mailer_pool, sink
+):
+    recipient = f"gone-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    sink.inbox.set_fault(550, f"5.1.1 <{recipient}>: Recipient address rejected", recipients=recipient)
+    first = pending(recipient, "issue 1", account_id=account, kind="newsletter")
+    dispatcher.submit(first)
+    dispatcher.finish_batch()
+    assert isinstance(first.future.exception(), PermanentError)
+    dispatcher.delivery_log.mark_failed(first.event_id, "dead-lettered", permanent=True)  # the give-up
+    sink.inbox.clear_fault()
+    second = pending(recipient.upper(), "issue 2", account_id=account, kind="newsletter")
+    code = pending(recipient, "your code", account_id=account)
+    for email in (second, code):
+        dispatcher.submit(email)
+    dispatcher.finish_batch()
+
+    assert suppressed(mailer_pool, recipient)
+    assert [m["subject"] for m in sink.inbox.messages(to=recipient)] == ["your code"]
+    assert statuses(mailer_pool, [first, second]) == {
+        first.event_id: ("failed", 1),
+        second.event_id: ("skipped", 1),
+    }
+    failures = [
+        (data["delivery_id"], data["class"], data["via"]) for _, data in results(mailer_pool, [first, second])
+    ]
+    assert failures == [(first.event_id, "hard", "smtp"), (second.event_id, "hard", "suppressed")]
+
+
+def test_a_refusal_of_the_message_is_a_soft_failure_and_suppresses_nothing(dispatcher, mailer_pool, sink):
+    recipient = f"content-{uuid.uuid4().hex[:8]}@example.org"
+    sink.inbox.set_fault(554, "5.6.0 Message content rejected", recipients=recipient)
+    try:
+        email = pending(recipient, "issue", kind="newsletter")
+        dispatcher.submit(email)
+        dispatcher.finish_batch()
+    finally:
+        sink.inbox.clear_fault()
+    [(event_type, data)] = results(mailer_pool, [email])
+    assert (event_type, data["class"], data["via"]) == ("EmailFailed", "soft", "smtp")
+    assert not suppressed(mailer_pool, recipient)
+
+
+def test_subscribing_again_lifts_the_suppression(mailer_pool):
+    recipient = f"back-{uuid.uuid4().hex[:8]}@example.org"
+    with mailer_pool.connection() as conn:
+        deliveries.suppress(conn, recipient, "5.1.1", "dsn")
+    assert suppressed(mailer_pool, recipient)
+    with mailer_pool.connection() as conn:
+        deliveries.lift_suppression(conn, recipient.upper())
+    assert not suppressed(mailer_pool, recipient)

@@ -50,6 +50,7 @@ def test_subscribe_status_and_unsubscribe(
     assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == {
         "subscribed": False,
         "since": None,
+        "reason": None,
     }
     first = newsletter_client.post("/v1/subscriptions", headers=bearer(token))
     assert first.status_code == 201 and first.json["subscribed"] is True
@@ -58,7 +59,11 @@ def test_subscribe_status_and_unsubscribe(
     assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == first.json
 
     assert newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token)).status_code == 204
-    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json["subscribed"] is False
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == {
+        "subscribed": False,
+        "since": None,
+        "reason": "user",
+    }
     assert newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token)).status_code == 204
     assert subscription_events(newsletter_pool, account_id) == [
         ("NewsletterSubscribed", "user"),

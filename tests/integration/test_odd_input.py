@@ -79,17 +79,20 @@ def test_a_reset_with_a_same_site_return_to_is_still_accepted(client, identity_p
     assert answer.status_code == 202
 
 
-ISSUE = {"subject": "Our latest updates", "text": "New videos\n\tthis week.\r\n", "html": "<p>New</p>\n"}
+ISSUE = {
+    "subject": {"en": "Our latest updates", "fr": "Nos nouvelles"},
+    "body": {"en": "New videos\n\tthis week.\r\n", "fr": "Nouveau\n"},
+}
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({**ISSUE, "subject": "a\u0000b"}, "subject"),
-        ({**ISSUE, "subject": "tab\tin subject"}, "subject"),
-        ({**ISSUE, "subject": SURROGATE}, "subject"),
-        ({**ISSUE, "text": "a\u0000b"}, "text"),
-        ({**ISSUE, "html": "<p>\u001b[31m</p>"}, "html"),
+        ({**ISSUE, "subject": {"en": "a\u0000b"}}, "subject.en"),
+        ({**ISSUE, "subject": {"fr": "tab\tin subject"}}, "subject.fr"),
+        ({**ISSUE, "subject": {"en": SURROGATE}}, "subject.en"),
+        ({**ISSUE, "body": {"en": "a\u0000b"}}, "body.en"),
+        ({**ISSUE, "body": {"fr": "<p>\u001b[31m</p>"}}, "body.fr"),
     ],
 )
 def test_the_newsletter_answers_odd_issues_with_a_422(newsletter_client, newsletter_editor, body, field):

@@ -7,6 +7,8 @@ from typing import Any
 import psycopg
 from kafka.consumer.fetcher import ConsumerRecord
 
+from tests.support.http import call
+
 
 def seed_subscribers(database_url: str, count: int) -> list[str]:
     """`count` verified, subscribed accounts written straight to the newsletter's tables, every third
@@ -50,3 +52,21 @@ def deliveries_of(records: list[ConsumerRecord], issue_id: str) -> list[dict[str
     return [
         e for e in events if e["type"] == "NewsletterDeliveryRequested" and e["data"]["issue_id"] == issue_id
     ]
+
+
+def issue_in_both_languages(subject: str, body: str = "") -> dict[str, dict[str, str]]:
+    """An issue's draft: the subject and Markdown body in English, and marked French versions."""
+    body = body or f"{subject}."
+    return {"subject": {"en": subject, "fr": f"{subject} (fr)"}, "body": {"en": body, "fr": f"{body} (fr)"}}
+
+
+def send_issue(
+    newsletter_url: str, editor: dict[str, str], draft: dict[str, Any], send_at: str | None = None
+) -> dict[str, Any]:
+    """Write the draft and send it (now, or at `send_at`) as a newsletter editor; the issue as sent."""
+    status, issue = call("POST", f"{newsletter_url}/v1/issues", draft, editor)
+    assert status == 201, issue
+    sending = {"send_at": send_at} if send_at else {}
+    status, issue = call("POST", f"{newsletter_url}/v1/issues/{issue['id']}/send", sending, editor)
+    assert status == 202, issue
+    return dict(issue)

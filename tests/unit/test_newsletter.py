@@ -3,14 +3,23 @@
 import threading
 import uuid
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import pytest
 
 from accounts_common.config import InsecureKey
 from accounts_common.events import validate_data
-from newsletter.domain.issues import Issue, Recipient, delivery_id, delivery_request
+from accounts_common.process import run_together
+from newsletter.domain.content import ALLOWED_TAGS, render, sanitise
+from newsletter.domain.issues import (
+    Issue,
+    Recipient,
+    delivery_id,
+    delivery_request,
+    language_of,
+    unsubscribe_url,
+)
 from newsletter.domain.unsubscribe import account_of_token, unsubscribe_token
-from newsletter.entrypoints.cli import run_together
 from newsletter.settings import DEV_UNSUBSCRIBE_KEY, Settings
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -63,10 +72,15 @@ def test_only_the_canonical_spelling_of_a_token_is_accepted(respell):
     assert account_of_token(KEY, respell(account_part, signature_part)) is None
 
 
+def draft(subjects: dict[str, str], bodies: dict[str, str]) -> Issue:
+    return Issue(uuid.uuid4(), "draft", subjects, bodies, None, None, datetime.now(UTC), None, None)
+
+
 def test_a_delivery_request_is_valid_and_its_id_is_the_same_every_time():
-    issue = Issue(uuid.uuid4(), "News", "Text\n", "<p>Html</p>", datetime.now(UTC), 10, 10, 0, 0, None)
+    issue = draft({"en": "News"}, {"en": "Text"})
     recipient = Recipient(3, ACCOUNT, "ana@example.org")
-    event = delivery_request(issue, recipient, "https://n.example.org/v1/unsubscribe?token=x", "now")
+    mail = issue.rendered()["en"]
+    event = delivery_request(issue.id, mail, recipient, "https://n.example.org/v1/unsubscribe?token=x", "now")
     validate_data(event.type, event.data)
     assert event.id == event.data["delivery_id"] == str(delivery_id(issue.id, ACCOUNT))
     assert event.subject == str(ACCOUNT)
@@ -106,3 +120,71 @@ def test_when_one_loop_of_the_worker_fails_the_other_is_stopped():
     finally:
         threading.excepthook = hook
     assert stop.is_set() and stopped.wait(5)
+
+
+def test_each_subscriber_reads_their_language_and_english_when_theirs_is_unknown():
+    issue = draft({"en": "News", "fr": "Nouvelles"}, {"en": "Hello", "fr": "Bonjour"})
+    mails = issue.rendered()
+    for locale, subject, lang in ((None, "News", "en"), ("fr", "Nouvelles", "fr"), ("en", "News", "en")):
+        recipient = Recipient(1, ACCOUNT, "ana@example.org", locale)
+        link = unsubscribe_url("https://portal.example.org", "t", recipient)
+        event = delivery_request(issue.id, mails[language_of(recipient)], recipient, link, "now")
+        assert (event.data["subject"], event.data["locale"]) == (subject, lang)
+        assert link.endswith(f"&lang={lang}")
+
+
+def test_an_issue_missing_a_language_says_what_is_missing():
+    issue = draft({"en": "News", "fr": " "}, {"en": "Hello"})
+    assert issue.missing() == {
+        "subject.fr": ["Missing: every subscriber gets the issue in their language."],
+        "body.fr": ["Missing: every subscriber gets the issue in their language."],
+    }
+    assert issue.languages_written() == ["en"]
+    assert draft({"en": "a", "fr": "b"}, {"en": "c", "fr": "d"}).missing() == {}
+
+
+class Elements(HTMLParser):
+    """Every element and attribute of an HTML fragment, as a browser's parser sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))
+
+
+ATTACKS = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    "[click](javascript:alert(1))",
+    '<a href="https://x.org" onclick="alert(1)">x</a>',
+    "![x](javascript:alert(1))",
+    "<iframe src=https://evil.example></iframe>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    "<svg><script>alert(1)</script></svg>",
+    '[x](JaVaScRiPt:alert(1) "t")',
+]
+
+
+def assert_inert(html: str) -> None:
+    for tag, attrs in Elements(html).found:
+        assert tag in ALLOWED_TAGS, tag
+        for name, value in attrs:
+            assert not name.startswith("on") and name != "style", name
+            assert not (value or "").strip().lower().startswith(("javascript:", "data:")), value
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_the_html_part_carries_no_script_and_no_event_handler(attack):
+    assert_inert(render("S", f"Hello {attack}").html)
+    assert_inert(sanitise(f"<p>Hello {attack}</p>"))  # even were raw HTML let through the renderer
+
+
+def test_markdown_becomes_html_and_a_text_part_from_the_same_source():
+    mail = render("S", "# News\n\nSee [the video](https://v.example.org/1) *now*.\n\n- one\n- two\n")
+    assert "<h1>News</h1>" in mail.html
+    assert '<a href="https://v.example.org/1" rel="noopener noreferrer">the video</a>' in mail.html
+    assert "<em>now</em>" in mail.html
+    assert mail.text == "News\n\nSee the video <https://v.example.org/1> now.\n\n- one\n\n- two\n"

@@ -8,6 +8,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 
 from prometheus_client import start_http_server
@@ -55,6 +56,34 @@ def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
     signal.signal(signal.SIGINT, request_stop)
     freeze_startup_objects()
     work(stop)
+
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None]) -> None:
+    """Run each loop in its own thread; when one ends (or fails), stop them all.
+
+    A loop that does not finish within the grace period is left behind as the process exits: a
+    consumer still joining its group (after a crash of the previous worker) would otherwise hold
+    the exit for the whole session timeout. Nothing is lost: offsets are committed only after work.
+    """
+
+    def guarded(loop: Callable[[threading.Event], None]) -> None:
+        try:
+            loop(stop)
+        finally:
+            stop.set()
+
+    threads = [
+        threading.Thread(target=guarded, args=(loop,), name=loop.__qualname__, daemon=True) for loop in loops
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    deadline = time.monotonic() + SHUTDOWN_GRACE_S
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def add_web_command(

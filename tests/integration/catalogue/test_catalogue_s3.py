@@ -2,6 +2,7 @@
 with ranges streamed from the bucket, the public preview, and the Repr-Digest of every file answer."""
 
 import base64
+import dataclasses
 import hashlib
 import io
 import os
@@ -16,7 +17,6 @@ from botocore.config import Config
 from accounts_common.db import create_pool
 from catalogue import samples
 from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_storage, s3_config
-from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
 from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
 from tests.conftest import migrated_database
@@ -49,7 +49,7 @@ def storage(s3: S3Server, bucket: str) -> S3Storage:
 def s3_client_app(make_catalogue, storage, bucket):  # type: ignore[no-untyped-def]
     """The catalogue's app with its files in the bucket (CATALOGUE_STORAGE=s3://bucket/media)."""
     base = make_catalogue(storage=f"s3://{bucket}/media", x_accel_redirect_prefix="/protected-media")
-    return create_app(Catalogue(base.settings, base.pool, storage)).test_client()
+    return create_app(dataclasses.replace(base, storage=storage)).test_client()
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def token(served_identity, identity_pool, unique_email) -> str:  # type: ignore[
 
 def ingest(client, key: str, **rendition: object) -> dict:  # type: ignore[no-untyped-def,type-arg]
     body = {
-        "title": "Stored in a bucket",
+        "title": {"en": "Stored in a bucket", "fr": "Rangée dans un seau"},
         "published_at": "2021-02-11T14:00:00+00:00",
         "duration": 4.0,
         "renditions": [
@@ -67,7 +67,7 @@ def ingest(client, key: str, **rendition: object) -> dict:  # type: ignore[no-un
              "bitrate": 800_000, "path": key, **rendition}
         ],
     }  # fmt: skip
-    response = client.post("/v1/videos", json=body, headers=editor())
+    response = client.post("/v1/videos/imports", json=body, headers=editor())
     assert response.status_code == 201, response.json
     return response.json
 
@@ -167,7 +167,7 @@ def test_a_store_that_does_not_answer_is_503_not_500(make_catalogue, s3_client_a
     unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
                                aws_access_key_id="x", aws_secret_access_key="y", config=once)  # fmt: skip
     base = make_catalogue(storage=f"s3://{storage.bucket}/media")
-    down = create_app(Catalogue(base.settings, base.pool, S3Storage(storage.bucket, "media", unreachable)))
+    down = create_app(dataclasses.replace(base, storage=S3Storage(storage.bucket, "media", unreachable)))
     client = down.test_client()
     for response in (client.get(link), client.get(f"/v1/videos/{video['id']}/preview")):
         assert response.status_code == 503, response.data
@@ -261,7 +261,7 @@ def test_seeding_renders_the_samples_into_the_bucket(infra, s3: S3Server, make_c
     database = migrated_database(infra, "test_catalogue_s3_seed", CATALOGUE_MIGRATIONS)
     storage = S3Storage(bucket, client=s3.client())
     with create_pool(database, name="test-catalogue-s3-seed") as pool:
-        catalogue = Catalogue(make_catalogue().settings, pool, storage)
+        catalogue = dataclasses.replace(make_catalogue(), pool=pool, storage=storage)
         assert samples.seed(catalogue, storage) == len(samples.SAMPLES)
         assert samples.seed(catalogue, storage) == 0
         client = create_app(catalogue).test_client()

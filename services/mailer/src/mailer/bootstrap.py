@@ -3,6 +3,7 @@
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import cipher_from_env
+from accounts_common.events.topics import DELIVERY_RESULTS
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
@@ -27,7 +28,7 @@ def smtp_sender(settings: Settings) -> SmtpSender:
 def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
     """Wire the mailer from its settings, logging deliveries in `pool`; `mailer.dispatcher.close()`
     ends its SMTP connections."""
-    delivery_log = DeliveryLog(pool)
+    delivery_log = DeliveryLog(pool, settings.topic_prefix + DELIVERY_RESULTS)
     senders = [smtp_sender(settings) for _ in range(settings.smtp_connections)]
     rate_limit = TokenBucket(settings.max_sends_per_second)
     return Mailer(

@@ -7,7 +7,7 @@ from portal.adapters.catalogue import CatalogueClient
 from portal.adapters.console import MailerClient, StaffClient
 from portal.adapters.http import JsonApi
 from portal.adapters.identity import IdentityClient
-from portal.adapters.newsletter import NewsletterClient
+from portal.adapters.newsletter import IssuesClient, NewsletterClient
 from portal.settings import Settings
 
 
@@ -19,6 +19,7 @@ class Portal:
     identity: IdentityClient
     catalogue: CatalogueClient
     newsletter: NewsletterClient
+    issues: IssuesClient
     staff: StaffClient
     mailer: MailerClient
 
@@ -34,6 +35,7 @@ def bootstrap(settings: Settings, forwarded_for: Callable[[], Mapping[str, str]]
         identity=IdentityClient(api("identity", settings.identity_url, forwarded_for)),
         catalogue=CatalogueClient(api("catalogue", settings.catalogue_url)),
         newsletter=NewsletterClient(api("newsletter", settings.newsletter_url)),
+        issues=IssuesClient(api("newsletter", settings.newsletter_url)),
         staff=StaffClient(api("identity", settings.identity_url, forwarded_for)),
         mailer=MailerClient(api("mailer", settings.mailer_url)),
     )

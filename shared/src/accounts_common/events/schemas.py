@@ -197,6 +197,50 @@ class NewsletterDeliveryRequested(EventData):
     locale = locale_field()
 
 
+DELIVERY_ID = meaning(
+    "The id of the event that asked for the email (for a newsletter mail, its NewsletterDeliveryRequested's "
+    "delivery_id): the same email always has the same id."
+)
+EMAIL_KINDS = ["code", "account_exists", "welcome", "password_updated", "newsletter"]
+
+
+class EmailResult(EventData):
+    delivery_id = fields.UUID(required=True, metadata=DELIVERY_ID)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(EMAIL_KINDS), metadata=meaning("Which mail it was.")
+    )
+    email = fields.Email(required=True, metadata=meaning("The address the mail was for."))
+    account_id = fields.UUID(
+        allow_none=True, metadata=meaning("The account the mail was for, when the mailer knows it.")
+    )
+    at = fields.AwareDateTime(required=True)
+
+
+class EmailDelivered(EmailResult):
+    """The receiving SMTP server accepted the mail (a DSN may still come back later: EmailFailed)."""
+
+
+class EmailFailed(EmailResult):
+    """The mail did not reach the mailbox and will not be tried again."""
+
+    failure_class = fields.String(
+        required=True,
+        data_key="class",
+        validate=validate.OneOf(["hard", "soft"]),
+        metadata=meaning(
+            "hard: the address does not take mail (SMTP 5xx for the recipient, a DSN's 5.x.x, or an "
+            "address already suppressed after one); the mailer sends it no more newsletters. "
+            "soft: anything else (given up after retries, the message refused)."
+        ),
+    )
+    reason = fields.String(required=True, validate=validate.Length(max=1000))
+    via = fields.String(
+        required=True,
+        validate=validate.OneOf(["smtp", "dsn", "suppressed"]),
+        metadata=meaning("How the failure was learnt: the SMTP reply, a DSN (RFC 3464), or a suppression."),
+    )
+
+
 VIDEO_ID = meaning("The video's id in the catalogue (a UUID that never changes); also the record key.")
 
 
@@ -256,6 +300,8 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "NewsletterSubscribed": NewsletterSubscribed,
     "NewsletterUnsubscribed": NewsletterUnsubscribed,
     "NewsletterDeliveryRequested": NewsletterDeliveryRequested,
+    "EmailDelivered": EmailDelivered,
+    "EmailFailed": EmailFailed,
     "VideoPublished": VideoPublished,
     "VideoUnpublished": VideoUnpublished,
 }

@@ -37,6 +37,7 @@ CODES = "identity.codes.v1"
 SUBSCRIPTION_EVENTS = "newsletter.subscription-events.v1"
 NEWSLETTER_DELIVERIES = "newsletter.deliveries.v1"
 OPERATOR_ACTIONS = "audit.operator-actions.v1"
+DELIVERY_RESULTS = "mailer.delivery-results.v1"
 VIDEO_EVENTS = "catalogue.video-events.v1"
 CONSUMER_GROUPS = ("mailer", "newsletter", "catalogue", "identity-audit")
 
@@ -100,6 +101,14 @@ TOPICS = (
         configs={"retention.ms": str(7 * DAY_MS)},
         events=("NewsletterDeliveryRequested",),
         description="One record per recipient of a newsletter issue: the fan-out scales with partitions.",
+    ),
+    Topic(
+        DELIVERY_RESULTS,
+        configs={"retention.ms": str(7 * DAY_MS)},
+        events=("EmailDelivered", "EmailFailed"),
+        description="What became of the mails: accepted by the receiving server, or failed for good (hard: "
+        "the address takes no mail; soft: anything else). From the mailer's outbox; the newsletter "
+        "counts its issues' figures from them and ends the subscription of an address that bounced.",
     ),
     Topic(
         VIDEO_EVENTS,

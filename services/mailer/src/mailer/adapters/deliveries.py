@@ -5,12 +5,18 @@ being its inbox): the 'sending' row is durable before the SMTP conversation star
 recorded, and the row is marked sent right after the server accepted the email. A crash between
 that acceptance and the mark leaves it 'sending', and the redelivered event sends it again — the
 one window for a duplicate (see service_layer.dispatch).
+
+What became of each mail goes out as an event through the outbox, in the transaction (or the
+statement) that records it: EmailDelivered for a newsletter mail the server accepted (the
+newsletter's figures; the other mails' acceptances are not asked for, and a signup's code mail
+should not pay for one), EmailFailed for any mail that failed for good — hard when the address
+takes no mail, which also suppresses it for newsletters.
 """
 
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -18,7 +24,12 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
+from accounts_common import outbox
+from accounts_common.events import new_event
+from accounts_common.events.topics import DELIVERY_RESULTS
+
 MAX_ERROR_LENGTH = 1000
+SOURCE = "/mailer"
 
 
 @dataclass(frozen=True)
@@ -37,10 +48,11 @@ class Delivery:
 
 
 class DeliveryLog:
-    """Reads and writes the deliveries table through its own pool."""
+    """Reads and writes the deliveries table through its own pool; publishes results to `results_topic`."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, results_topic: str = DELIVERY_RESULTS) -> None:
         self.pool = pool
+        self.results_topic = results_topic
 
     def skip(
         self, event_id: str, kind: str, account_id: UUID | None, recipient: str | None, reason: str
@@ -83,13 +95,42 @@ class DeliveryLog:
             ).fetchone()
         return row[0] if row else None
 
-    def mark_failed(self, event_id: str, error: str, *, permanent: bool) -> None:
-        """The attempt failed: 'retrying' when it may pass later, 'failed' when dead-lettered."""
-        with self.pool.connection() as conn:
+    def mark_failed(self, event_id: str, error: str, *, permanent: bool, hard: bool = False) -> None:
+        """The attempt failed: 'retrying' when it may pass later, 'failed' when given up, and then, once,
+        EmailFailed; a hard bounce also suppresses the address."""
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT kind, account_id, recipient, status FROM deliveries WHERE event_id = %s FOR UPDATE",
+                (event_id,),
+            ).fetchone()
             conn.execute(
                 "UPDATE deliveries SET status = %s, last_error = %s, updated_at = now() WHERE event_id = %s",
                 ("failed" if permanent else "retrying", error[:MAX_ERROR_LENGTH], event_id),
             )
+            if not permanent or row is None or row[3] == "failed" or row[2] is None:
+                return
+            kind, account_id, recipient, _ = row
+            if hard:
+                suppress(conn, recipient, error, "smtp")
+            publish_failure(
+                conn, self.results_topic, event_id, kind, account_id, recipient, error, hard=hard, via="smtp"
+            )
+
+    def skip_suppressed(self, email: "Claimable") -> None:
+        """A newsletter to a suppressed address: recorded as skipped, and EmailFailed (hard) so the issue
+        counts it bounced."""
+        reason = "the address bounced for good earlier (suppressed)"
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                """UPDATE deliveries SET status = 'skipped', last_error = %s, updated_at = now()
+                   WHERE event_id = %s AND status <> 'skipped' RETURNING 1""",
+                (reason, email.event_id),
+            ).fetchone()
+            if row is not None:
+                publish_failure(
+                    conn, self.results_topic, email.event_id, email.kind, email.account_id, email.recipient,
+                    reason, hard=True, via="suppressed",
+                )  # fmt: skip
 
 
 def deliveries_to(conn: psycopg.Connection, email: str, limit: int = 100) -> list[Delivery]:
@@ -162,19 +203,95 @@ def erased_among(conn: psycopg.Connection, account_ids: Iterable[UUID]) -> set[U
     return {row[0] for row in rows}
 
 
-def mark_sent(conn: psycopg.Connection, accepted: Sequence[tuple[str, str]]) -> None:
-    """The SMTP server accepted these messages: (event id, Message-ID) pairs, in one statement."""
+# The CloudEvent of each newsletter mail marked sent, built by the statement that marks it.
+DELIVERED_EVENTS = """
+    INSERT INTO outbox (event_id, topic, record_key, record_value)
+    SELECT id, %(topic)s, coalesce(account_id::text, event_id::text), jsonb_build_object(
+               'specversion', '1.0', 'id', id, 'source', '/mailer', 'type', 'EmailDelivered',
+               'time', at, 'subject', coalesce(account_id::text, event_id::text),
+               'datacontenttype', 'application/json',
+               'data', jsonb_build_object('delivery_id', event_id, 'kind', kind, 'email', recipient,
+                                          'account_id', account_id, 'at', at))::text
+    FROM (SELECT gen_random_uuid() AS id, event_id, kind, account_id, recipient,
+                 to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') AS at
+          FROM marked WHERE kind = 'newsletter' AND recipient IS NOT NULL) AS delivered"""
+
+
+MARK_SENT = """WITH marked AS (
+        UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
+               message_id = accepted.message_id, last_error = NULL
+        FROM jsonb_to_recordset(%(accepted)s::jsonb) AS accepted (event_id uuid, message_id text)
+        WHERE deliveries.event_id = accepted.event_id
+        RETURNING deliveries.event_id, kind, account_id, recipient, sent_at)"""
+
+
+def mark_sent(
+    conn: psycopg.Connection,
+    accepted: Sequence[tuple[str, str]],
+    results_topic: str = DELIVERY_RESULTS,
+    *,
+    newsletters: bool = True,
+) -> None:
+    """The SMTP server accepted these messages: (event id, Message-ID) pairs, in one statement, which
+    also puts the newsletter mails' EmailDelivered in the outbox. Without `newsletters` among them the
+    outbox is left alone: its trigger would wake the relay for nothing after every mark."""
     conn.execute(
-        """UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
-                  message_id = accepted.message_id, last_error = NULL
-           FROM jsonb_to_recordset(%s::jsonb) AS accepted (event_id uuid, message_id text)
-           WHERE deliveries.event_id = accepted.event_id""",
-        (
-            json.dumps(
+        MARK_SENT + (DELIVERED_EVENTS if newsletters else " SELECT 1"),
+        {
+            "accepted": json.dumps(
                 [{"event_id": event_id, "message_id": message_id} for event_id, message_id in accepted]
             ),
-        ),
+            "topic": results_topic,
+        },
     )
+
+
+def publish_failure(
+    conn: psycopg.Connection,
+    topic: str,
+    event_id: str,
+    kind: str,
+    account_id: UUID | None,
+    recipient: str,
+    reason: str,
+    *,
+    hard: bool,
+    via: str,
+) -> None:
+    """EmailFailed of one mail, in the caller's transaction."""
+    data = {
+        "delivery_id": str(event_id),
+        "kind": kind,
+        "email": recipient,
+        "account_id": str(account_id) if account_id else None,
+        "at": datetime.now(UTC).isoformat(),
+        "class": "hard" if hard else "soft",
+        "reason": reason[:MAX_ERROR_LENGTH],
+        "via": via,
+    }
+    subject = str(account_id or event_id)
+    outbox.enqueue(conn, topic, new_event("EmailFailed", source=SOURCE, subject=subject, data=data))
+
+
+def suppress(conn: psycopg.Connection, address: str, reason: str, via: str) -> None:
+    """No newsletter to `address` any more (the first reason is kept)."""
+    conn.execute(
+        """INSERT INTO suppressions (address, reason, via) VALUES (lower(%s), %s, %s)
+           ON CONFLICT (address) DO NOTHING""",
+        (address, reason[:MAX_ERROR_LENGTH], via),
+    )
+
+
+def lift_suppression(conn: psycopg.Connection, address: str) -> None:
+    conn.execute("DELETE FROM suppressions WHERE address = lower(%s)", (address,))
+
+
+def suppressed_among(conn: psycopg.Connection, addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses (lower-cased) are suppressed."""
+    rows = conn.execute(
+        "SELECT address FROM suppressions WHERE address = ANY(%s)", ([a.lower() for a in addresses],)
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:

@@ -1,6 +1,7 @@
 """SMTP delivery over one reused connection, with failures sorted into passing and permanent."""
 
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -38,10 +39,23 @@ class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name, with o
     pass
 
 
-def _classify(code: int, text: bytes | str) -> Exception:
+class HardBounce(PermanentError):
+    """The server refused the recipient for good: the address takes no mail (RFC 5321 5xx)."""
+
+
+# Enhanced status codes (RFC 3463) of a 5xx that blame the message, the server or the conversation,
+# not the mailbox: 5.3.x system, 5.5.x protocol, 5.6.x content. Anything else is the recipient's.
+NOT_THE_RECIPIENT = re.compile(r"^5\.[356]\.\d{1,3}\b")
+
+
+def _classify(code: int, text: bytes | str, *, recipient_stage: bool = False) -> Exception:
+    """4xx: try again later. 5xx: give up; a hard bounce when it is the recipient's (refused at RCPT,
+    or at DATA of our one-recipient transactions unless its enhanced code blames something else)."""
     reply = text.decode(errors="replace") if isinstance(text, bytes) else text
     if 400 <= code < 500:
         return TransientError(f"SMTP {code} {reply}")
+    if recipient_stage and not NOT_THE_RECIPIENT.match(reply.strip()):
+        return HardBounce(f"SMTP {code} {reply}")
     return PermanentError(f"SMTP {code} {reply}")
 
 
@@ -77,7 +91,9 @@ class SmtpSender:
                 ) from None
             except smtplib.SMTPRecipientsRefused as refused:
                 code, text = next(iter(refused.recipients.values()))
-                raise _classify(code, text) from None
+                raise _classify(code, text, recipient_stage=True) from None
+            except smtplib.SMTPDataError as error:
+                raise _classify(error.smtp_code, error.smtp_error, recipient_stage=True) from None
             except smtplib.SMTPResponseException as error:
                 raise _classify(error.smtp_code, error.smtp_error) from None
             except (smtplib.SMTPServerDisconnected, OSError) as error:

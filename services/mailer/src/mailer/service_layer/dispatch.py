@@ -32,8 +32,10 @@ from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
+from mailer.adapters.smtp import HardBounce
 from mailer.messages import OutgoingEmail
 
+NEWSLETTER = "newsletter"
 # A lane sends its next email while the one before is being marked, never further ahead.
 UNMARKED_PER_LANE = 2
 # The first emails of a batch are claimed in one statement once this many are submitted, so the
@@ -210,15 +212,25 @@ class Dispatcher:
         """
         claimed = deliveries.claim(conn, emails)
         erased = deliveries.erased_among(conn, {email.account_id for email in emails if email.account_id})
+        newsletters = {email.recipient for email in emails if email.kind == NEWSLETTER}
+        suppressed = deliveries.suppressed_among(conn, newsletters) if newsletters else set()
         to_send = []
         for email in emails:
             if email.account_id in erased:
                 self._skip_erased(email)
             elif email.event_id not in claimed:
                 email.future.set_result(None)
+            elif email.kind == NEWSLETTER and email.recipient.lower() in suppressed:
+                self._skip_suppressed(email)
             else:
                 to_send.append(email)
         return to_send
+
+    def _skip_suppressed(self, email: PendingEmail) -> None:
+        """A newsletter to an address that bounced for good: not tried again."""
+        self.delivery_log.skip_suppressed(email)
+        metrics.SKIPPED.labels(email.kind).inc()
+        email.future.set_result(None)
 
     def _skip_erased(self, email: PendingEmail) -> None:
         """The account was deleted meanwhile: record the email as skipped, without its address."""
@@ -293,7 +305,9 @@ class Dispatcher:
         """Record the failure for operators (it outlives the retry), then end the Future with it."""
         permanent = isinstance(error, PermanentError)
         try:
-            self.delivery_log.mark_failed(email.event_id, str(error), permanent=permanent)
+            self.delivery_log.mark_failed(
+                email.event_id, str(error), permanent=permanent, hard=isinstance(error, HardBounce)
+            )
         finally:
             (metrics.FAILED if permanent else metrics.RETRIED).labels(email.kind).inc()
             email.future.set_exception(error)
@@ -315,7 +329,12 @@ class Dispatcher:
 
     def _mark(self, batch: Batch, accepted: list[tuple[PendingEmail, str]]) -> None:
         try:
-            deliveries.mark_sent(batch.conn, [(email.event_id, message_id) for email, message_id in accepted])
+            deliveries.mark_sent(
+                batch.conn,
+                [(email.event_id, message_id) for email, message_id in accepted],
+                self.delivery_log.results_topic,
+                newsletters=any(email.kind == NEWSLETTER for email, _ in accepted),
+            )
         except Exception as error:  # noqa: BLE001 - see _claim_and_queue
             batch.marking_failed.set()
             for email, _ in accepted:

@@ -60,6 +60,7 @@ class Mailer:
             "AccountVerified": self.account_verified,
             "PasswordReset": self.password_reset,
             "NewsletterDeliveryRequested": self.newsletter_delivery_requested,
+            "NewsletterSubscribed": self.newsletter_subscribed,
             "AccountDeleted": self.account_deleted,
         }
 
@@ -142,8 +143,21 @@ class Mailer:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
         return self._deliver(
-            event, "newsletter", None, data["email"], context, headers, locale=data.get("locale")
+            event,
+            "newsletter",
+            UUID(event.subject),
+            data["email"],
+            context,
+            headers,
+            locale=data.get("locale"),
         )
+
+    def newsletter_subscribed(
+        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
+    ) -> None:
+        """Subscribing again lifts a suppression after a bounce: the person says the mailbox works now
+        (if it still does not, the next issue bounces and suppresses it again)."""
+        deliveries.lift_suppression(conn, data["email"])
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless);

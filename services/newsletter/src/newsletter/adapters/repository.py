@@ -5,11 +5,12 @@ from uuid import UUID
 
 import psycopg
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
-from newsletter.domain.issues import Issue, Recipient
+from newsletter.domain.issues import Figures, Issue, Recipient
 
-ISSUE_COLUMNS = """id, subject, text_body, html_body, created_at, last_subscriber_id, total,
-                   high_water, requested, completed_at"""
+ISSUE_COLUMNS = """id, status, subjects, bodies, editor_id, send_at, created_at, started_at, completed_at,
+                   last_subscriber_id, total, high_water, requested"""
 
 
 def subscribed_since(conn: psycopg.Connection, account_id: UUID) -> datetime | None:
@@ -36,29 +37,91 @@ def remove_subscriber(conn: psycopg.Connection, account_id: UUID) -> bool:
     return row is not None
 
 
-def insert_issue(conn: psycopg.Connection, issue_id: UUID, subject: str, text: str, html: str) -> Issue:
-    """Record an issue for every current subscriber (up to the newest id, counted in one snapshot)."""
+def insert_issue(
+    conn: psycopg.Connection,
+    issue_id: UUID,
+    subjects: dict[str, str],
+    bodies: dict[str, str],
+    editor: UUID | None,
+) -> Issue:
+    """Record a draft."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         issue = cursor.execute(
-            f"""INSERT INTO issues (id, subject, text_body, html_body, last_subscriber_id, total)
-                SELECT %s, %s, %s, %s, coalesce(max(id), 0), count(*) FROM subscribers
+            f"""INSERT INTO issues (id, subjects, bodies, editor_id) VALUES (%s, %s, %s, %s)
                 RETURNING {ISSUE_COLUMNS}""",
-            (issue_id, subject, text, html),
+            (issue_id, Jsonb(subjects), Jsonb(bodies), editor),
         ).fetchone()
     assert issue is not None
     return issue
 
 
-def find_issue(conn: psycopg.Connection, issue_id: UUID) -> Issue | None:
-    with conn.cursor(row_factory=class_row(Issue)) as cursor:
-        return cursor.execute(f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = %s", (issue_id,)).fetchone()
-
-
-def oldest_unfinished_issue(conn: psycopg.Connection) -> Issue | None:
+def update_draft(
+    conn: psycopg.Connection, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str]
+) -> Issue | None:
+    """Replace a draft's texts; None when the issue is not a draft (or does not exist)."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
-            f"""SELECT {ISSUE_COLUMNS} FROM issues WHERE completed_at IS NULL
-                ORDER BY created_at LIMIT 1"""
+            f"""UPDATE issues SET subjects = %s, bodies = %s, updated_at = now()
+                WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
+            (Jsonb(subjects), Jsonb(bodies), issue_id),
+        ).fetchone()
+
+
+def find_issue(conn: psycopg.Connection, issue_id: UUID, *, lock: bool = False) -> Issue | None:
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"SELECT {ISSUE_COLUMNS} FROM issues WHERE id = %s" + (" FOR UPDATE" if lock else ""), (issue_id,)
+        ).fetchone()
+
+
+def latest_issues(conn: psycopg.Connection, limit: int) -> list[Issue]:
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"SELECT {ISSUE_COLUMNS} FROM issues ORDER BY created_at DESC LIMIT %s", (limit,)
+        ).fetchall()
+
+
+# Counting the recipients when the issue starts: every current subscriber, up to the newest id.
+START_SENDING = f"""UPDATE issues SET status = 'sending', started_at = now(), updated_at = now(),
+        last_subscriber_id = (SELECT coalesce(max(id), 0) FROM subscribers),
+        total = (SELECT count(*) FROM subscribers)
+    WHERE id = %s AND status = %s RETURNING {ISSUE_COLUMNS}"""
+
+
+def start_sending(conn: psycopg.Connection, issue_id: UUID, current_status: str) -> Issue | None:
+    """Start the issue now if it is still `current_status`; None when it no longer is (cancelled,
+    started by another worker)."""
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(START_SENDING, (issue_id, current_status)).fetchone()
+
+
+def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime) -> Issue | None:
+    """Schedule a draft; None when it is not a draft."""
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"""UPDATE issues SET status = 'scheduled', send_at = %s, updated_at = now()
+                WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
+            (send_at, issue_id),
+        ).fetchone()
+
+
+def cancel(conn: psycopg.Connection, issue_id: UUID) -> Issue | None:
+    """Cancel a draft or a scheduled issue; None when it is neither (it went, or was cancelled)."""
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"""UPDATE issues SET status = 'cancelled', updated_at = now()
+                WHERE id = %s AND status IN ('draft', 'scheduled') RETURNING {ISSUE_COLUMNS}""",
+            (issue_id,),
+        ).fetchone()
+
+
+def next_due_issue(conn: psycopg.Connection) -> Issue | None:
+    """The issue to fan out next: one sending (a restart resumes it), else the scheduled one due first."""
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"""SELECT {ISSUE_COLUMNS} FROM issues
+                WHERE status = 'sending' OR (status = 'scheduled' AND send_at <= now())
+                ORDER BY status = 'sending' DESC, coalesce(send_at, created_at) LIMIT 1"""
         ).fetchone()
 
 
@@ -73,6 +136,16 @@ def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: i
         ).fetchall()
 
 
+def add_recipients(conn: psycopg.Connection, issue_id: UUID, deliveries: list[tuple[UUID, UUID]]) -> None:
+    """Record a batch's (delivery id, account id) pairs before they are requested; a replay adds nothing."""
+    conn.execute(
+        """INSERT INTO issue_recipients (delivery_id, issue_id, account_id)
+           SELECT delivery, %s, account FROM unnest(%s::uuid[], %s::uuid[]) AS batch (delivery, account)
+           ON CONFLICT (delivery_id) DO NOTHING""",
+        (issue_id, [d for d, _ in deliveries], [a for _, a in deliveries]),
+    )
+
+
 def record_progress(conn: psycopg.Connection, issue_id: UUID, high_water: int, requested: int) -> None:
     """Kafka acknowledged the batch up to `high_water`: a restart resumes after it."""
     conn.execute(
@@ -82,4 +155,63 @@ def record_progress(conn: psycopg.Connection, issue_id: UUID, high_water: int, r
 
 
 def complete_issue(conn: psycopg.Connection, issue_id: UUID) -> None:
-    conn.execute("UPDATE issues SET completed_at = now() WHERE id = %s", (issue_id,))
+    conn.execute(
+        "UPDATE issues SET status = 'sent', completed_at = now(), updated_at = now() WHERE id = %s",
+        (issue_id,),
+    )
+
+
+# A bounce outranks a failure, which outranks a delivery: a DSN may follow the server's acceptance.
+OUTCOME_RANK = "CASE {} WHEN 'bounced' THEN 3 WHEN 'failed' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END"
+
+
+def record_outcome(conn: psycopg.Connection, delivery_id: UUID, outcome: str) -> UUID | None:
+    """Note what became of one delivery (never downgraded); the issue's id, None for a delivery that
+    is no issue's (a test send, another deployment's)."""
+    row = conn.execute(
+        f"""UPDATE issue_recipients SET outcome = %(outcome)s, updated_at = now()
+            WHERE delivery_id = %(delivery)s
+              AND {OUTCOME_RANK.format("outcome")} < {OUTCOME_RANK.format("%(outcome)s::text")}
+            RETURNING issue_id""",
+        {"outcome": outcome, "delivery": delivery_id},
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures]:
+    """The figures of these issues, in one query; the unsubscribed are the recipients who left by their
+    own choice after the issue started going out."""
+    rows = conn.execute(
+        """SELECT r.issue_id,
+                  count(*) FILTER (WHERE r.outcome = 'sent'),
+                  count(*) FILTER (WHERE r.outcome = 'failed'),
+                  count(*) FILTER (WHERE r.outcome = 'bounced'),
+                  count(e.account_id)
+           FROM issue_recipients r JOIN issues i ON i.id = r.issue_id
+           LEFT JOIN subscription_endings e ON e.account_id = r.account_id
+                AND e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at
+           WHERE r.issue_id = ANY(%s) GROUP BY r.issue_id""",
+        ([issue.id for issue in issues],),
+    ).fetchall()
+    counted = {row[0]: row[1:] for row in rows}
+    return {issue.id: Figures(issue.requested, *counted.get(issue.id, (0, 0, 0, 0))) for issue in issues}
+
+
+def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str) -> None:
+    conn.execute(
+        """INSERT INTO subscription_endings (account_id, reason) VALUES (%s, %s)
+           ON CONFLICT (account_id) DO UPDATE SET reason = EXCLUDED.reason, ended_at = now()""",
+        (account_id, reason),
+    )
+
+
+def forget_ending(conn: psycopg.Connection, account_id: UUID) -> None:
+    conn.execute("DELETE FROM subscription_endings WHERE account_id = %s", (account_id,))
+
+
+def ending_reason(conn: psycopg.Connection, account_id: UUID) -> str | None:
+    """Why the account's subscription last ended; None when it never did."""
+    row = conn.execute(
+        "SELECT reason FROM subscription_endings WHERE account_id = %s", (account_id,)
+    ).fetchone()
+    return None if row is None else row[0]

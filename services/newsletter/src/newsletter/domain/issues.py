@@ -1,30 +1,85 @@
 """Newsletter issues and the delivery requests they fan out to."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from accounts_common.events import CloudEvent
+from newsletter.domain.content import LANGUAGES, Rendered, render
 
 SOURCE = "/newsletter"
 # The portal's unsubscribe page (portal.entrypoints.pages.unsubscribe).
 UNSUBSCRIBE_PAGE = "/newsletter/unsubscribe"
 
 
+DEFAULT_LANGUAGE = "en"
+STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+
+
 @dataclass(frozen=True)
 class Issue:
-    """An issue and how far its fan-out went."""
+    """An issue: its text per language (Markdown), where it is in its life, and how far its fan-out went."""
 
     id: UUID
-    subject: str
-    text_body: str
-    html_body: str
+    status: str
+    subjects: dict[str, str]
+    bodies: dict[str, str]
+    editor_id: UUID | None
+    send_at: datetime | None
     created_at: datetime
-    last_subscriber_id: int
-    total: int
-    high_water: int
-    requested: int
+    started_at: datetime | None
     completed_at: datetime | None
+    last_subscriber_id: int = 0
+    total: int = 0
+    high_water: int = 0
+    requested: int = 0
+
+    def missing(self) -> dict[str, list[str]]:
+        """What each language lacks before the issue can go: {"subject.fr": ["Missing."]}, or {}."""
+        return {
+            f"{part}.{language}": ["Missing: every subscriber gets the issue in their language."]
+            for language in LANGUAGES
+            for part, texts in (("subject", self.subjects), ("body", self.bodies))
+            if not (texts.get(language) or "").strip()
+        }
+
+    def languages_written(self) -> list[str]:
+        """The languages with both a subject and a body."""
+        return [
+            language
+            for language in LANGUAGES
+            if (self.subjects.get(language) or "").strip() and (self.bodies.get(language) or "").strip()
+        ]
+
+    def rendered(self) -> dict[str, Rendered]:
+        """The mail of each language written."""
+        return {
+            language: render(self.subjects[language], self.bodies[language])
+            for language in self.languages_written()
+        }
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What became of an issue's mails, from the mailer's delivery results."""
+
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    unsubscribed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """An issue with its figures, as editors see it."""
+
+    issue: Issue
+    figures: Figures = field(default_factory=Figures)
 
 
 @dataclass(frozen=True)
@@ -47,29 +102,40 @@ def delivery_id(issue_id: UUID, account_id: UUID) -> UUID:
 def unsubscribe_url(portal_url: str, token: str, recipient: Recipient) -> str:
     """The recipient's one-click link: the portal's page (its look, in the recipient's language), which
     also takes the RFC 8058 POST."""
-    language = f"&lang={recipient.locale}" if recipient.locale else ""
-    return f"{portal_url}{UNSUBSCRIBE_PAGE}?token={token}{language}"
+    return f"{portal_url}{UNSUBSCRIBE_PAGE}?token={token}&lang={language_of(recipient)}"
 
 
-def delivery_request(issue: Issue, recipient: Recipient, unsubscribe_url: str, time: str) -> CloudEvent:
-    """The NewsletterDeliveryRequested of one recipient, in its language; its event id is the delivery id."""
-    event_id = str(delivery_id(issue.id, recipient.account_id))
+def language_of(recipient: Recipient) -> str:
+    """The language the recipient reads the issue in: their account's, else English."""
+    return recipient.locale if recipient.locale in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def delivery_request(
+    issue_id: UUID,
+    mail: Rendered,
+    recipient: Recipient,
+    unsubscribe_url: str,
+    time: str,
+    event_id: UUID | None = None,
+) -> CloudEvent:
+    """The NewsletterDeliveryRequested of one recipient, with the mail of its language; its event id is
+    the delivery id (derived from the issue and the account unless given: a test send's is new)."""
+    event_id_text = str(event_id or delivery_id(issue_id, recipient.account_id))
     data = {
-        "delivery_id": event_id,
-        "issue_id": str(issue.id),
+        "delivery_id": event_id_text,
+        "issue_id": str(issue_id),
         "email": recipient.email,
-        "subject": issue.subject,
-        "text": issue.text_body,
-        "html": issue.html_body,
+        "subject": mail.subject,
+        "text": mail.text,
+        "html": mail.html,
         "unsubscribe_url": unsubscribe_url,
+        "locale": language_of(recipient),
     }
-    if recipient.locale:
-        data["locale"] = recipient.locale
     return CloudEvent(
         type="NewsletterDeliveryRequested",
         source=SOURCE,
         subject=str(recipient.account_id),
         data=data,
-        id=event_id,
+        id=event_id_text,
         time=time,
     )

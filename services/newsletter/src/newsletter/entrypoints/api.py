@@ -1,6 +1,7 @@
 """The newsletter's JSON API: a verified account's subscription, and the operators' issues."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from flask.views import MethodView
@@ -10,7 +11,7 @@ from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import authorize_role
 from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
-from newsletter.domain.issues import Issue
+from newsletter.domain.issues import IssueView
 from newsletter.entrypoints import schemas
 from newsletter.entrypoints.http import BEARER_AUTH, newsletter
 from newsletter.service_layer import issues, subscriptions
@@ -20,8 +21,9 @@ subscriptions_blp = Blueprint(
     "subscriptions", __name__, url_prefix="/v1/subscriptions", description="A verified account's subscription"
 )
 issues_blp = Blueprint(
-    "issues", __name__, url_prefix="/v1/issues", description="Publishing issues, for operators"
+    "issues", __name__, url_prefix="/v1/issues", description="Issues, for newsletter editors"
 )
+T = TypeVar("T")
 
 TOKEN_PROBLEMS = {
     401: "No valid access token",
@@ -31,7 +33,7 @@ TOKEN_PROBLEMS = {
 
 
 def subscription_body(subscription: Subscription) -> dict[str, Any]:
-    return {"subscribed": subscription.subscribed, "since": subscription.since}
+    return {"subscribed": subscription.subscribed, "since": subscription.since, "reason": subscription.reason}
 
 
 @subscriptions_blp.route("")
@@ -58,7 +60,7 @@ class MySubscription(MethodView):
     @document_problems(subscriptions_blp, TOKEN_PROBLEMS)
     @subscriptions_blp.doc(security=BEARER_AUTH)
     def get(self):  # type: ignore[no-untyped-def]
-        """Whether the caller is subscribed, and since when."""
+        """Whether the caller is subscribed, and since when; if not, why the last subscription ended."""
         return subscription_body(subscriptions.status(newsletter(), current_principal().account_id))
 
     @require_bearer(verified=True)
@@ -79,53 +81,150 @@ OPERATOR_PROBLEMS = {
     401: "No valid access token",
     403: "role-required: not a newsletter editor; second-factor-required: logged in without a TOTP code",
 }
+ISSUE_PROBLEMS = {**OPERATOR_PROBLEMS, 404: "No such issue"}
+STATUS_PROBLEM = (
+    "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"
+)
+INCOMPLETE_PROBLEM = "issue-incomplete: a language lacks its subject or body (`errors` names each)"
+TOO_LARGE_PROBLEM = "issue-too-large: one delivery record of the issue would be too large for Kafka"
 
 
-def progress(issue: Issue) -> dict[str, Any]:
+def issue_body(view: IssueView) -> dict[str, Any]:
+    issue = view.issue
     return {
         "id": issue.id,
-        "subject": issue.subject,
-        "status": "complete" if issue.completed_at else "fanning_out",
-        "requested": issue.requested,
-        "total": issue.total,
+        "status": issue.status,
+        "subject": issue.subjects,
+        "body": issue.bodies,
+        "send_at": issue.send_at,
         "created_at": issue.created_at,
+        "started_at": issue.started_at,
         "completed_at": issue.completed_at,
+        "figures": view.figures.as_dict(),
     }
+
+
+def issue_problems(call: Callable[[], T]) -> T:
+    """Run the use case, its refusals as problems."""
+    try:
+        return call()
+    except issues.IssueNotFound:
+        raise Problem(404, "issue-not-found", "There is no issue with this id.") from None
+    except issues.WrongStatus as wrong:
+        raise Problem(409, "issue-status", f"The issue is {wrong.status}: it cannot be changed so.") from None
+    except issues.IssueIncomplete as incomplete:
+        raise Problem(
+            422,
+            "issue-incomplete",
+            "Every subscriber gets the issue in their language: write its subject and body in each.",
+            errors=incomplete.missing,
+        ) from None
+    except issues.IssueTooLarge:
+        raise Problem(
+            413, "issue-too-large", "The issue is too large for one delivery record: shorten it."
+        ) from None
+
+
+def texts(draft: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    return dict(draft["subject"]), dict(draft["body"])
+
+
+def editor_id() -> UUID:
+    return current_principal().account_id
 
 
 @issues_blp.route("")
 class Issues(MethodView):
+    @issues_blp.response(200, schemas.IssueList)
+    @document_problems(issues_blp, OPERATOR_PROBLEMS)
+    @issues_blp.doc(security=BEARER_AUTH)
+    def get(self):  # type: ignore[no-untyped-def]
+        """The newest issues (100 at most), each with its status and figures."""
+        return {"items": [issue_body(view) for view in issues.list_issues(newsletter())]}
+
     @issues_blp.arguments(schemas.IssueDraft)
-    @issues_blp.response(202, schemas.IssueProgress)
-    @document_problems(
-        issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large, or an issue too large to deliver"}
-    )
+    @issues_blp.response(201, schemas.IssueState)
+    @document_problems(issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large"})
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, draft):  # type: ignore[no-untyped-def]
-        """Publish an issue: one delivery request per current subscriber is fanned out to the mailer."""
-        try:
-            issue = issues.publish_issue(
-                newsletter(),
-                draft["subject"],
-                draft["text"],
-                draft["html"],
-                editor=current_principal().account_id,
-            )
-        except issues.IssueTooLarge:
-            raise Problem(
-                413, "issue-too-large", "Text and html together are too large for one delivery record."
-            ) from None
-        return progress(issue)
+        """Write a draft, in Markdown, once per language."""
+        return issue_body(issues.create_issue(newsletter(), *texts(draft), editor=editor_id()))
+
+
+@issues_blp.route("/preview")
+class IssuePreview(MethodView):
+    @issues_blp.arguments(schemas.IssueDraft)
+    @issues_blp.response(200, schemas.Preview)
+    @document_problems(issues_blp, {**OPERATOR_PROBLEMS, 413: "Body too large"})
+    @issues_blp.doc(security=BEARER_AUTH)
+    def post(self, draft):  # type: ignore[no-untyped-def]
+        """Each written language as it will be mailed (sanitised HTML and text part); nothing is stored."""
+        return {language: vars(mail) for language, mail in issues.preview(*texts(draft)).items()}
 
 
 @issues_blp.route("/<uuid:issue_id>")
 class IssueItem(MethodView):
-    @issues_blp.response(200, schemas.IssueProgress)
-    @document_problems(issues_blp, {**OPERATOR_PROBLEMS, 404: "No such issue"})
+    @issues_blp.response(200, schemas.IssueState)
+    @document_problems(issues_blp, ISSUE_PROBLEMS)
     @issues_blp.doc(security=BEARER_AUTH)
     def get(self, issue_id: UUID):  # type: ignore[no-untyped-def]
-        """How far the issue's fan-out went: delivery requests acknowledged by Kafka, of the total."""
-        issue = issues.find_issue(newsletter(), issue_id)
-        if issue is None:
+        """The issue, its status and its figures."""
+        view = issues.find_issue(newsletter(), issue_id)
+        if view is None:
             raise Problem(404, "issue-not-found", "There is no issue with this id.")
-        return progress(issue)
+        return issue_body(view)
+
+    @issues_blp.arguments(schemas.IssueDraft)
+    @issues_blp.response(200, schemas.IssueState)
+    @document_problems(issues_blp, {**ISSUE_PROBLEMS, 409: STATUS_PROBLEM, 413: "Body too large"})
+    @issues_blp.doc(security=BEARER_AUTH)
+    def put(self, draft, issue_id: UUID):  # type: ignore[no-untyped-def]
+        """Rewrite a draft's subjects and bodies."""
+        return issue_body(
+            issue_problems(lambda: issues.update_issue(newsletter(), issue_id, *texts(draft), editor_id()))
+        )
+
+
+@issues_blp.route("/<uuid:issue_id>/test")
+class IssueTest(MethodView):
+    @issues_blp.arguments(schemas.NoFields, required=False)
+    @issues_blp.response(202, schemas.TestSent)
+    @document_problems(
+        issues_blp,
+        {**ISSUE_PROBLEMS, 413: TOO_LARGE_PROBLEM, 422: "issue-incomplete: no language written yet"},
+    )
+    @issues_blp.doc(security=BEARER_AUTH)
+    def post(self, _body, issue_id: UUID):  # type: ignore[no-untyped-def]
+        """Send each written language of the issue to the editor alone, at their account's address."""
+        email, languages = issue_problems(
+            lambda: issues.send_test(newsletter(), issue_id, current_principal())
+        )
+        return {"email": email, "languages": languages}
+
+
+@issues_blp.route("/<uuid:issue_id>/send")
+class IssueSend(MethodView):
+    @issues_blp.arguments(schemas.Sending, required=False)
+    @issues_blp.response(202, schemas.IssueState)
+    @document_problems(
+        issues_blp,
+        {**ISSUE_PROBLEMS, 409: STATUS_PROBLEM, 413: TOO_LARGE_PROBLEM, 422: INCOMPLETE_PROBLEM},
+    )
+    @issues_blp.doc(security=BEARER_AUTH)
+    def post(self, sending, issue_id: UUID):  # type: ignore[no-untyped-def]
+        """Send a draft to every subscriber now (status sending), or schedule it at `send_at`."""
+        send_at = (sending or {}).get("send_at")
+        return issue_body(
+            issue_problems(lambda: issues.send_issue(newsletter(), issue_id, editor_id(), send_at))
+        )
+
+
+@issues_blp.route("/<uuid:issue_id>/cancel")
+class IssueCancel(MethodView):
+    @issues_blp.arguments(schemas.NoFields, required=False)
+    @issues_blp.response(200, schemas.IssueState)
+    @document_problems(issues_blp, {**ISSUE_PROBLEMS, 409: STATUS_PROBLEM})
+    @issues_blp.doc(security=BEARER_AUTH)
+    def post(self, _body, issue_id: UUID):  # type: ignore[no-untyped-def]
+        """Cancel a draft or a scheduled issue, before it goes."""
+        return issue_body(issue_problems(lambda: issues.cancel_issue(newsletter(), issue_id, editor_id())))

@@ -4,7 +4,10 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from accounts_common.textfields import FreeText
 
-MAX_BODY_CHARS = 200_000  # text and html of an issue both travel in every delivery record
+MAX_BODY_CHARS = 200_000  # Markdown; its text and html parts both travel in every delivery record
+# The input guard takes dates of the years 1000 to 9998 (accounts_common.inputguard).
+YEARS_THE_GUARD_TAKES = r"^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+LANGUAGES_NOTE = "One per language, `en` and `fr`; a draft may lack one, sending it may not."
 
 
 class Strict(Schema):
@@ -19,23 +22,87 @@ class NoFields(Strict):
 class SubscriptionStatus(Schema):
     subscribed = fields.Boolean(required=True)
     since = fields.AwareDateTime(allow_none=True, metadata={"description": "null when not subscribed"})
+    reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "When not subscribed: why the last subscription ended (`user`, `one_click`, "
+            "`bounce`: mail to the address bounced), or null"
+        },
+    )
+
+
+class Subjects(Strict):
+    """One line each: the input guard refuses control characters (CR, LF) outside free text."""
+
+    en = fields.String(validate=validate.Length(max=200))
+    fr = fields.String(validate=validate.Length(max=200))
+
+
+class Bodies(Strict):
+    en = FreeText(validate=validate.Length(max=MAX_BODY_CHARS), metadata={"description": "Markdown"})
+    fr = FreeText(validate=validate.Length(max=MAX_BODY_CHARS), metadata={"description": "Markdown"})
 
 
 class IssueDraft(Strict):
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    text = FreeText(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
-    html = FreeText(required=True, validate=validate.Length(min=1, max=MAX_BODY_CHARS))
+    subject = fields.Nested(Subjects, required=True, metadata={"description": LANGUAGES_NOTE})
+    body = fields.Nested(
+        Bodies,
+        required=True,
+        metadata={
+            "description": "Markdown (CommonMark; raw HTML is shown as text). " + LANGUAGES_NOTE
+        },  # fmt: skip
+    )
 
 
-class IssueProgress(Schema):
+class Sending(Strict):
+    send_at = fields.AwareDateTime(
+        metadata={
+            "description": "RFC 3339; when absent or past, the issue goes now",
+            "pattern": YEARS_THE_GUARD_TAKES,
+        }
+    )
+
+
+class Figures(Schema):
+    recipients = fields.Integer(required=True, metadata={"description": "delivery requests made"})
+    sent = fields.Integer(required=True, metadata={"description": "accepted by the receiving server"})
+    failed = fields.Integer(required=True, metadata={"description": "failed for good, not a bounce"})
+    bounced = fields.Integer(required=True, metadata={"description": "hard bounces (SMTP 5xx, DSN 5.x.x)"})
+    unsubscribed = fields.Integer(
+        required=True, metadata={"description": "recipients who unsubscribed after the issue went out"}
+    )
+
+
+class IssueState(Schema):
     id = fields.UUID(required=True)
-    subject = fields.String(required=True)
-    status = fields.String(required=True, metadata={"description": "fanning_out | complete"})
-    requested = fields.Integer(
-        required=True, metadata={"description": "delivery requests Kafka acknowledged"}
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["draft", "scheduled", "sending", "sent", "cancelled"]),
     )
-    total = fields.Integer(
-        required=True, metadata={"description": "subscribers when the issue was published"}
-    )
+    subject = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    body = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    send_at = fields.AwareDateTime(allow_none=True)
     created_at = fields.AwareDateTime(required=True)
+    started_at = fields.AwareDateTime(allow_none=True)
     completed_at = fields.AwareDateTime(allow_none=True)
+    figures = fields.Nested(Figures, required=True)
+
+
+class IssueList(Schema):
+    items = fields.List(fields.Nested(IssueState), required=True)
+
+
+class TestSent(Schema):
+    email = fields.String(required=True, metadata={"description": "the editor's address it was sent to"})
+    languages = fields.List(fields.String(), required=True)
+
+
+class Rendering(Schema):
+    subject = fields.String(required=True)
+    html = fields.String(required=True, metadata={"description": "sanitised"})
+    text = fields.String(required=True)
+
+
+class Preview(Schema):
+    en = fields.Nested(Rendering)
+    fr = fields.Nested(Rendering)

@@ -7,6 +7,10 @@ records the batch's last subscriber id as the issue's high-water mark. A worker 
 resumes after the last recorded mark: no subscriber is skipped, and the records of the replayed
 batch that had already reached Kafka come again with the same event id (derived from the issue and
 the account), which the mailer's delivery log turns into one email.
+
+It is the scheduler too: a scheduled issue whose time has come is started (status sending, its
+recipients counted) in one conditional update, so a cancel racing it either wins or finds it gone,
+and a restarted worker finds the issue sending and resumes it: nothing is sent twice.
 """
 
 import logging
@@ -24,8 +28,19 @@ from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import create_producer
 from accounts_common.leader import LeadingProducer
 from newsletter.adapters import repository
-from newsletter.domain.issues import Issue, Recipient, delivery_request, unsubscribe_url
+from newsletter.bootstrap import Newsletter
+from newsletter.domain.content import Rendered
+from newsletter.domain.issues import (
+    DEFAULT_LANGUAGE,
+    Issue,
+    Recipient,
+    delivery_id,
+    delivery_request,
+    language_of,
+    unsubscribe_url,
+)
 from newsletter.domain.unsubscribe import unsubscribe_token
+from newsletter.service_layer.issues import start_scheduled
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +61,7 @@ class FanOutWorker(LeadingProducer):
 
     def __init__(
         self,
-        database_url: str,
+        newsletter: Newsletter,
         bootstrap_servers: str,
         *,
         portal_url: str,
@@ -57,12 +72,13 @@ class FanOutWorker(LeadingProducer):
         producer_factory: Callable[..., KafkaProducer] = create_producer,
     ) -> None:
         super().__init__(
-            database_url,
+            newsletter.settings.database_url,
             bootstrap_servers,
             client_id="newsletter-fanout",
             poll_interval=poll_interval,
             producer_factory=producer_factory,
         )
+        self.newsletter = newsletter
         self.portal_url = portal_url
         self.unsubscribe_key = unsubscribe_key
         self.topic = topic
@@ -71,7 +87,10 @@ class FanOutWorker(LeadingProducer):
     def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         while not stop.is_set():
-            issue = repository.oldest_unfinished_issue(conn)
+            issue = repository.next_due_issue(conn)
+            if issue is not None and issue.status == "scheduled":
+                with conn.transaction():
+                    issue = start_scheduled(self.newsletter, conn, issue)
             if issue is None:
                 for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
                     pass
@@ -79,7 +98,8 @@ class FanOutWorker(LeadingProducer):
             self.fan_out(conn, issue, stop)
 
     def fan_out(self, conn: psycopg.Connection, issue: Issue, stop: threading.Event) -> None:
-        """Request the issue's remaining deliveries batch by batch, then mark it complete."""
+        """Request the issue's remaining deliveries batch by batch, each subscriber in their language,
+        then mark it sent."""
         log.info(
             "fanning out issue %s from subscriber %d (%d requested)",
             issue.id,
@@ -87,27 +107,32 @@ class FanOutWorker(LeadingProducer):
             issue.requested,
         )
         high_water = issue.high_water
+        mails = issue.rendered()
         while not stop.is_set():
             recipients = repository.next_recipients(conn, issue, high_water, self.batch_size)
             if not recipients:
                 repository.complete_issue(conn, issue.id)
                 log.info("issue %s fanned out", issue.id)
                 return
-            self._produce(issue, recipients)
+            repository.add_recipients(
+                conn, issue.id, [(delivery_id(issue.id, r.account_id), r.account_id) for r in recipients]
+            )
+            self._produce(issue, mails, recipients)
             high_water = recipients[-1].subscriber_id
             repository.record_progress(conn, issue.id, high_water, len(recipients))
             REQUESTED.inc(len(recipients))
 
-    def _produce(self, issue: Issue, recipients: list[Recipient]) -> None:
+    def _produce(self, issue: Issue, mails: dict[str, Rendered], recipients: list[Recipient]) -> None:
         """Send the batch and wait until Kafka acknowledged every record of it."""
         producer = self.producer()
         time = datetime.now(UTC).isoformat()
         futures = []
         for recipient in recipients:
             token = unsubscribe_token(self.unsubscribe_key, recipient.account_id)
-            event = delivery_request(
-                issue, recipient, unsubscribe_url(self.portal_url, token, recipient), time
-            )
+            link = unsubscribe_url(self.portal_url, token, recipient)
+            # An issue written before issues had languages has English only.
+            mail = mails.get(language_of(recipient)) or mails[DEFAULT_LANGUAGE]
+            event = delivery_request(issue.id, mail, recipient, link, time)
             futures.append(
                 producer.send(
                     self.topic, key=event.subject.encode(), value=event.to_json().encode(), headers=HEADERS

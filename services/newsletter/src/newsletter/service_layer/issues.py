@@ -1,55 +1,188 @@
-"""Use cases of issues: a newsletter editor publishes one and follows its fan-out."""
+"""Use cases of issues: an editor writes one in both languages, test-sends it, sends or schedules it,
+cancels it before it goes, and follows its figures. Every action is audited in its transaction."""
 
 import uuid
 from datetime import UTC, datetime
 from uuid import UUID
 
+import psycopg
+
+from accounts_common.account_projection import known_account_email
 from accounts_common.audit import record_action
-from accounts_common.events.topics import OPERATOR_ACTIONS
+from accounts_common.auth import Principal
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES, OPERATOR_ACTIONS
 from accounts_common.kafka import MAX_RECORD_BYTES
+from accounts_common.outbox import enqueue
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
-from newsletter.domain.issues import Issue, Recipient, delivery_request, unsubscribe_url
+from newsletter.domain.content import LANGUAGES, Rendered
+from newsletter.domain.issues import Issue, IssueView, Recipient, delivery_request, unsubscribe_url
+from newsletter.domain.unsubscribe import unsubscribe_token
 from newsletter.service_layer.subscriptions import SOURCE
 
 # The producer refuses a record over MAX_RECORD_BYTES; leave room for the key, headers and framing.
 MAX_VALUE_BYTES = MAX_RECORD_BYTES - 1024
 LONGEST_EMAIL = "x" * 64 + "@" + "x" * 189
+LIST_LIMIT = 100
+
+
+class IssueNotFound(Exception):
+    pass
+
+
+class WrongStatus(Exception):
+    """The issue is not in a status that allows this (sending a sent issue, editing a scheduled one)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class IssueIncomplete(Exception):
+    """A language lacks its subject or body: {"subject.fr": ["Missing…"]}."""
+
+    def __init__(self, missing: dict[str, list[str]]) -> None:
+        super().__init__(missing)
+        self.missing = missing
 
 
 class IssueTooLarge(Exception):
     """One delivery request of the issue would not fit in a Kafka record."""
 
 
-def publish_issue(
-    newsletter: Newsletter, subject: str, text: str, html: str, editor: UUID | None = None
-) -> Issue:
-    """Record the issue for every current subscriber; the fan-out worker is woken by NOTIFY. The
-    editor's action goes to the audit trail in the same transaction."""
+def create_issue(
+    newsletter: Newsletter, subjects: dict[str, str], bodies: dict[str, str], editor: UUID | None
+) -> IssueView:
+    """Record a draft (a language may still be missing: it is refused only when sent)."""
     issue_id = uuid.uuid4()
-    _check_record_size(newsletter, Issue(issue_id, subject, text, html, datetime.now(UTC), 0, 0, 0, 0, None))
     with newsletter.pool.connection() as conn, conn.transaction():
-        issue = repository.insert_issue(conn, issue_id, subject, text, html)
-        record_action(
-            conn,
-            source=SOURCE,
-            actor_account_id=editor,
-            action="issue.sent",
-            target=f"issue {issue_id}: {subject}"[:512],
-            topic=newsletter.topic(OPERATOR_ACTIONS),
-        )
-        return issue
+        issue = repository.insert_issue(conn, issue_id, subjects, bodies, editor)
+        _audit(newsletter, conn, editor, "issue.created", issue)
+    return IssueView(issue)
 
 
-def find_issue(newsletter: Newsletter, issue_id: UUID) -> Issue | None:
+def update_issue(
+    newsletter: Newsletter, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str], editor: UUID
+) -> IssueView:
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.update_draft(conn, issue_id, subjects, bodies)
+        if issue is None:
+            raise _why_not(conn, issue_id)
+        _audit(newsletter, conn, editor, "issue.edited", issue)
+    return IssueView(issue)
+
+
+def send_issue(
+    newsletter: Newsletter, issue_id: UUID, editor: UUID, send_at: datetime | None = None
+) -> IssueView:
+    """Send a complete draft now (status sending), or at `send_at` (scheduled) when that is ahead."""
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.find_issue(conn, issue_id, lock=True)
+        if issue is None:
+            raise IssueNotFound()
+        if issue.status != "draft":
+            raise WrongStatus(issue.status)
+        if missing := issue.missing():
+            raise IssueIncomplete(missing)
+        _check_record_size(newsletter, issue)
+        if send_at is not None and send_at > datetime.now(UTC):
+            started = repository.schedule(conn, issue_id, send_at)
+            action = "issue.scheduled"
+        else:
+            started = repository.start_sending(conn, issue_id, "draft")
+            action = "issue.sent"
+        assert started is not None  # locked above
+        _audit(newsletter, conn, editor, action, started)
+    return IssueView(started)
+
+
+def start_scheduled(newsletter: Newsletter, conn: psycopg.Connection, issue: Issue) -> Issue | None:
+    """The scheduler starts a due issue (in the caller's transaction), audited as sent by the editor
+    who scheduled it; None when it was cancelled meanwhile."""
+    started = repository.start_sending(conn, issue.id, "scheduled")
+    if started is not None:
+        _audit(newsletter, conn, issue.editor_id, "issue.sent", started)
+    return started
+
+
+def cancel_issue(newsletter: Newsletter, issue_id: UUID, editor: UUID) -> IssueView:
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.cancel(conn, issue_id)
+        if issue is None:
+            raise _why_not(conn, issue_id)
+        _audit(newsletter, conn, editor, "issue.cancelled", issue)
+    return IssueView(issue)
+
+
+def send_test(newsletter: Newsletter, issue_id: UUID, editor: Principal) -> tuple[str, list[str]]:
+    """Send each written language of the issue to the editor alone, at the editor's address (their
+    account's current one); the address and the languages sent."""
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.find_issue(conn, issue_id)
+        if issue is None:
+            raise IssueNotFound()
+        mails = issue.rendered()
+        if not mails:
+            raise IssueIncomplete(issue.missing())
+        _check_record_size(newsletter, issue)
+        email = known_account_email(conn, editor.account_id) or editor.email
+        time = datetime.now(UTC).isoformat()
+        token = unsubscribe_token(newsletter.settings.unsubscribe_key, editor.account_id)
+        for language, mail in mails.items():
+            recipient = Recipient(0, editor.account_id, email, language)
+            link = unsubscribe_url(newsletter.settings.portal_url, token, recipient)
+            event = delivery_request(issue.id, mail, recipient, link, time, event_id=uuid.uuid4())
+            enqueue(conn, newsletter.topic(NEWSLETTER_DELIVERIES), event)
+        _audit(newsletter, conn, editor.account_id, "issue.tested", issue)
+    return email, list(mails)
+
+
+def find_issue(newsletter: Newsletter, issue_id: UUID) -> IssueView | None:
     with newsletter.pool.connection() as conn:
-        return repository.find_issue(conn, issue_id)
+        issue = repository.find_issue(conn, issue_id)
+        if issue is None:
+            return None
+        return IssueView(issue, repository.figures(conn, [issue])[issue.id])
+
+
+def list_issues(newsletter: Newsletter) -> list[IssueView]:
+    """The newest issues first, with their figures."""
+    with newsletter.pool.connection() as conn:
+        issues = repository.latest_issues(conn, LIST_LIMIT)
+        counted = repository.figures(conn, issues)
+    return [IssueView(issue, counted[issue.id]) for issue in issues]
+
+
+def _why_not(conn: psycopg.Connection, issue_id: UUID) -> Exception:
+    issue = repository.find_issue(conn, issue_id)
+    return IssueNotFound() if issue is None else WrongStatus(issue.status)
+
+
+def _audit(
+    newsletter: Newsletter, conn: psycopg.Connection, editor: UUID | None, action: str, issue: Issue
+) -> None:
+    subject = issue.subjects.get("en") or issue.subjects.get("fr") or ""
+    record_action(
+        conn,
+        source=SOURCE,
+        actor_account_id=editor,
+        action=action,
+        target=f"issue {issue.id}: {subject}"[:512],
+        topic=newsletter.topic(OPERATOR_ACTIONS),
+    )
 
 
 def _check_record_size(newsletter: Newsletter, issue: Issue) -> None:
     """Refuse now an issue whose records Kafka would refuse later, stalling the fan-out."""
-    recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL, "fr")
-    link = unsubscribe_url(newsletter.settings.portal_url, "x" * 66, recipient)
-    record = delivery_request(issue, recipient, link, datetime.now(UTC).isoformat())
-    if len(record.to_json().encode()) > MAX_VALUE_BYTES:
-        raise IssueTooLarge()
+    for language, mail in issue.rendered().items():
+        recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL, language)
+        link = unsubscribe_url(newsletter.settings.portal_url, "x" * 66, recipient)
+        record = delivery_request(issue.id, mail, recipient, link, datetime.now(UTC).isoformat())
+        if len(record.to_json().encode()) > MAX_VALUE_BYTES:
+            raise IssueTooLarge()
+
+
+def preview(subjects: dict[str, str], bodies: dict[str, str]) -> dict[str, Rendered]:
+    """Each language as it will be mailed, without storing anything (the console's live preview)."""
+    draft = Issue(uuid.uuid4(), "draft", subjects, bodies, None, None, datetime.now(UTC), None, None)
+    return {language: mail for language, mail in draft.rendered().items() if language in LANGUAGES}

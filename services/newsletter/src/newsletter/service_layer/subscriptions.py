@@ -25,6 +25,7 @@ class AccountErased(Exception):
 class Subscription:
     subscribed: bool
     since: datetime | None
+    reason: str | None = None  # when not subscribed: why the last subscription ended (bounce, …)
 
 
 def subscribe(newsletter: Newsletter, principal: Principal) -> tuple[Subscription, bool]:
@@ -46,7 +47,9 @@ def status(newsletter: Newsletter, account_id: UUID) -> Subscription:
     """Whether the account is subscribed, and since when."""
     with newsletter.pool.connection() as conn:
         since = repository.subscribed_since(conn, account_id)
-    return Subscription(since is not None, since)
+        if since is not None:
+            return Subscription(True, since)
+        return Subscription(False, None, repository.ending_reason(conn, account_id))
 
 
 def unsubscribe(newsletter: Newsletter, account_id: UUID, reason: str) -> bool:
@@ -60,6 +63,10 @@ def unsubscribe_in(newsletter: Newsletter, conn: psycopg.Connection, account_id:
     email = known_account_email(conn, account_id)
     if not repository.remove_subscriber(conn, account_id):
         return False
+    if reason == "account_deleted":
+        repository.forget_ending(conn, account_id)
+    else:
+        repository.record_ending(conn, account_id, reason)
     if email is not None:  # a subscriber always has a known email; the event needs it
         _publish(newsletter, conn, "NewsletterUnsubscribed", account_id, email, reason)
     return True
@@ -81,3 +88,12 @@ def _publish(
     }
     event = new_event(event_type, source=SOURCE, subject=str(account_id), data=data)
     enqueue(conn, newsletter.topic(SUBSCRIPTION_EVENTS), event)
+
+
+def end_for_bounce(newsletter: Newsletter, conn: psycopg.Connection, account_id: UUID, email: str) -> bool:
+    """A mail to `email` bounced for good: end the account's subscription (reason bounce), unless the
+    account has moved to another address since."""
+    current = known_account_email(conn, account_id)
+    if current is None or current.casefold() != email.casefold():
+        return False
+    return unsubscribe_in(newsletter, conn, account_id, "bounce")

@@ -1,4 +1,6 @@
-"""The newsletter's HTTP API, as the portal uses it (DESIGN §3)."""
+"""The newsletter's HTTP API, as the portal uses it (DESIGN §3, §10)."""
+
+from typing import Any
 
 from portal.adapters.http import ApiError, JsonApi
 
@@ -12,7 +14,13 @@ class NewsletterClient:
         self.api = api
 
     def subscribed(self, token: str) -> bool:
-        return bool(self.api.call("GET", "/v1/subscriptions/me", token=token)["subscribed"])
+        return self.subscription(token)[0]
+
+    def subscription(self, token: str) -> tuple[bool, str | None]:
+        """Whether the account is subscribed; if not, why its last subscription ended (`bounce`: mail
+        to its address bounced), else None."""
+        body = self.api.call("GET", "/v1/subscriptions/me", token=token)
+        return bool(body["subscribed"]), body.get("reason")
 
     def subscribe(self, token: str) -> None:
         self.api.call("POST", "/v1/subscriptions", {}, token=token)
@@ -36,3 +44,38 @@ class NewsletterClient:
                 return False
             raise
         return True
+
+
+class IssuesClient:
+    """The issues of newsletter editors (the console), with the editor's own token: the newsletter
+    checks the role and audits every action."""
+
+    def __init__(self, api: JsonApi) -> None:
+        self.api = api
+
+    def list(self, token: str) -> list[dict[str, Any]]:
+        return self.api.call("GET", "/v1/issues", token=token)["items"]
+
+    def get(self, token: str, issue_id: str) -> dict[str, Any]:
+        return self.api.call("GET", f"/v1/issues/{issue_id}", token=token)
+
+    def create(self, token: str, texts: dict[str, Any]) -> dict[str, Any]:
+        return self.api.call("POST", "/v1/issues", texts, token=token)
+
+    def update(self, token: str, issue_id: str, texts: dict[str, Any]) -> dict[str, Any]:
+        return self.api.call("PUT", f"/v1/issues/{issue_id}", texts, token=token)
+
+    def preview(self, token: str, texts: dict[str, Any]) -> dict[str, Any]:
+        """{en: {subject, html, text}, fr: …} for each language written."""
+        return self.api.call("POST", "/v1/issues/preview", texts, token=token)
+
+    def test(self, token: str, issue_id: str) -> dict[str, Any]:
+        return self.api.call("POST", f"/v1/issues/{issue_id}/test", {}, token=token)
+
+    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, Any]:
+        return self.api.call(
+            "POST", f"/v1/issues/{issue_id}/send", {"send_at": send_at} if send_at else {}, token=token
+        )
+
+    def cancel(self, token: str, issue_id: str) -> dict[str, Any]:
+        return self.api.call("POST", f"/v1/issues/{issue_id}/cancel", {}, token=token)

@@ -38,9 +38,29 @@ function watchResend(form) {
   tick();
 }
 
+// The newsletter editor: the preview follows the text as it is typed (the Preview button does the
+// same without this file).
+function watchIssuePreview(form) {
+  const target = document.getElementById("issue-preview");
+  let timer = null;
+  const refresh = async () => {
+    const body = new FormData(form);
+    body.delete("action");
+    const response = await fetch(form.dataset.livePreview, { method: "POST", body, credentials: "same-origin" });
+    if (response.ok) {
+      target.innerHTML = await response.text();
+    }
+  };
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 400);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   // After a refused form, start where the first error is.
   document.querySelector("[aria-invalid=true]")?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
+  document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
 });

@@ -15,20 +15,27 @@ RETURN_PAGES = {"newsletter": "account.newsletter", "created": "signup.created"}
 
 def newsletter_status(token: str) -> bool | None:
     """Subscribed or not; None when the newsletter service does not answer."""
+    return newsletter_subscription(token)[0]
+
+
+def newsletter_subscription(token: str) -> tuple[bool | None, str | None]:
+    """Subscribed or not (None when the newsletter service does not answer), and why the last
+    subscription ended when it did (`bounce`)."""
     try:
-        return portal().newsletter.subscribed(token)
+        return portal().newsletter.subscription(token)
     except (ServiceUnavailable, ApiError) as error:
         if isinstance(error, ApiError) and error.session_ended:
             raise
-        return None
+        return None, None
 
 
 def render_account(errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
-    token = str(access_token())
+    subscribed, ended_because = newsletter_subscription(str(access_token()))
     return render_template(
         "account/account.html",
         email=session.get("email"),
-        subscribed=newsletter_status(token),
+        subscribed=subscribed,
+        ended_because=ended_because,
         errors=errors,
     ), status
 
@@ -42,7 +49,13 @@ def account() -> tuple[str, int]:
 @blp.get("/newsletter")
 @login_required
 def newsletter() -> str:
-    return render_template("account/newsletter.html", subscribed=newsletter_status(str(access_token())))
+    subscribed, ended_because = newsletter_subscription(str(access_token()))
+    return render_template(
+        "account/newsletter.html",
+        subscribed=subscribed,
+        ended_because=ended_because,
+        email=session.get("email"),
+    )
 
 
 @blp.post("/newsletter")

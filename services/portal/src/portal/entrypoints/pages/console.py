@@ -4,7 +4,7 @@ console only shows what they answer."""
 
 import functools
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, g, render_template, request
@@ -20,6 +20,7 @@ blp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])
 # The sections of the console and the role each needs, in the order the menu lists them.
 SECTIONS = (
+    ("console.newsletter", Role.NEWSLETTER_EDITOR),
     ("console.accounts", Role.SUPPORT),
     ("console.deliveries", Role.SUPPORT),
     ("console.staff", Role.ADMIN),
@@ -244,3 +245,147 @@ def audit() -> tuple[str, int]:
             )
     status = 400 if errors else 200
     return render_console("audit.html", entries=entries, values=values, errors=errors), status
+
+
+# --- Newsletter (newsletter-editor) ---------------------------------------------------------------
+
+LANGUAGES = ("en", "fr")
+
+
+@blp.get("/newsletter")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def newsletter() -> str:
+    return render_console("newsletter.html", issues=portal().issues.list(token()))
+
+
+@blp.get("/newsletter/new")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def new_issue() -> str:
+    return render_editor(None, {"subject": {}, "body": {}}, None, {})[0]
+
+
+@blp.get("/newsletter/<uuid:issue_id>")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def issue(issue_id: Any) -> tuple[str, int]:
+    try:
+        found = portal().issues.get(token(), str(issue_id))
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        abort(404)
+    return render_editor(found, found, preview_of(found), {})
+
+
+def posted_texts() -> dict[str, dict[str, str]]:
+    """The editor's form as an issue's texts: {subject: {en, fr}, body: {en, fr}}, blanks left out."""
+    texts: dict[str, dict[str, str]] = {"subject": {}, "body": {}}
+    for part in texts:
+        for language in LANGUAGES:
+            value = request.form.get(f"{part}_{language}", "")
+            if value.strip():
+                texts[part][language] = value.replace("\r\n", "\n")
+    return texts
+
+
+def preview_of(texts: dict[str, Any]) -> dict[str, Any]:
+    """Each written language as it will be mailed; {} when nothing is written yet."""
+    if not (texts["subject"] or texts["body"]):
+        return {}
+    try:
+        return dict(portal().issues.preview(token(), {"subject": texts["subject"], "body": texts["body"]}))
+    except ApiError as error:
+        if error.status not in (413, 422):
+            raise
+        return {}
+
+
+def render_editor(
+    found: dict[str, Any] | None,
+    texts: dict[str, Any],
+    preview: dict[str, Any] | None,
+    errors: dict[str, list[str]],
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_console(
+        "newsletter_issue.html",
+        issue=found,
+        texts=texts,
+        preview=preview,
+        errors=errors,
+        issue_languages=LANGUAGES,
+    ), status
+
+
+@blp.post("/newsletter/previews")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def live_preview() -> str:
+    """The preview alone, for the editor's script to show as the editor types."""
+    return render_template("console/newsletter_preview.html", preview=preview_of(posted_texts()))
+
+
+@blp.post("/newsletter")
+@blp.post("/newsletter/<uuid:issue_id>")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
+    """Save the draft (a new one, or the issue's), or only show its preview (`action=preview`)."""
+    texts = posted_texts()
+    found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+    if request.form.get("action") == "preview":
+        return render_editor(found, texts, preview_of(texts), {})
+    try:
+        if issue_id:
+            saved = portal().issues.update(token(), str(issue_id), texts)
+        else:
+            saved = portal().issues.create(token(), texts)
+    except ApiError as error:
+        if error.status not in (409, 413, 422):
+            raise
+        return render_editor(found, texts, None, {"_form": [issue_problem(error)]}, 400)
+    flash(gettext("The draft is saved."))
+    return see_other("console.issue", issue_id=saved["id"])
+
+
+@blp.post("/newsletter/<uuid:issue_id>/<any(test, send, cancel):action>")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
+    issues, issue_id = portal().issues, str(issue_id)
+    try:
+        if action == "test":
+            sent = issues.test(token(), issue_id)
+            flash(gettext("A test was sent to %(email)s, in each language written.", email=sent["email"]))
+        elif action == "cancel":
+            issues.cancel(token(), issue_id)
+            flash(gettext("The issue is cancelled: it will not be sent."))
+        else:
+            send_at = scheduled_time(request.form.get("send_at", ""))
+            state = issues.send(token(), issue_id, send_at)
+            flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
+                  gettext("The issue is being sent."))  # fmt: skip
+    except ApiError as error:
+        if error.status not in (404, 409, 413, 422):
+            raise
+        found = issues.get(token(), issue_id)
+        return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
+    except ValueError:
+        found = issues.get(token(), issue_id)
+        message = gettext("Enter the date and time, like 2026-12-24 09:00.")
+        return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400)
+    return see_other("console.issue", issue_id=issue_id)
+
+
+def scheduled_time(value: str) -> str | None:
+    """The form's date and time (UTC) in RFC 3339; None (now) when empty; ValueError when not a time."""
+    if not value.strip():
+        return None
+    return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC).isoformat()
+
+
+def issue_problem(error: ApiError) -> str:
+    """The newsletter's refusal in the page's language."""
+    if error.slug == "issue-incomplete":
+        return gettext("Write the subject and the text in English and in French before sending.")
+    if error.status == 409:
+        return gettext("This issue has already gone, or was cancelled: it cannot be changed.")
+    if error.status == 413:
+        return gettext("The issue is too long.")
+    return gettext("The issue could not be saved: check each field.")

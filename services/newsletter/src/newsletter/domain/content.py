@@ -1,0 +1,102 @@
+"""An issue's Markdown as a mail's two parts: sanitised HTML and plain text, from the same source.
+
+The HTML is markdown-it-py's CommonMark rendering with raw HTML off (typed tags come out as text),
+then cleaned by nh3 against an allow-list: no script, no style, no event handler, links only to
+http(s) and mailto, so whatever an editor (or a stolen editor's token) writes, the mail carries
+no active content. The text part walks the same tokens: what the reader of a text-only client sees.
+"""
+
+from dataclasses import dataclass
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+LANGUAGES = ("en", "fr")
+ALLOWED_TAGS = {
+    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
+    "li", "ol", "p", "pre", "strong", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One language of an issue, as it is mailed."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def render(subject: str, markdown: str) -> Rendered:
+    """The mail of one language: its subject, sanitised HTML and text part."""
+    tokens = _markdown.parse(markdown)
+    html = _markdown.renderer.render(tokens, _markdown.options, {})
+    return Rendered(subject=subject, html=sanitise(html), text=plain_text(tokens))
+
+
+def sanitise(html: str) -> str:
+    """Only the allow-listed tags, attributes and URL schemes are kept."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+def plain_text(tokens: list[Token]) -> str:
+    """The text part: paragraphs apart, list items marked, each link's address after its words."""
+    blocks: list[str] = []
+    prefixes: list[str] = []  # one per open list: "-" or the next number
+    for token in tokens:
+        if token.type == "bullet_list_open":
+            prefixes.append("-")
+        elif token.type == "ordered_list_open":
+            prefixes.append(str(int(token.attrGet("start") or 1)))
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            prefixes.pop()
+        elif token.type == "inline":
+            blocks.append(_list_marker(prefixes, blocks) + _inline_text(token.children or []))
+        elif token.type in ("fence", "code_block"):
+            blocks.append(token.content.rstrip("\n"))
+        elif token.type == "hr":
+            blocks.append("----")
+    return "\n\n".join(blocks).strip() + "\n"
+
+
+def _list_marker(prefixes: list[str], blocks: list[str]) -> str:
+    if not prefixes:
+        return ""
+    marker = prefixes[-1]
+    if marker != "-":
+        prefixes[-1] = str(int(marker) + 1)
+        marker += "."
+    return "  " * (len(prefixes) - 1) + marker + " "
+
+
+def _inline_text(children: list[Token]) -> str:
+    parts: list[str] = []
+    links: list[tuple[str, int]] = []  # the open links' addresses, and where their words start
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            parts.append(child.content or str(child.attrGet("alt") or ""))
+        elif child.type == "link_open":
+            links.append((str(child.attrGet("href") or ""), len(parts)))
+        elif child.type == "link_close":
+            href, start = links.pop()
+            words = "".join(parts[start:])
+            if href and words not in (href, href.removeprefix("mailto:")):
+                parts.append(f" <{href}>")
+    return "".join(parts)

@@ -1,0 +1,27 @@
+"""What the newsletter does with the mailer's delivery results: its issues' figures, and bounces."""
+
+from typing import Any
+
+import psycopg
+
+from accounts_common.consumer import Handler
+from accounts_common.events import CloudEvent
+from newsletter.adapters import repository
+from newsletter.bootstrap import Newsletter
+from newsletter.service_layer.subscriptions import end_for_bounce
+
+
+def delivery_result_handlers(newsletter: Newsletter) -> dict[str, Handler]:
+    """EmailDelivered and EmailFailed count in their issue's figures; a hard failure (a bounce) of any
+    mail to a subscriber's current address ends the subscription with reason `bounce`."""
+
+    def delivered(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        repository.record_outcome(conn, data["delivery_id"], "sent")
+
+    def failed(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        hard = data["failure_class"] == "hard"
+        repository.record_outcome(conn, data["delivery_id"], "bounced" if hard else "failed")
+        if hard and data.get("account_id"):
+            end_for_bounce(newsletter, conn, data["account_id"], data["email"])
+
+    return {"EmailDelivered": delivered, "EmailFailed": failed}

@@ -1,0 +1,165 @@
+"""An editor's issue through running processes (identity, a newsletter of its own, the stack's mailer,
+the SMTP sink): written in two languages, previewed, test-sent to the editor alone, scheduled; each
+subscriber gets their language at the scheduled time and not before, an address the sink refuses with
+550 bounces and ends its subscription, and the issue's figures come back from the mailer's results."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import psycopg
+import pytest
+
+from accounts_common.events.topics import DELIVERY_RESULTS
+from tests.conftest import Infra, Stack
+from tests.e2e.conftest import Newsletter, stack_staff_header, start_newsletter, verified_account
+from tests.e2e.mail_helpers import headers_of
+from tests.support.http import call
+from tests.support.kafka import TopicReader
+from tests.support.polling import wait_for
+
+ISSUE = {
+    "subject": {"en": "December at the video portal", "fr": "Décembre sur le portail vidéo"},
+    "body": {
+        "en": "# New this month\n\nThe **Defence Ministers' meeting** in [video](https://portal.example.org/v/1).",
+        "fr": "# Nouveau ce mois-ci\n\nLa **réunion des ministres** en [vidéo](https://portal.example.org/v/1).",
+    },
+}
+SCHEDULED_AHEAD = timedelta(seconds=20)
+
+
+@pytest.fixture(scope="module")
+def editors_newsletter(
+    stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Newsletter]:
+    """A newsletter of this module's own (its subscribers only) on the real topics, beside the stack."""
+    editor = stack_staff_header(stack, infra, "newsletter-editor")
+    running = start_newsletter(
+        infra, tmp_path_factory.mktemp("editors-logs"), stack.identity_url, editor, name="editors"
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def subscribe(newsletter: Newsletter, token: str) -> None:
+    status, body = call(
+        "POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert status == 201, body
+
+
+def claims(token: str) -> dict:  # type: ignore[type-arg]
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def mails_titled(infra: Infra, email: str, subject: str) -> list[dict]:  # type: ignore[type-arg]
+    return [m for m in infra.inbox.messages(email) if m["subject"] == subject]
+
+
+def received_at(mail: dict) -> datetime:  # type: ignore[type-arg]
+    return datetime.fromisoformat(mail["received_at"].replace("Z", "+00:00"))
+
+
+def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and_a_550_ends_a_subscription(
+    stack, editors_newsletter, infra
+):
+    newsletter = editors_newsletter
+    tag = uuid.uuid4().hex[:8]
+    english, french, refused = (f"{who}-{tag}@example.org" for who in ("reader", "lectrice", "refused"))
+    tokens = {
+        english: verified_account(stack.identity_url, infra.inbox, english),
+        french: verified_account(stack.identity_url, infra.inbox, french, locale="fr"),
+        refused: verified_account(stack.identity_url, infra.inbox, refused),
+    }
+    for token in tokens.values():
+        subscribe(newsletter, token)
+    french_id = claims(tokens[french])["sub"]
+
+    def french_known() -> bool:
+        with psycopg.connect(newsletter.database_url) as conn:
+            row = conn.execute(
+                "SELECT locale FROM known_accounts WHERE account_id = %s", (french_id,)
+            ).fetchone()
+        return row == ("fr",)
+
+    wait_for(french_known, timeout=30, what="the French reader's language from AccountVerified")
+    results = TopicReader(infra.kafka, DELIVERY_RESULTS)
+    infra.inbox.set_fault(
+        550, f"5.1.1 <{refused}>: Recipient address rejected: User unknown", recipients=refused
+    )
+    try:
+        status, issue = newsletter.editor_call("POST", "/v1/issues", ISSUE)
+        assert (status, issue["status"]) == (201, "draft"), issue
+
+        status, preview = newsletter.editor_call("POST", "/v1/issues/preview", ISSUE)
+        assert status == 200
+        assert "<strong>réunion des ministres</strong>" in preview["fr"]["html"]
+        assert "video <https://portal.example.org/v/1>" in preview["en"]["text"]
+
+        status, tested = newsletter.editor_call("POST", f"/v1/issues/{issue['id']}/test")
+        assert status == 202, tested
+        editor_email = tested["email"]
+        for subject in ISSUE["subject"].values():
+            wait_for(
+                lambda s=subject: mails_titled(infra, editor_email, s),
+                timeout=30,
+                what=f"the test {subject!r}",
+            )
+
+        send_at = datetime.now(UTC) + SCHEDULED_AHEAD
+        status, scheduled = newsletter.editor_call(
+            "POST", f"/v1/issues/{issue['id']}/send", {"send_at": send_at.isoformat()}
+        )
+        assert (status, scheduled["status"]) == (202, "scheduled"), scheduled
+        assert all(not mails_titled(infra, email, ISSUE["subject"]["en"]) for email in (english, refused)), (
+            "only the editor got the test"
+        )
+        assert not mails_titled(infra, french, ISSUE["subject"]["fr"])
+
+        english_mail = wait_for(
+            lambda: mails_titled(infra, english, ISSUE["subject"]["en"]), timeout=90, what="the English issue"
+        )[0]
+        french_mail = wait_for(
+            lambda: mails_titled(infra, french, ISSUE["subject"]["fr"]), timeout=30, what="the French issue"
+        )[0]
+        assert received_at(english_mail) >= send_at and received_at(french_mail) >= send_at, "not before"
+        assert "<strong>Defence Ministers' meeting</strong>" in english_mail["html"]
+        assert "La réunion des ministres en vidéo <https://portal.example.org/v/1>" in french_mail["text"]
+        assert headers_of(french_mail)["list-unsubscribe"].split(",")[0].strip("<> ").endswith("&lang=fr")
+
+        def figures_complete():  # type: ignore[no-untyped-def]
+            status, state = newsletter.editor_call("GET", f"/v1/issues/{issue['id']}")
+            figures = state["figures"]
+            return state if state["status"] == "sent" and figures["sent"] + figures["bounced"] == 3 else None
+
+        done = wait_for(figures_complete, timeout=90, what="the issue's figures from the mailer's results")
+        results.read_until(
+            lambda _: any(
+                e["type"] == "EmailFailed" and e["data"]["email"] == refused and e["data"]["class"] == "hard"
+                for e in results.events()
+            ),
+            timeout=30,
+            what="the mailer's EmailFailed (hard) on its results topic",
+        )
+    finally:
+        infra.inbox.clear_fault()
+        results.close()
+    assert done["figures"] == {"recipients": 3, "sent": 2, "failed": 0, "bounced": 1, "unsubscribed": 0}
+    assert datetime.fromisoformat(done["started_at"]) >= send_at
+    assert not mails_titled(infra, refused, ISSUE["subject"]["en"])
+    status, subscription = call(
+        "GET", f"{newsletter.url}/v1/subscriptions/me", headers={"Authorization": f"Bearer {tokens[refused]}"}
+    )
+    assert (status, subscription["subscribed"], subscription["reason"]) == (200, False, "bounce")
+    for email in (english, french):
+        status, subscription = call(
+            "GET",
+            f"{newsletter.url}/v1/subscriptions/me",
+            headers={"Authorization": f"Bearer {tokens[email]}"},
+        )
+        assert subscription["subscribed"] is True
+    status, listed = newsletter.editor_call("GET", "/v1/issues")
+    assert [item["figures"] for item in listed["items"] if item["id"] == issue["id"]] == [done["figures"]]

@@ -1,0 +1,119 @@
+"""The bounce mailbox against a real database and SMTP sink: a mail the sink accepts and then bounces
+(a `dsn` fault: an RFC 3464 DSN into its Maildir, as a relay's would reach the bounce address) is
+read by `mailer bounces`, which suppresses the address and reports the very delivery that bounced."""
+
+import mailbox
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.events import parse_event, validate_data
+from accounts_common.events.topics import DELIVERY_RESULTS
+from mailer.adapters import deliveries
+from mailer.adapters.deliveries import DeliveryLog
+from mailer.adapters.ratelimit import TokenBucket
+from mailer.adapters.smtp import SmtpSender
+from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
+from mailer.messages import Content, Envelope, build_message
+from mailer.service_layer.bounces import read_maildir
+from mailer.service_layer.dispatch import Dispatcher, PendingEmail
+from tests.conftest import Infra, migrated_database
+from tests.support.sink import PrivateSink
+
+ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "dsn"
+
+
+@pytest.fixture(scope="module")
+def mailer_pool(infra: Infra) -> Iterator[ConnectionPool]:
+    with worker_pool(migrated_database(infra, "test_mailer_bounces", MAILER_MIGRATIONS), 1) as pool:
+        yield pool
+
+
+@pytest.fixture
+def bouncing_sink(tmp_path: Path) -> Iterator[PrivateSink]:
+    sink = PrivateSink(tmp_path, "--bounce-maildir", str(tmp_path / "bounces"))
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def newsletter_mail(recipient: str, account: uuid.UUID) -> PendingEmail:
+    event_id = str(uuid.uuid4())
+    content = Content("Our latest updates", "text\n", "<p>html</p>")
+    return PendingEmail(
+        event_id,
+        "newsletter",
+        account,
+        recipient,
+        "en",
+        lambda: build_message(ENVELOPE, recipient, content, event_id=event_id),
+    )
+
+
+def failures(pool: ConnectionPool) -> list[dict]:  # type: ignore[type-arg]
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = %s ORDER BY id", (DELIVERY_RESULTS,)
+        ).fetchall()
+    events = [parse_event(value) for (value,) in rows]
+    return [validate_data(e.type, e.data) | {"type": e.type} for e in events if e.type == "EmailFailed"]
+
+
+def test_a_bounce_after_acceptance_is_read_from_the_maildir_suppressed_and_reported_once(
+    mailer_pool, bouncing_sink, tmp_path
+):
+    recipient = f"moved-away-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    bouncing_sink.inbox.set_fault(550, "5.1.1 User unknown", recipients=recipient, dsn=True)
+    dispatcher = Dispatcher(
+        mailer_pool,
+        [SmtpSender("127.0.0.1", bouncing_sink.smtp_port)],
+        DeliveryLog(mailer_pool),
+        TokenBucket(0),
+    )
+    try:
+        sent = newsletter_mail(recipient, account)
+        dispatcher.submit(sent)
+        dispatcher.finish_batch()
+        later = newsletter_mail(recipient, account)
+        assert sent.future.exception() is None, "the server accepted it: the bounce comes later"
+        [dsn] = bouncing_sink.inbox.messages(to=ENVELOPE.sender)
+        assert dsn["subject"] == "Undelivered Mail Returned to Sender"
+
+        assert read_maildir(mailer_pool, DELIVERY_RESULTS, tmp_path / "bounces") == 1
+        assert read_maildir(mailer_pool, DELIVERY_RESULTS, tmp_path / "bounces") == 0, "read once"
+        dispatcher.submit(later)
+        dispatcher.finish_batch()
+    finally:
+        dispatcher.close()
+
+    with mailer_pool.connection() as conn:
+        assert deliveries.suppressed_among(conn, [recipient]) == {recipient}
+    reported = [(f["delivery_id"], f["failure_class"], f["via"]) for f in failures(mailer_pool)
+                if f["email"] == recipient]  # fmt: skip
+    assert reported == [
+        (uuid.UUID(sent.event_id), "hard", "dsn"),
+        (uuid.UUID(later.event_id), "hard", "suppressed"),
+    ]
+    assert [m["subject"] for m in bouncing_sink.inbox.messages(to=recipient)] == []
+
+
+def test_real_world_bounces_in_the_maildir_suppress_their_hard_addresses_only(mailer_pool, tmp_path):
+    folder = tmp_path / "mailbox"
+    mailbox.Maildir(folder, create=True)  # what a mail server delivering to it makes
+    for name in ("gmail.eml", "postfix-mixed.eml", "delayed.eml"):
+        shutil.copy(SAMPLES / name, folder / "new" / f"1.{name}")
+    assert read_maildir(mailer_pool, DELIVERY_RESULTS, folder) == 3
+    with mailer_pool.connection() as conn:
+        found = deliveries.suppressed_among(
+            conn,
+            ["amd-xen-safety@groups.io", "hishealinghand@pastors.com", "spam@michael-mueller-verlag.de",
+             "pkocmid@atlas.cz"],
+        )  # fmt: skip
+    assert found == {"amd-xen-safety@groups.io", "hishealinghand@pastors.com"}
+    assert sorted(path.parent.name for path in folder.glob("*/1.*")) == ["cur", "cur", "cur"]
