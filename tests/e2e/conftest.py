@@ -62,7 +62,9 @@ def verified_account(identity_url: str, inbox: Inbox, email: str, locale: str | 
 
 def start_private_identity(infra: Infra, logs: Path) -> PrivateIdentity:
     """identity's web process alone, on a database of its own (see PrivateIdentity)."""
-    return PrivateIdentity.start(infra.kafka, fresh_database(infra, "e2e_identity_private"), logs)
+    # Several fixtures start one in a run (the mailer's, the fan-out crash test's): a database each.
+    database = fresh_database(infra, f"e2e_identity_private_{uuid.uuid4().hex[:6]}")
+    return PrivateIdentity.start(infra.kafka, database, logs)
 
 
 @dataclass
