@@ -12,7 +12,7 @@ PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh
 
 .PHONY: help install browser run staff-grant staff-list test test-young-clock lint format infra-up infra-down bench chaos clean-state \
-	containers test-containers compose-up compose-down compose-smoke clean-containers backup restore backup-drill
+	docs containers test-containers compose-up compose-down compose-smoke clean-containers backup restore backup-drill
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -44,12 +44,16 @@ staff-list: install ## The staff of `make run`: roles and whether each has a sec
 # tests/containers and tests/compose need containers: make test-containers and make compose-smoke run them.
 # TEST_WORKERS pytest-xdist processes share the tests; those of one service stack stay on one worker.
 TEST_WORKERS ?= 2
-test: install browser ## Start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
+# The docs come first: a broken link fails in seconds, not after the suite.
+test: install browser docs ## Build the docs, start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose \
 		-n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 test-young-clock: install ## The unit tests under a monotonic clock a minute from boot, as on a machine just started
 	bash deploy/local/young-clock.sh $(VENV)/bin/python -m pytest tests/unit -n $(TEST_WORKERS) -q $(ARGS)
+
+docs: install ## Build the docs site (mkdocs.yml, docs/) into site/; strict: a broken link or anchor fails
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 lint: install ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check shared testkit services tests bench deploy examples
