@@ -1,7 +1,7 @@
 """The fault matrix: each scenario breaks one thing in the middle of a signup burst and repairs it.
 
 A scenario passes when every accepted signup's code email reached the SMTP sink exactly once,
-within its time bound. The duplicates the README documents (a worker dies, or loses its
+within its time bound. The duplicates docs/architecture/mailer.md documents (a worker dies, or loses its
 database, after the SMTP server accepted an email and before the delivery row says so) are
 allowed up to the window of each worker the fault can catch in it.
 """

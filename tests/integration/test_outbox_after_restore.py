@@ -1,5 +1,5 @@
 """After a restore: outbox rows that came back without their publish mark go out again, and the
-consumers, deduplicating by event id, act on them once (README "Backups")."""
+consumers, deduplicating by event id, act on them once (docs/operating/backups.md)."""
 
 import uuid
 

@@ -10,7 +10,7 @@ DEV_DOWNLOAD_LINK_KEY = "dev-only-catalogue-download-link-key"
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the catalogue can be told; see README "Operating it" for the variables."""
+    """Everything the catalogue can be told; docs/operating/settings.md lists the variables."""
 
     database_url: str
     kafka_bootstrap_servers: str

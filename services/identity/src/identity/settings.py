@@ -57,7 +57,7 @@ class RateLimits:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything identity can be told; see README "Operating it" for the variables."""
+    """Everything identity can be told; docs/operating/settings.md lists the variables."""
 
     database_url: str
     kafka_bootstrap_servers: str

@@ -10,7 +10,7 @@ from accounts_common.housekeeping import Expiry
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the mailer can be told; see README "Operating it" for the variables."""
+    """Everything the mailer can be told; docs/operating/settings.md lists the variables."""
 
     database_url: str
     kafka_bootstrap_servers: str

@@ -9,7 +9,7 @@ DEV_UNSUBSCRIBE_KEY = "dev-only-newsletter-unsubscribe-key-not-secret"
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the newsletter can be told; see README "Operating it" for the variables."""
+    """Everything the newsletter can be told; docs/operating/settings.md lists the variables."""
 
     database_url: str
     kafka_bootstrap_servers: str

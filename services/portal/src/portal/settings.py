@@ -20,7 +20,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the portal can be told; see README "Operating it" for the variables."""
+    """Everything the portal can be told; docs/operating/settings.md lists the variables."""
 
     secret_key: str
     identity_url: str = "http://127.0.0.1:8001"

@@ -18,7 +18,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS, EventData
 
-# Every published version of every record value. A breaking change is a new version (see README).
+# Every published version of every record value. A breaking change is a new version (docs/events.md).
 SCHEMAS_BY_VERSION: dict[int, dict[str, type[EventData]]] = {1: {**EVENT_SCHEMAS, **STATE_SCHEMAS}}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -103,7 +103,7 @@ def main() -> None:
             (args.folder / name).write_text(render(schema), encoding="utf-8")
     print(f"schemas: {len(schemas) - len(refused)} written to {args.folder}")
     if refused:
-        raise SystemExit("a breaking change needs a new version: see README, Event contracts")
+        raise SystemExit("a breaking change needs a new version: see docs/events.md")
 
 
 if __name__ == "__main__":
