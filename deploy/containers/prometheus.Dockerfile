@@ -11,6 +11,7 @@ RUN printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/
 COPY deploy/observability/alerts.yaml deploy/observability/scrape_config.py /etc/accounts/
 RUN python /etc/accounts/scrape_config.py --rules /etc/accounts/alerts.yaml \
         identity-web=identity-web:8001 identity-relay=identity-relay:9101 \
+        identity-audit-log=identity-audit-log:9110 \
         mailer-web=mailer-web:8004 mailer-worker=mailer-worker:9104 \
         catalogue-web=catalogue-web:8002 catalogue-worker=catalogue-worker:9106 \
         catalogue-relay=catalogue-relay:9107 catalogue-transcoder=catalogue-transcoder:9108 \

@@ -17,8 +17,9 @@ from accounts_testkit.polling import wait_for
 
 # Every process of deploy/compose.yaml that serves /metrics (the jobs of prometheus.Dockerfile).
 SCRAPED = {
-    "identity-web", "identity-relay", "mailer-web", "mailer-worker", "catalogue-web", "catalogue-worker",
-    "newsletter-web", "newsletter-worker", "newsletter-relay", "portal-web",
+    "identity-web", "identity-relay", "identity-audit-log", "mailer-web", "mailer-worker", "catalogue-web",
+    "catalogue-worker", "catalogue-relay", "catalogue-transcoder", "newsletter-web", "newsletter-worker",
+    "newsletter-relay", "portal-web",
 }  # fmt: skip
 
 
