@@ -14,7 +14,8 @@ from psycopg_pool import ConnectionPool
 from accounts_common import account_projection
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.db import create_pool
-from accounts_common.events import parse_event, validate_data
+from accounts_common.events import Topic, dead_letter_topic, parse_event, validate_data
+from accounts_common.events.topics import ensure_topics
 from accounts_common.roles import Role
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
@@ -22,6 +23,7 @@ from identity.entrypoints.app import create_app
 from identity.entrypoints.cli import IDENTITY_MIGRATIONS
 from identity.service_layer import staff
 from identity.settings import RateLimits, Settings
+from mailer.settings import Settings as MailerSettings
 from newsletter.bootstrap import Newsletter
 from newsletter.bootstrap import bootstrap as newsletter_bootstrap
 from newsletter.entrypoints.app import create_app as create_newsletter_app
@@ -235,3 +237,17 @@ def sink(tmp_path: Path) -> Iterator[PrivateSink]:
     private.start()
     yield private
     private.stop()
+
+
+def private_mailer_settings(infra, database_url: str, jwks_url: str, name: str):  # type: ignore[no-untyped-def]
+    """The mailer's settings for an in-process web app, with a consumer group (and dead-letter topic)
+    of its own: listing or replaying its dead letters never touches another run's."""
+    group = f"mailer-{name}-{RUN_ID}"
+    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    return dataclasses.replace(
+        MailerSettings.from_env(),
+        database_url=database_url,
+        identity_jwks_url=jwks_url,
+        kafka_bootstrap_servers=infra.kafka,
+        consumer_group=group,
+    )

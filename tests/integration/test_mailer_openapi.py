@@ -1,7 +1,6 @@
 """Fuzzing the mailer's operator API (its OpenAPI document) with schemathesis and every check, against
 the in-process app and a real database: no 5xx, and every answer is one the document declares."""
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -9,14 +8,11 @@ import schemathesis
 from flask import Flask
 
 from accounts_common.db import create_pool
-from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ensure_topics
 from accounts_common.roles import Role
 from mailer.entrypoints.app import create_app
 from mailer.entrypoints.cli import MAILER_MIGRATIONS
-from mailer.settings import Settings
-from tests.conftest import RUN_ID, Infra, migrated_database
-from tests.integration.conftest import bearer, sign_up, staff_token
+from tests.conftest import Infra, migrated_database
+from tests.integration.conftest import bearer, private_mailer_settings, sign_up, staff_token
 from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
 
 # Schema-valid data may still be refused for a missing or wrong token, or one without the support role
@@ -32,16 +28,7 @@ def mailer_db(infra: Infra) -> str:
 
 @pytest.fixture
 def fuzzed_app(mailer_db, served_identity, infra) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
-    # Dead letters of its own: replaying them all must not touch another run's.
-    group = f"mailer-openapi-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    settings = dataclasses.replace(
-        Settings.from_env(),
-        database_url=mailer_db,
-        identity_jwks_url=served_identity.jwks_url,
-        kafka_bootstrap_servers=infra.kafka,
-        consumer_group=group,
-    )
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "openapi")
     with create_pool(mailer_db, name="test-mailer-openapi") as pool:
         yield create_app(settings, pool)
 

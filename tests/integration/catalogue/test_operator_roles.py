@@ -2,7 +2,6 @@
 not one, a plain account, each staff role, and the right role logged in without a second factor.
 The services run in-process and check the tokens of one identity served on a real port."""
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -11,17 +10,14 @@ import pytest
 from flask.testing import FlaskClient
 
 from accounts_common.db import create_pool
-from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ensure_topics
 from accounts_common.roles import ROLES, Role
 from catalogue.entrypoints.app import create_app as create_catalogue_app
 from identity.service_layer import staff
 from mailer.entrypoints.app import create_app as create_mailer_app
 from mailer.entrypoints.cli import MAILER_MIGRATIONS
-from mailer.settings import Settings as MailerSettings
 from newsletter.entrypoints.app import create_app as create_newsletter_app
-from tests.conftest import RUN_ID, migrated_database
-from tests.integration.conftest import PASSWORD, bearer, sign_up, staff_token
+from tests.conftest import migrated_database
+from tests.integration.conftest import PASSWORD, bearer, private_mailer_settings, sign_up, staff_token
 
 NOBODY = "nobody-at-all@example.org"
 
@@ -78,15 +74,7 @@ def mailer_db(infra) -> str:  # type: ignore[no-untyped-def]
 def clients(
     served_identity, make_catalogue, newsletter, mailer_db, infra
 ) -> Iterator[dict[str, FlaskClient]]:  # type: ignore[no-untyped-def]
-    group = f"mailer-roles-{RUN_ID}"  # dead letters of its own (none): nobody else's are touched
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    settings = dataclasses.replace(
-        MailerSettings.from_env(),
-        database_url=mailer_db,
-        identity_jwks_url=served_identity.jwks_url,
-        kafka_bootstrap_servers=infra.kafka,
-        consumer_group=group,
-    )
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "roles")
     with create_pool(mailer_db, name="test-mailer-roles") as pool:
         yield {
             "identity": served_identity.app.test_client(),
