@@ -254,7 +254,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
     env["IDENTITY_RELAY_METRICS_PORT"] = str(free_port())
-    audit_env = {**worker_env, "IDENTITY_AUDIT_METRICS_PORT": str(free_port())}
+    audit_env = {**worker_env, "IDENTITY_AUDIT_LOG_METRICS_PORT": str(free_port())}
     processes = {
         "identity-web": ServiceProcess(
             "identity-web", ["identity", "web", "--port", str(port), "--workers", "2"], env, logs

@@ -72,7 +72,8 @@ def test_compose_web_processes_add_up_their_workers_and_prometheus_reaches_every
         assert bool(multiprocess) == (name in web), name
     dockerfile = (REPO / "deploy" / "containers" / "prometheus.Dockerfile").read_text()
     jobs = dict(re.findall(r"([a-z-]+)=\1:(\d+)", dockerfile))
-    assert set(jobs) == web | {n for n in services if n.endswith(("-worker", "-relay", "-transcoder"))}
+    background = ("-worker", "-relay", "-transcoder", "-audit-log")
+    assert set(jobs) == web | {name for name in services if name.endswith(background)}
     hosts = {name: value for name, value in services["identity-relay"]["environment"].items()}
     assert {hosts[f"{job.replace('-', '_').upper()}_METRICS_HOST"] for job in jobs if job not in web} == {
         "0.0.0.0"

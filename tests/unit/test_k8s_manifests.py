@@ -264,6 +264,7 @@ def test_metrics_served_on_their_own_port_listen_beyond_the_pod():
     hosts = {name: value for name, value in config.items() if name.endswith("_METRICS_HOST")}
     assert set(hosts) == {
         "IDENTITY_RELAY_METRICS_HOST",
+        "IDENTITY_AUDIT_LOG_METRICS_HOST",
         "MAILER_WORKER_METRICS_HOST",
         "NEWSLETTER_WORKER_METRICS_HOST",
         "NEWSLETTER_RELAY_METRICS_HOST",

@@ -90,6 +90,7 @@ class Settings:
     relay_metrics_host: str = "127.0.0.1"
     audit_consumer_group: str = "identity-audit"
     audit_metrics_port: int = 9110
+    audit_metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -122,7 +123,8 @@ class Settings:
             relay_metrics_port=env_int("IDENTITY_RELAY_METRICS_PORT", 9101),
             relay_metrics_host=env_str("IDENTITY_RELAY_METRICS_HOST", "127.0.0.1"),
             audit_consumer_group=env_str("IDENTITY_AUDIT_CONSUMER_GROUP", "identity-audit"),
-            audit_metrics_port=env_int("IDENTITY_AUDIT_METRICS_PORT", 9110),
+            audit_metrics_port=env_int("IDENTITY_AUDIT_LOG_METRICS_PORT", 9110),
+            audit_metrics_host=env_str("IDENTITY_AUDIT_LOG_METRICS_HOST", "127.0.0.1"),
             rate_limits=RateLimits.from_env(),
             login_throttle=LoginThrottle(
                 free_failures=env_int("IDENTITY_LOGIN_FREE_FAILURES", 5),

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_audit_log(settings: Settings) -> None:
     """Project the audit topic into operator_actions until SIGTERM (consumer group identity-audit)."""
-    serve_metrics(settings.audit_metrics_port, settings.relay_metrics_host)
+    serve_metrics(settings.audit_metrics_port, settings.audit_metrics_host)
     with ConnectionPool(
         settings.database_url, name="identity-audit", min_size=1, max_size=2, kwargs={"autocommit": True}
     ) as pool:
