@@ -2,7 +2,7 @@
 
 from psycopg_pool import ConnectionPool
 
-from accounts_common.codecrypt import cipher_from_env
+from accounts_common.codecrypt import CodeCipher
 from accounts_common.events.topics import DELIVERY_RESULTS
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
@@ -34,7 +34,7 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
     return Mailer(
         dispatcher=Dispatcher(pool, senders, delivery_log, rate_limit),
         templates=Templates(settings.language),
-        cipher=cipher_from_env(),
+        cipher=CodeCipher(list(settings.code_encryption_keys)),
         brands=brands(
             settings.mail_from,
             settings.reply_to,
