@@ -57,9 +57,7 @@ def test_the_web_command_of_each_image_is_sized_by_the_environment(dockerfile, m
     assert command == [service, "web", "--host", "0.0.0.0"]
     monkeypatch.setenv("WEB_CONCURRENCY", "7")
     started = {}
-    monkeypatch.setattr(
-        f"{service}.entrypoints.cli.exec_gunicorn", lambda *args, **kwargs: started.update(kwargs)
-    )
+    monkeypatch.setattr("accounts_common.cli.exec_gunicorn", lambda *args, **kwargs: started.update(kwargs))
     importlib.import_module(f"{service}.entrypoints.cli").main(command[1:])
     assert started["workers"] == 7
 
