@@ -18,8 +18,8 @@ from accounts_common.account_projection import (
     record_password_reset,
 )
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from accounts_common.retry_policy import PermanentError
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
