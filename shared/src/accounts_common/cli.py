@@ -9,8 +9,9 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from accounts_common.config import FromEnvironment, env_int, env_str, load_settings
-from accounts_common.consumer import EventConsumer, Handler
+from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.inbox import Handler
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
 

@@ -19,10 +19,9 @@ from accounts_common.events.topics import (
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import run_together, run_until_signalled, serve_metrics
 from accounts_common.retry_policy import RetryLimits
-from mailer import metrics
 from mailer.bootstrap import bootstrap
 from mailer.migrations import MAILER_MIGRATIONS
-from mailer.service_layer import bounces
+from mailer.service_layer import bounces, metrics
 from mailer.settings import Settings
 
 CONSUMED_TOPICS = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
