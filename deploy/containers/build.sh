@@ -10,7 +10,7 @@
 # smtp-sink    localhost/accounts-smtp-sink
 # prometheus   localhost/accounts-prometheus (Debian's package, configured for deploy/compose.yaml)
 # nginx        localhost/accounts-nginx, in front of the services' ports (deploy/local/nginx_conf.py)
-# <service>    localhost/accounts-<service>, one for every services/<service>/Dockerfile
+# <service>    localhost/accounts-<service>, for every folder of services/ (deploy/containers/service.Dockerfile)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,8 +25,16 @@ log() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { printf 'build.sh: error: %s\n' "$*" >&2; exit 1; }
 
 services() {
-    local dockerfile
-    for dockerfile in "$REPO_ROOT"/services/*/Dockerfile; do basename "$(dirname "$dockerfile")"; done
+    local project
+    for project in "$REPO_ROOT"/services/*/pyproject.toml; do basename "$(dirname "$project")"; done
+}
+
+# The Debian packages a service's processes run besides Python (build argument SYSTEM_PACKAGES).
+system_packages() {
+    case $1 in
+        catalogue) echo ffmpeg ;;  # the transcoder and the sample seed
+        *) echo "" ;;
+    esac
 }
 
 # The mirror the machine's apt sources already name (no other is reachable here).
@@ -101,9 +109,9 @@ build_one() {
         prometheus) build localhost/accounts-prometheus "$SCRIPT_DIR/prometheus.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         nginx) build localhost/accounts-nginx "$SCRIPT_DIR/nginx.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         *)
-            [[ -f $REPO_ROOT/services/$1/Dockerfile ]] || die "no image named '$1'"
-            build "localhost/accounts-$1" "$REPO_ROOT/services/$1/Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
-                $(pip_trust_mounts)
+            [[ -f $REPO_ROOT/services/$1/pyproject.toml ]] || die "no image named '$1'"
+            build "localhost/accounts-$1" "$SCRIPT_DIR/service.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
+                --build-arg "SERVICE=$1" --build-arg "SYSTEM_PACKAGES=$(system_packages "$1")" $(pip_trust_mounts)
             ;;
     esac
 }
