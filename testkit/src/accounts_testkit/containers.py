@@ -79,6 +79,7 @@ class ContainerStack:
         self.postgres_url = ""
         self.smtp_host, self.smtp_port = self.host, 0
         self.inbox_url = ""
+        self.faults_url = ""
         self.identity_url = ""
         self._services_env: dict[str, str] = {}
 
@@ -190,11 +191,12 @@ class ContainerStack:
         sink = self._start(
             "smtp-sink",
             DockerContainer(self.images.smtp_sink)
-            .with_exposed_ports(1025, 8025)
-            .waiting_for(HttpWaitStrategy(8025, "/healthz").with_startup_timeout(STARTUP_TIMEOUT)),
+            .with_exposed_ports(1025, 8025, 8026)
+            .waiting_for(HttpWaitStrategy(8026, "/healthz").with_startup_timeout(STARTUP_TIMEOUT)),
         )
         self.smtp_port = sink.get_exposed_port(1025)
         self.inbox_url = f"http://{self.host}:{sink.get_exposed_port(8025)}"
+        self.faults_url = f"http://{self.host}:{sink.get_exposed_port(8026)}"
 
     def _create_databases(self) -> None:
         with psycopg.connect(self.postgres_url, autocommit=True) as conn:
