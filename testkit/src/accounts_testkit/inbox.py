@@ -100,8 +100,8 @@ class Inbox:
             base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
         )
         with urllib.request.urlopen(request, timeout=10) as response:
-            payload = response.read()
-        return json.loads(payload) if payload.strip() else None
+            payload, content_type = response.read(), response.headers.get_content_type()
+        return json.loads(payload) if content_type == "application/json" else None  # Mailpit: "ok"
 
 
 def summary_of(message: dict[str, Any]) -> dict[str, Any]:
