@@ -13,13 +13,13 @@ FAULTS = Path(__file__).resolve().parents[2] / "deploy/local/smtp_faults.py"
 MAILPIT = VENV_BIN / "mailpit"  # built by `make install` (deploy/local/build-mailpit.sh)
 
 
-def mailpit_command(http_port: int, smtp_port: int) -> list[str]:
+def mailpit_command(http_port: int, smtp_port: int, max_messages: int = 10_000) -> list[str]:
     """Mailpit on loopback ports, asking nothing of the network; with no --database its messages
     are in a temporary file gone when it stops, so a restarted sink starts empty."""
     return [
         str(MAILPIT),
         *("--listen", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"),
-        *("--max", "10000", "--quiet"),
+        *("--max", str(max_messages), "--quiet"),
         *("--disable-version-check", "--smtp-disable-rdns"),
     ]
 
@@ -33,16 +33,17 @@ def faults_command(smtp_port: int, control_port: int, mailpit_smtp_port: int, *o
 class PrivateSink:
     """Mailpit and the fault handler of this test alone; `options` go to the fault handler."""
 
-    def __init__(self, log_dir: Path, *options: str) -> None:
+    def __init__(self, log_dir: Path, *options: str, max_messages: int = 10_000) -> None:
         self.smtp_port, self.control_port = free_port(), free_port()
         self.http_port, self.mailpit_smtp_port = free_port(), free_port()
         self.log_dir = log_dir
         self.options = options
+        self.max_messages = max_messages
         self.inbox = Inbox(f"http://127.0.0.1:{self.http_port}", f"http://127.0.0.1:{self.control_port}")
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        mailpit = mailpit_command(self.http_port, self.mailpit_smtp_port)
+        mailpit = mailpit_command(self.http_port, self.mailpit_smtp_port, self.max_messages)
         faults = faults_command(self.smtp_port, self.control_port, self.mailpit_smtp_port, *self.options)
         with (self.log_dir / "sink.log").open("ab") as log:
             self.processes = [
@@ -50,6 +51,11 @@ class PrivateSink:
                 for command in (mailpit, faults)
             ]
         wait_for(self.ready, timeout=20, what="the private sink (Mailpit and the fault handler)")
+
+    @property
+    def pids(self) -> list[int]:
+        """Mailpit's and the fault handler's process ids (what the sink costs, in benchmarks)."""
+        return [process.pid for process in self.processes]
 
     def ready(self) -> bool:
         return http_ok(f"{self.inbox.base_url}/readyz") and http_ok(f"{self.inbox.faults_url}/healthz")

@@ -8,6 +8,7 @@ and the network, also after a failed start.
 
 import os
 import secrets
+import urllib.request
 from dataclasses import dataclass, fields
 
 import psycopg
@@ -56,6 +57,14 @@ def engine_problem() -> str | None:
         return None
     except Exception as error:  # noqa: BLE001 - any failure means "no engine"
         return str(error) or type(error).__name__
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _postgres_answers(url: str) -> bool:
@@ -192,11 +201,14 @@ class ContainerStack:
             "smtp-sink",
             DockerContainer(self.images.smtp_sink)
             .with_exposed_ports(1025, 8025, 8026)
-            .waiting_for(HttpWaitStrategy(8026, "/healthz").with_startup_timeout(STARTUP_TIMEOUT)),
+            .waiting_for(HttpWaitStrategy(8025, "/readyz").with_startup_timeout(STARTUP_TIMEOUT)),
         )
         self.smtp_port = sink.get_exposed_port(1025)
         self.inbox_url = f"http://{self.host}:{sink.get_exposed_port(8025)}"
         self.faults_url = f"http://{self.host}:{sink.get_exposed_port(8026)}"
+        wait_for(
+            lambda: _answers(f"{self.faults_url}/healthz"), timeout=STARTUP_TIMEOUT, what="the fault handler"
+        )
 
     def _create_databases(self) -> None:
         with psycopg.connect(self.postgres_url, autocommit=True) as conn:
