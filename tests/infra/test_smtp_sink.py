@@ -114,6 +114,15 @@ def test_a_relayed_message_reads_with_its_envelope_bodies_headers_and_peer(sink:
     assert b"Subject: Your code: 1" in sink.inbox.raw(alice["id"])
 
 
+def test_mailpit_serves_its_web_ui_bundled_by_the_install_step(sink: PrivateSink) -> None:
+    """`go install` alone gives a Mailpit whose page loads no script (dist/ is not in the module)."""
+    status, _, page = http(f"{sink.inbox.base_url}/")
+    assert status == 200 and b"dist/app.js" in page
+    for asset in ("app.js", "app.css"):
+        status, _, body = http(f"{sink.inbox.base_url}/dist/{asset}")
+        assert status == 200 and len(body) > 10_000, asset
+
+
 def test_to_matches_envelope_and_header_addresses_whole_and_case_insensitively(sink: PrivateSink) -> None:
     send(sink, make_message("alice@example.com", "for alice", "a\n"))
     send(sink, make_message("ba@example.com", "for ba", "b\n"))
