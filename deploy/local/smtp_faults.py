@@ -207,19 +207,28 @@ class MailpitRelay:
             try:
                 self._connection().sendmail(mail_from, rcpt_tos, data, mail_options=options)
                 return "250 OK: relayed to Mailpit"
-            except smtplib.SMTPServerDisconnected:
-                self.local.smtp = None
-                if attempt == 2:
-                    return "451 4.4.2 Mailpit closed the connection"
             except smtplib.SMTPRecipientsRefused as exc:
                 code, message = next(iter(exc.recipients.values()))
                 return f"{code} {message.decode('utf-8', 'replace')}"
-            except smtplib.SMTPResponseException as exc:
-                return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
+                # Mailpit closes a connection idle past its timeout, answering the next command 421.
+                closed = not isinstance(exc, smtplib.SMTPResponseException) or exc.smtp_code == 421
+                if not closed:
+                    return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+                self._drop()
+                if attempt == 2:
+                    return "451 4.4.2 Mailpit closed the connection"
             except OSError as exc:
-                self.local.smtp = None
+                self._drop()
                 return f"451 4.4.1 Mailpit unreachable: {exc}"
         raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        smtp: smtplib.SMTP | None = getattr(self.local, "smtp", None)
+        self.local.smtp = None
+        if smtp is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                smtp.close()
 
     def _connection(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP | None = getattr(self.local, "smtp", None)

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests.support.processes import free_port
-from tests.support.sink import MAILPIT, PrivateSink, faults_command
+from tests.support.scripts import load_script
+from tests.support.sink import FAULTS, MAILPIT, PrivateSink, faults_command
 
 SENDER = "no-reply@accounts.test"
 
@@ -300,3 +302,47 @@ def http_down(url: str) -> bool:
         return http(url)[0] != 200
     except OSError:
         return True
+
+
+class OneRefusalThenAccept:
+    """An aiosmtpd handler standing in for Mailpit: the first MAIL gets `reply`, then all is accepted."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply: str | None = reply
+        self.accepted: list[bytes] = []
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]  # noqa: N802
+        if self.reply is not None:
+            reply, self.reply = self.reply, None
+            return reply
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.accepted.append(envelope.original_content)
+        return "250 OK"
+
+
+@pytest.mark.parametrize(
+    ("first_reply", "relayed", "answer"),
+    [
+        ("421 4.4.2 closing transmission channel after timeout exceeded", True, "250"),
+        ("550 5.7.1 refused for a test", False, "550 5.7.1 refused for a test"),
+    ],
+)
+def test_the_relay_reopens_a_connection_mailpit_timed_out_and_passes_other_refusals_back(
+    first_reply: str, relayed: bool, answer: str
+) -> None:
+    faults = load_script(FAULTS, "smtp_faults_under_test")
+    fake = OneRefusalThenAccept(first_reply)
+    controller = Controller(fake, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    relay = faults.MailpitRelay("127.0.0.1", controller.port)
+    try:
+        reply = relay._send(SENDER, ["alice@example.com"], b"Subject: x\r\n\r\nx\r\n", False)
+    finally:
+        relay._drop()
+        relay.close()
+        controller.stop()
+    assert reply.startswith(answer)
+    assert len(fake.accepted) == (1 if relayed else 0)
