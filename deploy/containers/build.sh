@@ -7,7 +7,7 @@
 # python       localhost/accounts-python, the stand-in for python:3.11-slim
 # postgres     localhost/accounts-postgres
 # kafka        localhost/accounts-kafka, from the jars Maven resolves (as deploy/local/kafka.sh)
-# smtp-sink    localhost/accounts-smtp-sink
+# smtp-sink    localhost/accounts-smtp-sink (Mailpit, built on the host by deploy/local/build-mailpit.sh)
 # prometheus   localhost/accounts-prometheus (Debian's package, configured for deploy/compose.yaml)
 # nginx        localhost/accounts-nginx, in front of the services' ports (deploy/local/nginx_conf.py)
 # <service>    localhost/accounts-<service>, for every folder of services/ (deploy/containers/service.Dockerfile)
@@ -98,14 +98,24 @@ kafka_context() {
     echo "$context"
 }
 
+# Mailpit (built, or copied from its cache, on the host: Go and npm are not in the images) and the
+# SMTP fault handler.
+smtp_sink_context() {
+    local context="$STATE/smtp-sink-context"
+    mkdir -p "$context"
+    bash "$REPO_ROOT/deploy/local/build-mailpit.sh" "$context/mailpit" >&2
+    cp "$REPO_ROOT/deploy/local/smtp_faults.py" "$context/"
+    echo "$context"
+}
+
 build_one() {
     case $1 in
         debian-base) build_debian_base ;;
         python) build "$PYTHON_BASE" "$SCRIPT_DIR/python.Dockerfile" "$SCRIPT_DIR" ;;
         postgres) build localhost/accounts-postgres "$SCRIPT_DIR/postgres/Dockerfile" "$SCRIPT_DIR/postgres" ;;
         kafka) build localhost/accounts-kafka "$SCRIPT_DIR/kafka/Dockerfile" "$(kafka_context)" ;;
-        smtp-sink) build localhost/accounts-smtp-sink "$SCRIPT_DIR/smtp-sink.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
-            $(pip_trust_mounts) ;;
+        smtp-sink) build localhost/accounts-smtp-sink "$SCRIPT_DIR/smtp-sink.Dockerfile" "$(smtp_sink_context)" \
+            "$PYTHON_BASE" $(pip_trust_mounts) ;;
         prometheus) build localhost/accounts-prometheus "$SCRIPT_DIR/prometheus.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         nginx) build localhost/accounts-nginx "$SCRIPT_DIR/nginx.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         *)
