@@ -15,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
-SERVICES = {path.parent.name for path in (REPO / "services").glob("*/Dockerfile")}
+SERVICES = {path.parent.name for path in (REPO / "services").glob("*/pyproject.toml")}
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 # What each workload may reach besides DNS: its database, Kafka, SMTP, the services it calls.
 ALLOWED_PEERS = {
@@ -111,9 +111,8 @@ def test_every_workload_meets_the_restricted_pod_security_standard(template):
 
 def test_the_user_the_pods_run_as_is_the_images_user():
     users = {template["spec"]["securityContext"]["runAsUser"] for _, template in workloads()}
-    for service in SERVICES:
-        dockerfile = (REPO / "services" / service / "Dockerfile").read_text()
-        assert set(re.findall(r"^USER (\d+)$", dockerfile, re.MULTILINE)) == {str(user) for user in users}
+    dockerfile = (REPO / "deploy" / "containers" / "service.Dockerfile").read_text()
+    assert set(re.findall(r"^USER (\d+)$", dockerfile, re.MULTILINE)) == {str(user) for user in users}
 
 
 def test_every_image_is_built_from_a_service_dockerfile():
