@@ -19,10 +19,8 @@ def record_action(
     action: str,
     target: str,
     outcome: str = "ok",
-    topic: str = OPERATOR_ACTIONS,
 ) -> None:
-    """Put the action in the outbox, in the caller's transaction; no actor means the command line.
-    `topic` is for a service whose outbox names topics with its prefix."""
+    """Put the action in the outbox, in the caller's transaction; no actor means the command line."""
     data = {
         "actor_account_id": str(actor_account_id) if actor_account_id else None,
         "action": action,
@@ -33,4 +31,4 @@ def record_action(
     }
     subject = str(actor_account_id) if actor_account_id else "cli"
     event = new_event("OperatorActionRecorded", source=source, subject=subject, data=data)
-    outbox.enqueue(conn, topic, event)
+    outbox.enqueue(conn, OPERATOR_ACTIONS, event)

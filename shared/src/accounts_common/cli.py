@@ -100,8 +100,9 @@ class ServiceCli:
         self.add("web", help, run, arguments)
 
     def relay(self, help: str, *, options: Callable[[Any], dict[str, Any]] = no_options) -> None:
-        """`<service> relay`: publish the outbox to Kafka until SIGTERM as `<service>-relay`, with
-        OutboxRelay's `options(settings)`; metrics on the settings' relay_metrics_port and _host."""
+        """`<service> relay`: publish the outbox to Kafka until SIGTERM as `<service>-relay`, to the
+        settings' topic_prefix + each row's topic, with OutboxRelay's `options(settings)`; metrics on
+        the settings' relay_metrics_port and _host."""
 
         def run(settings: Any, _args: argparse.Namespace) -> None:
             serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
@@ -109,6 +110,7 @@ class ServiceCli:
                 settings.database_url,
                 settings.kafka_bootstrap_servers,
                 client_id=f"{self.service}-relay",
+                topic_prefix=settings.topic_prefix,
                 **options(settings),
             )
             run_until_signalled(relay.run)

@@ -26,10 +26,6 @@ class Catalogue:
     uploads: UploadArea
     clock: Callable[[], datetime] = field(default=utc_now)
 
-    def topic(self, name: str) -> str:
-        """The topic this deployment uses for a topic of the contract (CATALOGUE_TOPIC_PREFIX)."""
-        return self.settings.topic_prefix + name
-
 
 def bootstrap(settings: Settings | None = None, pool: ConnectionPool | None = None) -> Catalogue:
     """Wire the catalogue from its settings (the environment's unless given)."""

@@ -3,7 +3,6 @@
 from psycopg_pool import ConnectionPool
 
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.events.topics import DELIVERY_RESULTS
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
@@ -30,7 +29,7 @@ def smtp_sender(settings: Settings) -> SmtpSender:
 def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
     """Wire the mailer from its settings, logging deliveries in `pool`; `mailer.dispatcher.close()`
     ends its SMTP connections."""
-    delivery_log = DeliveryLog(pool, settings.topic_prefix + DELIVERY_RESULTS)
+    delivery_log = DeliveryLog(pool)
     senders = [smtp_sender(settings) for _ in range(settings.smtp_connections)]
     rate_limit = TokenBucket(settings.max_sends_per_second)
     return Mailer(
@@ -51,4 +50,4 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
 
 def support(settings: Settings, pool: ConnectionPool) -> Support:
     """What the web app's support endpoints act with: the delivery log and the dead letters."""
-    return Support(pool, settings.kafka_bootstrap_servers, settings.consumer_group, settings.topic_prefix)
+    return Support(pool, settings.kafka_bootstrap_servers, settings.consumer_group)

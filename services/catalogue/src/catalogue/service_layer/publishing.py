@@ -13,7 +13,7 @@ from accounts_common import outbox
 from accounts_common.audit import record_action
 from accounts_common.auth import Principal
 from accounts_common.events import new_event
-from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS
+from accounts_common.events.topics import VIDEO_EVENTS
 from catalogue.adapters import repository
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Status, Submission, Video
@@ -149,7 +149,7 @@ def _emit(
     conn: psycopg.Connection, catalogue: Catalogue, kind: str, video_id: UUID, data: dict[str, Any]
 ) -> None:
     event = new_event(kind, source=SOURCE, subject=str(video_id), data=data)
-    outbox.enqueue(conn, catalogue.topic(VIDEO_EVENTS), event)
+    outbox.enqueue(conn, VIDEO_EVENTS, event)
 
 
 def _audit(
@@ -157,5 +157,4 @@ def _audit(
 ) -> None:
     record_action(
         conn, source=SOURCE, actor_account_id=principal.account_id, action=action, target=f"video {video_id}",
-        topic=catalogue.topic(OPERATOR_ACTIONS),
     )  # fmt: skip

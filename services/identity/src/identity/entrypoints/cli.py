@@ -20,11 +20,9 @@ KEYS_KEPT = 2  # the new key and the one before it, whose tokens are still live
 
 
 def relay_with_housekeeping(settings: Settings) -> dict[str, Any]:
-    """The relay publishes behind the topic prefix and, every IDENTITY_HOUSEKEEPING_INTERVAL_S, sweeps
-    expired rows too."""
+    """Every IDENTITY_HOUSEKEEPING_INTERVAL_S, the relay sweeps expired rows too."""
     identity = bootstrap(settings)
     return {
-        "topic_prefix": settings.topic_prefix,
         "housekeeping": housekeeping.expiries(settings),
         "housekeeping_interval_s": settings.housekeeping_interval_s,
         "chores": (lambda conn: housekeeping.purge_expired_registrations(identity, conn),),

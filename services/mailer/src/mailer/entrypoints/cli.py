@@ -129,7 +129,7 @@ def bounces_arguments(parser: argparse.ArgumentParser) -> None:
 def read_bounces(settings: Settings, args: argparse.Namespace) -> None:
     """Read the bounce Maildir once, or every --watch seconds until SIGTERM."""
     folder, watch = args.maildir, args.watch
-    topic = settings.topic_prefix + DELIVERY_RESULTS
+    topic = DELIVERY_RESULTS  # through the outbox: the relay adds the topic prefix
     with create_pool(settings.database_url, name="mailer-bounces", max_size=1) as pool:
         if watch <= 0:
             print(f"mailer: {bounces.read_maildir(pool, topic, folder)} bounce message(s) read from {folder}")

@@ -11,7 +11,6 @@ from psycopg_pool import ConnectionPool
 from accounts_common import dlq
 from accounts_common.audit import record_action
 from accounts_common.dlq import DeadLetter
-from accounts_common.events.topics import OPERATOR_ACTIONS
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import Delivery
 
@@ -23,7 +22,6 @@ class Support:
     pool: ConnectionPool
     bootstrap_servers: str
     consumer_group: str  # whose dead letters: `<group>.dlq`
-    topic_prefix: str = ""
 
     def deliveries_to(self, email: str, actor: UUID) -> list[Delivery]:
         """The newest emails to an address; reading a person's mail log is recorded."""
@@ -56,5 +54,4 @@ class Support:
         return result.replayed
 
     def _record(self, conn: psycopg.Connection, actor: UUID, action: str, target: str) -> None:
-        topic = self.topic_prefix + OPERATOR_ACTIONS
-        record_action(conn, source=SOURCE, actor_account_id=actor, action=action, target=target, topic=topic)
+        record_action(conn, source=SOURCE, actor_account_id=actor, action=action, target=target)

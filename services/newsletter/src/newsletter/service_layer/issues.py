@@ -10,7 +10,7 @@ import psycopg
 from accounts_common.account_projection import known_account_email
 from accounts_common.audit import record_action
 from accounts_common.auth import Principal
-from accounts_common.events.topics import NEWSLETTER_DELIVERIES, OPERATOR_ACTIONS
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import MAX_RECORD_BYTES
 from accounts_common.outbox import enqueue
 from newsletter.adapters import repository
@@ -132,7 +132,7 @@ def send_test(newsletter: Newsletter, issue_id: UUID, editor: Principal) -> tupl
             recipient = Recipient(0, editor.account_id, email, language)
             link = unsubscribe_url(newsletter.settings.portal_url, token, recipient)
             event = delivery_request(issue.id, mail, recipient, link, time, event_id=uuid.uuid4())
-            enqueue(conn, newsletter.topic(NEWSLETTER_DELIVERIES), event)
+            enqueue(conn, NEWSLETTER_DELIVERIES, event)
         _audit(newsletter, conn, editor.account_id, "issue.tested", issue)
     return email, list(mails)
 
@@ -168,7 +168,6 @@ def _audit(
         actor_account_id=editor,
         action=action,
         target=f"issue {issue.id}: {subject}"[:512],
-        topic=newsletter.topic(OPERATOR_ACTIONS),
     )
 
 

@@ -87,7 +87,7 @@ def _publish(
         "reason": reason,
     }
     event = new_event(event_type, source=SOURCE, subject=str(account_id), data=data)
-    enqueue(conn, newsletter.topic(SUBSCRIPTION_EVENTS), event)
+    enqueue(conn, SUBSCRIPTION_EVENTS, event)
 
 
 def end_for_bounce(newsletter: Newsletter, conn: psycopg.Connection, account_id: UUID, email: str) -> bool:
