@@ -42,7 +42,8 @@ from accounts_common.events.topics import (
 )
 from bench.chaos.infra import PrivateSink
 from bench.support import BenchDatabases, cpu_seconds
-from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
+from mailer.adapters.templates import Templates
+from mailer.domain.messages import EVENT_ID_HEADER, Envelope, build_message
 from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued
 from tests.support.inbox import Inbox

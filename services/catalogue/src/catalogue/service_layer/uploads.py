@@ -13,17 +13,9 @@ from catalogue.adapters import repository
 from catalogue.adapters.repository import Upload
 from catalogue.adapters.upload_area import UploadBusy, append
 from catalogue.bootstrap import Catalogue
-from catalogue.service_layer.errors import Conflict, NotFound, Refusal
+from catalogue.service_layer.errors import Conflict, Locked, NotFound, TooLarge
 
 UPLOADED_BYTES = Counter("catalogue_upload_bytes_total", "Bytes received by tus uploads")
-
-
-class TooLarge(Refusal):
-    status, slug = 413, "upload-too-large"
-
-
-class Locked(Refusal):
-    status, slug = 423, "upload-locked"
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,8 @@ from accounts_common.process import (
     serve_metrics,
 )
 from accounts_common.retry_policy import RetryLimits
-from mailer import metrics
 from mailer.bootstrap import bootstrap
-from mailer.service_layer import bounces
+from mailer.service_layer import bounces, metrics
 from mailer.settings import Settings
 
 MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")

@@ -18,7 +18,18 @@ from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
-from portal.entrypoints.pages import account, console, resets, security, sessions, signup, unsubscribe, videos
+from portal.entrypoints.pages import (
+    account,
+    console,
+    console_admin,
+    console_newsletter,
+    resets,
+    security,
+    sessions,
+    signup,
+    unsubscribe,
+    videos,
+)
 from portal.entrypoints.web import CSRF_FIELD, access_token, current_path, remember_return_to, sign_out
 from portal.settings import Settings
 
@@ -33,6 +44,8 @@ PAGES = (
     security.blp,
     unsubscribe.blp,
     console.blp,
+    console_admin.blp,
+    console_newsletter.blp,
 )
 
 
