@@ -9,16 +9,21 @@ the topics, sending into a private SMTP sink. Figures:
 - mailer: emails/s into the sink from the first to the last; end to end: publication → last email;
 - duplicates: emails in the sink beyond the deliveries the mailer's log records as sent (one row per
   delivery id); missing: subscribers without a sent delivery.
+- languages: every third subscriber reads French; the issue's English and French bodies differ, and
+  each mail in the sink is checked against its reader's language (after the clock stopped).
 The slower of fan-out and mailer is the ceiling. Run: `make bench BENCH=newsletter_fanout`
 (or `.venv/bin/python -m bench.newsletter_fanout [SUBSCRIBERS] [WORKERS]` with the infrastructure up).
 """
 
+import json
 import os
 import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -29,6 +34,7 @@ from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import CONSUMED, SINK_OPTIONS, received
 from bench.support import RUN_ID, BenchDatabases
 from tests.conftest import start_group_at_the_end
+from tests.support.inbox import Inbox
 from tests.support.newsletter import seed_subscribers, send_issue
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
@@ -53,11 +59,48 @@ def newsletters_sent(mailer_database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
+BODIES = {
+    "en": "New videos: [this week](https://portal.example.org/videos).\n\n" * 20,
+    "fr": "Nouvelles vidéos : [cette semaine](https://portal.example.org/videos).\n\n" * 20,
+}
+
+
 def publish(port: int, subject: str, editor: dict[str, str]) -> str:
     """Write an issue in both languages and send it now, as a newsletter editor; its id."""
-    body = "New videos: [this week](https://portal.example.org/videos).\n\n" * 20
-    draft = {"subject": {"en": subject, "fr": f"{subject} (fr)"}, "body": {"en": body, "fr": body}}
+    draft = {"subject": {"en": subject, "fr": f"{subject} (fr)"}, "body": BODIES}
     return str(send_issue(f"http://127.0.0.1:{port}", editor, draft)["id"])
+
+
+def readers_languages(database_url: str) -> dict[str, str]:
+    """Each subscriber's address and the language their issue is written in (English by default)."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """SELECT lower(a.email), coalesce(a.locale, 'en') FROM known_accounts a
+               JOIN subscribers s USING (account_id)"""
+        ).fetchall()
+    return dict(rows)
+
+
+def language_of(mail: dict[str, Any], subject: str) -> str:
+    """The language an issue's mail is in, by its subject and text; "?" when neither matches."""
+    for language, marker in (("en", "New videos"), ("fr", "Nouvelles vidéos")):
+        if mail["subject"] == (subject if language == "en" else f"{subject} (fr)") and marker in mail["text"]:
+            return language
+    return "?"
+
+
+def every_message(inbox: Inbox) -> list[dict[str, Any]]:
+    """Every mail in the sink; its first listing of 10,000 parses each (seconds, minutes when busy)."""
+    with urllib.request.urlopen(f"{inbox.base_url}/api/messages", timeout=600) as response:
+        return list(json.loads(response.read()))
+
+
+def languages_received(inbox: Inbox, subject: str, expected: dict[str, str]) -> tuple[Counter[str], int]:
+    """The issue's mails in the sink by language, and how many are not in their reader's language."""
+    mails = [(mail["to"][0].lower(), language_of(mail, subject)) for mail in every_message(inbox)]
+    mails = [(reader, language) for reader, language in mails if reader in expected]
+    wrong = sum(language != expected[reader] for reader, language in mails)
+    return Counter(language for _, language in mails), wrong
 
 
 def wait_fanned_out(database_url: str, issue_id: str) -> float:
@@ -159,6 +202,9 @@ def main() -> None:
             what="the mailer's log to record every mail",
         )
         duplicates, missing = received(inbox) - sent, subscribers - sent
+        languages, wrong_language = languages_received(
+            inbox, "Our latest updates", readers_languages(newsletter_db)
+        )
     finally:
         for process in processes:
             process.stop()
@@ -175,6 +221,10 @@ def main() -> None:
         f"end to end    : {last - started:8.1f} s  publication → last email in the sink  (DESIGN §7: ≤ 60 s)"
     )
     print(f"duplicates    : {duplicates:8d}   missing: {missing}")
+    print(
+        f"languages     : {languages['en']:8d} en + {languages['fr']} fr, "
+        f"each in its reader's language (wrong: {wrong_language})"
+    )
     ceiling = "the mailer (its SMTP connections and the sink)" if mail_rate < alone_rate else "the fan-out"
     print(f"ceiling       : {ceiling}; listmonk sends 100 messages/s by default")
     print(f"load average  : {os.getloadavg()[0]:8.1f}   (2 cores shared: figures vary from run to run)")

@@ -52,6 +52,16 @@ def test_compose_runs_every_process_of_make_run():
     assert services["identity-relay"]["command"] == ["identity", "relay"]
     assert services["mailer-worker"]["command"] == ["mailer", "worker"]
     assert services["newsletter-worker"]["command"] == ["newsletter", "worker"]
+    assert services["mailer-bounces"]["command"][:2] == ["mailer", "bounces"]
+
+
+def test_compose_reads_the_bounce_maildir_the_sink_writes():
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    sink, reader = services["smtp-sink"]["command"], services["mailer-bounces"]["command"]
+    maildir = sink[sink.index("--bounce-maildir") + 1]
+    assert reader[reader.index("--maildir") + 1] == maildir
+    volume = f"bounce-maildir:{Path(maildir).parent}"
+    assert volume in services["smtp-sink"]["volumes"] and volume in services["mailer-bounces"]["volumes"]
 
 
 def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch):

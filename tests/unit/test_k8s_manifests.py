@@ -26,6 +26,7 @@ ALLOWED_PEERS = {
     "mailer-worker": {"mailer-db", "kafka", "smtp"},
     "mailer-web": {"mailer-db", "identity-web", "kafka"},
     "mailer-migrate": {"mailer-db"},
+    "mailer-bounces": {"mailer-db"},
     "catalogue-web": {"catalogue-db", "identity-web"},
     "catalogue-worker": {"catalogue-db", "kafka"},
     "catalogue-relay": {"catalogue-db", "kafka"},
@@ -279,3 +280,19 @@ def test_metrics_served_on_their_own_port_listen_beyond_the_pod():
         "CATALOGUE_TRANSCODER_METRICS_HOST",
     }
     assert set(hosts.values()) == {"0.0.0.0"}
+
+
+def test_the_bounce_reader_watches_a_maildir_the_mail_server_can_write_too():
+    """`mailer bounces` reads the Maildir the MTA delivers the bounce address to: a shared volume."""
+    deployment = next(doc for doc in of_kind("Deployment") if doc["metadata"]["name"] == "mailer-bounces")
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    command = container["command"]
+    assert command[:2] == ["mailer", "bounces"] and float(command[command.index("--watch") + 1]) > 0
+    maildir = Path(command[command.index("--maildir") + 1])
+    [mount] = [m for m in container["volumeMounts"] if maildir.is_relative_to(m["mountPath"])]
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    claims = {doc["metadata"]["name"]: doc["spec"] for doc in of_kind("PersistentVolumeClaim")}
+    assert claims[volume["persistentVolumeClaim"]["claimName"]]["accessModes"] == ["ReadWriteMany"]
+    assert not mount.get("readOnly"), "messages read are filed (new/ to cur/)"
+    assert deployment["spec"]["replicas"] == 1
