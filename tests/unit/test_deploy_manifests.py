@@ -1,5 +1,6 @@
 """The deployment files repeat the contract's topics; these tests keep them the same."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,9 @@ def test_compose_runs_every_process_of_make_run():
 
 def test_compose_reads_the_bounce_maildir_the_sink_writes():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    sink, reader = services["smtp-sink"]["command"], services["mailer-bounces"]["command"]
-    maildir = sink[sink.index("--bounce-maildir") + 1]
+    sink_image = (DEPLOY / "containers" / "smtp-sink.Dockerfile").read_text()
+    maildir = re.findall(r"--bounce-maildir (\S+?)\"?\]?$", sink_image, re.MULTILINE)[-1]
+    reader = services["mailer-bounces"]["command"]
     assert reader[reader.index("--maildir") + 1] == maildir
     volume = f"bounce-maildir:{Path(maildir).parent}"
     assert volume in services["smtp-sink"]["volumes"] and volume in services["mailer-bounces"]["volumes"]
