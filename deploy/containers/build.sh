@@ -102,6 +102,7 @@ build_one() {
         nginx) build localhost/accounts-nginx "$SCRIPT_DIR/nginx.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         *)
             [[ -f $REPO_ROOT/services/$1/Dockerfile ]] || die "no image named '$1'"
+            if [[ $1 == portal ]]; then bash "$REPO_ROOT/deploy/local/portal-assets.sh"; fi
             build "localhost/accounts-$1" "$REPO_ROOT/services/$1/Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
                 $(pip_trust_mounts)
             ;;

@@ -18,7 +18,17 @@ from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
-from portal.entrypoints.pages import account, console, resets, security, sessions, signup, unsubscribe, videos
+from portal.entrypoints.pages import (
+    account,
+    console,
+    console_videos,
+    resets,
+    security,
+    sessions,
+    signup,
+    unsubscribe,
+    videos,
+)
 from portal.entrypoints.web import CSRF_FIELD, access_token, current_path, remember_return_to, sign_out
 from portal.settings import Settings
 
@@ -33,6 +43,7 @@ PAGES = (
     security.blp,
     unsubscribe.blp,
     console.blp,
+    console_videos.blp,
 )
 
 
@@ -69,6 +80,9 @@ def create_app(
         app.register_blueprint(blueprint)
     csrf = CSRFProtect(app)
     csrf.exempt(unsubscribe.one_click)  # RFC 8058 one-click: mail clients POST without a session
+    # tus requests carry the token in X-CSRFToken, checked by the views once a chunk's size is allowed.
+    csrf.exempt(console_videos.new_upload)
+    csrf.exempt(console_videos.upload)
     install_page_errors(app)
     install_page_context(app)
     return app
