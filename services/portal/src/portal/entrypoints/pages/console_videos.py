@@ -42,7 +42,7 @@ def render_videos(values: dict[str, Any], errors: dict[str, list[str]], status: 
         videos=portal().editor.videos(token()),
         values=values,
         errors=errors,
-        languages=LANGUAGES,
+        video_languages=LANGUAGES,
         chunk_bytes=MAX_CHUNK_BYTES // 2,
     ), status
 
@@ -84,7 +84,9 @@ def create() -> Response | tuple[str, int]:
 def video_errors(error: ApiError) -> dict[str, list[str]]:
     """The catalogue's refusal as the form's field errors, in the page's language."""
     if error.status == 409 or "upload_url" in error.errors:
-        return {"upload": [gettext("This upload is not finished, or was already used: upload the file again.")]}
+        return {
+            "upload": [gettext("This upload is not finished, or was already used: upload the file again.")]
+        }
     fields = {f"{part}.{language}": f"{part}_{language}" for part in ("title", "description")
               for language in LANGUAGES}  # fmt: skip
     return field_errors(error, fields)
@@ -106,7 +108,7 @@ def render_video(
             raise
         abort(404)
     return render_console(
-        "video.html", video=found, texts=texts or found, errors=errors, languages=LANGUAGES
+        "video.html", video=found, texts=texts or found, errors=errors, video_languages=LANGUAGES
     ), status
 
 
