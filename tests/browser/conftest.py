@@ -107,7 +107,9 @@ def catalogue(
     url, processes = run_web_and_worker("catalogue", env, logs)
     # The console's Videos page uploads through the portal; the transcoder makes the renditions.
     transcoder_env = {**env, "CATALOGUE_TRANSCODER_METRICS_PORT": "0"}
-    processes.append(ServiceProcess("catalogue-transcoder", ["catalogue", "transcoder"], transcoder_env, logs).start())
+    processes.append(
+        ServiceProcess("catalogue-transcoder", ["catalogue", "transcoder"], transcoder_env, logs).start()
+    )
     try:
         yield url, ingest_sample(url, content, stack_staff_header(stack, infra, "catalogue-editor"))
     finally:

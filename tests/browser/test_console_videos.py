@@ -74,7 +74,9 @@ def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
 
     page.route("**/console/videos/uploads/**", break_first_chunk)
     page.locator("#file").set_input_files(str(render_master(tmp_path / "briefing.mp4")))
-    expect(page.locator("#upload-status")).to_have_text("Uploaded. Now give the video its titles and create it.")
+    expect(page.locator("#upload-status")).to_have_text(
+        "Uploaded. Now give the video its titles and create it."
+    )
     assert broken and methods.count("PATCH") >= 2 and "HEAD" in methods, methods
     assert UPLOAD_PATH.match(page.locator("#upload").input_value())
     assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
@@ -117,7 +119,8 @@ def assert_plays(page: Page) -> None:
     video = page.locator("video")
     video.evaluate("v => { v.muted = true; return v.play(); }")
     page.wait_for_function(
-        "() => { const v = document.querySelector('video'); return v.readyState >= 3 && v.currentTime > 0.5; }",
+        "() => { const v = document.querySelector('video'); "
+        "return v.readyState >= 3 && v.currentTime > 0.5; }",
         timeout=15_000,
     )
     assert video.evaluate("v => v.videoWidth") > 0
@@ -135,7 +138,9 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         str(render_master(tmp_path / "archive.mp4")), chunk_size=64 * 1024
     )
     uploader.upload()
-    context = browser.new_context(java_script_enabled=False, storage_state=journey.page.context.storage_state())
+    context = browser.new_context(
+        java_script_enabled=False, storage_state=journey.page.context.storage_state()
+    )
     try:
         page = context.new_page()
         page.goto(portal.url + "/console/videos")
@@ -149,8 +154,12 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         page.get_by_role("button", name="Créer la vidéo").click()
         expect(page.locator("h1")).to_have_text("Archives du sommet")
         status = page.locator("#video-state [data-status]")
-        wait_for(lambda: page.reload() or status.inner_text() == "Prête" or None,
-                 timeout=TRANSCODED_WITHIN_MS / 1000, what="the video ready, reloading the page", interval=0.5)  # fmt: skip
+        wait_for(
+            lambda: page.reload() or status.inner_text() == "Prête" or None,
+            timeout=TRANSCODED_WITHIN_MS / 1000,
+            what="the video ready, reloading the page",
+            interval=0.5,
+        )
         expect(page.locator("#video-state [data-status]")).to_have_text("Prête")
         page.get_by_role("button", name="Publier").click()
         expect(page.get_by_role("status")).to_have_text("La vidéo est publiée.")

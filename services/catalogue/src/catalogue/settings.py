@@ -21,6 +21,7 @@ class Settings:
     storage: str = ""  # s3://bucket[/prefix]; empty: the folder storage_root
     upload_root: str = ".state/catalogue-uploads"
     max_upload_bytes: int = 200 * 1024**3
+    upload_expiry_s: int = 24 * 3600  # an upload not made into a video by then is removed
     transcoder_metrics_port: int = 9108
     relay_metrics_port: int = 9107
     relay_metrics_host: str = "127.0.0.1"
@@ -50,6 +51,7 @@ class Settings:
             storage=storage_location(env_str("CATALOGUE_STORAGE", "")),
             upload_root=env_str("CATALOGUE_UPLOAD_ROOT", defaults.upload_root),
             max_upload_bytes=env_int("CATALOGUE_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+            upload_expiry_s=env_int("CATALOGUE_UPLOAD_EXPIRY_S", defaults.upload_expiry_s),
             transcoder_metrics_port=env_int(
                 "CATALOGUE_TRANSCODER_METRICS_PORT", defaults.transcoder_metrics_port
             ),
