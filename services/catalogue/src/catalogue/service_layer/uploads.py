@@ -11,6 +11,7 @@ from uuid import UUID
 from prometheus_client import Counter
 
 from accounts_common.auth import Principal
+from accounts_common.housekeeping import Schedule
 from catalogue.adapters import repository
 from catalogue.adapters.repository import Upload
 from catalogue.adapters.upload_area import UploadBusy, append
@@ -20,6 +21,9 @@ from catalogue.service_layer.errors import Conflict, NotFound, Refusal
 log = logging.getLogger(__name__)
 UPLOADED_BYTES = Counter("catalogue_upload_bytes_total", "Bytes received by tus uploads")
 EXPIRED_UPLOADS = Counter("catalogue_uploads_expired_total", "Abandoned tus uploads removed")
+# A web process clears its own upload folder now and then too: where the transcoder does not see that
+# folder (the k8s-s3 overlay gives each web pod its own), nothing else would.
+OWN_FOLDER_SWEEP = Schedule(600.0)
 
 
 class TooLarge(Refusal):
@@ -46,6 +50,8 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
     if length > catalogue.settings.max_upload_bytes:
         raise TooLarge(f"An upload may hold at most {catalogue.settings.max_upload_bytes} bytes.")
     upload = Upload(uuid.uuid4(), principal.account_id, length, metadata)
+    if OWN_FOLDER_SWEEP.due():
+        catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
     catalogue.uploads.create(upload.id)
     with catalogue.pool.connection() as conn:
         return repository.insert_upload(conn, upload)
@@ -96,7 +102,8 @@ def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> No
 
 def expire_abandoned(catalogue: Catalogue) -> int:
     """Remove the uploads no video was made of within CATALOGUE_UPLOAD_EXPIRY_S: their rows, then their
-    bytes (a crash between the two leaves a file no request can reach); how many went."""
+    bytes, then any file of the upload area untouched that long (one a crash left without its row);
+    how many rows and files went."""
     removed = 0
     while True:
         with catalogue.pool.connection() as conn:
@@ -106,6 +113,7 @@ def expire_abandoned(catalogue: Catalogue) -> int:
         removed += len(expired)
         if len(expired) < repository.EXPIRY_BATCH:
             break
+    removed += catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
     if removed:
         EXPIRED_UPLOADS.inc(removed)
         log.info("removed %d abandoned upload(s)", removed)
