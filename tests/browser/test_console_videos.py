@@ -10,14 +10,15 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 from tusclient import client as tus
+from tusclient.exceptions import TusCommunicationError
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import log_in, sign_up
 from tests.browser.test_console import log_in_with_code, set_up_two_step
-from tests.conftest import Infra, Stack
-from tests.e2e.conftest import stack_staff_header
+from tests.conftest import Stack
 from tests.support.browser import assert_accessible
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
@@ -54,11 +55,34 @@ def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # 
 def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
     portal, stack, journey, inbox, new_email, tmp_path, browser: Browser
 ):
-    page = become_editor(journey, portal, stack, inbox, new_email)
+    become_editor(journey, portal, stack, inbox, new_email)
+    # The editor's pages under their real Content-Security-Policy (the journey's context bypasses it
+    # to run axe, which follows on the same pages in the journey's own tab).
+    strict = browser.new_context(
+        storage_state=journey.page.context.storage_state(), viewport={"width": 1280, "height": 900}
+    )
+    strict.set_default_timeout(15_000)
+    refused: list[str] = []
+    try:
+        page = strict.new_page()
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        publish_and_withdraw(page, journey, portal, tmp_path)
+    finally:
+        strict.close()
+    assert refused == []
+
+
+def check_accessible(journey, url: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    journey.page.goto(url)
+    assert_accessible(journey.page, name)
+    journey.step(name.replace(" ", "-"))
+
+
+def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page.goto(portal.url + "/console")
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Videos").click()
     expect(page.locator("h1")).to_have_text("Videos")
-    assert_accessible(page, "videos")
+    check_accessible(journey, page.url, "videos")
 
     # The first chunk's connection breaks: tus-js-client asks the offset (HEAD) and sends it again.
     methods: list[str] = []
@@ -80,7 +104,6 @@ def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
     assert broken and methods.count("PATCH") >= 2 and "HEAD" in methods, methods
     assert UPLOAD_PATH.match(page.locator("#upload").input_value())
     assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
-    journey.step("uploaded")
 
     title = f"Press briefing {uuid.uuid4().hex[:6]}"
     page.locator("#title_en").fill(title)
@@ -92,21 +115,20 @@ def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
     expect(page.locator("h1")).to_have_text(title)
     # The page follows the transcoding by itself (its script fetches it again while processing).
     expect(page.locator("#video-state [data-status]")).to_have_text("Ready", timeout=TRANSCODED_WITHIN_MS)
-    assert_accessible(page, "a ready video")
-    journey.step("ready")
+    check_accessible(journey, page.url, "a ready video")
 
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("status")).to_have_text("The video is published.")
     expect(page.locator("#video-state [data-status]")).to_have_text("Published")
-    page.get_by_role("link", name="Videos", exact=True).click()
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Videos").click()
     row = page.locator("tr[data-video]", has_text=title)
     expect(row.locator("[data-status]")).to_have_text("Published")
+    check_accessible(journey, page.url, "videos with a published one")
     row.get_by_role("link").click()
 
     page.get_by_role("link", name="See the public page").click()
     expect(page.locator("h1")).to_have_text(title)
     assert_plays(page)
-    journey.step("public-page-playing")
 
     page.go_back()
     page.get_by_role("button", name="Withdraw").click()
@@ -128,16 +150,12 @@ def assert_plays(page: Page) -> None:
 
 
 def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
-    portal, stack: Stack, infra: Infra, journey, inbox, new_email, tmp_path, browser: Browser
+    portal, stack: Stack, journey, inbox, new_email, tmp_path, browser: Browser
 ):
-    """The forms alone: the file uploaded with tuspy, its address pasted, the video created, published
-    and withdrawn, in a French page without script."""
+    """The forms alone, in a French page without script: the file uploaded with tuspy through the
+    portal (the editor's session cookie and the form's CSRF token; cut after two chunks, resumed by a
+    new client from the offset), its address pasted, the video created, published and withdrawn."""
     become_editor(journey, portal, stack, inbox, new_email)
-    editor = stack_staff_header(stack, infra, "catalogue-editor")
-    uploader = tus.TusClient(f"{portal.catalogue_url}/v1/uploads/", headers=editor).uploader(
-        str(render_master(tmp_path / "archive.mp4")), chunk_size=64 * 1024
-    )
-    uploader.upload()
     context = browser.new_context(
         java_script_enabled=False, storage_state=journey.page.context.storage_state()
     )
@@ -149,7 +167,24 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         expect(page.locator("[data-tus-upload]")).to_be_hidden()
         page.get_by_role("button", name="Créer la vidéo").click()
         expect(page.locator("#upload-errors")).to_have_text("Téléversez d’abord le fichier de la vidéo.")
-        page.locator("#upload").fill(str(uploader.url))
+
+        session = {c["name"]: c["value"] for c in context.cookies()}["portal_session"]
+        csrf = page.locator("input[name=csrf_token]").first.input_value()
+        headers = {"Cookie": f"portal_session={session}", "X-CSRFToken": csrf}
+        master, endpoint = render_master(tmp_path / "archive.mp4"), f"{portal.url}/console/videos/uploads/"
+        first = tus.TusClient(endpoint, headers=headers).uploader(str(master), chunk_size=64 * 1024)
+        first.upload_chunk()
+        first.upload_chunk()
+        resumed = tus.TusClient(endpoint, headers=headers).uploader(
+            str(master), url=first.url, chunk_size=256 * 1024
+        )
+        assert resumed.offset == 128 * 1024
+        resumed.upload()
+        without_token = tus.TusClient(endpoint, headers={"Cookie": headers["Cookie"]})
+        with pytest.raises(TusCommunicationError):
+            without_token.uploader(str(master), chunk_size=64 * 1024).upload_chunk()  # CSRF refused
+
+        page.locator("#upload").fill(str(first.url))
         page.locator("#title_fr").fill("Archives du sommet")
         page.get_by_role("button", name="Créer la vidéo").click()
         expect(page.locator("h1")).to_have_text("Archives du sommet")

@@ -185,7 +185,7 @@ def test_the_tus_protocol_answers_and_refusals(served, served_identity, identity
     assert options.status_code == 204
     assert (options.headers["Tus-Version"], options.headers["Tus-Extension"]) == (
         "1.0.0",
-        "creation,termination",
+        "creation,termination,expiration",
     )
     assert int(options.headers["Tus-Max-Size"]) > 2**31
     wrong_version = client.post("/v1/uploads/", headers=editor() | {"Upload-Length": "5"})

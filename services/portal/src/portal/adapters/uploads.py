@@ -14,7 +14,7 @@ from portal.adapters.http import ServiceUnavailable
 REQUEST_HEADERS = ("Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-Offset", "Content-Type",
                    "Content-Length")  # fmt: skip
 ANSWER_HEADERS = ("Tus-Resumable", "Tus-Version", "Upload-Offset", "Upload-Length", "Upload-Metadata",
-                  "Location", "Content-Type")  # fmt: skip
+                  "Upload-Expires", "Location", "Content-Type")  # fmt: skip
 
 
 @dataclass(frozen=True)
