@@ -172,28 +172,33 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         csrf = page.locator("input[name=csrf_token]").first.input_value()
         headers = {"Cookie": f"portal_session={session}", "X-CSRFToken": csrf}
         master, endpoint = render_master(tmp_path / "archive.mp4"), f"{portal.url}/console/videos/uploads/"
-        first = tus.TusClient(endpoint, headers=headers).uploader(str(master), chunk_size=64 * 1024)
-        first.upload_chunk()
-        first.upload_chunk()
-        resumed = tus.TusClient(endpoint, headers=headers).uploader(
-            str(master), url=first.url, chunk_size=256 * 1024
-        )
-        assert resumed.offset == 128 * 1024
-        resumed.upload()
-        without_token = tus.TusClient(endpoint, headers={"Cookie": headers["Cookie"]})
-        with pytest.raises(TusCommunicationError):
-            without_token.uploader(str(master), chunk_size=64 * 1024).upload_chunk()  # CSRF refused
+        with master.open("rb") as stream:
+            first = tus.TusClient(endpoint, headers=headers).uploader(
+                file_stream=stream, chunk_size=64 * 1024
+            )
+            first.upload_chunk()
+            first.upload_chunk()
+            resumed = tus.TusClient(endpoint, headers=headers).uploader(
+                file_stream=stream, url=first.url, chunk_size=256 * 1024
+            )
+            assert resumed.offset == 128 * 1024
+            resumed.upload()
+            without_csrf = tus.TusClient(endpoint, headers={"Cookie": headers["Cookie"]})
+            with pytest.raises(TusCommunicationError):  # the session alone does not do
+                without_csrf.uploader(file_stream=stream, chunk_size=64 * 1024).upload_chunk()
 
         page.locator("#upload").fill(str(first.url))
         page.locator("#title_fr").fill("Archives du sommet")
         page.get_by_role("button", name="Créer la vidéo").click()
         expect(page.locator("h1")).to_have_text("Archives du sommet")
         status = page.locator("#video-state [data-status]")
+
+        def ready_after_reload() -> bool | None:
+            page.reload()
+            return status.inner_text() == "Prête" or None
+
         wait_for(
-            lambda: page.reload() or status.inner_text() == "Prête" or None,
-            timeout=TRANSCODED_WITHIN_MS / 1000,
-            what="the video ready, reloading the page",
-            interval=0.5,
+            ready_after_reload, timeout=TRANSCODED_WITHIN_MS / 1000, what="the video ready", interval=0.5
         )
         expect(page.locator("#video-state [data-status]")).to_have_text("Prête")
         page.get_by_role("button", name="Publier").click()

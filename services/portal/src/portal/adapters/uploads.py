@@ -4,7 +4,7 @@ needs no CORS. Bodies stream through in the request's own chunks, never held who
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import urllib3
 
@@ -35,11 +35,11 @@ class TusForwarder:
         )
 
     def forward(
-        self, method: str, path: str, token: str, headers: Mapping[str, str], body: BinaryIO | None = None
+        self, method: str, path: str, token: str, headers: Mapping[str, str], body: IO[bytes] | None = None
     ) -> TusAnswer:
-        """`path` below /v1/uploads/ ("" to create); ServiceUnavailable when the catalogue does not answer."""
-        sent = {name: headers[name] for name in REQUEST_HEADERS if name in headers}
-        sent["Authorization"] = f"Bearer {token}"
+        """`path` below /v1/uploads/ ("" to create), with the client's tus `headers` (REQUEST_HEADERS);
+        ServiceUnavailable when the catalogue does not answer."""
+        sent = {**headers, "Authorization": f"Bearer {token}"}
         try:
             response = self.pool.urlopen(
                 method, f"{self.base_url}/v1/uploads/{path}", body=body, headers=sent,

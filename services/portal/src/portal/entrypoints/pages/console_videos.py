@@ -19,6 +19,7 @@ from wtforms import ValidationError
 
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError
+from portal.adapters.uploads import REQUEST_HEADERS
 from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import portal, see_other
@@ -157,7 +158,7 @@ def publication(video_id: UUID, change: str) -> Response | tuple[str, int]:
 def new_upload() -> Response:
     """tus creation: the catalogue's Location becomes this page's own address of the upload."""
     check_csrf_header()
-    answer = portal().uploads.forward("POST", "", token(), request.headers)
+    answer = portal().uploads.forward("POST", "", token(), tus_headers())
     headers = dict(answer.headers)
     upload_id = upload_id_of(headers.pop("Location", ""))
     if answer.status == 201 and upload_id:
@@ -177,8 +178,13 @@ def upload(upload_id: UUID) -> Response:
             abort(413)
         request.max_content_length = MAX_CHUNK_BYTES
         body = request.stream
-    answer = portal().uploads.forward(request.method, str(upload_id), token(), request.headers, body)
+    answer = portal().uploads.forward(request.method, str(upload_id), token(), tus_headers(), body)
     return tus_response(answer.status, answer.headers, answer.body)
+
+
+def tus_headers() -> dict[str, str]:
+    """The request's tus headers, to pass on as they are."""
+    return {name: request.headers[name] for name in REQUEST_HEADERS if name in request.headers}
 
 
 def check_csrf_header() -> None:
