@@ -15,12 +15,10 @@ BENCH=mailer_throughput` (or `.venv/bin/python -m bench.mailer_throughput [N [RO
 
 import argparse
 import collections
-import json
 import os
 import smtplib
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +40,8 @@ from accounts_common.events.topics import (
 )
 from bench.chaos.infra import PrivateSink
 from bench.support import BenchDatabases, cpu_seconds
-from mailer.messages import EVENT_ID_HEADER, Envelope, Templates, build_message
+from mailer.adapters.templates import Templates
+from mailer.domain.messages import EVENT_ID_HEADER, Envelope, build_message
 from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued
 from tests.support.inbox import Inbox
@@ -54,13 +53,17 @@ LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-mailer-"))
 CONSUMED = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES)
 
 
-SINK_OPTIONS = ("--max-messages", "100000")  # every email of a run stays listed
+SINK_MESSAGES = 100_000  # every email of a run stays listed
 
 
 def received(inbox: Inbox) -> int:
-    """How many emails the sink has accepted since it started."""
-    with urllib.request.urlopen(f"{inbox.base_url}/api/stats", timeout=5) as response:
-        return json.loads(response.read())["received"]
+    """How many emails the sink has relayed to Mailpit since it started."""
+    return inbox.fault_stats()["relayed"]
+
+
+def sink_cpu_seconds(sink: PrivateSink) -> float:
+    """CPU time of the sink's processes so far: the fault handler and Mailpit."""
+    return sum(cpu_seconds(pid) for pid in sink.pids)
 
 
 def first_arrival_after(inbox: Inbox, count: int, *, timeout: float, what: str, interval: float) -> float:
@@ -147,13 +150,13 @@ def measure_bare_smtplib(sink: PrivateSink, count: int) -> tuple[float, float, f
     started, cpu_started, sink_started = (
         time.perf_counter(),
         time.process_time(),
-        cpu_seconds(sink.pid),
+        sink_cpu_seconds(sink),
     )
     with smtplib.SMTP("127.0.0.1", sink.smtp_port) as smtp:
         for payload in payloads:
             smtp.sendmail("no-reply@multimedia.localhost", [recipient], payload)
     rate = count / (time.perf_counter() - started)
-    return rate, time.process_time() - cpu_started, cpu_seconds(sink.pid) - sink_started
+    return rate, time.process_time() - cpu_started, sink_cpu_seconds(sink) - sink_started
 
 
 @dataclass
@@ -200,9 +203,9 @@ def run_workers(
     with private_mailer_topics(kafka, prefix, group):
         run_once(["mailer", "migrate"], env)
         ids = publish_code_events(kafka, prefix + CODES, recipient, count)
-        sink_cpu = cpu_seconds(sink.pid)
+        sink_cpu = sink_cpu_seconds(sink)
         rate, worker_cpu = measure_workers(workers, env, LOG_DIR, sink.inbox, count)
-        sink_cpu = cpu_seconds(sink.pid) - sink_cpu
+        sink_cpu = sink_cpu_seconds(sink) - sink_cpu
     return WorkersRun(
         workers, rate, worker_cpu, sink_cpu, *missing_and_duplicates(sink.inbox, recipient, ids)
     )
@@ -234,7 +237,7 @@ def main() -> None:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     server = os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres")
     databases = BenchDatabases(server)
-    sink = PrivateSink(LOG_DIR, *SINK_OPTIONS)
+    sink = PrivateSink(LOG_DIR, max_messages=SINK_MESSAGES)
     sink.start()
     results = []
     try:

@@ -22,7 +22,7 @@ def signup_to_email(stack: SignupStack, inbox: Inbox, email: str) -> float:
     status, _ = call("POST", f"{stack.identity_url}/v1/accounts", {"email": email, "password": PASSWORD})
     assert status == 202, status
     deadline = started + 30
-    while not inbox.messages(email):
+    while not inbox.summaries(email):
         if time.perf_counter() > deadline:
             raise SystemExit(f"no email for {email} after 30 s")
         time.sleep(POLL_INTERVAL_S)

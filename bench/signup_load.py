@@ -144,7 +144,7 @@ def code_latencies(sink: PrivateSink, run: Run) -> list[float]:
     arrived: dict[str, float] = {}
     deadline = time.monotonic() + 60
     while len(arrived) < len(run.sent_at) and time.monotonic() < deadline:
-        for message in sink.inbox.messages():
+        for message in sink.inbox.summaries():
             received = datetime.fromisoformat(message["received_at"].replace("Z", "+00:00")).timestamp()
             for recipient in message["to"]:
                 if recipient in run.sent_at:

@@ -1,8 +1,9 @@
 """The real infrastructure for the tests: Kafka, PostgreSQL and the SMTP sink (and S3Proxy, `s3`).
 
 Each comes from the environment when set (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, SMTP_SINK_URL
-with SMTP_HOST/SMTP_PORT), as `make test` does after starting the local ones (the SMTP sink, being
-the project's own program, is then started as a process when not given); otherwise all three run
+(Mailpit) with SMTP_FAULTS_URL and SMTP_HOST/SMTP_PORT (the fault handler in front of it)), as
+`make test` does after starting the local ones (the SMTP sink, being the project's own programs, is
+then started as processes when not given: tests/support/sink.py); otherwise all three run
 in containers that testcontainers starts and removes (`make test-containers`: Podman) when a Docker
 engine answers; otherwise the tests stop with a message saying what is missing.
 
@@ -11,8 +12,6 @@ as running processes — one per run, shared by the end-to-end and the browser t
 """
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -37,9 +36,9 @@ from accounts_common.events.topics import (
 )
 from accounts_testkit.containers import ContainerStack, engine_problem
 from tests.support.inbox import Inbox
-from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, http_ok, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 from tests.support.s3 import S3Server, s3_server
+from tests.support.sink import PrivateSink
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -72,17 +71,19 @@ def _container_broker_control(stack: ContainerStack) -> Callable[[str], None]:
 
 
 def _infra_from_environment(kafka: str, postgres: str, cleanup: ExitStack, folder: Path) -> Infra:
-    inbox_url = os.environ.get("SMTP_SINK_URL")
+    inbox = Inbox(os.environ.get("SMTP_SINK_URL", ""), os.environ.get("SMTP_FAULTS_URL"))
     smtp_host, smtp_port = os.environ.get("SMTP_HOST", "127.0.0.1"), int(os.environ.get("SMTP_PORT", "0"))
-    if not inbox_url:
-        sink, smtp_port, inbox_url = _start_sink(folder)
-        cleanup.callback(_stop_process, sink)
+    if not inbox.base_url:
+        sink = PrivateSink(folder)
+        sink.start()
+        cleanup.callback(sink.stop)
+        smtp_port, inbox = sink.smtp_port, sink.inbox
     return Infra(
         kafka=kafka,
         postgres=postgres,
         smtp_host=smtp_host,
         smtp_port=smtp_port,
-        inbox=Inbox(inbox_url),
+        inbox=inbox,
         broker_control=None,  # shared with other runs: a test that stops a broker starts its own
     )
 
@@ -97,7 +98,7 @@ def _infra_from_containers(cleanup: ExitStack) -> Infra:
         postgres=stack.postgres_url,
         smtp_host=stack.smtp_host,
         smtp_port=stack.smtp_port,
-        inbox=Inbox(stack.inbox_url),
+        inbox=Inbox(stack.inbox_url, stack.faults_url),
         broker_control=_container_broker_control(stack),
     )
 
@@ -126,32 +127,6 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             yield server
         finally:
             server.remove_created()
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(10)
-
-
-def _start_sink(folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
-    smtp_port, http_port = free_port(), free_port()
-    log = (folder / "smtp-sink.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "deploy/local/smtp_sink.py"),
-            "--smtp-port",
-            str(smtp_port),
-            "--http-port",
-            str(http_port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    url = f"http://127.0.0.1:{http_port}"
-    wait_for(lambda: http_ok(f"{url}/healthz"), timeout=20, what="the SMTP sink")
-    return process, smtp_port, url
 
 
 # The session fixtures that start service processes: under pytest-xdist (`--dist loadgroup`, as

@@ -78,7 +78,7 @@ def run_burst(
 def deliveries(inbox: Inbox, addresses: set[str]) -> Counter[str]:
     """How many emails the sink holds for each of these addresses."""
     counts: Counter[str] = Counter()
-    for message in inbox.messages():
+    for message in inbox.summaries():
         for recipient in message["to"]:
             if recipient.lower() in addresses:
                 counts[recipient.lower()] += 1

@@ -6,9 +6,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port
+from tests.support.processes import free_port
+from tests.support.sink import PrivateSink
+
+__all__ = ["STATE", "PrivateKafka", "PrivatePostgres", "PrivateSink"]
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "deploy/local"
@@ -107,28 +109,6 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         run_script("postgres.sh", "stop", self.env)
-
-
-class PrivateSink:
-    """The SMTP sink of deploy/local on free ports, with its inbox client."""
-
-    def __init__(self, logs: Path, *options: str) -> None:
-        self.smtp_port, http_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{http_port}"
-        argv = ["python", str(SCRIPTS / "smtp_sink.py"), "--smtp-port", str(self.smtp_port)]
-        self.process = ServiceProcess("smtp-sink", [*argv, "--http-port", str(http_port), *options], {}, logs)
-        self.inbox = Inbox(self.url)
-
-    @property
-    def pid(self) -> int:
-        assert self.process.process is not None, "the sink is not started"
-        return self.process.process.pid
-
-    def start(self) -> None:
-        self.process.start().wait_http(f"{self.url}/healthz")
-
-    def stop(self) -> None:
-        self.process.stop()
 
 
 def pause_for(seconds: float) -> None:

@@ -7,10 +7,10 @@
 # python       localhost/accounts-python, the stand-in for python:3.11-slim
 # postgres     localhost/accounts-postgres
 # kafka        localhost/accounts-kafka, from the jars Maven resolves (as deploy/local/kafka.sh)
-# smtp-sink    localhost/accounts-smtp-sink
+# smtp-sink    localhost/accounts-smtp-sink (Mailpit, built on the host by deploy/local/build-mailpit.sh)
 # prometheus   localhost/accounts-prometheus (Debian's package, configured for deploy/compose.yaml)
 # nginx        localhost/accounts-nginx, in front of the services' ports (deploy/local/nginx_conf.py)
-# <service>    localhost/accounts-<service>, one for every services/<service>/Dockerfile
+# <service>    localhost/accounts-<service>, for every folder of services/ (deploy/containers/service.Dockerfile)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,8 +25,16 @@ log() { printf 'build.sh: %s\n' "$*" >&2; }
 die() { printf 'build.sh: error: %s\n' "$*" >&2; exit 1; }
 
 services() {
-    local dockerfile
-    for dockerfile in "$REPO_ROOT"/services/*/Dockerfile; do basename "$(dirname "$dockerfile")"; done
+    local project
+    for project in "$REPO_ROOT"/services/*/pyproject.toml; do basename "$(dirname "$project")"; done
+}
+
+# The Debian packages a service's processes run besides Python (build argument SYSTEM_PACKAGES).
+system_packages() {
+    case $1 in
+        catalogue) echo ffmpeg ;;  # the transcoder and the sample seed
+        *) echo "" ;;
+    esac
 }
 
 # The mirror the machine's apt sources already name (no other is reachable here).
@@ -90,21 +98,32 @@ kafka_context() {
     echo "$context"
 }
 
+# Mailpit (built, or copied from its cache, on the host: Go and npm are not in the images) and the
+# SMTP fault handler.
+smtp_sink_context() {
+    local context="$STATE/smtp-sink-context"
+    mkdir -p "$context"
+    bash "$REPO_ROOT/deploy/local/build-mailpit.sh" "$context/mailpit" >&2
+    cp "$REPO_ROOT/deploy/local/smtp_faults.py" "$context/"
+    echo "$context"
+}
+
 build_one() {
     case $1 in
         debian-base) build_debian_base ;;
         python) build "$PYTHON_BASE" "$SCRIPT_DIR/python.Dockerfile" "$SCRIPT_DIR" ;;
         postgres) build localhost/accounts-postgres "$SCRIPT_DIR/postgres/Dockerfile" "$SCRIPT_DIR/postgres" ;;
         kafka) build localhost/accounts-kafka "$SCRIPT_DIR/kafka/Dockerfile" "$(kafka_context)" ;;
-        smtp-sink) build localhost/accounts-smtp-sink "$SCRIPT_DIR/smtp-sink.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
-            $(pip_trust_mounts) ;;
+        smtp-sink) build localhost/accounts-smtp-sink "$SCRIPT_DIR/smtp-sink.Dockerfile" "$(smtp_sink_context)" \
+            "$PYTHON_BASE" $(pip_trust_mounts) ;;
         prometheus) build localhost/accounts-prometheus "$SCRIPT_DIR/prometheus.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         nginx) build localhost/accounts-nginx "$SCRIPT_DIR/nginx.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         *)
-            [[ -f $REPO_ROOT/services/$1/Dockerfile ]] || die "no image named '$1'"
+            [[ -f $REPO_ROOT/services/$1/pyproject.toml ]] || die "no image named '$1'"
+            # The portal's static files hold tus-js-client from npm; the offline build copies them as they are.
             if [[ $1 == portal ]]; then bash "$REPO_ROOT/deploy/local/portal-assets.sh"; fi
-            build "localhost/accounts-$1" "$REPO_ROOT/services/$1/Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
-                $(pip_trust_mounts)
+            build "localhost/accounts-$1" "$SCRIPT_DIR/service.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
+                --build-arg "SERVICE=$1" --build-arg "SYSTEM_PACKAGES=$(system_packages "$1")" $(pip_trust_mounts)
             ;;
     esac
 }

@@ -37,7 +37,7 @@ main() {
     trap finish EXIT
     remove_leftovers || true  # an earlier run killed before its clean-up
     # Not the local infrastructure: the fixtures then start their own in containers.
-    unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL SMTP_SINK_URL SMTP_HOST SMTP_PORT KAFKA_LOCAL_SCRIPT
+    unset KAFKA_BOOTSTRAP_SERVERS DATABASE_URL SMTP_SINK_URL SMTP_FAULTS_URL SMTP_HOST SMTP_PORT KAFKA_LOCAL_SCRIPT
     export ACCOUNTS_POSTGRES_IMAGE=localhost/accounts-postgres ACCOUNTS_KAFKA_IMAGE=localhost/accounts-kafka \
         ACCOUNTS_SMTP_SINK_IMAGE=localhost/accounts-smtp-sink ACCOUNTS_IDENTITY_IMAGE=localhost/accounts-identity \
         ACCOUNTS_MAILER_IMAGE=localhost/accounts-mailer

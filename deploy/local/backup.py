@@ -30,7 +30,7 @@ import psycopg
 
 from accounts_common.db import COMMON_MIGRATIONS, migrate
 from accounts_testkit.ports import free_port
-from identity.entrypoints.cli import IDENTITY_MIGRATIONS
+from identity.migrations import IDENTITY_MIGRATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_SH = REPO / "deploy" / "local" / "postgres.sh"

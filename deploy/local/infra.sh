@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local infrastructure: PostgreSQL, Kafka (with the system's topics), the SMTP sink and an
-# S3-compatible object store (S3Proxy, for the catalogue's CATALOGUE_STORAGE=s3://…).
+# The local infrastructure: PostgreSQL, Kafka (with the system's topics), the SMTP sink (Mailpit
+# behind the SMTP fault handler) and an S3-compatible object store (S3Proxy, for the catalogue's CATALOGUE_STORAGE=s3://…).
 #
 #   deploy/local/infra.sh up|down|status|env
 #
@@ -51,7 +51,9 @@ export IDENTITY_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/identity
 export MAILER_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/mailer
 export SMTP_HOST=127.0.0.1
 export SMTP_PORT=${SMTP_SINK_PORT:-1025}
+# Mailpit's web UI and API (the inbox), and the fault switch in front of it (deploy/local/smtp-sink.sh).
 export SMTP_SINK_URL=http://127.0.0.1:${SMTP_SINK_HTTP_PORT:-8025}
+export SMTP_FAULTS_URL=http://127.0.0.1:${SMTP_FAULTS_CONTROL_PORT:-8026}
 export KAFKA_LOCAL_SCRIPT=$SCRIPT_DIR/kafka.sh
 # S3Proxy (deploy/local/s3proxy.sh) for boto3; the catalogue uses it only with CATALOGUE_STORAGE=s3://….
 export AWS_ENDPOINT_URL=http://127.0.0.1:${S3PROXY_PORT:-9000}

@@ -100,6 +100,8 @@ main() {
     for package in "${PACKAGES[@]}"; do args+=(-e "$REPO_ROOT/$package"); done
     uv_install "${args[@]}" -r "$REPO_ROOT/requirements-dev.txt"
     for example in "${EXAMPLES[@]}"; do uv_install --no-deps -e "$REPO_ROOT/$example"; done
+    # Mailpit, the inbox of the local SMTP sink (deploy/local/smtp-sink.sh): built with Go and npm.
+    bash "$SCRIPT_DIR/build-mailpit.sh" "$VENV/bin/mailpit"
     log "compiling the portal's translations"
     "$VENV/bin/pybabel" compile --use-fuzzy -d "$PORTAL_TRANSLATIONS" >/dev/null
     log "done: $VENV"

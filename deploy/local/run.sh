@@ -187,7 +187,8 @@ main() {
     catalogue      http://127.0.0.1:$CATALOGUE_PORT/v1/videos   (search: ?q=Stoltenberg or ?q=ministre; OpenAPI: /openapi.json)
     newsletter API http://127.0.0.1:$NEWSLETTER_PORT   (OpenAPI: /openapi.json; issues: a newsletter-editor's token)
     (every port above is nginx: the services listen on $PORTAL_INTERNAL_PORT-$MAILER_INTERNAL_PORT behind it)
-    mail inbox     $SMTP_SINK_URL/   (read the verification codes here)
+    mail inbox     $SMTP_SINK_URL/   (Mailpit: read the verification codes here; API: /api/v1/)
+    SMTP faults    $SMTP_FAULTS_URL/api/fault   (PUT {"code": 451, "count": 3} to refuse mail: docs/testing.md)
     mailer ops     http://127.0.0.1:$MAILER_PORT/v1/deliveries?email=…   (a support person's token)
     worker metrics http://127.0.0.1:$MAILER_METRICS_PORT/metrics and :$((MAILER_METRICS_PORT + 1)) (mailer), :$NEWSLETTER_WORKER_METRICS_PORT (newsletter), :$CATALOGUE_WORKER_METRICS_PORT (catalogue)
     relay metrics  http://127.0.0.1:$IDENTITY_RELAY_METRICS_PORT/metrics (identity), :$NEWSLETTER_RELAY_METRICS_PORT (newsletter), :$CATALOGUE_RELAY_METRICS_PORT (catalogue); audit log :$IDENTITY_AUDIT_LOG_METRICS_PORT

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Local SMTP sink (deploy/local/smtp_sink.py) as a background process.
+# The local SMTP sink as two background processes: Mailpit (the inbox people and tests read: web UI
+# and API) behind the SMTP fault handler (deploy/local/smtp_faults.py), which the services talk to.
 #
 #   deploy/local/smtp-sink.sh start|stop|status
 #
-# Environment: STATE_DIR (default <repo>/.state), SMTP_SINK_PORT (1025), SMTP_SINK_HTTP_PORT (8025),
-# SMTP_SINK_BOUNCE_MAILDIR (default <state>/smtp-sink/bounces: the DSNs of `dsn` faults, which
-# `mailer bounces` reads under `make run`),
-# PYTHON (default <repo>/.venv/bin/python: the sink needs aiosmtpd, installed by `make install`).
+# Environment: STATE_DIR (default <repo>/.state), SMTP_SINK_PORT (1025: the fault handler's SMTP,
+# what the services send to), SMTP_SINK_HTTP_PORT (8025: Mailpit's web UI and API),
+# SMTP_FAULTS_CONTROL_PORT (8026: the fault switch), MAILPIT_SMTP_PORT (1026: Mailpit's own SMTP,
+# fed by the fault handler), SMTP_SINK_BOUNCE_MAILDIR (default <state>/smtp-sink/bounces: the DSNs
+# of `dsn` faults, which `mailer bounces` reads under `make run`), PYTHON (default
+# <repo>/.venv/bin/python, with aiosmtpd), MAILPIT (default <repo>/.venv/bin/mailpit); both come
+# from `make install`. Mailpit keeps its messages in <state>/smtp-sink/mailpit.db across restarts.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,61 +19,86 @@ source "$SCRIPT_DIR/lib.sh"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 STATE="${STATE_DIR:-$REPO_ROOT/.state}/smtp-sink"
 PYTHON="${PYTHON:-$REPO_ROOT/.venv/bin/python}"
+MAILPIT="${MAILPIT:-$REPO_ROOT/.venv/bin/mailpit}"
 SMTP_PORT="${SMTP_SINK_PORT:-1025}"
 HTTP_PORT="${SMTP_SINK_HTTP_PORT:-8025}"
+CONTROL_PORT="${SMTP_FAULTS_CONTROL_PORT:-8026}"
+MAILPIT_SMTP="${MAILPIT_SMTP_PORT:-1026}"
 BOUNCE_MAILDIR="${SMTP_SINK_BOUNCE_MAILDIR:-$STATE/bounces}"
-PIDFILE="$STATE/sink.pid"
-LOG="$STATE/sink.log"
+PROCESSES=(mailpit faults)
+LEGACY=sink  # the one-process sink before Mailpit (smtp_sink.py), still holding the ports in an old .state
 
-is_running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+pidfile() { echo "$STATE/$1.pid"; }
+is_running() { [[ -f $(pidfile "$1") ]] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
+answers() {
+    "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" 2>/dev/null
+}
 healthy() {
-    "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
-        "http://127.0.0.1:$HTTP_PORT/healthz" 2>/dev/null
+    answers "http://127.0.0.1:$HTTP_PORT/readyz" && answers "http://127.0.0.1:$CONTROL_PORT/healthz"
+}
+
+launch() {
+    local name="$1"
+    shift
+    is_running "$name" && return 0
+    nohup "$@" >"$STATE/$name.log" 2>&1 </dev/null &
+    echo $! >"$(pidfile "$name")"
 }
 
 cmd_start() {
-    if is_running; then
-        log "already running (pid $(cat "$PIDFILE")); inbox http://127.0.0.1:$HTTP_PORT/"
-        return 0
-    fi
     [[ -x $PYTHON ]] || die "$PYTHON not found: run 'make install' first"
+    [[ -x $MAILPIT ]] || die "$MAILPIT not found: run 'make install' first (it builds Mailpit)"
     mkdir -p "$STATE"
-    nohup "$PYTHON" "$SCRIPT_DIR/smtp_sink.py" --smtp-port "$SMTP_PORT" --http-port "$HTTP_PORT" \
-        --bounce-maildir "$BOUNCE_MAILDIR" \
-        >"$LOG" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
+    if is_running "$LEGACY"; then
+        die "the SMTP sink from before Mailpit still runs (pid $(cat "$(pidfile "$LEGACY")")): $0 stop, then start"
+    fi
+    launch mailpit "$MAILPIT" --listen "127.0.0.1:$HTTP_PORT" --smtp "127.0.0.1:$MAILPIT_SMTP" \
+        --database "$STATE/mailpit.db" --max 10000 --disable-version-check --smtp-disable-rdns
+    launch faults "$PYTHON" "$SCRIPT_DIR/smtp_faults.py" --smtp-port "$SMTP_PORT" \
+        --control-port "$CONTROL_PORT" --mailpit-smtp "127.0.0.1:$MAILPIT_SMTP" \
+        --bounce-maildir "$BOUNCE_MAILDIR"
     for _ in $(seq 1 100); do
         if healthy; then
-            log "running (pid $(cat "$PIDFILE")): SMTP 127.0.0.1:$SMTP_PORT, inbox http://127.0.0.1:$HTTP_PORT/"
+            log "running: SMTP 127.0.0.1:$SMTP_PORT, inbox http://127.0.0.1:$HTTP_PORT/," \
+                "faults http://127.0.0.1:$CONTROL_PORT/api/fault"
             return 0
         fi
-        is_running || break
+        is_running mailpit && is_running faults || break
         sleep 0.1
     done
-    tail -n 20 "$LOG" >&2 || true
-    die "the SMTP sink did not start (log: $LOG)"
+    tail -n 20 "$STATE/mailpit.log" "$STATE/faults.log" >&2 || true
+    die "the SMTP sink did not start (logs: $STATE/mailpit.log, $STATE/faults.log)"
 }
 
-cmd_stop() {
-    if ! is_running; then
-        log "not running"
-        rm -f "$PIDFILE"
-        return 0
-    fi
-    local pid
-    pid="$(cat "$PIDFILE")"
+stop_one() {
+    local name="$1" pid
+    is_running "$name" || { rm -f "$(pidfile "$name")"; return 0; }
+    pid="$(cat "$(pidfile "$name")")"
     kill "$pid"
     for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$PIDFILE"
+    rm -f "$(pidfile "$name")"
+}
+
+cmd_stop() {
+    stop_one "$LEGACY"
+    stop_one faults
+    stop_one mailpit
     log "stopped"
 }
 
 cmd_status() {
-    if is_running; then log "running (pid $(cat "$PIDFILE"))"; else log "not running"; return 1; fi
+    local name rc=0
+    for name in "${PROCESSES[@]}"; do
+        if is_running "$name"; then log "$name running (pid $(cat "$(pidfile "$name")"))"; else
+            log "$name not running"
+            rc=1
+        fi
+    done
+    return $rc
 }
 
 case "${1:-}" in

@@ -20,14 +20,14 @@ from accounts_common.roles import Role
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints.app import create_app
-from identity.entrypoints.cli import IDENTITY_MIGRATIONS
+from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer import staff
 from identity.settings import RateLimits, Settings
 from mailer.settings import Settings as MailerSettings
 from newsletter.bootstrap import Newsletter
 from newsletter.bootstrap import bootstrap as newsletter_bootstrap
 from newsletter.entrypoints.app import create_app as create_newsletter_app
-from newsletter.entrypoints.cli import NEWSLETTER_MIGRATIONS
+from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.settings import Settings as NewsletterSettings
 from tests.conftest import RUN_ID, Infra, migrated_database
 from tests.support.hashing import CHEAP_HASHING

@@ -22,7 +22,7 @@ from accounts_common.problems import Problem, install_problem_handlers
 from identity.adapters.tokens import key_id, pem_of
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
-from identity.entrypoints.cli import IDENTITY_MIGRATIONS
+from identity.migrations import IDENTITY_MIGRATIONS
 from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import NEW_PASSWORD, PASSWORD, bearer, feed, reset_password, sign_up
 from tests.support.polling import wait_for

@@ -17,8 +17,9 @@ from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
-from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
-from mailer.messages import Content, Envelope, build_message
+from mailer.domain.messages import Content, Envelope, build_message
+from mailer.entrypoints.cli import worker_pool
+from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.bounces import read_maildir
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database

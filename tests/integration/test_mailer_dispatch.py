@@ -17,9 +17,11 @@ from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
-from mailer.entrypoints.cli import MAILER_MIGRATIONS, worker_pool
-from mailer.messages import Content, Envelope, OutgoingEmail, build_message
-from mailer.service_layer.dispatch import FIRST_CLAIM, UNMARKED_PER_LANE, Dispatcher, PendingEmail
+from mailer.adapters.smtp_lanes import UNMARKED_PER_LANE
+from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_message
+from mailer.entrypoints.cli import worker_pool
+from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer.dispatch import FIRST_CLAIM, Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
 from tests.support.polling import wait_for
 from tests.support.sink import PrivateSink

@@ -10,7 +10,7 @@ from flask import Flask
 from accounts_common.db import create_pool
 from accounts_common.roles import Role
 from mailer.entrypoints.app import create_app
-from mailer.entrypoints.cli import MAILER_MIGRATIONS
+from mailer.migrations import MAILER_MIGRATIONS
 from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import bearer, private_mailer_settings, sign_up, staff_token
 from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs

@@ -6,7 +6,7 @@ import pytest
 
 from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters.smtp import SmtpSender
-from mailer.messages import Content, Envelope, OutgoingEmail, build_message
+from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_message
 from tests.support.sink import PrivateSink
 
 ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")

@@ -23,7 +23,7 @@ from accounts_common.events.topics import (
 from accounts_common.outbox import OutboxRelay
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
-from identity.entrypoints.cli import IDENTITY_MIGRATIONS
+from identity.migrations import IDENTITY_MIGRATIONS
 from identity.settings import RateLimits, Settings
 from tests.conftest import Infra, migrated_database
 from tests.support.hashing import CHEAP_HASHING

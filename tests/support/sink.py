@@ -1,4 +1,5 @@
-"""An SMTP sink of a test's own (deploy/local/smtp_sink.py), on fixed ports so it can be restarted."""
+"""An SMTP sink of a test's own: Mailpit behind the SMTP fault handler (deploy/local/smtp_faults.py),
+on fixed ports so it can be restarted where it was."""
 
 import subprocess
 import sys
@@ -6,32 +7,61 @@ from pathlib import Path
 
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import free_port, http_ok
+from tests.support.processes import VENV_BIN, free_port, http_ok
 
-SINK = Path(__file__).resolve().parents[2] / "deploy/local/smtp_sink.py"
+FAULTS = Path(__file__).resolve().parents[2] / "deploy/local/smtp_faults.py"
+MAILPIT = VENV_BIN / "mailpit"  # built by `make install` (deploy/local/build-mailpit.sh)
+
+
+def mailpit_command(http_port: int, smtp_port: int, max_messages: int = 10_000) -> list[str]:
+    """Mailpit on loopback ports, asking nothing of the network; with no --database its messages
+    are in a temporary file gone when it stops, so a restarted sink starts empty."""
+    return [
+        str(MAILPIT),
+        *("--listen", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}"),
+        *("--max", str(max_messages), "--quiet"),
+        *("--disable-version-check", "--smtp-disable-rdns"),
+    ]
+
+
+def faults_command(smtp_port: int, control_port: int, mailpit_smtp_port: int, *options: str) -> list[str]:
+    """The fault handler on loopback ports, relaying to Mailpit's SMTP port."""
+    ports = ["--smtp-port", str(smtp_port), "--control-port", str(control_port)]
+    return [sys.executable, str(FAULTS), *ports, "--mailpit-smtp", str(mailpit_smtp_port), *options]
 
 
 class PrivateSink:
-    """An SMTP sink of this test alone, on fixed ports so it can be restarted where it was."""
+    """Mailpit and the fault handler of this test alone; `options` go to the fault handler."""
 
-    def __init__(self, log_dir: Path, *options: str) -> None:
-        self.smtp_port, self.http_port = free_port(), free_port()
+    def __init__(self, log_dir: Path, *options: str, max_messages: int = 10_000) -> None:
+        self.smtp_port, self.control_port = free_port(), free_port()
+        self.http_port, self.mailpit_smtp_port = free_port(), free_port()
         self.log_dir = log_dir
         self.options = options
-        self.inbox = Inbox(f"http://127.0.0.1:{self.http_port}")
-        self.process: subprocess.Popen[bytes] | None = None
+        self.max_messages = max_messages
+        self.inbox = Inbox(f"http://127.0.0.1:{self.http_port}", f"http://127.0.0.1:{self.control_port}")
+        self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        ports = ["--smtp-port", str(self.smtp_port), "--http-port", str(self.http_port)]
+        mailpit = mailpit_command(self.http_port, self.mailpit_smtp_port, self.max_messages)
+        faults = faults_command(self.smtp_port, self.control_port, self.mailpit_smtp_port, *self.options)
         with (self.log_dir / "sink.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(SINK), *ports, *self.options],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(lambda: http_ok(f"{self.inbox.base_url}/healthz"), timeout=20, what="the private sink")
+            self.processes = [
+                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+                for command in (mailpit, faults)
+            ]
+        wait_for(self.ready, timeout=20, what="the private sink (Mailpit and the fault handler)")
+
+    @property
+    def pids(self) -> list[int]:
+        """Mailpit's and the fault handler's process ids (what the sink costs, in benchmarks)."""
+        return [process.pid for process in self.processes]
+
+    def ready(self) -> bool:
+        return http_ok(f"{self.inbox.base_url}/readyz") and http_ok(f"{self.inbox.faults_url}/healthz")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(10)

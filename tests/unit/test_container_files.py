@@ -3,15 +3,16 @@
 import importlib
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DOCKERFILES = sorted(REPO.glob("services/*/Dockerfile")) + sorted(
-    REPO.glob("deploy/containers/**/*Dockerfile")
-)
+DOCKERFILES = sorted(REPO.glob("deploy/containers/**/*Dockerfile"))
+SERVICE_DOCKERFILE = REPO / "deploy" / "containers" / "service.Dockerfile"
+SERVICES = sorted(path.parent.name for path in REPO.glob("services/*/pyproject.toml"))
 SECRET_WORDS = re.compile(r"KEY|SECRET|TOKEN|PASSWORD", re.IGNORECASE)
 
 
@@ -26,11 +27,8 @@ def test_every_image_takes_its_base_as_an_argument_and_holds_no_secret(dockerfil
     )
 
 
-@pytest.mark.parametrize(
-    "dockerfile", sorted(REPO.glob("services/*/Dockerfile")), ids=lambda path: path.parent.name
-)
-def test_service_images_start_from_an_upstream_python_and_run_unprivileged(dockerfile):
-    text = dockerfile.read_text()
+def test_service_images_start_from_an_upstream_python_and_run_unprivileged():
+    text = SERVICE_DOCKERFILE.read_text()
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
     assert re.search(r"^USER [1-9]\d*$", text, re.MULTILINE)
 
@@ -47,21 +45,31 @@ def test_every_compose_image_is_overridable_and_defaults_to_an_upstream_one():
         assert "localhost/" not in service["image"], f"{name}: the default must not need make containers"
 
 
-@pytest.mark.parametrize(
-    "dockerfile", sorted(REPO.glob("services/*/Dockerfile")), ids=lambda path: path.parent.name
-)
-def test_the_web_command_of_each_image_is_sized_by_the_environment(dockerfile, monkeypatch):
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_web_command_of_each_image_is_sized_by_the_environment(service, monkeypatch):
     """No --workers in CMD: `<service> web` reads WEB_CONCURRENCY, so compose and k8s size it."""
-    service = dockerfile.parent.name
-    command = json.loads(re.findall(r"^CMD (.+)$", dockerfile.read_text(), re.MULTILINE)[-1])
-    assert command == [service, "web", "--host", "0.0.0.0"]
+    shell, flag, script = json.loads(
+        re.findall(r"^CMD (.+)$", SERVICE_DOCKERFILE.read_text(), re.MULTILINE)[-1]
+    )
+    assert (shell, flag) == ("sh", "-c")
+    command = shlex.split(script.replace("$SERVICE", service))
+    assert command == ["exec", service, "web", "--host", "0.0.0.0"]
+    command = command[1:]
     monkeypatch.setenv("WEB_CONCURRENCY", "7")
     started = {}
-    monkeypatch.setattr(
-        f"{service}.entrypoints.cli.exec_gunicorn", lambda *args, **kwargs: started.update(kwargs)
-    )
+    monkeypatch.setattr("accounts_common.cli.exec_gunicorn", lambda *args, **kwargs: started.update(kwargs))
     importlib.import_module(f"{service}.entrypoints.cli").main(command[1:])
     assert started["workers"] == 7
+
+
+def test_compose_builds_every_service_image_from_the_one_template():
+    services = yaml.safe_load((REPO / "deploy" / "compose.yaml").read_text())["services"]
+    built = {
+        service["build"]["args"]["SERVICE"]
+        for service in services.values()
+        if service.get("build", {}).get("dockerfile") == "deploy/containers/service.Dockerfile"
+    }
+    assert built == set(SERVICES)
 
 
 def test_compose_web_processes_add_up_their_workers_and_prometheus_reaches_every_process():

@@ -5,6 +5,7 @@ Security Standards' "restricted" profile; web Deployments survive drains and spr
 NetworkPolicies let each workload reach only what it needs.
 """
 
+import importlib
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
-SERVICES = {path.parent.name for path in (REPO / "services").glob("*/Dockerfile")}
+SERVICES = {path.parent.name for path in (REPO / "services").glob("*/pyproject.toml")}
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 # What each workload may reach besides DNS: its database, Kafka, SMTP, the services it calls.
 ALLOWED_PEERS = {
@@ -75,6 +76,13 @@ def source_text() -> str:
     return "\n".join(path.read_text() for root in SOURCES for path in root.rglob("*.py"))
 
 
+def settings_variables() -> set[str]:
+    """Every variable the services' settings read (most are named after their field, not written out)."""
+    return set().union(
+        *(importlib.import_module(f"{name}.settings").Settings.variables() for name in SERVICES)
+    )
+
+
 def test_there_are_workloads_to_check():
     assert {name for name, _ in workloads()} == set(ALLOWED_PEERS)
 
@@ -103,9 +111,8 @@ def test_every_workload_meets_the_restricted_pod_security_standard(template):
 
 def test_the_user_the_pods_run_as_is_the_images_user():
     users = {template["spec"]["securityContext"]["runAsUser"] for _, template in workloads()}
-    for service in SERVICES:
-        dockerfile = (REPO / "services" / service / "Dockerfile").read_text()
-        assert set(re.findall(r"^USER (\d+)$", dockerfile, re.MULTILINE)) == {str(user) for user in users}
+    dockerfile = (REPO / "deploy" / "containers" / "service.Dockerfile").read_text()
+    assert set(re.findall(r"^USER (\d+)$", dockerfile, re.MULTILINE)) == {str(user) for user in users}
 
 
 def test_every_image_is_built_from_a_service_dockerfile():
@@ -120,10 +127,9 @@ def test_every_variable_the_manifests_set_is_read_by_a_service():
     direct = {
         env["name"] for _, template in workloads() for c in containers(template) for env in c.get("env", [])
     }
-    code = source_text()
+    code, settings = source_text(), settings_variables()
     for variable in config | set(secrets) | direct:
-        service = variable.removesuffix("_DATABASE_URL").lower()
-        read = f'"{variable}"' in code or (variable.endswith("_DATABASE_URL") and service in SERVICES)
+        read = f'"{variable}"' in code or variable in settings
         assert read, f"{variable} is set by deploy/k8s but no service reads it"
 
 

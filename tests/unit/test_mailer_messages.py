@@ -8,7 +8,8 @@ import pytest
 from jinja2 import UndefinedError
 from markupsafe import Markup
 
-from mailer.messages import Content, Envelope, Templates, brands, build_message
+from mailer.adapters.templates import Templates
+from mailer.domain.messages import Content, Envelope, brands, build_message
 from mailer.service_layer.handlers import minutes_left
 
 ENVELOPE = Envelope("NATO Multimedia Account <no-reply@multimedia.localhost>", "support@multimedia.localhost")

@@ -3,10 +3,10 @@
 import pytest
 
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet
-from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
-from identity.entrypoints.cli import IDENTITY_MIGRATIONS
-from mailer.entrypoints.cli import MAILER_MIGRATIONS
-from newsletter.entrypoints.cli import NEWSLETTER_MIGRATIONS
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from identity.migrations import IDENTITY_MIGRATIONS
+from mailer.migrations import MAILER_MIGRATIONS
+from newsletter.migrations import NEWSLETTER_MIGRATIONS
 
 SETS = [
     COMMON_MIGRATIONS,

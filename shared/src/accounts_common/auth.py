@@ -2,11 +2,8 @@
 then the revocations this service learnt from PasswordReset, AccountDeleted and SessionRevoked events."""
 
 import functools
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +67,9 @@ class JwksCache:
         self.stale_if_error_s = stale_if_error_s
         self.timeout_s = timeout_s
         self.clock = clock
+        # PyJWT's client fetches and parses; when to fetch, and serving stale keys while identity is
+        # down, stay ours: PyJWKClient's own cache has no stale-if-error.
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout_s)
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = self._tried_at = -float("inf")
         self._lock = threading.Lock()
@@ -97,18 +97,12 @@ class JwksCache:
                 raise
 
     def _fetch(self) -> dict[str, jwt.PyJWK]:
+        """The set as identity serves it now, by kid; keys of a kind we cannot use are left out."""
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
-                document = json.loads(response.read())
-            keys = {}
-            for jwk in document["keys"]:
-                try:
-                    keys[jwk["kid"]] = jwt.PyJWK(jwk)
-                except (jwt.PyJWKError, KeyError):
-                    continue  # a key of a kind we cannot use does not spoil the others
-            return keys
-        except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError) as error:
+            key_set = self._client.get_jwk_set(refresh=True)
+        except jwt.PyJWTError as error:  # PyJWKClientError (connection, not JSON), PyJWKSetError
             raise KeySetUnavailable(f"cannot read {self.url}: {error}") from None
+        return {key.key_id: key for key in key_set.keys if key.key_id}
 
 
 class TokenVerifier:

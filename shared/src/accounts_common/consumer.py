@@ -5,7 +5,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -15,13 +14,14 @@ from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from accounts_common.dlq import DeadLetterWriter
-from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
+from accounts_common.events import InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
-from accounts_common.kafka import create_consumer, create_producer
+from accounts_common.inbox import Handler, handle_once
+from accounts_common.kafka import await_partitions, create_consumer, create_producer
 from accounts_common.offsets import LagReport, PendingCommits
-from accounts_common.retry import Backoff
 from accounts_common.retry_policy import (
     RETRYABLE,
+    PartitionRetries,
     PartitionRetry,
     PermanentError,
     RetryLimits,
@@ -37,7 +37,6 @@ EVENTS = Counter("consumer_events_total", "Records seen by a consumer, by outcom
 OUTCOMES = ("handled", "duplicate", "ignored", "retried", "dead_lettered")
 POLL_TIMEOUT_MS = 500
 UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
-METADATA_WAIT_S = 10.0  # before the first poll, for the topics' partitions (see _await_partitions)
 FINAL_COMMIT_TIMEOUT_MS = 5_000
 
 
@@ -45,27 +44,8 @@ class InstanceFenced(RuntimeError):
     """Another consumer uses this one's static instance id: this one must stop."""
 
 
-class Handler(Protocol):
-    """Handles one event. Outside an inbox transaction (inbox=False) it may leave the work pending
-    and return its Future: the consumer's `finish_batch` completes it before offsets are committed."""
-
-    def __call__(
-        self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
-    ) -> "Future[None] | None": ...
-
-
 # What handling a record left: nothing to wait for, pending work, or the error it raised.
 Outcome = Future[None] | Exception | None
-
-
-def claim_event(conn: psycopg.Connection, consumer: str, event_id: str) -> bool:
-    """Record the event as processed by `consumer`; False when it already was."""
-    row = conn.execute(
-        """INSERT INTO processed_events (consumer, event_id) VALUES (%s, %s)
-           ON CONFLICT DO NOTHING RETURNING 1""",
-        (consumer, event_id),
-    ).fetchone()
-    return row is not None
 
 
 class EventConsumer:
@@ -99,8 +79,6 @@ class EventConsumer:
         self.handlers = handlers
         self.pool = pool
         self.bootstrap_servers = bootstrap_servers
-        self.max_backoff = max_backoff
-        self.base_backoff = base_backoff
         self.retry_limits = retry_limits or RetryLimits()
         self.inbox = inbox
         self.group_instance_id = group_instance_id
@@ -117,7 +95,7 @@ class EventConsumer:
         self.dead_letters = DeadLetterWriter(
             group, lambda: producer_factory(bootstrap_servers, client_id=f"{group}-dlq")
         )
-        self._retries: dict[TopicPartition, PartitionRetry] = {}
+        self._retries = PartitionRetries(base_backoff, max_backoff)
         self._pending = PendingCommits(group)
         self._lag = LagReport(group)
         for outcome in OUTCOMES:
@@ -143,11 +121,11 @@ class EventConsumer:
         self._pending.clear()
         housekeeping = Schedule(self.housekeeping_interval_s)
         try:
-            _await_partitions(consumer, self.topics, stop)
+            await_partitions(consumer, self.topics, stop)
             while not stop.is_set():
                 if housekeeping.due():
                     self._housekeep()
-                self._resume_due_partitions(consumer)
+                self._retries.resume_due(consumer)
                 batch = self._poll(consumer, stop)
                 self._pending.add(self._process_batch(consumer, batch, stop))
                 self._pending.commit_if_due(consumer)
@@ -182,7 +160,7 @@ class EventConsumer:
                 error = self._settle(record, outcome)
                 if error is not None and not self._failed(consumer, partition, record, error):
                     break
-                self._retries.pop(partition, None)
+                self._retries.passed(partition)
                 done[partition] = record.offset + 1
             else:
                 if len(outcomes) < len(batch[partition]) and not stop.is_set():
@@ -196,8 +174,7 @@ class EventConsumer:
         """Hand each record to its handler, in partition order, up to a partition's first error."""
         started: dict[TopicPartition, list[tuple[ConsumerRecord, Outcome]]] = {}
         for partition, records in batch.items():
-            retry = self._retries.get(partition)
-            if retry is not None and retry.waiting:
+            if self._retries.waiting(partition):
                 continue  # fetched before the pause; the seek on resume brings them back
             outcomes = started.setdefault(partition, [])
             for record in records:
@@ -231,10 +208,7 @@ class EventConsumer:
         self, consumer: KafkaConsumer, partition: TopicPartition, record: ConsumerRecord, error: Exception
     ) -> bool:
         """Dead-letter the record once its retries are used up (True: move on), else schedule a retry."""
-        retry = self._retries.get(partition)
-        if retry is None or retry.offset != record.offset:
-            retry = PartitionRetry(record.offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
-            self._retries[partition] = retry
+        retry = self._retries.of(partition, record.offset)
         if not isinstance(error, RETRYABLE):
             log.error("%s: handler failed on %s", self.group, _where(record), exc_info=error)
         reason = self.retry_limits.give_up_reason(retry, error)
@@ -272,19 +246,6 @@ class EventConsumer:
         EVENTS.labels(self.group, "retried").inc()
         log.warning("%s: retrying %s in %.1fs: %s", self.group, _where(record), delay, describe(error))
 
-    def _resume_due_partitions(self, consumer: KafkaConsumer) -> None:
-        """Seek paused partitions back to their failed record once their backoff is over."""
-        assigned = consumer.assignment()
-        now = time.monotonic()
-        for partition, retry in list(self._retries.items()):
-            if partition not in assigned:
-                del self._retries[partition]  # revoked: its new owner starts from the committed offset
-            elif retry.waiting and retry.due <= now:
-                _drop_parked_fetches(consumer, partition)
-                consumer.seek(partition, retry.offset)
-                consumer.resume(partition)
-                retry.waiting = False
-
     def _poll(
         self, consumer: KafkaConsumer, stop: threading.Event
     ) -> dict[TopicPartition, list[ConsumerRecord]]:
@@ -304,10 +265,7 @@ class EventConsumer:
 
     def _poll_timeout_ms(self) -> int:
         """Poll no longer than until the next retry or commit is due."""
-        dues = [retry.due for retry in self._retries.values() if retry.waiting]
-        commit_due = self._pending.due_at()
-        if commit_due is not None:
-            dues.append(commit_due)
+        dues = [due for due in (self._retries.next_due(), self._pending.due_at()) if due is not None]
         if not dues:
             return POLL_TIMEOUT_MS
         wait_s = max(0.0, min(dues) - time.monotonic())  # clamped first: a due of -inf has no int
@@ -325,12 +283,7 @@ class EventConsumer:
 
     def _report_lag(self, consumer: KafkaConsumer) -> None:
         """The lag gauges; a partition held back by a retry counts from its failed record."""
-
-        def held_at(partition: TopicPartition) -> int | None:
-            retry = self._retries.get(partition)
-            return retry.offset if retry is not None else None
-
-        self._lag.update(consumer, held_at)
+        self._lag.update(consumer, self._retries.held_at)
 
     def process(self, record: ConsumerRecord) -> "Future[None] | None":
         """Handle one record once; invalid or permanently failing records go to the dead letters.
@@ -345,27 +298,13 @@ class EventConsumer:
                 return None
             data = validate_data(event.type, event.data)
             with self.pool.connection() as conn:
-                outcome = self._handle(conn, handler, event, data)
+                outcome = handle_once(conn, self.group, handler, event, data, inbox=self.inbox)
             if isinstance(outcome, Future):
                 return outcome
             EVENTS.labels(self.group, outcome).inc()
         except (InvalidEvent, PermanentError) as error:
             self.dead_letter(record, f"{type(error).__name__}: {error}")
         return None
-
-    def _handle(
-        self, conn: psycopg.Connection, handler: Handler, event: CloudEvent, data: dict[str, Any]
-    ) -> "str | Future[None]":
-        """Run the handler once per event: in one transaction with the inbox row, or, for a group
-        whose handlers deduplicate by themselves (inbox=False), on the autocommit connection."""
-        if not self.inbox:
-            return handler(conn, event, data) or "handled"
-        with conn.transaction():
-            if not claim_event(conn, self.group, event.id):
-                return "duplicate"
-            if handler(conn, event, data) is not None:
-                raise TypeError(f"{event.type}: work left pending cannot join the inbox transaction")
-        return "handled"
 
     def dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         """Put the record on the group's dead-letter topic with where it came from and why."""
@@ -375,38 +314,6 @@ class EventConsumer:
             raise TransientError(f"could not write the dead letter: {error}") from error
         EVENTS.labels(self.group, "dead_lettered").inc()
         log.error("%s: dead-lettered %s: %s", self.group, _where(record), reason)
-
-
-def _await_partitions(consumer: KafkaConsumer, topics: tuple[str, ...], stop: threading.Event) -> None:
-    """Wait, at most METADATA_WAIT_S, until the client knows the topics' partitions.
-
-    The first poll joins the group. A leader that does not know the partitions yet assigns nobody
-    anything ("No partition metadata for topic"), seen at every start of a worker, and kafka-python
-    then relies on noticing the metadata change to join again; were that missed, the worker would
-    idle with no partitions. The client's background loop fetches the metadata on its own; waiting
-    for it here is done without a request of ours, which could block with no broker answering.
-    """
-    cluster = getattr(consumer, "_cluster", None)
-    if cluster is None:
-        return
-    deadline = time.monotonic() + METADATA_WAIT_S
-    while not stop.is_set() and time.monotonic() < deadline:
-        if all(cluster.partitions_for_topic(topic) for topic in topics):
-            return
-        stop.wait(0.02)
-    log.warning("consumer: no partitions known yet for %s; joining the group anyway", ", ".join(topics))
-
-
-def _drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> None:
-    """Forget records kafka-python parked for the paused partition: the seek makes them obsolete.
-
-    kafka-python 3.0.12 parks data fetched for a paused partition and stops fetching it until
-    the data is restored, but restores it only when its in-line slot is None, while a drained
-    batch can sit there for good: the resumed partition would then never be fetched again.
-    """
-    fetcher = getattr(consumer, "_fetcher", None)
-    for parked in ("_paused_partition_records", "_paused_completed_fetches"):
-        getattr(fetcher, parked, {}).pop(partition, None)
 
 
 def _where(record: ConsumerRecord) -> str:

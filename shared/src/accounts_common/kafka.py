@@ -1,10 +1,17 @@
-"""Kafka clients configured the way every service needs them."""
+"""Kafka clients configured the way every service needs them, and what kafka-python needs helping with."""
 
-from kafka import KafkaConsumer, KafkaProducer
+import logging
+import threading
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+log = logging.getLogger(__name__)
 
 # Below the broker's default message.max.bytes (1,048,588), so an oversized record is refused by
 # the producer before anything is sent, rather than by the broker after later records went out.
 MAX_RECORD_BYTES = 1_000_000
+METADATA_WAIT_S = 10.0  # before a consumer's first poll, for the topics' partitions (see await_partitions)
 
 
 def create_producer(
@@ -52,3 +59,35 @@ def create_consumer(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
     )
+
+
+def await_partitions(consumer: KafkaConsumer, topics: tuple[str, ...], stop: threading.Event) -> None:
+    """Wait, at most METADATA_WAIT_S, until the client knows the topics' partitions.
+
+    The first poll joins the group. A leader that does not know the partitions yet assigns nobody
+    anything ("No partition metadata for topic"), seen at every start of a worker, and kafka-python
+    then relies on noticing the metadata change to join again; were that missed, the worker would
+    idle with no partitions. The client's background loop fetches the metadata on its own; waiting
+    for it here is done without a request of ours, which could block with no broker answering.
+    """
+    cluster = getattr(consumer, "_cluster", None)
+    if cluster is None:
+        return
+    deadline = time.monotonic() + METADATA_WAIT_S
+    while not stop.is_set() and time.monotonic() < deadline:
+        if all(cluster.partitions_for_topic(topic) for topic in topics):
+            return
+        stop.wait(0.02)
+    log.warning("consumer: no partitions known yet for %s; joining the group anyway", ", ".join(topics))
+
+
+def drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> None:
+    """Forget records kafka-python parked for the paused partition: the seek makes them obsolete.
+
+    kafka-python 3.0.12 parks data fetched for a paused partition and stops fetching it until
+    the data is restored, but restores it only when its in-line slot is None, while a drained
+    batch can sit there for good: the resumed partition would then never be fetched again.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    for parked in ("_paused_partition_records", "_paused_completed_fetches"):
+        getattr(fetcher, parked, {}).pop(partition, None)

@@ -140,6 +140,24 @@ def install_problem_handlers(app: Flask) -> None:
         return problem_response(500, detail="The server could not complete the request.")
 
 
+def install_refusals(app: Flask, refusals: Mapping[type[Exception], tuple[int, str, str | None]]) -> None:
+    """Answer what the use cases refuse, each exception type with its (status, slug, detail) problem.
+
+    A detail of None takes the exception's own words; an `errors` attribute (field -> messages) is
+    passed on as the problem's errors.
+    """
+    for error_type, (status, slug, detail) in refusals.items():
+        app.register_error_handler(error_type, _refusal_answer(status, slug, detail))
+
+
+def _refusal_answer(status: int, slug: str, detail: str | None) -> Callable[[Exception], Response]:
+    def answer(error: Exception) -> Response:
+        errors = getattr(error, "errors", None)
+        return problem_response(status, slug=slug, detail=detail or str(error), errors=errors)
+
+    return answer
+
+
 def document_problems(blp: flask_smorest.Blueprint, responses: dict[int, str]) -> Callable[[Any], Any]:
     """Document the problem+json answers a view gives besides its success (429s with Retry-After)."""
 

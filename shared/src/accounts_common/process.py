@@ -1,6 +1,5 @@
 """Running a service's processes: web under gunicorn, workers until SIGTERM."""
 
-import argparse
 import gc
 import logging
 import os
@@ -12,8 +11,6 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import start_http_server
-
-from accounts_common.config import env_int, env_str
 
 
 def configure_logging() -> None:
@@ -84,33 +81,6 @@ def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None
     deadline = time.monotonic() + SHUTDOWN_GRACE_S
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def add_web_command(
-    commands: "argparse._SubParsersAction[argparse.ArgumentParser]",
-    *,
-    help: str,
-    port_variable: str,
-    default_port: int,
-) -> None:
-    """The service's `web` command, with --host (WEB_HOST), --port (`port_variable`) and --workers
-    (WEB_CONCURRENCY): images run it, so the environment sizes every web process the same way."""
-    web = commands.add_parser("web", help=help)
-    web.add_argument(
-        "--host", default=env_str("WEB_HOST", "127.0.0.1"), help="address to listen on (WEB_HOST)"
-    )
-    web.add_argument(
-        "--port",
-        type=int,
-        default=env_int(port_variable, default_port),
-        help=f"port to listen on ({port_variable})",
-    )
-    web.add_argument(
-        "--workers",
-        type=int,
-        default=env_int("WEB_CONCURRENCY", 2),
-        help="gunicorn workers (WEB_CONCURRENCY)",
-    )
 
 
 def exec_gunicorn(

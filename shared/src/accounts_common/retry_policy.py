@@ -1,13 +1,16 @@
 """When failed work is tried again and when a consumer gives up on it: the two kinds of failure a
-handler raises, a paused partition's retry state, and the limits after which a record is dead-lettered."""
+handler raises, the paused partitions' retry state, and the limits after which a record is
+dead-lettered."""
 
 import math
 import time
 from dataclasses import dataclass, field
 
 import psycopg
+from kafka import KafkaConsumer, TopicPartition
 from psycopg_pool import PoolTimeout
 
+from accounts_common.kafka import drop_parked_fetches
 from accounts_common.retry import Backoff
 
 
@@ -44,6 +47,57 @@ class PartitionRetry:
     def failing_for(self) -> float:
         """Seconds since the record first failed."""
         return time.monotonic() - self.first_failed_at
+
+
+class PartitionRetries:
+    """The partitions paused on a failed record, each resumed at that record once its backoff is over."""
+
+    def __init__(self, base_backoff: float, max_backoff: float) -> None:
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self._retries: dict[TopicPartition, PartitionRetry] = {}
+
+    def clear(self) -> None:
+        self._retries.clear()
+
+    def waiting(self, partition: TopicPartition) -> bool:
+        """True while the partition sits out its backoff (records fetched before the pause are skipped)."""
+        retry = self._retries.get(partition)
+        return retry is not None and retry.waiting
+
+    def of(self, partition: TopicPartition, offset: int) -> PartitionRetry:
+        """The retry state of the record at `offset`, a new one when the partition failed elsewhere."""
+        retry = self._retries.get(partition)
+        if retry is None or retry.offset != offset:
+            retry = PartitionRetry(offset, Backoff(base=self.base_backoff, cap=self.max_backoff))
+            self._retries[partition] = retry
+        return retry
+
+    def passed(self, partition: TopicPartition) -> None:
+        """A record of the partition is done: it is not held back any more."""
+        self._retries.pop(partition, None)
+
+    def held_at(self, partition: TopicPartition) -> int | None:
+        """The offset of the failed record holding the partition back, if any."""
+        retry = self._retries.get(partition)
+        return retry.offset if retry is not None else None
+
+    def next_due(self) -> float | None:
+        """When the first waiting partition is due (time.monotonic()), if any."""
+        return min((retry.due for retry in self._retries.values() if retry.waiting), default=None)
+
+    def resume_due(self, consumer: KafkaConsumer) -> None:
+        """Seek paused partitions back to their failed record once their backoff is over."""
+        assigned = consumer.assignment()
+        now = time.monotonic()
+        for partition, retry in list(self._retries.items()):
+            if partition not in assigned:
+                del self._retries[partition]  # revoked: its new owner starts from the committed offset
+            elif retry.waiting and retry.due <= now:
+                drop_parked_fetches(consumer, partition)
+                consumer.seek(partition, retry.offset)
+                consumer.resume(partition)
+                retry.waiting = False
 
 
 @dataclass(frozen=True)

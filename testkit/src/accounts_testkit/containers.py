@@ -8,6 +8,7 @@ and the network, also after a failed start.
 
 import os
 import secrets
+import urllib.request
 from dataclasses import dataclass, fields
 
 import psycopg
@@ -58,6 +59,14 @@ def engine_problem() -> str | None:
         return str(error) or type(error).__name__
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def _postgres_answers(url: str) -> bool:
     try:
         with psycopg.connect(url, connect_timeout=2):
@@ -79,6 +88,7 @@ class ContainerStack:
         self.postgres_url = ""
         self.smtp_host, self.smtp_port = self.host, 0
         self.inbox_url = ""
+        self.faults_url = ""
         self.identity_url = ""
         self._services_env: dict[str, str] = {}
 
@@ -190,11 +200,15 @@ class ContainerStack:
         sink = self._start(
             "smtp-sink",
             DockerContainer(self.images.smtp_sink)
-            .with_exposed_ports(1025, 8025)
-            .waiting_for(HttpWaitStrategy(8025, "/healthz").with_startup_timeout(STARTUP_TIMEOUT)),
+            .with_exposed_ports(1025, 8025, 8026)
+            .waiting_for(HttpWaitStrategy(8025, "/readyz").with_startup_timeout(STARTUP_TIMEOUT)),
         )
         self.smtp_port = sink.get_exposed_port(1025)
         self.inbox_url = f"http://{self.host}:{sink.get_exposed_port(8025)}"
+        self.faults_url = f"http://{self.host}:{sink.get_exposed_port(8026)}"
+        wait_for(
+            lambda: _answers(f"{self.faults_url}/healthz"), timeout=STARTUP_TIMEOUT, what="the fault handler"
+        )
 
     def _create_databases(self) -> None:
         with psycopg.connect(self.postgres_url, autocommit=True) as conn:

@@ -49,8 +49,8 @@ def accounts_kafka(accounts_stack: ContainerStack) -> str:
 
 @pytest.fixture(scope="session")
 def accounts_inbox(accounts_stack: ContainerStack) -> Inbox:
-    """Every email the mailer sent, read through the SMTP sink's HTTP API."""
-    return Inbox(accounts_stack.inbox_url)
+    """Every email the mailer sent, read through Mailpit's API (faults switched in front of it)."""
+    return Inbox(accounts_stack.inbox_url, accounts_stack.faults_url)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from catalogue.adapters.storage import LocalStorage
 from catalogue.adapters.upload_area import UploadArea
 from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
-from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
+from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.settings import Settings
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity

@@ -18,7 +18,7 @@ from accounts_common.db import create_pool
 from catalogue import samples
 from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_storage, s3_config
 from catalogue.entrypoints.app import create_app
-from catalogue.entrypoints.cli import CATALOGUE_MIGRATIONS
+from catalogue.migrations import CATALOGUE_MIGRATIONS
 from tests.conftest import migrated_database
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.catalogue.test_catalogue_downloads import get_link, local

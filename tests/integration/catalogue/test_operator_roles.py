@@ -14,7 +14,7 @@ from accounts_common.roles import ROLES, Role
 from catalogue.entrypoints.app import create_app as create_catalogue_app
 from identity.service_layer import staff
 from mailer.entrypoints.app import create_app as create_mailer_app
-from mailer.entrypoints.cli import MAILER_MIGRATIONS
+from mailer.migrations import MAILER_MIGRATIONS
 from newsletter.entrypoints.app import create_app as create_newsletter_app
 from tests.conftest import migrated_database
 from tests.integration.conftest import PASSWORD, bearer, private_mailer_settings, sign_up, staff_token

@@ -1,15 +1,17 @@
-"""Composition root of the mailer's processes."""
+"""Composition root of the mailer's processes: the worker's Mailer and the web app's Support."""
 
 from psycopg_pool import ConnectionPool
 
-from accounts_common.codecrypt import cipher_from_env
+from accounts_common.codecrypt import CodeCipher
 from accounts_common.events.topics import DELIVERY_RESULTS
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
-from mailer.messages import Templates, brands
+from mailer.adapters.templates import Templates
+from mailer.domain.messages import brands
 from mailer.service_layer.dispatch import Dispatcher
 from mailer.service_layer.handlers import Mailer
+from mailer.service_layer.support import Support
 from mailer.settings import Settings
 
 
@@ -34,7 +36,7 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
     return Mailer(
         dispatcher=Dispatcher(pool, senders, delivery_log, rate_limit),
         templates=Templates(settings.language),
-        cipher=cipher_from_env(),
+        cipher=CodeCipher(list(settings.code_encryption_keys)),
         brands=brands(
             settings.mail_from,
             settings.reply_to,
@@ -45,3 +47,8 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
         portal_url=settings.portal_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,
     )
+
+
+def support(settings: Settings, pool: ConnectionPool) -> Support:
+    """What the web app's support endpoints act with: the delivery log and the dead letters."""
+    return Support(pool, settings.kafka_bootstrap_servers, settings.consumer_group, settings.topic_prefix)

@@ -7,15 +7,28 @@ from flask import Flask, Response
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import database_reachable
-from accounts_common.problems import problem_response
+from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api, uploads
-from catalogue.service_layer.errors import Refusal
+from catalogue.service_layer import errors
 
 log = logging.getLogger(__name__)
+
+# What each refusal answers; the detail is the refusal's own words.
+REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
+    errors.NotFound: (404, "not-found", None),
+    errors.NotEntitled: (403, "account-not-entitled", None),
+    errors.LinkInvalid: (403, "link-invalid", None),
+    errors.LinkExpired: (410, "link-expired", None),
+    errors.FileUnavailable: (503, "file-unavailable", None),
+    errors.InvalidIngest: (422, "validation-error", None),
+    errors.Conflict: (409, "conflict", None),
+    errors.TooLarge: (413, "upload-too-large", None),
+    errors.Locked: (423, "upload-locked", None),
+}
 
 
 def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None = None) -> Flask:
@@ -31,13 +44,9 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     )
     app.extensions["catalogue"] = catalogue
     install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))
-    app.register_error_handler(Refusal, _refused)
+    install_refusals(app, REFUSALS)
     app.register_error_handler(StorageUnavailable, _storage_unavailable)
     return app
-
-
-def _refused(refusal: Refusal) -> Response:
-    return problem_response(refusal.status, slug=refusal.slug, detail=refusal.detail, errors=refusal.errors)
 
 
 def _storage_unavailable(error: StorageUnavailable) -> Response:

@@ -1,43 +1,48 @@
-"""What the catalogue's use cases refuse, each with the problem type the HTTP layer answers."""
+"""What the catalogue's use cases refuse; the entrypoints answer each with its problem type."""
 
 from collections.abc import Mapping
 from typing import Any
 
 
 class Refusal(Exception):
-    """A request the catalogue turns down; `status` and `slug` become its problem+json."""
-
-    status = 400
-    slug = "bad-request"
+    """A request the catalogue turns down, in words for the caller; `errors` names fields at fault."""
 
     def __init__(self, detail: str, errors: Mapping[str, Any] | None = None) -> None:
         super().__init__(detail)
-        self.detail, self.errors = detail, errors
+        self.errors = errors
 
 
 class NotFound(Refusal):
-    status, slug = 404, "not-found"
+    """No such video, file or upload (or not one the caller may see)."""
 
 
 class NotEntitled(Refusal):
-    status, slug = 403, "account-not-entitled"
+    """The account may not download (not verified)."""
 
 
 class LinkInvalid(Refusal):
-    status, slug = 403, "link-invalid"
+    """A download link that was never handed out, or was revoked."""
 
 
 class LinkExpired(Refusal):
-    status, slug = 410, "link-expired"
+    """A download link past its lifetime."""
 
 
 class FileUnavailable(Refusal):
-    status, slug = 503, "file-unavailable"
+    """The file is listed but its bytes cannot be read."""
 
 
 class InvalidIngest(Refusal):
-    status, slug = 422, "validation-error"
+    """What an editor sent to create or change a video does not hold together."""
 
 
 class Conflict(Refusal):
-    status, slug = 409, "conflict"
+    """The video or upload is not in a state that allows this."""
+
+
+class TooLarge(Refusal):
+    """An upload longer than the catalogue takes."""
+
+
+class Locked(Refusal):
+    """The upload is being written by another request."""

@@ -10,8 +10,8 @@ from accounts_common.account_projection import (
     record_account_deleted,
     record_password_reset_email,
 )
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from catalogue.adapters import repository
 
 

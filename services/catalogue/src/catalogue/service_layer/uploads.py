@@ -16,7 +16,7 @@ from catalogue.adapters import repository
 from catalogue.adapters.repository import Upload
 from catalogue.adapters.upload_area import UploadBusy, append
 from catalogue.bootstrap import Catalogue
-from catalogue.service_layer.errors import Conflict, NotFound, Refusal
+from catalogue.service_layer.errors import Conflict, Locked, NotFound, TooLarge
 
 log = logging.getLogger(__name__)
 UPLOADED_BYTES = Counter("catalogue_upload_bytes_total", "Bytes received by tus uploads")
@@ -24,14 +24,6 @@ EXPIRED_UPLOADS = Counter("catalogue_uploads_expired_total", "Abandoned tus uplo
 # A web process clears its own upload folder now and then too: where the transcoder does not see that
 # folder (the k8s-s3 overlay gives each web pod its own), nothing else would.
 OWN_FOLDER_SWEEP = Schedule(600.0)
-
-
-class TooLarge(Refusal):
-    status, slug = 413, "upload-too-large"
-
-
-class Locked(Refusal):
-    status, slug = 423, "upload-locked"
 
 
 @dataclass(frozen=True)

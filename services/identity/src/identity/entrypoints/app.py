@@ -1,13 +1,12 @@
 """Identity's Flask application; gunicorn runs `identity.entrypoints.app:create_app()`."""
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response
 
 from accounts_common.db import database_reachable
 from accounts_common.outbox import oldest_pending_age_gauge
-from accounts_common.problems import problem_response
+from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_api_app, document_field
@@ -66,33 +65,26 @@ def document_password_policy(app: Flask, identity: Identity) -> None:
         document_field(app, schema, field, pattern=policy.pattern(), description=description)
 
 
+# What the use cases refuse with a fixed answer: (status, slug, detail).
+REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
+    InvalidCredentials: (401, "invalid-credentials", "The email or password is not right."),
+    NotVerified: (403, "account-not-verified", "Verify your email with the code we sent before logging in."),
+    InvalidResetToken: (400, "invalid-reset-token", "The reset link is no longer valid. Start again."),
+    WrongPassword: (403, "wrong-password", "The password is not right."),
+    MfaRequired: (401, "mfa-required", "This account has a second factor: send its code as `totp`."),
+    InvalidSecondFactor: (401, "invalid-second-factor", "The one-time code is not right."),
+    TotpAlreadyEnrolled: (409, "totp-already-enrolled", "This account already has a second factor."),
+    TotpNotStarted: (409, "totp-not-started", "Ask for a secret first (POST /v1/accounts/me/totp)."),
+    UnknownAccount: (404, "unknown-account", "No such account (roles need a verified one)."),
+}
+
+
 def install_refusal_handlers(app: Flask) -> None:
     """Turn what the use cases refuse into problem responses."""
+    install_refusals(app, REFUSALS)
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(CodeRejected, _code_rejected)
-    app.register_error_handler(InvalidCredentials, _invalid_credentials)
-    app.register_error_handler(NotVerified, _not_verified)
     app.register_error_handler(Unauthenticated, _unauthenticated)
-    app.register_error_handler(InvalidResetToken, _invalid_reset_token)
-    app.register_error_handler(WrongPassword, _wrong_password)
-    install_staff_refusal_handlers(app)
-
-
-def install_staff_refusal_handlers(app: Flask) -> None:
-    """The second factor's and the roles' refusals as problem responses."""
-    refusals: dict[type[Exception], tuple[int, str, str]] = {
-        MfaRequired: (401, "mfa-required", "This account has a second factor: send its code as `totp`."),
-        InvalidSecondFactor: (401, "invalid-second-factor", "The one-time code is not right."),
-        TotpAlreadyEnrolled: (409, "totp-already-enrolled", "This account already has a second factor."),
-        TotpNotStarted: (409, "totp-not-started", "Ask for a secret first (POST /v1/accounts/me/totp)."),
-        UnknownAccount: (404, "unknown-account", "No such account (roles need a verified one)."),
-    }
-    for error, (status, slug, detail) in refusals.items():
-        app.register_error_handler(error, _refusal(status, slug, detail))
-
-
-def _refusal(status: int, slug: str, detail: str) -> Callable[[Exception], Response]:
-    return lambda _error: problem_response(status, slug=slug, detail=detail)
 
 
 def _rate_limited(error: RateLimited) -> Response:
@@ -109,30 +101,10 @@ def _code_rejected(error: CodeRejected) -> Response:
     return problem_response(400, slug=slug, detail=CODE_PROBLEMS[slug])
 
 
-def _invalid_credentials(_error: InvalidCredentials) -> Response:
-    return problem_response(401, slug="invalid-credentials", detail="The email or password is not right.")
-
-
-def _not_verified(_error: NotVerified) -> Response:
-    return problem_response(
-        403, slug="account-not-verified", detail="Verify your email with the code we sent before logging in."
-    )
-
-
 def _unauthenticated(_error: Unauthenticated) -> Response:
     return problem_response(
         401,
         slug="invalid-token",
         detail="A valid access token is required.",
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )
-
-
-def _wrong_password(_error: WrongPassword) -> Response:
-    return problem_response(403, slug="wrong-password", detail="The password is not right.")
-
-
-def _invalid_reset_token(_error: InvalidResetToken) -> Response:
-    return problem_response(
-        400, slug="invalid-reset-token", detail="The reset link is no longer valid. Start again."
     )

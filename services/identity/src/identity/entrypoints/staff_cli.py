@@ -3,7 +3,6 @@ how roles are fixed without the console). Recorded in the audit trail with `via:
 
 import argparse
 import sys
-from typing import Any
 
 from accounts_common.roles import ROLES, Role
 from identity.bootstrap import Identity
@@ -12,8 +11,7 @@ from identity.service_layer import staff
 from identity.service_layer.errors import UnknownAccount
 
 
-def add_staff_command(commands: Any) -> None:
-    parser = commands.add_parser("staff", help="grant, revoke or list staff roles")
+def add_staff_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="staff_action", required=True)
     for action in ("grant", "revoke"):
         change = actions.add_parser(action, help=f"{action} a role (the account must be verified)")

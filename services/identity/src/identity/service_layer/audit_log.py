@@ -7,8 +7,8 @@ from uuid import UUID
 import psycopg
 
 from accounts_common.audit import record_action
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from identity.adapters import audit_log
 from identity.adapters.audit_log import AuditEntry, AuditFilter
 from identity.bootstrap import Identity

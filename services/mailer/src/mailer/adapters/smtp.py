@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Sequence
 
 from accounts_common.retry_policy import PermanentError, TransientError
-from mailer.messages import OutgoingEmail
+from mailer.domain.messages import OutgoingEmail
 
 log = logging.getLogger(__name__)
 

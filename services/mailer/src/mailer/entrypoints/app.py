@@ -9,8 +9,8 @@ from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import create_pool, database_reachable
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
+from mailer import bootstrap
 from mailer.entrypoints import api
-from mailer.service_layer.support import Support
 from mailer.settings import Settings
 
 
@@ -28,8 +28,6 @@ def create_app(
         readiness_checks={"database": lambda: database_reachable(pool)},
         config=config,
     )
-    app.extensions["support"] = Support(
-        pool, settings.kafka_bootstrap_servers, settings.consumer_group, settings.topic_prefix
-    )
+    app.extensions["support"] = bootstrap.support(settings, pool)
     install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))
     return app

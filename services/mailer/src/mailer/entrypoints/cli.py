@@ -6,10 +6,9 @@ from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
-from accounts_common.codecrypt import cipher_from_env
-from accounts_common.config import load_settings
+from accounts_common.cli import ServiceCli
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
+from accounts_common.db import create_pool
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     CODES,
@@ -18,85 +17,19 @@ from accounts_common.events.topics import (
     SUBSCRIPTION_EVENTS,
 )
 from accounts_common.outbox import OutboxRelay
-from accounts_common.process import (
-    add_web_command,
-    configure_logging,
-    exec_gunicorn,
-    run_together,
-    run_until_signalled,
-    serve_metrics,
-)
+from accounts_common.process import run_together, run_until_signalled, serve_metrics
 from accounts_common.retry_policy import RetryLimits
-from mailer import metrics
 from mailer.bootstrap import bootstrap
-from mailer.service_layer import bounces
+from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer import bounces, metrics
 from mailer.settings import Settings
 
-MAILER_MIGRATIONS = MigrationSet("mailer", "mailer")
 CONSUMED_TOPICS = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="mailer", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="apply pending database migrations")
-    worker = commands.add_parser(
-        "worker", help="consume events, send the emails, and publish their results (the outbox relay)"
-    )
-    worker.add_argument(
-        "--instance-id",
-        default=None,
-        help="stable id of this worker in its consumer group (MAILER_WORKER_INSTANCE_ID; "
-        "default: host name and metrics port)",
-    )
-    reader = commands.add_parser(
-        "bounces",
-        help="read the bounce mailbox (a Maildir): hard bounces suppress their address for newsletters "
-        "and are reported as EmailFailed",
-    )
-    reader.add_argument(
-        "--maildir", required=True, type=Path, help="the Maildir the bounce address delivers to"
-    )
-    reader.add_argument(
-        "--watch",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="read it again every SECONDS until stopped",
-    )
-    add_web_command(
-        commands,
-        help="serve health, metrics and the operators' API with gunicorn",
-        port_variable="MAILER_PORT",
-        default_port=8004,
-    )
-    args = parser.parse_args(argv)
-    configure_logging()
-    settings = load_settings("mailer", Settings.from_env)
-    load_settings("mailer", cipher_from_env)  # refuse a development or weak CODE_ENCRYPTION_KEYS now
-    if args.command == "migrate":
-        applied = migrate(settings.database_url, COMMON_MIGRATIONS, MAILER_MIGRATIONS)
-        print(f"mailer: {len(applied)} migration(s) applied")
-    elif args.command == "bounces":
-        read_bounces(settings, args.maildir, args.watch)
-    elif args.command == "web":
-        exec_gunicorn(
-            "mailer.entrypoints.app:create_app()", host=args.host, port=args.port, workers=args.workers
-        )
-    else:
-        if args.instance_id:
-            settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
-        run_worker(settings)
-
-
-def read_bounces(settings: Settings, folder: Path, watch: float) -> None:
-    """Read the bounce Maildir once, or every `watch` seconds until SIGTERM."""
-    topic = settings.topic_prefix + DELIVERY_RESULTS
-    with create_pool(settings.database_url, name="mailer-bounces", max_size=1) as pool:
-        if watch <= 0:
-            print(f"mailer: {bounces.read_maildir(pool, topic, folder)} bounce message(s) read from {folder}")
-            return
-        run_until_signalled(lambda stop: bounces.watch_maildir(pool, topic, folder, watch, stop))
+cli = ServiceCli("mailer", __doc__, Settings)
+cli.migrate(MAILER_MIGRATIONS)
+main = cli.main
 
 
 def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
@@ -117,9 +50,25 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
     )
 
 
-def run_worker(settings: Settings) -> None:
+def worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--instance-id",
+        default=None,
+        help="stable id of this worker in its consumer group (MAILER_WORKER_INSTANCE_ID; "
+        "default: host name and metrics port)",
+    )
+
+
+@cli.command(
+    "worker",
+    "consume events, send the emails, and publish their results (the outbox relay)",
+    worker_arguments,
+)
+def run_worker(settings: Settings, args: argparse.Namespace) -> None:
     """Consume until SIGTERM, with the outbox relay of the delivery results beside (one publishes at a
     time among the workers: an advisory lock); the SMTP connections and the pool are closed on the way out."""
+    if args.instance_id:
+        settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     metrics.export_every_kind()
     pool = worker_pool(settings.database_url, settings.smtp_connections)
@@ -157,6 +106,38 @@ def run_worker(settings: Settings) -> None:
         mailer.dispatcher.close()
         pool.close()
 
+
+def bounces_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--maildir", required=True, type=Path, help="the Maildir the bounce address delivers to"
+    )
+    parser.add_argument(
+        "--watch",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="read it again every SECONDS until stopped",
+    )
+
+
+@cli.command(
+    "bounces",
+    "read the bounce mailbox (a Maildir): hard bounces suppress their address for newsletters "
+    "and are reported as EmailFailed",
+    bounces_arguments,
+)
+def read_bounces(settings: Settings, args: argparse.Namespace) -> None:
+    """Read the bounce Maildir once, or every --watch seconds until SIGTERM."""
+    folder, watch = args.maildir, args.watch
+    topic = settings.topic_prefix + DELIVERY_RESULTS
+    with create_pool(settings.database_url, name="mailer-bounces", max_size=1) as pool:
+        if watch <= 0:
+            print(f"mailer: {bounces.read_maildir(pool, topic, folder)} bounce message(s) read from {folder}")
+            return
+        run_until_signalled(lambda stop: bounces.watch_maildir(pool, topic, folder, watch, stop))
+
+
+cli.web("serve health, metrics and the operators' API with gunicorn")
 
 if __name__ == "__main__":
     main()

@@ -1,43 +1,38 @@
 """Sending a polled batch's emails over several SMTP connections at once, each email once.
 
 The consumer's handlers submit the batch's emails one by one. They are claimed in chunks, each in
-one statement (see FIRST_CLAIM), the rest at `finish_batch` (each claim committed before its email can go
-out) and handed to the lanes at once, so sending starts while the handlers read the rest of the
-batch. A lane is a thread with an SMTP connection of its own: it takes the next account with
-emails waiting and sends that account's emails in their order, so one account's emails never go
-out on two connections at once and no lane idles while another has a queue.
-Meanwhile the batch's marker thread marks the accepted emails sent, all those accepted since its
-last mark in one statement (a group commit), on the connection that made the batch's claims: a
-connection broken since its last use (the database restarted) fails at the claim, before any
-email goes out. The window for a duplicate: an email accepted by the server and not yet marked
-when the worker or its database dies, at most UNMARKED_PER_LANE per lane (`duplicate_window`);
-once a mark fails, the lanes send nothing more of the batch.
+one statement (see FIRST_CLAIM), the rest at `finish_batch` (each claim committed before its email
+can go out) and handed to the SMTP lanes (adapters/smtp_lanes.py) at once, so sending starts while
+the handlers read the rest of the batch. Meanwhile the batch's marker thread marks the accepted
+emails sent, all those accepted since its last mark in one statement (a group commit), on the
+connection that made the batch's claims: a connection broken since its last use (the database
+restarted) fails at the claim, before any email goes out. The window for a duplicate: an email
+accepted by the server and not yet marked when the worker or its database dies, at most
+UNMARKED_PER_LANE per lane (`duplicate_window`); once a mark fails, the lanes send nothing more of
+the batch.
 """
 
-import collections
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import Protocol
 from uuid import UUID
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common.retry_policy import PermanentError, TransientError
-from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import HardBounce
-from mailer.messages import OutgoingEmail
+from mailer.adapters.smtp_lanes import UNMARKED_PER_LANE, Lanes, Sender
+from mailer.domain.messages import OutgoingEmail
+from mailer.service_layer import metrics
 
 NEWSLETTER = "newsletter"
-# A lane sends its next email while the one before is being marked, never further ahead.
-UNMARKED_PER_LANE = 2
 # The first emails of a batch are claimed in one statement once this many are submitted, so the
 # lanes start while the handlers go on; each later claim takes as many as were claimed before it,
 # the lanes having that much work queued meanwhile (a batch of 500: 6 statements).
@@ -45,12 +40,6 @@ FIRST_CLAIM = 16
 # A marker collects the lanes' reports this long before marking them sent in one statement: a
 # lane sends for several milliseconds before it needs its previous email marked.
 MARK_GATHER_S = 0.002
-
-
-class Sender(Protocol):
-    def send(self, email: OutgoingEmail) -> None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(eq=False)
@@ -122,29 +111,17 @@ class Dispatcher:
         delivery_log: DeliveryLog,
         rate_limit: TokenBucket,
     ) -> None:
-        if not senders:
-            raise ValueError("the dispatcher needs at least one SMTP connection")
         self.pool = pool
-        self.senders = list(senders)
         self.delivery_log = delivery_log
         self.rate_limit = rate_limit
         self._submitted: list[PendingEmail] = []  # this batch's, copies included
         self._event_ids: set[str] = set()
         self._unclaimed: list[PendingEmail] = []
         self._batch: Batch | None = None
-        # The emails waiting, per sender key; a key is here while a lane owns it.
-        self._waiting: dict[str, collections.deque[PendingEmail]] = {}
-        self._waiting_lock = threading.Lock()
-        self._ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # keys without a lane
+        self._lanes: Lanes[PendingEmail] = Lanes(senders, self._send_reported)
         self._to_mark: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._marker = threading.Thread(target=self._run_marker, name="mark-sent", daemon=True)
         self._marker.start()
-        self._lanes = [
-            threading.Thread(target=self._run_lane, args=(sender,), name=f"smtp-lane-{n}", daemon=True)
-            for n, sender in enumerate(self.senders)
-        ]
-        for lane in self._lanes:
-            lane.start()
 
     def submit(self, email: PendingEmail) -> Future[None]:
         """Send `email` with the rest of the batch; its Future ends when it is sent or has failed.
@@ -172,15 +149,10 @@ class Dispatcher:
         wait([email.future for email in submitted])
 
     def close(self) -> None:
-        """Stop the lanes and say QUIT on every connection."""
-        for _ in self._lanes:
-            self._ready.put(None)
-        for lane in self._lanes:
-            lane.join()
+        """Stop the lanes and the marker; say QUIT on every connection."""
+        self._lanes.close()
         self._to_mark.put(None)
         self._marker.join()
-        for sender in self.senders:
-            sender.close()
 
     def _claim_and_queue(self) -> None:
         emails, self._unclaimed = self._unclaimed, []
@@ -195,7 +167,7 @@ class Dispatcher:
         batch.queued += len(to_send)
         for email in to_send:
             email.batch = batch
-            self._queue(email)
+            self._lanes.queue(email)
 
     def _current_batch(self) -> Batch:
         """The batch being claimed; its first claim takes a connection that its marker gives back."""
@@ -238,42 +210,9 @@ class Dispatcher:
         metrics.SKIPPED.labels(email.kind).inc()
         email.future.set_result(None)
 
-    def _queue(self, email: PendingEmail) -> None:
-        """Behind the account's emails waiting, else for the next free lane."""
-        key = email.sender_key
-        with self._waiting_lock:
-            waiting = self._waiting.get(key)
-            if waiting is not None:
-                waiting.append(email)
-                return
-            self._waiting[key] = collections.deque([email])
-        self._ready.put(key)
-
-    def _next_of(self, key: str) -> PendingEmail | None:
-        """The key's next email, or None, the key given up, once it has no more."""
-        with self._waiting_lock:
-            waiting = self._waiting[key]
-            if waiting:
-                return waiting.popleft()
-            del self._waiting[key]
-            return None
-
-    def _run_lane(self, sender: Sender) -> None:
-        """Send the emails of one key after another until `close`; each email is reported.
-
-        A lane has at most UNMARKED_PER_LANE emails accepted and not yet marked: the bound of the
-        duplicate window.
-        """
-        unmarked: collections.deque[PendingEmail] = collections.deque()
-        while (key := self._ready.get()) is not None:
-            while (email := self._next_of(key)) is not None:
-                while len(unmarked) >= UNMARKED_PER_LANE:
-                    wait([unmarked.popleft().future])
-                if self._send_reported(sender, email) is not None:
-                    unmarked.append(email)
-
-    def _send_reported(self, sender: Sender, email: PendingEmail) -> str | None:
-        """Send the email and report it to its batch's marker: its Message-ID once accepted, else None."""
+    def _send_reported(self, sender: Sender, email: PendingEmail) -> bool:
+        """Send the email and report it to its batch's marker (its Message-ID once accepted, else
+        None); True once the server accepted it."""
         assert email.batch is not None
         message_id = None
         try:
@@ -285,7 +224,7 @@ class Dispatcher:
                 email.future.set_exception(error)
         finally:
             email.batch.reports.put((email, message_id))
-        return message_id
+        return message_id is not None
 
     def _send_one(self, sender: Sender, email: PendingEmail) -> str | None:
         """Compose and send one email: its Message-ID once the server accepted it, None after a

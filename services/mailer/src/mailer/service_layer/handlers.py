@@ -18,13 +18,14 @@ from accounts_common.account_projection import (
     record_password_reset,
 )
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from accounts_common.retry_policy import PermanentError
-from mailer import metrics
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
-from mailer.messages import FALLBACK_LANGUAGE, Brand, OutgoingEmail, Templates, build_message
+from mailer.adapters.templates import Templates
+from mailer.domain.messages import FALLBACK_LANGUAGE, Brand, OutgoingEmail, build_message
+from mailer.service_layer import metrics
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 
 

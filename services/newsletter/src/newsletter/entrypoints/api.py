@@ -1,7 +1,6 @@
 """The newsletter's JSON API: a verified account's subscription, and the operators' issues."""
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
@@ -9,13 +8,13 @@ from flask_smorest import Blueprint
 
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import authorize_role
-from accounts_common.problems import Problem, document_problems
+from accounts_common.problems import document_problems
 from accounts_common.roles import Role
 from newsletter.domain.issues import IssueView
 from newsletter.entrypoints import schemas
 from newsletter.entrypoints.http import BEARER_AUTH, newsletter
 from newsletter.service_layer import issues, subscriptions
-from newsletter.service_layer.subscriptions import AccountErased, Subscription
+from newsletter.service_layer.subscriptions import Subscription
 
 subscriptions_blp = Blueprint(
     "subscriptions", __name__, url_prefix="/v1/subscriptions", description="A verified account's subscription"
@@ -23,7 +22,6 @@ subscriptions_blp = Blueprint(
 issues_blp = Blueprint(
     "issues", __name__, url_prefix="/v1/issues", description="Issues, for newsletter editors"
 )
-T = TypeVar("T")
 
 TOKEN_PROBLEMS = {
     401: "No valid access token",
@@ -46,10 +44,7 @@ class Subscriptions(MethodView):
     @subscriptions_blp.doc(security=BEARER_AUTH)
     def post(self, _body):  # type: ignore[no-untyped-def]
         """Subscribe the caller's verified account to the newsletter."""
-        try:
-            subscription, created = subscriptions.subscribe(newsletter(), current_principal())
-        except AccountErased:
-            raise Problem(403, "account-deleted", "This account was deleted.") from None
+        subscription, created = subscriptions.subscribe(newsletter(), current_principal())
         return subscription_body(subscription), 201 if created else 200
 
 
@@ -104,27 +99,6 @@ def issue_body(view: IssueView) -> dict[str, Any]:
     }
 
 
-def issue_problems(call: Callable[[], T]) -> T:
-    """Run the use case, its refusals as problems."""
-    try:
-        return call()
-    except issues.IssueNotFound:
-        raise Problem(404, "issue-not-found", "There is no issue with this id.") from None
-    except issues.WrongStatus as wrong:
-        raise Problem(409, "issue-status", f"The issue is {wrong.status}: it cannot be changed so.") from None
-    except issues.IssueIncomplete as incomplete:
-        raise Problem(
-            422,
-            "issue-incomplete",
-            "Every subscriber gets the issue in their language: write its subject and body in each.",
-            errors=incomplete.missing,
-        ) from None
-    except issues.IssueTooLarge:
-        raise Problem(
-            413, "issue-too-large", "The issue is too large for one delivery record: shorten it."
-        ) from None
-
-
 def texts(draft: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     return dict(draft["subject"]), dict(draft["body"])
 
@@ -171,7 +145,7 @@ class IssueItem(MethodView):
         """The issue, its status and its figures."""
         view = issues.find_issue(newsletter(), issue_id)
         if view is None:
-            raise Problem(404, "issue-not-found", "There is no issue with this id.")
+            raise issues.IssueNotFound()
         return issue_body(view)
 
     @issues_blp.arguments(schemas.IssueDraft)
@@ -180,9 +154,7 @@ class IssueItem(MethodView):
     @issues_blp.doc(security=BEARER_AUTH)
     def put(self, draft, issue_id: UUID):  # type: ignore[no-untyped-def]
         """Rewrite a draft's subjects and bodies."""
-        return issue_body(
-            issue_problems(lambda: issues.update_issue(newsletter(), issue_id, *texts(draft), editor_id()))
-        )
+        return issue_body(issues.update_issue(newsletter(), issue_id, *texts(draft), editor_id()))
 
 
 @issues_blp.route("/<uuid:issue_id>/test")
@@ -196,9 +168,7 @@ class IssueTest(MethodView):
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, _body, issue_id: UUID):  # type: ignore[no-untyped-def]
         """Send each written language of the issue to the editor alone, at their account's address."""
-        email, languages = issue_problems(
-            lambda: issues.send_test(newsletter(), issue_id, current_principal())
-        )
+        email, languages = issues.send_test(newsletter(), issue_id, current_principal())
         return {"email": email, "languages": languages}
 
 
@@ -214,9 +184,7 @@ class IssueSend(MethodView):
     def post(self, sending, issue_id: UUID):  # type: ignore[no-untyped-def]
         """Send a draft to every subscriber now (status sending), or schedule it at `send_at`."""
         send_at = (sending or {}).get("send_at")
-        return issue_body(
-            issue_problems(lambda: issues.send_issue(newsletter(), issue_id, editor_id(), send_at))
-        )
+        return issue_body(issues.send_issue(newsletter(), issue_id, editor_id(), send_at))
 
 
 @issues_blp.route("/<uuid:issue_id>/cancel")
@@ -227,4 +195,4 @@ class IssueCancel(MethodView):
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, _body, issue_id: UUID):  # type: ignore[no-untyped-def]
         """Cancel a draft or a scheduled issue, before it goes."""
-        return issue_body(issue_problems(lambda: issues.cancel_issue(newsletter(), issue_id, editor_id())))
+        return issue_body(issues.cancel_issue(newsletter(), issue_id, editor_id()))

@@ -6,10 +6,30 @@ from flask import Flask
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import database_reachable
+from accounts_common.problems import install_refusals
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
 from newsletter.bootstrap import Newsletter, bootstrap, token_verifier
 from newsletter.entrypoints import api, unsubscribe
+from newsletter.service_layer import issues
+from newsletter.service_layer.subscriptions import AccountErased
+
+# What the use cases refuse: (status, slug, detail); None takes the refusal's own words.
+REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
+    issues.IssueNotFound: (404, "issue-not-found", "There is no issue with this id."),
+    issues.WrongStatus: (409, "issue-status", None),
+    issues.IssueIncomplete: (
+        422,
+        "issue-incomplete",
+        "Every subscriber gets the issue in their language: write its subject and body in each.",
+    ),
+    issues.IssueTooLarge: (
+        413,
+        "issue-too-large",
+        "The issue is too large for one delivery record: shorten it.",
+    ),
+    AccountErased: (403, "account-deleted", "This account was deleted."),
+}
 
 
 def create_app(
@@ -33,4 +53,5 @@ def create_app(
     )
     app.extensions["newsletter"] = newsletter
     install_token_verifier(app, verifier or token_verifier(newsletter))
+    install_refusals(app, REFUSALS)
     return app

@@ -5,8 +5,8 @@ from typing import Any
 import psycopg
 
 from accounts_common.account_projection import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import unsubscribe_in
 

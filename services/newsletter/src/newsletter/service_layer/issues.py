@@ -27,23 +27,23 @@ LIST_LIMIT = 100
 
 
 class IssueNotFound(Exception):
-    pass
+    """No issue has this id."""
 
 
 class WrongStatus(Exception):
     """The issue is not in a status that allows this (sending a sent issue, editing a scheduled one)."""
 
     def __init__(self, status: str) -> None:
-        super().__init__(status)
+        super().__init__(f"The issue is {status}: it cannot be changed so.")
         self.status = status
 
 
 class IssueIncomplete(Exception):
-    """A language lacks its subject or body: {"subject.fr": ["Missing…"]}."""
+    """A language lacks its subject or body; `errors`: {"subject.fr": ["Missing…"]}."""
 
     def __init__(self, missing: dict[str, list[str]]) -> None:
         super().__init__(missing)
-        self.missing = missing
+        self.errors = missing
 
 
 class IssueTooLarge(Exception):

@@ -11,8 +11,8 @@ from uuid import UUID
 
 import psycopg
 
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.content import LANGUAGES

@@ -4,8 +4,8 @@ from typing import Any
 
 import psycopg
 
-from accounts_common.consumer import Handler
 from accounts_common.events import CloudEvent
+from accounts_common.inbox import Handler
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import end_for_bounce

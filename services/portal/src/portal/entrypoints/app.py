@@ -21,6 +21,8 @@ from portal.entrypoints import i18n
 from portal.entrypoints.pages import (
     account,
     console,
+    console_admin,
+    console_newsletter,
     console_videos,
     resets,
     security,
@@ -43,6 +45,8 @@ PAGES = (
     security.blp,
     unsubscribe.blp,
     console.blp,
+    console_admin.blp,
+    console_newsletter.blp,
     console_videos.blp,
 )
 

@@ -1,4 +1,5 @@
-"""Emails rendered from Jinja2 templates: a plain-text and an HTML part, in the configured language."""
+"""What an email is: who sends it under which brand, what it says, and how it goes on the wire
+(a plain-text and an HTML part, headers encoded by RFC 2047/6532)."""
 
 import binascii
 import secrets
@@ -7,9 +8,6 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import cached_property
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 EVENT_ID_HEADER = "X-Accounts-Event-Id"
 CRLF = "\r\n"
@@ -68,36 +66,6 @@ class Content:
     subject: str
     text: str
     html: str
-
-
-class Templates:
-    """Renders `<language>/<kind>.{subject.txt,txt,html}`; a missing variable is an error, not a blank.
-
-    The language is the recipient's (the event's optional `locale`), else the configured one, else
-    English; a kind not translated into that language falls back the same way.
-    """
-
-    def __init__(self, language: str) -> None:
-        self.language = language
-        self._env = Environment(
-            loader=PackageLoader("mailer", "templates"),
-            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            keep_trailing_newline=True,
-            auto_reload=False,  # templates ship with the package: no stat() of three files per email
-        )
-
-    def render(self, kind: str, context: Mapping[str, Any], language: str | None = None) -> Content:
-        """The subject, text and HTML of one kind of email, in `language` when there are templates for it."""
-        languages = [lang for lang in (language, self.language, FALLBACK_LANGUAGE) if lang and lang.isalpha()]
-        subject = self._template(languages, f"{kind}.subject.txt").render(context).strip()
-        text = self._template(languages, f"{kind}.txt").render(context)
-        html = self._template(languages, f"{kind}.html").render(subject=subject, **context)
-        return Content(subject, text, html)
-
-    def _template(self, languages: list[str], name: str):  # type: ignore[no-untyped-def]
-        return self._env.select_template([f"{language}/{name}" for language in languages])
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""The SMTP server the mailer talks to locally: deterministic faults, then Mailpit.
+
+Run:  python deploy/local/smtp_faults.py [--smtp-port 1025] [--control-port 8026]
+          [--mailpit-smtp 127.0.0.1:1026] [--bounce-maildir DIR] [--no-smtputf8]
+      (env: SMTP_SINK_PORT, SMTP_FAULTS_CONTROL_PORT, MAILPIT_SMTP_PORT, SMTP_SINK_HOST,
+       SMTP_SINK_BOUNCE_MAILDIR)
+
+Every transaction is either refused with the fault in force or relayed, with its envelope, to
+Mailpit's SMTP port (deploy/local/smtp-sink.sh starts both), whose inbox people and tests read.
+The client's address goes along as an X-Smtp-Peer header: tests tell the mailer's SMTP
+connections apart by it. A refusal from Mailpit is passed back as it came.
+
+Control (JSON, on --control-port; served by the standard library's http.server in a thread,
+which suits a switch a test flips a few times: no HTTP parsing of ours, no extra dependency):
+  PUT    /api/fault   {"code": 451, "message": "4.3.0 Try again later",
+                       "count": 50 | "seconds": 5, "recipients": "bounce-", "dsn": false}:
+                      answer every DATA with that reply (the message is not relayed) until
+                      `count` refusals or `seconds` have passed, whichever comes first;
+                      neither given: until cleared. "recipients": only transactions with an
+                      envelope recipient containing that text (case-insensitive).
+                      "dsn": true accepts the message instead and bounces it, as a relay does:
+                      an RFC 3464 delivery status notification with that code and message goes
+                      to the envelope sender, through Mailpit and, with --bounce-maildir, into
+                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads)
+  GET    /api/fault   the fault in force, or {"active": false}
+  DELETE /api/fault   clear it (204)
+  GET    /api/stats   {"received": N, "rejected": N, "relayed": N}
+  GET    /healthz     "ok"
+Errors: {"error": "..."} with 400 (bad fault) or 404.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import mailbox
+import os
+import signal
+import smtplib
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from email.utils import formatdate, make_msgid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+DATA_SIZE_LIMIT = 10 * 1024 * 1024
+SMTP_HOSTNAME = "smtp-faults.local"  # fixed: aiosmtpd would otherwise resolve the FQDN per connection
+RELAY_THREADS = 8  # the mailer's SMTP lanes relay side by side
+RELAY_TIMEOUT = 30.0
+
+
+# ---------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    """An injected SMTP failure, returned instead of accepting DATA."""
+
+    code: int
+    message: str
+    remaining: int | None = None
+    expires_at: float | None = None  # time.monotonic() deadline
+    recipients: str | None = None  # only transactions to an address containing this
+    dsn: bool = False  # accept, then bounce with a delivery status notification
+
+    def applies_to(self, envelope: Envelope) -> bool:
+        """True if this transaction is one the fault refuses."""
+        return self.recipients is None or any(self.recipients in rcpt.lower() for rcpt in envelope.rcpt_tos)
+
+    def expired(self, now: float) -> bool:
+        """True once the count or the time is used up."""
+        used_up = self.remaining is not None and self.remaining <= 0
+        return used_up or (self.expires_at is not None and now >= self.expires_at)
+
+    def describe(self, now: float) -> dict[str, Any]:
+        """The JSON shown by GET /api/fault."""
+        left = None if self.expires_at is None else round(max(0.0, self.expires_at - now), 3)
+        return {
+            "active": True,
+            "code": self.code,
+            "message": self.message,
+            "remaining_count": self.remaining,
+            "remaining_seconds": left,
+            "recipients": self.recipients,
+            "dsn": self.dsn,
+        }
+
+
+def parse_fault(body: bytes, now: float) -> Fault:
+    """Validate a PUT /api/fault body; raise ValueError with a reason."""
+    try:
+        spec = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    unknown = set(spec) - {"code", "message", "count", "seconds", "recipients", "dsn"}
+    if unknown:
+        raise ValueError(f"unknown fields: {sorted(unknown)}")
+    code = spec.get("code")
+    if type(code) is not int or not 400 <= code <= 599:
+        raise ValueError("code must be an integer from 400 to 599")
+    message = spec.get("message") or ("4.3.0" if code < 500 else "5.0.0") + " Fault injected"
+    if not isinstance(message, str) or not message.isprintable():
+        raise ValueError("message must be a single-line string")
+    remaining = spec.get("count")
+    if remaining is not None and (type(remaining) is not int or remaining < 1):
+        raise ValueError("count must be a positive integer")
+    seconds = spec.get("seconds")
+    if seconds is not None and (type(seconds) not in (int, float) or not seconds > 0):
+        raise ValueError("seconds must be a positive number")
+    recipients = spec.get("recipients")
+    if recipients is not None and (not isinstance(recipients, str) or not recipients.strip()):
+        raise ValueError("recipients must be a non-empty string")
+    dsn = spec.get("dsn", False)
+    if type(dsn) is not bool:
+        raise ValueError("dsn must be true or false")
+    expires_at = None if seconds is None else now + seconds
+    return Fault(
+        code, message, remaining, expires_at, recipients.strip().lower() if recipients else None, dsn
+    )
+
+
+def delivery_status_notification(envelope: Envelope, fault: Fault) -> bytes:
+    """The RFC 3464 bounce of a message the fault hits, as a relay sends it to the envelope sender."""
+    first_word = fault.message.split()[0] if fault.message.split() else ""
+    status = first_word if first_word[:2] in ("4.", "5.") else f"{fault.code // 100}.0.0"
+    failed = [
+        str(r) for r in envelope.rcpt_tos if fault.recipients is None or fault.recipients in str(r).lower()
+    ]
+    action = "failed" if fault.code >= 500 else "delayed"
+    boundary = f"dsn-{next(DSN_BOUNDARIES)}-{int(time.time())}"
+    original_headers = (envelope.original_content or b"").split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    lines = [
+        f"From: Mail Delivery System <MAILER-DAEMON@{SMTP_HOSTNAME}>",
+        f"To: <{envelope.mail_from}>",
+        "Subject: " + ("Undelivered Mail Returned to Sender" if fault.code >= 500 else "Delayed Mail"),
+        f"Date: {formatdate()}",
+        f"Message-ID: {make_msgid(domain=SMTP_HOSTNAME)}",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        f"This is the mail system at {SMTP_HOSTNAME}. Your message could not be delivered to:",
+        *(f"<{address}>: {fault.code} {fault.message}" for address in failed),
+        "",
+        f"--{boundary}",
+        "Content-Type: message/delivery-status",
+        "",
+        f"Reporting-MTA: dns; {SMTP_HOSTNAME}",
+    ]
+    for address in failed:
+        lines += ["", f"Final-Recipient: rfc822; {address}", f"Action: {action}", f"Status: {status}",
+                  f"Diagnostic-Code: smtp; {fault.code} {fault.message}"]  # fmt: skip
+    lines += [
+        "",
+        f"--{boundary}",
+        "Content-Type: text/rfc822-headers",
+        "",
+        original_headers,
+        "",
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
+
+
+DSN_BOUNDARIES = count(1)
+
+
+# ---------------------------------------------------------------- relay
+
+
+def peer_address(peer: Any) -> str:
+    """host:port of an SMTP client."""
+    return ":".join(str(part) for part in peer[:2]) if isinstance(peer, tuple) else str(peer)
+
+
+class MailpitRelay:
+    """SMTP connections to Mailpit, one per relay thread, reopened when Mailpit closed them."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.pool = ThreadPoolExecutor(max_workers=RELAY_THREADS, thread_name_prefix="relay")
+        self.local = threading.local()
+
+    async def send(self, mail_from: str, rcpt_tos: list[str], data: bytes, utf8: bool) -> str:
+        """Relay one message; the SMTP reply to give the client."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self._send, mail_from, rcpt_tos, data, utf8)
+
+    def _send(self, mail_from: str, rcpt_tos: list[str], data: bytes, utf8: bool) -> str:
+        options = ["SMTPUTF8"] if utf8 else []
+        for attempt in (1, 2):
+            try:
+                self._connection().sendmail(mail_from, rcpt_tos, data, mail_options=options)
+                return "250 OK: relayed to Mailpit"
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, message = next(iter(exc.recipients.values()))
+                return f"{code} {message.decode('utf-8', 'replace')}"
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
+                # Mailpit closes a connection idle past its timeout, answering the next command 421.
+                closed = not isinstance(exc, smtplib.SMTPResponseException) or exc.smtp_code == 421
+                if not closed:
+                    return f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}"
+                self._drop()
+                if attempt == 2:
+                    return "451 4.4.2 Mailpit closed the connection"
+            except OSError as exc:
+                self._drop()
+                return f"451 4.4.1 Mailpit unreachable: {exc}"
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        smtp: smtplib.SMTP | None = getattr(self.local, "smtp", None)
+        self.local.smtp = None
+        if smtp is not None:
+            with suppress(OSError, smtplib.SMTPException):
+                smtp.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        smtp: smtplib.SMTP | None = getattr(self.local, "smtp", None)
+        if smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, local_hostname=SMTP_HOSTNAME, timeout=RELAY_TIMEOUT)
+            self.local.smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        """Stop the relay threads."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class FaultRelay:
+    """The aiosmtpd handler: the fault switch, the counters and the relay to Mailpit."""
+
+    relay: MailpitRelay
+    bounce_maildir: str | None = None  # where DSNs also go (a Maildir), for `mailer bounces`
+    fault: Fault | None = None
+    counters: dict[str, int] = field(default_factory=lambda: {"received": 0, "rejected": 0, "relayed": 0})
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the control thread sets faults
+
+    def set_fault(self, fault: Fault | None) -> None:
+        with self.lock:
+            self.fault = fault
+
+    def describe_fault(self) -> dict[str, Any]:
+        """The JSON of GET /api/fault."""
+        with self.lock:
+            fault = self._current_fault()
+            return fault.describe(time.monotonic()) if fault else {"active": False}
+
+    def stats(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.counters)
+
+    def _current_fault(self) -> Fault | None:
+        if self.fault is not None and self.fault.expired(time.monotonic()):
+            self.fault = None
+        return self.fault
+
+    def _take_fault(self, envelope: Envelope) -> Fault | None:
+        """The fault that refuses this transaction, counting the refusal; None to relay it."""
+        with self.lock:
+            self.counters["received"] += 1
+            fault = self._current_fault()
+            if fault is None or not fault.applies_to(envelope):
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+            self.counters["rejected"] += 1
+            return fault
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Refuse the transaction while a fault applies; relay it to Mailpit otherwise."""
+        fault = self._take_fault(envelope)
+        if fault is not None and not fault.dsn:
+            return f"{fault.code} {fault.message}"
+        if fault is not None:
+            await self.bounce(envelope, fault)
+            return "250 OK: queued, to be bounced"
+        peer = f"X-Smtp-Peer: {peer_address(session.peer)}\r\n".encode()
+        data = peer + (envelope.original_content or b"")
+        rcpt_tos = [str(r) for r in envelope.rcpt_tos]
+        reply = await self.relay.send(str(envelope.mail_from), rcpt_tos, data, bool(envelope.smtp_utf8))
+        if reply.startswith("250"):
+            with self.lock:
+                self.counters["relayed"] += 1
+        return reply
+
+    async def bounce(self, envelope: Envelope, fault: Fault) -> None:
+        """Send the sender a DSN: through Mailpit, and into the bounce Maildir when there is one."""
+        dsn = delivery_status_notification(envelope, fault)
+        await self.relay.send("", [str(envelope.mail_from)], dsn, bool(envelope.smtp_utf8))
+        if self.bounce_maildir:
+            mailbox.Maildir(self.bounce_maildir, create=True).add(dsn)
+
+
+# ---------------------------------------------------------------- control
+
+
+class ControlHandler(BaseHTTPRequestHandler):
+    """The fault switch over HTTP; `server.relay` is the FaultRelay."""
+
+    server: ControlServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        routes = {"/api/fault": self.server.relay.describe_fault, "/api/stats": self.server.relay.stats}
+        if self.path == "/healthz":
+            self.answer(200, b"ok", "text/plain; charset=utf-8")
+        elif self.path in routes:
+            self.answer_json(200, routes[self.path]())
+        else:
+            self.answer_json(404, {"error": f"no such path: {self.path}"})
+
+    def do_PUT(self) -> None:  # noqa: N802
+        if self.path != "/api/fault":
+            self.answer_json(404, {"error": f"no such path: {self.path}"})
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            self.server.relay.set_fault(parse_fault(body, time.monotonic()))
+        except ValueError as exc:
+            self.answer_json(400, {"error": str(exc)})
+            return
+        self.answer_json(200, self.server.relay.describe_fault())
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        if self.path != "/api/fault":
+            self.answer_json(404, {"error": f"no such path: {self.path}"})
+            return
+        self.server.relay.set_fault(None)
+        self.answer(204, b"", None)
+
+    def answer_json(self, status: int, payload: object) -> None:
+        self.answer(status, json.dumps(payload).encode(), "application/json")
+
+    def answer(self, status: int, body: bytes, content_type: str | None) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        """Quiet: tests flip the switch often."""
+
+
+class ControlServer(ThreadingHTTPServer):
+    """http.server's threading server, knowing the FaultRelay it controls."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], relay: FaultRelay) -> None:
+        super().__init__(address, ControlHandler)
+        self.relay = relay
+
+
+# ---------------------------------------------------------------- main
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """HOST:PORT (or PORT alone, on 127.0.0.1)."""
+    host, _, port = value.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line, with environment defaults."""
+    env = os.environ
+    parser = argparse.ArgumentParser(description="SMTP faults in front of Mailpit.")
+    parser.add_argument("--host", default=env.get("SMTP_SINK_HOST", "127.0.0.1"))
+    parser.add_argument("--smtp-port", type=int, default=int(env.get("SMTP_SINK_PORT", "1025")))
+    parser.add_argument("--control-port", type=int, default=int(env.get("SMTP_FAULTS_CONTROL_PORT", "8026")))
+    parser.add_argument(
+        "--mailpit-smtp", type=host_port, default=host_port(env.get("MAILPIT_SMTP_PORT", "1026")),
+        help="Mailpit's SMTP address, HOST:PORT or PORT",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bounce-maildir",
+        default=env.get("SMTP_SINK_BOUNCE_MAILDIR") or None,
+        help="also deliver the DSNs of `dsn` faults to this Maildir (created if missing)",
+    )
+    parser.add_argument(
+        "--no-smtputf8",
+        action="store_true",
+        help="do not offer SMTPUTF8 (RFC 6531), like a server that cannot take non-ASCII addresses",
+    )
+    return parser.parse_args(argv)
+
+
+async def serve_until_signal(args: argparse.Namespace, handler: FaultRelay) -> None:
+    """Serve SMTP on the loop and the control API on a thread until SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+
+    def smtp_factory() -> SMTP:
+        return SMTP(
+            handler,
+            data_size_limit=DATA_SIZE_LIMIT,
+            enable_SMTPUTF8=not args.no_smtputf8,
+            hostname=SMTP_HOSTNAME,
+            ident="smtp-faults",
+            loop=loop,
+        )
+
+    smtp_server = await loop.create_server(smtp_factory, args.host, args.smtp_port, backlog=1024)
+    control = ControlServer((args.host, args.control_port), handler)
+    threading.Thread(target=control.serve_forever, name="control", daemon=True).start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    smtp_port = smtp_server.sockets[0].getsockname()[1]
+    mailpit = "{}:{}".format(*args.mailpit_smtp)
+    control_url = f"http://{args.host}:{control.server_address[1]}/"
+    print(f"SMTP faults on {args.host}:{smtp_port}, relaying to {mailpit}, control {control_url}", flush=True)
+    await stop.wait()
+    control.shutdown()
+    control.server_close()
+    smtp_server.close()
+    # Python >= 3.12 makes wait_closed() wait for idle clients too; don't hang on them.
+    with suppress(TimeoutError):
+        await asyncio.wait_for(smtp_server.wait_closed(), 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    relay = MailpitRelay(*args.mailpit_smtp)
+    try:
+        asyncio.run(serve_until_signal(args, FaultRelay(relay, args.bounce_maildir)))
+    except OSError as exc:  # typically a port already taken
+        print(f"smtp_faults: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        relay.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The console's admin pages: staff and their roles, and the audit trail."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, flash, request
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from accounts_common.roles import Role
+from portal.adapters.http import ApiError
+from portal.entrypoints.pages.console import render_console, staff_page, token
+from portal.entrypoints.problems import field_errors
+from portal.entrypoints.web import portal, see_other
+
+blp = Blueprint("console_admin", __name__, url_prefix="/console")
+
+
+# --- Staff (admin) --------------------------------------------------------------------------------
+
+
+@blp.get("/staff")
+@staff_page(Role.ADMIN)
+def staff() -> tuple[str, int]:
+    return render_staff_page({}, {})
+
+
+def render_staff_page(
+    values: dict[str, str], errors: dict[str, list[str]], status: int = 200
+) -> tuple[str, int]:
+    members = portal().staff.members(token())
+    return render_console(
+        "staff.html", members=members, roles=[role.value for role in Role], values=values, errors=errors
+    ), status
+
+
+@blp.post("/staff/<any(grants, revocations):change>")
+@staff_page(Role.ADMIN)
+def change_role(change: str) -> Response | tuple[str, int]:
+    email, role = request.form.get("email", "").strip(), request.form.get("role", "")
+    granting = change == "grants"
+    try:
+        changed = portal().staff.change_role(token(), email, role, grant=granting)
+    except ApiError as error:
+        if error.status not in (404, 422):
+            raise
+        if error.status == 404:
+            message = gettext("No verified account has this email address.")
+            return render_staff_page({"email": email}, {"email": [message]}, 404)
+        return render_staff_page(
+            {"email": email}, field_errors(error, {"email": "email", "role": "role"}), 400
+        )
+    if granting:
+        flash(gettext("%(email)s now has the role %(role)s.", email=email, role=role) if changed else
+              gettext("%(email)s already had the role %(role)s.", email=email, role=role))  # fmt: skip
+    else:
+        flash(gettext("%(email)s no longer has the role %(role)s.", email=email, role=role) if changed else
+              gettext("%(email)s did not have the role %(role)s.", email=email, role=role))  # fmt: skip
+    return see_other("console_admin.staff")
+
+
+# --- Audit (admin) --------------------------------------------------------------------------------
+
+
+@blp.get("/audit")
+@staff_page(Role.ADMIN)
+def audit() -> tuple[str, int]:
+    values = {name: request.args.get(name, "").strip() for name in ("actor", "action", "from", "to")}
+    errors: dict[str, list[str]] = {}
+    filters = {"actor": values["actor"], "action": values["action"]}
+    for name, key, days in (("from", "since", 0), ("to", "until", 1)):
+        if values[name]:
+            try:
+                day = date.fromisoformat(values[name]) + timedelta(days=days)
+            except ValueError:
+                errors[name] = [gettext("Enter a date, like 2026-12-04.")]
+            else:
+                filters[key] = f"{day.isoformat()}T00:00:00Z"
+    entries: list[dict[str, Any]] = []
+    if not errors:
+        try:
+            entries = portal().staff.audit(token(), filters)
+        except ApiError as error:
+            if error.status != 422:
+                raise
+            errors = field_errors(
+                error, {"actor": "actor", "action": "action", "since": "from", "until": "to"}
+            )
+    status = 400 if errors else 200
+    return render_console("audit.html", entries=entries, values=values, errors=errors), status

@@ -1,0 +1,160 @@
+"""The console's newsletter pages: the issues with their figures, and the editor (both languages
+side by side, a live preview, test send, schedule, cancel)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, render_template, request
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from accounts_common.roles import Role
+from portal.adapters.http import ApiError
+from portal.entrypoints.pages.console import render_console, staff_page, token
+from portal.entrypoints.web import portal, see_other
+
+blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
+
+
+# --- Newsletter (newsletter-editor) ---------------------------------------------------------------
+
+LANGUAGES = ("en", "fr")
+
+
+@blp.get("/newsletter")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def newsletter() -> str:
+    return render_console("newsletter.html", issues=portal().issues.list(token()))
+
+
+@blp.get("/newsletter/new")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def new_issue() -> str:
+    return render_editor(None, {"subject": {}, "body": {}}, None, {})[0]
+
+
+@blp.get("/newsletter/<uuid:issue_id>")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def issue(issue_id: Any) -> tuple[str, int]:
+    try:
+        found = portal().issues.get(token(), str(issue_id))
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        abort(404)
+    return render_editor(found, found, preview_of(found), {})
+
+
+def posted_texts() -> dict[str, dict[str, str]]:
+    """The editor's form as an issue's texts: {subject: {en, fr}, body: {en, fr}}, blanks left out."""
+    texts: dict[str, dict[str, str]] = {"subject": {}, "body": {}}
+    for part in texts:
+        for language in LANGUAGES:
+            value = request.form.get(f"{part}_{language}", "")
+            if value.strip():
+                texts[part][language] = value.replace("\r\n", "\n")
+    return texts
+
+
+def preview_of(texts: dict[str, Any]) -> dict[str, Any]:
+    """Each written language as it will be mailed; {} when nothing is written yet."""
+    if not (texts["subject"] or texts["body"]):
+        return {}
+    try:
+        return dict(portal().issues.preview(token(), {"subject": texts["subject"], "body": texts["body"]}))
+    except ApiError as error:
+        if error.status not in (413, 422):
+            raise
+        return {}
+
+
+def render_editor(
+    found: dict[str, Any] | None,
+    texts: dict[str, Any],
+    preview: dict[str, Any] | None,
+    errors: dict[str, list[str]],
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_console(
+        "newsletter_issue.html",
+        issue=found,
+        texts=texts,
+        preview=preview,
+        errors=errors,
+        issue_languages=LANGUAGES,
+    ), status
+
+
+@blp.post("/newsletter/previews")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def live_preview() -> str:
+    """The preview alone, for the editor's script to show as the editor types."""
+    return render_template("console/newsletter_preview.html", preview=preview_of(posted_texts()))
+
+
+@blp.post("/newsletter")
+@blp.post("/newsletter/<uuid:issue_id>")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
+    """Save the draft (a new one, or the issue's), or only show its preview (`action=preview`)."""
+    texts = posted_texts()
+    found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+    if request.form.get("action") == "preview":
+        return render_editor(found, texts, preview_of(texts), {})
+    try:
+        if issue_id:
+            saved = portal().issues.update(token(), str(issue_id), texts)
+        else:
+            saved = portal().issues.create(token(), texts)
+    except ApiError as error:
+        if error.status not in (409, 413, 422):
+            raise
+        return render_editor(found, texts, None, {"_form": [issue_problem(error)]}, 400)
+    flash(gettext("The draft is saved."))
+    return see_other("console_newsletter.issue", issue_id=saved["id"])
+
+
+@blp.post("/newsletter/<uuid:issue_id>/<any(test, send, cancel):action>")
+@staff_page(Role.NEWSLETTER_EDITOR)
+def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
+    issues, issue_id = portal().issues, str(issue_id)
+    try:
+        if action == "test":
+            sent = issues.test(token(), issue_id)
+            flash(gettext("A test was sent to %(email)s, in each language written.", email=sent["email"]))
+        elif action == "cancel":
+            issues.cancel(token(), issue_id)
+            flash(gettext("The issue is cancelled: it will not be sent."))
+        else:
+            send_at = scheduled_time(request.form.get("send_at", ""))
+            state = issues.send(token(), issue_id, send_at)
+            flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
+                  gettext("The issue is being sent."))  # fmt: skip
+    except ApiError as error:
+        if error.status not in (404, 409, 413, 422):
+            raise
+        found = issues.get(token(), issue_id)
+        return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
+    except ValueError:
+        found = issues.get(token(), issue_id)
+        message = gettext("Enter the date and time, like 2026-12-24 09:00.")
+        return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400)
+    return see_other("console_newsletter.issue", issue_id=issue_id)
+
+
+def scheduled_time(value: str) -> str | None:
+    """The form's date and time (UTC) in RFC 3339; None (now) when empty; ValueError when not a time."""
+    if not value.strip():
+        return None
+    return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC).isoformat()
+
+
+def issue_problem(error: ApiError) -> str:
+    """The newsletter's refusal in the page's language."""
+    if error.slug == "issue-incomplete":
+        return gettext("Write the subject and the text in English and in French before sending.")
+    if error.status == 409:
+        return gettext("This issue has already gone, or was cancelled: it cannot be changed.")
+    if error.status == 413:
+        return gettext("The issue is too long.")
+    return gettext("The issue could not be saved: check each field.")

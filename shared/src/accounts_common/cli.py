@@ -1,0 +1,155 @@
+"""Every service's command line, `<service> <command>`: one builder with the standard commands
+(migrate, web, relay) and the consumer loop the workers share; a service adds its own commands to it."""
+
+import argparse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from accounts_common.config import FromEnvironment, env_int, env_str, load_settings
+from accounts_common.consumer import EventConsumer
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.inbox import Handler
+from accounts_common.outbox import OutboxRelay
+from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
+
+Run = Callable[[Any, argparse.Namespace], None]
+
+
+def no_arguments(_parser: argparse.ArgumentParser) -> None:
+    """A command with no arguments of its own."""
+
+
+def no_options(_settings: Any) -> dict[str, Any]:
+    """An outbox relay with OutboxRelay's defaults."""
+    return {}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `<service> <command>`: its help, its own arguments, and what it runs with the service's
+    settings and the parsed arguments."""
+
+    help: str
+    run: Run
+    arguments: Callable[[argparse.ArgumentParser], None] = no_arguments
+
+
+class ServiceCli:
+    """A service's command line: its standard commands and its own, each run with its settings."""
+
+    def __init__(self, service: str, description: str | None, settings: type[FromEnvironment]) -> None:
+        self.service, self.description, self.settings = service, description, settings
+        self.commands: dict[str, Command] = {}
+
+    def add(
+        self,
+        name: str,
+        help: str,
+        run: Run,
+        arguments: Callable[[argparse.ArgumentParser], None] = no_arguments,
+    ) -> None:
+        """Add `<service> <name>`, listed in the order added."""
+        self.commands[name] = Command(help, run, arguments)
+
+    def command(
+        self, name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = no_arguments
+    ) -> Callable[[Run], Run]:
+        """Decorate a function of (settings, parsed arguments) as `<service> <name>`."""
+
+        def register(run: Run) -> Run:
+            self.add(name, help, run, arguments)
+            return run
+
+        return register
+
+    def migrate(self, migrations: MigrationSet) -> None:
+        """`<service> migrate`: the shared migrations, then the service's own."""
+
+        def run(settings: Any, _args: argparse.Namespace) -> None:
+            applied = migrate(settings.database_url, COMMON_MIGRATIONS, migrations)
+            print(f"{self.service}: {len(applied)} migration(s) applied")
+
+        self.add("migrate", "apply pending database migrations", run)
+
+    def web(self, help: str, *, threads: int = 0) -> None:
+        """`<service> web`: gunicorn serving `<service>.entrypoints.app:create_app()` (sync workers, or
+        `threads` threads each) with --host (WEB_HOST), --port (the settings' port) and --workers
+        (WEB_CONCURRENCY): images run it, so the environment sizes every web process the same way."""
+        port_variable = self.settings.variable("port")
+
+        def arguments(parser: argparse.ArgumentParser) -> None:
+            parser.add_argument(
+                "--host", default=env_str("WEB_HOST", "127.0.0.1"), help="address to listen on (WEB_HOST)"
+            )
+            parser.add_argument("--port", type=int, default=None, help=f"port to listen on ({port_variable})")
+            parser.add_argument(
+                "--workers",
+                type=int,
+                default=env_int("WEB_CONCURRENCY", 2),
+                help="gunicorn workers (WEB_CONCURRENCY)",
+            )
+
+        def run(settings: Any, args: argparse.Namespace) -> None:
+            port = settings.port if args.port is None else args.port
+            app = f"{self.service}.entrypoints.app:create_app()"
+            exec_gunicorn(app, host=args.host, port=port, workers=args.workers, threads=threads)
+
+        self.add("web", help, run, arguments)
+
+    def relay(self, help: str, *, options: Callable[[Any], dict[str, Any]] = no_options) -> None:
+        """`<service> relay`: publish the outbox to Kafka until SIGTERM as `<service>-relay`, with
+        OutboxRelay's `options(settings)`; metrics on the settings' relay_metrics_port and _host."""
+
+        def run(settings: Any, _args: argparse.Namespace) -> None:
+            serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
+            relay = OutboxRelay(
+                settings.database_url,
+                settings.kafka_bootstrap_servers,
+                client_id=f"{self.service}-relay",
+                **options(settings),
+            )
+            run_until_signalled(relay.run)
+
+        self.add("relay", help, run)
+
+    def main(self, argv: list[str] | None = None) -> None:
+        """Parse the command line, configure logging, load the settings (an insecure key or a bad value
+        exits with a message naming the variable) and run the command."""
+        parser = argparse.ArgumentParser(prog=self.service, description=self.description)
+        subparsers = parser.add_subparsers(dest="command", required=True)
+        for name, command in self.commands.items():
+            command.arguments(subparsers.add_parser(name, help=command.help))
+        args = parser.parse_args(argv)
+        configure_logging()
+        settings = load_settings(self.service, self.settings.from_env)
+        self.commands[args.command].run(settings, args)
+
+
+def consume(
+    settings: Any,
+    metrics: tuple[int, str],
+    pool_name: str,
+    group: str,
+    topics: Iterable[str],
+    handlers: dict[str, Handler],
+    **options: Any,
+) -> None:
+    """Serve metrics on `metrics` (port, host) and consume `topics` (behind the settings' topic_prefix)
+    in consumer group `group` until SIGTERM, on a small autocommit pool of its own; `options` go to
+    EventConsumer."""
+    serve_metrics(*metrics)
+    with ConnectionPool(
+        settings.database_url, name=pool_name, min_size=1, max_size=2, kwargs={"autocommit": True}
+    ) as pool:
+        consumer = EventConsumer(
+            group=group,
+            topics=tuple(settings.topic_prefix + topic for topic in topics),
+            handlers=handlers,
+            pool=pool,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **options,
+        )
+        run_until_signalled(consumer.run)

@@ -1,0 +1,95 @@
+"""Every service's command line comes from accounts_common.cli: the same commands as before, `web` on
+the port its settings read, and a bad or insecure setting refused with its variable's name."""
+
+import importlib
+
+import pytest
+from cryptography.fernet import Fernet
+
+from accounts_common.codecrypt import DEV_KEY
+from mailer.settings import Settings as MailerSettings
+
+COMMANDS = {
+    "identity": {"migrate", "web", "relay", "audit-log", "housekeeping", "rotate-key", "staff"},
+    "mailer": {"migrate", "worker", "bounces", "web"},
+    "catalogue": {"migrate", "web", "worker", "transcoder", "relay", "seed", "storage-init", "generate"},
+    "newsletter": {"migrate", "web", "worker", "relay"},
+    "portal": {"web"},
+}
+PORTS = {"identity": 8001, "catalogue": 8002, "newsletter": 8003, "mailer": 8004, "portal": 8000}
+
+
+def main_of(service: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"{service}.entrypoints.cli").main
+
+
+@pytest.fixture
+def started(monkeypatch) -> dict:  # type: ignore[type-arg]
+    """What `web` hands gunicorn, instead of starting it."""
+    seen: dict = {}  # type: ignore[type-arg]
+    monkeypatch.setattr(
+        "accounts_common.cli.exec_gunicorn", lambda app, **kwargs: seen.update(kwargs, app=app)
+    )
+    return seen
+
+
+@pytest.mark.parametrize("service", COMMANDS)
+def test_each_service_keeps_its_commands(service, capsys):
+    with pytest.raises(SystemExit) as done:
+        main_of(service)(["--help"])
+    assert done.value.code == 0
+    listed = capsys.readouterr().out
+    assert all(f"    {command} " in listed or f"    {command}\n" in listed for command in COMMANDS[service])
+
+
+@pytest.mark.parametrize("service", COMMANDS)
+def test_a_missing_command_is_a_usage_error(service, capsys):
+    with pytest.raises(SystemExit) as done:
+        main_of(service)([])
+    assert done.value.code == 2
+    assert "required: command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("service", PORTS)
+def test_web_serves_on_the_port_its_settings_read(service, started, monkeypatch, capsys):
+    variable = f"{service.upper()}_PORT"
+    monkeypatch.delenv(variable, raising=False)
+    main_of(service)(["web"])
+    assert (started["port"], started["app"]) == (PORTS[service], f"{service}.entrypoints.app:create_app()")
+    monkeypatch.setenv(variable, "18123")
+    main_of(service)(["web"])
+    assert started["port"] == 18123
+    main_of(service)(["web", "--port", "18124", "--host", "0.0.0.0", "--workers", "3"])
+    assert (started["port"], started["host"], started["workers"]) == (18124, "0.0.0.0", 3)
+    with pytest.raises(SystemExit):
+        main_of(service)(["web", "--help"])
+    assert f"port to listen on ({variable})" in capsys.readouterr().out
+
+
+def test_only_the_catalogue_serves_with_threads(started):
+    threads = {}
+    for service in PORTS:
+        main_of(service)(["web"])
+        threads[service] = started["threads"]
+    assert threads == {"identity": 0, "catalogue": 8, "newsletter": 0, "mailer": 0, "portal": 0}
+
+
+def test_a_bad_value_stops_the_command_with_the_variable_named(started, monkeypatch):
+    monkeypatch.setenv("IDENTITY_PORT", "eighty")
+    with pytest.raises(SystemExit, match="^identity: refusing to start: IDENTITY_PORT: must be an integer"):
+        main_of("identity")(["web"])
+    assert started == {}
+
+
+def test_every_mailer_command_refuses_a_development_code_key_outside_development(started, monkeypatch):
+    monkeypatch.setenv("ACCOUNTS_ENV", "production")
+    monkeypatch.setenv("CODE_ENCRYPTION_KEYS", DEV_KEY)
+    with pytest.raises(SystemExit, match="^mailer: refusing to start: CODE_ENCRYPTION_KEYS"):
+        main_of("mailer")(["web"])
+    assert started == {}
+
+
+def test_the_mailer_reads_its_code_keys_through_its_settings(monkeypatch):
+    keys = (Fernet.generate_key().decode(), Fernet.generate_key().decode())
+    monkeypatch.setenv("CODE_ENCRYPTION_KEYS", ",".join(keys))
+    assert MailerSettings.from_env().code_encryption_keys == keys
