@@ -10,7 +10,7 @@ PACKAGE_FILES := shared/pyproject.toml testkit/pyproject.toml services/identity/
 	services/newsletter/pyproject.toml \
 	$(wildcard services/portal/src/portal/translations/*/LC_MESSAGES/messages.po) \
 	examples/verified-accounts-counter/pyproject.toml requirements-dev.txt deploy/local/install.sh \
-	deploy/local/build-mailpit.sh
+	deploy/local/build-mailpit.sh deploy/local/portal-assets.sh services/portal/assets/package-lock.json
 
 .PHONY: help install browser run staff-grant staff-list test test-young-clock lint format infra-up infra-down bench chaos clean-state \
 	docs containers test-containers compose-up compose-down compose-smoke clean-containers backup restore backup-drill

@@ -120,6 +120,8 @@ build_one() {
         nginx) build localhost/accounts-nginx "$SCRIPT_DIR/nginx.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" ;;
         *)
             [[ -f $REPO_ROOT/services/$1/pyproject.toml ]] || die "no image named '$1'"
+            # The portal's static files hold tus-js-client from npm; the offline build copies them as they are.
+            if [[ $1 == portal ]]; then bash "$REPO_ROOT/deploy/local/portal-assets.sh"; fi
             build "localhost/accounts-$1" "$SCRIPT_DIR/service.Dockerfile" "$REPO_ROOT" "$PYTHON_BASE" \
                 --build-arg "SERVICE=$1" --build-arg "SYSTEM_PACKAGES=$(system_packages "$1")" $(pip_trust_mounts)
             ;;

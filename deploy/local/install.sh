@@ -85,6 +85,7 @@ main() {
     ensure_ffmpeg
     ensure_prometheus
     ensure_nginx
+    bash "$SCRIPT_DIR/portal-assets.sh"  # tus-js-client for the console's uploads (npm)
     local python
     python="$(find_python)"
     if [[ ! -x $VENV/bin/python ]]; then

@@ -100,9 +100,16 @@ def catalogue(
     env = {
         **service_env(infra, stack, "CATALOGUE", f"catalogue-browser-{RUN_ID}"),
         "CATALOGUE_STORAGE_ROOT": str(media),
+        "CATALOGUE_UPLOAD_ROOT": str(tmp_path_factory.mktemp("catalogue-uploads")),
         "CATALOGUE_DOWNLOAD_LINK_KEY": secrets.token_urlsafe(32),
     }
-    url, processes = run_web_and_worker("catalogue", env, tmp_path_factory.mktemp("catalogue-logs"))
+    logs = tmp_path_factory.mktemp("catalogue-logs")
+    url, processes = run_web_and_worker("catalogue", env, logs)
+    # The console's Videos page uploads through the portal; the transcoder makes the renditions.
+    transcoder_env = {**env, "CATALOGUE_TRANSCODER_METRICS_PORT": "0"}
+    processes.append(
+        ServiceProcess("catalogue-transcoder", ["catalogue", "transcoder"], transcoder_env, logs).start()
+    )
     try:
         yield url, ingest_sample(url, content, stack_staff_header(stack, infra, "catalogue-editor"))
     finally:

@@ -15,6 +15,7 @@ from portal.bootstrap import bootstrap
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import choose_language, clock_duration, safe_return_path
 from portal.entrypoints.app import create_app, long_date
+from portal.entrypoints.pages.console_videos import upload_id_of
 from portal.entrypoints.pages.videos import Player, player
 from portal.entrypoints.problems import CREDENTIALS, field_errors
 from portal.settings import Settings
@@ -296,3 +297,23 @@ def test_the_video_page_plays_the_catalogues_preview_url_else_its_preview_next_t
     assert player(today) == Player(f"{base}/preview", f"{base}/thumbnail")
     assert player({**today, "renditions": [{"container": "mxf", "height": 1080}]}) is None
     assert player({"thumbnail": None, "renditions": [mp4]}) is None
+
+
+UPLOAD = "0b6f5a9e-3c1d-4e2f-8a7b-1c2d3e4f5a6b"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"/console/videos/uploads/{UPLOAD}",  # what the page's script fills in
+        f"https://catalogue.example.org/v1/uploads/{UPLOAD}",  # what tuspy prints
+        f"  {UPLOAD.replace('-', '')}/ ",
+    ],
+)
+def test_the_new_video_form_takes_the_upload_in_any_form_an_editor_has_it(value):
+    assert upload_id_of(value) == UPLOAD
+
+
+@pytest.mark.parametrize("value", ["", "not an upload", f"{UPLOAD}/extra", "/console/videos/uploads/"])
+def test_anything_else_is_not_an_upload(value):
+    assert upload_id_of(value) is None

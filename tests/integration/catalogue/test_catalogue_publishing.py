@@ -2,6 +2,7 @@
 tuspy (a real client) over real HTTP, a video made of an upload, the transcoder's jobs, publication and
 withdrawal with their events and audit records in the catalogue's outbox, both languages."""
 
+import base64
 import hashlib
 import json
 import os
@@ -67,6 +68,10 @@ def render(path: Path, size: str = "1280x720", seconds: float = 1.0) -> Path:
         check=True, timeout=120,
     )  # fmt: skip
     return path
+
+
+def rfc9530_sha256(data: bytes) -> str:
+    return f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
 
 
 def probe(path: Path) -> dict[str, Any]:
@@ -180,7 +185,7 @@ def test_the_tus_protocol_answers_and_refusals(served, served_identity, identity
     assert options.status_code == 204
     assert (options.headers["Tus-Version"], options.headers["Tus-Extension"]) == (
         "1.0.0",
-        "creation,termination",
+        "creation,termination,expiration",
     )
     assert int(options.headers["Tus-Max-Size"]) > 2**31
     wrong_version = client.post("/v1/uploads/", headers=editor() | {"Upload-Length": "5"})
@@ -251,10 +256,16 @@ def test_an_upload_becomes_a_video_transcoded_published_and_withdrawn(served, tm
     ):
         answer = client.get(ready[name].removeprefix(served.url), headers=editor())
         assert (answer.status_code, answer.content_type) == (200, kind), name
+        # Every file answer carries the RFC 9530 digest of the bytes it sends (computed once, remembered).
+        assert answer.headers["Repr-Digest"] == rfc9530_sha256(answer.data), name
+        again = client.get(ready[name].removeprefix(served.url), headers=editor())
+        assert again.headers["Repr-Digest"] == answer.headers["Repr-Digest"], name
     preview_range = client.get(
         ready["preview_url"].removeprefix(served.url), headers=editor() | {"Range": "bytes=0-99"}
     )
     assert preview_range.status_code == 206 and len(preview_range.data) == 100
+    whole_preview = client.get(ready["preview_url"].removeprefix(served.url), headers=editor()).data
+    assert preview_range.headers["Repr-Digest"] == rfc9530_sha256(whole_preview)  # of the whole file
 
     published = client.post(f"{video_path}/publication", headers=editor())
     assert published.status_code == 200 and published.json["status"] == "published"

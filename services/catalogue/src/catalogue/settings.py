@@ -34,6 +34,7 @@ class Settings(ServiceSettings):
     storage: str = setting("", parse=storage_location)  # s3://bucket[/prefix]; empty: the folder storage_root
     upload_root: str = ".state/catalogue-uploads"
     max_upload_bytes: int = 200 * 1024**3
+    upload_expiry_s: int = 24 * 3600  # an upload not made into a video by then is removed
     transcoder_metrics_port: int = 9108
     relay_metrics_port: int = 9107
     relay_metrics_host: str = "127.0.0.1"

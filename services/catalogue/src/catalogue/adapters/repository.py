@@ -1,6 +1,6 @@
 """The catalogue's SQL: videos and renditions, full-text search, download grants."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -256,21 +256,44 @@ class Upload:
     length: int
     metadata: str
     video_id: UUID | None = None
+    created_at: datetime | None = None
 
 
-def insert_upload(conn: psycopg.Connection, upload: Upload) -> None:
-    conn.execute(
-        "INSERT INTO uploads (id, account_id, length, metadata) VALUES (%s, %s, %s, %s)",
+def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
+    """The upload as stored, with its creation time (the database's clock, which expiry uses)."""
+    row = conn.execute(
+        """INSERT INTO uploads (id, account_id, length, metadata) VALUES (%s, %s, %s, %s)
+           RETURNING created_at""",
         (upload.id, upload.account_id, upload.length, upload.metadata),
-    )
+    ).fetchone()
+    return replace(upload, created_at=row[0] if row else None)
 
 
 def find_upload(conn: psycopg.Connection, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
     lock = " FOR UPDATE" if for_update else ""
     row = conn.execute(
-        f"SELECT id, account_id, length, metadata, video_id FROM uploads WHERE id = %s{lock}", (upload_id,)
+        f"SELECT id, account_id, length, metadata, video_id, created_at FROM uploads WHERE id = %s{lock}",
+        (upload_id,),
     ).fetchone()
     return None if row is None else Upload(*row)
+
+
+EXPIRY_BATCH = 1000
+
+
+def delete_expired_uploads(
+    conn: psycopg.Connection, max_age_s: float, limit: int = EXPIRY_BATCH
+) -> list[UUID]:
+    """Forget uploads older than `max_age_s` that no video was made of; their ids (their bytes go next)."""
+    rows = conn.execute(
+        # video_id again outside: a video made of it meanwhile (its row locked) is checked anew.
+        """DELETE FROM uploads WHERE video_id IS NULL AND id IN (
+               SELECT id FROM uploads WHERE video_id IS NULL
+                  AND created_at < now() - make_interval(secs => %s) LIMIT %s)
+           RETURNING id""",
+        (max_age_s, limit),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def delete_upload(conn: psycopg.Connection, upload_id: UUID) -> None:
@@ -404,3 +427,21 @@ def finish_job(conn: psycopg.Connection, job: Job, done: Transcoded) -> None:
 def fail_job(conn: psycopg.Connection, video_id: UUID, reason: str) -> None:
     conn.execute("UPDATE videos SET status = 'failed', failure = %s WHERE id = %s", (reason[:1000], video_id))
     conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (video_id,))
+
+
+def file_digest(conn: psycopg.Connection, storage_key: str, size_bytes: int) -> str | None:
+    """The remembered SHA-256 of the file at `storage_key`, if it was computed for this size."""
+    row = conn.execute(
+        "SELECT sha256 FROM file_digests WHERE storage_key = %s AND size_bytes = %s",
+        (storage_key, size_bytes),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def remember_file_digest(conn: psycopg.Connection, storage_key: str, size_bytes: int, sha256: str) -> None:
+    conn.execute(
+        """INSERT INTO file_digests (storage_key, size_bytes, sha256) VALUES (%s, %s, %s)
+           ON CONFLICT (storage_key)
+           DO UPDATE SET size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256""",
+        (storage_key, size_bytes, sha256),
+    )

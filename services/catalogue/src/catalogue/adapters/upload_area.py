@@ -3,6 +3,7 @@ a folder. A file's size is the upload's offset, so what reached the disk before 
 
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,18 @@ class UploadArea:
 
     def delete(self, upload_id: UUID) -> None:
         self.path(upload_id).unlink(missing_ok=True)
+
+    def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
+        """Delete the files nobody wrote to for `max_age_s`: an upload is created before its first
+        byte, so such a file's upload has expired whatever its row says (or it has no row: a crash, a
+        sweep by a process that does not see this folder). How many went."""
+        limit = (time.time() if now is None else now) - max_age_s
+        removed = 0
+        for entry in os.scandir(self.root) if self.root.is_dir() else ():
+            if entry.is_file() and entry.stat().st_mtime < limit:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 def append(file: BinaryIO, read: Callable[[int], bytes], limit: int) -> int:

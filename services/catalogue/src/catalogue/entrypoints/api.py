@@ -174,18 +174,27 @@ class Publication(MethodView):
         publishing.withdraw(catalogue(), current_principal(), video_id)
 
 
+IMAGE_RESPONSES = {
+    "200": {
+        "description": "The image",
+        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "Content-Length")},
+    }
+}
+
+
 def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
-    key, size = use_cases.thumbnail(catalogue(), video_id, kind, everything=sees_everything())
+    image = use_cases.thumbnail(catalogue(), video_id, kind, everything=sees_everything())
     cache = "public, max-age=3600" if "Authorization" not in request.headers else "private, max-age=0"
-    stored = StoredFile(key, size, media_type, "inline", cache_control=cache)
+    stored = StoredFile(image.key, image.size, media_type, "inline", cache_control=cache, sha256=image.sha256)
     return file_response(
-        stored, lambda: use_cases.open_file(catalogue(), key), x_accel_prefix=x_accel_prefix()
+        stored, lambda: use_cases.open_file(catalogue(), image.key), x_accel_prefix=x_accel_prefix()
     )
 
 
 @videos.route("/<uuid:video_id>/thumbnail")
 class Thumbnail(MethodView):
-    @videos.doc(responses={"200": {"description": "The image", "content": {"image/jpeg": {}}}})
+    @videos.doc(responses=IMAGE_RESPONSES)
     @document_problems(videos, {404: "No such video or no thumbnail", 503: "The file is not available"})
     def get(self, video_id: UUID) -> Response:
         """The video's thumbnail image."""
@@ -194,7 +203,7 @@ class Thumbnail(MethodView):
 
 @videos.route("/<uuid:video_id>/poster")
 class Poster(MethodView):
-    @videos.doc(responses={"200": {"description": "The image", "content": {"image/jpeg": {}}}})
+    @videos.doc(responses=IMAGE_RESPONSES)
     @document_problems(videos, {404: "No such video or no poster", 503: "The file is not available"})
     def get(self, video_id: UUID) -> Response:
         """The video's poster: a full-size still for the player."""

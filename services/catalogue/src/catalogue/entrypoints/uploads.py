@@ -1,5 +1,6 @@
-"""The tus 1.0 protocol (core, creation, termination) at /v1/uploads/, for catalogue editors: Uppy,
-tus-js-client and tuspy upload a master here and resume it after any interruption.
+"""The tus 1.0 protocol (core, creation, termination, expiration) at /v1/uploads/, for catalogue editors:
+Uppy, tus-js-client and tuspy upload a master here and resume it after any interruption; an upload no
+video is made of within CATALOGUE_UPLOAD_EXPIRY_S expires (Upload-Expires), removed by the transcoder.
 
 Bodies are streamed to disk in 1 MiB chunks (never held in memory); MAX_CONTENT_LENGTH, which guards
 the JSON endpoints, does not apply to a PATCH here."""
@@ -11,16 +12,18 @@ from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from werkzeug.exceptions import ClientDisconnected
+from werkzeug.http import http_date
 
 from accounts_common.auth import Principal
 from accounts_common.authorization import authorize_role
 from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
+from catalogue.adapters.repository import Upload
 from catalogue.bootstrap import Catalogue
 from catalogue.service_layer import uploads as use_cases
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination"
+TUS_EXTENSIONS = "creation,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 MAX_METADATA_CHARS = 4096
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -31,6 +34,13 @@ SERVER_HEADERS = {
     "Tus-Version": {"schema": {"type": "string"}},
     "Tus-Extension": {"schema": {"type": "string"}},
     "Tus-Max-Size": {"schema": {"type": "integer"}},
+}
+EXPIRES_HEADER = {
+    "Upload-Expires": {
+        "schema": {"type": "string"},
+        "description": "When an upload no video was made of is removed (an HTTP date, "
+        "CATALOGUE_UPLOAD_EXPIRY_S after its creation)",
+    }
 }
 
 uploads = Blueprint(
@@ -92,7 +102,8 @@ class Uploads(MethodView):
         parameters=[_header("Upload-Length", "integer", True), _header("Upload-Metadata", "string", False),
                     _header("Tus-Resumable", "string", True)],
         responses={"201": {"description": "Created: PATCH the bytes to Location",
-                           "headers": {**TUS_HEADER, "Location": {"schema": {"type": "string"}}}}},
+                           "headers": {**TUS_HEADER, **EXPIRES_HEADER,
+                                       "Location": {"schema": {"type": "string"}}}}},
     )  # fmt: skip
     @document_problems(
         uploads,
@@ -108,7 +119,8 @@ class Uploads(MethodView):
             raise Problem(400, "bad-metadata", "Upload-Metadata is too long or holds control characters.")
         upload = use_cases.create(catalogue(), _principal(), length, metadata)
         location = f"{catalogue().settings.public_url}/v1/uploads/{upload.id}"
-        return Response(status=201, headers={"Location": location, "Upload-Offset": "0"})
+        headers = {"Location": location, "Upload-Offset": "0", **expires(upload)}
+        return Response(status=201, headers=headers)
 
 
 @uploads.route("/<uuid:upload_id>")
@@ -116,7 +128,7 @@ class UploadResource(MethodView):
     @uploads.doc(
         security=BEARER_AUTH,
         parameters=[_header("Tus-Resumable", "string", True)],
-        responses={"200": {"description": "How far the upload is", "headers": {**TUS_HEADER,
+        responses={"200": {"description": "How far the upload is", "headers": {**TUS_HEADER, **EXPIRES_HEADER,
                    "Upload-Offset": {"schema": {"type": "integer"}},
                    "Upload-Length": {"schema": {"type": "integer"}}}}},
     )  # fmt: skip
@@ -125,7 +137,8 @@ class UploadResource(MethodView):
     def head(self, upload_id: UUID) -> Response:
         """The upload's offset: where a client resumes."""
         state = use_cases.state(catalogue(), _principal(), upload_id)
-        headers = {"Upload-Offset": str(state.offset), "Upload-Length": str(state.upload.length)}
+        headers = {"Upload-Offset": str(state.offset), "Upload-Length": str(state.upload.length),
+                   **expires(state.upload)}  # fmt: skip
         if state.upload.metadata:
             headers["Upload-Metadata"] = state.upload.metadata
         return Response(status=200, headers=headers)
@@ -134,8 +147,8 @@ class UploadResource(MethodView):
         security=BEARER_AUTH,
         parameters=[_header("Upload-Offset", "integer", True), _header("Tus-Resumable", "string", True)],
         requestBody={"content": {OFFSET_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}},
-        responses={"204": {"description": "Bytes appended",
-                           "headers": {**TUS_HEADER, "Upload-Offset": {"schema": {"type": "integer"}}}}},
+        responses={"204": {"description": "Bytes appended", "headers": {**TUS_HEADER, **EXPIRES_HEADER,
+                           "Upload-Offset": {"schema": {"type": "integer"}}}}},
     )  # fmt: skip
     @document_problems(
         uploads,
@@ -157,10 +170,8 @@ class UploadResource(MethodView):
             except (ClientDisconnected, OSError):
                 return b""  # the client went away: keep what arrived
 
-        new_offset = use_cases.write(
-            catalogue(), _principal(), upload_id, offset, read, request.content_length
-        )
-        return Response(status=204, headers={"Upload-Offset": str(new_offset)})
+        written = use_cases.write(catalogue(), _principal(), upload_id, offset, read, request.content_length)
+        return Response(status=204, headers={"Upload-Offset": str(written.offset), **expires(written.upload)})
 
     @uploads.doc(security=BEARER_AUTH, parameters=[_header("Tus-Resumable", "string", True)],
                  responses={"204": {"description": "Terminated", "headers": TUS_HEADER}})  # fmt: skip
@@ -170,6 +181,11 @@ class UploadResource(MethodView):
         """Stop an upload and forget its bytes (tus termination)."""
         use_cases.terminate(catalogue(), _principal(), upload_id)
         return Response(status=204)
+
+
+def expires(upload: Upload) -> dict[str, str]:
+    """tus expiration: Upload-Expires while the upload waits to become a video."""
+    return {"Upload-Expires": http_date(use_cases.expires_at(catalogue(), upload))}
 
 
 def _principal() -> Principal:

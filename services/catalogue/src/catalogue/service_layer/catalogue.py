@@ -173,18 +173,41 @@ def _lost(key: str) -> FileUnavailable:
 IMAGES = {"thumbnail": "thumbnail_key", "poster": "poster_key", "preview": "preview_key"}
 
 
+@dataclass(frozen=True)
+class StoredImage:
+    """A video's thumbnail, poster or preview: where it is, its size and SHA-256 (hex)."""
+
+    key: str
+    size: int
+    sha256: str
+
+
 def thumbnail(
     catalogue: Catalogue, video_id: UUID, kind: str = "thumbnail", everything: bool = False
-) -> tuple[str, int]:
-    """The storage key and size of the video's thumbnail (or poster, or preview); NotFound, or
-    FileUnavailable when lost."""
+) -> StoredImage:
+    """The video's thumbnail (or poster, or preview) with its digest; NotFound, or FileUnavailable
+    when lost."""
     key = getattr(video(catalogue, video_id, everything=everything), IMAGES[kind])
     if key is None:
         raise NotFound(f"This video has no {kind}.")
     try:
-        return key, catalogue.storage.size(key)
+        size = catalogue.storage.size(key)
+        return StoredImage(key, size, file_digest(catalogue, key, size))
     except (MissingFile, UnsafeKey):
         raise _lost(key) from None
+
+
+def file_digest(catalogue: Catalogue, key: str, size: int) -> str:
+    """The file's SHA-256: remembered, or read once from storage and remembered (these files are small,
+    and a video's files are written once)."""
+    with catalogue.pool.connection() as conn:
+        known = repository.file_digest(conn, key, size)
+    if known is not None:
+        return known
+    computed = catalogue.storage.checksum(key)
+    with catalogue.pool.connection() as conn:
+        repository.remember_file_digest(conn, key, size, computed)
+    return computed
 
 
 def _key(catalogue: Catalogue) -> bytes:

@@ -16,16 +16,21 @@ from pathlib import Path
 
 from prometheus_client import Counter, Gauge
 
+from accounts_common.housekeeping import Schedule
 from catalogue.adapters import repository, transcoding
 from catalogue.adapters.repository import Job, Transcoded
 from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Rendition
+from catalogue.service_layer import uploads
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0
+# Abandoned uploads are looked for this often: the transcoder is the process beside the upload area
+# (the media volume) that already runs in a loop, and an hour past CATALOGUE_UPLOAD_EXPIRY_S is soon enough.
+UPLOAD_SWEEP_INTERVAL_S = 600.0
 PROGRESS_EVERY_S = 1.0
 ENCODING_SHARE = 90  # progress up to 90 while ffmpeg runs; storing and checksums take the rest
 HASH_CHUNK = 1024 * 1024
@@ -44,10 +49,13 @@ class Transcoder:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_s = catalogue.settings.transcoder_lease_s
 
-    def run(self, stop: threading.Event) -> None:
-        """Take and do jobs until `stop` is set."""
+    def run(self, stop: threading.Event, sweep_interval_s: float = UPLOAD_SWEEP_INTERVAL_S) -> None:
+        """Take and do jobs until `stop` is set; between them, remove abandoned uploads now and then."""
         log.info("transcoder %s started", self.worker)
+        sweep = Schedule(sweep_interval_s)
         while not stop.is_set():
+            if sweep.due():
+                uploads.expire_abandoned(self.catalogue)
             if not self.run_once(stop):
                 stop.wait(IDLE_POLL_S)
 

@@ -1,21 +1,29 @@
 """Resumable uploads (tus 1.0: core, creation, termination) for catalogue editors. The upload's row says
 who made it and its length; its bytes collect in the upload area, whose file size is the offset."""
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from prometheus_client import Counter
 
 from accounts_common.auth import Principal
+from accounts_common.housekeeping import Schedule
 from catalogue.adapters import repository
 from catalogue.adapters.repository import Upload
 from catalogue.adapters.upload_area import UploadBusy, append
 from catalogue.bootstrap import Catalogue
 from catalogue.service_layer.errors import Conflict, Locked, NotFound, TooLarge
 
+log = logging.getLogger(__name__)
 UPLOADED_BYTES = Counter("catalogue_upload_bytes_total", "Bytes received by tus uploads")
+EXPIRED_UPLOADS = Counter("catalogue_uploads_expired_total", "Abandoned tus uploads removed")
+# A web process clears its own upload folder now and then too: where the transcoder does not see that
+# folder (the k8s-s3 overlay gives each web pod its own), nothing else would.
+OWN_FOLDER_SWEEP = Schedule(600.0)
 
 
 @dataclass(frozen=True)
@@ -24,14 +32,21 @@ class UploadState:
     offset: int
 
 
+def expires_at(catalogue: Catalogue, upload: Upload) -> datetime:
+    """When the upload goes if no video is made of it (tus expiration: Upload-Expires)."""
+    created = upload.created_at or datetime.now(UTC)
+    return created + timedelta(seconds=catalogue.settings.upload_expiry_s)
+
+
 def create(catalogue: Catalogue, principal: Principal, length: int, metadata: str) -> Upload:
     if length > catalogue.settings.max_upload_bytes:
         raise TooLarge(f"An upload may hold at most {catalogue.settings.max_upload_bytes} bytes.")
     upload = Upload(uuid.uuid4(), principal.account_id, length, metadata)
+    if OWN_FOLDER_SWEEP.due():
+        catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
     catalogue.uploads.create(upload.id)
     with catalogue.pool.connection() as conn:
-        repository.insert_upload(conn, upload)
-    return upload
+        return repository.insert_upload(conn, upload)
 
 
 def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> UploadState:
@@ -39,6 +54,8 @@ def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload
     with catalogue.pool.connection() as conn:
         upload = repository.find_upload(conn, upload_id)
     if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
+        raise NotFound("There is no such upload.")
+    if expires_at(catalogue, upload) <= datetime.now(UTC):  # not swept yet, but gone all the same
         raise NotFound("There is no such upload.")
     try:
         return UploadState(upload, catalogue.uploads.offset(upload_id))
@@ -49,8 +66,8 @@ def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload
 def write(
     catalogue: Catalogue, principal: Principal, upload_id: UUID, offset: int, read: Callable[[int], bytes],
     body_length: int | None,
-) -> int:  # fmt: skip
-    """Append the request's body at `offset` (which must be the upload's); the new offset."""
+) -> UploadState:  # fmt: skip
+    """Append the request's body at `offset` (which must be the upload's); the upload and its new offset."""
     current = state(catalogue, principal, upload_id)
     room = current.upload.length - current.offset
     if body_length is not None and body_length > room:
@@ -65,7 +82,7 @@ def write(
     except UploadBusy:
         raise Locked("Another request is writing to this upload; try again when it ends.") from None
     UPLOADED_BYTES.inc(copied)
-    return actual + copied
+    return UploadState(current.upload, actual + copied)
 
 
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
@@ -73,3 +90,23 @@ def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> No
     with catalogue.pool.connection() as conn:
         repository.delete_upload(conn, upload_id)
     catalogue.uploads.delete(upload_id)
+
+
+def expire_abandoned(catalogue: Catalogue) -> int:
+    """Remove the uploads no video was made of within CATALOGUE_UPLOAD_EXPIRY_S: their rows, then their
+    bytes, then any file of the upload area untouched that long (one a crash left without its row);
+    how many rows and files went."""
+    removed = 0
+    while True:
+        with catalogue.pool.connection() as conn:
+            expired = repository.delete_expired_uploads(conn, catalogue.settings.upload_expiry_s)
+        for upload_id in expired:
+            catalogue.uploads.delete(upload_id)
+        removed += len(expired)
+        if len(expired) < repository.EXPIRY_BATCH:
+            break
+    removed += catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
+    if removed:
+        EXPIRED_UPLOADS.inc(removed)
+        log.info("removed %d abandoned upload(s)", removed)
+    return removed

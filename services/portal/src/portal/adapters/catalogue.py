@@ -46,3 +46,36 @@ def in_language(video: dict[str, Any], language: str) -> dict[str, Any]:
             first, other = ("fr", "en") if language == "fr" else ("en", "fr")
             shown[name] = texts.get(first) or texts.get(other) or ""
     return shown
+
+
+class EditorClient:
+    """The catalogue's editing endpoints, with the catalogue editor's own token (the catalogue checks the
+    role and audits each change)."""
+
+    def __init__(self, api: JsonApi) -> None:
+        self.api = api
+
+    def videos(self, token: str) -> list[dict[str, Any]]:
+        """The newest videos of every status (unpublished ones first), {en, fr} texts as stored."""
+        return self.api.call("GET", "/v1/videos", token=token, query={"per_page": 50})["items"]
+
+    def video(self, token: str, video_id: str) -> dict[str, Any]:
+        return self.api.call("GET", _video_path(video_id), token=token)
+
+    def create(self, token: str, upload_id: str, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """A video of a finished upload: {id, status: processing}."""
+        body = {"upload_url": f"{self.api.base_url}/v1/uploads/{upload_id}", **texts}
+        return self.api.call("POST", "/v1/videos", body, token=token)
+
+    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
+        return self.api.call("PATCH", _video_path(video_id), texts, token=token)
+
+    def publish(self, token: str, video_id: str) -> None:
+        self.api.call("POST", f"{_video_path(video_id)}/publication", {}, token=token)
+
+    def withdraw(self, token: str, video_id: str) -> None:
+        self.api.call("DELETE", f"{_video_path(video_id)}/publication", token=token)
+
+
+def _video_path(video_id: str) -> str:
+    return f"/v1/videos/{urllib.parse.quote(video_id, safe='')}"

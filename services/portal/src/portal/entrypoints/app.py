@@ -23,6 +23,7 @@ from portal.entrypoints.pages import (
     console,
     console_admin,
     console_newsletter,
+    console_videos,
     resets,
     security,
     sessions,
@@ -46,6 +47,7 @@ PAGES = (
     console.blp,
     console_admin.blp,
     console_newsletter.blp,
+    console_videos.blp,
 )
 
 
@@ -82,6 +84,9 @@ def create_app(
         app.register_blueprint(blueprint)
     csrf = CSRFProtect(app)
     csrf.exempt(unsubscribe.one_click)  # RFC 8058 one-click: mail clients POST without a session
+    # tus requests carry the token in X-CSRFToken, checked by the views once a chunk's size is allowed.
+    csrf.exempt(console_videos.new_upload)
+    csrf.exempt(console_videos.upload)
     install_page_errors(app)
     install_page_context(app)
     return app

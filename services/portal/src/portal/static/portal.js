@@ -57,10 +57,89 @@ function watchIssuePreview(form) {
   });
 }
 
+// The console's upload (tus-js-client, vendor/tus.min.js): resumable, in chunks the portal passes on to
+// the catalogue; a broken connection is retried from the server's offset, and the same file chosen
+// again after a reload resumes where it stopped. Once done, the upload's address fills the form.
+function watchUpload(field) {
+  if (typeof tus === "undefined" || !tus.isSupported) {
+    return;
+  }
+  field.hidden = false;
+  const input = field.querySelector("input[type=file]");
+  const bar = field.querySelector("progress");
+  const status = field.querySelector("[aria-live]");
+  const target = document.getElementById("upload");
+  const csrf = field.closest("form").querySelector("input[name=csrf_token]").value;
+  const say = (text) => { status.textContent = text; };
+  input.addEventListener("change", async () => {
+    const file = input.files[0];
+    if (!file) {
+      return;
+    }
+    const upload = new tus.Upload(file, {
+      endpoint: field.dataset.tusUpload,
+      chunkSize: Number(field.dataset.chunkBytes),
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      headers: { "X-CSRFToken": csrf },
+      metadata: { filename: file.name, filetype: file.type },
+      removeFingerprintOnSuccess: true,
+      onProgress: (sent, total) => {
+        const percent = total ? Math.floor((sent / total) * 100) : 0;
+        bar.value = percent;
+        say(field.dataset.textUploading.replace("{percent}", percent));
+      },
+      onShouldRetry: (error) => {
+        // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock.
+        const code = error.originalResponse ? error.originalResponse.getStatus() : 0;
+        const retry = code < 400 || code >= 500 || code === 409 || code === 423;
+        if (retry) {
+          say(field.dataset.textRetrying);
+        }
+        return retry;
+      },
+      onError: () => say(field.dataset.textFailed),
+      onSuccess: () => {
+        bar.value = 100;
+        target.value = new URL(upload.url, window.location.href).pathname;
+        say(field.dataset.textDone);
+      },
+    });
+    const previous = await upload.findPreviousUploads();
+    if (previous.length) {
+      upload.resumeFromPreviousUpload(previous[0]);
+    }
+    upload.start();
+  });
+}
+
+// A console part that shows transcoding: fetched again every few seconds while a video is processing.
+function refreshWhileProcessing(part) {
+  const tick = async () => {
+    if (!part.querySelector("[data-status=processing]")) {
+      return;
+    }
+    try {
+      const response = await fetch(window.location.href, { credentials: "same-origin" });
+      if (response.ok) {
+        const page = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = page.getElementById(part.id);
+        if (fresh) {
+          part.innerHTML = fresh.innerHTML;
+        }
+      }
+    } finally {
+      setTimeout(tick, 2000);
+    }
+  };
+  setTimeout(tick, 2000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   // After a refused form, start where the first error is.
   document.querySelector("[aria-invalid=true]")?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
+  document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
+  document.querySelectorAll("[data-refresh-while-processing][id]").forEach(refreshWhileProcessing);
 });

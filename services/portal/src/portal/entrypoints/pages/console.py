@@ -20,6 +20,7 @@ blp = Blueprint("console", __name__, url_prefix="/console")
 F = TypeVar("F", bound=Callable[..., Any])
 # The sections of the console and the role each needs, in the order the menu lists them.
 SECTIONS = (
+    ("console_videos.videos", Role.CATALOGUE_EDITOR),
     ("console_newsletter.newsletter", Role.NEWSLETTER_EDITOR),
     ("console.accounts", Role.SUPPORT),
     ("console.deliveries", Role.SUPPORT),

@@ -1,0 +1,202 @@
+"""The console's Videos page (DESIGN §8, §9), for catalogue editors: the videos of every status with
+their transcoding progress, a new video from an upload, its texts in English and French, publish and
+withdraw. Every change is a server-rendered form; only the upload's progress needs the page's script.
+
+The upload goes through the portal (tus at /console/videos/uploads/, passed on to the catalogue's):
+the editor's token stays in the session, the page's script never sees it, the catalogue needs no CORS
+and the page's Content-Security-Policy stays `connect-src 'self'`. The script sends 8 MiB chunks, each
+a whole request that nginx buffers before a portal worker takes it, so a slow line holds no worker."""
+
+import re
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, abort, current_app, flash, request
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.wrappers import Response
+from wtforms import ValidationError
+
+from accounts_common.roles import Role
+from portal.adapters.http import ApiError
+from portal.adapters.uploads import REQUEST_HEADERS
+from portal.entrypoints.pages.console import render_console, staff_page, token
+from portal.entrypoints.problems import field_errors
+from portal.entrypoints.web import portal, see_other
+
+blp = Blueprint("console_videos", __name__, url_prefix="/console/videos")
+LANGUAGES = ("en", "fr")
+# A tus chunk of the page's script (8 MiB) with room to spare; the portal's other requests keep 64 KiB.
+MAX_CHUNK_BYTES = 16 * 1024 * 1024
+UPLOAD_ID = re.compile(r"([0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12})/?$")
+
+
+@blp.get("")
+@staff_page(Role.CATALOGUE_EDITOR)
+def videos() -> tuple[str, int]:
+    return render_videos({}, {})
+
+
+def render_videos(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
+    return render_console(
+        "videos.html",
+        videos=portal().editor.videos(token()),
+        values=values,
+        errors=errors,
+        video_languages=LANGUAGES,
+        chunk_bytes=MAX_CHUNK_BYTES // 2,
+    ), status
+
+
+def posted_texts() -> dict[str, dict[str, str]]:
+    """The form's title and description, {en, fr} each."""
+    return {
+        part: {language: request.form.get(f"{part}_{language}", "").strip() for language in LANGUAGES}
+        for part in ("title", "description")
+    }
+
+
+def upload_id_of(value: str) -> str | None:
+    """The upload's id in what the form holds: the page's upload address, the catalogue's, or the id."""
+    found = UPLOAD_ID.search(value.strip().split("?", 1)[0])
+    return str(UUID(found.group(1))) if found else None
+
+
+@blp.post("")
+@staff_page(Role.CATALOGUE_EDITOR)
+def create() -> Response | tuple[str, int]:
+    texts, upload = posted_texts(), request.form.get("upload", "").strip()
+    values = {"upload": upload, **texts}
+    upload_id = upload_id_of(upload)
+    if upload_id is None:
+        return render_videos(values, {"upload": [gettext("Upload the video's file first.")]}, 400)
+    if not (texts["title"]["en"] or texts["title"]["fr"]):
+        return render_videos(values, {"title_en": [gettext("Give the video a title.")]}, 400)
+    try:
+        created = portal().editor.create(token(), upload_id, texts)
+    except ApiError as error:
+        if error.status not in (409, 422):
+            raise
+        return render_videos(values, video_errors(error), 400)
+    flash(gettext("The video is being transcoded: it can be published once it is ready."))
+    return see_other("console_videos.video", video_id=created["id"])
+
+
+def video_errors(error: ApiError) -> dict[str, list[str]]:
+    """The catalogue's refusal as the form's field errors, in the page's language."""
+    if error.status == 409 or "upload_url" in error.errors:
+        return {
+            "upload": [gettext("This upload is not finished, or was already used: upload the file again.")]
+        }
+    fields = {f"{part}.{language}": f"{part}_{language}" for part in ("title", "description")
+              for language in LANGUAGES}  # fmt: skip
+    return field_errors(error, fields)
+
+
+@blp.get("/<uuid:video_id>")
+@staff_page(Role.CATALOGUE_EDITOR)
+def video(video_id: UUID) -> tuple[str, int]:
+    return render_video(str(video_id), None, {})
+
+
+def render_video(
+    video_id: str, texts: dict[str, Any] | None, errors: dict[str, list[str]], status: int = 200
+) -> tuple[str, int]:
+    try:
+        found = portal().editor.video(token(), video_id)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        abort(404)
+    return render_console(
+        "video.html", video=found, texts=texts or found, errors=errors, video_languages=LANGUAGES
+    ), status
+
+
+@blp.post("/<uuid:video_id>")
+@staff_page(Role.CATALOGUE_EDITOR)
+def edit(video_id: UUID) -> Response | tuple[str, int]:
+    texts = posted_texts()
+    try:
+        portal().editor.edit(token(), str(video_id), texts)
+    except ApiError as error:
+        if error.status == 404:
+            abort(404)
+        if error.status != 422:
+            raise
+        return render_video(str(video_id), texts, video_errors(error), 400)
+    flash(gettext("The video's texts are saved."))
+    return see_other("console_videos.video", video_id=video_id)
+
+
+@blp.post("/<uuid:video_id>/<any(publication, withdrawal):change>")
+@staff_page(Role.CATALOGUE_EDITOR)
+def publication(video_id: UUID, change: str) -> Response | tuple[str, int]:
+    editor = portal().editor
+    try:
+        if change == "publication":
+            editor.publish(token(), str(video_id))
+        else:
+            editor.withdraw(token(), str(video_id))
+    except ApiError as error:
+        if error.status == 404:
+            abort(404)
+        if error.status != 409:
+            raise
+        message = gettext("Only a video that is ready can be published: wait until it is transcoded.")
+        return render_video(str(video_id), None, {"_form": [message]}, 409)
+    flash(gettext("The video is published.") if change == "publication" else
+          gettext("The video is withdrawn: visitors no longer see it."))  # fmt: skip
+    return see_other("console_videos.video", video_id=video_id)
+
+
+# --- tus, passed on to the catalogue -------------------------------------------------------------
+
+
+@blp.post("/uploads/")
+@staff_page(Role.CATALOGUE_EDITOR)
+def new_upload() -> Response:
+    """tus creation: the catalogue's Location becomes this page's own address of the upload."""
+    check_csrf_header()
+    answer = portal().uploads.forward("POST", "", token(), tus_headers())
+    headers = dict(answer.headers)
+    upload_id = upload_id_of(headers.pop("Location", ""))
+    if answer.status == 201 and upload_id:
+        headers["Location"] = f"{request.script_root}/console/videos/uploads/{upload_id}"
+    return tus_response(answer.status, headers, answer.body)
+
+
+@blp.route("/uploads/<uuid:upload_id>", methods=["HEAD", "PATCH", "DELETE"])
+@staff_page(Role.CATALOGUE_EDITOR)
+def upload(upload_id: UUID) -> Response:
+    """tus core and termination: the offset, a chunk of bytes, the end of an upload."""
+    body = None
+    if request.method != "HEAD":
+        check_csrf_header()
+    if request.method == "PATCH":
+        if (request.content_length or 0) > MAX_CHUNK_BYTES:
+            abort(413)
+        request.max_content_length = MAX_CHUNK_BYTES
+        body = request.stream
+    answer = portal().uploads.forward(request.method, str(upload_id), token(), tus_headers(), body)
+    return tus_response(answer.status, answer.headers, answer.body)
+
+
+def tus_headers() -> dict[str, str]:
+    """The request's tus headers, to pass on as they are."""
+    return {name: request.headers[name] for name in REQUEST_HEADERS if name in request.headers}
+
+
+def check_csrf_header() -> None:
+    """The page's script sends the form's CSRF token as X-CSRFToken (these views are exempt from the
+    app's form check, which would read a chunk as a form before its size is allowed)."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+
+
+def tus_response(status: int, headers: dict[str, str], body: bytes) -> Response:
+    response = current_app.response_class(body, status=status, headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,209 @@
+"""The console's Videos page in a real browser (DESIGN §8, §9): a catalogue editor (granted from the
+command line, with two-step verification) uploads a generated video through the page with
+tus-js-client, the connection broken on the way and the upload resumed; creates the video with its
+titles in English and French, follows the transcoding until it is ready, publishes it, and the public
+page's preview actually plays in Chromium; then withdraws it. Without JavaScript, a file uploaded with
+another tus client (tuspy) becomes a video through the same forms. Every page passes axe."""
+
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+from tusclient import client as tus
+from tusclient.exceptions import TusCommunicationError
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import log_in, sign_up
+from tests.browser.test_console import log_in_with_code, set_up_two_step
+from tests.conftest import Stack
+from tests.support.browser import assert_accessible
+from tests.support.polling import wait_for
+from tests.support.processes import run_once
+
+TRANSCODED_WITHIN_MS = 90_000
+UPLOAD_PATH = re.compile(r"^/console/videos/uploads/[0-9a-f-]{36}$")
+
+
+def render_master(path: Path) -> Path:
+    """A small real video (picture and sound) for the page to upload."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-y", "-v", "error",
+         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         str(path)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return path
+
+
+def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
+    page: Page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, email, PASSWORD)
+    run_once(["identity", "staff", "grant", email, "catalogue-editor"], stack.identity_env)
+    page.goto(portal.url + "/console")
+    log_in(page, email, PASSWORD)
+    enrolment = set_up_two_step(journey, portal.url)
+    log_in_with_code(journey, portal.url, email, enrolment)
+    return page
+
+
+def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
+    portal, stack, journey, inbox, new_email, tmp_path, browser: Browser
+):
+    become_editor(journey, portal, stack, inbox, new_email)
+    # The editor's pages under their real Content-Security-Policy (the journey's context bypasses it
+    # to run axe, which follows on the same pages in the journey's own tab).
+    strict = browser.new_context(
+        storage_state=journey.page.context.storage_state(), viewport={"width": 1280, "height": 900}
+    )
+    strict.set_default_timeout(15_000)
+    refused: list[str] = []
+    try:
+        page = strict.new_page()
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        publish_and_withdraw(page, journey, portal, tmp_path)
+    finally:
+        strict.close()
+    assert refused == []
+
+
+def check_accessible(journey, url: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    journey.page.goto(url)
+    assert_accessible(journey.page, name)
+    journey.step(name.replace(" ", "-"))
+
+
+def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(portal.url + "/console")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Videos").click()
+    expect(page.locator("h1")).to_have_text("Videos")
+    check_accessible(journey, page.url, "videos")
+
+    # The first chunk's connection breaks: tus-js-client asks the offset (HEAD) and sends it again.
+    methods: list[str] = []
+    page.on("request", lambda r: methods.append(r.method) if "/console/videos/uploads/" in r.url else None)
+    broken: list[str] = []
+
+    def break_first_chunk(route: Route) -> None:
+        if route.request.method == "PATCH" and not broken:
+            broken.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/console/videos/uploads/**", break_first_chunk)
+    page.locator("#file").set_input_files(str(render_master(tmp_path / "briefing.mp4")))
+    expect(page.locator("#upload-status")).to_have_text(
+        "Uploaded. Now give the video its titles and create it."
+    )
+    assert broken and methods.count("PATCH") >= 2 and "HEAD" in methods, methods
+    assert UPLOAD_PATH.match(page.locator("#upload").input_value())
+    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
+
+    title = f"Press briefing {uuid.uuid4().hex[:6]}"
+    page.locator("#title_en").fill(title)
+    page.locator("#title_fr").fill(f"Point de presse {title[-6:]}")
+    page.locator("#description_en").fill("The spokesperson answers questions.")
+    page.locator("#description_fr").fill("La porte-parole répond aux questions.")
+    page.get_by_role("button", name="Create the video").click()
+    expect(page.get_by_role("status")).to_contain_text("being transcoded")
+    expect(page.locator("h1")).to_have_text(title)
+    # The page follows the transcoding by itself (its script fetches it again while processing).
+    expect(page.locator("#video-state [data-status]")).to_have_text("Ready", timeout=TRANSCODED_WITHIN_MS)
+    check_accessible(journey, page.url, "a ready video")
+
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status")).to_have_text("The video is published.")
+    expect(page.locator("#video-state [data-status]")).to_have_text("Published")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Videos").click()
+    row = page.locator("tr[data-video]", has_text=title)
+    expect(row.locator("[data-status]")).to_have_text("Published")
+    check_accessible(journey, page.url, "videos with a published one")
+    row.get_by_role("link").click()
+
+    page.get_by_role("link", name="See the public page").click()
+    expect(page.locator("h1")).to_have_text(title)
+    assert_plays(page)
+
+    page.go_back()
+    page.get_by_role("button", name="Withdraw").click()
+    expect(page.get_by_role("status")).to_have_text("The video is withdrawn: visitors no longer see it.")
+    expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
+
+
+def assert_plays(page: Page) -> None:
+    """The preview really plays: Chromium decodes it and its clock moves (not only the tag's presence)."""
+    video = page.locator("video")
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); "
+        "return v.readyState >= 3 && v.currentTime > 0.5; }",
+        timeout=15_000,
+    )
+    assert video.evaluate("v => v.videoWidth") > 0
+    assert not video.evaluate("v => v.paused || v.error !== null")
+
+
+def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path, browser: Browser
+):
+    """The forms alone, in a French page without script: the file uploaded with tuspy through the
+    portal (the editor's session cookie and the form's CSRF token; cut after two chunks, resumed by a
+    new client from the offset), its address pasted, the video created, published and withdrawn."""
+    become_editor(journey, portal, stack, inbox, new_email)
+    context = browser.new_context(
+        java_script_enabled=False, storage_state=journey.page.context.storage_state()
+    )
+    try:
+        page = context.new_page()
+        page.goto(portal.url + "/console/videos")
+        page.locator("form.languages button[value=fr]").click()
+        expect(page.locator("h1")).to_have_text("Vidéos")
+        expect(page.locator("[data-tus-upload]")).to_be_hidden()
+        page.get_by_role("button", name="Créer la vidéo").click()
+        expect(page.locator("#upload-errors")).to_have_text("Téléversez d’abord le fichier de la vidéo.")
+
+        session = {c["name"]: c["value"] for c in context.cookies()}["portal_session"]
+        csrf = page.locator("input[name=csrf_token]").first.input_value()
+        headers = {"Cookie": f"portal_session={session}", "X-CSRFToken": csrf}
+        master, endpoint = render_master(tmp_path / "archive.mp4"), f"{portal.url}/console/videos/uploads/"
+        with master.open("rb") as stream:
+            first = tus.TusClient(endpoint, headers=headers).uploader(
+                file_stream=stream, chunk_size=64 * 1024
+            )
+            first.upload_chunk()
+            first.upload_chunk()
+            resumed = tus.TusClient(endpoint, headers=headers).uploader(
+                file_stream=stream, url=first.url, chunk_size=256 * 1024
+            )
+            assert resumed.offset == 128 * 1024
+            resumed.upload()
+            without_csrf = tus.TusClient(endpoint, headers={"Cookie": headers["Cookie"]})
+            with pytest.raises(TusCommunicationError):  # the session alone does not do
+                without_csrf.uploader(file_stream=stream, chunk_size=64 * 1024).upload_chunk()
+
+        page.locator("#upload").fill(str(first.url))
+        page.locator("#title_fr").fill("Archives du sommet")
+        page.get_by_role("button", name="Créer la vidéo").click()
+        expect(page.locator("h1")).to_have_text("Archives du sommet")
+        status = page.locator("#video-state [data-status]")
+
+        def ready_after_reload() -> bool | None:
+            page.reload()
+            return status.inner_text() == "Prête" or None
+
+        wait_for(
+            ready_after_reload, timeout=TRANSCODED_WITHIN_MS / 1000, what="the video ready", interval=0.5
+        )
+        expect(page.locator("#video-state [data-status]")).to_have_text("Prête")
+        page.get_by_role("button", name="Publier").click()
+        expect(page.get_by_role("status")).to_have_text("La vidéo est publiée.")
+        page.get_by_role("button", name="Retirer").click()
+        expect(page.locator("#video-state [data-status]")).to_have_text("Prête")
+    finally:
+        context.close()
