@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psycopg
 
-from catalogue.adapters import repository
-from catalogue.adapters.repository import Grant
+from catalogue.adapters import grant_store, video_store
+from catalogue.adapters.grant_store import Grant
 from catalogue.domain import links
 from catalogue.domain.videos import Localized, Rendition, Video
 
@@ -34,8 +34,8 @@ def granted_link(
     )
     grant = Grant(uuid.uuid4(), rendition.id, datetime.now(UTC) + timedelta(minutes=10))
     with psycopg.connect(database_url, autocommit=True) as conn:
-        repository.insert_video(conn, video)
-        repository.insert_grant(conn, grant, uuid.uuid4())
+        video_store.insert_video(conn, video)
+        grant_store.insert_grant(conn, grant, uuid.uuid4())
     claims = links.LinkClaims(grant.id, rendition.id, int(grant.expires_at.timestamp()))
     query = {"rendition": rendition.id, "expires": claims.expires,
              "signature": links.sign(link_key.encode(), claims)}  # fmt: skip

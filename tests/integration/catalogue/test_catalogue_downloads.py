@@ -11,7 +11,7 @@ import pytest
 
 from accounts_common import account_projection
 from accounts_common.roles import Role
-from catalogue.adapters.repository import download_count
+from catalogue.adapters.grant_store import download_count
 from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.projection import HANDLERS
 from identity.adapters.tokens import key_id

@@ -18,7 +18,7 @@ import pytest
 from tusclient import client as tus
 
 from accounts_common.roles import Role
-from catalogue.adapters import repository
+from catalogue.adapters import job_store, video_store
 from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.transcoder import Transcoder
 from tests.integration.catalogue.conftest import editor, unique_word
@@ -295,7 +295,7 @@ def test_an_upload_becomes_a_video_transcoded_published_and_withdrawn(served, tm
 
 def repository_key(served: ServedCatalogue, video_id: str, rendition_id: str) -> str:
     with served.catalogue.pool.connection() as conn:
-        rendition = repository.find_rendition(conn, uuid.UUID(video_id), uuid.UUID(rendition_id))
+        rendition = video_store.find_rendition(conn, uuid.UUID(video_id), uuid.UUID(rendition_id))
     assert rendition is not None
     return rendition.storage_key
 
@@ -339,7 +339,7 @@ def test_two_workers_never_hold_one_job_and_a_lapsed_lease_is_taken_again(served
     video_id = uuid.UUID(video["id"])
     url = served.catalogue.settings.database_url
     with psycopg.connect(url) as first, psycopg.connect(url) as second:
-        held = repository.claim_job(first, "worker-a", 60)  # first's transaction still open: row locked
+        held = job_store.claim_job(first, "worker-a", 60)  # first's transaction still open: row locked
         assert held is not None and held.video_id == video_id
         assert claimed_video(second, "worker-b") != video_id  # skipped, not waited for
         first.commit()
@@ -349,17 +349,17 @@ def test_two_workers_never_hold_one_job_and_a_lapsed_lease_is_taken_again(served
         lapse = "UPDATE transcode_jobs SET lease_expires_at = now() - interval '1 second' WHERE video_id = %s"
         second.execute(lapse, (video_id,))
         second.commit()
-        again = repository.claim_job(second, "worker-b", 60)
+        again = job_store.claim_job(second, "worker-b", 60)
         second.commit()
         assert again is not None and (again.video_id, again.attempts) == (video_id, 2)
-        assert not repository.renew_lease(first, held, "worker-a", 60, 50)  # worker-a has lost it
-        assert not repository.hold_job(first, held, "worker-a")
+        assert not job_store.renew_lease(first, held, "worker-a", 60, 50)  # worker-a has lost it
+        assert not job_store.hold_job(first, held, "worker-a")
         first.commit()
 
 
 def claimed_video(conn: psycopg.Connection, worker: str) -> uuid.UUID | None:
     """The video of the job a worker claims now; other tests' jobs are given back untouched."""
-    job = repository.claim_job(conn, worker, 60)
+    job = job_store.claim_job(conn, worker, 60)
     if job is None:
         return None
     give_back = (

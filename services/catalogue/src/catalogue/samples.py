@@ -15,7 +15,7 @@ from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from catalogue.adapters import repository
+from catalogue.adapters import video_store
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.adapters.storage import MissingFile, Storage
 from catalogue.bootstrap import Catalogue
@@ -134,11 +134,11 @@ def seed(catalogue: Catalogue, storage: Storage) -> int:
     added = 0
     for sample in SAMPLES:
         with catalogue.pool.connection() as conn:
-            if repository.video_exists(conn, sample.id):
+            if video_store.video_exists(conn, sample.id):
                 continue
         video = _render(sample, storage)
         with catalogue.pool.connection() as conn, conn.transaction():
-            repository.insert_video(conn, video)
+            video_store.insert_video(conn, video)
         log.info("sample video %s added", sample.slug)
         added += 1
     return added

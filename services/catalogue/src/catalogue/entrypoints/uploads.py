@@ -18,7 +18,7 @@ from accounts_common.auth import Principal
 from accounts_common.authorization import authorize_role
 from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
-from catalogue.adapters.repository import Upload
+from catalogue.adapters.upload_store import Upload
 from catalogue.bootstrap import Catalogue
 from catalogue.service_layer import uploads as use_cases
 

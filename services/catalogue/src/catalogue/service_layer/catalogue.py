@@ -12,9 +12,10 @@ from prometheus_client import Counter
 
 from accounts_common.account_projection import known_account_email, remember_verified_account
 from accounts_common.auth import Principal
-from catalogue.adapters import repository
-from catalogue.adapters.repository import Grant, SearchPage
+from catalogue.adapters import grant_store, video_store
+from catalogue.adapters.grant_store import Grant
 from catalogue.adapters.storage import MissingFile, UnsafeKey
+from catalogue.adapters.video_store import SearchPage
 from catalogue.bootstrap import Catalogue
 from catalogue.domain import links
 from catalogue.domain.videos import (
@@ -58,13 +59,13 @@ class Download:
 
 def search(catalogue: Catalogue, query: SearchQuery) -> SearchPage:
     with catalogue.pool.connection() as conn:
-        return repository.search_videos(conn, query)
+        return video_store.search_videos(conn, query)
 
 
 def video(catalogue: Catalogue, video_id: UUID, *, everything: bool = False) -> Video:
     """A video; NotFound when there is none, or it is not published and `everything` is not allowed."""
     with catalogue.pool.connection() as conn:
-        found = repository.find_video(conn, video_id)
+        found = video_store.find_video(conn, video_id)
     if found is None or not (everything or found.status is Status.PUBLISHED):
         raise NotFound("There is no such video.")
     return found
@@ -85,7 +86,7 @@ def ingest(catalogue: Catalogue, principal: Principal, new: NewVideo) -> Video:
         raise InvalidIngest("Some files are not in storage; see errors.", errors)
     created = new.stored(uuid.uuid4(), renditions)
     with catalogue.pool.connection() as conn, conn.transaction():
-        repository.insert_video(conn, created)
+        video_store.insert_video(conn, created)
         announce_import(conn, catalogue, principal, created)
     return created
 
@@ -124,9 +125,9 @@ def grant_download(
             remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)
         if known_account_email(conn, principal.account_id) is None:
             raise NotEntitled("This account may not download videos.")
-        if not repository.published_rendition_exists(conn, video_id, rendition_id):
+        if not video_store.published_rendition_exists(conn, video_id, rendition_id):
             raise NotFound("There is no such video or rendition.")
-        repository.insert_grant(conn, grant, principal.account_id)
+        grant_store.insert_grant(conn, grant, principal.account_id)
     GRANTS.inc()
     claims = links.LinkClaims(grant.id, rendition_id, expires)
     query = urllib.parse.urlencode(
@@ -143,8 +144,8 @@ def open_download(catalogue: Catalogue, claims: links.LinkClaims, signature: str
     if outcome is links.LinkCheck.EXPIRED:
         raise LinkExpired("This download link has expired. Ask for a new one.")
     with catalogue.pool.connection() as conn:
-        found = repository.rendition_with_title(conn, claims.rendition_id)
-        if found is None or not repository.grant_exists(conn, claims.grant_id, claims.rendition_id):
+        found = video_store.rendition_with_title(conn, claims.rendition_id)
+        if found is None or not grant_store.grant_exists(conn, claims.grant_id, claims.rendition_id):
             raise LinkInvalid("This download link is no longer valid.")
     rendition, title = found
     return Download(rendition, download_filename(title, rendition))
@@ -153,7 +154,7 @@ def open_download(catalogue: Catalogue, claims: links.LinkClaims, signature: str
 def record_download(catalogue: Catalogue, grant_id: UUID) -> None:
     """Count the grant's download the first time its bytes are sent (not per range request)."""
     with catalogue.pool.connection() as conn:
-        if repository.count_first_download(conn, grant_id):
+        if grant_store.count_first_download(conn, grant_id):
             DOWNLOADS.inc()
 
 
@@ -201,12 +202,12 @@ def file_digest(catalogue: Catalogue, key: str, size: int) -> str:
     """The file's SHA-256: remembered, or read once from storage and remembered (these files are small,
     and a video's files are written once)."""
     with catalogue.pool.connection() as conn:
-        known = repository.file_digest(conn, key, size)
+        known = video_store.file_digest(conn, key, size)
     if known is not None:
         return known
     computed = catalogue.storage.checksum(key)
     with catalogue.pool.connection() as conn:
-        repository.remember_file_digest(conn, key, size, computed)
+        video_store.remember_file_digest(conn, key, size, computed)
     return computed
 
 

@@ -12,19 +12,19 @@ from accounts_common.account_projection import (
 )
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
-from catalogue.adapters import repository
+from catalogue.adapters import grant_store
 
 
 def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
     """Revoke the account's tokens, drop it from known accounts, and detach it from its grants."""
     record_account_deleted(conn, event, data)
-    repository.forget_account_grants(conn, data["account_id"])
+    grant_store.forget_account_grants(conn, data["account_id"])
 
 
 def password_reset(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
     """Revoke the account's older tokens, and the download links handed out before the reset."""
     record_password_reset_email(conn, event, data)
-    repository.revoke_grants_before(conn, data["account_id"], data["reset_at"])
+    grant_store.revoke_grants_before(conn, data["account_id"], data["reset_at"])
 
 
 HANDLERS: dict[str, Handler] = {

@@ -14,7 +14,7 @@ from accounts_common.audit import record_action
 from accounts_common.auth import Principal
 from accounts_common.events import new_event
 from accounts_common.events.topics import VIDEO_EVENTS
-from catalogue.adapters import repository
+from catalogue.adapters import job_store, upload_store, video_store
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Status, Submission, Video
 from catalogue.service_layer.errors import Conflict, InvalidIngest, NotFound
@@ -40,7 +40,7 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
     """Make a video of a finished upload: its bytes become the master, a transcoding job is queued."""
     upload_id = submission.upload_id
     with catalogue.pool.connection() as conn:
-        upload = repository.find_upload(conn, upload_id)
+        upload = upload_store.find_upload(conn, upload_id)
     if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
         raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
     try:
@@ -57,11 +57,11 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
     with catalogue.uploads.open(upload_id) as file:
         catalogue.storage.put(video.master_key, file)
     with catalogue.pool.connection() as conn, conn.transaction():
-        if repository.find_upload(conn, upload_id, for_update=True) != upload:
+        if upload_store.find_upload(conn, upload_id, for_update=True) != upload:
             raise Conflict("This upload was used or terminated meanwhile.")
-        repository.insert_video(conn, video)
-        repository.insert_job(conn, video.id)
-        repository.attach_upload(conn, upload_id, video.id)
+        video_store.insert_video(conn, video)
+        job_store.insert_job(conn, video.id)
+        upload_store.attach_upload(conn, upload_id, video.id)
         _audit(conn, catalogue, principal, "video.created", video.id)
     catalogue.uploads.delete(upload_id)
     return video
@@ -70,14 +70,14 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
 def edit(catalogue: Catalogue, principal: Principal, video_id: UUID, changes: dict[str, Any]) -> Video:
     """Change a video's metadata (either language, dates, people, place, tags)."""
     with catalogue.pool.connection() as conn, conn.transaction():
-        video = repository.lock_video(conn, video_id)
+        video = video_store.lock_video(conn, video_id)
         if video is None:
             raise NotFound("There is no such video.")
         if video.status is Status.PUBLISHED and "published_at" in changes and changes["published_at"] is None:
             raise InvalidIngest(
                 "A published video keeps a date.", {"published_at": ["Required once published."]}
             )
-        repository.update_metadata(conn, video_id, changes)
+        video_store.update_metadata(conn, video_id, changes)
         _audit(conn, catalogue, principal, "video.edited", video_id)
         return _found(conn, video_id)
 
@@ -86,7 +86,7 @@ def publish(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video
     """Make a ready video public (dated now unless it has a date): VideoPublished. Publishing a
     published video changes nothing."""
     with catalogue.pool.connection() as conn, conn.transaction():
-        video = repository.lock_video(conn, video_id)
+        video = video_store.lock_video(conn, video_id)
         if video is None:
             raise NotFound("There is no such video.")
         if video.status is Status.PUBLISHED:
@@ -94,7 +94,7 @@ def publish(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video
         if video.status is not Status.READY:
             raise Conflict(f"Only a ready video can be published; this one is {video.status}.")
         published_at = video.published_at or catalogue.clock()
-        repository.set_status(conn, video_id, Status.PUBLISHED, published_at)
+        video_store.set_status(conn, video_id, Status.PUBLISHED, published_at)
         published = _found(conn, video_id)
         _emit(conn, catalogue, "VideoPublished", video_id, published_data(published))
         _audit(conn, catalogue, principal, "video.published", video_id)
@@ -104,12 +104,12 @@ def publish(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video
 def withdraw(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
     """Take a published video back to ready: VideoUnpublished. A video not published stays as it is."""
     with catalogue.pool.connection() as conn, conn.transaction():
-        video = repository.lock_video(conn, video_id)
+        video = video_store.lock_video(conn, video_id)
         if video is None:
             raise NotFound("There is no such video.")
         if video.status is not Status.PUBLISHED:
             return video
-        repository.set_status(conn, video_id, Status.READY, video.published_at)
+        video_store.set_status(conn, video_id, Status.READY, video.published_at)
         data = {"video_id": str(video_id), "unpublished_at": catalogue.clock().isoformat()}
         _emit(conn, catalogue, "VideoUnpublished", video_id, data)
         _audit(conn, catalogue, principal, "video.unpublished", video_id)
@@ -140,7 +140,7 @@ def announce_import(
 
 
 def _found(conn: psycopg.Connection, video_id: UUID) -> Video:
-    video = repository.find_video(conn, video_id)
+    video = video_store.find_video(conn, video_id)
     assert video is not None  # locked by this transaction
     return video
 

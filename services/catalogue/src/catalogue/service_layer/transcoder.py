@@ -17,8 +17,8 @@ from pathlib import Path
 from prometheus_client import Counter, Gauge
 
 from accounts_common.housekeeping import Schedule
-from catalogue.adapters import repository, transcoding
-from catalogue.adapters.repository import Job, Transcoded
+from catalogue.adapters import job_store, transcoding
+from catalogue.adapters.job_store import Job, Transcoded
 from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
 from catalogue.bootstrap import Catalogue
@@ -62,7 +62,7 @@ class Transcoder:
     def run_once(self, stop: threading.Event | None = None) -> bool:
         """Do the next job, if there is one; whether there was."""
         with self.catalogue.pool.connection() as conn:
-            job = repository.claim_job(conn, self.worker, self.lease_s)
+            job = job_store.claim_job(conn, self.worker, self.lease_s)
         if job is None:
             return False
         log.info("transcoding video %s (attempt %d)", job.video_id, job.attempts)
@@ -96,10 +96,10 @@ class Transcoder:
                 log.warning("lost the lease of video %s to another worker", job.video_id)
             return
         with self.catalogue.pool.connection() as conn, conn.transaction():
-            if not repository.hold_job(conn, job, self.worker):
+            if not job_store.hold_job(conn, job, self.worker):
                 JOBS.labels("lease-lost").inc()
                 return
-            repository.finish_job(conn, job, done)
+            job_store.finish_job(conn, job, done)
         JOBS.labels("ready").inc()
         log.info("video %s is ready", job.video_id)
 
@@ -169,7 +169,7 @@ class Transcoder:
 
     def _progress(self, job: Job, percent: int, raise_lost: bool = True) -> bool:
         with self.catalogue.pool.connection() as conn:
-            held = repository.renew_lease(conn, job, self.worker, self.lease_s, min(99, percent))
+            held = job_store.renew_lease(conn, job, self.worker, self.lease_s, min(99, percent))
         if not held and raise_lost:
             raise LeaseLost(str(job.video_id))
         return held
@@ -177,13 +177,13 @@ class Transcoder:
     def _fail(self, job: Job, reason: str) -> None:
         log.warning("video %s failed: %s", job.video_id, reason)
         with self.catalogue.pool.connection() as conn, conn.transaction():
-            if repository.hold_job(conn, job, self.worker):
-                repository.fail_job(conn, job.video_id, reason)
+            if job_store.hold_job(conn, job, self.worker):
+                job_store.fail_job(conn, job.video_id, reason)
         JOBS.labels("failed").inc()
 
     def _release(self, job: Job) -> None:
         with self.catalogue.pool.connection() as conn:
-            repository.release_job(conn, job, self.worker)
+            job_store.release_job(conn, job, self.worker)
         JOBS.labels("released").inc()
 
 

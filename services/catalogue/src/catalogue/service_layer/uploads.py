@@ -12,9 +12,9 @@ from prometheus_client import Counter
 
 from accounts_common.auth import Principal
 from accounts_common.housekeeping import Schedule
-from catalogue.adapters import repository
-from catalogue.adapters.repository import Upload
+from catalogue.adapters import upload_store
 from catalogue.adapters.upload_area import UploadBusy, append
+from catalogue.adapters.upload_store import Upload
 from catalogue.bootstrap import Catalogue
 from catalogue.service_layer.errors import Conflict, Locked, NotFound, TooLarge
 
@@ -46,13 +46,13 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
         catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
     catalogue.uploads.create(upload.id)
     with catalogue.pool.connection() as conn:
-        return repository.insert_upload(conn, upload)
+        return upload_store.insert_upload(conn, upload)
 
 
 def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> UploadState:
     """The upload and its offset; NotFound for another editor's upload, one used or terminated."""
     with catalogue.pool.connection() as conn:
-        upload = repository.find_upload(conn, upload_id)
+        upload = upload_store.find_upload(conn, upload_id)
     if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
         raise NotFound("There is no such upload.")
     if expires_at(catalogue, upload) <= datetime.now(UTC):  # not swept yet, but gone all the same
@@ -88,7 +88,7 @@ def write(
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
     state(catalogue, principal, upload_id)
     with catalogue.pool.connection() as conn:
-        repository.delete_upload(conn, upload_id)
+        upload_store.delete_upload(conn, upload_id)
     catalogue.uploads.delete(upload_id)
 
 
@@ -99,11 +99,11 @@ def expire_abandoned(catalogue: Catalogue) -> int:
     removed = 0
     while True:
         with catalogue.pool.connection() as conn:
-            expired = repository.delete_expired_uploads(conn, catalogue.settings.upload_expiry_s)
+            expired = upload_store.delete_expired_uploads(conn, catalogue.settings.upload_expiry_s)
         for upload_id in expired:
             catalogue.uploads.delete(upload_id)
         removed += len(expired)
-        if len(expired) < repository.EXPIRY_BATCH:
+        if len(expired) < upload_store.EXPIRY_BATCH:
             break
     removed += catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
     if removed:

@@ -99,7 +99,12 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
     )
     # A thread of the worker, not a process of its own: the results are few (newsletter mails and
     # failures), and every worker already has Kafka; the lock keeps their order per account.
-    relay = OutboxRelay(settings.database_url, settings.kafka_bootstrap_servers, client_id="mailer-relay")
+    relay = OutboxRelay(
+        settings.database_url,
+        settings.kafka_bootstrap_servers,
+        client_id="mailer-relay",
+        topic_prefix=settings.topic_prefix,
+    )
     try:
         run_until_signalled(lambda stop: run_together(stop, consumer.run, relay.run))
     finally:

@@ -1,6 +1,7 @@
-"""The catalogue's SQL: videos and renditions, full-text search, download grants."""
+"""The catalogue's SQL for videos and their renditions: storing them, full-text search in English
+and French, the editors' changes, and the digests of the files."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,15 +15,25 @@ VIDEO_FIELDS = (
     "id title_en title_fr description_en description_fr published_at duration_s people location tags "
     "thumbnail_key status progress failure poster_key preview_key master_key"
 ).split()
+
+
 VIDEO_COLUMNS = ", ".join(f"v.{name}" for name in VIDEO_FIELDS)
+
+
 RENDITION_FIELDS = tuple(
     "id label container codec width height bitrate size_bytes checksum storage_key".split()
 )
+
+
 RENDITION_COLUMNS = ", ".join(RENDITION_FIELDS)
+
+
 FILTERS = """(%(everything)s OR v.status = 'published')
     AND (%(from)s::timestamptz IS NULL OR v.published_at >= %(from)s)
     AND (%(before)s::timestamptz IS NULL OR v.published_at < %(before)s)
     AND (%(tag)s::text IS NULL OR v.tags @> ARRAY[%(tag)s::text])"""
+
+
 # Full-text search lists title hits (the whole query matches a title) first, then the other hits,
 # each group by rank (title words weigh more) then newest. Counts rank nothing; ranking the other
 # hits, the costly part for a common word, happens only for pages that reach past the title hits.
@@ -30,15 +41,25 @@ FILTERS = """(%(everything)s OR v.status = 'published')
 MATCHES = f"""FROM videos v, websearch_to_tsquery('english', %(text)s) AS qe (query),
         websearch_to_tsquery('french', %(text)s) AS qf (query)
     WHERE (v.search_en @@ qe.query OR v.search_fr @@ qf.query) AND {FILTERS}"""
+
+
 IN_TITLE = "(v.title_search_en @@ qe.query OR v.title_search_fr @@ qf.query)"
+
+
 RANK = "greatest(ts_rank(v.search_en, qe.query), ts_rank(v.search_fr, qf.query))"
+
+
 COUNT_MATCHES = f"""
     SELECT (SELECT count(*) {MATCHES}) AS total,
            (SELECT count(*) {MATCHES} AND {IN_TITLE}) AS title_total"""
+
+
 TITLE_HITS = f"""
     SELECT {VIDEO_COLUMNS} {MATCHES} AND {IN_TITLE}
     ORDER BY {RANK} DESC, v.published_at DESC, v.id DESC
     LIMIT %(limit)s OFFSET %(offset)s"""
+
+
 # Ranked on narrow rows (ids and sort keys), then joined for the page: the sort never carries descriptions.
 OTHER_HITS = f"""
     WITH ranked AS (
@@ -48,7 +69,11 @@ OTHER_HITS = f"""
         LIMIT %(limit)s OFFSET %(offset)s)
     SELECT {VIDEO_COLUMNS} FROM ranked r JOIN videos v ON v.id = r.id
     ORDER BY r.rank DESC, r.published_at DESC, r.id DESC"""
+
+
 COUNT_ALL = f"SELECT count(*) AS total FROM videos v WHERE {FILTERS}"
+
+
 BROWSE = f"""
     SELECT {VIDEO_COLUMNS} FROM videos v WHERE {FILTERS}
     ORDER BY v.published_at DESC, v.id DESC
@@ -59,15 +84,6 @@ BROWSE = f"""
 class SearchPage:
     videos: list[Video]
     total: int
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A download link handed out: which rendition, for how long, and whether it was used yet."""
-
-    id: UUID
-    rendition_id: UUID
-    expires_at: datetime
 
 
 def insert_video(conn: psycopg.Connection, video: Video) -> None:
@@ -156,72 +172,6 @@ def published_rendition_exists(conn: psycopg.Connection, video_id: UUID, renditi
     return row is not None
 
 
-def rendition_with_title(conn: psycopg.Connection, rendition_id: UUID) -> tuple[Rendition, str] | None:
-    """A rendition and its video's title (for the download's file name), English unless only French."""
-    row = conn.execute(
-        f"""SELECT {", ".join("r." + column for column in RENDITION_FIELDS)},
-                   coalesce(nullif(v.title_en, ''), v.title_fr)
-            FROM renditions r JOIN videos v ON v.id = r.video_id
-            WHERE r.id = %s AND v.status = 'published'""",
-        (rendition_id,),
-    ).fetchone()
-    return None if row is None else (Rendition(*row[:-1]), row[-1])
-
-
-def insert_grant(conn: psycopg.Connection, grant: Grant, account_id: UUID) -> None:
-    conn.execute(
-        "INSERT INTO download_grants (id, rendition_id, account_id, expires_at) VALUES (%s, %s, %s, %s)",
-        (grant.id, grant.rendition_id, account_id, grant.expires_at),
-    )
-
-
-def grant_exists(conn: psycopg.Connection, grant_id: UUID, rendition_id: UUID) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM download_grants WHERE id = %s AND rendition_id = %s AND revoked_at IS NULL",
-        (grant_id, rendition_id),
-    ).fetchone()
-    return row is not None
-
-
-def count_first_download(conn: psycopg.Connection, grant_id: UUID) -> bool:
-    """Mark the grant used and count its rendition's download, the first time only; True if counted."""
-    row = conn.execute(
-        """WITH used AS (
-               UPDATE download_grants SET first_download_at = now()
-               WHERE id = %s AND first_download_at IS NULL RETURNING rendition_id)
-           UPDATE renditions SET download_count = download_count + 1
-           WHERE id = (SELECT rendition_id FROM used) RETURNING 1""",
-        (grant_id,),
-    ).fetchone()
-    return row is not None
-
-
-def download_count(conn: psycopg.Connection, rendition_id: UUID) -> int:
-    row = conn.execute("SELECT download_count FROM renditions WHERE id = %s", (rendition_id,)).fetchone()
-    return int(row[0]) if row else 0
-
-
-def forget_account_grants(conn: psycopg.Connection, account_id: UUID) -> None:
-    """An erased account: every link of it dies; the used ones stay only as anonymous counts."""
-    conn.execute(
-        "DELETE FROM download_grants WHERE account_id = %s AND first_download_at IS NULL", (account_id,)
-    )
-    conn.execute(
-        """UPDATE download_grants SET account_id = NULL, revoked_at = coalesce(revoked_at, now())
-           WHERE account_id = %s""",
-        (account_id,),
-    )
-
-
-def revoke_grants_before(conn: psycopg.Connection, account_id: UUID, before: datetime) -> None:
-    """A password reset: the links the account was given before it die."""
-    conn.execute(
-        """UPDATE download_grants SET revoked_at = now()
-           WHERE account_id = %s AND created_at < %s AND revoked_at IS NULL""",
-        (account_id, before),
-    )
-
-
 def video_of(row: dict[str, Any], renditions: list[Rendition] | None = None) -> Video:
     """A Video from a row of VIDEO_FIELDS."""
     fields = dict(row)
@@ -245,63 +195,6 @@ def _video_row(video: Video) -> dict[str, Any]:
         "description_en": video.description.en,
         "description_fr": video.description.fr,
     }
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A tus upload: who made it, how long it will be, its Upload-Metadata as sent."""
-
-    id: UUID
-    account_id: UUID
-    length: int
-    metadata: str
-    video_id: UUID | None = None
-    created_at: datetime | None = None
-
-
-def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
-    """The upload as stored, with its creation time (the database's clock, which expiry uses)."""
-    row = conn.execute(
-        """INSERT INTO uploads (id, account_id, length, metadata) VALUES (%s, %s, %s, %s)
-           RETURNING created_at""",
-        (upload.id, upload.account_id, upload.length, upload.metadata),
-    ).fetchone()
-    return replace(upload, created_at=row[0] if row else None)
-
-
-def find_upload(conn: psycopg.Connection, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
-    lock = " FOR UPDATE" if for_update else ""
-    row = conn.execute(
-        f"SELECT id, account_id, length, metadata, video_id, created_at FROM uploads WHERE id = %s{lock}",
-        (upload_id,),
-    ).fetchone()
-    return None if row is None else Upload(*row)
-
-
-EXPIRY_BATCH = 1000
-
-
-def delete_expired_uploads(
-    conn: psycopg.Connection, max_age_s: float, limit: int = EXPIRY_BATCH
-) -> list[UUID]:
-    """Forget uploads older than `max_age_s` that no video was made of; their ids (their bytes go next)."""
-    rows = conn.execute(
-        # video_id again outside: a video made of it meanwhile (its row locked) is checked anew.
-        """DELETE FROM uploads WHERE video_id IS NULL AND id IN (
-               SELECT id FROM uploads WHERE video_id IS NULL
-                  AND created_at < now() - make_interval(secs => %s) LIMIT %s)
-           RETURNING id""",
-        (max_age_s, limit),
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-def delete_upload(conn: psycopg.Connection, upload_id: UUID) -> None:
-    conn.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))
-
-
-def attach_upload(conn: psycopg.Connection, upload_id: UUID, video_id: UUID) -> None:
-    conn.execute("UPDATE uploads SET video_id = %s WHERE id = %s", (video_id, upload_id))
 
 
 def lock_video(conn: psycopg.Connection, video_id: UUID) -> Video | None:
@@ -340,95 +233,6 @@ def update_metadata(conn: psycopg.Connection, video_id: UUID, changes: dict[str,
         conn.execute(f"UPDATE videos SET {assignments} WHERE id = %(id)s", {**changes, "id": video_id})
 
 
-def insert_job(conn: psycopg.Connection, video_id: UUID) -> None:
-    conn.execute("INSERT INTO transcode_jobs (video_id) VALUES (%s)", (video_id,))
-
-
-@dataclass(frozen=True)
-class Job:
-    """A transcoding job a worker holds: the video and how many times it was taken."""
-
-    video_id: UUID
-    attempts: int
-    master_key: str
-
-
-def claim_job(conn: psycopg.Connection, worker: str, lease_s: int) -> Job | None:
-    """Take the oldest job nobody holds (or whose holder's lease ran out) for `lease_s` seconds."""
-    row = conn.execute(
-        """WITH next AS (
-               SELECT video_id FROM transcode_jobs
-               WHERE finished_at IS NULL AND (lease_expires_at IS NULL OR lease_expires_at < now())
-               ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-           UPDATE transcode_jobs j
-           SET worker = %s, lease_expires_at = now() + make_interval(secs => %s), attempts = j.attempts + 1
-           FROM next, videos v WHERE j.video_id = next.video_id AND v.id = j.video_id
-           RETURNING j.video_id, j.attempts, v.master_key""",
-        (worker, lease_s),
-    ).fetchone()
-    return None if row is None else Job(*row)
-
-
-def renew_lease(conn: psycopg.Connection, job: Job, worker: str, lease_s: int, progress: int) -> bool:
-    """Extend the lease and record the progress; False when the job is no longer this worker's."""
-    row = conn.execute(
-        """WITH held AS (
-               UPDATE transcode_jobs SET lease_expires_at = now() + make_interval(secs => %s)
-               WHERE video_id = %s AND worker = %s AND finished_at IS NULL RETURNING video_id)
-           UPDATE videos SET progress = %s WHERE id = (SELECT video_id FROM held) RETURNING 1""",
-        (lease_s, job.video_id, worker, progress),
-    ).fetchone()
-    return row is not None
-
-
-def release_job(conn: psycopg.Connection, job: Job, worker: str) -> None:
-    """Give the job back at once (the worker stops): another worker may take it now."""
-    conn.execute(
-        """UPDATE transcode_jobs SET lease_expires_at = NULL, worker = NULL
-           WHERE video_id = %s AND worker = %s AND finished_at IS NULL""",
-        (job.video_id, worker),
-    )
-
-
-def hold_job(conn: psycopg.Connection, job: Job, worker: str) -> bool:
-    """Lock the job for the finishing transaction; False when it is no longer this worker's."""
-    row = conn.execute(
-        """SELECT 1 FROM transcode_jobs WHERE video_id = %s AND worker = %s AND finished_at IS NULL
-           FOR UPDATE""",
-        (job.video_id, worker),
-    ).fetchone()
-    return row is not None
-
-
-@dataclass(frozen=True)
-class Transcoded:
-    """What a finished job adds to its video."""
-
-    duration_s: float
-    renditions: list[Rendition]
-    poster_key: str
-    thumbnail_key: str
-    preview_key: str
-
-
-def finish_job(conn: psycopg.Connection, job: Job, done: Transcoded) -> None:
-    """The video becomes ready with its renditions, all at once (in the caller's transaction)."""
-    conn.execute("DELETE FROM renditions WHERE video_id = %s", (job.video_id,))
-    insert_renditions(conn, job.video_id, done.renditions)
-    conn.execute(
-        """UPDATE videos SET status = 'ready', progress = 100, failure = NULL, duration_s = %s,
-                             poster_key = %s, thumbnail_key = %s, preview_key = %s
-           WHERE id = %s""",
-        (done.duration_s, done.poster_key, done.thumbnail_key, done.preview_key, job.video_id),
-    )
-    conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (job.video_id,))
-
-
-def fail_job(conn: psycopg.Connection, video_id: UUID, reason: str) -> None:
-    conn.execute("UPDATE videos SET status = 'failed', failure = %s WHERE id = %s", (reason[:1000], video_id))
-    conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (video_id,))
-
-
 def file_digest(conn: psycopg.Connection, storage_key: str, size_bytes: int) -> str | None:
     """The remembered SHA-256 of the file at `storage_key`, if it was computed for this size."""
     row = conn.execute(
@@ -445,3 +249,15 @@ def remember_file_digest(conn: psycopg.Connection, storage_key: str, size_bytes:
            DO UPDATE SET size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256""",
         (storage_key, size_bytes, sha256),
     )
+
+
+def rendition_with_title(conn: psycopg.Connection, rendition_id: UUID) -> tuple[Rendition, str] | None:
+    """A rendition and its video's title (for the download's file name), English unless only French."""
+    row = conn.execute(
+        f"""SELECT {", ".join("r." + column for column in RENDITION_FIELDS)},
+                   coalesce(nullif(v.title_en, ''), v.title_fr)
+            FROM renditions r JOIN videos v ON v.id = r.video_id
+            WHERE r.id = %s AND v.status = 'published'""",
+        (rendition_id,),
+    ).fetchone()
+    return None if row is None else (Rendition(*row[:-1]), row[-1])

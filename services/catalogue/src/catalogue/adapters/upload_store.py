@@ -1,0 +1,64 @@
+"""The catalogue's SQL for tus uploads: who made each, its length, the video it became."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A tus upload: who made it, how long it will be, its Upload-Metadata as sent."""
+
+    id: UUID
+    account_id: UUID
+    length: int
+    metadata: str
+    video_id: UUID | None = None
+    created_at: datetime | None = None
+
+
+def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
+    """The upload as stored, with its creation time (the database's clock, which expiry uses)."""
+    row = conn.execute(
+        """INSERT INTO uploads (id, account_id, length, metadata) VALUES (%s, %s, %s, %s)
+           RETURNING created_at""",
+        (upload.id, upload.account_id, upload.length, upload.metadata),
+    ).fetchone()
+    return replace(upload, created_at=row[0] if row else None)
+
+
+def find_upload(conn: psycopg.Connection, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = conn.execute(
+        f"SELECT id, account_id, length, metadata, video_id, created_at FROM uploads WHERE id = %s{lock}",
+        (upload_id,),
+    ).fetchone()
+    return None if row is None else Upload(*row)
+
+
+EXPIRY_BATCH = 1000
+
+
+def delete_expired_uploads(
+    conn: psycopg.Connection, max_age_s: float, limit: int = EXPIRY_BATCH
+) -> list[UUID]:
+    """Forget uploads older than `max_age_s` that no video was made of; their ids (their bytes go next)."""
+    rows = conn.execute(
+        # video_id again outside: a video made of it meanwhile (its row locked) is checked anew.
+        """DELETE FROM uploads WHERE video_id IS NULL AND id IN (
+               SELECT id FROM uploads WHERE video_id IS NULL
+                  AND created_at < now() - make_interval(secs => %s) LIMIT %s)
+           RETURNING id""",
+        (max_age_s, limit),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_upload(conn: psycopg.Connection, upload_id: UUID) -> None:
+    conn.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))
+
+
+def attach_upload(conn: psycopg.Connection, upload_id: UUID, video_id: UUID) -> None:
+    conn.execute("UPDATE uploads SET video_id = %s WHERE id = %s", (video_id, upload_id))
