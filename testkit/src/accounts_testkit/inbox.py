@@ -43,6 +43,10 @@ class Inbox:
         wanted = to.strip().lower() if to else None
         return [m for m in found if wanted is None or wanted in (a.lower() for a in m["to"])]
 
+    def total(self) -> int:
+        """How many messages Mailpit holds."""
+        return int(self._request("GET", self.base_url, "/api/v1/messages?limit=1")["total"])
+
     def wait_for_messages(self, to: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
         """At least `count` messages to the address, newest first."""
 
