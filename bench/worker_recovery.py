@@ -23,7 +23,7 @@ from accounts_common.events.topics import CODES
 from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import (
     RUN_ID,
-    SINK_OPTIONS,
+    SINK_MESSAGES,
     first_arrival_after,
     private_mailer_topics,
     publish_code_events,
@@ -103,7 +103,7 @@ def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     databases = BenchDatabases(os.environ.get("DATABASE_URL", f"{LOCAL_POSTGRES}/postgres"))
-    sink = PrivateSink(Path(tempfile.mkdtemp(prefix="bench-recovery-sink-")), *SINK_OPTIONS)
+    sink = PrivateSink(Path(tempfile.mkdtemp(prefix="bench-recovery-sink-")), max_messages=SINK_MESSAGES)
     sink.start()
     smtp_port, inbox = sink.smtp_port, sink.inbox
     results = {}
