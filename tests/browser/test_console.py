@@ -51,6 +51,20 @@ def log_in_with_code(journey: Journey, portal_url: str, email: str, enrolment: t
     expect(page.get_by_role("link", name=re.compile("^(Console)$"))).to_be_visible()
 
 
+def staff_session(
+    journey: Journey, portal_url: str, identity_env: dict[str, str], inbox, email: str, role: str
+) -> Page:  # type: ignore[no-untyped-def]
+    """A new account granted `role` from the command line, logged in with two-step verification."""
+    page = journey.page
+    page.goto(portal_url + "/")
+    sign_up(journey, inbox, email, PASSWORD)
+    run_once(["identity", "staff", "grant", email, role], identity_env)
+    page.goto(portal_url + "/console")
+    log_in(page, email, PASSWORD)
+    log_in_with_code(journey, portal_url, email, set_up_two_step(journey, portal_url))
+    return page
+
+
 def second_person(browser: Browser, context_options: dict[str, object], nodeid: str) -> Journey:
     context = browser.new_context(bypass_csp=True, **context_options)  # type: ignore[arg-type]
     context.set_default_timeout(15_000)

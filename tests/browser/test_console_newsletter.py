@@ -14,15 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, mail_where, sign_up
-from tests.browser.test_console import log_in_with_code, set_up_two_step
+from tests.browser.flows import mail_where
+from tests.browser.test_console import staff_session
 from tests.e2e.conftest import verified_account
 from tests.support.browser import Journey, assert_accessible
 from tests.support.http import call
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
-from tests.support.processes import run_once
 
 FIGURES = ("recipients", "sent", "failed", "bounced", "unsubscribed")
 BODIES = {
@@ -34,14 +32,7 @@ BODIES = {
 def editor_on_the_newsletter_page(portal, stack, journey: Journey, inbox: Inbox, email: str) -> None:
     """A new account, granted newsletter-editor from the command line, logged in with two-step
     verification, on the console's Newsletter page."""
-    page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, email, PASSWORD)
-    run_once(["identity", "staff", "grant", email, "newsletter-editor"], stack.identity_env)
-    page.goto(portal.url + "/console")
-    log_in(page, email, PASSWORD)
-    enrolment = set_up_two_step(journey, portal.url)
-    log_in_with_code(journey, portal.url, email, enrolment)
+    page = staff_session(journey, portal.url, stack.identity_env, inbox, email, "newsletter-editor")
     page.goto(portal.url + "/console")
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Newsletter").click()
     expect(page.locator("h1")).to_have_text("Newsletter")

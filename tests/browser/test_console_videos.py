@@ -15,13 +15,10 @@ from playwright.sync_api import Browser, Page, Route, expect
 from tusclient import client as tus
 from tusclient.exceptions import TusCommunicationError
 
-from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, sign_up
-from tests.browser.test_console import log_in_with_code, set_up_two_step
+from tests.browser.test_console import staff_session
 from tests.conftest import Stack
 from tests.support.browser import assert_accessible
 from tests.support.polling import wait_for
-from tests.support.processes import run_once
 
 TRANSCODED_WITHIN_MS = 90_000
 UPLOAD_PATH = re.compile(r"^/console/videos/uploads/[0-9a-f-]{36}$")
@@ -41,15 +38,7 @@ def render_master(path: Path) -> Path:
 
 
 def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
-    page: Page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, email, PASSWORD)
-    run_once(["identity", "staff", "grant", email, "catalogue-editor"], stack.identity_env)
-    page.goto(portal.url + "/console")
-    log_in(page, email, PASSWORD)
-    enrolment = set_up_two_step(journey, portal.url)
-    log_in_with_code(journey, portal.url, email, enrolment)
-    return page
+    return staff_session(journey, portal.url, stack.identity_env, inbox, email, "catalogue-editor")
 
 
 def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
