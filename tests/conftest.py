@@ -130,21 +130,16 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 # The session fixtures that start service processes: under pytest-xdist (`--dist loadgroup`, as
-# `make test` runs) every test using one goes to the same worker, so each is started once. Both go to
-# one worker: their tests switch the shared SMTP sink's one fault (the mailer's fault tests, the
-# browser's and the newsletter's bounces), and one clearing it while another relies on it would make
-# both lie.
+# `make test` runs) every test using one goes to the same worker, so each is started once.
 PROCESS_FIXTURES = ("stack", "mailer")
-PROCESS_GROUP = "processes"
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of the process fixtures together, the others by module (module fixtures)."""
+    """Group each test with the others of its process fixture, or else of its module (module fixtures)."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        starts_processes = any(name in fixtures for name in PROCESS_FIXTURES)
-        group = PROCESS_GROUP if starts_processes else item.nodeid.split("::")[0]
+        group = next((name for name in PROCESS_FIXTURES if name in fixtures), item.nodeid.split("::")[0])
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -22,9 +22,13 @@ which suits a switch a test flips a few times: no HTTP parsing of ours, no extra
                       "dsn": true accepts the message instead and bounces it, as a relay does:
                       an RFC 3464 delivery status notification with that code and message goes
                       to the envelope sender, through Mailpit and, with --bounce-maildir, into
-                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads)
-  GET    /api/fault   the fault in force, or {"active": false}
-  DELETE /api/fault   clear it (204)
+                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads).
+                      One fault per "recipients" text (and one for every recipient): a PUT
+                      replaces only the fault of its own text, so tests that share the sink
+                      each keep theirs. A transaction meets the fault of its recipients first,
+                      the one for every recipient after.
+  GET    /api/fault   {"faults": [the faults in force]}
+  DELETE /api/fault   clear every fault (204); ?recipients=TEXT clears that text's only
   GET    /api/stats   {"received": N, "rejected": N, "relayed": N}
   GET    /healthz     "ok"
 Errors: {"error": "..."} with 400 (bad fault) or 404.
@@ -49,6 +53,7 @@ from email.utils import formatdate, make_msgid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -82,7 +87,7 @@ class Fault:
         return used_up or (self.expires_at is not None and now >= self.expires_at)
 
     def describe(self, now: float) -> dict[str, Any]:
-        """The JSON shown by GET /api/fault."""
+        """The JSON of one fault, as PUT /api/fault answers and GET /api/fault lists it."""
         left = None if self.expires_at is None else round(max(0.0, self.expires_at - now), 3)
         return {
             "active": True,
@@ -248,35 +253,45 @@ class FaultRelay:
 
     relay: MailpitRelay
     bounce_maildir: str | None = None  # where DSNs also go (a Maildir), for `mailer bounces`
-    fault: Fault | None = None
+    faults: dict[str | None, Fault] = field(default_factory=dict)  # by recipients; None: everyone's
     counters: dict[str, int] = field(default_factory=lambda: {"received": 0, "rejected": 0, "relayed": 0})
     lock: threading.Lock = field(default_factory=threading.Lock)  # the control thread sets faults
 
-    def set_fault(self, fault: Fault | None) -> None:
+    def set_fault(self, fault: Fault) -> None:
         with self.lock:
-            self.fault = fault
+            self.faults[fault.recipients] = fault
 
-    def describe_fault(self) -> dict[str, Any]:
-        """The JSON of GET /api/fault."""
+    def clear_faults(self, recipients: str | None = None) -> None:
+        """Clear the fault of these recipients, or every fault."""
         with self.lock:
-            fault = self._current_fault()
-            return fault.describe(time.monotonic()) if fault else {"active": False}
+            if recipients is None:
+                self.faults.clear()
+            else:
+                self.faults.pop(recipients.strip().lower(), None)
+
+    def describe_faults(self) -> dict[str, Any]:
+        """The JSON of GET /api/fault."""
+        now = time.monotonic()
+        with self.lock:
+            return {"faults": [fault.describe(now) for fault in self._current_faults()]}
 
     def stats(self) -> dict[str, int]:
         with self.lock:
             return dict(self.counters)
 
-    def _current_fault(self) -> Fault | None:
-        if self.fault is not None and self.fault.expired(time.monotonic()):
-            self.fault = None
-        return self.fault
+    def _current_faults(self) -> list[Fault]:
+        """The faults in force, the recipients' own before the one for everyone (expired ones gone)."""
+        now = time.monotonic()
+        for key in [key for key, fault in self.faults.items() if fault.expired(now)]:
+            del self.faults[key]
+        return sorted(self.faults.values(), key=lambda fault: fault.recipients is None)
 
     def _take_fault(self, envelope: Envelope) -> Fault | None:
         """The fault that refuses this transaction, counting the refusal; None to relay it."""
         with self.lock:
             self.counters["received"] += 1
-            fault = self._current_fault()
-            if fault is None or not fault.applies_to(envelope):
+            fault = next((f for f in self._current_faults() if f.applies_to(envelope)), None)
+            if fault is None:
                 return None
             if fault.remaining is not None:
                 fault.remaining -= 1
@@ -317,7 +332,7 @@ class ControlHandler(BaseHTTPRequestHandler):
     server: ControlServer
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        routes = {"/api/fault": self.server.relay.describe_fault, "/api/stats": self.server.relay.stats}
+        routes = {"/api/fault": self.server.relay.describe_faults, "/api/stats": self.server.relay.stats}
         if self.path == "/healthz":
             self.answer(200, b"ok", "text/plain; charset=utf-8")
         elif self.path in routes:
@@ -330,18 +345,22 @@ class ControlHandler(BaseHTTPRequestHandler):
             self.answer_json(404, {"error": f"no such path: {self.path}"})
             return
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        now = time.monotonic()
         try:
-            self.server.relay.set_fault(parse_fault(body, time.monotonic()))
+            fault = parse_fault(body, now)
         except ValueError as exc:
             self.answer_json(400, {"error": str(exc)})
             return
-        self.answer_json(200, self.server.relay.describe_fault())
+        self.server.relay.set_fault(fault)
+        self.answer_json(200, fault.describe(now))
 
     def do_DELETE(self) -> None:  # noqa: N802
-        if self.path != "/api/fault":
+        path, _, query = self.path.partition("?")
+        if path != "/api/fault":
             self.answer_json(404, {"error": f"no such path: {self.path}"})
             return
-        self.server.relay.set_fault(None)
+        recipients = parse_qs(query).get("recipients")
+        self.server.relay.clear_faults(recipients[0] if recipients else None)
         self.answer(204, b"", None)
 
     def answer_json(self, status: int, payload: object) -> None:

@@ -150,7 +150,7 @@ def test_my_account_says_when_a_bounce_ended_the_subscription_and_subscribes_aga
 
         wait_for(told, timeout=90, what="My account to say the subscription ended with a bounce", interval=1)
     finally:
-        inbox.clear_fault()
+        inbox.clear_fault(new_email)
     expect(page.locator("#newsletter-bounced")).to_contain_text(
         f"Your subscription to our newsletter ended because mail to {new_email} could not be delivered"
     )

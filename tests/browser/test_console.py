@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import log_in, log_out, sign_up
-from tests.support.browser import ARTIFACTS, Journey, artifact_name
+from tests.support.browser import ARTIFACTS, Journey, artifact_name, assert_accessible
 from tests.support.http import call
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
@@ -164,3 +164,44 @@ def test_a_plain_account_gets_the_403_page(portal, journey, inbox, new_email):
     journey.step("forbidden")
     for path in ("/console/accounts", "/console/staff", "/console/audit", "/console/deliveries"):
         assert page.goto(portal.url + path).status == 403, path
+
+
+def test_support_finds_a_dead_letter_with_its_reason_on_the_deliveries_page_and_replays_it(
+    portal, stack, journey, inbox, new_email
+):
+    user_email = f"refused-{uuid.uuid4().hex[:10]}@example.org"
+    page = staff_session(journey, portal.url, stack.identity_env, inbox, new_email, "support")
+    reason = f"5.1.1 <{user_email}>: Recipient address rejected: User unknown"
+    inbox.set_fault(550, reason, recipients=user_email)
+    try:
+        status, _ = call(
+            "POST", f"{stack.identity_url}/v1/accounts", {"email": user_email, "password": PASSWORD}
+        )
+        assert status == 202
+        page.goto(portal.url + "/console")
+        page.get_by_role("navigation", name="Console").get_by_role("link", name="Deliveries").click()
+
+        def listed():  # type: ignore[no-untyped-def]
+            page.reload()
+            row = page.locator("tr[data-event-id]", has_text=user_email)
+            return row if row.count() == 1 else None
+
+        letter = wait_for(listed, timeout=60, what="the code mail's dead letter on the page", interval=1)
+    finally:
+        inbox.clear_fault(user_email)
+    expect(letter).to_contain_text("550")
+    expect(letter).to_contain_text("CodeIssued")
+    assert_accessible(page, "the deliveries page with a dead letter")
+    journey.step("dead-letter-listed")
+
+    letter.get_by_role("button", name=re.compile("^Replay ")).click()
+    expect(page.get_by_role("status")).to_have_text("1 dead letter(s) sent again.")
+    [mail] = inbox.wait_for_messages(user_email, timeout=60)
+    assert re.search(r"\b\d{6}\b", mail["text"]), "the code mail, sent at last"
+    wait_for(lambda: listed() is None, timeout=30, what="the replayed letter off the list")
+    journey.step("replayed")
+
+    page.locator("#email").fill(user_email)
+    page.get_by_role("button", name="Show the mails").click()
+    expect(page.locator("tr[data-mail-kind='code'][data-mail-status='sent']")).to_have_count(1)
+    journey.step("the-person's-mails")

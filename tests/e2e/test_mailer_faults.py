@@ -18,13 +18,11 @@ from tests.support.processes import run_once
 
 
 @pytest.fixture
-def smtp_faults(infra):  # type: ignore[no-untyped-def]
-    """The sink's fault switch, always cleared afterwards (the CI run shares one sink).
-
-    Each test scopes its fault to its own recipient: tests of other workers and runs keep getting mail.
-    """
+def smtp_faults(infra, unique_email):  # type: ignore[no-untyped-def]
+    """The sink's fault switch, for the test's own recipient: cleared afterwards, that fault alone
+    (tests of other workers share the sink and keep their own faults and mail)."""
     yield infra.inbox
-    infra.inbox.clear_fault()
+    infra.inbox.clear_fault(unique_email)
 
 
 def code_events(mailer, email: str, count: int) -> list:  # type: ignore[no-untyped-def]
@@ -81,7 +79,7 @@ def test_a_550_goes_to_the_dead_letters_and_is_delivered_after_a_replay(
         )
     finally:
         dead_letters.close()
-        smtp_faults.clear_fault()
+        smtp_faults.clear_fault(unique_email)
     [letter] = [r for r in dead_letters.records if event.id.encode() in r.value]
     headers = dict(letter.headers)
     assert b"550" in headers["dlq.reason"] and b"Mailbox unavailable" in headers["dlq.reason"]
@@ -111,7 +109,7 @@ def test_support_sees_a_dead_letter_with_its_reason_and_replays_it_alone(
         event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "551551"))
         letter = wait_for(lambda: open_letter(mailer, event.id), timeout=60, what="the listed dead letter")
     finally:
-        smtp_faults.clear_fault()
+        smtp_faults.clear_fault(unique_email)
     assert (letter["event_type"], letter["original_topic"]) == ("CodeIssued", mailer.topic(CODES))
     assert "550" in letter["reason"] and "Mailbox unavailable" in letter["reason"] and letter["failed_at"]
 

@@ -145,7 +145,7 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
             what="the mailer's EmailFailed (hard) on its results topic",
         )
     finally:
-        infra.inbox.clear_fault()
+        infra.inbox.clear_fault(refused)
         results.close()
     assert done["figures"] == {"recipients": 3, "sent": 2, "failed": 0, "bounced": 1, "unsubscribed": 0}
     assert datetime.fromisoformat(done["started_at"]) >= send_at

@@ -168,7 +168,7 @@ def test_fault_with_count_refuses_that_many_transactions(sink: PrivateSink) -> N
         client.send_message(msg)
 
     assert sink.inbox.fault_stats()["rejected"] - before == 2
-    assert control(sink, "/api/fault") == {"active": False}
+    assert control(sink, "/api/fault") == {"faults": []}
     assert subjects(sink) == ["retry me"]
 
 
@@ -176,7 +176,7 @@ def test_fault_with_seconds_refuses_until_it_expires(sink: PrivateSink) -> None:
     msg = make_message("alice@example.com", "after the outage", "x\n")
     started = time.monotonic()
     put_fault(sink, {"code": 550, "message": "5.7.1 Rejected for a test", "seconds": 1})
-    assert control(sink, "/api/fault")["code"] == 550
+    assert [fault["code"] for fault in control(sink, "/api/fault")["faults"]] == [550]
 
     refusals = 0
     deadline = started + 10
@@ -205,8 +205,31 @@ def test_fault_for_some_recipients_refuses_only_theirs(sink: PrivateSink) -> Non
         assert refused.value.smtp_code == 550
         client.send_message(make_message("alice@example.com", "accepted", "x\n"))
 
-    assert control(sink, "/api/fault")["recipients"] == "bounce-"
+    assert [fault["recipients"] for fault in control(sink, "/api/fault")["faults"]] == ["bounce-"]
     assert subjects(sink) == ["accepted"]
+
+
+def test_faults_for_other_recipients_stand_side_by_side_and_are_cleared_one_by_one(sink: PrivateSink) -> None:
+    """Tests sharing a sink each keep their own fault: a PUT or a DELETE of one leaves the others."""
+    put_fault(sink, {"code": 550, "message": "5.1.1 No such user", "recipients": "gone-"})
+    put_fault(sink, {"code": 451, "message": "4.3.0 Try again later", "recipients": "busy-"})
+    put_fault(sink, {"code": 421, "message": "4.7.0 Everyone waits", "count": 1})
+
+    with smtp(sink) as client:
+        refusals = {}
+        for to in ("gone-1@example.com", "busy-1@example.com", "alice@example.com"):
+            with pytest.raises(smtplib.SMTPResponseException) as refused:
+                client.send_message(make_message(to, "refused", "x\n"))
+            refusals[to] = refused.value.smtp_code
+    assert refusals == {"gone-1@example.com": 550, "busy-1@example.com": 451, "alice@example.com": 421}
+
+    assert http(f"{sink.inbox.faults_url}/api/fault?recipients=Gone-", "DELETE")[0] == 204
+    assert [fault["recipients"] for fault in control(sink, "/api/fault")["faults"]] == ["busy-"]
+    send(sink, make_message("gone-1@example.com", "accepted again", "x\n"))
+    with pytest.raises(smtplib.SMTPResponseException) as still:
+        send(sink, make_message("busy-1@example.com", "still refused", "x\n"))
+    assert still.value.smtp_code == 451
+    assert subjects(sink) == ["accepted again"]
 
 
 def test_a_dsn_fault_accepts_then_bounces_to_the_sender_in_mailpit_and_the_maildir(
@@ -232,7 +255,7 @@ def test_fault_can_be_cleared(sink: PrivateSink) -> None:
 
     send(sink, make_message("alice@example.com", "accepted", "x\n"))
 
-    assert control(sink, "/api/fault") == {"active": False}
+    assert control(sink, "/api/fault") == {"faults": []}
     assert subjects(sink) == ["accepted"]
 
 
@@ -253,7 +276,7 @@ def test_bad_fault_requests_are_rejected(sink: PrivateSink, body: bytes) -> None
     assert status == 400
     assert content_type.startswith("application/json")
     assert "error" in json.loads(answer)
-    assert control(sink, "/api/fault") == {"active": False}
+    assert control(sink, "/api/fault") == {"faults": []}
 
 
 def test_unknown_control_path_is_a_json_404(sink: PrivateSink) -> None:

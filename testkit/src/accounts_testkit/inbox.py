@@ -67,11 +67,14 @@ class Inbox:
         self._request("DELETE", self.base_url, "/api/v1/messages")
 
     def set_fault(self, code: int, message: str, **limit: int | str) -> None:
-        """Answer SMTP transactions with `code` until `count` or `seconds` run out (to `recipients`)."""
+        """Answer SMTP transactions with `code` until `count` or `seconds` run out (to `recipients`).
+        One fault per `recipients` text: this replaces only the fault of the same text."""
         self._request("PUT", self._faults(), "/api/fault", {"code": code, "message": message, **limit})
 
-    def clear_fault(self) -> None:
-        self._request("DELETE", self._faults(), "/api/fault")
+    def clear_fault(self, recipients: str | None = None) -> None:
+        """Clear the fault set for `recipients`; without it, every fault (a shared sink's too)."""
+        query = "" if recipients is None else "?" + urllib.parse.urlencode({"recipients": recipients})
+        self._request("DELETE", self._faults(), "/api/fault" + query)
 
     def fault_stats(self) -> dict[str, int]:
         """The fault handler's counters: received, rejected, relayed."""
