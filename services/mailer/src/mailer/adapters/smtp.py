@@ -117,14 +117,13 @@ class SmtpSender:
         return self._smtp
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.security == "tls":
-            smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         else:
             smtp = _SMTP(self.host, self.port, timeout=self.timeout)
-            if self.security == "starttls":
-                smtp.starttls(context=context)
+            if self.security == "starttls":  # a context only then: loading the CA store costs milliseconds
+                smtp.starttls(context=ssl.create_default_context())
         if self.username:
             smtp.login(self.username, self.password)
         return smtp
