@@ -45,16 +45,21 @@ def pg_lock(database_url: str) -> Lock:
 
     @contextmanager
     def lock(upload_id: UUID) -> Iterator[None]:
-        key = int.from_bytes(upload_id.bytes[:4], "big", signed=True)
         with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
             row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (LOCK_NAMESPACE, key)
+                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", lock_key(upload_id)
             ).fetchone()
             if not (row and row[0]):
                 raise UploadBusy(str(upload_id))
             yield
 
     return lock
+
+
+def lock_key(upload_id: UUID) -> tuple[int, int]:
+    """The advisory lock's two int4 keys: the namespace, and 32 random bits of the id (two uploads in
+    progress sharing them would only wait for each other)."""
+    return LOCK_NAMESPACE, int.from_bytes(upload_id.bytes[:4], "big", signed=True)
 
 
 @dataclass(frozen=True)
