@@ -192,7 +192,7 @@ def test_termination_leaves_no_multipart_upload_and_no_tail(pods: Pods):
     path = pods.create(3 * PART)
     assert pods.patch(0, path, 0, os.urandom(PART + 1000)).status == 204  # a part and a tail
     multipart, objects = pods.leftovers()
-    assert len(multipart) == 1 and any(key.endswith(".tail") for key in objects)
+    assert len(multipart) == 1 and any(key.startswith("media/upload-tails/") for key in objects)
     assert pods.request(1, "DELETE", path).status == 204
     assert pods.request(0, "HEAD", path).status == 404
     assert pods.leftovers() == ([], [])
@@ -205,7 +205,7 @@ def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogu
     # by its age, ListMultipartUploads' Initiated, which S3Proxy's filesystem backend reports as the
     # time of the listing: the unit tests cover that sweep.)
     client = pods.s3.client()
-    client.put_object(Bucket=pods.bucket, Key=f"media/uploads/{uuid.uuid4().hex}.tail", Body=b"tail")
+    client.put_object(Bucket=pods.bucket, Key=f"media/upload-tails/{uuid.uuid4().hex}", Body=b"tail")
     storage = S3Storage(pods.bucket, "media", client=client)
     with create_pool(pods.database_url, name="test-upload-parts-expiry") as pool:
         base = make_catalogue(database_url=pods.database_url, upload_expiry_s=0)

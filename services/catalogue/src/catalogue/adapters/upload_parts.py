@@ -4,7 +4,7 @@ storage's prefix. Any web process serves any request of an upload: nothing is on
 
 - The multipart UploadId is in the upload's row (`multipart_upload_id`).
 - The offset is what is durable in the bucket: the parts (ListParts) plus the tail object
-  (`uploads/<id>.tail`), what a request received after its last whole part. The next request puts the
+  (`upload-tails/<id>`), what a request received after its last whole part. The next request puts the
   tail at the front of its first part, then deletes it. The tail names the part it will open, so a tail
   already in a part (a crash before its deletion) is recognised and not counted twice.
 - A request buffers at most one part (`part_bytes`, ≥ 5 MiB: S3's minimum for all parts but the last).
@@ -113,7 +113,8 @@ class S3UploadArea:
         return self.storage.object_key(self.key(upload_id))
 
     def tail_key(self, upload_id: UUID) -> str:
-        return self.object_key(upload_id) + ".tail"
+        # Apart from uploads/, where completed uploads stay as masters: the sweep lists tails alone.
+        return self.storage.object_key(f"upload-tails/{upload_id.hex}")
 
     def create(self, upload_id: UUID) -> str:
         with s3_errors(self.object_key(upload_id)):
@@ -188,16 +189,15 @@ class S3UploadArea:
 
     def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
         """Abort the multipart uploads begun longer than `max_age_s` ago and delete tails as old (a
-        crash may have left them without a row); how many went. In production, a lifecycle rule
-        (AbortIncompleteMultipartUpload) on the prefix does the same within the store."""
+        crash may have left them without a row); how many went. In production, lifecycle rules
+        (AbortIncompleteMultipartUpload on uploads/, expiration on upload-tails/) do the same."""
         limit = (time.time() if now is None else now) - max_age_s
-        prefix = self.storage.object_key("uploads") + "/"
         removed = 0
-        for found in self.multipart_uploads(prefix):
+        for found in self.multipart_uploads(self.storage.object_key("uploads") + "/"):
             if found["Initiated"].timestamp() < limit:
                 removed += self._abort(found["Key"], found["UploadId"])
-        for item in self._objects(prefix):
-            if item["Key"].endswith(".tail") and item["LastModified"].timestamp() < limit:
+        for item in self._objects(self.storage.object_key("upload-tails") + "/"):
+            if item["LastModified"].timestamp() < limit:
                 with s3_errors(item["Key"]):
                     self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
                 removed += 1
