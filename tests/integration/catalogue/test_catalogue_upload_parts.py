@@ -162,7 +162,7 @@ def test_patches_of_odd_sizes_alternating_between_two_processes_make_the_exact_m
     assert (multipart, objects) == ([], [f"media/uploads/{upload_id.hex}"])  # the master, nothing else
 
 
-def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_a_second_writer(
+def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_to_interfere(
     pods: Pods, tmp_path: Path
 ):
     data = os.urandom(2 * PART + 4321)
@@ -176,6 +176,7 @@ def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_a
         # While process 0 writes (its lock taken, as PostgreSQL shows), process 1 refuses another writer.
         wait_for(lambda: writer_locked(pods, path), timeout=30, what="process 0's writer lock")
         assert pods.patch(1, path, 0, data[:10]).status == 423
+        assert pods.request(1, "DELETE", path).status == 423  # nor is it terminated under the writer
     # The client gone: once process 0 has let go, both say what arrived.
     wait_for(lambda: not writer_locked(pods, path), timeout=30, what="the end of the cut request")
     assert pods.offset(0, path) == pods.offset(1, path) == sent

@@ -43,6 +43,10 @@ class UploadBytes(Protocol):
         """Where a request appends, locked against other writers (UploadBusy) while the context lasts."""
         ...
 
+    def locked(self, upload: Upload) -> AbstractContextManager[None]:
+        """The writers' lock alone (UploadBusy when taken): nothing writes while the context lasts."""
+        ...
+
     def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
         """Make the finished upload's bytes a file of `storage`, and say under which key."""
         ...
@@ -84,6 +88,11 @@ class UploadArea:
             finally:
                 file.flush()
                 os.fsync(file.fileno())
+
+    @contextmanager
+    def locked(self, upload: Upload) -> Iterator[None]:
+        with self.writer(upload):
+            yield
 
     def open(self, upload_id: UUID) -> BinaryIO:
         return self.path(upload_id).open("rb")

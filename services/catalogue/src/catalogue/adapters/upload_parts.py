@@ -158,6 +158,9 @@ class S3UploadArea:
             finally:
                 writer.close()
 
+    def locked(self, upload: Upload) -> AbstractContextManager[None]:
+        return self.lock(upload.id)
+
     def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
         """Complete the multipart upload: its object, in the catalogue's own bucket (`storage`, which
         bootstrap built this area on), is the master as it is; its key (not `key`)."""

@@ -109,7 +109,7 @@ class Uploads(MethodView):
         uploads,
         {400: "Upload-Length missing or not a number", 401: "No valid access token",
          403: "Not a catalogue editor, or no second factor", 412: "Not tus 1.0.0",
-         413: "Longer than Tus-Max-Size"},
+         413: "Longer than Tus-Max-Size", 503: "The bucket uploads go to cannot be reached"},
     )  # fmt: skip
     def post(self) -> Response:
         """Create an upload of Upload-Length bytes (tus creation)."""
@@ -133,7 +133,8 @@ class UploadResource(MethodView):
                    "Upload-Length": {"schema": {"type": "integer"}}}}},
     )  # fmt: skip
     @document_problems(uploads, {401: "No valid access token", 403: "Not a catalogue editor",
-                                 404: "No such upload (or not yours)", 412: "Not tus 1.0.0"})  # fmt: skip
+                                 404: "No such upload (or not yours)", 412: "Not tus 1.0.0",
+                                 503: "The bucket uploads go to cannot be reached"})  # fmt: skip
     def head(self, upload_id: UUID) -> Response:
         """The upload's offset: where a client resumes."""
         state = use_cases.state(catalogue(), _principal(), upload_id)
@@ -155,7 +156,7 @@ class UploadResource(MethodView):
         {400: "Upload-Offset missing", 401: "No valid access token", 403: "Not a catalogue editor",
          404: "No such upload", 409: "Upload-Offset is not the upload's offset", 412: "Not tus 1.0.0",
          413: "More bytes than the upload's length", 415: "Not application/offset+octet-stream",
-         423: "Another request is writing to it"},
+         423: "Another request is writing to it", 503: "The bucket uploads go to cannot be reached"},
     )  # fmt: skip
     def patch(self, upload_id: UUID) -> Response:
         """Append bytes at Upload-Offset (tus core)."""
@@ -176,7 +177,9 @@ class UploadResource(MethodView):
     @uploads.doc(security=BEARER_AUTH, parameters=[_header("Tus-Resumable", "string", True)],
                  responses={"204": {"description": "Terminated", "headers": TUS_HEADER}})  # fmt: skip
     @document_problems(uploads, {401: "No valid access token", 403: "Not a catalogue editor",
-                                 404: "No such upload", 412: "Not tus 1.0.0"})  # fmt: skip
+                                 404: "No such upload", 412: "Not tus 1.0.0",
+                                 423: "A request is writing to it",
+                                 503: "The bucket uploads go to cannot be reached"})  # fmt: skip
     def delete(self, upload_id: UUID) -> Response:
         """Stop an upload and forget its bytes (tus termination)."""
         use_cases.terminate(catalogue(), _principal(), upload_id)

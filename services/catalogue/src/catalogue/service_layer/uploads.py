@@ -85,15 +85,23 @@ def write(
             copied = append(file, read, current.upload.length - actual)
     except UploadBusy:
         raise Locked("Another request is writing to this upload; try again when it ends.") from None
+    except FileNotFoundError:  # terminated or expired meanwhile
+        raise NotFound("There is no such upload.") from None
     UPLOADED_BYTES.inc(copied)
     return UploadState(current.upload, actual + copied)
 
 
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
-    state(catalogue, principal, upload_id)
-    with catalogue.pool.connection() as conn:
-        upload_store.delete_upload(conn, upload_id)
-    catalogue.uploads.delete(upload_id)
+    """Forget the upload and its bytes; Locked while a request writes to it (in a bucket, a part it sent
+    after the multipart upload was aborted would be kept by some stores)."""
+    current = state(catalogue, principal, upload_id)
+    try:
+        with catalogue.uploads.locked(current.upload):
+            with catalogue.pool.connection() as conn:
+                upload_store.delete_upload(conn, upload_id)
+            catalogue.uploads.delete(upload_id)
+    except UploadBusy:
+        raise Locked("A request is writing to this upload; try again when it ends.") from None
 
 
 def expire_abandoned(catalogue: Catalogue) -> int:
