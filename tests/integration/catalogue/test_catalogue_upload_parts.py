@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask import Flask
 from tusclient import client as tus
 
 from accounts_common.db import create_pool
@@ -28,6 +29,7 @@ from tests.integration.catalogue.conftest import LINK_KEY, editor, unique_word
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server
+from tests.support.served import ServedIdentity
 
 PART = MIN_PART_BYTES
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -66,13 +68,32 @@ class Pods:
     def patch(self, pod: int, path: str, offset: int, data: bytes) -> http.client.HTTPResponse:
         return self.request(pod, "PATCH", path, OCTETS | {"Upload-Offset": str(offset)}, data)
 
-    def leftovers(self) -> tuple[list[str], list[str]]:
-        """The bucket's multipart uploads in progress and its objects, whatever their prefix (S3Proxy
-        keeps parts as objects of its own while an upload is in progress)."""
-        client = self.s3.client()
+    def multipart_upload_id(self, path: str) -> str:
+        with psycopg.connect(self.database_url) as conn:
+            row = conn.execute(
+                "SELECT multipart_upload_id FROM uploads WHERE id = %s", (upload_id(path),)
+            ).fetchone()
+        assert row is not None and row[0]
+        return str(row[0])
+
+    def leftovers(self, path: str, multipart_upload_id: str) -> tuple[list[str], list[str]]:
+        """What the bucket holds of one upload, whatever the prefix: its multipart uploads in progress,
+        and the objects naming it (S3Proxy keeps parts as objects named by its key and UploadId)."""
+        client, name = self.s3.client(), upload_id(path).hex
         multipart = client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
-        objects = client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
-        return [item["Key"] for item in multipart], [item["Key"] for item in objects]
+        objects = [
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+            for item in page.get("Contents", [])
+        ]
+        return (
+            [item["Key"] for item in multipart if name in item["Key"]],
+            [key for key in objects if name in key or multipart_upload_id in key],
+        )
+
+
+def upload_id(path: str) -> uuid.UUID:
+    return uuid.UUID(path.rsplit("/", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +101,23 @@ def database(infra: Infra) -> str:
     return migrated_database(infra, "test_catalogue_upload_parts", CATALOGUE_MIGRATIONS)
 
 
-@pytest.fixture
-def pods(infra: Infra, database: str, s3: S3Server, served_identity, tmp_path: Path) -> Iterator[Pods]:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def jwks() -> Iterator[ServedIdentity]:
+    """identity's keys on one port for the module's processes, answered by each test's identity (all sign
+    with the same key): the processes start once, not once a test."""
+    server = ServedIdentity(Flask(__name__))
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def current_identity(jwks: ServedIdentity, served_identity: ServedIdentity) -> None:
+    jwks.app = served_identity.app
+
+
+@pytest.fixture(scope="module")
+def pods(infra: Infra, database: str, s3: S3Server, jwks: ServedIdentity, tmp_path_factory) -> Iterator[Pods]:  # type: ignore[no-untyped-def]
+    logs = tmp_path_factory.mktemp("upload-parts")
     bucket = s3.new_bucket()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -89,7 +125,7 @@ def pods(infra: Infra, database: str, s3: S3Server, served_identity, tmp_path: P
         "CATALOGUE_DOWNLOAD_LINK_KEY": LINK_KEY.decode(),
         "CATALOGUE_STORAGE": f"s3://{bucket}/media",
         "CATALOGUE_UPLOAD_PART_BYTES": str(PART),
-        "IDENTITY_JWKS_URL": served_identity.jwks_url,
+        "IDENTITY_JWKS_URL": jwks.jwks_url,
         **s3.env,
     }
     ports = [free_port(), free_port()]
@@ -98,8 +134,8 @@ def pods(infra: Infra, database: str, s3: S3Server, served_identity, tmp_path: P
             f"catalogue-web-{index}",
             ["catalogue", "web", "--port", str(port), "--workers", "1"],
             env | {"CATALOGUE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                   "CATALOGUE_UPLOAD_ROOT": str(tmp_path / f"uploads-{index}")},
-            tmp_path,
+                   "CATALOGUE_UPLOAD_ROOT": str(logs / f"uploads-{index}")},
+            logs,
         ).start()
         for index, port in enumerate(ports)
     ]  # fmt: skip
@@ -113,7 +149,7 @@ def pods(infra: Infra, database: str, s3: S3Server, served_identity, tmp_path: P
 
 def writer_locked(pods: Pods, path: str) -> bool:
     """Whether some process holds the upload's writer lock (pg_locks shows the two int4 keys as oids)."""
-    namespace, key = lock_key(uuid.UUID(path.rsplit("/", 1)[1]))
+    namespace, key = lock_key(upload_id(path))
     with psycopg.connect(pods.database_url) as conn:
         row = conn.execute(
             """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
@@ -155,11 +191,11 @@ def test_patches_of_odd_sizes_alternating_between_two_processes_make_the_exact_m
         offset += size
         assert (written.status, written.headers["Upload-Offset"]) == (204, str(offset))
         assert pods.offset(0, path) == pods.offset(1, path) == offset
+    multipart_upload_id = pods.multipart_upload_id(path)
     master = make_video(pods, 1, path)
     assert hashlib.sha256(master).hexdigest() == hashlib.sha256(data).hexdigest()
-    multipart, objects = pods.leftovers()
-    upload_id = uuid.UUID(path.rsplit("/", 1)[1])
-    assert (multipart, objects) == ([], [f"media/uploads/{upload_id.hex}"])  # the master, nothing else
+    master_key = f"media/uploads/{upload_id(path).hex}"
+    assert pods.leftovers(path, multipart_upload_id) == ([], [master_key])  # the master, nothing else
 
 
 def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_to_interfere(
@@ -192,21 +228,25 @@ def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_t
 def test_termination_leaves_no_multipart_upload_and_no_tail(pods: Pods):
     path = pods.create(3 * PART)
     assert pods.patch(0, path, 0, os.urandom(PART + 1000)).status == 204  # a part and a tail
-    multipart, objects = pods.leftovers()
-    assert len(multipart) == 1 and any(key.startswith("media/upload-tails/") for key in objects)
+    multipart_upload_id = pods.multipart_upload_id(path)
+    multipart, objects = pods.leftovers(path, multipart_upload_id)
+    assert len(multipart) == 1 and f"media/upload-tails/{upload_id(path).hex}" in objects
     assert pods.request(1, "DELETE", path).status == 204
     assert pods.request(0, "HEAD", path).status == 404
-    assert pods.leftovers() == ([], [])
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
 
 
 def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogue):  # type: ignore[no-untyped-def]
     path = pods.create(3 * PART)
     assert pods.patch(1, path, 0, os.urandom(PART + 1000)).status == 204
+    multipart_upload_id = pods.multipart_upload_id(path)
+    assert pods.leftovers(path, multipart_upload_id)[0]
     # And a tail a crash left without its upload's row. (A multipart upload without a row is aborted
     # by its age, ListMultipartUploads' Initiated, which S3Proxy's filesystem backend reports as the
     # time of the listing: the unit tests cover that sweep.)
     client = pods.s3.client()
-    client.put_object(Bucket=pods.bucket, Key=f"media/upload-tails/{uuid.uuid4().hex}", Body=b"tail")
+    stray = f"media/upload-tails/{uuid.uuid4().hex}"
+    client.put_object(Bucket=pods.bucket, Key=stray, Body=b"tail")
     storage = S3Storage(pods.bucket, "media", client=client)
     with create_pool(pods.database_url, name="test-upload-parts-expiry") as pool:
         base = make_catalogue(database_url=pods.database_url, upload_expiry_s=0)
@@ -216,4 +256,5 @@ def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogu
         removed = uploads.expire_abandoned(catalogue)
     assert removed >= 2  # the upload's row, the stray tail
     assert pods.request(0, "HEAD", path).status == 404
-    assert pods.leftovers() == ([], [])
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
+    assert not client.list_objects_v2(Bucket=pods.bucket, Prefix=stray).get("Contents")
