@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from catalogue.adapters.storage import S3Storage, StorageUnavailable
-from catalogue.adapters.upload_area import UploadBusy, append
+from catalogue.adapters.upload_area import CHUNK_BYTES, UploadBusy, append
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
 from catalogue.adapters.upload_store import Upload
 
@@ -311,3 +311,22 @@ def test_the_sweep_aborts_old_multipart_uploads_and_tails_only(s3, locks):
         pod.object_key(upload.id) for upload in uploads[3:]
     )
     assert sorted(s3.objects) == sorted(pod.tail_key(upload.id) for upload in uploads[3:])
+
+
+def test_a_request_of_many_parts_buffers_one_part_at_most(s3, locks):
+    pod = area(s3, locks)
+    data = os.urandom(3 * PART + PART // 2)
+    upload = new_upload(pod, len(data))
+    body, buffered = io.BytesIO(data), []
+    with pod.writer(upload) as writer:
+        write = writer.write
+
+        def measured(chunk: bytes) -> int:
+            written = write(chunk)
+            buffered.append(writer.buffer.tell())
+            return written
+
+        writer.write = measured  # type: ignore[method-assign]
+        append(writer, body.read, len(data))
+    assert len(buffered) > 3 * PART // CHUNK_BYTES and max(buffered) < PART
+    assert [part.size for part in pod.parts(upload)] == [PART, PART, PART, PART // 2]

@@ -2,8 +2,8 @@
 Uppy, tus-js-client and tuspy upload a master here and resume it after any interruption; an upload no
 video is made of within CATALOGUE_UPLOAD_EXPIRY_S expires (Upload-Expires), removed by the transcoder.
 
-Bodies are streamed to disk in 1 MiB chunks (never held in memory); MAX_CONTENT_LENGTH, which guards
-the JSON endpoints, does not apply to a PATCH here."""
+Bodies are read in 1 MiB chunks into the upload area, a folder or (with a bucket) S3 parts, never held
+in memory whole; MAX_CONTENT_LENGTH, which guards the JSON endpoints, does not apply to a PATCH here."""
 
 from typing import Any
 from uuid import UUID
@@ -71,7 +71,7 @@ def tus_checks() -> Response | None:
             headers={"Tus-Version": TUS_VERSION},
         )
     if request.method == "PATCH":
-        # The body goes to disk in chunks: an upload's own length bounds it, not the JSON limit.
+        # The body goes to the upload area in chunks: an upload's own length bounds it, not the JSON limit.
         request.max_content_length = catalogue().settings.max_upload_bytes
     return None
 
