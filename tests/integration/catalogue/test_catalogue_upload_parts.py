@@ -14,14 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import psycopg
 import pytest
+from botocore.config import Config
 from flask import Flask
 from tusclient import client as tus
 
 from accounts_common.db import create_pool
-from catalogue.adapters.storage import S3Storage
+from catalogue.adapters.storage import S3Storage, s3_config
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea, lock_key, pg_lock
+from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import uploads
 from tests.conftest import Infra, migrated_database
@@ -258,3 +261,28 @@ def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogu
     assert pods.request(0, "HEAD", path).status == 404
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
     assert not client.list_objects_v2(Bucket=pods.bucket, Prefix=stray).get("Contents")
+
+
+def test_a_store_that_does_not_answer_is_503_not_500(pods: Pods, make_catalogue):  # type: ignore[no-untyped-def]
+    path = pods.create(3 * PART)
+    # The same bucket through an address where nothing listens (the store down), retries off.
+    once = s3_config().merge(Config(retries={"total_max_attempts": 1}))
+    unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
+                               aws_access_key_id="x", aws_secret_access_key="y", config=once)  # fmt: skip
+    storage = S3Storage(pods.bucket, "media", client=unreachable)
+    with create_pool(pods.database_url, name="test-upload-parts-down") as pool:
+        base = make_catalogue(database_url=pods.database_url)
+        down = dataclasses.replace(
+            base, pool=pool, storage=storage, uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART)
+        )
+        client = create_app(down).test_client()
+        answers = [
+            client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "10"}),
+            client.head(path, headers=editor() | TUS),
+            client.patch(path, data=b"abc", headers=editor() | TUS | OCTETS | {"Upload-Offset": "0"}),
+            client.delete(path, headers=editor() | TUS),
+        ]
+    for answer in answers:
+        assert answer.status_code == 503, answer.data
+    assert answers[0].json["type"].endswith("storage-unavailable")
+    assert pods.offset(1, path) == 0  # the upload itself is untouched
