@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.support import LOGS, BenchDatabases, infra_env
+from bench.support import LOGS, BenchDatabases, infra_env, write_incompressible
 from tests.support.catalogue import granted_link, peak_rss_bytes, worker_pids
 from tests.support.processes import ServiceProcess, free_port, run_once
 
@@ -26,18 +26,6 @@ FILE_SIZE = 2 * 1000**3
 ROUNDS = 5
 BLOCK = 1024 * 1024
 LINK_KEY = f"bench-link-key-{uuid.uuid4().hex}"
-
-
-def write_file(path: Path) -> None:
-    """FILE_SIZE bytes of a random 1 MiB block repeated (incompressible enough, cheap to make)."""
-    block = os.urandom(BLOCK)
-    with path.open("wb") as file:
-        for _ in range(FILE_SIZE // BLOCK):
-            file.write(block)
-        file.write(block[: FILE_SIZE % BLOCK])
-    with path.open("rb") as file:
-        while file.read(8 * BLOCK):
-            pass  # into the page cache, for both contestants
 
 
 def raw_sendfile_server(path: Path) -> int:
@@ -82,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="catalogue-delivery-") as folder:
         root = Path(folder)
         (root / "big").mkdir()
-        write_file(root / "big" / "master.mxf")
+        write_incompressible(root / "big" / "master.mxf", FILE_SIZE)
         web_env = {
             **env,
             "CATALOGUE_DATABASE_URL": databases.create("catalogue"),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tusclient import client as tus
 
-from bench.support import LOGS, BenchDatabases, infra_env
+from bench.support import LOGS, BenchDatabases, infra_env, write_incompressible
 from tests.support.catalogue import peak_rss_bytes, worker_pids
 from tests.support.processes import ServiceProcess, free_port, run_once
 from tests.support.staff import PrivateIdentity
@@ -33,18 +33,6 @@ from tests.support.staff import PrivateIdentity
 FILE_SIZE = int(os.environ.get("UPLOAD_BENCH_BYTES", 2**30))
 CHUNK = 32 * 2**20
 ROUNDS = 2
-BLOCK = 2**20
-
-
-def write_file(path: Path) -> None:
-    block = os.urandom(BLOCK)
-    with path.open("wb") as file:
-        for _ in range(FILE_SIZE // BLOCK):
-            file.write(block)
-        file.write(block[: FILE_SIZE % BLOCK])
-    with path.open("rb") as file:
-        while file.read(8 * BLOCK):
-            pass
 
 
 def timed_mb_per_s(action) -> float:  # type: ignore[no-untyped-def]
@@ -96,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="catalogue-upload-") as folder:
         root = Path(folder)
         source = root / "master.bin"
-        write_file(source)
+        write_incompressible(source, FILE_SIZE)
         identity = PrivateIdentity.start(env["KAFKA_BOOTSTRAP_SERVERS"], databases.create("identity"), LOGS)
         port = free_port()
         web_env = {

@@ -153,3 +153,16 @@ def describe_ms(samples: list[float]) -> str:
         f"p99 {percentile(samples, 0.99) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms, "
         f"mean {statistics.fmean(samples) * 1000:.1f} ms (n={len(samples)})"
     )
+
+
+def write_incompressible(path: Path, size: int, block_size: int = 2**20) -> None:
+    """`size` bytes of one random block repeated (incompressible enough, cheap to make), read once
+    more into the page cache so that every contestant starts from it."""
+    block = os.urandom(block_size)
+    with path.open("wb") as file:
+        for _ in range(size // block_size):
+            file.write(block)
+        file.write(block[: size % block_size])
+    with path.open("rb") as file:
+        while file.read(8 * block_size):
+            pass

@@ -23,8 +23,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from psycopg import sql
+from psycopg_pool import ConnectionPool
 
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, migrate
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
@@ -161,6 +162,22 @@ def migrated_database(infra: Infra, name: str, *migration_sets: MigrationSet) ->
     url = fresh_database(infra, name)
     migrate(url, COMMON_MIGRATIONS, *migration_sets)
     return url
+
+
+def database_fixtures(name: str, *migration_sets: MigrationSet, scope: str = "session"):  # type: ignore[no-untyped-def]
+    """Two fixtures, `<name>_db` (a fresh database's URL, migrated) and `<name>_pool` (a pool on it):
+    `identity_db, identity_pool = database_fixtures("identity", IDENTITY_MIGRATIONS)` in a conftest."""
+
+    @pytest.fixture(scope=scope, name=f"{name}_db")
+    def database(infra: Infra) -> str:
+        return migrated_database(infra, f"test_{name}", *migration_sets)
+
+    @pytest.fixture(scope=scope, name=f"{name}_pool")
+    def pool(request: pytest.FixtureRequest) -> Iterator[ConnectionPool]:
+        with create_pool(request.getfixturevalue(f"{name}_db"), name=f"test-{name}") as opened:
+            yield opened
+
+    return database, pool
 
 
 def _drop_databases(infra: Infra) -> None:

@@ -53,7 +53,7 @@ cmd_start() {
         die "the SMTP sink from before Mailpit still runs (pid $(cat "$(pidfile "$LEGACY")")): $0 stop, then start"
     fi
     launch mailpit "$MAILPIT" --listen "127.0.0.1:$HTTP_PORT" --smtp "127.0.0.1:$MAILPIT_SMTP" \
-        --database "$STATE/mailpit.db" --max 10000 --disable-version-check --smtp-disable-rdns
+        --database "$STATE/mailpit.db" --max 10000 --compression 0 --disable-version-check --smtp-disable-rdns
     launch faults "$PYTHON" "$SCRIPT_DIR/smtp_faults.py" --smtp-port "$SMTP_PORT" \
         --control-port "$CONTROL_PORT" --mailpit-smtp "127.0.0.1:$MAILPIT_SMTP" \
         --bounce-maildir "$BOUNCE_MAILDIR"

@@ -6,7 +6,6 @@ page's preview actually plays in Chromium; then withdraws it. Without JavaScript
 another tus client (tuspy) becomes a video through the same forms. Every page passes axe."""
 
 import re
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -18,23 +17,11 @@ from tusclient.exceptions import TusCommunicationError
 from tests.browser.test_console import staff_session
 from tests.conftest import Stack
 from tests.support.browser import assert_accessible
+from tests.support.catalogue import small_video
 from tests.support.polling import wait_for
 
 TRANSCODED_WITHIN_MS = 90_000
 UPLOAD_PATH = re.compile(r"^/console/videos/uploads/[0-9a-f-]{36}$")
-
-
-def render_master(path: Path) -> Path:
-    """A small real video (picture and sound) for the page to upload."""
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-y", "-v", "error",
-         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=3",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return path
 
 
 def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
@@ -86,7 +73,7 @@ def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  
             route.continue_()
 
     page.route("**/console/videos/uploads/**", break_first_chunk)
-    page.locator("#file").set_input_files(str(render_master(tmp_path / "briefing.mp4")))
+    page.locator("#file").set_input_files(str(small_video(tmp_path / "briefing.mp4", "320x240", 3)))
     expect(page.locator("#upload-status")).to_have_text(
         "Uploaded. Now give the video its titles and create it."
     )
@@ -160,7 +147,10 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         session = {c["name"]: c["value"] for c in context.cookies()}["portal_session"]
         csrf = page.locator("input[name=csrf_token]").first.input_value()
         headers = {"Cookie": f"portal_session={session}", "X-CSRFToken": csrf}
-        master, endpoint = render_master(tmp_path / "archive.mp4"), f"{portal.url}/console/videos/uploads/"
+        master, endpoint = (
+            small_video(tmp_path / "archive.mp4", "320x240", 3),
+            f"{portal.url}/console/videos/uploads/",
+        )
         with master.open("rb") as stream:
             first = tus.TusClient(endpoint, headers=headers).uploader(
                 file_stream=stream, chunk_size=64 * 1024

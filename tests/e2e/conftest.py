@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
 from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
 from accounts_common.events.topics import (
@@ -32,6 +31,7 @@ from accounts_common.events.topics import (
 from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end  # noqa: F401 - re-exported
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
+from tests.support.kafka import publish_events
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 from tests.support.staff import PrivateIdentity, staff_token
 
@@ -101,18 +101,7 @@ class Mailer:
 
     def publish_events(self, topic: str, events: list[CloudEvent]) -> None:
         """Publish these events to the private copy of `topic`."""
-        producer = KafkaProducer(bootstrap_servers=self.kafka, linger_ms=5)
-        try:
-            for event in events:
-                producer.send(
-                    self.topic(topic),
-                    key=event.subject.encode(),
-                    value=event.to_json().encode(),
-                    headers=event.content_headers(),
-                )
-            producer.flush(30)
-        finally:
-            producer.close()
+        publish_events(self.kafka, self.topic(topic), events)
 
     def deliveries(self, email: str) -> list[dict[str, Any]]:
         """GET /v1/deliveries?email= as support staff."""

@@ -24,6 +24,7 @@ from accounts_common.events import Topic
 from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS, delete_topics, ensure_topics
 from tests.conftest import RUN_ID, Infra, fresh_database
 from tests.e2e.conftest import Stack, stack_staff_header, verified_account
+from tests.support.catalogue import small_video
 from tests.support.http import call
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
@@ -89,18 +90,6 @@ def publishing(
         delete_topics(infra.kafka, [topic.name for topic in topics])
 
 
-def render(path: Path, size: str, seconds: float) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-y", "-v", "error",
-         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True, timeout=300,
-    )  # fmt: skip
-    return path
-
-
 def probe(data: bytes, path: Path) -> dict[str, Any]:
     path.write_bytes(data)
     done = subprocess.run(
@@ -148,7 +137,7 @@ def wait_ready(publishing: Publishing, video_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("publishing", ["local", "s3"], indirect=True)
 def test_a_1080p_upload_is_resumed_transcoded_published_and_announced(publishing, stack, infra, tmp_path):
-    master = render(tmp_path / "master.mp4", "1920x1080", 2)
+    master = small_video(tmp_path / "master.mp4", "1920x1080", 2)
     reader = TopicReader(infra.kafka, PREFIX + VIDEO_EVENTS)
     try:
         video_id = create_video(
@@ -202,7 +191,7 @@ def test_a_1080p_upload_is_resumed_transcoded_published_and_announced(publishing
 def test_a_transcoder_killed_mid_job_leaves_nothing_listed_and_the_restarted_one_finishes(
     publishing, tmp_path
 ):
-    master = render(tmp_path / "long.mp4", "1280x720", 8)
+    master = small_video(tmp_path / "long.mp4", "1280x720", 8)
     video_id = create_video(publishing, upload_interrupted(publishing, master), "Killed midway")
 
     def encoding() -> bool:

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from kafka import KafkaProducer
 
 from accounts_common.events import CloudEvent, dead_letter_topic, new_event
 from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS, delete_topics
 from tests.conftest import RUN_ID
 from tests.e2e.conftest import Newsletter, start_newsletter, start_private_identity
+from tests.support.kafka import publish_events
 from tests.support.polling import wait_for
 
 PREFIX = f"e2e-{RUN_ID}-videos."
@@ -42,22 +42,6 @@ def videos_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type:
         )
 
 
-def publish_twice(kafka: str, events: list[CloudEvent]) -> None:
-    producer = KafkaProducer(bootstrap_servers=kafka, linger_ms=5)
-    try:
-        for event in events:
-            for _ in range(2):
-                producer.send(
-                    PREFIX + VIDEO_EVENTS,
-                    key=event.subject.encode(),
-                    value=event.to_json().encode(),
-                    headers=event.content_headers(),
-                )
-        producer.flush(30)
-    finally:
-        producer.close()
-
-
 def video_event(event_type: str, video_id: uuid.UUID, **data: object) -> CloudEvent:
     now = datetime.now(UTC).isoformat()
     extra = (
@@ -69,8 +53,9 @@ def video_event(event_type: str, video_id: uuid.UUID, **data: object) -> CloudEv
 
 def test_published_videos_gather_into_a_draft_the_editor_sees_and_nothing_is_sent(videos_newsletter, infra):
     summit, press = uuid.uuid4(), uuid.uuid4()
-    publish_twice(
+    publish_events(
         infra.kafka,
+        PREFIX + VIDEO_EVENTS,
         [
             video_event("VideoPublished", summit, title={"en": "The summit", "fr": "Le sommet"}),
             video_event(
@@ -78,6 +63,7 @@ def test_published_videos_gather_into_a_draft_the_editor_sees_and_nothing_is_sen
             ),
             video_event("VideoUnpublished", summit),
         ],
+        copies=2,  # each delivered twice: the projection counts each once
     )
 
     def gathered() -> dict | None:  # type: ignore[type-arg]

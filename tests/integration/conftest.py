@@ -13,7 +13,6 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common import account_projection
 from accounts_common.codecrypt import cipher_from_env
-from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, parse_event, validate_data
 from accounts_common.events.topics import ensure_topics
 from accounts_common.roles import Role
@@ -29,21 +28,12 @@ from newsletter.bootstrap import bootstrap as newsletter_bootstrap
 from newsletter.entrypoints.app import create_app as create_newsletter_app
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.settings import Settings as NewsletterSettings
-from tests.conftest import RUN_ID, Infra, migrated_database
+from tests.conftest import RUN_ID, database_fixtures
 from tests.support.hashing import CHEAP_HASHING
 from tests.support.served import ServedIdentity
 from tests.support.sink import PrivateSink
 
-
-@pytest.fixture(scope="session")
-def identity_db(infra: Infra) -> str:
-    return migrated_database(infra, "test_identity", IDENTITY_MIGRATIONS)
-
-
-@pytest.fixture(scope="session")
-def identity_pool(identity_db: str) -> Iterator[ConnectionPool]:
-    with create_pool(identity_db, name="test-identity") as pool:
-        yield pool
+identity_db, identity_pool = database_fixtures("identity", IDENTITY_MIGRATIONS)
 
 
 @pytest.fixture
@@ -187,15 +177,7 @@ NEWSLETTER_TOPIC_PREFIX = f"test-{RUN_ID}."  # the newsletter's topics, private 
 IDENTITY_SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
-@pytest.fixture(scope="session")
-def newsletter_db(infra: Infra) -> str:
-    return migrated_database(infra, "test_newsletter", NEWSLETTER_MIGRATIONS)
-
-
-@pytest.fixture(scope="session")
-def newsletter_pool(newsletter_db: str) -> Iterator[ConnectionPool]:
-    with create_pool(newsletter_db, name="test-newsletter") as pool:
-        yield pool
+newsletter_db, newsletter_pool = database_fixtures("newsletter", NEWSLETTER_MIGRATIONS)
 
 
 @pytest.fixture

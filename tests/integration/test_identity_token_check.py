@@ -23,7 +23,7 @@ from identity.adapters.tokens import key_id, pem_of
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
 from identity.migrations import IDENTITY_MIGRATIONS
-from tests.conftest import Infra, migrated_database
+from tests.conftest import Infra, database_fixtures, migrated_database
 from tests.integration.conftest import NEW_PASSWORD, PASSWORD, bearer, feed, reset_password, sign_up
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
@@ -32,16 +32,8 @@ from tests.support.served import ServedIdentity
 SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
-@pytest.fixture(scope="module")
-def own_identity_db(infra: Infra) -> str:
-    """identity's database for this module alone, so its relay publishes only these tests' events."""
-    return migrated_database(infra, "test_token_check_identity", IDENTITY_MIGRATIONS)
-
-
-@pytest.fixture(scope="module")
-def own_identity_pool(own_identity_db: str) -> Iterator[ConnectionPool]:
-    with create_pool(own_identity_db, name="test-token-check-identity") as pool:
-        yield pool
+# identity's database for this module alone, so its relay publishes only these tests' events.
+own_identity_db, own_identity_pool = database_fixtures("own_identity", IDENTITY_MIGRATIONS, scope="module")
 
 
 @pytest.fixture(scope="module")

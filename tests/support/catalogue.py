@@ -1,6 +1,7 @@
 """Helpers for tests and benchmarks of `catalogue web` as a process: a granted link to a stored file,
-and the memory of its gunicorn worker."""
+the memory of its gunicorn worker, and small real videos to publish."""
 
+import subprocess
 import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -53,3 +54,16 @@ def peak_rss_bytes(pid: int) -> int:
 def worker_pids(master: int) -> list[int]:
     """The gunicorn workers (children) of a master process."""
     return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def small_video(path: Path, size: str = "1280x720", seconds: float = 1.0) -> Path:
+    """A small real video: ffmpeg's test pattern with a tone, H.264/AAC in MP4."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-y", "-v", "error",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+         str(path)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    return path

@@ -15,9 +15,14 @@ METADATA_WAIT_S = 10.0  # before a consumer's first poll, for the topics' partit
 
 
 def create_producer(
-    bootstrap_servers: str, *, client_id: str, max_request_size: int = MAX_RECORD_BYTES
+    bootstrap_servers: str,
+    *,
+    client_id: str,
+    max_request_size: int = MAX_RECORD_BYTES,
+    batch_size: int = 16_384,
 ) -> KafkaProducer:
-    """An idempotent producer: acks from all replicas, retries that neither duplicate nor reorder."""
+    """An idempotent producer: acks from all replicas, retries that neither duplicate nor reorder.
+    `batch_size`: bytes per partition batch (Kafka's default; a bulk producer wants more)."""
     return KafkaProducer(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
@@ -29,6 +34,7 @@ def create_producer(
         delivery_timeout_ms=30_000,
         reconnect_backoff_max_ms=2_000,
         max_request_size=max_request_size,
+        batch_size=batch_size,
     )
 
 

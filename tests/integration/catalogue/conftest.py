@@ -14,7 +14,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
 
-from accounts_common.db import create_pool
 from accounts_common.roles import Role
 from catalogue.adapters.storage import LocalStorage
 from catalogue.adapters.upload_area import UploadArea
@@ -25,7 +24,7 @@ from catalogue.settings import Settings
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity
 from identity.entrypoints.app import create_app as create_identity_app
-from tests.conftest import Infra, migrated_database
+from tests.conftest import database_fixtures
 from tests.integration.conftest import staff_token
 from tests.support.served import ServedIdentity
 
@@ -33,15 +32,7 @@ LINK_KEY = b"test-download-link-key-of-at-least-32-bytes"
 SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
-@pytest.fixture(scope="session")
-def catalogue_db(infra: Infra) -> str:
-    return migrated_database(infra, "test_catalogue", CATALOGUE_MIGRATIONS)
-
-
-@pytest.fixture(scope="session")
-def catalogue_pool(catalogue_db: str) -> Iterator[ConnectionPool]:
-    with create_pool(catalogue_db, name="test-catalogue") as pool:
-        yield pool
+catalogue_db, catalogue_pool = database_fixtures("catalogue", CATALOGUE_MIGRATIONS)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.transcoder import Transcoder
 from tests.integration.catalogue.conftest import editor, unique_word
 from tests.integration.conftest import bearer, sign_up, staff_token
+from tests.support.catalogue import small_video
 from tests.support.served import ServedIdentity
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -55,19 +56,6 @@ def tus_upload(served: ServedCatalogue, path: Path, chunk_size: int = 2**20) -> 
     )
     uploader.upload()
     return str(uploader.url)
-
-
-def render(path: Path, size: str = "1280x720", seconds: float = 1.0) -> Path:
-    """A tiny real video: ffmpeg's test pattern with a tone, H.264/AAC in MP4."""
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-y", "-v", "error",
-         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-         str(path)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return path
 
 
 def rfc9530_sha256(data: bytes) -> str:
@@ -222,7 +210,7 @@ def test_the_tus_protocol_answers_and_refusals(served, served_identity, identity
 
 
 def test_an_upload_becomes_a_video_transcoded_published_and_withdrawn(served, tmp_path):
-    master = render(tmp_path / "master.mp4")
+    master = small_video(tmp_path / "master.mp4")
     video = submit(served, tus_upload(served, master))
     client, video_path = served.client, f"/v1/videos/{video['id']}"
     processing = client.get(video_path, headers=editor()).json
@@ -301,7 +289,7 @@ def repository_key(served: ServedCatalogue, video_id: str, rendition_id: str) ->
 
 
 def test_a_small_master_is_never_upscaled(served, tmp_path):
-    video = submit(served, tus_upload(served, render(tmp_path / "small.mp4", size="320x240")))
+    video = submit(served, tus_upload(served, small_video(tmp_path / "small.mp4", size="320x240")))
     assert Transcoder(served.catalogue).run_once() is True
     ready = served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json
     assert [(r["label"], r["height"]) for r in ready["renditions"]] == [
@@ -335,7 +323,7 @@ def test_a_video_needs_a_finished_upload_of_its_editor(served, served_identity, 
 
 
 def test_two_workers_never_hold_one_job_and_a_lapsed_lease_is_taken_again(served, tmp_path):
-    video = submit(served, tus_upload(served, render(tmp_path / "m.mp4", size="320x240", seconds=0.5)))
+    video = submit(served, tus_upload(served, small_video(tmp_path / "m.mp4", size="320x240", seconds=0.5)))
     video_id = uuid.UUID(video["id"])
     url = served.catalogue.settings.database_url
     with psycopg.connect(url) as first, psycopg.connect(url) as second:
@@ -370,7 +358,7 @@ def claimed_video(conn: psycopg.Connection, worker: str) -> uuid.UUID | None:
 
 
 def test_editors_edit_metadata_in_both_languages_and_it_is_audited(served, tmp_path):
-    video = submit(served, tus_upload(served, render(tmp_path / "e.mp4", size="320x240", seconds=0.5)))
+    video = submit(served, tus_upload(served, small_video(tmp_path / "e.mp4", size="320x240", seconds=0.5)))
     path = f"/v1/videos/{video['id']}"
     edited = served.client.patch(path, json={"title": {"en": "Edited", "fr": "Modifié"}, "tags": ["A", "a "]},
                                  headers=editor())  # fmt: skip
