@@ -21,13 +21,12 @@ from botocore.config import Config
 from flask import Flask
 from tusclient import client as tus
 
-from accounts_common.db import create_pool
 from catalogue.adapters.storage import S3Storage, s3_config
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea, lock_key, pg_lock
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import uploads
-from tests.conftest import Infra, migrated_database
+from tests.conftest import Infra, database_fixtures
 from tests.integration.catalogue.conftest import LINK_KEY, editor, unique_word
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, stop_all
@@ -99,9 +98,7 @@ def upload_id(path: str) -> uuid.UUID:
     return uuid.UUID(path.rsplit("/", 1)[1])
 
 
-@pytest.fixture(scope="module")
-def database(infra: Infra) -> str:
-    return migrated_database(infra, "test_catalogue_upload_parts", CATALOGUE_MIGRATIONS)
+upload_parts_db, upload_parts_pool = database_fixtures("upload_parts", CATALOGUE_MIGRATIONS, scope="module")
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +116,14 @@ def current_identity(jwks: ServedIdentity, served_identity: ServedIdentity) -> N
 
 
 @pytest.fixture(scope="module")
-def pods(infra: Infra, database: str, s3: S3Server, jwks: ServedIdentity, tmp_path_factory) -> Iterator[Pods]:  # type: ignore[no-untyped-def]
+def pods(
+    infra: Infra, upload_parts_db: str, s3: S3Server, jwks: ServedIdentity, tmp_path_factory
+) -> Iterator[Pods]:  # type: ignore[no-untyped-def]
     logs = tmp_path_factory.mktemp("upload-parts")
     bucket = s3.new_bucket()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "CATALOGUE_DATABASE_URL": database,
+        "CATALOGUE_DATABASE_URL": upload_parts_db,
         "CATALOGUE_DOWNLOAD_LINK_KEY": LINK_KEY.decode(),
         "CATALOGUE_STORAGE": f"s3://{bucket}/media",
         "CATALOGUE_UPLOAD_PART_BYTES": str(PART),
@@ -145,7 +144,7 @@ def pods(infra: Infra, database: str, s3: S3Server, jwks: ServedIdentity, tmp_pa
     try:
         for process, port in zip(processes, ports, strict=True):
             process.wait_http(f"http://127.0.0.1:{port}/readyz")
-        yield Pods(ports, bucket, database, s3)
+        yield Pods(ports, bucket, upload_parts_db, s3)
     finally:
         stop_all(processes)
 
@@ -239,7 +238,7 @@ def test_termination_leaves_no_multipart_upload_and_no_tail(pods: Pods):
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
 
 
-def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogue):  # type: ignore[no-untyped-def]
+def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogue, upload_parts_pool):  # type: ignore[no-untyped-def]
     path = pods.create(3 * PART)
     assert pods.patch(1, path, 0, os.urandom(PART + 1000)).status == 204
     multipart_upload_id = pods.multipart_upload_id(path)
@@ -251,37 +250,41 @@ def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogu
     stray = f"media/upload-tails/{uuid.uuid4().hex}"
     client.put_object(Bucket=pods.bucket, Key=stray, Body=b"tail")
     storage = S3Storage(pods.bucket, "media", client=client)
-    with create_pool(pods.database_url, name="test-upload-parts-expiry") as pool:
-        base = make_catalogue(database_url=pods.database_url, upload_expiry_s=0)
-        catalogue = dataclasses.replace(
-            base, pool=pool, storage=storage, uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART)
-        )
-        removed = uploads.expire_abandoned(catalogue)
+    base = make_catalogue(database_url=pods.database_url, upload_expiry_s=0)
+    catalogue = dataclasses.replace(
+        base,
+        pool=upload_parts_pool,
+        storage=storage,
+        uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART),
+    )
+    removed = uploads.expire_abandoned(catalogue)
     assert removed >= 2  # the upload's row, the stray tail
     assert pods.request(0, "HEAD", path).status == 404
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
     assert not client.list_objects_v2(Bucket=pods.bucket, Prefix=stray).get("Contents")
 
 
-def test_a_store_that_does_not_answer_is_503_not_500(pods: Pods, make_catalogue):  # type: ignore[no-untyped-def]
+def test_a_store_that_does_not_answer_is_503_not_500(pods: Pods, make_catalogue, upload_parts_pool):  # type: ignore[no-untyped-def]
     path = pods.create(3 * PART)
     # The same bucket through an address where nothing listens (the store down), retries off.
     once = s3_config().merge(Config(retries={"total_max_attempts": 1}))
     unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
                                aws_access_key_id="x", aws_secret_access_key="y", config=once)  # fmt: skip
     storage = S3Storage(pods.bucket, "media", client=unreachable)
-    with create_pool(pods.database_url, name="test-upload-parts-down") as pool:
-        base = make_catalogue(database_url=pods.database_url)
-        down = dataclasses.replace(
-            base, pool=pool, storage=storage, uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART)
-        )
-        client = create_app(down).test_client()
-        answers = [
-            client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "10"}),
-            client.head(path, headers=editor() | TUS),
-            client.patch(path, data=b"abc", headers=editor() | TUS | OCTETS | {"Upload-Offset": "0"}),
-            client.delete(path, headers=editor() | TUS),
-        ]
+    base = make_catalogue(database_url=pods.database_url)
+    down = dataclasses.replace(
+        base,
+        pool=upload_parts_pool,
+        storage=storage,
+        uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART),
+    )
+    client = create_app(down).test_client()
+    answers = [
+        client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "10"}),
+        client.head(path, headers=editor() | TUS),
+        client.patch(path, data=b"abc", headers=editor() | TUS | OCTETS | {"Upload-Offset": "0"}),
+        client.delete(path, headers=editor() | TUS),
+    ]
     for answer in answers:
         assert answer.status_code == 503, answer.data
     assert answers[0].json["type"].endswith("storage-unavailable")
