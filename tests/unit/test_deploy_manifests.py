@@ -99,7 +99,7 @@ def test_the_compose_s3_variant_points_every_catalogue_process_at_its_bucket():
     base = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
     override = yaml.safe_load((DEPLOY / "compose.s3.yaml").read_text())["services"]
     assert set(override) - {"s3"} <= set(base), "the override only changes services of compose.yaml"
-    for name in ("catalogue-seed", "catalogue-web", "catalogue-worker"):
+    for name in ("catalogue-seed", "catalogue-web", "catalogue-worker", "catalogue-transcoder"):
         env = override[name]["environment"]
         assert env["CATALOGUE_STORAGE"].startswith("s3://") and env["AWS_ENDPOINT_URL"] == "http://s3:80"
         assert env["CATALOGUE_X_ACCEL_REDIRECT_PREFIX"] == ""

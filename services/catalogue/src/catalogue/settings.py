@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from accounts_common.config import (
     ServiceSettings,
+    at_least,
     secret_setting,
     setting,
     without_trailing_slash,
@@ -33,6 +34,8 @@ class Settings(ServiceSettings):
     storage_root: str = ".state/catalogue-media"
     storage: str = setting("", parse=storage_location)  # s3://bucket[/prefix]; empty: the folder storage_root
     upload_root: str = ".state/catalogue-uploads"
+    # With a bucket: the size of an upload's S3 parts, each buffered by the request (S3's minimum: 5 MiB).
+    upload_part_bytes: int = setting(8 * 1024 * 1024, parse=at_least(5 * 1024 * 1024))
     max_upload_bytes: int = 200 * 1024**3
     upload_expiry_s: int = 24 * 3600  # an upload not made into a video by then is removed
     transcoder_metrics_port: int = 9108

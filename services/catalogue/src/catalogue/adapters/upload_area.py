@@ -1,20 +1,63 @@
-"""Where tus uploads collect their bytes before they become a video's master: one file per upload in
-a folder. A file's size is the upload's offset, so what reached the disk before a crash counts."""
+"""Where tus uploads collect their bytes before they become a video's master. `UploadArea` is a folder
+(the folder storage): one file per upload, whose size is the upload's offset, so what reached the disk
+before a crash counts. With a bucket, `catalogue.adapters.upload_parts.S3UploadArea` keeps them as S3
+multipart uploads instead, behind the same `UploadBytes` protocol."""
 
 import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 from uuid import UUID
+
+from catalogue.adapters.storage import Storage
+from catalogue.adapters.upload_store import Upload
 
 CHUNK_BYTES = 1024 * 1024
 
 
 class UploadBusy(Exception):
     """Another request is writing to this upload right now."""
+
+
+class Appender(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class UploadBytes(Protocol):
+    """Where an upload's bytes wait (see the module's docstring)."""
+
+    def create(self, upload_id: UUID) -> str | None:
+        """Make room for a new upload; what its row keeps to find the bytes again (or None)."""
+        ...
+
+    def offset(self, upload: Upload) -> int:
+        """Bytes received and kept so far; FileNotFoundError when the upload is gone."""
+        ...
+
+    def writer(self, upload: Upload) -> AbstractContextManager[Appender]:
+        """Where a request appends, locked against other writers (UploadBusy) while the context lasts."""
+        ...
+
+    def locked(self, upload: Upload) -> AbstractContextManager[None]:
+        """The writers' lock alone (UploadBusy when taken): nothing writes while the context lasts."""
+        ...
+
+    def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
+        """Make the finished upload's bytes a file of `storage`, and say under which key."""
+        ...
+
+    def delete(self, upload_id: UUID) -> None:
+        """Forget the bytes of an upload terminated, expired or made into a video (never the master)."""
+        ...
+
+    def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
+        """Remove the bytes of uploads older than `max_age_s` whatever the rows say; how many went."""
+        ...
 
 
 class UploadArea:
@@ -28,26 +71,37 @@ class UploadArea:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path(upload_id).touch(exist_ok=False)
 
-    def offset(self, upload_id: UUID) -> int:
+    def offset(self, upload: Upload) -> int:
         """Bytes received so far; FileNotFoundError when the upload is gone."""
-        return self.path(upload_id).stat().st_size
+        return self.path(upload.id).stat().st_size
 
     @contextmanager
-    def writer(self, upload_id: UUID) -> Iterator[BinaryIO]:
+    def writer(self, upload: Upload) -> Iterator[BinaryIO]:
         """The upload's file opened for appending, locked against other writers (UploadBusy)."""
-        with self.path(upload_id).open("ab") as file:
+        with self.path(upload.id).open("ab") as file:
             try:
                 fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UploadBusy(str(upload_id)) from None
+                raise UploadBusy(str(upload.id)) from None
             try:
                 yield file
             finally:
                 file.flush()
                 os.fsync(file.fileno())
 
+    @contextmanager
+    def locked(self, upload: Upload) -> Iterator[None]:
+        with self.writer(upload):
+            yield
+
     def open(self, upload_id: UUID) -> BinaryIO:
         return self.path(upload_id).open("rb")
+
+    def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
+        """Copy the file into storage under `key` (in chunks); `key`. The file stays until `delete`."""
+        with self.open(upload.id) as file:
+            storage.put(key, file)
+        return key
 
     def delete(self, upload_id: UUID) -> None:
         self.path(upload_id).unlink(missing_ok=True)
@@ -65,7 +119,7 @@ class UploadArea:
         return removed
 
 
-def append(file: BinaryIO, read: Callable[[int], bytes], limit: int) -> int:
+def append(file: Appender, read: Callable[[int], bytes], limit: int) -> int:
     """Copy at most `limit` bytes from `read` to `file` in chunks, flushing each; how many were copied.
     A body that ends early (`read` gives b"": the client went away) stops with what arrived kept."""
     copied = 0

@@ -112,7 +112,14 @@ class Videos(MethodView):
     @videos.arguments(schemas.VideoSubmit)
     @videos.response(202, schemas.VideoAccepted)
     @videos.doc(security=BEARER_AUTH)
-    @document_problems(videos, EDITOR_PROBLEMS | {409: "The upload was used or terminated meanwhile"})
+    @document_problems(
+        videos,
+        EDITOR_PROBLEMS
+        | {
+            409: "The upload was used or terminated meanwhile",
+            503: "The bucket the upload is in cannot be reached",
+        },
+    )
     def post(self, submission: Submission) -> dict[str, Any]:
         """Catalogue editors: make a video of a finished tus upload; it is transcoded, then ready to
         publish (follow `status` and `progress` on its detail)."""

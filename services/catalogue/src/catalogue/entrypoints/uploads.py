@@ -2,8 +2,8 @@
 Uppy, tus-js-client and tuspy upload a master here and resume it after any interruption; an upload no
 video is made of within CATALOGUE_UPLOAD_EXPIRY_S expires (Upload-Expires), removed by the transcoder.
 
-Bodies are streamed to disk in 1 MiB chunks (never held in memory); MAX_CONTENT_LENGTH, which guards
-the JSON endpoints, does not apply to a PATCH here."""
+Bodies are read in 1 MiB chunks into the upload area, a folder or (with a bucket) S3 parts, never held
+in memory whole; MAX_CONTENT_LENGTH, which guards the JSON endpoints, does not apply to a PATCH here."""
 
 from typing import Any
 from uuid import UUID
@@ -71,7 +71,7 @@ def tus_checks() -> Response | None:
             headers={"Tus-Version": TUS_VERSION},
         )
     if request.method == "PATCH":
-        # The body goes to disk in chunks: an upload's own length bounds it, not the JSON limit.
+        # The body goes to the upload area in chunks: an upload's own length bounds it, not the JSON limit.
         request.max_content_length = catalogue().settings.max_upload_bytes
     return None
 
@@ -109,7 +109,7 @@ class Uploads(MethodView):
         uploads,
         {400: "Upload-Length missing or not a number", 401: "No valid access token",
          403: "Not a catalogue editor, or no second factor", 412: "Not tus 1.0.0",
-         413: "Longer than Tus-Max-Size"},
+         413: "Longer than Tus-Max-Size", 503: "The bucket uploads go to cannot be reached"},
     )  # fmt: skip
     def post(self) -> Response:
         """Create an upload of Upload-Length bytes (tus creation)."""
@@ -133,7 +133,8 @@ class UploadResource(MethodView):
                    "Upload-Length": {"schema": {"type": "integer"}}}}},
     )  # fmt: skip
     @document_problems(uploads, {401: "No valid access token", 403: "Not a catalogue editor",
-                                 404: "No such upload (or not yours)", 412: "Not tus 1.0.0"})  # fmt: skip
+                                 404: "No such upload (or not yours)", 412: "Not tus 1.0.0",
+                                 503: "The bucket uploads go to cannot be reached"})  # fmt: skip
     def head(self, upload_id: UUID) -> Response:
         """The upload's offset: where a client resumes."""
         state = use_cases.state(catalogue(), _principal(), upload_id)
@@ -155,7 +156,7 @@ class UploadResource(MethodView):
         {400: "Upload-Offset missing", 401: "No valid access token", 403: "Not a catalogue editor",
          404: "No such upload", 409: "Upload-Offset is not the upload's offset", 412: "Not tus 1.0.0",
          413: "More bytes than the upload's length", 415: "Not application/offset+octet-stream",
-         423: "Another request is writing to it"},
+         423: "Another request is writing to it", 503: "The bucket uploads go to cannot be reached"},
     )  # fmt: skip
     def patch(self, upload_id: UUID) -> Response:
         """Append bytes at Upload-Offset (tus core)."""
@@ -176,7 +177,9 @@ class UploadResource(MethodView):
     @uploads.doc(security=BEARER_AUTH, parameters=[_header("Tus-Resumable", "string", True)],
                  responses={"204": {"description": "Terminated", "headers": TUS_HEADER}})  # fmt: skip
     @document_problems(uploads, {401: "No valid access token", 403: "Not a catalogue editor",
-                                 404: "No such upload", 412: "Not tus 1.0.0"})  # fmt: skip
+                                 404: "No such upload", 412: "Not tus 1.0.0",
+                                 423: "A request is writing to it",
+                                 503: "The bucket uploads go to cannot be reached"})  # fmt: skip
     def delete(self, upload_id: UUID) -> Response:
         """Stop an upload and forget its bytes (tus termination)."""
         use_cases.terminate(catalogue(), _principal(), upload_id)

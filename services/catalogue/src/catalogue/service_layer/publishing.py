@@ -44,7 +44,7 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
     if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
         raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
     try:
-        received = catalogue.uploads.offset(upload_id)
+        received = catalogue.uploads.offset(upload)
     except FileNotFoundError:
         received = -1
     if received != upload.length:
@@ -52,10 +52,12 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
             "The upload is not finished.", {"upload_url": [f"{received} of {upload.length} bytes received."]}
         )
     video_id = uuid.uuid4()
-    video = submission.processing(video_id, master_key(video_id))
-    assert video.master_key is not None
-    with catalogue.uploads.open(upload_id) as file:
-        catalogue.storage.put(video.master_key, file)
+    try:
+        # A folder's upload is copied to master_key; a bucket's is the master where it is.
+        stored = catalogue.uploads.store_master(upload, catalogue.storage, master_key(video_id))
+    except FileNotFoundError:
+        raise Conflict("This upload was used or terminated meanwhile.") from None
+    video = submission.processing(video_id, stored)
     with catalogue.pool.connection() as conn, conn.transaction():
         if upload_store.find_upload(conn, upload_id, for_update=True) != upload:
             raise Conflict("This upload was used or terminated meanwhile.")

@@ -1,5 +1,6 @@
 """Resumable uploads (tus 1.0: core, creation, termination) for catalogue editors. The upload's row says
-who made it and its length; its bytes collect in the upload area, whose file size is the offset."""
+who made it and its length; its bytes collect in the upload area (a folder, or the bucket's multipart
+uploads), which says the offset."""
 
 import logging
 import uuid
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 UPLOADED_BYTES = Counter("catalogue_upload_bytes_total", "Bytes received by tus uploads")
 EXPIRED_UPLOADS = Counter("catalogue_uploads_expired_total", "Abandoned tus uploads removed")
 # A web process clears its own upload folder now and then too: where the transcoder does not see that
-# folder (the k8s-s3 overlay gives each web pod its own), nothing else would.
+# folder (a web pod with a folder of its own), nothing else would.
 OWN_FOLDER_SWEEP = Schedule(600.0)
 
 
@@ -41,10 +42,13 @@ def expires_at(catalogue: Catalogue, upload: Upload) -> datetime:
 def create(catalogue: Catalogue, principal: Principal, length: int, metadata: str) -> Upload:
     if length > catalogue.settings.max_upload_bytes:
         raise TooLarge(f"An upload may hold at most {catalogue.settings.max_upload_bytes} bytes.")
-    upload = Upload(uuid.uuid4(), principal.account_id, length, metadata)
+    upload_id = uuid.uuid4()
     if OWN_FOLDER_SWEEP.due():
         catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
-    catalogue.uploads.create(upload.id)
+    multipart_upload_id = catalogue.uploads.create(upload_id)
+    upload = Upload(
+        upload_id, principal.account_id, length, metadata, multipart_upload_id=multipart_upload_id
+    )
     with catalogue.pool.connection() as conn:
         return upload_store.insert_upload(conn, upload)
 
@@ -58,7 +62,7 @@ def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload
     if expires_at(catalogue, upload) <= datetime.now(UTC):  # not swept yet, but gone all the same
         raise NotFound("There is no such upload.")
     try:
-        return UploadState(upload, catalogue.uploads.offset(upload_id))
+        return UploadState(upload, catalogue.uploads.offset(upload))
     except FileNotFoundError:
         raise NotFound("There is no such upload.") from None
 
@@ -73,23 +77,31 @@ def write(
     if body_length is not None and body_length > room:
         raise TooLarge(f"The upload is {current.upload.length} bytes long: {room} remain.")
     try:
-        with catalogue.uploads.writer(upload_id) as file:
+        with catalogue.uploads.writer(current.upload) as file:
             # Read again under the lock: another request may have written since.
-            actual = catalogue.uploads.offset(upload_id)
+            actual = catalogue.uploads.offset(current.upload)
             if offset != actual:
                 raise Conflict(f"Upload-Offset is {actual}, not {offset}.")
             copied = append(file, read, current.upload.length - actual)
     except UploadBusy:
         raise Locked("Another request is writing to this upload; try again when it ends.") from None
+    except FileNotFoundError:  # terminated or expired meanwhile
+        raise NotFound("There is no such upload.") from None
     UPLOADED_BYTES.inc(copied)
     return UploadState(current.upload, actual + copied)
 
 
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
-    state(catalogue, principal, upload_id)
-    with catalogue.pool.connection() as conn:
-        upload_store.delete_upload(conn, upload_id)
-    catalogue.uploads.delete(upload_id)
+    """Forget the upload and its bytes; Locked while a request writes to it (in a bucket, a part it sent
+    after the multipart upload was aborted would be kept by some stores)."""
+    current = state(catalogue, principal, upload_id)
+    try:
+        with catalogue.uploads.locked(current.upload):
+            with catalogue.pool.connection() as conn:
+                upload_store.delete_upload(conn, upload_id)
+            catalogue.uploads.delete(upload_id)
+    except UploadBusy:
+        raise Locked("A request is writing to this upload; try again when it ends.") from None
 
 
 def expire_abandoned(catalogue: Catalogue) -> int:

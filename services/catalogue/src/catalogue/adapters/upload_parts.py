@@ -1,0 +1,322 @@
+"""Where tus uploads collect their bytes when the catalogue's files are in a bucket
+(`CATALOGUE_STORAGE=s3://…`): one S3 multipart upload per tus upload, at `uploads/<id>` under the
+storage's prefix. Any web process serves any request of an upload: nothing is on its disk.
+
+- The multipart UploadId is in the upload's row (`multipart_upload_id`).
+- The offset is what is durable in the bucket: the parts (ListParts) plus the tail object
+  (`upload-tails/<id>`), what a request received after its last whole part. The next request puts the
+  tail at the front of its first part, then deletes it. The tail names the part it will open, so a tail
+  already in a part (a crash before its deletion) is recognised and not counted twice.
+- A request buffers at most one part (`part_bytes`, ≥ 5 MiB: S3's minimum for all parts but the last).
+- Writers are locked against each other across processes by a PostgreSQL advisory lock (`pg_lock`).
+- The finished multipart upload, completed, is the video's master: no byte is copied.
+"""
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
+
+from catalogue.adapters.storage import S3Storage, Storage, StorageUnavailable
+from catalogue.adapters.upload_area import CHUNK_BYTES, UploadBusy
+from catalogue.adapters.upload_store import Upload
+
+PART_BYTES = 8 * 1024 * 1024
+MIN_PART_BYTES = 5 * 1024 * 1024
+TAIL_PART = "part"  # the tail's metadata: the number of the part its bytes will open
+# Advisory locks on two int4 keys live apart from the bigint ones (the relays' leader, migrations).
+LOCK_NAMESPACE = 0x75706C64  # "upld"
+GONE = ("NoSuchUpload", "NoSuchKey", "404", "NotFound")
+
+Lock = Callable[[UUID], AbstractContextManager[None]]
+
+
+def pg_lock(database_url: str) -> Lock:
+    """A lock per upload for all processes: a session advisory lock on a connection of its own, held
+    while the request writes (a pool connection would be held as long, starving the other requests);
+    UploadBusy when another session holds it. Closing the connection releases it, a crash too."""
+
+    @contextmanager
+    def lock(upload_id: UUID) -> Iterator[None]:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", lock_key(upload_id)
+            ).fetchone()
+            if not (row and row[0]):
+                raise UploadBusy(str(upload_id))
+            yield
+
+    return lock
+
+
+def lock_key(upload_id: UUID) -> tuple[int, int]:
+    """The advisory lock's two int4 keys: the namespace, and 32 random bits of the id (two uploads in
+    progress sharing them would only wait for each other)."""
+    return LOCK_NAMESPACE, int.from_bytes(upload_id.bytes[:4], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class Durable:
+    """What the bucket holds of an upload: its parts in order, and the tail's size (0: none counted)."""
+
+    parts: list[Part]
+    tail: int
+
+    @property
+    def offset(self) -> int:
+        return sum(part.size for part in self.parts) + self.tail
+
+    @property
+    def next_part(self) -> int:
+        return self.parts[-1].number + 1 if self.parts else 1
+
+
+@contextmanager
+def s3_errors(what: str) -> Iterator[None]:
+    """An upload gone from the bucket is FileNotFoundError; any other failure of the store, a 503."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in GONE:
+            raise FileNotFoundError(what) from None
+        raise StorageUnavailable(f"{what}: {error}") from error
+    except BotoCoreError as error:
+        raise StorageUnavailable(f"{what}: {error}") from error
+
+
+class S3UploadArea:
+    """Upload bytes as S3 multipart uploads in the catalogue's own bucket (see the module's docstring)."""
+
+    def __init__(self, storage: S3Storage, lock: Lock, part_bytes: int = PART_BYTES) -> None:
+        self.storage, self.client, self.bucket = storage, storage.client, storage.bucket
+        self.lock, self.part_bytes = lock, part_bytes
+
+    def key(self, upload_id: UUID) -> str:
+        """The storage key of the upload's object (the master, once completed)."""
+        return f"uploads/{upload_id.hex}"
+
+    def object_key(self, upload_id: UUID) -> str:
+        return self.storage.object_key(self.key(upload_id))
+
+    def tail_key(self, upload_id: UUID) -> str:
+        # Apart from uploads/, where completed uploads stay as masters: the sweep lists tails alone.
+        return self.storage.object_key(f"upload-tails/{upload_id.hex}")
+
+    def create(self, upload_id: UUID) -> str:
+        with s3_errors(self.object_key(upload_id)):
+            answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.object_key(upload_id))
+        return str(answer["UploadId"])
+
+    def offset(self, upload: Upload) -> int:
+        return self.durable(upload).offset
+
+    def durable(self, upload: Upload) -> Durable:
+        parts = self.parts(upload)
+        tail = self._tail(upload.id)
+        if tail is None or (parts and tail[1] <= parts[-1].number):  # none, or already in a part
+            return Durable(parts, 0)
+        return Durable(parts, tail[0])
+
+    def parts(self, upload: Upload) -> list[Part]:
+        """The upload's parts in order (ListParts, page after page); FileNotFoundError when it is gone."""
+        if upload.multipart_upload_id is None:
+            raise FileNotFoundError(str(upload.id))
+        parts: list[Part] = []
+        marker = 0
+        while True:
+            with s3_errors(self.object_key(upload.id)):
+                page = self.client.list_parts(
+                    Bucket=self.bucket, Key=self.object_key(upload.id), UploadId=upload.multipart_upload_id,
+                    PartNumberMarker=marker,
+                )  # fmt: skip
+            parts += [Part(item["PartNumber"], item["Size"], item["ETag"]) for item in page.get("Parts", [])]
+            if not page.get("IsTruncated"):
+                return sorted(parts, key=lambda part: part.number)
+            marker = int(page["NextPartNumberMarker"])
+
+    @contextmanager
+    def writer(self, upload: Upload) -> Iterator["PartWriter"]:
+        with self.lock(upload.id):
+            writer = PartWriter(self, upload, self.durable(upload))
+            try:
+                yield writer
+                writer.finish()  # only when the request ended well: a client gone is a normal end
+            finally:
+                writer.close()
+
+    def locked(self, upload: Upload) -> AbstractContextManager[None]:
+        return self.lock(upload.id)
+
+    def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
+        """Complete the multipart upload: its object, in the catalogue's own bucket (`storage`, which
+        bootstrap built this area on), is the master as it is; its key (not `key`)."""
+        parts = self.parts(upload)
+        object_key = self.object_key(upload.id)
+        with s3_errors(object_key):
+            if parts:
+                listed = [{"PartNumber": part.number, "ETag": part.etag} for part in parts]
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=object_key, UploadId=upload.multipart_upload_id,
+                    MultipartUpload={"Parts": listed},
+                )  # fmt: skip
+            else:  # an empty upload: S3 completes none without parts
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=object_key, UploadId=upload.multipart_upload_id
+                )
+                self.client.put_object(Bucket=self.bucket, Key=object_key, Body=b"")
+        self.delete_tail(upload.id)
+        return self.key(upload.id)
+
+    def delete(self, upload_id: UUID) -> None:
+        """Abort the upload's multipart uploads (found by key: its row may be gone) and delete its tail.
+        A completed object is left alone: it is a video's master."""
+        object_key = self.object_key(upload_id)
+        for found in self.multipart_uploads(object_key):
+            if found["Key"] == object_key:
+                self._abort(found["Key"], found["UploadId"])
+        self.delete_tail(upload_id)
+
+    def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
+        """Abort the multipart uploads begun longer than `max_age_s` ago and delete tails as old (a
+        crash may have left them without a row); how many went. In production, lifecycle rules
+        (AbortIncompleteMultipartUpload on uploads/, expiration on upload-tails/) do the same."""
+        limit = (time.time() if now is None else now) - max_age_s
+        removed = 0
+        for found in self.multipart_uploads(self.storage.object_key("uploads") + "/"):
+            if found["Initiated"].timestamp() < limit:
+                removed += self._abort(found["Key"], found["UploadId"])
+        for item in self._objects(self.storage.object_key("upload-tails") + "/"):
+            if item["LastModified"].timestamp() < limit:
+                with s3_errors(item["Key"]):
+                    self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                removed += 1
+        return removed
+
+    def multipart_uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """The multipart uploads in progress under `prefix` (ListMultipartUploads, page after page)."""
+        markers: dict[str, str] = {}
+        while True:
+            with s3_errors(prefix):
+                page = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix, **markers)
+            yield from page.get("Uploads", [])
+            if not page.get("IsTruncated"):
+                return
+            markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+    def read_tail(self, upload_id: UUID, into: Any) -> None:
+        with s3_errors(self.tail_key(upload_id)):
+            body = self.client.get_object(Bucket=self.bucket, Key=self.tail_key(upload_id))["Body"]
+            shutil.copyfileobj(body, into, CHUNK_BYTES)
+
+    def put_tail(self, upload_id: UUID, data: bytes, opens: int) -> None:
+        """Replace the tail (one PUT: readers see the old one or the new one, which starts with it)."""
+        with s3_errors(self.tail_key(upload_id)):
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.tail_key(upload_id), Body=data, Metadata={TAIL_PART: str(opens)}
+            )
+
+    def delete_tail(self, upload_id: UUID) -> None:
+        with s3_errors(self.tail_key(upload_id)):
+            self.client.delete_object(Bucket=self.bucket, Key=self.tail_key(upload_id))
+
+    def upload_part(self, upload: Upload, number: int, data: bytes) -> None:
+        with s3_errors(self.object_key(upload.id)):
+            self.client.upload_part(
+                Bucket=self.bucket, Key=self.object_key(upload.id), UploadId=upload.multipart_upload_id,
+                PartNumber=number, Body=data,
+            )  # fmt: skip
+
+    def _tail(self, upload_id: UUID) -> tuple[int, int] | None:
+        """The tail's size and the part it will open, or None."""
+        try:
+            with s3_errors(self.tail_key(upload_id)):
+                head = self.client.head_object(Bucket=self.bucket, Key=self.tail_key(upload_id))
+        except FileNotFoundError:
+            return None
+        return int(head["ContentLength"]), int(head.get("Metadata", {}).get(TAIL_PART, "0"))
+
+    def _abort(self, object_key: str, multipart_upload_id: str) -> int:
+        try:
+            with s3_errors(object_key):
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=object_key, UploadId=multipart_upload_id
+                )
+        except FileNotFoundError:
+            return 0  # aborted meanwhile (by another sweep)
+        return 1
+
+    def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
+        token: dict[str, str] = {}
+        while True:
+            with s3_errors(prefix):
+                page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **token)
+            yield from page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+class PartWriter:
+    """What one request appends: buffered (a spooled temporary file) and sent as a part whenever a whole
+    one is there. At the end what is left becomes the final part (the upload complete) or the tail."""
+
+    def __init__(self, area: S3UploadArea, upload: Upload, durable: Durable) -> None:
+        self.area, self.upload = area, upload
+        self.sent = durable.offset - durable.tail  # bytes in parts
+        self.next_part = durable.next_part
+        self.tail_pending = durable.tail > 0  # the tail's bytes are in the buffer, not in a part yet
+        self.received = 0
+        self.buffer = tempfile.SpooledTemporaryFile(max_size=area.part_bytes + CHUNK_BYTES)
+        if self.tail_pending:
+            area.read_tail(upload.id, self.buffer)
+
+    def write(self, data: bytes, /) -> int:
+        self.buffer.write(data)
+        self.received += len(data)
+        while self.buffer.tell() >= self.area.part_bytes:
+            self._send_part(self.area.part_bytes)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing: bytes become durable a part at a time, and the rest as the tail when the request ends."""
+
+    def finish(self) -> None:
+        left = self.buffer.tell()
+        if not self.received or not left:
+            return
+        if self.sent + left >= self.upload.length:
+            self._send_part(left)  # the last part may be smaller than S3's minimum
+        else:
+            self.buffer.seek(0)
+            self.area.put_tail(self.upload.id, self.buffer.read(left), self.next_part)
+
+    def close(self) -> None:
+        self.buffer.close()
+
+    def _send_part(self, size: int) -> None:
+        self.buffer.seek(0)
+        data = self.buffer.read(size)
+        rest = self.buffer.read()
+        self.area.upload_part(self.upload, self.next_part, data)
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.buffer.write(rest)
+        self.next_part += 1
+        self.sent += size
+        if self.tail_pending:  # its bytes are in that part now
+            self.area.delete_tail(self.upload.id)
+            self.tail_pending = False

@@ -1,0 +1,291 @@
+"""tus uploads into the bucket (CATALOGUE_STORAGE=s3://…): two `catalogue web` processes sharing nothing
+but a real S3Proxy bucket and the PostgreSQL database take the PATCHes of one upload in turn, a request
+cut mid-body keeps what arrived, a concurrent PATCH on the other process is 423, and termination and
+expiry leave no multipart upload and no tail object in the bucket."""
+
+import dataclasses
+import hashlib
+import http.client
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+from botocore.config import Config
+from flask import Flask
+from tusclient import client as tus
+
+from catalogue.adapters.storage import S3Storage, s3_config
+from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea, lock_key, pg_lock
+from catalogue.entrypoints.app import create_app
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from catalogue.service_layer import uploads
+from tests.conftest import Infra, database_fixtures
+from tests.integration.catalogue.conftest import LINK_KEY, editor, unique_word
+from tests.support.polling import wait_for
+from tests.support.processes import ServiceProcess, free_port, stop_all
+from tests.support.s3 import S3Server
+from tests.support.served import ServedIdentity
+
+PART = MIN_PART_BYTES
+TUS = {"Tus-Resumable": "1.0.0"}
+OCTETS = {"Content-Type": "application/offset+octet-stream"}
+
+
+@dataclass
+class Pods:
+    """Two web processes of one catalogue, each with its own (unused) upload folder."""
+
+    ports: list[int]
+    bucket: str
+    database_url: str
+    s3: S3Server
+
+    def request(
+        self, pod: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection("127.0.0.1", self.ports[pod], timeout=60)
+        connection.request(method, path, body=body, headers=editor() | TUS | (headers or {}))
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response
+
+    def create(self, length: int) -> str:
+        created = self.request(0, "POST", "/v1/uploads/", {"Upload-Length": str(length)})
+        assert created.status == 201
+        return created.headers["Location"].split(f":{self.ports[0]}", 1)[1]
+
+    def offset(self, pod: int, path: str) -> int:
+        head = self.request(pod, "HEAD", path)
+        assert head.status == 200, head.status
+        return int(head.headers["Upload-Offset"])
+
+    def patch(self, pod: int, path: str, offset: int, data: bytes) -> http.client.HTTPResponse:
+        return self.request(pod, "PATCH", path, OCTETS | {"Upload-Offset": str(offset)}, data)
+
+    def multipart_upload_id(self, path: str) -> str:
+        with psycopg.connect(self.database_url) as conn:
+            row = conn.execute(
+                "SELECT multipart_upload_id FROM uploads WHERE id = %s", (upload_id(path),)
+            ).fetchone()
+        assert row is not None and row[0]
+        return str(row[0])
+
+    def leftovers(self, path: str, multipart_upload_id: str) -> tuple[list[str], list[str]]:
+        """What the bucket holds of one upload, whatever the prefix: its multipart uploads in progress,
+        and the objects naming it (S3Proxy keeps parts as objects named by its key and UploadId)."""
+        client, name = self.s3.client(), upload_id(path).hex
+        multipart = client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        objects = [
+            item["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+            for item in page.get("Contents", [])
+        ]
+        return (
+            [item["Key"] for item in multipart if name in item["Key"]],
+            [key for key in objects if name in key or multipart_upload_id in key],
+        )
+
+
+def upload_id(path: str) -> uuid.UUID:
+    return uuid.UUID(path.rsplit("/", 1)[1])
+
+
+upload_parts_db, upload_parts_pool = database_fixtures("upload_parts", CATALOGUE_MIGRATIONS, scope="module")
+
+
+@pytest.fixture(scope="module")
+def jwks() -> Iterator[ServedIdentity]:
+    """identity's keys on one port for the module's processes, answered by each test's identity (all sign
+    with the same key): the processes start once, not once a test."""
+    server = ServedIdentity(Flask(__name__))
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def current_identity(jwks: ServedIdentity, served_identity: ServedIdentity) -> None:
+    jwks.app = served_identity.app
+
+
+@pytest.fixture(scope="module")
+def pods(
+    infra: Infra, upload_parts_db: str, s3: S3Server, jwks: ServedIdentity, tmp_path_factory
+) -> Iterator[Pods]:  # type: ignore[no-untyped-def]
+    logs = tmp_path_factory.mktemp("upload-parts")
+    bucket = s3.new_bucket()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "CATALOGUE_DATABASE_URL": upload_parts_db,
+        "CATALOGUE_DOWNLOAD_LINK_KEY": LINK_KEY.decode(),
+        "CATALOGUE_STORAGE": f"s3://{bucket}/media",
+        "CATALOGUE_UPLOAD_PART_BYTES": str(PART),
+        "IDENTITY_JWKS_URL": jwks.jwks_url,
+        **s3.env,
+    }
+    ports = [free_port(), free_port()]
+    processes = [
+        ServiceProcess(
+            f"catalogue-web-{index}",
+            ["catalogue", "web", "--port", str(port), "--workers", "1"],
+            env | {"CATALOGUE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                   "CATALOGUE_UPLOAD_ROOT": str(logs / f"uploads-{index}")},
+            logs,
+        ).start()
+        for index, port in enumerate(ports)
+    ]  # fmt: skip
+    try:
+        for process, port in zip(processes, ports, strict=True):
+            process.wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield Pods(ports, bucket, upload_parts_db, s3)
+    finally:
+        stop_all(processes)
+
+
+def writer_locked(pods: Pods, path: str) -> bool:
+    """Whether some process holds the upload's writer lock (pg_locks shows the two int4 keys as oids)."""
+    namespace, key = lock_key(upload_id(path))
+    with psycopg.connect(pods.database_url) as conn:
+        row = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND classid = %s::oid AND objid = %s::oid AND objsubid = 2)""",
+            (namespace, key & 0xFFFFFFFF),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def make_video(pods: Pods, pod: int, path: str) -> bytes:
+    """POST /v1/videos on `pod`; the master's bytes as the bucket holds them."""
+    body = {"upload_url": f"http://127.0.0.1:{pods.ports[pod]}{path}",
+            "title": {"en": unique_word(), "fr": unique_word()}}  # fmt: skip
+    connection = http.client.HTTPConnection("127.0.0.1", pods.ports[pod], timeout=60)
+    connection.request("POST", "/v1/videos", body=json.dumps(body),
+                       headers=editor() | {"Content-Type": "application/json"})  # fmt: skip
+    response = connection.getresponse()
+    answer = response.read()
+    assert response.status == 202, answer
+    video_id = json.loads(answer)["id"]
+    with psycopg.connect(pods.database_url) as conn:
+        row = conn.execute("SELECT master_key FROM videos WHERE id = %s", (video_id,)).fetchone()
+        conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (video_id,))
+    assert row is not None
+    master = pods.s3.client().get_object(Bucket=pods.bucket, Key=f"media/{row[0]}")["Body"]
+    return bytes(master.read())
+
+
+def test_patches_of_odd_sizes_alternating_between_two_processes_make_the_exact_master(pods: Pods):
+    data = os.urandom(3 * PART + 1_234_567)
+    path = pods.create(len(data))
+    # Smaller than a part, larger than one, crossing the part boundaries, a few bytes, the rest.
+    sizes = [1000, PART + 17, PART - 1_000_000, 3]
+    sizes.append(len(data) - sum(sizes))
+    offset = 0
+    for index, size in enumerate(sizes):
+        written = pods.patch(index % 2, path, offset, data[offset : offset + size])
+        offset += size
+        assert (written.status, written.headers["Upload-Offset"]) == (204, str(offset))
+        assert pods.offset(0, path) == pods.offset(1, path) == offset
+    multipart_upload_id = pods.multipart_upload_id(path)
+    master = make_video(pods, 1, path)
+    assert hashlib.sha256(master).hexdigest() == hashlib.sha256(data).hexdigest()
+    master_key = f"media/uploads/{upload_id(path).hex}"
+    assert pods.leftovers(path, multipart_upload_id) == ([], [master_key])  # the master, nothing else
+
+
+def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_to_interfere(
+    pods: Pods, tmp_path: Path
+):
+    data = os.urandom(2 * PART + 4321)
+    path = pods.create(len(data))
+    sent = PART + 300_000  # a whole part and a tail
+    with socket.create_connection(("127.0.0.1", pods.ports[0])) as connection:
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(data)}\r\n"
+                f"Authorization: {editor()['Authorization']}\r\n\r\n")  # fmt: skip
+        connection.sendall(head.encode() + data[:sent])
+        # While process 0 writes (its lock taken, as PostgreSQL shows), process 1 refuses another writer.
+        wait_for(lambda: writer_locked(pods, path), timeout=30, what="process 0's writer lock")
+        assert pods.patch(1, path, 0, data[:10]).status == 423
+        assert pods.request(1, "DELETE", path).status == 423  # nor is it terminated under the writer
+    # The client gone: once process 0 has let go, both say what arrived.
+    wait_for(lambda: not writer_locked(pods, path), timeout=30, what="the end of the cut request")
+    assert pods.offset(0, path) == pods.offset(1, path) == sent
+    (tmp_path / "master.bin").write_bytes(data)
+    resumed = tus.TusClient(f"http://127.0.0.1:{pods.ports[1]}/v1/uploads/", headers=editor()).uploader(
+        str(tmp_path / "master.bin"), url=f"http://127.0.0.1:{pods.ports[1]}{path}", chunk_size=3 * 2**20
+    )
+    assert resumed.offset == sent  # tuspy asked (HEAD)
+    resumed.upload()
+    assert hashlib.sha256(make_video(pods, 0, path)).digest() == hashlib.sha256(data).digest()
+
+
+def test_termination_leaves_no_multipart_upload_and_no_tail(pods: Pods):
+    path = pods.create(3 * PART)
+    assert pods.patch(0, path, 0, os.urandom(PART + 1000)).status == 204  # a part and a tail
+    multipart_upload_id = pods.multipart_upload_id(path)
+    multipart, objects = pods.leftovers(path, multipart_upload_id)
+    assert len(multipart) == 1 and f"media/upload-tails/{upload_id(path).hex}" in objects
+    assert pods.request(1, "DELETE", path).status == 204
+    assert pods.request(0, "HEAD", path).status == 404
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
+
+
+def test_expiry_leaves_no_multipart_upload_and_no_tail(pods: Pods, make_catalogue, upload_parts_pool):  # type: ignore[no-untyped-def]
+    path = pods.create(3 * PART)
+    assert pods.patch(1, path, 0, os.urandom(PART + 1000)).status == 204
+    multipart_upload_id = pods.multipart_upload_id(path)
+    assert pods.leftovers(path, multipart_upload_id)[0]
+    # And a tail a crash left without its upload's row. (A multipart upload without a row is aborted
+    # by its age, ListMultipartUploads' Initiated, which S3Proxy's filesystem backend reports as the
+    # time of the listing: the unit tests cover that sweep.)
+    client = pods.s3.client()
+    stray = f"media/upload-tails/{uuid.uuid4().hex}"
+    client.put_object(Bucket=pods.bucket, Key=stray, Body=b"tail")
+    storage = S3Storage(pods.bucket, "media", client=client)
+    base = make_catalogue(database_url=pods.database_url, upload_expiry_s=0)
+    catalogue = dataclasses.replace(
+        base,
+        pool=upload_parts_pool,
+        storage=storage,
+        uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART),
+    )
+    removed = uploads.expire_abandoned(catalogue)
+    assert removed >= 2  # the upload's row, the stray tail
+    assert pods.request(0, "HEAD", path).status == 404
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
+    assert not client.list_objects_v2(Bucket=pods.bucket, Prefix=stray).get("Contents")
+
+
+def test_a_store_that_does_not_answer_is_503_not_500(pods: Pods, make_catalogue, upload_parts_pool):  # type: ignore[no-untyped-def]
+    path = pods.create(3 * PART)
+    # The same bucket through an address where nothing listens (the store down), retries off.
+    once = s3_config().merge(Config(retries={"total_max_attempts": 1}))
+    unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
+                               aws_access_key_id="x", aws_secret_access_key="y", config=once)  # fmt: skip
+    storage = S3Storage(pods.bucket, "media", client=unreachable)
+    base = make_catalogue(database_url=pods.database_url)
+    down = dataclasses.replace(
+        base,
+        pool=upload_parts_pool,
+        storage=storage,
+        uploads=S3UploadArea(storage, pg_lock(pods.database_url), PART),
+    )
+    client = create_app(down).test_client()
+    answers = [
+        client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "10"}),
+        client.head(path, headers=editor() | TUS),
+        client.patch(path, data=b"abc", headers=editor() | TUS | OCTETS | {"Upload-Offset": "0"}),
+        client.delete(path, headers=editor() | TUS),
+    ]
+    for answer in answers:
+        assert answer.status_code == 503, answer.data
+    assert answers[0].json["type"].endswith("storage-unavailable")
+    assert pods.offset(1, path) == 0  # the upload itself is untouched
