@@ -135,18 +135,13 @@ class S3UploadArea:
         """The upload's parts in order (ListParts, page after page); FileNotFoundError when it is gone."""
         if upload.multipart_upload_id is None:
             raise FileNotFoundError(str(upload.id))
-        parts: list[Part] = []
-        marker = 0
-        while True:
-            with s3_errors(self.object_key(upload.id)):
-                page = self.client.list_parts(
-                    Bucket=self.bucket, Key=self.object_key(upload.id), UploadId=upload.multipart_upload_id,
-                    PartNumberMarker=marker,
-                )  # fmt: skip
-            parts += [Part(item["PartNumber"], item["Size"], item["ETag"]) for item in page.get("Parts", [])]
-            if not page.get("IsTruncated"):
-                return sorted(parts, key=lambda part: part.number)
-            marker = int(page["NextPartNumberMarker"])
+        key = self.object_key(upload.id)
+        listed = self._listed(
+            self.client.list_parts, "Parts", {"NextPartNumberMarker": "PartNumberMarker"},
+            Key=key, UploadId=upload.multipart_upload_id,
+        )  # fmt: skip
+        parts = [Part(item["PartNumber"], item["Size"], item["ETag"]) for item in listed]
+        return sorted(parts, key=lambda part: part.number)
 
     @contextmanager
     def writer(self, upload: Upload) -> Iterator["PartWriter"]:
@@ -208,14 +203,8 @@ class S3UploadArea:
 
     def multipart_uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
         """The multipart uploads in progress under `prefix` (ListMultipartUploads, page after page)."""
-        markers: dict[str, str] = {}
-        while True:
-            with s3_errors(prefix):
-                page = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix, **markers)
-            yield from page.get("Uploads", [])
-            if not page.get("IsTruncated"):
-                return
-            markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+        markers = {"NextKeyMarker": "KeyMarker", "NextUploadIdMarker": "UploadIdMarker"}
+        return self._listed(self.client.list_multipart_uploads, "Uploads", markers, Prefix=prefix)
 
     def read_tail(self, upload_id: UUID, into: Any) -> None:
         with s3_errors(self.tail_key(upload_id)):
@@ -260,14 +249,22 @@ class S3UploadArea:
         return 1
 
     def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
-        token: dict[str, str] = {}
+        markers = {"NextContinuationToken": "ContinuationToken"}
+        return self._listed(self.client.list_objects_v2, "Contents", markers, Prefix=prefix)
+
+    def _listed(
+        self, operation: Callable[..., dict[str, Any]], items: str, markers: dict[str, str], **request: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of an S3 listing, page after page: `markers` names, for each marker of a truncated
+        answer, the request parameter that asks for the next page."""
+        where = str(request.get("Key") or request.get("Prefix"))
         while True:
-            with s3_errors(prefix):
-                page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, **token)
-            yield from page.get("Contents", [])
+            with s3_errors(where):
+                page = operation(Bucket=self.bucket, **request)
+            yield from page.get(items, [])
             if not page.get("IsTruncated"):
                 return
-            token = {"ContinuationToken": page["NextContinuationToken"]}
+            request |= {parameter: page[marker] for marker, parameter in markers.items()}
 
 
 class PartWriter:
