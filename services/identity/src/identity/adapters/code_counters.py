@@ -18,27 +18,38 @@ class ResetSlot:
     account_id: UUID | None
 
 
-def record_code_send(
-    conn: psycopg.Connection, email_key: bytes, purpose: Purpose, requester_key: bytes
-) -> None:
-    """Count a code sent (or, for a decoy, as good as sent) to the email, for the hourly caps."""
-    conn.execute(
-        "INSERT INTO code_sends (email_key, purpose, requester_key) VALUES (%s, %s, %s)",
-        (email_key, purpose, requester_key),
-    )
-
-
-def code_sends_since(
-    conn: psycopg.Connection, email_key: bytes, purpose: Purpose, seconds: int, requester_key: bytes
-) -> tuple[int, int]:
-    """How many codes of this purpose went to the email in the last `seconds`: in all, and asked
-    for by this requester."""
+def count_code_send(
+    conn: psycopg.Connection,
+    email_key: bytes,
+    purpose: Purpose,
+    requester_key: bytes,
+    *,
+    window_s: int,
+    cap: int,
+    cap_all: int,
+) -> bool:
+    """Count a code sent (or, for a decoy, as good as sent) to the email if the codes of this purpose
+    sent in the last `window_s` are under `cap` from this requester and under `cap_all` from everyone;
+    False, and nothing counted, otherwise. One statement: the check and the count are one round trip."""
     row = conn.execute(
-        """SELECT count(*), count(*) FILTER (WHERE requester_key = %s) FROM code_sends
-           WHERE email_key = %s AND purpose = %s AND sent_at > now() - make_interval(secs => %s)""",
-        (requester_key, email_key, purpose, seconds),
+        """INSERT INTO code_sends (email_key, purpose, requester_key)
+           SELECT %(email)s, %(purpose)s, %(by)s
+           FROM (SELECT count(*) AS everyone, count(*) FILTER (WHERE requester_key = %(by)s) AS by_requester
+                 FROM code_sends
+                 WHERE email_key = %(email)s AND purpose = %(purpose)s
+                   AND sent_at > now() - make_interval(secs => %(window)s)) AS sent
+           WHERE sent.by_requester < %(cap)s AND sent.everyone < %(cap_all)s
+           RETURNING true""",
+        {
+            "email": email_key,
+            "purpose": purpose,
+            "by": requester_key,
+            "window": window_s,
+            "cap": cap,
+            "cap_all": cap_all,
+        },
     ).fetchone()
-    return (row[0], row[1]) if row else (0, 0)
+    return row is not None
 
 
 def reset_code_sent_at(conn: psycopg.Connection, email_key: bytes) -> datetime | None:

@@ -17,15 +17,14 @@ from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
 from identity.service_layer.codes import (
+    count_code_send,
     judge_attempt,
     locale_of,
     mail_code,
     mail_duplicate_signup_notice,
-    may_send,
     new_code,
     publish,
     publish_deleted,
-    record_code_send,
 )
 from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
 from identity.service_layer.limits import limit_email
@@ -101,8 +100,7 @@ def _store_registration(
         code_expires_at=code_expires_at,
         expires_at=app.clock() + timedelta(seconds=app.settings.registration_ttl_s),
     )
-    if may_send(app, conn, registration.email, VERIFICATION, None, requester):
-        record_code_send(app, conn, registration.email, VERIFICATION, requester)
+    if count_code_send(app, conn, registration.email, VERIFICATION, None, requester):
         if decoy:
             mail_duplicate_signup_notice(app, conn, account)
         else:
@@ -118,14 +116,13 @@ def resend_verification(
         limit_email(app, conn, "resend", email, requester)
         registration = registration_store.lock_registration(conn, registration_id, email)
         sent_at = registration.code_sent_at if registration else None
-        if registration is None or not may_send(app, conn, email, VERIFICATION, sent_at, requester):
+        if registration is None or not count_code_send(app, conn, email, VERIFICATION, sent_at, requester):
             return
         pending = None
         if registration.account_id is not None:
             pending = account_store.find_account(conn, registration.account_id)
         code, mac, code_expires_at = new_code(app, str(registration.id), VERIFICATION, decoy=pending is None)
         registration_store.replace_registration_code(conn, registration.id, mac, code_expires_at)
-        record_code_send(app, conn, email, VERIFICATION, requester)
         if pending is not None:
             mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
         elif (owner := account_store.find_account_by_email(conn, email)) is not None:

@@ -58,7 +58,7 @@ def requester_key(app: Identity, requester: str) -> bytes:
     return codes.email_key(app.settings.code_hmac_key, f"requester\0{requester}")
 
 
-def may_send(
+def count_code_send(
     app: Identity,
     conn: psycopg.Connection,
     email: str,
@@ -66,23 +66,23 @@ def may_send(
     last_sent_at: datetime | None,
     requester: str,
 ) -> bool:
-    """True outside the code's resend cooldown, under the hourly cap of the email from this
-    requester, and under the higher cap of the email from every requester."""
+    """Count a code about to be sent to the email (or, for a decoy, as good as sent) and say True;
+    False, counting nothing, within the code's resend cooldown, at the hourly cap of the email from
+    this requester, or at the higher cap of the email from every requester."""
     settings = app.settings
     if last_sent_at is not None and app.clock() - last_sent_at < timedelta(
         seconds=settings.resend_cooldown_s
     ):
         return False
-    key, by = email_key(app, email), requester_key(app, requester)
-    everyone, this_requester = code_counters.code_sends_since(conn, key, purpose, 3600, by)
-    return this_requester < settings.codes_per_hour and everyone < settings.codes_per_hour_all
-
-
-def record_code_send(
-    app: Identity, conn: psycopg.Connection, email: str, purpose: Purpose, requester: str
-) -> None:
-    """Count a code sent (or, for a decoy, as good as sent) to the email by this requester."""
-    code_counters.record_code_send(conn, email_key(app, email), purpose, requester_key(app, requester))
+    return code_counters.count_code_send(
+        conn,
+        email_key(app, email),
+        purpose,
+        requester_key(app, requester),
+        window_s=3600,
+        cap=settings.codes_per_hour,
+        cap_all=settings.codes_per_hour_all,
+    )
 
 
 def new_code(app: Identity, bound_to: str, purpose: Purpose, *, decoy: bool) -> tuple[str, bytes, datetime]:

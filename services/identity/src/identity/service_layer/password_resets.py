@@ -11,14 +11,13 @@ from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
 from identity.service_layer import sessions
 from identity.service_layer.codes import (
+    count_code_send,
     email_key,
     judge_attempt,
     locale_of,
     mail_code,
-    may_send,
     new_code,
     publish,
-    record_code_send,
 )
 from identity.service_layer.errors import CodeRejected, InvalidResetToken, WeakPassword
 from identity.service_layer.limits import limit_email
@@ -43,11 +42,11 @@ def request_reset(app: Identity, email: str, return_to: str | None = None, *, re
         limit_email(app, conn, "reset", email, requester)
         account = account_store.lock_account_by_email(conn, email)
         verified = account if account is not None and account.verified else None
-        if not may_send(app, conn, email, RESET, code_counters.reset_code_sent_at(conn, key), requester):
+        sent_at = code_counters.reset_code_sent_at(conn, key)
+        if not count_code_send(app, conn, email, RESET, sent_at, requester):
             return
         code, mac, expires_at = new_code(app, key.hex(), RESET, decoy=verified is None)
         code_counters.replace_reset_code(conn, key, verified.id if verified else None, mac, expires_at)
-        record_code_send(app, conn, email, RESET, requester)
         if verified is not None:
             reset_store.set_reset_return_to(conn, verified.id, return_to)
             mail_code(app, conn, verified, RESET, code, expires_at, verified.locale)
