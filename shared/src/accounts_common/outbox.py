@@ -110,17 +110,23 @@ class PendingRecord:
 # A row behind a parked row of its topic and key waits until that one is replayed.
 NOT_BEHIND_A_PARKED_ROW = """NOT EXISTS (SELECT 1 FROM outbox parked WHERE parked.parked_at IS NOT NULL
     AND parked.topic = {row}.topic AND parked.record_key = {row}.record_key AND parked.id < {row}.id)"""
-PENDING_EVENTS = f"""SELECT id, topic, record_key, record_value FROM outbox
-    WHERE published_at IS NULL AND parked_at IS NULL AND follows_event_id IS NULL
-      AND {NOT_BEHIND_A_PARKED_ROW.format(row="outbox")}
-    ORDER BY id LIMIT %s"""
-# A state record waits for its event's position; per partition it goes out in the events' order.
-PENDING_STATES = f"""SELECT state.id, state.topic, state.record_key, state.record_value,
-           state.follows_event_id, event.kafka_partition, event.kafka_offset
-    FROM outbox state JOIN outbox event ON event.event_id = state.follows_event_id
-    WHERE state.published_at IS NULL AND state.parked_at IS NULL AND event.kafka_offset IS NOT NULL
-      AND {NOT_BEHIND_A_PARKED_ROW.format(row="state")}
-    ORDER BY event.kafka_partition, event.kafka_offset LIMIT %s"""
+# One round trip for both kinds of pending row: the events in id order, then the state records
+# waiting for their event's position, per partition in the events' order.
+PENDING = f"""SELECT id, topic, record_key, record_value, follows_event_id, kafka_partition, kafka_offset
+    FROM ((SELECT id, topic, record_key, record_value, NULL::uuid AS follows_event_id,
+                  NULL::int AS kafka_partition, NULL::bigint AS kafka_offset, id AS event_order
+           FROM outbox
+           WHERE published_at IS NULL AND parked_at IS NULL AND follows_event_id IS NULL
+             AND {NOT_BEHIND_A_PARKED_ROW.format(row="outbox")}
+           ORDER BY id LIMIT %(limit)s)
+          UNION ALL
+          (SELECT state.id, state.topic, state.record_key, state.record_value, state.follows_event_id,
+                  event.kafka_partition, event.kafka_offset, NULL
+           FROM outbox state JOIN outbox event ON event.event_id = state.follows_event_id
+           WHERE state.published_at IS NULL AND state.parked_at IS NULL AND event.kafka_offset IS NOT NULL
+             AND {NOT_BEHIND_A_PARKED_ROW.format(row="state")}
+           ORDER BY event.kafka_partition, event.kafka_offset LIMIT %(limit)s)) AS pending
+    ORDER BY event_order NULLS LAST, kafka_partition, kafka_offset"""
 
 
 @dataclass(frozen=True)
@@ -239,8 +245,9 @@ class OutboxRelay(LeadingProducer):
         refusing a row after later rows of its key went out (its size limit below the producer's)
         cannot be undone.
         """
-        events = [PendingRecord(*row) for row in conn.execute(PENDING_EVENTS, (self.batch_size,))]
-        states = [PendingRecord(*row) for row in conn.execute(PENDING_STATES, (self.batch_size,))]
+        pending = [PendingRecord(*row) for row in conn.execute(PENDING, {"limit": self.batch_size})]
+        events = [record for record in pending if record.follows_event_id is None]
+        states = [record for record in pending if record.follows_event_id is not None]
         self._states_follow = bool(events)
         self._publish(conn, events + states)
         return max(len(events), len(states))
