@@ -213,6 +213,7 @@ def consumer_for(
     limits: RetryLimits | None = None,
     on_give_up=None,
     finish_batch=None,
+    without_inbox: tuple[str, ...] | set[str] = (),
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
@@ -225,6 +226,7 @@ def consumer_for(
         max_backoff=0.5,
         retry_limits=limits,
         inbox=inbox,
+        without_inbox=without_inbox,
         on_give_up=on_give_up,
         finish_batch=finish_batch,
     )
@@ -370,7 +372,10 @@ def committed_offsets(infra: Infra, group: str, topic: str) -> dict[int, int]:
         reader.close()
 
 
-def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, scratch_pool, topic):
+@pytest.mark.parametrize(
+    "inbox", [{"inbox": False}, {"without_inbox": {"UserRegistered"}}], ids=["no-inbox", "type-without-inbox"]
+)
+def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, scratch_pool, topic, inbox):
     account = str(uuid.uuid4())
     event = registered(account, 0)
     in_transaction = []
@@ -380,7 +385,7 @@ def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, s
         record_handled(conn, event, data)
 
     send_raw(infra, topic, account, [event.to_json().encode()])
-    consumer = consumer_for(infra, scratch_pool, topic, handler, inbox=False)
+    consumer = consumer_for(infra, scratch_pool, topic, handler, **inbox)
     thread, stop = run_in_thread(consumer.run)
     try:
         wait_for(lambda: handled_ids(scratch_pool, account), timeout=30, what="the event handled")

@@ -18,7 +18,7 @@ from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.new_videos import video_event_handlers
-from newsletter.service_layer.results import delivery_result_handlers
+from newsletter.service_layer.results import IDEMPOTENT_RESULTS, delivery_result_handlers
 from newsletter.settings import Settings
 
 cli = ServiceCli("newsletter", __doc__, Settings)
@@ -46,6 +46,7 @@ def run_worker(settings: Settings, _args: argparse.Namespace) -> None:
             **delivery_result_handlers(newsletter),
             **video_event_handlers(newsletter),
         },
+        without_inbox=IDEMPOTENT_RESULTS,
         pool=newsletter.pool,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         housekeeping=REVOCATION_EXPIRIES,

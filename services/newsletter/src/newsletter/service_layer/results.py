@@ -10,6 +10,10 @@ from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import end_for_bounce
 
+# A delivered mail counted twice is counted once (an outcome is never set to itself or downgraded):
+# no inbox row is needed. A failure may end a subscription, which publishes an event: it keeps one.
+IDEMPOTENT_RESULTS = frozenset({"EmailDelivered"})
+
 
 def delivery_result_handlers(newsletter: Newsletter) -> dict[str, Handler]:
     """EmailDelivered and EmailFailed count in their issue's figures; a hard failure (a bounce) of any
