@@ -1,6 +1,7 @@
 """Issues through their life, in-process against PostgreSQL and the real broker: written in two
 languages, test-sent, sent or scheduled, cancelled, fanned out, and counted from delivery results."""
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -12,7 +13,9 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 import psycopg
 import pytest
+from psycopg_pool import PoolClosed
 
+from accounts_common.db import create_pool
 from accounts_common.events import Topic, new_event, validate_data
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, delete_topics, ensure_topics
 from accounts_common.roles import Role
@@ -20,7 +23,7 @@ from identity.service_layer import staff
 from newsletter.domain.issues import delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
-from newsletter.service_layer.results import delivery_result_handlers
+from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import status, unsubscribe
 from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, PASSWORD, bearer, sign_up, staff_token
 from tests.support.kafka import TopicReader
@@ -286,7 +289,8 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
     recipients = len(recipients_of(newsletter_db, issue_id))
     with psycopg.connect(newsletter_db) as conn:
         emails = dict(conn.execute("SELECT account_id::text, email FROM known_accounts").fetchall())
-    handlers = delivery_result_handlers(newsletter)
+    results = DeliveryResults(newsletter)
+    handlers = results.handlers()
 
     def result(event_type: str, account: str, **extra: str) -> None:
         data = {
@@ -301,6 +305,7 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
         for _ in range(2):  # a redelivered result counts once
             with newsletter_pool.connection() as conn, conn.transaction():
                 handlers[event_type](conn, event, validate_data(event_type, data))
+            results.finish_batch()  # the consumer's end of a poll: the deliveries are counted here
 
     for account in (delivered, soft, bounced, leaver):
         result("EmailDelivered", account)
@@ -337,12 +342,38 @@ def test_a_bounce_of_an_old_address_leaves_the_subscription_alone(newsletter, ne
         "via": "dsn",
     }
     with newsletter_pool.connection() as conn, conn.transaction():
-        delivery_result_handlers(newsletter)["EmailFailed"](
+        DeliveryResults(newsletter).failed(
             conn,
             new_event("EmailFailed", source="/mailer", subject=account, data=data),
             validate_data("EmailFailed", data),
         )
     assert status(newsletter, uuid.UUID(account)).subscribed
+
+
+def test_the_deliveries_of_one_poll_are_counted_together_and_a_failed_count_fails_each_of_their_events(
+    newsletter, newsletter_client, newsletter_db, start_fan_out, newsletter_editor
+):
+    readers = seed_subscribers(newsletter_db, 3)
+    start_fan_out()
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    send(newsletter_client, newsletter_editor, issue_id)
+    wait_sent(newsletter_client, issue_id, newsletter_editor)
+    reports = [{"delivery_id": str(delivery_id(uuid.UUID(issue_id), uuid.UUID(r)))} for r in readers]
+
+    broken_pool = create_pool(newsletter_db, name="closed")
+    broken_pool.close()
+    broken = DeliveryResults(dataclasses.replace(newsletter, pool=broken_pool))
+    failing = [broken.delivered(None, None, report) for report in reports]  # type: ignore[arg-type]
+    broken.finish_batch()
+    assert all(isinstance(outcome.exception(timeout=0), PoolClosed) for outcome in failing)
+
+    results = DeliveryResults(newsletter)
+    counted = [results.delivered(None, None, report) for report in reports]  # type: ignore[arg-type]
+    assert not any(outcome.done() for outcome in counted)  # until the poll's batch ends
+    results.finish_batch()
+    assert [outcome.result(timeout=0) for outcome in counted] == [None, None, None]
+    figures = newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["figures"]
+    assert (figures["sent"], figures["failed"], figures["bounced"]) == (3, 0, 0)
 
 
 def test_a_preview_shows_each_language_as_mailed_without_storing_it(newsletter_client, newsletter_editor):

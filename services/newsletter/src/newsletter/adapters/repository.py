@@ -198,6 +198,17 @@ def record_outcome(conn: psycopg.Connection, delivery_id: UUID, outcome: str) ->
     return None if row is None else row[0]
 
 
+def record_outcomes(conn: psycopg.Connection, delivery_ids: list[UUID], outcome: str) -> None:
+    """Note the same outcome of many deliveries in one statement (never downgraded)."""
+    conn.execute(
+        f"""UPDATE issue_recipients SET outcome = %(outcome)s, updated_at = now()
+            FROM unnest(%(deliveries)s::uuid[]) AS reported (delivery_id)
+            WHERE issue_recipients.delivery_id = reported.delivery_id
+              AND {OUTCOME_RANK.format("outcome")} < {OUTCOME_RANK.format("%(outcome)s::text")}""",
+        {"outcome": outcome, "deliveries": delivery_ids},
+    )
+
+
 def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures]:
     """The figures of these issues, in one query; the unsubscribed are the recipients who left by their
     own choice after the issue started going out."""

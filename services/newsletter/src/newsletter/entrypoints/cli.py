@@ -18,7 +18,7 @@ from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.new_videos import video_event_handlers
-from newsletter.service_layer.results import IDEMPOTENT_RESULTS, delivery_result_handlers
+from newsletter.service_layer.results import IDEMPOTENT_RESULTS, DeliveryResults
 from newsletter.settings import Settings
 
 cli = ServiceCli("newsletter", __doc__, Settings)
@@ -38,15 +38,17 @@ def run_worker(settings: Settings, _args: argparse.Namespace) -> None:
     newsletter = bootstrap(
         settings, pool=create_pool(settings.database_url, name="newsletter-worker", max_size=2)
     )
+    results = DeliveryResults(newsletter)
     consumer = EventConsumer(
         group=settings.consumer_group,
         topics=tuple(newsletter.topic(name) for name in (ACCOUNT_EVENTS, DELIVERY_RESULTS, VIDEO_EVENTS)),
         handlers={
             **account_event_handlers(newsletter),
-            **delivery_result_handlers(newsletter),
+            **results.handlers(),
             **video_event_handlers(newsletter),
         },
         without_inbox=IDEMPOTENT_RESULTS,
+        finish_batch=results.finish_batch,
         pool=newsletter.pool,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         housekeeping=REVOCATION_EXPIRIES,
