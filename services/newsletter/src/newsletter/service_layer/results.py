@@ -2,6 +2,7 @@
 
 from concurrent.futures import Future
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
@@ -27,7 +28,7 @@ class DeliveryResults:
 
     def __init__(self, newsletter: Newsletter) -> None:
         self.newsletter = newsletter
-        self._delivered: list[tuple[str, Future[None]]] = []
+        self._delivered: list[tuple[UUID, Future[None]]] = []
 
     def handlers(self) -> dict[str, Handler]:
         return {"EmailDelivered": self.delivered, "EmailFailed": self.failed}
