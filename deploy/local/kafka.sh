@@ -23,16 +23,14 @@
 # Topics are not created here (auto.create.topics.enable=false): the services do that.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CONF_DIR="$SCRIPT_DIR/kafka"
 POM="$CONF_DIR/pom.xml"
 LOG4J_CONF="$CONF_DIR/log4j2.properties"
 JAVA_CMD=()
 
-KAFKA_ROOT="${STATE_DIR:-$REPO_ROOT/.state}/kafka"
+KAFKA_ROOT="$STATE_ROOT/kafka"
 LIBS="$KAFKA_ROOT/libs"
 BROKERS="${KAFKA_BROKERS:-1}"
 HOST=127.0.0.1

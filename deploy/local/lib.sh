@@ -1,7 +1,12 @@
-# What the deploy/local scripts share; each sources it after setting SCRIPT_DIR:
-#   source "$SCRIPT_DIR/lib.sh"
-# Messages name the script that sourced this file.
+# What the deploy/local scripts share; each sources it first:
+#   # shellcheck source=deploy/local/lib.sh
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# It sets SCRIPT_DIR (this folder), REPO_ROOT and STATE_ROOT (the state folder: STATE_DIR, by
+# default <repo>/.state). Messages name the script that sourced this file.
 
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+STATE_ROOT="${STATE_DIR:-$REPO_ROOT/.state}"
 SCRIPT_NAME="$(basename "$0")"
 
 log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }

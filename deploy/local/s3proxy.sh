@@ -14,13 +14,11 @@
 #   S3PROXY_HEAP       JVM heap options (default: -Xmx512m)
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CONF_DIR="$SCRIPT_DIR/s3proxy"
 POM="$CONF_DIR/pom.xml"
-ROOT="${STATE_DIR:-$REPO_ROOT/.state}/s3proxy"
+ROOT="$STATE_ROOT/s3proxy"
 LIBS="$ROOT/libs"
 DATA="$ROOT/data"
 PROPS="$ROOT/s3proxy.properties"
