@@ -28,6 +28,21 @@ apt_install() {
     return $status
 }
 
+# The pid a pid file holds (nothing if there is no such file).
+read_pid() { if [[ -f $1 ]]; then cat "$1"; fi; }
+
+# True if PIDFILE names a live process whose command line matches PATTERN (not a recycled pid).
+#   pid_runs PIDFILE PATTERN
+pid_runs() {
+    local pid
+    pid="$(read_pid "$1")"
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2"
+}
+
+# True if something accepts TCP connections on HOST PORT.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
 java_major() {
     local v
     v="$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)"
