@@ -5,13 +5,12 @@ import dataclasses
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
 
 from accounts_common.roles import Role
@@ -21,15 +20,11 @@ from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.settings import Settings
-from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity
-from identity.entrypoints.app import create_app as create_identity_app
 from tests.conftest import database_fixtures
 from tests.integration.conftest import staff_token
-from tests.support.served import ServedIdentity
 
 LINK_KEY = b"test-download-link-key-of-at-least-32-bytes"
-SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
 catalogue_db, catalogue_pool = database_fixtures("catalogue", CATALOGUE_MIGRATIONS)
@@ -38,14 +33,6 @@ catalogue_db, catalogue_pool = database_fixtures("catalogue", CATALOGUE_MIGRATIO
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("catalogue-media")
-
-
-@pytest.fixture
-def served_identity(make_identity) -> Iterator[ServedIdentity]:  # type: ignore[no-untyped-def]
-    """identity on a real port, signing with SIGNING_KEY (so tests can forge variations of its tokens)."""
-    server = ServedIdentity(create_identity_app(make_identity(signing_keys_pem=pem_of(SIGNING_KEY))))
-    yield server
-    server.close()
 
 
 @pytest.fixture
