@@ -95,10 +95,18 @@ def unique_word() -> str:
 
 
 def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Put a file in storage and import a (published) video with it through the editors' endpoint."""
+    """Put a file in local storage and import a (published) video with it (see `import_video`)."""
     content = fields.pop("content", b"video bytes " * 100)
     key = f"test/{uuid.uuid4().hex}.mp4"
     LocalStorage(media_root).write(key, content)
+    return import_video(client, key, **fields)
+
+
+def import_video(  # type: ignore[no-untyped-def]
+    client, key: str, rendition: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Import a (published) video through the editors' endpoint: one rendition, the stored file `key`
+    (with `rendition`'s fields changed), and `fields` over the defaults."""
     for name in ("title", "description"):
         if isinstance(fields.get(name), str):  # the same words in both languages
             fields[name] = {"en": fields[name], "fr": fields[name]}
@@ -108,7 +116,7 @@ def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # typ
         "duration": 4.0,
         "renditions": [
             {"label": "1080p MP4", "container": "mp4", "codec": "h264", "width": 1920, "height": 1080,
-             "bitrate": 8_000_000, "path": key}
+             "bitrate": 8_000_000, "path": key, **(rendition or {})}
         ],
         **fields,
     }  # fmt: skip
