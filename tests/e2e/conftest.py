@@ -9,6 +9,7 @@ the shared topics or other engineers' consumers.
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,24 @@ def start_newsletter(
         process.start()
     running.processes[f"newsletter-web-{name}"].wait_http(f"{running.url}/readyz")
     return running
+
+
+@contextmanager
+def private_newsletter(
+    infra: Infra, logs: Path, *, name: str, topic_prefix: str, **env: str
+) -> Iterator[Newsletter]:
+    """A newsletter on private copies of its topics (`topic_prefix`), its editor a staff member of an
+    identity of its own; afterwards both stopped and the topics start_newsletter made deleted."""
+    identity = start_private_identity(infra, logs)
+    editor = identity.staff_header("newsletter-editor")
+    running = start_newsletter(infra, logs, identity.url, editor, name=name, topic_prefix=topic_prefix, **env)
+    try:
+        yield running
+    finally:
+        running.stop()
+        identity.process.stop()
+        private = [topic_prefix + OPERATOR_ACTIONS, topic_prefix + VIDEO_EVENTS]
+        delete_topics(infra.kafka, [*private, dead_letter_topic(running.group)])
 
 
 @pytest.fixture(scope="session")
