@@ -33,6 +33,8 @@ from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
 from tests.support.kafka import publish_events
+from tests.support.newsletter import locale_of
+from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 from tests.support.staff import PrivateIdentity, staff_token
 
@@ -183,6 +185,18 @@ class Newsletter:
 
     def editor_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return call(method, self.url + path, body, self.editor)
+
+    def subscribe(self, token: str) -> None:
+        """Subscribe the account of an access token."""
+        status, body = call(
+            "POST", f"{self.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert (status, body["subscribed"]) == (201, True), body
+
+    def wait_for_locale(self, account_id: str, locale: str) -> None:
+        """Wait until the newsletter holds the account's language (from AccountVerified)."""
+        known = lambda: locale_of(self.database_url, account_id) == locale  # noqa: E731
+        wait_for(known, timeout=30, what=f"account {account_id}'s language ({locale}) from AccountVerified")
 
     def stop(self) -> None:
         """Stop every process, side by side."""
