@@ -16,6 +16,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.support import LOGS, BenchDatabases, infra_env, write_incompressible
@@ -63,6 +65,26 @@ def download_mb_per_s(port: int, path: str, size: int = FILE_SIZE) -> float:
     return size / elapsed / 1e6
 
 
+@contextmanager
+def catalogue_web(web_env: dict[str, str], key: str, size: int) -> Iterator[tuple[int, str, int]]:
+    """One gunicorn worker of `catalogue web` on a migrated database, with a download link granted to
+    the file `key` (`size` bytes): its port, the link and the worker's pid; stopped afterwards."""
+    port = free_port()
+    web = ServiceProcess(
+        "catalogue-web", ["catalogue", "web", "--port", str(port), "--workers", "1"], web_env, LOGS
+    )
+    try:
+        run_once(["catalogue", "migrate"], web_env)
+        database_url, link_key = web_env["CATALOGUE_DATABASE_URL"], web_env["CATALOGUE_DOWNLOAD_LINK_KEY"]
+        link = granted_link(database_url, key, size, link_key)
+        web.start().wait_http(f"http://127.0.0.1:{port}/readyz")
+        assert web.process is not None
+        [worker] = worker_pids(web.process.pid)
+        yield port, link, worker
+    finally:
+        web.stop()
+
+
 def main() -> None:
     env = infra_env()
     databases = BenchDatabases(env["DATABASE_URL"])
@@ -78,24 +100,16 @@ def main() -> None:
             "CATALOGUE_STORAGE_ROOT": str(root),
             "LOG_LEVEL": "WARNING",
         }
-        port = free_port()
-        web = ServiceProcess("catalogue-web", ["catalogue", "web", "--port", str(port), "--workers", "1"],
-                             web_env, LOGS)  # fmt: skip
         try:
-            run_once(["catalogue", "migrate"], web_env)
-            link = granted_link(web_env["CATALOGUE_DATABASE_URL"], "big/master.mxf", FILE_SIZE, LINK_KEY)
-            web.start().wait_http(f"http://127.0.0.1:{port}/readyz")
-            assert web.process is not None
-            [worker] = worker_pids(web.process.pid)
-            rss_before = peak_rss_bytes(worker)
-            raw_port = raw_sendfile_server(root / "big" / "master.mxf")
-            raw, served = [], []
-            for _ in range(ROUNDS):
-                raw.append(download_mb_per_s(raw_port, "/"))
-                served.append(download_mb_per_s(port, link))
-            rss_after = peak_rss_bytes(worker)
+            with catalogue_web(web_env, "big/master.mxf", FILE_SIZE) as (port, link, worker):
+                rss_before = peak_rss_bytes(worker)
+                raw_port = raw_sendfile_server(root / "big" / "master.mxf")
+                raw, served = [], []
+                for _ in range(ROUNDS):
+                    raw.append(download_mb_per_s(raw_port, "/"))
+                    served.append(download_mb_per_s(port, link))
+                rss_after = peak_rss_bytes(worker)
         finally:
-            web.stop()
             databases.drop_all()
     report(raw, served, rss_before, rss_after)
 

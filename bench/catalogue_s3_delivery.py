@@ -15,11 +15,10 @@ import sys
 import urllib.parse
 import uuid
 
-from bench.catalogue_delivery import BLOCK, download_mb_per_s
+from bench.catalogue_delivery import BLOCK, catalogue_web, download_mb_per_s
 from bench.support import LOGS, BenchDatabases, infra_env
 from catalogue.adapters.storage import S3Storage
-from tests.support.catalogue import granted_link, peak_rss_bytes, worker_pids
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.catalogue import peak_rss_bytes
 from tests.support.s3 import S3Server
 
 ROUNDS = 3
@@ -60,26 +59,17 @@ def main() -> None:
     web_env = {**env, **s3.env, "CATALOGUE_DATABASE_URL": databases.create("catalogue"),
                "CATALOGUE_DOWNLOAD_LINK_KEY": LINK_KEY, "CATALOGUE_STORAGE": f"s3://{bucket}",
                "LOG_LEVEL": "WARNING"}  # fmt: skip
-    port = free_port()
-    web = ServiceProcess(
-        "catalogue-web", ["catalogue", "web", "--port", str(port), "--workers", "1"], web_env, LOGS
-    )
     try:
-        run_once(["catalogue", "migrate"], web_env)
-        link = granted_link(web_env["CATALOGUE_DATABASE_URL"], "big/master.mxf", size, LINK_KEY)
-        web.start().wait_http(f"http://127.0.0.1:{port}/readyz")
-        assert web.process is not None
-        [worker] = worker_pids(web.process.pid)
-        rss_before = peak_rss_bytes(worker)
-        direct = urllib.parse.urlsplit(storage.presigned_url("big/master.mxf", 3600))
-        store_port, store_path = direct.port or 80, f"{direct.path}?{direct.query}"
-        raw, served = [], []
-        for _ in range(ROUNDS):
-            raw.append(download_mb_per_s(store_port, store_path, size))
-            served.append(download_mb_per_s(port, link, size))
-        rss_after = peak_rss_bytes(worker)
+        with catalogue_web(web_env, "big/master.mxf", size) as (port, link, worker):
+            rss_before = peak_rss_bytes(worker)
+            direct = urllib.parse.urlsplit(storage.presigned_url("big/master.mxf", 3600))
+            store_port, store_path = direct.port or 80, f"{direct.path}?{direct.query}"
+            raw, served = [], []
+            for _ in range(ROUNDS):
+                raw.append(download_mb_per_s(store_port, store_path, size))
+                served.append(download_mb_per_s(port, link, size))
+            rss_after = peak_rss_bytes(worker)
     finally:
-        web.stop()
         databases.drop_all()
         s3.remove_created()
     report(size, raw, served, rss_before, rss_after)

@@ -4,10 +4,8 @@
 # the npm registry, installed into the git-ignored .tools/ folder.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TOOLS="$REPO_ROOT/.tools"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 AXE_VERSION="4.10"

@@ -13,10 +13,8 @@
 # the devDependencies the bundle needs and rapidoc (the API docs page) at its newest served major.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VERSION=v1.33.1
 MODULE=github.com/axllent/mailpit
 DEST="${1:-$REPO_ROOT/.venv/bin/mailpit}"

@@ -9,8 +9,8 @@
 # `env` prints the variables that point the services and the tests at it.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 COMPONENTS=(postgres kafka smtp-sink s3proxy)
 
 script() { echo "$SCRIPT_DIR/$1.sh"; }

@@ -4,10 +4,8 @@
 # (`make install` does so by itself).
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VENV="$REPO_ROOT/.venv"
 PACKAGES=(shared testkit services/identity services/mailer services/catalogue services/portal services/newsletter)
 PORTAL_TRANSLATIONS="$REPO_ROOT/services/portal/src/portal/translations"

@@ -23,16 +23,14 @@
 # Topics are not created here (auto.create.topics.enable=false): the services do that.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CONF_DIR="$SCRIPT_DIR/kafka"
 POM="$CONF_DIR/pom.xml"
 LOG4J_CONF="$CONF_DIR/log4j2.properties"
 JAVA_CMD=()
 
-KAFKA_ROOT="${STATE_DIR:-$REPO_ROOT/.state}/kafka"
+KAFKA_ROOT="$STATE_ROOT/kafka"
 LIBS="$KAFKA_ROOT/libs"
 BROKERS="${KAFKA_BROKERS:-1}"
 HOST=127.0.0.1
@@ -192,17 +190,8 @@ format_storage() {
     fi
 }
 
-read_pid() { if [[ -f $PIDFILE ]]; then cat "$PIDFILE"; fi; }
-
-# True if the pid file names a live Kafka JVM (not a recycled pid).
-is_running() {
-    local pid
-    pid="$(read_pid)"
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null \
-        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka '
-}
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+# True if the pid file names a live Kafka JVM.
+is_running() { pid_runs "$PIDFILE" 'kafka\.Kafka '; }
 
 # The JVM writes this line only after the broker has caught up with the
 # metadata log and been unfenced, i.e. when clients can really use it.
@@ -223,9 +212,9 @@ launch() {
 
 wait_ready() {
     local pid deadline=$((SECONDS + START_TIMEOUT))
-    pid="$(read_pid)"
+    pid="$(read_pid "$PIDFILE")"
     printf 'kafka.sh: waiting for broker %s on %s:%s ' "$NODE" "$HOST" "$PORT"
-    until started_logged && port_open "$PORT"; do
+    until started_logged && port_open "$HOST" "$PORT"; do
         if ! kill -0 "$pid" 2>/dev/null; then echo; log "the broker exited during start-up" >&2; return 1; fi
         if (( SECONDS >= deadline )); then echo; log "not ready after ${START_TIMEOUT} s" >&2; return 1; fi
         printf '.'
@@ -256,7 +245,7 @@ stop_broker() {
         return 0
     fi
     local pid deadline=$((SECONDS + STOP_TIMEOUT))
-    pid="$(read_pid)"
+    pid="$(read_pid "$PIDFILE")"
     log "stopping (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do
@@ -283,13 +272,13 @@ take_lock() {
 launch_node() {
     mkdir -p "$KDIR"
     if is_running; then
-        port_open "$PORT" || return 0  # another invocation's start-up still in progress
-        log "broker $NODE already running (pid $(read_pid)) on $HOST:$PORT"
+        port_open "$HOST" "$PORT" || return 0  # another invocation's start-up still in progress
+        log "broker $NODE already running (pid $(read_pid "$PIDFILE")) on $HOST:$PORT"
         return 1
     fi
     rm -f "$PIDFILE"
-    port_open "$PORT" && die "port $PORT on $HOST is taken by another process; set KAFKA_PORT"
-    port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT on $HOST is taken by another process; set KAFKA_CONTROLLER_PORT"
+    port_open "$HOST" "$PORT" && die "port $PORT on $HOST is taken by another process; set KAFKA_PORT"
+    port_open "$HOST" "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT on $HOST is taken by another process; set KAFKA_CONTROLLER_PORT"
     mkdir -p "$DATA"
     write_config
     format_storage
@@ -310,7 +299,7 @@ cmd_start() {
     for n in "${launched[@]}"; do
         select_node "$n"
         wait_ready || fail_start
-        log "broker $n running (pid $(read_pid))"
+        log "broker $n running (pid $(read_pid "$PIDFILE"))"
     done
     log "bootstrap servers: $(node_list "$PORTS" no)"
 }
@@ -327,8 +316,8 @@ cmd_status() {
     local n rc=0
     for n in $(nodes); do
         select_node "$n"
-        if is_running && port_open "$PORT"; then
-            log "broker $n running (pid $(read_pid)) on $HOST:$PORT"
+        if is_running && port_open "$HOST" "$PORT"; then
+            log "broker $n running (pid $(read_pid "$PIDFILE")) on $HOST:$PORT"
         else
             log "broker $n not running"
             rc=1

@@ -1,7 +1,12 @@
-# What the deploy/local scripts share; each sources it after setting SCRIPT_DIR:
-#   source "$SCRIPT_DIR/lib.sh"
-# Messages name the script that sourced this file.
+# What the deploy/local scripts share; each sources it first:
+#   # shellcheck source=deploy/local/lib.sh
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# It sets SCRIPT_DIR (this folder), REPO_ROOT and STATE_ROOT (the state folder: STATE_DIR, by
+# default <repo>/.state). Messages name the script that sourced this file.
 
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+STATE_ROOT="${STATE_DIR:-$REPO_ROOT/.state}"
 SCRIPT_NAME="$(basename "$0")"
 
 log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*"; }
@@ -22,6 +27,21 @@ apt_install() {
     if [[ -n $added ]]; then rm -f "$policy"; fi
     return $status
 }
+
+# The pid a pid file holds (nothing if there is no such file).
+read_pid() { if [[ -f $1 ]]; then cat "$1"; fi; }
+
+# True if PIDFILE names a live process whose command line matches PATTERN (not a recycled pid).
+#   pid_runs PIDFILE PATTERN
+pid_runs() {
+    local pid
+    pid="$(read_pid "$1")"
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2"
+}
+
+# True if something accepts TCP connections on HOST PORT.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 java_major() {
     local v

@@ -5,10 +5,8 @@
 # build before the portal's image (whose build, offline, copies static/ as it is).
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ASSETS="$REPO_ROOT/services/portal/assets"
 VENDOR="$REPO_ROOT/services/portal/src/portal/static/vendor"
 

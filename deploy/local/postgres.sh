@@ -20,10 +20,8 @@
 # the permissions of folders outside the state folder.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PORT="${POSTGRES_PORT:-5433}"
 DATABASES="${POSTGRES_DATABASES:-identity mailer catalogue newsletter}"
 PG_OS_USER=postgres
@@ -98,7 +96,7 @@ fallback_state() {
 }
 
 resolve_paths() {
-    PG_STATE="${STATE_DIR:-$REPO_ROOT/.state}/postgres"
+    PG_STATE="$STATE_ROOT/postgres"
     if ! pg_can_reach "$PG_STATE"; then
         local fallback
         fallback="$(fallback_state)"

@@ -3,10 +3,10 @@
 # Logs of the services go to .state/logs/<process>.log.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN="$REPO_ROOT/.venv/bin"
-LOGS="${STATE_DIR:-$REPO_ROOT/.state}/logs"
+LOGS="$STATE_ROOT/logs"
 # Public ports (nginx, the only listener clients meet) and the internal ports of the services behind it.
 PORTAL_PORT="${PORTAL_PORT:-8000}"
 IDENTITY_PORT="${IDENTITY_PORT:-8001}"
@@ -18,7 +18,7 @@ IDENTITY_INTERNAL_PORT="${IDENTITY_INTERNAL_PORT:-18001}"
 CATALOGUE_INTERNAL_PORT="${CATALOGUE_INTERNAL_PORT:-18002}"
 NEWSLETTER_INTERNAL_PORT="${NEWSLETTER_INTERNAL_PORT:-18003}"
 MAILER_INTERNAL_PORT="${MAILER_INTERNAL_PORT:-18004}"
-NGINX_STATE="${STATE_DIR:-$REPO_ROOT/.state}/nginx"
+NGINX_STATE="$STATE_ROOT/nginx"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 MAILER_METRICS_PORT="${MAILER_WORKER_METRICS_PORT:-9104}"
 IDENTITY_RELAY_METRICS_PORT="${IDENTITY_RELAY_METRICS_PORT:-9101}"
@@ -44,16 +44,14 @@ export IDENTITY_TRUSTED_PROXY_HOPS="${IDENTITY_TRUSTED_PROXY_HOPS:-1}"
 export PORTAL_TRUSTED_PROXY_HOPS="${PORTAL_TRUSTED_PROXY_HOPS:-1}"
 # Local development only; set a real one wherever operators are more than you.
 export CATALOGUE_PUBLIC_URL="${CATALOGUE_PUBLIC_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
-export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-media}"
-export CATALOGUE_UPLOAD_ROOT="${CATALOGUE_UPLOAD_ROOT:-${STATE_DIR:-$REPO_ROOT/.state}/catalogue-uploads}"
+export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-$STATE_ROOT/catalogue-media}"
+export CATALOGUE_UPLOAD_ROOT="${CATALOGUE_UPLOAD_ROOT:-$STATE_ROOT/catalogue-uploads}"
 export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT/.well-known/jwks.json}"
 # The catalogue checks each download link and hands the file to nginx (see start_nginx).
 export CATALOGUE_X_ACCEL_REDIRECT_PREFIX="${CATALOGUE_X_ACCEL_REDIRECT_PREFIX:-/protected-media}"
 
 declare -A PIDS=()
 started=""
-
-log() { printf 'run.sh: %s\n' "$*"; }
 
 start_process() {
     local name=$1
@@ -107,7 +105,7 @@ scrape_targets() {
 }
 
 start_prometheus() {
-    local dir="${STATE_DIR:-$REPO_ROOT/.state}/prometheus"
+    local dir="$STATE_ROOT/prometheus"
     if ! command -v prometheus >/dev/null; then
         log "no Prometheus (make install as root installs Debian's): the stack runs unwatched"
         return 0
@@ -162,7 +160,7 @@ main() {
     start_process mailer-worker-2 env MAILER_WORKER_METRICS_PORT="$((MAILER_METRICS_PORT + 1))" "$BIN/mailer" worker
     start_process mailer-web "$BIN/mailer" web --port "$MAILER_INTERNAL_PORT"
     # The bounce mailbox: the SMTP sink's DSNs (a `dsn` fault), as a production mail server's would be.
-    start_process mailer-bounces "$BIN/mailer" bounces --maildir "${STATE_DIR:-$REPO_ROOT/.state}/smtp-sink/bounces" --watch 5
+    start_process mailer-bounces "$BIN/mailer" bounces --maildir "$STATE_ROOT/smtp-sink/bounces" --watch 5
     start_process catalogue-web "$BIN/catalogue" web --port "$CATALOGUE_INTERNAL_PORT"
     start_process catalogue-worker "$BIN/catalogue" worker
     start_process catalogue-relay "$BIN/catalogue" relay

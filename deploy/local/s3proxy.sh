@@ -14,13 +14,11 @@
 #   S3PROXY_HEAP       JVM heap options (default: -Xmx512m)
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CONF_DIR="$SCRIPT_DIR/s3proxy"
 POM="$CONF_DIR/pom.xml"
-ROOT="${STATE_DIR:-$REPO_ROOT/.state}/s3proxy"
+ROOT="$STATE_ROOT/s3proxy"
 LIBS="$ROOT/libs"
 DATA="$ROOT/data"
 PROPS="$ROOT/s3proxy.properties"
@@ -52,26 +50,17 @@ jclouds.filesystem.basedir=$DATA
 CONF
 }
 
-read_pid() { if [[ -f $PIDFILE ]]; then cat "$PIDFILE"; fi; }
-
-is_running() {
-    local pid
-    pid="$(read_pid)"
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null \
-        && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'org\.gaul\.s3proxy\.Main'
-}
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
+is_running() { pid_runs "$PIDFILE" 'org\.gaul\.s3proxy\.Main'; }
 
 cmd_start() {
     mkdir -p "$ROOT"
     exec 9>"$ROOT/.lock"
     flock 9
     if is_running; then
-        log "already running (pid $(read_pid)) on http://$HOST:$PORT"
+        log "already running (pid $(read_pid "$PIDFILE")) on http://$HOST:$PORT"
         return 0
     fi
-    port_open && die "port $PORT on $HOST is taken by another process; set S3PROXY_PORT"
+    port_open "$HOST" "$PORT" && die "port $PORT on $HOST is taken by another process; set S3PROXY_PORT"
     ensure_java
     ensure_libs
     local bucket
@@ -85,7 +74,7 @@ cmd_start() {
     echo $! >"$PIDFILE"
     local pid=$! deadline=$((SECONDS + START_TIMEOUT))
     printf 's3proxy.sh: waiting for http://%s:%s ' "$HOST" "$PORT"
-    until port_open; do
+    until port_open "$HOST" "$PORT"; do
         if ! kill -0 "$pid" 2>/dev/null; then echo; tail -n 30 "$LOG" >&2; die "S3Proxy exited during start-up"; fi
         if (( SECONDS >= deadline )); then echo; tail -n 30 "$LOG" >&2; cmd_stop; die "not ready after ${START_TIMEOUT} s"; fi
         printf '.'
@@ -102,7 +91,7 @@ cmd_stop() {
         return 0
     fi
     local pid
-    pid="$(read_pid)"
+    pid="$(read_pid "$PIDFILE")"
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || break
@@ -114,8 +103,8 @@ cmd_stop() {
 }
 
 cmd_status() {
-    if is_running && port_open; then
-        log "running (pid $(read_pid)) on http://$HOST:$PORT"
+    if is_running && port_open "$HOST" "$PORT"; then
+        log "running (pid $(read_pid "$PIDFILE")) on http://$HOST:$PORT"
     else
         log "not running"
         return 1

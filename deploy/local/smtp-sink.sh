@@ -13,11 +13,9 @@
 # from `make install`. Mailpit keeps its messages in <state>/smtp-sink/mailpit.db across restarts.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/local/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-STATE="${STATE_DIR:-$REPO_ROOT/.state}/smtp-sink"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+STATE="$STATE_ROOT/smtp-sink"
 PYTHON="${PYTHON:-$REPO_ROOT/.venv/bin/python}"
 MAILPIT="${MAILPIT:-$REPO_ROOT/.venv/bin/mailpit}"
 SMTP_PORT="${SMTP_SINK_PORT:-1025}"

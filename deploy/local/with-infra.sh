@@ -6,8 +6,8 @@
 #   deploy/local/with-infra.sh COMMAND [ARG…]
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $# -gt 0 ]] || { echo "usage: $0 COMMAND [ARG…]" >&2; exit 2; }
 

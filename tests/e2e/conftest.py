@@ -9,6 +9,7 @@ the shared topics or other engineers' consumers.
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
 from tests.support.kafka import publish_events
+from tests.support.newsletter import locale_of
+from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 from tests.support.staff import PrivateIdentity, staff_token
 
@@ -183,6 +186,18 @@ class Newsletter:
     def editor_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return call(method, self.url + path, body, self.editor)
 
+    def subscribe(self, token: str) -> None:
+        """Subscribe the account of an access token."""
+        status, body = call(
+            "POST", f"{self.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert (status, body["subscribed"]) == (201, True), body
+
+    def wait_for_locale(self, account_id: str, locale: str) -> None:
+        """Wait until the newsletter holds the account's language (from AccountVerified)."""
+        known = lambda: locale_of(self.database_url, account_id) == locale  # noqa: E731
+        wait_for(known, timeout=30, what=f"account {account_id}'s language ({locale}) from AccountVerified")
+
     def stop(self) -> None:
         """Stop every process, side by side."""
         stop_all(self.processes.values())
@@ -240,6 +255,24 @@ def start_newsletter(
         process.start()
     running.processes[f"newsletter-web-{name}"].wait_http(f"{running.url}/readyz")
     return running
+
+
+@contextmanager
+def private_newsletter(
+    infra: Infra, logs: Path, *, name: str, topic_prefix: str, **env: str
+) -> Iterator[Newsletter]:
+    """A newsletter on private copies of its topics (`topic_prefix`), its editor a staff member of an
+    identity of its own; afterwards both stopped and the topics start_newsletter made deleted."""
+    identity = start_private_identity(infra, logs)
+    editor = identity.staff_header("newsletter-editor")
+    running = start_newsletter(infra, logs, identity.url, editor, name=name, topic_prefix=topic_prefix, **env)
+    try:
+        yield running
+    finally:
+        running.stop()
+        identity.process.stop()
+        private = [topic_prefix + OPERATOR_ACTIONS, topic_prefix + VIDEO_EVENTS]
+        delete_topics(infra.kafka, [*private, dead_letter_topic(running.group)])
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,20 @@ def code_issued(email: str, code: str = "123456", purpose: str = "verification")
     }
 
 
+def newsletter_delivery(email: str, **changes: str) -> dict[str, str]:
+    """NewsletterDeliveryRequested data for one issue to `email`, with `changes` over the defaults."""
+    return {
+        "delivery_id": str(uuid.uuid4()),
+        "issue_id": str(uuid.uuid4()),
+        "email": email,
+        "subject": "Our latest updates",
+        "text": "News.",
+        "html": "<p>News.</p>",
+        "unsubscribe_url": "https://newsletter.example.test/v1/unsubscribe?token=abc",
+        **changes,
+    }
+
+
 def unfilled(text: str) -> bool:
     """True when template syntax was left in a rendered email."""
     return any(marker in text for marker in ("{{", "}}", "{%", "%}"))

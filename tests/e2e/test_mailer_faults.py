@@ -10,7 +10,7 @@ from accounts_common.events import dead_letter_topic, new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES, OPERATOR_ACTIONS
 from mailer.service_layer.dispatch import duplicate_window
 from mailer.settings import Settings
-from tests.e2e.mail_helpers import code_issued, event_id_counts
+from tests.e2e.mail_helpers import code_issued, event_id_counts, newsletter_delivery
 from tests.support.http import call
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_burst_delivers_every_email_after_its_restart(mailer
 def test_account_deleted_erases_its_addresses_but_keeps_anonymous_counts(mailer, infra, unique_email):
     code = mailer.publish(CODES, "CodeIssued", code_issued(unique_email))
     account_id = code.subject
-    mailer.publish(NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", newsletter_issue(unique_email))
+    mailer.publish(NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", newsletter_delivery(unique_email))
     infra.inbox.wait_for_messages(unique_email, count=2)
     wait_for(lambda: len(mailer.deliveries(unique_email)) == 2, timeout=30, what="both deliveries logged")
 
@@ -195,15 +195,3 @@ def test_account_deleted_erases_its_addresses_but_keeps_anonymous_counts(mailer,
     assert (kind, status, recipient, kept_account) == ("code", "sent", None, None) and created_at
     assert leftovers == (0,)
     assert anonymous is not None and anonymous[0] >= 2
-
-
-def newsletter_issue(email: str) -> dict[str, str]:
-    return {
-        "delivery_id": str(uuid.uuid4()),
-        "issue_id": str(uuid.uuid4()),
-        "email": email,
-        "subject": "Our latest updates",
-        "text": "News.",
-        "html": "<p>News.</p>",
-        "unsubscribe_url": "https://newsletter.example.test/v1/unsubscribe?token=abc",
-    }

@@ -4,9 +4,11 @@ import uuid
 from datetime import UTC, datetime
 from email.utils import parseaddr, parsedate_to_datetime
 
+import pytest
+
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
 from tests.e2e.conftest import PORTAL_URL
-from tests.e2e.mail_helpers import code_issued, event_id_counts, headers_of, unfilled
+from tests.e2e.mail_helpers import code_issued, event_id_counts, headers_of, newsletter_delivery, unfilled
 from tests.support.inbox import code_in
 
 SEED_RETURN_TO_LOG_IN = (
@@ -18,8 +20,12 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def assert_well_formed(mail, event, recipient):  # type: ignore[no-untyped-def]
-    """The headers every email carries, both parts, nothing left unfilled."""
+def well_formed_mail(mailer, infra, topic: str, event_type: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Publish one event and read the one email it sends, checked for what every email carries: the
+    headers, both parts, nothing left unfilled."""
+    recipient = data["email"]
+    event = mailer.publish(topic, event_type, data)
+    [mail] = infra.inbox.wait_for_messages(recipient)
     headers = headers_of(mail)
     assert headers["to"] == recipient
     assert parseaddr(headers["from"])[1] == "no-reply@multimedia.localhost"
@@ -30,33 +36,41 @@ def assert_well_formed(mail, event, recipient):  # type: ignore[no-untyped-def]
     assert headers["content-type"].startswith("multipart/alternative")
     assert mail["text"] and mail["html"]
     assert not unfilled(mail["subject"]) and not unfilled(mail["text"]) and not unfilled(mail["html"])
+    return mail
 
 
-def test_verification_code_email(mailer, infra, unique_email):
-    event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, code="402913"))
-    [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert_well_formed(mail, event, unique_email)
-    assert mail["subject"] == "Create an account: your verification code"
-    assert code_in(mail) == "402913" and "402913" in mail["html"]
-    assert "This code will expire in 30 minutes." in mail["text"]
-    assert "Check your inbox and enter verification code" in mail["html"]
-
-
-def test_password_reset_code_email(mailer, infra, unique_email):
-    event = mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "771204", purpose="password_reset"))
-    [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert_well_formed(mail, event, unique_email)
-    assert mail["subject"] == "Reset password: your verification code"
-    assert code_in(mail) == "771204" and "771204" in mail["html"]
-    assert "Enter the code to reset your password." in mail["text"]
-    assert "Reset password" in mail["html"]
+@pytest.mark.parametrize(
+    ("purpose", "code", "subject", "in_text", "in_html"),
+    [
+        (
+            "verification",
+            "402913",
+            "Create an account: your verification code",
+            "This code will expire in 30 minutes.",
+            "Check your inbox and enter verification code",
+        ),
+        (
+            "password_reset",
+            "771204",
+            "Reset password: your verification code",
+            "Enter the code to reset your password.",
+            "Reset password",
+        ),
+    ],
+)
+def test_code_email(mailer, infra, unique_email, purpose, code, subject, in_text, in_html):
+    mail = well_formed_mail(
+        mailer, infra, CODES, "CodeIssued", code_issued(unique_email, code, purpose=purpose)
+    )
+    assert mail["subject"] == subject
+    assert code_in(mail) == code and code in mail["html"]
+    assert in_text in mail["text"]
+    assert in_html in mail["html"]
 
 
 def test_welcome_email_invites_to_the_newsletter(mailer, infra, unique_email):
     data = {"account_id": str(uuid.uuid4()), "email": unique_email, "verified_at": now()}
-    event = mailer.publish(ACCOUNT_EVENTS, "AccountVerified", data)
-    [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert_well_formed(mail, event, unique_email)
+    mail = well_formed_mail(mailer, infra, ACCOUNT_EVENTS, "AccountVerified", data)
     assert mail["subject"] == "You have successfully created your account"
     for wording in (
         "You have successfully created your account",
@@ -72,9 +86,7 @@ def test_welcome_email_invites_to_the_newsletter(mailer, infra, unique_email):
 
 def test_password_updated_email_links_back_to_log_in(mailer, infra, unique_email):
     data = {"account_id": str(uuid.uuid4()), "email": unique_email, "reset_at": now()}
-    event = mailer.publish(ACCOUNT_EVENTS, "PasswordReset", data)
-    [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert_well_formed(mail, event, unique_email)
+    mail = well_formed_mail(mailer, infra, ACCOUNT_EVENTS, "PasswordReset", data)
     assert mail["subject"] == "Your password has been updated"
     assert "Your password has been updated" in mail["text"]
     assert "Your password has been updated" in mail["html"]
@@ -87,9 +99,7 @@ def test_the_existing_account_notice_links_to_log_in_and_reset_and_carries_no_co
     mailer, infra, unique_email
 ):
     data = {"account_id": str(uuid.uuid4()), "email": unique_email, "attempted_at": now()}
-    event = mailer.publish(CODES, "DuplicateSignupAttempted", data)
-    [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert_well_formed(mail, event, unique_email)
+    mail = well_formed_mail(mailer, infra, CODES, "DuplicateSignupAttempted", data)
     assert mail["subject"] == "You already have an account"
     assert "tried to create an account with this email address" in mail["text"]
     assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/password-reset" in mail["text"]
@@ -110,18 +120,14 @@ def test_password_updated_email_returns_to_the_page_the_reset_started_from(maile
 
 def test_newsletter_issue_carries_one_click_unsubscribe(mailer, infra, unique_email):
     unsubscribe_url = f"https://newsletter.example.test/v1/unsubscribe?token={uuid.uuid4().hex}"
-    data = {
-        "delivery_id": str(uuid.uuid4()),
-        "issue_id": str(uuid.uuid4()),
-        "email": unique_email,
-        "subject": "Our latest updates: <December> & more",
-        "text": "New this month: the Defence Ministers' meeting.",
-        "html": '<h1 class="issue">Our latest updates</h1><p>New this month &amp; more.</p>',
-        "unsubscribe_url": unsubscribe_url,
-    }
-    event = mailer.publish(NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", data)
-    [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert_well_formed(mail, event, unique_email)
+    data = newsletter_delivery(
+        unique_email,
+        subject="Our latest updates: <December> & more",
+        text="New this month: the Defence Ministers' meeting.",
+        html='<h1 class="issue">Our latest updates</h1><p>New this month &amp; more.</p>',
+        unsubscribe_url=unsubscribe_url,
+    )
+    mail = well_formed_mail(mailer, infra, NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", data)
     headers = headers_of(mail)
     assert mail["subject"] == "Our latest updates: <December> & more"
     mailto = f"mailto:unsubscribe@multimedia.localhost?subject=unsubscribe%20{data['delivery_id']}"

@@ -15,13 +15,6 @@ from tests.support.newsletter import deliveries_of, send_issue
 from tests.support.polling import wait_for
 
 
-def subscribe(newsletter, token: str) -> None:  # type: ignore[no-untyped-def]
-    status, body = call(
-        "POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert (status, body["subscribed"]) == (201, True), body
-
-
 def publish(newsletter, subject: str, french: str = "") -> str:  # type: ignore[no-untyped-def]
     """Send an issue now, `subject` in English (and in French unless another is given)."""
     draft = {
@@ -59,8 +52,8 @@ def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, n
     deliveries = TopicReader(infra.kafka, NEWSLETTER_DELIVERIES)
     try:
         token = verified_account(stack.identity_url, infra.inbox, reader_email)
-        subscribe(newsletter, token)
-        subscribe(newsletter, verified_account(stack.identity_url, infra.inbox, control_email))
+        newsletter.subscribe(token)
+        newsletter.subscribe(verified_account(stack.identity_url, infra.inbox, control_email))
 
         first = f"First issue {uuid.uuid4().hex[:6]}"
         publish(newsletter, first)
@@ -109,17 +102,9 @@ def test_a_french_subscriber_gets_the_issue_framed_in_french_with_a_french_unsub
 ):
     email = f"lectrice-{uuid.uuid4().hex[:10]}@example.org"
     token = verified_account(stack.identity_url, infra.inbox, email, locale="fr")
-    subscribe(newsletter, token)
+    newsletter.subscribe(token)
     account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
-
-    def locale_known() -> bool:
-        with psycopg.connect(newsletter.database_url) as conn:
-            row = conn.execute(
-                "SELECT locale FROM known_accounts WHERE account_id = %s", (account_id,)
-            ).fetchone()
-        return row == ("fr",)
-
-    wait_for(locale_known, timeout=30, what="the account's language from AccountVerified")
+    newsletter.wait_for_locale(account_id, "fr")
     subject = f"Numéro {uuid.uuid4().hex[:6]}"
     publish(newsletter, subject)
     mail = mail_titled(infra.inbox, email, subject)
@@ -135,7 +120,7 @@ def test_deleting_the_account_unsubscribes_it_through_kafka(stack, newsletter, i
     subscription_events = TopicReader(infra.kafka, SUBSCRIPTION_EVENTS)
     try:
         token = verified_account(stack.identity_url, infra.inbox, email)
-        subscribe(newsletter, token)
+        newsletter.subscribe(token)
         status, _ = call(
             "DELETE",
             f"{stack.identity_url}/v1/accounts/me",

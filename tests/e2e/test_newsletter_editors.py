@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import jwt
-import psycopg
 import pytest
 
 from accounts_common.events.topics import DELIVERY_RESULTS
@@ -44,13 +43,6 @@ def editors_newsletter(
         running.stop()
 
 
-def subscribe(newsletter: Newsletter, token: str) -> None:
-    status, body = call(
-        "POST", f"{newsletter.url}/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert status == 201, body
-
-
 def claims(token: str) -> dict:  # type: ignore[type-arg]
     return jwt.decode(token, options={"verify_signature": False})
 
@@ -75,17 +67,9 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
         refused: verified_account(stack.identity_url, infra.inbox, refused),
     }
     for token in tokens.values():
-        subscribe(newsletter, token)
+        newsletter.subscribe(token)
     french_id = claims(tokens[french])["sub"]
-
-    def french_known() -> bool:
-        with psycopg.connect(newsletter.database_url) as conn:
-            row = conn.execute(
-                "SELECT locale FROM known_accounts WHERE account_id = %s", (french_id,)
-            ).fetchone()
-        return row == ("fr",)
-
-    wait_for(french_known, timeout=30, what="the French reader's language from AccountVerified")
+    newsletter.wait_for_locale(french_id, "fr")
     results = TopicReader(infra.kafka, DELIVERY_RESULTS)
     infra.inbox.set_fault(
         550, f"5.1.1 <{refused}>: Recipient address rejected: User unknown", recipients=refused

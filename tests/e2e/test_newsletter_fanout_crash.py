@@ -14,20 +14,18 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events import Topic
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     DELIVERY_RESULTS,
     NEWSLETTER_DELIVERIES,
-    OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
-    VIDEO_EVENTS,
     delete_topics,
     ensure_topics,
 )
 from newsletter.domain.issues import delivery_id
 from tests.conftest import RUN_ID
-from tests.e2e.conftest import Newsletter, start_newsletter, start_private_identity
+from tests.e2e.conftest import Newsletter, private_newsletter
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, issue_in_both_languages, seed_subscribers, send_issue
 from tests.support.polling import wait_for
@@ -42,25 +40,13 @@ def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: 
     topics = [PREFIX + name for name in names]
     ensure_topics(infra.kafka, tuple(Topic(name, partitions=6) for name in topics))
     logs = tmp_path_factory.mktemp("newsletter-crash-logs")
-    identity = start_private_identity(infra, logs)
-    running = start_newsletter(
-        infra,
-        logs,
-        identity.url,
-        identity.staff_header("newsletter-editor"),
-        name="crash",
-        topic_prefix=PREFIX,
-        NEWSLETTER_FANOUT_BATCH_SIZE="250",
-    )
     try:
-        yield running
+        with private_newsletter(
+            infra, logs, name="crash", topic_prefix=PREFIX, NEWSLETTER_FANOUT_BATCH_SIZE="250"
+        ) as running:
+            yield running
     finally:
-        running.stop()
-        identity.process.stop()
-        delete_topics(
-            infra.kafka,
-            [*topics, PREFIX + OPERATOR_ACTIONS, PREFIX + VIDEO_EVENTS, dead_letter_topic(running.group)],
-        )
+        delete_topics(infra.kafka, topics)
 
 
 def requested(database_url: str, issue_id: str) -> int:

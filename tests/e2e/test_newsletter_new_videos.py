@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from accounts_common.events import CloudEvent, dead_letter_topic, new_event
-from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS, delete_topics
+from accounts_common.events import CloudEvent, new_event
+from accounts_common.events.topics import VIDEO_EVENTS
 from tests.conftest import RUN_ID
-from tests.e2e.conftest import Newsletter, start_newsletter, start_private_identity
+from tests.e2e.conftest import Newsletter, private_newsletter
 from tests.support.kafka import publish_events
 from tests.support.polling import wait_for
 
@@ -22,24 +22,10 @@ PORTAL_URL = "https://portal.example.org"
 @pytest.fixture
 def videos_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: ignore[no-untyped-def]
     logs = tmp_path_factory.mktemp("newsletter-videos-logs")
-    identity = start_private_identity(infra, logs)
-    running = start_newsletter(
-        infra,
-        logs,
-        identity.url,
-        identity.staff_header("newsletter-editor"),
-        name="videos",
-        topic_prefix=PREFIX,
-        PORTAL_URL=PORTAL_URL,
-    )
-    try:
+    with private_newsletter(
+        infra, logs, name="videos", topic_prefix=PREFIX, PORTAL_URL=PORTAL_URL
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        identity.process.stop()
-        delete_topics(
-            infra.kafka, [PREFIX + VIDEO_EVENTS, PREFIX + OPERATOR_ACTIONS, dead_letter_topic(running.group)]
-        )
 
 
 def video_event(event_type: str, video_id: uuid.UUID, **data: object) -> CloudEvent:

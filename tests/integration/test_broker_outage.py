@@ -1,8 +1,8 @@
 """Kafka stopped while people keep signing up: every event still arrives once it is back."""
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import pytest
@@ -13,6 +13,7 @@ from bench.chaos.infra import PrivateKafka
 from tests.conftest import Infra
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
+from tests.support.workers import running
 
 PASSWORD = "Correct-Horse-9!"
 
@@ -58,10 +59,7 @@ def test_signups_during_a_broker_outage_lose_no_event(broker, client, identity_d
     kafka = broker.bootstrap_servers
     reader = TopicReader(kafka, ACCOUNT_EVENTS)
     relay = OutboxRelay(identity_db, kafka, client_id="test-outage-relay", poll_interval=0.5)
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with closing(reader), running(relay.run):
         for email in before:
             assert client.post("/v1/accounts", json={"email": email, "password": PASSWORD}).status_code == 202
         wait_for(lambda: pending(identity_pool, before) == 0, timeout=30, what="events before the outage")
@@ -81,9 +79,5 @@ def test_signups_during_a_broker_outage_lose_no_event(broker, client, identity_d
             timeout=60,
             what="every UserRegistered on the topic",
         )
-    finally:
-        stop.set()
-        thread.join(15)
-        reader.close()
     registered = [e["data"]["email"] for e in reader.events() if e["type"] == "UserRegistered"]
     assert sorted(email for email in registered if run in email) == sorted(before + during)

@@ -1,6 +1,5 @@
 """Housekeeping: expired rows deleted in batches by the relay and consumer processes, the work measured."""
 
-import threading
 import uuid
 from collections.abc import Iterator
 
@@ -18,6 +17,7 @@ from accounts_common.housekeeping import Expiry, delete_expired
 from accounts_common.outbox import OutboxRelay
 from tests.conftest import Infra, migrated_database
 from tests.support.polling import wait_for
+from tests.support.workers import running
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +86,12 @@ def test_the_consumer_worker_deletes_old_inbox_rows_periodically(infra, pool):
         bootstrap_servers=infra.kafka,
         housekeeping_interval_s=0.2,
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with running(consumer.run):
         wait_for(
             lambda: count_rows(pool, "processed_events") == 2, timeout=30, what="the old inbox rows gone"
         )
         add_inbox_rows(pool, "31 days", 3)
         wait_for(lambda: count_rows(pool, "processed_events") == 2, timeout=30, what="a later round")
-    finally:
-        stop.set()
-        thread.join(15)
 
 
 def test_the_relay_deletes_old_published_rows_and_the_service_tables_it_is_given(infra, scratch_db, pool):
@@ -116,14 +110,8 @@ def test_the_relay_deletes_old_published_rows_and_the_service_tables_it_is_given
         housekeeping_interval_s=0.2,
         housekeeping=[Expiry("sessions", "expires_at", 0)],
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with running(relay.run):
         wait_for(lambda: count_rows(pool, "sessions") == 0, timeout=30, what="the expired session gone")
-    finally:
-        stop.set()
-        thread.join(15)
     with pool.connection() as conn:
         topics = [row[0] for row in conn.execute("SELECT topic FROM outbox WHERE published_at IS NOT NULL")]
     assert topics == ["recent"]

@@ -1,12 +1,11 @@
 """Housekeeping: unverified registrations expire and are purged with their codes; the pending
 account they leave empty is erased (and announced); spent counters go."""
 
-import threading
-
 from accounts_common.outbox import OutboxRelay
 from identity.service_layer import housekeeping
 from tests.integration.conftest import latest_code, outbox_events, register, verify
 from tests.support.polling import wait_for
+from tests.support.workers import running
 
 
 def age(pool, sql: str, email: str) -> None:  # type: ignore[no-untyped-def]
@@ -63,14 +62,8 @@ def test_the_relay_runs_identitys_housekeeping(
         housekeeping_interval_s=0.2,
         chores=(lambda conn: housekeeping.purge_expired_registrations(identity, conn),),
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with running(relay.run):
         wait_for(lambda: account_count(identity_pool, unique_email) == 0, timeout=20, what="the purge")
-    finally:
-        stop.set()
-        thread.join(15)
 
 
 def account_count(pool, email: str) -> int:  # type: ignore[no-untyped-def]

@@ -14,13 +14,13 @@ from tests.integration.test_outbox_and_consumer import (  # noqa: F401 # fixture
     handled_ids,
     record_handled,
     registered,
-    run_in_thread,
     runtime_database,
     scratch_pool,
     topic,
 )
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
+from tests.support.workers import running
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +35,8 @@ def seen(group: str, outcome: str) -> float | None:
 
 def relay_until(infra, database_url: str, reader, count: int) -> None:  # type: ignore[no-untyped-def]
     relay = OutboxRelay(database_url, infra.kafka, client_id="test-restore-relay")
-    thread, stop = run_in_thread(relay.run)
-    try:
+    with running(relay.run):
         reader.read_until(lambda records: len(records) >= count, timeout=60, what=f"{count} records")
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def test_a_restored_row_published_before_the_loss_is_published_again_and_handled_once(
@@ -69,11 +65,7 @@ def test_a_restored_row_published_before_the_loss_is_published_again_and_handled
     assert [published["id"] for published in reader.events()] == [event.id, event.id]
 
     consumer = consumer_for(infra, scratch_pool, topic, record_handled)
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run):
         wait_for(lambda: seen(consumer.group, "duplicate"), timeout=30, what="the second copy read")
-    finally:
-        stop.set()
-        thread.join(15)
     assert handled_ids(scratch_pool, account) == [event.id]
     assert seen(consumer.group, "handled") == 1

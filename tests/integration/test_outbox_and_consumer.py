@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import closing
 
 import psycopg
 import pytest
@@ -25,6 +26,7 @@ from accounts_common.retry_policy import PermanentError, RetryLimits, TransientE
 from tests.conftest import Infra, migrated_database
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
+from tests.support.workers import running
 
 
 def runtime_database(infra: Infra, name: str) -> str:
@@ -63,13 +65,6 @@ def registered(account_id: str, sequence: int):  # type: ignore[no-untyped-def]
     return new_event("UserRegistered", source="/tests", subject=account_id, data=data)
 
 
-def run_in_thread(target) -> tuple[threading.Thread, threading.Event]:  # type: ignore[no-untyped-def]
-    stop = threading.Event()
-    thread = threading.Thread(target=target, args=(stop,), daemon=True)
-    thread.start()
-    return thread, stop
-
-
 def test_relay_publishes_every_event_in_order_per_account(infra, scratch_db, scratch_pool, topic):
     accounts = [str(uuid.uuid4()) for _ in range(8)]
     with scratch_pool.connection() as conn, conn.transaction():
@@ -78,13 +73,8 @@ def test_relay_publishes_every_event_in_order_per_account(infra, scratch_db, scr
                 outbox.enqueue(conn, topic, registered(account, sequence))
     reader = TopicReader(infra.kafka, topic)
     relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay", batch_size=64)
-    thread, stop = run_in_thread(relay.run)
-    try:
+    with closing(reader), running(relay.run):
         reader.read_until(lambda records: len(records) >= 200, timeout=60, what="200 relayed events")
-    finally:
-        stop.set()
-        thread.join(10)
-        reader.close()
     by_account = defaultdict(list)
     for record, event in zip(reader.records, reader.events(), strict=True):
         assert record.key.decode() == event["subject"]
@@ -117,15 +107,9 @@ def test_a_state_record_follows_its_event_to_the_same_partition_naming_its_offse
                 )
     events, states = TopicReader(infra.kafka, events_topic), TopicReader(infra.kafka, state_topic)
     relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-state", batch_size=5)
-    thread, stop = run_in_thread(relay.run)
-    try:
+    with closing(events), closing(states), running(relay.run):
         events.read_until(lambda records: len(records) >= 12, timeout=60, what="12 events")
         states.read_until(lambda records: len(records) >= 12, timeout=60, what="12 state records")
-    finally:
-        stop.set()
-        thread.join(10)
-        events.close()
-        states.close()
     published = {
         json.loads(r.value)["id"]: (r.partition, r.offset, json.loads(r.value)) for r in events.records
     }
@@ -152,7 +136,6 @@ def test_state_records_without_their_partition_wait_while_the_events_flow(infra,
             outbox.enqueue_state(conn, state_topic, account, {"sequence": 0}, follows=event)
     events = TopicReader(infra.kafka, events_topic)
     relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-narrow")
-    thread, stop = run_in_thread(relay.run)
 
     def waiting_partitions() -> set[int]:
         with scratch_pool.connection() as conn:
@@ -164,23 +147,18 @@ def test_state_records_without_their_partition_wait_while_the_events_flow(infra,
             ).fetchall()
         return {partition for (partition,) in rows}
 
-    try:
+    with closing(events), running(relay.run) as thread:
         events.read_until(lambda records: len(records) >= 9, timeout=60, what="the 9 events")
         # The states of partition 0 go out after their events; the others have no partition to go to.
         expected = {r.partition for r in events.records} - {0}
         wait_for(lambda: waiting_partitions() == expected, timeout=15, what="only partition 0's states out")
         assert thread.is_alive()
-    finally:
-        stop.set()
-        thread.join(10)
-        events.close()
 
 
 def test_relay_is_woken_by_notify_without_waiting_for_the_poll(infra, scratch_db, scratch_pool, topic):
     relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-notify", poll_interval=30.0)
     reader = TopicReader(infra.kafka, topic)
-    thread, stop = run_in_thread(relay.run)
-    try:
+    with closing(reader), running(relay.run):
         account = str(uuid.uuid4())
         wait_for(lambda: _relay_listening(scratch_pool), timeout=20, what="the relay to LISTEN")
         with scratch_pool.connection() as conn, conn.transaction():
@@ -188,10 +166,6 @@ def test_relay_is_woken_by_notify_without_waiting_for_the_poll(infra, scratch_db
         reader.read_until(
             lambda records: len(records) == 1, timeout=15, what="the event, well before the poll"
         )
-    finally:
-        stop.set()
-        thread.join(10)
-        reader.close()
 
 
 def _relay_listening(pool: ConnectionPool) -> bool:
@@ -258,12 +232,8 @@ def test_the_same_event_delivered_twice_is_handled_once(infra, scratch_pool, top
         infra, topic, account, [event.to_json().encode(), event.to_json().encode(), last.to_json().encode()]
     )
     consumer = consumer_for(infra, scratch_pool, topic, record_handled)
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run):
         wait_for(lambda: last.id in handled_ids(scratch_pool, account), timeout=30, what="the events handled")
-    finally:
-        stop.set()
-        thread.join(15)
     assert sorted(handled_ids(scratch_pool, account)) == sorted([event.id, last.id])
 
 
@@ -274,14 +244,9 @@ def test_malformed_records_go_to_the_dead_letters_and_the_consumer_keeps_going(i
     send_raw(infra, topic, account, [b"{not json", bad_data.to_json().encode(), good.to_json().encode()])
     consumer = consumer_for(infra, scratch_pool, topic, record_handled)
     dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with closing(dead_letters), running(consumer.run):
         wait_for(lambda: good.id in handled_ids(scratch_pool, account), timeout=30, what="the good event")
         dead_letters.read_until(lambda records: len(records) >= 2, timeout=30, what="two dead letters")
-    finally:
-        stop.set()
-        thread.join(15)
-        dead_letters.close()
     first, second = (dict(record.headers) for record in dead_letters.records)
     assert dead_letters.records[0].value == b"{not json"
     assert b"not JSON" in first["dlq.reason"]
@@ -304,12 +269,8 @@ def test_a_transient_failure_is_retried_until_it_passes(infra, scratch_pool, top
 
     send_raw(infra, topic, account, [event.to_json().encode()])
     consumer = consumer_for(infra, scratch_pool, topic, flaky)
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run):
         wait_for(lambda: handled_ids(scratch_pool, account), timeout=30, what="the event after two retries")
-    finally:
-        stop.set()
-        thread.join(15)
     assert handled_ids(scratch_pool, account) == [event.id]
 
 
@@ -337,8 +298,7 @@ def test_a_failing_partition_is_paused_while_the_others_keep_flowing(infra, scra
     send_to_partition(infra, topic, 0, stuck_events)
     send_to_partition(infra, topic, 1, flowing_events)
     consumer = consumer_for(infra, scratch_pool, topic, fails_for_stuck_until_recovered)
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run):
         wait_for(
             lambda: len(handled_ids(scratch_pool, flowing)) == 20,
             timeout=30,
@@ -356,9 +316,6 @@ def test_a_failing_partition_is_paused_while_the_others_keep_flowing(infra, scra
             timeout=30,
             what="the offsets committed up to the end of both partitions",
         )
-    finally:
-        stop.set()
-        thread.join(15)
     assert sorted(handled_ids(scratch_pool, stuck)) == sorted(event.id for event in stuck_events)
 
 
@@ -386,12 +343,8 @@ def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, s
 
     send_raw(infra, topic, account, [event.to_json().encode()])
     consumer = consumer_for(infra, scratch_pool, topic, handler, **inbox)
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run):
         wait_for(lambda: handled_ids(scratch_pool, account), timeout=30, what="the event handled")
-    finally:
-        stop.set()
-        thread.join(15)
     assert in_transaction == [False]
     with scratch_pool.connection() as conn:
         inbox_rows = conn.execute(
@@ -402,15 +355,11 @@ def test_without_the_inbox_the_handler_runs_on_an_autocommit_connection(infra, s
 
 def run_until_handled(consumer: EventConsumer, pool: ConnectionPool, account: str, event_id: str):  # type: ignore[no-untyped-def]
     """Run the consumer until `event_id` is handled; the worker thread, to check it is still alive."""
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run) as thread:
         wait_for(
             lambda: event_id in handled_ids(pool, account), timeout=60, what="the record after the bad one"
         )
         assert thread.is_alive(), "the worker died"
-    finally:
-        stop.set()
-        thread.join(15)
 
 
 def dead_letter_reasons(reader: TopicReader, count: int) -> list[bytes]:
@@ -534,14 +483,10 @@ def test_work_left_pending_is_done_before_the_offsets_are_committed_and_a_failur
     )
     send_to_partition(infra, topic, 0, events)
     consumer = deferring_consumer(infra, scratch_pool, topic, work)
-    thread, stop = run_in_thread(consumer.run)
-    try:
+    with running(consumer.run):
         wait_for(
             lambda: committed_offsets(infra, consumer.group, topic) == {0: 4}, timeout=30, what="offsets"
         )
-    finally:
-        stop.set()
-        thread.join(15)
     assert set(handled_ids(scratch_pool, account)) == {event.id for event in events}
     assert work.attempts[flaky] == 2, "retried from the record whose work failed"
     assert work.attempts[events[0].id] == 1, "the work before it was not redone"
@@ -607,8 +552,7 @@ def test_a_row_kafka_refuses_is_parked_holding_back_its_key_and_replayed_in_orde
         outbox.enqueue(conn, topic, registered(other, 0))
     reader = TopicReader(infra.kafka, topic)
     strict = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-strict", max_record_bytes=2000)
-    thread, stop = run_in_thread(strict.run)
-    try:
+    with running(strict.run):
         reader.read_until(
             lambda _: published_sequences(reader, other) == [0], timeout=30, what="the other key"
         )
@@ -618,9 +562,6 @@ def test_a_row_kafka_refuses_is_parked_holding_back_its_key_and_replayed_in_orde
             lambda _: published_sequences(reader, other) == [0, 1], timeout=30, what="a later row"
         )
         wait_for(lambda: REGISTRY.get_sample_value("outbox_parked_rows") == 1, timeout=10, what="the gauge")
-    finally:
-        stop.set()
-        thread.join(10)
     assert published_sequences(reader, held) == [0], "a row overtook the parked one"
 
     dlq.main(["parked", "--database-url", scratch_db])
@@ -631,15 +572,10 @@ def test_a_row_kafka_refuses_is_parked_holding_back_its_key_and_replayed_in_orde
     dlq.main(["replay-parked", "--database-url", scratch_db])
     assert "1 parked row(s) put back" in capsys.readouterr().out
     relay = OutboxRelay(scratch_db, infra.kafka, client_id="test-relay-replay")
-    thread, stop = run_in_thread(relay.run)
-    try:
+    with closing(reader), running(relay.run):
         reader.read_until(
             lambda _: len(published_sequences(reader, held)) == 3, timeout=30, what="the replay"
         )
-    finally:
-        stop.set()
-        thread.join(10)
-        reader.close()
     assert published_sequences(reader, held) == [0, 1, 2]
     with scratch_pool.connection() as conn:
         assert [row for row in outbox.parked_rows(conn) if row.record_key == held] == []

@@ -35,6 +35,14 @@ def locales_of(database_url: str) -> dict[str, str | None]:
     return {str(account_id): locale for account_id, locale in rows}
 
 
+def locale_of(database_url: str, account_id: str) -> str | None:
+    """The language the newsletter holds for one account (None: none, or the account unknown)."""
+    with psycopg.connect(database_url) as conn:
+        query = "SELECT locale FROM known_accounts WHERE account_id = %s"
+        row = conn.execute(query, (account_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def recipients_of(database_url: str, issue_id: str) -> set[str]:
     """The accounts an issue is for: those subscribed, up to its bound, when asked."""
     with psycopg.connect(database_url) as conn:

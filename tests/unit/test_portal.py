@@ -189,6 +189,27 @@ def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it
     assert identity.calls == [("register", "a@example.org", "fr"), ("resend", "a@example.org", "reg-123")]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "start"),
+    [
+        ("GET", "/signup/verify", "/signup"),
+        ("POST", "/signup/verify", "/signup"),
+        ("POST", "/signup/resend", "/signup"),
+        ("GET", "/password-reset/code", "/password-reset"),
+        ("POST", "/password-reset/code", "/password-reset"),
+        ("POST", "/password-reset/code/resend", "/password-reset"),
+        ("GET", "/password-reset/new", "/password-reset"),
+        ("POST", "/password-reset/new", "/password-reset"),
+    ],
+)
+def test_a_step_of_a_flow_not_under_way_sends_to_its_first_page(method, path, start):
+    settings = settings_with_nothing_behind()
+    client = create_app(settings, bootstrap(settings)).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    response = client.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
+    assert (response.status_code, response.headers["Location"]) == (303, start)
+
+
 class FakeLogin(FakeIdentity):
     """Identity accepting every login."""
 

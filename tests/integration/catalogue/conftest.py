@@ -5,13 +5,12 @@ import dataclasses
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from psycopg_pool import ConnectionPool
 
 from accounts_common.roles import Role
@@ -21,15 +20,11 @@ from catalogue.bootstrap import Catalogue
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.settings import Settings
-from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity
-from identity.entrypoints.app import create_app as create_identity_app
 from tests.conftest import database_fixtures
 from tests.integration.conftest import staff_token
-from tests.support.served import ServedIdentity
 
 LINK_KEY = b"test-download-link-key-of-at-least-32-bytes"
-SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
 catalogue_db, catalogue_pool = database_fixtures("catalogue", CATALOGUE_MIGRATIONS)
@@ -38,14 +33,6 @@ catalogue_db, catalogue_pool = database_fixtures("catalogue", CATALOGUE_MIGRATIO
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("catalogue-media")
-
-
-@pytest.fixture
-def served_identity(make_identity) -> Iterator[ServedIdentity]:  # type: ignore[no-untyped-def]
-    """identity on a real port, signing with SIGNING_KEY (so tests can forge variations of its tokens)."""
-    server = ServedIdentity(create_identity_app(make_identity(signing_keys_pem=pem_of(SIGNING_KEY))))
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -108,10 +95,18 @@ def unique_word() -> str:
 
 
 def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Put a file in storage and import a (published) video with it through the editors' endpoint."""
+    """Put a file in local storage and import a (published) video with it (see `import_video`)."""
     content = fields.pop("content", b"video bytes " * 100)
     key = f"test/{uuid.uuid4().hex}.mp4"
     LocalStorage(media_root).write(key, content)
+    return import_video(client, key, **fields)
+
+
+def import_video(  # type: ignore[no-untyped-def]
+    client, key: str, rendition: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Import a (published) video through the editors' endpoint: one rendition, the stored file `key`
+    (with `rendition`'s fields changed), and `fields` over the defaults."""
     for name in ("title", "description"):
         if isinstance(fields.get(name), str):  # the same words in both languages
             fields[name] = {"en": fields[name], "fr": fields[name]}
@@ -121,7 +116,7 @@ def add_video(client, media_root: Path, **fields: Any) -> dict[str, Any]:  # typ
         "duration": 4.0,
         "renditions": [
             {"label": "1080p MP4", "container": "mp4", "codec": "h264", "width": 1920, "height": 1080,
-             "bitrate": 8_000_000, "path": key}
+             "bitrate": 8_000_000, "path": key, **(rendition or {})}
         ],
         **fields,
     }  # fmt: skip

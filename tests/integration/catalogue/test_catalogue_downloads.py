@@ -15,8 +15,8 @@ from catalogue.adapters.grant_store import download_count
 from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.projection import HANDLERS
 from identity.adapters.tokens import key_id
-from tests.integration.catalogue.conftest import SIGNING_KEY, add_video, editor
-from tests.integration.conftest import PASSWORD, bearer, sign_up, staff_token
+from tests.integration.catalogue.conftest import add_video, editor
+from tests.integration.conftest import IDENTITY_SIGNING_KEY, PASSWORD, bearer, sign_up, staff_token
 from tests.integration.test_identity_token_check import NEW_PASSWORD, feed, reset_password
 
 CONTENT = bytes(range(256)) * 4000  # 1,024,000 bytes, every offset distinguishable
@@ -65,7 +65,7 @@ def test_anonymous_and_unverified_callers_get_no_link(catalogue_client, video, t
     assert missing.status_code == 401 and missing.json["type"].endswith("missing-token")
     assert catalogue_client.post(links_path(video), headers=bearer("garbage")).status_code == 401
     claims = {**jwt.decode(token, options={"verify_signature": False}), "email_verified": False}
-    unverified = jwt.encode(claims, SIGNING_KEY, "EdDSA", {"kid": key_id(SIGNING_KEY)})
+    unverified = jwt.encode(claims, IDENTITY_SIGNING_KEY, "EdDSA", {"kid": key_id(IDENTITY_SIGNING_KEY)})
     refused = catalogue_client.post(links_path(video), headers=bearer(unverified))
     assert refused.status_code == 403 and refused.json["type"].endswith("account-not-verified")
 

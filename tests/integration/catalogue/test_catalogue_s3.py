@@ -20,7 +20,7 @@ from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_s
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from tests.conftest import migrated_database
-from tests.integration.catalogue.conftest import add_video, editor
+from tests.integration.catalogue.conftest import add_video, import_video
 from tests.integration.catalogue.test_catalogue_downloads import get_link, local
 from tests.integration.conftest import sign_up
 from tests.support.processes import VENV_BIN, free_port
@@ -55,21 +55,6 @@ def s3_client_app(make_catalogue, storage, bucket):  # type: ignore[no-untyped-d
 @pytest.fixture
 def token(served_identity, identity_pool, unique_email) -> str:  # type: ignore[no-untyped-def]
     return sign_up(served_identity.app.test_client(), identity_pool, unique_email)
-
-
-def ingest(client, key: str, **rendition: object) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    body = {
-        "title": {"en": "Stored in a bucket", "fr": "Rangée dans un seau"},
-        "published_at": "2021-02-11T14:00:00+00:00",
-        "duration": 4.0,
-        "renditions": [
-            {"label": "360p MP4", "container": "mp4", "codec": "h264", "width": 640, "height": 360,
-             "bitrate": 800_000, "path": key, **rendition}
-        ],
-    }  # fmt: skip
-    response = client.post("/v1/videos/imports", json=body, headers=editor())
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def test_s3_storage_writes_reads_seeks_and_checksums(storage: S3Storage, s3: S3Server, bucket: str):
@@ -129,7 +114,7 @@ def test_open_storage_reads_the_catalogue_storage_setting(tmp_path: Path):
 def test_a_verified_account_downloads_from_the_bucket_with_ranges(s3_client_app, storage, token):
     key = f"test/{uuid.uuid4().hex}.mp4"
     storage.put(key, io.BytesIO(CONTENT))
-    video = ingest(s3_client_app, key)
+    video = import_video(s3_client_app, key)
     assert video["renditions"][0]["checksum"] == hashlib.sha256(CONTENT).hexdigest()
     url = local(get_link(s3_client_app, video, token))
 
@@ -151,7 +136,7 @@ def test_a_verified_account_downloads_from_the_bucket_with_ranges(s3_client_app,
 def test_a_file_lost_from_the_bucket_is_503_not_500(s3_client_app, storage, s3, bucket, token):
     key = f"test/{uuid.uuid4().hex}.mp4"
     storage.put(key, io.BytesIO(b"soon gone"))
-    video = ingest(s3_client_app, key)
+    video = import_video(s3_client_app, key)
     s3.client().delete_object(Bucket=bucket, Key=f"media/{key}")
     response = s3_client_app.get(local(get_link(s3_client_app, video, token)))
     assert response.status_code == 503 and response.json["type"].endswith("file-unavailable")
@@ -160,7 +145,7 @@ def test_a_file_lost_from_the_bucket_is_503_not_500(s3_client_app, storage, s3, 
 def test_a_store_that_does_not_answer_is_503_not_500(make_catalogue, s3_client_app, storage, token):
     key = f"test/{uuid.uuid4().hex}.mp4"
     storage.put(key, io.BytesIO(CONTENT))
-    video = ingest(s3_client_app, key)
+    video = import_video(s3_client_app, key)
     link = local(get_link(s3_client_app, video, token))
     # The same bucket, through an address where nothing listens (the store down), retries off.
     once = s3_config().merge(Config(retries={"total_max_attempts": 1}))
@@ -177,7 +162,7 @@ def test_a_store_that_does_not_answer_is_503_not_500(make_catalogue, s3_client_a
 def test_the_preview_plays_from_the_bucket_for_anyone(s3_client_app, storage):
     key = f"test/{uuid.uuid4().hex}.mp4"
     storage.put(key, io.BytesIO(CONTENT))
-    video = ingest(s3_client_app, key)
+    video = import_video(s3_client_app, key)
     preview = s3_client_app.get(f"/v1/videos/{video['id']}/preview", headers={"Range": "bytes=100-199"})
     assert (preview.status_code, preview.data) == (206, CONTENT[100:200])
     assert preview.headers["Content-Range"] == f"bytes 100-199/{len(CONTENT)}"
@@ -234,7 +219,7 @@ def test_repr_digest_is_the_stored_checksum_not_recomputed(catalogue_client, med
     (media_root / key).write_bytes(CONTENT)
     # The operator's checksum is kept as given: the answers show it, not a hash of today's bytes.
     stated = "ab" * 32
-    video = ingest(catalogue_client, key, checksum=stated)
+    video = import_video(catalogue_client, key, rendition={"checksum": stated})
     expected = f"sha-256=:{base64.b64encode(bytes.fromhex(stated)).decode()}:"
     download = catalogue_client.get(
         local(get_link(catalogue_client, video, token)), headers={"Range": "bytes=0-9"}

@@ -2,19 +2,16 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from psycopg_pool import ConnectionPool
 
+from accounts_common.clock import utc_now
 from accounts_common.db import create_pool
 from catalogue.adapters.storage import S3Storage, Storage, open_storage
 from catalogue.adapters.upload_area import UploadArea, UploadBytes
 from catalogue.adapters.upload_parts import S3UploadArea, pg_lock
 from catalogue.settings import Settings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from argon2 import PasswordHasher, Type
 from psycopg_pool import ConnectionPool
 
+from accounts_common.clock import utc_now
 from accounts_common.codecrypt import CodeCipher
 from accounts_common.db import create_pool
 from identity.adapters.hashing import BackgroundHasher
@@ -14,10 +15,6 @@ from identity.adapters.ratelimits import RateLimiter
 from identity.adapters.tokens import TokenIssuer, key_ring, key_sealer
 from identity.domain.passwords import PasswordPolicy, common_passwords
 from identity.settings import Settings
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -43,60 +43,57 @@ def _example(event_type: str) -> dict[str, Any]:
     return json.loads(text)
 
 
-def _message(event_type: str) -> dict[str, Any]:
-    return {
-        "name": event_type,
-        "contentType": CONTENT_TYPE,
-        "headers": {
-            "type": "object",
-            "properties": {"content-type": {"type": "string", "const": CONTENT_TYPE}},
-        },
-        "payload": {
-            "allOf": [
-                {"$ref": "#/components/schemas/CloudEvent"},
-                {
-                    "type": "object",
-                    "properties": {
-                        "type": {"const": event_type},
-                        "data": {"$ref": f"#/components/schemas/{event_type}Data"},
-                    },
-                },
-            ]
-        },
-        "bindings": {
-            "kafka": {"key": {"type": "string", "format": "uuid", "description": "The account id."}}
-        },
-        "examples": [{"name": event_type, "payload": _example(event_type)}],
-    }
-
-
-def _state_message(name: str) -> dict[str, Any]:
+def _account_message(
+    name: str, content_type: str, payload: dict[str, Any], headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A message keyed by the account id: its content type (and other headers), payload and example."""
     return {
         "name": name,
-        "contentType": STATE_CONTENT_TYPE,
+        "contentType": content_type,
         "headers": {
             "type": "object",
-            "properties": {
-                "content-type": {"type": "string", "const": STATE_CONTENT_TYPE},
-                FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "The event id."},
-                FOLLOWS_EVENT_OFFSET_HEADER: {
-                    "type": "string",
-                    "description": "The offset of the event this state follows, on the same partition "
-                    "number of identity.account-events.v1.",
-                },
-            },
+            "properties": {"content-type": {"type": "string", "const": content_type}, **(headers or {})},
         },
-        "payload": {
-            "oneOf": [
-                {"$ref": f"#/components/schemas/{name}"},
-                {"type": "null", "description": "A tombstone: the account was deleted."},
-            ]
-        },
+        "payload": payload,
         "bindings": {
             "kafka": {"key": {"type": "string", "format": "uuid", "description": "The account id."}}
         },
         "examples": [{"name": name, "payload": _example(name)}],
     }
+
+
+def _message(event_type: str) -> dict[str, Any]:
+    payload = {
+        "allOf": [
+            {"$ref": "#/components/schemas/CloudEvent"},
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"const": event_type},
+                    "data": {"$ref": f"#/components/schemas/{event_type}Data"},
+                },
+            },
+        ]
+    }
+    return _account_message(event_type, CONTENT_TYPE, payload)
+
+
+def _state_message(name: str) -> dict[str, Any]:
+    headers = {
+        FOLLOWS_EVENT_ID_HEADER: {"type": "string", "format": "uuid", "description": "The event id."},
+        FOLLOWS_EVENT_OFFSET_HEADER: {
+            "type": "string",
+            "description": "The offset of the event this state follows, on the same partition "
+            "number of identity.account-events.v1.",
+        },
+    }
+    payload = {
+        "oneOf": [
+            {"$ref": f"#/components/schemas/{name}"},
+            {"type": "null", "description": "A tombstone: the account was deleted."},
+        ]
+    }
+    return _account_message(name, STATE_CONTENT_TYPE, payload, headers)
 
 
 def _topic_configuration(topic: Topic) -> dict[str, Any]:

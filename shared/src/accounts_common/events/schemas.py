@@ -33,9 +33,14 @@ def locale_field() -> fields.String:
     return fields.String(validate=validate.OneOf(LOCALES))
 
 
-class UserRegistered(EventData):
+class AccountData(EventData):
+    """Base of the events and records about one account (its id is also the record key)."""
+
     account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
     email = fields.Email(required=True, metadata=EMAIL)
+
+
+class UserRegistered(AccountData):
     registered_at = fields.AwareDateTime(required=True, metadata=meaning("When the account was created."))
     locale = locale_field()
 
@@ -49,9 +54,7 @@ class CodeIssued(EventData):
     locale = locale_field()
 
 
-class DuplicateSignupAttempted(EventData):
-    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
-    email = fields.Email(required=True, metadata=EMAIL)
+class DuplicateSignupAttempted(AccountData):
     attempted_at = fields.AwareDateTime(
         required=True,
         metadata=meaning(
@@ -62,9 +65,7 @@ class DuplicateSignupAttempted(EventData):
     locale = locale_field()
 
 
-class AccountVerified(EventData):
-    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
-    email = fields.Email(required=True, metadata=EMAIL)
+class AccountVerified(AccountData):
     verified_at = fields.AwareDateTime(
         required=True,
         metadata=meaning("When the person proved control of the mailbox (emailed code)."),
@@ -72,9 +73,7 @@ class AccountVerified(EventData):
     locale = locale_field()
 
 
-class PasswordReset(EventData):
-    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
-    email = fields.Email(required=True, metadata=EMAIL)
+class PasswordReset(AccountData):
     reset_at = fields.AwareDateTime(
         required=True, metadata=meaning("When the password changed: every session issued before is revoked.")
     )
@@ -90,11 +89,9 @@ class AccountDeleted(EventData):
     )
 
 
-class StaffRoleChange(EventData):
+class StaffRoleChange(AccountData):
     """A staff role granted or revoked (the event's type says which)."""
 
-    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
-    email = fields.Email(required=True, metadata=EMAIL)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     changed_at = fields.AwareDateTime(
         required=True, metadata=meaning("When the role changed: every session issued before is revoked.")
@@ -145,11 +142,9 @@ class SessionRevoked(EventData):
     )
 
 
-class AccountState(EventData):
+class AccountState(AccountData):
     """The value of an identity.accounts.v1 record: not an event, the account's latest state."""
 
-    account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
-    email = fields.Email(required=True, metadata=EMAIL)
     verified = fields.Boolean(
         required=True, metadata=meaning("Whether the person proved control of the mailbox.")
     )

@@ -134,12 +134,17 @@ class Session(Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds the token stays valid."})
 
 
-class Me(Schema):
+class Account(Schema):
+    """An account as its owner and support staff see it."""
+
     id = fields.UUID(required=True)
     email = fields.String(required=True)
     verified = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
     locale = fields.String(required=True, metadata={"enum": list(LOCALES)})
+
+
+class Me(Account):
     roles = fields.List(
         fields.String(metadata={"enum": list(ROLES)}),
         required=True,
@@ -213,12 +218,7 @@ class StaffList(Schema):
     staff = fields.List(fields.Nested(StaffMember), required=True)
 
 
-class SupportAccount(Schema):
-    id = fields.UUID(required=True)
-    email = fields.String(required=True)
-    verified = fields.Boolean(required=True)
-    created_at = fields.DateTime(required=True)
-    locale = fields.String(required=True, metadata={"enum": list(LOCALES)})
+class SupportAccount(Account):
     roles = fields.List(fields.String(metadata={"enum": list(ROLES)}), required=True)
     mfa_enrolled = fields.Boolean(required=True)
 

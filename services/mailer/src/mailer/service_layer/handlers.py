@@ -3,6 +3,7 @@
 import math
 from collections.abc import Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -29,27 +30,17 @@ from mailer.service_layer import metrics
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 
 
+@dataclass(kw_only=True, eq=False)
 class Mailer:
     """The mailer's collaborators, and its event handlers."""
 
-    def __init__(
-        self,
-        *,
-        dispatcher: Dispatcher,
-        templates: Templates,
-        cipher: CodeCipher,
-        brands: Mapping[str, Brand],
-        delivery_log: DeliveryLog,
-        portal_url: str,
-        unsubscribe_mailto: str,
-    ) -> None:
-        self.dispatcher = dispatcher
-        self.templates = templates
-        self.cipher = cipher
-        self.brands = brands
-        self.delivery_log = delivery_log
-        self.portal_url = portal_url
-        self.unsubscribe_mailto = unsubscribe_mailto
+    dispatcher: Dispatcher
+    templates: Templates
+    cipher: CodeCipher
+    brands: Mapping[str, Brand]
+    delivery_log: DeliveryLog
+    portal_url: str
+    unsubscribe_mailto: str
 
     def handlers(self) -> dict[str, Handler]:
         """Event type → handler, for the consumer runtime. The revocations come first: the support

@@ -15,6 +15,7 @@ from portal.domain.navigation import safe_return_path
 
 CSRF_FIELD = "csrf_token"  # Flask-WTF's form field (CSRFProtect, installed by the app factory)
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 
 def portal() -> Portal:
@@ -74,6 +75,23 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def in_flow(key: str, start: str) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response]]:
+    """For the pages of a flow under way (sign-up, password reset): the view is given the flow's state,
+    `session[key]`; a visitor without one is sent to the flow's first page, the endpoint `start`."""
+
+    def decorate(view: Callable[[dict[str, Any]], R]) -> Callable[[], R | Response]:
+        @functools.wraps(view)
+        def wrapper() -> R | Response:
+            state = session.get(key)
+            if state is None:
+                return see_other(start)
+            return view(state)
+
+        return wrapper
+
+    return decorate
 
 
 def see_other(endpoint: str, **values: Any) -> Response:

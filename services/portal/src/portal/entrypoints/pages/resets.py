@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from portal.adapters.http import ApiError
 from portal.entrypoints.problems import CODE, EMAIL, FORM, field_errors
 from portal.entrypoints.web import (
+    in_flow,
     portal,
     render_code_page,
     return_path,
@@ -21,9 +22,9 @@ from portal.entrypoints.web import (
 blp = Blueprint("resets", __name__, url_prefix="/password-reset")
 
 
-def reset_state() -> dict[str, Any] | None:
-    """The reset under way: the email, when its code was sent, then the reset token (never in a URL)."""
-    return session.get("reset")
+# The reset under way, session["reset"]: the email, when its code was sent, then the reset token
+# (never in a URL).
+in_reset = in_flow("reset", "resets.start")
 
 
 def request_code(email: str) -> None:
@@ -49,18 +50,14 @@ def submit_email() -> Response | tuple[str, int]:
 
 
 @blp.get("/code")
-def verify() -> str | Response:
-    reset = reset_state()
-    if reset is None:
-        return see_other("resets.start")
+@in_reset
+def verify(reset: dict[str, Any]) -> str | Response:
     return render_code_page("resets", reset, {})
 
 
 @blp.post("/code")
-def submit_code() -> Response | str | tuple[str, int]:
-    reset = reset_state()
-    if reset is None:
-        return see_other("resets.start")
+@in_reset
+def submit_code(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
     try:
         token = portal().identity.verify_password_reset(str(reset["email"]), request.form.get("code", ""))
     except ApiError as error:
@@ -70,10 +67,8 @@ def submit_code() -> Response | str | tuple[str, int]:
 
 
 @blp.post("/code/resend")
-def resend() -> Response | str | tuple[str, int]:
-    reset = reset_state()
-    if reset is None:
-        return see_other("resets.start")
+@in_reset
+def resend(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
     if refusal := too_early_for_a_new_code("resets", reset):
         return refusal
     try:
@@ -89,17 +84,17 @@ def resend() -> Response | str | tuple[str, int]:
 
 
 @blp.get("/new")
-def new_password() -> str | Response:
-    reset = reset_state()
-    if reset is None or "reset_token" not in reset:
+@in_reset
+def new_password(reset: dict[str, Any]) -> str | Response:
+    if "reset_token" not in reset:
         return see_other("resets.start")
     return render_template("resets/new_password.html", errors={})
 
 
 @blp.post("/new")
-def submit_new_password() -> Response | tuple[str, int]:
-    reset = reset_state()
-    if reset is None or "reset_token" not in reset:
+@in_reset
+def submit_new_password(reset: dict[str, Any]) -> Response | tuple[str, int]:
+    if "reset_token" not in reset:
         return see_other("resets.start")
     try:
         portal().identity.complete_password_reset(str(reset["reset_token"]), request.form.get("password", ""))

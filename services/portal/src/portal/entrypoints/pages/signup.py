@@ -12,6 +12,7 @@ from portal.entrypoints.pages.account import newsletter_status
 from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
 from portal.entrypoints.web import (
     access_token,
+    in_flow,
     portal,
     render_code_page,
     return_path,
@@ -23,9 +24,9 @@ from portal.entrypoints.web import (
 blp = Blueprint("signup", __name__)
 
 
-def pending() -> dict[str, Any] | None:
-    """The registration waiting for its code: email, registration_id (never in a URL), when sent."""
-    return session.get("signup")
+# The registration waiting for its code, session["signup"]: email, registration_id (never in a URL),
+# when the code was sent.
+in_signup = in_flow("signup", "signup.signup")
 
 
 @blp.get("/signup")
@@ -51,18 +52,14 @@ def submit_signup() -> str | Response | tuple[str, int]:
 
 
 @blp.get("/signup/verify")
-def verify() -> str | Response:
-    registration = pending()
-    if registration is None:
-        return see_other("signup.signup")
+@in_signup
+def verify(registration: dict[str, Any]) -> str | Response:
     return render_code_page("signup", registration, {})
 
 
 @blp.post("/signup/verify")
-def submit_code() -> str | Response | tuple[str, int]:
-    registration = pending()
-    if registration is None:
-        return see_other("signup.signup")
+@in_signup
+def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int]:
     email, registration_id = str(registration["email"]), str(registration["registration_id"])
     try:
         token = portal().identity.verify(email, request.form.get("code", ""), registration_id)
@@ -74,10 +71,8 @@ def submit_code() -> str | Response | tuple[str, int]:
 
 
 @blp.post("/signup/resend")
-def resend() -> str | Response | tuple[str, int]:
-    registration = pending()
-    if registration is None:
-        return see_other("signup.signup")
+@in_signup
+def resend(registration: dict[str, Any]) -> str | Response | tuple[str, int]:
     if refusal := too_early_for_a_new_code("signup", registration):
         return refusal
     try:
