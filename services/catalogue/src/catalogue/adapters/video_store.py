@@ -49,7 +49,7 @@ IN_TITLE = "(v.title_search_en @@ qe.query OR v.title_search_fr @@ qf.query)"
 RANK = "greatest(ts_rank(v.search_en, qe.query), ts_rank(v.search_fr, qf.query))"
 
 
-# One pass over the matches counts both (two subqueries visited the title hits' rows twice).
+# Both totals in one pass over the matches.
 COUNT_MATCHES = f"""SELECT count(*) AS total, count(*) FILTER (WHERE {IN_TITLE}) AS title_total {MATCHES}"""
 
 
