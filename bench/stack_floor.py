@@ -4,7 +4,8 @@ before any code of ours runs, set against the aims of the signup-efficiency issu
 A signup passes through three of our processes, and each must at least do this much:
 - identity web: gunicorn (two sync workers) and Flask take a POST of JSON and answer; measured on a
   bare app that only reads the body and answers 422 (`bare_app`), and, for comparison, on identity
-  with a password the rules refuse (our middleware, validation and problem; no database, no hash);
+  with a password the rules refuse (our middleware, the per-IP limit's statement, validation and
+  the problem; no hash);
 - identity relay: kafka-python's idempotent producer (as `create_producer` makes it) sends the
   signup's RECORDS_PER_SIGNUP records and waits for their acks;
 - mailer worker: kafka-python's consumer (as `create_consumer` makes it, on a topic of 30
@@ -103,6 +104,7 @@ def refused_signups(port: int, workers: list[int]) -> float:
 def web_floors() -> tuple[float, float]:
     """The bare app's CPU per refused signup, then identity's."""
     port = free_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
     bare = ServiceProcess(
         "floor-web",
         ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "bench.stack_floor:bare_app()"],
