@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench.chaos.infra import PrivateSink
 from bench.signup_load import PASSWORD, Run, code_latencies, open_loop, stack_and_sink
-from bench.support import CLOCK_TICKS, LOGS, SignupStack, cpu_seconds, describe_ms
+from bench.support import CLOCK_TICKS, LOGS, SignupStack, children, cpu_seconds, describe_ms
 from identity.bootstrap import password_hasher
 from identity.settings import Settings
 from tests.support.polling import wait_for
@@ -64,14 +64,6 @@ def command_lines() -> dict[int, str]:
             except OSError:
                 continue
     return found
-
-
-def children(pid: int) -> list[int]:
-    """The direct children of a process."""
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 @dataclass

@@ -32,8 +32,7 @@ from flask import Flask, request
 from accounts_common.events import Topic
 from accounts_common.events.topics import delete_topics, ensure_topics
 from accounts_common.kafka import await_partitions, create_consumer, create_producer
-from bench.signup_profile import children
-from bench.support import LOGS, RUN_ID, SignupStack, cpu_seconds, infra_env
+from bench.support import LOGS, RUN_ID, SignupStack, children, cpu_seconds, infra_env
 from tests.support.processes import ServiceProcess, free_port
 
 RATE = 44.0
