@@ -7,6 +7,9 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+# kafka-python's position() waits without end by default.
+POSITION_TIMEOUT_MS = 30_000
+
 
 class TopicReader:
     """Reads every record written to the topics after it was created (no consumer group)."""
@@ -21,8 +24,9 @@ class TopicReader:
         assert partitions, f"no partitions found for {topics}"
         self.consumer.assign(partitions)
         self.consumer.seek_to_end()
-        for partition in partitions:
-            self.consumer.position(partition)  # resolve "end" now, before anything new is written
+        for partition in partitions:  # resolve "end" now, before anything new is written
+            found = self.consumer.position(partition, timeout_ms=POSITION_TIMEOUT_MS)
+            assert found is not None, f"no end offset for {partition} within {POSITION_TIMEOUT_MS} ms"
         self.records: list[ConsumerRecord] = []
 
     def read_until(self, done, *, timeout: float, what: str) -> list[ConsumerRecord]:  # type: ignore[no-untyped-def]
