@@ -1,13 +1,17 @@
-"""Reading state records in a bootstrap: bad records are skipped with a reason, never a crash."""
+"""Reading state records in a bootstrap: bad records are skipped with a reason, never a crash, and a
+position Kafka does not give is an error, never a wait without end."""
 
 import json
 import uuid
 from importlib.resources import files
 
 import pytest
+from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaTimeoutError
 
 from accounts_common.account_feed import _apply_state
+from accounts_common.kafka import READER_TIMEOUT_MS, position_of
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 
 EXAMPLE = files("accounts_common.events").joinpath("examples", "AccountState.json").read_bytes()
@@ -46,3 +50,21 @@ def test_a_bad_state_record_is_skipped(record, caplog):
     assert not _apply_state(accounts, record)
     assert accounts == {}
     assert "skipping invalid account state" in caplog.text
+
+
+class SilentOnPositions:
+    """A KafkaConsumer stand-in whose position() comes back empty, as kafka-python's does at its timeout."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[int | None] = []
+
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None:
+        self.timeouts.append(timeout_ms)
+        return None
+
+
+def test_a_position_kafka_does_not_tell_in_time_is_a_timeout_error():
+    consumer = SilentOnPositions()
+    with pytest.raises(KafkaTimeoutError, match=r"no position for identity.accounts.v1\[3\] within 10000 ms"):
+        position_of(consumer, TopicPartition("identity.accounts.v1", 3))  # type: ignore[arg-type]
+    assert consumer.timeouts == [READER_TIMEOUT_MS]

@@ -28,6 +28,7 @@ from marshmallow import ValidationError
 from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
 from accounts_common.events.schemas import EVENT_SCHEMAS, AccountState
 from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE
+from accounts_common.kafka import create_reader, position_of
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,13 @@ class AccountFeed:
             accounts: dict[UUID, Account] = {}
             followed: dict[int, int] = {}
             # The record before the end is in the active segment, never compacted: each position gets there.
-            remaining = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
+            remaining = {tp for tp in partitions if position_of(consumer, tp) < ends[tp]}
             while remaining:
                 for tp, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
                     for record in records:
                         if record.offset < ends[tp] and _apply_state(accounts, record):
                             followed[tp.partition] = max(followed.get(tp.partition, -1), _followed(record))
-                    if consumer.position(tp) >= ends[tp]:
+                    if position_of(consumer, tp) >= ends[tp]:
                         remaining.discard(tp)
             beginnings = consumer.beginning_offsets(_partitions(consumer, self.events_topic))
             positions = {
@@ -125,12 +126,7 @@ class AccountFeed:
             consumer.close()
 
     def _consumer(self) -> KafkaConsumer:
-        return KafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id="accounts-bootstrap",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        return create_reader(self.bootstrap_servers, client_id="accounts-bootstrap")
 
 
 def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -28,7 +28,7 @@ from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import database_url, kafka_bootstrap_servers
 from accounts_common.events import dead_letter_topic
-from accounts_common.kafka import create_producer
+from accounts_common.kafka import create_producer, create_reader, position_of
 from accounts_common.outbox import parked_rows, replay_parked
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> lis
         consumer.assign(partitions)
         end_offsets = consumer.end_offsets(partitions)
         letters: dict[str, DeadLetter] = {}
-        pending = {tp for tp, end in end_offsets.items() if consumer.position(tp) < end}
+        pending = {tp for tp, end in end_offsets.items() if position_of(consumer, tp) < end}
         while pending and len(letters) < limit:
             for partition, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
                 for record in records:
@@ -128,7 +128,7 @@ def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> lis
                         letter = _described(record)
                         letters.pop(letter.event_id, None)
                         letters[letter.event_id] = letter
-            pending = {tp for tp in pending if consumer.position(tp) < end_offsets[tp]}
+            pending = {tp for tp in pending if position_of(consumer, tp) < end_offsets[tp]}
         return list(letters.values())[:limit]
     finally:
         consumer.close(autocommit=False)
@@ -137,12 +137,7 @@ def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> lis
 def _replay_position(bootstrap_servers: str, topic: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
     """A reader of the dead-letter topic in the replay's consumer group (whose committed offsets mark
     what `replay` has done), and the topic's partitions (none when it does not exist)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=f"{topic}-replay",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = create_reader(bootstrap_servers, client_id=f"{topic}-replay", group_id=f"{topic}-replay")
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
     return consumer, partitions
 
@@ -151,7 +146,7 @@ def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: in
     """Re-publish one dead letter to its original topic (it stays listed until `replay` passes it,
     and its consumer deduplicates by event id); None when there is no such letter."""
     topic = dead_letter_topic(group)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = create_reader(bootstrap_servers, client_id=f"{topic}-replay")
     producer = create_producer(bootstrap_servers, client_id=f"{topic}-replay")
     try:
         where = TopicPartition(topic, partition)
@@ -201,7 +196,7 @@ def _replay_until_caught_up(
 ) -> ReplayResult:
     """Replay up to the end offsets seen at the start (letters added meanwhile wait for the next run)."""
     result = ReplayResult()
-    pending = {tp for tp, end in end_offsets.items() if consumer.position(tp) < end}
+    pending = {tp for tp, end in end_offsets.items() if position_of(consumer, tp) < end}
     while pending and (limit is None or result.replayed < limit):
         done: dict[TopicPartition, int] = {}
         sends = []
@@ -220,7 +215,7 @@ def _replay_until_caught_up(
             )
         if done:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
-        pending = {tp for tp in pending if consumer.position(tp) < end_offsets[tp]}
+        pending = {tp for tp in pending if position_of(consumer, tp) < end_offsets[tp]}
     return result
 
 

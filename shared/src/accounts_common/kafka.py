@@ -5,6 +5,7 @@ import threading
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +16,9 @@ MAX_RECORD_BYTES = 1_000_000
 # our figures are Prometheus's. Off, a consumer spends about 8 % less CPU per record.
 CLIENT_METRICS = False
 METADATA_WAIT_S = 10.0  # before a consumer's first poll, for the topics' partitions (see await_partitions)
+# What a reader (an operator's request, a late consumer's start) waits for each answer from Kafka:
+# under gunicorn's 30 s worker timeout, so a silent broker is a 503, not a killed worker.
+READER_TIMEOUT_MS = 10_000
 
 
 def create_producer(
@@ -70,6 +74,32 @@ def create_consumer(
         heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
         metrics_enabled=CLIENT_METRICS,
     )
+
+
+def create_reader(bootstrap_servers: str, *, client_id: str, group_id: str | None = None) -> KafkaConsumer:
+    """A consumer that reads assigned partitions from the earliest offset and never commits on its
+    own; with a `group_id`, its commits mark how far it got. Each answer is awaited READER_TIMEOUT_MS."""
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        bootstrap_timeout_ms=READER_TIMEOUT_MS,
+        request_timeout_ms=READER_TIMEOUT_MS,
+        metrics_enabled=CLIENT_METRICS,
+    )
+
+
+def position_of(consumer: KafkaConsumer, partition: TopicPartition) -> int:
+    """The offset the consumer reads next on `partition`: KafkaTimeoutError when Kafka has not told
+    within READER_TIMEOUT_MS (kafka-python's own position() waits without end by default)."""
+    position = consumer.position(partition, timeout_ms=READER_TIMEOUT_MS)
+    if position is None:
+        raise KafkaTimeoutError(
+            f"no position for {partition.topic}[{partition.partition}] within {READER_TIMEOUT_MS} ms"
+        )
+    return int(position)
 
 
 def await_partitions(consumer: KafkaConsumer, topics: tuple[str, ...], stop: threading.Event) -> None:

@@ -1,0 +1,46 @@
+"""The mailer's dead letters live in Kafka: when it does not answer, support staff get a 503 problem
+within the reader's timeout, not a request that waits until gunicorn kills its worker."""
+
+import dataclasses
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from accounts_common.db import create_pool
+from accounts_common.roles import Role
+from mailer.entrypoints.app import create_app
+from mailer.migrations import MAILER_MIGRATIONS
+from tests.conftest import Infra, migrated_database
+from tests.integration.conftest import bearer, private_mailer_settings, staff_token
+
+
+@pytest.fixture(scope="module")
+def mailer_db(infra: Infra) -> str:
+    return migrated_database(infra, "test_mailer_dead_letters_outage", MAILER_MIGRATIONS)
+
+
+@pytest.fixture
+def silent_broker() -> Iterator[str]:
+    """An address that accepts connections and never answers, as a hung broker does."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/v1/dead-letters", None), ("POST", "/v1/dead-letters/replays", {"partition": 0, "offset": 0})],
+)
+def test_a_silent_kafka_is_a_503_problem(
+    mailer_db, served_identity, identity_pool, infra, silent_broker, method, path, body
+):
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "outage")
+    settings = dataclasses.replace(settings, kafka_bootstrap_servers=silent_broker)
+    support = bearer(staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT))
+    with create_pool(mailer_db, name="test-mailer-outage") as pool:
+        client = create_app(settings, pool).test_client()
+        answer = client.open(path, method=method, json=body, headers=support)
+    assert answer.status_code == 503, answer.json
+    assert answer.mimetype == "application/problem+json"
+    assert answer.json["type"].endswith("/dead-letters-unavailable")
+    assert "Kafka did not answer" in answer.json["detail"]
