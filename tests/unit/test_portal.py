@@ -154,6 +154,30 @@ def test_dates_read_in_the_pages_language():
         assert long_date("not a date") == ""
 
 
+class SupportStaffIdentity:
+    """Identity's answer for a support person logged in with the second factor."""
+
+    def me(self, token: str) -> dict[str, object]:
+        return {"email": "support@example.org", "roles": ["support"], "second_factor": True}
+
+    def reachable(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("query", ["", "?email=ana.silva%40example.org"])
+def test_the_deliveries_page_says_the_dead_letters_are_unavailable_when_the_mailer_does_not_answer(query):
+    settings = replace(settings_with_nothing_behind(), mailer_url=f"http://127.0.0.1:{free_port()}")
+    portal = replace(bootstrap(settings), identity=SupportStaffIdentity())  # type: ignore[arg-type]
+    client = create_app(settings, portal).test_client()
+    with client.session_transaction() as session:
+        session["token"] = "a-support-token"
+    page = client.get(f"/console/deliveries{query}")
+    assert page.status_code == 200
+    assert "The dead letters cannot be read just now." in page.text
+    assert "No dead letters." not in page.text
+    assert ("The mail service is unavailable." in page.text) == bool(query)
+
+
 class FakeIdentity:
     """Identity's answers for one registration; records the calls the portal makes."""
 

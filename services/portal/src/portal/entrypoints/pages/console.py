@@ -146,13 +146,18 @@ def erase() -> Response | tuple[str, int]:
 @staff_page(Role.SUPPORT)
 def deliveries() -> str:
     email = request.args.get("email", "").strip()
-    mails, unavailable = person_mails(email) if email else ([], False)
+    mails, mails_unavailable = person_mails(email) if email else ([], False)
     try:
-        letters = portal().mailer.dead_letters(token())
-    except ServiceUnavailable:
-        letters, unavailable = [], True
+        letters, letters_unavailable = portal().mailer.dead_letters(token()), False
+    except ServiceUnavailable:  # the mailer, or the Kafka its dead letters are in, did not answer
+        letters, letters_unavailable = [], True
     return render_console(
-        "deliveries.html", email=email, mails=mails, letters=letters, unavailable=unavailable
+        "deliveries.html",
+        email=email,
+        mails=mails,
+        mails_unavailable=mails_unavailable,
+        letters=letters,
+        letters_unavailable=letters_unavailable,
     )
 
 
