@@ -13,6 +13,7 @@ from mailer.settings import Settings
 from tests.e2e.mail_helpers import code_issued, event_id_counts, newsletter_delivery
 from tests.support.http import call
 from tests.support.kafka import TopicReader
+from tests.support.outbox import outbox_records
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
 
@@ -129,14 +130,10 @@ def test_support_sees_a_dead_letter_with_its_reason_and_replays_it_alone(
     assert call("GET", f"{mailer.web_url}/v1/dead-letters", headers=editor)[0] == 403
     assert call("POST", f"{mailer.web_url}/v1/dead-letters/replays", {}, editor)[0] == 403
     mailer.deliveries(unique_email)
-    with psycopg.connect(mailer.database_url) as conn:
-        actions = [
-            value["data"]["action"]
-            for (value,) in conn.execute(
-                "SELECT record_value::json FROM outbox WHERE topic = %s ORDER BY id",
-                (OPERATOR_ACTIONS,),  # as the outbox holds it: the relay adds the prefix
-            )
-        ]
+    # The topic as the outbox holds it: the relay adds the prefix.
+    actions = [
+        event["data"]["action"] for event in outbox_records(mailer.database_url, topic=OPERATOR_ACTIONS)
+    ]
     assert {"mail.dead-letter-replayed", "deliveries.looked-up"} <= set(actions)
 
 

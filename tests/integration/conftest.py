@@ -30,6 +30,7 @@ from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.settings import Settings as NewsletterSettings
 from tests.conftest import RUN_ID, database_fixtures
 from tests.support.hashing import CHEAP_HASHING
+from tests.support.outbox import outbox_records
 from tests.support.served import ServedIdentity
 from tests.support.sink import PrivateSink
 
@@ -66,17 +67,12 @@ def client(identity: Identity):  # type: ignore[no-untyped-def]
 
 def mailed_codes(pool: ConnectionPool, email: str, purpose: str = "verification") -> list[str]:
     """The plaintexts of the codes emailed to `email`, newest first, read back from identity's outbox."""
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = 'identity.codes.v1' ORDER BY id DESC"
-        ).fetchall()
-    found = []
-    for (value,) in rows:
-        event = json.loads(value)
-        data = event["data"]
-        if event["type"] == "CodeIssued" and data["email"] == email and data["purpose"] == purpose:
-            found.append(cipher_from_env().decrypt(data["code_encrypted"]))
-    return found
+    events = outbox_records(pool, topic="identity.codes.v1", email=email, newest_first=True)
+    return [
+        cipher_from_env().decrypt(event["data"]["code_encrypted"])
+        for event in events
+        if event["type"] == "CodeIssued" and event["data"]["purpose"] == purpose
+    ]
 
 
 def latest_code(pool: ConnectionPool, email: str, purpose: str = "verification") -> str:
@@ -117,8 +113,8 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def outbox_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type: ignore[type-arg]
-    """The events about one account in identity's outbox, oldest first."""
+def account_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type: ignore[type-arg]
+    """The events about one account in identity's outbox, oldest first (not its state records)."""
     with pool.connection() as conn:
         rows = conn.execute(
             """SELECT record_value FROM outbox WHERE record_key = %s AND follows_event_id IS NULL
@@ -148,7 +144,7 @@ def feed(
     handlers=account_projection.REVOCATION_HANDLERS,  # type: ignore[no-untyped-def]
 ) -> None:
     """Hand identity's event from its outbox to the projection's handler, as a consumer would."""
-    [raw] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == event_type]
+    [raw] = [e for e in account_events(identity_pool, account_id) if e["type"] == event_type]
     event = parse_event(json.dumps(raw))
     with service_pool.connection() as conn, conn.transaction():
         handlers[event_type](conn, event, validate_data(event.type, event.data))

@@ -1,6 +1,6 @@
 """Deleting one's account through identity's HTTP API against the real database."""
 
-from tests.integration.conftest import PASSWORD, bearer, outbox_events, sign_up
+from tests.integration.conftest import PASSWORD, account_events, bearer, sign_up
 
 
 def delete_me(client, token, password=PASSWORD):
@@ -33,7 +33,7 @@ def test_deletion_is_announced_and_pending_codes_are_dropped(client, identity_po
     token = sign_up(client, identity_pool, unique_email)
     account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
     delete_me(client, token)
-    events = outbox_events(identity_pool, account_id)
+    events = account_events(identity_pool, account_id)
     assert [e["type"] for e in events] == ["UserRegistered", "AccountVerified", "AccountDeleted"]
     assert set(events[-1]["data"]) == {"account_id", "deleted_at"}
 
@@ -44,7 +44,7 @@ def test_published_events_of_a_deleted_account_are_erased(client, identity_pool,
     with identity_pool.connection() as conn:
         conn.execute("UPDATE outbox SET published_at = now() WHERE record_key = %s", (account_id,))
     delete_me(client, token)
-    assert [e["type"] for e in outbox_events(identity_pool, account_id)] == ["AccountDeleted"]
+    assert [e["type"] for e in account_events(identity_pool, account_id)] == ["AccountDeleted"]
 
 
 def test_the_email_can_sign_up_again_after_deletion(client, identity_pool, unique_email):

@@ -4,13 +4,13 @@ status and body, and costs the same argon2 work (counted here; timing itself is 
 bench/enumeration_timing.py); its owner is mailed a notice, never a code."""
 
 import dataclasses
-import json
 
 import pytest
 
 from identity.adapters.hashing import BackgroundHasher
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, bearer, latest_code, register, sign_up, verify
+from tests.support.outbox import outbox_records
 
 ATTACKER_PASSWORD = "Attacker-Knows-1!"
 
@@ -39,12 +39,7 @@ def login(client, email: str, password: str) -> tuple[int, object]:  # type: ign
 
 
 def codes_topic_events(pool, email: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = 'identity.codes.v1' ORDER BY id"
-        ).fetchall()
-    events = [json.loads(value) for (value,) in rows]
-    return [event for event in events if event["data"]["email"] == email]
+    return outbox_records(pool, topic="identity.codes.v1", email=email)
 
 
 def test_register_then_login_answers_alike_for_a_verified_and_a_new_email(

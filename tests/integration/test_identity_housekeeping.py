@@ -3,7 +3,7 @@ account they leave empty is erased (and announced); spent counters go."""
 
 from accounts_common.outbox import OutboxRelay
 from identity.service_layer import housekeeping
-from tests.integration.conftest import latest_code, outbox_events, register, verify
+from tests.integration.conftest import account_events, latest_code, register, verify
 from tests.support.polling import wait_for
 from tests.support.workers import running
 
@@ -32,7 +32,7 @@ def test_an_expired_registration_is_purged_with_its_code_and_its_empty_account(
     assert verify(client, unique_email, registration_id, code).json["type"].endswith("invalid-code")
     with identity_pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM accounts WHERE id = %s", (account_id,)).fetchone()[0] == 0
-    assert [e["type"] for e in outbox_events(identity_pool, str(account_id))][-1] == "AccountDeleted"
+    assert [e["type"] for e in account_events(identity_pool, str(account_id))][-1] == "AccountDeleted"
 
 
 def test_a_live_registration_and_a_verified_account_stay(identity, client, identity_pool, unique_email):

@@ -1,13 +1,13 @@
 """Password reset through identity's HTTP API against the real database."""
 
-import json
 from datetime import timedelta
 
 import pytest
 
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, sign_up
+from tests.integration.conftest import PASSWORD, account_events, bearer, latest_code, sign_up
+from tests.support.outbox import outbox_records
 
 NEW_PASSWORD = "Brand-New-Secret-42?"
 
@@ -57,7 +57,7 @@ def test_the_reset_is_announced_with_a_password_reset_event(client, identity_poo
     token = sign_up(client, identity_pool, unique_email)
     account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
     complete(client, reset_token_for(client, identity_pool, unique_email))
-    events = outbox_events(identity_pool, account_id)
+    events = account_events(identity_pool, account_id)
     assert [e["type"] for e in events] == [
         "UserRegistered",
         "CodeIssued",
@@ -131,7 +131,7 @@ def test_reset_requests_keep_the_cooldown(client, identity_pool, unique_email):
     for _ in range(3):
         assert request_reset(client, unique_email).status_code == 202
     sent = [
-        e for e in outbox_events(identity_pool, account_id) if e["data"].get("purpose") == "password_reset"
+        e for e in account_events(identity_pool, account_id) if e["data"].get("purpose") == "password_reset"
     ]
     assert len(sent) == 1
 
@@ -235,7 +235,7 @@ def test_the_reset_carries_its_same_site_return_path_to_the_password_reset_event
         "/v1/password-resets/completion", json={"reset_token": token, "new_password": "Brand-New-Secret-42?"}
     )
     assert done.status_code == 200
-    [reset] = [e for e in outbox_events_by_email(identity_pool, unique_email) if e["type"] == "PasswordReset"]
+    [reset] = [e for e in outbox_records(identity_pool, email=unique_email) if e["type"] == "PasswordReset"]
     assert reset["data"]["return_to"] == "/videos/42?t=3"
 
 
@@ -245,12 +245,3 @@ def test_the_reset_carries_its_same_site_return_path_to_the_password_reset_event
 def test_a_return_path_off_the_site_is_refused(client, unique_email, elsewhere):
     response = client.post("/v1/password-resets", json={"email": unique_email, "return_to": elsewhere})
     assert response.status_code == 422 and "return_to" in response.json["errors"]
-
-
-def outbox_events_by_email(pool, email):  # type: ignore[no-untyped-def]
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE record_value::jsonb #>> '{data,email}' = %s ORDER BY id",
-            (email,),
-        ).fetchall()
-    return [json.loads(value) for (value,) in rows]

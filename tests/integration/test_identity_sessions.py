@@ -4,7 +4,15 @@ import jwt
 
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from tests.integration.conftest import PASSWORD, bearer, latest_code, outbox_events, register, sign_up, verify
+from tests.integration.conftest import (
+    PASSWORD,
+    account_events,
+    bearer,
+    latest_code,
+    register,
+    sign_up,
+    verify,
+)
 
 
 def login(client, email, password=PASSWORD):
@@ -134,7 +142,7 @@ def test_the_locale_chosen_at_registration_is_the_accounts_and_travels_on_its_ev
     ]
     assert client.get("/v1/accounts/me", headers=bearer(token)).json["locale"] == "fr"
     account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
-    localised = {e["type"]: e["data"].get("locale") for e in outbox_events(identity_pool, account_id)}
+    localised = {e["type"]: e["data"].get("locale") for e in account_events(identity_pool, account_id)}
     assert localised == {"UserRegistered": "fr", "CodeIssued": "fr", "AccountVerified": "fr"}
     assert (
         client.post(

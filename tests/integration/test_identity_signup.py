@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, latest_code, mailed_codes, register, verify
+from tests.support.outbox import outbox_records
 
 
 def post_registration(client, email, password=PASSWORD):
@@ -26,13 +27,7 @@ def wrong(code: str) -> str:
 
 
 def outbox_types(pool, email):
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value::jsonb ->> 'type' FROM outbox "
-            "WHERE record_value::jsonb -> 'data' ->> 'email' = %s ORDER BY id",
-            (email,),
-        ).fetchall()
-    return [row[0] for row in rows]
+    return [event["type"] for event in outbox_records(pool, email=email)]
 
 
 def test_registration_answers_202_and_writes_events_to_the_outbox(client, identity_pool, unique_email):

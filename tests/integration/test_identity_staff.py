@@ -1,19 +1,19 @@
 """Staff through identity's API against the real database: the second factor (TOTP, recovery codes),
 roles granted from the command line and by an admin, and the events and audit records they leave."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pyotp
 import pytest
 
-from accounts_common.events import parse_event, validate_data
+from accounts_common.events import validate_data
 from accounts_common.roles import Role
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import audit_log, staff
-from tests.integration.conftest import PASSWORD, bearer, mailed_codes, outbox_events, sign_up
+from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, sign_up
+from tests.support.outbox import outbox_events, outbox_records
 
 
 class Clock:
@@ -140,7 +140,7 @@ def test_a_role_from_the_command_line_ends_sessions_and_is_announced(
     assert staff.grant(identity, unique_email, Role.ADMIN) is True
     assert client.get("/v1/accounts/me", headers=bearer(token)).status_code == 401
     account_id = claims(token)["sub"]
-    [granted] = [e for e in outbox_events(identity_pool, account_id) if e["type"] == "StaffRoleGranted"]
+    [granted] = [e for e in account_events(identity_pool, account_id) if e["type"] == "StaffRoleGranted"]
     assert granted["data"]["role"] == "admin" and granted["data"]["actor_account_id"] is None
     [audit] = [r for r in audit_records(identity_pool, "cli") if unique_email in r["data"]["target"]]
     assert audit["data"]["action"] == "staff.role-granted" and audit["data"]["via"] == "cli"
@@ -194,13 +194,7 @@ def test_an_admin_grants_and_revokes_and_others_are_refused(
 
 
 def audit_records(pool, subject):
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = 'audit.operator-actions.v1' AND record_key = %s "
-            "ORDER BY id",
-            (subject,),
-        ).fetchall()
-    return [json.loads(value) for (value,) in rows]
+    return outbox_records(pool, topic="audit.operator-actions.v1", key=subject)
 
 
 def test_support_looks_up_resends_and_erases_and_each_is_audited(
@@ -261,12 +255,9 @@ def test_only_support_staff_with_a_second_factor_reach_the_support_endpoints(
 def project_audit_outbox(pool) -> None:
     """What `identity audit-log` does with each record the relay publishes (the e2e and browser tests
     run the real process): the outbox's audit events go through the projection's handler."""
+    events = outbox_events(pool, topic="audit.operator-actions.v1")
     with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = 'audit.operator-actions.v1' ORDER BY id"
-        ).fetchall()
-        for (value,) in rows:
-            event = parse_event(value)
+        for event in events:
             audit_log.keep_action(conn, event, validate_data(event.type, event.data))
             audit_log.keep_action(conn, event, validate_data(event.type, event.data))  # redelivered
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from psycopg_pool import ConnectionPool
 
-from accounts_common.events import parse_event, validate_data
+from accounts_common.events import validate_data
 from accounts_common.events.topics import DELIVERY_RESULTS
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
@@ -23,6 +23,7 @@ from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.bounces import read_maildir
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
+from tests.support.outbox import outbox_events
 from tests.support.sink import PrivateSink
 
 ENVELOPE = Envelope("no-reply@multimedia.localhost", "support@multimedia.localhost")
@@ -57,11 +58,7 @@ def newsletter_mail(recipient: str, account: uuid.UUID) -> PendingEmail:
 
 
 def failures(pool: ConnectionPool) -> list[dict]:  # type: ignore[type-arg]
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = %s ORDER BY id", (DELIVERY_RESULTS,)
-        ).fetchall()
-    events = [parse_event(value) for (value,) in rows]
+    events = outbox_events(pool, topic=DELIVERY_RESULTS)
     return [validate_data(e.type, e.data) | {"type": e.type} for e in events if e.type == "EmailFailed"]
 
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from accounts_common.events import parse_event, validate_data
+from accounts_common.events import validate_data
 from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
@@ -23,6 +23,7 @@ from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.dispatch import FIRST_CLAIM, Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
+from tests.support.outbox import outbox_events
 from tests.support.polling import wait_for
 from tests.support.sink import PrivateSink
 
@@ -285,14 +286,9 @@ def test_a_slow_account_holds_up_one_lane_only(mailer_pool, sink):
 
 def results(pool: ConnectionPool, emails: list[PendingEmail]) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
     """The delivery results in the outbox for these emails: (event type, data), validated."""
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = 'mailer.delivery-results.v1' ORDER BY id"
-        ).fetchall()
     found = []
     ids = {email.event_id for email in emails}
-    for (value,) in rows:
-        event = parse_event(value)
+    for event in outbox_events(pool, topic="mailer.delivery-results.v1"):
         if event.data["delivery_id"] in ids:
             validate_data(event.type, event.data)
             found.append((event.type, event.data))

@@ -28,6 +28,7 @@ from newsletter.service_layer.subscriptions import status, unsubscribe
 from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, PASSWORD, bearer, sign_up, staff_token
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, locales_of, recipients_of, seed_subscribers
+from tests.support.outbox import outbox_records
 from tests.support.polling import wait_for
 
 ISSUE = {
@@ -96,12 +97,7 @@ def wait_sent(client, issue_id: str, editor: dict[str, str]) -> dict:  # type: i
 
 
 def audit_actions(newsletter_db: str, editor: str) -> list[dict]:  # type: ignore[type-arg]
-    with psycopg.connect(newsletter_db) as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic = %s AND record_key = %s ORDER BY id",
-            (AUDIT_TOPIC, editor),
-        ).fetchall()
-    return [json.loads(value)["data"] for (value,) in rows]
+    return [event["data"] for event in outbox_records(newsletter_db, topic=AUDIT_TOPIC, key=editor)]
 
 
 def test_an_issue_reaches_every_subscriber_once_in_their_language_with_a_working_link(

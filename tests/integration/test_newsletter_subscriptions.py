@@ -1,6 +1,5 @@
 """Subscribing, unsubscribing and one-click links, in-process against PostgreSQL and a served identity."""
 
-import json
 import time
 import uuid
 from urllib.parse import quote
@@ -19,17 +18,14 @@ from tests.integration.conftest import (
     reset_password,
     sign_up,
 )
+from tests.support.outbox import outbox_records
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 
 def subscription_events(pool: ConnectionPool, account_id: str) -> list[tuple[str, str]]:
     """(type, reason) of the newsletter's outbox events about the account, oldest first."""
-    with pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE record_key = %s ORDER BY id", (account_id,)
-        ).fetchall()
-    return [(event["type"], event["data"]["reason"]) for event in (json.loads(value) for (value,) in rows)]
+    return [(event["type"], event["data"]["reason"]) for event in outbox_records(pool, key=account_id)]
 
 
 def verified_account(served_identity, identity_pool, email):  # type: ignore[no-untyped-def]
