@@ -16,6 +16,12 @@ MAX_RECORD_BYTES = 1_000_000
 # our figures are Prometheus's. Off, a consumer spends about 8 % less CPU per record.
 CLIENT_METRICS = False
 METADATA_WAIT_S = 10.0  # before a consumer's first poll, for the topics' partitions (see await_partitions)
+# Every consumer here commits offsets itself (after the work) and starts, without one, at the earliest.
+CONSUMER_BASICS = {
+    "enable_auto_commit": False,
+    "auto_offset_reset": "earliest",
+    "metrics_enabled": CLIENT_METRICS,
+}
 # What a reader (an operator's request, a late consumer's start) waits for each answer from Kafka:
 # under gunicorn's 30 s worker timeout, so a silent broker is a 503, not a killed worker.
 READER_TIMEOUT_MS = 10_000
@@ -65,14 +71,12 @@ def create_consumer(
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
         client_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
         max_poll_records=max_poll_records,
         reconnect_backoff_max_ms=2_000,
         group_instance_id=group_instance_id,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
-        metrics_enabled=CLIENT_METRICS,
+        **CONSUMER_BASICS,
     )
 
 
@@ -83,11 +87,9 @@ def create_reader(bootstrap_servers: str, *, client_id: str, group_id: str | Non
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
         group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
         bootstrap_timeout_ms=READER_TIMEOUT_MS,
         request_timeout_ms=READER_TIMEOUT_MS,
-        metrics_enabled=CLIENT_METRICS,
+        **CONSUMER_BASICS,
     )
 
 
