@@ -93,13 +93,15 @@ def create_reader(bootstrap_servers: str, *, client_id: str, group_id: str | Non
     )
 
 
-def position_of(consumer: KafkaConsumer, partition: TopicPartition) -> int:
+def position_of(
+    consumer: KafkaConsumer, partition: TopicPartition, timeout_ms: int = READER_TIMEOUT_MS
+) -> int:
     """The offset the consumer reads next on `partition`: KafkaTimeoutError when Kafka has not told
-    within READER_TIMEOUT_MS (kafka-python's own position() waits without end by default)."""
-    position = consumer.position(partition, timeout_ms=READER_TIMEOUT_MS)
+    within `timeout_ms` (kafka-python's own position() waits without end by default)."""
+    position = consumer.position(partition, timeout_ms=timeout_ms)
     if position is None:
         raise KafkaTimeoutError(
-            f"no position for {partition.topic}[{partition.partition}] within {READER_TIMEOUT_MS} ms"
+            f"no position for {partition.topic}[{partition.partition}] within {timeout_ms} ms"
         )
     return int(position)
 

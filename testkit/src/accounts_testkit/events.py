@@ -7,7 +7,9 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-# kafka-python's position() waits without end by default.
+from accounts_common.kafka import position_of
+
+# Generous: a test machine may be loaded (position_of fails past it rather than waiting without end).
 POSITION_TIMEOUT_MS = 30_000
 
 
@@ -25,8 +27,7 @@ class TopicReader:
         self.consumer.assign(partitions)
         self.consumer.seek_to_end()
         for partition in partitions:  # resolve "end" now, before anything new is written
-            found = self.consumer.position(partition, timeout_ms=POSITION_TIMEOUT_MS)
-            assert found is not None, f"no end offset for {partition} within {POSITION_TIMEOUT_MS} ms"
+            position_of(self.consumer, partition, POSITION_TIMEOUT_MS)
         self.records: list[ConsumerRecord] = []
 
     def read_until(self, done, *, timeout: float, what: str) -> list[ConsumerRecord]:  # type: ignore[no-untyped-def]
