@@ -183,6 +183,7 @@ class FakeIdentity:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
+        self.refusal: ApiError | None = None
 
     def register(self, email: str, password: str, locale: str) -> dict[str, str]:
         self.calls.append(("register", email, locale))
@@ -190,6 +191,11 @@ class FakeIdentity:
 
     def resend_code(self, email: str, registration_id: str) -> None:
         self.calls.append(("resend", email, registration_id))
+
+    def request_password_reset(self, email: str, return_to: str) -> None:
+        self.calls.append(("reset", email))
+        if self.refusal:
+            raise self.refusal
 
     def reachable(self) -> bool:
         return True
@@ -211,6 +217,33 @@ def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it
     resent = client.post("/signup/resend", data={"csrf_token": token}, follow_redirects=True)
     assert "We have sent a new code to a@example.org." in resent.text
     assert identity.calls == [("register", "a@example.org", "fr"), ("resend", "a@example.org", "reg-123")]
+
+
+def test_a_new_reset_code_waits_out_the_cooldown_and_a_refusal_is_said_on_the_code_page():
+    settings = replace(settings_with_nothing_behind(), resend_cooldown_s=60)
+    identity = FakeIdentity()
+    portal = replace(bootstrap(settings), identity=identity)  # type: ignore[arg-type]
+    client = create_app(settings, portal).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/password-reset").text).group(1)
+    started = client.post("/password-reset", data={"csrf_token": token, "email": "a@example.org"})
+    assert (started.status_code, started.headers["Location"]) == (303, "/password-reset/code")
+
+    too_early = client.post("/password-reset/code/resend", data={"csrf_token": token})
+    assert too_early.status_code == 429
+    assert "You can ask for a new code in" in too_early.text
+
+    with client.session_transaction() as session:
+        session["reset"] = {**session["reset"], "sent_at": 0}
+    resent = client.post("/password-reset/code/resend", data={"csrf_token": token}, follow_redirects=True)
+    assert "We have sent a new code to a@example.org." in resent.text
+
+    with client.session_transaction() as session:
+        session["reset"] = {**session["reset"], "sent_at": 0}
+    identity.refusal = ApiError(429, "rate-limited", "Too many requests")
+    refused = client.post("/password-reset/code/resend", data={"csrf_token": token})
+    assert refused.status_code == 400
+    assert "Too many attempts. Please wait a few minutes and try again." in refused.text
+    assert identity.calls == [("reset", "a@example.org")] * 3
 
 
 @pytest.mark.parametrize(

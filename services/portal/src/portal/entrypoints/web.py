@@ -5,13 +5,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from portal.adapters.http import ApiError
 from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import safe_return_path
+from portal.entrypoints.problems import FORM, field_errors
 
 CSRF_FIELD = "csrf_token"  # Flask-WTF's form field (CSRFProtect, installed by the app factory)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,10 +119,20 @@ def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[s
     )
 
 
-def too_early_for_a_new_code(flow: str, flow_state: Mapping[str, Any]) -> tuple[str, int] | None:
-    """The code page saying how long to wait, when "Send new code" comes before the cooldown is over."""
-    wait = seconds_before_new_code(flow_state)
-    if not wait:
-        return None
-    message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
-    return render_code_page(flow, flow_state, {"resend": [message]}), 429
+def resend_code(
+    flow: str, flow_state: Mapping[str, Any], send: Callable[[], None]
+) -> Response | tuple[str, int]:
+    """ "Send new code" of a flow: `send` asks identity for it once the cooldown is over; the code page
+    says how long to wait before then, and why when identity refuses."""
+    if wait := seconds_before_new_code(flow_state):
+        message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
+        return render_code_page(flow, flow_state, {"resend": [message]}), 429
+    try:
+        send()
+    except ApiError as error:
+        return render_code_page(flow, flow_state, {"resend": field_errors(error, {})[FORM]}), 400
+    message = gettext(
+        "We have sent a new code to %(email)s. The previous code no longer works.", email=flow_state["email"]
+    )
+    flash(message)
+    return see_other(f"{flow}.verify")

@@ -3,20 +3,19 @@
 import time
 from typing import Any
 
-from flask import Blueprint, flash, render_template, request, session
-from flask_babel import gettext
+from flask import Blueprint, render_template, request, session
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
-from portal.entrypoints.problems import CODE, EMAIL, FORM, field_errors
+from portal.entrypoints.problems import CODE, EMAIL, field_errors
 from portal.entrypoints.web import (
     in_flow,
     portal,
     render_code_page,
+    resend_code,
     return_path,
     see_other,
     sign_out,
-    too_early_for_a_new_code,
 )
 
 blp = Blueprint("resets", __name__, url_prefix="/password-reset")
@@ -68,19 +67,8 @@ def submit_code(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
 
 @blp.post("/code/resend")
 @in_reset
-def resend(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
-    if refusal := too_early_for_a_new_code("resets", reset):
-        return refusal
-    try:
-        request_code(str(reset["email"]))
-    except ApiError as error:
-        return render_code_page("resets", reset, {"resend": field_errors(error, {})[FORM]}), 400
-    flash(
-        gettext(
-            "We have sent a new code to %(email)s. The previous code no longer works.", email=reset["email"]
-        )
-    )
-    return see_other("resets.verify")
+def resend(reset: dict[str, Any]) -> Response | tuple[str, int]:
+    return resend_code("resets", reset, lambda: request_code(str(reset["email"])))
 
 
 @blp.get("/new")

@@ -3,22 +3,22 @@
 import time
 from typing import Any
 
-from flask import Blueprint, flash, render_template, request, session
-from flask_babel import get_locale, gettext
+from flask import Blueprint, render_template, request, session
+from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
 from portal.entrypoints.pages.account import newsletter_status
-from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
+from portal.entrypoints.problems import CODE, CREDENTIALS, field_errors
 from portal.entrypoints.web import (
     access_token,
     in_flow,
     portal,
     render_code_page,
+    resend_code,
     return_path,
     see_other,
     sign_in,
-    too_early_for_a_new_code,
 )
 
 blp = Blueprint("signup", __name__)
@@ -72,21 +72,12 @@ def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int
 
 @blp.post("/signup/resend")
 @in_signup
-def resend(registration: dict[str, Any]) -> str | Response | tuple[str, int]:
-    if refusal := too_early_for_a_new_code("signup", registration):
-        return refusal
-    try:
+def resend(registration: dict[str, Any]) -> Response | tuple[str, int]:
+    def send() -> None:
         portal().identity.resend_code(str(registration["email"]), str(registration["registration_id"]))
-    except ApiError as error:
-        return render_code_page("signup", registration, {"resend": field_errors(error, {})[FORM]}), 400
-    session["signup"] = {**registration, "sent_at": time.time()}
-    flash(
-        gettext(
-            "We have sent a new code to %(email)s. The previous code no longer works.",
-            email=registration["email"],
-        )
-    )
-    return see_other("signup.verify")
+        session["signup"] = {**registration, "sent_at": time.time()}
+
+    return resend_code("signup", registration, send)
 
 
 @blp.get("/signup/done")
