@@ -89,10 +89,25 @@ def settings_with_nothing_behind() -> Settings:
     )
 
 
+def portal_client(
+    identity: object = None, config: dict[str, object] | None = None, **settings_changes: object
+):  # type: ignore[no-untyped-def]
+    """A test client of the portal with no service behind it, but `identity` when given."""
+    settings = replace(settings_with_nothing_behind(), **settings_changes)
+    portal = bootstrap(settings)
+    if identity is not None:
+        portal = replace(portal, identity=identity)  # type: ignore[arg-type]
+    return create_app(settings, portal, config).test_client()
+
+
+def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
+    """The CSRF token of the form on the page at `path`, for this client's session."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)  # type: ignore[union-attr]
+
+
 @pytest.fixture
 def client():  # type: ignore[no-untyped-def]
-    settings = settings_with_nothing_behind()
-    return create_app(settings, bootstrap(settings), {"TESTING": False}).test_client()
+    return portal_client(config={"TESTING": False})
 
 
 def test_the_video_list_says_the_catalogue_is_unavailable_in_the_visitors_language(client):
@@ -104,8 +119,7 @@ def test_the_video_list_says_the_catalogue_is_unavailable_in_the_visitors_langua
 
 
 def test_identity_down_is_a_page_saying_so_not_a_500(client):
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(client, "/login")
     response = client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
     assert response.status_code == 503
     assert "The account service is unavailable." in response.text
@@ -125,8 +139,7 @@ def test_the_session_cookie_is_httponly_samesite_and_secure(client):
 
 
 def test_the_language_switch_stays_on_the_page_and_never_leaves_the_site(client):
-    page = client.get("/signup")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(client, "/signup")
     switched = client.post("/language", data={"csrf_token": token, "language": "fr", "next": "/signup"})
     assert (switched.status_code, switched.headers["Location"]) == (303, "/signup")
     assert "<h1>Créer un compte</h1>" in client.get("/signup").text
@@ -166,9 +179,7 @@ class SupportStaffIdentity:
 
 @pytest.mark.parametrize("query", ["", "?email=ana.silva%40example.org"])
 def test_the_deliveries_page_says_the_dead_letters_are_unavailable_when_the_mailer_does_not_answer(query):
-    settings = replace(settings_with_nothing_behind(), mailer_url=f"http://127.0.0.1:{free_port()}")
-    portal = replace(bootstrap(settings), identity=SupportStaffIdentity())  # type: ignore[arg-type]
-    client = create_app(settings, portal).test_client()
+    client = portal_client(SupportStaffIdentity(), mailer_url=f"http://127.0.0.1:{free_port()}")
     with client.session_transaction() as session:
         session["token"] = "a-support-token"
     page = client.get(f"/console/deliveries{query}")
@@ -202,11 +213,9 @@ class FakeIdentity:
 
 
 def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it():
-    settings = replace(settings_with_nothing_behind(), resend_cooldown_s=0)
     identity = FakeIdentity()
-    portal = replace(bootstrap(settings), identity=identity)  # type: ignore[arg-type]
-    client = create_app(settings, portal).test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    client = portal_client(identity, resend_cooldown_s=0)
+    token = csrf_token(client, "/signup")
     created = client.post(
         "/signup",
         data={"csrf_token": token, "email": "a@example.org", "password": "x"},
@@ -220,11 +229,9 @@ def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it
 
 
 def test_a_new_reset_code_waits_out_the_cooldown_and_a_refusal_is_said_on_the_code_page():
-    settings = replace(settings_with_nothing_behind(), resend_cooldown_s=60)
     identity = FakeIdentity()
-    portal = replace(bootstrap(settings), identity=identity)  # type: ignore[arg-type]
-    client = create_app(settings, portal).test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/password-reset").text).group(1)
+    client = portal_client(identity, resend_cooldown_s=60)
+    token = csrf_token(client, "/password-reset")
     started = client.post("/password-reset", data={"csrf_token": token, "email": "a@example.org"})
     assert (started.status_code, started.headers["Location"]) == (303, "/password-reset/code")
 
@@ -260,9 +267,8 @@ def test_a_new_reset_code_waits_out_the_cooldown_and_a_refusal_is_said_on_the_co
     ],
 )
 def test_a_step_of_a_flow_not_under_way_sends_to_its_first_page(method, path, start):
-    settings = settings_with_nothing_behind()
-    client = create_app(settings, bootstrap(settings)).test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    client = portal_client()
+    token = csrf_token(client, "/signup")
     response = client.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
     assert (response.status_code, response.headers["Location"]) == (303, start)
 
@@ -278,9 +284,7 @@ class FakeLogin(FakeIdentity):
 
 
 def login_client():  # type: ignore[no-untyped-def]
-    settings = settings_with_nothing_behind()
-    portal = replace(bootstrap(settings), identity=FakeLogin())  # type: ignore[arg-type]
-    return create_app(settings, portal, {"TESTING": False}).test_client()
+    return portal_client(FakeLogin(), config={"TESTING": False})
 
 
 def log_in(client, next_value: str | None = None):  # type: ignore[no-untyped-def]
@@ -319,8 +323,7 @@ def test_a_control_character_in_next_is_a_422_page_and_the_session_still_logs_in
 
 
 def test_the_language_switch_never_follows_a_tab_to_another_host(client):
-    page = client.get("/signup")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(client, "/signup")
     away = client.post("/language", data={"csrf_token": token, "language": "en", "next": "/\t/evil.example"})
     assert away.headers["Location"] == "/"
 
