@@ -20,6 +20,7 @@ from identity.service_layer.limits import limit_ip
 blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="Sign-up, verification, account")
 
 TOO_MANY = "Too many requests from this address or for this email; see Retry-After"
+CODE_REFUSED = "invalid-code, code-expired or code-locked"
 
 
 def weak_password(field: str, weak: WeakPassword) -> Problem:
@@ -64,7 +65,7 @@ class AccountsCollection(MethodView):
 class Verification(MethodView):
     @blp.arguments(schemas.VerificationSubmission)
     @blp.response(200, schemas.AccessToken)
-    @problems(blp, {400: "invalid-code, code-expired or code-locked", 429: TOO_MANY})
+    @problems(blp, {400: CODE_REFUSED, 429: TOO_MANY})
     def post(self, body):
         """Enter the code mailed for a registration: its password becomes the account's, and the user
         is logged in. A code never activates another registration."""

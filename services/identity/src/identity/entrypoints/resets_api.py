@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from identity.entrypoints import schemas
-from identity.entrypoints.api import TOO_MANY, weak_password
+from identity.entrypoints.api import CODE_REFUSED, TOO_MANY, weak_password
 from identity.entrypoints.http import client_ip, identity, problems, uniform_duration
 from identity.service_layer import password_resets
 from identity.service_layer.errors import WeakPassword
@@ -32,7 +32,7 @@ class PasswordResets(MethodView):
 class ResetVerification(MethodView):
     @blp.arguments(schemas.CodeSubmission)
     @blp.response(200, schemas.ResetTokenIssued)
-    @problems(blp, {400: "invalid-code, code-expired or code-locked", 429: TOO_MANY})
+    @problems(blp, {400: CODE_REFUSED, 429: TOO_MANY})
     def post(self, body):
         """Trade the emailed reset code for a short-lived, single-use reset token."""
         limit_ip(identity(), "code", client_ip())
