@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import account_projection
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.events import Topic, dead_letter_topic, parse_event, validate_data
-from accounts_common.events.topics import ensure_topics
+from accounts_common.events.topics import CODES, ensure_topics
 from accounts_common.roles import Role
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
@@ -67,7 +67,7 @@ def client(identity: Identity):  # type: ignore[no-untyped-def]
 
 def mailed_codes(pool: ConnectionPool, email: str, purpose: str = "verification") -> list[str]:
     """The plaintexts of the codes emailed to `email`, newest first, read back from identity's outbox."""
-    events = outbox_records(pool, topic="identity.codes.v1", email=email, newest_first=True)
+    events = outbox_records(pool, topic=CODES, email=email, newest_first=True)
     return [
         cipher_from_env().decrypt(event["data"]["code_encrypted"])
         for event in events

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from accounts_common.events.topics import CODES
 from identity.adapters.hashing import BackgroundHasher
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import PASSWORD, bearer, latest_code, register, sign_up, verify
@@ -39,7 +40,7 @@ def login(client, email: str, password: str) -> tuple[int, object]:  # type: ign
 
 
 def codes_topic_events(pool, email: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    return outbox_records(pool, topic="identity.codes.v1", email=email)
+    return outbox_records(pool, topic=CODES, email=email)
 
 
 def test_register_then_login_answers_alike_for_a_verified_and_a_new_email(

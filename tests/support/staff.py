@@ -1,17 +1,16 @@
 """Staff tokens for tests against running processes, made as a person gets one: a verified account, a
 role granted from identity's command line, TOTP enrolment, and a login with the second factor."""
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
 from accounts_common.codecrypt import cipher_from_env
+from accounts_common.events.topics import CODES
 from accounts_testkit.accounts import staff_access_token
 from tests.support.http import call
+from tests.support.outbox import outbox_records
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 STAFF_PASSWORD = "Correct-Horse-9!"
@@ -43,14 +42,8 @@ def verify_through_outbox(identity_url: str, identity_database_url: str) -> Call
 
 
 def _mailed_code(database_url: str, email: str) -> str:
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT record_value FROM outbox WHERE topic LIKE %s ORDER BY id DESC", ("%identity.codes.v1",)
-        ).fetchall()
-    for (value,) in rows:
-        data = json.loads(value)["data"]
-        if data["email"] == email:
-            return cipher_from_env().decrypt(data["code_encrypted"])
+    for record in outbox_records(database_url, newest_first=True, topic=CODES, email=email):
+        return cipher_from_env().decrypt(record["data"]["code_encrypted"])
     raise AssertionError(f"no code was issued to {email}")
 
 
