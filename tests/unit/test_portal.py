@@ -305,11 +305,25 @@ def log_in(client, next_value: str | None = None):  # type: ignore[no-untyped-de
         ("/%5Cevil.example", "/"),
         ("https:evil.example", "/"),
         ("javascript:alert(1)", "/"),
+        ("/login", "/"),  # the login page sends a signed-in user to the return path: a loop
+        ("/login?reason=download", "/"),
+        ("/%6Cogin/", "/"),
+        ("/logout", "/"),
     ],
 )
 def test_logging_in_returns_only_to_a_page_of_this_site(next_value, location):
     answer = log_in(login_client(), next_value)
     assert (answer.status_code, answer.headers["Location"]) == (303, location)
+
+
+def test_the_log_in_link_of_the_login_page_keeps_the_page_remembered_before():
+    client = login_client()
+    client.get("/videos/42")  # remembered as the page to come back to (the catalogue is down: no matter)
+    login_page = client.get("/login", query_string={"reason": "download"})
+    menu = re.search(r'<nav class="menu".*?</nav>', login_page.text, re.S).group(0)  # type: ignore[union-attr]
+    assert 'href="/login"' in menu
+    answer = log_in(client)
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/videos/42")
 
 
 @pytest.mark.parametrize("next_value", ["/\n", "/\t/evil.example", "/\r/evil.example", "/x\x00"])

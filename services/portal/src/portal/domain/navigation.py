@@ -1,9 +1,14 @@
 """Where the portal may send the user back to, in which language it speaks, how it writes a duration."""
 
+import posixpath
 from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 from accounts_common.returnpaths import same_site_path
 
+# The login page sends a signed-in user to the return path, and /logout is POST-only: neither is a
+# page to come back to after logging in.
+NOT_RETURNED_TO = ("/login", "/logout")
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
 
@@ -11,6 +16,14 @@ DEFAULT_LANGUAGE = "en"
 def safe_return_path(candidate: str | None, default: str = "/") -> str:
     """A path on this site to return to; anything else (another host, a scheme) gives `default`."""
     return same_site_path(candidate) or default
+
+
+def page_to_return_to(candidate: str | None, default: str = "/") -> str:
+    """A page of this site to come back to after logging in; the login page itself gives `default`."""
+    path = same_site_path(candidate)
+    if path is None or posixpath.normpath(unquote(urlsplit(path).path)) in NOT_RETURNED_TO:
+        return default
+    return path
 
 
 def choose_language(chosen: str | None, offered: Iterable[str]) -> str:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from portal.adapters.http import ApiError
 from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
-from portal.domain.navigation import safe_return_path
+from portal.domain.navigation import page_to_return_to
 from portal.entrypoints.problems import FORM, field_errors
 
 CSRF_FIELD = "csrf_token"  # Flask-WTF's form field (CSRFProtect, installed by the app factory)
@@ -51,11 +51,11 @@ def sign_out() -> None:
 
 def remember_return_to(path: str | None) -> None:
     """The page to come back to after logging in, creating an account or resetting the password."""
-    session["return_to"] = safe_return_path(path)
+    session["return_to"] = page_to_return_to(path)
 
 
 def return_path(default: str = "/") -> str:
-    return safe_return_path(session.get("return_to"), default)
+    return page_to_return_to(session.get("return_to"), default)
 
 
 def current_path() -> str:
