@@ -412,3 +412,27 @@ def test_the_new_video_form_takes_the_upload_in_any_form_an_editor_has_it(value)
 @pytest.mark.parametrize("value", ["", "not an upload", f"{UPLOAD}/extra", "/console/videos/uploads/"])
 def test_anything_else_is_not_an_upload(value):
     assert upload_id_of(value) is None
+
+
+class AdminIdentity:
+    """Identity's answer for an admin logged in with the second factor."""
+
+    def me(self, token: str) -> dict[str, object]:
+        return {"email": "admin@example.org", "roles": ["admin"], "second_factor": True}
+
+    def reachable(self) -> bool:
+        return True
+
+
+def staff_client(identity: object, **settings_changes: object):  # type: ignore[no-untyped-def]
+    client = portal_client(identity, config={"TESTING": False}, **settings_changes)
+    with client.session_transaction() as session:
+        session["token"] = "a-staff-token"
+    return client
+
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "to=2026-02-30", "from=tomorrow"])
+def test_a_date_the_audit_cannot_search_is_said_next_to_its_field(query):
+    page = staff_client(AdminIdentity()).get(f"/console/audit?{query}")
+    assert page.status_code == 400
+    assert "Enter a date, like 2026-12-04." in page.text

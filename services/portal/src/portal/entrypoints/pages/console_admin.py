@@ -72,7 +72,7 @@ def audit() -> tuple[str, int]:
         if values[name]:
             try:
                 day = date.fromisoformat(values[name]) + timedelta(days=days)
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
                 errors[name] = [gettext("Enter a date, like 2026-12-04.")]
             else:
                 filters[key] = f"{day.isoformat()}T00:00:00Z"
