@@ -371,3 +371,19 @@ def test_editors_edit_metadata_in_both_languages_and_it_is_audited(served, tmp_p
         if e["type"] == "OperatorActionRecorded"
     ]
     assert actions == ["video.created", "video.edited"]
+
+
+def test_a_job_given_back_for_later_is_not_taken_before_then(served, tmp_path):
+    video = submit(served, tus_upload(served, small_video(tmp_path / "r.mp4", size="320x240", seconds=0.5)))
+    video_id = uuid.UUID(video["id"])
+    with psycopg.connect(served.catalogue.settings.database_url, autocommit=True) as conn:
+        held = job_store.claim_job(conn, "worker-a", 60)
+        assert held is not None and held.video_id == video_id
+        job_store.release_job(conn, held, "worker-a", retry_after_s=60)
+        assert claimed_video(conn, "worker-b") != video_id  # not yet
+        job_store.release_job(conn, held, "worker-a")  # no longer worker-a's: nothing changes
+        assert claimed_video(conn, "worker-b") != video_id
+        lapse = "UPDATE transcode_jobs SET lease_expires_at = now() - interval '1 second' WHERE video_id = %s"
+        conn.execute(lapse, (video_id,))
+        again = job_store.claim_job(conn, "worker-b", 60)
+        assert again is not None and (again.video_id, again.attempts) == (video_id, 2)

@@ -51,12 +51,15 @@ def renew_lease(conn: psycopg.Connection, job: Job, worker: str, lease_s: int, p
     return row is not None
 
 
-def release_job(conn: psycopg.Connection, job: Job, worker: str) -> None:
-    """Give the job back at once (the worker stops): another worker may take it now."""
+def release_job(conn: psycopg.Connection, job: Job, worker: str, retry_after_s: float = 0) -> None:
+    """Give the job back: another worker may take it at once (the worker stops), or `retry_after_s`
+    seconds from now (it failed for a reason that may pass)."""
     conn.execute(
-        """UPDATE transcode_jobs SET lease_expires_at = NULL, worker = NULL
-           WHERE video_id = %s AND worker = %s AND finished_at IS NULL""",
-        (job.video_id, worker),
+        """UPDATE transcode_jobs
+           SET lease_expires_at = CASE WHEN %(after)s > 0 THEN now() + make_interval(secs => %(after)s) END,
+               worker = NULL
+           WHERE video_id = %(video)s AND worker = %(worker)s AND finished_at IS NULL""",
+        {"after": retry_after_s, "video": job.video_id, "worker": worker},
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from prometheus_client import Counter, Gauge
 
 from accounts_common.housekeeping import Schedule
+from accounts_common.retry import Backoff
 from catalogue.adapters import job_store, transcoding
 from catalogue.adapters.job_store import Job, Transcoded
 from catalogue.adapters.storage import MissingFile
@@ -34,6 +35,8 @@ UPLOAD_SWEEP_INTERVAL_S = 600.0
 PROGRESS_EVERY_S = 1.0
 ENCODING_SHARE = 90  # progress up to 90 while ffmpeg runs; storing and checksums take the rest
 HASH_CHUNK = 1024 * 1024
+# The database or the store down: the loop waits this long at most between tries, and never exits.
+OUTAGE_BACKOFF_CAP_S = 60.0
 
 JOBS = Counter("catalogue_transcode_jobs_total", "Transcoding jobs ended, by outcome", ["outcome"])
 BUSY = Gauge("catalogue_transcoder_busy", "1 while this worker transcodes", multiprocess_mode="max")
@@ -50,14 +53,30 @@ class Transcoder:
         self.lease_s = catalogue.settings.transcoder_lease_s
 
     def run(self, stop: threading.Event, sweep_interval_s: float = UPLOAD_SWEEP_INTERVAL_S) -> None:
-        """Take and do jobs until `stop` is set; between them, remove abandoned uploads now and then."""
+        """Take and do jobs until `stop` is set; between them, remove abandoned uploads now and then.
+        Nothing that goes wrong ends the loop: an outage is waited out with a growing backoff."""
         log.info("transcoder %s started", self.worker)
         sweep = Schedule(sweep_interval_s)
+        backoff = Backoff(base=1.0, cap=OUTAGE_BACKOFF_CAP_S)
         while not stop.is_set():
             if sweep.due():
-                uploads.expire_abandoned(self.catalogue)
-            if not self.run_once(stop):
+                self._sweep()
+            try:
+                worked = self.run_once(stop)
+            except Exception:
+                log.exception("transcoder %s could not take or settle a job; trying again", self.worker)
+                stop.wait(backoff.next())
+                continue
+            backoff.reset()
+            if not worked:
                 stop.wait(IDLE_POLL_S)
+
+    def _sweep(self) -> None:
+        try:
+            uploads.expire_abandoned(self.catalogue)
+        except Exception:
+            # Expired uploads are already refused to clients: the next round, one interval on, is soon enough.
+            log.exception("removing abandoned uploads failed; trying again at the next round")
 
     def run_once(self, stop: threading.Event | None = None) -> bool:
         """Do the next job, if there is one; whether there was."""
@@ -94,6 +113,9 @@ class Transcoder:
             else:
                 JOBS.labels("lease-lost").inc()
                 log.warning("lost the lease of video %s to another worker", job.video_id)
+            return
+        except Exception as error:
+            self._retry_or_fail(job, error, stop)
             return
         with self.catalogue.pool.connection() as conn, conn.transaction():
             if not job_store.hold_job(conn, job, self.worker):
@@ -181,6 +203,19 @@ class Transcoder:
                 job_store.fail_job(conn, job.video_id, reason)
         JOBS.labels("failed").inc()
 
+    def _retry_or_fail(self, job: Job, error: Exception, stop: threading.Event) -> None:
+        """Something unforeseen stopped the job (the store or the database down, a full disk, a timeout):
+        it is tried again a lease later, and fails with that reason once its attempts are used up."""
+        log.error("transcoding video %s failed (attempt %d)", job.video_id, job.attempts, exc_info=error)
+        if stop.is_set():
+            self._release(job)
+        elif job.attempts < self.catalogue.settings.transcoder_max_attempts:
+            with self.catalogue.pool.connection() as conn:
+                job_store.release_job(conn, job, self.worker, retry_after_s=self.lease_s)
+            JOBS.labels("retried").inc()
+        else:
+            self._fail(job, f"Transcoding failed {job.attempts} times; the last time: {describe(error)}")
+
     def _release(self, job: Job) -> None:
         with self.catalogue.pool.connection() as conn:
             job_store.release_job(conn, job, self.worker)
@@ -193,6 +228,11 @@ def sha256_of(path: Path) -> str:
         while chunk := file.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def describe(error: Exception) -> str:
+    """An error in words for the editor: its kind and its message."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _picture_size(path: Path) -> tuple[int, int]:

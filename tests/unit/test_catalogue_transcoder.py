@@ -1,0 +1,150 @@
+"""The transcoder's loop with its database and storage faked: whatever goes wrong in a job (the store or
+the database down, a full disk, a still that times out) is logged, the job tried again later or failed
+with that reason, and the loop goes on; an outage between jobs is waited out, never fatal."""
+
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import psycopg
+import pytest
+
+from catalogue.adapters import job_store
+from catalogue.adapters.job_store import Job
+from catalogue.adapters.storage import StorageUnavailable
+from catalogue.service_layer import transcoder, uploads
+from catalogue.service_layer.transcoder import Transcoder
+
+MAX_ATTEMPTS = 3
+
+
+class Pool:
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        yield SimpleNamespace(transaction=contextmanager(lambda: iter([None])))
+
+
+class Jobs:
+    """job_store's calls as a list of what happened to the jobs handed out."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *jobs: Job | Exception) -> None:
+        self.waiting = list(jobs)
+        self.events: list[tuple[str, Any]] = []
+        monkeypatch.setattr(job_store, "claim_job", self.claim)
+        monkeypatch.setattr(job_store, "release_job", self.release)
+        monkeypatch.setattr(job_store, "hold_job", lambda conn, job, worker: True)
+        monkeypatch.setattr(
+            job_store, "fail_job", lambda conn, video_id, reason: self.events.append(("failed", reason))
+        )
+        monkeypatch.setattr(job_store, "renew_lease", lambda *args: True)
+
+    def claim(self, conn: Any, worker: str, lease_s: int) -> Job | None:
+        if not self.waiting:
+            return None
+        job = self.waiting.pop(0)
+        if isinstance(job, Exception):
+            raise job
+        return job
+
+    def release(self, conn: Any, job: Job, worker: str, retry_after_s: float = 0) -> None:
+        self.events.append(("released", retry_after_s))
+
+
+class Storage:
+    """A store whose downloads fail with `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        raise self.error
+        yield Path(key)
+
+
+def make_transcoder(error: Exception) -> Transcoder:
+    settings = SimpleNamespace(transcoder_lease_s=60, transcoder_max_attempts=MAX_ATTEMPTS)
+    return Transcoder(SimpleNamespace(pool=Pool(), storage=Storage(error), settings=settings), "w1")  # type: ignore[arg-type]
+
+
+def job(attempts: int) -> Job:
+    return Job(uuid.uuid4(), attempts, "uploads/abc")
+
+
+class Rounds(threading.Event):
+    """A stop event that never sleeps and is set after `rounds` waits; the waits are kept."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds, self.waits = rounds, []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        if len(self.waits) >= self.rounds:
+            self.set()
+        return self.is_set()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        StorageUnavailable("s3://bucket/uploads/abc: connection reset"),
+        OSError(28, "No space left on device"),
+        subprocess.TimeoutExpired(["ffmpeg"], 120),
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+    ],
+)
+def test_an_unforeseen_error_gives_the_job_back_for_later(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    jobs = Jobs(monkeypatch, job(attempts=1))
+    assert make_transcoder(error).run_once(threading.Event()) is True
+    assert jobs.events == [("released", 60)]  # a lease later, not at once: the outage may pass
+
+
+def test_the_last_attempt_fails_the_job_with_the_real_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = Jobs(monkeypatch, job(attempts=MAX_ATTEMPTS))
+    make_transcoder(StorageUnavailable("s3://bucket/uploads/abc: connection reset")).run_once(
+        threading.Event()
+    )
+    [(outcome, reason)] = jobs.events
+    assert outcome == "failed"
+    assert "StorageUnavailable: s3://bucket/uploads/abc: connection reset" in reason
+    assert "interrupted" not in reason
+
+
+def test_a_stopping_worker_gives_the_job_back_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = Jobs(monkeypatch, job(attempts=1))
+    stopping = threading.Event()
+    stopping.set()
+    make_transcoder(OSError("disk full")).run_once(stopping)
+    assert jobs.events == [("released", 0)]
+
+
+def test_the_loop_outlives_a_database_outage_and_a_failing_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    down = psycopg.OperationalError("connection refused")
+    jobs = Jobs(monkeypatch, down, down, job(attempts=1), job(attempts=MAX_ATTEMPTS))
+    stop = Rounds(rounds=3)
+    make_transcoder(StorageUnavailable("throttled")).run(stop, sweep_interval_s=0)
+    assert [event for event, _ in jobs.events] == ["released", "failed"]
+    assert jobs.waiting == []
+    first, second, idle = stop.waits
+    assert 0 < first <= 1.0 and 0 < second <= 2.0  # a growing backoff while the database is down
+    assert idle == transcoder.IDLE_POLL_S  # then, jobs done, the usual poll
+
+
+def test_a_failing_sweep_leaves_the_loop_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    def sweep(catalogue: Any) -> int:
+        raise StorageUnavailable("s3://bucket: connection reset")
+
+    monkeypatch.setattr(uploads, "expire_abandoned", sweep)
+    monkeypatch.setattr(transcoder.Schedule, "due", lambda self: True)
+    jobs = Jobs(monkeypatch, job(attempts=1))
+    stop = Rounds(rounds=2)
+    make_transcoder(OSError("disk full")).run(stop)
+    assert jobs.events == [("released", 60)] and len(stop.waits) == 2
