@@ -5,21 +5,35 @@ import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.domain.messages import OutgoingEmail
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
 log = logging.getLogger(__name__)
 
 SECURITY_MODES = ("none", "starttls", "tls")
+# How long the reply to the end of DATA is awaited: the server may be checking the message before it
+# answers, and a mail given up then may still be delivered (RFC 5321 4.5.3.2.6: 10 minutes).
+FINAL_REPLY_TIMEOUT_S = 600.0
 
 
 class _SMTP(smtplib.SMTP):
     """MAIL FROM and RCPT TO with the addresses as they are: smtplib parses each one again to quote
     it (email.utils.parseaddr, a fifth of a lane's CPU per email), while ours are bare addresses
-    already checked (the event schema, email-validator, build_message)."""
+    already checked (the event schema, email-validator, build_message).
+
+    DATA remembers when the whole message went out (`message_handed_over`): a failure after that may
+    follow a message the server took, so it must not be sent again."""
+
+    final_reply_timeout: float = FINAL_REPLY_TIMEOUT_S
+    message_handed_over = False
 
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.message_handed_over = False
         if self.does_esmtp and any(option.lower() == "smtputf8" for option in options):
             if not self.has_extn("smtputf8"):
                 raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
@@ -31,12 +45,42 @@ class _SMTP(smtplib.SMTP):
         self.putcmd("rcpt", f"TO:<{recip}>{self._option_list(options)}")
         return self.getreply()
 
+    def data(self, msg: "ReadableBuffer | str") -> tuple[int, bytes]:
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self.send(_dot_stuffed(msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)))
+        self.message_handed_over = True
+        self._set_timeout(self.final_reply_timeout)
+        try:
+            return self.getreply()
+        finally:
+            self._set_timeout(self.timeout)
+
+    def _set_timeout(self, seconds: float) -> None:
+        if self.sock is not None:
+            self.sock.settimeout(seconds)
+
     def _option_list(self, options: Sequence[str]) -> str:
         return " " + " ".join(options) if options and self.does_esmtp else ""
 
 
+def _dot_stuffed(message: bytes) -> bytes:
+    """The message as DATA carries it (RFC 5321 4.5.2): a leading dot doubled, ended by a lone dot."""
+    stuffed = re.sub(rb"(?m)^\.", b"..", message)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
 class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name, with our prefix
     pass
+
+
+class OutcomeUnknown(PermanentError):
+    """The whole message went out but its reply never came: the server may have taken it, so it is
+    not sent again (a duplicate is worse than a mail an operator replays from the dead letters)."""
 
 
 class HardBounce(PermanentError):
@@ -71,15 +115,19 @@ class SmtpSender:
         username: str = "",
         password: str = "",
         timeout: float = 10.0,
+        final_reply_timeout: float = FINAL_REPLY_TIMEOUT_S,
     ) -> None:
         if security not in SECURITY_MODES:
             raise ValueError(f"SMTP security must be one of {SECURITY_MODES}, got {security!r}")
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
-        self._smtp: smtplib.SMTP | None = None
+        self.final_reply_timeout = final_reply_timeout
+        self._smtp: _SMTP | None = None
 
     def send(self, email: OutgoingEmail) -> None:
-        """Hand the email to the server; TransientError to retry later, PermanentError to give up."""
+        """Hand the email to the server; TransientError to retry later, PermanentError to give up.
+        A connection lost before the end of the message is opened again and the email sent once more;
+        lost after it, OutcomeUnknown."""
         options = ["SMTPUTF8"] if email.needs_smtputf8 else []
         for attempt in (1, 2):
             try:
@@ -97,7 +145,13 @@ class SmtpSender:
             except smtplib.SMTPResponseException as error:
                 raise _classify(error.smtp_code, error.smtp_error) from None
             except (smtplib.SMTPServerDisconnected, OSError) as error:
+                handed_over = self._smtp is not None and self._smtp.message_handed_over
                 self.close()
+                if handed_over:
+                    raise OutcomeUnknown(
+                        f"SMTP connection lost after the whole message was sent ({error}): it may have "
+                        "been delivered, so it is not sent again"
+                    ) from None
                 if attempt == 2:
                     raise TransientError(f"SMTP connection failed: {error}") from None
                 log.info("SMTP connection lost (%s); reconnecting", error)
@@ -111,13 +165,13 @@ class SmtpSender:
                 self._smtp.close()
             self._smtp = None
 
-    def _connection(self) -> smtplib.SMTP:
+    def _connection(self) -> "_SMTP":
         if self._smtp is None:
             self._smtp = self._connect()
         return self._smtp
 
-    def _connect(self) -> smtplib.SMTP:
-        smtp: smtplib.SMTP
+    def _connect(self) -> "_SMTP":
+        smtp: _SMTP
         if self.security == "tls":
             smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         else:
@@ -126,4 +180,5 @@ class SmtpSender:
                 smtp.starttls(context=ssl.create_default_context())
         if self.username:
             smtp.login(self.username, self.password)
+        smtp.final_reply_timeout = self.final_reply_timeout
         return smtp

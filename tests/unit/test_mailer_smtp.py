@@ -1,0 +1,106 @@
+"""SmtpSender against a tiny in-test SMTP server: what is sent again, and how replies are sorted."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from accounts_common.retry_policy import PermanentError
+from mailer.adapters.smtp import HardBounce, OutcomeUnknown, SmtpSender
+from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_message
+
+
+@dataclass
+class FakeServer:
+    """Takes every message; answers the end of DATA after `final_reply_delay` seconds, and RCPT with
+    `rcpt_reply`; offers the EHLO `extensions`."""
+
+    extensions: tuple[str, ...] = ("8BITMIME",)
+    final_reply_delay: float = 0.0
+    rcpt_reply: bytes = b"250 ok"
+    accepted: list[bytes] = field(default_factory=list)
+    port: int = 0
+
+    def serve(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def session(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 fake ESMTP\r\n")
+            while line := lines.readline():
+                if not self.answer(conn, lines, line.strip().upper()):
+                    return
+
+    def answer(self, conn: socket.socket, lines, command: bytes) -> bool:
+        if command.startswith(b"EHLO"):
+            offered = b"".join(b"250-" + name.encode() + b"\r\n" for name in ("fake", *self.extensions))
+            conn.sendall(offered + b"250 OK\r\n")
+        elif command.startswith(b"RCPT"):
+            conn.sendall(self.rcpt_reply + b"\r\n")
+        elif command.startswith(b"DATA"):
+            conn.sendall(b"354 go\r\n")
+            self.accepted.append(b"".join(iter(lines.readline, b".\r\n")))
+            time.sleep(self.final_reply_delay)
+            try:
+                conn.sendall(b"250 queued\r\n")
+            except OSError:
+                return False
+        elif command.startswith(b"QUIT"):
+            conn.sendall(b"221 bye\r\n")
+            return False
+        else:
+            conn.sendall(b"250 ok\r\n")
+        return True
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    fake = FakeServer()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        fake.port = listener.getsockname()[1]
+        threading.Thread(target=fake.serve, args=(listener,), daemon=True).start()
+        yield fake
+
+
+def message(to: str = "b@y.test") -> OutgoingEmail:
+    content = Content("s", "t\n.a line starting with a dot\n", "<p>h</p>")
+    return build_message(Envelope("A <a@x.test>", "r@x.test"), to, content, event_id="e")
+
+
+def test_a_slow_final_reply_is_awaited_longer_than_the_other_replies(server):
+    server.final_reply_delay = 0.6
+    sender = SmtpSender("127.0.0.1", server.port, timeout=0.3, final_reply_timeout=5)
+    sender.send(message())
+    sender.close()
+    assert len(server.accepted) == 1
+    assert b"\r\n..a line starting with a dot" in server.accepted[0]
+
+
+def test_a_final_reply_that_never_comes_is_not_sent_again(server):
+    server.final_reply_delay = 1.0
+    sender = SmtpSender("127.0.0.1", server.port, timeout=0.2, final_reply_timeout=0.3)
+    with pytest.raises(OutcomeUnknown, match="may have been delivered"):
+        sender.send(message())
+    assert isinstance(OutcomeUnknown("x"), PermanentError) and not isinstance(OutcomeUnknown("x"), HardBounce)
+    time.sleep(1.0)
+    assert len(server.accepted) == 1
+
+
+def test_a_connection_lost_before_the_message_is_opened_again(server):
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2)
+    sender.send(message())
+    assert sender._smtp is not None
+    sender._smtp.sock.close()  # dropped between two mails
+    sender.send(message())
+    sender.close()
+    assert len(server.accepted) == 2
