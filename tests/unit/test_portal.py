@@ -90,13 +90,18 @@ def settings_with_nothing_behind() -> Settings:
 
 
 def portal_client(
-    identity: object = None, config: dict[str, object] | None = None, **settings_changes: object
+    identity: object = None,
+    config: dict[str, object] | None = None,
+    fakes: dict[str, object] | None = None,
+    **settings_changes: object,
 ):  # type: ignore[no-untyped-def]
-    """A test client of the portal with no service behind it, but `identity` when given."""
+    """A test client of the portal with no service behind it, but `identity` and `fakes` (other
+    clients of the wired portal, by name) when given."""
     settings = replace(settings_with_nothing_behind(), **settings_changes)
     portal = bootstrap(settings)
     if identity is not None:
         portal = replace(portal, identity=identity)  # type: ignore[arg-type]
+    portal = replace(portal, **(fakes or {}))  # type: ignore[arg-type]
     return create_app(settings, portal, config).test_client()
 
 
@@ -424,8 +429,9 @@ class AdminIdentity:
         return True
 
 
-def staff_client(identity: object, **settings_changes: object):  # type: ignore[no-untyped-def]
-    client = portal_client(identity, config={"TESTING": False}, **settings_changes)
+def staff_client(identity: object, **fakes: object):  # type: ignore[no-untyped-def]
+    """A test client signed in as staff, with `identity` and the `fakes` behind it."""
+    client = portal_client(identity, config={"TESTING": False}, fakes=fakes)
     with client.session_transaction() as session:
         session["token"] = "a-staff-token"
     return client
@@ -436,3 +442,45 @@ def test_a_date_the_audit_cannot_search_is_said_next_to_its_field(query):
     page = staff_client(AdminIdentity()).get(f"/console/audit?{query}")
     assert page.status_code == 400
     assert "Enter a date, like 2026-12-04." in page.text
+
+
+class FakeMailer:
+    """The mailer's answers to the deliveries page; records the replays asked for."""
+
+    def __init__(self) -> None:
+        self.replays: list[tuple[int, int] | None] = []
+
+    def deliveries(self, token: str, email: str) -> list[dict[str, object]]:
+        return []
+
+    def dead_letters(self, token: str) -> list[dict[str, object]]:
+        return []
+
+    def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
+        self.replays.append(letter)
+        return 1
+
+
+@pytest.mark.parametrize(
+    "partition", ["x", "²", "٣", "-1", "9" * 5000, ""], ids=["x", "²", "٣", "-1", "5000 digits", "empty"]
+)
+def test_a_replay_of_no_dead_letters_position_is_refused_with_a_page(partition):
+    mailer = FakeMailer()
+    client = staff_client(SupportStaffIdentity(), mailer=mailer)
+    token = csrf_token(client, "/console/deliveries")
+    answer = client.post(
+        "/console/deliveries/replays", data={"csrf_token": token, "partition": partition, "offset": "1"}
+    )
+    assert answer.status_code == 400 and "The request could not be completed." in answer.text
+    assert mailer.replays == []
+
+
+def test_a_replay_of_a_dead_letters_position_is_asked_of_the_mailer():
+    mailer = FakeMailer()
+    client = staff_client(SupportStaffIdentity(), mailer=mailer)
+    token = csrf_token(client, "/console/deliveries")
+    answer = client.post(
+        "/console/deliveries/replays", data={"csrf_token": token, "partition": "3", "offset": "12"}
+    )
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/console/deliveries")
+    assert mailer.replays == [(3, 12)]

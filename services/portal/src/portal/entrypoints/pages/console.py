@@ -172,8 +172,13 @@ def replay() -> Response:
     return see_other("console.deliveries")
 
 
+# A Kafka offset is a signed 64-bit number: at most 19 digits.
+MAX_POSITION_DIGITS = 19
+
+
 def _int(name: str) -> int:
     value = request.form.get(name, "")
-    if not value.isdigit():
+    # isdigit() alone takes "²" and other digits int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_POSITION_DIGITS:
         abort(400)
     return int(value)
