@@ -87,8 +87,10 @@ def test_download_names_are_safe_ascii_with_the_right_extension():
 
 
 @pytest.mark.parametrize(
-    "key", ["../secret", "a/../../secret", "/etc/passwd", "a//b", "./a", "a\\b", "a\x00b", "", "a/"]
-)
+    "key",
+    ["../secret", "a/../../secret", "/etc/passwd", "a//b", "./a", "a\\b", "a\x00b", "", "a/", "a" * 256,
+     f"videos/{'é' * 128}.mp4"],
+)  # fmt: skip
 def test_storage_keys_cannot_leave_the_root(tmp_path, key):
     with pytest.raises(UnsafeKey):
         LocalStorage(tmp_path / "root").path(key)
@@ -102,6 +104,24 @@ def test_a_link_pointing_outside_the_root_is_refused(tmp_path: Path):
     storage = LocalStorage(root)
     with pytest.raises(UnsafeKey):
         storage.open("escape.txt")
+
+
+def test_keys_no_file_system_can_hold_are_refused_or_missing_never_an_os_error(tmp_path: Path):
+    storage = LocalStorage(tmp_path / "root")
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "loop").symlink_to(tmp_path / "root" / "loop")
+    (tmp_path / "root" / "file").write_bytes(b"x")
+    with pytest.raises(UnsafeKey):
+        storage.size("a" * 300)
+    with pytest.raises(UnsafeKey):
+        storage.size("loop")
+    for missing in ("file/below", "a" * 255):
+        with pytest.raises(MissingFile):
+            storage.size(missing)
+        with pytest.raises(MissingFile):
+            storage.open(missing)
+        with pytest.raises(MissingFile), storage.local_path(missing):
+            pass
 
 
 def test_local_storage_stores_sizes_and_checksums(tmp_path: Path):

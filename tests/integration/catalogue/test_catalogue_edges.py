@@ -47,6 +47,18 @@ def test_absurd_nesting_and_control_characters_in_an_ingest_are_a_422(client):
     assert titled.status_code == 422 and "title.en" in titled.json["errors"]
 
 
+@pytest.mark.parametrize("path", ["a" * 300, f"test/{'b' * 256}/c.mp4", "test/" + "é" * 200])
+def test_an_import_of_a_path_no_file_system_holds_is_a_422(client, path):
+    body = {
+        "title": {"en": "Long names"}, "published_at": "2021-02-11T14:00:00+00:00", "duration": 1,
+        "renditions": [{"label": "x", "container": "mp4", "codec": "h264", "width": 1, "height": 1,
+                        "bitrate": 1, "path": path}],
+    }  # fmt: skip
+    response = client.post("/v1/videos/imports", json=body, headers=editor())
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert "renditions.0.path" in response.json["errors"]
+
+
 def test_a_description_keeps_its_lines(client, media_root):
     video = add_video(client, media_root, title="Lines", description="First line.\n\nSecond\tline.")
     assert client.get(f"/v1/videos/{video['id']}").json["description"]["en"] == "First line.\n\nSecond\tline."

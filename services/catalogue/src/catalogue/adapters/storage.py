@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from typing import Any, BinaryIO, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 CHECKSUM_CHUNK = 1024 * 1024
+MAX_NAME_BYTES = 255  # of each part of a key: what file systems take as one name
 
 
 class UnsafeKey(Exception):
@@ -54,12 +56,15 @@ class Storage(Protocol):
 
 
 def checked_key(key: str) -> PurePosixPath:
-    """The key as a relative path without `..`, absolute parts, NUL or backslashes; UnsafeKey otherwise."""
+    """The key as a relative path without `..`, absolute parts, NUL or backslashes, each part a name a
+    file system takes; UnsafeKey otherwise."""
     if not key or "\x00" in key or "\\" in key or len(key) > 1024:
         raise UnsafeKey(f"not a storage key: {key!r}")
     path = PurePosixPath(key)
     if path.is_absolute() or any(part in ("..", ".", "") for part in key.split("/")):
         raise UnsafeKey(f"a storage key is a plain relative path: {key!r}")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in key.split("/")):
+        raise UnsafeKey(f"each part of a storage key is at most {MAX_NAME_BYTES} bytes: {key[:80]!r}…")
     return path
 
 
@@ -93,22 +98,22 @@ class LocalStorage:
 
     def path(self, key: str) -> Path:
         """The file's real path, refusing any that would leave the root (`..`, links pointing out)."""
-        resolved = (self.root / checked_key(key)).resolve()
+        try:
+            resolved = (self.root / checked_key(key)).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a loop of symbolic links
+            raise UnsafeKey(f"{key!r} does not resolve to a file under the storage root") from None
         if not resolved.is_relative_to(self.root) or resolved == self.root:
             raise UnsafeKey(f"{key!r} leads outside the storage root")
         return resolved
 
     def size(self, key: str) -> int:
-        path = self.path(key)
-        if not path.is_file():
-            raise MissingFile(key)
-        return path.stat().st_size
+        return self._regular_file(key).st_size
 
     def open(self, key: str) -> BinaryIO:
         path = self.path(key)
         try:
             return path.open("rb")
-        except (FileNotFoundError, IsADirectoryError):
+        except OSError:  # none, a folder, not readable: no file to give
             raise MissingFile(key) from None
 
     def checksum(self, key: str) -> str:
@@ -117,10 +122,18 @@ class LocalStorage:
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
-        path = self.path(key)
-        if not path.is_file():
+        self._regular_file(key)
+        yield self.path(key)
+
+    def _regular_file(self, key: str) -> os.stat_result:
+        """The file's status; MissingFile when no regular file can be read there (whatever the reason)."""
+        try:
+            found = self.path(key).stat()
+        except OSError:
+            raise MissingFile(key) from None
+        if not stat.S_ISREG(found.st_mode):
             raise MissingFile(key)
-        yield path
+        return found
 
     def put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)

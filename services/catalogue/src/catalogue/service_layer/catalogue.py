@@ -97,7 +97,11 @@ def _stored_rendition(
     size = _check_stored(catalogue, rendition.storage_key, field, errors)
     if size is None:
         return None
-    checksum = rendition.checksum or catalogue.storage.checksum(rendition.storage_key)
+    try:
+        checksum = rendition.checksum or catalogue.storage.checksum(rendition.storage_key)
+    except MissingFile:  # there, but not readable
+        errors[field] = ["The file stored at this path cannot be read."]
+        return None
     return rendition.stored(uuid.uuid4(), size, checksum)
 
 
