@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from accounts_common.retry_policy import PermanentError
-from mailer.adapters.smtp import HardBounce, OutcomeUnknown, SmtpSender
+from mailer.adapters.smtp import HardBounce, OutcomeUnknown, SmtpSender, _classify
 from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_message
 
 
@@ -104,3 +104,44 @@ def test_a_connection_lost_before_the_message_is_opened_again(server):
     sender.send(message())
     sender.close()
     assert len(server.accepted) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "stage"),
+    [
+        (550, "5.1.1 <bob@example.com>: Recipient address rejected: User unknown", "rcpt"),
+        (550, "5.1.1 User unknown", "data"),
+        (550, "5.2.1 Mailbox disabled", "rcpt"),
+        (550, "Mailbox unavailable", "rcpt"),
+        (553, "Mailbox name not allowed", "rcpt"),
+    ],
+)
+def test_a_refusal_that_blames_the_mailbox_is_a_hard_bounce(code, reply, stage):
+    assert isinstance(_classify(code, reply.encode(), stage=stage), HardBounce)
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "stage"),
+    [
+        (554, "5.7.1 <bob@example.com>: Relay access denied", "rcpt"),
+        (550, "5.7.1 Service unavailable; client host [203.0.113.5] blocked using zen.spamhaus.org", "rcpt"),
+        (550, "5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy", "data"),
+        (552, "5.2.2 Mailbox full", "rcpt"),
+        (552, "5.3.4 Message too big", "data"),
+        (554, "Transaction failed", "rcpt"),
+        (550, "Rejected", "data"),
+        (550, "5.1.1 User unknown", ""),
+    ],
+)
+def test_a_refusal_of_our_sending_or_the_message_fails_the_mail_but_keeps_the_address(code, reply, stage):
+    error = _classify(code, reply.encode(), stage=stage)
+    assert isinstance(error, PermanentError) and not isinstance(error, HardBounce)
+
+
+def test_a_policy_refusal_at_rcpt_is_permanent_without_suppressing(server):
+    server.rcpt_reply = b"554 5.7.1 <b@y.test>: Relay access denied"
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2)
+    with pytest.raises(PermanentError, match="Relay access denied") as refused:
+        sender.send(message())
+    sender.close()
+    assert not isinstance(refused.value, HardBounce)

@@ -87,20 +87,30 @@ class HardBounce(PermanentError):
     """The server refused the recipient for good: the address takes no mail (RFC 5321 5xx)."""
 
 
-# Enhanced status codes (RFC 3463) of a 5xx that blame the message, the server or the conversation,
-# not the mailbox: 5.3.x system, 5.5.x protocol, 5.6.x content. Anything else is the recipient's.
-NOT_THE_RECIPIENT = re.compile(r"^5\.[356]\.\d{1,3}\b")
+# Enhanced status codes (RFC 3463) of a 5xx that blame the mailbox itself: 5.1.x a bad address,
+# 5.2.1 a disabled mailbox. The others blame our sending, the message or the server (5.7.x: relay
+# denied, block lists, DMARC; 5.2.2 a full mailbox; 5.3 to 5.6): the mail fails, the address stays.
+DEAD_MAILBOX = re.compile(r"^5\.(1\.\d{1,3}|2\.1)\b")
+ENHANCED_CODE = re.compile(r"^\d\.\d{1,3}\.\d{1,3}\b")
+# Without an enhanced code, the replies to RCPT that RFC 5321 gives to a mailbox taking no mail.
+DEAD_MAILBOX_AT_RCPT = frozenset({550, 551, 553})
 
 
-def _classify(code: int, text: bytes | str, *, recipient_stage: bool = False) -> Exception:
-    """4xx: try again later. 5xx: give up; a hard bounce when it is the recipient's (refused at RCPT,
-    or at DATA of our one-recipient transactions unless its enhanced code blames something else)."""
+def _classify(code: int, text: bytes | str, *, stage: str = "") -> Exception:
+    """4xx: try again later. 5xx: give up; a hard bounce only when it says the mailbox takes no mail,
+    at RCPT or at DATA of our one-recipient transactions (`stage` "rcpt" or "data")."""
     reply = text.decode(errors="replace") if isinstance(text, bytes) else text
     if 400 <= code < 500:
         return TransientError(f"SMTP {code} {reply}")
-    if recipient_stage and not NOT_THE_RECIPIENT.match(reply.strip()):
+    if stage and _blames_the_mailbox(code, reply.strip(), at_rcpt=stage == "rcpt"):
         return HardBounce(f"SMTP {code} {reply}")
     return PermanentError(f"SMTP {code} {reply}")
+
+
+def _blames_the_mailbox(code: int, reply: str, *, at_rcpt: bool) -> bool:
+    if ENHANCED_CODE.match(reply):
+        return bool(DEAD_MAILBOX.match(reply))
+    return at_rcpt and code in DEAD_MAILBOX_AT_RCPT
 
 
 class SmtpSender:
@@ -139,9 +149,9 @@ class SmtpSender:
                 ) from None
             except smtplib.SMTPRecipientsRefused as refused:
                 code, text = next(iter(refused.recipients.values()))
-                raise _classify(code, text, recipient_stage=True) from None
+                raise _classify(code, text, stage="rcpt") from None
             except smtplib.SMTPDataError as error:
-                raise _classify(error.smtp_code, error.smtp_error, recipient_stage=True) from None
+                raise _classify(error.smtp_code, error.smtp_error, stage="data") from None
             except smtplib.SMTPResponseException as error:
                 raise _classify(error.smtp_code, error.smtp_error) from None
             except (smtplib.SMTPServerDisconnected, OSError) as error:
