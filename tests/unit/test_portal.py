@@ -484,3 +484,44 @@ def test_a_replay_of_a_dead_letters_position_is_asked_of_the_mailer():
     )
     assert (answer.status_code, answer.headers["Location"]) == (303, "/console/deliveries")
     assert mailer.replays == [(3, 12)]
+
+
+class FakeTwoStep:
+    """Identity enrolling a second factor: the code 123456 is the right one."""
+
+    URI = "otpauth://totp/Multimedia%20Accounts:a@example.org?secret=JBSWY3DPEHPK3PXP&issuer=Multimedia"
+
+    def me(self, token: str) -> dict[str, object]:
+        return {"email": "a@example.org", "roles": []}
+
+    def start_totp(self, token: str) -> dict[str, str]:
+        return {"otpauth_uri": self.URI}
+
+    def confirm_totp(self, token: str, code: str) -> list[str]:
+        if code != "123456":
+            raise ApiError(401, "invalid-second-factor")
+        return ["aaaa-bbbb", "cccc-dddd"]
+
+    def reachable(self) -> bool:
+        return True
+
+
+def test_the_qr_code_is_drawn_from_identitys_enrolment_never_from_the_form():
+    client = portal_client(FakeTwoStep(), config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = csrf_token(client, "/account/two-step")
+    forged = {"csrf_token": token, "otpauth_uri": "otpauth://totp/x?secret=" + "A" * 5000, "code": "000000"}
+
+    not_started = client.post("/account/two-step/confirmation", data=forged)
+    assert not_started.status_code == 400
+    assert "Start setting up two-step verification again." in not_started.text
+
+    started = client.post("/account/two-step", data={"csrf_token": token})
+    assert started.status_code == 200 and "JBSWY3DPEHPK3PXP" in started.text
+    wrong_code = client.post("/account/two-step/confirmation", data=forged)
+    assert wrong_code.status_code == 400 and "JBSWY3DPEHPK3PXP" in wrong_code.text
+    confirmed = client.post("/account/two-step/confirmation", data={**forged, "code": "123456"})
+    assert confirmed.status_code == 200 and "aaaa-bbbb" in confirmed.text
+    again = client.post("/account/two-step/confirmation", data={**forged, "code": "123456"})
+    assert again.status_code == 400 and "aaaa-bbbb" not in again.text

@@ -3,16 +3,19 @@ and the recovery codes shown once. Staff need it for their roles to count."""
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, session
+from flask_babel import gettext
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import access_token, login_required, portal
 
 blp = Blueprint("security", __name__)
-OTPAUTH_PREFIX = "otpauth://totp/"
+# The enrolment under way: identity's otpauth URI, kept in the session rather than in the form, so
+# the QR code is only ever drawn from what identity answered.
+ENROLMENT = "totp_enrolment"
 
 
 def qr_code(uri: str) -> Markup:
@@ -23,9 +26,7 @@ def qr_code(uri: str) -> Markup:
 
 def render_enrolment(uri: str, errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
     secret = uri.split("secret=", 1)[1].split("&", 1)[0] if "secret=" in uri else ""
-    return render_template(
-        "security/enrol.html", qr=qr_code(uri), secret=secret, otpauth_uri=uri, errors=errors
-    ), status
+    return render_template("security/enrol.html", qr=qr_code(uri), secret=secret, errors=errors), status
 
 
 @blp.get("/account/two-step")
@@ -43,15 +44,17 @@ def start() -> tuple[str, int]:
         if error.status == 401:
             raise
         return render_template("security/two_step.html", errors=field_errors(error, {})), 409
+    session[ENROLMENT] = enrolment["otpauth_uri"]
     return render_enrolment(enrolment["otpauth_uri"], {})
 
 
 @blp.post("/account/two-step/confirmation")
 @login_required
 def confirm() -> Response | tuple[str, int]:
-    uri = request.form.get("otpauth_uri", "")
-    if not uri.startswith(OTPAUTH_PREFIX):
-        return render_template("security/two_step.html", errors={}), 400
+    uri = session.get(ENROLMENT)
+    if uri is None:
+        errors = {FORM: [gettext("Start setting up two-step verification again.")]}
+        return render_template("security/two_step.html", errors=errors), 400
     try:
         recovery_codes = portal().identity.confirm_totp(
             str(access_token()), request.form.get("code", "").strip()
@@ -60,4 +63,5 @@ def confirm() -> Response | tuple[str, int]:
         if error.status == 401 and error.slug != "invalid-second-factor":
             raise
         return render_enrolment(uri, field_errors(error, {"totp": "code", "code": "code"}), 400)
+    session.pop(ENROLMENT)
     return render_template("security/recovery_codes.html", recovery_codes=recovery_codes), 200
