@@ -525,3 +525,36 @@ def test_the_qr_code_is_drawn_from_identitys_enrolment_never_from_the_form():
     assert confirmed.status_code == 200 and "aaaa-bbbb" in confirmed.text
     again = client.post("/account/two-step/confirmation", data={**forged, "code": "123456"})
     assert again.status_code == 400 and "aaaa-bbbb" not in again.text
+
+
+class FakeDeletion:
+    """Identity refusing to delete the account with `refusal`."""
+
+    def __init__(self, refusal: ApiError) -> None:
+        self.refusal = refusal
+
+    def me(self, token: str) -> dict[str, object]:
+        return {"email": "a@example.org", "roles": []}
+
+    def delete_account(self, token: str, password: str) -> None:
+        raise self.refusal
+
+    def reachable(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("refusal", "message"),
+    [
+        (ApiError(429, "rate-limited"), "Too many attempts. Please wait a few minutes and try again."),
+        (ApiError(403, "wrong-password"), "The password is not right."),
+    ],
+)
+def test_a_refused_account_deletion_says_why_on_the_account_page(refusal, message):
+    client = portal_client(FakeDeletion(refusal), config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = csrf_token(client, "/account")
+    refused = client.post("/account/delete", data={"csrf_token": token, "delete_password": "x"})
+    assert refused.status_code == 400 and "<h1>My account</h1>" in refused.text
+    assert message in refused.text
