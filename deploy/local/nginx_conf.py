@@ -61,14 +61,16 @@ SERVER_BLOCK = """\
 {media}    }}
 """
 
-# nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges;
-# the ETag must be the catalogue's too (the file's SHA-256), not nginx's modification-time one.
+# nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges, but
+# drops its other headers: the ETag must be the catalogue's (the file's SHA-256), not nginx's
+# modification-time one, and Repr-Digest (RFC 9530, the stored SHA-256) must reach the client.
 MEDIA_BLOCK = """\
         location {x_accel}/ {{
             internal;
             alias {root}/;
             etag off;
             add_header ETag $upstream_http_etag;
+            add_header Repr-Digest $upstream_http_repr_digest;
         }}
 """
 

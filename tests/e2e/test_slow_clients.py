@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from tusclient import client as tus
 
+from catalogue.entrypoints.delivery import repr_digest
 from tests.conftest import Infra, Stack, fresh_database
 from tests.e2e.conftest import stack_staff_header
 from tests.support.catalogue import granted_link
@@ -104,10 +105,12 @@ def test_nginx_sends_the_catalogues_files_ranges_included(fronted: Fronted) -> N
     status, headers, body = fetch(fronted.catalogue_url + fronted.link)
     assert (status, body) == (200, fronted.content)
     assert headers["ETag"] == f'"{"0" * 64}"'  # the catalogue's validator, not nginx's
+    assert headers["Repr-Digest"] == repr_digest("0" * 64)  # the stored SHA-256, kept by nginx
     assert headers["Content-Disposition"].startswith("attachment")
     status, headers, body = fetch(fronted.catalogue_url + fronted.link, {"Range": "bytes=100-199"})
     assert (status, body) == (206, fronted.content[100:200])
     assert headers["Content-Range"] == f"bytes 100-199/{len(fronted.content)}"
+    assert headers["Repr-Digest"] == repr_digest("0" * 64)  # of the whole file, on a range too
     # Behind it, the catalogue checked the link and answered with the redirect alone.
     status, headers, body = fetch(fronted.catalogue_internal_url + fronted.link)
     assert headers["X-Accel-Redirect"] == "/protected-media/big.mxf" and body == b""
