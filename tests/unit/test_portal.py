@@ -199,6 +199,7 @@ class FakeIdentity:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
+        self.return_paths: list[str] = []
         self.refusal: ApiError | None = None
 
     def register(self, email: str, password: str, locale: str) -> dict[str, str]:
@@ -210,6 +211,7 @@ class FakeIdentity:
 
     def request_password_reset(self, email: str, return_to: str) -> None:
         self.calls.append(("reset", email))
+        self.return_paths.append(return_to)
         if self.refusal:
             raise self.refusal
 
@@ -558,3 +560,16 @@ def test_a_refused_account_deletion_says_why_on_the_account_page(refusal, messag
     refused = client.post("/account/delete", data={"csrf_token": token, "delete_password": "x"})
     assert refused.status_code == 400 and "<h1>My account</h1>" in refused.text
     assert message in refused.text
+
+
+def test_a_page_too_long_for_identity_to_keep_is_not_returned_to():
+    identity = FakeIdentity()
+    client = portal_client(identity)
+    searched = client.get("/", query_string={"q": "Военные учения НАТО в Европе " * 7})
+    assert len(searched.request.full_path) > 512
+    token = csrf_token(client, "/password-reset")
+    client.post("/password-reset", data={"csrf_token": token, "email": "a@example.org"})
+    assert identity.return_paths == ["/"]
+    client.get("/?q=exercise")
+    client.post("/password-reset", data={"csrf_token": token, "email": "a@example.org"})
+    assert identity.return_paths[-1] == "/?q=exercise"

@@ -9,6 +9,8 @@ from accounts_common.returnpaths import same_site_path
 # The login page sends a signed-in user to the return path, and /logout is POST-only: neither is a
 # page to come back to after logging in.
 NOT_RETURNED_TO = ("/login", "/logout")
+# Identity keeps a password reset's return path up to this length, and refuses the reset beyond it.
+MAX_RETURN_PATH = 512
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
 
@@ -19,9 +21,12 @@ def safe_return_path(candidate: str | None, default: str = "/") -> str:
 
 
 def page_to_return_to(candidate: str | None, default: str = "/") -> str:
-    """A page of this site to come back to after logging in; the login page itself gives `default`."""
+    """A page of this site to come back to after logging in; the login page itself, or a path too
+    long for identity to keep, gives `default`."""
     path = same_site_path(candidate)
-    if path is None or posixpath.normpath(unquote(urlsplit(path).path)) in NOT_RETURNED_TO:
+    if path is None or len(path) > MAX_RETURN_PATH:
+        return default
+    if posixpath.normpath(unquote(urlsplit(path).path)) in NOT_RETURNED_TO:
         return default
     return path
 
