@@ -16,7 +16,14 @@ from botocore.config import Config
 
 from accounts_common.db import create_pool
 from catalogue import samples
-from catalogue.adapters.storage import MissingFile, S3Storage, UnsafeKey, open_storage, s3_config
+from catalogue.adapters.storage import (
+    LocalStorage,
+    MissingFile,
+    S3Storage,
+    UnsafeKey,
+    open_storage,
+    s3_config,
+)
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from tests.conftest import migrated_database
@@ -198,6 +205,22 @@ def test_the_preview_is_the_smallest_playable_rendition_for_anyone(catalogue_cli
     ranged = catalogue_client.get(path, headers={"Range": "bytes=0-15"})
     assert (ranged.status_code, ranged.data) == (206, small[:16])
     assert catalogue_client.get(f"/v1/videos/{uuid.uuid4()}/preview").status_code == 404
+
+
+def test_a_transcoded_preview_has_its_sha256_as_etag(catalogue_client, media_root, catalogue_pool):
+    video = add_video(catalogue_client, media_root)
+    preview_key = f"test/{uuid.uuid4().hex}-preview.mp4"
+    LocalStorage(media_root).write(preview_key, CONTENT)
+    with catalogue_pool.connection() as conn:  # as the transcoder lists its preview
+        conn.execute("UPDATE videos SET preview_key = %s WHERE id = %s", (preview_key, video["id"]))
+    path, etag = f"/v1/videos/{video['id']}/preview", f'"{hashlib.sha256(CONTENT).hexdigest()}"'
+    whole = catalogue_client.get(path)
+    assert (whole.status_code, whole.data, whole.headers["ETag"]) == (200, CONTENT, etag)
+    assert catalogue_client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    ranged = catalogue_client.get(path, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert (ranged.status_code, ranged.data) == (206, CONTENT[:10])
+    stale = catalogue_client.get(path, headers={"Range": "bytes=0-9", "If-Range": '"None"'})
+    assert (stale.status_code, stale.data) == (200, CONTENT)
 
 
 def test_a_video_no_browser_plays_has_no_preview(catalogue_client, media_root):

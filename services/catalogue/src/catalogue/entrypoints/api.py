@@ -185,15 +185,26 @@ IMAGE_RESPONSES = {
     "200": {
         "description": "The image",
         "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-        "headers": {name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "Content-Length")},
-    }
+        "headers": {
+            name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "ETag", "Content-Length")
+        },
+    },
+    "304": {"description": "Not modified (If-None-Match)"},
 }
 
 
 def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
     image = use_cases.thumbnail(catalogue(), video_id, kind, everything=sees_everything())
     cache = "public, max-age=3600" if "Authorization" not in request.headers else "private, max-age=0"
-    stored = StoredFile(image.key, image.size, media_type, "inline", cache_control=cache, sha256=image.sha256)
+    stored = StoredFile(
+        image.key,
+        image.size,
+        media_type,
+        "inline",
+        etag=image.sha256,
+        cache_control=cache,
+        sha256=image.sha256,
+    )
     return file_response(
         stored, lambda: use_cases.open_file(catalogue(), image.key), x_accel_prefix=x_accel_prefix()
     )
