@@ -334,3 +334,21 @@ def test_one_mailbox_is_one_account_however_its_domain_is_spelt(client, identity
 def test_control_and_invisible_characters_in_an_email_are_refused(client, hidden):
     response = post_registration(client, f"user{hidden}name@example.org")
     assert response.status_code == 422 and "email" in response.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "local_and_domain",
+    [
+        ("\u0130smail-{}", "example.org"),
+        ("\u0938\u094d\u0935\u093e\u0917\u0924-{}", "example.org"),
+        ("u-{}", "x.y"),
+    ],
+    ids=["turkish-capital-i", "hindi-combining-marks", "one-letter-tld"],
+)
+def test_an_address_identity_accepts_is_one_its_events_accept(client, identity_pool, local_and_domain):
+    """email-validator takes these and marshmallow's Email pattern does not: the events must too."""
+    local, domain = local_and_domain
+    email = f"{local.format(uuid.uuid4().hex[:8])}@{domain}"
+    registration_id = register(client, email)
+    code = latest_code(identity_pool, email.lower())
+    assert verify(client, email, registration_id, code).status_code == 200

@@ -6,7 +6,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from accounts_common.events.envelope import InvalidEvent
 from accounts_common.roles import ROLES
-from accounts_common.textfields import WholeMatch
+from accounts_common.textfields import Mailbox, WholeMatch
 
 
 def meaning(text: str) -> dict[str, str]:
@@ -37,7 +37,7 @@ class AccountData(EventData):
     """Base of the events and records about one account (its id is also the record key)."""
 
     account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
-    email = fields.Email(required=True, metadata=EMAIL)
+    email = Mailbox(required=True, metadata=EMAIL)
 
 
 class UserRegistered(AccountData):
@@ -47,7 +47,7 @@ class UserRegistered(AccountData):
 
 class CodeIssued(EventData):
     account_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
+    email = Mailbox(required=True)
     purpose = fields.String(required=True, validate=validate.OneOf(["verification", "password_reset"]))
     code_encrypted = fields.String(required=True, validate=validate.Length(min=1))
     expires_at = fields.AwareDateTime(required=True)
@@ -165,14 +165,14 @@ UNSUBSCRIBE_REASONS = ["user", "one_click", "account_deleted", "bounce"]
 
 class NewsletterSubscribed(EventData):
     account_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
+    email = Mailbox(required=True)
     at = fields.AwareDateTime(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(SUBSCRIBE_REASONS))
 
 
 class NewsletterUnsubscribed(EventData):
     account_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
+    email = Mailbox(required=True)
     at = fields.AwareDateTime(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(UNSUBSCRIBE_REASONS))
 
@@ -180,7 +180,7 @@ class NewsletterUnsubscribed(EventData):
 class NewsletterDeliveryRequested(EventData):
     delivery_id = fields.UUID(required=True)
     issue_id = fields.UUID(required=True)
-    email = fields.Email(required=True)
+    email = Mailbox(required=True)
     subject = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=998), WholeMatch(r"^[^\r\n]*$", error="one line only")],
@@ -204,7 +204,7 @@ class EmailResult(EventData):
     kind = fields.String(
         required=True, validate=validate.OneOf(EMAIL_KINDS), metadata=meaning("Which mail it was.")
     )
-    email = fields.Email(required=True, metadata=meaning("The address the mail was for."))
+    email = Mailbox(required=True, metadata=meaning("The address the mail was for."))
     account_id = fields.UUID(
         allow_none=True, metadata=meaning("The account the mail was for, when the mailer knows it.")
     )

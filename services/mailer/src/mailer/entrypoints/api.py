@@ -14,6 +14,7 @@ from accounts_common.authorization import authorize_role
 from accounts_common.dlq import ReplayFailed
 from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
+from accounts_common.textfields import Mailbox
 from mailer.service_layer.support import Support
 
 blp = Blueprint(
@@ -27,7 +28,7 @@ NO_SUCH_LETTER = "unknown-dead-letter: no letter at that partition and offset"
 
 
 class DeliveryQuery(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = Mailbox(required=True, validate=validate.Length(max=254))
 
 
 class DeliveryView(Schema):
