@@ -6,6 +6,7 @@ import mailbox
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -101,17 +102,54 @@ def test_a_bounce_after_acceptance_is_read_from_the_maildir_suppressed_and_repor
     assert [m["subject"] for m in bouncing_sink.inbox.messages(to=recipient)] == []
 
 
+@dataclass
+class SentMail:
+    event_id: str
+    recipient: str
+    kind: str = "newsletter"
+    account_id: uuid.UUID | None = None
+    locale: str | None = "en"
+
+
+def sent(pool: ConnectionPool, recipient: str, message_id: str) -> str:
+    """A mail we sent to `recipient` under `message_id`, as the worker records it; its event id."""
+    mail = SentMail(str(uuid.uuid4()), recipient)
+    with pool.connection() as conn:
+        deliveries.claim(conn, [mail])
+        deliveries.mark_sent(conn, [(mail.event_id, message_id)], newsletters=False)
+    return mail.event_id
+
+
 def test_real_world_bounces_in_the_maildir_suppress_their_hard_addresses_only(mailer_pool, tmp_path):
+    sent(mailer_pool, "amd-xen-safety@groups.io", "<60627444-420d-42a1-b7b6-d74dec2479e0@suse.com>")
+    sent(mailer_pool, "hishealinghand@pastors.com", "<vCWO6hm8U00000059@nt-server.mmv.int>")
+    sent(mailer_pool, "delangen@its.tudelft.nl", "<19990920022322.A19735@stereo.rotzorg.org>")
     folder = tmp_path / "mailbox"
     mailbox.Maildir(folder, create=True)  # what a mail server delivering to it makes
-    for name in ("gmail.eml", "postfix-mixed.eml", "delayed.eml"):
+    for name in ("gmail.eml", "postfix-mixed.eml", "delayed.eml", "exim.eml"):
         shutil.copy(SAMPLES / name, folder / "new" / f"1.{name}")
-    assert read_maildir(mailer_pool, DELIVERY_RESULTS, folder) == 3
+    assert read_maildir(mailer_pool, DELIVERY_RESULTS, folder) == 4
     with mailer_pool.connection() as conn:
         found = deliveries.suppressed_among(
             conn,
             ["amd-xen-safety@groups.io", "hishealinghand@pastors.com", "spam@michael-mueller-verlag.de",
-             "pkocmid@atlas.cz"],
+             "pkocmid@atlas.cz", "delangen@its.tudelft.nl"],
         )  # fmt: skip
-    assert found == {"amd-xen-safety@groups.io", "hishealinghand@pastors.com"}
-    assert sorted(path.parent.name for path in folder.glob("*/1.*")) == ["cur", "cur", "cur"]
+    assert found == {"amd-xen-safety@groups.io", "hishealinghand@pastors.com", "delangen@its.tudelft.nl"}
+    assert sorted(path.parent.name for path in folder.glob("*/1.*")) == ["cur"] * 4
+
+
+def test_a_bounce_that_returns_no_mail_we_sent_to_its_address_is_ignored(mailer_pool, tmp_path):
+    victim = "victim@example.com"
+    elsewhere = sent(mailer_pool, "someone-else@example.com", "<guessed-0001@multimedia.localhost>")
+    to_victim = sent(mailer_pool, victim, f"<{uuid.uuid4().hex}@multimedia.localhost>")
+    folder = tmp_path / "mailbox"
+    mailbox.Maildir(folder, create=True)
+    shutil.copy(SAMPLES / "forged.eml", folder / "new" / "1.forged.eml")
+    shutil.copy(SAMPLES / "postfix.eml", folder / "new" / "1.postfix.eml")  # we never sent its mail
+    assert read_maildir(mailer_pool, DELIVERY_RESULTS, folder) == 2
+    with mailer_pool.connection() as conn:
+        assert deliveries.suppressed_among(conn, [victim, "xxxxx@local.ie"]) == set()
+    reported = {f["delivery_id"] for f in failures(mailer_pool)}
+    assert not reported & {uuid.UUID(elsewhere), uuid.UUID(to_victim)}
+    assert sorted(path.parent.name for path in folder.glob("*/1.*")) == ["cur", "cur"]

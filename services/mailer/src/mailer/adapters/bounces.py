@@ -10,6 +10,7 @@ import email
 import email.policy
 import logging
 import mailbox
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -52,21 +53,35 @@ def classify(message: Message) -> list[Bounce]:
     ]
 
 
+# A Message-ID line of a returned mail quoted as text (Exim, qmail, Exchange 5.5 copy it into the body).
+QUOTED_MESSAGE_ID = re.compile(
+    r"^(?:X-Original-)?Message-ID:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE
+)
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
 def original_message_ids(message: Message) -> list[str]:
-    """The Message-IDs of the returned mail (its headers in a message/rfc822 or text/rfc822-headers
-    part), which name the very delivery that bounced."""
-    found = []
+    """The Message-IDs of the mail the bounce returns: from its headers (a message/rfc822 or
+    text/rfc822-headers part, or quoted in the text) and the bounce's In-Reply-To and References."""
+    found = [message_id for name in ("In-Reply-To", "References") for message_id in _ids_in(message[name])]
     for part in message.walk():
         content_type = part.get_content_type()
         if content_type == "message/rfc822" and part.is_multipart():
-            headers = part.get_payload(0)
-        elif content_type == "text/rfc822-headers":
-            headers = email.message_from_string(str(part.get_payload(decode=False)))
-        else:
-            continue
-        if isinstance(headers, Message) and headers.get("Message-ID"):
-            found.append(str(headers["Message-ID"]).strip())
-    return found
+            returned = part.get_payload(0)
+            if isinstance(returned, Message):
+                found += [*_ids_in(returned["Message-ID"]), *_ids_in(returned["X-Original-Message-ID"])]
+        elif content_type in ("text/rfc822-headers", "text/plain") and not part.is_multipart():
+            found += QUOTED_MESSAGE_ID.findall(_decoded(part))
+    return list(dict.fromkeys(found))
+
+
+def _ids_in(header: object) -> list[str]:
+    return MESSAGE_ID.findall(str(header or ""))
+
+
+def _decoded(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
 
 
 def _text(address: bytes | str) -> str:
@@ -74,18 +89,19 @@ def _text(address: bytes | str) -> str:
     return text.strip().strip("<>").strip()
 
 
-def unread_messages(folder: Path) -> Iterator[tuple[bytes, Callable[[], None]]]:
-    """Each new message of the Maildir, with the call that files it as read (moved to cur/, flag S)
-    once it has been handled: a crash before that reads it again, which is harmless."""
+def unread_messages(folder: Path) -> Iterator[tuple[bytes, Callable[..., None]]]:
+    """Each new message of the Maildir, with the call that files it as read (moved to cur/, flag S;
+    `flagged=True` adds F, for an operator to look at) once it has been handled: a crash before that
+    reads it again, which is harmless."""
     box = mailbox.Maildir(folder, create=True)
     for key in list(box.iterkeys()):
         message = box.get_message(key)
         if message.get_subdir() != "new":
             continue
 
-        def done(key: str = key, message: mailbox.MaildirMessage = message) -> None:
+        def done(key: str = key, message: mailbox.MaildirMessage = message, *, flagged: bool = False) -> None:
             message.set_subdir("cur")
-            message.add_flag("S")
+            message.add_flag("SF" if flagged else "S")
             box[key] = message
 
         yield message.as_bytes(), done

@@ -17,50 +17,81 @@ from mailer.adapters.bounces import BounceReport
 log = logging.getLogger(__name__)
 
 BOUNCES = Counter("mailer_bounces_total", "Recipients named by the bounce messages read", ["class"])
+UNMATCHED = Counter(
+    "mailer_bounces_unmatched_total",
+    "Hard bounces ignored: they return no mail we sent to their address (forged, or not ours)",
+)
+UNREADABLE = Counter("mailer_bounce_messages_unreadable_total", "Messages of the bounce mailbox that failed")
 REASON = "a delivery status notification says the address takes no mail (hard bounce)"
 
 
 def record_report(pool: ConnectionPool, results_topic: str, report: BounceReport) -> int:
-    """Apply one bounce message in one transaction; how many hard bounces it held."""
+    """Apply one bounce message in one transaction; how many hard bounces it held that return a mail
+    we sent. Anyone can write to the bounce address, so a hard bounce is acted on only when it
+    carries the Message-ID of a mail we sent to its address (which only that mailbox received)."""
     hard = [bounce for bounce in report.bounces if bounce.hard]
+    matched = 0
     with pool.connection() as conn, conn.transaction():
         for bounce in hard:
-            deliveries.suppress(conn, bounce.address, REASON, "dsn")
             returned = _returned_delivery(conn, bounce.address, report.original_message_ids)
-            if returned is not None:
-                event_id, kind, account_id, recipient = returned
-                deliveries.publish_failure(
-                    conn, results_topic, event_id, kind, account_id, recipient, REASON, hard=True, via="dsn"
+            if returned is None:
+                log.warning(
+                    "bounces: a hard bounce for %s returns no mail we sent to it; ignored", bounce.address
                 )
+                UNMATCHED.inc()
+                continue
+            event_id, kind, account_id, recipient = returned
+            deliveries.suppress(conn, recipient, REASON, "dsn")
+            deliveries.publish_failure(
+                conn, results_topic, event_id, kind, account_id, recipient, REASON, hard=True, via="dsn"
+            )
+            matched += 1
     for bounce in report.bounces:
         BOUNCES.labels("hard" if bounce.hard else "soft").inc()
-    return len(hard)
+    return matched
 
 
 def _returned_delivery(
     conn: psycopg.Connection, address: str, message_ids: list[str]
 ) -> tuple[str, str, UUID | None, str] | None:
-    """The delivery the bounce returns: the one with its Message-ID, else the latest sent to the address."""
+    """The mail sent to `address` that the bounce returns (one of `message_ids`), if any."""
+    if not message_ids:
+        return None
     row = conn.execute(
         """SELECT event_id::text, kind, account_id, recipient FROM deliveries
-           WHERE lower(recipient) = lower(%s) AND status = 'sent'
-           ORDER BY message_id = ANY(%s) DESC, sent_at DESC LIMIT 1""",
+           WHERE lower(recipient) = lower(%s) AND status = 'sent' AND message_id = ANY(%s)
+           ORDER BY sent_at DESC LIMIT 1""",
         (address, message_ids),
     ).fetchone()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def read_maildir(pool: ConnectionPool, results_topic: str, folder: Path) -> int:
-    """Handle every new message of the bounce Maildir; how many messages were read."""
+    """Handle every new message of the bounce Maildir; how many messages were read. A message that
+    fails (a detector's exception, an address the database refuses) is logged and filed as read and
+    flagged, so one message cannot stop the others; a database outage stops the reading instead,
+    the message left unread for the next round."""
     read = 0
     for raw, done in bounces.unread_messages(folder):
-        report = bounces.parse(raw)
-        if not report.bounces:
-            log.info("a message in %s is no bounce; filed as read", folder)
-        record_report(pool, results_topic, report)
-        done()
+        try:
+            _read_message(pool, results_topic, raw, folder)
+        except psycopg.OperationalError:
+            raise
+        except Exception:  # noqa: BLE001 - one unreadable message must not stop the others
+            log.exception("bounces: a message in %s could not be read; filed as read and flagged", folder)
+            UNREADABLE.inc()
+            done(flagged=True)
+        else:
+            done()
         read += 1
     return read
+
+
+def _read_message(pool: ConnectionPool, results_topic: str, raw: bytes, folder: Path) -> None:
+    report = bounces.parse(raw)
+    if not report.bounces:
+        log.info("a message in %s is no bounce; filed as read", folder)
+    record_report(pool, results_topic, report)
 
 
 def watch_maildir(
