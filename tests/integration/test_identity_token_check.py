@@ -2,7 +2,10 @@
 with its revocation projection fed by identity's events (directly, and through Kafka)."""
 
 import dataclasses
+import socket
+import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -208,6 +211,42 @@ def test_an_identity_outage_keeps_the_last_keys_for_a_while_then_is_503(
     assert rejection(check, token) is None
     now[0] += 270
     assert rejection(check, token) == (503, "token-check-unavailable")
+
+
+def test_a_key_set_that_is_not_json_keeps_the_last_keys_for_a_while_then_is_503(
+    served, own_identity_pool, unique_email
+):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    now = [0.0]
+    check = verifier(served, None, clock=lambda: now[0])
+    assert rejection(check, token) is None
+    broken = Flask("truncated-key-set")
+    broken.get("/.well-known/jwks.json")(
+        lambda: ('{"keys": [{"kty": "OKP"', 200, {"Content-Type": "application/json"})
+    )
+    served.app = broken
+    now[0] += 31
+    assert rejection(check, token) is None
+    now[0] += 270
+    assert rejection(check, token) == (503, "token-check-unavailable")
+
+
+def test_a_key_set_cut_by_a_connection_reset_is_503_not_a_500(own_identity_pool, served, unique_email):
+    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=answer_then_reset, args=(listener,), daemon=True).start()
+        check = auth.TokenVerifier(f"http://127.0.0.1:{listener.getsockname()[1]}/.well-known/jwks.json")
+        assert rejection(check, token) == (503, "token-check-unavailable")
+
+
+def answer_then_reset(listener: socket.socket) -> None:
+    """Start a 200 answer, then reset the connection in the middle of its body."""
+    connection, _ = listener.accept()
+    connection.recv(65536)
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 999\r\n\r\n{")
+    time.sleep(0.2)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
 
 
 def test_made_up_kids_do_not_refetch_the_keys_within_the_cooldown(served, own_identity_pool, unique_email):

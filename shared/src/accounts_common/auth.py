@@ -100,7 +100,9 @@ class JwksCache:
         """The set as identity serves it now, by kid; keys of a kind we cannot use are left out."""
         try:
             key_set = self._client.get_jwk_set(refresh=True)
-        except jwt.PyJWTError as error:  # PyJWKClientError (connection, not JSON), PyJWKSetError
+        # PyJWKClientError (connection, not a JSON object), PyJWKSetError; and what PyJWT lets through:
+        # a body that is not JSON (ValueError), a connection reset while reading it (OSError).
+        except (jwt.PyJWTError, ValueError, OSError) as error:
             raise KeySetUnavailable(f"cannot read {self.url}: {error}") from None
         return {key.key_id: key for key in key_set.keys if key.key_id}
 
