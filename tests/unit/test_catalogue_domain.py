@@ -14,6 +14,7 @@ from catalogue.domain.playback import preview_rendition
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
 from catalogue.domain.videos import Rendition, Video, download_filename
 from catalogue.entrypoints.delivery import repr_digest
+from catalogue.entrypoints.schemas import VideoEdit
 
 KEY = b"k" * 32
 
@@ -176,3 +177,12 @@ def video_with(*renditions: Rendition) -> Video:
 def test_repr_digest_is_rfc_9530_of_the_stored_hex_checksum():
     checksum = hashlib.sha256(b"abc").hexdigest()
     assert repr_digest(checksum) == "sha-256=:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=:"
+
+
+def test_an_edit_changes_only_the_languages_sent():
+    assert VideoEdit().load({"title": {"fr": "Bonjour"}}) == {"title_fr": "Bonjour"}
+    assert VideoEdit().load({"description": {"en": "x"}, "location": "Mons"}) == {
+        "description_en": "x",
+        "location": "Mons",
+    }
+    assert VideoEdit().load({"title": {"en": "", "fr": "Salut"}}) == {"title_en": "", "title_fr": "Salut"}

@@ -364,13 +364,23 @@ def test_editors_edit_metadata_in_both_languages_and_it_is_audited(served, tmp_p
                                  headers=editor())  # fmt: skip
     assert edited.status_code == 200, edited.json
     assert (edited.json["title"], edited.json["tags"]) == ({"en": "Edited", "fr": "Modifié"}, ["a"])
-    assert served.client.patch(path, json={"title": {"en": ""}}, headers=editor()).status_code == 422
+    french = served.client.patch(path, json={"title": {"fr": "Bonjour"}, "description": {"en": "New."}},
+                                 headers=editor())  # fmt: skip
+    assert french.status_code == 200, french.json
+    assert french.json["title"] == {"en": "Edited", "fr": "Bonjour"}  # only the language sent changes
+    assert french.json["description"] == {"en": "New.", "fr": "Les ministres de la Défense à Bruxelles."}
+    english_gone = served.client.patch(path, json={"title": {"en": ""}}, headers=editor())
+    assert english_gone.json["title"] == {"en": "", "fr": "Bonjour"}
+    for untitled in ({"fr": " "}, {"en": "", "fr": ""}, {}):
+        refused = served.client.patch(path, json={"title": untitled}, headers=editor())
+        assert refused.status_code == 422 and "title" in str(refused.json["errors"]), untitled
+    assert served.client.get(path, headers=editor()).json["title"] == {"en": "", "fr": "Bonjour"}
     actions = [
         e["data"]["action"]
         for e in outbox_events(served, video["id"])
         if e["type"] == "OperatorActionRecorded"
     ]
-    assert actions == ["video.created", "video.edited"]
+    assert actions == ["video.created", "video.edited", "video.edited", "video.edited"]
 
 
 def test_a_job_given_back_for_later_is_not_taken_before_then(served, tmp_path):

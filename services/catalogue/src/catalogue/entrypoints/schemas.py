@@ -75,6 +75,25 @@ class LocalizedDescription(Schema):
         return Localized(data["en"], data["fr"])
 
 
+class LocalizedEdit(Schema):
+    """The languages of a text to change: those sent change, the others stay as they are."""
+
+    @validates_schema
+    def some_language(self, data, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if not data:
+            raise ValidationError("en, fr or both.", "en")
+
+
+class TitleEdit(LocalizedEdit):
+    en = fields.String(validate=validate.Length(max=300))
+    fr = fields.String(validate=validate.Length(max=300))
+
+
+class DescriptionEdit(LocalizedEdit):
+    en = FreeText(validate=validate.Length(max=20_000))
+    fr = FreeText(validate=validate.Length(max=20_000))
+
+
 class RenditionView(Schema):
     id = fields.UUID(required=True)
     label = fields.String(required=True, metadata={"example": "1080p MP4"})
@@ -171,8 +190,8 @@ class VideoSubmit(Schema):
 
 
 class VideoEdit(Schema):
-    title = fields.Nested(LocalizedTitle)
-    description = fields.Nested(LocalizedDescription)
+    title = fields.Nested(TitleEdit, metadata={"description": "Only the languages sent change"})
+    description = fields.Nested(DescriptionEdit, metadata={"description": "Only the languages sent change"})
     published_at = fields.AwareDateTime(allow_none=True)
     people = fields.List(text(200), validate=validate.Length(max=100))
     location = text(200)
@@ -184,8 +203,8 @@ class VideoEdit(Schema):
     def to_changes(self, data, **kwargs) -> dict:  # type: ignore[no-untyped-def,type-arg]
         changes = {key: value for key, value in data.items() if key not in ("title", "description")}
         for name in ("title", "description"):
-            if name in data:
-                changes[f"{name}_en"], changes[f"{name}_fr"] = data[name].en, data[name].fr
+            for language, text in data.get(name, {}).items():
+                changes[f"{name}_{language}"] = text
         if "tags" in data:
             changes["tags"] = sorted({normalise_tag(tag) for tag in data["tags"]} - {""})
         return changes

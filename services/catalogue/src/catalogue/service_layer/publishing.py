@@ -16,7 +16,7 @@ from accounts_common.events import new_event
 from accounts_common.events.topics import VIDEO_EVENTS
 from catalogue.adapters import job_store, upload_store, video_store
 from catalogue.bootstrap import Catalogue
-from catalogue.domain.videos import Status, Submission, Video
+from catalogue.domain.videos import Localized, Status, Submission, Video
 from catalogue.service_layer.errors import Conflict, InvalidIngest, NotFound
 
 SOURCE = "/catalogue"
@@ -70,7 +70,8 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
 
 
 def edit(catalogue: Catalogue, principal: Principal, video_id: UUID, changes: dict[str, Any]) -> Video:
-    """Change a video's metadata (either language, dates, people, place, tags)."""
+    """Change a video's metadata (dates, people, place, tags; of a title or description, the languages
+    in `changes` alone): it keeps a title in one language at least."""
     with catalogue.pool.connection() as conn, conn.transaction():
         video = video_store.lock_video(conn, video_id)
         if video is None:
@@ -78,6 +79,11 @@ def edit(catalogue: Catalogue, principal: Principal, video_id: UUID, changes: di
         if video.status is Status.PUBLISHED and "published_at" in changes and changes["published_at"] is None:
             raise InvalidIngest(
                 "A published video keeps a date.", {"published_at": ["Required once published."]}
+            )
+        title = Localized(changes.get("title_en", video.title.en), changes.get("title_fr", video.title.fr))
+        if not (title.en.strip() or title.fr.strip()):
+            raise InvalidIngest(
+                "A video keeps a title.", {"title": ["A title in English, in French or both."]}
             )
         video_store.update_metadata(conn, video_id, changes)
         _audit(conn, catalogue, principal, "video.edited", video_id)
