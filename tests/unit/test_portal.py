@@ -573,3 +573,81 @@ def test_a_page_too_long_for_identity_to_keep_is_not_returned_to():
     client.get("/?q=exercise")
     client.post("/password-reset", data={"csrf_token": token, "email": "a@example.org"})
     assert identity.return_paths[-1] == "/?q=exercise"
+
+
+class EditorIdentity:
+    """Identity's answer for a newsletter and catalogue editor logged in with the second factor."""
+
+    def me(self, token: str) -> dict[str, object]:
+        roles = ["newsletter-editor", "catalogue-editor"]
+        return {"email": "editor@example.org", "roles": roles, "second_factor": True}
+
+    def reachable(self) -> bool:
+        return True
+
+
+class FakeIssues:
+    """The newsletter's issues: records the texts saved."""
+
+    def __init__(self) -> None:
+        self.saved: list[dict[str, dict[str, str]]] = []
+
+    def create(self, token: str, texts: dict[str, dict[str, str]]) -> dict[str, str]:
+        self.saved.append(texts)
+        return {"id": UPLOAD}
+
+
+class FakeEditor:
+    """The catalogue's editor API: one video, its texts recorded when saved."""
+
+    VIDEO = {"id": UPLOAD, "status": "ready", "title": {"en": "Exercise", "fr": "Exercice"},
+             "description": {"en": "", "fr": ""}, "renditions": [], "published_at": None}  # fmt: skip
+
+    def __init__(self) -> None:
+        self.saved: list[dict[str, dict[str, str]]] = []
+
+    def video(self, token: str, video_id: str) -> dict[str, object]:
+        return self.VIDEO
+
+    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+        self.saved.append(texts)
+
+
+# About 2.5 bytes a character once percent-encoded: 20,000 characters are past 64 KiB.
+FRENCH_TEXT = "L’été à Séville : « défilé » réussi — à bientôt ! "
+
+
+def test_a_long_french_issue_is_saved_and_one_too_long_even_for_the_editor_says_so_on_its_page():
+    issues = FakeIssues()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, "/console/newsletter/new")
+    body = (FRENCH_TEXT * 4000)[:200_000]
+    form = {
+        "csrf_token": token,
+        "subject_en": "News",
+        "subject_fr": "Nouvelles",
+        "body_en": "x",
+        "action": "save",
+    }
+    saved = client.post("/console/newsletter", data={**form, "body_fr": body})
+    assert saved.status_code == 303 and issues.saved[0]["body"]["fr"] == body
+
+    too_long = client.post("/console/newsletter", data={**form, "body_fr": body * 12})
+    assert too_long.status_code == 413 and "<h1>New issue</h1>" in too_long.text
+    assert "The issue is too long to be saved." in too_long.text
+    assert len(issues.saved) == 1
+
+
+def test_long_video_descriptions_are_saved_and_ones_too_long_even_for_the_editor_say_so_on_its_page():
+    editor = FakeEditor()
+    client = staff_client(EditorIdentity(), editor=editor)
+    token = csrf_token(client, f"/console/videos/{UPLOAD}")
+    description = (FRENCH_TEXT * 400)[:20_000].strip()
+    form = {"csrf_token": token, "title_en": "Exercise", "description_en": description}
+    saved = client.post(f"/console/videos/{UPLOAD}", data={**form, "description_fr": description})
+    assert saved.status_code == 303 and editor.saved[0]["description"]["fr"] == description
+
+    too_long = client.post(f"/console/videos/{UPLOAD}", data={**form, "description_fr": description * 100})
+    assert too_long.status_code == 413 and "<h1>Exercise</h1>" in too_long.text
+    assert "The texts are too long to be saved." in too_long.text
+    assert len(editor.saved) == 1

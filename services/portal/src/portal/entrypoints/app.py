@@ -1,11 +1,13 @@
 """The portal's Flask application factory: gunicorn runs `portal.entrypoints.app:create_app()`."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from babel.units import format_unit
 from flask import Flask, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
@@ -31,7 +33,14 @@ from portal.entrypoints.pages import (
     unsubscribe,
     videos,
 )
-from portal.entrypoints.web import CSRF_FIELD, access_token, current_path, remember_return_to, sign_out
+from portal.entrypoints.web import (
+    CSRF_FIELD,
+    access_token,
+    current_path,
+    install_long_forms,
+    remember_return_to,
+    sign_out,
+)
 from portal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +58,13 @@ PAGES = (
     console_newsletter.blp,
     console_videos.blp,
 )
+# The editors' forms, with the page answering one too long even for them.
+LONG_FORMS: dict[str, Callable[..., ResponseReturnValue]] = {
+    "console_newsletter.save_issue": console_newsletter.too_long_issue,
+    "console_newsletter.live_preview": console_newsletter.too_long_preview,
+    "console_videos.create": console_videos.too_long_new_video,
+    "console_videos.edit": console_videos.too_long_video_texts,
+}
 
 
 def create_app(
@@ -82,6 +98,7 @@ def create_app(
     i18n.install_i18n(app)
     for blueprint in PAGES:
         app.register_blueprint(blueprint)
+    install_long_forms(app, LONG_FORMS)
     csrf = CSRFProtect(app)
     csrf.exempt(unsubscribe.one_click)  # RFC 8058 one-click: mail clients POST without a session
     # tus requests carry the token in X-CSRFToken, checked by the views once a chunk's size is allowed.

@@ -5,7 +5,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
@@ -16,6 +17,10 @@ from portal.domain.navigation import page_to_return_to
 from portal.entrypoints.problems import FORM, field_errors
 
 CSRF_FIELD = "csrf_token"  # Flask-WTF's form field (CSRFProtect, installed by the app factory)
+# The editors' forms carry long texts, where the portal's other forms keep to 64 KiB: an issue's
+# (200,000 characters a language) or a video's descriptions (20,000). Percent-encoded, French text
+# takes about 1.3 bytes a character.
+LONG_FORM_BYTES = 2 * 1024 * 1024
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
 
@@ -136,3 +141,19 @@ def resend_code(
     )
     flash(message)
     return see_other(f"{flow}.verify")
+
+
+def install_long_forms(app: Flask, too_long_pages: Mapping[str, Callable[..., ResponseReturnValue]]) -> None:
+    """Let the forms of these endpoints be up to LONG_FORM_BYTES, and answer a longer one with the
+    endpoint's page in `too_long_pages` (its form, saying so) rather than a bare 413. Installed before
+    the CSRF check, which reads the form."""
+
+    @app.before_request
+    def allow_long_form() -> ResponseReturnValue | None:
+        too_long_page = too_long_pages.get(request.endpoint or "")
+        if too_long_page is None:
+            return None
+        if (request.content_length or 0) > LONG_FORM_BYTES:
+            return too_long_page(**(request.view_args or {}))
+        request.max_content_length = request.max_form_memory_size = LONG_FORM_BYTES
+        return None

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError
 from portal.entrypoints.pages.console import render_console, staff_page, token
+from portal.entrypoints.problems import FORM
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
@@ -92,6 +93,11 @@ def live_preview() -> str:
     return render_template("console/newsletter_preview.html", preview=preview_of(posted_texts()))
 
 
+@staff_page(Role.NEWSLETTER_EDITOR)
+def too_long_preview() -> tuple[str, int]:
+    return render_template("console/newsletter_preview.html", preview={}), 413
+
+
 @blp.post("/newsletter")
 @blp.post("/newsletter/<uuid:issue_id>")
 @staff_page(Role.NEWSLETTER_EDITOR)
@@ -112,6 +118,16 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
         return render_editor(found, texts, None, {"_form": [issue_problem(error)]}, 400)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
+
+
+@staff_page(Role.NEWSLETTER_EDITOR)
+def too_long_issue(issue_id: Any = None) -> tuple[str, int]:
+    """The answer to an editor's form too long to be read: the issue as last saved, and why."""
+    found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+    message = gettext(
+        "The issue is too long to be saved. Go back with your browser to find your text, and shorten it."
+    )
+    return render_editor(found, found or {"subject": {}, "body": {}}, None, {FORM: [message]}, 413)
 
 
 @blp.post("/newsletter/<uuid:issue_id>/<any(test, send, cancel):action>")

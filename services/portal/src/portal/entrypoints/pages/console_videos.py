@@ -21,12 +21,12 @@ from accounts_common.roles import Role
 from portal.adapters.http import ApiError
 from portal.adapters.uploads import REQUEST_HEADERS
 from portal.entrypoints.pages.console import render_console, staff_page, token
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_videos", __name__, url_prefix="/console/videos")
 LANGUAGES = ("en", "fr")
-# A tus chunk of the page's script (8 MiB) with room to spare; the portal's other requests keep 64 KiB.
+# A tus chunk of the page's script (8 MiB) with room to spare (the texts' forms: web.LONG_FORM_BYTES).
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 UPLOAD_ID = re.compile(r"([0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12})/?$")
 
@@ -127,6 +127,25 @@ def edit(video_id: UUID) -> Response | tuple[str, int]:
         return render_video(str(video_id), texts, video_errors(error), 400)
     flash(gettext("The video's texts are saved."))
     return see_other("console_videos.video", video_id=video_id)
+
+
+def texts_too_long() -> dict[str, list[str]]:
+    message = gettext(
+        "The texts are too long to be saved. Go back with your browser to find them, and shorten them."
+    )
+    return {FORM: [message]}
+
+
+@staff_page(Role.CATALOGUE_EDITOR)
+def too_long_new_video() -> tuple[str, int]:
+    """The answer to a new video's form too long to be read."""
+    return render_videos({}, texts_too_long(), 413)
+
+
+@staff_page(Role.CATALOGUE_EDITOR)
+def too_long_video_texts(video_id: UUID) -> tuple[str, int]:
+    """The answer to a video's texts too long to be read: the video as last saved, and why."""
+    return render_video(str(video_id), None, texts_too_long(), 413)
 
 
 @blp.post("/<uuid:video_id>/<any(publication, withdrawal):change>")
