@@ -20,7 +20,7 @@ from accounts_common.events import Topic, new_event, validate_data
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES, delete_topics, ensure_topics
 from accounts_common.roles import Role
 from identity.service_layer import staff
-from newsletter.domain.issues import delivery_id
+from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.results import DeliveryResults
@@ -247,6 +247,26 @@ def test_an_issue_missing_a_language_is_refused_at_send_time_with_the_reason(
     )
     edited = newsletter_client.put(f"/v1/issues/{issue_id}", json=ISSUE, headers=newsletter_editor)
     assert edited.status_code == 200 and edited.json["subject"] == ISSUE["subject"]
+
+
+@pytest.mark.parametrize("action", ["send", "test"])
+def test_a_body_that_renders_to_nothing_is_refused_at_send_and_at_test_with_the_reason(
+    newsletter_client, newsletter_db, newsletter_editor, served_identity, action
+):
+    only_a_link_definition = {**ISSUE, "body": {**ISSUE["body"], "fr": "[x]: https://example.org"}}
+    issue_id = create(newsletter_client, newsletter_editor, only_a_link_definition)["id"]
+    refused = newsletter_client.post(f"/v1/issues/{issue_id}/{action}", json={}, headers=newsletter_editor)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json", refused.json
+    assert refused.json["type"].endswith("issue-incomplete")
+    assert refused.json["errors"] == {"body.fr": [RENDERED_EMPTY]}
+    with psycopg.connect(newsletter_db) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM outbox WHERE topic = %s AND record_value LIKE %s",
+            (NEWSLETTER_DELIVERIES, f"%{issue_id}%"),
+        ).fetchone() == (0,)
+    assert (
+        newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["status"] == "draft"
+    )
 
 
 def test_a_test_send_goes_to_the_editor_alone_in_each_language(

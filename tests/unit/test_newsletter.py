@@ -12,6 +12,7 @@ from accounts_common.events import validate_data
 from accounts_common.process import run_together
 from newsletter.domain.content import ALLOWED_TAGS, render, sanitise
 from newsletter.domain.issues import (
+    RENDERED_EMPTY,
     Issue,
     Recipient,
     delivery_id,
@@ -141,6 +142,15 @@ def test_an_issue_missing_a_language_says_what_is_missing():
     }
     assert issue.languages_written() == ["en"]
     assert draft({"en": "a", "fr": "b"}, {"en": "c", "fr": "d"}).missing() == {}
+
+
+@pytest.mark.parametrize(
+    "body", ["[x]: https://example.org", "  \n[//]: # (a comment)\n", "[a]: /a\n[b]: /b\n"]
+)
+def test_a_body_that_renders_to_nothing_is_missing_too(body):
+    issue = draft({"en": "News", "fr": "Nouvelles"}, {"en": body, "fr": "Bonjour"})
+    assert issue.missing() == {"body.en": [RENDERED_EMPTY]}
+    assert issue.rendered_empty() == {"body.en": [RENDERED_EMPTY]}
 
 
 class Elements(HTMLParser):

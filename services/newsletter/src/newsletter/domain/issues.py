@@ -15,6 +15,7 @@ UNSUBSCRIBE_PAGE = "/newsletter/unsubscribe"
 
 DEFAULT_LANGUAGE = "en"
 STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+RENDERED_EMPTY = "Nothing to read: the body renders to an empty mail (only link definitions or comments?)."
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class Issue:
             for language in LANGUAGES
             for part, texts in (("subject", self.subjects), ("body", self.bodies))
             if not (texts.get(language) or "").strip()
+        } | self.rendered_empty()
+
+    def rendered_empty(self) -> dict[str, list[str]]:
+        """The written bodies that render to an empty mail (only link reference definitions or
+        comments, say): the mailer cannot send an email with nothing in it."""
+        return {
+            f"body.{language}": [RENDERED_EMPTY]
+            for language, mail in self.rendered().items()
+            if not (mail.html.strip() and mail.text.strip())
         }
 
     def languages_written(self) -> list[str]:

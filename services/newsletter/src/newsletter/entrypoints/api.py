@@ -80,7 +80,10 @@ ISSUE_PROBLEMS = {**OPERATOR_PROBLEMS, 404: "No such issue"}
 STATUS_PROBLEM = (
     "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"
 )
-INCOMPLETE_PROBLEM = "issue-incomplete: a language lacks its subject or body (`errors` names each)"
+INCOMPLETE_PROBLEM = (
+    "issue-incomplete: a language lacks its subject or body, or its body renders to nothing "
+    "(`errors` names each)"
+)
 TOO_LARGE_PROBLEM = "issue-too-large: one delivery record of the issue would be too large for Kafka"
 
 
@@ -163,7 +166,11 @@ class IssueTest(MethodView):
     @issues_blp.response(202, schemas.TestSent)
     @document_problems(
         issues_blp,
-        {**ISSUE_PROBLEMS, 413: TOO_LARGE_PROBLEM, 422: "issue-incomplete: no language written yet"},
+        {
+            **ISSUE_PROBLEMS,
+            413: TOO_LARGE_PROBLEM,
+            422: "issue-incomplete: no language written yet, or one renders to nothing",
+        },
     )
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, _body, issue_id: UUID):  # type: ignore[no-untyped-def]

@@ -39,7 +39,8 @@ class WrongStatus(Exception):
 
 
 class IssueIncomplete(Exception):
-    """A language lacks its subject or body; `errors`: {"subject.fr": ["Missing…"]}."""
+    """A language lacks its subject or body, or its body renders to nothing; `errors`:
+    {"subject.fr": ["Missing…"]}."""
 
     def __init__(self, missing: dict[str, list[str]]) -> None:
         super().__init__(missing)
@@ -124,6 +125,8 @@ def send_test(newsletter: Newsletter, issue_id: UUID, editor: Principal) -> tupl
         mails = issue.rendered()
         if not mails:
             raise IssueIncomplete(issue.missing())
+        if empty := issue.rendered_empty():
+            raise IssueIncomplete(empty)
         _check_record_size(newsletter, issue)
         email = known_account_email(conn, editor.account_id) or editor.email
         time = datetime.now(UTC).isoformat()
