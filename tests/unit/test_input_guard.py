@@ -71,6 +71,9 @@ def assert_rejected(response, field: str, words: str) -> None:  # type: ignore[n
     [
         ('{"title": "a\\u0000b"}', "title", "U+0000"),
         ('{"title": "a\\u001bb"}', "title", "U+001B"),
+        ('{"title": "a\\u007fb"}', "title", "U+007F"),
+        ('{"title": "a\\u009bb"}', "title", "U+009B"),
+        ('{"body": "next\\u0085line"}', "body", "U+0085"),
         ('{"title": "line\\nbreak"}', "title", "U+000A"),
         ('{"title": "tab\\there"}', "title", "U+0009"),
         ('{"title": "\\ud800"}', "title", "lone surrogate"),
@@ -112,6 +115,8 @@ def test_nesting_up_to_the_limit_reaches_the_view(client):
         ("q=a%0Ab", "q", "U+000A"),
         ("q=%09", "q", "U+0009"),
         ("unknown=%1F", "unknown", "U+001F"),
+        ("q=a%7Fb", "q", "U+007F"),
+        ("q=a%C2%9Bb", "q", "U+009B"),
         ("q=fine&q=%00", "q", "U+0000"),
         ("to=9999-12-31", "to", "years 1000 to 9998"),
         ("to=0001-01-01", "to", "years 1000 to 9998"),

@@ -1,8 +1,9 @@
 """One guard for every JSON body, query string and path segment, before any view or schema sees
-them: no NUL or other control character (tab, CR and newline only in free-text fields), no lone
-surrogate, no nesting deeper than MAX_DEPTH, no date outside the years MIN_YEAR..MAX_YEAR. Each
-would otherwise reach the database (NUL and surrogates: psycopg DataError), a header or a log
-line (CR/LF), the JSON parser's recursion limit or date arithmetic (OverflowError): a 500."""
+them: no NUL or other control character (C0, DEL, C1; tab, CR and newline only in free-text
+fields), no lone surrogate, no nesting deeper than MAX_DEPTH, no date outside the years
+MIN_YEAR..MAX_YEAR. Each would otherwise reach the database (NUL and surrogates: psycopg
+DataError), a header or a log line (CR/LF), the JSON parser's recursion limit or date arithmetic
+(OverflowError): a 500."""
 
 import functools
 import json
@@ -22,8 +23,8 @@ MAX_DEPTH = 32
 MIN_YEAR, MAX_YEAR = 1000, 9998
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x1f]")
-_CONTROL_IN_FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class InputRejected(UnprocessableEntity):
@@ -140,8 +141,8 @@ def _check_date(value: str, field: fields.Date | fields.DateTime, path: str) -> 
 
 
 # What the guard lets through, as ECMA-262 patterns for the OpenAPI document.
-ONE_LINE_TEXT = r"^[^\u0000-\u001F]*$"
-FREE_TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F]*$"
+ONE_LINE_TEXT = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+FREE_TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
 _FORMATS_WITHOUT_CONTROLS = {"date", "date-time", "uuid", "email", "uri", "url"}
 # The years MIN_YEAR to MAX_YEAR (1000-9998), which is all _check_date lets through.
 YEAR_IN_RANGE = r"^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"

@@ -63,7 +63,7 @@ class PasswordPolicy:
         rules = ""
         if self.require_composition:
             rules = r"(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9])(?=.*[!-/:-@\[-`{-~])"
-        characters = r"[^\x00-\x1f]" if self.allow_spaces else r"[^\s\x00-\x1f\x7f-\x9f]"
+        characters = r"[^\x00-\x1f\x7f-\x9f]" if self.allow_spaces else r"[^\s\x00-\x1f\x7f-\x9f]"
         return f"^{rules}{characters}{{{self.min_length},{self.max_length}}}$"
 
     def is_common(self, password: str) -> bool:
