@@ -449,17 +449,23 @@ def test_a_date_the_audit_cannot_search_is_said_next_to_its_field(query):
 class FakeMailer:
     """The mailer's answers to the deliveries page; records the replays asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, refusal: ApiError | None = None) -> None:
         self.replays: list[tuple[int, int] | None] = []
+        self.refusal = refusal
 
     def deliveries(self, token: str, email: str) -> list[dict[str, object]]:
+        if self.refusal:
+            raise self.refusal
         return []
 
     def dead_letters(self, token: str) -> list[dict[str, object]]:
-        return []
+        return [{"partition": 0, "offset": 7, "event_id": "e-7", "event_type": "CodeIssued", "reason": "550",
+                 "failed_at": "2026-12-01T09:00:00+00:00"}]  # fmt: skip
 
     def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
         self.replays.append(letter)
+        if self.refusal:
+            raise self.refusal
         return 1
 
 
@@ -651,3 +657,24 @@ def test_long_video_descriptions_are_saved_and_ones_too_long_even_for_the_editor
     assert too_long.status_code == 413 and "<h1>Exercise</h1>" in too_long.text
     assert "The texts are too long to be saved." in too_long.text
     assert len(editor.saved) == 1
+
+
+def test_an_address_the_mailer_refuses_is_said_next_to_the_field_and_the_dead_letters_still_show():
+    refusal = ApiError(422, "validation-error", errors={"email": ["Not a valid email address."]})
+    client = staff_client(SupportStaffIdentity(), mailer=FakeMailer(refusal))
+    page = client.get("/console/deliveries?email=ana.silva")
+    assert page.status_code == 400 and "<h1>Deliveries</h1>" in page.text
+    assert "Enter a valid email address, like name@example.org." in page.text
+    assert 'value="ana.silva"' in page.text and 'data-event-id="e-7"' in page.text
+
+
+def test_a_dead_letter_replayed_meanwhile_is_said_on_the_deliveries_page():
+    mailer = FakeMailer(ApiError(404, "unknown-dead-letter"))
+    client = staff_client(SupportStaffIdentity(), mailer=mailer)
+    token = csrf_token(client, "/console/deliveries")
+    answer = client.post(
+        "/console/deliveries/replays", data={"csrf_token": token, "partition": "0", "offset": "7"}
+    )
+    assert (answer.status_code, answer.headers["Location"]) == (303, "/console/deliveries")
+    page = client.get("/console/deliveries")
+    assert "This dead letter is no longer in the list: it was replayed already." in page.text

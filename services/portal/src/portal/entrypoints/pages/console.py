@@ -144,9 +144,9 @@ def erase() -> Response | tuple[str, int]:
 
 @blp.get("/deliveries")
 @staff_page(Role.SUPPORT)
-def deliveries() -> str:
+def deliveries() -> tuple[str, int]:
     email = request.args.get("email", "").strip()
-    mails, mails_unavailable = person_mails(email) if email else ([], False)
+    mails, mails_unavailable, errors = searched_mails(email)
     try:
         letters, letters_unavailable = portal().mailer.dead_letters(token()), False
     except ServiceUnavailable:  # the mailer, or the Kafka its dead letters are in, did not answer
@@ -158,7 +158,22 @@ def deliveries() -> str:
         mails_unavailable=mails_unavailable,
         letters=letters,
         letters_unavailable=letters_unavailable,
-    )
+        errors=errors,
+    ), 400 if errors else 200
+
+
+def searched_mails(email: str) -> tuple[list[dict[str, Any]], bool, dict[str, list[str]]]:
+    """The mails to `email` (none when no address is asked for), whether the mailer failed to answer,
+    and what is wrong with the address when the mailer refuses it."""
+    if not email:
+        return [], False, {}
+    try:
+        mails, unavailable = person_mails(email)
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        return [], False, field_errors(error, {"email": "email"})
+    return mails, unavailable, {}
 
 
 @blp.post("/deliveries/replays")
@@ -167,7 +182,13 @@ def replay() -> Response:
     if "all" in request.form:
         replayed = portal().mailer.replay(token())
     else:
-        replayed = portal().mailer.replay(token(), (_int("partition"), _int("offset")))
+        try:
+            replayed = portal().mailer.replay(token(), (_int("partition"), _int("offset")))
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            flash(gettext("This dead letter is no longer in the list: it was replayed already."))
+            return see_other("console.deliveries")
     flash(gettext("%(count)s dead letter(s) sent again.", count=replayed))
     return see_other("console.deliveries")
 
