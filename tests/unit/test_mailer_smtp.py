@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from accounts_common.retry_policy import PermanentError
-from mailer.adapters.smtp import HardBounce, OutcomeUnknown, SmtpSender, _classify
+from accounts_common.retry_policy import PermanentError, TransientError
+from mailer.adapters.smtp import HardBounce, OutcomeUnknown, SmtpConfigurationError, SmtpSender, _classify
 from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_message
 
 
@@ -145,3 +145,28 @@ def test_a_policy_refusal_at_rcpt_is_permanent_without_suppressing(server):
         sender.send(message())
     sender.close()
     assert not isinstance(refused.value, HardBounce)
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [({"security": "starttls"}, "STARTTLS"), ({"username": "u", "password": "p"}, "AUTH")],
+)
+def test_a_server_without_the_starttls_or_auth_the_settings_ask_for_is_a_configuration_error_retried(
+    server, settings, missing
+):
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2, **settings)
+    with pytest.raises(SmtpConfigurationError, match=f"does not offer {missing}") as refused:
+        sender.send(message())
+    assert isinstance(refused.value, TransientError) and "SMTPUTF8" not in str(refused.value)
+    assert server.accepted == []
+
+
+def test_a_non_ascii_address_needs_a_server_offering_smtputf8(server):
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2)
+    with pytest.raises(PermanentError, match="does not offer SMTPUTF8"):
+        sender.send(message("josé@bücher.example"))
+    server.extensions = ("8BITMIME", "SMTPUTF8")
+    sender.close()
+    sender.send(message("josé@bücher.example"))
+    sender.close()
+    assert len(server.accepted) == 1

@@ -83,6 +83,11 @@ class OutcomeUnknown(PermanentError):
     not sent again (a duplicate is worse than a mail an operator replays from the dead letters)."""
 
 
+class SmtpConfigurationError(TransientError):
+    """The SMTP server does not offer what the settings ask (STARTTLS, AUTH) or refuses our login:
+    every mail would fail alike, so they are retried until the server or the settings are fixed."""
+
+
 class HardBounce(PermanentError):
     """The server refused the recipient for good: the address takes no mail (RFC 5321 5xx)."""
 
@@ -141,12 +146,13 @@ class SmtpSender:
         options = ["SMTPUTF8"] if email.needs_smtputf8 else []
         for attempt in (1, 2):
             try:
-                self._connection().sendmail(email.sender, [email.recipient], email.raw, mail_options=options)
+                connection = self._connection()
+                if options and not connection.has_extn("smtputf8"):
+                    raise PermanentError(
+                        f"the SMTP server does not offer SMTPUTF8, needed for the address {email.recipient}"
+                    )
+                connection.sendmail(email.sender, [email.recipient], email.raw, mail_options=options)
                 return
-            except smtplib.SMTPNotSupportedError:
-                raise PermanentError(
-                    f"the SMTP server does not offer SMTPUTF8, needed for the address {email.recipient}"
-                ) from None
             except smtplib.SMTPRecipientsRefused as refused:
                 code, text = next(iter(refused.recipients.values()))
                 raise _classify(code, text, stage="rcpt") from None
@@ -186,9 +192,37 @@ class SmtpSender:
             smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
         else:
             smtp = _SMTP(self.host, self.port, timeout=self.timeout)
-            if self.security == "starttls":  # a context only then: loading the CA store costs milliseconds
-                smtp.starttls(context=ssl.create_default_context())
-        if self.username:
-            smtp.login(self.username, self.password)
+        try:
+            self._secure_and_log_in(smtp)
+        except BaseException:
+            smtp.close()
+            raise
         smtp.final_reply_timeout = self.final_reply_timeout
         return smtp
+
+    def _secure_and_log_in(self, smtp: "_SMTP") -> None:
+        """STARTTLS and AUTH as the settings ask, after EHLO; SmtpConfigurationError when the server
+        does not offer them or refuses the login."""
+        if self.security == "starttls":  # a context only then: loading the CA store costs milliseconds
+            self._require(smtp, "starttls", "STARTTLS, which SMTP_SECURITY=starttls asks for")
+            smtp.starttls(context=ssl.create_default_context())
+        if self.username:
+            self._require(smtp, "auth", "AUTH, which SMTP_USERNAME asks for")
+            try:
+                smtp.login(self.username, self.password)
+            except smtplib.SMTPAuthenticationError as error:
+                reply = (
+                    error.smtp_error.decode(errors="replace")
+                    if isinstance(error.smtp_error, bytes)
+                    else error.smtp_error
+                )
+                raise SmtpConfigurationError(
+                    f"the SMTP server {self.host}:{self.port} refused the login of SMTP_USERNAME: "
+                    f"{error.smtp_code} {reply}"
+                ) from None
+        smtp.ehlo_or_helo_if_needed()
+
+    def _require(self, smtp: "_SMTP", extension: str, what: str) -> None:
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn(extension):
+            raise SmtpConfigurationError(f"the SMTP server {self.host}:{self.port} does not offer {what}")
