@@ -238,6 +238,29 @@ def test_support_looks_up_resends_and_erases_and_each_is_audited(
     assert unique_email not in audit_records(identity_pool, support_id)[4]["data"]["target"]
 
 
+def test_support_cannot_erase_an_account_that_holds_a_role(
+    identity, client, identity_pool, unique_email, clock
+):
+    helper = "helper-" + unique_email
+    sign_up(client, identity_pool, helper)
+    staff.grant(identity, helper, Role.SUPPORT)
+    secret, _ = enrol(client, login(client, helper).json["access_token"], clock)
+    support = bearer(otp_login(client, helper, secret, clock))
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+
+    erasure = {"email": unique_email, "reason": "asked by phone, ticket 4522"}
+    refused = client.post("/v1/support/accounts/erasures", json=erasure, headers=support)
+    assert refused.status_code == 409 and refused.json["type"].endswith("staff-account")
+    found = client.get("/v1/support/accounts", query_string={"email": unique_email}, headers=support)
+    assert found.status_code == 200 and found.json["roles"] == ["admin"]
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    outcomes = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
+    assert ("account.erased", "refused") in outcomes
+    staff.revoke(identity, unique_email, Role.ADMIN)
+    assert client.post("/v1/support/accounts/erasures", json=erasure, headers=support).status_code == 204
+
+
 def test_only_support_staff_with_a_second_factor_reach_the_support_endpoints(
     identity, client, identity_pool, unique_email
 ):

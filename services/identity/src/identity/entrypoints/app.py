@@ -20,6 +20,7 @@ from identity.service_layer.errors import (
     MfaRequired,
     NotVerified,
     RateLimited,
+    StaffAccount,
     TotpAlreadyEnrolled,
     TotpNotStarted,
     Unauthenticated,
@@ -76,6 +77,11 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     TotpAlreadyEnrolled: (409, "totp-already-enrolled", "This account already has a second factor."),
     TotpNotStarted: (409, "totp-not-started", "Ask for a secret first (POST /v1/accounts/me/totp)."),
     UnknownAccount: (404, "unknown-account", "No such account (roles need a verified one)."),
+    StaffAccount: (
+        409,
+        "staff-account",
+        "This account holds staff roles: an admin revokes them before it is erased.",
+    ),
 }
 
 

@@ -48,7 +48,15 @@ class SupportErasures(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(schemas.Erasure)
     @blp.response(204)
-    @problems(blp, {401: "No valid access token", 403: NOT_SUPPORT, 404: "unknown-account"})
+    @problems(
+        blp,
+        {
+            401: "No valid access token",
+            403: NOT_SUPPORT,
+            404: "unknown-account",
+            409: "staff-account: it holds roles",
+        },
+    )
     def post(self, body):
         """Erase an account and its personal data on the person's request, with the reason (audited)."""
         actor = staff_member(Role.SUPPORT).account.id

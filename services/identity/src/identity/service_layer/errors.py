@@ -51,6 +51,10 @@ class UnknownAccount(Exception):
     """No (verified, where roles are concerned) account has this email."""
 
 
+class StaffAccount(Exception):
+    """Support may not erase an account that holds a role: an admin revokes its roles first."""
+
+
 class MfaRequired(Exception):
     """The password is right, and the account has a second factor: log in again with its code."""
 

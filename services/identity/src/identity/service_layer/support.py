@@ -10,7 +10,7 @@ from identity.adapters import account_store, ratelimits, registration_store, sta
 from identity.bootstrap import Identity
 from identity.service_layer import accounts, sessions
 from identity.service_layer.codes import SOURCE, publish_deleted
-from identity.service_layer.errors import UnknownAccount
+from identity.service_layer.errors import StaffAccount, UnknownAccount
 
 
 @dataclass(frozen=True)
@@ -76,18 +76,24 @@ def resend_code(app: Identity, email: str, actor: UUID) -> bool:
 
 def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
     """Erase the account of `email` and its personal data, as its owner could; UnknownAccount when
-    there is none. Every service erases it too (AccountDeleted)."""
+    there is none, StaffAccount (the attempt recorded as refused) when it holds a role. Every service
+    erases it too (AccountDeleted)."""
     with app.pool.connection() as conn, conn.transaction():
         account = account_store.lock_account_by_email(conn, email)
         if account is None:
             raise UnknownAccount(email)
-        account_store.delete_account(conn, account.id)
-        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
-        publish_deleted(app, conn, account.id)
+        holds_roles = bool(staff.roles_of(conn, account.id))
+        if not holds_roles:
+            account_store.delete_account(conn, account.id)
+            ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
+            publish_deleted(app, conn, account.id)
         record_action(
             conn,
             source=SOURCE,
             actor_account_id=actor,
             action="account.erased",
             target=f"{account.id} ({reason})"[:512],
+            outcome="refused" if holds_roles else "ok",
         )
+    if holds_roles:
+        raise StaffAccount(email)
