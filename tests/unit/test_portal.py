@@ -678,3 +678,31 @@ def test_a_dead_letter_replayed_meanwhile_is_said_on_the_deliveries_page():
     assert (answer.status_code, answer.headers["Location"]) == (303, "/console/deliveries")
     page = client.get("/console/deliveries")
     assert "This dead letter is no longer in the list: it was replayed already." in page.text
+
+
+class FakeStaff:
+    """Identity's staff API: one account, and an erasure refused with `refusal`."""
+
+    ACCOUNT = {"id": "1", "email": "p@example.org", "verified": True, "locale": "fr", "roles": [],
+               "created_at": "2026-01-01T00:00:00+00:00", "mfa_enrolled": False}  # fmt: skip
+
+    def __init__(self, refusal: ApiError) -> None:
+        self.refusal = refusal
+
+    def account(self, token: str, email: str) -> dict[str, object]:
+        return self.ACCOUNT
+
+    def erase(self, token: str, email: str, reason: str) -> None:
+        raise self.refusal
+
+
+def test_an_erasure_reason_identity_refuses_is_said_next_to_it_and_kept():
+    refusal = ApiError(422, "validation-error", errors={"reason": ["Length must be between 3 and 200."]})
+    client = staff_client(SupportStaffIdentity(), staff=FakeStaff(refusal), mailer=FakeMailer())
+    token = csrf_token(client, "/console/accounts?email=p@example.org")
+    refused = client.post(
+        "/console/accounts/erasures", data={"csrf_token": token, "email": "p@example.org", "reason": "no"}
+    )
+    assert refused.status_code == 400 and "<h1>Accounts</h1>" in refused.text
+    assert "Write the reason in 3 to 200 characters." in refused.text
+    assert re.search(r'<input id="reason" name="reason" type="text" value="no"', refused.text)

@@ -76,7 +76,11 @@ def accounts() -> tuple[str, int]:
     return render_account_page(email, {})
 
 
-def render_account_page(email: str, errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
+def render_account_page(
+    email: str, errors: dict[str, list[str]], status: int = 200, reason: str = ""
+) -> tuple[str, int]:
+    """The accounts page, with the account of `email` if one is asked for (and the erasure's `reason`
+    as typed, when it is refused)."""
     account: dict[str, Any] | None = None
     mails: list[dict[str, Any]] = []
     mails_unavailable = False
@@ -97,6 +101,7 @@ def render_account_page(email: str, errors: dict[str, list[str]], status: int = 
         account=account,
         mails=mails,
         mails_unavailable=mails_unavailable,
+        reason=reason,
         errors=errors,
     ), status
 
@@ -133,10 +138,19 @@ def erase() -> Response | tuple[str, int]:
     try:
         portal().staff.erase(token(), email, reason)
     except ApiError as error:
+        if error.status == 422:
+            return render_account_page(email, erasure_errors(error), 400, reason=reason)
         if error.status != 404:  # erased meanwhile, by someone else: the outcome asked for
             raise
     flash(gettext("The account of %(email)s was erased.", email=email))
     return see_other("console.accounts")
+
+
+def erasure_errors(error: ApiError) -> dict[str, list[str]]:
+    """Identity's refusal of an erasure, next to the reason when that is what it refuses."""
+    if "reason" in error.errors:
+        return {"reason": [gettext("Write the reason in 3 to 200 characters.")]}
+    return field_errors(error, {"email": "email"})
 
 
 # --- Deliveries (support) -------------------------------------------------------------------------
