@@ -78,6 +78,8 @@ def test_enrolment_gives_a_secret_an_otpauth_uri_and_ten_recovery_codes(
     assert started.json["otpauth_uri"].startswith("otpauth://totp/Multimedia%20Accounts:")
     wrong = client.post("/v1/accounts/me/totp/verification", json={"code": "000000"}, headers=bearer(token))
     assert wrong.status_code == 401 and wrong.json["type"].endswith("invalid-second-factor")
+    operation = client.get("/openapi.json").json["paths"]["/v1/accounts/me/totp/verification"]["post"]
+    assert "invalid-second-factor" in operation["responses"]["401"]["description"]
     code = pyotp.TOTP(started.json["secret"]).at(clock())
     confirmed = client.post("/v1/accounts/me/totp/verification", json={"code": code}, headers=bearer(token))
     assert len(set(confirmed.json["recovery_codes"])) == 10

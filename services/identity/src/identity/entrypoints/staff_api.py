@@ -38,8 +38,7 @@ class TotpVerification(MethodView):
     @problems(
         blp,
         {
-            400: "invalid-second-factor: the code is not the app's current one",
-            401: NO_TOKEN,
+            401: f"{NO_TOKEN}, or invalid-second-factor: the code is not the app's current one",
             409: "totp-already-enrolled, or totp-not-started (ask for a secret first)",
         },
     )
