@@ -76,6 +76,18 @@ def test_readers_ignore_unknown_fields():
             b'"type": "T", "data": [1]}',
             "data is not a JSON object",
         ),
+        pytest.param(
+            b'{"specversion": "1.0", "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918", "source": "/s", '
+            b'"type": "T", "data": {"n": ' + b"9" * 5000 + b"}}",
+            "number too long",
+            id="an-integer-of-5000-digits",
+        ),
+        pytest.param(
+            b'{"specversion": "1.0", "id": "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918", "source": "/s", '
+            b'"type": "T", "data": {"n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+            "nested too deeply",
+            id="arrays-nested-100000-deep",
+        ),
     ],
 )
 def test_invalid_records_are_rejected_with_the_reason(value, reason):

@@ -63,6 +63,10 @@ def parse_event(value: bytes | str | None) -> CloudEvent:
         document = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEvent(f"record value is not JSON: {error}") from None
+    except ValueError as error:  # an integer over sys.get_int_max_str_digits() digits
+        raise InvalidEvent(f"record value holds a number too long to read: {str(error)[:200]}") from None
+    except RecursionError:
+        raise InvalidEvent("record value is nested too deeply to read") from None
     if not isinstance(document, dict):
         raise InvalidEvent("record value is not a JSON object")
     missing = [name for name in REQUIRED_ATTRIBUTES if not isinstance(document.get(name), str)]

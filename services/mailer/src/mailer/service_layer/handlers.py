@@ -19,7 +19,7 @@ from accounts_common.account_projection import (
     record_password_reset,
 )
 from accounts_common.codecrypt import CodeCipher
-from accounts_common.events import CloudEvent
+from accounts_common.events import CloudEvent, InvalidEvent
 from accounts_common.inbox import Handler
 from accounts_common.retry_policy import PermanentError
 from mailer.adapters import deliveries
@@ -137,7 +137,7 @@ class Mailer:
         return self._deliver(
             event,
             "newsletter",
-            UUID(event.subject),
+            _subscriber_account(event),
             data["email"],
             context,
             headers,
@@ -216,6 +216,14 @@ class Mailer:
         self.delivery_log.skip(event_id, kind, None, None, "the account was deleted")
         metrics.SKIPPED.labels(kind).inc()
         return True
+
+
+def _subscriber_account(event: CloudEvent) -> UUID:
+    """The account a newsletter mail is for: the event's subject (the schema checks only its data)."""
+    try:
+        return UUID(event.subject)
+    except ValueError:
+        raise InvalidEvent(f"subject {event.subject[:100]!r} is not an account id (a UUID)") from None
 
 
 def minutes_left(expires_at: datetime, now: datetime) -> int | None:

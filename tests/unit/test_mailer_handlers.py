@@ -1,0 +1,56 @@
+"""The mailer's event handlers with a fake dispatcher: what a newsletter event becomes, and which
+events are refused at once (dead-lettered) instead of retried."""
+
+import json
+from concurrent.futures import Future
+from importlib.resources import files
+
+import pytest
+
+from accounts_common.codecrypt import DEV_KEY, CodeCipher
+from accounts_common.events import CloudEvent, InvalidEvent, parse_event
+from mailer.adapters.templates import Templates
+from mailer.domain.messages import brands
+from mailer.service_layer.dispatch import PendingEmail
+from mailer.service_layer.handlers import Mailer
+
+
+class FakeDispatcher:
+    def __init__(self) -> None:
+        self.submitted: list[PendingEmail] = []
+
+    def submit(self, email: PendingEmail) -> Future[None]:
+        self.submitted.append(email)
+        return email.future
+
+
+def mailer(dispatcher: FakeDispatcher) -> Mailer:
+    return Mailer(
+        dispatcher=dispatcher,  # type: ignore[arg-type]
+        templates=Templates("en"),
+        cipher=CodeCipher([DEV_KEY]),
+        brands=brands(
+            "Accounts <no-reply@multimedia.localhost>",
+            "support@multimedia.localhost",
+            {"en": "Accounts"},
+            "en",
+        ),
+        delivery_log=None,  # type: ignore[arg-type]
+        portal_url="https://portal.example.org",
+        unsubscribe_mailto="unsubscribe@multimedia.localhost",
+    )
+
+
+def newsletter_event(**changes: str) -> CloudEvent:
+    example = (
+        files("accounts_common.events").joinpath("examples/NewsletterDeliveryRequested.json").read_text()
+    )
+    return parse_event(json.dumps(json.loads(example) | changes))
+
+
+def test_a_newsletter_event_whose_subject_is_no_account_id_is_invalid_not_retried():
+    dispatcher = FakeDispatcher()
+    event = newsletter_event(subject="not-a-uuid")
+    with pytest.raises(InvalidEvent, match="not an account id"):
+        mailer(dispatcher).newsletter_delivery_requested(None, event, event.data)  # type: ignore[arg-type]
+    assert dispatcher.submitted == []
