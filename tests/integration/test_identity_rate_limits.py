@@ -3,7 +3,6 @@
 import dataclasses
 import uuid
 
-from identity.adapters.ratelimits import bucket
 from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.settings import RateLimits
@@ -114,7 +113,7 @@ def test_a_window_starts_afresh_once_it_has_passed(make_identity, identity_pool,
     with identity_pool.connection() as conn:
         conn.execute(
             "UPDATE rate_limits SET window_started_at = now() - interval '61 seconds' WHERE bucket = %s",
-            (bucket("resend:per_ip", ip),),
+            (identity.limiter.bucket("resend:per_ip", ip),),
         )
     assert client.post("/v1/accounts/verification/resend", json=body).status_code == 202
 

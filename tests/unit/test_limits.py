@@ -1,5 +1,8 @@
+import hashlib
+
 import pytest
 
+from identity.adapters.ratelimits import RateLimiter
 from identity.domain.limits import Decision, Limit, LoginThrottle, judge_window
 from identity.settings import RateLimits
 
@@ -39,3 +42,12 @@ def test_a_bad_rate_limit_variable_stops_the_service_with_its_name(monkeypatch):
     monkeypatch.setenv("IDENTITY_RATE_LIMIT_REGISTER_PER_EMAIL", "lots")
     with pytest.raises(ValueError, match="IDENTITY_RATE_LIMIT_REGISTER_PER_EMAIL.*lots"):
         RateLimits.from_env()
+
+
+def test_a_counters_key_cannot_be_read_back_without_the_service_key():
+    """An unkeyed hash of an IPv4 address is undone by hashing all four billion of them."""
+    ip = "203.0.113.7"
+    ours, theirs = RateLimiter(b"one key"), RateLimiter(b"another key")
+    assert ours.bucket("login:per_ip", ip) == ours.bucket("login:per_ip", ip)
+    assert ours.bucket("login:per_ip", ip) != theirs.bucket("login:per_ip", ip)
+    assert ours.bucket("login:per_ip", ip) != hashlib.sha256(f"login:per_ip\0{ip}".encode()).digest()

@@ -56,6 +56,6 @@ def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None =
         cipher=CodeCipher(list(settings.code_encryption_keys)),
         sealer=key_sealer(settings),
         tokens=TokenIssuer(settings.access_token_ttl_s, key_ring(settings)),
-        limiter=RateLimiter(),
+        limiter=RateLimiter(settings.code_hmac_key),
         dummy_hash=hasher.hash("no account has this password"),
     )

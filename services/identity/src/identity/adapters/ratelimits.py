@@ -7,6 +7,7 @@ not all reset at the same instant.
 """
 
 import hashlib
+import hmac
 from datetime import datetime, timedelta
 
 import psycopg
@@ -16,16 +17,17 @@ from identity.domain.limits import Decision, Limit, judge_window
 CLEANUP_EVERY = 1000  # hits between two sweeps of expired rows, per process
 
 
-def bucket(scope: str, value: str) -> bytes:
-    """The key of one counter: a hash, so no IP or email is stored in clear."""
-    return hashlib.sha256(f"{scope}\0{value.lower()}".encode()).digest()
-
-
 class RateLimiter:
     """Counts a hit in a bucket and says whether the limit allows it."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
         self._hits_since_cleanup = 0
+
+    def bucket(self, scope: str, value: str) -> bytes:
+        """The key of one counter: keyed, as an unkeyed hash of an IPv4 address is undone by trying
+        them all, so no IP or email is stored in a form that can be read back."""
+        return hmac.new(self._key, f"{scope}\0{value.lower()}".encode(), hashlib.sha256).digest()
 
     def hit(self, conn: psycopg.Connection, key: bytes, limit: Limit) -> Decision:
         """Count one request in the bucket, atomically, and judge it against the limit."""

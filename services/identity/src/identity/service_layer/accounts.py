@@ -166,5 +166,5 @@ def delete_account(app: Identity, token: str, password: str) -> None:
         if account_store.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
         account_store.delete_account(conn, account.id)
-        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
+        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
         publish_deleted(app, conn, account.id)

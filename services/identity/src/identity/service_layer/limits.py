@@ -3,7 +3,6 @@ whether or not the email has an account."""
 
 import psycopg
 
-from identity.adapters.ratelimits import bucket
 from identity.bootstrap import Identity
 from identity.service_layer.errors import RateLimited
 
@@ -34,6 +33,6 @@ def limit_email(
 
 def _hit(app: Identity, conn: psycopg.Connection, scope: str, per: str, value: str) -> None:
     limit = getattr(app.settings.rate_limits, f"{scope}_{per}")
-    decision = app.limiter.hit(conn, bucket(f"{scope}:{per}", value), limit)
+    decision = app.limiter.hit(conn, app.limiter.bucket(f"{scope}:{per}", value), limit)
     if not decision.allowed:
         raise RateLimited(decision.retry_after_s)

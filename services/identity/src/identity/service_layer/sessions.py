@@ -11,7 +11,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from accounts_common.roles import SECOND_FACTOR
 from identity.adapters import account_store, ratelimits, registration_store, session_store, staff
 from identity.adapters.hashing import same_hash
-from identity.adapters.ratelimits import bucket
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
 from identity.service_layer import totp
@@ -50,11 +49,11 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
                 if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
                     account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
                 # Forgotten only now: a right password must not wipe the count of wrong second factors.
-                ratelimits.forget_failures(conn, login_throttle_bucket(email))
+                ratelimits.forget_failures(conn, login_throttle_bucket(app, email))
                 roles = staff.roles_of(conn, account.id)
                 return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
         # A wrong second factor counts as a failed login (after the rollback above), so it is throttled too.
-        _count_failure(app, conn, login_throttle_bucket(email))
+        _count_failure(app, conn, login_throttle_bucket(app, email))
     raise InvalidSecondFactor()
 
 
@@ -78,7 +77,7 @@ def confirm_password(app: Identity, account: account_store.Account, password: st
     except NotVerified:
         raise InvalidCredentials() from None
     with app.pool.connection() as conn:
-        ratelimits.forget_failures(conn, login_throttle_bucket(account.email))
+        ratelimits.forget_failures(conn, login_throttle_bucket(app, account.email))
     return confirmed
 
 
@@ -105,9 +104,9 @@ def logout(app: Identity, token: str) -> None:
             publish_session_revoked(conn, principal.jti, ended)
 
 
-def login_throttle_bucket(email: str) -> bytes:
+def login_throttle_bucket(app: Identity, email: str) -> bytes:
     """The key of the email's failed-login counter."""
-    return bucket("login:failures", email)
+    return app.limiter.bucket("login:failures", email)
 
 
 def _stands(
@@ -131,7 +130,7 @@ def _check_password(app: Identity, email: str, password: str) -> account_store.A
     """The account when the password is its own; NotVerified when it is a pending registration's (or a
     decoy's); failures per email (known or not) delay further tries (the caller forgets them once the
     whole login succeeds)."""
-    throttle = login_throttle_bucket(email)
+    throttle = login_throttle_bucket(app, email)
     with app.pool.connection() as conn:
         blocked_until = ratelimits.blocked_until(conn, throttle)
         if blocked_until is not None:

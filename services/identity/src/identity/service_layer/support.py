@@ -85,7 +85,7 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
         holds_roles = bool(staff.roles_of(conn, account.id))
         if not holds_roles:
             account_store.delete_account(conn, account.id)
-            ratelimits.forget_failures(conn, sessions.login_throttle_bucket(account.email))
+            ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
             publish_deleted(app, conn, account.id)
         record_action(
             conn,
