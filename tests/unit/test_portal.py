@@ -706,3 +706,33 @@ def test_an_erasure_reason_identity_refuses_is_said_next_to_it_and_kept():
     assert refused.status_code == 400 and "<h1>Accounts</h1>" in refused.text
     assert "Write the reason in 3 to 200 characters." in refused.text
     assert re.search(r'<input id="reason" name="reason" type="text" value="no"', refused.text)
+
+
+def switch_of(page) -> str:  # type: ignore[no-untyped-def]
+    """The page's language switch's `next`: where switching language goes."""
+    return re.search(r'name="next" value="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def test_the_language_switch_of_the_recovery_codes_goes_to_the_two_step_page_not_a_post_only_address():
+    client = portal_client(FakeTwoStep(), config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = csrf_token(client, "/account/two-step")
+    client.post("/account/two-step", data={"csrf_token": token})
+    codes = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123456"})
+    assert "aaaa-bbbb" in codes.text and switch_of(codes) == "/account/two-step"
+    switched = client.post(
+        "/language", data={"csrf_token": token, "language": "fr", "next": switch_of(codes)}
+    )
+    page = client.get(switched.headers["Location"])
+    assert page.status_code == 200 and "<h1>Validation en deux étapes</h1>" in page.text
+    assert "aaaa-bbbb" not in page.text
+
+
+def test_the_language_switch_of_a_page_shown_in_answer_to_a_form_goes_to_a_page_a_get_opens():
+    client = portal_client(FakeIdentity(), resend_cooldown_s=60)
+    token = csrf_token(client, "/signup")
+    client.post("/signup", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
+    too_early = client.post("/signup/resend", data={"csrf_token": token})
+    assert too_early.status_code == 429 and switch_of(too_early) == "/signup/verify"
+    assert client.get(switch_of(too_early)).status_code == 200

@@ -38,6 +38,7 @@ from portal.entrypoints.web import (
     access_token,
     current_path,
     install_long_forms,
+    page_address,
     remember_return_to,
     sign_out,
 )
@@ -149,7 +150,7 @@ def install_page_context(app: Flask) -> None:
             "csrf_token": generate_csrf,
             "signed_in": access_token() is not None,
             "is_staff": access_token() is not None and session.get("staff", False),
-            "current_path": current_path(),
+            "page_address": page_address(),
         }
 
     @app.after_request

@@ -68,6 +68,21 @@ def current_path() -> str:
     return request.full_path.rstrip("?")
 
 
+def page_address() -> str:
+    """Where to come back to this page (the language switch, the menu's Log in): this request's path
+    if a GET opens it; for a page shown in answer to a form posted to an address only a POST opens
+    (the recovery codes), the nearest address above it a GET opens, else /."""
+    urls = current_app.url_map.bind_to_environ(request.environ)
+    if request.method == "GET" or urls.test(request.path, "GET"):
+        return current_path()
+    path = request.path
+    while "/" in path.rstrip("/"):
+        path = path.rstrip("/").rsplit("/", 1)[0]
+        if path and urls.test(path, "GET"):
+            return path
+    return "/"
+
+
 def login_required(view: F) -> F:
     """Send an anonymous visitor to the login page, and back here afterwards. A signed-in one's
     session is checked with identity first: a cookie saved before a logout opens nothing."""
@@ -116,6 +131,7 @@ def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[s
     """ "Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
     return render_template(
         "code.html",
+        page_address=url_for(f"{flow}.verify"),  # also shown in answer to "Send new code"
         flow=flow,
         email=flow_state["email"],
         wait_s=seconds_before_new_code(flow_state),
