@@ -4,6 +4,8 @@ the memory of its gunicorn worker, and small real videos to publish."""
 import subprocess
 import urllib.parse
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,3 +69,21 @@ def small_video(path: Path, size: str = "1280x720", seconds: float = 1.0) -> Pat
         check=True, timeout=300,
     )  # fmt: skip
     return path
+
+
+@contextmanager
+def videos_cannot_be_recorded(database_url: str) -> Iterator[None]:
+    """While the context lasts, PostgreSQL refuses every new transcoding job (a trigger): a submission's
+    transaction fails after its master was stored."""
+    name = f"refuse_jobs_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN RAISE EXCEPTION 'test: no new transcoding job'; END $$;
+                CREATE TRIGGER {name} BEFORE INSERT ON transcode_jobs
+                FOR EACH ROW EXECUTE FUNCTION {name}()"""
+        )
+        try:
+            yield
+        finally:
+            conn.execute(f"DROP TRIGGER {name} ON transcode_jobs; DROP FUNCTION {name}()")

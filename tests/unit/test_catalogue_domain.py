@@ -155,6 +155,10 @@ def test_local_storage_puts_a_stream_whole_or_not_at_all(tmp_path: Path):
         storage.put("renditions/720p.mp4", Broken())  # type: ignore[arg-type]
     with pytest.raises(MissingFile):
         storage.size("renditions/720p.mp4")
+    assert [path.name for path in (tmp_path / "renditions").iterdir()] == ["360p.mp4"]  # no half copy
+    storage.delete("renditions/360p.mp4")
+    storage.delete("renditions/360p.mp4")  # gone already: nothing to do
+    assert list((tmp_path / "renditions").iterdir()) == []
 
 
 def sized(label: str, container: str, height: int, size: int) -> Rendition:

@@ -269,26 +269,34 @@ def test_an_empty_upload_becomes_an_empty_master(s3, locks):
     assert s3.objects[pod.storage.object_key(key)][0] == b"" and not s3.multipart
 
 
-def test_a_master_made_or_an_upload_gone_is_no_longer_an_offset(s3, locks):
+def test_a_completed_upload_stays_the_uploads_until_its_video_is_recorded(s3, locks):
     pod = area(s3, locks)
     upload = new_upload(pod, 4)
     patch(pod, upload, b"data")
-    pod.store_master(upload, pod.storage, "unused")
-    with pytest.raises(FileNotFoundError):
-        pod.offset(upload)
-    with pytest.raises(FileNotFoundError):  # made into a video meanwhile (or terminated)
-        pod.store_master(upload, pod.storage, "unused")
+    key = pod.store_master(upload, pod.storage, "unused")
+    # The video could not be recorded (its transaction failed): the upload is whole and submitted again.
+    pod.undo_master(pod.storage, key)
+    assert pod.offset(upload) == 4
+    assert pod.store_master(upload, pod.storage, "unused") == key
+    assert s3.objects[pod.object_key(upload.id)][0] == b"data"
     with pytest.raises(FileNotFoundError):
         pod.offset(Upload(uuid.uuid4(), uuid.uuid4(), 4, ""))  # a row without a multipart upload
+    terminated = new_upload(pod, 0)
+    pod.delete(terminated.id)
+    with pytest.raises(FileNotFoundError):
+        pod.store_master(terminated, pod.storage, "unused")
 
 
-def test_delete_aborts_the_multipart_upload_and_removes_the_tail_but_never_a_master(s3, locks):
+def test_delete_removes_every_byte_of_an_upload_no_video_was_made_of(s3, locks):
     pod = area(s3, locks)
-    kept, dropped = new_upload(pod, 4), new_upload(pod, PART + 3)
+    kept, completed, dropped = new_upload(pod, 4), new_upload(pod, 4), new_upload(pod, PART + 3)
     patch(pod, kept, b"done")
     pod.store_master(kept, pod.storage, "unused")
+    pod.delete_source(kept.id)  # its video was recorded: the master stays
+    patch(pod, completed, b"half")
+    pod.store_master(completed, pod.storage, "unused")  # and then its video could not be recorded
     patch(pod, dropped, os.urandom(PART + 1))
-    for upload in (kept, dropped):
+    for upload in (completed, dropped):
         pod.delete(upload.id)
     assert not s3.multipart and list(s3.objects) == [pod.object_key(kept.id)]
 

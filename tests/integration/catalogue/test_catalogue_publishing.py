@@ -23,7 +23,7 @@ from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.transcoder import Transcoder
 from tests.integration.catalogue.conftest import editor, unique_word
 from tests.integration.conftest import bearer, sign_up, staff_token
-from tests.support.catalogue import small_video
+from tests.support.catalogue import small_video, videos_cannot_be_recorded
 from tests.support.served import ServedIdentity
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -397,3 +397,35 @@ def test_a_job_given_back_for_later_is_not_taken_before_then(served, tmp_path):
         conn.execute(lapse, (video_id,))
         again = job_store.claim_job(conn, "worker-b", 60)
         assert again is not None and (again.video_id, again.attempts) == (video_id, 2)
+
+
+def stored_masters(served: ServedCatalogue) -> set[Path]:
+    return set(Path(served.catalogue.settings.storage_root).glob("videos/*/master*"))
+
+
+def test_a_video_that_cannot_be_recorded_leaves_no_master_and_the_upload_whole(served, tmp_path):
+    master = small_video(tmp_path / "whole.mp4", size="320x240", seconds=0.5)
+    upload_url = tus_upload(served, master)
+    body = {"upload_url": upload_url, "title": {"en": unique_word()}}
+    before = stored_masters(served)
+    with videos_cannot_be_recorded(served.catalogue.settings.database_url):
+        failed = served.client.post("/v1/videos", json=body, headers=editor())
+    assert failed.status_code == 500
+    assert stored_masters(served) == before  # the copy was removed with its transaction
+    assert not list(Path(served.catalogue.settings.storage_root).glob("videos/*/master.part"))
+    path = upload_url.removeprefix(served.url)
+    head = served.client.head(path, headers=editor() | TUS)
+    assert (head.status_code, head.headers["Upload-Offset"]) == (200, str(master.stat().st_size))
+    video = submit(served, upload_url)  # the upload, whole, is made into a video after all
+    [added] = stored_masters(served) - before
+    assert added.read_bytes() == master.read_bytes() and video["id"] in str(added)
+
+
+def test_an_expired_upload_is_not_made_into_a_video(served, make_catalogue, tmp_path):
+    (tmp_path / "old.bin").write_bytes(b"old bytes")
+    upload_url = tus_upload(served, tmp_path / "old.bin")
+    expired = create_app(make_catalogue(public_url=served.url, upload_expiry_s=0)).test_client()
+    answer = expired.post(
+        "/v1/videos", json={"upload_url": upload_url, "title": {"en": "Late"}}, headers=editor()
+    )
+    assert answer.status_code == 422 and "upload_url" in answer.json["errors"]

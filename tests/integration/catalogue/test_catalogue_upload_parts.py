@@ -28,6 +28,7 @@ from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import uploads
 from tests.conftest import Infra, database_fixtures
 from tests.integration.catalogue.conftest import LINK_KEY, editor, unique_word
+from tests.support.catalogue import videos_cannot_be_recorded
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server
@@ -162,17 +163,24 @@ def writer_locked(pods: Pods, path: str) -> bool:
     return bool(row and row[0])
 
 
-def make_video(pods: Pods, pod: int, path: str) -> bytes:
-    """POST /v1/videos on `pod`; the master's bytes as the bucket holds them."""
+def post_video(pods: Pods, pod: int, path: str) -> http.client.HTTPResponse:
+    """POST /v1/videos on `pod` (the answer's body read, as `answer`)."""
     body = {"upload_url": f"http://127.0.0.1:{pods.ports[pod]}{path}",
             "title": {"en": unique_word(), "fr": unique_word()}}  # fmt: skip
     connection = http.client.HTTPConnection("127.0.0.1", pods.ports[pod], timeout=60)
     connection.request("POST", "/v1/videos", body=json.dumps(body),
                        headers=editor() | {"Content-Type": "application/json"})  # fmt: skip
     response = connection.getresponse()
-    answer = response.read()
-    assert response.status == 202, answer
-    video_id = json.loads(answer)["id"]
+    response.answer = response.read()  # type: ignore[attr-defined]
+    connection.close()
+    return response
+
+
+def make_video(pods: Pods, pod: int, path: str) -> bytes:
+    """POST /v1/videos on `pod`; the master's bytes as the bucket holds them."""
+    response = post_video(pods, pod, path)
+    assert response.status == 202, response.answer  # type: ignore[attr-defined]
+    video_id = json.loads(response.answer)["id"]  # type: ignore[attr-defined]
     with psycopg.connect(pods.database_url) as conn:
         row = conn.execute("SELECT master_key FROM videos WHERE id = %s", (video_id,)).fetchone()
         conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (video_id,))
@@ -225,6 +233,31 @@ def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_t
     assert resumed.offset == sent  # tuspy asked (HEAD)
     resumed.upload()
     assert hashlib.sha256(make_video(pods, 0, path)).digest() == hashlib.sha256(data).digest()
+
+
+def test_an_upload_whose_video_cannot_be_recorded_is_still_whole_and_made_into_a_video_again(pods: Pods):
+    data = os.urandom(PART + 1000)
+    path = pods.create(len(data))
+    assert pods.patch(0, path, 0, data).status == 204
+    multipart_upload_id = pods.multipart_upload_id(path)
+    with videos_cannot_be_recorded(pods.database_url):
+        assert post_video(pods, 1, path).status == 500
+    # The multipart upload is completed, and its object still the upload's: resumable, submittable.
+    assert pods.offset(0, path) == pods.offset(1, path) == len(data)
+    assert hashlib.sha256(make_video(pods, 0, path)).digest() == hashlib.sha256(data).digest()
+    assert pods.leftovers(path, multipart_upload_id) == ([], [f"media/uploads/{upload_id(path).hex}"])
+    assert pods.request(1, "DELETE", path).status == 404  # a video's master now, never terminated
+
+
+def test_termination_removes_the_object_a_failed_submission_completed(pods: Pods):
+    path = pods.create(1000)
+    assert pods.patch(0, path, 0, os.urandom(1000)).status == 204
+    multipart_upload_id = pods.multipart_upload_id(path)
+    with videos_cannot_be_recorded(pods.database_url):
+        assert post_video(pods, 0, path).status == 500
+    assert pods.leftovers(path, multipart_upload_id) == ([], [f"media/uploads/{upload_id(path).hex}"])
+    assert pods.request(1, "DELETE", path).status == 204
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
 
 
 def test_termination_leaves_no_multipart_upload_and_no_tail(pods: Pods):

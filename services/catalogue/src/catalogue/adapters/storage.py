@@ -54,6 +54,10 @@ class Storage(Protocol):
         MissingFile when there is none."""
         ...
 
+    def delete(self, key: str) -> None:
+        """Remove the file, if there is one."""
+        ...
+
 
 def checked_key(key: str) -> PurePosixPath:
     """The key as a relative path without `..`, absolute parts, NUL or backslashes, each part a name a
@@ -139,9 +143,16 @@ class LocalStorage:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".part")
-        with temporary.open("wb") as target:
-            shutil.copyfileobj(source, target, CHECKSUM_CHUNK)
-        os.replace(temporary, path)
+        try:
+            with temporary.open("wb") as target:
+                shutil.copyfileobj(source, target, CHECKSUM_CHUNK)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # a half copy would only fill the disk
+            raise
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
 
     def write(self, key: str, data: bytes) -> None:
         """Store `data` under `key` (the seed and tests)."""
@@ -177,6 +188,13 @@ class S3Storage:
         if isinstance(source, io.RawIOBase):
             source = io.BufferedReader(source, CHECKSUM_CHUNK)  # type: ignore[assignment]
         self.client.upload_fileobj(source, self.bucket, self.object_key(key))
+
+    def delete(self, key: str) -> None:
+        object_key = self.object_key(key)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=object_key)
+        except (BotoCoreError, ClientError) as error:
+            raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:

@@ -48,11 +48,21 @@ class UploadBytes(Protocol):
         ...
 
     def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
-        """Make the finished upload's bytes a file of `storage`, and say under which key."""
+        """Make the finished upload's bytes a file of `storage`, and say under which key. Until
+        `delete_source`, the upload keeps its bytes (and its offset): `undo_master` takes it back."""
+        ...
+
+    def undo_master(self, storage: Storage, key: str) -> None:
+        """The video could not be recorded: remove what `store_master` made that the upload does not
+        still need (its bytes stay the upload's, to submit again)."""
+        ...
+
+    def delete_source(self, upload_id: UUID) -> None:
+        """The upload became a video: remove what is left of it, never the master."""
         ...
 
     def delete(self, upload_id: UUID) -> None:
-        """Forget the bytes of an upload terminated, expired or made into a video (never the master)."""
+        """Forget the bytes of an upload terminated or expired (no video was made of it)."""
         ...
 
     def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
@@ -102,6 +112,12 @@ class UploadArea:
         with self.open(upload.id) as file:
             storage.put(key, file)
         return key
+
+    def undo_master(self, storage: Storage, key: str) -> None:
+        storage.delete(key)
+
+    def delete_source(self, upload_id: UUID) -> None:
+        self.delete(upload_id)
 
     def delete(self, upload_id: UUID) -> None:
         self.path(upload_id).unlink(missing_ok=True)

@@ -9,7 +9,9 @@ storage's prefix. Any web process serves any request of an upload: nothing is on
   already in a part (a crash before its deletion) is recognised and not counted twice.
 - A request buffers at most one part (`part_bytes`, ≥ 5 MiB: S3's minimum for all parts but the last).
 - Writers are locked against each other across processes by a PostgreSQL advisory lock (`pg_lock`).
-- The finished multipart upload, completed, is the video's master: no byte is copied.
+- The finished multipart upload, completed, is the video's master: no byte is copied. Completed, it is
+  still the upload's (its offset is the object's size) until the video is recorded: a submission that
+  failed after completing it is made again with the same object.
 """
 
 import shutil
@@ -122,7 +124,17 @@ class S3UploadArea:
         return str(answer["UploadId"])
 
     def offset(self, upload: Upload) -> int:
-        return self.durable(upload).offset
+        try:
+            durable: Durable | None = self.durable(upload)
+        except FileNotFoundError:
+            durable = None
+        if durable is None or not durable.parts:
+            completed = self._completed_size(upload.id)
+            if completed is not None:
+                return completed
+        if durable is None:
+            raise FileNotFoundError(str(upload.id))
+        return durable.offset
 
     def durable(self, upload: Upload) -> Durable:
         parts = self.parts(upload)
@@ -158,8 +170,16 @@ class S3UploadArea:
 
     def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
         """Complete the multipart upload: its object, in the catalogue's own bucket (`storage`, which
-        bootstrap built this area on), is the master as it is; its key (not `key`)."""
-        parts = self.parts(upload)
+        bootstrap built this area on), is the master as it is; its key (not `key`). Already completed
+        (by a submission whose video could not be recorded), it is the master all the same."""
+        try:
+            parts: list[Part] | None = self.parts(upload)
+        except FileNotFoundError:
+            parts = None
+        if not parts and self._completed_size(upload.id) is not None:
+            return self.key(upload.id)
+        if parts is None:
+            raise FileNotFoundError(str(upload.id))
         object_key = self.object_key(upload.id)
         with s3_errors(object_key):
             if parts:
@@ -176,14 +196,22 @@ class S3UploadArea:
         self.delete_tail(upload.id)
         return self.key(upload.id)
 
+    def undo_master(self, storage: Storage, key: str) -> None:
+        """Nothing: the completed object stays the upload's bytes (see `offset`)."""
+
+    def delete_source(self, upload_id: UUID) -> None:
+        """Nothing: `store_master` left nothing but the master."""
+
     def delete(self, upload_id: UUID) -> None:
-        """Abort the upload's multipart uploads (found by key: its row may be gone) and delete its tail.
-        A completed object is left alone: it is a video's master."""
+        """Abort the upload's multipart uploads (found by key: its row may be gone), delete its tail, and
+        the object a failed submission completed (only called for an upload no video was made of)."""
         object_key = self.object_key(upload_id)
         for found in self.multipart_uploads(object_key):
             if found["Key"] == object_key:
                 self._abort(found["Key"], found["UploadId"])
         self.delete_tail(upload_id)
+        with s3_errors(object_key):
+            self.client.delete_object(Bucket=self.bucket, Key=object_key)
 
     def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
         """Abort the multipart uploads begun longer than `max_age_s` ago and delete tails as old (a
@@ -228,6 +256,16 @@ class S3UploadArea:
                 Bucket=self.bucket, Key=self.object_key(upload.id), UploadId=upload.multipart_upload_id,
                 PartNumber=number, Body=data,
             )  # fmt: skip
+
+    def _completed_size(self, upload_id: UUID) -> int | None:
+        """The size of the upload's completed object, or None when there is none. Asked only when no part
+        is listed: S3 forgets a completed upload's parts (NoSuchUpload), S3Proxy lists none."""
+        try:
+            with s3_errors(self.object_key(upload_id)):
+                head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(upload_id))
+        except FileNotFoundError:
+            return None
+        return int(head["ContentLength"])
 
     def _tail(self, upload_id: UUID) -> tuple[int, int] | None:
         """The tail's size and the part it will open, or None."""

@@ -59,8 +59,10 @@ def delete_expired_uploads(
     return [row[0] for row in rows]
 
 
-def delete_upload(conn: psycopg.Connection, upload_id: UUID) -> None:
-    conn.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))
+def delete_upload(conn: psycopg.Connection, upload_id: UUID) -> bool:
+    """Forget an upload no video was made of; whether there was one (one made into a video stays)."""
+    deleted = conn.execute("DELETE FROM uploads WHERE id = %s AND video_id IS NULL", (upload_id,))
+    return deleted.rowcount == 1
 
 
 def attach_upload(conn: psycopg.Connection, upload_id: UUID, video_id: UUID) -> None:

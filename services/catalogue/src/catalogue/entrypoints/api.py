@@ -117,6 +117,7 @@ class Videos(MethodView):
         EDITOR_PROBLEMS
         | {
             409: "The upload was used or terminated meanwhile",
+            423: "A request is writing to the upload",
             503: "The bucket the upload is in cannot be reached",
         },
     )

@@ -2,8 +2,10 @@
 audited (OperatorActionRecorded) and publishing or withdrawing is a VideoPublished / VideoUnpublished
 event, all through the catalogue's outbox in the transaction of the change itself."""
 
+import logging
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,11 +17,17 @@ from accounts_common.auth import Principal
 from accounts_common.events import new_event
 from accounts_common.events.topics import VIDEO_EVENTS
 from catalogue.adapters import job_store, upload_store, video_store
+from catalogue.adapters.upload_area import UploadBusy
+from catalogue.adapters.upload_store import Upload
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Localized, Status, Submission, Video
-from catalogue.service_layer.errors import Conflict, InvalidIngest, NotFound
+from catalogue.service_layer import uploads
+from catalogue.service_layer.errors import Conflict, InvalidIngest, Locked, NotFound
+
+log = logging.getLogger(__name__)
 
 SOURCE = "/catalogue"
+UPLOAD_GONE = "This upload was used or terminated meanwhile."
 UPLOAD_PATH = re.compile(r"/v1/uploads/([0-9a-fA-F-]{36})/?$")
 
 
@@ -37,11 +45,29 @@ def master_key(video_id: UUID) -> str:
 
 
 def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -> Video:
-    """Make a video of a finished upload: its bytes become the master, a transcoding job is queued."""
-    upload_id = submission.upload_id
+    """Make a video of a finished upload: its bytes become the master, a transcoding job is queued.
+    Writers and the upload's row are locked first; a video that cannot be recorded undoes the master,
+    and the upload stays as it was, to submit again."""
+    upload = _finished_upload(catalogue, principal, submission.upload_id)
+    try:
+        with catalogue.uploads.locked(upload):
+            video = _make_video(catalogue, principal, submission, upload)
+    except UploadBusy:
+        raise Locked("A request is writing to this upload; try again when it ends.") from None
+    catalogue.uploads.delete_source(upload.id)
+    return video
+
+
+def _finished_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload:
+    """The caller's upload, unexpired and whole; InvalidIngest otherwise."""
     with catalogue.pool.connection() as conn:
         upload = upload_store.find_upload(conn, upload_id)
-    if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
+    if (
+        upload is None
+        or upload.account_id != principal.account_id
+        or upload.video_id is not None
+        or uploads.expires_at(catalogue, upload) <= datetime.now(UTC)
+    ):
         raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
     try:
         received = catalogue.uploads.offset(upload)
@@ -51,22 +77,39 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
         raise InvalidIngest(
             "The upload is not finished.", {"upload_url": [f"{received} of {upload.length} bytes received."]}
         )
+    return upload
+
+
+def _make_video(catalogue: Catalogue, principal: Principal, submission: Submission, upload: Upload) -> Video:
     video_id = uuid.uuid4()
+    stored = None
     try:
-        # A folder's upload is copied to master_key; a bucket's is the master where it is.
-        stored = catalogue.uploads.store_master(upload, catalogue.storage, master_key(video_id))
-    except FileNotFoundError:
-        raise Conflict("This upload was used or terminated meanwhile.") from None
-    video = submission.processing(video_id, stored)
-    with catalogue.pool.connection() as conn, conn.transaction():
-        if upload_store.find_upload(conn, upload_id, for_update=True) != upload:
-            raise Conflict("This upload was used or terminated meanwhile.")
-        video_store.insert_video(conn, video)
-        job_store.insert_job(conn, video.id)
-        upload_store.attach_upload(conn, upload_id, video.id)
-        _audit(conn, catalogue, principal, "video.created", video.id)
-    catalogue.uploads.delete(upload_id)
+        with catalogue.pool.connection() as conn, conn.transaction():
+            # Locked before the master is stored: termination and expiry wait, then see the video.
+            if upload_store.find_upload(conn, upload.id, for_update=True) != upload:
+                raise Conflict(UPLOAD_GONE)
+            try:
+                # A folder's upload is copied to master_key; a bucket's is the master where it is.
+                stored = catalogue.uploads.store_master(upload, catalogue.storage, master_key(video_id))
+            except FileNotFoundError:
+                raise Conflict(UPLOAD_GONE) from None
+            video = submission.processing(video_id, stored)
+            video_store.insert_video(conn, video)
+            job_store.insert_job(conn, video.id)
+            upload_store.attach_upload(conn, upload.id, video.id)
+            _audit(conn, catalogue, principal, "video.created", video.id)
+    except BaseException:
+        if stored is not None:
+            _undo_master(catalogue, stored)
+        raise
     return video
+
+
+def _undo_master(catalogue: Catalogue, stored: str) -> None:
+    try:
+        catalogue.uploads.undo_master(catalogue.storage, stored)
+    except Exception:  # the submission's own failure is the one to report
+        log.exception("could not remove %s, the master of a video that was not recorded", stored)
 
 
 def edit(catalogue: Catalogue, principal: Principal, video_id: UUID, changes: dict[str, Any]) -> Video:

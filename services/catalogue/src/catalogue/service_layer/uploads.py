@@ -98,7 +98,8 @@ def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> No
     try:
         with catalogue.uploads.locked(current.upload):
             with catalogue.pool.connection() as conn:
-                upload_store.delete_upload(conn, upload_id)
+                if not upload_store.delete_upload(conn, upload_id):
+                    raise NotFound("There is no such upload.")  # a video was made of it meanwhile
             catalogue.uploads.delete(upload_id)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
