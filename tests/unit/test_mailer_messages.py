@@ -10,7 +10,9 @@ from markupsafe import Markup
 
 from mailer.adapters.templates import Templates
 from mailer.domain.messages import Content, Envelope, brands, build_message
+from mailer.entrypoints.cli import check_senders
 from mailer.service_layer.handlers import minutes_left
+from mailer.settings import Settings
 
 ENVELOPE = Envelope("NATO Multimedia Account <no-reply@multimedia.localhost>", "support@multimedia.localhost")
 CONTEXT = {"product_name": "NATO Multimedia Account", "portal_url": "https://portal.example.test"}
@@ -159,3 +161,24 @@ def test_french_mails_carry_the_french_product_name_in_the_banner_and_the_sender
     assert sent["From"].addresses[0].display_name == "Compte multimédia OTAN"
     assert sent["From"].addresses[0].addr_spec == "no-reply@multimedia.localhost"
     assert brand["en"].envelope.from_header == "NATO Multimedia Account <no-reply@multimedia.localhost>"
+
+
+@pytest.mark.parametrize(
+    "name", ["OTAN, Multimédia", "OTAN; Multimédia", "Compte : OTAN", 'Le "Compte"', "OTAN (Multimédia)"]
+)
+def test_a_french_product_name_with_address_punctuation_is_the_senders_whole_name(name):
+    french = brands(ENVELOPE.mail_from, ENVELOPE.reply_to, {"en": "NATO", "fr": name}, default="en")["fr"]
+    sent = build_message(french.envelope, "ana@example.org", Content("s", "t", "h"), event_id="e")
+    assert parsed(sent.raw)["From"].addresses[0].display_name == name
+    assert parsed(sent.raw)["From"].addresses[0].addr_spec == "no-reply@multimedia.localhost"
+    assert len(parsed(sent.raw)["From"].addresses) == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"mail_from": "NATO, Accounts <no-reply@multimedia.localhost"}, {"reply_to": "support"}],
+)
+def test_an_unusable_sender_is_refused_at_start_up(changes):
+    settings = Settings(database_url="postgresql://x", kafka_bootstrap_servers="x:9092", **changes)
+    with pytest.raises(SystemExit, match="refusing to start: .* unusable"):
+        check_senders(settings)

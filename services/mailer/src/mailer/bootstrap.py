@@ -7,7 +7,6 @@ from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.adapters.templates import Templates
-from mailer.domain.messages import brands
 from mailer.service_layer.dispatch import Dispatcher
 from mailer.service_layer.handlers import Mailer
 from mailer.service_layer.support import Support
@@ -36,12 +35,7 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
         dispatcher=Dispatcher(pool, senders, delivery_log, rate_limit),
         templates=Templates(settings.language),
         cipher=CodeCipher(list(settings.code_encryption_keys)),
-        brands=brands(
-            settings.mail_from,
-            settings.reply_to,
-            {"en": settings.product_name, "fr": settings.product_name_fr},
-            default="en",
-        ),
+        brands=settings.brands(),
         delivery_log=delivery_log,
         portal_url=settings.portal_url,
         unsubscribe_mailto=settings.unsubscribe_mailto,

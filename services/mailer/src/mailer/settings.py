@@ -12,6 +12,7 @@ from accounts_common.config import (
     without_trailing_slash,
 )
 from accounts_common.housekeeping import Expiry
+from mailer.domain.messages import Brand, brands
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class Settings(ServiceSettings):
     worker_metrics_host: str = "127.0.0.1"
     port: int = 8004
     identity_jwks_url: str = setting("http://127.0.0.1:8001/.well-known/jwks.json", env="IDENTITY_JWKS_URL")
+
+    def brands(self) -> dict[str, Brand]:
+        """The mails' brand in each language: English sends as MAILER_FROM, French under its own name;
+        ValueError when a sender is not a usable address."""
+        names = {"en": self.product_name, "fr": self.product_name_fr}
+        return brands(self.mail_from, self.reply_to, names, default="en")
 
     def group_instance_id(self) -> str | None:
         """The worker's stable id in its consumer group (static membership), None for a dynamic member.

@@ -51,12 +51,21 @@ class Brand:
 
 def brands(mail_from: str, reply_to: str, product_names: Mapping[str, str], default: str) -> dict[str, Brand]:
     """One brand per language; the `default` language keeps MAILER_FROM as written, the others send
-    from its address under their own product name."""
+    from its address under their own product name (quoted or encoded as it needs: a comma in it
+    would otherwise split the From header). ValueError when a sender is not a usable address."""
     address = parseaddr(mail_from)[1]
-    return {
-        language: Brand(name, Envelope(mail_from if language == default else f"{name} <{address}>", reply_to))
+    senders = {language: formataddr((name, address)) for language, name in product_names.items()}
+    made = {
+        language: Brand(name, Envelope(mail_from if language == default else senders[language], reply_to))
         for language, name in product_names.items()
     }
+    for language, brand in made.items():
+        for header, value in (("From", brand.envelope.mail_from), ("Reply-To", reply_to)):
+            try:
+                _address(value)
+            except ValueError as error:
+                raise ValueError(f"the {language} mails' {header} is unusable: {error}") from None
+    return made
 
 
 @dataclass(frozen=True)

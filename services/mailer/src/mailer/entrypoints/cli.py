@@ -50,6 +50,15 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
     )
 
 
+def check_senders(settings: Settings) -> None:
+    """Refuse to start with a sender (MAILER_FROM, MAILER_REPLY_TO, MAILER_PRODUCT_NAME*) that every
+    mail would fail on."""
+    try:
+        settings.brands()
+    except ValueError as error:
+        raise SystemExit(f"mailer: refusing to start: {error}") from None
+
+
 def worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instance-id",
@@ -69,6 +78,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
     time among the workers: an advisory lock); the SMTP connections and the pool are closed on the way out."""
     if args.instance_id:
         settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
+    check_senders(settings)
     serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     metrics.export_every_kind()
     pool = worker_pool(settings.database_url, settings.smtp_connections)
