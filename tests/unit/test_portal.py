@@ -736,3 +736,33 @@ def test_the_language_switch_of_a_page_shown_in_answer_to_a_form_goes_to_a_page_
     too_early = client.post("/signup/resend", data={"csrf_token": token})
     assert too_early.status_code == 429 and switch_of(too_early) == "/signup/verify"
     assert client.get(switch_of(too_early)).status_code == 200
+
+
+class FakeCatalogue:
+    """The catalogue's list: 13 videos, 12 a page, and its 422 past page 10,000 (or for words it refuses)."""
+
+    def videos(self, query: str, page: int, language: str = "en") -> dict[str, object]:
+        if page > 10_000:
+            raise ApiError(422, "validation-error", errors={"page": ["Must be between 1 and 10000."]})
+        if query == "\u202e":
+            raise ApiError(422, "validation-error", errors={"q": ["Not valid."]})
+        items = [{"id": str(n), "title": f"Video {n}"} for n in range(13)][(page - 1) * 12 : page * 12]
+        return {"items": items, "total": 13, "page": page, "per_page": 12}
+
+
+@pytest.mark.parametrize(("page", "status"), [(3, 200), (10_001, 404)])
+def test_a_page_past_the_last_says_so_and_leads_to_the_first_not_that_the_catalogue_is_down(page, status):
+    client = portal_client(fakes={"catalogue": FakeCatalogue()})
+    answer = client.get(f"/?q=exercise&page={page}")
+    assert answer.status_code == status
+    assert "This page of the list does not exist." in answer.text
+    assert 'href="/?q=exercise">Go to the first page' in answer.text
+    assert "unavailable" not in answer.text
+    assert "Video 12" in client.get("/?q=exercise&page=2").text
+
+
+def test_search_words_the_catalogue_refuses_are_said_to_be_so_not_that_the_catalogue_is_down():
+    answer = portal_client(fakes={"catalogue": FakeCatalogue()}).get("/?q=%E2%80%AE")
+    assert answer.status_code == 400
+    assert "These search words cannot be used. Try other words." in answer.text
+    assert "unavailable" not in answer.text

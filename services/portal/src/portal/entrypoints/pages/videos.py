@@ -15,14 +15,19 @@ blp = Blueprint("videos", __name__)
 
 
 @blp.get("/")
-def index() -> str:
+def index() -> str | tuple[str, int]:
     query = request.args.get("q", "").strip()[:200]
     page = request.args.get("page", 1, type=int) or 1
     remember_return_to(current_path())
     try:
         result = portal().catalogue.videos(query, max(page, 1), str(get_locale()))
-    except (ServiceUnavailable, ApiError):
+    except ServiceUnavailable:
         return render_template("videos/index.html", query=query, result=None, unavailable=True)
+    except ApiError as error:  # a page past the catalogue's last one (10,000), or words it refuses
+        no_such_page = "page" in error.errors
+        return render_template(
+            "videos/index.html", query=query, result=None, unavailable=False, no_such_page=no_such_page
+        ), 404 if no_such_page else 400
     return render_template("videos/index.html", query=query, result=result, unavailable=False)
 
 
