@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from catalogue.adapters import upload_parts
 from catalogue.adapters.storage import S3Storage, StorageUnavailable
 from catalogue.adapters.upload_area import CHUNK_BYTES, UploadBusy, append
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
@@ -57,6 +58,8 @@ class FakeS3:
         self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes
     ) -> dict[str, Any]:
         self._check("upload_part")
+        if not 1 <= PartNumber <= upload_parts.MAX_PARTS:
+            raise error("InvalidArgument")  # S3: a part number is between 1 and 10,000
         etag = f'"{hashlib.md5(Body).hexdigest()}"'  # noqa: S324 (S3's ETag)
         self._upload(Key, UploadId)["parts"][PartNumber] = (Body, etag)
         return {"ETag": etag}
@@ -165,7 +168,8 @@ def area(s3: FakeS3, locks: Locks) -> S3UploadArea:
 
 def new_upload(pod: S3UploadArea, length: int) -> Upload:
     upload_id = uuid.uuid4()
-    return Upload(upload_id, uuid.uuid4(), length, "", multipart_upload_id=pod.create(upload_id))
+    return Upload(upload_id, uuid.uuid4(), length, "", multipart_upload_id=pod.create(upload_id),
+                  part_bytes=pod.part_size(length))  # fmt: skip
 
 
 def patch(pod: S3UploadArea, upload: Upload, data: bytes) -> int:
@@ -338,3 +342,29 @@ def test_a_request_of_many_parts_buffers_one_part_at_most(s3, locks):
         append(writer, body.read, len(data))
     assert len(buffered) > 3 * PART // CHUNK_BYTES and max(buffered) < PART
     assert [part.size for part in pod.parts(upload)] == [PART, PART, PART, PART // 2]
+
+
+MIB = 1024 * 1024
+
+
+def test_an_upload_too_long_for_s3s_parts_of_the_setting_gets_larger_ones():
+    pod = S3UploadArea(S3Storage("media", "", client=FakeS3()), Locks(), part_bytes=8 * MIB)
+    assert pod.part_size(0) == pod.part_size(10_000 * 8 * MIB) == 8 * MIB
+    assert pod.part_size(10_000 * 8 * MIB + 1) == 9 * MIB  # a whole number of MiB
+    for length in (200 * 1024**3, 5 * 1024**4 - 1):
+        size = pod.part_size(length)
+        assert size % MIB == 0 and -(-length // size) <= upload_parts.MAX_PARTS
+
+
+def test_an_upload_longer_than_max_parts_of_the_setting_is_sent_whole(s3, locks, monkeypatch):
+    monkeypatch.setattr(upload_parts, "MAX_PARTS", 3)  # S3's 10,000, scaled down
+    pods = [area(s3, locks), area(s3, locks)]
+    data = os.urandom(4 * PART + 1000)  # four parts of the setting's size: one too many
+    upload = new_upload(pods[0], len(data))
+    assert upload.part_bytes == 7 * MIB
+    half = len(data) // 2
+    assert patch(pods[0], upload, data[:half]) == half
+    assert patch(pods[1], upload, data[half:]) == len(data) - half  # the other process cuts alike
+    assert [part.size for part in pods[1].parts(upload)] == [7 * MIB, 7 * MIB, len(data) - 14 * MIB]
+    key = pods[0].store_master(upload, pods[0].storage, "unused")
+    assert s3.objects[pods[0].storage.object_key(key)][0] == data

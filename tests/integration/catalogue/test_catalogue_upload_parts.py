@@ -260,6 +260,24 @@ def test_termination_removes_the_object_a_failed_submission_completed(pods: Pods
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
 
 
+def test_a_long_upload_is_cut_in_parts_large_enough_for_s3s_ten_thousand(pods: Pods):
+    length = 100 * 1024**3  # in 5 MiB parts (the pods' setting), 20,480 parts: S3 refuses part 10,001
+    path = pods.create(length)
+    with psycopg.connect(pods.database_url) as conn:
+        row = conn.execute("SELECT part_bytes FROM uploads WHERE id = %s", (upload_id(path),)).fetchone()
+    assert row == (11 * 2**20,)  # 100 GiB / 10,000 rounded up to a MiB
+    data = os.urandom(11 * 2**20 + 5)
+    assert pods.patch(1, path, 0, data).status == 204
+    listed = pods.s3.client().list_parts(
+        Bucket=pods.bucket,
+        Key=f"media/uploads/{upload_id(path).hex}",
+        UploadId=pods.multipart_upload_id(path),
+    )
+    assert [part["Size"] for part in listed["Parts"]] == [11 * 2**20]
+    assert pods.offset(0, path) == len(data)
+    assert pods.request(0, "DELETE", path).status == 204
+
+
 def test_termination_leaves_no_multipart_upload_and_no_tail(pods: Pods):
     path = pods.create(3 * PART)
     assert pods.patch(0, path, 0, os.urandom(PART + 1000)).status == 204  # a part and a tail

@@ -35,6 +35,10 @@ class UploadBytes(Protocol):
         """Make room for a new upload; what its row keeps to find the bytes again (or None)."""
         ...
 
+    def part_size(self, length: int) -> int | None:
+        """The size of the parts an upload of `length` bytes is kept in (None: not in parts)."""
+        ...
+
     def offset(self, upload: Upload) -> int:
         """Bytes received and kept so far; FileNotFoundError when the upload is gone."""
         ...
@@ -80,6 +84,9 @@ class UploadArea:
     def create(self, upload_id: UUID) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path(upload_id).touch(exist_ok=False)
+
+    def part_size(self, length: int) -> None:
+        return None
 
     def offset(self, upload: Upload) -> int:
         """Bytes received so far; FileNotFoundError when the upload is gone."""

@@ -7,7 +7,9 @@ storage's prefix. Any web process serves any request of an upload: nothing is on
   (`upload-tails/<id>`), what a request received after its last whole part. The next request puts the
   tail at the front of its first part, then deletes it. The tail names the part it will open, so a tail
   already in a part (a crash before its deletion) is recognised and not counted twice.
-- A request buffers at most one part (`part_bytes`, ≥ 5 MiB: S3's minimum for all parts but the last).
+- A request buffers at most one part (≥ 5 MiB: S3's minimum for all parts but the last). The part size
+  is chosen when the upload is created and kept on its row: `part_bytes`, or more for an upload that
+  would need more than S3's 10,000 parts (rounded up to a MiB).
 - Writers are locked against each other across processes by a PostgreSQL advisory lock (`pg_lock`).
 - The finished multipart upload, completed, is the video's master: no byte is copied. Completed, it is
   still the upload's (its offset is the object's size) until the video is recorded: a submission that
@@ -32,6 +34,8 @@ from catalogue.adapters.upload_store import Upload
 
 PART_BYTES = 8 * 1024 * 1024
 MIN_PART_BYTES = 5 * 1024 * 1024
+MAX_PARTS = 10_000  # S3's limit per multipart upload
+PART_ROUNDING = 1024 * 1024
 TAIL_PART = "part"  # the tail's metadata: the number of the part its bytes will open
 # Advisory locks on two int4 keys live apart from the bigint ones (the relays' leader, migrations).
 LOCK_NAMESPACE = 0x75706C64  # "upld"
@@ -122,6 +126,11 @@ class S3UploadArea:
         with s3_errors(self.object_key(upload_id)):
             answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.object_key(upload_id))
         return str(answer["UploadId"])
+
+    def part_size(self, length: int) -> int:
+        """`part_bytes`, or the smallest whole number of MiB that sends `length` bytes in MAX_PARTS parts."""
+        needed = -(-length // MAX_PARTS)
+        return max(self.part_bytes, -(-needed // PART_ROUNDING) * PART_ROUNDING)
 
     def offset(self, upload: Upload) -> int:
         try:
@@ -315,15 +324,16 @@ class PartWriter:
         self.next_part = durable.next_part
         self.tail_pending = durable.tail > 0  # the tail's bytes are in the buffer, not in a part yet
         self.received = 0
-        self.buffer = tempfile.SpooledTemporaryFile(max_size=area.part_bytes + CHUNK_BYTES)
+        self.part_bytes = upload.part_bytes or area.part_bytes
+        self.buffer = tempfile.SpooledTemporaryFile(max_size=self.part_bytes + CHUNK_BYTES)
         if self.tail_pending:
             area.read_tail(upload.id, self.buffer)
 
     def write(self, data: bytes, /) -> int:
         self.buffer.write(data)
         self.received += len(data)
-        while self.buffer.tell() >= self.area.part_bytes:
-            self._send_part(self.area.part_bytes)
+        while self.buffer.tell() >= self.part_bytes:
+            self._send_part(self.part_bytes)
         return len(data)
 
     def flush(self) -> None:

@@ -10,7 +10,7 @@ import psycopg
 @dataclass(frozen=True)
 class Upload:
     """A tus upload: who made it, how long it will be, its Upload-Metadata as sent, and (in a bucket)
-    the S3 multipart upload holding its parts."""
+    the S3 multipart upload holding its parts and their size."""
 
     id: UUID
     account_id: UUID
@@ -19,14 +19,22 @@ class Upload:
     video_id: UUID | None = None
     created_at: datetime | None = None
     multipart_upload_id: str | None = None
+    part_bytes: int | None = None
 
 
 def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
     """The upload as stored, with its creation time (the database's clock, which expiry uses)."""
     row = conn.execute(
-        """INSERT INTO uploads (id, account_id, length, metadata, multipart_upload_id)
-           VALUES (%s, %s, %s, %s, %s) RETURNING created_at""",
-        (upload.id, upload.account_id, upload.length, upload.metadata, upload.multipart_upload_id),
+        """INSERT INTO uploads (id, account_id, length, metadata, multipart_upload_id, part_bytes)
+           VALUES (%s, %s, %s, %s, %s, %s) RETURNING created_at""",
+        (
+            upload.id,
+            upload.account_id,
+            upload.length,
+            upload.metadata,
+            upload.multipart_upload_id,
+            upload.part_bytes,
+        ),  # fmt: skip
     ).fetchone()
     return replace(upload, created_at=row[0] if row else None)
 
@@ -34,7 +42,7 @@ def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
 def find_upload(conn: psycopg.Connection, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
     lock = " FOR UPDATE" if for_update else ""
     row = conn.execute(
-        f"""SELECT id, account_id, length, metadata, video_id, created_at, multipart_upload_id
+        f"""SELECT id, account_id, length, metadata, video_id, created_at, multipart_upload_id, part_bytes
             FROM uploads WHERE id = %s{lock}""",
         (upload_id,),
     ).fetchone()

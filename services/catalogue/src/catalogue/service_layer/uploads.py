@@ -47,8 +47,9 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
         catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
     multipart_upload_id = catalogue.uploads.create(upload_id)
     upload = Upload(
-        upload_id, principal.account_id, length, metadata, multipart_upload_id=multipart_upload_id
-    )
+        upload_id, principal.account_id, length, metadata, multipart_upload_id=multipart_upload_id,
+        part_bytes=catalogue.uploads.part_size(length),
+    )  # fmt: skip
     with catalogue.pool.connection() as conn:
         return upload_store.insert_upload(conn, upload)
 
