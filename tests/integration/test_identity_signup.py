@@ -230,6 +230,29 @@ def test_the_daily_cap_of_wrong_codes_is_not_reset_by_a_new_code(make_identity, 
     assert response.status_code == 400 and response.json["type"].endswith("code-locked")
 
 
+def test_ten_wrong_codes_lock_code_entry_for_a_day_from_the_tenth(make_identity, identity_pool, unique_email):
+    identity = make_identity(resend_cooldown_s=0)
+    shift, real_clock = [timedelta(0)], identity.clock
+    identity.clock = lambda: real_clock() + shift[0]
+    client = create_app(identity).test_client()
+    registration_id = register(client, unique_email)
+    code_answers(client, unique_email, registration_id, "000000", 1)
+    shift[0] = timedelta(hours=23, minutes=59)  # the other nine just before a day from the first
+    for tries in (5, 4):
+        resend(client, unique_email, registration_id)
+        code_answers(client, unique_email, registration_id, "000000", tries)
+
+    def right_code_answer(at: timedelta) -> str:
+        shift[0] = at
+        resend(client, unique_email, registration_id)
+        code = latest_code(identity_pool, unique_email)
+        return verify(client, unique_email, registration_id, code).json.get("type", "accepted")
+
+    assert right_code_answer(timedelta(hours=24, minutes=1)).endswith("code-locked")
+    assert right_code_answer(timedelta(hours=47, minutes=58)).endswith("code-locked")
+    assert right_code_answer(timedelta(hours=48)) == "accepted"
+
+
 def test_a_weak_password_lists_every_broken_rule(client, unique_email):
     response = post_registration(client, unique_email, "short")
     assert response.status_code == 422

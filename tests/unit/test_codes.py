@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 from identity.domain.codes import (
     CodeOutcome,
+    GuessLog,
     Purpose,
     StoredCode,
     code_mac,
@@ -15,6 +16,7 @@ from identity.domain.codes import (
 KEY = b"test-key"
 REGISTRATION = str(uuid.uuid4())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+DAY = timedelta(hours=24)
 
 
 def stored(code: str, *, attempts: int = 1, expires_in: float = 1800) -> StoredCode:
@@ -71,31 +73,41 @@ def test_no_live_code_means_invalid_so_a_spent_code_never_works_again():
     assert judge(None, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.INVALID
 
 
-def test_past_the_daily_cap_even_the_right_code_is_locked():
+def test_while_guessing_is_locked_even_the_right_code_is_locked():
     right = stored("123456")
-    assert (
-        judge(
-            right, attempt("123456"), now=NOW, max_attempts=5, failures_in_window=9, max_failures_in_window=10
-        )
-        is CodeOutcome.ACCEPTED
-    )
-    assert (
-        judge(
-            right,
-            attempt("123456"),
-            now=NOW,
-            max_attempts=5,
-            failures_in_window=10,
-            max_failures_in_window=10,
-        )
-        is CodeOutcome.LOCKED
-    )
-    assert (
-        judge(
-            None, attempt("123456"), now=NOW, max_attempts=5, failures_in_window=10, max_failures_in_window=10
-        )
-        is CodeOutcome.LOCKED
-    )
+    assert judge(right, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.ACCEPTED
+    locked = judge(right, attempt("123456"), now=NOW, max_attempts=5, guessing_locked=True)
+    assert locked is CodeOutcome.LOCKED
+    assert judge(None, attempt("123456"), now=NOW, max_attempts=5, guessing_locked=True) is CodeOutcome.LOCKED
+
+
+def failures(times: list[datetime], cap: int = 10) -> GuessLog:
+    log = GuessLog()
+    for time in times:
+        assert not log.locked(time)
+        log = log.after_failure(time, DAY, cap)
+    return log
+
+
+def test_ten_wrong_codes_in_a_day_lock_for_a_day_from_the_tenth():
+    log = failures([NOW + timedelta(hours=hour) for hour in range(10)])
+    tenth = NOW + timedelta(hours=9)
+    assert log.locked(tenth + DAY - timedelta(seconds=1))
+    assert not log.locked(tenth + DAY)
+    assert not failures([tenth + DAY], cap=10).locked(tenth + DAY)  # counting starts over
+
+
+def test_no_window_boundary_lets_more_than_ten_through():
+    """One wrong code, then nine a minute before a fixed window from the first would end: the lock
+    holds a day from the tenth, not until that window's end."""
+    log = failures([NOW] + [NOW + DAY - timedelta(minutes=1)] * 9)
+    assert log.locked(NOW + DAY + timedelta(hours=23))
+
+
+def test_wrong_codes_older_than_a_day_no_longer_count():
+    log = failures([NOW] * 9 + [NOW + DAY + timedelta(seconds=1)])
+    assert not log.locked(NOW + DAY + timedelta(seconds=2))
+    assert len(log.failed_at) == 1
 
 
 def test_a_decoy_matches_no_code():

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import psycopg
 
-from identity.domain.codes import Purpose, StoredCode
+from identity.domain.codes import GuessLog, Purpose, StoredCode
 
 
 @dataclass(frozen=True)
@@ -92,26 +92,26 @@ def use_reset_code(conn: psycopg.Connection, email_key: bytes) -> None:
     conn.execute("UPDATE reset_codes SET used_at = now() WHERE email_key = %s", (email_key,))
 
 
-def guess_failures(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> int:
-    """Wrong codes for the email and purpose in the current window."""
+def guess_log(conn: psycopg.Connection, email_key: bytes, purpose: Purpose) -> GuessLog:
+    """The email's wrong codes for the purpose, locked until this transaction ends."""
     row = conn.execute(
-        """SELECT failures FROM code_guesses WHERE email_key = %s AND purpose = %s
-           AND window_started_at > now() - make_interval(secs => %s)""",
-        (email_key, purpose, window_s),
+        """SELECT failed_at, locked_until FROM code_guess_log WHERE email_key = %s AND purpose = %s
+           FOR UPDATE""",
+        (email_key, purpose),
     ).fetchone()
-    return row[0] if row else 0
+    return GuessLog() if row is None else GuessLog(tuple(row[0]), row[1])
 
 
-def count_guess_failure(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, window_s: int) -> None:
-    """Count a wrong code for the email and purpose; a window older than `window_s` starts over."""
+def save_guess_log(conn: psycopg.Connection, email_key: bytes, purpose: Purpose, log: GuessLog) -> None:
     conn.execute(
-        """INSERT INTO code_guesses (email_key, purpose, window_started_at, failures)
-           VALUES (%(key)s, %(purpose)s, now(), 1)
-           ON CONFLICT (email_key, purpose) DO UPDATE SET
-               failures = CASE WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
-                               THEN code_guesses.failures + 1 ELSE 1 END,
-               window_started_at = CASE
-                   WHEN code_guesses.window_started_at > now() - make_interval(secs => %(window)s)
-                   THEN code_guesses.window_started_at ELSE now() END""",
-        {"key": email_key, "purpose": purpose, "window": window_s},
+        """INSERT INTO code_guess_log (email_key, purpose, failed_at, locked_until, changed_at)
+           VALUES (%(key)s, %(purpose)s, %(failed_at)s, %(locked_until)s, now())
+           ON CONFLICT (email_key, purpose) DO UPDATE SET failed_at = EXCLUDED.failed_at,
+               locked_until = EXCLUDED.locked_until, changed_at = EXCLUDED.changed_at""",
+        {
+            "key": email_key,
+            "purpose": purpose,
+            "failed_at": list(log.failed_at),
+            "locked_until": log.locked_until,
+        },
     )

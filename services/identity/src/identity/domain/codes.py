@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 CODE_DIGITS = 6
 
@@ -31,6 +31,24 @@ class StoredCode:
     code_mac: bytes
     expires_at: datetime
     attempts: int
+
+
+@dataclass(frozen=True)
+class GuessLog:
+    """The wrong codes of one email and purpose: when each of the latest came, and the lock that the
+    cap-th of them within a window starts. At most `cap` in any window, and a lock lasts a window."""
+
+    failed_at: tuple[datetime, ...] = ()
+    locked_until: datetime | None = None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def after_failure(self, now: datetime, window: timedelta, cap: int) -> "GuessLog":
+        """The log with one more wrong code; the cap-th within the window locks, and counting starts
+        over once the lock ends."""
+        recent = (*(time for time in self.failed_at if time > now - window), now)
+        return GuessLog(locked_until=now + window) if len(recent) >= cap else GuessLog(recent)
 
 
 def generate_code() -> str:
@@ -60,15 +78,14 @@ def judge(
     *,
     now: datetime,
     max_attempts: int,
-    failures_in_window: int = 0,
-    max_failures_in_window: int | None = None,
+    guessing_locked: bool = False,
 ) -> CodeOutcome:
-    """The outcome of one attempt; `stored.attempts` already counts it, `failures_in_window` does not.
+    """The outcome of one attempt; `stored.attempts` already counts it.
 
-    Past `max_failures_in_window` wrong codes (for the email and purpose, across codes) every code is
-    locked, even a right one, until the window ends.
+    While `guessing_locked` (too many wrong codes for the email and purpose, across codes) every code
+    is locked, even a right one.
     """
-    if max_failures_in_window is not None and failures_in_window >= max_failures_in_window:
+    if guessing_locked:
         return CodeOutcome.LOCKED
     if stored is None:
         return CodeOutcome.INVALID

@@ -21,7 +21,7 @@ from identity.domain.codes import CodeOutcome, Purpose, StoredCode
 from identity.service_layer.account_state import record_erasure, record_state
 
 SOURCE = "/identity"
-GUESS_WINDOW_S = 24 * 3600
+GUESS_WINDOW = timedelta(hours=24)
 
 
 def email_key(app: Identity, email: str) -> bytes:
@@ -39,17 +39,18 @@ def judge_attempt(
     code: str,
 ) -> CodeOutcome:
     """Judge one counted attempt against the stored code; a failure counts toward the email's daily cap."""
-    key = email_key(app, email)
+    key, now = email_key(app, email), app.clock()
+    guesses = code_counters.guess_log(conn, key, purpose)
     outcome = codes.judge(
         stored,
         codes.code_mac(app.settings.code_hmac_key, bound_to, purpose, code),
-        now=app.clock(),
+        now=now,
         max_attempts=app.settings.code_max_attempts,
-        failures_in_window=code_counters.guess_failures(conn, key, purpose, GUESS_WINDOW_S),
-        max_failures_in_window=app.settings.code_max_failures_per_day,
+        guessing_locked=guesses.locked(now),
     )
-    if outcome is not CodeOutcome.ACCEPTED:
-        code_counters.count_guess_failure(conn, key, purpose, GUESS_WINDOW_S)
+    if outcome is not CodeOutcome.ACCEPTED and not guesses.locked(now):
+        cap = app.settings.code_max_failures_per_day
+        code_counters.save_guess_log(conn, key, purpose, guesses.after_failure(now, GUESS_WINDOW, cap))
     return outcome
 
 

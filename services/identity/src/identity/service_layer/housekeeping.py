@@ -9,7 +9,7 @@ import psycopg
 from accounts_common.housekeeping import ROWS_DELETED, Expiry, delete_expired
 from identity.adapters import account_store, registration_store
 from identity.bootstrap import Identity
-from identity.service_layer.codes import GUESS_WINDOW_S, publish_deleted
+from identity.service_layer.codes import GUESS_WINDOW, publish_deleted
 from identity.settings import Settings
 
 CODE_SEND_WINDOW_S = 3600  # the hourly cap on codes per email
@@ -26,7 +26,7 @@ def expiries(settings: Settings) -> tuple[Expiry, ...]:
         Expiry("reset_codes", "code_expires_at", DAY_S),
         Expiry("password_reset_tokens", "expires_at", 0),
         Expiry("code_sends", "sent_at", CODE_SEND_WINDOW_S),
-        Expiry("code_guesses", "window_started_at", GUESS_WINDOW_S),
+        Expiry("code_guess_log", "changed_at", GUESS_WINDOW.total_seconds()),
         Expiry("rate_limits", "window_started_at", longest_rate_window),
         # A block never outlasts its failure by more than the longest delay.
         Expiry("login_failures", "last_failure_at", max(throttle.forget_after_s, throttle.max_delay_s)),
