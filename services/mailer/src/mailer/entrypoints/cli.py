@@ -2,8 +2,10 @@
 
 import argparse
 import dataclasses
+import functools
 from pathlib import Path
 
+from kafka import KafkaConsumer
 from psycopg_pool import ConnectionPool
 
 from accounts_common.cli import ServiceCli
@@ -16,9 +18,11 @@ from accounts_common.events.topics import (
     NEWSLETTER_DELIVERIES,
     SUBSCRIPTION_EVENTS,
 )
+from accounts_common.kafka import CONSUMER_BASICS
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import run_together, run_until_signalled, serve_metrics
 from accounts_common.retry_policy import RetryLimits
+from mailer.adapters.smtp import FINAL_REPLY_TIMEOUT_S
 from mailer.bootstrap import bootstrap
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer import bounces, metrics
@@ -59,6 +63,58 @@ def check_senders(settings: Settings) -> None:
         raise SystemExit(f"mailer: refusing to start: {error}") from None
 
 
+# Records per poll at full speed: as many as the lanes drain in about half a second, so the pause
+# between two batches (the last emails, the commit, the next poll) is paid less often.
+MAX_POLL_RECORDS = 500
+# Under MAILER_MAX_SENDS_PER_SECOND a batch holds no more sends than the limit allows in this time.
+BATCH_SECONDS_AT_RATE = 60.0
+# Between two polls the worker may take a batch at the send limit, plus one lane waiting for the
+# reply to the end of DATA (FINAL_REPLY_TIMEOUT_S), plus this to spare. Past max_poll_interval the
+# group drops the worker, and another claims its rows still 'sending' and sends them again.
+POLL_INTERVAL_MARGIN_S = 240.0
+
+
+def max_poll_records(max_sends_per_second: float) -> int:
+    """Records per poll: MAX_POLL_RECORDS, or fewer under a send limit (one at least)."""
+    if max_sends_per_second <= 0:
+        return MAX_POLL_RECORDS
+    return max(1, min(MAX_POLL_RECORDS, int(max_sends_per_second * BATCH_SECONDS_AT_RATE)))
+
+
+def poll_interval_ms(max_sends_per_second: float) -> int:
+    """How long a batch may take before the group gives the worker's partitions to another."""
+    rate = max_sends_per_second
+    at_rate = max_poll_records(rate) / rate if rate > 0 else 0.0
+    return int((max(BATCH_SECONDS_AT_RATE, at_rate) + FINAL_REPLY_TIMEOUT_S + POLL_INTERVAL_MARGIN_S) * 1000)
+
+
+def worker_consumer(
+    bootstrap_servers: str,
+    *,
+    group_id: str,
+    topics: tuple[str, ...],
+    group_instance_id: str | None = None,
+    session_timeout_ms: int = 10_000,
+    max_poll_records: int = MAX_POLL_RECORDS,
+    max_poll_interval_ms: int,
+) -> KafkaConsumer:
+    """accounts_common.kafka.create_consumer's group member, with the max_poll_interval_ms its
+    batches need (create_consumer leaves kafka-python's 300 s)."""
+    return KafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        client_id=group_id,
+        max_poll_records=max_poll_records,
+        max_poll_interval_ms=max_poll_interval_ms,
+        reconnect_backoff_max_ms=2_000,
+        group_instance_id=group_instance_id,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
+        **CONSUMER_BASICS,
+    )
+
+
 def worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instance-id",
@@ -95,9 +151,11 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
         ),
         group_instance_id=settings.group_instance_id(),
         session_timeout_ms=int(settings.session_timeout_s * 1000),
-        # Batches as large as the lanes drain in about half a second at full speed: the pause
-        # between two batches (the last emails, the commit, the next poll) is paid less often.
-        max_poll_records=500,
+        max_poll_records=max_poll_records(settings.max_sends_per_second),
+        consumer_factory=functools.partial(
+            worker_consumer,
+            max_poll_interval_ms=poll_interval_ms(settings.max_sends_per_second),
+        ),
         housekeeping=settings.housekeeping(),
         housekeeping_interval_s=settings.housekeeping_interval_s,
         on_give_up=mailer.gave_up,

@@ -1,0 +1,30 @@
+"""The mailer worker's consumer: a polled batch must end well inside the group's poll interval, or
+the group gives its partitions to another worker, which sends the rows still 'sending' again."""
+
+import pytest
+
+from mailer.adapters.smtp import FINAL_REPLY_TIMEOUT_S
+from mailer.entrypoints import cli
+
+
+@pytest.mark.parametrize("sends_per_second", [0.0, 0.01, 0.5, 1.0, 8.0, 10_000.0])
+def test_a_batch_at_the_send_limit_with_one_slow_final_reply_ends_inside_the_poll_interval(sends_per_second):
+    records = cli.max_poll_records(sends_per_second)
+    sending = records / sends_per_second if sends_per_second else 1.0  # unlimited: about half a second
+    assert 1 <= records <= cli.MAX_POLL_RECORDS
+    assert sending + FINAL_REPLY_TIMEOUT_S + 60 < cli.poll_interval_ms(sends_per_second) / 1000
+
+
+def test_one_send_per_second_polls_a_minute_of_records_not_500():
+    assert cli.max_poll_records(1.0) == 60
+    assert cli.max_poll_records(0.0) == 500
+
+
+def test_the_worker_asks_kafka_for_its_poll_interval(monkeypatch):
+    created = {}
+    monkeypatch.setattr(cli, "KafkaConsumer", lambda *topics, **config: created.update(config))
+    cli.worker_consumer(
+        "kafka:9092", group_id="mailer", topics=("t",), max_poll_records=60, max_poll_interval_ms=123_000
+    )
+    assert (created["max_poll_records"], created["max_poll_interval_ms"]) == (60, 123_000)
+    assert created["enable_auto_commit"] is False
