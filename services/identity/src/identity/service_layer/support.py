@@ -1,5 +1,6 @@
 """Use cases of support staff: look a person's account up by email, send a pending account a new code,
-erase an account on the person's request. Each is an OperatorActionRecorded in the same transaction."""
+erase an account on the person's request. Each is an OperatorActionRecorded in the same transaction,
+naming the account by its id: the trail outlives an erasure, so it holds no email."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,8 @@ from identity.bootstrap import Identity
 from identity.service_layer import accounts, sessions
 from identity.service_layer.codes import SOURCE, publish_deleted
 from identity.service_layer.errors import StaffAccount, UnknownAccount
+
+NO_ACCOUNT = "(no account)"
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def look_up(app: Identity, email: str, actor: UUID) -> AccountView | None:
             source=SOURCE,
             actor_account_id=actor,
             action="account.looked-up",
-            target=email,
+            target=_target(account),
             outcome="ok" if account else "unchanged",
         )
         if account is None:
@@ -68,7 +71,7 @@ def resend_code(app: Identity, email: str, actor: UUID) -> bool:
             source=SOURCE,
             actor_account_id=actor,
             action="account.code-resent",
-            target=email,
+            target=_target(account),
             outcome=outcome,
         )
     return pending
@@ -97,3 +100,7 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
         )
     if holds_roles:
         raise StaffAccount(email)
+
+
+def _target(account: account_store.Account | None) -> str:
+    return str(account.id) if account else NO_ACCOUNT
