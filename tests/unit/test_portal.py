@@ -59,17 +59,18 @@ def test_durations_read_as_a_clock():
 
 def test_every_message_of_the_pages_is_translated_into_french():
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
+                "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}  # fmt: skip
     extracted = {
-        message if isinstance(message, str) else message[0]
-        for _file, _line, message, _comments, _context in extract_from_dir(
+        (context, message if isinstance(message, str) else message[0])
+        for _file, _line, message, _comments, context in extract_from_dir(
             str(SOURCE), method_map, keywords=keywords
         )
     }
     with (SOURCE / "translations/fr/LC_MESSAGES/messages.po").open("rb") as po:
         catalogue = read_po(po)
     translated = {
-        (m.id if isinstance(m.id, str) else m.id[0])
+        (m.context, m.id if isinstance(m.id, str) else m.id[0])
         for m in catalogue
         if m.id and not m.fuzzy and all(m.string if isinstance(m.string, tuple) else [m.string])
     }
@@ -456,7 +457,7 @@ class FakeMailer:
     def deliveries(self, token: str, email: str) -> list[dict[str, object]]:
         if self.refusal:
             raise self.refusal
-        return []
+        return [{"kind": "code", "status": "sent", "attempts": 1, "created_at": "2026-12-01T09:00:00+00:00"}]
 
     def dead_letters(self, token: str) -> list[dict[str, object]]:
         return [{"partition": 0, "offset": 7, "event_id": "e-7", "event_type": "CodeIssued", "reason": "550",
@@ -766,3 +767,48 @@ def test_search_words_the_catalogue_refuses_are_said_to_be_so_not_that_the_catal
     assert answer.status_code == 400
     assert "These search words cannot be used. Try other words." in answer.text
     assert "unavailable" not in answer.text
+
+
+class FakeStaffDirectory:
+    """Identity's staff API for an admin: an editor, the audit trail of a refused grant, role changes."""
+
+    MEMBER = {"email": "ed@example.org", "roles": ["newsletter-editor"], "mfa_enrolled": True}
+    ENTRY = {"at": "2026-12-01T09:00:00+00:00", "via": "api", "actor_email": "admin@example.org",
+             "action": "staff.role-granted", "target": "ed@example.org", "outcome": "refused",
+             "source": "/identity"}  # fmt: skip
+
+    def account(self, token: str, email: str) -> dict[str, object]:
+        return {**FakeStaff.ACCOUNT, **self.MEMBER}
+
+    def members(self, token: str) -> list[dict[str, object]]:
+        return [self.MEMBER]
+
+    def audit(self, token: str, filters: dict[str, str]) -> list[dict[str, object]]:
+        return [self.ENTRY]
+
+    def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
+        return True
+
+
+class AdminAndSupportIdentity(AdminIdentity):
+    def me(self, token: str) -> dict[str, object]:
+        return {"email": "admin@example.org", "roles": ["admin", "support"], "second_factor": True}
+
+
+def test_the_console_names_roles_mails_and_audit_outcomes_in_french():
+    client = staff_client(AdminAndSupportIdentity(), staff=FakeStaffDirectory(), mailer=FakeMailer())
+    french = {"Accept-Language": "fr"}
+    home = client.get("/console", headers=french).text
+    assert "Vos rôles : Administrateur, Assistance." in home
+    account = client.get("/console/accounts?email=ed@example.org", headers=french).text
+    assert "<dd>Rédacteur de la lettre d’information</dd>" in account
+    assert "<td>Code de vérification</td><td>Envoyé</td>" in account
+    audit = client.get("/console/audit", headers=french).text
+    assert "<td>Refusé</td><td>Service des comptes</td>" in audit
+    staff = client.get("/console/staff", headers=french).text
+    assert "<li>Rédacteur de la lettre d’information" in staff
+    assert '<option value="catalogue-editor">Éditeur du catalogue vidéo</option>' in staff
+    token = csrf_token(client, "/console/staff")
+    form = {"csrf_token": token, "email": "ed@example.org", "role": "support"}
+    granted = client.post("/console/staff/grants", data=form, headers=french, follow_redirects=True)
+    assert "ed@example.org a maintenant le rôle Assistance." in granted.text

@@ -20,6 +20,7 @@ from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
+from portal.entrypoints.names import install_names
 from portal.entrypoints.pages import (
     account,
     console,
@@ -142,6 +143,7 @@ def install_page_context(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(date_time, "date_time")
     app.add_template_filter(file_size, "file_size")
+    install_names(app)
 
     @app.context_processor
     def page_context() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError
+from portal.entrypoints.names import role_name
 from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import portal, see_other
@@ -50,6 +51,7 @@ def change_role(change: str) -> Response | tuple[str, int]:
         return render_staff_page(
             {"email": email}, field_errors(error, {"email": "email", "role": "role"}), 400
         )
+    role = role_name(role)
     if granting:
         flash(gettext("%(email)s now has the role %(role)s.", email=email, role=role) if changed else
               gettext("%(email)s already had the role %(role)s.", email=email, role=role))  # fmt: skip
