@@ -1,6 +1,8 @@
 """The mailer's event handlers with a fake dispatcher: what a newsletter event becomes, and which
 events are refused at once (dead-lettered) instead of retried."""
 
+import email
+import email.policy
 import json
 from concurrent.futures import Future
 from importlib.resources import files
@@ -37,7 +39,6 @@ def mailer(dispatcher: FakeDispatcher) -> Mailer:
         ),
         delivery_log=None,  # type: ignore[arg-type]
         portal_url="https://portal.example.org",
-        unsubscribe_mailto="unsubscribe@multimedia.localhost",
     )
 
 
@@ -54,3 +55,14 @@ def test_a_newsletter_event_whose_subject_is_no_account_id_is_invalid_not_retrie
     with pytest.raises(InvalidEvent, match="not an account id"):
         mailer(dispatcher).newsletter_delivery_requested(None, event, event.data)  # type: ignore[arg-type]
     assert dispatcher.submitted == []
+
+
+def test_a_newsletter_mail_offers_the_one_click_url_alone_to_unsubscribe():
+    dispatcher = FakeDispatcher()
+    event = newsletter_event()
+    mailer(dispatcher).newsletter_delivery_requested(None, event, event.data)  # type: ignore[arg-type]
+    [pending] = dispatcher.submitted
+    headers = email.message_from_bytes(pending.compose().raw, policy=email.policy.default)
+    assert headers["List-Unsubscribe"] == f"<{event.data['unsubscribe_url']}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "mailto" not in str(headers["List-Unsubscribe"])

@@ -38,7 +38,6 @@ def bootstrap(settings: Settings, pool: ConnectionPool) -> Mailer:
         brands=settings.brands(),
         delivery_log=delivery_log,
         portal_url=settings.portal_url,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
     )
 
 

@@ -35,7 +35,6 @@ class Settings(ServiceSettings):
     smtp_connections: int = setting(8, parse=at_least(1))
     mail_from: str = setting("NATO Multimedia Account <no-reply@multimedia.localhost>", env="MAILER_FROM")
     reply_to: str = "support@multimedia.localhost"
-    unsubscribe_mailto: str = "unsubscribe@multimedia.localhost"
     language: str = "en"
     product_name: str = "NATO Multimedia Account"
     # French mails: their banner, and the sender's name (MAILER_FROM's address).

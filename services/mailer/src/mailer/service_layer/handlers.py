@@ -6,7 +6,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 import psycopg
@@ -40,7 +39,6 @@ class Mailer:
     brands: Mapping[str, Brand]
     delivery_log: DeliveryLog
     portal_url: str
-    unsubscribe_mailto: str
 
     def handlers(self) -> dict[str, Handler]:
         """Event type → handler, for the consumer runtime. The revocations come first: the support
@@ -128,10 +126,9 @@ class Mailer:
             "issue_html": Markup(data["html"]),
             "unsubscribe_url": unsubscribe_url,
         }
-        mailto_subject = quote(f"unsubscribe {data['delivery_id']}")
-        mailto = f"mailto:{self.unsubscribe_mailto}?subject={mailto_subject}"
+        # The one-click URL only: a mailto: would go to a mailbox nothing reads.
         headers = {
-            "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
         return self._deliver(
