@@ -1,6 +1,7 @@
 """The transcoder's loop with its database and storage faked: whatever goes wrong in a job (the store or
 the database down, a full disk, a still that times out) is logged, the job tried again later or failed
-with that reason, and the loop goes on; an outage between jobs is waited out, never fatal."""
+with that reason, and the loop goes on; an outage between jobs is waited out, never fatal. The job's
+lease is renewed for as long as it runs, and a lease lost stops the work."""
 
 import subprocess
 import threading
@@ -14,11 +15,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from catalogue.adapters import job_store
+from catalogue.adapters import job_store, transcoding
 from catalogue.adapters.job_store import Job
+from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.service_layer import transcoder, uploads
 from catalogue.service_layer.transcoder import Transcoder
+from tests.support.polling import wait_for
 
 MAX_ATTEMPTS = 3
 
@@ -42,6 +45,13 @@ class Jobs:
             job_store, "fail_job", lambda conn, video_id, reason: self.events.append(("failed", reason))
         )
         monkeypatch.setattr(job_store, "renew_lease", lambda *args: True)
+        self.extended = 0
+        self.lease_held = True
+        monkeypatch.setattr(job_store, "extend_lease", self.extend)
+
+    def extend(self, conn: Any, job: Job, worker: str, lease_s: float) -> bool:
+        self.extended += 1
+        return self.lease_held
 
     def claim(self, conn: Any, worker: str, lease_s: int) -> Job | None:
         if not self.waiting:
@@ -67,9 +77,10 @@ class Storage:
         yield Path(key)
 
 
-def make_transcoder(error: Exception) -> Transcoder:
-    settings = SimpleNamespace(transcoder_lease_s=60, transcoder_max_attempts=MAX_ATTEMPTS)
-    return Transcoder(SimpleNamespace(pool=Pool(), storage=Storage(error), settings=settings), "w1")  # type: ignore[arg-type]
+def make_transcoder(error: Exception, storage: Any = None, lease_s: float = 60) -> Transcoder:
+    settings = SimpleNamespace(transcoder_lease_s=lease_s, transcoder_max_attempts=MAX_ATTEMPTS)
+    storage = storage or Storage(error)
+    return Transcoder(SimpleNamespace(pool=Pool(), storage=storage, settings=settings), "w1")  # type: ignore[arg-type]
 
 
 def job(attempts: int) -> Job:
@@ -148,3 +159,58 @@ def test_a_failing_sweep_leaves_the_loop_running(monkeypatch: pytest.MonkeyPatch
     stop = Rounds(rounds=2)
     make_transcoder(OSError("disk full")).run(stop)
     assert jobs.events == [("released", 60)] and len(stop.waits) == 2
+
+
+def keeper_running() -> bool:
+    return any(thread.name == "lease-keeper" for thread in threading.enumerate())
+
+
+class SlowDownload:
+    """A master whose download lasts until `done()` says it is over, then yields a path."""
+
+    def __init__(self, done: Any) -> None:
+        self.done = done
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        wait_for(self.done, timeout=5, what="the download to end")
+        yield Path(key)
+
+
+def test_the_lease_is_renewed_while_the_master_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = Jobs(monkeypatch, job(attempts=1))
+
+    def probe(path: Path) -> None:
+        raise OSError("no space left for ffprobe")  # ends the job once the download is done
+
+    monkeypatch.setattr(transcoding, "probe", probe)
+    worker = make_transcoder(OSError("unused"), SlowDownload(lambda: jobs.extended >= 3), lease_s=0.03)
+    assert worker.run_once(threading.Event()) is True
+    assert jobs.extended >= 3 and jobs.events == [("released", 0.03)]
+    assert not keeper_running()  # the renewals end with the job
+
+
+def test_a_lease_lost_during_the_download_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = Jobs(monkeypatch, job(attempts=1))
+    jobs.lease_held = False  # another worker took the job meanwhile
+    probed: list[Path] = []
+    monkeypatch.setattr(transcoding, "probe", probed.append)
+    worker = make_transcoder(
+        OSError("unused"), SlowDownload(lambda: jobs.extended and not keeper_running()), 0.03
+    )
+    assert worker.run_once(threading.Event()) is True
+    assert probed == [] and jobs.events == []  # nothing more done, nothing settled: the job is the other's
+
+
+def test_a_renewal_that_fails_is_tried_again() -> None:
+    answers: list[Any] = [psycopg.OperationalError("connection lost"), True, False]
+
+    def renew() -> bool:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return bool(answer)
+
+    with LeaseKeeper(renew, 0.001) as lease:
+        assert lease.lost.wait(timeout=5)
+    assert answers == []

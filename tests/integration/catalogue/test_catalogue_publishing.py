@@ -341,6 +341,9 @@ def test_two_workers_never_hold_one_job_and_a_lapsed_lease_is_taken_again(served
         second.commit()
         assert again is not None and (again.video_id, again.attempts) == (video_id, 2)
         assert not job_store.renew_lease(first, held, "worker-a", 60, 50)  # worker-a has lost it
+        assert not job_store.extend_lease(first, held, "worker-a", 60)
+        assert job_store.extend_lease(second, again, "worker-b", 60)
+        second.commit()
         assert not job_store.hold_job(first, held, "worker-a")
         first.commit()
 

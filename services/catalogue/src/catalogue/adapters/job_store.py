@@ -51,6 +51,16 @@ def renew_lease(conn: psycopg.Connection, job: Job, worker: str, lease_s: int, p
     return row is not None
 
 
+def extend_lease(conn: psycopg.Connection, job: Job, worker: str, lease_s: float) -> bool:
+    """Extend the lease alone (the progress unchanged); False when the job is no longer this worker's."""
+    row = conn.execute(
+        """UPDATE transcode_jobs SET lease_expires_at = now() + make_interval(secs => %s)
+           WHERE video_id = %s AND worker = %s AND finished_at IS NULL RETURNING 1""",
+        (lease_s, job.video_id, worker),
+    ).fetchone()
+    return row is not None
+
+
 def release_job(conn: psycopg.Connection, job: Job, worker: str, retry_after_s: float = 0) -> None:
     """Give the job back: another worker may take it at once (the worker stops), or `retry_after_s`
     seconds from now (it failed for a reason that may pass)."""

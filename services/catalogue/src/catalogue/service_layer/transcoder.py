@@ -1,9 +1,10 @@
 """The transcoding worker (`catalogue transcoder`): takes one job at a time, probes the master, makes
 the renditions, poster, thumbnail and preview, stores them with their SHA-256, and only then lists them
-on the video (ready), in one transaction. Jobs are claimed with FOR UPDATE SKIP LOCKED and a lease the
-worker renews while ffmpeg runs: two workers never hold one job, and a killed worker's job is taken
-again once its lease runs out."""
+on the video (ready), in one transaction. Jobs are claimed with FOR UPDATE SKIP LOCKED and a lease a
+thread of the worker renews for as long as the job runs: two workers never hold one job, and a killed
+worker's job is taken again once its lease runs out."""
 
+import functools
 import hashlib
 import logging
 import os
@@ -20,6 +21,7 @@ from accounts_common.housekeeping import Schedule
 from accounts_common.retry import Backoff
 from catalogue.adapters import job_store, transcoding
 from catalogue.adapters.job_store import Job, Transcoded
+from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
 from catalogue.bootstrap import Catalogue
@@ -35,6 +37,7 @@ UPLOAD_SWEEP_INTERVAL_S = 600.0
 PROGRESS_EVERY_S = 1.0
 ENCODING_SHARE = 90  # progress up to 90 while ffmpeg runs; storing and checksums take the rest
 HASH_CHUNK = 1024 * 1024
+RENEWALS_PER_LEASE = 3  # a renewal or two may fail (a database hiccup) before the lease runs out
 # The database or the store down: the loop waits this long at most between tries, and never exits.
 OUTAGE_BACKOFF_CAP_S = 60.0
 
@@ -96,9 +99,14 @@ class Transcoder:
         if job.attempts > self.catalogue.settings.transcoder_max_attempts:
             self._fail(job, f"Transcoding was interrupted {job.attempts - 1} times; giving up.")
             return
+        with LeaseKeeper(functools.partial(self._extend, job), self.lease_s / RENEWALS_PER_LEASE) as lease:
+            self._do_held(job, stop, lease)
+
+    def _do_held(self, job: Job, stop: threading.Event, lease: LeaseKeeper) -> None:
         try:
             with self.catalogue.storage.local_path(job.master_key) as master:
-                done = self._transcode(job, master, stop)
+                self._check_lease(job, lease)
+                done = self._transcode(job, master, stop, lease)
         except NotAVideo as refused:
             self._fail(job, str(refused))
             return
@@ -125,7 +133,7 @@ class Transcoder:
         JOBS.labels("ready").inc()
         log.info("video %s is ready", job.video_id)
 
-    def _transcode(self, job: Job, master: Path, stop: threading.Event) -> Transcoded:
+    def _transcode(self, job: Job, master: Path, stop: threading.Event, lease: LeaseKeeper) -> Transcoded:
         source = transcoding.probe(master)
         self._progress(job, 1)
         with tempfile.TemporaryDirectory(prefix="transcode-") as scratch:
@@ -135,7 +143,7 @@ class Transcoder:
             last, held = [time.monotonic()], [True]
 
             def on_progress(fraction: float) -> bool:
-                if stop.is_set():
+                if stop.is_set() or lease.lost.is_set():
                     return False
                 if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
                     last[0] = time.monotonic()
@@ -145,7 +153,7 @@ class Transcoder:
             try:
                 transcoding.encode(master, source, outputs, preview, on_progress)
             except TranscodeFailed:
-                if not held[0]:
+                if not held[0] or lease.lost.is_set():
                     raise LeaseLost(str(job.video_id)) from None
                 raise
             if stop.is_set():
@@ -154,13 +162,15 @@ class Transcoder:
             at = min(source.duration_s / 10, 5.0)
             transcoding.still(master, at, 1920, poster)
             transcoding.still(master, at, 640, thumbnail)
+            self._check_lease(job, lease)
             self._progress(job, ENCODING_SHARE)
             extras = {"poster.jpg": poster, "thumbnail.jpg": thumbnail, "preview.mp4": preview}
-            return self._store(job, master, source, outputs, extras)
+            return self._store(job, master, source, outputs, extras, lease)
 
     def _store(
-        self, job: Job, master: Path, source: Probe, outputs: list[Output], extras: dict[str, Path]
-    ) -> Transcoded:
+        self, job: Job, master: Path, source: Probe, outputs: list[Output], extras: dict[str, Path],
+        lease: LeaseKeeper,
+    ) -> Transcoded:  # fmt: skip
         """Put every output in storage (each whole or not at all) and describe the renditions, the
         master first as the broadcast rendition."""
         prefix = f"videos/{job.video_id}"
@@ -172,7 +182,7 @@ class Transcoder:
         ]  # fmt: skip
         for output in outputs:
             key = f"{prefix}/{output.height}p.mp4"
-            self._put(key, output.path)
+            self._put(job, lease, key, output.path)
             width, height = _picture_size(output.path)
             renditions.append(
                 Rendition(uuid.uuid5(rendition_ids, output.label), output.label, "mp4", "h264", width, height,
@@ -181,13 +191,23 @@ class Transcoder:
             )  # fmt: skip
             self._progress(job, ENCODING_SHARE + 2 * len(renditions))
         for name, path in extras.items():
-            self._put(f"{prefix}/{name}", path)
+            self._put(job, lease, f"{prefix}/{name}", path)
         return Transcoded(source.duration_s, renditions, f"{prefix}/poster.jpg", f"{prefix}/thumbnail.jpg",
                           f"{prefix}/preview.mp4")  # fmt: skip
 
-    def _put(self, key: str, path: Path) -> None:
+    def _put(self, job: Job, lease: LeaseKeeper, key: str, path: Path) -> None:
+        self._check_lease(job, lease)
         with path.open("rb") as file:
             self.catalogue.storage.put(key, file)
+
+    def _check_lease(self, job: Job, lease: LeaseKeeper) -> None:
+        """LeaseLost once another worker holds the job: this one's work would be thrown away."""
+        if lease.lost.is_set():
+            raise LeaseLost(str(job.video_id))
+
+    def _extend(self, job: Job) -> bool:
+        with self.catalogue.pool.connection() as conn:
+            return job_store.extend_lease(conn, job, self.worker, self.lease_s)
 
     def _progress(self, job: Job, percent: int, raise_lost: bool = True) -> bool:
         with self.catalogue.pool.connection() as conn:
