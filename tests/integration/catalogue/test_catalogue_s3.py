@@ -9,6 +9,7 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -164,6 +165,37 @@ def test_a_store_that_does_not_answer_is_503_not_500(make_catalogue, s3_client_a
     for response in (client.get(link), client.get(f"/v1/videos/{video['id']}/preview")):
         assert response.status_code == 503, response.data
         assert response.json["type"].endswith("storage-unavailable")
+
+
+class ReadsRefused:
+    """The bucket's client, but every GET goes where nothing listens: the store answers HEAD, then fails."""
+
+    def __init__(self, client: Any, unreachable: Any) -> None:
+        self.client, self.unreachable = client, unreachable
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_object(self, **request: Any) -> Any:
+        return self.unreachable.get_object(**request)
+
+
+def test_a_store_that_fails_once_the_file_is_sized_is_503_not_a_200_cut_short(make_catalogue, storage, token):
+    key = f"test/{uuid.uuid4().hex}.mp4"
+    storage.put(key, io.BytesIO(CONTENT))
+    once = s3_config().merge(Config(retries={"total_max_attempts": 1}))
+    unreachable = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="us-east-1",
+                               aws_access_key_id="x", aws_secret_access_key="y", config=once)  # fmt: skip
+    base = make_catalogue(storage=f"s3://{storage.bucket}/media")
+    refusing = S3Storage(storage.bucket, "media", ReadsRefused(storage.client, unreachable))
+    client = create_app(dataclasses.replace(base, storage=refusing)).test_client()
+    video = import_video(client, key, rendition={"checksum": hashlib.sha256(CONTENT).hexdigest()})
+    link = local(get_link(client, video, token))
+    for headers in ({}, {"Range": "bytes=100-199"}):
+        answer = client.get(link, headers=headers)
+        assert answer.status_code == 503 and answer.json["type"].endswith("storage-unavailable"), headers
+    preview = client.get(f"/v1/videos/{video['id']}/preview")
+    assert preview.status_code == 503
 
 
 def test_the_preview_plays_from_the_bucket_for_anyone(s3_client_app, storage):

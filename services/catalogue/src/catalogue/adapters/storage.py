@@ -231,8 +231,12 @@ class S3Storage:
         )
 
     def get(self, object_key: str, start: int) -> Any:
-        """The object's bytes from `start` on, as botocore's streaming body."""
-        return self.client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-")["Body"]
+        """The object's bytes from `start` on, as botocore's streaming body; StorageUnavailable when the
+        store does not give them (down, or the object gone since it was sized)."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes={start}-")["Body"]
+        except (BotoCoreError, ClientError) as error:
+            raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
 
     def _head(self, key: str) -> dict[str, Any]:
         object_key = self.object_key(key)
@@ -299,7 +303,10 @@ class S3Reader(io.RawIOBase):
             return 0
         if self.body is None:
             self.body = self.storage.get(self.object_key, self.position)
-        data = self.body.read(len(buffer))
+        try:
+            data = self.body.read(len(buffer))
+        except BotoCoreError as error:  # the connection dropped mid-object
+            raise StorageUnavailable(f"s3://{self.storage.bucket}/{self.object_key}: {error}") from error
         buffer[: len(data)] = data
         self.position += len(data)
         return len(data)

@@ -109,9 +109,20 @@ def has_descriptor(file: BinaryIO) -> bool:
 
 
 def read_slice(file: BinaryIO, length: int) -> Iterator[bytes]:
-    """Read `length` bytes in chunks from the current offset, closing the file at the end."""
+    """Read `length` bytes in chunks from the current offset, closing the file at the end. The first
+    chunk is read now, before the status is sent: a store that fails at once is a 503 problem, not a
+    200 cut short (a failure later can only cut the body short of its Content-Length)."""
     try:
-        remaining = length
+        first = file.read(min(STREAM_CHUNK_BYTES, length)) if length > 0 else b""
+    except BaseException:
+        file.close()
+        raise
+    return _slice_from(first, file, length - len(first))
+
+
+def _slice_from(first: bytes, file: BinaryIO, remaining: int) -> Iterator[bytes]:
+    try:
+        yield first
         while remaining > 0:
             chunk = file.read(min(STREAM_CHUNK_BYTES, remaining))
             if not chunk:
