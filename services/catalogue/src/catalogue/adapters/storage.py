@@ -49,6 +49,10 @@ class Storage(Protocol):
         whole or not at all: readers never see half a file."""
         ...
 
+    def put_file(self, key: str, source: Path) -> None:
+        """Store the file at `source` under `key`, whole or not at all (`source` stays)."""
+        ...
+
     def local_path(self, key: str) -> AbstractContextManager[Path]:
         """A path on this machine holding the file for as long as the context lasts (ffmpeg's input);
         MissingFile when there is none."""
@@ -151,6 +155,17 @@ class LocalStorage:
             temporary.unlink(missing_ok=True)  # a half copy would only fill the disk
             raise
 
+    def put_file(self, key: str, source: Path) -> None:
+        """A hard link when `source` is on the root's file system (no byte copied: a master of 200 GiB
+        is stored at once), else a copy."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, path)
+        except OSError:  # another file system (EXDEV), one without hard links, or a file there already
+            with source.open("rb") as file:
+                self.put(key, file)
+
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
@@ -188,6 +203,10 @@ class S3Storage:
         if isinstance(source, io.RawIOBase):
             source = io.BufferedReader(source, CHECKSUM_CHUNK)  # type: ignore[assignment]
         self.client.upload_fileobj(source, self.bucket, self.object_key(key))
+
+    def put_file(self, key: str, source: Path) -> None:
+        with source.open("rb") as file:
+            self.put(key, file)
 
     def delete(self, key: str) -> None:
         object_key = self.object_key(key)

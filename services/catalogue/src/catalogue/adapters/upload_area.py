@@ -115,9 +115,9 @@ class UploadArea:
         return self.path(upload_id).open("rb")
 
     def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
-        """Copy the file into storage under `key` (in chunks); `key`. The file stays until `delete`."""
-        with self.open(upload.id) as file:
-            storage.put(key, file)
+        """Store the file under `key` (linked when storage is on this file system, else copied); `key`.
+        The file stays until `delete_source`."""
+        storage.put_file(key, self.path(upload.id))
         return key
 
     def undo_master(self, storage: Storage, key: str) -> None:
