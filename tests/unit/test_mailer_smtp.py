@@ -43,6 +43,8 @@ class FakeServer:
         if command.startswith(b"EHLO"):
             offered = b"".join(b"250-" + name.encode() + b"\r\n" for name in ("fake", *self.extensions))
             conn.sendall(offered + b"250 OK\r\n")
+        elif command.startswith(b"AUTH"):
+            conn.sendall(b"535 5.7.8 Authentication credentials invalid\r\n")
         elif command.startswith(b"RCPT"):
             conn.sendall(self.rcpt_reply + b"\r\n")
         elif command.startswith(b"DATA"):
@@ -170,3 +172,11 @@ def test_a_non_ascii_address_needs_a_server_offering_smtputf8(server):
     sender.send(message("josé@bücher.example"))
     sender.close()
     assert len(server.accepted) == 1
+
+
+def test_a_refused_login_is_a_configuration_error_retried_not_a_dead_letter(server):
+    server.extensions = ("8BITMIME", "AUTH PLAIN LOGIN")
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2, username="u", password="wrong")
+    with pytest.raises(SmtpConfigurationError, match="refused the login of SMTP_USERNAME: 535"):
+        sender.send(message())
+    assert server.accepted == []

@@ -35,9 +35,7 @@ class _SMTP(smtplib.SMTP):
     def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
         self.message_handed_over = False
         if self.does_esmtp and any(option.lower() == "smtputf8" for option in options):
-            if not self.has_extn("smtputf8"):
-                raise smtplib.SMTPNotSupportedError("SMTPUTF8 not supported by server")
-            self.command_encoding = "utf-8"
+            self.command_encoding = "utf-8"  # SmtpSender.send checked that the server offers it
         self.putcmd("mail", f"FROM:<{sender}>{self._option_list(options)}")
         return self.getreply()
 
@@ -104,12 +102,16 @@ DEAD_MAILBOX_AT_RCPT = frozenset({550, 551, 553})
 def _classify(code: int, text: bytes | str, *, stage: str = "") -> Exception:
     """4xx: try again later. 5xx: give up; a hard bounce only when it says the mailbox takes no mail,
     at RCPT or at DATA of our one-recipient transactions (`stage` "rcpt" or "data")."""
-    reply = text.decode(errors="replace") if isinstance(text, bytes) else text
+    reply = _text(text)
     if 400 <= code < 500:
         return TransientError(f"SMTP {code} {reply}")
     if stage and _blames_the_mailbox(code, reply.strip(), at_rcpt=stage == "rcpt"):
         return HardBounce(f"SMTP {code} {reply}")
     return PermanentError(f"SMTP {code} {reply}")
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
 def _blames_the_mailbox(code: int, reply: str, *, at_rcpt: bool) -> bool:
@@ -181,12 +183,12 @@ class SmtpSender:
                 self._smtp.close()
             self._smtp = None
 
-    def _connection(self) -> "_SMTP":
+    def _connection(self) -> _SMTP:
         if self._smtp is None:
             self._smtp = self._connect()
         return self._smtp
 
-    def _connect(self) -> "_SMTP":
+    def _connect(self) -> _SMTP:
         smtp: _SMTP
         if self.security == "tls":
             smtp = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
@@ -200,7 +202,7 @@ class SmtpSender:
         smtp.final_reply_timeout = self.final_reply_timeout
         return smtp
 
-    def _secure_and_log_in(self, smtp: "_SMTP") -> None:
+    def _secure_and_log_in(self, smtp: _SMTP) -> None:
         """STARTTLS and AUTH as the settings ask, after EHLO; SmtpConfigurationError when the server
         does not offer them or refuses the login."""
         if self.security == "starttls":  # a context only then: loading the CA store costs milliseconds
@@ -211,18 +213,13 @@ class SmtpSender:
             try:
                 smtp.login(self.username, self.password)
             except smtplib.SMTPAuthenticationError as error:
-                reply = (
-                    error.smtp_error.decode(errors="replace")
-                    if isinstance(error.smtp_error, bytes)
-                    else error.smtp_error
-                )
                 raise SmtpConfigurationError(
                     f"the SMTP server {self.host}:{self.port} refused the login of SMTP_USERNAME: "
-                    f"{error.smtp_code} {reply}"
+                    f"{error.smtp_code} {_text(error.smtp_error)}"
                 ) from None
         smtp.ehlo_or_helo_if_needed()
 
-    def _require(self, smtp: "_SMTP", extension: str, what: str) -> None:
+    def _require(self, smtp: _SMTP, extension: str, what: str) -> None:
         smtp.ehlo_or_helo_if_needed()
         if not smtp.has_extn(extension):
             raise SmtpConfigurationError(f"the SMTP server {self.host}:{self.port} does not offer {what}")
