@@ -1,6 +1,7 @@
-"""What the mailer does with the bounce mailbox: each hard bounce suppresses its address for
-newsletters and is reported (EmailFailed, hard, via dsn) for the delivery it returns; soft ones
-(delays, temporary failures) are only counted, the remote server still trying."""
+"""What the mailer does with the bounce mailbox: each hard bounce that returns a mail we sent to its
+address suppresses that address for newsletters and is reported (EmailFailed, hard, via dsn) for
+that delivery; other hard bounces are ignored (anyone can write to the mailbox); soft ones (delays,
+temporary failures) are only counted, the remote server still trying."""
 
 import logging
 import threading
@@ -35,9 +36,7 @@ def record_report(pool: ConnectionPool, results_topic: str, report: BounceReport
         for bounce in hard:
             returned = _returned_delivery(conn, bounce.address, report.original_message_ids)
             if returned is None:
-                log.warning(
-                    "bounces: a hard bounce for %s returns no mail we sent to it; ignored", bounce.address
-                )
+                log.warning("bounces: a hard bounce returns no mail we sent to its address; ignored")
                 UNMATCHED.inc()
                 continue
             event_id, kind, account_id, recipient = returned
