@@ -89,7 +89,7 @@ def _make_video(catalogue: Catalogue, principal: Principal, submission: Submissi
             if upload_store.find_upload(conn, upload.id, for_update=True) != upload:
                 raise Conflict(UPLOAD_GONE)
             try:
-                # A folder's upload is copied to master_key; a bucket's is the master where it is.
+                # A folder's upload is linked (or copied) to master_key; a bucket's is the master as it is.
                 stored = catalogue.uploads.store_master(upload, catalogue.storage, master_key(video_id))
             except FileNotFoundError:
                 raise Conflict(UPLOAD_GONE) from None
