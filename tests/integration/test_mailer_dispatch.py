@@ -16,7 +16,7 @@ from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
-from mailer.adapters.smtp import SmtpSender
+from mailer.adapters.smtp import OutcomeUnknown, SmtpSender
 from mailer.adapters.smtp_lanes import UNMARKED_PER_LANE
 from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_message
 from mailer.entrypoints.cli import worker_pool
@@ -373,3 +373,41 @@ def test_subscribing_again_lifts_the_suppression(mailer_pool):
     with mailer_pool.connection() as conn:
         deliveries.lift_suppression(conn, recipient.upper())
     assert not suppressed(mailer_pool, recipient)
+
+
+UNCONFIRMED = "SMTP connection lost after the whole message was sent: it may have been delivered"
+
+
+class UnconfirmingSender:
+    """Takes every message but never confirms one, as a server whose reply to the end of DATA is lost."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+
+    def send(self, email: OutgoingEmail) -> None:
+        self.sent.append(email)
+        raise OutcomeUnknown(UNCONFIRMED)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_mail_whose_acceptance_is_unknown_is_marked_sent_with_why_and_never_sent_again(mailer_pool):
+    sender = UnconfirmingSender()
+    dispatcher = Dispatcher(mailer_pool, [sender], DeliveryLog(mailer_pool), TokenBucket(0))
+    try:
+        email = pending(f"unconfirmed-{uuid.uuid4().hex[:8]}@example.org", "once")
+        future = dispatcher.submit(email)
+        dispatcher.finish_batch()
+        redelivered = pending(email.recipient, "once, redelivered", event_id=email.event_id)
+        dispatcher.submit(redelivered)  # its partition retried for another record's sake, say
+        dispatcher.finish_batch()
+    finally:
+        dispatcher.close()
+    assert future.done() and future.exception() is None
+    assert len(sender.sent) == 1
+    with mailer_pool.connection() as conn:
+        row = conn.execute(
+            "SELECT status, message_id, last_error FROM deliveries WHERE event_id = %s", (email.event_id,)
+        ).fetchone()
+    assert row == ("sent", sender.sent[0].message_id, UNCONFIRMED)

@@ -14,7 +14,7 @@ takes no mail, which also suppresses it for newsletters.
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -219,8 +219,8 @@ DELIVERED_EVENTS = """
 
 MARK_SENT = """WITH marked AS (
         UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(),
-               message_id = accepted.message_id, last_error = NULL
-        FROM jsonb_to_recordset(%(accepted)s::jsonb) AS accepted (event_id uuid, message_id text)
+               message_id = accepted.message_id, last_error = accepted.note
+        FROM jsonb_to_recordset(%(accepted)s::jsonb) AS accepted (event_id uuid, message_id text, note text)
         WHERE deliveries.event_id = accepted.event_id
         RETURNING deliveries.event_id, kind, account_id, recipient, sent_at)"""
 
@@ -231,19 +231,29 @@ def mark_sent(
     results_topic: str = DELIVERY_RESULTS,
     *,
     newsletters: bool = True,
+    notes: Mapping[str, str] | None = None,
 ) -> None:
     """The SMTP server accepted these messages: (event id, Message-ID) pairs, in one statement, which
     also puts the newsletter mails' EmailDelivered in the outbox. Without `newsletters` among them the
-    outbox is left alone: its trigger would wake the relay for nothing after every mark."""
+    outbox is left alone: its trigger would wake the relay for nothing after every mark. `notes`:
+    what operators should know of a mail sent (by event id; its last_error), else nothing."""
+    notes = notes or {}
     conn.execute(
         MARK_SENT + (DELIVERED_EVENTS if newsletters else " SELECT 1"),
         {
             "accepted": json.dumps(
-                [{"event_id": event_id, "message_id": message_id} for event_id, message_id in accepted]
+                [
+                    {"event_id": event_id, "message_id": message_id, "note": _note(notes.get(event_id))}
+                    for event_id, message_id in accepted
+                ]
             ),
             "topic": results_topic,
         },
     )
+
+
+def _note(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_ERROR_LENGTH]
 
 
 def publish_failure(

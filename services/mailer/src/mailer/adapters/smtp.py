@@ -77,8 +77,8 @@ class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name, with o
 
 
 class OutcomeUnknown(PermanentError):
-    """The whole message went out but its reply never came: the server may have taken it, so it is
-    not sent again (a duplicate is worse than a mail an operator replays from the dead letters)."""
+    """The whole message went out but its reply never came: the server may have taken it, so it must
+    not be sent again (the dispatcher records it sent, unconfirmed; anything else gives it up)."""
 
 
 class SmtpConfigurationError(TransientError):

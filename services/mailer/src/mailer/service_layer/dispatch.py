@@ -9,9 +9,11 @@ connection that made the batch's claims: a connection broken since its last use 
 restarted) fails at the claim, before any email goes out. The window for a duplicate: an email
 accepted by the server and not yet marked when the worker or its database dies, at most
 UNMARKED_PER_LANE per lane (`duplicate_window`); once a mark fails, the lanes send nothing more of
-the batch.
+the batch. An email whose SMTP reply never came after the whole message went out (OutcomeUnknown)
+is marked sent, with that noted: sending it again could only add a duplicate.
 """
 
+import logging
 import queue
 import threading
 import time
@@ -27,10 +29,12 @@ from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
-from mailer.adapters.smtp import HardBounce
+from mailer.adapters.smtp import HardBounce, OutcomeUnknown
 from mailer.adapters.smtp_lanes import UNMARKED_PER_LANE, Lanes, Sender
 from mailer.domain.messages import OutgoingEmail
 from mailer.service_layer import metrics
+
+log = logging.getLogger(__name__)
 
 NEWSLETTER = "newsletter"
 # The first emails of a batch are claimed in one statement once this many are submitted, so the
@@ -54,6 +58,7 @@ class PendingEmail:
     compose: Callable[[], OutgoingEmail]  # raises PermanentError when it cannot be composed
     future: Future[None] = field(default_factory=Future)
     batch: "Batch | None" = None  # once claimed
+    unconfirmed: str | None = None  # why the server's acceptance is not known, for a mail sent
 
     @property
     def sender_key(self) -> str:
@@ -234,6 +239,11 @@ class Dispatcher:
             self.rate_limit.acquire()
             started = time.perf_counter()
             sender.send(message)
+        except OutcomeUnknown as unconfirmed:
+            # Counted as sent: sent again, it could arrive twice (see the module's duplicate window).
+            log.warning("%s email %s: %s", email.kind, email.event_id, unconfirmed)
+            email.unconfirmed = str(unconfirmed)
+            return message.message_id
         except (TransientError, PermanentError) as error:
             self._failed(email, error)
             return None
@@ -273,6 +283,7 @@ class Dispatcher:
                 [(email.event_id, message_id) for email, message_id in accepted],
                 self.delivery_log.results_topic,
                 newsletters=any(email.kind == NEWSLETTER for email, _ in accepted),
+                notes={email.event_id: email.unconfirmed for email, _ in accepted if email.unconfirmed},
             )
         except Exception as error:  # noqa: BLE001 - see _claim_and_queue
             batch.marking_failed.set()
