@@ -22,7 +22,8 @@ from flask import Flask
 from tusclient import client as tus
 
 from catalogue.adapters.storage import S3Storage, s3_config
-from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea, lock_key, pg_lock
+from catalogue.adapters.upload_locks import lock_key, pg_lock
+from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import uploads

@@ -10,7 +10,8 @@ from accounts_common.clock import utc_now
 from accounts_common.db import create_pool
 from catalogue.adapters.storage import S3Storage, Storage, open_storage
 from catalogue.adapters.upload_area import UploadArea, UploadBytes
-from catalogue.adapters.upload_parts import S3UploadArea, pg_lock
+from catalogue.adapters.upload_locks import pg_lock
+from catalogue.adapters.upload_parts import S3UploadArea
 from catalogue.settings import Settings
 
 

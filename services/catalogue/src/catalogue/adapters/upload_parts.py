@@ -10,7 +10,8 @@ storage's prefix. Any web process serves any request of an upload: nothing is on
 - A request buffers at most one part (≥ 5 MiB: S3's minimum for all parts but the last). The part size
   is chosen when the upload is created and kept on its row: `part_bytes`, or more for an upload that
   would need more than S3's 10,000 parts (rounded up to a MiB).
-- Writers are locked against each other across processes by a PostgreSQL advisory lock (`pg_lock`).
+- Writers are locked against each other across processes by a PostgreSQL advisory lock
+  (`upload_locks.pg_lock`).
 - The finished multipart upload, completed, is the video's master: no byte is copied. Completed, it is
   still the upload's (its offset is the object's size) until the video is recorded: a submission that
   failed after completing it is made again with the same object.
@@ -25,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from catalogue.adapters.storage import S3Storage, Storage, StorageUnavailable
-from catalogue.adapters.upload_area import CHUNK_BYTES, UploadBusy
+from catalogue.adapters.upload_area import CHUNK_BYTES
+from catalogue.adapters.upload_locks import Lock
 from catalogue.adapters.upload_store import Upload
 
 PART_BYTES = 8 * 1024 * 1024
@@ -37,35 +38,7 @@ MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 PART_ROUNDING = 1024 * 1024
 TAIL_PART = "part"  # the tail's metadata: the number of the part its bytes will open
-# Advisory locks on two int4 keys live apart from the bigint ones (the relays' leader, migrations).
-LOCK_NAMESPACE = 0x75706C64  # "upld"
 GONE = ("NoSuchUpload", "NoSuchKey", "404", "NotFound")
-
-Lock = Callable[[UUID], AbstractContextManager[None]]
-
-
-def pg_lock(database_url: str) -> Lock:
-    """A lock per upload for all processes: a session advisory lock on a connection of its own, held
-    while the request writes (a pool connection would be held as long, starving the other requests);
-    UploadBusy when another session holds it. Closing the connection releases it, a crash too."""
-
-    @contextmanager
-    def lock(upload_id: UUID) -> Iterator[None]:
-        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", lock_key(upload_id)
-            ).fetchone()
-            if not (row and row[0]):
-                raise UploadBusy(str(upload_id))
-            yield
-
-    return lock
-
-
-def lock_key(upload_id: UUID) -> tuple[int, int]:
-    """The advisory lock's two int4 keys: the namespace, and 32 random bits of the id (two uploads in
-    progress sharing them would only wait for each other)."""
-    return LOCK_NAMESPACE, int.from_bytes(upload_id.bytes[:4], "big", signed=True)
 
 
 @dataclass(frozen=True)

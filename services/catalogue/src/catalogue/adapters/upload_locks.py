@@ -1,0 +1,39 @@
+"""Writers of one upload locked against each other across processes: a PostgreSQL advisory lock per
+upload, for the uploads kept in a bucket (upload_parts), where no file of ours can be locked."""
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from uuid import UUID
+
+import psycopg
+
+from catalogue.adapters.upload_area import UploadBusy
+
+# Advisory locks on two int4 keys live apart from the bigint ones (the relays' leader, migrations).
+LOCK_NAMESPACE = 0x75706C64  # "upld"
+
+Lock = Callable[[UUID], AbstractContextManager[None]]
+
+
+def pg_lock(database_url: str) -> Lock:
+    """A lock per upload for all processes: a session advisory lock on a connection of its own, held
+    while the request writes (a pool connection would be held as long, starving the other requests);
+    UploadBusy when another session holds it. Closing the connection releases it, a crash too."""
+
+    @contextmanager
+    def lock(upload_id: UUID) -> Iterator[None]:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", lock_key(upload_id)
+            ).fetchone()
+            if not (row and row[0]):
+                raise UploadBusy(str(upload_id))
+            yield
+
+    return lock
+
+
+def lock_key(upload_id: UUID) -> tuple[int, int]:
+    """The advisory lock's two int4 keys: the namespace, and 32 random bits of the id (two uploads in
+    progress sharing them would only wait for each other)."""
+    return LOCK_NAMESPACE, int.from_bytes(upload_id.bytes[:4], "big", signed=True)
