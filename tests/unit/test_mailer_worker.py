@@ -3,6 +3,7 @@ the group gives its partitions to another worker, which sends the rows still 'se
 
 import pytest
 
+from accounts_common import kafka
 from mailer.adapters.smtp import FINAL_REPLY_TIMEOUT_S
 from mailer.entrypoints import cli
 
@@ -20,10 +21,10 @@ def test_one_send_per_second_polls_a_minute_of_records_not_500():
     assert cli.max_poll_records(0.0) == 500
 
 
-def test_the_worker_asks_kafka_for_its_poll_interval(monkeypatch):
+def test_a_consumer_asks_kafka_for_the_poll_interval_it_is_given(monkeypatch):
     created = {}
-    monkeypatch.setattr(cli, "KafkaConsumer", lambda *topics, **config: created.update(config))
-    cli.worker_consumer(
+    monkeypatch.setattr(kafka, "KafkaConsumer", lambda *topics, **config: created.update(config))
+    kafka.create_consumer(
         "kafka:9092", group_id="mailer", topics=("t",), max_poll_records=60, max_poll_interval_ms=123_000
     )
     assert (created["max_poll_records"], created["max_poll_interval_ms"]) == (60, 123_000)

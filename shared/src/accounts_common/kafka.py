@@ -60,11 +60,13 @@ def create_consumer(
     group_instance_id: str | None = None,
     session_timeout_ms: int = 10_000,
     max_poll_records: int = 200,
+    max_poll_interval_ms: int = 300_000,
 ) -> KafkaConsumer:
     """A group member that commits offsets itself, only after the work is done.
 
     With a `group_instance_id` it is a static member (KIP-345): restarted under the same id, it gets
     its partitions back at once instead of waiting for the group to expire its previous session.
+    A member that takes longer than `max_poll_interval_ms` between two polls leaves the group.
     """
     return KafkaConsumer(
         *topics,
@@ -72,6 +74,7 @@ def create_consumer(
         group_id=group_id,
         client_id=group_id,
         max_poll_records=max_poll_records,
+        max_poll_interval_ms=max_poll_interval_ms,
         reconnect_backoff_max_ms=2_000,
         group_instance_id=group_instance_id,
         session_timeout_ms=session_timeout_ms,

@@ -5,7 +5,6 @@ import dataclasses
 import functools
 from pathlib import Path
 
-from kafka import KafkaConsumer
 from psycopg_pool import ConnectionPool
 
 from accounts_common.cli import ServiceCli
@@ -18,7 +17,7 @@ from accounts_common.events.topics import (
     NEWSLETTER_DELIVERIES,
     SUBSCRIPTION_EVENTS,
 )
-from accounts_common.kafka import CONSUMER_BASICS
+from accounts_common.kafka import create_consumer
 from accounts_common.outbox import OutboxRelay
 from accounts_common.process import run_together, run_until_signalled, serve_metrics
 from accounts_common.retry_policy import RetryLimits
@@ -88,33 +87,6 @@ def poll_interval_ms(max_sends_per_second: float) -> int:
     return int((max(BATCH_SECONDS_AT_RATE, at_rate) + FINAL_REPLY_TIMEOUT_S + POLL_INTERVAL_MARGIN_S) * 1000)
 
 
-def worker_consumer(
-    bootstrap_servers: str,
-    *,
-    group_id: str,
-    topics: tuple[str, ...],
-    group_instance_id: str | None = None,
-    session_timeout_ms: int = 10_000,
-    max_poll_records: int = MAX_POLL_RECORDS,
-    max_poll_interval_ms: int,
-) -> KafkaConsumer:
-    """accounts_common.kafka.create_consumer's group member, with the max_poll_interval_ms its
-    batches need (create_consumer leaves kafka-python's 300 s)."""
-    return KafkaConsumer(
-        *topics,
-        bootstrap_servers=bootstrap_servers,
-        group_id=group_id,
-        client_id=group_id,
-        max_poll_records=max_poll_records,
-        max_poll_interval_ms=max_poll_interval_ms,
-        reconnect_backoff_max_ms=2_000,
-        group_instance_id=group_instance_id,
-        session_timeout_ms=session_timeout_ms,
-        heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
-        **CONSUMER_BASICS,
-    )
-
-
 def worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instance-id",
@@ -153,7 +125,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         max_poll_records=max_poll_records(settings.max_sends_per_second),
         consumer_factory=functools.partial(
-            worker_consumer,
+            create_consumer,
             max_poll_interval_ms=poll_interval_ms(settings.max_sends_per_second),
         ),
         housekeeping=settings.housekeeping(),
