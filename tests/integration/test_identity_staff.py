@@ -199,14 +199,18 @@ def audit_records(pool, subject):
     return outbox_records(pool, topic="audit.operator-actions.v1", key=subject)
 
 
+def support_member(identity, client, identity_pool, email, clock):
+    """The Authorization header of a new support member logged in with the second factor."""
+    sign_up(client, identity_pool, email)
+    staff.grant(identity, email, Role.SUPPORT)
+    secret, _ = enrol(client, login(client, email).json["access_token"], clock)
+    return bearer(otp_login(client, email, secret, clock))
+
+
 def test_support_looks_up_resends_and_erases_and_each_is_audited(
     identity, client, identity_pool, unique_email, clock
 ):
-    helper = "helper-" + unique_email
-    sign_up(client, identity_pool, helper)
-    staff.grant(identity, helper, Role.SUPPORT)
-    secret, _ = enrol(client, login(client, helper).json["access_token"], clock)
-    support = bearer(otp_login(client, helper, secret, clock))
+    support = support_member(identity, client, identity_pool, "helper-" + unique_email, clock)
     pending = "pending-" + unique_email
     client.post("/v1/accounts", json={"email": pending, "password": PASSWORD})
     sign_up(client, identity_pool, unique_email)
@@ -214,7 +218,9 @@ def test_support_looks_up_resends_and_erases_and_each_is_audited(
     found = client.get("/v1/support/accounts", query_string={"email": unique_email}, headers=support)
     assert found.status_code == 200
     assert (found.json["verified"], found.json["roles"], found.json["mfa_enrolled"]) == (True, [], False)
-    missing = client.get("/v1/support/accounts", query_string={"email": "nobody-" + helper}, headers=support)
+    missing = client.get(
+        "/v1/support/accounts", query_string={"email": "nobody-" + unique_email}, headers=support
+    )
     assert missing.status_code == 404
     clock.now += timedelta(minutes=2)  # past the code's resend cooldown
     resent = client.post("/v1/support/accounts/code-resends", json={"email": pending}, headers=support)
@@ -244,11 +250,7 @@ def test_support_looks_up_resends_and_erases_and_each_is_audited(
 def test_support_cannot_erase_an_account_that_holds_a_role(
     identity, client, identity_pool, unique_email, clock
 ):
-    helper = "helper-" + unique_email
-    sign_up(client, identity_pool, helper)
-    staff.grant(identity, helper, Role.SUPPORT)
-    secret, _ = enrol(client, login(client, helper).json["access_token"], clock)
-    support = bearer(otp_login(client, helper, secret, clock))
+    support = support_member(identity, client, identity_pool, "helper-" + unique_email, clock)
     sign_up(client, identity_pool, unique_email)
     staff.grant(identity, unique_email, Role.ADMIN)
 
