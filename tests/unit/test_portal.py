@@ -709,6 +709,16 @@ def test_an_erasure_reason_identity_refuses_is_said_next_to_it_and_kept():
     assert re.search(r'<input id="reason" name="reason" type="text" value="no"', refused.text)
 
 
+def test_erasing_a_staff_account_says_its_roles_are_revoked_first():
+    refusal = ApiError(409, "staff-account", "This account holds staff roles")
+    client = staff_client(SupportStaffIdentity(), staff=FakeStaff(refusal), mailer=FakeMailer())
+    token = csrf_token(client, "/console/accounts?email=p@example.org")
+    form = {"csrf_token": token, "email": "p@example.org", "reason": "asked by phone"}
+    refused = client.post("/console/accounts/erasures", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 409 and "<h1>Comptes</h1>" in refused.text
+    assert "un administrateur doit d'abord les retirer" in refused.text.replace("&#39;", "'")
+
+
 def switch_of(page) -> str:  # type: ignore[no-untyped-def]
     """The page's language switch's `next`: where switching language goes."""
     return re.search(r'name="next" value="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]

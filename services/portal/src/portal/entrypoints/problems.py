@@ -63,6 +63,10 @@ def _problem_messages() -> dict[str, tuple[str, str]]:
         "totp-not-started": (FORM, gettext("Start setting up two-step verification again.")),
         "invalid-reset-token": (FORM, gettext("This password reset has expired. Please start again.")),
         "rate-limited": (FORM, gettext("Too many attempts. Please wait a few minutes and try again.")),
+        "staff-account": (
+            FORM,
+            gettext("This account holds staff roles: an admin revokes them before it can be erased."),
+        ),
     }
 
 

@@ -140,6 +140,8 @@ def erase() -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status == 422:
             return render_account_page(email, erasure_errors(error), 400, reason=reason)
+        if error.status == 409:  # a staff account: an admin revokes its roles first
+            return render_account_page(email, field_errors(error, {}), 409, reason=reason)
         if error.status != 404:  # erased meanwhile, by someone else: the outcome asked for
             raise
     flash(gettext("The account of %(email)s was erased.", email=email))
