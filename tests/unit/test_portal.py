@@ -604,6 +604,40 @@ class FakeIssues:
         return {"id": UPLOAD}
 
 
+class SentIssue:
+    """The newsletter's issues: one, sent."""
+
+    FIGURES = {"recipients": 3, "sent": 3, "failed": 0, "bounced": 0, "unsubscribed": 0}
+    ISSUE = {
+        "id": UPLOAD,
+        "status": "sent",
+        "subject": {"fr": "Sommet"},
+        "body": {"fr": "Texte"},
+        "figures": FIGURES,
+    }
+
+    def list(self, token: str) -> list[dict[str, object]]:
+        return [self.ISSUE]
+
+    def get(self, token: str, issue_id: str) -> dict[str, object]:
+        return self.ISSUE
+
+    def preview(self, token: str, texts: object) -> dict[str, object]:
+        return {}
+
+
+def test_a_sent_issue_is_named_in_the_singular_and_its_sent_mails_in_the_plural_in_french():
+    client = staff_client(EditorIdentity(), issues=SentIssue())
+    french = {"Accept-Language": "fr"}
+    for page in (
+        client.get("/console/newsletter", headers=french),
+        client.get(f"/console/newsletter/{UPLOAD}", headers=french),
+    ):
+        assert page.status_code == 200
+        assert re.search(r'data-status="sent">Envoyé<', page.text)
+        assert "Envoyés" in page.text
+
+
 class FakeEditor:
     """The catalogue's editor API: one video, its texts recorded when saved."""
 

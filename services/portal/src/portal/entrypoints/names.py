@@ -1,4 +1,4 @@
-"""The services' words for what the console lists (roles, mails, audit entries) as a person reads
+"""The services' words for what the console lists (roles, mails, issues, audit entries) as a person reads
 them, in the page's language; a word not known here is shown as the service wrote it."""
 
 from collections.abc import Callable, Mapping
@@ -27,6 +27,14 @@ MAIL_STATUSES = {
     "failed": lazy_pgettext("mail status", "Failed"),
     "skipped": lazy_pgettext("mail status", "Skipped"),
 }
+# An issue's status; "sent" in a context of its own too (one issue: singular in French).
+ISSUE_STATUSES = {
+    "draft": lazy_gettext("Draft"),
+    "scheduled": lazy_gettext("Scheduled"),
+    "sending": lazy_pgettext("issue status", "Sending"),
+    "sent": lazy_pgettext("issue status", "Sent"),
+    "cancelled": lazy_gettext("Cancelled"),
+}
 AUDIT_OUTCOMES = {
     "ok": lazy_gettext("Done"),
     "unchanged": lazy_gettext("Nothing to change"),
@@ -53,9 +61,11 @@ role_name = name_in(ROLES)
 
 
 def install_names(app: Flask) -> None:
-    """The template filters `role_name`, `mail_kind`, `mail_status`, `audit_outcome`, `service_name`."""
+    """The template filters `role_name`, `mail_kind`, `mail_status`, `issue_status`, `audit_outcome`,
+    `service_name`."""
     app.add_template_filter(role_name, "role_name")
     app.add_template_filter(name_in(MAIL_KINDS), "mail_kind")
     app.add_template_filter(name_in(MAIL_STATUSES), "mail_status")
+    app.add_template_filter(name_in(ISSUE_STATUSES), "issue_status")
     app.add_template_filter(name_in(AUDIT_OUTCOMES), "audit_outcome")
     app.add_template_filter(name_in(SERVICES), "service_name")
