@@ -38,15 +38,7 @@ ALLOWED_PEERS = {
     "newsletter-relay": {"newsletter-db", "kafka"},
     "newsletter-migrate": {"newsletter-db"},
 }
-PEER_PORTS = {
-    "kafka": {9092},
-    "smtp": {25, 465, 587},
-    "dns": {53},
-    "identity-web": {8001},
-    "catalogue-web": {8002},
-    "newsletter-web": {8003},
-    "mailer-web": {8004},
-}
+PEER_PORTS = {"kafka": {9092}, "smtp": {25, 465, 587}, "dns": {53}}  # the web pods': their Services'
 
 
 def documents() -> list[dict]:  # type: ignore[type-arg]
@@ -219,8 +211,26 @@ def test_network_policies_let_each_workload_reach_only_its_peers(app):
     reached = egress_of(app)
     assert set(reached) == ALLOWED_PEERS[app] | {"dns"}
     for peer, ports in reached.items():
-        expected = {5432} if peer.endswith("-db") else PEER_PORTS[peer]
-        assert ports <= expected, f"{app} reaches {peer} on {ports}"
+        expected = {5432} if peer.endswith("-db") else PEER_PORTS.get(peer) or service_target_ports(peer)
+        assert ports <= expected, f"{app} reaches {peer} on {ports}, its Service sends to {expected}"
+
+
+def service_target_ports(app: str) -> set[int]:
+    """The pod ports the Services in front of app=<app> send their traffic to (a named targetPort
+    resolved through the pods' containers)."""
+    named = {
+        port.get("name"): port["containerPort"]
+        for name, template in workloads()
+        if template["metadata"]["labels"].get("app") == app
+        for container in template["spec"]["containers"]
+        for port in container.get("ports", [])
+    }
+    return {
+        named[port["targetPort"]] if isinstance(port["targetPort"], str) else port["targetPort"]
+        for service in of_kind("Service")
+        if service["spec"]["selector"] == {"app": app}
+        for port in service["spec"]["ports"]
+    }
 
 
 def monitoring_may_reach(app: str, port: int) -> bool:
