@@ -4,6 +4,7 @@ from psycopg_pool import ConnectionPool
 
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
+from tests.support.outbox import oldest_pending_age
 from tests.support.processes import free_port
 
 
@@ -20,19 +21,12 @@ def test_readyz_is_503_when_the_database_does_not_answer(make_identity):
     assert client.get("/healthz").status_code == 200
 
 
-def metric_value(body: str, name: str) -> float | None:
-    for line in body.splitlines():
-        if line.startswith(f"{name} "):
-            return float(line.split()[1])
-    return None
-
-
 def test_metrics_tell_how_long_the_oldest_unpublished_event_has_waited(client, unique_email):
     assert (
         client.post("/v1/accounts", json={"email": unique_email, "password": "Correct-Horse-9!"}).status_code
         == 202
     )
-    age = metric_value(client.get("/metrics").text, "outbox_oldest_pending_age_seconds")
+    age = oldest_pending_age(client.get("/metrics").text)
     assert age is not None and age > 0  # no relay runs here: at least the event just written waits
 
 
@@ -47,4 +41,4 @@ def test_metrics_answer_without_the_outbox_age_when_the_database_does_not(make_i
         unreachable.close()
     assert response.status_code == 200
     assert "http_request_duration_seconds" in response.text
-    assert metric_value(response.text, "outbox_oldest_pending_age_seconds") is None
+    assert oldest_pending_age(response.text) is None

@@ -14,6 +14,7 @@ from mailer.migrations import MAILER_MIGRATIONS
 from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import bearer, private_mailer_settings, sign_up, staff_token
 from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
+from tests.support.outbox import oldest_pending_age
 
 # Schema-valid data may still be refused for a missing or wrong token, or one without the support role
 # (401/403), or name a dead letter there is not (404); never 422.
@@ -62,3 +63,8 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
         rejected=REJECTED,
         negatable=has_inputs,
     )
+
+
+def test_metrics_tell_how_long_the_oldest_unpublished_event_has_waited(fuzzed_app):
+    """What the OutboxNotPublishing alert reads, for this service's relay."""
+    assert oldest_pending_age(fuzzed_app.test_client().get("/metrics").text) is not None

@@ -6,6 +6,7 @@ import schemathesis
 
 from tests.integration.conftest import bearer, sign_up
 from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
+from tests.support.outbox import oldest_pending_age
 
 # Schema-valid data may still be refused for what no schema states: an unsubscribe token that is not
 # signed (400), a missing or wrong credential (401/403), an issue id that does not exist (404). Never
@@ -66,3 +67,8 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
         rejected=REJECTED,
         negatable=has_inputs,
     )
+
+
+def test_metrics_tell_how_long_the_oldest_unpublished_event_has_waited(fuzzed_app):
+    """What the OutboxNotPublishing alert reads, for this service's relay."""
+    assert oldest_pending_age(fuzzed_app.test_client().get("/metrics").text) is not None

@@ -43,3 +43,11 @@ def _values(database: ConnectionPool | str, newest_first: bool, filters: dict[st
 
 def _connection(database: ConnectionPool | str) -> AbstractContextManager[psycopg.Connection]:
     return database.connection() if isinstance(database, ConnectionPool) else psycopg.connect(database)
+
+
+def oldest_pending_age(metrics: str) -> float | None:
+    """`outbox_oldest_pending_age_seconds` in a /metrics answer; None when it is not there."""
+    for line in metrics.splitlines():
+        if line.startswith("outbox_oldest_pending_age_seconds "):
+            return float(line.split()[1])
+    return None

@@ -8,6 +8,7 @@ from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.conftest import bearer, sign_up
 from tests.support.fuzzing import ODD, documented_operations, fuzz_every_operation, has_inputs
+from tests.support.outbox import oldest_pending_age
 
 # Schema-valid data may still be refused for what no schema can state: a link whose signature is not
 # right (403) or whose time is over (410), a video or rendition that does not exist (404), a token
@@ -73,3 +74,8 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(
         return editor() if editing and "download-links" not in case.path else bearer(token)
 
     fuzz_every_operation(fuzzed_app, mode, credentials, accepted=ACCEPTED, negatable=has_inputs)
+
+
+def test_metrics_tell_how_long_the_oldest_unpublished_event_has_waited(fuzzed_app):
+    """What the OutboxNotPublishing alert reads, for this service's relay."""
+    assert oldest_pending_age(fuzzed_app.test_client().get("/metrics").text) is not None

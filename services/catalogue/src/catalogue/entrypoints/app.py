@@ -7,6 +7,7 @@ from flask import Flask, Response
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import database_reachable
+from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
@@ -41,6 +42,7 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
         blueprints=[api.videos, api.downloads, uploads.uploads],
         readiness_checks={"database": lambda: database_reachable(catalogue.pool)},
         config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
+        scrape_gauges=oldest_pending_age_gauge(catalogue.pool),
     )
     app.extensions["catalogue"] = catalogue
     install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))

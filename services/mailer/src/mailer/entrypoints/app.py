@@ -7,6 +7,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import create_pool, database_reachable
+from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
 from mailer import bootstrap
@@ -27,6 +28,7 @@ def create_app(
         blueprints=[api.blp],
         readiness_checks={"database": lambda: database_reachable(pool)},
         config=config,
+        scrape_gauges=oldest_pending_age_gauge(pool),
     )
     app.extensions["support"] = bootstrap.support(settings, pool)
     install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))

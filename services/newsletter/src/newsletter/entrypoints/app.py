@@ -6,6 +6,7 @@ from flask import Flask
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import database_reachable
+from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import install_refusals
 from accounts_common.process import configure_logging
 from accounts_common.web import create_api_app
@@ -50,6 +51,7 @@ def create_app(
             "MAX_CONTENT_LENGTH": settings.max_body_bytes,
             **(config or {}),
         },
+        scrape_gauges=oldest_pending_age_gauge(newsletter.pool),
     )
     app.extensions["newsletter"] = newsletter
     install_token_verifier(app, verifier or token_verifier(newsletter))
