@@ -28,6 +28,7 @@ KEY = b"k" * 32
         ("bytes=-5000", ByteRange(0, 999)),
         ("bytes=990-5000", ByteRange(990, 999)),
         ("BYTES = 5 - 5", ByteRange(5, 5)),
+        ("bytes=000000000000000000000005-6", ByteRange(5, 6)),
     ],
 )
 def test_single_ranges_are_resolved_against_the_size(header, expected):
@@ -42,6 +43,21 @@ def test_single_ranges_are_resolved_against_the_size(header, expected):
 def test_malformed_multiple_or_outside_ranges_are_unsatisfiable(header):
     with pytest.raises(UnsatisfiableRange):
         parse_range(header, 1000)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("bytes=0-" + "9" * 20, ByteRange(0, 999), id="last-20-digits"),
+        pytest.param("bytes=10-" + "9" * 5000, ByteRange(10, 999), id="last-5000-digits"),
+        pytest.param("bytes=-" + "9" * 20, ByteRange(0, 999), id="suffix-20-digits"),
+        pytest.param("bytes=-" + "9" * 5000, ByteRange(0, 999), id="suffix-5000-digits"),
+    ],
+)
+def test_a_last_position_or_suffix_too_long_to_read_reaches_the_end(header, expected):
+    # RFC 9110 §14.1.1: a last position past the end means "to the end", a suffix longer than the
+    # file the whole file; however many digits they have.
+    assert parse_range(header, 1000) == expected
 
 
 def test_an_empty_file_has_no_satisfiable_range():

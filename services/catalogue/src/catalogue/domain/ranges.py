@@ -34,16 +34,32 @@ def parse_range(header: str, size: int) -> ByteRange:
     if "," in spec:
         raise UnsatisfiableRange("only one range per request is served")
     match = BYTE_RANGE.match(spec)
-    if not match or not any(match.groups()) or any(len(part) > MAX_DIGITS for part in match.groups()):
+    if not match or not any(match.groups()):
         raise UnsatisfiableRange("the range is malformed")
     first, last = match.groups()
-    if not first:
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise UnsatisfiableRange("the range is empty")
-        return ByteRange(max(0, size - suffix), size - 1)
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    return suffix_range(last, size) if not first else bounded_range(first, last, size)
+
+
+def suffix_range(length_digits: str, size: int) -> ByteRange:
+    """The file's last bytes; a suffix longer than the file is the whole file (RFC 9110 §14.1.1)."""
+    length = position(length_digits)
+    if length == 0 or size == 0:
+        raise UnsatisfiableRange("the range is empty")
+    return ByteRange(0 if length is None else max(0, size - length), size - 1)
+
+
+def bounded_range(first_digits: str, last_digits: str, size: int) -> ByteRange:
+    """From the first position to the last, or to the end of the file when the last is absent or past
+    it (RFC 9110 §14.1.1)."""
+    start = position(first_digits)
+    end = position(last_digits) if last_digits else None
+    if start is None or start >= size or (end is not None and end < start):
         raise UnsatisfiableRange("the range lies outside the file")
-    return ByteRange(start, end)
+    return ByteRange(start, size - 1 if end is None else min(end, size - 1))
+
+
+def position(digits: str) -> int | None:
+    """The number `digits` spell; None when it has more than MAX_DIGITS significant digits, past any
+    file (and never handed to int(), which refuses strings of over 4300 digits)."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= MAX_DIGITS else None
