@@ -50,7 +50,8 @@ def file_response(
         headers["Repr-Digest"] = repr_digest(stored.sha256)
     if stored.etag:
         headers["ETag"] = f'"{stored.etag}"'
-        if request.if_none_match.contains(stored.etag):
+        # Weak comparison (RFC 9110 §13.1.2): a cache may hold the file under W/"…"; If-Range stays strong.
+        if request.if_none_match.contains_weak(stored.etag):
             return Response(status=304, headers=headers)
     if x_accel_prefix:
         # nginx serves the bytes (and the ranges) from its internal location for this prefix.
