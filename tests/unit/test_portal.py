@@ -15,6 +15,7 @@ from portal.bootstrap import bootstrap
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import choose_language, clock_duration, safe_return_path
 from portal.entrypoints.app import create_app, long_date
+from portal.entrypoints.pages.console_newsletter import scheduled_time
 from portal.entrypoints.pages.console_videos import upload_id_of
 from portal.entrypoints.pages.videos import Player, player
 from portal.entrypoints.problems import CREDENTIALS, field_errors
@@ -856,3 +857,15 @@ def test_the_console_names_roles_mails_and_audit_outcomes_in_french():
     form = {"csrf_token": token, "email": "ed@example.org", "role": "support"}
     granted = client.post("/console/staff/grants", data=form, headers=french, follow_redirects=True)
     assert "ed@example.org a maintenant le rôle Assistance." in granted.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("2027-01-05T09:00", "2027-01-05T09:00:00+00:00"),
+        ("2027-01-05T09:00+02:00", "2027-01-05T07:00:00+00:00"),
+        ("", None),
+    ],
+)
+def test_a_send_time_is_utc_unless_it_names_its_offset(typed, sent):
+    assert scheduled_time(typed) == sent

@@ -159,10 +159,12 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
 
 
 def scheduled_time(value: str) -> str | None:
-    """The form's date and time (UTC) in RFC 3339; None (now) when empty; ValueError when not a time."""
+    """The form's date and time in RFC 3339: UTC unless it names its offset (the form's field sends
+    none); None (now) when empty; ValueError when not a time."""
     if not value.strip():
         return None
-    return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC).isoformat()
+    when = datetime.fromisoformat(value.strip())
+    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)).isoformat()
 
 
 def issue_problem(error: ApiError) -> str:
