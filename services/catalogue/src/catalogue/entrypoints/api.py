@@ -47,6 +47,9 @@ EDITOR_PROBLEMS = {
     422: "Invalid",
 }
 
+# The one token a public read refuses; any other failure to authenticate sees published videos only.
+INVALID_TOKEN = {401: "A bearer token was sent but is not valid (malformed, forged or expired)"}
+
 # The public list changes when a video is ingested: a minute's delay is fine for visitors, and lets a
 # browser, nginx or a CDN absorb a burst of identical searches (the front page) without a query each.
 LIST_MAX_AGE_S = 60
@@ -77,13 +80,17 @@ def summary(video: Video) -> dict[str, Any]:
 
 def sees_everything() -> bool:
     """Whether the request is a catalogue editor's (with the second factor), who sees unpublished
-    videos too; anybody else, with or without a token, sees published videos only."""
+    videos too. Anybody else sees published videos only, whatever they send: no token, another scheme,
+    an unverified or revoked account's token, any token while identity's keys cannot be fetched."""
     if "Authorization" not in request.headers:
         return False
-    principal = authenticate_request(verified=True)
     try:
-        check_role(principal, Role.CATALOGUE_EDITOR)
-    except Problem:
+        check_role(authenticate_request(verified=True), Role.CATALOGUE_EDITOR)
+    except Problem as refused:
+        if refused.slug == "invalid-token":
+            # Malformed, forged or expired: a 401 makes its client renew it, where an editor would
+            # otherwise take the published videos for all of them.
+            raise
         return False
     return True
 
@@ -94,7 +101,7 @@ class Videos(MethodView):
     @videos.arguments(schemas.VideoQuery, location="query", unknown=RAISE)
     @videos.response(200, schemas.VideoPage)
     @videos.doc(security=[{}, *BEARER_AUTH])
-    @document_problems(videos, {401: "A token was sent but is not valid"})
+    @document_problems(videos, INVALID_TOKEN)
     def get(self, query: SearchQuery) -> dict[str, Any]:
         """Browse the newest videos, or search words in titles, descriptions, people, places and tags
         (in English and French). Published videos only, except for a catalogue editor's token."""
@@ -146,7 +153,7 @@ class VideoDetail(MethodView):
     @public_for(LIST_MAX_AGE_S)
     @videos.response(200, schemas.VideoDetail)
     @videos.doc(security=[{}, *BEARER_AUTH])
-    @document_problems(videos, {401: "A token was sent but is not valid", 404: "No such video"})
+    @document_problems(videos, INVALID_TOKEN | {404: "No such video"})
     def get(self, video_id: UUID) -> dict[str, Any]:
         """A video with its renditions (published only, except for a catalogue editor's token)."""
         return summary(use_cases.video(catalogue(), video_id, everything=sees_everything()))
@@ -214,7 +221,9 @@ def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
 @videos.route("/<uuid:video_id>/thumbnail")
 class Thumbnail(MethodView):
     @videos.doc(responses=IMAGE_RESPONSES)
-    @document_problems(videos, {404: "No such video or no thumbnail", 503: "The file is not available"})
+    @document_problems(
+        videos, INVALID_TOKEN | {404: "No such video or no thumbnail", 503: "The file is not available"}
+    )
     def get(self, video_id: UUID) -> Response:
         """The video's thumbnail image."""
         return image_response(video_id, "thumbnail", "image/jpeg")
@@ -223,7 +232,9 @@ class Thumbnail(MethodView):
 @videos.route("/<uuid:video_id>/poster")
 class Poster(MethodView):
     @videos.doc(responses=IMAGE_RESPONSES)
-    @document_problems(videos, {404: "No such video or no poster", 503: "The file is not available"})
+    @document_problems(
+        videos, INVALID_TOKEN | {404: "No such video or no poster", 503: "The file is not available"}
+    )
     def get(self, video_id: UUID) -> Response:
         """The video's poster: a full-size still for the player."""
         return image_response(video_id, "poster", "image/jpeg")
@@ -248,7 +259,8 @@ class Preview(MethodView):
     @videos.doc(responses=file_responses("The preview, or the smallest rendition a browser plays"))
     @document_problems(
         videos,
-        {
+        INVALID_TOKEN
+        | {
             404: "No such video, or none of its files plays in a browser",
             416: "Malformed, multiple or unsatisfiable range",
             503: "The file is not available",
