@@ -1,6 +1,6 @@
 """Published videos are public whatever token comes with the request: only a catalogue editor's sees
 more, and any other token (unverified, revoked, uncheckable while identity's keys are unreachable) sees
-what anybody sees."""
+what anybody sees. Their files are cached publicly only when no token was sent."""
 
 import uuid
 from typing import Any
@@ -96,3 +96,22 @@ def test_a_bearer_token_that_is_not_valid_is_a_401_so_its_client_renews_it(catal
         response = catalogue_client.get(f"/v1/videos/{published['id']}{suffix}", headers=bearer("forged"))
         assert response.status_code == 401 and response.json["type"].endswith("invalid-token"), suffix
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("suffix", ["/preview", "/thumbnail"])
+def test_files_are_cached_publicly_only_without_a_token(catalogue_client, published, suffix):
+    path = f"/v1/videos/{published['id']}{suffix}"
+    anonymous, with_token = catalogue_client.get(path), catalogue_client.get(path, headers=editor())
+    assert anonymous.headers["Cache-Control"] == "public, max-age=3600"
+    assert with_token.headers["Cache-Control"] == "private, max-age=0"
+    for response in (anonymous, with_token):
+        assert "Authorization" in response.headers["Vary"]
+
+
+def test_an_editors_preview_of_an_unpublished_video_stays_private(catalogue_client, withdrawn):
+    path = f"/v1/videos/{withdrawn['id']}/preview"
+    assert catalogue_client.get(path).status_code == 404
+    response = catalogue_client.get(path, headers=editor())
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, max-age=0"
+    assert "Authorization" in response.headers["Vary"]

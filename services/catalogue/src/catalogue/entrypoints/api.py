@@ -203,19 +203,28 @@ IMAGE_RESPONSES = {
 
 def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
     image = use_cases.thumbnail(catalogue(), video_id, kind, everything=sees_everything())
-    cache = "public, max-age=3600" if "Authorization" not in request.headers else "private, max-age=0"
+    return inline_file(image.key, image.size, media_type, image.sha256)
+
+
+def inline_file(key: str, size: int, media_type: str, sha256: str) -> Response:
+    """A video's image or preview for the page to show. Cached publicly for an hour only when no token
+    was sent: such a request sees published videos only, where an editor's may be about an unpublished
+    one, which no shared cache may keep."""
+    anonymous = "Authorization" not in request.headers
     stored = StoredFile(
-        image.key,
-        image.size,
+        key,
+        size,
         media_type,
         "inline",
-        etag=image.sha256,
-        cache_control=cache,
-        sha256=image.sha256,
+        etag=sha256,
+        cache_control="public, max-age=3600" if anonymous else "private, max-age=0",
+        sha256=sha256,
     )
-    return file_response(
-        stored, lambda: use_cases.open_file(catalogue(), image.key), x_accel_prefix=x_accel_prefix()
+    response = file_response(
+        stored, lambda: use_cases.open_file(catalogue(), key), x_accel_prefix=x_accel_prefix()
     )
+    response.vary.add("Authorization")
+    return response
 
 
 @videos.route("/<uuid:video_id>/thumbnail")
@@ -276,19 +285,8 @@ class Preview(MethodView):
         rendition = preview_rendition(video)
         if rendition is None:
             raise NotFound("None of this video's files plays in a browser.")
-        stored = StoredFile(
-            key=rendition.storage_key,
-            size=rendition.size_bytes,
-            media_type=media_type(rendition.container),
-            disposition="inline",
-            etag=rendition.checksum,
-            cache_control="public, max-age=3600",
-            sha256=rendition.checksum,
-        )
-        return file_response(
-            stored,
-            lambda: use_cases.open_file(catalogue(), rendition.storage_key),
-            x_accel_prefix=x_accel_prefix(),
+        return inline_file(
+            rendition.storage_key, rendition.size_bytes, media_type(rendition.container), rendition.checksum
         )
 
 
