@@ -63,7 +63,8 @@ SERVER_BLOCK = """\
 
 # nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges, but
 # drops its other headers: the ETag must be the catalogue's (the file's SHA-256), not nginx's
-# modification-time one, and Repr-Digest (RFC 9530, the stored SHA-256) must reach the client.
+# modification-time one, Repr-Digest (RFC 9530, the stored SHA-256) must reach the client, and so must
+# Vary: Authorization on previews and images (what a shared cache may keep depends on it).
 MEDIA_BLOCK = """\
         location {x_accel}/ {{
             internal;
@@ -71,6 +72,7 @@ MEDIA_BLOCK = """\
             etag off;
             add_header ETag $upstream_http_etag;
             add_header Repr-Digest $upstream_http_repr_digest;
+            add_header Vary $upstream_http_vary;
         }}
 """
 

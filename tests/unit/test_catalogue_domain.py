@@ -38,7 +38,7 @@ def test_single_ranges_are_resolved_against_the_size(header, expected):
 @pytest.mark.parametrize(
     "header",
     ["bytes=1000-", "bytes=5-4", "bytes=-0", "bytes=0-1,5-6", "bytes=", "bytes=-", "items=0-1", "bytes=a-b",
-     "bytes=" + "9" * 30 + "-", "0-1", "bytes=1-2-3"],
+     "bytes=" + "9" * 30 + "-", "0-1", "bytes=1-2-3", "bytes=\u0661-\u0662"],
 )  # fmt: skip
 def test_malformed_multiple_or_outside_ranges_are_unsatisfiable(header):
     with pytest.raises(UnsatisfiableRange):

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-BYTE_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*\Z")
+BYTE_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*\Z", re.ASCII)
 MAX_DIGITS = 19  # anything longer than a 63-bit offset is no real file's
 
 
