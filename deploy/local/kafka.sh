@@ -19,6 +19,9 @@
 #   KAFKA_HEAP             JVM heap options (default: -Xmx512m -Xms512m)
 #   KAFKA_LIBS_FROM        another state folder's kafka/libs: its jars are taken (hard links) when
 #                          Maven resolved them from the same pom, so a private cluster skips Maven
+#   KAFKA_SASL_PORT        one node only: a SASL_PLAINTEXT listener (SCRAM-SHA-512) on this port too,
+#                          for the users of KAFKA_SCRAM_USERS
+#   KAFKA_SCRAM_USERS      name=password,…: the SCRAM-SHA-512 users a new node is formatted with
 #
 # Topics are not created here (auto.create.topics.enable=false): the services do that.
 set -euo pipefail
@@ -137,10 +140,11 @@ write_config() {
 process.roles=broker,controller
 node.id=$NODE
 controller.quorum.voters=$(node_list "$CONTROLLER_PORTS" yes)
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT$(sasl_listener)
+advertised.listeners=PLAINTEXT://$HOST:$PORT$(sasl_listener)
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+$(sasl_settings)
 controller.listener.names=CONTROLLER
 log.dirs=$DATA
 
@@ -177,14 +181,28 @@ cluster_id() {
     cat "$file"
 }
 
+# The clients' SASL listener (KAFKA_SASL_PORT), as listed in listeners= and advertised.listeners=.
+sasl_listener() { [[ -z ${KAFKA_SASL_PORT:-} ]] || echo ",SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT"; }
+
+sasl_settings() {
+    [[ -n ${KAFKA_SASL_PORT:-} ]] || return 0
+    echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
+    echo "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+}
+
 format_storage() {
     [[ -f $DATA/meta.properties ]] && return 0
-    local cluster_id
+    local cluster_id pair users scram=()
     local out="$KDIR/format.out"
     cluster_id="$(cluster_id)"
+    IFS=, read -r -a users <<<"${KAFKA_SCRAM_USERS:-}"
+    for pair in "${users[@]}"; do  # name=password: a SCRAM-SHA-512 user of the new node
+        [[ $pair == *=* ]] || die "KAFKA_SCRAM_USERS: expected name=password, got '$pair'"
+        scram+=(--add-scram "SCRAM-SHA-512=[name=${pair%%=*},password=${pair#*=}]")
+    done
     log "formatting $DATA (cluster id $cluster_id)"
     # With controller.quorum.voters (a static quorum) format takes no --standalone.
-    if ! kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" >>"$out" 2>&1; then
+    if ! kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS" "${scram[@]}" >>"$out" 2>&1; then
         tail -n 20 "$out" >&2
         die "kafka.tools.StorageTool format failed"
     fi

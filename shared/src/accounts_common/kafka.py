@@ -1,11 +1,16 @@
 """Kafka clients configured the way every service needs them, and what kafka-python needs helping with."""
 
+import dataclasses
+import functools
 import logging
 import threading
 import time
+from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError
+
+from accounts_common.config import FromEnvironment, load_from_env, setting
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,47 @@ CONSUMER_BASICS = {
 # What a reader (an operator's request, a late consumer's start) waits for each answer from Kafka:
 # under gunicorn's 30 s worker timeout, so a silent broker is a 503, not a killed worker.
 READER_TIMEOUT_MS = 10_000
+PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+
+
+def protocol(text: str) -> str:
+    if text.upper() not in PROTOCOLS:
+        raise ValueError(f"must be one of {', '.join(PROTOCOLS)}")
+    return text.upper()
+
+
+@dataclasses.dataclass(frozen=True)
+class KafkaLogin(FromEnvironment):
+    """How every client of a process reaches the cluster (KAFKA_*): in the clear by default; with
+    SASL_PLAINTEXT or SASL_SSL, as a SCRAM user (a Strimzi KafkaUser, its password from its Secret)."""
+
+    env_prefix = "KAFKA"
+    security_protocol: str = setting("PLAINTEXT", parse=protocol)
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""  # the CA of the brokers' certificates (SSL, SASL_SSL); empty: the system's
+
+    def client_settings(self) -> dict[str, Any]:
+        """kafka-python's settings for it."""
+        settings: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            if not (self.sasl_username and self.sasl_password):
+                raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are needed with SASL")
+            settings |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        if self.ssl_cafile:
+            settings["ssl_cafile"] = self.ssl_cafile
+        return settings
+
+
+@functools.cache
+def login() -> dict[str, Any]:
+    """This process's KafkaLogin, read from the environment once."""
+    return load_from_env(KafkaLogin, "KAFKA", warn_unknown=False).client_settings()
 
 
 def create_producer(
@@ -49,7 +95,12 @@ def create_producer(
         max_request_size=max_request_size,
         batch_size=batch_size,
         metrics_enabled=CLIENT_METRICS,
+        **login(),
     )
+
+
+def create_admin(bootstrap_servers: str, *, client_id: str) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id, **login())
 
 
 def create_consumer(
@@ -80,6 +131,7 @@ def create_consumer(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=min(3_000, session_timeout_ms // 3),
         **CONSUMER_BASICS,
+        **login(),
     )
 
 
@@ -93,6 +145,7 @@ def create_reader(bootstrap_servers: str, *, client_id: str, group_id: str | Non
         bootstrap_timeout_ms=READER_TIMEOUT_MS,
         request_timeout_ms=READER_TIMEOUT_MS,
         **CONSUMER_BASICS,
+        **login(),
     )
 
 

@@ -4,10 +4,11 @@ import argparse
 import logging
 from dataclasses import dataclass, field
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from accounts_common.config import kafka_bootstrap_servers
+from accounts_common.kafka import create_admin
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) ->
     A cluster with fewer brokers than a topic's replicas (a single local broker) gets as many
     replicas as it has brokers, and a minimum of in-sync replicas it can meet.
     """
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="accounts-topics")
+    admin = create_admin(bootstrap_servers, client_id="accounts-topics")
     try:
         brokers = len(admin.describe_cluster()["brokers"])
         existing = set(admin.list_topics())
@@ -170,7 +171,7 @@ def new_topic(topic: Topic, brokers: int) -> NewTopic:
 
 def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
     """Delete these topics (private copies made by a test or benchmark run)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="accounts-topics")
+    admin = create_admin(bootstrap_servers, client_id="accounts-topics")
     try:
         admin.delete_topics(names)
     finally:

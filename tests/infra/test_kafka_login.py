@@ -1,0 +1,78 @@
+"""Clients log in to Kafka as SCRAM users (KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT, as deploy/k8s's
+KafkaUsers require), against a private broker whose SASL listener knows one user."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka.errors import KafkaError
+
+from accounts_common import kafka
+from accounts_common.events.topics import Topic, ensure_topics
+from bench.chaos.infra import REPO, run_script
+from tests.support.polling import wait_for
+from tests.support.processes import free_port
+
+USER, PASSWORD = "mailer", f"scram-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def scram_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private one-node Kafka with a SASL_PLAINTEXT (SCRAM-SHA-512) listener; its address."""
+    sasl_port = free_port()
+    env = {
+        "STATE_DIR": str(tmp_path_factory.mktemp("scram-kafka")),
+        "KAFKA_PORT": str(free_port()),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_SASL_PORT": str(sasl_port),
+        "KAFKA_SCRAM_USERS": f"{USER}={PASSWORD}",
+        "KAFKA_HEAP": "-Xmx384m -Xms384m",
+        "KAFKA_LIBS_FROM": str(Path(os.environ.get("STATE_DIR", REPO / ".state")) / "kafka/libs"),
+    }
+    run_script("kafka.sh", "start", env)
+    try:
+        yield f"127.0.0.1:{sasl_port}"
+    finally:
+        run_script("kafka.sh", "stop", env)
+
+
+@pytest.fixture
+def log_in_as(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    def log_in(password: str) -> None:
+        monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+        monkeypatch.setenv("KAFKA_SASL_USERNAME", USER)
+        monkeypatch.setenv("KAFKA_SASL_PASSWORD", password)
+        kafka.login.cache_clear()
+
+    yield log_in
+    kafka.login.cache_clear()
+
+
+def test_a_scram_user_creates_a_topic_produces_and_consumes(scram_broker, log_in_as):
+    log_in_as(PASSWORD)
+    topic = f"scram-{uuid.uuid4().hex[:8]}"
+    assert ensure_topics(scram_broker, (Topic(topic, partitions=1),)) == [topic]
+    producer = kafka.create_producer(scram_broker, client_id="scram-test")
+    producer.send(topic, b"logged in").get(timeout=10)
+    producer.close()
+    consumer = kafka.create_consumer(scram_broker, group_id=f"scram-{topic}", topics=(topic,))
+    try:
+        values: list[bytes] = []
+
+        def received() -> bool:
+            for records in consumer.poll(timeout_ms=500).values():
+                values.extend(record.value for record in records)
+            return bool(values)
+
+        wait_for(received, timeout=30, what="the record, read back as the SCRAM user")
+    finally:
+        consumer.close()
+    assert values == [b"logged in"]
+
+
+def test_a_wrong_password_gets_nowhere(scram_broker, log_in_as):
+    log_in_as("not-" + PASSWORD)
+    with pytest.raises(KafkaError):
+        ensure_topics(scram_broker, (Topic(f"scram-{uuid.uuid4().hex[:8]}", partitions=1),))
