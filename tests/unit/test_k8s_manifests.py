@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from accounts_common.kafka import KafkaLogin
+
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
@@ -71,7 +73,7 @@ def source_text() -> str:
 
 def settings_variables() -> set[str]:
     """Every variable the services' settings read (most are named after their field, not written out)."""
-    return set().union(
+    return KafkaLogin.variables().union(
         *(importlib.import_module(f"{name}.settings").Settings.variables() for name in SERVICES)
     )
 
@@ -306,3 +308,16 @@ def test_the_bounce_reader_watches_a_maildir_the_mail_server_can_write_too():
     assert claims[volume["persistentVolumeClaim"]["claimName"]]["accessModes"] == ["ReadWriteMany"]
     assert not mount.get("readOnly"), "messages read are filed (new/ to cur/)"
     assert deployment["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("app", sorted(app for app, peers in ALLOWED_PEERS.items() if "kafka" in peers))
+def test_each_workload_that_reaches_kafka_logs_in_as_its_services_user(app):
+    users = {doc["metadata"]["name"] for doc in of_kind("KafkaUser")}
+    config = {key: value for doc in of_kind("ConfigMap") for key, value in doc["data"].items()}
+    [template] = [template for name, template in workloads() if name == app]
+    env = {item["name"]: item for item in template["spec"]["containers"][0].get("env", [])}
+    service = app.split("-")[0]
+    assert config["KAFKA_SECURITY_PROTOCOL"].startswith("SASL")
+    assert env["KAFKA_SASL_USERNAME"]["value"] == service and service in users
+    password = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": service, "key": "password"}  # the Secret Strimzi makes for the user
