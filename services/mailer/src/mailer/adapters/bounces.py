@@ -8,8 +8,10 @@ delayed: soft). An address both permanent and temporary in one message counts as
 
 import email
 import email.policy
+import functools
 import logging
 import mailbox
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -92,16 +94,46 @@ def _text(address: bytes | str) -> str:
 def unread_messages(folder: Path) -> Iterator[tuple[bytes, Callable[..., None]]]:
     """Each new message of the Maildir, with the call that files it as read (moved to cur/, flag S;
     `flagged=True` adds F, for an operator to look at) once it has been handled: a crash before that
-    reads it again, which is harmless."""
-    box = mailbox.Maildir(folder, create=True)
-    for key in list(box.iterkeys()):
-        message = box.get_message(key)
-        if message.get_subdir() != "new":
+    reads it again, which is harmless.
+
+    Only new/ is listed: cur/ holds what was handled already, and grows until housekeeping expires it.
+    """
+    mailbox.Maildir(folder, create=True)  # new/, cur/ and tmp/, as a mail server delivering to it makes
+    for path in _messages_in(folder / "new"):
+        try:
+            raw = path.read_bytes()
+        except OSError as error:  # filed by another reader since listed, or unreadable: left as it is
+            log.warning("bounces: %s could not be read: %s", path, error)
             continue
+        yield raw, functools.partial(_file_as_read, path)
 
-        def done(key: str = key, message: mailbox.MaildirMessage = message, *, flagged: bool = False) -> None:
-            message.set_subdir("cur")
-            message.add_flag("SF" if flagged else "S")
-            box[key] = message
 
-        yield message.as_bytes(), done
+def _messages_in(subdir: Path) -> list[Path]:
+    """The messages of a Maildir's new/ or cur/, by name (the oldest first): regular files only, and
+    no hidden ones (a name starting with a dot is no message in a Maildir); tmp/ is never read."""
+    try:
+        with os.scandir(subdir) as entries:
+            names = [
+                entry.name
+                for entry in entries
+                if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False)
+            ]
+    except FileNotFoundError:
+        return []
+    return [subdir / name for name in sorted(names)]
+
+
+def _flags(name: str) -> set[str]:
+    """The flags a Maildir file name carries after its colon ("<key>:2,FS")."""
+    _, _, info = name.partition(mailbox.Maildir.colon)
+    return set(info[2:]) if info.startswith("2,") else set()
+
+
+def _file_as_read(path: Path, *, flagged: bool = False) -> None:
+    key = path.name.partition(mailbox.Maildir.colon)[0]
+    flags = "".join(sorted(_flags(path.name) | ({"S", "F"} if flagged else {"S"})))
+    read = path.parent.parent / "cur" / f"{key}{mailbox.Maildir.colon}2,{flags}"
+    try:
+        os.rename(path, read)
+    except OSError as error:  # gone already (another reader filed it), or cur/ not writable
+        log.warning("bounces: %s could not be filed as read: %s", path, error)

@@ -1,0 +1,81 @@
+"""The bounce Maildir as `mailer bounces` reads it: only new/ is listed and read, each message filed
+into cur/ once handled."""
+
+import builtins
+import mailbox
+from pathlib import Path
+
+import pytest
+
+from mailer.adapters.bounces import unread_messages
+
+BOUNCE = b"From: MAILER-DAEMON@example.org\nSubject: Undelivered Mail\n\n5.1.1 User unknown\n"
+
+
+def maildir(tmp_path: Path) -> Path:
+    folder = tmp_path / "bounces"
+    mailbox.Maildir(folder, create=True)
+    return folder
+
+
+def test_only_new_messages_are_opened_not_those_already_handled(tmp_path, monkeypatch):
+    folder = maildir(tmp_path)
+    for number in range(3):
+        (folder / "cur" / f"{number}.handled:2,S").write_bytes(BOUNCE)
+    (folder / "new" / "9.arrived").write_bytes(BOUNCE)
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def spying_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spying_open)
+    assert [raw for raw, _ in unread_messages(folder)] == [BOUNCE]
+    assert not [path for path in opened if "/cur/" in path]
+
+
+def test_hidden_files_folders_and_tmp_are_no_messages(tmp_path):
+    folder = maildir(tmp_path)
+    (folder / "new" / ".nfs0001").write_bytes(b"not a message")
+    (folder / "new" / "subfolder").mkdir()
+    (folder / "tmp" / "1.being-delivered").write_bytes(BOUNCE)
+    (folder / "new" / "2.arrived").write_bytes(BOUNCE)
+    assert [raw for raw, _ in unread_messages(folder)] == [BOUNCE]
+
+
+def test_a_handled_message_is_filed_into_cur_with_s_or_fs_under_its_key(tmp_path):
+    folder = maildir(tmp_path)
+    (folder / "new" / "1.read").write_bytes(BOUNCE)
+    (folder / "new" / "2.odd").write_bytes(b"odd")
+    (folder / "new" / "3.flagged-by-its-sender:2,F").write_bytes(BOUNCE)
+    for raw, done in unread_messages(folder):
+        done(flagged=b"odd" in raw)
+    assert sorted(path.name for path in folder.glob("*/*")) == [
+        "1.read:2,S", "2.odd:2,FS", "3.flagged-by-its-sender:2,FS"
+    ]  # fmt: skip
+    assert all(path.parent.name == "cur" for path in folder.glob("*/*"))
+    by_mailbox = mailbox.Maildir(folder)
+    assert by_mailbox.get_message("2.odd").get_flags() == "FS"
+    assert list(unread_messages(folder)) == []
+
+
+def test_a_message_not_filed_before_a_crash_is_read_again(tmp_path):
+    folder = maildir(tmp_path)
+    (folder / "new" / "1.arrived").write_bytes(BOUNCE)
+    with pytest.raises(RuntimeError):
+        for _raw, _done in unread_messages(folder):
+            raise RuntimeError("the process dies while handling it")
+    assert [raw for raw, _ in unread_messages(folder)] == [BOUNCE]
+
+
+def test_a_message_gone_since_listed_is_skipped_and_filing_one_gone_is_no_crash(tmp_path):
+    folder = maildir(tmp_path)
+    (folder / "new" / "1.first").write_bytes(BOUNCE)
+    (folder / "new" / "2.second").write_bytes(BOUNCE)
+    messages = unread_messages(folder)
+    _, done = next(messages)
+    (folder / "new" / "1.first").unlink()  # another reader filed both meanwhile
+    (folder / "new" / "2.second").unlink()
+    done()
+    assert list(messages) == []
