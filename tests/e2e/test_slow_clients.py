@@ -6,6 +6,8 @@ sixteen threads. In front of them nginx holds those connections itself, so a nor
 its answer; the catalogue hands its files to nginx by X-Accel-Redirect, and a silent client is dropped.
 """
 
+import hashlib
+import json
 import os
 import socket
 import urllib.error
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,7 @@ class Fronted:
     link: str
     content: bytes
     uploads: Path
+    media: Path
     editor: dict[str, str]
 
 
@@ -83,6 +87,7 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
             link=granted_link(env["CATALOGUE_DATABASE_URL"], "big.mxf", len(content), link_key),
             content=content,
             uploads=media / ".uploads",
+            media=media,
             editor=stack_staff_header(stack, infra, "catalogue-editor"),
         )
 
@@ -92,6 +97,19 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
         return response.status, dict(response.headers), response.read()
+
+
+def answer(request: urllib.request.Request) -> tuple[int, Message, bytes]:
+    """The answer to `request`, an error status included, with every header as sent (repeats too)."""
+    try:
+        with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, bytes]:
+    return answer(urllib.request.Request(url, headers=headers or {}))
 
 
 def closing(held: list[socket.socket]) -> ExitStack:
@@ -114,6 +132,59 @@ def test_nginx_sends_the_catalogues_files_ranges_included(fronted: Fronted) -> N
     # Behind it, the catalogue checked the link and answered with the redirect alone.
     status, headers, body = fetch(fronted.catalogue_internal_url + fronted.link)
     assert headers["X-Accel-Redirect"] == "/protected-media/big.mxf" and body == b""
+
+
+def test_a_preview_through_nginx_keeps_vary_and_is_cached_publicly_only_without_a_token(
+    fronted: Fronted,
+) -> None:
+    """nginx sends the preview (X-Accel-Redirect) with the catalogue's Vary: Authorization and its
+    Cache-Control, public without a token and private with one: a shared cache must neither hand an
+    answer to a request with a token to anyone else, nor an anonymous one to a request with a token."""
+    content = uuid.uuid4().bytes * 4096
+    sha256 = hashlib.sha256(content).hexdigest()
+    (fronted.media / "previews").mkdir()
+    (fronted.media / "previews" / "clip.mp4").write_bytes(content)
+    rendition = {"label": "360p MP4", "container": "mp4", "codec": "h264", "width": 640, "height": 360,
+                 "bitrate": 800_000, "path": "previews/clip.mp4"}  # fmt: skip
+    video = {"title": {"en": "Preview"}, "published_at": "2021-02-11T14:00:00Z", "duration": 4,
+             "renditions": [rendition]}  # fmt: skip
+    status, _, created = answer(
+        urllib.request.Request(
+            f"{fronted.catalogue_url}/v1/videos/imports",
+            data=json.dumps(video).encode(),
+            headers=fronted.editor | {"Content-Type": "application/json"},
+        )
+    )
+    assert status == 201, created
+    preview = f"{fronted.catalogue_url}/v1/videos/{json.loads(created)['id']}/preview"
+
+    status, headers, body = get(preview)
+    assert (status, body) == (200, content)
+    assert headers.get_all("Vary") == ["Authorization"]
+    assert headers.get_all("Cache-Control") == ["public, max-age=3600"]
+    assert headers.get_all("ETag") == [f'"{sha256}"']  # the catalogue's, not nginx's
+    assert headers["Content-Type"] == "video/mp4"
+    assert headers["Content-Length"] == str(len(content))
+    assert "X-Accel-Redirect" not in headers
+
+    status, headers, body = get(preview, {"Range": "bytes=10-19"})
+    assert (status, body) == (206, content[10:20])
+    assert headers["Content-Range"] == f"bytes 10-19/{len(content)}"
+    assert headers.get_all("Vary") == ["Authorization"]
+    assert headers.get_all("Cache-Control") == ["public, max-age=3600"]
+
+    status, headers, body = get(preview, fronted.editor)
+    assert (status, body) == (200, content)
+    assert headers.get_all("Vary") == ["Authorization"]
+    assert headers.get_all("Cache-Control") == ["private, max-age=0"]
+    assert headers.get_all("ETag") == [f'"{sha256}"']
+    assert headers["Content-Length"] == str(len(content))
+
+    # Revalidated, the catalogue answers itself (no file): nginx passes its headers on.
+    status, headers, body = get(preview, {"If-None-Match": f'W/"{sha256}"'})
+    assert (status, body) == (304, b"")
+    assert headers.get_all("Vary") == ["Authorization"]
+    assert headers.get_all("ETag") == [f'"{sha256}"']
 
 
 def test_sixty_slow_clients_on_the_catalogue_leave_search_and_downloads_answering(fronted: Fronted) -> None:
