@@ -3,7 +3,9 @@
 read by `mailer bounces`, which suppresses the address and reports the very delivery that bounced."""
 
 import mailbox
+import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.domain.messages import Content, Envelope, build_message
-from mailer.entrypoints.cli import worker_pool
+from mailer.entrypoints.cli import main, worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.bounces import read_maildir
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
@@ -153,3 +155,23 @@ def test_a_bounce_that_returns_no_mail_we_sent_to_its_address_is_ignored(mailer_
     reported = {f["delivery_id"] for f in failures(mailer_pool)}
     assert not reported & {uuid.UUID(elsewhere), uuid.UUID(to_victim)}
     assert sorted(path.parent.name for path in folder.glob("*/1.*")) == ["cur", "cur"]
+
+
+def test_mailer_bounces_run_once_reads_new_mail_and_expires_handled_mail_but_not_the_flagged(
+    mailer_pool, tmp_path, monkeypatch, capsys
+):
+    folder = tmp_path / "mailbox"
+    mailbox.Maildir(folder, create=True)
+    shutil.copy(SAMPLES / "postfix.eml", folder / "new" / "9.new")
+    long_ago = time.time() - 91 * 86400
+    for name in ("1.handled:2,S", "2.for-an-operator:2,FS"):
+        shutil.copy(SAMPLES / "postfix.eml", folder / "cur" / name)
+        os.utime(folder / "cur" / name, (long_ago, long_ago))
+    monkeypatch.setenv("MAILER_DATABASE_URL", mailer_pool.conninfo)
+    monkeypatch.setenv("MAILER_DELIVERY_LOG_DAYS", "90")
+    main(["bounces", "--maildir", str(folder)])
+    assert sorted(path.name for path in folder.glob("*/*")) == ["2.for-an-operator:2,FS", "9.new:2,S"]
+    assert capsys.readouterr().out.splitlines() == [
+        f"mailer: 1 bounce message(s) read from {folder}",
+        "mailer: 1 handled bounce message(s) expired",
+    ]

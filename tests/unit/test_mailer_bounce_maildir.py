@@ -1,13 +1,17 @@
 """The bounce Maildir as `mailer bounces` reads it: only new/ is listed and read, each message filed
-into cur/ once handled."""
+into cur/ once handled; handled messages expire, unless flagged for an operator."""
 
 import builtins
 import mailbox
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from mailer.adapters.bounces import unread_messages
+from mailer.adapters.bounces import expire_read_messages, unread_messages
+from mailer.service_layer.bounces import MaildirHousekeeping, watch_maildir
 
 BOUNCE = b"From: MAILER-DAEMON@example.org\nSubject: Undelivered Mail\n\n5.1.1 User unknown\n"
 
@@ -79,3 +83,60 @@ def test_a_message_gone_since_listed_is_skipped_and_filing_one_gone_is_no_crash(
     (folder / "new" / "2.second").unlink()
     done()
     assert list(messages) == []
+
+
+DAY = 86400.0
+
+
+def aged(path: Path, days: float, raw: bytes = BOUNCE) -> Path:
+    path.write_bytes(raw)
+    then = time.time() - days * DAY
+    os.utime(path, (then, then))
+    return path
+
+
+def test_handled_messages_older_than_the_limit_go_but_not_those_flagged_for_an_operator(tmp_path):
+    folder = maildir(tmp_path)
+    aged(folder / "cur" / "1.old:2,S", days=91)
+    aged(folder / "cur" / "2.old-unreadable:2,FS", days=400)
+    aged(folder / "cur" / "3.young:2,S", days=89)
+    aged(folder / "cur" / ".hidden-old", days=400)
+    aged(folder / "new" / "4.old-but-unread", days=400)
+    aged(folder / "tmp" / "5.old-being-delivered", days=400)
+    assert expire_read_messages(folder, 90 * DAY) == 1
+    assert sorted(path.name for path in folder.glob("*/*")) == [
+        ".hidden-old", "2.old-unreadable:2,FS", "3.young:2,S", "4.old-but-unread", "5.old-being-delivered"
+    ]  # fmt: skip
+
+
+def test_expiring_a_maildir_that_is_not_there_expires_nothing(tmp_path):
+    assert expire_read_messages(tmp_path / "nowhere", 0) == 0
+
+
+def watched(folder: Path, housekeeping: MaildirHousekeeping, rounds: int) -> None:
+    """Run the bounces process's loop on an empty new/ (no database needed) for a few rounds."""
+    stop = threading.Event()
+    interval = 0.02
+    thread = threading.Thread(
+        target=watch_maildir, args=(None, "mailer.delivery-results.v1", folder, interval, stop, housekeeping)
+    )
+    thread.start()
+    time.sleep(interval * rounds)
+    stop.set()
+    thread.join(timeout=5)
+
+
+def test_the_bounce_reader_expires_handled_messages_when_its_housekeeping_is_due(tmp_path):
+    folder = maildir(tmp_path)
+    old = aged(folder / "cur" / "1.old:2,S", days=91)
+    flagged = aged(folder / "cur" / "2.old:2,FS", days=91)
+    watched(folder, MaildirHousekeeping(interval_s=0.05, max_age_s=90 * DAY), rounds=10)
+    assert not old.exists()
+    assert flagged.exists()
+
+
+def test_the_bounce_reader_expires_nothing_when_housekeeping_is_off(tmp_path):
+    folder = maildir(tmp_path)
+    old = aged(folder / "cur" / "1.old:2,S", days=91)
+    watched(folder, MaildirHousekeeping(interval_s=0, max_age_s=90 * DAY), rounds=5)
+    assert old.exists()

@@ -13,6 +13,7 @@ import logging
 import mailbox
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -137,3 +138,20 @@ def _file_as_read(path: Path, *, flagged: bool = False) -> None:
         os.rename(path, read)
     except OSError as error:  # gone already (another reader filed it), or cur/ not writable
         log.warning("bounces: %s could not be filed as read: %s", path, error)
+
+
+def expire_read_messages(folder: Path, max_age_s: float, now: float | None = None) -> int:
+    """Delete the messages of cur/ (handled) last modified more than `max_age_s` seconds ago, except
+    those flagged F, left for an operator to look at; how many went. new/ is never touched."""
+    oldest_kept = (time.time() if now is None else now) - max_age_s
+    expired = 0
+    for path in _messages_in(folder / "cur"):
+        if "F" in _flags(path.name):
+            continue
+        try:
+            if path.lstat().st_mtime < oldest_kept:
+                path.unlink()
+                expired += 1
+        except FileNotFoundError:  # deleted meanwhile (by an operator)
+            continue
+    return expired

@@ -172,14 +172,24 @@ def bounces_arguments(parser: argparse.ArgumentParser) -> None:
     bounces_arguments,
 )
 def read_bounces(settings: Settings, args: argparse.Namespace) -> None:
-    """Read the bounce Maildir once, or every --watch seconds until SIGTERM."""
+    """Read the bounce Maildir once, or every --watch seconds until SIGTERM; either way its handled
+    messages expire after MAILER_DELIVERY_LOG_DAYS (once, or every MAILER_HOUSEKEEPING_INTERVAL_S)."""
     folder, watch = args.maildir, args.watch
     topic = DELIVERY_RESULTS  # through the outbox: the relay adds the topic prefix
+    housekeeping = bounces.MaildirHousekeeping(
+        settings.housekeeping_interval_s, settings.delivery_log_days * 86400
+    )
     with create_pool(settings.database_url, name="mailer-bounces", max_size=1) as pool:
         if watch <= 0:
-            print(f"mailer: {bounces.read_maildir(pool, topic, folder)} bounce message(s) read from {folder}")
+            read = bounces.read_maildir(pool, topic, folder)
+            print(f"mailer: {read} bounce message(s) read from {folder}")
+            if housekeeping.interval_s:
+                expired = bounces.expire_handled(folder, housekeeping.max_age_s)
+                print(f"mailer: {expired} handled bounce message(s) expired")
             return
-        run_until_signalled(lambda stop: bounces.watch_maildir(pool, topic, folder, watch, stop))
+        run_until_signalled(
+            lambda stop: bounces.watch_maildir(pool, topic, folder, watch, stop, housekeeping)
+        )
 
 
 cli.web("serve health, metrics and the operators' API with gunicorn")

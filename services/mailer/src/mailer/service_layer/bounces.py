@@ -5,6 +5,7 @@ temporary failures) are only counted, the remote server still trying."""
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
@@ -12,6 +13,7 @@ import psycopg
 from prometheus_client import Counter
 from psycopg_pool import ConnectionPool
 
+from accounts_common.housekeeping import Schedule
 from mailer.adapters import bounces, deliveries
 from mailer.adapters.bounces import BounceReport
 
@@ -23,6 +25,9 @@ UNMATCHED = Counter(
     "Hard bounces ignored: they return no mail we sent to their address (forged, or not ours)",
 )
 UNREADABLE = Counter("mailer_bounce_messages_unreadable_total", "Messages of the bounce mailbox that failed")
+EXPIRED = Counter(
+    "mailer_bounce_messages_expired_total", "Handled messages of the bounce mailbox deleted by housekeeping"
+)
 REASON = "a delivery status notification says the address takes no mail (hard bounce)"
 
 
@@ -93,13 +98,44 @@ def _read_message(pool: ConnectionPool, results_topic: str, raw: bytes, folder: 
     record_report(pool, results_topic, report)
 
 
+@dataclass(frozen=True)
+class MaildirHousekeeping:
+    """Every `interval_s` seconds (0: never), the handled messages older than `max_age_s` go."""
+
+    interval_s: float
+    max_age_s: float
+
+
+def expire_handled(folder: Path, max_age_s: float) -> int:
+    """Delete the handled messages older than `max_age_s` (not those flagged F, for an operator);
+    how many went. A file system that refuses is logged, and the reading goes on."""
+    try:
+        expired = bounces.expire_read_messages(folder, max_age_s)
+    except OSError as error:
+        log.warning("bounces: handled messages in %s could not be expired: %s", folder, error)
+        return 0
+    if expired:
+        log.info("bounces: %d handled message(s) expired from %s", expired, folder)
+    EXPIRED.inc(expired)
+    return expired
+
+
 def watch_maildir(
-    pool: ConnectionPool, results_topic: str, folder: Path, interval: float, stop: threading.Event
+    pool: ConnectionPool,
+    results_topic: str,
+    folder: Path,
+    interval: float,
+    stop: threading.Event,
+    housekeeping: MaildirHousekeeping,
 ) -> None:
-    """Read the Maildir every `interval` seconds until `stop`."""
+    """Read the Maildir every `interval` seconds until `stop`, and expire its handled messages when
+    housekeeping is due."""
+    schedule = Schedule(housekeeping.interval_s)
     while not stop.is_set():
         try:
             read_maildir(pool, results_topic, folder)
         except psycopg.OperationalError as error:
             log.warning("bounces: %s; trying again", error)
+        if schedule.due():
+            expire_handled(folder, housekeeping.max_age_s)
         stop.wait(interval)
