@@ -11,6 +11,7 @@ from kafka.errors import KafkaError
 
 from accounts_common import kafka
 from accounts_common.events.topics import Topic, ensure_topics
+from accounts_testkit.events import TopicReader
 from bench.chaos.infra import REPO, run_script
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
@@ -70,6 +71,22 @@ def test_a_scram_user_creates_a_topic_produces_and_consumes(scram_broker, log_in
     finally:
         consumer.close()
     assert values == [b"logged in"]
+
+
+def test_the_testkits_topic_reader_reads_as_the_scram_user(scram_broker, log_in_as):
+    """TopicReader, which other teams' tests and ours read topics with, logs in as the services do."""
+    log_in_as(PASSWORD)
+    topic = f"scram-reader-{uuid.uuid4().hex[:8]}"
+    ensure_topics(scram_broker, (Topic(topic, partitions=2),))
+    reader = TopicReader(scram_broker, topic)
+    try:
+        producer = kafka.create_producer(scram_broker, client_id="scram-reader-test")
+        producer.send(topic, b'{"read": "as the SCRAM user"}').get(timeout=10)
+        producer.close()
+        reader.read_until(bool, timeout=30, what="the record, read by TopicReader as the SCRAM user")
+    finally:
+        reader.close()
+    assert reader.events() == [{"read": "as the SCRAM user"}]
 
 
 def test_a_wrong_password_gets_nowhere(scram_broker, log_in_as):

@@ -1,4 +1,5 @@
-"""Reading topics in tests the way any internal system would: a plain kafka-python consumer."""
+"""Reading topics in tests the way any internal system would: a plain kafka-python consumer, logged in
+as the services are (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*; see accounts_common.kafka.KafkaLogin)."""
 
 import json
 import time
@@ -7,17 +8,20 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from accounts_common.kafka import position_of
+from accounts_common.kafka import login, position_of
 
 # Generous: a test machine may be loaded (position_of fails past it rather than waiting without end).
 POSITION_TIMEOUT_MS = 30_000
 
 
 class TopicReader:
-    """Reads every record written to the topics after it was created (no consumer group)."""
+    """Reads every record written to the topics after it was created (no consumer group). It logs in
+    with the process's KAFKA_* settings, in the clear when they are unset."""
 
     def __init__(self, bootstrap_servers: str, *topics: str) -> None:
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **login()
+        )
         partitions = [
             TopicPartition(topic, partition)
             for topic in topics
