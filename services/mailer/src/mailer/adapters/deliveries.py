@@ -45,6 +45,7 @@ class Delivery:
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    account_id: UUID | None  # for the audit of a look-up; not shown to operators
 
 
 class DeliveryLog:
@@ -138,7 +139,7 @@ def deliveries_to(conn: psycopg.Connection, email: str, limit: int = 100) -> lis
     with conn.cursor(row_factory=class_row(Delivery)) as cursor:
         return cursor.execute(
             """SELECT event_id, kind, status, attempts, last_error, message_id,
-                      created_at, updated_at, sent_at
+                      created_at, updated_at, sent_at, account_id
                FROM deliveries WHERE lower(recipient) = lower(%s)
                ORDER BY created_at DESC LIMIT %s""",
             (email, limit),

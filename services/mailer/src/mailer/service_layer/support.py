@@ -15,6 +15,8 @@ from mailer.adapters import deliveries
 from mailer.adapters.deliveries import Delivery
 
 SOURCE = "/mailer"
+NO_ACCOUNT = "(no account)"
+TARGET_MAX_LENGTH = 512  # OperatorActionRecorded's target
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,12 @@ class Support:
     consumer_group: str  # whose dead letters: `<group>.dlq`
 
     def deliveries_to(self, email: str, actor: UUID) -> list[Delivery]:
-        """The newest emails to an address; reading a person's mail log is recorded."""
+        """The newest emails to an address; reading a person's mail log is recorded, with the
+        accounts they went to as its target (the audit trail is kept for good: never the address)."""
         with self.pool.connection() as conn, conn.transaction():
-            self._record(conn, actor, "deliveries.looked-up", email)
-            return deliveries.deliveries_to(conn, email)
+            found = deliveries.deliveries_to(conn, email)
+            self._record(conn, actor, "deliveries.looked-up", accounts_of(found))
+            return found
 
     def dead_letters(self) -> list[DeadLetter]:
         """The dead letters still to deal with: not replayed yet, and not sent since (one replayed on
@@ -55,3 +59,16 @@ class Support:
 
     def _record(self, conn: psycopg.Connection, actor: UUID, action: str, target: str) -> None:
         record_action(conn, source=SOURCE, actor_account_id=actor, action=action, target=target)
+
+
+def accounts_of(found: list[Delivery]) -> str:
+    """The distinct account ids of these deliveries, sorted and comma-separated ("(no account)" when
+    none has one); past the target's length, as many as fit and how many more there were."""
+    accounts = sorted({str(delivery.account_id) for delivery in found if delivery.account_id})
+    if not accounts:
+        return NO_ACCOUNT
+    target, kept = ",".join(accounts), len(accounts)
+    while len(target) > TARGET_MAX_LENGTH:
+        kept -= 1
+        target = ",".join(accounts[:kept]) + f",… {len(accounts) - kept} more"
+    return target

@@ -1,0 +1,106 @@
+"""Support's look-up of a person's mails against a real database: the audit trail, kept for good in
+identity's database, records the accounts the mails went to, never the address looked up."""
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.db import create_pool
+from accounts_common.events.topics import OPERATOR_ACTIONS
+from accounts_common.roles import Role
+from mailer.adapters import deliveries
+from mailer.entrypoints.app import create_app
+from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer.support import Support
+from tests.conftest import Infra, migrated_database
+from tests.integration.conftest import bearer, private_mailer_settings, staff_token
+from tests.support.outbox import outbox_records
+
+ACTOR = uuid.UUID("00000000-0000-4000-8000-00000000a11e")
+
+
+@pytest.fixture(scope="module")
+def mailer_db(infra: Infra) -> str:
+    return migrated_database(infra, "test_mailer_support", MAILER_MIGRATIONS)
+
+
+@pytest.fixture(scope="module")
+def mailer_pool(mailer_db: str) -> Iterator[ConnectionPool]:
+    with create_pool(mailer_db, name="test-mailer-support") as pool:
+        yield pool
+
+
+@dataclass
+class Mail:
+    recipient: str
+    account_id: uuid.UUID | None
+    kind: str = "code"
+    locale: str | None = "en"
+    event_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.event_id = str(uuid.uuid4())
+
+
+def mailed(pool: ConnectionPool, *mails: Mail) -> None:
+    with pool.connection() as conn:
+        deliveries.claim(conn, list(mails))
+
+
+def last_look_up_target(pool: ConnectionPool) -> str:
+    [newest, *_] = outbox_records(pool, newest_first=True, topic=OPERATOR_ACTIONS)
+    assert (newest["data"]["action"], newest["data"]["actor_account_id"]) == (
+        "deliveries.looked-up",
+        str(ACTOR),
+    )
+    return str(newest["data"]["target"])
+
+
+def test_a_look_up_records_the_distinct_accounts_of_the_mails_found_not_the_address(mailer_pool):
+    email = f"person-{uuid.uuid4().hex[:8]}@example.org"
+    low, high = sorted([uuid.uuid4(), uuid.uuid4()], key=str)
+    mailed(mailer_pool, Mail(email, high), Mail(email.upper(), low), Mail(email, high), Mail(email, None))
+    found = Support(mailer_pool, "", "mailer").deliveries_to(email, ACTOR)
+    assert len(found) == 4
+    assert last_look_up_target(mailer_pool) == f"{low},{high}"
+
+
+@pytest.mark.parametrize("a_mail_without_account", [True, False], ids=["mail-without-account", "no-mail"])
+def test_a_look_up_that_finds_no_account_records_no_account(mailer_pool, a_mail_without_account):
+    email = f"person-{uuid.uuid4().hex[:8]}@example.org"
+    if a_mail_without_account:
+        mailed(mailer_pool, Mail(email, None))
+    Support(mailer_pool, "", "mailer").deliveries_to(email, ACTOR)
+    assert last_look_up_target(mailer_pool) == "(no account)"
+
+
+def test_a_look_up_of_an_address_of_many_accounts_fits_the_targets_length(mailer_pool):
+    email = f"person-{uuid.uuid4().hex[:8]}@example.org"
+    accounts = sorted(str(uuid.uuid4()) for _ in range(20))
+    mailed(mailer_pool, *(Mail(email, uuid.UUID(account)) for account in accounts))
+    Support(mailer_pool, "", "mailer").deliveries_to(email, ACTOR)
+    target = last_look_up_target(mailer_pool)
+    assert len(target) <= 512
+    assert target.startswith(",".join(accounts[:12]) + ",")
+    assert email not in target
+
+
+def test_the_api_answers_the_mails_as_before_and_audits_the_account(
+    mailer_db, mailer_pool, served_identity, identity_pool, infra
+):
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "support")
+    identity = served_identity.app.extensions["identity"]
+    support = bearer(staff_token(identity, identity_pool, Role.SUPPORT))
+    email, account = f"person-{uuid.uuid4().hex[:8]}@example.org", uuid.uuid4()
+    mailed(mailer_pool, Mail(email, account))
+    answer = (
+        create_app(settings, mailer_pool).test_client().get(f"/v1/deliveries?email={email}", headers=support)
+    )
+    assert answer.status_code == 200, answer.json
+    [item] = answer.json["items"]
+    assert "account_id" not in item and item["kind"] == "code"
+    [newest, *_] = outbox_records(mailer_pool, newest_first=True, topic=OPERATOR_ACTIONS)
+    assert (newest["data"]["action"], newest["data"]["target"]) == ("deliveries.looked-up", str(account))
