@@ -32,6 +32,7 @@ def main() -> None:
     db = sqlite3.connect(sys.argv[1] if len(sys.argv) > 1 else "verified-accounts.sqlite3")
     db.executescript(SCHEMA)
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    # Its clients log in as KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_* say (accounts_common.kafka.login).
     feed = AccountFeed(servers, topic_prefix=os.environ.get("ACCOUNTS_TOPIC_PREFIX", ""))
     positions = dict(db.execute("SELECT partition, next_offset FROM positions").fetchall())
     if not positions:  # first start: the live accounts, and where the events go on from

@@ -2,19 +2,22 @@
 KafkaUsers require), against a private broker whose SASL listener knows one user."""
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from kafka.errors import KafkaError
 
 from accounts_common import kafka
-from accounts_common.events.topics import Topic, ensure_topics
+from accounts_common.events import new_event
+from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE, Topic, ensure_topics
 from accounts_testkit.events import TopicReader
 from bench.chaos.infra import REPO, run_script
 from tests.support.polling import wait_for
-from tests.support.processes import free_port
+from tests.support.processes import ServiceProcess, free_port
 
 USER, PASSWORD = "mailer", f"scram-{uuid.uuid4().hex}"
 
@@ -87,6 +90,49 @@ def test_the_testkits_topic_reader_reads_as_the_scram_user(scram_broker, log_in_
     finally:
         reader.close()
     assert reader.events() == [{"read": "as the SCRAM user"}]
+
+
+def test_the_quickstart_counter_reads_the_account_events_as_the_scram_user(scram_broker, log_in_as, tmp_path):
+    """examples/verified-accounts-counter, which other teams copy, logs in from the same KAFKA_*."""
+    log_in_as(PASSWORD)
+    prefix = f"scram-{uuid.uuid4().hex[:8]}."
+    ensure_topics(scram_broker, (Topic(prefix + ACCOUNT_STATE, partitions=1), Topic(prefix + ACCOUNT_EVENTS)))
+    account_id = uuid.uuid4()
+    verified = new_event(
+        "AccountVerified",
+        source="/identity",
+        subject=str(account_id),
+        data={
+            "account_id": str(account_id),
+            "email": "counted@example.com",
+            "verified_at": "2026-01-02T03:04:05Z",
+        },
+    )
+    producer = kafka.create_producer(scram_broker, client_id="scram-counter-test")
+    producer.send(
+        prefix + ACCOUNT_EVENTS,
+        key=verified.subject.encode(),
+        value=verified.to_json().encode(),
+        headers=verified.content_headers(),
+    ).get(timeout=10)
+    producer.close()
+    database = tmp_path / "counter.sqlite3"
+    # The login (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*) is log_in_as's, in the environment it inherits.
+    env = {"KAFKA_BOOTSTRAP_SERVERS": scram_broker, "ACCOUNTS_TOPIC_PREFIX": prefix}
+    counter = ServiceProcess("counter", ["verified-accounts-counter", str(database)], env, tmp_path).start()
+
+    def counted() -> bool:
+        assert counter.process is not None and counter.process.poll() is None, counter.log_tail()
+        try:
+            with closing(sqlite3.connect(database)) as db:
+                return db.execute("SELECT account_id FROM verified").fetchall() == [(str(account_id),)]
+        except sqlite3.OperationalError:  # no file or tables yet
+            return False
+
+    try:
+        wait_for(counted, timeout=30, what="the counter to count the account, reading as the SCRAM user")
+    finally:
+        counter.stop()
 
 
 def test_a_wrong_password_gets_nowhere(scram_broker, log_in_as):
