@@ -341,3 +341,22 @@ def test_a_store_that_does_not_answer_is_503_not_500(pods: Pods, make_catalogue,
         assert answer.status_code == 503, answer.data
     assert answers[0].json["type"].endswith("storage-unavailable")
     assert pods.offset(1, path) == 0  # the upload itself is untouched
+
+
+def test_the_writer_lock_is_free_the_moment_its_request_is_done(pods: Pods):
+    """A client's next PATCH follows the answer at once: the lock must be gone by then, not only once
+    the lock's server process has ended after the connection closed (7 % of the time, measured)."""
+    lock = pg_lock(pods.database_url)
+    still_held = 0
+    with psycopg.connect(pods.database_url, autocommit=True) as next_writer:
+        for _ in range(100):
+            upload = uuid.uuid4()
+            with lock(upload):
+                pass
+            key = lock_key(upload)
+            taken = next_writer.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
+            if taken and taken[0]:
+                next_writer.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", key)
+            else:
+                still_held += 1
+    assert still_held == 0

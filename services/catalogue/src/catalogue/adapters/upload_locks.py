@@ -2,7 +2,7 @@
 upload, for the uploads kept in a bucket (upload_parts), where no file of ours can be locked."""
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from uuid import UUID
 
 import psycopg
@@ -18,17 +18,22 @@ Lock = Callable[[UUID], AbstractContextManager[None]]
 def pg_lock(database_url: str) -> Lock:
     """A lock per upload for all processes: a session advisory lock on a connection of its own, held
     while the request writes (a pool connection would be held as long, starving the other requests);
-    UploadBusy when another session holds it. Closing the connection releases it, a crash too."""
+    UploadBusy when another session holds it. A crash releases it too, with the connection."""
 
     @contextmanager
     def lock(upload_id: UUID) -> Iterator[None]:
+        key = lock_key(upload_id)
         with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", lock_key(upload_id)
-            ).fetchone()
+            row = conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
             if not (row and row[0]):
                 raise UploadBusy(str(upload_id))
-            yield
+            try:
+                yield
+            finally:
+                # Released before the answer goes: closing the connection releases it only once its
+                # server process has ended, after a client's next PATCH may have found it held (423).
+                with suppress(psycopg.Error):  # a broken connection has released it already
+                    conn.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", key)
 
     return lock
 
