@@ -7,8 +7,10 @@ then started as processes when not given: tests/support/sink.py); otherwise all 
 in containers that testcontainers starts and removes (`make test-containers`: Podman) when a Docker
 engine answers; otherwise the tests stop with a message saying what is missing.
 
-`stack`: identity (web with two gunicorn workers, relay) and a mailer worker on the real topics,
-as running processes — one per run, shared by the end-to-end and the browser tests.
+`stack`: identity (web with two gunicorn workers, relay, audit log) and a mailer worker as running
+processes — one per test process, shared by the end-to-end and the browser tests — on topics of its
+own: copies of the system's topics behind a prefix of the process (`Stack.topic_prefix`), created
+when it starts and deleted when the session ends.
 """
 
 import os
@@ -29,10 +31,15 @@ from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, create_pool, mig
 from accounts_common.events import Topic, dead_letter_topic
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
+    ACCOUNT_STATE,
     CODES,
+    DELIVERY_RESULTS,
     NEWSLETTER_DELIVERIES,
     OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
+    TOPICS,
+    VIDEO_EVENTS,
+    delete_topics,
     ensure_topics,
 )
 from accounts_testkit.containers import ContainerStack, engine_problem
@@ -191,6 +198,19 @@ def unique_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.org"
 
 
+# The topics the stack's processes (and the services the browser and e2e tests add to it) read and write.
+STACK_TOPICS = (
+    ACCOUNT_EVENTS,
+    ACCOUNT_STATE,
+    CODES,
+    SUBSCRIPTION_EVENTS,
+    NEWSLETTER_DELIVERIES,
+    DELIVERY_RESULTS,
+    VIDEO_EVENTS,
+    OPERATOR_ACTIONS,
+)
+
+
 @dataclass(frozen=True)
 class Stack:
     identity_url: str
@@ -198,13 +218,32 @@ class Stack:
     relay_metrics_url: str
     identity_env: dict[str, str]  # what identity's command line needs (its database)
     worker_metrics_url: str
+    # Every process of the stack, and each service a test adds to it, reads and writes its copies of
+    # the system's topics behind this prefix (<SERVICE>_TOPIC_PREFIX): no other run's stack, nor
+    # `make run`, sees its events, and it sees none of theirs.
+    topic_prefix: str
+    topics: tuple[str, ...]  # every topic the stack made (its copies and its groups' dead letters)
+
+    def topic(self, name: str) -> str:
+        """The stack's copy of a system topic."""
+        return self.topic_prefix + name
+
+
+def stack_topics(prefix: str) -> tuple[Topic, ...]:
+    """Copies of the topics in STACK_TOPICS behind `prefix`, with the system's partitions and settings."""
+    declared = {topic.name: topic for topic in TOPICS}
+    return tuple(
+        Topic(prefix + name, partitions=declared[name].partitions, configs=declared[name].configs)
+        for name in STACK_TOPICS
+    )
 
 
 def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
     """Commit the group's offsets at the topics' ends: a new group reads only what comes next.
 
-    The shared topics hold other runs' events; a new group reading them from the beginning
-    would first send every one of them.
+    For a consumer on the shared, unprefixed topics (the short chaos run's mailer): they hold other
+    runs' events, and a new group reading them from the beginning would first send every one of them.
+    The stack needs none of it: its topics are new and hold only its own events.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
     try:
@@ -222,16 +261,21 @@ def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("service-logs")
     port = free_port()
-    # A group of its own, so mailers of other runs (or `make run`) never take this run's events.
+    # Topics and groups of its own: the stacks of other test processes and `make run` on the same
+    # broker neither take this run's events nor give it theirs. The topics are new, so the groups
+    # read them from the beginning (auto.offset.reset=earliest): every event on them is this stack's.
+    prefix = f"e2e-stack-{RUN_ID}."  # not the private mailer's `e2e-{RUN_ID}.`: both may run in one process
     mailer_group = f"mailer-e2e-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(mailer_group), partitions=1),))
-    start_group_at_the_end(
-        infra.kafka, mailer_group, (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS)
-    )
     audit_group = f"identity-audit-e2e-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(audit_group), partitions=1),))
-    start_group_at_the_end(infra.kafka, audit_group, (OPERATOR_ACTIONS,))
+    topics = (
+        *stack_topics(prefix),
+        Topic(dead_letter_topic(mailer_group), partitions=1),
+        Topic(dead_letter_topic(audit_group), partitions=1),
+    )
+    ensure_topics(infra.kafka, topics)
     env = {
+        "IDENTITY_TOPIC_PREFIX": prefix,
+        "MAILER_TOPIC_PREFIX": prefix,
         "MAILER_CONSUMER_GROUP": mailer_group,
         "IDENTITY_AUDIT_CONSUMER_GROUP": audit_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -267,6 +311,10 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
             relay_metrics_url=f"http://127.0.0.1:{env['IDENTITY_RELAY_METRICS_PORT']}/metrics",
             identity_env=env,
             worker_metrics_url=f"http://127.0.0.1:{worker_env['MAILER_WORKER_METRICS_PORT']}/metrics",
+            topic_prefix=prefix,
+            topics=tuple(topic.name for topic in topics),
         )
     finally:
         stop_all(processes.values())
+        # After every fixture on top of the stack has stopped its processes (they depend on it).
+        delete_topics(infra.kafka, [topic.name for topic in topics])

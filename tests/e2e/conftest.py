@@ -1,9 +1,10 @@
 """The stack as running processes.
 
-`stack` (tests/conftest.py, shared with the browser tests): identity and a mailer worker.
+`stack` (tests/conftest.py, shared with the browser tests): identity and a mailer worker, on the
+stack's copies of the topics (`Stack.topic_prefix`); `newsletter` joins it on them.
 `mailer`: a mailer of its own (worker and web) reading private copies of its topics, so tests
 can publish events straight to them, switch SMTP faults and kill the worker without touching
-the shared topics or other engineers' consumers.
+the stack's topics, the shared ones or other engineers' consumers.
 """
 
 import urllib.parse
@@ -210,26 +211,15 @@ def start_newsletter(
     editor: dict[str, str],
     *,
     name: str,
-    topic_prefix: str = "",
+    topic_prefix: str,
     **env: str,
 ) -> Newsletter:
-    """Migrate a fresh database, start the newsletter's processes and wait for its web process."""
+    """Migrate a fresh database, start the newsletter's processes on the topics behind `topic_prefix`
+    (the stack's, or private copies) and wait for its web process. Its group is new and reads them from
+    the beginning. Its dead-letter topic is made here: the caller deletes it after `stop`."""
     port = free_port()
     group = f"newsletter-{name}-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    if topic_prefix:  # its editors' audit records and the videos it hears of, on private copies
-        ensure_topics(
-            infra.kafka,
-            (
-                Topic(topic_prefix + OPERATOR_ACTIONS, partitions=1),
-                Topic(topic_prefix + VIDEO_EVENTS, partitions=1),
-            ),
-        )
-    start_group_at_the_end(
-        infra.kafka,
-        group,
-        tuple(topic_prefix + name for name in (ACCOUNT_EVENTS, DELIVERY_RESULTS, VIDEO_EVENTS)),
-    )
     env = {
         "ACCOUNTS_ENV": "development",
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -262,7 +252,10 @@ def private_newsletter(
     infra: Infra, logs: Path, *, name: str, topic_prefix: str, **env: str
 ) -> Iterator[Newsletter]:
     """A newsletter on private copies of its topics (`topic_prefix`), its editor a staff member of an
-    identity of its own; afterwards both stopped and the topics start_newsletter made deleted."""
+    identity of its own; afterwards both stopped and the topics made here and by start_newsletter deleted."""
+    # Its editors' audit records and the videos it hears of, on private copies.
+    private = [topic_prefix + OPERATOR_ACTIONS, topic_prefix + VIDEO_EVENTS]
+    ensure_topics(infra.kafka, tuple(Topic(name, partitions=1) for name in private))
     identity = start_private_identity(infra, logs)
     editor = identity.staff_header("newsletter-editor")
     running = start_newsletter(infra, logs, identity.url, editor, name=name, topic_prefix=topic_prefix, **env)
@@ -271,18 +264,25 @@ def private_newsletter(
     finally:
         running.stop()
         identity.process.stop()
-        private = [topic_prefix + OPERATOR_ACTIONS, topic_prefix + VIDEO_EVENTS]
         delete_topics(infra.kafka, [*private, dead_letter_topic(running.group)])
 
 
 @pytest.fixture(scope="session")
 def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsletter]:
-    """The newsletter on the real topics, beside `stack` (whose mailer sends its issues), with the
+    """The newsletter on the stack's topics, beside `stack` (whose mailer sends its issues), with the
     portal whose page its unsubscribe links open."""
     logs, portal_port = tmp_path_factory.mktemp("newsletter-logs"), free_port()
     portal_url = f"http://127.0.0.1:{portal_port}"
     editor = stack_staff_header(stack, infra, "newsletter-editor")
-    running = start_newsletter(infra, logs, stack.identity_url, editor, name="stack", PORTAL_URL=portal_url)
+    running = start_newsletter(
+        infra,
+        logs,
+        stack.identity_url,
+        editor,
+        name="stack",
+        topic_prefix=stack.topic_prefix,
+        PORTAL_URL=portal_url,
+    )
     portal_env = {
         "ACCOUNTS_ENV": "development",
         "PORTAL_IDENTITY_URL": stack.identity_url,

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
+from accounts_common.events.topics import delete_topics, ensure_topics
 from tests.conftest import RUN_ID, Infra, fresh_database
-from tests.e2e.conftest import Stack, stack_staff_header, start_group_at_the_end
+from tests.e2e.conftest import Stack, stack_staff_header
 from tests.support.http import call
 from tests.support.inbox import CODE_PATTERN, code_in
 from tests.support.polling import wait_for
@@ -40,10 +40,10 @@ def running_catalogue(
     (media / "e2e" / "clip.mp4").write_bytes(CONTENT)
     group = f"catalogue-e2e-{RUN_ID}"
     ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
-    start_group_at_the_end(infra.kafka, group, (ACCOUNT_EVENTS,))
     port = free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
+        "CATALOGUE_TOPIC_PREFIX": stack.topic_prefix,  # its worker follows the stack's account events
         "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_catalogue"),
         "CATALOGUE_CONSUMER_GROUP": group,
         "CATALOGUE_DOWNLOAD_LINK_KEY": f"e2e-link-key-{uuid.uuid4().hex}",
@@ -65,6 +65,7 @@ def running_catalogue(
         yield RunningCatalogue(f"http://127.0.0.1:{port}", env["CATALOGUE_DATABASE_URL"])
     finally:
         stop_all(processes)
+        delete_topics(infra.kafka, [dead_letter_topic(group)])
 
 
 def verified_token(identity_url: str, infra: Infra, email: str) -> str:

@@ -48,8 +48,8 @@ def one_click(url: str) -> int:
 def test_subscribe_receive_unsubscribe_in_one_click_and_receive_no_more(stack, newsletter, infra):
     reader_email = f"reader-{uuid.uuid4().hex[:10]}@example.org"
     control_email = f"control-{uuid.uuid4().hex[:10]}@example.org"
-    subscription_events = TopicReader(infra.kafka, SUBSCRIPTION_EVENTS)
-    deliveries = TopicReader(infra.kafka, NEWSLETTER_DELIVERIES)
+    subscription_events = TopicReader(infra.kafka, stack.topic(SUBSCRIPTION_EVENTS))
+    deliveries = TopicReader(infra.kafka, stack.topic(NEWSLETTER_DELIVERIES))
     try:
         token = verified_account(stack.identity_url, infra.inbox, reader_email)
         newsletter.subscribe(token)
@@ -117,7 +117,7 @@ def test_a_french_subscriber_gets_the_issue_framed_in_french_with_a_french_unsub
 
 def test_deleting_the_account_unsubscribes_it_through_kafka(stack, newsletter, infra):
     email = f"leaver-{uuid.uuid4().hex[:10]}@example.org"
-    subscription_events = TopicReader(infra.kafka, SUBSCRIPTION_EVENTS)
+    subscription_events = TopicReader(infra.kafka, stack.topic(SUBSCRIPTION_EVENTS))
     try:
         token = verified_account(stack.identity_url, infra.inbox, email)
         newsletter.subscribe(token)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from accounts_common.events.topics import DELIVERY_RESULTS
+from accounts_common.events import dead_letter_topic
+from accounts_common.events.topics import DELIVERY_RESULTS, delete_topics
 from tests.conftest import Infra, Stack
 from tests.e2e.conftest import Newsletter, stack_staff_header, start_newsletter, verified_account
 from tests.e2e.mail_helpers import headers_of
@@ -32,15 +33,17 @@ SCHEDULED_AHEAD = timedelta(seconds=20)
 def editors_newsletter(
     stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Newsletter]:
-    """A newsletter of this module's own (its subscribers only) on the real topics, beside the stack."""
+    """A newsletter of this module's own (its subscribers only) on the stack's topics, beside the stack."""
     editor = stack_staff_header(stack, infra, "newsletter-editor")
+    logs = tmp_path_factory.mktemp("editors-logs")
     running = start_newsletter(
-        infra, tmp_path_factory.mktemp("editors-logs"), stack.identity_url, editor, name="editors"
+        infra, logs, stack.identity_url, editor, name="editors", topic_prefix=stack.topic_prefix
     )
     try:
         yield running
     finally:
         running.stop()
+        delete_topics(infra.kafka, [dead_letter_topic(running.group)])
 
 
 def claims(token: str) -> dict:  # type: ignore[type-arg]
@@ -70,7 +73,7 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
         newsletter.subscribe(token)
     french_id = claims(tokens[french])["sub"]
     newsletter.wait_for_locale(french_id, "fr")
-    results = TopicReader(infra.kafka, DELIVERY_RESULTS)
+    results = TopicReader(infra.kafka, stack.topic(DELIVERY_RESULTS))
     infra.inbox.set_fault(
         550, f"5.1.1 <{refused}>: Recipient address rejected: User unknown", recipients=refused
     )

@@ -8,7 +8,6 @@ import jwt
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
-from accounts_common.events import TOPICS
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
 from tests.e2e.mail_helpers import headers_of
 from tests.support.http import call
@@ -32,8 +31,8 @@ def string_values(document):  # type: ignore[no-untyped-def]
 
 
 def test_signup_email_verification_and_events(stack, infra, unique_email):
-    all_topics = TopicReader(infra.kafka, *(topic.name for topic in TOPICS))
-    account_events = TopicReader(infra.kafka, ACCOUNT_EVENTS)
+    all_topics = TopicReader(infra.kafka, *stack.topics)
+    account_events = TopicReader(infra.kafka, stack.topic(ACCOUNT_EVENTS))
     try:
         status, body = call(
             "POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD}
@@ -41,7 +40,6 @@ def test_signup_email_verification_and_events(stack, infra, unique_email):
         assert (status, body["status"]) == (202, "verification_pending")
         registration_id = body["registration_id"]
 
-        # The first email: other test runs' mailers read the shared topics too and may send it again.
         mail = infra.inbox.wait_for_messages(unique_email)[0]
         assert "This code will expire in 30 minutes." in mail["text"]
         assert mail["html"] and "Check your inbox and enter verification code" in mail["html"]
@@ -64,7 +62,7 @@ def test_signup_email_verification_and_events(stack, infra, unique_email):
         account_events.read_until(both_events, timeout=30, what="UserRegistered and AccountVerified")
         all_topics.read_until(
             lambda records: any(
-                r.key == account_id.encode() and r.topic == "identity.codes.v1" for r in records
+                r.key == account_id.encode() and r.topic == stack.topic(CODES) for r in records
             ),
             timeout=30,
             what="the CodeIssued record",
@@ -87,7 +85,7 @@ def test_signup_email_verification_and_events(stack, infra, unique_email):
 
 
 def test_the_mail_is_sent_once_and_carries_the_right_headers(stack, infra, unique_email):
-    codes = TopicReader(infra.kafka, CODES)
+    codes = TopicReader(infra.kafka, stack.topic(CODES))
     try:
         call("POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD})
         infra.inbox.wait_for_messages(unique_email)
@@ -98,17 +96,17 @@ def test_the_mail_is_sent_once_and_carries_the_right_headers(stack, infra, uniqu
         codes.close()
     # "Once" only means something when nothing else can still come: the relay has published
     # everything and the worker has committed past every record of the partition, redeliveries too.
-    wait_until_relay_and_worker_are_idle(stack, infra, TopicPartition(CODES, record.partition))
+    wait_until_relay_and_worker_are_idle(stack, infra, TopicPartition(stack.topic(CODES), record.partition))
     with psycopg.connect(stack.processes["mailer-worker"].env["MAILER_DATABASE_URL"]) as conn:
         deliveries = conn.execute(
             "SELECT status, attempts, message_id FROM deliveries WHERE recipient = %s", (unique_email,)
         ).fetchall()
     [(status, attempts, message_id)] = deliveries
     assert (status, attempts) == ("sent", 1)
-    # Mailers of other test runs read the same shared topics and may mail this address too; this
-    # stack's emails are the ones whose Message-ID its delivery log recorded.
-    [mail] = [m for m in infra.inbox.messages(unique_email) if headers_of(m)["message-id"] == message_id]
+    # The stack's topics are its own: no other mailer reads them, so its email is the only one.
+    [mail] = infra.inbox.messages(unique_email)
     headers = headers_of(mail)
+    assert headers["message-id"] == message_id
     assert headers["to"] == unique_email
     assert "no-reply@" in headers["from"] and headers["reply-to"]
     assert headers["message-id"].startswith("<") and headers["date"]
@@ -184,7 +182,7 @@ def test_signing_up_again_mails_the_owner_a_notice_in_their_language_and_no_code
     assert "/login" in notice["text"] and "/password-reset" in notice["text"]
     assert not re.search(r"\b\d{6}\b", notice["text"])  # no code in it
     code_mails = [m for m in infra.inbox.messages(unique_email) if m["subject"] == code_mail["subject"]]
-    # One code event (other runs' mailers on the shared topics may mail it too): none for the second sign-up.
+    # One code mail, from the first sign-up: none for the second.
     assert {headers_of(m)["x-accounts-event-id"] for m in code_mails} == {
         headers_of(code_mail)["x-accounts-event-id"]
     }
