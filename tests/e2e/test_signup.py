@@ -3,16 +3,18 @@
 import json
 import re
 import urllib.request
+import uuid
 
 import jwt
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from accounts_common.events import CloudEvent, new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS, CODES
-from tests.e2e.mail_helpers import headers_of
+from tests.e2e.mail_helpers import code_issued, headers_of
 from tests.support.http import call
 from tests.support.inbox import code_in
-from tests.support.kafka import TopicReader
+from tests.support.kafka import TopicReader, publish_on_every_partition
 from tests.support.polling import wait_for
 
 PASSWORD = "Correct-Horse-9!"
@@ -136,6 +138,39 @@ def wait_until_relay_and_worker_are_idle(stack, infra, partition: TopicPartition
         )
     finally:
         reader.close()
+
+
+def test_the_stack_mails_none_of_the_codes_on_the_shared_topic_only_its_own(stack, infra, unique_email):
+    """The stack reads its own copies of the topics: codes put on the shared identity.codes.v1 (as
+    `make run`'s identity or another run's stack would) get no mail from its mailer; its sign-up's does."""
+
+    def stranger_code() -> CloudEvent:
+        data = code_issued(f"stranger-{uuid.uuid4().hex[:12]}@example.org", "424242")
+        return new_event("CodeIssued", source="/identity", subject=data["account_id"], data=data)
+
+    # One on every partition, before the sign-up: a mailer reading the shared topic would reach the
+    # stranger's code on the sign-up code's partition before the sign-up's own.
+    shared = publish_on_every_partition(infra.kafka, CODES, stranger_code)
+    codes = TopicReader(infra.kafka, stack.topic(CODES))
+    try:
+        status, _ = call(
+            "POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD}
+        )
+        assert status == 202
+        infra.inbox.wait_for_messages(unique_email)
+        [record] = codes.read_until(
+            lambda records: mine(records, unique_email), timeout=30, what="the CodeIssued record"
+        )[-1:]
+    finally:
+        codes.close()
+    # The worker has handled everything on the sign-up code's partition, up to its end.
+    wait_until_relay_and_worker_are_idle(stack, infra, TopicPartition(stack.topic(CODES), record.partition))
+    addresses = [unique_email] + [event.data["email"] for event in shared]
+    with psycopg.connect(stack.processes["mailer-worker"].env["MAILER_DATABASE_URL"]) as conn:
+        handled = conn.execute(
+            "SELECT recipient, status FROM deliveries WHERE recipient = ANY(%s)", (addresses,)
+        ).fetchall()
+    assert handled == [(unique_email, "sent")]
 
 
 def test_the_relay_serves_its_metrics(stack, infra, unique_email):
