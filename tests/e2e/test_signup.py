@@ -87,18 +87,7 @@ def test_signup_email_verification_and_events(stack, infra, unique_email):
 
 
 def test_the_mail_is_sent_once_and_carries_the_right_headers(stack, infra, unique_email):
-    codes = TopicReader(infra.kafka, stack.topic(CODES))
-    try:
-        call("POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD})
-        infra.inbox.wait_for_messages(unique_email)
-        [record] = codes.read_until(
-            lambda records: mine(records, unique_email), timeout=30, what="the CodeIssued record"
-        )[-1:]
-    finally:
-        codes.close()
-    # "Once" only means something when nothing else can still come: the relay has published
-    # everything and the worker has committed past every record of the partition, redeliveries too.
-    wait_until_relay_and_worker_are_idle(stack, infra, TopicPartition(stack.topic(CODES), record.partition))
+    sign_up_until_all_is_mailed(stack, infra, unique_email)  # "once" means nothing else can come
     with psycopg.connect(stack.processes["mailer-worker"].env["MAILER_DATABASE_URL"]) as conn:
         deliveries = conn.execute(
             "SELECT status, attempts, message_id FROM deliveries WHERE recipient = %s", (unique_email,)
@@ -113,6 +102,23 @@ def test_the_mail_is_sent_once_and_carries_the_right_headers(stack, infra, uniqu
     assert "no-reply@" in headers["from"] and headers["reply-to"]
     assert headers["message-id"].startswith("<") and headers["date"]
     assert "{{" not in mail["text"] and "{{" not in mail["html"]
+
+
+def sign_up_until_all_is_mailed(stack, infra, email: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign up through the stack; return once its code mail came and nothing else can still come: the
+    relay has published everything and the worker has committed past every record of the code's
+    partition, redeliveries too."""
+    codes = TopicReader(infra.kafka, stack.topic(CODES))
+    try:
+        status, _ = call("POST", f"{stack.identity_url}/v1/accounts", {"email": email, "password": PASSWORD})
+        assert status == 202
+        infra.inbox.wait_for_messages(email)
+        [record] = codes.read_until(
+            lambda records: mine(records, email), timeout=30, what="the CodeIssued record"
+        )[-1:]
+    finally:
+        codes.close()
+    wait_until_relay_and_worker_are_idle(stack, infra, TopicPartition(stack.topic(CODES), record.partition))
 
 
 def mine(records, email: str) -> list:  # type: ignore[no-untyped-def]
@@ -151,20 +157,7 @@ def test_the_stack_mails_none_of_the_codes_on_the_shared_topic_only_its_own(stac
     # One on every partition, before the sign-up: a mailer reading the shared topic would reach the
     # stranger's code on the sign-up code's partition before the sign-up's own.
     shared = publish_on_every_partition(infra.kafka, CODES, stranger_code)
-    codes = TopicReader(infra.kafka, stack.topic(CODES))
-    try:
-        status, _ = call(
-            "POST", f"{stack.identity_url}/v1/accounts", {"email": unique_email, "password": PASSWORD}
-        )
-        assert status == 202
-        infra.inbox.wait_for_messages(unique_email)
-        [record] = codes.read_until(
-            lambda records: mine(records, unique_email), timeout=30, what="the CodeIssued record"
-        )[-1:]
-    finally:
-        codes.close()
-    # The worker has handled everything on the sign-up code's partition, up to its end.
-    wait_until_relay_and_worker_are_idle(stack, infra, TopicPartition(stack.topic(CODES), record.partition))
+    sign_up_until_all_is_mailed(stack, infra, unique_email)
     addresses = [unique_email] + [event.data["email"] for event in shared]
     with psycopg.connect(stack.processes["mailer-worker"].env["MAILER_DATABASE_URL"]) as conn:
         handled = conn.execute(
