@@ -125,6 +125,8 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             yield infra
         finally:
             _drop_databases(infra)
+            if _created_topics:
+                delete_topics(infra.kafka, sorted(set(_created_topics)))
 
 
 @pytest.fixture(scope="session")
@@ -162,6 +164,16 @@ def fresh_database(infra: Infra, name: str) -> str:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     _created_databases.append(database)
     return infra.database_url(database)
+
+
+_created_topics: list[str] = []
+
+
+def fresh_topics(infra: Infra, *topics: Topic) -> None:
+    """Create topics for this test run (deleted when the run ends: a developer's broker keeps no topic
+    of a finished run). Their names must be the run's own (a uuid, or RUN_ID)."""
+    ensure_topics(infra.kafka, topics)
+    _created_topics.extend(topic.name for topic in topics)
 
 
 def migrated_database(infra: Infra, name: str, *migration_sets: MigrationSet) -> str:

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import ensure_topics
 from bench.chaos.infra import PrivateSink
 from bench.chaos.scenarios import SCENARIOS, SHORT, Chaos, run_scenario
 from bench.chaos.stack import ChaosStack, StackConfig
-from tests.conftest import RUN_ID, Infra, fresh_database
+from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics
 from tests.e2e.conftest import start_group_at_the_end
 
 SIGNUPS = 60
@@ -24,7 +23,7 @@ SIGNUPS = 60
 def chaos(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     logs = tmp_path_factory.mktemp("chaos-logs")
     group = f"mailer-chaos-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     start_group_at_the_end(infra.kafka, group, ("identity.codes.v1", "identity.account-events.v1"))
     sink = PrivateSink(logs)
     sink.start()

@@ -14,7 +14,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import account_projection
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.events import Topic, dead_letter_topic, parse_event, validate_data
-from accounts_common.events.topics import CODES, ensure_topics
+from accounts_common.events.topics import CODES
 from accounts_common.roles import Role
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
@@ -28,7 +28,7 @@ from newsletter.bootstrap import bootstrap as newsletter_bootstrap
 from newsletter.entrypoints.app import create_app as create_newsletter_app
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.settings import Settings as NewsletterSettings
-from tests.conftest import RUN_ID, database_fixtures
+from tests.conftest import RUN_ID, database_fixtures, fresh_topics
 from tests.support.hashing import CHEAP_HASHING
 from tests.support.outbox import outbox_records
 from tests.support.served import ServedIdentity
@@ -221,7 +221,7 @@ def private_mailer_settings(infra, database_url: str, jwks_url: str, name: str):
     """The mailer's settings for an in-process web app, with a consumer group (and dead-letter topic)
     of its own: listing or replaying its dead letters never touches another run's."""
     group = f"mailer-{name}-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     return dataclasses.replace(
         MailerSettings.from_env(),
         database_url=database_url,

@@ -12,10 +12,9 @@ from accounts_common import housekeeping
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import Topic
-from accounts_common.events.topics import ensure_topics
 from accounts_common.housekeeping import Expiry, delete_expired
 from accounts_common.outbox import OutboxRelay
-from tests.conftest import Infra, migrated_database
+from tests.conftest import Infra, fresh_topics, migrated_database
 from tests.support.polling import wait_for
 from tests.support.workers import running
 
@@ -77,7 +76,7 @@ def test_the_consumer_worker_deletes_old_inbox_rows_periodically(infra, pool):
     add_inbox_rows(pool, "40 days", 5)
     add_inbox_rows(pool, "1 day", 2)
     topic = f"test.housekeeping-{uuid.uuid4().hex[:8]}"
-    ensure_topics(infra.kafka, (Topic(topic, partitions=1),))
+    fresh_topics(infra, Topic(topic, partitions=1))
     consumer = EventConsumer(
         group=f"test-housekeeping-{uuid.uuid4().hex[:8]}",
         topics=(topic,),

@@ -20,10 +20,9 @@ from accounts_common import dlq, outbox
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
-from accounts_common.events.topics import ensure_topics
 from accounts_common.outbox import RELAY_LOCK_KEY, OutboxRelay
 from accounts_common.retry_policy import PermanentError, RetryLimits, TransientError
-from tests.conftest import Infra, migrated_database
+from tests.conftest import Infra, fresh_topics, migrated_database
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
 from tests.support.workers import running
@@ -51,7 +50,7 @@ def scratch_pool(scratch_db: str) -> Iterator[ConnectionPool]:
 @pytest.fixture
 def topic(infra: Infra) -> str:
     name = f"test.runtime-{uuid.uuid4().hex[:8]}"
-    ensure_topics(infra.kafka, (Topic(name, partitions=3),))
+    fresh_topics(infra, Topic(name, partitions=3))
     return name
 
 
@@ -91,7 +90,7 @@ def test_a_state_record_follows_its_event_to_the_same_partition_naming_its_offse
     infra, scratch_db, scratch_pool
 ):
     events_topic, state_topic = (f"test.{kind}-{uuid.uuid4().hex[:8]}" for kind in ("events", "state"))
-    ensure_topics(infra.kafka, (Topic(events_topic, partitions=3), Topic(state_topic, partitions=3)))
+    fresh_topics(infra, Topic(events_topic, partitions=3), Topic(state_topic, partitions=3))
     accounts = [str(uuid.uuid4()) for _ in range(6)]
     with scratch_pool.connection() as conn, conn.transaction():
         for sequence in range(2):
@@ -127,7 +126,7 @@ def test_a_state_record_follows_its_event_to_the_same_partition_naming_its_offse
 
 def test_state_records_without_their_partition_wait_while_the_events_flow(infra, scratch_db, scratch_pool):
     events_topic, state_topic = (f"test.{kind}-{uuid.uuid4().hex[:8]}" for kind in ("events", "narrow"))
-    ensure_topics(infra.kafka, (Topic(events_topic, partitions=3), Topic(state_topic, partitions=1)))
+    fresh_topics(infra, Topic(events_topic, partitions=3), Topic(state_topic, partitions=1))
     accounts = [str(uuid.uuid4()) for _ in range(9)]
     with scratch_pool.connection() as conn, conn.transaction():
         for account in accounts:
@@ -190,7 +189,7 @@ def consumer_for(
     without_inbox: tuple[str, ...] | set[str] = (),
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     return EventConsumer(
         group=group,
         topics=(topic,),
