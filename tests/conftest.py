@@ -284,7 +284,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         Topic(dead_letter_topic(mailer_group), partitions=1),
         Topic(dead_letter_topic(audit_group), partitions=1),
     )
-    ensure_topics(infra.kafka, topics)
+    fresh_topics(infra, *topics)
     env = {
         "IDENTITY_TOPIC_PREFIX": prefix,
         "MAILER_TOPIC_PREFIX": prefix,
@@ -328,5 +328,3 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         )
     finally:
         stop_all(processes.values())
-        # After every fixture on top of the stack has stopped its processes (they depend on it).
-        delete_topics(infra.kafka, [topic.name for topic in topics])

@@ -17,10 +17,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import delete_topics, ensure_topics
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.domain.videos import NewRendition
-from tests.conftest import RUN_ID, Infra, Stack, fresh_database
+from tests.conftest import RUN_ID, Infra, Stack, fresh_database, fresh_topics
 from tests.e2e.conftest import stack_staff_header
 from tests.support.browser import (
     ARTIFACTS,
@@ -66,8 +65,8 @@ class SampleVideo:
 
 def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
     """What the catalogue and the newsletter share: Kafka and the stack's topics, identity's keys, their
-    own database and group (whose dead-letter topic it creates: delete it with `delete_dead_letters`)."""
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    own database and group (and its dead-letter topic)."""
+    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         f"{prefix}_TOPIC_PREFIX": stack.topic_prefix,
@@ -75,11 +74,6 @@ def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str
         f"{prefix}_DATABASE_URL": fresh_database(infra, f"browser_{prefix.lower()}"),
         f"{prefix}_CONSUMER_GROUP": group,
     }
-
-
-def delete_dead_letters(infra: Infra, env: dict[str, str], prefix: str) -> None:
-    """Delete the dead-letter topic service_env made for the service's group."""
-    delete_topics(infra.kafka, [dead_letter_topic(env[f"{prefix}_CONSUMER_GROUP"])])
 
 
 def run_web_and_worker(name: str, env: dict[str, str], logs: Path) -> tuple[str, list[ServiceProcess]]:
@@ -121,7 +115,6 @@ def catalogue(
         yield url, ingest_sample(url, content, stack_staff_header(stack, infra, "catalogue-editor"))
     finally:
         stop_all(processes)
-        delete_dead_letters(infra, env, "CATALOGUE")
 
 
 def ingest_sample(catalogue_url: str, content: bytes, editor: dict[str, str]) -> SampleVideo:
@@ -175,7 +168,6 @@ def newsletter_url(
         yield url
     finally:
         stop_all(processes)
-        delete_dead_letters(infra, env, "NEWSLETTER")
 
 
 @pytest.fixture(scope="session")
