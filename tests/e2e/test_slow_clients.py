@@ -244,20 +244,31 @@ def test_tus_uploads_stream_through_nginx_uncapped_and_a_cut_keeps_what_arrived(
                 f"Authorization: {fronted.editor['Authorization']}\r\n\r\n")  # fmt: skip
         connection.sendall(head.encode() + data[:sent])
 
-    def kept() -> int | None:
-        """The upload's offset once the catalogue has finished with the cut PATCH (its lock released)."""
-        tus_headers = fronted.editor | {"Tus-Resumable": "1.0.0"}
+    tus_headers = fronted.editor | {"Tus-Resumable": "1.0.0"}
+
+    def offset_now() -> int:
         request = urllib.request.Request(url, method="HEAD", headers=tus_headers)
         with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
-            value = int(response.headers["Upload-Offset"])
+            return int(response.headers["Upload-Offset"])
+
+    def writing() -> bool:
+        """Whether the catalogue still holds the upload's lock (an empty PATCH is refused with 423)."""
         probe = urllib.request.Request(url, data=b"", method="PATCH", headers=tus_headers | {
             "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})  # fmt: skip
         try:
             urllib.request.urlopen(probe, timeout=ANSWER_TIMEOUT_S)
         except urllib.error.HTTPError as refused:
-            if refused.code == 423:  # still writing
-                return None
-        return value or None
+            return refused.code == 423
+        return False
+
+    def kept() -> int | None:
+        """The upload's offset once the catalogue has finished with the cut PATCH: the same before and
+        after a probe that finds the lock released (a HEAD alone may read it while still writing)."""
+        before = offset_now()
+        if writing():
+            return None
+        after = offset_now()
+        return after if after == before and after else None
 
     # As far as the catalogue had read it when the client vanished: some of it (nginx spooling the
     # body first would pass none: kept() waits for a non-zero offset), never more than was sent.
