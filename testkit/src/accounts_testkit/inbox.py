@@ -25,6 +25,8 @@ class Inbox:
     def __init__(self, base_url: str, faults_url: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.faults_url = faults_url.rstrip("/") if faults_url else None
+        # A received message never changes: read whole once (two requests), however often it is listed.
+        self._read_by_id: dict[str, dict[str, Any]] = {}
 
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         """Newest first, optionally only those to one address (case-insensitive), read whole."""
@@ -51,8 +53,8 @@ class Inbox:
         """At least `count` messages to the address, newest first."""
 
         def enough() -> list[dict[str, Any]] | None:
-            found = self.messages(to)
-            return found if len(found) >= count else None
+            found = self.summaries(to)
+            return [self._read(summary) for summary in found] if len(found) >= count else None
 
         return wait_for(enough, timeout=timeout, what=f"{count} email(s) to {to}")
 
@@ -65,6 +67,7 @@ class Inbox:
 
     def clear(self) -> None:
         self._request("DELETE", self.base_url, "/api/v1/messages")
+        self._read_by_id.clear()
 
     def set_fault(self, code: int, message: str, **limit: int | str) -> None:
         """Answer SMTP transactions with `code` until `count` or `seconds` run out (to `recipients`).
@@ -82,6 +85,11 @@ class Inbox:
         return stats
 
     def _read(self, summary: dict[str, Any]) -> dict[str, Any]:
+        if summary["id"] not in self._read_by_id:
+            self._read_by_id[summary["id"]] = self._read_whole(summary)
+        return dict(self._read_by_id[summary["id"]])
+
+    def _read_whole(self, summary: dict[str, Any]) -> dict[str, Any]:
         detail = self._request("GET", self.base_url, f"/api/v1/message/{summary['id']}")
         raw_headers = self._request("GET", self.base_url, f"/api/v1/message/{summary['id']}/headers")
         headers = {name: ", ".join(values) for name, values in raw_headers.items()}

@@ -1,0 +1,84 @@
+"""The testkit's Inbox reads each message whole once, and polls with the listing alone.
+
+Against a fake Mailpit that counts the requests it answers (tests/infra/test_smtp_sink.py reads the
+real one)."""
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from accounts_testkit.inbox import Inbox
+
+TO = "reader@example.org"
+
+
+class FakeMailpit(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.messages: list[dict[str, Any]] = []
+        self.requests: Counter[str] = Counter()
+        self.searches_before_second = 0
+
+    def add(self, message_id: str) -> None:
+        listed = {"ID": message_id, "To": [{"Address": TO}], "Subject": message_id, "Created": "x"}
+        self.messages.insert(0, listed)  # newest first, as Mailpit lists
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeMailpit
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = self.path.split("?")[0]
+        kind = "search" if path == "/api/v1/search" else "headers" if path.endswith("/headers") else "message"
+        self.server.requests[kind] += 1
+        if kind == "search":
+            if self.server.requests["search"] == self.server.searches_before_second:
+                self.server.add("second")
+            self.answer({"messages": self.server.messages})
+        elif kind == "headers":
+            self.answer({"Date": ["Sun, 6 Dec 2026 12:00:00 +0000"]})
+        else:
+            self.answer({"ReturnPath": "no-reply@example.org", "Text": "hello\r\n", "HTML": ""})
+
+    def answer(self, body: object) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def mailpit() -> Iterator[FakeMailpit]:
+    server = FakeMailpit()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_message_listed_again_is_not_read_again(mailpit):
+    mailpit.add("first")
+    inbox = Inbox(f"http://127.0.0.1:{mailpit.server_port}")
+    for _ in range(3):
+        assert [message["text"] for message in inbox.messages(TO)] == ["hello\n"]
+    assert mailpit.requests == {"search": 3, "message": 1, "headers": 1}
+
+
+def test_waiting_for_messages_lists_until_enough_then_reads_each_once(mailpit):
+    mailpit.add("first")
+    mailpit.searches_before_second = 4
+    inbox = Inbox(f"http://127.0.0.1:{mailpit.server_port}")
+    found = inbox.wait_for_messages(TO, count=2, timeout=10)
+    assert [message["subject"] for message in found] == ["second", "first"]
+    assert mailpit.requests == {"search": 4, "message": 2, "headers": 2}
