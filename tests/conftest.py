@@ -241,12 +241,12 @@ class Stack:
         return self.topic_prefix + name
 
 
-def stack_topics(prefix: str) -> tuple[Topic, ...]:
-    """Copies of the topics in STACK_TOPICS behind `prefix`, with the system's partitions and settings."""
+def stack_topics(prefix: str, names: tuple[str, ...] = STACK_TOPICS) -> tuple[Topic, ...]:
+    """Copies of these topics behind `prefix`, with the system's partitions and settings."""
     declared = {topic.name: topic for topic in TOPICS}
     return tuple(
         Topic(prefix + name, partitions=declared[name].partitions, configs=declared[name].configs)
-        for name in STACK_TOPICS
+        for name in names
     )
 
 

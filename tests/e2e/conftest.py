@@ -25,12 +25,17 @@ from accounts_common.events.topics import (
     NEWSLETTER_DELIVERIES,
     OPERATOR_ACTIONS,
     SUBSCRIPTION_EVENTS,
-    TOPICS,
     VIDEO_EVENTS,
-    delete_topics,
-    ensure_topics,
 )
-from tests.conftest import RUN_ID, Infra, Stack, fresh_database, start_group_at_the_end  # noqa: F401 - re-exported
+from tests.conftest import (  # noqa: F401 - start_group_at_the_end re-exported
+    RUN_ID,
+    Infra,
+    Stack,
+    fresh_database,
+    fresh_topics,
+    stack_topics,
+    start_group_at_the_end,
+)
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
 from tests.support.kafka import publish_events
@@ -127,12 +132,8 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     logs = tmp_path_factory.mktemp("mailer-logs")
     prefix = f"e2e-{RUN_ID}."
     group = f"mailer-e2e-private-{RUN_ID}"
-    private_topics = tuple(
-        Topic(prefix + topic.name, partitions=topic.partitions)
-        for topic in TOPICS
-        if topic.name in (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS, DELIVERY_RESULTS)
-    )
-    ensure_topics(infra.kafka, (*private_topics, Topic(dead_letter_topic(group), partitions=1)))
+    mailed = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS, DELIVERY_RESULTS)
+    fresh_topics(infra, *stack_topics(prefix, mailed), Topic(dead_letter_topic(group), partitions=1))
     identity = start_private_identity(infra, logs)
     web_port, metrics_port = free_port(), free_port()
     env = {
@@ -170,7 +171,6 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         yield running
     finally:
         stop_all((running.web, running.worker, identity.process))
-        delete_topics(infra.kafka, [topic.name for topic in private_topics] + [dead_letter_topic(group)])
 
 
 @dataclass
@@ -216,10 +216,10 @@ def start_newsletter(
 ) -> Newsletter:
     """Migrate a fresh database, start the newsletter's processes on the topics behind `topic_prefix`
     (the stack's, or private copies) and wait for its web process. Its group is new and reads them from
-    the beginning. Its dead-letter topic is made here: the caller deletes it after `stop`."""
+    the beginning."""
     port = free_port()
     group = f"newsletter-{name}-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     env = {
         "ACCOUNTS_ENV": "development",
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -252,10 +252,10 @@ def private_newsletter(
     infra: Infra, logs: Path, *, name: str, topic_prefix: str, **env: str
 ) -> Iterator[Newsletter]:
     """A newsletter on private copies of its topics (`topic_prefix`), its editor a staff member of an
-    identity of its own; afterwards both stopped and the topics made here and by start_newsletter deleted."""
+    identity of its own; afterwards both stopped."""
     # Its editors' audit records and the videos it hears of, on private copies.
-    private = [topic_prefix + OPERATOR_ACTIONS, topic_prefix + VIDEO_EVENTS]
-    ensure_topics(infra.kafka, tuple(Topic(name, partitions=1) for name in private))
+    private = (OPERATOR_ACTIONS, VIDEO_EVENTS)
+    fresh_topics(infra, *(Topic(topic_prefix + name, partitions=1) for name in private))
     identity = start_private_identity(infra, logs)
     editor = identity.staff_header("newsletter-editor")
     running = start_newsletter(infra, logs, identity.url, editor, name=name, topic_prefix=topic_prefix, **env)
@@ -264,7 +264,6 @@ def private_newsletter(
     finally:
         running.stop()
         identity.process.stop()
-        delete_topics(infra.kafka, [*private, dead_letter_topic(running.group)])
 
 
 @pytest.fixture(scope="session")
@@ -298,4 +297,3 @@ def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFact
         yield running
     finally:
         running.stop()
-        delete_topics(infra.kafka, [dead_letter_topic(running.group)])

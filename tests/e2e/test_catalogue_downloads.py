@@ -12,8 +12,7 @@ import psycopg
 import pytest
 
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_common.events.topics import delete_topics, ensure_topics
-from tests.conftest import RUN_ID, Infra, fresh_database
+from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics
 from tests.e2e.conftest import Stack, stack_staff_header
 from tests.support.http import call
 from tests.support.inbox import CODE_PATTERN, code_in
@@ -39,7 +38,7 @@ def running_catalogue(
     (media / "e2e").mkdir()
     (media / "e2e" / "clip.mp4").write_bytes(CONTENT)
     group = f"catalogue-e2e-{RUN_ID}"
-    ensure_topics(infra.kafka, (Topic(dead_letter_topic(group), partitions=1),))
+    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     port = free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -65,7 +64,6 @@ def running_catalogue(
         yield RunningCatalogue(f"http://127.0.0.1:{port}", env["CATALOGUE_DATABASE_URL"])
     finally:
         stop_all(processes)
-        delete_topics(infra.kafka, [dead_letter_topic(group)])
 
 
 def verified_token(identity_url: str, infra: Infra, email: str) -> str:

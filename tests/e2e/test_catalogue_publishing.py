@@ -21,8 +21,8 @@ import pytest
 from tusclient import client as tus
 
 from accounts_common.events import Topic
-from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS, delete_topics, ensure_topics
-from tests.conftest import RUN_ID, Infra, fresh_database
+from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS
+from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics
 from tests.e2e.conftest import Stack, stack_staff_header, verified_account
 from tests.support.catalogue import small_video
 from tests.support.http import call
@@ -55,7 +55,7 @@ def publishing(
     """The catalogue's processes with their files in a folder ("local") or in a bucket of S3Proxy ("s3")."""
     logs, media = tmp_path_factory.mktemp("publishing-logs"), tmp_path_factory.mktemp("publishing-media")
     topics = (Topic(PREFIX + VIDEO_EVENTS, partitions=1), Topic(PREFIX + OPERATOR_ACTIONS, partitions=1))
-    ensure_topics(infra.kafka, topics)
+    fresh_topics(infra, *topics)
     port = free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
@@ -87,7 +87,6 @@ def publishing(
         )
     finally:
         stop_all(running)
-        delete_topics(infra.kafka, [topic.name for topic in topics])
 
 
 def probe(data: bytes, path: Path) -> dict[str, Any]:

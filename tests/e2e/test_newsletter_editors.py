@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from accounts_common.events import dead_letter_topic
-from accounts_common.events.topics import DELIVERY_RESULTS, delete_topics
+from accounts_common.events.topics import DELIVERY_RESULTS
 from tests.conftest import Infra, Stack
 from tests.e2e.conftest import Newsletter, stack_staff_header, start_newsletter, verified_account
 from tests.e2e.mail_helpers import headers_of
@@ -43,7 +42,6 @@ def editors_newsletter(
         yield running
     finally:
         running.stop()
-        delete_topics(infra.kafka, [dead_letter_topic(running.group)])
 
 
 def claims(token: str) -> dict:  # type: ignore[type-arg]

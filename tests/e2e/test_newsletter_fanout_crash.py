@@ -20,11 +20,9 @@ from accounts_common.events.topics import (
     DELIVERY_RESULTS,
     NEWSLETTER_DELIVERIES,
     SUBSCRIPTION_EVENTS,
-    delete_topics,
-    ensure_topics,
 )
 from newsletter.domain.issues import delivery_id
-from tests.conftest import RUN_ID
+from tests.conftest import RUN_ID, fresh_topics
 from tests.e2e.conftest import Newsletter, private_newsletter
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, issue_in_both_languages, seed_subscribers, send_issue
@@ -37,16 +35,12 @@ PREFIX = f"e2e-{RUN_ID}-crash."
 @pytest.fixture
 def crash_newsletter(infra, tmp_path_factory) -> Iterator[Newsletter]:  # type: ignore[no-untyped-def]
     names = (ACCOUNT_EVENTS, SUBSCRIPTION_EVENTS, NEWSLETTER_DELIVERIES, DELIVERY_RESULTS)
-    topics = [PREFIX + name for name in names]
-    ensure_topics(infra.kafka, tuple(Topic(name, partitions=6) for name in topics))
+    fresh_topics(infra, *(Topic(PREFIX + name, partitions=6) for name in names))
     logs = tmp_path_factory.mktemp("newsletter-crash-logs")
-    try:
-        with private_newsletter(
-            infra, logs, name="crash", topic_prefix=PREFIX, NEWSLETTER_FANOUT_BATCH_SIZE="250"
-        ) as running:
-            yield running
-    finally:
-        delete_topics(infra.kafka, topics)
+    with private_newsletter(
+        infra, logs, name="crash", topic_prefix=PREFIX, NEWSLETTER_FANOUT_BATCH_SIZE="250"
+    ) as running:
+        yield running
 
 
 def requested(database_url: str, issue_id: str) -> int:

@@ -6,7 +6,6 @@ import json
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -17,7 +16,7 @@ from psycopg_pool import PoolClosed
 
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, new_event, validate_data
-from accounts_common.events.topics import NEWSLETTER_DELIVERIES, delete_topics, ensure_topics
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.roles import Role
 from identity.service_layer import staff
 from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
@@ -25,6 +24,7 @@ from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import status, unsubscribe
+from tests.conftest import fresh_topics
 from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, PASSWORD, bearer, sign_up, staff_token
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, locales_of, recipients_of, seed_subscribers
@@ -39,11 +39,10 @@ AUDIT_TOPIC = "audit.operator-actions.v1"  # as the outbox holds it; the relay a
 
 
 @pytest.fixture(scope="module")
-def deliveries_topic(infra) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def deliveries_topic(infra) -> str:  # type: ignore[no-untyped-def]
     topic = NEWSLETTER_TOPIC_PREFIX + NEWSLETTER_DELIVERIES
-    ensure_topics(infra.kafka, (Topic(topic, partitions=3),))
-    yield topic
-    delete_topics(infra.kafka, [topic])
+    fresh_topics(infra, Topic(topic, partitions=3))
+    return topic
 
 
 @pytest.fixture

@@ -17,15 +17,13 @@ from accounts_common.events.topics import (
     ACCOUNT_STATE,
     CODES,
     TOPICS,
-    delete_topics,
-    ensure_topics,
 )
 from accounts_common.outbox import OutboxRelay
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
 from identity.migrations import IDENTITY_MIGRATIONS
 from identity.settings import RateLimits, Settings
-from tests.conftest import Infra, migrated_database
+from tests.conftest import Infra, fresh_topics, migrated_database
 from tests.support.hashing import CHEAP_HASHING
 from tests.support.polling import wait_for
 
@@ -59,7 +57,7 @@ class PrivateIdentity:
 def private_identity(
     infra: Infra, *, partitions: int | None = None, state_configs: dict[str, str] | None = None
 ) -> Iterator[PrivateIdentity]:
-    """A running identity and relay on fresh prefixed topics (deleted afterwards)."""
+    """A running identity and relay on fresh prefixed topics (deleted when the run ends)."""
     prefix = f"test-{uuid.uuid4().hex[:8]}."
     declared = {topic.name: topic for topic in TOPICS}
     topics = tuple(
@@ -70,7 +68,7 @@ def private_identity(
         )
         for name in (CODES, ACCOUNT_EVENTS, ACCOUNT_STATE)
     )
-    ensure_topics(infra.kafka, topics)
+    fresh_topics(infra, *topics)
     url = migrated_database(infra, f"test_identity_{prefix[5:13]}", IDENTITY_MIGRATIONS)
     settings = dataclasses.replace(
         Settings.from_env(),
@@ -90,4 +88,3 @@ def private_identity(
         finally:
             stop.set()
             thread.join(10)
-            delete_topics(infra.kafka, [topic.name for topic in topics])
