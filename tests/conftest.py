@@ -140,16 +140,20 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 # The session fixtures that start service processes: under pytest-xdist (`--dist loadgroup`, as
-# `make test` runs) every test using one goes to the same worker, so each is started once.
+# `make test` runs) the tests using one go to the same worker, so each is started once per group.
+# The stack's tests form two groups, by folder: the browser tests' stack and the e2e tests' run side by
+# side on two workers (one more identity and mailer, against half the suite's longest serial run).
 PROCESS_FIXTURES = ("stack", "mailer")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group each test with the others of its process fixture, or else of its module (module fixtures)."""
+    """Group each test with the others of its process fixture (and folder), or else of its module."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        group = next((name for name in PROCESS_FIXTURES if name in fixtures), item.nodeid.split("::")[0])
+        module = item.nodeid.split("::")[0]
+        fixture = next((name for name in PROCESS_FIXTURES if name in fixtures), None)
+        group = f"{fixture}:{module.rsplit('/', 2)[-2]}" if fixture else module
         item.add_marker(pytest.mark.xdist_group(group))
 
 
