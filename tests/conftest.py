@@ -255,12 +255,9 @@ def stack_topics(prefix: str, names: tuple[str, ...] = STACK_TOPICS) -> tuple[To
 
 
 def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
-    """Commit the group's offsets at the topics' ends: a new group reads only what comes next.
-
-    For a consumer on the shared, unprefixed topics (the short chaos run's mailer): they hold other
-    runs' events, and a new group reading them from the beginning would first send every one of them.
-    The stack needs none of it: its topics are new and hold only its own events.
-    """
+    """Commit the group's offsets at the topics' ends: a new group reads only what comes next
+    (bench/newsletter_fanout.py's mailers skip the records of its fan-out-alone phase). The test
+    stacks need none of it: their topics are new and hold only their own events."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
     try:
         partitions = [

@@ -18,6 +18,9 @@ class StackConfig:
     smtp_port: int
     mailer_group: str
     logs: Path
+    # Copies of the topics behind a prefix (the short run in `make test`, on a shared broker). The
+    # scenarios that name topics (poison records, the cluster's) run on the system's: `make chaos`.
+    topic_prefix: str = ""
 
 
 class ChaosStack:
@@ -31,6 +34,8 @@ class ChaosStack:
             "IDENTITY_DATABASE_URL": config.identity_database_url,
             "MAILER_DATABASE_URL": config.mailer_database_url,
             "MAILER_CONSUMER_GROUP": config.mailer_group,
+            "IDENTITY_TOPIC_PREFIX": config.topic_prefix,
+            "MAILER_TOPIC_PREFIX": config.topic_prefix,
             "MAILER_RETRY_MAX_BACKOFF_S": "2",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(config.smtp_port),

@@ -27,15 +27,7 @@ from accounts_common.events.topics import (
     SUBSCRIPTION_EVENTS,
     VIDEO_EVENTS,
 )
-from tests.conftest import (  # noqa: F401 - start_group_at_the_end re-exported
-    RUN_ID,
-    Infra,
-    Stack,
-    fresh_database,
-    fresh_topics,
-    stack_topics,
-    start_group_at_the_end,
-)
+from tests.conftest import RUN_ID, Infra, Stack, fresh_database, fresh_topics, stack_topics
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
 from tests.support.kafka import publish_events

@@ -1,8 +1,9 @@
 """The short chaos run: three scenarios of `make chaos` with smaller bursts.
 
-The stack runs against the shared broker and PostgreSQL but with its own databases, consumer
-group and SMTP sink: these scenarios kill only the stack's own processes and fault only its own
-sink. The scenarios that stop a broker or crash PostgreSQL need a cluster of their own: `make chaos`.
+The stack runs against the shared broker and PostgreSQL but with its own databases, copies of the
+topics, consumer group and SMTP sink: these scenarios kill only the stack's own processes and fault
+only its own sink. The scenarios that stop a broker or crash PostgreSQL need a cluster of their own:
+`make chaos`.
 """
 
 from collections.abc import Iterator
@@ -13,8 +14,7 @@ from accounts_common.events import Topic, dead_letter_topic
 from bench.chaos.infra import PrivateSink
 from bench.chaos.scenarios import SCENARIOS, SHORT, Chaos, run_scenario
 from bench.chaos.stack import ChaosStack, StackConfig
-from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics
-from tests.e2e.conftest import start_group_at_the_end
+from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics, stack_topics
 
 SIGNUPS = 60
 
@@ -22,9 +22,9 @@ SIGNUPS = 60
 @pytest.fixture(scope="module")
 def chaos(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     logs = tmp_path_factory.mktemp("chaos-logs")
-    group = f"mailer-chaos-{RUN_ID}"
-    fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
-    start_group_at_the_end(infra.kafka, group, ("identity.codes.v1", "identity.account-events.v1"))
+    group, prefix = f"mailer-chaos-{RUN_ID}", f"e2e-chaos-{RUN_ID}."
+    # New topics, read from their beginning: only this run's signups are on them.
+    fresh_topics(infra, *stack_topics(prefix), Topic(dead_letter_topic(group), partitions=1))
     sink = PrivateSink(logs)
     sink.start()
     stack = ChaosStack(
@@ -35,6 +35,7 @@ def chaos(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ch
             smtp_port=sink.smtp_port,
             mailer_group=group,
             logs=logs,
+            topic_prefix=prefix,
         )
     )
     try:
