@@ -25,6 +25,8 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.events import Topic, dead_letter_topic
@@ -32,12 +34,26 @@ from accounts_common.events.topics import NEWSLETTER_DELIVERIES, TOPICS, delete_
 from bench.chaos.infra import PrivateSink
 from bench.mailer_throughput import CONSUMED, SINK_MESSAGES
 from bench.support import RUN_ID, BenchDatabases
-from tests.conftest import start_group_at_the_end
 from tests.support.inbox import Inbox
 from tests.support.newsletter import seed_subscribers, send_issue
 from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, http_ok, run_once
 from tests.support.staff import PrivateIdentity
+
+
+def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
+    """Commit the group's offsets at the topics' ends: a new group reads only what comes next (the
+    mailers skip the records of the fan-out-alone phase)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
+    finally:
+        consumer.close(autocommit=False)
 
 
 def fan_out_seconds(database_url: str, issue_id: str) -> float | None:

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -252,22 +250,6 @@ def stack_topics(prefix: str, names: tuple[str, ...] = STACK_TOPICS) -> tuple[To
         Topic(prefix + name, partitions=declared[name].partitions, configs=declared[name].configs)
         for name in names
     )
-
-
-def start_group_at_the_end(bootstrap_servers: str, group: str, topics: tuple[str, ...]) -> None:
-    """Commit the group's offsets at the topics' ends: a new group reads only what comes next
-    (bench/newsletter_fanout.py's mailers skip the records of its fan-out-alone phase). The test
-    stacks need none of it: their topics are new and hold only their own events."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        ends = consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in ends.items()})
-    finally:
-        consumer.close(autocommit=False)
 
 
 @pytest.fixture(scope="session")
