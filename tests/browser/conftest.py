@@ -264,7 +264,7 @@ def journey(
     page: Page = context.new_page()
     page_weights.watch(page)
     folder = ARTIFACTS / "screenshots" / artifact_name(request.node.nodeid)
-    for old in folder.glob("*.png"):
+    for old in folder.glob("*.*"):
         old.unlink()
     return Journey(page, folder, accessibility=context_options.get("java_script_enabled", True) is not False)
 
