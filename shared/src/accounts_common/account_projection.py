@@ -11,6 +11,21 @@ import psycopg
 from accounts_common.events import CloudEvent
 from accounts_common.housekeeping import Expiry
 
+# The class of the two-key advisory locks below: their key space is apart from the one-key locks
+# (migrations, leaders), and this class apart from other two-key ones (the catalogue's uploads).
+ACCOUNT_LOCK_CLASS = 0x61636374  # "acct"
+
+
+def lock_account(conn: psycopg.Connection, account_id: UUID | str) -> None:
+    """Until this transaction ends, no other erases the account here or acts here in its name.
+
+    A request made with the account's token reads the deletion's marks and writes rows the deletion
+    erases, and the handler of AccountDeleted does the reverse. Interleaved, a deletion could miss
+    the request's new row or the request miss the deletion: the erased account (its email, a
+    subscription, a download grant) would be back for good. Both take this lock first."""
+    key = (ACCOUNT_LOCK_CLASS, str(account_id))
+    conn.execute("SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))", key)
+
 
 def record_password_reset(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
     """PasswordReset handler: tokens of the account issued before `reset_at` are dead."""
@@ -31,6 +46,7 @@ def record_role_change(conn: psycopg.Connection, _event: CloudEvent, data: dict[
 
 def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
     """AccountDeleted handler: every token of the account is dead, and its projected row is erased."""
+    lock_account(conn, data["account_id"])
     conn.execute(
         """INSERT INTO token_revocations (account_id, deleted_at) VALUES (%s, %s)
            ON CONFLICT (account_id) DO UPDATE
@@ -76,6 +92,7 @@ def remember_verified_account(
 ) -> None:
     """Upsert a verified account into `known_accounts`; an erased account is never brought back.
     A `locale` of None (a token, not the event) keeps the one already known."""
+    lock_account(conn, account_id)
     conn.execute(
         """INSERT INTO known_accounts (account_id, email, verified_at, locale)
            SELECT %(id)s, %(email)s, %(at)s, %(locale)s

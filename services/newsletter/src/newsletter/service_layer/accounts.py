@@ -4,7 +4,11 @@ from typing import Any
 
 import psycopg
 
-from accounts_common.account_projection import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
+from accounts_common.account_projection import (
+    ACCOUNT_PROJECTION_HANDLERS,
+    lock_account,
+    record_account_deleted,
+)
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
 from newsletter.bootstrap import Newsletter
@@ -16,6 +20,7 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
     AccountDeleted the subscriber's unsubscription before the projection erases the address."""
 
     def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        lock_account(conn, data["account_id"])  # before the unsubscription: a subscribe waits or is seen
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
         record_account_deleted(conn, event, data)
 

@@ -1,0 +1,84 @@
+"""A request made in an account's name and identity's AccountDeleted, at the same moment in a
+service's database: whichever comes first, the erased account does not come back."""
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.account_projection import (
+    known_account_email,
+    record_account_deleted,
+    remember_verified_account,
+)
+from newsletter.adapters import repository
+from newsletter.bootstrap import Newsletter
+from newsletter.service_layer.accounts import account_event_handlers
+from tests.conftest import database_fixtures
+from tests.integration.conftest import NEWSLETTER_MIGRATIONS
+
+# Any service database with the shared projection's tables will do.
+projection_db, projection_pool = database_fixtures("projection", NEWSLETTER_MIGRATIONS)
+
+Step = Callable[[psycopg.Connection], None]
+
+
+def in_transaction(pool: ConnectionPool, step: Step) -> None:
+    with pool.connection() as conn, conn.transaction():
+        step(conn)
+
+
+def first_then_second(pool: ConnectionPool, first: Step, second: Step) -> None:
+    """`first` done in a transaction left open while `second` starts in another; then both end."""
+    with pool.connection() as conn, conn.transaction():
+        first(conn)
+        other = threading.Thread(target=in_transaction, args=(pool, second))
+        other.start()
+        other.join(timeout=1.0)  # the second finishes now unless it waits for the first to end
+    other.join(timeout=10.0)
+    assert not other.is_alive()
+
+
+@pytest.mark.parametrize("deletion_first", [True, False], ids=["deletion-first", "request-first"])
+def test_a_deletion_and_a_request_in_its_name_at_once_leave_the_account_erased(
+    projection_pool: ConnectionPool, deletion_first: bool
+) -> None:
+    account_id = uuid4()
+    now = datetime.now(UTC)
+
+    def delete(conn: psycopg.Connection) -> None:
+        record_account_deleted(conn, None, {"account_id": account_id, "deleted_at": now})  # type: ignore[arg-type]
+
+    def remember(conn: psycopg.Connection) -> None:
+        remember_verified_account(conn, account_id, f"{account_id.hex[:12]}@example.org", now)
+
+    if deletion_first:
+        first_then_second(projection_pool, delete, remember)
+    else:
+        first_then_second(projection_pool, remember, delete)
+    with projection_pool.connection() as conn:
+        assert known_account_email(conn, account_id) is None
+
+
+def test_a_subscription_made_while_the_account_is_deleted_ends_with_it(newsletter: Newsletter) -> None:
+    """The newsletter unsubscribes a deleted account before erasing it: a subscription committed while
+    the handler runs must still be seen by it."""
+    account_id = uuid4()
+    now = datetime.now(UTC)
+
+    def subscribe(conn: psycopg.Connection) -> None:  # what subscriptions.subscribe does in its transaction
+        remember_verified_account(conn, account_id, f"{account_id.hex[:12]}@example.org", now)
+        repository.add_subscriber(conn, account_id)
+
+    def delete(conn: psycopg.Connection) -> None:
+        deleted = account_event_handlers(newsletter)["AccountDeleted"]
+        deleted(conn, None, {"account_id": account_id, "deleted_at": now})  # type: ignore[arg-type]
+
+    first_then_second(newsletter.pool, subscribe, delete)
+    with newsletter.pool.connection() as conn:
+        assert repository.subscribed_since(conn, account_id) is None
+        assert known_account_email(conn, account_id) is None
