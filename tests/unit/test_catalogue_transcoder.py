@@ -3,7 +3,11 @@ the database down, a full disk, a still that times out) is logged, the job tried
 with that reason, and the loop goes on; an outage between jobs is waited out, never fatal. The job's
 lease is renewed for as long as it runs, and a lease lost stops the work."""
 
+import contextlib
+import os
+import signal
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -214,3 +218,32 @@ def test_a_renewal_that_fails_is_tried_again() -> None:
     with LeaseKeeper(renew, 0.001) as lease:
         assert lease.lost.wait(timeout=5)
     assert answers == []
+
+
+ENDLESS_FFMPEG = """
+import os, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+while True:
+    print("out_time_us=1000000", flush=True)
+    time.sleep(0.05)
+"""
+
+
+def test_ffmpeg_is_stopped_when_reporting_its_progress_fails(tmp_path: Path) -> None:
+    """Recording the progress may fail (the database down): the job is given back, and its ffmpeg must
+    not go on encoding for nobody beside the next job's."""
+    pid_file = tmp_path / "pid"
+
+    def progress_not_recorded(fraction: float) -> bool:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    command = [sys.executable, "-c", ENDLESS_FFMPEG, str(pid_file)]
+    with pytest.raises(psycopg.OperationalError):
+        transcoding._run_following(command, 10.0, progress_not_recorded)
+    pid = int(pid_file.read_text())
+    try:
+        with pytest.raises(ProcessLookupError):  # killed and reaped
+            os.kill(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -62,3 +62,14 @@ def test_a_master_on_another_file_system_is_copied(tmp_path):
         assert storage.path(key).stat().st_dev != area.path(upload.id).stat().st_dev
         assert storage.path(key).read_bytes() == b"master bytes"
         assert [path.name for path in storage.path(key).parent.iterdir()] == ["master"]
+
+
+@pytest.mark.parametrize("hold", ["writer", "locked"])
+def test_an_upload_gone_before_its_lock_is_taken_is_not_made_again(tmp_path, hold):
+    area = UploadArea(tmp_path / "uploads")
+    upload = Upload(uuid.uuid4(), uuid.uuid4(), 4, "")
+    area.create(upload.id)
+    area.delete(upload.id)  # terminated or expired after the request found it
+    with pytest.raises(FileNotFoundError), getattr(area, hold)(upload):
+        pass
+    assert not area.path(upload.id).exists()

@@ -2,6 +2,7 @@
 and the files behind them — exact bytes, ranges, conditional requests, expiry and tampering."""
 
 import hashlib
+import time
 import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,14 @@ from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.projection import HANDLERS
 from identity.adapters.tokens import key_id
 from tests.integration.catalogue.conftest import add_video, editor
-from tests.integration.conftest import IDENTITY_SIGNING_KEY, PASSWORD, bearer, sign_up, staff_token
+from tests.integration.conftest import (
+    IDENTITY_SIGNING_KEY,
+    PASSWORD,
+    account_events,
+    bearer,
+    sign_up,
+    staff_token,
+)
 from tests.integration.test_identity_token_check import NEW_PASSWORD, feed, reset_password
 
 CONTENT = bytes(range(256)) * 4000  # 1,024,000 bytes, every offset distinguishable
@@ -216,6 +224,28 @@ def test_a_password_reset_kills_the_links_handed_out_before_it(
     feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
     assert catalogue_client.get(used, headers={"Range": "bytes=10-19"}).status_code == 403
     assert catalogue_client.get(unused).status_code == 403
+    new_token = identity_client.post(
+        "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
+    ).json["access_token"]
+    assert catalogue_client.get(local(get_link(catalogue_client, video, new_token))).status_code == 200
+
+
+def test_a_link_the_old_token_got_while_the_reset_was_on_its_way_dies_with_it(
+    catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
+):
+    """The PasswordReset event reaches the catalogue a moment after the reset: meanwhile the old (maybe
+    stolen) token still gets links, and they are that token's, so they die with it too."""
+    old_token = sign_up(identity_client, identity_pool, unique_email)
+    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    reset_password(identity_client, identity_pool, unique_email)
+    [reset] = [e for e in account_events(identity_pool, account_id) if e["type"] == "PasswordReset"]
+    reset_at = datetime.fromisoformat(reset["data"]["reset_at"])
+    deadline = time.monotonic() + 5
+    while datetime.now(UTC) <= reset_at and time.monotonic() < deadline:  # a link handed out after it
+        time.sleep(0.05)
+    link = local(get_link(catalogue_client, video, old_token))
+    feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
+    assert catalogue_client.get(link).status_code == 403
     new_token = identity_client.post(
         "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
     ).json["access_token"]

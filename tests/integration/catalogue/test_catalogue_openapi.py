@@ -1,9 +1,12 @@
 """Fuzzing the catalogue's OpenAPI document with schemathesis against the in-process app and a real
 database: no 5xx, and every answer (status, content type, headers, body) is one the document declares."""
 
+import uuid
+
 import pytest
 import schemathesis
 
+from catalogue.adapters.storage import LocalStorage
 from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import add_video, editor
 from tests.integration.conftest import bearer, sign_up
@@ -57,6 +60,23 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     preview = document["paths"]["/v1/videos/{video_id}/preview"]["get"]["responses"]
     assert {"200", "206", "304", "404", "416"} <= set(preview)
     assert "Repr-Digest" in preview["206"]["headers"] and "Repr-Digest" in download["200"]["headers"]
+
+
+def test_the_images_document_the_ranges_they_answer(fuzzed_app, media_root):
+    client = fuzzed_app.test_client()
+    thumbnail = f"test/{uuid.uuid4().hex}.jpg"
+    LocalStorage(media_root).write(thumbnail, b"a small jpeg")
+    video = add_video(client, media_root, thumbnail=thumbnail)
+    paths = client.get("/openapi.json").json["paths"]
+    for kind in ("thumbnail", "poster"):
+        assert {"200", "206", "304", "404", "416"} <= set(
+            paths[f"/v1/videos/{{video_id}}/{kind}"]["get"]["responses"]
+        )
+    documented = paths["/v1/videos/{video_id}/thumbnail"]["get"]["responses"]
+    for asked, status in (("bytes=0-4", 206), ("bytes=100-", 416)):
+        answer = client.get(f"/v1/videos/{video['id']}/thumbnail", headers={"Range": asked})
+        assert answer.status_code == status and str(status) in documented
+    assert "Content-Range" in documented["206"]["headers"]
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,13 @@ class Grant:
     expires_at: datetime
 
 
-def insert_grant(conn: psycopg.Connection, grant: Grant, account_id: UUID) -> None:
+def insert_grant(
+    conn: psycopg.Connection, grant: Grant, account_id: UUID, token_issued_at: datetime | None = None
+) -> None:
     conn.execute(
-        "INSERT INTO download_grants (id, rendition_id, account_id, expires_at) VALUES (%s, %s, %s, %s)",
-        (grant.id, grant.rendition_id, account_id, grant.expires_at),
+        """INSERT INTO download_grants (id, rendition_id, account_id, expires_at, token_issued_at)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (grant.id, grant.rendition_id, account_id, grant.expires_at, token_issued_at),
     )
 
 
@@ -62,9 +65,10 @@ def forget_account_grants(conn: psycopg.Connection, account_id: UUID) -> None:
 
 
 def revoke_grants_before(conn: psycopg.Connection, account_id: UUID, before: datetime) -> None:
-    """A password reset: the links the account was given before it die."""
+    """A password reset: the links of the account's tokens issued before it die, like the tokens, even
+    those handed out after it (its event on its way, the old token still took)."""
     conn.execute(
         """UPDATE download_grants SET revoked_at = now()
-           WHERE account_id = %s AND created_at < %s AND revoked_at IS NULL""",
+           WHERE account_id = %s AND coalesce(token_issued_at, created_at) < %s AND revoked_at IS NULL""",
         (account_id, before),
     )

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from catalogue.adapters.media import ffmpeg
 
@@ -180,22 +181,30 @@ def _run_following(command: list[str], duration_s: float, on_progress: Callable[
     errors: list[bytes] = []
     reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
     reader.start()
-    stopped = False
-    assert process.stdout is not None
-    for line in process.stdout:
-        key, _, value = line.decode(errors="replace").strip().partition("=")
-        if key == "out_time_us" and value.isdigit():
-            if not on_progress(min(1.0, int(value) / 1e6 / duration_s)):
-                process.kill()
-                stopped = True
-                break
-    process.wait()
-    reader.join(timeout=5)
+    stopped = True  # until its output ends: `on_progress` answering False, or raising, stops ffmpeg
+    try:
+        assert process.stdout is not None
+        stopped = not _followed(process.stdout, duration_s, on_progress)
+    finally:
+        if stopped:
+            process.kill()
+        process.wait()
+        reader.join(timeout=5)
     if stopped:
         raise TranscodeFailed("stopped")
     if process.returncode != 0:
         words = b"".join(errors).decode(errors="replace").strip().splitlines()
         raise TranscodeFailed(words[-1] if words else f"ffmpeg exited with {process.returncode}")
+
+
+def _followed(output: IO[bytes], duration_s: float, on_progress: Callable[[float], bool]) -> bool:
+    """Read ffmpeg's `-progress` lines to their end, telling `on_progress`; False once it answers False."""
+    for line in output:
+        key, _, value = line.decode(errors="replace").strip().partition("=")
+        if key == "out_time_us" and value.isdigit():
+            if not on_progress(min(1.0, int(value) / 1e6 / duration_s)):
+                return False
+    return True
 
 
 def still(master: Path, at_s: float, width: int, target: Path) -> None:

@@ -94,8 +94,10 @@ class UploadArea:
 
     @contextmanager
     def writer(self, upload: Upload) -> Iterator[BinaryIO]:
-        """The upload's file opened for appending, locked against other writers (UploadBusy)."""
-        with self.path(upload.id).open("ab") as file:
+        """The upload's file opened for appending, locked against other writers (UploadBusy);
+        FileNotFoundError when it is gone."""
+        # Never created here: a request that found the upload may get here after its termination.
+        with os.fdopen(os.open(self.path(upload.id), os.O_WRONLY | os.O_APPEND), "ab") as file:
             try:
                 fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -189,16 +189,18 @@ class Publication(MethodView):
         publishing.withdraw(catalogue(), current_principal(), video_id)
 
 
+IMAGE_CONTENT = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
+IMAGE_HEADERS = {name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "ETag", "Content-Length")}
 IMAGE_RESPONSES = {
-    "200": {
-        "description": "The image",
-        "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
-        "headers": {
-            name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "ETag", "Content-Length")
-        },
+    "200": {"description": "The image", "content": IMAGE_CONTENT, "headers": IMAGE_HEADERS},
+    "206": {
+        "description": "One byte range of the image (Range, If-Range)",
+        "content": IMAGE_CONTENT,
+        "headers": {**IMAGE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
     },
     "304": {"description": "Not modified (If-None-Match)"},
 }
+RANGE_PROBLEM = {416: "Malformed, multiple or unsatisfiable range"}
 
 
 def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
@@ -231,7 +233,10 @@ def inline_file(key: str, size: int, media_type: str, sha256: str) -> Response:
 class Thumbnail(MethodView):
     @videos.doc(responses=IMAGE_RESPONSES)
     @document_problems(
-        videos, INVALID_TOKEN | {404: "No such video or no thumbnail", 503: "The file is not available"}
+        videos,
+        INVALID_TOKEN
+        | RANGE_PROBLEM
+        | {404: "No such video or no thumbnail", 503: "The file is not available"},
     )
     def get(self, video_id: UUID) -> Response:
         """The video's thumbnail image."""
@@ -242,7 +247,8 @@ class Thumbnail(MethodView):
 class Poster(MethodView):
     @videos.doc(responses=IMAGE_RESPONSES)
     @document_problems(
-        videos, INVALID_TOKEN | {404: "No such video or no poster", 503: "The file is not available"}
+        videos,
+        INVALID_TOKEN | RANGE_PROBLEM | {404: "No such video or no poster", 503: "The file is not available"},
     )
     def get(self, video_id: UUID) -> Response:
         """The video's poster: a full-size still for the player."""

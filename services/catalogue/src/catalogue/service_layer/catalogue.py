@@ -131,7 +131,7 @@ def grant_download(
             raise NotEntitled("This account may not download videos.")
         if not video_store.published_rendition_exists(conn, video_id, rendition_id):
             raise NotFound("There is no such video or rendition.")
-        grant_store.insert_grant(conn, grant, principal.account_id)
+        grant_store.insert_grant(conn, grant, principal.account_id, principal.issued_at)
     GRANTS.inc()
     claims = links.LinkClaims(grant.id, rendition_id, expires)
     query = urllib.parse.urlencode(

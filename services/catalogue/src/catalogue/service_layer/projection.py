@@ -22,7 +22,7 @@ def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str,
 
 
 def password_reset(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
-    """Revoke the account's older tokens, and the download links handed out before the reset."""
+    """Revoke the account's older tokens, and the download links those tokens were given."""
     record_password_reset_email(conn, event, data)
     grant_store.revoke_grants_before(conn, data["account_id"], data["reset_at"])
 

@@ -54,6 +54,8 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
             video = _make_video(catalogue, principal, submission, upload)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
+    except FileNotFoundError:  # terminated or expired since it was found
+        raise Conflict(UPLOAD_GONE) from None
     catalogue.uploads.delete_source(upload.id)
     return video
 

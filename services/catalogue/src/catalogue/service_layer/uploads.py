@@ -104,6 +104,8 @@ def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> No
             catalogue.uploads.delete(upload_id)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
+    except FileNotFoundError:  # terminated or expired meanwhile
+        raise NotFound("There is no such upload.") from None
 
 
 def expire_abandoned(catalogue: Catalogue) -> int:
