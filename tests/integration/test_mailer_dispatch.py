@@ -365,6 +365,19 @@ def test_a_refusal_of_the_message_is_a_soft_failure_and_suppresses_nothing(dispa
     assert not suppressed(mailer_pool, recipient)
 
 
+def test_a_suppressed_address_with_a_capital_beyond_ascii_gets_no_newsletter(dispatcher, mailer_pool, sink):
+    """The database lower-cases in its own locale (C: ASCII only), so the address is matched there."""
+    recipient = f"Élodie-{uuid.uuid4().hex[:8]}@example.org"
+    with mailer_pool.connection() as conn:
+        deliveries.suppress(conn, recipient, "5.1.1", "smtp")
+    issue = pending(recipient, "issue", kind="newsletter")
+    dispatcher.submit(issue)
+    dispatcher.finish_batch()
+
+    assert statuses(mailer_pool, [issue]) == {issue.event_id: ("skipped", 1)}
+    assert sink.inbox.messages(to=recipient) == []
+
+
 def test_subscribing_again_lifts_the_suppression(mailer_pool):
     recipient = f"back-{uuid.uuid4().hex[:8]}@example.org"
     with mailer_pool.connection() as conn:

@@ -298,9 +298,13 @@ def lift_suppression(conn: psycopg.Connection, address: str) -> None:
 
 
 def suppressed_among(conn: psycopg.Connection, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses (lower-cased) are suppressed."""
+    """Which of these addresses (as given) are suppressed."""
+    # Lower-cased by the database, as `suppress` stored them: Python's lower() differs from a C
+    # locale's beyond ASCII ("É"), and a suppressed address would be mailed again.
     rows = conn.execute(
-        "SELECT address FROM suppressions WHERE address = ANY(%s)", ([a.lower() for a in addresses],)
+        """SELECT given FROM unnest(%s::text[]) AS given
+           WHERE EXISTS (SELECT 1 FROM suppressions WHERE address = lower(given))""",
+        (list(addresses),),
     ).fetchall()
     return {row[0] for row in rows}
 
