@@ -7,6 +7,7 @@ import psycopg
 from accounts_common.account_projection import ACCOUNT_PROJECTION_HANDLERS, record_account_deleted
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
+from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import unsubscribe_in
 
@@ -17,6 +18,8 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
 
     def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
+        # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
+        repository.forget_ending(conn, data["account_id"])
         record_account_deleted(conn, event, data)
 
     return {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}
