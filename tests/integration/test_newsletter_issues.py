@@ -322,7 +322,7 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
                 handlers[event_type](conn, event, validate_data(event_type, data))
             results.finish_batch()  # the consumer's end of a poll: the deliveries are counted here
 
-    for account in (delivered, soft, bounced, leaver):
+    for account in (delivered, bounced, leaver):
         result("EmailDelivered", account)
     result("EmailFailed", soft, **{"class": "soft", "reason": "SMTP 552 too big", "via": "smtp"})
     result("EmailFailed", bounced, **{"class": "hard", "reason": "5.1.1 user unknown", "via": "dsn"})
@@ -342,6 +342,37 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
     ended = status(newsletter, uuid.UUID(bounced))
     assert (ended.subscribed, ended.reason) == (False, "bounce")
     assert status(newsletter, uuid.UUID(soft)).subscribed
+
+
+def test_a_failed_mail_replayed_and_delivered_counts_as_sent(
+    newsletter, newsletter_client, newsletter_db, newsletter_pool, start_fan_out, newsletter_editor
+):
+    """Support replays a dead letter (SMTP was down past the retry limit): the mailer sends it, and
+    its EmailDelivered follows the EmailFailed (soft) of the give-up."""
+    [reader] = seed_subscribers(newsletter_db, 1)
+    start_fan_out()
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    send(newsletter_client, newsletter_editor, issue_id)
+    wait_sent(newsletter_client, issue_id, newsletter_editor)
+    with psycopg.connect(newsletter_db) as conn:
+        [email] = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (reader,)).fetchone()
+    data = {
+        "delivery_id": str(delivery_id(uuid.UUID(issue_id), uuid.UUID(reader))),
+        "kind": "newsletter",
+        "email": email,
+        "account_id": reader,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    gave_up = {**data, "class": "soft", "reason": "given up after retries", "via": "smtp"}
+    results = DeliveryResults(newsletter)
+    for event_type, event_data in (("EmailFailed", gave_up), ("EmailDelivered", data)):
+        event = new_event(event_type, source="/mailer", subject=reader, data=event_data)
+        with newsletter_pool.connection() as conn, conn.transaction():
+            results.handlers()[event_type](conn, event, validate_data(event_type, event_data))
+        results.finish_batch()
+
+    figures = newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["figures"]
+    assert (figures["sent"], figures["failed"], figures["bounced"]) == (1, 0, 0)
 
 
 def test_a_bounce_of_an_old_address_leaves_the_subscription_alone(newsletter, newsletter_db, newsletter_pool):

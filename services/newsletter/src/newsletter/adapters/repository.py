@@ -181,8 +181,9 @@ def complete_issue(conn: psycopg.Connection, issue_id: UUID) -> None:
     )
 
 
-# A bounce outranks a failure, which outranks a delivery: a DSN may follow the server's acceptance.
-OUTCOME_RANK = "CASE {} WHEN 'bounced' THEN 3 WHEN 'failed' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END"
+# A bounce outranks a delivery (a DSN may follow the server's acceptance), which outranks a failure
+# (a dead letter replayed by support may yet be sent; nothing fails for good after its acceptance).
+OUTCOME_RANK = "CASE {} WHEN 'bounced' THEN 3 WHEN 'sent' THEN 2 WHEN 'failed' THEN 1 ELSE 0 END"
 
 
 def record_outcome(conn: psycopg.Connection, delivery_id: UUID, outcome: str) -> UUID | None:
