@@ -378,6 +378,26 @@ def test_a_suppressed_address_with_a_capital_beyond_ascii_gets_no_newsletter(dis
     assert sink.inbox.messages(to=recipient) == []
 
 
+def test_erasing_an_account_erases_the_suppression_of_its_address(dispatcher, mailer_pool, sink):
+    recipient = f"bounced-then-deleted-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    sink.inbox.set_fault(550, f"5.1.1 <{recipient}>: Recipient address rejected", recipients=recipient)
+    try:
+        dispatcher.submit(pending(recipient, "issue", account_id=account, kind="newsletter"))
+        dispatcher.finish_batch()
+    finally:
+        sink.inbox.clear_fault()
+    assert suppressed(mailer_pool, recipient)
+
+    with mailer_pool.connection() as conn:
+        deliveries.erase_account(conn, account)
+        left = conn.execute(
+            "SELECT count(*) FROM suppressions WHERE address = %s OR reason LIKE %s",
+            (recipient, f"%{recipient}%"),
+        ).fetchone()
+    assert left == (0,)
+
+
 def test_subscribing_again_lifts_the_suppression(mailer_pool):
     recipient = f"back-{uuid.uuid4().hex[:8]}@example.org"
     with mailer_pool.connection() as conn:

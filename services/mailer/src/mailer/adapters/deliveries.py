@@ -310,13 +310,20 @@ def suppressed_among(conn: psycopg.Connection, addresses: Iterable[str]) -> set[
 
 
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
-    """Forget the account's addresses (and any mail to them) but keep the anonymous rows; the count.
+    """Forget the account's addresses (and any mail to them, and their suppressions) but keep the
+    anonymous rows; the count.
 
-    Two transactions on purpose (`conn` autocommits), the erased id committed before the erasure
+    Several transactions on purpose (`conn` autocommits), the erased id committed before the erasure
     starts: a delivery claimed meanwhile is either seen by this erasure or sees the erased id in
     its check after claiming (Mailer._deliver), whatever the interleaving.
     """
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
+    # A suppression is the address (and the reply that named it): it goes while the log still says whose.
+    conn.execute(
+        """DELETE FROM suppressions WHERE address IN (SELECT lower(recipient) FROM deliveries
+                                                      WHERE account_id = %s AND recipient IS NOT NULL)""",
+        (account_id,),
+    )
     cursor = conn.execute(
         """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
                   updated_at = now()
