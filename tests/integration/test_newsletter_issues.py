@@ -19,9 +19,11 @@ from accounts_common.events import Topic, new_event, validate_data
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.roles import Role
 from identity.service_layer import staff
+from newsletter.adapters import repository
 from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
+from newsletter.service_layer.issues import start_scheduled
 from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import status, unsubscribe
 from tests.conftest import fresh_topics
@@ -200,6 +202,23 @@ def test_a_scheduled_issue_goes_at_its_time_once_even_when_the_worker_starts_aft
     assert done["figures"]["recipients"] == len(recipients_of(newsletter_db, issue_id))
     actions = [a["action"] for a in audit_actions(newsletter_db, editor_of(newsletter_editor))]
     assert actions[-3:] == ["issue.created", "issue.scheduled", "issue.sent"]
+
+
+def test_a_scheduled_issue_starts_in_the_name_of_the_editor_who_scheduled_it(
+    newsletter, newsletter_client, newsletter_db, newsletter_editor, served_identity, identity_pool
+):
+    identity = served_identity.app.extensions["identity"]
+    scheduler = bearer(staff_token(identity, identity_pool, Role.NEWSLETTER_EDITOR))
+    issue_id = create(newsletter_client, newsletter_editor)["id"]  # written by another editor
+    send_at = datetime.now(UTC) + timedelta(hours=1)
+    send(newsletter_client, scheduler, issue_id, send_at=send_at.isoformat())
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.find_issue(conn, uuid.UUID(issue_id), lock=True)
+        assert start_scheduled(newsletter, conn, issue) is not None  # as the scheduler does, when due
+        conn.execute("UPDATE issues SET status = 'sent' WHERE id = %s", (issue_id,))  # no fan-out here
+
+    actions = [a for a in audit_actions(newsletter_db, editor_of(scheduler)) if issue_id in a["target"]]
+    assert [a["action"] for a in actions] == ["issue.scheduled", "issue.sent"]
 
 
 def test_a_cancelled_issue_never_goes_and_a_sent_one_cannot_be_cancelled_or_sent_again(

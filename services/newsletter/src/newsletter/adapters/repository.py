@@ -115,13 +115,14 @@ def start_sending(conn: psycopg.Connection, issue_id: UUID, current_status: str)
         return cursor.execute(START_SENDING, (issue_id, current_status)).fetchone()
 
 
-def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime) -> Issue | None:
-    """Schedule a draft; None when it is not a draft."""
+def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime, editor: UUID) -> Issue | None:
+    """Schedule a draft in the name of `editor` (its start is audited as theirs); None when it is not
+    a draft."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
-            f"""UPDATE issues SET status = 'scheduled', send_at = %s, updated_at = now()
+            f"""UPDATE issues SET status = 'scheduled', send_at = %s, editor_id = %s, updated_at = now()
                 WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
-            (send_at, issue_id),
+            (send_at, editor, issue_id),
         ).fetchone()
 
 
