@@ -135,14 +135,16 @@ class DeliveryLog:
 
 
 def deliveries_to(conn: psycopg.Connection, email: str, limit: int = 100) -> list[Delivery]:
-    """The newest deliveries to one address."""
+    """The newest deliveries to one address, whatever its case."""
+    # Lower-cased here too: identity writes addresses with Python's lower(), and the database's
+    # lower() (a C locale's) leaves capitals beyond ASCII ("É") as they are.
     with conn.cursor(row_factory=class_row(Delivery)) as cursor:
         return cursor.execute(
             """SELECT event_id, kind, status, attempts, last_error, message_id,
                       created_at, updated_at, sent_at, account_id
                FROM deliveries WHERE lower(recipient) = lower(%s)
                ORDER BY created_at DESC LIMIT %s""",
-            (email, limit),
+            (email.lower(), limit),
         ).fetchall()
 
 
