@@ -1,6 +1,7 @@
 """The mailer's dispatcher against a real database and a private SMTP sink: a batch claimed at once,
 sent over several connections, each email once, one account's emails in their order."""
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -147,6 +148,19 @@ def test_an_erased_accounts_email_is_recorded_skipped_without_its_address(dispat
             "SELECT status, recipient FROM deliveries WHERE event_id = %s", (email.event_id,)
         ).fetchone()
     assert row == ("skipped", None)
+
+
+def test_the_language_of_an_accounts_mails_is_not_taken_from_a_newsletter(mailer_pool):
+    """A newsletter's language is the issue's (an editor's test send goes in both): an account's
+    later mails without a locale of their own follow its code mail, not the last issue."""
+    account = uuid.uuid4()
+    recipient = f"editor-{uuid.uuid4().hex[:8]}@example.org"
+    code = dataclasses.replace(pending(recipient, "code", account_id=account), locale="en")
+    test_send = dataclasses.replace(pending(recipient, "issue", account, kind="newsletter"), locale="fr")
+    with mailer_pool.connection() as conn:
+        deliveries.claim(conn, [code])
+        deliveries.claim(conn, [test_send])
+    assert DeliveryLog(mailer_pool).latest_locale(account) == "en"
 
 
 def test_no_email_goes_out_on_connections_broken_since_their_last_use(dispatcher, mailer_pool, sink):

@@ -87,10 +87,13 @@ class DeliveryLog:
         return row is not None
 
     def latest_locale(self, account_id: UUID) -> str | None:
-        """The language of the newest email to the account whose event named one."""
+        """The language of the newest email to the account whose event named one; not a newsletter's,
+        which is the issue's (an editor's test send goes in every language, English when the
+        account has none)."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                """SELECT locale FROM deliveries WHERE account_id = %s AND locale IS NOT NULL
+                """SELECT locale FROM deliveries
+                   WHERE account_id = %s AND locale IS NOT NULL AND kind <> 'newsletter'
                    ORDER BY created_at DESC LIMIT 1""",
                 (account_id,),
             ).fetchone()
