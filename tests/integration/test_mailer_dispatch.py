@@ -1,6 +1,7 @@
 """The mailer's dispatcher against a real database and a private SMTP sink: a batch claimed at once,
 sent over several connections, each email once, one account's emails in their order."""
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -147,6 +148,19 @@ def test_an_erased_accounts_email_is_recorded_skipped_without_its_address(dispat
             "SELECT status, recipient FROM deliveries WHERE event_id = %s", (email.event_id,)
         ).fetchone()
     assert row == ("skipped", None)
+
+
+def test_the_language_of_an_accounts_mails_is_not_taken_from_a_newsletter(mailer_pool):
+    """A newsletter's language is the issue's (an editor's test send goes in both): an account's
+    later mails without a locale of their own follow its code mail, not the last issue."""
+    account = uuid.uuid4()
+    recipient = f"editor-{uuid.uuid4().hex[:8]}@example.org"
+    code = dataclasses.replace(pending(recipient, "code", account_id=account), locale="en")
+    test_send = dataclasses.replace(pending(recipient, "issue", account, kind="newsletter"), locale="fr")
+    with mailer_pool.connection() as conn:
+        deliveries.claim(conn, [code])
+        deliveries.claim(conn, [test_send])
+    assert DeliveryLog(mailer_pool).latest_locale(account) == "en"
 
 
 def test_no_email_goes_out_on_connections_broken_since_their_last_use(dispatcher, mailer_pool, sink):
@@ -363,6 +377,39 @@ def test_a_refusal_of_the_message_is_a_soft_failure_and_suppresses_nothing(dispa
     [(event_type, data)] = results(mailer_pool, [email])
     assert (event_type, data["class"], data["via"]) == ("EmailFailed", "soft", "smtp")
     assert not suppressed(mailer_pool, recipient)
+
+
+def test_a_suppressed_address_with_a_capital_beyond_ascii_gets_no_newsletter(dispatcher, mailer_pool, sink):
+    """The database lower-cases in its own locale (C: ASCII only), so the address is matched there."""
+    recipient = f"Élodie-{uuid.uuid4().hex[:8]}@example.org"
+    with mailer_pool.connection() as conn:
+        deliveries.suppress(conn, recipient, "5.1.1", "smtp")
+    issue = pending(recipient, "issue", kind="newsletter")
+    dispatcher.submit(issue)
+    dispatcher.finish_batch()
+
+    assert statuses(mailer_pool, [issue]) == {issue.event_id: ("skipped", 1)}
+    assert sink.inbox.messages(to=recipient) == []
+
+
+def test_erasing_an_account_erases_the_suppression_of_its_address(dispatcher, mailer_pool, sink):
+    recipient = f"bounced-then-deleted-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    sink.inbox.set_fault(550, f"5.1.1 <{recipient}>: Recipient address rejected", recipients=recipient)
+    try:
+        dispatcher.submit(pending(recipient, "issue", account_id=account, kind="newsletter"))
+        dispatcher.finish_batch()
+    finally:
+        sink.inbox.clear_fault()
+    assert suppressed(mailer_pool, recipient)
+
+    with mailer_pool.connection() as conn:
+        deliveries.erase_account(conn, account)
+        left = conn.execute(
+            "SELECT count(*) FROM suppressions WHERE address = %s OR reason LIKE %s",
+            (recipient, f"%{recipient}%"),
+        ).fetchone()
+    assert left == (0,)
 
 
 def test_subscribing_again_lifts_the_suppression(mailer_pool):

@@ -68,6 +68,14 @@ def test_a_look_up_records_the_distinct_accounts_of_the_mails_found_not_the_addr
     assert last_look_up_target(mailer_pool) == f"{low},{high}"
 
 
+def test_a_look_up_finds_the_mails_whatever_the_case_of_a_letter_beyond_ascii(mailer_pool):
+    """Identity writes the local part lower-cased (Python's lower()); support may type it as the person
+    does, and the database's lower() (C locale) leaves "É" alone."""
+    email = f"élodie-{uuid.uuid4().hex[:8]}@example.org"
+    mailed(mailer_pool, Mail(email, uuid.uuid4()))
+    assert len(Support(mailer_pool, "", "mailer").deliveries_to(email.upper(), ACTOR)) == 1
+
+
 @pytest.mark.parametrize("a_mail_without_account", [True, False], ids=["mail-without-account", "no-mail"])
 def test_a_look_up_that_finds_no_account_records_no_account(mailer_pool, a_mail_without_account):
     email = f"person-{uuid.uuid4().hex[:8]}@example.org"

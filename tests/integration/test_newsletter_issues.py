@@ -19,9 +19,11 @@ from accounts_common.events import Topic, new_event, validate_data
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.roles import Role
 from identity.service_layer import staff
+from newsletter.adapters import repository
 from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
+from newsletter.service_layer.issues import start_scheduled
 from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import status, unsubscribe
 from tests.conftest import fresh_topics
@@ -202,6 +204,23 @@ def test_a_scheduled_issue_goes_at_its_time_once_even_when_the_worker_starts_aft
     assert actions[-3:] == ["issue.created", "issue.scheduled", "issue.sent"]
 
 
+def test_a_scheduled_issue_starts_in_the_name_of_the_editor_who_scheduled_it(
+    newsletter, newsletter_client, newsletter_db, newsletter_editor, served_identity, identity_pool
+):
+    identity = served_identity.app.extensions["identity"]
+    scheduler = bearer(staff_token(identity, identity_pool, Role.NEWSLETTER_EDITOR))
+    issue_id = create(newsletter_client, newsletter_editor)["id"]  # written by another editor
+    send_at = datetime.now(UTC) + timedelta(hours=1)
+    send(newsletter_client, scheduler, issue_id, send_at=send_at.isoformat())
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.find_issue(conn, uuid.UUID(issue_id), lock=True)
+        assert start_scheduled(newsletter, conn, issue) is not None  # as the scheduler does, when due
+        conn.execute("UPDATE issues SET status = 'sent' WHERE id = %s", (issue_id,))  # no fan-out here
+
+    actions = [a for a in audit_actions(newsletter_db, editor_of(scheduler)) if issue_id in a["target"]]
+    assert [a["action"] for a in actions] == ["issue.scheduled", "issue.sent"]
+
+
 def test_a_cancelled_issue_never_goes_and_a_sent_one_cannot_be_cancelled_or_sent_again(
     newsletter, newsletter_client, newsletter_db, deliveries_topic, start_fan_out, infra, newsletter_editor
 ):
@@ -322,7 +341,7 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
                 handlers[event_type](conn, event, validate_data(event_type, data))
             results.finish_batch()  # the consumer's end of a poll: the deliveries are counted here
 
-    for account in (delivered, soft, bounced, leaver):
+    for account in (delivered, bounced, leaver):
         result("EmailDelivered", account)
     result("EmailFailed", soft, **{"class": "soft", "reason": "SMTP 552 too big", "via": "smtp"})
     result("EmailFailed", bounced, **{"class": "hard", "reason": "5.1.1 user unknown", "via": "dsn"})
@@ -342,6 +361,37 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
     ended = status(newsletter, uuid.UUID(bounced))
     assert (ended.subscribed, ended.reason) == (False, "bounce")
     assert status(newsletter, uuid.UUID(soft)).subscribed
+
+
+def test_a_failed_mail_replayed_and_delivered_counts_as_sent(
+    newsletter, newsletter_client, newsletter_db, newsletter_pool, start_fan_out, newsletter_editor
+):
+    """Support replays a dead letter (SMTP was down past the retry limit): the mailer sends it, and
+    its EmailDelivered follows the EmailFailed (soft) of the give-up."""
+    [reader] = seed_subscribers(newsletter_db, 1)
+    start_fan_out()
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    send(newsletter_client, newsletter_editor, issue_id)
+    wait_sent(newsletter_client, issue_id, newsletter_editor)
+    with psycopg.connect(newsletter_db) as conn:
+        [email] = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (reader,)).fetchone()
+    data = {
+        "delivery_id": str(delivery_id(uuid.UUID(issue_id), uuid.UUID(reader))),
+        "kind": "newsletter",
+        "email": email,
+        "account_id": reader,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    gave_up = {**data, "class": "soft", "reason": "given up after retries", "via": "smtp"}
+    results = DeliveryResults(newsletter)
+    for event_type, event_data in (("EmailFailed", gave_up), ("EmailDelivered", data)):
+        event = new_event(event_type, source="/mailer", subject=reader, data=event_data)
+        with newsletter_pool.connection() as conn, conn.transaction():
+            results.handlers()[event_type](conn, event, validate_data(event_type, event_data))
+        results.finish_batch()
+
+    figures = newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["figures"]
+    assert (figures["sent"], figures["failed"], figures["bounced"]) == (1, 0, 0)
 
 
 def test_a_bounce_of_an_old_address_leaves_the_subscription_alone(newsletter, newsletter_db, newsletter_pool):

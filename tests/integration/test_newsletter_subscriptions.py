@@ -128,6 +128,23 @@ def test_a_deleted_account_is_unsubscribed_erased_and_cannot_come_back(
     assert newsletter_client.post("/v1/subscriptions", headers=bearer(token)).status_code == 403
 
 
+def test_a_deleted_account_that_had_unsubscribed_leaves_no_trace_of_why(
+    newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    assert newsletter_client.post("/v1/subscriptions", headers=bearer(token)).status_code == 201
+    assert newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token)).status_code == 204
+    identity_client = served_identity.app.test_client()
+    deleted = identity_client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token))
+    assert deleted.status_code == 204
+    feed(newsletter_pool, identity_pool, account_id, "AccountDeleted", account_event_handlers(newsletter))
+
+    with newsletter_pool.connection() as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM subscription_endings WHERE account_id = %s", (account_id,)
+        ).fetchone() == (0,)
+
+
 def test_checking_a_link_changes_nothing_and_one_click_unsubscribes(
     newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
 ):

@@ -76,6 +76,20 @@ def test_html_escapes_what_it_is_given_but_keeps_the_operators_issue_markup():
     assert "Text <b>" in content.text
 
 
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_newsletters_text_part_is_the_issues_text_then_the_footer(language):
+    """As the console's preview shows it, in either language: the subject is the mail's, not a line."""
+    context = CONTEXT | {
+        "issue_subject": "Our news",
+        "issue_text": "Body.\n",
+        "issue_html": Markup("<p>Body.</p>"),
+        "unsubscribe_url": "https://n.example.test/u",
+    }
+    content = Templates("en").render("newsletter", context, language=language)
+    assert content.text.startswith("Body.\n")
+    assert "Our news" not in content.text
+
+
 def test_a_missing_template_variable_is_an_error_not_a_blank():
     with pytest.raises(UndefinedError, match="code"):
         Templates("en").render("code", CONTEXT | {"purpose": "verification", "minutes": 30})

@@ -15,14 +15,17 @@ from mailer.domain.messages import Content, Envelope, OutgoingEmail, build_messa
 
 @dataclass
 class FakeServer:
-    """Takes every message; answers the end of DATA after `final_reply_delay` seconds, and RCPT with
-    `rcpt_reply`; offers the EHLO `extensions`."""
+    """Takes every message; answers the end of DATA after `final_reply_delay` seconds, RCPT with
+    `rcpt_reply` and DATA with `data_reply`; offers the EHLO `extensions`. A refused DATA leaves the
+    transaction open until RSET, as Postfix's smtpd_data_restrictions do."""
 
     extensions: tuple[str, ...] = ("8BITMIME",)
     final_reply_delay: float = 0.0
     rcpt_reply: bytes = b"250 ok"
+    data_reply: bytes = b"354 go"
     accepted: list[bytes] = field(default_factory=list)
     port: int = 0
+    open_transactions: set[socket.socket] = field(default_factory=set)
 
     def serve(self, listener: socket.socket) -> None:
         while True:
@@ -47,9 +50,20 @@ class FakeServer:
             conn.sendall(b"535 5.7.8 Authentication credentials invalid\r\n")
         elif command.startswith(b"RCPT"):
             conn.sendall(self.rcpt_reply + b"\r\n")
+        elif command.startswith(b"MAIL") and conn in self.open_transactions:
+            conn.sendall(b"503 5.5.1 Error: nested MAIL command\r\n")
+        elif command.startswith(b"MAIL"):
+            self.open_transactions.add(conn)
+            conn.sendall(b"250 ok\r\n")
+        elif command.startswith(b"RSET"):
+            self.open_transactions.discard(conn)
+            conn.sendall(b"250 ok\r\n")
+        elif command.startswith(b"DATA") and not self.data_reply.startswith(b"354"):
+            conn.sendall(self.data_reply + b"\r\n")
         elif command.startswith(b"DATA"):
-            conn.sendall(b"354 go\r\n")
+            conn.sendall(self.data_reply + b"\r\n")
             self.accepted.append(b"".join(iter(lines.readline, b".\r\n")))
+            self.open_transactions.discard(conn)
             time.sleep(self.final_reply_delay)
             try:
                 conn.sendall(b"250 queued\r\n")
@@ -106,6 +120,17 @@ def test_a_connection_lost_before_the_message_is_opened_again(server):
     sender.send(message())
     sender.close()
     assert len(server.accepted) == 2
+
+
+def test_a_refused_data_command_leaves_the_connection_ready_for_the_next_mail(server):
+    server.data_reply = b"450 4.7.1 Try again later"
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2)
+    with pytest.raises(TransientError, match="450"):
+        sender.send(message())
+    server.data_reply = b"354 go"
+    sender.send(message("c@y.test"))  # on the same connection: not "nested MAIL", a permanent failure
+    sender.close()
+    assert len(server.accepted) == 1
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,13 @@
 the group gives its partitions to another worker, which sends the rows still 'sending' again."""
 
 import pytest
+from prometheus_client import REGISTRY
 
 from accounts_common import kafka
+from accounts_common.events.schemas import EMAIL_KINDS
 from mailer.adapters.smtp import FINAL_REPLY_TIMEOUT_S
 from mailer.entrypoints import cli
+from mailer.service_layer import metrics
 
 
 @pytest.mark.parametrize("sends_per_second", [0.0, 0.01, 0.5, 1.0, 8.0, 10_000.0])
@@ -29,3 +32,12 @@ def test_a_consumer_asks_kafka_for_the_poll_interval_it_is_given(monkeypatch):
     )
     assert (created["max_poll_records"], created["max_poll_interval_ms"]) == (60, 123_000)
     assert created["enable_auto_commit"] is False
+
+
+def test_every_kind_of_mail_has_its_counters_from_the_start():
+    """An alert on increase() sees the first failure of a kind only when its series started at 0."""
+    metrics.export_every_kind()
+    for kind in EMAIL_KINDS:
+        for name in ("sent", "retried", "skipped", "failed"):
+            value = REGISTRY.get_sample_value(f"mailer_emails_{name}_total", {"kind": kind})
+            assert value is not None, (name, kind)

@@ -198,3 +198,8 @@ def test_markdown_becomes_html_and_a_text_part_from_the_same_source():
     assert '<a href="https://v.example.org/1" rel="noopener noreferrer">the video</a>' in mail.html
     assert "<em>now</em>" in mail.html
     assert mail.text == "News\n\nSee the video <https://v.example.org/1> now.\n\n- one\n\n- two\n"
+
+
+def test_a_list_items_later_paragraphs_are_not_numbered_as_items_of_their_own():
+    mail = render("S", "1. First step\n\n   More about it.\n2. Second step\n\n- a\n\n  still a\n- b\n")
+    assert mail.text == "1. First step\n\n   More about it.\n\n2. Second step\n\n- a\n\n  still a\n\n- b\n"

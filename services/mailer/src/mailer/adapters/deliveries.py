@@ -87,10 +87,13 @@ class DeliveryLog:
         return row is not None
 
     def latest_locale(self, account_id: UUID) -> str | None:
-        """The language of the newest email to the account whose event named one."""
+        """The language of the newest email to the account whose event named one; not a newsletter's,
+        which is the issue's (an editor's test send goes in every language, English when the
+        account has none)."""
         with self.pool.connection() as conn:
             row = conn.execute(
-                """SELECT locale FROM deliveries WHERE account_id = %s AND locale IS NOT NULL
+                """SELECT locale FROM deliveries
+                   WHERE account_id = %s AND locale IS NOT NULL AND kind <> 'newsletter'
                    ORDER BY created_at DESC LIMIT 1""",
                 (account_id,),
             ).fetchone()
@@ -135,14 +138,16 @@ class DeliveryLog:
 
 
 def deliveries_to(conn: psycopg.Connection, email: str, limit: int = 100) -> list[Delivery]:
-    """The newest deliveries to one address."""
+    """The newest deliveries to one address, whatever its case."""
+    # Lower-cased here too: identity writes addresses with Python's lower(), and the database's
+    # lower() (a C locale's) leaves capitals beyond ASCII ("É") as they are.
     with conn.cursor(row_factory=class_row(Delivery)) as cursor:
         return cursor.execute(
             """SELECT event_id, kind, status, attempts, last_error, message_id,
                       created_at, updated_at, sent_at, account_id
                FROM deliveries WHERE lower(recipient) = lower(%s)
                ORDER BY created_at DESC LIMIT %s""",
-            (email, limit),
+            (email.lower(), limit),
         ).fetchall()
 
 
@@ -298,21 +303,32 @@ def lift_suppression(conn: psycopg.Connection, address: str) -> None:
 
 
 def suppressed_among(conn: psycopg.Connection, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses (lower-cased) are suppressed."""
+    """Which of these addresses (as given) are suppressed."""
+    # Lower-cased by the database, as `suppress` stored them: Python's lower() differs from a C
+    # locale's beyond ASCII ("É"), and a suppressed address would be mailed again.
     rows = conn.execute(
-        "SELECT address FROM suppressions WHERE address = ANY(%s)", ([a.lower() for a in addresses],)
+        """SELECT given FROM unnest(%s::text[]) AS given
+           WHERE EXISTS (SELECT 1 FROM suppressions WHERE address = lower(given))""",
+        (list(addresses),),
     ).fetchall()
     return {row[0] for row in rows}
 
 
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
-    """Forget the account's addresses (and any mail to them) but keep the anonymous rows; the count.
+    """Forget the account's addresses (and any mail to them, and their suppressions) but keep the
+    anonymous rows; the count.
 
-    Two transactions on purpose (`conn` autocommits), the erased id committed before the erasure
+    Several transactions on purpose (`conn` autocommits), the erased id committed before the erasure
     starts: a delivery claimed meanwhile is either seen by this erasure or sees the erased id in
     its check after claiming (Mailer._deliver), whatever the interleaving.
     """
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
+    # A suppression is the address (and the reply that named it): it goes while the log still says whose.
+    conn.execute(
+        """DELETE FROM suppressions WHERE address IN (SELECT lower(recipient) FROM deliveries
+                                                      WHERE account_id = %s AND recipient IS NOT NULL)""",
+        (account_id,),
+    )
     cursor = conn.execute(
         """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
                   updated_at = now()

@@ -47,6 +47,9 @@ class _SMTP(smtplib.SMTP):
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
+            # The transaction may still be open (Postfix's smtpd_data_restrictions leave it so): ended
+            # here, as sendmail ends it after the other refusals, or the lane's next MAIL is "nested".
+            self._end_transaction(code)
             raise smtplib.SMTPDataError(code, reply)
         self.send(_dot_stuffed(msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)))
         self.message_handed_over = True
@@ -55,6 +58,15 @@ class _SMTP(smtplib.SMTP):
             return self.getreply()
         finally:
             self._set_timeout(self.timeout)
+
+    def _end_transaction(self, code: int) -> None:
+        if code == 421:  # the server is closing the connection
+            self.close()
+            return
+        try:
+            self.rset()
+        except smtplib.SMTPServerDisconnected:
+            pass  # the next mail opens a new connection
 
     def _set_timeout(self, seconds: float) -> None:
         if self.sock is not None:

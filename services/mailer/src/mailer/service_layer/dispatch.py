@@ -197,7 +197,7 @@ class Dispatcher:
                 self._skip_erased(email)
             elif email.event_id not in claimed:
                 email.future.set_result(None)
-            elif email.kind == NEWSLETTER and email.recipient.lower() in suppressed:
+            elif email.kind == NEWSLETTER and email.recipient in suppressed:
                 self._skip_suppressed(email)
             else:
                 to_send.append(email)

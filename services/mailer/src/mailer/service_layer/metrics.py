@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Histogram
 
-KINDS = ("code", "welcome", "password_updated", "newsletter")
+from accounts_common.events.schemas import EMAIL_KINDS
 
 SENT = Counter("mailer_emails_sent_total", "Emails the SMTP server accepted", ["kind"])
 RETRIED = Counter("mailer_emails_retried_total", "Attempts that failed for a passing reason", ["kind"])
@@ -19,6 +19,6 @@ SEND_SECONDS = Histogram(
 
 def export_every_kind() -> None:
     """Every kind's counters at 0 from the start: an alert on increase() sees the first failure."""
-    for kind in KINDS:
+    for kind in EMAIL_KINDS:
         for counter in (SENT, RETRIED, SKIPPED, FAILED):
             counter.labels(kind)

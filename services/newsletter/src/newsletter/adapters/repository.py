@@ -115,13 +115,14 @@ def start_sending(conn: psycopg.Connection, issue_id: UUID, current_status: str)
         return cursor.execute(START_SENDING, (issue_id, current_status)).fetchone()
 
 
-def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime) -> Issue | None:
-    """Schedule a draft; None when it is not a draft."""
+def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime, editor: UUID) -> Issue | None:
+    """Schedule a draft in the name of `editor` (its start is audited as theirs); None when it is not
+    a draft."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
-            f"""UPDATE issues SET status = 'scheduled', send_at = %s, updated_at = now()
+            f"""UPDATE issues SET status = 'scheduled', send_at = %s, editor_id = %s, updated_at = now()
                 WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
-            (send_at, issue_id),
+            (send_at, editor, issue_id),
         ).fetchone()
 
 
@@ -181,8 +182,9 @@ def complete_issue(conn: psycopg.Connection, issue_id: UUID) -> None:
     )
 
 
-# A bounce outranks a failure, which outranks a delivery: a DSN may follow the server's acceptance.
-OUTCOME_RANK = "CASE {} WHEN 'bounced' THEN 3 WHEN 'failed' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END"
+# A bounce outranks a delivery (a DSN may follow the server's acceptance), which outranks a failure
+# (a dead letter replayed by support may yet be sent; nothing fails for good after its acceptance).
+OUTCOME_RANK = "CASE {} WHEN 'bounced' THEN 3 WHEN 'sent' THEN 2 WHEN 'failed' THEN 1 ELSE 0 END"
 
 
 def record_outcome(conn: psycopg.Connection, delivery_id: UUID, outcome: str) -> UUID | None:

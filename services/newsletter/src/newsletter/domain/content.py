@@ -54,15 +54,24 @@ def plain_text(tokens: list[Token]) -> str:
     """The text part: paragraphs apart, list items marked, each link's address after its words."""
     blocks: list[str] = []
     prefixes: list[str] = []  # one per open list: "-" or the next number
+    items: list[str] = []  # one per open list: the marker of its open item ("2. ")
+    item_opened = False  # its first line, which takes the marker, not written yet
     for token in tokens:
         if token.type == "bullet_list_open":
             prefixes.append("-")
+            items.append("")
         elif token.type == "ordered_list_open":
             prefixes.append(str(int(token.attrGet("start") or 1)))
+            items.append("")
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             prefixes.pop()
+            items.pop()
+        elif token.type == "list_item_open":
+            items[-1] = _next_marker(prefixes)
+            item_opened = True
         elif token.type == "inline":
-            blocks.append(_list_marker(prefixes, blocks) + _inline_text(token.children or []))
+            blocks.append(_line_start(items, item_opened) + _inline_text(token.children or []))
+            item_opened = False
         elif token.type in ("fence", "code_block"):
             blocks.append(token.content.rstrip("\n"))
         elif token.type == "hr":
@@ -70,14 +79,20 @@ def plain_text(tokens: list[Token]) -> str:
     return "\n\n".join(blocks).strip() + "\n"
 
 
-def _list_marker(prefixes: list[str], blocks: list[str]) -> str:
-    if not prefixes:
-        return ""
+def _next_marker(prefixes: list[str]) -> str:
     marker = prefixes[-1]
-    if marker != "-":
-        prefixes[-1] = str(int(marker) + 1)
-        marker += "."
-    return "  " * (len(prefixes) - 1) + marker + " "
+    if marker == "-":
+        return "- "
+    prefixes[-1] = str(int(marker) + 1)
+    return marker + ". "
+
+
+def _line_start(items: list[str], item_opened: bool) -> str:
+    """An item's marker before its first line; its later paragraphs under its text, not marked."""
+    if not items:
+        return ""
+    indent = "  " * (len(items) - 1)
+    return indent + (items[-1] if item_opened else " " * len(items[-1]))
 
 
 def _inline_text(children: list[Token]) -> str:

@@ -11,6 +11,7 @@ from accounts_common.account_projection import (
 )
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
+from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import unsubscribe_in
 
@@ -22,6 +23,8 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
     def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         lock_account(conn, data["account_id"])  # before the unsubscription: a subscribe waits or is seen
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
+        # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
+        repository.forget_ending(conn, data["account_id"])
         record_account_deleted(conn, event, data)
 
     return {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}

@@ -87,7 +87,7 @@ def send_issue(
             raise IssueIncomplete(missing)
         _check_record_size(newsletter, issue)
         if send_at is not None and send_at > datetime.now(UTC):
-            started = repository.schedule(conn, issue_id, send_at)
+            started = repository.schedule(conn, issue_id, send_at, editor)
             action = "issue.scheduled"
         else:
             started = repository.start_sending(conn, issue_id, "draft")

@@ -63,9 +63,7 @@ def unsubscribe_in(newsletter: Newsletter, conn: psycopg.Connection, account_id:
     email = known_account_email(conn, account_id)
     if not repository.remove_subscriber(conn, account_id):
         return False
-    if reason == "account_deleted":
-        repository.forget_ending(conn, account_id)
-    else:
+    if reason != "account_deleted":  # AccountDeleted's handler erases the account's ending
         repository.record_ending(conn, account_id, reason)
     if email is not None:  # a subscriber always has a known email; the event needs it
         _publish(newsletter, conn, "NewsletterUnsubscribed", account_id, email, reason)
