@@ -526,3 +526,21 @@ def test_a_huge_request_is_refused_and_an_issue_too_large_to_deliver_is_refused_
     assert created.status_code == 201
     refused = newsletter_client.post(f"/v1/issues/{created.json['id']}/send", headers=newsletter_editor)
     assert refused.status_code == 413 and refused.json["type"] == "/problems/issue-too-large"
+
+
+def test_a_send_time_well_past_is_refused_and_one_just_past_sends_now(newsletter_client, newsletter_editor):
+    """A past time is a mistake (local time typed as UTC, the wrong day), not "now": taken as now, it
+    would mail every subscriber at once. Within the grace the console's whole minutes need, it is now."""
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    refused = newsletter_client.post(
+        f"/v1/issues/{issue_id}/send", json={"send_at": an_hour_ago}, headers=newsletter_editor
+    )
+    assert refused.status_code == 422
+    assert refused.json["type"].endswith("/send-at-past")
+    assert "send_at" in refused.json["errors"]
+    still = newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json
+    assert still["status"] == "draft"
+
+    a_minute_ago = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assert send(newsletter_client, newsletter_editor, issue_id, send_at=a_minute_ago)["status"] == "sending"

@@ -185,7 +185,12 @@ class IssueSend(MethodView):
     @issues_blp.response(202, schemas.IssueState)
     @document_problems(
         issues_blp,
-        {**ISSUE_PROBLEMS, 409: STATUS_PROBLEM, 413: TOO_LARGE_PROBLEM, 422: INCOMPLETE_PROBLEM},
+        {
+            **ISSUE_PROBLEMS,
+            409: STATUS_PROBLEM,
+            413: TOO_LARGE_PROBLEM,
+            422: INCOMPLETE_PROBLEM + "; send-at-past: `send_at` is more than two minutes past",
+        },
     )
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, sending, issue_id: UUID):  # type: ignore[no-untyped-def]

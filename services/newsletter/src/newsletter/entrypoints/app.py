@@ -24,6 +24,11 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
         "issue-incomplete",
         "Every subscriber gets the issue in their language: write its subject and body in each.",
     ),
+    issues.SendTimePassed: (
+        422,
+        "send-at-past",
+        "send_at is more than two minutes past: leave it out to send now, or give a later time.",
+    ),
     issues.IssueTooLarge: (
         413,
         "issue-too-large",

@@ -57,7 +57,10 @@ class IssueDraft(Strict):
 class Sending(Strict):
     send_at = fields.AwareDateTime(
         metadata={
-            "description": "RFC 3339; when absent or past, the issue goes now",
+            "description": (
+                "RFC 3339; when absent (or at most two minutes past), the issue goes now; further "
+                "past, 422 send-at-past"
+            ),
             "pattern": YEARS_THE_GUARD_TAKES,
         }
     )

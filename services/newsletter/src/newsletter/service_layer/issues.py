@@ -2,7 +2,7 @@
 cancels it before it goes, and follows its figures. Every action is audited in its transaction."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
@@ -47,6 +47,20 @@ class IssueIncomplete(Exception):
         self.errors = missing
 
 
+class SendTimePassed(Exception):
+    """`send_at` is further in the past than SEND_AT_GRACE: taken as now, it would mail every
+    subscriber at once, when the editor meant a time (a local time typed as UTC, a wrong day)."""
+
+    def __init__(self) -> None:
+        super().__init__("send_at has passed")
+        self.errors = {"send_at": ["This time has passed: leave it out to send now, or give a later one."]}
+
+
+# A time this close behind counts as now: the console's field takes whole minutes, and a form
+# takes a while to send.
+SEND_AT_GRACE = timedelta(minutes=2)
+
+
 class IssueTooLarge(Exception):
     """One delivery request of the issue would not fit in a Kafka record."""
 
@@ -76,7 +90,8 @@ def update_issue(
 def send_issue(
     newsletter: Newsletter, issue_id: UUID, editor: UUID, send_at: datetime | None = None
 ) -> IssueView:
-    """Send a complete draft now (status sending), or at `send_at` (scheduled) when that is ahead."""
+    """Send a complete draft now (status sending), or at `send_at` (scheduled) when that is ahead;
+    SendTimePassed when it is well behind."""
     with newsletter.pool.connection() as conn, conn.transaction():
         issue = repository.find_issue(conn, issue_id, lock=True)
         if issue is None:
@@ -86,6 +101,8 @@ def send_issue(
         if missing := issue.missing():
             raise IssueIncomplete(missing)
         _check_record_size(newsletter, issue)
+        if send_at is not None and send_at < datetime.now(UTC) - SEND_AT_GRACE:
+            raise SendTimePassed()
         if send_at is not None and send_at > datetime.now(UTC):
             started = repository.schedule(conn, issue_id, send_at, editor)
             action = "issue.scheduled"
