@@ -141,6 +141,33 @@ def test_keys_no_file_system_can_hold_are_refused_or_missing_never_an_os_error(t
             pass
 
 
+def test_a_key_of_the_longest_name_a_file_system_takes_is_stored(tmp_path: Path):
+    storage = LocalStorage(tmp_path)
+    storage.write("videos/" + "a" * 255, b"abc")
+    assert storage.size("videos/" + "a" * 255) == 3
+
+
+def test_two_writers_of_one_key_at_once_leave_one_whole_file(tmp_path: Path):
+    """The later to finish wins, whole: neither writes into the other's file (two transcoders of one
+    job, just after a lease changed hands)."""
+    storage = LocalStorage(tmp_path)
+    first, second = b"A" * 3_000_000, b"B" * 1_000_000
+
+    class Interleaved(io.BytesIO):
+        """The first writer's source: the second writer stores the key after its first chunk."""
+
+        def read(self, size: int | None = -1) -> bytes:
+            chunk = super().read(size)
+            if self.tell() == len(chunk):
+                storage.write("videos/a.mp4", second)
+            return chunk
+
+    storage.put("videos/a.mp4", Interleaved(first))
+    with storage.open("videos/a.mp4") as stored:
+        assert stored.read() == first
+    assert [path.name for path in (tmp_path / "videos").iterdir()] == ["a.mp4"]
+
+
 def test_local_storage_stores_sizes_and_checksums(tmp_path: Path):
     storage = LocalStorage(tmp_path)
     storage.write("videos/a.mp4", b"abc")

@@ -8,6 +8,7 @@ import shutil
 import stat
 import tempfile
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
@@ -146,9 +147,11 @@ class LocalStorage:
     def put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".part")
+        # A name of its own: two writers of one key never share a file, and a key's longest name
+        # (MAX_NAME_BYTES) leaves no room for a suffix.
+        temporary = path.with_name(f".{uuid.uuid4().hex}.part")
         try:
-            with temporary.open("wb") as target:
+            with temporary.open("xb") as target:
                 shutil.copyfileobj(source, target, CHECKSUM_CHUNK)
             os.replace(temporary, path)
         except BaseException:
