@@ -1,6 +1,7 @@
 """Staff through identity's API against the real database: the second factor (TOTP, recovery codes),
 roles granted from the command line and by an admin, and the events and audit records they leave."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -9,9 +10,10 @@ import pytest
 
 from accounts_common.events import validate_data
 from accounts_common.roles import Role
-from identity.domain.limits import LoginThrottle
+from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import audit_log, staff
+from identity.settings import RateLimits
 from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, sign_up
 from tests.support.outbox import outbox_events, outbox_records
 
@@ -351,3 +353,27 @@ def test_me_tells_the_roles_and_whether_the_session_passed_the_second_factor(
     secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
     me = client.get("/v1/accounts/me", headers=bearer(otp_login(client, unique_email, secret, clock))).json
     assert (me["roles"], me["second_factor"]) == (["support"], True)
+
+
+def test_a_support_resend_over_the_emails_request_limit_is_a_documented_429_and_is_audited(
+    make_identity, identity_pool, unique_email, clock
+):
+    limits = dataclasses.replace(RateLimits.generous(), resend_per_email=Limit(1, 3600))
+    app = make_identity(rate_limits=limits)
+    app.clock = clock
+    client = create_app(app).test_client()
+    support = support_member(app, client, identity_pool, "helper-" + unique_email, clock)
+    pending = "pending-" + unique_email
+    client.post("/v1/accounts", json={"email": pending, "password": PASSWORD})
+
+    resends = [
+        client.post("/v1/support/accounts/code-resends", json={"email": pending}, headers=support)
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in resends] == [202, 429]
+    assert int(resends[1].headers["Retry-After"]) > 0
+    operation = client.get("/openapi.json").json["paths"]["/v1/support/accounts/code-resends"]["post"]
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    outcomes = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
+    assert outcomes == [("account.code-resent", "ok"), ("account.code-resent", "refused")]

@@ -36,7 +36,14 @@ class SupportCodeResends(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(schemas.EmailOnly)
     @blp.response(202, schemas.CodeResend)
-    @problems(blp, {401: "No valid access token", 403: NOT_SUPPORT})
+    @problems(
+        blp,
+        {
+            401: "No valid access token",
+            403: NOT_SUPPORT,
+            429: "Too many requests for a new code for this email; see Retry-After",
+        },
+    )
     def post(self, body):
         """Send a pending account a new code (within the usual cooldown and hourly cap)."""
         actor = staff_member(Role.SUPPORT).account.id
