@@ -193,8 +193,12 @@ def test_an_admin_grants_and_revokes_and_others_are_refused(
     )
     assert unknown.status_code == 404
     admin_id = claims(admin)["sub"]
-    actions = [r["data"]["action"] for r in audit_records(identity_pool, admin_id)]
-    assert actions[-2:] == ["staff.role-granted", "staff.role-revoked"]
+    actions = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, admin_id)]
+    assert actions[-3:] == [
+        ("staff.role-granted", "ok"),
+        ("staff.role-revoked", "ok"),
+        ("staff.role-granted", "refused"),
+    ]
 
 
 def audit_records(pool, subject):
@@ -377,3 +381,31 @@ def test_a_support_resend_over_the_emails_request_limit_is_a_documented_429_and_
     support_id = claims(support["Authorization"].split()[1])["sub"]
     outcomes = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
     assert outcomes == [("account.code-resent", "ok"), ("account.code-resent", "refused")]
+
+
+def test_an_erasure_or_a_role_change_for_an_email_without_an_account_is_audited_too(
+    identity, client, identity_pool, unique_email, clock
+):
+    support = support_member(identity, client, identity_pool, "helper-" + unique_email, clock)
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    admin = bearer(otp_login(client, unique_email, secret, clock))
+    nobody = "nobody-" + unique_email
+
+    erasure = {"email": nobody, "reason": "asked by phone, ticket 4523"}
+    assert client.post("/v1/support/accounts/erasures", json=erasure, headers=support).status_code == 404
+    change = {"email": nobody, "role": "support"}
+    assert client.post("/v1/staff/grants", json=change, headers=admin).status_code == 404
+    assert client.post("/v1/staff/revocations", json=change, headers=admin).status_code == 404
+
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    [erased] = [r["data"] for r in audit_records(identity_pool, support_id)]
+    assert (erased["action"], erased["outcome"]) == ("account.erased", "unchanged")
+    assert erased["target"] == "(no account) (asked by phone, ticket 4523)"
+    admin_id = claims(admin["Authorization"].split()[1])["sub"]
+    changes = [r["data"] for r in audit_records(identity_pool, admin_id)]
+    assert [(c["action"], c["target"], c["outcome"]) for c in changes] == [
+        ("staff.role-granted", "support → (no verified account)", "refused"),
+        ("staff.role-revoked", "support → (no verified account)", "refused"),
+    ]

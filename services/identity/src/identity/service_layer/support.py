@@ -91,10 +91,8 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
     erases it too (AccountDeleted)."""
     with app.pool.connection() as conn, conn.transaction():
         account = account_store.lock_account_by_email(conn, email)
-        if account is None:
-            raise UnknownAccount(email)
-        holds_roles = bool(staff.roles_of(conn, account.id))
-        if not holds_roles:
+        holds_roles = account is not None and bool(staff.roles_of(conn, account.id))
+        if account is not None and not holds_roles:
             account_store.delete_account(conn, account.id)
             ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
             publish_deleted(app, conn, account.id)
@@ -103,9 +101,11 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
             source=SOURCE,
             actor_account_id=actor,
             action="account.erased",
-            target=f"{account.id} ({reason})"[:512],
-            outcome="refused" if holds_roles else "ok",
+            target=f"{_target(account)} ({reason})"[:512],
+            outcome="unchanged" if account is None else "refused" if holds_roles else "ok",
         )
+    if account is None:
+        raise UnknownAccount(email)
     if holds_roles:
         raise StaffAccount(email)
 
