@@ -409,3 +409,29 @@ def test_an_erasure_or_a_role_change_for_an_email_without_an_account_is_audited_
         ("staff.role-granted", "support → (no verified account)", "refused"),
         ("staff.role-revoked", "support → (no verified account)", "refused"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "request_body"),
+    [
+        ("post", "/v1/staff/grants", {"json": {"email": "not an email", "role": "overlord"}}),
+        ("post", "/v1/staff/revocations", {"json": {}}),
+        ("get", "/v1/audit", {"query_string": {"since": "yesterday", "unknown": 1}}),
+        ("get", "/v1/support/accounts", {"query_string": {"email": "not an email"}}),
+        ("post", "/v1/support/accounts/code-resends", {"json": {"email": 42}}),
+        ("post", "/v1/support/accounts/erasures", {"json": {"email": "x@example.org", "reason": ""}}),
+    ],
+)
+def test_a_caller_without_the_role_is_refused_before_what_they_sent_is_read(
+    client, identity_pool, unique_email, method, path, request_body
+):
+    anonymous = getattr(client, method)(path, **request_body)
+    assert anonymous.status_code == 401, anonymous.json
+    plain = bearer(sign_up(client, identity_pool, unique_email))
+    refused = getattr(client, method)(path, headers=plain, **request_body)
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
+
+
+def test_an_anonymous_second_factor_enrolment_is_refused_before_its_code_is_read(client):
+    answer = client.post("/v1/accounts/me/totp/verification", json={"code": "not digits"})
+    assert answer.status_code == 401
