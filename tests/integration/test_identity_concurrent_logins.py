@@ -47,3 +47,21 @@ def test_wrong_codes_sent_together_are_throttled_like_wrong_codes_sent_in_turn(
         statuses = sorted(pool.map(guess, [f"{n:06d}" for n in range(GUESSES)]))
     # The second wrong code starts the delay: the guesses behind it wait, as they would one by one.
     assert statuses == [401, 401] + [429] * (GUESSES - 2)
+
+
+def test_wrong_passwords_sent_together_are_throttled_like_wrong_passwords_sent_in_turn(
+    make_identity, identity_pool, unique_email
+):
+    app = make_identity(login_throttle=LoginThrottle(free_failures=2, base_delay_s=30))
+    web = create_app(app)
+    sign_up(web.test_client(), identity_pool, unique_email)
+    app.hasher = TogetherHasher(app.hasher, GUESSES)  # type: ignore[assignment]
+
+    def guess(password: str) -> int:
+        credentials = {"email": unique_email, "password": password}
+        return web.test_client().post("/v1/sessions", json=credentials).status_code
+
+    with ThreadPoolExecutor(GUESSES) as pool:
+        statuses = sorted(pool.map(guess, [f"{PASSWORD}-wrong-{n}" for n in range(GUESSES)]))
+    # Those judged after the delay started are told to wait, not whether they were right.
+    assert statuses == [401, 401] + [429] * (GUESSES - 2)

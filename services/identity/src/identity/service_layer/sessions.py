@@ -144,14 +144,19 @@ def _check_password(app: Identity, email: str, password: str) -> account_store.A
         _refuse_while_blocked(app, conn, throttle)
         account = account_store.find_account_by_email(conn, email)
         match = _password_matches(app, conn, account, password)
-        if match is Match.ACCOUNT:
-            assert account is not None
-            return account
-        if match is Match.REGISTRATION:
-            # Neither a failure nor a success: a registration's password proves nothing yet, and
-            # must not clear the failures counted against the account's own password.
-            raise NotVerified()
-        _count_failure(app, conn, throttle)
+        with conn.transaction():
+            # Guesses sent together all passed the check above: each is judged once those before it
+            # are counted, and one judged after the delay started is told to wait, not how it did.
+            ratelimits.take_turn(conn, throttle)
+            _refuse_while_blocked(app, conn, throttle)
+            if match is Match.ACCOUNT:
+                assert account is not None
+                return account
+            if match is Match.REGISTRATION:
+                # Neither a failure nor a success: a registration's password proves nothing yet, and
+                # must not clear the failures counted against the account's own password.
+                raise NotVerified()
+            _count_failure(app, conn, throttle)
     raise InvalidCredentials()
 
 
