@@ -46,7 +46,7 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
     with app.pool.connection() as conn, conn.transaction():
         amr = _authentication_methods(app, conn, account, second_factor, throttle)
         if amr is None:
-            # Counted before the second factor's lock is released, so the next guess sees the delay.
+            # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
             if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
@@ -70,9 +70,8 @@ def _authentication_methods(
         return ("pwd",)
     if not second_factor:
         raise MfaRequired()
-    # Guesses sent together passed the throttle together before their passwords were checked: each
-    # waits for the second factor's lock, then for the delay the guesses before it have set.
-    staff.totp_credential(conn, account.id, lock=True)
+    # Judged in turn like the password, and counted in the same turn (by the caller) when wrong.
+    ratelimits.take_turn(conn, throttle)
     _refuse_while_blocked(app, conn, throttle)
     if totp.second_factor_passes(app, conn, account.id, second_factor):
         return ("pwd", SECOND_FACTOR)
