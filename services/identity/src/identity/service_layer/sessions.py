@@ -49,13 +49,29 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
             # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
-            if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
+            if _rehash_due(app, conn, account):
                 account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
             ratelimits.forget_failures(conn, throttle)
             roles = staff.roles_of(conn, account.id)
             return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
     raise InvalidSecondFactor()
+
+
+def _rehash_due(app: Identity, conn: psycopg.Connection, account: account_store.Account) -> bool:
+    """Whether the account's hash is due for the current argon2 parameters (and may change now)."""
+    if not account.password_hash or not app.hasher.check_needs_rehash(account.password_hash):
+        return False
+    return not decoys_pin_the_hash(conn, account)
+
+
+def decoys_pin_the_hash(conn: psycopg.Connection, account: account_store.Account) -> bool:
+    """Whether live decoy registrations of the account's email hold the salt and parameters of its
+    password hash: a decoy's password answers "not verified yet", as a new address's pending one does,
+    only while one argon2 run with them matches it. A new hash keeps both until the decoys expire."""
+    return (
+        account.password_hash is not None and registration_store.newest_decoy(conn, account.email) is not None
+    )
 
 
 def _authentication_methods(
