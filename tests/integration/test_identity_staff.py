@@ -435,3 +435,13 @@ def test_a_caller_without_the_role_is_refused_before_what_they_sent_is_read(
 def test_an_anonymous_second_factor_enrolment_is_refused_before_its_code_is_read(client):
     answer = client.post("/v1/accounts/me/totp/verification", json={"code": "not digits"})
     assert answer.status_code == 401
+
+
+def test_the_apps_code_logs_in_as_the_app_shows_it_grouped_by_three(
+    client, identity_pool, unique_email, clock
+):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    code = pyotp.TOTP(secret).at(clock.next_step())
+    response = login(client, unique_email, totp=f"{code[:3]} {code[3:]}")
+    assert response.status_code == 200, response.json
+    assert claims(response.json["access_token"])["amr"] == ["pwd", "otp"]
