@@ -36,3 +36,13 @@ def test_a_malformed_code_from_the_app_is_not_said_to_come_from_an_email(languag
     assert refused.status_code == 400
     assert said in refused.text.replace("&#39;", "'")
     assert not_said not in refused.text
+
+
+def test_the_first_code_confirms_as_the_app_shows_it_grouped_by_three():
+    client = portal_client(StrictTwoStep(), config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = csrf_token(client, "/account/two-step")
+    client.post("/account/two-step", data={"csrf_token": token})
+    confirmed = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123 456"})
+    assert confirmed.status_code == 200 and "aaaa-bbbb" in confirmed.text

@@ -64,9 +64,8 @@ def confirm() -> Response | tuple[str, int]:
         errors = {FORM: [gettext("Start setting up two-step verification again.")]}
         return render_template("security/two_step.html", errors=errors), 400
     try:
-        recovery_codes = portal().identity.confirm_totp(
-            str(access_token()), request.form.get("code", "").strip()
-        )
+        code = "".join(request.form.get("code", "").split())  # apps show "123 456"
+        recovery_codes = portal().identity.confirm_totp(str(access_token()), code)
     except ApiError as error:
         if error.status == 401 and error.slug != "invalid-second-factor":
             raise
