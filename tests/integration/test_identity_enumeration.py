@@ -10,7 +10,7 @@ import pytest
 from accounts_common.events.topics import CODES
 from identity.adapters.hashing import BackgroundHasher
 from identity.entrypoints.app import create_app
-from tests.integration.conftest import PASSWORD, bearer, latest_code, register, sign_up, verify
+from tests.integration.conftest import NEW_PASSWORD, PASSWORD, bearer, latest_code, register, sign_up, verify
 from tests.support.outbox import outbox_records
 
 ATTACKER_PASSWORD = "Attacker-Knows-1!"
@@ -133,3 +133,34 @@ def test_the_notices_are_capped_like_code_mails(make_identity, identity_pool, un
         register(client, unique_email, ATTACKER_PASSWORD)
     types = [event["type"] for event in codes_topic_events(identity_pool, unique_email)]
     assert types == ["CodeIssued", "DuplicateSignupAttempted", "DuplicateSignupAttempted"]
+
+
+def reset_password(client, pool, email: str, new_password: str) -> None:  # type: ignore[no-untyped-def]
+    client.post("/v1/password-resets", json={"email": email})
+    code = latest_code(pool, email, "password_reset")
+    verified = client.post("/v1/password-resets/verification", json={"email": email, "code": code})
+    completion = {"reset_token": verified.json["reset_token"], "new_password": new_password}
+    assert client.post("/v1/password-resets/completion", json=completion).status_code == 200
+
+
+def test_a_decoys_password_still_answers_not_verified_after_the_owner_resets_theirs(
+    client, identity_pool, unique_email
+):
+    sign_up(client, identity_pool, unique_email)
+    register(client, unique_email, ATTACKER_PASSWORD)
+    reset_password(client, identity_pool, unique_email, NEW_PASSWORD)
+    # A new address's registration answers 403 until it expires: so must the decoy.
+    assert login(client, unique_email, ATTACKER_PASSWORD)[0] == 403
+    assert login(client, unique_email, NEW_PASSWORD)[0] == 200
+    assert login(client, unique_email, PASSWORD)[0] == 401
+
+
+def test_a_decoys_password_still_answers_not_verified_after_the_owners_hash_is_upgraded(
+    make_identity, identity_pool, unique_email
+):
+    old = create_app(make_identity()).test_client()
+    sign_up(old, identity_pool, unique_email)
+    register(old, unique_email, ATTACKER_PASSWORD)
+    upgraded = create_app(make_identity(argon2_time_cost=2)).test_client()
+    assert login(upgraded, unique_email, PASSWORD)[0] == 200  # the owner logs in: a rehash is due
+    assert login(upgraded, unique_email, ATTACKER_PASSWORD)[0] == 403

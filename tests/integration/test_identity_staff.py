@@ -1,6 +1,7 @@
 """Staff through identity's API against the real database: the second factor (TOTP, recovery codes),
 roles granted from the command line and by an admin, and the events and audit records they leave."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -9,9 +10,10 @@ import pytest
 
 from accounts_common.events import validate_data
 from accounts_common.roles import Role
-from identity.domain.limits import LoginThrottle
+from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import audit_log, staff
+from identity.settings import RateLimits
 from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, sign_up
 from tests.support.outbox import outbox_events, outbox_records
 
@@ -191,8 +193,12 @@ def test_an_admin_grants_and_revokes_and_others_are_refused(
     )
     assert unknown.status_code == 404
     admin_id = claims(admin)["sub"]
-    actions = [r["data"]["action"] for r in audit_records(identity_pool, admin_id)]
-    assert actions[-2:] == ["staff.role-granted", "staff.role-revoked"]
+    actions = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, admin_id)]
+    assert actions[-3:] == [
+        ("staff.role-granted", "ok"),
+        ("staff.role-revoked", "ok"),
+        ("staff.role-granted", "refused"),
+    ]
 
 
 def audit_records(pool, subject):
@@ -351,3 +357,91 @@ def test_me_tells_the_roles_and_whether_the_session_passed_the_second_factor(
     secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
     me = client.get("/v1/accounts/me", headers=bearer(otp_login(client, unique_email, secret, clock))).json
     assert (me["roles"], me["second_factor"]) == (["support"], True)
+
+
+def test_a_support_resend_over_the_emails_request_limit_is_a_documented_429_and_is_audited(
+    make_identity, identity_pool, unique_email, clock
+):
+    limits = dataclasses.replace(RateLimits.generous(), resend_per_email=Limit(1, 3600))
+    app = make_identity(rate_limits=limits)
+    app.clock = clock
+    client = create_app(app).test_client()
+    support = support_member(app, client, identity_pool, "helper-" + unique_email, clock)
+    pending = "pending-" + unique_email
+    client.post("/v1/accounts", json={"email": pending, "password": PASSWORD})
+
+    resends = [
+        client.post("/v1/support/accounts/code-resends", json={"email": pending}, headers=support)
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in resends] == [202, 429]
+    assert int(resends[1].headers["Retry-After"]) > 0
+    operation = client.get("/openapi.json").json["paths"]["/v1/support/accounts/code-resends"]["post"]
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    outcomes = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
+    assert outcomes == [("account.code-resent", "ok"), ("account.code-resent", "refused")]
+
+
+def test_an_erasure_or_a_role_change_for_an_email_without_an_account_is_audited_too(
+    identity, client, identity_pool, unique_email, clock
+):
+    support = support_member(identity, client, identity_pool, "helper-" + unique_email, clock)
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    admin = bearer(otp_login(client, unique_email, secret, clock))
+    nobody = "nobody-" + unique_email
+
+    erasure = {"email": nobody, "reason": "asked by phone, ticket 4523"}
+    assert client.post("/v1/support/accounts/erasures", json=erasure, headers=support).status_code == 404
+    change = {"email": nobody, "role": "support"}
+    assert client.post("/v1/staff/grants", json=change, headers=admin).status_code == 404
+    assert client.post("/v1/staff/revocations", json=change, headers=admin).status_code == 404
+
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    [erased] = [r["data"] for r in audit_records(identity_pool, support_id)]
+    assert (erased["action"], erased["outcome"]) == ("account.erased", "unchanged")
+    assert erased["target"] == "(no account) (asked by phone, ticket 4523)"
+    admin_id = claims(admin["Authorization"].split()[1])["sub"]
+    changes = [r["data"] for r in audit_records(identity_pool, admin_id)]
+    assert [(c["action"], c["target"], c["outcome"]) for c in changes] == [
+        ("staff.role-granted", "support → (no verified account)", "refused"),
+        ("staff.role-revoked", "support → (no verified account)", "refused"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "request_body"),
+    [
+        ("post", "/v1/staff/grants", {"json": {"email": "not an email", "role": "overlord"}}),
+        ("post", "/v1/staff/revocations", {"json": {}}),
+        ("get", "/v1/audit", {"query_string": {"since": "yesterday", "unknown": 1}}),
+        ("get", "/v1/support/accounts", {"query_string": {"email": "not an email"}}),
+        ("post", "/v1/support/accounts/code-resends", {"json": {"email": 42}}),
+        ("post", "/v1/support/accounts/erasures", {"json": {"email": "x@example.org", "reason": ""}}),
+    ],
+)
+def test_a_caller_without_the_role_is_refused_before_what_they_sent_is_read(
+    client, identity_pool, unique_email, method, path, request_body
+):
+    anonymous = getattr(client, method)(path, **request_body)
+    assert anonymous.status_code == 401, anonymous.json
+    plain = bearer(sign_up(client, identity_pool, unique_email))
+    refused = getattr(client, method)(path, headers=plain, **request_body)
+    assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
+
+
+def test_an_anonymous_second_factor_enrolment_is_refused_before_its_code_is_read(client):
+    answer = client.post("/v1/accounts/me/totp/verification", json={"code": "not digits"})
+    assert answer.status_code == 401
+
+
+def test_the_apps_code_logs_in_as_the_app_shows_it_grouped_by_three(
+    client, identity_pool, unique_email, clock
+):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    code = pyotp.TOTP(secret).at(clock.next_step())
+    response = login(client, unique_email, totp=f"{code[:3]} {code[3:]}")
+    assert response.status_code == 200, response.json
+    assert claims(response.json["access_token"])["amr"] == ["pwd", "otp"]

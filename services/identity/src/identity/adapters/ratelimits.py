@@ -51,6 +51,11 @@ class RateLimiter:
             conn.execute("DELETE FROM rate_limits WHERE window_started_at < now() - interval '1 day'")
 
 
+def take_turn(conn: psycopg.Connection, key: bytes) -> None:
+    """Wait until no other login of that bucket is being judged; the turn ends with the transaction."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (int.from_bytes(key[:8], "big", signed=True),))
+
+
 def blocked_until(conn: psycopg.Connection, key: bytes) -> datetime | None:
     """Until when logins for that bucket must wait, if they must."""
     row = conn.execute(

@@ -41,6 +41,16 @@ def insert_reset_token(
     )
 
 
+def live_token_account(conn: psycopg.Connection, token_hash: bytes) -> UUID | None:
+    """The account of a live reset token, without using it; None when unknown, used or expired."""
+    row = conn.execute(
+        """SELECT account_id FROM password_reset_tokens
+           WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()""",
+        (token_hash,),
+    ).fetchone()
+    return row[0] if row else None
+
+
 def spend_reset_token(conn: psycopg.Connection, token_hash: bytes) -> UUID | None:
     """Use a live reset token once; the account it belongs to, or None when unknown, used or expired."""
     row = conn.execute(

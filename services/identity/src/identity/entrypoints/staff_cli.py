@@ -6,7 +6,7 @@ import sys
 
 from accounts_common.roles import ROLES, Role
 from identity.bootstrap import Identity
-from identity.domain.emails import normalise_email
+from identity.domain.emails import InvalidEmail, normalise_email
 from identity.service_layer import staff
 from identity.service_layer.errors import UnknownAccount
 
@@ -28,7 +28,11 @@ def run_staff_command(app: Identity, args: argparse.Namespace) -> None:
         return
     change = staff.grant if args.staff_action == "grant" else staff.revoke
     try:
-        changed = change(app, normalise_email(args.email), Role(args.role))
+        email = normalise_email(args.email)
+    except InvalidEmail as error:
+        sys.exit(f"identity: {args.email} is not an email address: {error}")
+    try:
+        changed = change(app, email, Role(args.role))
     except UnknownAccount:
         sys.exit(f"identity: no verified account has the email {args.email}")
     verb = "granted to" if args.staff_action == "grant" else "revoked from"

@@ -1,5 +1,6 @@
 """Identity's HTTP endpoints for support staff: find a person's account, send a new code, erase it."""
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -8,7 +9,7 @@ from accounts_common.problems import Problem
 from accounts_common.roles import Role
 from identity.entrypoints import schemas
 from identity.entrypoints.http import BEARER_AUTH, identity, problems
-from identity.entrypoints.staff_api import staff_member
+from identity.entrypoints.staff_api import caller_first, staff_member
 from identity.service_layer import support
 
 blp = Blueprint("support", __name__, url_prefix="/v1/support", description="Accounts, for support staff")
@@ -18,13 +19,14 @@ NOT_SUPPORT = "role-required: not support staff; second-factor-required: logged 
 
 @blp.route("/accounts")
 class SupportAccounts(MethodView):
+    @caller_first(lambda: staff_member(Role.SUPPORT))
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(schemas.EmailOnly, location="query", unknown=RAISE)
     @blp.response(200, schemas.SupportAccount)
     @problems(blp, {401: "No valid access token", 403: NOT_SUPPORT, 404: "unknown-account"})
     def get(self, query):
         """The account of an email: state, language, roles, second factor (the look-up is audited)."""
-        actor = staff_member(Role.SUPPORT).account.id
+        actor = g.principal.account.id
         found = support.look_up(identity(), query["email"], actor)
         if found is None:
             raise Problem(404, "unknown-account", "No account has this email.")
@@ -33,18 +35,27 @@ class SupportAccounts(MethodView):
 
 @blp.route("/accounts/code-resends")
 class SupportCodeResends(MethodView):
+    @caller_first(lambda: staff_member(Role.SUPPORT))
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(schemas.EmailOnly)
     @blp.response(202, schemas.CodeResend)
-    @problems(blp, {401: "No valid access token", 403: NOT_SUPPORT})
+    @problems(
+        blp,
+        {
+            401: "No valid access token",
+            403: NOT_SUPPORT,
+            429: "Too many requests for a new code for this email; see Retry-After",
+        },
+    )
     def post(self, body):
         """Send a pending account a new code (within the usual cooldown and hourly cap)."""
-        actor = staff_member(Role.SUPPORT).account.id
+        actor = g.principal.account.id
         return {"pending": support.resend_code(identity(), body["email"], actor)}
 
 
 @blp.route("/accounts/erasures")
 class SupportErasures(MethodView):
+    @caller_first(lambda: staff_member(Role.SUPPORT))
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(schemas.Erasure)
     @blp.response(204)
@@ -59,5 +70,5 @@ class SupportErasures(MethodView):
     )
     def post(self, body):
         """Erase an account and its personal data on the person's request, with the reason (audited)."""
-        actor = staff_member(Role.SUPPORT).account.id
+        actor = g.principal.account.id
         support.erase(identity(), body["email"], body["reason"], actor)

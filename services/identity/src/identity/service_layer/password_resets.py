@@ -75,9 +75,10 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
     violations = app.policy.violations(new_password)
     if violations:
         raise WeakPassword(violations)
-    password_hash = app.hasher.hash(new_password)
+    token_hash = _token_hash(reset_token)
+    password_hash = _new_password_hash(app, token_hash, new_password)
     with app.pool.connection() as conn, conn.transaction():
-        account_id = reset_store.spend_reset_token(conn, _token_hash(reset_token))
+        account_id = reset_store.spend_reset_token(conn, token_hash)
         account = account_store.find_account(conn, account_id) if account_id is not None else None
         if account is None:
             raise InvalidResetToken()
@@ -95,6 +96,19 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
             **({"return_to": return_to} if return_to else {}),
             **locale_of(account),
         )
+
+
+def _new_password_hash(app: Identity, token_hash: bytes, new_password: str) -> str:
+    """The new password's hash, made before the reset's transaction (argon2 stays out of it); with the
+    salt and parameters of the account's hash while decoys of its email are live (sessions.py)."""
+    with app.pool.connection() as conn:
+        account_id = reset_store.live_token_account(conn, token_hash)
+        account = account_store.find_account(conn, account_id) if account_id is not None else None
+        pinned = account is not None and sessions.decoys_pin_the_hash(conn, account)
+    if pinned:
+        assert account is not None and account.password_hash is not None
+        return app.hasher.hash_like(account.password_hash, new_password)
+    return app.hasher.hash(new_password)
 
 
 def _token_hash(token: str) -> bytes:

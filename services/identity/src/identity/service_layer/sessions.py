@@ -42,29 +42,53 @@ def login(app: Identity, email: str, password: str, second_factor: str | None = 
     """An access token for the right password of a verified account, and for an account with a second
     factor, its TOTP or recovery code too (MfaRequired without one). Roles come with the token."""
     account = _check_password(app, email, password)
-    with app.pool.connection() as conn:
-        with conn.transaction():
-            amr = _authentication_methods(app, conn, account, second_factor)
-            if amr is not None:
-                if account.password_hash and app.hasher.check_needs_rehash(account.password_hash):
-                    account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
-                # Forgotten only now: a right password must not wipe the count of wrong second factors.
-                ratelimits.forget_failures(conn, login_throttle_bucket(app, email))
-                roles = staff.roles_of(conn, account.id)
-                return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
-        # A wrong second factor counts as a failed login (after the rollback above), so it is throttled too.
-        _count_failure(app, conn, login_throttle_bucket(app, email))
+    throttle = login_throttle_bucket(app, email)
+    with app.pool.connection() as conn, conn.transaction():
+        amr = _authentication_methods(app, conn, account, second_factor, throttle)
+        if amr is None:
+            # Counted before the turn ends, so the next guess sees the delay.
+            _count_failure(app, conn, throttle)
+        else:
+            if _rehash_due(app, conn, account):
+                account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
+            # Forgotten only now: a right password must not wipe the count of wrong second factors.
+            ratelimits.forget_failures(conn, throttle)
+            roles = staff.roles_of(conn, account.id)
+            return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
     raise InvalidSecondFactor()
 
 
+def _rehash_due(app: Identity, conn: psycopg.Connection, account: account_store.Account) -> bool:
+    """Whether the account's hash is due for the current argon2 parameters (and may change now)."""
+    if not account.password_hash or not app.hasher.check_needs_rehash(account.password_hash):
+        return False
+    return not decoys_pin_the_hash(conn, account)
+
+
+def decoys_pin_the_hash(conn: psycopg.Connection, account: account_store.Account) -> bool:
+    """Whether live decoy registrations of the account's email hold the salt and parameters of its
+    password hash: a decoy's password answers "not verified yet", as a new address's pending one does,
+    only while one argon2 run with them matches it. A new hash keeps both until the decoys expire."""
+    return (
+        account.password_hash is not None and registration_store.newest_decoy(conn, account.email) is not None
+    )
+
+
 def _authentication_methods(
-    app: Identity, conn: psycopg.Connection, account: account_store.Account, second_factor: str | None
+    app: Identity,
+    conn: psycopg.Connection,
+    account: account_store.Account,
+    second_factor: str | None,
+    throttle: bytes,
 ) -> tuple[str, ...] | None:
     """How the person proved who they are (RFC 8176 `amr`); None when the second factor is wrong."""
     if not staff.has_confirmed_totp(conn, account.id):
         return ("pwd",)
     if not second_factor:
         raise MfaRequired()
+    # Judged in turn like the password, and counted in the same turn (by the caller) when wrong.
+    ratelimits.take_turn(conn, throttle)
+    _refuse_while_blocked(app, conn, throttle)
     if totp.second_factor_passes(app, conn, account.id, second_factor):
         return ("pwd", SECOND_FACTOR)
     return None
@@ -132,20 +156,30 @@ def _check_password(app: Identity, email: str, password: str) -> account_store.A
     whole login succeeds)."""
     throttle = login_throttle_bucket(app, email)
     with app.pool.connection() as conn:
-        blocked_until = ratelimits.blocked_until(conn, throttle)
-        if blocked_until is not None:
-            raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
+        _refuse_while_blocked(app, conn, throttle)
         account = account_store.find_account_by_email(conn, email)
         match = _password_matches(app, conn, account, password)
-        if match is Match.ACCOUNT:
-            assert account is not None
-            return account
-        if match is Match.REGISTRATION:
-            # Neither a failure nor a success: a registration's password proves nothing yet, and
-            # must not clear the failures counted against the account's own password.
-            raise NotVerified()
-        _count_failure(app, conn, throttle)
+        with conn.transaction():
+            # Guesses sent together all passed the check above: each is judged once those before it
+            # are counted, and one judged after the delay started is told to wait, not how it did.
+            ratelimits.take_turn(conn, throttle)
+            _refuse_while_blocked(app, conn, throttle)
+            if match is Match.ACCOUNT:
+                assert account is not None
+                return account
+            if match is Match.REGISTRATION:
+                # Neither a failure nor a success: a registration's password proves nothing yet, and
+                # must not clear the failures counted against the account's own password.
+                raise NotVerified()
+            _count_failure(app, conn, throttle)
     raise InvalidCredentials()
+
+
+def _refuse_while_blocked(app: Identity, conn: psycopg.Connection, throttle: bytes) -> None:
+    """RateLimited while failed logins make the email's logins wait."""
+    blocked_until = ratelimits.blocked_until(conn, throttle)
+    if blocked_until is not None:
+        raise RateLimited(max(1, int((blocked_until - app.clock()).total_seconds()) + 1))
 
 
 def _count_failure(app: Identity, conn: psycopg.Connection, throttle: bytes) -> None:

@@ -16,6 +16,8 @@ from identity.bootstrap import Identity
 from identity.service_layer.codes import SOURCE, publish
 from identity.service_layer.errors import UnknownAccount
 
+NO_ACCOUNT = "(no verified account)"
+
 
 def grant(app: Identity, email: str, role: Role, actor: UUID | None = None) -> bool:
     """Give the verified account of `email` the role; False when it already had it."""
@@ -36,27 +38,42 @@ def members(app: Identity, actor: UUID | None = None) -> list[staff.StaffMember]
 
 
 def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granting: bool) -> bool:
+    verb = "granted" if granting else "revoked"
     with app.pool.connection() as conn, conn.transaction():
         account = account_store.lock_account_by_email(conn, email)
-        if account is None or not account.verified:
-            raise UnknownAccount(email)
-        changed = (
-            staff.grant_role(conn, account.id, role.value, actor)
-            if granting
-            else staff.revoke_role(conn, account.id, role.value)
-        )
-        verb = "granted" if granting else "revoked"
-        if changed:
-            _announce(conn, account, role, actor, verb)
+        if account is not None and not account.verified:
+            account = None  # roles are for verified accounts only
+        changed = account is not None and _apply(conn, account, role, actor, granting=granting)
         record_action(
             conn,
             source=SOURCE,
             actor_account_id=actor,
             action=f"staff.role-{verb}",
-            target=f"{role.value} → {account.email}",
-            outcome="ok" if changed else "unchanged",
+            # The email of no verified account is not kept: it may be nobody's, or a stranger's.
+            target=f"{role.value} → {account.email if account else NO_ACCOUNT}",
+            outcome="refused" if account is None else "ok" if changed else "unchanged",
         )
-        return changed
+    if account is None:
+        raise UnknownAccount(email)
+    return changed
+
+
+def _apply(
+    conn: psycopg.Connection,
+    account: account_store.Account,
+    role: Role,
+    actor: UUID | None,
+    *,
+    granting: bool,
+) -> bool:
+    """Grant or revoke the role, announcing a change; False when there was nothing to change."""
+    if granting:
+        changed = staff.grant_role(conn, account.id, role.value, actor)
+    else:
+        changed = staff.revoke_role(conn, account.id, role.value)
+    if changed:
+        _announce(conn, account, role, actor, "granted" if granting else "revoked")
+    return changed
 
 
 def _announce(

@@ -11,7 +11,7 @@ from identity.adapters import account_store, ratelimits, registration_store, sta
 from identity.bootstrap import Identity
 from identity.service_layer import accounts, sessions
 from identity.service_layer.codes import SOURCE, publish_deleted
-from identity.service_layer.errors import StaffAccount, UnknownAccount
+from identity.service_layer.errors import RateLimited, StaffAccount, UnknownAccount
 
 NO_ACCOUNT = "(no account)"
 
@@ -56,16 +56,25 @@ def look_up(app: Identity, email: str, actor: UUID) -> AccountView | None:
 
 def resend_code(app: Identity, email: str, actor: UUID) -> bool:
     """Send the pending account of `email` a new code for its newest registration (within the usual
-    cooldown and hourly cap); False when there is no pending registration to send one for."""
+    cooldown and hourly cap); False when there is no pending registration to send one for. RateLimited
+    (recorded as refused) past the email's limit of "Send new code" requests."""
     with app.pool.connection() as conn:
         account = account_store.find_account_by_email(conn, email)
         registration = registration_store.newest_registration(conn, account.id) if account else None
     pending = account is not None and not account.verified and registration is not None
     if pending:
         assert registration is not None
-        accounts.resend_verification(app, email, registration.id)
+        try:
+            accounts.resend_verification(app, email, registration.id)
+        except RateLimited:
+            _record_resend(app, actor, account, "refused")
+            raise
+    _record_resend(app, actor, account, "ok" if pending else "refused")
+    return pending
+
+
+def _record_resend(app: Identity, actor: UUID, account: account_store.Account | None, outcome: str) -> None:
     with app.pool.connection() as conn, conn.transaction():
-        outcome = "ok" if pending else "refused"
         record_action(
             conn,
             source=SOURCE,
@@ -74,7 +83,6 @@ def resend_code(app: Identity, email: str, actor: UUID) -> bool:
             target=_target(account),
             outcome=outcome,
         )
-    return pending
 
 
 def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
@@ -83,10 +91,8 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
     erases it too (AccountDeleted)."""
     with app.pool.connection() as conn, conn.transaction():
         account = account_store.lock_account_by_email(conn, email)
-        if account is None:
-            raise UnknownAccount(email)
-        holds_roles = bool(staff.roles_of(conn, account.id))
-        if not holds_roles:
+        holds_roles = account is not None and bool(staff.roles_of(conn, account.id))
+        if account is not None and not holds_roles:
             account_store.delete_account(conn, account.id)
             ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
             publish_deleted(app, conn, account.id)
@@ -95,9 +101,11 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
             source=SOURCE,
             actor_account_id=actor,
             action="account.erased",
-            target=f"{account.id} ({reason})"[:512],
-            outcome="refused" if holds_roles else "ok",
+            target=f"{_target(account)} ({reason})"[:512],
+            outcome="unchanged" if account is None else "refused" if holds_roles else "ok",
         )
+    if account is None:
+        raise UnknownAccount(email)
     if holds_roles:
         raise StaffAccount(email)
 

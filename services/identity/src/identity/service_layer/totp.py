@@ -50,6 +50,7 @@ def second_factor_passes(app: Identity, conn: psycopg.Connection, account_id: UU
     credential = staff.totp_credential(conn, account_id, lock=True)
     if credential is None or credential.confirmed_at is None:
         return False
+    code = "".join(code.split())  # apps show "123 456"; recovery codes ignore spacing anyway
     if not totp.looks_like_totp(code):
         return staff.use_recovery_code(conn, account_id, totp.recovery_code_hash(code))
     secret = app.sealer.decrypt(credential.secret_sealed)

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import access_token, login_required, portal, see_other
 
 blp = Blueprint("console", __name__, url_prefix="/console")
@@ -118,7 +118,14 @@ def person_mails(email: str) -> tuple[list[dict[str, Any]], bool]:
 @staff_page(Role.SUPPORT)
 def resend_code() -> Response:
     email = request.form.get("email", "").strip()
-    if portal().staff.resend_code(token(), email):
+    try:
+        pending = portal().staff.resend_code(token(), email)
+    except ApiError as error:
+        if error.status != 429:  # too many new codes asked for this email within the hour
+            raise
+        flash(field_errors(error, {})[FORM][0])
+        return see_other("console.accounts", email=email)
+    if pending:
         flash(
             gettext(
                 "A new code is on its way to %(email)s, unless one went out in the last minute.", email=email

@@ -1,0 +1,48 @@
+"""Setting up two-step verification on the portal, with a fake of identity behind it."""
+
+import pytest
+
+from portal.adapters.http import ApiError
+from tests.unit.test_portal import FakeTwoStep, csrf_token, portal_client
+
+
+class StrictTwoStep(FakeTwoStep):
+    """Identity refusing a code that is not six digits, as its schema does (422 on `code`)."""
+
+    def confirm_totp(self, token: str, code: str) -> list[str]:
+        if not (len(code) == 6 and code.isdigit()):
+            errors = {"code": ["String does not match expected pattern."]}
+            raise ApiError(422, "validation-error", errors=errors)
+        return super().confirm_totp(token, code)
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "not_said"),
+    [
+        ("en", "Enter the six digits your authenticator app shows.", "from the email"),
+        ("fr", "Saisissez les six chiffres affichés par votre application d’authentification.", "e-mail"),
+    ],
+)
+def test_a_malformed_code_from_the_app_is_not_said_to_come_from_an_email(language, said, not_said):
+    client = portal_client(StrictTwoStep(), config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = csrf_token(client, "/account/two-step")
+    headers = {"Accept-Language": language}
+    client.post("/account/two-step", data={"csrf_token": token}, headers=headers)
+    refused = client.post(
+        "/account/two-step/confirmation", data={"csrf_token": token, "code": "12 34"}, headers=headers
+    )
+    assert refused.status_code == 400
+    assert said in refused.text.replace("&#39;", "'")
+    assert not_said not in refused.text
+
+
+def test_the_first_code_confirms_as_the_app_shows_it_grouped_by_three():
+    client = portal_client(StrictTwoStep(), config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = csrf_token(client, "/account/two-step")
+    client.post("/account/two-step", data={"csrf_token": token})
+    confirmed = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123 456"})
+    assert confirmed.status_code == 200 and "aaaa-bbbb" in confirmed.text
