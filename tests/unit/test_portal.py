@@ -639,6 +639,27 @@ def test_a_sent_issue_is_named_in_the_singular_and_its_sent_mails_in_the_plural_
         assert "Envoyés" in page.text
 
 
+class PastTimeIssue(SentIssue):
+    """The newsletter's issues: one draft, which the newsletter refuses to send at a past time."""
+
+    ISSUE = {**SentIssue.ISSUE, "status": "draft", "subject": {"en": "Summit", "fr": "Sommet"},
+             "body": {"en": "Text", "fr": "Texte"}}  # fmt: skip
+
+    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, object]:
+        raise ApiError(422, "send-at-past", errors={"send_at": ["This time has passed."]})
+
+
+def test_a_send_time_that_has_passed_is_said_next_to_its_field_in_the_editors_language():
+    client = staff_client(EditorIdentity(), issues=PastTimeIssue())
+    french = {"Accept-Language": "fr"}
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": "2020-01-01T09:00"}
+    refused = client.post(f"/console/newsletter/{UPLOAD}/send", data=form, headers=french)
+    assert refused.status_code == 400
+    errors = re.search(r'<ul class="errors" id="send_at-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Cette heure est passée." in errors.group(1)
+
+
 class FakeEditor:
     """The catalogue's editor API: one video, its texts recorded when saved."""
 

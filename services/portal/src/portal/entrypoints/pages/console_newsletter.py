@@ -150,6 +150,11 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
         if error.status not in (404, 409, 413, 422):
             raise
         found = issues.get(token(), issue_id)
+        if error.slug == "send-at-past":
+            passed = gettext(
+                "This time has passed. Leave the field empty to send now, or choose a later time."
+            )
+            return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400)
         return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
     except ValueError:
         found = issues.get(token(), issue_id)
