@@ -1,15 +1,19 @@
 """Counts verified accounts: bootstraps from identity.accounts.v1, then follows the account events.
 
 The count and the positions reached on the events change in one SQLite transaction per event,
-so a crash or a restart neither misses an event nor counts one twice.
+so a crash or a restart neither misses an event nor counts one twice. Stopped for longer than the
+events are kept, it counts again from identity.accounts.v1: the events it missed are gone.
 """
 
 import os
 import sqlite3
 import sys
 
+from kafka import TopicPartition
+
 from accounts_common.account_feed import AccountFeed
 from accounts_common.events import CloudEvent
+from accounts_common.kafka import create_reader
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS verified (account_id TEXT PRIMARY KEY);
@@ -28,6 +32,27 @@ def save(db: sqlite3.Connection, positions: dict[int, int]) -> None:
     db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?)", positions.items())
 
 
+def bootstrap(db: sqlite3.Connection, feed: AccountFeed) -> dict[int, int]:
+    """Count the live verified accounts afresh; the positions the events go on from."""
+    snapshot = feed.snapshot()
+    with db:
+        db.execute("DELETE FROM verified")
+        verified = [(str(a.account_id),) for a in snapshot.accounts.values() if a.verified]
+        db.executemany("INSERT INTO verified VALUES (?)", verified)
+        save(db, snapshot.positions)
+    return snapshot.positions
+
+
+def events_lost(servers: str, topic: str, positions: dict[int, int]) -> bool:
+    """Whether retention deleted events not applied yet (Kafka would skip them without a word)."""
+    consumer = create_reader(servers, client_id="verified-accounts-counter")
+    try:
+        beginnings = consumer.beginning_offsets([TopicPartition(topic, p) for p in positions])
+    finally:
+        consumer.close()
+    return any(positions[tp.partition] < beginning for tp, beginning in beginnings.items())
+
+
 def main() -> None:
     db = sqlite3.connect(sys.argv[1] if len(sys.argv) > 1 else "verified-accounts.sqlite3")
     db.executescript(SCHEMA)
@@ -35,13 +60,10 @@ def main() -> None:
     # Its clients log in as KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_* say (accounts_common.kafka.login).
     feed = AccountFeed(servers, topic_prefix=os.environ.get("ACCOUNTS_TOPIC_PREFIX", ""))
     positions = dict(db.execute("SELECT partition, next_offset FROM positions").fetchall())
-    if not positions:  # first start: the live accounts, and where the events go on from
-        snapshot = feed.snapshot()
-        with db:
-            verified = [(str(a.account_id),) for a in snapshot.accounts.values() if a.verified]
-            db.executemany("INSERT INTO verified VALUES (?)", verified)
-            save(db, snapshot.positions)
-        positions = snapshot.positions
+    # First start, or stopped longer than the events' retention: the live accounts, and where the
+    # events go on from.
+    if not positions or events_lost(servers, feed.events_topic, positions):
+        positions = bootstrap(db, feed)
     for followed in feed.follow(positions):
         with db:
             apply(db, followed.event)

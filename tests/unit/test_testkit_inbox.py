@@ -5,6 +5,7 @@ real one)."""
 
 import json
 import threading
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from accounts_testkit import inbox as inbox_module
 from accounts_testkit.inbox import Inbox
 
 TO = "reader@example.org"
@@ -23,10 +25,20 @@ class FakeMailpit(ThreadingHTTPServer):
         self.messages: list[dict[str, Any]] = []
         self.requests: Counter[str] = Counter()
         self.searches_before_second = 0
+        self.arriving_after_first_page: str | None = None
 
     def add(self, message_id: str) -> None:
         listed = {"ID": message_id, "To": [{"Address": TO}], "Subject": message_id, "Created": "x"}
         self.messages.insert(0, listed)  # newest first, as Mailpit lists
+
+    def page(self, path: str) -> list[dict[str, Any]]:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(path).query))
+        start, limit = int(query.get("start", 0)), int(query.get("limit", 50))
+        page = self.messages[start : start + limit]
+        if self.arriving_after_first_page and start == 0:
+            self.add(self.arriving_after_first_page)
+            self.arriving_after_first_page = None
+        return page
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -39,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "search":
             if self.server.requests["search"] == self.server.searches_before_second:
                 self.server.add("second")
-            self.answer({"messages": self.server.messages})
+            self.answer({"messages": self.server.page(self.path)})
         elif kind == "headers":
             self.answer({"Date": ["Sun, 6 Dec 2026 12:00:00 +0000"]})
         else:
@@ -82,3 +94,14 @@ def test_waiting_for_messages_lists_until_enough_then_reads_each_once(mailpit):
     found = inbox.wait_for_messages(TO, count=2, timeout=10)
     assert [message["subject"] for message in found] == ["second", "first"]
     assert mailpit.requests == {"search": 4, "message": 2, "headers": 2}
+
+
+def test_a_message_arriving_while_pages_are_listed_does_not_list_another_twice(mailpit, monkeypatch):
+    monkeypatch.setattr(inbox_module, "PAGE", 2)
+    for message_id in ("first", "second", "third"):
+        mailpit.add(message_id)
+    mailpit.arriving_after_first_page = "fourth"
+    inbox = Inbox(f"http://127.0.0.1:{mailpit.server_port}")
+    listed = [summary["id"] for summary in inbox.summaries(TO)]
+    assert sorted(listed) == sorted(set(listed)), listed
+    assert {"first", "second", "third"} <= set(listed)

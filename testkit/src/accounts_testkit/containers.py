@@ -236,13 +236,20 @@ class ContainerStack:
         }
 
     def _run_to_completion(self, name: str, image: str, command: list[str], env: dict[str, str]) -> None:
-        container = self._start(name, DockerContainer(image).with_envs(**env).with_command(command))
-        status = container.wait()
-        if status != 0:
-            stdout, stderr = container.get_logs()
-            raise RuntimeError(
-                f"{' '.join(command)} exited with {status}:\n{(stdout + stderr).decode()[-3000:]}"
-            )
+        # Removed once done: a second run of the same name would replace it in self.containers,
+        # and the first would outlive the stack (and, under Podman, keep its network from going).
+        container = DockerContainer(image).with_envs(**env).with_command(command)
+        try:
+            self._start(name, container)
+            status = container.wait()
+            if status != 0:
+                stdout, stderr = container.get_logs()
+                raise RuntimeError(
+                    f"{' '.join(command)} exited with {status}:\n{(stdout + stderr).decode()[-3000:]}"
+                )
+        finally:
+            self.containers.pop(name, None)
+            container.stop()
 
 
 def _kafka_settings(advertised: str) -> dict[str, str]:

@@ -22,17 +22,24 @@ class TopicReader:
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **login()
         )
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(self.consumer.partitions_for_topic(topic) or ())
-        ]
-        assert partitions, f"no partitions found for {topics}"
+        try:
+            self._start_at_the_end(topics)
+        except BaseException:
+            self.consumer.close()
+            raise
+        self.records: list[ConsumerRecord] = []
+
+    def _start_at_the_end(self, topics: tuple[str, ...]) -> None:
+        assert topics, "no topic to read"
+        partitions = []
+        for topic in topics:
+            numbers = self.consumer.partitions_for_topic(topic)
+            assert numbers, f"no partitions found for topic {topic}"
+            partitions += [TopicPartition(topic, number) for number in sorted(numbers)]
         self.consumer.assign(partitions)
         self.consumer.seek_to_end()
         for partition in partitions:  # resolve "end" now, before anything new is written
             position_of(self.consumer, partition, POSITION_TIMEOUT_MS)
-        self.records: list[ConsumerRecord] = []
 
     def read_until(self, done, *, timeout: float, what: str) -> list[ConsumerRecord]:  # type: ignore[no-untyped-def]
         """Poll until `done(records so far)` is true; fail naming `what` after `timeout` seconds."""

@@ -6,6 +6,7 @@ subject, date (the Date header), text and html (the bodies, newlines as \\n, or 
 and peer (host:port of the SMTP connection that brought it, from deploy/local/smtp_faults.py).
 """
 
+import itertools
 import json
 import re
 import urllib.parse
@@ -35,15 +36,17 @@ class Inbox:
     def summaries(self, to: str | None = None) -> list[dict[str, Any]]:
         """Newest first: id, to, subject and received_at only (one request a thousand messages)."""
         path, params = ("/api/v1/search", {"query": f"addressed:{to}"}) if to else ("/api/v1/messages", {})
-        found: list[dict[str, Any]] = []
-        while True:
-            query = urllib.parse.urlencode({**params, "start": len(found), "limit": PAGE})
+        found: dict[str, dict[str, Any]] = {}
+        for start in itertools.count(0, PAGE):
+            query = urllib.parse.urlencode({**params, "start": start, "limit": PAGE})
             page = self._request("GET", self.base_url, f"{path}?{query}")["messages"]
-            found += [summary_of(message) for message in page]
+            # A message arriving meanwhile moves the older ones a place down: some are listed twice.
+            for summary in map(summary_of, page):
+                found.setdefault(summary["id"], summary)
             if len(page) < PAGE:
                 break
         wanted = to.strip().lower() if to else None
-        return [m for m in found if wanted is None or wanted in (a.lower() for a in m["to"])]
+        return [m for m in found.values() if wanted is None or wanted in (a.lower() for a in m["to"])]
 
     def total(self) -> int:
         """How many messages Mailpit holds."""

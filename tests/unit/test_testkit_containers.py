@@ -1,0 +1,71 @@
+"""The testkit's ContainerStack removes every container it ran, one-shot commands run twice included.
+
+Against fake testcontainers classes: nothing is started."""
+
+from typing import Any
+
+import pytest
+
+from accounts_testkit import containers
+from accounts_testkit.containers import ContainerStack, Images
+
+
+class FakeContainer:
+    made: list["FakeContainer"] = []
+
+    def __init__(self, image: str) -> None:
+        self.image, self.command, self.removed = image, [""], False
+        FakeContainer.made.append(self)
+
+    def with_envs(self, **_env: str) -> "FakeContainer":
+        return self
+
+    def with_command(self, command: list[str]) -> "FakeContainer":
+        self.command = command
+        return self
+
+    def with_network(self, _network: Any) -> "FakeContainer":
+        return self
+
+    def with_network_aliases(self, *_aliases: str) -> "FakeContainer":
+        return self
+
+    def start(self) -> "FakeContainer":
+        return self
+
+    def wait(self) -> int:
+        return 0
+
+    def stop(self) -> None:
+        self.removed = True
+
+
+class FakeClient:
+    def host(self) -> str:
+        return "127.0.0.1"
+
+
+class FakeNetwork:
+    def create(self) -> None:
+        pass
+
+    def remove(self) -> None:
+        pass
+
+
+@pytest.fixture
+def stack(monkeypatch) -> ContainerStack:
+    FakeContainer.made = []
+    monkeypatch.setattr(containers, "DockerContainer", FakeContainer)
+    monkeypatch.setattr(containers, "DockerClient", FakeClient)
+    monkeypatch.setattr(containers, "Network", FakeNetwork)
+    return ContainerStack(Images())
+
+
+def test_every_staff_grant_container_is_removed(stack):
+    stack.grant_role("first@example.org", "support")
+    stack.grant_role("second@example.org", "admin")
+    stack.stop()
+    grants = [c for c in FakeContainer.made if c.command[:3] == ["identity", "staff", "grant"]]
+    assert len(grants) == 2
+    assert all(c.removed for c in grants)
