@@ -52,8 +52,9 @@ class TopicReader:
         return self.records
 
     def events(self) -> list[dict[str, Any]]:
-        """The records read so far, decoded as JSON."""
-        return [json.loads(record.value) for record in self.records]
+        """The records read so far, decoded as JSON; tombstones (a compacted topic's deletions) are
+        left out: they hold no event."""
+        return [json.loads(record.value) for record in self.records if record.value is not None]
 
     def close(self) -> None:
         self.consumer.close()
