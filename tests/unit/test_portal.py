@@ -4,6 +4,7 @@ and pages that stay answers (never a 500) when nothing answers behind them."""
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -110,6 +111,15 @@ def portal_client(
 def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
     """The CSRF token of the form on the page at `path`, for this client's session."""
     return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)  # type: ignore[union-attr]
+
+
+def at_two_step(two_step: object) -> tuple[Any, str]:
+    """A portal client logged in (over `two_step`, a fake of identity) on its two-step set-up page,
+    with the page's CSRF token."""
+    client = portal_client(two_step, config={"TESTING": False})
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    return client, csrf_token(client, "/account/two-step")
 
 
 @pytest.fixture
@@ -517,10 +527,7 @@ class FakeTwoStep:
 
 
 def test_the_qr_code_is_drawn_from_identitys_enrolment_never_from_the_form():
-    client = portal_client(FakeTwoStep(), config={"TESTING": False})
-    with client.session_transaction() as session:
-        session["token"] = "a-token"
-    token = csrf_token(client, "/account/two-step")
+    client, token = at_two_step(FakeTwoStep())
     forged = {"csrf_token": token, "otpauth_uri": "otpauth://totp/x?secret=" + "A" * 5000, "code": "000000"}
 
     not_started = client.post("/account/two-step/confirmation", data=forged)
@@ -781,10 +788,7 @@ def switch_of(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_the_language_switch_of_the_recovery_codes_goes_to_the_two_step_page_not_a_post_only_address():
-    client = portal_client(FakeTwoStep(), config={"TESTING": False})
-    with client.session_transaction() as session:
-        session["token"] = "a-token"
-    token = csrf_token(client, "/account/two-step")
+    client, token = at_two_step(FakeTwoStep())
     client.post("/account/two-step", data={"csrf_token": token})
     codes = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123456"})
     assert "aaaa-bbbb" in codes.text and switch_of(codes) == "/account/two-step"

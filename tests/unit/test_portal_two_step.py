@@ -3,7 +3,7 @@
 import pytest
 
 from portal.adapters.http import ApiError
-from tests.unit.test_portal import FakeTwoStep, csrf_token, portal_client
+from tests.unit.test_portal import FakeTwoStep, at_two_step
 
 
 class StrictTwoStep(FakeTwoStep):
@@ -24,10 +24,7 @@ class StrictTwoStep(FakeTwoStep):
     ],
 )
 def test_a_malformed_code_from_the_app_is_not_said_to_come_from_an_email(language, said, not_said):
-    client = portal_client(StrictTwoStep(), config={"TESTING": False})
-    with client.session_transaction() as session:
-        session["token"] = "a-token"
-    token = csrf_token(client, "/account/two-step")
+    client, token = at_two_step(StrictTwoStep())
     headers = {"Accept-Language": language}
     client.post("/account/two-step", data={"csrf_token": token}, headers=headers)
     refused = client.post(
@@ -39,10 +36,7 @@ def test_a_malformed_code_from_the_app_is_not_said_to_come_from_an_email(languag
 
 
 def test_the_first_code_confirms_as_the_app_shows_it_grouped_by_three():
-    client = portal_client(StrictTwoStep(), config={"TESTING": False})
-    with client.session_transaction() as session:
-        session["token"] = "a-token"
-    token = csrf_token(client, "/account/two-step")
+    client, token = at_two_step(StrictTwoStep())
     client.post("/account/two-step", data={"csrf_token": token})
     confirmed = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123 456"})
     assert confirmed.status_code == 200 and "aaaa-bbbb" in confirmed.text
