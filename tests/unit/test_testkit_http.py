@@ -1,40 +1,30 @@
 """The testkit's call(): every status is an answer, whatever its body (a proxy's 502 page too)."""
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from accounts_testkit.http import call
+from tests.support.served import FakeHandler, serving
 
 BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(FakeHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         status, body, kind = {
             "/json": (200, b'{"ok": true}', "application/json"),
             "/proxy": (502, BAD_GATEWAY, "text/html"),
             "/empty": (204, b"", "text/plain"),
         }[self.path]
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.answer(status, body, kind)
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
 
 
 def test_a_json_answer_is_decoded(server):

@@ -4,17 +4,17 @@ Against a fake Mailpit that counts the requests it answers (tests/infra/test_smt
 real one)."""
 
 import json
-import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from accounts_testkit import inbox as inbox_module
 from accounts_testkit.inbox import Inbox
+from tests.support.served import FakeHandler, serving
 
 TO = "reader@example.org"
 
@@ -41,7 +41,7 @@ class FakeMailpit(ThreadingHTTPServer):
         return page
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(FakeHandler):
     server: FakeMailpit
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
@@ -51,32 +51,20 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "search":
             if self.server.requests["search"] == self.server.searches_before_second:
                 self.server.add("second")
-            self.answer({"messages": self.server.page(self.path)})
+            self.answer_json({"messages": self.server.page(self.path)})
         elif kind == "headers":
-            self.answer({"Date": ["Sun, 6 Dec 2026 12:00:00 +0000"]})
+            self.answer_json({"Date": ["Sun, 6 Dec 2026 12:00:00 +0000"]})
         else:
-            self.answer({"ReturnPath": "no-reply@example.org", "Text": "hello\r\n", "HTML": ""})
+            self.answer_json({"ReturnPath": "no-reply@example.org", "Text": "hello\r\n", "HTML": ""})
 
-    def answer(self, body: object) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def answer_json(self, body: object) -> None:
+        self.answer(200, json.dumps(body).encode())
 
 
 @pytest.fixture
 def mailpit() -> Iterator[FakeMailpit]:
-    server = FakeMailpit()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(FakeMailpit()) as server:
+        yield server
 
 
 def test_a_message_listed_again_is_not_read_again(mailpit):
