@@ -589,6 +589,9 @@ class BrokerUnreachable:
     def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise KafkaTimeoutError("Failed to update metadata after 10.0 secs.")
 
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
     def close(self, timeout: float | None = None) -> None:
         pass
 

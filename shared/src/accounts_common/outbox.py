@@ -16,6 +16,7 @@ from kafka.errors import (
     InvalidRecordError,
     InvalidTopicError,
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
 )
@@ -302,6 +303,11 @@ class OutboxRelay(LeadingProducer):
                 # A state topic with fewer partitions than its events: the states wait, the events flow.
                 refused = KafkaError(f"cannot publish to {record.topic}: {error}")
                 break
+            except KafkaError as error:
+                # No metadata for the topic (a missing one) or no buffer within max_block_ms: the rows
+                # sent before it still go out, and must be marked or the next round sends them again.
+                refused = error
+                break
             if future is not None and future.is_done and isinstance(future.exception, UNPUBLISHABLE):
                 park(conn, record.id, _describe(future.exception))
                 future = None
@@ -309,7 +315,10 @@ class OutboxRelay(LeadingProducer):
                 held.add((record.topic, record.record_key))
             else:
                 sent.append((record, future))
-        producer.flush(timeout=SEND_TIMEOUT_S)
+        try:
+            producer.flush(timeout=SEND_TIMEOUT_S)
+        except KafkaTimeoutError:
+            pass  # what is acknowledged by now is marked; the rest counts as failed (not done)
         return sent, refused
 
     def _report_parked(self, conn: psycopg.Connection) -> None:
