@@ -153,12 +153,16 @@ def park(conn: psycopg.Connection, row_id: int, reason: str) -> None:
 
 
 def parked_rows(conn: psycopg.Connection) -> list[ParkedRow]:
-    """The parked rows, oldest first, with how many later rows of their key wait behind each."""
+    """The parked rows, oldest first, with how many rows wait behind each: the later rows of its topic
+    and key, and the state records of those events (rows of its key on other topics flow)."""
     rows = conn.execute(
         """SELECT p.id, p.event_id::text, p.topic, p.record_key, coalesce(octet_length(p.record_value), 0),
                   p.parked_at::text, p.park_reason,
-                  (SELECT count(*) FROM outbox w WHERE w.record_key = p.record_key AND w.id > p.id
-                      AND w.published_at IS NULL AND w.parked_at IS NULL)
+                  (SELECT count(*) FROM outbox w WHERE w.id > p.id
+                      AND w.published_at IS NULL AND w.parked_at IS NULL
+                      AND ((w.topic = p.topic AND w.record_key = p.record_key)
+                           OR w.follows_event_id IN (SELECT e.event_id FROM outbox e WHERE e.id >= p.id
+                               AND e.topic = p.topic AND e.record_key = p.record_key)))
            FROM outbox p WHERE p.parked_at IS NOT NULL ORDER BY p.id"""
     ).fetchall()
     return [ParkedRow(*row) for row in rows]
