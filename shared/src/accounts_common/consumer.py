@@ -263,6 +263,8 @@ class EventConsumer:
         """
         try:
             return consumer.poll(timeout_ms=self._poll_timeout_ms())
+        except FencedInstanceIdError:
+            raise  # a heartbeat or a rejoin was refused: not an outage to wait out, the worker must stop
         except KafkaError as error:
             log.warning(
                 "%s: Kafka unreachable, polling again in %.0fs: %s", self.group, UNREACHABLE_WAIT_S, error
