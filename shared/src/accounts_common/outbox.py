@@ -111,6 +111,11 @@ class PendingRecord:
 # A row behind a parked row of its topic and key waits until that one is replayed.
 NOT_BEHIND_A_PARKED_ROW = """NOT EXISTS (SELECT 1 FROM outbox parked WHERE parked.parked_at IS NOT NULL
     AND parked.topic = {row}.topic AND parked.record_key = {row}.record_key AND parked.id < {row}.id)"""
+# A row that waits for an operator, not the relay: behind a parked row, or the state record of an
+# event that is parked or behind one.
+NOT_HELD_BACK = f"""{NOT_BEHIND_A_PARKED_ROW.format(row="o")}
+    AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.event_id = o.follows_event_id
+        AND (e.parked_at IS NOT NULL OR NOT ({NOT_BEHIND_A_PARKED_ROW.format(row="e")})))"""
 # One round trip for both kinds of pending row: the events in id order, then the state records
 # waiting for their event's position, per partition in the events' order.
 PENDING = f"""SELECT id, topic, record_key, record_value, follows_event_id, kafka_partition, kafka_offset
@@ -345,14 +350,16 @@ def oldest_pending_age_gauge(pool: ConnectionPool) -> dict[str, ScrapeGauge]:
     """For a service's /metrics: how long the oldest unpublished event has waited (0: none waits).
 
     Read from the database on each scrape, so it keeps growing when no relay runs at all. Parked
-    rows are left out: outbox_parked_rows counts them.
+    rows, and the rows they hold back, are left out: outbox_parked_rows warns about them, and they
+    wait for an operator, not for the relay this gauge's alert sends people to.
     """
 
     def read() -> float:
         with pool.connection() as conn:
             row = conn.execute(
-                """SELECT extract(epoch FROM now() - created_at) FROM outbox
-                   WHERE published_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT 1"""
+                f"""SELECT extract(epoch FROM now() - o.created_at) FROM outbox o
+                    WHERE o.published_at IS NULL AND o.parked_at IS NULL AND {NOT_HELD_BACK}
+                    ORDER BY o.id LIMIT 1"""
             ).fetchone()
         return float(row[0]) if row else 0.0
 
