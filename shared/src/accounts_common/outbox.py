@@ -337,6 +337,10 @@ class OutboxRelay(LeadingProducer):
         row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
         PARKED_ROWS.set(row[0] if row else 0)
 
+    def standing_by(self) -> None:
+        # The leader reports the parked rows; what this instance saw when it led would stay for good.
+        PARKED_ROWS.set(0)
+
     def producer_options(self) -> dict[str, Any]:
         """Records up to max_record_bytes: a larger one is parked, not sent."""
         return {"max_request_size": self.max_record_bytes}
