@@ -435,6 +435,51 @@ def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_lim
     assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason
 
 
+def padded(account_id: str, sequence: int, record_bytes: int):  # type: ignore[no-untyped-def]
+    """An event whose record value is `record_bytes` long (the padding is a field readers ignore)."""
+    event = registered(account_id, sequence)
+    event.data["padding"] = ""
+    event.data["padding"] = "x" * (record_bytes - len(event.to_json().encode()))
+    return event
+
+
+@pytest.mark.parametrize(
+    ("record_bytes", "value_kept"),
+    [(999_800, True), (1_048_300, False)],
+    ids=["as-large-as-a-relay-sends", "as-large-as-the-broker-takes"],
+)
+def test_a_large_record_that_fails_for_good_is_dead_lettered_and_its_partition_moves_on(
+    infra, scratch_pool, topic, record_bytes, value_kept
+):
+    """The dead letter adds headers to the record: still a letter, never a partition held for good."""
+    account = str(uuid.uuid4())
+    failing, after = padded(account, 0, record_bytes), registered(account, 1)
+
+    def refuses_the_first(conn, event, data):  # type: ignore[no-untyped-def]
+        if event.id == failing.id:
+            raise PermanentError("SMTP 550 mailbox unavailable")
+        record_handled(conn, event, data)
+
+    producer = KafkaProducer(bootstrap_servers=infra.kafka, max_request_size=1_048_576)
+    for event in (failing, after):
+        producer.send(topic, key=account.encode(), value=event.to_json().encode())
+    producer.flush()
+    producer.close()
+    consumer = consumer_for(
+        infra, scratch_pool, topic, refuses_the_first, limits=RetryLimits(transient_seconds=2)
+    )
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
+    run_until_handled(consumer, scratch_pool, account, after.id)
+    [reason] = dead_letter_reasons(dead_letters, 1)
+    [letter] = dead_letters.records
+    assert b"SMTP 550" in reason
+    assert dict(letter.headers)["dlq.original.offset"]
+    assert (letter.value == failing.to_json().encode()) is value_kept
+    assert ("dlq.value.left-out" in dict(letter.headers)) is not value_kept
+    replayed = dlq.replay(infra.kafka, consumer.group)
+    assert (replayed.replayed, replayed.skipped) == ((1, 0) if value_kept else (0, 1))
+
+
 class DeferredWork:
     """Handlers that leave their work pending, done by `finish_batch` as the mailer's sending is;
     `fail` says what the work of an event raises at each attempt (None: it passes)."""
@@ -588,6 +633,9 @@ class BrokerUnreachable:
 
     def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise KafkaTimeoutError("Failed to update metadata after 10.0 secs.")
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
 
     def close(self, timeout: float | None = None) -> None:
         pass

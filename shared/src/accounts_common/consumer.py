@@ -13,7 +13,7 @@ from kafka.errors import FencedInstanceIdError, KafkaError
 from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from accounts_common.dlq import DeadLetterWriter
+from accounts_common.dlq import DEAD_LETTER_MAX_BYTES, DeadLetterWriter
 from accounts_common.events import InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.inbox import Handler, handle_once
@@ -97,7 +97,10 @@ class EventConsumer:
         self.consumer_factory = consumer_factory
         self.producer_factory = producer_factory
         self.dead_letters = DeadLetterWriter(
-            group, lambda: producer_factory(bootstrap_servers, client_id=f"{group}-dlq")
+            group,
+            lambda: producer_factory(
+                bootstrap_servers, client_id=f"{group}-dlq", max_request_size=DEAD_LETTER_MAX_BYTES
+            ),
         )
         self._retries = PartitionRetries(base_backoff, max_backoff)
         self._pending = PendingCommits(group)
@@ -260,6 +263,8 @@ class EventConsumer:
         """
         try:
             return consumer.poll(timeout_ms=self._poll_timeout_ms())
+        except FencedInstanceIdError:
+            raise  # a heartbeat or a rejoin was refused: not an outage to wait out, the worker must stop
         except KafkaError as error:
             log.warning(
                 "%s: Kafka unreachable, polling again in %.0fs: %s", self.group, UNREACHABLE_WAIT_S, error

@@ -42,9 +42,12 @@ def check_when_readable(conn: psycopg.Connection) -> None:
     An idle connection has nothing to read; one the server ended (a restart, a crash, a terminated
     backend) reads as end of file or a last error message. Only then is a query sent, which fails and
     makes the pool take another connection, so a healthy one costs no round trip per checkout.
+    poll(), not select(): select() refuses a descriptor past FD_SETSIZE (1024), and every checkout
+    of a process with that many files open would fail.
     """
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):
         ConnectionPool.check_connection(conn)
 
 

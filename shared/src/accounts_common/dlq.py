@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import database_url, kafka_bootstrap_servers
@@ -37,7 +38,12 @@ DLQ_HEADER_PREFIX = "dlq."
 ORIGINAL_TOPIC_HEADER = "dlq.original.topic"
 REASON_HEADER = "dlq.reason"
 FAILED_AT_HEADER = "dlq.failed.at"
+VALUE_LEFT_OUT_HEADER = "dlq.value.left-out"
 MAX_REASON_BYTES = 4000
+# The broker's default message.max.bytes: a dead letter is a record the broker took plus headers, so
+# its producer allows more than MAX_RECORD_BYTES, up to what the broker takes.
+DEAD_LETTER_MAX_BYTES = 1_048_588
+TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 POLL_TIMEOUT_MS = 1000
 SEND_TIMEOUT_S = 30
 
@@ -51,7 +57,18 @@ class DeadLetterWriter:
         self._producer: KafkaProducer | None = None
 
     def write(self, record: ConsumerRecord, reason: str) -> None:
-        """Write the dead letter and wait for Kafka's acknowledgement; KafkaError when it did not come."""
+        """Write the dead letter and wait for Kafka's acknowledgement; KafkaError when it did not come.
+
+        A record the broker took can be too large once the dead letter's headers are added: that
+        letter goes without the value (the headers say where the record is), or it would be retried,
+        its partition held, for good."""
+        try:
+            self._send(record, record.value, reason)
+        except TOO_LARGE as error:
+            size = len(record.value or b"")
+            self._send(record, None, f"{reason} [the record's {size}-byte value is left out: {error}]")
+
+    def _send(self, record: ConsumerRecord, value: bytes | None, reason: str) -> None:
         headers = list(record.headers or []) + [
             (ORIGINAL_TOPIC_HEADER, record.topic.encode()),
             ("dlq.original.partition", str(record.partition).encode()),
@@ -60,10 +77,12 @@ class DeadLetterWriter:
             (REASON_HEADER, reason.encode()[:MAX_REASON_BYTES]),
             (FAILED_AT_HEADER, datetime.now(UTC).isoformat().encode()),
         ]
+        if value is None and record.value is not None:
+            headers.append((VALUE_LEFT_OUT_HEADER, str(len(record.value)).encode()))
         if self._producer is None:
             self._producer = self.producer_factory()
         topic = dead_letter_topic(self.group)
-        self._producer.send(topic, key=record.key, value=record.value, headers=headers).get(timeout=30)
+        self._producer.send(topic, key=record.key, value=value, headers=headers).get(timeout=SEND_TIMEOUT_S)
 
     def close(self) -> None:
         if self._producer is not None:
@@ -101,7 +120,7 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     """Re-publish the group's unreplayed dead letters (at most `limit`) to their original topics."""
     topic = dead_letter_topic(group)
     consumer, partitions = _replay_position(bootstrap_servers, topic)
-    producer = create_producer(bootstrap_servers, client_id=f"{topic}-replay")
+    producer = _replay_producer(bootstrap_servers, topic)
     try:
         if not partitions:
             raise ReplayFailed(f"no dead-letter topic {topic}")
@@ -147,7 +166,7 @@ def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: in
     and its consumer deduplicates by event id); None when there is no such letter."""
     topic = dead_letter_topic(group)
     consumer = create_reader(bootstrap_servers, client_id=f"{topic}-replay")
-    producer = create_producer(bootstrap_servers, client_id=f"{topic}-replay")
+    producer = _replay_producer(bootstrap_servers, topic)
     try:
         where = TopicPartition(topic, partition)
         if partition not in (consumer.partitions_for_topic(topic) or ()):
@@ -166,6 +185,13 @@ def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: in
     finally:
         producer.close(timeout=10)
         consumer.close(autocommit=False)
+
+
+def _replay_producer(bootstrap_servers: str, topic: str) -> KafkaProducer:
+    """A producer of records as large as the broker took them."""
+    return create_producer(
+        bootstrap_servers, client_id=f"{topic}-replay", max_request_size=DEAD_LETTER_MAX_BYTES
+    )
 
 
 def _described(record: ConsumerRecord) -> DeadLetter:
@@ -225,6 +251,16 @@ def _republish(producer: KafkaProducer, record: ConsumerRecord, result: ReplayRe
     original = headers.get(ORIGINAL_TOPIC_HEADER)
     if not original:
         log.warning("dead letter at offset %s has no original topic: skipped", record.offset)
+        result.skipped += 1
+        return []
+    if VALUE_LEFT_OUT_HEADER in headers:
+        log.warning(
+            "dead letter at offset %s was too large to keep its value: skipped (the record is at %s[%s]@%s)",
+            record.offset,
+            original.decode(),
+            headers.get("dlq.original.partition", b"?").decode(),
+            headers.get("dlq.original.offset", b"?").decode(),
+        )
         result.skipped += 1
         return []
     kept = [(name, value) for name, value in record.headers or [] if not name.startswith(DLQ_HEADER_PREFIX)]

@@ -62,8 +62,11 @@ def _parsed_body() -> Any:
         return json.loads(request.get_data(cache=True))
     except RecursionError:
         raise InputRejected("", f"The JSON body is nested deeper than {MAX_DEPTH} levels.") from None
-    except ValueError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None  # malformed JSON: the view's parser answers 400 with the reason
+    except ValueError:
+        # Valid JSON, but an integer over sys.get_int_max_str_digits() digits: no parser reads it.
+        raise InputRejected("", "The JSON body holds a number too long to read.") from None
 
 
 def _argument_schemas() -> dict[str, Schema]:

@@ -66,8 +66,12 @@ class LeadingProducer:
             if locked and locked[0]:
                 log.info("%s is leading", self.client_id)
                 return True
+            self.standing_by()
             stop.wait(self.poll_interval * 5)
         return False
+
+    def standing_by(self) -> None:
+        """Called while another instance leads (nothing by default)."""
 
     def producer_options(self) -> dict[str, Any]:
         """Settings of the producer beyond create_producer's (none by default)."""

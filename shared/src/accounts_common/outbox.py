@@ -16,6 +16,7 @@ from kafka.errors import (
     InvalidRecordError,
     InvalidTopicError,
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
 )
@@ -110,6 +111,11 @@ class PendingRecord:
 # A row behind a parked row of its topic and key waits until that one is replayed.
 NOT_BEHIND_A_PARKED_ROW = """NOT EXISTS (SELECT 1 FROM outbox parked WHERE parked.parked_at IS NOT NULL
     AND parked.topic = {row}.topic AND parked.record_key = {row}.record_key AND parked.id < {row}.id)"""
+# A row that waits for an operator, not the relay: behind a parked row, or the state record of an
+# event that is parked or behind one.
+NOT_HELD_BACK = f"""{NOT_BEHIND_A_PARKED_ROW.format(row="o")}
+    AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.event_id = o.follows_event_id
+        AND (e.parked_at IS NOT NULL OR NOT ({NOT_BEHIND_A_PARKED_ROW.format(row="e")})))"""
 # One round trip for both kinds of pending row: the events in id order, then the state records
 # waiting for their event's position, per partition in the events' order.
 PENDING = f"""SELECT id, topic, record_key, record_value, follows_event_id, kafka_partition, kafka_offset
@@ -152,12 +158,16 @@ def park(conn: psycopg.Connection, row_id: int, reason: str) -> None:
 
 
 def parked_rows(conn: psycopg.Connection) -> list[ParkedRow]:
-    """The parked rows, oldest first, with how many later rows of their key wait behind each."""
+    """The parked rows, oldest first, with how many rows wait behind each: the later rows of its topic
+    and key, and the state records of those events (rows of its key on other topics flow)."""
     rows = conn.execute(
         """SELECT p.id, p.event_id::text, p.topic, p.record_key, coalesce(octet_length(p.record_value), 0),
                   p.parked_at::text, p.park_reason,
-                  (SELECT count(*) FROM outbox w WHERE w.record_key = p.record_key AND w.id > p.id
-                      AND w.published_at IS NULL AND w.parked_at IS NULL)
+                  (SELECT count(*) FROM outbox w WHERE w.id > p.id
+                      AND w.published_at IS NULL AND w.parked_at IS NULL
+                      AND ((w.topic = p.topic AND w.record_key = p.record_key)
+                           OR w.follows_event_id IN (SELECT e.event_id FROM outbox e WHERE e.id >= p.id
+                               AND e.topic = p.topic AND e.record_key = p.record_key)))
            FROM outbox p WHERE p.parked_at IS NOT NULL ORDER BY p.id"""
     ).fetchall()
     return [ParkedRow(*row) for row in rows]
@@ -302,6 +312,11 @@ class OutboxRelay(LeadingProducer):
                 # A state topic with fewer partitions than its events: the states wait, the events flow.
                 refused = KafkaError(f"cannot publish to {record.topic}: {error}")
                 break
+            except KafkaError as error:
+                # No metadata for the topic (a missing one) or no buffer within max_block_ms: the rows
+                # sent before it still go out, and must be marked or the next round sends them again.
+                refused = error
+                break
             if future is not None and future.is_done and isinstance(future.exception, UNPUBLISHABLE):
                 park(conn, record.id, _describe(future.exception))
                 future = None
@@ -309,7 +324,10 @@ class OutboxRelay(LeadingProducer):
                 held.add((record.topic, record.record_key))
             else:
                 sent.append((record, future))
-        producer.flush(timeout=SEND_TIMEOUT_S)
+        try:
+            producer.flush(timeout=SEND_TIMEOUT_S)
+        except KafkaTimeoutError:
+            pass  # what is acknowledged by now is marked; the rest counts as failed (not done)
         return sent, refused
 
     def _report_parked(self, conn: psycopg.Connection) -> None:
@@ -318,6 +336,10 @@ class OutboxRelay(LeadingProducer):
         self._parked_reported_at = time.monotonic()
         row = conn.execute("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL").fetchone()
         PARKED_ROWS.set(row[0] if row else 0)
+
+    def standing_by(self) -> None:
+        # The leader reports the parked rows; what this instance saw when it led would stay for good.
+        PARKED_ROWS.set(0)
 
     def producer_options(self) -> dict[str, Any]:
         """Records up to max_record_bytes: a larger one is parked, not sent."""
@@ -332,14 +354,16 @@ def oldest_pending_age_gauge(pool: ConnectionPool) -> dict[str, ScrapeGauge]:
     """For a service's /metrics: how long the oldest unpublished event has waited (0: none waits).
 
     Read from the database on each scrape, so it keeps growing when no relay runs at all. Parked
-    rows are left out: outbox_parked_rows counts them.
+    rows, and the rows they hold back, are left out: outbox_parked_rows warns about them, and they
+    wait for an operator, not for the relay this gauge's alert sends people to.
     """
 
     def read() -> float:
         with pool.connection() as conn:
             row = conn.execute(
-                """SELECT extract(epoch FROM now() - created_at) FROM outbox
-                   WHERE published_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT 1"""
+                f"""SELECT extract(epoch FROM now() - o.created_at) FROM outbox o
+                    WHERE o.published_at IS NULL AND o.parked_at IS NULL AND {NOT_HELD_BACK}
+                    ORDER BY o.id LIMIT 1"""
             ).fetchone()
         return float(row[0]) if row else 0.0
 
