@@ -24,18 +24,24 @@ def registered(account: str):  # type: ignore[no-untyped-def]
     return new_event("UserRegistered", source="/tests", subject=account, data=data)
 
 
+def two_events_and_their_states(conn: psycopg.Connection, account: str) -> int:
+    """Two events of the account with a state record each, the first parked; its outbox row's id."""
+    parked, later = registered(account), registered(account)
+    for event in (parked, later):
+        with conn.transaction():
+            outbox.enqueue(conn, EVENTS, event)
+            outbox.enqueue_state(conn, STATES, account, {"version": 1}, follows=event)
+    [(parked_id,)] = conn.execute("SELECT id FROM outbox WHERE event_id = %s", (parked.id,)).fetchall()
+    outbox.park(conn, parked_id, "MessageSizeTooLargeError: too large")
+    return parked_id
+
+
 def test_the_listing_counts_only_the_rows_held_back_by_the_parked_one(infra: Infra):
     url = migrated_database(infra, f"test_outbox_parked_{uuid.uuid4().hex[:8]}")
     account = str(uuid.uuid4())
     with psycopg.connect(url, autocommit=True) as conn:
-        parked, later = registered(account), registered(account)
-        for event in (parked, later):
-            with conn.transaction():
-                outbox.enqueue(conn, EVENTS, event)
-                outbox.enqueue_state(conn, STATES, account, {"version": 1}, follows=event)
+        parked_id = two_events_and_their_states(conn, account)
         outbox.enqueue(conn, CODES, registered(account))  # another topic: published, never held
-        [(parked_id,)] = conn.execute("SELECT id FROM outbox WHERE event_id = %s", (parked.id,)).fetchall()
-        outbox.park(conn, parked_id, "MessageSizeTooLargeError: too large")
 
         [row] = outbox.parked_rows(conn)
 
@@ -49,13 +55,7 @@ def test_rows_held_back_by_a_parked_row_do_not_age_the_outbox(infra: Infra):
     url = migrated_database(infra, f"test_outbox_held_{uuid.uuid4().hex[:8]}")
     account = str(uuid.uuid4())
     with psycopg.connect(url, autocommit=True) as conn:
-        parked, later = registered(account), registered(account)
-        for event in (parked, later):
-            with conn.transaction():
-                outbox.enqueue(conn, EVENTS, event)
-                outbox.enqueue_state(conn, STATES, account, {"version": 1}, follows=event)
-        [(parked_id,)] = conn.execute("SELECT id FROM outbox WHERE event_id = %s", (parked.id,)).fetchall()
-        outbox.park(conn, parked_id, "MessageSizeTooLargeError: too large")
+        two_events_and_their_states(conn, account)
         conn.execute("UPDATE outbox SET created_at = now() - interval '1 hour'")
 
     with create_pool(url, name="test-outbox-held") as pool:

@@ -38,8 +38,8 @@ class FencedAfterJoin:
         self.closed = True
 
 
-def test_a_fenced_static_member_stops_with_a_clear_error():
-    fake = FencedAfterJoin()
+def assert_stops_fenced(fake: FencedAfterJoin) -> None:
+    """A worker on `fake` raises InstanceFenced and closes its consumer, well before 5 s."""
     consumer = EventConsumer(
         group="mailer",
         topics=("topic",),
@@ -61,6 +61,10 @@ def test_a_fenced_static_member_stops_with_a_clear_error():
     assert fake.closed
 
 
+def test_a_fenced_static_member_stops_with_a_clear_error():
+    assert_stops_fenced(FencedAfterJoin())
+
+
 class FencedOnPoll(FencedAfterJoin):
     """A KafkaConsumer whose poll() raises the fencing: a heartbeat or a join refused
     FENCED_INSTANCE_ID, with nothing handled since, so no commit to learn it from."""
@@ -70,23 +74,4 @@ class FencedOnPoll(FencedAfterJoin):
 
 
 def test_a_member_fenced_while_idle_stops_too_not_waiting_for_kafka():
-    fake = FencedOnPoll()
-    consumer = EventConsumer(
-        group="mailer",
-        topics=("topic",),
-        handlers={"UserRegistered": lambda conn, event, data: None},
-        pool=NoDatabase(),  # type: ignore[arg-type]
-        bootstrap_servers="unused:9092",
-        inbox=False,
-        group_instance_id="worker-1",
-        consumer_factory=lambda *args, **kwargs: fake,
-    )
-    stop = threading.Event()
-    deadline = threading.Timer(5, stop.set)  # before: "Kafka unreachable, polling again", for good
-    deadline.start()
-    try:
-        with pytest.raises(InstanceFenced, match="another consumer joined as instance 'worker-1'"):
-            consumer.run(stop)
-    finally:
-        deadline.cancel()
-    assert fake.closed
+    assert_stops_fenced(FencedOnPoll())  # before: "Kafka unreachable, polling again", for good
