@@ -20,17 +20,18 @@ from catalogue.domain.links import LinkClaims
 from catalogue.domain.playback import preview_rendition
 from catalogue.domain.videos import SearchQuery, Submission, Video, media_type
 from catalogue.entrypoints import schemas
-from catalogue.entrypoints.delivery import StoredFile, file_response
+from catalogue.entrypoints.delivery import (
+    IMAGE_RESPONSES,
+    RANGE_PROBLEM,
+    StoredFile,
+    file_response,
+    file_responses,
+)
 from catalogue.service_layer import catalogue as use_cases
 from catalogue.service_layer import publishing
 from catalogue.service_layer.errors import NotFound
 
 BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-FILE_TYPES = ("video/mp4", "application/mxf", "video/quicktime", "video/webm", "application/octet-stream")
-FILE_HEADERS = {
-    name: {"schema": {"type": "string"}}
-    for name in ("Accept-Ranges", "Content-Disposition", "ETag", "Content-Length", "Repr-Digest")
-}
 
 videos = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Browse, search and ingest")
 downloads = Blueprint("downloads", __name__, url_prefix="/v1/downloads", description="Granted files")
@@ -189,20 +190,6 @@ class Publication(MethodView):
         publishing.withdraw(catalogue(), current_principal(), video_id)
 
 
-IMAGE_CONTENT = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
-IMAGE_HEADERS = {name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "ETag", "Content-Length")}
-IMAGE_RESPONSES = {
-    "200": {"description": "The image", "content": IMAGE_CONTENT, "headers": IMAGE_HEADERS},
-    "206": {
-        "description": "One byte range of the image (Range, If-Range)",
-        "content": IMAGE_CONTENT,
-        "headers": {**IMAGE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
-    },
-    "304": {"description": "Not modified (If-None-Match)"},
-}
-RANGE_PROBLEM = {416: "Malformed, multiple or unsatisfiable range"}
-
-
 def image_response(video_id: UUID, kind: str, media_type: str) -> Response:
     image = use_cases.thumbnail(catalogue(), video_id, kind, everything=sees_everything())
     return inline_file(image.key, image.size, media_type, image.sha256)
@@ -255,20 +242,6 @@ class Poster(MethodView):
         return image_response(video_id, "poster", "image/jpeg")
 
 
-def file_responses(description: str) -> dict[str, Any]:
-    """OpenAPI: a whole file (200) or one byte range of it (206)."""
-    content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES}
-    return {
-        "200": {"description": f"{description}: the whole file", "content": content, "headers": FILE_HEADERS},
-        "206": {
-            "description": f"{description}: one byte range",
-            "content": content,
-            "headers": {**FILE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
-        },
-        "304": {"description": "Not modified (If-None-Match)"},
-    }
-
-
 @videos.route("/<uuid:video_id>/preview")
 class Preview(MethodView):
     @videos.doc(responses=file_responses("The preview, or the smallest rendition a browser plays"))
@@ -276,8 +249,8 @@ class Preview(MethodView):
         videos,
         INVALID_TOKEN
         | {
+            **RANGE_PROBLEM,
             404: "No such video, or none of its files plays in a browser",
-            416: "Malformed, multiple or unsatisfiable range",
             503: "The file is not available",
         },
     )

@@ -1,12 +1,13 @@
 """Sending stored files over HTTP: conditional requests, one byte range, sendfile through the server's
 `wsgi.file_wrapper` (gunicorn) for local files, a bounded streamed read for others (S3), or
-`X-Accel-Redirect` to hand the bytes to nginx; with the file's stored SHA-256 as `Repr-Digest`."""
+`X-Accel-Redirect` to hand the bytes to nginx; with the file's stored SHA-256 as `Repr-Digest`. And
+how those answers are described in the OpenAPI document."""
 
 import base64
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from flask import Response, request
 
@@ -132,3 +133,37 @@ def _slice_from(first: bytes, file: BinaryIO, remaining: int) -> Iterator[bytes]
             yield chunk
     finally:
         file.close()
+
+
+# How the answers above are described in the OpenAPI document.
+FILE_TYPES = ("video/mp4", "application/mxf", "video/quicktime", "video/webm", "application/octet-stream")
+FILE_HEADERS = {
+    name: {"schema": {"type": "string"}}
+    for name in ("Accept-Ranges", "Content-Disposition", "ETag", "Content-Length", "Repr-Digest")
+}
+IMAGE_CONTENT = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
+IMAGE_HEADERS = {name: {"schema": {"type": "string"}} for name in ("Repr-Digest", "ETag", "Content-Length")}
+IMAGE_RESPONSES = {
+    "200": {"description": "The image", "content": IMAGE_CONTENT, "headers": IMAGE_HEADERS},
+    "206": {
+        "description": "One byte range of the image (Range, If-Range)",
+        "content": IMAGE_CONTENT,
+        "headers": {**IMAGE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
+    },
+    "304": {"description": "Not modified (If-None-Match)"},
+}
+RANGE_PROBLEM = {416: "Malformed, multiple or unsatisfiable range"}
+
+
+def file_responses(description: str) -> dict[str, Any]:
+    """OpenAPI: a whole file (200) or one byte range of it (206)."""
+    content = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in FILE_TYPES}
+    return {
+        "200": {"description": f"{description}: the whole file", "content": content, "headers": FILE_HEADERS},
+        "206": {
+            "description": f"{description}: one byte range",
+            "content": content,
+            "headers": {**FILE_HEADERS, "Content-Range": {"schema": {"type": "string"}}},
+        },
+        "304": {"description": "Not modified (If-None-Match)"},
+    }
