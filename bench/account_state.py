@@ -22,7 +22,8 @@ from accounts_common.config import LOCAL_KAFKA, LOCAL_POSTGRES
 from accounts_common.db import COMMON_MIGRATIONS, migrate
 from accounts_common.events import Topic, new_event
 from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE, TOPICS, delete_topics, ensure_topics
-from accounts_common.outbox import OutboxRelay, enqueue, enqueue_state
+from accounts_common.outbox import enqueue, enqueue_state
+from accounts_common.relay import OutboxRelay
 from bench.support import RUN_ID, BenchDatabases
 
 PARTITIONS = {topic.name: topic.partitions for topic in TOPICS}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from accounts_common.events.topics import ACCOUNT_EVENTS, ensure_topics
-from accounts_common.outbox import OutboxRelay
+from accounts_common.relay import OutboxRelay
 from bench.chaos.infra import PrivateKafka
 from tests.conftest import Infra
 from tests.support.kafka import TopicReader

@@ -13,7 +13,7 @@ from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import Topic
 from accounts_common.housekeeping import Expiry, delete_expired
-from accounts_common.outbox import OutboxRelay
+from accounts_common.relay import OutboxRelay
 from tests.conftest import Infra, fresh_topics, migrated_database
 from tests.support.polling import wait_for
 from tests.support.workers import running

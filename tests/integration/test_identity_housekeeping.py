@@ -1,7 +1,7 @@
 """Housekeeping: unverified registrations expire and are purged with their codes; the pending
 account they leave empty is erased (and announced); spent counters go."""
 
-from accounts_common.outbox import OutboxRelay
+from accounts_common.relay import OutboxRelay
 from identity.service_layer import housekeeping
 from tests.integration.conftest import account_events, latest_code, register, verify
 from tests.support.polling import wait_for

@@ -20,8 +20,8 @@ from accounts_common import account_projection, auth
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from accounts_common.outbox import OutboxRelay
 from accounts_common.problems import Problem, install_problem_handlers
+from accounts_common.relay import OutboxRelay
 from identity.adapters.tokens import key_id, pem_of
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from accounts_common import outbox
-from accounts_common.outbox import OutboxRelay
+from accounts_common.relay import OutboxRelay
 from tests.conftest import Infra
 from tests.integration.test_outbox_and_consumer import (  # noqa: F401 # fixtures shared with it
     consumer_for,

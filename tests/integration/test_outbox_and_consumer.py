@@ -20,7 +20,7 @@ from accounts_common import dlq, outbox
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
-from accounts_common.outbox import RELAY_LOCK_KEY, OutboxRelay
+from accounts_common.relay import RELAY_LOCK_KEY, OutboxRelay
 from accounts_common.retry_policy import PermanentError, RetryLimits, TransientError
 from tests.conftest import Infra, fresh_topics, migrated_database
 from tests.support.kafka import TopicReader

@@ -10,7 +10,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 
 from accounts_common import outbox
 from accounts_common.events import new_event
-from accounts_common.outbox import OutboxRelay
+from accounts_common.relay import OutboxRelay
 from tests.conftest import Infra, migrated_database
 
 PUBLISHED_TOPIC = "test.partial-published"

@@ -5,7 +5,7 @@ import uuid
 import psycopg
 from prometheus_client import REGISTRY
 
-from accounts_common.outbox import PARKED_ROWS, RELAY_LOCK_KEY, OutboxRelay
+from accounts_common.relay import PARKED_ROWS, RELAY_LOCK_KEY, OutboxRelay
 from tests.conftest import Infra, migrated_database
 from tests.support.polling import wait_for
 from tests.support.workers import running

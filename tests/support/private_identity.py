@@ -18,7 +18,7 @@ from accounts_common.events.topics import (
     CODES,
     TOPICS,
 )
-from accounts_common.outbox import OutboxRelay
+from accounts_common.relay import OutboxRelay
 from identity.bootstrap import bootstrap
 from identity.entrypoints.app import create_app
 from identity.migrations import IDENTITY_MIGRATIONS

@@ -12,8 +12,8 @@ from accounts_common.config import FromEnvironment, env_int, env_str, load_setti
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.inbox import Handler
-from accounts_common.outbox import OutboxRelay
 from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
+from accounts_common.relay import OutboxRelay
 
 Run = Callable[[Any, argparse.Namespace], None]
 
