@@ -18,8 +18,8 @@ from accounts_common.events.topics import (
     SUBSCRIPTION_EVENTS,
 )
 from accounts_common.kafka import create_consumer
-from accounts_common.relay import OutboxRelay
 from accounts_common.process import run_together, run_until_signalled, serve_metrics
+from accounts_common.relay import OutboxRelay
 from accounts_common.retry_policy import RetryLimits
 from mailer.adapters.smtp import FINAL_REPLY_TIMEOUT_S
 from mailer.bootstrap import bootstrap
