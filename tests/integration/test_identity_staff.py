@@ -369,6 +369,7 @@ def test_a_support_resend_over_the_emails_request_limit_is_a_documented_429_and_
     support = support_member(app, client, identity_pool, "helper-" + unique_email, clock)
     pending = "pending-" + unique_email
     client.post("/v1/accounts", json={"email": pending, "password": PASSWORD})
+    clock.now += timedelta(minutes=2)  # past the code's resend cooldown
 
     resends = [
         client.post("/v1/support/accounts/code-resends", json={"email": pending}, headers=support)
@@ -445,3 +446,18 @@ def test_the_apps_code_logs_in_as_the_app_shows_it_grouped_by_three(
     response = login(client, unique_email, totp=f"{code[:3]} {code[3:]}")
     assert response.status_code == 200, response.json
     assert claims(response.json["access_token"])["amr"] == ["pwd", "otp"]
+
+
+def test_a_support_resend_within_the_codes_cooldown_sends_nothing_and_the_trail_says_so(
+    identity, client, identity_pool, unique_email, clock
+):
+    support = support_member(identity, client, identity_pool, "helper-" + unique_email, clock)
+    pending = "pending-" + unique_email
+    client.post("/v1/accounts", json={"email": pending, "password": PASSWORD})
+
+    resent = client.post("/v1/support/accounts/code-resends", json={"email": pending}, headers=support)
+    assert resent.status_code == 202 and resent.json == {"pending": True}
+    assert len(mailed_codes(identity_pool, pending)) == 1  # the sign-up's, a moment ago
+    support_id = claims(support["Authorization"].split()[1])["sub"]
+    outcomes = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
+    assert outcomes == [("account.code-resent", "unchanged")]

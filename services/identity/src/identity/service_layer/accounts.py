@@ -109,15 +109,16 @@ def _store_registration(
 
 def resend_verification(
     app: Identity, email: str, registration_id: uuid.UUID, *, requester: str = ""
-) -> None:
+) -> bool:
     """A new code for the registration, voiding its old one, within the cooldown and the email's
-    hourly cap; silent otherwise (and for unknown registrations)."""
+    hourly cap; silent otherwise (and for unknown registrations). Whether a new code was made: the
+    public endpoint keeps it to itself, support's audit trail records it."""
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "resend", email, requester)
         registration = registration_store.lock_registration(conn, registration_id, email)
         sent_at = registration.code_sent_at if registration else None
         if registration is None or not count_code_send(app, conn, email, VERIFICATION, sent_at, requester):
-            return
+            return False
         pending = None
         if registration.account_id is not None:
             pending = account_store.find_account(conn, registration.account_id)
@@ -127,6 +128,7 @@ def resend_verification(
             mail_code(app, conn, pending, VERIFICATION, code, code_expires_at, registration.locale)
         elif (owner := account_store.find_account_by_email(conn, email)) is not None:
             mail_duplicate_signup_notice(app, conn, owner)  # "send new code" on a decoy: the notice again
+    return True
 
 
 def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: str) -> IssuedToken:

@@ -57,19 +57,22 @@ def look_up(app: Identity, email: str, actor: UUID) -> AccountView | None:
 def resend_code(app: Identity, email: str, actor: UUID) -> bool:
     """Send the pending account of `email` a new code for its newest registration (within the usual
     cooldown and hourly cap); False when there is no pending registration to send one for. RateLimited
-    (recorded as refused) past the email's limit of "Send new code" requests."""
+    (recorded as refused) past the email's limit of "Send new code" requests; within the cooldown no
+    code goes, and the trail says "unchanged"."""
     with app.pool.connection() as conn:
         account = account_store.find_account_by_email(conn, email)
         registration = registration_store.newest_registration(conn, account.id) if account else None
     pending = account is not None and not account.verified and registration is not None
+    outcome = "refused"
     if pending:
         assert registration is not None
         try:
-            accounts.resend_verification(app, email, registration.id)
+            sent = accounts.resend_verification(app, email, registration.id)
         except RateLimited:
             _record_resend(app, actor, account, "refused")
             raise
-    _record_resend(app, actor, account, "ok" if pending else "refused")
+        outcome = "ok" if sent else "unchanged"  # unchanged: a code went out within the cooldown
+    _record_resend(app, actor, account, outcome)
     return pending
 
 
