@@ -7,7 +7,7 @@ import jwt
 import pyotp
 
 from accounts_testkit.http import call
-from accounts_testkit.inbox import CODE_PATTERN, Inbox
+from accounts_testkit.inbox import Inbox, code_of
 from accounts_testkit.polling import wait_for
 
 PASSWORD = "Correct-Horse-9!"
@@ -44,9 +44,8 @@ def _new_code(inbox: Inbox, email: str, earlier: set[str]) -> str:
     holds older codes and a welcome mail, and a mail of a previous test may still arrive after."""
 
     def arrived() -> str | None:
-        new = (m for m in inbox.messages(email) if m["id"] not in earlier)
-        codes = (match.group(1) for m in new if (match := CODE_PATTERN.search(m["text"] or "")))
-        return next(codes, None)
+        new = (message for message in inbox.messages(email) if message["id"] not in earlier)
+        return next(filter(None, map(code_of, new)), None)
 
     return wait_for(arrived, timeout=30, what=f"a new code email to {email}")
 

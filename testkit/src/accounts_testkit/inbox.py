@@ -138,8 +138,14 @@ def lf(body: str) -> str | None:
     return body.replace("\r\n", "\n") if body else None
 
 
-def code_in(message: dict[str, Any]) -> str:
-    """The six-digit code of a code email (from its plain-text part)."""
+def code_of(message: dict[str, Any]) -> str | None:
+    """The six-digit code of a code email (from its plain-text part); None for any other email."""
     match = CODE_PATTERN.search(message["text"] or "")
-    assert match, f"no code in email {message['subject']!r}"
-    return match.group(1)
+    return match.group(1) if match else None
+
+
+def code_in(message: dict[str, Any]) -> str:
+    """The six-digit code of a code email, which it must be."""
+    code = code_of(message)
+    assert code, f"no code in email {message['subject']!r}"
+    return code
