@@ -43,7 +43,7 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
         account = account_store.lock_account_by_email(conn, email)
         if account is not None and not account.verified:
             account = None  # roles are for verified accounts only
-        changed = account is not None and _apply(conn, account, role, actor, granting=granting)
+        changed = account is not None and _apply(conn, account, role, actor, verb)
         record_action(
             conn,
             source=SOURCE,
@@ -59,20 +59,15 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
 
 
 def _apply(
-    conn: psycopg.Connection,
-    account: account_store.Account,
-    role: Role,
-    actor: UUID | None,
-    *,
-    granting: bool,
+    conn: psycopg.Connection, account: account_store.Account, role: Role, actor: UUID | None, verb: str
 ) -> bool:
-    """Grant or revoke the role, announcing a change; False when there was nothing to change."""
-    if granting:
+    """Grant or revoke (`verb`) the role, announcing a change; False when there was nothing to change."""
+    if verb == "granted":
         changed = staff.grant_role(conn, account.id, role.value, actor)
     else:
         changed = staff.revoke_role(conn, account.id, role.value)
     if changed:
-        _announce(conn, account, role, actor, "granted" if granting else "revoked")
+        _announce(conn, account, role, actor, verb)
     return changed
 
 
