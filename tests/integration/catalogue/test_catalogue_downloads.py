@@ -276,8 +276,8 @@ def test_a_file_lost_from_storage_is_503_not_500(catalogue_client, video, token,
     for path in media_root.joinpath("test").iterdir():
         if path.stat().st_size == len(CONTENT):
             path.unlink()
-    response = catalogue_client.get(url)
-    assert response.status_code == 503 and response.content_type == "application/problem+json"
+    for response in (catalogue_client.get(url), catalogue_client.head(url)):
+        assert response.status_code == 503 and response.content_type == "application/problem+json"
 
 
 def test_ingest_is_for_catalogue_editors_and_refuses_bad_input(

@@ -146,8 +146,9 @@ def test_a_file_lost_from_the_bucket_is_503_not_500(s3_client_app, storage, s3, 
     storage.put(key, io.BytesIO(b"soon gone"))
     video = import_video(s3_client_app, key)
     s3.client().delete_object(Bucket=bucket, Key=f"media/{key}")
-    response = s3_client_app.get(local(get_link(s3_client_app, video, token)))
-    assert response.status_code == 503 and response.json["type"].endswith("file-unavailable")
+    link = local(get_link(s3_client_app, video, token))
+    for response in (s3_client_app.get(link), s3_client_app.head(link)):
+        assert response.status_code == 503 and response.headers["Content-Type"] == "application/problem+json"
 
 
 def test_a_store_that_does_not_answer_is_503_not_500(make_catalogue, s3_client_app, storage, token):

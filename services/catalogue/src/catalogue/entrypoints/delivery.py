@@ -62,7 +62,7 @@ def file_response(
     start, length = (0, stored.size) if byte_range is None else (byte_range.start, byte_range.length)
     if byte_range is not None:
         headers["Content-Range"] = byte_range.content_range(stored.size)
-    body = () if request.method == "HEAD" else file_body(open_file(), start, length)
+    body = headers_only(open_file) if request.method == "HEAD" else file_body(open_file(), start, length)
     response = Response(
         body,
         status=200 if byte_range is None else 206,
@@ -89,6 +89,13 @@ def requested_range(stored: StoredFile) -> ByteRange | None:
         raise Problem(
             416, "range-not-satisfiable", f"{error}.", headers={"Content-Range": f"bytes */{stored.size}"}
         ) from None
+
+
+def headers_only(open_file: Callable[[], BinaryIO]) -> tuple[()]:
+    """No body for a HEAD, but the file is opened as a GET would open it: a file lost from the store
+    is the same 503 to both."""
+    open_file().close()
+    return ()
 
 
 def file_body(file: BinaryIO, start: int, length: int) -> Iterable[bytes]:
