@@ -21,7 +21,7 @@ from botocore.config import Config
 from flask import Flask
 from tusclient import client as tus
 
-from catalogue.adapters.storage import S3Storage, s3_config
+from catalogue.adapters.storage import S3Storage, StorageUnavailable, s3_config
 from catalogue.adapters.upload_locks import lock_key, pg_lock
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
 from catalogue.entrypoints.app import create_app
@@ -258,6 +258,53 @@ def test_termination_removes_the_object_a_failed_submission_completed(pods: Pods
         assert post_video(pods, 0, path).status == 500
     assert pods.leftovers(path, multipart_upload_id) == ([], [f"media/uploads/{upload_id(path).hex}"])
     assert pods.request(1, "DELETE", path).status == 204
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
+
+
+class DeletionFails(S3UploadArea):
+    """The bucket, whose deletions fail (the store gone away at that moment)."""
+
+    def delete(self, upload_id: uuid.UUID) -> None:
+        raise StorageUnavailable("the store went away")
+
+
+def on_the_pods_bucket(pods: Pods, make_catalogue, pool, area: type[S3UploadArea], **settings):  # type: ignore[no-untyped-def]
+    """A catalogue on the pods' database and bucket, its upload area of class `area`."""
+    storage = S3Storage(pods.bucket, "media", client=pods.s3.client())
+    catalogue = make_catalogue(database_url=pods.database_url, **settings)
+    uploads_area = area(storage, pg_lock(pods.database_url), PART)
+    return dataclasses.replace(catalogue, pool=pool, storage=storage, uploads=uploads_area)
+
+
+def failed_submission(pods: Pods) -> tuple[str, str]:
+    """An upload whose submission completed its object, then failed: its path and multipart upload id."""
+    path = pods.create(1000)
+    assert pods.patch(0, path, 0, os.urandom(1000)).status == 204
+    multipart_upload_id = pods.multipart_upload_id(path)
+    with videos_cannot_be_recorded(pods.database_url):
+        assert post_video(pods, 0, path).status == 500
+    return path, multipart_upload_id
+
+
+def test_a_termination_the_store_fails_keeps_the_upload_to_terminate_again(
+    pods: Pods, make_catalogue, upload_parts_pool
+):
+    path, multipart_upload_id = failed_submission(pods)
+    failing = on_the_pods_bucket(pods, make_catalogue, upload_parts_pool, DeletionFails)
+    assert create_app(failing).test_client().delete(path, headers=editor() | TUS).status_code == 503
+    assert pods.request(1, "DELETE", path).status == 204
+    assert pods.leftovers(path, multipart_upload_id) == ([], [])
+
+
+def test_an_expiry_the_store_fails_keeps_the_upload_to_remove_next_time(
+    pods: Pods, make_catalogue, upload_parts_pool
+):
+    path, multipart_upload_id = failed_submission(pods)
+    failing = on_the_pods_bucket(pods, make_catalogue, upload_parts_pool, DeletionFails, upload_expiry_s=0)
+    with pytest.raises(StorageUnavailable):
+        uploads.expire_abandoned(failing)
+    working = on_the_pods_bucket(pods, make_catalogue, upload_parts_pool, S3UploadArea, upload_expiry_s=0)
+    assert uploads.expire_abandoned(working) >= 1
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
 
 

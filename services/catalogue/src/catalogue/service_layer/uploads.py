@@ -94,14 +94,15 @@ def write(
 
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
     """Forget the upload and its bytes; Locked while a request writes to it (in a bucket, a part it sent
-    after the multipart upload was aborted would be kept by some stores)."""
+    after the multipart upload was aborted would be kept by some stores). The row goes only with its
+    bytes: when the store fails, the upload is still there to terminate again."""
     current = state(catalogue, principal, upload_id)
     try:
         with catalogue.uploads.locked(current.upload):
-            with catalogue.pool.connection() as conn:
+            with catalogue.pool.connection() as conn, conn.transaction():
                 if not upload_store.delete_upload(conn, upload_id):
                     raise NotFound("There is no such upload.")  # a video was made of it meanwhile
-            catalogue.uploads.delete(upload_id)
+                catalogue.uploads.delete(upload_id)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
     except FileNotFoundError:  # terminated or expired meanwhile
@@ -111,13 +112,15 @@ def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> No
 def expire_abandoned(catalogue: Catalogue) -> int:
     """Remove the uploads no video was made of within CATALOGUE_UPLOAD_EXPIRY_S: their rows, then their
     bytes, then any file of the upload area untouched that long (one a crash left without its row);
-    how many rows and files went."""
+    how many rows and files went. A batch's rows go only with all their bytes: when the store fails,
+    they stay for the next sweep (deleting bytes again is harmless), and their row locks keep a
+    submission from taking one meanwhile."""
     removed = 0
     while True:
-        with catalogue.pool.connection() as conn:
+        with catalogue.pool.connection() as conn, conn.transaction():
             expired = upload_store.delete_expired_uploads(conn, catalogue.settings.upload_expiry_s)
-        for upload_id in expired:
-            catalogue.uploads.delete(upload_id)
+            for upload_id in expired:
+                catalogue.uploads.delete(upload_id)
         removed += len(expired)
         if len(expired) < upload_store.EXPIRY_BATCH:
             break
