@@ -146,8 +146,9 @@ def test_a_role_from_the_command_line_ends_sessions_and_is_announced(
     account_id = claims(token)["sub"]
     [granted] = [e for e in account_events(identity_pool, account_id) if e["type"] == "StaffRoleGranted"]
     assert granted["data"]["role"] == "admin" and granted["data"]["actor_account_id"] is None
-    [audit] = [r for r in audit_records(identity_pool, "cli") if unique_email in r["data"]["target"]]
+    [audit] = [r for r in audit_records(identity_pool, "cli") if account_id in r["data"]["target"]]
     assert audit["data"]["action"] == "staff.role-granted" and audit["data"]["via"] == "cli"
+    assert audit["data"]["target"] == f"admin → {account_id}"
     assert staff.grant(identity, unique_email, Role.ADMIN) is False
 
 
@@ -308,6 +309,7 @@ def test_admins_read_the_audit_trail_by_person_action_and_time(
     admin = bearer(otp_login(client, unique_email, secret, clock))
     support_secret, _ = enrol(client, login(client, helper).json["access_token"], clock)
     support = bearer(otp_login(client, helper, support_secret, clock))
+    helper_id = client.get("/v1/accounts/me", headers=support).json["id"]
     client.get("/v1/support/accounts", query_string={"email": unique_email}, headers=support)
     client.post("/v1/staff/revocations", json={"email": helper, "role": "support"}, headers=admin)
     project_audit_outbox(identity_pool)
@@ -322,16 +324,17 @@ def test_admins_read_the_audit_trail_by_person_action_and_time(
         helper,
     )
     assert (looked_up["source"], looked_up["via"], looked_up["outcome"]) == ("/identity", "api", "ok")
+    # The trail outlives an erasure: a role change names the account by its id, never its email.
     revoked = client.get("/v1/audit", query_string={"action": "staff.role-revoked"}, headers=admin).json
     assert [(e["actor_email"], e["target"]) for e in revoked["items"]][0] == (
         unique_email,
-        f"support → {helper}",
+        f"support → {helper_id}",
     )
     from_cli = client.get(
         "/v1/audit", query_string={"action": "staff.role-granted", "limit": 500}, headers=admin
     )
-    assert {"actor_email": None, "via": "cli", "target": f"support → {helper}"}.items() <= next(
-        e for e in from_cli.json["items"] if e["target"] == f"support → {helper}"
+    assert {"actor_email": None, "via": "cli", "target": f"support → {helper_id}"}.items() <= next(
+        e for e in from_cli.json["items"] if e["target"] == f"support → {helper_id}"
     ).items()
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     assert client.get("/v1/audit", query_string={"since": later}, headers=admin).json == {"items": []}

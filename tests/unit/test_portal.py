@@ -844,8 +844,8 @@ class FakeStaffDirectory:
 
     MEMBER = {"email": "ed@example.org", "roles": ["newsletter-editor"], "mfa_enrolled": True}
     ENTRY = {"at": "2026-12-01T09:00:00+00:00", "via": "api", "actor_email": "admin@example.org",
-             "action": "staff.role-granted", "target": "ed@example.org", "outcome": "refused",
-             "source": "/identity"}  # fmt: skip
+             "action": "staff.role-granted", "target": "support → (no verified account)",
+             "outcome": "refused", "source": "/identity"}  # fmt: skip
 
     def account(self, token: str, email: str) -> dict[str, object]:
         return {**FakeStaff.ACCOUNT, **self.MEMBER}

@@ -49,8 +49,9 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
             source=SOURCE,
             actor_account_id=actor,
             action=f"staff.role-{verb}",
-            # The email of no verified account is not kept: it may be nobody's, or a stranger's.
-            target=f"{role.value} → {account.email if account else NO_ACCOUNT}",
+            # The account's id, never an email: the trail outlives an erasure (see support.py), and
+            # the email of no verified account may be nobody's, or a stranger's.
+            target=f"{role.value} → {account.id if account else NO_ACCOUNT}",
             outcome="refused" if account is None else "ok" if changed else "unchanged",
         )
     if account is None:
