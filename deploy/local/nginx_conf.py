@@ -64,7 +64,8 @@ SERVER_BLOCK = """\
 # nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges, but
 # drops its other headers: the ETag must be the catalogue's (the file's SHA-256), not nginx's
 # modification-time one, Repr-Digest (RFC 9530, the stored SHA-256) must reach the client, and so must
-# Vary: Authorization on previews and images (what a shared cache may keep depends on it).
+# Vary: Authorization on previews and images (what a shared cache may keep depends on it). A file the
+# catalogue lists but the volume has lost is the catalogue's own answer to it, a 503 problem, not a 404.
 MEDIA_BLOCK = """\
         location {x_accel}/ {{
             internal;
@@ -73,8 +74,18 @@ MEDIA_BLOCK = """\
             add_header ETag $upstream_http_etag;
             add_header Repr-Digest $upstream_http_repr_digest;
             add_header Vary $upstream_http_vary;
+            error_page 403 404 = @file-unavailable;
+        }}
+        location @file-unavailable {{
+            default_type application/problem+json;
+            return 503 '{file_unavailable}';
         }}
 """
+# As the catalogue words it (accounts_common.problems.problem_response).
+FILE_UNAVAILABLE = (
+    '{"type": "/problems/file-unavailable", "title": "Service Unavailable", "status": 503, '
+    '"detail": "The file is not available right now."}'
+)
 
 
 # tus uploads (editors only, behind the catalogue's role check) stream through: a PATCH of gigabytes is
@@ -120,7 +131,9 @@ def render(
             host=host,
             public=public,
             upstream=upstream,
-            media=MEDIA_BLOCK.format(x_accel=X_ACCEL_PREFIX, root=media_roots[public])
+            media=MEDIA_BLOCK.format(
+                x_accel=X_ACCEL_PREFIX, root=media_roots[public], file_unavailable=FILE_UNAVAILABLE
+            )
             + UPLOADS_BLOCK.format(upstream=upstream)
             if public in media_roots
             else "",

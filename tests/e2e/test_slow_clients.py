@@ -44,6 +44,7 @@ class Fronted:
     catalogue_url: str
     catalogue_internal_url: str
     link: str
+    lost_link: str  # to a file that is not in the media folder
     content: bytes
     uploads: Path
     media: Path
@@ -85,6 +86,7 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
             catalogue_url=f"http://127.0.0.1:{catalogue_public}",
             catalogue_internal_url=f"http://127.0.0.1:{catalogue_port}",
             link=granted_link(env["CATALOGUE_DATABASE_URL"], "big.mxf", len(content), link_key),
+            lost_link=granted_link(env["CATALOGUE_DATABASE_URL"], "lost.mxf", 10, link_key),
             content=content,
             uploads=media / ".uploads",
             media=media,
@@ -132,6 +134,15 @@ def test_nginx_sends_the_catalogues_files_ranges_included(fronted: Fronted) -> N
     # Behind it, the catalogue checked the link and answered with the redirect alone.
     status, headers, body = fetch(fronted.catalogue_internal_url + fronted.link)
     assert headers["X-Accel-Redirect"] == "/protected-media/big.mxf" and body == b""
+
+
+def test_a_file_lost_from_storage_is_the_catalogues_503_through_nginx_too(fronted: Fronted) -> None:
+    url = fronted.catalogue_url + fronted.lost_link
+    status, headers, body = get(url)
+    assert (status, headers["Content-Type"]) == (503, "application/problem+json"), body
+    assert json.loads(body)["type"] == "/problems/file-unavailable"
+    status, headers, _ = answer(urllib.request.Request(url, method="HEAD"))
+    assert (status, headers["Content-Type"]) == (503, "application/problem+json")
 
 
 def test_a_preview_through_nginx_keeps_vary_and_is_cached_publicly_only_without_a_token(
