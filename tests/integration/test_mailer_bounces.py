@@ -2,6 +2,7 @@
 (a `dsn` fault: an RFC 3464 DSN into its Maildir, as a relay's would reach the bounce address) is
 read by `mailer bounces`, which suppresses the address and reports the very delivery that bounced."""
 
+import dataclasses
 import mailbox
 import os
 import shutil
@@ -14,17 +15,19 @@ from pathlib import Path
 import pytest
 from psycopg_pool import ConnectionPool
 
-from accounts_common.events import validate_data
+from accounts_common.events import new_event, validate_data
 from accounts_common.events.topics import DELIVERY_RESULTS
-from mailer.adapters import deliveries
+from mailer.adapters import deliveries, suppressions
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
+from mailer.bootstrap import bootstrap
 from mailer.domain.messages import Content, Envelope, build_message
 from mailer.entrypoints.cli import main, worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.bounces import read_maildir
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
+from mailer.settings import Settings
 from tests.conftest import Infra, migrated_database
 from tests.support.outbox import outbox_events
 from tests.support.sink import PrivateSink
@@ -94,14 +97,56 @@ def test_a_bounce_after_acceptance_is_read_from_the_maildir_suppressed_and_repor
         dispatcher.close()
 
     with mailer_pool.connection() as conn:
-        assert deliveries.suppressed_among(conn, [recipient]) == {recipient}
-    reported = [(f["delivery_id"], f["failure_class"], f["via"]) for f in failures(mailer_pool)
-                if f["email"] == recipient]  # fmt: skip
+        assert suppressions.suppressed_among(conn, [recipient]) == {recipient}
+        [accepted_at] = conn.execute(
+            "SELECT sent_at FROM deliveries WHERE event_id = %s", (sent.event_id,)
+        ).fetchone()
+    reported = [(f["delivery_id"], f["failure_class"], f["via"], f.get("sent_at"))
+                for f in failures(mailer_pool) if f["email"] == recipient]  # fmt: skip
     assert reported == [
-        (uuid.UUID(sent.event_id), "hard", "dsn"),
-        (uuid.UUID(later.event_id), "hard", "suppressed"),
+        (uuid.UUID(sent.event_id), "hard", "dsn", accepted_at),
+        (uuid.UUID(later.event_id), "hard", "suppressed", accepted_at),  # when the mail that bounced went
     ]
     assert [m["subject"] for m in bouncing_sink.inbox.messages(to=recipient)] == []
+
+
+def test_a_late_bounce_of_a_mail_sent_before_the_account_subscribed_again_suppresses_nothing(
+    mailer_pool, bouncing_sink, tmp_path
+):
+    """The person subscribed again after that mail went (their mailbox works, they say): its bounce is
+    reported, for the newsletter to judge, but the next issue still goes, and its own bounce suppresses."""
+    recipient = f"back-again-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    settings = dataclasses.replace(
+        Settings.from_env(), smtp_host="127.0.0.1", smtp_port=bouncing_sink.smtp_port, smtp_connections=1
+    )
+    mailer = bootstrap(settings, mailer_pool)
+    bouncing_sink.inbox.set_fault(550, "5.1.1 User unknown", recipients=recipient, dsn=True)
+    try:
+        old = newsletter_mail(recipient, account)
+        mailer.dispatcher.submit(old)
+        mailer.dispatcher.finish_batch()
+        with mailer_pool.connection() as conn:
+            [resubscribed_at] = conn.execute("SELECT now()").fetchone()
+            data = {"account_id": str(account), "email": recipient, "at": resubscribed_at.isoformat(),
+                    "reason": "user"}  # fmt: skip
+            event = new_event("NewsletterSubscribed", source="/newsletter", subject=str(account), data=data)
+            mailer.handlers()["NewsletterSubscribed"](conn, event, validate_data(event.type, data))
+        assert read_maildir(mailer_pool, DELIVERY_RESULTS, tmp_path / "bounces") == 1
+        with mailer_pool.connection() as conn:
+            assert suppressions.suppressed_among(conn, [recipient]) == set()
+
+        later = newsletter_mail(recipient, account)
+        mailer.dispatcher.submit(later)
+        mailer.dispatcher.finish_batch()
+        assert read_maildir(mailer_pool, DELIVERY_RESULTS, tmp_path / "bounces") == 1
+    finally:
+        mailer.dispatcher.close()
+
+    with mailer_pool.connection() as conn:
+        assert suppressions.suppressed_among(conn, [recipient]) == {recipient}
+    reported = [(f["delivery_id"], f["via"]) for f in failures(mailer_pool) if f["email"] == recipient]
+    assert reported == [(uuid.UUID(old.event_id), "dsn"), (uuid.UUID(later.event_id), "dsn")]
 
 
 @dataclass
@@ -132,7 +177,7 @@ def test_real_world_bounces_in_the_maildir_suppress_their_hard_addresses_only(ma
         shutil.copy(SAMPLES / name, folder / "new" / f"1.{name}")
     assert read_maildir(mailer_pool, DELIVERY_RESULTS, folder) == 4
     with mailer_pool.connection() as conn:
-        found = deliveries.suppressed_among(
+        found = suppressions.suppressed_among(
             conn,
             ["amd-xen-safety@groups.io", "hishealinghand@pastors.com", "spam@michael-mueller-verlag.de",
              "pkocmid@atlas.cz", "delangen@its.tudelft.nl"],
@@ -151,7 +196,7 @@ def test_a_bounce_that_returns_no_mail_we_sent_to_its_address_is_ignored(mailer_
     shutil.copy(SAMPLES / "postfix.eml", folder / "new" / "1.postfix.eml")  # we never sent its mail
     assert read_maildir(mailer_pool, DELIVERY_RESULTS, folder) == 2
     with mailer_pool.connection() as conn:
-        assert deliveries.suppressed_among(conn, [victim, "xxxxx@local.ie"]) == set()
+        assert suppressions.suppressed_among(conn, [victim, "xxxxx@local.ie"]) == set()
     reported = {f["delivery_id"] for f in failures(mailer_pool)}
     assert not reported & {uuid.UUID(elsewhere), uuid.UUID(to_victim)}
     assert sorted(path.parent.name for path in folder.glob("*/1.*")) == ["cur", "cur"]

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import wait
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.events import validate_data
 from accounts_common.retry_policy import PermanentError, TransientError
-from mailer.adapters import deliveries
+from mailer.adapters import deliveries, suppressions
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import OutcomeUnknown, SmtpSender
@@ -311,7 +312,7 @@ def results(pool: ConnectionPool, emails: list[PendingEmail]) -> list[tuple[str,
 
 def suppressed(pool: ConnectionPool, address: str) -> bool:
     with pool.connection() as conn:
-        return bool(deliveries.suppressed_among(conn, [address]))
+        return bool(suppressions.suppressed_among(conn, [address]))
 
 
 def test_a_newsletter_mail_accepted_is_an_email_delivered_in_the_outbox_and_a_code_mail_is_not(
@@ -365,6 +366,32 @@ def test_a_550_is_a_hard_bounce_that_suppresses_newsletters_to_the_address_but_n
     assert failures == [(first.event_id, "hard", "smtp"), (second.event_id, "hard", "suppressed")]
 
 
+def test_a_hard_bounces_failures_say_when_the_refused_mail_was_tried(dispatcher, mailer_pool, sink):
+    """The refused attempt's time, and the suppressed mail's the same: that of the mail that bounced."""
+    recipient = f"tried-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    sink.inbox.set_fault(550, f"5.1.1 <{recipient}>: Recipient address rejected", recipients=recipient)
+    try:
+        refused = pending(recipient, "issue 1", account_id=account, kind="newsletter")
+        dispatcher.submit(refused)
+        dispatcher.finish_batch()
+    finally:
+        sink.inbox.clear_fault()
+    skipped = pending(recipient, "issue 2", account_id=account, kind="newsletter")
+    dispatcher.submit(skipped)
+    dispatcher.finish_batch()
+
+    with mailer_pool.connection() as conn:
+        [tried_at] = conn.execute(
+            "SELECT created_at FROM deliveries WHERE event_id = %s", (refused.event_id,)
+        ).fetchone()
+    reported = {
+        data["delivery_id"]: (data["via"], validate_data("EmailFailed", data).get("sent_at"))
+        for _, data in results(mailer_pool, [refused, skipped])
+    }
+    assert reported == {refused.event_id: ("smtp", tried_at), skipped.event_id: ("suppressed", tried_at)}
+
+
 def test_a_refusal_of_the_message_is_a_soft_failure_and_suppresses_nothing(dispatcher, mailer_pool, sink):
     recipient = f"content-{uuid.uuid4().hex[:8]}@example.org"
     sink.inbox.set_fault(554, "5.6.0 Message content rejected", recipients=recipient)
@@ -383,7 +410,7 @@ def test_a_suppressed_address_with_a_capital_beyond_ascii_gets_no_newsletter(dis
     """The database lower-cases in its own locale (C: ASCII only), so the address is matched there."""
     recipient = f"Élodie-{uuid.uuid4().hex[:8]}@example.org"
     with mailer_pool.connection() as conn:
-        deliveries.suppress(conn, recipient, "5.1.1", "smtp")
+        suppressions.suppress(conn, recipient, "5.1.1", "smtp")
     issue = pending(recipient, "issue", kind="newsletter")
     dispatcher.submit(issue)
     dispatcher.finish_batch()
@@ -404,22 +431,39 @@ def test_erasing_an_account_erases_the_suppression_of_its_address(dispatcher, ma
     assert suppressed(mailer_pool, recipient)
 
     with mailer_pool.connection() as conn:
+        suppressions.subscribed(conn, account, f"new-{recipient}", datetime.now(UTC))
         deliveries.erase_account(conn, account)
         left = conn.execute(
             "SELECT count(*) FROM suppressions WHERE address = %s OR reason LIKE %s",
             (recipient, f"%{recipient}%"),
         ).fetchone()
-    assert left == (0,)
+        subscription = conn.execute(
+            "SELECT count(*) FROM newsletter_subscriptions WHERE account_id = %s", (account,)
+        ).fetchone()
+    assert (left, subscription) == ((0,), (0,))
 
 
 def test_subscribing_again_lifts_the_suppression(mailer_pool):
     recipient = f"back-{uuid.uuid4().hex[:8]}@example.org"
     with mailer_pool.connection() as conn:
-        deliveries.suppress(conn, recipient, "5.1.1", "dsn")
+        suppressions.suppress(conn, recipient, "5.1.1", "dsn")
     assert suppressed(mailer_pool, recipient)
     with mailer_pool.connection() as conn:
-        deliveries.lift_suppression(conn, recipient.upper())
+        suppressions.subscribed(conn, uuid.uuid4(), recipient.upper(), datetime.now(UTC))
     assert not suppressed(mailer_pool, recipient)
+
+
+def test_a_subscription_lifts_only_the_suppressions_of_mails_sent_before_it(mailer_pool):
+    """Its event handled late, or again, leaves the suppression of a mail sent since it, even when an
+    older mail's bounce had suppressed the address first."""
+    recipient = f"bounced-since-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    with mailer_pool.connection() as conn:
+        [sent_at] = conn.execute("SELECT now()").fetchone()
+        for mail_sent_at in (sent_at - timedelta(minutes=2), sent_at):
+            suppressions.suppress(conn, recipient, "5.1.1", "dsn", account_id=account, sent_at=mail_sent_at)
+        suppressions.subscribed(conn, account, recipient, sent_at - timedelta(minutes=1))
+    assert suppressed(mailer_pool, recipient)
 
 
 UNCONFIRMED = "SMTP connection lost after the whole message was sent: it may have been delivered"

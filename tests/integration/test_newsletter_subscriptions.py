@@ -2,14 +2,17 @@
 
 import time
 import uuid
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import jwt
 from psycopg_pool import ConnectionPool
 
+from accounts_common.events import new_event, validate_data
 from identity.adapters.tokens import key_id
 from newsletter.domain.unsubscribe import unsubscribe_token
 from newsletter.service_layer.accounts import account_event_handlers
+from newsletter.service_layer.results import DeliveryResults
 from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
     PASSWORD,
@@ -143,6 +146,59 @@ def test_a_deleted_account_that_had_unsubscribed_leaves_no_trace_of_why(
         assert conn.execute(
             "SELECT count(*) FROM subscription_endings WHERE account_id = %s", (account_id,)
         ).fetchone() == (0,)
+
+
+def hard_bounce(newsletter, pool, account_id: str, email: str, sent_at: str) -> None:  # type: ignore[no-untyped-def]
+    """The mailer's EmailFailed (hard, via dsn) of a mail to `email` sent at `sent_at`, handled."""
+    data = {
+        "delivery_id": str(uuid.uuid4()),
+        "kind": "newsletter",
+        "email": email,
+        "account_id": account_id,
+        "at": datetime.now(UTC).isoformat(),
+        "class": "hard",
+        "reason": "a delivery status notification says the address takes no mail (hard bounce)",
+        "via": "dsn",
+        "sent_at": sent_at,
+    }
+    event = new_event("EmailFailed", source="/mailer", subject=account_id, data=data)
+    with pool.connection() as conn, conn.transaction():
+        DeliveryResults(newsletter).failed(conn, event, validate_data("EmailFailed", data))
+
+
+def test_a_late_bounce_of_a_mail_sent_before_subscribing_again_leaves_the_new_subscription_alone(
+    newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    first = newsletter_client.post("/v1/subscriptions", headers=bearer(token)).json
+    mailed_during_the_first = first["since"]
+    assert newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token)).status_code == 204
+    again = newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    assert again.status_code == 201
+    assert datetime.fromisoformat(again.json["since"]) > datetime.fromisoformat(mailed_during_the_first)
+
+    hard_bounce(newsletter, newsletter_pool, account_id, unique_email, mailed_during_the_first)
+
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == again.json
+    assert subscription_events(newsletter_pool, account_id)[-1] == ("NewsletterSubscribed", "user")
+
+
+def test_a_bounce_of_a_mail_sent_since_subscribing_again_ends_the_subscription(
+    newsletter, newsletter_client, newsletter_pool, served_identity, identity_pool, unique_email
+):
+    account_id, token = verified_account(served_identity, identity_pool, unique_email)
+    newsletter_client.post("/v1/subscriptions", headers=bearer(token))
+    newsletter_client.delete("/v1/subscriptions/me", headers=bearer(token))
+    again = newsletter_client.post("/v1/subscriptions", headers=bearer(token)).json
+
+    hard_bounce(newsletter, newsletter_pool, account_id, unique_email, again["since"])
+
+    assert newsletter_client.get("/v1/subscriptions/me", headers=bearer(token)).json == {
+        "subscribed": False,
+        "since": None,
+        "reason": "bounce",
+    }
+    assert subscription_events(newsletter_pool, account_id)[-1] == ("NewsletterUnsubscribed", "bounce")
 
 
 def test_checking_a_link_changes_nothing_and_one_click_unsubscribes(

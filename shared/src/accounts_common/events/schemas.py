@@ -234,6 +234,15 @@ class EmailFailed(EmailResult):
         validate=validate.OneOf(["smtp", "dsn", "suppressed"]),
         metadata=meaning("How the failure was learnt: the SMTP reply, a DSN (RFC 3464), or a suppression."),
     )
+    sent_at = fields.AwareDateTime(
+        metadata=meaning(
+            "When the mailer handed over the mail that showed the failure: the attempt refused (smtp), "
+            "the mail the DSN returns (dsn), or the earlier mail whose hard bounce suppressed the "
+            "address (suppressed). A hard failure of a mail sent before the account last subscribed "
+            "to the newsletter neither suppresses the address nor ends that subscription. Absent "
+            "from older events."
+        )
+    )
 
 
 VIDEO_ID = meaning("The video's id in the catalogue (a UUID that never changes); also the record key.")

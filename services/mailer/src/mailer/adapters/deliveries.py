@@ -10,7 +10,9 @@ What became of each mail goes out as an event through the outbox, in the transac
 statement) that records it: EmailDelivered for a newsletter mail the server accepted (the
 newsletter's figures; the other mails' acceptances are not asked for, and a signup's code mail
 should not pay for one), EmailFailed for any mail that failed for good — hard when the address
-takes no mail, which also suppresses it for newsletters.
+takes no mail, which also suppresses it for newsletters (adapters/suppressions.py). Each EmailFailed
+says when the mail that showed the failure was handed over (`sent_at`): a bounce of a mail sent
+before the account last subscribed to the newsletter ends no subscription.
 """
 
 import json
@@ -27,6 +29,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import outbox
 from accounts_common.events import new_event
 from accounts_common.events.topics import DELIVERY_RESULTS
+from mailer.adapters.suppressions import suppress
 
 MAX_ERROR_LENGTH = 1000
 SOURCE = "/mailer"
@@ -101,10 +104,12 @@ class DeliveryLog:
 
     def mark_failed(self, event_id: str, error: str, *, permanent: bool, hard: bool = False) -> None:
         """The attempt failed: 'retrying' when it may pass later, 'failed' when given up, and then, once,
-        EmailFailed; a hard bounce also suppresses the address."""
+        EmailFailed; a hard bounce also suppresses the address. The attempt was made when it was
+        claimed (the row's updated_at until this update)."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
-                "SELECT kind, account_id, recipient, status FROM deliveries WHERE event_id = %s FOR UPDATE",
+                """SELECT kind, account_id, recipient, status, updated_at FROM deliveries
+                   WHERE event_id = %s FOR UPDATE""",
                 (event_id,),
             ).fetchone()
             conn.execute(
@@ -113,27 +118,30 @@ class DeliveryLog:
             )
             if not permanent or row is None or row[3] == "failed" or row[2] is None:
                 return
-            kind, account_id, recipient, _ = row
+            kind, account_id, recipient, _, tried_at = row
             if hard:
-                suppress(conn, recipient, error, "smtp")
+                suppress(conn, recipient, error, "smtp", account_id=account_id, sent_at=tried_at)
             publish_failure(
-                conn, self.results_topic, event_id, kind, account_id, recipient, error, hard=hard, via="smtp"
-            )
+                conn, self.results_topic, event_id, kind, account_id, recipient, error,
+                hard=hard, via="smtp", sent_at=tried_at,
+            )  # fmt: skip
 
     def skip_suppressed(self, email: "Claimable") -> None:
         """A newsletter to a suppressed address: recorded as skipped, and EmailFailed (hard) so the issue
-        counts it bounced."""
+        counts it bounced, with the time the mail that bounced was sent (its suppression's)."""
         reason = "the address bounced for good earlier (suppressed)"
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
                 """UPDATE deliveries SET status = 'skipped', last_error = %s, updated_at = now()
-                   WHERE event_id = %s AND status <> 'skipped' RETURNING 1""",
-                (reason, email.event_id),
+                   WHERE event_id = %s AND status <> 'skipped'
+                   RETURNING (SELECT coalesce(sent_at, created_at) FROM suppressions
+                              WHERE address = lower(%s))""",
+                (reason, email.event_id, email.recipient),
             ).fetchone()
             if row is not None:
                 publish_failure(
                     conn, self.results_topic, email.event_id, email.kind, email.account_id, email.recipient,
-                    reason, hard=True, via="suppressed",
+                    reason, hard=True, via="suppressed", sent_at=row[0],
                 )  # fmt: skip
 
 
@@ -273,8 +281,10 @@ def publish_failure(
     *,
     hard: bool,
     via: str,
+    sent_at: datetime | None,
 ) -> None:
-    """EmailFailed of one mail, in the caller's transaction."""
+    """EmailFailed of one mail, in the caller's transaction; `sent_at`: when the mail that showed the
+    failure was handed over (None: not known, left out)."""
     data = {
         "delivery_id": str(event_id),
         "kind": kind,
@@ -285,33 +295,10 @@ def publish_failure(
         "reason": reason[:MAX_ERROR_LENGTH],
         "via": via,
     }
+    if sent_at is not None:
+        data["sent_at"] = sent_at.astimezone(UTC).isoformat()
     subject = str(account_id or event_id)
     outbox.enqueue(conn, topic, new_event("EmailFailed", source=SOURCE, subject=subject, data=data))
-
-
-def suppress(conn: psycopg.Connection, address: str, reason: str, via: str) -> None:
-    """No newsletter to `address` any more (the first reason is kept)."""
-    conn.execute(
-        """INSERT INTO suppressions (address, reason, via) VALUES (lower(%s), %s, %s)
-           ON CONFLICT (address) DO NOTHING""",
-        (address, reason[:MAX_ERROR_LENGTH], via),
-    )
-
-
-def lift_suppression(conn: psycopg.Connection, address: str) -> None:
-    conn.execute("DELETE FROM suppressions WHERE address = lower(%s)", (address,))
-
-
-def suppressed_among(conn: psycopg.Connection, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses (as given) are suppressed."""
-    # Lower-cased by the database, as `suppress` stored them: Python's lower() differs from a C
-    # locale's beyond ASCII ("É"), and a suppressed address would be mailed again.
-    rows = conn.execute(
-        """SELECT given FROM unnest(%s::text[]) AS given
-           WHERE EXISTS (SELECT 1 FROM suppressions WHERE address = lower(given))""",
-        (list(addresses),),
-    ).fetchall()
-    return {row[0] for row in rows}
 
 
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
@@ -323,6 +310,7 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     its check after claiming (Mailer._deliver), whatever the interleaving.
     """
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
+    conn.execute("DELETE FROM newsletter_subscriptions WHERE account_id = %s", (account_id,))
     # A suppression is the address (and the reply that named it): it goes while the log still says whose.
     conn.execute(
         """DELETE FROM suppressions WHERE address IN (SELECT lower(recipient) FROM deliveries

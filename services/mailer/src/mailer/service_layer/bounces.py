@@ -1,11 +1,13 @@
 """What the mailer does with the bounce mailbox: each hard bounce that returns a mail we sent to its
-address suppresses that address for newsletters and is reported (EmailFailed, hard, via dsn) for
-that delivery; other hard bounces are ignored (anyone can write to the mailbox); soft ones (delays,
-temporary failures) are only counted, the remote server still trying."""
+address suppresses that address for newsletters (unless the account subscribed again since that mail
+went) and is reported (EmailFailed, hard, via dsn, with when that mail was sent) for that delivery;
+other hard bounces are ignored (anyone can write to the mailbox); soft ones (delays, temporary
+failures) are only counted, the remote server still trying."""
 
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -14,7 +16,7 @@ from prometheus_client import Counter
 from psycopg_pool import ConnectionPool
 
 from accounts_common.housekeeping import Schedule
-from mailer.adapters import bounces, deliveries
+from mailer.adapters import bounces, deliveries, suppressions
 from mailer.adapters.bounces import BounceReport
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,12 @@ def record_report(pool: ConnectionPool, results_topic: str, report: BounceReport
                 log.warning("bounces: a hard bounce returns no mail we sent to its address; ignored")
                 UNMATCHED.inc()
                 continue
-            event_id, kind, account_id, recipient = returned
-            deliveries.suppress(conn, recipient, REASON, "dsn")
+            event_id, kind, account_id, recipient, sent_at = returned
+            suppressions.suppress(conn, recipient, REASON, "dsn", account_id=account_id, sent_at=sent_at)
             deliveries.publish_failure(
-                conn, results_topic, event_id, kind, account_id, recipient, REASON, hard=True, via="dsn"
-            )
+                conn, results_topic, event_id, kind, account_id, recipient, REASON,
+                hard=True, via="dsn", sent_at=sent_at,
+            )  # fmt: skip
             matched += 1
     for bounce in report.bounces:
         BOUNCES.labels("hard" if bounce.hard else "soft").inc()
@@ -57,17 +60,18 @@ def record_report(pool: ConnectionPool, results_topic: str, report: BounceReport
 
 def _returned_delivery(
     conn: psycopg.Connection, address: str, message_ids: list[str]
-) -> tuple[str, str, UUID | None, str] | None:
-    """The mail sent to `address` that the bounce returns (one of `message_ids`), if any."""
+) -> tuple[str, str, UUID | None, str, datetime] | None:
+    """The mail sent to `address` that the bounce returns (one of `message_ids`), if any, and when
+    it was sent."""
     if not message_ids:
         return None
     row = conn.execute(
-        """SELECT event_id::text, kind, account_id, recipient FROM deliveries
+        """SELECT event_id::text, kind, account_id, recipient, sent_at FROM deliveries
            WHERE lower(recipient) = lower(%s) AND status = 'sent' AND message_id = ANY(%s)
            ORDER BY sent_at DESC LIMIT 1""",
         (address, message_ids),
     ).fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 def read_maildir(pool: ConnectionPool, results_topic: str, folder: Path) -> int:

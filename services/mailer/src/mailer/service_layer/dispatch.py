@@ -26,7 +26,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common.retry_policy import PermanentError, TransientError
-from mailer.adapters import deliveries
+from mailer.adapters import deliveries, suppressions
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import HardBounce, OutcomeUnknown
@@ -190,7 +190,7 @@ class Dispatcher:
         claimed = deliveries.claim(conn, emails)
         erased = deliveries.erased_among(conn, {email.account_id for email in emails if email.account_id})
         newsletters = {email.recipient for email in emails if email.kind == NEWSLETTER}
-        suppressed = deliveries.suppressed_among(conn, newsletters) if newsletters else set()
+        suppressed = suppressions.suppressed_among(conn, newsletters) if newsletters else set()
         to_send = []
         for email in emails:
             if email.account_id in erased:

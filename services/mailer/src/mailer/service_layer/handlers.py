@@ -21,7 +21,7 @@ from accounts_common.codecrypt import CodeCipher
 from accounts_common.events import CloudEvent, InvalidEvent
 from accounts_common.inbox import Handler
 from accounts_common.retry_policy import PermanentError
-from mailer.adapters import deliveries
+from mailer.adapters import deliveries, suppressions
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.templates import Templates
 from mailer.domain.messages import FALLBACK_LANGUAGE, Brand, OutgoingEmail, build_message
@@ -145,8 +145,9 @@ class Mailer:
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
     ) -> None:
         """Subscribing again lifts a suppression after a bounce: the person says the mailbox works now
-        (if it still does not, the next issue bounces and suppresses it again)."""
-        deliveries.lift_suppression(conn, data["email"])
+        (if it still does not, the next issue bounces and suppresses it again). A bounce of a mail
+        sent before then, read late, suppresses nothing."""
+        suppressions.subscribed(conn, data["account_id"], data["email"], data["at"])
 
     def account_deleted(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         """Erase the account's addresses from the delivery log (idempotent: a redelivery is harmless);

@@ -31,9 +31,14 @@ def add_subscriber(conn: psycopg.Connection, account_id: UUID) -> datetime | Non
     return None if row is None else row[0]
 
 
-def remove_subscriber(conn: psycopg.Connection, account_id: UUID) -> bool:
-    """Unsubscribe the account; False when it was not subscribed."""
-    row = conn.execute("DELETE FROM subscribers WHERE account_id = %s RETURNING 1", (account_id,)).fetchone()
+def remove_subscriber(conn: psycopg.Connection, account_id: UUID, started_by: datetime | None = None) -> bool:
+    """Unsubscribe the account (with `started_by`, only from a subscription that started by then);
+    False when no subscription was removed."""
+    row = conn.execute(
+        """DELETE FROM subscribers
+           WHERE account_id = %s AND subscribed_at <= coalesce(%s::timestamptz, subscribed_at) RETURNING 1""",
+        (account_id, started_by),
+    ).fetchone()
     return row is not None
 
 

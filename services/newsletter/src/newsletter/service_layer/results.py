@@ -19,7 +19,8 @@ IDEMPOTENT_RESULTS = frozenset({"EmailDelivered"})
 
 class DeliveryResults:
     """EmailDelivered and EmailFailed count in their issue's figures; a hard failure (a bounce) of any
-    mail to a subscriber's current address ends the subscription with reason `bounce`.
+    mail to a subscriber's current address ends the subscription with reason `bounce`, unless that mail
+    was sent before the subscription started (the event's `sent_at`: a bounce read late).
 
     The EmailDelivered of one poll are counted together, in one statement at the end of the batch
     (`finish_batch`, called by the consumer before it commits their offsets): an issue's results
@@ -42,7 +43,7 @@ class DeliveryResults:
         hard = data["failure_class"] == "hard"
         repository.record_outcome(conn, data["delivery_id"], "bounced" if hard else "failed")
         if hard and data.get("account_id"):
-            end_for_bounce(self.newsletter, conn, data["account_id"], data["email"])
+            end_for_bounce(self.newsletter, conn, data["account_id"], data["email"], data.get("sent_at"))
 
     def finish_batch(self) -> None:
         """Count the batch's deliveries; on a failure each of their events is retried."""

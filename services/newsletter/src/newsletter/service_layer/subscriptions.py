@@ -58,10 +58,17 @@ def unsubscribe(newsletter: Newsletter, account_id: UUID, reason: str) -> bool:
         return unsubscribe_in(newsletter, conn, account_id, reason)
 
 
-def unsubscribe_in(newsletter: Newsletter, conn: psycopg.Connection, account_id: UUID, reason: str) -> bool:
-    """Unsubscribe inside the caller's transaction, with NewsletterUnsubscribed in the outbox."""
+def unsubscribe_in(
+    newsletter: Newsletter,
+    conn: psycopg.Connection,
+    account_id: UUID,
+    reason: str,
+    started_by: datetime | None = None,
+) -> bool:
+    """Unsubscribe inside the caller's transaction, with NewsletterUnsubscribed in the outbox; with
+    `started_by`, only a subscription that started by then."""
     email = known_account_email(conn, account_id)
-    if not repository.remove_subscriber(conn, account_id):
+    if not repository.remove_subscriber(conn, account_id, started_by):
         return False
     if reason != "account_deleted":  # AccountDeleted's handler erases the account's ending
         repository.record_ending(conn, account_id, reason)
@@ -88,10 +95,14 @@ def _publish(
     enqueue(conn, SUBSCRIPTION_EVENTS, event)
 
 
-def end_for_bounce(newsletter: Newsletter, conn: psycopg.Connection, account_id: UUID, email: str) -> bool:
-    """A mail to `email` bounced for good: end the account's subscription (reason bounce), unless the
-    account has moved to another address since."""
+def end_for_bounce(
+    newsletter: Newsletter, conn: psycopg.Connection, account_id: UUID, email: str, sent_at: datetime | None
+) -> bool:
+    """A mail to `email`, sent at `sent_at`, bounced for good: end the account's subscription (reason
+    bounce), unless the account has moved to another address since, or subscribed after that mail
+    went (the person vouched for the mailbox since; a bounce read late must not end it). Without
+    `sent_at` (an older mailer's event) any subscription ends."""
     current = known_account_email(conn, account_id)
     if current is None or current.casefold() != email.casefold():
         return False
-    return unsubscribe_in(newsletter, conn, account_id, "bounce")
+    return unsubscribe_in(newsletter, conn, account_id, "bounce", started_by=sent_at)
