@@ -136,6 +136,9 @@ def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: 
     with app.pool.connection() as conn:
         with conn.transaction():
             limit_email(app, conn, "code", email)
+            # The account before its registration, the order in which an erasure locks them (its
+            # registrations go with it): in the other order the two deadlock.
+            account_store.lock_account_by_email(conn, email)
             registration = registration_store.lock_registration(conn, registration_id, email)
             stored = (
                 registration_store.count_registration_attempt(conn, registration_id) if registration else None

@@ -1,8 +1,13 @@
 """Two-step verification of one's own account: an authenticator app (TOTP), enrolled from a QR code,
 and the recovery codes shown once. Staff need it for their roles to count."""
 
+import base64
+
 import qrcode
 import qrcode.image.svg
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, render_template, request, session
 from flask_babel import gettext
 from markupsafe import Markup
@@ -14,8 +19,29 @@ from portal.entrypoints.web import access_token, login_required, portal
 
 blp = Blueprint("security", __name__)
 # The enrolment under way: identity's otpauth URI, kept in the session rather than in the form, so
-# the QR code is only ever drawn from what identity answered.
+# the QR code is only ever drawn from what identity answered. Sealed: the session cookie is signed,
+# not encrypted, and would show the authenticator's secret to anyone holding it (until logout, for a
+# set-up left unconfirmed).
 ENROLMENT = "totp_enrolment"
+ENROLMENT_TTL_S = 3600  # an older one asks to start again
+
+
+def enrolment_cipher() -> Fernet:
+    """Fernet (encrypted and authenticated) with a key of its own, derived from the portal's secret key."""
+    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal two-step enrolment")
+    return Fernet(base64.urlsafe_b64encode(kdf.derive(portal().settings.secret_key.encode())))
+
+
+def seal(uri: str) -> str:
+    return enrolment_cipher().encrypt(uri.encode()).decode()
+
+
+def unseal(sealed: str) -> str | None:
+    """The URI sealed by `seal`; None for a value it did not make, or one older than the TTL."""
+    try:
+        return enrolment_cipher().decrypt(sealed.encode(), ttl=ENROLMENT_TTL_S).decode()
+    except InvalidToken:
+        return None
 
 
 def qr_code(uri: str) -> Markup:
@@ -52,15 +78,16 @@ def start() -> tuple[str, int]:
         if error.status == 401:
             raise
         return render_template("security/two_step.html", errors=field_errors(error, {})), 409
-    session[ENROLMENT] = enrolment["otpauth_uri"]
+    session[ENROLMENT] = seal(enrolment["otpauth_uri"])
     return render_enrolment(enrolment["otpauth_uri"], {})
 
 
 @blp.post("/account/two-step/confirmation")
 @login_required
 def confirm() -> Response | tuple[str, int]:
-    uri = session.get(ENROLMENT)
+    uri = unseal(session.get(ENROLMENT, ""))
     if uri is None:
+        session.pop(ENROLMENT, None)  # a stale one, or one stored unsealed before it was sealed
         errors = {FORM: [gettext("Start setting up two-step verification again.")]}
         return render_template("security/two_step.html", errors=errors), 400
     try:
