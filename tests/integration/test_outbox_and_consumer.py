@@ -12,7 +12,7 @@ from contextlib import closing
 import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError
 from prometheus_client import REGISTRY
 from psycopg_pool import ConnectionPool
 
@@ -20,6 +20,7 @@ from accounts_common import dlq, outbox
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import Topic, dead_letter_topic, new_event
+from accounts_common.kafka import KafkaNotAuthorized
 from accounts_common.relay import RELAY_LOCK_KEY, OutboxRelay
 from accounts_common.retry_policy import PermanentError, RetryLimits, TransientError
 from tests.conftest import Infra, fresh_topics, migrated_database
@@ -654,6 +655,36 @@ def test_a_broker_outage_means_waiting_never_parking(scratch_db, scratch_pool, t
         row = conn.execute(
             "SELECT published_at, parked_at FROM outbox WHERE record_key = %s", (account,)
         ).fetchone()
+    assert row == (None, None)
+
+
+class TopicNotAuthorized(BrokerUnreachable):
+    """A producer whose every send Kafka refuses: its user has no Write ACL on the topic."""
+
+    def send(self, topic, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise TopicAuthorizationFailedError({topic})
+
+
+def test_a_relay_kafka_does_not_authorize_stops_naming_it_and_keeps_the_rows(scratch_db, scratch_pool, topic):
+    """Not retried for good as an outage: the relay stops (its process exits non-zero), rows kept."""
+    account = str(uuid.uuid4())
+    with scratch_pool.connection() as conn, conn.transaction():
+        outbox.enqueue(conn, topic, registered(account, 0))
+    relay = OutboxRelay(
+        scratch_db, "127.0.0.1:1", client_id="test-relay-refused", producer_factory=TopicNotAuthorized
+    )
+    stop = threading.Event()
+    deadline = threading.Timer(10, stop.set)  # a relay taking the refusal for an outage would run on
+    deadline.start()
+    try:
+        with pytest.raises(KafkaNotAuthorized, match="test-relay-refused: Kafka does not authorize"):
+            relay.run(stop)
+    finally:
+        deadline.cancel()
+        with scratch_pool.connection() as conn:
+            row = conn.execute(
+                "DELETE FROM outbox WHERE record_key = %s RETURNING published_at, parked_at", (account,)
+            ).fetchone()
     assert row == (None, None)
 
 

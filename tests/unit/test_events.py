@@ -1,4 +1,5 @@
 import json
+import re
 from importlib.resources import files
 
 import pytest
@@ -105,3 +106,74 @@ def test_invalid_data_names_the_bad_fields():
                 "verified_at": "2026-11-27T10:00:00+00:00",
             },
         )
+
+
+def string_paths(value, path=""):  # type: ignore[no-untyped-def]
+    """The dotted path of every string in a JSON value."""
+    if isinstance(value, str):
+        yield path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        yield from string_paths(item, f"{path}.{key}" if path else str(key))
+
+
+def with_string_at(data, path: str, insert: str):  # type: ignore[no-untyped-def]
+    """A copy of `data` whose string at `path` has `insert` in its middle."""
+    data = json.loads(json.dumps(data))
+    *parents, last = path.split(".")
+    holder = data
+    for key in parents:
+        holder = holder[int(key) if isinstance(holder, list) else key]
+    key = int(last) if isinstance(holder, list) else last
+    text = holder[key]
+    holder[key] = text[: len(text) // 2] + insert + text[len(text) // 2 :]
+    return data
+
+
+EVERY_DATA_STRING = [
+    (event_type, path)
+    for event_type in sorted(EVENT_SCHEMAS)
+    for path in string_paths(json.loads(example(event_type))["data"])
+]
+
+
+@pytest.mark.parametrize(("event_type", "path"), EVERY_DATA_STRING)
+@pytest.mark.parametrize(
+    ("odd", "said"), [("\u0000", "U+0000"), ("\ud800", "lone surrogate")], ids=["nul", "surrogate"]
+)
+def test_a_string_no_database_can_store_is_refused_naming_the_field(event_type, path, odd, said):
+    """NUL and lone surrogates fail the handler's INSERT: refused here, they are dead-lettered at once."""
+    data = with_string_at(json.loads(example(event_type))["data"], path, odd)
+    with pytest.raises(InvalidEvent, match=rf"'{re.escape(path)}': \[.*{re.escape(said)}"):
+        validate_data(event_type, data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"favourite_colour": "te\u0000al"}, {"favourite\u0000colour": "teal"}, {"notes": [{"n": "\ud800"}]}],
+    ids=["an-unknown-field", "a-key", "deep-in-an-unknown-field"],
+)
+def test_nul_anywhere_in_the_data_is_refused_even_where_readers_look_no_further(data):
+    with pytest.raises(InvalidEvent, match="U\\+0000|lone surrogate"):
+        validate_data("UserRegistered", json.loads(example("UserRegistered"))["data"] | data)
+
+
+def test_free_text_keeps_its_tabs_and_newlines():
+    data = json.loads(example("NewsletterDeliveryRequested"))["data"]
+    data["text"] = "Dear reader,\r\n\tnew this month:\n"
+    assert validate_data("NewsletterDeliveryRequested", data)["text"] == data["text"]
+
+
+def test_data_nested_as_deep_as_json_reads_is_refused_not_crashed():
+    deep = json.loads('{"n": ' + "[" * 900 + '"\\u0000"' + "]" * 900 + "}")
+    with pytest.raises(InvalidEvent, match="U\\+0000"):
+        validate_data("UserRegistered", json.loads(example("UserRegistered"))["data"] | deep)
+
+
+@pytest.mark.parametrize("attribute", ["id", "source", "type", "subject", "time", "datacontenttype"])
+@pytest.mark.parametrize("odd", ["\u0000", "\n", "\x1b", "\u0085", "\ud800"], ids=repr)
+def test_a_control_character_in_an_envelope_attribute_is_refused_naming_it(attribute, odd):
+    document = json.loads(example("UserRegistered"))
+    document[attribute] = document[attribute][:8] + odd + document[attribute][8:]
+    with pytest.raises(InvalidEvent, match=rf"^{attribute}\b"):
+        parse_event(json.dumps(document))

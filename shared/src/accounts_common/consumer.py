@@ -17,8 +17,9 @@ from accounts_common.dlq import DEAD_LETTER_MAX_BYTES, DeadLetterWriter
 from accounts_common.events import InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.inbox import Handler, handle_once
-from accounts_common.kafka import await_partitions, create_consumer, create_producer
+from accounts_common.kafka import REFUSED, await_partitions, create_consumer, create_producer, not_authorized
 from accounts_common.offsets import LagReport, PendingCommits
+from accounts_common.process import MustStop
 from accounts_common.retry_policy import (
     RETRYABLE,
     PartitionRetries,
@@ -40,7 +41,7 @@ UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
 FINAL_COMMIT_TIMEOUT_MS = 5_000
 
 
-class InstanceFenced(RuntimeError):
+class InstanceFenced(MustStop):
     """Another consumer uses this one's static instance id: this one must stop."""
 
 
@@ -110,14 +111,17 @@ class EventConsumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
-        consumer = self.consumer_factory(
-            self.bootstrap_servers,
-            group_id=self.group,
-            topics=self.topics,
-            group_instance_id=self.group_instance_id,
-            session_timeout_ms=self.session_timeout_ms,
-            max_poll_records=self.max_poll_records,
-        )
+        try:
+            consumer = self.consumer_factory(
+                self.bootstrap_servers,
+                group_id=self.group,
+                topics=self.topics,
+                group_instance_id=self.group_instance_id,
+                session_timeout_ms=self.session_timeout_ms,
+                max_poll_records=self.max_poll_records,
+            )
+        except REFUSED as error:
+            raise not_authorized(self.group, error) from None
         log.info(
             "consumer group %s (instance %s) reading %s",
             self.group,
@@ -143,6 +147,8 @@ class EventConsumer:
                 f"{self.group}: another consumer joined as instance {self.group_instance_id!r} and took "
                 "this one's partitions; give each worker its own instance id"
             ) from None
+        except REFUSED as error:  # a login or an ACL refused, wherever: no retry fixes it
+            raise not_authorized(self.group, error) from None
         finally:
             consumer.close(autocommit=False)
             self.dead_letters.close()
@@ -189,6 +195,8 @@ class EventConsumer:
                     return started
                 try:
                     outcomes.append((record, self.process(record)))
+                except REFUSED:
+                    raise
                 except Exception as error:  # noqa: BLE001 - a poison record must not end the worker
                     outcomes.append((record, error))
                     break
@@ -263,8 +271,8 @@ class EventConsumer:
         """
         try:
             return consumer.poll(timeout_ms=self._poll_timeout_ms())
-        except FencedInstanceIdError:
-            raise  # a heartbeat or a rejoin was refused: not an outage to wait out, the worker must stop
+        except (FencedInstanceIdError, *REFUSED):
+            raise  # a rejoin, a login or an ACL refused: not an outage to wait out, the worker must stop
         except KafkaError as error:
             log.warning(
                 "%s: Kafka unreachable, polling again in %.0fs: %s", self.group, UNREACHABLE_WAIT_S, error
@@ -320,6 +328,8 @@ class EventConsumer:
         """Put the record on the group's dead-letter topic with where it came from and why."""
         try:
             self.dead_letters.write(record, reason)
+        except REFUSED:
+            raise
         except KafkaError as error:
             raise TransientError(f"could not write the dead letter: {error}") from error
         EVENTS.labels(self.group, "dead_lettered").inc()

@@ -8,9 +8,10 @@ import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
 
 from accounts_common.config import FromEnvironment, load_from_env, setting
+from accounts_common.process import MustStop
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,28 @@ class KafkaLogin(FromEnvironment):
 def login() -> dict[str, Any]:
     """This process's KafkaLogin, read from the environment once."""
     return load_from_env(KafkaLogin, "KAFKA", warn_unknown=False).client_settings()
+
+
+# The cluster refusing who we are (a login) or what we do (an ACL: topic, group, cluster, ...):
+# settings an operator must fix, not an outage to wait out.
+REFUSED = (AuthorizationError, SaslAuthenticationFailedError)
+
+
+class KafkaNotAuthorized(MustStop):
+    """Kafka refused this process's login or an operation it needs."""
+
+
+def not_authorized(client: str, error: KafkaError) -> KafkaNotAuthorized:
+    """The error to stop with: what Kafka refused, as whom, and what to fix."""
+    user = login().get("sasl_plain_username")
+    who = f"the user {user!r}" if user else "this client (no KAFKA_SASL_USERNAME: anonymous)"
+    if isinstance(error, SaslAuthenticationFailedError):
+        fix = f"refused the login of {who}: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+    else:
+        fix = f"does not authorize {who}: grant its ACLs (deploy/k8s/kafka-users.yaml)"
+    return KafkaNotAuthorized(
+        f"{client}: Kafka {fix}; stopping, a restart tries again ({type(error).__name__}: {error})"
+    )
 
 
 def create_producer(

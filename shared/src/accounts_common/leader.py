@@ -10,7 +10,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from prometheus_client import Counter
 
-from accounts_common.kafka import create_producer
+from accounts_common.kafka import REFUSED, create_producer, not_authorized
 from accounts_common.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 class LeadingProducer:
     """Holds a PostgreSQL advisory lock while it works, so one instance per database produces at a
-    time; database and broker outages are retried with backoff and a fresh producer."""
+    time; database and broker outages are retried with backoff and a fresh producer. Kafka refusing
+    its login or an ACL is no outage: it stops with KafkaNotAuthorized."""
 
     lock_key: int
     failures: Counter
@@ -52,6 +53,10 @@ class LeadingProducer:
                     if self._lead(conn, stop):
                         backoff.reset()
                         self.serve(conn, stop)
+            except REFUSED as error:
+                self.failures.inc()
+                self._drop_producer()
+                raise not_authorized(self.client_id, error) from None
             except (psycopg.OperationalError, KafkaError) as error:
                 self.failures.inc()
                 log.warning("%s: %s; retrying", self.client_id, error)

@@ -11,6 +11,8 @@ from kafka.errors import CommitFailedError, FencedInstanceIdError, KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Gauge
 
+from accounts_common.kafka import REFUSED
+
 log = logging.getLogger(__name__)
 
 CONSUMER_LAG = Gauge(
@@ -62,7 +64,7 @@ class PendingCommits:
             return
         try:
             consumer.commit(offsets, timeout_ms=timeout_ms)
-        except FencedInstanceIdError:
+        except (FencedInstanceIdError, *REFUSED):
             raise  # not a passing failure: the consumer must stop
         except (CommitFailedError, KafkaError) as error:
             # The group moved on; the records come again and the inbox makes that harmless.

@@ -13,6 +13,11 @@ from collections.abc import Callable
 from prometheus_client import start_http_server
 
 
+class MustStop(RuntimeError):
+    """A failure no retry inside the process can fix (Kafka refusing its login or an ACL): the
+    process logs why and exits non-zero, so its supervisor shows it and restarts it later."""
+
+
 def configure_logging() -> None:
     """One line per record on stderr, level from LOG_LEVEL (INFO by default)."""
     logging.basicConfig(
@@ -52,23 +57,32 @@ def run_until_signalled(work: Callable[[threading.Event], None]) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     freeze_startup_objects()
-    work(stop)
+    try:
+        work(stop)
+    except MustStop as error:
+        logging.getLogger(__name__).critical("%s", error)
+        raise SystemExit(1) from None
 
 
 SHUTDOWN_GRACE_S = 5.0
 
 
 def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None]) -> None:
-    """Run each loop in its own thread; when one ends (or fails), stop them all.
+    """Run each loop in its own thread; when one ends (or fails), stop them all. A loop's MustStop
+    is raised again here, once the others have stopped.
 
     A loop that does not finish within the grace period is left behind as the process exits: a
     consumer still joining its group (after a crash of the previous worker) would otherwise hold
     the exit for the whole session timeout. Nothing is lost: offsets are committed only after work.
     """
 
+    must_stop: list[MustStop] = []
+
     def guarded(loop: Callable[[threading.Event], None]) -> None:
         try:
             loop(stop)
+        except MustStop as error:
+            must_stop.append(error)
         finally:
             stop.set()
 
@@ -81,6 +95,8 @@ def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None
     deadline = time.monotonic() + SHUTDOWN_GRACE_S
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+    if must_stop:
+        raise must_stop[0]
 
 
 def exec_gunicorn(

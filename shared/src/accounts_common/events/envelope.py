@@ -1,6 +1,7 @@
 """CloudEvents 1.0 in structured mode: the whole event is one JSON object in the record value."""
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -8,6 +9,10 @@ from typing import Any
 
 CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+ONE_LINE_ATTRIBUTES = ("id", "source", "type", "subject", "time", "datacontenttype")
+# No attribute of ours has a control character (C0, DEL, C1) or a lone surrogate: a handler may
+# store them (NUL: a failed INSERT) or log them (CR/LF: a forged line).
+_ODD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class InvalidEvent(ValueError):
@@ -72,6 +77,7 @@ def parse_event(value: bytes | str | None) -> CloudEvent:
     missing = [name for name in REQUIRED_ATTRIBUTES if not isinstance(document.get(name), str)]
     if missing:
         raise InvalidEvent(f"missing or non-string CloudEvents attributes: {', '.join(missing)}")
+    _refuse_odd_characters(document)
     if document["specversion"] != "1.0":
         raise InvalidEvent(f"unsupported specversion {document['specversion']!r}")
     data = document.get("data", {})
@@ -90,3 +96,11 @@ def parse_event(value: bytes | str | None) -> CloudEvent:
         time=str(document.get("time", "")),
         datacontenttype=str(document.get("datacontenttype", "application/json")),
     )
+
+
+def _refuse_odd_characters(document: dict[str, Any]) -> None:
+    for name in ONE_LINE_ATTRIBUTES:
+        value = document.get(name)
+        if isinstance(value, str) and (found := _ODD_CHARACTER.search(value)):
+            character = f"U+{ord(found[0]):04X}"
+            raise InvalidEvent(f"{name} holds {character}: attributes are one line, no control character")

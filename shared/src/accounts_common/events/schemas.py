@@ -6,7 +6,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from accounts_common.events.envelope import InvalidEvent
 from accounts_common.roles import ROLES
-from accounts_common.textfields import Mailbox, WholeMatch
+from accounts_common.textfields import Mailbox, WholeMatch, unstorable_strings
 
 
 def meaning(text: str) -> dict[str, str]:
@@ -23,6 +23,14 @@ class EventData(Schema):
 
     class Meta:
         unknown = EXCLUDE
+
+    def load(self, data: Any, **kwargs: Any) -> Any:
+        """NUL or a lone surrogate anywhere, unknown fields included, is refused: a dead letter
+        naming the field, where a handler's INSERT would fail on it retry after retry. Checked here,
+        not in a @pre_load hook, whose machinery would cost a consumer twice the check itself."""
+        if problems := unstorable_strings(data):
+            raise ValidationError(problems)
+        return super().load(data, **kwargs)
 
 
 LOCALES = ("en", "fr")
