@@ -174,6 +174,17 @@ def test_a_policy_refusal_at_rcpt_is_permanent_without_suppressing(server):
     assert not isinstance(refused.value, HardBounce)
 
 
+def test_a_replys_control_characters_never_reach_the_failure_the_mailer_stores_and_reports(server):
+    """A server's reply is anybody's text: PostgreSQL cannot store a NUL (the failure would be neither
+    recorded nor reported), and an escape sequence has no place in a log or the console."""
+    server.rcpt_reply = b"550 5.1.1 no\x00such\x1b[31m mailbox\xff"
+    sender = SmtpSender("127.0.0.1", server.port, timeout=2)
+    with pytest.raises(HardBounce) as refused:
+        sender.send(message())
+    sender.close()
+    assert str(refused.value) == "SMTP 550 5.1.1 no such [31m mailbox\ufffd"
+
+
 @pytest.mark.parametrize(
     ("settings", "missing"),
     [({"security": "starttls"}, "STARTTLS"), ({"username": "u", "password": "p"}, "AUTH")],

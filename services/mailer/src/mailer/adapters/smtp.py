@@ -122,8 +122,14 @@ def _classify(code: int, text: bytes | str, *, stage: str = "") -> Exception:
     return PermanentError(f"SMTP {code} {reply}")
 
 
+# A server's reply is anybody's text: a control character (NUL cannot be stored in PostgreSQL, an
+# escape sequence has no place in a log) becomes a space; the lines of a multi-line reply stay.
+CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
 def _text(reply: bytes | str) -> str:
-    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    return CONTROL_CHARACTERS.sub(" ", text)
 
 
 def _blames_the_mailbox(code: int, reply: str, *, at_rcpt: bool) -> bool:
