@@ -68,21 +68,21 @@ SHUTDOWN_GRACE_S = 5.0
 
 
 def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None]) -> None:
-    """Run each loop in its own thread; when one ends (or fails), stop them all. A loop's MustStop
-    is raised again here, once the others have stopped.
+    """Run each loop in its own thread; when one ends (or fails), stop them all. The first failure is
+    raised again here, once the others have stopped: the process exits non-zero, with its traceback.
 
     A loop that does not finish within the grace period is left behind as the process exits: a
     consumer still joining its group (after a crash of the previous worker) would otherwise hold
     the exit for the whole session timeout. Nothing is lost: offsets are committed only after work.
     """
 
-    must_stop: list[MustStop] = []
+    failures: list[Exception] = []
 
     def guarded(loop: Callable[[threading.Event], None]) -> None:
         try:
             loop(stop)
-        except MustStop as error:
-            must_stop.append(error)
+        except Exception as error:  # noqa: BLE001 - raised again in the calling thread
+            failures.append(error)
         finally:
             stop.set()
 
@@ -95,8 +95,8 @@ def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None
     deadline = time.monotonic() + SHUTDOWN_GRACE_S
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    if must_stop:
-        raise must_stop[0]
+    if failures:
+        raise failures[0]
 
 
 def exec_gunicorn(
