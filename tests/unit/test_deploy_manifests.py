@@ -1,5 +1,8 @@
 """The deployment files repeat the contract's topics; these tests keep them the same."""
 
+import dataclasses
+import importlib
+import os
 import re
 from pathlib import Path
 
@@ -126,3 +129,90 @@ def test_the_k8s_s3_overlay_patches_what_the_base_has():
     assert config["CATALOGUE_STORAGE"].startswith("s3://") and config["AWS_ENDPOINT_URL"].startswith(
         "https://"
     )
+
+
+SERVICES = ("identity", "mailer", "catalogue", "newsletter", "portal")
+COMPOSE_VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")  # ${VARIABLE:-default}
+KEY = "ZGVwbG95LXRlc3Qtb25seS1hLWtleS0zMi1ieXRlcyE="  # a Fernet key: strong enough for any key
+
+
+def compose_processes(production: bool) -> list[tuple[str, str, dict[str, str]]]:
+    """(name, service, environment) of each process compose runs from a service's image: as compose
+    gives it with none of its variables set (development), or as compose.sh sets them (production:
+    ACCOUNTS_ENV and every key)."""
+
+    def variable(match: re.Match[str]) -> str:
+        name, default = match.groups()
+        if production and name == "ACCOUNTS_ENV":
+            return "production"
+        return KEY if production and name.endswith(("_KEY", "_KEYS")) else default
+
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    return [
+        (name, service, {key: COMPOSE_VARIABLE.sub(variable, str(value)) for key, value in env.items()})
+        for name, spec in services.items()
+        if (env := spec.get("environment")) is not None
+        for service in SERVICES
+        if COMPOSE_VARIABLE.sub(variable, spec.get("image", "")) == f"accounts-{service}"
+    ]
+
+
+def k8s_processes() -> list[tuple[str, str, dict[str, str]]]:
+    """(workload/container, service, environment) of each container of deploy/k8s running a service's
+    image: its ConfigMaps and Secrets (secrets.example.yaml, each placeholder made a usable key) and env."""
+    k8s = DEPLOY / "k8s"
+    docs = [doc for name in _kustomized(k8s) for doc in yaml.safe_load_all((k8s / name).read_text()) if doc]
+    maps = {doc["metadata"]["name"]: doc["data"] for doc in docs if doc["kind"] == "ConfigMap"}
+    secret = yaml.safe_load((k8s / "secrets.example.yaml").read_text())
+    placeholders = secret["stringData"].items()
+    maps[secret["metadata"]["name"]] = {name: value.replace("CHANGE-ME", KEY) for name, value in placeholders}
+    processes = []
+    for doc in docs:
+        for container in _containers(doc):
+            service = container["image"].removeprefix("accounts-")
+            if service not in SERVICES:
+                continue
+            env = {}
+            for source in container.get("envFrom", []):
+                env |= maps[(source.get("configMapRef") or source["secretRef"])["name"]]
+            env |= {item["name"]: item.get("value", KEY) for item in container.get("env", [])}
+            processes.append((f"{doc['metadata']['name']}/{container['name']}", service, env))
+    return processes
+
+
+def _kustomized(folder: Path) -> list[str]:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+
+
+def on_a_developers_machine(settings: type) -> set[str]:
+    """The variables whose default only works where everything runs on one machine (127.0.0.1)."""
+    return {
+        settings.variable(item.name)  # type: ignore[attr-defined]
+        for item in dataclasses.fields(settings)
+        if isinstance(item.default, str) and "127.0.0.1" in item.default
+    }
+
+
+DEPLOYED = {
+    "compose": compose_processes(production=False),
+    "compose-production": compose_processes(production=True),
+    "k8s": k8s_processes(),
+}
+
+
+@pytest.mark.parametrize(
+    ("process", "service", "env"),
+    [process for processes in DEPLOYED.values() for process in processes],
+    ids=[f"{where}:{name}" for where, processes in DEPLOYED.items() for name, _, _ in processes],
+)
+def test_each_process_starts_on_what_it_is_given_and_no_setting_stays_on_the_developers_machine(
+    process, service, env, monkeypatch
+):
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = importlib.import_module(f"{service}.settings").Settings
+    settings.from_env()  # a missing or development key, or a value that does not parse, raises
+    missing = on_a_developers_machine(settings) - {name for name, value in env.items() if value}
+    assert not missing, f"{process} leaves {sorted(missing)} on their 127.0.0.1 defaults"
