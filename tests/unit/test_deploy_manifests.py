@@ -2,6 +2,7 @@
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -216,3 +217,82 @@ def test_each_process_starts_on_what_it_is_given_and_no_setting_stays_on_the_dev
     settings.from_env()  # a missing or development key, or a value that does not parse, raises
     missing = on_a_developers_machine(settings) - {name for name, value in env.items() if value}
     assert not missing, f"{process} leaves {sorted(missing)} on their 127.0.0.1 defaults"
+
+
+def nginx_conf():  # type: ignore[no-untyped-def]
+    """deploy/local/nginx_conf.py, which the accounts-nginx image runs on its arguments."""
+    spec = importlib.util.spec_from_file_location(
+        "nginx_conf_of_the_pods", DEPLOY / "local" / "nginx_conf.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def k8s_documents(variant: str) -> list[dict]:  # type: ignore[type-arg]
+    """The base's documents; for the overlay, with its patches of Deployments' containers applied
+    (their fields replaced, container by container, as a strategic merge does for these)."""
+    docs = [
+        doc
+        for name in _kustomized(DEPLOY / "k8s")
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text())
+        if doc
+    ]
+    if variant == "k8s":
+        return docs
+    overlay = DEPLOY / variant
+    for patch in yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]:
+        change = yaml.safe_load((overlay / patch["path"]).read_text()) if "path" in patch else {}
+        if change.get("kind") != "Deployment":
+            continue
+        [target] = [
+            doc
+            for doc in docs
+            if doc["kind"] == "Deployment" and doc["metadata"]["name"] == change["metadata"]["name"]
+        ]
+        for container in change["spec"]["template"]["spec"].get("containers", []):
+            [patched] = [c for c in _containers(target) if c["name"] == container["name"]]
+            patched |= {key: value for key, value in container.items() if key != "volumeMounts"}
+    return docs
+
+
+@pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
+def test_the_nginx_of_the_pods_behind_the_uploads_ingress_streams_them_through_uncapped(variant, tmp_path):
+    docs = k8s_documents(variant)
+    [uploads] = [
+        doc
+        for doc in docs
+        if doc["kind"] == "Ingress"
+        and doc["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/proxy-request-buffering")
+        == "off"
+    ]
+    for rule in uploads["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            [service] = [
+                doc
+                for doc in docs
+                if doc["kind"] == "Service" and doc["metadata"]["name"] == path["backend"]["service"]["name"]
+            ]
+            [pods] = [
+                doc
+                for doc in docs
+                if doc["kind"] == "Deployment"
+                and doc["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+            ]
+            [nginx] = [c for c in _containers(pods) if c["image"] == "accounts-nginx"]
+            [port] = [
+                p["containerPort"]
+                for p in nginx["ports"]
+                if p["name"] == service["spec"]["ports"][0]["targetPort"]
+            ]
+            nginx_conf().main(["--prefix", str(tmp_path), "--listen-host", "0.0.0.0", *nginx["args"]])
+            servers = (tmp_path / "nginx.conf").read_text().split("server {")
+            [server] = [text for text in servers if f"listen 0.0.0.0:{port};" in text]
+            location = re.search(rf"location {re.escape(path['path'])} \{{(.*?)\}}", server, re.DOTALL)
+            assert location, (
+                f"{variant}: the pods' nginx buffers {path['path']} and caps it at its body limit"
+            )
+            assert {"proxy_request_buffering off;", "client_max_body_size 0;"} <= {
+                line.strip() for line in location.group(1).splitlines()
+            }
