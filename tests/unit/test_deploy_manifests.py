@@ -231,8 +231,9 @@ def nginx_conf():  # type: ignore[no-untyped-def]
 
 
 def k8s_documents(variant: str) -> list[dict]:  # type: ignore[type-arg]
-    """The base's documents; for the overlay, with its patches of Deployments' containers applied
-    (their fields replaced, container by container, as a strategic merge does for these)."""
+    """The base's documents; for the overlay, with its patches of Deployments' containers and of
+    NetworkPolicies applied (fields replaced, container by container, and the policies' rule lists
+    whole, as a strategic merge does for these)."""
     docs = [
         doc
         for name in _kustomized(DEPLOY / "k8s")
@@ -244,14 +245,17 @@ def k8s_documents(variant: str) -> list[dict]:  # type: ignore[type-arg]
     overlay = DEPLOY / variant
     for patch in yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]:
         change = yaml.safe_load((overlay / patch["path"]).read_text()) if "path" in patch else {}
-        if change.get("kind") != "Deployment":
+        kind = change.get("kind")
+        if kind not in ("Deployment", "NetworkPolicy"):
             continue
         [target] = [
             doc
             for doc in docs
-            if doc["kind"] == "Deployment" and doc["metadata"]["name"] == change["metadata"]["name"]
+            if doc["kind"] == kind and doc["metadata"]["name"] == change["metadata"]["name"]
         ]
-        for container in change["spec"]["template"]["spec"].get("containers", []):
+        if kind == "NetworkPolicy":
+            target["spec"] |= change["spec"]
+        for container in change["spec"].get("template", {}).get("spec", {}).get("containers", []):
             [patched] = [c for c in _containers(target) if c["name"] == container["name"]]
             patched |= {key: value for key, value in container.items() if key != "volumeMounts"}
     return docs
@@ -296,3 +300,36 @@ def test_the_nginx_of_the_pods_behind_the_uploads_ingress_streams_them_through_u
             assert {"proxy_request_buffering off;", "client_max_body_size 0;"} <= {
                 line.strip() for line in location.group(1).splitlines()
             }
+
+
+@pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
+def test_a_port_open_to_every_pod_is_one_a_service_sends_to(variant):
+    """Anything may call a Service's pods (the ingress, other services); a port no Service sends to
+    (metrics beside the app, the app behind its pod's nginx) is Prometheus's alone."""
+    docs = k8s_documents(variant)
+    for policy in (doc for doc in docs if doc["kind"] == "NetworkPolicy"):
+        labels = policy["spec"]["podSelector"].get("matchLabels")
+        open_to_all = {
+            port["port"]
+            for rule in policy["spec"].get("ingress", [])
+            if not rule.get("from")
+            for port in rule["ports"]
+        }
+        assert open_to_all <= service_target_ports(docs, labels), (variant, policy["metadata"]["name"])
+
+
+def service_target_ports(docs: list[dict], labels: dict | None) -> set[int]:  # type: ignore[type-arg]
+    """The container ports the Services selecting these pod labels send to (named ports resolved)."""
+    named = {
+        port.get("name"): port["containerPort"]
+        for doc in docs
+        if doc["kind"] == "Deployment" and doc["spec"]["selector"]["matchLabels"] == labels
+        for container in _containers(doc)
+        for port in container.get("ports", [])
+    }
+    return {
+        named.get(port["targetPort"], port["targetPort"])
+        for doc in docs
+        if doc["kind"] == "Service" and doc["spec"]["selector"] == labels
+        for port in doc["spec"]["ports"]
+    }
