@@ -12,7 +12,7 @@ import yaml
 
 from accounts_common.config import InsecureKey, secret_key
 from accounts_common.events import TOPICS
-from accounts_common.events.topics import new_topic
+from accounts_common.events.topics import CONSUMER_GROUPS, dead_letter_topic, new_topic
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -333,3 +333,53 @@ def service_target_ports(docs: list[dict], labels: dict | None) -> set[int]:  # 
         if doc["kind"] == "Service" and doc["spec"]["selector"] == labels
         for port in doc["spec"]["ports"]
     }
+
+
+def consumer_groups() -> dict[str, str]:
+    """Each consumer group the services' settings name, with the service whose KafkaUser it logs in as."""
+    groups = {}
+    for service in SERVICES:
+        settings = importlib.import_module(f"{service}.settings").Settings
+        for item in dataclasses.fields(settings):
+            if item.name.endswith("consumer_group"):
+                groups[item.default] = service
+    return groups
+
+
+def acls(user: str, kind: str) -> list[dict]:  # type: ignore[type-arg]
+    [doc] = [
+        doc
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-users.yaml").read_text())
+        if doc and doc["metadata"]["name"] == user
+    ]
+    return [acl for acl in doc["spec"]["authorization"]["acls"] if acl["resource"]["type"] == kind]
+
+
+def allows(rules: list[dict], name: str, operation: str) -> bool:  # type: ignore[type-arg]
+    return any(
+        operation in rule["operations"]
+        and (
+            name.startswith(rule["resource"]["name"])
+            if rule["resource"].get("patternType") == "prefix"
+            else name == rule["resource"]["name"]
+        )
+        for rule in rules
+    )
+
+
+def test_each_consumer_group_may_consume_and_keep_its_dead_letters_as_its_services_kafka_user():
+    groups = consumer_groups()
+    assert set(groups) == set(CONSUMER_GROUPS), "the groups the services use are the ones with DLQ topics"
+    for group, service in groups.items():
+        dlq = dead_letter_topic(group)
+        assert allows(acls(service, "group"), group, "Read"), group
+        assert allows(acls(service, "group"), f"{dlq}-replay", "Read"), "accounts_common.dlq's replay group"
+        assert allows(acls(service, "topic"), dlq, "Write") and allows(acls(service, "topic"), dlq, "Read")
+    users = {
+        doc["metadata"]["name"]
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-users.yaml").read_text())
+        if doc
+    }
+    for user in users:
+        for rule in acls(user, "group"):
+            assert any(allows([rule], group, "Read") for group in groups), f"{user}: a group no service uses"
