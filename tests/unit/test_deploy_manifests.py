@@ -84,13 +84,14 @@ def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch
 def test_the_kubernetes_workloads_take_every_key_from_the_secret():
     config = yaml.safe_load((DEPLOY / "k8s" / "config.yaml").read_text())
     assert not any(name.endswith(("_KEY", "_KEYS")) for name in config.get("data", {}))
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())
     for manifest in ("identity.yaml", "mailer.yaml", "catalogue.yaml", "portal.yaml", "newsletter.yaml"):
         for doc in yaml.safe_load_all((DEPLOY / "k8s" / manifest).read_text()):
             for container in _containers(doc):
-                if container["image"] == "accounts-nginx":
-                    continue  # holds no key: it reads files and passes requests on
-                refs = {ref.get("secretRef", {}).get("name") for ref in container.get("envFrom", [])}
-                assert "accounts-secrets" in refs, (manifest, container["name"])
+                for item in container.get("env", []):
+                    if item["name"] in secret["stringData"]:
+                        reference = item["valueFrom"]["secretKeyRef"]
+                        assert reference == {"name": secret["metadata"]["name"], "key": item["name"]}
 
 
 def _containers(doc):  # type: ignore[no-untyped-def]
@@ -383,3 +384,18 @@ def test_each_consumer_group_may_consume_and_keep_its_dead_letters_as_its_servic
     for user in users:
         for rule in acls(user, "group"):
             assert any(allows([rule], group, "Read") for group in groups), f"{user}: a group no service uses"
+
+
+SECRETS = set(yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())["stringData"])
+
+
+@pytest.mark.parametrize(
+    ("process", "service", "env"),
+    [*DEPLOYED["compose-production"], *DEPLOYED["k8s"]],
+    ids=[f"{where}:{name}" for where in ("compose-production", "k8s") for name, _, _ in DEPLOYED[where]],
+)
+def test_each_process_is_given_only_the_secrets_its_service_reads(process, service, env):
+    """The code key is identity's and the mailer's alone (DESIGN §2), a database URL its service's."""
+    settings = importlib.import_module(f"{service}.settings").Settings
+    others = (SECRETS & set(env)) - settings.variables()
+    assert not others, f"{process} is given {sorted(others)}, which {service} does not read"
