@@ -399,3 +399,65 @@ def test_each_process_is_given_only_the_secrets_its_service_reads(process, servi
     settings = importlib.import_module(f"{service}.settings").Settings
     others = (SECRETS & set(env)) - settings.variables()
     assert not others, f"{process} is given {sorted(others)}, which {service} does not read"
+
+
+# Commands an operator runs by hand, never deployed as processes: identity's relay sweeps what
+# `housekeeping` does; keys and staff roles are changed when needed; sample and synthetic videos are
+# for development and benchmarks, and production's bucket is provisioned (`storage-init`: compose's).
+CHORES = {
+    "identity": {"housekeeping", "rotate-key", "staff"},
+    "catalogue": {"seed", "generate", "storage-init"},
+}
+
+
+def commands_run(service: str, commands: list[list[str] | None]) -> set[str]:
+    """The `<service> <command>`s among these container commands (none: the image's, `web`)."""
+    run = set()
+    for command in commands:
+        if command is None:
+            run.add("web")
+        else:
+            run |= set(re.findall(rf"(?:^|\s|&&\s){service} ([\w-]+)", " ".join(command)))
+    return run
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_process_type_of_every_service_runs_in_k8s_and_in_compose(service):
+    cli = importlib.import_module(f"{service}.entrypoints.cli").cli
+    processes = set(cli.commands) - CHORES.get(service, set())
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    in_compose = [
+        spec.get("command") for spec in compose.values() if f"accounts-{service}" in spec.get("image", "")
+    ]
+    in_k8s = [
+        container.get("command")
+        for doc in k8s_documents("k8s")
+        for container in _containers(doc)
+        if container["image"] == f"accounts-{service}"
+    ]
+    assert processes <= commands_run(service, in_k8s), "deploy/k8s"
+    assert processes <= commands_run(service, in_compose), "deploy/compose.yaml"
+
+
+def test_prometheus_is_told_the_port_each_process_serves_its_metrics_on():
+    """A web process's metrics are on its port (<SERVICE>_PORT); any other process's on
+    <SERVICE>_<PROCESS>_METRICS_PORT when it has one, listening beyond the pod (its _HOST)."""
+    envs = {name: env for name, _, env in k8s_processes()}
+    for doc in (doc for doc in k8s_documents("k8s") if doc["kind"] == "Deployment"):
+        [container] = [c for c in _containers(doc) if c["image"] != "accounts-nginx"]
+        service = container["image"].removeprefix("accounts-")
+        [process] = commands_run(service, [container.get("command")])
+        settings = importlib.import_module(f"{service}.settings").Settings
+        defaults = {settings.variable(item.name): item.default for item in dataclasses.fields(settings)}
+        metrics = (
+            service.upper() if process == "web" else f"{service}_{process}_metrics".upper().replace("-", "_")
+        )
+        port = defaults.get(f"{metrics}_PORT")
+        annotations = doc["spec"]["template"]["metadata"].get("annotations", {})
+        if port is None:
+            assert "prometheus.io/scrape" not in annotations, doc["metadata"]["name"]
+            continue
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port)}
+        if process != "web":
+            env = envs[f"{doc['metadata']['name']}/{container['name']}"]
+            assert env.get(f"{metrics}_HOST") == "0.0.0.0", doc["metadata"]["name"]
