@@ -1,4 +1,6 @@
-"""The deployment files repeat the contract's topics; these tests keep them the same."""
+"""The deployment files (compose, deploy/k8s and its s3 overlay) repeat what the code says: its
+topics, settings, processes, metrics ports and consumer groups. No cluster runs here: these tests
+keep them the same."""
 
 import dataclasses
 import importlib
@@ -133,6 +135,41 @@ def test_the_k8s_s3_overlay_patches_what_the_base_has():
     )
 
 
+def _kustomized(folder: Path) -> list[str]:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+
+
+def k8s_documents(variant: str) -> list[dict]:  # type: ignore[type-arg]
+    """The base's documents; for the overlay, with its patches of Deployments' containers and of
+    NetworkPolicies applied (fields replaced, container by container, and the policies' rule lists
+    whole, as a strategic merge does for these)."""
+    docs = [
+        doc
+        for name in _kustomized(DEPLOY / "k8s")
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text())
+        if doc
+    ]
+    if variant == "k8s":
+        return docs
+    overlay = DEPLOY / variant
+    for patch in yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]:
+        change = yaml.safe_load((overlay / patch["path"]).read_text()) if "path" in patch else {}
+        kind = change.get("kind")
+        if kind not in ("Deployment", "NetworkPolicy"):
+            continue
+        [target] = [
+            doc
+            for doc in docs
+            if doc["kind"] == kind and doc["metadata"]["name"] == change["metadata"]["name"]
+        ]
+        if kind == "NetworkPolicy":
+            target["spec"] |= change["spec"]
+        for container in change["spec"].get("template", {}).get("spec", {}).get("containers", []):
+            [patched] = [c for c in _containers(target) if c["name"] == container["name"]]
+            patched |= {key: value for key, value in container.items() if key != "volumeMounts"}
+    return docs
+
+
 SERVICES = ("identity", "mailer", "catalogue", "newsletter", "portal")
 COMPOSE_VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")  # ${VARIABLE:-default}
 KEY = "ZGVwbG95LXRlc3Qtb25seS1hLWtleS0zMi1ieXRlcyE="  # a Fernet key: strong enough for any key
@@ -162,10 +199,9 @@ def compose_processes(production: bool) -> list[tuple[str, str, dict[str, str]]]
 def k8s_processes() -> list[tuple[str, str, dict[str, str]]]:
     """(workload/container, service, environment) of each container of deploy/k8s running a service's
     image: its ConfigMaps and Secrets (secrets.example.yaml, each placeholder made a usable key) and env."""
-    k8s = DEPLOY / "k8s"
-    docs = [doc for name in _kustomized(k8s) for doc in yaml.safe_load_all((k8s / name).read_text()) if doc]
+    docs = k8s_documents("k8s")
     maps = {doc["metadata"]["name"]: doc["data"] for doc in docs if doc["kind"] == "ConfigMap"}
-    secret = yaml.safe_load((k8s / "secrets.example.yaml").read_text())
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())
     placeholders = secret["stringData"].items()
     maps[secret["metadata"]["name"]] = {name: value.replace("CHANGE-ME", KEY) for name, value in placeholders}
     processes = []
@@ -180,10 +216,6 @@ def k8s_processes() -> list[tuple[str, str, dict[str, str]]]:
             env |= {item["name"]: item.get("value", KEY) for item in container.get("env", [])}
             processes.append((f"{doc['metadata']['name']}/{container['name']}", service, env))
     return processes
-
-
-def _kustomized(folder: Path) -> list[str]:
-    return yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
 
 
 def on_a_developers_machine(settings: type) -> set[str]:
@@ -229,37 +261,6 @@ def nginx_conf():  # type: ignore[no-untyped-def]
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def k8s_documents(variant: str) -> list[dict]:  # type: ignore[type-arg]
-    """The base's documents; for the overlay, with its patches of Deployments' containers and of
-    NetworkPolicies applied (fields replaced, container by container, and the policies' rule lists
-    whole, as a strategic merge does for these)."""
-    docs = [
-        doc
-        for name in _kustomized(DEPLOY / "k8s")
-        for doc in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text())
-        if doc
-    ]
-    if variant == "k8s":
-        return docs
-    overlay = DEPLOY / variant
-    for patch in yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]:
-        change = yaml.safe_load((overlay / patch["path"]).read_text()) if "path" in patch else {}
-        kind = change.get("kind")
-        if kind not in ("Deployment", "NetworkPolicy"):
-            continue
-        [target] = [
-            doc
-            for doc in docs
-            if doc["kind"] == kind and doc["metadata"]["name"] == change["metadata"]["name"]
-        ]
-        if kind == "NetworkPolicy":
-            target["spec"] |= change["spec"]
-        for container in change["spec"].get("template", {}).get("spec", {}).get("containers", []):
-            [patched] = [c for c in _containers(target) if c["name"] == container["name"]]
-            patched |= {key: value for key, value in container.items() if key != "volumeMounts"}
-    return docs
 
 
 @pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
