@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accounts_common.config import InsecureKey, secret_key
+from accounts_common.config import READ_ELSEWHERE, InsecureKey, secret_key
 from accounts_common.events import TOPICS
 from accounts_common.events.topics import CONSUMER_GROUPS, dead_letter_topic, new_topic
+from accounts_common.kafka import KafkaLogin
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -462,3 +463,21 @@ def test_prometheus_is_told_the_port_each_process_serves_its_metrics_on():
         if process != "web":
             env = envs[f"{doc['metadata']['name']}/{container['name']}"]
             assert env.get(f"{metrics}_HOST") == "0.0.0.0", doc["metadata"]["name"]
+
+
+def source_text() -> str:
+    roots = [DEPLOY.parent / "shared" / "src", *(DEPLOY.parent / "services").glob("*/src")]
+    return "\n".join(path.read_text() for root in roots for path in root.rglob("*.py"))
+
+
+@pytest.mark.parametrize("where", sorted(DEPLOYED))
+def test_every_variable_a_process_is_given_is_one_something_reads(where):
+    """A misspelt name is ignored (the service's own prefix is at least warned about at start-up)."""
+    settings = {service: importlib.import_module(f"{service}.settings").Settings for service in SERVICES}
+    read = KafkaLogin.variables().union(*(s.variables() for s in settings.values()))
+    code = source_text()
+    for process, service, env in DEPLOYED[where]:
+        for name in env:
+            own = name.startswith(f"{service.upper()}_") and name not in READ_ELSEWHERE
+            known = name in settings[service].variables() if own else name in read or f'"{name}"' in code
+            assert known, f"{where}:{process} is given {name}, which nothing reads"
