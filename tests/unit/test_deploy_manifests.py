@@ -1,14 +1,21 @@
-"""The deployment files repeat the contract's topics; these tests keep them the same."""
+"""The deployment files (compose, deploy/k8s and its s3 overlay) repeat what the code says: its
+topics, settings, processes, metrics ports and consumer groups. No cluster runs here: these tests
+keep them the same."""
 
+import dataclasses
+import importlib
+import importlib.util
+import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from accounts_common.config import InsecureKey, secret_key
+from accounts_common.config import READ_ELSEWHERE, InsecureKey, secret_key
 from accounts_common.events import TOPICS
-from accounts_common.events.topics import new_topic
+from accounts_common.events.topics import CONSUMER_GROUPS, dead_letter_topic, new_topic
+from accounts_common.kafka import KafkaLogin
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -80,13 +87,14 @@ def test_no_placeholder_in_the_example_secrets_would_start_a_service(monkeypatch
 def test_the_kubernetes_workloads_take_every_key_from_the_secret():
     config = yaml.safe_load((DEPLOY / "k8s" / "config.yaml").read_text())
     assert not any(name.endswith(("_KEY", "_KEYS")) for name in config.get("data", {}))
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())
     for manifest in ("identity.yaml", "mailer.yaml", "catalogue.yaml", "portal.yaml", "newsletter.yaml"):
         for doc in yaml.safe_load_all((DEPLOY / "k8s" / manifest).read_text()):
             for container in _containers(doc):
-                if container["image"] == "accounts-nginx":
-                    continue  # holds no key: it reads files and passes requests on
-                refs = {ref.get("secretRef", {}).get("name") for ref in container.get("envFrom", [])}
-                assert "accounts-secrets" in refs, (manifest, container["name"])
+                for item in container.get("env", []):
+                    if item["name"] in secret["stringData"]:
+                        reference = item["valueFrom"]["secretKeyRef"]
+                        assert reference == {"name": secret["metadata"]["name"], "key": item["name"]}
 
 
 def _containers(doc):  # type: ignore[no-untyped-def]
@@ -126,3 +134,350 @@ def test_the_k8s_s3_overlay_patches_what_the_base_has():
     assert config["CATALOGUE_STORAGE"].startswith("s3://") and config["AWS_ENDPOINT_URL"].startswith(
         "https://"
     )
+
+
+def _kustomized(folder: Path) -> list[str]:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+
+
+def k8s_documents(variant: str) -> list[dict]:  # type: ignore[type-arg]
+    """The base's documents; for the overlay, with its patches of Deployments' containers and of
+    NetworkPolicies applied (fields replaced, container by container, and the policies' rule lists
+    whole, as a strategic merge does for these)."""
+    docs = [
+        doc
+        for name in _kustomized(DEPLOY / "k8s")
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text())
+        if doc
+    ]
+    if variant == "k8s":
+        return docs
+    overlay = DEPLOY / variant
+    for patch in yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]:
+        change = yaml.safe_load((overlay / patch["path"]).read_text()) if "path" in patch else {}
+        kind = change.get("kind")
+        if kind not in ("Deployment", "NetworkPolicy"):
+            continue
+        [target] = [
+            doc
+            for doc in docs
+            if doc["kind"] == kind and doc["metadata"]["name"] == change["metadata"]["name"]
+        ]
+        if kind == "NetworkPolicy":
+            target["spec"] |= change["spec"]
+        for container in change["spec"].get("template", {}).get("spec", {}).get("containers", []):
+            [patched] = [c for c in _containers(target) if c["name"] == container["name"]]
+            patched |= {key: value for key, value in container.items() if key != "volumeMounts"}
+    return docs
+
+
+SERVICES = ("identity", "mailer", "catalogue", "newsletter", "portal")
+COMPOSE_VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")  # ${VARIABLE:-default}
+KEY = "ZGVwbG95LXRlc3Qtb25seS1hLWtleS0zMi1ieXRlcyE="  # a Fernet key: strong enough for any key
+
+
+def compose_processes(production: bool) -> list[tuple[str, str, dict[str, str]]]:
+    """(name, service, environment) of each process compose runs from a service's image: as compose
+    gives it with none of its variables set (development), or as compose.sh sets them (production:
+    ACCOUNTS_ENV and every key)."""
+
+    def variable(match: re.Match[str]) -> str:
+        name, default = match.groups()
+        if production and name == "ACCOUNTS_ENV":
+            return "production"
+        return KEY if production and name.endswith(("_KEY", "_KEYS")) else default
+
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    return [
+        (name, service, {key: COMPOSE_VARIABLE.sub(variable, str(value)) for key, value in env.items()})
+        for name, spec in services.items()
+        if (env := spec.get("environment")) is not None
+        for service in SERVICES
+        if COMPOSE_VARIABLE.sub(variable, spec.get("image", "")) == f"accounts-{service}"
+    ]
+
+
+def k8s_processes() -> list[tuple[str, str, dict[str, str]]]:
+    """(workload/container, service, environment) of each container of deploy/k8s running a service's
+    image: its ConfigMaps and Secrets (secrets.example.yaml, each placeholder made a usable key) and env."""
+    docs = k8s_documents("k8s")
+    maps = {doc["metadata"]["name"]: doc["data"] for doc in docs if doc["kind"] == "ConfigMap"}
+    secret = yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())
+    placeholders = secret["stringData"].items()
+    maps[secret["metadata"]["name"]] = {name: value.replace("CHANGE-ME", KEY) for name, value in placeholders}
+    processes = []
+    for doc in docs:
+        for container in _containers(doc):
+            service = container["image"].removeprefix("accounts-")
+            if service not in SERVICES:
+                continue
+            env = {}
+            for source in container.get("envFrom", []):
+                env |= maps[(source.get("configMapRef") or source["secretRef"])["name"]]
+            env |= {item["name"]: item.get("value", KEY) for item in container.get("env", [])}
+            processes.append((f"{doc['metadata']['name']}/{container['name']}", service, env))
+    return processes
+
+
+def on_a_developers_machine(settings: type) -> set[str]:
+    """The variables whose default only works where everything runs on one machine (127.0.0.1)."""
+    return {
+        settings.variable(item.name)  # type: ignore[attr-defined]
+        for item in dataclasses.fields(settings)
+        if isinstance(item.default, str) and "127.0.0.1" in item.default
+    }
+
+
+DEPLOYED = {
+    "compose": compose_processes(production=False),
+    "compose-production": compose_processes(production=True),
+    "k8s": k8s_processes(),
+}
+
+
+@pytest.mark.parametrize(
+    ("process", "service", "env"),
+    [process for processes in DEPLOYED.values() for process in processes],
+    ids=[f"{where}:{name}" for where, processes in DEPLOYED.items() for name, _, _ in processes],
+)
+def test_each_process_starts_on_what_it_is_given_and_no_setting_stays_on_the_developers_machine(
+    process, service, env, monkeypatch
+):
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = importlib.import_module(f"{service}.settings").Settings
+    settings.from_env()  # a missing or development key, or a value that does not parse, raises
+    missing = on_a_developers_machine(settings) - {name for name, value in env.items() if value}
+    assert not missing, f"{process} leaves {sorted(missing)} on their 127.0.0.1 defaults"
+
+
+def nginx_conf():  # type: ignore[no-untyped-def]
+    """deploy/local/nginx_conf.py, which the accounts-nginx image runs on its arguments."""
+    spec = importlib.util.spec_from_file_location(
+        "nginx_conf_of_the_pods", DEPLOY / "local" / "nginx_conf.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
+def test_the_nginx_of_the_pods_behind_the_uploads_ingress_streams_them_through_uncapped(variant, tmp_path):
+    docs = k8s_documents(variant)
+    [uploads] = [
+        doc
+        for doc in docs
+        if doc["kind"] == "Ingress"
+        and doc["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/proxy-request-buffering")
+        == "off"
+    ]
+    for rule in uploads["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            [service] = [
+                doc
+                for doc in docs
+                if doc["kind"] == "Service" and doc["metadata"]["name"] == path["backend"]["service"]["name"]
+            ]
+            [pods] = [
+                doc
+                for doc in docs
+                if doc["kind"] == "Deployment"
+                and doc["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+            ]
+            [nginx] = [c for c in _containers(pods) if c["image"] == "accounts-nginx"]
+            [port] = [
+                p["containerPort"]
+                for p in nginx["ports"]
+                if p["name"] == service["spec"]["ports"][0]["targetPort"]
+            ]
+            nginx_conf().main(["--prefix", str(tmp_path), "--listen-host", "0.0.0.0", *nginx["args"]])
+            servers = (tmp_path / "nginx.conf").read_text().split("server {")
+            [server] = [text for text in servers if f"listen 0.0.0.0:{port};" in text]
+            location = re.search(rf"location {re.escape(path['path'])} \{{(.*?)\}}", server, re.DOTALL)
+            assert location, (
+                f"{variant}: the pods' nginx buffers {path['path']} and caps it at its body limit"
+            )
+            assert {"proxy_request_buffering off;", "client_max_body_size 0;"} <= {
+                line.strip() for line in location.group(1).splitlines()
+            }
+
+
+@pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
+def test_a_port_open_to_every_pod_is_one_a_service_sends_to(variant):
+    """Anything may call a Service's pods (the ingress, other services); a port no Service sends to
+    (metrics beside the app, the app behind its pod's nginx) is Prometheus's alone."""
+    docs = k8s_documents(variant)
+    for policy in (doc for doc in docs if doc["kind"] == "NetworkPolicy"):
+        labels = policy["spec"]["podSelector"].get("matchLabels")
+        open_to_all = {
+            port["port"]
+            for rule in policy["spec"].get("ingress", [])
+            if not rule.get("from")
+            for port in rule["ports"]
+        }
+        assert open_to_all <= service_target_ports(docs, labels), (variant, policy["metadata"]["name"])
+
+
+def service_target_ports(docs: list[dict], labels: dict | None) -> set[int]:  # type: ignore[type-arg]
+    """The container ports the Services selecting these pod labels send to (named ports resolved)."""
+    named = {
+        port.get("name"): port["containerPort"]
+        for doc in docs
+        if doc["kind"] == "Deployment" and doc["spec"]["selector"]["matchLabels"] == labels
+        for container in _containers(doc)
+        for port in container.get("ports", [])
+    }
+    return {
+        named.get(port["targetPort"], port["targetPort"])
+        for doc in docs
+        if doc["kind"] == "Service" and doc["spec"]["selector"] == labels
+        for port in doc["spec"]["ports"]
+    }
+
+
+def consumer_groups() -> dict[str, str]:
+    """Each consumer group the services' settings name, with the service whose KafkaUser it logs in as."""
+    groups = {}
+    for service in SERVICES:
+        settings = importlib.import_module(f"{service}.settings").Settings
+        for item in dataclasses.fields(settings):
+            if item.name.endswith("consumer_group"):
+                groups[item.default] = service
+    return groups
+
+
+def acls(user: str, kind: str) -> list[dict]:  # type: ignore[type-arg]
+    [doc] = [
+        doc
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-users.yaml").read_text())
+        if doc and doc["metadata"]["name"] == user
+    ]
+    return [acl for acl in doc["spec"]["authorization"]["acls"] if acl["resource"]["type"] == kind]
+
+
+def allows(rules: list[dict], name: str, operation: str) -> bool:  # type: ignore[type-arg]
+    return any(
+        operation in rule["operations"]
+        and (
+            name.startswith(rule["resource"]["name"])
+            if rule["resource"].get("patternType") == "prefix"
+            else name == rule["resource"]["name"]
+        )
+        for rule in rules
+    )
+
+
+def test_each_consumer_group_may_consume_and_keep_its_dead_letters_as_its_services_kafka_user():
+    groups = consumer_groups()
+    assert set(groups) == set(CONSUMER_GROUPS), "the groups the services use are the ones with DLQ topics"
+    for group, service in groups.items():
+        dlq = dead_letter_topic(group)
+        assert allows(acls(service, "group"), group, "Read"), group
+        assert allows(acls(service, "group"), f"{dlq}-replay", "Read"), "accounts_common.dlq's replay group"
+        assert allows(acls(service, "topic"), dlq, "Write") and allows(acls(service, "topic"), dlq, "Read")
+    users = {
+        doc["metadata"]["name"]
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / "kafka-users.yaml").read_text())
+        if doc
+    }
+    for user in users:
+        for rule in acls(user, "group"):
+            assert any(allows([rule], group, "Read") for group in groups), f"{user}: a group no service uses"
+
+
+SECRETS = set(yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())["stringData"])
+
+
+@pytest.mark.parametrize(
+    ("process", "service", "env"),
+    [*DEPLOYED["compose-production"], *DEPLOYED["k8s"]],
+    ids=[f"{where}:{name}" for where in ("compose-production", "k8s") for name, _, _ in DEPLOYED[where]],
+)
+def test_each_process_is_given_only_the_secrets_its_service_reads(process, service, env):
+    """The code key is identity's and the mailer's alone (DESIGN §2), a database URL its service's."""
+    settings = importlib.import_module(f"{service}.settings").Settings
+    others = (SECRETS & set(env)) - settings.variables()
+    assert not others, f"{process} is given {sorted(others)}, which {service} does not read"
+
+
+# Commands an operator runs by hand, never deployed as processes: identity's relay sweeps what
+# `housekeeping` does; keys and staff roles are changed when needed; sample and synthetic videos are
+# for development and benchmarks, and production's bucket is provisioned (`storage-init`: compose's).
+CHORES = {
+    "identity": {"housekeeping", "rotate-key", "staff"},
+    "catalogue": {"seed", "generate", "storage-init"},
+}
+
+
+def commands_run(service: str, commands: list[list[str] | None]) -> set[str]:
+    """The `<service> <command>`s among these container commands (none: the image's, `web`)."""
+    run = set()
+    for command in commands:
+        if command is None:
+            run.add("web")
+        else:
+            run |= set(re.findall(rf"(?:^|\s|&&\s){service} ([\w-]+)", " ".join(command)))
+    return run
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_process_type_of_every_service_runs_in_k8s_and_in_compose(service):
+    cli = importlib.import_module(f"{service}.entrypoints.cli").cli
+    processes = set(cli.commands) - CHORES.get(service, set())
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    in_compose = [
+        spec.get("command") for spec in compose.values() if f"accounts-{service}" in spec.get("image", "")
+    ]
+    in_k8s = [
+        container.get("command")
+        for doc in k8s_documents("k8s")
+        for container in _containers(doc)
+        if container["image"] == f"accounts-{service}"
+    ]
+    assert processes <= commands_run(service, in_k8s), "deploy/k8s"
+    assert processes <= commands_run(service, in_compose), "deploy/compose.yaml"
+
+
+def test_prometheus_is_told_the_port_each_process_serves_its_metrics_on():
+    """A web process's metrics are on its port (<SERVICE>_PORT); any other process's on
+    <SERVICE>_<PROCESS>_METRICS_PORT when it has one, listening beyond the pod (its _HOST)."""
+    envs = {name: env for name, _, env in k8s_processes()}
+    for doc in (doc for doc in k8s_documents("k8s") if doc["kind"] == "Deployment"):
+        [container] = [c for c in _containers(doc) if c["image"] != "accounts-nginx"]
+        service = container["image"].removeprefix("accounts-")
+        [process] = commands_run(service, [container.get("command")])
+        settings = importlib.import_module(f"{service}.settings").Settings
+        defaults = {settings.variable(item.name): item.default for item in dataclasses.fields(settings)}
+        metrics = (
+            service.upper() if process == "web" else f"{service}_{process}_metrics".upper().replace("-", "_")
+        )
+        port = defaults.get(f"{metrics}_PORT")
+        annotations = doc["spec"]["template"]["metadata"].get("annotations", {})
+        if port is None:
+            assert "prometheus.io/scrape" not in annotations, doc["metadata"]["name"]
+            continue
+        assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port)}
+        if process != "web":
+            env = envs[f"{doc['metadata']['name']}/{container['name']}"]
+            assert env.get(f"{metrics}_HOST") == "0.0.0.0", doc["metadata"]["name"]
+
+
+def source_text() -> str:
+    roots = [DEPLOY.parent / "shared" / "src", *(DEPLOY.parent / "services").glob("*/src")]
+    return "\n".join(path.read_text() for root in roots for path in root.rglob("*.py"))
+
+
+@pytest.mark.parametrize("where", sorted(DEPLOYED))
+def test_every_variable_a_process_is_given_is_one_something_reads(where):
+    """A misspelt name is ignored (the service's own prefix is at least warned about at start-up)."""
+    settings = {service: importlib.import_module(f"{service}.settings").Settings for service in SERVICES}
+    read = KafkaLogin.variables().union(*(s.variables() for s in settings.values()))
+    code = source_text()
+    for process, service, env in DEPLOYED[where]:
+        for name in env:
+            own = name.startswith(f"{service.upper()}_") and name not in READ_ELSEWHERE
+            known = name in settings[service].variables() if own else name in read or f'"{name}"' in code
+            assert known, f"{where}:{process} is given {name}, which nothing reads"
