@@ -58,7 +58,7 @@ def log_in_as(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 def test_a_scram_user_creates_a_topic_produces_and_consumes(scram_broker, log_in_as):
     log_in_as(PASSWORD)
     topic = f"scram-{uuid.uuid4().hex[:8]}"
-    assert ensure_topics(scram_broker, (Topic(topic, partitions=1),)) == [topic]
+    assert ensure_topics(scram_broker, (Topic(topic, partitions=1),)).created == [topic]
     producer = kafka.create_producer(scram_broker, client_id="scram-test")
     producer.send(topic, b"logged in").get(timeout=10)
     producer.close()

@@ -1,10 +1,11 @@
-"""The topics of the system, with their partitions and retention, and a command that creates them."""
+"""The topics of the system, with their partitions and retention, and a command that creates them (and
+brings the settings of those that exist up to date)."""
 
 import argparse
 import logging
 from dataclasses import dataclass, field
 
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from accounts_common.config import kafka_bootstrap_servers
@@ -85,7 +86,10 @@ TOPICS = (
     # owner (through the mailer) should learn it, and it is worth sending only while it is news.
     Topic(
         CODES,
-        configs={"retention.ms": str(60 * 60 * 1000), "segment.ms": str(10 * 60 * 1000)},
+        # Kept no longer than a code lives (DESIGN: retention ≤ code lifetime): the mailer skips a code
+        # that expired before it could be sent, so a longer retention only keeps encrypted codes about.
+        # Kafka deletes a whole segment once its newest record is past retention: 5-minute segments.
+        configs={"retention.ms": str(30 * 60 * 1000), "segment.ms": str(5 * 60 * 1000)},
         events=("CodeIssued", "DuplicateSignupAttempted"),
         description="One-time codes, encrypted for the mailer, and the notices of sign-ups for an existing "
         "account (for its owner's eyes only). Restricted: identity writes, mailer reads.",
@@ -140,8 +144,15 @@ TOPICS = (
 )
 
 
-def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) -> list[str]:
-    """Create every topic that does not exist yet; return the names created.
+@dataclass(frozen=True)
+class EnsuredTopics:
+    created: list[str]
+    updated: list[str]  # existing topics whose declared settings differed, now set
+
+
+def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) -> EnsuredTopics:
+    """Create every topic that does not exist yet, and set the declared settings of those that do
+    where they differ (other settings, partitions and replicas are left as they are).
 
     A cluster with fewer brokers than a topic's replicas (a single local broker) gets as many
     replicas as it has brokers, and a minimum of in-sync replicas it can meet.
@@ -156,17 +167,41 @@ def ensure_topics(bootstrap_servers: str, topics: tuple[Topic, ...] = TOPICS) ->
                 admin.create_topics([new_topic(topic, brokers)])
             except TopicAlreadyExistsError:
                 pass
-        return [topic.name for topic in missing]
+        present = [topic for topic in topics if topic.name in existing]
+        return EnsuredTopics([topic.name for topic in missing], update_settings(admin, present, brokers))
     finally:
         admin.close()
+
+
+def update_settings(admin: KafkaAdminClient, topics: list[Topic], brokers: int) -> list[str]:
+    """Set each topic's declared settings that differ on the cluster (incrementally: only those keys);
+    the names of the topics changed."""
+    if not topics:
+        return []
+    resources = [ConfigResource(ConfigResourceType.TOPIC, topic.name) for topic in topics]
+    current = admin.describe_configs(resources)["topic"]
+    changes = []
+    for topic in topics:
+        actual = {key: entry["value"] for key, entry in current.get(topic.name, {}).items()}
+        wanted = settings(topic, brokers)
+        differing = {key: value for key, value in wanted.items() if actual.get(key) != value}
+        if differing:
+            changes.append(ConfigResource(ConfigResourceType.TOPIC, topic.name, configs=differing))
+    if changes:
+        admin.alter_configs(changes)
+    return [change.name for change in changes]
+
+
+def settings(topic: Topic, brokers: int) -> dict[str, str]:
+    """The topic's settings on a cluster of `brokers` brokers."""
+    min_insync = min(topic.min_insync_replicas, topic.replicas, brokers)
+    return {**topic.configs, "min.insync.replicas": str(min_insync)}
 
 
 def new_topic(topic: Topic, brokers: int) -> NewTopic:
     """The creation request for `topic` on a cluster of `brokers` brokers."""
     replicas = min(topic.replicas, brokers)
-    min_insync = min(topic.min_insync_replicas, replicas)
-    configs = {**topic.configs, "min.insync.replicas": str(min_insync)}
-    return NewTopic(topic.name, topic.partitions, replicas, topic_configs=configs)
+    return NewTopic(topic.name, topic.partitions, replicas, topic_configs=settings(topic, brokers))
 
 
 def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
@@ -183,8 +218,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--bootstrap-servers", default=kafka_bootstrap_servers())
     args = parser.parse_args()
-    created = ensure_topics(args.bootstrap_servers)
-    print(f"topics: {len(TOPICS)} declared, created {', '.join(created) or 'none'}")
+    ensured = ensure_topics(args.bootstrap_servers)
+    print(
+        f"topics: {len(TOPICS)} declared, created {', '.join(ensured.created) or 'none'}, "
+        f"settings updated on {', '.join(ensured.updated) or 'none'}"
+    )
 
 
 if __name__ == "__main__":
