@@ -104,6 +104,22 @@ def test_every_workload_meets_the_restricted_pod_security_standard(template):
         assert all(mount["name"] in volumes for mount in container.get("volumeMounts", []))
 
 
+def test_the_namespace_enforces_the_restricted_pod_security_standard():
+    """The checks above hold for these manifests; the cluster holds every later change to them."""
+    [namespace] = of_kind("Namespace")
+    labels = namespace["metadata"].get("labels", {})
+    assert labels.get("pod-security.kubernetes.io/enforce") == "restricted"
+
+
+def test_a_deployment_an_autoscaler_scales_sets_no_replica_count_of_its_own():
+    """Kubernetes' advice: with spec.replicas in the manifest, every apply scales the Deployment back
+    to that count until the autoscaler acts again (a web tier at peak would drop to 2)."""
+    scaled = {doc["spec"]["scaleTargetRef"]["name"] for doc in of_kind("HorizontalPodAutoscaler")}
+    deployments = {doc["metadata"]["name"]: doc["spec"] for doc in of_kind("Deployment")}
+    assert scaled and scaled <= set(deployments)
+    assert [name for name in sorted(scaled) if "replicas" in deployments[name]] == []
+
+
 def test_the_user_the_pods_run_as_is_the_images_user():
     users = {template["spec"]["securityContext"]["runAsUser"] for _, template in workloads()}
     dockerfile = (REPO / "deploy" / "containers" / "service.Dockerfile").read_text()
@@ -157,12 +173,17 @@ def test_each_web_deployment_has_a_disruption_budget_and_spreads_over_zones_and_
         yaml.dump(doc["spec"]["selector"]["matchLabels"]): doc["spec"]
         for doc in of_kind("PodDisruptionBudget")
     }
+    least = {
+        doc["spec"]["scaleTargetRef"]["name"]: doc["spec"]["minReplicas"]
+        for doc in of_kind("HorizontalPodAutoscaler")
+    }
     assert web_deployments()
     for deployment in web_deployments():
         labels = deployment["spec"]["selector"]["matchLabels"]
         budget = budgets.get(yaml.dump(labels))
         assert budget, f"{deployment['metadata']['name']} has no PodDisruptionBudget"
-        assert 0 < budget["minAvailable"] < deployment["spec"]["replicas"]
+        replicas = deployment["spec"].get("replicas") or least[deployment["metadata"]["name"]]
+        assert 0 < budget["minAvailable"] < replicas
         spread = deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
         assert {c["topologyKey"] for c in spread if c["labelSelector"]["matchLabels"] == labels} == {
             "topology.kubernetes.io/zone",
