@@ -1,0 +1,97 @@
+"""What the docs state as fact about the code, checked against the code itself.
+
+README.md and the pages under docs/ name environment variables, metrics and files; each name must
+still be one the code reads, exports or holds, so a renamed setting or a removed metric fails here
+instead of sending an operator after something that is not there.
+"""
+
+import ast
+import functools
+import re
+from pathlib import Path
+
+import pytest
+
+from accounts_common.config import READ_ELSEWHERE
+from accounts_common.kafka import KafkaLogin
+from catalogue.settings import Settings as CatalogueSettings
+from identity.settings import Settings as IdentitySettings
+from mailer.settings import Settings as MailerSettings
+from newsletter.settings import Settings as NewsletterSettings
+from portal.settings import Settings as PortalSettings
+
+REPO = Path(__file__).resolve().parents[2]
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+SETTINGS = (
+    IdentitySettings,
+    MailerSettings,
+    CatalogueSettings,
+    NewsletterSettings,
+    PortalSettings,
+    KafkaLogin,
+)
+# Variables under these prefixes are the services' settings (or the shared Kafka and SMTP ones).
+PREFIXED = re.compile(r"\b((?:IDENTITY|MAILER|CATALOGUE|NEWSLETTER|PORTAL|SMTP|KAFKA)_[A-Z0-9_]*[A-Z0-9])\b")
+SHELL_VARIABLE = re.compile(r"\$\{?([A-Z][A-Z0-9_]+)")
+ENVIRONMENT_READERS = {"env_str", "env_int", "getenv"}
+
+
+def page_text(page: Path) -> str:
+    return page.read_text(encoding="utf-8")
+
+
+@functools.cache
+def named_in_docs(pattern: re.Pattern[str]) -> dict[str, list[str]]:
+    """Each match of `pattern` in the pages, with the pages that name it."""
+    found: dict[str, list[str]] = {}
+    for page in PAGES:
+        for name in sorted(set(pattern.findall(page_text(page)))):
+            found.setdefault(name, []).append(str(page.relative_to(REPO)))
+    return found
+
+
+def reads_environment(function: ast.expr) -> bool:
+    if isinstance(function, ast.Attribute):
+        from_environ = function.attr == "get" and "environ" in ast.unparse(function)
+        return function.attr in ENVIRONMENT_READERS or from_environ
+    return isinstance(function, ast.Name) and function.id in ENVIRONMENT_READERS
+
+
+def read_by_python(roots: list[Path]) -> set[str]:
+    """Names passed as a string to os.environ.get, os.getenv, env_str, env_int or os.environ[...]."""
+    names: set[str] = set()
+    for path in (file for root in roots for file in root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                if reads_environment(node.func) and isinstance(node.args[0].value, str):
+                    names.add(node.args[0].value)
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                if isinstance(node.slice.value, str) and "environ" in ast.unparse(node.value):
+                    names.add(node.slice.value)
+    return names
+
+
+def read_by_scripts() -> set[str]:
+    """Every variable the deploy scripts expand (their defaults: ${NAME:-...})."""
+    scripts = (REPO / "deploy").rglob("*.sh")
+    return {name for script in scripts for name in SHELL_VARIABLE.findall(page_text(script))}
+
+
+@functools.cache
+def known_variables() -> set[str]:
+    settings = set().union(*(settings.variables() for settings in SETTINGS))
+    python = read_by_python([REPO / "shared" / "src", REPO / "services", REPO / "bench", REPO / "deploy"])
+    return settings | python | read_by_scripts() | READ_ELSEWHERE
+
+
+def test_the_variable_finder_skips_prefixes_and_placeholders():
+    text = "`IDENTITY_PORT`, `IDENTITY_RATE_LIMIT_<SCOPE>_PER_IP`, `IDENTITY_RATE_LIMIT_`, `_MEMORY_KIB`"
+    assert PREFIXED.findall(text) == ["IDENTITY_PORT"]
+
+
+@pytest.mark.parametrize("variable", sorted(named_in_docs(PREFIXED)))
+def test_every_variable_the_docs_name_is_read_by_the_code(variable):
+    pages = named_in_docs(PREFIXED)[variable]
+    assert variable in known_variables(), (
+        f"{', '.join(pages)} name {variable}, which no Settings class, script or benchmark reads"
+    )
