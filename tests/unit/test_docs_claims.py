@@ -95,3 +95,27 @@ def test_every_variable_the_docs_name_is_read_by_the_code(variable):
     assert variable in known_variables(), (
         f"{', '.join(pages)} name {variable}, which no Settings class, script or benchmark reads"
     )
+
+
+RATE_LIMIT_COLUMNS = ("per_ip", "per_email", "per_email_all")
+
+
+def rate_limit_rows() -> dict[str, list[str]]:
+    """The rows of the rate-limit table in docs/operating/settings.md: scope → its three cells."""
+    text = page_text(REPO / "docs" / "operating" / "settings.md")
+    section = text.split("**Rate limits**", 1)[1].split("\n\n", 2)[1]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| `")]
+    return {cells[0].strip().split("`")[1]: [cell.strip() for cell in cells[1:]] for cells in rows}
+
+
+def test_the_rate_limit_table_gives_every_limit_and_its_default():
+    limits = IdentitySettings.__dataclass_fields__["rate_limits"].default_factory()
+    expected: dict[str, list[str]] = {}
+    for name, limit in vars(limits).items():
+        scope, column = next(
+            (name.removesuffix(f"_{c}"), c) for c in RATE_LIMIT_COLUMNS[::-1] if name.endswith(c)
+        )
+        cells = expected.setdefault(scope, ["", "", ""])
+        cells[RATE_LIMIT_COLUMNS.index(column)] = f"{limit.hits}/{limit.window_s}"
+    documented = {scope: [cell.split(" ")[0] for cell in cells] for scope, cells in rate_limit_rows().items()}
+    assert documented == expected
