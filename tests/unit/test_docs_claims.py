@@ -7,12 +7,14 @@ instead of sending an operator after something that is not there.
 
 import ast
 import functools
+import importlib
 import re
 from pathlib import Path
 
 import pytest
 
 from accounts_common.config import READ_ELSEWHERE
+from accounts_common.events.topics import TOPICS
 from accounts_common.kafka import KafkaLogin
 from catalogue.settings import Settings as CatalogueSettings
 from identity.settings import Settings as IdentitySettings
@@ -119,3 +121,46 @@ def test_the_rate_limit_table_gives_every_limit_and_its_default():
         cells[RATE_LIMIT_COLUMNS.index(column)] = f"{limit.hits}/{limit.window_s}"
     documented = {scope: [cell.split(" ")[0] for cell in cells] for scope, cells in rate_limit_rows().items()}
     assert documented == expected
+
+
+# The service whose worker (identity: its audit-log) consumes a topic, as the topic table names it.
+CONSUMING_SERVICES = ("identity", "mailer", "catalogue", "newsletter")
+
+
+def consumed_topics(service: str) -> set[str]:
+    """The topics the service's command line hands its consumers (a `topics` value or keyword)."""
+    module = importlib.import_module(f"{service}.entrypoints.cli")
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    values = [node.value for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "topics"]
+    values += [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and "topics" in ast.unparse(node.targets[0]).lower()
+    ]
+    topics: set[str] = set()
+    for name in (node.id for value in values for node in ast.walk(value) if isinstance(node, ast.Name)):
+        found = getattr(module, name, None)
+        for topic in found if isinstance(found, tuple) else (found,):
+            if topic in {declared.name for declared in TOPICS}:
+                topics.add(topic)
+    return topics
+
+
+def topic_table_readers() -> dict[str, str]:
+    """The architecture overview's topic table: topic → its "read by" cell."""
+    text = page_text(REPO / "docs" / "architecture" / "index.md")
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| `")]
+    return {cells[0].strip().split("`")[1]: cells[2] for cells in rows}
+
+
+def test_every_service_consumes_some_topic():
+    assert all(consumed_topics(service) for service in CONSUMING_SERVICES)
+
+
+@pytest.mark.parametrize("service", CONSUMING_SERVICES)
+def test_the_topic_table_names_each_topic_a_service_reads(service):
+    readers = topic_table_readers()
+    unnamed = sorted(topic for topic in consumed_topics(service) if service not in readers.get(topic, ""))
+    assert unnamed == [], (
+        f"docs/architecture/index.md: {service} reads {unnamed}, not in their 'read by' cell"
+    )
