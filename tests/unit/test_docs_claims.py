@@ -5,6 +5,7 @@ still be one the code reads, exports or holds, so a renamed setting or a removed
 instead of sending an operator after something that is not there.
 """
 
+import argparse
 import ast
 import functools
 import importlib
@@ -164,3 +165,59 @@ def test_the_topic_table_names_each_topic_a_service_reads(service):
     assert unnamed == [], (
         f"docs/architecture/index.md: {service} reads {unnamed}, not in their 'read by' cell"
     )
+
+
+# A metric in the docs: a backquoted name with a Prometheus unit or type suffix.
+METRIC = re.compile(r"`([a-z]+(?:_[a-z0-9]+)*_(?:total|seconds|rows|lag|busy|bytes))`")
+
+
+def test_the_metric_finder_takes_metric_names_only():
+    text = "`consumer_lag`, `outbox_parked_rows > 0`, `housekeeping_seconds`, `catalogue_upload`"
+    assert METRIC.findall(text) == ["consumer_lag", "housekeeping_seconds"]
+
+
+@pytest.mark.parametrize("metric", sorted(named_in_docs(METRIC)))
+def test_every_metric_the_docs_name_is_exported(metric):
+    from tests.unit.test_observability import exported_metrics
+
+    assert metric in exported_metrics(), (
+        f"{', '.join(named_in_docs(METRIC)[metric])} name {metric}: not exported"
+    )
+
+
+MAKE_TARGET = re.compile(r"`make ([a-z][a-z-]*)")
+
+
+def makefile_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", page_text(REPO / "Makefile"), re.MULTILINE))
+
+
+@pytest.mark.parametrize("target", sorted(named_in_docs(MAKE_TARGET)))
+def test_every_make_target_the_docs_name_exists(target):
+    assert target in makefile_targets(), (
+        f"{', '.join(named_in_docs(MAKE_TARGET)[target])}: no `make {target}`"
+    )
+
+
+SERVICE_COMMAND = re.compile(
+    r"`(?:\.venv/bin/)?((?:identity|mailer|catalogue|newsletter|portal) [a-z][^`]*)`"
+)
+
+
+def test_the_command_finder_takes_commands_with_their_options():
+    text = "`mailer bounces --maildir DIR [--watch SECONDS]`, `identity web`, `identity relay (and)`"
+    assert SERVICE_COMMAND.findall(text)[:2] == [
+        "mailer bounces --maildir DIR [--watch SECONDS]",
+        "identity web",
+    ]
+
+
+@pytest.mark.parametrize("command", sorted(named_in_docs(SERVICE_COMMAND)))
+def test_every_service_command_the_docs_name_exists_with_its_options(command):
+    service, name, *rest = command.split()
+    commands = importlib.import_module(f"{service}.entrypoints.cli").cli.commands
+    assert name in commands, f"{', '.join(named_in_docs(SERVICE_COMMAND)[command])}: no `{service} {name}`"
+    parser = argparse.ArgumentParser()
+    commands[name].arguments(parser)
+    options = {word.strip("[]") for word in rest if word.strip("[]").startswith("--")}
+    assert options <= set(parser._option_string_actions), f"`{service} {name}` takes no {options}"
