@@ -221,3 +221,12 @@ def test_every_service_command_the_docs_name_exists_with_its_options(command):
     commands[name].arguments(parser)
     options = {word.strip("[]") for word in rest if word.strip("[]").startswith("--")}
     assert options <= set(parser._option_string_actions), f"`{service} {name}` takes no {options}"
+
+
+def test_the_deployment_page_lists_every_image_make_containers_builds():
+    script = page_text(REPO / "deploy" / "containers" / "build.sh")
+    built = set(re.findall(r"\bbuild \"?(localhost/[a-z0-9.:-]*[a-z0-9])(?![\w$-])", script))
+    built |= {image for name, image in re.findall(r"^(\w+)=(localhost/[a-z0-9.:-]+)$", script, re.MULTILINE)}
+    listed = set(re.findall(r"`(localhost/[a-z0-9.:<>-]+)`", page_text(REPO / "docs" / "deployment.md")))
+    assert len(built) > 5
+    assert built - listed == set(), "docs/deployment.md: add these to the images `make containers` builds"
