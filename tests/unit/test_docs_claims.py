@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from accounts_common.config import READ_ELSEWHERE
 from accounts_common.events.topics import TOPICS
@@ -230,3 +231,37 @@ def test_the_deployment_page_lists_every_image_make_containers_builds():
     listed = set(re.findall(r"`(localhost/[a-z0-9.:<>-]+)`", page_text(REPO / "docs" / "deployment.md")))
     assert len(built) > 5
     assert built - listed == set(), "docs/deployment.md: add these to the images `make containers` builds"
+
+
+def section(page: Path, heading: str) -> str:
+    """The text under `heading` up to the next heading of its level or above."""
+    text = page_text(page).split(f"\n{heading}\n", 1)[1]
+    level = heading.count("#")
+    return re.split(rf"\n#{{1,{level}}} ", text, maxsplit=1)[0]
+
+
+def test_the_topic_table_of_the_event_contracts_gives_each_topic_its_events():
+    lines = section(REPO / "docs" / "events.md", "## Topics").splitlines()
+    rows = [line.strip("|").split("|") for line in lines if line.startswith("| `")]
+    listed = {cells[0].strip().strip("`"): cells[1] for cells in rows}
+    for topic in (topic for topic in TOPICS if topic.events):
+        assert topic.name in listed, f"docs/events.md: no row for {topic.name}"
+        missing = [
+            event for event in topic.events if event not in listed[topic.name] and event != "AccountState"
+        ]
+        assert missing == [], f"docs/events.md: {topic.name} carries {missing} too"
+
+
+def test_the_runbook_table_gives_each_alert_its_severity():
+    rules = yaml.safe_load(page_text(REPO / "deploy" / "observability" / "alerts.yaml"))
+    alerts = {
+        rule["alert"]: rule["labels"]["severity"] for group in rules["groups"] for rule in group["rules"]
+    }
+    rows = [
+        line.strip("|").split("|")
+        for line in page_text(REPO / "docs" / "runbooks" / "README.md").splitlines()
+    ]
+    table = {
+        cells[0].strip(): cells[1].strip() for cells in rows if len(cells) == 3 and cells[0].strip() in alerts
+    }
+    assert table == alerts
