@@ -267,3 +267,35 @@ def test_the_runbook_table_gives_each_alert_its_severity():
         cells[0].strip(): cells[1].strip() for cells in rows if len(cells) == 3 and cells[0].strip() in alerts
     }
     assert table == alerts
+
+
+# A problem the docs name with its status: 403 `role-required`, or `503 dead-letters-unavailable`.
+PROBLEM = re.compile(r"\b([1-5]\d\d)\)? `([a-z]+(?:-[a-z]+)+)`|`([1-5]\d\d) ([a-z]+(?:-[a-z]+)+)`")
+
+
+def status_and_type(node: ast.AST) -> tuple[object, object] | None:
+    """(status, type) of a `Problem(403, "role-required", ...)`, `problem_response(503, slug="...")` or an
+    error table's `(401, "mfa-required", ...)`."""
+    values = node.args if isinstance(node, ast.Call) else node.elts if isinstance(node, ast.Tuple) else []
+    slugs = [word.value for word in getattr(node, "keywords", []) if word.arg == "slug"]
+    constants = [value.value for value in [*values[:2], *slugs] if isinstance(value, ast.Constant)]
+    if len(constants) >= 2 and isinstance(constants[0], int) and isinstance(constants[1], str):
+        return constants[0], constants[1]
+    return None
+
+
+@functools.cache
+def problems_in_code() -> set[tuple[object, object]]:
+    files = [*(REPO / "shared" / "src").rglob("*.py"), *(REPO / "services").rglob("*.py")]
+    nodes = (node for path in files for node in ast.walk(ast.parse(page_text(path))))
+    return {pair for pair in map(status_and_type, nodes) if pair}
+
+
+def problems_in_docs() -> list[tuple[int, str]]:
+    found = (match.groups() for page in PAGES for match in PROBLEM.finditer(page_text(page)))
+    return sorted({(int(a or c), b or d) for a, b, c, d in found})
+
+
+@pytest.mark.parametrize(("status", "kind"), problems_in_docs())
+def test_every_problem_the_docs_name_is_answered_with_that_status(status, kind):
+    assert (status, kind) in problems_in_code(), f"no service answers {status} {kind}"
