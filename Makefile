@@ -68,7 +68,7 @@ format: install ## Format the code with ruff
 	$(VENV)/bin/ruff format shared testkit services tests bench deploy examples
 	$(VENV)/bin/ruff check --fix shared testkit services tests bench deploy examples
 
-infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, SMTP sink)
+infra-up: install ## Start only the infrastructure (PostgreSQL, Kafka, the SMTP sink, S3Proxy)
 	bash deploy/local/infra.sh up >/dev/null
 
 infra-down: ## Stop the infrastructure

@@ -1,4 +1,4 @@
-"""`mailer migrate | worker | web`: the mailer's processes, each run and scaled on its own."""
+"""`mailer migrate | worker | web | bounces`: the mailer's processes, each run and scaled on its own."""
 
 import argparse
 import dataclasses
