@@ -642,10 +642,16 @@ class BrokerUnreachable:
         pass
 
 
-def test_a_broker_outage_means_waiting_never_parking(scratch_db, scratch_pool, topic):
+def one_row_to_relay(scratch_pool, topic: str) -> str:  # type: ignore[no-untyped-def]
+    """An event waiting in the outbox; its record key."""
     account = str(uuid.uuid4())
     with scratch_pool.connection() as conn, conn.transaction():
         outbox.enqueue(conn, topic, registered(account, 0))
+    return account
+
+
+def test_a_broker_outage_means_waiting_never_parking(scratch_db, scratch_pool, topic):
+    account = one_row_to_relay(scratch_pool, topic)
     relay = OutboxRelay(
         scratch_db, "127.0.0.1:1", client_id="test-relay-outage", producer_factory=BrokerUnreachable
     )
@@ -667,9 +673,7 @@ class TopicNotAuthorized(BrokerUnreachable):
 
 def test_a_relay_kafka_does_not_authorize_stops_naming_it_and_keeps_the_rows(scratch_db, scratch_pool, topic):
     """Not retried for good as an outage: the relay stops (its process exits non-zero), rows kept."""
-    account = str(uuid.uuid4())
-    with scratch_pool.connection() as conn, conn.transaction():
-        outbox.enqueue(conn, topic, registered(account, 0))
+    account = one_row_to_relay(scratch_pool, topic)
     relay = OutboxRelay(
         scratch_db, "127.0.0.1:1", client_id="test-relay-refused", producer_factory=TopicNotAuthorized
     )

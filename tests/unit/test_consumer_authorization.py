@@ -21,7 +21,7 @@ from accounts_common import process
 from accounts_common.consumer import EventConsumer
 from accounts_common.kafka import KafkaNotAuthorized
 from accounts_common.process import run_together, run_until_signalled
-from tests.support.consumer_fakes import NoDatabase, user_registered_record
+from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
 
 PARTITION = TopicPartition("mailer.topic", 0)
 REFUSALS = [
@@ -33,11 +33,12 @@ REFUSALS = [
 SAYS = r"does not authorize this client .*grant its ACLs|refused the login of this client"
 
 
-class FakeKafkaConsumer:
+class FakeKafkaConsumer(OnePartitionConsumer):
     """A KafkaConsumer whose poll() hands out `records` once, then raises `error` (if any)."""
 
     def __init__(self, error: KafkaError | None, records: list | None = None) -> None:  # type: ignore[type-arg]
-        self.error, self.records, self.polls, self.closed = error, records, 0, False
+        super().__init__(PARTITION)
+        self.error, self.records, self.polls = error, records, 0
 
     def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
         self.polls += 1
@@ -47,30 +48,6 @@ class FakeKafkaConsumer:
         if self.error is not None:
             raise self.error
         return {}
-
-    def assignment(self) -> set[TopicPartition]:
-        return {PARTITION}
-
-    def pause(self, *partitions: TopicPartition) -> None:
-        pass
-
-    def resume(self, *partitions: TopicPartition) -> None:
-        pass
-
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        pass
-
-    def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-    def highwater(self, partition: TopicPartition) -> int:
-        return 1
-
-    def position(self, partition: TopicPartition, timeout_ms: int) -> int:
-        return 1
-
-    def close(self, autocommit: bool) -> None:
-        self.closed = True
 
 
 class RefusingProducer:
@@ -87,17 +64,14 @@ class RefusingProducer:
 
 
 def worker(factory: Callable[..., object], producer: object = None) -> EventConsumer:
-    return EventConsumer(
+    return consumer_on(
+        None,
         group="mailer",
         topics=(PARTITION.topic,),
-        handlers={"UserRegistered": lambda conn, event, data: None},
-        pool=NoDatabase(),  # type: ignore[arg-type]
-        bootstrap_servers="unused:9092",
-        inbox=False,
         base_backoff=0.01,
         max_backoff=0.01,
-        consumer_factory=factory,  # type: ignore[arg-type]
-        producer_factory=lambda *args, **kwargs: producer,  # type: ignore[arg-type,return-value]
+        consumer_factory=factory,
+        producer_factory=lambda *args, **kwargs: producer,
     )
 
 

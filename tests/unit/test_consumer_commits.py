@@ -6,8 +6,7 @@ import threading
 from kafka import TopicPartition
 
 from accounts_common import offsets
-from accounts_common.consumer import EventConsumer
-from tests.support.consumer_fakes import NoDatabase, user_registered_record
+from tests.support.consumer_fakes import consumer_on, user_registered_record
 
 PARTITION = TopicPartition("topic", 0)
 
@@ -46,15 +45,7 @@ def test_records_handled_one_by_one_are_committed_once_per_interval_and_all_at_s
     monkeypatch.setattr(offsets, "COMMIT_INTERVAL_S", 3600)
     stop = threading.Event()
     fake = OneRecordPerPoll(50, stop)
-    worker = EventConsumer(
-        group="test",
-        topics=(PARTITION.topic,),
-        handlers={"UserRegistered": lambda conn, event, data: None},
-        pool=NoDatabase(),  # type: ignore[arg-type]
-        bootstrap_servers="unused",
-        inbox=False,
-        consumer_factory=lambda *args, **kwargs: fake,
-    )
+    worker = consumer_on(fake, topics=(PARTITION.topic,))
 
     worker.run(stop)
 

@@ -6,18 +6,18 @@ import pytest
 from kafka import TopicPartition
 from kafka.errors import FencedInstanceIdError
 
-from accounts_common.consumer import EventConsumer, InstanceFenced
-from tests.support.consumer_fakes import NoDatabase, user_registered_record
+from accounts_common.consumer import InstanceFenced
+from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
 
 PARTITION = TopicPartition("topic", 0)
 
 
-class FencedAfterJoin:
+class FencedAfterJoin(OnePartitionConsumer):
     """A KafkaConsumer that hands out one record, then learns on commit that it was fenced."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self) -> None:
+        super().__init__(PARTITION)
         self.record = user_registered_record(PARTITION)
-        self.closed = False
 
     def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
         return {PARTITION: [self.record]}
@@ -25,31 +25,10 @@ class FencedAfterJoin:
     def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
         raise FencedInstanceIdError("worker-1")
 
-    def assignment(self) -> set[TopicPartition]:
-        return {PARTITION}
-
-    def highwater(self, partition: TopicPartition) -> int:
-        return 1
-
-    def position(self, partition: TopicPartition, timeout_ms: int) -> int:
-        return 1
-
-    def close(self, autocommit: bool) -> None:
-        self.closed = True
-
 
 def assert_stops_fenced(fake: FencedAfterJoin) -> None:
     """A worker on `fake` raises InstanceFenced and closes its consumer, well before 5 s."""
-    consumer = EventConsumer(
-        group="mailer",
-        topics=("topic",),
-        handlers={"UserRegistered": lambda conn, event, data: None},
-        pool=NoDatabase(),  # type: ignore[arg-type]
-        bootstrap_servers="unused:9092",
-        inbox=False,
-        group_instance_id="worker-1",
-        consumer_factory=lambda *args, **kwargs: fake,
-    )
+    consumer = consumer_on(fake, group="mailer", group_instance_id="worker-1")
     stop = threading.Event()
     deadline = threading.Timer(5, stop.set)  # a consumer that swallowed the fencing would run on
     deadline.start()
