@@ -75,7 +75,9 @@ def render_editor(
     preview: dict[str, Any] | None,
     errors: dict[str, list[str]],
     status: int = 200,
+    send_at: str = "",
 ) -> tuple[str, int]:
+    """The editor; `send_at` is the send time as typed, kept when it is refused."""
     return render_console(
         "newsletter_issue.html",
         issue=found,
@@ -83,6 +85,7 @@ def render_editor(
         preview=preview,
         errors=errors,
         issue_languages=LANGUAGES,
+        send_at=send_at,
     ), status
 
 
@@ -134,6 +137,7 @@ def too_long_issue(issue_id: Any = None) -> tuple[str, int]:
 @staff_page(Role.NEWSLETTER_EDITOR)
 def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
     issues, issue_id = portal().issues, str(issue_id)
+    typed = request.form.get("send_at", "")
     try:
         if action == "test":
             sent = issues.test(token(), issue_id)
@@ -142,7 +146,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             issues.cancel(token(), issue_id)
             flash(gettext("The issue is cancelled: it will not be sent."))
         else:
-            send_at = scheduled_time(request.form.get("send_at", ""))
+            send_at = scheduled_time(typed)
             state = issues.send(token(), issue_id, send_at)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
@@ -154,12 +158,12 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             passed = gettext(
                 "This time has passed. Leave the field empty to send now, or choose a later time."
             )
-            return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400)
+            return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
         return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
     except ValueError:
         found = issues.get(token(), issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
-        return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400)
+        return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400, typed)
     return see_other("console_newsletter.issue", issue_id=issue_id)
 
 
