@@ -45,12 +45,11 @@ def change_role(change: str) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status not in (404, 422):
             raise
+        typed = {"email": email, "role": role}
         if error.status == 404:
             message = gettext("No verified account has this email address.")
-            return render_staff_page({"email": email}, {"email": [message]}, 404)
-        return render_staff_page(
-            {"email": email}, field_errors(error, {"email": "email", "role": "role"}), 400
-        )
+            return render_staff_page(typed, {"email": [message]}, 404)
+        return render_staff_page(typed, field_errors(error, {"email": "email", "role": "role"}), 400)
     role = role_name(role)
     if granting:
         flash(gettext("%(email)s now has the role %(role)s.", email=email, role=role) if changed else

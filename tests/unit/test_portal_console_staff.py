@@ -1,0 +1,42 @@
+"""The console's Staff page (admins) with a fake of identity's staff API behind it."""
+
+import re
+
+from portal.adapters.http import ApiError
+from tests.unit.test_portal import AdminIdentity, FakeStaffDirectory, csrf_token, staff_client
+
+
+class UnknownGrantee(FakeStaffDirectory):
+    """Identity refusing a grant: no verified account has the address."""
+
+    def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
+        raise ApiError(404, "unknown-account")
+
+
+def test_a_refused_grant_keeps_the_address_and_the_role_chosen():
+    client = staff_client(AdminIdentity(), staff=UnknownGrantee())
+    token = csrf_token(client, "/console/staff")
+    form = {"csrf_token": token, "email": "new@example.org", "role": "support"}
+    refused = client.post("/console/staff/grants", data=form)
+    assert refused.status_code == 404
+    assert "No verified account has this email address." in refused.text
+    assert 'value="new@example.org"' in refused.text
+    assert re.search(r'<option value="support" selected>', refused.text)
+
+
+class RefusedRole(FakeStaffDirectory):
+    """Identity refusing a grant for its role (one it does not know, or no longer)."""
+
+    def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
+        raise ApiError(422, "validation-error", errors={"role": ["Must be one of: admin, support."]})
+
+
+def test_a_refused_role_is_said_next_to_the_role_field():
+    client = staff_client(AdminIdentity(), staff=RefusedRole())
+    token = csrf_token(client, "/console/staff")
+    form = {"csrf_token": token, "email": "ed@example.org", "role": "support"}
+    refused = client.post("/console/staff/grants", data=form)
+    assert refused.status_code == 400
+    errors = re.search(r'<ul class="errors" id="role-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Check this field and try again." in errors.group(1)
+    assert re.search(r'<select id="role" name="role"[^>]*aria-describedby="role-errors"', refused.text)
