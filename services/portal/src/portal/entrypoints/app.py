@@ -120,9 +120,10 @@ def long_date(value: str | None) -> str:
 
 
 def date_time(value: str | None) -> str:
-    """An ISO 8601 timestamp as date and time in the page's language and the UTC zone (the console)."""
+    """An ISO 8601 timestamp as date and time in the page's language and the UTC zone, which it names
+    ("UTC", "TU"): the console's staff are in many zones (the console)."""
     try:
-        return format_datetime(datetime.fromisoformat(value or ""), "medium")
+        return format_datetime(datetime.fromisoformat(value or ""), "long")
     except ValueError:
         return ""
 
