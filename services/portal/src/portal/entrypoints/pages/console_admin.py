@@ -15,6 +15,8 @@ from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_admin", __name__, url_prefix="/console")
+# The audit page shows this many actions, the newest; the filters narrow it to older ones.
+AUDIT_PAGE_SIZE = 100
 
 
 # --- Staff (admin) --------------------------------------------------------------------------------
@@ -68,7 +70,7 @@ def change_role(change: str) -> Response | tuple[str, int]:
 def audit() -> tuple[str, int]:
     values = {name: request.args.get(name, "").strip() for name in ("actor", "action", "from", "to")}
     errors: dict[str, list[str]] = {}
-    filters = {"actor": values["actor"], "action": values["action"]}
+    filters = {"actor": values["actor"], "action": values["action"], "limit": str(AUDIT_PAGE_SIZE)}
     for name, key, days in (("from", "since", 0), ("to", "until", 1)):
         if values[name]:
             try:
@@ -88,4 +90,6 @@ def audit() -> tuple[str, int]:
                 error, {"actor": "actor", "action": "action", "since": "from", "until": "to"}
             )
     status = 400 if errors else 200
-    return render_console("audit.html", entries=entries, values=values, errors=errors), status
+    return render_console(
+        "audit.html", entries=entries, values=values, errors=errors, page_size=AUDIT_PAGE_SIZE
+    ), status
