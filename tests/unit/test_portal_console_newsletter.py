@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
 
 
@@ -15,8 +17,51 @@ def test_a_refused_send_time_is_kept_in_its_field_to_correct():
     client = staff_client(EditorIdentity(), issues=PastTimeIssue())
     token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
     for typed in ("2020-01-01T09:00", "next tuesday"):
-        refused = client.post(
-            f"/console/newsletter/{UPLOAD}/send", data={"csrf_token": token, "send_at": typed}
-        )
+        form = {"csrf_token": token, "send_at": typed, "confirmed": "yes"}
+        refused = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
         assert refused.status_code == 400
         assert f'value="{typed}"' in send_at_field(refused.text)
+
+
+class DraftIssue(PastTimeIssue):
+    """The newsletter's issues: one draft in both languages; records the sends asked for."""
+
+    def __init__(self) -> None:
+        self.sends: list[str | None] = []
+
+    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, object]:
+        self.sends.append(send_at)
+        return {"status": "scheduled" if send_at else "sending"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "asked", "sent"),
+    [
+        ("", "Send this issue now to every subscriber", None),
+        ("2027-01-05T09:00", "at January 5, 2027, 9:00:00 AM UTC", "2027-01-05T09:00:00+00:00"),
+    ],
+)
+def test_sending_an_issue_asks_for_a_confirmation_first(typed, asked, sent):
+    issues = DraftIssue()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": typed}
+    asking = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+    assert asking.status_code == 200 and issues.sends == []
+    assert asked in asking.text.replace("\u202f", " ")
+    confirmation = re.search(r"<form [^>]*data-confirm-send.*?</form>", asking.text, re.S)
+    assert confirmation and f'name="send_at" value="{typed}"' in confirmation.group(0)
+    assert 'name="confirmed" value="yes"' in confirmation.group(0)
+    assert "Cancel the issue" not in asking.text
+
+    confirmed = client.post(f"/console/newsletter/{UPLOAD}/send", data={**form, "confirmed": "yes"})
+    assert confirmed.status_code == 303 and issues.sends == [sent]
+
+
+def test_a_french_editor_is_asked_in_french():
+    client = staff_client(EditorIdentity(), issues=DraftIssue())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    asking = client.post(
+        f"/console/newsletter/{UPLOAD}/send", data={"csrf_token": token}, headers={"Accept-Language": "fr"}
+    )
+    assert "Envoyer ce numéro maintenant à tous les abonnés" in asking.text

@@ -76,8 +76,10 @@ def render_editor(
     errors: dict[str, list[str]],
     status: int = 200,
     send_at: str = "",
+    confirming: str | None = None,
 ) -> tuple[str, int]:
-    """The editor; `send_at` is the send time as typed, kept when it is refused."""
+    """The editor; `send_at` is the send time as typed, kept when it is refused; `confirming` asks to
+    confirm the sending, "now" or at that RFC 3339 time."""
     return render_console(
         "newsletter_issue.html",
         issue=found,
@@ -86,6 +88,7 @@ def render_editor(
         errors=errors,
         issue_languages=LANGUAGES,
         send_at=send_at,
+        confirming=confirming,
     ), status
 
 
@@ -147,6 +150,9 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             flash(gettext("The issue is cancelled: it will not be sent."))
         else:
             send_at = scheduled_time(typed)
+            if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
+                found = issues.get(token(), issue_id)
+                return render_editor(found, found, preview_of(found), {}, 200, typed, send_at or "now")
             state = issues.send(token(), issue_id, send_at)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
