@@ -40,3 +40,38 @@ def test_a_refused_role_is_said_next_to_the_role_field():
     errors = re.search(r'<ul class="errors" id="role-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Check this field and try again." in errors.group(1)
     assert re.search(r'<select id="role" name="role"[^>]*aria-describedby="role-errors"', refused.text)
+
+
+class RecordedChanges(FakeStaffDirectory):
+    """Identity's staff API, recording the role changes asked for."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, str, bool]] = []
+
+    def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
+        self.changes.append((email, role, grant))
+        return True
+
+
+def test_revoking_a_role_asks_for_a_confirmation_first():
+    directory = RecordedChanges()
+    client = staff_client(AdminIdentity(), staff=directory)
+    form = {"csrf_token": csrf_token(client, "/console/staff"), "email": "ed@example.org", "role": "support"}
+    asking = client.post("/console/staff/revocations", data=form)
+    assert asking.status_code == 200 and directory.changes == []
+    assert "Revoke the role Support from ed@example.org?" in asking.text
+    confirmation = re.search(r"<form [^>]*data-confirm-revoke.*?</form>", asking.text, re.S)
+    assert confirmation and 'name="confirmed" value="yes"' in confirmation.group(0)
+    assert 'name="email" value="ed@example.org"' in confirmation.group(0)
+
+    confirmed = client.post("/console/staff/revocations", data={**form, "confirmed": "yes"})
+    assert confirmed.status_code == 303 and directory.changes == [("ed@example.org", "support", False)]
+
+
+def test_an_admin_revoking_their_own_admin_role_is_told_they_lose_the_staff_pages_in_french():
+    client = staff_client(AdminIdentity(), staff=RecordedChanges())
+    form = {"csrf_token": csrf_token(client, "/console/staff"), "email": "admin@example.org", "role": "admin"}
+    asking = client.post("/console/staff/revocations", data=form, headers={"Accept-Language": "fr"})
+    assert asking.status_code == 200
+    assert "Retirer le rôle Administrateur à admin@example.org ?" in asking.text
+    assert "C’est votre propre compte" in asking.text

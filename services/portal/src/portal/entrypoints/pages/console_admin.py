@@ -29,11 +29,16 @@ def staff() -> tuple[str, int]:
 
 
 def render_staff_page(
-    values: dict[str, str], errors: dict[str, list[str]], status: int = 200
+    values: dict[str, str],
+    errors: dict[str, list[str]],
+    status: int = 200,
+    revoking: dict[str, str] | None = None,
 ) -> tuple[str, int]:
+    """The staff page; `revoking` ({email, role}) asks to confirm that revocation."""
     members = portal().staff.members(token())
+    roles = [role.value for role in Role]
     return render_console(
-        "staff.html", members=members, roles=[role.value for role in Role], values=values, errors=errors
+        "staff.html", members=members, roles=roles, values=values, errors=errors, revoking=revoking
     ), status
 
 
@@ -42,6 +47,8 @@ def render_staff_page(
 def change_role(change: str) -> Response | tuple[str, int]:
     email, role = request.form.get("email", "").strip(), request.form.get("role", "")
     granting = change == "grants"
+    if not granting and request.form.get("confirmed") != "yes":  # their sessions end at once: ask first
+        return render_staff_page({}, {}, revoking={"email": email, "role": role})
     try:
         changed = portal().staff.change_role(token(), email, role, grant=granting)
     except ApiError as error:
