@@ -38,9 +38,19 @@ def videos() -> tuple[str, int]:
 
 
 def render_videos(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
+    """The new video's form and the page of the list the address asks for (404 past the last)."""
+    page = max(request.args.get("page", 1, int), 1)
+    try:
+        listed: dict[str, Any] | None = portal().editor.videos(token(), page)
+    except ApiError as error:  # a page past the catalogue's last one (10,000)
+        if "page" not in error.errors:
+            raise
+        listed = None
+    if listed is None or (not listed["items"] and listed["total"]):
+        listed, status = None, 404
     return render_console(
         "videos.html",
-        videos=portal().editor.videos(token()),
+        listed=listed,
         values=values,
         errors=errors,
         video_languages=LANGUAGES,
