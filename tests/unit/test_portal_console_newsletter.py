@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from portal.adapters.http import ApiError
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
 
 
@@ -65,3 +66,27 @@ def test_a_french_editor_is_asked_in_french():
         f"/console/newsletter/{UPLOAD}/send", data={"csrf_token": token}, headers={"Accept-Language": "fr"}
     )
     assert "Envoyer ce numéro maintenant à tous les abonnés" in asking.text
+
+
+class RefusedText(DraftIssue):
+    """The newsletter refusing a draft's French text: a control character pasted from a word processor."""
+
+    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+        raise ApiError(
+            422, "validation-error", errors={"body.fr": ["Contains the control character U+000B."]}
+        )
+
+
+def test_a_text_the_newsletter_refuses_is_said_next_to_its_field_in_the_editors_language():
+    client = staff_client(EditorIdentity(), issues=RefusedText())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "subject_en": "Summit", "subject_fr": "Sommet", "body_en": "Text",
+            "body_fr": "Texte\x0bcollé", "action": "save"}  # fmt: skip
+    refused = client.post(f"/console/newsletter/{UPLOAD}", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 400
+    errors = re.search(r'<ul class="errors" id="body_fr-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "caractères invisibles" in errors.group(1)
+    textarea = re.search(r'<textarea id="body_fr"[^>]*>', refused.text)
+    assert textarea and 'aria-invalid="true"' in textarea.group(0)
+    assert re.search(r'aria-describedby="markdown-hint body_fr-errors"', textarea.group(0))
+    assert "Texte\x0bcollé</textarea>" in refused.text

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError
 from portal.entrypoints.pages.console import render_console, staff_page, token
-from portal.entrypoints.problems import FORM
+from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
@@ -121,7 +121,7 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
-        return render_editor(found, texts, None, {"_form": [issue_problem(error)]}, 400)
+        return render_editor(found, texts, None, issue_errors(error), 400)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
 
@@ -180,6 +180,14 @@ def scheduled_time(value: str) -> str | None:
         return None
     when = datetime.fromisoformat(value.strip())
     return (when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)).isoformat()
+
+
+def issue_errors(error: ApiError) -> dict[str, list[str]]:
+    """The newsletter's refusal of a draft: at the top of the form, and next to each field it names."""
+    fields = {f"{part}.{language}": f"{part}_{language}" for part in ("subject", "body")
+              for language in LANGUAGES}  # fmt: skip
+    named = field_errors(error, fields) if error.status == 422 and error.errors else {}
+    return {**named, FORM: [issue_problem(error), *named.get(FORM, [])]}
 
 
 def issue_problem(error: ApiError) -> str:
