@@ -129,8 +129,8 @@ def figures_shown(page: Page) -> dict[str, str]:
 
 
 def counted_issue(page: Page) -> dict[str, int] | None:
-    """The issue page's figures, read again, once the issue is sent and every recipient's result counted."""
-    page.reload()
+    """The issue page's figures once the issue is sent and every recipient's result counted, as the
+    page shows them: it follows them on its own, never reloaded."""
     figures = {name: int(value) for name, value in figures_shown(page).items()}
     done = page.locator("dd[data-status]").get_attribute("data-status") == "sent"
     counted = figures["sent"] + figures["failed"] + figures["bounced"]

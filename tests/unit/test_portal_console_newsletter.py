@@ -90,3 +90,30 @@ def test_a_text_the_newsletter_refuses_is_said_next_to_its_field_in_the_editors_
     assert textarea and 'aria-invalid="true"' in textarea.group(0)
     assert re.search(r'aria-describedby="markdown-hint body_fr-errors"', textarea.group(0))
     assert "Texte\x0bcollé</textarea>" in refused.text
+
+
+def state_part(page: str) -> str:
+    """The issue page's part the page's script fetches again while it is marked in progress."""
+    found = re.search(r'<div id="issue-state" data-refresh-while-processing>(.*?)</div>', page, re.S)
+    assert found, "the issue's state is not a part the page refreshes"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("status", "figures", "in_progress"),
+    [
+        ("scheduled", {"recipients": 0, "sent": 0}, True),
+        ("sending", {"recipients": 3, "sent": 1}, True),
+        ("sent", {"recipients": 3, "sent": 2}, True),  # the last result not counted yet
+        ("sent", {"recipients": 3, "sent": 3}, False),
+        ("cancelled", {"recipients": 0, "sent": 0}, False),
+    ],
+)
+def test_the_figures_of_an_issue_being_sent_follow_on_the_page(status, figures, in_progress):
+    issue = {**PastTimeIssue.ISSUE, "status": status, "send_at": "2027-01-05T09:00:00+00:00",
+             "figures": {**PastTimeIssue.FIGURES, "failed": 0, "bounced": 0, **figures}}  # fmt: skip
+    issues = PastTimeIssue()
+    issues.ISSUE = issue
+    page = staff_client(EditorIdentity(), issues=issues).get(f"/console/newsletter/{UPLOAD}")
+    assert page.status_code == 200
+    assert ("data-in-progress" in state_part(page.text)) is in_progress
