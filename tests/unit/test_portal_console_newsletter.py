@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
 
 
@@ -117,3 +117,25 @@ def test_the_figures_of_an_issue_being_sent_follow_on_the_page(status, figures, 
     page = staff_client(EditorIdentity(), issues=issues).get(f"/console/newsletter/{UPLOAD}")
     assert page.status_code == 200
     assert ("data-in-progress" in state_part(page.text)) is in_progress
+
+
+class NewsletterDown:
+    """The newsletter not answering (restarting, say)."""
+
+    def get(self, token: str, issue_id: str) -> dict[str, object]:
+        raise ServiceUnavailable("newsletter", "connection refused")
+
+    create = update = preview = get
+
+
+@pytest.mark.parametrize("path", ["/console/newsletter", f"/console/newsletter/{UPLOAD}"])
+def test_an_issue_saved_while_the_newsletter_is_down_stays_on_its_page_to_save_again(path):
+    client = staff_client(EditorIdentity(), issues=NewsletterDown())
+    token = csrf_token(client, "/console/newsletter/new")
+    form = {"csrf_token": token, "subject_en": "Summit", "subject_fr": "Sommet", "body_en": "A long text",
+            "body_fr": "Un long texte", "action": "save"}  # fmt: skip
+    refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 503
+    assert "La lettre d’information est indisponible." in refused.text
+    assert re.search(rf'<form method="post" action="{path}"', refused.text)
+    assert 'value="Sommet"' in refused.text and ">Un long texte</textarea>" in refused.text

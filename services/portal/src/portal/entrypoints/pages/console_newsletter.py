@@ -9,7 +9,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from accounts_common.roles import Role
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
@@ -77,9 +77,12 @@ def render_editor(
     status: int = 200,
     send_at: str = "",
     confirming: str | None = None,
+    *,
+    state_unknown: bool = False,
 ) -> tuple[str, int]:
     """The editor; `send_at` is the send time as typed, kept when it is refused; `confirming` asks to
-    confirm the sending, "now" or at that RFC 3339 time."""
+    confirm the sending, "now" or at that RFC 3339 time; `state_unknown` leaves out the issue's state
+    and actions (the newsletter did not answer)."""
     return render_console(
         "newsletter_issue.html",
         issue=found,
@@ -89,6 +92,7 @@ def render_editor(
         issue_languages=LANGUAGES,
         send_at=send_at,
         confirming=confirming,
+        state_unknown=state_unknown,
     ), status
 
 
@@ -110,14 +114,18 @@ def too_long_preview() -> tuple[str, int]:
 def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     """Save the draft (a new one, or the issue's), or only show its preview (`action=preview`)."""
     texts = posted_texts()
-    found = portal().issues.get(token(), str(issue_id)) if issue_id else None
-    if request.form.get("action") == "preview":
-        return render_editor(found, texts, preview_of(texts), {})
     try:
+        found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+        if request.form.get("action") == "preview":
+            return render_editor(found, texts, preview_of(texts), {})
         if issue_id:
             saved = portal().issues.update(token(), str(issue_id), texts)
         else:
             saved = portal().issues.create(token(), texts)
+    except ServiceUnavailable:  # the text stays on its page, to save again in a moment
+        message = gettext("The newsletter is unavailable. Please try again in a few minutes.")
+        draft = {"id": str(issue_id), "status": "draft"} if issue_id else None
+        return render_editor(draft, texts, None, {FORM: [message]}, 503, state_unknown=True)
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
