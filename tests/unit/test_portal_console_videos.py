@@ -1,12 +1,13 @@
 """The console's Videos page (catalogue editors) with a fake of the catalogue's HTTP API behind it."""
 
+import re
 from typing import Any
 
 import pytest
 
 from portal.adapters.catalogue import EditorClient
-from portal.adapters.http import ApiError
-from tests.unit.test_portal import EditorIdentity, FakeEditor, staff_client
+from portal.adapters.http import ApiError, ServiceUnavailable
+from tests.unit.test_portal import UPLOAD, EditorIdentity, FakeEditor, csrf_token, staff_client
 
 
 class ManyVideos:
@@ -46,3 +47,28 @@ def test_a_page_past_the_last_says_so_and_leads_to_the_first(page):
     assert "This page of the list does not exist." in answer.text
     assert 'href="/console/videos">Go to the first page' in answer.text
     assert '<h2 id="new-video-heading">' in answer.text
+
+
+class CatalogueDown:
+    """The catalogue not answering (restarting, say)."""
+
+    def videos(self, token: str, *_: Any) -> dict[str, Any]:
+        raise ServiceUnavailable("catalogue", "connection refused")
+
+    video = create = edit = videos
+
+
+TEXTS = {"title_en": "Exercise", "title_fr": "Exercice", "description_en": "Long text",
+         "description_fr": "Texte long"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/console/videos", f"/console/videos/{UPLOAD}"])
+def test_texts_saved_while_the_catalogue_is_down_stay_on_their_page_to_save_again(path):
+    client = staff_client(EditorIdentity(), editor=CatalogueDown())
+    token = csrf_token(client, "/console")
+    form = {"csrf_token": token, "upload": f"/console/videos/uploads/{UPLOAD}", **TEXTS}
+    refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 503
+    assert "Le catalogue vidéo est indisponible." in refused.text
+    assert re.search(rf'<form method="post" action="{path}"', refused.text)
+    assert 'value="Exercice"' in refused.text and ">Texte long</textarea>" in refused.text
