@@ -139,3 +139,15 @@ def test_an_issue_saved_while_the_newsletter_is_down_stays_on_its_page_to_save_a
     assert "La lettre d’information est indisponible." in refused.text
     assert re.search(rf'<form method="post" action="{path}"', refused.text)
     assert 'value="Sommet"' in refused.text and ">Un long texte</textarea>" in refused.text
+
+
+def test_the_issues_list_follows_an_issue_being_sent():
+    sending = {**PastTimeIssue.ISSUE, "status": "sending",
+               "figures": {**PastTimeIssue.FIGURES, "recipients": 3, "sent": 1}}  # fmt: skip
+    issues = PastTimeIssue()
+    issues.ISSUE = sending
+    page = staff_client(EditorIdentity(), issues=issues).get("/console/newsletter")
+    found = re.search(r'<div id="issue-list" data-refresh-while-processing>(.*?)</div>', page.text, re.S)
+    assert found and re.search(r'<tr data-issue="[^"]+" data-in-progress>', found.group(1))
+    sent = staff_client(EditorIdentity(), issues=PastTimeIssue()).get("/console/newsletter")
+    assert "data-in-progress" not in sent.text

@@ -22,6 +22,16 @@ blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
 LANGUAGES = ("en", "fr")
 
 
+@blp.app_template_test("in_progress")
+def in_progress(issue: dict[str, Any]) -> bool:
+    """An issue due, going out, or sent with results still to count: its page follows it."""
+    figures = issue["figures"]
+    counted = figures["sent"] + figures["failed"] + figures["bounced"]
+    return issue["status"] in ("scheduled", "sending") or (
+        issue["status"] == "sent" and counted < figures["recipients"]
+    )
+
+
 @blp.get("/newsletter")
 @staff_page(Role.NEWSLETTER_EDITOR)
 def newsletter() -> str:
