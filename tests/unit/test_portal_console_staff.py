@@ -75,3 +75,17 @@ def test_an_admin_revoking_their_own_admin_role_is_told_they_lose_the_staff_page
     assert asking.status_code == 200
     assert "Retirer le rôle Administrateur à admin@example.org ?" in asking.text
     assert "C’est votre propre compte" in asking.text
+
+
+def test_no_role_is_chosen_for_the_admin_and_granting_without_one_asks_for_it():
+    directory = RecordedChanges()
+    client = staff_client(AdminIdentity(), staff=directory)
+    page = client.get("/console/staff")
+    select = re.search(r'<select id="role".*?</select>', page.text, re.S)
+    assert select and " selected" not in select.group(0).replace('value="" selected', "")
+    assert re.search(r'<option value="" selected[^>]*>Choose a role</option>', select.group(0))
+    form = {"csrf_token": csrf_token(client, "/console/staff"), "email": "ed@example.org", "role": ""}
+    refused = client.post("/console/staff/grants", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 400 and directory.changes == []
+    errors = re.search(r'<ul class="errors" id="role-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Choisissez un rôle." in errors.group(1)

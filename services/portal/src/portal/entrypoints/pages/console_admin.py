@@ -49,6 +49,8 @@ def change_role(change: str) -> Response | tuple[str, int]:
     granting = change == "grants"
     if not granting and request.form.get("confirmed") != "yes":  # their sessions end at once: ask first
         return render_staff_page({}, {}, revoking={"email": email, "role": role})
+    if granting and not role:  # no role is chosen beforehand: never admin by oversight
+        return render_staff_page({"email": email}, {"role": [gettext("Choose a role.")]}, 400)
     try:
         changed = portal().staff.change_role(token(), email, role, grant=granting)
     except ApiError as error:
