@@ -151,3 +151,15 @@ def test_the_issues_list_follows_an_issue_being_sent():
     assert found and re.search(r'<tr data-issue="[^"]+" data-in-progress>', found.group(1))
     sent = staff_client(EditorIdentity(), issues=PastTimeIssue()).get("/console/newsletter")
     assert "data-in-progress" not in sent.text
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
+def test_a_send_time_out_of_the_calendars_range_is_said_next_to_its_field_not_a_500(typed):
+    issues = DraftIssue()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": typed, "confirmed": "yes"}
+    refused = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+    assert refused.status_code == 400 and issues.sends == []
+    errors = re.search(r'<ul class="errors" id="send_at-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Enter the date and time, like 2026-12-24 09:00." in errors.group(1)

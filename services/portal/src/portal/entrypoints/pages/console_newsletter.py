@@ -184,7 +184,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             )
             return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
         return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
         found = issues.get(token(), issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
         return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400, typed)
@@ -193,7 +193,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
 
 def scheduled_time(value: str) -> str | None:
     """The form's date and time in RFC 3339: UTC unless it names its offset (the form's field sends
-    none); None (now) when empty; ValueError when not a time."""
+    none); None (now) when empty; ValueError when not a time, OverflowError past year 1 or 9999 in UTC."""
     if not value.strip():
         return None
     when = datetime.fromisoformat(value.strip())
