@@ -660,7 +660,7 @@ def test_a_send_time_that_has_passed_is_said_next_to_its_field_in_the_editors_la
     client = staff_client(EditorIdentity(), issues=PastTimeIssue())
     french = {"Accept-Language": "fr"}
     token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
-    form = {"csrf_token": token, "send_at": "2020-01-01T09:00"}
+    form = {"csrf_token": token, "send_at": "2020-01-01T09:00", "confirmed": "yes"}
     refused = client.post(f"/console/newsletter/{UPLOAD}/send", data=form, headers=french)
     assert refused.status_code == 400
     errors = re.search(r'<ul class="errors" id="send_at-errors">(.*?)</ul>', refused.text, re.S)

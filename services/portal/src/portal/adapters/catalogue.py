@@ -6,6 +6,7 @@ from typing import Any
 from portal.adapters.http import JsonApi
 
 PER_PAGE = 12
+EDITOR_PER_PAGE = 50  # the console's list, a page
 
 
 class CatalogueClient:
@@ -55,9 +56,11 @@ class EditorClient:
     def __init__(self, api: JsonApi) -> None:
         self.api = api
 
-    def videos(self, token: str) -> list[dict[str, Any]]:
-        """The newest videos of every status (unpublished ones first), {en, fr} texts as stored."""
-        return self.api.call("GET", "/v1/videos", token=token, query={"per_page": 50})["items"]
+    def videos(self, token: str, page: int = 1) -> dict[str, Any]:
+        """A page of the videos of every status (unpublished ones first, then the newest), {en, fr}
+        texts as stored: {items, total, page, per_page}."""
+        query = {"page": page, "per_page": EDITOR_PER_PAGE}
+        return dict(self.api.call("GET", "/v1/videos", token=token, query=query))
 
     def video(self, token: str, video_id: str) -> dict[str, Any]:
         return self.api.call("GET", _video_path(video_id), token=token)

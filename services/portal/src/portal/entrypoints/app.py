@@ -37,7 +37,6 @@ from portal.entrypoints.pages import (
 from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
-    current_path,
     install_long_forms,
     page_address,
     remember_return_to,
@@ -120,9 +119,10 @@ def long_date(value: str | None) -> str:
 
 
 def date_time(value: str | None) -> str:
-    """An ISO 8601 timestamp as date and time in the page's language and the UTC zone (the console)."""
+    """An ISO 8601 timestamp as date and time in the page's language and the UTC zone, which it names
+    ("UTC", "TU"): the console's staff are in many zones (the console)."""
     try:
-        return format_datetime(datetime.fromisoformat(value or ""), "medium")
+        return format_datetime(datetime.fromisoformat(value or ""), "long")
     except ValueError:
         return ""
 
@@ -203,9 +203,9 @@ def install_page_errors(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response | tuple[str, int]:
         if error.session_ended:
+            back_to = page_address()  # for a form, the page it was on: back there after logging in
             sign_out()
-            if request.method == "GET":
-                remember_return_to(current_path())
+            remember_return_to(back_to)
             return redirect(url_for("sessions.login", reason="expired"), code=303)
         if error.status == 403:  # a staff page whose role the service refuses (revoked meanwhile)
             return render_template(

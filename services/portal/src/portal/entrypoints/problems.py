@@ -34,6 +34,11 @@ FIELD_MESSAGES = {
     "code": lazy_gettext("Enter the 6-digit code from the email."),
 }
 OTHER_FIELD = lazy_gettext("Check this field and try again.")
+# The services' input guard names the control character it found: text pasted from another program.
+CONTROL_CHARACTER = "Contains the control character"
+INVISIBLE_CHARACTERS = lazy_gettext(
+    "Remove the invisible characters in this text (often pasted from another program), then try again."
+)
 
 
 def _problem_messages() -> dict[str, tuple[str, str]]:
@@ -81,9 +86,14 @@ def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list
         return {form_fields.get(field, FORM): [message]}
     errors: dict[str, list[str]] = {}
     for name, messages in error.errors.items():
-        translated = [
-            str(API_MESSAGES.get(message, FIELD_MESSAGES.get(name, OTHER_FIELD))) for message in messages
-        ]
+        translated = [_plain_message(name, message) for message in messages]
         shown = errors.setdefault(form_fields.get(name, FORM), [])
         shown.extend(message for message in dict.fromkeys(translated) if message not in shown)
     return errors or {FORM: [gettext("The request could not be completed. Check the form and try again.")]}
+
+
+def _plain_message(field: str, message: str) -> str:
+    """A service's message about `field` as a person reads it, in the page's language."""
+    if message.startswith(CONTROL_CHARACTER):
+        return str(INVISIBLE_CHARACTERS)
+    return str(API_MESSAGES.get(message, FIELD_MESSAGES.get(field, OTHER_FIELD)))

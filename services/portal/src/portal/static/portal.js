@@ -112,10 +112,11 @@ function watchUpload(field) {
   });
 }
 
-// A console part that shows transcoding: fetched again every few seconds while a video is processing.
+// A console part that shows work under way: fetched again every few seconds while a video is
+// processing, or an issue is due, going out or still counting its results.
 function refreshWhileProcessing(part) {
   const tick = async () => {
-    if (!part.querySelector("[data-status=processing]")) {
+    if (!part.querySelector("[data-status=processing], [data-in-progress]")) {
       return;
     }
     try {

@@ -202,6 +202,8 @@ def searched_mails(email: str) -> tuple[list[dict[str, Any]], bool, dict[str, li
 @blp.post("/deliveries/replays")
 @staff_page(Role.SUPPORT)
 def replay() -> Response:
+    # Back to the page as it was: with the mails of the person looked up, if any.
+    back = {"email": email} if (email := request.form.get("email", "").strip()) else {}
     if "all" in request.form:
         replayed = portal().mailer.replay(token())
     else:
@@ -211,9 +213,9 @@ def replay() -> Response:
             if error.status != 404:
                 raise
             flash(gettext("This dead letter is no longer in the list: it was replayed already."))
-            return see_other("console.deliveries")
+            return see_other("console.deliveries", **back)
     flash(gettext("%(count)s dead letter(s) sent again.", count=replayed))
-    return see_other("console.deliveries")
+    return see_other("console.deliveries", **back)
 
 
 # A Kafka offset is a signed 64-bit number: at most 19 digits.

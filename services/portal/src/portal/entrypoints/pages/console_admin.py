@@ -15,6 +15,8 @@ from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_admin", __name__, url_prefix="/console")
+# The audit page shows this many actions, the newest; the filters narrow it to older ones.
+AUDIT_PAGE_SIZE = 100
 
 
 # --- Staff (admin) --------------------------------------------------------------------------------
@@ -27,11 +29,16 @@ def staff() -> tuple[str, int]:
 
 
 def render_staff_page(
-    values: dict[str, str], errors: dict[str, list[str]], status: int = 200
+    values: dict[str, str],
+    errors: dict[str, list[str]],
+    status: int = 200,
+    revoking: dict[str, str] | None = None,
 ) -> tuple[str, int]:
+    """The staff page; `revoking` ({email, role}) asks to confirm that revocation."""
     members = portal().staff.members(token())
+    roles = [role.value for role in Role]
     return render_console(
-        "staff.html", members=members, roles=[role.value for role in Role], values=values, errors=errors
+        "staff.html", members=members, roles=roles, values=values, errors=errors, revoking=revoking
     ), status
 
 
@@ -40,17 +47,20 @@ def render_staff_page(
 def change_role(change: str) -> Response | tuple[str, int]:
     email, role = request.form.get("email", "").strip(), request.form.get("role", "")
     granting = change == "grants"
+    if not granting and request.form.get("confirmed") != "yes":  # their sessions end at once: ask first
+        return render_staff_page({}, {}, revoking={"email": email, "role": role})
+    if granting and not role:  # no role is chosen beforehand: never admin by oversight
+        return render_staff_page({"email": email}, {"role": [gettext("Choose a role.")]}, 400)
     try:
         changed = portal().staff.change_role(token(), email, role, grant=granting)
     except ApiError as error:
         if error.status not in (404, 422):
             raise
+        typed = {"email": email, "role": role}
         if error.status == 404:
             message = gettext("No verified account has this email address.")
-            return render_staff_page({"email": email}, {"email": [message]}, 404)
-        return render_staff_page(
-            {"email": email}, field_errors(error, {"email": "email", "role": "role"}), 400
-        )
+            return render_staff_page(typed, {"email": [message]}, 404)
+        return render_staff_page(typed, field_errors(error, {"email": "email", "role": "role"}), 400)
     role = role_name(role)
     if granting:
         flash(gettext("%(email)s now has the role %(role)s.", email=email, role=role) if changed else
@@ -69,7 +79,7 @@ def change_role(change: str) -> Response | tuple[str, int]:
 def audit() -> tuple[str, int]:
     values = {name: request.args.get(name, "").strip() for name in ("actor", "action", "from", "to")}
     errors: dict[str, list[str]] = {}
-    filters = {"actor": values["actor"], "action": values["action"]}
+    filters = {"actor": values["actor"], "action": values["action"], "limit": str(AUDIT_PAGE_SIZE)}
     for name, key, days in (("from", "since", 0), ("to", "until", 1)):
         if values[name]:
             try:
@@ -89,4 +99,6 @@ def audit() -> tuple[str, int]:
                 error, {"actor": "actor", "action": "action", "since": "from", "until": "to"}
             )
     status = 400 if errors else 200
-    return render_console("audit.html", entries=entries, values=values, errors=errors), status
+    return render_console(
+        "audit.html", entries=entries, values=values, errors=errors, page_size=AUDIT_PAGE_SIZE
+    ), status

@@ -9,9 +9,9 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from accounts_common.roles import Role
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints.pages.console import render_console, staff_page, token
-from portal.entrypoints.problems import FORM
+from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
@@ -20,6 +20,16 @@ blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
 # --- Newsletter (newsletter-editor) ---------------------------------------------------------------
 
 LANGUAGES = ("en", "fr")
+
+
+@blp.app_template_test("in_progress")
+def in_progress(issue: dict[str, Any]) -> bool:
+    """An issue due, going out, or sent with results still to count: its page follows it."""
+    figures = issue["figures"]
+    counted = figures["sent"] + figures["failed"] + figures["bounced"]
+    return issue["status"] in ("scheduled", "sending") or (
+        issue["status"] == "sent" and counted < figures["recipients"]
+    )
 
 
 @blp.get("/newsletter")
@@ -75,7 +85,14 @@ def render_editor(
     preview: dict[str, Any] | None,
     errors: dict[str, list[str]],
     status: int = 200,
+    send_at: str = "",
+    confirming: str | None = None,
+    *,
+    state_unknown: bool = False,
 ) -> tuple[str, int]:
+    """The editor; `send_at` is the send time as typed, kept when it is refused; `confirming` asks to
+    confirm the sending, "now" or at that RFC 3339 time; `state_unknown` leaves out the issue's state
+    and actions (the newsletter did not answer)."""
     return render_console(
         "newsletter_issue.html",
         issue=found,
@@ -83,6 +100,9 @@ def render_editor(
         preview=preview,
         errors=errors,
         issue_languages=LANGUAGES,
+        send_at=send_at,
+        confirming=confirming,
+        state_unknown=state_unknown,
     ), status
 
 
@@ -104,18 +124,22 @@ def too_long_preview() -> tuple[str, int]:
 def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     """Save the draft (a new one, or the issue's), or only show its preview (`action=preview`)."""
     texts = posted_texts()
-    found = portal().issues.get(token(), str(issue_id)) if issue_id else None
-    if request.form.get("action") == "preview":
-        return render_editor(found, texts, preview_of(texts), {})
     try:
+        found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+        if request.form.get("action") == "preview":
+            return render_editor(found, texts, preview_of(texts), {})
         if issue_id:
             saved = portal().issues.update(token(), str(issue_id), texts)
         else:
             saved = portal().issues.create(token(), texts)
+    except ServiceUnavailable:  # the text stays on its page, to save again in a moment
+        message = gettext("The newsletter is unavailable. Please try again in a few minutes.")
+        draft = {"id": str(issue_id), "status": "draft"} if issue_id else None
+        return render_editor(draft, texts, None, {FORM: [message]}, 503, state_unknown=True)
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
-        return render_editor(found, texts, None, {"_form": [issue_problem(error)]}, 400)
+        return render_editor(found, texts, None, issue_errors(error), 400)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
 
@@ -134,6 +158,7 @@ def too_long_issue(issue_id: Any = None) -> tuple[str, int]:
 @staff_page(Role.NEWSLETTER_EDITOR)
 def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
     issues, issue_id = portal().issues, str(issue_id)
+    typed = request.form.get("send_at", "")
     try:
         if action == "test":
             sent = issues.test(token(), issue_id)
@@ -142,7 +167,10 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             issues.cancel(token(), issue_id)
             flash(gettext("The issue is cancelled: it will not be sent."))
         else:
-            send_at = scheduled_time(request.form.get("send_at", ""))
+            send_at = scheduled_time(typed)
+            if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
+                found = issues.get(token(), issue_id)
+                return render_editor(found, found, preview_of(found), {}, 200, typed, send_at or "now")
             state = issues.send(token(), issue_id, send_at)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
@@ -154,22 +182,30 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             passed = gettext(
                 "This time has passed. Leave the field empty to send now, or choose a later time."
             )
-            return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400)
+            return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
         return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
         found = issues.get(token(), issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
-        return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400)
+        return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400, typed)
     return see_other("console_newsletter.issue", issue_id=issue_id)
 
 
 def scheduled_time(value: str) -> str | None:
     """The form's date and time in RFC 3339: UTC unless it names its offset (the form's field sends
-    none); None (now) when empty; ValueError when not a time."""
+    none); None (now) when empty; ValueError when not a time, OverflowError past year 1 or 9999 in UTC."""
     if not value.strip():
         return None
     when = datetime.fromisoformat(value.strip())
     return (when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)).isoformat()
+
+
+def issue_errors(error: ApiError) -> dict[str, list[str]]:
+    """The newsletter's refusal of a draft: at the top of the form, and next to each field it names."""
+    fields = {f"{part}.{language}": f"{part}_{language}" for part in ("subject", "body")
+              for language in LANGUAGES}  # fmt: skip
+    named = field_errors(error, fields) if error.status == 422 and error.errors else {}
+    return {**named, FORM: [issue_problem(error), *named.get(FORM, [])]}
 
 
 def issue_problem(error: ApiError) -> str:

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
 from accounts_common.roles import Role
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.adapters.uploads import REQUEST_HEADERS
 from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import FORM, field_errors
@@ -38,9 +38,22 @@ def videos() -> tuple[str, int]:
 
 
 def render_videos(values: dict[str, Any], errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
+    """The new video's form and the page of the list the address asks for (404 past the last)."""
+    page, unavailable = max(request.args.get("page", 1, int), 1), False
+    try:
+        listed: dict[str, Any] | None = portal().editor.videos(token(), page)
+    except ServiceUnavailable:  # the form still shows, with what was typed in it
+        listed, unavailable, status = None, True, 503
+    except ApiError as error:  # a page past the catalogue's last one (10,000)
+        if "page" not in error.errors:
+            raise
+        listed = None
+    if not unavailable and (listed is None or (not listed["items"] and listed["total"])):
+        listed, status = None, 404
     return render_console(
         "videos.html",
-        videos=portal().editor.videos(token()),
+        listed=listed,
+        unavailable=unavailable,
         values=values,
         errors=errors,
         video_languages=LANGUAGES,
@@ -74,6 +87,8 @@ def create() -> Response | tuple[str, int]:
         return render_videos(values, {"title_en": [gettext("Give the video a title.")]}, 400)
     try:
         created = portal().editor.create(token(), upload_id, texts)
+    except ServiceUnavailable:
+        return render_videos(values, {FORM: [catalogue_unavailable()]}, 503)
     except ApiError as error:
         if error.status not in (409, 422):
             raise
@@ -119,6 +134,10 @@ def edit(video_id: UUID) -> Response | tuple[str, int]:
     texts = posted_texts()
     try:
         portal().editor.edit(token(), str(video_id), texts)
+    except ServiceUnavailable:  # the texts stay on their page, to save again in a moment
+        unknown, errors = {"id": str(video_id), "title": texts["title"]}, {FORM: [catalogue_unavailable()]}
+        return render_console("video.html", video=unknown, texts=texts, errors=errors,
+                              video_languages=LANGUAGES, state_unknown=True), 503  # fmt: skip
     except ApiError as error:
         if error.status == 404:
             abort(404)
@@ -127,6 +146,10 @@ def edit(video_id: UUID) -> Response | tuple[str, int]:
         return render_video(str(video_id), texts, video_errors(error), 400)
     flash(gettext("The video's texts are saved."))
     return see_other("console_videos.video", video_id=video_id)
+
+
+def catalogue_unavailable() -> str:
+    return gettext("The video catalogue is unavailable. Please try again in a few minutes.")
 
 
 def texts_too_long() -> dict[str, list[str]]:

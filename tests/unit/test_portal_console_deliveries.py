@@ -1,0 +1,37 @@
+"""The console's Deliveries page (support) with a fake of the mailer behind it."""
+
+import re
+from urllib.parse import unquote
+
+import pytest
+
+from portal.adapters.http import ApiError
+from tests.unit.test_portal import FakeMailer, SupportStaffIdentity, csrf_token, staff_client
+
+PAGE = "/console/deliveries?email=ana.silva%40example.org"
+
+
+class ReplayedMeanwhile(FakeMailer):
+    """The mailer: the dead letter asked for was replayed by someone else meanwhile."""
+
+    def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
+        raise ApiError(404, "unknown-dead-letter")
+
+
+@pytest.mark.parametrize(
+    ("replay", "mailer"),
+    [
+        ({"partition": "0", "offset": "7"}, FakeMailer),
+        ({"all": "1"}, FakeMailer),
+        ({"partition": "0", "offset": "7"}, ReplayedMeanwhile),
+    ],
+    ids=["one", "all", "replayed meanwhile"],
+)
+def test_a_replay_returns_to_the_mails_of_the_person_looked_up(replay, mailer):
+    client = staff_client(SupportStaffIdentity(), mailer=mailer())
+    page = client.get(PAGE)
+    forms = re.findall(r'<form method="post" action="/console/deliveries/replays".*?</form>', page.text, re.S)
+    assert forms and all('name="email" value="ana.silva@example.org"' in form for form in forms)
+    form = {"csrf_token": csrf_token(client, PAGE), "email": "ana.silva@example.org", **replay}
+    answer = client.post("/console/deliveries/replays", data=form)
+    assert (answer.status_code, unquote(answer.headers["Location"])) == (303, unquote(PAGE))

@@ -1,0 +1,165 @@
+"""The console's Newsletter pages (newsletter editors) with fakes of the newsletter behind them."""
+
+import re
+
+import pytest
+
+from portal.adapters.http import ApiError, ServiceUnavailable
+from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
+
+
+def send_at_field(page: str) -> str:
+    found = re.search(r'<input id="send_at"[^>]*>', page)
+    assert found, "the page has no send_at field"
+    return found.group(0)
+
+
+def test_a_refused_send_time_is_kept_in_its_field_to_correct():
+    client = staff_client(EditorIdentity(), issues=PastTimeIssue())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    for typed in ("2020-01-01T09:00", "next tuesday"):
+        form = {"csrf_token": token, "send_at": typed, "confirmed": "yes"}
+        refused = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+        assert refused.status_code == 400
+        assert f'value="{typed}"' in send_at_field(refused.text)
+
+
+class DraftIssue(PastTimeIssue):
+    """The newsletter's issues: one draft in both languages; records the sends asked for."""
+
+    def __init__(self) -> None:
+        self.sends: list[str | None] = []
+
+    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, object]:
+        self.sends.append(send_at)
+        return {"status": "scheduled" if send_at else "sending"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "asked", "sent"),
+    [
+        ("", "Send this issue now to every subscriber", None),
+        ("2027-01-05T09:00", "at January 5, 2027, 9:00:00 AM UTC", "2027-01-05T09:00:00+00:00"),
+    ],
+)
+def test_sending_an_issue_asks_for_a_confirmation_first(typed, asked, sent):
+    issues = DraftIssue()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": typed}
+    asking = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+    assert asking.status_code == 200 and issues.sends == []
+    assert asked in asking.text.replace("\u202f", " ")
+    confirmation = re.search(r"<form [^>]*data-confirm-send.*?</form>", asking.text, re.S)
+    assert confirmation and f'name="send_at" value="{typed}"' in confirmation.group(0)
+    assert 'name="confirmed" value="yes"' in confirmation.group(0)
+    assert "Cancel the issue" not in asking.text
+
+    confirmed = client.post(f"/console/newsletter/{UPLOAD}/send", data={**form, "confirmed": "yes"})
+    assert confirmed.status_code == 303 and issues.sends == [sent]
+
+
+def test_a_french_editor_is_asked_in_french():
+    client = staff_client(EditorIdentity(), issues=DraftIssue())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    asking = client.post(
+        f"/console/newsletter/{UPLOAD}/send", data={"csrf_token": token}, headers={"Accept-Language": "fr"}
+    )
+    assert "Envoyer ce numéro maintenant à tous les abonnés" in asking.text
+
+
+class RefusedText(DraftIssue):
+    """The newsletter refusing a draft's French text: a control character pasted from a word processor."""
+
+    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+        raise ApiError(
+            422, "validation-error", errors={"body.fr": ["Contains the control character U+000B."]}
+        )
+
+
+def test_a_text_the_newsletter_refuses_is_said_next_to_its_field_in_the_editors_language():
+    client = staff_client(EditorIdentity(), issues=RefusedText())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "subject_en": "Summit", "subject_fr": "Sommet", "body_en": "Text",
+            "body_fr": "Texte\x0bcollé", "action": "save"}  # fmt: skip
+    refused = client.post(f"/console/newsletter/{UPLOAD}", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 400
+    errors = re.search(r'<ul class="errors" id="body_fr-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "caractères invisibles" in errors.group(1)
+    textarea = re.search(r'<textarea id="body_fr"[^>]*>', refused.text)
+    assert textarea and 'aria-invalid="true"' in textarea.group(0)
+    assert re.search(r'aria-describedby="markdown-hint body_fr-errors"', textarea.group(0))
+    assert "Texte\x0bcollé</textarea>" in refused.text
+
+
+def state_part(page: str) -> str:
+    """The issue page's part the page's script fetches again while it is marked in progress."""
+    found = re.search(r'<div id="issue-state" data-refresh-while-processing>(.*?)</div>', page, re.S)
+    assert found, "the issue's state is not a part the page refreshes"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("status", "figures", "in_progress"),
+    [
+        ("scheduled", {"recipients": 0, "sent": 0}, True),
+        ("sending", {"recipients": 3, "sent": 1}, True),
+        ("sent", {"recipients": 3, "sent": 2}, True),  # the last result not counted yet
+        ("sent", {"recipients": 3, "sent": 3}, False),
+        ("cancelled", {"recipients": 0, "sent": 0}, False),
+    ],
+)
+def test_the_figures_of_an_issue_being_sent_follow_on_the_page(status, figures, in_progress):
+    issue = {**PastTimeIssue.ISSUE, "status": status, "send_at": "2027-01-05T09:00:00+00:00",
+             "figures": {**PastTimeIssue.FIGURES, "failed": 0, "bounced": 0, **figures}}  # fmt: skip
+    issues = PastTimeIssue()
+    issues.ISSUE = issue
+    page = staff_client(EditorIdentity(), issues=issues).get(f"/console/newsletter/{UPLOAD}")
+    assert page.status_code == 200
+    assert ("data-in-progress" in state_part(page.text)) is in_progress
+
+
+class NewsletterDown:
+    """The newsletter not answering (restarting, say)."""
+
+    def get(self, token: str, issue_id: str) -> dict[str, object]:
+        raise ServiceUnavailable("newsletter", "connection refused")
+
+    create = update = preview = get
+
+
+@pytest.mark.parametrize("path", ["/console/newsletter", f"/console/newsletter/{UPLOAD}"])
+def test_an_issue_saved_while_the_newsletter_is_down_stays_on_its_page_to_save_again(path):
+    client = staff_client(EditorIdentity(), issues=NewsletterDown())
+    token = csrf_token(client, "/console/newsletter/new")
+    form = {"csrf_token": token, "subject_en": "Summit", "subject_fr": "Sommet", "body_en": "A long text",
+            "body_fr": "Un long texte", "action": "save"}  # fmt: skip
+    refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 503
+    assert "La lettre d’information est indisponible." in refused.text
+    assert re.search(rf'<form method="post" action="{path}"', refused.text)
+    assert 'value="Sommet"' in refused.text and ">Un long texte</textarea>" in refused.text
+
+
+def test_the_issues_list_follows_an_issue_being_sent():
+    sending = {**PastTimeIssue.ISSUE, "status": "sending",
+               "figures": {**PastTimeIssue.FIGURES, "recipients": 3, "sent": 1}}  # fmt: skip
+    issues = PastTimeIssue()
+    issues.ISSUE = sending
+    page = staff_client(EditorIdentity(), issues=issues).get("/console/newsletter")
+    found = re.search(r'<div id="issue-list" data-refresh-while-processing>(.*?)</div>', page.text, re.S)
+    assert found and re.search(r'<tr data-issue="[^"]+" data-in-progress>', found.group(1))
+    sent = staff_client(EditorIdentity(), issues=PastTimeIssue()).get("/console/newsletter")
+    assert "data-in-progress" not in sent.text
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
+def test_a_send_time_out_of_the_calendars_range_is_said_next_to_its_field_not_a_500(typed):
+    issues = DraftIssue()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": typed, "confirmed": "yes"}
+    refused = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+    assert refused.status_code == 400 and issues.sends == []
+    errors = re.search(r'<ul class="errors" id="send_at-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Enter the date and time, like 2026-12-24 09:00." in errors.group(1)

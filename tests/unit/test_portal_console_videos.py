@@ -1,0 +1,74 @@
+"""The console's Videos page (catalogue editors) with a fake of the catalogue's HTTP API behind it."""
+
+import re
+from typing import Any
+
+import pytest
+
+from portal.adapters.catalogue import EditorClient
+from portal.adapters.http import ApiError, ServiceUnavailable
+from tests.unit.test_portal import UPLOAD, EditorIdentity, FakeEditor, csrf_token, staff_client
+
+
+class ManyVideos:
+    """The catalogue's GET /v1/videos for an editor: 120 videos, `per_page` a page (20 unless asked),
+    and its 422 past page 10,000."""
+
+    base_url = "http://catalogue.invalid"
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+             query: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:  # fmt: skip
+        assert (method, path) == ("GET", "/v1/videos")
+        page, per_page = int((query or {}).get("page", 1)), int((query or {}).get("per_page", 20))
+        if page > 10_000:
+            raise ApiError(422, "validation-error", errors={"page": ["Must be between 1 and 10000."]})
+        every = [{**FakeEditor.VIDEO, "id": f"v-{n}", "title": {"en": f"Video {n}"}} for n in range(120)]
+        items = every[(page - 1) * per_page : page * per_page]
+        return {"items": items, "total": len(every), "page": page, "per_page": per_page}
+
+
+def client():  # type: ignore[no-untyped-def]
+    return staff_client(EditorIdentity(), editor=EditorClient(ManyVideos()))  # type: ignore[arg-type]
+
+
+def test_every_video_can_be_reached_page_by_page():
+    first = client().get("/console/videos")
+    assert first.status_code == 200 and "Video 0<" in first.text and "Video 50<" not in first.text
+    assert "Page 1 of 3" in first.text and 'href="/console/videos?page=2">Next page' in first.text
+    last = client().get("/console/videos?page=3")
+    assert last.status_code == 200 and "Video 119<" in last.text and "Page 3 of 3" in last.text
+    assert 'href="/console/videos?page=2">Previous page' in last.text and "Next page" not in last.text
+
+
+@pytest.mark.parametrize("page", ["4", "10001"])
+def test_a_page_past_the_last_says_so_and_leads_to_the_first(page):
+    answer = client().get(f"/console/videos?page={page}")
+    assert answer.status_code == 404
+    assert "This page of the list does not exist." in answer.text
+    assert 'href="/console/videos">Go to the first page' in answer.text
+    assert '<h2 id="new-video-heading">' in answer.text
+
+
+class CatalogueDown:
+    """The catalogue not answering (restarting, say)."""
+
+    def videos(self, token: str, *_: Any) -> dict[str, Any]:
+        raise ServiceUnavailable("catalogue", "connection refused")
+
+    video = create = edit = videos
+
+
+TEXTS = {"title_en": "Exercise", "title_fr": "Exercice", "description_en": "Long text",
+         "description_fr": "Texte long"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/console/videos", f"/console/videos/{UPLOAD}"])
+def test_texts_saved_while_the_catalogue_is_down_stay_on_their_page_to_save_again(path):
+    client = staff_client(EditorIdentity(), editor=CatalogueDown())
+    token = csrf_token(client, "/console")
+    form = {"csrf_token": token, "upload": f"/console/videos/uploads/{UPLOAD}", **TEXTS}
+    refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 503
+    assert "Le catalogue vidéo est indisponible." in refused.text
+    assert re.search(rf'<form method="post" action="{path}"', refused.text)
+    assert 'value="Exercice"' in refused.text and ">Texte long</textarea>" in refused.text
