@@ -112,27 +112,34 @@ function watchUpload(field) {
   });
 }
 
-// A console part that shows work under way: fetched again every few seconds while a video is
-// processing, or an issue is due, going out or still counting its results.
+// A console part that shows work under way: fetched again while a video is processing, or an issue
+// is due, going out or still counting its results. Every 2 s while it changes; each fetch that finds
+// it unchanged doubles the wait, up to 10 s (an issue scheduled for next week, a tab left open).
+const REFRESH_MS = 2000;
+const REFRESH_MAX_MS = 10000;
+
 function refreshWhileProcessing(part) {
+  let wait = REFRESH_MS;
   const tick = async () => {
     if (!part.querySelector("[data-status=processing], [data-in-progress]")) {
       return;
     }
     try {
       const response = await fetch(window.location.href, { credentials: "same-origin" });
-      if (response.ok) {
-        const page = new DOMParser().parseFromString(await response.text(), "text/html");
-        const fresh = page.getElementById(part.id);
-        if (fresh) {
-          part.innerHTML = fresh.innerHTML;
-        }
+      const fresh = response.ok
+        ? new DOMParser().parseFromString(await response.text(), "text/html").getElementById(part.id)
+        : null;
+      if (fresh && fresh.innerHTML !== part.innerHTML) {
+        part.innerHTML = fresh.innerHTML;
+        wait = REFRESH_MS;
+      } else {
+        wait = Math.min(wait * 2, REFRESH_MAX_MS);
       }
     } finally {
-      setTimeout(tick, 2000);
+      setTimeout(tick, wait);
     }
   };
-  setTimeout(tick, 2000);
+  setTimeout(tick, wait);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
