@@ -42,3 +42,17 @@ def test_a_trail_longer_than_the_page_says_only_the_newest_are_shown(language, s
 def test_a_short_trail_is_shown_whole_without_a_word_about_older_actions():
     page = staff_client(AdminIdentity(), staff=FakeStaffDirectory()).get("/console/audit")
     assert page.status_code == 200 and "Only the newest" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [("en", ["From (day, UTC)", "To (day, UTC)"]), ("fr", ["Du (jour, TU)", "Au (jour, TU)"])],
+)
+def test_the_day_filters_say_their_days_are_utc_days(language, labels):
+    """The trail's times are shown in UTC, and a day searched runs from 00:00 UTC: an admin west or east
+    of it would otherwise miss the actions near midnight."""
+    page = staff_client(AdminIdentity(), staff=FakeStaffDirectory()).get(
+        "/console/audit", headers={"Accept-Language": language}
+    )
+    shown = [re.search(rf'<label for="{name}">(.*?)</label>', page.text) for name in ("from", "to")]
+    assert [label.group(1) if label else None for label in shown] == labels

@@ -68,6 +68,44 @@ def test_a_french_editor_is_asked_in_french():
     assert "Envoyer ce numéro maintenant à tous les abonnés" in asking.text
 
 
+class CancellableIssue(DraftIssue):
+    """The newsletter's issues: one draft; records the cancellations asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancels: list[str] = []
+
+    def cancel(self, token: str, issue_id: str) -> None:
+        self.cancels.append(issue_id)
+
+
+def test_cancelling_an_issue_asks_for_a_confirmation_first():
+    """A cancelled issue can never be sent: one click next to "Send me a test" must not do it."""
+    issues = CancellableIssue()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    asking = client.post(f"/console/newsletter/{UPLOAD}/cancel", data={"csrf_token": token})
+    assert asking.status_code == 200 and issues.cancels == []
+    assert "Cancel this issue?" in asking.text
+    confirmation = re.search(r"<form [^>]*data-confirm-cancel.*?</form>", asking.text, re.S)
+    assert confirmation and 'name="confirmed" value="yes"' in confirmation.group(0)
+    assert "Send or schedule" not in asking.text
+
+    confirmed = client.post(
+        f"/console/newsletter/{UPLOAD}/cancel", data={"csrf_token": token, "confirmed": "yes"}
+    )
+    assert confirmed.status_code == 303 and issues.cancels == [UPLOAD]
+
+
+def test_a_french_editor_is_asked_to_confirm_a_cancellation_in_french():
+    client = staff_client(EditorIdentity(), issues=CancellableIssue())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    asking = client.post(
+        f"/console/newsletter/{UPLOAD}/cancel", data={"csrf_token": token}, headers={"Accept-Language": "fr"}
+    )
+    assert "Annuler ce numéro ?" in asking.text.replace("\u202f", " ")
+
+
 class RefusedText(DraftIssue):
     """The newsletter refusing a draft's French text: a control character pasted from a word processor."""
 

@@ -91,8 +91,8 @@ def render_editor(
     state_unknown: bool = False,
 ) -> tuple[str, int]:
     """The editor; `send_at` is the send time as typed, kept when it is refused; `confirming` asks to
-    confirm the sending, "now" or at that RFC 3339 time; `state_unknown` leaves out the issue's state
-    and actions (the newsletter did not answer)."""
+    confirm the sending, "now" or at that RFC 3339 time, or the cancellation ("cancel");
+    `state_unknown` leaves out the issue's state and actions (the newsletter did not answer)."""
     return render_console(
         "newsletter_issue.html",
         issue=found,
@@ -164,6 +164,9 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             sent = issues.test(token(), issue_id)
             flash(gettext("A test was sent to %(email)s, in each language written.", email=sent["email"]))
         elif action == "cancel":
+            if request.form.get("confirmed") != "yes":  # a cancelled issue is never sent: ask first
+                found = issues.get(token(), issue_id)
+                return render_editor(found, found, preview_of(found), {}, 200, confirming="cancel")
             issues.cancel(token(), issue_id)
             flash(gettext("The issue is cancelled: it will not be sent."))
         else:
