@@ -830,6 +830,7 @@ def test_a_page_past_the_last_says_so_and_leads_to_the_first_not_that_the_catalo
     assert 'href="/?q=exercise">Go to the first page' in answer.text
     assert "unavailable" not in answer.text
     assert "Video 12" in client.get("/?q=exercise&page=2").text
+    assert 'href="/?page=2&amp;q=exercise">Next page' in client.get("/?q=exercise").text  # the words kept
 
 
 def test_search_words_the_catalogue_refuses_are_said_to_be_so_not_that_the_catalogue_is_down():
