@@ -6,11 +6,13 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from kafka.errors import TopicAuthorizationFailedError
 
 from accounts_common.db import create_pool
 from accounts_common.roles import Role
 from mailer.entrypoints.app import create_app
 from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer.support import Support
 from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import bearer, private_mailer_settings, staff_token
 
@@ -44,3 +46,23 @@ def test_a_silent_kafka_is_a_503_problem(
     assert answer.mimetype == "application/problem+json"
     assert answer.json["type"].endswith("/dead-letters-unavailable")
     assert "Kafka did not answer" in answer.json["detail"]
+
+
+def test_a_kafka_refusing_the_mailers_acl_is_a_503_that_says_so_not_an_outage(
+    mailer_db, served_identity, identity_pool, infra, monkeypatch, caplog
+):
+    """The local broker has no ACLs: the refusal is kafka-python's own, raised where the letters are read."""
+
+    def refused(self: Support) -> list[object]:
+        raise TopicAuthorizationFailedError({"mailer.dlq"})
+
+    monkeypatch.setattr(Support, "dead_letters", refused)
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "refused")
+    support = bearer(staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT))
+    with create_pool(mailer_db, name="test-mailer-refused") as pool:
+        answer = create_app(settings, pool).test_client().get("/v1/dead-letters", headers=support)
+    assert answer.status_code == 503 and answer.json["type"].endswith("/dead-letters-unavailable")
+    assert "does not authorize" in answer.json["detail"] and "did not answer" not in answer.json["detail"]
+    assert any(
+        "grant its ACLs" in record.getMessage() for record in caplog.records if record.levelname == "ERROR"
+    )

@@ -102,6 +102,13 @@ def create_api_app(
     return app
 
 
+def document_schema(app: Flask, schema: str, **keywords: Any) -> None:
+    """Add JSON Schema keywords marshmallow cannot say (`dependentRequired` for a `@validates_schema`
+    rule) to a request schema in the app's OpenAPI document."""
+    api: flask_smorest.Api = app.extensions["problem_api"]
+    api.spec.components.schemas[schema].update(keywords)
+
+
 def document_field(app: Flask, schema: str, field: str, **keywords: Any) -> None:
     """Add JSON Schema keywords known only once the app is configured (a policy's pattern) to a field
     of a request schema in the app's OpenAPI document."""

@@ -1,5 +1,6 @@
 """The mailer's HTTP endpoints for support staff: where a person's emails went, and the dead letters."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -12,6 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from accounts_common.authorization import authorize_role
 from accounts_common.dlq import ReplayFailed
+from accounts_common.kafka import REFUSED, not_authorized
 from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
 from accounts_common.textfields import Mailbox
@@ -23,7 +25,8 @@ blp = Blueprint(
 
 NOT_SUPPORT = "role-required: not support staff; second-factor-required: logged in without a TOTP code"
 PROBLEMS = {401: "No valid access token", 403: NOT_SUPPORT}
-UNAVAILABLE = "dead-letters-unavailable: Kafka did not answer"
+log = logging.getLogger(__name__)
+UNAVAILABLE = "dead-letters-unavailable: Kafka did not answer, or refused the mailer's login or ACLs"
 NO_SUCH_LETTER = "unknown-dead-letter: no letter at that partition and offset"
 
 
@@ -67,6 +70,8 @@ class DeadLetterList(Schema):
 class ReplayRequest(Schema):
     partition = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10_000))
     offset = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    # both_or_neither, as the OpenAPI document says it (see entrypoints/app.py).
+    DEPENDENT_REQUIRED = {"partition": ["offset"], "offset": ["partition"]}
 
     @validates_schema
     def both_or_neither(self, data, **kwargs):  # type: ignore[no-untyped-def]
@@ -84,9 +89,14 @@ def support() -> Support:
 
 @contextmanager
 def kafka_answers() -> Iterator[None]:
-    """Dead letters live in Kafka: when it does not answer, a 503 problem says so (retry later)."""
+    """Dead letters live in Kafka: when it does not answer, a 503 problem says so (retry later); when
+    it refuses the mailer's login or ACLs, the problem and the log say that (an operator must act)."""
     try:
         yield
+    except REFUSED as error:
+        refused = not_authorized("mailer web", error)
+        log.error("%s", refused)
+        raise Problem(503, "dead-letters-unavailable", str(refused)) from None
     except (ReplayFailed, KafkaError) as error:
         raise Problem(503, "dead-letters-unavailable", f"Kafka did not answer: {error}") from None
 
