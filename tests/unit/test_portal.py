@@ -624,8 +624,8 @@ class SentIssue:
         "figures": FIGURES,
     }
 
-    def list(self, token: str) -> list[dict[str, object]]:
-        return [self.ISSUE]
+    def list(self, token: str, page: int = 1) -> dict[str, object]:
+        return {"items": [self.ISSUE], "total": 1, "page": page, "per_page": 50}
 
     def get(self, token: str, issue_id: str) -> dict[str, object]:
         return self.ISSUE

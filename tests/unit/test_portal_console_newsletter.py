@@ -1,10 +1,12 @@
 """The console's Newsletter pages (newsletter editors) with fakes of the newsletter behind them."""
 
 import re
+from typing import Any
 
 import pytest
 
 from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.adapters.newsletter import IssuesClient
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
 
 
@@ -201,3 +203,51 @@ def test_a_send_time_out_of_the_calendars_range_is_said_next_to_its_field_not_a_
     assert refused.status_code == 400 and issues.sends == []
     errors = re.search(r'<ul class="errors" id="send_at-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Enter the date and time, like 2026-12-24 09:00." in errors.group(1)
+
+
+class ManyIssues:
+    """The newsletter's GET /v1/issues: 120 issues newest first, `per_page` a page (20 unless asked),
+    the oldest scheduled; and its 422 past page 10,000."""
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+             query: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:  # fmt: skip
+        assert (method, path, token) == ("GET", "/v1/issues", "a-staff-token")
+        page, per_page = int((query or {}).get("page", 1)), int((query or {}).get("per_page", 20))
+        if page > 10_000:
+            raise ApiError(422, "validation-error", errors={"page": ["Must be between 1 and 10000."]})
+        every = [{**PastTimeIssue.ISSUE, "id": f"i-{n}", "subject": {"en": f"Issue {n}"}} for n in range(120)]
+        every[-1] = {**every[-1], "status": "scheduled", "send_at": "2027-01-05T09:00:00+00:00"}
+        items = every[(page - 1) * per_page : page * per_page]
+        return {"items": items, "total": len(every), "page": page, "per_page": per_page}
+
+
+def issues_client():  # type: ignore[no-untyped-def]
+    return staff_client(EditorIdentity(), issues=IssuesClient(ManyIssues()))  # type: ignore[arg-type]
+
+
+def issue_list(page: str) -> str:
+    found = re.search(r'<div id="issue-list" data-refresh-while-processing>(.*?)</div>', page, re.S)
+    assert found, "the list is not a part the page refreshes"
+    return found.group(1)
+
+
+def test_every_issue_can_be_reached_page_by_page_and_the_oldest_is_followed_on_its_page():
+    first = issues_client().get("/console/newsletter")
+    assert first.status_code == 200 and ">Issue 0<" in first.text and ">Issue 50<" not in first.text
+    assert "Page 1 of 3" in first.text and 'href="/console/newsletter?page=2">Next page' in first.text
+    last = issues_client().get("/console/newsletter?page=3")
+    assert last.status_code == 200 and "Page 3 of 3" in last.text and "Next page" not in last.text
+    assert 'href="/console/newsletter?page=2">Previous page' in last.text
+    part = issue_list(last.text)
+    assert '<a href="/console/newsletter/i-119">Issue 119</a>' in part
+    assert re.search(r'<tr data-issue="i-119" data-in-progress>', part), "the scheduled one is followed"
+    assert "Page 3 of 3" in part, "a refresh keeps the pages"
+
+
+@pytest.mark.parametrize("page", ["4", "10001"])
+def test_a_page_of_issues_past_the_last_says_so_and_leads_to_the_first(page):
+    answer = issues_client().get(f"/console/newsletter?page={page}", headers={"Accept-Language": "fr"})
+    assert answer.status_code == 404
+    assert "Cette page de la liste n’existe pas." in answer.text
+    assert re.search(r'href="/console/newsletter">[^<]*première page', answer.text)
+    assert "Rédiger un nouveau numéro" in answer.text

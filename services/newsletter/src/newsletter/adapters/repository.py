@@ -99,11 +99,19 @@ def find_issue(conn: psycopg.Connection, issue_id: UUID, *, lock: bool = False) 
         ).fetchone()
 
 
-def latest_issues(conn: psycopg.Connection, limit: int) -> list[Issue]:
+def issues_page(conn: psycopg.Connection, offset: int, limit: int) -> list[Issue]:
+    """`limit` issues after the `offset` newest, newest first (the id orders those created together)."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
-            f"SELECT {ISSUE_COLUMNS} FROM issues ORDER BY created_at DESC LIMIT %s", (limit,)
+            f"SELECT {ISSUE_COLUMNS} FROM issues ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+            (limit, offset),
         ).fetchall()
+
+
+def count_issues(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM issues").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 # Counting the recipients when the issue starts: every current subscriber, up to the newest id.

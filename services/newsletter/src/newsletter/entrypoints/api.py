@@ -5,6 +5,7 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import authorize_role
@@ -112,12 +113,14 @@ def editor_id() -> UUID:
 
 @issues_blp.route("")
 class Issues(MethodView):
+    @issues_blp.arguments(schemas.IssueQuery, location="query", unknown=RAISE)
     @issues_blp.response(200, schemas.IssueList)
     @document_problems(issues_blp, OPERATOR_PROBLEMS)
     @issues_blp.doc(security=BEARER_AUTH)
-    def get(self):  # type: ignore[no-untyped-def]
-        """The newest issues (100 at most), each with its status and figures."""
-        return {"items": [issue_body(view) for view in issues.list_issues(newsletter())]}
+    def get(self, query):  # type: ignore[no-untyped-def]
+        """A page of the issues, newest first, each with its status and figures (none past the last)."""
+        listed, total = issues.list_issues(newsletter(), query["page"], query["per_page"])
+        return {"items": [issue_body(view) for view in listed], "total": total, **query}
 
     @issues_blp.arguments(schemas.IssueDraft)
     @issues_blp.response(201, schemas.IssueState)

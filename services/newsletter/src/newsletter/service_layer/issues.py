@@ -23,7 +23,6 @@ from newsletter.service_layer.subscriptions import SOURCE
 # The producer refuses a record over MAX_RECORD_BYTES; leave room for the key, headers and framing.
 MAX_VALUE_BYTES = MAX_RECORD_BYTES - 1024
 LONGEST_EMAIL = "x" * 64 + "@" + "x" * 189
-LIST_LIMIT = 100
 
 
 class IssueNotFound(Exception):
@@ -165,12 +164,13 @@ def find_issue(newsletter: Newsletter, issue_id: UUID) -> IssueView | None:
         return IssueView(issue, repository.figures(conn, [issue])[issue.id])
 
 
-def list_issues(newsletter: Newsletter) -> list[IssueView]:
-    """The newest issues first, with their figures."""
+def list_issues(newsletter: Newsletter, page: int, per_page: int) -> tuple[list[IssueView], int]:
+    """A page of the issues, newest first, with their figures; and how many issues there are."""
     with newsletter.pool.connection() as conn:
-        issues = repository.latest_issues(conn, LIST_LIMIT)
+        issues = repository.issues_page(conn, (page - 1) * per_page, per_page)
         counted = repository.figures(conn, issues)
-    return [IssueView(issue, counted[issue.id]) for issue in issues]
+        total = repository.count_issues(conn)
+    return [IssueView(issue, counted[issue.id]) for issue in issues], total
 
 
 def _why_not(conn: psycopg.Connection, issue_id: UUID) -> Exception:

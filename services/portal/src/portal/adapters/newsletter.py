@@ -5,6 +5,7 @@ from typing import Any
 from portal.adapters.http import ApiError, JsonApi
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+ISSUES_PER_PAGE = 50  # the console's list, a page
 
 
 class NewsletterClient:
@@ -53,8 +54,10 @@ class IssuesClient:
     def __init__(self, api: JsonApi) -> None:
         self.api = api
 
-    def list(self, token: str) -> list[dict[str, Any]]:
-        return self.api.call("GET", "/v1/issues", token=token)["items"]
+    def list(self, token: str, page: int = 1) -> dict[str, Any]:
+        """A page of the issues, newest first: {items, total, page, per_page}."""
+        query = {"page": page, "per_page": ISSUES_PER_PAGE}
+        return dict(self.api.call("GET", "/v1/issues", token=token, query=query))
 
     def get(self, token: str, issue_id: str) -> dict[str, Any]:
         return self.api.call("GET", f"/v1/issues/{issue_id}", token=token)

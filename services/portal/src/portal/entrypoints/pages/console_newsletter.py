@@ -34,8 +34,18 @@ def in_progress(issue: dict[str, Any]) -> bool:
 
 @blp.get("/newsletter")
 @staff_page(Role.NEWSLETTER_EDITOR)
-def newsletter() -> str:
-    return render_console("newsletter.html", issues=portal().issues.list(token()))
+def newsletter() -> tuple[str, int]:
+    """The page of the issues the address asks for (404 past the last)."""
+    page = max(request.args.get("page", 1, int), 1)
+    try:
+        listed: dict[str, Any] | None = portal().issues.list(token(), page)
+    except ApiError as error:  # a page past the newsletter's last one (10,000)
+        if "page" not in error.errors:
+            raise
+        listed = None
+    if listed is None or (not listed["items"] and listed["total"]):
+        return render_console("newsletter.html", listed=None), 404
+    return render_console("newsletter.html", listed=listed), 200
 
 
 @blp.get("/newsletter/new")
