@@ -70,8 +70,8 @@ class DeadLetterList(Schema):
 class ReplayRequest(Schema):
     partition = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10_000))
     offset = fields.Integer(load_default=None, validate=validate.Range(min=0))
-    # both_or_neither, as the OpenAPI document says it (see entrypoints/app.py).
-    DEPENDENT_REQUIRED = {"partition": ["offset"], "offset": ["partition"]}
+    # both_or_neither, as the OpenAPI document says it (document_schema in entrypoints/app.py).
+    JSON_SCHEMA_RULES = {"dependentRequired": {"partition": ["offset"], "offset": ["partition"]}}
 
     @validates_schema
     def both_or_neither(self, data, **kwargs):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ def create_app(
         config=config,
         scrape_gauges=oldest_pending_age_gauge(pool),
     )
-    document_schema(app, "ReplayRequest", dependentRequired=api.ReplayRequest.DEPENDENT_REQUIRED)
+    document_schema(app, "ReplayRequest", **api.ReplayRequest.JSON_SCHEMA_RULES)
     app.extensions["support"] = bootstrap.support(settings, pool)
     install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))
     return app
