@@ -91,6 +91,7 @@ def create_api_app(
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    document_schema_rules(api)
     app.register_blueprint(operations_blueprint(readiness_checks, scrape_gauges))
     document_operations(api, app)
     document_input_guard(api.spec)
@@ -102,11 +103,14 @@ def create_api_app(
     return app
 
 
-def document_schema(app: Flask, schema: str, **keywords: Any) -> None:
-    """Add JSON Schema keywords marshmallow cannot say (`dependentRequired` for a `@validates_schema`
-    rule) to a request schema in the app's OpenAPI document."""
-    api: flask_smorest.Api = app.extensions["problem_api"]
-    api.spec.components.schemas[schema].update(keywords)
+def document_schema_rules(api: flask_smorest.Api) -> None:
+    """A schema's `@validates_schema` rule is invisible to apispec: a schema says it in JSON Schema as
+    its `JSON_SCHEMA_RULES` (`dependentRequired`, `anyOf`…), added here to its component, so the
+    document does not call valid what the API refuses."""
+    for key, name in api.ma_plugin.converter.refs.items():
+        rules = getattr(key[0], "JSON_SCHEMA_RULES", None)
+        if rules:
+            api.spec.components.schemas[name].update(rules)
 
 
 def document_field(app: Flask, schema: str, field: str, **keywords: Any) -> None:

@@ -10,10 +10,10 @@ from accounts_common.db import database_reachable
 from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app, document_schema
+from accounts_common.web import create_api_app
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
-from catalogue.entrypoints import api, schemas, uploads
+from catalogue.entrypoints import api, uploads
 from catalogue.service_layer import errors
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,6 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
         config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
         scrape_gauges=oldest_pending_age_gauge(catalogue.pool),
     )
-    for schema in (schemas.LocalizedTitle, schemas.TitleEdit, schemas.DescriptionEdit):
-        document_schema(app, schema.__name__, **schema.JSON_SCHEMA_RULES)
     app.extensions["catalogue"] = catalogue
     install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))
     install_refusals(app, REFUSALS)

@@ -55,7 +55,7 @@ class LocalizedView(Schema):
 class LocalizedTitle(Schema):
     en = fields.String(load_default="", validate=validate.Length(max=300))
     fr = fields.String(load_default="", validate=validate.Length(max=300))
-    # one_language, as the OpenAPI document says it (document_schema in entrypoints/app.py).
+    # one_language, as the OpenAPI document says it (accounts_common.web.document_schema_rules).
     JSON_SCHEMA_RULES = {
         "anyOf": [{"required": [lang], "properties": {lang: {"pattern": "\\S"}}} for lang in ("en", "fr")]
     }

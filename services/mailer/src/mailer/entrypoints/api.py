@@ -70,7 +70,7 @@ class DeadLetterList(Schema):
 class ReplayRequest(Schema):
     partition = fields.Integer(load_default=None, validate=validate.Range(min=0, max=10_000))
     offset = fields.Integer(load_default=None, validate=validate.Range(min=0))
-    # both_or_neither, as the OpenAPI document says it (document_schema in entrypoints/app.py).
+    # both_or_neither, as the OpenAPI document says it (accounts_common.web.document_schema_rules).
     JSON_SCHEMA_RULES = {"dependentRequired": {"partition": ["offset"], "offset": ["partition"]}}
 
     @validates_schema

@@ -9,7 +9,7 @@ from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.db import create_pool, database_reachable
 from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app, document_schema
+from accounts_common.web import create_api_app
 from mailer import bootstrap
 from mailer.entrypoints import api
 from mailer.settings import Settings
@@ -30,7 +30,6 @@ def create_app(
         config=config,
         scrape_gauges=oldest_pending_age_gauge(pool),
     )
-    document_schema(app, "ReplayRequest", **api.ReplayRequest.JSON_SCHEMA_RULES)
     app.extensions["support"] = bootstrap.support(settings, pool)
     install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))
     return app
