@@ -127,6 +127,11 @@ def seconds_before_new_code(flow_state: Mapping[str, Any]) -> int:
     return sent.seconds_to_wait(time.time())
 
 
+def typed_code() -> str:
+    """The emailed code as typed: one pasted with a space or a line break around or inside it is the code."""
+    return "".join(request.form.get("code", "").split())
+
+
 def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[str, list[str]]) -> str:
     """ "Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
     return render_template(

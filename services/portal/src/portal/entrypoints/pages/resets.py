@@ -16,6 +16,7 @@ from portal.entrypoints.web import (
     return_path,
     see_other,
     sign_out,
+    typed_code,
 )
 
 blp = Blueprint("resets", __name__, url_prefix="/password-reset")
@@ -58,7 +59,7 @@ def verify(reset: dict[str, Any]) -> str | Response:
 @in_reset
 def submit_code(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
     try:
-        token = portal().identity.verify_password_reset(str(reset["email"]), request.form.get("code", ""))
+        token = portal().identity.verify_password_reset(str(reset["email"]), typed_code())
     except ApiError as error:
         return render_code_page("resets", reset, field_errors(error, CODE)), 400
     session["reset"] = {**reset, "reset_token": token}

@@ -19,6 +19,7 @@ from portal.entrypoints.web import (
     return_path,
     see_other,
     sign_in,
+    typed_code,
 )
 
 blp = Blueprint("signup", __name__)
@@ -62,7 +63,7 @@ def verify(registration: dict[str, Any]) -> str | Response:
 def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int]:
     email, registration_id = str(registration["email"]), str(registration["registration_id"])
     try:
-        token = portal().identity.verify(email, request.form.get("code", ""), registration_id)
+        token = portal().identity.verify(email, typed_code(), registration_id)
         me = portal().identity.me(token)
     except ApiError as error:
         return render_code_page("signup", registration, field_errors(error, CODE)), 400

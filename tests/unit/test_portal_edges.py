@@ -1,0 +1,55 @@
+"""The public flows at their edges: a code pasted with spaces, the last second of the resend wait,
+a refused form's page title."""
+
+import pytest
+
+from portal.adapters.http import ApiError
+from tests.unit.test_portal import FakeIdentity, csrf_token, portal_client
+
+FRENCH = {"Accept-Language": "fr"}
+
+
+class CodeIdentity(FakeIdentity):
+    """Identity accepting only the code 123456, and refusing anything but six digits as its schema does."""
+
+    def verify(self, email: str, code: str, registration_id: str) -> str:
+        return self.check(code, "a-token")
+
+    def verify_password_reset(self, email: str, code: str) -> str:
+        return self.check(code, "a-reset-token")
+
+    def check(self, code: str, answer: str) -> str:
+        self.calls.append(("code", code))
+        if not (len(code) == 6 and code.isdigit()):
+            errors = {"code": ["The code is 6 digits."]}
+            raise ApiError(422, "validation-error", "Invalid input", errors=errors)
+        if code != "123456":
+            raise ApiError(400, "invalid-code", "Wrong code")
+        return answer
+
+    def me(self, token: str) -> dict[str, str]:
+        return {"email": "a@example.org", "locale": "en"}
+
+
+def at_code_page(identity: FakeIdentity, flow: str, **settings: object):  # type: ignore[no-untyped-def]
+    """A client on the code page of `flow` (signup or resets), with its CSRF token."""
+    client = portal_client(identity, **settings)
+    token = csrf_token(client, "/signup")
+    if flow == "signup":
+        client.post("/signup", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
+    else:
+        client.post("/password-reset", data={"csrf_token": token, "email": "a@example.org"})
+    return client, token
+
+
+@pytest.mark.parametrize(
+    ("flow", "path", "next_page"),
+    [("signup", "/signup/verify", "/signup/done"), ("resets", "/password-reset/code", "/password-reset/new")],
+)
+@pytest.mark.parametrize("typed", ["123456 ", " 123456", "123 456", "123456\n"])
+def test_a_code_pasted_with_spaces_is_the_code(flow, path, next_page, typed):
+    identity = CodeIdentity()
+    client, token = at_code_page(identity, flow)
+    answer = client.post(path, data={"csrf_token": token, "code": typed})
+    assert (answer.status_code, answer.headers.get("Location")) == (303, next_page)
+    assert identity.calls[-1] == ("code", "123456")
