@@ -1,9 +1,14 @@
 """The public flows at their edges: a code pasted with spaces, the last second of the resend wait,
 a refused form's page title."""
 
+import html
+import time
+from types import SimpleNamespace
+
 import pytest
 
 from portal.adapters.http import ApiError
+from portal.entrypoints import web
 from tests.unit.test_portal import FakeIdentity, csrf_token, portal_client
 
 FRENCH = {"Accept-Language": "fr"}
@@ -53,3 +58,26 @@ def test_a_code_pasted_with_spaces_is_the_code(flow, path, next_page, typed):
     answer = client.post(path, data={"csrf_token": token, "code": typed})
     assert (answer.status_code, answer.headers.get("Location")) == (303, next_page)
     assert identity.calls[-1] == ("code", "123456")
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "countdown"),
+    [
+        ("en", "You can ask for a new code in 1 second.", "You can ask for a new code in {seconds} second."),
+        ("fr", "Vous pourrez demander un nouveau code dans 1 seconde.", "dans {seconds} seconde."),
+    ],
+)
+def test_the_last_second_of_the_wait_for_a_new_code_is_said_in_the_singular(
+    monkeypatch, language, said, countdown
+):
+    client, token = at_code_page(FakeIdentity(), "signup", resend_cooldown_s=60)
+    sent_at = time.time()
+    with client.session_transaction() as session:
+        session["signup"] = {**session["signup"], "sent_at": sent_at}
+    monkeypatch.setattr(web, "time", SimpleNamespace(time=lambda: sent_at + 59.5))  # 0.5 s left: 1 s to wait
+    headers = {"Accept-Language": language}
+    too_early = client.post("/signup/resend", data={"csrf_token": token}, headers=headers)
+    text = html.unescape(too_early.text)
+    assert too_early.status_code == 429
+    assert text.count(said) == 2  # next to the button, and in the hint the countdown starts from
+    assert countdown in text  # the countdown's own wording for its last second

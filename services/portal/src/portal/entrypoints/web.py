@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
@@ -140,8 +140,20 @@ def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[s
         flow=flow,
         email=flow_state["email"],
         wait_s=seconds_before_new_code(flow_state),
+        wait_for_new_code=wait_for_new_code,
         minutes=portal().settings.code_lifetime_s // 60,
         errors=errors,
+    )
+
+
+def wait_for_new_code(seconds: int, shown: int | str) -> str:
+    """How long before a new code may be asked for, in the singular or plural `seconds` takes;
+    `shown` is the number written (the countdown's placeholder)."""
+    return ngettext(
+        "You can ask for a new code in %(seconds)s second.",
+        "You can ask for a new code in %(seconds)s seconds.",
+        seconds,
+        seconds=shown,
     )
 
 
@@ -151,7 +163,7 @@ def resend_code(
     """ "Send new code" of a flow: `send` asks identity for it once the cooldown is over; the code page
     says how long to wait before then, and why when identity refuses."""
     if wait := seconds_before_new_code(flow_state):
-        message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
+        message = wait_for_new_code(wait, wait)
         return render_code_page(flow, flow_state, {"resend": [message]}), 429
     try:
         send()

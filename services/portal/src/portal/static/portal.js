@@ -29,7 +29,8 @@ function watchResend(form) {
   let wait = Number(form.dataset.wait) || 0;
   const tick = () => {
     button.disabled = wait > 0;
-    when.textContent = wait > 0 ? when.dataset.waitText.replace("{seconds}", wait) : when.dataset.readyText;
+    const waitText = wait === 1 ? when.dataset.waitTextOne : when.dataset.waitText;
+    when.textContent = wait > 0 ? waitText.replace("{seconds}", wait) : when.dataset.readyText;
     if (wait > 0) {
       wait -= 1;
       setTimeout(tick, 1000);
