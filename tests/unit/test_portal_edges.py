@@ -2,6 +2,7 @@
 a refused form's page title."""
 
 import html
+import re
 import time
 from types import SimpleNamespace
 
@@ -81,3 +82,41 @@ def test_the_last_second_of_the_wait_for_a_new_code_is_said_in_the_singular(
     assert too_early.status_code == 429
     assert text.count(said) == 2  # next to the button, and in the hint the countdown starts from
     assert countdown in text  # the countdown's own wording for its last second
+
+
+class RefusingIdentity(CodeIdentity):
+    """Identity refusing every login and every new password."""
+
+    def log_in(self, email: str, password: str, totp: str = "") -> str:
+        raise ApiError(401, "invalid-credentials", "Invalid credentials")
+
+    def register(self, email: str, password: str, locale: str) -> dict[str, str]:
+        raise ApiError(422, "validation-error", "Invalid input", errors={"password": ["Include a number."]})
+
+
+def title_of(page) -> str:  # type: ignore[no-untyped-def]
+    return html.unescape(re.search(r"<title>(.*?)</title>", page.text).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "title"),
+    [
+        ("/login", {"email": "a@example.org", "password": "x"}, "Erreur : Se connecter — "),
+        ("/signup", {"email": "a@example.org", "password": "x"}, "Erreur : Créer un compte — "),
+    ],
+)
+def test_a_refused_forms_page_title_says_there_is_an_error(path, form, title):
+    client = portal_client(RefusingIdentity())
+    token = csrf_token(client, path)
+    shown = client.get(path, headers=FRENCH)
+    refused = client.post(path, data={"csrf_token": token, **form}, headers=FRENCH)
+    assert not title_of(shown).startswith("Erreur")
+    assert refused.status_code == 400
+    assert title_of(refused).startswith(title)
+
+
+def test_a_wrong_code_is_said_in_the_code_pages_title():
+    client, token = at_code_page(CodeIdentity(), "signup")
+    refused = client.post("/signup/verify", data={"csrf_token": token, "code": "000000"}, headers=FRENCH)
+    assert refused.status_code == 400
+    assert title_of(refused).startswith("Erreur : Consultez votre messagerie")
