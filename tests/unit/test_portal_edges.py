@@ -120,3 +120,15 @@ def test_a_wrong_code_is_said_in_the_code_pages_title():
     refused = client.post("/signup/verify", data={"csrf_token": token, "code": "000000"}, headers=FRENCH)
     assert refused.status_code == 400
     assert title_of(refused).startswith("Erreur : Consultez votre messagerie")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_code_page_of_a_registration_verified_in_another_tab_says_the_account_is_created(method):
+    identity = CodeIdentity()
+    client, token = at_code_page(identity, "signup")
+    first_tab = client.post("/signup/verify", data={"csrf_token": token, "code": "123456"})
+    assert first_tab.headers["Location"] == "/signup/done"
+    token = csrf_token(client, "/signup")  # the signed-in session's (the other tab's reloaded form)
+    other_tab = client.open("/signup/verify", method=method, data={"csrf_token": token, "code": "123456"})
+    assert (other_tab.status_code, other_tab.headers["Location"]) == (303, "/signup/done")
+    assert identity.calls.count(("code", "123456")) == 1

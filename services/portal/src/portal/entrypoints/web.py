@@ -99,21 +99,30 @@ def login_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def in_flow(key: str, start: str) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response]]:
+def in_flow(
+    key: str, start: str, done: str | None = None
+) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response]]:
     """For the pages of a flow under way (sign-up, password reset): the view is given the flow's state,
-    `session[key]`; a visitor without one is sent to the flow's first page, the endpoint `start`."""
+    `session[key]`; a visitor without one is sent to the flow's first page, the endpoint `start`, or,
+    once `finish_flow(key)` said it is over (the back button, another tab), to its last page, `done`."""
 
     def decorate(view: Callable[[dict[str, Any]], R]) -> Callable[[], R | Response]:
         @functools.wraps(view)
         def wrapper() -> R | Response:
             state = session.get(key)
             if state is None:
-                return see_other(start)
+                return see_other(done if done and session.get(f"{key}_done") else start)
             return view(state)
 
         return wrapper
 
     return decorate
+
+
+def finish_flow(key: str) -> None:
+    """The flow `key` is over for this session: its pages lead to its last one (see `in_flow`)."""
+    session.pop(key, None)
+    session[f"{key}_done"] = True
 
 
 def see_other(endpoint: str, **values: Any) -> Response:

@@ -12,6 +12,7 @@ from portal.entrypoints.pages.account import newsletter_status
 from portal.entrypoints.problems import CODE, CREDENTIALS, field_errors
 from portal.entrypoints.web import (
     access_token,
+    finish_flow,
     in_flow,
     portal,
     render_code_page,
@@ -27,7 +28,7 @@ blp = Blueprint("signup", __name__)
 
 # The registration waiting for its code, session["signup"]: email, registration_id (never in a URL),
 # when the code was sent.
-in_signup = in_flow("signup", "signup.signup")
+in_signup = in_flow("signup", "signup.signup", done="signup.created")
 
 
 @blp.get("/signup")
@@ -68,6 +69,7 @@ def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int
     except ApiError as error:
         return render_code_page("signup", registration, field_errors(error, CODE)), 400
     sign_in(token, me["email"], me.get("locale"))
+    finish_flow("signup")
     return see_other("signup.created")
 
 
