@@ -132,3 +132,17 @@ def test_the_code_page_of_a_registration_verified_in_another_tab_says_the_accoun
     other_tab = client.open("/signup/verify", method=method, data={"csrf_token": token, "code": "123456"})
     assert (other_tab.status_code, other_tab.headers["Location"]) == (303, "/signup/done")
     assert identity.calls.count(("code", "123456")) == 1
+
+
+def test_a_reset_code_already_accepted_is_not_asked_for_again_and_not_sent_twice():
+    identity = CodeIdentity()
+    client, token = at_code_page(identity, "resets")
+    accepted = client.post("/password-reset/code", data={"csrf_token": token, "code": "123456"})
+    assert accepted.headers["Location"] == "/password-reset/new"
+    back = client.get("/password-reset/code")  # the back button
+    again = client.post(
+        "/password-reset/code", data={"csrf_token": token, "code": "123456"}
+    )  # a double submit
+    assert (back.status_code, back.headers.get("Location")) == (303, "/password-reset/new")
+    assert (again.status_code, again.headers.get("Location")) == (303, "/password-reset/new")
+    assert identity.calls.count(("code", "123456")) == 1

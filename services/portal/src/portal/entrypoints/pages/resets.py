@@ -52,12 +52,16 @@ def submit_email() -> Response | tuple[str, int]:
 @blp.get("/code")
 @in_reset
 def verify(reset: dict[str, Any]) -> str | Response:
+    if "reset_token" in reset:  # the code was accepted: identity would now call it wrong
+        return see_other("resets.new_password")
     return render_code_page("resets", reset, {})
 
 
 @blp.post("/code")
 @in_reset
 def submit_code(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
+    if "reset_token" in reset:
+        return see_other("resets.new_password")
     try:
         token = portal().identity.verify_password_reset(str(reset["email"]), typed_code())
     except ApiError as error:
