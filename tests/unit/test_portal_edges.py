@@ -146,3 +146,16 @@ def test_a_reset_code_already_accepted_is_not_asked_for_again_and_not_sent_twice
     assert (back.status_code, back.headers.get("Location")) == (303, "/password-reset/new")
     assert (again.status_code, again.headers.get("Location")) == (303, "/password-reset/new")
     assert identity.calls.count(("code", "123456")) == 1
+
+
+@pytest.mark.parametrize(
+    ("flow", "path", "step"),
+    [
+        ("signup", "/signup/verify", "Créer un compte"),
+        ("resets", "/password-reset/code", "Réinitialiser le mot de passe"),
+    ],
+)
+def test_the_code_pages_title_names_its_flow(flow, path, step):
+    client, _ = at_code_page(CodeIdentity(), flow)
+    title = title_of(client.get(path, headers=FRENCH))
+    assert title.startswith(f"Consultez votre messagerie et saisissez le code de vérification — {step} — ")
