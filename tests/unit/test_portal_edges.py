@@ -159,3 +159,28 @@ def test_the_code_pages_title_names_its_flow(flow, path, step):
     client, _ = at_code_page(CodeIdentity(), flow)
     title = title_of(client.get(path, headers=FRENCH))
     assert title.startswith(f"Consultez votre messagerie et saisissez le code de vérification — {step} — ")
+
+
+class TwoStepLogin(FakeIdentity):
+    """Identity logging in only with the app's code 123456, as identity reads a second factor: six
+    digits are a TOTP code, anything else a recovery code (which "123 456" is not)."""
+
+    def log_in(self, email: str, password: str, totp: str = "") -> str:
+        self.calls.append(("log_in", totp))
+        if totp != "123456":
+            raise ApiError(401, "invalid-second-factor", "Invalid second factor")
+        return "a-token"
+
+    def me(self, token: str) -> dict[str, str]:
+        return {"email": "a@example.org", "locale": "en"}
+
+
+@pytest.mark.parametrize("typed", ["123 456", " 123456 ", "123\u00a0456"])
+def test_the_authenticator_apps_code_as_the_app_shows_it_logs_in(typed):
+    identity = TwoStepLogin()
+    client = portal_client(identity)
+    token = csrf_token(client, "/login")
+    form = {"csrf_token": token, "email": "a@example.org", "password": "x", "totp": typed}
+    answer = client.post("/login", data=form)
+    assert (answer.status_code, answer.headers.get("Location")) == (303, "/")
+    assert identity.calls == [("log_in", "123456")]
