@@ -144,8 +144,8 @@ function refreshWhileProcessing(part) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  // After a refused form, start where the first error is.
-  document.querySelector("[aria-invalid=true]")?.focus();
+  // After a refused form, start where the first error is: its field, else the message of the form.
+  (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary]"))?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
