@@ -184,3 +184,24 @@ def test_the_authenticator_apps_code_as_the_app_shows_it_logs_in(typed):
     answer = client.post("/login", data=form)
     assert (answer.status_code, answer.headers.get("Location")) == (303, "/")
     assert identity.calls == [("log_in", "123456")]
+
+
+@pytest.mark.parametrize(
+    ("minutes_after", "language", "said"),
+    [
+        (0, "en", "This code will expire in 30 minutes."),
+        (25, "en", "This code will expire in 5 minutes."),
+        (29.5, "en", "This code will expire in 1 minute."),
+        (29.5, "fr", "Ce code expirera dans 1 minute."),
+        (31, "en", "This code has expired. Ask for a new code."),
+        (31, "fr", "Ce code a expiré. Demandez un nouveau code."),
+    ],
+)
+def test_the_code_page_says_how_long_the_code_sent_still_lasts(monkeypatch, minutes_after, language, said):
+    client, _ = at_code_page(FakeIdentity(), "resets", code_lifetime_s=1800)
+    sent_at = time.time()
+    with client.session_transaction() as session:
+        session["reset"] = {**session["reset"], "sent_at": sent_at}
+    monkeypatch.setattr(web, "time", SimpleNamespace(time=lambda: sent_at + minutes_after * 60))
+    page = client.get("/password-reset/code", headers={"Accept-Language": language})
+    assert said in html.unescape(page.text)

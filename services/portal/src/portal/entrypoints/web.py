@@ -1,6 +1,7 @@
 """What every page shares: the wired portal, the signed session, login and return paths."""
 
 import functools
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -141,6 +142,13 @@ def typed_code() -> str:
     return "".join(request.form.get("code", "").split())
 
 
+def minutes_the_code_lasts(flow_state: Mapping[str, Any]) -> int:
+    """Whole minutes, rounded up, before the code last sent expires (0: it has); the page may be
+    opened again long after the code was sent."""
+    left_s = float(flow_state["sent_at"]) + portal().settings.code_lifetime_s - time.time()
+    return max(0, math.ceil(left_s / 60))
+
+
 def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[str, list[str]]) -> str:
     """ "Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
     return render_template(
@@ -150,7 +158,7 @@ def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[s
         email=flow_state["email"],
         wait_s=seconds_before_new_code(flow_state),
         wait_for_new_code=wait_for_new_code,
-        minutes=portal().settings.code_lifetime_s // 60,
+        minutes=minutes_the_code_lasts(flow_state),
         errors=errors,
     )
 
