@@ -10,7 +10,7 @@ import pytest
 
 from portal.adapters.http import ApiError
 from portal.entrypoints import web
-from tests.unit.test_portal import FakeIdentity, csrf_token, portal_client
+from tests.unit.test_portal import FakeCatalogue, FakeIdentity, csrf_token, portal_client
 
 FRENCH = {"Accept-Language": "fr"}
 
@@ -205,3 +205,17 @@ def test_the_code_page_says_how_long_the_code_sent_still_lasts(monkeypatch, minu
     monkeypatch.setattr(web, "time", SimpleNamespace(time=lambda: sent_at + minutes_after * 60))
     page = client.get("/password-reset/code", headers={"Accept-Language": language})
     assert said in html.unescape(page.text)
+
+
+@pytest.mark.parametrize(
+    ("address", "title"),
+    [
+        ("/", "Vidéos — "),
+        ("/?page=2", "Vidéos — Page 2 — "),
+        ("/?q=summit", "Vidéos correspondant à « summit » — "),
+        ("/?q=summit&page=2", "Vidéos correspondant à « summit » — Page 2 — "),
+    ],
+)
+def test_the_video_lists_title_says_which_search_and_which_page(address, title):
+    client = portal_client(fakes={"catalogue": FakeCatalogue()})
+    assert title_of(client.get(address, headers=FRENCH)).startswith(title)
