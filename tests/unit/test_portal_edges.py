@@ -219,3 +219,32 @@ def test_the_code_page_says_how_long_the_code_sent_still_lasts(monkeypatch, minu
 def test_the_video_lists_title_says_which_search_and_which_page(address, title):
     client = portal_client(fakes={"catalogue": FakeCatalogue()})
     assert title_of(client.get(address, headers=FRENCH)).startswith(title)
+
+
+class LinkNewsletter:
+    """The newsletter's answers to unsubscribe links: only "genuine" is one."""
+
+    def link_is_genuine(self, token: str) -> bool:
+        return token == "genuine"
+
+    def unsubscribe_by_link(self, token: str) -> bool:
+        return token == "genuine"
+
+
+@pytest.mark.parametrize(
+    ("method", "token", "title"),
+    [
+        ("GET", "genuine", "Se désabonner de notre lettre d’information — "),
+        ("POST", "genuine", "Vous êtes désabonné — "),
+        ("GET", "forged", "Erreur : Ce lien de désabonnement n’est pas valide — "),
+        ("POST", "forged", "Erreur : Ce lien de désabonnement n’est pas valide — "),
+    ],
+)
+def test_the_unsubscribe_pages_title_says_the_step_and_a_link_that_is_not_valid(method, token, title):
+    client = portal_client(fakes={"newsletter": LinkNewsletter()})
+    page = client.open(
+        f"/newsletter/unsubscribe?token={token}&lang=fr",
+        method=method,
+        data={"List-Unsubscribe": "One-Click"},
+    )
+    assert title_of(page).startswith(title)
