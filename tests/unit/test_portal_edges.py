@@ -248,3 +248,9 @@ def test_the_unsubscribe_pages_title_says_the_step_and_a_link_that_is_not_valid(
         data={"List-Unsubscribe": "One-Click"},
     )
     assert title_of(page).startswith(title)
+
+
+def test_an_error_pages_title_says_which_error():
+    page = portal_client().get("/no-such-page", headers=FRENCH)
+    assert page.status_code == 404
+    assert title_of(page).startswith("Erreur : Cette page n’existe pas. — ")
