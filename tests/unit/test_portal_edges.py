@@ -254,3 +254,20 @@ def test_an_error_pages_title_says_which_error():
     page = portal_client().get("/no-such-page", headers=FRENCH)
     assert page.status_code == 404
     assert title_of(page).startswith("Erreur : Cette page n’existe pas. — ")
+
+
+class ResetIdentity(CodeIdentity):
+    def complete_password_reset(self, reset_token: str, new_password: str) -> None:
+        self.calls.append(("complete", reset_token))
+
+
+@pytest.mark.parametrize("path", ["/password-reset/code", "/password-reset/new"])
+def test_the_back_button_after_a_completed_reset_says_the_password_is_updated(path):
+    identity = ResetIdentity()
+    client, token = at_code_page(identity, "resets")
+    client.post("/password-reset/code", data={"csrf_token": token, "code": "123456"})
+    completed = client.post("/password-reset/new", data={"csrf_token": token, "password": "New-Horse-9!"})
+    assert completed.headers["Location"] == "/password-reset/done"
+    back = client.get(path)
+    assert (back.status_code, back.headers.get("Location")) == (303, "/password-reset/done")
+    assert identity.calls.count(("complete", "a-reset-token")) == 1

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from portal.adapters.http import ApiError
 from portal.entrypoints.problems import CODE, EMAIL, field_errors
 from portal.entrypoints.web import (
+    finish_flow,
     in_flow,
     portal,
     render_code_page,
@@ -24,7 +25,7 @@ blp = Blueprint("resets", __name__, url_prefix="/password-reset")
 
 # The reset under way, session["reset"]: the email, when its code was sent, then the reset token
 # (never in a URL).
-in_reset = in_flow("reset", "resets.start")
+in_reset = in_flow("reset", "resets.start", done="resets.done")
 
 
 def request_code(email: str) -> None:
@@ -99,6 +100,7 @@ def submit_new_password(reset: dict[str, Any]) -> Response | tuple[str, int]:
     return_to = return_path()
     sign_out()  # every session of the account was revoked
     session["return_to"] = return_to
+    finish_flow("reset")
     return see_other("resets.done")
 
 
