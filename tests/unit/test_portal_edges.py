@@ -271,3 +271,12 @@ def test_the_back_button_after_a_completed_reset_says_the_password_is_updated(pa
     back = client.get(path)
     assert (back.status_code, back.headers.get("Location")) == (303, "/password-reset/done")
     assert identity.calls.count(("complete", "a-reset-token")) == 1
+
+
+def test_the_code_field_lets_a_code_pasted_with_spaces_through_whole():
+    # A browser cuts what is pasted at the field's maxlength: " 123456" would arrive as " 12345".
+    client, _ = at_code_page(CodeIdentity(), "signup")
+    field = re.search(r"<input id=\"code\"[^>]*>", client.get("/signup/verify").text).group(0)  # type: ignore[union-attr]
+    maxlength = re.search(r'maxlength="(\d+)"', field)
+    assert maxlength is None or int(maxlength.group(1)) >= len(" 123 456 ")
+    assert 'autocomplete="one-time-code"' in field and 'inputmode="numeric"' in field
