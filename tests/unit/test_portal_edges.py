@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints import web
 from tests.unit.test_portal import FakeCatalogue, FakeIdentity, csrf_token, portal_client
 
@@ -280,3 +280,33 @@ def test_the_code_field_lets_a_code_pasted_with_spaces_through_whole():
     maxlength = re.search(r'maxlength="(\d+)"', field)
     assert maxlength is None or int(maxlength.group(1)) >= len(" 123 456 ")
     assert 'autocomplete="one-time-code"' in field and 'inputmode="numeric"' in field
+
+
+class IdentityDown(FakeIdentity):
+    """Identity taking the registration and the reset, then not answering."""
+
+    def resend_code(self, email: str, registration_id: str) -> None:
+        raise ServiceUnavailable("identity", "connection refused")
+
+    def verify(self, email: str, code: str, registration_id: str) -> str:
+        raise ServiceUnavailable("identity", "connection refused")
+
+    def verify_password_reset(self, email: str, code: str) -> str:
+        raise ServiceUnavailable("identity", "connection refused")
+
+
+@pytest.mark.parametrize(
+    ("flow", "path"),
+    [
+        ("signup", "/signup/verify"),
+        ("signup", "/signup/resend"),
+        ("resets", "/password-reset/code"),
+    ],
+)
+def test_identity_not_answering_a_code_page_keeps_the_code_page_and_says_so(flow, path):
+    client, token = at_code_page(IdentityDown(), flow, resend_cooldown_s=0)
+    page = client.post(path, data={"csrf_token": token, "code": "123456"}, headers=FRENCH)
+    text = html.unescape(page.text)
+    assert page.status_code == 503
+    assert "Consultez votre messagerie et saisissez le code de vérification" in text  # still the code page
+    assert "Le service des comptes est indisponible. Veuillez réessayer dans quelques minutes." in text

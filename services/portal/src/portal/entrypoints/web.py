@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import page_to_return_to
@@ -174,6 +174,11 @@ def wait_for_new_code(seconds: int, shown: int | str) -> str:
     )
 
 
+def identity_unavailable() -> list[str]:
+    """Identity not answering a code page's form: said on the page, which stays (the flow goes on)."""
+    return [gettext("The account service is unavailable. Please try again in a few minutes.")]
+
+
 def resend_code(
     flow: str, flow_state: Mapping[str, Any], send: Callable[[], None]
 ) -> Response | tuple[str, int]:
@@ -186,6 +191,8 @@ def resend_code(
         send()
     except ApiError as error:
         return render_code_page(flow, flow_state, {"resend": field_errors(error, {})[FORM]}), 400
+    except ServiceUnavailable:
+        return render_code_page(flow, flow_state, {"resend": identity_unavailable()}), 503
     message = gettext(
         "We have sent a new code to %(email)s. The previous code no longer works.", email=flow_state["email"]
     )

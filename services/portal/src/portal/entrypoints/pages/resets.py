@@ -6,10 +6,11 @@ from typing import Any
 from flask import Blueprint, render_template, request, session
 from werkzeug.wrappers import Response
 
-from portal.adapters.http import ApiError
-from portal.entrypoints.problems import CODE, EMAIL, field_errors
+from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.entrypoints.problems import CODE, EMAIL, FORM, field_errors
 from portal.entrypoints.web import (
     finish_flow,
+    identity_unavailable,
     in_flow,
     portal,
     render_code_page,
@@ -67,6 +68,8 @@ def submit_code(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
         token = portal().identity.verify_password_reset(str(reset["email"]), typed_code())
     except ApiError as error:
         return render_code_page("resets", reset, field_errors(error, CODE)), 400
+    except ServiceUnavailable:
+        return render_code_page("resets", reset, {FORM: identity_unavailable()}), 503
     session["reset"] = {**reset, "reset_token": token}
     return see_other("resets.new_password")
 

@@ -7,12 +7,13 @@ from flask import Blueprint, render_template, request, session
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints.pages.account import newsletter_status
-from portal.entrypoints.problems import CODE, CREDENTIALS, field_errors
+from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
 from portal.entrypoints.web import (
     access_token,
     finish_flow,
+    identity_unavailable,
     in_flow,
     portal,
     render_code_page,
@@ -65,9 +66,11 @@ def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int
     email, registration_id = str(registration["email"]), str(registration["registration_id"])
     try:
         token = portal().identity.verify(email, typed_code(), registration_id)
-        me = portal().identity.me(token)
     except ApiError as error:
         return render_code_page("signup", registration, field_errors(error, CODE)), 400
+    except ServiceUnavailable:
+        return render_code_page("signup", registration, {FORM: identity_unavailable()}), 503
+    me = portal().identity.me(token)
     sign_in(token, me["email"], me.get("locale"))
     finish_flow("signup")
     return see_other("signup.created")
