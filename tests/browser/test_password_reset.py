@@ -1,6 +1,8 @@
 """Reset password → code → create a new password (rules live, then checked by the server) → updated,
 and the button back to the page the user started from."""
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
@@ -67,3 +69,19 @@ def test_a_wrong_reset_code_is_shown_next_to_the_field(portal, journey, inbox, n
     enter_code(journey, "123456")
     assert "This code is not right" in field_error(page, "code")
     journey.step("wrong-reset-code")
+
+
+def test_a_new_code_asked_for_too_early_moves_the_focus_to_the_wait(portal, journey, new_email):
+    page = journey.page
+    page.goto(portal.url + "/password-reset")
+    page.locator("#email").fill(new_email)
+    page.locator("main form button[type=submit]").click()
+    expect(page.get_by_role("button", name="Send new code")).to_be_disabled()
+    # The page of another tab, or one whose countdown a suspended laptop left behind: sent anyway.
+    page.locator("form[data-resend]").evaluate("form => form.submit()")
+    refusal = page.locator("form[data-resend] [role=alert]")
+    expect(refusal).to_contain_text("You can ask for a new code in")
+    expect(page).to_have_title(re.compile("^Error: "))
+    # No field is wrong: the focus goes to the message, which a screen reader then reads.
+    expect(refusal).to_be_focused()
+    journey.step("new-code-too-early-focused")

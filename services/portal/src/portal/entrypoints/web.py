@@ -1,16 +1,17 @@
 """What every page shares: the wired portal, the signed session, login and return paths."""
 
 import functools
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import page_to_return_to
@@ -99,21 +100,30 @@ def login_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def in_flow(key: str, start: str) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response]]:
+def in_flow(
+    key: str, start: str, done: str | None = None
+) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response]]:
     """For the pages of a flow under way (sign-up, password reset): the view is given the flow's state,
-    `session[key]`; a visitor without one is sent to the flow's first page, the endpoint `start`."""
+    `session[key]`; a visitor without one is sent to the flow's first page, the endpoint `start`, or,
+    once `finish_flow(key)` said it is over (the back button, another tab), to its last page, `done`."""
 
     def decorate(view: Callable[[dict[str, Any]], R]) -> Callable[[], R | Response]:
         @functools.wraps(view)
         def wrapper() -> R | Response:
             state = session.get(key)
             if state is None:
-                return see_other(start)
+                return see_other(done if done and session.get(f"{key}_done") else start)
             return view(state)
 
         return wrapper
 
     return decorate
+
+
+def finish_flow(key: str) -> None:
+    """The flow `key` is over for this session: its pages lead to its last one (see `in_flow`)."""
+    session.pop(key, None)
+    session[f"{key}_done"] = True
 
 
 def see_other(endpoint: str, **values: Any) -> Response:
@@ -127,6 +137,18 @@ def seconds_before_new_code(flow_state: Mapping[str, Any]) -> int:
     return sent.seconds_to_wait(time.time())
 
 
+def typed_code() -> str:
+    """The emailed code as typed: one pasted with a space or a line break around or inside it is the code."""
+    return "".join(request.form.get("code", "").split())
+
+
+def minutes_the_code_lasts(flow_state: Mapping[str, Any]) -> int:
+    """Whole minutes, rounded up, before the code last sent expires (0: it has); the page may be
+    opened again long after the code was sent."""
+    left_s = float(flow_state["sent_at"]) + portal().settings.code_lifetime_s - time.time()
+    return max(0, math.ceil(left_s / 60))
+
+
 def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[str, list[str]]) -> str:
     """ "Check your inbox and enter verification code" of a flow (`signup` or `resets`)."""
     return render_template(
@@ -135,9 +157,26 @@ def render_code_page(flow: str, flow_state: Mapping[str, Any], errors: Mapping[s
         flow=flow,
         email=flow_state["email"],
         wait_s=seconds_before_new_code(flow_state),
-        minutes=portal().settings.code_lifetime_s // 60,
+        wait_for_new_code=wait_for_new_code,
+        minutes=minutes_the_code_lasts(flow_state),
         errors=errors,
     )
+
+
+def wait_for_new_code(seconds: int, shown: int | str) -> str:
+    """How long before a new code may be asked for, in the singular or plural `seconds` takes;
+    `shown` is the number written (the countdown's placeholder)."""
+    return ngettext(
+        "You can ask for a new code in %(seconds)s second.",
+        "You can ask for a new code in %(seconds)s seconds.",
+        seconds,
+        seconds=shown,
+    )
+
+
+def identity_unavailable() -> list[str]:
+    """Identity not answering a code page's form: said on the page, which stays (the flow goes on)."""
+    return [gettext("The account service is unavailable. Please try again in a few minutes.")]
 
 
 def resend_code(
@@ -146,12 +185,14 @@ def resend_code(
     """ "Send new code" of a flow: `send` asks identity for it once the cooldown is over; the code page
     says how long to wait before then, and why when identity refuses."""
     if wait := seconds_before_new_code(flow_state):
-        message = gettext("You can ask for a new code in %(seconds)s seconds.", seconds=wait)
+        message = wait_for_new_code(wait, wait)
         return render_code_page(flow, flow_state, {"resend": [message]}), 429
     try:
         send()
     except ApiError as error:
         return render_code_page(flow, flow_state, {"resend": field_errors(error, {})[FORM]}), 400
+    except ServiceUnavailable:
+        return render_code_page(flow, flow_state, {"resend": identity_unavailable()}), 503
     message = gettext(
         "We have sent a new code to %(email)s. The previous code no longer works.", email=flow_state["email"]
     )

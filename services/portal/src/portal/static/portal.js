@@ -29,7 +29,8 @@ function watchResend(form) {
   let wait = Number(form.dataset.wait) || 0;
   const tick = () => {
     button.disabled = wait > 0;
-    when.textContent = wait > 0 ? when.dataset.waitText.replace("{seconds}", wait) : when.dataset.readyText;
+    const waitText = wait === 1 ? when.dataset.waitTextOne : when.dataset.waitText;
+    when.textContent = wait > 0 ? waitText.replace("{seconds}", wait) : when.dataset.readyText;
     if (wait > 0) {
       wait -= 1;
       setTimeout(tick, 1000);
@@ -143,8 +144,8 @@ function refreshWhileProcessing(part) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  // After a refused form, start where the first error is.
-  document.querySelector("[aria-invalid=true]")?.focus();
+  // After a refused form, start where the first error is: its field, else the message of the form.
+  (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary]"))?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);

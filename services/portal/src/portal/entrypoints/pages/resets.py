@@ -6,9 +6,11 @@ from typing import Any
 from flask import Blueprint, render_template, request, session
 from werkzeug.wrappers import Response
 
-from portal.adapters.http import ApiError
-from portal.entrypoints.problems import CODE, EMAIL, field_errors
+from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.entrypoints.problems import CODE, EMAIL, FORM, field_errors
 from portal.entrypoints.web import (
+    finish_flow,
+    identity_unavailable,
     in_flow,
     portal,
     render_code_page,
@@ -16,6 +18,7 @@ from portal.entrypoints.web import (
     return_path,
     see_other,
     sign_out,
+    typed_code,
 )
 
 blp = Blueprint("resets", __name__, url_prefix="/password-reset")
@@ -23,7 +26,7 @@ blp = Blueprint("resets", __name__, url_prefix="/password-reset")
 
 # The reset under way, session["reset"]: the email, when its code was sent, then the reset token
 # (never in a URL).
-in_reset = in_flow("reset", "resets.start")
+in_reset = in_flow("reset", "resets.start", done="resets.done")
 
 
 def request_code(email: str) -> None:
@@ -51,16 +54,22 @@ def submit_email() -> Response | tuple[str, int]:
 @blp.get("/code")
 @in_reset
 def verify(reset: dict[str, Any]) -> str | Response:
+    if "reset_token" in reset:  # the code was accepted: identity would now call it wrong
+        return see_other("resets.new_password")
     return render_code_page("resets", reset, {})
 
 
 @blp.post("/code")
 @in_reset
 def submit_code(reset: dict[str, Any]) -> Response | str | tuple[str, int]:
+    if "reset_token" in reset:
+        return see_other("resets.new_password")
     try:
-        token = portal().identity.verify_password_reset(str(reset["email"]), request.form.get("code", ""))
+        token = portal().identity.verify_password_reset(str(reset["email"]), typed_code())
     except ApiError as error:
         return render_code_page("resets", reset, field_errors(error, CODE)), 400
+    except ServiceUnavailable:
+        return render_code_page("resets", reset, {FORM: identity_unavailable()}), 503
     session["reset"] = {**reset, "reset_token": token}
     return see_other("resets.new_password")
 
@@ -94,6 +103,7 @@ def submit_new_password(reset: dict[str, Any]) -> Response | tuple[str, int]:
     return_to = return_path()
     sign_out()  # every session of the account was revoked
     session["return_to"] = return_to
+    finish_flow("reset")
     return see_other("resets.done")
 
 

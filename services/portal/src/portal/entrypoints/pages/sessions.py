@@ -32,7 +32,7 @@ def login() -> str | Response:
 @blp.post("/login")
 def submit_login() -> Response | tuple[str, int]:
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
-    totp = request.form.get("totp", "").strip()
+    totp = "".join(request.form.get("totp", "").split())  # apps show "123 456"; recovery codes ignore spaces
     try:
         token = portal().identity.log_in(email, password, totp)
         me = portal().identity.me(token)

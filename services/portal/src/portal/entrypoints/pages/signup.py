@@ -7,11 +7,13 @@ from flask import Blueprint, render_template, request, session
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints.pages.account import newsletter_status
-from portal.entrypoints.problems import CODE, CREDENTIALS, field_errors
+from portal.entrypoints.problems import CODE, CREDENTIALS, FORM, field_errors
 from portal.entrypoints.web import (
     access_token,
+    finish_flow,
+    identity_unavailable,
     in_flow,
     portal,
     render_code_page,
@@ -19,6 +21,7 @@ from portal.entrypoints.web import (
     return_path,
     see_other,
     sign_in,
+    typed_code,
 )
 
 blp = Blueprint("signup", __name__)
@@ -26,7 +29,7 @@ blp = Blueprint("signup", __name__)
 
 # The registration waiting for its code, session["signup"]: email, registration_id (never in a URL),
 # when the code was sent.
-in_signup = in_flow("signup", "signup.signup")
+in_signup = in_flow("signup", "signup.signup", done="signup.created")
 
 
 @blp.get("/signup")
@@ -62,11 +65,14 @@ def verify(registration: dict[str, Any]) -> str | Response:
 def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int]:
     email, registration_id = str(registration["email"]), str(registration["registration_id"])
     try:
-        token = portal().identity.verify(email, request.form.get("code", ""), registration_id)
-        me = portal().identity.me(token)
+        token = portal().identity.verify(email, typed_code(), registration_id)
     except ApiError as error:
         return render_code_page("signup", registration, field_errors(error, CODE)), 400
+    except ServiceUnavailable:
+        return render_code_page("signup", registration, {FORM: identity_unavailable()}), 503
+    me = portal().identity.me(token)
     sign_in(token, me["email"], me.get("locale"))
+    finish_flow("signup")
     return see_other("signup.created")
 
 
