@@ -1,6 +1,7 @@
 """Create an account in a real browser: live password rules, errors next to fields, the code from the
 mail, "Send new code", the account created; on a phone, in French, and without JavaScript."""
 
+import uuid
 from email.header import decode_header, make_header
 
 import pytest
@@ -72,6 +73,27 @@ def test_signup_path_on_a_phone(portal, journey, inbox, new_email):
     journey.step("videos")
     sign_up(journey, inbox, new_email, PASSWORD)
     assert no_horizontal_scroll(page)
+
+
+@pytest.mark.parametrize(
+    "context_options", [{"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}]
+)
+def test_a_very_long_address_wraps_on_a_phone_instead_of_widening_the_page(portal, journey, inbox, new_email):
+    long_email = f"broadcastnewsroomdesk{uuid.uuid4().hex}{'x' * 11}@example.org"  # 64: no place to break
+    page = journey.page
+    page.goto(portal.url + "/signup")
+    page.locator("#email").fill(long_email)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("main")).to_contain_text(long_email)
+    assert no_horizontal_scroll(page), "the code page scrolls sideways"
+    journey.step("check-your-inbox")
+    enter_code(journey, code_in(code_mail(inbox, long_email)))
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")
+    page.goto(portal.url + "/account")
+    expect(page.locator("main")).to_contain_text(long_email)
+    assert no_horizontal_scroll(page), "the account page scrolls sideways"
+    journey.step("my-account")
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,10 @@ class PageWeights:
 
 
 def no_horizontal_scroll(page: Page) -> bool:
-    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+    """Whether the page fits the screen's width. On a phone a wider page does not scroll: the browser
+    widens its layout viewport and zooms out (window.innerWidth grows too), so the screen decides."""
+    fits = "() => document.documentElement.scrollWidth <= Math.min(window.innerWidth, screen.width)"
+    return bool(page.evaluate(fits))
 
 
 def field_error(page: Page, field: str) -> str:
