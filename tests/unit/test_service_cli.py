@@ -93,3 +93,19 @@ def test_the_mailer_reads_its_code_keys_through_its_settings(monkeypatch):
     keys = (Fernet.generate_key().decode(), Fernet.generate_key().decode())
     monkeypatch.setenv("CODE_ENCRYPTION_KEYS", ",".join(keys))
     assert MailerSettings.from_env().code_encryption_keys == keys
+
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
+
+
+@pytest.mark.parametrize(
+    ("service", "argv"),
+    [("identity", ["migrate"]), ("identity", ["staff", "list"]), ("catalogue", ["generate", "1"])],
+)
+def test_an_unreachable_database_is_one_line_not_a_traceback(service, argv, monkeypatch):
+    monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", UNREACHABLE)
+    with pytest.raises(SystemExit) as done:
+        main_of(service)(argv)
+    message = str(done.value.code)
+    assert message.startswith(f"{service}: cannot reach the database: ")
+    assert "\n" not in message

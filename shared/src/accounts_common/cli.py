@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common.config import FromEnvironment, env_int, env_str, load_settings
@@ -119,7 +120,8 @@ class ServiceCli:
 
     def main(self, argv: list[str] | None = None) -> None:
         """Parse the command line, configure logging, load the settings (an insecure key or a bad value
-        exits with a message naming the variable) and run the command."""
+        exits with a message naming the variable) and run the command; a database it cannot reach, or
+        not yet migrated, exits with one line saying so."""
         parser = argparse.ArgumentParser(prog=self.service, description=self.description)
         subparsers = parser.add_subparsers(dest="command", required=True)
         for name, command in self.commands.items():
@@ -127,7 +129,17 @@ class ServiceCli:
         args = parser.parse_args(argv)
         configure_logging()
         settings = load_settings(self.service, self.settings.from_env)
-        self.commands[args.command].run(settings, args)
+        try:
+            self.commands[args.command].run(settings, args)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
+            hint = f"(has `{self.service} migrate` run?)"
+            raise SystemExit(f"{self.service}: {first_line(error)} {hint}") from None
+        except psycopg.OperationalError as error:  # a PoolTimeout too
+            raise SystemExit(f"{self.service}: cannot reach the database: {first_line(error)}") from None
+
+
+def first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def consume(
