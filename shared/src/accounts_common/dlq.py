@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import database_url, kafka_bootstrap_servers
@@ -282,12 +282,18 @@ def show_parked(conn: psycopg.Connection) -> None:
 def main(argv: list[str] | None = None) -> None:
     """`accounts-dlq replay`, `parked` or `replay-parked` (see the module docstring)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The client logs every retry; what failed in the end is said in one line below.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="accounts-dlq", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     replay_command = commands.add_parser("replay", help="re-publish dead letters to their original topics")
     replay_command.add_argument("--group", required=True, help="the consumer group, e.g. mailer")
     replay_command.add_argument("--limit", type=int, default=None, help="replay at most this many")
-    replay_command.add_argument("--bootstrap-servers", default=kafka_bootstrap_servers())
+    replay_command.add_argument(
+        "--bootstrap-servers",
+        default=kafka_bootstrap_servers(),
+        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
+    )
     for name, help_text in (
         ("parked", "list the outbox rows the relay parked"),
         ("replay-parked", "put parked outbox rows back in the relay's queue"),
@@ -306,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
             result = replay(args.bootstrap_servers, args.group, limit=args.limit)
         except ReplayFailed as error:
             sys.exit(f"accounts-dlq: {error}")
+        except KafkaError as error:
+            sys.exit(f"accounts-dlq: cannot reach Kafka at {args.bootstrap_servers}: {error}")
         print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
         return
     url = args.database_url or database_url(args.service)

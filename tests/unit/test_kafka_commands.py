@@ -1,0 +1,32 @@
+"""`accounts-topics` and `accounts-dlq replay` with no Kafka to reach: one line on stderr and a
+non-zero exit, not a traceback (nor the Kafka client's retries logged on the way)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+NO_KAFKA = "127.0.0.1:1"
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "prog"),
+    [
+        ("accounts_common.events.topics", [], "accounts-topics"),
+        ("accounts_common.dlq", ["replay", "--group", "mailer"], "accounts-dlq"),
+    ],
+)
+def test_an_unreachable_kafka_is_one_line_not_a_traceback(module, argv, prog):
+    done = subprocess.run(
+        [sys.executable, "-m", module, *argv, "--bootstrap-servers", NO_KAFKA],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONWARNINGS": "ignore"},
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"{prog}: cannot reach Kafka at {NO_KAFKA}: KafkaTimeoutError: Unable to bootstrap from {NO_KAFKA}"
+    ]
