@@ -109,3 +109,12 @@ def test_an_unreachable_database_is_one_line_not_a_traceback(service, argv, monk
     message = str(done.value.code)
     assert message.startswith(f"{service}: cannot reach the database: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("count", ["-5", "0"])
+def test_generate_refuses_a_count_below_one_before_the_database(count, monkeypatch, capsys):
+    monkeypatch.setenv("CATALOGUE_DATABASE_URL", UNREACHABLE)
+    with pytest.raises(SystemExit) as done:
+        main_of("catalogue")(["generate", "--", count])
+    assert done.value.code == 2
+    assert f"argument count: {count} is not a whole number of at least 1" in capsys.readouterr().err

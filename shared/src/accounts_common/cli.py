@@ -23,6 +23,17 @@ def no_arguments(_parser: argparse.ArgumentParser) -> None:
     """A command with no arguments of its own."""
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count, a limit)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
+    return number
+
+
 def no_options(_settings: Any) -> dict[str, Any]:
     """An outbox relay with OutboxRelay's defaults."""
     return {}

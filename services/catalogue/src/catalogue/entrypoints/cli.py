@@ -6,7 +6,7 @@ import argparse
 import psycopg
 
 from accounts_common.account_projection import REVOCATION_EXPIRIES
-from accounts_common.cli import ServiceCli, consume
+from accounts_common.cli import ServiceCli, at_least_one, consume
 from accounts_common.db import create_pool
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.process import run_until_signalled, serve_metrics
@@ -76,7 +76,7 @@ def storage_init(settings: Settings, _args: argparse.Namespace) -> None:
 
 
 def generate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("count", type=int)
+    parser.add_argument("count", type=at_least_one, help="how many videos to add (at least 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
 
 
