@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from accounts_common import dlq
+
 NO_KAFKA = "127.0.0.1:1"
 
 
@@ -30,3 +32,13 @@ def test_an_unreachable_kafka_is_one_line_not_a_traceback(module, argv, prog):
     assert done.stderr.splitlines() == [
         f"{prog}: cannot reach Kafka at {NO_KAFKA}: KafkaTimeoutError: Unable to bootstrap from {NO_KAFKA}"
     ]
+
+
+def test_dlq_help_says_what_each_command_does_in_whole_sentences(capsys):
+    with pytest.raises(SystemExit) as done:
+        dlq.main(["--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "listed and positional arguments" not in shown
+    for command in ("replay --group G", "parked --service S", "replay-parked --service S"):
+        assert command in shown

@@ -284,7 +284,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The client logs every retry; what failed in the end is said in one line below.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    parser = argparse.ArgumentParser(prog="accounts-dlq", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="accounts-dlq",
+        description="Show and replay what could not be processed (dead letters) or published (parked "
+        "outbox rows).\n\n" + __doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     replay_command = commands.add_parser("replay", help="re-publish dead letters to their original topics")
     replay_command.add_argument("--group", required=True, help="the consumer group, e.g. mailer")
