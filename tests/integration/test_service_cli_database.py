@@ -1,11 +1,15 @@
-"""A service's command run against a database its `migrate` has not prepared: one line that says so,
-not a traceback."""
+"""Service commands against a real database: one that `migrate` has not prepared is one line that
+says so, not a traceback; `identity staff` says what it did, or that there was nothing to do."""
 
 import importlib
+from uuid import uuid4
 
+import psycopg
 import pytest
 
-from tests.conftest import fresh_database
+from identity.entrypoints import cli as identity_cli
+from identity.migrations import IDENTITY_MIGRATIONS
+from tests.conftest import fresh_database, migrated_database
 
 
 @pytest.mark.parametrize(
@@ -18,3 +22,39 @@ def test_an_unmigrated_database_asks_for_migrate(service, argv, infra, monkeypat
     message = str(done.value.code)
     assert message.startswith(f"{service}: ") and message.endswith(f"(has `{service} migrate` run?)")
     assert "\n" not in message
+
+
+@pytest.fixture
+def staff_database(infra, monkeypatch) -> str:
+    """A database of its own with one verified account, ana@example.org, and no staff yet."""
+    url = migrated_database(infra, f"cli_staff_{uuid4().hex[:8]}", IDENTITY_MIGRATIONS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO accounts (id, email, verified_at) VALUES (%s, 'ana@example.org', now())", (uuid4(),)
+        )
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", url)
+    return url
+
+
+def staff(capsys, *argv: str) -> tuple[str, str]:
+    identity_cli.main(["staff", *argv])
+    printed = capsys.readouterr()
+    return printed.out, printed.err
+
+
+def test_staff_list_says_when_there_is_no_staff_yet(staff_database, capsys):
+    assert staff(capsys, "list") == ("", "identity: no account has a staff role yet\n")
+
+
+def test_a_grant_or_revoke_that_changes_nothing_says_so_and_succeeds(staff_database, capsys):
+    assert (
+        staff(capsys, "grant", "ana@example.org", "admin")[0]
+        == "identity: admin granted to ana@example.org\n"
+    )
+    assert staff(capsys, "grant", "ana@example.org", "admin")[0] == (
+        "identity: ana@example.org already has admin (nothing to change)\n"
+    )
+    assert staff(capsys, "list") == ("ana@example.org\tadmin\tno second factor yet\n", "")
+    assert staff(capsys, "revoke", "ana@example.org", "support")[0] == (
+        "identity: ana@example.org does not have support (nothing to change)\n"
+    )
