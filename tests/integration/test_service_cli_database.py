@@ -58,3 +58,10 @@ def test_a_grant_or_revoke_that_changes_nothing_says_so_and_succeeds(staff_datab
     assert staff(capsys, "revoke", "ana@example.org", "support")[0] == (
         "identity: ana@example.org does not have support (nothing to change)\n"
     )
+
+
+def test_housekeeping_prints_a_sentence_not_a_python_dict(staff_database, capsys):
+    identity_cli.main(["housekeeping"])
+    printed = capsys.readouterr().out
+    assert printed.startswith("identity: housekeeping deleted 0 registrations, 0 accounts, 0 sessions, ")
+    assert "{" not in printed and printed.count("\n") == 1

@@ -50,7 +50,9 @@ def run_audit_log(settings: Settings, _args: argparse.Namespace) -> None:
 
 @cli.command("housekeeping", "delete expired registrations, codes, sessions and counters once")
 def sweep_once(settings: Settings, _args: argparse.Namespace) -> None:
-    print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
+    deleted = housekeeping.sweep(bootstrap(settings))
+    rows = ", ".join(f"{count} {table.replace('_', ' ')}" for table, count in deleted.items())
+    print(f"identity: housekeeping deleted {rows}")
 
 
 @cli.command("rotate-key", "add a new database signing key and retire all but the two newest")
