@@ -118,3 +118,12 @@ def test_generate_refuses_a_count_below_one_before_the_database(count, monkeypat
         main_of("catalogue")(["generate", "--", count])
     assert done.value.code == 2
     assert f"argument count: {count} is not a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_bounces_once_refuses_a_maildir_that_is_not_there_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILER_DATABASE_URL", UNREACHABLE)
+    missing = tmp_path / "Maildri"
+    with pytest.raises(SystemExit) as done:
+        main_of("mailer")(["bounces", "--maildir", str(missing)])
+    assert str(done.value.code) == f"mailer: no folder {missing}: nothing read (is --maildir mistyped?)"
+    assert not missing.exists()
