@@ -279,6 +279,14 @@ def show_parked(conn: psycopg.Connection) -> None:
     print(f"{len(rows)} parked row(s)")
 
 
+def put_back_parked(conn: psycopg.Connection, ids: list[int] | None) -> None:
+    """Put the parked rows (all, or those ids) back in the queue; an id not parked exits 1."""
+    not_parked = sorted(set(ids or ()) - {row.id for row in parked_rows(conn)})
+    print(f"{replay_parked(conn, ids)} parked row(s) put back in the queue")
+    if not_parked:
+        sys.exit(f"accounts-dlq: not parked, left as they are: row(s) {', '.join(map(str, not_parked))}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """`accounts-dlq replay`, `parked` or `replay-parked` (see the module docstring)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -327,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.command == "parked":
                 show_parked(conn)
             else:
-                print(f"{replay_parked(conn, args.id)} parked row(s) put back in the queue")
+                put_back_parked(conn, args.id)
     except psycopg.OperationalError as error:
         sys.exit(f"accounts-dlq: cannot reach the database: {error}")
     except psycopg.ProgrammingError as error:
