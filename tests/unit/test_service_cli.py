@@ -127,3 +127,12 @@ def test_bounces_once_refuses_a_maildir_that_is_not_there_and_creates_nothing(tm
         main_of("mailer")(["bounces", "--maildir", str(missing)])
     assert str(done.value.code) == f"mailer: no folder {missing}: nothing read (is --maildir mistyped?)"
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_web_refuses_fewer_than_one_worker(workers, started, capsys):
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["web", "--workers", workers])
+    assert done.value.code == 2
+    assert f"argument --workers: {workers} is not a whole number of at least 1" in capsys.readouterr().err
+    assert started == {}

@@ -99,7 +99,7 @@ class ServiceCli:
             parser.add_argument("--port", type=int, default=None, help=f"port to listen on ({port_variable})")
             parser.add_argument(
                 "--workers",
-                type=int,
+                type=at_least_one,
                 default=env_int("WEB_CONCURRENCY", 2),
                 help="gunicorn workers (WEB_CONCURRENCY)",
             )
