@@ -29,6 +29,7 @@ from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import database_url, kafka_bootstrap_servers
 from accounts_common.events import dead_letter_topic
+from accounts_common.events.topics import CONSUMER_GROUPS
 from accounts_common.kafka import create_producer, create_reader, position_of
 from accounts_common.outbox import parked_rows, replay_parked
 
@@ -123,7 +124,9 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     producer = _replay_producer(bootstrap_servers, topic)
     try:
         if not partitions:
-            raise ReplayFailed(f"no dead-letter topic {topic}")
+            raise ReplayFailed(
+                f"no dead-letter topic {topic} (the groups with one: {', '.join(CONSUMER_GROUPS)})"
+            )
         consumer.assign(partitions)
         return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
     finally:
