@@ -136,3 +136,13 @@ def test_web_refuses_fewer_than_one_worker(workers, started, capsys):
     assert done.value.code == 2
     assert f"argument --workers: {workers} is not a whole number of at least 1" in capsys.readouterr().err
     assert started == {}
+
+
+def test_rotate_key_with_keys_in_the_environment_says_whose_message_it_is(monkeypatch):
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)  # refused before the database
+    monkeypatch.setenv("IDENTITY_SIGNING_KEYS", "-----BEGIN PRIVATE KEY-----")
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["rotate-key"])
+    assert str(done.value.code) == (
+        "identity: IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
+    )

@@ -60,7 +60,7 @@ def rotate_key(settings: Settings, _args: argparse.Namespace) -> None:
     """Add a signing key to the database (it signs once workers refresh) and retire the oldest."""
     if settings.signing_keys_pem.strip():
         raise SystemExit(
-            "IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
+            "identity: IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
         )
     with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
         kid = insert_signing_key(conn, key_sealer(settings), Ed25519PrivateKey.generate())
