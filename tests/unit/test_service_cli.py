@@ -7,6 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from accounts_common.codecrypt import DEV_KEY
+from identity.settings import Settings as IdentitySettings
 from mailer.settings import Settings as MailerSettings
 
 COMMANDS = {
@@ -146,3 +147,17 @@ def test_rotate_key_with_keys_in_the_environment_says_whose_message_it_is(monkey
     assert str(done.value.code) == (
         "identity: IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
     )
+
+
+def test_ctrl_c_in_a_one_off_command_exits_130_without_a_traceback():
+    from accounts_common.cli import ServiceCli
+
+    cli = ServiceCli("identity", None, IdentitySettings)
+
+    @cli.command("slow", "a chore the operator interrupts")
+    def slow(_settings, _args):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["slow"])
+    assert done.value.code == 130

@@ -147,6 +147,8 @@ class ServiceCli:
             raise SystemExit(f"{self.service}: {first_line(error)} {hint}") from None
         except psycopg.OperationalError as error:  # a PoolTimeout too
             raise SystemExit(f"{self.service}: cannot reach the database: {first_line(error)}") from None
+        except KeyboardInterrupt:  # Ctrl-C in a one-off chore (the long-running ones stop on SIGINT)
+            raise SystemExit(130) from None
 
 
 def first_line(error: Exception) -> str:
