@@ -161,3 +161,16 @@ def test_ctrl_c_in_a_one_off_command_exits_130_without_a_traceback():
     with pytest.raises(SystemExit) as done:
         cli.main(["slow"])
     assert done.value.code == 130
+
+
+def test_storage_init_with_no_s3_to_reach_is_one_line(monkeypatch):
+    monkeypatch.setenv("CATALOGUE_STORAGE", "s3://cli-review-bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cli-review")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cli-review-secret")
+    with pytest.raises(SystemExit) as done:
+        main_of("catalogue")(["storage-init"])
+    message = str(done.value.code)
+    assert message.startswith("catalogue: cannot create or check the bucket cli-review-bucket: ")
+    assert "\n" not in message

@@ -4,6 +4,7 @@ catalogue's processes and chores."""
 import argparse
 
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from accounts_common.account_projection import REVOCATION_EXPIRIES
 from accounts_common.cli import ServiceCli, at_least_one, consume
@@ -71,7 +72,10 @@ def storage_init(settings: Settings, _args: argparse.Namespace) -> None:
     if not isinstance(storage, S3Storage):
         print(f"catalogue: files stay in the folder {storage.root}")
         return
-    created = storage.ensure_bucket()
+    try:
+        created = storage.ensure_bucket()
+    except (BotoCoreError, ClientError) as error:
+        raise SystemExit(f"catalogue: cannot create or check the bucket {storage.bucket}: {error}") from None
     print(f"catalogue: bucket {storage.bucket} {'created' if created else 'already there'}")
 
 
