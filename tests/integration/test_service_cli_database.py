@@ -7,6 +7,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
+from catalogue.migrations import CATALOGUE_MIGRATIONS
 from identity.entrypoints import cli as identity_cli
 from identity.migrations import IDENTITY_MIGRATIONS
 from tests.conftest import fresh_database, migrated_database
@@ -65,3 +66,16 @@ def test_housekeeping_prints_a_sentence_not_a_python_dict(staff_database, capsys
     printed = capsys.readouterr().out
     assert printed.startswith("identity: housekeeping deleted 0 registrations, 0 accounts, 0 sessions, ")
     assert "{" not in printed and printed.count("\n") == 1
+
+
+def test_seed_with_no_storage_to_reach_is_one_line(infra, monkeypatch):
+    url = migrated_database(infra, f"cli_seed_{uuid4().hex[:8]}", CATALOGUE_MIGRATIONS)
+    monkeypatch.setenv("CATALOGUE_DATABASE_URL", url)
+    monkeypatch.setenv("CATALOGUE_STORAGE", "s3://cli-review-bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(SystemExit) as done:
+        importlib.import_module("catalogue.entrypoints.cli").main(["seed"])
+    message = str(done.value.code)
+    assert message.startswith("catalogue seed: the storage did not answer: s3://cli-review-bucket/")
+    assert "\n" not in message

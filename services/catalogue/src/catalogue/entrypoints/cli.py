@@ -13,7 +13,7 @@ from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.process import run_until_signalled, serve_metrics
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
-from catalogue.adapters.storage import S3Storage, open_storage
+from catalogue.adapters.storage import S3Storage, StorageUnavailable, open_storage
 from catalogue.bootstrap import bootstrap
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer.projection import HANDLERS
@@ -61,6 +61,8 @@ def seed(settings: Settings, _args: argparse.Namespace) -> None:
         added = samples.seed(catalogue, catalogue.storage)
     except FfmpegMissing as missing:
         raise SystemExit(f"catalogue seed: {missing}") from None
+    except StorageUnavailable as error:
+        raise SystemExit(f"catalogue seed: the storage did not answer: {error}") from None
     finally:
         catalogue.pool.close()
     print(f"catalogue: {added} sample video(s) added")
