@@ -42,3 +42,13 @@ def test_dlq_help_says_what_each_command_does_in_whole_sentences(capsys):
     assert "listed and positional arguments" not in shown
     for command in ("replay --group G", "parked --service S", "replay-parked --service S"):
         assert command in shown
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_one_is_a_usage_error_of_replay(limit, capsys):
+    with pytest.raises(SystemExit) as done:
+        dlq.main(["replay", "--group", "mailer", "--limit", limit])
+    assert done.value.code == 2
+    shown = capsys.readouterr().err
+    assert shown.startswith("usage: accounts-dlq replay ")
+    assert "accounts-dlq replay: error: --limit must be at least 1" in shown

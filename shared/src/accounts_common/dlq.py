@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "replay":
         if args.limit is not None and args.limit < 1:
-            parser.error("--limit must be at least 1")
+            replay_command.error("--limit must be at least 1")
         try:
             result = replay(args.bootstrap_servers, args.group, limit=args.limit)
         except ReplayFailed as error:
