@@ -174,3 +174,11 @@ def test_storage_init_with_no_s3_to_reach_is_one_line(monkeypatch):
     message = str(done.value.code)
     assert message.startswith("catalogue: cannot create or check the bucket cli-review-bucket: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("seconds", ["-5", "soon"])
+def test_bounces_refuses_a_watch_interval_that_is_not_a_number_of_seconds(seconds, tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        main_of("mailer")(["bounces", "--maildir", str(tmp_path), "--watch", seconds])
+    assert done.value.code == 2
+    assert f"argument --watch: {seconds} is not a number of seconds above 0" in capsys.readouterr().err

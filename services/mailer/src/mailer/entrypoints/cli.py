@@ -152,6 +152,16 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
         pool.close()
 
 
+def seconds_above_zero(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
+    return seconds
+
+
 def bounces_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--maildir",
@@ -161,7 +171,7 @@ def bounces_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--watch",
-        type=float,
+        type=seconds_above_zero,
         default=0.0,
         metavar="SECONDS",
         help="read it again every SECONDS until stopped (default: read it once)",
