@@ -64,7 +64,7 @@ def test_web_serves_on_the_port_its_settings_read(service, started, monkeypatch,
     assert (started["port"], started["host"], started["workers"]) == (18124, "0.0.0.0", 3)
     with pytest.raises(SystemExit):
         main_of(service)(["web", "--help"])
-    assert f"port to listen on ({variable})" in capsys.readouterr().out
+    assert f"port to listen on ({variable}; default: {PORTS[service]})" in capsys.readouterr().out
 
 
 def test_only_the_catalogue_serves_with_threads(started):
@@ -182,3 +182,15 @@ def test_bounces_refuses_a_watch_interval_that_is_not_a_number_of_seconds(second
         main_of("mailer")(["bounces", "--maildir", str(tmp_path), "--watch", seconds])
     assert done.value.code == 2
     assert f"argument --watch: {seconds} is not a number of seconds above 0" in capsys.readouterr().err
+
+
+def test_web_help_shows_the_defaults(monkeypatch, capsys):
+    monkeypatch.delenv("WEB_HOST", raising=False)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("PORTAL_PORT", raising=False)
+    with pytest.raises(SystemExit):
+        main_of("portal")(["web", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(WEB_HOST; default: 127.0.0.1)" in shown
+    assert "(PORTAL_PORT; default: 8000)" in shown
+    assert "(WEB_CONCURRENCY; default: 2)" in shown

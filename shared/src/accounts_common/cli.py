@@ -2,9 +2,10 @@
 (migrate, web, relay) and the consumer loop the workers share; a service adds its own commands to it."""
 
 import argparse
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -91,17 +92,23 @@ class ServiceCli:
         `threads` threads each) with --host (WEB_HOST), --port (the settings' port) and --workers
         (WEB_CONCURRENCY): images run it, so the environment sizes every web process the same way."""
         port_variable = self.settings.variable("port")
+        fields = dataclasses.fields(cast(Any, self.settings))
+        port = next(item.default for item in fields if item.name == "port")
 
         def arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
-                "--host", default=env_str("WEB_HOST", "127.0.0.1"), help="address to listen on (WEB_HOST)"
+                "--host",
+                default=env_str("WEB_HOST", "127.0.0.1"),
+                help="address to listen on (WEB_HOST; default: %(default)s)",
             )
-            parser.add_argument("--port", type=int, default=None, help=f"port to listen on ({port_variable})")
+            parser.add_argument(
+                "--port", type=int, default=None, help=f"port to listen on ({port_variable}; default: {port})"
+            )
             parser.add_argument(
                 "--workers",
                 type=at_least_one,
                 default=env_int("WEB_CONCURRENCY", 2),
-                help="gunicorn workers (WEB_CONCURRENCY)",
+                help="gunicorn workers (WEB_CONCURRENCY; default: %(default)s)",
             )
 
         def run(settings: Any, args: argparse.Namespace) -> None:
