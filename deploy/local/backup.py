@@ -171,10 +171,13 @@ def prune_archive(archive: Path, oldest_base: Path) -> None:
 def restore(name: str | None) -> None:
     data, port = local_cluster()
     bases = data.parent / "backups" / "base"
-    candidates = sorted(bases.iterdir()) if bases.is_dir() else []
-    base = bases / name if name else (candidates[-1] if candidates else None)
-    if base is None or not base.is_dir():
-        raise SystemExit(f"restore: no base backup {name or ''} in {bases} (make backup)")
+    # Only a folder pg_basebackup wrote, by its name: BASE=.. must not restore the backups folder.
+    candidates = sorted(p for p in bases.glob("*") if (p / "backup_label").is_file())
+    chosen = [c for c in candidates if c.name == name] if name else candidates[-1:]
+    base = chosen[0] if chosen else None
+    if base is None:
+        known = ", ".join(c.name for c in candidates) or "none yet (make backup)"
+        raise SystemExit(f"restore: no base backup {name or ''} in {bases}; there: {known}")
     archive = data.parent / "backups" / "wal"
     started = time.monotonic()
     postgres_sh("stop")

@@ -4,8 +4,9 @@ topic and key, and the state records of those events; not the rows of its key on
 import uuid
 
 import psycopg
+import pytest
 
-from accounts_common import outbox
+from accounts_common import dlq, outbox
 from accounts_common.db import create_pool
 from accounts_common.events import new_event
 from tests.conftest import Infra, migrated_database
@@ -68,3 +69,16 @@ def test_rows_held_back_by_a_parked_row_do_not_age_the_outbox(infra: Infra):
                 "UPDATE outbox SET created_at = now() - interval '1 minute' WHERE topic = %s", (CODES,)
             )
         assert 59 < gauge.read() < 3600
+
+
+def test_replay_parked_of_an_id_that_is_not_parked_exits_1_naming_it(infra: Infra, capsys):
+    url = migrated_database(infra, f"test_outbox_replay_id_{uuid.uuid4().hex[:8]}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        parked_id = two_events_and_their_states(conn, str(uuid.uuid4()))
+    mistyped = parked_id + 1000
+    with pytest.raises(SystemExit) as done:
+        dlq.main(["replay-parked", "--database-url", url, "--id", str(parked_id), "--id", str(mistyped)])
+    assert str(done.value.code) == f"accounts-dlq: not parked, left as they are: row(s) {mistyped}"
+    assert capsys.readouterr().out == "1 parked row(s) put back in the queue\n"
+    with psycopg.connect(url) as conn:
+        assert outbox.parked_rows(conn) == []

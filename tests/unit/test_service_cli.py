@@ -7,6 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from accounts_common.codecrypt import DEV_KEY
+from identity.settings import Settings as IdentitySettings
 from mailer.settings import Settings as MailerSettings
 
 COMMANDS = {
@@ -63,7 +64,7 @@ def test_web_serves_on_the_port_its_settings_read(service, started, monkeypatch,
     assert (started["port"], started["host"], started["workers"]) == (18124, "0.0.0.0", 3)
     with pytest.raises(SystemExit):
         main_of(service)(["web", "--help"])
-    assert f"port to listen on ({variable})" in capsys.readouterr().out
+    assert f"port to listen on ({variable}; default: {PORTS[service]})" in capsys.readouterr().out
 
 
 def test_only_the_catalogue_serves_with_threads(started):
@@ -93,3 +94,103 @@ def test_the_mailer_reads_its_code_keys_through_its_settings(monkeypatch):
     keys = (Fernet.generate_key().decode(), Fernet.generate_key().decode())
     monkeypatch.setenv("CODE_ENCRYPTION_KEYS", ",".join(keys))
     assert MailerSettings.from_env().code_encryption_keys == keys
+
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/nowhere?connect_timeout=2"
+
+
+@pytest.mark.parametrize(
+    ("service", "argv"),
+    [("identity", ["migrate"]), ("identity", ["staff", "list"]), ("catalogue", ["generate", "1"])],
+)
+def test_an_unreachable_database_is_one_line_not_a_traceback(service, argv, monkeypatch):
+    monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", UNREACHABLE)
+    with pytest.raises(SystemExit) as done:
+        main_of(service)(argv)
+    message = str(done.value.code)
+    assert message.startswith(f"{service}: cannot reach the database: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("count", ["-5", "0"])
+def test_generate_refuses_a_count_below_one_before_the_database(count, monkeypatch, capsys):
+    monkeypatch.setenv("CATALOGUE_DATABASE_URL", UNREACHABLE)
+    with pytest.raises(SystemExit) as done:
+        main_of("catalogue")(["generate", "--", count])
+    assert done.value.code == 2
+    assert f"argument count: {count} is not a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_bounces_once_refuses_a_maildir_that_is_not_there_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILER_DATABASE_URL", UNREACHABLE)
+    missing = tmp_path / "Maildri"
+    with pytest.raises(SystemExit) as done:
+        main_of("mailer")(["bounces", "--maildir", str(missing)])
+    assert str(done.value.code) == f"mailer: no folder {missing}: nothing read (is --maildir mistyped?)"
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_web_refuses_fewer_than_one_worker(workers, started, capsys):
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["web", "--workers", workers])
+    assert done.value.code == 2
+    assert f"argument --workers: {workers} is not a whole number of at least 1" in capsys.readouterr().err
+    assert started == {}
+
+
+def test_rotate_key_with_keys_in_the_environment_says_whose_message_it_is(monkeypatch):
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)  # refused before the database
+    monkeypatch.setenv("IDENTITY_SIGNING_KEYS", "-----BEGIN PRIVATE KEY-----")
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["rotate-key"])
+    assert str(done.value.code) == (
+        "identity: IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
+    )
+
+
+def test_ctrl_c_in_a_one_off_command_exits_130_without_a_traceback():
+    from accounts_common.cli import ServiceCli
+
+    cli = ServiceCli("identity", None, IdentitySettings)
+
+    @cli.command("slow", "a chore the operator interrupts")
+    def slow(_settings, _args):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["slow"])
+    assert done.value.code == 130
+
+
+def test_storage_init_with_no_s3_to_reach_is_one_line(monkeypatch):
+    monkeypatch.setenv("CATALOGUE_STORAGE", "s3://cli-review-bucket")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cli-review")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cli-review-secret")
+    with pytest.raises(SystemExit) as done:
+        main_of("catalogue")(["storage-init"])
+    message = str(done.value.code)
+    assert message.startswith("catalogue: cannot create or check the bucket cli-review-bucket: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("seconds", ["-5", "soon"])
+def test_bounces_refuses_a_watch_interval_that_is_not_a_number_of_seconds(seconds, tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
+        main_of("mailer")(["bounces", "--maildir", str(tmp_path), "--watch", seconds])
+    assert done.value.code == 2
+    assert f"argument --watch: {seconds} is not a number of seconds above 0" in capsys.readouterr().err
+
+
+def test_web_help_shows_the_defaults(monkeypatch, capsys):
+    monkeypatch.delenv("WEB_HOST", raising=False)
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("PORTAL_PORT", raising=False)
+    with pytest.raises(SystemExit):
+        main_of("portal")(["web", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(WEB_HOST; default: 127.0.0.1)" in shown
+    assert "(PORTAL_PORT; default: 8000)" in shown
+    assert "(WEB_CONCURRENCY; default: 2)" in shown

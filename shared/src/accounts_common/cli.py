@@ -2,10 +2,12 @@
 (migrate, web, relay) and the consumer loop the workers share; a service adds its own commands to it."""
 
 import argparse
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common.config import FromEnvironment, env_int, env_str, load_settings
@@ -20,6 +22,17 @@ Run = Callable[[Any, argparse.Namespace], None]
 
 def no_arguments(_parser: argparse.ArgumentParser) -> None:
     """A command with no arguments of its own."""
+
+
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count, a limit)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
+    return number
 
 
 def no_options(_settings: Any) -> dict[str, Any]:
@@ -79,17 +92,23 @@ class ServiceCli:
         `threads` threads each) with --host (WEB_HOST), --port (the settings' port) and --workers
         (WEB_CONCURRENCY): images run it, so the environment sizes every web process the same way."""
         port_variable = self.settings.variable("port")
+        fields = dataclasses.fields(cast(Any, self.settings))
+        port = next(item.default for item in fields if item.name == "port")
 
         def arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
-                "--host", default=env_str("WEB_HOST", "127.0.0.1"), help="address to listen on (WEB_HOST)"
+                "--host",
+                default=env_str("WEB_HOST", "127.0.0.1"),
+                help="address to listen on (WEB_HOST; default: %(default)s)",
             )
-            parser.add_argument("--port", type=int, default=None, help=f"port to listen on ({port_variable})")
+            parser.add_argument(
+                "--port", type=int, default=None, help=f"port to listen on ({port_variable}; default: {port})"
+            )
             parser.add_argument(
                 "--workers",
-                type=int,
+                type=at_least_one,
                 default=env_int("WEB_CONCURRENCY", 2),
-                help="gunicorn workers (WEB_CONCURRENCY)",
+                help="gunicorn workers (WEB_CONCURRENCY; default: %(default)s)",
             )
 
         def run(settings: Any, args: argparse.Namespace) -> None:
@@ -119,7 +138,8 @@ class ServiceCli:
 
     def main(self, argv: list[str] | None = None) -> None:
         """Parse the command line, configure logging, load the settings (an insecure key or a bad value
-        exits with a message naming the variable) and run the command."""
+        exits with a message naming the variable) and run the command; a database it cannot reach, or
+        not yet migrated, exits with one line saying so."""
         parser = argparse.ArgumentParser(prog=self.service, description=self.description)
         subparsers = parser.add_subparsers(dest="command", required=True)
         for name, command in self.commands.items():
@@ -127,7 +147,19 @@ class ServiceCli:
         args = parser.parse_args(argv)
         configure_logging()
         settings = load_settings(self.service, self.settings.from_env)
-        self.commands[args.command].run(settings, args)
+        try:
+            self.commands[args.command].run(settings, args)
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
+            hint = f"(has `{self.service} migrate` run?)"
+            raise SystemExit(f"{self.service}: {first_line(error)} {hint}") from None
+        except psycopg.OperationalError as error:  # a PoolTimeout too
+            raise SystemExit(f"{self.service}: cannot reach the database: {first_line(error)}") from None
+        except KeyboardInterrupt:  # Ctrl-C in a one-off chore (the long-running ones stop on SIGINT)
+            raise SystemExit(130) from None
+
+
+def first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def consume(

@@ -24,11 +24,12 @@ from typing import Any
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
 from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import database_url, kafka_bootstrap_servers
 from accounts_common.events import dead_letter_topic
+from accounts_common.events.topics import CONSUMER_GROUPS
 from accounts_common.kafka import create_producer, create_reader, position_of
 from accounts_common.outbox import parked_rows, replay_parked
 
@@ -123,7 +124,9 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     producer = _replay_producer(bootstrap_servers, topic)
     try:
         if not partitions:
-            raise ReplayFailed(f"no dead-letter topic {topic}")
+            raise ReplayFailed(
+                f"no dead-letter topic {topic} (the groups with one: {', '.join(CONSUMER_GROUPS)})"
+            )
         consumer.assign(partitions)
         return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
     finally:
@@ -279,15 +282,34 @@ def show_parked(conn: psycopg.Connection) -> None:
     print(f"{len(rows)} parked row(s)")
 
 
+def put_back_parked(conn: psycopg.Connection, ids: list[int] | None) -> None:
+    """Put the parked rows (all, or those ids) back in the queue; an id not parked exits 1."""
+    not_parked = sorted(set(ids or ()) - {row.id for row in parked_rows(conn)})
+    print(f"{replay_parked(conn, ids)} parked row(s) put back in the queue")
+    if not_parked:
+        sys.exit(f"accounts-dlq: not parked, left as they are: row(s) {', '.join(map(str, not_parked))}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """`accounts-dlq replay`, `parked` or `replay-parked` (see the module docstring)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="accounts-dlq", description=__doc__.splitlines()[0])
+    # The client logs every retry; what failed in the end is said in one line below.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    parser = argparse.ArgumentParser(
+        prog="accounts-dlq",
+        description="Show and replay what could not be processed (dead letters) or published (parked "
+        "outbox rows).\n\n" + __doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     replay_command = commands.add_parser("replay", help="re-publish dead letters to their original topics")
     replay_command.add_argument("--group", required=True, help="the consumer group, e.g. mailer")
     replay_command.add_argument("--limit", type=int, default=None, help="replay at most this many")
-    replay_command.add_argument("--bootstrap-servers", default=kafka_bootstrap_servers())
+    replay_command.add_argument(
+        "--bootstrap-servers",
+        default=kafka_bootstrap_servers(),
+        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
+    )
     for name, help_text in (
         ("parked", "list the outbox rows the relay parked"),
         ("replay-parked", "put parked outbox rows back in the relay's queue"),
@@ -301,11 +323,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "replay":
         if args.limit is not None and args.limit < 1:
-            parser.error("--limit must be at least 1")
+            replay_command.error("--limit must be at least 1")
         try:
             result = replay(args.bootstrap_servers, args.group, limit=args.limit)
         except ReplayFailed as error:
             sys.exit(f"accounts-dlq: {error}")
+        except KafkaError as error:
+            sys.exit(f"accounts-dlq: cannot reach Kafka at {args.bootstrap_servers}: {error}")
         print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
         return
     url = args.database_url or database_url(args.service)
@@ -314,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.command == "parked":
                 show_parked(conn)
             else:
-                print(f"{replay_parked(conn, args.id)} parked row(s) put back in the queue")
+                put_back_parked(conn, args.id)
     except psycopg.OperationalError as error:
         sys.exit(f"accounts-dlq: cannot reach the database: {error}")
     except psycopg.ProgrammingError as error:

@@ -172,16 +172,22 @@ def render() -> str:
     return json.dumps(build_document(), indent=2, ensure_ascii=False) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """`accounts-asyncapi [--output FILE]`: write the AsyncAPI document."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--output", default="-")
-    args = parser.parse_args()
+    parser = argparse.ArgumentParser(prog="accounts-asyncapi", description=main.__doc__)
+    parser.add_argument(
+        "--output", default="-", metavar="FILE", help="where to write it (default: -, standard output)"
+    )
+    args = parser.parse_args(argv)
     if args.output == "-":
         print(render(), end="")
-    else:
+        return
+    try:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(render())
+    except OSError as error:
+        raise SystemExit(f"accounts-asyncapi: cannot write {args.output}: {error.strerror}") from None
+    print(f"asyncapi: written to {args.output}")
 
 
 if __name__ == "__main__":

@@ -82,13 +82,18 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """`accounts-schemas [--folder docs/schemas]`: write every version's JSON Schema; refuse a
     breaking change to a committed one (make a new version instead)."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--folder", type=Path, default=Path("docs/schemas"))
-    args = parser.parse_args()
-    args.folder.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(prog="accounts-schemas", description=main.__doc__)
+    parser.add_argument(
+        "--folder", type=Path, default=Path("docs/schemas"), help="where to write them (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"accounts-schemas: cannot write {args.folder}: {error.strerror}") from None
     schemas = generated()
     refused = {
         name: problems

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from accounts_common.config import kafka_bootstrap_servers
 from accounts_common.kafka import create_admin
@@ -213,12 +213,21 @@ def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
         admin.close()
 
 
-def main() -> None:
-    """`accounts-topics`: create the system's topics on the cluster."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--bootstrap-servers", default=kafka_bootstrap_servers())
-    args = parser.parse_args()
-    ensured = ensure_topics(args.bootstrap_servers)
+def main(argv: list[str] | None = None) -> None:
+    """`accounts-topics`: create the system's topics on the cluster, and set their declared settings
+    where they differ (running it again changes nothing); prints what it created and updated."""
+    parser = argparse.ArgumentParser(prog="accounts-topics", description=main.__doc__)
+    parser.add_argument(
+        "--bootstrap-servers",
+        default=kafka_bootstrap_servers(),
+        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        ensured = ensure_topics(args.bootstrap_servers)
+    except KafkaError as error:
+        where = args.bootstrap_servers
+        raise SystemExit(f"accounts-topics: cannot reach Kafka at {where}: {error}") from None
     print(
         f"topics: {len(TOPICS)} declared, created {', '.join(ensured.created) or 'none'}, "
         f"settings updated on {', '.join(ensured.updated) or 'none'}"

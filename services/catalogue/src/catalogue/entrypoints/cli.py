@@ -4,15 +4,16 @@ catalogue's processes and chores."""
 import argparse
 
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from accounts_common.account_projection import REVOCATION_EXPIRIES
-from accounts_common.cli import ServiceCli, consume
+from accounts_common.cli import ServiceCli, at_least_one, consume
 from accounts_common.db import create_pool
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.process import run_until_signalled, serve_metrics
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
-from catalogue.adapters.storage import S3Storage, open_storage
+from catalogue.adapters.storage import S3Storage, StorageUnavailable, open_storage
 from catalogue.bootstrap import bootstrap
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer.projection import HANDLERS
@@ -60,6 +61,8 @@ def seed(settings: Settings, _args: argparse.Namespace) -> None:
         added = samples.seed(catalogue, catalogue.storage)
     except FfmpegMissing as missing:
         raise SystemExit(f"catalogue seed: {missing}") from None
+    except StorageUnavailable as error:
+        raise SystemExit(f"catalogue seed: the storage did not answer: {error}") from None
     finally:
         catalogue.pool.close()
     print(f"catalogue: {added} sample video(s) added")
@@ -71,12 +74,15 @@ def storage_init(settings: Settings, _args: argparse.Namespace) -> None:
     if not isinstance(storage, S3Storage):
         print(f"catalogue: files stay in the folder {storage.root}")
         return
-    created = storage.ensure_bucket()
+    try:
+        created = storage.ensure_bucket()
+    except (BotoCoreError, ClientError) as error:
+        raise SystemExit(f"catalogue: cannot create or check the bucket {storage.bucket}: {error}") from None
     print(f"catalogue: bucket {storage.bucket} {'created' if created else 'already there'}")
 
 
 def generate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("count", type=int)
+    parser.add_argument("count", type=at_least_one, help="how many videos to add (at least 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed, for repeatable data")
 
 

@@ -50,7 +50,9 @@ def run_audit_log(settings: Settings, _args: argparse.Namespace) -> None:
 
 @cli.command("housekeeping", "delete expired registrations, codes, sessions and counters once")
 def sweep_once(settings: Settings, _args: argparse.Namespace) -> None:
-    print(f"identity: housekeeping deleted {housekeeping.sweep(bootstrap(settings))}")
+    deleted = housekeeping.sweep(bootstrap(settings))
+    rows = ", ".join(f"{count} {table.replace('_', ' ')}" for table, count in deleted.items())
+    print(f"identity: housekeeping deleted {rows}")
 
 
 @cli.command("rotate-key", "add a new database signing key and retire all but the two newest")
@@ -58,7 +60,7 @@ def rotate_key(settings: Settings, _args: argparse.Namespace) -> None:
     """Add a signing key to the database (it signs once workers refresh) and retire the oldest."""
     if settings.signing_keys_pem.strip():
         raise SystemExit(
-            "IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
+            "identity: IDENTITY_SIGNING_KEYS is set: rotate by changing it (new key first, old one second)"
         )
     with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
         kid = insert_signing_key(conn, key_sealer(settings), Ed25519PrivateKey.generate())

@@ -152,16 +152,29 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
         pool.close()
 
 
+def seconds_above_zero(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
+    return seconds
+
+
 def bounces_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--maildir", required=True, type=Path, help="the Maildir the bounce address delivers to"
+        "--maildir",
+        required=True,
+        type=Path,
+        help="the Maildir the bounce address delivers to (created by --watch when missing)",
     )
     parser.add_argument(
         "--watch",
-        type=float,
+        type=seconds_above_zero,
         default=0.0,
         metavar="SECONDS",
-        help="read it again every SECONDS until stopped",
+        help="read it again every SECONDS until stopped (default: read it once)",
     )
 
 
@@ -175,6 +188,9 @@ def read_bounces(settings: Settings, args: argparse.Namespace) -> None:
     """Read the bounce Maildir once, or every --watch seconds until SIGTERM; either way its handled
     messages expire after MAILER_DELIVERY_LOG_DAYS (once, or every MAILER_HOUSEKEEPING_INTERVAL_S)."""
     folder, watch = args.maildir, args.watch
+    if watch <= 0 and not folder.is_dir():
+        # --watch creates it (the mail server may deliver later); a single read has nothing to read.
+        raise SystemExit(f"mailer: no folder {folder}: nothing read (is --maildir mistyped?)")
     topic = DELIVERY_RESULTS  # through the outbox: the relay adds the topic prefix
     housekeeping = bounces.MaildirHousekeeping(
         settings.housekeeping_interval_s, settings.delivery_log_days * 86400
