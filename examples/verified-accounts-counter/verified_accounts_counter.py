@@ -5,9 +5,9 @@ so a crash or a restart neither misses an event nor counts one twice. Stopped fo
 events are kept, it counts again from identity.accounts.v1: the events it missed are gone.
 """
 
+import argparse
 import os
 import sqlite3
-import sys
 
 from kafka import TopicPartition
 
@@ -53,8 +53,10 @@ def events_lost(servers: str, topic: str, positions: dict[int, int]) -> bool:
     return any(positions[tp.partition] < beginning for tp, beginning in beginnings.items())
 
 
-def main() -> None:
-    db = sqlite3.connect(sys.argv[1] if len(sys.argv) > 1 else "verified-accounts.sqlite3")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="verified-accounts-counter", description=__doc__.splitlines()[0])
+    parser.add_argument("database", nargs="?", default="verified-accounts.sqlite3", help="its SQLite file")
+    db = sqlite3.connect(parser.parse_args(argv).database)
     db.executescript(SCHEMA)
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     # Its clients log in as KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_* say (accounts_common.kafka.login).
