@@ -137,9 +137,10 @@ def seconds_before_new_code(flow_state: Mapping[str, Any]) -> int:
     return sent.seconds_to_wait(time.time())
 
 
-def typed_code() -> str:
-    """The emailed code as typed: one pasted with a space or a line break around or inside it is the code."""
-    return "".join(request.form.get("code", "").split())
+def typed_code(field: str = "code") -> str:
+    """A code as typed in the form's `field`: one pasted with a space or a line break around or inside
+    it, or typed as authenticator apps show it ("123 456"), is the code (recovery codes ignore spaces)."""
+    return "".join(request.form.get(field, "").split())
 
 
 def minutes_the_code_lasts(flow_state: Mapping[str, Any]) -> int:

@@ -8,14 +8,14 @@ import qrcode.image.svg
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Blueprint, render_template, request, session
+from flask import Blueprint, render_template, session
 from flask_babel import gettext
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
 from portal.entrypoints.problems import FORM, field_errors
-from portal.entrypoints.web import access_token, login_required, portal
+from portal.entrypoints.web import access_token, login_required, portal, typed_code
 
 blp = Blueprint("security", __name__)
 # The enrolment under way: identity's otpauth URI, kept in the session rather than in the form, so
@@ -91,8 +91,7 @@ def confirm() -> Response | tuple[str, int]:
         errors = {FORM: [gettext("Start setting up two-step verification again.")]}
         return render_template("security/two_step.html", errors=errors), 400
     try:
-        code = "".join(request.form.get("code", "").split())  # apps show "123 456"
-        recovery_codes = portal().identity.confirm_totp(str(access_token()), code)
+        recovery_codes = portal().identity.confirm_totp(str(access_token()), typed_code())
     except ApiError as error:
         if error.status == 401 and error.slug != "invalid-second-factor":
             raise

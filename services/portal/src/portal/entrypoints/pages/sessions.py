@@ -13,6 +13,7 @@ from portal.entrypoints.web import (
     see_other,
     sign_in,
     sign_out,
+    typed_code,
 )
 
 blp = Blueprint("sessions", __name__)
@@ -32,7 +33,7 @@ def login() -> str | Response:
 @blp.post("/login")
 def submit_login() -> Response | tuple[str, int]:
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
-    totp = "".join(request.form.get("totp", "").split())  # apps show "123 456"; recovery codes ignore spaces
+    totp = typed_code("totp")
     try:
         token = portal().identity.log_in(email, password, totp)
         me = portal().identity.me(token)
