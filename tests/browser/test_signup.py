@@ -5,7 +5,7 @@ import uuid
 from email.header import decode_header, make_header
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up
@@ -173,3 +173,34 @@ def test_signup_without_javascript(portal, journey, inbox, new_email):
     enter_code(journey, code_in(code_mail(inbox, new_email)))
     expect(page.locator("h1")).to_have_text("You have successfully created your account")
     journey.step("account-created")
+
+
+def test_a_second_click_while_the_sign_up_is_on_its_way_sends_it_once(portal, journey, inbox, new_email):
+    """Sent twice, it would register twice: the second registration's code is the one the page
+    asks for, and the code in the first mail to arrive is refused."""
+    page = journey.page
+    page.goto(portal.url + "/signup")
+    page.locator("#email").fill(new_email)
+    page.locator("#password").fill(PASSWORD)
+    sent: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        sent.append(route)
+        if len(sent) > 1:
+            route.continue_()
+
+    page.route(portal.url + "/signup", hold_the_first)
+    box = page.locator("main form button[type=submit]").bounding_box()
+    assert box is not None
+    middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(*middle)
+    for _ in range(500):  # the sync API runs the route handler while it waits
+        if sent:
+            break
+        page.wait_for_timeout(20)
+    page.mouse.click(*middle)  # the mouse, unlike a locator, does not wait for the page to load first
+    sent[0].continue_()
+    expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
+    assert len(sent) == 1, f"the form was sent {len(sent)} times"
+    enter_code(journey, code_in(code_mail(inbox, new_email)))
+    expect(page.locator("h1")).to_have_text("You have successfully created your account")

@@ -39,6 +39,17 @@ function watchResend(form) {
   tick();
 }
 
+// A form that mails a code or spends one is sent once: a second click while the first is on its way
+// would make a second code, and the one in the first mail to arrive would then be refused.
+function sendOnce(form) {
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.sent) {
+      event.preventDefault();
+    }
+    form.dataset.sent = "true";
+  });
+}
+
 // The newsletter editor: the preview follows the text as it is typed (the Preview button does the
 // same without this file).
 function watchIssuePreview(form) {
@@ -143,10 +154,18 @@ function refreshWhileProcessing(part) {
   setTimeout(tick, wait);
 }
 
+// Back to a page the browser kept: its forms may be sent again.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) {
+    document.querySelectorAll("form[data-sent]").forEach((form) => delete form.dataset.sent);
+  }
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   // After a refused form, start where the first error is: its field, else the message of the form.
   (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary]"))?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
+  document.querySelectorAll("form[data-send-once]").forEach(sendOnce);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
   document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
