@@ -10,12 +10,11 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events import CloudEvent, Topic, dead_letter_topic, new_event
 from accounts_common.retry_policy import RetryLimits
 from tests.conftest import Infra, fresh_topics, migrated_database
-from tests.integration.test_outbox_and_consumer import dead_letter_reasons, send_raw
+from tests.integration.test_outbox_and_consumer import consumer_for, dead_letter_reasons, send_raw
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
 from tests.support.workers import running
@@ -60,8 +59,7 @@ def recorded_ids(pool: ConnectionPool) -> set[str]:
 )
 def test_a_nul_is_dead_lettered_at_the_first_attempt_naming_the_field(infra, audit_pool, odd, named):
     topic = f"test.odd-events-{uuid.uuid4().hex[:8]}"
-    group = f"test-group-{uuid.uuid4().hex[:8]}"
-    fresh_topics(infra, Topic(topic, partitions=1), Topic(dead_letter_topic(group), partitions=1))
+    fresh_topics(infra, Topic(topic, partitions=1))
     after = action("account:after")
     attempts: defaultdict[str, int] = defaultdict(int)
 
@@ -73,16 +71,11 @@ def test_a_nul_is_dead_lettered_at_the_first_attempt_naming_the_field(infra, aud
         )
 
     send_raw(infra, topic, "key", [odd.to_json().encode(), after.to_json().encode()])
-    consumer = EventConsumer(
-        group=group,
-        topics=(topic,),
-        handlers={"OperatorActionRecorded": record},
-        pool=audit_pool,
-        bootstrap_servers=infra.kafka,
-        max_backoff=0.5,
-        retry_limits=RetryLimits(unexpected_attempts=3),
+    limits = RetryLimits(unexpected_attempts=3)
+    consumer = consumer_for(
+        infra, audit_pool, topic, record, limits=limits, event_type="OperatorActionRecorded"
     )
-    dead_letters = TopicReader(infra.kafka, dead_letter_topic(group))
+    dead_letters = TopicReader(infra.kafka, dead_letter_topic(consumer.group))
     with running(consumer.run) as thread:
         wait_for(lambda: after.id in recorded_ids(audit_pool), timeout=60, what="the event after the odd one")
         assert thread.is_alive(), "the worker died"

@@ -188,13 +188,14 @@ def consumer_for(
     on_give_up=None,
     finish_batch=None,
     without_inbox: tuple[str, ...] | set[str] = (),
+    event_type: str = "UserRegistered",
 ) -> EventConsumer:  # type: ignore[no-untyped-def]
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     return EventConsumer(
         group=group,
         topics=(topic,),
-        handlers={"UserRegistered": handler},
+        handlers={event_type: handler},
         pool=pool,
         bootstrap_servers=infra.kafka,
         max_backoff=0.5,

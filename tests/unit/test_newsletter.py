@@ -17,7 +17,7 @@ from newsletter.domain.issues import (
     Recipient,
     delivery_id,
     delivery_request,
-    language_of,
+    mail_for,
     unsubscribe_url,
 )
 from newsletter.domain.unsubscribe import account_of_token, unsubscribe_token
@@ -128,9 +128,14 @@ def test_each_subscriber_reads_their_language_and_english_when_theirs_is_unknown
     for locale, subject, lang in ((None, "News", "en"), ("fr", "Nouvelles", "fr"), ("en", "News", "en")):
         recipient = Recipient(1, ACCOUNT, "ana@example.org", locale)
         link = unsubscribe_url("https://portal.example.org", "t", recipient)
-        event = delivery_request(issue.id, mails[language_of(recipient)], recipient, link, "now")
+        event = delivery_request(issue.id, mail_for(mails, recipient), recipient, link, "now")
         assert (event.data["subject"], event.data["locale"]) == (subject, lang)
         assert link.endswith(f"&lang={lang}")
+
+
+def test_a_french_subscriber_of_an_issue_written_before_issues_had_languages_gets_the_english_mail():
+    mails = draft({"en": "News"}, {"en": "Hello"}).rendered()
+    assert mail_for(mails, Recipient(1, ACCOUNT, "ana@example.org", "fr")).subject == "News"
 
 
 def test_an_issue_missing_a_language_says_what_is_missing():

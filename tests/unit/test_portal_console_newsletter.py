@@ -61,15 +61,6 @@ def test_sending_an_issue_asks_for_a_confirmation_first(typed, asked, sent):
     assert confirmed.status_code == 303 and issues.sends == [sent]
 
 
-def test_a_french_editor_is_asked_in_french():
-    client = staff_client(EditorIdentity(), issues=DraftIssue())
-    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
-    asking = client.post(
-        f"/console/newsletter/{UPLOAD}/send", data={"csrf_token": token}, headers={"Accept-Language": "fr"}
-    )
-    assert "Envoyer ce numéro maintenant à tous les abonnés" in asking.text
-
-
 class CancellableIssue(DraftIssue):
     """The newsletter's issues: one draft; records the cancellations asked for."""
 
@@ -99,13 +90,17 @@ def test_cancelling_an_issue_asks_for_a_confirmation_first():
     assert confirmed.status_code == 303 and issues.cancels == [UPLOAD]
 
 
-def test_a_french_editor_is_asked_to_confirm_a_cancellation_in_french():
+@pytest.mark.parametrize(
+    ("action", "question"),
+    [("send", "Envoyer ce numéro maintenant à tous les abonnés"), ("cancel", "Annuler ce numéro ?")],
+    ids=["send", "cancel"],
+)
+def test_a_french_editor_is_asked_to_confirm_in_french(action, question):
     client = staff_client(EditorIdentity(), issues=CancellableIssue())
-    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
-    asking = client.post(
-        f"/console/newsletter/{UPLOAD}/cancel", data={"csrf_token": token}, headers={"Accept-Language": "fr"}
-    )
-    assert "Annuler ce numéro ?" in asking.text.replace("\u202f", " ")
+    page = f"/console/newsletter/{UPLOAD}"
+    token = csrf_token(client, page)
+    asking = client.post(f"{page}/{action}", data={"csrf_token": token}, headers={"Accept-Language": "fr"})
+    assert question in asking.text.replace("\u202f", " ")
 
 
 class RefusedText(DraftIssue):

@@ -2,8 +2,17 @@
 
 import re
 
+from werkzeug.test import TestResponse
+
 from portal.adapters.http import ApiError
 from tests.unit.test_portal import AdminIdentity, FakeStaffDirectory, csrf_token, staff_client
+
+
+def grant_refused_by(directory: FakeStaffDirectory, email: str) -> TestResponse:
+    """The Staff page's answer to granting `email` the support role, when `directory` refuses it."""
+    client = staff_client(AdminIdentity(), staff=directory)
+    form = {"csrf_token": csrf_token(client, "/console/staff"), "email": email, "role": "support"}
+    return client.post("/console/staff/grants", data=form)
 
 
 class UnknownGrantee(FakeStaffDirectory):
@@ -14,10 +23,7 @@ class UnknownGrantee(FakeStaffDirectory):
 
 
 def test_a_refused_grant_keeps_the_address_and_the_role_chosen():
-    client = staff_client(AdminIdentity(), staff=UnknownGrantee())
-    token = csrf_token(client, "/console/staff")
-    form = {"csrf_token": token, "email": "new@example.org", "role": "support"}
-    refused = client.post("/console/staff/grants", data=form)
+    refused = grant_refused_by(UnknownGrantee(), "new@example.org")
     assert refused.status_code == 404
     assert "No verified account has this email address." in refused.text
     assert 'value="new@example.org"' in refused.text
@@ -32,10 +38,7 @@ class RefusedRole(FakeStaffDirectory):
 
 
 def test_a_refused_role_is_said_next_to_the_role_field():
-    client = staff_client(AdminIdentity(), staff=RefusedRole())
-    token = csrf_token(client, "/console/staff")
-    form = {"csrf_token": token, "email": "ed@example.org", "role": "support"}
-    refused = client.post("/console/staff/grants", data=form)
+    refused = grant_refused_by(RefusedRole(), "ed@example.org")
     assert refused.status_code == 400
     errors = re.search(r'<ul class="errors" id="role-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Check this field and try again." in errors.group(1)

@@ -120,6 +120,12 @@ def language_of(recipient: Recipient) -> str:
     return recipient.locale if recipient.locale in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def mail_for(mails: dict[str, Rendered], recipient: Recipient) -> Rendered:
+    """The mail of the recipient's language; English for an issue written before issues had languages
+    (it has English only)."""
+    return mails.get(language_of(recipient)) or mails[DEFAULT_LANGUAGE]
+
+
 def delivery_request(
     issue_id: UUID,
     mail: Rendered,

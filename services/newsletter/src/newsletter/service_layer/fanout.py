@@ -33,12 +33,11 @@ from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.content import Rendered
 from newsletter.domain.issues import (
-    DEFAULT_LANGUAGE,
     Issue,
     Recipient,
     delivery_id,
     delivery_request,
-    language_of,
+    mail_for,
     unsubscribe_url,
 )
 from newsletter.domain.unsubscribe import unsubscribe_token
@@ -141,9 +140,7 @@ class FanOutWorker(LeadingProducer):
         for recipient, delivery in zip(recipients, deliveries, strict=True):
             token = unsubscribe_token(self.unsubscribe_key, recipient.account_id)
             link = unsubscribe_url(self.portal_url, token, recipient)
-            # An issue written before issues had languages has English only.
-            mail = mails.get(language_of(recipient)) or mails[DEFAULT_LANGUAGE]
-            event = delivery_request(issue.id, mail, recipient, link, time, delivery)
+            event = delivery_request(issue.id, mail_for(mails, recipient), recipient, link, time, delivery)
             futures.append(
                 producer.send(
                     self.topic, key=event.subject.encode(), value=event.to_json().encode(), headers=HEADERS
