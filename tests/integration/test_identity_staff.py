@@ -3,6 +3,7 @@ roles granted from the command line and by an admin, and the events and audit re
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import jwt
 import pyotp
@@ -10,6 +11,7 @@ import pytest
 
 from accounts_common.events import validate_data
 from accounts_common.roles import Role
+from identity.adapters import audit_log as audit_log_sql
 from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import audit_log, staff
@@ -331,13 +333,14 @@ def test_admins_read_the_audit_trail_by_person_action_and_time(
         f"support → {helper_id}",
     )
     from_cli = client.get(
-        "/v1/audit", query_string={"action": "staff.role-granted", "limit": 500}, headers=admin
+        "/v1/audit", query_string={"action": "staff.role-granted", "per_page": 100}, headers=admin
     )
     assert {"actor_email": None, "via": "cli", "target": f"support → {helper_id}"}.items() <= next(
         e for e in from_cli.json["items"] if e["target"] == f"support → {helper_id}"
     ).items()
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
-    assert client.get("/v1/audit", query_string={"since": later}, headers=admin).json == {"items": []}
+    nothing_yet = {"items": [], "total": 0, "page": 1, "per_page": 100}
+    assert client.get("/v1/audit", query_string={"since": later}, headers=admin).json == nothing_yet
     assert client.get("/v1/audit", query_string={"until": later, "actor": helper}, headers=admin).json[
         "items"
     ]
@@ -345,8 +348,41 @@ def test_admins_read_the_audit_trail_by_person_action_and_time(
     assert client.get("/v1/audit").status_code == 401
     refused = client.get("/v1/audit", headers=bearer(otp_login(client, helper, support_secret, clock)))
     assert refused.status_code == 403 and refused.json["type"].endswith("role-required")
-    for bad in ({"action": "DROP TABLE"}, {"since": "yesterday"}, {"limit": 0}, {"unknown": 1}):
+    bad_queries = ({"action": "DROP TABLE"}, {"since": "yesterday"}, {"page": 0}, {"page": 10_001})
+    for bad in (*bad_queries, {"per_page": 101}, {"limit": 100}, {"unknown": 1}):
         assert client.get("/v1/audit", query_string=bad, headers=admin).status_code == 422, bad
+
+
+def test_admins_page_through_an_audit_trail_longer_than_a_page(
+    identity, client, identity_pool, unique_email, clock
+):
+    """25 actions of one person, 10 a page, two of them at each time: every action shows on exactly one
+    page, newest first (the event id orders those at the same time), and the answer counts them all."""
+    helper = "helper-" + unique_email
+    helper_token = sign_up(client, identity_pool, helper)
+    helper_id = client.get("/v1/accounts/me", headers=bearer(helper_token)).json["id"]
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.ADMIN)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    admin = bearer(otp_login(client, unique_email, secret, clock))
+    start = datetime.now(UTC).replace(microsecond=0)
+    actions = [(start - timedelta(minutes=n // 2), uuid4(), f"video {n}") for n in range(25)]
+    with identity_pool.connection() as conn:
+        for at, event_id, target in actions:
+            data = {"actor_account_id": helper_id, "via": "api", "action": "video.edited",
+                    "target": target, "outcome": "ok", "at": at}  # fmt: skip
+            audit_log_sql.insert(conn, str(event_id), "/catalogue", data)
+    newest_first = [target for _, _, target in sorted(actions, key=lambda a: (-a[0].timestamp(), a[1]))]
+
+    def page(number):  # type: ignore[no-untyped-def]
+        query = {"actor": helper, "page": number, "per_page": 10}
+        answer = client.get("/v1/audit", query_string=query, headers=admin)
+        assert answer.status_code == 200, answer.json
+        assert (answer.json["total"], answer.json["page"], answer.json["per_page"]) == (25, number, 10)
+        return [entry["target"] for entry in answer.json["items"]]
+
+    assert page(2) == newest_first[10:20]
+    assert page(1) + page(2) + page(3) == newest_first and page(4) == []
 
 
 def test_me_tells_the_roles_and_whether_the_session_passed_the_second_factor(

@@ -854,8 +854,8 @@ class FakeStaffDirectory:
     def members(self, token: str) -> list[dict[str, object]]:
         return [self.MEMBER]
 
-    def audit(self, token: str, filters: dict[str, str]) -> list[dict[str, object]]:
-        return [self.ENTRY]
+    def audit(self, token: str, filters: dict[str, str], page: int = 1) -> dict[str, object]:
+        return {"items": [self.ENTRY], "total": 1, "page": page, "per_page": 100}
 
     def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
         return True

@@ -1,9 +1,12 @@
 """The console's Audit page (admins) with a fake of identity's audit trail behind it."""
 
+import html
 import re
+from urllib.parse import parse_qsl
 
 import pytest
 
+from portal.adapters.http import ApiError
 from tests.unit.test_portal import AdminIdentity, FakeStaffDirectory, staff_client
 
 
@@ -20,28 +23,91 @@ def test_the_time_of_an_action_names_its_zone_in_the_pages_language(language, sh
 
 
 class LongTrail(FakeStaffDirectory):
-    """An audit trail longer than one answer holds: identity answers as many entries as asked for."""
+    """identity's GET /v1/audit over a trail of 250 actions, newest first: `per_page` a page (100 unless
+    asked), the filters' names recorded; and its 422 past page 10,000."""
 
     def __init__(self) -> None:
-        self.asked: list[dict[str, str]] = []
+        self.asked: list[dict[str, object]] = []
 
-    def audit(self, token: str, filters: dict[str, str]) -> list[dict[str, object]]:
-        self.asked.append(filters)
-        return [self.ENTRY] * int(filters.get("limit", 100))
+    def audit(self, token: str, filters: dict[str, str], page: int = 1) -> dict[str, object]:
+        self.asked.append({**filters, "page": page})
+        if page > 10_000:
+            raise ApiError(422, "validation-error", errors={"page": ["Must be between 1 and 10000."]})
+        every = [{**self.ENTRY, "target": f"video {n}"} for n in range(250)]
+        items = every[(page - 1) * 100 : page * 100]
+        return {"items": items, "total": len(every), "page": page, "per_page": 100}
 
 
-@pytest.mark.parametrize(("language", "said"), [("en", "Only the newest 100"), ("fr", "Seules les 100")])
-def test_a_trail_longer_than_the_page_says_only_the_newest_are_shown(language, said):
+def page_links(page: str) -> dict[str, dict[str, str]]:
+    """The page's Previous/Next links (by their words), each as its query's arguments."""
+    found = re.findall(r'<a href="/console/audit\?([^"]*)">([^<]+)</a>', page)
+    return {words: dict(parse_qsl(html.unescape(query))) for query, words in found}
+
+
+def test_a_trail_longer_than_a_page_is_read_page_by_page_with_its_filters_kept():
     trail = LongTrail()
     client = staff_client(AdminIdentity(), staff=trail)
-    page = client.get("/console/audit", headers={"Accept-Language": language})
-    assert page.status_code == 200 and page.text.count('<tr data-action="staff.role-granted">') == 100
-    assert said in page.text and trail.asked[0]["limit"] == "100"
+    filters = {"actor": "ed@example.org", "action": "video.edited", "from": "2026-12-01", "to": "2026-12-04"}
+    second = client.get("/console/audit", query_string={**filters, "page": 2})
+    assert second.status_code == 200 and "Page 2 of 3" in second.text
+    assert second.text.count('<tr data-action="staff.role-granted">') == 100
+    assert "video 100<" in second.text and "video 199<" in second.text and "video 200<" not in second.text
+    assert page_links(second.text) == {
+        "Previous page": {**filters, "page": "1"},
+        "Next page": {**filters, "page": "3"},
+    }
+    asked = {"actor": "ed@example.org", "action": "video.edited",
+             "since": "2026-12-01T00:00:00Z", "until": "2026-12-05T00:00:00Z", "page": 2}  # fmt: skip
+    assert trail.asked == [asked]
 
 
-def test_a_short_trail_is_shown_whole_without_a_word_about_older_actions():
+def test_the_page_links_leave_out_the_filters_left_empty_and_the_last_page_has_no_next():
+    client = staff_client(AdminIdentity(), staff=LongTrail())
+    first = client.get("/console/audit?actor=&action=video.edited")
+    assert page_links(first.text) == {"Next page": {"action": "video.edited", "page": "2"}}
+    last = client.get("/console/audit?page=3")
+    assert last.status_code == 200 and "Page 3 of 3" in last.text
+    assert page_links(last.text) == {"Previous page": {"page": "2"}}
+    assert last.text.count('<tr data-action="staff.role-granted">') == 50
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ["Previous page", "Page 2 of 3", "Next page"]),
+        ("fr", ["Page précédente", "Page 2 sur 3", "Page suivante"]),
+    ],
+)
+def test_the_pages_of_the_trail_are_named_in_the_pages_language(language, words):
+    page = staff_client(AdminIdentity(), staff=LongTrail()).get(
+        "/console/audit?page=2", headers={"Accept-Language": language}
+    )
+    assert all(word in page.text for word in words)
+
+
+@pytest.mark.parametrize("page", ["4", "10001"])
+def test_a_page_past_the_last_is_not_found_with_a_way_back_to_the_first(page):
+    answer = staff_client(AdminIdentity(), staff=LongTrail()).get(
+        f"/console/audit?page={page}&actor=ed@example.org"
+    )
+    assert answer.status_code == 404
+    assert "This page of the list does not exist." in answer.text
+    assert "<tr data-action" not in answer.text
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_no_page_asks_to_narrow_the_search_any_more(language):
+    """Every action can be reached page by page: the filters are for finding, not a way round a limit."""
+    page = staff_client(AdminIdentity(), staff=LongTrail()).get(
+        "/console/audit", headers={"Accept-Language": language}
+    )
+    assert page.status_code == 200 and "data-audit-truncated" not in page.text
+    assert "Only the newest" not in page.text and "Seules les" not in page.text
+
+
+def test_a_short_trail_is_shown_whole_on_one_page():
     page = staff_client(AdminIdentity(), staff=FakeStaffDirectory()).get("/console/audit")
-    assert page.status_code == 200 and "Only the newest" not in page.text
+    assert page.status_code == 200 and "Page 1 of" not in page.text and 'class="pages"' not in page.text
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from accounts_common.paging import PER_PAGE, offset
+
 EXTENSIONS = {"mp4": "mp4", "mov": "mov", "mxf": "mxf", "webm": "webm", "mkv": "mkv", "mpegts": "ts"}
 MEDIA_TYPES = {"mp4": "video/mp4", "mov": "video/quicktime", "mxf": "application/mxf", "webm": "video/webm"}
 MAX_FILENAME_STEM = 80
@@ -148,11 +150,11 @@ class SearchQuery:
     tag: str | None = None
     everything: bool = False  # editors see every video, whatever its status
     page: int = 1
-    per_page: int = 20
+    per_page: int = PER_PAGE
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.per_page
+        return offset(self.page, self.per_page)
 
 
 def normalise_tag(tag: str) -> str:

@@ -13,6 +13,7 @@ from marshmallow import RAISE
 from accounts_common.auth import authenticate_request, current_principal, require_bearer
 from accounts_common.authorization import check_role, require_role
 from accounts_common.caching import public_for
+from accounts_common.paging import envelope
 from accounts_common.problems import Problem, document_problems
 from accounts_common.roles import Role
 from catalogue.bootstrap import Catalogue
@@ -109,12 +110,7 @@ class Videos(MethodView):
         if sees_everything():
             query = dataclasses.replace(query, everything=True)
         page = use_cases.search(catalogue(), query)
-        return {
-            "items": [summary(video) for video in page.videos],
-            "total": page.total,
-            "page": query.page,
-            "per_page": query.per_page,
-        }
+        return envelope([summary(video) for video in page.videos], page.total, query.page, query.per_page)
 
     @require_role(Role.CATALOGUE_EDITOR)  # outermost: refused before the body is even validated
     @videos.arguments(schemas.VideoSubmit)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from accounts_common.paging import PageEnvelope, PageQuery
 from accounts_common.textfields import FreeText, WholeMatch
 from catalogue.domain.videos import (
     Localized,
@@ -16,8 +17,6 @@ from catalogue.domain.videos import (
 )
 from catalogue.service_layer.publishing import upload_id_of
 
-MAX_PAGE = 10_000
-MAX_PER_PAGE = 100
 CHECKSUM = WholeMatch(r"^[0-9a-f]{64}$", error="A SHA-256 checksum in lower-case hex.")
 CONTAINER = WholeMatch(r"^[a-z0-9]{1,16}$", error="A container name such as mp4 or mxf.")
 
@@ -26,13 +25,11 @@ def text(max_length: int, **kwargs) -> fields.String:  # type: ignore[no-untyped
     return fields.String(validate=validate.Length(max=max_length), **kwargs)
 
 
-class VideoQuery(Schema):
+class VideoQuery(PageQuery):
     q = text(200, load_default="", metadata={"description": 'Words, "a phrase", or -word to exclude'})
     from_ = fields.Date(data_key="from", metadata={"description": "Published on or after this day (UTC)"})
     to = fields.Date(metadata={"description": "Published on or before this day (UTC)"})
     tag = text(100)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
     @post_load
     def to_query(self, data, **kwargs) -> SearchQuery:  # type: ignore[no-untyped-def]
@@ -216,11 +213,8 @@ class VideoEdit(Schema):
         return changes
 
 
-class VideoPage(Schema):
+class VideoPage(PageEnvelope):
     items = fields.List(fields.Nested(VideoSummary), required=True)
-    total = fields.Integer(required=True)
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
 
 
 class RenditionIngest(Schema):

@@ -1,6 +1,6 @@
 """Identity's SQL for the audit trail projection (migration 008). Parameters are always bound."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,7 +32,6 @@ class AuditFilter:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    limit: int = 100
 
 
 def insert(conn: psycopg.Connection, event_id: str, source: str, data: dict[str, Any]) -> None:
@@ -54,24 +53,30 @@ def insert(conn: psycopg.Connection, event_id: str, source: str, data: dict[str,
     )
 
 
-def entries(conn: psycopg.Connection, wanted: AuditFilter) -> list[AuditEntry]:
-    """The newest matching entries first."""
+# The entries a filter matches; the paged query's ORDER BY is the index operator_actions_newest's.
+MATCHING = """FROM operator_actions a LEFT JOIN accounts actor ON actor.id = a.actor_account_id
+    WHERE (%(actor_email)s::text IS NULL OR lower(actor.email) = lower(%(actor_email)s))
+      AND (%(action)s::text IS NULL OR a.action = %(action)s)
+      AND (%(since)s::timestamptz IS NULL OR a.at >= %(since)s)
+      AND (%(until)s::timestamptz IS NULL OR a.at < %(until)s)"""
+
+
+def entries(conn: psycopg.Connection, wanted: AuditFilter, limit: int, offset: int) -> list[AuditEntry]:
+    """`limit` matching entries after the `offset` newest, newest first (the event id orders those at
+    the same time, so that no entry is on two pages or none)."""
     with conn.cursor(row_factory=class_row(AuditEntry)) as cur:
         return cur.execute(
-            """SELECT a.event_id, a.at, a.source, a.actor_account_id, actor.email AS actor_email,
-                      a.via, a.action, a.target, a.outcome
-               FROM operator_actions a LEFT JOIN accounts actor ON actor.id = a.actor_account_id
-               WHERE (%(actor)s::text IS NULL OR lower(actor.email) = lower(%(actor)s))
-                 AND (%(action)s::text IS NULL OR a.action = %(action)s)
-                 AND (%(since)s::timestamptz IS NULL OR a.at >= %(since)s)
-                 AND (%(until)s::timestamptz IS NULL OR a.at < %(until)s)
-               ORDER BY a.at DESC, a.event_id
-               LIMIT %(limit)s""",
-            {
-                "actor": wanted.actor_email,
-                "action": wanted.action,
-                "since": wanted.since,
-                "until": wanted.until,
-                "limit": wanted.limit,
-            },
+            f"""SELECT a.event_id, a.at, a.source, a.actor_account_id, actor.email AS actor_email,
+                       a.via, a.action, a.target, a.outcome
+                {MATCHING}
+                ORDER BY a.at DESC, a.event_id
+                LIMIT %(limit)s OFFSET %(offset)s""",
+            {**asdict(wanted), "limit": limit, "offset": offset},
         ).fetchall()
+
+
+def count(conn: psycopg.Connection, wanted: AuditFilter) -> int:
+    """How many entries match, on every page."""
+    row = conn.execute(f"SELECT count(*) {MATCHING}", asdict(wanted)).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from accounts_common.paging import PageEnvelope, PageQuery, per_page_field
 from accounts_common.returnpaths import SAME_SITE_PATH_PATTERN, is_same_site_path
 from accounts_common.roles import ROLES
 from accounts_common.textfields import WholeMatch
@@ -12,6 +13,7 @@ from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_emai
 from identity.domain.passwords import MAX_PASSWORD_LENGTH
 
 LOCALES = ("en", "fr")
+AUDIT_PER_PAGE = 100  # a page of the trail unless asked: as many as one answer held before paging
 CODE_PATTERN = rf"^[0-9]{{{CODE_DIGITS}}}$"
 
 
@@ -233,7 +235,7 @@ class Erasure(EmailOnly):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=200))
 
 
-class AuditQuery(Schema):
+class AuditQuery(PageQuery):
     actor = fields.String(
         load_default=None,
         validate=validate.Length(max=254),
@@ -246,7 +248,7 @@ class AuditQuery(Schema):
     )
     since = fields.AwareDateTime(load_default=None, metadata={"description": "From this time on."})
     until = fields.AwareDateTime(load_default=None, metadata={"description": "Before this time."})
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    per_page = per_page_field(AUDIT_PER_PAGE)
 
 
 class AuditEntry(Schema):
@@ -265,5 +267,5 @@ class AuditEntry(Schema):
     outcome = fields.String(required=True, metadata={"enum": ["ok", "unchanged", "refused"]})
 
 
-class AuditList(Schema):
-    items = fields.List(fields.Nested(AuditEntry), required=True)
+class AuditList(PageEnvelope):
+    items = fields.List(fields.Nested(AuditEntry), required=True, metadata={"description": "Newest first"})

@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from accounts_common.paging import envelope
 from accounts_common.problems import Problem
 from accounts_common.roles import Role
 from identity.adapters.audit_log import AuditFilter
@@ -117,17 +118,15 @@ class AuditTrail(MethodView):
     @blp.response(200, schemas.AuditList)
     @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN})
     def get(self, query):
-        """Operator actions of every service, newest first, by person, action and time (admin). The
-        trail is a projection of audit.operator-actions.v1: an action shows once `identity audit-log`
-        has read it, a moment after it was done."""
+        """A page of the operator actions of every service, newest first, by person, action and time
+        (admin). The trail is a projection of audit.operator-actions.v1: an action shows once
+        `identity audit-log` has read it, a moment after it was done."""
         wanted = AuditFilter(
-            actor_email=query["actor"],
-            action=query["action"],
-            since=query["since"],
-            until=query["until"],
-            limit=query["limit"],
+            actor_email=query["actor"], action=query["action"], since=query["since"], until=query["until"]
         )
-        return {"items": audit_log.entries(identity(), wanted, actor=g.principal.account.id)}
+        page, per_page = query["page"], query["per_page"]
+        listed, total = audit_log.entries(identity(), wanted, page, per_page, actor=g.principal.account.id)
+        return envelope(listed, total, page, per_page)
 
 
 def staff_member(role: Role) -> Principal:

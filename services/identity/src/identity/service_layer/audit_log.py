@@ -9,6 +9,7 @@ import psycopg
 from accounts_common.audit import record_action
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
+from accounts_common.paging import offset
 from identity.adapters import audit_log
 from identity.adapters.audit_log import AuditEntry, AuditFilter
 from identity.bootstrap import Identity
@@ -22,8 +23,12 @@ def keep_action(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any
 HANDLERS: dict[str, Handler] = {"OperatorActionRecorded": keep_action}
 
 
-def entries(app: Identity, wanted: AuditFilter, actor: UUID) -> list[AuditEntry]:
-    """The matching entries, newest first; reading the trail is recorded in it too."""
+def entries(
+    app: Identity, wanted: AuditFilter, page: int, per_page: int, actor: UUID
+) -> tuple[list[AuditEntry], int]:
+    """A page of the matching entries, newest first, and how many match; reading the trail is recorded
+    in it too."""
     with app.pool.connection() as conn, conn.transaction():
         record_action(conn, source=SOURCE, actor_account_id=actor, action="audit.read", target="audit")
-        return audit_log.entries(conn, wanted)
+        listed = audit_log.entries(conn, wanted, per_page, offset(page, per_page))
+        return listed, audit_log.count(conn, wanted)

@@ -9,6 +9,7 @@ from marshmallow import RAISE
 
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import authorize_role
+from accounts_common.paging import envelope
 from accounts_common.problems import document_problems
 from accounts_common.roles import Role
 from newsletter.domain.issues import IssueView
@@ -120,7 +121,7 @@ class Issues(MethodView):
     def get(self, query):  # type: ignore[no-untyped-def]
         """A page of the issues, newest first, each with its status and figures (none past the last)."""
         listed, total = issues.list_issues(newsletter(), query["page"], query["per_page"])
-        return {"items": [issue_body(view) for view in listed], "total": total, **query}
+        return envelope([issue_body(view) for view in listed], total, query["page"], query["per_page"])
 
     @issues_blp.arguments(schemas.IssueDraft)
     @issues_blp.response(201, schemas.IssueState)

@@ -2,13 +2,12 @@
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from accounts_common.paging import PageEnvelope, PageQuery
 from accounts_common.textfields import FreeText
 
 MAX_BODY_CHARS = 200_000  # Markdown; its text and html parts both travel in every delivery record
 # The input guard takes dates of the years 1000 to 9998 (accounts_common.inputguard).
 YEARS_THE_GUARD_TAKES = r"^(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
-MAX_PAGE = 10_000
-MAX_PER_PAGE = 100
 LANGUAGES_NOTE = "One per language, `en` and `fr`; a draft may lack one, sending it may not."
 
 
@@ -93,16 +92,12 @@ class IssueState(Schema):
     figures = fields.Nested(Figures, required=True)
 
 
-class IssueQuery(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+class IssueQuery(Strict, PageQuery):
+    """A page of the issues: `page` and `per_page` alone."""
 
 
-class IssueList(Schema):
+class IssueList(PageEnvelope):
     items = fields.List(fields.Nested(IssueState), required=True, metadata={"description": "newest first"})
-    total = fields.Integer(required=True, metadata={"description": "the issues on every page"})
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
 
 
 class TestSent(Schema):

@@ -13,6 +13,7 @@ from accounts_common.auth import Principal
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import MAX_RECORD_BYTES
 from accounts_common.outbox import enqueue
+from accounts_common.paging import offset
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.content import LANGUAGES, Rendered
@@ -167,7 +168,7 @@ def find_issue(newsletter: Newsletter, issue_id: UUID) -> IssueView | None:
 def list_issues(newsletter: Newsletter, page: int, per_page: int) -> tuple[list[IssueView], int]:
     """A page of the issues, newest first, with their figures; and how many issues there are."""
     with newsletter.pool.connection() as conn:
-        issues = repository.issues_page(conn, (page - 1) * per_page, per_page)
+        issues = repository.issues_page(conn, offset(page, per_page), per_page)
         counted = repository.figures(conn, issues)
         total = repository.count_issues(conn)
     return [IssueView(issue, counted[issue.id]) for issue in issues], total

@@ -5,6 +5,8 @@ from typing import Any
 
 from portal.adapters.http import JsonApi
 
+AUDIT_PER_PAGE = 100  # the console's audit list, a page
+
 
 class StaffClient:
     """identity's support, staff and audit endpoints."""
@@ -35,9 +37,11 @@ class StaffClient:
         path = "/v1/staff/grants" if grant else "/v1/staff/revocations"
         return bool(self.api.call("POST", path, {"email": email, "role": role}, token=token)["changed"])
 
-    def audit(self, token: str, filters: dict[str, str]) -> list[dict[str, Any]]:
-        """The newest operator actions matching {actor, action, since, until}."""
-        return self.api.call("GET", "/v1/audit", token=token, query=filters)["items"]
+    def audit(self, token: str, filters: dict[str, str], page: int = 1) -> dict[str, Any]:
+        """A page of the operator actions matching {actor, action, since, until}, newest first:
+        {items, total, page, per_page}."""
+        query = {**filters, "page": page, "per_page": AUDIT_PER_PAGE}
+        return dict(self.api.call("GET", "/v1/audit", token=token, query=query))
 
 
 class MailerClient:

@@ -15,8 +15,7 @@ from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_admin", __name__, url_prefix="/console")
-# The audit page shows this many actions, the newest; the filters narrow it to older ones.
-AUDIT_PAGE_SIZE = 100
+AUDIT_FILTERS = ("actor", "action", "from", "to")
 
 
 # --- Staff (admin) --------------------------------------------------------------------------------
@@ -77,9 +76,33 @@ def change_role(change: str) -> Response | tuple[str, int]:
 @blp.get("/audit")
 @staff_page(Role.ADMIN)
 def audit() -> tuple[str, int]:
-    values = {name: request.args.get(name, "").strip() for name in ("actor", "action", "from", "to")}
+    """The page of the operator actions the address asks for, filtered; 404 past the last page."""
+    values = {name: request.args.get(name, "").strip() for name in AUDIT_FILTERS}
+    filters, errors = audit_filters(values)
+    listed: dict[str, Any] | None = None
+    if not errors:
+        try:
+            listed = portal().staff.audit(token(), filters, max(request.args.get("page", 1, int), 1))
+        except ApiError as error:  # a filter identity refuses, or a page past its last one (10,000)
+            if error.status != 422:
+                raise
+            if "page" not in error.errors:
+                errors = field_errors(
+                    error, {"actor": "actor", "action": "action", "since": "from", "until": "to"}
+                )
+    shown = {name: value for name, value in values.items() if value}  # kept in the pages' links
+    context = {"values": values, "errors": errors, "filters": shown}
+    if errors:
+        return render_console("audit.html", listed=None, **context), 400
+    if listed is None or (not listed["items"] and listed["total"]):
+        return render_console("audit.html", listed=None, no_such_page=True, **context), 404
+    return render_console("audit.html", listed=listed, **context), 200
+
+
+def audit_filters(values: dict[str, str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The form's filters as identity's query ({actor, action, since, until}), and the form's errors."""
+    filters = {"actor": values["actor"], "action": values["action"]}
     errors: dict[str, list[str]] = {}
-    filters = {"actor": values["actor"], "action": values["action"], "limit": str(AUDIT_PAGE_SIZE)}
     for name, key, days in (("from", "since", 0), ("to", "until", 1)):
         if values[name]:
             try:
@@ -88,17 +111,4 @@ def audit() -> tuple[str, int]:
                 errors[name] = [gettext("Enter a date, like 2026-12-04.")]
             else:
                 filters[key] = f"{day.isoformat()}T00:00:00Z"
-    entries: list[dict[str, Any]] = []
-    if not errors:
-        try:
-            entries = portal().staff.audit(token(), filters)
-        except ApiError as error:
-            if error.status != 422:
-                raise
-            errors = field_errors(
-                error, {"actor": "actor", "action": "action", "since": "from", "until": "to"}
-            )
-    status = 400 if errors else 200
-    return render_console(
-        "audit.html", entries=entries, values=values, errors=errors, page_size=AUDIT_PAGE_SIZE
-    ), status
+    return filters, errors
