@@ -139,6 +139,27 @@ def test_web_refuses_fewer_than_one_worker(workers, started, capsys):
     assert started == {}
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_web_refuses_a_web_concurrency_below_one_naming_the_variable(value, started, monkeypatch, capsys):
+    monkeypatch.setenv("WEB_CONCURRENCY", value)
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["web"])
+    assert done.value.code == 2
+    said = capsys.readouterr().err
+    assert said == f"identity web: WEB_CONCURRENCY={value} is not a whole number of at least 1\n"
+    assert started == {}
+
+
+def test_a_bad_web_concurrency_leaves_the_other_commands_and_the_workers_flag_alone(started, monkeypatch):
+    monkeypatch.setenv("WEB_CONCURRENCY", "two")
+    main_of("identity")(["web", "--workers", "3"])
+    assert started["workers"] == 3
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["migrate"])
+    assert str(done.value.code).startswith("identity: cannot reach the database: ")
+
+
 def test_rotate_key_with_keys_in_the_environment_says_whose_message_it_is(monkeypatch):
     monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)  # refused before the database
     monkeypatch.setenv("IDENTITY_SIGNING_KEYS", "-----BEGIN PRIVATE KEY-----")

@@ -3,6 +3,7 @@
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -10,7 +11,7 @@ from typing import Any, cast
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from accounts_common.config import FromEnvironment, env_int, env_str, load_settings
+from accounts_common.config import FromEnvironment, env_str, load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.inbox import Handler
@@ -33,6 +34,20 @@ def at_least_one(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
     return number
+
+
+WORKERS_VARIABLE = "WEB_CONCURRENCY"
+
+
+def workers_from_environment(command: str) -> int:
+    """WEB_CONCURRENCY (2 when unset), read only by `web` without --workers; anything below 1 is a
+    usage error naming it (exit 2), never handed to gunicorn."""
+    raw = env_str(WORKERS_VARIABLE, "2")
+    try:
+        return at_least_one(raw)
+    except argparse.ArgumentTypeError:
+        print(f"{command}: {WORKERS_VARIABLE}={raw} is not a whole number of at least 1", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def no_options(_settings: Any) -> dict[str, Any]:
@@ -107,14 +122,15 @@ class ServiceCli:
             parser.add_argument(
                 "--workers",
                 type=at_least_one,
-                default=env_int("WEB_CONCURRENCY", 2),
-                help="gunicorn workers (WEB_CONCURRENCY; default: %(default)s)",
+                default=None,
+                help=f"gunicorn workers (WEB_CONCURRENCY; default: {env_str(WORKERS_VARIABLE, '2')})",
             )
 
         def run(settings: Any, args: argparse.Namespace) -> None:
             port = settings.port if args.port is None else args.port
+            workers = args.workers or workers_from_environment(f"{self.service} web")
             app = f"{self.service}.entrypoints.app:create_app()"
-            exec_gunicorn(app, host=args.host, port=port, workers=args.workers, threads=threads)
+            exec_gunicorn(app, host=args.host, port=port, workers=workers, threads=threads)
 
         self.add("web", help, run, arguments)
 
