@@ -2,6 +2,8 @@
 the port its settings read, and a bad or insecure setting refused with its variable's name."""
 
 import importlib
+import socket
+from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
@@ -215,3 +217,53 @@ def test_web_help_shows_the_defaults(monkeypatch, capsys):
     assert "(WEB_HOST; default: 127.0.0.1)" in shown
     assert "(PORTAL_PORT; default: 8000)" in shown
     assert "(WEB_CONCURRENCY; default: 2)" in shown
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("service", "command", "variable"),
+    [
+        ("identity", "relay", "IDENTITY_RELAY_METRICS_PORT"),
+        ("identity", "audit-log", "IDENTITY_AUDIT_LOG_METRICS_PORT"),
+        ("catalogue", "worker", "CATALOGUE_WORKER_METRICS_PORT"),
+        ("catalogue", "transcoder", "CATALOGUE_TRANSCODER_METRICS_PORT"),
+        ("catalogue", "relay", "CATALOGUE_RELAY_METRICS_PORT"),
+        ("newsletter", "worker", "NEWSLETTER_WORKER_METRICS_PORT"),
+        ("newsletter", "relay", "NEWSLETTER_RELAY_METRICS_PORT"),
+        ("mailer", "worker", "MAILER_WORKER_METRICS_PORT"),
+    ],
+)
+def test_a_metrics_port_in_use_names_the_variable_that_sets_it(
+    service, command, variable, taken_port, monkeypatch
+):
+    monkeypatch.setenv("ACCOUNTS_ENV", "development")
+    monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv(variable, str(taken_port))
+    with pytest.raises(SystemExit) as done:
+        main_of(service)([command])
+    message = str(done.value.code)
+    assert message == (
+        f"{service}: cannot serve metrics on 127.0.0.1:{taken_port} (address already in use): "
+        f"set {variable} to a free port, or 0 to serve none"
+    )
+
+
+def test_a_metrics_host_not_of_this_machine_names_the_host_variable(monkeypatch):
+    monkeypatch.setenv("ACCOUNTS_ENV", "development")
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("IDENTITY_RELAY_METRICS_HOST", "192.0.2.1")  # TEST-NET-1: never this host's
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["relay"])
+    message = str(done.value.code)
+    assert message.startswith("identity: cannot serve metrics on 192.0.2.1:9101 (")
+    assert message.endswith(
+        ": check IDENTITY_RELAY_METRICS_HOST, or set IDENTITY_RELAY_METRICS_PORT to 0 to serve none"
+    )

@@ -15,7 +15,13 @@ from accounts_common.config import FromEnvironment, env_str, load_settings
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.inbox import Handler
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
+from accounts_common.process import (
+    MetricsUnavailable,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
 from accounts_common.relay import OutboxRelay
 
 Run = Callable[[Any, argparse.Namespace], None]
@@ -140,7 +146,7 @@ class ServiceCli:
         the settings' relay_metrics_port and _host."""
 
         def run(settings: Any, _args: argparse.Namespace) -> None:
-            serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
+            serve_metrics_of(settings, "relay")
             relay = OutboxRelay(
                 settings.database_url,
                 settings.kafka_bootstrap_servers,
@@ -170,6 +176,8 @@ class ServiceCli:
             raise SystemExit(f"{self.service}: {first_line(error)} {hint}") from None
         except psycopg.OperationalError as error:  # a PoolTimeout too
             raise SystemExit(f"{self.service}: cannot reach the database: {first_line(error)}") from None
+        except MetricsUnavailable as error:
+            raise SystemExit(f"{self.service}: {error}") from None
         except KeyboardInterrupt:  # Ctrl-C in a one-off chore (the long-running ones stop on SIGINT)
             raise SystemExit(130) from None
 
@@ -178,19 +186,32 @@ def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+def serve_metrics_of(settings: Any, process: str) -> None:
+    """Serve metrics on the settings' `<process>_metrics_port` and `_host`; when it cannot listen
+    there, the message names their variables."""
+    port, host = f"{process}_metrics_port", f"{process}_metrics_host"
+    variable = type(settings).variable
+    serve_metrics(
+        getattr(settings, port),
+        getattr(settings, host),
+        port_variable=variable(port),
+        host_variable=variable(host),
+    )
+
+
 def consume(
     settings: Any,
-    metrics: tuple[int, str],
+    metrics: str,
     pool_name: str,
     group: str,
     topics: Iterable[str],
     handlers: dict[str, Handler],
     **options: Any,
 ) -> None:
-    """Serve metrics on `metrics` (port, host) and consume `topics` (behind the settings' topic_prefix)
-    in consumer group `group` until SIGTERM, on a small autocommit pool of its own; `options` go to
-    EventConsumer."""
-    serve_metrics(*metrics)
+    """Serve metrics on the settings' `<metrics>_metrics_port` and `_host`, and consume `topics`
+    (behind the settings' topic_prefix) in consumer group `group` until SIGTERM, on a small
+    autocommit pool of its own; `options` go to EventConsumer."""
+    serve_metrics_of(settings, metrics)
     with ConnectionPool(
         settings.database_url, name=pool_name, min_size=1, max_size=2, kwargs={"autocommit": True}
     ) as pool:
