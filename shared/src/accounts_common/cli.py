@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.config import FromEnvironment, env_str, load_settings
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.db import COMMON_MIGRATIONS, MigrationRefused, MigrationSet, migrate
 from accounts_common.inbox import Handler
 from accounts_common.process import (
     MetricsUnavailable,
@@ -103,7 +103,14 @@ class ServiceCli:
         """`<service> migrate`: the shared migrations, then the service's own."""
 
         def run(settings: Any, _args: argparse.Namespace) -> None:
-            applied = migrate(settings.database_url, COMMON_MIGRATIONS, migrations)
+            try:
+                applied = migrate(settings.database_url, COMMON_MIGRATIONS, migrations)
+            except MigrationRefused as error:
+                user = f"the user of {self.settings.variable('database_url')}"
+                owner = f"the role that owns the database and its tables ({user})"
+                raise SystemExit(
+                    f"{self.service}: migrate refused at {error}: run `{self.service} migrate` as {owner}"
+                ) from None
             print(f"{self.service}: {len(applied)} migration(s) applied")
 
         self.add("migrate", "apply pending database migrations", run)
