@@ -37,12 +37,14 @@ from accounts_common.dead_letter_writer import (
 )
 from accounts_common.events import dead_letter_topic
 from accounts_common.events.topics import CONSUMER_GROUPS
-from accounts_common.kafka import create_producer, create_reader, position_of
+from accounts_common.kafka import REFUSED, create_producer, create_reader, not_authorized, position_of
 from accounts_common.outbox import parked_rows, replay_parked
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 1000
+# What was replayed before Kafka refused stays replayed (committed): a second run goes on from there.
+AFTER_REFUSAL = "nothing more replayed: run it again once that is fixed"
 
 
 class ReplayFailed(Exception):
@@ -282,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
             result = replay(args.bootstrap_servers, args.group, limit=args.limit)
         except ReplayFailed as error:
             sys.exit(f"accounts-dlq: {error}")
+        except REFUSED as error:  # a setting to fix, not an outage
+            sys.exit(str(not_authorized("accounts-dlq", error, then=AFTER_REFUSAL)))
         except KafkaError as error:
             sys.exit(f"accounts-dlq: cannot reach Kafka at {args.bootstrap_servers}: {error}")
         print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")
