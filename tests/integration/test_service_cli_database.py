@@ -2,15 +2,17 @@
 says so, not a traceback; `identity staff` says what it did, or that there was nothing to do."""
 
 import importlib
+from collections.abc import Iterator
 from uuid import uuid4
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from identity.entrypoints import cli as identity_cli
 from identity.migrations import IDENTITY_MIGRATIONS
-from tests.conftest import fresh_database, migrated_database
+from tests.conftest import Infra, fresh_database, migrated_database
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,67 @@ def test_seed_with_no_storage_to_reach_is_one_line(infra, monkeypatch):
     message = str(done.value.code)
     assert message.startswith("catalogue seed: the storage did not answer: s3://cli-review-bucket/")
     assert "\n" not in message
+
+
+class Role:
+    """A login role of a test's own, with no privilege but PUBLIC's (connect, use the public schema)
+    and those the test grants it; dropped with its grants afterwards."""
+
+    def __init__(self, infra: Infra) -> None:
+        self.infra, self.name, self.granted_in = infra, f"cli_migrator_{uuid4().hex[:8]}", set[str]()
+        self._run(infra.postgres, "CREATE ROLE {} LOGIN")
+
+    def grant(self, url: str, privileges: str) -> None:
+        """`GRANT <privileges> TO` the role, e.g. "SELECT, INSERT ON schema_migrations"."""
+        self.granted_in.add(url)
+        self._run(url, f"GRANT {privileges} TO {{}}")
+
+    def migrate(self, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+        """What `identity migrate` run as the role on the database at `url` exits with."""
+        monkeypatch.setenv("IDENTITY_DATABASE_URL", psycopg.conninfo.make_conninfo(url, user=self.name))
+        with pytest.raises(SystemExit) as done:
+            identity_cli.main(["migrate"])
+        return str(done.value.code)
+
+    def drop(self) -> None:
+        for url in self.granted_in:
+            self._run(url, "DROP OWNED BY {}")  # its grants there
+        self._run(self.infra.postgres, "DROP ROLE {}")
+
+    def _run(self, url: str, statement: str) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(sql.Identifier(self.name)))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def unprivileged(infra: Infra) -> Iterator[Role]:
+    role = Role(infra)
+    yield role
+    role.drop()
+
+
+REFUSED_ADVICE = (
+    "run `identity migrate` as the role that owns the database and its tables "
+    "(the user of IDENTITY_DATABASE_URL)"
+)
+
+
+def test_migrate_by_a_role_that_may_not_create_tables_says_so_in_one_line(infra, unprivileged, monkeypatch):
+    url = fresh_database(infra, f"cli_refused_{uuid4().hex[:8]}")
+    assert unprivileged.migrate(url, monkeypatch) == (
+        "identity: migrate refused at schema_migrations (the record of the migrations applied): "
+        f"permission denied for schema public (SQLSTATE 42501): {REFUSED_ADVICE}"
+    )
+
+
+def test_migrate_by_a_role_that_does_not_own_the_table_names_the_migration(infra, unprivileged, monkeypatch):
+    url = migrated_database(infra, f"cli_not_owner_{uuid4().hex[:8]}", IDENTITY_MIGRATIONS)
+    with psycopg.connect(url, autocommit=True) as conn:  # 007 pending again, as after an upgrade
+        conn.execute("ALTER TABLE known_accounts DROP COLUMN locale")
+        conn.execute("DELETE FROM schema_migrations WHERE component = 'accounts_common' AND version = 7")
+    unprivileged.grant(url, "CREATE ON SCHEMA public")
+    unprivileged.grant(url, "SELECT, INSERT ON schema_migrations")
+    assert unprivileged.migrate(url, monkeypatch) == (
+        "identity: migrate refused at accounts_common/007_known_accounts_locale.sql: "
+        f"must be owner of table known_accounts (SQLSTATE 42501): {REFUSED_ADVICE}"
+    )

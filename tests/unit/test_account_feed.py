@@ -1,5 +1,6 @@
-"""Reading state records in a bootstrap: bad records are skipped with a reason, never a crash, and a
-position Kafka does not give is an error, never a wait without end."""
+"""Reading state records in a bootstrap: bad records are skipped with a reason, never a crash, a
+position Kafka does not give is an error, never a wait without end, and Kafka refusing the feed's
+login or ACLs is named as such (kafka-python's own exceptions: the local broker refuses nothing)."""
 
 import json
 import uuid
@@ -8,10 +9,17 @@ from importlib.resources import files
 import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailedError,
+    TopicAuthorizationFailedError,
+)
 
-from accounts_common.account_feed import _apply_state
-from accounts_common.kafka import READER_TIMEOUT_MS, position_of
+from accounts_common import account_feed
+from accounts_common.account_feed import AccountFeed, _apply_state
+from accounts_common.kafka import READER_TIMEOUT_MS, KafkaNotAuthorized, position_of
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 
 EXAMPLE = files("accounts_common.events").joinpath("examples", "AccountState.json").read_bytes()
@@ -68,3 +76,48 @@ def test_a_position_kafka_does_not_tell_in_time_is_a_timeout_error():
     with pytest.raises(KafkaTimeoutError, match=r"no position for identity.accounts.v1\[3\] within 10000 ms"):
         position_of(consumer, TopicPartition("identity.accounts.v1", 3))  # type: ignore[arg-type]
     assert consumer.timeouts == [READER_TIMEOUT_MS]
+
+
+REFUSALS = [
+    TopicAuthorizationFailedError({"identity.accounts.v1"}),
+    GroupAuthorizationFailedError("accounts-bootstrap"),
+    SaslAuthenticationFailedError("invalid credentials with SASL mechanism SCRAM-SHA-512"),
+]
+SAYS = (
+    r"^account feed: Kafka (does not authorize this client .*grant its ACLs|refused the login of this client)"
+)
+
+
+class RefusingReader:
+    """A reader on which Kafka refuses whatever is asked (the local broker has no ACLs to refuse)."""
+
+    def __init__(self, error: KafkaError) -> None:
+        self.error = error
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        raise self.error
+
+    def close(self) -> None:
+        pass
+
+
+def refused_as_made(error: KafkaError):  # type: ignore[no-untyped-def]
+    def create_reader(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    return create_reader
+
+
+@pytest.mark.parametrize("error", REFUSALS, ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize("where", ["as-made", "when-asked"])
+@pytest.mark.parametrize("step", ["snapshot", "follow"])
+def test_a_refusal_is_named_and_logged_as_an_error_not_taken_for_an_outage(
+    step, where, error, monkeypatch, caplog
+):
+    reader = refused_as_made(error) if where == "as-made" else lambda *args, **kwargs: RefusingReader(error)
+    monkeypatch.setattr(account_feed, "create_reader", reader)
+    feed = AccountFeed("127.0.0.1:9092")
+    with pytest.raises(KafkaNotAuthorized, match=SAYS) as refused:
+        feed.snapshot() if step == "snapshot" else next(feed.follow({}))
+    errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert errors == [str(refused.value)]

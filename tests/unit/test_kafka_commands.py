@@ -1,18 +1,34 @@
-"""`accounts-topics` and `accounts-dlq replay` with no Kafka to reach: one line on stderr and a
-non-zero exit, not a traceback (nor the Kafka client's retries logged on the way)."""
+"""`accounts-topics` and `accounts-dlq replay` with no Kafka to reach, or Kafka refusing them: one
+line on stderr and a non-zero exit, not a traceback (nor the Kafka client's retries logged on the
+way), and a refusal named as one, not an outage."""
 
 import os
+import re
 import subprocess
 import sys
 
 import pytest
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailedError,
+    TopicAuthorizationFailedError,
+)
 
 from accounts_common import dlq
 from accounts_common.events import topics
 
 NO_KAFKA = "127.0.0.1:1"
 BOOTSTRAP_FAILED = f"KafkaTimeoutError: Unable to bootstrap from {NO_KAFKA}"
+REFUSALS = [
+    TopicAuthorizationFailedError({"mailer.dlq"}),
+    GroupAuthorizationFailedError("mailer.dlq-replay"),
+    SaslAuthenticationFailedError("invalid credentials with SASL mechanism SCRAM-SHA-512"),
+]
+SAYS = (
+    r"^accounts-dlq: Kafka (does not authorize this client .*: grant its ACLs \(deploy/k8s/kafka-users.yaml\)"
+    r"|refused the login of this client .*: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD); "
+)
 
 
 def test_accounts_topics_with_no_kafka_to_reach_is_one_line_not_a_traceback(monkeypatch):
@@ -69,3 +85,21 @@ def test_a_limit_below_one_is_a_usage_error_of_replay(limit, capsys):
     shown = capsys.readouterr().err
     assert shown.startswith("usage: accounts-dlq replay ")
     assert "accounts-dlq replay: error: --limit must be at least 1" in shown
+
+
+@pytest.mark.parametrize("error", REFUSALS, ids=lambda error: type(error).__name__)
+def test_accounts_dlq_replay_refused_by_kafka_names_the_refusal_not_an_outage(error, monkeypatch):
+    """kafka-python's own exceptions, raised where the replay meets Kafka first (the local broker has
+    no ACLs nor SASL listener to refuse anything for real)."""
+
+    def refused(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    monkeypatch.setattr(dlq, "create_reader", refused)
+    with pytest.raises(SystemExit) as done:
+        dlq.main(["replay", "--group", "mailer", "--bootstrap-servers", NO_KAFKA])
+    said = str(done.value.code)
+    assert re.match(SAYS, said) and "\n" not in said
+    assert said.endswith(
+        f"nothing more replayed: run it again once that is fixed ({type(error).__name__}: {error})"
+    )

@@ -2,6 +2,8 @@
 the port its settings read, and a bad or insecure setting refused with its variable's name."""
 
 import importlib
+import socket
+from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
@@ -139,6 +141,27 @@ def test_web_refuses_fewer_than_one_worker(workers, started, capsys):
     assert started == {}
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_web_refuses_a_web_concurrency_below_one_naming_the_variable(value, started, monkeypatch, capsys):
+    monkeypatch.setenv("WEB_CONCURRENCY", value)
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["web"])
+    assert done.value.code == 2
+    said = capsys.readouterr().err
+    assert said == f"identity web: WEB_CONCURRENCY={value} is not a whole number of at least 1\n"
+    assert started == {}
+
+
+def test_a_bad_web_concurrency_leaves_the_other_commands_and_the_workers_flag_alone(started, monkeypatch):
+    monkeypatch.setenv("WEB_CONCURRENCY", "two")
+    main_of("identity")(["web", "--workers", "3"])
+    assert started["workers"] == 3
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["migrate"])
+    assert str(done.value.code).startswith("identity: cannot reach the database: ")
+
+
 def test_rotate_key_with_keys_in_the_environment_says_whose_message_it_is(monkeypatch):
     monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)  # refused before the database
     monkeypatch.setenv("IDENTITY_SIGNING_KEYS", "-----BEGIN PRIVATE KEY-----")
@@ -194,3 +217,53 @@ def test_web_help_shows_the_defaults(monkeypatch, capsys):
     assert "(WEB_HOST; default: 127.0.0.1)" in shown
     assert "(PORTAL_PORT; default: 8000)" in shown
     assert "(WEB_CONCURRENCY; default: 2)" in shown
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("service", "command", "variable"),
+    [
+        ("identity", "relay", "IDENTITY_RELAY_METRICS_PORT"),
+        ("identity", "audit-log", "IDENTITY_AUDIT_LOG_METRICS_PORT"),
+        ("catalogue", "worker", "CATALOGUE_WORKER_METRICS_PORT"),
+        ("catalogue", "transcoder", "CATALOGUE_TRANSCODER_METRICS_PORT"),
+        ("catalogue", "relay", "CATALOGUE_RELAY_METRICS_PORT"),
+        ("newsletter", "worker", "NEWSLETTER_WORKER_METRICS_PORT"),
+        ("newsletter", "relay", "NEWSLETTER_RELAY_METRICS_PORT"),
+        ("mailer", "worker", "MAILER_WORKER_METRICS_PORT"),
+    ],
+)
+def test_a_metrics_port_in_use_names_the_variable_that_sets_it(
+    service, command, variable, taken_port, monkeypatch
+):
+    monkeypatch.setenv("ACCOUNTS_ENV", "development")
+    monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv(variable, str(taken_port))
+    with pytest.raises(SystemExit) as done:
+        main_of(service)([command])
+    message = str(done.value.code)
+    assert message == (
+        f"{service}: cannot serve metrics on 127.0.0.1:{taken_port} (address already in use): "
+        f"set {variable} to a free port, or 0 to serve none"
+    )
+
+
+def test_a_metrics_host_not_of_this_machine_names_the_host_variable(monkeypatch):
+    monkeypatch.setenv("ACCOUNTS_ENV", "development")
+    monkeypatch.setenv("IDENTITY_DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("IDENTITY_RELAY_METRICS_HOST", "192.0.2.1")  # TEST-NET-1: never this host's
+    with pytest.raises(SystemExit) as done:
+        main_of("identity")(["relay"])
+    message = str(done.value.code)
+    assert message.startswith("identity: cannot serve metrics on 192.0.2.1:9101 (")
+    assert message.endswith(
+        ": check IDENTITY_RELAY_METRICS_HOST, or set IDENTITY_RELAY_METRICS_PORT to 0 to serve none"
+    )

@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -28,7 +29,7 @@ from marshmallow import ValidationError
 from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
 from accounts_common.events.schemas import EVENT_SCHEMAS, AccountState
 from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE
-from accounts_common.kafka import create_reader, position_of
+from accounts_common.kafka import REFUSED, create_reader, not_authorized, position_of
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,12 @@ class AccountFeed:
         self.events_topic = topic_prefix + ACCOUNT_EVENTS
 
     def snapshot(self) -> Snapshot:
-        """Read the compacted topic to its end offsets; the live accounts and the events' positions."""
+        """Read the compacted topic to its end offsets; the live accounts and the events' positions.
+        Kafka refusing the feed's login or ACLs: KafkaNotAuthorized, logged as an error."""
+        with refusals_named():
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
         consumer = self._consumer()
         try:
             partitions = _partitions(consumer, self.state_topic)
@@ -106,7 +112,12 @@ class AccountFeed:
         self, positions: dict[int, int], stop: threading.Event | None = None
     ) -> Iterator[FollowedEvent]:
         """The account events from `positions` on (a partition without one: from its beginning),
-        until `stop` is set. Records that are not valid events are logged and skipped."""
+        until `stop` is set. Records that are not valid events are logged and skipped; Kafka refusing
+        the feed's login or ACLs is KafkaNotAuthorized, logged as an error."""
+        with refusals_named():
+            yield from self._follow(positions, stop)
+
+    def _follow(self, positions: dict[int, int], stop: threading.Event | None) -> Iterator[FollowedEvent]:
         consumer = self._consumer()
         try:
             partitions = _partitions(consumer, self.events_topic)
@@ -127,6 +138,17 @@ class AccountFeed:
 
     def _consumer(self) -> KafkaConsumer:
         return create_reader(self.bootstrap_servers, client_id="accounts-bootstrap")
+
+
+@contextmanager
+def refusals_named() -> Iterator[None]:
+    """Kafka refusing the feed's login or an ACL: a setting to fix, not an outage to wait out."""
+    try:
+        yield
+    except REFUSED as error:
+        refused = not_authorized("account feed", error)
+        log.error("%s", refused)
+        raise refused from None
 
 
 def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:

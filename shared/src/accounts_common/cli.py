@@ -3,6 +3,7 @@
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -10,11 +11,17 @@ from typing import Any, cast
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from accounts_common.config import FromEnvironment, env_int, env_str, load_settings
+from accounts_common.config import FromEnvironment, env_str, load_settings
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
+from accounts_common.db import COMMON_MIGRATIONS, MigrationRefused, MigrationSet, migrate
 from accounts_common.inbox import Handler
-from accounts_common.process import configure_logging, exec_gunicorn, run_until_signalled, serve_metrics
+from accounts_common.process import (
+    MetricsUnavailable,
+    configure_logging,
+    exec_gunicorn,
+    run_until_signalled,
+    serve_metrics,
+)
 from accounts_common.relay import OutboxRelay
 
 Run = Callable[[Any, argparse.Namespace], None]
@@ -33,6 +40,20 @@ def at_least_one(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a whole number of at least 1")
     return number
+
+
+WORKERS_VARIABLE = "WEB_CONCURRENCY"
+
+
+def workers_from_environment(command: str) -> int:
+    """WEB_CONCURRENCY (2 when unset), read only by `web` without --workers; anything below 1 is a
+    usage error naming it (exit 2), never handed to gunicorn."""
+    raw = env_str(WORKERS_VARIABLE, "2")
+    try:
+        return at_least_one(raw)
+    except argparse.ArgumentTypeError:
+        print(f"{command}: {WORKERS_VARIABLE}={raw} is not a whole number of at least 1", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def no_options(_settings: Any) -> dict[str, Any]:
@@ -82,7 +103,14 @@ class ServiceCli:
         """`<service> migrate`: the shared migrations, then the service's own."""
 
         def run(settings: Any, _args: argparse.Namespace) -> None:
-            applied = migrate(settings.database_url, COMMON_MIGRATIONS, migrations)
+            try:
+                applied = migrate(settings.database_url, COMMON_MIGRATIONS, migrations)
+            except MigrationRefused as error:
+                user = f"the user of {self.settings.variable('database_url')}"
+                owner = f"the role that owns the database and its tables ({user})"
+                raise SystemExit(
+                    f"{self.service}: migrate refused at {error}: run `{self.service} migrate` as {owner}"
+                ) from None
             print(f"{self.service}: {len(applied)} migration(s) applied")
 
         self.add("migrate", "apply pending database migrations", run)
@@ -107,14 +135,15 @@ class ServiceCli:
             parser.add_argument(
                 "--workers",
                 type=at_least_one,
-                default=env_int("WEB_CONCURRENCY", 2),
-                help="gunicorn workers (WEB_CONCURRENCY; default: %(default)s)",
+                default=None,
+                help=f"gunicorn workers (WEB_CONCURRENCY; default: {env_str(WORKERS_VARIABLE, '2')})",
             )
 
         def run(settings: Any, args: argparse.Namespace) -> None:
             port = settings.port if args.port is None else args.port
+            workers = args.workers or workers_from_environment(f"{self.service} web")
             app = f"{self.service}.entrypoints.app:create_app()"
-            exec_gunicorn(app, host=args.host, port=port, workers=args.workers, threads=threads)
+            exec_gunicorn(app, host=args.host, port=port, workers=workers, threads=threads)
 
         self.add("web", help, run, arguments)
 
@@ -124,7 +153,7 @@ class ServiceCli:
         the settings' relay_metrics_port and _host."""
 
         def run(settings: Any, _args: argparse.Namespace) -> None:
-            serve_metrics(settings.relay_metrics_port, settings.relay_metrics_host)
+            serve_metrics_of(settings, "relay")
             relay = OutboxRelay(
                 settings.database_url,
                 settings.kafka_bootstrap_servers,
@@ -154,6 +183,8 @@ class ServiceCli:
             raise SystemExit(f"{self.service}: {first_line(error)} {hint}") from None
         except psycopg.OperationalError as error:  # a PoolTimeout too
             raise SystemExit(f"{self.service}: cannot reach the database: {first_line(error)}") from None
+        except MetricsUnavailable as error:
+            raise SystemExit(f"{self.service}: {error}") from None
         except KeyboardInterrupt:  # Ctrl-C in a one-off chore (the long-running ones stop on SIGINT)
             raise SystemExit(130) from None
 
@@ -162,19 +193,32 @@ def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+def serve_metrics_of(settings: Any, process: str) -> None:
+    """Serve metrics on the settings' `<process>_metrics_port` and `_host`; when it cannot listen
+    there, the message names their variables."""
+    port, host = f"{process}_metrics_port", f"{process}_metrics_host"
+    variable = type(settings).variable
+    serve_metrics(
+        getattr(settings, port),
+        getattr(settings, host),
+        port_variable=variable(port),
+        host_variable=variable(host),
+    )
+
+
 def consume(
     settings: Any,
-    metrics: tuple[int, str],
+    metrics: str,
     pool_name: str,
     group: str,
     topics: Iterable[str],
     handlers: dict[str, Handler],
     **options: Any,
 ) -> None:
-    """Serve metrics on `metrics` (port, host) and consume `topics` (behind the settings' topic_prefix)
-    in consumer group `group` until SIGTERM, on a small autocommit pool of its own; `options` go to
-    EventConsumer."""
-    serve_metrics(*metrics)
+    """Serve metrics on the settings' `<metrics>_metrics_port` and `_host`, and consume `topics`
+    (behind the settings' topic_prefix) in consumer group `group` until SIGTERM, on a small
+    autocommit pool of its own; `options` go to EventConsumer."""
+    serve_metrics_of(settings, metrics)
     with ConnectionPool(
         settings.database_url, name=pool_name, min_size=1, max_size=2, kwargs={"autocommit": True}
     ) as pool:

@@ -13,7 +13,7 @@ from kafka.errors import FencedInstanceIdError, KafkaError
 from prometheus_client import Counter
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from accounts_common.dlq import DEAD_LETTER_MAX_BYTES, DeadLetterWriter
+from accounts_common.dead_letter_writer import DEAD_LETTER_MAX_BYTES, DeadLetterWriter
 from accounts_common.events import InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.inbox import Handler, handle_once

@@ -3,6 +3,8 @@
 import logging
 import re
 import select
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -14,6 +16,7 @@ log = logging.getLogger(__name__)
 
 MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql\Z")
 MIGRATION_LOCK_KEY = 0x6D6D6163  # any constant: serialises migrators started at the same time
+RECORD = "schema_migrations (the record of the migrations applied)"
 
 
 def create_pool(
@@ -86,36 +89,58 @@ class MigrationSet:
 COMMON_MIGRATIONS = MigrationSet("accounts_common", "accounts_common")
 
 
+class MigrationRefused(Exception):
+    """The database refused the role running the migrations a privilege one needs (SQLSTATE 42501:
+    no CREATE on the schema, not the owner of a table it alters)."""
+
+
+@contextmanager
+def refusals_named(step: str) -> Iterator[None]:
+    """Turn a privilege the database refuses during `step` into MigrationRefused naming the step."""
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as error:
+        said = error.diag.message_primary or str(error).splitlines()[0]
+        raise MigrationRefused(f"{step}: {said} (SQLSTATE {error.sqlstate})") from None
+
+
 def migrate(url: str, *sets: MigrationSet) -> list[str]:
-    """Apply every pending migration, each in its own transaction; return the names applied."""
+    """Apply every pending migration, each in its own transaction; return the names applied.
+    MigrationRefused names the step the database refused to the role (the record, or a migration)."""
     applied: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
-        conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   component text NOT NULL,
-                   version integer NOT NULL,
-                   name text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now(),
-                   PRIMARY KEY (component, version))"""
-        )
+        with refusals_named(RECORD):
+            _create_record(conn)
         for migration_set in sets:
             applied += _apply_set(conn, migration_set)
     return applied
 
 
+def _create_record(conn: psycopg.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   component text NOT NULL,
+                   version integer NOT NULL,
+                   name text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (component, version))"""
+    )
+
+
 def _apply_set(conn: psycopg.Connection, migration_set: MigrationSet) -> list[str]:
-    done = {
-        row[0]
-        for row in conn.execute(
-            "SELECT version FROM schema_migrations WHERE component = %s", (migration_set.component,)
-        )
-    }
+    with refusals_named(RECORD):
+        done = {
+            row[0]
+            for row in conn.execute(
+                "SELECT version FROM schema_migrations WHERE component = %s", (migration_set.component,)
+            )
+        }
     applied = []
     for version, name, script in migration_set.scripts():
         if version in done:
             continue
-        with conn.transaction():
+        with refusals_named(f"{migration_set.component}/{name}"), conn.transaction():
             conn.execute(script.read_text(encoding="utf-8"))
             conn.execute(
                 "INSERT INTO schema_migrations (component, version, name) VALUES (%s, %s, %s)",

@@ -1,6 +1,6 @@
-"""Dead letters: written by a consumer that gives up on a record (`DeadLetterWriter`), listed and
-replayed by operators (`open_letters`, `replay_letter`), and `accounts-dlq`, which shows and replays
-what could not be processed or published.
+"""Dead letters, written by a consumer that gives up on a record (accounts_common.dead_letter_writer),
+listed and replayed by operators (`open_letters`, `replay_letter`); and `accounts-dlq`, which shows
+and replays what could not be processed or published.
 
 `replay --group G` puts a consumer group's dead letters back on their original topics. Run it
 once the cause is fixed (the SMTP server accepts the address again, a bug is deployed away). The
@@ -16,79 +16,35 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from accounts_common.config import database_url, kafka_bootstrap_servers
+from accounts_common.dead_letter_writer import (
+    DEAD_LETTER_MAX_BYTES,
+    DLQ_HEADER_PREFIX,
+    FAILED_AT_HEADER,
+    ORIGINAL_TOPIC_HEADER,
+    REASON_HEADER,
+    SEND_TIMEOUT_S,
+    VALUE_LEFT_OUT_HEADER,
+)
 from accounts_common.events import dead_letter_topic
 from accounts_common.events.topics import CONSUMER_GROUPS
-from accounts_common.kafka import create_producer, create_reader, position_of
+from accounts_common.kafka import REFUSED, create_producer, create_reader, not_authorized, position_of
 from accounts_common.outbox import parked_rows, replay_parked
 
 log = logging.getLogger(__name__)
 
-DLQ_HEADER_PREFIX = "dlq."
-ORIGINAL_TOPIC_HEADER = "dlq.original.topic"
-REASON_HEADER = "dlq.reason"
-FAILED_AT_HEADER = "dlq.failed.at"
-VALUE_LEFT_OUT_HEADER = "dlq.value.left-out"
-MAX_REASON_BYTES = 4000
-# The broker's default message.max.bytes: a dead letter is a record the broker took plus headers, so
-# its producer allows more than MAX_RECORD_BYTES, up to what the broker takes.
-DEAD_LETTER_MAX_BYTES = 1_048_588
-TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 POLL_TIMEOUT_MS = 1000
-SEND_TIMEOUT_S = 30
-
-
-class DeadLetterWriter:
-    """Puts a consumer group's failed records on `<group>.dlq`, with where they came from and why."""
-
-    def __init__(self, group: str, producer_factory: Callable[[], KafkaProducer]) -> None:
-        self.group = group
-        self.producer_factory = producer_factory
-        self._producer: KafkaProducer | None = None
-
-    def write(self, record: ConsumerRecord, reason: str) -> None:
-        """Write the dead letter and wait for Kafka's acknowledgement; KafkaError when it did not come.
-
-        A record the broker took can be too large once the dead letter's headers are added: that
-        letter goes without the value (the headers say where the record is), or it would be retried,
-        its partition held, for good."""
-        try:
-            self._send(record, record.value, reason)
-        except TOO_LARGE as error:
-            size = len(record.value or b"")
-            self._send(record, None, f"{reason} [the record's {size}-byte value is left out: {error}]")
-
-    def _send(self, record: ConsumerRecord, value: bytes | None, reason: str) -> None:
-        headers = list(record.headers or []) + [
-            (ORIGINAL_TOPIC_HEADER, record.topic.encode()),
-            ("dlq.original.partition", str(record.partition).encode()),
-            ("dlq.original.offset", str(record.offset).encode()),
-            ("dlq.consumer.group", self.group.encode()),
-            (REASON_HEADER, reason.encode()[:MAX_REASON_BYTES]),
-            (FAILED_AT_HEADER, datetime.now(UTC).isoformat().encode()),
-        ]
-        if value is None and record.value is not None:
-            headers.append((VALUE_LEFT_OUT_HEADER, str(len(record.value)).encode()))
-        if self._producer is None:
-            self._producer = self.producer_factory()
-        topic = dead_letter_topic(self.group)
-        self._producer.send(topic, key=record.key, value=value, headers=headers).get(timeout=SEND_TIMEOUT_S)
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
+# What was replayed before Kafka refused stays replayed (committed): a second run goes on from there.
+AFTER_REFUSAL = "nothing more replayed: run it again once that is fixed"
 
 
 class ReplayFailed(Exception):
@@ -328,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
             result = replay(args.bootstrap_servers, args.group, limit=args.limit)
         except ReplayFailed as error:
             sys.exit(f"accounts-dlq: {error}")
+        except REFUSED as error:  # a setting to fix, not an outage
+            sys.exit(str(not_authorized("accounts-dlq", error, then=AFTER_REFUSAL)))
         except KafkaError as error:
             sys.exit(f"accounts-dlq: cannot reach Kafka at {args.bootstrap_servers}: {error}")
         print(f"{dead_letter_topic(args.group)}: replayed {result.replayed}, skipped {result.skipped}")

@@ -83,17 +83,17 @@ class KafkaNotAuthorized(MustStop):
     """Kafka refused this process's login or an operation it needs."""
 
 
-def not_authorized(client: str, error: KafkaError) -> KafkaNotAuthorized:
-    """The error to stop with: what Kafka refused, as whom, and what to fix."""
+def not_authorized(
+    client: str, error: KafkaError, *, then: str = "stopping, a restart tries again"
+) -> KafkaNotAuthorized:
+    """The error to stop with: what Kafka refused, as whom, what to fix, and `then` what happens."""
     user = login().get("sasl_plain_username")
     who = f"the user {user!r}" if user else "this client (no KAFKA_SASL_USERNAME: anonymous)"
     if isinstance(error, SaslAuthenticationFailedError):
         fix = f"refused the login of {who}: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
     else:
         fix = f"does not authorize {who}: grant its ACLs (deploy/k8s/kafka-users.yaml)"
-    return KafkaNotAuthorized(
-        f"{client}: Kafka {fix}; stopping, a restart tries again ({type(error).__name__}: {error})"
-    )
+    return KafkaNotAuthorized(f"{client}: Kafka {fix}; {then} ({type(error).__name__}: {error})")
 
 
 def create_producer(

@@ -1,5 +1,6 @@
 """Running a service's processes: web under gunicorn, workers until SIGTERM."""
 
+import errno
 import gc
 import logging
 import os
@@ -26,14 +27,25 @@ def configure_logging() -> None:
     )
 
 
-def serve_metrics(port: int, host: str) -> None:
-    """Serve this process's Prometheus metrics on host:port, from a thread of its own (0: don't)."""
+class MetricsUnavailable(Exception):
+    """The metrics server cannot listen where it is told: the message names the variable to change."""
+
+
+def serve_metrics(port: int, host: str, *, port_variable: str, host_variable: str) -> None:
+    """Serve this process's Prometheus metrics on host:port, from a thread of its own (0: don't);
+    MetricsUnavailable, naming the variables that set them, when it cannot listen there."""
     if not port:
         return
     try:
         start_http_server(port, addr=host)
     except OSError as error:
-        raise SystemExit(f"cannot serve metrics on {host}:{port} ({error}): set another port, or 0") from None
+        reason = error.strerror or str(error)
+        if error.errno == errno.EADDRINUSE:
+            fix = f"set {port_variable} to a free port, or 0 to serve none"
+        else:  # an address that is not this host's, or a name that does not resolve
+            fix = f"check {host_variable}, or set {port_variable} to 0 to serve none"
+        message = f"cannot serve metrics on {host}:{port} ({reason[:1].lower()}{reason[1:]}): {fix}"
+        raise MetricsUnavailable(message) from None
 
 
 def freeze_startup_objects() -> None:

@@ -7,10 +7,10 @@ import psycopg
 from botocore.exceptions import BotoCoreError, ClientError
 
 from accounts_common.account_projection import REVOCATION_EXPIRIES
-from accounts_common.cli import ServiceCli, at_least_one, consume
+from accounts_common.cli import ServiceCli, at_least_one, consume, serve_metrics_of
 from accounts_common.db import create_pool
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from accounts_common.process import run_until_signalled, serve_metrics
+from accounts_common.process import run_until_signalled
 from catalogue import samples, synthetic
 from catalogue.adapters.media import FfmpegMissing
 from catalogue.adapters.storage import S3Storage, StorageUnavailable, open_storage
@@ -33,15 +33,14 @@ main = cli.main
 @cli.command("worker", "project identity's account events (verified, reset, deleted)")
 def run_worker(settings: Settings, _args: argparse.Namespace) -> None:
     """Consume identity's account events until SIGTERM (consumer group `catalogue`)."""
-    metrics = (settings.worker_metrics_port, settings.worker_metrics_host)
     group, topics = settings.consumer_group, (ACCOUNT_EVENTS,)
-    consume(settings, metrics, "catalogue-worker", group, topics, HANDLERS, housekeeping=REVOCATION_EXPIRIES)
+    consume(settings, "worker", "catalogue-worker", group, topics, HANDLERS, housekeeping=REVOCATION_EXPIRIES)
 
 
 @cli.command("transcoder", "transcode uploaded masters into renditions (one job at a time)")
 def run_transcoder(settings: Settings, _args: argparse.Namespace) -> None:
     """Transcode until SIGTERM; a job in hand is given back at once for another worker to take."""
-    serve_metrics(settings.transcoder_metrics_port, settings.transcoder_metrics_host)
+    serve_metrics_of(settings, "transcoder")
     catalogue = bootstrap(
         settings, pool=create_pool(settings.database_url, name="catalogue-transcoder", max_size=2)
     )

@@ -43,9 +43,8 @@ main = cli.main
 @cli.command("audit-log", "keep every service's operator actions (audit.operator-actions.v1) for the console")
 def run_audit_log(settings: Settings, _args: argparse.Namespace) -> None:
     """Project the audit topic into operator_actions until SIGTERM (consumer group identity-audit)."""
-    metrics = (settings.audit_metrics_port, settings.audit_metrics_host)
     group, topics = settings.audit_consumer_group, (OPERATOR_ACTIONS,)
-    consume(settings, metrics, "identity-audit", group, topics, audit_log.HANDLERS)
+    consume(settings, "audit", "identity-audit", group, topics, audit_log.HANDLERS)
 
 
 @cli.command("housekeeping", "delete expired registrations, codes, sessions and counters once")

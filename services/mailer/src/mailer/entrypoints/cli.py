@@ -7,7 +7,7 @@ from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
-from accounts_common.cli import ServiceCli
+from accounts_common.cli import ServiceCli, serve_metrics_of
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events.topics import (
@@ -18,7 +18,7 @@ from accounts_common.events.topics import (
     SUBSCRIPTION_EVENTS,
 )
 from accounts_common.kafka import create_consumer
-from accounts_common.process import run_together, run_until_signalled, serve_metrics
+from accounts_common.process import run_together, run_until_signalled
 from accounts_common.relay import OutboxRelay
 from accounts_common.retry_policy import RetryLimits
 from mailer.adapters.smtp import FINAL_REPLY_TIMEOUT_S
@@ -107,7 +107,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> None:
     if args.instance_id:
         settings = dataclasses.replace(settings, worker_instance_id=args.instance_id)
     check_senders(settings)
-    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    serve_metrics_of(settings, "worker")
     metrics.export_every_kind()
     pool = worker_pool(settings.database_url, settings.smtp_connections)
     mailer = bootstrap(settings, pool)

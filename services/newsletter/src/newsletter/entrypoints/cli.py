@@ -3,7 +3,7 @@
 import argparse
 
 from accounts_common.account_projection import REVOCATION_EXPIRIES
-from accounts_common.cli import ServiceCli
+from accounts_common.cli import ServiceCli, serve_metrics_of
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
 from accounts_common.events.topics import (
@@ -12,7 +12,7 @@ from accounts_common.events.topics import (
     NEWSLETTER_DELIVERIES,
     VIDEO_EVENTS,
 )
-from accounts_common.process import run_together, run_until_signalled, serve_metrics
+from accounts_common.process import run_together, run_until_signalled
 from newsletter.bootstrap import bootstrap
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer.accounts import account_event_handlers
@@ -34,7 +34,7 @@ main = cli.main
 )
 def run_worker(settings: Settings, _args: argparse.Namespace) -> None:
     """The events consumer and the fan-out (with the scheduler), two threads of one process, until SIGTERM."""
-    serve_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    serve_metrics_of(settings, "worker")
     newsletter = bootstrap(
         settings, pool=create_pool(settings.database_url, name="newsletter-worker", max_size=2)
     )
