@@ -10,17 +10,15 @@ import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import (
-    GroupAuthorizationFailedError,
     KafkaError,
     KafkaTimeoutError,
-    SaslAuthenticationFailedError,
-    TopicAuthorizationFailedError,
 )
 
 from accounts_common import account_feed
 from accounts_common.account_feed import AccountFeed, _apply_state
 from accounts_common.kafka import READER_TIMEOUT_MS, KafkaNotAuthorized, position_of
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
+from tests.support.kafka_refusals import refusal_name, refusals
 
 EXAMPLE = files("accounts_common.events").joinpath("examples", "AccountState.json").read_bytes()
 ACCOUNT_ID = uuid.UUID(json.loads(EXAMPLE)["account_id"])
@@ -78,11 +76,7 @@ def test_a_position_kafka_does_not_tell_in_time_is_a_timeout_error():
     assert consumer.timeouts == [READER_TIMEOUT_MS]
 
 
-REFUSALS = [
-    TopicAuthorizationFailedError({"identity.accounts.v1"}),
-    GroupAuthorizationFailedError("accounts-bootstrap"),
-    SaslAuthenticationFailedError("invalid credentials with SASL mechanism SCRAM-SHA-512"),
-]
+REFUSALS = refusals("identity.accounts.v1", "accounts-bootstrap")
 SAYS = (
     r"^account feed: Kafka (does not authorize this client .*grant its ACLs|refused the login of this client)"
 )
@@ -108,7 +102,7 @@ def refused_as_made(error: KafkaError):  # type: ignore[no-untyped-def]
     return create_reader
 
 
-@pytest.mark.parametrize("error", REFUSALS, ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize("error", REFUSALS, ids=refusal_name)
 @pytest.mark.parametrize("where", ["as-made", "when-asked"])
 @pytest.mark.parametrize("step", ["snapshot", "follow"])
 def test_a_refusal_is_named_and_logged_as_an_error_not_taken_for_an_outage(

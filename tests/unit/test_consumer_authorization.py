@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from kafka import TopicPartition
 from kafka.errors import (
-    ClusterAuthorizationFailedError,
     GroupAuthorizationFailedError,
     KafkaError,
     SaslAuthenticationFailedError,
@@ -22,14 +21,10 @@ from accounts_common.consumer import EventConsumer
 from accounts_common.kafka import KafkaNotAuthorized
 from accounts_common.process import run_together, run_until_signalled
 from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
+from tests.support.kafka_refusals import refusal_name, refusals
 
 PARTITION = TopicPartition("mailer.topic", 0)
-REFUSALS = [
-    TopicAuthorizationFailedError({"mailer.topic"}),
-    GroupAuthorizationFailedError("mailer"),
-    ClusterAuthorizationFailedError(),
-    SaslAuthenticationFailedError("invalid credentials with SASL mechanism SCRAM-SHA-512"),
-]
+REFUSALS = refusals("mailer.topic", "mailer")
 SAYS = r"does not authorize this client .*grant its ACLs|refused the login of this client"
 
 
@@ -85,7 +80,7 @@ def stop() -> Iterator[threading.Event]:
     deadline.cancel()
 
 
-@pytest.mark.parametrize("refusal", REFUSALS, ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize("refusal", REFUSALS, ids=refusal_name)
 def test_a_refused_poll_stops_the_worker_naming_the_refusal(stop, refusal):
     fake = FakeKafkaConsumer(refusal)
     with pytest.raises(KafkaNotAuthorized, match=SAYS) as raised:

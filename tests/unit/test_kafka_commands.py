@@ -9,22 +9,16 @@ import sys
 
 import pytest
 from kafka.errors import (
-    GroupAuthorizationFailedError,
     KafkaTimeoutError,
-    SaslAuthenticationFailedError,
-    TopicAuthorizationFailedError,
 )
 
 from accounts_common import dlq
 from accounts_common.events import topics
+from tests.support.kafka_refusals import refusal_name, refusals
 
 NO_KAFKA = "127.0.0.1:1"
 BOOTSTRAP_FAILED = f"KafkaTimeoutError: Unable to bootstrap from {NO_KAFKA}"
-REFUSALS = [
-    TopicAuthorizationFailedError({"mailer.dlq"}),
-    GroupAuthorizationFailedError("mailer.dlq-replay"),
-    SaslAuthenticationFailedError("invalid credentials with SASL mechanism SCRAM-SHA-512"),
-]
+REFUSALS = refusals("mailer.dlq", "mailer.dlq-replay")
 SAYS = (
     r"^accounts-dlq: Kafka (does not authorize this client .*: grant its ACLs \(deploy/k8s/kafka-users.yaml\)"
     r"|refused the login of this client .*: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD); "
@@ -87,7 +81,7 @@ def test_a_limit_below_one_is_a_usage_error_of_replay(limit, capsys):
     assert "accounts-dlq replay: error: --limit must be at least 1" in shown
 
 
-@pytest.mark.parametrize("error", REFUSALS, ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize("error", REFUSALS, ids=refusal_name)
 def test_accounts_dlq_replay_refused_by_kafka_names_the_refusal_not_an_outage(error, monkeypatch):
     """kafka-python's own exceptions, raised where the replay meets Kafka first (the local broker has
     no ACLs nor SASL listener to refuse anything for real)."""
