@@ -1,5 +1,6 @@
 """Two-step verification in a real browser: set up from My account with the QR code's key, the
-recovery codes shown once, then a login that asks for the code; in English and in French."""
+recovery codes shown once, then a login whose second page asks only for the code; in English and
+in French."""
 
 import re
 
@@ -56,12 +57,28 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
     log_out(page)
     page.goto(portal.url + "/login")
     log_in(page, new_email, PASSWORD)
-    assert field_error(page, "totp") == say(
-        "Enter the code from your authenticator app, and your password again.",
-        "Saisissez le code de votre application d’authentification, et à nouveau votre mot de passe.",
+    step = say(
+        "Log in: code from your authenticator app", "Connexion : code de votre application d’authentification"
     )
-    journey.step("login-asks-the-code")
-    page.locator("#password").fill(PASSWORD)
+    expect(page).to_have_url(re.compile(r"/login/code$"))
+    expect(page).to_have_title(re.compile("^" + step))
+    expect(page.locator("#totp")).to_be_focused()
+    expect(page.locator("#totp")).to_have_attribute("autocomplete", "one-time-code")
+    expect(page.locator("#password")).to_have_count(0)
+    expect(
+        page.get_by_role("link", name=say("Use another account", "Utiliser un autre compte"))
+    ).to_be_visible()
+    journey.step("login-asks-only-the-code")
+
+    page.locator("#totp").fill("000000")
+    page.locator("main form button[type=submit]").first.click()
+    assert field_error(page, "totp") == say(
+        "This code is not right. Enter the code your app shows now.",
+        "Ce code est incorrect. Saisissez le code que votre application affiche maintenant.",
+    )
+    expect(page).to_have_title(re.compile("^" + say("Error: ", "Erreur : ") + step))
+    expect(page.locator("#totp")).to_be_focused()
+    journey.step("wrong-code-stays-on-the-code-page")
     page.locator("#totp").fill(recovery_code)
     page.locator("main form button[type=submit]").first.click()
     expect(page.get_by_role("button", name=re.compile("Log out|Se déconnecter"))).to_be_visible()

@@ -166,6 +166,9 @@ class TwoStepLogin(FakeIdentity):
     digits are a TOTP code, anything else a recovery code (which "123 456" is not)."""
 
     def log_in(self, email: str, password: str, totp: str = "") -> str:
+        raise ApiError(401, "mfa-required", members={"challenge": "the-challenge"})
+
+    def log_in_with_challenge(self, challenge: str, totp: str) -> str:
         self.calls.append(("log_in", totp))
         if totp != "123456":
             raise ApiError(401, "invalid-second-factor", "Invalid second factor")
@@ -180,8 +183,8 @@ def test_the_authenticator_apps_code_as_the_app_shows_it_logs_in(typed):
     identity = TwoStepLogin()
     client = portal_client(identity)
     token = csrf_token(client, "/login")
-    form = {"csrf_token": token, "email": "a@example.org", "password": "x", "totp": typed}
-    answer = client.post("/login", data=form)
+    client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
+    answer = client.post("/login/code", data={"csrf_token": token, "totp": typed})
     assert (answer.status_code, answer.headers.get("Location")) == (303, "/")
     assert identity.calls == [("log_in", "123456")]
 

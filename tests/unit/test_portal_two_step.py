@@ -77,3 +77,14 @@ def test_a_set_up_left_for_over_an_hour_starts_again(monkeypatch):
     stale = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123456"})
     assert stale.status_code == 400 and "Start setting up two-step verification again." in stale.text
     assert "aaaa-bbbb" not in stale.text
+
+
+def test_an_enrolment_kept_unsealed_by_an_older_portal_is_dropped_not_used():
+    client, token = at_two_step(FakeTwoStep())
+    with client.session_transaction() as session:
+        session["totp_enrolment"] = FakeTwoStep.URI  # as portals before a4ee10b kept it
+    confirmed = client.post("/account/two-step/confirmation", data={"csrf_token": token, "code": "123456"})
+    assert confirmed.status_code == 400 and "Start setting up two-step verification again." in confirmed.text
+    assert "aaaa-bbbb" not in confirmed.text and "JBSWY3DPEHPK3PXP" not in confirmed.text
+    with client.session_transaction() as session:
+        assert "totp_enrolment" not in session

@@ -52,8 +52,10 @@ def problem_response(
     detail: str | None = None,
     errors: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    members: Mapping[str, Any] | None = None,
 ) -> Response:
-    """A problem+json response; `type` is about:blank unless the problem has a slug of its own."""
+    """A problem+json response; `type` is about:blank unless the problem has a slug of its own.
+    `members` are the problem type's extension members (RFC 9457 §3.2)."""
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{slug}" if slug else "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -63,6 +65,7 @@ def problem_response(
         body["detail"] = detail
     if errors:
         body["errors"] = errors
+    body.update(members or {})
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_JSON

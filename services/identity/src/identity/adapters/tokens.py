@@ -180,7 +180,7 @@ class TokenIssuer:
         """The claims of a token signed by one of our active keys and not expired; InvalidToken if not."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
-            key = self._key_for(conn, kid)
+            key = self.key_for(conn, kid)
             claims = jwt.decode(
                 token,
                 key.private_key.public_key(),
@@ -198,7 +198,8 @@ class TokenIssuer:
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken(str(error)) from None
 
-    def _key_for(self, conn: psycopg.Connection, kid: object) -> SigningKey:
+    def key_for(self, conn: psycopg.Connection, kid: object) -> SigningKey:
+        """The active key of that kid (read afresh once if unknown); InvalidToken if none is."""
         for refresh in (False, True):
             for key in self.keys.active_keys(conn, refresh=refresh):
                 if key.kid == kid:

@@ -13,6 +13,7 @@ from accounts_common.web import create_api_app, document_field
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
 from identity.service_layer.errors import (
+    ChallengeExpired,
     CodeRejected,
     InvalidCredentials,
     InvalidResetToken,
@@ -72,7 +73,11 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     NotVerified: (403, "account-not-verified", "Verify your email with the code we sent before logging in."),
     InvalidResetToken: (400, "invalid-reset-token", "The reset link is no longer valid. Start again."),
     WrongPassword: (403, "wrong-password", "The password is not right."),
-    MfaRequired: (401, "mfa-required", "This account has a second factor: send its code as `totp`."),
+    ChallengeExpired: (
+        401,
+        "challenge-expired",
+        "This login has expired or is not valid: log in again with your email and password.",
+    ),
     InvalidSecondFactor: (401, "invalid-second-factor", "The one-time code is not right."),
     TotpAlreadyEnrolled: (409, "totp-already-enrolled", "This account already has a second factor."),
     TotpNotStarted: (409, "totp-not-started", "Ask for a secret first (POST /v1/accounts/me/totp)."),
@@ -91,6 +96,7 @@ def install_refusal_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(CodeRejected, _code_rejected)
     app.register_error_handler(Unauthenticated, _unauthenticated)
+    app.register_error_handler(MfaRequired, _mfa_required)
 
 
 def _rate_limited(error: RateLimited) -> Response:
@@ -105,6 +111,16 @@ def _rate_limited(error: RateLimited) -> Response:
 def _code_rejected(error: CodeRejected) -> Response:
     slug = error.outcome.value
     return problem_response(400, slug=slug, detail=CODE_PROBLEMS[slug])
+
+
+def _mfa_required(error: MfaRequired) -> Response:
+    return problem_response(
+        401,
+        slug="mfa-required",
+        detail="This account has a second factor: send its code as `totp`, with `challenge` "
+        "(or with the email and password).",
+        members={"challenge": error.challenge},
+    )
 
 
 def _unauthenticated(_error: Unauthenticated) -> Response:

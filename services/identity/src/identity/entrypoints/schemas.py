@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from accounts_common.paging import PageEnvelope, PageQuery, per_page_field
+from accounts_common.problems import ProblemSchema
 from accounts_common.returnpaths import SAME_SITE_PATH_PATTERN, is_same_site_path
 from accounts_common.roles import ROLES
 from accounts_common.textfields import WholeMatch
@@ -46,13 +47,55 @@ class Credentials(Schema):
     password = password_field()
 
 
-class Login(Credentials):
+class Login(Schema):
+    """The password, or the challenge its 401 mfa-required gave, with the second factor."""
+
+    email = NormalisedEmail()
+    password = fields.String(validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    challenge = fields.String(
+        validate=validate.Length(min=1, max=2048),
+        metadata={
+            "description": "Instead of the email and password: the `challenge` of the 401 mfa-required "
+            "that the right password answered (five minutes, and only while that password stands), "
+            "sent with `totp`."
+        },
+    )
     totp = fields.String(
         validate=validate.Length(min=6, max=64),
         metadata={
             "description": "The second factor, for an account that has one (401 mfa-required without "
             "it): the 6-digit code of the authenticator app, or one of the recovery codes."
         },
+    )
+    # password_or_challenge, as the OpenAPI document says it (accounts_common.web.document_schema_rules).
+    JSON_SCHEMA_RULES = {
+        "oneOf": [
+            {"required": ["email", "password"], "not": {"required": ["challenge"]}},
+            {
+                "required": ["challenge", "totp"],
+                "not": {"anyOf": [{"required": ["email"]}, {"required": ["password"]}]},
+            },
+        ]
+    }
+
+    @validates_schema
+    def password_or_challenge(self, data, **kwargs):  # type: ignore[no-untyped-def]
+        needed = ("challenge", "totp") if "challenge" in data else ("email", "password")
+        missing = {name: ["Missing data for required field."] for name in needed if name not in data}
+        if missing:
+            raise ValidationError(missing)
+        if "challenge" in data and ({"email", "password"} & data.keys()):
+            raise ValidationError(
+                "The challenge replaces the email and password: send it with `totp` alone.", "challenge"
+            )
+
+
+class LoginProblem(ProblemSchema):
+    challenge = fields.String(
+        metadata={
+            "description": "With mfa-required: send it back with `totp` instead of the email and "
+            "password, within five minutes."
+        }
     )
 
 

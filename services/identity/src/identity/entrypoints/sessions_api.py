@@ -3,6 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts_common.problems import PROBLEM_JSON
 from identity.entrypoints import schemas
 from identity.entrypoints.http import BEARER_AUTH, bearer_token, client_ip, identity, problems
 from identity.service_layer import sessions
@@ -15,21 +16,32 @@ blp = Blueprint("sessions", __name__, url_prefix="/v1/sessions", description="Lo
 class SessionsCollection(MethodView):
     @blp.arguments(schemas.Login)
     @blp.response(200, schemas.Session)
+    @blp.alt_response(
+        401,
+        schema=schemas.LoginProblem,
+        content_type=PROBLEM_JSON,
+        description="Wrong email or password (one message for both); mfa-required: the account has a "
+        "second factor, send `totp` with the problem's `challenge` (or with the email and password); "
+        "invalid-second-factor: that code is not right; challenge-expired: the challenge is over five "
+        "minutes old, not one of ours, or older than the account's password (log in again)",
+    )
     @problems(
         blp,
         {
-            401: "Wrong email or password (one message for both); mfa-required: the account has a "
-            "second factor, send `totp` too; invalid-second-factor: that code is not right",
             403: "account-not-verified: the password is that of a registration not verified yet "
             "(the same answer whether or not the email already has an account)",
             429: "Too many attempts from this address, or too many failures for this email",
         },
     )
     def post(self, body):
-        """Log in with email and password (and `totp` for an account with a second factor); answers a
-        short-lived access token whose `amr` says how, and whose `roles` count only with "otp"."""
+        """Log in with email and password; an account with a second factor sends its code as `totp`,
+        with them or with the `challenge` the password alone answered. Answers a short-lived access
+        token whose `amr` says how, and whose `roles` count only with "otp"."""
         limit_ip(identity(), "login", client_ip())
-        token = sessions.login(identity(), body["email"], body["password"], body.get("totp"))
+        if "challenge" in body:
+            token = sessions.login_with_challenge(identity(), body["challenge"], body["totp"])
+        else:
+            token = sessions.login(identity(), body["email"], body["password"], body.get("totp"))
         return {"access_token": token.access_token, "token_type": "Bearer", "expires_in": token.expires_in}
 
 

@@ -56,7 +56,15 @@ class StaffAccount(Exception):
 
 
 class MfaRequired(Exception):
-    """The password is right, and the account has a second factor: log in again with its code."""
+    """The password is right, and the account has a second factor: send its code with `challenge`."""
+
+    def __init__(self, challenge: str) -> None:
+        super().__init__("mfa required")
+        self.challenge = challenge
+
+
+class ChallengeExpired(Exception):
+    """The login challenge is expired, forged, or older than the account's password: log in again."""
 
 
 class InvalidSecondFactor(Exception):

@@ -9,13 +9,14 @@ import psycopg
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from accounts_common.roles import SECOND_FACTOR
-from identity.adapters import account_store, ratelimits, registration_store, session_store, staff
+from identity.adapters import account_store, challenges, ratelimits, registration_store, session_store, staff
 from identity.adapters.hashing import same_hash
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
 from identity.service_layer import totp
 from identity.service_layer.codes import publish_session_revoked
 from identity.service_layer.errors import (
+    ChallengeExpired,
     InvalidCredentials,
     InvalidSecondFactor,
     MfaRequired,
@@ -40,16 +41,61 @@ class Principal:
 
 def login(app: Identity, email: str, password: str, second_factor: str | None = None) -> IssuedToken:
     """An access token for the right password of a verified account, and for an account with a second
-    factor, its TOTP or recovery code too (MfaRequired without one). Roles come with the token."""
+    factor, its TOTP or recovery code too (MfaRequired with a challenge without one). Roles come with
+    the token."""
     account = _check_password(app, email, password)
-    throttle = login_throttle_bucket(app, email)
+    if not second_factor:
+        _challenge_if_second_factor(app, account, password)
+    return _log_in(app, account, second_factor, password)
+
+
+def login_with_challenge(app: Identity, challenge: str, second_factor: str) -> IssuedToken:
+    """As `login` with the password, for the account whose password earned the challenge (five minutes,
+    and only while that password stands); ChallengeExpired if not."""
+    with app.pool.connection() as conn:
+        try:
+            challenged = challenges.check(app.tokens, conn, challenge, app.clock())
+        except challenges.InvalidChallenge:
+            raise ChallengeExpired() from None
+        account = account_store.find_account(conn, challenged.account_id)
+    if (
+        account is None
+        or not account.verified
+        or not account.password_hash
+        or challenges.password_fingerprint(account.password_hash) != challenged.password_fingerprint
+    ):
+        raise ChallengeExpired()
+    return _log_in(app, account, second_factor, None)
+
+
+def _challenge_if_second_factor(app: Identity, account: account_store.Account, password: str) -> None:
+    """MfaRequired with a challenge when the account has a second factor (its hash renewed first if
+    due: a login that ends with the challenge never sees the password again)."""
+    with app.pool.connection() as conn:
+        if not staff.has_confirmed_totp(conn, account.id):
+            return
+        password_hash = account.password_hash
+        assert password_hash is not None, "a right password has a hash"
+        with conn.transaction():
+            if _rehash_due(app, conn, account):
+                password_hash = app.hasher.hash(password)
+                account_store.set_password_hash(conn, account.id, password_hash)
+        challenge = challenges.issue(app.tokens, conn, account.id, password_hash, app.clock())
+    raise MfaRequired(challenge)
+
+
+def _log_in(
+    app: Identity, account: account_store.Account, second_factor: str | None, password: str | None
+) -> IssuedToken:
+    """The token once the password (or a challenge) is right, if the second factor is too."""
+    throttle = login_throttle_bucket(app, account.email)
     with app.pool.connection() as conn, conn.transaction():
         amr = _authentication_methods(app, conn, account, second_factor, throttle)
         if amr is None:
             # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
-            if _rehash_due(app, conn, account):
+            if password is not None and _rehash_due(app, conn, account):
                 account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
             ratelimits.forget_failures(conn, throttle)
@@ -85,7 +131,9 @@ def _authentication_methods(
     if not staff.has_confirmed_totp(conn, account.id):
         return ("pwd",)
     if not second_factor:
-        raise MfaRequired()
+        # Enrolled since `login` looked: the challenge then goes without renewing the hash.
+        assert account.password_hash is not None, "a right password has a hash"
+        raise MfaRequired(challenges.issue(app.tokens, conn, account.id, account.password_hash, app.clock()))
     # Judged in turn like the password, and counted in the same turn (by the caller) when wrong.
     ratelimits.take_turn(conn, throttle)
     _refuse_while_blocked(app, conn, throttle)

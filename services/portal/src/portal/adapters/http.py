@@ -23,12 +23,14 @@ class ServiceUnavailable(Exception):
 
 @dataclass
 class ApiError(Exception):
-    """A 4xx problem from a service: its status, the last part of its `type`, and its field errors."""
+    """A 4xx problem from a service: its status, the last part of its `type`, its field errors, and
+    the extension members of its type (RFC 9457 §3.2), such as mfa-required's `challenge`."""
 
     status: int
     slug: str
     detail: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
+    members: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.status} {self.slug}: {self.detail}"
@@ -94,6 +96,9 @@ class JsonApi:
             raise ServiceUnavailable(self.service, f"not JSON: {error}") from None
 
 
+STANDARD_MEMBERS = {"type", "title", "status", "detail", "instance", "errors"}
+
+
 def _decoded(payload: bytes) -> Any:
     return json.loads(payload) if payload else None
 
@@ -117,4 +122,5 @@ def _api_error(status: int, payload: bytes) -> ApiError:
             for name, messages in errors.items()
             if isinstance(messages, list)
         },
+        members={name: value for name, value in problem.items() if name not in STANDARD_MEMBERS},
     )

@@ -26,9 +26,15 @@ class IdentityClient:
         )
 
     def log_in(self, email: str, password: str, totp: str = "") -> str:
-        """An access token; `totp` is the second factor of an account that has one (401 mfa-required)."""
+        """An access token; `totp` is the second factor of an account that has one (401 mfa-required,
+        whose `challenge` member `log_in_with_challenge` sends with the code instead of the password)."""
         credentials = {"email": email, "password": password} | ({"totp": totp} if totp else {})
         return self.api.call("POST", "/v1/sessions", credentials)["access_token"]
+
+    def log_in_with_challenge(self, challenge: str, totp: str) -> str:
+        """An access token for the second factor, with the `challenge` of the password's 401
+        mfa-required (401 challenge-expired once it is over)."""
+        return self.api.call("POST", "/v1/sessions", {"challenge": challenge, "totp": totp})["access_token"]
 
     def start_totp(self, token: str) -> dict[str, Any]:
         """{secret, otpauth_uri} of a new authenticator enrolment, to confirm with its first code."""

@@ -8,7 +8,7 @@ from accounts_common.returnpaths import same_site_path
 
 # The login page sends a signed-in user to the return path, and /logout is POST-only: neither is a
 # page to come back to after logging in.
-NOT_RETURNED_TO = ("/login", "/logout")
+NOT_RETURNED_TO = ("/login", "/login/code", "/logout")
 # Identity keeps a password reset's return path up to this length, and refuses the reset beyond it.
 MAX_RETURN_PATH = 512
 LANGUAGES = ("en", "fr")

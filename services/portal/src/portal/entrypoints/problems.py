@@ -32,6 +32,7 @@ FIELD_MESSAGES = {
     "password": lazy_gettext("Enter a password."),
     "new_password": lazy_gettext("Enter a password."),
     "code": lazy_gettext("Enter the 6-digit code from the email."),
+    "totp": lazy_gettext("Enter the six digits your authenticator app shows, or one of your recovery codes."),
 }
 OTHER_FIELD = lazy_gettext("Check this field and try again.")
 # The services' input guard names the control character it found: text pasted from another program.
@@ -56,10 +57,6 @@ def _problem_messages() -> dict[str, tuple[str, str]]:
             gettext("This account is not verified yet. Create an account again to receive a new code."),
         ),
         "wrong-password": ("password", gettext("The password is not right.")),
-        "mfa-required": (
-            "totp",
-            gettext("Enter the code from your authenticator app, and your password again."),
-        ),
         "invalid-second-factor": (
             "totp",
             gettext("This code is not right. Enter the code your app shows now."),

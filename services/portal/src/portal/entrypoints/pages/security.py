@@ -1,19 +1,15 @@
 """Two-step verification of one's own account: an authenticator app (TOTP), enrolled from a QR code,
 and the recovery codes shown once. Staff need it for their roles to count."""
 
-import base64
-
 import qrcode
 import qrcode.image.svg
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, render_template, session
 from flask_babel import gettext
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError
+from portal.entrypoints import sealing
 from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import access_token, login_required, portal, typed_code
 
@@ -24,24 +20,16 @@ blp = Blueprint("security", __name__)
 # set-up left unconfirmed).
 ENROLMENT = "totp_enrolment"
 ENROLMENT_TTL_S = 3600  # an older one asks to start again
-
-
-def enrolment_cipher() -> Fernet:
-    """Fernet (encrypted and authenticated) with a key of its own, derived from the portal's secret key."""
-    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal two-step enrolment")
-    return Fernet(base64.urlsafe_b64encode(kdf.derive(portal().settings.secret_key.encode())))
+ENROLMENT_PURPOSE = b"portal two-step enrolment"
 
 
 def seal(uri: str) -> str:
-    return enrolment_cipher().encrypt(uri.encode()).decode()
+    return sealing.seal(uri, ENROLMENT_PURPOSE)
 
 
-def unseal(sealed: str) -> str | None:
+def unseal(sealed: object) -> str | None:
     """The URI sealed by `seal`; None for a value it did not make, or one older than the TTL."""
-    try:
-        return enrolment_cipher().decrypt(sealed.encode(), ttl=ENROLMENT_TTL_S).decode()
-    except InvalidToken:
-        return None
+    return sealing.unseal(sealed, ENROLMENT_PURPOSE, ENROLMENT_TTL_S)
 
 
 def qr_code(uri: str) -> Markup:

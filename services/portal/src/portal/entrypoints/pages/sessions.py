@@ -1,10 +1,12 @@
 """Log in and log out."""
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, session
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
-from portal.entrypoints.problems import CREDENTIALS, field_errors
+from portal.entrypoints import sealing
+from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import (
     access_token,
     portal,
@@ -17,6 +19,13 @@ from portal.entrypoints.web import (
 )
 
 blp = Blueprint("sessions", __name__)
+# A login's second step: the challenge identity answered the right password with, kept (sealed: the
+# session cookie is signed, not encrypted) until the code is sent with it; as long as identity honours it.
+CHALLENGE = "login_challenge"
+CHALLENGE_PURPOSE = b"portal login challenge"
+CHALLENGE_TTL_S = 300
+PASSWORD = {"email": "email", "password": "password"}
+SECOND_FACTOR = {"totp": "totp"}
 
 
 @blp.get("/login")
@@ -25,27 +34,62 @@ def login() -> str | Response:
         remember_return_to(request.args["next"])
     if access_token() is not None:
         return redirect(return_path())
-    return render_template(
-        "sessions/login.html", reason=request.args.get("reason"), values={}, errors={}, asks_totp=False
-    )
+    session.pop(CHALLENGE, None)  # back at the password: a login under way starts again
+    return render_template("sessions/login.html", reason=request.args.get("reason"), values={}, errors={})
 
 
 @blp.post("/login")
 def submit_login() -> Response | tuple[str, int]:
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
-    totp = typed_code("totp")
     try:
-        token = portal().identity.log_in(email, password, totp)
-        me = portal().identity.me(token)
+        token = portal().identity.log_in(email, password)
     except ApiError as error:
-        # The password is never kept: with a second factor, the person types it again with the code.
+        challenge = error.members.get("challenge")
+        if error.slug == "mfa-required" and isinstance(challenge, str):
+            # The password is never kept: the challenge identity gave for it stands in, sealed.
+            session[CHALLENGE] = sealing.seal(challenge, CHALLENGE_PURPOSE)
+            return see_other("sessions.code")
         return render_template(
-            "sessions/login.html",
-            reason=None,
-            values={"email": email},
-            errors=field_errors(error, CREDENTIALS),
-            asks_totp=bool(totp) or error.slug == "mfa-required",
+            "sessions/login.html", reason=None, values={"email": email}, errors=field_errors(error, PASSWORD)
         ), 400
+    return _signed_in(token)
+
+
+@blp.get("/login/code")
+def code() -> str | Response:
+    if _challenge() is None:
+        return _start_again()
+    return render_template("sessions/code.html", errors={})
+
+
+@blp.post("/login/code")
+def submit_code() -> Response | tuple[str, int]:
+    challenge = _challenge()
+    if challenge is None:
+        return _start_again()
+    try:
+        token = portal().identity.log_in_with_challenge(challenge, typed_code("totp"))
+    except ApiError as error:
+        if error.slug == "challenge-expired":
+            return _start_again()
+        return render_template("sessions/code.html", errors=field_errors(error, SECOND_FACTOR)), 400
+    return _signed_in(token)
+
+
+def _challenge() -> str | None:
+    """The challenge of the login under way; None when there is none, or it is too old."""
+    return sealing.unseal(session.get(CHALLENGE), CHALLENGE_PURPOSE, CHALLENGE_TTL_S)
+
+
+def _start_again() -> Response:
+    """Back to the password, the login under way forgotten (and said to be over, if there was one)."""
+    if session.pop(CHALLENGE, None) is not None:
+        flash(gettext("It took too long to enter the code. Log in again with your password."))
+    return see_other("sessions.login")
+
+
+def _signed_in(token: str) -> Response:
+    me = portal().identity.me(token)
     sign_in(token, me["email"], me.get("locale"), staff=bool(me.get("roles")))
     return redirect(return_path(), code=303)
 

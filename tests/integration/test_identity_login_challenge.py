@@ -1,0 +1,157 @@
+"""The login's second step against the real database: a right password of an account with a second
+factor answers 401 mfa-required with a `challenge`, and `{challenge, totp}` then logs in as
+`{email, password, totp}` does, within the same limits; a challenge expired, forged or older than the
+password is refused as challenge-expired."""
+
+from datetime import timedelta
+
+import jwt
+import pyotp
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accounts_common.roles import Role
+from identity.domain.limits import LoginThrottle
+from identity.entrypoints.app import create_app
+from identity.service_layer import staff
+from tests.integration.conftest import bearer, reset_password, sign_up
+from tests.integration.test_identity_staff import Clock, claims, enrol, login
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def identity(make_identity, clock):
+    app = make_identity()
+    app.clock = clock
+    return app
+
+
+def challenge_of(client, email) -> str:
+    refused = login(client, email)
+    assert refused.status_code == 401 and refused.json["type"].endswith("mfa-required"), refused.json
+    return refused.json["challenge"]
+
+
+def answer(client, challenge, code):
+    return client.post("/v1/sessions", json={"challenge": challenge, "totp": code})
+
+
+def is_challenge_expired(response) -> bool:
+    return response.status_code == 401 and response.json["type"].endswith("/challenge-expired")
+
+
+def test_the_challenge_and_the_code_log_in_as_the_password_and_the_code_do(
+    identity, client, identity_pool, unique_email, clock
+):
+    sign_up(client, identity_pool, unique_email)
+    staff.grant(identity, unique_email, Role.SUPPORT)
+    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
+    challenge = challenge_of(client, unique_email)
+    assert client.get("/v1/accounts/me", headers=bearer(challenge)).status_code == 401, "not an access token"
+
+    logged_in = answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step()))
+    assert logged_in.status_code == 200, logged_in.json
+    token = logged_in.json["access_token"]
+    assert claims(token)["amr"] == ["pwd", "otp"] and claims(token)["roles"] == ["support"]
+    assert client.get("/v1/accounts/me", headers=bearer(token)).json["email"] == unique_email
+    wrong = answer(client, challenge, "000000")
+    assert wrong.status_code == 401 and wrong.json["type"].endswith("invalid-second-factor")
+
+
+def test_a_challenge_older_than_five_minutes_is_refused(identity, client, identity_pool, unique_email, clock):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    clock.now += timedelta(minutes=5, seconds=1)
+    assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock())))
+
+
+def test_a_forged_challenge_is_refused(identity, client, identity_pool, unique_email, clock):
+    token = sign_up(client, identity_pool, unique_email)
+    secret, _ = enrol(client, token, clock)
+    challenge = challenge_of(client, unique_email)
+    header = jwt.get_unverified_header(challenge)
+    forged_claims = claims(challenge) | {"exp": claims(challenge)["exp"] + 3600}
+    forgeries = [
+        jwt.encode(forged_claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers=header),
+        challenge[:-4] + ("AAAA" if not challenge.endswith("AAAA") else "BBBB"),
+        token,  # an access token of the same account is no challenge
+        "not-a-challenge",
+    ]
+    for forged in forgeries:
+        assert is_challenge_expired(answer(client, forged, pyotp.TOTP(secret).at(clock.next_step()))), forged
+
+
+def test_a_password_reset_voids_the_challenges_given_before_it(
+    identity, client, identity_pool, unique_email, clock
+):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    reset_password(client, identity_pool, unique_email)
+    assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())))
+
+
+def test_wrong_codes_after_a_challenge_count_against_the_same_limit(
+    make_identity, identity_pool, unique_email, clock
+):
+    app = make_identity(login_throttle=LoginThrottle(free_failures=2, base_delay_s=30))
+    app.clock = clock
+    client = create_app(app).test_client()
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    assert login(client, unique_email, totp="000000").status_code == 401
+    assert answer(client, challenge, "000000").status_code == 401
+    right = pyotp.TOTP(secret).at(clock.next_step())
+    for blocked in (answer(client, challenge, right), login(client, unique_email, totp=right)):
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"challenge": "x.y.z"},
+        {"challenge": "x.y.z", "totp": "123456", "email": "a@example.org"},
+        {"challenge": "x.y.z", "totp": "123456", "password": "secret"},
+        {"totp": "123456"},
+    ],
+)
+def test_a_challenge_comes_with_a_code_and_without_the_password(client, body):
+    refused = client.post("/v1/sessions", json=body)
+    assert refused.status_code == 422, refused.json
+
+
+def test_the_document_says_both_ways_and_the_challenge(client):
+    document = client.get("/openapi.json").json
+    login_body = document["components"]["schemas"]["Login"]
+    assert {"email", "password", "challenge", "totp"} <= set(login_body["properties"])
+    assert [sorted(way["required"]) for way in login_body["oneOf"]] == [
+        ["email", "password"],
+        ["challenge", "totp"],
+    ]
+    refused = document["paths"]["/v1/sessions"]["post"]["responses"]["401"]
+    assert "challenge-expired" in refused["description"]
+    problem = refused["content"]["application/problem+json"]["schema"]
+    name = problem["$ref"].rsplit("/", 1)[-1]
+    assert "challenge" in document["components"]["schemas"][name]["properties"]
+
+
+def test_a_login_through_the_challenge_renews_a_hash_of_older_parameters_and_the_challenge_holds(
+    make_identity, identity_pool, unique_email, clock
+):
+    old = make_identity(argon2_time_cost=1)
+    old.clock = clock
+    old_client = create_app(old).test_client()
+    secret, _ = enrol(old_client, sign_up(old_client, identity_pool, unique_email), clock)
+    app = make_identity(argon2_time_cost=2)
+    app.clock = clock
+    client = create_app(app).test_client()
+    challenge = challenge_of(client, unique_email)
+    with identity_pool.connection() as conn:
+        [stored] = conn.execute(
+            "SELECT password_hash FROM accounts WHERE email = %s", (unique_email,)
+        ).fetchone()
+    assert ",t=2," in stored
+    assert answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
