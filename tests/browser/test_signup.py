@@ -10,7 +10,7 @@ from playwright.sync_api import Route, expect
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up
 from tests.e2e.mail_helpers import headers_of
-from tests.support.browser import field_error, no_horizontal_scroll
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, field_error, no_horizontal_scroll
 from tests.support.inbox import code_in
 
 
@@ -204,3 +204,29 @@ def test_a_second_click_while_the_sign_up_is_on_its_way_sends_it_once(portal, jo
     assert len(sent) == 1, f"the form was sent {len(sent)} times"
     enter_code(journey, code_in(code_mail(inbox, new_email)))
     expect(page.locator("h1")).to_have_text("You have successfully created your account")
+
+
+def test_a_sign_up_page_back_from_the_browsers_cache_can_be_sent_again(portal, browser, new_email):
+    """Playwright turns the back-forward cache off; a person's Chromium keeps the page there, and
+    with it the mark that its form was sent."""
+    other_email = f"other-{new_email}"
+    caching = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, ignore_default_args=["--disable-back-forward-cache"]
+    )
+    try:
+        page = caching.new_page()
+        page.goto(portal.url + "/signup")
+        page.evaluate("addEventListener('pageshow', (event) => { window.restored = event.persisted; })")
+        page.locator("#email").fill(new_email)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("main form button[type=submit]").click()
+        expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
+        page.go_back(wait_until="commit")  # a page from the cache has no load event to wait for
+        expect(page.locator("h1")).to_have_text("Create an account")
+        assert page.evaluate("window.restored") is True, "the page was loaded again, not restored"
+        page.locator("#email").fill(other_email)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("main form button[type=submit]").click()
+        expect(page.locator("main")).to_contain_text(other_email)
+    finally:
+        caching.close()
