@@ -125,7 +125,11 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     prefix = f"e2e-{RUN_ID}."
     group = f"mailer-e2e-private-{RUN_ID}"
     mailed = (CODES, ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES, SUBSCRIPTION_EVENTS, DELIVERY_RESULTS)
-    fresh_topics(infra, *stack_topics(prefix, mailed), Topic(dead_letter_topic(group), partitions=1))
+    # Where its relay sends its support staff's actions: were it missing, the relay would wait for its
+    # metadata, and every stop of the worker would wait the 5 s grace for it (SHUTDOWN_GRACE_S).
+    audited = (OPERATOR_ACTIONS,)
+    topics = stack_topics(prefix, mailed + audited)
+    fresh_topics(infra, *topics, Topic(dead_letter_topic(group), partitions=1))
     identity = start_private_identity(infra, logs)
     web_port, metrics_port = free_port(), free_port()
     env = {
