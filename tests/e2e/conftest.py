@@ -249,9 +249,11 @@ def private_newsletter(
 ) -> Iterator[Newsletter]:
     """A newsletter on private copies of its topics (`topic_prefix`), its editor a staff member of an
     identity of its own; afterwards both stopped."""
-    # Its editors' audit records and the videos it hears of, on private copies.
-    private = (OPERATOR_ACTIONS, VIDEO_EVENTS)
-    fresh_topics(infra, *(Topic(topic_prefix + name, partitions=1) for name in private))
+    # Every topic it reads and writes, on private copies (a caller's own, made first, stay as they
+    # are): a worker missing one of its topics would wait METADATA_WAIT_S, 10 s, before consuming.
+    read = (ACCOUNT_EVENTS, DELIVERY_RESULTS, VIDEO_EVENTS)
+    written = (OPERATOR_ACTIONS, SUBSCRIPTION_EVENTS, NEWSLETTER_DELIVERIES)
+    fresh_topics(infra, *(Topic(topic_prefix + name, partitions=1) for name in read + written))
     identity = start_private_identity(infra, logs)
     editor = identity.staff_header("newsletter-editor")
     running = start_newsletter(infra, logs, identity.url, editor, name=name, topic_prefix=topic_prefix, **env)
