@@ -123,9 +123,12 @@ def render(
     host: str = "127.0.0.1",
     workers: int = 2,
     max_body: str = "64m",
+    client_timeouts: dict[str, str] | None = None,
 ) -> str:
-    """The whole nginx.conf: the master runs in the foreground under the caller's user."""
-    timeouts = "\n".join(f"    {name} {value};" for name, value in CLIENT_TIMEOUTS.items())
+    """The whole nginx.conf: the master runs in the foreground under the caller's user.
+    `client_timeouts` replaces some of CLIENT_TIMEOUTS (a test's shorter client_header_timeout)."""
+    chosen = {**CLIENT_TIMEOUTS, **(client_timeouts or {})}
+    timeouts = "\n".join(f"    {name} {value};" for name, value in chosen.items())
     servers = "".join(
         SERVER_BLOCK.format(
             host=host,
@@ -162,13 +165,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--listen-host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--client-header-timeout",
+        default=CLIENT_TIMEOUTS["client_header_timeout"],
+        help="how long a client may stay silent while sending its headers (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     prefix = args.prefix.resolve()
     for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / folder).mkdir(parents=True, exist_ok=True)
     config = prefix / "nginx.conf"
     config.write_text(
-        render(prefix, args.route, dict(args.media), host=args.listen_host, workers=args.workers)
+        render(
+            prefix,
+            args.route,
+            dict(args.media),
+            host=args.listen_host,
+            workers=args.workers,
+            client_timeouts={"client_header_timeout": args.client_header_timeout},
+        )
     )
     sys.stdout.write(f"{config}\n")
 

@@ -103,6 +103,8 @@ def catalogue(
         "CATALOGUE_STORAGE_ROOT": str(media),
         "CATALOGUE_UPLOAD_ROOT": str(tmp_path_factory.mktemp("catalogue-uploads")),
         "CATALOGUE_DOWNLOAD_LINK_KEY": secrets.token_urlsafe(32),
+        # Not its default port, 9106, which `make run`'s worker (or another checkout's tests) may hold.
+        "CATALOGUE_WORKER_METRICS_PORT": "0",
     }
     logs = tmp_path_factory.mktemp("catalogue-logs")
     url, processes = run_web_and_worker("catalogue", env, logs)

@@ -25,7 +25,8 @@ ISSUE = {
         "fr": "# Nouveau ce mois-ci\n\nLa **réunion des ministres** en [vidéo](https://portal.example.org/v/1).",
     },
 }
-SCHEDULED_AHEAD = timedelta(seconds=20)
+# Ahead of the one call that schedules it and the look that no reader has it yet, each well under a second.
+SCHEDULED_AHEAD = timedelta(seconds=10)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from kafka.errors import TopicAuthorizationFailedError
 
+from accounts_common import kafka
 from accounts_common.db import create_pool
 from accounts_common.roles import Role
 from mailer.entrypoints.app import create_app
@@ -34,8 +35,10 @@ def silent_broker() -> Iterator[str]:
     [("GET", "/v1/dead-letters", None), ("POST", "/v1/dead-letters/replays", {"partition": 0, "offset": 0})],
 )
 def test_a_silent_kafka_is_a_503_problem(
-    mailer_db, served_identity, identity_pool, infra, silent_broker, method, path, body
+    mailer_db, served_identity, identity_pool, infra, silent_broker, method, path, body, monkeypatch
 ):
+    # The reader's timeout, not its length (10 s in production), is what is tested: 1 s will do.
+    monkeypatch.setattr(kafka, "READER_TIMEOUT_MS", 1_000)
     settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "outage")
     settings = dataclasses.replace(settings, kafka_bootstrap_servers=silent_broker)
     support = bearer(staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT))

@@ -24,9 +24,12 @@ def nginx_binary() -> str:
     return found
 
 
-def start_nginx(prefix: Path, routes: dict[int, int], media: dict[int, Path]) -> ServiceProcess:
-    """nginx listening on each public port of `routes` and passing to its internal port."""
-    argv = [sys.executable, str(GENERATOR), "--prefix", str(prefix)]
+def start_nginx(
+    prefix: Path, routes: dict[int, int], media: dict[int, Path], *options: str
+) -> ServiceProcess:
+    """nginx listening on each public port of `routes` and passing to its internal port; `options`
+    are the generator's (`--client-header-timeout=1s`)."""
+    argv = [sys.executable, str(GENERATOR), "--prefix", str(prefix), *options]
     argv += [f"--route={public}:{internal}" for public, internal in routes.items()]
     argv += [f"--media={public}:{root}" for public, root in media.items()]
     config = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()

@@ -30,6 +30,16 @@ def test_the_configuration_times_out_silent_clients_and_buffers_both_ways(tmp_pa
     assert media and "internal;" in media.group(1) and f"alias {tmp_path / 'media'}/;" in media.group(1)
 
 
+def test_a_shorter_header_timeout_replaces_that_one_alone_and_the_default_stays_10_s(tmp_path):
+    """The slow-client test drops a silent client after 1 s; `make run` keeps 10 s."""
+    render = generator().render
+    routes = [(8002, "127.0.0.1:18002")]
+    default = render(tmp_path, routes, {})
+    shorter = render(tmp_path, routes, {}, client_timeouts={"client_header_timeout": "1s"})
+    assert "client_header_timeout 10s;" in default and "client_header_timeout 1s;" not in default
+    assert shorter == default.replace("client_header_timeout 10s;", "client_header_timeout 1s;")
+
+
 def test_compose_and_the_ingress_put_nginx_in_front_of_every_public_port():
     services = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())["services"]
     published = {name for name, service in services.items() if service.get("ports")}
