@@ -120,3 +120,23 @@ def test_a_chunk_is_passed_on_whole_with_its_length():
                "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}  # fmt: skip
     chunk = client.patch(UPLOAD_PATH, data=b"12345", headers=headers)
     assert chunk.status_code == 204 and uploads.forwarded == [("5", b"12345")]
+
+
+class UploadBeingWritten(FakeEditor):
+    """The catalogue refusing a new video while a request still writes to its upload (423)."""
+
+    def videos(self, token: str, page: int = 1) -> dict[str, Any]:
+        return {"items": [], "total": 0, "page": page, "per_page": 50}
+
+    def create(self, token: str, upload_id: str, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
+        raise ApiError(423, "upload-locked", "A request is writing to this upload; try again when it ends.")
+
+
+def test_a_new_video_from_an_upload_still_being_written_says_to_wait_next_to_the_upload():
+    client = staff_client(EditorIdentity(), editor=UploadBeingWritten())
+    token = csrf_token(client, "/console/videos")
+    form = {"csrf_token": token, "upload": UPLOAD_PATH, **TEXTS}
+    refused = client.post("/console/videos", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 409 and f'value="{UPLOAD_PATH}"' in refused.text
+    errors = re.search(r'<ul class="errors" id="upload-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Le fichier est encore en cours d’envoi" in errors.group(1)

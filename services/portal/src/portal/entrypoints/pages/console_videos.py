@@ -92,15 +92,18 @@ def create() -> Response | tuple[str, int]:
     except ServiceUnavailable:
         return render_videos(values, {FORM: [catalogue_unavailable()]}, 503)
     except ApiError as error:
-        if error.status not in (409, 422):
+        if error.status not in (409, 422, 423):
             raise
-        return render_videos(values, video_errors(error), 400)
+        return render_videos(values, video_errors(error), 400 if error.status == 422 else 409)
     flash(gettext("The video is being transcoded: it can be published once it is ready."))
     return see_other("console_videos.video", video_id=created["id"])
 
 
 def video_errors(error: ApiError) -> dict[str, list[str]]:
     """The catalogue's refusal as the form's field errors, in the page's language."""
+    if error.status == 423:  # its last chunk is still on its way (from another tab, a tus client)
+        message = gettext("The file is still being uploaded: wait until it is done, then try again.")
+        return {"upload": [message]}
     if error.status == 409 or "upload_url" in error.errors:
         return {
             "upload": [gettext("This upload is not finished, or was already used: upload the file again.")]
