@@ -246,3 +246,39 @@ def test_a_page_of_issues_past_the_last_says_so_and_leads_to_the_first(page):
     assert "Cette page de la liste n’existe pas." in answer.text
     assert re.search(r'href="/console/newsletter">[^<]*première page', answer.text)
     assert "Rédiger un nouveau numéro" in answer.text
+
+
+class NoSuchIssue:
+    """The newsletter knowing no issue of this id (an address typed, or kept from another system)."""
+
+    def get(self, token: str, issue_id: str) -> dict[str, Any]:
+        raise ApiError(404, "issue-not-found", "There is no issue with this id.")
+
+    update = test = cancel = get
+
+    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, Any]:
+        return self.get(token, issue_id)
+
+
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [
+        ("", {"subject_en": "News", "action": "save"}),
+        ("", {"subject_en": "News", "action": "preview"}),
+        ("", {"body_en": "x" * 3_000_000}),  # too long to read: the issue as last saved is shown
+        ("/test", {}),
+        ("/send", {}),
+        ("/send", {"confirmed": "yes"}),
+        ("/cancel", {}),
+        ("/cancel", {"confirmed": "yes"}),
+    ],
+)
+def test_a_form_posted_to_an_issue_the_newsletter_does_not_know_is_a_page_that_does_not_exist(action, form):
+    client = staff_client(EditorIdentity(), issues=NoSuchIssue())
+    token = csrf_token(client, "/console/newsletter/new")
+    answer = client.post(
+        f"/console/newsletter/{UPLOAD}{action}",
+        data={"csrf_token": token, **form},
+        headers={"Accept-Language": "fr"},
+    )
+    assert answer.status_code == 404 and "Cette page n’existe pas." in answer.text

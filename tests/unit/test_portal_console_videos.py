@@ -7,6 +7,7 @@ import pytest
 
 from portal.adapters.catalogue import EditorClient
 from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.adapters.uploads import TusAnswer
 from tests.unit.test_portal import UPLOAD, EditorIdentity, FakeEditor, csrf_token, staff_client
 
 
@@ -72,3 +73,70 @@ def test_texts_saved_while_the_catalogue_is_down_stay_on_their_page_to_save_agai
     assert "Le catalogue vidéo est indisponible." in refused.text
     assert re.search(rf'<form method="post" action="{path}"', refused.text)
     assert 'value="Exercice"' in refused.text and ">Texte long</textarea>" in refused.text
+
+
+class RecordingUploads:
+    """The catalogue's tus endpoint behind the portal: the length each request passed on announces,
+    and the bytes it carries."""
+
+    def __init__(self) -> None:
+        self.forwarded: list[tuple[str | None, bytes]] = []
+
+    def forward(
+        self, method: str, path: str, token: str, headers: dict[str, str], body: Any = None
+    ) -> TusAnswer:
+        self.forwarded.append((headers.get("Content-Length"), body.read() if body is not None else b""))
+        return TusAnswer(204, {"Tus-Resumable": "1.0.0"}, b"")
+
+
+UPLOAD_PATH = f"/console/videos/uploads/{UPLOAD}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/console/videos/uploads/", {"data": {"a": "1"}}),
+        ("HEAD", UPLOAD_PATH, {"data": {"a": "1"}}),
+        ("DELETE", UPLOAD_PATH, {"data": {"a": "1"}}),
+        ("PATCH", UPLOAD_PATH, {"json": {"a": 1}}),  # read by the portal's input guard before the view
+        ("PATCH", UPLOAD_PATH, {"data": b"12345", "content_type": "application/offset+octet-stream"}),
+    ],
+)
+def test_a_tus_request_passed_on_never_announces_a_body_it_does_not_carry(method, path, body):
+    # A catalogue told of bytes that never come waits for them: the portal's worker times out (a 500).
+    uploads = RecordingUploads()
+    client = staff_client(EditorIdentity(), uploads=uploads)
+    headers = {"X-CSRFToken": csrf_token(client, "/console/videos"), "Tus-Resumable": "1.0.0"}
+    answer = client.open(path, method=method, headers=headers, **body)
+    assert answer.status_code < 500
+    announced = [(length, len(sent)) for length, sent in uploads.forwarded if length is not None]
+    assert all(length == str(sent) for length, sent in announced), announced
+
+
+def test_a_chunk_is_passed_on_whole_with_its_length():
+    uploads = RecordingUploads()
+    client = staff_client(EditorIdentity(), uploads=uploads)
+    headers = {"X-CSRFToken": csrf_token(client, "/console/videos"), "Tus-Resumable": "1.0.0",
+               "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}  # fmt: skip
+    chunk = client.patch(UPLOAD_PATH, data=b"12345", headers=headers)
+    assert chunk.status_code == 204 and uploads.forwarded == [("5", b"12345")]
+
+
+class UploadBeingWritten(FakeEditor):
+    """The catalogue refusing a new video while a request still writes to its upload (423)."""
+
+    def videos(self, token: str, page: int = 1) -> dict[str, Any]:
+        return {"items": [], "total": 0, "page": page, "per_page": 50}
+
+    def create(self, token: str, upload_id: str, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
+        raise ApiError(423, "upload-locked", "A request is writing to this upload; try again when it ends.")
+
+
+def test_a_new_video_from_an_upload_still_being_written_says_to_wait_next_to_the_upload():
+    client = staff_client(EditorIdentity(), editor=UploadBeingWritten())
+    token = csrf_token(client, "/console/videos")
+    form = {"csrf_token": token, "upload": UPLOAD_PATH, **TEXTS}
+    refused = client.post("/console/videos", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 409 and f'value="{UPLOAD_PATH}"' in refused.text
+    errors = re.search(r'<ul class="errors" id="upload-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Le fichier est encore en cours d’envoi" in errors.group(1)

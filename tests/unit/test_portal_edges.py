@@ -313,3 +313,19 @@ def test_identity_not_answering_a_code_page_keeps_the_code_page_and_says_so(flow
     assert page.status_code == 503
     assert "Consultez votre messagerie et saisissez le code de vérification" in text  # still the code page
     assert "Le service des comptes est indisponible. Veuillez réessayer dans quelques minutes." in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/healthz?probe=%00", 422),
+        ("GET", "/readyz?probe=%00", 422),
+        ("GET", "/metrics?probe=%0A", 422),
+        ("GET", "/openapi.json?probe=%00", 422),
+        ("POST", "/healthz", 405),
+    ],
+)
+def test_the_operations_endpoints_answer_bad_input_with_a_problem_as_the_services_do(method, path, status):
+    answer = portal_client().open(path, method=method)
+    assert (answer.status_code, answer.mimetype) == (status, "application/problem+json")
+    assert answer.json["status"] == status

@@ -177,7 +177,7 @@ def install_page_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | tuple[str, int]:
         if request.path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
-            return error.get_response()
+            return app.extensions["problem_api"].handle_http_exception(error)
         status = error.code or 500
         if isinstance(error, CSRFError):
             message = gettext("This form has expired. Go back, reload the page and try again.")

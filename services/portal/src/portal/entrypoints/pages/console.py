@@ -116,11 +116,13 @@ def person_mails(email: str) -> tuple[list[dict[str, Any]], bool]:
 
 @blp.post("/accounts/code-resends")
 @staff_page(Role.SUPPORT)
-def resend_code() -> Response:
+def resend_code() -> Response | tuple[str, int]:
     email = request.form.get("email", "").strip()
     try:
         pending = portal().staff.resend_code(token(), email)
     except ApiError as error:
+        if error.status == 422:  # an address identity cannot read: the form's, changed
+            return render_account_page(email, field_errors(error, {"email": "email"}), 400)
         if error.status != 429:  # too many new codes asked for this email within the hour
             raise
         flash(field_errors(error, {})[FORM][0])

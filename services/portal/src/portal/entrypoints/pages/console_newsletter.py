@@ -57,13 +57,18 @@ def new_issue() -> str:
 @blp.get("/newsletter/<uuid:issue_id>")
 @staff_page(Role.NEWSLETTER_EDITOR)
 def issue(issue_id: Any) -> tuple[str, int]:
+    found = issue_or_404(str(issue_id))
+    return render_editor(found, found, preview_of(found), {})
+
+
+def issue_or_404(issue_id: str) -> dict[str, Any]:
+    """The issue; for one the newsletter does not know, this page does not exist."""
     try:
-        found = portal().issues.get(token(), str(issue_id))
+        return dict(portal().issues.get(token(), issue_id))
     except ApiError as error:
         if error.status != 404:
             raise
         abort(404)
-    return render_editor(found, found, preview_of(found), {})
 
 
 def posted_texts() -> dict[str, dict[str, str]]:
@@ -135,7 +140,7 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     """Save the draft (a new one, or the issue's), or only show its preview (`action=preview`)."""
     texts = posted_texts()
     try:
-        found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+        found = issue_or_404(str(issue_id)) if issue_id else None
         if request.form.get("action") == "preview":
             return render_editor(found, texts, preview_of(texts), {})
         if issue_id:
@@ -157,7 +162,7 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
 @staff_page(Role.NEWSLETTER_EDITOR)
 def too_long_issue(issue_id: Any = None) -> tuple[str, int]:
     """The answer to an editor's form too long to be read: the issue as last saved, and why."""
-    found = portal().issues.get(token(), str(issue_id)) if issue_id else None
+    found = issue_or_404(str(issue_id)) if issue_id else None
     message = gettext(
         "The issue is too long to be saved. Go back with your browser to find your text, and shorten it."
     )
@@ -175,14 +180,14 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             flash(gettext("A test was sent to %(email)s, in each language written.", email=sent["email"]))
         elif action == "cancel":
             if request.form.get("confirmed") != "yes":  # a cancelled issue is never sent: ask first
-                found = issues.get(token(), issue_id)
+                found = issue_or_404(issue_id)
                 return render_editor(found, found, preview_of(found), {}, 200, confirming="cancel")
             issues.cancel(token(), issue_id)
             flash(gettext("The issue is cancelled: it will not be sent."))
         else:
             send_at = scheduled_time(typed)
             if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
-                found = issues.get(token(), issue_id)
+                found = issue_or_404(issue_id)
                 return render_editor(found, found, preview_of(found), {}, 200, typed, send_at or "now")
             state = issues.send(token(), issue_id, send_at)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
@@ -190,7 +195,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status not in (404, 409, 413, 422):
             raise
-        found = issues.get(token(), issue_id)
+        found = issue_or_404(issue_id)  # for a 404, this page does not exist
         if error.slug == "send-at-past":
             passed = gettext(
                 "This time has passed. Leave the field empty to send now, or choose a later time."
@@ -198,7 +203,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
         return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
     except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
-        found = issues.get(token(), issue_id)
+        found = issue_or_404(issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
         return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400, typed)
     return see_other("console_newsletter.issue", issue_id=issue_id)

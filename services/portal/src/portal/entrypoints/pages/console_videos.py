@@ -28,6 +28,8 @@ blp = Blueprint("console_videos", __name__, url_prefix="/console/videos")
 LANGUAGES = ("en", "fr")
 # A tus chunk of the page's script (8 MiB) with room to spare (the texts' forms: web.LONG_FORM_BYTES).
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
+BODY_HEADERS = ("Content-Type", "Content-Length")
+CHUNK_TYPE = "application/offset+octet-stream"  # tus's PATCH body
 UPLOAD_ID = re.compile(r"([0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12})/?$")
 
 
@@ -90,15 +92,18 @@ def create() -> Response | tuple[str, int]:
     except ServiceUnavailable:
         return render_videos(values, {FORM: [catalogue_unavailable()]}, 503)
     except ApiError as error:
-        if error.status not in (409, 422):
+        if error.status not in (409, 422, 423):
             raise
-        return render_videos(values, video_errors(error), 400)
+        return render_videos(values, video_errors(error), 400 if error.status == 422 else 409)
     flash(gettext("The video is being transcoded: it can be published once it is ready."))
     return see_other("console_videos.video", video_id=created["id"])
 
 
 def video_errors(error: ApiError) -> dict[str, list[str]]:
     """The catalogue's refusal as the form's field errors, in the page's language."""
+    if error.status == 423:  # its last chunk is still on its way (from another tab, a tus client)
+        message = gettext("The file is still being uploaded: wait until it is done, then try again.")
+        return {"upload": [message]}
     if error.status == 409 or "upload_url" in error.errors:
         return {
             "upload": [gettext("This upload is not finished, or was already used: upload the file again.")]
@@ -200,7 +205,7 @@ def publication(video_id: UUID, change: str) -> Response | tuple[str, int]:
 def new_upload() -> Response:
     """tus creation: the catalogue's Location becomes this page's own address of the upload."""
     check_csrf_header()
-    answer = portal().uploads.forward("POST", "", token(), tus_headers())
+    answer = portal().uploads.forward("POST", "", token(), tus_headers(with_body=False))
     headers = dict(answer.headers)
     upload_id = upload_id_of(headers.pop("Location", ""))
     if answer.status == 201 and upload_id:
@@ -216,17 +221,22 @@ def upload(upload_id: UUID) -> Response:
     if request.method != "HEAD":
         check_csrf_header()
     if request.method == "PATCH":
+        if request.mimetype != CHUNK_TYPE:  # as the catalogue says; and a JSON body was read already
+            abort(415)
         if (request.content_length or 0) > MAX_CHUNK_BYTES:
             abort(413)
         request.max_content_length = MAX_CHUNK_BYTES
         body = request.stream
-    answer = portal().uploads.forward(request.method, str(upload_id), token(), tus_headers(), body)
+    headers = tus_headers(with_body=body is not None)
+    answer = portal().uploads.forward(request.method, str(upload_id), token(), headers, body)
     return tus_response(answer.status, answer.headers, answer.body)
 
 
-def tus_headers() -> dict[str, str]:
-    """The request's tus headers, to pass on as they are."""
-    return {name: request.headers[name] for name in REQUEST_HEADERS if name in request.headers}
+def tus_headers(*, with_body: bool) -> dict[str, str]:
+    """The request's tus headers, to pass on as they are; those of its body only with the body (a
+    catalogue told of bytes that never come waits for them)."""
+    names = [name for name in REQUEST_HEADERS if with_body or name not in BODY_HEADERS]
+    return {name: request.headers[name] for name in names if name in request.headers}
 
 
 def check_csrf_header() -> None:
