@@ -89,7 +89,9 @@ class Role:
 
     def __init__(self, infra: Infra) -> None:
         self.infra, self.name, self.granted_in = infra, f"cli_migrator_{uuid4().hex[:8]}", set[str]()
-        self._run(infra.postgres, "CREATE ROLE {} LOGIN")
+        # A password too: the containers' PostgreSQL authenticates every login by password.
+        self.password = uuid4().hex
+        self._run(infra.postgres, "CREATE ROLE {} LOGIN PASSWORD {}", sql.Literal(self.password))
 
     def grant(self, url: str, privileges: str) -> None:
         """`GRANT <privileges> TO` the role, e.g. "SELECT, INSERT ON schema_migrations"."""
@@ -98,7 +100,8 @@ class Role:
 
     def migrate(self, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         """What `identity migrate` run as the role on the database at `url` exits with."""
-        monkeypatch.setenv("IDENTITY_DATABASE_URL", psycopg.conninfo.make_conninfo(url, user=self.name))
+        as_role = psycopg.conninfo.make_conninfo(url, user=self.name, password=self.password)
+        monkeypatch.setenv("IDENTITY_DATABASE_URL", as_role)
         with pytest.raises(SystemExit) as done:
             identity_cli.main(["migrate"])
         return str(done.value.code)
@@ -108,9 +111,9 @@ class Role:
             self._run(url, "DROP OWNED BY {}")  # its grants there
         self._run(self.infra.postgres, "DROP ROLE {}")
 
-    def _run(self, url: str, statement: str) -> None:
+    def _run(self, url: str, statement: str, *more: sql.Composable) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL(statement).format(sql.Identifier(self.name)))  # type: ignore[arg-type]
+            conn.execute(sql.SQL(statement).format(sql.Identifier(self.name), *more))  # type: ignore[arg-type]
 
 
 @pytest.fixture
