@@ -14,7 +14,7 @@ from accounts_common.roles import Role
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import staff
-from tests.integration.conftest import bearer, reset_password, sign_up
+from tests.integration.conftest import PASSWORD, bearer, latest_code, reset_password, sign_up
 from tests.integration.test_identity_staff import Clock, claims, enrol, login
 
 
@@ -155,3 +155,24 @@ def test_a_login_through_the_challenge_renews_a_hash_of_older_parameters_and_the
         ).fetchone()
     assert ",t=2," in stored
     assert answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
+
+
+def test_a_password_reset_to_the_same_password_voids_the_challenges_given_before_it(
+    identity, client, identity_pool, unique_email, clock
+):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    # A decoy registration of the email pins the hash's salt: the same password hashes the same again.
+    assert (
+        client.post("/v1/accounts", json={"email": unique_email, "password": "Decoy-Pass-77!"}).status_code
+        == 202
+    )
+    client.post("/v1/password-resets", json={"email": unique_email})
+    code = latest_code(identity_pool, unique_email, "password_reset")
+    verified = client.post("/v1/password-resets/verification", json={"email": unique_email, "code": code})
+    done = client.post(
+        "/v1/password-resets/completion",
+        json={"reset_token": verified.json["reset_token"], "new_password": PASSWORD},
+    )
+    assert done.status_code == 200, done.json
+    assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())))

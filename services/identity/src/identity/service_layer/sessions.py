@@ -62,7 +62,7 @@ def login_with_challenge(app: Identity, challenge: str, second_factor: str) -> I
         account is None
         or not account.verified
         or not account.password_hash
-        or challenges.password_fingerprint(account.password_hash) != challenged.password_fingerprint
+        or _fingerprint(account, account.password_hash) != challenged.password_fingerprint
     ):
         raise ChallengeExpired()
     return _log_in(app, account, second_factor, None)
@@ -80,8 +80,15 @@ def _challenge_if_second_factor(app: Identity, account: account_store.Account, p
             if _rehash_due(app, conn, account):
                 password_hash = app.hasher.hash(password)
                 account_store.set_password_hash(conn, account.id, password_hash)
-        challenge = challenges.issue(app.tokens, conn, account.id, password_hash, app.clock())
+        challenge = challenges.issue(
+            app.tokens, conn, account.id, _fingerprint(account, password_hash), app.clock()
+        )
     raise MfaRequired(challenge)
+
+
+def _fingerprint(account: account_store.Account, password_hash: str) -> str:
+    """What a challenge of the account binds to: its password hash, and its last reset."""
+    return challenges.password_fingerprint(password_hash, account.password_reset_at)
 
 
 def _log_in(
@@ -133,7 +140,8 @@ def _authentication_methods(
     if not second_factor:
         # Enrolled since `login` looked: the challenge then goes without renewing the hash.
         assert account.password_hash is not None, "a right password has a hash"
-        raise MfaRequired(challenges.issue(app.tokens, conn, account.id, account.password_hash, app.clock()))
+        fingerprint = _fingerprint(account, account.password_hash)
+        raise MfaRequired(challenges.issue(app.tokens, conn, account.id, fingerprint, app.clock()))
     # Judged in turn like the password, and counted in the same turn (by the caller) when wrong.
     ratelimits.take_turn(conn, throttle)
     _refuse_while_blocked(app, conn, throttle)
