@@ -18,11 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from accounts_common import auth
 from accounts_common.problems import Problem
 from accounts_common.roles import Role
+from identity.adapters import account_store
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from identity.service_layer import staff
+from identity.service_layer import sessions, staff
+from identity.service_layer.errors import MfaRequired
 from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
+    NEW_PASSWORD,
     PASSWORD,
     bearer,
     latest_code,
@@ -302,3 +305,27 @@ def test_wrong_codes_through_many_challenges_from_many_addresses_meet_the_emails
         environ_base={"REMOTE_ADDR": "203.0.113.9"},
     )
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+
+
+def test_a_hash_renewed_at_login_never_undoes_a_reset_made_meanwhile(
+    make_identity, identity_pool, unique_email, clock
+):
+    """A login reads the account, then renews its hash of older parameters: a reset committed in
+    between keeps its new password, whether the login ends with a challenge or with the code."""
+    old = make_identity(argon2_time_cost=1)
+    old.clock = clock
+    old_client = create_app(old).test_client()
+    secret, _ = enrol(old_client, sign_up(old_client, identity_pool, unique_email), clock)
+    app = make_identity(argon2_time_cost=2)
+    app.clock = clock
+    client = create_app(app).test_client()
+    with identity_pool.connection() as conn:
+        read_before_the_reset = account_store.find_account_by_email(conn, unique_email)
+    assert read_before_the_reset is not None
+    reset_password(client, identity_pool, unique_email)
+    with pytest.raises(MfaRequired):
+        sessions._challenge_if_second_factor(app, read_before_the_reset, PASSWORD)
+    sessions._log_in(app, read_before_the_reset, pyotp.TOTP(secret).at(clock.next_step()), PASSWORD)
+    assert login(client, unique_email).json["type"].endswith("invalid-credentials")
+    with_new = client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD})
+    assert with_new.json["type"].endswith("mfa-required")

@@ -78,8 +78,9 @@ def _challenge_if_second_factor(app: Identity, account: account_store.Account, p
         assert password_hash is not None, "a right password has a hash"
         with conn.transaction():
             if _rehash_due(app, conn, account):
-                password_hash = app.hasher.hash(password)
-                account_store.set_password_hash(conn, account.id, password_hash)
+                renewed = app.hasher.hash(password)
+                if account_store.renew_password_hash(conn, account.id, password_hash, renewed):
+                    password_hash = renewed
         challenge = challenges.issue(
             app.tokens, conn, account.id, _fingerprint(account, password_hash), app.clock()
         )
@@ -102,8 +103,9 @@ def _log_in(
             # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
-            if password is not None and _rehash_due(app, conn, account):
-                account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
+            if password is not None and account.password_hash and _rehash_due(app, conn, account):
+                renewed = app.hasher.hash(password)
+                account_store.renew_password_hash(conn, account.id, account.password_hash, renewed)
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
             ratelimits.forget_failures(conn, throttle)
             roles = staff.roles_of(conn, account.id)
