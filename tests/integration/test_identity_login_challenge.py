@@ -19,6 +19,7 @@ from accounts_common import auth
 from accounts_common.problems import Problem
 from accounts_common.roles import Role
 from identity.adapters import account_store
+from identity.adapters.tokens import pem_of
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import sessions, staff
@@ -329,3 +330,23 @@ def test_a_hash_renewed_at_login_never_undoes_a_reset_made_meanwhile(
     assert login(client, unique_email).json["type"].endswith("invalid-credentials")
     with_new = client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD})
     assert with_new.json["type"].endswith("mfa-required")
+
+
+def test_a_challenge_holds_through_a_key_rollover_and_not_past_its_keys_retirement(
+    make_identity, identity_pool, unique_email, clock
+):
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+
+    def client_signing_with(*keys):
+        app = make_identity(signing_keys_pem="\n".join(pem_of(key) for key in keys))
+        app.clock = clock
+        return create_app(app).test_client()
+
+    before = client_signing_with(old)
+    secret, _ = enrol(before, sign_up(before, identity_pool, unique_email), clock)
+    challenge = challenge_of(before, unique_email)
+    during = client_signing_with(new, old)
+    assert answer(during, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
+    after = client_signing_with(new)
+    assert is_challenge_expired(answer(after, challenge, pyotp.TOTP(secret).at(clock.next_step())))
+    assert answer(after, challenge_of(after, unique_email), pyotp.TOTP(secret).at(clock())).status_code == 200
