@@ -3,18 +3,36 @@ factor answers 401 mfa-required with a `challenge`, and `{challenge, totp}` then
 `{email, password, totp}` does, within the same limits; a challenge expired, forged or older than the
 password is refused as challenge-expired."""
 
+import base64
+import hashlib
+import hmac
+import json
 from datetime import timedelta
+from uuid import uuid4
 
 import jwt
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accounts_common import auth
+from accounts_common.problems import Problem
 from accounts_common.roles import Role
+from identity.adapters import account_store
+from identity.adapters.tokens import pem_of
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from identity.service_layer import staff
-from tests.integration.conftest import bearer, reset_password, sign_up
+from identity.service_layer import sessions, staff
+from identity.service_layer.errors import MfaRequired
+from tests.integration.conftest import (
+    IDENTITY_SIGNING_KEY,
+    NEW_PASSWORD,
+    PASSWORD,
+    bearer,
+    latest_code,
+    reset_password,
+    sign_up,
+)
 from tests.integration.test_identity_staff import Clock, claims, enrol, login
 
 
@@ -155,3 +173,180 @@ def test_a_login_through_the_challenge_renews_a_hash_of_older_parameters_and_the
         ).fetchone()
     assert ",t=2," in stored
     assert answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
+
+
+def test_a_password_reset_to_the_same_password_voids_the_challenges_given_before_it(
+    identity, client, identity_pool, unique_email, clock
+):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    # A decoy registration of the email pins the hash's salt: the same password hashes the same again.
+    assert (
+        client.post("/v1/accounts", json={"email": unique_email, "password": "Decoy-Pass-77!"}).status_code
+        == 202
+    )
+    client.post("/v1/password-resets", json={"email": unique_email})
+    code = latest_code(identity_pool, unique_email, "password_reset")
+    verified = client.post("/v1/password-resets/verification", json={"email": unique_email, "code": code})
+    done = client.post(
+        "/v1/password-resets/completion",
+        json={"reset_token": verified.json["reset_token"], "new_password": PASSWORD},
+    )
+    assert done.status_code == 200, done.json
+    assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())))
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def unsigned(header: dict, body: dict) -> str:
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(body).encode())}"
+
+
+def test_the_other_services_token_check_refuses_a_challenge(served_identity, identity_pool, unique_email):
+    client, clock = served_identity.app.test_client(), Clock()
+    token = sign_up(client, identity_pool, unique_email)
+    enrol(client, token, clock)
+    check = auth.TokenVerifier(served_identity.jwks_url)
+    assert str(check.verify(token).account_id) == claims(token)["sub"]
+    with pytest.raises(Problem) as refused:
+        check.verify(challenge_of(client, unique_email))
+    assert refused.value.status == 401
+
+
+def test_only_a_challenge_of_ours_in_every_part_is_one(served_identity, identity_pool, unique_email):
+    """Signed with identity's own key, a challenge still needs its typ, its audience, its alg and an
+    active kid: each missing is refused, not only a bad signature."""
+    client, clock = served_identity.app.test_client(), Clock()
+    secret, recovery = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    header, body = jwt.get_unverified_header(challenge), claims(challenge)
+    public = base64.urlsafe_b64decode(
+        served_identity.app.test_client().get("/.well-known/jwks.json").json["keys"][0]["x"] + "=="
+    )
+    hs256 = unsigned(header | {"alg": "HS256"}, body)
+    forgeries = [
+        unsigned(header | {"alg": "none"}, body) + ".",
+        f"{hs256}.{b64(hmac.new(public, hs256.encode(), hashlib.sha256).digest())}",
+        jwt.encode(
+            body, IDENTITY_SIGNING_KEY, algorithm="EdDSA", headers=header | {"kid": "retired-or-unknown"}
+        ),
+        jwt.encode(body, IDENTITY_SIGNING_KEY, algorithm="EdDSA", headers={"kid": header["kid"]}),
+        jwt.encode(
+            {k: v for k, v in body.items() if k != "aud"},
+            IDENTITY_SIGNING_KEY,
+            algorithm="EdDSA",
+            headers=header,
+        ),
+        jwt.encode(body | {"aud": "identity"}, IDENTITY_SIGNING_KEY, algorithm="EdDSA", headers=header),
+    ]
+    for forged in forgeries:
+        assert is_challenge_expired(answer(client, forged, pyotp.TOTP(secret).at(clock()))), forged
+    resigned = jwt.encode(body, IDENTITY_SIGNING_KEY, algorithm="EdDSA", headers=header)
+    assert answer(client, resigned, recovery[0]).status_code == 200  # (its TOTP step went on enrolling)
+
+
+def test_a_code_spent_through_the_challenge_is_spent_for_both_ways(
+    identity, client, identity_pool, unique_email, clock
+):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    code = pyotp.TOTP(secret).at(clock.next_step())
+    assert answer(client, challenge, code).status_code == 200
+    for replayed in (answer(client, challenge, code), login(client, unique_email, totp=code)):
+        assert replayed.status_code == 401 and replayed.json["type"].endswith("invalid-second-factor")
+    code = pyotp.TOTP(secret).at(clock.next_step())
+    assert login(client, unique_email, totp=code).status_code == 200
+    replayed = answer(client, challenge_of(client, unique_email), code)
+    assert replayed.status_code == 401 and replayed.json["type"].endswith("invalid-second-factor")
+
+
+def test_a_challenge_takes_only_its_own_accounts_code(identity, client, identity_pool, clock):
+    email_a, email_b = f"a-{uuid4().hex}@example.org", f"b-{uuid4().hex}@example.org"
+    secret_a, _ = enrol(client, sign_up(client, identity_pool, email_a), clock)
+    secret_b, recovery_b = enrol(client, sign_up(client, identity_pool, email_b), clock)
+    challenge_a = challenge_of(client, email_a)
+    code_b = pyotp.TOTP(secret_b).at(clock.next_step())
+    for code in (code_b, recovery_b[0]):
+        refused = answer(client, challenge_a, code)
+        assert refused.status_code == 401 and refused.json["type"].endswith("invalid-second-factor")
+    assert login(client, email_b, totp=code_b).status_code == 200, "B's code was not spent on A"
+    assert login(client, email_b, totp=recovery_b[0]).status_code == 200
+    assert answer(client, challenge_a, pyotp.TOTP(secret_a).at(clock())).status_code == 200
+
+
+def test_a_challenge_of_a_deleted_account_is_refused(identity, client, identity_pool, unique_email, clock):
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    challenge = challenge_of(client, unique_email)
+    token = login(client, unique_email, totp=pyotp.TOTP(secret).at(clock.next_step())).json["access_token"]
+    deleted = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=bearer(token))
+    assert deleted.status_code == 204, deleted.json
+    assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())))
+
+
+def test_wrong_codes_through_many_challenges_from_many_addresses_meet_the_emails_limit(
+    make_identity, identity_pool, unique_email, clock
+):
+    app = make_identity(login_throttle=LoginThrottle(free_failures=3, base_delay_s=30))
+    app.clock = clock
+    client = create_app(app).test_client()
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
+    for n in range(3):
+        address = {"REMOTE_ADDR": f"198.51.100.{n + 1}"}
+        challenge = challenge_of(client, unique_email)
+        wrong = client.post(
+            "/v1/sessions", json={"challenge": challenge, "totp": "000000"}, environ_base=address
+        )
+        assert wrong.status_code == 401, wrong.json
+    right = pyotp.TOTP(secret).at(clock.next_step())
+    blocked = client.post(
+        "/v1/sessions",
+        json={"challenge": challenge, "totp": right},
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+
+
+def test_a_hash_renewed_at_login_never_undoes_a_reset_made_meanwhile(
+    make_identity, identity_pool, unique_email, clock
+):
+    """A login reads the account, then renews its hash of older parameters: a reset committed in
+    between keeps its new password, whether the login ends with a challenge or with the code."""
+    old = make_identity(argon2_time_cost=1)
+    old.clock = clock
+    old_client = create_app(old).test_client()
+    secret, _ = enrol(old_client, sign_up(old_client, identity_pool, unique_email), clock)
+    app = make_identity(argon2_time_cost=2)
+    app.clock = clock
+    client = create_app(app).test_client()
+    with identity_pool.connection() as conn:
+        read_before_the_reset = account_store.find_account_by_email(conn, unique_email)
+    assert read_before_the_reset is not None
+    reset_password(client, identity_pool, unique_email)
+    with pytest.raises(MfaRequired):
+        sessions._challenge_if_second_factor(app, read_before_the_reset, PASSWORD)
+    sessions._log_in(app, read_before_the_reset, pyotp.TOTP(secret).at(clock.next_step()), PASSWORD)
+    assert login(client, unique_email).json["type"].endswith("invalid-credentials")
+    with_new = client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD})
+    assert with_new.json["type"].endswith("mfa-required")
+
+
+def test_a_challenge_holds_through_a_key_rollover_and_not_past_its_keys_retirement(
+    make_identity, identity_pool, unique_email, clock
+):
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+
+    def client_signing_with(*keys):
+        app = make_identity(signing_keys_pem="\n".join(pem_of(key) for key in keys))
+        app.clock = clock
+        return create_app(app).test_client()
+
+    before = client_signing_with(old)
+    secret, _ = enrol(before, sign_up(before, identity_pool, unique_email), clock)
+    challenge = challenge_of(before, unique_email)
+    during = client_signing_with(new, old)
+    assert answer(during, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
+    after = client_signing_with(new)
+    assert is_challenge_expired(answer(after, challenge, pyotp.TOTP(secret).at(clock.next_step())))
+    assert answer(after, challenge_of(after, unique_email), pyotp.TOTP(secret).at(clock())).status_code == 200

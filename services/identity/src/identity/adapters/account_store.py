@@ -97,9 +97,14 @@ def next_state_version(conn: psycopg.Connection, account_id: UUID) -> PublishedS
     return row
 
 
-def set_password_hash(conn: psycopg.Connection, account_id: UUID, password_hash: str) -> None:
-    """Replace the stored hash of the same password (a rehash with newer parameters)."""
-    conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", (password_hash, account_id))
+def renew_password_hash(conn: psycopg.Connection, account_id: UUID, read: str, renewed: str) -> bool:
+    """Replace the hash `read` by `renewed`, a hash of the same password with newer parameters; False
+    when the stored hash is no longer `read` (a reset committed since the login read it wins)."""
+    replaced = conn.execute(
+        "UPDATE accounts SET password_hash = %s WHERE id = %s AND password_hash = %s",
+        (renewed, account_id, read),
+    )
+    return replaced.rowcount == 1
 
 
 def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:

@@ -28,17 +28,20 @@ class Challenged:
     password_fingerprint: str
 
 
-def password_fingerprint(password_hash: str) -> str:
-    """What binds a challenge to the password it was earned with: any new hash (a reset) changes it.
-    The hash includes its random salt, so this digest tests no password guess."""
-    digest = hashlib.sha256(password_hash.encode()).digest()[:16]
+def password_fingerprint(password_hash: str, password_reset_at: datetime | None) -> str:
+    """What binds a challenge to the password it was earned with: any new hash changes it, and so does
+    any reset (one to the same password, whose salt live decoys pin, hashes the same). The hash includes
+    its random salt, so this digest tests no password guess."""
+    reset_at = password_reset_at.isoformat() if password_reset_at is not None else ""
+    digest = hashlib.sha256(f"{password_hash}|{reset_at}".encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def issue(
-    tokens: TokenIssuer, conn: psycopg.Connection, account_id: uuid.UUID, password_hash: str, now: datetime
+    tokens: TokenIssuer, conn: psycopg.Connection, account_id: uuid.UUID, fingerprint: str, now: datetime
 ) -> str:
-    """A challenge for the account, good for five minutes from `now` (identity's clock)."""
+    """A challenge for the account (its `password_fingerprint`), good for five minutes from `now`
+    (identity's clock)."""
     key = tokens.keys.active_keys(conn)[0]
     claims = {
         "iss": ISSUER,
@@ -46,7 +49,7 @@ def issue(
         "sub": str(account_id),
         "iat": int(now.timestamp()),
         "exp": int((now + TTL).timestamp()),
-        "pwf": password_fingerprint(password_hash),
+        "pwf": fingerprint,
     }
     headers = {"kid": key.kid, "typ": CHALLENGE_TYPE}
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers=headers)

@@ -62,7 +62,7 @@ def login_with_challenge(app: Identity, challenge: str, second_factor: str) -> I
         account is None
         or not account.verified
         or not account.password_hash
-        or challenges.password_fingerprint(account.password_hash) != challenged.password_fingerprint
+        or _fingerprint(account, account.password_hash) != challenged.password_fingerprint
     ):
         raise ChallengeExpired()
     return _log_in(app, account, second_factor, None)
@@ -78,10 +78,18 @@ def _challenge_if_second_factor(app: Identity, account: account_store.Account, p
         assert password_hash is not None, "a right password has a hash"
         with conn.transaction():
             if _rehash_due(app, conn, account):
-                password_hash = app.hasher.hash(password)
-                account_store.set_password_hash(conn, account.id, password_hash)
-        challenge = challenges.issue(app.tokens, conn, account.id, password_hash, app.clock())
+                renewed = app.hasher.hash(password)
+                if account_store.renew_password_hash(conn, account.id, password_hash, renewed):
+                    password_hash = renewed
+        challenge = challenges.issue(
+            app.tokens, conn, account.id, _fingerprint(account, password_hash), app.clock()
+        )
     raise MfaRequired(challenge)
+
+
+def _fingerprint(account: account_store.Account, password_hash: str) -> str:
+    """What a challenge of the account binds to: its password hash, and its last reset."""
+    return challenges.password_fingerprint(password_hash, account.password_reset_at)
 
 
 def _log_in(
@@ -95,8 +103,9 @@ def _log_in(
             # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
-            if password is not None and _rehash_due(app, conn, account):
-                account_store.set_password_hash(conn, account.id, app.hasher.hash(password))
+            if password is not None and account.password_hash and _rehash_due(app, conn, account):
+                renewed = app.hasher.hash(password)
+                account_store.renew_password_hash(conn, account.id, account.password_hash, renewed)
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
             ratelimits.forget_failures(conn, throttle)
             roles = staff.roles_of(conn, account.id)
@@ -133,7 +142,8 @@ def _authentication_methods(
     if not second_factor:
         # Enrolled since `login` looked: the challenge then goes without renewing the hash.
         assert account.password_hash is not None, "a right password has a hash"
-        raise MfaRequired(challenges.issue(app.tokens, conn, account.id, account.password_hash, app.clock()))
+        fingerprint = _fingerprint(account, account.password_hash)
+        raise MfaRequired(challenges.issue(app.tokens, conn, account.id, fingerprint, app.clock()))
     # Judged in turn like the password, and counted in the same turn (by the caller) when wrong.
     ratelimits.take_turn(conn, throttle)
     _refuse_while_blocked(app, conn, throttle)
