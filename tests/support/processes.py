@@ -40,9 +40,13 @@ def http_ok(url: str) -> bool:
 
 class ServiceProcess:
     """One service process (`identity web`, `mailer worker`, …) with its output kept in a log file;
-    it serves metrics only on the ports `env` gives it (see no_metrics)."""
+    it listens only on the ports it is given: a web process's --port, the metrics ports in `env`
+    (see no_metrics)."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        if "web" in argv and "--port" not in argv:
+            # Its settings' default (8000-8004) is where `make run` listens.
+            raise ValueError(f"{name}: give a web process --port (a free_port()), not its default port")
         self.name, self.argv, self.env = name, argv, env
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None

@@ -5,6 +5,8 @@ import importlib
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.processes import ServiceProcess
 
 SERVICES = ("identity", "mailer", "catalogue", "newsletter", "portal")
@@ -35,3 +37,9 @@ def test_a_metrics_port_the_test_chooses_is_kept(tmp_path):
     seen = environment_of({"MAILER_WORKER_METRICS_PORT": "19104"}, tmp_path)
     assert seen["MAILER_WORKER_METRICS_PORT"] == "19104"
     assert seen["IDENTITY_RELAY_METRICS_PORT"] == "0"
+
+
+def test_a_web_process_without_a_port_of_its_own_is_refused_before_it_starts(tmp_path):
+    with pytest.raises(ValueError, match="--port"):
+        ServiceProcess("identity-web", ["identity", "web", "--workers", "1"], {}, tmp_path)
+    assert not (tmp_path / "identity-web.log").exists()
