@@ -1,5 +1,7 @@
 """Running the services as real processes, the way operators run them."""
 
+import functools
+import importlib
 import os
 import signal
 import subprocess
@@ -15,6 +17,17 @@ from tests.support.polling import wait_for
 __all__ = ["ServiceProcess", "free_port", "http_ok", "run_once", "stop_all"]
 
 VENV_BIN = Path(sys.executable).parent
+SERVICES = ("identity", "mailer", "catalogue", "newsletter", "portal")
+
+
+@functools.cache
+def no_metrics() -> dict[str, str]:
+    """Every service's <SERVICE>_<PROCESS>_METRICS_PORT as 0 (serve none): their defaults (9101-9110)
+    are where `make run`'s processes, or another checkout's tests, serve theirs, and a process that
+    cannot listen there exits."""
+    settings = [importlib.import_module(f"{service}.settings").Settings for service in SERVICES]
+    variables = set().union(*(each.variables() for each in settings))
+    return {name: "0" for name in sorted(variables) if name.endswith("_METRICS_PORT")}
 
 
 def http_ok(url: str) -> bool:
@@ -26,9 +39,14 @@ def http_ok(url: str) -> bool:
 
 
 class ServiceProcess:
-    """One service process (`identity web`, `mailer worker`, …) with its output kept in a log file."""
+    """One service process (`identity web`, `mailer worker`, …) with its output kept in a log file;
+    it listens only on the ports it is given: a web process's --port, the metrics ports in `env`
+    (see no_metrics)."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        if "web" in argv and "--port" not in argv:
+            # Its settings' default (8000-8004) is where `make run` listens.
+            raise ValueError(f"{name}: give a web process --port (a free_port()), not its default port")
         self.name, self.argv, self.env = name, argv, env
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -37,7 +55,7 @@ class ServiceProcess:
         command = [str(VENV_BIN / self.argv[0]), *self.argv[1:]]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+                command, env={**os.environ, **no_metrics(), **self.env}, stdout=log, stderr=subprocess.STDOUT
             )
         return self
 
