@@ -112,12 +112,17 @@ def test_a_password_reset_voids_the_challenges_given_before_it(
     assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())))
 
 
+def throttled_client(make_identity, clock, free_failures: int):
+    """A client of an identity on the test's clock that delays logins after `free_failures`."""
+    app = make_identity(login_throttle=LoginThrottle(free_failures=free_failures, base_delay_s=30))
+    app.clock = clock
+    return create_app(app).test_client()
+
+
 def test_wrong_codes_after_a_challenge_count_against_the_same_limit(
     make_identity, identity_pool, unique_email, clock
 ):
-    app = make_identity(login_throttle=LoginThrottle(free_failures=2, base_delay_s=30))
-    app.clock = clock
-    client = create_app(app).test_client()
+    client = throttled_client(make_identity, clock, free_failures=2)
     secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
     challenge = challenge_of(client, unique_email)
     assert login(client, unique_email, totp="000000").status_code == 401
@@ -288,9 +293,7 @@ def test_a_challenge_of_a_deleted_account_is_refused(identity, client, identity_
 def test_wrong_codes_through_many_challenges_from_many_addresses_meet_the_emails_limit(
     make_identity, identity_pool, unique_email, clock
 ):
-    app = make_identity(login_throttle=LoginThrottle(free_failures=3, base_delay_s=30))
-    app.clock = clock
-    client = create_app(app).test_client()
+    client = throttled_client(make_identity, clock, free_failures=3)
     secret, _ = enrol(client, sign_up(client, identity_pool, unique_email), clock)
     for n in range(3):
         address = {"REMOTE_ADDR": f"198.51.100.{n + 1}"}
