@@ -14,6 +14,7 @@ from kafka import TopicPartition
 from accounts_common.account_feed import AccountFeed
 from accounts_common.events import CloudEvent
 from accounts_common.kafka import create_reader
+from accounts_common.process import MustStop
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS verified (account_id TEXT PRIMARY KEY);
@@ -54,6 +55,14 @@ def events_lost(servers: str, topic: str, positions: dict[int, int]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        count(argv)
+    except MustStop as refused:  # Kafka refusing this client's login or ACLs: a setting to fix
+        raise SystemExit(f"verified-accounts-counter: {refused}") from None
+
+
+def count(argv: list[str] | None) -> None:
+    """Count until stopped: from the database's positions, or afresh from identity.accounts.v1."""
     parser = argparse.ArgumentParser(prog="verified-accounts-counter", description=__doc__.splitlines()[0])
     parser.add_argument("database", nargs="?", default="verified-accounts.sqlite3", help="its SQLite file")
     db = sqlite3.connect(parser.parse_args(argv).database)

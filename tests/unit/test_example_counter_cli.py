@@ -1,7 +1,11 @@
-"""The example counter's command line: `--help` says how to run it, and creates nothing."""
+"""The example counter's command line: `--help` says how to run it, and creates nothing; Kafka refusing
+it is one line, not a traceback."""
 
 import pytest
 import verified_accounts_counter
+from kafka.errors import TopicAuthorizationFailedError
+
+from accounts_common.kafka import not_authorized
 
 
 def test_help_describes_the_command_and_creates_no_database(tmp_path, monkeypatch, capsys):
@@ -11,3 +15,24 @@ def test_help_describes_the_command_and_creates_no_database(tmp_path, monkeypatc
     assert exited.value.code == 0
     assert "usage: verified-accounts-counter [-h] [database]" in capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []
+
+
+class RefusedFeed:
+    """An AccountFeed whose Kafka refuses this client's ACLs (the local broker has none to refuse)."""
+
+    events_topic = "identity.account-events.v1"
+
+    def __init__(self, *_: object, **__: object) -> None:
+        pass
+
+    def snapshot(self) -> None:
+        raise not_authorized("account feed", TopicAuthorizationFailedError({"identity.accounts.v1"}))
+
+
+def test_kafka_refusing_the_counter_is_one_line_and_exit_1_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setattr(verified_accounts_counter, "AccountFeed", RefusedFeed)
+    with pytest.raises(SystemExit) as exited:
+        verified_accounts_counter.main([str(tmp_path / "counter.sqlite3")])
+    said = str(exited.value.code)
+    assert said.startswith("verified-accounts-counter: account feed: Kafka does not authorize ")
+    assert "grant its ACLs" in said and "\n" not in said
