@@ -112,11 +112,18 @@ def test_a_password_reset_voids_the_challenges_given_before_it(
     assert is_challenge_expired(answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())))
 
 
+def identity_on(make_identity, clock, **settings):
+    """An identity of `settings` on the test's clock, and a client of it."""
+    app = make_identity(**settings)
+    app.clock = clock
+    return app, create_app(app).test_client()
+
+
 def throttled_client(make_identity, clock, free_failures: int):
     """A client of an identity on the test's clock that delays logins after `free_failures`."""
-    app = make_identity(login_throttle=LoginThrottle(free_failures=free_failures, base_delay_s=30))
-    app.clock = clock
-    return create_app(app).test_client()
+    return identity_on(
+        make_identity, clock, login_throttle=LoginThrottle(free_failures=free_failures, base_delay_s=30)
+    )[1]
 
 
 def test_wrong_codes_after_a_challenge_count_against_the_same_limit(
@@ -164,13 +171,9 @@ def test_the_document_says_both_ways_and_the_challenge(client):
 def test_a_login_through_the_challenge_renews_a_hash_of_older_parameters_and_the_challenge_holds(
     make_identity, identity_pool, unique_email, clock
 ):
-    old = make_identity(argon2_time_cost=1)
-    old.clock = clock
-    old_client = create_app(old).test_client()
+    _, old_client = identity_on(make_identity, clock, argon2_time_cost=1)
     secret, _ = enrol(old_client, sign_up(old_client, identity_pool, unique_email), clock)
-    app = make_identity(argon2_time_cost=2)
-    app.clock = clock
-    client = create_app(app).test_client()
+    _, client = identity_on(make_identity, clock, argon2_time_cost=2)
     challenge = challenge_of(client, unique_email)
     with identity_pool.connection() as conn:
         [stored] = conn.execute(
@@ -316,13 +319,9 @@ def test_a_hash_renewed_at_login_never_undoes_a_reset_made_meanwhile(
 ):
     """A login reads the account, then renews its hash of older parameters: a reset committed in
     between keeps its new password, whether the login ends with a challenge or with the code."""
-    old = make_identity(argon2_time_cost=1)
-    old.clock = clock
-    old_client = create_app(old).test_client()
+    _, old_client = identity_on(make_identity, clock, argon2_time_cost=1)
     secret, _ = enrol(old_client, sign_up(old_client, identity_pool, unique_email), clock)
-    app = make_identity(argon2_time_cost=2)
-    app.clock = clock
-    client = create_app(app).test_client()
+    app, client = identity_on(make_identity, clock, argon2_time_cost=2)
     with identity_pool.connection() as conn:
         read_before_the_reset = account_store.find_account_by_email(conn, unique_email)
     assert read_before_the_reset is not None
