@@ -4,6 +4,7 @@ import dataclasses
 import json
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyotp
@@ -35,6 +36,25 @@ from tests.support.served import ServedIdentity
 from tests.support.sink import PrivateSink
 
 identity_db, identity_pool = database_fixtures("identity", IDENTITY_MIGRATIONS)
+
+
+class Clock:
+    """identity's clock, moved by the test: each TOTP step is 30 s."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def next_step(self) -> datetime:
+        self.now += timedelta(seconds=30)
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
-from tests.integration.conftest import PASSWORD
-from tests.integration.test_identity_staff import Clock, enrol, sign_up
+from tests.integration.conftest import PASSWORD, Clock
+from tests.integration.test_identity_staff import enrol, sign_up
 
 GUESSES = 6
 

@@ -28,17 +28,13 @@ from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
     NEW_PASSWORD,
     PASSWORD,
+    Clock,
     bearer,
     latest_code,
     reset_password,
     sign_up,
 )
-from tests.integration.test_identity_staff import Clock, claims, enrol, login
-
-
-@pytest.fixture
-def clock():
-    return Clock()
+from tests.integration.test_identity_staff import claims, enrol, login
 
 
 @pytest.fixture

@@ -20,25 +20,6 @@ from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_
 from tests.support.outbox import outbox_events, outbox_records
 
 
-class Clock:
-    """identity's clock, moved by the test: each TOTP step is 30 s."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def next_step(self) -> datetime:
-        self.now += timedelta(seconds=30)
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def identity(make_identity, clock):
     app = make_identity()
