@@ -115,3 +115,27 @@ def test_a_refusal_is_named_and_logged_as_an_error_not_taken_for_an_outage(
         feed.snapshot() if step == "snapshot" else next(feed.follow({}))
     errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
     assert errors == [str(refused.value)]
+
+
+class ReaderSeeingNoTopic(RefusingReader):
+    """What a reader sees of a topic that is missing, or that an ACL hides: Kafka lists no partitions."""
+
+    def __init__(self) -> None:
+        pass
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return None
+
+
+@pytest.mark.parametrize("step", ["snapshot", "follow"])
+def test_a_topic_kafka_does_not_list_is_named_with_both_causes(step, monkeypatch):
+    """Kafka answers the same for a topic that does not exist and one its ACLs hide from this login
+    (no Describe): the message names both, so that an operator does not hunt for a topic that is there."""
+    monkeypatch.setattr(account_feed, "create_reader", lambda *args, **kwargs: ReaderSeeingNoTopic())
+    feed = AccountFeed("127.0.0.1:9092", topic_prefix="staging.")
+    with pytest.raises(LookupError) as missing:
+        feed.snapshot() if step == "snapshot" else next(feed.follow({}))
+    topic = "staging." + ("identity.accounts.v1" if step == "snapshot" else "identity.account-events.v1")
+    assert str(missing.value) == (
+        f"Kafka lists no topic {topic}: it does not exist, or an ACL does not let this login describe it"
+    )

@@ -154,7 +154,9 @@ def refusals_named() -> Iterator[None]:
 def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
     numbers = consumer.partitions_for_topic(topic)
     if not numbers:
-        raise LookupError(f"topic {topic} does not exist")
+        raise LookupError(
+            f"Kafka lists no topic {topic}: it does not exist, or an ACL does not let this login describe it"
+        )
     return [TopicPartition(topic, number) for number in sorted(numbers)]
 
 
