@@ -148,3 +148,16 @@ def test_migrate_by_a_role_that_does_not_own_the_table_names_the_migration(infra
         "identity: migrate refused at accounts_common/007_known_accounts_locale.sql: "
         f"must be owner of table known_accounts (SQLSTATE 42501): {REFUSED_ADVICE}"
     )
+
+
+def test_migrate_with_nothing_to_apply_needs_no_create_privilege(infra, unprivileged, monkeypatch, capsys):
+    """A deployment may run `migrate` before every start as a role that only reads the record: with
+    every migration applied, nothing is created, so nothing needs CREATE on the schema."""
+    url = migrated_database(infra, f"cli_up_to_date_{uuid4().hex[:8]}", IDENTITY_MIGRATIONS)
+    unprivileged.grant(url, "SELECT ON schema_migrations")
+    monkeypatch.setenv(
+        "IDENTITY_DATABASE_URL",
+        psycopg.conninfo.make_conninfo(url, user=unprivileged.name, password=unprivileged.password),
+    )
+    identity_cli.main(["migrate"])
+    assert capsys.readouterr().out == "identity: 0 migration(s) applied\n"

@@ -118,6 +118,9 @@ def migrate(url: str, *sets: MigrationSet) -> list[str]:
 
 
 def _create_record(conn: psycopg.Connection) -> None:
+    # Checked first: CREATE TABLE IF NOT EXISTS asks for CREATE on the schema even when the table is there.
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() != (None,):
+        return
     conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
                    component text NOT NULL,
