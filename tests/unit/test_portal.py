@@ -855,7 +855,7 @@ class FakeStaffDirectory:
         return [self.MEMBER]
 
     def audit(self, token: str, filters: dict[str, str], page: int = 1) -> dict[str, object]:
-        return {"items": [self.ENTRY], "total": 1, "page": page, "per_page": 100}
+        return {"items": [self.ENTRY], "total": 1, "page": page, "per_page": 100, "as_of": 1}
 
     def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
         return True

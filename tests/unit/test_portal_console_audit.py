@@ -24,7 +24,8 @@ def test_the_time_of_an_action_names_its_zone_in_the_pages_language(language, sh
 
 class LongTrail(FakeStaffDirectory):
     """identity's GET /v1/audit over a trail of 250 actions, newest first: `per_page` a page (100 unless
-    asked), the filters' names recorded; and its 422 past page 10,000."""
+    asked), standing at `as_of` 250 unless asked, the filters' names recorded; and its 422 past page
+    10,000."""
 
     def __init__(self) -> None:
         self.asked: list[dict[str, object]] = []
@@ -35,7 +36,8 @@ class LongTrail(FakeStaffDirectory):
             raise ApiError(422, "validation-error", errors={"page": ["Must be between 1 and 10000."]})
         every = [{**self.ENTRY, "target": f"video {n}"} for n in range(250)]
         items = every[(page - 1) * 100 : page * 100]
-        return {"items": items, "total": len(every), "page": page, "per_page": 100}
+        as_of = int(filters.get("as_of", len(every)))
+        return {"items": items, "total": len(every), "page": page, "per_page": 100, "as_of": as_of}
 
 
 def page_links(page: str) -> dict[str, dict[str, str]]:
@@ -53,8 +55,8 @@ def test_a_trail_longer_than_a_page_is_read_page_by_page_with_its_filters_kept()
     assert second.text.count('<tr data-action="staff.role-granted">') == 100
     assert "video 100<" in second.text and "video 199<" in second.text and "video 200<" not in second.text
     assert page_links(second.text) == {
-        "Previous page": {**filters, "page": "1"},
-        "Next page": {**filters, "page": "3"},
+        "Previous page": {**filters, "page": "1", "as_of": "250"},
+        "Next page": {**filters, "page": "3", "as_of": "250"},
     }
     asked = {"actor": "ed@example.org", "action": "video.edited",
              "since": "2026-12-01T00:00:00Z", "until": "2026-12-05T00:00:00Z", "page": 2}  # fmt: skip
@@ -64,11 +66,26 @@ def test_a_trail_longer_than_a_page_is_read_page_by_page_with_its_filters_kept()
 def test_the_page_links_leave_out_the_filters_left_empty_and_the_last_page_has_no_next():
     client = staff_client(AdminIdentity(), staff=LongTrail())
     first = client.get("/console/audit?actor=&action=video.edited")
-    assert page_links(first.text) == {"Next page": {"action": "video.edited", "page": "2"}}
+    assert page_links(first.text) == {"Next page": {"action": "video.edited", "page": "2", "as_of": "250"}}
     last = client.get("/console/audit?page=3")
     assert last.status_code == 200 and "Page 3 of 3" in last.text
-    assert page_links(last.text) == {"Previous page": {"page": "2"}}
+    assert page_links(last.text) == {"Previous page": {"page": "2", "as_of": "250"}}
     assert last.text.count('<tr data-action="staff.role-granted">') == 50
+
+
+def test_the_pages_after_the_first_list_the_trail_as_it_stood_then():
+    """The first page's answer says where the trail stood (`as_of`); its links carry it, so that actions
+    recorded meanwhile, reading the page among them, neither repeat an entry on page 2 nor hide one."""
+    trail = LongTrail()
+    client = staff_client(AdminIdentity(), staff=trail)
+    second = client.get("/console/audit", query_string={"page": 2, "as_of": 240})
+    assert page_links(second.text) == {
+        "Previous page": {"page": "1", "as_of": "240"},
+        "Next page": {"page": "3", "as_of": "240"},
+    }
+    client.get("/console/audit", query_string={"page": 2, "as_of": "latest"})  # not one: a fresh listing
+    client.get("/console/audit", query_string={"page": 2, "as_of": "9" * 40})
+    assert [asked.get("as_of") for asked in trail.asked] == ["240", None, None]
 
 
 @pytest.mark.parametrize(

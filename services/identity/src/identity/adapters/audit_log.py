@@ -32,6 +32,7 @@ class AuditFilter:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    as_of: int | None = None  # only the entries kept up to this `seq`: see as_of()
 
 
 def insert(conn: psycopg.Connection, event_id: str, source: str, data: dict[str, Any]) -> None:
@@ -58,7 +59,8 @@ MATCHING = """FROM operator_actions a LEFT JOIN accounts actor ON actor.id = a.a
     WHERE (%(actor_email)s::text IS NULL OR lower(actor.email) = lower(%(actor_email)s))
       AND (%(action)s::text IS NULL OR a.action = %(action)s)
       AND (%(since)s::timestamptz IS NULL OR a.at >= %(since)s)
-      AND (%(until)s::timestamptz IS NULL OR a.at < %(until)s)"""
+      AND (%(until)s::timestamptz IS NULL OR a.at < %(until)s)
+      AND (%(as_of)s::bigint IS NULL OR a.seq <= %(as_of)s)"""
 
 
 def entries(conn: psycopg.Connection, wanted: AuditFilter, limit: int, offset: int) -> list[AuditEntry]:
@@ -73,6 +75,14 @@ def entries(conn: psycopg.Connection, wanted: AuditFilter, limit: int, offset: i
                 LIMIT %(limit)s OFFSET %(offset)s""",
             {**asdict(wanted), "limit": limit, "offset": offset},
         ).fetchall()
+
+
+def as_of(conn: psycopg.Connection) -> int:
+    """The `seq` of the newest entry kept so far (0 for none): the trail as it stands now, for a listing
+    whose later pages must not shift as entries arrive."""
+    row = conn.execute("SELECT coalesce(max(seq), 0) FROM operator_actions").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def count(conn: psycopg.Connection, wanted: AuditFilter) -> int:

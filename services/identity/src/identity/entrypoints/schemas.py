@@ -14,6 +14,10 @@ from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_emai
 from identity.domain.passwords import MAX_PASSWORD_LENGTH
 
 LOCALES = ("en", "fr")
+AS_OF = (
+    "The trail as it stood at a listing's first page: pass the first answer's `as_of` with the later pages,"
+    " so that actions recorded meanwhile (reading a page is one) neither repeat an entry nor skip one."
+)
 AUDIT_PER_PAGE = 100  # a page of the trail unless asked: as many as one answer held before paging
 CODE_PATTERN = rf"^[0-9]{{{CODE_DIGITS}}}$"
 
@@ -291,6 +295,9 @@ class AuditQuery(PageQuery):
     )
     since = fields.AwareDateTime(load_default=None, metadata={"description": "From this time on."})
     until = fields.AwareDateTime(load_default=None, metadata={"description": "Before this time."})
+    as_of = fields.Integer(
+        load_default=None, validate=validate.Range(min=0, max=2**63 - 1), metadata={"description": AS_OF}
+    )
     per_page = per_page_field(AUDIT_PER_PAGE)
 
 
@@ -312,3 +319,4 @@ class AuditEntry(Schema):
 
 class AuditList(PageEnvelope):
     items = fields.List(fields.Nested(AuditEntry), required=True, metadata={"description": "Newest first"})
+    as_of = fields.Integer(required=True, metadata={"description": AS_OF})

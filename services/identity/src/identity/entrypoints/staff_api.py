@@ -122,11 +122,16 @@ class AuditTrail(MethodView):
         (admin). The trail is a projection of audit.operator-actions.v1: an action shows once
         `identity audit-log` has read it, a moment after it was done."""
         wanted = AuditFilter(
-            actor_email=query["actor"], action=query["action"], since=query["since"], until=query["until"]
+            actor_email=query["actor"],
+            action=query["action"],
+            since=query["since"],
+            until=query["until"],
+            as_of=query["as_of"],
         )
         page, per_page = query["page"], query["per_page"]
-        listed, total = audit_log.entries(identity(), wanted, page, per_page, actor=g.principal.account.id)
-        return envelope(listed, total, page, per_page)
+        found = audit_log.entries(identity(), wanted, page, per_page, actor=g.principal.account.id)
+        listed, total, as_of = found
+        return {**envelope(listed, total, page, per_page), "as_of": as_of}
 
 
 def staff_member(role: Role) -> Principal:

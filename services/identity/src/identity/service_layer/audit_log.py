@@ -1,6 +1,7 @@
 """The audit trail the console shows: `identity audit-log` keeps every service's OperatorActionRecorded
 (audit.operator-actions.v1) in identity's database, where the actors' emails are; admins read it."""
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +26,13 @@ HANDLERS: dict[str, Handler] = {"OperatorActionRecorded": keep_action}
 
 def entries(
     app: Identity, wanted: AuditFilter, page: int, per_page: int, actor: UUID
-) -> tuple[list[AuditEntry], int]:
-    """A page of the matching entries, newest first, and how many match; reading the trail is recorded
-    in it too."""
+) -> tuple[list[AuditEntry], int, int]:
+    """A page of the matching entries, newest first, how many match, and the `as_of` the listing stands
+    at (`wanted.as_of`, or the newest entry now: the later pages ask for it). Reading the trail is
+    recorded in it too."""
     with app.pool.connection() as conn, conn.transaction():
         record_action(conn, source=SOURCE, actor_account_id=actor, action="audit.read", target="audit")
+        as_of = audit_log.as_of(conn) if wanted.as_of is None else wanted.as_of
+        wanted = replace(wanted, as_of=as_of)
         listed = audit_log.entries(conn, wanted, per_page, offset(page, per_page))
-        return listed, audit_log.count(conn, wanted)
+        return listed, audit_log.count(conn, wanted), as_of

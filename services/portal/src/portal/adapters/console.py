@@ -38,8 +38,8 @@ class StaffClient:
         return bool(self.api.call("POST", path, {"email": email, "role": role}, token=token)["changed"])
 
     def audit(self, token: str, filters: dict[str, str], page: int = 1) -> dict[str, Any]:
-        """A page of the operator actions matching {actor, action, since, until}, newest first:
-        {items, total, page, per_page}."""
+        """A page of the operator actions matching {actor, action, since, until, as_of}, newest first:
+        {items, total, page, per_page, as_of}."""
         query = {**filters, "page": page, "per_page": AUDIT_PER_PAGE}
         return dict(self.api.call("GET", "/v1/audit", token=token, query=query))
 

@@ -79,6 +79,9 @@ def audit() -> tuple[str, int]:
     """The page of the operator actions the address asks for, filtered; 404 past the last page."""
     values = {name: request.args.get(name, "").strip() for name in AUDIT_FILTERS}
     filters, errors = audit_filters(values)
+    as_of = request.args.get("as_of", "")
+    if as_of.isdecimal() and len(as_of) <= 18:  # else (edited by hand): the trail as it stands now
+        filters["as_of"] = as_of
     listed: dict[str, Any] | None = None
     if not errors:
         try:
