@@ -2,7 +2,6 @@
 that continues on the account events exactly where the state ends."""
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from tests.conftest import Infra
 from tests.integration.conftest import PASSWORD, bearer, sign_up
 from tests.support.polling import wait_for
 from tests.support.private_identity import PrivateIdentity, private_identity
+from tests.support.workers import stopped_after
 
 PARTITIONS = 2
 SEGMENT_MS = 200
@@ -113,15 +113,12 @@ def test_a_bootstrap_sees_the_live_accounts_and_follows_only_the_events_after_th
     }
     late = f"late-{uuid.uuid4().hex[:8]}@example.org"
     sign_up(published.client, published.pool, late)
-    stop = threading.Event()
-    deadline = threading.Timer(30, stop.set)  # a follower that sees too little ends, and fails below
-    deadline.start()
     followed = []
-    for item in feed.follow(snapshot.positions, stop):
-        followed.append(item.event)
-        if len(followed) == 2:
-            stop.set()
-    deadline.cancel()
+    with stopped_after(30) as stop:  # a follower that sees too little ends, and fails below
+        for item in feed.follow(snapshot.positions, stop):
+            followed.append(item.event)
+            if len(followed) == 2:
+                stop.set()
     assert [(event.type, event.data["email"]) for event in followed] == [
         ("UserRegistered", late),
         ("AccountVerified", late),

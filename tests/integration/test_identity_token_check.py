@@ -83,6 +83,27 @@ def rejection(check: auth.TokenVerifier, token: str) -> tuple[int, str] | None:
     return None
 
 
+class CheckedOnce:
+    """An account's token and a verifier of it on a clock the test moves (in seconds)."""
+
+    def __init__(self, served: ServedIdentity, token: str) -> None:
+        self.token, self.now = token, 0.0
+        self.check = verifier(served, None, clock=lambda: self.now)
+
+    def rejection_after(self, seconds: float) -> tuple[int, str] | None:
+        """The token checked again once `seconds` more have passed on the verifier's clock."""
+        self.now += seconds
+        return rejection(self.check, self.token)
+
+
+@pytest.fixture
+def checked_once(served, own_identity_pool, unique_email) -> CheckedOnce:  # type: ignore[no-untyped-def]
+    """A new account's token, checked once: it passes, so the verifier now holds identity's keys."""
+    checked = CheckedOnce(served, sign_up(served.app.test_client(), own_identity_pool, unique_email))
+    assert checked.rejection_after(0) is None
+    return checked
+
+
 def test_a_valid_token_gives_its_principal(served, own_identity_pool, service_pool, unique_email):
     token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
     principal = verifier(served, service_pool).verify(token)
@@ -185,18 +206,10 @@ def test_a_new_key_is_fetched_when_an_unknown_kid_shows_up(
     assert rejection(check, old_token) is None
 
 
-def test_a_retired_key_stops_verifying_within_the_cache_lifetime(
-    own_identity, served, own_identity_pool, unique_email
-):
-    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
-    now = [0.0]
-    check = verifier(served, None, clock=lambda: now[0])
-    assert rejection(check, token) is None
+def test_a_retired_key_stops_verifying_within_the_cache_lifetime(own_identity, served, checked_once):
     served.app = own_identity(signing_keys_pem=pem_of(Ed25519PrivateKey.generate()))  # SIGNING_KEY retired
-    now[0] += 29
-    assert rejection(check, token) is None
-    now[0] += 2
-    assert rejection(check, token) == (401, "invalid-token")
+    assert checked_once.rejection_after(29) is None
+    assert checked_once.rejection_after(2) == (401, "invalid-token")
 
 
 def serve_a_key_set_that_is_not_json(served: ServedIdentity) -> None:
@@ -210,18 +223,10 @@ def serve_a_key_set_that_is_not_json(served: ServedIdentity) -> None:
 @pytest.mark.parametrize(
     "outage", [ServedIdentity.close, serve_a_key_set_that_is_not_json], ids=["down", "not-json"]
 )
-def test_an_identity_outage_keeps_the_last_keys_for_a_while_then_is_503(
-    served, own_identity_pool, unique_email, outage
-):
-    token = sign_up(served.app.test_client(), own_identity_pool, unique_email)
-    now = [0.0]
-    check = verifier(served, None, clock=lambda: now[0])
-    assert rejection(check, token) is None
+def test_an_identity_outage_keeps_the_last_keys_for_a_while_then_is_503(served, checked_once, outage):
     outage(served)
-    now[0] += 31
-    assert rejection(check, token) is None
-    now[0] += 270
-    assert rejection(check, token) == (503, "token-check-unavailable")
+    assert checked_once.rejection_after(31) is None
+    assert checked_once.rejection_after(270) == (503, "token-check-unavailable")
 
 
 def test_a_key_set_cut_by_a_connection_reset_is_503_not_a_500(own_identity_pool, served, unique_email):

@@ -26,7 +26,7 @@ from accounts_common.retry_policy import PermanentError, RetryLimits, TransientE
 from tests.conftest import Infra, fresh_topics, migrated_database
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
-from tests.support.workers import running
+from tests.support.workers import running, stopped_after
 
 
 def runtime_database(infra: Infra, name: str) -> str:
@@ -678,14 +678,14 @@ def test_a_relay_kafka_does_not_authorize_stops_naming_it_and_keeps_the_rows(scr
     relay = OutboxRelay(
         scratch_db, "127.0.0.1:1", client_id="test-relay-refused", producer_factory=TopicNotAuthorized
     )
-    stop = threading.Event()
-    deadline = threading.Timer(10, stop.set)  # a relay taking the refusal for an outage would run on
-    deadline.start()
     try:
-        with pytest.raises(KafkaNotAuthorized, match="test-relay-refused: Kafka does not authorize"):
+        # A relay taking the refusal for an outage would run on: stopped after 10 s, it fails here.
+        with (
+            stopped_after(10) as stop,
+            pytest.raises(KafkaNotAuthorized, match="test-relay-refused: Kafka does not authorize"),
+        ):
             relay.run(stop)
     finally:
-        deadline.cancel()
         with scratch_pool.connection() as conn:
             row = conn.execute(
                 "DELETE FROM outbox WHERE record_key = %s RETURNING published_at, parked_at", (account,)

@@ -19,3 +19,16 @@ def running(
     finally:
         stop.set()
         thread.join(join_timeout_s)
+
+
+@contextmanager
+def stopped_after(seconds: float) -> Iterator[threading.Event]:
+    """A `stop` for a loop the test runs in its own thread, set after `seconds`: a loop that should
+    end by itself (raising, say) but runs on is stopped, and the test fails instead of hanging."""
+    stop = threading.Event()
+    deadline = threading.Timer(seconds, stop.set)
+    deadline.start()
+    try:
+        yield stop
+    finally:
+        deadline.cancel()

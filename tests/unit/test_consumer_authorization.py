@@ -22,6 +22,7 @@ from accounts_common.kafka import KafkaNotAuthorized
 from accounts_common.process import run_together, run_until_signalled
 from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
 from tests.support.kafka_refusals import refusal_name, refusals
+from tests.support.workers import stopped_after
 
 PARTITION = TopicPartition("mailer.topic", 0)
 REFUSALS = refusals("mailer.topic", "mailer")
@@ -73,11 +74,8 @@ def worker(factory: Callable[..., object], producer: object = None) -> EventCons
 @pytest.fixture
 def stop() -> Iterator[threading.Event]:
     """The run's stop, set after 5 s: a worker that took the refusal for an outage would run on."""
-    stop = threading.Event()
-    deadline = threading.Timer(5, stop.set)
-    deadline.start()
-    yield stop
-    deadline.cancel()
+    with stopped_after(5) as stop:
+        yield stop
 
 
 @pytest.mark.parametrize("refusal", REFUSALS, ids=refusal_name)

@@ -1,13 +1,12 @@
 """A static member whose instance id another consumer took stops with a clear error (fakes, no I/O)."""
 
-import threading
-
 import pytest
 from kafka import TopicPartition
 from kafka.errors import FencedInstanceIdError
 
 from accounts_common.consumer import InstanceFenced
 from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
+from tests.support.workers import stopped_after
 
 PARTITION = TopicPartition("topic", 0)
 
@@ -29,14 +28,12 @@ class FencedAfterJoin(OnePartitionConsumer):
 def assert_stops_fenced(fake: FencedAfterJoin) -> None:
     """A worker on `fake` raises InstanceFenced and closes its consumer, well before 5 s."""
     consumer = consumer_on(fake, group="mailer", group_instance_id="worker-1")
-    stop = threading.Event()
-    deadline = threading.Timer(5, stop.set)  # a consumer that swallowed the fencing would run on
-    deadline.start()
-    try:
-        with pytest.raises(InstanceFenced, match="another consumer joined as instance 'worker-1'"):
-            consumer.run(stop)
-    finally:
-        deadline.cancel()
+    # A consumer that swallowed the fencing would run on: stopped after 5 s, it fails here.
+    with (
+        stopped_after(5) as stop,
+        pytest.raises(InstanceFenced, match="another consumer joined as instance 'worker-1'"),
+    ):
+        consumer.run(stop)
     assert fake.closed
 
 
