@@ -9,6 +9,7 @@ import pytest
 
 from portal.adapters.http import ApiError, _api_error
 from tests.unit.test_portal import FakeIdentity, csrf_token, portal_client
+from tests.unit.test_portal_edges import title_of
 from tests.unit.test_portal_two_step import readable_session
 
 CHALLENGE = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJjaGFsbGVuZ2UtZm9yLWEifQ.c2lnbmF0dXJl"
@@ -53,10 +54,6 @@ def at_the_code_page(identity: FakeTwoStepLogin, language: str = "en"):  # type:
     return client, token
 
 
-def title(page) -> str:  # type: ignore[no-untyped-def]
-    return re.search(r"<title>(.*?)</title>", page.text, re.S).group(1)  # type: ignore[union-attr]
-
-
 @pytest.mark.parametrize(
     ("language", "step", "back"),
     [
@@ -67,7 +64,7 @@ def title(page) -> str:  # type: ignore[no-untyped-def]
 def test_a_right_password_leads_to_a_page_asking_only_for_the_code(language, step, back):
     client, _ = at_the_code_page(FakeTwoStepLogin(), language)
     page = client.get("/login/code", headers={"Accept-Language": language})
-    assert page.status_code == 200 and title(page).startswith(step)
+    assert page.status_code == 200 and title_of(page).startswith(step)
     code_field = re.search(r"<input id=\"totp\"[^>]*>", page.text, re.S).group(0)  # type: ignore[union-attr]
     assert 'autocomplete="one-time-code"' in code_field and "autofocus" in code_field
     assert 'type="password"' not in page.text and 'id="email"' not in page.text
@@ -103,7 +100,7 @@ def test_a_wrong_code_stays_on_the_code_page_with_the_error(language, said):
         "/login/code", data={"csrf_token": token, "totp": "000000"}, headers={"Accept-Language": language}
     )
     assert wrong.status_code == 400 and said in wrong.text
-    assert title(wrong).startswith(("Error: ", "Erreur : "))
+    assert title_of(wrong).startswith(("Error: ", "Erreur : "))
     assert 'aria-invalid="true"' in re.search(r"<input id=\"totp\"[^>]*>", wrong.text, re.S).group(0)  # type: ignore[union-attr]
     again = client.post("/login/code", data={"csrf_token": token, "totp": "aaaa-bbbb"})
     assert (again.status_code, again.headers["Location"]) == (303, "/videos/42")
