@@ -88,6 +88,16 @@ def test_the_pages_after_the_first_list_the_trail_as_it_stood_then():
     assert [asked.get("as_of") for asked in trail.asked] == ["240", None, None]
 
 
+def test_the_first_page_always_lists_the_newest_actions():
+    """A link to page 1 with an old `as_of` (a bookmark, or one someone sent) must not hide what
+    happened since: page 1 starts a listing."""
+    trail = LongTrail()
+    client = staff_client(AdminIdentity(), staff=trail)
+    first = client.get("/console/audit", query_string={"as_of": 3, "action": "video.edited"})
+    assert first.status_code == 200 and trail.asked[-1] == {"actor": "", "action": "video.edited", "page": 1}
+    assert page_links(first.text)["Next page"]["as_of"] == "250"
+
+
 @pytest.mark.parametrize(
     ("language", "words"),
     [

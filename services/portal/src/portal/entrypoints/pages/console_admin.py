@@ -79,13 +79,15 @@ def audit() -> tuple[str, int]:
     """The page of the operator actions the address asks for, filtered; 404 past the last page."""
     values = {name: request.args.get(name, "").strip() for name in AUDIT_FILTERS}
     filters, errors = audit_filters(values)
-    as_of = request.args.get("as_of", "")
+    page = max(request.args.get("page", 1, int), 1)
+    # Page 1 starts a listing: an old as_of there (a bookmark) would hide what happened since.
+    as_of = request.args.get("as_of", "") if page > 1 else ""
     if as_of.isdecimal() and len(as_of) <= 18:  # else (edited by hand): the trail as it stands now
         filters["as_of"] = as_of
     listed: dict[str, Any] | None = None
     if not errors:
         try:
-            listed = portal().staff.audit(token(), filters, max(request.args.get("page", 1, int), 1))
+            listed = portal().staff.audit(token(), filters, page)
         except ApiError as error:  # a filter identity refuses, or a page past its last one (10,000)
             if error.status != 422:
                 raise
