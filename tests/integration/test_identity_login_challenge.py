@@ -179,6 +179,19 @@ def test_a_login_through_the_challenge_renews_a_hash_of_older_parameters_and_the
     assert answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
 
 
+def test_a_challenge_holds_when_another_login_renews_the_hash_meanwhile(
+    make_identity, identity_pool, unique_email, clock
+):
+    """New argon2 parameters, then two logins at once (two devices, a double click): the one that
+    renews the hash must not void the other's challenge, whose password still stands."""
+    _, old_client = identity_on(make_identity, clock, argon2_time_cost=1)
+    secret, _ = enrol(old_client, sign_up(old_client, identity_pool, unique_email), clock)
+    challenge = challenge_of(old_client, unique_email)
+    _, client = identity_on(make_identity, clock, argon2_time_cost=2)
+    challenge_of(client, unique_email)  # renews the hash to the new parameters
+    assert answer(client, challenge, pyotp.TOTP(secret).at(clock.next_step())).status_code == 200
+
+
 def test_a_password_reset_to_the_same_password_voids_the_challenges_given_before_it(
     identity, client, identity_pool, unique_email, clock
 ):

@@ -21,7 +21,7 @@ from identity.settings import Settings
 
 def account(password_reset_at=None):  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
-    return Account(uuid.uuid4(), "a@example.org", "hash", now, now, password_reset_at, None)
+    return Account(uuid.uuid4(), "a@example.org", "hash", now, now, now, password_reset_at, None)
 
 
 def test_configured_keys_sign_with_the_first_and_publish_all():

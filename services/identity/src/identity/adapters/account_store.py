@@ -14,6 +14,7 @@ class Account:
     id: UUID
     email: str
     password_hash: str | None  # None until a registration's code is entered
+    password_changed_at: datetime  # set by each new password (activation, reset), not by a rehash
     created_at: datetime
     verified_at: datetime | None
     password_reset_at: datetime | None
@@ -32,7 +33,8 @@ class Account:
 
 
 ACCOUNT_COLUMNS = (
-    "id, email, password_hash, created_at, verified_at, password_reset_at, locale, roles_changed_at"
+    "id, email, password_hash, password_changed_at, created_at, verified_at, password_reset_at, locale,"
+    " roles_changed_at"
 )
 
 

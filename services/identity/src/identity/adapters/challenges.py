@@ -28,12 +28,11 @@ class Challenged:
     password_fingerprint: str
 
 
-def password_fingerprint(password_hash: str, password_reset_at: datetime | None) -> str:
-    """What binds a challenge to the password it was earned with: any new hash changes it, and so does
-    any reset (one to the same password, whose salt live decoys pin, hashes the same). The hash includes
-    its random salt, so this digest tests no password guess."""
-    reset_at = password_reset_at.isoformat() if password_reset_at is not None else ""
-    digest = hashlib.sha256(f"{password_hash}|{reset_at}".encode()).digest()[:16]
+def password_fingerprint(password_changed_at: datetime) -> str:
+    """What binds a challenge to the password it was earned with: when that password was set. Every new
+    password sets it anew, a reset to the same one too; renewing its hash for new argon2 parameters
+    does not (another login may do so while this challenge waits for its code)."""
+    digest = hashlib.sha256(password_changed_at.isoformat().encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

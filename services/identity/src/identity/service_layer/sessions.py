@@ -62,7 +62,7 @@ def login_with_challenge(app: Identity, challenge: str, second_factor: str) -> I
         account is None
         or not account.verified
         or not account.password_hash
-        or _fingerprint(account, account.password_hash) != challenged.password_fingerprint
+        or challenges.password_fingerprint(account.password_changed_at) != challenged.password_fingerprint
     ):
         raise ChallengeExpired()
     return _log_in(app, account, second_factor, None)
@@ -74,22 +74,15 @@ def _challenge_if_second_factor(app: Identity, account: account_store.Account, p
     with app.pool.connection() as conn:
         if not staff.has_confirmed_totp(conn, account.id):
             return
-        password_hash = account.password_hash
-        assert password_hash is not None, "a right password has a hash"
         with conn.transaction():
-            if _rehash_due(app, conn, account):
-                renewed = app.hasher.hash(password)
-                if account_store.renew_password_hash(conn, account.id, password_hash, renewed):
-                    password_hash = renewed
-        challenge = challenges.issue(
-            app.tokens, conn, account.id, _fingerprint(account, password_hash), app.clock()
-        )
-    raise MfaRequired(challenge)
+            _renew_hash_if_due(app, conn, account, password)
+        raise MfaRequired(_challenge(app, conn, account))
 
 
-def _fingerprint(account: account_store.Account, password_hash: str) -> str:
-    """What a challenge of the account binds to: its password hash, and its last reset."""
-    return challenges.password_fingerprint(password_hash, account.password_reset_at)
+def _challenge(app: Identity, conn: psycopg.Connection, account: account_store.Account) -> str:
+    """A challenge for the account, bound to the password it was read with."""
+    fingerprint = challenges.password_fingerprint(account.password_changed_at)
+    return challenges.issue(app.tokens, conn, account.id, fingerprint, app.clock())
 
 
 def _log_in(
@@ -103,9 +96,8 @@ def _log_in(
             # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
-            if password is not None and account.password_hash and _rehash_due(app, conn, account):
-                renewed = app.hasher.hash(password)
-                account_store.renew_password_hash(conn, account.id, account.password_hash, renewed)
+            if password is not None:
+                _renew_hash_if_due(app, conn, account, password)
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
             ratelimits.forget_failures(conn, throttle)
             roles = staff.roles_of(conn, account.id)
@@ -113,11 +105,15 @@ def _log_in(
     raise InvalidSecondFactor()
 
 
-def _rehash_due(app: Identity, conn: psycopg.Connection, account: account_store.Account) -> bool:
-    """Whether the account's hash is due for the current argon2 parameters (and may change now)."""
+def _renew_hash_if_due(
+    app: Identity, conn: psycopg.Connection, account: account_store.Account, password: str
+) -> None:
+    """Hash the right `password` again when the account's hash is due for the current argon2
+    parameters (and may change now); a reset committed since the account was read wins."""
     if not account.password_hash or not app.hasher.check_needs_rehash(account.password_hash):
-        return False
-    return not decoys_pin_the_hash(conn, account)
+        return
+    if not decoys_pin_the_hash(conn, account):
+        account_store.renew_password_hash(conn, account.id, account.password_hash, app.hasher.hash(password))
 
 
 def decoys_pin_the_hash(conn: psycopg.Connection, account: account_store.Account) -> bool:
@@ -141,9 +137,7 @@ def _authentication_methods(
         return ("pwd",)
     if not second_factor:
         # Enrolled since `login` looked: the challenge then goes without renewing the hash.
-        assert account.password_hash is not None, "a right password has a hash"
-        fingerprint = _fingerprint(account, account.password_hash)
-        raise MfaRequired(challenges.issue(app.tokens, conn, account.id, fingerprint, app.clock()))
+        raise MfaRequired(_challenge(app, conn, account))
     # Judged in turn like the password, and counted in the same turn (by the caller) when wrong.
     ratelimits.take_turn(conn, throttle)
     _refuse_while_blocked(app, conn, throttle)
