@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.events import new_event, validate_data
 from accounts_common.events.topics import DELIVERY_RESULTS
-from mailer.adapters import deliveries, suppressions
+from mailer.adapters import claims, deliveries, suppressions
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
@@ -162,7 +162,7 @@ def sent(pool: ConnectionPool, recipient: str, message_id: str) -> str:
     """A mail we sent to `recipient` under `message_id`, as the worker records it; its event id."""
     mail = SentMail(str(uuid.uuid4()), recipient)
     with pool.connection() as conn:
-        deliveries.claim(conn, [mail])
+        claims.claim(conn, [mail])
         deliveries.mark_sent(conn, [(mail.event_id, message_id)], newsletters=False)
     return mail.event_id
 

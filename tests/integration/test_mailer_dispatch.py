@@ -15,7 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.events import validate_data
 from accounts_common.retry_policy import PermanentError, TransientError
-from mailer.adapters import deliveries, suppressions
+from mailer.adapters import claims, deliveries, suppressions
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import OutcomeUnknown, SmtpSender
@@ -159,8 +159,8 @@ def test_the_language_of_an_accounts_mails_is_not_taken_from_a_newsletter(mailer
     code = dataclasses.replace(pending(recipient, "code", account_id=account), locale="en")
     test_send = dataclasses.replace(pending(recipient, "issue", account, kind="newsletter"), locale="fr")
     with mailer_pool.connection() as conn:
-        deliveries.claim(conn, [code])
-        deliveries.claim(conn, [test_send])
+        claims.claim(conn, [code])
+        claims.claim(conn, [test_send])
     assert DeliveryLog(mailer_pool).latest_locale(account) == "en"
 
 

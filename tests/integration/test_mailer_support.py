@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common.db import create_pool
 from accounts_common.events.topics import OPERATOR_ACTIONS
 from accounts_common.roles import Role
-from mailer.adapters import deliveries
+from mailer.adapters import claims
 from mailer.entrypoints.app import create_app
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.support import Support
@@ -47,7 +47,7 @@ class Mail:
 
 def mailed(pool: ConnectionPool, *mails: Mail) -> None:
     with pool.connection() as conn:
-        deliveries.claim(conn, list(mails))
+        claims.claim(conn, list(mails))
 
 
 def last_look_up_target(pool: ConnectionPool) -> str:

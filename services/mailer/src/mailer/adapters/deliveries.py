@@ -19,7 +19,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 from uuid import UUID
 
 import psycopg
@@ -29,6 +28,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import outbox
 from accounts_common.events import new_event
 from accounts_common.events.topics import DELIVERY_RESULTS
+from mailer.adapters.claims import Claimable
 from mailer.adapters.suppressions import suppress
 
 MAX_ERROR_LENGTH = 1000
@@ -126,7 +126,7 @@ class DeliveryLog:
                 hard=hard, via="smtp", sent_at=tried_at,
             )  # fmt: skip
 
-    def skip_suppressed(self, email: "Claimable") -> None:
+    def skip_suppressed(self, email: Claimable) -> None:
         """A newsletter to a suppressed address: recorded as skipped, and EmailFailed (hard) so the issue
         counts it bounced, with the time the mail that bounced was sent (its suppression's)."""
         reason = "the address bounced for good earlier (suppressed)"
@@ -167,46 +167,6 @@ def sent_events(conn: psycopg.Connection, event_ids: Sequence[str]) -> set[str]:
         (list(event_ids),),
     ).fetchall()
     return {event_id for (event_id,) in rows}
-
-
-class Claimable(Protocol):
-    event_id: str
-    kind: str
-    account_id: UUID | None
-    recipient: str
-    locale: str | None
-
-
-def claim(conn: psycopg.Connection, emails: Sequence[Claimable]) -> set[str]:
-    """Record the attempts about to be made, in one statement; the event ids claimed. An email is
-    not claimed when it was already sent or skipped, or when its account was erased.
-
-    `emails` has one email per event (a row cannot be claimed twice in one statement). The batch
-    goes as one JSON document: psycopg's typing of five arrays cost the worker more than the query.
-    """
-    batch = [
-        {
-            "event_id": email.event_id,
-            "kind": email.kind,
-            "account_id": email.account_id and str(email.account_id),
-            "recipient": email.recipient,
-            "locale": email.locale,
-        }
-        for email in emails
-    ]
-    rows = conn.execute(
-        """INSERT INTO deliveries (event_id, kind, account_id, recipient, locale, status, attempts)
-           SELECT email.event_id, email.kind, email.account_id, email.recipient, email.locale, 'sending', 1
-           FROM jsonb_to_recordset(%s::jsonb)
-                AS email (event_id uuid, kind text, account_id uuid, recipient text, locale text)
-           WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = email.account_id)
-           ON CONFLICT (event_id) DO UPDATE
-               SET status = 'sending', attempts = deliveries.attempts + 1, updated_at = now()
-               WHERE deliveries.status NOT IN ('sent', 'skipped')
-           RETURNING event_id::text""",
-        (json.dumps(batch),),
-    ).fetchall()
-    return {row[0] for row in rows}
 
 
 def erased_among(conn: psycopg.Connection, account_ids: Iterable[UUID]) -> set[UUID]:

@@ -11,12 +11,17 @@ accepted by the server and not yet marked when the worker or its database dies, 
 UNMARKED_PER_LANE per lane (`duplicate_window`); once a mark fails, the lanes send nothing more of
 the batch. An email whose SMTP reply never came after the whole message went out (OutcomeUnknown)
 is marked sent, with that noted: sending it again could only add a duplicate.
+
+The marker also renews the lease of the batch's claims (adapters/claims.py) every LEASE_S / 3, so
+that another worker given the batch's partitions meanwhile (this one cut off from Kafka) leaves
+their rows alone: those emails fail transient there, their partitions retried until they are sent.
 """
 
 import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
@@ -26,7 +31,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common.retry_policy import PermanentError, TransientError
-from mailer.adapters import deliveries, suppressions
+from mailer.adapters import claims, deliveries, suppressions
+from mailer.adapters.claims import LEASE_S
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import HardBounce, OutcomeUnknown
@@ -44,6 +50,7 @@ FIRST_CLAIM = 16
 # A marker collects the lanes' reports this long before marking them sent in one statement: a
 # lane sends for several milliseconds before it needs its previous email marked.
 MARK_GATHER_S = 0.002
+HELD = "being sent by another worker; tried again once it is sent or its claim lapses"
 
 
 @dataclass(eq=False)
@@ -78,6 +85,7 @@ class Batch:
 
     conn: psycopg.Connection
     reports: "queue.SimpleQueue[Report]" = field(default_factory=queue.SimpleQueue)
+    claimed: list[str] = field(default_factory=list)  # event ids, by the consumer's thread
     marking_failed: threading.Event = field(default_factory=threading.Event)
     queued: int = 0  # by the consumer's thread; the marker learns the total from the last report
     reported: int = 0  # by the marker
@@ -86,13 +94,13 @@ class Batch:
     def all_reported(self) -> bool:
         return self.expected is not None and self.reported >= self.expected
 
-    def gather_accepted(self) -> list[tuple[PendingEmail, str]]:
-        """The emails accepted, from the next report (waiting for it) to MARK_GATHER_S after it,
-        or until every email of the batch is reported."""
+    def gather_accepted(self, until: float) -> list[tuple[PendingEmail, str]]:
+        """The emails accepted, from the next report (waiting for it until `until`) to MARK_GATHER_S
+        after it, or until every email of the batch is reported."""
         accepted = []
         deadline = None
         while not self.all_reported():
-            report = _next_report(self.reports, deadline)
+            report = _next_report(self.reports, deadline or until)
             if report is None:
                 break
             deadline = deadline or time.monotonic() + MARK_GATHER_S
@@ -119,6 +127,8 @@ class Dispatcher:
         self.pool = pool
         self.delivery_log = delivery_log
         self.rate_limit = rate_limit
+        self.claimer = uuid.uuid4()  # its claims' holder: a batch of its own never waits for their leases
+        self.lease_s = LEASE_S
         self._submitted: list[PendingEmail] = []  # this batch's, copies included
         self._event_ids: set[str] = set()
         self._unclaimed: list[PendingEmail] = []
@@ -170,6 +180,7 @@ class Dispatcher:
             _fail_unfinished(emails, error)
             return
         batch.queued += len(to_send)
+        batch.claimed.extend(email.event_id for email in to_send)
         for email in to_send:
             email.batch = batch
             self._lanes.queue(email)
@@ -182,12 +193,13 @@ class Dispatcher:
         return self._batch
 
     def _claim(self, conn: psycopg.Connection, emails: list[PendingEmail]) -> list[PendingEmail]:
-        """The emails to send now; the others (sent or skipped already, erased) are done.
+        """The emails to send now; the others (sent or skipped already, erased) are done, but for
+        those held by another worker's claim, which fail transient.
 
         The erased accounts are read after the claims are committed, so an erasure running
         meanwhile cannot be missed (see deliveries.erase_account).
         """
-        claimed = deliveries.claim(conn, emails)
+        taken = claims.claim(conn, emails, self.claimer, self.lease_s)
         erased = deliveries.erased_among(conn, {email.account_id for email in emails if email.account_id})
         newsletters = {email.recipient for email in emails if email.kind == NEWSLETTER}
         suppressed = suppressions.suppressed_among(conn, newsletters) if newsletters else set()
@@ -195,7 +207,9 @@ class Dispatcher:
         for email in emails:
             if email.account_id in erased:
                 self._skip_erased(email)
-            elif email.event_id not in claimed:
+            elif email.event_id in taken.held:
+                email.future.set_exception(TransientError(HELD))
+            elif email.event_id not in taken.claimed:
                 email.future.set_result(None)
             elif email.kind == NEWSLETTER and email.recipient in suppressed:
                 self._skip_suppressed(email)
@@ -267,14 +281,28 @@ class Dispatcher:
 
     def _mark_batch(self, batch: Batch) -> None:
         """Mark sent, one statement each time, the emails the lanes report accepted, until all the
-        batch's emails are reported; then give the batch's connection back."""
+        batch's emails are reported, renewing the lease of its claims meanwhile; then give the
+        batch's connection back."""
+        renew_at = time.monotonic() + self.lease_s / 3
         try:
             while not batch.all_reported():
-                accepted = batch.gather_accepted()
+                accepted = batch.gather_accepted(renew_at)
                 if accepted:
                     self._mark(batch, accepted)
+                if time.monotonic() >= renew_at:
+                    self._renew(batch)
+                    renew_at = time.monotonic() + self.lease_s / 3
         finally:
             self.pool.putconn(batch.conn)
+
+    def _renew(self, batch: Batch) -> None:
+        """Hold the batch's rows not marked yet a lease longer; should that fail (the connection
+        broke: the marks would fail too) the lanes send nothing more, as after a failed mark."""
+        try:
+            claims.renew(batch.conn, list(batch.claimed), self.claimer, self.lease_s)
+        except Exception:  # noqa: BLE001 - the batch's emails end with it, see _send_reported
+            log.warning("renewing the claims of a batch failed", exc_info=True)
+            batch.marking_failed.set()
 
     def _mark(self, batch: Batch, accepted: list[tuple[PendingEmail, str]]) -> None:
         try:

@@ -1,0 +1,136 @@
+"""The claim lease against a real database and a private SMTP sink: a row 'sending' under another
+worker's live claim is not claimed again (that worker is sending it), a lapsed one is (that worker
+died: the documented duplicate window), and a live worker's batch keeps its rows past the lease."""
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.retry_policy import TransientError
+from mailer.adapters import claims
+from mailer.adapters.deliveries import DeliveryLog
+from mailer.adapters.ratelimit import TokenBucket
+from mailer.adapters.smtp import SmtpSender
+from mailer.domain.messages import OutgoingEmail
+from mailer.entrypoints.cli import worker_pool
+from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer.dispatch import Dispatcher
+from tests.conftest import Infra, migrated_database
+from tests.integration.test_mailer_dispatch import pending, statuses
+from tests.support.polling import wait_for
+from tests.support.sink import PrivateSink
+
+
+@pytest.fixture(scope="module")
+def mailer_pool(infra: Infra) -> Iterator[ConnectionPool]:
+    with worker_pool(migrated_database(infra, "test_mailer_lease", MAILER_MIGRATIONS), 4) as pool:
+        yield pool
+
+
+class HeldAtTheServer:
+    """An SMTP sender that holds each email until `release`, as a slow server (or a send-rate limit)
+    would: the worker is alive, its email in flight and not marked."""
+
+    def __init__(self, sender: SmtpSender) -> None:
+        self.sender = sender
+        self.sending = threading.Event()
+        self.released = threading.Event()
+
+    def send(self, email: OutgoingEmail) -> None:
+        self.sending.set()
+        self.released.wait(30)
+        self.sender.send(email)
+
+    def close(self) -> None:
+        self.sender.close()
+
+
+def worker(pool: ConnectionPool, sink: PrivateSink) -> Dispatcher:
+    return Dispatcher(pool, [SmtpSender("127.0.0.1", sink.smtp_port)], DeliveryLog(pool), TokenBucket(0))
+
+
+def test_a_row_under_another_workers_live_lease_is_not_claimed_until_the_lease_lapses(mailer_pool, sink):
+    """Worker A claimed the email and died before marking it: B leaves it while A's lease is live
+    (its Future fails transient, so its partition is retried), and sends it once the lease lapsed."""
+    recipient = f"leased-{uuid.uuid4().hex[:8]}@example.org"
+    email = pending(recipient, "leased")
+    with mailer_pool.connection() as conn:
+        claims.claim(conn, [email])  # worker A's claim; A then died, its email not marked
+    b = worker(mailer_pool, sink)
+    try:
+        held = b.submit(pending(recipient, "by B, held", event_id=email.event_id))
+        b.finish_batch()
+        assert isinstance(held.exception(), TransientError)
+        assert "another worker" in str(held.exception())
+        assert sink.inbox.messages(to=recipient) == []
+        assert statuses(mailer_pool, [email]) == {email.event_id: ("sending", 1)}
+
+        with mailer_pool.connection() as conn:  # LEASE_S later, as far as the lease can tell
+            conn.execute(
+                "UPDATE deliveries SET lease_until = now() - interval '1 second' WHERE event_id = %s",
+                (email.event_id,),
+            )
+        retried = b.submit(pending(recipient, "by B, after the lease", event_id=email.event_id))
+        b.finish_batch()
+    finally:
+        b.close()
+    assert retried.exception() is None
+    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["by B, after the lease"]
+    assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 2)}
+
+
+def test_a_live_workers_renewed_lease_holds_its_email_past_the_lease(mailer_pool, sink):
+    """A's email is held at the server longer than the lease: A's batch renews it, so B (which got
+    A's partition) neither claims nor sends it; once A has sent it, B's retry finds it sent."""
+    recipient = f"renewed-{uuid.uuid4().hex[:8]}@example.org"
+    email = pending(recipient, "by A")
+    held_sender = HeldAtTheServer(SmtpSender("127.0.0.1", sink.smtp_port))
+    a = Dispatcher(mailer_pool, [held_sender], DeliveryLog(mailer_pool), TokenBucket(0))
+    a.lease_s = 0.6  # renewed every 0.2 s
+    b = worker(mailer_pool, sink)
+    a.submit(email)
+    batch_a = threading.Thread(target=a.finish_batch, daemon=True)
+    try:
+        batch_a.start()
+        assert held_sender.sending.wait(10), "A's lane is sending"
+        time.sleep(1.5)  # well past A's lease, had it not been renewed
+
+        held = b.submit(pending(recipient, "by B", event_id=email.event_id))
+        b.finish_batch()
+        assert isinstance(held.exception(), TransientError)
+        assert sink.inbox.messages(to=recipient) == []
+
+        held_sender.released.set()
+        batch_a.join(30)
+        wait_for(lambda: statuses(mailer_pool, [email])[email.event_id][0] == "sent", timeout=10, what="sent")
+        retried = b.submit(pending(recipient, "by B, retried", event_id=email.event_id))
+        b.finish_batch()
+    finally:
+        held_sender.released.set()
+        batch_a.join(30)
+        a.close()
+        b.close()
+    assert email.future.exception() is None and retried.exception() is None
+    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["by A"]
+    assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 1)}
+
+
+def test_a_worker_retrying_its_own_batch_is_not_held_by_its_own_lease(mailer_pool, sink):
+    """Its earlier batch is over (a mark failed, say, leaving rows 'sending'): nothing of it is in
+    flight, so its retry claims them at once rather than after the lease."""
+    recipient = f"own-{uuid.uuid4().hex[:8]}@example.org"
+    email = pending(recipient, "own")
+    a = worker(mailer_pool, sink)
+    try:
+        with mailer_pool.connection() as conn:
+            claims.claim(conn, [email], a.claimer)  # left 'sending' by a batch that failed
+        retried = a.submit(pending(recipient, "own, retried", event_id=email.event_id))
+        a.finish_batch()
+    finally:
+        a.close()
+    assert retried.exception() is None
+    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["own, retried"]
