@@ -49,6 +49,10 @@ class HeldAtTheServer:
         self.sender.close()
 
 
+def subjects_sent_to(sink: PrivateSink, recipient: str) -> list[str]:
+    return [message["subject"] for message in sink.inbox.messages(to=recipient)]
+
+
 def worker(pool: ConnectionPool, sink: PrivateSink) -> Dispatcher:
     return Dispatcher(pool, [SmtpSender("127.0.0.1", sink.smtp_port)], DeliveryLog(pool), TokenBucket(0))
 
@@ -79,7 +83,7 @@ def test_a_row_under_another_workers_live_lease_is_not_claimed_until_the_lease_l
     finally:
         b.close()
     assert retried.exception() is None
-    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["by B, after the lease"]
+    assert subjects_sent_to(sink, recipient) == ["by B, after the lease"]
     assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 2)}
 
 
@@ -115,7 +119,7 @@ def test_a_live_workers_renewed_lease_holds_its_email_past_the_lease(mailer_pool
         a.close()
         b.close()
     assert email.future.exception() is None and retried.exception() is None
-    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["by A"]
+    assert subjects_sent_to(sink, recipient) == ["by A"]
     assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 1)}
 
 
@@ -133,4 +137,4 @@ def test_a_worker_retrying_its_own_batch_is_not_held_by_its_own_lease(mailer_poo
     finally:
         a.close()
     assert retried.exception() is None
-    assert [message["subject"] for message in sink.inbox.messages(to=recipient)] == ["own, retried"]
+    assert subjects_sent_to(sink, recipient) == ["own, retried"]
