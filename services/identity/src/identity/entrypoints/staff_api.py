@@ -129,8 +129,8 @@ class AuditTrail(MethodView):
             as_of=query["as_of"],
         )
         page, per_page = query["page"], query["per_page"]
-        found = audit_log.entries(identity(), wanted, page, per_page, actor=g.principal.account.id)
-        listed, total, as_of = found
+        actor = g.principal.account.id
+        listed, total, as_of = audit_log.entries(identity(), wanted, page, per_page, actor=actor)
         return {**envelope(listed, total, page, per_page), "as_of": as_of}
 
 

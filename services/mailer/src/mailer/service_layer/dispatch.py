@@ -32,7 +32,6 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.retry_policy import PermanentError, TransientError
 from mailer.adapters import claims, deliveries, suppressions
-from mailer.adapters.claims import LEASE_S
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import HardBounce, OutcomeUnknown
@@ -128,7 +127,7 @@ class Dispatcher:
         self.delivery_log = delivery_log
         self.rate_limit = rate_limit
         self.claimer = uuid.uuid4()  # its claims' holder: a batch of its own never waits for their leases
-        self.lease_s = LEASE_S
+        self.lease_s = claims.LEASE_S
         self._submitted: list[PendingEmail] = []  # this batch's, copies included
         self._event_ids: set[str] = set()
         self._unclaimed: list[PendingEmail] = []
