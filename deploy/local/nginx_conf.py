@@ -11,12 +11,18 @@ free as soon as it has answered, and a client that stays silent longer than a ti
 `--media port:root` adds the catalogue's internal `/protected-media/` location (its
 `CATALOGUE_X_ACCEL_REDIRECT_PREFIX`): nginx then sends the files itself, ranges included; and its
 `/v1/uploads/` location, where tus uploads stream through unbuffered.
+
+What nginx refuses itself (a body over the limit, a URI or header line over 8 KiB, a service it cannot
+reach) it answers as the services answer errors, with a problem+json body; on a `--html-port` (the
+portal, which browsers read) it keeps nginx's own small HTML pages.
 """
 
 import argparse
 import getpass
+import json
 import os
 import sys
+from http import HTTPStatus
 from pathlib import Path
 
 X_ACCEL_PREFIX = "/protected-media"
@@ -58,7 +64,28 @@ SERVER_BLOCK = """\
         location / {{
             proxy_pass http://{upstream};
         }}
-{media}    }}
+{problems}{media}    }}
+"""
+
+# The errors nginx answers without the service, in accounts_common.problems' shape (type about:blank,
+# as a service says them). 494 is nginx's own code for a header line too long; the client gets 431.
+OWN_ERRORS = {
+    400: (400, "The request is malformed."),
+    413: (413, "The request body is larger than this address accepts ({max_body})."),
+    414: (414, "The URI of the request is longer than 8 KiB."),
+    494: (431, "A header line of the request is longer than 8 KiB."),
+    502: (502, "The service behind this address cannot be reached right now. Try again in a moment."),
+    504: (504, "The service behind this address did not answer in time. Try again in a moment."),
+}
+# A URI, not a named location: nginx cannot redirect a request whose line it could not read (414, 400)
+# to a named one.
+PROBLEM_BLOCK = """\
+        error_page {code} ={status} /.nginx-problems/{code};
+        location = /.nginx-problems/{code} {{
+            internal;
+            default_type application/problem+json;
+            return {status} '{body}';
+        }}
 """
 
 # nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges, but
@@ -81,11 +108,6 @@ MEDIA_BLOCK = """\
             return 503 '{file_unavailable}';
         }}
 """
-# As the catalogue words it (accounts_common.problems.problem_response).
-FILE_UNAVAILABLE = (
-    '{"type": "/problems/file-unavailable", "title": "Service Unavailable", "status": 503, '
-    '"detail": "The file is not available right now."}'
-)
 
 
 # tus uploads (editors only, behind the catalogue's role check) stream through: a PATCH of gigabytes is
@@ -102,6 +124,28 @@ UPLOADS_BLOCK = """\
 """
 
 
+def readable_size(size: str) -> str:
+    """nginx's `64m` as a person reads it: 64 MiB."""
+    units = {"k": "KiB", "m": "MiB", "g": "GiB"}
+    return f"{size[:-1]} {units[size[-1].lower()]}" if size[-1:].lower() in units else f"{size} bytes"
+
+
+def problem(status: int, detail: str, problem_type: str = "about:blank") -> str:
+    """A problem+json body as a service words it (accounts_common.problems.problem_response)."""
+    body = {"type": problem_type, "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    return json.dumps(body)
+
+
+def own_error_problems(max_body: str) -> str:
+    """The error_page locations that answer nginx's own errors as problem+json."""
+    return "".join(
+        PROBLEM_BLOCK.format(
+            code=code, status=status, body=problem(status, detail.format(max_body=readable_size(max_body)))
+        )
+        for code, (status, detail) in OWN_ERRORS.items()
+    )
+
+
 def route(value: str) -> tuple[int, str]:
     """`8002:18002` → (8002, "127.0.0.1:18002"); `8002:catalogue-web:8002` → (8002, "catalogue-web:8002")."""
     public, _, upstream = value.partition(":")
@@ -115,6 +159,10 @@ def media(value: str) -> tuple[int, Path]:
     return int(public), Path(root).resolve()
 
 
+# As the catalogue words it.
+FILE_UNAVAILABLE = problem(503, "The file is not available right now.", "/problems/file-unavailable")
+
+
 def render(
     prefix: Path,
     routes: list[tuple[int, str]],
@@ -124,16 +172,20 @@ def render(
     workers: int = 2,
     max_body: str = "64m",
     client_timeouts: dict[str, str] | None = None,
+    html_ports: frozenset[int] = frozenset(),
 ) -> str:
     """The whole nginx.conf: the master runs in the foreground under the caller's user.
-    `client_timeouts` replaces some of CLIENT_TIMEOUTS (a test's shorter client_header_timeout)."""
+    `client_timeouts` replaces some of CLIENT_TIMEOUTS (a test's shorter client_header_timeout);
+    on `html_ports` nginx's own errors stay its HTML pages."""
     chosen = {**CLIENT_TIMEOUTS, **(client_timeouts or {})}
     timeouts = "\n".join(f"    {name} {value};" for name, value in chosen.items())
+    problems = own_error_problems(max_body)
     servers = "".join(
         SERVER_BLOCK.format(
             host=host,
             public=public,
             upstream=upstream,
+            problems="" if public in html_ports else problems,
             media=MEDIA_BLOCK.format(
                 x_accel=X_ACCEL_PREFIX, root=media_roots[public], file_unavailable=FILE_UNAVAILABLE
             )
@@ -163,6 +215,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--media", type=media, action="append", default=[], help="PUBLIC:ROOT (catalogue files)"
     )
+    parser.add_argument(
+        "--html-port",
+        type=int,
+        action="append",
+        default=[],
+        help="PUBLIC port read by browsers (the portal): nginx's own errors there stay HTML pages",
+    )
     parser.add_argument("--listen-host", default="127.0.0.1")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
@@ -183,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
             host=args.listen_host,
             workers=args.workers,
             client_timeouts={"client_header_timeout": args.client_header_timeout},
+            html_ports=frozenset(args.html_port),
         )
     )
     sys.stdout.write(f"{config}\n")

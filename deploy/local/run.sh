@@ -128,7 +128,8 @@ start_nginx() {
     config="$("$BIN/python" "$SCRIPT_DIR/nginx_conf.py" --prefix "$NGINX_STATE" \
         --route "$PORTAL_PORT:$PORTAL_INTERNAL_PORT" --route "$IDENTITY_PORT:$IDENTITY_INTERNAL_PORT" \
         --route "$CATALOGUE_PORT:$CATALOGUE_INTERNAL_PORT" --route "$NEWSLETTER_PORT:$NEWSLETTER_INTERNAL_PORT" \
-        --route "$MAILER_PORT:$MAILER_INTERNAL_PORT" --media "$CATALOGUE_PORT:$CATALOGUE_STORAGE_ROOT")"
+        --route "$MAILER_PORT:$MAILER_INTERNAL_PORT" --media "$CATALOGUE_PORT:$CATALOGUE_STORAGE_ROOT" \
+        --html-port "$PORTAL_PORT")"
     start_process nginx "$NGINX" -p "$NGINX_STATE" -c "$config" -e "$NGINX_STATE/error.log"
 }
 

@@ -3,6 +3,7 @@ catalogue's pods; the ingress in Kubernetes) holds slow clients: timeouts, buffe
 X-Accel-Redirect. Its behaviour is tested in tests/e2e/test_slow_clients.py; these check the shape."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -57,3 +58,22 @@ def test_compose_and_the_ingress_put_nginx_in_front_of_every_public_port():
     controller = yaml.safe_load((REPO / "deploy/k8s/ingress-nginx-config.yaml").read_text())["data"]
     assert {"client-header-timeout", "client-body-timeout"} <= set(controller)
     assert "send_timeout" in controller["http-snippet"]
+
+
+def test_nginx_words_its_own_errors_as_problems_except_on_the_portals_port(tmp_path):
+    """Their answers are tested in tests/integration/test_nginx_own_errors.py; here, where they go."""
+    routes = [(8000, "127.0.0.1:18000"), (8001, "127.0.0.1:18001")]
+    text = generator().render(tmp_path, routes, {}, html_ports=frozenset({8000}))
+    portal, identity = text.split("    server {")[1:]
+    assert "error_page" not in portal
+    for code, status in {400: 400, 413: 413, 414: 414, 494: 431, 502: 502, 504: 504}.items():
+        page = re.search(rf"error_page {code} ={status} (\S+);", identity)
+        assert page, code
+        body = re.search(rf"location = {page.group(1)} \{{.*?return {status} '(.*?)';", identity, re.DOTALL)
+        assert body and json.loads(body.group(1))["status"] == status
+
+
+def test_compose_and_make_run_keep_html_error_pages_on_the_portal_alone():
+    nginx = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())["services"]["nginx"]
+    assert [arg for arg in nginx["command"] if arg.startswith("--html-port")] == ["--html-port=8000"]
+    assert '--html-port "$PORTAL_PORT"' in (REPO / "deploy/local/run.sh").read_text()

@@ -1,0 +1,87 @@
+"""What nginx refuses before a service sees the request, it answers as the services answer errors:
+problem+json with the status it sends. On the portal's port (browsers read it) its HTML pages stay.
+The nginx is the generator's (deploy/local/nginx_conf.py), in front of ports nobody listens on: none of
+these answers needs a service, and a 502 needs there to be none."""
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.support.nginx import start_nginx
+from tests.support.processes import free_port
+
+LONG = "a" * 9000  # past nginx's 8 KiB buffers for a request line or a header line
+
+
+@dataclass(frozen=True)
+class Fronts:
+    api: int
+    portal: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+@pytest.fixture(scope="module")
+def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fronts]:
+    api, portal = free_port(), free_port()
+    routes = {api: free_port(), portal: free_port()}
+    nginx = start_nginx(tmp_path_factory.mktemp("nginx"), routes, {}, f"--html-port={portal}")
+    yield Fronts(api=api, portal=portal)
+    nginx.stop()
+
+
+def exchange(port: int, request: str) -> Answer:
+    """Send `request` as it is (nginx must see the odd ones unchanged) and read the answer to its end."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(request.encode())
+        # After a refused body nginx may reset the connection rather than close it: the answer came first.
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(65536):
+                received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return Answer(int(status_line.split(" ")[1]), headers["Content-Type"], body)
+
+
+def get(path: str, *header_lines: str) -> str:
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *header_lines, "Connection: close"]
+    return "\r\n".join([*lines, "", ""])
+
+
+@pytest.mark.parametrize(
+    ("request_text", "status", "says"),
+    [
+        (get("/v1/accounts"), 502, "cannot be reached"),
+        (get("/v1/accounts", "Content-Length: 100000000").replace("GET", "POST", 1), 413, "64 MiB"),
+        (get("/" + LONG), 414, "URI"),
+        (get("/v1/accounts", f"X-Long: {LONG}"), 431, "header line"),
+        ("NOT HTTP AT ALL\r\n\r\n", 400, "malformed"),
+    ],
+    ids=["unreachable", "body-too-large", "uri-too-long", "header-too-long", "malformed"],
+)
+def test_nginx_answers_its_own_refusals_as_problems(fronts: Fronts, request_text, status, says):
+    answer = exchange(fronts.api, request_text)
+    assert (answer.status, answer.content_type) == (status, "application/problem+json")
+    problem = json.loads(answer.body)
+    assert problem["status"] == status and problem["type"] == "about:blank"
+    assert says in problem["detail"]
+
+
+def test_the_portals_port_keeps_nginxs_html_pages_for_browsers(fronts: Fronts):
+    answer = exchange(fronts.portal, get("/"))
+    assert (answer.status, answer.content_type) == (502, "text/html")
+
+
+def test_the_locations_of_the_problems_are_not_reachable_from_outside(fronts: Fronts):
+    assert exchange(fronts.api, get("/.nginx-problems/502")).status == 404
