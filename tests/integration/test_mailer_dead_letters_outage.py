@@ -1,5 +1,6 @@
 """The mailer's dead letters live in Kafka: when it does not answer, support staff get a 503 problem
-within the reader's timeout, not a request that waits until gunicorn kills its worker."""
+within the reader's timeout, not a request that waits until gunicorn kills its worker; when it lists
+no dead-letter topic (an ACL hides a topic as absence), a 503 that says so, not "no dead letters"."""
 
 import dataclasses
 import socket
@@ -69,3 +70,21 @@ def test_a_kafka_refusing_the_mailers_acl_is_a_503_that_says_so_not_an_outage(
     assert any(
         "grant its ACLs" in record.getMessage() for record in caplog.records if record.levelname == "ERROR"
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/v1/dead-letters", None), ("POST", "/v1/dead-letters/replays", {"partition": 0, "offset": 0})],
+)
+def test_a_dead_letter_topic_kafka_does_not_list_is_a_503_that_says_so_not_an_empty_list(
+    mailer_db, served_identity, identity_pool, infra, method, path, body
+):
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "unlisted")
+    settings = dataclasses.replace(settings, consumer_group=f"{settings.consumer_group}-no-topic")
+    support = bearer(staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT))
+    with create_pool(mailer_db, name="test-mailer-unlisted") as pool:
+        client = create_app(settings, pool).test_client()
+        answer = client.open(path, method=method, json=body, headers=support)
+    assert answer.status_code == 503 and answer.json["type"].endswith("/dead-letters-unavailable")
+    topic = f"{settings.consumer_group}.dlq"
+    assert answer.json["detail"].startswith(f"Kafka lists no topic {topic}: it does not exist, or an ACL")

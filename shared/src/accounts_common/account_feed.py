@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
 from marshmallow import ValidationError
 
 from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
 from accounts_common.events.schemas import EVENT_SCHEMAS, AccountState
 from accounts_common.events.topics import ACCOUNT_EVENTS, ACCOUNT_STATE
-from accounts_common.kafka import REFUSED, create_reader, not_authorized, position_of
+from accounts_common.kafka import REFUSED, create_reader, not_authorized, position_of, topic_partitions
 from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class AccountFeed:
     def _snapshot(self) -> Snapshot:
         consumer = self._consumer()
         try:
-            partitions = _partitions(consumer, self.state_topic)
+            partitions = topic_partitions(consumer, self.state_topic)
             consumer.assign(partitions)
             consumer.seek_to_beginning()
             ends = consumer.end_offsets(partitions)
@@ -99,7 +99,7 @@ class AccountFeed:
                             followed[tp.partition] = max(followed.get(tp.partition, -1), _followed(record))
                     if position_of(consumer, tp) >= ends[tp]:
                         remaining.discard(tp)
-            beginnings = consumer.beginning_offsets(_partitions(consumer, self.events_topic))
+            beginnings = consumer.beginning_offsets(topic_partitions(consumer, self.events_topic))
             positions = {
                 tp.partition: followed[tp.partition] + 1 if tp.partition in followed else beginning
                 for tp, beginning in beginnings.items()
@@ -120,7 +120,7 @@ class AccountFeed:
     def _follow(self, positions: dict[int, int], stop: threading.Event | None) -> Iterator[FollowedEvent]:
         consumer = self._consumer()
         try:
-            partitions = _partitions(consumer, self.events_topic)
+            partitions = topic_partitions(consumer, self.events_topic)
             consumer.assign(partitions)
             for tp in partitions:
                 if tp.partition in positions:
@@ -149,15 +149,6 @@ def refusals_named() -> Iterator[None]:
         refused = not_authorized("account feed", error)
         log.error("%s", refused)
         raise refused from None
-
-
-def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
-    numbers = consumer.partitions_for_topic(topic)
-    if not numbers:
-        raise LookupError(
-            f"Kafka lists no topic {topic}: it does not exist, or an ACL does not let this login describe it"
-        )
-    return [TopicPartition(topic, number) for number in sorted(numbers)]
 
 
 def _apply_state(accounts: dict[UUID, Account], record: ConsumerRecord) -> bool:

@@ -37,7 +37,15 @@ from accounts_common.dead_letter_writer import (
 )
 from accounts_common.events import dead_letter_topic
 from accounts_common.events.topics import CONSUMER_GROUPS
-from accounts_common.kafka import REFUSED, create_producer, create_reader, not_authorized, position_of
+from accounts_common.kafka import (
+    REFUSED,
+    UnlistedTopic,
+    create_producer,
+    create_reader,
+    not_authorized,
+    position_of,
+    topic_partitions,
+)
 from accounts_common.outbox import parked_rows, replay_parked
 
 log = logging.getLogger(__name__)
@@ -48,7 +56,8 @@ AFTER_REFUSAL = "nothing more replayed: run it again once that is fixed"
 
 
 class ReplayFailed(Exception):
-    """The replay could not start or Kafka refused some letters (the run can simply be repeated)."""
+    """The dead letters could not be read (no such topic to this login) or Kafka refused some letters
+    of a replay (the run can simply be repeated)."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +88,6 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     consumer, partitions = _replay_position(bootstrap_servers, topic)
     producer = _replay_producer(bootstrap_servers, topic)
     try:
-        if not partitions:
-            raise ReplayFailed(
-                f"no dead-letter topic {topic} (the groups with one: {', '.join(CONSUMER_GROUPS)})"
-            )
         consumer.assign(partitions)
         return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
     finally:
@@ -114,10 +119,22 @@ def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> lis
 
 def _replay_position(bootstrap_servers: str, topic: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
     """A reader of the dead-letter topic in the replay's consumer group (whose committed offsets mark
-    what `replay` has done), and the topic's partitions (none when it does not exist)."""
+    what `replay` has done), and the topic's partitions."""
     consumer = create_reader(bootstrap_servers, client_id=f"{topic}-replay", group_id=f"{topic}-replay")
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    return consumer, partitions
+    try:
+        return consumer, _dead_letter_partitions(consumer, topic)
+    except Exception:
+        consumer.close(autocommit=False)
+        raise
+
+
+def _dead_letter_partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    """ReplayFailed when Kafka lists no such topic: an empty list would read as "no dead letters"
+    where a mistyped group or a missing ACL hides them."""
+    try:
+        return topic_partitions(consumer, topic)
+    except UnlistedTopic as unlisted:
+        raise ReplayFailed(f"{unlisted} (the groups with one: {', '.join(CONSUMER_GROUPS)})") from None
 
 
 def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: int) -> DeadLetter | None:
@@ -128,7 +145,7 @@ def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: in
     producer = _replay_producer(bootstrap_servers, topic)
     try:
         where = TopicPartition(topic, partition)
-        if partition not in (consumer.partitions_for_topic(topic) or ()):
+        if where not in _dead_letter_partitions(consumer, topic):
             return None
         consumer.assign([where])
         if not consumer.beginning_offsets([where])[where] <= offset < consumer.end_offsets([where])[where]:

@@ -185,6 +185,20 @@ def position_of(
     return int(position)
 
 
+class UnlistedTopic(LookupError):
+    """Kafka lists no such topic: it does not exist, or this login may not describe it."""
+
+
+def topic_partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The topic's partitions; UnlistedTopic when Kafka lists none (an ACL hides a topic as absence)."""
+    numbers = consumer.partitions_for_topic(topic)
+    if not numbers:
+        raise UnlistedTopic(
+            f"Kafka lists no topic {topic}: it does not exist, or an ACL does not let this login describe it"
+        )
+    return [TopicPartition(topic, number) for number in sorted(numbers)]
+
+
 def await_partitions(consumer: KafkaConsumer, topics: tuple[str, ...], stop: threading.Event) -> None:
     """Wait, at most METADATA_WAIT_S, until the client knows the topics' partitions.
 

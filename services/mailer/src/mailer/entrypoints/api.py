@@ -26,7 +26,10 @@ blp = Blueprint(
 NOT_SUPPORT = "role-required: not support staff; second-factor-required: logged in without a TOTP code"
 PROBLEMS = {401: "No valid access token", 403: NOT_SUPPORT}
 log = logging.getLogger(__name__)
-UNAVAILABLE = "dead-letters-unavailable: Kafka did not answer, or refused the mailer's login or ACLs"
+UNAVAILABLE = (
+    "dead-letters-unavailable: Kafka did not answer, refused the mailer's login or ACLs, "
+    "or lists no dead-letter topic to it"
+)
 NO_SUCH_LETTER = "unknown-dead-letter: no letter at that partition and offset"
 
 
@@ -90,14 +93,17 @@ def support() -> Support:
 @contextmanager
 def kafka_answers() -> Iterator[None]:
     """Dead letters live in Kafka: when it does not answer, a 503 problem says so (retry later); when
-    it refuses the mailer's login or ACLs, the problem and the log say that (an operator must act)."""
+    it refuses the mailer's login or ACLs, or lists no dead-letter topic, the problem (and for a
+    refusal the log) says that: an operator must act."""
     try:
         yield
     except REFUSED as error:
         refused = not_authorized("mailer web", error)
         log.error("%s", refused)
         raise Problem(503, "dead-letters-unavailable", str(refused)) from None
-    except (ReplayFailed, KafkaError) as error:
+    except ReplayFailed as error:
+        raise Problem(503, "dead-letters-unavailable", str(error)) from None
+    except KafkaError as error:
         raise Problem(503, "dead-letters-unavailable", f"Kafka did not answer: {error}") from None
 
 
