@@ -53,6 +53,14 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
     assert "application/problem+json" in login["401"]["content"]
     assert "Retry-After" in login["429"]["headers"]
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    staff_only = [
+        (path, method) for path, method in operations if path.startswith(("/v1/staff", "/v1/support"))
+    ]
+    for path, method in [*staff_only, ("/v1/audit", "get")]:
+        operation = document["paths"][path][method]
+        assert operation["security"] == [{"bearerAuth": []}], path
+        assert "second-factor-required" in operation["responses"]["403"]["description"], path
+        assert {"401", "403"} <= set(operation["responses"]), path
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,14 @@ def test_every_operation_is_documented(fuzzed_app):
     }
 
 
+def test_every_support_operation_names_its_bearer_token_and_its_role(fuzzed_app):
+    paths = fuzzed_app.test_client().get("/openapi.json").json["paths"]
+    for path in ("/v1/deliveries", "/v1/dead-letters", "/v1/dead-letters/replays"):
+        [operation] = paths[path].values()
+        assert operation["security"] == [{"bearerAuth": []}], path
+        assert "does not hold the support role" in operation["responses"]["403"]["description"], path
+
+
 @pytest.mark.parametrize(
     "mode", [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE, ODD]
 )

@@ -18,12 +18,6 @@ LONG = "a" * 9000  # past nginx's 8 KiB buffers for a request line or a header l
 
 
 @dataclass(frozen=True)
-class Fronts:
-    api: int
-    portal: int
-
-
-@dataclass(frozen=True)
 class Answer:
     status: int
     content_type: str
@@ -31,11 +25,12 @@ class Answer:
 
 
 @pytest.fixture(scope="module")
-def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fronts]:
+def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    """nginx's public ports: "api" as a service's, "portal" as the portal's (`--html-port`)."""
     api, portal = free_port(), free_port()
     routes = {api: free_port(), portal: free_port()}
     nginx = start_nginx(tmp_path_factory.mktemp("nginx"), routes, {}, f"--html-port={portal}")
-    yield Fronts(api=api, portal=portal)
+    yield {"api": api, "portal": portal}
     nginx.stop()
 
 
@@ -70,18 +65,18 @@ def get(path: str, *header_lines: str) -> str:
     ],
     ids=["unreachable", "body-too-large", "uri-too-long", "header-too-long", "malformed"],
 )
-def test_nginx_answers_its_own_refusals_as_problems(fronts: Fronts, request_text, status, says):
-    answer = exchange(fronts.api, request_text)
+def test_nginx_answers_its_own_refusals_as_problems(fronts: dict[str, int], request_text, status, says):
+    answer = exchange(fronts["api"], request_text)
     assert (answer.status, answer.content_type) == (status, "application/problem+json")
     problem = json.loads(answer.body)
     assert problem["status"] == status and problem["type"] == "about:blank"
     assert says in problem["detail"]
 
 
-def test_the_portals_port_keeps_nginxs_html_pages_for_browsers(fronts: Fronts):
-    answer = exchange(fronts.portal, get("/"))
+def test_the_portals_port_keeps_nginxs_html_pages_for_browsers(fronts: dict[str, int]):
+    answer = exchange(fronts["portal"], get("/"))
     assert (answer.status, answer.content_type) == (502, "text/html")
 
 
-def test_the_locations_of_the_problems_are_not_reachable_from_outside(fronts: Fronts):
-    assert exchange(fronts.api, get("/.nginx-problems/502")).status == 404
+def test_the_locations_of_the_problems_are_not_reachable_from_outside(fronts: dict[str, int]):
+    assert exchange(fronts["api"], get("/.nginx-problems/502")).status == 404

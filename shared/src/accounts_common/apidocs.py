@@ -6,6 +6,21 @@ import flask_smorest
 from flask import Flask
 from flask_smorest.utils import prepare_response
 
+from accounts_common.roles import Role
+
+# The scheme every service's document declares (web.create_api_app): a JWT from identity.
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+NO_TOKEN = "No valid access token"
+
+
+def staff_problems(role: Role) -> dict[int, str]:
+    """The 401 and 403 an endpoint for staff holding `role` (logged in with a second factor) answers."""
+    return {
+        401: NO_TOKEN,
+        403: f"role-required: the caller does not hold the {role.value} role; "
+        "second-factor-required: logged in without a TOTP code",
+    }
+
 
 def document_operations(api: flask_smorest.Api, app: Flask) -> None:
     """Put /healthz, /readyz and /metrics (plain Flask routes of operations_blueprint) in the OpenAPI."""

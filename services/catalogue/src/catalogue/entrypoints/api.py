@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN, staff_problems
 from accounts_common.auth import authenticate_request, current_principal, require_bearer
 from accounts_common.authorization import check_role, require_role
 from accounts_common.caching import public_for
@@ -32,8 +33,6 @@ from catalogue.service_layer import catalogue as use_cases
 from catalogue.service_layer import publishing
 from catalogue.service_layer.errors import NotFound
 
-BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-
 videos = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Browse, search and ingest")
 downloads = Blueprint("downloads", __name__, url_prefix="/v1/downloads", description="Granted files")
 
@@ -43,11 +42,7 @@ def catalogue() -> Catalogue:
     return current_app.extensions["catalogue"]
 
 
-EDITOR_PROBLEMS = {
-    401: "No valid access token",
-    403: "role-required: not a catalogue editor; second-factor-required: logged in without TOTP",
-    422: "Invalid",
-}
+EDITOR_PROBLEMS = {**staff_problems(Role.CATALOGUE_EDITOR), 422: "Invalid"}
 
 # The one token a public read refuses; any other failure to authenticate sees published videos only.
 INVALID_TOKEN = {401: "A bearer token was sent but is not valid (malformed, forged or expired)"}
@@ -272,7 +267,7 @@ class DownloadLinks(MethodView):
     @document_problems(
         videos,
         {
-            401: "No valid access token",
+            401: NO_TOKEN,
             403: "Unverified, revoked or deleted account",
             404: "No such video or rendition",
             503: "Tokens cannot be checked right now",

@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.http import http_date
 
+from accounts_common.apidocs import BEARER_AUTH, staff_problems
 from accounts_common.auth import Principal
 from accounts_common.authorization import authorize_role
 from accounts_common.problems import Problem, document_problems
@@ -26,7 +27,7 @@ TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 MAX_METADATA_CHARS = 4096
-BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+EDITOR = staff_problems(Role.CATALOGUE_EDITOR)
 TUS_HEADER = {"Tus-Resumable": {"schema": {"type": "string", "const": TUS_VERSION}}}
 
 SERVER_HEADERS = {
@@ -107,8 +108,7 @@ class Uploads(MethodView):
     )  # fmt: skip
     @document_problems(
         uploads,
-        {400: "Upload-Length missing or not a number", 401: "No valid access token",
-         403: "Not a catalogue editor, or no second factor", 412: "Not tus 1.0.0",
+        {**EDITOR, 400: "Upload-Length missing or not a number", 412: "Not tus 1.0.0",
          413: "Longer than Tus-Max-Size", 503: "The bucket uploads go to cannot be reached"},
     )  # fmt: skip
     def post(self) -> Response:
@@ -132,8 +132,7 @@ class UploadResource(MethodView):
                    "Upload-Offset": {"schema": {"type": "integer"}},
                    "Upload-Length": {"schema": {"type": "integer"}}}}},
     )  # fmt: skip
-    @document_problems(uploads, {401: "No valid access token", 403: "Not a catalogue editor",
-                                 404: "No such upload (or not yours)", 412: "Not tus 1.0.0",
+    @document_problems(uploads, {**EDITOR, 404: "No such upload (or not yours)", 412: "Not tus 1.0.0",
                                  503: "The bucket uploads go to cannot be reached"})  # fmt: skip
     def head(self, upload_id: UUID) -> Response:
         """The upload's offset: where a client resumes."""
@@ -153,8 +152,8 @@ class UploadResource(MethodView):
     )  # fmt: skip
     @document_problems(
         uploads,
-        {400: "Upload-Offset missing", 401: "No valid access token", 403: "Not a catalogue editor",
-         404: "No such upload", 409: "Upload-Offset is not the upload's offset", 412: "Not tus 1.0.0",
+        {**EDITOR, 400: "Upload-Offset missing", 404: "No such upload",
+         409: "Upload-Offset is not the upload's offset", 412: "Not tus 1.0.0",
          413: "More bytes than the upload's length", 415: "Not application/offset+octet-stream",
          423: "Another request is writing to it", 503: "The bucket uploads go to cannot be reached"},
     )  # fmt: skip
@@ -176,8 +175,7 @@ class UploadResource(MethodView):
 
     @uploads.doc(security=BEARER_AUTH, parameters=[_header("Tus-Resumable", "string", True)],
                  responses={"204": {"description": "Terminated", "headers": TUS_HEADER}})  # fmt: skip
-    @document_problems(uploads, {401: "No valid access token", 403: "Not a catalogue editor",
-                                 404: "No such upload", 412: "Not tus 1.0.0",
+    @document_problems(uploads, {**EDITOR, 404: "No such upload", 412: "Not tus 1.0.0",
                                  423: "A request is writing to it",
                                  503: "The bucket uploads go to cannot be reached"})  # fmt: skip
     def delete(self, upload_id: UUID) -> Response:

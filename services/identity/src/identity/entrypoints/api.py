@@ -3,10 +3,10 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN
 from accounts_common.problems import Problem
 from identity.entrypoints import schemas
 from identity.entrypoints.http import (
-    BEARER_AUTH,
     bearer_token,
     client_ip,
     identity,
@@ -98,7 +98,7 @@ class VerificationResend(MethodView):
 class CurrentAccount(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @blp.response(200, schemas.Me)
-    @problems(blp, {401: "No valid access token"})
+    @problems(blp, {401: NO_TOKEN})
     def get(self):
         """The account of the access token."""
         principal = sessions.authenticate(identity(), bearer_token())
@@ -119,7 +119,7 @@ class CurrentAccount(MethodView):
     @problems(
         blp,
         {
-            401: "No valid access token",
+            401: NO_TOKEN,
             403: "wrong-password: the password does not confirm the deletion",
             429: "Too many wrong passwords; see Retry-After",
         },

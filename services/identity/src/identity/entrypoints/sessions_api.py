@@ -3,9 +3,10 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN
 from accounts_common.problems import PROBLEM_JSON
 from identity.entrypoints import schemas
-from identity.entrypoints.http import BEARER_AUTH, bearer_token, client_ip, identity, problems
+from identity.entrypoints.http import bearer_token, client_ip, identity, problems
 from identity.service_layer import sessions
 from identity.service_layer.limits import limit_ip
 
@@ -49,7 +50,7 @@ class SessionsCollection(MethodView):
 class CurrentSession(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @blp.response(204)
-    @problems(blp, {401: "No valid access token"})
+    @problems(blp, {401: NO_TOKEN})
     def delete(self):
         """Log out: the access token is revoked here at once, and within seconds in every service
         that checks it (a SessionRevoked event)."""

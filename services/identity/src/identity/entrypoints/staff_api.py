@@ -1,44 +1,25 @@
 """Identity's HTTP endpoints for staff: the second factor of one's own account, and roles (admins)."""
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN
 from accounts_common.paging import envelope
-from accounts_common.problems import Problem
 from accounts_common.roles import Role
 from identity.adapters.audit_log import AuditFilter
 from identity.entrypoints import schemas
-from identity.entrypoints.http import BEARER_AUTH, bearer_token, identity, problems
+from identity.entrypoints.http import (
+    bearer_token,
+    caller_first,
+    identity,
+    problems,
+    staff_only,
+)
 from identity.service_layer import audit_log, sessions, staff, totp
-from identity.service_layer.sessions import Principal
 
 blp = Blueprint("staff", __name__, url_prefix="/v1", description="Second factor and staff roles")
-View = TypeVar("View", bound=Callable[..., Any])
-
-
-def caller_first(check: Callable[[], Principal]) -> Callable[[View], View]:
-    """Check the caller (`check`: token, role, second factor) before the body or query is read, so one
-    who may not call the endpoint gets 401 or 403 whatever they sent, never a 422 about it."""
-
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            g.principal = check()
-            return view(*args, **kwargs)
-
-        return checked  # type: ignore[return-value]
-
-    return decorate
-
-
-NO_TOKEN = "No valid access token"
-NOT_ADMIN = "role-required: not an admin; second-factor-required: the token was issued without a TOTP code"
 
 
 @blp.route("/accounts/me/totp")
@@ -74,10 +55,8 @@ class TotpVerification(MethodView):
 
 @blp.route("/staff")
 class StaffCollection(MethodView):
-    @caller_first(lambda: staff_member(Role.ADMIN))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.ADMIN)
     @blp.response(200, schemas.StaffList)
-    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN})
     def get(self):
         """Every account holding a role, with whether it has a second factor (admin)."""
         return {"staff": staff.members(identity(), actor=g.principal.account.id)}
@@ -85,11 +64,10 @@ class StaffCollection(MethodView):
 
 @blp.route("/staff/grants")
 class RoleGrants(MethodView):
-    @caller_first(lambda: staff_member(Role.ADMIN))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.ADMIN)
     @blp.arguments(schemas.RoleChange)
     @blp.response(200, schemas.RoleChanged)
-    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN, 404: "unknown-account: no verified account has it"})
+    @problems(blp, {404: "unknown-account: no verified account has it"})
     def post(self, body):
         """Give a verified account a role (admin). Its sessions end: the role counts from its next
         login with a second factor."""
@@ -99,11 +77,10 @@ class RoleGrants(MethodView):
 
 @blp.route("/staff/revocations")
 class RoleRevocations(MethodView):
-    @caller_first(lambda: staff_member(Role.ADMIN))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.ADMIN)
     @blp.arguments(schemas.RoleChange)
     @blp.response(200, schemas.RoleChanged)
-    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN, 404: "unknown-account: no verified account has it"})
+    @problems(blp, {404: "unknown-account: no verified account has it"})
     def post(self, body):
         """Take a role from an account (admin); its sessions end at once, here and in every service."""
         changed = staff.revoke(identity(), body["email"], Role(body["role"]), actor=g.principal.account.id)
@@ -112,11 +89,9 @@ class RoleRevocations(MethodView):
 
 @blp.route("/audit")
 class AuditTrail(MethodView):
-    @caller_first(lambda: staff_member(Role.ADMIN))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.ADMIN)
     @blp.arguments(schemas.AuditQuery, location="query", unknown=RAISE)
     @blp.response(200, schemas.AuditList)
-    @problems(blp, {401: NO_TOKEN, 403: NOT_ADMIN})
     def get(self, query):
         """A page of the operator actions of every service, newest first, by person, action and time
         (admin). The trail is a projection of audit.operator-actions.v1: an action shows once
@@ -132,18 +107,3 @@ class AuditTrail(MethodView):
         actor = g.principal.account.id
         listed, total, as_of = audit_log.entries(identity(), wanted, page, per_page, actor=actor)
         return {**envelope(listed, total, page, per_page), "as_of": as_of}
-
-
-def staff_member(role: Role) -> Principal:
-    """The caller, when holding `role` and logged in with a second factor; a 401/403 Problem otherwise.
-    identity reads the roles from its database, not the token: a revoked role stops counting at once."""
-    principal = sessions.authenticate(identity(), bearer_token())
-    if role.value not in staff.roles_of_account(identity(), principal.account.id):
-        raise Problem(403, "role-required", f"This needs the {role.value} role.")
-    if not principal.passed_second_factor:
-        raise Problem(
-            403,
-            "second-factor-required",
-            f"The {role.value} role counts only after logging in with a one-time code (TOTP).",
-        )
-    return principal

@@ -8,22 +8,18 @@ from marshmallow import RAISE
 from accounts_common.problems import Problem
 from accounts_common.roles import Role
 from identity.entrypoints import schemas
-from identity.entrypoints.http import BEARER_AUTH, identity, problems
-from identity.entrypoints.staff_api import caller_first, staff_member
+from identity.entrypoints.http import identity, problems, staff_only
 from identity.service_layer import support
 
 blp = Blueprint("support", __name__, url_prefix="/v1/support", description="Accounts, for support staff")
 
-NOT_SUPPORT = "role-required: not support staff; second-factor-required: logged in without a TOTP code"
-
 
 @blp.route("/accounts")
 class SupportAccounts(MethodView):
-    @caller_first(lambda: staff_member(Role.SUPPORT))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.SUPPORT)
     @blp.arguments(schemas.EmailOnly, location="query", unknown=RAISE)
     @blp.response(200, schemas.SupportAccount)
-    @problems(blp, {401: "No valid access token", 403: NOT_SUPPORT, 404: "unknown-account"})
+    @problems(blp, {404: "unknown-account"})
     def get(self, query):
         """The account of an email: state, language, roles, second factor (the look-up is audited)."""
         actor = g.principal.account.id
@@ -35,18 +31,10 @@ class SupportAccounts(MethodView):
 
 @blp.route("/accounts/code-resends")
 class SupportCodeResends(MethodView):
-    @caller_first(lambda: staff_member(Role.SUPPORT))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.SUPPORT)
     @blp.arguments(schemas.EmailOnly)
     @blp.response(202, schemas.CodeResend)
-    @problems(
-        blp,
-        {
-            401: "No valid access token",
-            403: NOT_SUPPORT,
-            429: "Too many requests for a new code for this email; see Retry-After",
-        },
-    )
+    @problems(blp, {429: "Too many requests for a new code for this email; see Retry-After"})
     def post(self, body):
         """Send a pending account a new code (within the usual cooldown and hourly cap)."""
         actor = g.principal.account.id
@@ -55,19 +43,10 @@ class SupportCodeResends(MethodView):
 
 @blp.route("/accounts/erasures")
 class SupportErasures(MethodView):
-    @caller_first(lambda: staff_member(Role.SUPPORT))
-    @blp.doc(security=BEARER_AUTH)
+    @staff_only(blp, Role.SUPPORT)
     @blp.arguments(schemas.Erasure)
     @blp.response(204)
-    @problems(
-        blp,
-        {
-            401: "No valid access token",
-            403: NOT_SUPPORT,
-            404: "unknown-account",
-            409: "staff-account: it holds roles",
-        },
-    )
+    @problems(blp, {404: "unknown-account", 409: "staff-account: it holds roles"})
     def post(self, body):
         """Erase an account and its personal data on the person's request, with the reason (audited)."""
         actor = g.principal.account.id

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from kafka.errors import KafkaError
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from accounts_common.apidocs import BEARER_AUTH, staff_problems
 from accounts_common.authorization import authorize_role
 from accounts_common.dlq import ReplayFailed
 from accounts_common.kafka import REFUSED, not_authorized
@@ -23,8 +24,7 @@ blp = Blueprint(
     "deliveries", __name__, url_prefix="/v1", description="Deliveries and dead letters, for support"
 )
 
-NOT_SUPPORT = "role-required: not support staff; second-factor-required: logged in without a TOTP code"
-PROBLEMS = {401: "No valid access token", 403: NOT_SUPPORT}
+PROBLEMS = staff_problems(Role.SUPPORT)
 log = logging.getLogger(__name__)
 UNAVAILABLE = (
     "dead-letters-unavailable: Kafka did not answer, refused the mailer's login or ACLs, "
@@ -116,6 +116,7 @@ def support_only() -> None:
 class Deliveries(MethodView):
     @blp.arguments(DeliveryQuery, location="query", unknown=RAISE)
     @blp.response(200, DeliveryList)
+    @blp.doc(security=BEARER_AUTH)
     @document_problems(blp, PROBLEMS)
     def get(self, query):  # type: ignore[no-untyped-def]
         """The newest deliveries to one address: status, attempts and the last error (audited)."""
@@ -126,6 +127,7 @@ class Deliveries(MethodView):
 @blp.route("/dead-letters")
 class DeadLetters(MethodView):
     @blp.response(200, DeadLetterList)
+    @blp.doc(security=BEARER_AUTH)
     @document_problems(blp, {**PROBLEMS, 503: UNAVAILABLE})
     def get(self):  # type: ignore[no-untyped-def]
         """The emails the mailer gave up on, with the reason, not yet replayed (nor sent since)."""
@@ -137,6 +139,7 @@ class DeadLetters(MethodView):
 class DeadLetterReplays(MethodView):
     @blp.arguments(ReplayRequest)
     @blp.response(200, Replayed)
+    @blp.doc(security=BEARER_AUTH)
     @document_problems(blp, {**PROBLEMS, 404: NO_SUCH_LETTER, 503: UNAVAILABLE})
     def post(self, body):  # type: ignore[no-untyped-def]
         """Put one dead letter (partition and offset) or all of them back on their topics, once the

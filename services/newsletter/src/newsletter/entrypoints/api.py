@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN, staff_problems
 from accounts_common.auth import current_principal, require_bearer
 from accounts_common.authorization import authorize_role
 from accounts_common.paging import envelope
@@ -14,7 +15,7 @@ from accounts_common.problems import document_problems
 from accounts_common.roles import Role
 from newsletter.domain.issues import IssueView
 from newsletter.entrypoints import schemas
-from newsletter.entrypoints.http import BEARER_AUTH, newsletter
+from newsletter.entrypoints.http import newsletter
 from newsletter.service_layer import issues, subscriptions
 from newsletter.service_layer.subscriptions import Subscription
 
@@ -26,7 +27,7 @@ issues_blp = Blueprint(
 )
 
 TOKEN_PROBLEMS = {
-    401: "No valid access token",
+    401: NO_TOKEN,
     403: "Unverified, revoked or deleted account",
     503: "identity's keys cannot be fetched right now",
 }
@@ -74,10 +75,7 @@ def newsletter_editors_only() -> None:
     authorize_role(Role.NEWSLETTER_EDITOR)
 
 
-OPERATOR_PROBLEMS = {
-    401: "No valid access token",
-    403: "role-required: not a newsletter editor; second-factor-required: logged in without a TOTP code",
-}
+OPERATOR_PROBLEMS = staff_problems(Role.NEWSLETTER_EDITOR)
 ISSUE_PROBLEMS = {**OPERATOR_PROBLEMS, 404: "No such issue"}
 STATUS_PROBLEM = (
     "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"

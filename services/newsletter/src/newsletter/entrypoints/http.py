@@ -4,8 +4,6 @@ from flask import current_app
 
 from newsletter.bootstrap import Newsletter
 
-BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-
 
 def newsletter() -> Newsletter:
     """The Newsletter this app was built with."""
