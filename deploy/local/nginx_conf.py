@@ -12,9 +12,9 @@ free as soon as it has answered, and a client that stays silent longer than a ti
 `CATALOGUE_X_ACCEL_REDIRECT_PREFIX`): nginx then sends the files itself, ranges included; and its
 `/v1/uploads/` location, where tus uploads stream through unbuffered.
 
-What nginx refuses itself (a body over the limit, a URI or header line over 8 KiB, a service it cannot
-reach) it answers as the services answer errors, with a problem+json body; on a `--html-port` (the
-portal, which browsers read) it keeps nginx's own small HTML pages.
+What nginx refuses itself (a body over the limit, a URI or header line over 8 KiB, headers over 32 KiB
+in all, a service it cannot reach) it answers as the services answer errors, with a problem+json body;
+on a `--html-port` (the portal, which browsers read) it keeps nginx's own small HTML pages.
 """
 
 import argparse
@@ -68,12 +68,13 @@ SERVER_BLOCK = """\
 """
 
 # The errors nginx answers without the service, in accounts_common.problems' shape (type about:blank,
-# as a service says them). 494 is nginx's own code for a header line too long; the client gets 431.
+# as a service says them). 494 is nginx's own code for a header line too long, or headers that do not
+# fit its 4 buffers of 8 KiB together (large_client_header_buffers); the client gets 431.
 OWN_ERRORS = {
     400: (400, "The request is malformed."),
     413: (413, "The request body is larger than this address accepts ({max_body})."),
     414: (414, "The URI of the request is longer than 8 KiB."),
-    494: (431, "A header line of the request is longer than 8 KiB."),
+    494: (431, "The headers of the request are too large: a header line over 8 KiB, or about 32 KiB in all."),
     502: (502, "The service behind this address cannot be reached right now. Try again in a moment."),
     504: (504, "The service behind this address did not answer in time. Try again in a moment."),
 }

@@ -86,12 +86,14 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     """Re-publish the group's unreplayed dead letters (at most `limit`) to their original topics."""
     topic = dead_letter_topic(group)
     consumer, partitions = _replay_position(bootstrap_servers, topic)
-    producer = _replay_producer(bootstrap_servers, topic)
     try:
-        consumer.assign(partitions)
-        return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
+        producer = _replay_producer(bootstrap_servers, topic)
+        try:
+            consumer.assign(partitions)
+            return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
+        finally:
+            producer.close(timeout=10)
     finally:
-        producer.close(timeout=10)
         consumer.close(autocommit=False)
 
 
@@ -142,25 +144,33 @@ def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: in
     and its consumer deduplicates by event id); None when there is no such letter."""
     topic = dead_letter_topic(group)
     consumer = create_reader(bootstrap_servers, client_id=f"{topic}-replay")
-    producer = _replay_producer(bootstrap_servers, topic)
     try:
-        where = TopicPartition(topic, partition)
-        if where not in _dead_letter_partitions(consumer, topic):
-            return None
-        consumer.assign([where])
-        if not consumer.beginning_offsets([where])[where] <= offset < consumer.end_offsets([where])[where]:
-            return None
-        consumer.seek(where, offset)
-        records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS * 5, max_records=1).get(where, [])
-        if not records:
-            return None
-        result = ReplayResult()
-        for send in _republish(producer, records[0], result):
-            send.get(timeout=SEND_TIMEOUT_S)
-        return _described(records[0]) if result.replayed else None
+        producer = _replay_producer(bootstrap_servers, topic)
+        try:
+            return _replay_one(consumer, producer, TopicPartition(topic, partition), offset)
+        finally:
+            producer.close(timeout=10)
     finally:
-        producer.close(timeout=10)
         consumer.close(autocommit=False)
+
+
+def _replay_one(
+    consumer: KafkaConsumer, producer: KafkaProducer, where: TopicPartition, offset: int
+) -> DeadLetter | None:
+    """The letter at `offset` of `where` re-published; None when there is no such letter."""
+    if where not in _dead_letter_partitions(consumer, where.topic):
+        return None
+    consumer.assign([where])
+    if not consumer.beginning_offsets([where])[where] <= offset < consumer.end_offsets([where])[where]:
+        return None
+    consumer.seek(where, offset)
+    records = consumer.poll(timeout_ms=POLL_TIMEOUT_MS * 5, max_records=1).get(where, [])
+    if not records:
+        return None
+    result = ReplayResult()
+    for send in _republish(producer, records[0], result):
+        send.get(timeout=SEND_TIMEOUT_S)
+    return _described(records[0]) if result.replayed else None
 
 
 def _replay_producer(bootstrap_servers: str, topic: str) -> KafkaProducer:
