@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 
 import pytest
 from psycopg_pool import ConnectionPool
@@ -18,7 +19,7 @@ from mailer.adapters.smtp import SmtpSender
 from mailer.domain.messages import OutgoingEmail
 from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
-from mailer.service_layer.dispatch import Dispatcher
+from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
 from tests.integration.test_mailer_dispatch import pending, statuses
 from tests.support.polling import wait_for
@@ -57,6 +58,13 @@ def worker(pool: ConnectionPool, sink: PrivateSink) -> Dispatcher:
     return Dispatcher(pool, [SmtpSender("127.0.0.1", sink.smtp_port)], DeliveryLog(pool), TokenBucket(0))
 
 
+def redelivered(dispatcher: Dispatcher, email: PendingEmail, subject: str) -> Future[None]:
+    """`email`'s event again, as `subject`, in a batch of its own (a redelivery after a rebalance)."""
+    again = dispatcher.submit(pending(email.recipient, subject, event_id=email.event_id))
+    dispatcher.finish_batch()
+    return again
+
+
 def test_a_row_under_another_workers_live_lease_is_not_claimed_until_the_lease_lapses(mailer_pool, sink):
     """Worker A claimed the email and died before marking it: B leaves it while A's lease is live
     (its Future fails transient, so its partition is retried), and sends it once the lease lapsed."""
@@ -66,8 +74,7 @@ def test_a_row_under_another_workers_live_lease_is_not_claimed_until_the_lease_l
         claims.claim(conn, [email])  # worker A's claim; A then died, its email not marked
     b = worker(mailer_pool, sink)
     try:
-        held = b.submit(pending(recipient, "by B, held", event_id=email.event_id))
-        b.finish_batch()
+        held = redelivered(b, email, "by B, held")
         assert isinstance(held.exception(), TransientError)
         assert "another worker" in str(held.exception())
         assert sink.inbox.messages(to=recipient) == []
@@ -78,8 +85,7 @@ def test_a_row_under_another_workers_live_lease_is_not_claimed_until_the_lease_l
                 "UPDATE deliveries SET lease_until = now() - interval '1 second' WHERE event_id = %s",
                 (email.event_id,),
             )
-        retried = b.submit(pending(recipient, "by B, after the lease", event_id=email.event_id))
-        b.finish_batch()
+        retried = redelivered(b, email, "by B, after the lease")
     finally:
         b.close()
     assert retried.exception() is None
@@ -103,16 +109,14 @@ def test_a_live_workers_renewed_lease_holds_its_email_past_the_lease(mailer_pool
         assert held_sender.sending.wait(10), "A's lane is sending"
         time.sleep(1.5)  # well past A's lease, had it not been renewed
 
-        held = b.submit(pending(recipient, "by B", event_id=email.event_id))
-        b.finish_batch()
+        held = redelivered(b, email, "by B")
         assert isinstance(held.exception(), TransientError)
         assert sink.inbox.messages(to=recipient) == []
 
         held_sender.released.set()
         batch_a.join(30)
         wait_for(lambda: statuses(mailer_pool, [email])[email.event_id][0] == "sent", timeout=10, what="sent")
-        retried = b.submit(pending(recipient, "by B, retried", event_id=email.event_id))
-        b.finish_batch()
+        retried = redelivered(b, email, "by B, retried")
     finally:
         held_sender.released.set()
         batch_a.join(30)
@@ -132,8 +136,7 @@ def test_a_worker_retrying_its_own_batch_is_not_held_by_its_own_lease(mailer_poo
     try:
         with mailer_pool.connection() as conn:
             claims.claim(conn, [email], a.claimer)  # left 'sending' by a batch that failed
-        retried = a.submit(pending(recipient, "own, retried", event_id=email.event_id))
-        a.finish_batch()
+        retried = redelivered(a, email, "own, retried")
     finally:
         a.close()
     assert retried.exception() is None
