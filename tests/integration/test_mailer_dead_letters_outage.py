@@ -77,7 +77,7 @@ def test_a_kafka_refusing_the_mailers_acl_is_a_503_that_says_so_not_an_outage(
     [("GET", "/v1/dead-letters", None), ("POST", "/v1/dead-letters/replays", {"partition": 0, "offset": 0})],
 )
 def test_a_dead_letter_topic_kafka_does_not_list_is_a_503_that_says_so_not_an_empty_list(
-    mailer_db, served_identity, identity_pool, infra, method, path, body
+    mailer_db, served_identity, identity_pool, infra, method, path, body, caplog
 ):
     settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "unlisted")
     settings = dataclasses.replace(settings, consumer_group=f"{settings.consumer_group}-no-topic")
@@ -88,3 +88,6 @@ def test_a_dead_letter_topic_kafka_does_not_list_is_a_503_that_says_so_not_an_em
     assert answer.status_code == 503 and answer.json["type"].endswith("/dead-letters-unavailable")
     topic = f"{settings.consumer_group}.dlq"
     assert answer.json["detail"].startswith(f"Kafka lists no topic {topic}: it does not exist, or an ACL")
+    # Support sees "unavailable"; the operator finds the cause in the mailer's log.
+    errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert any(f"Kafka lists no topic {topic}" in message for message in errors)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from psycopg_pool import ConnectionPool
 
+from accounts_common import dlq
 from accounts_common.db import create_pool
 from accounts_common.events.topics import OPERATOR_ACTIONS
 from accounts_common.roles import Role
@@ -50,13 +51,15 @@ def mailed(pool: ConnectionPool, *mails: Mail) -> None:
         claims.claim(conn, list(mails))
 
 
-def last_look_up_target(pool: ConnectionPool) -> str:
+def newest_action(pool: ConnectionPool) -> dict[str, str]:
     [newest, *_] = outbox_records(pool, newest_first=True, topic=OPERATOR_ACTIONS)
-    assert (newest["data"]["action"], newest["data"]["actor_account_id"]) == (
-        "deliveries.looked-up",
-        str(ACTOR),
-    )
-    return str(newest["data"]["target"])
+    return newest["data"]
+
+
+def last_look_up_target(pool: ConnectionPool) -> str:
+    newest = newest_action(pool)
+    assert (newest["action"], newest["actor_account_id"]) == ("deliveries.looked-up", str(ACTOR))
+    return str(newest["target"])
 
 
 def test_a_look_up_records_the_distinct_accounts_of_the_mails_found_not_the_address(mailer_pool):
@@ -112,3 +115,33 @@ def test_the_api_answers_the_mails_as_before_and_audits_the_account(
     assert "account_id" not in item and item["kind"] == "code"
     [newest, *_] = outbox_records(mailer_pool, newest_first=True, topic=OPERATOR_ACTIONS)
     assert (newest["data"]["action"], newest["data"]["target"]) == ("deliveries.looked-up", str(account))
+
+
+STOPPED = "replay stopped: 1 dead letter(s) not re-published (KafkaTimeoutError)"
+
+
+def replay_stopped_after(monkeypatch: pytest.MonkeyPatch, went_back: int) -> None:
+    """Kafka stops the replay once `went_back` letters were re-published."""
+
+    def stopped(*_args: object) -> dlq.ReplayResult:
+        raise dlq.ReplayFailed(STOPPED, went_back)
+
+    monkeypatch.setattr(dlq, "replay", stopped)
+
+
+def test_a_replay_kafka_stops_part_way_is_audited_with_the_letters_that_went_back(mailer_pool, monkeypatch):
+    replay_stopped_after(monkeypatch, 2)
+    with pytest.raises(dlq.ReplayFailed):
+        Support(mailer_pool, "127.0.0.1:1", "mailer").replay_all(ACTOR)
+    newest = newest_action(mailer_pool)
+    assert (newest["action"], newest["actor_account_id"]) == ("mail.dead-letters-replayed", str(ACTOR))
+    assert newest["target"] == f"2 letter(s), then stopped: {STOPPED}"
+
+
+def test_a_replay_kafka_stops_before_any_letter_went_back_records_nothing(mailer_pool, monkeypatch):
+    support = Support(mailer_pool, "127.0.0.1:1", "mailer")
+    support.deliveries_to("nobody@example.org", ACTOR)  # the newest action before the replay
+    replay_stopped_after(monkeypatch, 0)
+    with pytest.raises(dlq.ReplayFailed):
+        support.replay_all(ACTOR)
+    assert newest_action(mailer_pool)["action"] == "deliveries.looked-up"

@@ -57,7 +57,11 @@ AFTER_REFUSAL = "nothing more replayed: run it again once that is fixed"
 
 class ReplayFailed(Exception):
     """The dead letters could not be read (no such topic to this login) or Kafka refused some letters
-    of a replay (the run can simply be repeated)."""
+    of a replay (the run can simply be repeated). `replayed`: how many Kafka took back before."""
+
+    def __init__(self, message: str, replayed: int = 0) -> None:
+        super().__init__(message)
+        self.replayed = replayed
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,8 @@ def _replay_until_caught_up(
         failed = [send for send in sends if not send.succeeded()]
         if failed:
             raise ReplayFailed(
-                f"replay stopped: {len(failed)} dead letter(s) not re-published ({failed[0].exception})"
+                f"replay stopped: {len(failed)} dead letter(s) not re-published ({failed[0].exception})",
+                replayed=result.replayed - len(failed),
             )
         if done:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})

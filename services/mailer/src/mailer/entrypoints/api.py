@@ -93,15 +93,16 @@ def support() -> Support:
 @contextmanager
 def kafka_answers() -> Iterator[None]:
     """Dead letters live in Kafka: when it does not answer, a 503 problem says so (retry later); when
-    it refuses the mailer's login or ACLs, or lists no dead-letter topic, the problem (and for a
-    refusal the log) says that: an operator must act."""
+    it refuses the mailer's login or ACLs, lists no dead-letter topic or takes no letter back, the
+    problem and the log say that: an operator must act."""
     try:
         yield
     except REFUSED as error:
         refused = not_authorized("mailer web", error)
         log.error("%s", refused)
         raise Problem(503, "dead-letters-unavailable", str(refused)) from None
-    except ReplayFailed as error:
+    except ReplayFailed as error:  # no dead-letter topic to read, or letters Kafka would not take back
+        log.error("mailer web: dead letters: %s", error)
         raise Problem(503, "dead-letters-unavailable", str(error)) from None
     except KafkaError as error:
         raise Problem(503, "dead-letters-unavailable", f"Kafka did not answer: {error}") from None

@@ -10,7 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common import dlq
 from accounts_common.audit import record_action
-from accounts_common.dlq import DeadLetter
+from accounts_common.dlq import DeadLetter, ReplayFailed
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import Delivery
 
@@ -51,11 +51,20 @@ class Support:
         return letter
 
     def replay_all(self, actor: UUID) -> int:
-        """Put every dead letter not replayed yet back on its topic; how many went."""
-        result = dlq.replay(self.bootstrap_servers, self.consumer_group)
+        """Put every dead letter not replayed yet back on its topic; how many went. A replay Kafka
+        stopped part way is recorded too when letters went back before (then ReplayFailed)."""
+        try:
+            replayed = dlq.replay(self.bootstrap_servers, self.consumer_group).replayed
+        except ReplayFailed as stopped:
+            if stopped.replayed:
+                self._record_replay(actor, f"{stopped.replayed} letter(s), then stopped: {stopped}")
+            raise
+        self._record_replay(actor, f"{replayed} letter(s)")
+        return replayed
+
+    def _record_replay(self, actor: UUID, target: str) -> None:
         with self.pool.connection() as conn, conn.transaction():
-            self._record(conn, actor, "mail.dead-letters-replayed", f"{result.replayed} letter(s)")
-        return result.replayed
+            self._record(conn, actor, "mail.dead-letters-replayed", target[:TARGET_MAX_LENGTH])
 
     def _record(self, conn: psycopg.Connection, actor: UUID, action: str, target: str) -> None:
         record_action(conn, source=SOURCE, actor_account_id=actor, action=action, target=target)
