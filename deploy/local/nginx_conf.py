@@ -133,8 +133,13 @@ def readable_size(size: str) -> str:
 
 def problem(status: int, detail: str, problem_type: str = "about:blank") -> str:
     """A problem+json body as a service words it (accounts_common.problems.problem_response)."""
-    body = {"type": problem_type, "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
-    return json.dumps(body)
+    body = json.dumps(
+        {"type": problem_type, "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    )
+    # It goes between single quotes in nginx.conf, where ' ends it, \ escapes and $ names a variable.
+    if any(character in body for character in "'\\$"):
+        raise ValueError(f"{body} cannot be written as it is in nginx.conf")
+    return body
 
 
 def own_error_problems(max_body: str) -> str:

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,3 +78,11 @@ def test_compose_and_make_run_keep_html_error_pages_on_the_portal_alone():
     nginx = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())["services"]["nginx"]
     assert [arg for arg in nginx["command"] if arg.startswith("--html-port")] == ["--html-port=8000"]
     assert '--html-port "$PORTAL_PORT"' in (REPO / "deploy/local/run.sh").read_text()
+
+
+def test_a_body_nginx_would_read_otherwise_than_written_is_refused():
+    """In nginx.conf the body sits between single quotes: ' ends it, \\ escapes, $ names a variable."""
+    problem = generator().problem
+    for detail in ("The URI's too long.", "It costs $5.", "Trop long : « é »."):  # json.dumps writes \\u00e9
+        with pytest.raises(ValueError):
+            problem(400, detail)
