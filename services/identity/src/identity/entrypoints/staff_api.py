@@ -10,13 +10,7 @@ from accounts_common.paging import envelope
 from accounts_common.roles import Role
 from identity.adapters.audit_log import AuditFilter
 from identity.entrypoints import schemas
-from identity.entrypoints.http import (
-    bearer_token,
-    caller_first,
-    identity,
-    problems,
-    staff_only,
-)
+from identity.entrypoints.http import bearer_token, caller_first, identity, problems, staff_only
 from identity.service_layer import audit_log, sessions, staff, totp
 
 blp = Blueprint("staff", __name__, url_prefix="/v1", description="Second factor and staff roles")

@@ -27,8 +27,8 @@ blp = Blueprint(
 PROBLEMS = staff_problems(Role.SUPPORT)
 log = logging.getLogger(__name__)
 UNAVAILABLE = (
-    "dead-letters-unavailable: Kafka did not answer, refused the mailer's login or ACLs, "
-    "or lists no dead-letter topic to it"
+    "dead-letters-unavailable: Kafka did not answer, refused the mailer's login or ACLs, lists no "
+    "dead-letter topic to it, or stopped a replay part way"
 )
 NO_SUCH_LETTER = "unknown-dead-letter: no letter at that partition and offset"
 
