@@ -114,6 +114,17 @@ class Mailer:
         assert status == 200, body
         return body["items"]
 
+    def outcome(self, email: str, event_id: str) -> dict[str, Any]:
+        """The delivery of `event_id` once the worker has recorded how it ended: the mail can reach the
+        inbox a moment before the worker records the handover."""
+
+        def ended() -> list[dict[str, Any]]:
+            found = [d for d in self.deliveries(email) if d["event_id"] == event_id]
+            return [d for d in found if d["status"] != "sending"]
+
+        [delivery] = wait_for(ended, timeout=30, what=f"the outcome of {event_id}")
+        return delivery
+
     def restart_worker(self) -> None:
         """Start the worker again after it was stopped or killed."""
         self.worker.start()
