@@ -16,6 +16,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,12 +93,9 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
     topic = dead_letter_topic(group)
     consumer, partitions = _replay_position(bootstrap_servers, topic)
     try:
-        producer = _replay_producer(bootstrap_servers, topic)
-        try:
+        with _replay_producer(bootstrap_servers, topic) as producer:
             consumer.assign(partitions)
             return _replay_until_caught_up(consumer, producer, consumer.end_offsets(partitions), limit)
-        finally:
-            producer.close(timeout=10)
     finally:
         consumer.close(autocommit=False)
 
@@ -149,11 +148,8 @@ def replay_letter(bootstrap_servers: str, group: str, partition: int, offset: in
     topic = dead_letter_topic(group)
     consumer = create_reader(bootstrap_servers, client_id=f"{topic}-replay")
     try:
-        producer = _replay_producer(bootstrap_servers, topic)
-        try:
+        with _replay_producer(bootstrap_servers, topic) as producer:
             return _replay_one(consumer, producer, TopicPartition(topic, partition), offset)
-        finally:
-            producer.close(timeout=10)
     finally:
         consumer.close(autocommit=False)
 
@@ -177,11 +173,16 @@ def _replay_one(
     return _described(records[0]) if result.replayed else None
 
 
-def _replay_producer(bootstrap_servers: str, topic: str) -> KafkaProducer:
-    """A producer of records as large as the broker took them."""
-    return create_producer(
+@contextmanager
+def _replay_producer(bootstrap_servers: str, topic: str) -> Iterator[KafkaProducer]:
+    """A producer of records as large as the broker took them, closed after the replay."""
+    producer = create_producer(
         bootstrap_servers, client_id=f"{topic}-replay", max_request_size=DEAD_LETTER_MAX_BYTES
     )
+    try:
+        yield producer
+    finally:
+        producer.close(timeout=10)
 
 
 def _described(record: ConsumerRecord) -> DeadLetter:
