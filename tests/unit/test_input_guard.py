@@ -48,7 +48,7 @@ def note(name):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client():  # type: ignore[no-untyped-def]
-    app = create_api_app("guarded", title="guarded", blueprints=[blp], readiness_checks={})
+    app = create_api_app("guarded", blueprints=[blp], readiness_checks={})
     return app.test_client()
 
 

@@ -53,7 +53,7 @@ def test_the_document_carries_each_schemas_rules():
         def post(self, body):  # type: ignore[no-untyped-def]
             return None
 
-    app = create_api_app("rules", title="rules", blueprints=[blp], readiness_checks={})
+    app = create_api_app("rules", blueprints=[blp], readiness_checks={})
     document = app.test_client().get("/openapi.json").json
     assert (
         document["components"]["schemas"]["Window"]["dependentRequired"]

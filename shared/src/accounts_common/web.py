@@ -9,12 +9,15 @@ from typing import Any
 import flask_smorest
 from flask import Flask, Response
 from flask_smorest.utils import prepare_response
+from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 
 from accounts_common.apidocs import document_operations
 from accounts_common.caching import install_cache_control
+from accounts_common.db import database_reachable
 from accounts_common.inputguard import document_input_guard, install_input_guard
 from accounts_common.operations import ScrapeGauge, install_request_metrics, operations_blueprint
+from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import (
     PROBLEM_JSON,
     ProblemSchema,
@@ -66,9 +69,8 @@ class ProblemApi(flask_smorest.Api):
 
 
 def create_api_app(
-    import_name: str,
+    name: str,
     *,
-    title: str,
     blueprints: list[flask_smorest.Blueprint],
     readiness_checks: Mapping[str, Callable[[], bool]],
     config: Mapping[str, Any] | None = None,
@@ -76,9 +78,9 @@ def create_api_app(
 ) -> Flask:
     """A service's Flask app: its API blueprints documented at /openapi.json, errors as problem+json,
     the operations endpoints and request metrics (plus `scrape_gauges`, read on each scrape)."""
-    app = Flask(import_name)
+    app = Flask(name)
     app.config.update(
-        API_TITLE=title,
+        API_TITLE=f"Multimedia Accounts — {name}",
         API_VERSION="1",
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/",
@@ -101,6 +103,26 @@ def create_api_app(
     install_cache_control(app)
     app.extensions["problem_api"] = api
     return app
+
+
+def create_database_app(
+    name: str,
+    *,
+    blueprints: list[flask_smorest.Blueprint],
+    pool: ConnectionPool,
+    max_body_bytes: int | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """The app of a service over its own database and outbox (all but the portal): ready while the
+    database answers; each scrape reads the age of the oldest event its relay has not published."""
+    limit = {} if max_body_bytes is None else {"MAX_CONTENT_LENGTH": max_body_bytes}
+    return create_api_app(
+        name,
+        blueprints=blueprints,
+        readiness_checks={"database": lambda: database_reachable(pool)},
+        config={**limit, **(config or {})},
+        scrape_gauges=oldest_pending_age_gauge(pool),
+    )
 
 
 def document_schema_rules(api: flask_smorest.Api) -> None:

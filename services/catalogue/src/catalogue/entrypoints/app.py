@@ -6,11 +6,9 @@ from typing import Any
 from flask import Flask, Response
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
-from accounts_common.db import database_reachable
-from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app
+from accounts_common.web import create_database_app
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api, uploads
@@ -36,13 +34,12 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     """Build the app; tests pass their own `Catalogue`, gunicorn workers build one after forking."""
     configure_logging()
     catalogue = catalogue or bootstrap()
-    app = create_api_app(
+    app = create_database_app(
         "catalogue",
-        title="Multimedia Accounts — catalogue",
         blueprints=[api.videos, api.downloads, uploads.uploads],
-        readiness_checks={"database": lambda: database_reachable(catalogue.pool)},
-        config={"MAX_CONTENT_LENGTH": catalogue.settings.max_body_bytes, **(config or {})},
-        scrape_gauges=oldest_pending_age_gauge(catalogue.pool),
+        pool=catalogue.pool,
+        max_body_bytes=catalogue.settings.max_body_bytes,
+        config=config,
     )
     app.extensions["catalogue"] = catalogue
     install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))

@@ -4,12 +4,10 @@ from typing import Any
 
 from flask import Flask, Response
 
-from accounts_common.db import database_reachable
-from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.proxies import trust_proxy_hops
-from accounts_common.web import create_api_app, document_field
+from accounts_common.web import create_database_app, document_field
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
 from identity.service_layer.errors import (
@@ -40,13 +38,12 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
     """Build the app; tests pass their own `Identity`, gunicorn workers build one after forking."""
     configure_logging()
     identity = identity or bootstrap()
-    app = create_api_app(
+    app = create_database_app(
         "identity",
-        title="Multimedia Accounts — identity",
         blueprints=[api.blp, sessions_api.blp, resets_api.blp, staff_api.blp, support_api.blp, jwks.blp],
-        readiness_checks={"database": lambda: database_reachable(identity.pool)},
-        config={"MAX_CONTENT_LENGTH": identity.settings.max_body_bytes, **(config or {})},
-        scrape_gauges=oldest_pending_age_gauge(identity.pool),
+        pool=identity.pool,
+        max_body_bytes=identity.settings.max_body_bytes,
+        config=config,
     )
     app.extensions["identity"] = identity
     trust_proxy_hops(app, identity.settings.trusted_proxy_hops)

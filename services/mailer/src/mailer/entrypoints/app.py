@@ -6,10 +6,9 @@ from flask import Flask
 from psycopg_pool import ConnectionPool
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
-from accounts_common.db import create_pool, database_reachable
-from accounts_common.outbox import oldest_pending_age_gauge
+from accounts_common.db import create_pool
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app
+from accounts_common.web import create_database_app
 from mailer import bootstrap
 from mailer.entrypoints import api
 from mailer.settings import Settings
@@ -22,14 +21,7 @@ def create_app(
     configure_logging()
     settings = settings or Settings.from_env()
     pool = pool or create_pool(settings.database_url, name="mailer-web", max_size=4)
-    app = create_api_app(
-        "mailer",
-        title="Multimedia Accounts — mailer",
-        blueprints=[api.blp],
-        readiness_checks={"database": lambda: database_reachable(pool)},
-        config=config,
-        scrape_gauges=oldest_pending_age_gauge(pool),
-    )
+    app = create_database_app("mailer", blueprints=[api.blp], pool=pool, config=config)
     app.extensions["support"] = bootstrap.support(settings, pool)
     install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))
     return app

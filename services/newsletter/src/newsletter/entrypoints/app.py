@@ -5,11 +5,9 @@ from typing import Any
 from flask import Flask
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
-from accounts_common.db import database_reachable
-from accounts_common.outbox import oldest_pending_age_gauge
 from accounts_common.problems import install_refusals
 from accounts_common.process import configure_logging
-from accounts_common.web import create_api_app
+from accounts_common.web import create_database_app
 from newsletter.bootstrap import Newsletter, bootstrap, token_verifier
 from newsletter.entrypoints import api, unsubscribe
 from newsletter.service_layer import issues
@@ -46,17 +44,12 @@ def create_app(
     """Build the app; tests pass their own Newsletter, gunicorn workers build one after forking."""
     configure_logging()
     newsletter = newsletter or bootstrap()
-    settings = newsletter.settings
-    app = create_api_app(
+    app = create_database_app(
         "newsletter",
-        title="Multimedia Accounts — newsletter",
         blueprints=[api.subscriptions_blp, api.issues_blp, unsubscribe.blp],
-        readiness_checks={"database": lambda: database_reachable(newsletter.pool)},
-        config={
-            "MAX_CONTENT_LENGTH": settings.max_body_bytes,
-            **(config or {}),
-        },
-        scrape_gauges=oldest_pending_age_gauge(newsletter.pool),
+        pool=newsletter.pool,
+        max_body_bytes=newsletter.settings.max_body_bytes,
+        config=config,
     )
     app.extensions["newsletter"] = newsletter
     install_token_verifier(app, verifier or token_verifier(newsletter))

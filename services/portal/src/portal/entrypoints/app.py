@@ -79,7 +79,6 @@ def create_app(
     )
     app = create_api_app(
         "portal",
-        title="Multimedia Accounts — portal",
         blueprints=[],
         readiness_checks={"identity": portal.identity.reachable},
         config={
