@@ -19,7 +19,8 @@ from tests.support.processes import run_once
 
 RESTORED = {
     "en": "The text you typed here without saving it is back. Save it to keep it.",
-    "fr": "Le texte que vous aviez saisi ici sans l’enregistrer est de retour. Enregistrez-le pour le garder.",
+    "fr": "Le texte que vous aviez saisi ici sans l’enregistrer est de retour. "
+    "Enregistrez-le pour le garder.",
 }
 
 
@@ -87,7 +88,8 @@ def test_an_issue_typed_as_the_session_ends_is_back_after_logging_in_again(
 
     page.locator("#body_en").fill("Saved this time.")
     save(page)
-    expect(page.locator(".notice[role=status]:not([data-draft-notice])")).to_be_visible()  # "The draft is saved."
+    saved = page.locator(".notice[role=status]:not([data-draft-notice])")  # "The draft is saved."
+    expect(saved).to_be_visible()
     expect(page.locator("#body_en")).to_have_value("Saved this time.")
     expect(notice).to_be_hidden()
     assert key not in drafts(page), "the draft of the text saved since is dropped"

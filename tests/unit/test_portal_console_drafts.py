@@ -66,8 +66,8 @@ def test_an_issue_that_can_no_longer_be_changed_keeps_no_draft(status):
 def test_a_new_issue_and_one_saved_while_the_newsletter_is_down_keep_no_draft():
     client = staff_client(EditorIdentity(), issues=NewsletterDown())
     assert draft_form(client.get("/console/newsletter/new").text) is None
-    form = {"csrf_token": csrf_token(client, "/console/newsletter/new"), "subject_en": "News", "action": "save"}
-    down = client.post(ISSUE_PAGE, data=form)
+    token = csrf_token(client, "/console/newsletter/new")
+    down = client.post(ISSUE_PAGE, data={"csrf_token": token, "subject_en": "News", "action": "save"})
     assert down.status_code == 503 and draft_form(down.text) is None
 
 
