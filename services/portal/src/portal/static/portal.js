@@ -154,6 +154,79 @@ function refreshWhileProcessing(part) {
   setTimeout(tick, wait);
 }
 
+// A console editor's texts (the form's data-keep-draft names what is edited), kept in this browser as
+// they are typed: a session that ends meanwhile sends the form to the login page, and the text would be
+// lost. Back on the page, a draft typed over the server's texts as they still are (data-draft-base) is
+// put back, with a notice; one typed over texts saved since, by this form or by someone else, is
+// dropped, never put over the newer text. Logging out here forgets them (a shared computer).
+const DRAFT_PREFIX = "portal-draft:";
+const DRAFT_SAVE_MS = 500;
+let loggingOut = false;  // a draft's save still to come must not outlive the logout
+
+function keepDraft(form) {
+  const key = DRAFT_PREFIX + form.dataset.keepDraft;
+  const base = form.dataset.draftBase;
+  const fields = [...form.querySelectorAll("input[type=text][name], textarea[name]")];
+  const texts = () => Object.fromEntries(fields.map((field) => [field.name, field.value]));
+  const shown = texts();
+  let timer = null;
+  const save = () => {
+    clearTimeout(timer);
+    if (!loggingOut) {
+      storage(() => localStorage.setItem(key, JSON.stringify({ base, texts: texts() })));
+    }
+  };
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(save, DRAFT_SAVE_MS);
+  });
+  form.addEventListener("submit", save);
+  const draft = storage(() => JSON.parse(localStorage.getItem(key)));
+  if (!draft || draft.base !== base) {
+    storage(() => localStorage.removeItem(key));
+    return;
+  }
+  if (fields.every((field) => (draft.texts[field.name] ?? field.value) === field.value)) {
+    return;
+  }
+  const fill = (values) => {
+    fields.forEach((field) => { field.value = values[field.name] ?? field.value; });
+    form.dispatchEvent(new Event("input"));  // the live preview follows
+  };
+  const notice = form.querySelector("[data-draft-notice]");
+  const text = document.createElement("p");
+  const discard = document.createElement("button");
+  text.textContent = notice.dataset.textRestored;
+  discard.type = "button";
+  discard.className = "secondary";
+  discard.textContent = notice.dataset.textDiscard;
+  discard.addEventListener("click", () => {
+    fill(shown);
+    clearTimeout(timer);
+    storage(() => localStorage.removeItem(key));
+    notice.hidden = true;
+    fields[0].focus();
+  });
+  notice.replaceChildren(text, discard);
+  notice.hidden = false;
+  fill(draft.texts);
+}
+
+function forgetDrafts() {
+  loggingOut = true;
+  storage(() => Object.keys(localStorage).filter((key) => key.startsWith(DRAFT_PREFIX))
+    .forEach((key) => localStorage.removeItem(key)));
+}
+
+// localStorage may be refused (the browser's settings, its quota full): then no draft is kept.
+function storage(use) {
+  try {
+    return use();
+  } catch {
+    return null;
+  }
+}
+
 // Back to a page the browser kept: its forms may be sent again.
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) {
@@ -170,4 +243,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
   document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
   document.querySelectorAll("[data-refresh-while-processing][id]").forEach(refreshWhileProcessing);
+  document.querySelectorAll("form[data-forget-drafts]").forEach((form) => form.addEventListener("submit", forgetDrafts));
+  document.querySelectorAll("form[data-keep-draft]").forEach(keepDraft);  // after the live preview
 });

@@ -1,0 +1,101 @@
+"""A newsletter editor's unsaved text survives an ended session (portal.js keeps a draft in the
+browser): typed into a saved issue, the session ended on identity's side (a role granted), the form
+sent to the login page; after logging in again, the issue's page has the text back with a notice,
+and its preview follows. Discarding it shows the saved text; a save that goes through leaves no
+draft; logging out forgets what is kept. English and French (the notice's wording)."""
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PASSWORD
+from tests.browser.flows import log_in, log_out, sign_up
+from tests.browser.test_console import ENGLISH, FRENCH, log_in_with_code, set_up_two_step
+from tests.support.browser import assert_accessible
+from tests.support.polling import wait_for
+from tests.support.processes import run_once
+
+RESTORED = {
+    "en": "The text you typed here without saving it is back. Save it to keep it.",
+    "fr": "Le texte que vous aviez saisi ici sans l’enregistrer est de retour. "
+    "Enregistrez-le pour le garder.",
+}
+
+
+def drafts(page: Page) -> dict[str, str]:
+    """What portal.js keeps in this browser's localStorage for the portal."""
+    return dict(page.evaluate("() => Object.fromEntries(Object.entries(localStorage))"))
+
+
+def save(page: Page) -> None:
+    page.locator("button[name=action][value=save]").click()
+
+
+@pytest.mark.parametrize("context_options", [ENGLISH, FRENCH], ids=["en", "fr"])
+def test_an_issue_typed_as_the_session_ends_is_back_after_logging_in_again(
+    portal, stack, journey, inbox, new_email, context_options
+):
+    language = "fr" if context_options is FRENCH else "en"
+    page = journey.page
+    page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    run_once(["identity", "staff", "grant", new_email, "newsletter-editor"], stack.identity_env)
+    page.goto(portal.url + "/console")
+    log_in(page, new_email, PASSWORD)
+    secret = set_up_two_step(journey, portal.url)
+    recovery_code = page.locator("[data-recovery-codes] li").first.inner_text()
+    log_in_with_code(journey, portal.url, new_email, secret)
+
+    page.goto(portal.url + "/console/newsletter/new")
+    subject = f"December {uuid.uuid4().hex[:6]}"
+    page.locator("#subject_en").fill(subject)
+    page.locator("#body_en").fill("As saved.")
+    save(page)
+    expect(page).to_have_url(re.compile(r"/console/newsletter/[0-9a-f-]{36}$"))
+    key = "portal-draft:issue:" + page.url.rsplit("/", 1)[1]
+    journey.step("issue-saved")
+
+    page.locator("#body_en").fill("Typed *while* the session ends.")
+    wait_for(lambda: key in drafts(page), timeout=5, what="the draft kept as it is typed")
+    run_once(["identity", "staff", "grant", new_email, "support"], stack.identity_env)  # ends the session
+    save(page)
+    expect(page).to_have_url(f"{portal.url}/login?reason=expired")
+    log_in(page, new_email, PASSWORD)
+    page.locator("#totp").fill(recovery_code)  # the app's code of this step was spent on the last login
+    page.locator("main form button[type=submit]").first.click()
+
+    expect(page).to_have_url(re.compile(re.escape(key.rsplit(":", 1)[1]) + "$"))
+    notice = page.locator("[data-draft-notice]")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_attribute("role", "status")
+    expect(notice.locator("p")).to_have_text(RESTORED[language])
+    expect(page.locator("#body_en")).to_have_value("Typed *while* the session ends.")
+    expect(page.locator("#subject_en")).to_have_value(subject)
+    expect(page.locator("[data-preview=en] .mail-html em")).to_have_text("while")
+    assert_accessible(page, "issue editor with a draft put back")
+    journey.step("draft-put-back")
+
+    notice.get_by_role("button").click()
+    expect(page.locator("#body_en")).to_have_value("As saved.")
+    expect(notice).to_be_hidden()
+    assert key not in drafts(page)
+    page.reload()
+    expect(page.locator("#body_en")).to_have_value("As saved.")
+    expect(notice).to_be_hidden()
+    journey.step("draft-discarded")
+
+    page.locator("#body_en").fill("Saved this time.")
+    save(page)
+    saved = page.locator(".notice[role=status]:not([data-draft-notice])")  # "The draft is saved."
+    expect(saved).to_be_visible()
+    expect(page.locator("#body_en")).to_have_value("Saved this time.")
+    expect(notice).to_be_hidden()
+    assert key not in drafts(page), "the draft of the text saved since is dropped"
+
+    page.locator("#subject_en").fill(f"{subject}, not saved")
+    wait_for(lambda: key in drafts(page), timeout=5, what="the draft kept as it is typed")
+    log_out(page)
+    expect(page.get_by_role("link", name=re.compile("^(Log in|Se connecter)$"))).to_be_visible()
+    assert not [name for name in drafts(page) if name.startswith("portal-draft:")]
