@@ -35,13 +35,13 @@ def create_account(journey: Journey, email: str, password: str) -> None:
     page.get_by_label(re.compile("Email address|Adresse électronique")).fill(email)
     page.locator("#password").fill(password)
     journey.step("create-account")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
 
 
 def enter_code(journey: Journey, code: str) -> None:
     page = journey.page
     page.locator("#code").fill(code)
-    page.locator("main form button[type=submit]").first.click()
+    submit(page)
 
 
 def sign_up(journey: Journey, inbox: Inbox, email: str, password: str) -> dict:  # type: ignore[type-arg]
@@ -58,11 +58,16 @@ def sign_up(journey: Journey, inbox: Inbox, email: str, password: str) -> dict: 
     return mail
 
 
+def submit(page: Page) -> None:
+    """Sends the page's first form in <main> (the header's language switch and logout are outside it)."""
+    page.locator("main form button[type=submit]").first.click()
+
+
 def log_in(page: Page, email: str, password: str) -> None:
     """On the login page: the form filled in and sent."""
     page.locator("#email").fill(email)
     page.locator("#password").fill(password)
-    page.locator("main form button[type=submit]").first.click()
+    submit(page)
 
 
 def log_out(page: Page) -> None:

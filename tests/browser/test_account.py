@@ -6,7 +6,7 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, sign_up
+from tests.browser.flows import log_in, sign_up, submit
 from tests.support.browser import assert_accessible, field_error
 from tests.support.newsletter import issue_in_both_languages, send_issue
 from tests.support.polling import wait_for
@@ -60,7 +60,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(portal, journey, inbox,
     page.evaluate("() => document.querySelector('main form input[name=csrf_token]').remove()")
     page.locator("#email").fill(new_email)
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("h1")).to_have_text("This form has expired. Go back, reload the page and try again.")
     journey.step("csrf-refused")
 

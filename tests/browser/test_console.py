@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up
+from tests.browser.flows import log_in, log_out, sign_up, submit
 from tests.support.browser import ARTIFACTS, Journey, artifact_name, assert_accessible
 from tests.support.http import call
 from tests.support.polling import wait_for
@@ -26,12 +26,12 @@ def set_up_two_step(journey: Journey, portal_url: str) -> str:
     """Two-step verification from the two-step page; the authenticator's secret."""
     page = journey.page
     page.goto(portal_url + "/account/two-step")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("[data-totp-secret]")).to_be_visible()
     secret = page.locator("[data-totp-secret]").inner_text()
     code = pyotp.TOTP(secret).now()
     page.locator("#code").fill(code)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("[data-recovery-codes] li")).to_have_count(10)
     return secret
 
@@ -48,7 +48,7 @@ def log_in_with_code(journey: Journey, portal_url: str, email: str, secret: str)
     page.goto(portal_url + "/login")
     log_in(page, email, PASSWORD)
     page.locator("#totp").fill(code)  # on the login's second page, which asks only for it
-    page.locator("main form button[type=submit]").first.click()
+    submit(page)
     expect(page.get_by_role("link", name=re.compile("^(Console)$"))).to_be_visible()
 
 
@@ -126,7 +126,7 @@ def test_an_admin_and_a_support_person_use_the_console(
     inbox.wait_for_messages(user_email)
     helper.page.goto(portal.url + "/console/accounts")
     helper.page.locator("#email").fill(user_email)
-    helper.page.locator("main form button[type=submit]").first.click()
+    submit(helper.page)
     expect(helper.page.locator("[data-account-state]")).to_have_text(
         "En attente de son code" if french else "Waiting for its code"
     )

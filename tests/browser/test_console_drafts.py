@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up
+from tests.browser.flows import log_in, log_out, sign_up, submit
 from tests.browser.test_console import ENGLISH, FRENCH, log_in_with_code, set_up_two_step
 from tests.support.browser import assert_accessible
 from tests.support.polling import wait_for
@@ -64,7 +64,7 @@ def test_an_issue_typed_as_the_session_ends_is_back_after_logging_in_again(
     expect(page).to_have_url(f"{portal.url}/login?reason=expired")
     log_in(page, new_email, PASSWORD)
     page.locator("#totp").fill(recovery_code)  # the app's code of this step was spent on the last login
-    page.locator("main form button[type=submit]").first.click()
+    submit(page)
 
     expect(page).to_have_url(re.compile(re.escape(key.rsplit(":", 1)[1]) + "$"))
     notice = page.locator("[data-draft-notice]")

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import code_mail, enter_code
+from tests.browser.flows import code_mail, enter_code, submit
 from tests.support.browser import Journey
 from tests.support.inbox import code_in
 
@@ -47,7 +47,7 @@ def test_download_path_through_signup_and_back_to_the_video(portal, sample, jour
     page.locator("#email").fill(new_email)
     page.locator("#password").fill(PASSWORD)
     journey.step("create-an-account")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     journey.step("check-your-inbox")
     enter_code(journey, code_in(code_mail(inbox, new_email)))
     expect(page.locator("h1")).to_have_text("You have successfully created your account")
@@ -70,7 +70,7 @@ def test_download_path_without_javascript(portal, sample, journey, inbox, new_em
     page.locator("main").get_by_role("link", name="Create an account").click()
     page.locator("#email").fill(new_email)
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     enter_code(journey, code_in(code_mail(inbox, new_email)))
     expect(page.locator("h1")).to_have_text("You have successfully created your account")
     page.get_by_role("link", name="Back to the page you were on").click()

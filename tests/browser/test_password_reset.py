@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import enter_code, log_in, log_out, mail_where, sign_up
+from tests.browser.flows import enter_code, log_in, log_out, mail_where, sign_up, submit
 from tests.support.browser import field_error
 from tests.support.inbox import code_in
 
@@ -26,7 +26,7 @@ def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, i
     expect(page.locator("h1")).to_have_text("Reset password")
     page.locator("#email").fill(new_email)
     journey.step("reset-password")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
     expect(page.locator("main")).to_contain_text("Enter the code to reset your password.")
     journey.step("reset-code")
@@ -37,11 +37,11 @@ def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, i
     expect(page.locator("h1")).to_have_text("Create a new password")
     page.locator("#password").fill("alllowercase")
     expect(page.locator("#password-rules li.met")).to_have_count(3)  # length, no spaces, lower case
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     assert "Include an uppercase letter." in field_error(page, "password")
     journey.step("new-password-refused")
     page.locator("#password").fill(NEW_PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("h1")).to_have_text("Your password has been updated")
     journey.step("password-updated")
 
@@ -65,7 +65,7 @@ def test_a_wrong_reset_code_is_shown_next_to_the_field(portal, journey, inbox, n
     page = journey.page
     page.goto(portal.url + "/password-reset")
     page.locator("#email").fill(new_email)  # unknown email: the same pages, no code mail
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     enter_code(journey, "123456")
     assert "This code is not right" in field_error(page, "code")
     journey.step("wrong-reset-code")
@@ -75,7 +75,7 @@ def test_a_new_code_asked_for_too_early_moves_the_focus_to_the_wait(portal, jour
     page = journey.page
     page.goto(portal.url + "/password-reset")
     page.locator("#email").fill(new_email)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.get_by_role("button", name="Send new code")).to_be_disabled()
     # The page of another tab, or one whose countdown a suspended laptop left behind: sent anyway.
     page.locator("form[data-resend]").evaluate("form => form.submit()")

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up
+from tests.browser.flows import code_mail, enter_code, log_in, log_out, mail_where, sign_up, submit
 from tests.e2e.mail_helpers import headers_of
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, field_error, no_horizontal_scroll
 from tests.support.inbox import code_in
@@ -28,7 +28,7 @@ def test_signup_path_with_live_rules_field_errors_and_the_code_from_the_mail(
     expect(rules.locator("[data-rule=lower]")).to_have_class("met")
     expect(rules.locator("[data-rule=length]")).not_to_have_class("met")
     journey.step("rules-as-you-type")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
     assert "Use at least 12 characters." in field_error(page, "password")
     assert "Include an uppercase letter." in field_error(page, "password")
@@ -36,7 +36,7 @@ def test_signup_path_with_live_rules_field_errors_and_the_code_from_the_mail(
 
     page.locator("#password").fill(PASSWORD)
     expect(rules.locator("li.met")).to_have_count(6)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
     expect(page.locator("main")).to_contain_text(new_email)
     expect(page.get_by_role("button", name="Send new code")).to_be_disabled()
@@ -84,7 +84,7 @@ def test_a_very_long_address_wraps_on_a_phone_instead_of_widening_the_page(porta
     page.goto(portal.url + "/signup")
     page.locator("#email").fill(long_email)
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("main")).to_contain_text(long_email)
     assert no_horizontal_scroll(page), "the code page scrolls sideways"
     journey.step("check-your-inbox")
@@ -109,11 +109,11 @@ def test_signup_path_in_french_with_the_mails_in_french(portal, journey, inbox, 
     expect(page.locator("h1")).to_have_text("Créer un compte")
     page.locator("#email").fill(new_email)
     page.locator("#password").fill("court")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     assert "Utilisez au moins 12 caractères." in field_error(page, "password")
     journey.step("mot-de-passe-refuse")
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("h1")).to_have_text("Consultez votre messagerie et saisissez le code de vérification")
     journey.step("code")
 
@@ -165,7 +165,7 @@ def test_signup_without_javascript(portal, journey, inbox, new_email):
     page.get_by_role("navigation").get_by_role("link", name="Create an account").click()
     page.locator("#email").fill(new_email)
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
     page.get_by_role("button", name="Send new code").click()  # too early: the server says when
     expect(page.locator("main")).to_contain_text("You can ask for a new code in")
@@ -219,14 +219,14 @@ def test_a_sign_up_page_back_from_the_browsers_cache_can_be_sent_again(portal, b
         page.evaluate("addEventListener('pageshow', (event) => { window.restored = event.persisted; })")
         page.locator("#email").fill(new_email)
         page.locator("#password").fill(PASSWORD)
-        page.locator("main form button[type=submit]").click()
+        submit(page)
         expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
         page.go_back(wait_until="commit")  # a page from the cache has no load event to wait for
         expect(page.locator("h1")).to_have_text("Create an account")
         assert page.evaluate("window.restored") is True, "the page was loaded again, not restored"
         page.locator("#email").fill(other_email)
         page.locator("#password").fill(PASSWORD)
-        page.locator("main form button[type=submit]").click()
+        submit(page)
         expect(page.locator("main")).to_contain_text(other_email)
     finally:
         caching.close()

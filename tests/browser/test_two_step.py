@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up
+from tests.browser.flows import log_in, log_out, sign_up, submit
 from tests.support.browser import field_error
 
 FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
@@ -39,16 +39,17 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
     expect(page.get_by_role("img", name=re.compile("QR"))).to_be_visible()
     secret = page.locator("[data-totp-secret]").inner_text()
     journey.step("scan")
-
-    page.locator("#code").fill("000000")
-    page.locator("main form button[type=submit]").click()
-    assert field_error(page, "code") == say(
+    wrong_code = say(
         "This code is not right. Enter the code your app shows now.",
         "Ce code est incorrect. Saisissez le code que votre application affiche maintenant.",
-    )
+    )  # the same words when setting up and at login
+
+    page.locator("#code").fill("000000")
+    submit(page)
+    assert field_error(page, "code") == wrong_code
     assert page.locator("[data-totp-secret]").inner_text() == secret, "the same key, shown again"
     page.locator("#code").fill(pyotp.TOTP(secret).now())
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     codes = page.locator("[data-recovery-codes] li")
     expect(codes).to_have_count(10)
     recovery_code = codes.first.inner_text()
@@ -71,15 +72,12 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
     journey.step("login-asks-only-the-code")
 
     page.locator("#totp").fill("000000")
-    page.locator("main form button[type=submit]").first.click()
-    assert field_error(page, "totp") == say(
-        "This code is not right. Enter the code your app shows now.",
-        "Ce code est incorrect. Saisissez le code que votre application affiche maintenant.",
-    )
+    submit(page)
+    assert field_error(page, "totp") == wrong_code
     expect(page).to_have_title(re.compile("^" + say("Error: ", "Erreur : ") + step))
     expect(page.locator("#totp")).to_be_focused()
     journey.step("wrong-code-stays-on-the-code-page")
     page.locator("#totp").fill(recovery_code)
-    page.locator("main form button[type=submit]").first.click()
+    submit(page)
     expect(page.get_by_role("button", name=re.compile("Log out|Se déconnecter"))).to_be_visible()
     journey.step("logged-in-with-the-second-factor")

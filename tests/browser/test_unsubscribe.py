@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_out, mail_where, sign_up
+from tests.browser.flows import log_out, mail_where, sign_up, submit
 from tests.e2e.mail_helpers import headers_of
 from tests.support.browser import assert_accessible
 from tests.support.http import call
@@ -28,7 +28,7 @@ def subscribe_and_receive_an_issue(portal, journey, inbox, email, editor) -> str
     page.goto(portal.url + "/")
     sign_up(journey, inbox, email, PASSWORD)
     page.goto(portal.url + "/newsletter")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     subject = f"Issue {uuid.uuid4().hex[:8]}"
     draft = {"subject": {"en": subject, "fr": subject}, "body": {"en": f"{subject}.", "fr": f"{subject}."}}
     send_issue(portal.newsletter_url, editor, draft)

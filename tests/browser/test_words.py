@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, Portal
-from tests.browser.flows import create_account, sign_up
+from tests.browser.flows import create_account, sign_up, submit
 from tests.conftest import Stack
 from tests.support.browser import assert_accessible, field_error
 from tests.support.processes import ServiceProcess, free_port
@@ -45,7 +45,7 @@ LIBRARY_WORDING = ("@-sign", "Length must be", "Missing data", "String does not 
 def test_empty_signup_fields_get_plain_words_in_the_pages_language(portal, journey, language):
     page = journey.page
     page.goto(portal.url + "/signup")
-    page.locator("main form button[type=submit]").click()
+    submit(page)
     assert field_error(page, "email") == WORDS[language]["email"]
     assert field_error(page, "password") == WORDS[language]["password"]
     assert not any(words in page.locator("main").inner_text() for words in LIBRARY_WORDING)
