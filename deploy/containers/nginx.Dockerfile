@@ -5,7 +5,7 @@ ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx \
     && rm -rf /var/lib/apt/lists/*
-COPY deploy/local/nginx_conf.py /app/nginx_conf.py
+COPY deploy/local/nginx_conf.py deploy/local/nginx_blocks.py /app/
 COPY deploy/containers/nginx-entrypoint.sh /usr/local/bin/nginx-entrypoint
 USER 65534
 EXPOSE 8000 8001 8002 8003 8004

@@ -4,7 +4,6 @@ keep them the same."""
 
 import dataclasses
 import importlib
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from accounts_common.config import READ_ELSEWHERE, InsecureKey, secret_key
 from accounts_common.events import TOPICS
 from accounts_common.events.topics import CONSUMER_GROUPS, dead_letter_topic, new_topic
 from accounts_common.kafka import KafkaLogin
+from tests.support.scripts import load_script
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -255,13 +255,7 @@ def test_each_process_starts_on_what_it_is_given_and_no_setting_stays_on_the_dev
 
 def nginx_conf():  # type: ignore[no-untyped-def]
     """deploy/local/nginx_conf.py, which the accounts-nginx image runs on its arguments."""
-    spec = importlib.util.spec_from_file_location(
-        "nginx_conf_of_the_pods", DEPLOY / "local" / "nginx_conf.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEPLOY / "local" / "nginx_conf.py", "nginx_conf_of_the_pods")
 
 
 @pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
