@@ -5,11 +5,13 @@ tests/integration/test_nginx_own_errors.py, test_nginx_edge.py; these check the 
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.nginx import nginx_binary, self_signed
 from tests.support.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,3 +168,27 @@ def test_uploads_stream_through_on_a_server_without_media(tmp_path):
 def test_the_generator_refuses_servers_it_could_not_set_up_as_asked(tmp_path, arguments):
     with pytest.raises(SystemExit):
         generator().main(["--prefix", str(tmp_path), *arguments])
+
+
+def test_nginx_accepts_the_configuration_of_the_kubernetes_edge(tmp_path):
+    [deployment] = [
+        doc
+        for doc in yaml.safe_load_all((REPO / "deploy/k8s/edge.yaml").read_text())
+        if doc["kind"] == "Deployment"
+    ]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    certificate, key = self_signed(tmp_path, "portal.example.org")
+    arguments = [
+        f"--tls={certificate}:{key}" if arg.startswith("--tls=") else arg for arg in container["args"]
+    ]
+    assert arguments != container["args"], "the edge listens with TLS"
+    prefix = tmp_path / "nginx"
+    generator().main(["--prefix", str(prefix), "--listen-host", "0.0.0.0", *arguments])
+    config = prefix / "nginx.conf"
+    # The Services' names resolve in the cluster alone, and nginx resolves every upstream as it starts.
+    config.write_text(
+        re.sub(r"proxy_pass http://[a-z-]+:", "proxy_pass http://127.0.0.1:", config.read_text())
+    )
+    test = [nginx_binary(), "-t", "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
+    checked = subprocess.run(test, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
