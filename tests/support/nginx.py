@@ -1,12 +1,15 @@
 """nginx in front of running service processes, configured by the generator `make run` uses
 (deploy/local/nginx_conf.py), and the slow clients it must hold for them."""
 
+import contextlib
 import datetime
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -78,6 +81,36 @@ def self_signed(folder: Path, *names: str) -> tuple[Path, Path]:
         )
     )
     return certificate_file, key_file
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers["Content-Type"]
+
+
+def exchange(port: int, request: str, tls: ssl.SSLContext | None = None, server_name: str = "") -> Answer:
+    """Send `request` as it is (nginx must see the odd ones unchanged), over TLS to `server_name` when
+    given a context, and read the answer to its end."""
+    received = b""
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        if tls:
+            client = stack.enter_context(tls.wrap_socket(client, server_hostname=server_name))
+        client.sendall(request.encode())
+        # After a refused body nginx may reset the connection rather than close it: the answer came first.
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := client.recv(65536):
+                received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return Answer(int(status_line.split(" ")[1]), headers, body)
 
 
 def listening(port: int) -> bool:
