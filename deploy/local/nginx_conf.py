@@ -93,7 +93,8 @@ def address(value: str) -> Address:
 
 
 def route(value: str) -> tuple[Address, str]:
-    """`8002:18002` → (8002, "127.0.0.1:18002"); `8002:catalogue-web:8002` → (8002, "catalogue-web:8002")."""
+    """`8002:18002` → (8002, "127.0.0.1:18002"); `8002:catalogue-web:8002` → (8002, "catalogue-web:8002");
+    `portal.example.org@8443:portal:80` → ((8443, "portal.example.org"), "portal:80")."""
     public, _, upstream = value.partition(":")
     if ":" not in upstream:
         upstream = f"127.0.0.1:{int(upstream)}"
@@ -114,6 +115,17 @@ def tls(value: str) -> tuple[Path, Path]:
 FILE_UNAVAILABLE = problem(503, "The file is not available right now.", "/problems/file-unavailable")
 MISDIRECTED = problem(421, "This server does not answer for this host name.")
 HTTPS_ONLY = problem(403, "This address answers over HTTPS: send the request to its https:// address.")
+
+
+def catalogue_locations(upstream: str, media_root: Path | None, uploads: bool) -> str:
+    """Its files from `media_root` (X-Accel-Redirect), and its tus uploads streamed through: both
+    where the files are (`--media`), the uploads alone at the edge (`--uploads`)."""
+    files = (
+        MEDIA_BLOCK.format(x_accel=X_ACCEL_PREFIX, root=media_root, file_unavailable=FILE_UNAVAILABLE)
+        if media_root
+        else ""
+    )
+    return files + (UPLOADS_BLOCK.format(upstream=upstream) if media_root or uploads else "")
 
 
 def render(
@@ -145,14 +157,7 @@ def render(
             names=f"        server_name {public.name};\n" if public.name else "",
             upstream=upstream,
             problems="" if public in html else problems,
-            media=(
-                MEDIA_BLOCK.format(
-                    x_accel=X_ACCEL_PREFIX, root=media_roots[public], file_unavailable=FILE_UNAVAILABLE
-                )
-                if public in media_roots
-                else ""
-            )
-            + (UPLOADS_BLOCK.format(upstream=upstream) if public in uploads | set(media_roots) else ""),
+            media=catalogue_locations(upstream, media_roots.get(public), public in uploads),
         )
         for public, upstream in routes
     )
