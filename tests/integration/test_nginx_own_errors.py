@@ -3,27 +3,17 @@ problem+json with the status it sends. On the portal's port (browsers read it) i
 The nginx is the generator's (deploy/local/nginx_conf.py), in front of ports nobody listens on: none of
 these answers needs a service, and a 502 needs there to be none."""
 
-import contextlib
 import json
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from tests.support.nginx import start_nginx
+from tests.support.nginx import exchange, start_nginx
 from tests.support.processes import free_port
 
 LONG = "a" * 9000  # past nginx's 8 KiB buffers for a request line or a header line
 # No line over 8 KiB, but more than nginx's 4 buffers of 8 KiB hold together: its 494 (431) too.
 MANY_HEADERS = [f"X-Part-{number}: {'b' * 5000}" for number in range(8)]
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    content_type: str
-    body: bytes
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +24,6 @@ def fronts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]
     nginx = start_nginx(tmp_path_factory.mktemp("nginx"), routes, {}, f"--html-port={portal}")
     yield {"api": api, "portal": portal}
     nginx.stop()
-
-
-def exchange(port: int, request: str) -> Answer:
-    """Send `request` as it is (nginx must see the odd ones unchanged) and read the answer to its end."""
-    received = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-        client.sendall(request.encode())
-        # After a refused body nginx may reset the connection rather than close it: the answer came first.
-        with contextlib.suppress(ConnectionResetError):
-            while chunk := client.recv(65536):
-                received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in header_lines)
-    return Answer(int(status_line.split(" ")[1]), headers["Content-Type"], body)
 
 
 def get(path: str, *header_lines: str) -> str:

@@ -4,7 +4,6 @@ keep them the same."""
 
 import dataclasses
 import importlib
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from accounts_common.config import READ_ELSEWHERE, InsecureKey, secret_key
 from accounts_common.events import TOPICS
 from accounts_common.events.topics import CONSUMER_GROUPS, dead_letter_topic, new_topic
 from accounts_common.kafka import KafkaLogin
+from tests.support.scripts import load_script
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -255,60 +255,77 @@ def test_each_process_starts_on_what_it_is_given_and_no_setting_stays_on_the_dev
 
 def nginx_conf():  # type: ignore[no-untyped-def]
     """deploy/local/nginx_conf.py, which the accounts-nginx image runs on its arguments."""
-    spec = importlib.util.spec_from_file_location(
-        "nginx_conf_of_the_pods", DEPLOY / "local" / "nginx_conf.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEPLOY / "local" / "nginx_conf.py", "nginx_conf_of_the_pods")
+
+
+def edge_routes(docs: list[dict]) -> tuple[list[str], dict[str, dict]]:  # type: ignore[type-arg]
+    """The edge's nginx arguments, and the Service each of its routes passes to, by host name."""
+    [edge] = [doc for doc in docs if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "edge"]
+    [nginx] = _containers(edge)
+    services = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "Service"}
+    routes = [arg.removeprefix("--route=").split(":") for arg in nginx["args"] if arg.startswith("--route=")]
+    return nginx["args"], {address.split("@")[0]: services[name] for address, name, _ in routes}
+
+
+def uploads_location(arguments: list[str], listen: str, folder: Path) -> set[str]:
+    """The directives of /v1/uploads/ in the server `listen` (its listen or server_name line) of the
+    configuration nginx_conf.py writes for these arguments, as the accounts-nginx image runs it."""
+    nginx_conf().main(["--prefix", str(folder), "--listen-host", "0.0.0.0", *arguments])
+    servers = (folder / "nginx.conf").read_text().split("server {")
+    [server] = [text for text in servers if listen in text]
+    location = re.search(r"location /v1/uploads/ \{(.*?)\}", server, re.DOTALL)
+    return {line.strip() for line in location.group(1).splitlines()} if location else set()
 
 
 @pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
-def test_the_nginx_of_the_pods_behind_the_uploads_ingress_streams_them_through_uncapped(variant, tmp_path):
+def test_tus_uploads_stream_through_uncapped_at_the_edge_and_at_the_catalogues_nginx(variant, tmp_path):
     docs = k8s_documents(variant)
-    [uploads] = [
+    arguments, routes = edge_routes(docs)
+    [(host, service)] = [(host, service) for host, service in routes.items() if host.startswith("catalogue.")]
+    streamed = {"proxy_request_buffering off;", "client_max_body_size 0;"}
+    assert streamed <= uploads_location(arguments, f"server_name {host};", tmp_path / "edge"), (
+        f"{variant}: the edge buffers tus uploads and caps them at its body limit"
+    )
+    [pods] = [
         doc
         for doc in docs
-        if doc["kind"] == "Ingress"
-        and doc["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/proxy-request-buffering")
-        == "off"
+        if doc["kind"] == "Deployment"
+        and doc["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
     ]
-    for rule in uploads["spec"]["rules"]:
-        for path in rule["http"]["paths"]:
-            [service] = [
-                doc
-                for doc in docs
-                if doc["kind"] == "Service" and doc["metadata"]["name"] == path["backend"]["service"]["name"]
-            ]
-            [pods] = [
-                doc
-                for doc in docs
-                if doc["kind"] == "Deployment"
-                and doc["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
-            ]
-            [nginx] = [c for c in _containers(pods) if c["image"] == "accounts-nginx"]
-            [port] = [
-                p["containerPort"]
-                for p in nginx["ports"]
-                if p["name"] == service["spec"]["ports"][0]["targetPort"]
-            ]
-            nginx_conf().main(["--prefix", str(tmp_path), "--listen-host", "0.0.0.0", *nginx["args"]])
-            servers = (tmp_path / "nginx.conf").read_text().split("server {")
-            [server] = [text for text in servers if f"listen 0.0.0.0:{port};" in text]
-            location = re.search(rf"location {re.escape(path['path'])} \{{(.*?)\}}", server, re.DOTALL)
-            assert location, (
-                f"{variant}: the pods' nginx buffers {path['path']} and caps it at its body limit"
-            )
-            assert {"proxy_request_buffering off;", "client_max_body_size 0;"} <= {
-                line.strip() for line in location.group(1).splitlines()
-            }
+    [nginx] = [c for c in _containers(pods) if c["image"] == "accounts-nginx"]
+    [port] = [
+        p["containerPort"] for p in nginx["ports"] if p["name"] == service["spec"]["ports"][0]["targetPort"]
+    ]
+    assert streamed <= uploads_location(nginx["args"], f"listen 0.0.0.0:{port};", tmp_path / "pods"), (
+        f"{variant}: the pods' nginx buffers tus uploads and caps them at its body limit"
+    )
+
+
+@pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
+def test_the_pods_the_edge_passes_to_let_it_in(variant):
+    """The overlay replaces the catalogue's policy whole: the edge must be let in there too."""
+    docs = k8s_documents(variant)
+    _, routes = edge_routes(docs)
+    for service in routes.values():
+        labels = service["spec"]["selector"]
+        [policy] = [
+            doc
+            for doc in docs
+            if doc["kind"] == "NetworkPolicy" and doc["spec"]["podSelector"].get("matchLabels") == labels
+        ]
+        admitted = {
+            port["port"]
+            for rule in policy["spec"].get("ingress", [])
+            if {"podSelector": {"matchLabels": {"app": "edge"}}} in rule.get("from", [])
+            for port in rule["ports"]
+        }
+        assert service_target_ports(docs, labels) <= admitted, (variant, policy["metadata"]["name"])
 
 
 @pytest.mark.parametrize("variant", ["k8s", "k8s-s3"])
 def test_a_port_open_to_every_pod_is_one_a_service_sends_to(variant):
-    """Anything may call a Service's pods (the ingress, other services); a port no Service sends to
-    (metrics beside the app, the app behind its pod's nginx) is Prometheus's alone."""
+    """A port open to anyone is one a Service sends to (the edge's, to the clients); a port no Service
+    sends to (metrics beside the app, the app behind its pod's nginx) is Prometheus's alone."""
     docs = k8s_documents(variant)
     for policy in (doc for doc in docs if doc["kind"] == "NetworkPolicy"):
         labels = policy["spec"]["podSelector"].get("matchLabels")
@@ -446,7 +463,10 @@ def test_prometheus_is_told_the_port_each_process_serves_its_metrics_on():
     <SERVICE>_<PROCESS>_METRICS_PORT when it has one, listening beyond the pod (its _HOST)."""
     envs = {name: env for name, _, env in k8s_processes()}
     for doc in (doc for doc in k8s_documents("k8s") if doc["kind"] == "Deployment"):
-        [container] = [c for c in _containers(doc) if c["image"] != "accounts-nginx"]
+        services = [c for c in _containers(doc) if c["image"] != "accounts-nginx"]
+        if not services:  # the edge: nginx alone, with no metrics of its own
+            continue
+        [container] = services
         service = container["image"].removeprefix("accounts-")
         [process] = commands_run(service, [container.get("command")])
         settings = importlib.import_module(f"{service}.settings").Settings

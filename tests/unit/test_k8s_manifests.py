@@ -2,7 +2,8 @@
 
 Names it uses exist (images, variables, ConfigMaps and Secrets); every workload meets the Pod
 Security Standards' "restricted" profile; web Deployments survive drains and spread out; the
-NetworkPolicies let each workload reach only what it needs.
+NetworkPolicies let each workload reach only what it needs (the edge's own checks:
+test_k8s_edge.py).
 """
 
 import importlib
@@ -39,6 +40,7 @@ ALLOWED_PEERS = {
     "newsletter-worker": {"newsletter-db", "kafka"},
     "newsletter-relay": {"newsletter-db", "kafka"},
     "newsletter-migrate": {"newsletter-db"},
+    "edge": {"portal-web", "identity-web", "catalogue-web", "newsletter-web"},
 }
 PEER_PORTS = {"kafka": {9092}, "smtp": {25, 465, 587}, "dns": {53}}  # the web pods': their Services'
 

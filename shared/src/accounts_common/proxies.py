@@ -1,4 +1,4 @@
-"""The client's address behind reverse proxies (nginx in `make run`, the ingress in production)."""
+"""The client's address behind reverse proxies (nginx in `make run`, compose and the Kubernetes edge)."""
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
