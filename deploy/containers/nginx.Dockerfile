@@ -10,4 +10,7 @@ COPY deploy/local/nginx_conf.py deploy/local/nginx_blocks.py /app/
 COPY deploy/containers/nginx-entrypoint.sh /usr/local/bin/nginx-entrypoint
 USER 65534
 EXPOSE 8000 8001 8002 8003 8004 8080 8081 8443
+# What `podman stop`, compose and Kubernetes send to end the container: nginx's graceful shutdown (it
+# stops accepting, finishes the requests in flight, then exits); TERM would drop them mid-answer.
+STOPSIGNAL SIGQUIT
 ENTRYPOINT ["nginx-entrypoint"]

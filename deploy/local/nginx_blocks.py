@@ -44,8 +44,9 @@ SERVER_BLOCK = """\
 {problems}{media}    }}
 """
 
-# Mozilla's "intermediate" settings: TLS 1.2 and 1.3, forward-secret AEAD ciphers only. No HTTP/2:
-# `http2 on;` came with nginx 1.25.1, and the image's Debian (bookworm) has 1.22.
+# Mozilla's "intermediate" settings: TLS 1.2 and 1.3, forward-secret AEAD ciphers only. No HTTP/2: with
+# the image's nginx (Debian bookworm's 1.22) a body over the limit sent over HTTP/2 gets nginx's HTML 413,
+# not the problem+json error_page gives it over HTTP/1.1 (tried with curl --http2).
 CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"

@@ -16,10 +16,10 @@ sends the files itself, ranges included; and its `/v1/uploads/` location, where 
 through unbuffered. `--uploads ADDRESS` adds that location alone (the edge, whose catalogue keeps its
 files behind the nginx of its pods).
 
-`--tls CERT:KEY` makes every route's port TLS (1.2 and 1.3); on a port whose servers are all named, a
-host name none of them has is answered 421 by a default server. `--redirect-port` adds a plain-HTTP
-port that sends GET and HEAD for the named hosts to https; `--health-port` one whose `/healthz`
-answers 200 whenever nginx runs (for the kubelet's probes: no service behind it).
+`--tls CERT:KEY` makes every route's port TLS (1.2 and 1.3); on a port whose servers
+are all named, a host name none of them has is answered 421 by a default server. `--redirect-port`
+adds a plain-HTTP port that sends GET and HEAD for the named hosts to https; `--health-port` one whose
+`/healthz` answers 200 whenever nginx runs (for the kubelet's probes: no service behind it).
 
 What nginx refuses itself (a body over the limit, a URI or header line over 8 KiB, headers over 32 KiB
 in all, a service it cannot reach) it answers as the services answer errors, with a problem+json body;

@@ -33,6 +33,15 @@ def test_service_images_start_from_an_upstream_python_and_run_unprivileged():
     assert re.search(r"^USER [1-9]\d*$", text, re.MULTILINE)
 
 
+def test_nginx_stops_without_cutting_the_requests_in_flight():
+    # A rollout of the Kubernetes edge or of a catalogue pod ends its nginx with the image's STOPSIGNAL.
+    text = (REPO / "deploy" / "containers" / "nginx.Dockerfile").read_text()
+    assert re.search(r"^STOPSIGNAL SIGQUIT$", text, re.MULTILINE)
+    assert "exec nginx" in (REPO / "deploy" / "containers" / "nginx-entrypoint.sh").read_text(), (
+        "nginx is the container's first process, which the signal reaches"
+    )
+
+
 def test_image_builds_leave_out_state_environments_and_history():
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".git", ".state", ".venv"} <= set(ignored)
