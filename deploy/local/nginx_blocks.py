@@ -38,7 +38,7 @@ HTTP_BLOCK = """\
 SERVER_BLOCK = """\
     server {{
         listen {listen};
-{names}        location / {{
+{names}{hsts}        location / {{
             proxy_pass http://{upstream};
         }}
 {problems}{media}    }}
@@ -51,6 +51,10 @@ CIPHERS = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 )
+# On a TLS server: browsers that have been there once go straight to https for two years (Mozilla's
+# value), so the plain port's redirect is not there to be stripped. Not on plain HTTP, where it means
+# nothing; `always`, so that the errors carry it too.
+HSTS = '        add_header Strict-Transport-Security "max-age=63072000" always;\n'
 TLS_BLOCK = """\
     ssl_certificate {certificate};
     ssl_certificate_key {key};

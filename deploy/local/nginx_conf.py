@@ -40,6 +40,7 @@ from nginx_blocks import (
     CLIENT_TIMEOUTS,
     DEFAULT_SERVER_BLOCK,
     HEALTH_BLOCK,
+    HSTS,
     HTTP_BLOCK,
     MEDIA_BLOCK,
     OWN_ERRORS,
@@ -155,6 +156,7 @@ def render(
         SERVER_BLOCK.format(
             listen=f"{host}:{public.port}{ssl}",
             names=f"        server_name {public.name};\n" if public.name else "",
+            hsts=HSTS if certificate else "",
             upstream=upstream,
             problems="" if public in html else problems,
             media=catalogue_locations(upstream, media_roots.get(public), public in uploads),

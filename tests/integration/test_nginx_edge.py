@@ -69,6 +69,7 @@ def test_each_host_name_on_the_tls_port_reaches_its_own_service(edge: Edge):
     for host, service in (("portal.test", "portal"), ("identity.test", "identity")):
         answer = exchange(edge.https, request("GET", host), edge.tls, host)
         assert (answer.status, answer.body.decode()) == (200, f"{service} {host}")
+        assert answer.headers["Strict-Transport-Security"] == "max-age=63072000"
 
 
 def test_a_host_name_the_edge_does_not_serve_gets_a_421_problem(edge: Edge):
@@ -87,6 +88,7 @@ def test_nginx_answers_its_own_refusals_as_problems_over_tls_too(edge: Edge):
 def test_plain_http_sends_a_get_to_https_and_refuses_a_post(edge: Edge):
     redirected = exchange(edge.http, request("GET", "portal.test", "/login?next=%2F"))
     assert (redirected.status, redirected.headers["Location"]) == (301, "https://portal.test/login?next=%2F")
+    assert "Strict-Transport-Security" not in redirected.headers, "meaningless over plain HTTP"
     refused = exchange(edge.http, request("POST", "portal.test", "/login"))
     assert (refused.status, refused.content_type) == (403, "application/problem+json")
 

@@ -131,6 +131,13 @@ def test_tls_makes_every_routes_port_tls_1_2_and_1_3(tmp_path):
     assert re.findall(r"ssl_protocols (.*);", text) == ["TLSv1.2 TLSv1.3"]
 
 
+def test_the_tls_servers_alone_tell_browsers_to_keep_to_https(tmp_path):
+    hsts = 'add_header Strict-Transport-Security "max-age=63072000" always;'
+    tls = servers(edge(tmp_path, "--tls=/etc/tls/tls.crt:/etc/tls/tls.key"))
+    assert [hsts in server for server in tls] == [True, True, False], "the sites, not the 421 default"
+    assert hsts not in edge(tmp_path)
+
+
 def test_the_redirect_port_sends_get_and_head_of_the_named_hosts_to_https_and_refuses_the_rest(tmp_path):
     text = edge(tmp_path, "--tls=/etc/tls/tls.crt:/etc/tls/tls.key", "--redirect-port=8080")
     redirect, default = [server for server in servers(text) if "listen 127.0.0.1:8080" in server]
