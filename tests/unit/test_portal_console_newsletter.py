@@ -32,7 +32,7 @@ class DraftIssue(PastTimeIssue):
     def __init__(self) -> None:
         self.sends: list[str | None] = []
 
-    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, object]:
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
         self.sends.append(send_at)
         return {"status": "scheduled" if send_at else "sending"}
 
@@ -59,6 +59,39 @@ def test_sending_an_issue_asks_for_a_confirmation_first(typed, asked, sent):
 
     confirmed = client.post(f"/console/newsletter/{UPLOAD}/send", data={**form, "confirmed": "yes"})
     assert confirmed.status_code == 303 and issues.sends == [sent]
+
+
+class EditedMeanwhile(DraftIssue):
+    """The newsletter's issue, saved again by another editor while this one was asked to confirm it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str | None] = []
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        self.reads.append(read)
+        raise ApiError(409, "issue-changed", "The issue was edited since the copy you read.")
+
+
+def test_a_send_confirmed_on_a_copy_edited_since_is_refused_and_the_editor_told_to_read_it_again():
+    """What goes to every subscriber is what the editor confirmed: the confirmation names its copy."""
+    issues = EditedMeanwhile()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": "2027-01-05T09:00"}
+    asking = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+    confirmation = re.search(r"<form [^>]*data-confirm-send.*?</form>", asking.text, re.S)
+    assert confirmation, "no confirmation asked"
+    read = re.search(r'name="updated_at" value="([^"]*)"', confirmation.group(0))
+    assert read and read.group(1) == PastTimeIssue.ISSUE["updated_at"]
+
+    confirmed = {**form, "confirmed": "yes", "updated_at": read.group(1)}
+    refused = client.post(
+        f"/console/newsletter/{UPLOAD}/send", data=confirmed, headers={"Accept-Language": "fr"}
+    )
+    assert refused.status_code == 400 and issues.reads == [PastTimeIssue.ISSUE["updated_at"]]
+    assert "Ce numéro a été modifié depuis que vous l’avez lu" in refused.text
+    assert 'value="2027-01-05T09:00"' in send_at_field(refused.text), "the time typed stays"
 
 
 class CancellableIssue(DraftIssue):
@@ -256,7 +289,7 @@ class NoSuchIssue:
 
     update = test = cancel = get
 
-    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, Any]:
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, Any]:
         return self.get(token, issue_id)
 
 

@@ -189,7 +189,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
                 found = issue_or_404(issue_id)
                 return render_editor(found, found, preview_of(found), {}, 200, typed, send_at or "now")
-            state = issues.send(token(), issue_id, send_at)
+            state = issues.send(token(), issue_id, send_at, request.form.get("updated_at") or None)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
     except ApiError as error:
@@ -201,7 +201,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
                 "This time has passed. Leave the field empty to send now, or choose a later time."
             )
             return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
-        return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
+        return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400, typed)
     except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
         found = issue_or_404(issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
@@ -228,6 +228,8 @@ def issue_errors(error: ApiError) -> dict[str, list[str]]:
 
 def issue_problem(error: ApiError) -> str:
     """The newsletter's refusal in the page's language."""
+    if error.slug == "issue-changed":
+        return gettext("This issue was changed since you read it. Read it again here, then send it.")
     if error.slug == "issue-incomplete":
         return gettext("Write the subject and the text in English and in French before sending.")
     if error.status == 409:
