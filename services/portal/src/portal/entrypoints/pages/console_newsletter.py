@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, render_template, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from accounts_common.inputguard import MAX_YEAR, MIN_YEAR
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints.pages.console import render_console, staff_page, token
@@ -211,11 +212,15 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
 
 def scheduled_time(value: str) -> str | None:
     """The form's date and time in RFC 3339: UTC unless it names its offset (the form's field sends
-    none); None (now) when empty; ValueError when not a time, OverflowError past year 1 or 9999 in UTC."""
+    none); None (now) when empty; ValueError when not a time or out of the years the newsletter takes
+    (a year typed in two digits is year 26), OverflowError past year 1 or 9999 in UTC."""
     if not value.strip():
         return None
     when = datetime.fromisoformat(value.strip())
-    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)).isoformat()
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
+        raise ValueError(f"year {when.year} is out of {MIN_YEAR}-{MAX_YEAR}")
+    return when.isoformat()
 
 
 def issue_errors(error: ApiError) -> dict[str, list[str]]:
