@@ -94,6 +94,43 @@ def test_a_send_confirmed_on_a_copy_edited_since_is_refused_and_the_editor_told_
     assert 'value="2027-01-05T09:00"' in send_at_field(refused.text), "the time typed stays"
 
 
+def post_in_french(issues: object, action: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A French-speaking editor's form posted to the issue's page (`action`: "", "/send"...)."""
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, "/console/newsletter/new")
+    return client.post(
+        f"/console/newsletter/{UPLOAD}{action}",
+        data={"csrf_token": token, **form},
+        headers={"Accept-Language": "fr"},
+    )
+
+
+class ScheduledInAnotherTab(DraftIssue):
+    """The newsletter's issue, scheduled from another tab: it refuses to change or send it (409)."""
+
+    ISSUE = {**DraftIssue.ISSUE, "status": "scheduled", "send_at": "2027-01-05T09:00:00+00:00"}
+
+    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+        raise ApiError(409, "issue-status", "The issue is scheduled: it cannot be changed so.")
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        return self.update(token, issue_id, None)
+
+
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [("", {"subject_en": "Summit", "body_en": "Text", "action": "save"}), ("/send", {"confirmed": "yes"})],
+    ids=["save", "send"],
+)
+def test_an_issue_scheduled_from_another_tab_is_said_to_be_scheduled_not_gone(action, form):
+    """It has not gone, and it can still be cancelled: the editor must not be told otherwise."""
+    refused = post_in_french(ScheduledInAnotherTab(), action, form)
+    assert refused.status_code == 400
+    assert "Ce numéro est programmé : il ne peut plus être modifié" in refused.text
+    assert "déjà parti" not in refused.text
+    assert 'data-status="scheduled"' in state_part(refused.text)
+
+
 class CancellableIssue(DraftIssue):
     """The newsletter's issues: one draft; records the cancellations asked for."""
 
@@ -315,11 +352,5 @@ class NoSuchIssue:
     ],
 )
 def test_a_form_posted_to_an_issue_the_newsletter_does_not_know_is_a_page_that_does_not_exist(action, form):
-    client = staff_client(EditorIdentity(), issues=NoSuchIssue())
-    token = csrf_token(client, "/console/newsletter/new")
-    answer = client.post(
-        f"/console/newsletter/{UPLOAD}{action}",
-        data={"csrf_token": token, **form},
-        headers={"Accept-Language": "fr"},
-    )
+    answer = post_in_french(NoSuchIssue(), action, form)
     assert answer.status_code == 404 and "Cette page n’existe pas." in answer.text

@@ -155,7 +155,9 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
-        return render_editor(found, texts, None, issue_errors(error), 400)
+        if error.status == 409:  # its status changed since the page was read: show it as it is
+            found = issue_or_404(str(issue_id))
+        return render_editor(found, texts, None, issue_errors(error, found), 400)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
 
@@ -202,7 +204,8 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
                 "This time has passed. Leave the field empty to send now, or choose a later time."
             )
             return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
-        return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400, typed)
+        problem = issue_problem(error, found)
+        return render_editor(found, found, preview_of(found), {"_form": [problem]}, 400, typed)
     except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
         found = issue_or_404(issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
@@ -223,20 +226,25 @@ def scheduled_time(value: str) -> str | None:
     return when.isoformat()
 
 
-def issue_errors(error: ApiError) -> dict[str, list[str]]:
+def issue_errors(error: ApiError, found: dict[str, Any] | None) -> dict[str, list[str]]:
     """The newsletter's refusal of a draft: at the top of the form, and next to each field it names."""
     fields = {f"{part}.{language}": f"{part}_{language}" for part in ("subject", "body")
               for language in LANGUAGES}  # fmt: skip
     named = field_errors(error, fields) if error.status == 422 and error.errors else {}
-    return {**named, FORM: [issue_problem(error), *named.get(FORM, [])]}
+    return {**named, FORM: [issue_problem(error, found), *named.get(FORM, [])]}
 
 
-def issue_problem(error: ApiError) -> str:
-    """The newsletter's refusal in the page's language."""
+def issue_problem(error: ApiError, found: dict[str, Any] | None) -> str:
+    """The newsletter's refusal in the page's language; `found`: the issue as it is now."""
     if error.slug == "issue-changed":
         return gettext("This issue was changed since you read it. Read it again here, then send it.")
     if error.slug == "issue-incomplete":
         return gettext("Write the subject and the text in English and in French before sending.")
+    if error.status == 409 and found is not None and found["status"] == "scheduled":
+        return gettext(
+            "This issue is scheduled: it can no longer be changed, nor sent now. Cancel it if it must "
+            "not go as it is."
+        )
     if error.status == 409:
         return gettext("This issue has already gone, or was cancelled: it cannot be changed.")
     if error.status == 413:
