@@ -220,3 +220,9 @@ def test_a_relative_address_which_leads_nowhere_from_a_mailbox_is_left_out_of_bo
     for _tag, attrs in Elements(mail.html).found:
         assert not {"href", "src"} & {name for name, _ in attrs}, mail.html
     assert mail.text == "See a here.\n"
+
+
+def test_a_list_numbered_from_zero_is_numbered_from_zero_in_the_text_part_too():
+    mail = render("S", "0. Before we start\n1. First\n")
+    assert '<ol start="0">' in mail.html
+    assert mail.text == "0. Before we start\n\n1. First\n"

@@ -75,7 +75,8 @@ def plain_text(tokens: list[Token]) -> str:
             prefixes.append("-")
             items.append("")
         elif token.type == "ordered_list_open":
-            prefixes.append(str(int(token.attrGet("start") or 1)))
+            start = token.attrGet("start")  # absent from a list that starts at 1; 0 is a start too
+            prefixes.append(str(1 if start is None else int(start)))
             items.append("")
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             prefixes.pop()
