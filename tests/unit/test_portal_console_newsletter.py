@@ -131,6 +131,31 @@ def test_an_issue_scheduled_from_another_tab_is_said_to_be_scheduled_not_gone(ac
     assert 'data-status="scheduled"' in state_part(refused.text)
 
 
+class FrenchTextShowsNothing(DraftIssue):
+    """The newsletter's issue, written in both languages, the French text only a Markdown comment."""
+
+    ISSUE = {**DraftIssue.ISSUE, "body": {"en": "Text", "fr": "[//]: # (à écrire)"}}
+    NOTHING = "Nothing to read: the body renders to an empty mail (only link definitions or comments?)."
+
+    def test(self, token: str, issue_id: str) -> dict[str, object]:
+        raise ApiError(422, "issue-incomplete", errors={"body.fr": [self.NOTHING]})
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        return self.test(token, issue_id)
+
+
+@pytest.mark.parametrize("action", ["/test", "/send"])
+def test_a_text_that_shows_nothing_once_mailed_is_said_so_next_to_it_not_as_unwritten(action):
+    """Both languages are written: "write the subject and the text" would send the editor looking for
+    a field they already filled."""
+    refused = post_in_french(FrenchTextShowsNothing(), action, {"confirmed": "yes"})
+    assert refused.status_code == 400
+    assert "Rédigez l’objet et le texte" not in refused.text
+    assert "Un texte n’affiche rien une fois envoyé" in refused.text
+    textarea = re.search(r'<textarea id="body_fr"[^>]*>', refused.text)
+    assert textarea and 'aria-invalid="true"' in textarea.group(0)
+
+
 class CancellableIssue(DraftIssue):
     """The newsletter's issues: one draft; records the cancellations asked for."""
 

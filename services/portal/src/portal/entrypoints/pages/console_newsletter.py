@@ -204,8 +204,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
                 "This time has passed. Leave the field empty to send now, or choose a later time."
             )
             return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
-        problem = issue_problem(error, found)
-        return render_editor(found, found, preview_of(found), {"_form": [problem]}, 400, typed)
+        return render_editor(found, found, preview_of(found), issue_errors(error, found), 400, typed)
     except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
         found = issue_or_404(issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
@@ -234,10 +233,22 @@ def issue_errors(error: ApiError, found: dict[str, Any] | None) -> dict[str, lis
     return {**named, FORM: [issue_problem(error, found), *named.get(FORM, [])]}
 
 
+def all_written(issue: dict[str, Any]) -> bool:
+    """Whether each language has its subject and its text (an issue-incomplete is then about a text
+    that renders to nothing)."""
+    texts = [issue[part].get(language) for part in ("subject", "body") for language in LANGUAGES]
+    return all((text or "").strip() for text in texts)
+
+
 def issue_problem(error: ApiError, found: dict[str, Any] | None) -> str:
     """The newsletter's refusal in the page's language; `found`: the issue as it is now."""
     if error.slug == "issue-changed":
         return gettext("This issue was changed since you read it. Read it again here, then send it.")
+    if error.slug == "issue-incomplete" and found is not None and all_written(found):
+        return gettext(
+            "A text shows nothing once mailed (only link definitions or comments): write something to "
+            "read in it."
+        )
     if error.slug == "issue-incomplete":
         return gettext("Write the subject and the text in English and in French before sending.")
     if error.status == 409 and found is not None and found["status"] == "scheduled":
