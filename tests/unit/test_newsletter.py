@@ -207,3 +207,22 @@ def test_markdown_becomes_html_and_a_text_part_from_the_same_source():
 def test_a_list_items_later_paragraphs_are_not_numbered_as_items_of_their_own():
     mail = render("S", "1. First step\n\n   More about it.\n2. Second step\n\n- a\n\n  still a\n- b\n")
     assert mail.text == "1. First step\n\n   More about it.\n\n2. Second step\n\n- a\n\n  still a\n\n- b\n"
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["[a](/console/newsletter)", "[a](page.html)", "[a](//host.example/x)", "[a](#top)", "![a](/logo.png)"],
+)
+def test_a_relative_address_which_leads_nowhere_from_a_mailbox_is_left_out_of_both_parts(link):
+    """Only absolute http(s) and mailto addresses are kept; a relative one is broken in every mail, and
+    in the console's preview it leads to the portal, with the editor's session."""
+    mail = render("S", f"See {link} here.")
+    for _tag, attrs in Elements(mail.html).found:
+        assert not {"href", "src"} & {name for name, _ in attrs}, mail.html
+    assert mail.text == "See a here.\n"
+
+
+def test_a_list_numbered_from_zero_is_numbered_from_zero_in_the_text_part_too():
+    mail = render("S", "0. Before we start\n1. First\n")
+    assert '<ol start="0">' in mail.html
+    assert mail.text == "0. Before we start\n\n1. First\n"

@@ -621,6 +621,7 @@ class SentIssue:
         "status": "sent",
         "subject": {"fr": "Sommet"},
         "body": {"fr": "Texte"},
+        "updated_at": "2026-12-01T10:00:00.123456+00:00",
         "figures": FIGURES,
     }
 
@@ -652,7 +653,7 @@ class PastTimeIssue(SentIssue):
     ISSUE = {**SentIssue.ISSUE, "status": "draft", "subject": {"en": "Summit", "fr": "Sommet"},
              "body": {"en": "Text", "fr": "Texte"}}  # fmt: skip
 
-    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, object]:
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
         raise ApiError(422, "send-at-past", errors={"send_at": ["This time has passed."]})
 
 

@@ -32,7 +32,7 @@ class DraftIssue(PastTimeIssue):
     def __init__(self) -> None:
         self.sends: list[str | None] = []
 
-    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, object]:
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
         self.sends.append(send_at)
         return {"status": "scheduled" if send_at else "sending"}
 
@@ -59,6 +59,101 @@ def test_sending_an_issue_asks_for_a_confirmation_first(typed, asked, sent):
 
     confirmed = client.post(f"/console/newsletter/{UPLOAD}/send", data={**form, "confirmed": "yes"})
     assert confirmed.status_code == 303 and issues.sends == [sent]
+
+
+class EditedMeanwhile(DraftIssue):
+    """The newsletter's issue, saved again by another editor while this one was asked to confirm it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str | None] = []
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        self.reads.append(read)
+        raise ApiError(409, "issue-changed", "The issue was edited since the copy you read.")
+
+
+def test_a_send_confirmed_on_a_copy_edited_since_is_refused_and_the_editor_told_to_read_it_again():
+    """What goes to every subscriber is what the editor confirmed: the confirmation names its copy."""
+    issues = EditedMeanwhile()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": "2027-01-05T09:00"}
+    asking = client.post(f"/console/newsletter/{UPLOAD}/send", data=form)
+    confirmation = re.search(r"<form [^>]*data-confirm-send.*?</form>", asking.text, re.S)
+    assert confirmation, "no confirmation asked"
+    read = re.search(r'name="updated_at" value="([^"]*)"', confirmation.group(0))
+    assert read and read.group(1) == PastTimeIssue.ISSUE["updated_at"]
+
+    confirmed = {**form, "confirmed": "yes", "updated_at": read.group(1)}
+    refused = client.post(
+        f"/console/newsletter/{UPLOAD}/send", data=confirmed, headers={"Accept-Language": "fr"}
+    )
+    assert refused.status_code == 400 and issues.reads == [PastTimeIssue.ISSUE["updated_at"]]
+    assert "Ce numéro a été modifié depuis que vous l’avez lu" in refused.text
+    assert 'value="2027-01-05T09:00"' in send_at_field(refused.text), "the time typed stays"
+
+
+def post_in_french(issues: object, action: str, form: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A French-speaking editor's form posted to the issue's page (`action`: "", "/send"...)."""
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, "/console/newsletter/new")
+    return client.post(
+        f"/console/newsletter/{UPLOAD}{action}",
+        data={"csrf_token": token, **form},
+        headers={"Accept-Language": "fr"},
+    )
+
+
+class ScheduledInAnotherTab(DraftIssue):
+    """The newsletter's issue, scheduled from another tab: it refuses to change or send it (409)."""
+
+    ISSUE = {**DraftIssue.ISSUE, "status": "scheduled", "send_at": "2027-01-05T09:00:00+00:00"}
+
+    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+        raise ApiError(409, "issue-status", "The issue is scheduled: it cannot be changed so.")
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        return self.update(token, issue_id, None)
+
+
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [("", {"subject_en": "Summit", "body_en": "Text", "action": "save"}), ("/send", {"confirmed": "yes"})],
+    ids=["save", "send"],
+)
+def test_an_issue_scheduled_from_another_tab_is_said_to_be_scheduled_not_gone(action, form):
+    """It has not gone, and it can still be cancelled: the editor must not be told otherwise."""
+    refused = post_in_french(ScheduledInAnotherTab(), action, form)
+    assert refused.status_code == 400
+    assert "Ce numéro est programmé : il ne peut plus être modifié" in refused.text
+    assert "déjà parti" not in refused.text
+    assert 'data-status="scheduled"' in state_part(refused.text)
+
+
+class FrenchTextShowsNothing(DraftIssue):
+    """The newsletter's issue, written in both languages, the French text only a Markdown comment."""
+
+    ISSUE = {**DraftIssue.ISSUE, "body": {"en": "Text", "fr": "[//]: # (à écrire)"}}
+    NOTHING = "Nothing to read: the body renders to an empty mail (only link definitions or comments?)."
+
+    def test(self, token: str, issue_id: str) -> dict[str, object]:
+        raise ApiError(422, "issue-incomplete", errors={"body.fr": [self.NOTHING]})
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        return self.test(token, issue_id)
+
+
+@pytest.mark.parametrize("action", ["/test", "/send"])
+def test_a_text_that_shows_nothing_once_mailed_is_said_so_next_to_it_not_as_unwritten(action):
+    """Both languages are written: "write the subject and the text" would send the editor looking for
+    a field they already filled."""
+    refused = post_in_french(FrenchTextShowsNothing(), action, {"confirmed": "yes"})
+    assert refused.status_code == 400
+    assert "Rédigez l’objet et le texte" not in refused.text
+    assert "Un texte n’affiche rien une fois envoyé" in refused.text
+    textarea = re.search(r'<textarea id="body_fr"[^>]*>', refused.text)
+    assert textarea and 'aria-invalid="true"' in textarea.group(0)
 
 
 class CancellableIssue(DraftIssue):
@@ -188,7 +283,15 @@ def test_the_issues_list_follows_an_issue_being_sent():
     assert "data-in-progress" not in sent.text
 
 
-@pytest.mark.parametrize("typed", ["0001-01-01T00:00+01:00", "9999-12-31T23:59-01:00"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0001-01-01T00:00+01:00",
+        "9999-12-31T23:59-01:00",
+        "0026-12-24T09:00",  # a year typed in two digits, as a datetime-local field takes it
+        "9999-06-01T09:00",  # years the newsletter's input guard refuses, 1000 to 9998 aside
+    ],
+)
 def test_a_send_time_out_of_the_calendars_range_is_said_next_to_its_field_not_a_500(typed):
     issues = DraftIssue()
     client = staff_client(EditorIdentity(), issues=issues)
@@ -256,7 +359,7 @@ class NoSuchIssue:
 
     update = test = cancel = get
 
-    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, Any]:
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, Any]:
         return self.get(token, issue_id)
 
 
@@ -274,11 +377,5 @@ class NoSuchIssue:
     ],
 )
 def test_a_form_posted_to_an_issue_the_newsletter_does_not_know_is_a_page_that_does_not_exist(action, form):
-    client = staff_client(EditorIdentity(), issues=NoSuchIssue())
-    token = csrf_token(client, "/console/newsletter/new")
-    answer = client.post(
-        f"/console/newsletter/{UPLOAD}{action}",
-        data={"csrf_token": token, **form},
-        headers={"Accept-Language": "fr"},
-    )
+    answer = post_in_french(NoSuchIssue(), action, form)
     assert answer.status_code == 404 and "Cette page n’existe pas." in answer.text

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from newsletter.domain.issues import Figures, Issue, Recipient
 
 ISSUE_COLUMNS = """id, status, subjects, bodies, editor_id, send_at, created_at, started_at, completed_at,
-                   last_subscriber_id, total, high_water, requested"""
+                   last_subscriber_id, total, high_water, requested, updated_at"""
 
 
 def subscribed_since(conn: psycopg.Connection, account_id: UUID) -> datetime | None:

@@ -2,11 +2,13 @@
 
 The HTML is markdown-it-py's CommonMark rendering with raw HTML off (typed tags come out as text),
 then cleaned by nh3 against an allow-list: no script, no style, no event handler, links only to
-http(s) and mailto, so whatever an editor (or a stolen editor's token) writes, the mail carries
-no active content. The text part walks the same tokens: what the reader of a text-only client sees.
+absolute http(s) and mailto addresses, so whatever an editor (or a stolen editor's token) writes,
+the mail carries no active content. The text part walks the same tokens: what the reader of a
+text-only client sees.
 """
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -35,8 +37,20 @@ class Rendered:
 def render(subject: str, markdown: str) -> Rendered:
     """The mail of one language: its subject, sanitised HTML and text part."""
     tokens = _markdown.parse(markdown)
+    _drop_relative_addresses(tokens)
     html = _markdown.renderer.render(tokens, _markdown.options, {})
     return Rendered(subject=subject, html=sanitise(html), text=plain_text(tokens))
+
+
+def _drop_relative_addresses(tokens: list[Token]) -> None:
+    """Links and images keep their words but not an address without a scheme (/page, page.html,
+    //host, #top): nh3 lets those through, and from a mailbox they lead nowhere (in the console's
+    preview, to the portal with the editor's session). Done on the tokens, for both parts alike."""
+    for token in tokens:
+        for child in token.children or []:
+            name = {"link_open": "href", "image": "src"}.get(child.type)
+            if name and urlsplit(str(child.attrGet(name) or "")).scheme.lower() not in URL_SCHEMES:
+                child.attrs.pop(name, None)
 
 
 def sanitise(html: str) -> str:
@@ -61,7 +75,8 @@ def plain_text(tokens: list[Token]) -> str:
             prefixes.append("-")
             items.append("")
         elif token.type == "ordered_list_open":
-            prefixes.append(str(int(token.attrGet("start") or 1)))
+            start = token.attrGet("start")  # absent from a list that starts at 1; 0 is a start too
+            prefixes.append(str(1 if start is None else int(start)))
             items.append("")
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             prefixes.pop()

@@ -35,6 +35,7 @@ class Issue:
     total: int = 0
     high_water: int = 0
     requested: int = 0
+    updated_at: datetime | None = None  # when its texts or status last changed: the copy an editor read
 
     def missing(self) -> dict[str, list[str]]:
         """What each language lacks before the issue can go: {"subject.fr": ["Missing."]}, or {}."""

@@ -77,6 +77,7 @@ def newsletter_editors_only() -> None:
 
 OPERATOR_PROBLEMS = staff_problems(Role.NEWSLETTER_EDITOR)
 ISSUE_PROBLEMS = {**OPERATOR_PROBLEMS, 404: "No such issue"}
+CHANGED_PROBLEM = "issue-changed: the issue was edited since the `updated_at` given: nothing is sent"
 STATUS_PROBLEM = (
     "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"
 )
@@ -98,6 +99,7 @@ def issue_body(view: IssueView) -> dict[str, Any]:
         "created_at": issue.created_at,
         "started_at": issue.started_at,
         "completed_at": issue.completed_at,
+        "updated_at": issue.updated_at,
         "figures": view.figures.as_dict(),
     }
 
@@ -189,16 +191,20 @@ class IssueSend(MethodView):
         issues_blp,
         {
             **ISSUE_PROBLEMS,
-            409: STATUS_PROBLEM,
+            409: STATUS_PROBLEM + "; " + CHANGED_PROBLEM,
             413: TOO_LARGE_PROBLEM,
             422: INCOMPLETE_PROBLEM + "; send-at-past: `send_at` is more than two minutes past",
         },
     )
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, sending, issue_id: UUID):  # type: ignore[no-untyped-def]
-        """Send a draft to every subscriber now (status sending), or schedule it at `send_at`."""
-        send_at = (sending or {}).get("send_at")
-        return issue_body(issues.send_issue(newsletter(), issue_id, editor_id(), send_at))
+        """Send a draft to every subscriber now (status sending), or schedule it at `send_at`; with
+        `updated_at`, only the copy the editor read."""
+        sending = sending or {}
+        view = issues.send_issue(
+            newsletter(), issue_id, editor_id(), sending.get("send_at"), read=sending.get("updated_at")
+        )
+        return issue_body(view)
 
 
 @issues_blp.route("/<uuid:issue_id>/cancel")

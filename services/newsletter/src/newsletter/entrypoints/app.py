@@ -17,6 +17,11 @@ from newsletter.service_layer.subscriptions import AccountErased
 REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     issues.IssueNotFound: (404, "issue-not-found", "There is no issue with this id."),
     issues.WrongStatus: (409, "issue-status", None),
+    issues.IssueChanged: (
+        409,
+        "issue-changed",
+        "The issue was edited since the copy you read: read it again before sending it.",
+    ),
     issues.IssueIncomplete: (
         422,
         "issue-incomplete",

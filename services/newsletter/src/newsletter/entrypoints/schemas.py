@@ -65,6 +65,14 @@ class Sending(Strict):
             "pattern": YEARS_THE_GUARD_TAKES,
         }
     )
+    updated_at = fields.AwareDateTime(
+        metadata={
+            "description": (
+                "The issue's `updated_at` in the copy the editor read and confirmed: when it was edited "
+                "since (another editor, a new video), 409 issue-changed and nothing is sent"
+            )
+        }
+    )
 
 
 class Figures(Schema):
@@ -89,6 +97,9 @@ class IssueState(Schema):
     created_at = fields.AwareDateTime(required=True)
     started_at = fields.AwareDateTime(allow_none=True)
     completed_at = fields.AwareDateTime(allow_none=True)
+    updated_at = fields.AwareDateTime(
+        required=True, metadata={"description": "when its texts or status last changed"}
+    )
     figures = fields.Nested(Figures, required=True)
 
 

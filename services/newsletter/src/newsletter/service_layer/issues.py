@@ -38,6 +38,11 @@ class WrongStatus(Exception):
         self.status = status
 
 
+class IssueChanged(Exception):
+    """The issue was edited since the copy the editor read and confirmed (another editor, another tab,
+    a new video): sending it would mail a text nobody confirmed."""
+
+
 class IssueIncomplete(Exception):
     """A language lacks its subject or body, or its body renders to nothing; `errors`:
     {"subject.fr": ["Missing…"]}."""
@@ -88,16 +93,24 @@ def update_issue(
 
 
 def send_issue(
-    newsletter: Newsletter, issue_id: UUID, editor: UUID, send_at: datetime | None = None
+    newsletter: Newsletter,
+    issue_id: UUID,
+    editor: UUID,
+    send_at: datetime | None = None,
+    *,
+    read: datetime | None = None,
 ) -> IssueView:
     """Send a complete draft now (status sending), or at `send_at` (scheduled) when that is ahead;
-    SendTimePassed when it is well behind."""
+    SendTimePassed when it is well behind; IssueChanged when it is no longer the copy the editor
+    `read` (its updated_at then)."""
     with newsletter.pool.connection() as conn, conn.transaction():
         issue = repository.find_issue(conn, issue_id, lock=True)
         if issue is None:
             raise IssueNotFound()
         if issue.status != "draft":
             raise WrongStatus(issue.status)
+        if read is not None and read != issue.updated_at:
+            raise IssueChanged()
         if missing := issue.missing():
             raise IssueIncomplete(missing)
         _check_record_size(newsletter, issue)

@@ -75,10 +75,10 @@ class IssuesClient:
     def test(self, token: str, issue_id: str) -> dict[str, Any]:
         return self.api.call("POST", f"/v1/issues/{issue_id}/test", {}, token=token)
 
-    def send(self, token: str, issue_id: str, send_at: str | None) -> dict[str, Any]:
-        return self.api.call(
-            "POST", f"/v1/issues/{issue_id}/send", {"send_at": send_at} if send_at else {}, token=token
-        )
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, Any]:
+        """Send now or at `send_at`; only the copy the editor `read` (its updated_at), when given."""
+        body = {name: value for name, value in (("send_at", send_at), ("updated_at", read)) if value}
+        return self.api.call("POST", f"/v1/issues/{issue_id}/send", body, token=token)
 
     def cancel(self, token: str, issue_id: str) -> dict[str, Any]:
         return self.api.call("POST", f"/v1/issues/{issue_id}/cancel", {}, token=token)

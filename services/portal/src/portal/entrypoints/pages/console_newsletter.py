@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, render_template, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from accounts_common.inputguard import MAX_YEAR, MIN_YEAR
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints.pages.console import render_console, staff_page, token
@@ -154,7 +155,9 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
-        return render_editor(found, texts, None, issue_errors(error), 400)
+        if error.status == 409:  # its status changed since the page was read: show it as it is
+            found = issue_or_404(str(issue_id))
+        return render_editor(found, texts, None, issue_errors(error, found), 400)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
 
@@ -189,7 +192,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
                 found = issue_or_404(issue_id)
                 return render_editor(found, found, preview_of(found), {}, 200, typed, send_at or "now")
-            state = issues.send(token(), issue_id, send_at)
+            state = issues.send(token(), issue_id, send_at, request.form.get("updated_at") or None)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
     except ApiError as error:
@@ -201,7 +204,7 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
                 "This time has passed. Leave the field empty to send now, or choose a later time."
             )
             return render_editor(found, found, preview_of(found), {"send_at": [passed]}, 400, typed)
-        return render_editor(found, found, preview_of(found), {"_form": [issue_problem(error)]}, 400)
+        return render_editor(found, found, preview_of(found), issue_errors(error, found), 400, typed)
     except (ValueError, OverflowError):  # not a time, or one past the calendar's ends in UTC
         found = issue_or_404(issue_id)
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
@@ -211,25 +214,48 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
 
 def scheduled_time(value: str) -> str | None:
     """The form's date and time in RFC 3339: UTC unless it names its offset (the form's field sends
-    none); None (now) when empty; ValueError when not a time, OverflowError past year 1 or 9999 in UTC."""
+    none); None (now) when empty; ValueError when not a time or out of the years the newsletter takes
+    (a year typed in two digits is year 26), OverflowError past year 1 or 9999 in UTC."""
     if not value.strip():
         return None
     when = datetime.fromisoformat(value.strip())
-    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)).isoformat()
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
+        raise ValueError(f"year {when.year} is out of {MIN_YEAR}-{MAX_YEAR}")
+    return when.isoformat()
 
 
-def issue_errors(error: ApiError) -> dict[str, list[str]]:
+def issue_errors(error: ApiError, found: dict[str, Any] | None) -> dict[str, list[str]]:
     """The newsletter's refusal of a draft: at the top of the form, and next to each field it names."""
     fields = {f"{part}.{language}": f"{part}_{language}" for part in ("subject", "body")
               for language in LANGUAGES}  # fmt: skip
     named = field_errors(error, fields) if error.status == 422 and error.errors else {}
-    return {**named, FORM: [issue_problem(error), *named.get(FORM, [])]}
+    return {**named, FORM: [issue_problem(error, found), *named.get(FORM, [])]}
 
 
-def issue_problem(error: ApiError) -> str:
-    """The newsletter's refusal in the page's language."""
+def all_written(issue: dict[str, Any]) -> bool:
+    """Whether each language has its subject and its text (an issue-incomplete is then about a text
+    that renders to nothing)."""
+    texts = [issue[part].get(language) for part in ("subject", "body") for language in LANGUAGES]
+    return all((text or "").strip() for text in texts)
+
+
+def issue_problem(error: ApiError, found: dict[str, Any] | None) -> str:
+    """The newsletter's refusal in the page's language; `found`: the issue as it is now."""
+    if error.slug == "issue-changed":
+        return gettext("This issue was changed since you read it. Read it again here, then send it.")
+    if error.slug == "issue-incomplete" and found is not None and all_written(found):
+        return gettext(
+            "A text shows nothing once mailed (only link definitions or comments): write something to "
+            "read in it."
+        )
     if error.slug == "issue-incomplete":
         return gettext("Write the subject and the text in English and in French before sending.")
+    if error.status == 409 and found is not None and found["status"] == "scheduled":
+        return gettext(
+            "This issue is scheduled: it can no longer be changed, nor sent now. Cancel it if it must "
+            "not go as it is."
+        )
     if error.status == 409:
         return gettext("This issue has already gone, or was cancelled: it cannot be changed.")
     if error.status == 413:
