@@ -168,7 +168,7 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
             raise
         if error.slug == "issue-changed":  # saved since: the text typed stays, now over that copy
             found = issue_or_404(str(issue_id))
-            return render_editor(found, texts, None, {FORM: [saved_since()]}, 400, saved_since=True)
+            return render_editor(found, texts, None, {FORM: [saved_since_message()]}, 400, saved_since=True)
         if error.status == 409:  # its status changed since the page was read: show it as it is
             found = issue_or_404(str(issue_id))
         return render_editor(found, texts, None, issue_errors(error, found), 400, read=read)
@@ -176,7 +176,8 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     return see_other("console_newsletter.issue", issue_id=saved["id"])
 
 
-def saved_since() -> str:
+def saved_since_message() -> str:
+    """What happened to a save when someone saved the issue after the editor opened it, and what to do."""
     return gettext(
         "This issue was saved again after you opened it (by another editor, in another tab, or with a "
         "new video). Your text below is not saved yet: compare it with the issue as saved, then save "
