@@ -48,6 +48,13 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         "application/problem+json"
         in document["paths"]["/v1/unsubscribe"]["get"]["responses"]["400"]["content"]
     )
+    # A save and a send name the copy the editor read; an issue only just written has none to name.
+    for path, method in (("/v1/issues/{issue_id}", "put"), ("/v1/issues/{issue_id}/send", "post")):
+        operation = document["paths"][path][method]
+        assert "issue-changed" in operation["responses"]["409"]["description"], (path, method)
+        body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        assert "updated_at" in document["components"]["schemas"][body]["properties"], (path, method)
+    assert "updated_at" not in document["components"]["schemas"]["IssueDraft"]["properties"]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ class Issue(PastTimeIssue):
     def __init__(self, status: str = "draft", **texts: dict[str, str]) -> None:
         self.ISSUE = {**PastTimeIssue.ISSUE, "status": status, **texts}
 
-    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+    def update(self, token: str, issue_id: str, texts: object, read: str | None) -> dict[str, object]:
         raise ApiError(422, "validation-error", errors={"body.fr": ["Too long."]})
 
 

@@ -110,11 +110,11 @@ class ScheduledInAnotherTab(DraftIssue):
 
     ISSUE = {**DraftIssue.ISSUE, "status": "scheduled", "send_at": "2027-01-05T09:00:00+00:00"}
 
-    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+    def update(self, token: str, issue_id: str, texts: object, read: str | None) -> dict[str, object]:
         raise ApiError(409, "issue-status", "The issue is scheduled: it cannot be changed so.")
 
     def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
-        return self.update(token, issue_id, None)
+        return self.update(token, issue_id, None, read)
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_a_french_editor_is_asked_to_confirm_in_french(action, question):
 class RefusedText(DraftIssue):
     """The newsletter refusing a draft's French text: a control character pasted from a word processor."""
 
-    def update(self, token: str, issue_id: str, texts: object) -> dict[str, object]:
+    def update(self, token: str, issue_id: str, texts: object, read: str | None) -> dict[str, object]:
         raise ApiError(
             422, "validation-error", errors={"body.fr": ["Contains the control character U+000B."]}
         )

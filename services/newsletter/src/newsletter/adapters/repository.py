@@ -81,14 +81,21 @@ def insert_new_videos_draft(
 
 
 def update_draft(
-    conn: psycopg.Connection, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str]
+    conn: psycopg.Connection,
+    issue_id: UUID,
+    subjects: dict[str, str],
+    bodies: dict[str, str],
+    *,
+    read: datetime | None = None,
 ) -> Issue | None:
-    """Replace a draft's texts; None when the issue is not a draft (or does not exist)."""
+    """Replace a draft's texts (with `read`, only while its updated_at is still that); None when the
+    issue is not a draft, was edited since `read`, or does not exist."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
             f"""UPDATE issues SET subjects = %s, bodies = %s, updated_at = now()
-                WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
-            (Jsonb(subjects), Jsonb(bodies), issue_id),
+                WHERE id = %s AND status = 'draft' AND updated_at = coalesce(%s::timestamptz, updated_at)
+                RETURNING {ISSUE_COLUMNS}""",
+            (Jsonb(subjects), Jsonb(bodies), issue_id, read),
         ).fetchone()
 
 

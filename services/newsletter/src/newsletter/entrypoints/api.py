@@ -77,7 +77,7 @@ def newsletter_editors_only() -> None:
 
 OPERATOR_PROBLEMS = staff_problems(Role.NEWSLETTER_EDITOR)
 ISSUE_PROBLEMS = {**OPERATOR_PROBLEMS, 404: "No such issue"}
-CHANGED_PROBLEM = "issue-changed: the issue was edited since the `updated_at` given: nothing is sent"
+CHANGED_PROBLEM = "issue-changed: the issue was edited since the `updated_at` given"
 STATUS_PROBLEM = (
     "issue-status: the issue's status does not allow it (sending a sent issue, cancelling one that went)"
 )
@@ -155,13 +155,23 @@ class IssueItem(MethodView):
             raise issues.IssueNotFound()
         return issue_body(view)
 
-    @issues_blp.arguments(schemas.IssueDraft)
+    @issues_blp.arguments(schemas.IssueRewrite)
     @issues_blp.response(200, schemas.IssueState)
-    @document_problems(issues_blp, {**ISSUE_PROBLEMS, 409: STATUS_PROBLEM, 413: "Body too large"})
+    @document_problems(
+        issues_blp,
+        {
+            **ISSUE_PROBLEMS,
+            409: STATUS_PROBLEM + "; " + CHANGED_PROBLEM + ": nothing is written",
+            413: "Body too large",
+        },
+    )
     @issues_blp.doc(security=BEARER_AUTH)
     def put(self, draft, issue_id: UUID):  # type: ignore[no-untyped-def]
-        """Rewrite a draft's subjects and bodies."""
-        return issue_body(issues.update_issue(newsletter(), issue_id, *texts(draft), editor_id()))
+        """Rewrite a draft's subjects and bodies; with `updated_at`, only over the copy the editor read."""
+        view = issues.update_issue(
+            newsletter(), issue_id, *texts(draft), editor_id(), read=draft.get("updated_at")
+        )
+        return issue_body(view)
 
 
 @issues_blp.route("/<uuid:issue_id>/test")
@@ -191,7 +201,7 @@ class IssueSend(MethodView):
         issues_blp,
         {
             **ISSUE_PROBLEMS,
-            409: STATUS_PROBLEM + "; " + CHANGED_PROBLEM,
+            409: STATUS_PROBLEM + "; " + CHANGED_PROBLEM + ": nothing is sent",
             413: TOO_LARGE_PROBLEM,
             422: INCOMPLETE_PROBLEM + "; send-at-past: `send_at` is more than two minutes past",
         },

@@ -20,7 +20,7 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     issues.IssueChanged: (
         409,
         "issue-changed",
-        "The issue was edited since the copy you read: read it again before sending it.",
+        "The issue was edited since the copy you read: read it again before sending or saving it.",
     ),
     issues.IssueIncomplete: (
         422,

@@ -55,6 +55,22 @@ class IssueDraft(Strict):
     )
 
 
+def copy_read(refusal: str) -> fields.AwareDateTime:
+    """The issue's `updated_at` in the copy the editor read, given back with an action on it."""
+    return fields.AwareDateTime(
+        metadata={
+            "description": (
+                "The issue's `updated_at` in the copy the editor read: when it was edited since (another "
+                f"editor, a new video), 409 issue-changed and {refusal}"
+            )
+        }
+    )
+
+
+class IssueRewrite(IssueDraft):
+    updated_at = copy_read("nothing is written; without it, the texts are replaced whatever they are")
+
+
 class Sending(Strict):
     send_at = fields.AwareDateTime(
         metadata={
@@ -65,14 +81,7 @@ class Sending(Strict):
             "pattern": YEARS_THE_GUARD_TAKES,
         }
     )
-    updated_at = fields.AwareDateTime(
-        metadata={
-            "description": (
-                "The issue's `updated_at` in the copy the editor read and confirmed: when it was edited "
-                "since (another editor, a new video), 409 issue-changed and nothing is sent"
-            )
-        }
-    )
+    updated_at = copy_read("nothing is sent (the console sends that of the copy confirmed)")
 
 
 class Figures(Schema):

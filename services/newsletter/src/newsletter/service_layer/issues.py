@@ -39,8 +39,8 @@ class WrongStatus(Exception):
 
 
 class IssueChanged(Exception):
-    """The issue was edited since the copy the editor read and confirmed (another editor, another tab,
-    a new video): sending it would mail a text nobody confirmed."""
+    """The issue was edited since the copy the editor read (another editor, another tab, a new video):
+    sending it would mail a text nobody confirmed, saving over it would wipe that edit unseen."""
 
 
 class IssueIncomplete(Exception):
@@ -82,10 +82,18 @@ def create_issue(
 
 
 def update_issue(
-    newsletter: Newsletter, issue_id: UUID, subjects: dict[str, str], bodies: dict[str, str], editor: UUID
+    newsletter: Newsletter,
+    issue_id: UUID,
+    subjects: dict[str, str],
+    bodies: dict[str, str],
+    editor: UUID,
+    *,
+    read: datetime | None = None,
 ) -> IssueView:
+    """Rewrite a draft's texts; IssueChanged when it is no longer the copy the editor `read` (its
+    updated_at then), and nothing is written."""
     with newsletter.pool.connection() as conn, conn.transaction():
-        issue = repository.update_draft(conn, issue_id, subjects, bodies)
+        issue = repository.update_draft(conn, issue_id, subjects, bodies, read=read)
         if issue is None:
             raise _why_not(conn, issue_id)
         _audit(newsletter, conn, editor, "issue.edited", issue)
@@ -188,8 +196,12 @@ def list_issues(newsletter: Newsletter, page: int, per_page: int) -> tuple[list[
 
 
 def _why_not(conn: psycopg.Connection, issue_id: UUID) -> Exception:
+    """Why a conditional change left the issue alone: gone, a status that refuses it, else (a draft
+    still) the copy the editor read was no longer the issue's."""
     issue = repository.find_issue(conn, issue_id)
-    return IssueNotFound() if issue is None else WrongStatus(issue.status)
+    if issue is None:
+        return IssueNotFound()
+    return IssueChanged() if issue.status == "draft" else WrongStatus(issue.status)
 
 
 def _audit(

@@ -65,8 +65,10 @@ class IssuesClient:
     def create(self, token: str, texts: dict[str, Any]) -> dict[str, Any]:
         return self.api.call("POST", "/v1/issues", texts, token=token)
 
-    def update(self, token: str, issue_id: str, texts: dict[str, Any]) -> dict[str, Any]:
-        return self.api.call("PUT", f"/v1/issues/{issue_id}", texts, token=token)
+    def update(self, token: str, issue_id: str, texts: dict[str, Any], read: str | None) -> dict[str, Any]:
+        """Rewrite a draft's texts; only over the copy the editor `read` (its updated_at), when given."""
+        body = {**texts, "updated_at": read} if read else texts
+        return self.api.call("PUT", f"/v1/issues/{issue_id}", body, token=token)
 
     def preview(self, token: str, texts: dict[str, Any]) -> dict[str, Any]:
         """{en: {subject, html, text}, fr: …} for each language written."""

@@ -58,8 +58,10 @@ def new_issue() -> str:
 @blp.get("/newsletter/<uuid:issue_id>")
 @staff_page(Role.NEWSLETTER_EDITOR)
 def issue(issue_id: Any) -> tuple[str, int]:
+    """The issue's editor; `?as=saved`, opened beside an editor's refused save to compare, shows it as
+    saved, keeping no draft in the browser (that editor's text kept would be put back over it)."""
     found = issue_or_404(str(issue_id))
-    return render_editor(found, found, preview_of(found), {})
+    return render_editor(found, found, preview_of(found), {}, as_saved=request.args.get("as") == "saved")
 
 
 def issue_or_404(issue_id: str) -> dict[str, Any]:
@@ -105,10 +107,15 @@ def render_editor(
     confirming: str | None = None,
     *,
     state_unknown: bool = False,
+    read: str | None = None,
+    saved_since: bool = False,
+    as_saved: bool = False,
 ) -> tuple[str, int]:
     """The editor; `send_at` is the send time as typed, kept when it is refused; `confirming` asks to
     confirm the sending, "now" or at that RFC 3339 time, or the cancellation ("cancel");
-    `state_unknown` leaves out the issue's state and actions (the newsletter did not answer)."""
+    `state_unknown` leaves out the issue's state and actions (the newsletter did not answer); `read`:
+    the updated_at of the copy the texts were typed over, when not `found`'s ("": none known);
+    `saved_since` links the issue as saved, for an editor whose save came second to compare."""
     return render_console(
         "newsletter_issue.html",
         issue=found,
@@ -119,6 +126,9 @@ def render_editor(
         send_at=send_at,
         confirming=confirming,
         state_unknown=state_unknown,
+        read=read,
+        saved_since=saved_since,
+        as_saved=as_saved,
     ), status
 
 
@@ -138,28 +148,41 @@ def too_long_preview() -> tuple[str, int]:
 @blp.post("/newsletter/<uuid:issue_id>")
 @staff_page(Role.NEWSLETTER_EDITOR)
 def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
-    """Save the draft (a new one, or the issue's), or only show its preview (`action=preview`)."""
-    texts = posted_texts()
+    """Save the draft (a new one, or the issue's, over the copy the form was typed over), or only show
+    its preview (`action=preview`)."""
+    texts, read = posted_texts(), request.form.get("updated_at", "")
     try:
         found = issue_or_404(str(issue_id)) if issue_id else None
         if request.form.get("action") == "preview":
-            return render_editor(found, texts, preview_of(texts), {})
+            return render_editor(found, texts, preview_of(texts), {}, read=read)
         if issue_id:
-            saved = portal().issues.update(token(), str(issue_id), texts)
+            saved = portal().issues.update(token(), str(issue_id), texts, read or None)
         else:
             saved = portal().issues.create(token(), texts)
     except ServiceUnavailable:  # the text stays on its page, to save again in a moment
         message = gettext("The newsletter is unavailable. Please try again in a few minutes.")
         draft = {"id": str(issue_id), "status": "draft"} if issue_id else None
-        return render_editor(draft, texts, None, {FORM: [message]}, 503, state_unknown=True)
+        return render_editor(draft, texts, None, {FORM: [message]}, 503, state_unknown=True, read=read)
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
+        if error.slug == "issue-changed":  # saved since: the text typed stays, now over that copy
+            found = issue_or_404(str(issue_id))
+            return render_editor(found, texts, None, {FORM: [saved_since_message()]}, 400, saved_since=True)
         if error.status == 409:  # its status changed since the page was read: show it as it is
             found = issue_or_404(str(issue_id))
-        return render_editor(found, texts, None, issue_errors(error, found), 400)
+        return render_editor(found, texts, None, issue_errors(error, found), 400, read=read)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
+
+
+def saved_since_message() -> str:
+    """What happened to a save when someone saved the issue after the editor opened it, and what to do."""
+    return gettext(
+        "This issue was saved again after you opened it (by another editor, in another tab, or with a "
+        "new video). Your text below is not saved yet: compare it with the issue as saved, then save "
+        "again to replace it."
+    )
 
 
 @staff_page(Role.NEWSLETTER_EDITOR)
