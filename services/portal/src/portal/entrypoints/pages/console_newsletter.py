@@ -166,11 +166,10 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status not in (409, 413, 422):
             raise
-        if error.slug == "issue-changed":  # saved since: the text typed stays, now over that copy
+        if error.status == 409:  # saved since, or its status changed: the issue as it is now
             found = issue_or_404(str(issue_id))
+        if error.slug == "issue-changed":  # the text typed stays, now over that copy
             return render_editor(found, texts, None, {FORM: [saved_since_message()]}, 400, saved_since=True)
-        if error.status == 409:  # its status changed since the page was read: show it as it is
-            found = issue_or_404(str(issue_id))
         return render_editor(found, texts, None, issue_errors(error, found), 400, read=read)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
