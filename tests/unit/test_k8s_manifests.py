@@ -6,6 +6,7 @@ NetworkPolicies let each workload reach only what it needs (the edge's own check
 test_k8s_edge.py).
 """
 
+import functools
 import importlib
 import re
 from pathlib import Path
@@ -45,14 +46,15 @@ ALLOWED_PEERS = {
 PEER_PORTS = {"kafka": {9092}, "smtp": {25, 465, 587}, "dns": {53}}  # the web pods': their Services'
 
 
-def documents() -> list[dict]:  # type: ignore[type-arg]
+@functools.cache  # parsed once: the checks below read it hundreds of times, and never change it
+def documents() -> tuple[dict, ...]:  # type: ignore[type-arg]
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    return [
+    return tuple(
         doc
         for resource in kustomization["resources"]
         for doc in yaml.safe_load_all((K8S / resource).read_text())
         if doc
-    ]
+    )
 
 
 def of_kind(*kinds: str) -> list[dict]:  # type: ignore[type-arg]
