@@ -231,19 +231,23 @@ def record_outcomes(conn: psycopg.Connection, delivery_ids: list[UUID], outcome:
     )
 
 
+# The figures of a list of issues (the unsubscribed: recipients who left by their own choice after it went).
+FIGURES = """SELECT r.issue_id,
+           count(*) FILTER (WHERE r.outcome = 'sent'),
+           count(*) FILTER (WHERE r.outcome = 'failed'),
+           count(*) FILTER (WHERE r.outcome = 'bounced'),
+           count(e.account_id)
+    FROM issue_recipients r JOIN issues i ON i.id = r.issue_id
+    LEFT JOIN subscription_endings e ON e.account_id = r.account_id
+         AND e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at
+    WHERE r.issue_id = ANY(%s) GROUP BY r.issue_id"""
+
+
 def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures]:
     """The figures of these issues, in one query; the unsubscribed are the recipients who left by their
     own choice after the issue started going out."""
     rows = conn.execute(
-        """SELECT r.issue_id,
-                  count(*) FILTER (WHERE r.outcome = 'sent'),
-                  count(*) FILTER (WHERE r.outcome = 'failed'),
-                  count(*) FILTER (WHERE r.outcome = 'bounced'),
-                  count(e.account_id)
-           FROM issue_recipients r JOIN issues i ON i.id = r.issue_id
-           LEFT JOIN subscription_endings e ON e.account_id = r.account_id
-                AND e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at
-           WHERE r.issue_id = ANY(%s) GROUP BY r.issue_id""",
+        FIGURES,
         ([issue.id for issue in issues],),
     ).fetchall()
     counted = {row[0]: row[1:] for row in rows}
