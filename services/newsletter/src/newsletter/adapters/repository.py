@@ -22,24 +22,31 @@ def subscribed_since(conn: psycopg.Connection, account_id: UUID) -> datetime | N
 
 
 def add_subscriber(conn: psycopg.Connection, account_id: UUID) -> datetime | None:
-    """Subscribe the account; its subscription time, or None when it already was subscribed."""
+    """Subscribe the account, with the id of its last subscription if it had one (see
+    next_recipients); its subscription time, or None when it already was subscribed."""
     row = conn.execute(
-        """INSERT INTO subscribers (account_id) VALUES (%s)
+        """INSERT INTO subscribers (id, account_id)
+           VALUES (coalesce((SELECT subscriber_id FROM subscription_endings WHERE account_id = %(account)s),
+                            nextval(pg_get_serial_sequence('subscribers', 'id'))),
+                   %(account)s)
            ON CONFLICT (account_id) DO NOTHING RETURNING subscribed_at""",
-        (account_id,),
+        {"account": account_id},
     ).fetchone()
     return None if row is None else row[0]
 
 
-def remove_subscriber(conn: psycopg.Connection, account_id: UUID, started_by: datetime | None = None) -> bool:
+def remove_subscriber(
+    conn: psycopg.Connection, account_id: UUID, started_by: datetime | None = None
+) -> int | None:
     """Unsubscribe the account (with `started_by`, only from a subscription that started by then);
-    False when no subscription was removed."""
+    the subscriber id it had, None when no subscription was removed."""
     row = conn.execute(
         """DELETE FROM subscribers
-           WHERE account_id = %s AND subscribed_at <= coalesce(%s::timestamptz, subscribed_at) RETURNING 1""",
+           WHERE account_id = %s AND subscribed_at <= coalesce(%s::timestamptz, subscribed_at)
+           RETURNING id""",
         (account_id, started_by),
     ).fetchone()
-    return row is not None
+    return None if row is None else int(row[0])
 
 
 def insert_issue(
@@ -167,13 +174,20 @@ def next_due_issue(conn: psycopg.Connection) -> Issue | None:
 
 
 def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: int) -> list[Recipient]:
-    """The issue's next subscribers after subscriber id `after`, in id order (keyset pagination)."""
+    """The issue's next subscribers after subscriber id `after`, in id order (keyset pagination): those
+    subscribed when it started and still now, at their turn. A subscriber keeps their id across a new
+    subscription, so one who left and came back since the start is read (once, at their place); one who
+    came back after it started, having left before, had no subscription then: their last one ended
+    before the start, and they are not."""
     with conn.cursor(row_factory=class_row(Recipient)) as cursor:
         return cursor.execute(
             """SELECT s.id AS subscriber_id, s.account_id, k.email, k.locale
                FROM subscribers s JOIN known_accounts k ON k.account_id = s.account_id
-               WHERE s.id > %s AND s.id <= %s ORDER BY s.id LIMIT %s""",
-            (after, issue.last_subscriber_id, limit),
+               LEFT JOIN subscription_endings e ON e.account_id = s.account_id
+               WHERE s.id > %(after)s AND s.id <= %(bound)s
+                 AND (s.subscribed_at <= %(started)s OR e.ended_at >= %(started)s)
+               ORDER BY s.id LIMIT %(limit)s""",
+            {"after": after, "bound": issue.last_subscriber_id, "started": issue.started_at, "limit": limit},
         ).fetchall()
 
 
@@ -254,11 +268,13 @@ def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures
     return {issue.id: Figures(issue.requested, *counted.get(issue.id, (0, 0, 0, 0))) for issue in issues}
 
 
-def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str) -> None:
+def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subscriber_id: int) -> None:
+    """Why and when the account's subscription ended, and its subscriber id (a new one takes it back)."""
     conn.execute(
-        """INSERT INTO subscription_endings (account_id, reason) VALUES (%s, %s)
-           ON CONFLICT (account_id) DO UPDATE SET reason = EXCLUDED.reason, ended_at = now()""",
-        (account_id, reason),
+        """INSERT INTO subscription_endings (account_id, reason, subscriber_id) VALUES (%s, %s, %s)
+           ON CONFLICT (account_id) DO UPDATE
+           SET reason = EXCLUDED.reason, ended_at = now(), subscriber_id = EXCLUDED.subscriber_id""",
+        (account_id, reason, subscriber_id),
     )
 
 
