@@ -247,6 +247,7 @@ def record_outcomes(conn: psycopg.Connection, delivery_ids: list[UUID], outcome:
 
 # The figures of a list of issues (the unsubscribed: recipients who left by their own choice after it went).
 FIGURES = """SELECT r.issue_id,
+           count(*),
            count(*) FILTER (WHERE r.outcome = 'sent'),
            count(*) FILTER (WHERE r.outcome = 'failed'),
            count(*) FILTER (WHERE r.outcome = 'bounced'),
@@ -265,7 +266,14 @@ def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures
         ([issue.id for issue in issues],),
     ).fetchall()
     counted = {row[0]: row[1:] for row in rows}
-    return {issue.id: Figures(issue.requested, *counted.get(issue.id, (0, 0, 0, 0))) for issue in issues}
+    return {issue.id: _figures(issue, *counted.get(issue.id, (0, 0, 0, 0, 0))) for issue in issues}
+
+
+def _figures(issue: Issue, recorded: int, sent: int, failed: int, bounced: int, unsubscribed: int) -> Figures:
+    """The recipients are the requests recorded, in the same count as their outcomes: a batch's rows are
+    written before it goes to Kafka, its `requested` after Kafka acknowledged it, and the mailer may
+    report a delivery in between (an issue from before issue_recipients has `requested` alone)."""
+    return Figures(max(issue.requested, recorded), sent, failed, bounced, unsubscribed)
 
 
 def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subscriber_id: int) -> None:
