@@ -2,10 +2,15 @@
 sent than recipients, however early the mailer's results come."""
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from accounts_common.kafka import create_producer
+from newsletter.adapters import repository
+from newsletter.domain.issues import delivery_id
 from newsletter.service_layer.results import DeliveryResults
 from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixture shared with it
     create,
@@ -71,3 +76,54 @@ def test_sent_never_exceeds_recipients_when_results_come_before_kafkas_acknowled
     assert len(seen) > 2  # a figure per batch of 40, and the last
     assert [f for f in seen if f["sent"] > f["recipients"]] == []
     assert seen[-1]["sent"] == seen[-1]["recipients"] >= 100
+
+
+def kept_and_counted(newsletter_db: str, issue_id: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The figures kept on the issue, and the same counted over its recipients' rows."""
+    with psycopg.connect(newsletter_db) as conn:
+        kept = conn.execute(
+            "SELECT recipients, sent, failed, bounced FROM issues WHERE id = %s", (issue_id,)
+        ).fetchone()
+        counted = conn.execute(
+            """SELECT count(*), count(*) FILTER (WHERE outcome = 'sent'),
+                      count(*) FILTER (WHERE outcome = 'failed'), count(*) FILTER (WHERE outcome = 'bounced')
+               FROM issue_recipients WHERE issue_id = %s""",
+            (issue_id,),
+        ).fetchone()
+    assert kept is not None and counted is not None
+    return tuple(kept), tuple(counted)
+
+
+def test_the_figures_kept_on_an_issue_follow_every_change_of_its_recipients(
+    newsletter,
+    newsletter_client,
+    newsletter_db,
+    newsletter_pool,
+    deliveries_topic,  # noqa: F811
+    infra,
+    newsletter_editor,
+):
+    """The issue list reads each issue's figures off the issue (one row each, whatever its list's size):
+    they must be what a count of its recipients would say after a batch replayed, results replayed,
+    a bounce after a delivery, a failure after it (no downgrade), and a row removed."""
+    readers = seed_subscribers(newsletter_db, 5)
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    send(newsletter_client, newsletter_editor, issue_id)
+    fan_out_now(newsletter, infra.kafka, deliveries_topic, issue_id)
+    issue = uuid.UUID(issue_id)
+    ours = [delivery_id(issue, uuid.UUID(reader)) for reader in readers]
+    with newsletter_pool.connection() as conn:
+        repository.add_recipients(
+            conn, issue, [(d, uuid.UUID(r)) for d, r in zip(ours, readers, strict=True)]
+        )
+        for _ in range(2):
+            repository.record_outcomes(conn, [*ours[:4], uuid.uuid4()], "sent")
+        repository.record_outcome(conn, ours[0], "bounced")
+        repository.record_outcome(conn, ours[1], "failed")  # no downgrade: still sent
+        repository.record_outcome(conn, ours[4], "failed")
+        conn.execute("DELETE FROM issue_recipients WHERE delivery_id = %s", (ours[3],))
+    kept, counted = kept_and_counted(newsletter_db, issue_id)
+    assert kept == counted
+    assert kept[1:] == (2, 1, 1)
+    figures = newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json["figures"]
+    assert (figures["recipients"], figures["sent"], figures["failed"], figures["bounced"]) == kept

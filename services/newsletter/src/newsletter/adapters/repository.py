@@ -245,35 +245,22 @@ def record_outcomes(conn: psycopg.Connection, delivery_ids: list[UUID], outcome:
     )
 
 
-# The figures of a list of issues (the unsubscribed: recipients who left by their own choice after it went).
-FIGURES = """SELECT r.issue_id,
-           count(*),
-           count(*) FILTER (WHERE r.outcome = 'sent'),
-           count(*) FILTER (WHERE r.outcome = 'failed'),
-           count(*) FILTER (WHERE r.outcome = 'bounced'),
-           count(e.account_id)
-    FROM issue_recipients r JOIN issues i ON i.id = r.issue_id
-    LEFT JOIN subscription_endings e ON e.account_id = r.account_id
-         AND e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at
-    WHERE r.issue_id = ANY(%s) GROUP BY r.issue_id"""
+# The figures of a list of issues: the tallies kept on each (migration 006), and its unsubscribed, the
+# recipients who left by their own choice after it started (from the endings since, not its recipients).
+FIGURES = """SELECT i.id, i.recipients, i.sent, i.failed, i.bounced,
+           (SELECT count(*) FROM subscription_endings e
+            JOIN issue_recipients r ON r.account_id = e.account_id AND r.issue_id = i.id
+            WHERE e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at)
+    FROM issues i WHERE i.id = ANY(%s)"""
 
 
 def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures]:
-    """The figures of these issues, in one query; the unsubscribed are the recipients who left by their
-    own choice after the issue started going out."""
-    rows = conn.execute(
-        FIGURES,
-        ([issue.id for issue in issues],),
-    ).fetchall()
+    """The figures of these issues, in one query. The recipients are the requests recorded, kept with
+    their outcomes: a batch's rows are written before it goes to Kafka (`requested` grows once Kafka
+    acknowledged it), and the mailer may report a delivery in between."""
+    rows = conn.execute(FIGURES, ([issue.id for issue in issues],)).fetchall()
     counted = {row[0]: row[1:] for row in rows}
-    return {issue.id: _figures(issue, *counted.get(issue.id, (0, 0, 0, 0, 0))) for issue in issues}
-
-
-def _figures(issue: Issue, recorded: int, sent: int, failed: int, bounced: int, unsubscribed: int) -> Figures:
-    """The recipients are the requests recorded, in the same count as their outcomes: a batch's rows are
-    written before it goes to Kafka, its `requested` after Kafka acknowledged it, and the mailer may
-    report a delivery in between (an issue from before issue_recipients has `requested` alone)."""
-    return Figures(max(issue.requested, recorded), sent, failed, bounced, unsubscribed)
+    return {issue.id: Figures(*counted.get(issue.id, ())) for issue in issues}
 
 
 def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subscriber_id: int) -> None:
