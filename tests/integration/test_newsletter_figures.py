@@ -17,7 +17,7 @@ from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtu
     deliveries_topic,
     send,
 )
-from tests.integration.test_newsletter_resubscription import fan_out_now
+from tests.integration.test_newsletter_resubscription import fan_out  # noqa: F401 # a fixture
 from tests.support.newsletter import seed_subscribers
 
 
@@ -52,9 +52,8 @@ def test_sent_never_exceeds_recipients_when_results_come_before_kafkas_acknowled
     newsletter,
     newsletter_client,
     newsletter_db,
-    deliveries_topic,  # noqa: F811
-    infra,
     newsletter_editor,
+    fan_out,  # noqa: F811
 ):
     seed_subscribers(newsletter_db, 100)
     issue_id = create(newsletter_client, newsletter_editor)["id"]
@@ -71,7 +70,7 @@ def test_sent_never_exceeds_recipients_when_results_come_before_kafkas_acknowled
             DeliveryResults(newsletter), figures, bootstrap_servers=bootstrap_servers, **options
         )
 
-    fan_out_now(newsletter, infra.kafka, deliveries_topic, issue_id, producer_factory=producer)
+    fan_out(issue_id, producer_factory=producer)
     figures()
     assert len(seen) > 2  # a figure per batch of 40, and the last
     assert [f for f in seen if f["sent"] > f["recipients"]] == []
@@ -95,13 +94,11 @@ def kept_and_counted(newsletter_db: str, issue_id: str) -> tuple[tuple[int, ...]
 
 
 def test_the_figures_kept_on_an_issue_follow_every_change_of_its_recipients(
-    newsletter,
     newsletter_client,
     newsletter_db,
     newsletter_pool,
-    deliveries_topic,  # noqa: F811
-    infra,
     newsletter_editor,
+    fan_out,  # noqa: F811
 ):
     """The issue list reads each issue's figures off the issue (one row each, whatever its list's size):
     they must be what a count of its recipients would say after a batch replayed, results replayed,
@@ -109,7 +106,7 @@ def test_the_figures_kept_on_an_issue_follow_every_change_of_its_recipients(
     readers = seed_subscribers(newsletter_db, 5)
     issue_id = create(newsletter_client, newsletter_editor)["id"]
     send(newsletter_client, newsletter_editor, issue_id)
-    fan_out_now(newsletter, infra.kafka, deliveries_topic, issue_id)
+    fan_out(issue_id)
     issue = uuid.UUID(issue_id)
     ours = [delivery_id(issue, uuid.UUID(reader)) for reader in readers]
     with newsletter_pool.connection() as conn:

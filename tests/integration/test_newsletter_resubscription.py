@@ -8,38 +8,48 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pytest
 
 from accounts_common.auth import Principal
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
-from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.subscriptions import subscribe, unsubscribe
 from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixture shared with it
     create,
     deliveries_topic,
+    fan_out_worker,
     send,
 )
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import deliveries_of, seed_subscribers
 
 
-def fan_out_now(newsletter: Newsletter, kafka: str, topic: str, issue_id: str, **worker: Any) -> None:
-    """Fan the started issue out in this thread, as the worker does once it leads (`worker`: its
-    batch size, a producer of the test's)."""
-    fan_out = FanOutWorker(
-        newsletter,
-        kafka,
-        portal_url="https://portal.example.test",
-        unsubscribe_key=newsletter.settings.unsubscribe_key,
-        topic=topic,
-        **{"batch_size": 40, **worker},
-    )
-    with psycopg.connect(newsletter.settings.database_url, autocommit=True) as conn:
-        issue = repository.find_issue(conn, uuid.UUID(issue_id))
-        assert issue is not None and issue.status == "sending"
-        fan_out.fan_out(conn, issue, threading.Event())
-        assert repository.find_issue(conn, issue.id).status == "sent"  # type: ignore[union-attr]
-    fan_out._drop_producer()
+@pytest.fixture
+def fan_out(newsletter, infra, deliveries_topic):  # type: ignore[no-untyped-def]  # noqa: F811
+    """Fan a started issue out in this thread, as the worker does once it leads (`worker`: its batch
+    size, a producer of the test's); the delivery requests it made, as read off Kafka."""
+
+    def fan_out_now(issue_id: str, **worker: Any) -> list[dict[str, Any]]:
+        fan_out = fan_out_worker(newsletter, infra.kafka, deliveries_topic, **worker)
+        reader = TopicReader(infra.kafka, deliveries_topic)
+        try:
+            with psycopg.connect(newsletter.settings.database_url, autocommit=True) as conn:
+                issue = repository.find_issue(conn, uuid.UUID(issue_id))
+                assert issue is not None and issue.status == "sending"
+                fan_out.fan_out(conn, issue, threading.Event())
+                done = repository.find_issue(conn, issue.id)
+                assert done is not None and done.status == "sent"
+            fan_out._drop_producer()
+            reader.read_until(
+                lambda records: len(deliveries_of(records, issue_id)) >= done.requested,
+                timeout=30,
+                what="the issue's delivery requests",
+            )
+        finally:
+            reader.close()
+        return deliveries_of(reader.records, issue_id)
+
+    return fan_out_now
 
 
 def subscribe_again(newsletter: Newsletter, account_id: str) -> None:
@@ -50,12 +60,7 @@ def subscribe_again(newsletter: Newsletter, account_id: str) -> None:
 
 
 def test_a_subscriber_who_leaves_and_comes_back_before_their_turn_gets_the_issue_once(
-    newsletter,
-    newsletter_client,
-    newsletter_db,
-    deliveries_topic,  # noqa: F811
-    infra,
-    newsletter_editor,
+    newsletter, newsletter_client, newsletter_db, newsletter_editor, fan_out
 ):
     returning, leaver, stayer, away = seed_subscribers(newsletter_db, 4)
     unsubscribe(newsletter, uuid.UUID(away), "user")  # gone before the issue starts
@@ -67,18 +72,7 @@ def test_a_subscriber_who_leaves_and_comes_back_before_their_turn_gets_the_issue
     subscribe_again(newsletter, returning)  # subscribed at the start and at their turn
     unsubscribe(newsletter, uuid.UUID(leaver), "one_click")  # unsubscribed at their turn
     subscribe_again(newsletter, away)  # not subscribed when it started: like any newcomer
-    reader = TopicReader(infra.kafka, deliveries_topic)
-    try:
-        fan_out_now(newsletter, infra.kafka, deliveries_topic, issue_id)
-        requested = newsletter_client.get(f"/v1/issues/{issue_id}", headers=newsletter_editor).json
-        reader.read_until(
-            lambda records: len(deliveries_of(records, issue_id)) >= requested["figures"]["recipients"],
-            timeout=30,
-            what="the issue's delivery requests",
-        )
-    finally:
-        reader.close()
-    recipients = [event["subject"] for event in deliveries_of(reader.records, issue_id)]
+    recipients = [event["subject"] for event in fan_out(issue_id)]
     assert recipients.count(returning) == 1 and recipients.count(stayer) == 1
     assert leaver not in recipients and away not in recipients
     assert len(recipients) == len(set(recipients))
