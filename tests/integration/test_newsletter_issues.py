@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import jwt
@@ -20,6 +21,7 @@ from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.roles import Role
 from identity.service_layer import staff
 from newsletter.adapters import repository
+from newsletter.bootstrap import Newsletter
 from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.fanout import FanOutWorker
@@ -47,6 +49,20 @@ def deliveries_topic(infra) -> str:  # type: ignore[no-untyped-def]
     return topic
 
 
+def fan_out_worker(newsletter: Newsletter, kafka: str, topic: str, **options: Any) -> FanOutWorker:
+    """A fan-out worker of the tests: the test portal in its links, batches of 40 unless `options` say."""
+    unsubscribe_key = newsletter.settings.unsubscribe_key
+    options = {"batch_size": 40, **options}
+    return FanOutWorker(
+        newsletter,
+        kafka,
+        portal_url="https://portal.example.test",
+        unsubscribe_key=unsubscribe_key,
+        topic=topic,
+        **options,
+    )
+
+
 @pytest.fixture
 def start_fan_out(newsletter, deliveries_topic, infra):  # type: ignore[no-untyped-def]
     """Start a fan-out worker in a thread (stopped after the test)."""
@@ -54,15 +70,7 @@ def start_fan_out(newsletter, deliveries_topic, infra):  # type: ignore[no-untyp
     threads = []
 
     def start() -> None:
-        worker = FanOutWorker(
-            newsletter,
-            infra.kafka,
-            portal_url="https://portal.example.test",
-            unsubscribe_key=newsletter.settings.unsubscribe_key,
-            topic=deliveries_topic,
-            batch_size=40,
-            poll_interval=0.2,
-        )
+        worker = fan_out_worker(newsletter, infra.kafka, deliveries_topic, poll_interval=0.2)
         threads.append(threading.Thread(target=worker.run, args=(stop,), daemon=True))
         threads[-1].start()
 

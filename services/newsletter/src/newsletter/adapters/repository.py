@@ -22,24 +22,31 @@ def subscribed_since(conn: psycopg.Connection, account_id: UUID) -> datetime | N
 
 
 def add_subscriber(conn: psycopg.Connection, account_id: UUID) -> datetime | None:
-    """Subscribe the account; its subscription time, or None when it already was subscribed."""
+    """Subscribe the account, with the id of its last subscription if it had one (see
+    next_recipients); its subscription time, or None when it already was subscribed."""
     row = conn.execute(
-        """INSERT INTO subscribers (account_id) VALUES (%s)
+        """INSERT INTO subscribers (id, account_id)
+           VALUES (coalesce((SELECT subscriber_id FROM subscription_endings WHERE account_id = %(account)s),
+                            nextval(pg_get_serial_sequence('subscribers', 'id'))),
+                   %(account)s)
            ON CONFLICT (account_id) DO NOTHING RETURNING subscribed_at""",
-        (account_id,),
+        {"account": account_id},
     ).fetchone()
     return None if row is None else row[0]
 
 
-def remove_subscriber(conn: psycopg.Connection, account_id: UUID, started_by: datetime | None = None) -> bool:
+def remove_subscriber(
+    conn: psycopg.Connection, account_id: UUID, started_by: datetime | None = None
+) -> int | None:
     """Unsubscribe the account (with `started_by`, only from a subscription that started by then);
-    False when no subscription was removed."""
+    the subscriber id it had, None when no subscription was removed."""
     row = conn.execute(
         """DELETE FROM subscribers
-           WHERE account_id = %s AND subscribed_at <= coalesce(%s::timestamptz, subscribed_at) RETURNING 1""",
+           WHERE account_id = %s AND subscribed_at <= coalesce(%s::timestamptz, subscribed_at)
+           RETURNING id""",
         (account_id, started_by),
     ).fetchone()
-    return row is not None
+    return None if row is None else int(row[0])
 
 
 def insert_issue(
@@ -167,13 +174,20 @@ def next_due_issue(conn: psycopg.Connection) -> Issue | None:
 
 
 def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: int) -> list[Recipient]:
-    """The issue's next subscribers after subscriber id `after`, in id order (keyset pagination)."""
+    """The issue's next subscribers after subscriber id `after`, in id order (keyset pagination): those
+    subscribed when it started and still now, at their turn. A subscriber keeps their id across a new
+    subscription, so one who left and came back since the start is read (once, at their place); one who
+    came back after it started, having left before, had no subscription then: their last one ended
+    before the start, and they are not."""
     with conn.cursor(row_factory=class_row(Recipient)) as cursor:
         return cursor.execute(
             """SELECT s.id AS subscriber_id, s.account_id, k.email, k.locale
                FROM subscribers s JOIN known_accounts k ON k.account_id = s.account_id
-               WHERE s.id > %s AND s.id <= %s ORDER BY s.id LIMIT %s""",
-            (after, issue.last_subscriber_id, limit),
+               LEFT JOIN subscription_endings e ON e.account_id = s.account_id
+               WHERE s.id > %(after)s AND s.id <= %(bound)s
+                 AND (s.subscribed_at <= %(started)s OR e.ended_at >= %(started)s)
+               ORDER BY s.id LIMIT %(limit)s""",
+            {"after": after, "bound": issue.last_subscriber_id, "started": issue.started_at, "limit": limit},
         ).fetchall()
 
 
@@ -231,30 +245,31 @@ def record_outcomes(conn: psycopg.Connection, delivery_ids: list[UUID], outcome:
     )
 
 
+# The figures of a list of issues: the tallies kept on each (migration 006), and its unsubscribed, the
+# recipients who left by their own choice after it started (from the endings since, not its recipients).
+FIGURES = """SELECT i.id, i.recipients, i.sent, i.failed, i.bounced,
+           (SELECT count(*) FROM subscription_endings e
+            JOIN issue_recipients r ON r.account_id = e.account_id AND r.issue_id = i.id
+            WHERE e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at)
+    FROM issues i WHERE i.id = ANY(%s)"""
+
+
 def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures]:
-    """The figures of these issues, in one query; the unsubscribed are the recipients who left by their
-    own choice after the issue started going out."""
-    rows = conn.execute(
-        """SELECT r.issue_id,
-                  count(*) FILTER (WHERE r.outcome = 'sent'),
-                  count(*) FILTER (WHERE r.outcome = 'failed'),
-                  count(*) FILTER (WHERE r.outcome = 'bounced'),
-                  count(e.account_id)
-           FROM issue_recipients r JOIN issues i ON i.id = r.issue_id
-           LEFT JOIN subscription_endings e ON e.account_id = r.account_id
-                AND e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at
-           WHERE r.issue_id = ANY(%s) GROUP BY r.issue_id""",
-        ([issue.id for issue in issues],),
-    ).fetchall()
+    """The figures of these issues, in one query. The recipients are the requests recorded, kept with
+    their outcomes: a batch's rows are written before it goes to Kafka (`requested` grows once Kafka
+    acknowledged it), and the mailer may report a delivery in between."""
+    rows = conn.execute(FIGURES, ([issue.id for issue in issues],)).fetchall()
     counted = {row[0]: row[1:] for row in rows}
-    return {issue.id: Figures(issue.requested, *counted.get(issue.id, (0, 0, 0, 0))) for issue in issues}
+    return {issue.id: Figures(*counted.get(issue.id, ())) for issue in issues}
 
 
-def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str) -> None:
+def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subscriber_id: int) -> None:
+    """Why and when the account's subscription ended, and its subscriber id (a new one takes it back)."""
     conn.execute(
-        """INSERT INTO subscription_endings (account_id, reason) VALUES (%s, %s)
-           ON CONFLICT (account_id) DO UPDATE SET reason = EXCLUDED.reason, ended_at = now()""",
-        (account_id, reason),
+        """INSERT INTO subscription_endings (account_id, reason, subscriber_id) VALUES (%s, %s, %s)
+           ON CONFLICT (account_id) DO UPDATE
+           SET reason = EXCLUDED.reason, ended_at = now(), subscriber_id = EXCLUDED.subscriber_id""",
+        (account_id, reason, subscriber_id),
     )
 
 

@@ -85,7 +85,10 @@ class Sending(Strict):
 
 
 class Figures(Schema):
-    recipients = fields.Integer(required=True, metadata={"description": "delivery requests made"})
+    recipients = fields.Integer(
+        required=True,
+        metadata={"description": "delivery requests made, each counted as it is recorded, before it goes"},
+    )
     sent = fields.Integer(required=True, metadata={"description": "accepted by the receiving server"})
     failed = fields.Integer(required=True, metadata={"description": "failed for good, not a bounce"})
     bounced = fields.Integer(required=True, metadata={"description": "hard bounces (SMTP 5xx, DSN 5.x.x)"})

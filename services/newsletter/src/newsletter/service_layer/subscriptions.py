@@ -68,10 +68,11 @@ def unsubscribe_in(
     """Unsubscribe inside the caller's transaction, with NewsletterUnsubscribed in the outbox; with
     `started_by`, only a subscription that started by then."""
     email = known_account_email(conn, account_id)
-    if not repository.remove_subscriber(conn, account_id, started_by):
+    subscriber_id = repository.remove_subscriber(conn, account_id, started_by)
+    if subscriber_id is None:
         return False
     if reason != "account_deleted":  # AccountDeleted's handler erases the account's ending
-        repository.record_ending(conn, account_id, reason)
+        repository.record_ending(conn, account_id, reason, subscriber_id)
     if email is not None:  # a subscriber always has a known email; the event needs it
         _publish(newsletter, conn, "NewsletterUnsubscribed", account_id, email, reason)
     return True
