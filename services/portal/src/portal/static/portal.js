@@ -161,6 +161,9 @@ function refreshWhileProcessing(part) {
 // dropped, never put over the newer text. Logging out here forgets them (a shared computer).
 const DRAFT_PREFIX = "portal-draft:";
 const DRAFT_SAVE_MS = 500;
+// A session lost on a Friday is back after a weekend or a few days off; a draft older than a week is
+// more likely forgotten than wanted (an issue deleted since, one finished in another browser).
+const DRAFT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 let loggingOut = false;  // a draft's save still to come must not outlive the logout
 
 function keepDraft(form) {
@@ -173,7 +176,7 @@ function keepDraft(form) {
   const save = () => {
     clearTimeout(timer);
     if (!loggingOut) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ base, texts: texts() })));
+      storage(() => localStorage.setItem(key, JSON.stringify({ base, at: Date.now(), texts: texts() })));
     }
   };
   form.addEventListener("input", () => {
@@ -212,10 +215,28 @@ function keepDraft(form) {
   fill(draft.texts);
 }
 
+// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay.
+// One kept before drafts had a time (no `at`) is of unknown age: it is given this load's, so it still
+// comes back for a week, and then goes.
+function dropOldDrafts() {
+  const now = Date.now();
+  draftKeys().forEach((key) => {
+    const draft = storage(() => JSON.parse(localStorage.getItem(key)));
+    if (draft && draft.at === undefined) {
+      storage(() => localStorage.setItem(key, JSON.stringify({ ...draft, at: now })));
+    } else if (!(Math.abs(now - draft?.at) <= DRAFT_MAX_AGE_MS)) {  // in the future too: the clock was changed
+      storage(() => localStorage.removeItem(key));
+    }
+  });
+}
+
 function forgetDrafts() {
   loggingOut = true;
-  storage(() => Object.keys(localStorage).filter((key) => key.startsWith(DRAFT_PREFIX))
-    .forEach((key) => localStorage.removeItem(key)));
+  draftKeys().forEach((key) => storage(() => localStorage.removeItem(key)));
+}
+
+function draftKeys() {
+  return storage(() => Object.keys(localStorage).filter((key) => key.startsWith(DRAFT_PREFIX))) ?? [];
 }
 
 // localStorage may be refused (the browser's settings, its quota full): then no draft is kept.
@@ -244,5 +265,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
   document.querySelectorAll("[data-refresh-while-processing][id]").forEach(refreshWhileProcessing);
   document.querySelectorAll("form[data-forget-drafts]").forEach((form) => form.addEventListener("submit", forgetDrafts));
+  dropOldDrafts();
   document.querySelectorAll("form[data-keep-draft]").forEach(keepDraft);  // after the live preview
 });
