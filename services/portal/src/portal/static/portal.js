@@ -164,6 +164,9 @@ const DRAFT_SAVE_MS = 500;
 // A session lost on a Friday is back after a weekend or a few days off; a draft older than a week is
 // more likely forgotten than wanted (an issue deleted since, one finished in another browser).
 const DRAFT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+// The notice goes into its live region once the screen reader has taken in the page just loaded:
+// text put there while the page loads may not be announced.
+const DRAFT_NOTICE_MS = 1000;
 let loggingOut = false;  // a draft's save still to come must not outlive the logout
 
 function keepDraft(form) {
@@ -197,9 +200,8 @@ function keepDraft(form) {
     form.dispatchEvent(new Event("input"));  // the live preview follows
   };
   const notice = form.querySelector("[data-draft-notice]");
-  const text = document.createElement("p");
+  const said = notice.querySelector("[aria-live]");  // in the page, empty, from the start
   const discard = document.createElement("button");
-  text.textContent = notice.dataset.textRestored;
   discard.type = "button";
   discard.className = "secondary";
   discard.textContent = notice.dataset.textDiscard;
@@ -207,12 +209,17 @@ function keepDraft(form) {
     fill(shown);
     clearTimeout(timer);
     storage(() => localStorage.removeItem(key));
-    notice.hidden = true;
+    notice.classList.remove("notice");
+    said.textContent = "";
+    discard.remove();
     fields[0].focus();
   });
-  notice.replaceChildren(text, discard);
-  notice.hidden = false;
   fill(draft.texts);
+  setTimeout(() => {
+    notice.classList.add("notice");
+    said.textContent = notice.dataset.textRestored;
+    notice.append(discard);
+  }, DRAFT_NOTICE_MS);
 }
 
 // Every draft of this browser, not only this page's: a draft of an issue deleted since would stay.
