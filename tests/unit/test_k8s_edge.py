@@ -2,6 +2,7 @@
 hosts the configuration names over TLS and keeps the client's address; the public services' pods are
 reached by it, the services that call them and Prometheus alone."""
 
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -100,6 +101,22 @@ def test_the_edge_serves_tls_from_the_secret_and_keeps_the_clients_address():
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert f"--health-port={ports['health']}" in container["args"]
+
+
+def test_the_edge_pauses_before_stopping_and_is_given_the_time_to_drain():
+    """In a rollout the pod keeps accepting until the endpoints and the load balancer have let it go,
+    then nginx finishes what is in flight: a request may wait on a service for proxy_read_timeout."""
+    deployment, _ = edge()
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    sleep, seconds = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep == "sleep" and 3 <= int(seconds) <= 15
+    # The image's base is Debian's, whose coreutils has sleep (a distroless base would not).
+    dockerfile = REPO.joinpath("deploy", "containers", "nginx.Dockerfile").read_text()
+    assert re.search(r"^ARG BASE_IMAGE=python:[0-9.]+-slim$", dockerfile, re.M)
+    nginx_blocks = load_script(REPO / "deploy" / "local" / "nginx_blocks.py", "nginx_blocks_of_the_edge")
+    [read_timeout] = re.findall(r"proxy_read_timeout (\d+)s;", nginx_blocks.HTTP_BLOCK)
+    assert spec["terminationGracePeriodSeconds"] >= int(seconds) + int(read_timeout)
 
 
 def test_no_ingress_is_left():

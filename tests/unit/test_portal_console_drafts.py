@@ -71,11 +71,15 @@ def test_a_new_issue_and_one_saved_while_the_newsletter_is_down_keep_no_draft():
     assert down.status_code == 503 and draft_form(down.text) is None
 
 
-def test_the_notice_of_a_draft_put_back_is_in_the_editors_language_and_hidden_until_then():
+def test_the_notice_of_a_draft_put_back_is_in_the_editors_language_with_its_live_region_empty_until_then():
+    """The live region is in the page from the start, not hidden: portal.js puts the text into it."""
     page = issue_page(Issue(), headers={"Accept-Language": "fr"})
-    notice = re.search(r"<form [^>]*data-keep-draft.*?(<div [^>]*data-draft-notice[^>]*>)", page, re.S)
+    notice = re.search(
+        r"<form [^>]*data-keep-draft.*?(<div [^>]*data-draft-notice[^>]*>)(.*?)</div>", page, re.S
+    )
     assert notice, "the notice is not inside the form"
-    assert 'role="status"' in notice.group(1) and " hidden" in notice.group(1)
+    assert " hidden" not in notice.group(1) and 'role="status"' not in notice.group(1)
+    assert notice.group(2) == '<p aria-live="polite"></p>'
     assert 'data-text-restored="Le texte que vous aviez saisi ici sans l’enregistrer est de retour.' in page
     assert 'data-text-discard="L’abandonner et afficher le texte enregistré"' in page
 

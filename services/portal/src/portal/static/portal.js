@@ -161,6 +161,12 @@ function refreshWhileProcessing(part) {
 // dropped, never put over the newer text. Logging out here forgets them (a shared computer).
 const DRAFT_PREFIX = "portal-draft:";
 const DRAFT_SAVE_MS = 500;
+// A session lost on a Friday is back after a weekend or a few days off; a draft older than a week is
+// more likely forgotten than wanted (an issue deleted since, one finished in another browser).
+const DRAFT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+// The notice goes into its live region once the screen reader has taken in the page just loaded:
+// text put there while the page loads may not be announced.
+const DRAFT_NOTICE_MS = 1000;
 let loggingOut = false;  // a draft's save still to come must not outlive the logout
 
 function keepDraft(form) {
@@ -173,7 +179,7 @@ function keepDraft(form) {
   const save = () => {
     clearTimeout(timer);
     if (!loggingOut) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ base, texts: texts() })));
+      storage(() => localStorage.setItem(key, JSON.stringify({ base, at: Date.now(), texts: texts() })));
     }
   };
   form.addEventListener("input", () => {
@@ -194,9 +200,8 @@ function keepDraft(form) {
     form.dispatchEvent(new Event("input"));  // the live preview follows
   };
   const notice = form.querySelector("[data-draft-notice]");
-  const text = document.createElement("p");
+  const said = notice.querySelector("[aria-live]");  // in the page, empty, from the start
   const discard = document.createElement("button");
-  text.textContent = notice.dataset.textRestored;
   discard.type = "button";
   discard.className = "secondary";
   discard.textContent = notice.dataset.textDiscard;
@@ -204,18 +209,41 @@ function keepDraft(form) {
     fill(shown);
     clearTimeout(timer);
     storage(() => localStorage.removeItem(key));
-    notice.hidden = true;
+    notice.classList.remove("notice");
+    said.textContent = "";
+    discard.remove();
     fields[0].focus();
   });
-  notice.replaceChildren(text, discard);
-  notice.hidden = false;
   fill(draft.texts);
+  setTimeout(() => {
+    notice.classList.add("notice");
+    said.textContent = notice.dataset.textRestored;
+    notice.append(discard);
+  }, DRAFT_NOTICE_MS);
+}
+
+// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay.
+// One kept before drafts had a time (no `at`) is of unknown age: it is given this load's, so it still
+// comes back for a week, and then goes.
+function dropOldDrafts() {
+  const now = Date.now();
+  draftKeys().forEach((key) => {
+    const draft = storage(() => JSON.parse(localStorage.getItem(key)));
+    if (draft && draft.at === undefined) {
+      storage(() => localStorage.setItem(key, JSON.stringify({ ...draft, at: now })));
+    } else if (!(Math.abs(now - draft?.at) <= DRAFT_MAX_AGE_MS)) {  // in the future too: the clock was changed
+      storage(() => localStorage.removeItem(key));
+    }
+  });
 }
 
 function forgetDrafts() {
   loggingOut = true;
-  storage(() => Object.keys(localStorage).filter((key) => key.startsWith(DRAFT_PREFIX))
-    .forEach((key) => localStorage.removeItem(key)));
+  draftKeys().forEach((key) => storage(() => localStorage.removeItem(key)));
+}
+
+function draftKeys() {
+  return storage(() => Object.keys(localStorage).filter((key) => key.startsWith(DRAFT_PREFIX))) ?? [];
 }
 
 // localStorage may be refused (the browser's settings, its quota full): then no draft is kept.
@@ -244,5 +272,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
   document.querySelectorAll("[data-refresh-while-processing][id]").forEach(refreshWhileProcessing);
   document.querySelectorAll("form[data-forget-drafts]").forEach((form) => form.addEventListener("submit", forgetDrafts));
+  dropOldDrafts();
   document.querySelectorAll("form[data-keep-draft]").forEach(keepDraft);  // after the live preview
 });
