@@ -111,6 +111,10 @@ def run_together(stop: threading.Event, *loops: Callable[[threading.Event], None
         raise failures[0]
 
 
+# How long gunicorn lets its workers finish the requests in flight when told to stop (SIGTERM).
+GRACEFUL_TIMEOUT_S = 10
+
+
 def exec_gunicorn(
     app_factory: str, *, port: int, workers: int, host: str = "127.0.0.1", threads: int = 0
 ) -> None:
@@ -130,7 +134,7 @@ def exec_gunicorn(
         "--worker-tmp-dir",
         "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
         "--graceful-timeout",
-        "10",
+        str(GRACEFUL_TIMEOUT_S),
         "--no-control-socket",  # nothing uses it, and a read-only home could not hold it
         "--config",
         "python:accounts_common.gunicorn_hooks",
