@@ -432,3 +432,17 @@ def test_an_expired_upload_is_not_made_into_a_video(served, make_catalogue, tmp_
         "/v1/videos", json={"upload_url": upload_url, "title": {"en": "Late"}}, headers=editor()
     )
     assert answer.status_code == 422 and "upload_url" in answer.json["errors"]
+
+
+def test_a_job_given_back_by_stopping_workers_is_not_failed_for_it(served, tmp_path):
+    # A worker stopping (a deployment, a scale-down) gives its job back at once: that is no attempt of the
+    # job's, or a long transcode would fail "interrupted" after a few deployments.
+    video = submit(served, tus_upload(served, small_video(tmp_path / "s.mp4", size="320x240", seconds=0.5)))
+    stopping = threading.Event()
+    stopping.set()
+    for _ in range(served.catalogue.settings.transcoder_max_attempts + 1):
+        assert Transcoder(served.catalogue, "worker-stopping").run_once(stopping)
+        assert served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json["status"] == "processing"
+    assert Transcoder(served.catalogue, "worker-b").run_once()
+    done = served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json
+    assert (done["status"], done["failure"]) == ("ready", None)
