@@ -140,3 +140,25 @@ def test_a_new_video_from_an_upload_still_being_written_says_to_wait_next_to_the
     assert refused.status_code == 409 and f'value="{UPLOAD_PATH}"' in refused.text
     errors = re.search(r'<ul class="errors" id="upload-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Le fichier est encore en cours d’envoi" in errors.group(1)
+
+
+class TitleRequired(FakeEditor):
+    """The catalogue refusing a video's texts without a title in either language, as it does (422)."""
+
+    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+        if not (texts["title"]["en"] or texts["title"]["fr"]):
+            errors = {"title": ["A title in English, in French or both."]}
+            raise ApiError(422, "validation-error", "The request is not valid.", errors=errors)
+        super().edit(token, video_id, texts)
+
+
+def test_texts_saved_without_any_title_say_so_next_to_the_title_and_stay_on_the_page():
+    editor = TitleRequired()
+    client = staff_client(EditorIdentity(), editor=editor)
+    token = csrf_token(client, f"/console/videos/{UPLOAD}")
+    form = {**TEXTS, "csrf_token": token, "title_en": " ", "title_fr": ""}
+    refused = client.post(f"/console/videos/{UPLOAD}", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 400 and editor.saved == []
+    errors = re.search(r'<ul class="errors" id="title_en-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Donnez un titre à la vidéo." in errors.group(1)
+    assert ">Texte long</textarea>" in refused.text

@@ -85,8 +85,8 @@ def create() -> Response | tuple[str, int]:
     upload_id = upload_id_of(upload)
     if upload_id is None:
         return render_videos(values, {"upload": [gettext("Upload the video's file first.")]}, 400)
-    if not (texts["title"]["en"] or texts["title"]["fr"]):
-        return render_videos(values, {"title_en": [gettext("Give the video a title.")]}, 400)
+    if untitled := title_missing(texts):
+        return render_videos(values, untitled, 400)
     try:
         created = portal().editor.create(token(), upload_id, texts)
     except ServiceUnavailable:
@@ -97,6 +97,13 @@ def create() -> Response | tuple[str, int]:
         return render_videos(values, video_errors(error), 400 if error.status == 422 else 409)
     flash(gettext("The video is being transcoded: it can be published once it is ready."))
     return see_other("console_videos.video", video_id=created["id"])
+
+
+def title_missing(texts: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    """The form's error when it has a title in neither language (the catalogue refuses it), else none."""
+    if texts["title"]["en"] or texts["title"]["fr"]:
+        return {}
+    return {"title_en": [gettext("Give the video a title.")]}
 
 
 def video_errors(error: ApiError) -> dict[str, list[str]]:
@@ -137,6 +144,8 @@ def render_video(
 @staff_page(Role.CATALOGUE_EDITOR)
 def edit(video_id: UUID) -> Response | tuple[str, int]:
     texts = posted_texts()
+    if untitled := title_missing(texts):  # said next to the title, as for a new video
+        return render_video(str(video_id), texts, untitled, 400)
     try:
         portal().editor.edit(token(), str(video_id), texts)
     except ServiceUnavailable:  # the texts stay on their page, to save again in a moment
