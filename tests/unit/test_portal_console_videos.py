@@ -162,3 +162,46 @@ def test_texts_saved_without_any_title_say_so_next_to_the_title_and_stay_on_the_
     errors = re.search(r'<ul class="errors" id="title_en-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Donnez un titre à la vidéo." in errors.group(1)
     assert ">Texte long</textarea>" in refused.text
+
+
+class SharedVideo(FakeEditor):
+    """One video two editors open: a save changes the texts every later reader sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: dict[str, Any] = dict(FakeEditor.VIDEO)
+
+    def video(self, token: str, video_id: str) -> dict[str, object]:
+        return self.current
+
+    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+        super().edit(token, video_id, texts)
+        self.current = {**self.current, **texts}
+
+
+def read_copy(page: str) -> dict[str, str]:
+    """The hidden fields of the texts' form on a video's page (the CSRF token, the copy read)."""
+    form = re.search(rf'<form method="post" action="/console/videos/{UPLOAD}"(.*?)</form>', page, re.S)
+    assert form is not None
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(1)))
+
+
+def test_texts_saved_over_a_copy_another_editor_saved_since_are_refused_and_kept_to_save_again():
+    shared = SharedVideo()
+    first, second = (staff_client(EditorIdentity(), editor=shared) for _ in range(2))
+    path = f"/console/videos/{UPLOAD}"
+    opened_first, opened_second = read_copy(first.get(path).text), read_copy(second.get(path).text)
+    saved = second.post(path, data={**opened_second, **TEXTS, "description_fr": "Texte de l’autre"})
+    assert saved.status_code == 303 and len(shared.saved) == 1
+
+    mine = {**TEXTS, "title_en": "Mine"}
+    refused = first.post(path, data={**opened_first, **mine}, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 409 and len(shared.saved) == 1  # the other editor's text stays
+    assert "a été enregistrée à nouveau après que vous l’avez ouverte" in refused.text
+    assert 'value="Mine"' in refused.text  # what this editor typed is still there, to save again
+    as_saved = first.get(f"{path}?as=saved")  # the link to compare: the texts saved, no draft put back
+    assert f'href="{path}?as=saved"' in refused.text and "data-keep-draft" not in as_saved.text
+    assert 'value="Exercise"' in as_saved.text and "Texte de l’autre</textarea>" in as_saved.text
+
+    again = first.post(path, data={**read_copy(refused.text), **mine})
+    assert again.status_code == 303 and shared.saved[-1]["title"]["en"] == "Mine"
