@@ -5,6 +5,7 @@ import io
 import pytest
 from flask import Flask
 
+from accounts_common.problems import Problem
 from catalogue.entrypoints.delivery import StoredFile, file_response
 
 CONTENT = bytes(range(256))
@@ -34,3 +35,19 @@ def test_if_range_compares_strongly():
     weak = answer(Range="bytes=0-9", **{"If-Range": f'W/"{SHA}"'})
     assert (strong.status_code, strong.content_length) == (206, 10)
     assert (weak.status_code, weak.content_length) == (200, len(CONTENT))
+
+
+@pytest.mark.parametrize("header", ["items=0-9", "pages=1", "none"])
+def test_a_range_of_a_unit_other_than_bytes_is_ignored_and_the_whole_file_sent(header):
+    # RFC 9110 §14.2: an origin server MUST ignore a Range of a unit it does not understand (as nginx
+    # does when it serves the bytes): the whole file, never a 416.
+    response = answer(Range=header)
+    assert (response.status_code, response.content_length) == (200, len(CONTENT))
+    assert "Content-Range" not in response.headers
+
+
+def test_a_malformed_or_unsatisfiable_byte_range_is_still_416():
+    for header in ("bytes=300-", "bytes=5-4", "bytes=a-b"):
+        with pytest.raises(Problem) as refused:
+            answer(Range=header)
+        assert refused.value.status == 416, header

@@ -14,7 +14,7 @@ from catalogue.domain.playback import preview_rendition
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
 from catalogue.domain.videos import Rendition, Video, download_filename
 from catalogue.entrypoints.delivery import repr_digest
-from catalogue.entrypoints.schemas import VideoEdit
+from catalogue.entrypoints.schemas import VideoEdit, VideoIngest, VideoSubmit
 
 KEY = b"k" * 32
 
@@ -233,3 +233,22 @@ def test_an_edit_changes_only_the_languages_sent():
         "location": "Mons",
     }
     assert VideoEdit().load({"title": {"en": "", "fr": "Salut"}}) == {"title_en": "", "title_fr": "Salut"}
+
+
+def test_a_text_of_blanks_alone_is_no_text_so_the_other_language_shows():
+    # A title or description of spaces in one language would be "there" (the pages show a text in the
+    # visitor's language, else the other one): a blank title, the French one hidden.
+    assert VideoEdit().load({"title": {"en": "  ", "fr": "Salut"}, "description": {"fr": " \n "}}) == {
+        "title_en": "",
+        "title_fr": "Salut",
+        "description_fr": "",
+    }
+    upload = f"https://catalogue.example/v1/uploads/{uuid.UUID(int=3)}"
+    submitted = VideoSubmit().load({"upload_url": upload, "title": {"en": " ", "fr": " Salut"},
+                                    "description": {"en": "\t", "fr": "Texte"}})  # fmt: skip
+    assert (submitted.title.best("en"), submitted.description.best("en")) == (" Salut", "Texte")
+    rendition = {"label": "HD", "container": "mp4", "codec": "h264", "width": 2, "height": 2, "bitrate": 1,
+                 "path": "a.mp4"}  # fmt: skip
+    dated = {"published_at": "2021-02-11T14:00:00Z", "duration": 1, "renditions": [rendition]}
+    imported = VideoIngest().load({"title": {"en": "Hello", "fr": "   "}, **dated})
+    assert imported.title.best("fr") == "Hello"

@@ -140,3 +140,68 @@ def test_a_new_video_from_an_upload_still_being_written_says_to_wait_next_to_the
     assert refused.status_code == 409 and f'value="{UPLOAD_PATH}"' in refused.text
     errors = re.search(r'<ul class="errors" id="upload-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Le fichier est encore en cours d’envoi" in errors.group(1)
+
+
+class TitleRequired(FakeEditor):
+    """The catalogue refusing a video's texts without a title in either language, as it does (422)."""
+
+    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+        if not (texts["title"]["en"] or texts["title"]["fr"]):
+            errors = {"title": ["A title in English, in French or both."]}
+            raise ApiError(422, "validation-error", "The request is not valid.", errors=errors)
+        super().edit(token, video_id, texts)
+
+
+def test_texts_saved_without_any_title_say_so_next_to_the_title_and_stay_on_the_page():
+    editor = TitleRequired()
+    client = staff_client(EditorIdentity(), editor=editor)
+    token = csrf_token(client, f"/console/videos/{UPLOAD}")
+    form = {**TEXTS, "csrf_token": token, "title_en": " ", "title_fr": ""}
+    refused = client.post(f"/console/videos/{UPLOAD}", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 400 and editor.saved == []
+    errors = re.search(r'<ul class="errors" id="title_en-errors">(.*?)</ul>', refused.text, re.S)
+    assert errors and "Donnez un titre à la vidéo." in errors.group(1)
+    assert ">Texte long</textarea>" in refused.text
+
+
+class SharedVideo(FakeEditor):
+    """One video two editors open: a save changes the texts every later reader sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: dict[str, Any] = dict(FakeEditor.VIDEO)
+
+    def video(self, token: str, video_id: str) -> dict[str, object]:
+        return self.current
+
+    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+        super().edit(token, video_id, texts)
+        self.current = {**self.current, **texts}
+
+
+def read_copy(page: str) -> dict[str, str]:
+    """The hidden fields of the texts' form on a video's page (the CSRF token, the copy read)."""
+    form = re.search(rf'<form method="post" action="/console/videos/{UPLOAD}"(.*?)</form>', page, re.S)
+    assert form is not None
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(1)))
+
+
+def test_texts_saved_over_a_copy_another_editor_saved_since_are_refused_and_kept_to_save_again():
+    shared = SharedVideo()
+    first, second = (staff_client(EditorIdentity(), editor=shared) for _ in range(2))
+    path = f"/console/videos/{UPLOAD}"
+    opened_first, opened_second = read_copy(first.get(path).text), read_copy(second.get(path).text)
+    saved = second.post(path, data={**opened_second, **TEXTS, "description_fr": "Texte de l’autre"})
+    assert saved.status_code == 303 and len(shared.saved) == 1
+
+    mine = {**TEXTS, "title_en": "Mine"}
+    refused = first.post(path, data={**opened_first, **mine}, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 409 and len(shared.saved) == 1  # the other editor's text stays
+    assert "a été enregistrée à nouveau après que vous l’avez ouverte" in refused.text
+    assert 'value="Mine"' in refused.text  # what this editor typed is still there, to save again
+    as_saved = first.get(f"{path}?as=saved")  # the link to compare: the texts saved, no draft put back
+    assert f'href="{path}?as=saved"' in refused.text and "data-keep-draft" not in as_saved.text
+    assert 'value="Exercise"' in as_saved.text and "Texte de l’autre</textarea>" in as_saved.text
+
+    again = first.post(path, data={**read_copy(refused.text), **mine})
+    assert again.status_code == 303 and shared.saved[-1]["title"]["en"] == "Mine"

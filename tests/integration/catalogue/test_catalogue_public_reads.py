@@ -115,3 +115,19 @@ def test_an_editors_preview_of_an_unpublished_video_stays_private(catalogue_clie
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "private, max-age=0"
     assert "Authorization" in response.headers["Vary"]
+
+
+def test_an_editors_list_shows_a_withdrawn_video_before_the_published_ones_however_dated(
+    catalogue_client, media_root
+):
+    # The console lists "videos not yet published first, then the newest": a video withdrawn keeps its
+    # date, and must not sink below every video published since (page after page of them).
+    tag = unique_word()
+    older = add_video(catalogue_client, media_root, tags=[tag], published_at="2020-01-01T00:00:00+00:00")
+    newer = add_video(catalogue_client, media_root, tags=[tag], published_at="2030-01-01T00:00:00+00:00")
+    withdrawal = catalogue_client.delete(f"/v1/videos/{older['id']}/publication", headers=editor())
+    assert withdrawal.status_code == 204
+    response = catalogue_client.get("/v1/videos", query_string={"tag": tag}, headers=editor())
+    assert [item["id"] for item in response.json["items"]] == [older["id"], newer["id"]]
+    public = catalogue_client.get("/v1/videos", query_string={"tag": tag})
+    assert [item["id"] for item in public.json["items"]] == [newer["id"]]

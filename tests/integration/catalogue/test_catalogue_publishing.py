@@ -432,3 +432,35 @@ def test_an_expired_upload_is_not_made_into_a_video(served, make_catalogue, tmp_
         "/v1/videos", json={"upload_url": upload_url, "title": {"en": "Late"}}, headers=editor()
     )
     assert answer.status_code == 422 and "upload_url" in answer.json["errors"]
+
+
+def test_a_job_given_back_by_stopping_workers_is_not_failed_for_it(served, tmp_path):
+    # A worker stopping (a deployment, a scale-down) gives its job back at once: that is no attempt of the
+    # job's, or a long transcode would fail "interrupted" after a few deployments.
+    video = submit(served, tus_upload(served, small_video(tmp_path / "s.mp4", size="320x240", seconds=0.5)))
+    stopping = threading.Event()
+    stopping.set()
+    for _ in range(served.catalogue.settings.transcoder_max_attempts + 1):
+        assert Transcoder(served.catalogue, "worker-stopping").run_once(stopping)
+        assert served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json["status"] == "processing"
+    assert Transcoder(served.catalogue, "worker-b").run_once()
+    done = served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json
+    assert (done["status"], done["failure"]) == ("ready", None)
+
+
+def test_a_submission_sent_twice_answers_the_one_video_made(served, served_identity, identity_pool, tmp_path):
+    # A form sent twice (a double click), or sent again after a timeout: the upload is already that
+    # editor's video, which is the answer, not a refusal that sends the editor to upload it again.
+    upload_url = tus_upload(served, small_video(tmp_path / "twice.mp4", size="320x240", seconds=0.5))
+    first = submit(served, upload_url)
+    body = {"upload_url": upload_url, "title": {"en": f"Ministers meet {first['word']}"}}
+    again = served.client.post("/v1/videos", json=body, headers=editor())
+    assert (again.status_code, again.json["id"]) == (202, first["id"]), again.json
+    with psycopg.connect(served.catalogue.settings.database_url) as conn:
+        made = conn.execute("SELECT count(*) FROM videos WHERE title_en LIKE %s", (f"%{first['word']}",))
+        assert made.fetchone() == (1,)
+    other = bearer(
+        staff_token(served_identity.app.extensions["identity"], identity_pool, Role.CATALOGUE_EDITOR)
+    )
+    refused = served.client.post("/v1/videos", json=body, headers=other)  # not theirs: nothing to see
+    assert refused.status_code == 422 and "upload_url" in refused.json["errors"]

@@ -61,15 +61,18 @@ def extend_lease(conn: psycopg.Connection, job: Job, worker: str, lease_s: float
     return row is not None
 
 
-def release_job(conn: psycopg.Connection, job: Job, worker: str, retry_after_s: float = 0) -> None:
+def release_job(
+    conn: psycopg.Connection, job: Job, worker: str, retry_after_s: float = 0, *, counted: bool = True
+) -> None:
     """Give the job back: another worker may take it at once (the worker stops), or `retry_after_s`
-    seconds from now (it failed for a reason that may pass)."""
+    seconds from now (it failed for a reason that may pass). Not `counted`, the attempt is the job's
+    no more: a worker that stops (a deployment) is no failure of the job's."""
     conn.execute(
         """UPDATE transcode_jobs
            SET lease_expires_at = CASE WHEN %(after)s > 0 THEN now() + make_interval(secs => %(after)s) END,
-               worker = NULL
+               worker = NULL, attempts = attempts - CASE WHEN %(counted)s THEN 0 ELSE 1 END
            WHERE video_id = %(video)s AND worker = %(worker)s AND finished_at IS NULL""",
-        {"after": retry_after_s, "video": job.video_id, "worker": worker},
+        {"after": retry_after_s, "video": job.video_id, "worker": worker, "counted": counted},
     )
 
 

@@ -73,10 +73,22 @@ OTHER_HITS = f"""
 COUNT_ALL = f"SELECT count(*) AS total FROM videos v WHERE {FILTERS}"
 
 
-BROWSE = f"""
+NEWEST = "v.published_at DESC, v.id DESC"
+
+
+def _browse(order: str) -> str:
+    return f"""
     SELECT {VIDEO_COLUMNS} FROM videos v WHERE {FILTERS}
-    ORDER BY v.published_at DESC, v.id DESC
+    ORDER BY {order}
     LIMIT %(limit)s OFFSET %(offset)s"""
+
+
+BROWSE = _browse(NEWEST)
+
+
+# An editor's list (every status): the videos not yet published first, then the newest. A withdrawn
+# video keeps its date, and would otherwise sink below every video published since.
+BROWSE_EVERYTHING = _browse(f"v.status = 'published', {NEWEST}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +151,7 @@ def search_videos(conn: psycopg.Connection, query: SearchQuery) -> SearchPage:
         if query.text.strip():
             return _search(cursor, query, params)
         count = cursor.execute(COUNT_ALL, params).fetchone()
-        rows = cursor.execute(BROWSE, params).fetchall()
+        rows = cursor.execute(BROWSE_EVERYTHING if query.everything else BROWSE, params).fetchall()
     return SearchPage([video_of(row) for row in rows], count["total"] if count else 0)
 
 

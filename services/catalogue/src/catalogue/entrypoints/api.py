@@ -122,7 +122,8 @@ class Videos(MethodView):
     )
     def post(self, submission: Submission) -> dict[str, Any]:
         """Catalogue editors: make a video of a finished tus upload; it is transcoded, then ready to
-        publish (follow `status` and `progress` on its detail)."""
+        publish (follow `status` and `progress` on its detail). An upload already made into a video of
+        theirs (a request sent again) answers that video."""
         video = publishing.submit(catalogue(), current_principal(), submission)
         return {"id": video.id, "status": video.status}
 

@@ -75,14 +75,17 @@ def file_response(
 
 
 def requested_range(stored: StoredFile) -> ByteRange | None:
-    """The single range asked for, None for the whole file (no Range, or an If-Range that no longer
-    matches); a 416 problem when the range is malformed, multiple or outside the file."""
+    """The single range asked for, None for the whole file (no Range, a unit other than bytes, or an
+    If-Range that no longer matches); a 416 problem when the range is malformed, multiple or outside
+    the file."""
     header = request.headers.get("Range")
     if header is None:
         return None
     if_range = request.headers.get("If-Range")
     if if_range is not None and if_range.strip() != f'"{stored.etag}"':
         return None  # a strong validator is required; dates and other tags get the whole file
+    if header.partition("=")[0].strip().lower() != "bytes":
+        return None  # RFC 9110 §14.2: a unit not understood MUST be ignored (as nginx does)
     try:
         return parse_range(header, stored.size)
     except UnsatisfiableRange as error:

@@ -21,6 +21,12 @@ CHECKSUM = WholeMatch(r"^[0-9a-f]{64}$", error="A SHA-256 checksum in lower-case
 CONTAINER = WholeMatch(r"^[a-z0-9]{1,16}$", error="A container name such as mp4 or mxf.")
 
 
+def filled(text: str) -> str:
+    """A title or description as kept: blanks alone are no text, so the other language's shows instead
+    (Localized.best, the portal's pages) rather than a blank one."""
+    return text if text.strip() else ""
+
+
 def text(max_length: int, **kwargs) -> fields.String:  # type: ignore[no-untyped-def]
     return fields.String(validate=validate.Length(max=max_length), **kwargs)
 
@@ -64,7 +70,7 @@ class LocalizedTitle(Schema):
 
     @post_load
     def to_text(self, data, **kwargs) -> Localized:  # type: ignore[no-untyped-def]
-        return Localized(data["en"], data["fr"])
+        return Localized(filled(data["en"]), filled(data["fr"]))
 
 
 class LocalizedDescription(Schema):
@@ -73,7 +79,7 @@ class LocalizedDescription(Schema):
 
     @post_load
     def to_text(self, data, **kwargs) -> Localized:  # type: ignore[no-untyped-def]
-        return Localized(data["en"], data["fr"])
+        return Localized(filled(data["en"]), filled(data["fr"]))
 
 
 class LocalizedEdit(Schema):
@@ -207,7 +213,7 @@ class VideoEdit(Schema):
         changes = {key: value for key, value in data.items() if key not in ("title", "description")}
         for name in ("title", "description"):
             for language, text in data.get(name, {}).items():
-                changes[f"{name}_{language}"] = text
+                changes[f"{name}_{language}"] = filled(text)
         if "tags" in data:
             changes["tags"] = sorted({normalise_tag(tag) for tag in data["tags"]} - {""})
         return changes

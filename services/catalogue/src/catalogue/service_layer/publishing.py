@@ -47,8 +47,12 @@ def master_key(video_id: UUID) -> str:
 def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -> Video:
     """Make a video of a finished upload: its bytes become the master, a transcoding job is queued.
     Writers and the upload's row are locked first; a video that cannot be recorded undoes the master,
-    and the upload stays as it was, to submit again."""
+    and the upload stays as it was, to submit again. An upload the editor made into a video already
+    (a form sent twice, or again after a timeout) answers that video, as the first submission did."""
     upload = _finished_upload(catalogue, principal, submission.upload_id)
+    if upload.video_id is not None:
+        with catalogue.pool.connection() as conn:
+            return _found(conn, upload.video_id)  # uploads.video_id goes with its video (ON DELETE SET NULL)
     try:
         with catalogue.uploads.locked(upload):
             video = _make_video(catalogue, principal, submission, upload)
@@ -61,13 +65,14 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
 
 
 def _finished_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload:
-    """The caller's upload, unexpired and whole; InvalidIngest otherwise."""
+    """The caller's upload, unexpired and whole, or made into a video already; InvalidIngest otherwise."""
     with catalogue.pool.connection() as conn:
         upload = upload_store.find_upload(conn, upload_id)
+    if upload is not None and upload.account_id == principal.account_id and upload.video_id is not None:
+        return upload
     if (
         upload is None
         or upload.account_id != principal.account_id
-        or upload.video_id is not None
         or uploads.expires_at(catalogue, upload) <= datetime.now(UTC)
     ):
         raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})

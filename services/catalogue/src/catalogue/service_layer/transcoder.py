@@ -237,8 +237,9 @@ class Transcoder:
             self._fail(job, f"Transcoding failed {job.attempts} times; the last time: {describe(error)}")
 
     def _release(self, job: Job) -> None:
+        """The worker stops: the job goes back at once, and this attempt does not count against it."""
         with self.catalogue.pool.connection() as conn:
-            job_store.release_job(conn, job, self.worker)
+            job_store.release_job(conn, job, self.worker, counted=False)
         JOBS.labels("released").inc()
 
 

@@ -20,7 +20,7 @@ from wtforms import ValidationError
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.adapters.uploads import REQUEST_HEADERS
-from portal.entrypoints.pages.console import render_console, staff_page, token
+from portal.entrypoints.pages.console import draft_base, render_console, staff_page, token
 from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
 
@@ -85,8 +85,8 @@ def create() -> Response | tuple[str, int]:
     upload_id = upload_id_of(upload)
     if upload_id is None:
         return render_videos(values, {"upload": [gettext("Upload the video's file first.")]}, 400)
-    if not (texts["title"]["en"] or texts["title"]["fr"]):
-        return render_videos(values, {"title_en": [gettext("Give the video a title.")]}, 400)
+    if untitled := title_missing(texts):
+        return render_videos(values, untitled, 400)
     try:
         created = portal().editor.create(token(), upload_id, texts)
     except ServiceUnavailable:
@@ -97,6 +97,13 @@ def create() -> Response | tuple[str, int]:
         return render_videos(values, video_errors(error), 400 if error.status == 422 else 409)
     flash(gettext("The video is being transcoded: it can be published once it is ready."))
     return see_other("console_videos.video", video_id=created["id"])
+
+
+def title_missing(texts: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    """The form's error when it has a title in neither language (the catalogue refuses it), else none."""
+    if texts["title"]["en"] or texts["title"]["fr"]:
+        return {}
+    return {"title_en": [gettext("Give the video a title.")]}
 
 
 def video_errors(error: ApiError) -> dict[str, list[str]]:
@@ -116,41 +123,71 @@ def video_errors(error: ApiError) -> dict[str, list[str]]:
 @blp.get("/<uuid:video_id>")
 @staff_page(Role.CATALOGUE_EDITOR)
 def video(video_id: UUID) -> tuple[str, int]:
-    return render_video(str(video_id), None, {})
+    """The video's page; `?as=saved`, opened beside an editor's refused save to compare, shows its texts
+    as saved, keeping no draft in the browser (that editor's text kept would be put back over them)."""
+    return render_video(str(video_id), None, {}, as_saved=request.args.get("as") == "saved")
 
 
 def render_video(
-    video_id: str, texts: dict[str, Any] | None, errors: dict[str, list[str]], status: int = 200
-) -> tuple[str, int]:
+    video_id: str, texts: dict[str, Any] | None, errors: dict[str, list[str]], status: int = 200,
+    *, found: dict[str, Any] | None = None, read: str | None = None, saved_since: bool = False,
+    as_saved: bool = False,
+) -> tuple[str, int]:  # fmt: skip
+    """The video's page; `read`: the copy of its texts the form's were typed over, when not `found`'s;
+    `saved_since` links the video as saved, for an editor whose save came second to compare."""
+    found = found or video_or_404(video_id)
+    return render_console(
+        "video.html", video=found, texts=texts or found, errors=errors, video_languages=LANGUAGES,
+        read=read, saved_since=saved_since, as_saved=as_saved,
+    ), status  # fmt: skip
+
+
+def video_or_404(video_id: str) -> dict[str, Any]:
     try:
-        found = portal().editor.video(token(), video_id)
+        return portal().editor.video(token(), video_id)
     except ApiError as error:
         if error.status != 404:
             raise
         abort(404)
-    return render_console(
-        "video.html", video=found, texts=texts or found, errors=errors, video_languages=LANGUAGES
-    ), status
+
+
+def texts_read(video: dict[str, Any]) -> str:
+    """Which copy of the video's texts a form is typed over (the catalogue answers no version)."""
+    return draft_base(video, "title", "description")
 
 
 @blp.post("/<uuid:video_id>")
 @staff_page(Role.CATALOGUE_EDITOR)
 def edit(video_id: UUID) -> Response | tuple[str, int]:
-    texts = posted_texts()
+    """Save the texts, all four, over the copy the form was typed over: one saved since (by another
+    editor, in another tab) is not overwritten unseen; the texts typed stay, now over that copy."""
+    texts, read = posted_texts(), request.form.get("texts_read", "")
+    if untitled := title_missing(texts):  # said next to the title, as for a new video
+        return render_video(str(video_id), texts, untitled, 400, read=read)
     try:
+        if read and texts_read(current := video_or_404(str(video_id))) != read:
+            message = {FORM: [saved_since_message()]}
+            return render_video(str(video_id), texts, message, 409, found=current, saved_since=True)
         portal().editor.edit(token(), str(video_id), texts)
     except ServiceUnavailable:  # the texts stay on their page, to save again in a moment
         unknown, errors = {"id": str(video_id), "title": texts["title"]}, {FORM: [catalogue_unavailable()]}
-        return render_console("video.html", video=unknown, texts=texts, errors=errors,
+        return render_console("video.html", video=unknown, texts=texts, errors=errors, read=read,
                               video_languages=LANGUAGES, state_unknown=True), 503  # fmt: skip
     except ApiError as error:
         if error.status == 404:
             abort(404)
         if error.status != 422:
             raise
-        return render_video(str(video_id), texts, video_errors(error), 400)
+        return render_video(str(video_id), texts, video_errors(error), 400, read=read)
     flash(gettext("The video's texts are saved."))
     return see_other("console_videos.video", video_id=video_id)
+
+
+def saved_since_message() -> str:
+    return gettext(
+        "This video was saved again after you opened it (by someone else, or in another tab). Your texts "
+        "below are not saved yet: compare them with the video as saved, then save again to replace its texts."
+    )
 
 
 def catalogue_unavailable() -> str:
