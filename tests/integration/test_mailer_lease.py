@@ -12,7 +12,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from accounts_common.retry_policy import TransientError
-from mailer.adapters import claims
+from mailer.adapters import claims, deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
@@ -21,7 +21,7 @@ from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
-from tests.integration.test_mailer_dispatch import pending, statuses
+from tests.integration.test_mailer_dispatch import pending, results, statuses
 from tests.support.polling import wait_for
 from tests.support.sink import PrivateSink
 
@@ -141,3 +141,25 @@ def test_a_worker_retrying_its_own_batch_is_not_held_by_its_own_lease(mailer_poo
         a.close()
     assert retried.exception() is None
     assert subjects_sent_to(sink, recipient) == ["own, retried"]
+
+
+def test_giving_up_on_an_email_another_worker_sent_meanwhile_leaves_it_sent(mailer_pool, sink):
+    """B's retries found the email held by A until B gave up on it (the consumer dead-letters it and
+    tells the mailer); A had sent it meanwhile. It stays sent: no EmailFailed for a mail delivered, and
+    the dead letter leaves support's list rather than being replayed into a second copy."""
+    recipient = f"gave-up-{uuid.uuid4().hex[:8]}@example.org"
+    email = pending(recipient, "by A", kind="newsletter")
+    a = worker(mailer_pool, sink)
+    try:
+        a.submit(email)
+        a.finish_batch()
+    finally:
+        a.close()
+    assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 1)}
+
+    DeliveryLog(mailer_pool).mark_failed(email.event_id, "still failing after 3600s", permanent=True)
+
+    assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 1)}
+    assert [event_type for event_type, _ in results(mailer_pool, [email])] == ["EmailDelivered"]
+    with mailer_pool.connection() as conn:
+        assert deliveries.sent_events(conn, [email.event_id]) == {email.event_id}

@@ -105,13 +105,16 @@ class DeliveryLog:
     def mark_failed(self, event_id: str, error: str, *, permanent: bool, hard: bool = False) -> None:
         """The attempt failed: 'retrying' when it may pass later, 'failed' when given up, and then, once,
         EmailFailed; a hard bounce also suppresses the address. The attempt was made when it was
-        claimed (the row's updated_at until this update)."""
+        claimed (the row's updated_at until this update). A mail sent or skipped meanwhile (the
+        consumer gives up on an event another worker held, and sent, while it retried) stays so."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
                 """SELECT kind, account_id, recipient, status, updated_at FROM deliveries
                    WHERE event_id = %s FOR UPDATE""",
                 (event_id,),
             ).fetchone()
+            if row is not None and row[3] in ("sent", "skipped"):
+                return
             conn.execute(
                 "UPDATE deliveries SET status = %s, last_error = %s, updated_at = now() WHERE event_id = %s",
                 ("failed" if permanent else "retrying", error[:MAX_ERROR_LENGTH], event_id),
