@@ -274,11 +274,14 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     """
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
     conn.execute("DELETE FROM newsletter_subscriptions WHERE account_id = %s", (account_id,))
-    # A suppression is the address (and the reply that named it): it goes while the log still says whose.
+    # A suppression is the address (and the reply that named it): it goes while the log still says
+    # whose, or by the account it keeps once the account's mails have expired from the log.
     conn.execute(
-        """DELETE FROM suppressions WHERE address IN (SELECT lower(recipient) FROM deliveries
-                                                      WHERE account_id = %s AND recipient IS NOT NULL)""",
-        (account_id,),
+        """DELETE FROM suppressions
+           WHERE account_id = %(account)s
+              OR address IN (SELECT lower(recipient) FROM deliveries
+                             WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
+        {"account": account_id},
     )
     cursor = conn.execute(
         """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
