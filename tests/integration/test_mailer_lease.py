@@ -19,7 +19,7 @@ from mailer.adapters.smtp import SmtpSender
 from mailer.domain.messages import OutgoingEmail
 from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
-from mailer.service_layer.dispatch import Dispatcher, PendingEmail
+from mailer.service_layer.dispatch import FIRST_CLAIM, Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
 from tests.integration.test_mailer_dispatch import pending, results, statuses
 from tests.support.polling import wait_for
@@ -163,3 +163,23 @@ def test_giving_up_on_an_email_another_worker_sent_meanwhile_leaves_it_sent(mail
     assert [event_type for event_type, _ in results(mailer_pool, [email])] == ["EmailDelivered"]
     with mailer_pool.connection() as conn:
         assert deliveries.sent_events(conn, [email.event_id]) == {email.event_id}
+
+
+def test_a_dispatcher_closed_mid_batch_ends_the_batch_instead_of_holding_its_leases(mailer_pool, sink):
+    """The consumer stopped on an error between two records (a dead letter Kafka refused) and never
+    called finish_batch: closing the dispatcher sends and marks what it had claimed, fails the rest
+    (their events are not committed) and returns, rather than renewing the batch's leases for ever."""
+    tag = uuid.uuid4().hex[:8]
+    emails = [pending(f"stopped-{n}-{tag}@example.org", f"mail {n}") for n in range(FIRST_CLAIM + 1)]
+    a = worker(mailer_pool, sink)
+    for email in emails:
+        a.submit(email)
+    closing = threading.Thread(target=a.close, daemon=True)
+    closing.start()
+    closing.join(15)
+
+    assert not closing.is_alive(), "the dispatcher closed"
+    claimed, unclaimed = emails[:FIRST_CLAIM], emails[FIRST_CLAIM:]
+    assert [email.future.exception(0) for email in claimed] == [None] * FIRST_CLAIM
+    assert all(isinstance(email.future.exception(0), TransientError) for email in unclaimed)
+    assert statuses(mailer_pool, emails) == {email.event_id: ("sent", 1) for email in claimed}
