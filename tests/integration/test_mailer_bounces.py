@@ -241,6 +241,7 @@ def test_erasing_an_account_erases_its_suppression_after_its_mails_expired_from_
             (mail.event_id,),
         )
         delete_expired(conn, Settings.from_env().housekeeping())
-        assert conn.execute("SELECT 1 FROM deliveries WHERE event_id = %s", (mail.event_id,)).fetchone() is None
+        expired = conn.execute("SELECT 1 FROM deliveries WHERE event_id = %s", (mail.event_id,)).fetchone()
+        assert expired is None, "the log forgot the mail"
         deliveries.erase_account(conn, account)
         assert suppressions.suppressed_among(conn, [recipient]) == set()
