@@ -84,6 +84,13 @@ def test_a_permanent_failure_that_blames_our_mail_not_the_mailbox_is_soft():
     ]
 
 
+def test_a_forwarded_recipients_failure_that_blames_our_mail_is_soft_under_its_original_address():
+    forwarded = dsn(("forwarded@elsewhere.example", "5.7.1")).replace(
+        b"Final-Recipient:", b"Original-Recipient: rfc822; ours@example.org\nFinal-Recipient:"
+    )
+    assert parse(forwarded).bounces == [Bounce("ours@example.org", False)]
+
+
 def test_a_message_that_is_no_bounce_names_nobody():
     ordinary = b"From: ana@example.org\r\nTo: news@example.org\r\nSubject: thanks\r\n\r\nLovely issue!\r\n"
     assert parse(ordinary).bounces == []

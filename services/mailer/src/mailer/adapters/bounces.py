@@ -66,20 +66,20 @@ SPARES_THE_MAILBOX = re.compile(r"^5\.(2\.[2-4]|[3567]\.\d{1,3})\b")
 
 
 def _spared_mailboxes(message: Message) -> set[str]:
-    """The recipients (lower-cased) whose every failure a delivery-status part gives a Status that
-    spares the mailbox."""
+    """The recipients (lower-cased; by their original and final addresses, either of which the
+    detector may name) whose every failure a delivery-status part gives a Status sparing the mailbox."""
     statuses: dict[str, set[bool]] = {}
     for part in message.walk():
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
         for fields in part.get_payload():
-            if not isinstance(fields, Message):
+            action = str(fields.get("Action", "")).lower() if isinstance(fields, Message) else ""
+            if not action.startswith("fail"):
                 continue
-            recipient = fields.get("Final-Recipient") or fields.get("Original-Recipient")
-            if recipient and fields.get("Status"):
-                address = _text(str(recipient).partition(";")[2]).lower()
-                spared = bool(SPARES_THE_MAILBOX.match(str(fields["Status"]).strip()))
-                statuses.setdefault(address, set()).add(spared)
+            spared = bool(SPARES_THE_MAILBOX.match(str(fields.get("Status", "")).strip()))
+            for recipient in (fields.get("Original-Recipient"), fields.get("Final-Recipient")):
+                if recipient:
+                    statuses.setdefault(_text(str(recipient).partition(";")[2]).lower(), set()).add(spared)
     return {address for address, spared in statuses.items() if spared == {True}}
 
 
