@@ -6,6 +6,7 @@ import dataclasses
 import mailbox
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -244,4 +245,41 @@ def test_erasing_an_account_erases_its_suppression_after_its_mails_expired_from_
         expired = conn.execute("SELECT 1 FROM deliveries WHERE event_id = %s", (mail.event_id,)).fetchone()
         assert expired is None, "the log forgot the mail"
         deliveries.erase_account(conn, account)
+        assert suppressions.suppressed_among(conn, [recipient]) == set()
+
+
+def test_a_bounce_read_while_its_account_is_erased_leaves_no_suppression(mailer_pool, monkeypatch):
+    """The bounce's transaction found the mail, then the erasure ran before it suppressed the address:
+    the erasure must still forget the address, whichever commits first."""
+    recipient = f"erased-meanwhile-{uuid.uuid4().hex[:8]}@example.org"
+    account, message_id = uuid.uuid4(), f"<{uuid.uuid4().hex}@multimedia.localhost>"
+    mail = SentMail(str(uuid.uuid4()), recipient, account_id=account)
+    with mailer_pool.connection() as conn:
+        claims.claim(conn, [mail])
+        deliveries.mark_sent(conn, [(mail.event_id, message_id)], newsletters=False)
+    found, go_on = threading.Event(), threading.Event()
+    suppress = suppressions.suppress
+
+    def suppress_once_erasure_started(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found.set()
+        go_on.wait(10)
+        suppress(*args, **kwargs)
+
+    monkeypatch.setattr(suppressions, "suppress", suppress_once_erasure_started)
+    report = BounceReport([Bounce(recipient, True)], [message_id])
+    bounce = threading.Thread(target=record_report, args=(mailer_pool, DELIVERY_RESULTS, report))
+    bounce.start()
+    assert found.wait(10)
+
+    def erase() -> None:
+        with mailer_pool.connection() as conn:
+            deliveries.erase_account(conn, account)
+
+    erasure = threading.Thread(target=erase)
+    erasure.start()
+    erasure.join(1)  # it ends here, or waits for the bounce's transaction
+    go_on.set()
+    bounce.join(10)
+    erasure.join(10)
+    with mailer_pool.connection() as conn:
         assert suppressions.suppressed_among(conn, [recipient]) == set()

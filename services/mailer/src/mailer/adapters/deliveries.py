@@ -291,4 +291,6 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
                                       WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
         {"account": account_id},
     )
+    # A suppression made meanwhile, by a bounce (or a refusal) whose row the update above waited for.
+    conn.execute("DELETE FROM suppressions WHERE account_id = %s", (account_id,))
     return cursor.rowcount
