@@ -73,14 +73,17 @@ def _spared_mailboxes(message: Message) -> set[str]:
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
         for fields in part.get_payload():
-            action = str(fields.get("Action", "")).lower() if isinstance(fields, Message) else ""
-            if not action.startswith("fail"):
+            if not isinstance(fields, Message) or not _failed_block(fields):
                 continue
             spared = bool(SPARES_THE_MAILBOX.match(str(fields.get("Status", "")).strip()))
             for recipient in (fields.get("Original-Recipient"), fields.get("Final-Recipient")):
                 if recipient:
                     statuses.setdefault(_text(str(recipient).partition(";")[2]).lower(), set()).add(spared)
     return {address for address, spared in statuses.items() if spared == {True}}
+
+
+def _failed_block(fields: Message) -> bool:
+    return str(fields.get("Action", "")).lower().startswith("fail")
 
 
 # A Message-ID line of a returned mail quoted as text (Exim, qmail, Exchange 5.5 copy it into the body).
