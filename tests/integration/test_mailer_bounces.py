@@ -6,6 +6,7 @@ import dataclasses
 import mailbox
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.events import new_event, validate_data
 from accounts_common.events.topics import DELIVERY_RESULTS
+from accounts_common.housekeeping import delete_expired
 from mailer.adapters import claims, deliveries, suppressions
+from mailer.adapters.bounces import Bounce, BounceReport
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
@@ -25,7 +28,7 @@ from mailer.bootstrap import bootstrap
 from mailer.domain.messages import Content, Envelope, build_message
 from mailer.entrypoints.cli import main, worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
-from mailer.service_layer.bounces import read_maildir
+from mailer.service_layer.bounces import read_maildir, record_report
 from mailer.service_layer.dispatch import Dispatcher, PendingEmail
 from mailer.settings import Settings
 from tests.conftest import Infra, migrated_database
@@ -220,3 +223,63 @@ def test_mailer_bounces_run_once_reads_new_mail_and_expires_handled_mail_but_not
         f"mailer: 1 bounce message(s) read from {folder}",
         "mailer: 1 handled bounce message(s) expired",
     ]
+
+
+def test_erasing_an_account_erases_its_suppression_after_its_mails_expired_from_the_log(mailer_pool):
+    """The log keeps MAILER_DELIVERY_LOG_DAYS of mails, a suppression lasts: erasing the account after
+    its mails expired (it got no newsletter since) must still forget the address that bounced."""
+    recipient = f"bounced-long-ago-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    message_id = f"<{uuid.uuid4().hex}@multimedia.localhost>"
+    mail = SentMail(str(uuid.uuid4()), recipient, account_id=account)
+    with mailer_pool.connection() as conn:
+        claims.claim(conn, [mail])
+        deliveries.mark_sent(conn, [(mail.event_id, message_id)], newsletters=False)
+    assert record_report(mailer_pool, DELIVERY_RESULTS, BounceReport([Bounce(recipient, True)], [message_id]))
+    with mailer_pool.connection() as conn:
+        conn.execute(
+            "UPDATE deliveries SET created_at = created_at - interval '91 days' WHERE event_id = %s",
+            (mail.event_id,),
+        )
+        delete_expired(conn, Settings.from_env().housekeeping())
+        expired = conn.execute("SELECT 1 FROM deliveries WHERE event_id = %s", (mail.event_id,)).fetchone()
+        assert expired is None, "the log forgot the mail"
+        deliveries.erase_account(conn, account)
+        assert suppressions.suppressed_among(conn, [recipient]) == set()
+
+
+def test_a_bounce_read_while_its_account_is_erased_leaves_no_suppression(mailer_pool, monkeypatch):
+    """The bounce's transaction found the mail, then the erasure ran before it suppressed the address:
+    the erasure must still forget the address, whichever commits first."""
+    recipient = f"erased-meanwhile-{uuid.uuid4().hex[:8]}@example.org"
+    account, message_id = uuid.uuid4(), f"<{uuid.uuid4().hex}@multimedia.localhost>"
+    mail = SentMail(str(uuid.uuid4()), recipient, account_id=account)
+    with mailer_pool.connection() as conn:
+        claims.claim(conn, [mail])
+        deliveries.mark_sent(conn, [(mail.event_id, message_id)], newsletters=False)
+    found, go_on = threading.Event(), threading.Event()
+    suppress = suppressions.suppress
+
+    def suppress_once_erasure_started(*args, **kwargs):  # type: ignore[no-untyped-def]
+        found.set()
+        go_on.wait(10)
+        suppress(*args, **kwargs)
+
+    monkeypatch.setattr(suppressions, "suppress", suppress_once_erasure_started)
+    report = BounceReport([Bounce(recipient, True)], [message_id])
+    bounce = threading.Thread(target=record_report, args=(mailer_pool, DELIVERY_RESULTS, report))
+    bounce.start()
+    assert found.wait(10)
+
+    def erase() -> None:
+        with mailer_pool.connection() as conn:
+            deliveries.erase_account(conn, account)
+
+    erasure = threading.Thread(target=erase)
+    erasure.start()
+    erasure.join(1)  # it ends here, or waits for the bounce's transaction
+    go_on.set()
+    bounce.join(10)
+    erasure.join(10)
+    with mailer_pool.connection() as conn:
+        assert suppressions.suppressed_among(conn, [recipient]) == set()

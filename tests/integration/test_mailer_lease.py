@@ -12,16 +12,16 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from accounts_common.retry_policy import TransientError
-from mailer.adapters import claims
+from mailer.adapters import claims, deliveries
 from mailer.adapters.deliveries import DeliveryLog
 from mailer.adapters.ratelimit import TokenBucket
 from mailer.adapters.smtp import SmtpSender
 from mailer.domain.messages import OutgoingEmail
 from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
-from mailer.service_layer.dispatch import Dispatcher, PendingEmail
+from mailer.service_layer.dispatch import FIRST_CLAIM, Dispatcher, PendingEmail
 from tests.conftest import Infra, migrated_database
-from tests.integration.test_mailer_dispatch import pending, statuses
+from tests.integration.test_mailer_dispatch import pending, results, statuses
 from tests.support.polling import wait_for
 from tests.support.sink import PrivateSink
 
@@ -141,3 +141,45 @@ def test_a_worker_retrying_its_own_batch_is_not_held_by_its_own_lease(mailer_poo
         a.close()
     assert retried.exception() is None
     assert subjects_sent_to(sink, recipient) == ["own, retried"]
+
+
+def test_giving_up_on_an_email_another_worker_sent_meanwhile_leaves_it_sent(mailer_pool, sink):
+    """B's retries found the email held by A until B gave up on it (the consumer dead-letters it and
+    tells the mailer); A had sent it meanwhile. It stays sent: no EmailFailed for a mail delivered, and
+    the dead letter leaves support's list rather than being replayed into a second copy."""
+    recipient = f"gave-up-{uuid.uuid4().hex[:8]}@example.org"
+    email = pending(recipient, "by A", kind="newsletter")
+    a = worker(mailer_pool, sink)
+    try:
+        a.submit(email)
+        a.finish_batch()
+    finally:
+        a.close()
+    assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 1)}
+
+    DeliveryLog(mailer_pool).mark_failed(email.event_id, "still failing after 3600s", permanent=True)
+
+    assert statuses(mailer_pool, [email]) == {email.event_id: ("sent", 1)}
+    assert [event_type for event_type, _ in results(mailer_pool, [email])] == ["EmailDelivered"]
+    with mailer_pool.connection() as conn:
+        assert deliveries.sent_events(conn, [email.event_id]) == {email.event_id}
+
+
+def test_a_dispatcher_closed_mid_batch_ends_the_batch_instead_of_holding_its_leases(mailer_pool, sink):
+    """The consumer stopped on an error between two records (a dead letter Kafka refused) and never
+    called finish_batch: closing the dispatcher sends and marks what it had claimed, fails the rest
+    (their events are not committed) and returns, rather than renewing the batch's leases for ever."""
+    tag = uuid.uuid4().hex[:8]
+    emails = [pending(f"stopped-{n}-{tag}@example.org", f"mail {n}") for n in range(FIRST_CLAIM + 1)]
+    a = worker(mailer_pool, sink)
+    for email in emails:
+        a.submit(email)
+    closing = threading.Thread(target=a.close, daemon=True)
+    closing.start()
+    closing.join(15)
+
+    assert not closing.is_alive(), "the dispatcher closed"
+    claimed, unclaimed = emails[:FIRST_CLAIM], emails[FIRST_CLAIM:]
+    assert [email.future.exception(0) for email in claimed] == [None] * FIRST_CLAIM
+    assert all(isinstance(email.future.exception(0), TransientError) for email in unclaimed)
+    assert statuses(mailer_pool, emails) == {email.event_id: ("sent", 1) for email in claimed}

@@ -50,6 +50,47 @@ def test_the_returned_mails_message_id_is_found(sample, message_id):
     assert message_id in parse((SAMPLES / sample).read_bytes()).original_message_ids
 
 
+def dsn(*recipients: tuple[str, str]) -> bytes:
+    """An RFC 3464 report of one mail to these (address, Status) recipients, all 'failed'."""
+    fields = "".join(
+        f"Final-Recipient: rfc822; {address}\nAction: failed\nStatus: {status}\n"
+        f"Diagnostic-Code: smtp; 550 {status} refused\n\n"
+        for address, status in recipients
+    )
+    return (
+        "From: MAILER-DAEMON@mx.example.org\nTo: no-reply@multimedia.localhost\n"
+        "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+        "--B\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
+        f"--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n{fields}"
+        "--B\nContent-Type: text/rfc822-headers\n\nMessage-ID: <sent@multimedia.localhost>\n\n--B--\n"
+    ).encode()
+
+
+def test_a_permanent_failure_that_blames_our_mail_not_the_mailbox_is_soft():
+    """Refused as spam or by policy (5.7.x), a full mailbox (5.2.2), the message's content or size: the
+    mail failed, but the address works, and is no hard bounce (as at RCPT, adapters/smtp.py)."""
+    report = dsn(
+        ("gone@example.org", "5.1.1"),
+        ("spam-filtered@example.org", "5.7.1"),
+        ("full@example.org", "5.2.2"),
+        ("disabled@example.org", "5.2.1"),
+    )
+    assert parse(report).bounces == [
+        Bounce("disabled@example.org", True),
+        Bounce("gone@example.org", True),
+        Bounce("full@example.org", False),
+        Bounce("spam-filtered@example.org", False),
+    ]
+
+
+def test_a_forwarded_recipients_failure_that_blames_our_mail_is_soft_under_its_original_address():
+    forwarded = dsn(("forwarded@elsewhere.example", "5.7.1")).replace(
+        b"Final-Recipient:", b"Original-Recipient: rfc822; ours@example.org\nFinal-Recipient:"
+    )
+    assert parse(forwarded).bounces == [Bounce("ours@example.org", False)]
+
+
 def test_a_message_that_is_no_bounce_names_nobody():
     ordinary = b"From: ana@example.org\r\nTo: news@example.org\r\nSubject: thanks\r\n\r\nLovely issue!\r\n"
     assert parse(ordinary).bounces == []

@@ -196,3 +196,16 @@ def test_an_unusable_sender_is_refused_at_start_up(changes):
     settings = Settings(database_url="postgresql://x", kafka_bootstrap_servers="x:9092", **changes)
     with pytest.raises(SystemExit, match="refusing to start: .* unusable"):
         check_senders(settings)
+
+
+@pytest.mark.parametrize("name", ["Compte multimédia OTAN", "OTAN, Multimédia", "NATO, Accounts"])
+def test_a_sender_at_a_non_ascii_address_sends_in_every_language_under_its_whole_name(name):
+    """An internationalised sender (RFC 6531/6532) is as usable as the others: each language's mails
+    go from it under their product name, which stays one name whatever its punctuation."""
+    sender = "envoi@otan-multimédia.example"
+    made = brands(f"NATO <{sender}>", ENVELOPE.reply_to, {"en": "NATO", "fr": name}, default="en")
+    sent = build_message(made["fr"].envelope, "ana@example.org", Content("s", "t", "h"), event_id="e")
+    assert sent.needs_smtputf8 and sent.sender == sender
+    headers = email.message_from_string(sent.raw.decode("utf-8"), policy=policy.default)  # RFC 6532
+    [address] = headers["From"].addresses
+    assert (address.display_name, address.addr_spec) == (name, sender)

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from portal.adapters.http import ApiError
+from portal.adapters.http import ApiError, ServiceUnavailable
 from tests.unit.test_portal import FakeMailer, SupportStaffIdentity, csrf_token, staff_client
 
 PAGE = "/console/deliveries?email=ana.silva%40example.org"
@@ -35,3 +35,22 @@ def test_a_replay_returns_to_the_mails_of_the_person_looked_up(replay, mailer):
     form = {"csrf_token": csrf_token(client, PAGE), "email": "ana.silva@example.org", **replay}
     answer = client.post("/console/deliveries/replays", data=form)
     assert (answer.status_code, unquote(answer.headers["Location"])) == (303, unquote(PAGE))
+
+
+class KafkaDown(FakeMailer):
+    """The mailer: Kafka, where the dead letters are, did not answer the replay (or stopped part way)."""
+
+    def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
+        raise ServiceUnavailable("mailer", "503 dead-letters-unavailable")
+
+
+@pytest.mark.parametrize("replay", [{"partition": "0", "offset": "7"}, {"all": "1"}], ids=["one", "all"])
+def test_a_replay_the_mailer_cannot_make_is_said_on_the_deliveries_page(replay):
+    """Back on the page, the person looked up still shown, with why: not an error page of its own."""
+    client = staff_client(SupportStaffIdentity(), mailer=KafkaDown())
+    form = {"csrf_token": csrf_token(client, PAGE), "email": "ana.silva@example.org", **replay}
+    answer = client.post("/console/deliveries/replays", data=form)
+    assert (answer.status_code, unquote(answer.headers["Location"])) == (303, unquote(PAGE))
+    page = client.get(PAGE)
+    assert "The mail service is unavailable. Please try again in a few minutes." in page.text
+    assert "dead letter(s) sent again" not in page.text

@@ -3,7 +3,9 @@ read into hard and soft failures per recipient, and the Maildir they arrive in.
 
 flufl.bounce (Mailman's detector) knows the DSN format and a score of MTA-specific ones (Exim,
 qmail, Exchange, …); it sorts each address into permanent (5.x.x: hard) or temporary (4.x.x,
-delayed: soft). An address both permanent and temporary in one message counts as hard.
+delayed: soft). An address both permanent and temporary in one message counts as hard, unless the
+DSN's Status for it blames our mail rather than the mailbox (spam or policy, a full mailbox, the
+message's size or content): the mail failed, but the address takes mail, as at RCPT (adapters/smtp.py).
 """
 
 import email
@@ -49,11 +51,39 @@ def parse(raw: bytes) -> BounceReport:
 def classify(message: Message) -> list[Bounce]:
     """The recipients the message reports failed, hard or soft; [] for anything that is no bounce."""
     temporary, permanent = all_failures(message)
-    hard = {_text(address) for address in permanent}
-    soft = {_text(address) for address in temporary} - hard
+    spared = _spared_mailboxes(message)
+    hard = {text for text in map(_text, permanent) if text.lower() not in spared}
+    soft = {_text(address) for address in (*temporary, *permanent)} - hard
     return [Bounce(address, True) for address in sorted(hard)] + [
         Bounce(address, False) for address in sorted(soft)
     ]
+
+
+# A DSN Status (RFC 3463) that fails the mail for good but not for the mailbox's sake: 5.2.2 a full
+# mailbox, 5.2.3/5.2.4 the message's size or a list's expansion, 5.3.x the receiving system, 5.5.x the
+# protocol, 5.6.x the content, 5.7.x security and policy (refused as spam, DMARC, a block list).
+SPARES_THE_MAILBOX = re.compile(r"^5\.(2\.[2-4]|[3567]\.\d{1,3})\b")
+
+
+def _spared_mailboxes(message: Message) -> set[str]:
+    """The recipients (lower-cased; by their original and final addresses, either of which the
+    detector may name) whose every failure a delivery-status part gives a Status sparing the mailbox."""
+    statuses: dict[str, set[bool]] = {}
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
+            continue
+        for fields in part.get_payload():
+            if not isinstance(fields, Message) or not _failed_block(fields):
+                continue
+            spared = bool(SPARES_THE_MAILBOX.match(str(fields.get("Status", "")).strip()))
+            for recipient in (fields.get("Original-Recipient"), fields.get("Final-Recipient")):
+                if recipient:
+                    statuses.setdefault(_text(str(recipient).partition(";")[2]).lower(), set()).add(spared)
+    return {address for address, spared in statuses.items() if spared == {True}}
+
+
+def _failed_block(fields: Message) -> bool:
+    return str(fields.get("Action", "")).lower().startswith("fail")
 
 
 # A Message-ID line of a returned mail quoted as text (Exim, qmail, Exchange 5.5 copy it into the body).

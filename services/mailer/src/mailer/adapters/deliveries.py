@@ -105,13 +105,16 @@ class DeliveryLog:
     def mark_failed(self, event_id: str, error: str, *, permanent: bool, hard: bool = False) -> None:
         """The attempt failed: 'retrying' when it may pass later, 'failed' when given up, and then, once,
         EmailFailed; a hard bounce also suppresses the address. The attempt was made when it was
-        claimed (the row's updated_at until this update)."""
+        claimed (the row's updated_at until this update). A mail sent or skipped meanwhile (the
+        consumer gives up on an event another worker held, and sent, while it retried) stays so."""
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
                 """SELECT kind, account_id, recipient, status, updated_at FROM deliveries
                    WHERE event_id = %s FOR UPDATE""",
                 (event_id,),
             ).fetchone()
+            if row is not None and row[3] in ("sent", "skipped"):
+                return
             conn.execute(
                 "UPDATE deliveries SET status = %s, last_error = %s, updated_at = now() WHERE event_id = %s",
                 ("failed" if permanent else "retrying", error[:MAX_ERROR_LENGTH], event_id),
@@ -271,11 +274,14 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     """
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
     conn.execute("DELETE FROM newsletter_subscriptions WHERE account_id = %s", (account_id,))
-    # A suppression is the address (and the reply that named it): it goes while the log still says whose.
+    # A suppression is the address (and the reply that named it): it goes while the log still says
+    # whose, or by the account it keeps once the account's mails have expired from the log.
     conn.execute(
-        """DELETE FROM suppressions WHERE address IN (SELECT lower(recipient) FROM deliveries
-                                                      WHERE account_id = %s AND recipient IS NOT NULL)""",
-        (account_id,),
+        """DELETE FROM suppressions
+           WHERE account_id = %(account)s
+              OR address IN (SELECT lower(recipient) FROM deliveries
+                             WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
+        {"account": account_id},
     )
     cursor = conn.execute(
         """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
@@ -285,4 +291,6 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
                                       WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
         {"account": account_id},
     )
+    # A suppression made meanwhile, by a bounce (or a refusal) whose row the update above waited for.
+    conn.execute("DELETE FROM suppressions WHERE account_id = %s", (account_id,))
     return cursor.rowcount

@@ -25,13 +25,15 @@ def suppress(
     sent_at: datetime | None = None,
 ) -> None:
     """No newsletter to `address` any more (the first reason is kept, the latest mail's time), unless
-    the mail that bounced, sent at `sent_at`, went before the account (`account_id`) last subscribed."""
+    the mail that bounced, sent at `sent_at`, went before the account (`account_id`) last subscribed.
+    The account is kept with it: its erasure forgets the address (deliveries.erase_account)."""
     conn.execute(
-        """INSERT INTO suppressions (address, reason, via, sent_at)
-           SELECT lower(%(address)s), %(reason)s, %(via)s, %(sent)s::timestamptz
+        """INSERT INTO suppressions (address, reason, via, sent_at, account_id)
+           SELECT lower(%(address)s), %(reason)s, %(via)s, %(sent)s::timestamptz, %(account)s::uuid
            WHERE NOT EXISTS (SELECT 1 FROM newsletter_subscriptions
                              WHERE account_id = %(account)s::uuid AND subscribed_at > %(sent)s::timestamptz)
-           ON CONFLICT (address) DO UPDATE SET sent_at = greatest(suppressions.sent_at, EXCLUDED.sent_at)""",
+           ON CONFLICT (address) DO UPDATE SET sent_at = greatest(suppressions.sent_at, EXCLUDED.sent_at),
+               account_id = coalesce(EXCLUDED.account_id, suppressions.account_id)""",
         {
             "address": address,
             "reason": reason[:MAX_REASON_LENGTH],

@@ -54,7 +54,7 @@ def brands(mail_from: str, reply_to: str, product_names: Mapping[str, str], defa
     from its address under their own product name (quoted or encoded as it needs: a comma in it
     would otherwise split the From header). ValueError when a sender is not a usable address."""
     address = parseaddr(mail_from)[1]
-    senders = {language: formataddr((name, address)) for language, name in product_names.items()}
+    senders = {language: _named(name, address) for language, name in product_names.items()}
     made = {
         language: Brand(name, Envelope(mail_from if language == default else senders[language], reply_to))
         for language, name in product_names.items()
@@ -153,6 +153,13 @@ def _address(value: str) -> str:
     name, address = parseaddr(value)
     if "\r" in value or "\n" in value or "@" not in address:
         raise ValueError(f"not an email address: {value!r}")
-    if address.isascii():
-        return formataddr((name, address), charset="utf-8")
-    return f"{_header(name)} <{address}>" if name else address
+    return _named(name, address)
+
+
+def _named(name: str, address: str) -> str:
+    """`address` under the display name `name`, quoted or RFC 2047-encoded as it needs (a comma in it
+    would split the header); the address as it is, UTF-8 when it is not ASCII (RFC 6532)."""
+    if not name:
+        return address
+    # formataddr refuses a non-ASCII address: the name is formatted beside a stand-in one.
+    return formataddr((name, "x@x"), charset="utf-8").removesuffix(" <x@x>") + f" <{address}>"

@@ -62,13 +62,14 @@ def _returned_delivery(
     conn: psycopg.Connection, address: str, message_ids: list[str]
 ) -> tuple[str, str, UUID | None, str, datetime] | None:
     """The mail sent to `address` that the bounce returns (one of `message_ids`), if any, and when
-    it was sent."""
+    it was sent; its row locked, so that an erasure of its account waits for the suppression and
+    then erases it too (deliveries.erase_account)."""
     if not message_ids:
         return None
     row = conn.execute(
         """SELECT event_id::text, kind, account_id, recipient, sent_at FROM deliveries
            WHERE lower(recipient) = lower(%s) AND status = 'sent' AND message_id = ANY(%s)
-           ORDER BY sent_at DESC LIMIT 1""",
+           ORDER BY sent_at DESC LIMIT 1 FOR UPDATE""",
         (address, message_ids),
     ).fetchone()
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])

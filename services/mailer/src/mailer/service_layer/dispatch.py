@@ -156,14 +156,21 @@ class Dispatcher:
     def finish_batch(self) -> None:
         """Claim and queue the emails not claimed yet; return once every email of the batch is over."""
         self._claim_and_queue()
-        batch, self._batch = self._batch, None
-        if batch is not None:
-            batch.reports.put(batch.queued)
+        self._end_batch()
         submitted, self._submitted, self._event_ids = self._submitted, [], set()
         wait([email.future for email in submitted])
 
+    def _end_batch(self) -> None:
+        """Tell the batch's marker how many emails it queued: it stops once they are all reported."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.reports.put(batch.queued)
+
     def close(self) -> None:
-        """Stop the lanes and the marker; say QUIT on every connection."""
+        """Stop the lanes and the marker; say QUIT on every connection. A batch left unfinished (the
+        consumer stopped on an error mid-batch) ends: what it claimed is sent, the rest fails."""
+        _fail_unfinished(self._unclaimed, TransientError("not sent: the worker stopped"))
+        self._end_batch()
         self._lanes.close()
         self._to_mark.put(None)
         self._marker.join()

@@ -217,16 +217,17 @@ def searched_mails(email: str) -> tuple[list[dict[str, Any]], bool, dict[str, li
 def replay() -> Response:
     # Back to the page as it was: with the mails of the person looked up, if any.
     back = {"email": email} if (email := request.form.get("email", "").strip()) else {}
-    if "all" in request.form:
-        replayed = portal().mailer.replay(token())
-    else:
-        try:
-            replayed = portal().mailer.replay(token(), (_int("partition"), _int("offset")))
-        except ApiError as error:
-            if error.status != 404:
-                raise
-            flash(gettext("This dead letter is no longer in the list: it was replayed already."))
-            return see_other("console.deliveries", **back)
+    letter = None if "all" in request.form else (_int("partition"), _int("offset"))
+    try:
+        replayed = portal().mailer.replay(token(), letter)
+    except ApiError as error:
+        if error.status != 404 or letter is None:
+            raise
+        flash(gettext("This dead letter is no longer in the list: it was replayed already."))
+        return see_other("console.deliveries", **back)
+    except ServiceUnavailable:  # the mailer, or its Kafka, did not answer (or stopped part way)
+        flash(gettext("The mail service is unavailable. Please try again in a few minutes."))
+        return see_other("console.deliveries", **back)
     flash(gettext("%(count)s dead letter(s) sent again.", count=replayed))
     return see_other("console.deliveries", **back)
 
