@@ -7,6 +7,8 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
+ADMINS_LOCK = 0x61646D6E  # serialises the revocations of the admin role (sole_admin)
+
 
 @dataclass(frozen=True)
 class StaffMember:
@@ -47,6 +49,14 @@ def revoke_role(conn: psycopg.Connection, account_id: UUID, role: str) -> bool:
         "DELETE FROM staff_roles WHERE account_id = %s AND role = %s RETURNING role", (account_id, role)
     ).fetchone()
     return row is not None
+
+
+def sole_admin(conn: psycopg.Connection, account_id: UUID) -> bool:
+    """Whether the account is the only one holding the admin role. Takes the admins' lock until the
+    transaction ends, so two admins revoking each other at once are judged in turn."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADMINS_LOCK,))
+    rows = conn.execute("SELECT account_id FROM staff_roles WHERE role = 'admin'").fetchall()
+    return [admin for (admin,) in rows] == [account_id]
 
 
 def mark_roles_changed(conn: psycopg.Connection, account_id: UUID) -> datetime:

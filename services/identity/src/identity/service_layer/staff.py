@@ -14,7 +14,7 @@ from accounts_common.roles import Role
 from identity.adapters import account_store, staff
 from identity.bootstrap import Identity
 from identity.service_layer.codes import SOURCE, publish
-from identity.service_layer.errors import UnknownAccount
+from identity.service_layer.errors import LastAdmin, UnknownAccount
 
 NO_ACCOUNT = "(no verified account)"
 
@@ -40,10 +40,16 @@ def members(app: Identity, actor: UUID | None = None) -> list[staff.StaffMember]
 def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granting: bool) -> bool:
     verb = "granted" if granting else "revoked"
     with app.pool.connection() as conn, conn.transaction():
-        account = account_store.lock_account_by_email(conn, email)
-        if account is not None and not account.verified:
-            account = None  # roles are for verified accounts only
-        changed = account is not None and _apply(conn, account, role, actor, verb)
+        account = _verified_account(conn, email)
+        # Through the API only: the command line is the way back in, and may leave no admin on purpose.
+        last_admin = (
+            account is not None
+            and not granting
+            and role is Role.ADMIN
+            and actor is not None
+            and staff.sole_admin(conn, account.id)
+        )
+        changed = account is not None and not last_admin and _apply(conn, account, role, actor, verb)
         record_action(
             conn,
             source=SOURCE,
@@ -52,11 +58,19 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
             # The account's id, never an email: the trail outlives an erasure (see support.py), and
             # the email of no verified account may be nobody's, or a stranger's.
             target=f"{role.value} → {account.id if account else NO_ACCOUNT}",
-            outcome="refused" if account is None else "ok" if changed else "unchanged",
+            outcome="refused" if account is None or last_admin else "ok" if changed else "unchanged",
         )
     if account is None:
         raise UnknownAccount(email)
+    if last_admin:
+        raise LastAdmin()
     return changed
+
+
+def _verified_account(conn: psycopg.Connection, email: str) -> account_store.Account | None:
+    """The verified account of `email`, locked until the transaction ends (roles are for them only)."""
+    account = account_store.lock_account_by_email(conn, email)
+    return account if account is not None and account.verified else None
 
 
 def _apply(

@@ -1,0 +1,118 @@
+"""The ways back into the console: the last admin cannot revoke the admin role through the API (the
+command line still can). On a database of this module's own, so "the last admin" is not another
+module's."""
+
+import argparse
+import threading
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.db import create_pool
+from accounts_common.roles import Role
+from identity.entrypoints.staff_cli import run_staff_command
+from identity.migrations import IDENTITY_MIGRATIONS
+from identity.service_layer import staff
+from identity.service_layer.errors import LastAdmin
+from tests.conftest import Infra, migrated_database
+from tests.integration.conftest import PASSWORD, bearer, sign_up
+from tests.support.outbox import outbox_records
+
+
+@pytest.fixture(scope="module")
+def identity_db(infra: Infra) -> str:
+    """identity's database for this module alone (overrides the suite's shared one)."""
+    return migrated_database(infra, "test_identity_admins", IDENTITY_MIGRATIONS)
+
+
+@pytest.fixture(scope="module")
+def identity_pool(identity_db: str) -> Iterator[ConnectionPool]:
+    with create_pool(identity_db, name="test-identity-admins") as pool:
+        yield pool
+
+
+@pytest.fixture
+def identity(make_identity, clock):  # type: ignore[no-untyped-def]
+    app = make_identity()
+    app.clock = clock
+    return app
+
+
+def login(client, email, **extra):  # type: ignore[no-untyped-def]
+    return client.post("/v1/sessions", json={"email": email, "password": PASSWORD, **extra})
+
+
+def admin(identity, client, pool, email, clock):  # type: ignore[no-untyped-def]
+    """A new admin (granted from the command line) logged in with a second factor; its header and secret."""
+    token = sign_up(client, pool, email)
+    staff.grant(identity, email, Role.ADMIN)
+    token = login(client, email).json["access_token"]
+    secret = client.post("/v1/accounts/me/totp", headers=bearer(token)).json["secret"]
+    code = {"code": pyotp.TOTP(secret).at(clock())}
+    confirmed = client.post("/v1/accounts/me/totp/verification", json=code, headers=bearer(token))
+    assert confirmed.status_code == 200, confirmed.json
+    logged_in = login(client, email, totp=pyotp.TOTP(secret).at(clock.next_step()))
+    assert logged_in.status_code == 200, logged_in.json
+    return bearer(logged_in.json["access_token"]), secret
+
+
+def revoke_every_admin(identity) -> None:  # type: ignore[no-untyped-def]
+    with identity.pool.connection() as conn:
+        conn.execute("DELETE FROM staff_roles WHERE role = 'admin'")
+
+
+def staff_command(identity, action: str, email: str, role: str = "") -> None:  # type: ignore[no-untyped-def]
+    run_staff_command(identity, argparse.Namespace(staff_action=action, email=email, role=role))
+
+
+def test_the_last_admin_cannot_revoke_the_admin_role_through_the_api(identity, client, unique_email, clock):
+    revoke_every_admin(identity)
+    headers, _ = admin(identity, client, identity.pool, unique_email, clock)
+    own = {"email": unique_email, "role": "admin"}
+    refused = client.post("/v1/staff/revocations", json=own, headers=headers)
+    assert refused.status_code == 409 and refused.json["type"].endswith("last-admin"), refused.json
+    assert staff.members(identity)[0].roles == ["admin"]
+    operation = client.get("/openapi.json").json["paths"]["/v1/staff/revocations"]["post"]
+    assert "last-admin" in operation["responses"]["409"]["description"]
+    [record] = outbox_records(identity.pool, topic="audit.operator-actions.v1")[-1:]
+    assert (record["data"]["action"], record["data"]["outcome"]) == ("staff.role-revoked", "refused")
+    other = "second-" + unique_email
+    sign_up(client, identity.pool, other)
+    assert client.post("/v1/staff/grants", json={**own, "email": other}, headers=headers).json["changed"]
+    assert client.post("/v1/staff/revocations", json=own, headers=headers).json["changed"] is True
+
+
+def test_two_admins_revoking_each_other_together_leave_one(identity, client, unique_email, clock):
+    revoke_every_admin(identity)
+    first, second = unique_email, "other-" + unique_email
+    admin(identity, client, identity.pool, first, clock)
+    admin(identity, client, identity.pool, second, clock)
+    ids = {m.email: m.account_id for m in staff.members(identity)}
+    barrier, outcomes = threading.Barrier(2), []
+
+    def revoke(email: str, actor: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(staff.revoke(identity, email, Role.ADMIN, actor=ids[actor]))
+        except LastAdmin:
+            outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=revoke, args=(first, second)),
+        threading.Thread(target=revoke, args=(second, first)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(map(str, outcomes)) == ["True", "refused"]
+    assert [m.roles for m in staff.members(identity)] == [["admin"]]
+
+
+def test_the_command_line_may_still_revoke_the_last_admin(identity, client, unique_email, clock):
+    revoke_every_admin(identity)
+    admin(identity, client, identity.pool, unique_email, clock)
+    staff_command(identity, "revoke", unique_email, "admin")
+    assert staff.members(identity) == []
