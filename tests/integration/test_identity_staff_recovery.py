@@ -1,6 +1,6 @@
 """The ways back into the console: the last admin cannot revoke the admin role through the API (the
-command line still can). On a database of this module's own, so "the last admin" is not another
-module's."""
+command line still can), and the command line resets a lost second factor. On a database of this
+module's own, so "the last admin" is not another module's."""
 
 import argparse
 import threading
@@ -116,3 +116,28 @@ def test_the_command_line_may_still_revoke_the_last_admin(identity, client, uniq
     admin(identity, client, identity.pool, unique_email, clock)
     staff_command(identity, "revoke", unique_email, "admin")
     assert staff.members(identity) == []
+
+
+def test_the_command_line_resets_a_lost_second_factor(identity, client, unique_email, clock, capsys):
+    revoke_every_admin(identity)
+    headers, _ = admin(identity, client, identity.pool, unique_email, clock)
+    assert login(client, unique_email).json["type"].endswith("mfa-required")
+    staff_command(identity, "reset-totp", unique_email)
+    assert "second factor removed" in capsys.readouterr().out
+    # The session opened with the lost factor ends; the password alone logs in again, to enrol anew.
+    assert client.get("/v1/accounts/me", headers=headers).status_code == 401
+    again = login(client, unique_email)
+    assert again.status_code == 200, again.json
+    token = again.json["access_token"]
+    assert client.post("/v1/accounts/me/totp", headers=bearer(token)).status_code == 201
+    assert [m.mfa_enrolled for m in staff.members(identity)] == [False]
+    [record] = outbox_records(identity.pool, topic="audit.operator-actions.v1")[-1:]
+    assert record["data"]["action"] == "staff.second-factor-reset" and record["data"]["via"] == "cli"
+    staff_command(identity, "reset-totp", unique_email)
+    assert "nothing to change" in capsys.readouterr().out
+
+
+def test_resetting_the_second_factor_of_no_account_exits_1(identity, unique_email):
+    with pytest.raises(SystemExit) as exited:
+        staff_command(identity, "reset-totp", "nobody-" + unique_email)
+    assert "no verified account" in str(exited.value)

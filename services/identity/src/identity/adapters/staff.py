@@ -136,6 +136,16 @@ def replace_recovery_codes(conn: psycopg.Connection, account_id: UUID, code_hash
         )
 
 
+def remove_totp(conn: psycopg.Connection, account_id: UUID) -> bool:
+    """Forget the account's TOTP credential (an enrolment under way too) and recovery codes; whether
+    it had a confirmed one, a second factor."""
+    conn.execute("DELETE FROM recovery_codes WHERE account_id = %s", (account_id,))
+    row = conn.execute(
+        "DELETE FROM totp_credentials WHERE account_id = %s RETURNING confirmed_at IS NOT NULL", (account_id,)
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
 def use_recovery_code(conn: psycopg.Connection, account_id: UUID, code_hash: bytes) -> bool:
     """Spend an unused recovery code; False when there is no such unused code."""
     row = conn.execute(
