@@ -4,33 +4,23 @@ module's own, so "the last admin" is not another module's."""
 
 import argparse
 import threading
-from collections.abc import Iterator
 
 import pyotp
 import pytest
-from psycopg_pool import ConnectionPool
 
-from accounts_common.db import create_pool
 from accounts_common.roles import Role
 from identity.entrypoints.staff_cli import run_staff_command
 from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer import staff
 from identity.service_layer.errors import LastAdmin
-from tests.conftest import Infra, migrated_database
+from tests.conftest import database_fixtures
 from tests.integration.conftest import PASSWORD, bearer, sign_up
 from tests.support.outbox import outbox_records
 
-
-@pytest.fixture(scope="module")
-def identity_db(infra: Infra) -> str:
-    """identity's database for this module alone (overrides the suite's shared one)."""
-    return migrated_database(infra, "test_identity_admins", IDENTITY_MIGRATIONS)
-
-
-@pytest.fixture(scope="module")
-def identity_pool(identity_db: str) -> Iterator[ConnectionPool]:
-    with create_pool(identity_db, name="test-identity-admins") as pool:
-        yield pool
+# identity's database for this module alone (overriding the suite's shared one).
+identity_db, identity_pool = database_fixtures(
+    "identity", IDENTITY_MIGRATIONS, scope="module", database="test_identity_admins"
+)
 
 
 @pytest.fixture
