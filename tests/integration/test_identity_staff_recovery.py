@@ -1,6 +1,7 @@
-"""The ways back into the console: the last admin cannot revoke the admin role through the API (the
-command line still can), and the command line resets a lost second factor. On a database of this
-module's own, so "the last admin" is not another module's."""
+"""Staff's second factor and the admin role: the last admin cannot revoke the admin role through the
+API (the command line still can), the command line resets a lost second factor, and an enrolment never
+hands out a secret it did not keep. On a database of this module's own, so "the last admin" is not
+another module's."""
 
 import argparse
 import threading
@@ -9,10 +10,11 @@ import pyotp
 import pytest
 
 from accounts_common.roles import Role
+from identity.adapters import account_store
 from identity.entrypoints.staff_cli import run_staff_command
 from identity.migrations import IDENTITY_MIGRATIONS
-from identity.service_layer import staff
-from identity.service_layer.errors import LastAdmin
+from identity.service_layer import staff, totp
+from identity.service_layer.errors import LastAdmin, TotpAlreadyEnrolled
 from tests.conftest import database_fixtures
 from tests.integration.conftest import PASSWORD, bearer, sign_up
 from tests.support.outbox import outbox_records
@@ -131,3 +133,16 @@ def test_resetting_the_second_factor_of_no_account_exits_1(identity, unique_emai
     with pytest.raises(SystemExit) as exited:
         staff_command(identity, "reset-totp", "nobody-" + unique_email)
     assert "no verified account" in str(exited.value)
+
+
+def test_an_enrolment_started_as_another_is_confirmed_hands_out_no_secret_that_was_not_kept(
+    identity, client, unique_email, clock, monkeypatch
+):
+    _, secret = admin(identity, client, identity.pool, unique_email, clock)
+    with identity.pool.connection() as conn:
+        account = account_store.find_account_by_email(conn, unique_email)
+    # Two tabs: this one's start looked before the other's confirmation committed.
+    monkeypatch.setattr(totp.staff, "has_confirmed_totp", lambda conn, account_id: False)
+    with pytest.raises(TotpAlreadyEnrolled):
+        totp.start_enrolment(identity, account)
+    assert login(client, unique_email, totp=pyotp.TOTP(secret).at(clock.next_step())).status_code == 200

@@ -106,15 +106,18 @@ def has_confirmed_totp(conn: psycopg.Connection, account_id: UUID) -> bool:
     return row is not None
 
 
-def start_totp(conn: psycopg.Connection, account_id: UUID, secret_sealed: str) -> None:
-    """A new unconfirmed secret for the account, replacing an unconfirmed one."""
-    conn.execute(
+def start_totp(conn: psycopg.Connection, account_id: UUID, secret_sealed: str) -> bool:
+    """A new unconfirmed secret for the account, replacing an unconfirmed one; False (nothing kept)
+    when the account has a confirmed one, even one confirmed while this waited for its row."""
+    row = conn.execute(
         """INSERT INTO totp_credentials (account_id, secret_sealed) VALUES (%s, %s)
            ON CONFLICT (account_id) DO UPDATE
            SET secret_sealed = excluded.secret_sealed, created_at = now(), last_step = 0
-           WHERE totp_credentials.confirmed_at IS NULL""",
+           WHERE totp_credentials.confirmed_at IS NULL
+           RETURNING 1""",
         (account_id, secret_sealed),
-    )
+    ).fetchone()
+    return row is not None
 
 
 def use_totp_step(conn: psycopg.Connection, account_id: UUID, step: int, *, confirm: bool = False) -> None:
