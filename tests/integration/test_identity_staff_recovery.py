@@ -6,6 +6,7 @@ another module's."""
 import argparse
 import threading
 
+import jwt
 import pyotp
 import pytest
 
@@ -16,7 +17,7 @@ from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer import staff, totp
 from identity.service_layer.errors import LastAdmin, TotpAlreadyEnrolled
 from tests.conftest import database_fixtures
-from tests.integration.conftest import PASSWORD, bearer, sign_up
+from tests.integration.conftest import PASSWORD, account_events, bearer, sign_up
 from tests.support.outbox import outbox_records
 
 # identity's database for this module alone (overriding the suite's shared one).
@@ -48,6 +49,15 @@ def admin(identity, client, pool, email, clock):  # type: ignore[no-untyped-def]
     logged_in = login(client, email, totp=pyotp.TOTP(secret).at(clock.next_step()))
     assert logged_in.status_code == 200, logged_in.json
     return bearer(logged_in.json["access_token"]), secret
+
+
+def claims(token: str) -> dict:  # type: ignore[type-arg]
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def member_id(identity) -> str:  # type: ignore[no-untyped-def]
+    [member] = staff.members(identity)
+    return str(member.account_id)
 
 
 def revoke_every_admin(identity) -> None:  # type: ignore[no-untyped-def]
@@ -118,6 +128,10 @@ def test_the_command_line_resets_a_lost_second_factor(identity, client, unique_e
     assert "second factor removed" in capsys.readouterr().out
     # The session opened with the lost factor ends; the password alone logs in again, to enrol anew.
     assert client.get("/v1/accounts/me", headers=headers).status_code == 401
+    jti = claims(headers["Authorization"].split()[1])["jti"]
+    events = account_events(identity.pool, member_id(identity))
+    revoked = [e["data"]["session_id"] for e in events if e["type"] == "SessionRevoked"]
+    assert jti in revoked  # SessionRevoked: every other service refuses it too
     again = login(client, unique_email)
     assert again.status_code == 200, again.json
     token = again.json["access_token"]
