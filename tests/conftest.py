@@ -185,20 +185,21 @@ def migrated_database(infra: Infra, name: str, *migration_sets: MigrationSet) ->
     return url
 
 
-def database_fixtures(name: str, *migration_sets: MigrationSet, scope: str = "session"):  # type: ignore[no-untyped-def]
+def database_fixtures(name: str, *migration_sets: MigrationSet, scope: str = "session", database: str = ""):  # type: ignore[no-untyped-def]
     """Two fixtures, `<name>_db` (a fresh database's URL, migrated) and `<name>_pool` (a pool on it):
-    `identity_db, identity_pool = database_fixtures("identity", IDENTITY_MIGRATIONS)` in a conftest."""
+    `identity_db, identity_pool = database_fixtures("identity", IDENTITY_MIGRATIONS)` in a conftest.
+    `database` names the database when a module overrides the suite's fixtures with one of its own."""
 
     @pytest.fixture(scope=scope, name=f"{name}_db")
-    def database(infra: Infra) -> str:
-        return migrated_database(infra, f"test_{name}", *migration_sets)
+    def fresh(infra: Infra) -> str:
+        return migrated_database(infra, database or f"test_{name}", *migration_sets)
 
     @pytest.fixture(scope=scope, name=f"{name}_pool")
     def pool(request: pytest.FixtureRequest) -> Iterator[ConnectionPool]:
         with create_pool(request.getfixturevalue(f"{name}_db"), name=f"test-{name}") as opened:
             yield opened
 
-    return database, pool
+    return fresh, pool
 
 
 def _drop_databases(infra: Infra) -> None:

@@ -92,3 +92,22 @@ def test_no_role_is_chosen_for_the_admin_and_granting_without_one_asks_for_it():
     assert refused.status_code == 400 and directory.changes == []
     errors = re.search(r'<ul class="errors" id="role-errors">(.*?)</ul>', refused.text, re.S)
     assert errors and "Choisissez un rôle." in errors.group(1)
+
+
+class OnlyAdmin(FakeStaffDirectory):
+    """Identity refusing to take the admin role from the only admin."""
+
+    def change_role(self, token: str, email: str, role: str, *, grant: bool) -> bool:
+        raise ApiError(409, "last-admin", "This is the only admin")
+
+
+def test_revoking_the_only_admins_role_is_refused_in_the_page_in_french():
+    client = staff_client(AdminIdentity(), staff=OnlyAdmin())
+    form = {"csrf_token": csrf_token(client, "/console/staff"), "email": "admin@example.org", "role": "admin"}
+    refused = client.post(
+        "/console/staff/revocations", data={**form, "confirmed": "yes"}, headers={"Accept-Language": "fr"}
+    )
+    assert refused.status_code == 409
+    summary = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>', refused.text, re.S)
+    assert summary and "seul administrateur" in summary.group(1)
+    assert "<table>" in refused.text  # the staff page still, not an error page

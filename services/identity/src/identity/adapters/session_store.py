@@ -46,8 +46,11 @@ def revoke_session(conn: psycopg.Connection, jti: UUID) -> SessionState | None:
         ).fetchone()
 
 
-def revoke_all_sessions(conn: psycopg.Connection, account_id: UUID) -> None:
-    """End every session of the account."""
-    conn.execute(
-        "UPDATE sessions SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL", (account_id,)
-    )
+def revoke_all_sessions(conn: psycopg.Connection, account_id: UUID) -> list[tuple[UUID, SessionState]]:
+    """End every session of the account; those that were still open, by jti, in their new state."""
+    rows = conn.execute(
+        """UPDATE sessions SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL
+           RETURNING jti, account_id, revoked_at, expires_at""",
+        (account_id,),
+    ).fetchall()
+    return [(jti, SessionState(owner, revoked_at, expires_at)) for jti, owner, revoked_at, expires_at in rows]

@@ -7,6 +7,8 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
+ADMINS_LOCK = 0x61646D6E  # serialises the revocations of the admin role (sole_admin)
+
 
 @dataclass(frozen=True)
 class StaffMember:
@@ -47,6 +49,14 @@ def revoke_role(conn: psycopg.Connection, account_id: UUID, role: str) -> bool:
         "DELETE FROM staff_roles WHERE account_id = %s AND role = %s RETURNING role", (account_id, role)
     ).fetchone()
     return row is not None
+
+
+def sole_admin(conn: psycopg.Connection, account_id: UUID) -> bool:
+    """Whether the account is the only one holding the admin role. Takes the admins' lock until the
+    transaction ends, so two admins revoking each other at once are judged in turn."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADMINS_LOCK,))
+    rows = conn.execute("SELECT account_id FROM staff_roles WHERE role = 'admin'").fetchall()
+    return [admin for (admin,) in rows] == [account_id]
 
 
 def mark_roles_changed(conn: psycopg.Connection, account_id: UUID) -> datetime:
@@ -96,15 +106,18 @@ def has_confirmed_totp(conn: psycopg.Connection, account_id: UUID) -> bool:
     return row is not None
 
 
-def start_totp(conn: psycopg.Connection, account_id: UUID, secret_sealed: str) -> None:
-    """A new unconfirmed secret for the account, replacing an unconfirmed one."""
-    conn.execute(
+def start_totp(conn: psycopg.Connection, account_id: UUID, secret_sealed: str) -> bool:
+    """A new unconfirmed secret for the account, replacing an unconfirmed one; False (nothing kept)
+    when the account has a confirmed one, even one confirmed while this waited for its row."""
+    row = conn.execute(
         """INSERT INTO totp_credentials (account_id, secret_sealed) VALUES (%s, %s)
            ON CONFLICT (account_id) DO UPDATE
            SET secret_sealed = excluded.secret_sealed, created_at = now(), last_step = 0
-           WHERE totp_credentials.confirmed_at IS NULL""",
+           WHERE totp_credentials.confirmed_at IS NULL
+           RETURNING 1""",
         (account_id, secret_sealed),
-    )
+    ).fetchone()
+    return row is not None
 
 
 def use_totp_step(conn: psycopg.Connection, account_id: UUID, step: int, *, confirm: bool = False) -> None:
@@ -124,6 +137,16 @@ def replace_recovery_codes(conn: psycopg.Connection, account_id: UUID, code_hash
             "INSERT INTO recovery_codes (account_id, code_hash) VALUES (%s, %s)",
             [(account_id, code_hash) for code_hash in code_hashes],
         )
+
+
+def remove_totp(conn: psycopg.Connection, account_id: UUID) -> bool:
+    """Forget the account's TOTP credential (an enrolment under way too) and recovery codes; whether
+    it had a confirmed one, a second factor."""
+    conn.execute("DELETE FROM recovery_codes WHERE account_id = %s", (account_id,))
+    row = conn.execute(
+        "DELETE FROM totp_credentials WHERE account_id = %s RETURNING confirmed_at IS NOT NULL", (account_id,)
+    ).fetchone()
+    return row is not None and bool(row[0])
 
 
 def use_recovery_code(conn: psycopg.Connection, account_id: UUID, code_hash: bytes) -> bool:

@@ -16,6 +16,7 @@ from identity.service_layer.errors import (
     InvalidCredentials,
     InvalidResetToken,
     InvalidSecondFactor,
+    LastAdmin,
     MfaRequired,
     NotVerified,
     RateLimited,
@@ -83,6 +84,11 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
         409,
         "staff-account",
         "This account holds staff roles: an admin revokes them before it is erased.",
+    ),
+    LastAdmin: (
+        409,
+        "last-admin",
+        "This is the only admin: grant the admin role to someone else before revoking it.",
     ),
 }
 

@@ -74,9 +74,16 @@ class RoleRevocations(MethodView):
     @staff_only(blp, Role.ADMIN)
     @blp.arguments(schemas.RoleChange)
     @blp.response(200, schemas.RoleChanged)
-    @problems(blp, {404: "unknown-account: no verified account has it"})
+    @problems(
+        blp,
+        {
+            404: "unknown-account: no verified account has it",
+            409: "last-admin: the admin role of the only admin (grant it to someone else first)",
+        },
+    )
     def post(self, body):
-        """Take a role from an account (admin); its sessions end at once, here and in every service."""
+        """Take a role from an account (admin); its sessions end at once, here and in every service.
+        The only admin keeps the admin role (`identity staff revoke` can still take it)."""
         changed = staff.revoke(identity(), body["email"], Role(body["role"]), actor=g.principal.account.id)
         return {**body, "changed": changed}
 

@@ -55,6 +55,11 @@ class StaffAccount(Exception):
     """Support may not erase an account that holds a role: an admin revokes its roles first."""
 
 
+class LastAdmin(Exception):
+    """An admin may not take the admin role from the only account holding it: nobody could open the
+    console's admin pages any more (the command line still can)."""
+
+
 class MfaRequired(Exception):
     """The password is right, and the account has a second factor: send its code with `challenge`."""
 

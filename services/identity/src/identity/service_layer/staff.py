@@ -11,10 +11,10 @@ import psycopg
 from accounts_common.audit import record_action
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.roles import Role
-from identity.adapters import account_store, staff
+from identity.adapters import account_store, session_store, staff
 from identity.bootstrap import Identity
-from identity.service_layer.codes import SOURCE, publish
-from identity.service_layer.errors import UnknownAccount
+from identity.service_layer.codes import SOURCE, publish, publish_session_revoked
+from identity.service_layer.errors import LastAdmin, UnknownAccount
 
 NO_ACCOUNT = "(no verified account)"
 
@@ -40,10 +40,16 @@ def members(app: Identity, actor: UUID | None = None) -> list[staff.StaffMember]
 def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granting: bool) -> bool:
     verb = "granted" if granting else "revoked"
     with app.pool.connection() as conn, conn.transaction():
-        account = account_store.lock_account_by_email(conn, email)
-        if account is not None and not account.verified:
-            account = None  # roles are for verified accounts only
-        changed = account is not None and _apply(conn, account, role, actor, verb)
+        account = _verified_account(conn, email)
+        # Through the API only: the command line is the way back in, and may leave no admin on purpose.
+        last_admin = (
+            account is not None
+            and not granting
+            and role is Role.ADMIN
+            and actor is not None
+            and staff.sole_admin(conn, account.id)
+        )
+        changed = account is not None and not last_admin and _apply(conn, account, role, actor, verb)
         record_action(
             conn,
             source=SOURCE,
@@ -52,11 +58,43 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
             # The account's id, never an email: the trail outlives an erasure (see support.py), and
             # the email of no verified account may be nobody's, or a stranger's.
             target=f"{role.value} → {account.id if account else NO_ACCOUNT}",
-            outcome="refused" if account is None else "ok" if changed else "unchanged",
+            outcome="refused" if account is None or last_admin else "ok" if changed else "unchanged",
         )
     if account is None:
         raise UnknownAccount(email)
+    if last_admin:
+        raise LastAdmin()
     return changed
+
+
+def reset_second_factor(app: Identity, email: str, actor: UUID | None = None) -> bool:
+    """Remove the second factor of the verified account of `email` (a lost phone and lost recovery
+    codes): its TOTP credential and recovery codes go, and its sessions end here and, through
+    SessionRevoked, everywhere. Its password alone logs in again, to enrol anew. False when it had no
+    second factor; UnknownAccount when there is no such account."""
+    with app.pool.connection() as conn, conn.transaction():
+        account = _verified_account(conn, email)
+        removed = account is not None and staff.remove_totp(conn, account.id)
+        if account is not None and removed:
+            for jti, ended in session_store.revoke_all_sessions(conn, account.id):
+                publish_session_revoked(conn, jti, ended)
+        record_action(
+            conn,
+            source=SOURCE,
+            actor_account_id=actor,
+            action="staff.second-factor-reset",
+            target=str(account.id) if account else NO_ACCOUNT,
+            outcome="refused" if account is None else "ok" if removed else "unchanged",
+        )
+    if account is None:
+        raise UnknownAccount(email)
+    return removed
+
+
+def _verified_account(conn: psycopg.Connection, email: str) -> account_store.Account | None:
+    """The verified account of `email`, locked until the transaction ends (roles are for them only)."""
+    account = account_store.lock_account_by_email(conn, email)
+    return account if account is not None and account.verified else None
 
 
 def _apply(

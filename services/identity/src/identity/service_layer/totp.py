@@ -22,9 +22,10 @@ def start_enrolment(app: Identity, account: account_store.Account) -> Enrolment:
     """A new secret for the account's authenticator app, to be confirmed with its first code."""
     secret = totp.new_secret()
     with app.pool.connection() as conn, conn.transaction():
-        if staff.has_confirmed_totp(conn, account.id):
+        # One statement decides: a check before it could miss a confirmation committed meanwhile, and
+        # the secret answered would be one never kept.
+        if not staff.start_totp(conn, account.id, app.sealer.encrypt(secret)):
             raise TotpAlreadyEnrolled()
-        staff.start_totp(conn, account.id, app.sealer.encrypt(secret))
     return Enrolment(secret, totp.provisioning_uri(secret, account.email))
 
 

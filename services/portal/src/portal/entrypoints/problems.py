@@ -69,6 +69,10 @@ def _problem_messages() -> dict[str, tuple[str, str]]:
             FORM,
             gettext("This account holds staff roles: an admin revokes them before it can be erased."),
         ),
+        "last-admin": (
+            FORM,
+            gettext("This is the only admin: grant the admin role to someone else before revoking it."),
+        ),
     }
 
 

@@ -53,9 +53,11 @@ def change_role(change: str) -> Response | tuple[str, int]:
     try:
         changed = portal().staff.change_role(token(), email, role, grant=granting)
     except ApiError as error:
-        if error.status not in (404, 422):
+        if error.status not in (404, 409, 422):
             raise
         typed = {"email": email, "role": role}
+        if error.status == 409:  # the only admin's admin role: someone must keep the admin pages
+            return render_staff_page(typed, field_errors(error, {}), 409)
         if error.status == 404:
             message = gettext("No verified account has this email address.")
             return render_staff_page(typed, {"email": [message]}, 404)
