@@ -1,3 +1,4 @@
+import inspect
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -6,6 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
+from accounts_common.auth import JwksCache
 from identity.adapters.account_store import Account
 from identity.adapters.tokens import (
     ConfiguredKeys,
@@ -67,3 +69,9 @@ def test_a_token_is_never_dated_before_the_last_password_reset():
     just_after_a_reset = now + timedelta(seconds=1)
     assert issued_at_for(account(just_after_a_reset)) == just_after_a_reset
     assert issued_at_for(account(now - timedelta(days=1))) >= now
+
+
+def test_identity_rereads_its_keys_no_later_than_the_other_services_reread_its_key_set():
+    """docs/api.md: a key retired with `identity rotate-key` stops verifying everywhere within 30 s."""
+    verifiers = inspect.signature(JwksCache).parameters["max_age_s"].default
+    assert settings("").signing_key_cache_s <= verifiers == 30

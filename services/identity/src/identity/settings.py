@@ -80,7 +80,9 @@ class Settings(ServiceSettings):
     hash_nice: int = 10
     max_body_bytes: int = 64 * 1024
     signing_keys_pem: str = setting("", env="IDENTITY_SIGNING_KEYS")
-    signing_key_cache_s: int = 60
+    # No longer than the other services' JWKS cache (accounts_common.auth.JwksCache): a key retired by
+    # `identity rotate-key` stops verifying everywhere within 30 s, identity's own token checks included.
+    signing_key_cache_s: int = 30
     trusted_proxy_hops: int = 0
     uniform_response_ms: int = 15
     rate_limits: RateLimits = setting(factory=RateLimits, env=RATE_LIMITS)
