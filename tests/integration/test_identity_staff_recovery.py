@@ -86,6 +86,22 @@ def test_the_last_admin_cannot_revoke_the_admin_role_through_the_api(identity, c
     assert client.post("/v1/staff/revocations", json=own, headers=headers).json["changed"] is True
 
 
+def test_the_last_admin_cannot_delete_their_own_account_while_another_admin_can(
+    identity, client, unique_email, clock
+):
+    revoke_every_admin(identity)
+    headers, _ = admin(identity, client, identity.pool, unique_email, clock)
+    refused = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=headers)
+    assert refused.status_code == 409 and refused.json["type"].endswith("last-admin"), refused.json
+    assert client.get("/v1/accounts/me", headers=headers).status_code == 200  # nothing was erased
+    operation = client.get("/openapi.json").json["paths"]["/v1/accounts/me"]["delete"]
+    assert "last-admin" in operation["responses"]["409"]["description"]
+    second_headers, _ = admin(identity, client, identity.pool, "second-" + unique_email, clock)
+    deleted = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=second_headers)
+    assert deleted.status_code == 204
+    assert [m.email for m in staff.members(identity)] == [unique_email]
+
+
 def test_two_admins_revoking_each_other_together_leave_one(identity, client, unique_email, clock):
     revoke_every_admin(identity)
     first, second = unique_email, "other-" + unique_email

@@ -565,6 +565,7 @@ class FakeDeletion:
     [
         (ApiError(429, "rate-limited"), "Too many attempts. Please wait a few minutes and try again."),
         (ApiError(403, "wrong-password"), "The password is not right."),
+        (ApiError(409, "last-admin"), "This is the only admin: grant the admin role to someone else first."),
     ],
 )
 def test_a_refused_account_deletion_says_why_on_the_account_page(refusal, message):

@@ -121,6 +121,7 @@ class CurrentAccount(MethodView):
         {
             401: NO_TOKEN,
             403: "wrong-password: the password does not confirm the deletion",
+            409: "last-admin: the only admin's account (grant the admin role to someone else first)",
             429: "Too many wrong passwords; see Retry-After",
         },
     )

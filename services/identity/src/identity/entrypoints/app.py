@@ -88,7 +88,7 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     LastAdmin: (
         409,
         "last-admin",
-        "This is the only admin: grant the admin role to someone else before revoking it.",
+        "This is the only admin: grant the admin role to someone else first.",
     ),
 }
 

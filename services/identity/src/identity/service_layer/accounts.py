@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import account_store, ratelimits, registration_store
+from identity.adapters import account_store, ratelimits, registration_store, staff
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
@@ -26,7 +26,13 @@ from identity.service_layer.codes import (
     publish,
     publish_deleted,
 )
-from identity.service_layer.errors import CodeRejected, InvalidCredentials, WeakPassword, WrongPassword
+from identity.service_layer.errors import (
+    CodeRejected,
+    InvalidCredentials,
+    LastAdmin,
+    WeakPassword,
+    WrongPassword,
+)
 from identity.service_layer.limits import limit_email
 
 VERIFICATION = Purpose.VERIFICATION
@@ -162,7 +168,8 @@ def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: 
 
 
 def delete_account(app: Identity, token: str, password: str) -> None:
-    """Erase the token holder's account once the password confirms it; every token of it dies."""
+    """Erase the token holder's account once the password confirms it; every token of it dies. The only
+    admin's is refused (LastAdmin): its role would go with it, and nobody could open the admin pages."""
     try:
         account = sessions.confirm_password(app, sessions.authenticate(app, token).account, password)
     except InvalidCredentials:
@@ -170,6 +177,8 @@ def delete_account(app: Identity, token: str, password: str) -> None:
     with app.pool.connection() as conn, conn.transaction():
         if account_store.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
+        if staff.sole_admin(conn, account.id):
+            raise LastAdmin()
         account_store.delete_account(conn, account.id)
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
         publish_deleted(app, conn, account.id)

@@ -56,8 +56,8 @@ class StaffAccount(Exception):
 
 
 class LastAdmin(Exception):
-    """An admin may not take the admin role from the only account holding it: nobody could open the
-    console's admin pages any more (the command line still can)."""
+    """An admin may not take the admin role from the only account holding it, nor delete that account:
+    nobody could open the console's admin pages any more (the command line still can)."""
 
 
 class MfaRequired(Exception):

@@ -71,7 +71,7 @@ def _problem_messages() -> dict[str, tuple[str, str]]:
         ),
         "last-admin": (
             FORM,
-            gettext("This is the only admin: grant the admin role to someone else before revoking it."),
+            gettext("This is the only admin: grant the admin role to someone else first."),
         ),
     }
 
