@@ -673,16 +673,21 @@ class FakeEditor:
     """The catalogue's editor API: one video, its texts recorded when saved."""
 
     VIDEO = {"id": UPLOAD, "status": "ready", "title": {"en": "Exercise", "fr": "Exercice"},
-             "description": {"en": "", "fr": ""}, "renditions": [], "published_at": None}  # fmt: skip
+             "description": {"en": "", "fr": ""}, "renditions": [], "published_at": None,
+             "texts_version": "version-1"}  # fmt: skip
 
     def __init__(self) -> None:
         self.saved: list[dict[str, dict[str, str]]] = []
+        self.versions_sent: list[str | None] = []
 
     def video(self, token: str, video_id: str) -> dict[str, object]:
         return self.VIDEO
 
-    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+    def edit(
+        self, token: str, video_id: str, texts: dict[str, dict[str, str]], texts_version: str | None = None
+    ) -> None:
         self.saved.append(texts)
+        self.versions_sent.append(texts_version)
 
 
 # About 2.5 bytes a character once percent-encoded: 20,000 characters are past 64 KiB.

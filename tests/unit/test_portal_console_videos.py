@@ -53,7 +53,7 @@ def test_a_page_past_the_last_says_so_and_leads_to_the_first(page):
 class CatalogueDown:
     """The catalogue not answering (restarting, say)."""
 
-    def videos(self, token: str, *_: Any) -> dict[str, Any]:
+    def videos(self, token: str, *_: Any, **__: Any) -> dict[str, Any]:
         raise ServiceUnavailable("catalogue", "connection refused")
 
     video = create = edit = videos
@@ -145,11 +145,13 @@ def test_a_new_video_from_an_upload_still_being_written_says_to_wait_next_to_the
 class TitleRequired(FakeEditor):
     """The catalogue refusing a video's texts without a title in either language, as it does (422)."""
 
-    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
+    def edit(
+        self, token: str, video_id: str, texts: dict[str, dict[str, str]], texts_version: str | None = None
+    ) -> None:
         if not (texts["title"]["en"] or texts["title"]["fr"]):
             errors = {"title": ["A title in English, in French or both."]}
             raise ApiError(422, "validation-error", "The request is not valid.", errors=errors)
-        super().edit(token, video_id, texts)
+        super().edit(token, video_id, texts, texts_version)
 
 
 def test_texts_saved_without_any_title_say_so_next_to_the_title_and_stay_on_the_page():
@@ -165,7 +167,8 @@ def test_texts_saved_without_any_title_say_so_next_to_the_title_and_stay_on_the_
 
 
 class SharedVideo(FakeEditor):
-    """One video two editors open: a save changes the texts every later reader sees."""
+    """One video two editors open: a save changes the texts every later reader sees, and their version;
+    one sent with an older version is refused, as the catalogue does (409 texts-changed)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -174,9 +177,13 @@ class SharedVideo(FakeEditor):
     def video(self, token: str, video_id: str) -> dict[str, object]:
         return self.current
 
-    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> None:
-        super().edit(token, video_id, texts)
-        self.current = {**self.current, **texts}
+    def edit(
+        self, token: str, video_id: str, texts: dict[str, dict[str, str]], texts_version: str | None = None
+    ) -> None:
+        if texts_version not in (None, self.current["texts_version"]):
+            raise ApiError(409, "texts-changed", "The video's texts were saved again since.")
+        super().edit(token, video_id, texts, texts_version)
+        self.current = {**self.current, **texts, "texts_version": f"version-{len(self.saved) + 1}"}
 
 
 def read_copy(page: str) -> dict[str, str]:
@@ -193,6 +200,7 @@ def test_texts_saved_over_a_copy_another_editor_saved_since_are_refused_and_kept
     opened_first, opened_second = read_copy(first.get(path).text), read_copy(second.get(path).text)
     saved = second.post(path, data={**opened_second, **TEXTS, "description_fr": "Texte de l’autre"})
     assert saved.status_code == 303 and len(shared.saved) == 1
+    assert shared.versions_sent == ["version-1"]  # the catalogue judges it, under the video's lock
 
     mine = {**TEXTS, "title_en": "Mine"}
     refused = first.post(path, data={**opened_first, **mine}, headers={"Accept-Language": "fr"})

@@ -88,7 +88,7 @@ class Editor:
     def videos(self, token: str, page: int = 1) -> dict[str, Any]:
         return listed(VIDEO, page)
 
-    def video(self, token: str, video_id: str, *_: Any) -> dict[str, Any]:
+    def video(self, token: str, video_id: str, *_: Any, **__: Any) -> dict[str, Any]:
         return VIDEO
 
     create = edit = video

@@ -1,5 +1,7 @@
 """Videos and their renditions, as the catalogue describes them (no I/O)."""
 
+import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -75,6 +77,13 @@ class Video:
     poster_key: str | None = None
     preview_key: str | None = None
     master_key: str | None = None
+
+    @property
+    def texts_version(self) -> str:
+        """A digest of the titles and descriptions as saved: an edit says which it was typed over, and
+        one typed over texts saved since is refused."""
+        texts = [self.title.en, self.title.fr, self.description.en, self.description.fr]
+        return hashlib.sha256(json.dumps(texts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def x_accel_prefix() -> str:
 
 def summary(video: Video) -> dict[str, Any]:
     """A video as the API shows it, with the URLs of its images and preview."""
-    shown = dict(video.__dict__)
+    shown = {**video.__dict__, "texts_version": video.texts_version}
     for name, key, endpoint in (
         ("thumbnail", video.thumbnail_key, "videos.Thumbnail"),
         ("poster_url", video.poster_key, "videos.Poster"),
@@ -155,10 +155,13 @@ class VideoDetail(MethodView):
     @videos.arguments(schemas.VideoEdit)
     @videos.response(200, schemas.VideoDetail)
     @videos.doc(security=BEARER_AUTH)
-    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video"})
+    @document_problems(
+        videos, EDITOR_PROBLEMS | {404: "No such video", 409: "texts-changed: saved since texts_version"}
+    )
     def patch(self, changes: dict[str, Any], video_id: UUID) -> dict[str, Any]:
         """Catalogue editors: change a video's metadata (only the fields sent)."""
-        return summary(publishing.edit(catalogue(), current_principal(), video_id, changes))
+        version = changes.pop("texts_version", None)
+        return summary(publishing.edit(catalogue(), current_principal(), video_id, changes, version))
 
 
 @videos.route("/<uuid:video_id>/publication")

@@ -145,6 +145,10 @@ class VideoSummary(Schema):
 
 class VideoDetail(VideoSummary):
     renditions = fields.List(fields.Nested(RenditionView), required=True)
+    texts_version = fields.String(
+        required=True,
+        metadata={"description": "The version of the titles and descriptions, to send back with an edit"},
+    )
     poster_url = fields.String(
         required=True, allow_none=True, metadata={"description": "The poster image's URL"}
     )
@@ -206,6 +210,13 @@ class VideoEdit(Schema):
     location = text(200)
     tags = fields.List(
         fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=50)
+    )
+    texts_version = fields.String(
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "The texts_version of the video these changes were typed over: when its texts "
+            "were saved again since, 409 texts-changed and nothing changes (optional)"
+        },
     )
 
     @post_load

@@ -46,3 +46,7 @@ class TooLarge(Refusal):
 
 class Locked(Refusal):
     """The upload is being written by another request."""
+
+
+class TextsChanged(Refusal):
+    """The texts an edit was typed over were saved again since (by another editor, in another tab)."""

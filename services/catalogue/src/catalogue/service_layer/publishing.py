@@ -22,7 +22,7 @@ from catalogue.adapters.upload_store import Upload
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Localized, Status, Submission, Video
 from catalogue.service_layer import uploads
-from catalogue.service_layer.errors import Conflict, InvalidIngest, Locked, NotFound
+from catalogue.service_layer.errors import Conflict, InvalidIngest, Locked, NotFound, TextsChanged
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,24 @@ def _undo_master(catalogue: Catalogue, stored: str) -> None:
         log.exception("could not remove %s, the master of a video that was not recorded", stored)
 
 
-def edit(catalogue: Catalogue, principal: Principal, video_id: UUID, changes: dict[str, Any]) -> Video:
+def edit(
+    catalogue: Catalogue,
+    principal: Principal,
+    video_id: UUID,
+    changes: dict[str, Any],
+    texts_version: str | None = None,
+) -> Video:
     """Change a video's metadata (dates, people, place, tags; of a title or description, the languages
-    in `changes` alone): it keeps a title in one language at least."""
+    in `changes` alone): it keeps a title in one language at least. With `texts_version`, only over
+    the texts of that version (Video.texts_version): TextsChanged when they were saved again since."""
     with catalogue.pool.connection() as conn, conn.transaction():
         video = video_store.lock_video(conn, video_id)
         if video is None:
             raise NotFound("There is no such video.")
+        if texts_version is not None and texts_version != video.texts_version:
+            raise TextsChanged(
+                "The video's texts were saved again since these were typed over them: read them again."
+            )
         if video.status is Status.PUBLISHED and "published_at" in changes and changes["published_at"] is None:
             raise InvalidIngest(
                 "A published video keeps a date.", {"published_at": ["Required once published."]}

@@ -70,8 +70,13 @@ class EditorClient:
         body = {"upload_url": f"{self.api.base_url}/v1/uploads/{upload_id}", **texts}
         return self.api.call("POST", "/v1/videos", body, token=token)
 
-    def edit(self, token: str, video_id: str, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
-        return self.api.call("PATCH", _video_path(video_id), texts, token=token)
+    def edit(
+        self, token: str, video_id: str, texts: dict[str, dict[str, str]], texts_version: str | None = None
+    ) -> dict[str, Any]:
+        """Save the texts; with `texts_version` (the video's when they were typed), 409 texts-changed
+        instead when they were saved again since."""
+        version = {"texts_version": texts_version} if texts_version else {}
+        return self.api.call("PATCH", _video_path(video_id), {**texts, **version}, token=token)
 
     def publish(self, token: str, video_id: str) -> None:
         self.api.call("POST", f"{_video_path(video_id)}/publication", {}, token=token)

@@ -20,7 +20,7 @@ from wtforms import ValidationError
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.adapters.uploads import REQUEST_HEADERS
-from portal.entrypoints.pages.console import draft_base, render_console, staff_page, token
+from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
 
@@ -130,12 +130,11 @@ def video(video_id: UUID) -> tuple[str, int]:
 
 def render_video(
     video_id: str, texts: dict[str, Any] | None, errors: dict[str, list[str]], status: int = 200,
-    *, found: dict[str, Any] | None = None, read: str | None = None, saved_since: bool = False,
-    as_saved: bool = False,
+    *, read: str | None = None, saved_since: bool = False, as_saved: bool = False,
 ) -> tuple[str, int]:  # fmt: skip
-    """The video's page; `read`: the copy of its texts the form's were typed over, when not `found`'s;
-    `saved_since` links the video as saved, for an editor whose save came second to compare."""
-    found = found or video_or_404(video_id)
+    """The video's page; `read`: the texts_version the form's texts were typed over, when not the
+    video's now; `saved_since` links the video as saved, for an editor whose save came second."""
+    found = video_or_404(video_id)
     return render_console(
         "video.html", video=found, texts=texts or found, errors=errors, video_languages=LANGUAGES,
         read=read, saved_since=saved_since, as_saved=as_saved,
@@ -151,24 +150,16 @@ def video_or_404(video_id: str) -> dict[str, Any]:
         abort(404)
 
 
-def texts_read(video: dict[str, Any]) -> str:
-    """Which copy of the video's texts a form is typed over (the catalogue answers no version)."""
-    return draft_base(video, "title", "description")
-
-
 @blp.post("/<uuid:video_id>")
 @staff_page(Role.CATALOGUE_EDITOR)
 def edit(video_id: UUID) -> Response | tuple[str, int]:
     """Save the texts, all four, over the copy the form was typed over: one saved since (by another
     editor, in another tab) is not overwritten unseen; the texts typed stay, now over that copy."""
-    texts, read = posted_texts(), request.form.get("texts_read", "")
+    texts, read = posted_texts(), request.form.get("texts_version", "")
     if untitled := title_missing(texts):  # said next to the title, as for a new video
         return render_video(str(video_id), texts, untitled, 400, read=read)
     try:
-        if read and texts_read(current := video_or_404(str(video_id))) != read:
-            message = {FORM: [saved_since_message()]}
-            return render_video(str(video_id), texts, message, 409, found=current, saved_since=True)
-        portal().editor.edit(token(), str(video_id), texts)
+        portal().editor.edit(token(), str(video_id), texts, texts_version=read or None)
     except ServiceUnavailable:  # the texts stay on their page, to save again in a moment
         unknown, errors = {"id": str(video_id), "title": texts["title"]}, {FORM: [catalogue_unavailable()]}
         return render_console("video.html", video=unknown, texts=texts, errors=errors, read=read,
@@ -176,6 +167,9 @@ def edit(video_id: UUID) -> Response | tuple[str, int]:
     except ApiError as error:
         if error.status == 404:
             abort(404)
+        if error.slug == "texts-changed":  # the form's texts stay, now over the copy saved since
+            message = {FORM: [saved_since_message()]}
+            return render_video(str(video_id), texts, message, 409, saved_since=True)
         if error.status != 422:
             raise
         return render_video(str(video_id), texts, video_errors(error), 400, read=read)
