@@ -194,6 +194,15 @@ def test_variables_other_processes_read_under_a_services_prefix_are_not_unknown(
     assert caplog.records == []
 
 
+def test_the_mailer_keeps_erased_accounts_at_least_as_long_as_a_dead_letter_waits(monkeypatch):
+    """A replayed dead letter (mailer.dlq keeps them 30 days) must still find its account's erasure."""
+    monkeypatch.setenv("MAILER_ERASED_ACCOUNTS_DAYS", "29.5")
+    with pytest.raises(SettingError, match="MAILER_ERASED_ACCOUNTS_DAYS: must be at least 30.0, got 29.5"):
+        service_settings("mailer").from_env()
+    monkeypatch.setenv("MAILER_ERASED_ACCOUNTS_DAYS", "30")
+    assert service_settings("mailer").from_env().erased_accounts_days == 30.0
+
+
 def test_identity_writes_each_default_once():
     """The defaults from_env falls back on are the dataclass's own: nothing else holds them."""
     settings = service_settings("identity")

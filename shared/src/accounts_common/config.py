@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Self, TypeVar
 
 Loaded = TypeVar("Loaded")
+Number = TypeVar("Number", int, float)
 log = logging.getLogger(__name__)
 
 LOCAL_KAFKA = "127.0.0.1:9092"
@@ -146,24 +147,24 @@ def parse_int(text: str) -> int:
         raise ValueError(f"must be an integer, got {text!r}") from None
 
 
-def at_least(minimum: int) -> Callable[[str], int]:
-    """A parser of integers no smaller than `minimum`."""
-
-    def parse(text: str) -> int:
-        number = parse_int(text)
-        if number < minimum:
-            raise ValueError(f"must be at least {minimum}, got {number}")
-        return number
-
-    return parse
-
-
 def parse_float(text: str) -> float:
     """A number."""
     try:
         return float(text)
     except ValueError:
         raise ValueError(f"must be a number, got {text!r}") from None
+
+
+def at_least(minimum: Number, number: Callable[[str], Number] = parse_int) -> Callable[[str], Number]:
+    """A parser of numbers (integers unless `number` says otherwise) no smaller than `minimum`."""
+
+    def parse(text: str) -> Number:
+        value = number(text)
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 PARSERS: dict[Any, Callable[[str], Any]] = {str: str, int: parse_int, float: parse_float, bool: parse_bool}

@@ -8,9 +8,11 @@ from accounts_common.codecrypt import DEV_KEY, fernet_keys
 from accounts_common.config import (
     ServiceSettings,
     at_least,
+    parse_float,
     setting,
     without_trailing_slash,
 )
+from accounts_common.events.topics import DEAD_LETTER_RETENTION_DAYS
 from accounts_common.housekeeping import Expiry
 from mailer.domain.messages import Brand, brands
 
@@ -50,7 +52,11 @@ class Settings(ServiceSettings):
     session_timeout_s: float = 10.0
     housekeeping_interval_s: float = 600.0
     delivery_log_days: float = 90.0
-    erased_accounts_days: float = 365.0
+    # A dead letter replayed must still find its account's erasure, or its mail would bring the address
+    # back: erased ids are kept at least as long as mailer.dlq keeps a letter.
+    erased_accounts_days: float = setting(
+        365.0, parse=at_least(float(DEAD_LETTER_RETENTION_DAYS), parse_float)
+    )
     worker_metrics_port: int = 9104
     worker_metrics_host: str = "127.0.0.1"
     port: int = 8004

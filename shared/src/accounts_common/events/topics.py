@@ -14,6 +14,8 @@ from accounts_common.kafka import create_admin
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
+# How long a record nobody could process waits for an operator to replay it.
+DEAD_LETTER_RETENTION_DAYS = 30
 # Production (deploy/k8s/kafka-topics.yaml): three copies, and a write (acks=all) needs two of them,
 # so the loss of any one broker neither loses an acknowledged event nor stops the producers.
 REPLICAS = 3
@@ -136,7 +138,7 @@ TOPICS = (
         Topic(
             dead_letter_topic(group),
             partitions=1,
-            configs={"retention.ms": str(30 * DAY_MS)},
+            configs={"retention.ms": str(DEAD_LETTER_RETENTION_DAYS * DAY_MS)},
             description=f"Records the {group} group could not process, with the reason in dlq.* headers.",
         )
         for group in CONSUMER_GROUPS
