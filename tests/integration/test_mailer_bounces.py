@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,45 @@ def test_a_bounce_read_while_its_account_is_erased_leaves_no_suppression(mailer_
     erasure.join(10)
     with mailer_pool.connection() as conn:
         assert suppressions.suppressed_among(conn, [recipient]) == set()
+
+
+def test_an_issue_requested_before_its_subscription_is_read_goes_to_a_mailbox_vouched_for_since_its_bounce(
+    mailer_pool, bouncing_sink
+):
+    """NewsletterSubscribed comes on another topic than the issue's delivery requests, so the mailer
+    may read a request first: the request's own subscribed_at lifts a suppression by an older bounce,
+    and only that (a subscription older than the bounce leaves the address suppressed)."""
+    recipient = f"came-back-{uuid.uuid4().hex[:8]}@example.org"
+    account = uuid.uuid4()
+    with mailer_pool.connection() as conn:
+        [bounced_at] = conn.execute("SELECT now() - interval '1 day'").fetchone()
+        suppressions.suppress(conn, recipient, "550 5.1.1 User unknown", "dsn", account_id=account,
+                              sent_at=bounced_at)  # fmt: skip
+    settings = dataclasses.replace(
+        Settings.from_env(), smtp_host="127.0.0.1", smtp_port=bouncing_sink.smtp_port, smtp_connections=1
+    )
+    mailer = bootstrap(settings, mailer_pool)
+    try:
+        for subscribed_at, subject in (
+            (bounced_at - timedelta(days=1), "Before"),
+            (bounced_at + timedelta(hours=1), "After"),
+        ):
+            data = {"delivery_id": str(uuid.uuid4()), "issue_id": str(uuid.uuid4()), "email": recipient,
+                    "subject": subject, "text": "text\n", "html": "<p>html</p>", "locale": "en",
+                    "unsubscribe_url": "http://127.0.0.1:8000/newsletter/unsubscribe?token=t",
+                    "subscribed_at": subscribed_at.isoformat()}  # fmt: skip
+            event = new_event(
+                "NewsletterDeliveryRequested", source="/newsletter", subject=str(account), data=data
+            )
+            event = dataclasses.replace(event, id=data["delivery_id"])
+            with mailer_pool.connection() as conn:
+                sending = mailer.handlers()[event.type](conn, event, validate_data(event.type, data))
+            mailer.dispatcher.finish_batch()
+            sending.result(timeout=30)
+    finally:
+        mailer.dispatcher.close()
+
+    assert [m["subject"] for m in bouncing_sink.inbox.messages(to=recipient)] == ["After"]
+    with mailer_pool.connection() as conn:
+        assert suppressions.suppressed_among(conn, [recipient]) == set()
+    assert [f["via"] for f in failures(mailer_pool) if f["email"] == recipient] == ["suppressed"]

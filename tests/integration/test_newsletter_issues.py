@@ -31,7 +31,13 @@ from newsletter.service_layer.subscriptions import status, unsubscribe
 from tests.conftest import fresh_topics
 from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, PASSWORD, bearer, sign_up, staff_token
 from tests.support.kafka import TopicReader
-from tests.support.newsletter import deliveries_of, locales_of, recipients_of, seed_subscribers
+from tests.support.newsletter import (
+    deliveries_of,
+    locales_of,
+    recipients_of,
+    seed_subscribers,
+    subscription_starts,
+)
 from tests.support.outbox import outbox_records
 from tests.support.polling import wait_for
 
@@ -131,6 +137,7 @@ def test_an_issue_reaches_every_subscriber_once_in_their_language_with_a_working
         reader.close()
     deliveries = deliveries_of(reader.records, issue_id)
     locales = locales_of(newsletter_db)
+    starts = subscription_starts(newsletter_db)
     assert {"fr", None} <= set(locales.values())
     assert Counter(event["subject"] for event in deliveries) == Counter(expected)
     assert {record.key.decode() for record in reader.records} >= expected
@@ -145,6 +152,7 @@ def test_an_issue_reaches_every_subscriber_once_in_their_language_with_a_working
         assert link.netloc == "portal.example.test" and link.path == "/newsletter/unsubscribe"
         language = locales[event["subject"]] or "en"
         assert event["data"]["locale"] == language, "in the subscriber's language, else English"
+        assert datetime.fromisoformat(event["data"]["subscribed_at"]) == starts[event["subject"]]
         assert parse_qs(link.query)["lang"] == [language]
         [token] = parse_qs(link.query)["token"]
         assert str(account_of_token(newsletter.settings.unsubscribe_key, token)) == event["subject"]

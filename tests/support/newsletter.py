@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -33,6 +34,13 @@ def locales_of(database_url: str) -> dict[str, str | None]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT account_id, locale FROM known_accounts").fetchall()
     return {str(account_id): locale for account_id, locale in rows}
+
+
+def subscription_starts(database_url: str) -> dict[str, datetime]:
+    """When each subscriber's subscription began, by account id."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT account_id, subscribed_at FROM subscribers").fetchall()
+    return {str(account_id): started for account_id, started in rows}
 
 
 def locale_of(database_url: str, account_id: str) -> str | None:

@@ -198,6 +198,13 @@ class NewsletterDeliveryRequested(EventData):
     # RFC 8058 one-click unsubscribe wants https; plain http is accepted for local development.
     unsubscribe_url = fields.Url(required=True, schemes={"https", "http"}, require_tld=False)
     locale = locale_field()
+    subscribed_at = fields.AwareDateTime(
+        metadata=meaning(
+            "When the recipient's subscription began (its NewsletterSubscribed's `at`): a suppression "
+            "by the bounce of a mail sent before then no longer holds, even if that event is still on "
+            "its way. Absent from test sends."
+        )
+    )
 
 
 DELIVERY_ID = meaning(

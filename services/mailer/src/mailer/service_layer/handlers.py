@@ -116,7 +116,12 @@ class Mailer:
     def newsletter_delivery_requested(
         self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]
     ) -> Future[None]:
-        """Send one newsletter issue to one subscriber, with RFC 8058 one-click unsubscribe headers."""
+        """Send one newsletter issue to one subscriber, with RFC 8058 one-click unsubscribe headers.
+        The request says when the subscription began: taken as its NewsletterSubscribed would be, which
+        comes on another topic and may not be handled yet (a bounce before it suppresses no more)."""
+        account_id = _subscriber_account(event)
+        if data.get("subscribed_at") is not None:
+            suppressions.subscribed(conn, account_id, data["email"], data["subscribed_at"])
         unsubscribe_url = data["unsubscribe_url"]
         context = {
             "issue_subject": data["subject"],
@@ -134,7 +139,7 @@ class Mailer:
         return self._deliver(
             event,
             "newsletter",
-            _subscriber_account(event),
+            account_id,
             data["email"],
             context,
             headers,

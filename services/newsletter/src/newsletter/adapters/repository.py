@@ -181,7 +181,7 @@ def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: i
     before the start, and they are not."""
     with conn.cursor(row_factory=class_row(Recipient)) as cursor:
         return cursor.execute(
-            """SELECT s.id AS subscriber_id, s.account_id, k.email, k.locale
+            """SELECT s.id AS subscriber_id, s.account_id, k.email, k.locale, s.subscribed_at
                FROM subscribers s JOIN known_accounts k ON k.account_id = s.account_id
                LEFT JOIN subscription_endings e ON e.account_id = s.account_id
                WHERE s.id > %(after)s AND s.id <= %(bound)s

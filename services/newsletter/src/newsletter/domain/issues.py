@@ -95,13 +95,14 @@ class IssueView:
 
 @dataclass(frozen=True)
 class Recipient:
-    """A subscriber as the fan-out reads it: its row id (the resume point), its current address and
-    its language (None: the mailer's default)."""
+    """A subscriber as the fan-out reads it: its row id (the resume point), its current address, its
+    language (None: the mailer's default) and when its subscription began (None: a test send's)."""
 
     subscriber_id: int
     account_id: UUID
     email: str
     locale: str | None = None
+    subscribed_at: datetime | None = None
 
 
 def delivery_id(issue_id: UUID, account_id: UUID) -> UUID:
@@ -148,6 +149,8 @@ def delivery_request(
         "unsubscribe_url": unsubscribe_url,
         "locale": language_of(recipient),
     }
+    if recipient.subscribed_at is not None:
+        data["subscribed_at"] = recipient.subscribed_at.isoformat()
     return CloudEvent(
         type="NewsletterDeliveryRequested",
         source=SOURCE,

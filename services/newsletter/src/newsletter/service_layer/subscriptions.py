@@ -39,7 +39,8 @@ def subscribe(newsletter: Newsletter, principal: Principal) -> tuple[Subscriptio
         added = repository.add_subscriber(conn, principal.account_id)
         if added is None:
             return Subscription(True, repository.subscribed_since(conn, principal.account_id)), False
-        _publish(newsletter, conn, "NewsletterSubscribed", principal.account_id, email, "user")
+        # `at` is the subscription's own time, as the delivery requests give it (subscribed_at).
+        _publish(newsletter, conn, "NewsletterSubscribed", principal.account_id, email, "user", at=added)
         return Subscription(True, added), True
 
 
@@ -85,11 +86,12 @@ def _publish(
     account_id: UUID,
     email: str,
     reason: str,
+    at: datetime | None = None,
 ) -> None:
     data = {
         "account_id": str(account_id),
         "email": email,
-        "at": datetime.now(UTC).isoformat(),
+        "at": (at or datetime.now(UTC)).isoformat(),
         "reason": reason,
     }
     event = new_event(event_type, source=SOURCE, subject=str(account_id), data=data)
