@@ -1,6 +1,7 @@
 """The "New videos" draft against PostgreSQL: the catalogue's VideoPublished / VideoUnpublished, handled
 as the newsletter worker's consumer handles them (its inbox included), gather into one draft an editor
-edits and sends through the API; nothing ever leaves by itself."""
+edits and sends through the API; nothing ever leaves by itself. A VideoTextsChanged retitles a video's
+line in the open draft, and an older event arriving late never brings an old title back."""
 
 import uuid
 from collections.abc import Iterator
@@ -48,14 +49,25 @@ def no_open_draft(newsletter_db: str) -> Iterator[None]:
     cancel()
 
 
-def published(video_id: uuid.UUID, en: str, fr: str) -> CloudEvent:
+def published(video_id: uuid.UUID, en: str, fr: str, revision: int | None = None) -> CloudEvent:
     data = {
         "video_id": str(video_id),
         "title": {"en": en, "fr": fr},
         "published_at": datetime.now(UTC).isoformat(),
         "renditions": [],
-    }
+    } | ({} if revision is None else {"texts_revision": revision})
     return new_event("VideoPublished", source="/catalogue", subject=str(video_id), data=data)
+
+
+def texts_changed(video_id: uuid.UUID, en: str, fr: str, revision: int) -> CloudEvent:
+    data = {
+        "video_id": str(video_id),
+        "title": {"en": en, "fr": fr},
+        "description": {"en": "", "fr": ""},
+        "texts_revision": revision,
+        "changed_at": datetime.now(UTC).isoformat(),
+    }
+    return new_event("VideoTextsChanged", source="/catalogue", subject=str(video_id), data=data)
 
 
 def unpublished(video_id: uuid.UUID) -> CloudEvent:
@@ -149,3 +161,59 @@ def test_once_the_draft_is_scheduled_or_cancelled_the_next_video_opens_a_new_one
     consume(published(archive, "From the archive", "Des archives"))
     [third] = new_videos_drafts(newsletter_client, newsletter_editor)
     assert third["id"] not in (first["id"], second["id"]) and str(press) not in third["body"]["fr"]
+
+
+def test_a_new_title_reaches_the_draft_and_an_older_event_arriving_late_changes_nothing(
+    consume, newsletter_client, newsletter_editor
+):
+    summit, press = uuid.uuid4(), uuid.uuid4()
+    consume(published(summit, "Summit", "Sommet", revision=0))
+    consume(published(press, "Press conference", "Conférence de presse"))  # an older event: no revision
+    consume(texts_changed(summit, "The summit", "", revision=2))  # no French title any more
+    [draft] = new_videos_drafts(newsletter_client, newsletter_editor)
+    for language in ("en", "fr"):
+        body = draft["body"][language]
+        assert body.count(f"/videos/{summit})") == 1 and f"- [The summit]({PORTAL}/videos/{summit})" in body
+        assert "Sommet" not in body and "[Summit]" not in body and f"/videos/{press})" in body
+
+    consume(texts_changed(summit, "Older title", "Ancien titre", revision=1))  # replayed late
+    consume(texts_changed(summit, "Same revision", "Même révision", revision=2))  # the same revision again
+    consume(unpublished(summit))
+    consume(published(summit, "Summit", "Sommet", revision=0))  # an old publication replayed late
+    [now] = new_videos_drafts(newsletter_client, newsletter_editor)
+    assert now["id"] == draft["id"]
+    for language in ("en", "fr"):
+        assert f"- [The summit]({PORTAL}/videos/{summit})" in now["body"][language]
+        for stale in ("Older title", "Ancien titre", "Same revision", "Même révision"):
+            assert stale not in now["body"][language]
+    consume(texts_changed(press, "Press briefing", "Point de presse", revision=1))
+    [last] = new_videos_drafts(newsletter_client, newsletter_editor)
+    assert f"- [Point de presse]({PORTAL}/videos/{press})" in last["body"]["fr"]
+
+
+def test_an_editors_rewording_stays_and_an_issue_no_longer_a_draft_keeps_what_it_said(
+    consume, newsletter_client, newsletter_editor
+):
+    summit = uuid.uuid4()
+    consume(published(summit, "Summit", "Sommet", revision=0))
+    [draft] = new_videos_drafts(newsletter_client, newsletter_editor)
+    reworded = {
+        "subject": draft["subject"],
+        "body": {**draft["body"], "en": draft["body"]["en"].replace("[Summit]", "[Our summit, in full]")},
+    }
+    edited = newsletter_client.put(f"/v1/issues/{draft['id']}", json=reworded, headers=newsletter_editor)
+    assert edited.status_code == 200, edited.json
+    consume(texts_changed(summit, "The summit", "Le sommet", revision=1))
+    now = newsletter_client.get(f"/v1/issues/{draft['id']}", headers=newsletter_editor).json
+    assert f"- [Our summit, in full]({PORTAL}/videos/{summit})" in now["body"]["en"]
+    assert f"- [Le sommet]({PORTAL}/videos/{summit})" in now["body"]["fr"]
+
+    later = {"send_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()}
+    scheduled = newsletter_client.post(
+        f"/v1/issues/{draft['id']}/send", json=later, headers=newsletter_editor
+    )
+    assert scheduled.status_code == 202, scheduled.json
+    consume(texts_changed(summit, "Summit again", "Encore le sommet", revision=2))
+    went = newsletter_client.get(f"/v1/issues/{draft['id']}", headers=newsletter_editor).json
+    assert went["body"] == now["body"]
+    assert new_videos_drafts(newsletter_client, newsletter_editor) == []  # a retitle opens no draft

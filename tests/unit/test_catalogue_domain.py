@@ -12,7 +12,7 @@ from catalogue.adapters.storage import LocalStorage, MissingFile, UnsafeKey
 from catalogue.domain import links
 from catalogue.domain.playback import preview_rendition
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
-from catalogue.domain.videos import Rendition, Video, download_filename
+from catalogue.domain.videos import Localized, Rendition, Video, download_filename
 from catalogue.entrypoints.delivery import repr_digest
 from catalogue.entrypoints.schemas import VideoEdit, VideoIngest, VideoSubmit
 
@@ -252,3 +252,16 @@ def test_a_text_of_blanks_alone_is_no_text_so_the_other_language_shows():
     dated = {"published_at": "2021-02-11T14:00:00Z", "duration": 1, "renditions": [rendition]}
     imported = VideoIngest().load({"title": {"en": "Hello", "fr": "   "}, **dated})
     assert imported.title.best("fr") == "Hello"
+
+
+def test_an_edit_changes_the_texts_of_the_languages_it_names_and_the_same_words_are_no_change():
+    video = Video(
+        uuid.uuid4(), Localized("Summit", "Sommet"), Localized("Words", ""), None, 1, [], "", [], None
+    )
+    title, description = video.edited_texts({"title_fr": "Le sommet", "tags": ["x"]})
+    assert (title, description) == (Localized("Summit", "Le sommet"), Localized("Words", ""))
+    assert video.texts_differ(title, description)
+    assert video.texts_differ(*video.edited_texts({"description_fr": "Mots"}))
+    for unchanged in ({}, {"title_en": "Summit", "description_fr": ""}, {"people": ["Someone"]}):
+        assert not video.texts_differ(*video.edited_texts(unchanged))
+    assert video.texts_differ(*video.edited_texts({"title_en": "Summit "}))  # words saved as sent

@@ -108,6 +108,25 @@ def test_invalid_data_names_the_bad_fields():
         )
 
 
+@pytest.mark.parametrize(
+    "revision, said",
+    [
+        (None, "Missing data"),
+        (-1, "greater than or equal to 0"),
+        ("2", "Not a valid integer"),
+        (1.5, "integer"),
+    ],
+)
+def test_a_texts_change_without_a_whole_revision_is_refused_naming_it(revision, said):
+    data = json.loads(example("VideoTextsChanged"))["data"]
+    if revision is None:
+        del data["texts_revision"]
+    else:
+        data["texts_revision"] = revision
+    with pytest.raises(InvalidEvent, match=f"texts_revision.*{said}"):
+        validate_data("VideoTextsChanged", data)
+
+
 def string_paths(value, path=""):  # type: ignore[no-untyped-def]
     """The dotted path of every string in a JSON value."""
     if isinstance(value, str):

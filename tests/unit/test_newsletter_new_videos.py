@@ -8,6 +8,7 @@ from newsletter.domain.new_videos import (
     SECTION_END,
     SECTION_START,
     new_bodies,
+    retitled,
     title_in,
     video_line,
     video_page,
@@ -94,3 +95,19 @@ def test_a_title_is_text_never_markdown_and_falls_back_to_the_other_language():
     )
     assert title_in({"en": "", "fr": "Sommet"}, "en") == "Sommet"
     assert title_in({"en": "Summit", "fr": "Sommet"}, "fr") == "Sommet"
+
+
+def test_a_new_title_replaces_the_line_written_from_the_old_one_and_an_editors_rewording_stays():
+    body = with_video(
+        with_video(new_bodies()["en"], FIRST, line(FIRST, "Summit")), SECOND, line(SECOND, "Press")
+    )
+    renamed = retitled(body, FIRST, line(FIRST, "The *summit*"), written=line(FIRST, "Summit"))
+    assert renamed == body.replace(line(FIRST, "Summit"), line(FIRST, "The *summit*"))
+    assert "[The \\*summit\\*]" in renamed and line(SECOND, "Press") in renamed
+    reworded = body.replace("[Summit]", "[The summit, in full]")
+    assert retitled(reworded, FIRST, line(FIRST, "Summit 2"), written=line(FIRST, "Summit")) == reworded
+    unknown = retitled(reworded, FIRST, line(FIRST, "Summit 2"))  # what was written is not known
+    assert unknown == body.replace(line(FIRST, "Summit"), line(FIRST, "Summit 2"))
+    outside = "[Summit](" + video_page(PORTAL, FIRST) + ") above the list\n\n" + body
+    assert retitled(outside, FIRST, line(FIRST, "X")).startswith("[Summit](")  # outside the section: kept
+    assert retitled(new_bodies()["fr"], FIRST, line(FIRST, "Sommet")) == new_bodies()["fr"]  # not listed

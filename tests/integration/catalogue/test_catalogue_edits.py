@@ -1,7 +1,14 @@
 """Two editors' saves of one video's texts: each edit may say which texts it was typed over
 (`texts_version`, from the video's detail), and one typed over texts saved since is refused under the
-video's lock, changing nothing; an edit that says none saves as before."""
+video's lock, changing nothing; an edit that says none saves as before. A published video's edit that
+changes its texts is a VideoTextsChanged in the outbox, in the edit's transaction; other edits say nothing."""
 
+import json
+from typing import Any
+
+import psycopg
+
+from accounts_common.events.topics import VIDEO_EVENTS
 from tests.integration.catalogue.conftest import add_video, editor, unique_word
 
 
@@ -30,3 +37,66 @@ def test_an_edit_typed_over_texts_saved_since_is_refused_and_changes_nothing(cat
     assert unversioned.status_code == 200 and unversioned.json["title"]["en"] == "Third"
     operation = catalogue_client.get("/openapi.json").json["paths"]["/v1/videos/{video_id}"]["patch"]
     assert "texts-changed" in operation["responses"]["409"]["description"]
+
+
+def video_events(catalogue_db: str, video_id: str) -> list[dict[str, Any]]:
+    """The video's events in the catalogue's outbox, oldest first."""
+    with psycopg.connect(catalogue_db) as conn:
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = %s AND record_key = %s ORDER BY id",
+            (VIDEO_EVENTS, video_id),
+        ).fetchall()
+    return [json.loads(value) for (value,) in rows]
+
+
+def test_a_published_videos_new_texts_are_an_event_of_the_edit_and_an_unchanged_text_none(
+    catalogue_client, catalogue_db, media_root
+):
+    word = unique_word()
+    video = add_video(catalogue_client, media_root, title={"en": word, "fr": ""}, description="Words")
+    path = f"/v1/videos/{video['id']}"
+    [published] = video_events(catalogue_db, video["id"])
+    assert published["type"] == "VideoPublished" and published["data"]["texts_revision"] == 0
+
+    edited = catalogue_client.patch(
+        path, json={"title": {"fr": f"{word} fr"}, "description": {"en": "New words"}}, headers=editor()
+    )
+    assert edited.status_code == 200, edited.json
+    [_, changed] = video_events(catalogue_db, video["id"])
+    assert changed["type"] == "VideoTextsChanged" and changed["subject"] == video["id"]
+    assert changed["data"]["title"] == {"en": word, "fr": f"{word} fr"}
+    assert changed["data"]["description"] == {"en": "New words", "fr": "Words"}
+    assert changed["data"]["texts_revision"] == 1 and changed["data"]["video_id"] == video["id"]
+
+    same = {"title": {"fr": f"{word} fr"}, "description": {"en": "New words"}, "tags": ["Other"]}
+    assert catalogue_client.patch(path, json=same, headers=editor()).status_code == 200
+    blank = catalogue_client.patch(path, json={"title": {"en": " ", "fr": ""}}, headers=editor())
+    assert blank.status_code == 422, blank.json
+    assert len(video_events(catalogue_db, video["id"])) == 2  # nothing changed the texts
+
+    again = catalogue_client.patch(path, json={"description": {"fr": "Autres mots"}}, headers=editor())
+    assert again.status_code == 200, again.json
+    last = video_events(catalogue_db, video["id"])[-1]
+    assert (last["type"], last["data"]["texts_revision"]) == ("VideoTextsChanged", 2)
+    assert last["data"]["description"] == {"en": "New words", "fr": "Autres mots"}
+
+
+def test_an_unpublished_videos_edit_says_nothing_and_its_next_publication_carries_the_texts(
+    catalogue_client, catalogue_db, media_root
+):
+    video = add_video(catalogue_client, media_root, title=unique_word())
+    path = f"/v1/videos/{video['id']}"
+    withdrawn = catalogue_client.delete(f"{path}/publication", headers=editor())
+    assert withdrawn.status_code == 204
+    edited = catalogue_client.patch(path, json={"title": {"en": "Renamed"}}, headers=editor())
+    assert edited.status_code == 200, edited.json
+    assert [event["type"] for event in video_events(catalogue_db, video["id"])] == [
+        "VideoPublished",
+        "VideoUnpublished",
+    ]
+
+    republished = catalogue_client.post(f"{path}/publication", headers=editor())
+    assert republished.status_code == 200, republished.json
+    last = video_events(catalogue_db, video["id"])[-1]
+    assert last["type"] == "VideoPublished" and last["data"]["title"]["en"] == "Renamed"
+    assert last["data"]["texts_revision"] == 1

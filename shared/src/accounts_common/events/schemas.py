@@ -2,35 +2,16 @@
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
+from accounts_common.events.base import EventData, meaning
 from accounts_common.events.envelope import InvalidEvent
+from accounts_common.events.videos import VideoPublished, VideoTextsChanged, VideoUnpublished
 from accounts_common.roles import ROLES
-from accounts_common.textfields import Mailbox, WholeMatch, unstorable_strings
-
-
-def meaning(text: str) -> dict[str, str]:
-    """A field's meaning, recorded in its JSON Schema as `x-meaning`: changing it breaks readers."""
-    return {"x-meaning": text}
-
+from accounts_common.textfields import Mailbox, WholeMatch
 
 ACCOUNT_ID = meaning("The account's id (a UUID that never changes); also the record key.")
 EMAIL = meaning("The account's email address as identity normalised it.")
-
-
-class EventData(Schema):
-    """Base of every event's data schema: unknown fields are ignored, not rejected."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    def load(self, data: Any, **kwargs: Any) -> Any:
-        """NUL or a lone surrogate anywhere, unknown fields included, is refused: a dead letter
-        naming the field, where a handler's INSERT would fail on it retry after retry. Checked here,
-        not in a @pre_load hook, whose machinery would cost a consumer twice the check itself."""
-        if problems := unstorable_strings(data):
-            raise ValidationError(problems)
-        return super().load(data, **kwargs)
 
 
 LOCALES = ("en", "fr")
@@ -260,51 +241,6 @@ class EmailFailed(EmailResult):
     )
 
 
-VIDEO_ID = meaning("The video's id in the catalogue (a UUID that never changes); also the record key.")
-
-
-class LocalizedText(EventData):
-    en = fields.String(required=True, metadata=meaning("The text in English; empty when there is none."))
-    fr = fields.String(required=True, metadata=meaning("The text in French; empty when there is none."))
-
-
-class PublishedRendition(EventData):
-    id = fields.UUID(required=True, metadata=meaning("The rendition's id, for a download link."))
-    label = fields.String(
-        required=True, metadata=meaning("What it is, for people: 720p MP4, Broadcast master…")
-    )
-    container = fields.String(required=True, metadata=meaning("The file format: mp4, mxf, mov…"))
-    codec = fields.String(required=True, metadata=meaning("The video codec, as ffprobe names it."))
-    width = fields.Integer(required=True, metadata=meaning("Picture width in pixels."))
-    height = fields.Integer(required=True, metadata=meaning("Picture height in pixels."))
-    size_bytes = fields.Integer(required=True, metadata=meaning("The file's size in bytes."))
-    sha256 = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[0-9a-f]{64}\Z"),
-        metadata=meaning("SHA-256 of the file's bytes, lower-case hex."),
-    )
-
-
-class VideoPublished(EventData):
-    """A video went public: anyone may now watch its preview, verified accounts download it."""
-
-    video_id = fields.UUID(required=True, metadata=VIDEO_ID)
-    title = fields.Nested(LocalizedText, required=True, metadata=meaning("The title in English and French."))
-    published_at = fields.AwareDateTime(
-        required=True, metadata=meaning("The date the video is published under.")
-    )
-    renditions = fields.List(
-        fields.Nested(PublishedRendition), required=True, metadata=meaning("Its files, best first.")
-    )
-
-
-class VideoUnpublished(EventData):
-    """A published video was withdrawn: it is no longer listed nor downloadable."""
-
-    video_id = fields.UUID(required=True, metadata=VIDEO_ID)
-    unpublished_at = fields.AwareDateTime(required=True, metadata=meaning("When it was withdrawn."))
-
-
 EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "UserRegistered": UserRegistered,
     "CodeIssued": CodeIssued,
@@ -323,6 +259,7 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "EmailFailed": EmailFailed,
     "VideoPublished": VideoPublished,
     "VideoUnpublished": VideoUnpublished,
+    "VideoTextsChanged": VideoTextsChanged,
 }
 
 # Record values that are not CloudEvents: the state records of compacted topics.

@@ -121,9 +121,9 @@ TOPICS = (
         VIDEO_EVENTS,
         partitions=3,
         configs={"retention.ms": str(30 * DAY_MS)},
-        events=("VideoPublished", "VideoUnpublished"),
-        description="Videos going public and being withdrawn, keyed by video id: the newsletter and other "
-        "teams learn of new videos here.",
+        events=("VideoPublished", "VideoUnpublished", "VideoTextsChanged"),
+        description="Videos going public, being withdrawn and having their texts changed while public, "
+        "keyed by video id: the newsletter and other teams learn of new videos here.",
     ),
     # Kept for two years: who did what is asked long after (support disputes, security reviews).
     Topic(

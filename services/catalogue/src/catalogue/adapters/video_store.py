@@ -13,7 +13,7 @@ from catalogue.domain.videos import Localized, Rendition, SearchQuery, Status, V
 
 VIDEO_FIELDS = (
     "id title_en title_fr description_en description_fr published_at duration_s people location tags "
-    "thumbnail_key status progress failure poster_key preview_key master_key"
+    "thumbnail_key status progress failure poster_key preview_key master_key texts_revision"
 ).split()
 
 
@@ -236,12 +236,18 @@ EDITABLE = (
 )
 
 
-def update_metadata(conn: psycopg.Connection, video_id: UUID, changes: dict[str, Any]) -> None:
-    """Change some of the EDITABLE columns."""
+def update_metadata(
+    conn: psycopg.Connection, video_id: UUID, changes: dict[str, Any], *, texts_changed: bool = False
+) -> None:
+    """Change some of the EDITABLE columns; with `texts_changed`, count a new revision of the texts."""
     names = [name for name in EDITABLE if name in changes]
-    if names:
-        assignments = ", ".join(f"{name} = %({name})s" for name in names)
-        conn.execute(f"UPDATE videos SET {assignments} WHERE id = %(id)s", {**changes, "id": video_id})
+    assignments = [f"{name} = %({name})s" for name in names]
+    if texts_changed:
+        assignments.append("texts_revision = texts_revision + 1")
+    if assignments:
+        conn.execute(
+            f"UPDATE videos SET {', '.join(assignments)} WHERE id = %(id)s", {**changes, "id": video_id}
+        )
 
 
 def file_digest(conn: psycopg.Connection, storage_key: str, size_bytes: int) -> str | None:

@@ -4,9 +4,11 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from accounts_common.paging import PER_PAGE, offset
@@ -77,6 +79,7 @@ class Video:
     poster_key: str | None = None
     preview_key: str | None = None
     master_key: str | None = None
+    texts_revision: int = 0  # counts the changes of its titles and descriptions
 
     @property
     def texts_version(self) -> str:
@@ -84,6 +87,21 @@ class Video:
         one typed over texts saved since is refused."""
         texts = [self.title.en, self.title.fr, self.description.en, self.description.fr]
         return hashlib.sha256(json.dumps(texts).encode()).hexdigest()
+
+    def edited_texts(self, changes: Mapping[str, Any]) -> tuple[Localized, Localized]:
+        """The title and description after an edit's `changes` (`title_en`…: the languages it names)."""
+        return (
+            Localized(changes.get("title_en", self.title.en), changes.get("title_fr", self.title.fr)),
+            Localized(
+                changes.get("description_en", self.description.en),
+                changes.get("description_fr", self.description.fr),
+            ),
+        )
+
+    def texts_differ(self, title: Localized, description: Localized) -> bool:
+        """Whether saving these texts changes any of the video's: a new revision (and, once published, a
+        VideoTextsChanged event); the same words saved again are none."""
+        return (title, description) != (self.title, self.description)
 
 
 @dataclass(frozen=True)

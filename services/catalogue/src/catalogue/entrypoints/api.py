@@ -159,7 +159,8 @@ class VideoDetail(MethodView):
         videos, EDITOR_PROBLEMS | {404: "No such video", 409: "texts-changed: saved since texts_version"}
     )
     def patch(self, changes: dict[str, Any], video_id: UUID) -> dict[str, Any]:
-        """Catalogue editors: change a video's metadata (only the fields sent)."""
+        """Catalogue editors: change a video's metadata (only the fields sent). A published video's
+        changed title or description is a VideoTextsChanged event."""
         version = changes.pop("texts_version", None)
         return summary(publishing.edit(catalogue(), current_principal(), video_id, changes, version))
 

@@ -1,6 +1,7 @@
 """Editors' use cases for videos: submit an upload for transcoding, edit, publish, withdraw. Each is
 audited (OperatorActionRecorded) and publishing or withdrawing is a VideoPublished / VideoUnpublished
-event, all through the catalogue's outbox in the transaction of the change itself."""
+event, a published video's new texts a VideoTextsChanged, all through the catalogue's outbox in the
+transaction of the change itself."""
 
 import logging
 import re
@@ -20,7 +21,7 @@ from catalogue.adapters import job_store, upload_store, video_store
 from catalogue.adapters.upload_area import UploadBusy
 from catalogue.adapters.upload_store import Upload
 from catalogue.bootstrap import Catalogue
-from catalogue.domain.videos import Localized, Status, Submission, Video
+from catalogue.domain.videos import Status, Submission, Video
 from catalogue.service_layer import uploads
 from catalogue.service_layer.errors import Conflict, InvalidIngest, Locked, NotFound, TextsChanged
 
@@ -128,7 +129,8 @@ def edit(
 ) -> Video:
     """Change a video's metadata (dates, people, place, tags; of a title or description, the languages
     in `changes` alone): it keeps a title in one language at least. With `texts_version`, only over
-    the texts of that version (Video.texts_version): TextsChanged when they were saved again since."""
+    the texts of that version (Video.texts_version): TextsChanged when they were saved again since.
+    Texts that really change count a revision; a published video's are then a VideoTextsChanged."""
     with catalogue.pool.connection() as conn, conn.transaction():
         video = video_store.lock_video(conn, video_id)
         if video is None:
@@ -141,14 +143,18 @@ def edit(
             raise InvalidIngest(
                 "A published video keeps a date.", {"published_at": ["Required once published."]}
             )
-        title = Localized(changes.get("title_en", video.title.en), changes.get("title_fr", video.title.fr))
+        title, description = video.edited_texts(changes)
         if not (title.en.strip() or title.fr.strip()):
             raise InvalidIngest(
                 "A video keeps a title.", {"title": ["A title in English, in French or both."]}
             )
-        video_store.update_metadata(conn, video_id, changes)
+        texts_changed = video.texts_differ(title, description)
+        video_store.update_metadata(conn, video_id, changes, texts_changed=texts_changed)
+        edited = _found(conn, video_id)
+        if texts_changed and video.status is Status.PUBLISHED:
+            _emit(conn, catalogue, "VideoTextsChanged", video_id, _texts_data(edited, catalogue.clock()))
         _audit(conn, catalogue, principal, "video.edited", video_id)
-        return _found(conn, video_id)
+        return edited
 
 
 def publish(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
@@ -197,7 +203,19 @@ def published_data(video: Video) -> dict[str, Any]:
              "height": r.height, "size_bytes": r.size_bytes, "sha256": r.checksum}
             for r in video.renditions
         ],
+        "texts_revision": video.texts_revision,
     }  # fmt: skip
+
+
+def _texts_data(video: Video, changed_at: datetime) -> dict[str, Any]:
+    """The data of a VideoTextsChanged event for `video`, as saved."""
+    return {
+        "video_id": str(video.id),
+        "title": {"en": video.title.en, "fr": video.title.fr},
+        "description": {"en": video.description.en, "fr": video.description.fr},
+        "texts_revision": video.texts_revision,
+        "changed_at": changed_at.isoformat(),
+    }
 
 
 def announce_import(

@@ -5,7 +5,8 @@ The section lies between two Markdown "comments" (link reference definitions, wh
 renders as nothing, in the HTML and the text part alike; raw HTML comments would be shown as text,
 the renderer keeping raw HTML off). Videos are added and withdrawn one line at a time inside it,
 so whatever an editor wrote — around the section, and inside it (a reworded title, a line of their
-own) — stays. An editor who deletes the section gets a new one at the end with the next video.
+own) — stays. A video's new title replaces the line written from its old one, not an editor's
+rewording of it. An editor who deletes the section gets a new one at the end with the next video.
 """
 
 from uuid import UUID
@@ -58,6 +59,17 @@ def without_video(body: str, video_id: UUID) -> str:
     before, lines, after = _split(body)
     kept = [line for line in lines if not _links_to(line, video_id)]
     return body if kept == lines else _join(before, kept, after)
+
+
+def retitled(body: str, video_id: UUID, line: str, written: str | None = None) -> str:
+    """The body with the video's line in the section now `line`: the line as it was `written` (one an
+    editor reworded stays theirs), or any of the video's lines when what was written is not known."""
+    before, lines, after = _split(body)
+    changed = [
+        line if _links_to(existing, video_id) and written in (None, existing) else existing
+        for existing in lines
+    ]
+    return body if changed == lines else _join(before, changed, after)
 
 
 def _links_to(line: str, video_id: UUID) -> bool:

@@ -1,7 +1,9 @@
 """What the newsletter does with the catalogue's video events: the "New videos" draft.
 
 Each VideoPublished adds the video to the one open "New videos" draft (opening one when there is
-none: the last one was sent, scheduled or cancelled); a VideoUnpublished takes it out again. The
+none: the last one was sent, scheduled or cancelled); a VideoUnpublished takes it out again; a
+VideoTextsChanged gives its line the new title. The titles of the newest texts revision seen are kept
+per video (adapters.video_titles): an older event arriving late never brings an old title back. The
 draft only ever stays a draft: an editor reads it, rewrites what they like and sends it, as any issue.
 """
 
@@ -13,13 +15,14 @@ import psycopg
 
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
-from newsletter.adapters import repository
+from newsletter.adapters import repository, video_titles
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.content import LANGUAGES
 from newsletter.domain.issues import Issue
 from newsletter.domain.new_videos import (
     SUBJECTS,
     new_bodies,
+    retitled,
     title_in,
     video_line,
     video_page,
@@ -30,30 +33,65 @@ from newsletter.domain.new_videos import (
 
 def video_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
     def published(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
-        add_video(newsletter, conn, data["video_id"], data["title"])
+        add_video(newsletter, conn, data["video_id"], data["title"], data.get("texts_revision", 0))
 
     def unpublished(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         remove_video(conn, data["video_id"])
 
-    return {"VideoPublished": published, "VideoUnpublished": unpublished}
+    def texts_changed(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        retitle_video(newsletter, conn, data["video_id"], data["title"], data["texts_revision"])
+
+    return {"VideoPublished": published, "VideoUnpublished": unpublished, "VideoTextsChanged": texts_changed}
 
 
 def add_video(
-    newsletter: Newsletter, conn: psycopg.Connection, video_id: UUID, titles: dict[str, str]
+    newsletter: Newsletter, conn: psycopg.Connection, video_id: UUID, titles: dict[str, str], revision: int
 ) -> Issue:
-    """Add the video to the open draft (opened if need be), in the caller's transaction; a video already
-    listed is not listed twice (a redelivered event, a video published again)."""
+    """Add the video to the open draft (opened if need be), in the caller's transaction, under the titles
+    of the newest texts revision seen (these, or newer ones kept); a video already listed is not listed
+    twice (a redelivered event, a video published again), its line written from older titles retitled."""
+    known = video_titles.locked(conn, video_id)
+    if known is not None and known.revision > revision:
+        titles = known.titles
+    else:
+        video_titles.keep(conn, video_id, titles, revision)
     draft = repository.open_new_videos_draft(conn)
     if draft is None:
         repository.insert_new_videos_draft(conn, uuid.uuid4(), SUBJECTS, new_bodies())
         draft = repository.open_new_videos_draft(conn)
         assert draft is not None  # inserted, or another worker's committed meanwhile
     page = video_page(newsletter.settings.portal_url, video_id)
+    bodies = {}
+    for language in LANGUAGES:
+        line, body = _line(titles, language, page), draft.bodies.get(language) or ""
+        if known is not None:
+            body = retitled(body, video_id, line, written=_line(known.titles, language, page))
+        bodies[language] = with_video(body, video_id, line)
+    return _rewrite(conn, draft, bodies)
+
+
+def retitle_video(
+    newsletter: Newsletter, conn: psycopg.Connection, video_id: UUID, titles: dict[str, str], revision: int
+) -> Issue | None:
+    """The video's line in the open draft under its new titles, in the caller's transaction, unless
+    titles of this revision or a newer one were seen (a redelivered or late event: nothing changes).
+    Its line in an issue no longer a draft stays as it went; an editor's rewording of it stays too."""
+    known = video_titles.locked(conn, video_id)
+    if known is not None and known.revision >= revision:
+        return None
+    video_titles.keep(conn, video_id, titles, revision)
+    draft = repository.open_new_videos_draft(conn)
+    if draft is None:
+        return None
+    page = video_page(newsletter.settings.portal_url, video_id)
     bodies = {
-        language: with_video(
-            draft.bodies.get(language) or "", video_id, video_line(title_in(titles, language), page)
+        language: retitled(
+            body,
+            video_id,
+            _line(titles, language, page),
+            written=None if known is None else _line(known.titles, language, page),
         )
-        for language in LANGUAGES
+        for language, body in draft.bodies.items()
     }
     return _rewrite(conn, draft, bodies)
 
@@ -66,6 +104,10 @@ def remove_video(conn: psycopg.Connection, video_id: UUID) -> Issue | None:
         return None
     bodies = {language: without_video(body, video_id) for language, body in draft.bodies.items()}
     return _rewrite(conn, draft, bodies)
+
+
+def _line(titles: dict[str, str], language: str, page: str) -> str:
+    return video_line(title_in(titles, language), page)
 
 
 def _rewrite(conn: psycopg.Connection, draft: Issue, bodies: dict[str, str]) -> Issue:
