@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import account_store, ratelimits, registration_store, staff
+from identity.adapters import account_store, registration_store, staff
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
@@ -180,5 +180,5 @@ def delete_account(app: Identity, token: str, password: str) -> None:
         if staff.sole_admin(conn, account.id):
             raise LastAdmin()
         account_store.delete_account(conn, account.id)
-        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
+        sessions.forget_login_failures(app, conn, account.email)
         publish_deleted(app, conn, account.id)
