@@ -55,19 +55,7 @@ def register(
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "register", email, requester)
-        account = account_store.insert_account(conn, uuid.uuid4(), email, locale)
-        if account is not None:
-            publish(
-                conn,
-                ACCOUNT_EVENTS,
-                "UserRegistered",
-                account,
-                registered_at=account.created_at.isoformat(),
-                **({"locale": locale} if locale else {}),
-            )
-        else:
-            account = account_store.lock_account_by_email(conn, email)
-        assert account is not None
+        account = _account_of(conn, email, locale)
         registration = registration_store.Registration(
             id=registration_id,
             email=email,
@@ -78,6 +66,27 @@ def register(
         )
         _store_registration(app, conn, registration, account, requester)
     return registration_id
+
+
+def _account_of(conn: psycopg.Connection, email: str, locale: str | None) -> account_store.Account:
+    """The email's account, locked until the transaction ends: a new pending one (announced), or the
+    one there. That one may be erased between the two looks (an abandoned pending account purged by
+    the housekeeping, a deletion): then a new one."""
+    while True:
+        account = account_store.insert_account(conn, uuid.uuid4(), email, locale)
+        if account is not None:
+            publish(
+                conn,
+                ACCOUNT_EVENTS,
+                "UserRegistered",
+                account,
+                registered_at=account.created_at.isoformat(),
+                **({"locale": locale} if locale else {}),
+            )
+            return account
+        account = account_store.lock_account_by_email(conn, email)
+        if account is not None:
+            return account
 
 
 def _hash_for(app: Identity, email: str, password: str) -> str:
