@@ -29,12 +29,14 @@ SECONDS = Histogram(
 class Expiry:
     """Rows of `table` whose timestamp `column` is more than `max_age_s` seconds in the past go.
 
-    A column holding an expiry time (sessions' `expires_at`) takes a `max_age_s` of 0.
+    A column holding an expiry time (sessions' `expires_at`) takes a `max_age_s` of 0. `unless`, an
+    SQL condition on the row (named by its table), keeps a row however old while it holds.
     """
 
     table: str
     column: str
     max_age_s: float
+    unless: str = ""
 
 
 def delete_expired(conn: psycopg.Connection, expiries: Sequence[Expiry]) -> dict[str, int]:
@@ -52,10 +54,11 @@ def delete_expired(conn: psycopg.Connection, expiries: Sequence[Expiry]) -> dict
 
 
 def _delete_in_batches(conn: psycopg.Connection, expiry: Expiry) -> int:
+    kept = sql.SQL(f" AND NOT ({expiry.unless})" if expiry.unless else "")  # noqa: S608 - code's own SQL
     statement = sql.SQL(
         """DELETE FROM {table} WHERE ctid = ANY(ARRAY(
-               SELECT ctid FROM {table} WHERE {column} < now() - make_interval(secs => %s) LIMIT %s))"""
-    ).format(table=sql.Identifier(expiry.table), column=sql.Identifier(expiry.column))
+               SELECT ctid FROM {table} WHERE {column} < now() - make_interval(secs => %s){kept} LIMIT %s))"""
+    ).format(table=sql.Identifier(expiry.table), column=sql.Identifier(expiry.column), kept=kept)
     total = 0
     while True:
         with conn.transaction():  # one short transaction per batch

@@ -70,6 +70,10 @@ class PendingRecord:
         ]
 
 
+# A published event whose state record has not gone out yet: the state is published with the event's
+# position, which only the event's row holds, so housekeeping keeps that row until then.
+FOLLOWED_BY_A_WAITING_STATE = """EXISTS (SELECT 1 FROM outbox state
+    WHERE state.follows_event_id = outbox.event_id AND state.published_at IS NULL)"""
 # A row behind a parked row of its topic and key waits until that one is replayed.
 NOT_BEHIND_A_PARKED_ROW = """NOT EXISTS (SELECT 1 FROM outbox parked WHERE parked.parked_at IS NOT NULL
     AND parked.topic = {row}.topic AND parked.record_key = {row}.record_key AND parked.id < {row}.id)"""

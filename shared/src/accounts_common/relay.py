@@ -23,7 +23,13 @@ from prometheus_client import Counter, Gauge
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.kafka import MAX_RECORD_BYTES, create_producer
 from accounts_common.leader import LeadingProducer
-from accounts_common.outbox import NOTIFY_CHANNEL, PENDING, PendingRecord, park
+from accounts_common.outbox import (
+    FOLLOWED_BY_A_WAITING_STATE,
+    NOTIFY_CHANNEL,
+    PENDING,
+    PendingRecord,
+    park,
+)
 
 RELAY_LOCK_KEY = 0x6F757462  # one active relay per database keeps the order per account
 SEND_TIMEOUT_S = 30.0
@@ -79,7 +85,8 @@ class OutboxRelay(LeadingProducer):
         )
         self.batch_size = batch_size
         # Published rows are kept a while for inspection; the service may add its own tables.
-        self.housekeeping = (Expiry("outbox", "published_at", keep_published_hours * 3600), *housekeeping)
+        published = Expiry("outbox", "published_at", keep_published_hours * 3600, FOLLOWED_BY_A_WAITING_STATE)
+        self.housekeeping = (published, *housekeeping)
         self.housekeeping_interval_s = housekeeping_interval_s
         # Clean-ups a plain age rule cannot say (they publish events, say), run with the housekeeping.
         self.chores = tuple(chores)

@@ -4,6 +4,7 @@ import re
 import socket
 from dataclasses import dataclass
 
+from accounts_common.account_projection import REVOCATION_EXPIRIES
 from accounts_common.codecrypt import DEV_KEY, fernet_keys
 from accounts_common.config import (
     ServiceSettings,
@@ -83,8 +84,10 @@ class Settings(ServiceSettings):
         return f"{self.consumer_group}-{host}-{self.worker_metrics_port}"
 
     def housekeeping(self) -> tuple[Expiry, ...]:
-        """The mailer's rows that have served their time: old deliveries, long-erased account ids."""
+        """The mailer's rows that have served their time: old deliveries, long-erased account ids, and
+        the sessions revoked (SessionRevoked) whose tokens expired, as in every service checking tokens."""
         return (
             Expiry("deliveries", "created_at", self.delivery_log_days * 86400),
             Expiry("erased_accounts", "erased_at", self.erased_accounts_days * 86400),
+            *REVOCATION_EXPIRIES,
         )

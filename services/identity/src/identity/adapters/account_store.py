@@ -127,10 +127,21 @@ def delete_account(conn: psycopg.Connection, account_id: UUID) -> None:
 
 
 def delete_abandoned_accounts(conn: psycopg.Connection) -> list[UUID]:
-    """Erase pending accounts none of whose registrations is left, and their events; their ids."""
+    """Erase pending accounts none of whose registrations is left, and their events; their ids.
+
+    Each is locked before it is judged again: judged on a look taken before, a registration committed
+    meanwhile would go with its account (ON DELETE CASCADE). One a registration holds is left for the
+    next sweep; a registration that finds its account erased makes a new one (service_layer.accounts)."""
+    candidates = conn.execute(
+        """SELECT id FROM accounts a WHERE verified_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = a.id) FOR UPDATE SKIP LOCKED"""
+    ).fetchall()
+    if not candidates:
+        return []
     rows = conn.execute(
-        """DELETE FROM accounts a WHERE verified_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = a.id) RETURNING id"""
+        """DELETE FROM accounts a WHERE id = ANY(%s) AND verified_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM registrations r WHERE r.account_id = a.id) RETURNING id""",
+        ([row[0] for row in candidates],),
     ).fetchall()
     ids = [row[0] for row in rows]
     if ids:

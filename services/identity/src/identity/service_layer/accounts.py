@@ -11,7 +11,7 @@ from datetime import timedelta
 import psycopg
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
-from identity.adapters import account_store, ratelimits, registration_store, staff
+from identity.adapters import account_store, registration_store, staff
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
@@ -55,19 +55,7 @@ def register(
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "register", email, requester)
-        account = account_store.insert_account(conn, uuid.uuid4(), email, locale)
-        if account is not None:
-            publish(
-                conn,
-                ACCOUNT_EVENTS,
-                "UserRegistered",
-                account,
-                registered_at=account.created_at.isoformat(),
-                **({"locale": locale} if locale else {}),
-            )
-        else:
-            account = account_store.lock_account_by_email(conn, email)
-        assert account is not None
+        account = _account_of(conn, email, locale)
         registration = registration_store.Registration(
             id=registration_id,
             email=email,
@@ -78,6 +66,27 @@ def register(
         )
         _store_registration(app, conn, registration, account, requester)
     return registration_id
+
+
+def _account_of(conn: psycopg.Connection, email: str, locale: str | None) -> account_store.Account:
+    """The email's account, locked until the transaction ends: a new pending one (announced), or the
+    one there. That one may be erased between the two looks (an abandoned pending account purged by
+    the housekeeping, a deletion): then a new one."""
+    while True:
+        account = account_store.insert_account(conn, uuid.uuid4(), email, locale)
+        if account is not None:
+            publish(
+                conn,
+                ACCOUNT_EVENTS,
+                "UserRegistered",
+                account,
+                registered_at=account.created_at.isoformat(),
+                **({"locale": locale} if locale else {}),
+            )
+            return account
+        account = account_store.lock_account_by_email(conn, email)
+        if account is not None:
+            return account
 
 
 def _hash_for(app: Identity, email: str, password: str) -> str:
@@ -180,5 +189,5 @@ def delete_account(app: Identity, token: str, password: str) -> None:
         if staff.sole_admin(conn, account.id):
             raise LastAdmin()
         account_store.delete_account(conn, account.id)
-        ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
+        sessions.forget_login_failures(app, conn, account.email)
         publish_deleted(app, conn, account.id)

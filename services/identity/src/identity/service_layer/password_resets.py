@@ -86,6 +86,7 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
         session_store.revoke_all_sessions(conn, account.id)
         code_counters.use_reset_code(conn, email_key(app, account.email))
         # Whoever forgot the password may have locked themselves out trying: the new one works at once.
+        # The wrong second factors stay counted: the mailbox alone must not buy fresh guesses at them.
         ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
         publish(
             conn,

@@ -89,7 +89,7 @@ def _log_in(
     app: Identity, account: account_store.Account, second_factor: str | None, password: str | None
 ) -> IssuedToken:
     """The token once the password (or a challenge) is right, if the second factor is too."""
-    throttle = login_throttle_bucket(app, account.email)
+    throttle = second_factor_throttle_bucket(app, account.email)
     with app.pool.connection() as conn, conn.transaction():
         amr = _authentication_methods(app, conn, account, second_factor, throttle)
         if amr is None:
@@ -99,7 +99,7 @@ def _log_in(
             if password is not None:
                 _renew_hash_if_due(app, conn, account, password)
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
-            ratelimits.forget_failures(conn, throttle)
+            forget_login_failures(app, conn, account.email)
             roles = staff.roles_of(conn, account.id)
             return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
     raise InvalidSecondFactor()
@@ -132,7 +132,8 @@ def _authentication_methods(
     second_factor: str | None,
     throttle: bytes,
 ) -> tuple[str, ...] | None:
-    """How the person proved who they are (RFC 8176 `amr`); None when the second factor is wrong."""
+    """How the person proved who they are (RFC 8176 `amr`); None when the second factor is wrong.
+    `throttle` is the email's count of wrong second factors."""
     if not staff.has_confirmed_totp(conn, account.id):
         return ("pwd",)
     if not second_factor:
@@ -181,8 +182,21 @@ def logout(app: Identity, token: str) -> None:
 
 
 def login_throttle_bucket(app: Identity, email: str) -> bytes:
-    """The key of the email's failed-login counter."""
+    """The key of the email's failed-login counter: its wrong passwords, which a password reset forgets."""
     return app.limiter.bucket("login:failures", email)
+
+
+def second_factor_throttle_bucket(app: Identity, email: str) -> bytes:
+    """The key of the email's wrong second factors (TOTP and recovery codes). Counted apart from the
+    wrong passwords: a password reset must not forget them, or the mailbox alone would buy fresh
+    guesses at the code."""
+    return app.limiter.bucket("login:second-factor", email)
+
+
+def forget_login_failures(app: Identity, conn: psycopg.Connection, email: str) -> None:
+    """Forget the email's wrong passwords and wrong second factors (a whole login, an erasure)."""
+    for bucket in (login_throttle_bucket(app, email), second_factor_throttle_bucket(app, email)):
+        ratelimits.forget_failures(conn, bucket)
 
 
 def _stands(

@@ -11,8 +11,9 @@ import psycopg
 from accounts_common.audit import record_action
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_common.roles import Role
-from identity.adapters import account_store, session_store, staff
+from identity.adapters import account_store, ratelimits, session_store, staff
 from identity.bootstrap import Identity
+from identity.service_layer import sessions
 from identity.service_layer.codes import SOURCE, publish, publish_session_revoked
 from identity.service_layer.errors import LastAdmin, UnknownAccount
 
@@ -78,6 +79,8 @@ def reset_second_factor(app: Identity, email: str, actor: UUID | None = None) ->
         if account is not None and removed:
             for jti, ended in session_store.revoke_all_sessions(conn, account.id):
                 publish_session_revoked(conn, jti, ended)
+            # The way back: the new app's first codes do not wait for the wrong codes of the lost one.
+            ratelimits.forget_failures(conn, sessions.second_factor_throttle_bucket(app, account.email))
         record_action(
             conn,
             source=SOURCE,

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from accounts_common.audit import record_action
-from identity.adapters import account_store, ratelimits, registration_store, staff
+from identity.adapters import account_store, registration_store, staff
 from identity.bootstrap import Identity
 from identity.service_layer import accounts, sessions
 from identity.service_layer.codes import SOURCE, publish_deleted
@@ -97,7 +97,7 @@ def erase(app: Identity, email: str, reason: str, actor: UUID) -> None:
         holds_roles = account is not None and bool(staff.roles_of(conn, account.id))
         if account is not None and not holds_roles:
             account_store.delete_account(conn, account.id)
-            ratelimits.forget_failures(conn, sessions.login_throttle_bucket(app, account.email))
+            sessions.forget_login_failures(app, conn, account.email)
             publish_deleted(app, conn, account.id)
         record_action(
             conn,
