@@ -146,8 +146,10 @@ def delete_abandoned_accounts(conn: psycopg.Connection) -> list[UUID]:
     ids = [row[0] for row in rows]
     if ids:
         conn.execute(
+            # The state records still waiting go too: their events go, and the tombstone supersedes them.
             """DELETE FROM outbox WHERE record_key = ANY(%s)
-               AND (published_at IS NOT NULL OR topic = 'identity.codes.v1')""",
+               AND (published_at IS NOT NULL OR topic = 'identity.codes.v1'
+                    OR follows_event_id IS NOT NULL)""",
             ([str(account_id) for account_id in ids],),
         )
     return ids

@@ -1,7 +1,7 @@
 """A registration racing the housekeeping's purge of the same email's abandoned pending account (its
 last registration expired), against the real database: whichever goes first, the registration
 answers 202 and its code verifies. The purge erases (and announces with AccountDeleted) only an
-account nothing is being registered under."""
+account nothing is being registered under, and leaves nothing of it in the outbox."""
 
 import threading
 
@@ -62,3 +62,33 @@ def test_the_purge_spares_a_pending_account_a_registration_is_being_added_to(
     assert not sweep.is_alive()
     code = latest_code(identity_pool, unique_email)
     assert verify(client, unique_email, registration_id, code).status_code == 200
+
+
+def test_the_purge_leaves_no_state_record_waiting_for_an_event_it_erased(
+    identity, client, identity_pool, unique_email
+):
+    """The state topic short of partitions for the week a registration lives: the account's events went
+    out, its state records wait for them. The purge erases the events; their states go too (the
+    tombstone it publishes supersedes them), else they would wait for ever, holding the address."""
+    abandoned(identity_pool, client, unique_email)
+    with identity_pool.connection() as conn:
+        [account_id] = conn.execute("SELECT id FROM accounts WHERE email = %s", (unique_email,)).fetchone()
+        conn.execute(
+            """UPDATE outbox SET published_at = now(), kafka_partition = 0, kafka_offset = id
+               WHERE record_key = %s AND follows_event_id IS NULL""",
+            (str(account_id),),
+        )
+    purge(identity)
+    with identity_pool.connection() as conn:
+        orphans = conn.execute(
+            """SELECT count(*) FROM outbox state
+               WHERE state.record_key = %s AND state.follows_event_id IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM outbox event WHERE event.event_id = state.follows_event_id)""",
+            (str(account_id),),
+        ).fetchone()
+        holding_the_address = conn.execute(
+            "SELECT count(*) FROM outbox WHERE record_key = %s AND record_value LIKE %s",
+            (str(account_id), f"%{unique_email}%"),
+        ).fetchone()
+    assert orphans == (0,)
+    assert holding_the_address == (0,)
