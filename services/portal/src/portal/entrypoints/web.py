@@ -176,7 +176,8 @@ def wait_for_new_code(seconds: int, shown: int | str) -> str:
 
 
 def identity_unavailable() -> list[str]:
-    """Identity not answering a code page's form: said on the page, which stays (the flow goes on)."""
+    """Identity not answering a form of the public flows: said on its page, which stays with what was
+    typed but the password (the flow goes on)."""
     return [gettext("The account service is unavailable. Please try again in a few minutes.")]
 
 

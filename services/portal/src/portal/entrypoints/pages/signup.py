@@ -46,6 +46,9 @@ def submit_signup() -> str | Response | tuple[str, int]:
         return render_template(
             "signup/signup.html", values={"email": email}, errors=field_errors(error, CREDENTIALS)
         ), 400
+    except ServiceUnavailable:
+        errors = {FORM: identity_unavailable()}
+        return render_template("signup/signup.html", values={"email": email}, errors=errors), 503
     session["signup"] = {
         "email": accepted.get("email", email),
         "registration_id": accepted["registration_id"],
