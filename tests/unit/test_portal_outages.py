@@ -80,3 +80,25 @@ def test_a_login_code_identity_does_not_answer_keeps_the_code_page_and_the_login
     assert "<h1>Connexion : code de votre application d’authentification</h1>" in html.unescape(page.text)
     assert UNAVAILABLE in html.unescape(page.text)
     assert client.get("/login/code").status_code == 200, "the login under way goes on once identity is back"
+
+
+class IdentityGoneAfterTheSignupCode(CodeIdentity):
+    """Identity verifying the registration's code (the account is created, the code spent), then not
+    answering."""
+
+    def me(self, token: str) -> dict[str, str]:
+        raise ServiceUnavailable("identity", "connection refused")
+
+
+def test_an_account_verified_is_signed_in_though_identity_stops_answering_right_after():
+    identity = IdentityGoneAfterTheSignupCode()
+    client = portal_client(identity)
+    token = csrf_token(client, "/signup")
+    form = {"csrf_token": token, "email": "a@example.org", "password": PASSWORD}
+    client.post("/signup", data=form, headers=FRENCH)
+    verified = client.post("/signup/verify", data={"csrf_token": token, "code": "123456"}, headers=FRENCH)
+    assert (verified.status_code, verified.headers.get("Location")) == (303, "/signup/done")
+    created = client.get("/signup/done")  # no Accept-Language: the account's language, chosen at sign-up
+    assert created.status_code == 200 and '<html lang="fr">' in created.text
+    assert "Votre compte a bien été créé" in html.unescape(created.text)
+    assert identity.calls.count(("code", "123456")) == 1, "the code, spent, is never sent again"
