@@ -102,3 +102,13 @@ def test_an_account_verified_is_signed_in_though_identity_stops_answering_right_
     assert created.status_code == 200 and '<html lang="fr">' in created.text
     assert "Votre compte a bien été créé" in html.unescape(created.text)
     assert identity.calls.count(("code", "123456")) == 1, "the code, spent, is never sent again"
+
+
+def test_the_account_created_page_says_the_newsletter_is_unavailable_rather_than_offer_it():
+    client = portal_client()  # nothing listens at the newsletter's address
+    with client.session_transaction() as session:
+        session.update(token="a-token", email="a@example.org")
+    page = client.get("/signup/done", headers=FRENCH)
+    assert page.status_code == 200
+    assert "La lettre d’information est indisponible." in html.unescape(page.text)
+    assert 'name="subscribe"' not in page.text, "no button that can only fail"
