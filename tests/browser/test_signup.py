@@ -63,6 +63,21 @@ def test_signup_path_with_live_rules_field_errors_and_the_code_from_the_mail(
     journey.step("logged-in")
 
 
+def test_the_live_rules_count_characters_and_digits_as_identity_does(portal, journey):
+    """Identity counts characters (an emoji is one, two UTF-16 units in JavaScript) and takes any
+    decimal digit as a number ("٣", Arabic-Indic three): the ticks say what identity will say."""
+    page = journey.page
+    page.goto(portal.url + "/signup")
+    rules = page.locator("#password-rules")
+    page.locator("#email").fill(f"rules-{uuid.uuid4().hex[:12]}@example.org")
+    page.locator("#password").fill("Ab!٣" + "\U0001f600" * 7)  # 11 characters: one short
+    expect(rules.locator("[data-rule=digit]")).to_have_class("met")
+    expect(rules.locator("[data-rule=length]")).not_to_have_class("met")
+    submit(page)
+    assert "Use at least 12 characters." in field_error(page, "password")
+    assert "Include a number." not in field_error(page, "password")
+
+
 @pytest.mark.parametrize(
     "context_options", [{"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}]
 )

@@ -39,13 +39,17 @@ class CatalogueClient:
 
 def in_language(video: dict[str, Any], language: str) -> dict[str, Any]:
     """The video with its title and description ({en, fr} in the catalogue) as text in `language`,
-    or in the other language when it has none in this one."""
-    shown = dict(video)
+    or in the other language when it has none in this one; `languages` says which language each
+    text shown is in (a page marks a text in the other language with its own)."""
+    shown, languages = dict(video), {}
+    preferred = ("fr", "en") if language == "fr" else ("en", "fr")
     for name in ("title", "description"):
         texts = video.get(name)
         if isinstance(texts, dict):
-            first, other = ("fr", "en") if language == "fr" else ("en", "fr")
-            shown[name] = texts.get(first) or texts.get(other) or ""
+            written = [code for code in preferred if texts.get(code)]
+            shown[name] = texts[written[0]] if written else ""
+            languages[name] = written[0] if written else language
+    shown["languages"] = languages
     return shown
 
 

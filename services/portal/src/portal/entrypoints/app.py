@@ -59,6 +59,10 @@ PAGES = (
     console_newsletter.blp,
     console_videos.blp,
 )
+# What the session keeps of a visitor not signed in yet: the sign-up or reset under way, whose pages
+# show their email, and a login's second step. Their pages, as a signed-in visitor's and a form's
+# answer (the email typed), are kept by no cache: not by the browser for the back button either.
+FLOWS_UNDER_WAY = {"signup", "reset", sessions.CHALLENGE}
 # The editors' forms, with the page answering one too long even for them.
 LONG_FORMS: dict[str, Callable[..., ResponseReturnValue]] = {
     "console_newsletter.save_issue": console_newsletter.too_long_issue,
@@ -165,7 +169,7 @@ def install_page_context(app: Flask) -> None:
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if access_token() is not None:
+        if access_token() is not None or request.method == "POST" or FLOWS_UNDER_WAY & session.keys():
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

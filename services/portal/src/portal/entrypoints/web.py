@@ -102,17 +102,28 @@ def login_required(view: F) -> F:
 
 def in_flow(
     key: str, start: str, done: str | None = None
-) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response]]:
+) -> Callable[[Callable[[dict[str, Any]], R]], Callable[[], R | Response | tuple[str, int]]]:
     """For the pages of a flow under way (sign-up, password reset): the view is given the flow's state,
     `session[key]`; a visitor without one is sent to the flow's first page, the endpoint `start`, or,
-    once `finish_flow(key)` said it is over (the back button, another tab), to its last page, `done`."""
+    once `finish_flow(key)` said it is over (the back button, another tab), to its last page, `done`.
+    A code page's form sends the email it was shown for: one of a flow started again since for
+    another email (another tab) is answered with the code page of that one, not sent to identity."""
 
-    def decorate(view: Callable[[dict[str, Any]], R]) -> Callable[[], R | Response]:
+    def decorate(view: Callable[[dict[str, Any]], R]) -> Callable[[], R | Response | tuple[str, int]]:
         @functools.wraps(view)
-        def wrapper() -> R | Response:
+        def wrapper() -> R | Response | tuple[str, int]:
             state = session.get(key)
             if state is None:
                 return see_other(done if done and session.get(f"{key}_done") else start)
+            shown = request.form.get("email")
+            if shown is not None and shown != state.get("email"):
+                message = gettext(
+                    "This page was for the code sent to %(shown)s. Another code has been asked for since, "
+                    "in another tab or window: enter the code sent to %(email)s.",
+                    shown=shown,
+                    email=state.get("email"),
+                )
+                return render_code_page(str(request.blueprint), state, {FORM: [message]}), 409
             return view(state)
 
         return wrapper
@@ -176,7 +187,8 @@ def wait_for_new_code(seconds: int, shown: int | str) -> str:
 
 
 def identity_unavailable() -> list[str]:
-    """Identity not answering a code page's form: said on the page, which stays (the flow goes on)."""
+    """Identity not answering a form of the public flows: said on its page, which stays with what was
+    typed but the password (the flow goes on)."""
     return [gettext("The account service is unavailable. Please try again in a few minutes.")]
 
 

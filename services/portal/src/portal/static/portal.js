@@ -1,15 +1,16 @@
 // Progressive enhancement only: every form works without this file.
 "use strict";
 
-// The password rules, marked as the user types (the server checks them again).
+// The password rules, marked as the user types (the server checks them again), counting as identity
+// does: characters, not UTF-16 units (an emoji is one), and any decimal digit as a number.
 function watchPasswordRules(list) {
   const input = list.closest("form").querySelector("input[type=password]");
   const checks = {
-    length: (v) => v.length >= 12,
+    length: (v) => [...v].length >= 12,
     spaces: (v) => v.length > 0 && !/\s/.test(v),
     upper: (v) => /\p{Lu}/u.test(v),
     lower: (v) => /\p{Ll}/u.test(v),
-    digit: (v) => /\d/.test(v),
+    digit: (v) => /\p{Nd}/u.test(v),
     symbol: (v) => /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/.test(v),
   };
   input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") || ""} password-rules`.trim());

@@ -48,6 +48,9 @@ def submit_email() -> Response | tuple[str, int]:
         return render_template(
             "resets/start.html", values={"email": email}, errors=field_errors(error, EMAIL)
         ), 400
+    except ServiceUnavailable:
+        errors = {FORM: identity_unavailable()}
+        return render_template("resets/start.html", values={"email": email}, errors=errors), 503
     return see_other("resets.verify")
 
 
@@ -100,6 +103,8 @@ def submit_new_password(reset: dict[str, Any]) -> Response | tuple[str, int]:
         if error.slug == "invalid-reset-token":
             session.pop("reset", None)
         return render_template("resets/new_password.html", errors=errors), 400
+    except ServiceUnavailable:  # the reset stays under way: the new password is sent again later
+        return render_template("resets/new_password.html", errors={FORM: identity_unavailable()}), 503
     return_to = return_path()
     sign_out()  # every session of the account was revoked
     session["return_to"] = return_to

@@ -6,9 +6,10 @@ from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.entrypoints import sealing
-from portal.entrypoints.problems import field_errors
+from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import (
     access_token,
+    identity_unavailable,
     portal,
     remember_return_to,
     return_path,
@@ -49,10 +50,15 @@ def submit_login() -> Response | tuple[str, int]:
             # The password is never kept: the challenge identity gave for it stands in, sealed.
             session[CHALLENGE] = sealing.seal(challenge, CHALLENGE_PURPOSE)
             return see_other("sessions.code")
-        return render_template(
-            "sessions/login.html", reason=None, values={"email": email}, errors=field_errors(error, PASSWORD)
-        ), 400
+        return _login_form(email, field_errors(error, PASSWORD)), 400
+    except ServiceUnavailable:
+        return _login_form(email, {FORM: identity_unavailable()}), 503
     return _signed_in(token)
+
+
+def _login_form(email: str, errors: dict[str, list[str]]) -> str:
+    """The login form refused, with the email typed (never the password)."""
+    return render_template("sessions/login.html", reason=None, values={"email": email}, errors=errors)
 
 
 @blp.get("/login/code")
@@ -73,6 +79,8 @@ def submit_code() -> Response | tuple[str, int]:
         if error.slug == "challenge-expired":
             return _start_again()
         return render_template("sessions/code.html", errors=field_errors(error, SECOND_FACTOR)), 400
+    except ServiceUnavailable:  # the login under way stays: the code is sent again once identity answers
+        return render_template("sessions/code.html", errors={FORM: identity_unavailable()}), 503
     return _signed_in(token)
 
 

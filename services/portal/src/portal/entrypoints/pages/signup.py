@@ -27,8 +27,8 @@ from portal.entrypoints.web import (
 blp = Blueprint("signup", __name__)
 
 
-# The registration waiting for its code, session["signup"]: email, registration_id (never in a URL),
-# when the code was sent.
+# The registration waiting for its code, session["signup"]: email (as identity wrote it), registration_id
+# (never in a URL), when the code was sent, the account's language.
 in_signup = in_flow("signup", "signup.signup", done="signup.created")
 
 
@@ -41,15 +41,20 @@ def signup() -> str:
 def submit_signup() -> str | Response | tuple[str, int]:
     email, password = request.form.get("email", "").strip(), request.form.get("password", "")
     try:
-        accepted = portal().identity.register(email, password, str(get_locale()))
+        locale = str(get_locale())
+        accepted = portal().identity.register(email, password, locale)
     except ApiError as error:
         return render_template(
             "signup/signup.html", values={"email": email}, errors=field_errors(error, CREDENTIALS)
         ), 400
+    except ServiceUnavailable:
+        errors = {FORM: identity_unavailable()}
+        return render_template("signup/signup.html", values={"email": email}, errors=errors), 503
     session["signup"] = {
         "email": accepted.get("email", email),
         "registration_id": accepted["registration_id"],
         "sent_at": time.time(),
+        "locale": locale,
     }
     return see_other("signup.verify")
 
@@ -70,8 +75,9 @@ def submit_code(registration: dict[str, Any]) -> str | Response | tuple[str, int
         return render_code_page("signup", registration, field_errors(error, CODE)), 400
     except ServiceUnavailable:
         return render_code_page("signup", registration, {FORM: identity_unavailable()}), 503
-    me = portal().identity.me(token)
-    sign_in(token, me["email"], me.get("locale"))
+    # Signed in with what identity answered the registration: the code is spent, and asking identity
+    # again could fail and leave the new account's visitor on a code that no longer works.
+    sign_in(token, email, registration.get("locale"))
     finish_flow("signup")
     return see_other("signup.created")
 
