@@ -166,6 +166,15 @@ def backup() -> None:
     prune_archive(wal, min(bases.iterdir()))
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres") as conn:
         mode = conn.execute("SHOW archive_mode").fetchone()
+        failing = conn.execute(
+            """SELECT last_failed_wal FROM pg_stat_archiver WHERE last_failed_time IS NOT NULL
+               AND (last_archived_time IS NULL OR last_failed_time > last_archived_time)"""
+        ).fetchone()
+    if mode and mode[0] == "on" and failing:
+        raise SystemExit(
+            f"backup: WAL archiving fails (segment {failing[0]} not copied to {wal}; the cluster's"
+            " postgres.log says why): restores stop at the last archived segment until it is fixed"
+        )
     if mode and mode[0] == "on":
         print(f"backup: WAL archived to {wal}: restores reach the last archived segment")
     else:
