@@ -16,7 +16,7 @@ from kafka import TopicPartition
 from kafka.admin import OffsetTimestamp
 from kafka.errors import KafkaError, NoError
 
-from accounts_common.config import kafka_bootstrap_servers
+from accounts_common.config import add_bootstrap_servers_option
 from accounts_common.kafka import REFUSED, create_admin, not_authorized
 
 Moves = dict[TopicPartition, tuple[int, int]]
@@ -70,11 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--to", required=True, type=aware_time, help="a time with its offset, e.g. 2026-12-07T09:00Z"
     )
-    parser.add_argument(
-        "--bootstrap-servers",
-        default=kafka_bootstrap_servers(),
-        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
-    )
+    add_bootstrap_servers_option(parser)
     args = parser.parse_args(argv)
     try:
         moves = rewind(args.bootstrap_servers, args.group, args.to)
