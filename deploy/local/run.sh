@@ -151,7 +151,33 @@ on_signal() {
     exit 0
 }
 
+# Refuse to start, naming them, when ports the processes below listen on are taken (a `make run`
+# already running, another program): else the stack started, its readiness checks were answered by
+# whatever held the public ports, and it stopped at once as its first process failed to listen.
+# Prometheus and its exporter are optional: start_prometheus does without them.
+check_ports_free() {
+    local pair taken=()
+    for pair in "PORTAL_PORT=$PORTAL_PORT" "IDENTITY_PORT=$IDENTITY_PORT" "CATALOGUE_PORT=$CATALOGUE_PORT" \
+        "NEWSLETTER_PORT=$NEWSLETTER_PORT" "MAILER_PORT=$MAILER_PORT" "PORTAL_INTERNAL_PORT=$PORTAL_INTERNAL_PORT" \
+        "IDENTITY_INTERNAL_PORT=$IDENTITY_INTERNAL_PORT" "CATALOGUE_INTERNAL_PORT=$CATALOGUE_INTERNAL_PORT" \
+        "NEWSLETTER_INTERNAL_PORT=$NEWSLETTER_INTERNAL_PORT" "MAILER_INTERNAL_PORT=$MAILER_INTERNAL_PORT" \
+        "MAILER_WORKER_METRICS_PORT=$MAILER_METRICS_PORT" "MAILER_WORKER_METRICS_PORT+1=$((MAILER_METRICS_PORT + 1))" \
+        "IDENTITY_RELAY_METRICS_PORT=$IDENTITY_RELAY_METRICS_PORT" \
+        "IDENTITY_AUDIT_LOG_METRICS_PORT=$IDENTITY_AUDIT_LOG_METRICS_PORT" \
+        "NEWSLETTER_RELAY_METRICS_PORT=$NEWSLETTER_RELAY_METRICS_PORT" \
+        "NEWSLETTER_WORKER_METRICS_PORT=$NEWSLETTER_WORKER_METRICS_PORT" \
+        "CATALOGUE_WORKER_METRICS_PORT=$CATALOGUE_WORKER_METRICS_PORT" \
+        "CATALOGUE_RELAY_METRICS_PORT=$CATALOGUE_RELAY_METRICS_PORT" \
+        "CATALOGUE_TRANSCODER_METRICS_PORT=$CATALOGUE_TRANSCODER_METRICS_PORT"; do
+        if port_open 127.0.0.1 "${pair##*=}"; then taken+=("$pair"); fi
+    done
+    if (( ${#taken[@]} > 0 )); then
+        die "ports taken: ${taken[*]} (is a make run already running? else set those variables to free ports)"
+    fi
+}
+
 main() {
+    check_ports_free
     mkdir -p "$LOGS"
     trap stop_everything EXIT
     trap on_signal INT TERM

@@ -2,6 +2,7 @@
 system's tools."""
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -38,3 +39,22 @@ def test_the_services_a_package_install_enabled_are_disabled_and_no_other(tmp_pa
         "disable --quiet prometheus-postgres-exporter.service",
         "disable --quiet prometheus.service",
     ]
+
+
+RUN_SH = LIB_SH.parent / "run.sh"
+
+
+def test_make_run_refuses_ports_taken_before_it_starts_anything(tmp_path: Path) -> None:
+    """A second `make run`, or another program on one of its ports: said at once, naming the variable,
+    before the infrastructure, a migration or a process is started."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {**os.environ, "STATE_DIR": str(tmp_path), "IDENTITY_INTERNAL_PORT": str(port)}
+        result = subprocess.run(
+            ["bash", str(RUN_SH)], env=environment, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert f"IDENTITY_INTERNAL_PORT={port}" in result.stderr and "ports taken:" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no logs folder, no infrastructure state
