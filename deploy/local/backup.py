@@ -148,7 +148,8 @@ def local_cluster() -> tuple[Path, int]:
     except subprocess.CalledProcessError:
         raise SystemExit("backup: the local PostgreSQL is not running (make infra-up)") from None
     port = int(status.split("127.0.0.1:")[1].split()[0])
-    data = Path(status.split("(data ")[1].split(")")[0])
+    # The folder ends at the line's last parenthesis: its path may hold some of its own.
+    data = Path(status.split("(data ", 1)[1].rstrip().removesuffix(")"))
     return data, port
 
 
