@@ -4,7 +4,8 @@
 #   deploy/containers/compose.sh up|down|smoke|env
 #
 # `up` picks free host ports and fresh keys (kept in the state folder's compose.env, so `down`
-# and `env` find them again), starts the stack and waits until identity is ready. `down` removes
+# and `env` find them again, and an `up` again keeps them), starts the stack and waits until
+# identity is ready. `down` removes
 # its containers, network and volumes. `smoke` is up, the black-box test tests/compose, down
 # (also when the test fails). `env` prints the stack's URLs as variables.
 set -euo pipefail
@@ -70,7 +71,13 @@ identity_ready() { curl -sf "http://127.0.0.1:$IDENTITY_PORT/readyz" >/dev/null 
 
 cmd_up() {
     bash "$SCRIPT_DIR/podman.sh" install
-    write_env
+    # A stack already up keeps its keys and ports: new ones would recreate its containers (podman-compose
+    # recreates a container whose configuration changed) over data encrypted with the old keys.
+    if [[ -f $COMPOSE_ENV ]]; then
+        log "a stack was brought up from this checkout: its keys and ports are kept (make compose-down for new ones)"
+    else
+        write_env
+    fi
     load_env
     local started=$SECONDS
     for image in kafka postgres smtp-sink prometheus nginx $(cd "$REPO_ROOT/services" && echo */ | tr -d /); do

@@ -15,6 +15,9 @@
 # Podman's own storage.
 set -euo pipefail
 
+# For pid_runs; this script's own folder, names and messages are set below.
+# shellcheck source=deploy/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../local/lib.sh"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 STATE="${PODMAN_STATE_DIR:-$REPO_ROOT/.state/podman}"
@@ -48,9 +51,8 @@ cmd_install() {
     rm -f "$STATE.info.err"
 }
 
-is_running() {
-    [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
-}
+# Not a pid the system handed to another process since (a pid file left by a reboot).
+is_running() { pid_runs "$PIDFILE" 'podman system service'; }
 
 api_answers() {
     curl -sf --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1

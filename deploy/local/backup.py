@@ -17,6 +17,7 @@ archiving on (at the cluster's next start) once backups/wal exists, which `backu
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,9 +63,21 @@ def owned_by_postgres(path: Path) -> Path:
     return path
 
 
+def shell_path(path: Path) -> str:
+    """`path` as one word of an archive or restore command: quoted for the shell PostgreSQL runs it
+    with (a state folder may hold spaces), its % doubled (PostgreSQL's own escape)."""
+    return shlex.quote(str(path)).replace("%", "%%")
+
+
+def conf_string(value: str) -> str:
+    """`value` as a postgresql.conf string, where ' is doubled and \\ escapes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def archive_command(archive: Path) -> str:
     """Copy a finished segment under a temporary name, then rename: a half-copied file never counts."""
-    return f"test ! -f {archive}/%f && cp %p {archive}/%f.part && mv {archive}/%f.part {archive}/%f"
+    folder = shell_path(archive)
+    return f"test ! -f {folder}/%f && cp %p {folder}/%f.part && mv {folder}/%f.part {folder}/%f"
 
 
 def base_backup(port: int, target: Path) -> None:
@@ -81,7 +94,8 @@ def restore_into(base: Path, data: Path, archive: Path | None) -> None:
     for leftover in ("postmaster.pid", "postmaster.opts"):
         (data / leftover).unlink(missing_ok=True)
     if archive is not None:
-        settings = f"restore_command = 'cp {archive}/%f %p'\nrecovery_target_timeline = 'latest'\n"
+        restore_command = conf_string(f"cp {shell_path(archive)}/%f %p")
+        settings = f"restore_command = {restore_command}\nrecovery_target_timeline = 'latest'\n"
         run_as_postgres("tee", "-a", data / "postgresql.auto.conf", input=settings, stdout=subprocess.DEVNULL)
         run_as_postgres("touch", data / "recovery.signal")
 
@@ -134,7 +148,8 @@ def local_cluster() -> tuple[Path, int]:
     except subprocess.CalledProcessError:
         raise SystemExit("backup: the local PostgreSQL is not running (make infra-up)") from None
     port = int(status.split("127.0.0.1:")[1].split()[0])
-    data = Path(status.split("(data ")[1].split(")")[0])
+    # The folder ends at the line's last parenthesis: its path may hold some of its own.
+    data = Path(status.split("(data ", 1)[1].rstrip().removesuffix(")"))
     return data, port
 
 
@@ -152,6 +167,15 @@ def backup() -> None:
     prune_archive(wal, min(bases.iterdir()))
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres") as conn:
         mode = conn.execute("SHOW archive_mode").fetchone()
+        failing = conn.execute(
+            """SELECT last_failed_wal FROM pg_stat_archiver WHERE last_failed_time IS NOT NULL
+               AND (last_archived_time IS NULL OR last_failed_time > last_archived_time)"""
+        ).fetchone()
+    if mode and mode[0] == "on" and failing:
+        raise SystemExit(
+            f"backup: WAL archiving fails (segment {failing[0]} not copied to {wal}; the cluster's"
+            " postgres.log says why): restores stop at the last archived segment until it is fixed"
+        )
     if mode and mode[0] == "on":
         print(f"backup: WAL archived to {wal}: restores reach the last archived segment")
     else:
@@ -223,7 +247,7 @@ class Drill:
         )  # fmt: skip
         settings = (
             f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = ''\n"
-            f"archive_mode = on\narchive_command = '{archive_command(self.archive)}'\n"
+            f"archive_mode = on\narchive_command = {conf_string(archive_command(self.archive))}\n"
             f"archive_timeout = {DRILL_ARCHIVE_TIMEOUT_S}\n"
         )
         run_as_postgres("tee", "-a", self.data / "postgresql.conf", input=settings, stdout=subprocess.DEVNULL)

@@ -5,7 +5,8 @@
 #   deploy/local/infra.sh up|down|status|env
 #
 # `up` starts whatever is not running yet and prints what it started to stdout as
-# component names (one line: "postgres kafka smtp-sink s3proxy"), so a caller can stop only those.
+# component names (one line: "postgres kafka smtp-sink s3proxy"), so a caller can stop only those;
+# failing or interrupted before the end, it stops them itself and prints nothing.
 # `env` prints the variables that point the services and the tests at it.
 set -euo pipefail
 
@@ -15,17 +16,30 @@ COMPONENTS=(postgres kafka smtp-sink s3proxy)
 
 script() { echo "$SCRIPT_DIR/$1.sh"; }
 
+# What `up` started so far, stopped again if it does not get to the end (a component that fails, or
+# Ctrl-C while a first start resolves jars): the caller, never told, would leave them running.
+STARTED=()
+UP_DONE=""
+stop_unfinished_up() {
+    if [[ -z $UP_DONE && ${#STARTED[@]} -gt 0 ]]; then
+        log "stopping what this start began: ${STARTED[*]}" >&2
+        cmd_down "${STARTED[@]}" >&2
+    fi
+}
+
 cmd_up() {
-    local started=()
+    trap stop_unfinished_up EXIT
+    trap 'exit 130' INT TERM
     for component in "${COMPONENTS[@]}"; do
         if ! bash "$(script "$component")" status >/dev/null 2>&1; then
-            started+=("$component")
+            STARTED+=("$component")  # before its start: one interrupted halfway is stopped too
         fi
         bash "$(script "$component")" start >&2
     done
     eval "$(cmd_env)"
     "$REPO_ROOT/.venv/bin/accounts-topics" >&2
-    echo "${started[*]:-}"
+    UP_DONE=yes
+    echo "${STARTED[*]:-}"
 }
 
 cmd_down() {

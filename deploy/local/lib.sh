@@ -15,17 +15,41 @@ is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # Install Debian packages (as root only). A policy-rc.d refusing every start keeps the packages'
 # own services (nginx, prometheus, postgresql) from starting: the scripts start what they need.
+# The packages also enable those services, which would start at the next boot and take the ports
+# `make run` gives its own (Prometheus 9090, its PostgreSQL exporter 9187): they are disabled too.
 apt_install() {
     is_root || die "$* missing: run as root, or apt-get install $*"
     log "installing $* from Debian's packages"
-    local policy=/usr/sbin/policy-rc.d added="" status=0
+    local policy=/usr/sbin/policy-rc.d added="" status=0 enabled_before
     if [[ ! -e $policy ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=yes
     fi
+    enabled_before="$(enabled_units)"
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
         >/dev/null; } || status=$?
     if [[ -n $added ]]; then rm -f "$policy"; fi
+    disable_units_enabled_since "$enabled_before"
     return $status
+}
+
+# The systemd services enabled to start at boot (under SYSTEMD_UNIT_DIR, /etc/systemd/system).
+enabled_units() {
+    find "${SYSTEMD_UNIT_DIR:-/etc/systemd/system}" -path '*.wants/*.service' -printf '%f\n' 2>/dev/null | sort -u
+}
+
+# Disable the services enabled since the list ENABLED_BEFORE was taken (those of a package just installed).
+#   disable_units_enabled_since ENABLED_BEFORE
+disable_units_enabled_since() {
+    local unit
+    command -v systemctl >/dev/null || return 0
+    while IFS= read -r unit; do
+        [[ -n $unit ]] || continue
+        if systemctl disable --quiet "$unit" >/dev/null 2>&1; then
+            log "disabled $unit: the scripts start what they need"
+        else
+            log "note: could not disable $unit; at boot it may take a port \`make run\` uses"
+        fi
+    done < <(comm -13 <(printf '%s\n' "$1") <(enabled_units))
 }
 
 # The pid a pid file holds (nothing if there is no such file).

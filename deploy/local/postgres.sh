@@ -140,12 +140,24 @@ init_cluster() {
     as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<<"include = 'local_dev.conf'"
 }
 
-sql_quote() { printf "'%s'" "${1//\'/\'\'}"; }
+# A postgresql.conf string: ' doubled, and \ doubled (the file's escape character).
+conf_quote() {
+    local value="${1//\\/\\\\}"
+    printf "'%s'" "${value//\'/\'\'}"
+}
+
+# One word of a command PostgreSQL runs with the shell (archive_command): single-quoted for the
+# shell, and % doubled (PostgreSQL's own escape).
+shell_word() {
+    local quoted
+    quoted="'${1//\'/\'\\\'\'}'"
+    printf '%s' "${quoted//%/%%}"
+}
 
 # Rewritten on each start, so POSTGRES_PORT and the state path may change.
 write_config() {
     local sockets
-    sockets="$(sql_quote "$SOCK_DIR")"
+    sockets="$(conf_quote "$SOCK_DIR")"
     # Unix socket paths are limited to 107 bytes; clients here use TCP anyway.
     if (( ${#SOCK_DIR} + 16 > 107 )); then
         log "note: socket path too long, Unix socket disabled (connect over TCP)"
@@ -165,9 +177,11 @@ EOF
     # copied when full, or after archive_timeout when quiet, which bounds what a lost disk loses.
     local archive="$PG_STATE/backups/wal"
     if [[ -d $archive ]]; then
+        local folder
+        folder="$(shell_word "$archive")"
         as_pg tee -a "$DATA/local_dev.conf" >/dev/null <<EOF
 archive_mode = on
-archive_command = 'test ! -f $archive/%f && cp %p $archive/%f.part && mv $archive/%f.part $archive/%f'
+archive_command = $(conf_quote "test ! -f $folder/%f && cp %p $folder/%f.part && mv $folder/%f.part $folder/%f")
 archive_timeout = 60
 EOF
     fi

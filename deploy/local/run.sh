@@ -52,6 +52,7 @@ export CATALOGUE_X_ACCEL_REDIRECT_PREFIX="${CATALOGUE_X_ACCEL_REDIRECT_PREFIX:-/
 
 declare -A PIDS=()
 started=""
+postgres_exporter=""  # "yes" once run.sh started PostgreSQL's exporter (start_prometheus)
 
 start_process() {
     local name=$1
@@ -100,8 +101,17 @@ scrape_targets() {
         "catalogue-relay=127.0.0.1:$CATALOGUE_RELAY_METRICS_PORT" \
         "catalogue-transcoder=127.0.0.1:$CATALOGUE_TRANSCODER_METRICS_PORT" \
         "newsletter-web=127.0.0.1:$NEWSLETTER_INTERNAL_PORT" "newsletter-worker=127.0.0.1:$NEWSLETTER_WORKER_METRICS_PORT" \
-        "newsletter-relay=127.0.0.1:$NEWSLETTER_RELAY_METRICS_PORT" "portal-web=127.0.0.1:$PORTAL_INTERNAL_PORT" \
-        "postgres=127.0.0.1:$POSTGRES_EXPORTER_PORT"
+        "newsletter-relay=127.0.0.1:$NEWSLETTER_RELAY_METRICS_PORT" "portal-web=127.0.0.1:$PORTAL_INTERNAL_PORT"
+    if [[ -n $postgres_exporter ]]; then echo "postgres=127.0.0.1:$POSTGRES_EXPORTER_PORT"; fi
+}
+
+# True, saying so, if PORT is taken: Debian's prometheus packages enable their services, which start at
+# boot (make install disables them, on machines it installs them on), and any process of the stack
+# that fails stops the stack.
+#   monitoring_port_taken PORT VARIABLE UNIT WHAT
+monitoring_port_taken() {
+    port_open 127.0.0.1 "$1" || return 1
+    log "port $1 is taken (systemctl disable --now $3, or set $2): $4"
 }
 
 start_prometheus() {
@@ -110,13 +120,16 @@ start_prometheus() {
         log "no Prometheus (make install as root installs Debian's): the stack runs unwatched"
         return 0
     fi
+    monitoring_port_taken "$PROMETHEUS_PORT" PROMETHEUS_PORT prometheus "the stack runs unwatched" && return 0
     mkdir -p "$dir"
-    # shellcheck disable=SC2046 # one target per word
-    "$BIN/python" "$REPO_ROOT/deploy/observability/scrape_config.py" $(scrape_targets) >"$dir/prometheus.yml"
-    if command -v prometheus-postgres-exporter >/dev/null; then
+    if command -v prometheus-postgres-exporter >/dev/null && ! monitoring_port_taken "$POSTGRES_EXPORTER_PORT" \
+        POSTGRES_EXPORTER_PORT prometheus-postgres-exporter "PostgreSQL is not scraped"; then
+        postgres_exporter=yes
         start_process postgres-exporter env DATA_SOURCE_NAME="$DATABASE_URL?sslmode=disable" \
             prometheus-postgres-exporter --web.listen-address="127.0.0.1:$POSTGRES_EXPORTER_PORT"
     fi
+    # shellcheck disable=SC2046 # one target per word
+    "$BIN/python" "$REPO_ROOT/deploy/observability/scrape_config.py" $(scrape_targets) >"$dir/prometheus.yml"
     start_process prometheus prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
         --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
     wait_ready "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" prometheus
@@ -138,7 +151,33 @@ on_signal() {
     exit 0
 }
 
+# Refuse to start, naming them, when ports the processes below listen on are taken (a `make run`
+# already running, another program): else the stack started, its readiness checks were answered by
+# whatever held the public ports, and it stopped at once as its first process failed to listen.
+# Prometheus and its exporter are optional: start_prometheus does without them.
+check_ports_free() {
+    local pair taken=()
+    for pair in "PORTAL_PORT=$PORTAL_PORT" "IDENTITY_PORT=$IDENTITY_PORT" "CATALOGUE_PORT=$CATALOGUE_PORT" \
+        "NEWSLETTER_PORT=$NEWSLETTER_PORT" "MAILER_PORT=$MAILER_PORT" "PORTAL_INTERNAL_PORT=$PORTAL_INTERNAL_PORT" \
+        "IDENTITY_INTERNAL_PORT=$IDENTITY_INTERNAL_PORT" "CATALOGUE_INTERNAL_PORT=$CATALOGUE_INTERNAL_PORT" \
+        "NEWSLETTER_INTERNAL_PORT=$NEWSLETTER_INTERNAL_PORT" "MAILER_INTERNAL_PORT=$MAILER_INTERNAL_PORT" \
+        "MAILER_WORKER_METRICS_PORT=$MAILER_METRICS_PORT" "MAILER_WORKER_METRICS_PORT+1=$((MAILER_METRICS_PORT + 1))" \
+        "IDENTITY_RELAY_METRICS_PORT=$IDENTITY_RELAY_METRICS_PORT" \
+        "IDENTITY_AUDIT_LOG_METRICS_PORT=$IDENTITY_AUDIT_LOG_METRICS_PORT" \
+        "NEWSLETTER_RELAY_METRICS_PORT=$NEWSLETTER_RELAY_METRICS_PORT" \
+        "NEWSLETTER_WORKER_METRICS_PORT=$NEWSLETTER_WORKER_METRICS_PORT" \
+        "CATALOGUE_WORKER_METRICS_PORT=$CATALOGUE_WORKER_METRICS_PORT" \
+        "CATALOGUE_RELAY_METRICS_PORT=$CATALOGUE_RELAY_METRICS_PORT" \
+        "CATALOGUE_TRANSCODER_METRICS_PORT=$CATALOGUE_TRANSCODER_METRICS_PORT"; do
+        if port_open 127.0.0.1 "${pair##*=}"; then taken+=("$pair"); fi
+    done
+    if (( ${#taken[@]} > 0 )); then
+        die "ports taken: ${taken[*]} (is a make run already running? else set those variables to free ports)"
+    fi
+}
+
 main() {
+    check_ports_free
     mkdir -p "$LOGS"
     trap stop_everything EXIT
     trap on_signal INT TERM

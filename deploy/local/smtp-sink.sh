@@ -27,7 +27,10 @@ PROCESSES=(mailpit faults)
 LEGACY=sink  # the one-process sink before Mailpit (smtp_sink.py), still holding the ports in an old .state
 
 pidfile() { echo "$STATE/$1.pid"; }
-is_running() { [[ -f $(pidfile "$1") ]] && kill -0 "$(cat "$(pidfile "$1")")" 2>/dev/null; }
+# What each process's command line holds: a pid file left by a crash or a reboot may name a pid the
+# system has handed to another process since, which stop must not kill.
+declare -A COMMAND_PATTERN=([mailpit]='mailpit.* --smtp ' [faults]='smtp_faults\.py' [sink]='smtp_sink\.py')
+is_running() { pid_runs "$(pidfile "$1")" "${COMMAND_PATTERN[$1]}"; }
 answers() {
     "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" 2>/dev/null
 }

@@ -1,5 +1,7 @@
 """deploy/local/backup.py: the drill end to end on a private cluster, and how it judges a restore."""
 
+import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +9,13 @@ from typing import Any
 
 from tests.support.scripts import load_script
 
-BACKUP = Path(__file__).resolve().parents[2] / "deploy" / "local" / "backup.py"
+REPO = Path(__file__).resolve().parents[2]
+BACKUP = REPO / "deploy" / "local" / "backup.py"
 MB = 1024 * 1024
+# The drill's cluster under a state folder whose name the shell and postgresql.conf would both split or
+# end early, unquoted: a checkout's path may hold spaces. In the repository's own state folder, which
+# the cluster's OS user can reach (pytest's temporary folders are private to the user running it).
+ODD_STATE_DIR = REPO / ".state" / "backup drill's 100% state"
 
 
 def load_backup_module() -> Any:
@@ -17,9 +24,19 @@ def load_backup_module() -> Any:
 
 
 def test_the_drill_restores_every_account_committed_before_the_last_archived_segment():
-    result = subprocess.run(
-        [sys.executable, str(BACKUP), "drill"], capture_output=True, text=True, timeout=600, check=False
-    )
+    environment = {**os.environ, "STATE_DIR": str(ODD_STATE_DIR)}
+    try:
+        result = subprocess.run(
+            [sys.executable, str(BACKUP), "drill"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            env=environment,
+        )
+    finally:
+        with contextlib.suppress(OSError):  # empty once the drill passed; else its cluster is kept for a look
+            ODD_STATE_DIR.rmdir()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "drill: lost 0 " in result.stdout
     assert "RPO" in result.stdout and "RTO" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
 import signal
 import smtplib
 import subprocess
@@ -369,3 +370,36 @@ def test_the_relay_reopens_a_connection_mailpit_timed_out_and_passes_other_refus
         controller.stop()
     assert reply.startswith(answer)
     assert len(fake.accepted) == (1 if relayed else 0)
+
+
+SMTP_SINK_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "smtp-sink.sh"
+
+
+def test_stop_and_status_leave_alone_a_process_that_got_a_stale_pid(tmp_path: Path) -> None:
+    """After a reboot or a crash the sink's pid files name pids the system hands out again: stop
+    must not kill (nor SIGKILL) whatever holds one now, nor status call it the sink."""
+    folder = tmp_path / "smtp-sink"
+    folder.mkdir()
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        for name in ("mailpit", "faults", "sink"):
+            (folder / f"{name}.pid").write_text(f"{bystander.pid}\n")
+        environment = {**os.environ, "STATE_DIR": str(tmp_path)}
+
+        def smtp_sink_sh(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["bash", str(SMTP_SINK_SH), command],
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+
+        status = smtp_sink_sh("status")
+        stopped = smtp_sink_sh("stop")
+        assert bystander.poll() is None, "smtp-sink.sh stop killed a process that is not the sink"
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert status.returncode == 1 and "mailpit not running" in status.stdout, status.stdout + status.stderr
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr

@@ -17,7 +17,7 @@ def test_readyz_is_503_when_the_database_does_not_answer(make_identity):
     finally:
         unreachable.close()
     assert response.status_code == 503
-    assert response.json == {"status": "not ready", "checks": {"database": False}}
+    assert response.json == {"status": "not ready", "checks": {"database": False, "migrations": False}}
     assert client.get("/healthz").status_code == 200
 
 

@@ -334,7 +334,7 @@ def registrations_counted(client) -> float:  # type: ignore[no-untyped-def]
 
 def test_health_readiness_metrics_and_openapi(client):
     assert client.get("/healthz").status_code == 200
-    assert client.get("/readyz").json == {"status": "ready", "checks": {"database": True}}
+    assert client.get("/readyz").json == {"status": "ready", "checks": {"database": True, "migrations": True}}
     before = registrations_counted(client)
     client.post("/v1/accounts", json={})
     assert registrations_counted(client) == before + 1

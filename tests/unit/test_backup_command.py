@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.scripts import load_script
+
 BACKUP_PY = Path(__file__).resolve().parents[2] / "deploy" / "local" / "backup.py"
 
 
@@ -31,3 +33,13 @@ def test_restore_refuses_a_name_that_is_not_a_base_backup(backup, name, tmp_path
         backup.main(["restore", name])
     assert str(done.value.code).startswith(f"restore: no base backup {name} in ")
     assert (tmp_path / "data").is_dir()
+
+
+def test_the_cluster_is_found_in_a_folder_named_with_parentheses(monkeypatch):
+    """postgres.sh status names the data folder between parentheses, which a checkout's path may
+    hold too: the backups go next to that folder, and a restore moves it aside."""
+    module = load_script(BACKUP_PY, "local_backup_cluster")
+    data = "/home/me/Projects (work)/accounts/.state/postgres/data"
+    status = f"postgres.sh: running on 127.0.0.1:5439 (data {data})\n"
+    monkeypatch.setattr(module, "postgres_sh", lambda *args: status)
+    assert module.local_cluster() == (Path(data), 5439)

@@ -2,8 +2,10 @@
 
 import importlib
 import json
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,27 @@ def test_compose_web_processes_add_up_their_workers_and_prometheus_reaches_every
     assert {hosts[f"{job.replace('-', '_').upper()}_METRICS_HOST"] for job in jobs if job not in web} == {
         "0.0.0.0"
     }
+
+
+PODMAN_SH = Path(__file__).resolve().parents[2] / "deploy" / "containers" / "podman.sh"
+
+
+def test_podman_stop_leaves_alone_a_process_that_got_a_stale_pid(tmp_path: Path) -> None:
+    """After a reboot the Docker API process's pid file names a pid the system hands out again:
+    `podman.sh stop` (make clean-containers) must not kill whatever holds it now."""
+    bystander = subprocess.Popen(["sleep", "300"])
+    try:
+        (tmp_path / "service.pid").write_text(f"{bystander.pid}\n")
+        stopped = subprocess.run(
+            ["bash", str(PODMAN_SH), "stop"],
+            env={**os.environ, "PODMAN_STATE_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert bystander.poll() is None, "podman.sh stop killed a process that is not its API service"
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not (tmp_path / "service.pid").exists()

@@ -17,6 +17,8 @@ SAMPLE_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "
 
 # Series Prometheus writes itself for every target it scrapes.
 SCRAPE_SERIES = {"up"}
+# Debian's prometheus-postgres-exporter's, from pg_stat_archiver (`make run` scrapes it as job postgres).
+POSTGRES_EXPORTER_SERIES = {"pg_stat_archiver_failed_count", "pg_stat_archiver_archived_count"}
 
 
 def exported_metrics() -> set[str]:
@@ -50,7 +52,7 @@ def test_the_dashboard_names_only_exported_metrics():
 
 def test_the_alerts_name_only_exported_metrics():
     named = set().union(*map(metric_names, alert_exprs()))
-    exported = exported_metrics() | SCRAPE_SERIES
+    exported = exported_metrics() | SCRAPE_SERIES | POSTGRES_EXPORTER_SERIES
     assert named and named <= exported, named - exported
 
 
@@ -64,4 +66,5 @@ def test_the_dashboard_and_alerts_cover_what_operators_watch():
         "mailer_emails_failed_total",
         "http_request_duration_seconds_bucket",
         "http_request_duration_seconds_count",
+        "pg_stat_archiver_failed_count",  # a backup that stopped taking the WAL
     } <= named

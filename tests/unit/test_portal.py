@@ -135,6 +135,14 @@ def test_the_video_list_says_the_catalogue_is_unavailable_in_the_visitors_langua
     assert "Le catalogue vidéo est indisponible." in french.text and '<html lang="fr">' in french.text
 
 
+def test_the_portal_stays_ready_with_identity_down(client):
+    """Its pages answer without identity (the video list; a page saying the account service is
+    unavailable). Unready with it, every portal pod would leave its Service at once, and visitors
+    would meet the edge's bare 502 instead, on the pages that need no identity too."""
+    response = client.get("/readyz")
+    assert (response.status_code, response.json["status"]) == (200, "ready")
+
+
 def test_identity_down_is_a_page_saying_so_not_a_500(client):
     token = csrf_token(client, "/login")
     response = client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
@@ -190,9 +198,6 @@ class SupportStaffIdentity:
     def me(self, token: str) -> dict[str, object]:
         return {"email": "support@example.org", "roles": ["support"], "second_factor": True}
 
-    def reachable(self) -> bool:
-        return True
-
 
 @pytest.mark.parametrize("query", ["", "?email=ana.silva%40example.org"])
 def test_the_deliveries_page_says_the_dead_letters_are_unavailable_when_the_mailer_does_not_answer(query):
@@ -226,9 +231,6 @@ class FakeIdentity:
         self.return_paths.append(return_to)
         if self.refusal:
             raise self.refusal
-
-    def reachable(self) -> bool:
-        return True
 
 
 def test_the_registration_id_stays_in_the_session_and_a_new_code_is_asked_for_it():
@@ -439,9 +441,6 @@ class AdminIdentity:
     def me(self, token: str) -> dict[str, object]:
         return {"email": "admin@example.org", "roles": ["admin"], "second_factor": True}
 
-    def reachable(self) -> bool:
-        return True
-
 
 def staff_client(identity: object, **fakes: object):  # type: ignore[no-untyped-def]
     """A test client signed in as staff, with `identity` and the `fakes` behind it."""
@@ -522,9 +521,6 @@ class FakeTwoStep:
             raise ApiError(401, "invalid-second-factor")
         return ["aaaa-bbbb", "cccc-dddd"]
 
-    def reachable(self) -> bool:
-        return True
-
 
 def test_the_qr_code_is_drawn_from_identitys_enrolment_never_from_the_form():
     client, token = at_two_step(FakeTwoStep())
@@ -555,9 +551,6 @@ class FakeDeletion:
 
     def delete_account(self, token: str, password: str) -> None:
         raise self.refusal
-
-    def reachable(self) -> bool:
-        return True
 
 
 @pytest.mark.parametrize(
@@ -597,9 +590,6 @@ class EditorIdentity:
     def me(self, token: str) -> dict[str, object]:
         roles = ["newsletter-editor", "catalogue-editor"]
         return {"email": "editor@example.org", "roles": roles, "second_factor": True}
-
-    def reachable(self) -> bool:
-        return True
 
 
 class FakeIssues:

@@ -50,9 +50,6 @@ class Identity:
     def me(self, token: str) -> dict[str, Any]:
         return {"email": "a@example.org", "roles": self.roles, "second_factor": True, "locale": None}
 
-    def reachable(self) -> bool:
-        return True
-
     def register(self, email: str, password: str, locale: str) -> dict[str, str]:
         return {"email": email, "registration_id": "reg-1"}
 

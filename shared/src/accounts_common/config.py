@@ -1,5 +1,6 @@
 """Settings from the environment, with defaults that work on a developer's machine."""
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -29,6 +30,15 @@ def env_int(name: str, default: int) -> int:
 def kafka_bootstrap_servers() -> str:
     """Where the Kafka cluster is: KAFKA_BOOTSTRAP_SERVERS (comma-separated host:port)."""
     return env_str("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
+
+
+def add_bootstrap_servers_option(parser: argparse.ArgumentParser) -> None:
+    """The operator tools' --bootstrap-servers, KAFKA_BOOTSTRAP_SERVERS by default."""
+    parser.add_argument(
+        "--bootstrap-servers",
+        default=kafka_bootstrap_servers(),
+        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
+    )
 
 
 def database_url(service: str) -> str:

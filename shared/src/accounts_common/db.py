@@ -3,7 +3,7 @@
 import logging
 import re
 import select
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -87,6 +87,28 @@ class MigrationSet:
 
 
 COMMON_MIGRATIONS = MigrationSet("accounts_common", "accounts_common")
+
+
+def migrations_recorded(pool: ConnectionPool, sets: Sequence[MigrationSet]) -> Callable[[], bool]:
+    """A readiness check: true once schema_migrations records every migration of `sets` (this
+    code's). A web process started before `<service> migrate` has run (the migration Job of a k8s
+    deploy runs beside the rollout) stays out of its Service until then, rather than answering 500s
+    over tables it cannot find. Once true it stays true, with no query: migrations are not undone."""
+    wanted = {(each.component, version) for each in sets for version, _, _ in each.scripts()}
+    recorded = False
+
+    def check() -> bool:
+        nonlocal recorded
+        if not recorded:
+            try:
+                with pool.connection(timeout=1.0) as conn:
+                    rows = conn.execute("SELECT component, version FROM schema_migrations").fetchall()
+            except Exception:  # noqa: BLE001 - readiness reports any failure (no record yet) as "not ready"
+                return False
+            recorded = wanted <= {(component, version) for component, version in rows}
+        return recorded
+
+    return check
 
 
 class MigrationRefused(Exception):

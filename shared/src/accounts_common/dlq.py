@@ -27,7 +27,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from accounts_common.config import database_url, kafka_bootstrap_servers
+from accounts_common.config import add_bootstrap_servers_option, database_url
 from accounts_common.dead_letter_writer import (
     DEAD_LETTER_MAX_BYTES,
     DLQ_HEADER_PREFIX,
@@ -294,11 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     replay_command = commands.add_parser("replay", help="re-publish dead letters to their original topics")
     replay_command.add_argument("--group", required=True, help="the consumer group, e.g. mailer")
     replay_command.add_argument("--limit", type=int, default=None, help="replay at most this many")
-    replay_command.add_argument(
-        "--bootstrap-servers",
-        default=kafka_bootstrap_servers(),
-        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
-    )
+    add_bootstrap_servers_option(replay_command)
     for name, help_text in (
         ("parked", "list the outbox rows the relay parked"),
         ("replay-parked", "put parked outbox rows back in the relay's queue"),

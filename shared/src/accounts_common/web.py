@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from accounts_common.apidocs import document_operations
 from accounts_common.caching import install_cache_control
-from accounts_common.db import database_reachable
+from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, database_reachable, migrations_recorded
 from accounts_common.inputguard import document_input_guard, install_input_guard
 from accounts_common.operations import ScrapeGauge, install_request_metrics, operations_blueprint
 from accounts_common.outbox import oldest_pending_age_gauge
@@ -110,16 +110,21 @@ def create_database_app(
     *,
     blueprints: list[flask_smorest.Blueprint],
     pool: ConnectionPool,
+    migrations: MigrationSet,
     max_body_bytes: int | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> Flask:
     """The app of a service over its own database and outbox (all but the portal): ready while the
-    database answers; each scrape reads the age of the oldest event its relay has not published."""
+    database answers, once it holds the shared and the service's `migrations` this code knows; each
+    scrape reads the age of the oldest event its relay has not published."""
     limit = {} if max_body_bytes is None else {"MAX_CONTENT_LENGTH": max_body_bytes}
     return create_api_app(
         name,
         blueprints=blueprints,
-        readiness_checks={"database": lambda: database_reachable(pool)},
+        readiness_checks={
+            "database": lambda: database_reachable(pool),
+            "migrations": migrations_recorded(pool, (COMMON_MIGRATIONS, migrations)),
+        },
         config={**limit, **(config or {})},
         scrape_gauges=oldest_pending_age_gauge(pool),
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from accounts_common.config import kafka_bootstrap_servers
+from accounts_common.config import add_bootstrap_servers_option
 from accounts_common.kafka import create_admin
 
 log = logging.getLogger(__name__)
@@ -219,11 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     """`accounts-topics`: create the system's topics on the cluster, and set their declared settings
     where they differ (running it again changes nothing); prints what it created and updated."""
     parser = argparse.ArgumentParser(prog="accounts-topics", description=main.__doc__)
-    parser.add_argument(
-        "--bootstrap-servers",
-        default=kafka_bootstrap_servers(),
-        help="the Kafka cluster (KAFKA_BOOTSTRAP_SERVERS; default: %(default)s)",
-    )
+    add_bootstrap_servers_option(parser)
     args = parser.parse_args(argv)
     try:
         ensured = ensure_topics(args.bootstrap_servers)

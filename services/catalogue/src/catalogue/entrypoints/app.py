@@ -12,6 +12,7 @@ from accounts_common.web import create_database_app
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api, uploads
+from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import errors
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
         "catalogue",
         blueprints=[api.videos, api.downloads, uploads.uploads],
         pool=catalogue.pool,
+        migrations=CATALOGUE_MIGRATIONS,
         max_body_bytes=catalogue.settings.max_body_bytes,
         config=config,
     )

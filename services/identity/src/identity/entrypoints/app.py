@@ -10,6 +10,7 @@ from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_database_app, document_field
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
+from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer.errors import (
     ChallengeExpired,
     CodeRejected,
@@ -43,6 +44,7 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
         "identity",
         blueprints=[api.blp, sessions_api.blp, resets_api.blp, staff_api.blp, support_api.blp, jwks.blp],
         pool=identity.pool,
+        migrations=IDENTITY_MIGRATIONS,
         max_body_bytes=identity.settings.max_body_bytes,
         config=config,
     )

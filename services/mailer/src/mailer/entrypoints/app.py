@@ -11,6 +11,7 @@ from accounts_common.process import configure_logging
 from accounts_common.web import create_database_app
 from mailer import bootstrap
 from mailer.entrypoints import api
+from mailer.migrations import MAILER_MIGRATIONS
 from mailer.settings import Settings
 
 
@@ -21,7 +22,9 @@ def create_app(
     configure_logging()
     settings = settings or Settings.from_env()
     pool = pool or create_pool(settings.database_url, name="mailer-web", max_size=4)
-    app = create_database_app("mailer", blueprints=[api.blp], pool=pool, config=config)
+    app = create_database_app(
+        "mailer", blueprints=[api.blp], pool=pool, migrations=MAILER_MIGRATIONS, config=config
+    )
     app.extensions["support"] = bootstrap.support(settings, pool)
     install_token_verifier(app, TokenVerifier(settings.identity_jwks_url, pool=pool))
     return app

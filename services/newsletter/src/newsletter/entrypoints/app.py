@@ -10,6 +10,7 @@ from accounts_common.process import configure_logging
 from accounts_common.web import create_database_app
 from newsletter.bootstrap import Newsletter, bootstrap, token_verifier
 from newsletter.entrypoints import api, unsubscribe
+from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer import issues
 from newsletter.service_layer.subscriptions import AccountErased
 
@@ -53,6 +54,7 @@ def create_app(
         "newsletter",
         blueprints=[api.subscriptions_blp, api.issues_blp, unsubscribe.blp],
         pool=newsletter.pool,
+        migrations=NEWSLETTER_MIGRATIONS,
         max_body_bytes=newsletter.settings.max_body_bytes,
         config=config,
     )

@@ -68,11 +68,3 @@ class IdentityClient:
     def complete_password_reset(self, reset_token: str, new_password: str) -> None:
         body = {"reset_token": reset_token, "new_password": new_password}
         self.api.call("POST", "/v1/password-resets/completion", body)
-
-    def reachable(self) -> bool:
-        """Identity answers its liveness probe."""
-        try:
-            self.api.call("GET", "/healthz")
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
-            return False
-        return True
