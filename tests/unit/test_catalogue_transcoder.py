@@ -1,5 +1,5 @@
 """The transcoder's loop with its database and storage faked: whatever goes wrong in a job (the store or
-the database down, a full disk, a still that times out) is logged, the job tried again later or failed
+the database down, an I/O error, a still that times out) is logged, the job tried again later or failed
 with that reason, and the loop goes on; an outage between jobs is waited out, never fatal. The job's
 lease is renewed for as long as it runs, and a lease lost stops the work."""
 
@@ -111,7 +111,7 @@ class Rounds(threading.Event):
     "error",
     [
         StorageUnavailable("s3://bucket/uploads/abc: connection reset"),
-        OSError(28, "No space left on device"),
+        OSError(5, "Input/output error"),  # a full disk is no attempt: test_catalogue_disk_full.py
         subprocess.TimeoutExpired(["ffmpeg"], 120),
         psycopg.OperationalError("server closed the connection unexpectedly"),
     ],

@@ -118,6 +118,7 @@ class Videos(MethodView):
             409: "The upload was used or terminated meanwhile",
             423: "A request is writing to the upload",
             503: "The bucket the upload is in cannot be reached",
+            507: "insufficient-storage: no room to store the master (the upload stays whole)",
         },
     )
     def post(self, submission: Submission) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from prometheus_client import Counter, Gauge
 from accounts_common.housekeeping import Schedule
 from accounts_common.retry import Backoff
 from catalogue.adapters import job_store, transcoding
+from catalogue.adapters.disk import DISK_FULL, is_full
 from catalogue.adapters.job_store import Job, Transcoded
 from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import MissingFile
@@ -123,7 +124,10 @@ class Transcoder:
                 log.warning("lost the lease of video %s to another worker", job.video_id)
             return
         except Exception as error:
-            self._retry_or_fail(job, error, stop)
+            if is_full(error):
+                self._wait_for_room(job, error, stop)
+            else:
+                self._retry_or_fail(job, error, stop)
             return
         with self.catalogue.pool.connection() as conn, conn.transaction():
             if not job_store.hold_job(conn, job, self.worker):
@@ -224,7 +228,7 @@ class Transcoder:
         JOBS.labels("failed").inc()
 
     def _retry_or_fail(self, job: Job, error: Exception, stop: threading.Event) -> None:
-        """Something unforeseen stopped the job (the store or the database down, a full disk, a timeout):
+        """Something unforeseen stopped the job (the store or the database down, a timeout):
         it is tried again a lease later, and fails with that reason once its attempts are used up."""
         log.error("transcoding video %s failed (attempt %d)", job.video_id, job.attempts, exc_info=error)
         if stop.is_set():
@@ -235,6 +239,19 @@ class Transcoder:
             JOBS.labels("retried").inc()
         else:
             self._fail(job, f"Transcoding failed {job.attempts} times; the last time: {describe(error)}")
+
+    def _wait_for_room(self, job: Job, error: Exception, stop: threading.Event) -> None:
+        """A full disk or quota (the working folder, the storage) is no fault of the video's: the job is
+        given back to be taken again a lease later, and the attempt does not count, however long the
+        disk stays full (catalogue_disk_full_total and the log say so meanwhile)."""
+        log.error("no room on disk to transcode video %s; trying again later: %s", job.video_id, error)
+        DISK_FULL.labels("transcoder").inc()
+        if stop.is_set():
+            self._release(job)
+            return
+        with self.catalogue.pool.connection() as conn:
+            job_store.release_job(conn, job, self.worker, retry_after_s=self.lease_s, counted=False)
+        JOBS.labels("disk-full").inc()
 
     def _release(self, job: Job) -> None:
         """The worker stops: the job goes back at once, and this attempt does not count against it."""
