@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from catalogue.adapters import job_store, transcoding
+from catalogue.adapters import job_store, transcoding, video_store
 from catalogue.adapters.job_store import Job
 from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import StorageUnavailable
@@ -49,6 +49,7 @@ class Jobs:
             job_store, "fail_job", lambda conn, video_id, reason: self.events.append(("failed", reason))
         )
         monkeypatch.setattr(job_store, "renew_lease", lambda *args: True)
+        monkeypatch.setattr(video_store, "video_exists", lambda conn, video_id: True)  # not deleted
         self.extended = 0
         self.lease_held = True
         monkeypatch.setattr(job_store, "extend_lease", self.extend)

@@ -19,12 +19,13 @@ from prometheus_client import Counter, Gauge
 
 from accounts_common.housekeeping import Schedule
 from accounts_common.retry import Backoff
-from catalogue.adapters import job_store, transcoding
+from catalogue.adapters import job_store, transcoding, video_store
 from catalogue.adapters.disk import DISK_FULL, is_full
 from catalogue.adapters.job_store import Job, Transcoded
 from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
+from catalogue.adapters.video_files import remove_folder
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Rendition
 from catalogue.service_layer import uploads
@@ -122,6 +123,7 @@ class Transcoder:
             else:
                 JOBS.labels("lease-lost").inc()
                 log.warning("lost the lease of video %s to another worker", job.video_id)
+                self._forget_if_deleted(job)
             return
         except Exception as error:
             if is_full(error):
@@ -130,10 +132,13 @@ class Transcoder:
                 self._retry_or_fail(job, error, stop)
             return
         with self.catalogue.pool.connection() as conn, conn.transaction():
-            if not job_store.hold_job(conn, job, self.worker):
-                JOBS.labels("lease-lost").inc()
-                return
-            job_store.finish_job(conn, job, done)
+            held = job_store.hold_job(conn, job, self.worker)
+            if held:
+                job_store.finish_job(conn, job, done)
+        if not held:
+            JOBS.labels("lease-lost").inc()
+            self._forget_if_deleted(job)
+            return
         JOBS.labels("ready").inc()
         log.info("video %s is ready", job.video_id)
 
@@ -219,6 +224,15 @@ class Transcoder:
         if not held and raise_lost:
             raise LeaseLost(str(job.video_id))
         return held
+
+    def _forget_if_deleted(self, job: Job) -> None:
+        """The job was lost to the video's deletion (removal.delete): what this worker stored of it
+        meanwhile goes too, or nothing would ever remove it."""
+        with self.catalogue.pool.connection() as conn:
+            if video_store.video_exists(conn, job.video_id):
+                return
+        log.info("video %s was deleted while it was transcoded: removing what was stored of it", job.video_id)
+        remove_folder(self.catalogue.storage, job.video_id)
 
     def _fail(self, job: Job, reason: str) -> None:
         log.warning("video %s failed: %s", job.video_id, reason)
