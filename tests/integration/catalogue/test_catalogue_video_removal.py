@@ -78,7 +78,8 @@ def test_a_failed_video_whose_master_is_gone_is_not_retried(served, tmp_path):  
     fail(served, video["id"])
     (folder(served, video["id"]) / "master").unlink()
     refused = served.client.post(f"/v1/videos/{video['id']}/transcoding", headers=editor())
-    assert refused.status_code == 409 and "no longer in storage" in refused.json["detail"]
+    assert refused.status_code == 409 and refused.json["type"].endswith("/master-gone")
+    assert "no longer in storage" in refused.json["detail"]
     assert served.client.get(f"/v1/videos/{video['id']}", headers=editor()).json["status"] == "failed"
     unknown = served.client.post(f"/v1/videos/{uuid.uuid4()}/transcoding", headers=editor())
     assert unknown.status_code == 404

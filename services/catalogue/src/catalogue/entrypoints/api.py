@@ -181,7 +181,7 @@ class Transcoding(MethodView):
     @require_role(Role.CATALOGUE_EDITOR)
     @videos.response(202, schemas.VideoAccepted)
     @videos.doc(security=BEARER_AUTH)
-    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video", 409: "Not failed, or no master",
+    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video", 409: "Not failed; master-gone",
                                                   503: "The files cannot be reached"})  # fmt: skip
     def post(self, video_id: UUID) -> dict[str, Any]:
         """Catalogue editors: transcode a failed video again, from its master as uploaded."""

@@ -27,6 +27,7 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     errors.FileUnavailable: (503, "file-unavailable", None),
     errors.InvalidIngest: (422, "validation-error", None),
     errors.Conflict: (409, "conflict", None),
+    errors.MasterGone: (409, "master-gone", None),
     errors.TextsChanged: (409, "texts-changed", None),
     errors.TooLarge: (413, "upload-too-large", None),
     errors.Locked: (423, "upload-locked", None),

@@ -17,7 +17,7 @@ from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.video_files import remove_video_files
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Status, Video
-from catalogue.service_layer.errors import Conflict, NotFound
+from catalogue.service_layer.errors import Conflict, MasterGone, NotFound
 from catalogue.service_layer.publishing import _audit, _found
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def retry(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
     """Queue a failed video's transcoding again (attempts new), from its master if storage still has it;
-    Conflict when the video did not fail, or its master is gone (the file must be uploaded again)."""
+    Conflict when the video did not fail, MasterGone when its master is gone (to upload again)."""
     with catalogue.pool.connection() as conn, conn.transaction():
         job_store.lock_job(conn, video_id)
         video = video_store.lock_video(conn, video_id)
@@ -40,7 +40,7 @@ def retry(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
                 raise MissingFile(str(video_id))
             catalogue.storage.size(video.master_key)
         except MissingFile:
-            raise Conflict(
+            raise MasterGone(
                 "The video's uploaded file is no longer in storage: delete the video, and upload the "
                 "file again."
             ) from None
