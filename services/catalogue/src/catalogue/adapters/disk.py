@@ -17,6 +17,8 @@ FULL_WORDS = tuple(os.strerror(number) for number in sorted(FULL_ERRNOS))
 DISK_FULL = Counter(
     "catalogue_disk_full_total", "Writes refused for a full disk or quota, by where", ["where"]
 )
+for _where in ("upload", "storage", "transcoder"):
+    DISK_FULL.labels(_where)  # at 0 from the start: the alert's increase() sees the first one too
 
 
 class DiskFull(Exception):
