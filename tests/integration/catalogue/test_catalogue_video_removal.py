@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from catalogue.adapters import job_store
+from catalogue.adapters import job_store, upload_store
 from catalogue.adapters.storage import LocalStorage, S3Storage
 from catalogue.adapters.upload_locks import pg_lock
 from catalogue.adapters.upload_parts import S3UploadArea
@@ -173,3 +173,20 @@ def test_a_failed_video_is_deleted_from_the_bucket(in_bucket):
     assert [key for key in held if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents")] == held
     assert client.delete(f"/v1/videos/{video_id}", headers=editor()).status_code == 204
     assert [key for key in held if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents")] == []
+
+
+def test_a_form_sent_again_as_its_video_is_deleted_is_no_upload_not_a_500(served, tmp_path, monkeypatch):  # noqa: F811
+    # The form sent twice (a double click, a timeout) while the editor deletes the video in another
+    # tab: the second submission read the upload, made into that video, just before the deletion.
+    upload_url = tus_upload(served, small_video(tmp_path / "twice.mp4", size="320x240", seconds=0.5))
+    video = submit(served, upload_url)
+    with psycopg.connect(served.catalogue.settings.database_url) as conn:
+        [(upload_id,)] = conn.execute("SELECT id FROM uploads WHERE video_id = %s", (uuid.UUID(video["id"]),))
+    read_before = upload_store.find_upload
+    with served.catalogue.pool.connection() as conn:
+        as_read = read_before(conn, upload_id)
+    assert served.client.delete(f"/v1/videos/{video['id']}", headers=editor()).status_code == 204
+    monkeypatch.setattr(upload_store, "find_upload", lambda conn, found_id, **_: as_read)
+    again = served.client.post("/v1/videos", json={"upload_url": upload_url, "title": {"en": "Again"}},
+                               headers=editor())  # fmt: skip
+    assert again.status_code == 422 and "upload_url" in again.json["errors"], again.json
