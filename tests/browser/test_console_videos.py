@@ -93,6 +93,12 @@ def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  
     expect(page.locator("#video-state [data-status]")).to_have_text("Ready", timeout=TRANSCODED_WITHIN_MS)
     check_accessible(journey, page.url, "a ready video")
 
+    # Never published, it may be deleted: the button asks first, and "Not now" leaves it as it is.
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("Delete this video for good?")
+    page.get_by_role("link", name="Not now").click()
+    expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
+
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("status")).to_have_text("The video is published.")
     expect(page.locator("#video-state [data-status]")).to_have_text("Published")
@@ -110,6 +116,7 @@ def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  
     page.get_by_role("button", name="Withdraw").click()
     expect(page.get_by_role("status")).to_have_text("The video is withdrawn: visitors no longer see it.")
     expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
+    expect(page.get_by_role("button", name="Delete")).to_have_count(0)  # published once: it stays
 
 
 def assert_plays(page: Page) -> None:

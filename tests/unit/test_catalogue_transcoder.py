@@ -1,5 +1,5 @@
 """The transcoder's loop with its database and storage faked: whatever goes wrong in a job (the store or
-the database down, a full disk, a still that times out) is logged, the job tried again later or failed
+the database down, an I/O error, a still that times out) is logged, the job tried again later or failed
 with that reason, and the loop goes on; an outage between jobs is waited out, never fatal. The job's
 lease is renewed for as long as it runs, and a lease lost stops the work."""
 
@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from catalogue.adapters import job_store, transcoding
+from catalogue.adapters import job_store, transcoding, video_store
 from catalogue.adapters.job_store import Job
 from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import StorageUnavailable
@@ -49,6 +49,7 @@ class Jobs:
             job_store, "fail_job", lambda conn, video_id, reason: self.events.append(("failed", reason))
         )
         monkeypatch.setattr(job_store, "renew_lease", lambda *args: True)
+        monkeypatch.setattr(video_store, "video_exists", lambda conn, video_id: True)  # not deleted
         self.extended = 0
         self.lease_held = True
         monkeypatch.setattr(job_store, "extend_lease", self.extend)
@@ -111,7 +112,7 @@ class Rounds(threading.Event):
     "error",
     [
         StorageUnavailable("s3://bucket/uploads/abc: connection reset"),
-        OSError(28, "No space left on device"),
+        OSError(5, "Input/output error"),  # a full disk is no attempt: test_catalogue_disk_full.py
         subprocess.TimeoutExpired(["ffmpeg"], 120),
         psycopg.OperationalError("server closed the connection unexpectedly"),
     ],

@@ -8,7 +8,7 @@ import pytest
 from portal.adapters.catalogue import EditorClient
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.adapters.uploads import TusAnswer
-from tests.unit.test_portal import UPLOAD, EditorIdentity, FakeEditor, csrf_token, staff_client
+from tests.unit.test_portal import UPLOAD, AdminIdentity, EditorIdentity, FakeEditor, csrf_token, staff_client
 
 
 class ManyVideos:
@@ -213,3 +213,97 @@ def test_texts_saved_over_a_copy_another_editor_saved_since_are_refused_and_kept
 
     again = first.post(path, data={**read_copy(refused.text), **mine})
     assert again.status_code == 303 and shared.saved[-1]["title"]["en"] == "Mine"
+
+
+class Removals(FakeEditor):
+    """The editor API with one video of `status`: what was tried again and deleted, or `refusal`."""
+
+    def __init__(
+        self, status: str = "failed", deletable: bool = True, refusal: ApiError | None = None
+    ) -> None:
+        super().__init__()
+        self.status, self.deletable, self.refusal = status, deletable, refusal
+        self.retried: list[str] = []
+        self.deleted: list[str] = []
+
+    def video(self, token: str, video_id: str) -> dict[str, object]:
+        failure = "ffmpeg failed" if self.status == "failed" else None
+        return {**self.VIDEO, "status": self.status, "deletable": self.deletable, "failure": failure}
+
+    def retry(self, token: str, video_id: str) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.retried.append(video_id)
+
+    def delete(self, token: str, video_id: str) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.deleted.append(video_id)
+
+
+VIDEO_PAGE = f"/console/videos/{UPLOAD}"
+RETRY, DELETION = f"{VIDEO_PAGE}/transcoding", f"{VIDEO_PAGE}/deletion"
+
+
+@pytest.mark.parametrize(
+    ("status", "deletable", "buttons"),
+    [("failed", True, {RETRY, DELETION}), ("ready", True, {DELETION}), ("ready", False, set()),
+     ("published", False, set()), ("processing", True, {DELETION})],
+)  # fmt: skip
+def test_a_failed_video_may_be_tried_again_and_one_never_published_deleted(status, deletable, buttons):
+    page = staff_client(EditorIdentity(), editor=Removals(status, deletable)).get(VIDEO_PAGE)
+    assert page.status_code == 200
+    assert {path for path in (RETRY, DELETION) if f'action="{path}"' in page.text} == buttons
+
+
+def test_try_again_queues_the_transcoding_and_says_so_in_french():
+    editor = Removals("failed")
+    client = staff_client(EditorIdentity(), editor=editor)
+    page = client.get(VIDEO_PAGE, headers={"Accept-Language": "fr"})
+    assert ">Réessayer</button>" in page.text and ">Supprimer</button>" in page.text
+    answer = client.post(RETRY, data={"csrf_token": csrf_token(client, VIDEO_PAGE)},
+                         headers={"Accept-Language": "fr"}, follow_redirects=True)  # fmt: skip
+    assert answer.status_code == 200 and editor.retried == [UPLOAD]
+    assert "La vidéo est de nouveau en cours de transcodage." in answer.text
+
+
+def test_a_deletion_is_confirmed_first_then_done():
+    editor = Removals("failed")
+    client = staff_client(EditorIdentity(), editor=editor)
+    token = csrf_token(client, VIDEO_PAGE)
+    asked = client.post(DELETION, data={"csrf_token": token})
+    assert asked.status_code == 200 and editor.deleted == []  # nothing deleted before the editor says yes
+    assert "Delete this video for good?" in asked.text and 'role="alert"' in asked.text
+    assert re.search(rf'<form method="post" action="{DELETION}" data-confirm-delete', asked.text)
+    assert 'name="confirmed" value="yes"' in asked.text and f'href="{VIDEO_PAGE}">Not now' in asked.text
+    done = client.post(DELETION, data={"csrf_token": token, "confirmed": "yes"})
+    assert (done.status_code, done.headers["Location"]) == (303, "/console/videos")
+    assert editor.deleted == [UPLOAD]
+    assert "The video is deleted, with its files." in client.get("/console/videos").text
+
+
+@pytest.mark.parametrize("path", [RETRY, DELETION])
+def test_no_video_is_deleted_or_tried_again_without_the_form_or_the_role(path):
+    editor = Removals("failed")
+    forged = staff_client(EditorIdentity(), editor=editor).post(path, data={"confirmed": "yes"})
+    assert forged.status_code == 400  # no CSRF token: another site's form
+    admin = staff_client(AdminIdentity(), editor=editor)
+    refused = admin.post(path, data={"csrf_token": csrf_token(admin, "/console"), "confirmed": "yes"})
+    assert refused.status_code == 403
+    assert editor.retried == editor.deleted == []
+
+
+@pytest.mark.parametrize(
+    ("path", "slug", "message"),
+    [
+        (RETRY, "master-gone", "Le fichier téléversé de la vidéo n’est plus conservé"),
+        (RETRY, "conflict", "Seule une vidéo dont le transcodage a échoué peut être relancée."),
+        (DELETION, "conflict", "Une vidéo qui a été publiée reste dans le catalogue"),
+    ],
+)
+def test_what_the_catalogue_refuses_is_said_on_the_video_page(path, slug, message):
+    client = staff_client(EditorIdentity(), editor=Removals("failed", refusal=ApiError(409, slug)))
+    form = {"csrf_token": csrf_token(client, VIDEO_PAGE), "confirmed": "yes"}
+    refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 409 and message in refused.text
+    assert '<h2 id="texts-heading">' in refused.text  # the video's page, with the error in it

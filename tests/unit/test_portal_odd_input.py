@@ -93,7 +93,7 @@ class Editor:
     def publish(self, token: str, video_id: str) -> None:
         return None
 
-    withdraw = publish
+    withdraw = retry = delete = publish
 
 
 class Uploads:

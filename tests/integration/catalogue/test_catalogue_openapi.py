@@ -37,6 +37,8 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         ("/v1/videos/imports", "post"),
         ("/v1/videos/{video_id}", "get"),
         ("/v1/videos/{video_id}", "patch"),
+        ("/v1/videos/{video_id}", "delete"),
+        ("/v1/videos/{video_id}/transcoding", "post"),
         ("/v1/videos/{video_id}/publication", "post"),
         ("/v1/videos/{video_id}/publication", "delete"),
         ("/v1/videos/{video_id}/thumbnail", "get"),
@@ -53,6 +55,14 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         ("/readyz", "get"),
         ("/metrics", "get"),
     }
+    for path, method in (
+        ("/v1/uploads/", "post"),
+        ("/v1/uploads/{upload_id}", "patch"),
+        ("/v1/videos", "post"),
+    ):
+        assert "507" in document["paths"][path][method]["responses"], (path, method)  # a full disk
+    assert "409" in document["paths"]["/v1/videos/{video_id}"]["delete"]["responses"]
+    assert "409" in document["paths"]["/v1/videos/{video_id}/transcoding"]["post"]["responses"]
     links = document["paths"]["/v1/videos/{video_id}/renditions/{rendition_id}/download-links"]["post"]
     assert {"201", "401", "403", "404", "default"} <= set(links["responses"])
     download = document["paths"]["/v1/downloads/{grant_id}"]["get"]["responses"]

@@ -110,6 +110,24 @@ def finish_job(conn: psycopg.Connection, job: Job, done: Transcoded) -> None:
     conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (job.video_id,))
 
 
+def lock_job(conn: psycopg.Connection, video_id: UUID) -> None:
+    """Lock the video's job, if it has one, before its video (the transcoder's order: no deadlock)."""
+    conn.execute("SELECT 1 FROM transcode_jobs WHERE video_id = %s FOR UPDATE", (video_id,))
+
+
+def requeue_job(conn: psycopg.Connection, video_id: UUID) -> None:
+    """Queue the video's transcoding again, last in line, its attempts new; the video is processing."""
+    conn.execute(
+        """INSERT INTO transcode_jobs (video_id) VALUES (%s)
+           ON CONFLICT (video_id) DO UPDATE SET created_at = now(), attempts = 0, worker = NULL,
+               lease_expires_at = NULL, finished_at = NULL""",
+        (video_id,),
+    )
+    conn.execute(
+        "UPDATE videos SET status = 'processing', progress = 0, failure = NULL WHERE id = %s", (video_id,)
+    )
+
+
 def fail_job(conn: psycopg.Connection, video_id: UUID, reason: str) -> None:
     conn.execute("UPDATE videos SET status = 'failed', failure = %s WHERE id = %s", (reason[:1000], video_id))
     conn.execute("UPDATE transcode_jobs SET finished_at = now() WHERE video_id = %s", (video_id,))

@@ -16,6 +16,8 @@ from typing import Any, BinaryIO, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from catalogue.adapters.disk import full_is_refused
+
 CHECKSUM_CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 255  # of each part of a key: what file systems take as one name
 
@@ -144,6 +146,7 @@ class LocalStorage:
             raise MissingFile(key)
         return found
 
+    @full_is_refused("storage")
     def put(self, key: str, source: BinaryIO) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +161,7 @@ class LocalStorage:
             temporary.unlink(missing_ok=True)  # a half copy would only fill the disk
             raise
 
+    @full_is_refused("storage")
     def put_file(self, key: str, source: Path) -> None:
         """A hard link when `source` is on the root's file system (no byte copied: a master of 200 GiB
         is stored at once), else a copy."""

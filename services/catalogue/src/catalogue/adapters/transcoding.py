@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from catalogue.adapters.disk import DiskFull, says_full
 from catalogue.adapters.media import ffmpeg
 
 PR_SET_PDEATHSIG = 1
@@ -194,6 +195,8 @@ def _run_following(command: list[str], duration_s: float, on_progress: Callable[
         raise TranscodeFailed("stopped")
     if process.returncode != 0:
         words = b"".join(errors).decode(errors="replace").strip().splitlines()
+        if says_full("\n".join(words)):
+            raise DiskFull("transcoder", f"ffmpeg: {' '.join(words)[-300:]}")
         raise TranscodeFailed(words[-1] if words else f"ffmpeg exited with {process.returncode}")
 
 
@@ -214,6 +217,7 @@ def still(master: Path, at_s: float, width: int, target: Path) -> None:
                "-frames:v", "1", "-vf", scale, "-q:v", "3", "-f", "mjpeg", str(target)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, timeout=STILL_TIMEOUT_S, check=False)
     if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
-        raise TranscodeFailed(
-            f"no still image at {at_s:.1f} s: {done.stderr.decode(errors='replace')[-200:]}"
-        )
+        words = done.stderr.decode(errors="replace")
+        if says_full(words):
+            raise DiskFull("transcoder", f"ffmpeg: {words[-300:]}")
+        raise TranscodeFailed(f"no still image at {at_s:.1f} s: {words[-200:]}")

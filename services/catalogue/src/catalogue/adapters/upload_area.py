@@ -3,6 +3,7 @@
 before a crash counts. With a bucket, `catalogue.adapters.upload_parts.S3UploadArea` keeps them as S3
 multipart uploads instead, behind the same `UploadBytes` protocol."""
 
+import contextlib
 import fcntl
 import os
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from uuid import UUID
 
+from catalogue.adapters.disk import FULL_ERRNOS, full_is_refused
 from catalogue.adapters.storage import Storage
 from catalogue.adapters.upload_store import Upload
 
@@ -81,6 +83,7 @@ class UploadArea:
     def path(self, upload_id: UUID) -> Path:
         return self.root / upload_id.hex
 
+    @full_is_refused("upload")
     def create(self, upload_id: UUID) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.path(upload_id).touch(exist_ok=False)
@@ -93,20 +96,26 @@ class UploadArea:
         return self.path(upload.id).stat().st_size
 
     @contextmanager
-    def writer(self, upload: Upload) -> Iterator[BinaryIO]:
+    def writer(self, upload: Upload) -> Iterator["FileAppender"]:
         """The upload's file opened for appending, locked against other writers (UploadBusy);
-        FileNotFoundError when it is gone."""
+        FileNotFoundError when it is gone, DiskFull when the disk is."""
         # Never created here: a request that found the upload may get here after its termination.
-        with os.fdopen(os.open(self.path(upload.id), os.O_WRONLY | os.O_APPEND), "ab") as file:
+        descriptor = os.open(self.path(upload.id), os.O_WRONLY | os.O_APPEND)
+        try:
             try:
-                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise UploadBusy(str(upload.id)) from None
-            try:
-                yield file
-            finally:
-                file.flush()
-                os.fsync(file.fileno())
+            with full_is_refused("upload"):
+                try:
+                    yield FileAppender(descriptor)
+                except BaseException:
+                    with contextlib.suppress(OSError):  # the request's own error is the one to report
+                        os.fsync(descriptor)  # what the file took before it is kept
+                    raise
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
     @contextmanager
     def locked(self, upload: Upload) -> Iterator[None]:
@@ -142,6 +151,31 @@ class UploadArea:
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+class FileAppender:
+    """Appends to an upload's file with no buffer of its own: each write is in the file when it returns,
+    or, when the disk is full (ENOSPC, EDQUOT), not at all. What part of it the disk took is cut off
+    again, so the file's size (the upload's offset) counts whole writes only, the client resending
+    from there once room is made."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+
+    def write(self, data: bytes, /) -> int:
+        start = os.fstat(self.descriptor).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.descriptor, view) :]
+        except OSError as error:
+            if error.errno in FULL_ERRNOS and os.fstat(self.descriptor).st_size > start:
+                os.ftruncate(self.descriptor, start)
+            raise
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing: each write went to the file (fsync'd when the writer's context ends)."""
 
 
 def append(file: Appender, read: Callable[[int], bytes], limit: int) -> int:

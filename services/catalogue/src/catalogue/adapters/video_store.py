@@ -13,7 +13,7 @@ from catalogue.domain.videos import Localized, Rendition, SearchQuery, Status, V
 
 VIDEO_FIELDS = (
     "id title_en title_fr description_en description_fr published_at duration_s people location tags "
-    "thumbnail_key status progress failure poster_key preview_key master_key texts_revision"
+    "thumbnail_key status progress failure poster_key preview_key master_key texts_revision ever_published"
 ).split()
 
 
@@ -213,6 +213,12 @@ def lock_video(conn: psycopg.Connection, video_id: UUID) -> Video | None:
     if conn.execute("SELECT 1 FROM videos WHERE id = %s FOR UPDATE", (video_id,)).fetchone() is None:
         return None
     return find_video(conn, video_id)
+
+
+def delete_video(conn: psycopg.Connection, video_id: UUID) -> None:
+    """The video's row, its renditions' and its job's (ON DELETE CASCADE), and its upload's."""
+    conn.execute("DELETE FROM uploads WHERE video_id = %s", (video_id,))
+    conn.execute("DELETE FROM videos WHERE id = %s", (video_id,))
 
 
 def set_status(

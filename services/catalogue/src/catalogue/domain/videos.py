@@ -80,6 +80,12 @@ class Video:
     preview_key: str | None = None
     master_key: str | None = None
     texts_revision: int = 0  # counts the changes of its titles and descriptions
+    ever_published: bool = False  # published once, withdrawn since included
+
+    @property
+    def deletable(self) -> bool:
+        """Only a video never published may be deleted (one withdrawn may have been linked, downloaded)."""
+        return self.status is not Status.PUBLISHED and not self.ever_published
 
     @property
     def texts_version(self) -> str:

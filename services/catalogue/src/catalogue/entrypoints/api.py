@@ -30,7 +30,7 @@ from catalogue.entrypoints.delivery import (
     file_responses,
 )
 from catalogue.service_layer import catalogue as use_cases
-from catalogue.service_layer import publishing
+from catalogue.service_layer import publishing, removal
 from catalogue.service_layer.errors import NotFound
 
 videos = Blueprint("videos", __name__, url_prefix="/v1/videos", description="Browse, search and ingest")
@@ -65,7 +65,7 @@ def x_accel_prefix() -> str:
 
 def summary(video: Video) -> dict[str, Any]:
     """A video as the API shows it, with the URLs of its images and preview."""
-    shown = {**video.__dict__, "texts_version": video.texts_version}
+    shown = {**video.__dict__, "texts_version": video.texts_version, "deletable": video.deletable}
     for name, key, endpoint in (
         ("thumbnail", video.thumbnail_key, "videos.Thumbnail"),
         ("poster_url", video.poster_key, "videos.Poster"),
@@ -118,6 +118,7 @@ class Videos(MethodView):
             409: "The upload was used or terminated meanwhile",
             423: "A request is writing to the upload",
             503: "The bucket the upload is in cannot be reached",
+            507: "insufficient-storage: no room to store the master (the upload stays whole)",
         },
     )
     def post(self, submission: Submission) -> dict[str, Any]:
@@ -163,6 +164,28 @@ class VideoDetail(MethodView):
         changed title or description is a VideoTextsChanged event."""
         version = changes.pop("texts_version", None)
         return summary(publishing.edit(catalogue(), current_principal(), video_id, changes, version))
+
+    @require_role(Role.CATALOGUE_EDITOR)
+    @videos.response(204)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video", 409: "Published (or withdrawn)",
+                                                  503: "The files cannot be reached"})  # fmt: skip
+    def delete(self, video_id: UUID) -> None:
+        """Catalogue editors: delete a video never published (failed, processing or ready) with its files;
+        one published, or withdrawn since, stays."""
+        removal.delete(catalogue(), current_principal(), video_id)
+
+
+@videos.route("/<uuid:video_id>/transcoding")
+class Transcoding(MethodView):
+    @require_role(Role.CATALOGUE_EDITOR)
+    @videos.response(202, schemas.VideoAccepted)
+    @videos.doc(security=BEARER_AUTH)
+    @document_problems(videos, EDITOR_PROBLEMS | {404: "No such video", 409: "Not failed; master-gone",
+                                                  503: "The files cannot be reached"})  # fmt: skip
+    def post(self, video_id: UUID) -> dict[str, Any]:
+        """Catalogue editors: transcode a failed video again, from its master as uploaded."""
+        return {"id": video_id, "status": removal.retry(catalogue(), current_principal(), video_id).status}
 
 
 @videos.route("/<uuid:video_id>/publication")

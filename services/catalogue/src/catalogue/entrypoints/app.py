@@ -9,6 +9,7 @@ from accounts_common.auth import TokenVerifier, install_token_verifier
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.web import create_database_app
+from catalogue.adapters.disk import DISK_FULL, DiskFull
 from catalogue.adapters.storage import StorageUnavailable
 from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api, uploads
@@ -26,6 +27,7 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
     errors.FileUnavailable: (503, "file-unavailable", None),
     errors.InvalidIngest: (422, "validation-error", None),
     errors.Conflict: (409, "conflict", None),
+    errors.MasterGone: (409, "master-gone", None),
     errors.TextsChanged: (409, "texts-changed", None),
     errors.TooLarge: (413, "upload-too-large", None),
     errors.Locked: (423, "upload-locked", None),
@@ -48,9 +50,21 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     install_token_verifier(app, TokenVerifier(catalogue.settings.identity_jwks_url, pool=catalogue.pool))
     install_refusals(app, REFUSALS)
     app.register_error_handler(StorageUnavailable, _storage_unavailable)
+    app.register_error_handler(DiskFull, _disk_full)
     return app
 
 
 def _storage_unavailable(error: StorageUnavailable) -> Response:
     log.error("file storage unavailable: %s", error)
     return problem_response(503, slug="storage-unavailable", detail="The files cannot be reached right now.")
+
+
+def _disk_full(error: DiskFull) -> Response:
+    log.error("disk full: %s", error)
+    DISK_FULL.labels(error.where).inc()
+    return problem_response(
+        507,
+        slug="insufficient-storage",
+        detail="The catalogue's disk is full. Nothing half-written was kept: an upload keeps every byte "
+        "received before (HEAD gives its offset) and resumes there once room is made; try again later.",
+    )

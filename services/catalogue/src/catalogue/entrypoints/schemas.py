@@ -145,6 +145,10 @@ class VideoSummary(Schema):
 
 class VideoDetail(VideoSummary):
     renditions = fields.List(fields.Nested(RenditionView), required=True)
+    deletable = fields.Boolean(
+        required=True,
+        metadata={"description": "Never published (a withdrawn video was): editors may delete it"},
+    )
     texts_version = fields.String(
         required=True,
         metadata={"description": "The version of the titles and descriptions, to send back with an edit"},

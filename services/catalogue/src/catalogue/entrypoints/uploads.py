@@ -28,6 +28,7 @@ TUS_EXTENSIONS = "creation,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 MAX_METADATA_CHARS = 4096
 EDITOR = staff_problems(Role.CATALOGUE_EDITOR)
+DISK_FULL = {507: "insufficient-storage: the catalogue's disk is full (the bytes received before are kept)"}
 TUS_HEADER = {"Tus-Resumable": {"schema": {"type": "string", "const": TUS_VERSION}}}
 
 SERVER_HEADERS = {
@@ -109,7 +110,7 @@ class Uploads(MethodView):
     @document_problems(
         uploads,
         {**EDITOR, 400: "Upload-Length missing or not a number", 412: "Not tus 1.0.0",
-         413: "Longer than Tus-Max-Size", 503: "The bucket uploads go to cannot be reached"},
+         413: "Longer than Tus-Max-Size", 503: "The bucket uploads go to cannot be reached", **DISK_FULL},
     )  # fmt: skip
     def post(self) -> Response:
         """Create an upload of Upload-Length bytes (tus creation)."""
@@ -155,7 +156,8 @@ class UploadResource(MethodView):
         {**EDITOR, 400: "Upload-Offset missing", 404: "No such upload",
          409: "Upload-Offset is not the upload's offset", 412: "Not tus 1.0.0",
          413: "More bytes than the upload's length", 415: "Not application/offset+octet-stream",
-         423: "Another request is writing to it", 503: "The bucket uploads go to cannot be reached"},
+         423: "Another request is writing to it", 503: "The bucket uploads go to cannot be reached",
+         **DISK_FULL},
     )  # fmt: skip
     def patch(self, upload_id: UUID) -> Response:
         """Append bytes at Upload-Offset (tus core)."""

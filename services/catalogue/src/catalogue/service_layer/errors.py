@@ -50,3 +50,7 @@ class Locked(Refusal):
 
 class TextsChanged(Refusal):
     """The texts an edit was typed over were saved again since (by another editor, in another tab)."""
+
+
+class MasterGone(Conflict):
+    """The master of a video to transcode again is no longer in storage: it must be uploaded again."""

@@ -53,7 +53,10 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
     upload = _finished_upload(catalogue, principal, submission.upload_id)
     if upload.video_id is not None:
         with catalogue.pool.connection() as conn:
-            return _found(conn, upload.video_id)  # uploads.video_id goes with its video (ON DELETE SET NULL)
+            made = video_store.find_video(conn, upload.video_id)
+        if made is None:  # deleted since it was read (removal.delete), and its upload with it
+            raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
+        return made
     try:
         with catalogue.uploads.locked(upload):
             video = _make_video(catalogue, principal, submission, upload)

@@ -19,11 +19,13 @@ from prometheus_client import Counter, Gauge
 
 from accounts_common.housekeeping import Schedule
 from accounts_common.retry import Backoff
-from catalogue.adapters import job_store, transcoding
+from catalogue.adapters import job_store, transcoding, video_store
+from catalogue.adapters.disk import DISK_FULL, is_full
 from catalogue.adapters.job_store import Job, Transcoded
 from catalogue.adapters.lease_keeper import LeaseKeeper
 from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
+from catalogue.adapters.video_files import remove_folder
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Rendition
 from catalogue.service_layer import uploads
@@ -121,15 +123,22 @@ class Transcoder:
             else:
                 JOBS.labels("lease-lost").inc()
                 log.warning("lost the lease of video %s to another worker", job.video_id)
+                self._forget_if_deleted(job)
             return
         except Exception as error:
-            self._retry_or_fail(job, error, stop)
+            if is_full(error):
+                self._wait_for_room(job, error, stop)
+            else:
+                self._retry_or_fail(job, error, stop)
             return
         with self.catalogue.pool.connection() as conn, conn.transaction():
-            if not job_store.hold_job(conn, job, self.worker):
-                JOBS.labels("lease-lost").inc()
-                return
-            job_store.finish_job(conn, job, done)
+            held = job_store.hold_job(conn, job, self.worker)
+            if held:
+                job_store.finish_job(conn, job, done)
+        if not held:
+            JOBS.labels("lease-lost").inc()
+            self._forget_if_deleted(job)
+            return
         JOBS.labels("ready").inc()
         log.info("video %s is ready", job.video_id)
 
@@ -216,6 +225,15 @@ class Transcoder:
             raise LeaseLost(str(job.video_id))
         return held
 
+    def _forget_if_deleted(self, job: Job) -> None:
+        """The job was lost to the video's deletion (removal.delete): what this worker stored of it
+        meanwhile goes too, or nothing would ever remove it."""
+        with self.catalogue.pool.connection() as conn:
+            if video_store.video_exists(conn, job.video_id):
+                return
+        log.info("video %s was deleted while it was transcoded: removing what was stored of it", job.video_id)
+        remove_folder(self.catalogue.storage, job.video_id)
+
     def _fail(self, job: Job, reason: str) -> None:
         log.warning("video %s failed: %s", job.video_id, reason)
         with self.catalogue.pool.connection() as conn, conn.transaction():
@@ -224,7 +242,7 @@ class Transcoder:
         JOBS.labels("failed").inc()
 
     def _retry_or_fail(self, job: Job, error: Exception, stop: threading.Event) -> None:
-        """Something unforeseen stopped the job (the store or the database down, a full disk, a timeout):
+        """Something unforeseen stopped the job (the store or the database down, a timeout):
         it is tried again a lease later, and fails with that reason once its attempts are used up."""
         log.error("transcoding video %s failed (attempt %d)", job.video_id, job.attempts, exc_info=error)
         if stop.is_set():
@@ -235,6 +253,19 @@ class Transcoder:
             JOBS.labels("retried").inc()
         else:
             self._fail(job, f"Transcoding failed {job.attempts} times; the last time: {describe(error)}")
+
+    def _wait_for_room(self, job: Job, error: Exception, stop: threading.Event) -> None:
+        """A full disk or quota (the working folder, the storage) is no fault of the video's: the job is
+        given back to be taken again a lease later, and the attempt does not count, however long the
+        disk stays full (catalogue_disk_full_total and the log say so meanwhile)."""
+        log.error("no room on disk to transcode video %s; trying again later: %s", job.video_id, error)
+        DISK_FULL.labels("transcoder").inc()
+        if stop.is_set():
+            self._release(job)
+            return
+        with self.catalogue.pool.connection() as conn:
+            job_store.release_job(conn, job, self.worker, retry_after_s=self.lease_s, counted=False)
+        JOBS.labels("disk-full").inc()
 
     def _release(self, job: Job) -> None:
         """The worker stops: the job goes back at once, and this attempt does not count against it."""

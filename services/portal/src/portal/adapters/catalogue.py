@@ -88,6 +88,14 @@ class EditorClient:
     def withdraw(self, token: str, video_id: str) -> None:
         self.api.call("DELETE", f"{_video_path(video_id)}/publication", token=token)
 
+    def retry(self, token: str, video_id: str) -> None:
+        """Transcode a failed video again; 409 master-gone when its uploaded file is no longer kept."""
+        self.api.call("POST", f"{_video_path(video_id)}/transcoding", {}, token=token)
+
+    def delete(self, token: str, video_id: str) -> None:
+        """Delete a video never published, with its files; 409 for one published (withdrawn since too)."""
+        self.api.call("DELETE", _video_path(video_id), token=token)
+
 
 def _video_path(video_id: str) -> str:
     return f"/v1/videos/{urllib.parse.quote(video_id, safe='')}"

@@ -130,14 +130,15 @@ def video(video_id: UUID) -> tuple[str, int]:
 
 def render_video(
     video_id: str, texts: dict[str, Any] | None, errors: dict[str, list[str]], status: int = 200,
-    *, read: str | None = None, saved_since: bool = False, as_saved: bool = False,
+    *, read: str | None = None, saved_since: bool = False, as_saved: bool = False, confirming: bool = False,
 ) -> tuple[str, int]:  # fmt: skip
     """The video's page; `read`: the texts_version the form's texts were typed over, when not the
-    video's now; `saved_since` links the video as saved, for an editor whose save came second."""
+    video's now; `saved_since` links the video as saved, for an editor whose save came second;
+    `confirming` asks to confirm the video's deletion."""
     found = video_or_404(video_id)
     return render_console(
         "video.html", video=found, texts=texts or found, errors=errors, video_languages=LANGUAGES,
-        read=read, saved_since=saved_since, as_saved=as_saved,
+        read=read, saved_since=saved_since, as_saved=as_saved, confirming=confirming,
     ), status  # fmt: skip
 
 
@@ -226,6 +227,42 @@ def publication(video_id: UUID, change: str) -> Response | tuple[str, int]:
     flash(gettext("The video is published.") if change == "publication" else
           gettext("The video is withdrawn: visitors no longer see it."))  # fmt: skip
     return see_other("console_videos.video", video_id=video_id)
+
+
+@blp.post("/<uuid:video_id>/<any(transcoding, deletion):change>")
+@staff_page(Role.CATALOGUE_EDITOR)
+def removal(video_id: UUID, change: str) -> Response | tuple[str, int]:
+    """Transcode a failed video again ("Try again"), or delete a video never published, once confirmed."""
+    if change == "deletion" and request.form.get("confirmed") != "yes":  # its files go for good: ask first
+        return render_video(str(video_id), None, {}, confirming=True)
+    try:
+        if change == "transcoding":
+            portal().editor.retry(token(), str(video_id))
+        else:
+            portal().editor.delete(token(), str(video_id))
+    except ApiError as error:
+        if error.status == 404:
+            abort(404)
+        if error.status != 409:
+            raise
+        return render_video(str(video_id), None, {FORM: [removal_refused(change, error.slug)]}, 409)
+    if change == "deletion":
+        flash(gettext("The video is deleted, with its files."))
+        return see_other("console_videos.videos")
+    flash(gettext("The video is being transcoded again."))
+    return see_other("console_videos.video", video_id=video_id)
+
+
+def removal_refused(change: str, slug: str) -> str:
+    if change == "deletion":
+        return gettext(
+            "A video that was published stays in the catalogue: withdraw it to take it from the public."
+        )
+    if slug == "master-gone":
+        return gettext(
+            "The video's uploaded file is no longer kept: delete this video, and upload the file again."
+        )
+    return gettext("Only a video whose transcoding failed can be tried again.")
 
 
 # --- tus, passed on to the catalogue -------------------------------------------------------------
