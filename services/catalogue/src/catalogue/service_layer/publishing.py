@@ -108,7 +108,7 @@ def _make_video(catalogue: Catalogue, principal: Principal, submission: Submissi
             video_store.insert_video(conn, video)
             job_store.insert_job(conn, video.id)
             upload_store.attach_upload(conn, upload.id, video.id)
-            _audit(conn, catalogue, principal, "video.created", video.id)
+            audit_video_action(conn, catalogue, principal, "video.created", video.id)
     except BaseException:
         if stored is not None:
             _undo_master(catalogue, stored)
@@ -153,10 +153,10 @@ def edit(
             )
         texts_changed = video.texts_differ(title, description)
         video_store.update_metadata(conn, video_id, changes, texts_changed=texts_changed)
-        edited = _found(conn, video_id)
+        edited = video_as_saved(conn, video_id)
         if texts_changed and video.status is Status.PUBLISHED:
             _emit(conn, catalogue, "VideoTextsChanged", video_id, _texts_data(edited, catalogue.clock()))
-        _audit(conn, catalogue, principal, "video.edited", video_id)
+        audit_video_action(conn, catalogue, principal, "video.edited", video_id)
         return edited
 
 
@@ -173,9 +173,9 @@ def publish(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video
             raise Conflict(f"Only a ready video can be published; this one is {video.status}.")
         published_at = video.published_at or catalogue.clock()
         video_store.set_status(conn, video_id, Status.PUBLISHED, published_at)
-        published = _found(conn, video_id)
+        published = video_as_saved(conn, video_id)
         _emit(conn, catalogue, "VideoPublished", video_id, published_data(published))
-        _audit(conn, catalogue, principal, "video.published", video_id)
+        audit_video_action(conn, catalogue, principal, "video.published", video_id)
         return published
 
 
@@ -190,8 +190,8 @@ def withdraw(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Vide
         video_store.set_status(conn, video_id, Status.READY, video.published_at)
         data = {"video_id": str(video_id), "unpublished_at": catalogue.clock().isoformat()}
         _emit(conn, catalogue, "VideoUnpublished", video_id, data)
-        _audit(conn, catalogue, principal, "video.unpublished", video_id)
-        return _found(conn, video_id)
+        audit_video_action(conn, catalogue, principal, "video.unpublished", video_id)
+        return video_as_saved(conn, video_id)
 
 
 def published_data(video: Video) -> dict[str, Any]:
@@ -226,10 +226,11 @@ def announce_import(
 ) -> None:
     """A video registered from files already in storage is published at once: say so, and audit it."""
     _emit(conn, catalogue, "VideoPublished", video.id, published_data(video))
-    _audit(conn, catalogue, principal, "video.created", video.id)
+    audit_video_action(conn, catalogue, principal, "video.created", video.id)
 
 
-def _found(conn: psycopg.Connection, video_id: UUID) -> Video:
+def video_as_saved(conn: psycopg.Connection, video_id: UUID) -> Video:
+    """The video as this transaction, which holds its lock, left it."""
     video = video_store.find_video(conn, video_id)
     assert video is not None  # locked by this transaction
     return video
@@ -242,9 +243,10 @@ def _emit(
     outbox.enqueue(conn, VIDEO_EVENTS, event)
 
 
-def _audit(
+def audit_video_action(
     conn: psycopg.Connection, catalogue: Catalogue, principal: Principal, action: str, video_id: UUID
 ) -> None:
+    """Record an editor's action on the video in the audit trail (OperatorActionRecorded)."""
     record_action(
         conn, source=SOURCE, actor_account_id=principal.account_id, action=action, target=f"video {video_id}",
     )  # fmt: skip

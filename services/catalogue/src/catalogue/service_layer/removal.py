@@ -18,7 +18,7 @@ from catalogue.adapters.video_files import remove_video_files
 from catalogue.bootstrap import Catalogue
 from catalogue.domain.videos import Status, Video
 from catalogue.service_layer.errors import Conflict, MasterGone, NotFound
-from catalogue.service_layer.publishing import _audit, _found
+from catalogue.service_layer.publishing import audit_video_action, video_as_saved
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def retry(catalogue: Catalogue, principal: Principal, video_id: UUID) -> Video:
                 "file again."
             ) from None
         job_store.requeue_job(conn, video_id)
-        _audit(conn, catalogue, principal, "video.retried", video_id)
-        return _found(conn, video_id)
+        audit_video_action(conn, catalogue, principal, "video.retried", video_id)
+        return video_as_saved(conn, video_id)
 
 
 def delete(catalogue: Catalogue, principal: Principal, video_id: UUID) -> None:
@@ -63,6 +63,6 @@ def delete(catalogue: Catalogue, principal: Principal, video_id: UUID) -> None:
                 "A video that was published stays in the catalogue: withdraw it to take it from the public."
             )
         video_store.delete_video(conn, video_id)
-        _audit(conn, catalogue, principal, "video.deleted", video_id)
+        audit_video_action(conn, catalogue, principal, "video.deleted", video_id)
         remove_video_files(catalogue.storage, video)
     log.info("video %s deleted with its files", video_id)
