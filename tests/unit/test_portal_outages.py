@@ -4,6 +4,7 @@ password, and says the account service is unavailable, in the page's language.""
 import html
 import re
 
+import jwt
 import pytest
 
 from portal.adapters.http import ServiceUnavailable
@@ -80,6 +81,35 @@ def test_a_login_code_identity_does_not_answer_keeps_the_code_page_and_the_login
     assert "<h1>Connexion : code de votre application d’authentification</h1>" in html.unescape(page.text)
     assert UNAVAILABLE in html.unescape(page.text)
     assert client.get("/login/code").status_code == 200, "the login under way goes on once identity is back"
+
+
+class TwoStepLoginGoneAfterTheCode(FakeTwoStepLogin):
+    """Identity taking the code (spent now: it is refused if sent again) and answering with a token,
+    then not answering."""
+
+    def log_in_with_challenge(self, challenge: str, totp: str) -> str:
+        super().log_in_with_challenge(challenge, totp)
+        claims = {
+            "sub": "5f0c3b9e-7d2a-4c1b-8e6f-2a9d4c7b1e30",
+            "email": "a@example.org",
+            "roles": ["support"],
+        }
+        return jwt.encode(claims, "identity's own key, which the portal does not hold", algorithm="HS256")
+
+    def me(self, token: str) -> dict[str, object]:
+        raise ServiceUnavailable("identity", "connection refused")
+
+
+def test_a_login_whose_code_identity_took_is_signed_in_though_identity_stops_answering_right_after():
+    identity = TwoStepLoginGoneAfterTheCode()
+    client = portal_client(identity)
+    token = csrf_token(client, "/login")
+    client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "right"})
+    signed_in = client.post("/login/code", data={"csrf_token": token, "totp": "123456"})
+    assert signed_in.status_code == 303
+    with client.session_transaction() as session:
+        assert (session["email"], session["staff"]) == ("a@example.org", True)
+    assert [call[0] for call in identity.calls].count("log_in_with_challenge") == 1
 
 
 class IdentityGoneAfterTheSignupCode(CodeIdentity):

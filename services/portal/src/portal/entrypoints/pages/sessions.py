@@ -5,6 +5,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.adapters.identity import token_claims
 from portal.entrypoints import sealing
 from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import (
@@ -97,7 +98,12 @@ def _start_again() -> Response:
 
 
 def _signed_in(token: str) -> Response:
-    me = portal().identity.me(token)
+    """Keep the session of the token. Who it is comes from identity; if identity stops answering right
+    after the login, from the token itself: the code that earned it is spent, so the login must hold."""
+    try:
+        me = portal().identity.me(token)
+    except ServiceUnavailable:
+        me = token_claims(token)
     sign_in(token, me["email"], me.get("locale"), staff=bool(me.get("roles")))
     return redirect(return_path(), code=303)
 
