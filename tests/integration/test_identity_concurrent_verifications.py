@@ -11,6 +11,7 @@ from accounts_common.clock import utc_now
 from accounts_common.roles import Role
 from identity.entrypoints.app import create_app
 from tests.integration.conftest import bearer, latest_code, register, staff_token
+from tests.support.locks import until_a_request_waits_for_a_lock
 
 SUBMISSIONS = 4
 
@@ -67,19 +68,8 @@ class EraseWhileVerifying:
     def __call__(self):  # type: ignore[no-untyped-def]
         if threading.current_thread().name == "verify":
             self.verifying.set()
-            self._until_a_request_waits_for_a_lock()
+            until_a_request_waits_for_a_lock(self.database_url)
         return utc_now()
-
-    def _until_a_request_waits_for_a_lock(self) -> None:
-        with psycopg.connect(self.database_url, autocommit=True) as watcher:
-            for _ in range(1000):
-                waiting = watcher.execute(
-                    """SELECT count(*) FROM pg_stat_activity
-                       WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0"""
-                ).fetchone()
-                if waiting and waiting[0]:
-                    return
-                threading.Event().wait(0.01)
 
 
 def test_support_erasing_a_pending_account_while_its_owner_verifies_it_never_deadlocks(

@@ -23,7 +23,7 @@ from identity.adapters.tokens import pem_of
 from identity.domain.limits import LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import sessions, staff
-from identity.service_layer.errors import MfaRequired
+from identity.service_layer.errors import InvalidCredentials, MfaRequired
 from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
     NEW_PASSWORD,
@@ -337,7 +337,8 @@ def test_a_hash_renewed_at_login_never_undoes_a_reset_made_meanwhile(
     reset_password(client, identity_pool, unique_email)
     with pytest.raises(MfaRequired):
         sessions._challenge_if_second_factor(app, read_before_the_reset, PASSWORD)
-    sessions._log_in(app, read_before_the_reset, pyotp.TOTP(secret).at(clock.next_step()), PASSWORD)
+    with pytest.raises(InvalidCredentials):  # the password checked before the reset no longer logs in
+        sessions._log_in(app, read_before_the_reset, pyotp.TOTP(secret).at(clock.next_step()), PASSWORD)
     assert login(client, unique_email).json["type"].endswith("invalid-credentials")
     with_new = client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD})
     assert with_new.json["type"].endswith("mfa-required")

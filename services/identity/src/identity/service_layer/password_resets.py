@@ -58,6 +58,9 @@ def verify_reset_code(app: Identity, email: str, code: str) -> ResetToken:
     with app.pool.connection() as conn:
         with conn.transaction():
             limit_email(app, conn, "code", email)
+            # The account before its reset slot, the order in which a deletion locks them (the slot goes
+            # with it): in the other order the two deadlock.
+            account_store.lock_account_by_email(conn, email)
             slot = code_counters.count_reset_attempt(conn, key)
             outcome = judge_attempt(app, conn, email, RESET, slot.code if slot else None, key.hex(), code)
             if outcome is CodeOutcome.ACCEPTED and slot is not None and slot.account_id is not None:
@@ -78,9 +81,10 @@ def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
     token_hash = _token_hash(reset_token)
     password_hash = _new_password_hash(app, token_hash, new_password)
     with app.pool.connection() as conn, conn.transaction():
-        account_id = reset_store.spend_reset_token(conn, token_hash)
-        account = account_store.find_account(conn, account_id) if account_id is not None else None
-        if account is None:
+        # The account before its token, the order in which a deletion locks them: the other deadlocks.
+        owner = reset_store.live_token_account(conn, token_hash)
+        account = account_store.find_account(conn, owner, lock=True) if owner is not None else None
+        if account is None or reset_store.spend_reset_token(conn, token_hash) != account.id:
             raise InvalidResetToken()
         reset_at, return_to = reset_store.reset_password(conn, account.id, password_hash)
         session_store.revoke_all_sessions(conn, account.id)

@@ -91,6 +91,7 @@ def _log_in(
     """The token once the password (or a challenge) is right, if the second factor is too."""
     throttle = second_factor_throttle_bucket(app, account.email)
     with app.pool.connection() as conn, conn.transaction():
+        _refuse_unless_password_stands(conn, account, checked_now=password is not None)
         amr = _authentication_methods(app, conn, account, second_factor, throttle)
         if amr is None:
             # Counted before the turn ends, so the next guess sees the delay.
@@ -103,6 +104,17 @@ def _log_in(
             roles = staff.roles_of(conn, account.id)
             return app.tokens.issue(conn, account, verified=True, amr=amr, roles=roles)
     raise InvalidSecondFactor()
+
+
+def _refuse_unless_password_stands(
+    conn: psycopg.Connection, account: account_store.Account, *, checked_now: bool
+) -> None:
+    """Lock the account until the token is issued, if the password that was checked is still its own:
+    a deletion or a reset committed since then refuses the login (InvalidCredentials, or for a
+    challenge ChallengeExpired) instead of failing on the erased account or issuing a dead token."""
+    current = account_store.find_account(conn, account.id, lock=True)
+    if current is None or current.password_changed_at != account.password_changed_at:
+        raise InvalidCredentials() if checked_now else ChallengeExpired()
 
 
 def _renew_hash_if_due(
