@@ -190,7 +190,7 @@ def test_a_new_title_reaches_the_draft_and_an_older_event_arriving_late_changes_
     consume(texts_changed(summit, "Older title", "Ancien titre", revision=1))  # replayed late
     consume(texts_changed(summit, "Same revision", "Même révision", revision=2))  # the same revision again
     consume(unpublished(summit))
-    consume(published(summit, "Summit", "Sommet", revision=0))  # an old publication replayed late
+    consume(published(summit, "Summit", "Sommet", revision=0))  # unnumbered: followed as it comes
     [now] = new_videos_drafts(newsletter_client, newsletter_editor)
     assert now["id"] == draft["id"]
     for language in ("en", "fr"):
