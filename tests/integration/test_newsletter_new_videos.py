@@ -1,7 +1,8 @@
 """The "New videos" draft against PostgreSQL: the catalogue's VideoPublished / VideoUnpublished, handled
 as the newsletter worker's consumer handles them (its inbox included), gather into one draft an editor
 edits and sends through the API; nothing ever leaves by itself. A VideoTextsChanged retitles a video's
-line in the open draft, and an older event arriving late never brings an old title back."""
+line in the open draft, and an older event arriving late never brings an old title back, nor an older
+publication a withdrawn video."""
 
 import uuid
 from collections.abc import Iterator
@@ -49,17 +50,21 @@ def no_open_draft(newsletter_db: str) -> Iterator[None]:
     cancel()
 
 
-def published(video_id: uuid.UUID, en: str, fr: str, revision: int | None = None) -> CloudEvent:
+def published(
+    video_id: uuid.UUID, en: str, fr: str, revision: int | None = None, video_revision: int | None = None
+) -> CloudEvent:
     data = {
         "video_id": str(video_id),
         "title": {"en": en, "fr": fr},
         "published_at": datetime.now(UTC).isoformat(),
         "renditions": [],
     } | ({} if revision is None else {"texts_revision": revision})
-    return new_event("VideoPublished", source="/catalogue", subject=str(video_id), data=data)
+    return video_event("VideoPublished", video_id, data, video_revision)
 
 
-def texts_changed(video_id: uuid.UUID, en: str, fr: str, revision: int) -> CloudEvent:
+def texts_changed(
+    video_id: uuid.UUID, en: str, fr: str, revision: int, video_revision: int | None = None
+) -> CloudEvent:
     data = {
         "video_id": str(video_id),
         "title": {"en": en, "fr": fr},
@@ -67,12 +72,18 @@ def texts_changed(video_id: uuid.UUID, en: str, fr: str, revision: int) -> Cloud
         "texts_revision": revision,
         "changed_at": datetime.now(UTC).isoformat(),
     }
-    return new_event("VideoTextsChanged", source="/catalogue", subject=str(video_id), data=data)
+    return video_event("VideoTextsChanged", video_id, data, video_revision)
 
 
-def unpublished(video_id: uuid.UUID) -> CloudEvent:
+def unpublished(video_id: uuid.UUID, video_revision: int | None = None) -> CloudEvent:
     data = {"video_id": str(video_id), "unpublished_at": datetime.now(UTC).isoformat()}
-    return new_event("VideoUnpublished", source="/catalogue", subject=str(video_id), data=data)
+    return video_event("VideoUnpublished", video_id, data, video_revision)
+
+
+def video_event(kind: str, video_id: uuid.UUID, data: dict, video_revision: int | None) -> CloudEvent:  # type: ignore[type-arg]
+    """The catalogue's event; numbered when `video_revision` is given (else as written before it was)."""
+    numbered = data if video_revision is None else {**data, "video_revision": video_revision}
+    return new_event(kind, source="/catalogue", subject=str(video_id), data=numbered)
 
 
 def new_videos_drafts(client, editor: dict[str, str]) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
@@ -179,7 +190,7 @@ def test_a_new_title_reaches_the_draft_and_an_older_event_arriving_late_changes_
     consume(texts_changed(summit, "Older title", "Ancien titre", revision=1))  # replayed late
     consume(texts_changed(summit, "Same revision", "Même révision", revision=2))  # the same revision again
     consume(unpublished(summit))
-    consume(published(summit, "Summit", "Sommet", revision=0))  # an old publication replayed late
+    consume(published(summit, "Summit", "Sommet", revision=0))  # unnumbered: followed as it comes
     [now] = new_videos_drafts(newsletter_client, newsletter_editor)
     assert now["id"] == draft["id"]
     for language in ("en", "fr"):
@@ -217,3 +228,34 @@ def test_an_editors_rewording_stays_and_an_issue_no_longer_a_draft_keeps_what_it
     went = newsletter_client.get(f"/v1/issues/{draft['id']}", headers=newsletter_editor).json
     assert went["body"] == now["body"]
     assert new_videos_drafts(newsletter_client, newsletter_editor) == []  # a retitle opens no draft
+
+
+def test_a_publication_arriving_after_a_later_withdrawal_or_again_leaves_the_draft_as_the_newest_says(
+    consume, newsletter_client, newsletter_editor
+):
+    summit = uuid.uuid4()
+
+    def listed() -> list[str]:
+        """The video's lines in the open draft, in English."""
+        drafts = new_videos_drafts(newsletter_client, newsletter_editor)
+        lines = drafts[0]["body"]["en"].splitlines() if drafts else []
+        return [line for line in lines if f"/videos/{summit})" in line]
+
+    # Published (1), retitled (2), withdrawn (3): the withdrawal comes first, the others late.
+    consume(unpublished(summit, video_revision=3))
+    consume(published(summit, "Summit", "Sommet", revision=0, video_revision=1))
+    consume(texts_changed(summit, "The summit", "Le sommet", revision=1, video_revision=2))
+    assert listed() == []
+    # Published again (4); its older publication and withdrawal, arriving late again, change nothing.
+    consume(published(summit, "The summit", "Le sommet", revision=1, video_revision=4))
+    consume(unpublished(summit, video_revision=3))
+    consume(published(summit, "Summit", "Sommet", revision=0, video_revision=1))
+    assert listed() == [f"- [The summit]({PORTAL}/videos/{summit})"]
+    # Retitled (5) and withdrawn (6); then publication 4 again (a dead letter replayed): still out.
+    consume(texts_changed(summit, "Summit, day two", "Sommet, jour deux", revision=2, video_revision=5))
+    consume(unpublished(summit, video_revision=6))
+    consume(published(summit, "The summit", "Le sommet", revision=1, video_revision=4))
+    assert listed() == []
+    # Published again (7): listed again.
+    consume(published(summit, "Summit, day two", "Sommet, jour deux", revision=2, video_revision=7))
+    assert listed() == [f"- [Summit, day two]({PORTAL}/videos/{summit})"]

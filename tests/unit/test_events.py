@@ -1,6 +1,7 @@
 import json
 import re
 from importlib.resources import files
+from itertools import permutations
 
 import pytest
 
@@ -13,6 +14,7 @@ from accounts_common.events import (
     validate_data,
 )
 from accounts_common.events.schemas import STATE_SCHEMAS
+from accounts_common.events.videos import is_newer
 
 EXAMPLES = files("accounts_common.events").joinpath("examples")
 
@@ -125,6 +127,61 @@ def test_a_texts_change_without_a_whole_revision_is_refused_naming_it(revision, 
         data["texts_revision"] = revision
     with pytest.raises(InvalidEvent, match=f"texts_revision.*{said}"):
         validate_data("VideoTextsChanged", data)
+
+
+@pytest.mark.parametrize("event_type", ["VideoPublished", "VideoUnpublished", "VideoTextsChanged"])
+def test_a_video_event_may_leave_out_its_video_revision_but_not_carry_a_bad_one(event_type):
+    data = json.loads(example(event_type))["data"]
+    assert validate_data(event_type, data)["video_revision"] == data["video_revision"]
+    older = {name: value for name, value in data.items() if name != "video_revision"}
+    assert "video_revision" not in validate_data(event_type, older)  # written before the numbering
+    for revision, said in ((0, "greater than or equal to 1"), ("2", "Not a valid integer"), (1.5, "integer")):
+        with pytest.raises(InvalidEvent, match=f"video_revision.*{said}"):
+            validate_data(event_type, {**data, "video_revision": revision})
+
+
+def test_a_video_event_is_newer_when_its_number_is_higher_or_either_number_is_unknown():
+    assert is_newer(3, 2) and is_newer(1, None)
+    assert not is_newer(2, 2) and not is_newer(1, 2)
+    assert is_newer(None, 5) and is_newer(None, None)  # from before the numbering: applied as it comes
+
+
+# A video's events as the catalogue writes them: published, retitled, withdrawn, published again,
+# retitled, withdrawn again. (type, video_revision, title or None)
+HISTORY = [
+    ("VideoPublished", 1, "First"),
+    ("VideoTextsChanged", 2, "Second"),
+    ("VideoUnpublished", 3, None),
+    ("VideoPublished", 4, "Second"),
+    ("VideoTextsChanged", 5, "Third"),
+    ("VideoUnpublished", 6, None),
+]
+
+
+def followed(events) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    """What a consumer keeps of the video by the documented rule: its publication from the newest
+    VideoPublished / VideoUnpublished, its title from the newest VideoPublished / VideoTextsChanged."""
+    state = {"published": None, "publication_from": None, "title": None, "title_from": None}
+    for kind, revision, title in events:
+        if kind != "VideoTextsChanged" and is_newer(revision, state["publication_from"]):
+            state |= {"published": kind == "VideoPublished", "publication_from": revision}
+        if kind != "VideoUnpublished" and is_newer(revision, state["title_from"]):
+            state |= {"title": title, "title_from": revision}
+    return state
+
+
+@pytest.mark.parametrize(
+    "upto, published, title",
+    [(2, True, "Second"), (3, False, "Second"), (4, True, "Second"), (6, False, "Third")],
+)
+def test_in_whatever_order_a_videos_events_come_again_and_late_what_is_kept_is_the_newest(
+    upto, published, title
+):
+    history = HISTORY[:upto]
+    newest = followed(history)
+    assert (newest["published"], newest["title"]) == (published, title)
+    for order in permutations(history):
+        assert followed([*order, *order[: len(order) // 2]]) == newest  # late, and some redelivered
 
 
 def string_paths(value, path=""):  # type: ignore[no-untyped-def]

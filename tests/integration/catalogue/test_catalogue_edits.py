@@ -78,6 +78,7 @@ def test_a_published_videos_new_texts_are_an_event_of_the_edit_and_an_unchanged_
     assert again.status_code == 200, again.json
     last = video_events(catalogue_db, video["id"])[-1]
     assert (last["type"], last["data"]["texts_revision"]) == ("VideoTextsChanged", 2)
+    assert last["data"]["video_revision"] == 3  # its third event: published, then retitled twice
     assert last["data"]["description"] == {"en": "New words", "fr": "Autres mots"}
 
 
@@ -100,3 +101,5 @@ def test_an_unpublished_videos_edit_says_nothing_and_its_next_publication_carrie
     last = video_events(catalogue_db, video["id"])[-1]
     assert last["type"] == "VideoPublished" and last["data"]["title"]["en"] == "Renamed"
     assert last["data"]["texts_revision"] == 1
+    # Every event of the video numbered after the ones before it (the edit, which said nothing, none).
+    assert [event["data"]["video_revision"] for event in video_events(catalogue_db, video["id"])] == [1, 2, 3]

@@ -2,6 +2,8 @@
 real chain: the catalogue's edit and its outbox in PostgreSQL, the catalogue's relay, Kafka, the
 newsletter worker's consumer and its database. An unpublished video's edit sends nothing; a malformed
 VideoTextsChanged is dead-lettered with the reason, and an older one arriving late changes nothing.
+A withdrawn video's VideoPublished replayed from the dead letters after its VideoUnpublished leaves it
+out of the draft.
 
 The catalogue has a database of its own here (its relay publishes every pending row it finds), and the
 relay and the consumer private copies of the topics."""
@@ -16,14 +18,18 @@ from typing import Any
 import psycopg
 import pytest
 
+from accounts_common import dlq
 from accounts_common.consumer import EventConsumer
-from accounts_common.events import Topic, dead_letter_topic
+from accounts_common.events import CloudEvent, Topic, dead_letter_topic
 from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS
+from accounts_common.inbox import Handler
 from accounts_common.relay import OutboxRelay
+from accounts_common.retry_policy import PermanentError
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from newsletter.service_layer.new_videos import video_event_handlers
 from tests.conftest import RUN_ID, Infra, database_fixtures, fresh_topics
 from tests.integration.catalogue.conftest import add_video, editor, unique_word
+from tests.integration.catalogue.test_catalogue_edits import video_events
 from tests.integration.test_newsletter_new_videos import (
     PORTAL,
     new_videos_drafts,
@@ -44,8 +50,10 @@ catalogue_db, catalogue_pool = database_fixtures(
 @dataclass(frozen=True)
 class Chain:
     topic: str  # the private copy of catalogue.video-events.v1
+    group: str  # the consumer's
     records: TopicReader  # everything written to it, from before the relay started
     dead_letters: TopicReader  # the consumer's
+    refused: set[str]  # the English titles of the VideoPublished the consumer fails on for good (a bug)
 
 
 @pytest.fixture
@@ -61,10 +69,12 @@ def chain(infra: Infra, catalogue_db: str, newsletter) -> Iterator[Chain]:  # ty
         Topic(dead_letter_topic(group), partitions=1),
     )
     relay = OutboxRelay(catalogue_db, infra.kafka, client_id="test-texts-relay", topic_prefix=prefix)
+    refused: set[str] = set()
+    handlers = video_event_handlers(newsletter)
     consumer = EventConsumer(
         group=group,
         topics=(topic,),
-        handlers=video_event_handlers(newsletter),
+        handlers={**handlers, "VideoPublished": refusing(handlers["VideoPublished"], refused)},
         pool=newsletter.pool,
         bootstrap_servers=infra.kafka,
         max_backoff=0.5,
@@ -74,7 +84,18 @@ def chain(infra: Infra, catalogue_db: str, newsletter) -> Iterator[Chain]:  # ty
         TopicReader(infra.kafka, dead_letter_topic(group)),
     )
     with closing(records), closing(dead_letters), running(relay.run), running(consumer.run):
-        yield Chain(topic, records, dead_letters)
+        yield Chain(topic, group, records, dead_letters, refused)
+
+
+def refusing(handler: Handler, refused: set[str]) -> Handler:
+    """The handler, but failing for good (dead-lettered at once) on a video titled as one of `refused`."""
+
+    def handle(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        if data["title"]["en"] in refused:
+            raise PermanentError("a bug of this build")
+        handler(conn, event, data)
+
+    return handle
 
 
 def draft_line(client, editor_header: dict[str, str], line: str) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
@@ -138,6 +159,50 @@ def test_a_published_videos_new_title_reaches_the_draft_and_an_unpublished_ones_
     types_of = relayed_types(catalogue_db, chain.records)
     assert types_of(video["id"]) == ["VideoPublished", "VideoTextsChanged"]
     assert types_of(hidden["id"]) == ["VideoPublished", "VideoUnpublished"]  # its edit sent nothing
+
+
+def test_a_withdrawn_videos_publication_replayed_late_leaves_it_out_of_the_draft(
+    infra, catalogue_client, catalogue_db, media_root, newsletter_client, newsletter_editor, chain
+):  # type: ignore[no-untyped-def]
+    # The newsletter fails on the video's VideoPublished (a bug, deployed away since): dead-lettered.
+    word = unique_word()
+    chain.refused.add(word)
+    video = add_video(catalogue_client, media_root, title={"en": word, "fr": f"{word} fr"})
+    [reason] = dead_letter_reasons(chain.dead_letters, 1)
+    assert b"PermanentError" in reason
+    chain.refused.clear()
+
+    # Then the video is withdrawn, and the VideoUnpublished handled (a marker after it on its key).
+    withdrawn = catalogue_client.delete(f"/v1/videos/{video['id']}/publication", headers=editor())
+    assert withdrawn.status_code == 204
+    chain.records.read_until(
+        lambda read: any(json.loads(record.value)["type"] == "VideoUnpublished" for record in read),
+        timeout=60,
+        what="the VideoUnpublished on the topic",
+    )
+    handled_so_far = marker(infra, chain, video["id"], newsletter_client, newsletter_editor)
+    assert video["id"] not in str(handled_so_far["body"])
+
+    # Days later an operator replays the dead letters: the publication reaches the newsletter last.
+    assert dlq.replay(infra.kafka, chain.group).replayed == 1
+    draft = marker(infra, chain, video["id"], newsletter_client, newsletter_editor)
+    assert video["id"] not in str(draft["body"]), "the withdrawn video is back in the draft"
+    assert word not in str(draft["body"])
+    revisions = [event["data"].get("video_revision") for event in video_events(catalogue_db, video["id"])]
+    assert revisions == [1, 2]
+
+
+def marker(infra: Infra, chain: Chain, key: str, client, editor_header: dict[str, str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The open draft once a marker (another video's VideoPublished) sent on `key` now is listed: the
+    events of that key written before it were handled (one partition, read in order)."""
+    after = uuid.uuid4()
+    send_raw(infra, chain.topic, key, [published(after, "Marker", "Marqueur").to_json().encode()])
+    return wait_for(
+        lambda: draft_line(client, editor_header, f"/videos/{after})"),
+        timeout=60,
+        what="the marker in the draft",
+        interval=0.2,
+    )
 
 
 def relayed_types(catalogue_db: str, records: TopicReader) -> Callable[[str], list[str]]:

@@ -36,6 +36,28 @@ def texts_revision_field(text: str, **kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=0), metadata=meaning(text), **kwargs)
 
 
+def video_revision_field() -> fields.Integer:
+    """The number that orders all of a video's events (optional: absent from events written before it)."""
+    return fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata=meaning(
+            "Orders all of the video's events: the catalogue counts them, so a later event of the video "
+            "has a higher one. A consumer keeps, for each thing it keeps of the video (its publication, "
+            "its texts), the number of the event that thing came from, and takes it from an event only "
+            "when that event's number is higher: never from one redelivered or replayed late. Absent from "
+            "events written before it existed."
+        ),
+    )
+
+
+def is_newer(video_revision: int | None, applied: int | None) -> bool:
+    """Whether a video event numbered `video_revision` is to be applied over what a consumer kept from
+    the event numbered `applied`: when its number is higher. An event without one (written before the
+    catalogue numbered them), or nothing kept from a numbered one, is applied as it comes."""
+    return video_revision is None or applied is None or video_revision > applied
+
+
 class VideoPublished(EventData):
     """A video went public: anyone may now watch its preview, verified accounts download it."""
 
@@ -50,6 +72,7 @@ class VideoPublished(EventData):
     texts_revision = texts_revision_field(
         "The revision of the texts it carries (see VideoTextsChanged). Absent from older events."
     )
+    video_revision = video_revision_field()
 
 
 class VideoUnpublished(EventData):
@@ -57,6 +80,7 @@ class VideoUnpublished(EventData):
 
     video_id = fields.UUID(required=True, metadata=VIDEO_ID)
     unpublished_at = fields.AwareDateTime(required=True, metadata=meaning("When it was withdrawn."))
+    video_revision = video_revision_field()
 
 
 class VideoTextsChanged(EventData):
@@ -73,3 +97,4 @@ class VideoTextsChanged(EventData):
         required=True,
     )
     changed_at = fields.AwareDateTime(required=True, metadata=meaning("When the change was saved."))
+    video_revision = video_revision_field()

@@ -230,6 +230,17 @@ def set_status(
     )
 
 
+def count_event(conn: psycopg.Connection, video_id: UUID) -> int:
+    """Count one more event about the video, in the caller's transaction (which holds or made its row):
+    the event's video_revision, higher than any before it."""
+    row = conn.execute(
+        "UPDATE videos SET video_revision = video_revision + 1 WHERE id = %s RETURNING video_revision",
+        (video_id,),
+    ).fetchone()
+    assert row is not None  # locked, or inserted, by the caller's transaction
+    return int(row[0])
+
+
 EDITABLE = (
     "title_en",
     "title_fr",

@@ -1,7 +1,7 @@
 """Editors' use cases for videos: submit an upload for transcoding, edit, publish, withdraw. Each is
 audited (OperatorActionRecorded) and publishing or withdrawing is a VideoPublished / VideoUnpublished
 event, a published video's new texts a VideoTextsChanged, all through the catalogue's outbox in the
-transaction of the change itself."""
+transaction of the change itself, each numbered after the video's events before it (video_revision)."""
 
 import logging
 import re
@@ -239,6 +239,8 @@ def video_as_saved(conn: psycopg.Connection, video_id: UUID) -> Video:
 def _emit(
     conn: psycopg.Connection, catalogue: Catalogue, kind: str, video_id: UUID, data: dict[str, Any]
 ) -> None:
+    """Enqueue the video's event, numbered (video_revision) after every one before it."""
+    data = {**data, "video_revision": video_store.count_event(conn, video_id)}
     event = new_event(kind, source=SOURCE, subject=str(video_id), data=data)
     outbox.enqueue(conn, VIDEO_EVENTS, event)
 

@@ -3,8 +3,12 @@
 Each VideoPublished adds the video to the one open "New videos" draft (opening one when there is
 none: the last one was sent, scheduled or cancelled); a VideoUnpublished takes it out again; a
 VideoTextsChanged gives its line the new title. The titles of the newest texts revision seen are kept
-per video (adapters.video_titles): an older event arriving late never brings an old title back. The
-draft only ever stays a draft: an editor reads it, rewrites what they like and sends it, as any issue.
+per video (adapters.video_titles): an older event arriving late never brings an old title back. So is
+the video_revision of the newest publication or withdrawal followed (adapters.video_publications): an
+older one arriving late (a dead letter replayed, a redelivery) adds or removes nothing, so a withdrawn
+video stays out; of an older VideoPublished, only titles newer than those kept are taken. Events from
+before the catalogue numbered them are followed as they come. The draft only ever stays a draft: an
+editor reads it, rewrites what they like and sends it, as any issue.
 """
 
 import uuid
@@ -14,8 +18,9 @@ from uuid import UUID
 import psycopg
 
 from accounts_common.events import CloudEvent
+from accounts_common.events.videos import is_newer
 from accounts_common.inbox import Handler
-from newsletter.adapters import repository, video_titles
+from newsletter.adapters import repository, video_publications, video_titles
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.content import LANGUAGES
 from newsletter.domain.issues import Issue
@@ -33,15 +38,32 @@ from newsletter.domain.new_videos import (
 
 def video_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
     def published(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
-        add_video(newsletter, conn, data["video_id"], data["title"], data.get("texts_revision", 0))
+        video_id, titles, texts_revision = data["video_id"], data["title"], data.get("texts_revision", 0)
+        if newest_publication(conn, video_id, data.get("video_revision")):
+            add_video(newsletter, conn, video_id, titles, texts_revision)
+        else:  # published before a withdrawal or publication already followed: its titles alone
+            retitle_video(newsletter, conn, video_id, titles, texts_revision)
 
     def unpublished(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
-        remove_video(conn, data["video_id"])
+        if newest_publication(conn, data["video_id"], data.get("video_revision")):
+            remove_video(conn, data["video_id"])
 
     def texts_changed(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         retitle_video(newsletter, conn, data["video_id"], data["title"], data["texts_revision"])
 
     return {"VideoPublished": published, "VideoUnpublished": unpublished, "VideoTextsChanged": texts_changed}
+
+
+def newest_publication(conn: psycopg.Connection, video_id: UUID, video_revision: int | None) -> bool:
+    """Whether a VideoPublished or VideoUnpublished numbered `video_revision` is newer than those followed
+    for the video, in the caller's transaction: then it is the newest followed. One without a number is
+    followed as it comes (written before the catalogue numbered them)."""
+    if video_revision is None:
+        return True
+    if not is_newer(video_revision, video_publications.locked(conn, video_id)):
+        return False
+    video_publications.keep(conn, video_id, video_revision)
+    return True
 
 
 def add_video(
