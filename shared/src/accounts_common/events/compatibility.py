@@ -21,6 +21,7 @@ from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS, EventDa
 # Every published version of every record value. A breaking change is a new version (docs/events.md).
 SCHEMAS_BY_VERSION: dict[int, dict[str, type[EventData]]] = {1: {**EVENT_SCHEMAS, **STATE_SCHEMAS}}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+COMPONENTS = "#/components/schemas/"
 
 
 def file_name(name: str, version: int) -> str:
@@ -29,12 +30,23 @@ def file_name(name: str, version: int) -> str:
 
 
 def json_schema(name: str, version: int, schema: type[EventData]) -> dict[str, Any]:
-    """The JSON Schema of one version of a record value (for an event: its `data`)."""
+    """The JSON Schema of one version of a record value (for an event: its `data`), standing alone:
+    the objects it nests (a video's texts, its renditions) under `$defs`, where its `$ref`s point."""
     spec = APISpec("events", str(version), "3.1.0", plugins=[MarshmallowPlugin()])
     spec.components.schema(name, schema=schema)
-    return {"$schema": JSON_SCHEMA_DIALECT, "title": f"{name} v{version}"} | spec.to_dict()["components"][
-        "schemas"
-    ][name]
+    nested = spec.to_dict()["components"]["schemas"]
+    document = {"$schema": JSON_SCHEMA_DIALECT, "title": f"{name} v{version}"} | nested.pop(name)
+    return _refs_to_defs(document | {"$defs": nested} if nested else document)
+
+
+def _refs_to_defs(value: Any) -> Any:
+    """`value` with apispec's `#/components/schemas/X` references made `#/$defs/X`."""
+    if isinstance(value, dict):
+        return {
+            key: item.replace(COMPONENTS, "#/$defs/", 1) if key == "$ref" else _refs_to_defs(item)
+            for key, item in value.items()
+        }
+    return [_refs_to_defs(item) for item in value] if isinstance(value, list) else value
 
 
 def generated() -> dict[str, dict[str, Any]]:
