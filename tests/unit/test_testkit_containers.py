@@ -1,4 +1,5 @@
-"""The testkit's ContainerStack removes every container it ran, one-shot commands run twice included.
+"""The testkit's ContainerStack removes every container it ran, one-shot commands run twice included,
+and restarts its broker only as far as the broker's own word.
 
 Against fake testcontainers classes: nothing is started."""
 
@@ -69,3 +70,41 @@ def test_every_staff_grant_container_is_removed(stack):
     grants = [c for c in FakeContainer.made if c.command[:3] == ["identity", "staff", "grant"]]
     assert len(grants) == 2
     assert all(c.removed for c in grants)
+
+
+class FakeBroker:
+    """A broker container whose log, as Docker keeps it, holds every earlier start's lines; once
+    started again, it says so only after a few looks at its log."""
+
+    def __init__(self) -> None:
+        self.log, self.up, self.looks_until_up = "Kafka Server started\n", True, 0
+
+    def get_wrapped_container(self) -> "FakeBroker":
+        return self
+
+    def stop(self, timeout: int = 10) -> None:
+        self.up = False
+
+    def start(self) -> None:
+        self.looks_until_up = 3
+
+    def reload(self) -> None:
+        pass
+
+    status = "running"
+
+    def get_logs(self) -> tuple[bytes, bytes]:
+        if not self.up and self.looks_until_up:
+            self.looks_until_up -= 1
+            if self.looks_until_up == 0:
+                self.log, self.up = self.log + "Kafka Server started\n", True
+        return self.log.encode(), b""
+
+
+@pytest.mark.parametrize("restarts", [1, 2])
+def test_start_broker_returns_once_the_broker_started_again(stack, restarts):
+    broker = stack.containers["kafka"] = FakeBroker()  # type: ignore[assignment]
+    for _ in range(restarts):
+        stack.stop_broker()
+        stack.start_broker()
+        assert broker.up
