@@ -1,11 +1,12 @@
-"""The testkit's ContainerStack removes every container it ran, one-shot commands run twice included,
-and restarts its broker only as far as the broker's own word.
+"""The testkit's ContainerStack: it removes every container it ran (one-shot commands run twice
+included), bounds its waits on them, and restarts its broker only as far as the broker's own word.
 
 Against fake testcontainers classes: nothing is started."""
 
 from typing import Any
 
 import pytest
+import requests
 
 from accounts_testkit import containers
 from accounts_testkit.containers import ContainerStack, Images
@@ -13,6 +14,7 @@ from accounts_testkit.containers import ContainerStack, Images
 
 class FakeContainer:
     made: list["FakeContainer"] = []
+    hangs = False  # a one-shot command that never ends (a migration waiting on a lock, say)
 
     def __init__(self, image: str) -> None:
         self.image, self.command, self.removed = image, [""], False
@@ -34,11 +36,28 @@ class FakeContainer:
     def start(self) -> "FakeContainer":
         return self
 
-    def wait(self) -> int:
+    def wait(self) -> int:  # testcontainers' own wait, which has no bound
+        if FakeContainer.hangs:
+            raise AssertionError("waited on a command that never ends, without a bound")
         return 0
+
+    def get_wrapped_container(self) -> "FakeDockerPyContainer":
+        return FakeDockerPyContainer()
+
+    def get_logs(self) -> tuple[bytes, bytes]:
+        return b"", b"waiting for the migrations' lock\n"
 
     def stop(self) -> None:
         self.removed = True
+
+
+class FakeDockerPyContainer:
+    def wait(self, timeout: float | None = None) -> dict[str, int]:
+        if FakeContainer.hangs and timeout is None:
+            raise AssertionError("waited on a command that never ends, without a bound")
+        if FakeContainer.hangs:
+            raise requests.exceptions.ReadTimeout("read timed out")  # what docker-py raises then
+        return {"StatusCode": 0}
 
 
 class FakeClient:
@@ -56,7 +75,7 @@ class FakeNetwork:
 
 @pytest.fixture
 def stack(monkeypatch) -> ContainerStack:
-    FakeContainer.made = []
+    FakeContainer.made, FakeContainer.hangs = [], False
     monkeypatch.setattr(containers, "DockerContainer", FakeContainer)
     monkeypatch.setattr(containers, "DockerClient", FakeClient)
     monkeypatch.setattr(containers, "Network", FakeNetwork)
@@ -70,6 +89,17 @@ def test_every_staff_grant_container_is_removed(stack):
     grants = [c for c in FakeContainer.made if c.command[:3] == ["identity", "staff", "grant"]]
     assert len(grants) == 2
     assert all(c.removed for c in grants)
+
+
+def test_a_one_shot_command_that_never_ends_fails_the_start_and_is_removed(stack, monkeypatch):
+    FakeContainer.hangs = True
+    monkeypatch.setattr(containers, "ONE_SHOT_TIMEOUT", 5)
+    with pytest.raises(RuntimeError) as failed:
+        stack.grant_role("someone@example.org", "support")
+    first_line, logs = str(failed.value).split("\n", 1)
+    assert first_line == "identity staff grant someone@example.org support did not finish within 5s:"
+    assert "waiting for the migrations' lock" in logs
+    assert [c.removed for c in FakeContainer.made] == [True]
 
 
 class FakeBroker:

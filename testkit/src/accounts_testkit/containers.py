@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass, fields
 
 import psycopg
+import requests
 from cryptography.fernet import Fernet
 from psycopg import sql
 from testcontainers.core.container import DockerContainer
@@ -27,6 +28,7 @@ POSTGRES_PASSWORD = "accounts-test"  # of a throwaway server reachable only from
 SERVICE_DATABASES = ("identity", "mailer")
 INTERNAL_KAFKA = "kafka:19092"
 STARTUP_TIMEOUT = 120
+ONE_SHOT_TIMEOUT = 300  # a migration or a staff grant, on a loaded machine
 KAFKA_STARTED = "Kafka Server started"
 
 
@@ -246,15 +248,22 @@ class ContainerStack:
         container = DockerContainer(image).with_envs(**env).with_command(command)
         try:
             self._start(name, container)
-            status = container.wait()
-            if status != 0:
+            if failure := _one_shot_failure(container):
                 stdout, stderr = container.get_logs()
-                raise RuntimeError(
-                    f"{' '.join(command)} exited with {status}:\n{(stdout + stderr).decode()[-3000:]}"
-                )
+                raise RuntimeError(f"{' '.join(command)} {failure}:\n{(stdout + stderr).decode()[-3000:]}")
         finally:
             self.containers.pop(name, None)
             container.stop()
+
+
+def _one_shot_failure(container: DockerContainer) -> str | None:
+    """None once the container's command exited 0; else how it failed. Bounded, unlike
+    testcontainers' wait(): a command that never ends must fail the start, not hold the session."""
+    try:
+        status = container.get_wrapped_container().wait(timeout=ONE_SHOT_TIMEOUT)["StatusCode"]
+    except requests.exceptions.RequestException:  # docker-py's read timeout: still running
+        return f"did not finish within {ONE_SHOT_TIMEOUT}s"
+    return None if status == 0 else f"exited with {status}"
 
 
 def _said(container: DockerContainer, line: str) -> int:
