@@ -11,6 +11,7 @@ import secrets
 import urllib.request
 from dataclasses import dataclass, fields
 
+import docker
 import psycopg
 import requests
 from cryptography.fernet import Fernet
@@ -60,6 +61,22 @@ def engine_problem() -> str | None:
         return None
     except Exception as error:  # noqa: BLE001 - any failure means "no engine"
         return str(error) or type(error).__name__
+
+
+def missing_images(images: Images) -> list[str]:
+    """The images the engine neither holds nor can pull, each with why (pulling those it can): the
+    accounts images are built from this repository, never pulled from a public registry."""
+    client = DockerClient().client
+    missing = []
+    for name in dict.fromkeys(getattr(images, item.name) for item in fields(images)):
+        try:
+            client.images.get(name)
+        except docker.errors.ImageNotFound:
+            try:
+                client.images.pull(name)
+            except docker.errors.DockerException as error:
+                missing.append(f"{name} ({str(error).splitlines()[0][:200]})")
+    return missing
 
 
 def _answers(url: str) -> bool:

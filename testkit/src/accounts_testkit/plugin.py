@@ -19,7 +19,7 @@ import pytest
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_testkit.accounts import Account, staff_access_token, verified_account
-from accounts_testkit.containers import ContainerStack, engine_problem
+from accounts_testkit.containers import ContainerStack, Images, engine_problem, missing_images
 from accounts_testkit.events import TopicReader
 from accounts_testkit.inbox import Inbox
 
@@ -31,7 +31,14 @@ def accounts_stack() -> Iterator[ContainerStack]:
         pytest.fail(
             f"the accounts stack needs a Docker engine (or Podman's Docker API) at DOCKER_HOST: {problem}"
         )
-    with ContainerStack() as stack:
+    images = Images.from_env()
+    if missing := missing_images(images):  # before any container starts, not minutes into the start
+        pytest.fail(
+            "the accounts stack needs images the engine neither holds nor can pull: "
+            f"{'; '.join(missing)}. Build the accounts images in the accounts repository (docs/testing.md, "
+            "'The stack in other projects' tests'), or name others in ACCOUNTS_<NAME>_IMAGE."
+        )
+    with ContainerStack(images) as stack:
         stack.start_infrastructure().start_services()
         yield stack
 
