@@ -9,11 +9,17 @@ from pathlib import Path
 import jsonschema_rs
 import pytest
 
-from accounts_common.events.schemas import STATE_SCHEMAS
+from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS, EventData
+from accounts_common.textfields import Mailbox
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = files("accounts_common.events").joinpath("examples")
 ASYNCAPI = json.loads((DOCS / "asyncapi.json").read_text())
+SCHEMAS = {**EVENT_SCHEMAS, **STATE_SCHEMAS}
+
+
+def mailbox_fields(schema: type[EventData]) -> list[str]:
+    return [field.data_key or name for name, field in schema().fields.items() if isinstance(field, Mailbox)]
 
 
 def example(name: str) -> dict:  # type: ignore[type-arg]
@@ -38,3 +44,16 @@ def test_each_asyncapi_message_takes_its_example(name):
     message = ASYNCAPI["components"]["messages"][name]
     schema = {"components": ASYNCAPI["components"], **message["payload"]}  # its $refs resolve from here
     assert [problems(schema, shown["payload"]) for shown in message["examples"]] == [[]]
+
+
+INTERNATIONAL = "josé@bücher.example"  # identity takes it (RFC 6531), and the events carry it
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name, schema in SCHEMAS.items() if mailbox_fields(schema)), ids=str
+)
+def test_each_committed_schema_takes_the_internationalised_addresses_identity_accepts(name):
+    record = example(name) if name in STATE_SCHEMAS else example(name)["data"]
+    record |= {field: INTERNATIONAL for field in mailbox_fields(SCHEMAS[name])}
+    SCHEMAS[name]().load(record)  # the services' own reading takes it
+    assert problems(json.loads((DOCS / "schemas" / f"{name}.v1.json").read_text()), record) == []

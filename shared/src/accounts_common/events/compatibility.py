@@ -4,7 +4,8 @@ a change from breaking the readers of a published version.
 A change breaks a reader when records written after it fail the reader's schema, or when records
 written before it fail the new schema that readers upgrade to: a removed (or renamed) field, a
 changed type or format, a new value outside an enumeration, a new required field, or a changed
-`x-meaning`. Adding an optional field breaks nobody (readers ignore unknown fields).
+`x-meaning`. Adding an optional field breaks nobody (readers ignore unknown fields), nor naming a
+format that takes every value of the old one (`idn-email` for `email`).
 """
 
 import argparse
@@ -17,11 +18,15 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS, EventData
+from accounts_common.textfields import Mailbox
 
 # Every published version of every record value. A breaking change is a new version (docs/events.md).
 SCHEMAS_BY_VERSION: dict[int, dict[str, type[EventData]]] = {1: {**EVENT_SCHEMAS, **STATE_SCHEMAS}}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMPONENTS = "#/components/schemas/"
+# A format whose values are all values of another: naming the wider one only says what was always
+# written (identity takes internationalised addresses: `email` refused them, `idn-email` does not).
+WIDER_FORMAT = {"email": "idn-email", "hostname": "idn-hostname"}
 
 
 def file_name(name: str, version: int) -> str:
@@ -32,11 +37,20 @@ def file_name(name: str, version: int) -> str:
 def json_schema(name: str, version: int, schema: type[EventData]) -> dict[str, Any]:
     """The JSON Schema of one version of a record value (for an event: its `data`), standing alone:
     the objects it nests (a video's texts, its renditions) under `$defs`, where its `$ref`s point."""
-    spec = APISpec("events", str(version), "3.1.0", plugins=[MarshmallowPlugin()])
+    spec = event_spec(str(version))
     spec.components.schema(name, schema=schema)
     nested = spec.to_dict()["components"]["schemas"]
     document = {"$schema": JSON_SCHEMA_DIALECT, "title": f"{name} v{version}"} | nested.pop(name)
     return _refs_to_defs(document | {"$defs": nested} if nested else document)
+
+
+def event_spec(version: str) -> APISpec:
+    """An APISpec for event data schemas, as the JSON Schemas and the AsyncAPI document show them: an
+    address (Mailbox) is an `idn-email`, as identity lets internationalised addresses in."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec("events", version, "3.1.0", plugins=[plugin])
+    plugin.map_to_openapi_type(Mailbox, "string", "idn-email")
+    return spec
 
 
 def _refs_to_defs(value: Any) -> Any:
@@ -71,7 +85,8 @@ def breaking_changes(published: dict[str, Any], changed: dict[str, Any]) -> list
 
 def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     problems = []
-    if not _types(after) <= _types(before) or before.get("format") != after.get("format"):
+    widened = WIDER_FORMAT.get(before.get("format", "")) == after.get("format")
+    if not _types(after) <= _types(before) or (before.get("format") != after.get("format") and not widened):
         problems.append(f"type changed from {_shown(before)} to {_shown(after)}")
     if "enum" in before and not set(after.get("enum", ())) <= set(before["enum"]):
         problems.append(f"values beyond {before['enum']}")
