@@ -57,3 +57,25 @@ def test_each_committed_schema_takes_the_internationalised_addresses_identity_ac
     record |= {field: INTERNATIONAL for field in mailbox_fields(SCHEMAS[name])}
     SCHEMAS[name]().load(record)  # the services' own reading takes it
     assert problems(json.loads((DOCS / "schemas" / f"{name}.v1.json").read_text()), record) == []
+
+
+# JSON Schema 2020-12's formats: a strict validator (ajv's default) refuses a schema naming another.
+FORMATS = {
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname", "ipv4",
+    "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "uri-template", "json-pointer",
+    "relative-json-pointer", "regex",
+}  # fmt: skip
+
+
+def formats(value: object) -> set[str]:
+    if isinstance(value, dict):
+        named = {value["format"]} if isinstance(value.get("format"), str) else set()
+        return named.union(*(formats(item) for item in value.values()))
+    return set().union(*(formats(item) for item in value)) if isinstance(value, list) else set()
+
+
+@pytest.mark.parametrize(
+    "path", [*sorted((DOCS / "schemas").glob("*.json")), DOCS / "asyncapi.json"], ids=lambda path: path.name
+)
+def test_each_document_names_only_json_schema_formats(path):
+    assert formats(json.loads(path.read_text())) - FORMATS == set()

@@ -5,7 +5,7 @@ A change breaks a reader when records written after it fail the reader's schema,
 written before it fail the new schema that readers upgrade to: a removed (or renamed) field, a
 changed type or format, a new value outside an enumeration, a new required field, or a changed
 `x-meaning`. Adding an optional field breaks nobody (readers ignore unknown fields), nor naming a
-format that takes every value of the old one (`idn-email` for `email`).
+format that takes every value ever written (`idn-email` for `email`, `uri` for `url`).
 """
 
 import argparse
@@ -16,6 +16,7 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 
 from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS, EventData
 from accounts_common.textfields import Mailbox
@@ -24,9 +25,10 @@ from accounts_common.textfields import Mailbox
 SCHEMAS_BY_VERSION: dict[int, dict[str, type[EventData]]] = {1: {**EVENT_SCHEMAS, **STATE_SCHEMAS}}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 COMPONENTS = "#/components/schemas/"
-# A format whose values are all values of another: naming the wider one only says what was always
-# written (identity takes internationalised addresses: `email` refused them, `idn-email` does not).
-WIDER_FORMAT = {"email": "idn-email", "hostname": "idn-hostname"}
+# A format restated as the JSON Schema format true of every value ever written breaks no reader:
+# `idn-email` for `email` (identity takes internationalised addresses, which `email` refused), `uri`
+# for apispec's `url` (no JSON Schema format: a strict validator refused the schema).
+RESTATED_FORMAT = {"email": "idn-email", "hostname": "idn-hostname", "url": "uri"}
 
 
 def file_name(name: str, version: int) -> str:
@@ -46,10 +48,12 @@ def json_schema(name: str, version: int, schema: type[EventData]) -> dict[str, A
 
 def event_spec(version: str) -> APISpec:
     """An APISpec for event data schemas, as the JSON Schemas and the AsyncAPI document show them: an
-    address (Mailbox) is an `idn-email`, as identity lets internationalised addresses in."""
+    address (Mailbox) is an `idn-email`, as identity lets internationalised addresses in; a URL a
+    `uri` (apispec's `url` is no JSON Schema format)."""
     plugin = MarshmallowPlugin()
     spec = APISpec("events", version, "3.1.0", plugins=[plugin])
     plugin.map_to_openapi_type(Mailbox, "string", "idn-email")
+    plugin.map_to_openapi_type(fields.Url, "string", "uri")
     return spec
 
 
@@ -85,8 +89,8 @@ def breaking_changes(published: dict[str, Any], changed: dict[str, Any]) -> list
 
 def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     problems = []
-    widened = WIDER_FORMAT.get(before.get("format", "")) == after.get("format")
-    if not _types(after) <= _types(before) or (before.get("format") != after.get("format") and not widened):
+    restated = RESTATED_FORMAT.get(before.get("format", "")) == after.get("format")
+    if not _types(after) <= _types(before) or (before.get("format") != after.get("format") and not restated):
         problems.append(f"type changed from {_shown(before)} to {_shown(after)}")
     if "enum" in before and not set(after.get("enum", ())) <= set(before["enum"]):
         problems.append(f"values beyond {before['enum']}")
