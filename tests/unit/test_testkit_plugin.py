@@ -65,3 +65,54 @@ def test_images_neither_held_nor_pullable_fail_the_stack_naming_them(pytester, m
     assert "postgres:16 (" not in output
     assert "ACCOUNTS_<NAME>_IMAGE" in output
     assert FakeStack.started == []
+
+
+CANCELLED_RUN_CONFTEST = '''
+from pathlib import Path
+
+from accounts_testkit import plugin
+
+
+class RecordingStack:
+    """Stands for the containers: its removal is written down, as the engine would see it."""
+
+    def __init__(self, *_):
+        pass
+
+    def __enter__(self):
+        Path("started").write_text("yes")
+        return self
+
+    def __exit__(self, *_):
+        Path("removed").write_text("yes")
+
+    def start_infrastructure(self):
+        return self
+
+    def start_services(self):
+        return self
+
+
+plugin.ContainerStack = RecordingStack
+plugin.engine_problem = lambda: None
+plugin.missing_images = lambda images: []
+'''
+
+
+def test_a_run_cancelled_with_sigterm_still_removes_the_stack(pytester):
+    """CI cancels a job, or a timeout kills it, with SIGTERM: Python's default ends the process at
+    once, with no teardown, and under Podman (Ryuk off) nothing else removes the containers."""
+    pytester.makeconftest(CANCELLED_RUN_CONFTEST)
+    pytester.makepyfile(
+        "import os, signal\n\n"
+        "def test_cancelled_midway(accounts_stack):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n\n"
+        "def test_never_run(accounts_stack):\n"
+        "    pass\n"
+    )
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+
+    assert (pytester.path / "started").exists()
+    assert (pytester.path / "removed").exists(), result.stdout.str()
+    assert result.ret != 0

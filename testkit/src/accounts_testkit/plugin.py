@@ -13,7 +13,11 @@ as for any testcontainers use. No fixture starts anything until a test asks for 
 """
 
 import functools
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import pytest
 
@@ -38,9 +42,30 @@ def accounts_stack() -> Iterator[ContainerStack]:
             f"{'; '.join(missing)}. Build the accounts images in the accounts repository (docs/testing.md, "
             "'The stack in other projects' tests'), or name others in ACCOUNTS_<NAME>_IMAGE."
         )
-    with ContainerStack(images) as stack:
+    with terminated_as_interrupted(), ContainerStack(images) as stack:
         stack.start_infrastructure().start_services()
         yield stack
+
+
+@contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a timeout's kill) ends the run as Ctrl-C does, through the
+    teardown that removes the stack. Python's default ends the process at once and leaves the
+    containers running: under Podman no Ryuk reaps them. A handler the run set itself is kept."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum} (SIGTERM): removing the accounts stack")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
