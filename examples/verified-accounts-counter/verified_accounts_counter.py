@@ -10,10 +10,11 @@ import os
 import sqlite3
 
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from accounts_common.account_feed import AccountFeed
 from accounts_common.events import CloudEvent
-from accounts_common.kafka import create_reader
+from accounts_common.kafka import UnlistedTopic, create_reader
 from accounts_common.process import MustStop
 
 SCHEMA = """
@@ -57,8 +58,16 @@ def events_lost(servers: str, topic: str, positions: dict[int, int]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     try:
         count(argv)
-    except MustStop as refused:  # Kafka refusing this client's login or ACLs: a setting to fix
+    # Kafka refusing this client's login or ACLs, or no such topic (a wrong prefix): a setting to fix.
+    except (MustStop, UnlistedTopic) as refused:
         raise SystemExit(f"verified-accounts-counter: {refused}") from None
+    except KafkaError as error:  # no broker answering when it starts: say where it looked
+        where = f"{servers()} (KAFKA_BOOTSTRAP_SERVERS)"
+        raise SystemExit(f"verified-accounts-counter: cannot reach Kafka at {where}: {error}") from None
+
+
+def servers() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
 
 def count(argv: list[str] | None) -> None:
@@ -67,13 +76,12 @@ def count(argv: list[str] | None) -> None:
     parser.add_argument("database", nargs="?", default="verified-accounts.sqlite3", help="its SQLite file")
     db = sqlite3.connect(parser.parse_args(argv).database)
     db.executescript(SCHEMA)
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     # Its clients log in as KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_* say (accounts_common.kafka.login).
-    feed = AccountFeed(servers, topic_prefix=os.environ.get("ACCOUNTS_TOPIC_PREFIX", ""))
+    feed = AccountFeed(servers(), topic_prefix=os.environ.get("ACCOUNTS_TOPIC_PREFIX", ""))
     positions = dict(db.execute("SELECT partition, next_offset FROM positions").fetchall())
     # First start, or stopped longer than the events' retention: the live accounts, and where the
     # events go on from.
-    if not positions or events_lost(servers, feed.events_topic, positions):
+    if not positions or events_lost(servers(), feed.events_topic, positions):
         positions = bootstrap(db, feed)
     for followed in feed.follow(positions):
         with db:

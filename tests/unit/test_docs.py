@@ -59,3 +59,26 @@ def test_every_committed_schema_is_listed_on_the_event_contracts_page():
     listed = {target for target in relative_links(events) if target.startswith("schemas/")}
     committed = {f"schemas/{schema.name}" for schema in (DOCS / "schemas").glob("*.json")}
     assert committed - listed == set(), "add these to docs/events.md, under 'The schemas'"
+
+
+BUILD_FROM_ROOT = re.compile(r"^(?:docker|podman) build .*-f (\S+).* \.$", re.MULTILINE)
+COPY = re.compile(r"^COPY (?:--\S+ )*(\S+) \S+$", re.MULTILINE)
+
+
+def builds_from_the_root() -> list[object]:
+    """The Dockerfile of each documented `docker build -f <Dockerfile> … .` (the repository as its
+    context), named by its page."""
+    return [
+        pytest.param(dockerfile, id=f"{page.relative_to(REPO)}:{dockerfile}")
+        for page in [README, *sorted(DOCS.rglob("*.md"))]
+        for dockerfile in BUILD_FROM_ROOT.findall(page.read_text(encoding="utf-8").replace("\\\n", " "))
+    ]
+
+
+@pytest.mark.parametrize("dockerfile", builds_from_the_root())
+def test_every_documented_build_from_the_repository_copies_what_it_holds(dockerfile):
+    """A build whose context is the repository finds there every file its Dockerfile copies (for a
+    ${SERVICE} source, a service's folder)."""
+    sources = COPY.findall((REPO / dockerfile).read_text(encoding="utf-8"))
+    expanded = [source.replace("${SERVICE}", "identity") for source in sources]
+    assert [source for source in expanded if not (REPO / source).exists()] == []

@@ -1,13 +1,15 @@
 """A request schema's cross-field rule (`@validates_schema`) is invisible to apispec: each such schema
 says it in JSON Schema too (`JSON_SCHEMA_RULES`), and the app's OpenAPI document carries it, so the
-document never calls valid a body the API refuses."""
+document never calls valid a body the API refuses. And each pattern is one an API client's validator
+can read (ECMA-262)."""
 
 import importlib
 from pathlib import Path
 
+import jsonschema_rs
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from accounts_common.web import create_api_app
 
@@ -59,3 +61,29 @@ def test_the_document_carries_each_schemas_rules():
         document["components"]["schemas"]["Window"]["dependentRequired"]
         == Window.JSON_SCHEMA_RULES["dependentRequired"]
     )
+
+
+def patterns(field: fields.Field) -> list[str]:
+    """The regular expressions a field (or a list's items) is validated with, as OpenAPI shows them."""
+    found = [check.regex.pattern for check in field.validators if isinstance(check, validate.Regexp)]
+    inner = getattr(field, "inner", None)
+    return found + (patterns(inner) if isinstance(inner, fields.Field) else [])
+
+
+def test_every_pattern_in_a_request_or_response_schema_is_ecma_262():
+    """OpenAPI patterns are ECMA-262, as API clients' validators read them: Python's \\Z is no such
+    regex (refused, or a literal Z no valid value ends with); WholeMatch gives `$` Python's meaning."""
+    shown = {
+        f"{schema.__name__}.{name}": pattern
+        for schema in entrypoint_schemas()
+        for name, field in schema._declared_fields.items()
+        for pattern in patterns(field)
+    }
+    assert shown, "no pattern found: the scan is broken"
+    refused = {}
+    for where, pattern in shown.items():
+        try:
+            jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+        except jsonschema_rs.ValidationError as error:
+            refused[where] = f"{pattern}: {str(error).splitlines()[0]}"
+    assert refused == {}

@@ -108,3 +108,14 @@ def test_the_generator_refuses_to_commit_a_breaking_change(tmp_path):
     assert "AccountVerified.v1.json: breaking change, not written: field 'method' removed" in result.stderr
     assert json.loads((tmp_path / "AccountVerified.v1.json").read_text()) == changed(WithOptionalMethod)
     assert (tmp_path / "PasswordReset.v1.json").exists()
+
+
+def test_the_guard_takes_a_wider_format_and_refuses_a_narrower_one():
+    idn = committed("AccountVerified.v1.json")
+    plain = json.loads(json.dumps(idn))
+    plain["properties"]["email"]["format"] = "email"
+    assert idn["properties"]["email"]["format"] == "idn-email"
+    assert breaking_changes(plain, idn) == []  # every address `email` takes, `idn-email` takes
+    assert breaking_changes(idn, plain) == [
+        "field 'email': type changed from string (idn-email) to string (email)"
+    ]

@@ -1,4 +1,5 @@
-"""The testkit's verified_account reads the code mailed for its own sign-up, not an older mail.
+"""The testkit's verified_account reads the code mailed for its own sign-up, not an older mail, and
+gives the account's address as identity holds it.
 
 Against a fake identity (its `call`) and an Inbox whose Mailpit is a list in memory, in which the
 new code mail arrives a few listings after the sign-up, as the mailer's does."""
@@ -55,14 +56,14 @@ def inbox(monkeypatch) -> SlowInbox:
             return 202, {"status": "verification_pending", "registration_id": "r2"}
         if body["code"] != NEW_CODE:
             return 400, {"type": "urn:problem:invalid-code"}
-        return 200, {"access_token": _token()}
+        return 200, {"access_token": _token(body["email"].strip().lower())}  # identity normalises it
 
     monkeypatch.setattr(accounts, "call", identity)
     return inbox
 
 
-def _token() -> str:
-    return jwt.encode({"sub": "a2"}, "k" * 32, algorithm="HS256")
+def _token(email: str) -> str:
+    return jwt.encode({"sub": "a2", "email": email}, "k" * 32, algorithm="HS256")
 
 
 def test_an_address_signed_up_before_gets_the_new_code_not_its_old_one(inbox):
@@ -76,3 +77,8 @@ def test_an_address_whose_last_mail_is_a_welcome_gets_the_new_code(inbox):
     inbox.deliver("Welcome", "You have successfully created your account")
     account = accounts.verified_account("http://identity.invalid", inbox, email=EMAIL)
     assert account.account_id == "a2"
+
+
+def test_an_address_given_in_another_case_is_the_account_s_as_identity_holds_it(inbox):
+    account = accounts.verified_account("http://identity.invalid", inbox, email=" Reused@Example.ORG")
+    assert account.email == EMAIL  # what its events, /v1/accounts/me and the mails say

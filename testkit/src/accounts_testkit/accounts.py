@@ -35,8 +35,9 @@ def verified_account(
     status, verified = call("POST", f"{identity_url}/v1/accounts/verification", proof)
     assert status == 200, f"verifying {email}: {status} {verified}"
     token = verified["access_token"]
-    account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
-    return Account(account_id=account_id, email=email, password=password, access_token=token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    # The address as identity normalised it (case, spaces), as its events and mails give it.
+    return Account(account_id=claims["sub"], email=claims["email"], password=password, access_token=token)
 
 
 def _new_code(inbox: Inbox, email: str, earlier: set[str]) -> str:

@@ -11,7 +11,9 @@ import secrets
 import urllib.request
 from dataclasses import dataclass, fields
 
+import docker
 import psycopg
+import requests
 from cryptography.fernet import Fernet
 from psycopg import sql
 from testcontainers.core.container import DockerContainer
@@ -27,6 +29,8 @@ POSTGRES_PASSWORD = "accounts-test"  # of a throwaway server reachable only from
 SERVICE_DATABASES = ("identity", "mailer")
 INTERNAL_KAFKA = "kafka:19092"
 STARTUP_TIMEOUT = 120
+ONE_SHOT_TIMEOUT = 300  # a migration or a staff grant, on a loaded machine
+KAFKA_STARTED = "Kafka Server started"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,22 @@ def engine_problem() -> str | None:
         return None
     except Exception as error:  # noqa: BLE001 - any failure means "no engine"
         return str(error) or type(error).__name__
+
+
+def missing_images(images: Images) -> list[str]:
+    """The images the engine neither holds nor can pull, each with why (pulling those it can): the
+    accounts images are built from this repository, never pulled from a public registry."""
+    client = DockerClient().client
+    missing = []
+    for name in dict.fromkeys(getattr(images, item.name) for item in fields(images)):
+        try:
+            client.images.get(name)
+        except docker.errors.ImageNotFound:
+            try:
+                client.images.pull(name)
+            except docker.errors.DockerException as error:
+                missing.append(f"{name} ({str(error).splitlines()[0][:200]})")
+    return missing
 
 
 def _answers(url: str) -> bool:
@@ -156,11 +176,17 @@ class ContainerStack:
         self.containers["kafka"].get_wrapped_container().stop(timeout=30)
 
     def start_broker(self) -> None:
+        """Start the stopped broker again; return once it says it started. Its log still holds each
+        earlier start's line (and testcontainers' log wait ignores `times`): count them."""
         kafka = self.containers["kafka"]
+        starts = _said(kafka, KAFKA_STARTED)
         kafka.get_wrapped_container().start()
-        LogMessageWaitStrategy("Kafka Server started", times=2).with_startup_timeout(
-            STARTUP_TIMEOUT
-        ).wait_until_ready(kafka)
+        wait_for(
+            lambda: _said(kafka, KAFKA_STARTED) > starts,
+            timeout=STARTUP_TIMEOUT,
+            what="Kafka to start again",
+            interval=0.5,
+        )
 
     def _start(self, name: str, container: DockerContainer) -> DockerContainer:
         # Registered before starting: a start that fails half-way is still removed by stop().
@@ -190,9 +216,7 @@ class ContainerStack:
             DockerContainer(self.images.kafka)
             .with_envs(**_kafka_settings(f"{self.host}:{port}"))
             .with_bind_ports(9092, port)
-            .waiting_for(
-                LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(STARTUP_TIMEOUT)
-            ),
+            .waiting_for(LogMessageWaitStrategy(KAFKA_STARTED).with_startup_timeout(STARTUP_TIMEOUT)),
         )
         self.kafka_bootstrap = f"{self.host}:{port}"
 
@@ -241,15 +265,28 @@ class ContainerStack:
         container = DockerContainer(image).with_envs(**env).with_command(command)
         try:
             self._start(name, container)
-            status = container.wait()
-            if status != 0:
+            if failure := _one_shot_failure(container):
                 stdout, stderr = container.get_logs()
-                raise RuntimeError(
-                    f"{' '.join(command)} exited with {status}:\n{(stdout + stderr).decode()[-3000:]}"
-                )
+                raise RuntimeError(f"{' '.join(command)} {failure}:\n{(stdout + stderr).decode()[-3000:]}")
         finally:
             self.containers.pop(name, None)
             container.stop()
+
+
+def _one_shot_failure(container: DockerContainer) -> str | None:
+    """None once the container's command exited 0; else how it failed. Bounded, unlike
+    testcontainers' wait(): a command that never ends must fail the start, not hold the session."""
+    try:
+        status = container.get_wrapped_container().wait(timeout=ONE_SHOT_TIMEOUT)["StatusCode"]
+    except requests.exceptions.RequestException:  # docker-py's read timeout: still running
+        return f"did not finish within {ONE_SHOT_TIMEOUT}s"
+    return None if status == 0 else f"exited with {status}"
+
+
+def _said(container: DockerContainer, line: str) -> int:
+    """How many times the container's log (both streams, every run of it) holds `line`."""
+    stdout, stderr = container.get_logs()
+    return (stdout + stderr).decode(errors="replace").count(line)
 
 
 def _kafka_settings(advertised: str) -> dict[str, str]:

@@ -13,13 +13,17 @@ as for any testcontainers use. No fixture starts anything until a test asks for 
 """
 
 import functools
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import pytest
 
 from accounts_common.events.topics import ACCOUNT_EVENTS
 from accounts_testkit.accounts import Account, staff_access_token, verified_account
-from accounts_testkit.containers import ContainerStack, engine_problem
+from accounts_testkit.containers import ContainerStack, Images, engine_problem, missing_images
 from accounts_testkit.events import TopicReader
 from accounts_testkit.inbox import Inbox
 
@@ -31,9 +35,37 @@ def accounts_stack() -> Iterator[ContainerStack]:
         pytest.fail(
             f"the accounts stack needs a Docker engine (or Podman's Docker API) at DOCKER_HOST: {problem}"
         )
-    with ContainerStack() as stack:
+    images = Images.from_env()
+    if missing := missing_images(images):  # before any container starts, not minutes into the start
+        pytest.fail(
+            "the accounts stack needs images the engine neither holds nor can pull: "
+            f"{'; '.join(missing)}. Build the accounts images in the accounts repository (docs/testing.md, "
+            "'The stack in other projects' tests'), or name others in ACCOUNTS_<NAME>_IMAGE."
+        )
+    with terminated_as_interrupted(), ContainerStack(images) as stack:
         stack.start_infrastructure().start_services()
         yield stack
+
+
+@contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a timeout's kill) ends the run as Ctrl-C does, through the
+    teardown that removes the stack. Python's default ends the process at once and leaves the
+    containers running: under Podman no Ryuk reaps them. A handler the run set itself is kept."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum} (SIGTERM): removing the accounts stack")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

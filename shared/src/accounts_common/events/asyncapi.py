@@ -5,9 +5,7 @@ import json
 from importlib.resources import files
 from typing import Any
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-
+from accounts_common.events.compatibility import event_spec
 from accounts_common.events.envelope import CONTENT_TYPE
 from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS
 from accounts_common.events.topics import TOPICS, Topic
@@ -30,7 +28,7 @@ ENVELOPE = {
 
 
 def _data_schemas() -> dict[str, Any]:
-    spec = APISpec("events", "1", "3.1.0", plugins=[MarshmallowPlugin()])
+    spec = event_spec("1")
     for name, schema in EVENT_SCHEMAS.items():
         spec.components.schema(f"{name}Data", schema=schema)
     for name, schema in STATE_SCHEMAS.items():

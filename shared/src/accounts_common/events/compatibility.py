@@ -4,7 +4,8 @@ a change from breaking the readers of a published version.
 A change breaks a reader when records written after it fail the reader's schema, or when records
 written before it fail the new schema that readers upgrade to: a removed (or renamed) field, a
 changed type or format, a new value outside an enumeration, a new required field, or a changed
-`x-meaning`. Adding an optional field breaks nobody (readers ignore unknown fields).
+`x-meaning`. Adding an optional field breaks nobody (readers ignore unknown fields), nor naming a
+format that takes every value ever written (`idn-email` for `email`, `uri` for `url`).
 """
 
 import argparse
@@ -15,12 +16,19 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 
 from accounts_common.events.schemas import EVENT_SCHEMAS, STATE_SCHEMAS, EventData
+from accounts_common.textfields import Mailbox
 
 # Every published version of every record value. A breaking change is a new version (docs/events.md).
 SCHEMAS_BY_VERSION: dict[int, dict[str, type[EventData]]] = {1: {**EVENT_SCHEMAS, **STATE_SCHEMAS}}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+COMPONENTS = "#/components/schemas/"
+# A format restated as the JSON Schema format true of every value ever written breaks no reader:
+# `idn-email` for `email` (identity takes internationalised addresses, which `email` refused), `uri`
+# for apispec's `url` (no JSON Schema format: a strict validator refused the schema).
+RESTATED_FORMAT = {"email": "idn-email", "hostname": "idn-hostname", "url": "uri"}
 
 
 def file_name(name: str, version: int) -> str:
@@ -29,12 +37,34 @@ def file_name(name: str, version: int) -> str:
 
 
 def json_schema(name: str, version: int, schema: type[EventData]) -> dict[str, Any]:
-    """The JSON Schema of one version of a record value (for an event: its `data`)."""
-    spec = APISpec("events", str(version), "3.1.0", plugins=[MarshmallowPlugin()])
+    """The JSON Schema of one version of a record value (for an event: its `data`), standing alone:
+    the objects it nests (a video's texts, its renditions) under `$defs`, where its `$ref`s point."""
+    spec = event_spec(str(version))
     spec.components.schema(name, schema=schema)
-    return {"$schema": JSON_SCHEMA_DIALECT, "title": f"{name} v{version}"} | spec.to_dict()["components"][
-        "schemas"
-    ][name]
+    nested = spec.to_dict()["components"]["schemas"]
+    document = {"$schema": JSON_SCHEMA_DIALECT, "title": f"{name} v{version}"} | nested.pop(name)
+    return _refs_to_defs(document | {"$defs": nested} if nested else document)
+
+
+def event_spec(version: str) -> APISpec:
+    """An APISpec for event data schemas, as the JSON Schemas and the AsyncAPI document show them: an
+    address (Mailbox) is an `idn-email`, as identity lets internationalised addresses in; a URL a
+    `uri` (apispec's `url` is no JSON Schema format)."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec("events", version, "3.1.0", plugins=[plugin])
+    plugin.map_to_openapi_type(Mailbox, "string", "idn-email")
+    plugin.map_to_openapi_type(fields.Url, "string", "uri")
+    return spec
+
+
+def _refs_to_defs(value: Any) -> Any:
+    """`value` with apispec's `#/components/schemas/X` references made `#/$defs/X`."""
+    if isinstance(value, dict):
+        return {
+            key: item.replace(COMPONENTS, "#/$defs/", 1) if key == "$ref" else _refs_to_defs(item)
+            for key, item in value.items()
+        }
+    return [_refs_to_defs(item) for item in value] if isinstance(value, list) else value
 
 
 def generated() -> dict[str, dict[str, Any]]:
@@ -59,7 +89,8 @@ def breaking_changes(published: dict[str, Any], changed: dict[str, Any]) -> list
 
 def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     problems = []
-    if not _types(after) <= _types(before) or before.get("format") != after.get("format"):
+    restated = RESTATED_FORMAT.get(before.get("format", "")) == after.get("format")
+    if not _types(after) <= _types(before) or (before.get("format") != after.get("format") and not restated):
         problems.append(f"type changed from {_shown(before)} to {_shown(after)}")
     if "enum" in before and not set(after.get("enum", ())) <= set(before["enum"]):
         problems.append(f"values beyond {before['enum']}")

@@ -106,7 +106,7 @@ class OperatorActionRecorded(EventData):
     )
     action = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z]+(\.[a-z-]+)+\Z"),
+        validate=WholeMatch(r"^[a-z]+(\.[a-z-]+)+$"),
         metadata=meaning("What was done, as `<thing>.<verb>`: staff.role-granted, video.published, …"),
     )
     target = fields.String(

@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from accounts_common.events.base import EventData, meaning
+from accounts_common.textfields import WholeMatch
 
 VIDEO_ID = meaning("The video's id in the catalogue (a UUID that never changes); also the record key.")
 
@@ -26,7 +27,7 @@ class PublishedRendition(EventData):
     size_bytes = fields.Integer(required=True, metadata=meaning("The file's size in bytes."))
     sha256 = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[0-9a-f]{64}\Z"),
+        validate=WholeMatch(r"^[0-9a-f]{64}$"),
         metadata=meaning("SHA-256 of the file's bytes, lower-case hex."),
     )
 

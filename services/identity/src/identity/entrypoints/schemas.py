@@ -236,7 +236,7 @@ class TotpEnrolment(Schema):
 
 
 class TotpCode(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{6}\Z"))
+    code = fields.String(required=True, validate=WholeMatch(r"^[0-9]{6}$"))
 
 
 class RecoveryCodes(Schema):
@@ -290,7 +290,7 @@ class AuditQuery(PageQuery):
     )
     action = fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^[a-z]+(\.[a-z-]+)+\Z"),
+        validate=WholeMatch(r"^[a-z]+(\.[a-z-]+)+$"),
         metadata={"description": "Only this action, e.g. staff.role-granted."},
     )
     since = fields.AwareDateTime(load_default=None, metadata={"description": "From this time on."})
