@@ -11,7 +11,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from accounts_common.textfields import Mailbox
 from accounts_common.web import create_api_app
+from identity.entrypoints.schemas import NormalisedEmail
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,3 +89,29 @@ def test_every_pattern_in_a_request_or_response_schema_is_ecma_262():
         except jsonschema_rs.ValidationError as error:
             refused[where] = f"{pattern}: {str(error).splitlines()[0]}"
     assert refused == {}
+
+
+class Addresses(Schema):
+    recipient = Mailbox()
+    email = NormalisedEmail()
+
+
+def test_an_address_is_an_idn_email_in_the_document():
+    """Identity accepts `josé@bücher.example`, and so do the other services' address fields: a client
+    validating a request against the document must too, so an address is `idn-email` there (`email`
+    is ASCII only), as in the event schemas."""
+    blp = Blueprint("addresses", __name__, url_prefix="/v1")
+
+    @blp.route("/addresses")
+    class AddressesView(MethodView):
+        @blp.arguments(Addresses)
+        @blp.response(204)
+        def post(self, body):  # type: ignore[no-untyped-def]
+            return None
+
+    app = create_api_app("addresses", blueprints=[blp], readiness_checks={})
+    shown = app.test_client().get("/openapi.json").json["components"]["schemas"]["Addresses"]["properties"]
+    assert {name: value["format"] for name, value in shown.items()} == {
+        "recipient": "idn-email",
+        "email": "idn-email",
+    }

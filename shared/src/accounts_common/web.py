@@ -25,6 +25,7 @@ from accounts_common.problems import (
     problem_response,
     validation_errors,
 )
+from accounts_common.textfields import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ def create_api_app(
     )
     app.config.update(config or {})
     api = ProblemApi(app)
+    # An address takes internationalised mailboxes, as identity's sign-ups do: `email` is ASCII only.
+    api.register_field(Mailbox, "string", "idn-email")
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

@@ -26,7 +26,8 @@ class NormalisedEmail(fields.String):
     """An email address, validated and normalised (identity.domain.emails) so one mailbox is one account."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(metadata={"format": "email", "maxLength": 254, "pattern": NOT_SPECIAL_USE}, **kwargs)
+        shown = {"format": "idn-email", "maxLength": 254, "pattern": NOT_SPECIAL_USE}
+        super().__init__(metadata=shown, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
         text = super()._deserialize(value, attr, data, **kwargs)
