@@ -253,6 +253,27 @@ def test_ten_wrong_codes_lock_code_entry_for_a_day_from_the_tenth(make_identity,
     assert right_code_answer(timedelta(hours=48)) == "accepted"
 
 
+def test_a_locked_email_is_told_when_code_entry_opens_again(make_identity, identity_pool, unique_email):
+    """The daily lock is no lock of one code: a new code does not help, so the answer says when entry
+    opens again (Retry-After, and `retry_after` for a page to show), unlike the five tries of a code."""
+    identity = make_identity(resend_cooldown_s=0)
+    shift, real_clock = [timedelta(0)], identity.clock
+    identity.clock = lambda: real_clock() + shift[0]
+    client = create_app(identity).test_client()
+    registration_id = register(client, unique_email)
+    code_locked = code_answers(client, unique_email, registration_id, "000000", 6)[-1]  # a new code helps
+    resend(client, unique_email, registration_id)
+    code_answers(client, unique_email, registration_id, "000000", 4)  # the tenth wrong code locks the email
+    shift[0] = timedelta(hours=1)
+    resend(client, unique_email, registration_id)
+    email_locked = verify(client, unique_email, registration_id, latest_code(identity_pool, unique_email))
+    assert code_locked[1].endswith("code-locked")
+    assert email_locked.status_code == 400 and email_locked.json["type"].endswith("code-locked")
+    wait = int(email_locked.headers["Retry-After"])
+    assert 23 * 3600 - 60 <= wait <= 23 * 3600 + 1 and email_locked.json["retry_after"] == wait
+    assert "try again" in email_locked.json["detail"].lower()
+
+
 def test_a_weak_password_lists_every_broken_rule(client, unique_email):
     response = post_registration(client, unique_email, "short")
     assert response.status_code == 422

@@ -73,12 +73,8 @@ def test_no_live_code_means_invalid_so_a_spent_code_never_works_again():
     assert judge(None, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.INVALID
 
 
-def test_while_guessing_is_locked_even_the_right_code_is_locked():
-    right = stored("123456")
-    assert judge(right, attempt("123456"), now=NOW, max_attempts=5) is CodeOutcome.ACCEPTED
-    locked = judge(right, attempt("123456"), now=NOW, max_attempts=5, guessing_locked=True)
-    assert locked is CodeOutcome.LOCKED
-    assert judge(None, attempt("123456"), now=NOW, max_attempts=5, guessing_locked=True) is CodeOutcome.LOCKED
+# While the email's guessing is locked even the right code is refused: service_layer.codes.judge_attempt
+# (tests/integration/test_identity_signup.py).
 
 
 def failures(times: list[datetime], cap: int = 10) -> GuessLog:

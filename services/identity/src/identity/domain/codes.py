@@ -78,15 +78,8 @@ def judge(
     *,
     now: datetime,
     max_attempts: int,
-    guessing_locked: bool = False,
 ) -> CodeOutcome:
-    """The outcome of one attempt; `stored.attempts` already counts it.
-
-    While `guessing_locked` (too many wrong codes for the email and purpose, across codes) every code
-    is locked, even a right one.
-    """
-    if guessing_locked:
-        return CodeOutcome.LOCKED
+    """The outcome of one attempt; `stored.attempts` already counts it."""
     if stored is None:
         return CodeOutcome.INVALID
     if stored.attempts > max_attempts:

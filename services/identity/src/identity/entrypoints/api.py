@@ -20,7 +20,10 @@ from identity.service_layer.limits import limit_ip
 blp = Blueprint("accounts", __name__, url_prefix="/v1/accounts", description="Sign-up, verification, account")
 
 TOO_MANY = "Too many requests from this address or for this email; see Retry-After"
-CODE_REFUSED = "invalid-code, code-expired or code-locked"
+CODE_REFUSED = (
+    "invalid-code, code-expired or code-locked; while the email's code entry is locked (ten wrong codes "
+    "in a day) code-locked has Retry-After and `retry_after`, the seconds until it opens again"
+)
 
 
 def weak_password(field: str, weak: WeakPassword) -> Problem:

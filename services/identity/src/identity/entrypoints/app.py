@@ -34,6 +34,10 @@ CODE_PROBLEMS = {
     "code-expired": "The code has expired. Ask for a new code.",
     "code-locked": "Too many wrong attempts for this code. Ask for a new code.",
 }
+EMAIL_CODES_LOCKED = (
+    "Too many wrong codes for this email today: no code works until code entry opens again "
+    "(Retry-After, `retry_after` seconds). Try again then."
+)
 
 
 def create_app(identity: Identity | None = None, config: dict[str, Any] | None = None) -> Flask:
@@ -115,7 +119,15 @@ def _rate_limited(error: RateLimited) -> Response:
 
 def _code_rejected(error: CodeRejected) -> Response:
     slug = error.outcome.value
-    return problem_response(400, slug=slug, detail=CODE_PROBLEMS[slug])
+    if error.retry_after_s is None:
+        return problem_response(400, slug=slug, detail=CODE_PROBLEMS[slug])
+    return problem_response(
+        400,
+        slug=slug,
+        detail=EMAIL_CODES_LOCKED,
+        headers={"Retry-After": str(error.retry_after_s)},
+        members={"retry_after": error.retry_after_s},
+    )
 
 
 def _mfa_required(error: MfaRequired) -> Response:

@@ -5,6 +5,7 @@ decoy (stored like a code, matched by none, never mailed), and wrong guesses are
 whether or not it has an account, so no answer tells the two apart.
 """
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,7 @@ from identity.bootstrap import Identity
 from identity.domain import codes
 from identity.domain.codes import CodeOutcome, Purpose, StoredCode
 from identity.service_layer.account_state import record_erasure, record_state
+from identity.service_layer.errors import CodeRejected
 
 SOURCE = "/identity"
 GUESS_WINDOW = timedelta(hours=24)
@@ -38,17 +40,21 @@ def judge_attempt(
     bound_to: str,
     code: str,
 ) -> CodeOutcome:
-    """Judge one counted attempt against the stored code; a failure counts toward the email's daily cap."""
+    """Judge one counted attempt against the stored code; a failure counts toward the email's daily cap.
+    While that cap locks the email's code entry, every code is refused, the right one too, with the
+    time left (CodeRejected): a new code would not help, as it does for one code's five tries."""
     key, now = email_key(app, email), app.clock()
     guesses = code_counters.guess_log(conn, key, purpose)
+    if guesses.locked_until is not None and guesses.locked(now):
+        left = math.ceil((guesses.locked_until - now).total_seconds())
+        raise CodeRejected(CodeOutcome.LOCKED, retry_after_s=max(1, left))
     outcome = codes.judge(
         stored,
         codes.code_mac(app.settings.code_hmac_key, bound_to, purpose, code),
         now=now,
         max_attempts=app.settings.code_max_attempts,
-        guessing_locked=guesses.locked(now),
     )
-    if outcome is not CodeOutcome.ACCEPTED and not guesses.locked(now):
+    if outcome is not CodeOutcome.ACCEPTED:
         cap = app.settings.code_max_failures_per_day
         code_counters.save_guess_log(conn, key, purpose, guesses.after_failure(now, GUESS_WINDOW, cap))
     return outcome

@@ -12,11 +12,13 @@ class WeakPassword(Exception):
 
 
 class CodeRejected(Exception):
-    """The submitted code does not verify; `outcome` says why."""
+    """The submitted code does not verify; `outcome` says why. `retry_after_s`: the email's code entry
+    is locked (too many wrong codes today) for that long, whatever the code."""
 
-    def __init__(self, outcome: CodeOutcome) -> None:
+    def __init__(self, outcome: CodeOutcome, retry_after_s: int | None = None) -> None:
         super().__init__(outcome.value)
         self.outcome = outcome
+        self.retry_after_s = retry_after_s
 
 
 class RateLimited(Exception):
