@@ -61,6 +61,32 @@ def test_a_code_pasted_with_spaces_is_the_code(flow, path, next_page, typed):
     assert identity.calls[-1] == ("code", "123456")
 
 
+class LockedCodeEntry(CodeIdentity):
+    """Identity with the email's code entry locked for 23 hours (ten wrong codes today)."""
+
+    def check(self, code: str, answer: str) -> str:
+        self.calls.append(("code", code))
+        raise ApiError(400, "code-locked", "Too many wrong codes today", members={"retry_after": 23 * 3600})
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Too many wrong codes for this address: no code works for now. Try again in 23 hours."),
+        ("fr", "Trop de codes erronés pour cette adresse : aucun code ne fonctionne pour l’instant. "
+               "Réessayez dans 23 heures."),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(("flow", "path"), [("signup", "/signup/verify"), ("resets", "/password-reset/code")])
+def test_a_locked_code_entry_says_when_to_come_back_not_to_ask_for_a_new_code(flow, path, language, said):
+    client, token = at_code_page(LockedCodeEntry(), flow)
+    page = client.post(
+        path, data={"csrf_token": token, "code": "123456"}, headers={"Accept-Language": language}
+    )
+    assert page.status_code == 400
+    assert said in html.unescape(page.text)
+
+
 @pytest.mark.parametrize(
     ("language", "said", "countdown"),
     [

@@ -1,6 +1,8 @@
 """The services' problems as messages next to the form fields they concern, in the page's language."""
 
-from flask_babel import gettext, lazy_gettext
+from datetime import timedelta
+
+from flask_babel import format_timedelta, gettext, lazy_gettext
 
 from portal.adapters.http import ApiError
 
@@ -81,6 +83,8 @@ def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list
 
     A message about anything the form does not show goes to the top of the form.
     """
+    if (locked := _code_entry_locked(error)) is not None:
+        return {form_fields.get("code", FORM): [locked]}
     known = _problem_messages()
     if error.slug in known:
         field, message = known[error.slug]
@@ -91,6 +95,17 @@ def field_errors(error: ApiError, form_fields: dict[str, str]) -> dict[str, list
         shown = errors.setdefault(form_fields.get(name, FORM), [])
         shown.extend(message for message in dict.fromkeys(translated) if message not in shown)
     return errors or {FORM: [gettext("The request could not be completed. Check the form and try again.")]}
+
+
+def _code_entry_locked(error: ApiError) -> str | None:
+    """For the email's code entry locked for the day (a new code would not help): when to come back."""
+    wait = error.members.get("retry_after")
+    if error.slug != "code-locked" or not isinstance(wait, int) or wait <= 0:
+        return None
+    when = format_timedelta(timedelta(seconds=wait), threshold=1, add_direction=True)
+    return gettext(
+        "Too many wrong codes for this address: no code works for now. Try again %(when)s.", when=when
+    )
 
 
 def _plain_message(field: str, message: str) -> str:
