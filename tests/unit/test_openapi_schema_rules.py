@@ -5,6 +5,7 @@ can read (ECMA-262)."""
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 import jsonschema_rs
 from flask.views import MethodView
@@ -47,22 +48,23 @@ class Window(Schema):
             raise ValidationError("both or neither")
 
 
-def test_the_document_carries_each_schemas_rules():
-    blp = Blueprint("windows", __name__, url_prefix="/v1")
+def documented(schema: type[Schema]) -> dict[str, Any]:
+    """The schema as the OpenAPI document of an app taking it as a request body shows it."""
+    blp = Blueprint("things", __name__, url_prefix="/v1")
 
-    @blp.route("/windows")
-    class Windows(MethodView):
-        @blp.arguments(Window)
+    @blp.route("/things")
+    class Things(MethodView):
+        @blp.arguments(schema)
         @blp.response(204)
         def post(self, body):  # type: ignore[no-untyped-def]
             return None
 
-    app = create_api_app("rules", blueprints=[blp], readiness_checks={})
-    document = app.test_client().get("/openapi.json").json
-    assert (
-        document["components"]["schemas"]["Window"]["dependentRequired"]
-        == Window.JSON_SCHEMA_RULES["dependentRequired"]
-    )
+    app = create_api_app("things", blueprints=[blp], readiness_checks={})
+    return dict(app.test_client().get("/openapi.json").json["components"]["schemas"][schema.__name__])
+
+
+def test_the_document_carries_each_schemas_rules():
+    assert documented(Window)["dependentRequired"] == Window.JSON_SCHEMA_RULES["dependentRequired"]
 
 
 def patterns(field: fields.Field) -> list[str]:
@@ -100,17 +102,7 @@ def test_an_address_is_an_idn_email_in_the_document():
     """Identity accepts `josé@bücher.example`, and so do the other services' address fields: a client
     validating a request against the document must too, so an address is `idn-email` there (`email`
     is ASCII only), as in the event schemas."""
-    blp = Blueprint("addresses", __name__, url_prefix="/v1")
-
-    @blp.route("/addresses")
-    class AddressesView(MethodView):
-        @blp.arguments(Addresses)
-        @blp.response(204)
-        def post(self, body):  # type: ignore[no-untyped-def]
-            return None
-
-    app = create_api_app("addresses", blueprints=[blp], readiness_checks={})
-    shown = app.test_client().get("/openapi.json").json["components"]["schemas"]["Addresses"]["properties"]
+    shown = documented(Addresses)["properties"]
     assert {name: value["format"] for name, value in shown.items()} == {
         "recipient": "idn-email",
         "email": "idn-email",
