@@ -83,7 +83,14 @@ def test_a_login_code_identity_does_not_answer_keeps_the_code_page_and_the_login
     assert client.get("/login/code").status_code == 200, "the login under way goes on once identity is back"
 
 
-class TwoStepLoginGoneAfterTheCode(FakeTwoStepLogin):
+class GoneOnceItAnswered:
+    """Identity that stops answering once it has answered the step that logs in (`me` is asked next)."""
+
+    def me(self, token: str) -> dict[str, object]:
+        raise ServiceUnavailable("identity", "connection refused")
+
+
+class TwoStepLoginGoneAfterTheCode(GoneOnceItAnswered, FakeTwoStepLogin):
     """Identity taking the code (spent now: it is refused if sent again) and answering with a token,
     then not answering."""
 
@@ -95,9 +102,6 @@ class TwoStepLoginGoneAfterTheCode(FakeTwoStepLogin):
             "roles": ["support"],
         }
         return jwt.encode(claims, "identity's own key, which the portal does not hold", algorithm="HS256")
-
-    def me(self, token: str) -> dict[str, object]:
-        raise ServiceUnavailable("identity", "connection refused")
 
 
 def test_a_login_whose_code_identity_took_is_signed_in_though_identity_stops_answering_right_after():
@@ -112,12 +116,9 @@ def test_a_login_whose_code_identity_took_is_signed_in_though_identity_stops_ans
     assert [call[0] for call in identity.calls].count("log_in_with_challenge") == 1
 
 
-class IdentityGoneAfterTheSignupCode(CodeIdentity):
+class IdentityGoneAfterTheSignupCode(GoneOnceItAnswered, CodeIdentity):
     """Identity verifying the registration's code (the account is created, the code spent), then not
     answering."""
-
-    def me(self, token: str) -> dict[str, str]:
-        raise ServiceUnavailable("identity", "connection refused")
 
 
 def test_an_account_verified_is_signed_in_though_identity_stops_answering_right_after():
