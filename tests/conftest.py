@@ -42,8 +42,10 @@ from accounts_common.events.topics import (
     ensure_topics,
 )
 from accounts_testkit.containers import ContainerStack, engine_problem
+from identity.migrations import IDENTITY_MIGRATIONS
+from mailer.migrations import MAILER_MIGRATIONS
 from tests.support.inbox import Inbox
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server, s3_server
 from tests.support.sink import PrivateSink
 
@@ -286,14 +288,15 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         "MAILER_CONSUMER_GROUP": mailer_group,
         "IDENTITY_AUDIT_CONSUMER_GROUP": audit_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "IDENTITY_DATABASE_URL": fresh_database(infra, "e2e_identity"),
-        "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer"),
+        # Migrated in this process (3.4-4.0 s less CPU than four `<service> migrate` commands): the
+        # commands run for the e2e tests' private identity and mailer (tests/support/staff.py,
+        # tests/e2e/conftest.py) and their catalogues and newsletter.
+        "IDENTITY_DATABASE_URL": migrated_database(infra, "e2e_identity", IDENTITY_MIGRATIONS),
+        "MAILER_DATABASE_URL": migrated_database(infra, "e2e_mailer", MAILER_MIGRATIONS),
         "SMTP_HOST": infra.smtp_host,
         "SMTP_PORT": str(infra.smtp_port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("prometheus")),
     }
-    run_once(["identity", "migrate"], env)
-    run_once(["mailer", "migrate"], env)
     worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
     env["IDENTITY_RELAY_METRICS_PORT"] = str(free_port())
