@@ -16,6 +16,7 @@ when it starts and deleted when the session ends.
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,10 @@ from accounts_common.events.topics import (
     ensure_topics,
 )
 from accounts_testkit.containers import ContainerStack, engine_problem
+from identity.migrations import IDENTITY_MIGRATIONS
+from mailer.migrations import MAILER_MIGRATIONS
 from tests.support.inbox import Inbox
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server, s3_server
 from tests.support.sink import PrivateSink
 
@@ -157,6 +160,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 RUN_ID = uuid.uuid4().hex[:8]
 _created_databases: list[str] = []
+# Connections that drop the run's databases at its end, per test process (three under `make test`):
+# well within PostgreSQL's max_connections (100 by default).
+DROPPING_CONNECTIONS = 16
 
 
 def fresh_database(infra: Infra, name: str) -> str:
@@ -203,9 +209,16 @@ def database_fixtures(name: str, *migration_sets: MigrationSet, scope: str = "se
 
 
 def _drop_databases(infra: Infra) -> None:
-    with psycopg.connect(infra.postgres, autocommit=True) as conn:
-        for database in _created_databases:
+    """Side by side, each on a connection of its own: DROP DATABASE waits for a checkpoint (PostgreSQL
+    15), and drops that wait together share one. One after another, the 17 databases of a run of five
+    integration modules took 20-26 s at the end of its session; 16 at a time, 3.3-3.5 s."""
+
+    def drop(database: str) -> None:
+        with psycopg.connect(infra.postgres, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+    with ThreadPoolExecutor(max_workers=DROPPING_CONNECTIONS) as dropping:
+        list(dropping.map(drop, _created_databases))
 
 
 @pytest.fixture
@@ -275,14 +288,15 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         "MAILER_CONSUMER_GROUP": mailer_group,
         "IDENTITY_AUDIT_CONSUMER_GROUP": audit_group,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "IDENTITY_DATABASE_URL": fresh_database(infra, "e2e_identity"),
-        "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer"),
+        # Migrated in this process (3.4-4.0 s less CPU than four `<service> migrate` commands): the
+        # commands run for the e2e tests' private identity and mailer (tests/support/staff.py,
+        # tests/e2e/conftest.py) and their catalogues and newsletter.
+        "IDENTITY_DATABASE_URL": migrated_database(infra, "e2e_identity", IDENTITY_MIGRATIONS),
+        "MAILER_DATABASE_URL": migrated_database(infra, "e2e_mailer", MAILER_MIGRATIONS),
         "SMTP_HOST": infra.smtp_host,
         "SMTP_PORT": str(infra.smtp_port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("prometheus")),
     }
-    run_once(["identity", "migrate"], env)
-    run_once(["mailer", "migrate"], env)
     worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())
     env["IDENTITY_RELAY_METRICS_PORT"] = str(free_port())

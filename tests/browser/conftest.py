@@ -16,10 +16,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from accounts_common.db import MigrationSet
 from accounts_common.events import Topic, dead_letter_topic
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.domain.videos import NewRendition
-from tests.conftest import RUN_ID, Infra, Stack, fresh_database, fresh_topics
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from newsletter.migrations import NEWSLETTER_MIGRATIONS
+from tests.conftest import RUN_ID, Infra, Stack, fresh_topics, migrated_database
 from tests.e2e.conftest import stack_staff_header
 from tests.support.browser import (
     ARTIFACTS,
@@ -32,7 +35,7 @@ from tests.support.browser import (
     launch,
 )
 from tests.support.http import call
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
 
 PASSWORD = "Correct-Horse-9!"
 SAMPLE_ENCODING = NewRendition("720p MP4", "mp4", "h264", 1280, 720, 1_000_000, "summit.mp4")
@@ -63,21 +66,23 @@ class SampleVideo:
     title_fr: str = ""
 
 
-def service_env(infra: Infra, stack: Stack, prefix: str, group: str) -> dict[str, str]:
+def service_env(
+    infra: Infra, stack: Stack, prefix: str, group: str, migrations: MigrationSet
+) -> dict[str, str]:
     """What the catalogue and the newsletter share: Kafka and the stack's topics, identity's keys, their
-    own database and group (and its dead-letter topic)."""
+    own database (migrated in this process, as the stack's: see tests/conftest.py) and group (and its
+    dead-letter topic)."""
     fresh_topics(infra, Topic(dead_letter_topic(group), partitions=1))
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         f"{prefix}_TOPIC_PREFIX": stack.topic_prefix,
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
-        f"{prefix}_DATABASE_URL": fresh_database(infra, f"browser_{prefix.lower()}"),
+        f"{prefix}_DATABASE_URL": migrated_database(infra, f"browser_{prefix.lower()}", migrations),
         f"{prefix}_CONSUMER_GROUP": group,
     }
 
 
 def run_web_and_worker(name: str, env: dict[str, str], logs: Path) -> tuple[str, list[ServiceProcess]]:
-    run_once([name, "migrate"], env)
     port = free_port()
     env = {f"{name.upper()}_PUBLIC_URL": f"http://127.0.0.1:{port}", **env}
     web = ServiceProcess(f"{name}-web", [name, "web", "--port", str(port)], env, logs).start()
@@ -99,7 +104,7 @@ def catalogue(
     render_thumbnail(media / "summit.jpg", "testsrc2")
     content = (media / "summit.mp4").read_bytes()
     env = {
-        **service_env(infra, stack, "CATALOGUE", f"catalogue-browser-{RUN_ID}"),
+        **service_env(infra, stack, "CATALOGUE", f"catalogue-browser-{RUN_ID}", CATALOGUE_MIGRATIONS),
         "CATALOGUE_STORAGE_ROOT": str(media),
         "CATALOGUE_UPLOAD_ROOT": str(tmp_path_factory.mktemp("catalogue-uploads")),
         "CATALOGUE_DOWNLOAD_LINK_KEY": secrets.token_urlsafe(32),
@@ -156,7 +161,7 @@ def newsletter_url(
 ) -> Iterator[str]:
     """The running newsletter's URL."""
     env = {
-        **service_env(infra, stack, "NEWSLETTER", f"newsletter-browser-{RUN_ID}"),
+        **service_env(infra, stack, "NEWSLETTER", f"newsletter-browser-{RUN_ID}", NEWSLETTER_MIGRATIONS),
         "NEWSLETTER_UNSUBSCRIBE_KEY": secrets.token_urlsafe(32),
         "PORTAL_URL": f"http://127.0.0.1:{portal_port}",
         "NEWSLETTER_WORKER_METRICS_PORT": str(free_port()),
