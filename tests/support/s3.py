@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 
-from catalogue.adapters.storage import s3_config
+from catalogue.adapters.s3 import s3_config
 from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,13 +17,13 @@ from botocore.config import Config
 
 from accounts_common.db import create_pool
 from catalogue import samples
+from catalogue.adapters.s3 import s3_config
 from catalogue.adapters.storage import (
     LocalStorage,
     MissingFile,
     S3Storage,
     UnsafeKey,
     open_storage,
-    s3_config,
 )
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS

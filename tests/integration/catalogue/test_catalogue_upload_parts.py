@@ -21,7 +21,8 @@ from botocore.config import Config
 from flask import Flask
 from tusclient import client as tus
 
-from catalogue.adapters.storage import S3Storage, StorageUnavailable, s3_config
+from catalogue.adapters.s3 import s3_config
+from catalogue.adapters.storage import S3Storage, StorageUnavailable
 from catalogue.adapters.upload_locks import lock_key, pg_lock
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
 from catalogue.entrypoints.app import create_app

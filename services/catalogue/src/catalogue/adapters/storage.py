@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from catalogue.adapters.disk import full_is_refused
+from catalogue.adapters.s3 import s3_client
 
 CHECKSUM_CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 255  # of each part of a key: what file systems take as one name
@@ -63,6 +64,10 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the file, if there is one."""
+        ...
+
+    def delete_folder(self, key: str) -> None:
+        """Remove every file under `key/`, if there are any."""
         ...
 
 
@@ -176,6 +181,11 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
+    def delete_folder(self, key: str) -> None:
+        folder = self.path(key)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+
     def write(self, key: str, data: bytes) -> None:
         """Store `data` under `key` (the seed and tests)."""
         self.put(key, io.BytesIO(data))
@@ -221,6 +231,17 @@ class S3Storage:
             self.client.delete_object(Bucket=self.bucket, Key=object_key)
         except (BotoCoreError, ClientError) as error:
             raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
+
+    def delete_folder(self, key: str) -> None:
+        prefix = self.object_key(key) + "/"
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                for item in page.get("Contents", []):
+                    self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+        except (BotoCoreError, ClientError) as error:
+            raise StorageUnavailable(f"s3://{self.bucket}/{prefix}: {error}") from error
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
@@ -274,27 +295,6 @@ class S3Storage:
             raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
         except BotoCoreError as error:
             raise StorageUnavailable(f"s3://{self.bucket}/{object_key}: {error}") from error
-
-
-def s3_client() -> Any:
-    import boto3
-
-    return boto3.client("s3", config=s3_config())
-
-
-def s3_config() -> Any:
-    """What works with every S3-compatible server (S3Proxy, MinIO, Ceph), not only AWS: path-style
-    addresses without per-bucket DNS names (AWS_S3_ADDRESSING_STYLE=virtual for stores that require
-    the other), and checksum headers only where the API requires them (boto3's default CRC32 headers
-    on every upload are refused by S3Proxy: NotImplemented)."""
-    from botocore.config import Config
-
-    return Config(
-        s3={"addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "path")},
-        retries={"mode": "standard"},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
 
 
 class S3Reader(io.RawIOBase):
