@@ -54,9 +54,12 @@ def video_revision_field() -> fields.Integer:
 
 def is_newer(video_revision: int | None, applied: int | None) -> bool:
     """Whether a video event numbered `video_revision` is to be applied over what a consumer kept from
-    the event numbered `applied`: when its number is higher. An event without one (written before the
-    catalogue numbered them), or nothing kept from a numbered one, is applied as it comes."""
-    return video_revision is None or applied is None or video_revision > applied
+    the event numbered `applied`: when its number is higher, or nothing was kept from a numbered one.
+    An event without one was written before the catalogue numbered them: older than any numbered event
+    of the video, it is applied only while none was."""
+    if applied is None:
+        return True
+    return video_revision is not None and video_revision > applied
 
 
 class VideoPublished(EventData):
