@@ -33,12 +33,14 @@ class PublishedRendition(EventData):
 
 
 def texts_revision_field(text: str, **kwargs: Any) -> fields.Integer:
-    """A video's texts revision: the catalogue counts each change of its titles and descriptions."""
+    """A video's texts revision: the catalogue numbers each change of its titles and descriptions."""
     return fields.Integer(strict=True, validate=validate.Range(min=0), metadata=meaning(text), **kwargs)
 
 
 def video_revision_field() -> fields.Integer:
-    """The number that orders all of a video's events (optional: absent from events written before it)."""
+    """The number that orders all of a video's events (optional: absent from events written before it).
+    Its meaning, part of v1's contract, stays as written: the catalogue's numbers are no longer
+    consecutive counts (docs/events.md, "Ordering a video's events"), but a later event's is higher."""
     return fields.Integer(
         strict=True,
         validate=validate.Range(min=1),
