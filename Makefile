@@ -87,8 +87,8 @@ chaos: install ## Break things mid-signup-burst on a private stack and print the
 backup: install ## Base backup of the local PostgreSQL (WAL archived from its next start); in .state/postgres/backups
 	$(VENV)/bin/python deploy/local/backup.py backup
 
-restore: install ## Stop the local PostgreSQL, restore the newest base backup plus archived WAL (BASE=name for another)
-	$(VENV)/bin/python deploy/local/backup.py restore $(BASE)
+restore: install ## Stop the local PostgreSQL, restore the newest base backup plus archived WAL (BASE=name for another; refused while sessions are connected, FORCE=1 to cut them off)
+	$(VENV)/bin/python deploy/local/backup.py restore $(if $(FORCE),--force) $(BASE)
 
 backup-drill: install ## Back up a private cluster, write, destroy its disk, restore; print lost, RPO, RTO
 	$(VENV)/bin/python deploy/local/backup.py drill

@@ -1,7 +1,9 @@
 """Backups of the local PostgreSQL cluster: a base backup plus the archived WAL, and the drill.
 
     python deploy/local/backup.py backup            (make backup)
-    python deploy/local/backup.py restore [BASE]    (make restore: the newest base backup by default)
+    python deploy/local/backup.py restore [--force] [BASE]
+                                                    (make restore: the newest base backup by default;
+                                                    refused while sessions are connected, unless forced)
     python deploy/local/backup.py drill             (make backup-drill: a private cluster, never make run's)
 
 pg_basebackup and WAL archiving (archive_command copying each finished segment, archive_timeout
@@ -192,7 +194,36 @@ def prune_archive(archive: Path, oldest_base: Path) -> None:
     run_as_postgres(bindir() / "pg_archivecleanup", archive, first_segment)
 
 
-def restore(name: str | None) -> None:
+def connected(port: int) -> list[str]:
+    """The client sessions connected to the cluster on `port`, but this one: "database: application
+    from address (pid N)", one each."""
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    with psycopg.connect(url, application_name="restore") as conn:
+        rows = conn.execute(
+            """SELECT datname, coalesce(nullif(application_name, ''), 'a client without a name'),
+                      coalesce(host(client_addr), 'the local socket'), pid
+               FROM pg_stat_activity
+               WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+               ORDER BY datname, application_name, pid"""
+        ).fetchall()
+    return [f"{name}: {application} from {address} (pid {pid})" for name, application, address, pid in rows]
+
+
+def refuse_while_connected(port: int) -> None:
+    """Stop before anything is changed while sessions are connected: the restore would cut them off
+    mid-write, and what a service wrote after the restore point would be lost without it knowing."""
+    sessions = connected(port)
+    if sessions:
+        raise SystemExit(
+            f"restore: refused, {len(sessions)} session{'s' if len(sessions) > 1 else ''} connected to the"
+            " cluster it restores:\n  " + "\n  ".join(sessions) + "\n"
+            "stop them first (make run: Ctrl-C; else every service process: web, relays, workers; a"
+            " session's process: pg_terminate_backend(pid) ends it), or restore anyway, cutting them off:"
+            " make restore FORCE=1"
+        )
+
+
+def restore(name: str | None, force: bool = False) -> None:
     data, port = local_cluster()
     bases = data.parent / "backups" / "base"
     # Only a folder pg_basebackup wrote, by its name: BASE=.. must not restore the backups folder.
@@ -202,6 +233,8 @@ def restore(name: str | None) -> None:
     if base is None:
         known = ", ".join(c.name for c in candidates) or "none yet (make backup)"
         raise SystemExit(f"restore: no base backup {name or ''} in {bases}; there: {known}")
+    if not force:
+        refuse_while_connected(port)
     archive = data.parent / "backups" / "wal"
     started = time.monotonic()
     postgres_sh("stop")
@@ -331,12 +364,15 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("backup", help="a base backup of make run's cluster (WAL archived continuously)")
     restore_parser = commands.add_parser("restore", help="make run's cluster back from a base backup and WAL")
     restore_parser.add_argument("base", nargs="?", help="a folder name under backups/base (default: newest)")
+    restore_parser.add_argument(
+        "--force", action="store_true", help="restore even while sessions are connected (they are cut off)"
+    )
     commands.add_parser("drill", help="backup, writes, loss and restore of a private cluster; exit 1 on loss")
     args = parser.parse_args(argv)
     if args.command == "backup":
         backup()
     elif args.command == "restore":
-        restore(args.base)
+        restore(args.base, force=args.force)
     else:
         sys.exit(drill())
 

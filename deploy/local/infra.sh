@@ -7,6 +7,8 @@
 # `up` starts whatever is not running yet and prints what it started to stdout as
 # component names (one line: "postgres kafka smtp-sink s3proxy"), so a caller can stop only those;
 # failing or interrupted before the end, it stops them itself and prints nothing.
+# `down [component…]` stops them (all by default): one that does not stop does not keep the others
+# running, and `down` then exits 1 naming it.
 # `env` prints the variables that point the services and the tests at it.
 set -euo pipefail
 
@@ -23,7 +25,8 @@ UP_DONE=""
 stop_unfinished_up() {
     if [[ -z $UP_DONE && ${#STARTED[@]} -gt 0 ]]; then
         log "stopping what this start began: ${STARTED[*]}" >&2
-        cmd_down "${STARTED[@]}" >&2
+        # What did not stop is named; `up` fails with its own status either way.
+        cmd_down "${STARTED[@]}" >&2 || :
     fi
 }
 
@@ -42,12 +45,17 @@ cmd_up() {
     echo "${STARTED[*]:-}"
 }
 
+# Stops each component, one failing included, then fails naming those that did not stop.
 cmd_down() {
-    local components=("$@")
+    local components=("$@") failed=()
     [[ ${#components[@]} -gt 0 ]] || components=("${COMPONENTS[@]}")
     for component in "${components[@]}"; do
-        bash "$(script "$component")" stop || true
+        bash "$(script "$component")" stop || failed+=("$component")
     done
+    if [[ ${#failed[@]} -gt 0 ]]; then
+        log "did not stop: ${failed[*]} (the messages above say why)" >&2
+        return 1
+    fi
 }
 
 cmd_status() {

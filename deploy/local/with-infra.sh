@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command with the local infrastructure up and its variables exported
 # (deploy/local/infra.sh env). What this script started it stops again afterwards;
-# what was already running stays running. Exits with the command's status.
+# what was already running stays running. Exits with the command's status, or 1 when the command
+# succeeded but something this script started did not stop (infra.sh down names it).
 #
 #   deploy/local/with-infra.sh COMMAND [ARG…]
 set -euo pipefail
@@ -13,10 +14,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 started="$(bash "$SCRIPT_DIR/infra.sh" up)"
 stop_started() {
+    local status=$?
     if [[ -n $started ]]; then
         # shellcheck disable=SC2086 # one word per component
-        bash "$SCRIPT_DIR/infra.sh" down $started >&2
+        bash "$SCRIPT_DIR/infra.sh" down $started >&2 || status=$((status == 0 ? 1 : status))
     fi
+    exit "$status"
 }
 trap stop_started EXIT
 

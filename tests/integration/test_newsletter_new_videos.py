@@ -259,3 +259,27 @@ def test_a_publication_arriving_after_a_later_withdrawal_or_again_leaves_the_dra
     # Published again (7): listed again.
     consume(published(summit, "Summit, day two", "Sommet, jour deux", revision=2, video_revision=7))
     assert listed() == [f"- [Summit, day two]({PORTAL}/videos/{summit})"]
+
+
+def test_an_unnumbered_event_arriving_after_a_numbered_one_changes_nothing(
+    consume, newsletter_client, newsletter_editor
+):
+    """Events written before the catalogue numbered them are older than any numbered one of the video:
+    an old publication replayed after a numbered withdrawal does not list the video again, nor an old
+    withdrawal replayed after a numbered publication take it out."""
+    summit, press = uuid.uuid4(), uuid.uuid4()
+
+    def listed(video_id: uuid.UUID) -> list[str]:
+        drafts = new_videos_drafts(newsletter_client, newsletter_editor)
+        lines = drafts[0]["body"]["en"].splitlines() if drafts else []
+        return [line for line in lines if f"/videos/{video_id})" in line]
+
+    consume(published(summit, "Summit", "Sommet"))  # before the numbering: followed as it comes
+    assert listed(summit) == [f"- [Summit]({PORTAL}/videos/{summit})"]
+    consume(unpublished(summit, video_revision=5))
+    consume(published(summit, "Summit", "Sommet"))  # an older one, dead-lettered then, replayed now
+    assert listed(summit) == []
+
+    consume(published(press, "Press", "Presse", revision=0, video_revision=8))
+    consume(unpublished(press))  # an old withdrawal, replayed
+    assert listed(press) == [f"- [Press]({PORTAL}/videos/{press})"]

@@ -140,10 +140,11 @@ def test_a_video_event_may_leave_out_its_video_revision_but_not_carry_a_bad_one(
             validate_data(event_type, {**data, "video_revision": revision})
 
 
-def test_a_video_event_is_newer_when_its_number_is_higher_or_either_number_is_unknown():
+def test_a_video_event_is_newer_when_its_number_is_higher_or_none_numbered_was_applied():
     assert is_newer(3, 2) and is_newer(1, None)
     assert not is_newer(2, 2) and not is_newer(1, 2)
-    assert is_newer(None, 5) and is_newer(None, None)  # from before the numbering: applied as it comes
+    assert is_newer(None, None)  # from before the numbering, none numbered applied yet: as it comes
+    assert not is_newer(None, 5)  # from before the numbering: older than any numbered event
 
 
 # A video's events as the catalogue writes them: published, retitled, withdrawn, published again,

@@ -189,7 +189,7 @@ def test_a_withdrawn_videos_publication_replayed_late_leaves_it_out_of_the_draft
     assert video["id"] not in str(draft["body"]), "the withdrawn video is back in the draft"
     assert word not in str(draft["body"])
     revisions = [event["data"].get("video_revision") for event in video_events(catalogue_db, video["id"])]
-    assert revisions == [1, 2]
+    assert len(revisions) == 2 and revisions[0] < revisions[1]
 
 
 def marker(infra: Infra, chain: Chain, key: str, client, editor_header: dict[str, str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]

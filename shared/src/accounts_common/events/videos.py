@@ -33,12 +33,14 @@ class PublishedRendition(EventData):
 
 
 def texts_revision_field(text: str, **kwargs: Any) -> fields.Integer:
-    """A video's texts revision: the catalogue counts each change of its titles and descriptions."""
+    """A video's texts revision: the catalogue numbers each change of its titles and descriptions."""
     return fields.Integer(strict=True, validate=validate.Range(min=0), metadata=meaning(text), **kwargs)
 
 
 def video_revision_field() -> fields.Integer:
-    """The number that orders all of a video's events (optional: absent from events written before it)."""
+    """The number that orders all of a video's events (optional: absent from events written before it).
+    Its meaning, part of v1's contract, stays as written: the catalogue's numbers are no longer
+    consecutive counts (docs/events.md, "Ordering a video's events"), but a later event's is higher."""
     return fields.Integer(
         strict=True,
         validate=validate.Range(min=1),
@@ -54,9 +56,12 @@ def video_revision_field() -> fields.Integer:
 
 def is_newer(video_revision: int | None, applied: int | None) -> bool:
     """Whether a video event numbered `video_revision` is to be applied over what a consumer kept from
-    the event numbered `applied`: when its number is higher. An event without one (written before the
-    catalogue numbered them), or nothing kept from a numbered one, is applied as it comes."""
-    return video_revision is None or applied is None or video_revision > applied
+    the event numbered `applied`: when its number is higher, or nothing was kept from a numbered one.
+    An event without one was written before the catalogue numbered them: older than any numbered event
+    of the video, it is applied only while none was."""
+    if applied is None:
+        return True
+    return video_revision is not None and video_revision > applied
 
 
 class VideoPublished(EventData):

@@ -230,11 +230,21 @@ def set_status(
     )
 
 
+def next_revision(column: str) -> str:
+    """SQL for the next value of one of a video's revision columns (video_revision, texts_revision):
+    above the one before it, and never below the transaction's time in microseconds since 1970. So the
+    numbers keep rising across a restore of the database, which takes the columns back while consumers
+    keep the numbers they applied since: those issued after it exceed those issued before it as long as
+    the clock moves forward. About 1.8e15 today, below 2^53: exact as a JavaScript number too."""
+    return f"greatest({column} + 1, floor(extract(epoch FROM now()) * 1000000)::bigint)"
+
+
 def count_event(conn: psycopg.Connection, video_id: UUID) -> int:
-    """Count one more event about the video, in the caller's transaction (which holds or made its row):
-    the event's video_revision, higher than any before it."""
+    """Number one more event about the video, in the caller's transaction (which holds or made its
+    row): the event's video_revision, higher than any before it, a restore between them included."""
     row = conn.execute(
-        "UPDATE videos SET video_revision = video_revision + 1 WHERE id = %s RETURNING video_revision",
+        f"UPDATE videos SET video_revision = {next_revision('video_revision')} WHERE id = %s"
+        " RETURNING video_revision",
         (video_id,),
     ).fetchone()
     assert row is not None  # locked, or inserted, by the caller's transaction
@@ -256,11 +266,11 @@ EDITABLE = (
 def update_metadata(
     conn: psycopg.Connection, video_id: UUID, changes: dict[str, Any], *, texts_changed: bool = False
 ) -> None:
-    """Change some of the EDITABLE columns; with `texts_changed`, count a new revision of the texts."""
+    """Change some of the EDITABLE columns; with `texts_changed`, number a new revision of the texts."""
     names = [name for name in EDITABLE if name in changes]
     assignments = [f"{name} = %({name})s" for name in names]
     if texts_changed:
-        assignments.append("texts_revision = texts_revision + 1")
+        assignments.append(f"texts_revision = {next_revision('texts_revision')}")
     if assignments:
         conn.execute(
             f"UPDATE videos SET {', '.join(assignments)} WHERE id = %(id)s", {**changes, "id": video_id}

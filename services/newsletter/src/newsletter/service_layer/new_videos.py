@@ -7,8 +7,9 @@ per video (adapters.video_titles): an older event arriving late never brings an 
 the video_revision of the newest publication or withdrawal followed (adapters.video_publications): an
 older one arriving late (a dead letter replayed, a redelivery) adds or removes nothing, so a withdrawn
 video stays out; of an older VideoPublished, only titles newer than those kept are taken. Events from
-before the catalogue numbered them are followed as they come. The draft only ever stays a draft: an
-editor reads it, rewrites what they like and sends it, as any issue.
+before the catalogue numbered them are followed as they come until a numbered one was: then they are
+older, and add or remove nothing. The draft only ever stays a draft: an editor reads it, rewrites what
+they like and sends it, as any issue.
 """
 
 import uuid
@@ -56,13 +57,12 @@ def video_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
 
 def newest_publication(conn: psycopg.Connection, video_id: UUID, video_revision: int | None) -> bool:
     """Whether a VideoPublished or VideoUnpublished numbered `video_revision` is newer than those followed
-    for the video, in the caller's transaction: then it is the newest followed. One without a number is
-    followed as it comes (written before the catalogue numbered them)."""
-    if video_revision is None:
-        return True
+    for the video, in the caller's transaction: then it is the newest followed. One without a number
+    (written before the catalogue numbered them) is followed only while no numbered one was."""
     if not is_newer(video_revision, video_publications.locked(conn, video_id)):
         return False
-    video_publications.keep(conn, video_id, video_revision)
+    if video_revision is not None:
+        video_publications.keep(conn, video_id, video_revision)
     return True
 
 
