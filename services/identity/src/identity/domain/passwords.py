@@ -12,6 +12,27 @@ TOO_COMMON = "This password is too common; choose another."
 MAX_PASSWORD_LENGTH = 128  # every profile's upper bound; longer is refused, never truncated
 
 
+@dataclass(frozen=True)
+class Password:
+    """A password as identity received it. `prepared` is what the policy checks, argon2 hashes and a
+    login compares: the password in Unicode NFC, as RFC 8265's OpaqueString prepares it, so "é" typed
+    as one character (most keyboards) or as "e" and a combining accent (some keyboards, macOS pastes)
+    is one password. Kept out of `repr`, so no log or traceback shows it."""
+
+    typed: str = field(repr=False)
+
+    @property
+    def prepared(self) -> str:
+        return unicodedata.normalize("NFC", self.typed)
+
+    def forms(self) -> tuple[str, ...]:
+        """What a login compares with the stored hash, in turn: the prepared form, then, when it is
+        not the same, the password as typed, which a hash made before identity prepared passwords may
+        be of. Which forms are tried depends on the password alone, never on the account."""
+        prepared = self.prepared
+        return (prepared,) if prepared == self.typed else (prepared, self.typed)
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     """The shipped list of common and breached passwords (lower-case), read once per process."""
