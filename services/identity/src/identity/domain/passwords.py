@@ -15,9 +15,9 @@ MAX_PASSWORD_LENGTH = 128  # every profile's upper bound; longer is refused, nev
 @dataclass(frozen=True)
 class Password:
     """A password as identity received it. `prepared` is what the policy checks, argon2 hashes and a
-    login compares: the password in Unicode NFC, as RFC 8265's OpaqueString prepares it, so "é" typed
-    as one character (most keyboards) or as "e" and a combining accent (some keyboards, macOS pastes)
-    is one password. Kept out of `repr`, so no log or traceback shows it."""
+    login compares: the password in Unicode NFC (the normalisation of RFC 8265's OpaqueString), so
+    "é" typed as one character (most keyboards) or as "e" and a combining accent (some keyboards,
+    macOS pastes) is one password. Kept out of `repr`, so no log or traceback shows it."""
 
     typed: str = field(repr=False)
 
