@@ -26,11 +26,13 @@ class Password:
         return unicodedata.normalize("NFC", self.typed)
 
     def forms(self) -> tuple[str, ...]:
-        """What a login compares with the stored hash, in turn: the prepared form, then, when it is
-        not the same, the password as typed, which a hash made before identity prepared passwords may
-        be of. Which forms are tried depends on the password alone, never on the account."""
+        """What a login compares with the stored hash, in turn: the prepared form, then the form a
+        hash made before identity prepared passwords may be of: the password as typed when that is
+        not in NFC, else its NFD form (set up pasted decomposed, now typed on a keyboard), when it
+        differs. Which forms are tried depends on the password alone, never on the account."""
         prepared = self.prepared
-        return (prepared,) if prepared == self.typed else (prepared, self.typed)
+        legacy = self.typed if self.typed != prepared else unicodedata.normalize("NFD", prepared)
+        return (prepared,) if legacy == prepared else (prepared, legacy)
 
 
 @cache
