@@ -4,6 +4,7 @@ status and body, and costs the same argon2 work (counted here; timing itself is 
 bench/enumeration_timing.py); its owner is mailed a notice, never a code."""
 
 import dataclasses
+import unicodedata
 
 import pytest
 
@@ -81,6 +82,37 @@ def test_every_login_and_registration_path_runs_argon2_once(counted, identity_po
         path()
         runs[name] = hasher.runs - before
     assert runs == dict.fromkeys(paths, 1)
+
+
+def test_a_password_not_in_nfc_runs_argon2_twice_for_every_email_unless_its_nfc_form_matches(
+    counted, identity_pool, unique_email
+):
+    """Whether a login tries the password as typed after its NFC form (for a hash made before identity
+    prepared passwords) depends on the password, never on the email: an unknown email, a pending one
+    and a wrong password of a verified one all cost two runs. Only a right password costs one."""
+    hasher, client = counted
+    owners, attackers = "Crème-brûlée-42!", "Attaqué-Connu-1!"
+    sign_up(client, identity_pool, unique_email, owners)
+    pending = "pending-" + unique_email
+    register(client, unique_email, attackers)
+    register(client, pending, attackers)
+    typed = {password: unicodedata.normalize("NFD", password) for password in (owners, attackers)}
+    wrong = unicodedata.normalize("NFD", "Nobody-Chosé-3#")
+    paths = {
+        "login verified, owner's password": (lambda: login(client, unique_email, typed[owners]), 1),
+        "login verified, decoy's password": (lambda: login(client, unique_email, typed[attackers]), 1),
+        "login pending, its password": (lambda: login(client, pending, typed[attackers]), 1),
+        "login verified, wrong password": (lambda: login(client, unique_email, wrong), 2),
+        "login pending, wrong password": (lambda: login(client, pending, wrong), 2),
+        "login unknown": (lambda: login(client, "nobody-" + unique_email, wrong), 2),
+    }
+    runs, answers = {}, {}
+    for name, (path, _) in paths.items():
+        before = hasher.runs
+        answers[name] = path()[0]
+        runs[name] = hasher.runs - before
+    assert runs == {name: expected for name, (_, expected) in paths.items()}
+    assert list(answers.values()) == [200, 403, 403, 401, 401, 401]
 
 
 def test_a_decoys_password_does_not_clear_the_failures_against_the_owners(

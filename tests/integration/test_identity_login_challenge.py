@@ -21,6 +21,7 @@ from accounts_common.roles import Role
 from identity.adapters import account_store
 from identity.adapters.tokens import pem_of
 from identity.domain.limits import LoginThrottle
+from identity.domain.passwords import Password
 from identity.entrypoints.app import create_app
 from identity.service_layer import sessions, staff
 from identity.service_layer.errors import InvalidCredentials, MfaRequired
@@ -335,10 +336,11 @@ def test_a_hash_renewed_at_login_never_undoes_a_reset_made_meanwhile(
         read_before_the_reset = account_store.find_account_by_email(conn, unique_email)
     assert read_before_the_reset is not None
     reset_password(client, identity_pool, unique_email)
+    proven = sessions.Proven(read_before_the_reset, Password(PASSWORD))
     with pytest.raises(MfaRequired):
-        sessions._challenge_if_second_factor(app, read_before_the_reset, PASSWORD)
+        sessions._challenge_if_second_factor(app, proven)
     with pytest.raises(InvalidCredentials):  # the password checked before the reset no longer logs in
-        sessions._log_in(app, read_before_the_reset, pyotp.TOTP(secret).at(clock.next_step()), PASSWORD)
+        sessions._log_in(app, read_before_the_reset, pyotp.TOTP(secret).at(clock.next_step()), proven)
     assert login(client, unique_email).json["type"].endswith("invalid-credentials")
     with_new = client.post("/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD})
     assert with_new.json["type"].endswith("mfa-required")

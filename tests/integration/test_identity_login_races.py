@@ -4,6 +4,7 @@ the login is refused with a problem, never a 500 nor a token that is dead on arr
 import pytest
 
 from identity.adapters import account_store
+from identity.domain.passwords import Password
 from identity.service_layer import password_resets, sessions
 from tests.integration.conftest import NEW_PASSWORD, PASSWORD, bearer, latest_code, sign_up
 
@@ -16,9 +17,9 @@ def between_check_and_token(monkeypatch):  # type: ignore[no-untyped-def]
         checked = sessions._check_password
 
         def then(app, email, password):  # type: ignore[no-untyped-def]
-            account = checked(app, email, password)
-            meanwhile(app, account)
-            return account
+            proven = checked(app, email, password)
+            meanwhile(app, proven.account)
+            return proven
 
         monkeypatch.setattr(sessions, "_check_password", then)
 
@@ -53,7 +54,7 @@ def test_a_login_racing_a_password_reset_gets_no_token(
         password_resets.request_reset(app, account.email)
         code = latest_code(identity_pool, account.email, "password_reset")
         token = password_resets.verify_reset_code(app, account.email, code)
-        password_resets.complete_reset(app, token.reset_token, NEW_PASSWORD)
+        password_resets.complete_reset(app, token.reset_token, Password(NEW_PASSWORD))
 
     between_check_and_token(reset)
     response = log_in(client, unique_email)

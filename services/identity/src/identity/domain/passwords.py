@@ -12,6 +12,29 @@ TOO_COMMON = "This password is too common; choose another."
 MAX_PASSWORD_LENGTH = 128  # every profile's upper bound; longer is refused, never truncated
 
 
+@dataclass(frozen=True)
+class Password:
+    """A password as identity received it. `prepared` is what the policy checks, argon2 hashes and a
+    login compares: the password in Unicode NFC (the normalisation of RFC 8265's OpaqueString), so
+    "é" typed as one character (most keyboards) or as "e" and a combining accent (some keyboards,
+    macOS pastes) is one password. Kept out of `repr`, so no log or traceback shows it."""
+
+    typed: str = field(repr=False)
+
+    @property
+    def prepared(self) -> str:
+        return unicodedata.normalize("NFC", self.typed)
+
+    def forms(self) -> tuple[str, ...]:
+        """What a login compares with the stored hash, in turn: the prepared form, then the form a
+        hash made before identity prepared passwords may be of: the password as typed when that is
+        not in NFC, else its NFD form (set up pasted decomposed, now typed on a keyboard), when it
+        differs. Which forms are tried depends on the password alone, never on the account."""
+        prepared = self.prepared
+        legacy = self.typed if self.typed != prepared else unicodedata.normalize("NFD", prepared)
+        return (prepared,) if legacy == prepared else (prepared, legacy)
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     """The shipped list of common and breached passwords (lower-case), read once per process."""

@@ -10,6 +10,7 @@ from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_database_app, document_field
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints import api, jwks, resets_api, sessions_api, staff_api, support_api
+from identity.entrypoints.schemas import PREPARED
 from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer.errors import (
     ChallengeExpired,
@@ -62,11 +63,12 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
 def document_password_policy(app: Flask, identity: Identity) -> None:
     """State the configured policy's rules in the document, on each field that sets a password."""
     policy = identity.policy
-    description = f"{policy.min_length} to {policy.max_length} characters; " + (
+    rules = (
         "spaces allowed."
         if policy.allow_spaces
         else "no spaces; upper and lower case letters, digits and symbols."
     )
+    description = f"{policy.min_length} to {policy.max_length} characters, counted in NFC; {rules} {PREPARED}"
     for schema, field in (("Registration", "password"), ("ResetCompletion", "new_password")):
         document_field(app, schema, field, pattern=policy.pattern(), description=description)
 

@@ -11,7 +11,7 @@ from accounts_common.roles import ROLES
 from accounts_common.textfields import WholeMatch
 from identity.domain.codes import CODE_DIGITS
 from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_email
-from identity.domain.passwords import MAX_PASSWORD_LENGTH
+from identity.domain.passwords import MAX_PASSWORD_LENGTH, Password
 
 LOCALES = ("en", "fr")
 AS_OF = (
@@ -41,10 +41,29 @@ def email_field() -> fields.String:
     return NormalisedEmail(required=True)
 
 
+PREPARED = (
+    'Compared in Unicode NFC (RFC 8265): "é" typed as one character or as "e" and a combining accent '
+    "is one password."
+)
+
+
+class PasswordField(fields.String):
+    """A password, handed to the service as a `Password`: every password identity receives comes
+    through here, so each is prepared (Unicode NFC) the same way before the policy, argon2 or a login
+    sees it. The policy's rules are checked by the service so every broken rule is listed; the schema
+    states only the length every policy shares."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        length = validate.Length(min=1, max=MAX_PASSWORD_LENGTH)
+        super().__init__(validate=length, metadata={"description": PREPARED}, **kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):  # type: ignore[no-untyped-def]
+        text = super().deserialize(value, attr, data, **kwargs)  # validated as the string sent
+        return Password(text) if isinstance(text, str) else text
+
+
 def password_field() -> fields.String:
-    # The policy's rules are checked by the service so every broken rule is listed; the schema
-    # states only the length every policy shares.
-    return fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    return PasswordField(required=True)
 
 
 class Credentials(Schema):
@@ -56,7 +75,7 @@ class Login(Schema):
     """The password, or the challenge its 401 mfa-required gave, with the second factor."""
 
     email = NormalisedEmail()
-    password = fields.String(validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    password = PasswordField()
     challenge = fields.String(
         validate=validate.Length(min=1, max=2048),
         metadata={

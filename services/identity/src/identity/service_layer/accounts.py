@@ -15,6 +15,7 @@ from identity.adapters import account_store, registration_store, staff
 from identity.adapters.tokens import IssuedToken
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
+from identity.domain.passwords import Password
 from identity.service_layer import sessions
 from identity.service_layer.codes import (
     count_code_send,
@@ -39,7 +40,7 @@ VERIFICATION = Purpose.VERIFICATION
 
 
 def register(
-    app: Identity, email: str, password: str, locale: str | None = None, *, requester: str = ""
+    app: Identity, email: str, password: Password, locale: str | None = None, *, requester: str = ""
 ) -> uuid.UUID:
     """A new registration for the email, its code mailed; the same answer whatever the email's state.
 
@@ -48,10 +49,10 @@ def register(
     of a code. Its password is hashed with the salt of the account's, so one argon2 run at login
     tells the owner's password, the decoy's and a wrong one apart, as for any other email.
     """
-    violations = app.policy.violations(password)
+    violations = app.policy.violations(password.prepared)
     if violations:
         raise WeakPassword(violations)
-    password_hash = _hash_for(app, email, password)
+    password_hash = _hash_for(app, email, password.prepared)
     registration_id = uuid.uuid4()
     with app.pool.connection() as conn, conn.transaction():
         limit_email(app, conn, "register", email, requester)
@@ -176,7 +177,7 @@ def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: 
         raise CodeRejected(outcome)
 
 
-def delete_account(app: Identity, token: str, password: str) -> None:
+def delete_account(app: Identity, token: str, password: Password) -> None:
     """Erase the token holder's account once the password confirms it; every token of it dies. The only
     admin's is refused (LastAdmin): its role would go with it, and nobody could open the admin pages."""
     try:

@@ -9,6 +9,7 @@ from accounts_common.events.topics import ACCOUNT_EVENTS
 from identity.adapters import account_store, code_counters, ratelimits, reset_store, session_store
 from identity.bootstrap import Identity
 from identity.domain.codes import CodeOutcome, Purpose
+from identity.domain.passwords import Password
 from identity.service_layer import sessions
 from identity.service_layer.codes import (
     count_code_send,
@@ -73,13 +74,13 @@ def verify_reset_code(app: Identity, email: str, code: str) -> ResetToken:
         raise CodeRejected(outcome if outcome is not CodeOutcome.ACCEPTED else CodeOutcome.INVALID)
 
 
-def complete_reset(app: Identity, reset_token: str, new_password: str) -> None:
+def complete_reset(app: Identity, reset_token: str, new_password: Password) -> None:
     """Set the new password, revoke every session and announce PasswordReset; nobody is logged in."""
-    violations = app.policy.violations(new_password)
+    violations = app.policy.violations(new_password.prepared)
     if violations:
         raise WeakPassword(violations)
     token_hash = _token_hash(reset_token)
-    password_hash = _new_password_hash(app, token_hash, new_password)
+    password_hash = _new_password_hash(app, token_hash, new_password.prepared)
     with app.pool.connection() as conn, conn.transaction():
         # The account before its token, the order in which a deletion locks them: the other deadlocks.
         owner = reset_store.live_token_account(conn, token_hash)

@@ -13,6 +13,7 @@ from identity.adapters import account_store, challenges, ratelimits, registratio
 from identity.adapters.hashing import same_hash
 from identity.adapters.tokens import InvalidToken, IssuedToken
 from identity.bootstrap import Identity
+from identity.domain.passwords import Password
 from identity.service_layer import totp
 from identity.service_layer.codes import publish_session_revoked
 from identity.service_layer.errors import (
@@ -39,14 +40,24 @@ class Principal:
         return SECOND_FACTOR in self.amr
 
 
-def login(app: Identity, email: str, password: str, second_factor: str | None = None) -> IssuedToken:
+@dataclass(frozen=True)
+class Proven:
+    """The account whose password a login just checked; `as_typed` when its hash is of the password as
+    typed, not in NFC (made before identity prepared passwords): the login replaces that hash."""
+
+    account: account_store.Account
+    password: Password
+    as_typed: bool = False
+
+
+def login(app: Identity, email: str, password: Password, second_factor: str | None = None) -> IssuedToken:
     """An access token for the right password of a verified account, and for an account with a second
     factor, its TOTP or recovery code too (MfaRequired with a challenge without one). Roles come with
     the token."""
-    account = _check_password(app, email, password)
+    proven = _check_password(app, email, password)
     if not second_factor:
-        _challenge_if_second_factor(app, account, password)
-    return _log_in(app, account, second_factor, password)
+        _challenge_if_second_factor(app, proven)
+    return _log_in(app, proven.account, second_factor, proven)
 
 
 def login_with_challenge(app: Identity, challenge: str, second_factor: str) -> IssuedToken:
@@ -68,15 +79,15 @@ def login_with_challenge(app: Identity, challenge: str, second_factor: str) -> I
     return _log_in(app, account, second_factor, None)
 
 
-def _challenge_if_second_factor(app: Identity, account: account_store.Account, password: str) -> None:
+def _challenge_if_second_factor(app: Identity, proven: Proven) -> None:
     """MfaRequired with a challenge when the account has a second factor (its hash renewed first if
     due: a login that ends with the challenge never sees the password again)."""
     with app.pool.connection() as conn:
-        if not staff.has_confirmed_totp(conn, account.id):
+        if not staff.has_confirmed_totp(conn, proven.account.id):
             return
         with conn.transaction():
-            _renew_hash_if_due(app, conn, account, password)
-        raise MfaRequired(_challenge(app, conn, account))
+            _renew_hash_if_due(app, conn, proven)
+        raise MfaRequired(_challenge(app, conn, proven.account))
 
 
 def _challenge(app: Identity, conn: psycopg.Connection, account: account_store.Account) -> str:
@@ -86,19 +97,19 @@ def _challenge(app: Identity, conn: psycopg.Connection, account: account_store.A
 
 
 def _log_in(
-    app: Identity, account: account_store.Account, second_factor: str | None, password: str | None
+    app: Identity, account: account_store.Account, second_factor: str | None, proven: Proven | None
 ) -> IssuedToken:
-    """The token once the password (or a challenge) is right, if the second factor is too."""
+    """The token once the password (`proven`; else a challenge) is right, if the second factor is too."""
     throttle = second_factor_throttle_bucket(app, account.email)
     with app.pool.connection() as conn, conn.transaction():
-        _refuse_unless_password_stands(conn, account, checked_now=password is not None)
+        _refuse_unless_password_stands(conn, account, checked_now=proven is not None)
         amr = _authentication_methods(app, conn, account, second_factor, throttle)
         if amr is None:
             # Counted before the turn ends, so the next guess sees the delay.
             _count_failure(app, conn, throttle)
         else:
-            if password is not None:
-                _renew_hash_if_due(app, conn, account, password)
+            if proven is not None:
+                _renew_hash_if_due(app, conn, proven)
             # Forgotten only now: a right password must not wipe the count of wrong second factors.
             forget_login_failures(app, conn, account.email)
             roles = staff.roles_of(conn, account.id)
@@ -117,15 +128,24 @@ def _refuse_unless_password_stands(
         raise InvalidCredentials() if checked_now else ChallengeExpired()
 
 
-def _renew_hash_if_due(
-    app: Identity, conn: psycopg.Connection, account: account_store.Account, password: str
-) -> None:
-    """Hash the right `password` again when the account's hash is due for the current argon2
-    parameters (and may change now); a reset committed since the account was read wins."""
-    if not account.password_hash or not app.hasher.check_needs_rehash(account.password_hash):
+def _renew_hash_if_due(app: Identity, conn: psycopg.Connection, proven: Proven) -> None:
+    """Hash the right password again when the account's hash is of it as typed (then in NFC, with the
+    same salt and parameters while decoys pin them), or is due for the current argon2 parameters (and
+    may change now); a reset committed since the account was read wins."""
+    account, password = proven.account, proven.password.prepared
+    if not account.password_hash:
         return
-    if not decoys_pin_the_hash(conn, account):
-        account_store.renew_password_hash(conn, account.id, account.password_hash, app.hasher.hash(password))
+    if proven.as_typed:
+        # With the salt and parameters that live decoys pin, if any: one run still checks both hashes.
+        if decoys_pin_the_hash(conn, account):
+            renewed = app.hasher.hash_like(account.password_hash, password)
+        else:
+            renewed = app.hasher.hash(password)
+    elif app.hasher.check_needs_rehash(account.password_hash) and not decoys_pin_the_hash(conn, account):
+        renewed = app.hasher.hash(password)
+    else:
+        return
+    account_store.renew_password_hash(conn, account.id, account.password_hash, renewed)
 
 
 def decoys_pin_the_hash(conn: psycopg.Connection, account: account_store.Account) -> bool:
@@ -159,10 +179,12 @@ def _authentication_methods(
     return None
 
 
-def confirm_password(app: Identity, account: account_store.Account, password: str) -> account_store.Account:
+def confirm_password(
+    app: Identity, account: account_store.Account, password: Password
+) -> account_store.Account:
     """The account again when the password is its own (throttled like logins); InvalidCredentials if not."""
     try:
-        confirmed = _check_password(app, account.email, password)
+        confirmed = _check_password(app, account.email, password).account
     except NotVerified:
         raise InvalidCredentials() from None
     with app.pool.connection() as conn:
@@ -224,14 +246,15 @@ class Match(Enum):
     """What a login's password turned out to be."""
 
     ACCOUNT = "the account's own password"
+    ACCOUNT_AS_TYPED = "the account's own password, its hash made of it as typed, not in NFC"
     REGISTRATION = "the password of a registration not verified yet (or of a decoy)"
     NONE = "no password of this email"
 
 
-def _check_password(app: Identity, email: str, password: str) -> account_store.Account:
+def _check_password(app: Identity, email: str, password: Password) -> Proven:
     """The account when the password is its own; NotVerified when it is a pending registration's (or a
     decoy's); failures per email (known or not) delay further tries (the caller forgets them once the
-    whole login succeeds)."""
+    whole login succeeds). A login is one failure, however many forms of its password were tried."""
     throttle = login_throttle_bucket(app, email)
     with app.pool.connection() as conn:
         _refuse_while_blocked(app, conn, throttle)
@@ -242,9 +265,9 @@ def _check_password(app: Identity, email: str, password: str) -> account_store.A
             # are counted, and one judged after the delay started is told to wait, not how it did.
             ratelimits.take_turn(conn, throttle)
             _refuse_while_blocked(app, conn, throttle)
-            if match is Match.ACCOUNT:
+            if match in (Match.ACCOUNT, Match.ACCOUNT_AS_TYPED):
                 assert account is not None
-                return account
+                return Proven(account, password, as_typed=match is Match.ACCOUNT_AS_TYPED)
             if match is Match.REGISTRATION:
                 # Neither a failure nor a success: a registration's password proves nothing yet, and
                 # must not clear the failures counted against the account's own password.
@@ -269,6 +292,19 @@ def _count_failure(app: Identity, conn: psycopg.Connection, throttle: bytes) -> 
 
 
 def _password_matches(
+    app: Identity, conn: psycopg.Connection, account: account_store.Account | None, password: Password
+) -> Match:
+    """One argon2 run per form of the password (`Password.forms`), up to the first that matches. Which
+    forms there are depends on the password alone, never on the email: an unknown email goes through
+    both too, and only a right password (which its sender knows already) ends the tries early."""
+    for tried, form in enumerate(password.forms()):
+        match = _form_matches(app, conn, account, form)
+        if match is not Match.NONE:
+            return Match.ACCOUNT_AS_TYPED if match is Match.ACCOUNT and tried else match
+    return Match.NONE
+
+
+def _form_matches(
     app: Identity, conn: psycopg.Connection, account: account_store.Account | None, password: str
 ) -> Match:
     """One argon2 run for any email: a verified account's password and its newest decoy's share a salt."""
