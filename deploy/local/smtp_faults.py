@@ -22,7 +22,8 @@ which suits a switch a test flips a few times: no HTTP parsing of ours, no extra
                       "dsn": true accepts the message instead and bounces it, as a relay does:
                       an RFC 3464 delivery status notification with that code and message goes
                       to the envelope sender, through Mailpit and, with --bounce-maildir, into
-                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads).
+                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads); the
+                      transaction's other recipients get the message.
                       One fault per "recipients" text (and one for every recipient): a PUT
                       replaces only the fault of its own text, so tests that share the sink
                       each keep theirs. A transaction meets the fault of its recipients first,
@@ -79,7 +80,11 @@ class Fault:
 
     def applies_to(self, envelope: Envelope) -> bool:
         """True if this transaction is one the fault refuses."""
-        return self.recipients is None or any(self.recipients in rcpt.lower() for rcpt in envelope.rcpt_tos)
+        return any(self.hits(str(rcpt)) for rcpt in envelope.rcpt_tos)
+
+    def hits(self, address: str) -> bool:
+        """True if the fault is for this recipient."""
+        return self.recipients is None or self.recipients in address.lower()
 
     def expired(self, now: float) -> bool:
         """True once the count or the time is used up."""
@@ -139,9 +144,7 @@ def delivery_status_notification(envelope: Envelope, fault: Fault) -> bytes:
     """The RFC 3464 bounce of a message the fault hits, as a relay sends it to the envelope sender."""
     first_word = fault.message.split()[0] if fault.message.split() else ""
     status = first_word if first_word[:2] in ("4.", "5.") else f"{fault.code // 100}.0.0"
-    failed = [
-        str(r) for r in envelope.rcpt_tos if fault.recipients is None or fault.recipients in str(r).lower()
-    ]
+    failed = [str(r) for r in envelope.rcpt_tos if fault.hits(str(r))]
     action = "failed" if fault.code >= 500 else "delayed"
     boundary = f"dsn-{next(DSN_BOUNDARIES)}-{int(time.time())}"
     original_headers = (envelope.original_content or b"").split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
@@ -303,16 +306,19 @@ class FaultRelay:
         fault = self._take_fault(envelope)
         if fault is not None and not fault.dsn:
             return f"{fault.code} {fault.message}"
-        if fault is not None:
-            await self.bounce(envelope, fault)
-            return "250 OK: queued, to be bounced"
-        peer = f"X-Smtp-Peer: {peer_address(session.peer)}\r\n".encode()
-        data = peer + (envelope.original_content or b"")
-        rcpt_tos = [str(r) for r in envelope.rcpt_tos]
-        reply = await self.relay.send(str(envelope.mail_from), rcpt_tos, data, bool(envelope.smtp_utf8))
-        if reply.startswith("250"):
+        # A `dsn` fault bounces its own recipients; the others get the message, as from a relay.
+        rcpt_tos = [str(r) for r in envelope.rcpt_tos if fault is None or not fault.hits(str(r))]
+        reply = "250 OK: queued, to be bounced"
+        if rcpt_tos:
+            peer = f"X-Smtp-Peer: {peer_address(session.peer)}\r\n".encode()
+            data = peer + (envelope.original_content or b"")
+            reply = await self.relay.send(str(envelope.mail_from), rcpt_tos, data, bool(envelope.smtp_utf8))
+            if not reply.startswith("250"):
+                return reply  # the client sends it again: no bounce yet, or it would get two
             with self.lock:
                 self.counters["relayed"] += 1
+        if fault is not None:
+            await self.bounce(envelope, fault)
         return reply
 
     async def bounce(self, envelope: Envelope, fault: Fault) -> None:

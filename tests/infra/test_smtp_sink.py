@@ -250,6 +250,25 @@ def test_a_dsn_fault_accepts_then_bounces_to_the_sender_in_mailpit_and_the_maild
     assert len(maildir) == before + 1
 
 
+def test_a_dsn_fault_bounces_its_recipients_alone_and_relays_the_message_to_the_others(
+    sink: PrivateSink,
+) -> None:
+    """A relay that accepted the message delivers it to every recipient but the ones it bounces."""
+    put_fault(sink, {"code": 550, "message": "5.1.1 User unknown", "recipients": "moved-", "dsn": True})
+
+    send(
+        sink,
+        make_message("team@example.com", "to a team", "x\n"),
+        rcpts=["moved-2@example.com", "kept@example.com"],
+    )
+
+    assert subjects(sink, "kept@example.com") == ["to a team"]
+    assert subjects(sink, "moved-2@example.com") == []
+    [dsn] = sink.inbox.messages(SENDER)
+    assert "<moved-2@example.com>: 550 5.1.1 User unknown" in dsn["text"]
+    assert "kept@example.com" not in dsn["text"]
+
+
 def test_fault_can_be_cleared(sink: PrivateSink) -> None:
     put_fault(sink, {"code": 421, "message": "4.7.0 Down for a test"})
     assert http(f"{sink.inbox.faults_url}/api/fault", "DELETE")[0] == 204
