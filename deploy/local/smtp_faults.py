@@ -29,10 +29,11 @@ which suits a switch a test flips a few times: no HTTP parsing of ours, no extra
                       each keep theirs. A transaction meets the fault of its recipients first,
                       the one for every recipient after.
   GET    /api/fault   {"faults": [the faults in force]}
-  DELETE /api/fault   clear every fault (204); ?recipients=TEXT clears that text's only
+  DELETE /api/fault   clear every fault (204); ?recipients=TEXT clears that text's only (any
+                      other query, or an empty TEXT, is a 400 that clears nothing)
   GET    /api/stats   {"received": N, "rejected": N, "relayed": N}
   GET    /healthz     "ok"
-Errors: {"error": "..."} with 400 (bad fault) or 404.
+Errors: {"error": "..."} with 400 (bad fault or query) or 404.
 """
 
 from __future__ import annotations
@@ -365,8 +366,13 @@ class ControlHandler(BaseHTTPRequestHandler):
         if path != "/api/fault":
             self.answer_json(404, {"error": f"no such path: {self.path}"})
             return
-        recipients = parse_qs(query).get("recipients")
-        self.server.relay.clear_faults(recipients[0] if recipients else None)
+        # Anything but one recipients text, or none, is refused: clearing every fault clears other tests'.
+        fields = parse_qs(query, keep_blank_values=True)
+        texts = fields.pop("recipients", [])
+        if fields or len(texts) > 1 or (texts and not texts[0].strip()):
+            self.answer_json(400, {"error": "give ?recipients=TEXT (not empty), or no query to clear all"})
+            return
+        self.server.relay.clear_faults(texts[0] if texts else None)
         self.answer(204, b"", None)
 
     def answer_json(self, status: int, payload: object) -> None:

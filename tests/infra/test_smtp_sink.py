@@ -279,6 +279,19 @@ def test_fault_can_be_cleared(sink: PrivateSink) -> None:
     assert subjects(sink) == ["accepted"]
 
 
+@pytest.mark.parametrize("query", ["?recipient=busy-", "?recipients=", "?recipients=%20", "?everything"])
+def test_a_delete_whose_query_is_not_one_recipients_text_is_refused_and_clears_nothing(
+    sink: PrivateSink, query: str
+) -> None:
+    """Clearing every fault clears other tests' too: a misspelt or empty query must not do it."""
+    put_fault(sink, {"code": 451, "message": "4.3.0 Try again later", "recipients": "busy-"})
+
+    status, content_type, answer = http(f"{sink.inbox.faults_url}/api/fault{query}", "DELETE")
+
+    assert status == 400 and content_type.startswith("application/json") and "error" in json.loads(answer)
+    assert [fault["recipients"] for fault in control(sink, "/api/fault")["faults"]] == ["busy-"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
