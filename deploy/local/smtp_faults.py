@@ -9,7 +9,8 @@ Run:  python deploy/local/smtp_faults.py [--smtp-port 1025] [--control-port 8026
 Every transaction is either refused with the fault in force or relayed, with its envelope, to
 Mailpit's SMTP port (deploy/local/smtp-sink.sh starts both), whose inbox people and tests read.
 The client's address goes along as an X-Smtp-Peer header: tests tell the mailer's SMTP
-connections apart by it. A refusal from Mailpit is passed back as it came.
+connections apart by it. A refusal from Mailpit is passed back as it came; a failure of the
+handler's own is a 451 (the client tries again), its traceback in the log.
 
 Control (JSON, on --control-port; served by the standard library's http.server in a thread,
 which suits a switch a test flips a few times: no HTTP parsing of ours, no extra dependency):
@@ -48,6 +49,7 @@ import smtplib
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -321,6 +323,13 @@ class FaultRelay:
         if fault is not None:
             await self.bounce(envelope, fault)
         return reply
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A failure of the sink's own: aiosmtpd would answer 500, which has a client give the mail up
+        for good; a 451 has it try again. The traceback goes to the log."""
+        traceback.print_exception(error, file=sys.stderr)
+        detail = " ".join(f"({type(error).__name__}) {error}".split())[:200]
+        return f"451 4.3.0 smtp_faults failed: {detail}"
 
     async def bounce(self, envelope: Envelope, fault: Fault) -> None:
         """Send the sender a DSN: through Mailpit, and into the bounce Maildir when there is one."""

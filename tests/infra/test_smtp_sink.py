@@ -332,6 +332,23 @@ def test_mailpit_down_is_a_transient_refusal(tmp_path: Path) -> None:
     assert refused.value.smtp_code == 451, "the client keeps it and retries"
 
 
+def test_a_failure_of_the_sink_itself_is_a_transient_refusal_not_a_permanent_one(tmp_path: Path) -> None:
+    """The mail is no less deliverable for the sink's own trouble (here a bounce Maildir it cannot
+    make): a 5xx would have the mailer give it up for good (a dead letter), a 4xx has it try again."""
+    (tmp_path / "not-a-folder").write_text("")
+    sink = PrivateSink(tmp_path, "--bounce-maildir", str(tmp_path / "not-a-folder"))
+    sink.start()
+    try:
+        put_fault(sink, {"code": 550, "message": "5.1.1 User unknown", "dsn": True})
+        with pytest.raises(smtplib.SMTPResponseException) as refused:
+            send(sink, make_message("alice@example.com", "to be bounced", "x\n"))
+    finally:
+        sink.stop()
+    assert refused.value.smtp_code == 451, refused.value
+    assert b"NotADirectoryError" in refused.value.smtp_error or b"FileExistsError" in refused.value.smtp_error
+    assert "Traceback" in (tmp_path / "sink.log").read_text(), "what went wrong is in the sink's log"
+
+
 def test_sigterm_stops_the_fault_handler_cleanly_with_a_client_connected() -> None:
     smtp_port, control_port = free_port(), free_port()
     command = faults_command(smtp_port, control_port, free_port())
