@@ -1,5 +1,6 @@
 """What the benchmarks share: the local infrastructure's addresses, fresh databases, service processes."""
 
+import math
 import os
 import statistics
 import uuid
@@ -160,9 +161,10 @@ class SignupStack:
 
 
 def percentile(samples: list[float], fraction: float) -> float:
-    """The value below which `fraction` of the samples fall (nearest rank)."""
+    """The value below which `fraction` of the samples fall (nearest rank: the ⌈fraction × n⌉-th)."""
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+    rank = math.ceil(round(fraction * len(ordered), 9))  # round(): 0.07 × 100 is 7.000000000000001
+    return ordered[min(len(ordered) - 1, max(0, rank - 1))]
 
 
 def describe_ms(samples: list[float]) -> str:
