@@ -134,8 +134,10 @@ def peak_rate(url: str, raw: float, hold: float, confirm: float) -> Run:
     while True:
         run = open_loop(url, candidate, confirm)
         print(f"  confirm {run.describe()}", flush=True)
-        if run.held or candidate <= step:
+        if run.held:
             return run
+        if candidate <= step:
+            raise SystemExit(f"no rate held for {confirm:.0f} s, down to {candidate:.1f}/s")
         candidate -= step / 2
 
 

@@ -2,6 +2,8 @@
 
 import pytest
 
+from bench import signup_load
+from bench.signup_load import Run
 from bench.support import percentile
 
 
@@ -17,3 +19,16 @@ from bench.support import percentile
 )
 def test_a_percentile_is_the_nearest_rank(samples, fraction, expected):
     assert percentile([float(s) for s in reversed(samples)], fraction) == expected
+
+
+def test_the_peak_rate_is_never_one_that_did_not_hold(monkeypatch):
+    """Searched up to a rate that held, the confirming runs may all fail (the stack fell over
+    meanwhile): that is no sustainable rate to report."""
+
+    def open_loop(url: str, rate: float, seconds: float) -> Run:
+        holds = seconds < 60 and rate <= 40  # the search and the refining hold up to 40/s; nothing after
+        return Run(rate, seconds, latencies=[0.01 if holds else 1.0], failures=0 if holds else 1)
+
+    monkeypatch.setattr(signup_load, "open_loop", open_loop)
+    with pytest.raises(SystemExit, match="no rate held"):
+        signup_load.peak_rate("http://127.0.0.1:1", raw=100.0, hold=15.0, confirm=60.0)
