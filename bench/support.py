@@ -22,7 +22,7 @@ from accounts_common.events.topics import (
     ensure_topics,
 )
 from identity.settings import RATE_LIMIT_PREFIX, RateLimits
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 RUN_ID = uuid.uuid4().hex[:8]
 # Benchmarks send everything from one address: identity's per-IP limits would stop them early.
@@ -146,18 +146,25 @@ class SignupStack:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "SignupStack":
-        run_once(["identity", "migrate"], self.env)
-        run_once(["mailer", "migrate"], self.env)
-        for process in self.processes:
-            process.start()
-        self.processes[0].wait_http(f"{self.identity_url}/readyz")
+        try:
+            run_once(["identity", "migrate"], self.env)
+            run_once(["mailer", "migrate"], self.env)
+            for process in self.processes:
+                process.start()
+            self.processes[0].wait_http(f"{self.identity_url}/readyz")
+        except BaseException:  # no `with` body, so no __exit__ either: what started stops here
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for process in self.processes:
-            process.stop()
-        self.databases.drop_all()
-        delete_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"], [topic.name for topic in self.topics])
+        try:
+            stop_all(self.processes)
+        finally:
+            try:
+                self.databases.drop_all()
+            finally:
+                delete_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"], [topic.name for topic in self.topics])
 
 
 def percentile(samples: list[float], fraction: float) -> float:
