@@ -4,7 +4,9 @@ import math
 import os
 import statistics
 import uuid
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -172,6 +174,11 @@ def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     rank = math.ceil(round(fraction * len(ordered), 9))  # round(): 0.07 × 100 is 7.000000000000001
     return ordered[min(len(ordered) - 1, max(0, rank - 1))]
+
+
+def arrived_at(mail: dict[str, Any]) -> float:
+    """When a mail (an Inbox summary) reached the sink, by the sink's clock (milliseconds): Unix time."""
+    return datetime.fromisoformat(mail["received_at"].replace("Z", "+00:00")).timestamp()
 
 
 def describe_ms(samples: list[float]) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import signup_load
+from bench import newsletter_fanout, signup_load
 from bench.signup_load import Run
 from bench.support import percentile
 
@@ -32,3 +32,13 @@ def test_the_peak_rate_is_never_one_that_did_not_hold(monkeypatch):
     monkeypatch.setattr(signup_load, "open_loop", open_loop)
     with pytest.raises(SystemExit, match="no rate held"):
         signup_load.peak_rate("http://127.0.0.1:1", raw=100.0, hold=15.0, confirm=60.0)
+
+
+def test_the_mailers_rate_runs_from_the_first_mail_in_the_sink_to_the_last():
+    """Not from the first mail seen once the fan-out has ended: the mailers send while it runs."""
+    mails = [
+        {"id": "b", "to": ["b@example.org"], "subject": "s", "received_at": "2026-12-07T12:00:03.000Z"},
+        {"id": "a", "to": ["a@example.org"], "subject": "s", "received_at": "2026-12-07T12:00:01.000Z"},
+        {"id": "c", "to": ["c@example.org"], "subject": "s", "received_at": "2026-12-07T12:00:01.500Z"},
+    ]
+    assert newsletter_fanout.mail_rate(mails) == pytest.approx(1.0)  # 2 mails after the first, in 2 s
