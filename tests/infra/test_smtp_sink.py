@@ -319,6 +319,20 @@ def test_unknown_control_path_is_a_json_404(sink: PrivateSink) -> None:
         assert content_type.startswith("application/json") and "error" in json.loads(body)
 
 
+def test_a_sink_process_that_exits_at_its_start_is_named_with_its_log(tmp_path: Path) -> None:
+    """Not a wait for a sink that will never answer: which process ended, and what it said."""
+    sink = PrivateSink(tmp_path, "--no-such-option")
+    try:
+        with pytest.raises(AssertionError) as failed:
+            sink.start()
+        left = [process.args[0] for process in sink.processes if process.poll() is None]
+    finally:
+        sink.stop()
+    assert left == [], "a sink that did not start stops what it started (Mailpit here)"
+    assert "the fault handler exited with 2" in str(failed.value)
+    assert "unrecognized arguments: --no-such-option" in str(failed.value)
+
+
 def test_mailpit_down_is_a_transient_refusal(tmp_path: Path) -> None:
     sink = PrivateSink(tmp_path)
     sink.start()

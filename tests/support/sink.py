@@ -60,7 +60,11 @@ class PrivateSink:
             self.processes = [
                 subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT) for command in commands
             ]
-        wait_for(self.ready, timeout=20, what="the private sink (Mailpit and the fault handler)")
+        try:
+            wait_for(self.ready, timeout=20, what="the private sink (Mailpit and the fault handler)")
+        except BaseException:
+            self.stop()  # its callers stop it only once it started
+            raise
 
     @property
     def pids(self) -> list[int]:
@@ -68,6 +72,11 @@ class PrivateSink:
         return [process.pid for process in self.processes]
 
     def ready(self) -> bool:
+        """Both answer; an AssertionError naming the one that exited, with the log, if one did."""
+        for name, process in zip(("Mailpit", "the fault handler"), self.processes, strict=False):
+            if process.poll() is not None:
+                log = (self.log_dir / "sink.log").read_text(errors="replace").splitlines()[-20:]
+                raise AssertionError(f"{name} exited with {process.returncode}:\n" + "\n".join(log))
         mailpit_ready = http_ok(f"{self.inbox.base_url}/readyz")
         return mailpit_ready and (
             self.inbox.faults_url is None or http_ok(f"{self.inbox.faults_url}/healthz")
