@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import newsletter_fanout, signup_load
+from bench import newsletter_fanout, registration_throughput, signup_load
 from bench.signup_load import Run
 from bench.support import percentile
 
@@ -42,3 +42,29 @@ def test_the_mailers_rate_runs_from_the_first_mail_in_the_sink_to_the_last():
         {"id": "c", "to": ["c@example.org"], "subject": "s", "received_at": "2026-12-07T12:00:01.500Z"},
     ]
     assert newsletter_fanout.mail_rate(mails) == pytest.approx(1.0)  # 2 mails after the first, in 2 s
+
+
+class SteppingClock:
+    """time.monotonic() of a client whose every request takes `step` seconds (and nothing else does)."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def call(self, method: str, url: str, body: object) -> tuple[int, dict[str, str]]:
+        self.now += self.step
+        return 202, {}
+
+
+def test_the_registration_rate_counts_the_registrations_that_ended_in_the_window(monkeypatch):
+    """Every registration answered between the warm-up's end and the deadline, the one that began in
+    the warm-up too: the rate of a steady stream is its rate, not one request a client lower."""
+    clock = SteppingClock(1.5)
+    monkeypatch.setattr(registration_throughput, "time", clock)
+    monkeypatch.setattr(registration_throughput, "call", clock.call)
+    monkeypatch.setattr(registration_throughput, "CLIENTS", 1)
+    monkeypatch.setattr(registration_throughput, "WARMUP_S", 2.0)
+    # Answers at 1.5, 3, 4.5, …, 12: the window from 2 to 12 holds seven of them.
+    assert registration_throughput.registration_rate("http://127.0.0.1:1", 10.0) == (0.7, 0)
