@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import newsletter_fanout, registration_throughput, signup_load
+from bench import newsletter_fanout, outbox_backlog, registration_throughput, signup_load
 from bench.signup_load import Run
 from bench.support import percentile
 
@@ -68,3 +68,34 @@ def test_the_registration_rate_counts_the_registrations_that_ended_in_the_window
     monkeypatch.setattr(registration_throughput, "WARMUP_S", 2.0)
     # Answers at 1.5, 3, 4.5, …, 12: the window from 2 to 12 holds seven of them.
     assert registration_throughput.registration_rate("http://127.0.0.1:1", 10.0) == (0.7, 0)
+
+
+class StuckOutbox:
+    """A connection to an outbox whose count of unpublished events never goes down (no relay)."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def execute(self, query: str, *params: object) -> "StuckOutbox":
+        return self
+
+    def fetchone(self) -> tuple[int]:
+        return (self.left,)
+
+
+class SleepingClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        assert self.now < 3600, "still waiting for the outbox after an hour"
+
+
+def test_an_outbox_that_does_not_drain_ends_the_backlog_bench_with_a_reason(monkeypatch):
+    monkeypatch.setattr(outbox_backlog, "time", SleepingClock())
+    with pytest.raises(SystemExit, match="not shrunk for 60 s: is the relay publishing"):
+        outbox_backlog.wait_drained(StuckOutbox(120), 120)  # type: ignore[arg-type]
