@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 
 from tests.support.processes import free_port
 from tests.support.scripts import load_script
-from tests.support.sink import FAULTS, MAILPIT, PrivateSink, faults_command
+from tests.support.sink import FAULTS, MAILPIT, PrivateSink, faults_command, sink_problem
 
 SENDER = "no-reply@accounts.test"
 
@@ -331,6 +331,25 @@ def test_a_sink_process_that_exits_at_its_start_is_named_with_its_log(tmp_path: 
     assert left == [], "a sink that did not start stops what it started (Mailpit here)"
     assert "the fault handler exited with 2" in str(failed.value)
     assert "unrecognized arguments: --no-such-option" in str(failed.value)
+
+
+def test_a_sink_that_stopped_answering_is_named_for_the_failed_tests_reports(tmp_path: Path) -> None:
+    """A test waiting for mail from a dead sink times out saying only that no mail came: its report
+    says which part of the sink is down (tests/conftest.py adds this to every failed test's)."""
+    sink = PrivateSink(tmp_path)
+    sink.start()
+    try:
+        healthy = sink_problem(sink.inbox, "127.0.0.1", sink.smtp_port)
+        sink.processes[1].terminate()  # the fault handler: SMTP and its control API
+        sink.processes[1].wait(10)
+        down = sink_problem(sink.inbox, "127.0.0.1", sink.smtp_port)
+    finally:
+        sink.stop()
+    assert healthy is None
+    assert down is not None
+    assert f"nothing answers SMTP at 127.0.0.1:{sink.smtp_port}" in down
+    assert f"the fault switch at {sink.inbox.faults_url} does not answer" in down
+    assert "Mailpit" not in down, "Mailpit still answers"
 
 
 def test_mailpit_down_is_a_transient_refusal(tmp_path: Path) -> None:
