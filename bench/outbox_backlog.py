@@ -23,6 +23,7 @@ from bench.signup_load import Run, code_latencies, open_loop
 from bench.support import LOGS, BenchDatabases, describe_ms, infra_env
 
 BEFORE_S, AFTER_S = 10.0, 10.0
+DRAIN_STALL_S = 60.0  # the outbox not shrinking that long with the broker back: no relay publishes
 
 
 def pending(conn: psycopg.Connection) -> int:
@@ -43,6 +44,25 @@ def database_now(conn: psycopg.Connection) -> datetime:
     row = conn.execute("SELECT clock_timestamp()").fetchone()
     assert row is not None
     return row[0]
+
+
+def wait_drained(conn: psycopg.Connection, backlog: int, stall_s: float = DRAIN_STALL_S) -> int:
+    """Poll until the outbox is empty; the highest backlog seen meanwhile. SystemExit once it has not
+    gone down for `stall_s` seconds: the relay is not publishing, and the figures would never come."""
+    highest = previous = backlog
+    progressed = time.monotonic()
+    while (left := pending(conn)) > 0:
+        highest = max(highest, left)
+        if left < previous:
+            progressed = time.monotonic()
+        elif time.monotonic() - progressed > stall_s:
+            raise SystemExit(
+                f"the outbox holds {left} events and has not shrunk for {stall_s:.0f} s: "
+                f"is the relay publishing? (logs: {LOGS})"
+            )
+        previous = left
+        time.sleep(0.1)
+    return highest
 
 
 def main() -> None:
@@ -78,10 +98,8 @@ def main() -> None:
             time.sleep(args.outage)
             backlog = pending(conn)
             kafka.start()
-            back_at, back_at_db, highest = time.monotonic(), database_now(conn), backlog
-            while (left := pending(conn)) > 0:
-                highest = max(highest, left)
-                time.sleep(0.1)
+            back_at, back_at_db = time.monotonic(), database_now(conn)
+            highest = wait_drained(conn, backlog)
             drain_s, drained_at_db = time.monotonic() - back_at, database_now(conn)
             published = published_between(conn, back_at_db, drained_at_db)
         signups.join()

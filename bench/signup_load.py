@@ -28,12 +28,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import SplitResult, urlsplit
 
 from bench.chaos.infra import PrivateSink
 from bench.registration_throughput import raw_hash_rate
-from bench.support import LOGS, SignupStack, describe_ms, percentile
+from bench.support import LOGS, SignupStack, arrived_at, describe_ms, percentile
 from identity.bootstrap import password_hasher
 from identity.settings import Settings
 
@@ -134,8 +133,10 @@ def peak_rate(url: str, raw: float, hold: float, confirm: float) -> Run:
     while True:
         run = open_loop(url, candidate, confirm)
         print(f"  confirm {run.describe()}", flush=True)
-        if run.held or candidate <= step:
+        if run.held:
             return run
+        if candidate <= step:
+            raise SystemExit(f"no rate held for {confirm:.0f} s, down to {candidate:.1f}/s")
         candidate -= step / 2
 
 
@@ -145,10 +146,9 @@ def code_latencies(sink: PrivateSink, run: Run) -> list[float]:
     deadline = time.monotonic() + 60
     while len(arrived) < len(run.sent_at) and time.monotonic() < deadline:
         for message in sink.inbox.summaries():
-            received = datetime.fromisoformat(message["received_at"].replace("Z", "+00:00")).timestamp()
             for recipient in message["to"]:
                 if recipient in run.sent_at:
-                    arrived.setdefault(recipient, received)
+                    arrived.setdefault(recipient, arrived_at(message))
         time.sleep(1)
     missing = len(run.sent_at) - len(arrived)
     if missing:

@@ -1,9 +1,12 @@
 """What the benchmarks share: the local infrastructure's addresses, fresh databases, service processes."""
 
+import math
 import os
 import statistics
 import uuid
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -21,7 +24,7 @@ from accounts_common.events.topics import (
     ensure_topics,
 )
 from identity.settings import RATE_LIMIT_PREFIX, RateLimits
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
 
 RUN_ID = uuid.uuid4().hex[:8]
 # Benchmarks send everything from one address: identity's per-IP limits would stop them early.
@@ -145,24 +148,37 @@ class SignupStack:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "SignupStack":
-        run_once(["identity", "migrate"], self.env)
-        run_once(["mailer", "migrate"], self.env)
-        for process in self.processes:
-            process.start()
-        self.processes[0].wait_http(f"{self.identity_url}/readyz")
+        try:
+            run_once(["identity", "migrate"], self.env)
+            run_once(["mailer", "migrate"], self.env)
+            for process in self.processes:
+                process.start()
+            self.processes[0].wait_http(f"{self.identity_url}/readyz")
+        except BaseException:  # no `with` body, so no __exit__ either: what started stops here
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for process in self.processes:
-            process.stop()
-        self.databases.drop_all()
-        delete_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"], [topic.name for topic in self.topics])
+        try:
+            stop_all(self.processes)
+        finally:
+            try:
+                self.databases.drop_all()
+            finally:
+                delete_topics(self.env["KAFKA_BOOTSTRAP_SERVERS"], [topic.name for topic in self.topics])
 
 
 def percentile(samples: list[float], fraction: float) -> float:
-    """The value below which `fraction` of the samples fall (nearest rank)."""
+    """The value below which `fraction` of the samples fall (nearest rank: the ⌈fraction × n⌉-th)."""
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+    rank = math.ceil(round(fraction * len(ordered), 9))  # round(): 0.07 × 100 is 7.000000000000001
+    return ordered[min(len(ordered) - 1, max(0, rank - 1))]
+
+
+def arrived_at(mail: dict[str, Any]) -> float:
+    """When a mail (an Inbox summary) reached the sink, by the sink's clock (milliseconds): Unix time."""
+    return datetime.fromisoformat(mail["received_at"].replace("Z", "+00:00")).timestamp()
 
 
 def describe_ms(samples: list[float]) -> str:

@@ -15,7 +15,7 @@ when it starts and deleted when the session ends.
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -47,7 +47,7 @@ from mailer.migrations import MAILER_MIGRATIONS
 from tests.support.inbox import Inbox
 from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server, s3_server
-from tests.support.sink import PrivateSink
+from tests.support.sink import PrivateSink, sink_problem
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -145,6 +145,21 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 # The stack's tests form two groups, by folder: the browser tests' stack and the e2e tests' run side by
 # side on two workers (one more identity and mailer, against half the suite's longest serial run).
 PROCESS_FIXTURES = ("stack", "mailer")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test on the infrastructure says so when the SMTP sink is down: otherwise a dead sink
+    shows only as mail that never came, test after test."""
+    report: pytest.TestReport = yield
+    infra = getattr(item, "funcargs", {}).get("infra")
+    if report.failed and report.when == "call" and isinstance(infra, Infra):
+        if problem := sink_problem(infra.inbox, infra.smtp_host, infra.smtp_port):
+            local = " (the local one: deploy/local/smtp-sink.sh status, its logs in .state/smtp-sink/)"
+            report.sections.append(("SMTP sink", f"The SMTP sink is down: {problem}{local}"))
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups

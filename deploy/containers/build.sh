@@ -104,7 +104,7 @@ smtp_sink_context() {
     local context="$STATE/smtp-sink-context"
     mkdir -p "$context"
     bash "$REPO_ROOT/deploy/local/build-mailpit.sh" "$context/mailpit" >&2
-    cp "$REPO_ROOT/deploy/local/smtp_faults.py" "$context/"
+    cp "$REPO_ROOT/deploy/local/smtp_faults.py" "$REPO_ROOT/deploy/local/smtp_fault_rules.py" "$context/"
     echo "$context"
 }
 

@@ -1,13 +1,14 @@
 # The local SMTP sink of deploy/local, for compose and the container tests: Mailpit (the inbox,
 # web UI and API on 8025) behind the SMTP fault handler (SMTP on 1025, its fault switch on 8026).
 # Built by `deploy/containers/build.sh smtp-sink` from a context it lays out: the Mailpit binary of
-# deploy/local/build-mailpit.sh (Go and npm stay on the host) and deploy/local/smtp_faults.py.
+# deploy/local/build-mailpit.sh (Go and npm stay on the host) and deploy/local/smtp_faults.py with
+# the module it imports, smtp_fault_rules.py.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install "aiosmtpd>=1.4"
 COPY mailpit /usr/local/bin/mailpit
-COPY smtp_faults.py /app/smtp_faults.py
+COPY smtp_faults.py smtp_fault_rules.py /app/
 # The bounce Maildir's volume (compose's bounce-maildir), writable by the fault handler and mailer-bounces.
 RUN mkdir /bounces && chown 65534:65534 /bounces
 USER 65534

@@ -6,10 +6,12 @@ Run:  python deploy/local/smtp_faults.py [--smtp-port 1025] [--control-port 8026
       (env: SMTP_SINK_PORT, SMTP_FAULTS_CONTROL_PORT, MAILPIT_SMTP_PORT, SMTP_SINK_HOST,
        SMTP_SINK_BOUNCE_MAILDIR)
 
+What a fault is and answers (parsing, matching, the DSN) is smtp_fault_rules.py, beside this file.
 Every transaction is either refused with the fault in force or relayed, with its envelope, to
 Mailpit's SMTP port (deploy/local/smtp-sink.sh starts both), whose inbox people and tests read.
 The client's address goes along as an X-Smtp-Peer header: tests tell the mailer's SMTP
-connections apart by it. A refusal from Mailpit is passed back as it came.
+connections apart by it. A refusal from Mailpit is passed back as it came; a failure of the
+handler's own is a 451 (the client tries again), its traceback in the log.
 
 Control (JSON, on --control-port; served by the standard library's http.server in a thread,
 which suits a switch a test flips a few times: no HTTP parsing of ours, no extra dependency):
@@ -22,16 +24,18 @@ which suits a switch a test flips a few times: no HTTP parsing of ours, no extra
                       "dsn": true accepts the message instead and bounces it, as a relay does:
                       an RFC 3464 delivery status notification with that code and message goes
                       to the envelope sender, through Mailpit and, with --bounce-maildir, into
-                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads).
+                      that Maildir (the bounce mailbox `mailer bounces --maildir` reads); the
+                      transaction's other recipients get the message.
                       One fault per "recipients" text (and one for every recipient): a PUT
                       replaces only the fault of its own text, so tests that share the sink
                       each keep theirs. A transaction meets the fault of its recipients first,
                       the one for every recipient after.
   GET    /api/fault   {"faults": [the faults in force]}
-  DELETE /api/fault   clear every fault (204); ?recipients=TEXT clears that text's only
+  DELETE /api/fault   clear every fault (204); ?recipients=TEXT clears that text's only (any
+                      other query, or an empty TEXT, is a 400 that clears nothing)
   GET    /api/stats   {"received": N, "rejected": N, "relayed": N}
   GET    /healthz     "ok"
-Errors: {"error": "..."} with 400 (bad fault) or 404.
+Errors: {"error": "..."} with 400 (bad fault or query) or 404.
 """
 
 from __future__ import annotations
@@ -46,143 +50,20 @@ import smtplib
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
-from email.utils import formatdate, make_msgid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from itertools import count
 from typing import Any
 from urllib.parse import parse_qs
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from smtp_fault_rules import SMTP_HOSTNAME, Fault, delivery_status_notification, parse_fault
 
 DATA_SIZE_LIMIT = 10 * 1024 * 1024
-SMTP_HOSTNAME = "smtp-faults.local"  # fixed: aiosmtpd would otherwise resolve the FQDN per connection
 RELAY_THREADS = 8  # the mailer's SMTP lanes relay side by side
 RELAY_TIMEOUT = 30.0
-
-
-# ---------------------------------------------------------------- faults
-
-
-@dataclass
-class Fault:
-    """An injected SMTP failure, returned instead of accepting DATA."""
-
-    code: int
-    message: str
-    remaining: int | None = None
-    expires_at: float | None = None  # time.monotonic() deadline
-    recipients: str | None = None  # only transactions to an address containing this
-    dsn: bool = False  # accept, then bounce with a delivery status notification
-
-    def applies_to(self, envelope: Envelope) -> bool:
-        """True if this transaction is one the fault refuses."""
-        return self.recipients is None or any(self.recipients in rcpt.lower() for rcpt in envelope.rcpt_tos)
-
-    def expired(self, now: float) -> bool:
-        """True once the count or the time is used up."""
-        used_up = self.remaining is not None and self.remaining <= 0
-        return used_up or (self.expires_at is not None and now >= self.expires_at)
-
-    def describe(self, now: float) -> dict[str, Any]:
-        """The JSON of one fault, as PUT /api/fault answers and GET /api/fault lists it."""
-        left = None if self.expires_at is None else round(max(0.0, self.expires_at - now), 3)
-        return {
-            "active": True,
-            "code": self.code,
-            "message": self.message,
-            "remaining_count": self.remaining,
-            "remaining_seconds": left,
-            "recipients": self.recipients,
-            "dsn": self.dsn,
-        }
-
-
-def parse_fault(body: bytes, now: float) -> Fault:
-    """Validate a PUT /api/fault body; raise ValueError with a reason."""
-    try:
-        spec = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"invalid JSON: {exc}") from None
-    if not isinstance(spec, dict):
-        raise ValueError("expected a JSON object")
-    unknown = set(spec) - {"code", "message", "count", "seconds", "recipients", "dsn"}
-    if unknown:
-        raise ValueError(f"unknown fields: {sorted(unknown)}")
-    code = spec.get("code")
-    if type(code) is not int or not 400 <= code <= 599:
-        raise ValueError("code must be an integer from 400 to 599")
-    message = spec.get("message") or ("4.3.0" if code < 500 else "5.0.0") + " Fault injected"
-    if not isinstance(message, str) or not message.isprintable():
-        raise ValueError("message must be a single-line string")
-    remaining = spec.get("count")
-    if remaining is not None and (type(remaining) is not int or remaining < 1):
-        raise ValueError("count must be a positive integer")
-    seconds = spec.get("seconds")
-    if seconds is not None and (type(seconds) not in (int, float) or not seconds > 0):
-        raise ValueError("seconds must be a positive number")
-    recipients = spec.get("recipients")
-    if recipients is not None and (not isinstance(recipients, str) or not recipients.strip()):
-        raise ValueError("recipients must be a non-empty string")
-    dsn = spec.get("dsn", False)
-    if type(dsn) is not bool:
-        raise ValueError("dsn must be true or false")
-    expires_at = None if seconds is None else now + seconds
-    return Fault(
-        code, message, remaining, expires_at, recipients.strip().lower() if recipients else None, dsn
-    )
-
-
-def delivery_status_notification(envelope: Envelope, fault: Fault) -> bytes:
-    """The RFC 3464 bounce of a message the fault hits, as a relay sends it to the envelope sender."""
-    first_word = fault.message.split()[0] if fault.message.split() else ""
-    status = first_word if first_word[:2] in ("4.", "5.") else f"{fault.code // 100}.0.0"
-    failed = [
-        str(r) for r in envelope.rcpt_tos if fault.recipients is None or fault.recipients in str(r).lower()
-    ]
-    action = "failed" if fault.code >= 500 else "delayed"
-    boundary = f"dsn-{next(DSN_BOUNDARIES)}-{int(time.time())}"
-    original_headers = (envelope.original_content or b"").split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    lines = [
-        f"From: Mail Delivery System <MAILER-DAEMON@{SMTP_HOSTNAME}>",
-        f"To: <{envelope.mail_from}>",
-        "Subject: " + ("Undelivered Mail Returned to Sender" if fault.code >= 500 else "Delayed Mail"),
-        f"Date: {formatdate()}",
-        f"Message-ID: {make_msgid(domain=SMTP_HOSTNAME)}",
-        "Auto-Submitted: auto-replied",
-        "MIME-Version: 1.0",
-        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
-        "",
-        f"--{boundary}",
-        "Content-Type: text/plain; charset=utf-8",
-        "",
-        f"This is the mail system at {SMTP_HOSTNAME}. Your message could not be delivered to:",
-        *(f"<{address}>: {fault.code} {fault.message}" for address in failed),
-        "",
-        f"--{boundary}",
-        "Content-Type: message/delivery-status",
-        "",
-        f"Reporting-MTA: dns; {SMTP_HOSTNAME}",
-    ]
-    for address in failed:
-        lines += ["", f"Final-Recipient: rfc822; {address}", f"Action: {action}", f"Status: {status}",
-                  f"Diagnostic-Code: smtp; {fault.code} {fault.message}"]  # fmt: skip
-    lines += [
-        "",
-        f"--{boundary}",
-        "Content-Type: text/rfc822-headers",
-        "",
-        original_headers,
-        "",
-        f"--{boundary}--",
-        "",
-    ]
-    return "\r\n".join(lines).encode()
-
-
-DSN_BOUNDARIES = count(1)
 
 
 # ---------------------------------------------------------------- relay
@@ -303,17 +184,27 @@ class FaultRelay:
         fault = self._take_fault(envelope)
         if fault is not None and not fault.dsn:
             return f"{fault.code} {fault.message}"
-        if fault is not None:
-            await self.bounce(envelope, fault)
-            return "250 OK: queued, to be bounced"
-        peer = f"X-Smtp-Peer: {peer_address(session.peer)}\r\n".encode()
-        data = peer + (envelope.original_content or b"")
-        rcpt_tos = [str(r) for r in envelope.rcpt_tos]
-        reply = await self.relay.send(str(envelope.mail_from), rcpt_tos, data, bool(envelope.smtp_utf8))
-        if reply.startswith("250"):
+        # A `dsn` fault bounces its own recipients; the others get the message, as from a relay.
+        rcpt_tos = [str(r) for r in envelope.rcpt_tos if fault is None or not fault.hits(str(r))]
+        reply = "250 OK: queued, to be bounced"
+        if rcpt_tos:
+            peer = f"X-Smtp-Peer: {peer_address(session.peer)}\r\n".encode()
+            data = peer + (envelope.original_content or b"")
+            reply = await self.relay.send(str(envelope.mail_from), rcpt_tos, data, bool(envelope.smtp_utf8))
+            if not reply.startswith("250"):
+                return reply  # the client sends it again: no bounce yet, or it would get two
             with self.lock:
                 self.counters["relayed"] += 1
+        if fault is not None:
+            await self.bounce(envelope, fault)
         return reply
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A failure of the sink's own: aiosmtpd would answer 500, which has a client give the mail up
+        for good; a 451 has it try again. The traceback goes to the log."""
+        traceback.print_exception(error, file=sys.stderr)
+        detail = " ".join(f"({type(error).__name__}) {error}".split())[:200]
+        return f"451 4.3.0 smtp_faults failed: {detail}"
 
     async def bounce(self, envelope: Envelope, fault: Fault) -> None:
         """Send the sender a DSN: through Mailpit, and into the bounce Maildir when there is one."""
@@ -359,8 +250,13 @@ class ControlHandler(BaseHTTPRequestHandler):
         if path != "/api/fault":
             self.answer_json(404, {"error": f"no such path: {self.path}"})
             return
-        recipients = parse_qs(query).get("recipients")
-        self.server.relay.clear_faults(recipients[0] if recipients else None)
+        # Anything but one recipients text, or none, is refused: clearing every fault clears other tests'.
+        fields = parse_qs(query, keep_blank_values=True)
+        texts = fields.pop("recipients", [])
+        if fields or len(texts) > 1 or (texts and not texts[0].strip()):
+            self.answer_json(400, {"error": "give ?recipients=TEXT (not empty), or no query to clear all"})
+            return
+        self.server.relay.clear_faults(texts[0] if texts else None)
         self.answer(204, b"", None)
 
     def answer_json(self, status: int, payload: object) -> None:

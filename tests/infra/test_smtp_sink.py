@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 
 from tests.support.processes import free_port
 from tests.support.scripts import load_script
-from tests.support.sink import FAULTS, MAILPIT, PrivateSink, faults_command
+from tests.support.sink import FAULTS, MAILPIT, PrivateSink, faults_command, sink_problem
 
 SENDER = "no-reply@accounts.test"
 
@@ -250,6 +250,25 @@ def test_a_dsn_fault_accepts_then_bounces_to_the_sender_in_mailpit_and_the_maild
     assert len(maildir) == before + 1
 
 
+def test_a_dsn_fault_bounces_its_recipients_alone_and_relays_the_message_to_the_others(
+    sink: PrivateSink,
+) -> None:
+    """A relay that accepted the message delivers it to every recipient but the ones it bounces."""
+    put_fault(sink, {"code": 550, "message": "5.1.1 User unknown", "recipients": "moved-", "dsn": True})
+
+    send(
+        sink,
+        make_message("team@example.com", "to a team", "x\n"),
+        rcpts=["moved-2@example.com", "kept@example.com"],
+    )
+
+    assert subjects(sink, "kept@example.com") == ["to a team"]
+    assert subjects(sink, "moved-2@example.com") == []
+    [dsn] = sink.inbox.messages(SENDER)
+    assert "<moved-2@example.com>: 550 5.1.1 User unknown" in dsn["text"]
+    assert "kept@example.com" not in dsn["text"]
+
+
 def test_fault_can_be_cleared(sink: PrivateSink) -> None:
     put_fault(sink, {"code": 421, "message": "4.7.0 Down for a test"})
     assert http(f"{sink.inbox.faults_url}/api/fault", "DELETE")[0] == 204
@@ -258,6 +277,19 @@ def test_fault_can_be_cleared(sink: PrivateSink) -> None:
 
     assert control(sink, "/api/fault") == {"faults": []}
     assert subjects(sink) == ["accepted"]
+
+
+@pytest.mark.parametrize("query", ["?recipient=busy-", "?recipients=", "?recipients=%20", "?everything"])
+def test_a_delete_whose_query_is_not_one_recipients_text_is_refused_and_clears_nothing(
+    sink: PrivateSink, query: str
+) -> None:
+    """Clearing every fault clears other tests' too: a misspelt or empty query must not do it."""
+    put_fault(sink, {"code": 451, "message": "4.3.0 Try again later", "recipients": "busy-"})
+
+    status, content_type, answer = http(f"{sink.inbox.faults_url}/api/fault{query}", "DELETE")
+
+    assert status == 400 and content_type.startswith("application/json") and "error" in json.loads(answer)
+    assert [fault["recipients"] for fault in control(sink, "/api/fault")["faults"]] == ["busy-"]
 
 
 @pytest.mark.parametrize(
@@ -287,6 +319,39 @@ def test_unknown_control_path_is_a_json_404(sink: PrivateSink) -> None:
         assert content_type.startswith("application/json") and "error" in json.loads(body)
 
 
+def test_a_sink_process_that_exits_at_its_start_is_named_with_its_log(tmp_path: Path) -> None:
+    """Not a wait for a sink that will never answer: which process ended, and what it said."""
+    sink = PrivateSink(tmp_path, "--no-such-option")
+    try:
+        with pytest.raises(AssertionError) as failed:
+            sink.start()
+        left = [process.args[0] for process in sink.processes if process.poll() is None]
+    finally:
+        sink.stop()
+    assert left == [], "a sink that did not start stops what it started (Mailpit here)"
+    assert "the fault handler exited with 2" in str(failed.value)
+    assert "unrecognized arguments: --no-such-option" in str(failed.value)
+
+
+def test_a_sink_that_stopped_answering_is_named_for_the_failed_tests_reports(tmp_path: Path) -> None:
+    """A test waiting for mail from a dead sink times out saying only that no mail came: its report
+    says which part of the sink is down (tests/conftest.py adds this to every failed test's)."""
+    sink = PrivateSink(tmp_path)
+    sink.start()
+    try:
+        healthy = sink_problem(sink.inbox, "127.0.0.1", sink.smtp_port)
+        sink.processes[1].terminate()  # the fault handler: SMTP and its control API
+        sink.processes[1].wait(10)
+        down = sink_problem(sink.inbox, "127.0.0.1", sink.smtp_port)
+    finally:
+        sink.stop()
+    assert healthy is None
+    assert down is not None
+    assert f"nothing answers SMTP at 127.0.0.1:{sink.smtp_port}" in down
+    assert f"the fault switch at {sink.inbox.faults_url} does not answer" in down
+    assert "Mailpit" not in down, "Mailpit still answers"
+
+
 def test_mailpit_down_is_a_transient_refusal(tmp_path: Path) -> None:
     sink = PrivateSink(tmp_path)
     sink.start()
@@ -298,6 +363,23 @@ def test_mailpit_down_is_a_transient_refusal(tmp_path: Path) -> None:
     finally:
         sink.stop()
     assert refused.value.smtp_code == 451, "the client keeps it and retries"
+
+
+def test_a_failure_of_the_sink_itself_is_a_transient_refusal_not_a_permanent_one(tmp_path: Path) -> None:
+    """The mail is no less deliverable for the sink's own trouble (here a bounce Maildir it cannot
+    make): a 5xx would have the mailer give it up for good (a dead letter), a 4xx has it try again."""
+    (tmp_path / "not-a-folder").write_text("")
+    sink = PrivateSink(tmp_path, "--bounce-maildir", str(tmp_path / "not-a-folder"))
+    sink.start()
+    try:
+        put_fault(sink, {"code": 550, "message": "5.1.1 User unknown", "dsn": True})
+        with pytest.raises(smtplib.SMTPResponseException) as refused:
+            send(sink, make_message("alice@example.com", "to be bounced", "x\n"))
+    finally:
+        sink.stop()
+    assert refused.value.smtp_code == 451, refused.value
+    assert b"NotADirectoryError" in refused.value.smtp_error or b"FileExistsError" in refused.value.smtp_error
+    assert "Traceback" in (tmp_path / "sink.log").read_text(), "what went wrong is in the sink's log"
 
 
 def test_sigterm_stops_the_fault_handler_cleanly_with_a_client_connected() -> None:

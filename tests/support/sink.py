@@ -1,6 +1,7 @@
 """An SMTP sink of a test's own: Mailpit behind the SMTP fault handler (deploy/local/smtp_faults.py),
 on fixed ports so it can be restarted where it was."""
 
+import smtplib
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +61,11 @@ class PrivateSink:
             self.processes = [
                 subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT) for command in commands
             ]
-        wait_for(self.ready, timeout=20, what="the private sink (Mailpit and the fault handler)")
+        try:
+            wait_for(self.ready, timeout=20, what="the private sink (Mailpit and the fault handler)")
+        except BaseException:
+            self.stop()  # its callers stop it only once it started
+            raise
 
     @property
     def pids(self) -> list[int]:
@@ -68,6 +73,11 @@ class PrivateSink:
         return [process.pid for process in self.processes]
 
     def ready(self) -> bool:
+        """Both answer; an AssertionError naming the one that exited, with the log, if one did."""
+        for name, process in zip(("Mailpit", "the fault handler"), self.processes, strict=False):
+            if process.poll() is not None:
+                log = (self.log_dir / "sink.log").read_text(errors="replace").splitlines()[-20:]
+                raise AssertionError(f"{name} exited with {process.returncode}:\n" + "\n".join(log))
         mailpit_ready = http_ok(f"{self.inbox.base_url}/readyz")
         return mailpit_ready and (
             self.inbox.faults_url is None or http_ok(f"{self.inbox.faults_url}/healthz")
@@ -78,3 +88,19 @@ class PrivateSink:
             if process.poll() is None:
                 process.terminate()
                 process.wait(10)
+
+
+def sink_problem(inbox: Inbox, smtp_host: str, smtp_port: int) -> str | None:
+    """What of an SMTP sink does not answer (the SMTP port the services send to, the fault switch,
+    Mailpit), or None: a test that waited in vain for mail says why in its report."""
+    problems = []
+    try:
+        with smtplib.SMTP(smtp_host, smtp_port, timeout=2) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as error:
+        problems.append(f"nothing answers SMTP at {smtp_host}:{smtp_port} ({error})")
+    if inbox.faults_url and not http_ok(f"{inbox.faults_url}/healthz"):
+        problems.append(f"the fault switch at {inbox.faults_url} does not answer")
+    if not http_ok(f"{inbox.base_url}/readyz"):
+        problems.append(f"Mailpit at {inbox.base_url} does not answer")
+    return "; ".join(problems) or None

@@ -139,3 +139,62 @@ def test_a_topic_kafka_does_not_list_is_named_with_both_causes(step, monkeypatch
     assert str(missing.value) == (
         f"Kafka lists no topic {topic}: it does not exist, or an ACL does not let this login describe it"
     )
+
+
+class KafkaGoneMidRead:
+    """A reader of a two-record partition whose broker goes away after the first record: kafka-python's
+    poll() then answers nothing, again and again, and raises nothing. Each poll moves `now` on by its
+    timeout, as the real one would have waited; after `max_polls` it fails, where the feed waited on."""
+
+    def __init__(self, max_polls: int = 10_000) -> None:
+        self.now, self.polls, self.max_polls, self.closed = 0.0, 0, max_polls, False
+        self.tp = TopicPartition("identity.accounts.v1", 0)
+        self.read = 0
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return {0}
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        pass
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        pass
+
+    def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {self.tp: 2}
+
+    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int:
+        return self.read
+
+    def poll(self, timeout_ms: int = 0) -> dict[TopicPartition, list[ConsumerRecord]]:
+        self.polls += 1
+        assert self.polls <= self.max_polls, f"the snapshot still waits after {self.max_polls} empty polls"
+        self.now += timeout_ms / 1000
+        if self.polls > 1:
+            return {}  # the broker is gone
+        self.read = 1
+        return {self.tp: [state_record()]}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_kafka_gone_mid_snapshot_is_a_timeout_error_after_the_feeds_idle_limit_not_a_wait_without_end(
+    monkeypatch,
+):
+    consumer = KafkaGoneMidRead()
+    monkeypatch.setattr(account_feed, "create_reader", lambda *args, **kwargs: consumer)
+    monkeypatch.setattr(account_feed, "monotonic", lambda: consumer.now, raising=False)
+    feed = AccountFeed("127.0.0.1:9092", idle_timeout_s=30)
+    with pytest.raises(KafkaTimeoutError) as timed_out:
+        feed.snapshot()
+    assert str(timed_out.value) == (
+        "KafkaTimeoutError: account feed: no record of identity.accounts.v1 for 30 s with 1 partition(s) "
+        "short of their end: is Kafka reachable?"
+    )
+    assert consumer.closed
+    assert 30 <= consumer.now < 31  # it gave up at the limit, not before, not long after
+
+
+def test_the_snapshots_idle_limit_has_a_default():
+    assert AccountFeed("127.0.0.1:9092").idle_timeout_s == account_feed.SNAPSHOT_IDLE_TIMEOUT_S > 0

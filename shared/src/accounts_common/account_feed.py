@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from time import monotonic
 from uuid import UUID
 
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaTimeoutError
 from marshmallow import ValidationError
 
 from accounts_common.events import CloudEvent, InvalidEvent, parse_event, validate_data
@@ -35,6 +37,10 @@ from accounts_common.outbox import FOLLOWS_EVENT_OFFSET_HEADER
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 500
+# How long a snapshot waits for the next record before it gives up: kafka-python's poll() raises
+# nothing when the broker goes away, it answers nothing, so without a limit a start would wait forever.
+# Far above a healthy broker's pause (a leader election takes seconds), far below "forever".
+SNAPSHOT_IDLE_TIMEOUT_S = 60.0
 STATE_SCHEMA = AccountState()  # one instance: making a marshmallow schema costs more than a load
 
 
@@ -70,14 +76,22 @@ class FollowedEvent:
 class AccountFeed:
     """Reads identity's compacted account state, then follows the account events."""
 
-    def __init__(self, bootstrap_servers: str, *, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topic_prefix: str = "",
+        idle_timeout_s: float = SNAPSHOT_IDLE_TIMEOUT_S,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.idle_timeout_s = idle_timeout_s
         self.state_topic = topic_prefix + ACCOUNT_STATE
         self.events_topic = topic_prefix + ACCOUNT_EVENTS
 
     def snapshot(self) -> Snapshot:
         """Read the compacted topic to its end offsets; the live accounts and the events' positions.
-        Kafka refusing the feed's login or ACLs: KafkaNotAuthorized, logged as an error."""
+        Kafka refusing the feed's login or ACLs: KafkaNotAuthorized, logged as an error; no record for
+        `idle_timeout_s` before the end (Kafka gone mid-read): KafkaTimeoutError."""
         with refusals_named():
             return self._snapshot()
 
@@ -92,8 +106,17 @@ class AccountFeed:
             followed: dict[int, int] = {}
             # The record before the end is in the active segment, never compacted: each position gets there.
             remaining = {tp for tp in partitions if position_of(consumer, tp) < ends[tp]}
+            last_record = monotonic()
             while remaining:
-                for tp, records in consumer.poll(timeout_ms=POLL_TIMEOUT_MS).items():
+                batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                if batch:
+                    last_record = monotonic()
+                elif monotonic() - last_record >= self.idle_timeout_s:
+                    raise KafkaTimeoutError(
+                        f"account feed: no record of {self.state_topic} for {self.idle_timeout_s:g} s with "
+                        f"{len(remaining)} partition(s) short of their end: is Kafka reachable?"
+                    )
+                for tp, records in batch.items():
                     for record in records:
                         if record.offset < ends[tp] and _apply_state(accounts, record):
                             followed[tp.partition] = max(followed.get(tp.partition, -1), _followed(record))

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from catalogue.adapters import transcoding
+from catalogue.adapters.upload_area import CHUNK_BYTES
 from catalogue.service_layer.transcoder import Transcoder
 from tests.integration.catalogue.conftest import editor, unique_word
 from tests.integration.catalogue.test_catalogue_publishing import (  # noqa: F401 # the fixture shared with it
@@ -58,6 +59,38 @@ def test_a_patch_on_a_full_disk_is_507_and_the_upload_resumes_once_room_is_made(
     resumed = served.client.patch(path, data=b"12345678", headers=editor() | TUS | body)
     assert (resumed.status_code, resumed.headers["Upload-Offset"]) == (204, "8")
     assert stored.read_bytes() == b"12345678"
+
+
+def uploaded_bytes() -> float:
+    return REGISTRY.get_sample_value("catalogue_upload_bytes_total") or 0.0
+
+
+def test_the_chunks_a_patch_kept_before_the_disk_filled_up_are_counted_as_uploaded(
+    served,  # noqa: F811
+    monkeypatch,
+):
+    length = CHUNK_BYTES + 8
+    created = served.client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": str(length)})
+    path = created.headers["Location"].removeprefix(served.url)
+    stored = upload_file(served, path)
+    real_write, to_the_upload = os.write, []
+
+    def filling_up(descriptor: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{descriptor}") != str(stored):
+            return real_write(descriptor, data)
+        to_the_upload.append(len(data))
+        if len(to_the_upload) > 1:  # the first chunk fits, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", filling_up)
+    before = uploaded_bytes()
+    body = {"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    refused = served.client.patch(path, data=b"x" * length, headers=editor() | TUS | body)
+    monkeypatch.undo()
+    assert refused.status_code == 507, refused.data
+    assert served.client.head(path, headers=editor() | TUS).headers["Upload-Offset"] == str(CHUNK_BYTES)
+    assert uploaded_bytes() - before == CHUNK_BYTES, "the chunk kept is a chunk received"
 
 
 def test_a_submission_on_a_full_disk_is_507_and_the_upload_stays_whole(

@@ -5,6 +5,7 @@ uploads), which says the offset."""
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -14,6 +15,7 @@ from prometheus_client import Counter
 from accounts_common.auth import Principal
 from accounts_common.housekeeping import Schedule
 from catalogue.adapters import upload_store
+from catalogue.adapters.storage import StorageUnavailable
 from catalogue.adapters.upload_area import UploadBusy, append
 from catalogue.adapters.upload_store import Upload
 from catalogue.bootstrap import Catalogue
@@ -83,13 +85,25 @@ def write(
             actual = catalogue.uploads.offset(current.upload)
             if offset != actual:
                 raise Conflict(f"Upload-Offset is {actual}, not {offset}.")
-            copied = append(file, read, current.upload.length - actual)
+            try:
+                copied = append(file, read, current.upload.length - actual)
+            except BaseException:
+                _count_kept(catalogue, current.upload, actual)
+                raise
     except UploadBusy:
         raise Locked("Another request is writing to this upload; try again when it ends.") from None
     except FileNotFoundError:  # terminated or expired meanwhile
         raise NotFound("There is no such upload.") from None
     UPLOADED_BYTES.inc(copied)
     return UploadState(current.upload, actual + copied)
+
+
+def _count_kept(catalogue: Catalogue, upload: Upload, before: int) -> None:
+    """Count what a write that failed kept all the same (the chunks before a full disk or a client gone,
+    the parts sent to the bucket), asked of the upload area under the writer's lock; nothing when the
+    area cannot tell (gone, or its store failing)."""
+    with suppress(OSError, StorageUnavailable):
+        UPLOADED_BYTES.inc(max(0, catalogue.uploads.offset(upload) - before))
 
 
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
