@@ -2,6 +2,8 @@
 unsubscribed by their own choice (user, one_click) before another issue went out to them, each once,
 a figure that never goes down afterwards; and migration 009's fill of it for the issues before it."""
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,8 +14,11 @@ from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events import new_event, validate_data
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
+from newsletter.domain.issues import delivery_id
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
+from newsletter.service_layer import results as results_module
 from newsletter.service_layer.accounts import account_event_handlers
+from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import unsubscribe
 from tests.conftest import fresh_database
 from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixture shared with it
@@ -124,6 +129,75 @@ def test_an_unsubscription_not_by_choice_does_not_count(
     unsubscribe(newsletter, uuid.UUID(bounced), "bounce")
     erase(newsletter, erased)
     assert unsubscribed(newsletter_client, newsletter_editor, issue) == [0]
+
+
+def waiting_or_done(database_url: str, thread: threading.Thread) -> None:
+    """Until `thread` has finished or a session of the database waits for a lock."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while thread.is_alive():
+            waiting = conn.execute(
+                """SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                   WHERE NOT l.granted AND a.datname = current_database()"""
+            ).fetchone()
+            if waiting != (0,):
+                return
+            assert time.monotonic() < deadline, "the unsubscription neither ended nor waited"
+            time.sleep(0.01)
+
+
+def test_a_hard_bounce_and_the_persons_own_unsubscription_at_once_both_go_through(
+    newsletter,
+    newsletter_client,
+    newsletter_db,
+    newsletter_editor,
+    fan_out,  # noqa: F811
+    monkeypatch,
+):
+    """The bounce's handler ends the subscription and counts the outcome on the issue; the person's
+    unsubscription ends it and counts on the issue. Taken in opposite orders the two locks deadlocked,
+    and PostgreSQL aborted one (the person's: a 500). The person leaves just as the handler comes to
+    end the subscription."""
+    [reader] = seed_subscribers(newsletter_db, 1)
+    issue = sent_issue(newsletter_client, newsletter_editor, fan_out)
+    with psycopg.connect(newsletter_db) as conn:
+        [email] = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (reader,)).fetchone()
+    errors: list[Exception] = []
+
+    def leave() -> None:
+        try:
+            unsubscribe(newsletter, uuid.UUID(reader), "one_click")
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    leaving = threading.Thread(target=leave)
+    bounce_ends = results_module.end_for_bounce
+
+    def meanwhile_the_person_leaves(*args):  # type: ignore[no-untyped-def]
+        leaving.start()
+        waiting_or_done(newsletter_db, leaving)
+        return bounce_ends(*args)
+
+    monkeypatch.setattr(results_module, "end_for_bounce", meanwhile_the_person_leaves)
+    data = {
+        "delivery_id": str(delivery_id(uuid.UUID(issue), uuid.UUID(reader))),
+        "kind": "newsletter",
+        "email": email,
+        "account_id": reader,
+        "at": datetime.now(UTC).isoformat(),
+        "class": "hard",
+        "reason": "5.1.1 user unknown",
+        "via": "dsn",
+    }
+    event = new_event("EmailFailed", source="/mailer", subject=reader, data=data)
+    try:
+        with newsletter.pool.connection() as conn, conn.transaction():
+            DeliveryResults(newsletter).failed(conn, event, validate_data("EmailFailed", data))
+    finally:
+        leaving.join()
+    assert errors == []
+    figures = newsletter_client.get(f"/v1/issues/{issue}", headers=newsletter_editor).json["figures"]
+    assert (figures["bounced"], figures["unsubscribed"]) == (1, 1)
 
 
 @dataclass(frozen=True)
