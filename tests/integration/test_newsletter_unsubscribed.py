@@ -93,6 +93,11 @@ def test_coming_back_then_bouncing_or_being_erased_never_lowers_the_figure(
     unsubscribe(newsletter, uuid.UUID(bounced), "bounce")
     erase(newsletter, erased)
     assert unsubscribed(newsletter_client, newsletter_editor, issue) == [2]
+    with psycopg.connect(newsletter_db) as conn:  # the figure stays; who left is erased with the rest
+        traces = conn.execute(
+            "SELECT account_id::text FROM issue_unsubscriptions WHERE issue_id = %s", (issue,)
+        )
+        assert [account for (account,) in traces] == [bounced]
 
 
 def test_leaving_counts_for_the_latest_issue_of_the_subscription_not_for_older_ones(

@@ -270,7 +270,9 @@ def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subsc
 
 
 def forget_ending(conn: psycopg.Connection, account_id: UUID) -> None:
+    """Erase why the account left, and after which issues (their figures stay: migration 009)."""
     conn.execute("DELETE FROM subscription_endings WHERE account_id = %s", (account_id,))
+    conn.execute("DELETE FROM issue_unsubscriptions WHERE account_id = %s", (account_id,))
 
 
 def ending_reason(conn: psycopg.Connection, account_id: UUID) -> str | None:

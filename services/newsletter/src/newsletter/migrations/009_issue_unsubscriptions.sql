@@ -6,11 +6,12 @@
 -- years later (counted for every issue they ever had). It is now a tally kept on the issue, written by
 -- the ending itself (a trigger on subscription_endings, in the unsubscription's transaction, whatever
 -- code writes it: a web process of the previous release during a rolling deploy too), once per (issue,
--- recipient), never decreasing.
+-- recipient), never decreasing. AccountDeleted erases an account's rows here with its ending (no trace
+-- of why it left); the figures stay, and an erased account never comes back to be counted again.
 CREATE TABLE issue_unsubscriptions (
-    issue_id   uuid NOT NULL REFERENCES issues (id),
     account_id uuid NOT NULL,
-    PRIMARY KEY (issue_id, account_id)
+    issue_id   uuid NOT NULL REFERENCES issues (id),
+    PRIMARY KEY (account_id, issue_id)
 );
 
 ALTER TABLE issues ADD COLUMN unsubscribed integer NOT NULL DEFAULT 0;
