@@ -5,16 +5,18 @@ a figure that never goes down afterwards; and migration 009's fill of it for the
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
+import pytest
 
 from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events import new_event, validate_data
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
-from newsletter.domain.issues import delivery_id
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer import results as results_module
 from newsletter.service_layer.accounts import account_event_handlers
@@ -26,27 +28,8 @@ from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtu
     deliveries_topic,
     send,
 )
-from tests.integration.test_newsletter_resubscription import (  # noqa: F401 # a fixture
-    fan_out,
-    subscribe_again,
-)
-from tests.support.newsletter import seed_subscribers
-
-
-def sent_issue(client, editor: dict[str, str], fan_out) -> str:  # type: ignore[no-untyped-def]  # noqa: F811
-    """An issue sent to every current subscriber; its id."""
-    issue_id = create(client, editor)["id"]
-    send(client, editor, issue_id)
-    fan_out(issue_id)
-    return str(issue_id)
-
-
-def unsubscribed(client, editor: dict[str, str], *issue_ids: str) -> list[int]:  # type: ignore[no-untyped-def]
-    """The issues' `unsubscribed`, as the issue's page gives it, checked against the list's."""
-    figures = [client.get(f"/v1/issues/{issue_id}", headers=editor).json["figures"] for issue_id in issue_ids]
-    listed = {item["id"]: item["figures"] for item in client.get("/v1/issues", headers=editor).json["items"]}
-    assert [listed[issue_id] for issue_id in issue_ids] == figures
-    return [each["unsubscribed"] for each in figures]
+from tests.integration.test_newsletter_resubscription import fan_out, subscribe_again  # noqa: F401
+from tests.support.newsletter import delivery_result, seed_subscribers
 
 
 def erase(newsletter: Newsletter, account_id: str) -> None:
@@ -57,42 +40,61 @@ def erase(newsletter: Newsletter, account_id: str) -> None:
         account_event_handlers(newsletter)["AccountDeleted"](conn, event, validate_data(event.type, data))
 
 
-def test_a_recipient_who_leaves_after_an_issue_counts_once_for_it(
-    newsletter,
-    newsletter_client,
-    newsletter_db,
-    newsletter_editor,
-    fan_out,  # noqa: F811
-):
+@dataclass(frozen=True)
+class Issues:
+    """Issues sent by an editor, and their `unsubscribed` as the editor reads it."""
+
+    client: Any
+    editor: dict[str, str]
+    fan_out: Callable[[str], object]
+
+    def send(self) -> str:
+        """An issue sent to every current subscriber; its id."""
+        issue_id = str(create(self.client, self.editor)["id"])
+        send(self.client, self.editor, issue_id)
+        self.fan_out(issue_id)
+        return issue_id
+
+    def unsubscribed(self, *issue_ids: str) -> list[int]:
+        """The issues' `unsubscribed`, as the issue's page gives it, checked against the list's."""
+        client, editor = self.client, self.editor
+        figures = [client.get(f"/v1/issues/{each}", headers=editor).json["figures"] for each in issue_ids]
+        listed = {
+            item["id"]: item["figures"] for item in client.get("/v1/issues", headers=editor).json["items"]
+        }
+        assert [listed[each] for each in issue_ids] == figures
+        return [each["unsubscribed"] for each in figures]
+
+
+@pytest.fixture
+def issues(newsletter_client, newsletter_editor, fan_out) -> Issues:  # type: ignore[no-untyped-def]  # noqa: F811
+    return Issues(newsletter_client, newsletter_editor, fan_out)
+
+
+def test_a_recipient_who_leaves_after_an_issue_counts_once_for_it(newsletter, newsletter_db, issues):
     leaver, other = seed_subscribers(newsletter_db, 2)
-    issue = sent_issue(newsletter_client, newsletter_editor, fan_out)
-    assert unsubscribed(newsletter_client, newsletter_editor, issue) == [0]
+    issue = issues.send()
+    assert issues.unsubscribed(issue) == [0]
     unsubscribe(newsletter, uuid.UUID(leaver), "one_click")
-    assert unsubscribed(newsletter_client, newsletter_editor, issue) == [1]
+    assert issues.unsubscribed(issue) == [1]
     subscribe_again(newsletter, leaver)
     unsubscribe(newsletter, uuid.UUID(leaver), "user")  # no issue since: the same departure's issue
     unsubscribe(newsletter, uuid.UUID(other), "user")
-    assert unsubscribed(newsletter_client, newsletter_editor, issue) == [2]
+    assert issues.unsubscribed(issue) == [2]
 
 
-def test_coming_back_then_bouncing_or_being_erased_never_lowers_the_figure(
-    newsletter,
-    newsletter_client,
-    newsletter_db,
-    newsletter_editor,
-    fan_out,  # noqa: F811
-):
+def test_coming_back_then_bouncing_or_being_erased_never_lowers_the_figure(newsletter, newsletter_db, issues):
     """The count read the account's one ending: replaced by a bounce, removed by an erasure, it took
     the earlier departure out of the issue's figure."""
     bounced, erased = seed_subscribers(newsletter_db, 2)
-    issue = sent_issue(newsletter_client, newsletter_editor, fan_out)
+    issue = issues.send()
     for leaver in (bounced, erased):
         unsubscribe(newsletter, uuid.UUID(leaver), "user")
         subscribe_again(newsletter, leaver)
-    assert unsubscribed(newsletter_client, newsletter_editor, issue) == [2]
+    assert issues.unsubscribed(issue) == [2]
     unsubscribe(newsletter, uuid.UUID(bounced), "bounce")
     erase(newsletter, erased)
-    assert unsubscribed(newsletter_client, newsletter_editor, issue) == [2]
+    assert issues.unsubscribed(issue) == [2]
     with psycopg.connect(newsletter_db) as conn:  # the figure stays; who left is erased with the rest
         traces = conn.execute(
             "SELECT account_id::text FROM issue_unsubscriptions WHERE issue_id = %s", (issue,)
@@ -101,39 +103,29 @@ def test_coming_back_then_bouncing_or_being_erased_never_lowers_the_figure(
 
 
 def test_leaving_counts_for_the_latest_issue_of_the_subscription_not_for_older_ones(
-    newsletter,
-    newsletter_client,
-    newsletter_db,
-    newsletter_editor,
-    fan_out,  # noqa: F811
+    newsletter, newsletter_db, issues
 ):
     """One who stayed through two issues left after the second; one who left after the first came back
     and left again after the second; one whose address bounced came back and left, with no issue of the
     new subscription: the issue of the old one is not what they left after."""
     stayer, returner, bounced = seed_subscribers(newsletter_db, 3)
-    first = sent_issue(newsletter_client, newsletter_editor, fan_out)
+    first = issues.send()
     unsubscribe(newsletter, uuid.UUID(returner), "one_click")
     subscribe_again(newsletter, returner)
-    second = sent_issue(newsletter_client, newsletter_editor, fan_out)
+    second = issues.send()
     unsubscribe(newsletter, uuid.UUID(bounced), "bounce")
     subscribe_again(newsletter, bounced)
     for leaver in (stayer, returner, bounced):
         unsubscribe(newsletter, uuid.UUID(leaver), "user")
-    assert unsubscribed(newsletter_client, newsletter_editor, first, second) == [1, 2]
+    assert issues.unsubscribed(first, second) == [1, 2]
 
 
-def test_an_unsubscription_not_by_choice_does_not_count(
-    newsletter,
-    newsletter_client,
-    newsletter_db,
-    newsletter_editor,
-    fan_out,  # noqa: F811
-):
+def test_an_unsubscription_not_by_choice_does_not_count(newsletter, newsletter_db, issues):
     bounced, erased = seed_subscribers(newsletter_db, 2)
-    issue = sent_issue(newsletter_client, newsletter_editor, fan_out)
+    issue = issues.send()
     unsubscribe(newsletter, uuid.UUID(bounced), "bounce")
     erase(newsletter, erased)
-    assert unsubscribed(newsletter_client, newsletter_editor, issue) == [0]
+    assert issues.unsubscribed(issue) == [0]
 
 
 def waiting_or_done(database_url: str, thread: threading.Thread) -> None:
@@ -152,19 +144,14 @@ def waiting_or_done(database_url: str, thread: threading.Thread) -> None:
 
 
 def test_a_hard_bounce_and_the_persons_own_unsubscription_at_once_both_go_through(
-    newsletter,
-    newsletter_client,
-    newsletter_db,
-    newsletter_editor,
-    fan_out,  # noqa: F811
-    monkeypatch,
+    newsletter, newsletter_db, issues, monkeypatch
 ):
     """The bounce's handler ends the subscription and counts the outcome on the issue; the person's
     unsubscription ends it and counts on the issue. Taken in opposite orders the two locks deadlocked,
     and PostgreSQL aborted one (the person's: a 500). The person leaves just as the handler comes to
     end the subscription."""
     [reader] = seed_subscribers(newsletter_db, 1)
-    issue = sent_issue(newsletter_client, newsletter_editor, fan_out)
+    issue = issues.send()
     with psycopg.connect(newsletter_db) as conn:
         [email] = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (reader,)).fetchone()
     errors: list[Exception] = []
@@ -184,16 +171,7 @@ def test_a_hard_bounce_and_the_persons_own_unsubscription_at_once_both_go_throug
         return bounce_ends(*args)
 
     monkeypatch.setattr(results_module, "end_for_bounce", meanwhile_the_person_leaves)
-    data = {
-        "delivery_id": str(delivery_id(uuid.UUID(issue), uuid.UUID(reader))),
-        "kind": "newsletter",
-        "email": email,
-        "account_id": reader,
-        "at": datetime.now(UTC).isoformat(),
-        "class": "hard",
-        "reason": "5.1.1 user unknown",
-        "via": "dsn",
-    }
+    data = delivery_result(issue, reader, email, **{"class": "hard", "reason": "5.1.1 unknown", "via": "dsn"})
     event = new_event("EmailFailed", source="/mailer", subject=reader, data=data)
     try:
         with newsletter.pool.connection() as conn, conn.transaction():
@@ -201,7 +179,7 @@ def test_a_hard_bounce_and_the_persons_own_unsubscription_at_once_both_go_throug
     finally:
         leaving.join()
     assert errors == []
-    figures = newsletter_client.get(f"/v1/issues/{issue}", headers=newsletter_editor).json["figures"]
+    figures = issues.client.get(f"/v1/issues/{issue}", headers=issues.editor).json["figures"]
     assert (figures["bounced"], figures["unsubscribed"]) == (1, 1)
 
 
