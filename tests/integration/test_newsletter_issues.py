@@ -33,6 +33,7 @@ from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, PASSWORD, bearer
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import (
     deliveries_of,
+    delivery_result,
     locales_of,
     recipients_of,
     seed_subscribers,
@@ -343,14 +344,7 @@ def test_the_figures_count_the_mailers_results_and_a_hard_bounce_ends_the_subscr
     handlers = results.handlers()
 
     def result(event_type: str, account: str, **extra: str) -> None:
-        data = {
-            "delivery_id": str(delivery_id(uuid.UUID(issue_id), uuid.UUID(account))),
-            "kind": "newsletter",
-            "email": emails[account],
-            "account_id": account,
-            "at": datetime.now(UTC).isoformat(),
-            **extra,
-        }
+        data = delivery_result(issue_id, account, emails[account], **extra)
         event = new_event(event_type, source="/mailer", subject=account, data=data)
         for _ in range(2):  # a redelivered result counts once
             with newsletter_pool.connection() as conn, conn.transaction():
@@ -391,13 +385,7 @@ def test_a_failed_mail_replayed_and_delivered_counts_as_sent(
     wait_sent(newsletter_client, issue_id, newsletter_editor)
     with psycopg.connect(newsletter_db) as conn:
         [email] = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (reader,)).fetchone()
-    data = {
-        "delivery_id": str(delivery_id(uuid.UUID(issue_id), uuid.UUID(reader))),
-        "kind": "newsletter",
-        "email": email,
-        "account_id": reader,
-        "at": datetime.now(UTC).isoformat(),
-    }
+    data = delivery_result(issue_id, reader, email)
     gave_up = {**data, "class": "soft", "reason": "given up after retries", "via": "smtp"}
     results = DeliveryResults(newsletter)
     for event_type, event_data in (("EmailFailed", gave_up), ("EmailDelivered", data)):

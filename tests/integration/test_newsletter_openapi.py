@@ -55,6 +55,8 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
         assert "updated_at" in document["components"]["schemas"][body]["properties"], (path, method)
     assert "updated_at" not in document["components"]["schemas"]["IssueDraft"]["properties"]
+    unsubscribed = document["components"]["schemas"]["Figures"]["properties"]["unsubscribed"]["description"]
+    assert "own choice before another issue" in unsubscribed and "never goes down" in unsubscribed
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,13 @@
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from kafka.consumer.fetcher import ConsumerRecord
 
+from newsletter.domain.issues import delivery_id
 from tests.support.http import call
 
 
@@ -86,3 +87,15 @@ def send_issue(
     status, issue = call("POST", f"{newsletter_url}/v1/issues/{issue['id']}/send", sending, editor)
     assert status == 202, issue
     return dict(issue)
+
+
+def delivery_result(issue_id: str, account_id: str, email: str, **extra: str) -> dict[str, Any]:
+    """The data of the mailer's EmailDelivered (or, with `extra`, EmailFailed) of an issue's mail."""
+    return {
+        "delivery_id": str(delivery_id(uuid.UUID(issue_id), uuid.UUID(account_id))),
+        "kind": "newsletter",
+        "email": email,
+        "account_id": account_id,
+        "at": datetime.now(UTC).isoformat(),
+        **extra,
+    }

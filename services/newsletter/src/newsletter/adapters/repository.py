@@ -245,13 +245,8 @@ def record_outcomes(conn: psycopg.Connection, delivery_ids: list[UUID], outcome:
     )
 
 
-# The figures of a list of issues: the tallies kept on each (migration 006), and its unsubscribed, the
-# recipients who left by their own choice after it started (from the endings since, not its recipients).
-FIGURES = """SELECT i.id, i.recipients, i.sent, i.failed, i.bounced,
-           (SELECT count(*) FROM subscription_endings e
-            JOIN issue_recipients r ON r.account_id = e.account_id AND r.issue_id = i.id
-            WHERE e.reason IN ('user', 'one_click') AND e.ended_at >= i.started_at)
-    FROM issues i WHERE i.id = ANY(%s)"""
+# The figures of a list of issues: the tallies kept on each (migrations 006 and 009).
+FIGURES = """SELECT id, recipients, sent, failed, bounced, unsubscribed FROM issues WHERE id = ANY(%s)"""
 
 
 def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures]:
@@ -264,7 +259,8 @@ def figures(conn: psycopg.Connection, issues: list[Issue]) -> dict[UUID, Figures
 
 
 def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subscriber_id: int) -> None:
-    """Why and when the account's subscription ended, and its subscriber id (a new one takes it back)."""
+    """Why and when the account's subscription ended, and its subscriber id (a new one takes it back). An
+    ending by choice counts on the issue the account left after (a trigger, migration 009)."""
     conn.execute(
         """INSERT INTO subscription_endings (account_id, reason, subscriber_id) VALUES (%s, %s, %s)
            ON CONFLICT (account_id) DO UPDATE
@@ -274,7 +270,9 @@ def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subsc
 
 
 def forget_ending(conn: psycopg.Connection, account_id: UUID) -> None:
+    """Erase why the account left, and after which issues (their figures stay: migration 009)."""
     conn.execute("DELETE FROM subscription_endings WHERE account_id = %s", (account_id,))
+    conn.execute("DELETE FROM issue_unsubscriptions WHERE account_id = %s", (account_id,))
 
 
 def ending_reason(conn: psycopg.Connection, account_id: UUID) -> str | None:

@@ -93,7 +93,11 @@ class Figures(Schema):
     failed = fields.Integer(required=True, metadata={"description": "failed for good, not a bounce"})
     bounced = fields.Integer(required=True, metadata={"description": "hard bounces (SMTP 5xx, DSN 5.x.x)"})
     unsubscribed = fields.Integer(
-        required=True, metadata={"description": "recipients who unsubscribed after the issue went out"}
+        required=True,
+        metadata={
+            "description": "recipients who unsubscribed by their own choice before another issue went out "
+            "to them, each once, counted as they leave; it never goes down"
+        },
     )
 
 

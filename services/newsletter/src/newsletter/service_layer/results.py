@@ -41,9 +41,11 @@ class DeliveryResults:
 
     def failed(self, conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         hard = data["failure_class"] == "hard"
-        repository.record_outcome(conn, data["delivery_id"], "bounced" if hard else "failed")
+        # The subscription first, the issue's figures then: an unsubscription counts on the issue after
+        # ending the subscription (migration 009), and the opposite order deadlocks with it.
         if hard and data.get("account_id"):
             end_for_bounce(self.newsletter, conn, data["account_id"], data["email"], data.get("sent_at"))
+        repository.record_outcome(conn, data["delivery_id"], "bounced" if hard else "failed")
 
     def finish_batch(self) -> None:
         """Count the batch's deliveries; on a failure each of their events is retried."""
