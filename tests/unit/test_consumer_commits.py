@@ -4,6 +4,7 @@
 import threading
 
 from kafka import TopicPartition
+from kafka.errors import KafkaTimeoutError
 
 from accounts_common import offsets
 from tests.support.consumer_fakes import consumer_on, user_registered_record
@@ -50,3 +51,25 @@ def test_records_handled_one_by_one_are_committed_once_per_interval_and_all_at_s
     worker.run(stop)
 
     assert fake.commits == [1, 50], "the first record's at once, then the rest only when stopping"
+
+
+class CommitTimesOutOnce(OneRecordPerPoll):
+    """The same, but the first commit times out: the group coordinator did not answer in time."""
+
+    def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
+        super().commit(offsets, timeout_ms)
+        if len(self.commits) == 1:
+            raise KafkaTimeoutError("Timeout waiting for future")
+
+
+def test_offsets_a_commit_failed_to_save_are_committed_with_the_next_one(monkeypatch):
+    """The partition's one record is handled, its commit times out, and nothing comes after it: its
+    offset used to be dropped, leaving the group's committed offset behind for good (a quiet
+    partition), so every later restart or rebalance delivered the record again."""
+    stop = threading.Event()
+    fake = CommitTimesOutOnce(1, stop)
+    worker = consumer_on(fake, topics=(PARTITION.topic,))
+
+    worker.run(stop)
+
+    assert fake.commits == [1, 1], "tried again at the next commit (here the one at stop)"

@@ -66,9 +66,15 @@ class PendingCommits:
             consumer.commit(offsets, timeout_ms=timeout_ms)
         except (FencedInstanceIdError, *REFUSED):
             raise  # not a passing failure: the consumer must stop
-        except (CommitFailedError, KafkaError) as error:
+        except CommitFailedError as error:
             # The group moved on; the records come again and the inbox makes that harmless.
             log.warning("%s: offset commit failed: %s", self.group, error)
+        except KafkaError as error:
+            # The coordinator did not answer (an outage, a timeout): the next commit carries these
+            # too, or a partition that stays quiet would keep its old committed offset for good.
+            log.warning("%s: offset commit failed, tried again with the next one: %s", self.group, error)
+            for partition, offset in offsets.items():
+                self.offsets.setdefault(partition, offset.offset)
 
 
 class LagReport:
