@@ -73,3 +73,29 @@ def test_offsets_a_commit_failed_to_save_are_committed_with_the_next_one(monkeyp
     worker.run(stop)
 
     assert fake.commits == [1, 1], "tried again at the next commit (here the one at stop)"
+
+
+class CoordinatorGone(OneRecordPerPoll):
+    """The same, with a group coordinator that never answers: each commit fails once its timeout is
+    over, as kafka-python's does (its own default: the 30 s request timeout)."""
+
+    def __init__(self, count: int, stop: threading.Event) -> None:
+        super().__init__(count, stop)
+        self.waited_ms: list[int | None] = []
+
+    def commit(self, offsets, timeout_ms=None) -> None:  # type: ignore[no-untyped-def]
+        self.waited_ms.append(timeout_ms)
+        raise KafkaTimeoutError(f"Timeout waiting for future after {timeout_ms or 30_000} ms")
+
+
+def test_a_commit_the_coordinator_does_not_answer_holds_the_loop_a_few_seconds_at_most():
+    """Offsets a failed commit kept are tried again at every interval: each try must not hold the
+    loop (and a SIGTERM) for kafka-python's 30 s request timeout while the coordinator is away."""
+    stop = threading.Event()
+    fake = CoordinatorGone(3, stop)
+    worker = consumer_on(fake, topics=(PARTITION.topic,))
+
+    worker.run(stop)
+
+    assert fake.waited_ms, "it did try to commit"
+    assert all(waited is not None and waited <= 5_000 for waited in fake.waited_ms), fake.waited_ms
