@@ -1,7 +1,9 @@
-"""Offsets are committed at most every COMMIT_INTERVAL_S, and what is left when the consumer stops
-(fakes, no I/O)."""
+"""Offsets are committed at most every COMMIT_INTERVAL_S, and what is left when the consumer stops;
+what a commit failed to save goes with the next one, each waiting a few seconds at most (fakes, no
+I/O)."""
 
 import threading
+from typing import TypeVar
 
 from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError
@@ -10,6 +12,7 @@ from accounts_common import offsets
 from tests.support.consumer_fakes import consumer_on, user_registered_record
 
 PARTITION = TopicPartition("topic", 0)
+Fake = TypeVar("Fake", bound="OneRecordPerPoll")
 
 
 class OneRecordPerPoll:
@@ -42,14 +45,17 @@ class OneRecordPerPoll:
         pass
 
 
+def run_through(fake_type: type[Fake], count: int) -> Fake:
+    """Run a consumer through a new `fake_type` handing out `count` records; the fake, once stopped."""
+    stop = threading.Event()
+    fake = fake_type(count, stop)
+    consumer_on(fake, topics=(PARTITION.topic,)).run(stop)
+    return fake
+
+
 def test_records_handled_one_by_one_are_committed_once_per_interval_and_all_at_stop(monkeypatch):
     monkeypatch.setattr(offsets, "COMMIT_INTERVAL_S", 3600)
-    stop = threading.Event()
-    fake = OneRecordPerPoll(50, stop)
-    worker = consumer_on(fake, topics=(PARTITION.topic,))
-
-    worker.run(stop)
-
+    fake = run_through(OneRecordPerPoll, 50)
     assert fake.commits == [1, 50], "the first record's at once, then the rest only when stopping"
 
 
@@ -66,12 +72,7 @@ def test_offsets_a_commit_failed_to_save_are_committed_with_the_next_one(monkeyp
     """The partition's one record is handled, its commit times out, and nothing comes after it: its
     offset used to be dropped, leaving the group's committed offset behind for good (a quiet
     partition), so every later restart or rebalance delivered the record again."""
-    stop = threading.Event()
-    fake = CommitTimesOutOnce(1, stop)
-    worker = consumer_on(fake, topics=(PARTITION.topic,))
-
-    worker.run(stop)
-
+    fake = run_through(CommitTimesOutOnce, 1)
     assert fake.commits == [1, 1], "tried again at the next commit (here the one at stop)"
 
 
@@ -91,11 +92,6 @@ class CoordinatorGone(OneRecordPerPoll):
 def test_a_commit_the_coordinator_does_not_answer_holds_the_loop_a_few_seconds_at_most():
     """Offsets a failed commit kept are tried again at every interval: each try must not hold the
     loop (and a SIGTERM) for kafka-python's 30 s request timeout while the coordinator is away."""
-    stop = threading.Event()
-    fake = CoordinatorGone(3, stop)
-    worker = consumer_on(fake, topics=(PARTITION.topic,))
-
-    worker.run(stop)
-
+    fake = run_through(CoordinatorGone, 3)
     assert fake.waited_ms, "it did try to commit"
     assert all(waited is not None and waited <= 5_000 for waited in fake.waited_ms), fake.waited_ms

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # off from its database notices as soon.
 PROBE_AFTER_S, PROBE_EVERY_S, PROBES = 10, 5, 3
 UNACKNOWLEDGED_MS = 25_000
-CLIENT_PROBES = {
+CLIENT_PROBES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": PROBE_AFTER_S,
     "keepalives_interval": PROBE_EVERY_S,
