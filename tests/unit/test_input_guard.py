@@ -1,6 +1,7 @@
 """The input guard of accounts_common.web.create_api_app, on a small app of its own: every odd input a
 JSON body, a query string or a path can carry is a 422 problem naming the field, before the view."""
 
+import io
 import json
 import re
 
@@ -162,6 +163,41 @@ def test_malformed_json_is_still_a_400(client):
     response = post_raw(client, '{"title": ')
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
+
+
+LIMIT = 1000
+
+
+def post_chunked(body: bytes):  # type: ignore[no-untyped-def]
+    """POST `body` as a server that reads chunked encoding itself hands it to the app (gunicorn: no
+    Content-Length, wsgi.input_terminated), to an app whose body limit is LIMIT bytes."""
+    limit = {"MAX_CONTENT_LENGTH": LIMIT}
+    app = create_api_app("limited", blueprints=[blp], readiness_checks={}, config=limit)
+    return app.test_client().post(
+        "/notes",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_not_a_malformed_request():
+    """werkzeug stops reading a streamed body at the limit without a word: its first LIMIT bytes were
+    parsed, and a body over the limit read as malformed JSON (a 400 saying nothing of the size)."""
+    response = post_chunked(json.dumps({"title": "a" * 2 * LIMIT}).encode())
+    assert response.status_code == 413, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("size", [LIMIT // 2, LIMIT], ids=["under", "exactly"])
+def test_a_chunked_body_up_to_the_limit_reaches_the_view(size):
+    padding = size - len(json.dumps({"title": ""}))
+    body = json.dumps({"title": "a" * padding}).encode()
+    assert len(body) == size
+    response = post_chunked(body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["kept"]["title"] == "a" * padding
 
 
 def test_the_openapi_document_states_the_guard(client):

@@ -72,6 +72,7 @@ class JwksCache:
         self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout_s)
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = self._tried_at = -float("inf")
+        self._failure = f"cannot read {url}"  # the last fetch's failure, for the checks that do not try
         self._lock = threading.Lock()
 
     def key(self, kid: str) -> jwt.PyJWK | None:
@@ -80,20 +81,28 @@ class JwksCache:
             now = self.clock()
             if self._wants_refresh(kid, now):
                 self._refresh(now)
+            elif self._expired(now):
+                raise KeySetUnavailable(f"{self._failure}; tried again within {self.refresh_cooldown_s:g} s")
             return self._keys.get(kid)
 
+    def _expired(self, now: float) -> bool:
+        return now - self._fetched_at > self.stale_if_error_s
+
     def _wants_refresh(self, kid: str, now: float) -> bool:
-        if now - self._fetched_at > self.stale_if_error_s:
-            return True  # nothing usable is left: every check tries (and a failure is a 503)
         since_try = now - self._tried_at
+        if self._expired(now):
+            # Nothing usable is left: one try per cooldown, the checks between answer 503 at once
+            # rather than each waiting out a fetch of its own (identity met one per request, too).
+            return since_try > self.refresh_cooldown_s
         return since_try > self.max_age_s or (kid not in self._keys and since_try > self.refresh_cooldown_s)
 
     def _refresh(self, now: float) -> None:
         self._tried_at = now
         try:
             self._keys, self._fetched_at = self._fetch(), now
-        except KeySetUnavailable:
-            if now - self._fetched_at > self.stale_if_error_s:
+        except KeySetUnavailable as error:
+            self._failure = str(error)
+            if self._expired(now):
                 raise
 
     def _fetch(self) -> dict[str, jwt.PyJWK]:

@@ -38,7 +38,6 @@ EVENTS = Counter("consumer_events_total", "Records seen by a consumer, by outcom
 OUTCOMES = ("handled", "duplicate", "ignored", "retried", "dead_lettered")
 POLL_TIMEOUT_MS = 500
 UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
-FINAL_COMMIT_TIMEOUT_MS = 5_000
 
 
 class InstanceFenced(MustStop):
@@ -141,7 +140,7 @@ class EventConsumer:
                 self._pending.add(self._process_batch(consumer, batch, stop))
                 self._pending.commit_if_due(consumer)
                 self._report_lag(consumer)
-            self._pending.commit(consumer, timeout_ms=FINAL_COMMIT_TIMEOUT_MS)
+            self._pending.commit(consumer)
         except FencedInstanceIdError:
             raise InstanceFenced(
                 f"{self.group}: another consumer joined as instance {self.group_instance_id!r} and took "

@@ -15,7 +15,7 @@ from typing import Any
 from apispec import APISpec
 from flask import Flask, current_app, request
 from marshmallow import Schema, fields
-from werkzeug.exceptions import UnprocessableEntity
+from werkzeug.exceptions import RequestEntityTooLarge, UnprocessableEntity
 
 from accounts_common.textfields import FREE_TEXT
 
@@ -58,8 +58,10 @@ def guard_request() -> None:
 
 
 def _parsed_body() -> Any:
+    data = request.get_data(cache=True)
+    _refuse_a_cut_body(data)
     try:
-        return json.loads(request.get_data(cache=True))
+        return json.loads(data)
     except RecursionError:
         raise InputRejected("", f"The JSON body is nested deeper than {MAX_DEPTH} levels.") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -67,6 +69,16 @@ def _parsed_body() -> Any:
     except ValueError:
         # Valid JSON, but an integer over sys.get_int_max_str_digits() digits: no parser reads it.
         raise InputRejected("", "The JSON body holds a number too long to read.") from None
+
+
+def _refuse_a_cut_body(data: bytes) -> None:
+    """A 413 for a streamed body (chunked: no Content-Length) over MAX_CONTENT_LENGTH, as for a
+    Content-Length over it: werkzeug stops reading such a body at the limit without a word, and the
+    views would parse its first bytes (malformed JSON: a 400 saying nothing of the size)."""
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
 
 
 def _argument_schemas() -> dict[str, Schema]:

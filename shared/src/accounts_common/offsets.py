@@ -24,6 +24,10 @@ LAG_REPORT_INTERVAL_S = 2.0
 # one record at a time would pay per record. A crash redelivers at most this much more work, which
 # the handlers' deduplication (the inbox, the mailer's claims) makes harmless.
 COMMIT_INTERVAL_S = 1.0
+# How long a commit waits for the group coordinator (kafka-python's default: its 30 s request
+# timeout). Offsets a commit failed to save go with the next one, so while the coordinator is away
+# each interval tries again: the loop, and a SIGTERM, must not wait half a minute each time.
+COMMIT_TIMEOUT_MS = 5_000
 
 
 class PendingCommits:
@@ -50,7 +54,7 @@ class PendingCommits:
         if time.monotonic() >= self.committed_at + COMMIT_INTERVAL_S:
             self.commit(consumer)
 
-    def commit(self, consumer: KafkaConsumer, timeout_ms: int | None = None) -> None:
+    def commit(self, consumer: KafkaConsumer, timeout_ms: int = COMMIT_TIMEOUT_MS) -> None:
         """Commit the offsets of what was handled since the last commit, for partitions still ours."""
         self.committed_at = time.monotonic()
         assigned = consumer.assignment()
@@ -66,9 +70,15 @@ class PendingCommits:
             consumer.commit(offsets, timeout_ms=timeout_ms)
         except (FencedInstanceIdError, *REFUSED):
             raise  # not a passing failure: the consumer must stop
-        except (CommitFailedError, KafkaError) as error:
+        except CommitFailedError as error:
             # The group moved on; the records come again and the inbox makes that harmless.
             log.warning("%s: offset commit failed: %s", self.group, error)
+        except KafkaError as error:
+            # The coordinator did not answer (an outage, a timeout): the next commit carries these
+            # too, or a partition that stays quiet would keep its old committed offset for good.
+            log.warning("%s: offset commit failed, tried again with the next one: %s", self.group, error)
+            for partition, offset in offsets.items():
+                self.offsets.setdefault(partition, offset.offset)
 
 
 class LagReport:
