@@ -37,6 +37,19 @@ class NormalisedEmail(fields.String):
             raise ValidationError(str(error)) from None
 
 
+class SearchedEmail(fields.String):
+    """An email address searched for, as identity keeps it (see NormalisedEmail) when it is one: the
+    database's lower() leaves "É" as it is, and a person typed "Élodie" would be found by nothing.
+    Anything else is kept as typed, and matches nobody."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalise_email(text)
+        except InvalidEmail:
+            return text
+
+
 def email_field() -> fields.String:
     return NormalisedEmail(required=True)
 
@@ -284,7 +297,7 @@ class Erasure(EmailOnly):
 
 
 class AuditQuery(PageQuery):
-    actor = fields.String(
+    actor = SearchedEmail(
         load_default=None,
         validate=validate.Length(max=254),
         metadata={"description": "Only what this person (their email) did."},
