@@ -1,6 +1,7 @@
 """Support's look-up of a person's mails against a real database: the audit trail, kept for good in
 identity's database, records the accounts the mails went to, never the address looked up."""
 
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,6 +78,17 @@ def test_a_look_up_finds_the_mails_whatever_the_case_of_a_letter_beyond_ascii(ma
     email = f"élodie-{uuid.uuid4().hex[:8]}@example.org"
     mailed(mailer_pool, Mail(email, uuid.uuid4()))
     assert len(Support(mailer_pool, "", "mailer").deliveries_to(email.upper(), ACTOR)) == 1
+
+
+def test_a_look_up_finds_the_mails_of_an_address_as_a_browser_or_a_keyboard_sends_it(mailer_pool):
+    """Identity keeps an address in NFC with its domain in Unicode, and the mails go to it so. Support's
+    email field (type=email) sends an internationalised domain in its ASCII form (xn--, as Chrome
+    does), and a keyboard may type an accent apart (e + ´, NFD): the same address, the same mails."""
+    local = f"élodie-{uuid.uuid4().hex[:8]}"
+    mailed(mailer_pool, Mail(f"{local}@exémple.fr", uuid.uuid4()))
+    support = Support(mailer_pool, "", "mailer")
+    for typed in (f"{local}@xn--exmple-cva.fr", unicodedata.normalize("NFD", f"{local}@exémple.fr")):
+        assert len(support.deliveries_to(typed, ACTOR)) == 1, typed
 
 
 @pytest.mark.parametrize("a_mail_without_account", [True, False], ids=["mail-without-account", "no-mail"])

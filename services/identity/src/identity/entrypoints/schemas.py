@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from accounts_common.emails import searched_email
 from accounts_common.paging import PageEnvelope, PageQuery, per_page_field
 from accounts_common.problems import ProblemSchema
 from accounts_common.returnpaths import SAME_SITE_PATH_PATTERN, is_same_site_path
@@ -38,16 +39,10 @@ class NormalisedEmail(fields.String):
 
 
 class SearchedEmail(fields.String):
-    """An email address searched for, as identity keeps it (see NormalisedEmail) when it is one: the
-    database's lower() leaves "É" as it is, and a person typed "Élodie" would be found by nothing.
-    Anything else is kept as typed, and matches nobody."""
+    """An email address searched for, as identity keeps it when it is one (accounts_common.emails)."""
 
     def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return normalise_email(text)
-        except InvalidEmail:
-            return text
+        return searched_email(super()._deserialize(value, attr, data, **kwargs))
 
 
 def email_field() -> fields.String:

@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import dlq
 from accounts_common.audit import record_action
 from accounts_common.dlq import DeadLetter, ReplayFailed
+from accounts_common.emails import searched_email
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import Delivery
 
@@ -27,9 +28,10 @@ class Support:
 
     def deliveries_to(self, email: str, actor: UUID) -> list[Delivery]:
         """The newest emails to an address; reading a person's mail log is recorded, with the
-        accounts they went to as its target (the audit trail is kept for good: never the address)."""
+        accounts they went to as its target (the audit trail is kept for good: never the address). The
+        address is searched as identity keeps it, and the mails went to it."""
         with self.pool.connection() as conn, conn.transaction():
-            found = deliveries.deliveries_to(conn, email)
+            found = deliveries.deliveries_to(conn, searched_email(email))
             self._record(conn, actor, "deliveries.looked-up", accounts_of(found))
             return found
 
