@@ -379,3 +379,34 @@ class NoSuchIssue:
 def test_a_form_posted_to_an_issue_the_newsletter_does_not_know_is_a_page_that_does_not_exist(action, form):
     answer = post_in_french(NoSuchIssue(), action, form)
     assert answer.status_code == 404 and "Cette page n’existe pas." in answer.text
+
+
+class MovedOn(DraftIssue):
+    """The newsletter's issue, gone further since the editor's page was shown (the scheduler started
+    it, another editor cancelled or scheduled it)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__()
+        self.ISSUE = {**DraftIssue.ISSUE, "status": status, "send_at": "2027-01-05T09:00:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "said"),
+    [
+        ("sending", "cancel", "This issue has already gone, or was cancelled: it cannot be changed."),
+        ("sent", "cancel", "This issue has already gone, or was cancelled: it cannot be changed."),
+        ("cancelled", "send", "This issue has already gone, or was cancelled: it cannot be changed."),
+        ("scheduled", "send", "This issue is scheduled: it can no longer be changed, nor sent now."),
+    ],
+)
+def test_a_send_or_cancel_asked_on_a_page_shown_before_the_issue_moved_on_says_why_nothing_is_asked(
+    status, action, said
+):
+    """The editor's page still had its button: instead of the question, the issue as it now is, and why
+    it cannot be done, not the issue's page as if nothing had been clicked."""
+    client = staff_client(EditorIdentity(), issues=MovedOn(status))
+    token = csrf_token(client, "/console/newsletter/new")
+    refused = client.post(f"/console/newsletter/{UPLOAD}/{action}", data={"csrf_token": token})
+    assert refused.status_code == 400
+    assert said in refused.text and f'data-status="{status}"' in state_part(refused.text)
+    assert "data-confirm-" not in refused.text
