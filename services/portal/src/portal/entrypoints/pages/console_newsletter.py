@@ -168,11 +168,21 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
             raise
         if error.status == 409:  # saved since, or its status changed: the issue as it is now
             found = issue_or_404(str(issue_id))
+        shown = kept_text_preview(texts)
         if error.slug == "issue-changed":  # the text typed stays, now over that copy
-            return render_editor(found, texts, None, {FORM: [saved_since_message()]}, 400, saved_since=True)
-        return render_editor(found, texts, None, issue_errors(error, found), 400, read=read)
+            return render_editor(found, texts, shown, {FORM: [saved_since_message()]}, 400, saved_since=True)
+        return render_editor(found, texts, shown, issue_errors(error, found), 400, read=read)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
+
+
+def kept_text_preview(texts: dict[str, Any]) -> dict[str, Any] | None:
+    """The preview of a refused save's text, kept on its page; None when the newsletter no longer
+    answers (the text stays all the same)."""
+    try:
+        return preview_of(texts)
+    except ServiceUnavailable:
+        return None
 
 
 def saved_since_message() -> str:
