@@ -410,3 +410,23 @@ def test_a_send_or_cancel_asked_on_a_page_shown_before_the_issue_moved_on_says_w
     assert refused.status_code == 400
     assert said in refused.text and f'data-status="{status}"' in state_part(refused.text)
     assert "data-confirm-" not in refused.text
+
+
+def sent_once(page: str, marker: str) -> bool:
+    """Whether the page's form marked `marker` is one portal.js sends once (data-send-once)."""
+    found = re.search(rf"<form [^>]*{marker}[^>]*>", page)
+    assert found, f"the page has no form {marker}"
+    return "data-send-once" in found.group(0)
+
+
+def test_a_second_click_on_save_send_or_cancel_sends_nothing_more():
+    """A double click on a new issue's Save made two issues; on Save, a refusal of the second save as
+    someone else's; on "Yes, send it now", the page said the issue had already gone."""
+    client = staff_client(EditorIdentity(), issues=CancellableIssue())
+    issue = f"/console/newsletter/{UPLOAD}"
+    assert sent_once(client.get("/console/newsletter/new").text, "data-live-preview")
+    assert sent_once(client.get(issue).text, "data-live-preview")
+    token = csrf_token(client, issue)
+    for action, marker in (("send", "data-confirm-send"), ("cancel", "data-confirm-cancel")):
+        asking = client.post(f"{issue}/{action}", data={"csrf_token": token})
+        assert asking.status_code == 200 and sent_once(asking.text, marker), action
