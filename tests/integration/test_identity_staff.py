@@ -339,18 +339,45 @@ def test_admins_read_the_audit_trail_by_person_action_and_time(
         assert client.get("/v1/audit", query_string=bad, headers=admin).status_code == 422, bad
 
 
+def admin_and_person(identity, client, identity_pool, admin_email, person, clock):  # type: ignore[no-untyped-def]
+    """The headers of an admin (`admin_email`, logged in with the second factor) and the id of another
+    account, `person`'s."""
+    person_token = sign_up(client, identity_pool, person)
+    person_id = client.get("/v1/accounts/me", headers=bearer(person_token)).json["id"]
+    sign_up(client, identity_pool, admin_email)
+    staff.grant(identity, admin_email, Role.ADMIN)
+    secret, _ = enrol(client, login(client, admin_email).json["access_token"], clock)
+    return bearer(otp_login(client, admin_email, secret, clock)), person_id
+
+
+def test_the_trail_of_a_person_is_found_by_their_address_as_an_admin_types_it(
+    identity, client, identity_pool, unique_email, clock
+):
+    """A French address with its capital letter (Élodie), or its accent typed apart (e + ´, NFD), is the
+    address identity keeps in lower case and NFC: its person's actions are found, as the console's
+    Person field promises, not "No action matches"."""
+    person = "élodie-" + unique_email
+    admin, person_id = admin_and_person(identity, client, identity_pool, unique_email, person, clock)
+    data = {"actor_account_id": person_id, "via": "api", "action": "video.edited", "target": "video 1",
+            "outcome": "ok", "at": datetime.now(UTC)}  # fmt: skip
+    with identity_pool.connection() as conn:
+        audit_log_sql.insert(conn, str(uuid4()), "/catalogue", data)
+
+    for typed in (person, "Élodie-" + unique_email.upper(), " e\u0301lodie-" + unique_email + " "):
+        found = client.get("/v1/audit", query_string={"actor": typed}, headers=admin)
+        assert found.status_code == 200, found.json
+        assert [(e["actor_email"], e["target"]) for e in found.json["items"]] == [(person, "video 1")], typed
+    nobody = client.get("/v1/audit", query_string={"actor": "not an address"}, headers=admin)
+    assert (nobody.status_code, nobody.json["items"]) == (200, [])
+
+
 def test_admins_page_through_an_audit_trail_longer_than_a_page(
     identity, client, identity_pool, unique_email, clock
 ):
     """25 actions of one person, 10 a page, two of them at each time: every action shows on exactly one
     page, newest first (the event id orders those at the same time), and the answer counts them all."""
     helper = "helper-" + unique_email
-    helper_token = sign_up(client, identity_pool, helper)
-    helper_id = client.get("/v1/accounts/me", headers=bearer(helper_token)).json["id"]
-    sign_up(client, identity_pool, unique_email)
-    staff.grant(identity, unique_email, Role.ADMIN)
-    secret, _ = enrol(client, login(client, unique_email).json["access_token"], clock)
-    admin = bearer(otp_login(client, unique_email, secret, clock))
+    admin, helper_id = admin_and_person(identity, client, identity_pool, unique_email, helper, clock)
     start = datetime.now(UTC).replace(microsecond=0)
     actions = [(start - timedelta(minutes=n // 2), uuid4(), f"video {n}") for n in range(25)]
     with identity_pool.connection() as conn:

@@ -1,6 +1,7 @@
 """Support's look-up of a person's mails against a real database: the audit trail, kept for good in
 identity's database, records the accounts the mails went to, never the address looked up."""
 
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,14 +11,17 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common import dlq
 from accounts_common.db import create_pool
+from accounts_common.events import CloudEvent, dead_letter_topic
 from accounts_common.events.topics import OPERATOR_ACTIONS
 from accounts_common.roles import Role
 from mailer.adapters import claims
 from mailer.entrypoints.app import create_app
 from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer import support as support_layer
 from mailer.service_layer.support import Support
 from tests.conftest import Infra, migrated_database
 from tests.integration.conftest import bearer, private_mailer_settings, staff_token
+from tests.support.kafka import publish_events
 from tests.support.outbox import outbox_records
 
 ACTOR = uuid.UUID("00000000-0000-4000-8000-00000000a11e")
@@ -77,6 +81,17 @@ def test_a_look_up_finds_the_mails_whatever_the_case_of_a_letter_beyond_ascii(ma
     email = f"élodie-{uuid.uuid4().hex[:8]}@example.org"
     mailed(mailer_pool, Mail(email, uuid.uuid4()))
     assert len(Support(mailer_pool, "", "mailer").deliveries_to(email.upper(), ACTOR)) == 1
+
+
+def test_a_look_up_finds_the_mails_of_an_address_as_a_browser_or_a_keyboard_sends_it(mailer_pool):
+    """Identity keeps an address in NFC with its domain in Unicode, and the mails go to it so. Support's
+    email field (type=email) sends an internationalised domain in its ASCII form (xn--, as Chrome
+    does), and a keyboard may type an accent apart (e + ´, NFD): the same address, the same mails."""
+    local = f"élodie-{uuid.uuid4().hex[:8]}"
+    mailed(mailer_pool, Mail(f"{local}@exémple.fr", uuid.uuid4()))
+    support = Support(mailer_pool, "", "mailer")
+    for typed in (f"{local}@xn--exmple-cva.fr", unicodedata.normalize("NFD", f"{local}@exémple.fr")):
+        assert len(support.deliveries_to(typed, ACTOR)) == 1, typed
 
 
 @pytest.mark.parametrize("a_mail_without_account", [True, False], ids=["mail-without-account", "no-mail"])
@@ -145,3 +160,21 @@ def test_a_replay_kafka_stops_before_any_letter_went_back_records_nothing(mailer
     with pytest.raises(dlq.ReplayFailed):
         support.replay_all(ACTOR)
     assert newest_action(mailer_pool)["action"] == "deliveries.looked-up"
+
+
+def test_dead_letters_past_those_listed_are_said_to_be_there(
+    mailer_db, mailer_pool, served_identity, identity_pool, infra, monkeypatch
+):
+    """The list holds the oldest dead letters only (500): support must not take it for all of them when
+    an outage left thousands ("Replay all" replays every one, listed or not)."""
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "many-letters")
+    letters = [CloudEvent("CodeIssued", "/identity", str(uuid.uuid4()), {}) for _ in range(3)]
+    publish_events(infra.kafka, dead_letter_topic(settings.consumer_group), letters)
+    support = bearer(staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT))
+    client = create_app(settings, mailer_pool).test_client()
+    for listed, more in ((2, True), (3, False)):
+        monkeypatch.setattr(support_layer, "LISTED_LETTERS", listed)
+        answer = client.get("/v1/dead-letters", headers=support)
+        assert answer.status_code == 200, answer.json
+        assert [letter["event_id"] for letter in answer.json["items"]] == [e.id for e in letters[:listed]]
+        assert answer.json["more"] is more, listed

@@ -60,6 +60,19 @@ def test_a_save_over_a_copy_read_before_another_save_is_refused_and_writes_nothi
     assert replaced.status_code == 200 and replaced.json["body"] == second["body"], replaced.json
 
 
+def test_a_save_sent_twice_is_taken_twice_not_refused_as_someone_elses(newsletter_client, newsletter_editor):
+    """A double click on Save (or two editors typing the same fix): the second save, over the copy read
+    before the first, finds the issue already holding its texts. Nothing of anyone's would be wiped: it
+    is taken, and the editor is not told their text is not saved when it is."""
+    read = create(newsletter_client, newsletter_editor)
+    fixed = {**ISSUE, "subject": {**ISSUE["subject"], "fr": "Le sommet, corrigé"}}
+    first = rewrite(newsletter_client, newsletter_editor, read["id"], fixed, updated_at=read["updated_at"])
+    assert first.status_code == 200, first.json
+    again = rewrite(newsletter_client, newsletter_editor, read["id"], fixed, updated_at=read["updated_at"])
+    assert again.status_code == 200, again.json
+    assert (again.json["subject"], again.json["updated_at"]) == (fixed["subject"], first.json["updated_at"])
+
+
 def test_a_save_without_the_copy_read_replaces_the_texts_as_before(newsletter_client, newsletter_editor):
     """An older console, during a rolling deploy, names no copy: its save is taken as it always was."""
     read = create(newsletter_client, newsletter_editor)

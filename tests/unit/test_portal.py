@@ -469,9 +469,11 @@ class FakeMailer:
             raise self.refusal
         return [{"kind": "code", "status": "sent", "attempts": 1, "created_at": "2026-12-01T09:00:00+00:00"}]
 
-    def dead_letters(self, token: str) -> list[dict[str, object]]:
+    more_letters = False  # whether the mailer left dead letters out of its list
+
+    def dead_letters(self, token: str) -> tuple[list[dict[str, object]], bool]:
         return [{"partition": 0, "offset": 7, "event_id": "e-7", "event_type": "CodeIssued", "reason": "550",
-                 "failed_at": "2026-12-01T09:00:00+00:00"}]  # fmt: skip
+                 "failed_at": "2026-12-01T09:00:00+00:00"}], self.more_letters  # fmt: skip
 
     def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
         self.replays.append(letter)

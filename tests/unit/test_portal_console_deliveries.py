@@ -54,3 +54,28 @@ def test_a_replay_the_mailer_cannot_make_is_said_on_the_deliveries_page(replay):
     page = client.get(PAGE)
     assert "The mail service is unavailable. Please try again in a few minutes." in page.text
     assert "dead letter(s) sent again" not in page.text
+
+
+class ManyLetters(FakeMailer):
+    """The mailer: more dead letters than it lists (an outage left thousands)."""
+
+    more_letters = True
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "There are more dead letters than these, the oldest."),
+        ("fr", "Il y a plus de lettres mortes que celles-ci, les plus anciennes."),
+    ],
+)
+def test_a_list_of_the_oldest_dead_letters_says_there_are_more(language, said):
+    """Support must not take the 500 oldest for every dead letter there is."""
+    many = staff_client(SupportStaffIdentity(), mailer=ManyLetters()).get(
+        PAGE, headers={"Accept-Language": language}
+    )
+    assert many.status_code == 200 and said in many.text
+    every = staff_client(SupportStaffIdentity(), mailer=FakeMailer()).get(
+        PAGE, headers={"Accept-Language": language}
+    )
+    assert every.status_code == 200 and said not in every.text and 'data-event-id="e-7"' in every.text

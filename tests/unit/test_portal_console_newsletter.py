@@ -379,3 +379,54 @@ class NoSuchIssue:
 def test_a_form_posted_to_an_issue_the_newsletter_does_not_know_is_a_page_that_does_not_exist(action, form):
     answer = post_in_french(NoSuchIssue(), action, form)
     assert answer.status_code == 404 and "Cette page n’existe pas." in answer.text
+
+
+class MovedOn(DraftIssue):
+    """The newsletter's issue, gone further since the editor's page was shown (the scheduler started
+    it, another editor cancelled or scheduled it)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__()
+        self.ISSUE = {**DraftIssue.ISSUE, "status": status, "send_at": "2027-01-05T09:00:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "said"),
+    [
+        ("sending", "cancel", "This issue has already gone, or was cancelled: it cannot be changed."),
+        ("sent", "cancel", "This issue has already gone, or was cancelled: it cannot be changed."),
+        ("cancelled", "send", "This issue has already gone, or was cancelled: it cannot be changed."),
+        ("scheduled", "send", "This issue is scheduled: it can no longer be changed, nor sent now."),
+    ],
+)
+def test_a_send_or_cancel_asked_on_a_page_shown_before_the_issue_moved_on_says_why_nothing_is_asked(
+    status, action, said
+):
+    """The editor's page still had its button: instead of the question, the issue as it now is, and why
+    it cannot be done, not the issue's page as if nothing had been clicked."""
+    client = staff_client(EditorIdentity(), issues=MovedOn(status))
+    token = csrf_token(client, "/console/newsletter/new")
+    refused = client.post(f"/console/newsletter/{UPLOAD}/{action}", data={"csrf_token": token})
+    assert refused.status_code == 400
+    assert said in refused.text and f'data-status="{status}"' in state_part(refused.text)
+    assert "data-confirm-" not in refused.text
+
+
+def sent_once(page: str, marker: str) -> bool:
+    """Whether the page's form marked `marker` is one portal.js sends once (data-send-once)."""
+    found = re.search(rf"<form [^>]*{marker}[^>]*>", page)
+    assert found, f"the page has no form {marker}"
+    return "data-send-once" in found.group(0)
+
+
+def test_a_second_click_on_save_send_or_cancel_sends_nothing_more():
+    """A double click on a new issue's Save made two issues; on Save, a refusal of the second save as
+    someone else's; on "Yes, send it now", the page said the issue had already gone."""
+    client = staff_client(EditorIdentity(), issues=CancellableIssue())
+    issue = f"/console/newsletter/{UPLOAD}"
+    assert sent_once(client.get("/console/newsletter/new").text, "data-live-preview")
+    assert sent_once(client.get(issue).text, "data-live-preview")
+    token = csrf_token(client, issue)
+    for action, marker in (("send", "data-confirm-send"), ("cancel", "data-confirm-cancel")):
+        asking = client.post(f"{issue}/{action}", data={"csrf_token": token})
+        assert asking.status_code == 200 and sent_once(asking.text, marker), action

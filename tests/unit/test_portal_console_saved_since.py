@@ -123,3 +123,26 @@ def test_a_form_from_before_the_copy_was_named_saves_as_it_always_did():
     assert copy_read(previewed.text) == ""
     saved = client.post(PAGE, data={**form, "action": "save"})  # type: ignore[attr-defined]
     assert saved.status_code == 303 and issues.reads == [None]
+
+
+class PreviewedSavedMeanwhile(SavedMeanwhile):
+    """As SavedMeanwhile, with the newsletter's preview of the texts it is given."""
+
+    def preview(self, token: str, texts: dict[str, dict[str, str]]) -> dict[str, object]:
+        return {language: {"subject": subject, "html": f"<p>{texts['body'][language]}</p>", "text": ""}
+                for language, subject in texts["subject"].items()}  # fmt: skip
+
+
+def test_a_refused_save_previews_the_text_kept_on_the_page_not_an_empty_form():
+    """The editor is asked to compare their text with the issue as saved: the preview beside it is of
+    that text, not "Write a subject and a text" next to the text they wrote."""
+    issues = PreviewedSavedMeanwhile()
+    client = staff_client(EditorIdentity(), issues=issues)
+    client.get(PAGE)
+    issues.ISSUE = SavedMeanwhile.SAVED
+    form = {"csrf_token": csrf_token(client, PAGE), **TYPED, "updated_at": OPENED, "action": "save"}
+    refused = client.post(PAGE, data=form)
+    assert refused.status_code == 400
+    preview = re.search(r'<div id="issue-preview".*?</section>', refused.text, re.S)
+    assert preview and "Write a subject and a text" not in preview.group(0)
+    assert "<p>My text</p>" in preview.group(0) and "<p>Mon texte</p>" in preview.group(0)

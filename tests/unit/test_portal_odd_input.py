@@ -156,9 +156,9 @@ class Mailer:
     def deliveries(self, token: str, email: str) -> list[dict[str, Any]]:
         return [{"kind": "code", "status": "sent", "attempts": 1, "created_at": WHEN}]
 
-    def dead_letters(self, token: str) -> list[dict[str, Any]]:
+    def dead_letters(self, token: str) -> tuple[list[dict[str, Any]], bool]:
         return [{"partition": 0, "offset": 7, "event_id": "e", "event_type": "CodeIssued", "reason": "550",
-                 "failed_at": WHEN}]  # fmt: skip
+                 "failed_at": WHEN}], False  # fmt: skip
 
     def replay(self, token: str, letter: Any = None) -> int:
         return 1

@@ -100,9 +100,10 @@ def replay(bootstrap_servers: str, group: str, *, limit: int | None = None) -> R
         consumer.close(autocommit=False)
 
 
-def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> list[DeadLetter]:
+def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> tuple[list[DeadLetter], bool]:
     """The group's dead letters not yet replayed by `replay` (at most `limit`, oldest first); one per
-    event, the latest, when an event was dead-lettered again after a replay."""
+    event, the latest, when an event was dead-lettered again after a replay. And whether more may be
+    there, left unread past the limit."""
     consumer, partitions = _replay_position(bootstrap_servers, dead_letter_topic(group))
     try:
         consumer.assign(partitions)
@@ -117,7 +118,7 @@ def open_letters(bootstrap_servers: str, group: str, *, limit: int = 500) -> lis
                         letters.pop(letter.event_id, None)
                         letters[letter.event_id] = letter
             pending = {tp for tp in pending if position_of(consumer, tp) < end_offsets[tp]}
-        return list(letters.values())[:limit]
+        return list(letters.values())[:limit], bool(pending) or len(letters) > limit
     finally:
         consumer.close(autocommit=False)
 

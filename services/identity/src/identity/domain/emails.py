@@ -1,10 +1,11 @@
-"""Email addresses as people really have them: validated and normalised so one mailbox is one account."""
+"""Email addresses as people really have them: validated and normalised so one mailbox is one account
+(accounts_common.emails, which the other services' look-ups share), and what the OpenAPI document says."""
 
-import unicodedata
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from accounts_common.emails import MAX_LENGTH, InvalidEmail, normalise_email
 
-MAX_LENGTH = 254
+__all__ = ["MAX_LENGTH", "NOT_SPECIAL_USE", "InvalidEmail", "normalise_email"]
 
 
 def _any_case(word: str) -> str:
@@ -16,27 +17,3 @@ def _any_case(word: str) -> str:
 NOT_SPECIAL_USE = (
     r"^(?!.*@(?:[^@]*\.)?(?:" + "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES) + r")\.?$)"
 )
-
-
-class InvalidEmail(ValueError):
-    """Not an address we can mail; the message says why."""
-
-
-def normalise_email(raw: str) -> str:
-    """The one spelling of a mailbox: trimmed, NFC, the domain in Unicode (UTS-46, so an IDNA
-    A-label and its U-label are one address), the local part lower-cased.
-
-    Control and invisible format characters (zero-width spaces and joiners, direction marks) are
-    refused rather than silently dropped.
-    """
-    value = raw.strip()
-    if any(unicodedata.category(char) in ("Cc", "Cf") for char in value):
-        raise InvalidEmail("The email address contains control or invisible characters.")
-    try:
-        checked = validate_email(value, check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError as error:
-        raise InvalidEmail(str(error)) from None
-    normalised = f"{checked.local_part.lower()}@{checked.domain}"
-    if len(normalised) > MAX_LENGTH:
-        raise InvalidEmail(f"The email address is longer than {MAX_LENGTH} characters.")
-    return normalised

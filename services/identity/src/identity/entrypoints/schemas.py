@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from accounts_common.emails import searched_email
 from accounts_common.paging import PageEnvelope, PageQuery, per_page_field
 from accounts_common.problems import ProblemSchema
 from accounts_common.returnpaths import SAME_SITE_PATH_PATTERN, is_same_site_path
@@ -35,6 +36,13 @@ class NormalisedEmail(fields.String):
             return normalise_email(text)
         except InvalidEmail as error:
             raise ValidationError(str(error)) from None
+
+
+class SearchedEmail(fields.String):
+    """An email address searched for, as identity keeps it when it is one (accounts_common.emails)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        return searched_email(super()._deserialize(value, attr, data, **kwargs))
 
 
 def email_field() -> fields.String:
@@ -303,7 +311,7 @@ class Erasure(EmailOnly):
 
 
 class AuditQuery(PageQuery):
-    actor = fields.String(
+    actor = SearchedEmail(
         load_default=None,
         validate=validate.Length(max=254),
         metadata={"description": "Only what this person (their email) did."},

@@ -67,7 +67,16 @@ class DeadLetterView(Schema):
 
 
 class DeadLetterList(Schema):
-    items = fields.List(fields.Nested(DeadLetterView), required=True)
+    items = fields.List(
+        fields.Nested(DeadLetterView), required=True, metadata={"description": "Oldest first"}
+    )
+    more = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "More dead letters are left out, past the 500 oldest listed (a replay of all "
+            "of them replays those too)"
+        },
+    )
 
 
 class ReplayRequest(Schema):
@@ -131,9 +140,11 @@ class DeadLetters(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @document_problems(blp, {**PROBLEMS, 503: UNAVAILABLE})
     def get(self):  # type: ignore[no-untyped-def]
-        """The emails the mailer gave up on, with the reason, not yet replayed (nor sent since)."""
+        """The emails the mailer gave up on, with the reason, not yet replayed (nor sent since): the
+        500 oldest, and whether there are more."""
         with kafka_answers():
-            return {"items": [asdict(letter) for letter in support().dead_letters()]}
+            letters, more = support().dead_letters()
+        return {"items": [asdict(letter) for letter in letters], "more": more}
 
 
 @blp.route("/dead-letters/replays")

@@ -11,12 +11,14 @@ from psycopg_pool import ConnectionPool
 from accounts_common import dlq
 from accounts_common.audit import record_action
 from accounts_common.dlq import DeadLetter, ReplayFailed
+from accounts_common.emails import searched_email
 from mailer.adapters import deliveries
 from mailer.adapters.deliveries import Delivery
 
 SOURCE = "/mailer"
 NO_ACCOUNT = "(no account)"
 TARGET_MAX_LENGTH = 512  # OperatorActionRecorded's target
+LISTED_LETTERS = 500  # the oldest dead letters, listed; "Replay all" replays every one
 
 
 @dataclass(frozen=True)
@@ -27,19 +29,20 @@ class Support:
 
     def deliveries_to(self, email: str, actor: UUID) -> list[Delivery]:
         """The newest emails to an address; reading a person's mail log is recorded, with the
-        accounts they went to as its target (the audit trail is kept for good: never the address)."""
+        accounts they went to as its target (the audit trail is kept for good: never the address). The
+        address is searched as identity keeps it, and the mails went to it."""
         with self.pool.connection() as conn, conn.transaction():
-            found = deliveries.deliveries_to(conn, email)
+            found = deliveries.deliveries_to(conn, searched_email(email))
             self._record(conn, actor, "deliveries.looked-up", accounts_of(found))
             return found
 
-    def dead_letters(self) -> list[DeadLetter]:
-        """The dead letters still to deal with: not replayed yet, and not sent since (one replayed on
-        its own that went through leaves the list)."""
-        letters = dlq.open_letters(self.bootstrap_servers, self.consumer_group)
+    def dead_letters(self) -> tuple[list[DeadLetter], bool]:
+        """The oldest dead letters still to deal with: not replayed yet, and not sent since (one
+        replayed on its own that went through leaves the list); and whether more are left unlisted."""
+        letters, more = dlq.open_letters(self.bootstrap_servers, self.consumer_group, limit=LISTED_LETTERS)
         with self.pool.connection() as conn:
             sent = deliveries.sent_events(conn, [letter.event_id for letter in letters])
-        return [letter for letter in letters if letter.event_id not in sent]
+        return [letter for letter in letters if letter.event_id not in sent], more
 
     def replay_one(self, partition: int, offset: int, actor: UUID) -> DeadLetter | None:
         """Put one dead letter back on its topic; None when there is no such letter."""

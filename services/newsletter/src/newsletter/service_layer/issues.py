@@ -91,12 +91,18 @@ def update_issue(
     read: datetime | None = None,
 ) -> IssueView:
     """Rewrite a draft's texts; IssueChanged when it is no longer the copy the editor `read` (its
-    updated_at then), and nothing is written."""
+    updated_at then), and nothing is written. A save over an older copy of a draft that holds these
+    very texts (a double click on Save, two editors typing the same fix) wipes nothing: it is taken,
+    unchanged."""
     with newsletter.pool.connection() as conn, conn.transaction():
         issue = repository.update_draft(conn, issue_id, subjects, bodies, read=read)
+        outcome = "ok"
         if issue is None:
-            raise _why_not(conn, issue_id)
-        _audit(newsletter, conn, editor, "issue.edited", issue)
+            issue = repository.find_issue(conn, issue_id, lock=True)
+            if issue is None or (issue.status, issue.subjects, issue.bodies) != ("draft", subjects, bodies):
+                raise _why_not(conn, issue_id)
+            outcome = "unchanged"
+        _audit(newsletter, conn, editor, "issue.edited", issue, outcome)
     return IssueView(issue)
 
 
@@ -205,7 +211,12 @@ def _why_not(conn: psycopg.Connection, issue_id: UUID) -> Exception:
 
 
 def _audit(
-    newsletter: Newsletter, conn: psycopg.Connection, editor: UUID | None, action: str, issue: Issue
+    newsletter: Newsletter,
+    conn: psycopg.Connection,
+    editor: UUID | None,
+    action: str,
+    issue: Issue,
+    outcome: str = "ok",
 ) -> None:
     subject = issue.subjects.get("en") or issue.subjects.get("fr") or ""
     record_action(
@@ -214,6 +225,7 @@ def _audit(
         actor_account_id=editor,
         action=action,
         target=f"issue {issue.id}: {subject}"[:512],
+        outcome=outcome,
     )
 
 

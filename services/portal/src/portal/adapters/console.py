@@ -53,8 +53,10 @@ class MailerClient:
     def deliveries(self, token: str, email: str) -> list[dict[str, Any]]:
         return self.api.call("GET", "/v1/deliveries", token=token, query={"email": email})["items"]
 
-    def dead_letters(self, token: str) -> list[dict[str, Any]]:
-        return self.api.call("GET", "/v1/dead-letters", token=token)["items"]
+    def dead_letters(self, token: str) -> tuple[list[dict[str, Any]], bool]:
+        """The oldest dead letters, and whether more are left out of the list."""
+        listed = self.api.call("GET", "/v1/dead-letters", token=token)
+        return listed["items"], bool(listed.get("more"))
 
     def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
         """Replay one letter (partition, offset) or, with None, all of them; how many went."""

@@ -207,6 +207,12 @@ def install_page_errors(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response | tuple[str, int]:
+        if error.session_ended and request.headers.get("Sec-Fetch-Dest") == "empty":
+            # A page's script (the live preview, a page following its work, an upload): no login page
+            # for it to show in the page, and the session is left for the form sent next, whose CSRF
+            # token it holds, to go to the login page and back to its page.
+            message = gettext("Your session has ended. Please log in again.")
+            return render_template("error.html", status=401, message=message), 401
         if error.session_ended:
             back_to = page_address()  # for a form, the page it was on: back there after logging in
             sign_out()

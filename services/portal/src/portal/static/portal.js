@@ -133,12 +133,14 @@ const REFRESH_MAX_MS = 10000;
 
 function refreshWhileProcessing(part) {
   let wait = REFRESH_MS;
+  let ended = false;  // the session ended (401): the page's next link or form goes to the login page
   const tick = async () => {
-    if (!part.querySelector("[data-status=processing], [data-in-progress]")) {
+    if (ended || !part.querySelector("[data-status=processing], [data-in-progress]")) {
       return;
     }
     try {
       const response = await fetch(window.location.href, { credentials: "same-origin" });
+      ended = response.status === 401;
       const fresh = response.ok
         ? new DOMParser().parseFromString(await response.text(), "text/html").getElementById(part.id)
         : null;
@@ -149,7 +151,9 @@ function refreshWhileProcessing(part) {
         wait = Math.min(wait * 2, REFRESH_MAX_MS);
       }
     } finally {
-      setTimeout(tick, wait);
+      if (!ended) {
+        setTimeout(tick, wait);
+      }
     }
   };
   setTimeout(tick, wait);

@@ -184,15 +184,16 @@ def deliveries() -> tuple[str, int]:
     email = request.args.get("email", "").strip()
     mails, mails_unavailable, errors = searched_mails(email)
     try:
-        letters, letters_unavailable = portal().mailer.dead_letters(token()), False
+        (letters, more_letters), letters_unavailable = portal().mailer.dead_letters(token()), False
     except ServiceUnavailable:  # the mailer, or the Kafka its dead letters are in, did not answer
-        letters, letters_unavailable = [], True
+        letters, more_letters, letters_unavailable = [], False, True
     return render_console(
         "deliveries.html",
         email=email,
         mails=mails,
         mails_unavailable=mails_unavailable,
         letters=letters,
+        more_letters=more_letters,
         letters_unavailable=letters_unavailable,
         errors=errors,
     ), 400 if errors else 200

@@ -168,11 +168,21 @@ def save_issue(issue_id: Any = None) -> Response | tuple[str, int]:
             raise
         if error.status == 409:  # saved since, or its status changed: the issue as it is now
             found = issue_or_404(str(issue_id))
+        shown = kept_text_preview(texts)
         if error.slug == "issue-changed":  # the text typed stays, now over that copy
-            return render_editor(found, texts, None, {FORM: [saved_since_message()]}, 400, saved_since=True)
-        return render_editor(found, texts, None, issue_errors(error, found), 400, read=read)
+            return render_editor(found, texts, shown, {FORM: [saved_since_message()]}, 400, saved_since=True)
+        return render_editor(found, texts, shown, issue_errors(error, found), 400, read=read)
     flash(gettext("The draft is saved."))
     return see_other("console_newsletter.issue", issue_id=saved["id"])
+
+
+def kept_text_preview(texts: dict[str, Any]) -> dict[str, Any] | None:
+    """The preview of a refused save's text, kept on its page; None when the newsletter no longer
+    answers (the text stays all the same)."""
+    try:
+        return preview_of(texts)
+    except ServiceUnavailable:
+        return None
 
 
 def saved_since_message() -> str:
@@ -205,15 +215,13 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             flash(gettext("A test was sent to %(email)s, in each language written.", email=sent["email"]))
         elif action == "cancel":
             if request.form.get("confirmed") != "yes":  # a cancelled issue is never sent: ask first
-                found = issue_or_404(issue_id)
-                return render_editor(found, found, preview_of(found), {}, 200, confirming="cancel")
+                return confirming_page(issue_or_404(issue_id), "cancel", typed, ("draft", "scheduled"))
             issues.cancel(token(), issue_id)
             flash(gettext("The issue is cancelled: it will not be sent."))
         else:
             send_at = scheduled_time(typed)
             if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
-                found = issue_or_404(issue_id)
-                return render_editor(found, found, preview_of(found), {}, 200, typed, send_at or "now")
+                return confirming_page(issue_or_404(issue_id), send_at or "now", typed, ("draft",))
             state = issues.send(token(), issue_id, send_at, request.form.get("updated_at") or None)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
@@ -232,6 +240,17 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
         return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400, typed)
     return see_other("console_newsletter.issue", issue_id=issue_id)
+
+
+def confirming_page(
+    found: dict[str, Any], confirming: str, typed: str, statuses: tuple[str, ...]
+) -> tuple[str, int]:
+    """The issue, asking to confirm the action (see render_editor), when its status allows it; else (a
+    page shown before it went, or was scheduled or cancelled elsewhere) why it cannot be done."""
+    if found["status"] not in statuses:
+        refused = issue_errors(ApiError(409, "issue-status"), found)
+        return render_editor(found, found, preview_of(found), refused, 400, typed)
+    return render_editor(found, found, preview_of(found), {}, 200, typed, confirming)
 
 
 def scheduled_time(value: str) -> str | None:
