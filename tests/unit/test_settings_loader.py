@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pytest
 
 from accounts_common.config import (
+    REQUEST_LOCK_TIMEOUT_MS,
+    REQUEST_STATEMENT_TIMEOUT_MS,
     FromEnvironment,
     SettingError,
     at_least,
@@ -213,3 +215,22 @@ def test_identity_writes_each_default_once():
         code_hmac_key=loaded.code_hmac_key,
     )
     assert loaded == built
+
+
+@pytest.mark.parametrize("service", ("identity", "mailer", "catalogue", "newsletter"))
+def test_every_service_with_a_database_bounds_its_requests_by_its_own_variables(service, monkeypatch):
+    """The request timeouts' defaults are written once (ServiceSettings), each settable per service;
+    0 turns one off (PostgreSQL's meaning), below 0 is refused by name."""
+    settings = service_settings(service)
+    defaults = settings.from_env()
+    assert (defaults.request_lock_timeout_ms, defaults.request_statement_timeout_ms) == (
+        REQUEST_LOCK_TIMEOUT_MS,
+        REQUEST_STATEMENT_TIMEOUT_MS,
+    )
+    monkeypatch.setenv(f"{service.upper()}_REQUEST_LOCK_TIMEOUT_MS", "0")
+    monkeypatch.setenv(f"{service.upper()}_REQUEST_STATEMENT_TIMEOUT_MS", "8000")
+    loaded = settings.from_env()
+    assert (loaded.request_lock_timeout_ms, loaded.request_statement_timeout_ms) == (0, 8000)
+    monkeypatch.setenv(f"{service.upper()}_REQUEST_LOCK_TIMEOUT_MS", "-1")
+    with pytest.raises(SettingError, match=f"{service.upper()}_REQUEST_LOCK_TIMEOUT_MS: must be at least 0"):
+        settings.from_env()

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from accounts_common.config import FromEnvironment, env_str, load_settings
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import COMMON_MIGRATIONS, MigrationRefused, MigrationSet, migrate
+from accounts_common.db import COMMON_MIGRATIONS, MigrationRefused, MigrationSet, create_pool, migrate
 from accounts_common.inbox import Handler
 from accounts_common.process import (
     MetricsUnavailable,
@@ -216,12 +215,10 @@ def consume(
     **options: Any,
 ) -> None:
     """Serve metrics on the settings' `<metrics>_metrics_port` and `_host`, and consume `topics`
-    (behind the settings' topic_prefix) in consumer group `group` until SIGTERM, on a small
-    autocommit pool of its own; `options` go to EventConsumer."""
+    (behind the settings' topic_prefix) in consumer group `group` until SIGTERM, on a small pool of
+    its own (create_pool's: no request timeouts); `options` go to EventConsumer."""
     serve_metrics_of(settings, metrics)
-    with ConnectionPool(
-        settings.database_url, name=pool_name, min_size=1, max_size=2, kwargs={"autocommit": True}
-    ) as pool:
+    with create_pool(settings.database_url, name=pool_name, max_size=2) as pool:
         consumer = EventConsumer(
             group=group,
             topics=tuple(settings.topic_prefix + topic for topic in topics),

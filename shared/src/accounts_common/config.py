@@ -123,12 +123,14 @@ def setting(
     env: str | None = None,
     parse: Callable[[str], Any] | None = None,
     read: Callable[[str], Any] | None = None,
+    kw_only: bool = False,
 ) -> Any:
     """A settings field: its default (none: required), the variable when it is not <PREFIX>_<FIELD>
     (`env`), how its text becomes a value (`parse`; else by the field's type), or how the variable is
-    read whole (`read(variable)`: keys, and values whose default depends on more than a constant)."""
+    read whole (`read(variable)`: keys, and values whose default depends on more than a constant).
+    `kw_only`: a base class's field with a default that its subclasses' required fields may follow."""
     metadata = {"env": env, "parse": parse, "read": read}
-    return dataclasses.field(default=default, default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, default_factory=factory, metadata=metadata, kw_only=kw_only)
 
 
 def secret_setting(development_value: str, *, convert: Callable[[str], Any] = str.encode) -> Any:
@@ -216,14 +218,26 @@ def local_database(variable: str) -> str:
     return env_str(variable, f"{LOCAL_POSTGRES}/{variable.removesuffix('_DATABASE_URL').lower()}")
 
 
+# How long a statement of a web request may wait for a lock, and run, in milliseconds (0: no limit).
+# Behind a migration's ALTER TABLE or a chore's long transaction a request otherwise waits until
+# gunicorn kills its worker (nginx answers 502); bounded, it answers 503 with Retry-After in seconds.
+# Waits past the lock timeout are rare enough (a deploy, a stuck transaction) to be worth a retry; no
+# request's statement takes a second in the benchmarks, so five is far from a slow but normal one.
+REQUEST_LOCK_TIMEOUT_MS = 2_000
+REQUEST_STATEMENT_TIMEOUT_MS = 5_000
+
+
 @dataclasses.dataclass(frozen=True)
 class ServiceSettings(FromEnvironment):
-    """What every service with a database is told first: where its database and the Kafka cluster are."""
+    """What every service with a database is told first: where its database and the Kafka cluster are,
+    and how long its web requests' statements may wait for a lock and run (see db.request_pool)."""
 
     database_url: str = setting(read=local_database)
     kafka_bootstrap_servers: str = setting(
         env="KAFKA_BOOTSTRAP_SERVERS", read=lambda variable: env_str(variable, LOCAL_KAFKA)
     )
+    request_lock_timeout_ms: int = setting(REQUEST_LOCK_TIMEOUT_MS, parse=at_least(0), kw_only=True)
+    request_statement_timeout_ms: int = setting(REQUEST_STATEMENT_TIMEOUT_MS, parse=at_least(0), kw_only=True)
 
 
 def variable_name(item: dataclasses.Field[Any], prefix: str) -> str:

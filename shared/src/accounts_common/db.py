@@ -12,6 +12,8 @@ from importlib.resources.abc import Traversable
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from accounts_common.config import ServiceSettings
+
 log = logging.getLogger(__name__)
 
 MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql\Z")
@@ -19,13 +21,36 @@ MIGRATION_LOCK_KEY = 0x6D6D6163  # any constant: serialises migrators started at
 RECORD = "schema_migrations (the record of the migrations applied)"
 
 
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """How long each statement of a session may wait for a lock and run, in milliseconds (0: no
+    limit); past either, PostgreSQL cancels it (LockNotAvailable, QueryCanceled)."""
+
+    lock_ms: int
+    statement_ms: int
+
+    def apply(self, conn: psycopg.Connection) -> None:
+        """Set them on the session (the pool's `configure`, once per new connection)."""
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+            (f"{self.lock_ms}ms", f"{self.statement_ms}ms"),
+        )
+
+
 def create_pool(
-    url: str, *, name: str, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0
+    url: str,
+    *,
+    name: str,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout_s: float = 5.0,
+    timeouts: SessionTimeouts | None = None,
 ) -> ConnectionPool:
     """A pool that opens lazily; call it after the process forks, never at import.
 
     A caller waits at most `timeout_s` for a connection (PoolTimeout after): with the database down,
-    a request answers 503 in seconds rather than hanging.
+    a request answers 503 in seconds rather than hanging. Its sessions have `timeouts` when given,
+    else the server's (none by default).
     """
     return ConnectionPool(
         url,
@@ -35,8 +60,18 @@ def create_pool(
         timeout=timeout_s,
         open=True,
         kwargs={"autocommit": True},
+        configure=timeouts.apply if timeouts else None,
         check=check_when_readable,
     )
+
+
+def request_pool(settings: ServiceSettings, *, name: str, max_size: int = 10) -> ConnectionPool:
+    """The pool of a web process: each statement waits for a lock at most the settings'
+    request_lock_timeout_ms and runs at most request_statement_timeout_ms, and one cut off answers 503
+    with Retry-After (problems.py). Only web requests: workers, relays, migrations and chores keep
+    the server's timeouts (docs/operating/processes.md says why)."""
+    timeouts = SessionTimeouts(settings.request_lock_timeout_ms, settings.request_statement_timeout_ms)
+    return create_pool(settings.database_url, name=name, max_size=max_size, timeouts=timeouts)
 
 
 def check_when_readable(conn: psycopg.Connection) -> None:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import psycopg
 
+from accounts_common.leader import CLIENT_PROBES, probed_by_the_server
 from catalogue.adapters.upload_area import UploadBusy
 
 # Advisory locks on two int4 keys live apart from the bigint ones (the relays' leader, migrations).
@@ -18,12 +19,15 @@ Lock = Callable[[UUID], AbstractContextManager[None]]
 def pg_lock(database_url: str) -> Lock:
     """A lock per upload for all processes: a session advisory lock on a connection of its own, held
     while the request writes (a pool connection would be held as long, starving the other requests);
-    UploadBusy when another session holds it. A crash releases it too, with the connection."""
+    UploadBusy when another session holds it. A crash releases it too, with the connection, and a
+    vanished host within about half a minute: the session is probed both ways, as the relays' leader
+    lock is (accounts_common.leader), not after TCP's two hours."""
 
     @contextmanager
     def lock(upload_id: UUID) -> Iterator[None]:
         key = lock_key(upload_id)
-        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5, **CLIENT_PROBES) as conn:
+            probed_by_the_server(conn)
             row = conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
             if not (row and row[0]):
                 raise UploadBusy(str(upload_id))

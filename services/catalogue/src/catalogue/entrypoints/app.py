@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask, Response
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
+from accounts_common.db import request_pool
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.web import create_database_app
@@ -15,6 +16,7 @@ from catalogue.bootstrap import Catalogue, bootstrap
 from catalogue.entrypoints import api, uploads
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import errors
+from catalogue.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,9 @@ REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
 def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None = None) -> Flask:
     """Build the app; tests pass their own `Catalogue`, gunicorn workers build one after forking."""
     configure_logging()
-    catalogue = catalogue or bootstrap()
+    if catalogue is None:
+        settings = Settings.from_env()
+        catalogue = bootstrap(settings, pool=request_pool(settings, name="catalogue-web", max_size=8))
     app = create_database_app(
         "catalogue",
         blueprints=[api.videos, api.downloads, uploads.uploads],

@@ -4,6 +4,7 @@ from typing import Any
 
 from flask import Flask, Response
 
+from accounts_common.db import request_pool
 from accounts_common.problems import install_refusals, problem_response
 from accounts_common.process import configure_logging
 from accounts_common.proxies import trust_proxy_hops
@@ -29,6 +30,7 @@ from identity.service_layer.errors import (
     UnknownAccount,
     WrongPassword,
 )
+from identity.settings import Settings
 
 CODE_PROBLEMS = {
     "invalid-code": "The code is not right. Check the email and try again.",
@@ -44,7 +46,9 @@ EMAIL_CODES_LOCKED = (
 def create_app(identity: Identity | None = None, config: dict[str, Any] | None = None) -> Flask:
     """Build the app; tests pass their own `Identity`, gunicorn workers build one after forking."""
     configure_logging()
-    identity = identity or bootstrap()
+    if identity is None:
+        settings = Settings.from_env()
+        identity = bootstrap(settings, pool=request_pool(settings, name="identity"))
     app = create_database_app(
         "identity",
         blueprints=[api.blp, sessions_api.blp, resets_api.blp, staff_api.blp, support_api.blp, jwks.blp],

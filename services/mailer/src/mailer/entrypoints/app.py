@@ -6,7 +6,7 @@ from flask import Flask
 from psycopg_pool import ConnectionPool
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
-from accounts_common.db import create_pool
+from accounts_common.db import request_pool
 from accounts_common.process import configure_logging
 from accounts_common.web import create_database_app
 from mailer import bootstrap
@@ -21,7 +21,7 @@ def create_app(
     """Build the app; tests pass their own settings and pool, gunicorn workers build them after forking."""
     configure_logging()
     settings = settings or Settings.from_env()
-    pool = pool or create_pool(settings.database_url, name="mailer-web", max_size=4)
+    pool = pool or request_pool(settings, name="mailer-web", max_size=4)
     app = create_database_app(
         "mailer", blueprints=[api.blp], pool=pool, migrations=MAILER_MIGRATIONS, config=config
     )

@@ -5,6 +5,8 @@ from typing import Any
 from flask import Flask
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
+from accounts_common.config import load_settings
+from accounts_common.db import request_pool
 from accounts_common.problems import install_refusals
 from accounts_common.process import configure_logging
 from accounts_common.web import create_database_app
@@ -13,6 +15,7 @@ from newsletter.entrypoints import api, unsubscribe
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer import issues
 from newsletter.service_layer.subscriptions import AccountErased
+from newsletter.settings import Settings
 
 # What the use cases refuse: (status, slug, detail); None takes the refusal's own words.
 REFUSALS: dict[type[Exception], tuple[int, str, str | None]] = {
@@ -49,7 +52,9 @@ def create_app(
 ) -> Flask:
     """Build the app; tests pass their own Newsletter, gunicorn workers build one after forking."""
     configure_logging()
-    newsletter = newsletter or bootstrap()
+    if newsletter is None:
+        settings = load_settings("newsletter", Settings.from_env)
+        newsletter = bootstrap(settings, pool=request_pool(settings, name="newsletter"))
     app = create_database_app(
         "newsletter",
         blueprints=[api.subscriptions_blp, api.issues_blp, unsubscribe.blp],
