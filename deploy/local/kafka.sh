@@ -273,8 +273,7 @@ stop_broker() {
     while kill -0 "$pid" 2>/dev/null; do
         if (( SECONDS >= deadline )); then
             log "still running after ${STOP_TIMEOUT} s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 1
+            kill_for_good "$pid" || return 1
             break
         fi
         sleep 0.5
@@ -326,12 +325,21 @@ cmd_start() {
     log "bootstrap servers: $(node_list "$PORTS" no)"
 }
 
+# Stop the nodes all at once: the last node of a cluster stopped alone would wait for a quorum that
+# is gone. False if any of them did not stop (each says so).
+stop_nodes() {
+    local n pid stopping=() rc=0
+    for n in $(nodes); do
+        (select_node "$n"; stop_broker) &
+        stopping+=($!)
+    done
+    for pid in "${stopping[@]}"; do wait "$pid" || rc=1; done
+    return $rc
+}
+
 cmd_stop() {
     take_lock
-    # All at once: the last node of a cluster stopped alone would wait for a quorum that is gone.
-    local n
-    for n in $(nodes); do (select_node "$n"; stop_broker) & done
-    wait
+    stop_nodes
 }
 
 cmd_status() {
@@ -350,9 +358,8 @@ cmd_status() {
 
 cmd_reset() {
     take_lock
+    stop_nodes || die "a node did not stop: its data is kept"
     local n
-    for n in $(nodes); do (select_node "$n"; stop_broker) & done
-    wait
     for n in $(nodes); do
         select_node "$n"
         rm -rf "$DATA" "$PROPS"

@@ -64,6 +64,26 @@ pid_runs() {
         && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$2"
 }
 
+# True while process PID has not exited (a zombie, exited but not yet reaped by its parent, has).
+alive() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    [[ ${stat##*) } != Z* ]]
+}
+
+# Send SIGKILL to PID and wait up to 5 s for it to be gone; false, said on stderr, if it is not (then
+# its pid file must be kept: the process may still hold its ports and files).
+#   kill_for_good PID
+kill_for_good() {
+    kill -KILL "$1" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        alive "$1" || return 0
+        sleep 0.1
+    done
+    printf '%s: error: still running (pid %s) after SIGKILL\n' "$SCRIPT_NAME" "$1" >&2
+    return 1
+}
+
 # True if something accepts TCP connections on HOST PORT.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

@@ -76,7 +76,7 @@ cmd_start() {
     printf 's3proxy.sh: waiting for http://%s:%s ' "$HOST" "$PORT"
     until port_open "$HOST" "$PORT"; do
         if ! kill -0 "$pid" 2>/dev/null; then echo; tail -n 30 "$LOG" >&2; die "S3Proxy exited during start-up"; fi
-        if (( SECONDS >= deadline )); then echo; tail -n 30 "$LOG" >&2; cmd_stop; die "not ready after ${START_TIMEOUT} s"; fi
+        if (( SECONDS >= deadline )); then echo; tail -n 30 "$LOG" >&2; cmd_stop || true; die "not ready after ${START_TIMEOUT} s"; fi
         printf '.'
         sleep 0.5
     done
@@ -97,7 +97,7 @@ cmd_stop() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    kill_for_good "$pid" || return 1
     rm -f "$PIDFILE"
     log "stopped"
 }

@@ -80,14 +80,15 @@ stop_one() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null || true
+    kill_for_good "$pid" || return 1
     rm -f "$(pidfile "$name")"
 }
 
+# Each process is stopped even when one before it did not stop; false if any did not.
 cmd_stop() {
-    stop_one "$LEGACY"
-    stop_one faults
-    stop_one mailpit
+    local name rc=0
+    for name in "$LEGACY" faults mailpit; do stop_one "$name" || rc=1; done
+    (( rc == 0 )) || return 1
     log "stopped"
 }
 

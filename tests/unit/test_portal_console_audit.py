@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from accounts_common.inputguard import DATE_OUT_OF_RANGE, MAX_YEAR, MIN_YEAR
 from portal.adapters.http import ApiError
 from tests.unit.test_portal import AdminIdentity, FakeStaffDirectory, staff_client
 
@@ -149,3 +150,47 @@ def test_the_day_filters_say_their_days_are_utc_days(language, labels):
     )
     shown = [re.search(rf'<label for="{name}">(.*?)</label>', page.text) for name in ("from", "to")]
     assert [label.group(1) if label else None for label in shown] == labels
+
+
+class GuardedTrail(FakeStaffDirectory):
+    """identity's GET /v1/audit behind its input guard: a bound out of the years the services take is
+    refused (422) with the guard's words; the filters asked for are recorded."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, str]] = []
+
+    def audit(self, token: str, filters: dict[str, str], page: int = 1) -> dict[str, object]:
+        self.asked.append(filters)
+        refused = {key: [DATE_OUT_OF_RANGE] for key in ("since", "until")
+                   if key in filters and not MIN_YEAR <= int(filters[key][:4]) <= MAX_YEAR}  # fmt: skip
+        if refused:
+            raise ApiError(422, "validation-error", errors=refused)
+        return super().audit(token, filters, page)
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "language", "said"),
+    [
+        ("from=0999-01-01", "from", "en", "Enter a date in the years 1000 to 9998."),
+        ("from=0999-01-01", "from", "fr", "Saisissez une date entre les années 1000 et 9998."),
+        ("to=0999-06-01", "to", "en", "Enter a date in the years 1000 to 9998."),
+        ("to=9999-06-01", "to", "fr", "Saisissez une date entre les années 1000 et 9998."),
+        ("from=9999-06-01&to=2026-12-04", "from", "en", "Enter a date in the years 1000 to 9998."),
+    ],
+)
+def test_a_day_out_of_the_years_the_services_take_is_said_next_to_its_field(query, field, language, said):
+    """Not "Check this field and try again.": the admin is told what is wrong with the day."""
+    page = staff_client(AdminIdentity(), staff=GuardedTrail()).get(
+        f"/console/audit?{query}", headers={"Accept-Language": language}
+    )
+    assert page.status_code == 400
+    errors = re.search(rf'<ul class="errors" id="{field}-errors">(.*?)</ul>', page.text, re.S)
+    assert errors and errors.group(1) == f"<li>{said}</li>"
+
+
+def test_the_last_day_of_the_services_last_year_lists_the_trail_up_to_its_end():
+    """Its day after, the bound asked for, is past the years identity takes: no bound instead."""
+    trail = GuardedTrail()
+    page = staff_client(AdminIdentity(), staff=trail).get("/console/audit?from=2026-12-01&to=9998-12-31")
+    assert page.status_code == 200 and '<tr data-action="staff.role-granted">' in page.text
+    assert trail.asked == [{"actor": "", "action": "", "since": "2026-12-01T00:00:00Z"}]

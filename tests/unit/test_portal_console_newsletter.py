@@ -430,3 +430,38 @@ def test_a_second_click_on_save_send_or_cancel_sends_nothing_more():
     for action, marker in (("send", "data-confirm-send"), ("cancel", "data-confirm-cancel")):
         asking = client.post(f"{issue}/{action}", data={"csrf_token": token})
         assert asking.status_code == 200 and sent_once(asking.text, marker), action
+
+
+class SendUnanswered(DraftIssue):
+    """The newsletter taking the send, then failing before its answer (a 502 from the proxy, say)."""
+
+    def send(self, token: str, issue_id: str, send_at: str | None, read: str | None) -> dict[str, object]:
+        super().send(token, issue_id, send_at, read)
+        raise ServiceUnavailable("newsletter", "HTTP 502")
+
+
+@pytest.mark.parametrize(
+    ("typed", "language", "said"),
+    [
+        ("", "en", "It is not known whether the issue started to go out: look at its page before sending"),
+        ("", "fr", "On ne sait pas si l’envoi du numéro a commencé : consultez sa page avant de l’envoyer"),
+        ("2027-01-05T09:00", "en", "It is not known whether the issue was scheduled: look at its page"),
+        ("2027-01-05T09:00", "fr", "On ne sait pas si le numéro a été programmé : consultez sa page"),
+    ],
+)
+def test_a_send_the_newsletter_did_not_answer_is_said_to_be_unknown_with_the_issue_to_look_at(
+    typed, language, said
+):
+    """It may have gone all the same: "try again in a few minutes" would have the editor send it again,
+    or believe that nothing went out."""
+    issues = SendUnanswered()
+    client = staff_client(EditorIdentity(), issues=issues)
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    form = {"csrf_token": token, "send_at": typed, "confirmed": "yes"}
+    answer = client.post(
+        f"/console/newsletter/{UPLOAD}/send", data=form, headers={"Accept-Language": language}
+    )
+    assert answer.status_code == 503 and len(issues.sends) == 1
+    assert said in answer.text
+    assert re.search(rf'<a class="button" href="/console/newsletter/{UPLOAD}">', answer.text)
+    assert "try again" not in answer.text and "réessayer" not in answer.text

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 MIGRATION_FILE = re.compile(r"^(\d{3,})_[\w-]+\.sql\Z")
 MIGRATION_LOCK_KEY = 0x6D6D6163  # any constant: serialises migrators started at the same time
 RECORD = "schema_migrations (the record of the migrations applied)"
+# How long a caller waits for a pool's connection (PoolTimeout after): with the database down, a
+# request answers 503 and a stopping process gets past its checkout in seconds.
+POOL_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def create_pool(
     name: str,
     min_size: int = 1,
     max_size: int = 10,
-    timeout_s: float = 5.0,
+    timeout_s: float = POOL_WAIT_S,
     timeouts: SessionTimeouts | None = None,
 ) -> ConnectionPool:
     """A pool that opens lazily; call it after the process forks, never at import.

@@ -21,6 +21,8 @@ from accounts_common.textfields import FREE_TEXT
 
 MAX_DEPTH = 32
 MIN_YEAR, MAX_YEAR = 1000, 9998
+# What a date out of those years is refused with (the portal translates it for the page).
+DATE_OUT_OF_RANGE = f"Dates must fall in the years {MIN_YEAR} to {MAX_YEAR}."
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -152,7 +154,7 @@ def _check_date(value: str, field: fields.Date | fields.DateTime, path: str) -> 
     except Exception:  # noqa: BLE001 - not a date at all: the schema says so in its own words
         return
     if isinstance(parsed, date) and not MIN_YEAR <= parsed.year <= MAX_YEAR:
-        raise InputRejected(path, f"Dates must fall in the years {MIN_YEAR} to {MAX_YEAR}.")
+        raise InputRejected(path, DATE_OUT_OF_RANGE)
 
 
 # What the guard lets through, as ECMA-262 patterns for the OpenAPI document.

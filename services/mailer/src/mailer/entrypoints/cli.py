@@ -9,7 +9,7 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.cli import ServiceCli, serve_metrics_of
 from accounts_common.consumer import EventConsumer
-from accounts_common.db import create_pool
+from accounts_common.db import POOL_WAIT_S, create_pool
 from accounts_common.events.topics import (
     ACCOUNT_EVENTS,
     CODES,
@@ -41,13 +41,15 @@ def worker_pool(url: str, smtp_connections: int) -> ConnectionPool:
 
     Unlike create_pool it does not check a connection at every checkout (a round trip per use):
     a broken connection fails its statement (the claim, before any email is sent), the consumer
-    retries the records, and the pool replaces the connection when it comes back broken.
+    retries the records, and the pool replaces the connection when it comes back broken. A checkout
+    waits as long as create_pool's (POOL_WAIT_S), so a SIGTERM during an outage ends it in seconds.
     """
     return ConnectionPool(
         url,
         name="mailer-worker",
         min_size=2,
         max_size=smtp_connections + 3,
+        timeout=POOL_WAIT_S,
         open=True,
         kwargs={"autocommit": True},
     )

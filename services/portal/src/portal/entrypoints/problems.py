@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask_babel import format_timedelta, gettext, lazy_gettext
 
+from accounts_common.inputguard import DATE_OUT_OF_RANGE, MAX_YEAR, MIN_YEAR
 from portal.adapters.http import ApiError
 
 FORM = "_form"
@@ -11,7 +12,8 @@ CREDENTIALS = {"email": "email", "password": "password", "totp": "totp"}
 CODE = {"code": "code"}
 EMAIL = {"email": "email"}
 
-# Identity's wording of the password policy and of malformed input, translated for the page.
+# Identity's wording of the password policy and of malformed input, and the services' input guard's
+# of a date out of the years they take, translated for the page.
 API_MESSAGES = {
     "Use at least 12 characters.": lazy_gettext("Use at least 12 characters."),
     "Use at least 8 characters.": lazy_gettext("Use at least 8 characters."),
@@ -26,6 +28,9 @@ API_MESSAGES = {
     ),
     "Not a valid email address.": lazy_gettext("Enter a valid email address, like name@example.org."),
     "Missing data for required field.": lazy_gettext("This field is required."),
+    DATE_OUT_OF_RANGE: lazy_gettext(
+        "Enter a date in the years %(first)s to %(last)s.", first=MIN_YEAR, last=MAX_YEAR
+    ),
 }
 # Any other wording (email-validator's, a schema's "Length must be between 1 and 128.") is not for a
 # person to read: the field gets its own plain message instead, in the page's language.

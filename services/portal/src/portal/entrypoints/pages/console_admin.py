@@ -7,6 +7,7 @@ from flask import Blueprint, flash, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from accounts_common.inputguard import MAX_YEAR
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError
 from portal.entrypoints.names import role_name
@@ -113,9 +114,14 @@ def audit_filters(values: dict[str, str]) -> tuple[dict[str, str], dict[str, lis
     for name, key, days in (("from", "since", 0), ("to", "until", 1)):
         if values[name]:
             try:
-                day = date.fromisoformat(values[name]) + timedelta(days=days)
+                typed = date.fromisoformat(values[name])
+                day = typed + timedelta(days=days)
             except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
                 errors[name] = [gettext("Enter a date, like 2026-12-04.")]
             else:
-                filters[key] = f"{day.isoformat()}T00:00:00Z"
+                # To the last day of the services' last year: no bound, the whole trail (the bound, the
+                # day after, is past the years identity takes). Identity refuses any other bound out
+                # of them, and the page says why (problems.API_MESSAGES).
+                if day.year <= MAX_YEAR or typed.year > MAX_YEAR:
+                    filters[key] = f"{day.isoformat()}T00:00:00Z"
     return filters, errors

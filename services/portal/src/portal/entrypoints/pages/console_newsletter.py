@@ -1,10 +1,11 @@
 """The console's newsletter pages: the issues with their figures, and the editor (both languages
 side by side, a live preview, test send, schedule, cancel)."""
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
@@ -16,6 +17,7 @@ from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import portal, see_other
 
 blp = Blueprint("console_newsletter", __name__, url_prefix="/console")
+log = logging.getLogger(__name__)
 
 
 # --- Newsletter (newsletter-editor) ---------------------------------------------------------------
@@ -222,7 +224,10 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
             send_at = scheduled_time(typed)
             if request.form.get("confirmed") != "yes":  # it goes to every subscriber, for good: ask first
                 return confirming_page(issue_or_404(issue_id), send_at or "now", typed, ("draft",))
-            state = issues.send(token(), issue_id, send_at, request.form.get("updated_at") or None)
+            try:
+                state = issues.send(token(), issue_id, send_at, request.form.get("updated_at") or None)
+            except ServiceUnavailable as unanswered:
+                return send_unknown(issue_id, send_at, unanswered)
             flash(gettext("The issue is scheduled.") if state["status"] == "scheduled" else
                   gettext("The issue is being sent."))  # fmt: skip
     except ApiError as error:
@@ -240,6 +245,24 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
         message = gettext("Enter the date and time, like 2026-12-24 09:00.")
         return render_editor(found, found, preview_of(found), {"send_at": [message]}, 400, typed)
     return see_other("console_newsletter.issue", issue_id=issue_id)
+
+
+def send_unknown(issue_id: str, send_at: str | None, error: ServiceUnavailable) -> tuple[str, int]:
+    """A confirmed send the newsletter did not answer (or answered with a 5xx): it may have been done
+    all the same. The editor looks at the issue before asking again, rather than assume it did not go."""
+    log.warning("send of issue %s, its outcome unknown: %s", issue_id, error)
+    detail = (
+        gettext(
+            "It is not known whether the issue was scheduled: look at its page before scheduling it again."
+        )
+        if send_at
+        else gettext(
+            "It is not known whether the issue started to go out: look at its page before sending it again."
+        )
+    )
+    link = {"href": url_for("console_newsletter.issue", issue_id=issue_id), "text": gettext("Open the issue")}
+    message = gettext("The newsletter is unavailable.")
+    return render_template("error.html", status=503, message=message, detail=detail, link=link), 503
 
 
 def confirming_page(
