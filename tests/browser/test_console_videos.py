@@ -193,3 +193,61 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         expect(page.locator("#video-state [data-status]")).to_have_text("Prête")
     finally:
         context.close()
+
+
+def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """A file the catalogue refuses as too long (its 413 to the tus creation, before any byte is sent)
+    is said to be too large, not to be chosen again to resume; and the address of a file uploaded
+    before it is gone from the form, which would otherwise make a video of that other file."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    page.locator("#file").set_input_files(str(small_video(tmp_path / "first.mp4", "320x240", 1)))
+    expect(page.locator("#upload-status")).to_have_text("Uploaded. Now give the video its titles and create it.")
+    assert UPLOAD_PATH.match(page.locator("#upload").input_value())
+
+    def too_long(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        problem = {"type": "https://errors.multimedia-accounts.example/upload-too-large", "status": 413,
+                   "title": "Payload Too Large", "detail": "An upload may hold at most 1000 bytes."}  # fmt: skip
+        route.fulfill(status=413, json=problem, headers={"Tus-Resumable": "1.0.0"})
+
+    page.route("**/console/videos/uploads/", too_long)
+    page.locator("#file").set_input_files(str(small_video(tmp_path / "second.mp4", "320x240", 2)))
+    expect(page.locator("#upload-status")).to_have_text(
+        "This file is larger than the catalogue takes: it cannot be uploaded."
+    )
+    expect(page.locator("#upload")).to_have_value("")
+    page.get_by_role("button", name="Create the video").click()
+    expect(page.locator("#upload-errors")).to_have_text("Upload the video's file first.")
+
+
+def test_a_file_chosen_instead_of_one_being_uploaded_stops_that_upload(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """The editor picks the wrong file, then the right one while the first is still on its way: the
+    first upload stops, and the form holds the address of the file chosen last, whatever ends first."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    created: list[str] = []
+    held: list[Route] = []
+    page.on("response", lambda r: created.append(r.headers["location"])
+            if r.request.method == "POST" and r.status == 201 and "/uploads/" in r.url else None)  # fmt: skip
+
+    def hold_first(route: Route) -> None:  # the first file's chunks wait, as on a slow line
+        if route.request.method == "PATCH" and created and route.request.url.endswith(created[0]):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/console/videos/uploads/**", hold_first)
+    with page.expect_request(lambda r: r.method == "PATCH"):
+        page.locator("#file").set_input_files(str(small_video(tmp_path / "wrong.mp4", "320x240", 1)))
+    first = created[0]
+    with page.expect_event("requestfailed", lambda r: r.method == "PATCH" and r.url.endswith(first)):
+        page.locator("#file").set_input_files(str(small_video(tmp_path / "right.mp4", "320x240", 2)))
+    expect(page.locator("#upload-status")).to_have_text("Uploaded. Now give the video its titles and create it.")
+    assert len(created) == 2 and page.locator("#upload").input_value() == created[1]

@@ -72,7 +72,9 @@ function watchIssuePreview(form) {
 
 // The console's upload (tus-js-client, vendor/tus.min.js): resumable, in chunks the portal passes on to
 // the catalogue; a broken connection is retried from the server's offset, and the same file chosen
-// again after a reload resumes where it stopped. Once done, the upload's address fills the form.
+// again after a reload resumes where it stopped. Once done, the upload's address fills the form. A file
+// chosen instead stops the upload under way and empties the form's address: the video is made of the
+// file chosen last, never of one uploaded before it or finishing after it.
 function watchUpload(field) {
   if (typeof tus === "undefined" || !tus.isSupported) {
     return;
@@ -84,7 +86,13 @@ function watchUpload(field) {
   const target = document.getElementById("upload");
   const csrf = field.closest("form").querySelector("input[name=csrf_token]").value;
   const say = (text) => { status.textContent = text; };
+  let current = null;
   input.addEventListener("change", async () => {
+    current?.abort();  // not terminated: chosen again, it resumes
+    current = null;
+    target.value = "";
+    bar.value = 0;
+    say("");
     const file = input.files[0];
     if (!file) {
       return;
@@ -110,14 +118,22 @@ function watchUpload(field) {
         }
         return retry;
       },
-      onError: () => say(field.dataset.textFailed),
+      onError: (error) => {
+        // 413: longer than the catalogue takes (Tus-Max-Size), refused before any byte was sent.
+        const code = error.originalResponse ? error.originalResponse.getStatus() : 0;
+        say(code === 413 ? field.dataset.textTooLarge : field.dataset.textFailed);
+      },
       onSuccess: () => {
         bar.value = 100;
         target.value = new URL(upload.url, window.location.href).pathname;
         say(field.dataset.textDone);
       },
     });
+    current = upload;
     const previous = await upload.findPreviousUploads();
+    if (current !== upload) {  // another file was chosen meanwhile
+      return;
+    }
     if (previous.length) {
       upload.resumeFromPreviousUpload(previous[0]);
     }
