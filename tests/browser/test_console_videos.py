@@ -22,6 +22,7 @@ from tests.support.polling import wait_for
 
 TRANSCODED_WITHIN_MS = 90_000
 UPLOAD_PATH = re.compile(r"^/console/videos/uploads/[0-9a-f-]{36}$")
+UPLOADED = "Uploaded. Now give the video its titles and create it."
 
 
 def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
@@ -74,9 +75,7 @@ def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  
 
     page.route("**/console/videos/uploads/**", break_first_chunk)
     page.locator("#file").set_input_files(str(small_video(tmp_path / "briefing.mp4", "320x240", 3)))
-    expect(page.locator("#upload-status")).to_have_text(
-        "Uploaded. Now give the video its titles and create it."
-    )
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
     assert broken and methods.count("PATCH") >= 2 and "HEAD" in methods, methods
     assert UPLOAD_PATH.match(page.locator("#upload").input_value())
     assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
@@ -195,6 +194,12 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         context.close()
 
 
+def refuse(route: Route, status: int, slug: str, detail: str) -> None:
+    """The catalogue's problem+json to a tus request, as the portal passes it on."""
+    problem = {"type": f"https://errors.example/{slug}", "status": status, "detail": detail}
+    route.fulfill(status=status, json=problem, headers={"Tus-Resumable": "1.0.0"})
+
+
 def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
     portal, stack: Stack, journey, inbox, new_email, tmp_path
 ):
@@ -204,16 +209,14 @@ def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
     page = become_editor(journey, portal, stack, inbox, new_email)
     page.goto(portal.url + "/console/videos")
     page.locator("#file").set_input_files(str(small_video(tmp_path / "first.mp4", "320x240", 1)))
-    expect(page.locator("#upload-status")).to_have_text("Uploaded. Now give the video its titles and create it.")
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
     assert UPLOAD_PATH.match(page.locator("#upload").input_value())
 
     def too_long(route: Route) -> None:
         if route.request.method != "POST":
             route.continue_()
             return
-        problem = {"type": "https://errors.multimedia-accounts.example/upload-too-large", "status": 413,
-                   "title": "Payload Too Large", "detail": "An upload may hold at most 1000 bytes."}  # fmt: skip
-        route.fulfill(status=413, json=problem, headers={"Tus-Resumable": "1.0.0"})
+        refuse(route, 413, "upload-too-large", "An upload may hold at most 1000 bytes.")
 
     page.route("**/console/videos/uploads/", too_long)
     page.locator("#file").set_input_files(str(small_video(tmp_path / "second.mp4", "320x240", 2)))
@@ -249,5 +252,27 @@ def test_a_file_chosen_instead_of_one_being_uploaded_stops_that_upload(
     first = created[0]
     with page.expect_event("requestfailed", lambda r: r.method == "PATCH" and r.url.endswith(first)):
         page.locator("#file").set_input_files(str(small_video(tmp_path / "right.mp4", "320x240", 2)))
-    expect(page.locator("#upload-status")).to_have_text("Uploaded. Now give the video its titles and create it.")
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
     assert len(created) == 2 and page.locator("#upload").input_value() == created[1]
+
+
+def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """The catalogue's 507 to a chunk (its disk full; the bytes before are kept), passed on by the
+    portal: the page says the disk is full and keeps trying, not that the connection broke."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+
+    def disk_full(route: Route) -> None:
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        refuse(route, 507, "insufficient-storage", "The catalogue's disk is full.")
+
+    page.route("**/console/videos/uploads/**", disk_full)
+    page.locator("#file").set_input_files(str(small_video(tmp_path / "full.mp4", "320x240", 1)))
+    expect(page.locator("#upload-status")).to_have_text(
+        "The catalogue has no room left on its disk: the upload waits, then resumes…"
+    )
+    expect(page.locator("#upload")).to_have_value("")

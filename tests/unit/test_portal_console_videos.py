@@ -1,13 +1,16 @@
 """The console's Videos page (catalogue editors) with a fake of the catalogue's HTTP API behind it."""
 
+import json
 import re
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from portal.adapters.catalogue import EditorClient
 from portal.adapters.http import ApiError, ServiceUnavailable
-from portal.adapters.uploads import TusAnswer
+from portal.adapters.uploads import TusAnswer, TusForwarder
+from tests.support.served import FakeHandler, serving
 from tests.unit.test_portal import UPLOAD, AdminIdentity, EditorIdentity, FakeEditor, csrf_token, staff_client
 
 
@@ -120,6 +123,28 @@ def test_a_chunk_is_passed_on_whole_with_its_length():
                "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}  # fmt: skip
     chunk = client.patch(UPLOAD_PATH, data=b"12345", headers=headers)
     assert chunk.status_code == 204 and uploads.forwarded == [("5", b"12345")]
+
+
+class DiskFull(FakeHandler):
+    """The catalogue's tus endpoint with its disk full: a chunk refused with 507, the bytes before kept."""
+
+    def do_PATCH(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        problem = {"type": "https://errors.example/insufficient-storage", "status": 507,
+                   "title": "Insufficient Storage", "detail": "The catalogue's disk is full."}  # fmt: skip
+        self.answer(507, json.dumps(problem).encode(), "application/problem+json")
+
+
+def test_a_chunk_the_catalogue_has_no_room_for_is_said_to_be_a_full_disk_not_an_outage():
+    # The page's script says so, and resumes once room is made; a 503 page would say the line broke.
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), DiskFull)) as catalogue:
+        uploads = TusForwarder(f"http://127.0.0.1:{catalogue.server_port}", timeout=5)
+        client = staff_client(EditorIdentity(), uploads=uploads)
+        headers = {"X-CSRFToken": csrf_token(client, "/console/videos"), "Tus-Resumable": "1.0.0",
+                   "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}  # fmt: skip
+        chunk = client.patch(UPLOAD_PATH, data=b"12345", headers=headers)
+    assert chunk.status_code == 507, chunk.text
+    assert chunk.json["type"].endswith("/insufficient-storage")
 
 
 class UploadBeingWritten(FakeEditor):

@@ -110,18 +110,20 @@ function watchUpload(field) {
         say(field.dataset.textUploading.replace("{percent}", percent));
       },
       onShouldRetry: (error) => {
-        // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock.
-        const code = error.originalResponse ? error.originalResponse.getStatus() : 0;
+        // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock. A full
+        // disk (507) keeps the bytes sent: the upload resumes once room is made.
+        const code = statusOf(error);
         const retry = code < 400 || code >= 500 || code === 409 || code === 423;
         if (retry) {
-          say(field.dataset.textRetrying);
+          say(code === 507 ? field.dataset.textDiskFull : field.dataset.textRetrying);
         }
         return retry;
       },
       onError: (error) => {
         // 413: longer than the catalogue takes (Tus-Max-Size), refused before any byte was sent.
-        const code = error.originalResponse ? error.originalResponse.getStatus() : 0;
-        say(code === 413 ? field.dataset.textTooLarge : field.dataset.textFailed);
+        const code = statusOf(error);
+        const texts = { 413: field.dataset.textTooLarge, 507: field.dataset.textDiskFullFailed };
+        say(texts[code] ?? field.dataset.textFailed);
       },
       onSuccess: () => {
         bar.value = 100;
@@ -139,6 +141,11 @@ function watchUpload(field) {
     }
     upload.start();
   });
+}
+
+// The HTTP status of a tus-js-client error, 0 when no answer came.
+function statusOf(error) {
+  return error.originalResponse ? error.originalResponse.getStatus() : 0;
 }
 
 // A console part that shows work under way: fetched again while a video is processing, or an issue
