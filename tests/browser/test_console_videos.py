@@ -276,3 +276,18 @@ def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
         "The catalogue has no room left on its disk: the upload waits, then resumes…"
     )
     expect(page.locator("#upload")).to_have_value("")
+
+
+def test_an_upload_after_the_session_ended_says_to_log_in_again(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """A staff session lasts minutes and an upload may last longer: once it has ended, the page says to
+    log in again and resume, not that the connection broke."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    page.context.clear_cookies()  # the session gone, as after it ended
+    page.locator("#file").set_input_files(str(small_video(tmp_path / "late.mp4", "320x240", 1)))
+    expect(page.locator("#upload-status")).to_have_text(
+        "Your session has ended. Reload the page and log in again, then choose the file again: "
+        "the upload resumes where it stopped."
+    )

@@ -120,9 +120,14 @@ function watchUpload(field) {
         return retry;
       },
       onError: (error) => {
-        // 413: longer than the catalogue takes (Tus-Max-Size), refused before any byte was sent.
+        // 401: the session ended (a staff token lasts minutes, an upload may take longer); 413: longer
+        // than the catalogue takes (Tus-Max-Size), refused before any byte was sent.
         const code = statusOf(error);
-        const texts = { 413: field.dataset.textTooLarge, 507: field.dataset.textDiskFullFailed };
+        const texts = {
+          401: field.dataset.textSessionEnded,
+          413: field.dataset.textTooLarge,
+          507: field.dataset.textDiskFullFailed,
+        };
         say(texts[code] ?? field.dataset.textFailed);
       },
       onSuccess: () => {
