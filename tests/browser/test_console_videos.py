@@ -7,6 +7,7 @@ another tus client (tuspy) becomes a video through the same forms. Every page pa
 
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -194,10 +195,25 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         context.close()
 
 
-def refuse(route: Route, status: int, slug: str, detail: str) -> None:
-    """The catalogue's problem+json to a tus request, as the portal passes it on."""
-    problem = {"type": f"https://errors.example/{slug}", "status": status, "detail": detail}
-    route.fulfill(status=status, json=problem, headers={"Tus-Resumable": "1.0.0"})
+def refusing(method: str, status: int, slug: str, detail: str) -> Callable[[Route], None]:
+    """A route answering the tus requests of `method` with the catalogue's problem+json, as the portal
+    passes it on; the others go through."""
+
+    def refuse(route: Route) -> None:
+        if route.request.method != method:
+            route.continue_()
+            return
+        problem = {"type": f"https://errors.example/{slug}", "status": status, "detail": detail}
+        route.fulfill(status=status, json=problem, headers={"Tus-Resumable": "1.0.0"})
+
+    return refuse
+
+
+def upload_says(page: Page, path: Path, status: str) -> None:
+    """A file chosen on the page: its upload's status says `status`, and the form holds no address."""
+    page.locator("#file").set_input_files(str(small_video(path, "320x240", 1)))
+    expect(page.locator("#upload-status")).to_have_text(status)
+    expect(page.locator("#upload")).to_have_value("")
 
 
 def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
@@ -211,19 +227,11 @@ def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
     page.locator("#file").set_input_files(str(small_video(tmp_path / "first.mp4", "320x240", 1)))
     expect(page.locator("#upload-status")).to_have_text(UPLOADED)
     assert UPLOAD_PATH.match(page.locator("#upload").input_value())
-
-    def too_long(route: Route) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        refuse(route, 413, "upload-too-large", "An upload may hold at most 1000 bytes.")
-
+    too_long = refusing("POST", 413, "upload-too-large", "An upload may hold at most 1000 bytes.")
     page.route("**/console/videos/uploads/", too_long)
-    page.locator("#file").set_input_files(str(small_video(tmp_path / "second.mp4", "320x240", 2)))
-    expect(page.locator("#upload-status")).to_have_text(
-        "This file is larger than the catalogue takes: it cannot be uploaded."
+    upload_says(
+        page, tmp_path / "second.mp4", "This file is larger than the catalogue takes: it cannot be uploaded."
     )
-    expect(page.locator("#upload")).to_have_value("")
     page.get_by_role("button", name="Create the video").click()
     expect(page.locator("#upload-errors")).to_have_text("Upload the video's file first.")
 
@@ -263,19 +271,13 @@ def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
     portal: the page says the disk is full and keeps trying, not that the connection broke."""
     page = become_editor(journey, portal, stack, inbox, new_email)
     page.goto(portal.url + "/console/videos")
-
-    def disk_full(route: Route) -> None:
-        if route.request.method != "PATCH":
-            route.continue_()
-            return
-        refuse(route, 507, "insufficient-storage", "The catalogue's disk is full.")
-
+    disk_full = refusing("PATCH", 507, "insufficient-storage", "The catalogue's disk is full.")
     page.route("**/console/videos/uploads/**", disk_full)
-    page.locator("#file").set_input_files(str(small_video(tmp_path / "full.mp4", "320x240", 1)))
-    expect(page.locator("#upload-status")).to_have_text(
-        "The catalogue has no room left on its disk: the upload waits, then resumes…"
+    upload_says(
+        page,
+        tmp_path / "full.mp4",
+        "The catalogue has no room left on its disk: the upload waits, then resumes…",
     )
-    expect(page.locator("#upload")).to_have_value("")
 
 
 def test_an_upload_after_the_session_ended_says_to_log_in_again(
@@ -286,8 +288,9 @@ def test_an_upload_after_the_session_ended_says_to_log_in_again(
     page = become_editor(journey, portal, stack, inbox, new_email)
     page.goto(portal.url + "/console/videos")
     page.context.clear_cookies()  # the session gone, as after it ended
-    page.locator("#file").set_input_files(str(small_video(tmp_path / "late.mp4", "320x240", 1)))
-    expect(page.locator("#upload-status")).to_have_text(
+    upload_says(
+        page,
+        tmp_path / "late.mp4",
         "Your session has ended. Reload the page and log in again, then choose the file again: "
-        "the upload resumes where it stopped."
+        "the upload resumes where it stopped.",
     )
