@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from portal.adapters.catalogue import EditorClient
-from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.adapters.http import ApiError, JsonApi, ServiceUnavailable
 from portal.adapters.uploads import TusAnswer, TusForwarder
 from tests.support.served import FakeHandler, serving
 from tests.unit.test_portal import UPLOAD, AdminIdentity, EditorIdentity, FakeEditor, csrf_token, staff_client
@@ -126,13 +126,32 @@ def test_a_chunk_is_passed_on_whole_with_its_length():
 
 
 class DiskFull(FakeHandler):
-    """The catalogue's tus endpoint with its disk full: a chunk refused with 507, the bytes before kept."""
+    """The catalogue with its disk full: a tus chunk, or a new video whose upload must be copied as its
+    master, refused with 507 (the bytes received before kept, the upload whole)."""
 
     def do_PATCH(self) -> None:  # noqa: N802 - http.server's name
         self.rfile.read(int(self.headers["Content-Length"]))
         problem = {"type": "https://errors.example/insufficient-storage", "status": 507,
                    "title": "Insufficient Storage", "detail": "The catalogue's disk is full."}  # fmt: skip
         self.answer(507, json.dumps(problem).encode(), "application/problem+json")
+
+    do_POST = do_PATCH  # noqa: N815 - http.server's name
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.answer(200, json.dumps({"items": [], "total": 0, "page": 1, "per_page": 20}).encode())
+
+
+def test_a_new_video_the_catalogue_has_no_room_for_says_so_and_keeps_the_texts():
+    # Not "the catalogue is unavailable, try again in a few minutes": it answers, and it takes room.
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), DiskFull)) as catalogue:
+        api = JsonApi("catalogue", f"http://127.0.0.1:{catalogue.server_port}", timeout=5)
+        client = staff_client(EditorIdentity(), editor=EditorClient(api))
+        form = {"csrf_token": csrf_token(client, "/console/videos"), "upload": UPLOAD_PATH, **TEXTS}
+        refused = client.post("/console/videos", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 507
+    assert "Le disque du catalogue est plein" in refused.text
+    assert 'value="Exercice"' in refused.text and ">Texte long</textarea>" in refused.text
+    assert f'value="{UPLOAD_PATH}"' in refused.text
 
 
 def test_a_chunk_the_catalogue_has_no_room_for_is_said_to_be_a_full_disk_not_an_outage():

@@ -22,7 +22,7 @@ from wtforms import ValidationError
 from accounts_common.problems import problem_response
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
-from portal.adapters.uploads import REQUEST_HEADERS
+from portal.adapters.uploads import DISK_FULL, REQUEST_HEADERS
 from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import FORM, field_errors
 from portal.entrypoints.web import access_token, portal, see_other
@@ -92,7 +92,11 @@ def create() -> Response | tuple[str, int]:
         return render_videos(values, untitled, 400)
     try:
         created = portal().editor.create(token(), upload_id, texts)
-    except ServiceUnavailable:
+    except ServiceUnavailable as error:
+        if error.status == DISK_FULL:  # no room to keep the upload as the video's master; it stays whole
+            no_room = gettext("The catalogue has no room left on its disk to keep this video. Your upload is "
+                              "kept: create the video again once room is made.")  # fmt: skip
+            return render_videos(values, {FORM: [no_room]}, DISK_FULL)
         return render_videos(values, {FORM: [catalogue_unavailable()]}, 503)
     except ApiError as error:
         if error.status not in (409, 422, 423):
