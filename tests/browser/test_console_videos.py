@@ -280,13 +280,15 @@ def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
     )
 
 
-def test_an_upload_after_the_session_ended_says_to_log_in_again(
+def test_an_upload_after_the_session_ended_says_to_log_in_again_and_the_same_file_resumes(
     portal, stack: Stack, journey, inbox, new_email, tmp_path
 ):
     """A staff session lasts minutes and an upload may last longer: once it has ended, the page says to
-    log in again and resume, not that the connection broke."""
+    log in again and resume, not that the connection broke. The same file chosen again then uploads (a
+    browser tells the page of a file chosen again only if the field was emptied)."""
     page = become_editor(journey, portal, stack, inbox, new_email)
     page.goto(portal.url + "/console/videos")
+    session = page.context.cookies()
     page.context.clear_cookies()  # the session gone, as after it ended
     upload_says(
         page,
@@ -294,3 +296,7 @@ def test_an_upload_after_the_session_ended_says_to_log_in_again(
         "Your session has ended. Reload the page and log in again, then choose the file again: "
         "the upload resumes where it stopped.",
     )
+    page.context.add_cookies(session)  # [as after logging in again, here without reloading]
+    page.locator("#file").set_input_files(str(tmp_path / "late.mp4"))
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
+    assert UPLOAD_PATH.match(page.locator("#upload").input_value())

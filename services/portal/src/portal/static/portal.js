@@ -129,6 +129,7 @@ function watchUpload(field) {
           507: field.dataset.textDiskFullFailed,
         };
         say(texts[code] ?? field.dataset.textFailed);
+        input.value = "";  // a browser tells of a file chosen again only when it changes the field
       },
       onSuccess: () => {
         bar.value = 100;
