@@ -37,25 +37,3 @@ def test_a_form_posted_after_the_session_ended_comes_back_to_its_page_after_logg
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     logged_in = client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x"})
     assert (logged_in.status_code, logged_in.headers["Location"]) == (303, back_to)
-
-
-@pytest.mark.parametrize("token", ["ended-token", None])
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [("POST", "/console/videos/uploads/"), ("HEAD", f"/console/videos/uploads/{UPLOAD}"),
-     ("PATCH", f"/console/videos/uploads/{UPLOAD}")],
-)  # fmt: skip
-def test_an_upload_whose_session_ended_is_told_so_not_sent_the_login_page(token, method, path):
-    # A staff token lasts 15 minutes: a long upload outlives it. The page's script follows a redirect
-    # and took the login page's 200 for a broken line, tried again and again, then "failed".
-    client = portal_client(EndedSession(), config={"TESTING": False})
-    login = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
-    with client.session_transaction() as session:
-        session["token"] = token
-    headers = {"X-CSRFToken": csrf, "Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Offset": "0"}
-    ended = client.open(path, method=method, headers=headers, data=b"12345",
-                        content_type="application/offset+octet-stream")  # fmt: skip
-    assert ended.status_code == 401 and "Location" not in ended.headers
-    assert ended.mimetype == "application/problem+json"
-    assert method == "HEAD" or ended.json["type"].endswith("/session-ended")

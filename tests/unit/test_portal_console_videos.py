@@ -11,7 +11,16 @@ from portal.adapters.catalogue import EditorClient
 from portal.adapters.http import ApiError, JsonApi, ServiceUnavailable
 from portal.adapters.uploads import TusAnswer, TusForwarder
 from tests.support.served import FakeHandler, serving
-from tests.unit.test_portal import UPLOAD, AdminIdentity, EditorIdentity, FakeEditor, csrf_token, staff_client
+from tests.unit.test_portal import (
+    UPLOAD,
+    AdminIdentity,
+    EditorIdentity,
+    FakeEditor,
+    csrf_token,
+    portal_client,
+    staff_client,
+)
+from tests.unit.test_portal_console_session import EndedSession
 
 
 class ManyVideos:
@@ -351,3 +360,25 @@ def test_what_the_catalogue_refuses_is_said_on_the_video_page(path, slug, messag
     refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
     assert refused.status_code == 409 and message in refused.text
     assert '<h2 id="texts-heading">' in refused.text  # the video's page, with the error in it
+
+
+@pytest.mark.parametrize("token", ["ended-token", None])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/console/videos/uploads/"), ("HEAD", f"/console/videos/uploads/{UPLOAD}"),
+     ("PATCH", f"/console/videos/uploads/{UPLOAD}")],
+)  # fmt: skip
+def test_an_upload_whose_session_ended_is_told_so_not_sent_the_login_page(token, method, path):
+    # A staff token lasts 15 minutes: a long upload outlives it. The page's script follows a redirect
+    # and took the login page's 200 for a broken line, tried again and again, then "failed".
+    client = portal_client(EndedSession(), config={"TESTING": False})
+    login = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+    with client.session_transaction() as session:
+        session["token"] = token
+    headers = {"X-CSRFToken": csrf, "Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Offset": "0"}
+    ended = client.open(path, method=method, headers=headers, data=b"12345",
+                        content_type="application/offset+octet-stream")  # fmt: skip
+    assert ended.status_code == 401 and "Location" not in ended.headers
+    assert ended.mimetype == "application/problem+json"
+    assert method == "HEAD" or ended.json["type"].endswith("/session-ended")
