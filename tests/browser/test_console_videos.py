@@ -7,6 +7,7 @@ another tus client (tuspy) becomes a video through the same forms. Every page pa
 
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.support.polling import wait_for
 
 TRANSCODED_WITHIN_MS = 90_000
 UPLOAD_PATH = re.compile(r"^/console/videos/uploads/[0-9a-f-]{36}$")
+UPLOADED = "Uploaded. Now give the video its titles and create it."
 
 
 def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
@@ -74,9 +76,7 @@ def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  
 
     page.route("**/console/videos/uploads/**", break_first_chunk)
     page.locator("#file").set_input_files(str(small_video(tmp_path / "briefing.mp4", "320x240", 3)))
-    expect(page.locator("#upload-status")).to_have_text(
-        "Uploaded. Now give the video its titles and create it."
-    )
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
     assert broken and methods.count("PATCH") >= 2 and "HEAD" in methods, methods
     assert UPLOAD_PATH.match(page.locator("#upload").input_value())
     assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
@@ -193,3 +193,110 @@ def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
         expect(page.locator("#video-state [data-status]")).to_have_text("Prête")
     finally:
         context.close()
+
+
+def refusing(method: str, status: int, slug: str, detail: str) -> Callable[[Route], None]:
+    """A route answering the tus requests of `method` with the catalogue's problem+json, as the portal
+    passes it on; the others go through."""
+
+    def refuse(route: Route) -> None:
+        if route.request.method != method:
+            route.continue_()
+            return
+        problem = {"type": f"https://errors.example/{slug}", "status": status, "detail": detail}
+        route.fulfill(status=status, json=problem, headers={"Tus-Resumable": "1.0.0"})
+
+    return refuse
+
+
+def upload_says(page: Page, path: Path, status: str) -> None:
+    """A file chosen on the page: its upload's status says `status`, and the form holds no address."""
+    page.locator("#file").set_input_files(str(small_video(path, "320x240", 1)))
+    expect(page.locator("#upload-status")).to_have_text(status)
+    expect(page.locator("#upload")).to_have_value("")
+
+
+def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """A file the catalogue refuses as too long (its 413 to the tus creation, before any byte is sent)
+    is said to be too large, not to be chosen again to resume; and the address of a file uploaded
+    before it is gone from the form, which would otherwise make a video of that other file."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    page.locator("#file").set_input_files(str(small_video(tmp_path / "first.mp4", "320x240", 1)))
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
+    assert UPLOAD_PATH.match(page.locator("#upload").input_value())
+    too_long = refusing("POST", 413, "upload-too-large", "An upload may hold at most 1000 bytes.")
+    page.route("**/console/videos/uploads/", too_long)
+    upload_says(
+        page, tmp_path / "second.mp4", "This file is larger than the catalogue takes: it cannot be uploaded."
+    )
+    page.get_by_role("button", name="Create the video").click()
+    expect(page.locator("#upload-errors")).to_have_text("Upload the video's file first.")
+
+
+def test_a_file_chosen_instead_of_one_being_uploaded_stops_that_upload(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """The editor picks the wrong file, then the right one while the first is still on its way: the
+    first upload stops, and the form holds the address of the file chosen last, whatever ends first."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    created: list[str] = []
+    held: list[Route] = []
+    page.on("response", lambda r: created.append(r.headers["location"])
+            if r.request.method == "POST" and r.status == 201 and "/uploads/" in r.url else None)  # fmt: skip
+
+    def hold_first(route: Route) -> None:  # the first file's chunks wait, as on a slow line
+        if route.request.method == "PATCH" and created and route.request.url.endswith(created[0]):
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/console/videos/uploads/**", hold_first)
+    with page.expect_request(lambda r: r.method == "PATCH"):
+        page.locator("#file").set_input_files(str(small_video(tmp_path / "wrong.mp4", "320x240", 1)))
+    first = created[0]
+    with page.expect_event("requestfailed", lambda r: r.method == "PATCH" and r.url.endswith(first)):
+        page.locator("#file").set_input_files(str(small_video(tmp_path / "right.mp4", "320x240", 2)))
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
+    assert len(created) == 2 and page.locator("#upload").input_value() == created[1]
+
+
+def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """The catalogue's 507 to a chunk (its disk full; the bytes before are kept), passed on by the
+    portal: the page says the disk is full and keeps trying, not that the connection broke."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    disk_full = refusing("PATCH", 507, "insufficient-storage", "The catalogue's disk is full.")
+    page.route("**/console/videos/uploads/**", disk_full)
+    upload_says(
+        page,
+        tmp_path / "full.mp4",
+        "The catalogue has no room left on its disk: the upload waits, then resumes…",
+    )
+
+
+def test_an_upload_after_the_session_ended_says_to_log_in_again_and_the_same_file_resumes(
+    portal, stack: Stack, journey, inbox, new_email, tmp_path
+):
+    """A staff session lasts minutes and an upload may last longer: once it has ended, the page says to
+    log in again and resume, not that the connection broke. The same file chosen again then uploads (a
+    browser tells the page of a file chosen again only if the field was emptied)."""
+    page = become_editor(journey, portal, stack, inbox, new_email)
+    page.goto(portal.url + "/console/videos")
+    session = page.context.cookies()
+    page.context.clear_cookies()  # the session gone, as after it ended
+    upload_says(
+        page,
+        tmp_path / "late.mp4",
+        "Your session has ended. Reload the page and log in again, then choose the file again: "
+        "the upload resumes where it stopped.",
+    )
+    page.context.add_cookies(session)  # [as after logging in again, here without reloading]
+    page.locator("#file").set_input_files(str(tmp_path / "late.mp4"))
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
+    assert UPLOAD_PATH.match(page.locator("#upload").input_value())

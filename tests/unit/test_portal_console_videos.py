@@ -1,14 +1,26 @@
 """The console's Videos page (catalogue editors) with a fake of the catalogue's HTTP API behind it."""
 
+import json
 import re
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from portal.adapters.catalogue import EditorClient
-from portal.adapters.http import ApiError, ServiceUnavailable
-from portal.adapters.uploads import TusAnswer
-from tests.unit.test_portal import UPLOAD, AdminIdentity, EditorIdentity, FakeEditor, csrf_token, staff_client
+from portal.adapters.http import ApiError, JsonApi, ServiceUnavailable
+from portal.adapters.uploads import TusAnswer, TusForwarder
+from tests.support.served import FakeHandler, serving
+from tests.unit.test_portal import (
+    UPLOAD,
+    AdminIdentity,
+    EditorIdentity,
+    FakeEditor,
+    csrf_token,
+    portal_client,
+    staff_client,
+)
+from tests.unit.test_portal_console_session import EndedSession
 
 
 class ManyVideos:
@@ -120,6 +132,47 @@ def test_a_chunk_is_passed_on_whole_with_its_length():
                "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}  # fmt: skip
     chunk = client.patch(UPLOAD_PATH, data=b"12345", headers=headers)
     assert chunk.status_code == 204 and uploads.forwarded == [("5", b"12345")]
+
+
+class DiskFull(FakeHandler):
+    """The catalogue with its disk full: a tus chunk, or a new video whose upload must be copied as its
+    master, refused with 507 (the bytes received before kept, the upload whole)."""
+
+    def do_PATCH(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        problem = {"type": "https://errors.example/insufficient-storage", "status": 507,
+                   "title": "Insufficient Storage", "detail": "The catalogue's disk is full."}  # fmt: skip
+        self.answer(507, json.dumps(problem).encode(), "application/problem+json")
+
+    do_POST = do_PATCH  # noqa: N815 - http.server's name
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.answer(200, json.dumps({"items": [], "total": 0, "page": 1, "per_page": 20}).encode())
+
+
+def test_a_new_video_the_catalogue_has_no_room_for_says_so_and_keeps_the_texts():
+    # Not "the catalogue is unavailable, try again in a few minutes": it answers, and it takes room.
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), DiskFull)) as catalogue:
+        api = JsonApi("catalogue", f"http://127.0.0.1:{catalogue.server_port}", timeout=5)
+        client = staff_client(EditorIdentity(), editor=EditorClient(api))
+        form = {"csrf_token": csrf_token(client, "/console/videos"), "upload": UPLOAD_PATH, **TEXTS}
+        refused = client.post("/console/videos", data=form, headers={"Accept-Language": "fr"})
+    assert refused.status_code == 507
+    assert "Le disque du catalogue est plein" in refused.text
+    assert 'value="Exercice"' in refused.text and ">Texte long</textarea>" in refused.text
+    assert f'value="{UPLOAD_PATH}"' in refused.text
+
+
+def test_a_chunk_the_catalogue_has_no_room_for_is_said_to_be_a_full_disk_not_an_outage():
+    # The page's script says so, and resumes once room is made; a 503 page would say the line broke.
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), DiskFull)) as catalogue:
+        uploads = TusForwarder(f"http://127.0.0.1:{catalogue.server_port}", timeout=5)
+        client = staff_client(EditorIdentity(), uploads=uploads)
+        headers = {"X-CSRFToken": csrf_token(client, "/console/videos"), "Tus-Resumable": "1.0.0",
+                   "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}  # fmt: skip
+        chunk = client.patch(UPLOAD_PATH, data=b"12345", headers=headers)
+    assert chunk.status_code == 507, chunk.text
+    assert chunk.json["type"].endswith("/insufficient-storage")
 
 
 class UploadBeingWritten(FakeEditor):
@@ -307,3 +360,25 @@ def test_what_the_catalogue_refuses_is_said_on_the_video_page(path, slug, messag
     refused = client.post(path, data=form, headers={"Accept-Language": "fr"})
     assert refused.status_code == 409 and message in refused.text
     assert '<h2 id="texts-heading">' in refused.text  # the video's page, with the error in it
+
+
+@pytest.mark.parametrize("token", ["ended-token", None])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/console/videos/uploads/"), ("HEAD", f"/console/videos/uploads/{UPLOAD}"),
+     ("PATCH", f"/console/videos/uploads/{UPLOAD}")],
+)  # fmt: skip
+def test_an_upload_whose_session_ended_is_told_so_not_sent_the_login_page(token, method, path):
+    # A staff token lasts 15 minutes: a long upload outlives it. The page's script follows a redirect
+    # and took the login page's 200 for a broken line, tried again and again, then "failed".
+    client = portal_client(EndedSession(), config={"TESTING": False})
+    login = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+    with client.session_transaction() as session:
+        session["token"] = token
+    headers = {"X-CSRFToken": csrf, "Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Offset": "0"}
+    ended = client.open(path, method=method, headers=headers, data=b"12345",
+                        content_type="application/offset+octet-stream")  # fmt: skip
+    assert ended.status_code == 401 and "Location" not in ended.headers
+    assert ended.mimetype == "application/problem+json"
+    assert method == "HEAD" or ended.json["type"].endswith("/session-ended")

@@ -14,11 +14,12 @@ import urllib3
 
 
 class ServiceUnavailable(Exception):
-    """The service did not answer, or answered with a 5xx: the page says so instead of failing."""
+    """The service did not answer, or answered with a 5xx (`status`, None when none came): the page
+    says so instead of failing."""
 
-    def __init__(self, service: str, reason: str) -> None:
+    def __init__(self, service: str, reason: str, status: int | None = None) -> None:
         super().__init__(f"{service} is unavailable: {reason}")
-        self.service = service
+        self.service, self.status = service, status
 
 
 @dataclass
@@ -87,7 +88,7 @@ class JsonApi:
         except urllib3.exceptions.HTTPError as error:
             raise ServiceUnavailable(self.service, str(error)) from None
         if response.status >= 500:
-            raise ServiceUnavailable(self.service, f"HTTP {response.status}")
+            raise ServiceUnavailable(self.service, f"HTTP {response.status}", response.status)
         if response.status >= 400:
             raise _api_error(response.status, response.data)
         try:

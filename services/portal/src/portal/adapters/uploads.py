@@ -16,6 +16,8 @@ REQUEST_HEADERS = ("Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-
 ANSWER_HEADERS = ("Tus-Resumable", "Tus-Version", "Upload-Offset", "Upload-Length", "Upload-Metadata",
                   "Upload-Expires", "Location", "Content-Type")  # fmt: skip
 
+DISK_FULL = 507  # insufficient-storage
+
 
 @dataclass(frozen=True)
 class TusAnswer:
@@ -38,7 +40,9 @@ class TusForwarder:
         self, method: str, path: str, token: str, headers: Mapping[str, str], body: IO[bytes] | None = None
     ) -> TusAnswer:
         """`path` below /v1/uploads/ ("" to create), with the client's tus `headers` (REQUEST_HEADERS);
-        ServiceUnavailable when the catalogue does not answer."""
+        ServiceUnavailable when the catalogue does not answer. Its 507 (a full disk, the bytes before
+        kept) is passed on as it is: the page's script says so, where an outage would read as a broken
+        line."""
         sent = {**headers, "Authorization": f"Bearer {token}"}
         try:
             response = self.pool.urlopen(
@@ -47,7 +51,7 @@ class TusForwarder:
             )  # fmt: skip
         except urllib3.exceptions.HTTPError as error:
             raise ServiceUnavailable("catalogue", str(error)) from None
-        if response.status >= 500:
+        if response.status >= 500 and response.status != DISK_FULL:
             raise ServiceUnavailable("catalogue", f"HTTP {response.status}")
         kept = {name: response.headers[name] for name in ANSWER_HEADERS if name in response.headers}
         return TusAnswer(response.status, kept, response.data)

@@ -72,7 +72,9 @@ function watchIssuePreview(form) {
 
 // The console's upload (tus-js-client, vendor/tus.min.js): resumable, in chunks the portal passes on to
 // the catalogue; a broken connection is retried from the server's offset, and the same file chosen
-// again after a reload resumes where it stopped. Once done, the upload's address fills the form.
+// again after a reload resumes where it stopped. Once done, the upload's address fills the form. A file
+// chosen instead stops the upload under way and empties the form's address: the video is made of the
+// file chosen last, never of one uploaded before it or finishing after it.
 function watchUpload(field) {
   if (typeof tus === "undefined" || !tus.isSupported) {
     return;
@@ -84,7 +86,13 @@ function watchUpload(field) {
   const target = document.getElementById("upload");
   const csrf = field.closest("form").querySelector("input[name=csrf_token]").value;
   const say = (text) => { status.textContent = text; };
+  let current = null;
   input.addEventListener("change", async () => {
+    current?.abort();  // not terminated: chosen again, it resumes
+    current = null;
+    target.value = "";
+    bar.value = 0;
+    say("");
     const file = input.files[0];
     if (!file) {
       return;
@@ -102,27 +110,48 @@ function watchUpload(field) {
         say(field.dataset.textUploading.replace("{percent}", percent));
       },
       onShouldRetry: (error) => {
-        // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock.
-        const code = error.originalResponse ? error.originalResponse.getStatus() : 0;
+        // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock. A full
+        // disk (507) keeps the bytes sent: the upload resumes once room is made.
+        const code = statusOf(error);
         const retry = code < 400 || code >= 500 || code === 409 || code === 423;
         if (retry) {
-          say(field.dataset.textRetrying);
+          say(code === 507 ? field.dataset.textDiskFull : field.dataset.textRetrying);
         }
         return retry;
       },
-      onError: () => say(field.dataset.textFailed),
+      onError: (error) => {
+        // 401: the session ended (a staff token lasts minutes, an upload may take longer); 413: longer
+        // than the catalogue takes (Tus-Max-Size), refused before any byte was sent.
+        const code = statusOf(error);
+        const texts = {
+          401: field.dataset.textSessionEnded,
+          413: field.dataset.textTooLarge,
+          507: field.dataset.textDiskFullFailed,
+        };
+        say(texts[code] ?? field.dataset.textFailed);
+        input.value = "";  // a browser tells of a file chosen again only when it changes the field
+      },
       onSuccess: () => {
         bar.value = 100;
         target.value = new URL(upload.url, window.location.href).pathname;
         say(field.dataset.textDone);
       },
     });
+    current = upload;
     const previous = await upload.findPreviousUploads();
+    if (current !== upload) {  // another file was chosen meanwhile
+      return;
+    }
     if (previous.length) {
       upload.resumeFromPreviousUpload(previous[0]);
     }
     upload.start();
   });
+}
+
+// The HTTP status of a tus-js-client error, 0 when no answer came.
+function statusOf(error) {
+  return error.originalResponse ? error.originalResponse.getStatus() : 0;
 }
 
 // A console part that shows work under way: fetched again while a video is processing, or an issue
