@@ -18,6 +18,7 @@ from identity.entrypoints.app import create_app
 from identity.migrations import IDENTITY_MIGRATIONS
 from tests.conftest import migrated_database
 from tests.integration.conftest import PASSWORD
+from tests.integration.test_identity_rate_limits import address
 from tests.support.locks import until_a_request_waits_for_a_lock
 
 # The holder's transaction ends after this long idle: a request that would wait for ever (no request
@@ -61,8 +62,10 @@ def test_a_request_behind_a_held_lock_answers_503_with_retry_after(
     pool = app.extensions["identity"].pool
     try:
         with table_locked(identity_db, "accounts"):
-            response = app.test_client().post(
-                "/v1/sessions", json={"email": f"{uuid4().hex}@example.org", "password": PASSWORD}
+            response = app.test_client().post(  # from an address of its own: no other test's login limit
+                "/v1/sessions",
+                json={"email": f"{uuid4().hex}@example.org", "password": PASSWORD},
+                environ_base={"REMOTE_ADDR": address()},
             )
         assert response.status_code == 503
         assert response.content_type == "application/problem+json"
