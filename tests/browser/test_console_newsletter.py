@@ -128,8 +128,10 @@ def figures_shown(page: Page) -> dict[str, str]:
 def counted_issue(page: Page) -> dict[str, int] | None:
     """The issue page's figures once the issue is sent and every recipient's result counted, as the
     page shows them: it follows them on its own, never reloaded."""
-    figures = {name: int(value) for name, value in figures_shown(page).items()}
+    # The status first: figures read after it are a sent issue's. Read before it, they could be the
+    # scheduled issue's zeros, the page updating in between.
     done = page.locator("dd[data-status]").get_attribute("data-status") == "sent"
+    figures = {name: int(value) for name, value in figures_shown(page).items()}
     counted = figures["sent"] + figures["failed"] + figures["bounced"]
     return figures if done and counted == figures["recipients"] else None
 
