@@ -48,13 +48,11 @@ staff-list: install ## The staff of `make run`: roles and whether each has a sec
 
 # tests/containers and tests/compose need containers: make test-containers and make compose-smoke run them.
 # TEST_WORKERS pytest-xdist processes share the tests; those of one service stack stay on one worker.
-# --no-loadscope-reorder: the groups go out in collection order, the browser and e2e stacks' long runs
-# first; xdist's default order, most tests first, put quick unit modules ahead of them (docs/testing.md).
 TEST_WORKERS ?= 3
 # The docs come first: a broken link fails in seconds, not after the suite.
 test: install browser docs ## Build the docs, start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose \
-		-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
+		-n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 test-young-clock: install ## The unit tests under a monotonic clock a minute from boot, as on a machine just started
 	bash deploy/local/young-clock.sh $(VENV)/bin/python -m pytest tests/unit -n $(TEST_WORKERS) -q $(ARGS)

@@ -142,12 +142,9 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 # The session fixtures that start service processes: under pytest-xdist (`--dist loadgroup`, as
 # `make test` runs) the tests using one go to the same worker, so each is started once per group.
-# The stack's tests form three groups: the e2e tests' stack, and two browser stacks, the console's
-# (staff) pages and the others, each about half of the browser tests' time. One browser stack ran
-# 420-460 s alone, the suite's longest serial run, mostly waiting on its processes and chromium: two
-# run side by side, for one more stack start (about 20 s).
+# The stack's tests form two groups, by folder: the browser tests' stack and the e2e tests' run side by
+# side on two workers (one more identity and mailer, against half the suite's longest serial run).
 PROCESS_FIXTURES = ("stack", "mailer")
-STACK_OF_ITS_OWN = ("tests/browser/test_console",)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -167,15 +164,12 @@ def pytest_runtest_makereport(
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group each test with the others of its process fixture (and folder, or STACK_OF_ITS_OWN prefix),
-    or else of its module."""
+    """Group each test with the others of its process fixture (and folder), or else of its module."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         module = item.nodeid.split("::")[0]
         fixture = next((name for name in PROCESS_FIXTURES if name in fixtures), None)
-        part = next((prefix for prefix in STACK_OF_ITS_OWN if module.startswith(prefix)), None)
-        where = part or module.rsplit("/", 2)[-2]
-        group = f"{fixture}:{where}" if fixture else module
+        group = f"{fixture}:{module.rsplit('/', 2)[-2]}" if fixture else module
         item.add_marker(pytest.mark.xdist_group(group))
 
 

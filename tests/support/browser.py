@@ -1,8 +1,6 @@
 """Driving Debian's chromium with Playwright: screenshots, axe-core checks and page weights as artifacts."""
 
-import fcntl
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,25 +107,11 @@ class PageWeights:
         self._current[kind] = max(self._current.get(kind, 0), size)
 
     def write(self) -> Path:
-        """The pages' weights to page-weight.json, with those other workers of the same run wrote there
-        (the browser tests run on two, each with a stack of its own); a file of an earlier run is
-        replaced."""
+        totals = {path: {**sizes, "total": sum(sizes.values())} for path, sizes in self.pages.items()}
+        ordered = dict(sorted(totals.items(), key=lambda item: -item[1]["total"]))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        target, written_by = ARTIFACTS / "page-weight.json", ARTIFACTS / "page-weight.run"
-        run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
-        with (ARTIFACTS / "page-weight.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            pages = {path: dict(sizes) for path, sizes in self.pages.items()}
-            if run and written_by.exists() and written_by.read_text() == run and target.exists():
-                for path, sizes in json.loads(target.read_text()).items():
-                    mine = pages.setdefault(path, {})
-                    for kind, size in sizes.items():
-                        if kind != "total":
-                            mine[kind] = max(mine.get(kind, 0), size)
-            totals = {path: {**sizes, "total": sum(sizes.values())} for path, sizes in pages.items()}
-            ordered = dict(sorted(totals.items(), key=lambda item: -item[1]["total"]))
-            target.write_text(json.dumps(ordered, indent=2) + "\n")
-            written_by.write_text(run)
+        target = ARTIFACTS / "page-weight.json"
+        target.write_text(json.dumps(ordered, indent=2) + "\n")
         return target
 
 
