@@ -71,3 +71,23 @@ def test_a_live_preview_asked_after_the_session_ended_leaves_the_form_to_go_to_t
     assert (saved.status_code, saved.headers["Location"]) == (303, "/login?reason=expired")
     with client.session_transaction() as session:
         assert session.get("return_to") == issue
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/console/newsletter/previews"), ("GET", "/console/videos")]
+)
+def test_a_script_asking_after_a_logout_in_another_tab_is_told_the_session_ended_not_sent_the_login_page(
+    method, path
+):
+    """The session holds no token at all (logged out in another tab): the live preview followed the
+    redirect and put the login page in the preview; a page following its work kept asking."""
+    client = portal_client(EditorSession(), config={"TESTING": False}, fakes={"issues": PastTimeIssue()})
+    issue = f"/console/newsletter/{UPLOAD}"
+    with client.session_transaction() as session:
+        session["token"] = "a-token"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(issue).text).group(1)  # type: ignore[union-attr]
+    with client.session_transaction() as session:
+        del session["token"]
+    asked = client.open(path, method=method, data={"csrf_token": token}, headers=SCRIPT_REQUEST)
+    assert asked.status_code == 401 and "Location" not in asked.headers
+    assert asked.json["type"].endswith("/session-ended")  # type: ignore[index]

@@ -37,9 +37,11 @@ from portal.entrypoints.pages import (
 from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
+    asked_by_a_script,
     install_long_forms,
     page_address,
     remember_return_to,
+    session_ended_for_a_script,
     sign_out,
 )
 from portal.settings import Settings
@@ -207,12 +209,8 @@ def install_page_errors(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response | tuple[str, int]:
-        if error.session_ended and request.headers.get("Sec-Fetch-Dest") == "empty":
-            # A page's script (the live preview, a page following its work, an upload): no login page
-            # for it to show in the page, and the session is left for the form sent next, whose CSRF
-            # token it holds, to go to the login page and back to its page.
-            message = gettext("Your session has ended. Please log in again.")
-            return render_template("error.html", status=401, message=message), 401
+        if error.session_ended and asked_by_a_script():  # the live preview, a page following its work
+            return session_ended_for_a_script()
         if error.session_ended:
             back_to = page_address()  # for a form, the page it was on: back there after logging in
             sign_out()

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
+from accounts_common.problems import problem_response
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
@@ -84,6 +85,29 @@ def page_address() -> str:
     return "/"
 
 
+def for_scripts(view: F) -> F:
+    """Mark a view only a page's script calls (tus): its requests are a script's, Fetch Metadata or
+    not (a browser without it, a client of its own)."""
+    view.for_scripts = True  # type: ignore[attr-defined]
+    return view
+
+
+def asked_by_a_script() -> bool:
+    """A page's script's fetch or XHR (`Sec-Fetch-Dest: empty`, never sent with a form or a link), or a
+    view `for_scripts`."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.headers.get("Sec-Fetch-Dest") == "empty" or getattr(view, "for_scripts", False)
+
+
+def session_ended_for_a_script() -> Response:
+    """A script's request without a live session: 401, which the script says in the page. Sent the
+    login page, it would follow the redirect and take its 200 for its answer (a preview, a broken upload
+    line to try again). The session is left for the form sent next, whose CSRF token it holds, to go
+    to the login page and back to its page."""
+    detail = gettext("Your session has ended. Please log in again.")
+    return problem_response(401, slug="session-ended", detail=detail)
+
+
 def login_required(view: F) -> F:
     """Send an anonymous visitor to the login page, and back here afterwards. A signed-in one's
     session is checked with identity first: a cookie saved before a logout opens nothing."""
@@ -91,6 +115,8 @@ def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         token = access_token()
+        if token is None and asked_by_a_script():
+            return session_ended_for_a_script()
         if token is None:
             remember_return_to(current_path())
             return redirect(url_for("sessions.login"))

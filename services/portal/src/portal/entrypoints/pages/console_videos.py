@@ -7,9 +7,7 @@ the editor's token stays in the session, the page's script never sees it, the ca
 and the page's Content-Security-Policy stays `connect-src 'self'`. The script sends 8 MiB chunks, each
 a whole request that nginx buffers before a portal worker takes it, so a slow line holds no worker."""
 
-import functools
 import re
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -19,13 +17,12 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
-from accounts_common.problems import problem_response
 from accounts_common.roles import Role
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.adapters.uploads import DISK_FULL, REQUEST_HEADERS
 from portal.entrypoints.pages.console import render_console, staff_page, token
 from portal.entrypoints.problems import FORM, field_errors
-from portal.entrypoints.web import access_token, portal, see_other
+from portal.entrypoints.web import for_scripts, portal, see_other
 
 blp = Blueprint("console_videos", __name__, url_prefix="/console/videos")
 LANGUAGES = ("en", "fr")
@@ -275,26 +272,8 @@ def removal_refused(change: str, slug: str) -> str:
 # --- tus, passed on to the catalogue -------------------------------------------------------------
 
 
-def for_the_script(view: Callable[..., Response]) -> Callable[..., Response]:
-    """A tus request of an ended session (expired, logged out elsewhere) answers 401 session-ended,
-    which the page's script says: sent the login page, it would follow and take its 200 for a broken
-    line, to try again and again."""
-
-    @functools.wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Response:
-        try:
-            if access_token() is not None:
-                return view(*args, **kwargs)
-        except ApiError as error:
-            if not error.session_ended:
-                raise
-        return problem_response(401, slug="session-ended", detail="Log in again, then resume the upload.")
-
-    return checked
-
-
 @blp.post("/uploads/")
-@for_the_script
+@for_scripts
 @staff_page(Role.CATALOGUE_EDITOR)
 def new_upload() -> Response:
     """tus creation: the catalogue's Location becomes this page's own address of the upload."""
@@ -308,7 +287,7 @@ def new_upload() -> Response:
 
 
 @blp.route("/uploads/<uuid:upload_id>", methods=["HEAD", "PATCH", "DELETE"])
-@for_the_script
+@for_scripts
 @staff_page(Role.CATALOGUE_EDITOR)
 def upload(upload_id: UUID) -> Response:
     """tus core and termination: the offset, a chunk of bytes, the end of an upload."""
