@@ -34,7 +34,6 @@ SETTINGS: tuple[type[FromEnvironment], ...] = (
 )
 # `<SERVICE>_REQUEST_LOCK_TIMEOUT_MS` in the docs stands for each service with a database.
 WITH_A_DATABASE = ("IDENTITY", "MAILER", "CATALOGUE", "NEWSLETTER")
-SPACE = re.compile(r"\s+")
 GIB = re.compile(r"^(\d+) GiB\b")
 VALUE = re.compile(r"`([^`]*)`|\b(empty)\b")
 
