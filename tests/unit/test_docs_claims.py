@@ -299,3 +299,15 @@ def problems_in_docs() -> list[tuple[int, str]]:
 @pytest.mark.parametrize(("status", "kind"), problems_in_docs())
 def test_every_problem_the_docs_name_is_answered_with_that_status(status, kind):
     assert (status, kind) in problems_in_code(), f"no service answers {status} {kind}"
+
+
+def test_the_deployment_page_names_every_image_compose_lets_one_override():
+    compose = page_text(REPO / "deploy" / "compose.yaml") + page_text(REPO / "deploy" / "compose.s3.yaml")
+    variables = set(re.findall(r"\$\{(ACCOUNTS_[A-Z0-9_]+_IMAGE):-", compose))
+    page = page_text(REPO / "docs" / "deployment.md")
+    folders = (path for path in (REPO / "services").iterdir() if path.is_dir())
+    services = {f"ACCOUNTS_{path.name.upper()}_IMAGE" for path in folders}
+    named = set(re.findall(r"`(ACCOUNTS_[A-Z0-9_]+_IMAGE)`", page))
+    named |= services if "`ACCOUNTS_<SERVICE>_IMAGE`" in page else set()
+    assert len(variables) > 5
+    assert variables - named == set(), "docs/deployment.md: compose lets these images be overridden too"
