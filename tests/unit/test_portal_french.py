@@ -6,8 +6,17 @@ import re
 
 from babel.messages.pofile import read_po
 
-from tests.unit.test_portal import SOURCE, csrf_token, portal_client
+from tests.unit.test_portal import (
+    SOURCE,
+    FakeMailer,
+    SupportStaffIdentity,
+    csrf_token,
+    portal_client,
+    staff_client,
+)
 from tests.unit.test_portal_edges import LinkNewsletter
+
+FRENCH = {"Accept-Language": "fr"}
 
 
 def switch_of(page) -> str:  # type: ignore[no-untyped-def]
@@ -43,3 +52,32 @@ def test_the_language_switch_of_the_unsubscribe_page_speaks_the_language_chosen(
     )
     back = client.post("/language", data={**form, "language": "en", "next": switch_of(done)})
     assert '<html lang="en">' in client.get(back.headers["Location"]).text
+
+
+class ThreeLettersMailer(FakeMailer):
+    def replay(self, token: str, letter: tuple[int, int] | None = None) -> int:
+        super().replay(token, letter)
+        return 3 if letter is None else 1
+
+
+def test_a_replay_says_how_many_dead_letters_went_again_in_the_singular_or_the_plural():
+    client = staff_client(SupportStaffIdentity(), mailer=ThreeLettersMailer())
+    token = csrf_token(client, "/console/deliveries")
+    forms = {
+        "one": {"csrf_token": token, "partition": "0", "offset": "7"},
+        "all": {"csrf_token": token, "all": "1"},
+    }
+    said = {}
+    for language, headers in (("en", {}), ("fr", FRENCH)):
+        for replayed, form in forms.items():
+            page = client.post(
+                "/console/deliveries/replays", data=form, headers=headers, follow_redirects=True
+            )
+            notice = re.search(r'class="notice" role="status"><p>(.*?)</p>', page.text)
+            said[language, replayed] = notice.group(1) if notice else None
+    assert said == {
+        ("en", "one"): "1 dead letter sent again.",
+        ("en", "all"): "3 dead letters sent again.",
+        ("fr", "one"): "1 lettre morte renvoyée.",
+        ("fr", "all"): "3 lettres mortes renvoyées.",
+    }
