@@ -8,7 +8,9 @@ from babel.messages.pofile import read_po
 
 from tests.unit.test_portal import (
     SOURCE,
+    AdminAndSupportIdentity,
     FakeMailer,
+    FakeStaffDirectory,
     SupportStaffIdentity,
     csrf_token,
     portal_client,
@@ -81,3 +83,12 @@ def test_a_replay_says_how_many_dead_letters_went_again_in_the_singular_or_the_p
         ("fr", "one"): "1 lettre morte renvoyée.",
         ("fr", "all"): "3 lettres mortes renvoyées.",
     }
+
+
+def test_the_console_names_an_accounts_language_in_the_pages_language():
+    """The account looked up is a French one (FakeStaff.ACCOUNT)."""
+    client = staff_client(AdminAndSupportIdentity(), staff=FakeStaffDirectory(), mailer=FakeMailer())
+    english = client.get("/console/accounts?email=ed@example.org").text
+    french = client.get("/console/accounts?email=ed@example.org", headers=FRENCH).text
+    assert "<dt>Language</dt><dd>French</dd>" in english
+    assert "<dt>Langue</dt><dd>Français</dd>" in french
