@@ -9,8 +9,10 @@ from babel.messages.pofile import read_po
 from tests.unit.test_portal import (
     SOURCE,
     AdminAndSupportIdentity,
+    EditorIdentity,
     FakeMailer,
     FakeStaffDirectory,
+    SentIssue,
     SupportStaffIdentity,
     csrf_token,
     portal_client,
@@ -92,3 +94,27 @@ def test_the_console_names_an_accounts_language_in_the_pages_language():
     french = client.get("/console/accounts?email=ed@example.org", headers=FRENCH).text
     assert "<dt>Language</dt><dd>French</dd>" in english
     assert "<dt>Langue</dt><dd>Français</dd>" in french
+
+
+class PreviewedIssue(SentIssue):
+    def preview(self, token: str, texts: object) -> dict[str, object]:
+        return {
+            language: {"subject": subject, "html": "<p>…</p>", "text": "…"}
+            for language, subject in (("en", "Summit"), ("fr", "Sommet"))
+        }
+
+
+def test_the_previews_headings_name_each_language_with_the_pages_punctuation():
+    client = staff_client(EditorIdentity(), issues=PreviewedIssue())
+    token = csrf_token(client, "/console/newsletter/new")
+    form = {
+        "csrf_token": token,
+        "subject_en": "Summit",
+        "body_en": "…",
+        "subject_fr": "Sommet",
+        "body_fr": "…",
+    }
+    english = client.post("/console/newsletter/previews", data=form).text
+    french = client.post("/console/newsletter/previews", data=form, headers=FRENCH).text
+    assert "<h3>English: Summit</h3>" in english and "<h3>French: Sommet</h3>" in english
+    assert "<h3>Anglais : Summit</h3>" in french and "<h3>Français : Sommet</h3>" in french
