@@ -118,3 +118,13 @@ def test_the_previews_headings_name_each_language_with_the_pages_punctuation():
     french = client.post("/console/newsletter/previews", data=form, headers=FRENCH).text
     assert "<h3>English: Summit</h3>" in english and "<h3>French: Sommet</h3>" in english
     assert "<h3>Anglais : Summit</h3>" in french and "<h3>Français : Sommet</h3>" in french
+
+
+def test_a_sent_issues_failed_mails_are_counted_in_the_plural_in_french():
+    client = staff_client(EditorIdentity(), issues=SentIssue())
+    for page in (
+        client.get("/console/newsletter", headers=FRENCH),
+        client.get(f"/console/newsletter/{SentIssue.ISSUE['id']}", headers=FRENCH),
+    ):
+        assert page.status_code == 200
+        assert re.search(r">Échecs<", page.text) and not re.search(r">Échec<", page.text)
