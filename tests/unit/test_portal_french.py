@@ -10,6 +10,7 @@ from tests.unit.test_portal import (
     SOURCE,
     AdminAndSupportIdentity,
     EditorIdentity,
+    FakeCatalogue,
     FakeMailer,
     FakeStaffDirectory,
     SentIssue,
@@ -128,3 +129,23 @@ def test_a_sent_issues_failed_mails_are_counted_in_the_plural_in_french():
     ):
         assert page.status_code == 200
         assert re.search(r">Échecs<", page.text) and not re.search(r">Échec<", page.text)
+
+
+class ManyVideos(FakeCatalogue):
+    def videos(self, query: str, page: int, language: str = "en") -> dict[str, object]:
+        return {**super().videos(query, page, language), "total": 1234}
+
+
+class ManyRecipients(SentIssue):
+    ISSUE = {**SentIssue.ISSUE, "figures": {**SentIssue.FIGURES, "recipients": 12345, "sent": 12345}}
+
+
+def test_counts_are_written_the_pages_way():
+    """Grouped by thousands as each language writes numbers (a narrow no-break space in French)."""
+    videos = portal_client(fakes={"catalogue": ManyVideos()})
+    assert '<p class="count">1,234 videos</p>' in videos.get("/").text
+    assert '<p class="count">1\u202f234 vidéos</p>' in videos.get("/", headers=FRENCH).text
+    console = staff_client(EditorIdentity(), issues=ManyRecipients())
+    for address in ("/console/newsletter", f"/console/newsletter/{SentIssue.ISSUE['id']}"):
+        assert re.search(r'data-figure="recipients">12,345<', console.get(address).text)
+        assert re.search(r'data-figure="sent">12\u202f345<', console.get(address, headers=FRENCH).text)
