@@ -1,5 +1,6 @@
-"""The portal read in French: its catalogue's typography, counts in the singular or the plural, the
-console's words in the page's language, and the language switch of the newsletter's link page."""
+"""The portal read in French: its catalogue's typography, counts in the singular or the plural and
+grouped the page's way, the console's words in the page's language (and the services' English marked
+as English), and the language switch of the newsletter's link page."""
 
 import html
 import re
@@ -19,6 +20,7 @@ from tests.unit.test_portal import (
     portal_client,
     staff_client,
 )
+from tests.unit.test_portal_console_videos import VIDEO_PAGE, Removals
 from tests.unit.test_portal_edges import LinkNewsletter
 
 FRENCH = {"Accept-Language": "fr"}
@@ -149,3 +151,26 @@ def test_counts_are_written_the_pages_way():
     for address in ("/console/newsletter", f"/console/newsletter/{SentIssue.ISSUE['id']}"):
         assert re.search(r'data-figure="recipients">12,345<', console.get(address).text)
         assert re.search(r'data-figure="sent">12\u202f345<', console.get(address, headers=FRENCH).text)
+
+
+class LastErrorMailer(FakeMailer):
+    def deliveries(self, token: str, email: str) -> list[dict[str, object]]:
+        return [
+            {**mail, "status": "retrying", "last_error": "421 try again later"}
+            for mail in super().deliveries(token, email)
+        ]
+
+
+def test_the_services_own_english_words_on_a_french_console_page_are_marked_english():
+    """A transcoding failure, a dead letter's reason and a mail's last error are the services' words,
+    in English: a screen reader reads them with an English voice on a French page."""
+    video = staff_client(EditorIdentity(), editor=Removals("failed")).get(VIDEO_PAGE, headers=FRENCH)
+    assert '<span class="failure" data-failure lang="en">ffmpeg failed</span>' in video.text
+    letters = staff_client(SupportStaffIdentity(), mailer=FakeMailer()).get(
+        "/console/deliveries", headers=FRENCH
+    )
+    assert '<td lang="en">550</td>' in letters.text
+    mails = staff_client(SupportStaffIdentity(), mailer=LastErrorMailer()).get(
+        "/console/deliveries?email=p@example.org", headers=FRENCH
+    )
+    assert '<td lang="en">421 try again later</td>' in mails.text
