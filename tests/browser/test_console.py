@@ -196,7 +196,7 @@ def test_support_finds_a_dead_letter_with_its_reason_on_the_deliveries_page_and_
     journey.step("dead-letter-listed")
 
     letter.get_by_role("button", name=re.compile("^Replay ")).click()
-    expect(page.get_by_role("status")).to_have_text("1 dead letter(s) sent again.")
+    expect(page.get_by_role("status")).to_have_text("1 dead letter sent again.")
     [mail] = inbox.wait_for_messages(user_email, timeout=60)
     assert re.search(r"\b\d{6}\b", mail["text"]), "the code mail, sent at last"
     wait_for(lambda: listed() is None, timeout=30, what="the replayed letter off the list")

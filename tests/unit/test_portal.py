@@ -778,7 +778,7 @@ def test_erasing_a_staff_account_says_its_roles_are_revoked_first():
     form = {"csrf_token": token, "email": "p@example.org", "reason": "asked by phone"}
     refused = client.post("/console/accounts/erasures", data=form, headers={"Accept-Language": "fr"})
     assert refused.status_code == 409 and "<h1>Comptes</h1>" in refused.text
-    assert "un administrateur doit d'abord les retirer" in refused.text.replace("&#39;", "'")
+    assert "un administrateur doit d’abord les retirer" in refused.text
 
 
 def switch_of(page) -> str:  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""The services' words for what the console lists (roles, mails, issues, audit entries) as a person reads
-them, in the page's language; a word not known here is shown as the service wrote it."""
+"""The services' words for what the console lists (roles, mails, issues, audit entries, languages) as a
+person reads them, in the page's language; a word not known here is shown as the service wrote it."""
 
 from collections.abc import Callable, Mapping
 
@@ -40,6 +40,8 @@ AUDIT_OUTCOMES = {
     "unchanged": lazy_gettext("Nothing to change"),
     "refused": lazy_gettext("Refused"),
 }
+# An account's language, in the page's (the language switch names each in its own).
+LANGUAGES = {"en": lazy_gettext("English"), "fr": lazy_gettext("French")}
 SERVICES = {
     "/identity": lazy_gettext("Account service"),
     "/mailer": lazy_gettext("Mail service"),
@@ -62,10 +64,11 @@ role_name = name_in(ROLES)
 
 def install_names(app: Flask) -> None:
     """The template filters `role_name`, `mail_kind`, `mail_status`, `issue_status`, `audit_outcome`,
-    `service_name`."""
+    `service_name`, `language_name`."""
     app.add_template_filter(role_name, "role_name")
     app.add_template_filter(name_in(MAIL_KINDS), "mail_kind")
     app.add_template_filter(name_in(MAIL_STATUSES), "mail_status")
     app.add_template_filter(name_in(ISSUE_STATUSES), "issue_status")
     app.add_template_filter(name_in(AUDIT_OUTCOMES), "audit_outcome")
     app.add_template_filter(name_in(SERVICES), "service_name")
+    app.add_template_filter(name_in(LANGUAGES), "language_name")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, g, render_template, request
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from werkzeug.wrappers import Response
 
 from accounts_common.roles import Role
@@ -229,7 +229,7 @@ def replay() -> Response:
     except ServiceUnavailable:  # the mailer, or its Kafka, did not answer (or stopped part way)
         flash(gettext("The mail service is unavailable. Please try again in a few minutes."))
         return see_other("console.deliveries", **back)
-    flash(gettext("%(count)s dead letter(s) sent again.", count=replayed))
+    flash(ngettext("%(num)d dead letter sent again.", "%(num)d dead letters sent again.", replayed))
     return see_other("console.deliveries", **back)
 
 

@@ -6,7 +6,7 @@ the newsletter's API. The link's `lang` is the subscriber's language. The POST c
 a mail client has no session, and the signed token in the link is the whole authority.
 """
 
-from flask import Blueprint, render_template, request, session
+from flask import Blueprint, render_template, request, session, url_for
 from flask_babel import refresh
 
 from portal.domain.navigation import LANGUAGES
@@ -30,7 +30,11 @@ def in_the_links_language() -> None:
 
 
 def page(state: str, status: int = 200) -> tuple[str, int]:
-    return render_template("newsletter/unsubscribe.html", state=state, token=link_token()), status
+    token = link_token()
+    # The language switch comes back to the link without its `lang`, which would otherwise speak over
+    # the language just chosen.
+    back = url_for("newsletter_link.confirm", token=token or None)
+    return render_template("newsletter/unsubscribe.html", state=state, token=token, page_address=back), status
 
 
 @blp.get("/newsletter/unsubscribe")
