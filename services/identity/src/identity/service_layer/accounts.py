@@ -35,6 +35,7 @@ from identity.service_layer.errors import (
     WrongPassword,
 )
 from identity.service_layer.limits import limit_email
+from identity.service_layer.staff import record_roles_ended
 
 VERIFICATION = Purpose.VERIFICATION
 
@@ -187,8 +188,11 @@ def delete_account(app: Identity, token: str, password: Password) -> None:
     with app.pool.connection() as conn, conn.transaction():
         if account_store.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
-        if staff.sole_admin(conn, account.id):
-            raise LastAdmin()
-        account_store.delete_account(conn, account.id)
-        sessions.forget_login_failures(app, conn, account.email)
-        publish_deleted(app, conn, account.id)
+        last_admin = staff.sole_admin(conn, account.id)
+        record_roles_ended(conn, account.id, staff.roles_of(conn, account.id), refused=last_admin)
+        if not last_admin:
+            account_store.delete_account(conn, account.id)
+            sessions.forget_login_failures(app, conn, account.email)
+            publish_deleted(app, conn, account.id)
+    if last_admin:
+        raise LastAdmin()  # once the refusal is recorded
