@@ -179,7 +179,9 @@ def staff_token(identity: Identity, pool: ConnectionPool, *roles: Role) -> str:
     for role in roles:
         staff.grant(identity, email, role)
     first = client.post("/v1/sessions", json={"email": email, "password": PASSWORD}).json["access_token"]
-    secret = client.post("/v1/accounts/me/totp", headers=bearer(first)).json["secret"]
+    secret = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(first)).json[
+        "secret"
+    ]
     confirmed = client.post(
         "/v1/accounts/me/totp/verification", json={"code": pyotp.TOTP(secret).now()}, headers=bearer(first)
     )

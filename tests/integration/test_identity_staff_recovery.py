@@ -42,7 +42,9 @@ def admin(identity, client, pool, email, clock):  # type: ignore[no-untyped-def]
     token = sign_up(client, pool, email)
     staff.grant(identity, email, Role.ADMIN)
     token = login(client, email).json["access_token"]
-    secret = client.post("/v1/accounts/me/totp", headers=bearer(token)).json["secret"]
+    secret = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token)).json[
+        "secret"
+    ]
     code = {"code": pyotp.TOTP(secret).at(clock())}
     confirmed = client.post("/v1/accounts/me/totp/verification", json=code, headers=bearer(token))
     assert confirmed.status_code == 200, confirmed.json
@@ -172,7 +174,10 @@ def test_the_command_line_resets_a_lost_second_factor(identity, client, unique_e
     again = login(client, unique_email)
     assert again.status_code == 200, again.json
     token = again.json["access_token"]
-    assert client.post("/v1/accounts/me/totp", headers=bearer(token)).status_code == 201
+    assert (
+        client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token)).status_code
+        == 201
+    )
     assert [m.mfa_enrolled for m in staff.members(identity)] == [False]
     [record] = outbox_records(identity.pool, topic="audit.operator-actions.v1")[-1:]
     assert record["data"]["action"] == "staff.second-factor-reset" and record["data"]["via"] == "cli"
