@@ -546,6 +546,8 @@ def test_a_caller_without_the_role_is_refused_before_what_they_sent_is_read(
 def test_an_anonymous_second_factor_enrolment_is_refused_before_its_code_is_read(client):
     answer = client.post("/v1/accounts/me/totp/verification", json={"code": "not digits"})
     assert answer.status_code == 401
+    started = client.post("/v1/accounts/me/totp", json={"password": ""})  # nor its password
+    assert started.status_code == 401
 
 
 def test_the_apps_code_logs_in_as_the_app_shows_it_grouped_by_three(
