@@ -35,11 +35,17 @@ HTTP_BLOCK = """\
 """
 
 # {listen} is `host:port`, with ` ssl` under --tls; {names} a server_name line for a named server.
+# /metrics is not passed on: Prometheus scrapes each process on its own address, never through nginx,
+# and every route's counts by status (failed logins, sign-ups, downloads) are nobody else's business.
 SERVER_BLOCK = """\
     server {{
         listen {listen};
 {names}{hsts}        location / {{
             proxy_pass http://{upstream};
+        }}
+        location = /metrics {{
+            default_type application/problem+json;
+            return 404 '{not_found}';
         }}
 {problems}{media}    }}
 """

@@ -116,6 +116,12 @@ def tls(value: str) -> tuple[Path, Path]:
 FILE_UNAVAILABLE = problem(503, "The file is not available right now.", "/problems/file-unavailable")
 MISDIRECTED = problem(421, "This server does not answer for this host name.")
 HTTPS_ONLY = problem(403, "This address answers over HTTPS: send the request to its https:// address.")
+# As a service words it (accounts_common.problems) for an address it does not serve.
+NOT_FOUND = problem(
+    404,
+    "The requested URL was not found on the server. If you entered the URL manually please check your "
+    "spelling and try again.",
+)
 
 
 def catalogue_locations(upstream: str, media_root: Path | None, uploads: bool) -> str:
@@ -158,6 +164,7 @@ def render(
             names=f"        server_name {public.name};\n" if public.name else "",
             hsts=HSTS if certificate else "",
             upstream=upstream,
+            not_found=NOT_FOUND,
             problems="" if public in html else problems,
             media=catalogue_locations(upstream, media_roots.get(public), public in uploads),
         )

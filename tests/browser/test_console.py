@@ -26,6 +26,7 @@ def set_up_two_step(journey: Journey, portal_url: str) -> str:
     """Two-step verification from the two-step page; the authenticator's secret."""
     page = journey.page
     page.goto(portal_url + "/account/two-step")
+    page.locator("#password").fill(PASSWORD)
     submit(page)
     expect(page.locator("[data-totp-secret]")).to_be_visible()
     secret = page.locator("[data-totp-secret]").inner_text()

@@ -33,6 +33,7 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
         "link", name=say("Set up an authenticator app", "Configurer une application d’authentification")
     ).click()
     journey.step("two-step")
+    page.get_by_label(say("Your password, to confirm", "Votre mot de passe, pour confirmer")).fill(PASSWORD)
     page.get_by_role(
         "button", name=say("Set up two-step verification", "Configurer la validation en deux étapes")
     ).click()

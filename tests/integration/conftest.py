@@ -170,15 +170,18 @@ def feed(
         handlers[event_type](conn, event, validate_data(event.type, event.data))
 
 
-def staff_token(identity: Identity, pool: ConnectionPool, role: Role) -> str:
-    """The access token of a new staff account with `role`, made as a person is: sign up, a grant from
+def staff_token(identity: Identity, pool: ConnectionPool, *roles: Role) -> str:
+    """The access token of a new staff account with `roles`, made as a person is: sign up, grants from
     the command line, TOTP enrolment, and a login with the second factor (here a recovery code)."""
     client = create_app(identity).test_client()
     email = f"staff-{secrets.token_hex(6)}@example.org"
     sign_up(client, pool, email)
-    staff.grant(identity, email, role)
+    for role in roles:
+        staff.grant(identity, email, role)
     first = client.post("/v1/sessions", json={"email": email, "password": PASSWORD}).json["access_token"]
-    secret = client.post("/v1/accounts/me/totp", headers=bearer(first)).json["secret"]
+    secret = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(first)).json[
+        "secret"
+    ]
     confirmed = client.post(
         "/v1/accounts/me/totp/verification", json={"code": pyotp.TOTP(secret).now()}, headers=bearer(first)
     )

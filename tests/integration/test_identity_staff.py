@@ -35,7 +35,7 @@ def login(client, email, **extra):
 
 def enrol(client, token, clock):
     """Enrol TOTP on the token's account; its secret and recovery codes."""
-    started = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
     assert started.status_code == 201, started.json
     secret = started.json["secret"]
     confirmed = client.post(
@@ -61,7 +61,7 @@ def test_enrolment_gives_a_secret_an_otpauth_uri_and_ten_recovery_codes(
     client, identity_pool, unique_email, clock
 ):
     token = sign_up(client, identity_pool, unique_email)
-    started = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
     assert started.json["otpauth_uri"].startswith("otpauth://totp/Multimedia%20Accounts:")
     wrong = client.post("/v1/accounts/me/totp/verification", json={"code": "000000"}, headers=bearer(token))
     assert wrong.status_code == 401 and wrong.json["type"].endswith("invalid-second-factor")
@@ -70,8 +70,27 @@ def test_enrolment_gives_a_secret_an_otpauth_uri_and_ten_recovery_codes(
     code = pyotp.TOTP(started.json["secret"]).at(clock())
     confirmed = client.post("/v1/accounts/me/totp/verification", json={"code": code}, headers=bearer(token))
     assert len(set(confirmed.json["recovery_codes"])) == 10
-    again = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    again = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
     assert again.status_code == 409 and again.json["type"].endswith("totp-already-enrolled")
+
+
+def test_enrolling_a_second_factor_takes_the_accounts_password_not_a_token_alone(
+    client, identity_pool, unique_email
+):
+    """A token alone (a session left open, a copied cookie) must not tie the account to an app of
+    someone else's: from then on its owner could not log in without a code they never had."""
+    token = sign_up(client, identity_pool, unique_email)
+    without = client.post("/v1/accounts/me/totp", headers=bearer(token))
+    assert without.status_code == 422 and "password" in without.json["errors"], without.json
+    wrong = client.post(
+        "/v1/accounts/me/totp", json={"password": "Not-the-password-1"}, headers=bearer(token)
+    )
+    assert wrong.status_code == 403 and wrong.json["type"].endswith("wrong-password"), wrong.json
+    assert login(client, unique_email).status_code == 200  # no second factor was started, nor asked for
+    right = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
+    assert right.status_code == 201
+    operation = client.get("/openapi.json").json["paths"]["/v1/accounts/me/totp"]["post"]
+    assert "wrong-password" in operation["responses"]["403"]["description"]
 
 
 def test_the_secret_is_sealed_at_rest(client, identity_pool, unique_email, clock):
@@ -527,6 +546,8 @@ def test_a_caller_without_the_role_is_refused_before_what_they_sent_is_read(
 def test_an_anonymous_second_factor_enrolment_is_refused_before_its_code_is_read(client):
     answer = client.post("/v1/accounts/me/totp/verification", json={"code": "not digits"})
     assert answer.status_code == 401
+    started = client.post("/v1/accounts/me/totp", json={"password": ""})  # nor its password
+    assert started.status_code == 401
 
 
 def test_the_apps_code_logs_in_as_the_app_shows_it_grouped_by_three(

@@ -42,7 +42,9 @@ def admin(identity, client, pool, email, clock):  # type: ignore[no-untyped-def]
     token = sign_up(client, pool, email)
     staff.grant(identity, email, Role.ADMIN)
     token = login(client, email).json["access_token"]
-    secret = client.post("/v1/accounts/me/totp", headers=bearer(token)).json["secret"]
+    secret = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token)).json[
+        "secret"
+    ]
     code = {"code": pyotp.TOTP(secret).at(clock())}
     confirmed = client.post("/v1/accounts/me/totp/verification", json=code, headers=bearer(token))
     assert confirmed.status_code == 200, confirmed.json
@@ -102,6 +104,27 @@ def test_the_last_admin_cannot_delete_their_own_account_while_another_admin_can(
     assert [m.email for m in staff.members(identity)] == [unique_email]
 
 
+def test_a_staff_members_own_deletion_ends_their_roles_in_the_trail_and_the_last_admins_is_refused_there(
+    identity, client, unique_email, clock
+):
+    """Their roles go with the account: the trail says so, as for a revocation, with them as actor."""
+    revoke_every_admin(identity)
+    headers, _ = admin(identity, client, identity.pool, unique_email, clock)
+    refused = client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=headers)
+    assert refused.status_code == 409
+    second_headers, _ = admin(identity, client, identity.pool, "second-" + unique_email, clock)
+    assert (
+        client.delete("/v1/accounts/me", json={"password": PASSWORD}, headers=second_headers).status_code
+        == 204
+    )
+
+    for header, outcome in ((headers, "refused"), (second_headers, "ok")):
+        account_id = claims(header["Authorization"].split()[1])["sub"]
+        trail = outbox_records(identity.pool, topic="audit.operator-actions.v1", key=account_id)
+        actions = [(r["data"]["action"], r["data"]["target"], r["data"]["outcome"]) for r in trail]
+        assert actions == [("staff.role-revoked", f"admin → {account_id}", outcome)]
+
+
 def test_two_admins_revoking_each_other_together_leave_one(identity, client, unique_email, clock):
     revoke_every_admin(identity)
     first, second = unique_email, "other-" + unique_email
@@ -151,7 +174,10 @@ def test_the_command_line_resets_a_lost_second_factor(identity, client, unique_e
     again = login(client, unique_email)
     assert again.status_code == 200, again.json
     token = again.json["access_token"]
-    assert client.post("/v1/accounts/me/totp", headers=bearer(token)).status_code == 201
+    assert (
+        client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token)).status_code
+        == 201
+    )
     assert [m.mfa_enrolled for m in staff.members(identity)] == [False]
     [record] = outbox_records(identity.pool, topic="audit.operator-actions.v1")[-1:]
     assert record["data"]["action"] == "staff.second-factor-reset" and record["data"]["via"] == "cli"

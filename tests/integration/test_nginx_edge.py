@@ -97,3 +97,14 @@ def test_the_health_port_answers_whatever_the_services_do(edge: Edge):
     answer = exchange(edge.health, request("GET", "10.0.0.7:8081", "/healthz"))
     assert (answer.status, answer.body) == (200, b"ok")
     assert exchange(edge.health, request("GET", "10.0.0.7:8081", "/v1/accounts")).status == 404
+
+
+def test_no_service_serves_its_metrics_through_nginx(edge: Edge):
+    """Prometheus scrapes each process on its own address; through nginx, /metrics (every route's
+    counts by status: failed logins, sign-ups, downloads) is nobody's. The rest still goes through."""
+    for host in ("portal.test", "identity.test"):
+        for path in ("/metrics", "/metrics?name=x", "//metrics", "/%6Detrics", "/v1/../metrics"):
+            answer = exchange(edge.https, request("GET", host, path), edge.tls, host)
+            assert (answer.status, answer.content_type) == (404, "application/problem+json"), (host, path)
+        passed = exchange(edge.https, request("GET", host, "/metricsx"), edge.tls, host)
+        assert passed.status == 200

@@ -515,7 +515,9 @@ class FakeTwoStep:
     def me(self, token: str) -> dict[str, object]:
         return {"email": "a@example.org", "roles": []}
 
-    def start_totp(self, token: str) -> dict[str, str]:
+    def start_totp(self, token: str, password: str) -> dict[str, str]:
+        if password == "wrong":
+            raise ApiError(403, "wrong-password")
         return {"otpauth_uri": self.URI}
 
     def confirm_totp(self, token: str, code: str) -> list[str]:
@@ -540,6 +542,19 @@ def test_the_qr_code_is_drawn_from_identitys_enrolment_never_from_the_form():
     assert confirmed.status_code == 200 and "aaaa-bbbb" in confirmed.text
     again = client.post("/account/two-step/confirmation", data={**forged, "code": "123456"})
     assert again.status_code == 400 and "aaaa-bbbb" not in again.text
+
+
+@pytest.mark.parametrize(
+    ("language", "said"), [("en", "The password is not right."), ("fr", "Le mot de passe est incorrect.")]
+)
+def test_setting_up_two_step_asks_for_the_password_and_says_when_it_is_wrong(language, said):
+    client, token = at_two_step(FakeTwoStep())
+    page = client.get("/account/two-step", headers={"Accept-Language": language})
+    assert 'name="password" type="password"' in page.text and 'autocomplete="current-password"' in page.text
+    wrong = {"csrf_token": token, "password": "wrong"}
+    refused = client.post("/account/two-step", data=wrong, headers={"Accept-Language": language})
+    assert refused.status_code == 400 and said in refused.text
+    assert "JBSWY3DPEHPK3PXP" not in refused.text and 'value="wrong"' not in refused.text
 
 
 class FakeDeletion:

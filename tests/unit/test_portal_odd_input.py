@@ -53,7 +53,7 @@ class Identity:
     def register(self, email: str, password: str, locale: str) -> dict[str, str]:
         return {"email": email, "registration_id": "reg-1"}
 
-    def start_totp(self, token: str) -> dict[str, str]:
+    def start_totp(self, token: str, password: str) -> dict[str, str]:
         return {"otpauth_uri": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&issuer=y"}
 
     def confirm_totp(self, token: str, code: str) -> list[str]:

@@ -56,7 +56,7 @@ def staff_access_token(identity_url: str, email: str, password: str) -> str:
     app would, with pyotp) and logs in with the second factor, here one of the recovery codes."""
     first = _login(identity_url, {"email": email, "password": password})
     auth = {"Authorization": f"Bearer {first}"}
-    status, enrolment = call("POST", f"{identity_url}/v1/accounts/me/totp", headers=auth)
+    status, enrolment = call("POST", f"{identity_url}/v1/accounts/me/totp", {"password": password}, auth)
     assert status == 201, f"enrolling {email}: {status} {enrolment}"
     code = {"code": pyotp.TOTP(enrolment["secret"]).now()}
     status, confirmed = call("POST", f"{identity_url}/v1/accounts/me/totp/verification", code, auth)

@@ -21,7 +21,7 @@ from accounts_common.roles import Role
 from catalogue.adapters import job_store, video_store
 from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.transcoder import Transcoder
-from tests.integration.catalogue.conftest import editor, unique_word
+from tests.integration.catalogue.conftest import add_video, editor, unique_word
 from tests.integration.conftest import bearer, sign_up, staff_token
 from tests.support.catalogue import small_video, videos_cannot_be_recorded
 from tests.support.served import ServedIdentity
@@ -286,6 +286,15 @@ def repository_key(served: ServedCatalogue, video_id: str, rendition_id: str) ->
         rendition = video_store.find_rendition(conn, uuid.UUID(video_id), uuid.UUID(rendition_id))
     assert rendition is not None
     return rendition.storage_key
+
+
+def test_an_import_published_at_once_is_in_the_trail_as_created_and_published(served, media_root):
+    """Who made a video public is read from the trail's video.published: an import is public at once."""
+    video = add_video(served.client, media_root, title="Imported")
+    assert served.client.get(f"/v1/videos/{video['id']}").status_code == 200  # public, no token
+    events = outbox_events(served, video["id"])
+    audit = [event["data"]["action"] for event in events if event["type"] == "OperatorActionRecorded"]
+    assert audit == ["video.created", "video.published"]
 
 
 def test_a_small_master_is_never_upscaled(served, tmp_path):

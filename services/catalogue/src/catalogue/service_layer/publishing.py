@@ -224,9 +224,11 @@ def _texts_data(video: Video, changed_at: datetime) -> dict[str, Any]:
 def announce_import(
     conn: psycopg.Connection, catalogue: Catalogue, principal: Principal, video: Video
 ) -> None:
-    """A video registered from files already in storage is published at once: say so, and audit it."""
+    """A video registered from files already in storage is published at once: say so, and audit both
+    (who made a video public is read from the trail's video.published, whichever way it went)."""
     _emit(conn, catalogue, "VideoPublished", video.id, published_data(video))
     audit_video_action(conn, catalogue, principal, "video.created", video.id)
+    audit_video_action(conn, catalogue, principal, "video.published", video.id)
 
 
 def video_as_saved(conn: psycopg.Connection, video_id: UUID) -> Video:

@@ -11,20 +11,32 @@ from accounts_common.roles import Role
 from identity.adapters.audit_log import AuditFilter
 from identity.entrypoints import schemas
 from identity.entrypoints.http import bearer_token, caller_first, identity, problems, staff_only
-from identity.service_layer import audit_log, sessions, staff, totp
+from identity.service_layer import accounts, audit_log, sessions, staff, totp
 
 blp = Blueprint("staff", __name__, url_prefix="/v1", description="Second factor and staff roles")
 
 
 @blp.route("/accounts/me/totp")
 class TotpEnrolment(MethodView):
+    @caller_first(lambda: sessions.authenticate(identity(), bearer_token()))
     @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.PasswordConfirmation)
     @blp.response(201, schemas.TotpEnrolment)
-    @problems(blp, {401: NO_TOKEN, 409: "totp-already-enrolled: the account has a confirmed second factor"})
-    def post(self):
-        """Start enrolling an authenticator app: a new secret and its otpauth:// URI (for the QR code)."""
-        principal = sessions.authenticate(identity(), bearer_token())
-        enrolment = totp.start_enrolment(identity(), principal.account)
+    @problems(
+        blp,
+        {
+            401: NO_TOKEN,
+            403: "wrong-password: the password does not confirm it",
+            409: "totp-already-enrolled: the account has a confirmed second factor",
+            429: "Too many wrong passwords; see Retry-After",
+        },
+    )
+    def post(self, body):
+        """Start enrolling an authenticator app, confirmed with the account's password (a token alone,
+        of a session left open, must not tie the account to someone else's app): a new secret and its
+        otpauth:// URI (for the QR code)."""
+        account = accounts.confirm_owner(identity(), g.principal.account, body["password"])
+        enrolment = totp.start_enrolment(identity(), account)
         return {"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri}
 
 

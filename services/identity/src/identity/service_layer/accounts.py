@@ -35,6 +35,7 @@ from identity.service_layer.errors import (
     WrongPassword,
 )
 from identity.service_layer.limits import limit_email
+from identity.service_layer.staff import record_roles_ended
 
 VERIFICATION = Purpose.VERIFICATION
 
@@ -180,15 +181,24 @@ def verify_account(app: Identity, email: str, registration_id: uuid.UUID, code: 
 def delete_account(app: Identity, token: str, password: Password) -> None:
     """Erase the token holder's account once the password confirms it; every token of it dies. The only
     admin's is refused (LastAdmin): its role would go with it, and nobody could open the admin pages."""
-    try:
-        account = sessions.confirm_password(app, sessions.authenticate(app, token).account, password)
-    except InvalidCredentials:
-        raise WrongPassword() from None
+    account = confirm_owner(app, sessions.authenticate(app, token).account, password)
     with app.pool.connection() as conn, conn.transaction():
         if account_store.find_account(conn, account.id, lock=True) is None:
             return  # deleted meanwhile by a concurrent request: nothing left to erase
-        if staff.sole_admin(conn, account.id):
-            raise LastAdmin()
-        account_store.delete_account(conn, account.id)
-        sessions.forget_login_failures(app, conn, account.email)
-        publish_deleted(app, conn, account.id)
+        last_admin = staff.sole_admin(conn, account.id)
+        record_roles_ended(conn, account.id, staff.roles_of(conn, account.id), refused=last_admin)
+        if not last_admin:
+            account_store.delete_account(conn, account.id)
+            sessions.forget_login_failures(app, conn, account.email)
+            publish_deleted(app, conn, account.id)
+    if last_admin:
+        raise LastAdmin()  # once the refusal is recorded
+
+
+def confirm_owner(app: Identity, account: account_store.Account, password: Password) -> account_store.Account:
+    """The account again when the password is its own: what a token alone may not do (delete the
+    account, enrol a second factor) asks for it. WrongPassword if not (throttled like logins)."""
+    try:
+        return sessions.confirm_password(app, account, password)
+    except InvalidCredentials:
+        raise WrongPassword() from None

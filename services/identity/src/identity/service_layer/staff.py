@@ -68,6 +68,23 @@ def _change(app: Identity, email: str, role: Role, actor: UUID | None, *, granti
     return changed
 
 
+def record_roles_ended(
+    conn: psycopg.Connection, account_id: UUID, roles: tuple[str, ...], *, refused: bool
+) -> None:
+    """A staff member deleting their own account: the roles go with it (the account's AccountDeleted
+    ends its tokens everywhere), recorded as revocations by them; `refused` for the only admin's, whose
+    deletion is refused."""
+    for role in roles:
+        record_action(
+            conn,
+            source=SOURCE,
+            actor_account_id=account_id,
+            action="staff.role-revoked",
+            target=f"{role} → {account_id}",
+            outcome="refused" if refused else "ok",
+        )
+
+
 def reset_second_factor(app: Identity, email: str, actor: UUID | None = None) -> bool:
     """Remove the second factor of the verified account of `email` (a lost phone and lost recovery
     codes): its TOTP credential and recovery codes go, and its sessions end here and, through

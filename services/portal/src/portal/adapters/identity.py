@@ -45,9 +45,10 @@ class IdentityClient:
         mfa-required (401 challenge-expired once it is over)."""
         return self.api.call("POST", "/v1/sessions", {"challenge": challenge, "totp": totp})["access_token"]
 
-    def start_totp(self, token: str) -> dict[str, Any]:
-        """{secret, otpauth_uri} of a new authenticator enrolment, to confirm with its first code."""
-        return self.api.call("POST", "/v1/accounts/me/totp", token=token)
+    def start_totp(self, token: str, password: str) -> dict[str, Any]:
+        """{secret, otpauth_uri} of a new authenticator enrolment, to confirm with its first code; the
+        account's password confirms it (403 wrong-password)."""
+        return self.api.call("POST", "/v1/accounts/me/totp", {"password": password}, token=token)
 
     def confirm_totp(self, token: str, code: str) -> list[str]:
         """The recovery codes, once the app's code confirms the enrolment."""

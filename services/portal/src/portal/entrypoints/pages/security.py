@@ -3,7 +3,7 @@ and the recovery codes shown once. Staff need it for their roles to count."""
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, render_template, session
+from flask import Blueprint, render_template, request, session
 from flask_babel import gettext
 from markupsafe import Markup
 from werkzeug.wrappers import Response
@@ -61,11 +61,12 @@ def two_step() -> str:
 @login_required
 def start() -> tuple[str, int]:
     try:
-        enrolment = portal().identity.start_totp(str(access_token()))
+        enrolment = portal().identity.start_totp(str(access_token()), request.form.get("password", ""))
     except ApiError as error:
         if error.status == 401:
             raise
-        return render_template("security/two_step.html", errors=field_errors(error, {})), 409
+        errors = field_errors(error, {"password": "password"})  # a wrong password, or one already set up
+        return render_template("security/two_step.html", errors=errors), 409 if error.status == 409 else 400
     session[ENROLMENT] = seal(enrolment["otpauth_uri"])
     return render_enrolment(enrolment["otpauth_uri"], {})
 
