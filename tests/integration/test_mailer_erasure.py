@@ -1,0 +1,75 @@
+"""The mailer's erasure of an account against a real database: the newsletter events of an account
+handled after its AccountDeleted (they come on other topics) write nothing of it back."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg_pool import ConnectionPool
+
+from accounts_common.events import new_event, validate_data
+from mailer.bootstrap import bootstrap
+from mailer.entrypoints.cli import worker_pool
+from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer.handlers import Mailer
+from mailer.settings import Settings
+from tests.conftest import Infra, migrated_database
+from tests.e2e.mail_helpers import newsletter_delivery
+
+
+@pytest.fixture(scope="module")
+def mailer_pool(infra: Infra) -> Iterator[ConnectionPool]:
+    with worker_pool(migrated_database(infra, "test_mailer_erasure", MAILER_MIGRATIONS), 1) as pool:
+        yield pool
+
+
+@pytest.fixture
+def mailer(mailer_pool: ConnectionPool) -> Iterator[Mailer]:
+    mailer = bootstrap(Settings.from_env(), mailer_pool)
+    yield mailer
+    mailer.dispatcher.close()
+
+
+def handle(mailer: Mailer, pool: ConnectionPool, event_type: str, data: dict[str, Any], subject: str) -> str:
+    """Hand one event to the mailer's handler, as its worker does, and wait for the mail it started;
+    the event's id."""
+    event = new_event(event_type, source="/test", subject=subject, data=data)
+    with pool.connection() as conn:
+        pending = mailer.handlers()[event_type](conn, event, validate_data(event_type, data))
+    mailer.dispatcher.finish_batch()
+    if pending is not None:
+        pending.result()
+    return event.id
+
+
+def subscription_of(pool: ConnectionPool, account: str) -> object:
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT subscribed_at FROM newsletter_subscriptions WHERE account_id = %s", (account,)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def test_newsletter_events_handled_after_the_deletion_keep_nothing_of_the_erased_account(mailer, mailer_pool):
+    account, email = str(uuid.uuid4()), f"late-{uuid.uuid4().hex[:8]}@example.org"
+    subscribed_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    subscribed = {"account_id": account, "email": email, "at": subscribed_at, "reason": "user"}
+    handle(mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
+    assert subscription_of(mailer_pool, account) is not None
+    deleted = {"account_id": account, "deleted_at": datetime.now(UTC).isoformat()}
+    handle(mailer, mailer_pool, "AccountDeleted", deleted, account)
+    assert subscription_of(mailer_pool, account) is None
+
+    # The subscription topic and the deliveries' are not the account events': their events come late.
+    handle(mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
+    assert subscription_of(mailer_pool, account) is None
+    request = newsletter_delivery(email, subscribed_at=subscribed_at)
+    late_issue = handle(mailer, mailer_pool, "NewsletterDeliveryRequested", request, account)
+    assert subscription_of(mailer_pool, account) is None
+    with mailer_pool.connection() as conn:
+        kept = conn.execute(
+            "SELECT status, recipient, account_id FROM deliveries WHERE event_id = %s", (late_issue,)
+        ).fetchone()
+    assert kept == ("skipped", None, None)
