@@ -184,7 +184,11 @@ def test_a_worker_killed_mid_burst_delivers_every_email_after_its_restart(mailer
 def test_account_deleted_erases_its_addresses_but_keeps_anonymous_counts(mailer, infra, unique_email):
     code = mailer.publish(CODES, "CodeIssued", code_issued(unique_email))
     account_id = code.subject
-    mailer.publish(NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", newsletter_delivery(unique_email))
+    issue = newsletter_delivery(unique_email)  # to the same account: its subject
+    mailer.publish_events(
+        NEWSLETTER_DELIVERIES,
+        [new_event("NewsletterDeliveryRequested", source="/newsletter", subject=account_id, data=issue)],
+    )
     infra.inbox.wait_for_messages(unique_email, count=2)
     wait_for(lambda: len(mailer.deliveries(unique_email)) == 2, timeout=30, what="both deliveries logged")
 

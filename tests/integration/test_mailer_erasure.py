@@ -1,5 +1,6 @@
-"""The mailer's erasure of an account against a real database: the newsletter events of an account
-handled after its AccountDeleted (they come on other topics) write nothing of it back."""
+"""The mailer's erasure of an account against a real database and SMTP sink: the newsletter events of an
+account handled after its AccountDeleted (they come on other topics) write nothing of it back, and an
+erasure handled late leaves the account that has the address since alone."""
 
 import uuid
 from collections.abc import Iterator
@@ -10,13 +11,14 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from accounts_common.events import new_event, validate_data
+from mailer.adapters import suppressions
 from mailer.bootstrap import bootstrap
 from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
 from mailer.service_layer.handlers import Mailer
 from mailer.settings import Settings
 from tests.conftest import Infra, migrated_database
-from tests.e2e.mail_helpers import newsletter_delivery
+from tests.e2e.mail_helpers import code_issued, newsletter_delivery
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,32 @@ def test_newsletter_events_handled_after_the_deletion_keep_nothing_of_the_erased
             "SELECT status, recipient, account_id FROM deliveries WHERE event_id = %s", (late_issue,)
         ).fetchone()
     assert kept == ("skipped", None, None)
+
+
+def test_an_erasure_handled_after_the_address_signed_up_again_leaves_the_new_account_alone(
+    mailer, mailer_pool
+):
+    """The person deleted their account and signed up again at once; the new account's code mail came
+    (identity.codes.v1) before the old account's AccountDeleted (identity.account-events.v1). Erasing
+    the old account must not erase the new one's mails, their language, nor the suppression of its
+    own bounce."""
+    email = f"again-{uuid.uuid4().hex[:8]}@example.org"
+    old, new = code_issued(email), {**code_issued(email), "locale": "fr"}
+    old_mail = handle(mailer, mailer_pool, "CodeIssued", old, old["account_id"])
+    new_mail = handle(mailer, mailer_pool, "CodeIssued", new, new["account_id"])
+    with mailer_pool.connection() as conn:
+        suppressions.suppress(conn, email, "5.1.1 unknown", "smtp", account_id=uuid.UUID(new["account_id"]))
+    deleted = {"account_id": old["account_id"], "deleted_at": datetime.now(UTC).isoformat()}
+    handle(mailer, mailer_pool, "AccountDeleted", deleted, old["account_id"])
+
+    with mailer_pool.connection() as conn:
+        rows = dict(
+            conn.execute(
+                """SELECT event_id::text, (status, recipient, account_id::text, locale) FROM deliveries
+                   WHERE event_id = ANY(%s::uuid[])""",
+                ([old_mail, new_mail],),
+            ).fetchall()
+        )
+        assert suppressions.suppressed_among(conn, [email]) == {email}
+    assert rows == {old_mail: ("sent", None, None, None), new_mail: ("sent", email, new["account_id"], "fr")}
+    assert mailer.delivery_log.latest_locale(uuid.UUID(new["account_id"])) == "fr"
