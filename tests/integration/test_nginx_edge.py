@@ -100,12 +100,6 @@ def test_plain_http_sends_a_get_to_https_and_refuses_a_post(edge: Edge):
     assert (refused.status, refused.content_type) == (403, "application/problem+json")
 
 
-def test_the_health_port_answers_whatever_the_services_do(edge: Edge):
-    answer = exchange(edge.health, request("GET", "10.0.0.7:8081", "/healthz"))
-    assert (answer.status, answer.body) == (200, b"ok")
-    assert exchange(edge.health, request("GET", "10.0.0.7:8081", "/v1/accounts")).status == 404
-
-
 def test_the_access_log_keeps_the_paths_asked_for_but_not_their_queries_nor_the_referring_page(edge: Edge):
     """Queries carry what no log may keep past an erasure: the email of a support look-up, an unsubscribe
     token, a download link's signature; the page a request came from (the Referer) carries its own."""
@@ -127,3 +121,9 @@ def test_the_access_log_keeps_the_paths_asked_for_but_not_their_queries_nor_the_
     [line] = wait_for(logged, timeout=10, what="the request in the access log")
     assert f'"GET {path} HTTP/1.1" 200' in line
     assert not [secret for secret in secrets if secret in edge.access_log.read_text()]
+
+
+def test_the_health_port_answers_whatever_the_services_do(edge: Edge):
+    answer = exchange(edge.health, request("GET", "10.0.0.7:8081", "/healthz"))
+    assert (answer.status, answer.body) == (200, b"ok")
+    assert exchange(edge.health, request("GET", "10.0.0.7:8081", "/v1/accounts")).status == 404
