@@ -7,7 +7,14 @@ CLIENT_TIMEOUTS = {"client_header_timeout": "10s", "client_body_timeout": "15s",
 
 HTTP_BLOCK = """\
     default_type application/octet-stream;
-    access_log {prefix}/access.log;
+    # Each request's path without its query, and no Referer: queries hold what no log may keep past an
+    # erasure (a support look-up's email, an unsubscribe token, a download link's signature).
+    map $request_uri $request_path {{
+        ~^(?<path>[^?]*) $path;
+    }}
+    log_format paths '$remote_addr - $remote_user [$time_local] "$request_method $request_path '
+                     '$server_protocol" $status $body_bytes_sent "$http_user_agent"';
+    access_log {prefix}/access.log paths;
     server_tokens off;
     sendfile on;
     tcp_nopush on;

@@ -102,6 +102,23 @@ def test_a_550_goes_to_the_dead_letters_and_is_delivered_after_a_replay(
     assert delivery["attempts"] == 2 and delivery["last_error"] is None
 
 
+def test_a_reply_naming_the_address_leaves_it_out_of_the_workers_log(mailer, smtp_faults, unique_email):
+    """Mail servers name the recipient in their replies; a log line keeps what it says past the erasure
+    of the account, which reaches the mailer's tables and topics but never its logs."""
+    rejected = "Recipient address rejected: User unknown in local recipient table"
+    smtp_faults.set_fault(550, f"5.1.1 <{unique_email}>: {rejected}", recipients=unique_email)
+    mailer.publish(CODES, "CodeIssued", code_issued(unique_email, "552552"))
+
+    def logged() -> list[str]:
+        lines = mailer.worker.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if "dead-lettered" in line and rejected in line]
+
+    wait_for(logged, timeout=60, what="the dead letter logged with its reason")
+    assert unique_email not in mailer.worker.log_path.read_text(errors="replace")
+    [delivery] = mailer.deliveries(unique_email)
+    assert unique_email in delivery["last_error"], "the delivery log, which the erasure empties, keeps it"
+
+
 def test_support_sees_a_dead_letter_with_its_reason_and_replays_it_alone(
     mailer, infra, smtp_faults, unique_email
 ):
@@ -167,7 +184,11 @@ def test_a_worker_killed_mid_burst_delivers_every_email_after_its_restart(mailer
 def test_account_deleted_erases_its_addresses_but_keeps_anonymous_counts(mailer, infra, unique_email):
     code = mailer.publish(CODES, "CodeIssued", code_issued(unique_email))
     account_id = code.subject
-    mailer.publish(NEWSLETTER_DELIVERIES, "NewsletterDeliveryRequested", newsletter_delivery(unique_email))
+    issue = newsletter_delivery(unique_email)  # to the same account: its subject
+    mailer.publish_events(
+        NEWSLETTER_DELIVERIES,
+        [new_event("NewsletterDeliveryRequested", source="/newsletter", subject=account_id, data=issue)],
+    )
     infra.inbox.wait_for_messages(unique_email, count=2)
     wait_for(lambda: len(mailer.deliveries(unique_email)) == 2, timeout=30, what="both deliveries logged")
 

@@ -1,9 +1,14 @@
-"""The mailer's revocations against a real database: it checks tokens on its support endpoints, so it
-keeps identity's SessionRevoked like every service, and its worker forgets each revoked session an
-hour after the token would have expired (docs/api.md), as the catalogue's and the newsletter's do."""
+"""The mailer's revocations and erasures against a real database and SMTP sink: it checks tokens on its
+support endpoints, so it keeps identity's SessionRevoked like every service, and its worker forgets each
+revoked session an hour after the token would have expired (docs/api.md), as the catalogue's and the
+newsletter's do. The newsletter events of an account handled after its AccountDeleted (they come on other
+topics) write nothing of it back, and an erasure handled late leaves the account that has the address
+since alone."""
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -11,11 +16,14 @@ from psycopg_pool import ConnectionPool
 
 from accounts_common.events import new_event, validate_data
 from accounts_common.housekeeping import delete_expired
+from mailer.adapters import suppressions
 from mailer.bootstrap import bootstrap
 from mailer.entrypoints.cli import worker_pool
 from mailer.migrations import MAILER_MIGRATIONS
+from mailer.service_layer.handlers import Mailer
 from mailer.settings import Settings
 from tests.conftest import Infra, migrated_database
+from tests.e2e.mail_helpers import code_issued, newsletter_delivery
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +61,82 @@ def test_the_workers_housekeeping_forgets_a_revoked_session_an_hour_after_its_to
             ([long_expired, lately_expired],),
         ).fetchall()
     assert [row[0] for row in rows] == [lately_expired]
+
+
+@pytest.fixture
+def mailer(mailer_pool: ConnectionPool) -> Iterator[Mailer]:
+    mailer = bootstrap(Settings.from_env(), mailer_pool)
+    yield mailer
+    mailer.dispatcher.close()
+
+
+def handle(mailer: Mailer, pool: ConnectionPool, event_type: str, data: dict[str, Any], subject: str) -> str:
+    """Hand one event to the mailer's handler, as its worker does, and wait for the mail it started;
+    the event's id."""
+    event = new_event(event_type, source="/test", subject=subject, data=data)
+    with pool.connection() as conn:
+        pending = mailer.handlers()[event_type](conn, event, validate_data(event_type, data))
+    mailer.dispatcher.finish_batch()
+    if pending is not None:
+        pending.result()
+    return event.id
+
+
+def subscription_of(pool: ConnectionPool, account: str) -> object:
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT subscribed_at FROM newsletter_subscriptions WHERE account_id = %s", (account,)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def test_newsletter_events_handled_after_the_deletion_keep_nothing_of_the_erased_account(mailer, mailer_pool):
+    account, email = str(uuid.uuid4()), f"late-{uuid.uuid4().hex[:8]}@example.org"
+    subscribed_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    subscribed = {"account_id": account, "email": email, "at": subscribed_at, "reason": "user"}
+    handle(mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
+    assert subscription_of(mailer_pool, account) is not None
+    deleted = {"account_id": account, "deleted_at": datetime.now(UTC).isoformat()}
+    handle(mailer, mailer_pool, "AccountDeleted", deleted, account)
+    assert subscription_of(mailer_pool, account) is None
+
+    # The subscription topic and the deliveries' are not the account events': their events come late.
+    handle(mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
+    assert subscription_of(mailer_pool, account) is None
+    request = newsletter_delivery(email, subscribed_at=subscribed_at)
+    late_issue = handle(mailer, mailer_pool, "NewsletterDeliveryRequested", request, account)
+    assert subscription_of(mailer_pool, account) is None
+    with mailer_pool.connection() as conn:
+        kept = conn.execute(
+            "SELECT status, recipient, account_id FROM deliveries WHERE event_id = %s", (late_issue,)
+        ).fetchone()
+    assert kept == ("skipped", None, None)
+
+
+def test_an_erasure_handled_after_the_address_signed_up_again_leaves_the_new_account_alone(
+    mailer, mailer_pool
+):
+    """The person deleted their account and signed up again at once; the new account's code mail came
+    (identity.codes.v1) before the old account's AccountDeleted (identity.account-events.v1). Erasing
+    the old account must not erase the new one's mails, their language, nor the suppression of its
+    own bounce."""
+    email = f"again-{uuid.uuid4().hex[:8]}@example.org"
+    old, new = code_issued(email), {**code_issued(email), "locale": "fr"}
+    old_mail = handle(mailer, mailer_pool, "CodeIssued", old, old["account_id"])
+    new_mail = handle(mailer, mailer_pool, "CodeIssued", new, new["account_id"])
+    with mailer_pool.connection() as conn:
+        suppressions.suppress(conn, email, "5.1.1 unknown", "smtp", account_id=uuid.UUID(new["account_id"]))
+    deleted = {"account_id": old["account_id"], "deleted_at": datetime.now(UTC).isoformat()}
+    handle(mailer, mailer_pool, "AccountDeleted", deleted, old["account_id"])
+
+    with mailer_pool.connection() as conn:
+        rows = dict(
+            conn.execute(
+                """SELECT event_id::text, (status, recipient, account_id::text, locale) FROM deliveries
+                   WHERE event_id = ANY(%s::uuid[])""",
+                ([old_mail, new_mail],),
+            ).fetchall()
+        )
+        assert suppressions.suppressed_among(conn, [email]) == {email}
+    assert rows == {old_mail: ("sent", None, None, None), new_mail: ("sent", email, new["account_id"], "fr")}
+    assert mailer.delivery_log.latest_locale(uuid.UUID(new["account_id"])) == "fr"

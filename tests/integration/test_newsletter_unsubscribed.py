@@ -17,6 +17,7 @@ from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events import new_event, validate_data
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
+from newsletter.domain.issues import Figures
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer import results as results_module
 from newsletter.service_layer.accounts import account_event_handlers
@@ -128,6 +129,33 @@ def test_an_unsubscription_not_by_choice_does_not_count(newsletter, newsletter_d
     assert issues.unsubscribed(issue) == [0]
 
 
+def test_an_erased_recipient_stays_in_the_figures_but_not_by_its_account(newsletter, newsletter_db, issues):
+    """Which issues went to an erased account, and that they bounced, is no longer kept under its id
+    (as the mailer's delivery log and the catalogue's download counts keep none): the counts stay."""
+    erased, other = seed_subscribers(newsletter_db, 2)
+    issue = issues.send()
+    with psycopg.connect(newsletter_db) as conn:
+        [email] = conn.execute("SELECT email FROM known_accounts WHERE account_id = %s", (erased,)).fetchone()
+    data = delivery_result(
+        issue, erased, email, **{"class": "hard", "reason": "5.1.1 unknown", "via": "smtp"}
+    )
+    event = new_event("EmailFailed", source="/mailer", subject=erased, data=data)
+    with newsletter.pool.connection() as conn, conn.transaction():
+        DeliveryResults(newsletter).failed(conn, event, validate_data("EmailFailed", data))
+    figures = issues.client.get(f"/v1/issues/{issue}", headers=issues.editor).json["figures"]
+    erase(newsletter, erased)
+    assert issues.client.get(f"/v1/issues/{issue}", headers=issues.editor).json["figures"] == figures
+    assert figures["bounced"] == 1
+    with psycopg.connect(newsletter_db) as conn:
+        kept = conn.execute(  # the issue went to every subscriber of the suite's database; these two:
+            """SELECT account_id::text, outcome FROM issue_recipients
+               WHERE issue_id = %s AND (account_id IS NULL OR account_id = ANY(%s::uuid[]))
+               ORDER BY outcome""",
+            (issue, [erased, other]),
+        ).fetchall()
+    assert kept == [(None, "bounced"), (other, None)]
+
+
 def waiting_or_done(database_url: str, thread: threading.Thread) -> None:
     """Until `thread` has finished or a session of the database waits for a lock."""
     deadline = time.monotonic() + 30
@@ -229,8 +257,43 @@ def test_the_migration_fills_the_figure_of_the_issues_sent_before_it(infra):  # 
                 "INSERT INTO subscription_endings (account_id, reason, ended_at) VALUES (%s, %s, %s)",
                 (ids[name], reason, now - ago),
             )
-    assert migrate(url, NEWSLETTER_MIGRATIONS) == ["newsletter/009_issue_unsubscriptions.sql"]
+    newsletter_fill = Before("newsletter", "newsletter", version=FILL + 1)
+    assert migrate(url, newsletter_fill) == ["newsletter/009_issue_unsubscriptions.sql"]
     with psycopg.connect(url) as conn:
         issues = [repository.find_issue(conn, issue) for issue in (first, second, draft)]
         figures = repository.figures(conn, [issue for issue in issues if issue is not None])
     assert [figures[issue].unsubscribed for issue in (first, second, draft)] == [2, 1, 0]
+
+
+ANONYMISE = 10  # 010_erased_recipients
+
+
+def figures_of(conn: psycopg.Connection, issue_id: uuid.UUID) -> Figures:
+    issue = repository.find_issue(conn, issue_id)
+    assert issue is not None
+    return repository.figures(conn, [issue])[issue_id]
+
+
+def test_the_migration_takes_the_accounts_erased_before_it_out_of_the_issues_recipients(infra):  # type: ignore[no-untyped-def]
+    url = fresh_database(infra, "newsletter_erased_recipients")
+    migrate(url, COMMON_MIGRATIONS, Before("newsletter", "newsletter", version=ANONYMISE))
+    issue, erased, kept, reset = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO issues (id, status, started_at) VALUES (%s, 'sent', now())", (issue,))
+        for account, outcome in ((erased, "bounced"), (kept, "sent"), (reset, "sent")):
+            conn.execute(
+                """INSERT INTO issue_recipients (delivery_id, issue_id, account_id, outcome)
+                   VALUES (%s, %s, %s, %s)""",
+                (uuid.uuid4(), issue, account, outcome),
+            )
+        conn.execute("INSERT INTO token_revocations (account_id, deleted_at) VALUES (%s, now())", (erased,))
+        conn.execute(
+            "INSERT INTO token_revocations (account_id, revoked_before) VALUES (%s, now())", (reset,)
+        )
+        before = figures_of(conn, issue)
+    assert migrate(url, NEWSLETTER_MIGRATIONS) == ["newsletter/010_erased_recipients.sql"]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT account_id, outcome FROM issue_recipients").fetchall()
+        after = figures_of(conn, issue)
+    assert sorted(rows, key=str) == sorted([(None, "bounced"), (kept, "sent"), (reset, "sent")], key=str)
+    assert after == before and (after.recipients, after.bounced) == (3, 1)

@@ -9,10 +9,12 @@ import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.support.nginx import exchange, self_signed, start_generated_nginx
+from tests.support.polling import wait_for
 from tests.support.processes import free_port
 
 HOSTS = ("portal.test", "identity.test", "catalogue.test")
@@ -38,6 +40,7 @@ class Edge:
     http: int
     health: int
     tls: ssl.SSLContext  # trusts the edge's certificate alone, and checks the host name
+    access_log: Path
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +58,18 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     arguments = [f"--route={host}@{https}:127.0.0.1:{port}" for host, port in zip(HOSTS, ports, strict=True)]
     arguments += [f"--tls={certificate}:{key}", f"--redirect-port={plain}", f"--health-port={health}"]
     nginx = start_generated_nginx(folder / "nginx", arguments, [https, plain, health])
-    yield Edge(https, plain, health, ssl.create_default_context(cafile=certificate))
+    yield Edge(
+        https, plain, health, ssl.create_default_context(cafile=certificate), folder / "nginx" / "access.log"
+    )
     nginx.stop()
     for upstream in upstreams:
         upstream.shutdown()
 
 
-def request(method: str, host: str, path: str = "/") -> str:
-    return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+def request(method: str, host: str, path: str = "/", headers: str = "") -> str:
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
 
 
 def test_each_host_name_on_the_tls_port_reaches_its_own_service(edge: Edge):
@@ -91,6 +98,29 @@ def test_plain_http_sends_a_get_to_https_and_refuses_a_post(edge: Edge):
     assert "Strict-Transport-Security" not in redirected.headers, "meaningless over plain HTTP"
     refused = exchange(edge.http, request("POST", "portal.test", "/login"))
     assert (refused.status, refused.content_type) == (403, "application/problem+json")
+
+
+def test_the_access_log_keeps_the_paths_asked_for_but_not_their_queries_nor_the_referring_page(edge: Edge):
+    """Queries carry what no log may keep past an erasure: the email of a support look-up, an unsubscribe
+    token, a download link's signature; the page a request came from (the Referer) carries its own."""
+    path = "/v1/support/accounts"
+    secrets = ("looked.up@example.org", "unsubscribe-token-0123", "console-referrer@example.org")
+    referrer = f"Referer: https://portal.test/console/accounts?email={secrets[2]}\r\n"
+    asked = f"{path}?email={secrets[0]}&token={secrets[1]}"
+    assert (
+        exchange(
+            edge.https, request("GET", "identity.test", asked, referrer), edge.tls, "identity.test"
+        ).status
+        == 200
+    )
+
+    def logged() -> list[str]:
+        lines = edge.access_log.read_text().splitlines() if edge.access_log.exists() else []
+        return [line for line in lines if path in line]
+
+    [line] = wait_for(logged, timeout=10, what="the request in the access log")
+    assert f'"GET {path} HTTP/1.1" 200' in line
+    assert not [secret for secret in secrets if secret in edge.access_log.read_text()]
 
 
 def test_the_health_port_answers_whatever_the_services_do(edge: Edge):

@@ -437,6 +437,34 @@ def test_a_transient_error_that_never_passes_is_dead_lettered_after_the_time_lim
     assert b"still failing after" in reason and b"TransientError: SMTP 451 try later" in reason
 
 
+def test_an_account_deletion_is_never_dead_lettered_for_a_passing_failure(infra, scratch_pool, topic):
+    """Dead-lettered, an erasure is lost with its letter once the dead-letter topic's retention is over,
+    and the person's data stays for good: AccountDeleted waits out the database however long it is down
+    (a time limit of 0 gives up on anything else at the first failure)."""
+    account = str(uuid.uuid4())
+    deleted = new_event(
+        "AccountDeleted",
+        source="/identity",
+        subject=account,
+        data={"account_id": account, "deleted_at": "2026-11-27T10:00:00+00:00"},
+    )
+    attempts: list[str] = []
+
+    def database_down_twice(conn, event, data):  # type: ignore[no-untyped-def]
+        attempts.append(event.id)
+        if len(attempts) <= 2:
+            raise psycopg.OperationalError("connection refused")
+        record_handled(conn, event, data)
+
+    send_raw(infra, topic, account, [deleted.to_json().encode()])
+    consumer = consumer_for(
+        infra, scratch_pool, topic, database_down_twice, limits=RetryLimits(transient_seconds=0),
+        event_type="AccountDeleted",
+    )  # fmt: skip
+    run_until_handled(consumer, scratch_pool, account, deleted.id)
+    assert attempts == [deleted.id] * 3
+
+
 def padded(account_id: str, sequence: int, record_bytes: int):  # type: ignore[no-untyped-def]
     """An event whose record value is `record_bytes` long (the padding is a field readers ignore)."""
     event = registered(account_id, sequence)

@@ -421,10 +421,11 @@ def test_each_process_is_given_only_the_secrets_its_service_reads(process, servi
 
 
 # Commands an operator runs by hand, never deployed as processes: identity's relay sweeps what
-# `housekeeping` does; keys and staff roles are changed when needed; sample and synthetic videos are
-# for development and benchmarks, and production's bucket is provisioned (`storage-init`: compose's).
+# `housekeeping` does; keys and staff roles are changed when needed, erasures again after a restore;
+# sample and synthetic videos are for development and benchmarks, and production's bucket is
+# provisioned (`storage-init`: compose's).
 CHORES = {
-    "identity": {"housekeeping", "rotate-key", "staff"},
+    "identity": {"housekeeping", "rotate-key", "staff", "erase-again"},
     "catalogue": {"seed", "generate", "storage-init"},
 }
 

@@ -121,3 +121,10 @@ def test_every_logout_form_forgets_the_drafts(identity, forms):
     page: Any = staff_client(identity).get("/console")
     logouts = re.findall(r'<form method="post" action="/logout"[^>]*>', page.text)
     assert len(logouts) == forms and all("data-forget-drafts" in form for form in logouts)
+
+
+def test_deleting_ones_account_forgets_the_drafts_as_logging_out_does():
+    """The deletion ends the session in this browser too (a shared computer): its drafts go with it."""
+    page: Any = staff_client(EditorIdentity()).get("/account")
+    [deletion] = re.findall(r'<form method="post" action="/account/delete"[^>]*>', page.text)
+    assert "data-forget-drafts" in deletion

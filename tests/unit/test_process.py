@@ -1,13 +1,17 @@
-"""The shared process runner: what it does to the cyclic collector before a service's work starts."""
+"""The shared process runner: what it does to the cyclic collector before a service's work starts, and
+the log lines it writes."""
 
 import gc
+import logging
 import signal
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from accounts_common import gunicorn_hooks
-from accounts_common.process import run_until_signalled
+from accounts_common.process import AddressesLeftOut, run_until_signalled
+from accounts_common.retry_policy import PermanentError
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +47,23 @@ def test_a_web_worker_freezes_its_startup_objects_once_its_app_is_built() -> Non
     assert in_collected_generations(built_with_the_app)
     gunicorn_hooks.post_worker_init(worker=None)
     assert not in_collected_generations(built_with_the_app)
+
+
+def test_the_log_format_leaves_every_email_address_out_of_the_message_and_its_traceback() -> None:
+    formatter = AddressesLeftOut("%(levelname)s %(name)s: %(message)s")
+    try:
+        raise PermanentError("SMTP 550 5.1.1 <Ana.Silva+news@example.org>: Recipient address rejected")
+    except PermanentError:
+        record = logging.LogRecord(
+            "consumer",
+            logging.ERROR,
+            __file__,
+            1,
+            "dead-lettered for %s: %s",
+            ("jöe@exämple.org", "x"),
+            sys.exc_info(),
+        )
+    text = formatter.format(record)
+    assert "@" not in text
+    assert "ERROR consumer: dead-lettered for <address>: x" in text
+    assert "SMTP 550 5.1.1 <<address>>: Recipient address rejected" in text, "the traceback too"

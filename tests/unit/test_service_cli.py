@@ -16,7 +16,16 @@ from identity.settings import Settings as IdentitySettings
 from mailer.settings import Settings as MailerSettings
 
 COMMANDS = {
-    "identity": {"migrate", "web", "relay", "audit-log", "housekeeping", "rotate-key", "staff"},
+    "identity": {
+        "migrate",
+        "web",
+        "relay",
+        "audit-log",
+        "housekeeping",
+        "rotate-key",
+        "staff",
+        "erase-again",
+    },
     "mailer": {"migrate", "worker", "bounces", "web"},
     "catalogue": {"migrate", "web", "worker", "transcoder", "relay", "seed", "storage-init", "generate"},
     "newsletter": {"migrate", "web", "worker", "relay"},

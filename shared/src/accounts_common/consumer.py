@@ -225,7 +225,7 @@ class EventConsumer:
         retry = self._retries.of(partition, record.offset)
         if not isinstance(error, RETRYABLE):
             log.error("%s: handler failed on %s", self.group, _where(record), exc_info=error)
-        reason = self.retry_limits.give_up_reason(retry, error)
+        reason = self.retry_limits.give_up_reason(retry, error, _event_type(record))
         if reason is not None:
             try:
                 self.dead_letter(record, reason)
@@ -333,6 +333,13 @@ class EventConsumer:
             raise TransientError(f"could not write the dead letter: {error}") from error
         EVENTS.labels(self.group, "dead_lettered").inc()
         log.error("%s: dead-lettered %s: %s", self.group, _where(record), reason)
+
+
+def _event_type(record: ConsumerRecord) -> str | None:
+    try:
+        return parse_event(record.value).type
+    except InvalidEvent:
+        return None
 
 
 def _where(record: ConsumerRecord) -> str:

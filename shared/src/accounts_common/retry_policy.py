@@ -104,17 +104,24 @@ class PartitionRetries:
 class RetryLimits:
     """When a failing record stops blocking its partition and goes to the dead letters.
 
-    A transient error (SMTP 4xx, database down) is retried for `transient_seconds`; an unexpected
-    exception (a bug, data the handler chokes on) `unexpected_attempts` times in all.
+    A transient error (SMTP 4xx, database down) is retried for `transient_seconds`, but for the events
+    of `outlasting`, for as long as it lasts; an unexpected exception (a bug, data the handler chokes
+    on) `unexpected_attempts` times in all.
     """
 
     transient_seconds: float = 3600.0
     unexpected_attempts: int = 5
+    # Dead-lettered, an erasure is lost with its letter once the dead-letter topic's retention is over,
+    # and the person's data stays for good. Its partition waits for the database instead.
+    outlasting: frozenset[str] = frozenset({"AccountDeleted"})
 
-    def give_up_reason(self, retry: PartitionRetry, error: Exception) -> str | None:
-        """Why the record is dead-lettered now, or None to retry it once more."""
+    def give_up_reason(
+        self, retry: PartitionRetry, error: Exception, event_type: str | None = None
+    ) -> str | None:
+        """Why the record (an event of `event_type`, if it reads as one) is dead-lettered now, or None
+        to retry it once more."""
         if isinstance(error, RETRYABLE):
-            if retry.failing_for() >= self.transient_seconds:
+            if retry.failing_for() >= self.transient_seconds and event_type not in self.outlasting:
                 return f"still failing after {retry.failing_for():.0f}s of retries: {describe(error)}"
             return None
         if retry.attempts + 1 >= self.unexpected_attempts:

@@ -1,5 +1,5 @@
-"""`identity migrate | web | relay | audit-log | housekeeping | rotate-key | staff`: the service's
-processes and chores, each run on its own."""
+"""`identity migrate | web | relay | audit-log | housekeeping | rotate-key | staff | erase-again`: the
+service's processes and chores, each run on its own."""
 
 import argparse
 from typing import Any
@@ -8,12 +8,13 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts_common.cli import ServiceCli, consume
-from accounts_common.events.topics import OPERATOR_ACTIONS
+from accounts_common.events.topics import ACCOUNT_EVENTS, OPERATOR_ACTIONS
+from accounts_common.rewind import aware_time
 from identity.adapters.tokens import insert_signing_key, key_sealer, retire_signing_keys
 from identity.bootstrap import bootstrap
 from identity.entrypoints.staff_cli import add_staff_arguments, run_staff_command
 from identity.migrations import IDENTITY_MIGRATIONS
-from identity.service_layer import audit_log, housekeeping
+from identity.service_layer import audit_log, erasures, housekeeping
 from identity.settings import Settings
 
 KEYS_KEPT = 2  # the new key and the one before it, whose tokens are still live
@@ -65,6 +66,25 @@ def rotate_key(settings: Settings, _args: argparse.Namespace) -> None:
         kid = insert_signing_key(conn, key_sealer(settings), Ed25519PrivateKey.generate())
         retired = retire_signing_keys(conn, keep=KEYS_KEPT)
     print(f"identity: new signing key {kid}; {retired} older key(s) retired")
+
+
+def since_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since", required=True, type=aware_time, help="the restore point: 2026-12-07T09:00Z"
+    )
+
+
+@cli.command(
+    "erase-again", "after a restore: erase again the accounts deleted since the restore point", since_argument
+)
+def run_erase_again(settings: Settings, args: argparse.Namespace) -> None:
+    """Read the AccountDeleted events since --since and erase again the accounts the restore brought back."""
+    topic = settings.topic_prefix + ACCOUNT_EVENTS
+    deleted = erasures.deleted_since(settings.kafka_bootstrap_servers, topic, args.since)
+    erased = erasures.erase_again(bootstrap(settings), deleted)
+    print(f"identity: {len(deleted)} account(s) deleted since {args.since.isoformat()}; erased again:")
+    for account_id in erased:
+        print(account_id)
 
 
 @cli.command("staff", "grant, revoke or list staff roles", add_staff_arguments)

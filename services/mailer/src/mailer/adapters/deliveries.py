@@ -264,6 +264,11 @@ def publish_failure(
     outbox.enqueue(conn, topic, new_event("EmailFailed", source=SOURCE, subject=subject, data=data))
 
 
+# A row of the erased account's address that no other live account holds: none, or one erased too.
+NO_LIVE_ACCOUNT = """({table}.account_id IS NULL
+    OR EXISTS (SELECT 1 FROM erased_accounts e WHERE e.account_id = {table}.account_id))"""
+
+
 def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     """Forget the account's addresses (and any mail to them, and their suppressions) but keep the
     anonymous rows; the count.
@@ -275,20 +280,24 @@ def erase_account(conn: psycopg.Connection, account_id: UUID) -> int:
     conn.execute("INSERT INTO erased_accounts (account_id) VALUES (%s) ON CONFLICT DO NOTHING", (account_id,))
     conn.execute("DELETE FROM newsletter_subscriptions WHERE account_id = %s", (account_id,))
     # A suppression is the address (and the reply that named it): it goes while the log still says
-    # whose, or by the account it keeps once the account's mails have expired from the log.
+    # whose, or by the account it keeps once the account's mails have expired from the log. Not one
+    # of another account that has the address since (deleted, then signed up again): an erasure handled
+    # late leaves it alone, as it leaves that account's mails.
     conn.execute(
-        """DELETE FROM suppressions
-           WHERE account_id = %(account)s
-              OR address IN (SELECT lower(recipient) FROM deliveries
-                             WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
+        f"""DELETE FROM suppressions
+            WHERE account_id = %(account)s
+               OR (address IN (SELECT lower(recipient) FROM deliveries
+                               WHERE account_id = %(account)s AND recipient IS NOT NULL)
+                   AND {NO_LIVE_ACCOUNT.format(table="suppressions")})""",
         {"account": account_id},
     )
     cursor = conn.execute(
-        """UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
-                  updated_at = now()
-           WHERE account_id = %(account)s
-              OR lower(recipient) IN (SELECT lower(recipient) FROM deliveries
-                                      WHERE account_id = %(account)s AND recipient IS NOT NULL)""",
+        f"""UPDATE deliveries SET recipient = NULL, account_id = NULL, locale = NULL, last_error = NULL,
+                   updated_at = now()
+            WHERE account_id = %(account)s
+               OR (lower(recipient) IN (SELECT lower(recipient) FROM deliveries
+                                        WHERE account_id = %(account)s AND recipient IS NOT NULL)
+                   AND {NO_LIVE_ACCOUNT.format(table="deliveries")})""",
         {"account": account_id},
     )
     # A suppression made meanwhile, by a bounce (or a refusal) whose row the update above waited for.

@@ -47,7 +47,10 @@ def suppress(
 def subscribed(conn: psycopg.Connection, account_id: UUID, address: str, at: datetime) -> None:
     """The account subscribed to the newsletter with `address` at `at`: the address's suppression by a
     mail sent before then is lifted, and such mails' bounces suppress it no more (a subscription
-    handled late, or again, leaves the suppression by a mail sent since)."""
+    handled late, or again, leaves the suppression by a mail sent since). Nothing, for an account
+    erased before (the subscription comes on another topic than AccountDeleted, and may come later)."""
+    if conn.execute("SELECT 1 FROM erased_accounts WHERE account_id = %s", (account_id,)).fetchone():
+        return
     conn.execute(
         "DELETE FROM suppressions WHERE address = lower(%s) AND coalesce(sent_at, created_at) < %s",
         (address, at),
@@ -57,6 +60,13 @@ def subscribed(conn: psycopg.Connection, account_id: UUID, address: str, at: dat
            ON CONFLICT (account_id) DO UPDATE SET subscribed_at =
                greatest(newsletter_subscriptions.subscribed_at, EXCLUDED.subscribed_at)""",
         (account_id, at),
+    )
+    # Asked again after the row is written: an erasure committing its id meanwhile has either seen the
+    # row or is seen here (deliveries.erase_account), whatever the interleaving.
+    conn.execute(
+        """DELETE FROM newsletter_subscriptions WHERE account_id = %(account)s
+           AND EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = %(account)s)""",
+        {"account": account_id},
     )
 
 

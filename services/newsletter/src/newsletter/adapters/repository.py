@@ -269,10 +269,12 @@ def record_ending(conn: psycopg.Connection, account_id: UUID, reason: str, subsc
     )
 
 
-def forget_ending(conn: psycopg.Connection, account_id: UUID) -> None:
-    """Erase why the account left, and after which issues (their figures stay: migration 009)."""
+def forget_account(conn: psycopg.Connection, account_id: UUID) -> None:
+    """Erase why the account left, after which issues, and which issues went to it (their figures stay:
+    migrations 009 and 010)."""
     conn.execute("DELETE FROM subscription_endings WHERE account_id = %s", (account_id,))
     conn.execute("DELETE FROM issue_unsubscriptions WHERE account_id = %s", (account_id,))
+    conn.execute("UPDATE issue_recipients SET account_id = NULL WHERE account_id = %s", (account_id,))
 
 
 def ending_reason(conn: psycopg.Connection, account_id: UUID) -> str | None:

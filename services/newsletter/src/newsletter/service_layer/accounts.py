@@ -24,7 +24,7 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
         lock_account(conn, data["account_id"])  # before the unsubscription: a subscribe waits or is seen
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
         # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
-        repository.forget_ending(conn, data["account_id"])
+        repository.forget_account(conn, data["account_id"])
         record_account_deleted(conn, event, data)
 
     return {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}
