@@ -211,6 +211,34 @@ def test_a_hard_bounce_and_the_persons_own_unsubscription_at_once_both_go_throug
     assert (figures["bounced"], figures["unsubscribed"]) == (1, 1)
 
 
+def test_an_account_erased_while_its_batch_goes_out_is_neither_kept_among_the_recipients_nor_mailed(
+    newsletter, newsletter_db, issues, monkeypatch
+):
+    """The fan-out had read a batch of subscribers when the account's deletion was handled: the batch,
+    recorded after it, kept the erased account's id among the issue's recipients for good (its deletion
+    had nulled none yet), and requested its mail."""
+    erased, kept = seed_subscribers(newsletter_db, 2)
+    read = repository.next_recipients
+
+    def erased_meanwhile(conn, issue, after, limit):  # type: ignore[no-untyped-def]
+        batch = read(conn, issue, after, limit)
+        if any(str(recipient.account_id) == erased for recipient in batch):
+            erase(newsletter, erased)
+        return batch
+
+    monkeypatch.setattr(repository, "next_recipients", erased_meanwhile)
+    issue = str(create(issues.client, issues.editor)["id"])
+    send(issues.client, issues.editor, issue)
+    requested = {delivery["subject"] for delivery in issues.fan_out(issue)}
+    assert kept in requested and erased not in requested
+    with psycopg.connect(newsletter_db) as conn:
+        recorded = conn.execute(
+            "SELECT account_id::text FROM issue_recipients WHERE issue_id = %s AND account_id = ANY(%s::uuid[])",
+            (issue, [erased, kept]),
+        ).fetchall()
+    assert recorded == [(kept,)]
+
+
 @dataclass(frozen=True)
 class Before(MigrationSet):
     """The newsletter's migrations before `version`."""

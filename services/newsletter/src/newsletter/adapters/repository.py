@@ -191,14 +191,27 @@ def next_recipients(conn: psycopg.Connection, issue: Issue, after: int, limit: i
         ).fetchall()
 
 
-def add_recipients(conn: psycopg.Connection, issue_id: UUID, deliveries: list[tuple[UUID, UUID]]) -> None:
-    """Record a batch's (delivery id, account id) pairs before they are requested; a replay adds nothing."""
+def add_recipients(
+    conn: psycopg.Connection, issue_id: UUID, deliveries: list[tuple[UUID, UUID]]
+) -> set[UUID]:
+    """Record a batch's (delivery id, account id) pairs before they are requested, for the accounts
+    still subscribed; those accounts. A replay adds nothing. In the caller's transaction: their
+    subscriptions are locked until it ends, so an account's deletion handled meanwhile either came first
+    (the account is left out) or waits, then takes its id out of the rows recorded here."""
+    accounts = [account for _, account in deliveries]
+    present = conn.execute(
+        "SELECT account_id FROM subscribers WHERE account_id = ANY(%s::uuid[]) ORDER BY id FOR SHARE",
+        (accounts,),
+    ).fetchall()
+    still = {account for (account,) in present}
+    kept = [(delivery, account) for delivery, account in deliveries if account in still]
     conn.execute(
         """INSERT INTO issue_recipients (delivery_id, issue_id, account_id)
            SELECT delivery, %s, account FROM unnest(%s::uuid[], %s::uuid[]) AS batch (delivery, account)
            ON CONFLICT (delivery_id) DO NOTHING""",
-        (issue_id, [d for d, _ in deliveries], [a for _, a in deliveries]),
+        (issue_id, [d for d, _ in kept], [a for _, a in kept]),
     )
+    return still
 
 
 def record_progress(conn: psycopg.Connection, issue_id: UUID, high_water: int, requested: int) -> None:

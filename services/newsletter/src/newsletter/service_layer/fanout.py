@@ -122,10 +122,12 @@ class FanOutWorker(LeadingProducer):
                 repository.complete_issue(conn, issue.id)
                 log.info("issue %s fanned out", issue.id)
                 return
-            deliveries = [(delivery_id(issue.id, r.account_id), r.account_id) for r in recipients]
-            repository.add_recipients(conn, issue.id, deliveries)
-            self._produce(issue, mails, recipients, [delivery for delivery, _ in deliveries])
             high_water = recipients[-1].subscriber_id
+            with conn.transaction():
+                deliveries = [(delivery_id(issue.id, r.account_id), r.account_id) for r in recipients]
+                still = repository.add_recipients(conn, issue.id, deliveries)
+            recipients = [recipient for recipient in recipients if recipient.account_id in still]
+            self._produce(issue, mails, recipients, [delivery_id(issue.id, r.account_id) for r in recipients])
             repository.record_progress(conn, issue.id, high_water, len(recipients))
             REQUESTED.inc(len(recipients))
 
