@@ -46,7 +46,7 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
         raise TooLarge(f"An upload may hold at most {catalogue.settings.max_upload_bytes} bytes.")
     upload_id = uuid.uuid4()
     if OWN_FOLDER_SWEEP.due():
-        catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
+        _sweep_own_area(catalogue)
     multipart_upload_id = catalogue.uploads.create(upload_id)
     upload = Upload(
         upload_id, principal.account_id, length, metadata, multipart_upload_id=multipart_upload_id,
@@ -54,6 +54,15 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
     )  # fmt: skip
     with catalogue.pool.connection() as conn:
         return upload_store.insert_upload(conn, upload)
+
+
+def _sweep_own_area(catalogue: Catalogue) -> None:
+    """The web process's sweep, run by a creation: one that fails is logged, not the creation's answer
+    (expired uploads are refused to clients already; it runs again an interval on, as the transcoder's)."""
+    try:
+        catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
+    except (StorageUnavailable, OSError) as error:
+        log.warning("sweeping the upload area failed; trying again at the next round: %s", error)
 
 
 def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> UploadState:
