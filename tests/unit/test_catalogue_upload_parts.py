@@ -291,6 +291,20 @@ def test_a_completed_upload_stays_the_uploads_until_its_video_is_recorded(s3, lo
         pod.store_master(terminated, pod.storage, "unused")
 
 
+def test_a_completed_upload_is_written_to_as_whole_not_as_gone(s3, locks):
+    # A submission completed it, then failed: S3 forgets its parts (NoSuchUpload), its object is its
+    # bytes. A PATCH there finds no room (413, or 204 with an empty body), as HEAD says, never a 404.
+    pod = area(s3, locks)
+    upload = new_upload(pod, 4)
+    patch(pod, upload, b"data")
+    pod.store_master(upload, pod.storage, "unused")
+    with pod.writer(upload) as writer:
+        assert pod.offset(upload) == 4
+        assert append(writer, io.BytesIO(b"more").read, 0) == 0
+    assert s3.objects[pod.object_key(upload.id)][0] == b"data" and not s3.multipart
+    assert pod.tail_key(upload.id) not in s3.objects
+
+
 def test_delete_removes_every_byte_of_an_upload_no_video_was_made_of(s3, locks):
     pod = area(s3, locks)
     kept, completed, dropped = new_upload(pod, 4), new_upload(pod, 4), new_upload(pod, PART + 3)

@@ -11,6 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from catalogue.adapters.storage import StorageUnavailable
+from catalogue.adapters.upload_area import UploadArea
+from catalogue.entrypoints.app import create_app
 from catalogue.service_layer import uploads
 from catalogue.service_layer.transcoder import Transcoder
 from tests.integration.catalogue.conftest import editor
@@ -108,3 +111,37 @@ def test_the_transcoders_loop_removes_abandoned_uploads_and_keeps_the_rest(serve
 def write_bytes(path: Path) -> Path:
     path.write_bytes(b"not a video, but the sweep does not care" * 100)
     return path
+
+
+class SweepFails(UploadArea):
+    """An upload area whose sweep fails: a listing of the bucket's (S3Proxy answers one with a 500
+    while an object under it is being written), or a file gone between its listing and its stat
+    (another process sweeping the shared folder)."""
+
+    def __init__(self, root: str, error: Exception) -> None:
+        super().__init__(root)
+        self.error = error
+
+    def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
+        raise self.error
+
+
+class Due:
+    """The web process's own sweep, due now."""
+
+    def due(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    "error", [StorageUnavailable("ListMultipartUploads: 500"), FileNotFoundError("swept meanwhile")]
+)
+def test_an_upload_is_created_even_when_the_sweep_its_request_runs_fails(make_catalogue, monkeypatch, error):
+    catalogue = make_catalogue(upload_expiry_s=EXPIRY_S)
+    catalogue.uploads = SweepFails(catalogue.settings.upload_root, error)
+    monkeypatch.setattr(uploads, "OWN_FOLDER_SWEEP", Due())
+    client = create_app(catalogue).test_client()
+    created = client.post("/v1/uploads/", headers=editor() | TUS | {"Upload-Length": "8"})
+    assert created.status_code == 201, created.json
+    path = created.headers["Location"].removeprefix(catalogue.settings.public_url)
+    assert client.head(path, headers=editor() | TUS).headers["Upload-Offset"] == "0"

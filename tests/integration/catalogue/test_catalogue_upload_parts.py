@@ -24,7 +24,8 @@ from tusclient import client as tus
 from catalogue.adapters.s3 import s3_config
 from catalogue.adapters.storage import S3Storage, StorageUnavailable
 from catalogue.adapters.upload_locks import lock_key, pg_lock
-from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
+from catalogue.adapters.upload_parts import MIN_PART_BYTES, Part, S3UploadArea
+from catalogue.adapters.upload_store import Upload
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import uploads
@@ -52,13 +53,13 @@ class Pods:
 
     def request(
         self, pod: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
-    ) -> http.client.HTTPResponse:
+    ) -> "Answer":
         connection = http.client.HTTPConnection("127.0.0.1", self.ports[pod], timeout=60)
         connection.request(method, path, body=body, headers=editor() | TUS | (headers or {}))
         response = connection.getresponse()
-        response.read()
+        answer = Answer(response.status, response.headers, response.read())
         connection.close()
-        return response
+        return answer
 
     def create(self, length: int) -> str:
         created = self.request(0, "POST", "/v1/uploads/", {"Upload-Length": str(length)})
@@ -70,7 +71,7 @@ class Pods:
         assert head.status == 200, head.status
         return int(head.headers["Upload-Offset"])
 
-    def patch(self, pod: int, path: str, offset: int, data: bytes) -> http.client.HTTPResponse:
+    def patch(self, pod: int, path: str, offset: int, data: bytes) -> "Answer":
         return self.request(pod, "PATCH", path, OCTETS | {"Upload-Offset": str(offset)}, data)
 
     def multipart_upload_id(self, path: str) -> str:
@@ -95,6 +96,15 @@ class Pods:
             [item["Key"] for item in multipart if name in item["Key"]],
             [key for key in objects if name in key or multipart_upload_id in key],
         )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A process's answer, its body kept: a status that was not the one expected shows its problem."""
+
+    status: int
+    headers: http.client.HTTPMessage = dataclasses.field(repr=False)
+    body: bytes
 
 
 def upload_id(path: str) -> uuid.UUID:
@@ -223,8 +233,10 @@ def test_a_patch_cut_mid_body_keeps_what_arrived_and_the_other_process_refuses_t
         connection.sendall(head.encode() + data[:sent])
         # While process 0 writes (its lock taken, as PostgreSQL shows), process 1 refuses another writer.
         wait_for(lambda: writer_locked(pods, path), timeout=30, what="process 0's writer lock")
-        assert pods.patch(1, path, 0, data[:10]).status == 423
-        assert pods.request(1, "DELETE", path).status == 423  # nor is it terminated under the writer
+        refused = pods.patch(1, path, 0, data[:10])
+        assert refused.status == 423, refused
+        refused = pods.request(1, "DELETE", path)
+        assert refused.status == 423, refused  # nor is it terminated under the writer
     # The client gone: once process 0 has let go, both say what arrived.
     wait_for(lambda: not writer_locked(pods, path), timeout=30, what="the end of the cut request")
     assert pods.offset(0, path) == pods.offset(1, path) == sent
@@ -269,6 +281,15 @@ class DeletionFails(S3UploadArea):
         raise StorageUnavailable("the store went away")
 
 
+class PartsCannotBeListed(S3UploadArea):
+    """The bucket, which cannot list the upload's parts: S3Proxy's filesystem store answers ListParts
+    with a 500 while one of them is on its way (the file it writes it to, beside the parts, has no
+    ETag yet), what process 1 met while process 0 sent its first part (a 503 where a 423 was due)."""
+
+    def parts(self, upload: Upload) -> list[Part]:
+        raise StorageUnavailable("ListParts: 500")
+
+
 def on_the_pods_bucket(pods: Pods, make_catalogue, pool, area: type[S3UploadArea], **settings):  # type: ignore[no-untyped-def]
     """A catalogue on the pods' database and bucket, its upload area of class `area`."""
     storage = S3Storage(pods.bucket, "media", client=pods.s3.client())
@@ -307,6 +328,22 @@ def test_an_expiry_the_store_fails_keeps_the_upload_to_remove_next_time(
     working = on_the_pods_bucket(pods, make_catalogue, upload_parts_pool, S3UploadArea, upload_expiry_s=0)
     assert uploads.expire_abandoned(working) >= 1
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
+
+
+def test_a_patch_or_termination_while_another_process_writes_is_423_whatever_the_store_says(
+    pods: Pods, make_catalogue, upload_parts_pool
+):
+    path = pods.create(3 * PART)
+    listing_fails = on_the_pods_bucket(pods, make_catalogue, upload_parts_pool, PartsCannotBeListed)
+    client = create_app(listing_fails).test_client()
+    headers = editor() | TUS | OCTETS | {"Upload-Offset": "0"}
+    with pg_lock(pods.database_url)(upload_id(path)):  # another process writing
+        patched = client.patch(path, data=b"abc", headers=headers)
+        terminated = client.delete(path, headers=editor() | TUS)
+    assert (patched.status_code, terminated.status_code) == (423, 423), (patched.json, terminated.json)
+    # The writer gone, the store's failure is the answer (the offset cannot be read without the parts).
+    assert client.patch(path, data=b"abc", headers=headers).status_code == 503
+    assert pods.offset(1, path) == 0
 
 
 def test_a_long_upload_is_cut_in_parts_large_enough_for_s3s_ten_thousand(pods: Pods):

@@ -140,7 +140,13 @@ class S3UploadArea:
     @contextmanager
     def writer(self, upload: Upload) -> Iterator["PartWriter"]:
         with self.lock(upload.id):
-            writer = PartWriter(self, upload, self.durable(upload))
+            try:
+                durable = self.durable(upload)
+            except FileNotFoundError:  # or completed (S3 forgets its parts): whole, it takes no more bytes
+                if self._completed_size(upload.id) is None:
+                    raise
+                durable = Durable([], 0)
+            writer = PartWriter(self, upload, durable)
             try:
                 yield writer
                 writer.finish()  # only when the request ended well: a client gone is a normal end

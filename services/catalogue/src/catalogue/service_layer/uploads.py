@@ -46,7 +46,7 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
         raise TooLarge(f"An upload may hold at most {catalogue.settings.max_upload_bytes} bytes.")
     upload_id = uuid.uuid4()
     if OWN_FOLDER_SWEEP.due():
-        catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
+        _sweep_own_area(catalogue)
     multipart_upload_id = catalogue.uploads.create(upload_id)
     upload = Upload(
         upload_id, principal.account_id, length, metadata, multipart_upload_id=multipart_upload_id,
@@ -56,46 +56,64 @@ def create(catalogue: Catalogue, principal: Principal, length: int, metadata: st
         return upload_store.insert_upload(conn, upload)
 
 
+def _sweep_own_area(catalogue: Catalogue) -> None:
+    """The web process's sweep, run by a creation: one that fails is logged, not the creation's answer
+    (expired uploads are refused to clients already; it runs again an interval on, as the transcoder's)."""
+    try:
+        catalogue.uploads.remove_untouched(catalogue.settings.upload_expiry_s)
+    except (StorageUnavailable, OSError) as error:
+        log.warning("sweeping the upload area failed; trying again at the next round: %s", error)
+
+
 def state(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> UploadState:
     """The upload and its offset; NotFound for another editor's upload, one used or terminated."""
-    with catalogue.pool.connection() as conn:
-        upload = upload_store.find_upload(conn, upload_id)
-    if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
-        raise NotFound("There is no such upload.")
-    if expires_at(catalogue, upload) <= datetime.now(UTC):  # not swept yet, but gone all the same
-        raise NotFound("There is no such upload.")
+    upload = _found(catalogue, principal, upload_id)
     try:
         return UploadState(upload, catalogue.uploads.offset(upload))
     except FileNotFoundError:
         raise NotFound("There is no such upload.") from None
 
 
+def _found(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload:
+    """The caller's upload as its row says, its bytes not asked for; NotFound for another editor's
+    upload, one used or expired."""
+    with catalogue.pool.connection() as conn:
+        upload = upload_store.find_upload(conn, upload_id)
+    if upload is None or upload.account_id != principal.account_id or upload.video_id is not None:
+        raise NotFound("There is no such upload.")
+    if expires_at(catalogue, upload) <= datetime.now(UTC):  # not swept yet, but gone all the same
+        raise NotFound("There is no such upload.")
+    return upload
+
+
 def write(
     catalogue: Catalogue, principal: Principal, upload_id: UUID, offset: int, read: Callable[[int], bytes],
     body_length: int | None,
 ) -> UploadState:  # fmt: skip
-    """Append the request's body at `offset` (which must be the upload's); the upload and its new offset."""
-    current = state(catalogue, principal, upload_id)
-    room = current.upload.length - current.offset
-    if body_length is not None and body_length > room:
-        raise TooLarge(f"The upload is {current.upload.length} bytes long: {room} remain.")
+    """Append the request's body at `offset` (which must be the upload's); the upload and its new offset.
+    The writers' lock comes before any question to the upload area: while another request writes,
+    the answer is Locked, whatever the area would say of an upload in the middle of a write (S3Proxy
+    fails a listing of the parts while one is on its way: a 503, "try again", for a 423)."""
+    upload = _found(catalogue, principal, upload_id)
     try:
-        with catalogue.uploads.writer(current.upload) as file:
-            # Read again under the lock: another request may have written since.
-            actual = catalogue.uploads.offset(current.upload)
+        with catalogue.uploads.writer(upload) as file:
+            actual = catalogue.uploads.offset(upload)
+            room = upload.length - actual
+            if body_length is not None and body_length > room:
+                raise TooLarge(f"The upload is {upload.length} bytes long: {room} remain.")
             if offset != actual:
                 raise Conflict(f"Upload-Offset is {actual}, not {offset}.")
             try:
-                copied = append(file, read, current.upload.length - actual)
+                copied = append(file, read, room)
             except BaseException:
-                _count_kept(catalogue, current.upload, actual)
+                _count_kept(catalogue, upload, actual)
                 raise
     except UploadBusy:
         raise Locked("Another request is writing to this upload; try again when it ends.") from None
     except FileNotFoundError:  # terminated or expired meanwhile
         raise NotFound("There is no such upload.") from None
     UPLOADED_BYTES.inc(copied)
-    return UploadState(current.upload, actual + copied)
+    return UploadState(upload, actual + copied)
 
 
 def _count_kept(catalogue: Catalogue, upload: Upload, before: int) -> None:
@@ -109,10 +127,12 @@ def _count_kept(catalogue: Catalogue, upload: Upload, before: int) -> None:
 def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> None:
     """Forget the upload and its bytes; Locked while a request writes to it (in a bucket, a part it sent
     after the multipart upload was aborted would be kept by some stores). The row goes only with its
-    bytes: when the store fails, the upload is still there to terminate again."""
-    current = state(catalogue, principal, upload_id)
+    bytes: when the store fails, the upload is still there to terminate again. As for a write, the
+    lock comes before any question to the upload area."""
+    upload = _found(catalogue, principal, upload_id)
     try:
-        with catalogue.uploads.locked(current.upload):
+        with catalogue.uploads.locked(upload):
+            catalogue.uploads.offset(upload)  # its bytes gone already (FileNotFoundError): 404, as HEAD says
             with catalogue.pool.connection() as conn, conn.transaction():
                 if not upload_store.delete_upload(conn, upload_id):
                     raise NotFound("There is no such upload.")  # a video was made of it meanwhile
