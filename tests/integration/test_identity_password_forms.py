@@ -118,7 +118,7 @@ def test_a_login_that_ends_with_the_challenge_renews_the_hash_too(
     make_identity, identity_pool, unique_email, clock
 ):
     identity, client = identity_on(make_identity, clock)
-    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email, COMPOSED), clock)
+    secret, _ = enrol(client, sign_up(client, identity_pool, unique_email, COMPOSED), clock, COMPOSED)
     plant_legacy_hash(identity, identity_pool, unique_email, DECOMPOSED)
     refused = login(client, unique_email, DECOMPOSED)
     assert refused.status_code == 401 and refused.json["type"].endswith("mfa-required"), refused.json

@@ -18,7 +18,7 @@ from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import audit_log, staff
 from identity.settings import RateLimits
-from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, sign_up
+from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, reset_password, sign_up
 from tests.support.outbox import outbox_events, outbox_records
 
 
@@ -33,9 +33,9 @@ def login(client, email, **extra):
     return client.post("/v1/sessions", json={"email": email, "password": PASSWORD, **extra})
 
 
-def enrol(client, token, clock):
-    """Enrol TOTP on the token's account; its secret and recovery codes."""
-    started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
+def enrol(client, token, clock, password=PASSWORD):
+    """Enrol TOTP on the token's account (whose password it is); its secret and recovery codes."""
+    started = client.post("/v1/accounts/me/totp", json={"password": password}, headers=bearer(token))
     assert started.status_code == 201, started.json
     secret = started.json["secret"]
     confirmed = client.post(
@@ -573,3 +573,32 @@ def test_a_support_resend_within_the_codes_cooldown_sends_nothing_and_the_trail_
     support_id = claims(support["Authorization"].split()[1])["sub"]
     outcomes = [(r["data"]["action"], r["data"]["outcome"]) for r in audit_records(identity_pool, support_id)]
     assert outcomes == [("account.code-resent", "unchanged")]
+
+
+@pytest.mark.parametrize("change", ["role revoked", "password reset"])
+def test_a_change_in_the_second_a_token_was_issued_ends_it_in_every_service(
+    client, identity, identity_pool, unique_email, change
+):
+    """A token issued in the second of a grant carries the next second as its `iat` (never before the
+    change: migration 002); a revocation or a reset in that same second ended tokens "issued before"
+    that same next second, and the other services, which know no session but that time, kept the
+    token. Here the grant's second is made to last: its time is a minute on."""
+    token = sign_up(client, identity_pool, unique_email)
+    account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
+    staff.grant(identity, unique_email, Role.SUPPORT)
+    with identity_pool.connection() as conn:
+        conn.execute(
+            "UPDATE accounts SET roles_changed_at = roles_changed_at + interval '1 minute' WHERE id = %s",
+            (account_id,),
+        )
+    issued = claims(login(client, unique_email).json["access_token"])["iat"]
+    if change == "role revoked":
+        staff.revoke(identity, unique_email, Role.SUPPORT)
+    else:
+        reset_password(client, identity_pool, unique_email)
+    [ended] = [
+        event["data"] for event in account_events(identity_pool, account_id)
+        if event["type"] in ("StaffRoleRevoked", "PasswordReset")
+    ]  # fmt: skip
+    ended_before = datetime.fromisoformat(ended.get("changed_at") or ended["reset_at"])
+    assert ended_before > datetime.fromtimestamp(issued, UTC), "the services' rule: revoked if issued before"

@@ -32,6 +32,15 @@ class Account:
         return max(changes, default=None)
 
 
+# From when the account's sessions stand, after a password reset or a role change (migration 002): the
+# next whole second, and past every token issued before, which may carry an earlier change's next second
+# as its `iat` (tokens.issued_at_for: a login in the second of a change). So N changes in one second put
+# the next tokens' `iat` N seconds ahead, which every check allows up to its 30 s of clock skew. In an
+# UPDATE of `accounts`.
+SESSIONS_END = (
+    "greatest(date_trunc('second', now()), password_reset_at, roles_changed_at) + interval '1 second'"
+)
+
 ACCOUNT_COLUMNS = (
     "id, email, password_hash, password_changed_at, created_at, verified_at, password_reset_at, locale,"
     " roles_changed_at"

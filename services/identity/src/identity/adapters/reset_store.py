@@ -6,19 +6,20 @@ from uuid import UUID
 
 import psycopg
 
+from identity.adapters.account_store import SESSIONS_END
+
 
 def reset_password(
     conn: psycopg.Connection, account_id: UUID, password_hash: str
 ) -> tuple[datetime, str | None]:
-    """Store the new password; return the reset time, rounded up to a whole second (migration 002),
-    and the path the reset was asked from."""
+    """Store the new password; return the reset time, a whole second after every token issued before
+    (account_store.SESSIONS_END), and the path the reset was asked from."""
     before = conn.execute("SELECT reset_return_to FROM accounts WHERE id = %s", (account_id,)).fetchone()
     row = conn.execute(
-        """UPDATE accounts
-           SET password_hash = %s, password_changed_at = now(),
-               password_reset_at = date_trunc('second', now()) + interval '1 second',
-               reset_return_to = NULL
-           WHERE id = %s RETURNING password_reset_at""",
+        f"""UPDATE accounts
+            SET password_hash = %s, password_changed_at = now(), password_reset_at = {SESSIONS_END},
+                reset_return_to = NULL
+            WHERE id = %s RETURNING password_reset_at""",
         (password_hash, account_id),
     ).fetchone()
     assert row is not None and before is not None

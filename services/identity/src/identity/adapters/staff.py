@@ -7,6 +7,8 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import class_row
 
+from identity.adapters.account_store import SESSIONS_END
+
 ADMINS_LOCK = 0x61646D6E  # serialises the revocations of the admin role (sole_admin)
 
 
@@ -60,14 +62,13 @@ def sole_admin(conn: psycopg.Connection, account_id: UUID) -> bool:
 
 
 def mark_roles_changed(conn: psycopg.Connection, account_id: UUID) -> datetime:
-    """End the account's sessions: tokens issued before the returned time (the next whole second,
-    as migration 002 explains for resets) no longer count, here or in any service."""
+    """End the account's sessions: tokens issued before the returned time (a whole second after every
+    token issued so far: account_store.SESSIONS_END) no longer count, here or in any service."""
     conn.execute(
         "UPDATE sessions SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL", (account_id,)
     )
     row = conn.execute(
-        """UPDATE accounts SET roles_changed_at = date_trunc('second', now()) + interval '1 second'
-           WHERE id = %s RETURNING roles_changed_at""",
+        f"UPDATE accounts SET roles_changed_at = {SESSIONS_END} WHERE id = %s RETURNING roles_changed_at",
         (account_id,),
     ).fetchone()
     assert row is not None
