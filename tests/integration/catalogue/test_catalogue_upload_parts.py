@@ -330,17 +330,20 @@ def test_an_expiry_the_store_fails_keeps_the_upload_to_remove_next_time(
     assert pods.leftovers(path, multipart_upload_id) == ([], [])
 
 
-def test_a_patch_or_termination_while_another_process_writes_is_423_whatever_the_store_says(
+def test_a_patch_termination_or_submission_while_another_process_writes_is_423_whatever_the_store_says(
     pods: Pods, make_catalogue, upload_parts_pool
 ):
     path = pods.create(3 * PART)
     listing_fails = on_the_pods_bucket(pods, make_catalogue, upload_parts_pool, PartsCannotBeListed)
     client = create_app(listing_fails).test_client()
     headers = editor() | TUS | OCTETS | {"Upload-Offset": "0"}
+    video = {"upload_url": f"{listing_fails.settings.public_url}{path}", "title": {"en": unique_word()}}
     with pg_lock(pods.database_url)(upload_id(path)):  # another process writing
         patched = client.patch(path, data=b"abc", headers=headers)
         terminated = client.delete(path, headers=editor() | TUS)
-    assert (patched.status_code, terminated.status_code) == (423, 423), (patched.json, terminated.json)
+        submitted = client.post("/v1/videos", json=video, headers=editor())
+    answers = (patched, terminated, submitted)
+    assert [answer.status_code for answer in answers] == [423] * 3, [answer.json for answer in answers]
     # The writer gone, the store's failure is the answer (the offset cannot be read without the parts).
     assert client.patch(path, data=b"abc", headers=headers).status_code == 503
     assert pods.offset(1, path) == 0

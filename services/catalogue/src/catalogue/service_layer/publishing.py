@@ -50,7 +50,7 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
     Writers and the upload's row are locked first; a video that cannot be recorded undoes the master,
     and the upload stays as it was, to submit again. An upload the editor made into a video already
     (a form sent twice, or again after a timeout) answers that video, as the first submission did."""
-    upload = _finished_upload(catalogue, principal, submission.upload_id)
+    upload = _own_upload(catalogue, principal, submission.upload_id)
     if upload.video_id is not None:
         with catalogue.pool.connection() as conn:
             made = video_store.find_video(conn, upload.video_id)
@@ -58,7 +58,8 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
             raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
         return made
     try:
-        with catalogue.uploads.locked(upload):
+        with catalogue.uploads.locked(upload):  # before any question to the store, as a write
+            _check_whole(catalogue, upload)
             video = _make_video(catalogue, principal, submission, upload)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
@@ -68,8 +69,8 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
     return video
 
 
-def _finished_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload:
-    """The caller's upload, unexpired and whole, or made into a video already; InvalidIngest otherwise."""
+def _own_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload:
+    """The caller's upload, unexpired, or made into a video already; InvalidIngest otherwise."""
     with catalogue.pool.connection() as conn:
         upload = upload_store.find_upload(conn, upload_id)
     if upload is not None and upload.account_id == principal.account_id and upload.video_id is not None:
@@ -80,6 +81,12 @@ def _finished_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID
         or uploads.expires_at(catalogue, upload) <= datetime.now(UTC)
     ):
         raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
+    return upload
+
+
+def _check_whole(catalogue: Catalogue, upload: Upload) -> None:
+    """InvalidIngest unless every byte of the upload has arrived (asked under the writers' lock: S3Proxy
+    fails a listing of the parts while one is on its way)."""
     try:
         received = catalogue.uploads.offset(upload)
     except FileNotFoundError:
@@ -88,7 +95,6 @@ def _finished_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID
         raise InvalidIngest(
             "The upload is not finished.", {"upload_url": [f"{received} of {upload.length} bytes received."]}
         )
-    return upload
 
 
 def _make_video(catalogue: Catalogue, principal: Principal, submission: Submission, upload: Upload) -> Video:
