@@ -149,8 +149,11 @@ PROBLEM_BLOCK = """\
 # nginx keeps the catalogue's Content-Type, Content-Disposition, Cache-Control and Accept-Ranges, but
 # drops its other headers: the ETag must be the catalogue's (the file's SHA-256), not nginx's
 # modification-time one, Repr-Digest (RFC 9530, the stored SHA-256) must reach the client, and so must
-# Vary: Authorization on previews and images (what a shared cache may keep depends on it). A file the
-# catalogue lists but the volume has lost is the catalogue's own answer to it, a 503 problem, not a 404.
+# Vary: Authorization on previews and images (what a shared cache may keep depends on it), and the
+# catalogue's X-Content-Type-Options and Content-Security-Policy (a file is never sniffed into a page, and
+# one opened as a page is sandboxed). An add_header here hides the server's: {hsts} is HSTS again under
+# TLS. A file the catalogue lists but the volume has lost is the catalogue's own answer to it, a 503
+# problem, not a 404.
 MEDIA_BLOCK = """\
         location {x_accel}/ {{
             internal;
@@ -159,7 +162,9 @@ MEDIA_BLOCK = """\
             add_header ETag $upstream_http_etag;
             add_header Repr-Digest $upstream_http_repr_digest;
             add_header Vary $upstream_http_vary;
-            error_page 403 404 = @file-unavailable;
+            add_header X-Content-Type-Options $upstream_http_x_content_type_options;
+            add_header Content-Security-Policy $upstream_http_content_security_policy;
+{hsts}            error_page 403 404 = @file-unavailable;
         }}
         location @file-unavailable {{
             default_type application/problem+json;

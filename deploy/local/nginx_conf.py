@@ -124,11 +124,17 @@ NOT_FOUND = problem(
 )
 
 
-def catalogue_locations(upstream: str, media_root: Path | None, uploads: bool) -> str:
+def catalogue_locations(upstream: str, media_root: Path | None, uploads: bool, hsts: str = "") -> str:
     """Its files from `media_root` (X-Accel-Redirect), and its tus uploads streamed through: both
-    where the files are (`--media`), the uploads alone at the edge (`--uploads`)."""
+    where the files are (`--media`), the uploads alone at the edge (`--uploads`). `hsts` is the
+    server's HSTS line under TLS, said again in the files' location (its own add_header hides it)."""
     files = (
-        MEDIA_BLOCK.format(x_accel=X_ACCEL_PREFIX, root=media_root, file_unavailable=FILE_UNAVAILABLE)
+        MEDIA_BLOCK.format(
+            x_accel=X_ACCEL_PREFIX,
+            root=media_root,
+            file_unavailable=FILE_UNAVAILABLE,
+            hsts=hsts.replace("        ", "            ", 1),
+        )
         if media_root
         else ""
     )
@@ -166,7 +172,9 @@ def render(
             upstream=upstream,
             not_found=NOT_FOUND,
             problems="" if public in html else problems,
-            media=catalogue_locations(upstream, media_roots.get(public), public in uploads),
+            media=catalogue_locations(
+                upstream, media_roots.get(public), public in uploads, HSTS if certificate else ""
+            ),
         )
         for public, upstream in routes
     )

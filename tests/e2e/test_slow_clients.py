@@ -133,6 +133,9 @@ def test_nginx_sends_the_catalogues_files_ranges_included(fronted: Fronted) -> N
     assert (status, body) == (206, fronted.content[100:200])
     assert headers["Content-Range"] == f"bytes 100-199/{len(fronted.content)}"
     assert headers["Repr-Digest"] == repr_digest("0" * 64)  # of the whole file, on a range too
+    # Never sniffed, never run as a page of the catalogue's address: the catalogue's word, kept by nginx.
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'; sandbox"
     # Behind it, the catalogue checked the link and answered with the redirect alone.
     status, headers, body = fetch(fronted.catalogue_internal_url + fronted.link)
     assert headers["X-Accel-Redirect"] == "/protected-media/big.mxf" and body == b""

@@ -114,12 +114,24 @@ def test_the_message_has_both_parts_and_every_header():
 
 
 @pytest.mark.parametrize(
-    ("recipient", "headers"),
-    [("ana@example.org\r\nBcc: x@example.org", {}), ("ana@example.org", {"X-A": "b\r\nBcc: x@example.org"})],
+    ("recipient", "headers", "subject"),
+    [
+        ("ana@example.org\r\nBcc: x@example.org", {}, "s"),
+        ("ana@example.org", {"X-A": "b\r\nBcc: x@example.org"}, "s"),
+        ("ana@example.org", {}, "An issue\nBcc: x@example.org"),
+        ("ana@example.org", {}, "Un numéro\rBcc: x@example.org"),
+    ],
 )
-def test_header_injection_is_refused(recipient, headers):
+def test_header_injection_is_refused(recipient, headers, subject):
     with pytest.raises(ValueError):
-        build_message(ENVELOPE, recipient, Content("s", "t", "h"), event_id="e", extra_headers=headers)
+        build_message(ENVELOPE, recipient, Content(subject, "t", "h"), event_id="e", extra_headers=headers)
+
+
+def test_every_mail_says_it_is_sent_by_a_machine_so_no_responder_answers_it():
+    """RFC 3834: vacation and other automatic replies are not sent to an `auto-generated` mail, which
+    would otherwise come back to the Reply-To address (or be read as a bounce)."""
+    outgoing = build_message(ENVELOPE, "ana@example.org", Content("s", "t", "h"), event_id="e")
+    assert parsed(outgoing.raw)["Auto-Submitted"] == "auto-generated"
 
 
 @pytest.mark.parametrize(

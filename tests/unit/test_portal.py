@@ -366,7 +366,7 @@ def test_the_language_switch_never_follows_a_tab_to_another_host(client):
 OPERATIONS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
-def test_every_page_forbids_framing_sniffing_and_leaking_its_address(client):
+def test_every_page_forbids_framing_sniffing_leaking_its_address_and_its_opener(client):
     app = client.application
     paths = [
         re.sub(r"<[^>]+>", "x", rule.rule)
@@ -382,6 +382,9 @@ def test_every_page_forbids_framing_sniffing_and_leaking_its_address(client):
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], page.request.path
         assert page.headers["X-Content-Type-Options"] == "nosniff"
         assert page.headers["Referrer-Policy"] in ("same-origin", "no-referrer", "strict-origin")
+        # A site that opened the portal (window.open) keeps no handle on it: it cannot count its frames,
+        # see when it closes or navigate it elsewhere (a console tab to a look-alike login page).
+        assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
 def test_a_services_wording_becomes_the_fields_plain_message_in_the_pages_language():

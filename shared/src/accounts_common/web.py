@@ -29,6 +29,14 @@ from accounts_common.textfields import Mailbox
 
 log = logging.getLogger(__name__)
 
+# Every answer of an API: its type is never sniffed (a stored file served as an image stays one), and it
+# is never a page that runs, loads anything or is framed, should a browser open it. The portal's pages
+# set their own policy first (their after_request runs before this one).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
+}
+
 
 class ProblemApi(flask_smorest.Api):
     """flask-smorest's Api answering, and documenting, every HTTP error as application/problem+json."""
@@ -104,8 +112,19 @@ def create_api_app(
     install_request_metrics(app)
     install_input_guard(app)
     install_cache_control(app)
+    install_security_headers(app)
     app.extensions["problem_api"] = api
     return app
+
+
+def install_security_headers(app: Flask) -> None:
+    """SECURITY_HEADERS on every answer that has not set its own."""
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 def create_database_app(

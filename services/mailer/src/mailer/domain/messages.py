@@ -113,6 +113,8 @@ def build_message(
         "Date": formatdate(localtime=False, usegmt=True),
         "Message-ID": message_id,
         EVENT_ID_HEADER: event_id,
+        # RFC 3834: sent by a machine, so vacation and other responders do not answer it.
+        "Auto-Submitted": "auto-generated",
         **{name: _header(value) for name, value in (extra_headers or {}).items()},
         "MIME-Version": "1.0",
         "Content-Type": f'multipart/alternative; boundary="{boundary}"',

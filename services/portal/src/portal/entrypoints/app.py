@@ -173,6 +173,8 @@ def install_page_context(app: Flask) -> None:
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # A page of another site that opened this one keeps no handle on it (nor this one on it).
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if access_token() is not None or request.method == "POST" or FLOWS_UNDER_WAY & session.keys():
             response.headers.setdefault("Cache-Control", "no-store")
         return response
