@@ -233,7 +233,8 @@ def test_an_account_erased_while_its_batch_goes_out_is_neither_kept_among_the_re
     assert kept in requested and erased not in requested
     with psycopg.connect(newsletter_db) as conn:
         recorded = conn.execute(
-            "SELECT account_id::text FROM issue_recipients WHERE issue_id = %s AND account_id = ANY(%s::uuid[])",
+            """SELECT account_id::text FROM issue_recipients
+               WHERE issue_id = %s AND account_id = ANY(%s::uuid[])""",
             (issue, [erased, kept]),
         ).fetchall()
     assert recorded == [(kept,)]
