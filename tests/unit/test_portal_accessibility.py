@@ -1,0 +1,24 @@
+"""What axe cannot tell of the portal's pages (WCAG 2.2 AA), read in their markup and stylesheet: what
+a screen reader announces and when, what each page's title says, and how the CSS lays pages out."""
+
+import re
+
+from tests.unit.test_portal import UPLOAD, EditorIdentity, SentIssue, staff_client
+
+
+def tag(page: str, pattern: str) -> str:
+    """The first opening tag of `page` matching `pattern` (a regular expression of its start)."""
+    found = re.search(pattern + r"[^>]*>", page)
+    assert found, f"no tag {pattern} in the page"
+    return found.group(0)
+
+
+def test_the_live_preview_is_not_read_aloud_each_time_the_editor_stops_typing():
+    """The preview is the whole mail in both languages, redrawn 400 ms after each pause in typing: as
+    a live region, a screen reader would read all of it again over the editor's typing. The editor
+    reads it when they choose, under its heading."""
+    client = staff_client(EditorIdentity(), issues=SentIssue())
+    for path in ("/console/newsletter/new", f"/console/newsletter/{UPLOAD}"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "aria-live" not in tag(page.text, r'<div id="issue-preview"')
