@@ -6,6 +6,12 @@ import re
 from tests.unit.test_portal import UPLOAD, EditorIdentity, SentIssue, staff_client
 
 
+def title_of(page: str) -> str:
+    found = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert found, "the page has no title"
+    return found.group(1)
+
+
 def tag(page: str, pattern: str) -> str:
     """The first opening tag of `page` matching `pattern` (a regular expression of its start)."""
     found = re.search(pattern + r"[^>]*>", page)
@@ -22,3 +28,15 @@ def test_the_live_preview_is_not_read_aloud_each_time_the_editor_stops_typing():
         page = client.get(path)
         assert page.status_code == 200
         assert "aria-live" not in tag(page.text, r'<div id="issue-preview"')
+
+
+class WithoutSecondFactor(EditorIdentity):
+    def me(self, token: str) -> dict[str, object]:
+        return {**super().me(token), "second_factor": False}
+
+
+def test_the_console_refused_for_want_of_a_second_factor_is_not_titled_console():
+    """The title is the first thing a screen reader says of a page: "Console" would say one is in."""
+    refused = staff_client(WithoutSecondFactor()).get("/console")
+    assert refused.status_code == 403
+    assert title_of(refused.text).startswith("Error: Log in with your second factor — ")
