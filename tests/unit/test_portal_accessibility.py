@@ -2,8 +2,21 @@
 a screen reader announces and when, what each page's title says, and how the CSS lays pages out."""
 
 import re
+from typing import Any
 
-from tests.unit.test_portal import UPLOAD, EditorIdentity, SentIssue, staff_client
+import pytest
+
+from portal.adapters.http import ApiError
+from tests.unit.test_portal import (
+    UPLOAD,
+    EditorIdentity,
+    FakeCatalogue,
+    SentIssue,
+    portal_client,
+    staff_client,
+)
+from tests.unit.test_portal_console_audit import LongTrail
+from tests.unit.test_portal_console_videos import CatalogueDown
 
 
 def title_of(page: str) -> str:
@@ -40,3 +53,44 @@ def test_the_console_refused_for_want_of_a_second_factor_is_not_titled_console()
     refused = staff_client(WithoutSecondFactor()).get("/console")
     assert refused.status_code == 403
     assert title_of(refused.text).startswith("Error: Log in with your second factor — ")
+
+
+@pytest.mark.parametrize(
+    ("fakes", "path", "status"),
+    [
+        ({}, "/", 200),  # the catalogue does not answer
+        ({"catalogue": FakeCatalogue()}, "/?page=10001", 404),
+        ({"catalogue": FakeCatalogue()}, "/?q=%E2%80%AE", 400),
+        ({}, f"/videos/{UPLOAD}", 200),
+    ],
+)
+def test_a_video_page_that_could_not_be_shown_is_titled_an_error(fakes, path, status):
+    page = portal_client(fakes=fakes).get(path)
+    assert page.status_code == status
+    assert title_of(page.text).startswith("Error: ")
+    assert not title_of(portal_client(fakes={"catalogue": FakeCatalogue()}).get("/").text).startswith("Error")
+
+
+class EditorAndAdmin:
+    def me(self, token: str) -> dict[str, object]:
+        roles = ["newsletter-editor", "catalogue-editor", "admin"]
+        return {"email": "editor@example.org", "roles": roles, "second_factor": True}
+
+
+class NoSuchPage(SentIssue):
+    def list(self, token: str, page: int = 1) -> dict[str, object]:
+        raise ApiError(422, "validation-error", errors={"page": ["Must be between 1 and 10000."]})
+
+
+@pytest.mark.parametrize(
+    ("fakes", "path", "status"),
+    [
+        ({"editor": CatalogueDown()}, "/console/videos", 503),
+        ({"issues": NoSuchPage()}, "/console/newsletter?page=10001", 404),
+        ({"staff": LongTrail()}, "/console/audit?page=4", 404),
+    ],
+)
+def test_a_console_list_that_could_not_be_shown_is_titled_an_error(fakes: dict[str, Any], path, status):
+    page = staff_client(EditorAndAdmin(), **fakes).get(path)
+    assert page.status_code == status
+    assert title_of(page.text).startswith("Error: ")
