@@ -8,6 +8,7 @@ import pytest
 
 from portal.adapters.http import ApiError
 from tests.unit.test_portal import (
+    SOURCE,
     UPLOAD,
     EditorIdentity,
     FakeCatalogue,
@@ -17,6 +18,8 @@ from tests.unit.test_portal import (
 )
 from tests.unit.test_portal_console_audit import LongTrail
 from tests.unit.test_portal_console_videos import CatalogueDown
+
+STYLESHEET = (SOURCE / "static/portal.css").read_text(encoding="utf-8")
 
 
 def title_of(page: str) -> str:
@@ -94,3 +97,24 @@ def test_a_console_list_that_could_not_be_shown_is_titled_an_error(fakes: dict[s
     page = staff_client(EditorAndAdmin(), **fakes).get(path)
     assert page.status_code == status
     assert title_of(page.text).startswith("Error: ")
+
+
+def declarations(selector: str) -> str:
+    """The declarations of the stylesheet's rules that name `selector` on its own, one after another."""
+    found = []
+    for selectors, body in re.findall(
+        r"([^{}]+)\{([^{}]*)\}", re.sub(r"/\*.*?\*/", "", STYLESHEET, flags=re.S)
+    ):
+        if selector in (part.strip() for part in selectors.split(",")):
+            found.append(body)
+    return ";".join(found)
+
+
+def test_the_header_language_switch_is_not_laid_out_as_the_editors_language_columns():
+    """The switch's two buttons side by side, small: not stretched each to a column of 18rem (the
+    whole width of a phone), as the console's English and French editors are."""
+    page = portal_client(fakes={"catalogue": FakeCatalogue()}).get("/").text
+    switch = tag(page, r'<form method="post" action="/language"')
+    classes = re.search(r'class="([^"]+)"', switch).group(1).split()  # type: ignore[union-attr]
+    for name in classes:
+        assert "grid" not in declarations("." + name), name
