@@ -297,8 +297,10 @@ window.addEventListener("pageshow", (event) => {
 });
 
 document.addEventListener("DOMContentLoaded", () => {
-  // After a refused form, start where the first error is: its field, else the message of the form.
-  (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary]"))?.focus();
+  // After a refused form, start where the first error is: its field, else the message of the form. A
+  // button that asks first reloads the page with its question, maybe at its foot: start there.
+  (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary], [data-confirm-prompt]"))
+    ?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("form[data-send-once]").forEach(sendOnce);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
