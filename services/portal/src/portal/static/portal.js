@@ -86,6 +86,9 @@ function watchUpload(field) {
   const target = document.getElementById("upload");
   const csrf = field.closest("form").querySelector("input[name=csrf_token]").value;
   const say = (text) => { status.textContent = text; };
+  // The status is a live region: each text put there is read aloud. The bar follows every byte; the
+  // text says the progress by tens, not at every percent all along an upload of minutes.
+  const PROGRESS_STEP = 10;
   let current = null;
   input.addEventListener("change", async () => {
     current?.abort();  // not terminated: chosen again, it resumes
@@ -93,6 +96,7 @@ function watchUpload(field) {
     target.value = "";
     bar.value = 0;
     say("");
+    let saidStep = null;
     const file = input.files[0];
     if (!file) {
       return;
@@ -107,7 +111,11 @@ function watchUpload(field) {
       onProgress: (sent, total) => {
         const percent = total ? Math.floor((sent / total) * 100) : 0;
         bar.value = percent;
-        say(field.dataset.textUploading.replace("{percent}", percent));
+        const step = Math.floor(percent / PROGRESS_STEP) * PROGRESS_STEP;
+        if (step !== saidStep) {
+          saidStep = step;
+          say(field.dataset.textUploading.replace("{percent}", step));
+        }
       },
       onShouldRetry: (error) => {
         // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock. A full
@@ -116,6 +124,7 @@ function watchUpload(field) {
         const retry = code < 400 || code >= 500 || code === 409 || code === 423;
         if (retry) {
           say(code === 507 ? field.dataset.textDiskFull : field.dataset.textRetrying);
+          saidStep = null;  // once it resumes, the progress is said again
         }
         return retry;
       },
