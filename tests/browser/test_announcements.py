@@ -6,7 +6,8 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Route, expect
 
-from tests.unit.test_portal import SOURCE, EditorIdentity, staff_client
+from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
+from tests.unit.test_portal_odd_input import Editor
 
 ORIGIN = "http://portal.test"
 UPLOADED = "Uploaded. Now give the video its titles and create it."
@@ -29,19 +30,19 @@ class NoVideos:
         return {"items": [], "total": 0, "page": page, "per_page": 50}
 
 
-def serve_the_videos_page(context: BrowserContext) -> None:
-    page = staff_client(EditorIdentity(), editor=NoVideos()).get("/console/videos")
-    assert page.status_code == 200
-    files = {
-        "/console/videos": (page.text, "text/html"),
-        "/static/portal.js": ((SOURCE / "static/portal.js").read_text(encoding="utf-8"), "text/javascript"),
-        "/static/vendor/tus.min.js": (FAKE_TUS, "text/javascript"),
-    }
+def serve(context: BrowserContext, client: Any, replaced: dict[str, str] | None = None) -> None:
+    """The browser's requests to ORIGIN answered by the portal's test `client` (its session, its
+    cookies), but the scripts of `replaced` (path: JavaScript)."""
 
     def answer(route: Route) -> None:
-        path = route.request.url.removeprefix(ORIGIN).split("?", 1)[0]
-        body, content_type = files.get(path, ("", "text/plain"))
-        route.fulfill(status=200 if path in files else 404, body=body, content_type=content_type)
+        request = route.request
+        path = request.url.removeprefix(ORIGIN)
+        if path.split("?", 1)[0] in (replaced or {}):
+            route.fulfill(body=(replaced or {})[path.split("?", 1)[0]], content_type="text/javascript")
+            return
+        headers = {"Content-Type": request.headers.get("content-type", "")}
+        response = client.open(path, method=request.method, data=request.post_data_buffer, headers=headers)
+        route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.data)
 
     context.route(ORIGIN + "/**", answer)
 
@@ -49,7 +50,7 @@ def serve_the_videos_page(context: BrowserContext) -> None:
 def test_an_uploads_progress_is_announced_by_tens_not_at_every_percent(context: BrowserContext):
     """#upload-status is a polite live region: each text put there is read aloud. At every percent an
     upload of a few minutes would talk all along, over the titles the editor types meanwhile."""
-    serve_the_videos_page(context)
+    serve(context, staff_client(EditorIdentity(), editor=NoVideos()), {"/static/vendor/tus.min.js": FAKE_TUS})
     page = context.new_page()
     page.goto(ORIGIN + "/console/videos")
     page.evaluate(
@@ -64,3 +65,19 @@ def test_an_uploads_progress_is_announced_by_tens_not_at_every_percent(context: 
     assert said[-1] == UPLOADED
     assert said[:-1] == [f"Uploading: {percent} %" for percent in range(0, 100, 10)] + ["Uploading: 100 %"]
     assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
+
+
+def test_the_message_of_a_done_action_takes_the_focus_on_the_page_it_leads_to(context: BrowserContext):
+    """A flashed message is in the page as it loads (after the redirect of a form that worked): a screen
+    reader announces a live region's changes, not always one there from the start. Focused, it is read."""
+    serve(context, staff_client(EditorIdentity(), editor=Editor()))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/videos/{UPLOAD}")
+    page.get_by_role("button", name="Save the texts").click()
+    expect(page.get_by_role("status")).to_have_text("The video's texts are saved.")
+    expect(page.get_by_role("status")).to_be_focused()
+    # The login page's reason, after the redirect of a session that ended, likewise.
+    context.unroute(ORIGIN + "/**")
+    serve(context, portal_client())
+    page.goto(f"{ORIGIN}/login?reason=expired")
+    expect(page.get_by_role("status")).to_be_focused()

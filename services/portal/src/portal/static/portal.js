@@ -307,9 +307,12 @@ window.addEventListener("pageshow", (event) => {
 
 document.addEventListener("DOMContentLoaded", () => {
   // After a refused form, start where the first error is: its field, else the message of the form. A
-  // button that asks first reloads the page with its question, maybe at its foot: start there.
-  (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary], [data-confirm-prompt]"))
-    ?.focus();
+  // button that asks first reloads the page with its question, maybe at its foot: start there. After a
+  // form that worked, at the message of what it did: in the page as it loads, a screen reader may not
+  // announce it as a live region.
+  (document.querySelector("[aria-invalid=true]")
+    ?? document.querySelector("[data-error-summary], [data-confirm-prompt]")
+    ?? document.querySelector("[data-flash]"))?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("form[data-send-once]").forEach(sendOnce);
   document.querySelectorAll("[data-resend]").forEach(watchResend);
