@@ -118,3 +118,39 @@ def test_the_header_language_switch_is_not_laid_out_as_the_editors_language_colu
     classes = re.search(r'class="([^"]+)"', switch).group(1).split()  # type: ignore[union-attr]
     for name in classes:
         assert "grid" not in declarations("." + name), name
+
+
+ENGLISH_ONLY = {"en": "Exercise", "fr": ""}
+
+
+class EnglishOnlyVideo:
+    VIDEO: dict[str, Any] = {"id": UPLOAD, "status": "ready", "title": ENGLISH_ONLY,
+                             "description": ENGLISH_ONLY, "renditions": [], "published_at": None,
+                             "deletable": True, "texts_version": 1}  # fmt: skip
+
+    def videos(self, token: str, page: int = 1) -> dict[str, Any]:
+        return {"items": [self.VIDEO], "total": 1, "page": page, "per_page": 50}
+
+    def video(self, token: str, video_id: str, *_: Any, **__: Any) -> dict[str, Any]:
+        return self.VIDEO
+
+
+class EnglishOnlyIssue(SentIssue):
+    ISSUE = {**SentIssue.ISSUE, "subject": {"en": "Exercise"}, "body": {"en": "Text"}}
+
+
+@pytest.mark.parametrize(
+    ("fakes", "path"),
+    [
+        ({"editor": EnglishOnlyVideo()}, "/console/videos"),
+        ({"editor": EnglishOnlyVideo()}, f"/console/videos/{UPLOAD}"),
+        ({"issues": EnglishOnlyIssue()}, "/console/newsletter"),
+    ],
+)
+def test_a_text_shown_in_the_other_language_for_want_of_one_in_the_pages_is_marked_so(fakes, path):
+    """WCAG 3.1.2: an English title on a French page, read with the French voice, is hard to follow."""
+    page = staff_client(EditorIdentity(), **fakes).get(path, headers={"Accept-Language": "fr"})
+    assert page.status_code == 200
+    assert '<span lang="en">Exercise</span>' in page.text
+    english = staff_client(EditorIdentity(), **fakes).get(path, headers={"Accept-Language": "en"})
+    assert "Exercise" in english.text and 'lang="en">Exercise' not in english.text
