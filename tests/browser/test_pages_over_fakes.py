@@ -1,13 +1,15 @@
-"""What the console's script says to a screen reader while it works, in Chromium, on the page as the
-portal renders it with fakes of the services behind it (no stack: tests/unit's test client serves it),
-and tus-js-client replaced by a fake that reports an upload's progress as fast as it can."""
+"""The portal's pages in Chromium as the portal renders them over fakes of the services (no stack:
+tests/unit's test client answers the browser's requests): what their scripts say to a screen reader and
+where they put the focus, and how the pages reflow on a narrow screen. tus-js-client is replaced by a
+fake that reports an upload's progress as fast as it can."""
 
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Route, expect
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
-from tests.unit.test_portal_odd_input import Editor
+from tests.unit.test_portal_odd_input import Editor, Identity, Mailer
 
 ORIGIN = "http://portal.test"
 UPLOADED = "Uploaded. Now give the video its titles and create it."
@@ -81,3 +83,23 @@ def test_the_message_of_a_done_action_takes_the_focus_on_the_page_it_leads_to(co
     serve(context, portal_client())
     page.goto(f"{ORIGIN}/login?reason=expired")
     expect(page.get_by_role("status")).to_be_focused()
+
+
+TEXT_SPACING = """* { line-height: 1.5 !important; letter-spacing: .12em !important; }
+* { word-spacing: .16em !important; } p { margin-bottom: 2em !important; }"""
+
+
+@pytest.mark.parametrize("path", ["/console/deliveries?email=a@example.org", "/console/videos"])
+def test_a_console_page_fits_a_phone_even_with_its_text_spaced_out(browser: Browser, path):
+    """WCAG 1.4.10 and 1.4.12: at 320 CSS px, with the text spacing a reader may set, nothing but a
+    table's own content scrolls sideways (the table scrolls in itself)."""
+    context = browser.new_context(viewport={"width": 320, "height": 640}, bypass_csp=True)
+    try:
+        staff = Identity(["support", "catalogue-editor"])
+        serve(context, staff_client(staff, mailer=Mailer(), editor=NoVideos()))
+        page = context.new_page()
+        page.goto(ORIGIN + path)
+        page.add_style_tag(content=TEXT_SPACING)
+        assert page.evaluate("document.documentElement.scrollWidth") == 320
+    finally:
+        context.close()
