@@ -103,3 +103,34 @@ def test_a_console_page_fits_a_phone_even_with_its_text_spaced_out(browser: Brow
         assert page.evaluate("document.documentElement.scrollWidth") == 320
     finally:
         context.close()
+
+
+class Transcoding:
+    """The catalogue's video, as the page and then its script fetch it: processing, further, ready."""
+
+    def __init__(self) -> None:
+        self.states = [("processing", 10), ("processing", 50), ("ready", 100)]
+
+    def video(self, token: str, video_id: str, *_: Any, **__: Any) -> dict[str, Any]:
+        status, progress = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"id": UPLOAD, "status": status, "progress": progress, "title": {"en": "Briefing", "fr": ""},
+                "description": {"en": "", "fr": ""}, "renditions": [], "published_at": None,
+                "deletable": True, "texts_version": 1}  # fmt: skip
+
+
+def test_a_videos_transcoding_is_announced_once_done_not_at_each_step(context: BrowserContext):
+    """The page follows the transcoding by itself (portal.js fetches it again): a screen reader user is
+    told when the video is ready, once, and not of every percent on the way."""
+    serve(context, staff_client(EditorIdentity(), editor=Transcoding()))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/videos/{UPLOAD}")
+    page.evaluate(
+        """() => { window.said = [];
+        const heard = (records) => records.forEach((r) => r.addedNodes.forEach((n) => said.push(n.data)));
+        for (const region of document.querySelectorAll("[aria-live]")) {
+          new MutationObserver(heard).observe(region, { childList: true, subtree: true });
+        } }"""
+    )
+    expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
+    expect(page.get_by_text("Status: Ready")).to_be_attached()
+    assert page.evaluate("said") == ["Status: Ready"]

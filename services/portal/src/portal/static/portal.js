@@ -169,9 +169,16 @@ function statusOf(error) {
 const REFRESH_MS = 2000;
 const REFRESH_MAX_MS = 10000;
 
+// A change of status in it (processing to ready, sending to sent) is said once, through a live region
+// beside it, made as the page loads (a region a screen reader already knows): not the part itself,
+// which would be read again whole at each step of a transcoding's progress.
 function refreshWhileProcessing(part) {
   let wait = REFRESH_MS;
   let ended = false;  // the session ended (401): the page's next link or form goes to the login page
+  const said = document.createElement("p");
+  said.className = "visually-hidden";
+  said.setAttribute("aria-live", "polite");
+  part.after(said);
   const tick = async () => {
     if (ended || !part.querySelector("[data-status=processing], [data-in-progress]")) {
       return;
@@ -183,7 +190,14 @@ function refreshWhileProcessing(part) {
         ? new DOMParser().parseFromString(await response.text(), "text/html").getElementById(part.id)
         : null;
       if (fresh && fresh.innerHTML !== part.innerHTML) {
+        const before = statusesIn(part);
         part.innerHTML = fresh.innerHTML;
+        const changed = [...statusesIn(part)]
+          .filter(([label, status]) => before.has(label) && before.get(label) !== status)
+          .map(([label, status]) => (label ? `${label}: ${status}` : status));
+        if (changed.length) {
+          said.textContent = changed.join(". ");
+        }
         wait = REFRESH_MS;
       } else {
         wait = Math.min(wait * 2, REFRESH_MAX_MS);
@@ -195,6 +209,17 @@ function refreshWhileProcessing(part) {
     }
   };
   setTimeout(tick, wait);
+}
+
+// Each status in a part, by what it is the status of: its row's first cell (a video's title, an issue's
+// subject), else its term ("Status").
+function statusesIn(part) {
+  return new Map([...part.querySelectorAll("[data-status]")].map((element) => {
+    const row = element.closest("tr");
+    const term = element.closest("dd")?.previousElementSibling;
+    const label = row ? row.cells[0].textContent : (term?.tagName === "DT" ? term.textContent : "");
+    return [label.trim(), element.textContent.trim()];
+  }));
 }
 
 // A console editor's texts (the form's data-keep-draft names what is edited), kept in this browser as
