@@ -12,6 +12,7 @@ from tests.unit.test_portal import (
     UPLOAD,
     EditorIdentity,
     FakeCatalogue,
+    PastTimeIssue,
     SentIssue,
     portal_client,
     staff_client,
@@ -154,3 +155,14 @@ def test_a_text_shown_in_the_other_language_for_want_of_one_in_the_pages_is_mark
     assert '<span lang="en">Exercise</span>' in page.text
     english = staff_client(EditorIdentity(), **fakes).get(path, headers={"Accept-Language": "en"})
     assert "Exercise" in english.text and 'lang="en">Exercise' not in english.text
+
+
+def test_an_issues_page_is_titled_with_its_subject():
+    """WCAG 2.4.2: every issue's page was titled "Issue", in each of an editor's tabs alike."""
+    client = staff_client(EditorIdentity(), issues=PastTimeIssue())
+    page = client.get(f"/console/newsletter/{UPLOAD}")
+    assert title_of(page.text).startswith("Summit — Issue — ")
+    assert "<h1>Issue</h1>" in page.text
+    french = client.get(f"/console/newsletter/{UPLOAD}", headers={"Accept-Language": "fr"})
+    assert title_of(french.text).startswith("Sommet — ")
+    assert title_of(client.get("/console/newsletter/new").text).startswith("New issue — ")
