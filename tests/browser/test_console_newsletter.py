@@ -85,6 +85,7 @@ def test_an_editor_writes_previews_tests_schedules_and_cancels_an_issue(
     row.get_by_role("link").click()
     page.get_by_role("button", name="Cancel the issue").click()
     expect(page.get_by_role("alert")).to_contain_text("Cancel this issue?")
+    expect(page.get_by_role("alert")).to_be_focused()  # the question is read, and the answer a Tab away
     page.get_by_role("button", name="Yes, cancel it").click()
     expect(page.get_by_role("status")).to_have_text("The issue is cancelled: it will not be sent.")
     expect(page.locator("dd[data-status]")).to_have_text("Cancelled")

@@ -96,6 +96,7 @@ def publish_and_withdraw(page: Page, journey, portal, tmp_path: Path) -> None:  
     # Never published, it may be deleted: the button asks first, and "Not now" leaves it as it is.
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("alert")).to_contain_text("Delete this video for good?")
+    expect(page.get_by_role("alert")).to_be_focused()  # at the foot of the page, not its top
     page.get_by_role("link", name="Not now").click()
     expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
 

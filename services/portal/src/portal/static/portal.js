@@ -86,6 +86,9 @@ function watchUpload(field) {
   const target = document.getElementById("upload");
   const csrf = field.closest("form").querySelector("input[name=csrf_token]").value;
   const say = (text) => { status.textContent = text; };
+  // The status is a live region: each text put there is read aloud. The bar follows every byte; the
+  // text says the progress by tens, not at every percent all along an upload of minutes.
+  const PROGRESS_STEP = 10;
   let current = null;
   input.addEventListener("change", async () => {
     current?.abort();  // not terminated: chosen again, it resumes
@@ -93,6 +96,7 @@ function watchUpload(field) {
     target.value = "";
     bar.value = 0;
     say("");
+    let saidStep = null;
     const file = input.files[0];
     if (!file) {
       return;
@@ -107,7 +111,11 @@ function watchUpload(field) {
       onProgress: (sent, total) => {
         const percent = total ? Math.floor((sent / total) * 100) : 0;
         bar.value = percent;
-        say(field.dataset.textUploading.replace("{percent}", percent));
+        const step = Math.floor(percent / PROGRESS_STEP) * PROGRESS_STEP;
+        if (step !== saidStep) {
+          saidStep = step;
+          say(field.dataset.textUploading.replace("{percent}", step));
+        }
       },
       onShouldRetry: (error) => {
         // As tus-js-client's own rule: a refusal (4xx) is final, except a conflict or a lock. A full
@@ -116,6 +124,7 @@ function watchUpload(field) {
         const retry = code < 400 || code >= 500 || code === 409 || code === 423;
         if (retry) {
           say(code === 507 ? field.dataset.textDiskFull : field.dataset.textRetrying);
+          saidStep = null;  // once it resumes, the progress is said again
         }
         return retry;
       },
@@ -160,9 +169,16 @@ function statusOf(error) {
 const REFRESH_MS = 2000;
 const REFRESH_MAX_MS = 10000;
 
+// A change of status in it (processing to ready, sending to sent) is said once, through a live region
+// beside it, made as the page loads (a region a screen reader already knows): not the part itself,
+// which would be read again whole at each step of a transcoding's progress.
 function refreshWhileProcessing(part) {
   let wait = REFRESH_MS;
   let ended = false;  // the session ended (401): the page's next link or form goes to the login page
+  const said = document.createElement("p");
+  said.className = "visually-hidden";
+  said.setAttribute("aria-live", "polite");
+  part.after(said);
   const tick = async () => {
     if (ended || !part.querySelector("[data-status=processing], [data-in-progress]")) {
       return;
@@ -174,7 +190,14 @@ function refreshWhileProcessing(part) {
         ? new DOMParser().parseFromString(await response.text(), "text/html").getElementById(part.id)
         : null;
       if (fresh && fresh.innerHTML !== part.innerHTML) {
+        const before = statusesIn(part);
         part.innerHTML = fresh.innerHTML;
+        const changed = [...statusesIn(part)]
+          .filter(([label, status]) => before.has(label) && before.get(label) !== status)
+          .map(([label, status]) => (label ? `${label}: ${status}` : status));
+        if (changed.length) {
+          said.textContent = changed.join(". ");
+        }
         wait = REFRESH_MS;
       } else {
         wait = Math.min(wait * 2, REFRESH_MAX_MS);
@@ -186,6 +209,17 @@ function refreshWhileProcessing(part) {
     }
   };
   setTimeout(tick, wait);
+}
+
+// Each status in a part, by what it is the status of: its row's first cell (a video's title, an issue's
+// subject), else its term ("Status").
+function statusesIn(part) {
+  return new Map([...part.querySelectorAll("[data-status]")].map((element) => {
+    const row = element.closest("tr");
+    const term = element.closest("dd")?.previousElementSibling;
+    const label = row ? row.cells[0].textContent : (term?.tagName === "DT" ? term.textContent : "");
+    return [label.trim(), element.textContent.trim()];
+  }));
 }
 
 // A console editor's texts (the form's data-keep-draft names what is edited), kept in this browser as
@@ -297,8 +331,13 @@ window.addEventListener("pageshow", (event) => {
 });
 
 document.addEventListener("DOMContentLoaded", () => {
-  // After a refused form, start where the first error is: its field, else the message of the form.
-  (document.querySelector("[aria-invalid=true]") ?? document.querySelector("[data-error-summary]"))?.focus();
+  // After a refused form, start where the first error is: its field, else the message of the form. A
+  // button that asks first reloads the page with its question, maybe at its foot: start there. After a
+  // form that worked, at the message of what it did: in the page as it loads, a screen reader may not
+  // announce it as a live region.
+  (document.querySelector("[aria-invalid=true]")
+    ?? document.querySelector("[data-error-summary], [data-confirm-prompt]")
+    ?? document.querySelector("[data-flash]"))?.focus();
   document.querySelectorAll("[data-password-rules]").forEach(watchPasswordRules);
   document.querySelectorAll("form[data-send-once]").forEach(sendOnce);
   document.querySelectorAll("[data-resend]").forEach(watchResend);

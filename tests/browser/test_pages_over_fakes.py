@@ -1,0 +1,136 @@
+"""The portal's pages in Chromium as the portal renders them over fakes of the services (no stack:
+tests/unit's test client answers the browser's requests): what their scripts say to a screen reader and
+where they put the focus, and how the pages reflow on a narrow screen. tus-js-client is replaced by a
+fake that reports an upload's progress as fast as it can."""
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Route, expect
+
+from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
+from tests.unit.test_portal_odd_input import Editor, Identity, Mailer
+
+ORIGIN = "http://portal.test"
+UPLOADED = "Uploaded. Now give the video its titles and create it."
+# tus-js-client as the page uses it: a thousand-byte file reported five bytes at a time, then done.
+FAKE_TUS = """
+window.tus = { isSupported: true, Upload: class {
+  constructor(file, options) { this.options = options; this.url = "/console/videos/uploads/done"; }
+  findPreviousUploads() { return Promise.resolve([]); }
+  start() {
+    for (let sent = 0; sent <= 1000; sent += 5) { this.options.onProgress(sent, 1000); }
+    this.options.onSuccess();
+  }
+  abort() {}
+} };
+"""
+
+
+class NoVideos:
+    def videos(self, token: str, page: int = 1) -> dict[str, Any]:
+        return {"items": [], "total": 0, "page": page, "per_page": 50}
+
+
+def serve(context: BrowserContext, client: Any, replaced: dict[str, str] | None = None) -> None:
+    """The browser's requests to ORIGIN answered by the portal's test `client` (its session, its
+    cookies), but the scripts of `replaced` (path: JavaScript)."""
+
+    def answer(route: Route) -> None:
+        request = route.request
+        path = request.url.removeprefix(ORIGIN)
+        if path.split("?", 1)[0] in (replaced or {}):
+            route.fulfill(body=(replaced or {})[path.split("?", 1)[0]], content_type="text/javascript")
+            return
+        headers = {"Content-Type": request.headers.get("content-type", "")}
+        response = client.open(path, method=request.method, data=request.post_data_buffer, headers=headers)
+        route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.data)
+
+    context.route(ORIGIN + "/**", answer)
+
+
+def test_an_uploads_progress_is_announced_by_tens_not_at_every_percent(context: BrowserContext):
+    """#upload-status is a polite live region: each text put there is read aloud. At every percent an
+    upload of a few minutes would talk all along, over the titles the editor types meanwhile."""
+    serve(context, staff_client(EditorIdentity(), editor=NoVideos()), {"/static/vendor/tus.min.js": FAKE_TUS})
+    page = context.new_page()
+    page.goto(ORIGIN + "/console/videos")
+    page.evaluate(
+        """() => { window.said = [];
+        const heard = (records) => records.forEach((r) => r.addedNodes.forEach((n) => said.push(n.data)));
+        const status = document.getElementById("upload-status");
+        new MutationObserver(heard).observe(status, { childList: true }); }"""
+    )
+    page.locator("#file").set_input_files({"name": "briefing.mp4", "mimeType": "video/mp4", "buffer": b"0"})
+    expect(page.locator("#upload-status")).to_have_text(UPLOADED)
+    said = page.evaluate("said")
+    assert said[-1] == UPLOADED
+    assert said[:-1] == [f"Uploading: {percent} %" for percent in range(0, 100, 10)] + ["Uploading: 100 %"]
+    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
+
+
+def test_the_message_of_a_done_action_takes_the_focus_on_the_page_it_leads_to(context: BrowserContext):
+    """A flashed message is in the page as it loads (after the redirect of a form that worked): a screen
+    reader announces a live region's changes, not always one there from the start. Focused, it is read."""
+    serve(context, staff_client(EditorIdentity(), editor=Editor()))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/videos/{UPLOAD}")
+    page.get_by_role("button", name="Save the texts").click()
+    expect(page.get_by_role("status")).to_have_text("The video's texts are saved.")
+    expect(page.get_by_role("status")).to_be_focused()
+    # The login page's reason, after the redirect of a session that ended, likewise.
+    context.unroute(ORIGIN + "/**")
+    serve(context, portal_client())
+    page.goto(f"{ORIGIN}/login?reason=expired")
+    expect(page.get_by_role("status")).to_be_focused()
+
+
+TEXT_SPACING = """* { line-height: 1.5 !important; letter-spacing: .12em !important; }
+* { word-spacing: .16em !important; } p { margin-bottom: 2em !important; }"""
+
+
+@pytest.mark.parametrize("path", ["/console/deliveries?email=a@example.org", "/console/videos"])
+def test_a_console_page_fits_a_phone_even_with_its_text_spaced_out(browser: Browser, path):
+    """WCAG 1.4.10 and 1.4.12: at 320 CSS px, with the text spacing a reader may set, nothing but a
+    table's own content scrolls sideways (the table scrolls in itself)."""
+    context = browser.new_context(viewport={"width": 320, "height": 640}, bypass_csp=True)
+    try:
+        staff = Identity(["support", "catalogue-editor"])
+        serve(context, staff_client(staff, mailer=Mailer(), editor=NoVideos()))
+        page = context.new_page()
+        page.goto(ORIGIN + path)
+        page.add_style_tag(content=TEXT_SPACING)
+        assert page.evaluate("document.documentElement.scrollWidth") == 320
+    finally:
+        context.close()
+
+
+class Transcoding:
+    """The catalogue's video, as the page and then its script fetch it: processing, further, ready."""
+
+    def __init__(self) -> None:
+        self.states = [("processing", 10), ("processing", 50), ("ready", 100)]
+
+    def video(self, token: str, video_id: str, *_: Any, **__: Any) -> dict[str, Any]:
+        status, progress = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"id": UPLOAD, "status": status, "progress": progress, "title": {"en": "Briefing", "fr": ""},
+                "description": {"en": "", "fr": ""}, "renditions": [], "published_at": None,
+                "deletable": True, "texts_version": 1}  # fmt: skip
+
+
+def test_a_videos_transcoding_is_announced_once_done_not_at_each_step(context: BrowserContext):
+    """The page follows the transcoding by itself (portal.js fetches it again): a screen reader user is
+    told when the video is ready, once, and not of every percent on the way."""
+    serve(context, staff_client(EditorIdentity(), editor=Transcoding()))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/videos/{UPLOAD}")
+    page.evaluate(
+        """() => { window.said = [];
+        const heard = (records) => records.forEach((r) => r.addedNodes.forEach((n) => said.push(n.data)));
+        for (const region of document.querySelectorAll("[aria-live]")) {
+          new MutationObserver(heard).observe(region, { childList: true, subtree: true });
+        } }"""
+    )
+    expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
+    expect(page.get_by_text("Status: Ready")).to_be_attached()
+    assert page.evaluate("said") == ["Status: Ready"]
