@@ -9,11 +9,17 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
+from kafka.structs import MemberState
+from prometheus_client import Counter
 
 from accounts_common.config import FromEnvironment, load_from_env, setting
 from accounts_common.process import MustStop
 
 log = logging.getLogger(__name__)
+
+STRANDED_REJOINS = Counter(
+    "consumer_stranded_rejoins_total", "Joins kafka-python finished but never took up, made again", ["group"]
+)
 
 # Below the broker's default message.max.bytes (1,048,588), so an oversized record is refused by
 # the producer before anything is sent, rather than by the broker after later records went out.
@@ -229,3 +235,26 @@ def drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> N
     fetcher = getattr(consumer, "_fetcher", None)
     for parked in ("_paused_partition_records", "_paused_completed_fetches"):
         getattr(fetcher, parked, {}).pop(partition, None)
+
+
+def rejoin_if_stranded(consumer: KafkaConsumer, group: str) -> bool:
+    """Have the next poll join the group again if kafka-python left the member out of it; True if so.
+
+    kafka-python 3.0.12 runs a join (JoinGroup, then SyncGroup) as a task that each poll awaits for
+    its own timeout at most, and takes the task's result only while a rejoin is still wanted. A
+    leader rejoining for new metadata (a topic's partitions appear or grow) has the task itself
+    clear that want: a task ending between two polls is then never taken up. The member stays
+    "rebalancing" with its heartbeats off and its assignment not applied; the broker drops it after
+    its session and it never joins again (bench/kafka_group_rejoin.py). Called after a poll, when no
+    join of the caller's is running: a rebalancing member with no join in flight is such a member.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or coordinator.state is not MemberState.REBALANCING or coordinator.need_rejoin():
+        return False
+    task = getattr(coordinator, "_join_task", None)
+    if task is not None and not task.is_done:
+        return False
+    coordinator.request_rejoin()
+    STRANDED_REJOINS.labels(group).inc()
+    log.warning("%s: kafka-python left this member out of its group after a rejoin; joining again", group)
+    return True
