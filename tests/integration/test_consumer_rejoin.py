@@ -28,6 +28,15 @@ def polled(consumer: KafkaConsumer) -> Callable[[threading.Event], None]:
     return loop
 
 
+def refreshed(consumer: KafkaConsumer, topic: str, partitions: set[int]) -> bool:
+    """Whether the consumer's metadata has the topic's `partitions`; if not, ask for it again (a
+    refresh can answer before the broker's own metadata has them)."""
+    if consumer.partitions_for_topic(topic) == partitions:
+        return True
+    consumer._client.cluster.request_update()
+    return False
+
+
 def stable(consumer: KafkaConsumer) -> bool:
     return consumer.group_metadata().state is MemberState.STABLE
 
@@ -38,6 +47,9 @@ def test_a_leader_whose_rejoin_ends_between_two_polls_joins_again(infra: Infra):
     leader = create_consumer(infra.kafka, group_id=group, topics=(topic,))  # the first member leads
     other = create_consumer(infra.kafka, group_id=group, topics=(topic,))
     try:
+        # Known before the first join, or the first join assigns nothing and the metadata that follows
+        # makes the leader rejoin the way this test is about (as test_rewind_command's member did).
+        wait_for(lambda: refreshed(leader, topic, {0}), timeout=30, what="the topic's partition")
         with running(polled(leader)):
             wait_for(lambda: stable(leader) and leader.assignment(), timeout=30, what="the leader alone")
             with running(polled(other)):
@@ -52,8 +64,7 @@ def test_a_leader_whose_rejoin_ends_between_two_polls_joins_again(infra: Infra):
         admin = create_admin(infra.kafka, client_id="test-rejoin")
         admin.create_partitions({topic: NewPartitions(total_count=2)})
         admin.close()
-        leader._client.cluster.request_update()
-        wait_for(lambda: leader.partitions_for_topic(topic) == {0, 1}, timeout=30, what="the new partition")
+        wait_for(lambda: refreshed(leader, topic, {0, 1}), timeout=30, what="the new partition")
         # One short poll: the leader rejoins, and waits for the other member, which polls only after.
         leader.poll(timeout_ms=100)
         assert leader.group_metadata().state is MemberState.REBALANCING
