@@ -90,6 +90,10 @@ def settled(members: list[Member], partitions: int, since: float) -> bool:
     return len(held) == partitions and all(member.healthy_since(since) for member in members)
 
 
+def views(members: list[Member]) -> str:
+    return "; ".join(f"member {i}: {member.view()}" for i, member in enumerate(members))
+
+
 def refreshed(member: Member, topic: str) -> bool:
     """Whether the member's metadata has the topic's second partition; if not, ask for it again (a
     refresh can answer before the broker's own metadata has it)."""
@@ -130,7 +134,7 @@ def one_round(
                 for _ in range(members_n)
             ]
             if not wait_until(lambda: settled(members, 1, 0.0), SETTLE_S):
-                return "never settled before the trigger", SETTLE_S
+                return "never settled before the trigger: " + views(members), SETTLE_S
             admin.create_partitions({topic: NewPartitions(total_count=2)})
             triggered, partitions = time.monotonic(), 2
             if not wait_until(lambda: all(refreshed(member, topic) for member in members), SETTLE_S):
@@ -139,7 +143,7 @@ def one_round(
         took = time.monotonic() - triggered
         if ok:
             return "ok", took
-        return "; ".join(f"member {i}: {member.view()}" for i, member in enumerate(members)), took
+        return views(members), took
     finally:
         for member in members:
             member.close()
