@@ -1,6 +1,6 @@
 """A group leader whose rejoin ends between two polls, on the real Kafka: kafka-python 3.0.12 never takes
-that join up and leaves the member silent; the EventConsumer has it join again
-(accounts_common.kafka.rejoin_if_stranded, bench/kafka_group_rejoin.py)."""
+that join up and leaves the member silent; create_consumer's members, the EventConsumer's, join again
+(accounts_common.kafka.GroupMember, bench/kafka_group_rejoin.py)."""
 
 import threading
 import uuid

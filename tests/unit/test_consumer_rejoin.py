@@ -2,15 +2,12 @@
 one rebalancing with its join under way, or already wanting to rejoin, is left to kafka-python.
 (The real Kafka case: tests/integration/test_consumer_rejoin.py.)"""
 
-import threading
-
 import pytest
-from kafka import TopicPartition
+from kafka import KafkaConsumer
 from kafka.structs import MemberState
 from prometheus_client import REGISTRY
 
-from accounts_common.kafka import rejoin_if_stranded
-from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on
+from accounts_common.kafka import GroupMember, rejoin_if_stranded
 
 
 class Join:
@@ -31,17 +28,11 @@ class Coordinator:
         self.rejoin_needed = True
 
 
-class Member(OnePartitionConsumer):
-    """A KafkaConsumer stand-in whose polls return nothing; the first one stops the run."""
+class Member:
+    """A KafkaConsumer stand-in: kafka-python's coordinator is all the check reads."""
 
-    def __init__(self, coordinator: Coordinator, stop: threading.Event | None = None) -> None:
-        super().__init__(TopicPartition("topic", 0))
-        self._coordinator, self.stop = coordinator, stop
-
-    def poll(self, timeout_ms: int) -> dict:  # type: ignore[type-arg]
-        if self.stop is not None:
-            self.stop.set()
-        return {}
+    def __init__(self, coordinator: Coordinator) -> None:
+        self._coordinator = coordinator
 
 
 def rejoins(group: str) -> float:
@@ -79,13 +70,14 @@ def test_a_consumer_without_kafka_pythons_coordinator_is_left_alone():
     assert not rejoin_if_stranded(object(), "no-coordinator")  # type: ignore[arg-type]
 
 
-def test_the_worker_checks_its_member_after_each_poll():
-    stop = threading.Event()
+def test_the_services_members_check_themselves_after_each_poll(monkeypatch):
+    """create_consumer's members (the EventConsumer's, the mailer's): kafka-python's poll, then the check."""
+    monkeypatch.setattr(KafkaConsumer, "poll", lambda self, **options: {})
     coordinator = Coordinator(MemberState.REBALANCING, join=Join(done=True))
-    member = Member(coordinator, stop)
+    member = GroupMember.__new__(GroupMember)  # its state only: no broker to connect to
+    member._coordinator, member.config = coordinator, {"group_id": "stranded-worker"}
 
-    consumer_on(member, group="stranded-worker").run(stop)
+    assert member.poll(timeout_ms=500) == {}
 
     assert coordinator.need_rejoin()
     assert rejoins("stranded-worker") == 1
-    assert member.closed

@@ -17,14 +17,7 @@ from accounts_common.dead_letter_writer import DEAD_LETTER_MAX_BYTES, DeadLetter
 from accounts_common.events import InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.inbox import Handler, handle_once
-from accounts_common.kafka import (
-    REFUSED,
-    await_partitions,
-    create_consumer,
-    create_producer,
-    not_authorized,
-    rejoin_if_stranded,
-)
+from accounts_common.kafka import REFUSED, await_partitions, create_consumer, create_producer, not_authorized
 from accounts_common.offsets import LagReport, PendingCommits
 from accounts_common.process import MustStop
 from accounts_common.retry_policy import (
@@ -276,7 +269,7 @@ class EventConsumer:
         ending the worker there would turn every Kafka outage into a crash loop of the workers.
         """
         try:
-            batch = consumer.poll(timeout_ms=self._poll_timeout_ms())
+            return consumer.poll(timeout_ms=self._poll_timeout_ms())
         except (FencedInstanceIdError, *REFUSED):
             raise  # a rejoin, a login or an ACL refused: not an outage to wait out, the worker must stop
         except KafkaError as error:
@@ -285,8 +278,6 @@ class EventConsumer:
             )
             stop.wait(UNREACHABLE_WAIT_S)
             return {}
-        rejoin_if_stranded(consumer, self.group)
-        return batch
 
     def _poll_timeout_ms(self) -> int:
         """Poll no longer than until the next retry or commit is due."""

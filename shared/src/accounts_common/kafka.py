@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
 from kafka.structs import MemberState
 from prometheus_client import Counter
@@ -147,8 +148,9 @@ def create_consumer(
     With a `group_instance_id` it is a static member (KIP-345): restarted under the same id, it gets
     its partitions back at once instead of waiting for the group to expire its previous session.
     A member that takes longer than `max_poll_interval_ms` between two polls leaves the group.
+    Its polls bring it back into the group when kafka-python left it out (GroupMember).
     """
-    return KafkaConsumer(
+    return GroupMember(
         *topics,
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
@@ -258,3 +260,15 @@ def rejoin_if_stranded(consumer: KafkaConsumer, group: str) -> bool:
     STRANDED_REJOINS.labels(group).inc()
     log.warning("%s: kafka-python left this member out of its group after a rejoin; joining again", group)
     return True
+
+
+class GroupMember(KafkaConsumer):
+    """A KafkaConsumer that, after each poll, has the next one join again if kafka-python left it out
+    of its group (rejoin_if_stranded)."""
+
+    def poll(
+        self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        records = super().poll(timeout_ms=timeout_ms, max_records=max_records, update_offsets=update_offsets)
+        rejoin_if_stranded(self, self.config["group_id"])
+        return records
