@@ -14,11 +14,13 @@ seconds of "handling" before the next poll. Then it triggers a rejoin of the gro
 A round passes when, within SETTLE_S, every member is stable, heartbeating since the trigger, and the
 members hold every partition between them. A member left out is reported with kafka-python's view of
 it: a member that is not stable, does not want to rejoin and has no join in flight is silent for good.
-`--rejoin` calls accounts_common.kafka.rejoin_if_stranded after each poll, as the EventConsumer does.
-Figures, never pass/fail. Run with `.venv/bin/python -m bench.kafka_group_rejoin [--rounds 20] [--rejoin]`.
+Members poll as create_consumer's do (GroupMember: after each poll, a member kafka-python left out joins
+again); `--bare` polls through kafka-python's own poll, without that check.
+Figures, never pass/fail. Run with `.venv/bin/python -m bench.kafka_group_rejoin [--rounds 20] [--bare]`.
 """
 
 import argparse
+import functools
 import threading
 import time
 import uuid
@@ -30,7 +32,7 @@ from kafka.admin import NewPartitions, NewTopic
 from kafka.structs import MemberState
 
 from accounts_common.config import kafka_bootstrap_servers
-from accounts_common.kafka import create_admin, create_consumer, rejoin_if_stranded
+from accounts_common.kafka import create_admin, create_consumer
 
 SETTLE_S = 30.0  # three 10 s sessions: a member the broker removed has had time to join again
 
@@ -38,8 +40,10 @@ SETTLE_S = 30.0  # three 10 s sessions: a member the broker removed has had time
 class Member:
     """A consumer polled in its own thread like a worker's loop."""
 
-    def __init__(self, consumer: KafkaConsumer, poll_ms: int, work_s: float, rejoin: bool) -> None:
-        self.consumer, self.rejoin = consumer, rejoin
+    def __init__(self, consumer: KafkaConsumer, poll_ms: int, work_s: float, bare: bool) -> None:
+        self.consumer = consumer
+        # create_consumer's poll, with its check (GroupMember), or kafka-python's own
+        self.poll = functools.partial(KafkaConsumer.poll, consumer) if bare else consumer.poll
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.thread = threading.Thread(target=self._loop, args=(poll_ms, work_s), daemon=True)
@@ -48,9 +52,7 @@ class Member:
     def _loop(self, poll_ms: int, work_s: float) -> None:
         while not self.stop.is_set():
             try:
-                self.consumer.poll(timeout_ms=poll_ms)
-                if self.rejoin:  # as the services' EventConsumer does after each poll
-                    rejoin_if_stranded(self.consumer, "bench-rejoin")
+                self.poll(timeout_ms=poll_ms)
             except Exception as error:  # noqa: BLE001 - a figure of the bench, not its end
                 self.errors.append(error)
             self.stop.wait(work_s)
@@ -114,7 +116,7 @@ def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
 
 
 def one_round(
-    kafka: str, scenario: str, members_n: int, poll_ms: int, work_s: float, rejoin: bool
+    kafka: str, scenario: str, members_n: int, poll_ms: int, work_s: float, bare: bool
 ) -> tuple[str, float]:
     """The round's outcome ("ok", or what went wrong) and how long the group took to settle."""
     suffix = uuid.uuid4().hex[:8]
@@ -124,13 +126,11 @@ def one_round(
     try:
         admin.create_topics([NewTopic(topic, 1, 1)])
         if scenario == "new-topic":
-            members = [
-                Member(create_consumer(kafka, group_id=group, topics=(topic,)), poll_ms, work_s, rejoin)
-            ]
+            members = [Member(create_consumer(kafka, group_id=group, topics=(topic,)), poll_ms, work_s, bare)]
             triggered, partitions = time.monotonic(), 1
         else:
             members = [
-                Member(create_consumer(kafka, group_id=group, topics=(topic,)), poll_ms, work_s, rejoin)
+                Member(create_consumer(kafka, group_id=group, topics=(topic,)), poll_ms, work_s, bare)
                 for _ in range(members_n)
             ]
             if not wait_until(lambda: settled(members, 1, 0.0), SETTLE_S):
@@ -158,12 +158,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--poll-ms", type=int, default=500)
     parser.add_argument("--work", type=float, default=0.2, help="seconds between two polls (handling)")
-    parser.add_argument("--rejoin", action="store_true", help="rejoin_if_stranded after each poll")
+    parser.add_argument("--bare", action="store_true", help="kafka-python's own poll, no check")
     args = parser.parse_args()
     outcomes: Counter[str] = Counter()
     for number in range(1, args.rounds + 1):
         outcome, took = one_round(
-            kafka_bootstrap_servers(), args.scenario, args.members, args.poll_ms, args.work, args.rejoin
+            kafka_bootstrap_servers(), args.scenario, args.members, args.poll_ms, args.work, args.bare
         )
         silent = "SILENT" in outcome
         outcomes["silent" if silent else "ok" if outcome == "ok" else "other"] += 1
@@ -171,7 +171,7 @@ def main() -> None:
     members = 1 if args.scenario == "new-topic" else args.members
     print(
         f"{args.scenario}, {members} member(s), poll {args.poll_ms} ms"
-        f" + {args.work} s between polls{', rejoin_if_stranded' if args.rejoin else ''}: "
+        f" + {args.work} s between polls{', bare kafka-python' if args.bare else ''}: "
         f"{args.rounds} rounds, {outcomes['ok']} settled, {outcomes['silent']} with a silent member, "
         f"{outcomes['other']} otherwise unsettled"
     )
