@@ -63,7 +63,8 @@ def test_a_group_with_a_member_is_left_where_it_is(infra: Infra, consumed):
     try:
         # Polls long enough for a join to finish inside one. Twice under a loaded make test, with 200 ms
         # polls, the member rejoined, synced, then sent nothing more: the broker removed it 10 s later
-        # and no join followed (kafka-python 3.0.12 finishing a join across two polls, most likely).
+        # and no join followed. kafka-python 3.0.12 never takes up a leader's rejoin for new metadata
+        # that ends between two polls; create_consumer's members now join again (GroupMember).
         wait_for(
             lambda: member.poll(timeout_ms=5_000) is not None and member.assignment(),
             timeout=60,

@@ -8,12 +8,19 @@ import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
+from kafka.structs import MemberState
+from prometheus_client import Counter
 
 from accounts_common.config import FromEnvironment, load_from_env, setting
 from accounts_common.process import MustStop
 
 log = logging.getLogger(__name__)
+
+STRANDED_REJOINS = Counter(
+    "consumer_stranded_rejoins_total", "Joins kafka-python finished but never took up, made again", ["group"]
+)
 
 # Below the broker's default message.max.bytes (1,048,588), so an oversized record is refused by
 # the producer before anything is sent, rather than by the broker after later records went out.
@@ -141,8 +148,9 @@ def create_consumer(
     With a `group_instance_id` it is a static member (KIP-345): restarted under the same id, it gets
     its partitions back at once instead of waiting for the group to expire its previous session.
     A member that takes longer than `max_poll_interval_ms` between two polls leaves the group.
+    Its polls bring it back into the group when kafka-python left it out (GroupMember).
     """
-    return KafkaConsumer(
+    return GroupMember(
         *topics,
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
@@ -229,3 +237,38 @@ def drop_parked_fetches(consumer: KafkaConsumer, partition: TopicPartition) -> N
     fetcher = getattr(consumer, "_fetcher", None)
     for parked in ("_paused_partition_records", "_paused_completed_fetches"):
         getattr(fetcher, parked, {}).pop(partition, None)
+
+
+def rejoin_if_stranded(consumer: KafkaConsumer, group: str) -> bool:
+    """Have the next poll join the group again if kafka-python left the member out of it; True if so.
+
+    kafka-python 3.0.12 runs a join (JoinGroup, then SyncGroup) as a task that each poll awaits for
+    its own timeout at most, and takes the task's result only while a rejoin is still wanted. A
+    leader rejoining for new metadata (a topic's partitions appear or grow) has the task itself
+    clear that want: a task ending between two polls is then never taken up. The member stays
+    "rebalancing" with its heartbeats off and its assignment not applied; the broker drops it after
+    its session and it never joins again (bench/kafka_group_rejoin.py). Called after a poll, when no
+    join of the caller's is running: a rebalancing member with no join in flight is such a member.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None or coordinator.state is not MemberState.REBALANCING or coordinator.need_rejoin():
+        return False
+    task = getattr(coordinator, "_join_task", None)
+    if task is not None and not task.is_done:
+        return False
+    coordinator.request_rejoin()
+    STRANDED_REJOINS.labels(group).inc()
+    log.warning("%s: kafka-python left this member out of its group after a rejoin; joining again", group)
+    return True
+
+
+class GroupMember(KafkaConsumer):
+    """A KafkaConsumer that, after each poll, has the next one join again if kafka-python left it out
+    of its group (rejoin_if_stranded)."""
+
+    def poll(
+        self, timeout_ms: int = 0, max_records: int | None = None, update_offsets: bool = True
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        records = super().poll(timeout_ms=timeout_ms, max_records=max_records, update_offsets=update_offsets)
+        rejoin_if_stranded(self, self.config["group_id"])
+        return records
