@@ -59,7 +59,25 @@ def test_a_termination_racing_another_is_404_and_leaves_no_file(catalogue):
     assert not catalogue.uploads.path(upload.id).exists()
 
 
+class TerminatedOnceFound(UploadArea):
+    """An upload area where the upload is terminated once its submission found it whole, before the
+    submission locks its row (then its writers): a termination takes the writers' lock first, and its
+    row would wait for the submission's."""
+
+    def __init__(self, root: Path, catalogue: Catalogue) -> None:
+        super().__init__(root)
+        self.catalogue = catalogue
+
+    def offset(self, upload: Upload) -> int:
+        received = super().offset(upload)
+        with self.catalogue.pool.connection() as conn:
+            upload_store.delete_upload(conn, upload.id)
+        self.delete(upload.id)
+        return received
+
+
 def test_a_submission_of_an_upload_terminated_meanwhile_is_409_and_leaves_no_file(catalogue):
+    catalogue.uploads = TerminatedOnceFound(catalogue.uploads.root, catalogue)
     upload = uploads.create(catalogue, EDITOR, 0, "")  # empty: finished at once
     submission = Submission(upload.id, Localized("Title"), Localized(), None, [], "", [])
     with pytest.raises(Conflict):
