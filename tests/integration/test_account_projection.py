@@ -1,8 +1,6 @@
 """A request made in an account's name and identity's AccountDeleted, at the same moment in a
 service's database: whichever comes first, the erased account does not come back."""
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -20,27 +18,10 @@ from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.accounts import account_event_handlers
 from tests.conftest import database_fixtures
 from tests.integration.conftest import NEWSLETTER_MIGRATIONS
+from tests.support.locks import first_then_second
 
 # Any service database with the shared projection's tables will do.
 projection_db, projection_pool = database_fixtures("projection", NEWSLETTER_MIGRATIONS)
-
-Step = Callable[[psycopg.Connection], None]
-
-
-def in_transaction(pool: ConnectionPool, step: Step) -> None:
-    with pool.connection() as conn, conn.transaction():
-        step(conn)
-
-
-def first_then_second(pool: ConnectionPool, first: Step, second: Step) -> None:
-    """`first` done in a transaction left open while `second` starts in another; then both end."""
-    with pool.connection() as conn, conn.transaction():
-        first(conn)
-        other = threading.Thread(target=in_transaction, args=(pool, second))
-        other.start()
-        other.join(timeout=1.0)  # the second finishes now unless it waits for the first to end
-    other.join(timeout=10.0)
-    assert not other.is_alive()
 
 
 @pytest.mark.parametrize("deletion_first", [True, False], ids=["deletion-first", "request-first"])

@@ -22,13 +22,16 @@ def lock_account(conn: psycopg.Connection, account_id: UUID | str) -> None:
     A request made with the account's token reads the deletion's marks and writes rows the deletion
     erases, and the handler of AccountDeleted does the reverse. Interleaved, a deletion could miss
     the request's new row or the request miss the deletion: the erased account (its email, a
-    subscription, a download grant) would be back for good. Both take this lock first."""
+    subscription, a download grant) would be back for good. Both take this lock first; so do the
+    handlers of the account's other revocations (a reset password, an ended session) and a request
+    whose token they may revoke (auth.act_for)."""
     key = (ACCOUNT_LOCK_CLASS, str(account_id))
     conn.execute("SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))", key)
 
 
 def record_password_reset(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
     """PasswordReset handler: tokens of the account issued before `reset_at` are dead."""
+    lock_account(conn, data["account_id"])  # a request in its name writes before or sees it (auth.act_for)
     conn.execute(
         """INSERT INTO token_revocations (account_id, revoked_before) VALUES (%s, %s)
            ON CONFLICT (account_id) DO UPDATE
@@ -59,6 +62,7 @@ def record_account_deleted(conn: psycopg.Connection, _event: CloudEvent, data: d
 
 def record_session_revoked(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
     """SessionRevoked handler: the token with that jti is dead (a logout)."""
+    lock_account(conn, data["account_id"])
     conn.execute(
         """INSERT INTO revoked_sessions (session_id, account_id, revoked_at, expires_at)
            VALUES (%s, %s, %s, %s) ON CONFLICT (session_id) DO NOTHING""",

@@ -11,16 +11,18 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import jwt
+import psycopg
 from flask import Flask, current_app, g, request
 from psycopg_pool import ConnectionPool
 
-from accounts_common.account_projection import is_revoked
+from accounts_common.account_projection import is_revoked, lock_account
 from accounts_common.problems import Problem
 
 ISSUER = "identity"
 ALGORITHMS = ["EdDSA", "RS256"]
 CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 View = TypeVar("View", bound=Callable[..., Any])
+SESSION_ENDED = "This session has ended. Log in again."
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class TokenVerifier:
         if self.pool is not None:
             with self.pool.connection() as conn:
                 if is_revoked(conn, principal.account_id, principal.issued_at, principal.token_id):
-                    raise Problem(403, "token-revoked", "This session has ended. Log in again.")
+                    raise Problem(403, "token-revoked", SESSION_ENDED)
         return principal
 
     def _decode(self, token: str) -> Principal:
@@ -215,3 +217,14 @@ def authenticate_request(*, verified: bool = True) -> Principal:
 def current_principal() -> Principal:
     """The principal `require_bearer` checked for this request."""
     return g.principal
+
+
+def act_for(conn: psycopg.Connection, principal: Principal) -> None:
+    """Before the caller's transaction writes in the principal's name (a download link): take the
+    account's lock, as the handlers of its revocations do (account_projection.lock_account), and
+    refuse (403) a token revoked since the request's check, which read the revocations before this
+    transaction. A PasswordReset applied in between would not see what this one writes, and would
+    leave it to the dead token."""
+    lock_account(conn, principal.account_id)
+    if is_revoked(conn, principal.account_id, principal.issued_at, principal.token_id):
+        raise Problem(403, "token-revoked", SESSION_ENDED)

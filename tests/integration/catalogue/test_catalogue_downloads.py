@@ -2,15 +2,19 @@
 and the files behind them — exact bytes, ranges, conditional requests, expiry and tampering."""
 
 import hashlib
+import json
+import threading
 import time
 import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
 
 from accounts_common import account_projection
+from accounts_common.events import parse_event, validate_data
 from accounts_common.roles import Role
 from catalogue.adapters.grant_store import download_count
 from catalogue.entrypoints.app import create_app
@@ -252,6 +256,36 @@ def test_a_link_the_old_token_got_while_the_reset_was_on_its_way_dies_with_it(
         "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
     ).json["access_token"]
     assert catalogue_client.get(local(get_link(catalogue_client, video, new_token))).status_code == 200
+
+
+def test_a_link_asked_for_with_the_old_token_while_the_reset_is_applied_is_no_link(
+    catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
+):
+    """The request's token check reads no revocation yet; then, before its link is recorded, the worker
+    applies the PasswordReset (in a transaction left open here). The link the old token gets then must
+    not outlive the token: refused, or revoked with the others."""
+    old_token = sign_up(identity_client, identity_pool, unique_email)
+    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    get_link(catalogue_client, video, old_token)  # the account is known: its row is there to lock
+    reset_password(identity_client, identity_pool, unique_email)
+    [raw] = [e for e in account_events(identity_pool, account_id) if e["type"] == "PasswordReset"]
+    event = parse_event(json.dumps(raw))
+    answers: list[Any] = []
+
+    def ask() -> None:
+        answers.append(catalogue_client.post(links_path(video), headers=bearer(old_token)))
+
+    with catalogue_pool.connection() as conn, conn.transaction():
+        HANDLERS["PasswordReset"](conn, event, validate_data(event.type, event.data))
+        asking = threading.Thread(target=ask)
+        asking.start()
+        asking.join(timeout=1.0)  # it is answered now unless it waits for the reset to be applied
+    asking.join(timeout=10.0)
+    [answer] = answers
+    if answer.status_code == 201:
+        assert catalogue_client.get(local(answer.json["url"])).status_code == 403
+    else:
+        assert answer.status_code == 403 and answer.json["type"].endswith("token-revoked")
 
 
 def test_unknown_videos_and_renditions_are_404(catalogue_client, video, token):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -473,3 +474,24 @@ def test_a_submission_sent_twice_answers_the_one_video_made(served, served_ident
     )
     refused = served.client.post("/v1/videos", json=body, headers=other)  # not theirs: nothing to see
     assert refused.status_code == 422 and "upload_url" in refused.json["errors"]
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_submission_sent_twice_at_once_answers_the_one_video_made_to_both(served, tmp_path, round_):
+    """A double click: the two requests arrive together, and the one that does not make the video waits
+    for the other and answers the video it made, not 423 or 409 (the first's page is gone by then)."""
+    upload_url = tus_upload(served, small_video(tmp_path / "double-click.mp4", size="320x240", seconds=0.5))
+    word = unique_word()
+    body = {"upload_url": upload_url, "title": {"en": f"Ministers meet {word}"}}
+    together = threading.Barrier(2)
+
+    def send(_: int) -> tuple[int, str]:
+        together.wait(timeout=10)
+        response = served.served.app.test_client().post("/v1/videos", json=body, headers=editor())
+        return response.status_code, response.json.get("id") or response.json.get("type")
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(send, range(2)))
+    with psycopg.connect(served.catalogue.settings.database_url) as conn:
+        [made] = conn.execute("SELECT id::text FROM videos WHERE title_en LIKE %s", (f"%{word}",)).fetchall()
+    assert answers == [(202, made[0])] * 2

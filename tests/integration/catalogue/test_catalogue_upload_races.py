@@ -59,9 +59,20 @@ def test_a_termination_racing_another_is_404_and_leaves_no_file(catalogue):
     assert not catalogue.uploads.path(upload.id).exists()
 
 
-def test_a_submission_of_an_upload_terminated_meanwhile_is_409_and_leaves_no_file(catalogue):
+def test_a_submission_of_an_upload_terminated_meanwhile_is_409_and_leaves_no_file(catalogue, monkeypatch):
+    """Terminated once its submission found it, before the submission locks its row (then its writers):
+    a termination takes the writers' lock first, and its row would wait for the submission's."""
+    catalogue.uploads = UploadArea(catalogue.uploads.root)
     upload = uploads.create(catalogue, EDITOR, 0, "")  # empty: finished at once
     submission = Submission(upload.id, Localized("Title"), Localized(), None, [], "", [])
+    found = publishing._own_upload
+
+    def terminated_once_found(*args):  # type: ignore[no-untyped-def]
+        own = found(*args)
+        uploads.terminate(catalogue, EDITOR, own.id)
+        return own
+
+    monkeypatch.setattr(publishing, "_own_upload", terminated_once_found)
     with pytest.raises(Conflict):
         publishing.submit(catalogue, EDITOR, submission)
     assert not catalogue.uploads.path(upload.id).exists()

@@ -11,7 +11,7 @@ from uuid import UUID
 from prometheus_client import Counter
 
 from accounts_common.account_projection import known_account_email, remember_verified_account
-from accounts_common.auth import Principal
+from accounts_common.auth import Principal, act_for
 from catalogue.adapters import grant_store, video_store
 from catalogue.adapters.grant_store import Grant
 from catalogue.adapters.storage import MissingFile, UnsafeKey
@@ -124,6 +124,7 @@ def grant_download(
     expires = int(now.timestamp()) + catalogue.settings.link_lifetime_s
     grant = Grant(uuid.uuid4(), rendition_id, datetime.fromtimestamp(expires, UTC))
     with catalogue.pool.connection() as conn, conn.transaction():
+        act_for(conn, principal)  # a link of a token revoked since its check would outlive it
         # The token's signed email_verified claim may arrive before the AccountVerified event does.
         if principal.email_verified:
             remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)

@@ -47,9 +47,20 @@ def master_key(video_id: UUID) -> str:
 
 def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -> Video:
     """Make a video of a finished upload: its bytes become the master, a transcoding job is queued.
-    Writers and the upload's row are locked first; a video that cannot be recorded undoes the master,
-    and the upload stays as it was, to submit again. An upload the editor made into a video already
-    (a form sent twice, or again after a timeout) answers that video, as the first submission did."""
+    The upload's row and then its writers are locked first; a video that cannot be recorded undoes the
+    master, and the upload stays as it was, to submit again. An upload the editor made into a video
+    already (a form sent twice, or again after a timeout) answers that video, as the first submission
+    did: also when the two arrive together (a double click), the one refused waits for the other."""
+    try:
+        return _submit(catalogue, principal, submission)
+    except (Locked, Conflict, InvalidIngest):
+        made = _made_meanwhile(catalogue, principal, submission.upload_id)
+        if made is None:
+            raise
+        return made
+
+
+def _submit(catalogue: Catalogue, principal: Principal, submission: Submission) -> Video:
     upload = _own_upload(catalogue, principal, submission.upload_id)
     if upload.video_id is not None:
         with catalogue.pool.connection() as conn:
@@ -58,15 +69,23 @@ def submit(catalogue: Catalogue, principal: Principal, submission: Submission) -
             raise InvalidIngest("No such upload.", {"upload_url": ["No upload of yours is at this URL."]})
         return made
     try:
-        with catalogue.uploads.locked(upload):  # before any question to the store, as a write
-            _check_whole(catalogue, upload)
-            video = _make_video(catalogue, principal, submission, upload)
+        video = _make_video(catalogue, principal, submission, upload)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
     except FileNotFoundError:  # terminated or expired since it was found
         raise Conflict(UPLOAD_GONE) from None
     catalogue.uploads.delete_source(upload.id)
     return video
+
+
+def _made_meanwhile(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Video | None:
+    """The video another submission of the caller's upload made, read once that submission ended: it
+    holds the upload's row while it holds the writers' lock (_make_video); None when there is none."""
+    with catalogue.pool.connection() as conn, conn.transaction():
+        upload = upload_store.find_upload(conn, upload_id, for_update=True)
+        if upload is None or upload.account_id != principal.account_id or upload.video_id is None:
+            return None
+        return video_store.find_video(conn, upload.video_id)
 
 
 def _own_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> Upload:
@@ -85,8 +104,8 @@ def _own_upload(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> 
 
 
 def _check_whole(catalogue: Catalogue, upload: Upload) -> None:
-    """InvalidIngest unless every byte of the upload has arrived (asked under the writers' lock: S3Proxy
-    fails a listing of the parts while one is on its way)."""
+    """InvalidIngest unless every byte of the upload has arrived (asked under the writers' lock, as a
+    write asks: S3Proxy fails a listing of the parts while one is on its way, a 503 for a 423)."""
     try:
         received = catalogue.uploads.offset(upload)
     except FileNotFoundError:
@@ -102,19 +121,22 @@ def _make_video(catalogue: Catalogue, principal: Principal, submission: Submissi
     stored = None
     try:
         with catalogue.pool.connection() as conn, conn.transaction():
-            # Locked before the master is stored: termination and expiry wait, then see the video.
+            # Locked before the master is stored: termination and expiry wait, then see the video; and
+            # before the writers' lock, so a submission that finds that taken can wait for this one.
             if upload_store.find_upload(conn, upload.id, for_update=True) != upload:
                 raise Conflict(UPLOAD_GONE)
-            try:
-                # A folder's upload is linked (or copied) to master_key; a bucket's is the master as it is.
-                stored = catalogue.uploads.store_master(upload, catalogue.storage, master_key(video_id))
-            except FileNotFoundError:
-                raise Conflict(UPLOAD_GONE) from None
-            video = submission.processing(video_id, stored)
-            video_store.insert_video(conn, video)
-            job_store.insert_job(conn, video.id)
-            upload_store.attach_upload(conn, upload.id, video.id)
-            audit_video_action(conn, catalogue, principal, "video.created", video.id)
+            with catalogue.uploads.locked(upload):
+                _check_whole(catalogue, upload)
+                try:
+                    # A folder's upload is linked (or copied) to master_key; a bucket's is the master.
+                    stored = catalogue.uploads.store_master(upload, catalogue.storage, master_key(video_id))
+                except FileNotFoundError:
+                    raise Conflict(UPLOAD_GONE) from None
+                video = submission.processing(video_id, stored)
+                video_store.insert_video(conn, video)
+                job_store.insert_job(conn, video.id)
+                upload_store.attach_upload(conn, upload.id, video.id)
+                audit_video_action(conn, catalogue, principal, "video.created", video.id)
     except BaseException:
         if stored is not None:
             _undo_master(catalogue, stored)
