@@ -13,7 +13,7 @@ import yaml
 
 from accounts_common.config import READ_ELSEWHERE, InsecureKey, secret_key
 from accounts_common.events import TOPICS
-from accounts_common.events.topics import CONSUMER_GROUPS, dead_letter_topic, new_topic
+from accounts_common.events.topics import ACCOUNT_EVENTS, CONSUMER_GROUPS, dead_letter_topic, new_topic
 from accounts_common.kafka import KafkaLogin
 from tests.support.scripts import load_script
 
@@ -403,6 +403,13 @@ def test_each_consumer_group_may_consume_and_keep_its_dead_letters_as_its_servic
     for user in users:
         for rule in acls(user, "group"):
             assert any(allows([rule], group, "Read") for group in groups), f"{user}: a group no service uses"
+
+
+def test_identity_may_read_back_its_account_events_for_erase_again():
+    """After a restore, `identity erase-again` reads the AccountDeleted events back from the topic
+    identity writes (assigned partitions, no group), logged in as identity: a Fetch without Read on
+    the topic is refused (TopicAuthorizationFailed), and the restore's step 4 with it."""
+    assert allows(acls("identity", "topic"), ACCOUNT_EVENTS, "Read")
 
 
 SECRETS = set(yaml.safe_load((DEPLOY / "k8s" / "secrets.example.yaml").read_text())["stringData"])

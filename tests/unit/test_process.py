@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from accounts_common import gunicorn_hooks
+from accounts_common.emails import normalise_email
 from accounts_common.process import AddressesLeftOut, run_until_signalled
 from accounts_common.retry_policy import PermanentError
 
@@ -67,3 +68,28 @@ def test_the_log_format_leaves_every_email_address_out_of_the_message_and_its_tr
     assert "@" not in text
     assert "ERROR consumer: dead-lettered for <address>: x" in text
     assert "SMTP 550 5.1.1 <<address>>: Recipient address rejected" in text, "the traceback too"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "mary.o'brien@example.org",  # an apostrophe, as in many names
+        "राम@example.org",  # a vowel sign: a mark, not a letter (\w)
+        "user@उदाहरण.भारत",  # the same in the domain
+        "ana@exämple.org",
+    ],
+)
+def test_an_address_identity_accepts_is_left_out_whole(address: str) -> None:
+    """Whatever an account's address may be (accounts_common.emails takes any character email-validator
+    allows), none of it stays in the line: not the part of the name before an apostrophe or a mark."""
+    assert normalise_email(address) == address, "an address identity keeps as it is"
+    record = logging.LogRecord("mailer", logging.WARNING, __file__, 1, "mail to %s: 550", (address,), None)
+    assert AddressesLeftOut("%(message)s").format(record) == "mail to <address>: 550"
+
+
+@pytest.mark.parametrize(
+    ("address", "written"), [("ana@example.org", "'<address>'"), ("o'brien@example.org", '"<address>"')]
+)
+def test_an_address_written_in_quotes_keeps_them(address: str, written: str) -> None:
+    record = logging.LogRecord("mailer", logging.WARNING, __file__, 1, "mail to %r", (address,), None)
+    assert AddressesLeftOut("%(message)s").format(record) == f"mail to {written}"
