@@ -28,7 +28,9 @@ class MustStop(RuntimeError):
 # non-ASCII one (a vowel sign is a mark, not a \w).
 _LOCAL = r"\w.!#$%&*+/=?^`{|}~\u0080-\U0010ffff-"
 _LABEL = r"[\w\u0080-\U0010ffff-]+"
-ADDRESS = re.compile(rf"[{_LOCAL}][{_LOCAL}']*@{_LABEL}(?:\.{_LABEL})*")
+# A match starts only where a run of such characters does: tried from each character of a long run
+# without an @ (a token, a hex dump), the search took time in the square of the run's length.
+ADDRESS = re.compile(rf"(?<![{_LOCAL}])[{_LOCAL}][{_LOCAL}']*@{_LABEL}(?:\.{_LABEL})*")
 REDACTED_ADDRESS = "<address>"
 
 
