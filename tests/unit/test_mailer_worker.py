@@ -27,7 +27,7 @@ def test_one_send_per_second_polls_a_minute_of_records_not_500():
 
 def test_a_consumer_asks_kafka_for_the_poll_interval_it_is_given(monkeypatch):
     created = {}
-    monkeypatch.setattr(kafka, "KafkaConsumer", lambda *topics, **config: created.update(config))
+    monkeypatch.setattr(kafka, "GroupMember", lambda *topics, **config: created.update(config))
     kafka.create_consumer(
         "kafka:9092", group_id="mailer", topics=("t",), max_poll_records=60, max_poll_interval_ms=123_000
     )
