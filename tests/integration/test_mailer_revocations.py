@@ -64,7 +64,9 @@ def test_the_workers_housekeeping_forgets_a_revoked_session_an_hour_after_its_to
 
 
 @pytest.fixture
-def mailer(mailer_pool: ConnectionPool) -> Iterator[Mailer]:
+def in_process_mailer(mailer_pool: ConnectionPool) -> Iterator[Mailer]:
+    """The mailer's handlers in this process (not named `mailer`: tests/conftest.py groups the tests of
+    that fixture, a worker process of its own, together, and this module's would be split in two)."""
     mailer = bootstrap(Settings.from_env(), mailer_pool)
     yield mailer
     mailer.dispatcher.close()
@@ -90,21 +92,23 @@ def subscription_of(pool: ConnectionPool, account: str) -> object:
     return None if row is None else row[0]
 
 
-def test_newsletter_events_handled_after_the_deletion_keep_nothing_of_the_erased_account(mailer, mailer_pool):
+def test_newsletter_events_handled_after_the_deletion_keep_nothing_of_the_erased_account(
+    in_process_mailer, mailer_pool
+):
     account, email = str(uuid.uuid4()), f"late-{uuid.uuid4().hex[:8]}@example.org"
     subscribed_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     subscribed = {"account_id": account, "email": email, "at": subscribed_at, "reason": "user"}
-    handle(mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
+    handle(in_process_mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
     assert subscription_of(mailer_pool, account) is not None
     deleted = {"account_id": account, "deleted_at": datetime.now(UTC).isoformat()}
-    handle(mailer, mailer_pool, "AccountDeleted", deleted, account)
+    handle(in_process_mailer, mailer_pool, "AccountDeleted", deleted, account)
     assert subscription_of(mailer_pool, account) is None
 
     # The subscription topic and the deliveries' are not the account events': their events come late.
-    handle(mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
+    handle(in_process_mailer, mailer_pool, "NewsletterSubscribed", subscribed, account)
     assert subscription_of(mailer_pool, account) is None
     request = newsletter_delivery(email, subscribed_at=subscribed_at)
-    late_issue = handle(mailer, mailer_pool, "NewsletterDeliveryRequested", request, account)
+    late_issue = handle(in_process_mailer, mailer_pool, "NewsletterDeliveryRequested", request, account)
     assert subscription_of(mailer_pool, account) is None
     with mailer_pool.connection() as conn:
         kept = conn.execute(
@@ -114,7 +118,7 @@ def test_newsletter_events_handled_after_the_deletion_keep_nothing_of_the_erased
 
 
 def test_an_erasure_handled_after_the_address_signed_up_again_leaves_the_new_account_alone(
-    mailer, mailer_pool
+    in_process_mailer, mailer_pool
 ):
     """The person deleted their account and signed up again at once; the new account's code mail came
     (identity.codes.v1) before the old account's AccountDeleted (identity.account-events.v1). Erasing
@@ -122,12 +126,12 @@ def test_an_erasure_handled_after_the_address_signed_up_again_leaves_the_new_acc
     own bounce."""
     email = f"again-{uuid.uuid4().hex[:8]}@example.org"
     old, new = code_issued(email), {**code_issued(email), "locale": "fr"}
-    old_mail = handle(mailer, mailer_pool, "CodeIssued", old, old["account_id"])
-    new_mail = handle(mailer, mailer_pool, "CodeIssued", new, new["account_id"])
+    old_mail = handle(in_process_mailer, mailer_pool, "CodeIssued", old, old["account_id"])
+    new_mail = handle(in_process_mailer, mailer_pool, "CodeIssued", new, new["account_id"])
     with mailer_pool.connection() as conn:
         suppressions.suppress(conn, email, "5.1.1 unknown", "smtp", account_id=uuid.UUID(new["account_id"]))
     deleted = {"account_id": old["account_id"], "deleted_at": datetime.now(UTC).isoformat()}
-    handle(mailer, mailer_pool, "AccountDeleted", deleted, old["account_id"])
+    handle(in_process_mailer, mailer_pool, "AccountDeleted", deleted, old["account_id"])
 
     with mailer_pool.connection() as conn:
         rows = dict(
@@ -139,4 +143,4 @@ def test_an_erasure_handled_after_the_address_signed_up_again_leaves_the_new_acc
         )
         assert suppressions.suppressed_among(conn, [email]) == {email}
     assert rows == {old_mail: ("sent", None, None, None), new_mail: ("sent", email, new["account_id"], "fr")}
-    assert mailer.delivery_log.latest_locale(uuid.UUID(new["account_id"])) == "fr"
+    assert in_process_mailer.delivery_log.latest_locale(uuid.UUID(new["account_id"])) == "fr"
