@@ -5,6 +5,7 @@ newsletter's do. The newsletter events of an account handled after its AccountDe
 topics) write nothing of it back, and an erasure handled late leaves the account that has the address
 since alone."""
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -64,10 +65,12 @@ def test_the_workers_housekeeping_forgets_a_revoked_session_an_hour_after_its_to
 
 
 @pytest.fixture
-def in_process_mailer(mailer_pool: ConnectionPool) -> Iterator[Mailer]:
-    """The mailer's handlers in this process (not named `mailer`: tests/conftest.py groups the tests of
-    that fixture, a worker process of its own, together, and this module's would be split in two)."""
-    mailer = bootstrap(Settings.from_env(), mailer_pool)
+def in_process_mailer(infra: Infra, mailer_pool: ConnectionPool) -> Iterator[Mailer]:
+    """The mailer's handlers in this process, sending to the run's SMTP sink (not named `mailer`:
+    tests/conftest.py groups the tests of that fixture, a worker process of its own, together, and this
+    module's would be split in two)."""
+    settings = dataclasses.replace(Settings.from_env(), smtp_host=infra.smtp_host, smtp_port=infra.smtp_port)
+    mailer = bootstrap(settings, mailer_pool)
     yield mailer
     mailer.dispatcher.close()
 
