@@ -1,10 +1,14 @@
-"""A static member whose instance id another consumer took stops with a clear error (fakes, no I/O)."""
+"""A fenced static member joins again as a new member once in a while, and otherwise stops with a
+clear error: another consumer holds its instance id (fakes, no I/O)."""
+
+import threading
 
 import pytest
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import FencedInstanceIdError
+from kafka.structs import MemberState
 
-from accounts_common.consumer import InstanceFenced
+from accounts_common.kafka import Fences, GroupMember, InstanceFenced, fenced_by_heartbeat
 from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
 from tests.support.workers import stopped_after
 
@@ -25,22 +29,6 @@ class FencedAfterJoin(OnePartitionConsumer):
         raise FencedInstanceIdError("worker-1")
 
 
-def assert_stops_fenced(fake: FencedAfterJoin) -> None:
-    """A worker on `fake` raises InstanceFenced and closes its consumer, well before 5 s."""
-    consumer = consumer_on(fake, group="mailer", group_instance_id="worker-1")
-    # A consumer that swallowed the fencing would run on: stopped after 5 s, it fails here.
-    with (
-        stopped_after(5) as stop,
-        pytest.raises(InstanceFenced, match="another consumer joined as instance 'worker-1'"),
-    ):
-        consumer.run(stop)
-    assert fake.closed
-
-
-def test_a_fenced_static_member_stops_with_a_clear_error():
-    assert_stops_fenced(FencedAfterJoin())
-
-
 class FencedOnPoll(FencedAfterJoin):
     """A KafkaConsumer whose poll() raises the fencing: a heartbeat or a join refused
     FENCED_INSTANCE_ID, with nothing handled since, so no commit to learn it from."""
@@ -49,5 +37,108 @@ class FencedOnPoll(FencedAfterJoin):
         raise FencedInstanceIdError("worker-1")
 
 
-def test_a_member_fenced_while_idle_stops_too_not_waiting_for_kafka():
-    assert_stops_fenced(FencedOnPoll())  # before: "Kafka unreachable, polling again", for good
+class Members:
+    """A consumer factory handing out `fakes` in turn, one per member the worker makes."""
+
+    def __init__(self, *fakes: OnePartitionConsumer) -> None:
+        self.fakes, self.made = list(fakes), 0
+
+    def __call__(self, *args: object, **kwargs: object) -> OnePartitionConsumer:
+        self.made += 1
+        return self.fakes.pop(0)
+
+
+def run_until_stopped(members: Members, stop: threading.Event) -> None:
+    consumer_on(None, group="mailer", group_instance_id="worker-1", consumer_factory=members).run(stop)
+
+
+@pytest.mark.parametrize("fenced", [FencedAfterJoin, FencedOnPoll], ids=["on commit", "on poll"])
+def test_a_member_fenced_twice_in_a_row_stops_with_a_clear_error(fenced):
+    first, second = fenced(), fenced()
+    # A consumer that swallowed the fencing would run on: stopped after 5 s, it fails here.
+    with (
+        stopped_after(5) as stop,
+        pytest.raises(InstanceFenced, match="another consumer joined as instance 'worker-1'"),
+    ):
+        run_until_stopped(Members(first, second), stop)
+    assert first.closed and second.closed  # before: "Kafka unreachable, polling again", for good
+
+
+class Quiet(OnePartitionConsumer):
+    """A member that reads nothing and is fenced by nobody."""
+
+    def __init__(self) -> None:
+        super().__init__(PARTITION)
+        self.polled = threading.Event()
+
+    def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
+        self.polled.set()
+        return {}
+
+
+def test_a_member_fenced_once_joins_again_as_a_new_member_and_carries_on():
+    fenced, rejoined = FencedOnPoll(), Quiet()
+    members = Members(fenced, rejoined)
+    worker = threading.Thread(target=run_until_stopped, args=(members, stop := threading.Event()))
+    worker.start()
+    try:
+        assert rejoined.polled.wait(5), "the fenced member did not join again"
+        assert worker.is_alive()  # before: it stopped, InstanceFenced, at the first fence
+    finally:
+        stop.set()
+        worker.join(5)
+    assert members.made == 2
+    assert fenced.closed and rejoined.closed
+
+
+def test_fences_allow_one_rejoin_a_window(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("accounts_common.kafka.time.monotonic", lambda: now[0])
+    fences = Fences(window_s=300)
+    assert fences.may_rejoin()
+    now[0] += 299
+    assert not fences.may_rejoin()  # a second fence within the window: another consumer holds the id
+    now[0] += 300
+    assert fences.may_rejoin()  # the window counts from the last fence
+
+
+class Coordinator:
+    """kafka-python's group coordinator as far as fenced_by_heartbeat reads it."""
+
+    def __init__(self, state: MemberState, *, heartbeats: bool, wants_rejoin: bool = False) -> None:
+        self.state, self._heartbeat_enabled, self._heartbeat_closed = state, heartbeats, False
+        self.rejoin_needed = wants_rejoin
+
+    def need_rejoin(self) -> bool:
+        return self.rejoin_needed
+
+
+class Member:
+    def __init__(self, coordinator: Coordinator) -> None:
+        self._coordinator = coordinator
+
+
+@pytest.mark.parametrize(
+    ("coordinator", "fenced"),
+    [
+        (Coordinator(MemberState.STABLE, heartbeats=False), True),  # the heartbeat thread saw the fence
+        (Coordinator(MemberState.STABLE, heartbeats=True), False),
+        (Coordinator(MemberState.STABLE, heartbeats=False, wants_rejoin=True), False),  # about to join
+        (Coordinator(MemberState.REBALANCING, heartbeats=False), False),  # joining
+        (Coordinator(MemberState.UNJOINED, heartbeats=False), False),  # partitions assigned by hand
+    ],
+    ids=["fenced", "heartbeating", "rejoin wanted", "rebalancing", "unjoined"],
+)
+def test_a_stable_member_with_its_heartbeats_turned_off_was_fenced(coordinator, fenced):
+    assert fenced_by_heartbeat(Member(coordinator)) is fenced  # type: ignore[arg-type]
+
+
+def test_a_member_fenced_by_a_heartbeat_says_so_from_its_poll(monkeypatch):
+    """kafka-python only turns the heartbeats off; the services' members raise it from the next poll."""
+    monkeypatch.setattr(KafkaConsumer, "poll", lambda self, **options: {})
+    member = GroupMember.__new__(GroupMember)  # its state only: no broker to connect to
+    member._coordinator = Coordinator(MemberState.STABLE, heartbeats=False)  # type: ignore[assignment]
+    member.config = {"group_id": "fenced-worker"}
+
+    with pytest.raises(FencedInstanceIdError):
+        member.poll(timeout_ms=500)

@@ -17,9 +17,15 @@ from accounts_common.dead_letter_writer import DEAD_LETTER_MAX_BYTES, DeadLetter
 from accounts_common.events import InvalidEvent, parse_event, validate_data
 from accounts_common.housekeeping import Expiry, Schedule, delete_expired
 from accounts_common.inbox import Handler, handle_once
-from accounts_common.kafka import REFUSED, await_partitions, create_consumer, create_producer, not_authorized
+from accounts_common.kafka import (
+    REFUSED,
+    await_partitions,
+    create_consumer,
+    create_producer,
+    not_authorized,
+    rejoin_when_fenced,
+)
 from accounts_common.offsets import LagReport, PendingCommits
-from accounts_common.process import MustStop
 from accounts_common.retry_policy import (
     RETRYABLE,
     PartitionRetries,
@@ -38,10 +44,6 @@ EVENTS = Counter("consumer_events_total", "Records seen by a consumer, by outcom
 OUTCOMES = ("handled", "duplicate", "ignored", "retried", "dead_lettered")
 POLL_TIMEOUT_MS = 500
 UNREACHABLE_WAIT_S = 1.0  # between polls while no broker answers
-
-
-class InstanceFenced(MustStop):
-    """Another consumer uses this one's static instance id: this one must stop."""
 
 
 # What handling a record left: nothing to wait for, pending work, or the error it raised.
@@ -111,6 +113,12 @@ class EventConsumer:
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
         try:
+            rejoin_when_fenced(self.group, self.group_instance_id, lambda: self._run_member(stop))
+        finally:
+            self.dead_letters.close()
+
+    def _run_member(self, stop: threading.Event) -> None:
+        try:
             consumer = self.consumer_factory(
                 self.bootstrap_servers,
                 group_id=self.group,
@@ -141,16 +149,10 @@ class EventConsumer:
                 self._pending.commit_if_due(consumer)
                 self._report_lag(consumer)
             self._pending.commit(consumer)
-        except FencedInstanceIdError:
-            raise InstanceFenced(
-                f"{self.group}: another consumer joined as instance {self.group_instance_id!r} and took "
-                "this one's partitions; give each worker its own instance id"
-            ) from None
         except REFUSED as error:  # a login or an ACL refused, wherever: no retry fixes it
             raise not_authorized(self.group, error) from None
         finally:
             consumer.close(autocommit=False)
-            self.dead_letters.close()
 
     def _process_batch(
         self,

@@ -5,11 +5,18 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import AuthorizationError, KafkaError, KafkaTimeoutError, SaslAuthenticationFailedError
+from kafka.errors import (
+    AuthorizationError,
+    FencedInstanceIdError,
+    KafkaError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailedError,
+)
 from kafka.structs import MemberState
 from prometheus_client import Counter
 
@@ -20,6 +27,9 @@ log = logging.getLogger(__name__)
 
 STRANDED_REJOINS = Counter(
     "consumer_stranded_rejoins_total", "Joins kafka-python finished but never took up, made again", ["group"]
+)
+FENCED_REJOINS = Counter(
+    "consumer_fenced_rejoins_total", "Static members fenced once that joined again as new members", ["group"]
 )
 
 # Below the broker's default message.max.bytes (1,048,588), so an oversized record is refused by
@@ -262,6 +272,68 @@ def rejoin_if_stranded(consumer: KafkaConsumer, group: str) -> bool:
     return True
 
 
+def fenced_by_heartbeat(consumer: KafkaConsumer) -> bool:
+    """Whether a heartbeat came back FENCED_INSTANCE_ID. kafka-python 3.0.12 then only turns the
+    heartbeats off: the member, still "stable", would fetch its partitions on without a word, beside
+    the consumer that took its instance id, until a commit of its own failed."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    return (
+        coordinator is not None
+        and coordinator.state is MemberState.STABLE
+        and not coordinator.need_rejoin()
+        and not getattr(coordinator, "_heartbeat_enabled", True)
+        and not getattr(coordinator, "_heartbeat_closed", False)
+    )
+
+
+class InstanceFenced(MustStop):
+    """Another consumer uses this one's static instance id: this one must stop."""
+
+
+# A static member fenced twice within this long is taken to share its instance id with another consumer.
+FENCE_WINDOW_S = 300.0
+
+
+class Fences:
+    """Whether a static member just fenced may join again as a new member: the first time in a window.
+
+    kafka-python 3.0.12 can fence a member with its own earlier id: after a broker paused past the
+    session timeout (`make chaos`, broker-paused-10s), a JoinGroup came back FENCED_INSTANCE_ID with
+    no other consumer holding the id, most likely sent under a member id that an answer to a request
+    of the old generation had put back (the Java client fixed its like, KAFKA-9823, by keeping the
+    generation each request was sent with). A join under no id takes the instance id back. Two
+    consumers that really share one fence each other within seconds: the second fence in the window
+    is theirs (InstanceFenced).
+    """
+
+    def __init__(self, window_s: float = FENCE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._last: float | None = None
+
+    def may_rejoin(self) -> bool:
+        now = time.monotonic()
+        first_in_window = self._last is None or now - self._last >= self.window_s
+        self._last = now
+        return first_in_window
+
+
+def rejoin_when_fenced(group: str, instance_id: str | None, run_member: Callable[[], None]) -> None:
+    """Run `run_member` (one consumer's life in `group`) again as a new member when it is fenced the
+    first time in a window (Fences); InstanceFenced when fenced again."""
+    fences = Fences()
+    while True:
+        try:
+            return run_member()
+        except FencedInstanceIdError:
+            if not fences.may_rejoin():
+                raise InstanceFenced(
+                    f"{group}: another consumer joined as instance {instance_id!r} and took this one's "
+                    "partitions; give each worker its own instance id"
+                ) from None
+            FENCED_REJOINS.labels(group).inc()
+            log.warning("%s: fenced as instance %r; joining again as a new member", group, instance_id)
+
+
 class GroupMember(KafkaConsumer):
     """A KafkaConsumer that, after each poll, has the next one join again if kafka-python left it out
     of its group (rejoin_if_stranded)."""
@@ -271,4 +343,6 @@ class GroupMember(KafkaConsumer):
     ) -> dict[TopicPartition, list[ConsumerRecord]]:
         records = super().poll(timeout_ms=timeout_ms, max_records=max_records, update_offsets=update_offsets)
         rejoin_if_stranded(self, self.config["group_id"])
+        if fenced_by_heartbeat(self):
+            raise FencedInstanceIdError("a heartbeat was refused: another member holds this instance id")
         return records
