@@ -1,16 +1,32 @@
-"""My account: email, newsletter on/off, deleting the account; and the newsletter's own page."""
+"""My account: email, the language of its mails, newsletter on/off, deleting the account; and the
+newsletter's own page."""
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, flash, render_template, request, session
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.domain.navigation import LANGUAGES
 from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import access_token, login_required, portal, see_other, sign_out
 
 blp = Blueprint("account", __name__)
 # The pages with a subscription button, where the form's `from` returns to.
 RETURN_PAGES = {"newsletter": "account.newsletter", "created": "signup.created"}
+T = TypeVar("T")
+
+
+def unless_unavailable(ask: Callable[[], T], unavailable: T) -> T:
+    """The service's answer; `unavailable` when it does not answer (an ended session still ends)."""
+    try:
+        return ask()
+    except (ServiceUnavailable, ApiError) as error:
+        if isinstance(error, ApiError) and error.session_ended:
+            raise
+        return unavailable
 
 
 def newsletter_status(token: str) -> bool | None:
@@ -21,19 +37,21 @@ def newsletter_status(token: str) -> bool | None:
 def newsletter_subscription(token: str) -> tuple[bool | None, str | None]:
     """Subscribed or not (None when the newsletter service does not answer), and why the last
     subscription ended when it did (`bounce`)."""
-    try:
-        return portal().newsletter.subscription(token)
-    except (ServiceUnavailable, ApiError) as error:
-        if isinstance(error, ApiError) and error.session_ended:
-            raise
-        return None, None
+    return unless_unavailable(lambda: portal().newsletter.subscription(token), (None, None))
+
+
+def mail_language(token: str) -> str | None:
+    """The language identity writes the account's mails in; None when identity does not answer."""
+    return unless_unavailable(lambda: str(portal().identity.me(token).get("locale") or "en"), None)
 
 
 def render_account(errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
-    subscribed, ended_because = newsletter_subscription(str(access_token()))
+    token = str(access_token())
+    subscribed, ended_because = newsletter_subscription(token)
     return render_template(
         "account/account.html",
         email=session.get("email"),
+        mail_language=mail_language(token),
         subscribed=subscribed,
         ended_because=ended_because,
         errors=errors,
@@ -78,6 +96,29 @@ def change_subscription() -> Response | tuple[str, int]:
     else:
         flash(gettext("You are no longer subscribed to our newsletter."))
     return see_other(RETURN_PAGES.get(request.form.get("from", ""), "account.account"))
+
+
+@blp.post("/account/language")
+@login_required
+def change_mail_language() -> Response | tuple[str, int]:
+    """Choose the language identity writes the account's mails in (the page keeps its own)."""
+    language = request.form.get("mail_language", "")
+    if language not in LANGUAGES:
+        return render_account({"mail_language": [gettext("Choose English or French.")]}, 400)
+    try:
+        portal().identity.change_locale(str(access_token()), language)
+    except ServiceUnavailable:
+        unavailable = gettext("The account service is unavailable. Please try again in a few minutes.")
+        return render_account({"mail_language": [unavailable]}, 503)
+    except ApiError as error:
+        if error.session_ended:
+            raise
+        return render_account(field_errors(error, {"locale": "mail_language"}), 400)
+    if language == "fr":
+        flash(gettext("We will write to you in French from now on."))
+    else:
+        flash(gettext("We will write to you in English from now on."))
+    return see_other("account.account")
 
 
 @blp.post("/account/delete")
