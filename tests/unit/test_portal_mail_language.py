@@ -81,3 +81,33 @@ def test_an_ended_session_sends_to_the_login_page():
     client, token = signed_in(ended)
     answer = client.post("/account/language", data={"csrf_token": token, "mail_language": "fr"})
     assert answer.status_code == 303 and answer.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize(
+    ("address", "clean"),
+    [
+        ("/login?lang=fr", "/login"),
+        ("/?q=sommet&lang=fr&page=2", "/?q=sommet&page=2"),
+        ("/password-reset?lang=fr&lang=en", "/password-reset"),
+    ],
+)
+def test_a_mails_link_opens_the_portal_in_its_language_then_the_clean_address(address, clean):
+    client = portal_client()
+    opened = client.get(address, headers={"Accept-Language": "en"})
+    assert (opened.status_code, opened.headers["Location"]) == (303, clean)
+    page = client.get(clean, headers={"Accept-Language": "en"})
+    assert '<html lang="fr">' in page.text  # kept for the session: the switch and later pages speak it
+
+
+def test_a_language_the_portal_does_not_speak_leaves_the_page_in_its_own():
+    client = portal_client()
+    opened = client.get("/login?lang=de", headers={"Accept-Language": "fr"})
+    assert (opened.status_code, opened.headers["Location"]) == (303, "/login")
+    assert '<html lang="fr">' in client.get("/login", headers={"Accept-Language": "fr"}).text
+
+
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/"])
+def test_the_clean_address_stays_on_this_site(path):
+    asked = {"PATH_INFO": path, "QUERY_STRING": "lang=fr"}  # as a server hands it over
+    opened = portal_client().get("/", environ_overrides=asked)
+    assert opened.status_code == 303 and opened.headers["Location"] in ("/", "/evil.example/")
