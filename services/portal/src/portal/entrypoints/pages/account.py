@@ -37,7 +37,8 @@ def newsletter_status(token: str) -> bool | None:
 def newsletter_subscription(token: str) -> tuple[bool | None, str | None]:
     """Subscribed or not (None when the newsletter service does not answer), and why the last
     subscription ended when it did (`bounce`)."""
-    return unless_unavailable(lambda: portal().newsletter.subscription(token), (None, None))
+    unanswered: tuple[bool | None, str | None] = (None, None)
+    return unless_unavailable(lambda: portal().newsletter.subscription(token), unanswered)
 
 
 def mail_language(token: str) -> str | None:
