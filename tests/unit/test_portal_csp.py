@@ -15,29 +15,28 @@ def directives(policy: str) -> dict[str, list[str]]:
     return {name: values for name, *values in (part.split() for part in policy.split(";") if part.strip())}
 
 
-@pytest.mark.parametrize(
-    ("value", "origin"),
-    [
-        (None, "http://127.0.0.1:8002"),
-        ("https://Videos.Example.org/", CATALOGUE),
-        ("https://videos.example.org:8443/media/v1", "https://videos.example.org:8443"),
-    ],
-)
-def test_the_catalogues_public_address_is_read_as_its_origin(monkeypatch, value, origin):
+def origin_read(monkeypatch: pytest.MonkeyPatch, value: str | None) -> str:
+    """The origin the portal takes from PORTAL_CATALOGUE_PUBLIC_URL set to `value` (None: unset)."""
     monkeypatch.setenv("ACCOUNTS_ENV", "development")
-    if value is None:
-        monkeypatch.delenv("PORTAL_CATALOGUE_PUBLIC_URL", raising=False)
-    else:
+    monkeypatch.delenv("PORTAL_CATALOGUE_PUBLIC_URL", raising=False)
+    if value is not None:
         monkeypatch.setenv("PORTAL_CATALOGUE_PUBLIC_URL", value)
-    assert Settings.from_env().catalogue_origin == origin
+    return Settings.from_env().catalogue_origin
+
+
+def test_the_catalogues_public_address_is_read_as_its_origin(monkeypatch):
+    values = (None, "https://Videos.Example.org/", "https://videos.example.org:8443/media/v1")
+    assert [origin_read(monkeypatch, value) for value in values] == [
+        "http://127.0.0.1:8002",
+        CATALOGUE,
+        "https://videos.example.org:8443",
+    ]
 
 
 @pytest.mark.parametrize("value", ["videos.example.org", "ftp://videos.example.org", "https://", "*"])
 def test_a_catalogue_address_a_policy_cannot_name_is_refused_at_start_up(monkeypatch, value):
-    monkeypatch.setenv("ACCOUNTS_ENV", "development")
-    monkeypatch.setenv("PORTAL_CATALOGUE_PUBLIC_URL", value)
     with pytest.raises(SettingError, match="PORTAL_CATALOGUE_PUBLIC_URL"):
-        Settings.from_env()
+        origin_read(monkeypatch, value)
 
 
 @pytest.mark.parametrize("path", ["/", "/videos/42", "/login", "/signup", "/no-such-page"])
