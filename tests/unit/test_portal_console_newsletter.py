@@ -465,3 +465,34 @@ def test_a_send_the_newsletter_did_not_answer_is_said_to_be_unknown_with_the_iss
     assert said in answer.text
     assert re.search(rf'<a class="button" href="/console/newsletter/{UPLOAD}">', answer.text)
     assert "try again" not in answer.text and "réessayer" not in answer.text
+
+
+class HeldIssue(PastTimeIssue):
+    """The newsletter's issues: one draft again, its scheduler having lost the newsletter-editor role."""
+
+    ISSUE = {**PastTimeIssue.ISSUE, "held_because": "role-revoked"}
+
+
+@pytest.mark.parametrize(
+    ("language", "reason"),
+    [
+        ("en", "Back to draft: the editor who scheduled it no longer has the newsletter editor role."),
+        ("fr", "Revenu au brouillon : le rédacteur qui l’avait programmé n’a plus le rôle de rédacteur"),
+    ],
+)
+def test_an_issue_back_to_draft_says_why_in_the_list_and_on_its_page_and_can_be_scheduled(language, reason):
+    client = staff_client(EditorIdentity(), issues=HeldIssue())
+    language_header = {"Accept-Language": language}
+    listed = client.get("/console/newsletter", headers=language_header)
+    issue = client.get(f"/console/newsletter/{UPLOAD}", headers=language_header)
+    for page in (listed, issue):
+        assert page.status_code == 200
+        held = re.search(r'data-held="role-revoked">([^<]*)<', page.text)
+        assert held and held.group(1).startswith(reason), page.request.path
+    assert 'name="send_at"' in issue.text  # a draft: any editor may schedule it again
+
+
+def test_an_issue_never_held_says_nothing_of_it():
+    client = staff_client(EditorIdentity(), issues=PastTimeIssue())
+    for path in ("/console/newsletter", f"/console/newsletter/{UPLOAD}"):
+        assert "data-held" not in client.get(path).text
