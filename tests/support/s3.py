@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from catalogue.adapters.s3 import s3_config
 from tests.support.processes import free_port
@@ -37,14 +38,15 @@ class S3Server:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def client(self) -> Any:
+    def client(self, **config: Any) -> Any:
+        """A client of this server; `config`, botocore Config's settings over the catalogue's."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
-            config=s3_config(),
+            config=s3_config().merge(Config(**config)),
         )
 
     def new_bucket(self) -> str:

@@ -8,7 +8,7 @@ import itertools
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,22 +133,27 @@ class FakeS3:
 
 
 class Locks:
-    """One lock per upload shared by the areas of a test, as PostgreSQL's is by every process."""
+    """One lock per upload shared by the areas of a test, as PostgreSQL's is by every process, and one
+    gate between the parts sent and their readers (a mutex: readers wait for each other too, here)."""
 
     def __init__(self) -> None:
         self.held: set[uuid.UUID] = set()
         self.mutex = threading.Lock()
+        self.gate = threading.Lock()
 
     @contextmanager
-    def __call__(self, upload_id: uuid.UUID) -> Iterator[None]:
+    def __call__(self, upload_id: uuid.UUID) -> Iterator[Callable[[], Any]]:
         with self.mutex:
             if upload_id in self.held:
                 raise UploadBusy(str(upload_id))
             self.held.add(upload_id)
         try:
-            yield
+            yield lambda: self.gate
         finally:
             self.held.discard(upload_id)
+
+    def reading(self, upload_id: uuid.UUID) -> threading.Lock:
+        return self.gate
 
 
 @pytest.fixture
