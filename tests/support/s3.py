@@ -73,10 +73,26 @@ def s3_server(folder: Path) -> Iterator[S3Server]:
     if endpoint:
         yield S3Server(endpoint, os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
         return
-    port = str(free_port())
-    env = {**os.environ, "STATE_DIR": str(folder), "S3PROXY_PORT": port}
-    subprocess.run(["bash", str(SCRIPT), "start"], env=env, check=True)
+    with private_s3proxy(folder) as server:
+        yield server
+
+
+@contextmanager
+def private_s3proxy(folder: Path) -> Iterator[S3Server]:
+    """An S3Proxy of its own, started with deploy/local/s3proxy.sh in the state folder `folder`: its
+    objects in `s3proxy_data(folder)`, its bucket catalogue-media."""
+    port = free_port()
+    s3proxy_script(folder, port, "start")
     try:
         yield S3Server(f"http://127.0.0.1:{port}", "local-identity", "local-credential")
     finally:
-        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, check=True)
+        s3proxy_script(folder, port, "stop")
+
+
+def s3proxy_script(folder: Path, port: int, command: str) -> None:
+    env = {**os.environ, "STATE_DIR": str(folder), "S3PROXY_PORT": str(port)}
+    subprocess.run(["bash", str(SCRIPT), command], env=env, check=True)
+
+
+def s3proxy_data(folder: Path) -> Path:
+    return folder / "s3proxy" / "data"

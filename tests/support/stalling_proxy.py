@@ -15,17 +15,23 @@ BODY_BEFORE_STALL = 256 * 1024
 
 class StallingProxy:
     """Relays 127.0.0.1:`port` to `upstream`. While `stall_parts` is set, the next UploadPart is sent
-    up to about BODY_BEFORE_STALL bytes, then held until `release` is set; `stalled` says it is held."""
+    up to about BODY_BEFORE_STALL bytes, then held until `release` is set; `stalled` says it is held.
+    `cut` ends it there instead: both connections closed, as when its sender dies."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream, self.port = upstream, free_port()
         self.stall_parts, self.stalled, self.release = threading.Event(), threading.Event(), threading.Event()
+        self.cutting = False
         self.listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cut(self) -> None:
+        self.cutting = True
+        self.release.set()
 
     def close(self) -> None:
         self.release.set()
@@ -53,6 +59,8 @@ class StallingProxy:
                     self.stall_parts.clear()
                     self.stalled.set()
                     self.release.wait()
+                    if self.cutting:
+                        return  # both sockets closed, no end of body sent
             target.shutdown(socket.SHUT_WR)
 
 

@@ -291,7 +291,7 @@ def test_a_completed_upload_stays_the_uploads_until_its_video_is_recorded(s3, lo
     with pytest.raises(FileNotFoundError):
         pod.offset(Upload(uuid.uuid4(), uuid.uuid4(), 4, ""))  # a row without a multipart upload
     terminated = new_upload(pod, 0)
-    pod.delete(terminated.id)
+    pod.delete(terminated)
     with pytest.raises(FileNotFoundError):
         pod.store_master(terminated, pod.storage, "unused")
 
@@ -320,7 +320,7 @@ def test_delete_removes_every_byte_of_an_upload_no_video_was_made_of(s3, locks):
     pod.store_master(completed, pod.storage, "unused")  # and then its video could not be recorded
     patch(pod, dropped, os.urandom(PART + 1))
     for upload in (completed, dropped):
-        pod.delete(upload.id)
+        pod.delete(upload)
     assert not s3.multipart and list(s3.objects) == [pod.object_key(kept.id)]
 
 

@@ -279,7 +279,7 @@ def test_termination_removes_the_object_a_failed_submission_completed(pods: Pods
 class DeletionFails(S3UploadArea):
     """The bucket, whose deletions fail (the store gone away at that moment)."""
 
-    def delete(self, upload_id: uuid.UUID) -> None:
+    def delete(self, upload: Upload) -> None:
         raise StorageUnavailable("the store went away")
 
 

@@ -193,14 +193,14 @@ class S3UploadArea:
     def delete_source(self, upload_id: UUID) -> None:
         """Nothing: `store_master` left nothing but the master."""
 
-    def delete(self, upload_id: UUID) -> None:
-        """Abort the upload's multipart uploads (found by key: its row may be gone), delete its tail, and
-        the object a failed submission completed (only called for an upload no video was made of)."""
-        object_key = self.object_key(upload_id)
-        for found in self.multipart_uploads(object_key):
-            if found["Key"] == object_key:
-                self._abort(found["Key"], found["UploadId"])
-        self.delete_tail(upload_id)
+    def delete(self, upload: Upload) -> None:
+        """Abort the upload's multipart upload (its row's: no listing of the bucket's, which one upload
+        S3Proxy cannot list fails), delete its tail, and the object a failed submission completed (only
+        called for an upload no video was made of)."""
+        object_key = self.object_key(upload.id)
+        if upload.multipart_upload_id is not None:
+            self._abort(object_key, upload.multipart_upload_id)
+        self.delete_tail(upload.id)
         with s3_errors(object_key):
             self.client.delete_object(Bucket=self.bucket, Key=object_key)
 
