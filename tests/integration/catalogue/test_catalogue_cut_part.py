@@ -1,7 +1,8 @@
 """A part whose sender was cut off mid-body, on an S3Proxy of the module's own (deploy/local/s3proxy.sh
 in a temporary state folder): S3Proxy's filesystem backend keeps the file it was writing the part to,
 and every listing that meets it fails. Only that upload stops (the other uploads are still
-terminated)."""
+terminated), and deploy/local deletes the file when S3Proxy starts again, after which the upload
+resumes and terminates leaving nothing."""
 
 import dataclasses
 import os
@@ -22,7 +23,7 @@ from catalogue.adapters.upload_store import find_upload
 from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import editor
 from tests.support.polling import wait_for
-from tests.support.s3 import S3Server, private_s3proxy, s3proxy_data
+from tests.support.s3 import S3Server, private_s3proxy, s3proxy_data, s3proxy_script
 from tests.support.stalling_proxy import stalling_proxy
 
 PART = MIN_PART_BYTES
@@ -35,6 +36,9 @@ ETAG = "user.user.content-md5"  # where S3Proxy keeps an object's ETag, once the
 class OwnS3Proxy:
     server: S3Server
     folder: Path
+
+    def restart(self) -> None:
+        s3proxy_script(self.folder, int(self.server.endpoint.rsplit(":", 1)[1]), "restart")
 
     def unfinished(self) -> list[Path]:
         """The files S3Proxy holds without an ETag: writes it never finished."""
@@ -119,3 +123,24 @@ def test_a_part_cut_off_stops_its_upload_alone(own_s3proxy: OwnS3Proxy, bucket_a
     # That upload's parts cannot be listed: its offset is unknown (503, "try again"), not made up.
     assert client.head(path, headers=editor() | TUS).status_code == 503
     assert client.delete(path, headers=editor() | TUS).status_code == 503
+
+
+def test_deploy_local_deletes_the_file_of_a_cut_part_when_s3proxy_starts(own_s3proxy: OwnS3Proxy, bucket_app):  # type: ignore[no-untyped-def]
+    catalogue, client = bucket_app
+    path = create(client, 3 * PART)
+    assert patch(client, path, 0, os.urandom(PART)) == 204
+    cut_a_part(own_s3proxy, catalogue, path, os.urandom(PART))
+    s3 = own_s3proxy.server.client()
+    named_like_one = f"media/kept-{uuid.uuid4()}"  # an object whose name ends as an unfinished write's
+    s3.put_object(Bucket=catalogue.storage.bucket, Key=named_like_one, Body=b"kept")
+    assert own_s3proxy.unfinished()
+    own_s3proxy.restart()
+    assert own_s3proxy.unfinished() == []
+    assert s3.get_object(Bucket=catalogue.storage.bucket, Key=named_like_one)["Body"].read() == b"kept"
+    # The upload resumes where its last whole part ended, and its termination leaves nothing.
+    head = client.head(path, headers=editor() | TUS)
+    assert (head.status_code, head.headers["Upload-Offset"]) == (200, str(PART))
+    assert client.delete(path, headers=editor() | TUS).status_code == 204
+    s3.delete_object(Bucket=catalogue.storage.bucket, Key=named_like_one)
+    assert not s3.list_multipart_uploads(Bucket=catalogue.storage.bucket).get("Uploads")
+    assert not s3.list_objects_v2(Bucket=catalogue.storage.bucket).get("Contents")
