@@ -3,6 +3,7 @@ upload, for the uploads kept in a bucket (upload_parts), where no file of ours c
 gate per upload between a part on its way and the readers of the parts: the writer holds it while it
 sends one, a reader (a HEAD, another process's) waits for that part before listing them."""
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
@@ -50,6 +51,7 @@ class PgLock:
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
+        self.thread = threading.local()  # .holding: the uploads whose writers' lock this thread holds
 
     @contextmanager
     def __call__(self, upload_id: UUID) -> Iterator[Sending]:
@@ -59,9 +61,11 @@ class PgLock:
             row = conn.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
             if not (row and row[0]):
                 raise UploadBusy(str(upload_id))
+            self._holding().add(upload_id)
             try:
                 yield lambda: _held(conn, part_key(upload_id), shared=False)
             finally:
+                self._holding().discard(upload_id)
                 # Released before the answer goes: closing the connection releases it only once its
                 # server process has ended, after a client's next PATCH may have found it held (423).
                 with suppress(psycopg.Error):  # a broken connection has released it already
@@ -69,6 +73,9 @@ class PgLock:
 
     @contextmanager
     def reading(self, upload_id: UUID) -> Iterator[None]:
+        if upload_id in self._holding():  # the writer reads: it sends no part meanwhile, nobody else may
+            yield
+            return
         with self._connect(options=f"-c lock_timeout={PART_WAIT_S * 1000}") as conn:
             try:
                 with _held(conn, part_key(upload_id), shared=True):
@@ -77,6 +84,11 @@ class PgLock:
                 raise StorageUnavailable(
                     f"upload {upload_id}: a part still on its way after {PART_WAIT_S} s"
                 ) from None
+
+    def _holding(self) -> set[UUID]:
+        if not hasattr(self.thread, "holding"):
+            self.thread.holding = set()
+        return self.thread.holding  # type: ignore[no-any-return]
 
     def _connect(self, **options: str) -> psycopg.Connection:
         settings = {"autocommit": True, "connect_timeout": 5, **CLIENT_PROBES, **options}
