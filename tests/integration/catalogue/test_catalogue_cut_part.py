@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from catalogue.adapters.storage import S3Storage, StorageUnavailable
 from catalogue.adapters.upload_locks import pg_lock
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, S3UploadArea
-from catalogue.adapters.upload_store import find_upload
+from catalogue.adapters.upload_store import Upload, find_upload
 from catalogue.entrypoints.app import create_app
 from tests.integration.catalogue.conftest import editor
 from tests.support.polling import wait_for
@@ -81,9 +81,9 @@ def patch(client: Any, path: str, offset: int, data: bytes) -> int:
     )
 
 
-def cut_a_part(own: OwnS3Proxy, catalogue: Any, path: str, data: bytes) -> None:
+def cut_a_part(own: OwnS3Proxy, catalogue: Any, path: str, data: bytes) -> Upload:
     """Another process sends `data` to the upload as its next part, streamed (as over https), and is
-    cut off mid-body."""
+    cut off mid-body; the upload's row."""
     with psycopg.connect(catalogue.settings.database_url) as conn:
         upload = find_upload(conn, uuid.UUID(path.rsplit("/", 1)[1]))
     assert upload is not None
@@ -105,6 +105,7 @@ def cut_a_part(own: OwnS3Proxy, catalogue: Any, path: str, data: bytes) -> None:
         proxy.cut()
         with pytest.raises(StorageUnavailable):
             sending.result(timeout=60)
+    return upload
 
 
 def test_a_part_cut_off_stops_its_upload_alone(own_s3proxy: OwnS3Proxy, bucket_app):  # type: ignore[no-untyped-def]
@@ -113,7 +114,7 @@ def test_a_part_cut_off_stops_its_upload_alone(own_s3proxy: OwnS3Proxy, bucket_a
     assert patch(client, other, 0, os.urandom(1000)) == 204  # a tail
     path = create(client, 3 * PART)
     assert patch(client, path, 0, os.urandom(PART)) == 204
-    cut_a_part(own_s3proxy, catalogue, path, os.urandom(PART))
+    upload = cut_a_part(own_s3proxy, catalogue, path, os.urandom(PART))
     assert len(own_s3proxy.unfinished()) == 1
     with pytest.raises(ClientError):  # the bucket's listing of multipart uploads meets it
         own_s3proxy.server.client().list_multipart_uploads(Bucket=catalogue.storage.bucket)
@@ -123,6 +124,9 @@ def test_a_part_cut_off_stops_its_upload_alone(own_s3proxy: OwnS3Proxy, bucket_a
     # That upload's parts cannot be listed: its offset is unknown (503, "try again"), not made up.
     assert client.head(path, headers=editor() | TUS).status_code == 503
     assert client.delete(path, headers=editor() | TUS).status_code == 503
+    # Expiry forgets it all the same, blocking no other: S3Proxy answers its abort's retry NoSuchUpload
+    # (the first attempt took the multipart upload's marker, then failed listing the parts).
+    catalogue.uploads.delete(upload)
 
 
 def test_deploy_local_deletes_the_file_of_a_cut_part_when_s3proxy_starts(own_s3proxy: OwnS3Proxy, bucket_app):  # type: ignore[no-untyped-def]
