@@ -6,9 +6,10 @@ fake that reports an upload's progress as fast as it can."""
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
+from tests.unit.test_portal_console_drafts import Deletion
 from tests.unit.test_portal_odd_input import Editor, Identity, Mailer
 
 ORIGIN = "http://portal.test"
@@ -134,3 +135,29 @@ def test_a_videos_transcoding_is_announced_once_done_not_at_each_step(context: B
     expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
     expect(page.get_by_text("Status: Ready")).to_be_attached()
     assert page.evaluate("said") == ["Status: Ready"]
+
+
+def drafts_kept(page: Page) -> list[str]:
+    """The keys of the drafts drafts.js keeps in this browser."""
+    return list(page.evaluate("Object.keys(localStorage).filter((key) => key.startsWith('portal-draft:'))"))
+
+
+def test_a_refused_account_deletion_keeps_the_drafts_and_one_that_went_through_forgets_them(
+    context: BrowserContext,
+):
+    """The deletion's form is sent, and refused (a wrong password): the account stays, and the drafts
+    kept in this browser with it. The page after a deletion that went through forgets them."""
+    serve(context, staff_client(Deletion()))
+    page = context.new_page()
+    page.goto(ORIGIN + "/account")
+    draft = {"base": "", "texts": {"body_en": "Typed, not saved."}}
+    keep = "(draft) => localStorage.setItem('portal-draft:1', JSON.stringify({ ...draft, at: Date.now() }))"
+    page.evaluate(keep, draft)
+    page.locator("#delete_password").fill("wrong")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#delete_password-errors")).to_have_text("The password is not right.")
+    assert drafts_kept(page) == ["portal-draft:1"], "the account stays, and its drafts"
+    page.locator("#delete_password").fill("right")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_role("status")).to_have_text("Your account has been deleted.")
+    assert drafts_kept(page) == []
