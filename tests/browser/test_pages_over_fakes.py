@@ -3,6 +3,7 @@ tests/unit's test client answers the browser's requests): what their scripts say
 where they put the focus, and how the pages reflow on a narrow screen. tus-js-client is replaced by a
 fake that reports an upload's progress as fast as it can."""
 
+import re
 from typing import Any
 
 import pytest
@@ -43,7 +44,7 @@ def serve(context: BrowserContext, client: Any, replaced: dict[str, str] | None 
         if path.split("?", 1)[0] in (replaced or {}):
             route.fulfill(body=(replaced or {})[path.split("?", 1)[0]], content_type="text/javascript")
             return
-        headers = {"Content-Type": request.headers.get("content-type", "")}
+        headers = {name: request.headers.get(name.lower(), "") for name in ("Content-Type", "Accept-Language")}
         response = client.open(path, method=request.method, data=request.post_data_buffer, headers=headers)
         route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.data)
 
@@ -161,3 +162,91 @@ def test_a_refused_account_deletion_keeps_the_drafts_and_one_that_went_through_f
     page.get_by_role("button", name="Delete my account").click()
     expect(page.get_by_role("status")).to_have_text("Your account has been deleted.")
     assert drafts_kept(page) == []
+
+
+# Each control of the page as the keyboard reaches it: its focus ring's colour and width, the colour of
+# the gap between the ring and the control (box-shadow), and the background shown just outside the
+# ring (the skip link's is the header it is drawn over, not its parent's).
+FOCUS_RINGS = """async () => {
+  const colour = (element) => {
+    for (let at = element; at; at = at.parentElement) {
+      const background = getComputedStyle(at).backgroundColor;
+      if (background !== "rgba(0, 0, 0, 0)") { return background; }
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const around = (element) => {
+    const box = element.getBoundingClientRect();
+    const x = box.left >= 8 ? box.left - 7 : box.right + 7;
+    return colour(document.elementFromPoint(x, box.top + box.height / 2));
+  };
+  const rings = [];
+  for (let tab = 0; tab < 40; tab += 1) {
+    await new Promise((resolve) => setTimeout(resolve));
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && !rings.some((ring) => ring.element === focused)) {
+      const style = getComputedStyle(focused);
+      rings.push({ element: focused, name: focused.outerHTML.slice(0, 80), ring: style.outlineColor,
+                   width: style.outlineWidth, gap: style.boxShadow, around: around(focused) });
+    }
+    await window.pressTab();
+  }
+  return rings.map(({ element, ...ring }) => ring);
+}"""
+
+
+def luminance(css_colour: str) -> float:
+    """The relative luminance (WCAG) of the first rgb() of a computed CSS value."""
+    found = re.search(r"rgba?\((\d+), (\d+), (\d+)", css_colour)
+    assert found, css_colour
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (int(v) / 255 for v in found.groups())]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((luminance(one), luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("path", ["/account", "/console/videos"])
+def test_every_controls_focus_ring_stands_out_three_to_one_of_what_is_around_it(context: BrowserContext, path):
+    """WCAG 1.4.11 and 2.4.13: the ring against the page around it (white, the navy header, a notice)
+    and against the gap that keeps it off the control, whatever the control's own colour."""
+    serve(context, staff_client(Deletion(), editor=NoVideos()))
+    page = context.new_page()
+    page.goto(ORIGIN + path)
+    page.expose_function("pressTab", lambda: page.keyboard.press("Tab"))
+    rings = page.evaluate(FOCUS_RINGS)
+    assert len(rings) > 5, rings
+    for ring in rings:
+        assert ring["width"] == "3px", ring
+        assert contrast(ring["ring"], ring["around"]) >= 3, ring
+        assert contrast(ring["ring"], ring["gap"]) >= 3, ring
+
+
+
+RULES_SAID = {  # the length rule, not met then met
+    "en": ("Not met yet: At least 12 characters", "Met: At least 12 characters"),
+    "fr": ("Pas encore respectée : Au moins 12 caractères", "Respectée : Au moins 12 caractères"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_each_password_rule_says_in_words_whether_it_is_met(browser: Browser, language):
+    """Not by its glyph and colour only: in words, for a screen reader, which hears the rules as the
+    field's description, without the glyph (CSS content)."""
+    context = browser.new_context(locale=language, bypass_csp=True)
+    try:
+        serve(context, portal_client())
+        page = context.new_page()
+        page.goto(ORIGIN + "/signup")
+        unmet, met = RULES_SAID[language]
+        field, length = page.locator("#password"), page.locator("[data-rule=length]")
+        expect(length).to_have_text(unmet)
+        expect(field).to_have_accessible_description(re.compile(re.escape(unmet)))
+        field.fill("Correct-Horse-9!")
+        expect(length).to_have_text(met)
+        expect(field).to_have_accessible_description(re.compile(re.escape(met)))
+        expect(field).not_to_have_accessible_description(re.compile("[✓○]|" + re.escape(unmet.split(":")[0])))
+    finally:
+        context.close()

@@ -14,9 +14,19 @@ function watchPasswordRules(list) {
     symbol: (v) => /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/.test(v),
   };
   input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") || ""} password-rules`.trim());
+  // Each rule says whether it is met in words too, before its text, for a screen reader (the glyph
+  // before it, CSS content, is hidden from it) and for whoever does not tell the colours apart.
+  const said = new Map([...list.querySelectorAll("[data-rule]")].map((item) => {
+    const state = document.createElement("span");
+    state.className = "visually-hidden";
+    item.prepend(state);
+    return [item, state];
+  }));
   const update = () => {
-    for (const item of list.querySelectorAll("[data-rule]")) {
-      item.classList.toggle("met", checks[item.dataset.rule](input.value));
+    for (const [item, state] of said) {
+      const met = checks[item.dataset.rule](input.value);
+      item.classList.toggle("met", met);
+      state.textContent = met ? list.dataset.textMet : list.dataset.textUnmet;
     }
   };
   input.addEventListener("input", update);
