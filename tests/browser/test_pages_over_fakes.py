@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
+from tests.support.browser import assert_accessible
 from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
 from tests.unit.test_portal_console_drafts import Deletion
+from tests.unit.test_portal_console_newsletter import HeadedIssue
 from tests.unit.test_portal_odd_input import Editor, Identity, Mailer
 
 ORIGIN = "http://portal.test"
+FORWARDED_HEADERS = ("Content-Type", "Accept-Language")  # to the test client: a form's, the page's language
 UPLOADED = "Uploaded. Now give the video its titles and create it."
 # tus-js-client as the page uses it: a thousand-byte file reported five bytes at a time, then done.
 FAKE_TUS = """
@@ -44,7 +47,7 @@ def serve(context: BrowserContext, client: Any, replaced: dict[str, str] | None 
         if path.split("?", 1)[0] in (replaced or {}):
             route.fulfill(body=(replaced or {})[path.split("?", 1)[0]], content_type="text/javascript")
             return
-        headers = {name: request.headers.get(name.lower(), "") for name in ("Content-Type", "Accept-Language")}
+        headers = {name: request.headers.get(name.lower(), "") for name in FORWARDED_HEADERS}
         response = client.open(path, method=request.method, data=request.post_data_buffer, headers=headers)
         route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.data)
 
@@ -199,7 +202,8 @@ def luminance(css_colour: str) -> float:
     """The relative luminance (WCAG) of the first rgb() of a computed CSS value."""
     found = re.search(r"rgba?\((\d+), (\d+), (\d+)", css_colour)
     assert found, css_colour
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (int(v) / 255 for v in found.groups())]
+    channels = [int(value) / 255 for value in found.groups()]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
@@ -209,7 +213,7 @@ def contrast(one: str, other: str) -> float:
 
 
 @pytest.mark.parametrize("path", ["/account", "/console/videos"])
-def test_every_controls_focus_ring_stands_out_three_to_one_of_what_is_around_it(context: BrowserContext, path):
+def test_every_controls_focus_ring_stands_out_three_to_one_around_it(context: BrowserContext, path):
     """WCAG 1.4.11 and 2.4.13: the ring against the page around it (white, the navy header, a notice)
     and against the gap that keeps it off the control, whatever the control's own colour."""
     serve(context, staff_client(Deletion(), editor=NoVideos()))
@@ -222,7 +226,6 @@ def test_every_controls_focus_ring_stands_out_three_to_one_of_what_is_around_it(
         assert ring["width"] == "3px", ring
         assert contrast(ring["ring"], ring["around"]) >= 3, ring
         assert contrast(ring["ring"], ring["gap"]) >= 3, ring
-
 
 
 RULES_SAID = {  # the length rule, not met then met
@@ -250,3 +253,16 @@ def test_each_password_rule_says_in_words_whether_it_is_met(browser: Browser, la
         expect(field).not_to_have_accessible_description(re.compile("[✓○]|" + re.escape(unmet.split(":")[0])))
     finally:
         context.close()
+
+
+def test_the_issue_previews_headings_sit_under_its_own_in_the_pages_outline(context: BrowserContext):
+    """Moving from heading to heading (a screen reader's H key, its list of headings), the mail's title
+    is not a second title of the page: it is under the mail's article, named by its heading."""
+    serve(context, staff_client(EditorIdentity(), issues=HeadedIssue()))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/newsletter/{UPLOAD}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Issue")
+    mail = page.get_by_role("article", name="English: Summit")
+    expect(mail.get_by_role("heading", level=4)).to_have_text("Summit")
+    expect(mail.get_by_role("heading", level=5)).to_have_text("Agenda")
+    assert_accessible(page, "issue editor with a preview with headings")
