@@ -10,10 +10,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.support.browser import assert_accessible
-from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
+from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, portal_client, staff_client
 from tests.unit.test_portal_console_drafts import Deletion
 from tests.unit.test_portal_console_newsletter import HeadedIssue
 from tests.unit.test_portal_odd_input import Editor, Identity, Mailer
+from tests.unit.test_portal_session_end import LoggingOut, token_for
 
 ORIGIN = "http://portal.test"
 FORWARDED_HEADERS = ("Content-Type", "Accept-Language")  # to the test client: a form's, the page's language
@@ -266,3 +267,80 @@ def test_the_issue_previews_headings_sit_under_its_own_in_the_pages_outline(cont
     expect(mail.get_by_role("heading", level=4)).to_have_text("Summit")
     expect(mail.get_by_role("heading", level=5)).to_have_text("Agenda")
     assert_accessible(page, "issue editor with a preview with headings")
+
+
+SESSION_SAID = {
+    "en": [
+        "Your session ends in 2 minutes. Save your work, then log in again to keep working.",
+        "Your session ends in 1 minute. Save your work, then log in again to keep working.",
+        "Your session has ended. Log in again to keep working.",
+    ],
+    "fr": [
+        "Votre session se termine dans 2 minutes. Enregistrez votre travail, puis reconnectez-vous pour "
+        "continuer.",
+        "Votre session se termine dans 1 minute. Enregistrez votre travail, puis reconnectez-vous pour "
+        "continuer.",
+        "Votre session a pris fin. Reconnectez-vous pour continuer.",
+    ],
+}
+# What is put into the page's live regions, from the start.
+LIVE_REGIONS_HEARD = """document.addEventListener("DOMContentLoaded", () => {
+  window.said = [];
+  const heard = (records) => records.forEach((r) => r.addedNodes.forEach((n) => said.push(n.data)));
+  for (const region of document.querySelectorAll("[aria-live]")) {
+    new MutationObserver(heard).observe(region, { childList: true, subtree: true });
+  }
+});"""
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_console_says_two_minutes_before_its_session_ends_and_when_it_has(browser: Browser, language):
+    """WCAG 2.2.1: identity lengthens no token, so the page warns, politely, with the time left, and
+    offers "Log in again"; then says the session has ended. Not at every second of the countdown."""
+    context = browser.new_context(locale=language, bypass_csp=True)
+    try:
+        client = staff_client(LoggingOut(), editor=NoVideos())
+        with client.session_transaction() as session:
+            session["token"] = token_for(5 * 60)
+        serve(context, client)
+        page = context.new_page()
+        page.clock.install()
+        page.add_init_script(LIVE_REGIONS_HEARD)
+        page.goto(ORIGIN + "/console/videos")
+        notice = page.locator("[data-session-ends]")
+        again = notice.get_by_role("button", name="Se reconnecter" if language == "fr" else "Log in again")
+        page.clock.fast_forward("02:50")
+        expect(notice.locator("[aria-live=polite]")).to_be_empty()
+        expect(again).to_be_hidden()
+        page.clock.fast_forward("00:10")  # two minutes left, or a second less
+        expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][0])
+        expect(again).to_be_visible()
+        assert_accessible(page, "console page whose session ends in two minutes")
+        page.clock.fast_forward("01:00")
+        expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][1])
+        page.clock.fast_forward("01:01")
+        expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][2])
+        page.clock.fast_forward("05:00")
+        assert page.evaluate("said") == SESSION_SAID[language]
+        again.click()
+        expect(page).to_have_url(ORIGIN + "/login")
+    finally:
+        context.close()
+
+
+def test_text_typed_just_before_log_in_again_is_kept_for_after_the_login(context: BrowserContext):
+    """The draft is kept half a second after the typing stops; "Log in again" clicked before then
+    leaves the page with the text kept all the same (and no logout forgets it)."""
+    client = staff_client(LoggingOut(), issues=PastTimeIssue())
+    with client.session_transaction() as session:
+        session["token"] = token_for(60)
+    serve(context, client)
+    page = context.new_page()
+    page.clock.install()  # still: no timer fires but those run_for runs
+    page.goto(f"{ORIGIN}/console/newsletter/{UPLOAD}")
+    page.clock.run_for(1000)
+    page.locator("#body_en").fill("Typed at the last second.")
+    page.get_by_role("button", name="Log in again").click()
+    expect(page).to_have_url(ORIGIN + "/login")
+    kept = page.evaluate(f"JSON.parse(localStorage.getItem('portal-draft:issue:{UPLOAD}'))")
+    assert kept and kept["texts"]["body_en"] == "Typed at the last second."

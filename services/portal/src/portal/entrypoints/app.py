@@ -42,6 +42,7 @@ from portal.entrypoints.web import (
     install_long_forms,
     page_address,
     remember_return_to,
+    seconds_the_session_has,
     session_ended_for_a_script,
     sign_out,
 )
@@ -162,6 +163,7 @@ def install_page_context(app: Flask) -> None:
             "signed_in": access_token() is not None,
             "is_staff": access_token() is not None and session.get("staff", False),
             "page_address": page_address(),
+            "seconds_the_session_has": seconds_the_session_has,
         }
 
     @app.after_request

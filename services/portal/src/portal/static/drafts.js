@@ -28,6 +28,7 @@ function keepDraft(form) {
   let timer = null;
   const save = () => {
     clearTimeout(timer);
+    timer = null;
     if (!loggingOut) {
       storage(() => localStorage.setItem(key, JSON.stringify({ base, at: Date.now(), texts: texts() })));
     }
@@ -37,6 +38,8 @@ function keepDraft(form) {
     timer = setTimeout(save, DRAFT_SAVE_MS);
   });
   form.addEventListener("submit", save);
+  // Leaving the page (another form's "Log in again", a link) before the pause that saves: saved now.
+  window.addEventListener("pagehide", () => timer !== null && save());
   const draft = storage(() => JSON.parse(localStorage.getItem(key)));
   if (!draft || draft.base !== base) {
     storage(() => localStorage.removeItem(key));
@@ -58,6 +61,7 @@ function keepDraft(form) {
   discard.addEventListener("click", () => {
     fill(shown);
     clearTimeout(timer);
+    timer = null;
     storage(() => localStorage.removeItem(key));
     notice.classList.remove("notice");
     said.textContent = "";

@@ -232,6 +232,36 @@ function statusesIn(part) {
   }));
 }
 
+// The console's session ends when identity's token does, and cannot be lengthened: two minutes before,
+// the page says so, and again at one minute and once it has ended, and shows "Log in again" (a new
+// session, back on this page). Said through a live region in the page from the start, not before the
+// screen reader has taken in a page loaded in those minutes. Read from the clock, every second: a
+// timer of minutes would be late after the computer slept, or in a tab the browser slows down.
+const SESSION_WARNING_MS = 2 * 60 * 1000;
+const SESSION_NOTICE_MS = 1000;
+
+function warnBeforeSessionEnds(notice) {
+  const endsAt = Date.now() + Number(notice.dataset.secondsLeft) * 1000;
+  const said = notice.querySelector("[aria-live]");
+  let shown = null;
+  const check = () => {
+    const left = endsAt - Date.now();
+    const minutes = Math.ceil(left / 60000);
+    const text = left <= 0 ? notice.dataset.textEnded
+      : (minutes === 1 ? notice.dataset.textEndingOne : notice.dataset.textEnding).replace("{minutes}", minutes);
+    if (left <= SESSION_WARNING_MS && text !== shown) {
+      shown = text;
+      notice.classList.add("notice");
+      notice.querySelector("form").hidden = false;
+      said.textContent = text;
+    }
+    if (left > 0) {
+      setTimeout(check, 1000);
+    }
+  };
+  setTimeout(check, SESSION_NOTICE_MS);
+}
+
 // Back to a page the browser kept: its forms may be sent again.
 window.addEventListener("pageshow", (event) => {
   if (event.persisted) {
@@ -253,4 +283,5 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
   document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
   document.querySelectorAll("[data-refresh-while-processing][id]").forEach(refreshWhileProcessing);
+  document.querySelectorAll("[data-session-ends]").forEach(warnBeforeSessionEnds);
 });
