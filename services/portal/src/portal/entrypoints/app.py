@@ -18,6 +18,7 @@ from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_api_app
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
+from portal.domain.mail_preview import headings_under
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
 from portal.entrypoints.names import install_names
@@ -41,6 +42,7 @@ from portal.entrypoints.web import (
     install_long_forms,
     page_address,
     remember_return_to,
+    seconds_the_session_has,
     session_ended_for_a_script,
     sign_out,
 )
@@ -151,6 +153,7 @@ def install_page_context(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(date_time, "date_time")
     app.add_template_filter(file_size, "file_size")
+    app.add_template_filter(headings_under, "headings_under")
     install_names(app)
 
     @app.context_processor
@@ -161,6 +164,7 @@ def install_page_context(app: Flask) -> None:
             "signed_in": access_token() is not None,
             "is_staff": access_token() is not None and session.get("staff", False),
             "page_address": page_address(),
+            "seconds_the_session_has": seconds_the_session_has,
         }
 
 
