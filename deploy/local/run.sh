@@ -44,6 +44,8 @@ export IDENTITY_TRUSTED_PROXY_HOPS="${IDENTITY_TRUSTED_PROXY_HOPS:-1}"
 export PORTAL_TRUSTED_PROXY_HOPS="${PORTAL_TRUSTED_PROXY_HOPS:-1}"
 # Local development only; set a real one wherever operators are more than you.
 export CATALOGUE_PUBLIC_URL="${CATALOGUE_PUBLIC_URL:-http://127.0.0.1:$CATALOGUE_PORT}"
+# The pages' Content-Security-Policy lets images, previews and downloads come from there alone.
+export PORTAL_CATALOGUE_PUBLIC_URL="${PORTAL_CATALOGUE_PUBLIC_URL:-$CATALOGUE_PUBLIC_URL}"
 export CATALOGUE_STORAGE_ROOT="${CATALOGUE_STORAGE_ROOT:-$STATE_ROOT/catalogue-media}"
 export CATALOGUE_UPLOAD_ROOT="${CATALOGUE_UPLOAD_ROOT:-$STATE_ROOT/catalogue-uploads}"
 export IDENTITY_JWKS_URL="${IDENTITY_JWKS_URL:-http://127.0.0.1:$IDENTITY_INTERNAL_PORT/.well-known/jwks.json}"

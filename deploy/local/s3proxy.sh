@@ -5,6 +5,9 @@
 #
 #   deploy/local/s3proxy.sh start|stop|restart|status|reset
 #
+# start first deletes the files of writes S3Proxy never finished (deploy/local/s3proxy_litter.py):
+# a body cut off leaves one, and every listing that meets it fails.
+#
 # Environment:
 #   STATE_DIR          state folder (default: <repo>/.state); everything in $STATE_DIR/s3proxy
 #   S3PROXY_PORT       HTTP port on 127.0.0.1 (default: 9000)
@@ -66,6 +69,9 @@ cmd_start() {
     local bucket
     # With a filesystem backend a bucket is a folder.
     for bucket in $BUCKETS; do mkdir -p "$DATA/$bucket"; done
+    # S3Proxy stopped, no write is in progress: a file of one that never finished is litter that
+    # fails every listing meeting it (docs/operating/faults.md).
+    python3 "$SCRIPT_DIR/s3proxy_litter.py" "$DATA"
     write_config
     local heap
     read -r -a heap <<<"$HEAP"

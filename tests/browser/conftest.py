@@ -209,6 +209,7 @@ def portal(
         "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),
         "PORTAL_IDENTITY_URL": stack.identity_url,
         "PORTAL_CATALOGUE_URL": catalogue_url,
+        "PORTAL_CATALOGUE_PUBLIC_URL": catalogue_url,
         "PORTAL_NEWSLETTER_URL": newsletter_url,
         "PORTAL_MAILER_URL": mailer_web_url,
         "PORTAL_SECURE_COOKIES": "false",

@@ -59,8 +59,9 @@ def sign_up(journey: Journey, inbox: Inbox, email: str, password: str) -> dict: 
 
 
 def submit(page: Page) -> None:
-    """Sends the page's first form in <main> (the header's language switch and logout are outside it)."""
-    page.locator("main form button[type=submit]").first.click()
+    """Sends the page's first form shown in <main> (the header's language switch and logout are outside
+    it; a console page's "Log in again" is hidden until its session nears its end)."""
+    page.locator("main form button[type=submit]:visible").first.click()
 
 
 def log_in(page: Page, email: str, password: str) -> None:

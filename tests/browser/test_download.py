@@ -1,11 +1,13 @@
 """The whole path: video list with search → video → Log in to download → create an account → code → account
-created (newsletter) → back to the video → the download works; also without JavaScript."""
+created (newsletter) → back to the video → the download works; also without JavaScript, and under the
+page's real Content-Security-Policy (its form-action lets Download's redirect reach the catalogue)."""
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import code_mail, enter_code, submit
+from tests.browser.flows import code_mail, enter_code, sign_up, submit
+from tests.browser.test_video_preview import LANGUAGES
 from tests.support.browser import Journey
 from tests.support.inbox import code_in
 
@@ -76,3 +78,24 @@ def test_download_path_without_javascript(portal, sample, journey, inbox, new_em
     page.get_by_role("link", name="Back to the page you were on").click()
     assert download(journey, sample.rendition_label) == sample.content
     journey.step("downloaded")
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_download_reaches_the_catalogue_under_the_page_policy(
+    portal, sample, journey, inbox, new_email, browser: Browser, language
+):
+    """The journeys bypass the page's CSP (for axe): here a context that keeps it, signed in as the
+    journey's new account, sends the Download form and gets the file from the catalogue's address."""
+    journey.page.goto(portal.url + "/")
+    sign_up(journey, inbox, new_email, PASSWORD)
+    signed_in = journey.page.context.storage_state()
+    strict = browser.new_context(storage_state=signed_in, **LANGUAGES[language])  # type: ignore[arg-type]
+    try:
+        page = strict.new_page()
+        page.goto(f"{portal.url}/videos/{sample.id}")
+        with page.expect_download() as started:
+            page.locator("form[action$='/download'] button[type=submit]").first.click()
+        assert started.value.url.startswith(portal.catalogue_url)
+        assert started.value.path().read_bytes() == sample.content
+    finally:
+        strict.close()

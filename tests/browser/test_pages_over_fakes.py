@@ -3,15 +3,21 @@ tests/unit's test client answers the browser's requests): what their scripts say
 where they put the focus, and how the pages reflow on a narrow screen. tus-js-client is replaced by a
 fake that reports an upload's progress as fast as it can."""
 
+import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
-from tests.unit.test_portal import UPLOAD, EditorIdentity, portal_client, staff_client
+from tests.support.browser import assert_accessible
+from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, portal_client, staff_client
+from tests.unit.test_portal_console_drafts import Deletion
+from tests.unit.test_portal_console_newsletter import HeadedIssue
 from tests.unit.test_portal_odd_input import Editor, Identity, Mailer
+from tests.unit.test_portal_session_end import LoggingOut, token_for
 
 ORIGIN = "http://portal.test"
+FORWARDED_HEADERS = ("Content-Type", "Accept-Language")  # to the test client: a form's, the page's language
 UPLOADED = "Uploaded. Now give the video its titles and create it."
 # tus-js-client as the page uses it: a thousand-byte file reported five bytes at a time, then done.
 FAKE_TUS = """
@@ -42,7 +48,7 @@ def serve(context: BrowserContext, client: Any, replaced: dict[str, str] | None 
         if path.split("?", 1)[0] in (replaced or {}):
             route.fulfill(body=(replaced or {})[path.split("?", 1)[0]], content_type="text/javascript")
             return
-        headers = {"Content-Type": request.headers.get("content-type", "")}
+        headers = {name: request.headers.get(name.lower(), "") for name in FORWARDED_HEADERS}
         response = client.open(path, method=request.method, data=request.post_data_buffer, headers=headers)
         route.fulfill(status=response.status_code, headers=dict(response.headers), body=response.data)
 
@@ -134,3 +140,207 @@ def test_a_videos_transcoding_is_announced_once_done_not_at_each_step(context: B
     expect(page.locator("#video-state [data-status]")).to_have_text("Ready")
     expect(page.get_by_text("Status: Ready")).to_be_attached()
     assert page.evaluate("said") == ["Status: Ready"]
+
+
+def drafts_kept(page: Page) -> list[str]:
+    """The keys of the drafts drafts.js keeps in this browser."""
+    return list(page.evaluate("Object.keys(localStorage).filter((key) => key.startsWith('portal-draft:'))"))
+
+
+def test_a_refused_account_deletion_keeps_the_drafts_and_one_that_went_through_forgets_them(
+    context: BrowserContext,
+):
+    """The deletion's form is sent, and refused (a wrong password): the account stays, and the drafts
+    kept in this browser with it. The page after a deletion that went through forgets them."""
+    serve(context, staff_client(Deletion()))
+    page = context.new_page()
+    page.goto(ORIGIN + "/account")
+    draft = {"base": "", "texts": {"body_en": "Typed, not saved."}}
+    keep = "(draft) => localStorage.setItem('portal-draft:1', JSON.stringify({ ...draft, at: Date.now() }))"
+    page.evaluate(keep, draft)
+    page.locator("#delete_password").fill("wrong")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#delete_password-errors")).to_have_text("The password is not right.")
+    assert drafts_kept(page) == ["portal-draft:1"], "the account stays, and its drafts"
+    page.locator("#delete_password").fill("right")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_role("status")).to_have_text("Your account has been deleted.")
+    assert drafts_kept(page) == []
+
+
+# Each control of the page as the keyboard reaches it: its focus ring's colour and width, the colour of
+# the gap between the ring and the control (box-shadow), and the background shown just outside the
+# ring (the skip link's is the header it is drawn over, not its parent's).
+FOCUS_RINGS = """async () => {
+  const colour = (element) => {
+    for (let at = element; at; at = at.parentElement) {
+      const background = getComputedStyle(at).backgroundColor;
+      if (background !== "rgba(0, 0, 0, 0)") { return background; }
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const around = (element) => {
+    const box = element.getBoundingClientRect();
+    const x = box.left >= 8 ? box.left - 7 : box.right + 7;
+    return colour(document.elementFromPoint(x, box.top + box.height / 2));
+  };
+  const rings = [];
+  for (let tab = 0; tab < 40; tab += 1) {
+    await new Promise((resolve) => setTimeout(resolve));
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && !rings.some((ring) => ring.element === focused)) {
+      const style = getComputedStyle(focused);
+      rings.push({ element: focused, name: focused.outerHTML.slice(0, 80), ring: style.outlineColor,
+                   width: style.outlineWidth, gap: style.boxShadow, around: around(focused) });
+    }
+    await window.pressTab();
+  }
+  return rings.map(({ element, ...ring }) => ring);
+}"""
+
+
+def luminance(css_colour: str) -> float:
+    """The relative luminance (WCAG) of the first rgb() of a computed CSS value."""
+    found = re.search(r"rgba?\((\d+), (\d+), (\d+)", css_colour)
+    assert found, css_colour
+    channels = [int(value) / 255 for value in found.groups()]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((luminance(one), luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("path", ["/account", "/console/videos"])
+def test_every_controls_focus_ring_stands_out_three_to_one_around_it(context: BrowserContext, path):
+    """WCAG 1.4.11 and 2.4.13: the ring against the page around it (white, the navy header, a notice)
+    and against the gap that keeps it off the control, whatever the control's own colour."""
+    serve(context, staff_client(Deletion(), editor=NoVideos()))
+    page = context.new_page()
+    page.goto(ORIGIN + path)
+    page.expose_function("pressTab", lambda: page.keyboard.press("Tab"))
+    rings = page.evaluate(FOCUS_RINGS)
+    assert len(rings) > 5, rings
+    for ring in rings:
+        assert ring["width"] == "3px", ring
+        assert contrast(ring["ring"], ring["around"]) >= 3, ring
+        assert contrast(ring["ring"], ring["gap"]) >= 3, ring
+
+
+RULES_SAID = {  # the length rule, not met then met
+    "en": ("Not met yet: At least 12 characters", "Met: At least 12 characters"),
+    "fr": ("Pas encore respectée : Au moins 12 caractères", "Respectée : Au moins 12 caractères"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_each_password_rule_says_in_words_whether_it_is_met(browser: Browser, language):
+    """Not by its glyph and colour only: in words, for a screen reader, which hears the rules as the
+    field's description, without the glyph (CSS content)."""
+    context = browser.new_context(locale=language, bypass_csp=True)
+    try:
+        serve(context, portal_client())
+        page = context.new_page()
+        page.goto(ORIGIN + "/signup")
+        unmet, met = RULES_SAID[language]
+        field, length = page.locator("#password"), page.locator("[data-rule=length]")
+        expect(length).to_have_text(unmet)
+        expect(field).to_have_accessible_description(re.compile(re.escape(unmet)))
+        field.fill("Correct-Horse-9!")
+        expect(length).to_have_text(met)
+        expect(field).to_have_accessible_description(re.compile(re.escape(met)))
+        expect(field).not_to_have_accessible_description(re.compile("[✓○]|" + re.escape(unmet.split(":")[0])))
+    finally:
+        context.close()
+
+
+def test_the_issue_previews_headings_sit_under_its_own_in_the_pages_outline(context: BrowserContext):
+    """Moving from heading to heading (a screen reader's H key, its list of headings), the mail's title
+    is not a second title of the page: it is under the mail's article, named by its heading."""
+    serve(context, staff_client(EditorIdentity(), issues=HeadedIssue()))
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/newsletter/{UPLOAD}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Issue")
+    mail = page.get_by_role("article", name="English: Summit")
+    expect(mail.get_by_role("heading", level=4)).to_have_text("Summit")
+    expect(mail.get_by_role("heading", level=5)).to_have_text("Agenda")
+    assert_accessible(page, "issue editor with a preview with headings")
+
+
+SESSION_SAID = {
+    "en": [
+        "Your session ends in 2 minutes. Save your work, then log in again to keep working.",
+        "Your session ends in 1 minute. Save your work, then log in again to keep working.",
+        "Your session has ended. Log in again to keep working.",
+    ],
+    "fr": [
+        "Votre session se termine dans 2 minutes. Enregistrez votre travail, puis reconnectez-vous pour "
+        "continuer.",
+        "Votre session se termine dans 1 minute. Enregistrez votre travail, puis reconnectez-vous pour "
+        "continuer.",
+        "Votre session a pris fin. Reconnectez-vous pour continuer.",
+    ],
+}
+# What is put into the page's live regions, from the start.
+LIVE_REGIONS_HEARD = """document.addEventListener("DOMContentLoaded", () => {
+  window.said = [];
+  const heard = (records) => records.forEach((r) => r.addedNodes.forEach((n) => said.push(n.data)));
+  for (const region of document.querySelectorAll("[aria-live]")) {
+    new MutationObserver(heard).observe(region, { childList: true, subtree: true });
+  }
+});"""
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_console_says_two_minutes_before_its_session_ends_and_when_it_has(browser: Browser, language):
+    """WCAG 2.2.1: identity lengthens no token, so the page warns, politely, with the time left, and
+    offers "Log in again"; then says the session has ended. Not at every second of the countdown."""
+    context = browser.new_context(locale=language, bypass_csp=True)
+    try:
+        client = staff_client(LoggingOut(), editor=NoVideos())
+        with client.session_transaction() as session:
+            session["token"] = token_for(5 * 60)
+        serve(context, client)
+        page = context.new_page()
+        page.clock.install()
+        page.add_init_script(LIVE_REGIONS_HEARD)
+        page.goto(ORIGIN + "/console/videos")
+        notice = page.locator("[data-session-ends]")
+        again = notice.get_by_role("button", name="Se reconnecter" if language == "fr" else "Log in again")
+        page.clock.fast_forward("02:50")
+        expect(notice.locator("[aria-live=polite]")).to_be_empty()
+        expect(again).to_be_hidden()
+        page.clock.fast_forward("00:10")  # two minutes left, or a second less
+        expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][0])
+        expect(again).to_be_visible()
+        assert_accessible(page, "console page whose session ends in two minutes")
+        page.clock.fast_forward("01:00")
+        expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][1])
+        page.clock.fast_forward("01:01")
+        expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][2])
+        page.clock.fast_forward("05:00")
+        assert page.evaluate("said") == SESSION_SAID[language]
+        again.click()
+        expect(page).to_have_url(ORIGIN + "/login")
+    finally:
+        context.close()
+
+
+def test_text_typed_just_before_log_in_again_is_kept_for_after_the_login(context: BrowserContext):
+    """The draft is kept half a second after the typing stops; "Log in again" clicked before then
+    leaves the page with the text kept all the same (and no logout forgets it)."""
+    client = staff_client(LoggingOut(), issues=PastTimeIssue())
+    with client.session_transaction() as session:
+        session["token"] = token_for(60)
+    serve(context, client)
+    page = context.new_page()
+    page.clock.install()  # still: no timer fires but those run_for runs
+    page.goto(f"{ORIGIN}/console/newsletter/{UPLOAD}")
+    page.clock.run_for(1000)
+    page.locator("#body_en").fill("Typed at the last second.")
+    page.get_by_role("button", name="Log in again").click()
+    expect(page).to_have_url(ORIGIN + "/login")
+    kept = page.evaluate(f"JSON.parse(localStorage.getItem('portal-draft:issue:{UPLOAD}'))")
+    assert kept and kept["texts"]["body_en"] == "Typed at the last second."

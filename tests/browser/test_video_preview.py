@@ -65,10 +65,11 @@ def test_a_visitor_sees_the_preview_and_how_to_download_on_a_phone(portal, journ
     journey.step(f"video-page-{language}")
 
 
-def test_chromium_loads_the_preview_under_the_page_policy(portal, browser: Browser):
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_chromium_loads_the_preview_under_the_page_policy(portal, browser: Browser, language):
     """Without bypassing the page's CSP (the journeys bypass it for axe): the player itself fetches its
-    source with a Range header, gets 206, and reaches the file's metadata (duration)."""
-    context = browser.new_context(**LANGUAGES["en"])  # type: ignore[arg-type]
+    source with a Range header, gets 206, and reaches the file's metadata (duration); the poster shows."""
+    context = browser.new_context(**LANGUAGES[language])  # type: ignore[arg-type]
     try:
         page = context.new_page()
         media: list[Response] = []
@@ -79,5 +80,10 @@ def test_chromium_loads_the_preview_under_the_page_policy(portal, browser: Brows
         assert any(response.status == 206 and response.request.headers.get("range") for response in media), [
             (response.status, response.request.headers) for response in media
         ]
+        page.goto(f"{portal.url}/")  # the list's posters, from the catalogue too
+        poster = page.locator(f"img[src$='/v1/videos/{portal.sample.id}/thumbnail']").first
+        poster.scroll_into_view_if_needed()
+        loaded = "image => image.complete && image.naturalWidth > 0"
+        page.wait_for_function(loaded, arg=poster.element_handle(), timeout=10_000)
     finally:
         context.close()

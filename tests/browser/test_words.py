@@ -90,6 +90,7 @@ def portal_without_cooldown(
         "PORTAL_SECRET_KEY": secrets.token_urlsafe(32),
         "PORTAL_IDENTITY_URL": stack.identity_url,
         "PORTAL_CATALOGUE_URL": portal.catalogue_url,
+        "PORTAL_CATALOGUE_PUBLIC_URL": portal.catalogue_url,
         "PORTAL_NEWSLETTER_URL": portal.newsletter_url,
         "PORTAL_SECURE_COOKIES": "false",
         "PORTAL_RESEND_COOLDOWN_S": "0",

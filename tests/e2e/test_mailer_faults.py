@@ -148,10 +148,12 @@ def test_support_sees_a_dead_letter_with_its_reason_and_replays_it_alone(
     assert call("POST", f"{mailer.web_url}/v1/dead-letters/replays", {}, editor)[0] == 403
     mailer.deliveries(unique_email)
     # The topic as the outbox holds it: the relay adds the prefix.
-    actions = [
-        event["data"]["action"] for event in outbox_records(mailer.database_url, topic=OPERATOR_ACTIONS)
-    ]
-    assert {"mail.dead-letter-replayed", "deliveries.looked-up"} <= set(actions)
+    entries = [event["data"] for event in outbox_records(mailer.database_url, topic=OPERATOR_ACTIONS)]
+    actions = {entry["action"] for entry in entries}
+    assert {"mail.dead-letter-read", "mail.dead-letter-replayed", "deliveries.looked-up"} <= actions
+    # Listing it was reading it: by support, and named as its replay is.
+    read = {(entry["action"], entry["target"]) for entry in entries if entry["actor_account_id"]}
+    assert ("mail.dead-letter-read", f"CodeIssued {event.id}") in read
 
 
 def open_letter(mailer, event_id: str):  # type: ignore[no-untyped-def]

@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from accounts_common.events.topics import DELIVERY_RESULTS
+from accounts_common.events.topics import DELIVERY_RESULTS, OPERATOR_ACTIONS
 from tests.conftest import Infra, Stack
 from tests.e2e.conftest import Newsletter, stack_staff_header, start_newsletter, verified_account
 from tests.e2e.mail_helpers import headers_of
 from tests.support.http import call
 from tests.support.kafka import TopicReader
+from tests.support.outbox import outbox_records
 from tests.support.polling import wait_for
+from tests.support.processes import run_once
+from tests.support.staff import STAFF_PASSWORD
 
 ISSUE = {
     "subject": {"en": "December at the video portal", "fr": "Décembre sur le portail vidéo"},
@@ -149,3 +152,63 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
         assert subscription["subscribed"] is True
     status, listed = newsletter.editor_call("GET", "/v1/issues")
     assert [item["figures"] for item in listed["items"] if item["id"] == issue["id"]] == [done["figures"]]
+
+
+def issue_state(newsletter: Newsletter, issue_id: str) -> dict:  # type: ignore[type-arg]
+    status, state = newsletter.editor_call("GET", f"/v1/issues/{issue_id}")
+    assert status == 200, state
+    return state  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("loses", ["role-revoked", "account-deleted"])
+def test_an_issue_scheduled_by_an_editor_who_loses_the_role_or_account_goes_back_to_draft_for_another(
+    stack, editors_newsletter, infra, loses
+):
+    """A scheduled issue goes out on the authority of the editor who scheduled it: once identity says they
+    lost the role (here from the command line) or their account, it is a draft again, with why, audited,
+    and another editor schedules it."""
+    newsletter = editors_newsletter
+    leaving = stack_staff_header(stack, infra, "newsletter-editor")
+    token = leaving["Authorization"].removeprefix("Bearer ")
+    status, issue = call("POST", f"{newsletter.url}/v1/issues", ISSUE, leaving)
+    assert status == 201, issue
+    send_at = datetime.now(UTC) + timedelta(hours=1)
+    status, scheduled = call(
+        "POST", f"{newsletter.url}/v1/issues/{issue['id']}/send", {"send_at": send_at.isoformat()}, leaving
+    )
+    assert (status, scheduled["status"], scheduled["held_because"]) == (202, "scheduled", None), scheduled
+
+    if loses == "role-revoked":
+        run_once(
+            ["identity", "staff", "revoke", claims(token)["email"], "newsletter-editor"], stack.identity_env
+        )
+    else:
+        status, body = call(
+            "DELETE", f"{stack.identity_url}/v1/accounts/me", {"password": STAFF_PASSWORD}, leaving
+        )
+        assert status == 204, body
+    held = wait_for(
+        lambda: (state := issue_state(newsletter, issue["id"]))["status"] == "draft" and state,
+        timeout=60,
+        what=f"the issue back to draft ({loses})",
+    )
+    assert (held["held_because"], held["send_at"]) == (loses, None)
+    [entry] = [
+        record["data"]
+        for record in outbox_records(newsletter.database_url, topic=OPERATOR_ACTIONS)
+        if record["data"]["action"] == "issue.unscheduled" and issue["id"] in record["data"]["target"]
+    ]
+    # From the command line: no actor; a deletion: the account deleted, theirs the authority that ended.
+    expected_actor = None if loses == "role-revoked" else claims(token)["sub"]
+    assert (entry["actor_account_id"], entry["outcome"]) == (expected_actor, "ok")
+
+    status, again = newsletter.editor_call(
+        "POST",
+        f"/v1/issues/{issue['id']}/send",
+        {"send_at": send_at.isoformat(), "updated_at": held["updated_at"]},
+    )
+    assert (status, again["status"], again["held_because"]) == (202, "scheduled", None), again
+    status, _ = newsletter.editor_call(
+        "POST", f"/v1/issues/{issue['id']}/cancel"
+    )  # not mailed to this module's readers
+    assert status == 200

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import jwt
 import pytest
 from psycopg_pool import ConnectionPool
 
@@ -178,3 +179,24 @@ def test_dead_letters_past_those_listed_are_said_to_be_there(
         assert answer.status_code == 200, answer.json
         assert [letter["event_id"] for letter in answer.json["items"]] == [e.id for e in letters[:listed]]
         assert answer.json["more"] is more, listed
+
+
+def test_each_dead_letter_listed_is_audited_as_read_by_the_support_member_who_listed_it(
+    mailer_db, mailer_pool, served_identity, identity_pool, infra
+):
+    """A letter names a person's account and what became of their mail: reading it is recorded as
+    replaying it is, one entry per letter, by whoever asked."""
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "letters-read")
+    letters = [CloudEvent("CodeIssued", "/identity", str(uuid.uuid4()), {}) for _ in range(2)]
+    publish_events(infra.kafka, dead_letter_topic(settings.consumer_group), letters)
+    token = staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT)
+    reader = jwt.decode(token, options={"verify_signature": False})["sub"]
+    answer = create_app(settings, mailer_pool).test_client().get("/v1/dead-letters", headers=bearer(token))
+    assert answer.status_code == 200, answer.json
+    assert len(answer.json["items"]) == 2
+    newest = [
+        record["data"] for record in outbox_records(mailer_pool, newest_first=True, topic=OPERATOR_ACTIONS)
+    ]
+    assert [(entry["action"], entry["actor_account_id"], entry["target"]) for entry in newest[:2]] == [
+        ("mail.dead-letter-read", reader, f"CodeIssued {letter.id}") for letter in reversed(letters)
+    ]

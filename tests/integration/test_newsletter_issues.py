@@ -24,6 +24,7 @@ from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
 from newsletter.domain.unsubscribe import account_of_token
+from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.issues import start_scheduled
 from newsletter.service_layer.results import DeliveryResults
@@ -548,3 +549,42 @@ def test_a_send_time_well_past_is_refused_and_one_just_past_sends_now(newsletter
 
     a_minute_ago = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     assert send(newsletter_client, newsletter_editor, issue_id, send_at=a_minute_ago)["status"] == "sending"
+
+
+def role_revoked(
+    account: uuid.UUID, actor: uuid.UUID, role: str = Role.NEWSLETTER_EDITOR
+) -> tuple[Any, dict]:  # type: ignore[type-arg]
+    data = {"account_id": str(account), "email": "gone@example.org", "role": role,
+            "changed_at": datetime.now(UTC).isoformat(), "actor_account_id": str(actor)}  # fmt: skip
+    event = new_event("StaffRoleRevoked", source="/identity", subject=str(account), data=data)
+    return event, validate_data(event.type, data)  # the handler's data, loaded as the consumer loads it
+
+
+def test_a_new_videos_issue_its_editor_can_no_longer_send_is_a_draft_beside_the_open_one(newsletter):
+    """One "New videos" draft is open at a time: the scheduled one back to draft becomes an ordinary draft,
+    and the worker keeps adding to the one opened since. Another role's revocation holds nothing."""
+    editor, admin, texts = uuid.uuid4(), uuid.uuid4(), ({"en": "New videos"}, {"en": "- a video"})
+    handle = account_event_handlers(newsletter)["StaffRoleRevoked"]
+    with newsletter.pool.connection() as conn, conn.transaction():
+        repository.insert_new_videos_draft(conn, uuid.uuid4(), *texts)  # unless one is open already
+        scheduled = repository.open_new_videos_draft(conn)
+        assert scheduled is not None
+        repository.schedule(conn, scheduled.id, datetime.now(UTC) + timedelta(hours=1), editor)
+        opened = uuid.uuid4()
+        repository.insert_new_videos_draft(conn, opened, *texts)
+        handle(conn, *role_revoked(editor, admin, Role.SUPPORT))
+        assert repository.find_issue(conn, scheduled.id).status == "scheduled"  # type: ignore[union-attr]
+        handle(conn, *role_revoked(editor, admin))
+        held = repository.find_issue(conn, scheduled.id)
+        assert held is not None and (held.status, held.held_because, held.send_at) == (
+            "draft",
+            "role-revoked",
+            None,
+        )
+        assert repository.open_new_videos_draft(conn).id == opened  # type: ignore[union-attr]
+    [entry] = [
+        record["data"]
+        for record in outbox_records(newsletter.pool, topic=AUDIT_TOPIC)
+        if str(scheduled.id) in record["data"]["target"] and record["data"]["action"] == "issue.unscheduled"
+    ]
+    assert entry["actor_account_id"] == str(admin)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from catalogue.adapters.s3 import s3_config
 from tests.support.processes import free_port
@@ -37,14 +38,15 @@ class S3Server:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def client(self) -> Any:
+    def client(self, **config: Any) -> Any:
+        """A client of this server; `config`, botocore Config's settings over the catalogue's."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
-            config=s3_config(),
+            config=s3_config().merge(Config(**config)),
         )
 
     def new_bucket(self) -> str:
@@ -71,10 +73,26 @@ def s3_server(folder: Path) -> Iterator[S3Server]:
     if endpoint:
         yield S3Server(endpoint, os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
         return
-    port = str(free_port())
-    env = {**os.environ, "STATE_DIR": str(folder), "S3PROXY_PORT": port}
-    subprocess.run(["bash", str(SCRIPT), "start"], env=env, check=True)
+    with private_s3proxy(folder) as server:
+        yield server
+
+
+@contextmanager
+def private_s3proxy(folder: Path) -> Iterator[S3Server]:
+    """An S3Proxy of its own, started with deploy/local/s3proxy.sh in the state folder `folder`: its
+    objects in `s3proxy_data(folder)`, its bucket catalogue-media."""
+    port = free_port()
+    s3proxy_script(folder, port, "start")
     try:
         yield S3Server(f"http://127.0.0.1:{port}", "local-identity", "local-credential")
     finally:
-        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, check=True)
+        s3proxy_script(folder, port, "stop")
+
+
+def s3proxy_script(folder: Path, port: int, command: str) -> None:
+    env = {**os.environ, "STATE_DIR": str(folder), "S3PROXY_PORT": str(port)}
+    subprocess.run(["bash", str(SCRIPT), command], env=env, check=True)
+
+
+def s3proxy_data(folder: Path) -> Path:
+    return folder / "s3proxy" / "data"

@@ -69,7 +69,7 @@ def test_an_upload_gone_before_its_lock_is_taken_is_not_made_again(tmp_path, hol
     area = UploadArea(tmp_path / "uploads")
     upload = Upload(uuid.uuid4(), uuid.uuid4(), 4, "")
     area.create(upload.id)
-    area.delete(upload.id)  # terminated or expired after the request found it
+    area.delete(upload)  # terminated or expired after the request found it
     with pytest.raises(FileNotFoundError), getattr(area, hold)(upload):
         pass
     assert not area.path(upload.id).exists()

@@ -8,7 +8,7 @@ import itertools
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,22 +133,27 @@ class FakeS3:
 
 
 class Locks:
-    """One lock per upload shared by the areas of a test, as PostgreSQL's is by every process."""
+    """One lock per upload shared by the areas of a test, as PostgreSQL's is by every process, and one
+    gate between the parts sent and their readers (a mutex: readers wait for each other too, here)."""
 
     def __init__(self) -> None:
         self.held: set[uuid.UUID] = set()
         self.mutex = threading.Lock()
+        self.gate = threading.Lock()
 
     @contextmanager
-    def __call__(self, upload_id: uuid.UUID) -> Iterator[None]:
+    def __call__(self, upload_id: uuid.UUID) -> Iterator[Callable[[], Any]]:
         with self.mutex:
             if upload_id in self.held:
                 raise UploadBusy(str(upload_id))
             self.held.add(upload_id)
         try:
-            yield
+            yield lambda: self.gate
         finally:
             self.held.discard(upload_id)
+
+    def reading(self, upload_id: uuid.UUID) -> threading.Lock:
+        return self.gate
 
 
 @pytest.fixture
@@ -286,7 +291,7 @@ def test_a_completed_upload_stays_the_uploads_until_its_video_is_recorded(s3, lo
     with pytest.raises(FileNotFoundError):
         pod.offset(Upload(uuid.uuid4(), uuid.uuid4(), 4, ""))  # a row without a multipart upload
     terminated = new_upload(pod, 0)
-    pod.delete(terminated.id)
+    pod.delete(terminated)
     with pytest.raises(FileNotFoundError):
         pod.store_master(terminated, pod.storage, "unused")
 
@@ -315,7 +320,7 @@ def test_delete_removes_every_byte_of_an_upload_no_video_was_made_of(s3, locks):
     pod.store_master(completed, pod.storage, "unused")  # and then its video could not be recorded
     patch(pod, dropped, os.urandom(PART + 1))
     for upload in (completed, dropped):
-        pod.delete(upload.id)
+        pod.delete(upload)
     assert not s3.multipart and list(s3.objects) == [pod.object_key(kept.id)]
 
 

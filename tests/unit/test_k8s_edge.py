@@ -74,7 +74,10 @@ def test_the_edge_routes_the_public_hosts_of_the_configuration_to_their_services
     assert {service["metadata"]["name"] for service in of_kind("Service")} >= set(hosts.values())
     config = accounts_config()
     public = {"PORTAL_URL": "portal"} | {
-        name: name.removesuffix("_PUBLIC_URL").lower() for name in config if name.endswith("_PUBLIC_URL")
+        # PORTAL_CATALOGUE_PUBLIC_URL: the catalogue's, as the portal's pages are told it.
+        name: name.removesuffix("_PUBLIC_URL").rpartition("_")[2].lower()
+        for name in config
+        if name.endswith("_PUBLIC_URL")
     }
     assert "CATALOGUE_PUBLIC_URL" in public
     for variable, service in public.items():

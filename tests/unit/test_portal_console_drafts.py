@@ -123,8 +123,26 @@ def test_every_logout_form_forgets_the_drafts(identity, forms):
     assert len(logouts) == forms and all("data-forget-drafts" in form for form in logouts)
 
 
-def test_deleting_ones_account_forgets_the_drafts_as_logging_out_does():
-    """The deletion ends the session in this browser too (a shared computer): its drafts go with it."""
-    page: Any = staff_client(EditorIdentity()).get("/account")
+class Deletion(EditorIdentity):
+    """Identity deleting the account for the password "right" only."""
+
+    def delete_account(self, token: str, password: str) -> None:
+        if password != "right":
+            raise ApiError(403, "wrong-password")
+
+
+def test_the_drafts_are_forgotten_by_the_page_after_the_accounts_deletion_not_by_its_form():
+    """The deletion ends the session in this browser too (a shared computer): its drafts go with it,
+    once it has happened. Its form is refused when the password is wrong, the account staying."""
+    client = staff_client(Deletion())
+    page: Any = client.get("/account")
     [deletion] = re.findall(r'<form method="post" action="/account/delete"[^>]*>', page.text)
-    assert "data-forget-drafts" in deletion
+    assert "data-forget-drafts" not in deletion
+    token = csrf_token(client, "/account")
+    refused = client.post("/account/delete", data={"csrf_token": token, "delete_password": "wrong"})
+    assert refused.status_code == 400 and "data-forget-drafts-now" not in refused.text
+    deleted = client.post("/account/delete", data={"csrf_token": token, "delete_password": "right"})
+    after: Any = client.get(deleted.headers["Location"])
+    assert re.search(r'<div class="notice" role="status"[^>]* data-forget-drafts-now>', after.text)
+    assert "Your account has been deleted." in after.text
+    assert "data-forget-drafts-now" not in client.get("/").text, "once"

@@ -7,6 +7,7 @@ import pytest
 
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.adapters.newsletter import IssuesClient
+from portal.domain.mail_preview import headings_under
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
 
 
@@ -465,3 +466,76 @@ def test_a_send_the_newsletter_did_not_answer_is_said_to_be_unknown_with_the_iss
     assert said in answer.text
     assert re.search(rf'<a class="button" href="/console/newsletter/{UPLOAD}">', answer.text)
     assert "try again" not in answer.text and "réessayer" not in answer.text
+
+
+class HeldIssue(PastTimeIssue):
+    """The newsletter's issues: one draft again, its scheduler having lost the newsletter-editor role."""
+
+    ISSUE = {**PastTimeIssue.ISSUE, "held_because": "role-revoked"}
+
+
+@pytest.mark.parametrize(
+    ("language", "reason"),
+    [
+        ("en", "Back to draft: the editor who scheduled it no longer has the newsletter editor role."),
+        ("fr", "Revenu au brouillon : le rédacteur qui l’avait programmé n’a plus le rôle de rédacteur"),
+    ],
+)
+def test_an_issue_back_to_draft_says_why_in_the_list_and_on_its_page_and_can_be_scheduled(language, reason):
+    client = staff_client(EditorIdentity(), issues=HeldIssue())
+    language_header = {"Accept-Language": language}
+    listed = client.get("/console/newsletter", headers=language_header)
+    issue = client.get(f"/console/newsletter/{UPLOAD}", headers=language_header)
+    for page in (listed, issue):
+        assert page.status_code == 200
+        held = re.search(r'data-held="role-revoked">([^<]*)<', page.text)
+        assert held and held.group(1).startswith(reason), page.request.path
+    assert 'name="send_at"' in issue.text  # a draft: any editor may schedule it again
+
+
+def test_an_issue_never_held_says_nothing_of_it():
+    client = staff_client(EditorIdentity(), issues=PastTimeIssue())
+    for path in ("/console/newsletter", f"/console/newsletter/{UPLOAD}"):
+        assert "data-held" not in client.get(path).text
+
+
+@pytest.mark.parametrize(
+    ("mailed", "shown"),
+    [
+        (
+            "<h1>Summit</h1>\n<h2>Agenda</h2>\n<h3>Day one</h3>",
+            "<h4>Summit</h4>\n<h5>Agenda</h5>\n<h6>Day one</h6>",
+        ),
+        ("<h4>Deep</h4><h6>Deeper</h6>", "<h6>Deep</h6><h6>Deeper</h6>"),  # no h7 in HTML
+        # A heading's tag as the text of an attribute (a link's title, nh3 leaves its "<" bare) is text.
+        (
+            '<p><a href="https://a.example" title="<h1>x</h1>">a</a></p>',
+            '<p><a href="https://a.example" title="<h1>x</h1>">a</a></p>',
+        ),
+        ("<p>&lt;h1&gt; typed</p><hr><!-- <h2> -->", "<p>&lt;h1&gt; typed</p><hr><!-- <h2> -->"),
+    ],
+)
+def test_a_mails_headings_go_below_the_previews_heading(mailed, shown):
+    assert headings_under(mailed, 3) == shown
+
+
+class HeadedIssue(PastTimeIssue):
+    def preview(self, token: str, texts: object) -> dict[str, object]:
+        return {"en": {"subject": "Summit", "html": "<h1>Summit</h1><h2>Agenda</h2>", "text": "Summit"}}
+
+
+TYPED = {"subject_en": "Summit", "body_en": "# Summit\n## Agenda"}
+
+
+def test_the_preview_shows_the_mails_headings_under_its_own():
+    """The page's outline: h1 the issue, h2 "Preview", h3 the mail in a language, then the mail's."""
+    client = staff_client(EditorIdentity(), issues=HeadedIssue())
+    for page in (
+        client.get(f"/console/newsletter/{UPLOAD}").text,
+        client.post(
+            "/console/newsletter/previews", data={"csrf_token": csrf_token(client, "/console"), **TYPED}
+        ).text,
+    ):
+        assert "<h4>Summit</h4><h5>Agenda</h5>" in page and "<h1>Summit" not in page
+        assert re.search(r'<article [^>]*aria-labelledby="preview-en"', page)
+        assert '<h3 id="preview-en">English: Summit</h3>' in page

@@ -119,8 +119,10 @@ def test_the_previews_headings_name_each_language_with_the_pages_punctuation():
     }
     english = client.post("/console/newsletter/previews", data=form).text
     french = client.post("/console/newsletter/previews", data=form, headers=FRENCH).text
-    assert "<h3>English: Summit</h3>" in english and "<h3>French: Sommet</h3>" in english
-    assert "<h3>Anglais : Summit</h3>" in french and "<h3>Français : Sommet</h3>" in french
+    assert '<h3 id="preview-en">English: Summit</h3>' in english
+    assert '<h3 id="preview-fr">French: Sommet</h3>' in english
+    assert '<h3 id="preview-en">Anglais : Summit</h3>' in french
+    assert '<h3 id="preview-fr">Français : Sommet</h3>' in french
 
 
 def test_a_sent_issues_failed_mails_are_counted_in_the_plural_in_french():

@@ -30,6 +30,9 @@ class FakeContainer:
     def with_network(self, _network: Any) -> "FakeContainer":
         return self
 
+    def with_kwargs(self, **_kwargs: Any) -> "FakeContainer":
+        return self
+
     def with_network_aliases(self, *_aliases: str) -> "FakeContainer":
         return self
 
@@ -66,6 +69,9 @@ class FakeClient:
 
 
 class FakeNetwork:
+    def __init__(self, **_options: Any) -> None:
+        pass
+
     def create(self) -> None:
         pass
 

@@ -3,7 +3,7 @@
 `ContainerStack().start_infrastructure()` runs PostgreSQL, Kafka and the SMTP sink on a network of
 their own, reachable from the host; `start_services()` adds identity (web, relay) and the mailer
 worker on top, migrated and with keys made for this stack alone. `stop()` removes every container
-and the network, also after a failed start.
+and the network, also after a failed start; what a killed run left, the next stack removes (reaper).
 """
 
 import os
@@ -24,6 +24,7 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWait
 from accounts_common.events.topics import ensure_topics
 from accounts_testkit.polling import wait_for
 from accounts_testkit.ports import free_port
+from accounts_testkit.reaper import owner_labels, reap_orphans
 
 POSTGRES_PASSWORD = "accounts-test"  # of a throwaway server reachable only from this machine
 SERVICE_DATABASES = ("identity", "mailer")
@@ -100,8 +101,9 @@ class ContainerStack:
 
     def __init__(self, images: Images | None = None) -> None:
         self.images = images or Images.from_env()
-        self.host = DockerClient().host()
-        self.network = Network()
+        self.docker = DockerClient()
+        self.host = self.docker.host()
+        self.network = Network(docker_network_kw={"labels": owner_labels()})
         self._network_created = False
         self.containers: dict[str, DockerContainer] = {}
         self.kafka_bootstrap = ""
@@ -119,6 +121,7 @@ class ContainerStack:
         self.stop()
 
     def start_infrastructure(self) -> "ContainerStack":
+        reap_orphans(self.docker.client)
         self.network.create()
         self._network_created = True
         self._start_postgres()
@@ -191,7 +194,7 @@ class ContainerStack:
     def _start(self, name: str, container: DockerContainer) -> DockerContainer:
         # Registered before starting: a start that fails half-way is still removed by stop().
         self.containers[name] = container.with_network(self.network).with_network_aliases(name)
-        return container.start()
+        return container.with_kwargs(labels=owner_labels()).start()
 
     def _start_postgres(self) -> None:
         postgres = self._start(

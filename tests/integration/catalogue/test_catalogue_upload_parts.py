@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from tusclient import client as tus
 
 from catalogue.adapters.s3 import s3_config
 from catalogue.adapters.storage import S3Storage, StorageUnavailable
-from catalogue.adapters.upload_locks import lock_key, pg_lock
+from catalogue.adapters.upload_locks import lock_key, part_key, pg_lock
 from catalogue.adapters.upload_parts import MIN_PART_BYTES, Part, S3UploadArea
-from catalogue.adapters.upload_store import Upload
+from catalogue.adapters.upload_store import Upload, find_upload
 from catalogue.entrypoints.app import create_app
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from catalogue.service_layer import uploads
@@ -36,6 +37,7 @@ from tests.support.polling import wait_for
 from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server
 from tests.support.served import ServedIdentity
+from tests.support.stalling_proxy import stalling_proxy
 
 PART = MIN_PART_BYTES
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -277,7 +279,7 @@ def test_termination_removes_the_object_a_failed_submission_completed(pods: Pods
 class DeletionFails(S3UploadArea):
     """The bucket, whose deletions fail (the store gone away at that moment)."""
 
-    def delete(self, upload_id: uuid.UUID) -> None:
+    def delete(self, upload: Upload) -> None:
         raise StorageUnavailable("the store went away")
 
 
@@ -347,6 +349,52 @@ def test_a_patch_termination_or_submission_while_another_process_writes_is_423_w
     # The writer gone, the store's failure is the answer (the offset cannot be read without the parts).
     assert client.patch(path, data=b"abc", headers=headers).status_code == 503
     assert pods.offset(1, path) == 0
+
+
+def part_awaited(pods: Pods, path: str) -> bool:
+    """Whether a request waits for the upload's part on its way (the gate's shared lock not granted)."""
+    namespace, key = part_key(upload_id(path))
+    with psycopg.connect(pods.database_url) as conn:
+        row = conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                   AND classid = %s::oid AND objid = %s::oid AND objsubid = 2)""",
+            (namespace, key & 0xFFFFFFFF),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def test_a_head_while_another_process_sends_a_part_answers_the_offset_of_the_parts_complete(pods: Pods):
+    """S3Proxy's filesystem backend fails ListParts while a part is on its way (its temporary file
+    has no ETag yet): the HEAD waits for that part, as tusd's waits for the writer, and is never a 503."""
+    data = os.urandom(2 * PART)
+    path = pods.create(3 * PART)
+    assert pods.patch(0, path, 0, data[:PART]).status == 204
+    with psycopg.connect(pods.database_url) as conn:
+        upload = find_upload(conn, upload_id(path))
+    assert upload is not None
+    with stalling_proxy(pods.s3.endpoint) as proxy, ThreadPoolExecutor(2) as threads:
+        # Streamed as an https client streams a part (UNSIGNED-PAYLOAD): over http boto3 signs the
+        # body's hash, which S3Proxy checks holding the whole body in memory before it writes the part.
+        client = dataclasses.replace(pods.s3, endpoint=proxy.endpoint).client(signature_version="s3")
+        writer_area = S3UploadArea(S3Storage(pods.bucket, "media", client=client), pg_lock(pods.database_url))
+
+        def send_second_part() -> None:
+            with writer_area.writer(upload) as writer:
+                writer.write(data[PART:])
+
+        proxy.stall_parts.set()
+        sending = threads.submit(send_second_part)
+        wait_for(proxy.stalled.is_set, timeout=30, what="the second part on its way, held")
+        head = threads.submit(pods.request, 1, "HEAD", path)
+        wait_for(
+            lambda: head.done() or part_awaited(pods, path), timeout=30, what="the HEAD's answer or wait"
+        )
+        proxy.release.set()
+        answer = head.result(timeout=60)
+        sending.result(timeout=60)
+    assert (answer.status, answer.headers["Upload-Offset"]) == (200, str(2 * PART)), answer
+    assert pods.offset(0, path) == 2 * PART
+    assert pods.request(0, "DELETE", path).status == 204
 
 
 def test_a_long_upload_is_cut_in_parts_large_enough_for_s3s_ten_thousand(pods: Pods):

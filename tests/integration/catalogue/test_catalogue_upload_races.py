@@ -32,7 +32,7 @@ class TerminatedOnTheWay(UploadArea):
     def writer(self, upload: Upload) -> Iterator:  # type: ignore[type-arg]
         with self.catalogue.pool.connection() as conn:
             upload_store.delete_upload(conn, upload.id)
-        self.delete(upload.id)
+        self.delete(upload)
         with super().writer(upload) as file:
             yield file
 

@@ -67,7 +67,7 @@ class UploadBytes(Protocol):
         """The upload became a video: remove what is left of it, never the master."""
         ...
 
-    def delete(self, upload_id: UUID) -> None:
+    def delete(self, upload: Upload) -> None:
         """Forget the bytes of an upload terminated or expired (no video was made of it)."""
         ...
 
@@ -135,10 +135,10 @@ class UploadArea:
         storage.delete(key)
 
     def delete_source(self, upload_id: UUID) -> None:
-        self.delete(upload_id)
-
-    def delete(self, upload_id: UUID) -> None:
         self.path(upload_id).unlink(missing_ok=True)
+
+    def delete(self, upload: Upload) -> None:
+        self.delete_source(upload.id)
 
     def remove_untouched(self, max_age_s: float, now: float | None = None) -> int:
         """Delete the files nobody wrote to for `max_age_s`: an upload is created before its first

@@ -10,8 +10,8 @@ storage's prefix. Any web process serves any request of an upload: nothing is on
 - A request buffers at most one part (≥ 5 MiB: S3's minimum for all parts but the last). The part size
   is chosen when the upload is created and kept on its row: `part_bytes`, or more for an upload that
   would need more than S3's 10,000 parts (rounded up to a MiB).
-- Writers are locked against each other across processes by a PostgreSQL advisory lock
-  (`upload_locks.pg_lock`).
+- Writers are locked against each other across processes by a PostgreSQL advisory lock, and readers
+  of the parts wait for a part on its way (`upload_locks.pg_lock`).
 - The finished multipart upload, completed, is the video's master: no byte is copied. Completed, it is
   still the upload's (its offset is the object's size) until the video is recorded: a submission that
   failed after completing it is made again with the same object.
@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from catalogue.adapters.storage import S3Storage, Storage, StorageUnavailable
 from catalogue.adapters.upload_area import CHUNK_BYTES
-from catalogue.adapters.upload_locks import Lock
+from catalogue.adapters.upload_locks import Lock, Sending
 from catalogue.adapters.upload_store import Upload
 
 PART_BYTES = 8 * 1024 * 1024
@@ -107,7 +107,8 @@ class S3UploadArea:
 
     def offset(self, upload: Upload) -> int:
         try:
-            durable: Durable | None = self.durable(upload)
+            with self.lock.reading(upload.id):
+                durable: Durable | None = self.durable(upload)
         except FileNotFoundError:
             durable = None
         if durable is None or not durable.parts:
@@ -139,22 +140,24 @@ class S3UploadArea:
 
     @contextmanager
     def writer(self, upload: Upload) -> Iterator["PartWriter"]:
-        with self.lock(upload.id):
+        with self.lock(upload.id) as sending:
             try:
                 durable = self.durable(upload)
             except FileNotFoundError:  # or completed (S3 forgets its parts): whole, it takes no more bytes
                 if self._completed_size(upload.id) is None:
                     raise
                 durable = Durable([], 0)
-            writer = PartWriter(self, upload, durable)
+            writer = PartWriter(self, upload, durable, sending)
             try:
                 yield writer
                 writer.finish()  # only when the request ended well: a client gone is a normal end
             finally:
                 writer.close()
 
-    def locked(self, upload: Upload) -> AbstractContextManager[None]:
-        return self.lock(upload.id)
+    @contextmanager
+    def locked(self, upload: Upload) -> Iterator[None]:
+        with self.lock(upload.id):
+            yield
 
     def store_master(self, upload: Upload, storage: Storage, key: str) -> str:
         """Complete the multipart upload: its object, in the catalogue's own bucket (`storage`, which
@@ -190,14 +193,14 @@ class S3UploadArea:
     def delete_source(self, upload_id: UUID) -> None:
         """Nothing: `store_master` left nothing but the master."""
 
-    def delete(self, upload_id: UUID) -> None:
-        """Abort the upload's multipart uploads (found by key: its row may be gone), delete its tail, and
-        the object a failed submission completed (only called for an upload no video was made of)."""
-        object_key = self.object_key(upload_id)
-        for found in self.multipart_uploads(object_key):
-            if found["Key"] == object_key:
-                self._abort(found["Key"], found["UploadId"])
-        self.delete_tail(upload_id)
+    def delete(self, upload: Upload) -> None:
+        """Abort the upload's multipart upload (its row's: no listing of the bucket's, which one upload
+        S3Proxy cannot list fails), delete its tail, and the object a failed submission completed (only
+        called for an upload no video was made of)."""
+        object_key = self.object_key(upload.id)
+        if upload.multipart_upload_id is not None:
+            self._abort(object_key, upload.multipart_upload_id)
+        self.delete_tail(upload.id)
         with s3_errors(object_key):
             self.client.delete_object(Bucket=self.bucket, Key=object_key)
 
@@ -248,21 +251,21 @@ class S3UploadArea:
     def _completed_size(self, upload_id: UUID) -> int | None:
         """The size of the upload's completed object, or None when there is none. Asked only when no part
         is listed: S3 forgets a completed upload's parts (NoSuchUpload), S3Proxy lists none."""
-        try:
-            with s3_errors(self.object_key(upload_id)):
-                head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(upload_id))
-        except FileNotFoundError:
-            return None
-        return int(head["ContentLength"])
+        head = self._head(self.object_key(upload_id))
+        return None if head is None else int(head["ContentLength"])
 
     def _tail(self, upload_id: UUID) -> tuple[int, int] | None:
         """The tail's size and the part it will open, or None."""
-        try:
-            with s3_errors(self.tail_key(upload_id)):
-                head = self.client.head_object(Bucket=self.bucket, Key=self.tail_key(upload_id))
-        except FileNotFoundError:
+        if (head := self._head(self.tail_key(upload_id))) is None:
             return None
         return int(head["ContentLength"]), int(head.get("Metadata", {}).get(TAIL_PART, "0"))
+
+    def _head(self, object_key: str) -> dict[str, Any] | None:
+        try:
+            with s3_errors(object_key):
+                return dict(self.client.head_object(Bucket=self.bucket, Key=object_key))
+        except FileNotFoundError:
+            return None
 
     def _abort(self, object_key: str, multipart_upload_id: str) -> int:
         try:
@@ -297,8 +300,8 @@ class PartWriter:
     """What one request appends: buffered (a spooled temporary file) and sent as a part whenever a whole
     one is there. At the end what is left becomes the final part (the upload complete) or the tail."""
 
-    def __init__(self, area: S3UploadArea, upload: Upload, durable: Durable) -> None:
-        self.area, self.upload = area, upload
+    def __init__(self, area: S3UploadArea, upload: Upload, durable: Durable, sending: Sending) -> None:
+        self.area, self.upload, self.sending = area, upload, sending
         self.sent = durable.offset - durable.tail  # bytes in parts
         self.next_part = durable.next_part
         self.tail_pending = durable.tail > 0  # the tail's bytes are in the buffer, not in a part yet
@@ -335,12 +338,13 @@ class PartWriter:
         self.buffer.seek(0)
         data = self.buffer.read(size)
         rest = self.buffer.read()
-        self.area.upload_part(self.upload, self.next_part, data)
+        with self.sending():  # readers of the parts wait for this one, and the tail it replaces
+            self.area.upload_part(self.upload, self.next_part, data)
+            if self.tail_pending:  # its bytes are in that part now
+                self.area.delete_tail(self.upload.id)
+                self.tail_pending = False
         self.buffer.seek(0)
         self.buffer.truncate()
         self.buffer.write(rest)
         self.next_part += 1
         self.sent += size
-        if self.tail_pending:  # its bytes are in that part now
-            self.area.delete_tail(self.upload.id)
-            self.tail_pending = False

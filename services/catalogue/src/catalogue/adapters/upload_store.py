@@ -22,6 +22,11 @@ class Upload:
     part_bytes: int | None = None
 
 
+COLUMNS = (
+    "id, account_id, length, metadata, video_id, created_at, multipart_upload_id, part_bytes"  # Upload's
+)
+
+
 def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
     """The upload as stored, with its creation time (the database's clock, which expiry uses)."""
     row = conn.execute(
@@ -42,8 +47,7 @@ def insert_upload(conn: psycopg.Connection, upload: Upload) -> Upload:
 def find_upload(conn: psycopg.Connection, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
     lock = " FOR UPDATE" if for_update else ""
     row = conn.execute(
-        f"""SELECT id, account_id, length, metadata, video_id, created_at, multipart_upload_id, part_bytes
-            FROM uploads WHERE id = %s{lock}""",
+        f"SELECT {COLUMNS} FROM uploads WHERE id = %s{lock}",
         (upload_id,),
     ).fetchone()
     return None if row is None else Upload(*row)
@@ -54,17 +58,17 @@ EXPIRY_BATCH = 1000
 
 def delete_expired_uploads(
     conn: psycopg.Connection, max_age_s: float, limit: int = EXPIRY_BATCH
-) -> list[UUID]:
-    """Forget uploads older than `max_age_s` that no video was made of; their ids (their bytes go next)."""
+) -> list[Upload]:
+    """Forget uploads older than `max_age_s` that no video was made of; their rows (their bytes go next)."""
     rows = conn.execute(
         # video_id again outside: a video made of it meanwhile (its row locked) is checked anew.
-        """DELETE FROM uploads WHERE video_id IS NULL AND id IN (
+        f"""DELETE FROM uploads WHERE video_id IS NULL AND id IN (
                SELECT id FROM uploads WHERE video_id IS NULL
                   AND created_at < now() - make_interval(secs => %s) LIMIT %s)
-           RETURNING id""",
+           RETURNING {COLUMNS}""",
         (max_age_s, limit),
     ).fetchall()
-    return [row[0] for row in rows]
+    return [Upload(*row) for row in rows]
 
 
 def delete_upload(conn: psycopg.Connection, upload_id: UUID) -> bool:

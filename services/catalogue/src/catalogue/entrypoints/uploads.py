@@ -134,7 +134,8 @@ class UploadResource(MethodView):
                    "Upload-Length": {"schema": {"type": "integer"}}}}},
     )  # fmt: skip
     @document_problems(uploads, {**EDITOR, 404: "No such upload (or not yours)", 412: "Not tus 1.0.0",
-                                 503: "The bucket uploads go to cannot be reached"})  # fmt: skip
+                                 503: "The bucket uploads go to cannot be reached, or cannot list the "
+                                      "upload's parts (a part on its way is waited for)"})  # fmt: skip
     def head(self, upload_id: UUID) -> Response:
         """The upload's offset: where a client resumes."""
         state = use_cases.state(catalogue(), _principal(), upload_id)

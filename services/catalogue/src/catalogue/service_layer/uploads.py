@@ -136,7 +136,7 @@ def terminate(catalogue: Catalogue, principal: Principal, upload_id: UUID) -> No
             with catalogue.pool.connection() as conn, conn.transaction():
                 if not upload_store.delete_upload(conn, upload_id):
                     raise NotFound("There is no such upload.")  # a video was made of it meanwhile
-                catalogue.uploads.delete(upload_id)
+                catalogue.uploads.delete(upload)
     except UploadBusy:
         raise Locked("A request is writing to this upload; try again when it ends.") from None
     except FileNotFoundError:  # terminated or expired meanwhile
@@ -153,8 +153,8 @@ def expire_abandoned(catalogue: Catalogue) -> int:
     while True:
         with catalogue.pool.connection() as conn, conn.transaction():
             expired = upload_store.delete_expired_uploads(conn, catalogue.settings.upload_expiry_s)
-            for upload_id in expired:
-                catalogue.uploads.delete(upload_id)
+            for upload in expired:
+                catalogue.uploads.delete(upload)
         removed += len(expired)
         if len(expired) < upload_store.EXPIRY_BATCH:
             break

@@ -142,9 +142,9 @@ class DeadLetters(MethodView):
     @document_problems(blp, {**PROBLEMS, 503: UNAVAILABLE})
     def get(self):  # type: ignore[no-untyped-def]
         """The emails the mailer gave up on, with the reason, not yet replayed (nor sent since): the
-        500 oldest, and whether there are more."""
+        500 oldest, and whether there are more (each letter listed is audited as read)."""
         with kafka_answers():
-            letters, more = support().dead_letters()
+            letters, more = support().dead_letters(g.principal.account_id)
         return {"items": [asdict(letter) for letter in letters], "more": more}
 
 

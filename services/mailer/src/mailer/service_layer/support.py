@@ -36,21 +36,25 @@ class Support:
             self._record(conn, actor, "deliveries.looked-up", accounts_of(found))
             return found
 
-    def dead_letters(self) -> tuple[list[DeadLetter], bool]:
+    def dead_letters(self, actor: UUID) -> tuple[list[DeadLetter], bool]:
         """The oldest dead letters still to deal with: not replayed yet, and not sent since (one
-        replayed on its own that went through leaves the list); and whether more are left unlisted."""
+        replayed on its own that went through leaves the list); and whether more are left unlisted.
+        A letter names a person's account and says what became of their mail: each one listed is
+        recorded as read by `actor`, in the transaction that reads what was sent since."""
         letters, more = dlq.open_letters(self.bootstrap_servers, self.consumer_group, limit=LISTED_LETTERS)
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             sent = deliveries.sent_events(conn, [letter.event_id for letter in letters])
-        return [letter for letter in letters if letter.event_id not in sent], more
+            listed = [letter for letter in letters if letter.event_id not in sent]
+            for letter in listed:
+                self._record(conn, actor, "mail.dead-letter-read", letter_target(letter))
+        return listed, more
 
     def replay_one(self, partition: int, offset: int, actor: UUID) -> DeadLetter | None:
         """Put one dead letter back on its topic; None when there is no such letter."""
         letter = dlq.replay_letter(self.bootstrap_servers, self.consumer_group, partition, offset)
         if letter is not None:
             with self.pool.connection() as conn, conn.transaction():
-                target = f"{letter.event_type} {letter.event_id}"
-                self._record(conn, actor, "mail.dead-letter-replayed", target)
+                self._record(conn, actor, "mail.dead-letter-replayed", letter_target(letter))
         return letter
 
     def replay_all(self, actor: UUID) -> int:
@@ -71,6 +75,11 @@ class Support:
 
     def _record(self, conn: psycopg.Connection, actor: UUID, action: str, target: str) -> None:
         record_action(conn, source=SOURCE, actor_account_id=actor, action=action, target=target)
+
+
+def letter_target(letter: DeadLetter) -> str:
+    """A letter as the audit trail names it, read or replayed: "CodeIssued <event id>"."""
+    return f"{letter.event_type} {letter.event_id}"
 
 
 def accounts_of(found: list[Delivery]) -> str:

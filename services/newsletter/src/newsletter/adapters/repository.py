@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from newsletter.domain.issues import Figures, Issue, Recipient
 
 ISSUE_COLUMNS = """id, status, subjects, bodies, editor_id, send_at, created_at, started_at, completed_at,
-                   last_subscriber_id, total, high_water, requested, updated_at"""
+                   last_subscriber_id, total, high_water, requested, updated_at, held_because"""
 
 
 def subscribed_since(conn: psycopg.Connection, account_id: UUID) -> datetime | None:
@@ -130,6 +130,7 @@ def count_issues(conn: psycopg.Connection) -> int:
 
 # Counting the recipients when the issue starts: every current subscriber, up to the newest id.
 START_SENDING = f"""UPDATE issues SET status = 'sending', started_at = now(), updated_at = now(),
+        held_because = NULL,
         last_subscriber_id = (SELECT coalesce(max(id), 0) FROM subscribers),
         total = (SELECT count(*) FROM subscribers)
     WHERE id = %s AND status = %s RETURNING {ISSUE_COLUMNS}"""
@@ -147,10 +148,24 @@ def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime, editor
     a draft."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
-            f"""UPDATE issues SET status = 'scheduled', send_at = %s, editor_id = %s, updated_at = now()
+            f"""UPDATE issues SET status = 'scheduled', send_at = %s, editor_id = %s, updated_at = now(),
+                    held_because = NULL
                 WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
             (send_at, editor, issue_id),
         ).fetchone()
+
+
+def hold_scheduled_by(conn: psycopg.Connection, editor: UUID, because: str) -> list[Issue]:
+    """The issues `editor` scheduled that have not started, back to draft `because` (HELD_BECAUSE). A
+    "New videos" issue among them becomes an ordinary draft: the worker's open one (if any) stays the
+    one it adds to, as it would after the issue went."""
+    with conn.cursor(row_factory=class_row(Issue)) as cursor:
+        return cursor.execute(
+            f"""UPDATE issues SET status = 'draft', send_at = NULL, held_because = %s, origin = NULL,
+                    updated_at = now()
+                WHERE editor_id = %s AND status = 'scheduled' RETURNING {ISSUE_COLUMNS}""",
+            (because, editor),
+        ).fetchall()
 
 
 def cancel(conn: psycopg.Connection, issue_id: UUID) -> Issue | None:

@@ -15,6 +15,8 @@ UNSUBSCRIBE_PAGE = "/newsletter/unsubscribe"
 
 DEFAULT_LANGUAGE = "en"
 STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+# Why a scheduled issue went back to draft: the editor who scheduled it lost the role, or their account.
+HELD_BECAUSE = ("role-revoked", "account-deleted")
 RENDERED_EMPTY = "Nothing to read: the body renders to an empty mail (only link definitions or comments?)."
 
 
@@ -36,6 +38,7 @@ class Issue:
     high_water: int = 0
     requested: int = 0
     updated_at: datetime | None = None  # when its texts or status last changed: the copy an editor read
+    held_because: str | None = None  # a draft again, scheduled by an editor who could no longer send it
 
     def missing(self) -> dict[str, list[str]]:
         """What each language lacks before the issue can go: {"subject.fr": ["Missing."]}, or {}."""

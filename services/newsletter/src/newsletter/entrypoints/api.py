@@ -100,6 +100,7 @@ def issue_body(view: IssueView) -> dict[str, Any]:
         "started_at": issue.started_at,
         "completed_at": issue.completed_at,
         "updated_at": issue.updated_at,
+        "held_because": issue.held_because,
         "figures": view.figures.as_dict(),
     }
 

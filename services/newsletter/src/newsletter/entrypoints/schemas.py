@@ -4,6 +4,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from accounts_common.paging import PageEnvelope, PageQuery
 from accounts_common.textfields import FreeText
+from newsletter.domain.issues import HELD_BECAUSE
 
 MAX_BODY_CHARS = 200_000  # Markdown; its text and html parts both travel in every delivery record
 # The input guard takes dates of the years 1000 to 9998 (accounts_common.inputguard).
@@ -115,6 +116,16 @@ class IssueState(Schema):
     completed_at = fields.AwareDateTime(allow_none=True)
     updated_at = fields.AwareDateTime(
         required=True, metadata={"description": "when its texts or status last changed"}
+    )
+    held_because = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(HELD_BECAUSE),
+        metadata={
+            "description": "Why a draft was scheduled and is no longer: the editor who scheduled it lost "
+            "the newsletter-editor role (role-revoked) or their account (account-deleted) before it went. "
+            "Null once it is scheduled or sent again, and for any other issue."
+        },
     )
     figures = fields.Nested(Figures, required=True)
 

@@ -8,23 +8,42 @@ from accounts_common.account_projection import (
     ACCOUNT_PROJECTION_HANDLERS,
     lock_account,
     record_account_deleted,
+    record_role_change,
 )
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
+from accounts_common.roles import Role
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
+from newsletter.service_layer.issues import hold_issues_scheduled_by
 from newsletter.service_layer.subscriptions import unsubscribe_in
 
 
 def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
-    """The known-accounts projection (verified accounts, current emails, revocations), and on
-    AccountDeleted the subscriber's unsubscription before the projection erases the address."""
+    """The known-accounts projection (verified accounts, current emails, revocations); on
+    AccountDeleted the subscriber's unsubscription before the projection erases the address; and the
+    issues scheduled by an editor who lost the role or the account back to draft."""
 
     def account_deleted(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         lock_account(conn, data["account_id"])  # before the unsubscription: a subscribe waits or is seen
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
         # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
         repository.forget_account(conn, data["account_id"])
+        account = data["account_id"]
+        hold_issues_scheduled_by(newsletter, conn, account, "account-deleted", actor=account)
         record_account_deleted(conn, event, data)
 
-    return {**ACCOUNT_PROJECTION_HANDLERS, "AccountDeleted": account_deleted}
+    def role_revoked(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
+        record_role_change(conn, event, data)
+        if data["role"] == Role.NEWSLETTER_EDITOR:
+            account, actor = (
+                data["account_id"],
+                data["actor_account_id"],
+            )  # UUIDs, the actor's None from the CLI
+            hold_issues_scheduled_by(newsletter, conn, account, "role-revoked", actor)
+
+    return {
+        **ACCOUNT_PROJECTION_HANDLERS,
+        "AccountDeleted": account_deleted,
+        "StaffRoleRevoked": role_revoked,
+    }

@@ -150,6 +150,18 @@ def start_scheduled(newsletter: Newsletter, conn: psycopg.Connection, issue: Iss
     return started
 
 
+def hold_issues_scheduled_by(
+    newsletter: Newsletter, conn: psycopg.Connection, editor: UUID, because: str, actor: UUID | None
+) -> list[Issue]:
+    """The issues `editor` scheduled no longer go on their authority (they lost the role, or their
+    account): back to draft `because`, for another editor to schedule, each audited as unscheduled by
+    `actor` (who revoked the role, None from the command line; the account deleted)."""
+    held = repository.hold_scheduled_by(conn, editor, because)
+    for issue in held:
+        _audit(newsletter, conn, actor, "issue.unscheduled", issue)
+    return held
+
+
 def cancel_issue(newsletter: Newsletter, issue_id: UUID, editor: UUID) -> IssueView:
     with newsletter.pool.connection() as conn, conn.transaction():
         issue = repository.cancel(conn, issue_id)

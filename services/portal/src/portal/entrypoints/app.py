@@ -18,6 +18,7 @@ from accounts_common.proxies import trust_proxy_hops
 from accounts_common.web import create_api_app
 from portal.adapters.http import ApiError, ServiceUnavailable
 from portal.bootstrap import Portal, bootstrap
+from portal.domain.mail_preview import headings_under
 from portal.domain.navigation import clock_duration
 from portal.entrypoints import i18n
 from portal.entrypoints.names import install_names
@@ -41,6 +42,7 @@ from portal.entrypoints.web import (
     install_long_forms,
     page_address,
     remember_return_to,
+    seconds_the_session_has,
     session_ended_for_a_script,
     sign_out,
 )
@@ -114,6 +116,7 @@ def create_app(
     csrf.exempt(console_videos.upload)
     install_page_errors(app)
     install_page_context(app)
+    install_security_headers(app, settings.catalogue_origin)
     return app
 
 
@@ -150,6 +153,7 @@ def install_page_context(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(date_time, "date_time")
     app.add_template_filter(file_size, "file_size")
+    app.add_template_filter(headings_under, "headings_under")
     install_names(app)
 
     @app.context_processor
@@ -160,16 +164,33 @@ def install_page_context(app: Flask) -> None:
             "signed_in": access_token() is not None,
             "is_staff": access_token() is not None and session.get("staff", False),
             "page_address": page_address(),
+            "seconds_the_session_has": seconds_the_session_has,
         }
+
+
+# The pages that preview a newsletter issue as it will be mailed: its images may be anywhere on the web.
+MAIL_PREVIEWS = {"console_newsletter.new_issue", "console_newsletter.issue", "console_newsletter.save_issue"}
+
+
+def content_security_policy(catalogue_origin: str, images: str = "") -> str:
+    """Scripts, styles and requests from the portal alone; posters and previews from the catalogue's
+    public address too (and `images`), and forms may end there (Download redirects to the file)."""
+    return (
+        f"default-src 'self'; img-src 'self' {catalogue_origin}{images}; "
+        f"media-src 'self' {catalogue_origin}; form-action 'self' {catalogue_origin}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def install_security_headers(app: Flask, catalogue_origin: str) -> None:
+    policy = content_security_policy(catalogue_origin)
+    mail_preview_policy = content_security_policy(catalogue_origin, " http: https:")
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        previews_mail = request.endpoint in MAIL_PREVIEWS
         response.headers.setdefault(
-            "Content-Security-Policy",
-            # Posters and the video page's preview come from the catalogue's own address.
-            "default-src 'self'; img-src 'self' http: https: data:; media-src 'self' http: https:; "
-            "form-action 'self' http: https:; "
-            "frame-ancestors 'none'; base-uri 'none'",
+            "Content-Security-Policy", mail_preview_policy if previews_mail else policy
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -35,6 +35,16 @@ ISSUE_STATUSES = {
     "sent": lazy_pgettext("issue status", "Sent"),
     "cancelled": lazy_gettext("Cancelled"),
 }
+# Why a scheduled issue is a draft again (the newsletter's `held_because`).
+HELD_REASONS = {
+    "role-revoked": lazy_gettext(
+        "Back to draft: the editor who scheduled it no longer has the newsletter editor role. "
+        "Schedule it again to send it."
+    ),
+    "account-deleted": lazy_gettext(
+        "Back to draft: the account of the editor who scheduled it was deleted. Schedule it again to send it."
+    ),
+}
 AUDIT_OUTCOMES = {
     "ok": lazy_gettext("Done"),
     "unchanged": lazy_gettext("Nothing to change"),
@@ -63,12 +73,13 @@ role_name = name_in(ROLES)
 
 
 def install_names(app: Flask) -> None:
-    """The template filters `role_name`, `mail_kind`, `mail_status`, `issue_status`, `audit_outcome`,
-    `service_name`, `language_name`."""
+    """The template filters `role_name`, `mail_kind`, `mail_status`, `issue_status`, `held_reason`,
+    `audit_outcome`, `service_name`, `language_name`."""
     app.add_template_filter(role_name, "role_name")
     app.add_template_filter(name_in(MAIL_KINDS), "mail_kind")
     app.add_template_filter(name_in(MAIL_STATUSES), "mail_status")
     app.add_template_filter(name_in(ISSUE_STATUSES), "issue_status")
+    app.add_template_filter(name_in(HELD_REASONS), "held_reason")
     app.add_template_filter(name_in(AUDIT_OUTCOMES), "audit_outcome")
     app.add_template_filter(name_in(SERVICES), "service_name")
     app.add_template_filter(name_in(LANGUAGES), "language_name")

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import jwt
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, ngettext
@@ -13,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from accounts_common.problems import problem_response
 from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.adapters.identity import token_claims
 from portal.bootstrap import Portal
 from portal.domain.codes import CodeRequest
 from portal.domain.navigation import page_to_return_to
@@ -34,6 +36,17 @@ def portal() -> Portal:
 def access_token() -> str | None:
     """The signed-in account's access token, if any."""
     return session.get("token")
+
+
+def seconds_the_session_has() -> int | None:
+    """Seconds before the signed-in account's access token expires, as its `exp` says (identity issues
+    no longer one for a token it has given: the session then ends); None without a token that says."""
+    token = access_token()
+    try:
+        expires_at = token_claims(token)["exp"] if token else None
+    except (jwt.PyJWTError, KeyError):
+        return None
+    return max(0, int(expires_at - time.time())) if isinstance(expires_at, int | float) else None
 
 
 def sign_in(token: str, email: str, locale: str | None, *, staff: bool = False) -> None:

@@ -14,9 +14,19 @@ function watchPasswordRules(list) {
     symbol: (v) => /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/.test(v),
   };
   input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") || ""} password-rules`.trim());
+  // Each rule says whether it is met in words too, before its text, for a screen reader (the glyph
+  // before it, CSS content, is hidden from it) and for whoever does not tell the colours apart.
+  const said = new Map([...list.querySelectorAll("[data-rule]")].map((item) => {
+    const state = document.createElement("span");
+    state.className = "visually-hidden";
+    item.prepend(state);
+    return [item, state];
+  }));
   const update = () => {
-    for (const item of list.querySelectorAll("[data-rule]")) {
-      item.classList.toggle("met", checks[item.dataset.rule](input.value));
+    for (const [item, state] of said) {
+      const met = checks[item.dataset.rule](input.value);
+      item.classList.toggle("met", met);
+      state.textContent = met ? list.dataset.textMet : list.dataset.textUnmet;
     }
   };
   input.addEventListener("input", update);
@@ -222,105 +232,34 @@ function statusesIn(part) {
   }));
 }
 
-// A console editor's texts (the form's data-keep-draft names what is edited), kept in this browser as
-// they are typed: a session that ends meanwhile sends the form to the login page, and the text would be
-// lost. Back on the page, a draft typed over the server's texts as they still are (data-draft-base) is
-// put back, with a notice; one typed over texts saved since, by this form or by someone else, is
-// dropped, never put over the newer text. Logging out here forgets them (a shared computer).
-const DRAFT_PREFIX = "portal-draft:";
-const DRAFT_SAVE_MS = 500;
-// A session lost on a Friday is back after a weekend or a few days off; a draft older than a week is
-// more likely forgotten than wanted (an issue deleted since, one finished in another browser).
-const DRAFT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
-// The notice goes into its live region once the screen reader has taken in the page just loaded:
-// text put there while the page loads may not be announced.
-const DRAFT_NOTICE_MS = 1000;
-let loggingOut = false;  // a draft's save still to come must not outlive the logout
+// The console's session ends when identity's token does, and cannot be lengthened: two minutes before,
+// the page says so, and again at one minute and once it has ended, and shows "Log in again" (a new
+// session, back on this page). Said through a live region in the page from the start, not before the
+// screen reader has taken in a page loaded in those minutes. Read from the clock, every second: a
+// timer of minutes would be late after the computer slept, or in a tab the browser slows down.
+const SESSION_WARNING_MS = 2 * 60 * 1000;
+const SESSION_NOTICE_MS = 1000;
 
-function keepDraft(form) {
-  const key = DRAFT_PREFIX + form.dataset.keepDraft;
-  const base = form.dataset.draftBase;
-  const fields = [...form.querySelectorAll("input[type=text][name], textarea[name]")];
-  const texts = () => Object.fromEntries(fields.map((field) => [field.name, field.value]));
-  const shown = texts();
-  let timer = null;
-  const save = () => {
-    clearTimeout(timer);
-    if (!loggingOut) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ base, at: Date.now(), texts: texts() })));
+function warnBeforeSessionEnds(notice) {
+  const endsAt = Date.now() + Number(notice.dataset.secondsLeft) * 1000;
+  const said = notice.querySelector("[aria-live]");
+  let shown = null;
+  const check = () => {
+    const left = endsAt - Date.now();
+    const minutes = Math.ceil(left / 60000);
+    const text = left <= 0 ? notice.dataset.textEnded
+      : (minutes === 1 ? notice.dataset.textEndingOne : notice.dataset.textEnding).replace("{minutes}", minutes);
+    if (left <= SESSION_WARNING_MS && text !== shown) {
+      shown = text;
+      notice.classList.add("notice");
+      notice.querySelector("form").hidden = false;
+      said.textContent = text;
+    }
+    if (left > 0) {
+      setTimeout(check, 1000);
     }
   };
-  form.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(save, DRAFT_SAVE_MS);
-  });
-  form.addEventListener("submit", save);
-  const draft = storage(() => JSON.parse(localStorage.getItem(key)));
-  if (!draft || draft.base !== base) {
-    storage(() => localStorage.removeItem(key));
-    return;
-  }
-  if (fields.every((field) => (draft.texts[field.name] ?? field.value) === field.value)) {
-    return;
-  }
-  const fill = (values) => {
-    fields.forEach((field) => { field.value = values[field.name] ?? field.value; });
-    form.dispatchEvent(new Event("input"));  // the live preview follows
-  };
-  const notice = form.querySelector("[data-draft-notice]");
-  const said = notice.querySelector("[aria-live]");  // in the page, empty, from the start
-  const discard = document.createElement("button");
-  discard.type = "button";
-  discard.className = "secondary";
-  discard.textContent = notice.dataset.textDiscard;
-  discard.addEventListener("click", () => {
-    fill(shown);
-    clearTimeout(timer);
-    storage(() => localStorage.removeItem(key));
-    notice.classList.remove("notice");
-    said.textContent = "";
-    discard.remove();
-    fields[0].focus();
-  });
-  fill(draft.texts);
-  setTimeout(() => {
-    notice.classList.add("notice");
-    said.textContent = notice.dataset.textRestored;
-    notice.append(discard);
-  }, DRAFT_NOTICE_MS);
-}
-
-// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay.
-// One kept before drafts had a time (no `at`) is of unknown age: it is given this load's, so it still
-// comes back for a week, and then goes.
-function dropOldDrafts() {
-  const now = Date.now();
-  draftKeys().forEach((key) => {
-    const draft = storage(() => JSON.parse(localStorage.getItem(key)));
-    if (draft && draft.at === undefined) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ ...draft, at: now })));
-    } else if (!(Math.abs(now - draft?.at) <= DRAFT_MAX_AGE_MS)) {  // in the future too: the clock was changed
-      storage(() => localStorage.removeItem(key));
-    }
-  });
-}
-
-function forgetDrafts() {
-  loggingOut = true;
-  draftKeys().forEach((key) => storage(() => localStorage.removeItem(key)));
-}
-
-function draftKeys() {
-  return storage(() => Object.keys(localStorage).filter((key) => key.startsWith(DRAFT_PREFIX))) ?? [];
-}
-
-// localStorage may be refused (the browser's settings, its quota full): then no draft is kept.
-function storage(use) {
-  try {
-    return use();
-  } catch {
-    return null;
-  }
+  setTimeout(check, SESSION_NOTICE_MS);
 }
 
 // Back to a page the browser kept: its forms may be sent again.
@@ -344,7 +283,5 @@ document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-live-preview]").forEach(watchIssuePreview);
   document.querySelectorAll("[data-tus-upload]").forEach(watchUpload);
   document.querySelectorAll("[data-refresh-while-processing][id]").forEach(refreshWhileProcessing);
-  document.querySelectorAll("form[data-forget-drafts]").forEach((form) => form.addEventListener("submit", forgetDrafts));
-  dropOldDrafts();
-  document.querySelectorAll("form[data-keep-draft]").forEach(keepDraft);  // after the live preview
+  document.querySelectorAll("[data-session-ends]").forEach(warnBeforeSessionEnds);
 });

@@ -16,6 +16,8 @@ from portal.entrypoints.web import access_token, login_required, portal, see_oth
 blp = Blueprint("account", __name__)
 # The pages with a subscription button, where the form's `from` returns to.
 RETURN_PAGES = {"newsletter": "account.newsletter", "created": "signup.created"}
+# The flashed message of a deletion that went through: its page forgets the browser's drafts.
+ACCOUNT_DELETED = "account-deleted"
 T = TypeVar("T")
 
 
@@ -132,5 +134,5 @@ def delete() -> Response | tuple[str, int]:
             raise
         return render_account(field_errors(error, {"password": "delete_password"}), 400)
     sign_out()
-    flash(gettext("Your account has been deleted."))
+    flash(gettext("Your account has been deleted."), ACCOUNT_DELETED)
     return see_other("videos.index")

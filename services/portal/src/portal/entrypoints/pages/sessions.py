@@ -110,6 +110,22 @@ def _signed_in(token: str) -> Response:
 
 @blp.post("/logout")
 def logout() -> Response:
+    _end_session()
+    return see_other("videos.index")
+
+
+@blp.post("/login/again")
+def log_in_again() -> Response:
+    """The console's "Log in again", as its session ends or once it has: identity lengthens no token,
+    so this session is ended and a new one started, back at the page (its form's `next`). Unlike "Log
+    out", the page keeps the browser's drafts, which come back once logged in."""
+    back_to = request.form.get("next")
+    _end_session()
+    remember_return_to(back_to)
+    return see_other("sessions.login")
+
+
+def _end_session() -> None:
     token = access_token()
     if token is not None:
         try:
@@ -117,4 +133,3 @@ def logout() -> Response:
         except (ApiError, ServiceUnavailable):
             pass  # the session is forgotten here anyway; the token expires on its own
     sign_out()
-    return see_other("videos.index")
