@@ -116,7 +116,8 @@ def change_mail_language() -> Response | tuple[str, int]:
     except ApiError as error:
         if error.session_ended:
             raise
-        return render_account(field_errors(error, {"locale": "mail_language"}), 400)
+        said = field_errors(error, {"locale": "mail_language"}).values()  # by the choice, whichever field
+        return render_account({"mail_language": [message for messages in said for message in messages]}, 400)
     if language == "fr":
         flash(gettext("We will write to you in French from now on."))
     else:
