@@ -51,7 +51,7 @@ def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, i
         inbox,
         new_email,
         "the password-updated mail leading back to the page",
-        lambda m: m["subject"] == "Your password has been updated" and f"{start}\n" in m["text"],
+        lambda m: m["subject"] == "Your password has been updated" and f"{start}&lang=en\n" in m["text"],
     )
     page.get_by_role("navigation").get_by_role("link", name="Log in").click()
     log_in(page, new_email, PASSWORD)

@@ -80,7 +80,7 @@ def test_welcome_email_invites_to_the_newsletter(mailer, infra, unique_email):
     ):
         assert wording in mail["text"] and wording in mail["html"]
     assert "click on the button below." in mail["html"]
-    assert f'href="{PORTAL_URL}/newsletter"' in mail["html"]
+    assert f'href="{PORTAL_URL}/newsletter?lang=en"' in mail["html"]
     assert f"{PORTAL_URL}/newsletter" in mail["text"]
 
 
@@ -92,7 +92,7 @@ def test_password_updated_email_links_back_to_log_in(mailer, infra, unique_email
     assert "Your password has been updated" in mail["html"]
     assert "log in with your new password" in mail["text"]
     assert SEED_RETURN_TO_LOG_IN in mail["html"]
-    assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/login" in mail["text"]
+    assert f'href="{PORTAL_URL}/login?lang=en"' in mail["html"] and f"{PORTAL_URL}/login" in mail["text"]
 
 
 def test_the_existing_account_notice_links_to_log_in_and_reset_and_carries_no_code(
@@ -102,7 +102,10 @@ def test_the_existing_account_notice_links_to_log_in_and_reset_and_carries_no_co
     mail = well_formed_mail(mailer, infra, CODES, "DuplicateSignupAttempted", data)
     assert mail["subject"] == "You already have an account"
     assert "tried to create an account with this email address" in mail["text"]
-    assert f'href="{PORTAL_URL}/login"' in mail["html"] and f"{PORTAL_URL}/password-reset" in mail["text"]
+    assert (
+        f'href="{PORTAL_URL}/login?lang=en"' in mail["html"]
+        and f"{PORTAL_URL}/password-reset" in mail["text"]
+    )
     assert "code" not in data and "no code was sent" in mail["text"]
 
 
@@ -115,7 +118,9 @@ def test_password_updated_email_returns_to_the_page_the_reset_started_from(maile
     }
     mailer.publish(ACCOUNT_EVENTS, "PasswordReset", data)
     [mail] = infra.inbox.wait_for_messages(unique_email)
-    assert f'href="{PORTAL_URL}/videos/42"' in mail["html"] and f"{PORTAL_URL}/videos/42" in mail["text"]
+    assert (
+        f'href="{PORTAL_URL}/videos/42?lang=en"' in mail["html"] and f"{PORTAL_URL}/videos/42" in mail["text"]
+    )
 
 
 def test_newsletter_issue_carries_one_click_unsubscribe(mailer, infra, unique_email):

@@ -115,6 +115,24 @@ def test_a_french_subscriber_gets_the_issue_framed_in_french_with_a_french_unsub
         assert '<html lang="fr">' in page.read().decode()
 
 
+def test_a_language_chosen_after_sign_up_reaches_the_newsletter_and_the_mails(stack, newsletter, infra):
+    email = f"reader-{uuid.uuid4().hex[:10]}@example.org"
+    token = verified_account(stack.identity_url, infra.inbox, email)
+    newsletter.subscribe(token)
+    account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+    me = {"Authorization": f"Bearer {token}"}
+    status, body = call("PATCH", f"{stack.identity_url}/v1/accounts/me", {"locale": "fr"}, me)
+    assert (status, body["locale"]) == (200, "fr")
+    newsletter.wait_for_locale(account_id, "fr")  # AccountLocaleChanged, through Kafka
+    subject = f"Numéro {uuid.uuid4().hex[:6]}"
+    publish(newsletter, subject)
+    issue = mail_titled(infra.inbox, email, subject)
+    assert "Vous recevez ce message parce que vous êtes abonné" in issue["text"]
+    assert call("POST", f"{stack.identity_url}/v1/password-resets", {"email": email})[0] == 202
+    code_mail = mail_titled(infra.inbox, email, "Réinitialiser le mot de passe : votre code de vérification")
+    assert "Ce code expirera dans" in code_mail["text"]
+
+
 def test_deleting_the_account_unsubscribes_it_through_kafka(stack, newsletter, infra):
     email = f"leaver-{uuid.uuid4().hex[:10]}@example.org"
     subscription_events = TopicReader(infra.kafka, stack.topic(SUBSCRIPTION_EVENTS))

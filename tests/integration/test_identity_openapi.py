@@ -28,6 +28,7 @@ def test_every_operation_is_documented_with_its_errors(fuzzed_app):
         ("/v1/accounts/verification", "post"),
         ("/v1/accounts/verification/resend", "post"),
         ("/v1/accounts/me", "get"),
+        ("/v1/accounts/me", "patch"),
         ("/v1/accounts/me", "delete"),
         ("/v1/sessions", "post"),
         ("/v1/sessions/current", "delete"),

@@ -1,6 +1,7 @@
 """Composing the mailer's emails: templates, escaping, languages and the MIME text, without I/O."""
 
 import email
+import re
 from datetime import UTC, datetime, timedelta
 from email import policy
 
@@ -60,6 +61,42 @@ def test_every_email_exists_in_french_and_english(kind):
     english = Templates("en").render(kind, context, language="en")
     french = Templates("en").render(kind, context, language="fr")
     assert french.text != english.text and '<html lang="fr">' in french.html
+
+
+LINKS = {
+    "newsletter_url": "https://portal.example.test/newsletter",
+    "login_url": "https://portal.example.test/videos?q=a+b&lang=en",
+    "reset_url": "https://portal.example.test/password-reset",
+}
+
+
+@pytest.mark.parametrize(
+    ("configured", "locale", "language"), [("en", "fr", "fr"), ("fr", None, "fr"), ("de", "xx", "en")]
+)
+def test_every_portal_link_opens_the_portal_in_the_mails_language(configured, locale, language):
+    for kind in ("welcome", "password_updated", "account_exists"):
+        content = Templates(configured).render(kind, CONTEXT | LINKS, language=locale)
+        assert f'<html lang="{language}">' in content.html
+        links = re.findall(r'href="([^"]+)"', content.html)
+        assert links and all(link.endswith(f"lang={language}") for link in links), links
+        assert all(link.count("lang=") == 1 for link in links), links
+        written = re.findall(r"https://portal\.example\.test\S*", content.text)
+        assert written and all(link.endswith(f"lang={language}") for link in written), written
+    welcome = Templates(configured).render("welcome", CONTEXT | LINKS, language=locale)
+    assert f'href="https://portal.example.test/?lang={language}"' in welcome.html
+    password_updated = Templates(configured).render("password_updated", CONTEXT | LINKS, language=locale)
+    assert f"https://portal.example.test/videos?q=a+b&lang={language}" in password_updated.text
+
+
+def test_the_unsubscribe_link_keeps_the_language_the_newsletter_gave_it():
+    context = CONTEXT | {
+        "issue_subject": "Issue",
+        "issue_text": "Text",
+        "issue_html": Markup("<p>Text</p>"),
+        "unsubscribe_url": "https://portal.example.test/newsletter/unsubscribe?token=t&lang=fr",
+    }
+    content = Templates("en").render("newsletter", context, language="en")
+    assert "https://portal.example.test/newsletter/unsubscribe?token=t&lang=fr" in content.text
 
 
 def test_html_escapes_what_it_is_given_but_keeps_the_operators_issue_markup():

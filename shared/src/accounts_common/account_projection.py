@@ -86,6 +86,15 @@ def record_password_reset_email(conn: psycopg.Connection, event: CloudEvent, dat
     )
 
 
+def record_locale_changed(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
+    """AccountLocaleChanged handler: the known account's mails are written in its new language. An
+    account not known yet (unverified) brings its language with its AccountVerified."""
+    conn.execute(
+        "UPDATE known_accounts SET locale = %s, updated_at = now() WHERE account_id = %s",
+        (data["locale"], data["account_id"]),
+    )
+
+
 def remember_verified_account(
     conn: psycopg.Connection,
     account_id: UUID,
@@ -128,6 +137,7 @@ REVOCATION_HANDLERS = {
 ACCOUNT_PROJECTION_HANDLERS = {
     "AccountVerified": record_account_verified,
     "PasswordReset": record_password_reset_email,
+    "AccountLocaleChanged": record_locale_changed,
     "AccountDeleted": record_account_deleted,
     "StaffRoleGranted": record_role_change,
     "StaffRoleRevoked": record_role_change,

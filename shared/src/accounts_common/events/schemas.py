@@ -71,6 +71,15 @@ class PasswordReset(AccountData):
     locale = locale_field()
 
 
+class AccountLocaleChanged(AccountData):
+    locale = fields.String(
+        required=True,
+        validate=validate.OneOf(LOCALES),
+        metadata=meaning("The language the person chose for the mails written to them from now on."),
+    )
+    changed_at = fields.AwareDateTime(required=True, metadata=meaning("When the person chose it."))
+
+
 class AccountDeleted(EventData):
     account_id = fields.UUID(required=True, metadata=ACCOUNT_ID)
     deleted_at = fields.AwareDateTime(
@@ -247,6 +256,7 @@ EVENT_SCHEMAS: dict[str, type[EventData]] = {
     "DuplicateSignupAttempted": DuplicateSignupAttempted,
     "AccountVerified": AccountVerified,
     "PasswordReset": PasswordReset,
+    "AccountLocaleChanged": AccountLocaleChanged,
     "AccountDeleted": AccountDeleted,
     "StaffRoleGranted": StaffRoleGranted,
     "StaffRoleRevoked": StaffRoleRevoked,

@@ -59,6 +59,7 @@ TOPICS = (
             "UserRegistered",
             "AccountVerified",
             "PasswordReset",
+            "AccountLocaleChanged",
             "AccountDeleted",
             "SessionRevoked",
             "StaffRoleGranted",

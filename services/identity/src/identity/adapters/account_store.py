@@ -96,6 +96,17 @@ def find_account(conn: psycopg.Connection, account_id: UUID, *, lock: bool = Fal
         ).fetchone()
 
 
+def change_locale(conn: psycopg.Connection, account_id: UUID, locale: str) -> Account | None:
+    """Set the account's language; the account as changed, or None when it had that language already
+    (or is gone)."""
+    with conn.cursor(row_factory=class_row(Account)) as cur:
+        return cur.execute(
+            f"""UPDATE accounts SET locale = %s WHERE id = %s AND locale IS DISTINCT FROM %s
+                RETURNING {ACCOUNT_COLUMNS}""",
+            (locale, account_id, locale),
+        ).fetchone()
+
+
 def next_state_version(conn: psycopg.Connection, account_id: UUID) -> PublishedState:
     """Count one more change of the account's published state; the state as it is now."""
     with conn.cursor(row_factory=class_row(PublishedState)) as cur:

@@ -1,10 +1,13 @@
 """Identity's HTTP endpoints for accounts: sign-up, verification, the caller's account."""
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN
 from accounts_common.problems import Problem
+from identity.adapters.account_store import Account
 from identity.entrypoints import schemas
 from identity.entrypoints.http import (
     bearer_token,
@@ -34,6 +37,19 @@ def weak_password(field: str, weak: WeakPassword) -> Problem:
         "The password does not meet the policy; see errors.",
         errors={field: weak.violations},
     )
+
+
+def me(principal: sessions.Principal, account: Account) -> dict[str, Any]:
+    """The account as its owner sees it."""
+    return {
+        "id": account.id,
+        "email": account.email,
+        "verified": account.verified,
+        "created_at": account.created_at,
+        "locale": account.locale or "en",
+        "roles": staff.roles_of_account(identity(), account.id),
+        "second_factor": principal.passed_second_factor,
+    }
 
 
 @blp.route("")
@@ -105,16 +121,17 @@ class CurrentAccount(MethodView):
     def get(self):
         """The account of the access token."""
         principal = sessions.authenticate(identity(), bearer_token())
-        account = principal.account
-        return {
-            "id": account.id,
-            "email": account.email,
-            "verified": account.verified,
-            "created_at": account.created_at,
-            "locale": account.locale or "en",
-            "roles": staff.roles_of_account(identity(), account.id),
-            "second_factor": principal.passed_second_factor,
-        }
+        return me(principal, principal.account)
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(schemas.LocaleChoice)
+    @blp.response(200, schemas.Me)
+    @problems(blp, {401: NO_TOKEN, 422: "A language other than en or fr"})
+    def patch(self, body):
+        """Choose the language of the mails written to the account (codes, password notices, the
+        newsletter); every service that writes to it learns it through AccountLocaleChanged."""
+        principal = sessions.authenticate(identity(), bearer_token())
+        return me(principal, accounts.change_locale(identity(), principal, body["locale"]))
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(schemas.PasswordConfirmation)

@@ -5,7 +5,6 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from accounts_common.emails import searched_email
-from accounts_common.paging import PageEnvelope, PageQuery, per_page_field
 from accounts_common.problems import ProblemSchema
 from accounts_common.returnpaths import SAME_SITE_PATH_PATTERN, is_same_site_path
 from accounts_common.roles import ROLES
@@ -15,11 +14,6 @@ from identity.domain.emails import NOT_SPECIAL_USE, InvalidEmail, normalise_emai
 from identity.domain.passwords import MAX_PASSWORD_LENGTH, Password
 
 LOCALES = ("en", "fr")
-AS_OF = (
-    "The trail as it stood at a listing's first page: pass the first answer's `as_of` with the later pages,"
-    " so that actions recorded meanwhile (reading a page is one) neither repeat an entry nor skip one."
-)
-AUDIT_PER_PAGE = 100  # a page of the trail unless asked: as many as one answer held before paging
 CODE_PATTERN = rf"^[0-9]{{{CODE_DIGITS}}}$"
 
 
@@ -131,11 +125,16 @@ class LoginProblem(ProblemSchema):
     )
 
 
+def locale_field(description: str, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf(LOCALES), metadata={"description": description}, **kwargs)
+
+
 class Registration(Credentials):
-    locale = fields.String(
-        validate=validate.OneOf(LOCALES),
-        metadata={"description": "The person's language for mails and pages (default: en)."},
-    )
+    locale = locale_field("The person's language for mails and pages (default: en).")
+
+
+class LocaleChoice(Schema):
+    locale = locale_field("The language of the mails written to the person from now on.", required=True)
 
 
 class EmailOnly(Schema):
@@ -308,43 +307,3 @@ class CodeResend(Schema):
 
 class Erasure(EmailOnly):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=200))
-
-
-class AuditQuery(PageQuery):
-    actor = SearchedEmail(
-        load_default=None,
-        validate=validate.Length(max=254),
-        metadata={"description": "Only what this person (their email) did."},
-    )
-    action = fields.String(
-        load_default=None,
-        validate=WholeMatch(r"^[a-z]+(\.[a-z-]+)+$"),
-        metadata={"description": "Only this action, e.g. staff.role-granted."},
-    )
-    since = fields.AwareDateTime(load_default=None, metadata={"description": "From this time on."})
-    until = fields.AwareDateTime(load_default=None, metadata={"description": "Before this time."})
-    as_of = fields.Integer(
-        load_default=None, validate=validate.Range(min=0, max=2**63 - 1), metadata={"description": AS_OF}
-    )
-    per_page = per_page_field(AUDIT_PER_PAGE)
-
-
-class AuditEntry(Schema):
-    event_id = fields.UUID(required=True)
-    at = fields.AwareDateTime(required=True)
-    source = fields.String(required=True, metadata={"description": "The acting service, e.g. /identity."})
-    actor_account_id = fields.UUID(required=True, allow_none=True)
-    actor_email = fields.String(
-        required=True,
-        allow_none=True,
-        metadata={"description": "Null for the command line or an erased account."},
-    )
-    via = fields.String(required=True, metadata={"enum": ["api", "cli"]})
-    action = fields.String(required=True)
-    target = fields.String(required=True)
-    outcome = fields.String(required=True, metadata={"enum": ["ok", "unchanged", "refused"]})
-
-
-class AuditList(PageEnvelope):
-    items = fields.List(fields.Nested(AuditEntry), required=True, metadata={"description": "Newest first"})
-    as_of = fields.Integer(required=True, metadata={"description": AS_OF})

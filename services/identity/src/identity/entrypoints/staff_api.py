@@ -9,7 +9,7 @@ from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN
 from accounts_common.paging import envelope
 from accounts_common.roles import Role
 from identity.adapters.audit_log import AuditFilter
-from identity.entrypoints import schemas
+from identity.entrypoints import audit_schemas, schemas
 from identity.entrypoints.http import bearer_token, caller_first, identity, problems, staff_only
 from identity.service_layer import accounts, audit_log, sessions, staff, totp
 
@@ -103,8 +103,8 @@ class RoleRevocations(MethodView):
 @blp.route("/audit")
 class AuditTrail(MethodView):
     @staff_only(blp, Role.ADMIN)
-    @blp.arguments(schemas.AuditQuery, location="query", unknown=RAISE)
-    @blp.response(200, schemas.AuditList)
+    @blp.arguments(audit_schemas.AuditQuery, location="query", unknown=RAISE)
+    @blp.response(200, audit_schemas.AuditList)
     def get(self, query):
         """A page of the operator actions of every service, newest first, by person, action and time
         (admin). The trail is a projection of audit.operator-actions.v1: an action shows once

@@ -6,6 +6,7 @@ first cannot take over the account its owner later verifies.
 """
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -26,6 +27,7 @@ from identity.service_layer.codes import (
     new_code,
     publish,
     publish_deleted,
+    publish_locale_changed,
 )
 from identity.service_layer.errors import (
     CodeRejected,
@@ -193,6 +195,16 @@ def delete_account(app: Identity, token: str, password: Password) -> None:
             publish_deleted(app, conn, account.id)
     if last_admin:
         raise LastAdmin()  # once the refusal is recorded
+
+
+def change_locale(app: Identity, principal: sessions.Principal, locale: str) -> account_store.Account:
+    """Write the principal's mails in `locale` from now on (AccountLocaleChanged tells the services that
+    keep the account's language); choosing the language it has already announces nothing."""
+    with app.pool.connection() as conn, conn.transaction():
+        changed = account_store.change_locale(conn, principal.account.id, locale)
+        if changed is not None:
+            publish_locale_changed(app, conn, changed)
+    return changed or replace(principal.account, locale=locale)
 
 
 def confirm_owner(app: Identity, account: account_store.Account, password: Password) -> account_store.Account:

@@ -165,6 +165,19 @@ def publish_session_revoked(conn: psycopg.Connection, jti: UUID, session: sessio
     outbox.enqueue(conn, ACCOUNT_EVENTS, event)
 
 
+def publish_locale_changed(app: Identity, conn: psycopg.Connection, account: account_store.Account) -> None:
+    """Announce the account's new language: every service that keeps it writes to the person in it
+    from now on. Not part of the account's published state (identity.accounts.v1)."""
+    data = {
+        "account_id": str(account.id),
+        "email": account.email,
+        "locale": account.locale,
+        "changed_at": app.clock().isoformat(),
+    }
+    event = new_event("AccountLocaleChanged", source=SOURCE, subject=str(account.id), data=data)
+    outbox.enqueue(conn, ACCOUNT_EVENTS, event)
+
+
 def publish_deleted(app: Identity, conn: psycopg.Connection, account_id: UUID) -> None:
     """Announce that the account and its personal data are gone (every service erases it), with the
     tombstone of its state."""

@@ -63,6 +63,10 @@ class IdentityClient:
         """{id, email, verified, created_at, locale}."""
         return self.api.call("GET", "/v1/accounts/me", token=token)
 
+    def change_locale(self, token: str, locale: str) -> dict[str, Any]:
+        """Identity writes the account's mails in `locale` from now on; the account as `me` gives it."""
+        return self.api.call("PATCH", "/v1/accounts/me", {"locale": locale}, token=token)
+
     def delete_account(self, token: str, password: str) -> None:
         self.api.call("DELETE", "/v1/accounts/me", {"password": password}, token=token)
 

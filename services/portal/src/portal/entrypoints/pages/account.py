@@ -1,10 +1,15 @@
-"""My account: email, newsletter on/off, deleting the account; and the newsletter's own page."""
+"""My account: email, the language of its mails, newsletter on/off, deleting the account; and the
+newsletter's own page."""
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, flash, render_template, request, session
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.domain.navigation import LANGUAGES
 from portal.entrypoints.problems import field_errors
 from portal.entrypoints.web import access_token, login_required, portal, see_other, sign_out
 
@@ -13,6 +18,17 @@ blp = Blueprint("account", __name__)
 RETURN_PAGES = {"newsletter": "account.newsletter", "created": "signup.created"}
 # The flashed message of a deletion that went through: its page forgets the browser's drafts.
 ACCOUNT_DELETED = "account-deleted"
+T = TypeVar("T")
+
+
+def unless_unavailable(ask: Callable[[], T], unavailable: T) -> T:
+    """The service's answer; `unavailable` when it does not answer (an ended session still ends)."""
+    try:
+        return ask()
+    except (ServiceUnavailable, ApiError) as error:
+        if isinstance(error, ApiError) and error.session_ended:
+            raise
+        return unavailable
 
 
 def newsletter_status(token: str) -> bool | None:
@@ -23,19 +39,22 @@ def newsletter_status(token: str) -> bool | None:
 def newsletter_subscription(token: str) -> tuple[bool | None, str | None]:
     """Subscribed or not (None when the newsletter service does not answer), and why the last
     subscription ended when it did (`bounce`)."""
-    try:
-        return portal().newsletter.subscription(token)
-    except (ServiceUnavailable, ApiError) as error:
-        if isinstance(error, ApiError) and error.session_ended:
-            raise
-        return None, None
+    unanswered: tuple[bool | None, str | None] = (None, None)
+    return unless_unavailable(lambda: portal().newsletter.subscription(token), unanswered)
+
+
+def mail_language(token: str) -> str | None:
+    """The language identity writes the account's mails in; None when identity does not answer."""
+    return unless_unavailable(lambda: str(portal().identity.me(token).get("locale") or "en"), None)
 
 
 def render_account(errors: dict[str, list[str]], status: int = 200) -> tuple[str, int]:
-    subscribed, ended_because = newsletter_subscription(str(access_token()))
+    token = str(access_token())
+    subscribed, ended_because = newsletter_subscription(token)
     return render_template(
         "account/account.html",
         email=session.get("email"),
+        mail_language=mail_language(token),
         subscribed=subscribed,
         ended_because=ended_because,
         errors=errors,
@@ -80,6 +99,30 @@ def change_subscription() -> Response | tuple[str, int]:
     else:
         flash(gettext("You are no longer subscribed to our newsletter."))
     return see_other(RETURN_PAGES.get(request.form.get("from", ""), "account.account"))
+
+
+@blp.post("/account/language")
+@login_required
+def change_mail_language() -> Response | tuple[str, int]:
+    """Choose the language identity writes the account's mails in (the page keeps its own)."""
+    language = request.form.get("mail_language", "")
+    if language not in LANGUAGES:
+        return render_account({"mail_language": [gettext("Choose English or French.")]}, 400)
+    try:
+        portal().identity.change_locale(str(access_token()), language)
+    except ServiceUnavailable:
+        unavailable = gettext("The account service is unavailable. Please try again in a few minutes.")
+        return render_account({"mail_language": [unavailable]}, 503)
+    except ApiError as error:
+        if error.session_ended:
+            raise
+        said = field_errors(error, {"locale": "mail_language"}).values()  # by the choice, whichever field
+        return render_account({"mail_language": [message for messages in said for message in messages]}, 400)
+    if language == "fr":
+        flash(gettext("We will write to you in French from now on."))
+    else:
+        flash(gettext("We will write to you in English from now on."))
+    return see_other("account.account")
 
 
 @blp.post("/account/delete")

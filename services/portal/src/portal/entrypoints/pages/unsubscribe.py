@@ -6,10 +6,9 @@ the newsletter's API. The link's `lang` is the subscriber's language. The POST c
 a mail client has no session, and the signed token in the link is the whole authority.
 """
 
-from flask import Blueprint, render_template, request, session, url_for
-from flask_babel import refresh
+from flask import Blueprint, render_template, request, url_for
 
-from portal.domain.navigation import LANGUAGES
+from portal.entrypoints.i18n import take_language
 from portal.entrypoints.web import portal
 
 blp = Blueprint("newsletter_link", __name__)
@@ -23,10 +22,7 @@ def link_token() -> str:
 
 def in_the_links_language() -> None:
     """The page speaks the subscriber's language (the link's `lang`), and keeps it for this browser."""
-    language = request.args.get("lang", "")
-    if language in LANGUAGES and session.get("locale") != language:
-        session["locale"] = language
-        refresh()
+    take_language(request.args.get("lang", ""))
 
 
 def page(state: str, status: int = 200) -> tuple[str, int]:
