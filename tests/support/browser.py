@@ -2,6 +2,7 @@
 
 import functools
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -40,24 +41,38 @@ def artifact_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1].split("@")[0]).strip("_")
 
 
+# Every step's screenshot only when asked for (BROWSER_SCREENSHOTS=steps): nobody read those of a
+# passing run, and they took 23-30 s of a tests/browser run (216 full-page shots, about 15 s of
+# chromium's CPU). A failed test's page is shot always (`Journey.screenshot`, from the journey fixture).
+SCREENSHOTS = "BROWSER_SCREENSHOTS"
+
+
 @dataclass
 class Journey:
-    """One test's walk through the portal: each step screenshotted and checked by axe-core."""
+    """One test's walk through the portal: each step checked by axe-core (and screenshotted, when asked)."""
 
     page: Page
     folder: Path
     accessibility: bool = True
     steps: int = 0
+    last_step: str = "00-start"
 
     def step(self, name: str) -> None:
-        """Screenshot the page (full length); with JavaScript on, assert axe-core finds nothing serious."""
+        """With JavaScript on, assert axe-core finds nothing serious on the page."""
         self.steps += 1
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # JPEG: a third less of chromium's CPU than PNG for a full page, and still readable.
-        path = self.folder / f"{self.steps:02d}-{name}.jpg"
-        self.page.screenshot(path=str(path), full_page=True, type="jpeg", quality=85)
+        self.last_step = f"{self.steps:02d}-{name}"
+        if os.environ.get(SCREENSHOTS) == "steps":
+            self.screenshot(self.last_step)
         if self.accessibility:
             assert_accessible(self.page, name)
+
+    def screenshot(self, name: str) -> Path:
+        """The page, full length, as `<name>.jpg` in the journey's folder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # JPEG: a third less of chromium's CPU than PNG for a full page, and still readable.
+        path = self.folder / f"{name}.jpg"
+        self.page.screenshot(path=str(path), full_page=True, type="jpeg", quality=85)
+        return path
 
 
 class AxeHandler(FakeHandler):
