@@ -7,10 +7,10 @@ then started as processes when not given: tests/support/sink.py); otherwise all 
 in containers that testcontainers starts and removes (`make test-containers`: Podman) when a Docker
 engine answers; otherwise the tests stop with a message saying what is missing.
 
-`stack`: identity (web with two gunicorn workers, relay, audit log) and a mailer worker as running
-processes — one per test process, shared by the end-to-end and the browser tests — on topics of its
-own: copies of the system's topics behind a prefix of the process (`Stack.topic_prefix`), created
-when it starts and deleted when the session ends.
+`stack`: identity (web with two gunicorn workers, relay, audit log; hashing at a test cost,
+tests/support/hashing.py) and a mailer worker as running processes — one per test process, shared by
+the end-to-end and the browser tests — on topics of its own: copies of the system's topics behind a
+prefix of the process (`Stack.topic_prefix`), created when it starts and deleted when the session ends.
 """
 
 import os
@@ -44,6 +44,7 @@ from accounts_common.events.topics import (
 from accounts_testkit.containers import ContainerStack, engine_problem
 from identity.migrations import IDENTITY_MIGRATIONS
 from mailer.migrations import MAILER_MIGRATIONS
+from tests.support.hashing import CHEAP_HASHING_ENV
 from tests.support.inbox import Inbox
 from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server, s3_server
@@ -311,6 +312,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         "SMTP_HOST": infra.smtp_host,
         "SMTP_PORT": str(infra.smtp_port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("prometheus")),
+        **CHEAP_HASHING_ENV,
     }
     worker_env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     worker_env["MAILER_WORKER_METRICS_PORT"] = str(free_port())

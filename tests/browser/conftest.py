@@ -7,14 +7,16 @@ portal runs with nothing listening at their addresses, shows that they are unava
 steps that need them are skipped, saying so.
 """
 
+import contextlib
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from accounts_common.db import MigrationSet
 from accounts_common.events import Topic, dead_letter_topic
@@ -262,19 +264,38 @@ def context(browser: Browser, context_options: dict[str, object]) -> Iterator[Br
         created.close()
 
 
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Marks a test whose call failed, for its journey to leave a screenshot of the page."""
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED] = True
+    return report
+
+
 @pytest.fixture
 def journey(
     context: BrowserContext,
     context_options: dict[str, object],
     page_weights: PageWeights,
     request: pytest.FixtureRequest,
-) -> Journey:
+) -> Iterator[Journey]:
+    """The test's walk; when the test fails, a screenshot of the page it ended on (after its last step)."""
     page: Page = context.new_page()
     page_weights.watch(page)
     folder = ARTIFACTS / "screenshots" / artifact_name(request.node.nodeid)
     for old in folder.glob("*.*"):
         old.unlink()
-    return Journey(page, folder, accessibility=context_options.get("java_script_enabled", True) is not False)
+    walk = Journey(page, folder, accessibility=context_options.get("java_script_enabled", True) is not False)
+    yield walk
+    if request.node.stash.get(CALL_FAILED, False):
+        with contextlib.suppress(PlaywrightError):  # a page closed or crashed leaves no screenshot
+            walk.screenshot(f"failed-after-{walk.last_step}")
 
 
 @pytest.fixture

@@ -1,11 +1,17 @@
 """Driving Debian's chromium with Playwright: screenshots, axe-core checks and page weights as artifacts."""
 
+import functools
 import json
+import os
 import re
+import threading
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, Response
+
+from tests.support.served import FakeHandler
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,30 +41,67 @@ def artifact_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1].split("@")[0]).strip("_")
 
 
+# Every step's screenshot only when asked for (BROWSER_SCREENSHOTS=steps): nobody read those of a
+# passing run, and they took 23-30 s of a tests/browser run (216 full-page shots, about 15 s of
+# chromium's CPU). A failed test's page is shot always (`Journey.screenshot`, from the journey fixture).
+SCREENSHOTS = "BROWSER_SCREENSHOTS"
+
+
 @dataclass
 class Journey:
-    """One test's walk through the portal: each step screenshotted and checked by axe-core."""
+    """One test's walk through the portal: each step checked by axe-core (and screenshotted, when asked)."""
 
     page: Page
     folder: Path
     accessibility: bool = True
     steps: int = 0
+    last_step: str = "00-start"
 
     def step(self, name: str) -> None:
-        """Screenshot the page (full length); with JavaScript on, assert axe-core finds nothing serious."""
+        """With JavaScript on, assert axe-core finds nothing serious on the page."""
         self.steps += 1
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # JPEG: a third less of chromium's CPU than PNG for a full page, and still readable.
-        path = self.folder / f"{self.steps:02d}-{name}.jpg"
-        self.page.screenshot(path=str(path), full_page=True, type="jpeg", quality=85)
+        self.last_step = f"{self.steps:02d}-{name}"
+        if os.environ.get(SCREENSHOTS) == "steps":
+            self.screenshot(self.last_step)
         if self.accessibility:
             assert_accessible(self.page, name)
+
+    def screenshot(self, name: str) -> Path:
+        """The page, full length, as `<name>.jpg` in the journey's folder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # JPEG: a third less of chromium's CPU than PNG for a full page, and still readable.
+        path = self.folder / f"{name}.jpg"
+        self.page.screenshot(path=str(path), full_page=True, type="jpeg", quality=85)
+        return path
+
+
+class AxeHandler(FakeHandler):
+    """axe-core for the pages to load by URL, cacheable: chromium then reads it from its cache, and
+    compiles it from its code cache, at every page of a context after the first (injected as text, the
+    half-megabyte script crossed Playwright's pipe and was compiled anew at every page: 0.5 s each)."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = AXE_SCRIPT.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=86400, immutable")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@functools.cache
+def axe_url() -> str:
+    """Where this test process serves axe-core (on a daemon thread, from the first check to its exit)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AxeHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/axe.min.js"
 
 
 def assert_accessible(page: Page, name: str) -> None:
     """axe-core (WCAG 2 A/AA rules) reports no serious or critical violation on the page."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE_SCRIPT))
+        page.add_script_tag(url=axe_url())
     # resultTypes: only violations list every node; passes and the rest name one each, which axe
     # documents as the way to cut its time on large pages. The verdict is the same.
     result = page.evaluate(

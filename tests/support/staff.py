@@ -9,6 +9,7 @@ from pathlib import Path
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.events.topics import CODES
 from accounts_testkit.accounts import staff_access_token
+from tests.support.hashing import CHEAP_HASHING_ENV
 from tests.support.http import call
 from tests.support.outbox import outbox_records
 from tests.support.processes import ServiceProcess, free_port, run_once
@@ -60,7 +61,7 @@ class PrivateIdentity:
     def start(cls, kafka: str, database_url: str, logs: Path) -> "PrivateIdentity":
         """Migrate the (new) database, start the web process and wait until it is ready."""
         port = free_port()
-        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "IDENTITY_DATABASE_URL": database_url}
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "IDENTITY_DATABASE_URL": database_url, **CHEAP_HASHING_ENV}
         run_once(["identity", "migrate"], env)
         argv = ["identity", "web", "--port", str(port), "--workers", "1"]
         process = ServiceProcess("identity-web-private", argv, env, logs).start()
