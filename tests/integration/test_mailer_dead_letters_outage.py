@@ -57,7 +57,7 @@ def test_a_kafka_refusing_the_mailers_acl_is_a_503_that_says_so_not_an_outage(
 ):
     """The local broker has no ACLs: the refusal is kafka-python's own, raised where the letters are read."""
 
-    def refused(self: Support) -> list[object]:
+    def refused(self: Support, actor: object) -> list[object]:
         raise TopicAuthorizationFailedError({"mailer.dlq"})
 
     monkeypatch.setattr(Support, "dead_letters", refused)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -17,8 +18,7 @@ from accounts_common.db import COMMON_MIGRATIONS, MigrationSet, migrate
 from accounts_common.events import new_event, validate_data
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
-from newsletter.domain.issues import Figures
-from newsletter.migrations import NEWSLETTER_MIGRATIONS
+from newsletter.domain.issues import Figures, Issue
 from newsletter.service_layer import results as results_module
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.results import DeliveryResults
@@ -253,6 +253,12 @@ class Before(MigrationSet):
 FILL = 9  # 009_issue_unsubscriptions
 
 
+def as_of_then(issue_id: uuid.UUID) -> Issue:
+    """The issue as `repository.figures` reads it (its id alone): today's `find_issue` reads columns
+    that later migrations add."""
+    return SimpleNamespace(id=issue_id)  # type: ignore[return-value]
+
+
 def test_the_migration_fills_the_figure_of_the_issues_sent_before_it(infra):  # type: ignore[no-untyped-def]
     url = fresh_database(infra, "newsletter_fill")
     migrate(url, COMMON_MIGRATIONS, Before("newsletter", "newsletter", version=FILL))
@@ -289,8 +295,7 @@ def test_the_migration_fills_the_figure_of_the_issues_sent_before_it(infra):  # 
     newsletter_fill = Before("newsletter", "newsletter", version=FILL + 1)
     assert migrate(url, newsletter_fill) == ["newsletter/009_issue_unsubscriptions.sql"]
     with psycopg.connect(url) as conn:
-        issues = [repository.find_issue(conn, issue) for issue in (first, second, draft)]
-        figures = repository.figures(conn, [issue for issue in issues if issue is not None])
+        figures = repository.figures(conn, [as_of_then(issue) for issue in (first, second, draft)])
     assert [figures[issue].unsubscribed for issue in (first, second, draft)] == [2, 1, 0]
 
 
@@ -298,9 +303,7 @@ ANONYMISE = 10  # 010_erased_recipients
 
 
 def figures_of(conn: psycopg.Connection, issue_id: uuid.UUID) -> Figures:
-    issue = repository.find_issue(conn, issue_id)
-    assert issue is not None
-    return repository.figures(conn, [issue])[issue_id]
+    return repository.figures(conn, [as_of_then(issue_id)])[issue_id]
 
 
 def test_the_migration_takes_the_accounts_erased_before_it_out_of_the_issues_recipients(infra):  # type: ignore[no-untyped-def]
@@ -320,7 +323,8 @@ def test_the_migration_takes_the_accounts_erased_before_it_out_of_the_issues_rec
             "INSERT INTO token_revocations (account_id, revoked_before) VALUES (%s, now())", (reset,)
         )
         before = figures_of(conn, issue)
-    assert migrate(url, NEWSLETTER_MIGRATIONS) == ["newsletter/010_erased_recipients.sql"]
+    erasing = Before("newsletter", "newsletter", version=ANONYMISE + 1)
+    assert migrate(url, erasing) == ["newsletter/010_erased_recipients.sql"]
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT account_id, outcome FROM issue_recipients").fetchall()
         after = figures_of(conn, issue)

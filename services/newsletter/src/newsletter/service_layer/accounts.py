@@ -29,18 +29,15 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
         # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
         repository.forget_account(conn, data["account_id"])
-        account = data["account_id"]
-        hold_issues_scheduled_by(newsletter, conn, account, "account-deleted", actor=account)
+        hold_issues_scheduled_by(newsletter, conn, data["account_id"], "account-deleted", data["account_id"])
         record_account_deleted(conn, event, data)
 
     def role_revoked(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         record_role_change(conn, event, data)
-        if data["role"] == Role.NEWSLETTER_EDITOR:
-            account, actor = (
-                data["account_id"],
-                data["actor_account_id"],
-            )  # UUIDs, the actor's None from the CLI
-            hold_issues_scheduled_by(newsletter, conn, account, "role-revoked", actor)
+        if data["role"] == Role.NEWSLETTER_EDITOR:  # the actor: None when revoked from the command line
+            hold_issues_scheduled_by(
+                newsletter, conn, data["account_id"], "role-revoked", data["actor_account_id"]
+            )
 
     return {
         **ACCOUNT_PROJECTION_HANDLERS,
