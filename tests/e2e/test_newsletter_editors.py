@@ -12,7 +12,7 @@ import pytest
 
 from accounts_common.events.topics import DELIVERY_RESULTS, OPERATOR_ACTIONS
 from tests.conftest import Infra, Stack
-from tests.e2e.conftest import Newsletter, stack_staff_header, start_newsletter, verified_account
+from tests.e2e.conftest import PORTAL_URL, Newsletter, stack_staff_header, start_newsletter, verified_account
 from tests.e2e.mail_helpers import headers_of
 from tests.support.http import call
 from tests.support.kafka import TopicReader
@@ -24,8 +24,10 @@ from tests.support.staff import STAFF_PASSWORD
 ISSUE = {
     "subject": {"en": "December at the video portal", "fr": "Décembre sur le portail vidéo"},
     "body": {
-        "en": "# New this month\n\nThe **Defence Ministers' meeting** in [video](https://portal.example.org/v/1).",
-        "fr": "# Nouveau ce mois-ci\n\nLa **réunion des ministres** en [vidéo](https://portal.example.org/v/1).",
+        "en": "# New this month\n\nThe **Defence Ministers' meeting** in [video](https://portal.example.org/v/1)."
+        f" [Your account]({PORTAL_URL}/account)",
+        "fr": "# Nouveau ce mois-ci\n\nLa **réunion des ministres** en [vidéo](https://portal.example.org/v/1)."
+        f" [Votre compte]({PORTAL_URL}/account)",
     },
 }
 # Ahead of the one call that schedules it and the look that no reader has it yet, each well under a second.
@@ -40,7 +42,13 @@ def editors_newsletter(
     editor = stack_staff_header(stack, infra, "newsletter-editor")
     logs = tmp_path_factory.mktemp("editors-logs")
     running = start_newsletter(
-        infra, logs, stack.identity_url, editor, name="editors", topic_prefix=stack.topic_prefix
+        infra,
+        logs,
+        stack.identity_url,
+        editor,
+        name="editors",
+        topic_prefix=stack.topic_prefix,
+        PORTAL_URL=PORTAL_URL,
     )
     try:
         yield running
@@ -87,6 +95,9 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
         assert status == 200
         assert "<strong>réunion des ministres</strong>" in preview["fr"]["html"]
         assert "video <https://portal.example.org/v/1>" in preview["en"]["text"]
+        assert (
+            f"Your account <{PORTAL_URL}/account>" in preview["en"]["text"]
+        )  # the editor's pages keep theirs
 
         status, tested = newsletter.editor_call("POST", f"/v1/issues/{issue['id']}/test")
         assert status == 202, tested
@@ -117,6 +128,9 @@ def test_an_issue_in_two_languages_is_previewed_tested_scheduled_and_counted_and
         assert received_at(english_mail) >= send_at and received_at(french_mail) >= send_at, "not before"
         assert "<strong>Defence Ministers' meeting</strong>" in english_mail["html"]
         assert "La réunion des ministres en vidéo <https://portal.example.org/v/1>" in french_mail["text"]
+        # A link into the portal opens it in the mail's language; another site's is left as written.
+        assert f"Votre compte <{PORTAL_URL}/account?lang=fr>" in french_mail["text"]
+        assert f'href="{PORTAL_URL}/account?lang=en"' in english_mail["html"]
         assert headers_of(french_mail)["list-unsubscribe"].split(",")[0].strip("<> ").endswith("&lang=fr")
 
         def figures_complete():  # type: ignore[no-untyped-def]

@@ -226,3 +226,30 @@ def test_a_list_numbered_from_zero_is_numbered_from_zero_in_the_text_part_too():
     mail = render("S", "0. Before we start\n1. First\n")
     assert '<ol start="0">' in mail.html
     assert mail.text == "0. Before we start\n\n1. First\n"
+
+
+PORTAL = "https://portal.example.org"
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_mailed_issues_links_into_the_portal_open_it_in_the_mails_language(language):
+    body = (
+        f"- [A video]({PORTAL}/videos/1)\n- [Home]({PORTAL})\n- [Search]({PORTAL}/videos?q=a&lang=xx)\n"
+        "- [Elsewhere](https://other.example.org/videos/1)\n- [A look-alike](https://portal.example.org.evil/x)\n"
+    )
+    mail = render("S", body, (PORTAL, language))
+    hrefs = [dict(attrs)["href"] for tag, attrs in Elements(mail.html).found if tag == "a"]
+    assert hrefs == [
+        f"{PORTAL}/videos/1?lang={language}",
+        f"{PORTAL}/?lang={language}",
+        f"{PORTAL}/videos?q=a&lang={language}",
+        "https://other.example.org/videos/1",
+        "https://portal.example.org.evil/x",
+    ]
+    assert f"<{PORTAL}/videos/1?lang={language}>" in mail.text  # the text part too
+
+
+def test_the_consoles_preview_keeps_the_links_as_written():
+    """Opened from the console, a lang link would switch the editor's own pages to the mail's language."""
+    mail = render("S", f"[A video]({PORTAL}/videos/1)")
+    assert f'href="{PORTAL}/videos/1"' in mail.html

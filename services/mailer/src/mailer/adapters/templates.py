@@ -2,11 +2,11 @@
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from accounts_common.language_links import in_language
 from mailer.domain.messages import FALLBACK_LANGUAGE, Content
 
 
@@ -47,9 +47,4 @@ class Templates:
 @pass_context
 def in_mail_language(context: Context, url: str) -> str:
     """The link with the mail's language as its `lang`, which the portal takes as the page's language."""
-    parts = urlsplit(url)
-    query = [
-        (name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "lang"
-    ]
-    query.append(("lang", context["mail_language"]))
-    return parts._replace(path=parts.path or "/", query=urlencode(query)).geturl()
+    return in_language(url, context["mail_language"])

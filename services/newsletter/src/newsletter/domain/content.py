@@ -14,6 +14,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from accounts_common.language_links import in_language
+
 LANGUAGES = ("en", "fr")
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
@@ -34,10 +36,13 @@ class Rendered:
     text: str
 
 
-def render(subject: str, markdown: str) -> Rendered:
-    """The mail of one language: its subject, sanitised HTML and text part."""
+def render(subject: str, markdown: str, portal_links: tuple[str, str] | None = None) -> Rendered:
+    """The mail of one language: its subject, sanitised HTML and text part. With `portal_links`
+    (the portal's address, the mail's language), links into the portal open it in that language."""
     tokens = _markdown.parse(markdown)
     _drop_relative_addresses(tokens)
+    if portal_links is not None:
+        _open_portal_links_in(tokens, *portal_links)
     html = _markdown.renderer.render(tokens, _markdown.options, {})
     return Rendered(subject=subject, html=sanitise(html), text=plain_text(tokens))
 
@@ -51,6 +56,15 @@ def _drop_relative_addresses(tokens: list[Token]) -> None:
             name = {"link_open": "href", "image": "src"}.get(child.type)
             if name and urlsplit(str(child.attrGet(name) or "")).scheme.lower() not in URL_SCHEMES:
                 child.attrs.pop(name, None)
+
+
+def _open_portal_links_in(tokens: list[Token], portal_url: str, language: str) -> None:
+    """Links to the portal's pages carry the mail's language (`lang`), in both parts alike."""
+    for token in tokens:
+        for child in token.children or []:
+            href = str(child.attrGet("href") or "") if child.type == "link_open" else ""
+            if href == portal_url or href.startswith((f"{portal_url}/", f"{portal_url}?")):
+                child.attrSet("href", in_language(href, language))
 
 
 def sanitise(html: str) -> str:

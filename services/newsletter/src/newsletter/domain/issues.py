@@ -66,10 +66,16 @@ class Issue:
             if (self.subjects.get(language) or "").strip() and (self.bodies.get(language) or "").strip()
         ]
 
-    def rendered(self) -> dict[str, Rendered]:
-        """The mail of each language written."""
+    def rendered(self, portal_url: str | None = None) -> dict[str, Rendered]:
+        """The mail of each language written; with the `portal_url`, as it is mailed: links into the
+        portal open it in the mail's language (not in the console's preview, which would switch the
+        editor's own pages)."""
         return {
-            language: render(self.subjects[language], self.bodies[language])
+            language: render(
+                self.subjects[language],
+                self.bodies[language],
+                None if portal_url is None else (portal_url, language),
+            )
             for language in self.languages_written()
         }
 

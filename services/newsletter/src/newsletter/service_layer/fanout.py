@@ -115,7 +115,7 @@ class FanOutWorker(LeadingProducer):
             issue.requested,
         )
         high_water = issue.high_water
-        mails = issue.rendered()
+        mails = issue.rendered(self.portal_url)
         while not stop.is_set():
             recipients = repository.next_recipients(conn, issue, high_water, self.batch_size)
             if not recipients:

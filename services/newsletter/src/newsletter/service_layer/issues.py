@@ -178,7 +178,7 @@ def send_test(newsletter: Newsletter, issue_id: UUID, editor: Principal) -> tupl
         issue = repository.find_issue(conn, issue_id)
         if issue is None:
             raise IssueNotFound()
-        mails = issue.rendered()
+        mails = issue.rendered(newsletter.settings.portal_url)
         if not mails:
             raise IssueIncomplete(issue.missing())
         if empty := issue.rendered_empty():
@@ -243,7 +243,7 @@ def _audit(
 
 def _check_record_size(newsletter: Newsletter, issue: Issue) -> None:
     """Refuse now an issue whose records Kafka would refuse later, stalling the fan-out."""
-    for language, mail in issue.rendered().items():
+    for language, mail in issue.rendered(newsletter.settings.portal_url).items():
         recipient = Recipient(0, uuid.uuid4(), LONGEST_EMAIL, language)
         link = unsubscribe_url(newsletter.settings.portal_url, "x" * 66, recipient)
         record = delivery_request(issue.id, mail, recipient, link, datetime.now(UTC).isoformat())
