@@ -32,6 +32,7 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
     page.get_by_role(
         "link", name=say("Set up an authenticator app", "Configurer une application d’authentification")
     ).click()
+    expect(page).to_have_url(re.compile(r"/account/two-step$"))
     journey.step("two-step")
     page.get_by_label(say("Your password, to confirm", "Votre mot de passe, pour confirmer")).fill(PASSWORD)
     page.get_by_role(

@@ -110,6 +110,9 @@ def _inject_axe(page: Page) -> None:
 
 def assert_accessible(page: Page, name: str) -> None:
     """axe-core (WCAG 2 A/AA rules) reports no serious or critical violation on the page."""
+    # A step may follow a click whose navigation has committed but whose document is not parsed yet
+    # (no <head> to add axe to: CI run of stop 47); the page as loaded is the one to check.
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         _inject_axe(page)
     # resultTypes: only violations list every node; passes and the rest name one each, which axe
