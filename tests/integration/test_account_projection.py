@@ -1,7 +1,9 @@
-"""A request made in an account's name and identity's AccountDeleted, at the same moment in a
-service's database: whichever comes first, the erased account does not come back."""
+"""The shared account projection in a service's database: a request made in an account's name and
+identity's AccountDeleted at the same moment (whichever comes first, the erased account does not come
+back), and events handled again out of their order."""
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 
 import psycopg
@@ -9,6 +11,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from accounts_common.account_projection import (
+    ACCOUNT_PROJECTION_HANDLERS,
     known_account_email,
     record_account_deleted,
     remember_verified_account,
@@ -63,3 +66,37 @@ def test_a_subscription_made_while_the_account_is_deleted_ends_with_it(newslette
     with newsletter.pool.connection() as conn:
         assert repository.subscribed_since(conn, account_id) is None
         assert known_account_email(conn, account_id) is None
+
+
+def test_an_older_event_handled_again_does_not_bring_an_old_language_back(
+    projection_pool: ConnectionPool,
+) -> None:
+    """A dead-lettered AccountVerified replayed after the person chose another language, or an older
+    AccountLocaleChanged after a newer one: the language chosen last stays."""
+    account_id, email = uuid4(), "languages@example.org"
+    verified_at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    verified = {"account_id": account_id, "email": email, "verified_at": verified_at, "locale": "fr"}
+
+    def changed(locale: str, day: int) -> dict[str, Any]:
+        return {
+            "account_id": account_id,
+            "email": email,
+            "locale": locale,
+            "changed_at": verified_at.replace(day=day),
+        }
+
+    events = [
+        ("AccountVerified", verified),
+        ("AccountLocaleChanged", changed("en", 3)),
+        ("AccountVerified", verified),  # replayed
+        ("AccountLocaleChanged", changed("fr", 2)),  # replayed, older than the last choice
+    ]
+    languages = []
+    for event_type, data in events:
+        with projection_pool.connection() as conn:
+            ACCOUNT_PROJECTION_HANDLERS[event_type](conn, None, data)  # type: ignore[arg-type]
+            row = conn.execute(
+                "SELECT locale FROM known_accounts WHERE account_id = %s", (account_id,)
+            ).fetchone()
+            languages.append(row[0])
+    assert languages == ["fr", "en", "en", "en"]

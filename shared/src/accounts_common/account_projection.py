@@ -71,10 +71,11 @@ def record_session_revoked(conn: psycopg.Connection, _event: CloudEvent, data: d
 
 
 def record_account_verified(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
-    """AccountVerified handler: the account is known and verified (unless it was already erased)."""
-    remember_verified_account(
-        conn, data["account_id"], data["email"], data["verified_at"], locale=data.get("locale")
-    )
+    """AccountVerified handler: the account is known and verified (unless it was already erased), in
+    the language it registered with unless it has chosen another since."""
+    remember_verified_account(conn, data["account_id"], data["email"], data["verified_at"])
+    if data.get("locale"):
+        choose_locale(conn, data["account_id"], data["locale"], data["verified_at"])
 
 
 def record_password_reset_email(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
@@ -89,32 +90,34 @@ def record_password_reset_email(conn: psycopg.Connection, event: CloudEvent, dat
 def record_locale_changed(conn: psycopg.Connection, _event: CloudEvent, data: dict[str, Any]) -> None:
     """AccountLocaleChanged handler: the known account's mails are written in its new language. An
     account not known yet (unverified) brings its language with its AccountVerified."""
+    choose_locale(conn, data["account_id"], data["locale"], data["changed_at"])
+
+
+def choose_locale(
+    conn: psycopg.Connection, account_id: UUID | str, locale: str, chosen_at: datetime | str
+) -> None:
+    """The known account's mails are written in `locale`, unless a choice made later is known already:
+    an older event handled again (a replayed dead letter) does not bring an old language back."""
     conn.execute(
-        "UPDATE known_accounts SET locale = %s, updated_at = now() WHERE account_id = %s",
-        (data["locale"], data["account_id"]),
+        """UPDATE known_accounts SET locale = %(locale)s, locale_chosen_at = %(at)s, updated_at = now()
+           WHERE account_id = %(id)s AND (locale_chosen_at IS NULL OR locale_chosen_at <= %(at)s)""",
+        {"id": account_id, "locale": locale, "at": chosen_at},
     )
 
 
 def remember_verified_account(
-    conn: psycopg.Connection,
-    account_id: UUID,
-    email: str,
-    verified_at: datetime,
-    *,
-    locale: str | None = None,
+    conn: psycopg.Connection, account_id: UUID, email: str, verified_at: datetime
 ) -> None:
-    """Upsert a verified account into `known_accounts`; an erased account is never brought back.
-    A `locale` of None (a token, not the event) keeps the one already known."""
+    """Upsert a verified account into `known_accounts`, its language kept; an erased account is never
+    brought back."""
     lock_account(conn, account_id)
     conn.execute(
-        """INSERT INTO known_accounts (account_id, email, verified_at, locale)
-           SELECT %(id)s, %(email)s, %(at)s, %(locale)s
+        """INSERT INTO known_accounts (account_id, email, verified_at)
+           SELECT %(id)s, %(email)s, %(at)s
            WHERE NOT EXISTS (SELECT 1 FROM token_revocations
                              WHERE account_id = %(id)s AND deleted_at IS NOT NULL)
-           ON CONFLICT (account_id) DO UPDATE
-           SET email = excluded.email, locale = coalesce(excluded.locale, known_accounts.locale),
-               updated_at = now()""",
-        {"id": account_id, "email": email, "at": verified_at, "locale": locale},
+           ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, updated_at = now()""",
+        {"id": account_id, "email": email, "at": verified_at},
     )
 
 
