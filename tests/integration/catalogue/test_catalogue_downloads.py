@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
     PASSWORD,
     account_events,
+    account_of,
     bearer,
     sign_up,
     staff_token,
@@ -58,11 +59,6 @@ def get_link(client, video, token: str) -> str:  # type: ignore[no-untyped-def]
     response = client.post(links_path(video), headers=bearer(token))
     assert response.status_code == 201, response.json
     return response.json["url"]
-
-
-def account_of(token: str) -> str:
-    """The id of the account an access token is for."""
-    return jwt.decode(token, options={"verify_signature": False})["sub"]
 
 
 def log_in_with_new_password(identity_client, email: str) -> str:  # type: ignore[no-untyped-def]
