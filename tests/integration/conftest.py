@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -131,6 +132,11 @@ def sign_up(client, pool: ConnectionPool, email: str, password: str = PASSWORD) 
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header for an access token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def account_of(token: str) -> str:
+    """The id of the account an access token is for (read without checking the signature)."""
+    return jwt.decode(token, options={"verify_signature": False})["sub"]
 
 
 def account_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type: ignore[type-arg]

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import jwt
 import psycopg
 import pytest
 from psycopg_pool import PoolClosed
@@ -30,7 +29,14 @@ from newsletter.service_layer.issues import start_scheduled
 from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import status, unsubscribe
 from tests.conftest import fresh_topics
-from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, PASSWORD, bearer, sign_up, staff_token
+from tests.integration.conftest import (
+    NEWSLETTER_TOPIC_PREFIX,
+    PASSWORD,
+    account_of,
+    bearer,
+    sign_up,
+    staff_token,
+)
 from tests.support.kafka import TopicReader
 from tests.support.newsletter import (
     deliveries_of,
@@ -89,7 +95,7 @@ def start_fan_out(newsletter, deliveries_topic, infra):  # type: ignore[no-untyp
 
 
 def editor_of(header: dict[str, str]) -> str:
-    return str(jwt.decode(header["Authorization"].split()[1], options={"verify_signature": False})["sub"])
+    return account_of(header["Authorization"].split()[1])
 
 
 def create(client, editor: dict[str, str], issue: dict = ISSUE) -> dict:  # type: ignore[no-untyped-def, type-arg]

@@ -16,6 +16,7 @@ from newsletter.service_layer.results import DeliveryResults
 from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
     PASSWORD,
+    account_of,
     bearer,
     feed,
     reset_password,
@@ -34,7 +35,7 @@ def subscription_events(pool: ConnectionPool, account_id: str) -> list[tuple[str
 def verified_account(served_identity, identity_pool, email):  # type: ignore[no-untyped-def]
     """(account id, access token) of a new verified account."""
     token = sign_up(served_identity.app.test_client(), identity_pool, email)
-    return jwt.decode(token, options={"verify_signature": False})["sub"], token
+    return account_of(token), token
 
 
 def unsubscribe_link(newsletter, account_id: str) -> str:  # type: ignore[no-untyped-def]

@@ -14,15 +14,15 @@ import psycopg
 from catalogue.adapters import grant_store, video_store
 from catalogue.adapters.grant_store import Grant
 from catalogue.domain import links
-from catalogue.domain.videos import Localized, Rendition, Video
+from catalogue.domain.videos import Encoding, Localized, Video
 
 
 def granted_link(
     database_url: str, storage_key: str, size: int, link_key: str, checksum: str = "0" * 64
 ) -> str:
     """Register a video whose one rendition is the stored file, grant it, and sign the link (path?query)."""
-    rendition = Rendition(uuid.uuid4(), "Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000, size,
-                          checksum, storage_key)  # fmt: skip
+    encoding = Encoding("Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000)
+    rendition = encoding.rendition(uuid.uuid4(), size, checksum, storage_key)
     video = Video(
         uuid.uuid4(),
         Localized("Big file"),

@@ -12,7 +12,7 @@ from catalogue.adapters.storage import LocalStorage, MissingFile, UnsafeKey
 from catalogue.domain import links
 from catalogue.domain.playback import preview_rendition
 from catalogue.domain.ranges import ByteRange, UnsatisfiableRange, parse_range
-from catalogue.domain.videos import Localized, Rendition, Video, download_filename
+from catalogue.domain.videos import Encoding, Localized, Rendition, Video, download_filename
 from catalogue.entrypoints.delivery import repr_digest
 from catalogue.entrypoints.schemas import VideoEdit, VideoIngest, VideoSubmit
 
@@ -92,7 +92,7 @@ def test_any_change_to_a_link_breaks_its_signature():
 
 
 def rendition(label: str, container: str) -> Rendition:
-    return Rendition(uuid.uuid4(), label, container, "h264", 1920, 1080, 1, 1, "0" * 64, "a.bin")
+    return Encoding(label, container, "h264", 1920, 1080, 1).rendition(uuid.uuid4(), 1, "0" * 64, "a.bin")
 
 
 def test_download_names_are_safe_ascii_with_the_right_extension():
@@ -205,7 +205,8 @@ def test_local_storage_puts_a_stream_whole_or_not_at_all(tmp_path: Path):
 
 
 def sized(label: str, container: str, height: int, size: int) -> Rendition:
-    return Rendition(uuid.uuid4(), label, container, "h264", height * 16 // 9, height, 1, size, "0" * 64, "k")
+    encoding = Encoding(label, container, "h264", height * 16 // 9, height, 1)
+    return encoding.rendition(uuid.uuid4(), size, "0" * 64, "k")
 
 
 def test_the_page_plays_the_preview_else_the_smallest_file_a_browser_plays():

@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     IDENTITY_SIGNING_KEY,
     PASSWORD,
     account_events,
+    account_of,
     bearer,
     sign_up,
     staff_token,
@@ -58,6 +59,13 @@ def get_link(client, video, token: str) -> str:  # type: ignore[no-untyped-def]
     response = client.post(links_path(video), headers=bearer(token))
     assert response.status_code == 201, response.json
     return response.json["url"]
+
+
+def log_in_with_new_password(identity_client, email: str) -> str:  # type: ignore[no-untyped-def]
+    """A new access token, from a login with the password reset_password set."""
+    response = identity_client.post("/v1/sessions", json={"email": email, "password": NEW_PASSWORD})
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
 
 
 def local(url: str) -> str:
@@ -180,15 +188,13 @@ def test_a_token_from_before_a_password_reset_is_refused(
     catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
 ):
     old_token = sign_up(identity_client, identity_pool, unique_email)
-    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    account_id = account_of(old_token)
     assert catalogue_client.post(links_path(video), headers=bearer(old_token)).status_code == 201
     reset_password(identity_client, identity_pool, unique_email)
     feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
     refused = catalogue_client.post(links_path(video), headers=bearer(old_token))
     assert refused.status_code == 403 and refused.json["type"].endswith("token-revoked")
-    new_token = identity_client.post(
-        "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
-    ).json["access_token"]
+    new_token = log_in_with_new_password(identity_client, unique_email)
     assert catalogue_client.post(links_path(video), headers=bearer(new_token)).status_code == 201
 
 
@@ -196,7 +202,7 @@ def test_a_deleted_account_gets_no_link_and_loses_every_link_even_used_ones(
     catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
 ):
     token = sign_up(identity_client, identity_pool, unique_email)
-    account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+    account_id = account_of(token)
     unused = local(get_link(catalogue_client, video, token))
     used = local(get_link(catalogue_client, video, token))
     assert catalogue_client.get(used, headers={"Range": "bytes=0-9"}).status_code == 206
@@ -222,7 +228,7 @@ def test_a_password_reset_kills_the_links_handed_out_before_it(
     catalogue_client, catalogue_pool, identity_client, identity_pool, video, unique_email
 ):
     old_token = sign_up(identity_client, identity_pool, unique_email)
-    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    account_id = account_of(old_token)
     used = local(get_link(catalogue_client, video, old_token))
     assert catalogue_client.get(used, headers={"Range": "bytes=0-9"}).status_code == 206
     unused = local(get_link(catalogue_client, video, old_token))
@@ -230,9 +236,7 @@ def test_a_password_reset_kills_the_links_handed_out_before_it(
     feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
     assert catalogue_client.get(used, headers={"Range": "bytes=10-19"}).status_code == 403
     assert catalogue_client.get(unused).status_code == 403
-    new_token = identity_client.post(
-        "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
-    ).json["access_token"]
+    new_token = log_in_with_new_password(identity_client, unique_email)
     assert catalogue_client.get(local(get_link(catalogue_client, video, new_token))).status_code == 200
 
 
@@ -242,7 +246,7 @@ def test_a_link_the_old_token_got_while_the_reset_was_on_its_way_dies_with_it(
     """The PasswordReset event reaches the catalogue a moment after the reset: meanwhile the old (maybe
     stolen) token still gets links, and they are that token's, so they die with it too."""
     old_token = sign_up(identity_client, identity_pool, unique_email)
-    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    account_id = account_of(old_token)
     reset_password(identity_client, identity_pool, unique_email)
     [reset] = [e for e in account_events(identity_pool, account_id) if e["type"] == "PasswordReset"]
     reset_at = datetime.fromisoformat(reset["data"]["reset_at"])
@@ -252,9 +256,7 @@ def test_a_link_the_old_token_got_while_the_reset_was_on_its_way_dies_with_it(
     link = local(get_link(catalogue_client, video, old_token))
     feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
     assert catalogue_client.get(link).status_code == 403
-    new_token = identity_client.post(
-        "/v1/sessions", json={"email": unique_email, "password": NEW_PASSWORD}
-    ).json["access_token"]
+    new_token = log_in_with_new_password(identity_client, unique_email)
     assert catalogue_client.get(local(get_link(catalogue_client, video, new_token))).status_code == 200
 
 
@@ -265,7 +267,7 @@ def test_a_link_asked_for_with_the_old_token_while_the_reset_is_applied_is_no_li
     applies the PasswordReset (in a transaction left open here). The link the old token gets then must
     not outlive the token: refused, or revoked with the others."""
     old_token = sign_up(identity_client, identity_pool, unique_email)
-    account_id = jwt.decode(old_token, options={"verify_signature": False})["sub"]
+    account_id = account_of(old_token)
     get_link(catalogue_client, video, old_token)  # the account is known: its row is there to lock
     reset_password(identity_client, identity_pool, unique_email)
     [raw] = [e for e in account_events(identity_pool, account_id) if e["type"] == "PasswordReset"]

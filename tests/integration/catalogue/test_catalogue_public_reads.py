@@ -13,7 +13,7 @@ from catalogue.entrypoints.app import create_app
 from catalogue.service_layer.projection import HANDLERS
 from identity.adapters.tokens import key_id
 from tests.integration.catalogue.conftest import add_video, editor, unique_word
-from tests.integration.conftest import IDENTITY_SIGNING_KEY, bearer, feed, reset_password, sign_up
+from tests.integration.conftest import IDENTITY_SIGNING_KEY, account_of, bearer, feed, reset_password, sign_up
 from tests.support.processes import free_port
 
 PUBLIC_PATHS = ("", "/preview", "/thumbnail", "/poster")
@@ -49,7 +49,7 @@ def unverified(token: str) -> str:
 def revoked(token: str, served_identity, identity_pool, catalogue_pool, email: str) -> str:  # type: ignore[no-untyped-def]
     """The token, after a password reset the catalogue has heard of."""
     reset_password(served_identity.app.test_client(), identity_pool, email)
-    account_id = jwt.decode(token, options={"verify_signature": False})["sub"]
+    account_id = account_of(token)
     feed(catalogue_pool, identity_pool, account_id, "PasswordReset", HANDLERS)
     return token
 

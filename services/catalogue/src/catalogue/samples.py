@@ -19,15 +19,14 @@ from catalogue.adapters import video_store
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.adapters.storage import MissingFile, Storage
 from catalogue.bootstrap import Catalogue
-from catalogue.domain.videos import Localized, NewRendition, NewVideo, Video
+from catalogue.domain.videos import Encoding, Localized, NewRendition, NewVideo, Video
 
 log = logging.getLogger(__name__)
 
-Encoding = tuple[str, str, str, int, int, int]  # label, container, codec, width, height, bitrate
 SAMPLES_NAMESPACE = uuid.UUID("6f1b2c4e-58a4-4f4e-9a51-8c0e6b7d2a10")
-HD_MP4 = ("1080p MP4", "mp4", "h264", 1920, 1080, 8_000_000)
-SD_MP4 = ("360p MP4", "mp4", "h264", 640, 360, 800_000)
-BROADCAST_MXF = ("Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000)
+HD_MP4 = Encoding("1080p MP4", "mp4", "h264", 1920, 1080, 8_000_000)
+SD_MP4 = Encoding("360p MP4", "mp4", "h264", 640, 360, 800_000)
+BROADCAST_MXF = Encoding("Broadcast MXF", "mxf", "mpeg2video", 1920, 1080, 50_000_000)
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,11 @@ def thumbnail_key(slug: str) -> str:
 def sample(slug: str, pattern: str, encodings: tuple[Encoding, ...], **metadata: Any) -> Sample:
     """A sample whose files are stored under samples/<slug>/."""
     renditions = [
-        NewRendition(label, container, codec, width, height, bitrate, f"samples/{slug}/{height}p.{container}")
-        for label, container, codec, width, height, bitrate in encodings
+        NewRendition(
+            **encoding.encoding_fields(),
+            storage_key=f"samples/{slug}/{encoding.height}p.{encoding.container}",
+        )
+        for encoding in encodings
     ]
     video = NewVideo(**metadata, renditions=renditions, thumbnail_key=thumbnail_key(slug))
     return Sample(slug, pattern, video)
@@ -156,7 +158,7 @@ def _render(sample: Sample, storage: Storage) -> Video:
     return new.stored(sample.id, renditions)
 
 
-def _render_video(encoding: NewRendition, duration_s: float, pattern: str, path: Path) -> None:
+def _render_video(encoding: Encoding, duration_s: float, pattern: str, path: Path) -> None:
     render_video(path, encoding, duration_s, pattern)
 
 

@@ -4,7 +4,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from catalogue.domain.videos import NewRendition
+from catalogue.domain.videos import Encoding
 
 FFMPEG_TIMEOUT_S = 300
 
@@ -30,7 +30,7 @@ def ffmpeg() -> str:
     return found
 
 
-def render_video(path: Path, encoding: NewRendition, duration_s: float, pattern: str) -> None:
+def render_video(path: Path, encoding: Encoding, duration_s: float, pattern: str) -> None:
     """Render `duration_s` seconds of an ffmpeg test pattern (testsrc2, smptehdbars…) with a tone."""
     size = f"{encoding.width}x{encoding.height}"
     _run(

@@ -1,6 +1,7 @@
 """The catalogue's SQL for videos and their renditions: storing them, full-text search in English
 and French, the editors' changes, and the digests of the files."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -171,7 +172,7 @@ def find_rendition(conn: psycopg.Connection, video_id: UUID, rendition_id: UUID)
         f"SELECT {RENDITION_COLUMNS} FROM renditions WHERE video_id = %s AND id = %s",
         (video_id, rendition_id),
     ).fetchone()
-    return None if row is None else Rendition(*row)
+    return None if row is None else rendition_of(row)
 
 
 def published_rendition_exists(conn: psycopg.Connection, video_id: UUID, rendition_id: UUID) -> bool:
@@ -190,6 +191,11 @@ def video_of(row: dict[str, Any], renditions: list[Rendition] | None = None) -> 
     description = Localized(fields.pop("description_en"), fields.pop("description_fr"))
     fields["status"] = Status(fields["status"])
     return Video(**fields, title=title, description=description, renditions=renditions or [])
+
+
+def rendition_of(row: Sequence[Any]) -> Rendition:
+    """A Rendition from a row of RENDITION_FIELDS."""
+    return Rendition(**dict(zip(RENDITION_FIELDS, row, strict=True)))
 
 
 def _video_row(video: Video) -> dict[str, Any]:
@@ -304,4 +310,4 @@ def rendition_with_title(conn: psycopg.Connection, rendition_id: UUID) -> tuple[
             WHERE r.id = %s AND v.status = 'published'""",
         (rendition_id,),
     ).fetchone()
-    return None if row is None else (Rendition(*row[:-1]), row[-1])
+    return None if row is None else (rendition_of(row[:-1]), row[-1])

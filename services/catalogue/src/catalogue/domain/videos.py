@@ -5,7 +5,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,16 +19,36 @@ MAX_FILENAME_STEM = 80
 
 
 @dataclass(frozen=True)
-class Rendition:
-    """One file of a video: an encoding at a size, stored under `storage_key`."""
+class Encoding:
+    """How a rendition's file is encoded: what people call it, container, codec, picture size, bits/s."""
 
-    id: UUID
     label: str
     container: str
     codec: str
     width: int
     height: int
     bitrate: int
+
+    def encoding_fields(self) -> dict[str, Any]:
+        """The encoding alone, to describe another file of it."""
+        return {item.name: getattr(self, item.name) for item in fields(Encoding)}
+
+    def rendition(self, rendition_id: UUID, size_bytes: int, checksum: str, storage_key: str) -> "Rendition":
+        """A stored file of this encoding, as the catalogue keeps it."""
+        return Rendition(
+            **self.encoding_fields(),
+            id=rendition_id,
+            size_bytes=size_bytes,
+            checksum=checksum,
+            storage_key=storage_key,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rendition(Encoding):
+    """One file of a video: an encoding, stored under `storage_key`."""
+
+    id: UUID
     size_bytes: int
     checksum: str
     storage_key: str
@@ -111,24 +131,15 @@ class Video:
 
 
 @dataclass(frozen=True)
-class NewRendition:
+class NewRendition(Encoding):
     """A rendition an operator registers: its file must already be in storage."""
 
-    label: str
-    container: str
-    codec: str
-    width: int
-    height: int
-    bitrate: int
     storage_key: str
     checksum: str | None = None
 
     def stored(self, rendition_id: UUID, size_bytes: int, checksum: str) -> Rendition:
         """The rendition as the catalogue keeps it, once its file's size and checksum are known."""
-        return Rendition(
-            rendition_id, self.label, self.container, self.codec, self.width, self.height, self.bitrate,
-            size_bytes, checksum, self.storage_key,
-        )  # fmt: skip
+        return self.rendition(rendition_id, size_bytes, checksum, self.storage_key)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from catalogue.adapters.storage import MissingFile
 from catalogue.adapters.transcoding import NotAVideo, Output, Probe, TranscodeFailed
 from catalogue.adapters.video_files import remove_folder
 from catalogue.bootstrap import Catalogue
-from catalogue.domain.videos import Rendition
+from catalogue.domain.videos import Encoding
 from catalogue.service_layer import uploads
 
 log = logging.getLogger(__name__)
@@ -184,20 +184,28 @@ class Transcoder:
         master first as the broadcast rendition."""
         prefix = f"videos/{job.video_id}"
         rendition_ids = uuid.uuid5(job.video_id, "renditions")
+        broadcast = Encoding(f"Broadcast master ({source.container.upper()})", source.container, source.codec,
+                             source.width, source.height, source.bitrate)  # fmt: skip
         renditions = [
-            Rendition(uuid.uuid5(rendition_ids, "master"), f"Broadcast master ({source.container.upper()})",
-                      source.container, source.codec, source.width, source.height, source.bitrate,
-                      master.stat().st_size, sha256_of(master), job.master_key)
-        ]  # fmt: skip
+            broadcast.rendition(
+                uuid.uuid5(rendition_ids, "master"), master.stat().st_size, sha256_of(master), job.master_key
+            )
+        ]
         for output in outputs:
             key = f"{prefix}/{output.height}p.mp4"
             self._put(job, lease, key, output.path)
             width, height = _picture_size(output.path)
+            encoding = Encoding(
+                output.label, "mp4", "h264", width, height, output.bitrate + transcoding.AUDIO_BITRATE
+            )
             renditions.append(
-                Rendition(uuid.uuid5(rendition_ids, output.label), output.label, "mp4", "h264", width, height,
-                          output.bitrate + transcoding.AUDIO_BITRATE, output.path.stat().st_size,
-                          sha256_of(output.path), key)
-            )  # fmt: skip
+                encoding.rendition(
+                    uuid.uuid5(rendition_ids, output.label),
+                    output.path.stat().st_size,
+                    sha256_of(output.path),
+                    key,
+                )
+            )
             self._progress(job, ENCODING_SHARE + 2 * len(renditions))
         for name, path in extras.items():
             self._put(job, lease, f"{prefix}/{name}", path)

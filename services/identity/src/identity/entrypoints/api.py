@@ -11,6 +11,7 @@ from identity.adapters.account_store import Account
 from identity.entrypoints import schemas
 from identity.entrypoints.http import (
     bearer_token,
+    caller,
     client_ip,
     identity,
     problems,
@@ -120,7 +121,7 @@ class CurrentAccount(MethodView):
     @problems(blp, {401: NO_TOKEN})
     def get(self):
         """The account of the access token."""
-        principal = sessions.authenticate(identity(), bearer_token())
+        principal = caller()
         return me(principal, principal.account)
 
     @blp.doc(security=BEARER_AUTH)
@@ -130,7 +131,7 @@ class CurrentAccount(MethodView):
     def patch(self, body):
         """Choose the language of the mails written to the account (codes, password notices, the
         newsletter); every service that writes to it learns it through AccountLocaleChanged."""
-        principal = sessions.authenticate(identity(), bearer_token())
+        principal = caller()
         return me(principal, accounts.change_locale(identity(), principal, body["locale"]))
 
     @blp.doc(security=BEARER_AUTH)

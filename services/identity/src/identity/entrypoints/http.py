@@ -70,6 +70,21 @@ def caller_first(check: Callable[[], Principal]) -> Callable[[View], View]:
     return decorate
 
 
+def caller() -> Principal:
+    """The caller of the request's access token; Unauthenticated without a valid one."""
+    return sessions.authenticate(identity(), bearer_token())
+
+
+def signed_in(blp: Blueprint) -> Callable[[View], View]:
+    """A view for any logged-in caller: the token checked first (caller_first), documented as
+    bearer-authenticated."""
+
+    def decorate(view: View) -> View:
+        return caller_first(caller)(blp.doc(security=BEARER_AUTH)(view))
+
+    return decorate
+
+
 def staff_only(blp: Blueprint, role: Role) -> Callable[[View], View]:
     """A view for staff holding `role`, logged in with a second factor: checked first (caller_first),
     documented as bearer-authenticated with its 401 and 403."""
@@ -84,7 +99,7 @@ def staff_only(blp: Blueprint, role: Role) -> Callable[[View], View]:
 def staff_member(role: Role) -> Principal:
     """The caller, when holding `role` and logged in with a second factor; a 401/403 Problem otherwise.
     identity reads the roles from its database, not the token: a revoked role stops counting at once."""
-    principal = sessions.authenticate(identity(), bearer_token())
+    principal = caller()
     if role.value not in staff.roles_of_account(identity(), principal.account.id):
         raise Problem(403, "role-required", f"This needs the {role.value} role.")
     if not principal.passed_second_factor:

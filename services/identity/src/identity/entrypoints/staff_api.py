@@ -5,21 +5,20 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN
+from accounts_common.apidocs import NO_TOKEN
 from accounts_common.paging import envelope
 from accounts_common.roles import Role
 from identity.adapters.audit_log import AuditFilter
 from identity.entrypoints import audit_schemas, schemas
-from identity.entrypoints.http import bearer_token, caller_first, identity, problems, staff_only
-from identity.service_layer import accounts, audit_log, sessions, staff, totp
+from identity.entrypoints.http import identity, problems, signed_in, staff_only
+from identity.service_layer import accounts, audit_log, staff, totp
 
 blp = Blueprint("staff", __name__, url_prefix="/v1", description="Second factor and staff roles")
 
 
 @blp.route("/accounts/me/totp")
 class TotpEnrolment(MethodView):
-    @caller_first(lambda: sessions.authenticate(identity(), bearer_token()))
-    @blp.doc(security=BEARER_AUTH)
+    @signed_in(blp)
     @blp.arguments(schemas.PasswordConfirmation)
     @blp.response(201, schemas.TotpEnrolment)
     @problems(
@@ -42,8 +41,7 @@ class TotpEnrolment(MethodView):
 
 @blp.route("/accounts/me/totp/verification")
 class TotpVerification(MethodView):
-    @caller_first(lambda: sessions.authenticate(identity(), bearer_token()))
-    @blp.doc(security=BEARER_AUTH)
+    @signed_in(blp)
     @blp.arguments(schemas.TotpCode)
     @blp.response(200, schemas.RecoveryCodes)
     @problems(
