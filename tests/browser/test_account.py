@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import log_in, sign_up, submit
-from tests.support.browser import field_error
+from tests.support.browser import errors_next_to
 from tests.support.newsletter import issue_in_both_languages, send_issue
 from tests.support.polling import wait_for
 
@@ -26,7 +26,7 @@ def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
 
     page.locator("#delete_password").fill("Not-The-Password-1!")
     page.get_by_role("button", name="Delete my account").click()
-    assert field_error(page, "delete_password") == "The password is not right."
+    expect(errors_next_to(page, "delete_password")).to_have_text("The password is not right.")
     journey.step("delete-refused")
     page.locator("#delete_password").fill(PASSWORD)
     page.get_by_role("button", name="Delete my account").click()
@@ -35,7 +35,7 @@ def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
 
     page.goto(portal.url + "/login")
     log_in(page, new_email, PASSWORD)
-    assert field_error(page, "password") == "The email or password is not right."
+    expect(errors_next_to(page, "password")).to_have_text("The email or password is not right.")
 
 
 def test_the_account_page_asks_to_log_in_and_comes_back(portal, journey, inbox, new_email):

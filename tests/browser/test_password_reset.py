@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import enter_code, log_in, log_out, mail_where, sign_up, submit
-from tests.support.browser import field_error
+from tests.support.browser import errors_next_to
 from tests.support.inbox import code_in
 
 NEW_PASSWORD = "Another-Horse-7?"
@@ -38,7 +38,7 @@ def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, i
     page.locator("#password").fill("alllowercase")
     expect(page.locator("#password-rules li.met")).to_have_count(3)  # length, no spaces, lower case
     submit(page)
-    assert "Include an uppercase letter." in field_error(page, "password")
+    expect(errors_next_to(page, "password")).to_contain_text("Include an uppercase letter.")
     journey.step("new-password-refused")
     page.locator("#password").fill(NEW_PASSWORD)
     submit(page)
@@ -55,7 +55,7 @@ def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, i
     )
     page.get_by_role("navigation").get_by_role("link", name="Log in").click()
     log_in(page, new_email, PASSWORD)
-    assert field_error(page, "password") == "The email or password is not right."
+    expect(errors_next_to(page, "password")).to_have_text("The email or password is not right.")
     log_in(page, new_email, NEW_PASSWORD)
     expect(page).to_have_url(portal.url + start)
     expect(page.get_by_role("navigation").get_by_role("link", name="My account")).to_be_visible()
@@ -67,7 +67,7 @@ def test_a_wrong_reset_code_is_shown_next_to_the_field(portal, journey, inbox, n
     page.locator("#email").fill(new_email)  # unknown email: the same pages, no code mail
     submit(page)
     enter_code(journey, "123456")
-    assert "This code is not right" in field_error(page, "code")
+    expect(errors_next_to(page, "code")).to_contain_text("This code is not right")
     journey.step("wrong-reset-code")
 
 

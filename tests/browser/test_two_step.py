@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
 from tests.browser.flows import log_in, log_out, sign_up, submit
-from tests.support.browser import field_error
+from tests.support.browser import errors_next_to
 
 FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
 ENGLISH = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
@@ -48,7 +48,7 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
 
     page.locator("#code").fill("000000")
     submit(page)
-    assert field_error(page, "code") == wrong_code
+    expect(errors_next_to(page, "code")).to_have_text(wrong_code)
     assert page.locator("[data-totp-secret]").inner_text() == secret, "the same key, shown again"
     page.locator("#code").fill(pyotp.TOTP(secret).now())
     submit(page)
@@ -75,7 +75,7 @@ def test_two_step_set_up_from_my_account_then_asked_at_login(
 
     page.locator("#totp").fill("000000")
     submit(page)
-    assert field_error(page, "totp") == wrong_code
+    expect(errors_next_to(page, "totp")).to_have_text(wrong_code)
     expect(page).to_have_title(re.compile("^" + say("Error: ", "Erreur : ") + step))
     expect(page.locator("#totp")).to_be_focused()
     journey.step("wrong-code-stays-on-the-code-page")

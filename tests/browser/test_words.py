@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import PASSWORD, Portal
 from tests.browser.flows import create_account, sign_up, submit
 from tests.conftest import Stack
-from tests.support.browser import field_error
+from tests.support.browser import errors_next_to
 from tests.support.processes import ServiceProcess, free_port
 
 ENGLISH = {"locale": "en-GB"}
@@ -46,8 +46,8 @@ def test_empty_signup_fields_get_plain_words_in_the_pages_language(portal, journ
     page = journey.page
     page.goto(portal.url + "/signup")
     submit(page)
-    assert field_error(page, "email") == WORDS[language]["email"]
-    assert field_error(page, "password") == WORDS[language]["password"]
+    expect(errors_next_to(page, "email")).to_have_text(WORDS[language]["email"])
+    expect(errors_next_to(page, "password")).to_have_text(WORDS[language]["password"])
     assert not any(words in page.locator("main").inner_text() for words in LIBRARY_WORDING)
     journey.step("empty-fields")
 

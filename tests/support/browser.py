@@ -10,7 +10,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Page, Playwright, Response
+from playwright.sync_api import Browser, Locator, Page, Playwright, Response
 
 from tests.support.served import FakeHandler
 
@@ -178,6 +178,8 @@ def no_horizontal_scroll(page: Page) -> bool:
     return bool(page.evaluate(fits))
 
 
-def field_error(page: Page, field: str) -> str:
-    """The error messages shown next to a form field (tied to it by aria-describedby)."""
-    return page.inner_text(f"#{field}-errors")
+def errors_next_to(page: Page, field: str) -> Locator:
+    """The error messages shown next to a form field (tied to it by aria-describedby), for `expect`:
+    read at once after a submit, they are those of a page the browser may still be parsing (its
+    navigation committed, the list there, not all of its items)."""
+    return page.locator(f"#{field}-errors")
