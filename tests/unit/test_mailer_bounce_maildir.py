@@ -2,15 +2,18 @@
 into cur/ once handled; handled messages expire, unless flagged for an operator."""
 
 import builtins
+import itertools
 import mailbox
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailer.adapters.bounces import expire_read_messages, unread_messages
+from mailer.service_layer import bounces
 from mailer.service_layer.bounces import MaildirHousekeeping, watch_maildir
 
 BOUNCE = b"From: MAILER-DAEMON@example.org\nSubject: Undelivered Mail\n\n5.1.1 User unknown\n"
@@ -113,30 +116,41 @@ def test_expiring_a_maildir_that_is_not_there_expires_nothing(tmp_path):
     assert expire_read_messages(tmp_path / "nowhere", 0) == 0
 
 
-def watched(folder: Path, housekeeping: MaildirHousekeeping, rounds: int) -> None:
-    """Run the bounces process's loop on an empty new/ (no database needed) for a few rounds."""
-    stop = threading.Event()
+def watched(monkeypatch, folder: Path, housekeeping: MaildirHousekeeping, rounds: int) -> None:
+    """Run the bounces process's loop on an empty new/ (no database needed) for `rounds` rounds, counted:
+    slept for, they could be fewer, the thread started late on a busy machine."""
+    stop, enough = threading.Event(), threading.Event()
     interval = 0.02
+    read, counted = bounces.read_maildir, itertools.count(1)
+
+    def read_and_count(*args: Any) -> int:
+        if next(counted) >= rounds:
+            enough.set()
+        return read(*args)
+
+    monkeypatch.setattr(bounces, "read_maildir", read_and_count)
     thread = threading.Thread(
         target=watch_maildir, args=(None, "mailer.delivery-results.v1", folder, interval, stop, housekeeping)
     )
     thread.start()
-    time.sleep(interval * rounds)
-    stop.set()
-    thread.join(timeout=5)
+    try:
+        assert enough.wait(30), f"the loop did not run {rounds} rounds in 30 s"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
-def test_the_bounce_reader_expires_handled_messages_when_its_housekeeping_is_due(tmp_path):
+def test_the_bounce_reader_expires_handled_messages_when_its_housekeeping_is_due(tmp_path, monkeypatch):
     folder = maildir(tmp_path)
     old = aged(folder / "cur" / "1.old:2,S", days=91)
     flagged = aged(folder / "cur" / "2.old:2,FS", days=91)
-    watched(folder, MaildirHousekeeping(interval_s=0.05, max_age_s=90 * DAY), rounds=10)
+    watched(monkeypatch, folder, MaildirHousekeeping(interval_s=0.05, max_age_s=90 * DAY), rounds=10)
     assert not old.exists()
     assert flagged.exists()
 
 
-def test_the_bounce_reader_expires_nothing_when_housekeeping_is_off(tmp_path):
+def test_the_bounce_reader_expires_nothing_when_housekeeping_is_off(tmp_path, monkeypatch):
     folder = maildir(tmp_path)
     old = aged(folder / "cur" / "1.old:2,S", days=91)
-    watched(folder, MaildirHousekeeping(interval_s=0, max_age_s=90 * DAY), rounds=5)
+    watched(monkeypatch, folder, MaildirHousekeeping(interval_s=0, max_age_s=90 * DAY), rounds=5)
     assert old.exists()
