@@ -103,6 +103,7 @@ def test_an_admin_and_a_support_person_use_the_console(
     admin_secret = set_up_two_step(journey, portal.url)
     log_in_with_code(journey, portal.url, admin_email, admin_secret)
     page.get_by_role("link", name=re.compile("^(Console)$")).click()
+    expect(page).to_have_url(portal.url + "/console")
     journey.step("console-home")
 
     helper = second_person(browser, context_options, request.node.nodeid)

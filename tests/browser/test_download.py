@@ -2,6 +2,8 @@
 created (newsletter) → back to the video → the download works; also without JavaScript, and under the
 page's real Content-Security-Policy (its form-action lets Download's redirect reach the catalogue)."""
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -22,6 +24,7 @@ def open_the_video(journey: Journey, portal_url: str, title: str) -> None:
     page.goto(portal_url + "/")
     page.get_by_label("Search videos").fill(title.split()[-1])
     page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"\?q="))
     journey.step("search-results")
     page.get_by_role("link", name=title).click()
     expect(page.locator("h1")).to_have_text(title)
@@ -50,6 +53,7 @@ def test_download_path_through_signup_and_back_to_the_video(portal, sample, jour
     page.locator("#password").fill(PASSWORD)
     journey.step("create-an-account")
     submit(page)
+    expect(page.locator("h1")).to_have_text("Check your inbox and enter verification code")
     journey.step("check-your-inbox")
     enter_code(journey, code_in(code_mail(inbox, new_email)))
     expect(page.locator("h1")).to_have_text("You have successfully created your account")
