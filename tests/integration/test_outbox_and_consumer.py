@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import dlq, outbox
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import create_pool
-from accounts_common.events import Topic, dead_letter_topic, new_event
+from accounts_common.events import InvalidEvent, Topic, dead_letter_topic, new_event
 from accounts_common.kafka import KafkaNotAuthorized
 from accounts_common.relay import RELAY_LOCK_KEY, OutboxRelay
 from accounts_common.retry_policy import PermanentError, RetryLimits, TransientError
@@ -85,6 +85,22 @@ def test_relay_publishes_every_event_in_order_per_account(infra, scratch_db, scr
     }
     with scratch_pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0] == 0
+
+
+def test_events_added_together_keep_their_order_and_one_invalid_among_them_adds_none(scratch_pool, topic):
+    account = str(uuid.uuid4())
+    valid = [registered(account, sequence) for sequence in range(3)]
+    invalid = new_event("UserRegistered", source="/tests", subject=account, data={"account_id": account})
+    with scratch_pool.connection() as conn:
+        with pytest.raises(InvalidEvent, match="email"), conn.transaction():
+            outbox.enqueue_all(conn, topic, [*valid, invalid])
+        assert conn.execute("SELECT count(*) FROM outbox WHERE topic = %s", (topic,)).fetchone()[0] == 0
+        with conn.transaction():
+            outbox.enqueue_all(conn, topic, valid)
+        rows = conn.execute(
+            "SELECT record_value FROM outbox WHERE topic = %s ORDER BY id", (topic,)
+        ).fetchall()
+    assert [json.loads(value)["id"] for (value,) in rows] == [str(event.id) for event in valid]
 
 
 def test_a_state_record_follows_its_event_to_the_same_partition_naming_its_offset(

@@ -9,7 +9,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from accounts_common import dlq
-from accounts_common.audit import record_action
+from accounts_common.audit import record_action, record_actions
 from accounts_common.dlq import DeadLetter, ReplayFailed
 from accounts_common.emails import searched_email
 from mailer.adapters import deliveries
@@ -45,8 +45,10 @@ class Support:
         with self.pool.connection() as conn, conn.transaction():
             sent = deliveries.sent_events(conn, [letter.event_id for letter in letters])
             listed = [letter for letter in letters if letter.event_id not in sent]
-            for letter in listed:
-                self._record(conn, actor, "mail.dead-letter-read", letter_target(letter))
+            targets = [letter_target(letter) for letter in listed]
+            record_actions(
+                conn, source=SOURCE, actor_account_id=actor, action="mail.dead-letter-read", targets=targets
+            )
         return listed, more
 
     def replay_one(self, partition: int, offset: int, actor: UUID) -> DeadLetter | None:
