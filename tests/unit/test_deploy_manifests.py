@@ -253,6 +253,18 @@ def test_each_process_starts_on_what_it_is_given_and_no_setting_stays_on_the_dev
     assert not missing, f"{process} leaves {sorted(missing)} on their 127.0.0.1 defaults"
 
 
+@pytest.mark.parametrize("where", DEPLOYED)
+def test_the_portals_pages_let_in_the_one_address_the_catalogue_gives_its_links(where):
+    """The pages' Content-Security-Policy names PORTAL_CATALOGUE_PUBLIC_URL; thumbnails, previews and
+    Download's redirect come from CATALOGUE_PUBLIC_URL. Apart, they would all be blocked."""
+    given = {
+        variable: {env[variable] for _, _, env in DEPLOYED[where] if variable in env}
+        for variable in ("CATALOGUE_PUBLIC_URL", "PORTAL_CATALOGUE_PUBLIC_URL")
+    }
+    [catalogue] = given["CATALOGUE_PUBLIC_URL"]
+    assert given["PORTAL_CATALOGUE_PUBLIC_URL"] == {catalogue}
+
+
 def nginx_conf():  # type: ignore[no-untyped-def]
     """deploy/local/nginx_conf.py, which the accounts-nginx image runs on its arguments."""
     return load_script(DEPLOY / "local" / "nginx_conf.py", "nginx_conf_of_the_pods")
