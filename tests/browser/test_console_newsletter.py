@@ -202,7 +202,7 @@ def test_a_scheduled_issue_reaches_each_reader_in_their_language_at_its_time_and
         french_mail = wait_for(
             lambda: issue_mails(inbox, french, {subjects["fr"]}), timeout=30, what="the French issue"
         )[0]
-        figures = wait_for(lambda: counted_issue(page), timeout=90, what="the figures", interval=2)
+        figures = wait_for(lambda: counted_issue(page), timeout=90, what="the figures", interval=0.2)
     finally:
         inbox.clear_fault(refused)
     others = figures["recipients"] - len(readers)  # earlier tests' subscribers: all take mail

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 
 from accounts_common.config import InsecureKey
 from portal.adapters.http import ApiError
@@ -92,6 +94,25 @@ def settings_with_nothing_behind() -> Settings:
     )
 
 
+class CompiledTemplates(BytecodeCache):
+    """Each template's compiled code, kept for the next app of this test process: the unit tests build
+    a portal per test (per request, some), and each compiled every template it rendered anew. Jinja keys
+    the code by the template's name and checks it against its source."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.codes:
+            bucket.bytecode_from_string(self.codes[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.codes[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 def portal_client(
     identity: object = None,
     config: dict[str, object] | None = None,
@@ -105,7 +126,9 @@ def portal_client(
     if identity is not None:
         portal = replace(portal, identity=identity)  # type: ignore[arg-type]
     portal = replace(portal, **(fakes or {}))  # type: ignore[arg-type]
-    return create_app(settings, portal, config).test_client()
+    app = create_app(settings, portal, config)
+    app.jinja_env.bytecode_cache = COMPILED_TEMPLATES
+    return app.test_client()
 
 
 def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]

@@ -55,17 +55,24 @@ class Identity(Recorder):
         return {"email": "a@example.org", "roles": self.roles, "second_factor": self.second_factor}
 
 
-def visit(visitor: str) -> tuple[Any, list[str]]:
-    """A portal client signed in as `visitor` (not signed in: anonymous), and the services' calls."""
+def portal_of(visitor: str) -> tuple[Any, list[str]]:
+    """The portal (an app) whose identity answers `me` for `visitor`, and the services' calls. Built
+    once per visitor: each route then gets a client of its own (its own session)."""
     calls: list[str] = []
     roles = {"anonymous": [], "plain account": [], "every role without a second factor": list(ROLES)}
     identity = Identity(calls, roles.get(visitor, [visitor]), visitor != "every role without a second factor")
     fakes = {name: Recorder(name, calls) for name in SERVICES}
-    client = portal_client(identity, config={"TESTING": False}, fakes=fakes)
+    return portal_client(identity, config={"TESTING": False}, fakes=fakes).application, calls
+
+
+def visit(portal: Any, visitor: str) -> Any:
+    """A new client of `portal`, signed in as `visitor` (not signed in: anonymous)."""
+    client = portal.test_client()
     if visitor != "anonymous":
         with client.session_transaction() as session:
-            session.update(token="a-token", email="a@example.org", staff=bool(identity.roles))
-    return client, calls
+            staff = visitor not in ("anonymous", "plain account")
+            session.update(token="a-token", email="a@example.org", staff=staff)
+    return client
 
 
 def addresses(rule: Rule) -> list[str]:
@@ -90,7 +97,7 @@ def routes(rules: list[Rule]) -> list[tuple[str, str, str]]:
     ]
 
 
-ALL_RULES = [rule for rule in visit("anonymous")[0].application.url_map.iter_rules()]
+ALL_RULES = [rule for rule in portal_of("anonymous")[0].url_map.iter_rules()]
 CONSOLE = routes([rule for rule in ALL_RULES if rule.rule.startswith("/console")])
 WRITING = [route for route in routes(ALL_RULES) if route[1] in WRITES and route[0] not in NO_FORM_CHECK]
 
@@ -109,9 +116,11 @@ def may_open(endpoint: str, visitor: str) -> bool:
 def test_each_console_route_opens_for_its_role_with_a_second_factor_and_asks_nothing_for_anyone_else(
     visitor,
 ):
+    portal, calls = portal_of(visitor)
     wrong = {}
     for endpoint, method, path in CONSOLE:
-        client, calls = visit(visitor)
+        client = visit(portal, visitor)
+        calls.clear()
         token = csrf_token(client)
         answer = client.open(path, method=method, data={"csrf_token": token}, headers={"X-CSRFToken": token})
         to_login = answer.status_code in (302, 303) and "/login" in answer.headers.get("Location", "")
@@ -135,11 +144,15 @@ def test_each_console_route_opens_for_its_role_with_a_second_factor_and_asks_not
 def test_no_route_changes_anything_without_the_forms_csrf_token():
     """Each form (and each of the console's fetch() and tus requests) carries the session's token;
     without it, or with another session's, the portal refuses it before asking any service."""
-    other_session = csrf_token(visit("admin")[0])
+    portals = {role: portal_of(role) for role in ROLES}
+    other_session = csrf_token(visit(portals["admin"][0], "admin"))
     wrong = {}
     for endpoint, method, path in WRITING:
         for sent in ({}, {"csrf_token": other_session}):
-            client, calls = visit(ROLE_OF_BLUEPRINT.get(endpoint.split(".")[0], Role.SUPPORT).value)
+            visitor = ROLE_OF_BLUEPRINT.get(endpoint.split(".")[0], Role.SUPPORT).value
+            portal, calls = portals[visitor]
+            client = visit(portal, visitor)
+            calls.clear()
             answer = client.open(
                 path, method=method, data=sent, headers={"X-CSRFToken": sent.get("csrf_token", "")}
             )
