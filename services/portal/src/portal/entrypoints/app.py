@@ -169,7 +169,13 @@ def install_page_context(app: Flask) -> None:
 
 
 # The pages that preview a newsletter issue as it will be mailed: its images may be anywhere on the web.
-MAIL_PREVIEWS = {"console_newsletter.new_issue", "console_newsletter.issue", "console_newsletter.save_issue"}
+# An action's page (confirming a sending, a refused one) shows the editor with its preview too.
+MAIL_PREVIEWS = {
+    "console_newsletter.new_issue",
+    "console_newsletter.issue",
+    "console_newsletter.save_issue",
+    "console_newsletter.issue_action",
+}
 
 
 def content_security_policy(catalogue_origin: str, images: str = "") -> str:
