@@ -39,6 +39,7 @@ from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
     asked_by_a_script,
+    drafts_owner,
     install_long_forms,
     page_address,
     remember_return_to,
@@ -165,6 +166,7 @@ def install_page_context(app: Flask) -> None:
             "is_staff": access_token() is not None and session.get("staff", False),
             "page_address": page_address(),
             "seconds_the_session_has": seconds_the_session_has,
+            "drafts_owner": drafts_owner,
         }
 
 
