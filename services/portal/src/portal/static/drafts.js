@@ -81,19 +81,21 @@ function keepDraft(form) {
   }, DRAFT_NOTICE_MS);
 }
 
-// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay.
-// One kept before drafts had a time (no `at`) is of unknown age: it is given this load's, so it still
-// comes back for a week, and then goes.
+// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay, and
+// so would another account's, which goes once an account is signed in. One kept before drafts had a
+// time (no `at`) is of unknown age: it is given this load's, so it still comes back for a week, and then
+// goes; one kept before drafts had an owner is the account's signed in now.
 function dropOldDrafts() {
   const now = Date.now();
+  const owner = DRAFTS_OF();
   draftKeys().forEach((key) => {
     const draft = storage(() => JSON.parse(localStorage.getItem(key)));
-    if (DRAFTS_OF() && draft?.owner !== DRAFTS_OF()) {  // another account's, or one kept before drafts had one
+    const at = draft?.at ?? now;
+    const othersDraft = owner && draft && "owner" in draft && draft.owner !== owner;
+    if (!draft || othersDraft || !(Math.abs(now - at) <= DRAFT_MAX_AGE_MS)) {  // a changed clock's future too
       storage(() => localStorage.removeItem(key));
-    } else if (draft && draft.at === undefined) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ ...draft, at: now })));
-    } else if (!(Math.abs(now - draft?.at) <= DRAFT_MAX_AGE_MS)) {  // in the future too: the clock was changed
-      storage(() => localStorage.removeItem(key));
+    } else if (draft.at === undefined || (owner && !("owner" in draft))) {
+      storage(() => localStorage.setItem(key, JSON.stringify({ owner, ...draft, at })));
     }
   });
 }
