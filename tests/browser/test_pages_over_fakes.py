@@ -7,10 +7,12 @@ import re
 import time
 from typing import Any
 
+import jwt
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.support.browser import assert_accessible
+from tests.support.polling import wait_for
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, portal_client, staff_client
 from tests.unit.test_portal_console_drafts import Deletion
 from tests.unit.test_portal_console_newsletter import HeadedIssue
@@ -349,3 +351,28 @@ def test_text_typed_just_before_log_in_again_is_kept_for_after_the_login(context
     expect(page).to_have_url(ORIGIN + "/login")
     kept = page.evaluate(f"JSON.parse(localStorage.getItem('portal-draft:issue:{UPLOAD}'))")
     assert kept and kept["texts"]["body_en"] == "Typed at the last second."
+
+
+def signed_in_as(client: Any, account: str) -> None:
+    with client.session_transaction() as session:
+        session["token"] = jwt.encode({"sub": account, "exp": int(time.time() + 600)}, "k" * 32)
+
+
+def test_a_draft_is_put_back_for_its_own_account_alone(context: BrowserContext):
+    """A session that ended without a logout (a shared computer) leaves its drafts in the browser for
+    their author's next login; another account logging in there is never shown them, and they go."""
+    client = staff_client(LoggingOut(), issues=PastTimeIssue())
+    signed_in_as(client, "author")
+    serve(context, client)
+    page = context.new_page()
+    page.goto(f"{ORIGIN}/console/newsletter/{UPLOAD}")
+    page.locator("#body_en").fill("The author's unsaved text.")
+    wait_for(lambda: drafts_kept(page) == [f"portal-draft:issue:{UPLOAD}"], timeout=5, what="the draft kept")
+    page.reload()
+    expect(page.locator("#body_en")).to_have_value("The author's unsaved text.")  # back for its author
+
+    signed_in_as(client, "someone-else")  # the session ended; another person logs in on this browser
+    page.goto(f"{ORIGIN}/console/newsletter/{UPLOAD}")
+    expect(page.locator("#body_en")).to_have_value("Text")
+    expect(page.locator("[data-draft-notice]")).not_to_have_class(re.compile("notice"))
+    assert drafts_kept(page) == []

@@ -199,3 +199,22 @@ def test_each_dead_letter_listed_is_audited_as_read_by_the_support_member_who_li
     assert [(entry["action"], entry["actor_account_id"], entry["target"]) for entry in newest[:2]] == [
         ("mail.dead-letter-read", reader, f"CodeIssued {letter.id}") for letter in reversed(letters)
     ]
+
+
+def test_a_dead_letter_of_an_event_with_an_overlong_type_and_id_is_listed_and_audited_within_bounds(
+    mailer_db, mailer_pool, served_identity, identity_pool, infra
+):
+    """A record is often dead-lettered for what is wrong with it: its type and id may be any length.
+    Listed all the same, its reading audited under the audit trail's 512 characters of target."""
+    settings = private_mailer_settings(infra, mailer_db, served_identity.jwks_url, "letters-long")
+    odd = CloudEvent("Code" + "X" * 400, "/identity", str(uuid.uuid4()), {}, id="i" * 400)
+    publish_events(infra.kafka, dead_letter_topic(settings.consumer_group), [odd])
+    token = staff_token(served_identity.app.extensions["identity"], identity_pool, Role.SUPPORT)
+    answer = create_app(settings, mailer_pool).test_client().get("/v1/dead-letters", headers=bearer(token))
+    assert answer.status_code == 200, answer.json
+    assert [letter["event_id"] for letter in answer.json["items"]] == [odd.id]
+    [entry] = [
+        record["data"] for record in outbox_records(mailer_pool, newest_first=True, topic=OPERATOR_ACTIONS)
+    ][:1]
+    assert entry["action"] == "mail.dead-letter-read" and len(entry["target"]) <= 512
+    assert entry["target"].startswith("CodeXXX")

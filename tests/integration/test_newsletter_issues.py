@@ -558,10 +558,10 @@ def test_a_send_time_well_past_is_refused_and_one_just_past_sends_now(newsletter
 
 
 def role_revoked(
-    account: uuid.UUID, actor: uuid.UUID, role: str = Role.NEWSLETTER_EDITOR
+    account: uuid.UUID, actor: uuid.UUID, role: str = Role.NEWSLETTER_EDITOR, at: datetime | None = None
 ) -> tuple[Any, dict]:  # type: ignore[type-arg]
     data = {"account_id": str(account), "email": "gone@example.org", "role": role,
-            "changed_at": datetime.now(UTC).isoformat(), "actor_account_id": str(actor)}  # fmt: skip
+            "changed_at": (at or datetime.now(UTC)).isoformat(), "actor_account_id": str(actor)}  # fmt: skip
     event = new_event("StaffRoleRevoked", source="/identity", subject=str(account), data=data)
     return event, validate_data(event.type, data)  # the handler's data, loaded as the consumer loads it
 
@@ -594,3 +594,18 @@ def test_a_new_videos_issue_its_editor_can_no_longer_send_is_a_draft_beside_the_
         if str(scheduled.id) in record["data"]["target"] and record["data"]["action"] == "issue.unscheduled"
     ]
     assert entry["actor_account_id"] == str(admin)
+
+
+def test_an_issue_scheduled_after_the_revocation_stays_scheduled_when_it_is_handled_late(newsletter):
+    """The newsletter's consumer behind (a backlog, an outage): the editor lost the role, got it back
+    and logged in again, then scheduled the issue, all before the revocation is handled here. The issue
+    went on the authority of the role granted again: it stays scheduled."""
+    editor, admin = uuid.uuid4(), uuid.uuid4()
+    revoked_at = datetime.now(UTC) - timedelta(minutes=5)
+    handle = account_event_handlers(newsletter)["StaffRoleRevoked"]
+    with newsletter.pool.connection() as conn, conn.transaction():
+        issue = repository.insert_issue(conn, uuid.uuid4(), {"en": "Summit"}, {"en": "Text"}, editor)
+        repository.schedule(conn, issue.id, datetime.now(UTC) + timedelta(hours=1), editor)
+        handle(conn, *role_revoked(editor, admin, at=revoked_at))
+        found = repository.find_issue(conn, issue.id)
+        assert found is not None and (found.status, found.held_because) == ("scheduled", None)

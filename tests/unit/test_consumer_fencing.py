@@ -7,6 +7,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import FencedInstanceIdError
 from kafka.structs import MemberState
+from prometheus_client import REGISTRY
 
 from accounts_common.kafka import Fences, GroupMember, InstanceFenced, fenced_by_heartbeat
 from tests.support.consumer_fakes import OnePartitionConsumer, consumer_on, user_registered_record
@@ -142,3 +143,30 @@ def test_a_member_fenced_by_a_heartbeat_says_so_from_its_poll(monkeypatch):
 
     with pytest.raises(FencedInstanceIdError):
         member.poll(timeout_ms=500)
+
+
+class FencedAsItStops(FencedAfterJoin):
+    """A member that hands out one record (after the first poll's commit: the next is not due yet), is
+    told to stop at its next poll, and learns from the commit that ends it that it was fenced."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self.stop, self.polls = stop, 0
+
+    def poll(self, timeout_ms: int):  # type: ignore[no-untyped-def]
+        self.polls += 1
+        if self.polls == 2:
+            return {PARTITION: [self.record]}
+        if self.polls > 2:
+            self.stop.set()
+        return {}
+
+
+def test_a_member_fenced_by_its_last_commit_as_it_stops_joins_no_more():
+    """Stopping, there is nothing to join again for: no new member, no rejoin counted."""
+    stop = threading.Event()
+    members = Members(FencedAsItStops(stop), Quiet())
+    before = REGISTRY.get_sample_value("consumer_fenced_rejoins_total", {"group": "mailer"}) or 0.0
+    run_until_stopped(members, stop)
+    assert members.made == 1
+    assert (REGISTRY.get_sample_value("consumer_fenced_rejoins_total", {"group": "mailer"}) or 0.0) == before

@@ -5,7 +5,14 @@ import pytest
 
 from accounts_common.config import SettingError
 from portal.settings import Settings
-from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, portal_client, staff_client
+from tests.unit.test_portal import (
+    UPLOAD,
+    EditorIdentity,
+    PastTimeIssue,
+    csrf_token,
+    portal_client,
+    staff_client,
+)
 
 CATALOGUE = "https://videos.example.org"
 
@@ -58,3 +65,22 @@ def test_a_newsletter_issues_preview_shows_the_mails_images_from_anywhere_but_no
         assert policy["media-src"] == policy["form-action"] == ["'self'", "http://127.0.0.1:8002"]
     issues = directives(client.get("/console/newsletter").headers["Content-Security-Policy"])
     assert issues["img-src"] == ["'self'", "http://127.0.0.1:8002"]
+
+
+class PicturedIssue(PastTimeIssue):
+    """The newsletter's draft, whose mail shows an image from another site."""
+
+    def preview(self, token: str, texts: object) -> dict[str, object]:
+        html = '<p><img src="https://photos.example.net/summit.jpg" alt="Summit"></p>'
+        return {"en": {"subject": "Summit", "html": html, "text": "Summit"}}
+
+
+def test_the_page_asking_to_confirm_a_sending_shows_the_mails_images_in_its_preview():
+    """The last look before an issue goes to every subscriber is the preview on the confirmation page."""
+    client = staff_client(EditorIdentity(), issues=PicturedIssue())
+    token = csrf_token(client, f"/console/newsletter/{UPLOAD}")
+    asking = client.post(f"/console/newsletter/{UPLOAD}/send", data={"csrf_token": token, "send_at": ""})
+    assert asking.status_code == 200 and "https://photos.example.net/summit.jpg" in asking.text
+    policy = directives(asking.headers["Content-Security-Policy"])
+    assert policy["img-src"] == ["'self'", "http://127.0.0.1:8002", "http:", "https:"]
+    assert policy["form-action"] == ["'self'", "http://127.0.0.1:8002"]

@@ -113,7 +113,7 @@ class EventConsumer:
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then commit what is done and leave the group."""
         try:
-            rejoin_when_fenced(self.group, self.group_instance_id, lambda: self._run_member(stop))
+            rejoin_when_fenced(self.group, self.group_instance_id, lambda: self._run_member(stop), stop)
         finally:
             self.dead_letters.close()
 

@@ -303,28 +303,30 @@ class Fences:
     of the old generation had put back (the Java client fixed its like, KAFKA-9823, by keeping the
     generation each request was sent with). A join under no id takes the instance id back. Two
     consumers that really share one fence each other within seconds: the second fence in the window
-    is theirs (InstanceFenced).
-    """
+    is theirs (InstanceFenced)."""
 
     def __init__(self, window_s: float = FENCE_WINDOW_S) -> None:
         self.window_s = window_s
         self._last: float | None = None
 
     def may_rejoin(self) -> bool:
-        now = time.monotonic()
-        first_in_window = self._last is None or now - self._last >= self.window_s
+        now, last = time.monotonic(), self._last
         self._last = now
-        return first_in_window
+        return last is None or now - last >= self.window_s
 
 
-def rejoin_when_fenced(group: str, instance_id: str | None, run_member: Callable[[], None]) -> None:
-    """Run `run_member` (one consumer's life in `group`) again as a new member when it is fenced the
-    first time in a window (Fences); InstanceFenced when fenced again."""
+def rejoin_when_fenced(
+    group: str, instance_id: str | None, run: Callable[[], None], stop: threading.Event
+) -> None:
+    """Run `run` (one consumer's life in `group`) again as a new member when it is fenced the first
+    time in a window (Fences); InstanceFenced when fenced again."""
     fences = Fences()
     while True:
         try:
-            return run_member()
+            return run()
         except FencedInstanceIdError:
+            if stop.is_set():  # by its last commit, as it stops: a new member would only join to leave
+                return
             if not fences.may_rejoin():
                 raise InstanceFenced(
                     f"{group}: another consumer joined as instance {instance_id!r} and took this one's "

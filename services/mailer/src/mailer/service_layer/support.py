@@ -80,8 +80,9 @@ class Support:
 
 
 def letter_target(letter: DeadLetter) -> str:
-    """A letter as the audit trail names it, read or replayed: "CodeIssued <event id>"."""
-    return f"{letter.event_type} {letter.event_id}"
+    """A letter as the audit trail names it, read or replayed: "CodeIssued <event id>", cut to the
+    target's length (a record dead-lettered for what is wrong with it may have any type and id)."""
+    return f"{letter.event_type} {letter.event_id}"[:TARGET_MAX_LENGTH]
 
 
 def accounts_of(found: list[Delivery]) -> str:

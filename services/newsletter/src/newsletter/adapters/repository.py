@@ -155,16 +155,19 @@ def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime, editor
         ).fetchone()
 
 
-def hold_scheduled_by(conn: psycopg.Connection, editor: UUID, because: str) -> list[Issue]:
-    """The issues `editor` scheduled that have not started, back to draft `because` (HELD_BECAUSE). A
+def hold_scheduled_by(conn: psycopg.Connection, editor: UUID, because: str, until: datetime) -> list[Issue]:
+    """The issues `editor` scheduled by `until` that have not started, back to draft `because`
+    (HELD_BECAUSE); one scheduled later (a role granted again, the event handled late) stays. A
     "New videos" issue among them becomes an ordinary draft: the worker's open one (if any) stays the
     one it adds to, as it would after the issue went."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
+            # A scheduled issue's texts cannot change: its updated_at is when it was scheduled.
             f"""UPDATE issues SET status = 'draft', send_at = NULL, held_because = %s, origin = NULL,
                     updated_at = now()
-                WHERE editor_id = %s AND status = 'scheduled' RETURNING {ISSUE_COLUMNS}""",
-            (because, editor),
+                WHERE editor_id = %s AND status = 'scheduled' AND updated_at <= %s::timestamptz
+                RETURNING {ISSUE_COLUMNS}""",
+            (because, editor, until),
         ).fetchall()
 
 

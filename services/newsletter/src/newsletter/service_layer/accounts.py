@@ -29,14 +29,20 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
         # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
         repository.forget_account(conn, data["account_id"])
-        hold_issues_scheduled_by(newsletter, conn, data["account_id"], "account-deleted", data["account_id"])
+        account = data["account_id"]
+        hold_issues_scheduled_by(newsletter, conn, account, "account-deleted", account, data["deleted_at"])
         record_account_deleted(conn, event, data)
 
     def role_revoked(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:
         record_role_change(conn, event, data)
         if data["role"] == Role.NEWSLETTER_EDITOR:  # the actor: None when revoked from the command line
             hold_issues_scheduled_by(
-                newsletter, conn, data["account_id"], "role-revoked", data["actor_account_id"]
+                newsletter,
+                conn,
+                data["account_id"],
+                "role-revoked",
+                data["actor_account_id"],
+                data["changed_at"],
             )
 
     return {

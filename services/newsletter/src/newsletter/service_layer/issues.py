@@ -151,12 +151,17 @@ def start_scheduled(newsletter: Newsletter, conn: psycopg.Connection, issue: Iss
 
 
 def hold_issues_scheduled_by(
-    newsletter: Newsletter, conn: psycopg.Connection, editor: UUID, because: str, actor: UUID | None
+    newsletter: Newsletter,
+    conn: psycopg.Connection,
+    editor: UUID,
+    because: str,
+    actor: UUID | None,
+    until: datetime,
 ) -> list[Issue]:
-    """The issues `editor` scheduled no longer go on their authority (they lost the role, or their
-    account): back to draft `because`, for another editor to schedule, each audited as unscheduled by
-    `actor` (who revoked the role, None from the command line; the account deleted)."""
-    held = repository.hold_scheduled_by(conn, editor, because)
+    """The issues `editor` scheduled by `until` no longer go on their authority (they lost the role,
+    or their account, then): back to draft `because`, for another editor to schedule, each audited as
+    unscheduled by `actor` (who revoked the role, None from the command line; the account deleted)."""
+    held = repository.hold_scheduled_by(conn, editor, because, until)
     for issue in held:
         _audit(newsletter, conn, actor, "issue.unscheduled", issue)
     return held

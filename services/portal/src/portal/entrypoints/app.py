@@ -39,6 +39,7 @@ from portal.entrypoints.web import (
     CSRF_FIELD,
     access_token,
     asked_by_a_script,
+    drafts_owner,
     install_long_forms,
     page_address,
     remember_return_to,
@@ -165,11 +166,18 @@ def install_page_context(app: Flask) -> None:
             "is_staff": access_token() is not None and session.get("staff", False),
             "page_address": page_address(),
             "seconds_the_session_has": seconds_the_session_has,
+            "drafts_owner": drafts_owner,
         }
 
 
 # The pages that preview a newsletter issue as it will be mailed: its images may be anywhere on the web.
-MAIL_PREVIEWS = {"console_newsletter.new_issue", "console_newsletter.issue", "console_newsletter.save_issue"}
+# An action's page (confirming a sending, a refused one) shows the editor with its preview too.
+MAIL_PREVIEWS = {
+    "console_newsletter.new_issue",
+    "console_newsletter.issue",
+    "console_newsletter.save_issue",
+    "console_newsletter.issue_action",
+}
 
 
 def content_security_policy(catalogue_origin: str, images: str = "") -> str:

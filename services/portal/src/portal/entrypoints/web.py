@@ -1,6 +1,7 @@
 """What every page shares: the wired portal, the signed session, login and return paths."""
 
 import functools
+import hmac
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -47,6 +48,19 @@ def seconds_the_session_has() -> int | None:
     except (jwt.PyJWTError, KeyError):
         return None
     return max(0, int(expires_at - time.time())) if isinstance(expires_at, int | float) else None
+
+
+def drafts_owner() -> str | None:
+    """Whose drafts this browser keeps (drafts.js): a mark of the signed-in account, not its id (an
+    HMAC of it), so that another account signed in on this browser is never shown them."""
+    token = access_token()
+    try:
+        account = token_claims(token).get("sub") if token else None
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(account, str):
+        return None
+    return hmac.new(str(current_app.secret_key).encode(), account.encode(), "sha256").hexdigest()[:32]
 
 
 def sign_in(token: str, email: str, locale: str | None, *, staff: bool = False) -> None:

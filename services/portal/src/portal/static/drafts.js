@@ -18,6 +18,10 @@ const DRAFT_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 // text put there while the page loads may not be announced.
 const DRAFT_NOTICE_MS = 1000;
 let loggingOut = false;  // a draft's save still to come must not outlive the logout
+// Whose drafts they are: a mark of the signed-in account (the page's data-drafts-of). A session that
+// ended without a logout leaves its drafts for its author's next login; another account signed in on
+// this browser (a shared computer) is never shown them, and they go.
+const DRAFTS_OF = () => document.body.dataset.draftsOf;
 
 function keepDraft(form) {
   const key = DRAFT_PREFIX + form.dataset.keepDraft;
@@ -30,7 +34,8 @@ function keepDraft(form) {
     clearTimeout(timer);
     timer = null;
     if (!loggingOut) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ base, at: Date.now(), texts: texts() })));
+      const draft = { base, owner: DRAFTS_OF(), at: Date.now(), texts: texts() };
+      storage(() => localStorage.setItem(key, JSON.stringify(draft)));
     }
   };
   form.addEventListener("input", () => {
@@ -41,7 +46,7 @@ function keepDraft(form) {
   // Leaving the page (another form's "Log in again", a link) before the pause that saves: saved now.
   window.addEventListener("pagehide", () => timer !== null && save());
   const draft = storage(() => JSON.parse(localStorage.getItem(key)));
-  if (!draft || draft.base !== base) {
+  if (!draft || draft.base !== base || draft.owner !== DRAFTS_OF()) {
     storage(() => localStorage.removeItem(key));
     return;
   }
@@ -76,17 +81,21 @@ function keepDraft(form) {
   }, DRAFT_NOTICE_MS);
 }
 
-// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay.
-// One kept before drafts had a time (no `at`) is of unknown age: it is given this load's, so it still
-// comes back for a week, and then goes.
+// Every draft of this browser, not only this page's: a draft of an issue deleted since would stay, and
+// so would another account's, which goes once an account is signed in. One kept before drafts had a
+// time (no `at`) is of unknown age: it is given this load's, so it still comes back for a week, and then
+// goes; one kept before drafts had an owner is the account's signed in now.
 function dropOldDrafts() {
   const now = Date.now();
+  const owner = DRAFTS_OF();
   draftKeys().forEach((key) => {
     const draft = storage(() => JSON.parse(localStorage.getItem(key)));
-    if (draft && draft.at === undefined) {
-      storage(() => localStorage.setItem(key, JSON.stringify({ ...draft, at: now })));
-    } else if (!(Math.abs(now - draft?.at) <= DRAFT_MAX_AGE_MS)) {  // in the future too: the clock was changed
+    const at = draft?.at ?? now;
+    const othersDraft = owner && draft && "owner" in draft && draft.owner !== owner;
+    if (!draft || othersDraft || !(Math.abs(now - at) <= DRAFT_MAX_AGE_MS)) {  // a changed clock's future too
       storage(() => localStorage.removeItem(key));
+    } else if (draft.at === undefined || (owner && !("owner" in draft))) {
+      storage(() => localStorage.setItem(key, JSON.stringify({ owner, ...draft, at })));
     }
   });
 }
