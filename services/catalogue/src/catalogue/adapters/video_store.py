@@ -29,6 +29,9 @@ RENDITION_FIELDS = tuple(
 RENDITION_COLUMNS = ", ".join(RENDITION_FIELDS)
 
 
+RENDITION_OF_R = ", ".join(f"r.{name}" for name in RENDITION_FIELDS)
+
+
 FILTERS = """(%(everything)s OR v.status = 'published')
     AND (%(from)s::timestamptz IS NULL OR v.published_at >= %(from)s)
     AND (%(before)s::timestamptz IS NULL OR v.published_at < %(before)s)
@@ -126,15 +129,18 @@ def video_exists(conn: psycopg.Connection, video_id: UUID) -> bool:
 
 
 def find_video(conn: psycopg.Connection, video_id: UUID) -> Video | None:
-    """The video with its renditions; None when there is no such video."""
-    with conn.cursor(row_factory=dict_row) as cursor:
-        row = cursor.execute(f"SELECT {VIDEO_COLUMNS} FROM videos v WHERE v.id = %s", (video_id,)).fetchone()
-        if row is None:
-            return None
-        renditions = cursor.execute(
-            f"SELECT {RENDITION_COLUMNS} FROM renditions WHERE video_id = %s ORDER BY position", (video_id,)
-        ).fetchall()
-    return video_of(row, [Rendition(**rendition) for rendition in renditions])
+    """The video with its renditions; None when there is no such video. One statement, so one
+    snapshot: a transcoder finishing meanwhile is seen wholly (ready, renditions) or not at all."""
+    rows = conn.execute(
+        f"""SELECT {VIDEO_COLUMNS}, {RENDITION_OF_R} FROM videos v
+            LEFT JOIN renditions r ON r.video_id = v.id WHERE v.id = %s ORDER BY r.position""",
+        (video_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    cut = len(VIDEO_FIELDS)
+    renditions = [rendition_of(row[cut:]) for row in rows if row[cut] is not None]
+    return video_of(dict(zip(VIDEO_FIELDS, rows[0][:cut], strict=True)), renditions)
 
 
 def search_videos(conn: psycopg.Connection, query: SearchQuery) -> SearchPage:

@@ -1,0 +1,43 @@
+"""Reading a video while a transcoder finishes it: the answer is one moment of the video, never its
+status from before and its renditions from after."""
+
+import threading
+import uuid
+
+from catalogue.adapters import video_store
+from catalogue.entrypoints.app import create_app
+from tests.integration.catalogue.conftest import add_video
+
+
+def test_a_video_read_while_it_becomes_ready_is_processing_without_renditions_or_ready_with_them(
+    make_catalogue, media_root, catalogue_pool
+):
+    catalogue = make_catalogue()
+    video_id = uuid.UUID(add_video(create_app(catalogue).test_client(), media_root)["id"])
+    with catalogue_pool.connection() as conn:
+        renditions = video_store.find_video(conn, video_id).renditions  # type: ignore[union-attr]
+    done = threading.Event()
+
+    def finish_again_and_again() -> None:
+        with catalogue_pool.connection() as conn:
+            while not done.is_set():
+                with conn.transaction():
+                    conn.execute("UPDATE videos SET status = 'processing' WHERE id = %s", (video_id,))
+                    conn.execute("DELETE FROM renditions WHERE video_id = %s", (video_id,))
+                with conn.transaction():
+                    video_store.insert_renditions(conn, video_id, renditions)
+                    conn.execute("UPDATE videos SET status = 'ready' WHERE id = %s", (video_id,))
+
+    writer = threading.Thread(target=finish_again_and_again)
+    writer.start()
+    seen = set()
+    try:
+        with catalogue_pool.connection() as conn:
+            for _ in range(2000):
+                video = video_store.find_video(conn, video_id)
+                assert video is not None
+                seen.add((str(video.status), len(video.renditions)))
+    finally:
+        done.set()
+        writer.join()
+    assert seen == {("processing", 0), ("ready", 1)}
