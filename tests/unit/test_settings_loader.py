@@ -101,6 +101,17 @@ def test_a_command_line_exits_with_the_message_not_a_traceback(toy_env):
         load_settings("toy", Toy.from_env)
 
 
+@pytest.mark.parametrize("service", ["identity", "mailer", "catalogue", "newsletter", "portal"])
+def test_a_web_app_made_by_gunicorn_exits_with_the_message_not_a_traceback(monkeypatch, service):
+    """gunicorn calls create_app() itself (`<service> web` reads the settings first, gunicorn run
+    directly does not): a refused value ends it the same way."""
+    monkeypatch.setenv(f"{service.upper()}_PORT", "many")
+    create_app = importlib.import_module(f"{service}.entrypoints.app").create_app
+    refusal = f"^{service}: refusing to start: {service.upper()}_PORT: must be an integer"
+    with pytest.raises(SystemExit, match=refusal):
+        create_app()
+
+
 def test_unknown_variables_of_the_prefix_are_warned_about_by_name(toy_env, caplog):
     toy_env.setenv("TOY_COUNTS", "7")
     toy_env.setenv("TOY_LIMIT_HIT", "5")

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import psycopg
 
-from accounts_common.config import FromEnvironment, env_str, load_settings
+from accounts_common.config import FromEnvironment, env_str
 from accounts_common.consumer import EventConsumer
 from accounts_common.db import COMMON_MIGRATIONS, MigrationRefused, MigrationSet, create_pool, migrate
 from accounts_common.inbox import Handler
@@ -174,7 +174,7 @@ class ServiceCli:
             command.arguments(subparsers.add_parser(name, help=command.help))
         args = parser.parse_args(argv)
         configure_logging()
-        settings = load_settings(self.service, self.settings.from_env)
+        settings = self.settings.load()
         try:
             self.commands[args.command].run(settings, args)
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:

@@ -202,6 +202,11 @@ class FromEnvironment:
         return load_from_env(cls, cls.env_prefix)
 
     @classmethod
+    def load(cls) -> Self:
+        """`from_env()` as a process starting wants it: a refused value exits with a clear message."""
+        return load_settings(cls.env_prefix.lower(), cls.from_env)
+
+    @classmethod
     def variables(cls) -> set[str]:
         """Every variable the settings read."""
         return variables_of(cls, cls.env_prefix)

@@ -28,7 +28,7 @@ class Catalogue:
 
 def bootstrap(settings: Settings | None = None, pool: ConnectionPool | None = None) -> Catalogue:
     """Wire the catalogue from its settings (the environment's unless given)."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     storage = open_storage(settings.storage, settings.storage_root)
     return Catalogue(
         settings=settings,

@@ -46,7 +46,7 @@ def password_hasher(settings: Settings) -> PasswordHasher:
 
 def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None = None) -> Identity:
     """Wire identity from settings (the environment when none are given)."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     hasher = BackgroundHasher(password_hasher(settings), settings.hash_nice)
     return Identity(
         settings=settings,

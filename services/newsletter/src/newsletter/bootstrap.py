@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from psycopg_pool import ConnectionPool
 
 from accounts_common.auth import TokenVerifier
-from accounts_common.config import load_settings
 from accounts_common.db import create_pool
 from newsletter.settings import Settings
 
@@ -24,7 +23,7 @@ class Newsletter:
 
 def bootstrap(settings: Settings | None = None, *, pool: ConnectionPool | None = None) -> Newsletter:
     """Wire the newsletter from settings (the environment when none are given)."""
-    settings = settings or load_settings("newsletter", Settings.from_env)
+    settings = settings or Settings.load()
     return Newsletter(
         settings=settings,
         pool=pool if pool is not None else create_pool(settings.database_url, name="newsletter"),

@@ -40,7 +40,7 @@ def create_app(catalogue: Catalogue | None = None, config: dict[str, Any] | None
     """Build the app; tests pass their own `Catalogue`, gunicorn workers build one after forking."""
     configure_logging()
     if catalogue is None:
-        settings = Settings.from_env()
+        settings = Settings.load()
         catalogue = bootstrap(settings, pool=request_pool(settings, name="catalogue-web", max_size=8))
     app = create_database_app(
         "catalogue",

@@ -47,7 +47,7 @@ def create_app(identity: Identity | None = None, config: dict[str, Any] | None =
     """Build the app; tests pass their own `Identity`, gunicorn workers build one after forking."""
     configure_logging()
     if identity is None:
-        settings = Settings.from_env()
+        settings = Settings.load()
         identity = bootstrap(settings, pool=request_pool(settings, name="identity"))
     app = create_database_app(
         "identity",

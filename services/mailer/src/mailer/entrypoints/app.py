@@ -20,7 +20,7 @@ def create_app(
 ) -> Flask:
     """Build the app; tests pass their own settings and pool, gunicorn workers build them after forking."""
     configure_logging()
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     pool = pool or request_pool(settings, name="mailer-web", max_size=4)
     app = create_database_app(
         "mailer", blueprints=[api.blp], pool=pool, migrations=MAILER_MIGRATIONS, config=config

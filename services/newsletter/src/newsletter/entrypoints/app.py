@@ -5,7 +5,6 @@ from typing import Any
 from flask import Flask
 
 from accounts_common.auth import TokenVerifier, install_token_verifier
-from accounts_common.config import load_settings
 from accounts_common.db import request_pool
 from accounts_common.problems import install_refusals
 from accounts_common.process import configure_logging
@@ -53,7 +52,7 @@ def create_app(
     """Build the app; tests pass their own Newsletter, gunicorn workers build one after forking."""
     configure_logging()
     if newsletter is None:
-        settings = load_settings("newsletter", Settings.from_env)
+        settings = Settings.load()
         newsletter = bootstrap(settings, pool=request_pool(settings, name="newsletter"))
     app = create_database_app(
         "newsletter",

@@ -82,7 +82,7 @@ def create_app(
 ) -> Flask:
     """Build the app; tests may pass their own settings or a wired portal."""
     configure_logging()
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     portal = portal or bootstrap(
         settings, forwarded_for=lambda: {"X-Forwarded-For": request.remote_addr or ""}
     )
