@@ -92,6 +92,19 @@ def check_when_readable(conn: psycopg.Connection) -> None:
         ConnectionPool.check_connection(conn)
 
 
+@contextmanager
+def one_moment(conn: psycopg.Connection) -> Iterator[None]:
+    """A read-only transaction whose statements all see the database at one moment.
+
+    Under READ COMMITTED (the default) each statement takes its own snapshot: a count and the page it
+    counts, or a row and its tallies, read in two statements may straddle another transaction's commit
+    and answer a combination that never existed. REPEATABLE READ gives the whole transaction the
+    snapshot of its first statement; read-only, it never fails to serialise."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def database_reachable(pool: ConnectionPool) -> bool:
     """True when a connection from the pool answers a query within a second."""
     try:
