@@ -2,9 +2,8 @@
 the account keeps it, AccountLocaleChanged carries it, and the next code mail is written in it."""
 
 from accounts_common.events import validate_data
-from identity.adapters import account_store
 from identity.service_layer import sessions
-from tests.integration.conftest import account_events, bearer, sign_up
+from tests.integration.conftest import account_events, bearer, sign_up, then_deleted
 
 
 def choose(client, token, body):  # type: ignore[no-untyped-def]
@@ -64,15 +63,7 @@ def test_an_account_deleted_once_the_token_was_checked_is_not_answered_as_change
 ):
     token = sign_up(client, identity_pool, unique_email)
     account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
-    checked = sessions.authenticate
-
-    def checked_then_deleted(app, bearer_token):  # type: ignore[no-untyped-def]
-        principal = checked(app, bearer_token)
-        with identity_pool.connection() as conn, conn.transaction():  # the owner's DELETE, committed now
-            account_store.delete_account(conn, principal.account.id)
-        return principal
-
-    monkeypatch.setattr(sessions, "authenticate", checked_then_deleted)
+    monkeypatch.setattr(sessions, "authenticate", then_deleted(identity_pool, sessions.authenticate))
     response = choose(client, token, {"locale": "fr"})
     assert response.status_code == 401 and response.content_type == "application/problem+json"
     written_since = [event["type"] for event in account_events(identity_pool, account_id)]

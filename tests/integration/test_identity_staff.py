@@ -13,13 +13,20 @@ import pytest
 
 from accounts_common.events import validate_data
 from accounts_common.roles import Role
-from identity.adapters import account_store
 from identity.adapters import audit_log as audit_log_sql
 from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
 from identity.service_layer import accounts, audit_log, sessions, staff
 from identity.settings import RateLimits
-from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, reset_password, sign_up
+from tests.integration.conftest import (
+    PASSWORD,
+    account_events,
+    bearer,
+    mailed_codes,
+    reset_password,
+    sign_up,
+    then_deleted,
+)
 from tests.support.outbox import outbox_events, outbox_records
 
 
@@ -98,15 +105,7 @@ def test_an_account_deleted_once_its_password_was_confirmed_enrols_nothing_and_a
     client, identity_pool, unique_email, monkeypatch
 ):
     token = sign_up(client, identity_pool, unique_email)
-    confirmed = accounts.confirm_owner
-
-    def confirmed_then_deleted(app, account, password):  # type: ignore[no-untyped-def]
-        owner = confirmed(app, account, password)
-        with identity_pool.connection() as conn, conn.transaction():  # the owner's DELETE, committed now
-            account_store.delete_account(conn, owner.id)
-        return owner
-
-    monkeypatch.setattr(accounts, "confirm_owner", confirmed_then_deleted)
+    monkeypatch.setattr(accounts, "confirm_owner", then_deleted(identity_pool, accounts.confirm_owner))
     started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
     assert started.status_code == 401 and started.content_type == "application/problem+json"
 
@@ -116,15 +115,7 @@ def test_an_account_deleted_once_its_token_was_checked_confirms_nothing_and_answ
 ):
     token = sign_up(client, identity_pool, unique_email)
     started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
-    checked = sessions.authenticate
-
-    def checked_then_deleted(app, bearer_token):  # type: ignore[no-untyped-def]
-        principal = checked(app, bearer_token)
-        with identity_pool.connection() as conn, conn.transaction():  # the owner's DELETE, committed now
-            account_store.delete_account(conn, principal.account.id)
-        return principal
-
-    monkeypatch.setattr(sessions, "authenticate", checked_then_deleted)
+    monkeypatch.setattr(sessions, "authenticate", then_deleted(identity_pool, sessions.authenticate))
     code = pyotp.TOTP(started.json["secret"]).at(clock())
     confirmed = client.post("/v1/accounts/me/totp/verification", json={"code": code}, headers=bearer(token))
     assert confirmed.status_code == 401 and confirmed.content_type == "application/problem+json"

@@ -2,33 +2,11 @@
 and a page of issues and their count, are each one moment of the issues, never a part from before a
 commit and a part from after it."""
 
-import threading
 import uuid
-from collections.abc import Callable
-
-from psycopg_pool import ConnectionPool
 
 from newsletter.adapters import repository
 from newsletter.service_layer import issues
-
-READS = 2000
-
-
-def read_while(pool: ConnectionPool, change: Callable[[], None], read: Callable[[], object]) -> set[object]:
-    """What `read` answered, READS times, while another connection made `change` again and again."""
-    done = threading.Event()
-
-    def change_again_and_again() -> None:
-        while not done.is_set():
-            change()
-
-    writer = threading.Thread(target=change_again_and_again)
-    writer.start()
-    try:
-        return {read() for _ in range(READS)}
-    finally:
-        done.set()
-        writer.join()
+from tests.support.moments import answers_while
 
 
 def test_an_issue_read_while_it_completes_has_the_figures_of_its_status(newsletter, newsletter_pool):
@@ -51,7 +29,7 @@ def test_an_issue_read_while_it_completes_has_the_figures_of_its_status(newslett
         assert view is not None
         return view.issue.status, view.figures.sent
 
-    assert read_while(newsletter_pool, complete_and_start_again, status_and_sent) == {
+    assert answers_while(complete_and_start_again, status_and_sent) == {
         ("sending", 0),
         ("sent", 1),
     }
@@ -73,7 +51,7 @@ def test_a_page_read_while_an_issue_comes_and_goes_is_counted_with_it(newsletter
         return page[0].issue.id, total
 
     newest_before, total_before = before[0][0].issue.id, before[1]
-    assert read_while(newsletter_pool, add_and_remove, first_and_total) == {
+    assert answers_while(add_and_remove, first_and_total) == {
         (newest_before, total_before),
         (newest, total_before + 1),
     }
