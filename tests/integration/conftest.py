@@ -3,9 +3,10 @@
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import jwt
 import pyotp
@@ -18,6 +19,7 @@ from accounts_common.codecrypt import cipher_from_env
 from accounts_common.events import Topic, dead_letter_topic, parse_event, validate_data
 from accounts_common.events.topics import CODES
 from accounts_common.roles import Role
+from identity.adapters import account_store
 from identity.adapters.tokens import pem_of
 from identity.bootstrap import Identity, bootstrap
 from identity.entrypoints.app import create_app
@@ -35,6 +37,8 @@ from tests.support.hashing import CHEAP_HASHING
 from tests.support.outbox import outbox_records
 from tests.support.served import ServedIdentity
 from tests.support.sink import PrivateSink
+
+T = TypeVar("T")
 
 identity_db, identity_pool = database_fixtures("identity", IDENTITY_MIGRATIONS)
 
@@ -137,6 +141,20 @@ def bearer(token: str) -> dict[str, str]:
 def account_of(token: str) -> str:
     """The id of the account an access token is for (read without checking the signature)."""
     return jwt.decode(token, options={"verify_signature": False})["sub"]
+
+
+def then_deleted(pool: ConnectionPool, check: Callable[..., T]) -> Callable[..., T]:
+    """`check` (a request's look at its caller: sessions.authenticate, accounts.confirm_owner), then the
+    caller's account deleted and committed at once: a deletion racing the request, between its checks
+    and its writes. `check` answers a Principal (with its account) or the Account."""
+
+    def checked_then_deleted(*args: Any) -> T:
+        checked = check(*args)
+        with pool.connection() as conn, conn.transaction():
+            account_store.delete_account(conn, getattr(checked, "account", checked).id)
+        return checked
+
+    return checked_then_deleted
 
 
 def account_events(pool: ConnectionPool, account_id: str) -> list[dict]:  # type: ignore[type-arg]

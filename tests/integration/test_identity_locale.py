@@ -2,7 +2,8 @@
 the account keeps it, AccountLocaleChanged carries it, and the next code mail is written in it."""
 
 from accounts_common.events import validate_data
-from tests.integration.conftest import account_events, bearer, sign_up
+from identity.service_layer import sessions
+from tests.integration.conftest import account_events, bearer, sign_up, then_deleted
 
 
 def choose(client, token, body):  # type: ignore[no-untyped-def]
@@ -55,3 +56,15 @@ def test_the_next_code_mail_is_in_the_chosen_language(client, identity_pool, uni
         event["data"] for event in account_events(identity_pool, account_id) if event["type"] == "CodeIssued"
     ]
     assert codes[-1]["purpose"] == "password_reset" and codes[-1]["locale"] == "fr"
+
+
+def test_an_account_deleted_once_the_token_was_checked_is_not_answered_as_changed(
+    client, identity_pool, unique_email, monkeypatch
+):
+    token = sign_up(client, identity_pool, unique_email)
+    account_id = client.get("/v1/accounts/me", headers=bearer(token)).json["id"]
+    monkeypatch.setattr(sessions, "authenticate", then_deleted(identity_pool, sessions.authenticate))
+    response = choose(client, token, {"locale": "fr"})
+    assert response.status_code == 401 and response.content_type == "application/problem+json"
+    written_since = [event["type"] for event in account_events(identity_pool, account_id)]
+    assert "AccountLocaleChanged" not in written_since

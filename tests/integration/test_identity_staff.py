@@ -16,9 +16,17 @@ from accounts_common.roles import Role
 from identity.adapters import audit_log as audit_log_sql
 from identity.domain.limits import Limit, LoginThrottle
 from identity.entrypoints.app import create_app
-from identity.service_layer import audit_log, staff
+from identity.service_layer import accounts, audit_log, sessions, staff
 from identity.settings import RateLimits
-from tests.integration.conftest import PASSWORD, account_events, bearer, mailed_codes, reset_password, sign_up
+from tests.integration.conftest import (
+    PASSWORD,
+    account_events,
+    bearer,
+    mailed_codes,
+    reset_password,
+    sign_up,
+    then_deleted,
+)
 from tests.support.outbox import outbox_events, outbox_records
 
 
@@ -91,6 +99,26 @@ def test_enrolling_a_second_factor_takes_the_accounts_password_not_a_token_alone
     assert right.status_code == 201
     operation = client.get("/openapi.json").json["paths"]["/v1/accounts/me/totp"]["post"]
     assert "wrong-password" in operation["responses"]["403"]["description"]
+
+
+def test_an_account_deleted_once_its_password_was_confirmed_enrols_nothing_and_answers_401(
+    client, identity_pool, unique_email, monkeypatch
+):
+    token = sign_up(client, identity_pool, unique_email)
+    monkeypatch.setattr(accounts, "confirm_owner", then_deleted(identity_pool, accounts.confirm_owner))
+    started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
+    assert started.status_code == 401 and started.content_type == "application/problem+json"
+
+
+def test_an_account_deleted_once_its_token_was_checked_confirms_nothing_and_answers_401(
+    client, identity_pool, unique_email, clock, monkeypatch
+):
+    token = sign_up(client, identity_pool, unique_email)
+    started = client.post("/v1/accounts/me/totp", json={"password": PASSWORD}, headers=bearer(token))
+    monkeypatch.setattr(sessions, "authenticate", then_deleted(identity_pool, sessions.authenticate))
+    code = pyotp.TOTP(started.json["secret"]).at(clock())
+    confirmed = client.post("/v1/accounts/me/totp/verification", json={"code": code}, headers=bearer(token))
+    assert confirmed.status_code == 401 and confirmed.content_type == "application/problem+json"
 
 
 def test_the_secret_is_sealed_at_rest(client, identity_pool, unique_email, clock):

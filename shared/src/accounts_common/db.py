@@ -92,6 +92,22 @@ def check_when_readable(conn: psycopg.Connection) -> None:
         ConnectionPool.check_connection(conn)
 
 
+@contextmanager
+def one_moment(conn: psycopg.Connection, *, inserts: bool = False) -> Iterator[None]:
+    """A read-only transaction whose statements all see the database at one moment.
+
+    Under READ COMMITTED (the default) each statement takes its own snapshot: a count and the page it
+    counts, or a row and its tallies, read in two statements may straddle another transaction's commit
+    and answer a combination that never existed. REPEATABLE READ gives the whole transaction the
+    snapshot of its first statement; read-only, it never fails to serialise. With `inserts`, it may
+    also insert rows (an audit record of the read); only an UPDATE, DELETE or lock of a row another
+    transaction changed meanwhile fails to serialise, so it must do none."""
+    with conn.transaction():
+        mode = "" if inserts else ", READ ONLY"
+        conn.execute(f"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ{mode}")
+        yield
+
+
 def database_reachable(pool: ConnectionPool) -> bool:
     """True when a connection from the pool answers a query within a second."""
     try:

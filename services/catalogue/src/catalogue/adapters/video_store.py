@@ -10,6 +10,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
+from accounts_common.db import one_moment
 from catalogue.domain.videos import Localized, Rendition, SearchQuery, Status, Video
 
 VIDEO_FIELDS = (
@@ -144,7 +145,8 @@ def find_video(conn: psycopg.Connection, video_id: UUID) -> Video | None:
 
 
 def search_videos(conn: psycopg.Connection, query: SearchQuery) -> SearchPage:
-    """One page of videos (without renditions) matching the query, and how many match in all."""
+    """One page of videos (without renditions) matching the query, and how many match in all, both as
+    the catalogue stood at one moment (db.one_moment)."""
     params: dict[str, Any] = {
         "text": query.text,
         "from": query.published_from,
@@ -154,7 +156,7 @@ def search_videos(conn: psycopg.Connection, query: SearchQuery) -> SearchPage:
         "limit": query.per_page,
         "offset": query.offset,
     }
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+    with one_moment(conn), conn.cursor(row_factory=dict_row) as cursor:
         if query.text.strip():
             return _search(cursor, query, params)
         count = cursor.execute(COUNT_ALL, params).fetchone()

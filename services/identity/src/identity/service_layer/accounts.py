@@ -6,7 +6,6 @@ first cannot take over the account its owner later verifies.
 """
 
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import psycopg
@@ -33,6 +32,7 @@ from identity.service_layer.errors import (
     CodeRejected,
     InvalidCredentials,
     LastAdmin,
+    Unauthenticated,
     WeakPassword,
     WrongPassword,
 )
@@ -199,12 +199,16 @@ def delete_account(app: Identity, token: str, password: Password) -> None:
 
 def change_locale(app: Identity, principal: sessions.Principal, locale: str) -> account_store.Account:
     """Write the principal's mails in `locale` from now on (AccountLocaleChanged tells the services that
-    keep the account's language); choosing the language it has already announces nothing."""
+    keep the account's language); choosing the language it has already announces nothing. An account
+    deleted since its token was checked is Unauthenticated (a deleted account's token), not changed."""
     with app.pool.connection() as conn, conn.transaction():
-        changed = account_store.change_locale(conn, principal.account.id, locale)
+        account = account_store.find_account(conn, principal.account.id, lock=True)
+        if account is None:
+            raise Unauthenticated()
+        changed = account_store.change_locale(conn, account.id, locale)
         if changed is not None:
             publish_locale_changed(app, conn, changed)
-    return changed or replace(principal.account, locale=locale)
+    return changed or account
 
 
 def confirm_owner(app: Identity, account: account_store.Account, password: Password) -> account_store.Account:

@@ -8,6 +8,7 @@ from uuid import UUID
 import psycopg
 
 from accounts_common.audit import record_action
+from accounts_common.db import one_moment
 from accounts_common.events import CloudEvent
 from accounts_common.inbox import Handler
 from accounts_common.paging import offset
@@ -28,9 +29,10 @@ def entries(
     app: Identity, wanted: AuditFilter, page: int, per_page: int, actor: UUID
 ) -> tuple[list[AuditEntry], int, int]:
     """A page of the matching entries, newest first, how many match, and the `as_of` the listing stands
-    at (`wanted.as_of`, or the newest entry now: the later pages ask for it). Reading the trail is
-    recorded in it too."""
-    with app.pool.connection() as conn, conn.transaction():
+    at (`wanted.as_of`, or the newest entry now: the later pages ask for it), all at one moment (an
+    actor's account deleted meanwhile would leave the page counted without its entries). Reading the
+    trail is recorded in it too."""
+    with app.pool.connection() as conn, one_moment(conn, inserts=True):
         record_action(conn, source=SOURCE, actor_account_id=actor, action="audit.read", target="audit")
         as_of = audit_log.as_of(conn) if wanted.as_of is None else wanted.as_of
         wanted = replace(wanted, as_of=as_of)

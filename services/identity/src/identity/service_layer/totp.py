@@ -9,7 +9,12 @@ import psycopg
 from identity.adapters import account_store, staff
 from identity.bootstrap import Identity
 from identity.domain import totp
-from identity.service_layer.errors import InvalidSecondFactor, TotpAlreadyEnrolled, TotpNotStarted
+from identity.service_layer.errors import (
+    InvalidSecondFactor,
+    TotpAlreadyEnrolled,
+    TotpNotStarted,
+    Unauthenticated,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ def start_enrolment(app: Identity, account: account_store.Account) -> Enrolment:
     """A new secret for the account's authenticator app, to be confirmed with its first code."""
     secret = totp.new_secret()
     with app.pool.connection() as conn, conn.transaction():
+        _lock_account(conn, account.id)
         # One statement decides: a check before it could miss a confirmation committed meanwhile, and
         # the secret answered would be one never kept.
         if not staff.start_totp(conn, account.id, app.sealer.encrypt(secret)):
@@ -33,6 +39,7 @@ def confirm_enrolment(app: Identity, account: account_store.Account, code: str) 
     """Confirm the enrolment with a code from the app; the recovery codes, shown this once."""
     recovery_codes = totp.new_recovery_codes()
     with app.pool.connection() as conn, conn.transaction():
+        _lock_account(conn, account.id)
         credential = staff.totp_credential(conn, account.id, lock=True)
         if credential is None:
             raise TotpNotStarted()
@@ -44,6 +51,14 @@ def confirm_enrolment(app: Identity, account: account_store.Account, code: str) 
         staff.use_totp_step(conn, account.id, step, confirm=True)
         staff.replace_recovery_codes(conn, account.id, [totp.recovery_code_hash(c) for c in recovery_codes])
     return recovery_codes
+
+
+def _lock_account(conn: psycopg.Connection, account_id: UUID) -> None:
+    """Lock the caller's account, before its second factor (the order of a deletion, which takes the
+    credential with it); Unauthenticated when it was deleted since the request's checks: a deleted
+    account's token, with nothing to enrol or confirm."""
+    if account_store.find_account(conn, account_id, lock=True) is None:
+        raise Unauthenticated()
 
 
 def second_factor_passes(app: Identity, conn: psycopg.Connection, account_id: UUID, code: str) -> bool:

@@ -10,6 +10,7 @@ import psycopg
 from accounts_common.account_projection import known_account_email
 from accounts_common.audit import record_action
 from accounts_common.auth import Principal
+from accounts_common.db import one_moment
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import MAX_RECORD_BYTES
 from accounts_common.outbox import enqueue
@@ -202,7 +203,8 @@ def send_test(newsletter: Newsletter, issue_id: UUID, editor: Principal) -> tupl
 
 
 def find_issue(newsletter: Newsletter, issue_id: UUID) -> IssueView | None:
-    with newsletter.pool.connection() as conn:
+    """The issue with its figures, both as they stood at one moment."""
+    with newsletter.pool.connection() as conn, one_moment(conn):
         issue = repository.find_issue(conn, issue_id)
         if issue is None:
             return None
@@ -210,8 +212,9 @@ def find_issue(newsletter: Newsletter, issue_id: UUID) -> IssueView | None:
 
 
 def list_issues(newsletter: Newsletter, page: int, per_page: int) -> tuple[list[IssueView], int]:
-    """A page of the issues, newest first, with their figures; and how many issues there are."""
-    with newsletter.pool.connection() as conn:
+    """A page of the issues, newest first, with their figures; and how many issues there are: all
+    three as they stood at one moment."""
+    with newsletter.pool.connection() as conn, one_moment(conn):
         issues = repository.issues_page(conn, offset(page, per_page), per_page)
         counted = repository.figures(conn, issues)
         total = repository.count_issues(conn)
