@@ -43,6 +43,7 @@ from tests.support.newsletter import (
     delivery_result,
     locales_of,
     recipients_of,
+    role_revoked,
     seed_subscribers,
     subscription_starts,
 )
@@ -557,15 +558,6 @@ def test_a_send_time_well_past_is_refused_and_one_just_past_sends_now(newsletter
     assert send(newsletter_client, newsletter_editor, issue_id, send_at=a_minute_ago)["status"] == "sending"
 
 
-def role_revoked(
-    account: uuid.UUID, actor: uuid.UUID, role: str = Role.NEWSLETTER_EDITOR, at: datetime | None = None
-) -> tuple[Any, dict]:  # type: ignore[type-arg]
-    data = {"account_id": str(account), "email": "gone@example.org", "role": role,
-            "changed_at": (at or datetime.now(UTC)).isoformat(), "actor_account_id": str(actor)}  # fmt: skip
-    event = new_event("StaffRoleRevoked", source="/identity", subject=str(account), data=data)
-    return event, validate_data(event.type, data)  # the handler's data, loaded as the consumer loads it
-
-
 def test_a_new_videos_issue_its_editor_can_no_longer_send_is_a_draft_beside_the_open_one(newsletter):
     """One "New videos" draft is open at a time: the scheduled one back to draft becomes an ordinary draft,
     and the worker keeps adding to the one opened since. Another role's revocation holds nothing."""
@@ -575,7 +567,9 @@ def test_a_new_videos_issue_its_editor_can_no_longer_send_is_a_draft_beside_the_
         repository.insert_new_videos_draft(conn, uuid.uuid4(), *texts)  # unless one is open already
         scheduled = repository.open_new_videos_draft(conn)
         assert scheduled is not None
-        repository.schedule(conn, scheduled.id, datetime.now(UTC) + timedelta(hours=1), editor)
+        repository.schedule(
+            conn, scheduled.id, datetime.now(UTC) + timedelta(hours=1), editor, datetime.now(UTC)
+        )
         opened = uuid.uuid4()
         repository.insert_new_videos_draft(conn, opened, *texts)
         handle(conn, *role_revoked(editor, admin, Role.SUPPORT))
@@ -605,7 +599,8 @@ def test_an_issue_scheduled_after_the_revocation_stays_scheduled_when_it_is_hand
     handle = account_event_handlers(newsletter)["StaffRoleRevoked"]
     with newsletter.pool.connection() as conn, conn.transaction():
         issue = repository.insert_issue(conn, uuid.uuid4(), {"en": "Summit"}, {"en": "Text"}, editor)
-        repository.schedule(conn, issue.id, datetime.now(UTC) + timedelta(hours=1), editor)
+        logged_in_again = datetime.now(UTC) - timedelta(minutes=1)
+        repository.schedule(conn, issue.id, datetime.now(UTC) + timedelta(hours=1), editor, logged_in_again)
         handle(conn, *role_revoked(editor, admin, at=revoked_at))
         found = repository.find_issue(conn, issue.id)
         assert found is not None and (found.status, found.held_because) == ("scheduled", None)

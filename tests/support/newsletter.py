@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from kafka.consumer.fetcher import ConsumerRecord
 
+from accounts_common.events import new_event, validate_data
+from accounts_common.roles import Role
 from newsletter.domain.issues import delivery_id
 from tests.support.http import call
 
@@ -99,3 +101,12 @@ def delivery_result(issue_id: str, account_id: str, email: str, **extra: str) ->
         "at": datetime.now(UTC).isoformat(),
         **extra,
     }
+
+
+def role_revoked(  # a StaffRoleRevoked as the account-event handlers get it
+    account: uuid.UUID, actor: uuid.UUID, role: str = Role.NEWSLETTER_EDITOR, at: datetime | None = None
+) -> tuple[Any, dict]:  # type: ignore[type-arg]
+    data = {"account_id": str(account), "email": "gone@example.org", "role": role,
+            "changed_at": (at or datetime.now(UTC)).isoformat(), "actor_account_id": str(actor)}  # fmt: skip
+    event = new_event("StaffRoleRevoked", source="/identity", subject=str(account), data=data)
+    return event, validate_data(event.type, data)  # the handler's data, loaded as the consumer loads it

@@ -143,31 +143,39 @@ def start_sending(conn: psycopg.Connection, issue_id: UUID, current_status: str)
         return cursor.execute(START_SENDING, (issue_id, current_status)).fetchone()
 
 
-def schedule(conn: psycopg.Connection, issue_id: UUID, send_at: datetime, editor: UUID) -> Issue | None:
-    """Schedule a draft in the name of `editor` (its start is audited as theirs); None when it is not
-    a draft."""
+def schedule(
+    conn: psycopg.Connection, issue_id: UUID, send_at: datetime, editor: UUID, token_issued_at: datetime
+) -> Issue | None:
+    """Schedule a draft in the name of `editor` (its start is audited as theirs), on the authority of
+    their token issued at `token_issued_at`; None when it is not a draft."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
             f"""UPDATE issues SET status = 'scheduled', send_at = %s, editor_id = %s, updated_at = now(),
-                    held_because = NULL
+                    held_because = NULL, scheduled_on_token_of = %s
                 WHERE id = %s AND status = 'draft' RETURNING {ISSUE_COLUMNS}""",
-            (send_at, editor, issue_id),
+            (send_at, editor, token_issued_at, issue_id),
         ).fetchone()
 
 
-def hold_scheduled_by(conn: psycopg.Connection, editor: UUID, because: str, until: datetime) -> list[Issue]:
-    """The issues `editor` scheduled by `until` that have not started, back to draft `because`
-    (HELD_BECAUSE); one scheduled later (a role granted again, the event handled late) stays. A
-    "New videos" issue among them becomes an ordinary draft: the worker's open one (if any) stays the
-    one it adds to, as it would after the issue went."""
+def hold_scheduled_by(
+    conn: psycopg.Connection, editor: UUID, because: str, revoked_before: datetime | None
+) -> list[Issue]:
+    """The issues `editor` scheduled that have not started, back to draft `because` (HELD_BECAUSE):
+    those scheduled on a token issued before `revoked_before` (the tokens a revocation kills, as
+    account_projection.is_revoked reads them), every one when it is None (the account deleted). One
+    scheduled on a later token (a role granted again and a new login, the event handled late) stays.
+    A "New videos" issue among them becomes an ordinary draft: the worker's open one (if any) stays
+    the one it adds to, as it would after the issue went."""
     with conn.cursor(row_factory=class_row(Issue)) as cursor:
         return cursor.execute(
-            # A scheduled issue's texts cannot change: its updated_at is when it was scheduled.
-            f"""UPDATE issues SET status = 'draft', send_at = NULL, held_because = %s, origin = NULL,
-                    updated_at = now()
-                WHERE editor_id = %s AND status = 'scheduled' AND updated_at <= %s::timestamptz
+            # Scheduled before migration 012: its updated_at (when it was scheduled) stands in.
+            f"""UPDATE issues SET status = 'draft', send_at = NULL, held_because = %(because)s,
+                    origin = NULL, updated_at = now()
+                WHERE editor_id = %(editor)s AND status = 'scheduled'
+                    AND (%(before)s::timestamptz IS NULL
+                         OR coalesce(scheduled_on_token_of, updated_at) < %(before)s::timestamptz)
                 RETURNING {ISSUE_COLUMNS}""",
-            (because, editor, until),
+            {"because": because, "editor": editor, "before": revoked_before},
         ).fetchall()
 
 

@@ -212,9 +212,8 @@ class IssueSend(MethodView):
         """Send a draft to every subscriber now (status sending), or schedule it at `send_at`; with
         `updated_at`, only the copy the editor read."""
         sending = sending or {}
-        view = issues.send_issue(
-            newsletter(), issue_id, editor_id(), sending.get("send_at"), read=sending.get("updated_at")
-        )
+        send_at, read = sending.get("send_at"), sending.get("updated_at")
+        view = issues.send_issue(newsletter(), issue_id, current_principal(), send_at, read=read)
         return issue_body(view)
 
 

@@ -29,8 +29,8 @@ def account_event_handlers(newsletter: Newsletter) -> dict[str, Handler]:
         unsubscribe_in(newsletter, conn, data["account_id"], "account_deleted")
         # Also when no longer subscribed: the ending of an earlier subscription is the account's too.
         repository.forget_account(conn, data["account_id"])
-        account = data["account_id"]
-        hold_issues_scheduled_by(newsletter, conn, account, "account-deleted", account, data["deleted_at"])
+        account = data["account_id"]  # every token of a deleted account is dead, whenever issued
+        hold_issues_scheduled_by(newsletter, conn, account, "account-deleted", account, None)
         record_account_deleted(conn, event, data)
 
     def role_revoked(conn: psycopg.Connection, event: CloudEvent, data: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import psycopg
 
 from accounts_common.account_projection import known_account_email
 from accounts_common.audit import record_action
-from accounts_common.auth import Principal
+from accounts_common.auth import Principal, act_for
 from accounts_common.db import one_moment
 from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import MAX_RECORD_BYTES
@@ -110,15 +110,18 @@ def update_issue(
 def send_issue(
     newsletter: Newsletter,
     issue_id: UUID,
-    editor: UUID,
+    editor: Principal,
     send_at: datetime | None = None,
     *,
     read: datetime | None = None,
 ) -> IssueView:
     """Send a complete draft now (status sending), or at `send_at` (scheduled) when that is ahead;
     SendTimePassed when it is well behind; IssueChanged when it is no longer the copy the editor
-    `read` (its updated_at then)."""
+    `read` (its updated_at then). The editor's token is checked again under their account's lock, as
+    a revocation's handler takes it: a role revoked meanwhile refuses (403), or holds what this
+    scheduled once it is handled (repository.hold_scheduled_by)."""
     with newsletter.pool.connection() as conn, conn.transaction():
+        act_for(conn, editor)
         issue = repository.find_issue(conn, issue_id, lock=True)
         if issue is None:
             raise IssueNotFound()
@@ -132,13 +135,13 @@ def send_issue(
         if send_at is not None and send_at < datetime.now(UTC) - SEND_AT_GRACE:
             raise SendTimePassed()
         if send_at is not None and send_at > datetime.now(UTC):
-            started = repository.schedule(conn, issue_id, send_at, editor)
+            started = repository.schedule(conn, issue_id, send_at, editor.account_id, editor.issued_at)
             action = "issue.scheduled"
         else:
             started = repository.start_sending(conn, issue_id, "draft")
             action = "issue.sent"
         assert started is not None  # locked above
-        _audit(newsletter, conn, editor, action, started)
+        _audit(newsletter, conn, editor.account_id, action, started)
     return IssueView(started)
 
 
@@ -157,12 +160,13 @@ def hold_issues_scheduled_by(
     editor: UUID,
     because: str,
     actor: UUID | None,
-    until: datetime,
+    revoked_before: datetime | None,
 ) -> list[Issue]:
-    """The issues `editor` scheduled by `until` no longer go on their authority (they lost the role,
-    or their account, then): back to draft `because`, for another editor to schedule, each audited as
-    unscheduled by `actor` (who revoked the role, None from the command line; the account deleted)."""
-    held = repository.hold_scheduled_by(conn, editor, because, until)
+    """The issues `editor` scheduled on a token issued before `revoked_before` (every one: None) no
+    longer go on their authority (they lost the role, or their account): back to draft `because`, for
+    another editor to schedule, each audited as unscheduled by `actor` (who revoked the role, None
+    from the command line; the account deleted)."""
+    held = repository.hold_scheduled_by(conn, editor, because, revoked_before)
     for issue in held:
         _audit(newsletter, conn, actor, "issue.unscheduled", issue)
     return held

@@ -1,0 +1,68 @@
+"""An issue goes on the authority of the token it was scheduled with: an editor whose role is revoked
+while the revocation is on its way to the newsletter cannot leave an issue scheduled behind it."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts_common.auth import Principal
+from accounts_common.events import new_event, validate_data
+from accounts_common.problems import Problem
+from newsletter.adapters import repository
+from newsletter.service_layer.accounts import account_event_handlers
+from newsletter.service_layer.issues import send_issue
+from tests.support.newsletter import role_revoked
+
+TEXTS = ({"en": "Summit", "fr": "Sommet"}, {"en": "Text", "fr": "Texte"})
+
+
+def editor_token(issued_at: datetime) -> Principal:
+    return Principal(uuid.uuid4(), "editor@example.org", True, issued_at, f"jti-{uuid.uuid4().hex}")
+
+
+def draft(newsletter, editor: Principal) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    with newsletter.pool.connection() as conn:
+        return repository.insert_issue(conn, uuid.uuid4(), *TEXTS, editor.account_id).id
+
+
+def test_an_issue_scheduled_while_the_revocation_was_on_its_way_is_held_when_it_arrives(newsletter):
+    revoked_at = datetime.now(UTC) - timedelta(seconds=30)
+    editor = editor_token(revoked_at - timedelta(minutes=5))  # logged in before it, role and all
+    issue_id = draft(newsletter, editor)
+    send_issue(newsletter, issue_id, editor, datetime.now(UTC) + timedelta(hours=1))  # after revoked_at
+    with newsletter.pool.connection() as conn, conn.transaction():
+        account_event_handlers(newsletter)["StaffRoleRevoked"](
+            conn, *role_revoked(editor.account_id, uuid.uuid4(), at=revoked_at)
+        )
+        held = repository.find_issue(conn, issue_id)
+    assert held is not None and (held.status, held.held_because) == ("draft", "role-revoked")
+
+
+def test_a_revocation_handled_after_the_request_was_checked_refuses_the_scheduling(newsletter):
+    editor = editor_token(datetime.now(UTC) - timedelta(minutes=5))
+    issue_id = draft(newsletter, editor)
+    with newsletter.pool.connection() as conn, conn.transaction():
+        account_event_handlers(newsletter)["StaffRoleRevoked"](
+            conn, *role_revoked(editor.account_id, uuid.uuid4())
+        )
+    with pytest.raises(Problem) as refused:
+        send_issue(newsletter, issue_id, editor, datetime.now(UTC) + timedelta(hours=1))
+    assert (refused.value.status, refused.value.slug) == (403, "token-revoked")
+    with newsletter.pool.connection() as conn:
+        assert repository.find_issue(conn, issue_id).status == "draft"  # type: ignore[union-attr]
+
+
+def test_every_issue_scheduled_by_a_deleted_account_is_held_whatever_its_token_says(newsletter):
+    """Identity's tokens count in whole seconds, and one issued just after a role was granted says the
+    next second: it may say a time after the deletion. A deleted account's tokens are all dead."""
+    deleted_at = datetime.now(UTC)
+    editor = editor_token(deleted_at + timedelta(seconds=1))
+    issue_id = draft(newsletter, editor)
+    send_issue(newsletter, issue_id, editor, datetime.now(UTC) + timedelta(hours=1))
+    data = {"account_id": str(editor.account_id), "deleted_at": deleted_at.isoformat()}
+    event = new_event("AccountDeleted", source="/identity", subject=str(editor.account_id), data=data)
+    with newsletter.pool.connection() as conn, conn.transaction():
+        account_event_handlers(newsletter)["AccountDeleted"](conn, event, validate_data(event.type, data))
+        held = repository.find_issue(conn, issue_id)
+    assert held is not None and (held.status, held.held_because) == ("draft", "account-deleted")
