@@ -25,7 +25,7 @@ from catalogue.domain.videos import NewRendition
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from tests.conftest import RUN_ID, Infra, Stack, fresh_topics, migrated_database
-from tests.e2e.conftest import stack_staff_header
+from tests.e2e.conftest import E2E_PASSWORD, stack_staff_header
 from tests.support.browser import (
     ARTIFACTS,
     AXE_SCRIPT,
@@ -39,7 +39,7 @@ from tests.support.browser import (
 from tests.support.http import call
 from tests.support.processes import ServiceProcess, free_port, stop_all
 
-PASSWORD = "Correct-Horse-9!"
+PASSWORD = E2E_PASSWORD  # that of the accounts made through identity (flows.account_made_through_identity)
 SAMPLE_ENCODING = NewRendition("720p MP4", "mp4", "h264", 1280, 720, 1_000_000, "summit.mp4")
 SEED_ARTICLE = (
     "NATO Secretary General Jens Stoltenberg welcomed the Belgian Minister of Defence Ludivine Dedonder "

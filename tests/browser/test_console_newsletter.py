@@ -34,7 +34,7 @@ BODIES = {
 def editor_on_the_newsletter_page(portal, stack, journey: Journey, inbox: Inbox, email: str) -> None:
     """A new account, granted newsletter-editor from the command line, logged in with two-step
     verification, on the console's Newsletter page."""
-    page = staff_session(journey, portal.url, stack.identity_env, inbox, email, "newsletter-editor")
+    page = staff_session(journey, portal.url, stack, inbox, email, "newsletter-editor")
     page.goto(portal.url + "/console")
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Newsletter").click()
     expect(page.locator("h1")).to_have_text("Newsletter")

@@ -26,7 +26,7 @@ UPLOADED = "Uploaded. Now give the video its titles and create it."
 
 
 def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
-    return staff_session(journey, portal.url, stack.identity_env, inbox, email, "catalogue-editor")
+    return staff_session(journey, portal.url, stack, inbox, email, "catalogue-editor")
 
 
 def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
