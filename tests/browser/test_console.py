@@ -20,6 +20,7 @@ from tests.support.http import call
 from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
+from tests.support.staff import AdminGrants
 
 FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
 ENGLISH = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
@@ -60,21 +61,29 @@ def log_in_with_the_apps_code(page: Page, portal_url: str, email: str, secret: s
     expect(page.get_by_role("link", name=re.compile("^(Console)$"))).to_be_visible()
 
 
-def staff_account(stack: Stack, inbox: Inbox, email: str, role: str, locale: str = "en") -> Authenticator:
-    """A new account granted `role` from the command line, its authenticator enrolled through identity:
-    where a console test starts (signing up and setting up two-step verification in the browser are
-    the subjects of test_signup.py, test_two_step.py and the admin's test below)."""
+def staff_account(
+    stack: Stack, staff_admin: AdminGrants, inbox: Inbox, email: str, role: str, locale: str = "en"
+) -> Authenticator:
+    """A new account, its authenticator enrolled and `role` granted through identity: where a console
+    test starts (signing up, setting up two-step verification in the browser and granting from the
+    command line are the subjects of test_signup.py, test_two_step.py and the admin's test below)."""
     account_made_through_identity(stack, inbox, email, locale)
     authenticator = enrolled_authenticator(stack.identity_url, email, PASSWORD)
-    run_once(["identity", "staff", "grant", email, role], stack.identity_env)
+    staff_admin.grant(email, role)
     return authenticator
 
 
 def staff_session(
-    journey: Journey, portal_url: str, stack: Stack, inbox: Inbox, email: str, role: str
+    journey: Journey,
+    portal_url: str,
+    stack: Stack,
+    staff_admin: AdminGrants,
+    inbox: Inbox,
+    email: str,
+    role: str,
 ) -> Page:
-    """A new account granted `role` from the command line, logged in with two-step verification."""
-    authenticator = staff_account(stack, inbox, email, role)
+    """A new account granted `role`, logged in with two-step verification."""
+    authenticator = staff_account(stack, staff_admin, inbox, email, role)
     log_in_with_the_apps_code(journey.page, portal_url, email, authenticator.secret)
     return journey.page
 
@@ -181,10 +190,10 @@ def test_a_plain_account_gets_the_403_page(portal, stack, journey, inbox, new_em
 
 
 def test_support_finds_a_dead_letter_with_its_reason_on_the_deliveries_page_and_replays_it(
-    portal, stack, journey, inbox, new_email
+    portal, stack, staff_admin, journey, inbox, new_email
 ):
     user_email = f"refused-{uuid.uuid4().hex[:10]}@example.org"
-    page = staff_session(journey, portal.url, stack, inbox, new_email, "support")
+    page = staff_session(journey, portal.url, stack, staff_admin, inbox, new_email, "support")
     reason = f"5.1.1 <{user_email}>: Recipient address rejected: User unknown"
     inbox.set_fault(550, reason, recipients=user_email)
     try:
