@@ -20,12 +20,13 @@ from playwright.sync_api import Error as PlaywrightError
 
 from accounts_common.db import MigrationSet
 from accounts_common.events import Topic, dead_letter_topic
+from accounts_testkit.accounts import enrolled_authenticator
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.domain.videos import NewRendition
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from tests.conftest import RUN_ID, Infra, Stack, fresh_topics, migrated_database
-from tests.e2e.conftest import stack_staff_header
+from tests.e2e.conftest import E2E_PASSWORD, stack_staff_header, verified_account
 from tests.support.browser import (
     ARTIFACTS,
     AXE_SCRIPT,
@@ -37,9 +38,10 @@ from tests.support.browser import (
     launch,
 )
 from tests.support.http import call
-from tests.support.processes import ServiceProcess, free_port, stop_all
+from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.staff import AdminGrants
 
-PASSWORD = "Correct-Horse-9!"
+PASSWORD = E2E_PASSWORD  # that of the accounts made through identity (flows.account_made_through_identity)
 SAMPLE_ENCODING = NewRendition("720p MP4", "mp4", "h264", 1280, 720, 1_000_000, "summit.mp4")
 SEED_ARTICLE = (
     "NATO Secretary General Jens Stoltenberg welcomed the Belgian Minister of Defence Ludivine Dedonder "
@@ -152,6 +154,17 @@ def portal_port() -> int:
 def newsletter_editor(stack: Stack, infra: Infra) -> dict[str, str]:
     """The Authorization header of a newsletter editor of the stack's identity."""
     return stack_staff_header(stack, infra, "newsletter-editor")
+
+
+@pytest.fixture(scope="session")
+def staff_admin(stack: Stack, infra: Infra) -> AdminGrants:
+    """The admin who grants the console tests' staff their roles through identity's API (made admin
+    from the command line, as the first admin is)."""
+    email = f"admin-{uuid.uuid4().hex[:12]}@example.org"
+    verified_account(stack.identity_url, infra.inbox, email)
+    authenticator = enrolled_authenticator(stack.identity_url, email, PASSWORD)
+    run_once(["identity", "staff", "grant", email, "admin"], stack.identity_env)
+    return AdminGrants(stack.identity_url, email, PASSWORD, authenticator.recovery_codes)
 
 
 @pytest.fixture(scope="session")

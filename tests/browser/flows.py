@@ -5,6 +5,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
+from tests.conftest import Stack
+from tests.e2e.conftest import verified_account
 from tests.support.browser import Journey
 from tests.support.inbox import Inbox, code_in
 from tests.support.polling import wait_for
@@ -56,6 +58,20 @@ def sign_up(journey: Journey, inbox: Inbox, email: str, password: str) -> dict: 
     )
     journey.step("account-created")
     return mail
+
+
+def account_made_through_identity(stack: Stack, inbox: Inbox, email: str, locale: str = "en") -> None:
+    """A verified account with the tests' password, made through identity's API as the portal's sign-up
+    makes one (in the `locale` of the pages it would be signed up on), once its code mail arrived: for a
+    test whose subject comes after signing up (signing up is test_signup.py's, and a few others')."""
+    verified_account(stack.identity_url, inbox, email, locale)
+
+
+def logged_in(page: Page, portal_url: str, email: str, password: str) -> None:
+    """From the login page; ends on the page it leads to, logged in."""
+    page.goto(portal_url + "/login")
+    log_in(page, email, password)
+    expect(page.get_by_role("button", name=re.compile("Log out|Se déconnecter"))).to_be_visible()
 
 
 def submit(page: Page) -> None:

@@ -6,18 +6,18 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, sign_up, submit
+from tests.browser.flows import account_made_through_identity, log_in, logged_in, submit
 from tests.support.browser import errors_next_to
 from tests.support.newsletter import issue_in_both_languages, send_issue
 from tests.support.polling import wait_for
 
 
 def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
-    portal, journey, inbox, new_email
+    portal, stack, journey, inbox, new_email
 ):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)
+    logged_in(page, portal.url, new_email, PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="My account").click()
     expect(page.locator("h1")).to_have_text("My account")
     expect(page.locator("main")).to_contain_text(new_email)
@@ -38,11 +38,9 @@ def test_my_account_shows_the_email_and_deletes_the_account_with_its_password(
     expect(errors_next_to(page, "password")).to_have_text("The email or password is not right.")
 
 
-def test_the_account_page_asks_to_log_in_and_comes_back(portal, journey, inbox, new_email):
+def test_the_account_page_asks_to_log_in_and_comes_back(portal, stack, journey, inbox, new_email):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
-    page.get_by_role("button", name="Log out").click()
+    account_made_through_identity(stack, inbox, new_email)
     page.goto(portal.url + "/account")
     expect(page.locator("h1")).to_have_text("Log in")
     journey.step("log-in")
@@ -74,10 +72,10 @@ def test_an_unknown_page_is_a_page_that_says_so(portal, journey):
     journey.step("not-found")
 
 
-def test_newsletter_on_and_off_from_my_account(portal, journey, inbox, new_email):
+def test_newsletter_on_and_off_from_my_account(portal, stack, journey, inbox, new_email):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)
+    logged_in(page, portal.url, new_email, PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="My account").click()
     expect(page.locator("main")).to_contain_text("You are not subscribed to our newsletter.")
     page.get_by_role("button", name="Subscribe to our newsletter").click()
@@ -112,11 +110,9 @@ def test_the_login_form_by_keyboard_alone(portal, journey, new_email):
     journey.step("keyboard-login-refused")
 
 
-def test_logging_in_never_returns_to_another_host(portal, journey, inbox, new_email):
+def test_logging_in_never_returns_to_another_host(portal, stack, journey, inbox, new_email):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
-    page.get_by_role("button", name="Log out").click()
+    account_made_through_identity(stack, inbox, new_email)
     # The browser sends the tab itself: the input guard refuses it with a page, and the session lives on.
     refused = page.goto(portal.url + "/login?next=/%09/evil.example")
     assert refused is not None and refused.status == 422
@@ -130,11 +126,11 @@ def test_logging_in_never_returns_to_another_host(portal, journey, inbox, new_em
 
 
 def test_my_account_says_when_a_bounce_ended_the_subscription_and_subscribes_again(
-    portal, journey, inbox, new_email, newsletter_editor
+    portal, stack, journey, inbox, new_email, newsletter_editor
 ):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)
+    logged_in(page, portal.url, new_email, PASSWORD)
     page.goto(portal.url + "/account")
     page.get_by_role("button", name="Subscribe to our newsletter").click()
     expect(page.locator(".notice")).to_have_text("You are subscribed to our newsletter.")

@@ -11,12 +11,16 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from accounts_testkit.accounts import Authenticator, enrolled_authenticator
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up, submit
+from tests.browser.flows import account_made_through_identity, log_in, log_out, logged_in, submit
+from tests.conftest import Stack
 from tests.support.browser import ARTIFACTS, Journey, artifact_name
 from tests.support.http import call
+from tests.support.inbox import Inbox
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
+from tests.support.staff import AdminGrants
 
 FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
 ENGLISH = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
@@ -38,14 +42,18 @@ def set_up_two_step(journey: Journey, portal_url: str) -> str:
 
 
 def log_in_with_code(journey: Journey, portal_url: str, email: str, secret: str) -> None:
-    """Log out, then in again with the password and the app's code. The enrolment's code counts once,
-    so this is the next step's, as an app whose clock runs a little ahead shows it (identity allows a
-    step of drift): no waiting up to 30 s for a new one. tests/integration/test_identity_staff.py
-    shows a code working once, with identity's clock."""
+    """Log out, then in again with the password and the app's code."""
+    log_out(journey.page)
+    log_in_with_the_apps_code(journey.page, portal_url, email, secret)
+
+
+def log_in_with_the_apps_code(page: Page, portal_url: str, email: str, secret: str) -> None:
+    """From the login page, with the password and the app's code, just after the enrolment. The
+    enrolment's code counts once, so this is the next step's, as an app whose clock runs a little ahead
+    shows it (identity allows a step of drift): no waiting up to 30 s for a new one.
+    tests/integration/test_identity_staff.py shows a code working once, with identity's clock."""
     totp = pyotp.TOTP(secret)
     code = totp.at(time.time() + totp.interval)
-    page = journey.page
-    log_out(page)
     page.goto(portal_url + "/login")
     log_in(page, email, PASSWORD)
     page.locator("#totp").fill(code)  # on the login's second page, which asks only for it
@@ -53,18 +61,31 @@ def log_in_with_code(journey: Journey, portal_url: str, email: str, secret: str)
     expect(page.get_by_role("link", name=re.compile("^(Console)$"))).to_be_visible()
 
 
+def staff_account(
+    stack: Stack, staff_admin: AdminGrants, inbox: Inbox, email: str, role: str, locale: str = "en"
+) -> Authenticator:
+    """A new account, its authenticator enrolled and `role` granted through identity: where a console
+    test starts (signing up, setting up two-step verification in the browser and granting from the
+    command line are the subjects of test_signup.py, test_two_step.py and the admin's test below)."""
+    account_made_through_identity(stack, inbox, email, locale)
+    authenticator = enrolled_authenticator(stack.identity_url, email, PASSWORD)
+    staff_admin.grant(email, role)
+    return authenticator
+
+
 def staff_session(
-    journey: Journey, portal_url: str, identity_env: dict[str, str], inbox, email: str, role: str
-) -> Page:  # type: ignore[no-untyped-def]
-    """A new account granted `role` from the command line, logged in with two-step verification."""
-    page = journey.page
-    page.goto(portal_url + "/")
-    sign_up(journey, inbox, email, PASSWORD)
-    run_once(["identity", "staff", "grant", email, role], identity_env)
-    page.goto(portal_url + "/console")
-    log_in(page, email, PASSWORD)
-    log_in_with_code(journey, portal_url, email, set_up_two_step(journey, portal_url))
-    return page
+    journey: Journey,
+    portal_url: str,
+    stack: Stack,
+    staff_admin: AdminGrants,
+    inbox: Inbox,
+    email: str,
+    role: str,
+) -> Page:
+    """A new account granted `role`, logged in with two-step verification."""
+    authenticator = staff_account(stack, staff_admin, inbox, email, role)
+    log_in_with_the_apps_code(journey.page, portal_url, email, authenticator.secret)
+    return journey.page
 
 
 def second_person(browser: Browser, context_options: dict[str, object], nodeid: str) -> Journey:
@@ -91,11 +112,10 @@ def test_an_admin_and_a_support_person_use_the_console(
     user_email = f"user-{uuid.uuid4().hex[:10]}@example.org"
     page = journey.page
 
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, admin_email, PASSWORD)
+    account_made_through_identity(stack, inbox, admin_email, "fr" if french else "en")
     run_once(["identity", "staff", "grant", admin_email, "admin"], stack.identity_env)
-    page.goto(portal.url + "/console")  # the grant ended the session: log in again, back to the console
-    log_in(page, admin_email, PASSWORD)
+    page.goto(portal.url + "/console")
+    log_in(page, admin_email, PASSWORD)  # back to the console
     expect(page.locator("h1")).to_have_text(
         "Connectez-vous avec votre second facteur" if french else "Log in with your second factor"
     )
@@ -107,8 +127,8 @@ def test_an_admin_and_a_support_person_use_the_console(
     journey.step("console-home")
 
     helper = second_person(browser, context_options, request.node.nodeid)
-    helper.page.goto(portal.url + "/")
-    sign_up(helper, inbox, helper_email, PASSWORD)
+    account_made_through_identity(stack, inbox, helper_email, "fr" if french else "en")
+    logged_in(helper.page, portal.url, helper_email, PASSWORD)
 
     page.get_by_role("navigation", name="Console").get_by_role(
         "link", name=re.compile("Staff|Personnel")
@@ -156,10 +176,10 @@ def test_an_admin_and_a_support_person_use_the_console(
     helper.page.context.close()
 
 
-def test_a_plain_account_gets_the_403_page(portal, journey, inbox, new_email):
+def test_a_plain_account_gets_the_403_page(portal, stack, journey, inbox, new_email):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)
+    logged_in(page, portal.url, new_email, PASSWORD)
     response = page.goto(portal.url + "/console")
     assert response is not None and response.status == 403
     expect(page.locator("h1")).to_have_text("You are not allowed to do this.")
@@ -170,10 +190,10 @@ def test_a_plain_account_gets_the_403_page(portal, journey, inbox, new_email):
 
 
 def test_support_finds_a_dead_letter_with_its_reason_on_the_deliveries_page_and_replays_it(
-    portal, stack, journey, inbox, new_email
+    portal, stack, staff_admin, journey, inbox, new_email
 ):
     user_email = f"refused-{uuid.uuid4().hex[:10]}@example.org"
-    page = staff_session(journey, portal.url, stack.identity_env, inbox, new_email, "support")
+    page = staff_session(journey, portal.url, stack, staff_admin, inbox, new_email, "support")
     reason = f"5.1.1 <{user_email}>: Recipient address rejected: User unknown"
     inbox.set_fault(550, reason, recipients=user_email)
     try:

@@ -11,8 +11,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up, submit
-from tests.browser.test_console import ENGLISH, FRENCH, log_in_with_code, set_up_two_step, staff_session
+from tests.browser.flows import log_in, log_out, submit
+from tests.browser.test_console import (
+    ENGLISH,
+    FRENCH,
+    log_in_with_the_apps_code,
+    staff_account,
+    staff_session,
+)
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
 
@@ -34,18 +40,13 @@ def save(page: Page) -> None:
 
 @pytest.mark.parametrize("context_options", [ENGLISH, FRENCH], ids=["en", "fr"])
 def test_an_issue_typed_as_the_session_ends_is_back_after_logging_in_again(
-    portal, stack, journey, inbox, new_email, context_options
+    portal, stack, staff_admin, journey, inbox, new_email, context_options
 ):
     language = "fr" if context_options is FRENCH else "en"
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
-    run_once(["identity", "staff", "grant", new_email, "newsletter-editor"], stack.identity_env)
-    page.goto(portal.url + "/console")
-    log_in(page, new_email, PASSWORD)
-    secret = set_up_two_step(journey, portal.url)
-    recovery_code = page.locator("[data-recovery-codes] li").first.inner_text()
-    log_in_with_code(journey, portal.url, new_email, secret)
+    authenticator = staff_account(stack, staff_admin, inbox, new_email, "newsletter-editor", language)
+    log_in_with_the_apps_code(page, portal.url, new_email, authenticator.secret)
+    recovery_code = authenticator.recovery_codes[0]
 
     page.goto(portal.url + "/console/newsletter/new")
     subject = f"December {uuid.uuid4().hex[:6]}"
@@ -119,11 +120,11 @@ def keep(page: Page, key: str, texts: dict[str, str], days_ago: float | None, ba
 
 
 def test_a_draft_older_than_a_week_is_dropped_and_a_younger_one_is_announced(
-    portal, stack, journey, inbox, new_email
+    portal, stack, staff_admin, journey, inbox, new_email
 ):
     """Every old draft of the browser goes as a page loads, a draft without a time is kept and timed
     from then; the notice's text goes into a live region that was in the page, empty, as it loaded."""
-    page = staff_session(journey, portal.url, stack.identity_env, inbox, new_email, "newsletter-editor")
+    page = staff_session(journey, portal.url, stack, staff_admin, inbox, new_email, "newsletter-editor")
     page.add_init_script(LIVE_REGION_AT_LOAD)
     page.goto(portal.url + "/console/newsletter/new")
     page.locator("#subject_en").fill(f"December {uuid.uuid4().hex[:6]}")

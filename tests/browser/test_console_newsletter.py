@@ -1,5 +1,5 @@
-"""The console's Newsletter page in a real browser: a newsletter editor (granted from the command line,
-with two-step verification) writes an issue in both languages side by side, sees the live preview of
+"""The console's Newsletter page in a real browser: a newsletter editor (granted by an admin, with
+two-step verification) writes an issue in both languages side by side, sees the live preview of
 each and the preview without script, saves it, test-sends it (only the editor receives it),
 schedules it, finds it in the list with its status and figures, and cancels it. Every page passes axe.
 
@@ -31,20 +31,22 @@ BODIES = {
 }
 
 
-def editor_on_the_newsletter_page(portal, stack, journey: Journey, inbox: Inbox, email: str) -> None:
-    """A new account, granted newsletter-editor from the command line, logged in with two-step
+def editor_on_the_newsletter_page(  # type: ignore[no-untyped-def]
+    portal, stack, staff_admin, journey: Journey, inbox: Inbox, email: str
+) -> None:
+    """A new account, granted newsletter-editor by an admin, logged in with two-step
     verification, on the console's Newsletter page."""
-    page = staff_session(journey, portal.url, stack.identity_env, inbox, email, "newsletter-editor")
+    page = staff_session(journey, portal.url, stack, staff_admin, inbox, email, "newsletter-editor")
     page.goto(portal.url + "/console")
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Newsletter").click()
     expect(page.locator("h1")).to_have_text("Newsletter")
 
 
 def test_an_editor_writes_previews_tests_schedules_and_cancels_an_issue(
-    portal, stack, journey, inbox, new_email
+    portal, stack, staff_admin, journey, inbox, new_email
 ):
     page = journey.page
-    editor_on_the_newsletter_page(portal, stack, journey, inbox, new_email)
+    editor_on_the_newsletter_page(portal, stack, staff_admin, journey, inbox, new_email)
     journey.step("newsletter-issues")
 
     page.get_by_role("link", name="Write a new issue").click()
@@ -164,7 +166,7 @@ def schedule(page: Page, ahead: timedelta) -> datetime:
 
 
 def test_a_scheduled_issue_reaches_each_reader_in_their_language_at_its_time_and_a_550_ends_a_subscription(
-    portal, stack, journey, inbox, new_email
+    portal, stack, staff_admin, journey, inbox, new_email
 ):
     page = journey.page
     tag = uuid.uuid4().hex[:8]
@@ -175,7 +177,7 @@ def test_a_scheduled_issue_reaches_each_reader_in_their_language_at_its_time_and
         refused: subscribed_reader(stack, portal.newsletter_url, inbox, refused),
     }
     subjects = {"en": f"December at the video portal {tag}", "fr": f"Décembre sur le portail vidéo {tag}"}
-    editor_on_the_newsletter_page(portal, stack, journey, inbox, new_email)
+    editor_on_the_newsletter_page(portal, stack, staff_admin, journey, inbox, new_email)
 
     write_with_live_previews(journey, subjects, BODIES)
 

@@ -14,9 +14,9 @@ from tests.support.polling import wait_for
 
 
 def test_a_save_that_comes_second_keeps_its_text_says_so_and_saving_again_replaces_the_first(
-    portal, stack, journey, inbox, new_email
+    portal, stack, staff_admin, journey, inbox, new_email
 ):
-    page = staff_session(journey, portal.url, stack.identity_env, inbox, new_email, "newsletter-editor")
+    page = staff_session(journey, portal.url, stack, staff_admin, inbox, new_email, "newsletter-editor")
     page.goto(portal.url + "/console/newsletter/new")
     subject = f"December {uuid.uuid4().hex[:6]}"
     page.locator("#subject_en").fill(subject)

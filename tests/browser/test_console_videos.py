@@ -1,5 +1,5 @@
-"""The console's Videos page in a real browser (DESIGN §8, §9): a catalogue editor (granted from the
-command line, with two-step verification) uploads a generated video through the page with
+"""The console's Videos page in a real browser (DESIGN §8, §9): a catalogue editor (granted by an
+admin, with two-step verification) uploads a generated video through the page with
 tus-js-client, the connection broken on the way and the upload resumed; creates the video with its
 titles in English and French, follows the transcoding until it is ready, publishes it, and the public
 page's preview actually plays in Chromium; then withdraws it. Without JavaScript, a file uploaded with
@@ -25,14 +25,14 @@ UPLOAD_PATH = re.compile(r"^/console/videos/uploads/[0-9a-f-]{36}$")
 UPLOADED = "Uploaded. Now give the video its titles and create it."
 
 
-def become_editor(journey, portal, stack: Stack, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
-    return staff_session(journey, portal.url, stack.identity_env, inbox, email, "catalogue-editor")
+def become_editor(journey, portal, stack: Stack, staff_admin, inbox, email: str) -> Page:  # type: ignore[no-untyped-def]
+    return staff_session(journey, portal.url, stack, staff_admin, inbox, email, "catalogue-editor")
 
 
 def test_an_editor_uploads_creates_publishes_and_withdraws_a_video(
-    portal, stack, journey, inbox, new_email, tmp_path, browser: Browser
+    portal, stack, staff_admin, journey, inbox, new_email, tmp_path, browser: Browser
 ):
-    become_editor(journey, portal, stack, inbox, new_email)
+    become_editor(journey, portal, stack, staff_admin, inbox, new_email)
     # The editor's pages under their real Content-Security-Policy (the journey's context bypasses it
     # to run axe, which follows on the same pages in the journey's own tab).
     strict = browser.new_context(
@@ -134,12 +134,12 @@ def assert_plays(page: Page) -> None:
 
 
 def test_without_javascript_a_tus_upload_becomes_a_published_video_in_french(
-    portal, stack: Stack, journey, inbox, new_email, tmp_path, browser: Browser
+    portal, stack: Stack, staff_admin, journey, inbox, new_email, tmp_path, browser: Browser
 ):
     """The forms alone, in a French page without script: the file uploaded with tuspy through the
     portal (the editor's session cookie and the form's CSRF token; cut after two chunks, resumed by a
     new client from the offset), its address pasted, the video created, published and withdrawn."""
-    become_editor(journey, portal, stack, inbox, new_email)
+    become_editor(journey, portal, stack, staff_admin, inbox, new_email)
     context = browser.new_context(
         java_script_enabled=False, storage_state=journey.page.context.storage_state()
     )
@@ -218,12 +218,12 @@ def upload_says(page: Page, path: Path, status: str) -> None:
 
 
 def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
-    portal, stack: Stack, journey, inbox, new_email, tmp_path
+    portal, stack: Stack, staff_admin, journey, inbox, new_email, tmp_path
 ):
     """A file the catalogue refuses as too long (its 413 to the tus creation, before any byte is sent)
     is said to be too large, not to be chosen again to resume; and the address of a file uploaded
     before it is gone from the form, which would otherwise make a video of that other file."""
-    page = become_editor(journey, portal, stack, inbox, new_email)
+    page = become_editor(journey, portal, stack, staff_admin, inbox, new_email)
     page.goto(portal.url + "/console/videos")
     page.locator("#file").set_input_files(str(small_video(tmp_path / "first.mp4", "320x240", 1)))
     expect(page.locator("#upload-status")).to_have_text(UPLOADED)
@@ -238,11 +238,11 @@ def test_a_file_too_large_is_said_so_and_leaves_no_former_upload_in_the_form(
 
 
 def test_a_file_chosen_instead_of_one_being_uploaded_stops_that_upload(
-    portal, stack: Stack, journey, inbox, new_email, tmp_path
+    portal, stack: Stack, staff_admin, journey, inbox, new_email, tmp_path
 ):
     """The editor picks the wrong file, then the right one while the first is still on its way: the
     first upload stops, and the form holds the address of the file chosen last, whatever ends first."""
-    page = become_editor(journey, portal, stack, inbox, new_email)
+    page = become_editor(journey, portal, stack, staff_admin, inbox, new_email)
     page.goto(portal.url + "/console/videos")
     created: list[str] = []
     held: list[Route] = []
@@ -266,11 +266,11 @@ def test_a_file_chosen_instead_of_one_being_uploaded_stops_that_upload(
 
 
 def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
-    portal, stack: Stack, journey, inbox, new_email, tmp_path
+    portal, stack: Stack, staff_admin, journey, inbox, new_email, tmp_path
 ):
     """The catalogue's 507 to a chunk (its disk full; the bytes before are kept), passed on by the
     portal: the page says the disk is full and keeps trying, not that the connection broke."""
-    page = become_editor(journey, portal, stack, inbox, new_email)
+    page = become_editor(journey, portal, stack, staff_admin, inbox, new_email)
     page.goto(portal.url + "/console/videos")
     disk_full = refusing("PATCH", 507, "insufficient-storage", "The catalogue's disk is full.")
     page.route("**/console/videos/uploads/**", disk_full)
@@ -282,12 +282,12 @@ def test_an_upload_the_catalogue_has_no_room_for_says_so_and_waits(
 
 
 def test_an_upload_after_the_session_ended_says_to_log_in_again_and_the_same_file_resumes(
-    portal, stack: Stack, journey, inbox, new_email, tmp_path
+    portal, stack: Stack, staff_admin, journey, inbox, new_email, tmp_path
 ):
     """A staff session lasts minutes and an upload may last longer: once it has ended, the page says to
     log in again and resume, not that the connection broke. The same file chosen again then uploads (a
     browser tells the page of a file chosen again only if the field was emptied)."""
-    page = become_editor(journey, portal, stack, inbox, new_email)
+    page = become_editor(journey, portal, stack, staff_admin, inbox, new_email)
     page.goto(portal.url + "/console/videos")
     session = page.context.cookies()
     page.context.clear_cookies()  # the session gone, as after it ended

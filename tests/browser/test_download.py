@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import code_mail, enter_code, sign_up, submit
+from tests.browser.flows import account_made_through_identity, code_mail, enter_code, logged_in, submit
 from tests.browser.test_video_preview import LANGUAGES
 from tests.support.browser import Journey
 from tests.support.inbox import code_in
@@ -86,12 +86,12 @@ def test_download_path_without_javascript(portal, sample, journey, inbox, new_em
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
 def test_the_download_reaches_the_catalogue_under_the_page_policy(
-    portal, sample, journey, inbox, new_email, browser: Browser, language
+    portal, stack, sample, journey, inbox, new_email, browser: Browser, language
 ):
     """The journeys bypass the page's CSP (for axe): here a context that keeps it, signed in as the
     journey's new account, sends the Download form and gets the file from the catalogue's address."""
-    journey.page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)
+    logged_in(journey.page, portal.url, new_email, PASSWORD)
     signed_in = journey.page.context.storage_state()
     strict = browser.new_context(storage_state=signed_in, **LANGUAGES[language])  # type: ignore[arg-type]
     try:

@@ -5,16 +5,13 @@ nothing."""
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up
+from tests.browser.flows import account_made_through_identity, log_out, logged_in
 from tests.support.http import call
 from tests.support.polling import wait_for
 
 
-def test_a_logged_out_token_is_refused_by_the_newsletter_and_the_catalogue(
-    portal, stack, journey, inbox, new_email
-):
-    journey.page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+def test_a_logged_out_token_is_refused_by_the_newsletter_and_the_catalogue(portal, stack, inbox, new_email):
+    account_made_through_identity(stack, inbox, new_email)
     status, session = call(
         "POST", f"{stack.identity_url}/v1/sessions", {"email": new_email, "password": PASSWORD}
     )
@@ -47,13 +44,12 @@ def test_a_logged_out_token_is_refused_by_the_newsletter_and_the_catalogue(
     assert status == 401, me
 
 
-def test_a_portal_cookie_saved_before_logout_no_longer_opens_my_account(portal, journey, inbox, new_email):
+def test_a_portal_cookie_saved_before_logout_no_longer_opens_my_account(
+    portal, stack, journey, inbox, new_email
+):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
-    log_out(page)
-    page.goto(portal.url + "/login")
-    log_in(page, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)
+    logged_in(page, portal.url, new_email, PASSWORD)
     page.goto(portal.url + "/account")
     expect(page.locator("h1")).to_have_text("My account")
     saved = page.context.cookies()

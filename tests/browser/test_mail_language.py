@@ -8,18 +8,25 @@ from urllib.parse import urlsplit
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import enter_code, log_out, mail_where, sign_up, submit
+from tests.browser.flows import (
+    account_made_through_identity,
+    enter_code,
+    log_out,
+    logged_in,
+    mail_where,
+    submit,
+)
 from tests.support.inbox import code_in
 
 NEW_PASSWORD = "Another-Horse-7?"
 
 
 def test_the_mails_language_is_chosen_on_my_account_and_their_links_open_the_portal_in_it(
-    portal, journey, inbox, new_email
+    portal, stack, journey, inbox, new_email
 ):
     page = journey.page  # the browser asks for English (en-GB)
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email)  # as signed up on English pages
+    logged_in(page, portal.url, new_email, PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="My account").click()
     expect(page.get_by_role("radio", name="English")).to_be_checked()
     journey.step("mail-language-english")

@@ -6,18 +6,16 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import enter_code, log_in, log_out, mail_where, sign_up, submit
+from tests.browser.flows import account_made_through_identity, enter_code, log_in, mail_where, submit
 from tests.support.browser import errors_next_to
 from tests.support.inbox import code_in
 
 NEW_PASSWORD = "Another-Horse-7?"
 
 
-def test_reset_returns_the_user_to_the_page_they_started_from(portal, journey, inbox, new_email):
+def test_reset_returns_the_user_to_the_page_they_started_from(portal, stack, journey, inbox, new_email):
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
-    log_out(page)
+    account_made_through_identity(stack, inbox, new_email)
 
     start = "/?q=summit"
     page.goto(portal.url + start)

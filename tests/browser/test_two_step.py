@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_in, log_out, sign_up, submit
+from tests.browser.flows import account_made_through_identity, log_in, log_out, logged_in, submit
 from tests.support.browser import errors_next_to
 
 FRENCH = {"locale": "fr-FR", "extra_http_headers": {"Accept-Language": "fr-FR,fr;q=0.9"}}
@@ -22,12 +22,12 @@ def words(english: str, french: str, context_options: dict[str, object]) -> str:
 
 @pytest.mark.parametrize("context_options", [ENGLISH, FRENCH], ids=["en", "fr"])
 def test_two_step_set_up_from_my_account_then_asked_at_login(
-    portal, journey, inbox, new_email, context_options
+    portal, stack, journey, inbox, new_email, context_options
 ):
     say = lambda english, french: words(english, french, context_options)  # noqa: E731
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, new_email, PASSWORD)
+    account_made_through_identity(stack, inbox, new_email, say("en", "fr"))
+    logged_in(page, portal.url, new_email, PASSWORD)
     page.goto(portal.url + "/account")
     page.get_by_role(
         "link", name=say("Set up an authenticator app", "Configurer une application d’authentification")

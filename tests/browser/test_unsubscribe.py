@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
-from tests.browser.flows import log_out, mail_where, sign_up, submit
+from tests.browser.flows import account_made_through_identity, log_out, logged_in, mail_where, submit
 from tests.e2e.mail_helpers import headers_of
 from tests.support.browser import assert_accessible
 from tests.support.http import call
@@ -22,11 +22,12 @@ TEXTS = {
 }
 
 
-def subscribe_and_receive_an_issue(portal, journey, inbox, email, editor) -> str:  # type: ignore[no-untyped-def]
-    """Sign up, subscribe on the newsletter page, have an issue sent; the mail's unsubscribe link."""
+def subscribe_and_receive_an_issue(portal, stack, journey, inbox, email, language, editor) -> str:  # type: ignore[no-untyped-def]
+    """An account (in `language`), subscribed on the newsletter page, sent an issue; the mail's
+    unsubscribe link."""
     page = journey.page
-    page.goto(portal.url + "/")
-    sign_up(journey, inbox, email, PASSWORD)
+    account_made_through_identity(stack, inbox, email, language)
+    logged_in(page, portal.url, email, PASSWORD)
     page.goto(portal.url + "/newsletter")
     submit(page)
     subject = f"Issue {uuid.uuid4().hex[:8]}"
@@ -52,7 +53,9 @@ def subscribed(identity_url: str, portal, email: str) -> bool:  # type: ignore[n
 def test_the_mails_link_unsubscribes_on_the_portals_page_in_the_subscribers_language(
     portal, stack, journey, inbox, new_email, language, newsletter_editor
 ):
-    link = subscribe_and_receive_an_issue(portal, journey, inbox, new_email, newsletter_editor)
+    link = subscribe_and_receive_an_issue(
+        portal, stack, journey, inbox, new_email, language, newsletter_editor
+    )
     assert link.startswith(f"{portal.url}/newsletter/unsubscribe?token=")
     assert link.endswith(f"&lang={language}")
     page = journey.page

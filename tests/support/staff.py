@@ -1,9 +1,10 @@
 """Staff tokens for tests against running processes, made as a person gets one: a verified account, a
 role granted from identity's command line, TOTP enrolment, and a login with the second factor."""
 
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from accounts_common.codecrypt import cipher_from_env
@@ -26,6 +27,36 @@ def staff_token(
     verify(email, STAFF_PASSWORD)
     run_once(["identity", "staff", "grant", email, role], identity_env)
     return staff_access_token(identity_url, email, STAFF_PASSWORD)
+
+
+# An admin's token is renewed when this old: identity's tokens last 15 minutes (access_token_ttl_s).
+ADMIN_TOKEN_RENEWAL_S = 600
+
+
+@dataclass
+class AdminGrants:
+    """Roles granted through identity's API by one admin (a verified account with an enrolled
+    authenticator, made admin from the command line once): a grant costs a request, not a command's
+    start. Its token is renewed with a recovery code before it expires."""
+
+    identity_url: str
+    email: str
+    password: str
+    recovery_codes: list[str]  # spent one at each renewal
+    _token: str = ""
+    _since: float = field(default=-float("inf"))
+
+    def grant(self, email: str, role: str) -> None:
+        if time.monotonic() - self._since > ADMIN_TOKEN_RENEWAL_S:
+            credentials = {"email": self.email, "password": self.password, "totp": self.recovery_codes.pop()}
+            status, session = call("POST", f"{self.identity_url}/v1/sessions", credentials)
+            assert status == 200, session
+            self._token, self._since = session["access_token"], time.monotonic()
+        auth = {"Authorization": f"Bearer {self._token}"}
+        status, body = call(
+            "POST", f"{self.identity_url}/v1/staff/grants", {"email": email, "role": role}, auth
+        )
+        assert status == 200, body
 
 
 def verify_through_outbox(identity_url: str, identity_database_url: str) -> Callable[[str, str], None]:

@@ -51,19 +51,33 @@ def _new_code(inbox: Inbox, email: str, earlier: set[str]) -> str:
     return wait_for(arrived, timeout=30, what=f"a new code email to {email}")
 
 
+@dataclass(frozen=True)
+class Authenticator:
+    """A TOTP authenticator enrolled on an account: its secret (what an app scans) and recovery codes."""
+
+    secret: str
+    recovery_codes: list[str]
+
+
 def staff_access_token(identity_url: str, email: str, password: str) -> str:
     """A token in which the verified account's staff roles count: enrols a TOTP authenticator (as an
     app would, with pyotp) and logs in with the second factor, here one of the recovery codes."""
-    first = _login(identity_url, {"email": email, "password": password})
-    auth = {"Authorization": f"Bearer {first}"}
+    authenticator = enrolled_authenticator(identity_url, email, password)
+    return _login(
+        identity_url, {"email": email, "password": password, "totp": authenticator.recovery_codes[0]}
+    )
+
+
+def enrolled_authenticator(identity_url: str, email: str, password: str) -> Authenticator:
+    """Enrols a TOTP authenticator on the verified account and confirms it with the app's current code
+    (spent: that code does not log in again)."""
+    auth = {"Authorization": f"Bearer {_login(identity_url, {'email': email, 'password': password})}"}
     status, enrolment = call("POST", f"{identity_url}/v1/accounts/me/totp", {"password": password}, auth)
     assert status == 201, f"enrolling {email}: {status} {enrolment}"
     code = {"code": pyotp.TOTP(enrolment["secret"]).now()}
     status, confirmed = call("POST", f"{identity_url}/v1/accounts/me/totp/verification", code, auth)
     assert status == 200, f"confirming {email}'s second factor: {status} {confirmed}"
-    return _login(
-        identity_url, {"email": email, "password": password, "totp": confirmed["recovery_codes"][0]}
-    )
+    return Authenticator(enrolment["secret"], list(confirmed["recovery_codes"]))
 
 
 def _login(identity_url: str, credentials: dict[str, str]) -> str:
