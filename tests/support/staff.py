@@ -1,5 +1,6 @@
 """Staff tokens for tests against running processes, made as a person gets one: a verified account, a
-role granted from identity's command line, TOTP enrolment, and a login with the second factor."""
+role granted (from identity's command line, or by an admin through its API: AdminGrants), TOTP
+enrolment, and a login with the second factor."""
 
 import time
 import uuid

@@ -13,13 +13,17 @@ BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 NO_TOKEN = "No valid access token"
 
 
-def staff_problems(role: Role) -> dict[int, str]:
-    """The 401 and 403 an endpoint for staff holding `role` (logged in with a second factor) answers."""
-    return {
-        401: NO_TOKEN,
-        403: f"role-required: the caller does not hold the {role.value} role; "
+def staff_problems(role: Role, *, revocations: bool = True) -> dict[int, str]:
+    """The 401 and 403 an endpoint for staff holding `role` (logged in with a second factor) answers.
+    `revocations`: the service reads identity's revocations (auth.TokenVerifier with a pool), so a
+    revoked token is its 403; identity, which keeps the sessions, answers 401 for one."""
+    refusals = [
+        f"role-required: the caller does not hold the {role.value} role",
         "second-factor-required: logged in without a TOTP code",
-    }
+    ]
+    if revocations:
+        refusals.append("token-revoked: the session ended (a logout, a password reset, a role change)")
+    return {401: NO_TOKEN, 403: "; ".join(refusals)}
 
 
 def document_operations(api: flask_smorest.Api, app: Flask) -> None:

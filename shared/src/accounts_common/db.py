@@ -101,7 +101,8 @@ def one_moment(conn: psycopg.Connection, *, inserts: bool = False) -> Iterator[N
     and answer a combination that never existed. REPEATABLE READ gives the whole transaction the
     snapshot of its first statement; read-only, it never fails to serialise. With `inserts`, it may
     also insert rows (an audit record of the read); only an UPDATE, DELETE or lock of a row another
-    transaction changed meanwhile fails to serialise, so it must do none."""
+    transaction changed meanwhile fails to serialise, so it must do none. It must begin the
+    transaction: on a connection already in one, SET TRANSACTION fails."""
     with conn.transaction():
         mode = "" if inserts else ", READ ONLY"
         conn.execute(f"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ{mode}")

@@ -88,7 +88,7 @@ def signed_in(blp: Blueprint) -> Callable[[View], View]:
 def staff_only(blp: Blueprint, role: Role) -> Callable[[View], View]:
     """A view for staff holding `role`, logged in with a second factor: checked first (caller_first),
     documented as bearer-authenticated with its 401 and 403."""
-    document = problems(blp, staff_problems(role))
+    document = problems(blp, staff_problems(role, revocations=False))
 
     def decorate(view: View) -> View:
         return caller_first(lambda: staff_member(role))(blp.doc(security=BEARER_AUTH)(document(view)))
