@@ -2,6 +2,7 @@
 while the revocation is on its way to the newsletter cannot leave an issue scheduled behind it."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from newsletter.adapters import repository
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.issues import send_issue
 from tests.support.newsletter import role_revoked
+from tests.support.polling import wait_for
 
 TEXTS = ({"en": "Summit", "fr": "Sommet"}, {"en": "Text", "fr": "Texte"})
 
@@ -66,3 +68,37 @@ def test_every_issue_scheduled_by_a_deleted_account_is_held_whatever_its_token_s
         account_event_handlers(newsletter)["AccountDeleted"](conn, event, validate_data(event.type, data))
         held = repository.find_issue(conn, issue_id)
     assert held is not None and (held.status, held.held_because) == ("draft", "account-deleted")
+
+
+def test_a_scheduling_waits_for_a_revocation_being_handled_and_is_refused_by_it(newsletter):
+    """The revocation's handler holds the account's lock: the scheduling waits for it to commit, then
+    sees the revocation (without the lock it would schedule meanwhile, and the handler, having looked
+    for the editor's scheduled issues already, would leave it scheduled)."""
+    editor = editor_token(datetime.now(UTC) - timedelta(minutes=5))
+    issue_id = draft(newsletter, editor)
+    with ThreadPoolExecutor(1) as threads, newsletter.pool.connection() as handling:
+        with handling.transaction():
+            account_event_handlers(newsletter)["StaffRoleRevoked"](
+                handling, *role_revoked(editor.account_id, uuid.uuid4())
+            )
+            sending = threads.submit(
+                send_issue, newsletter, issue_id, editor, datetime.now(UTC) + timedelta(hours=1)
+            )
+            wait_for(
+                lambda: sending.done() or waiting_for_a_lock(newsletter), timeout=30, what="the scheduling"
+            )
+        with pytest.raises(Problem) as refused:
+            sending.result(timeout=30)
+    assert (refused.value.status, refused.value.slug) == (403, "token-revoked")
+    with newsletter.pool.connection() as conn:
+        assert repository.find_issue(conn, issue_id).status == "draft"  # type: ignore[union-attr]
+
+
+def waiting_for_a_lock(newsletter) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a session of the newsletter's database waits for an advisory lock (the account's)."""
+    with newsletter.pool.connection() as conn:
+        waiting = conn.execute(
+            """SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'advisory'
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+        ).fetchone()
+    return waiting is not None and waiting[0] > 0
