@@ -41,6 +41,7 @@ from accounts_common.events.topics import (
     delete_topics,
     ensure_topics,
 )
+from accounts_testkit.accounts import verified_account
 from accounts_testkit.containers import ContainerStack, engine_problem
 from identity.migrations import IDENTITY_MIGRATIONS
 from mailer.migrations import MAILER_MIGRATIONS
@@ -49,6 +50,7 @@ from tests.support.inbox import Inbox
 from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server, s3_server
 from tests.support.sink import PrivateSink, sink_problem
+from tests.support.staff import AdminGrants, first_admin
 
 # The tests run on development keys (make test sets this too; a direct `pytest` gets it here).
 os.environ.setdefault("ACCOUNTS_ENV", "development")
@@ -343,3 +345,11 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         )
     finally:
         stop_all(processes.values())
+
+
+@pytest.fixture(scope="session")
+def staff_admin(stack: Stack, infra: Infra) -> AdminGrants:
+    """The admin who grants the stack's staff their roles through identity's API (made admin from the
+    command line, as the first admin is): a grant costs a request, not a command's start."""
+    verify = lambda email, password: verified_account(stack.identity_url, infra.inbox, email, password)  # noqa: E731
+    return first_admin(stack.identity_url, stack.identity_env, verify)

@@ -1,7 +1,7 @@
 """identity (web with two gunicorn workers, relay) and two mailer workers, as operators run them."""
 
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.support import UNLIMITED_RATES
@@ -21,6 +21,8 @@ class StackConfig:
     # Copies of the topics behind a prefix (the short run in `make test`, on a shared broker). The
     # scenarios that name topics (poison records, the cluster's) run on the system's: `make chaos`.
     topic_prefix: str = ""
+    # identity's settings beyond the stack's own: the short run's passwords hashed at the tests' cost.
+    identity_env: dict[str, str] = field(default_factory=dict)
 
 
 class ChaosStack:
@@ -43,6 +45,7 @@ class ChaosStack:
             "IDENTITY_RELAY_METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
             **UNLIMITED_RATES,
+            **config.identity_env,
         }
         self.env = env
         web = ["identity", "web", "--port", str(self.web_port), "--workers", "2"]

@@ -20,13 +20,12 @@ from playwright.sync_api import Error as PlaywrightError
 
 from accounts_common.db import MigrationSet
 from accounts_common.events import Topic, dead_letter_topic
-from accounts_testkit.accounts import enrolled_authenticator
 from catalogue.adapters.media import render_thumbnail, render_video
 from catalogue.domain.videos import NewRendition
 from catalogue.migrations import CATALOGUE_MIGRATIONS
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from tests.conftest import RUN_ID, Infra, Stack, fresh_topics, migrated_database
-from tests.e2e.conftest import E2E_PASSWORD, stack_staff_header, verified_account
+from tests.e2e.conftest import E2E_PASSWORD, stack_staff_header
 from tests.support.browser import (
     ARTIFACTS,
     AXE_SCRIPT,
@@ -38,7 +37,7 @@ from tests.support.browser import (
     launch,
 )
 from tests.support.http import call
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.staff import AdminGrants
 
 PASSWORD = E2E_PASSWORD  # that of the accounts made through identity (flows.account_made_through_identity)
@@ -99,6 +98,7 @@ def run_web_and_worker(name: str, env: dict[str, str], logs: Path) -> tuple[str,
 def catalogue(
     infra: Infra,
     stack: Stack,
+    staff_admin: AdminGrants,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, SampleVideo]]:
     """The running catalogue with one video (the seed's article as its description)."""
@@ -123,7 +123,8 @@ def catalogue(
         ServiceProcess("catalogue-transcoder", ["catalogue", "transcoder"], transcoder_env, logs).start()
     )
     try:
-        yield url, ingest_sample(url, content, stack_staff_header(stack, infra, "catalogue-editor"))
+        editor = stack_staff_header(stack, infra, staff_admin, "catalogue-editor")
+        yield url, ingest_sample(url, content, editor)
     finally:
         stop_all(processes)
 
@@ -151,20 +152,9 @@ def portal_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def newsletter_editor(stack: Stack, infra: Infra) -> dict[str, str]:
+def newsletter_editor(stack: Stack, infra: Infra, staff_admin: AdminGrants) -> dict[str, str]:
     """The Authorization header of a newsletter editor of the stack's identity."""
-    return stack_staff_header(stack, infra, "newsletter-editor")
-
-
-@pytest.fixture(scope="session")
-def staff_admin(stack: Stack, infra: Infra) -> AdminGrants:
-    """The admin who grants the console tests' staff their roles through identity's API (made admin
-    from the command line, as the first admin is)."""
-    email = f"admin-{uuid.uuid4().hex[:12]}@example.org"
-    verified_account(stack.identity_url, infra.inbox, email)
-    authenticator = enrolled_authenticator(stack.identity_url, email, PASSWORD)
-    run_once(["identity", "staff", "grant", email, "admin"], stack.identity_env)
-    return AdminGrants(stack.identity_url, email, PASSWORD, authenticator.recovery_codes)
+    return stack_staff_header(stack, infra, staff_admin, "newsletter-editor")
 
 
 @pytest.fixture(scope="session")

@@ -27,14 +27,17 @@ from accounts_common.events.topics import (
     SUBSCRIPTION_EVENTS,
     VIDEO_EVENTS,
 )
-from tests.conftest import RUN_ID, Infra, Stack, fresh_database, fresh_topics, stack_topics
+from identity.migrations import IDENTITY_MIGRATIONS
+from mailer.migrations import MAILER_MIGRATIONS
+from newsletter.migrations import NEWSLETTER_MIGRATIONS
+from tests.conftest import RUN_ID, Infra, Stack, fresh_topics, migrated_database, stack_topics
 from tests.support.http import call
 from tests.support.inbox import Inbox, code_in
 from tests.support.kafka import publish_events
 from tests.support.newsletter import locale_of
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
-from tests.support.staff import PrivateIdentity, staff_token
+from tests.support.processes import ServiceProcess, free_port, stop_all
+from tests.support.staff import AdminGrants, PrivateIdentity, staff_token
 
 PORTAL_URL = "https://portal.example.test"
 EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DELIVERIES: "/newsletter"}
@@ -43,10 +46,11 @@ EVENT_SOURCES = {CODES: "/identity", ACCOUNT_EVENTS: "/identity", NEWSLETTER_DEL
 E2E_PASSWORD = "Correct-Horse-9!"
 
 
-def stack_staff_header(stack: Stack, infra: Infra, role: str) -> dict[str, str]:
-    """The Authorization header of a new staff member with `role` on the stack's identity."""
+def stack_staff_header(stack: Stack, infra: Infra, admin: AdminGrants, role: str) -> dict[str, str]:
+    """The Authorization header of a new staff member of the stack's identity, granted `role` by `admin`
+    (`staff_admin`)."""
     verify = lambda email, _password: verified_account(stack.identity_url, infra.inbox, email)  # noqa: E731
-    return {"Authorization": f"Bearer {staff_token(stack.identity_url, stack.identity_env, role, verify)}"}
+    return {"Authorization": f"Bearer {staff_token(admin, role, verify)}"}
 
 
 def verified_account(identity_url: str, inbox: Inbox, email: str, locale: str | None = None) -> str:
@@ -65,7 +69,7 @@ def verified_account(identity_url: str, inbox: Inbox, email: str, locale: str | 
 def start_private_identity(infra: Infra, logs: Path) -> PrivateIdentity:
     """identity's web process alone, on a database of its own (see PrivateIdentity)."""
     # Several fixtures start one in a run (the mailer's, the fan-out crash test's): a database each.
-    database = fresh_database(infra, f"e2e_identity_private_{uuid.uuid4().hex[:6]}")
+    database = migrated_database(infra, f"e2e_identity_private_{uuid.uuid4().hex[:6]}", IDENTITY_MIGRATIONS)
     return PrivateIdentity.start(infra.kafka, database, logs)
 
 
@@ -145,7 +149,7 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
     web_port, metrics_port = free_port(), free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "MAILER_DATABASE_URL": fresh_database(infra, "e2e_mailer_private"),
+        "MAILER_DATABASE_URL": migrated_database(infra, "e2e_mailer_private", MAILER_MIGRATIONS),
         "MAILER_CONSUMER_GROUP": group,
         "MAILER_TOPIC_PREFIX": prefix,
         "MAILER_RETRY_MAX_BACKOFF_S": "2",
@@ -155,7 +159,6 @@ def mailer(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[M
         "SMTP_HOST": infra.smtp_host,
         "SMTP_PORT": str(infra.smtp_port),
     }
-    run_once(["mailer", "migrate"], env)
     web_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("mailer-prometheus"))}
     running = Mailer(
         kafka=infra.kafka,
@@ -230,7 +233,7 @@ def start_newsletter(
     env = {
         "ACCOUNTS_ENV": "development",
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "NEWSLETTER_DATABASE_URL": fresh_database(infra, f"e2e_newsletter_{name}"),
+        "NEWSLETTER_DATABASE_URL": migrated_database(infra, f"e2e_newsletter_{name}", NEWSLETTER_MIGRATIONS),
         "NEWSLETTER_CONSUMER_GROUP": group,
         "NEWSLETTER_TOPIC_PREFIX": topic_prefix,
         "NEWSLETTER_WORKER_METRICS_PORT": "0",
@@ -238,7 +241,6 @@ def start_newsletter(
         "IDENTITY_JWKS_URL": f"{identity_url}/.well-known/jwks.json",
         **env,
     }
-    run_once(["newsletter", "migrate"], env)
     processes = {
         f"newsletter-{process}-{name}": ServiceProcess(f"newsletter-{process}-{name}", argv, env, logs)
         for process, argv in (
@@ -276,12 +278,14 @@ def private_newsletter(
 
 
 @pytest.fixture(scope="session")
-def newsletter(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsletter]:
+def newsletter(
+    stack: Stack, infra: Infra, staff_admin: AdminGrants, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Newsletter]:
     """The newsletter on the stack's topics, beside `stack` (whose mailer sends its issues), with the
     portal whose page its unsubscribe links open."""
     logs, portal_port = tmp_path_factory.mktemp("newsletter-logs"), free_port()
     portal_url = f"http://127.0.0.1:{portal_port}"
-    editor = stack_staff_header(stack, infra, "newsletter-editor")
+    editor = stack_staff_header(stack, infra, staff_admin, "newsletter-editor")
     running = start_newsletter(
         infra,
         logs,

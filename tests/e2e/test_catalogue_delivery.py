@@ -5,9 +5,10 @@ import http.client
 import os
 from pathlib import Path
 
-from tests.conftest import Infra, fresh_database
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from tests.conftest import Infra, migrated_database
 from tests.support.catalogue import granted_link, peak_rss_bytes, worker_pids
-from tests.support.processes import VENV_BIN, ServiceProcess, free_port, run_once
+from tests.support.processes import VENV_BIN, ServiceProcess, free_port
 
 GIB = 1024**3
 FILE_SIZE = 2 * GIB + 12345
@@ -51,12 +52,11 @@ def test_a_file_larger_than_the_memory_limit_downloads_with_flat_memory(infra: I
     sparse_file(root / "big" / "master.mxf")
     port = free_port()
     env = {
-        "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_catalogue_delivery"),
+        "CATALOGUE_DATABASE_URL": migrated_database(infra, "e2e_catalogue_delivery", CATALOGUE_MIGRATIONS),
         "CATALOGUE_DOWNLOAD_LINK_KEY": LINK_KEY,
         "CATALOGUE_STORAGE_ROOT": str(root),
         "MALLOC_ARENA_MAX": "2",
     }
-    run_once(["catalogue", "migrate"], env)
     link = granted_link(env["CATALOGUE_DATABASE_URL"], "big/master.mxf", FILE_SIZE, LINK_KEY)
     argv = ["python", "-c", UNDER_LIMIT, str(MEMORY_LIMIT), str(VENV_BIN / "catalogue"), "web",
             "--port", str(port), "--workers", "1"]  # fmt: skip

@@ -12,12 +12,13 @@ import psycopg
 import pytest
 
 from accounts_common.events import Topic, dead_letter_topic
-from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from tests.conftest import RUN_ID, Infra, fresh_topics, migrated_database
 from tests.e2e.conftest import Stack, stack_staff_header
 from tests.support.http import call
 from tests.support.inbox import CODE_PATTERN, code_in
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
 
 PASSWORD = "Correct-Horse-9!"
 NEW_PASSWORD = "Brand-New-Secret-42?"
@@ -43,14 +44,13 @@ def running_catalogue(
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
         "CATALOGUE_TOPIC_PREFIX": stack.topic_prefix,  # its worker follows the stack's account events
-        "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_catalogue"),
+        "CATALOGUE_DATABASE_URL": migrated_database(infra, "e2e_catalogue", CATALOGUE_MIGRATIONS),
         "CATALOGUE_CONSUMER_GROUP": group,
         "CATALOGUE_DOWNLOAD_LINK_KEY": f"e2e-link-key-{uuid.uuid4().hex}",
         "CATALOGUE_STORAGE_ROOT": str(media),
         "CATALOGUE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
     }
-    run_once(["catalogue", "migrate"], env)
     processes = [
         ServiceProcess("catalogue-web", ["catalogue", "web", "--port", str(port)], env, logs),
         ServiceProcess(
@@ -106,14 +106,14 @@ def known_accounts(database_url: str) -> int:
 
 
 def test_a_verified_account_downloads_and_a_password_reset_revokes_its_old_token(
-    stack, running_catalogue, infra, unique_email
+    stack, running_catalogue, infra, staff_admin, unique_email
 ):
     catalogue = running_catalogue.url
     rendition = {"label": "720p MP4", "container": "mp4", "codec": "h264", "width": 1280, "height": 720,
                  "bitrate": 3_000_000, "path": "e2e/clip.mp4"}  # fmt: skip
     video = {"title": {"en": "End to end", "fr": "De bout en bout"}, "published_at": "2021-02-11T14:00:00Z",
              "duration": 4, "renditions": [rendition]}  # fmt: skip
-    editor = stack_staff_header(stack, infra, "catalogue-editor")
+    editor = stack_staff_header(stack, infra, staff_admin, "catalogue-editor")
     status, created = call("POST", f"{catalogue}/v1/videos/imports", video, editor)
     assert status == 201, created
     links = (

@@ -22,14 +22,16 @@ from tusclient import client as tus
 
 from accounts_common.events import Topic
 from accounts_common.events.topics import OPERATOR_ACTIONS, VIDEO_EVENTS
-from tests.conftest import RUN_ID, Infra, fresh_database, fresh_topics
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from tests.conftest import RUN_ID, Infra, fresh_topics, migrated_database
 from tests.e2e.conftest import Stack, stack_staff_header, verified_account
 from tests.support.catalogue import small_video
 from tests.support.http import call
 from tests.support.kafka import TopicReader
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
 from tests.support.s3 import S3Server
+from tests.support.staff import AdminGrants
 
 PREFIX = f"e2e-publishing-{RUN_ID}."
 TRANSCODE_TIMEOUT_S = 300  # a failure bound on two busy cores, not a speed claim
@@ -50,16 +52,21 @@ class Publishing:
 
 @pytest.fixture(scope="module", params=["local"])
 def publishing(
-    request: pytest.FixtureRequest, stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    stack: Stack,
+    infra: Infra,
+    staff_admin: AdminGrants,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Publishing]:
     """The catalogue's processes with their files in a folder ("local") or in a bucket of S3Proxy ("s3")."""
     logs, media = tmp_path_factory.mktemp("publishing-logs"), tmp_path_factory.mktemp("publishing-media")
     topics = (Topic(PREFIX + VIDEO_EVENTS, partitions=1), Topic(PREFIX + OPERATOR_ACTIONS, partitions=1))
     fresh_topics(infra, *topics)
     port = free_port()
+    database = migrated_database(infra, f"e2e_publishing_{request.param}", CATALOGUE_MIGRATIONS)
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
-        "CATALOGUE_DATABASE_URL": fresh_database(infra, f"e2e_publishing_{request.param}"),
+        "CATALOGUE_DATABASE_URL": database,
         "CATALOGUE_DOWNLOAD_LINK_KEY": f"e2e-link-key-{uuid.uuid4().hex}",
         "CATALOGUE_STORAGE_ROOT": str(media),
         "CATALOGUE_UPLOAD_ROOT": str(media / ".uploads"),
@@ -71,7 +78,6 @@ def publishing(
     if request.param == "s3":
         s3: S3Server = request.getfixturevalue("s3")
         env |= {**s3.env, "CATALOGUE_STORAGE": f"s3://{s3.new_bucket()}/media"}
-    run_once(["catalogue", "migrate"], env)
     metrics = {"CATALOGUE_RELAY_METRICS_PORT": "0", "CATALOGUE_TRANSCODER_METRICS_PORT": "0"}
     web = ServiceProcess("catalogue-web", ["catalogue", "web", "--port", str(port)], env, logs).start()
     relay = ServiceProcess("catalogue-relay", ["catalogue", "relay"], env | metrics, logs).start()
@@ -81,7 +87,7 @@ def publishing(
     running = [web, relay, transcoder]
     try:
         web.wait_http(f"http://127.0.0.1:{port}/readyz")
-        editor = stack_staff_header(stack, infra, "catalogue-editor")
+        editor = stack_staff_header(stack, infra, staff_admin, "catalogue-editor")
         yield Publishing(
             f"http://127.0.0.1:{port}", env["CATALOGUE_DATABASE_URL"], media, editor, transcoder, logs
         )

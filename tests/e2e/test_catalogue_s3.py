@@ -8,9 +8,10 @@ import io
 from pathlib import Path
 
 from catalogue.adapters.storage import S3Storage
-from tests.conftest import Infra, fresh_database
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from tests.conftest import Infra, migrated_database
 from tests.support.catalogue import granted_link
-from tests.support.processes import ServiceProcess, free_port, run_once
+from tests.support.processes import ServiceProcess, free_port
 from tests.support.s3 import S3Server
 
 LINK_KEY = "e2e-download-link-key-of-at-least-32-bytes"
@@ -33,14 +34,13 @@ def test_a_granted_file_and_its_ranges_stream_from_the_bucket(infra: Infra, s3: 
     sha256 = hashlib.sha256(CONTENT).hexdigest()
     port = free_port()
     env = {
-        "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_catalogue_s3"),
+        "CATALOGUE_DATABASE_URL": migrated_database(infra, "e2e_catalogue_s3", CATALOGUE_MIGRATIONS),
         "CATALOGUE_DOWNLOAD_LINK_KEY": LINK_KEY,
         "CATALOGUE_STORAGE": f"s3://{bucket}",
         # Set by `make run` for local files; with a bucket the catalogue must not hand the path to nginx.
         "CATALOGUE_X_ACCEL_REDIRECT_PREFIX": "/protected-media",
         **s3.env,
     }
-    run_once(["catalogue", "migrate"], env)
     link = granted_link(env["CATALOGUE_DATABASE_URL"], "masters/master.mxf", len(CONTENT), LINK_KEY, sha256)
     web = ServiceProcess("catalogue-web", ["catalogue", "web", "--port", str(port)], env, tmp_path).start()
     try:

@@ -19,7 +19,7 @@ from tests.support.kafka import TopicReader
 from tests.support.outbox import outbox_records
 from tests.support.polling import wait_for
 from tests.support.processes import run_once
-from tests.support.staff import STAFF_PASSWORD
+from tests.support.staff import STAFF_PASSWORD, AdminGrants
 
 ISSUE = {
     "subject": {"en": "December at the video portal", "fr": "Décembre sur le portail vidéo"},
@@ -36,10 +36,10 @@ SCHEDULED_AHEAD = timedelta(seconds=10)
 
 @pytest.fixture(scope="module")
 def editors_newsletter(
-    stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
+    stack: Stack, infra: Infra, staff_admin: AdminGrants, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Newsletter]:
     """A newsletter of this module's own (its subscribers only) on the stack's topics, beside the stack."""
-    editor = stack_staff_header(stack, infra, "newsletter-editor")
+    editor = stack_staff_header(stack, infra, staff_admin, "newsletter-editor")
     logs = tmp_path_factory.mktemp("editors-logs")
     running = start_newsletter(
         infra,
@@ -176,13 +176,13 @@ def issue_state(newsletter: Newsletter, issue_id: str) -> dict:  # type: ignore[
 
 @pytest.mark.parametrize("loses", ["role-revoked", "account-deleted"])
 def test_an_issue_scheduled_by_an_editor_who_loses_the_role_or_account_goes_back_to_draft_for_another(
-    stack, editors_newsletter, infra, loses
+    stack, editors_newsletter, infra, staff_admin, loses
 ):
     """A scheduled issue goes out on the authority of the editor who scheduled it: once identity says they
     lost the role (here from the command line) or their account, it is a draft again, with why, audited,
     and another editor schedules it."""
     newsletter = editors_newsletter
-    leaving = stack_staff_header(stack, infra, "newsletter-editor")
+    leaving = stack_staff_header(stack, infra, staff_admin, "newsletter-editor")
     token = leaving["Authorization"].removeprefix("Bearer ")
     status, issue = call("POST", f"{newsletter.url}/v1/issues", ISSUE, leaving)
     assert status == 201, issue

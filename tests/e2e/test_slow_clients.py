@@ -23,12 +23,14 @@ import pytest
 from tusclient import client as tus
 
 from catalogue.entrypoints.delivery import repr_digest
-from tests.conftest import Infra, Stack, fresh_database
+from catalogue.migrations import CATALOGUE_MIGRATIONS
+from tests.conftest import Infra, Stack, migrated_database
 from tests.e2e.conftest import stack_staff_header
 from tests.support.catalogue import granted_link
 from tests.support.nginx import slowloris, start_nginx, unread_downloads
 from tests.support.polling import wait_for
-from tests.support.processes import ServiceProcess, free_port, run_once, stop_all
+from tests.support.processes import ServiceProcess, free_port, stop_all
+from tests.support.staff import AdminGrants
 
 FILE_BYTES = 8 * 1024 * 1024
 HELD = 60
@@ -54,7 +56,9 @@ class Fronted:
 
 
 @pytest.fixture(scope="module")
-def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fronted]:
+def fronted(
+    stack: Stack, infra: Infra, staff_admin: AdminGrants, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fronted]:
     """identity (the shared stack's) and a catalogue web of this module's, each behind nginx."""
     logs, media = tmp_path_factory.mktemp("slow-logs"), tmp_path_factory.mktemp("slow-media")
     content = uuid.uuid4().bytes * (FILE_BYTES // 16)
@@ -62,7 +66,7 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
     link_key = f"slow-link-key-{uuid.uuid4().hex}"
     catalogue_port, identity_public, catalogue_public = free_port(), free_port(), free_port()
     env = {
-        "CATALOGUE_DATABASE_URL": fresh_database(infra, "e2e_slow_catalogue"),
+        "CATALOGUE_DATABASE_URL": migrated_database(infra, "e2e_slow_catalogue", CATALOGUE_MIGRATIONS),
         "CATALOGUE_DOWNLOAD_LINK_KEY": link_key,
         "CATALOGUE_STORAGE_ROOT": str(media),
         "CATALOGUE_UPLOAD_ROOT": str(media / ".uploads"),
@@ -71,7 +75,6 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
         "IDENTITY_JWKS_URL": f"{stack.identity_url}/.well-known/jwks.json",
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka,
     }
-    run_once(["catalogue", "migrate"], env)
     catalogue = ServiceProcess(
         "catalogue-web", ["catalogue", "web", "--port", str(catalogue_port)], env, logs
     )
@@ -92,7 +95,7 @@ def fronted(stack: Stack, infra: Infra, tmp_path_factory: pytest.TempPathFactory
             content=content,
             uploads=media / ".uploads",
             media=media,
-            editor=stack_staff_header(stack, infra, "catalogue-editor"),
+            editor=stack_staff_header(stack, infra, staff_admin, "catalogue-editor"),
         )
 
 

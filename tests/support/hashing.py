@@ -3,8 +3,8 @@
 The same algorithm and code path at a fraction of the product's cost (t=2, 19 MiB): most tests
 register accounts or log in, and are not about hashing. The in-process identity of the integration
 tier takes CHEAP_HASHING; identity's processes (the stack of the end-to-end and browser tests, the
-private identities) take CHEAP_HASHING_ENV. The tests that are about hashing (parameters, rehashing)
-set their own; unit tests and the benches' own identities keep the product's.
+private identities, the short chaos run) take CHEAP_HASHING_ENV. The tests that are about hashing
+(parameters, rehashing) set their own; unit tests and the benches' own identities keep the product's.
 """
 
 CHEAP_HASHING = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}

@@ -1,6 +1,6 @@
 """Staff tokens for tests against running processes, made as a person gets one: a verified account, a
-role granted (from identity's command line, or by an admin through its API: AdminGrants), TOTP
-enrolment, and a login with the second factor."""
+role granted by an admin through identity's API, TOTP enrolment, and a login with the second factor.
+Each identity's first admin is made from its command line, as a deployment's is."""
 
 import time
 import uuid
@@ -10,24 +10,13 @@ from pathlib import Path
 
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.events.topics import CODES
-from accounts_testkit.accounts import staff_access_token
+from accounts_testkit.accounts import enrolled_authenticator, staff_access_token
 from tests.support.hashing import CHEAP_HASHING_ENV
 from tests.support.http import call
 from tests.support.outbox import outbox_records
 from tests.support.processes import ServiceProcess, free_port, run_once
 
 STAFF_PASSWORD = "Correct-Horse-9!"
-
-
-def staff_token(
-    identity_url: str, identity_env: dict[str, str], role: str, verify: Callable[[str, str], None]
-) -> str:
-    """The access token of a new staff account with `role`. `verify(email, password)` registers and
-    verifies the account (through the mail, or the outbox for an identity without a mailer)."""
-    email = f"staff-{uuid.uuid4().hex[:12]}@example.org"
-    verify(email, STAFF_PASSWORD)
-    run_once(["identity", "staff", "grant", email, role], identity_env)
-    return staff_access_token(identity_url, email, STAFF_PASSWORD)
 
 
 # An admin's token is renewed when this old: identity's tokens last 15 minutes (access_token_ttl_s).
@@ -60,6 +49,28 @@ class AdminGrants:
         assert status == 200, body
 
 
+def first_admin(
+    identity_url: str, identity_env: dict[str, str], verify: Callable[[str, str], object]
+) -> AdminGrants:
+    """A new admin of the identity at `identity_url`, made as the first one is: a verified account (see
+    `staff_token` for `verify`) with an enrolled authenticator, made admin from identity's command line."""
+    email = f"admin-{uuid.uuid4().hex[:12]}@example.org"
+    verify(email, STAFF_PASSWORD)
+    authenticator = enrolled_authenticator(identity_url, email, STAFF_PASSWORD)
+    run_once(["identity", "staff", "grant", email, "admin"], identity_env)
+    return AdminGrants(identity_url, email, STAFF_PASSWORD, authenticator.recovery_codes)
+
+
+def staff_token(admin: AdminGrants, role: str, verify: Callable[[str, str], object]) -> str:
+    """The access token of a new staff account of `admin`'s identity, granted `role` by `admin`.
+    `verify(email, password)` registers and verifies the account (through the mail, or the outbox for
+    an identity without a mailer)."""
+    email = f"staff-{uuid.uuid4().hex[:12]}@example.org"
+    verify(email, STAFF_PASSWORD)
+    admin.grant(email, role)
+    return staff_access_token(admin.identity_url, email, STAFF_PASSWORD)
+
+
 def verify_through_outbox(identity_url: str, identity_database_url: str) -> Callable[[str, str], None]:
     """A `verify` for an identity without a mailer: the code is read back from identity's outbox."""
 
@@ -88,13 +99,13 @@ class PrivateIdentity:
     url: str
     env: dict[str, str]
     process: ServiceProcess
+    _admin: AdminGrants | None = None  # made at the first staff member
 
     @classmethod
     def start(cls, kafka: str, database_url: str, logs: Path) -> "PrivateIdentity":
-        """Migrate the (new) database, start the web process and wait until it is ready."""
+        """Start the web process on the (migrated) database and wait until it is ready."""
         port = free_port()
         env = {"KAFKA_BOOTSTRAP_SERVERS": kafka, "IDENTITY_DATABASE_URL": database_url, **CHEAP_HASHING_ENV}
-        run_once(["identity", "migrate"], env)
         argv = ["identity", "web", "--port", str(port), "--workers", "1"]
         process = ServiceProcess("identity-web-private", argv, env, logs).start()
         process.wait_http(f"http://127.0.0.1:{port}/readyz")
@@ -103,4 +114,6 @@ class PrivateIdentity:
     def staff_header(self, role: str) -> dict[str, str]:
         """The Authorization header of a new staff member with `role`."""
         verify = verify_through_outbox(self.url, self.env["IDENTITY_DATABASE_URL"])
-        return {"Authorization": f"Bearer {staff_token(self.url, self.env, role, verify)}"}
+        if self._admin is None:
+            self._admin = first_admin(self.url, self.env, verify)
+        return {"Authorization": f"Bearer {staff_token(self._admin, role, verify)}"}
