@@ -2,6 +2,7 @@
 identity's AccountDeleted at the same moment (whichever comes first, the erased account does not come
 back), and events handled again out of their order."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -100,3 +101,24 @@ def test_an_older_event_handled_again_does_not_bring_an_old_language_back(
             ).fetchone()
             languages.append(row[0])
     assert languages == ["fr", "en", "en", "en"]
+
+
+def test_a_tokens_language_stands_until_an_event_says_one(projection_pool: ConnectionPool) -> None:
+    """A subscription or a download before AccountVerified arrives records the token's language; the
+    event's replaces it (the token may predate a choice whose event is on its way), and a later token
+    does not replace a language an event gave."""
+    account_id, email, now = uuid4(), "token-language@example.org", datetime.now(UTC)
+    verified = {"account_id": account_id, "email": email, "verified_at": now, "locale": "en"}
+
+    def language_after(step: Callable[[psycopg.Connection], None]) -> str | None:
+        with projection_pool.connection() as conn:
+            step(conn)
+            row = conn.execute("SELECT locale FROM known_accounts WHERE account_id = %s", (account_id,))
+            (locale,) = row.fetchone() or (None,)
+            return locale
+
+    assert language_after(lambda conn: remember_verified_account(conn, account_id, email, now, "fr")) == "fr"
+    assert language_after(lambda conn: remember_verified_account(conn, account_id, email, now, "en")) == "fr"
+    event = ACCOUNT_PROJECTION_HANDLERS["AccountVerified"]
+    assert language_after(lambda conn: event(conn, None, verified)) == "en"  # type: ignore[arg-type]
+    assert language_after(lambda conn: remember_verified_account(conn, account_id, email, now, "fr")) == "en"

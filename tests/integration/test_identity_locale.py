@@ -1,9 +1,11 @@
 """Choosing the language of one's mails after sign-up (PATCH /v1/accounts/me) against the real database:
 the account keeps it, AccountLocaleChanged carries it, and the next code mail is written in it."""
 
+import jwt
+
 from accounts_common.events import validate_data
 from identity.service_layer import sessions
-from tests.integration.conftest import account_events, bearer, sign_up, then_deleted
+from tests.integration.conftest import PASSWORD, account_events, bearer, sign_up, then_deleted
 
 
 def choose(client, token, body):  # type: ignore[no-untyped-def]
@@ -21,6 +23,16 @@ def test_a_chosen_language_is_kept_and_announced(client, identity_pool, unique_e
     assert changed["type"] == "AccountLocaleChanged" and changed["subject"] == account_id
     data = validate_data(changed["type"], changed["data"])
     assert (str(data["account_id"]), data["email"], data["locale"]) == (account_id, unique_email, "fr")
+
+
+def test_the_tokens_issued_after_a_choice_carry_the_language(client, identity_pool, unique_email):
+    """A service that has not read the account's events yet writes to the person in the token's language
+    (the newsletter, for one subscribing before AccountVerified arrives)."""
+    token = sign_up(client, identity_pool, unique_email)
+    assert "locale" not in jwt.decode(token, options={"verify_signature": False}), "none chosen yet"
+    choose(client, token, {"locale": "fr"})
+    later = client.post("/v1/sessions", json={"email": unique_email, "password": PASSWORD})
+    assert jwt.decode(later.json["access_token"], options={"verify_signature": False})["locale"] == "fr"
 
 
 def test_choosing_the_language_it_has_announces_nothing(client, identity_pool, unique_email):

@@ -77,22 +77,33 @@ def test_without_a_valid_token_nobody_subscribes(newsletter_client):
     assert response.status_code == 401 and response.mimetype == "application/problem+json"
 
 
-def test_an_unverified_account_cannot_subscribe(newsletter_client):
+def identity_token(account_id: str, **claims: object) -> str:
+    """A token identity's key signs for a new account whose events no service has read."""
     now = int(time.time())
-    claims = {
-        "iss": "identity",
-        "sub": str(uuid.uuid4()),
-        "email": "new@example.org",
-        "email_verified": False,
-    }
-    token = jwt.encode(
-        {**claims, "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex},
+    return jwt.encode(
+        {"iss": "identity", "sub": account_id, "email": "new@example.org", "iat": now, "exp": now + 600}
+        | {"jti": uuid.uuid4().hex, **claims},
         IDENTITY_SIGNING_KEY,
         algorithm="EdDSA",
         headers={"kid": key_id(IDENTITY_SIGNING_KEY)},
     )
+
+
+def test_an_unverified_account_cannot_subscribe(newsletter_client):
+    token = identity_token(str(uuid.uuid4()), email_verified=False)
     response = newsletter_client.post("/v1/subscriptions", headers=bearer(token))
     assert response.status_code == 403 and response.json["type"].endswith("account-not-verified")
+
+
+def test_one_subscribing_before_their_account_events_arrive_is_written_to_in_the_tokens_language(
+    newsletter_client, newsletter_pool
+):
+    account_id = str(uuid.uuid4())
+    token = identity_token(account_id, email_verified=True, locale="fr")
+    assert newsletter_client.post("/v1/subscriptions", headers=bearer(token)).status_code == 201
+    with newsletter_pool.connection() as conn:
+        known = conn.execute("SELECT locale FROM known_accounts WHERE account_id = %s", (account_id,))
+        assert known.fetchone() == ("fr",)
 
 
 def test_a_token_from_before_a_password_reset_is_refused(

@@ -106,18 +106,21 @@ def choose_locale(
 
 
 def remember_verified_account(
-    conn: psycopg.Connection, account_id: UUID, email: str, verified_at: datetime
+    conn: psycopg.Connection, account_id: UUID, email: str, verified_at: datetime, locale: str | None = None
 ) -> None:
     """Upsert a verified account into `known_accounts`, its language kept; an erased account is never
-    brought back."""
+    brought back. `locale` (a token's claim) stands only while no language is known, and any event's
+    choice replaces it: the token may be older than a change whose event is on its way."""
     lock_account(conn, account_id)
     conn.execute(
-        """INSERT INTO known_accounts (account_id, email, verified_at)
-           SELECT %(id)s, %(email)s, %(at)s
+        """INSERT INTO known_accounts (account_id, email, verified_at, locale)
+           SELECT %(id)s, %(email)s, %(at)s, %(locale)s
            WHERE NOT EXISTS (SELECT 1 FROM token_revocations
                              WHERE account_id = %(id)s AND deleted_at IS NOT NULL)
-           ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, updated_at = now()""",
-        {"id": account_id, "email": email, "at": verified_at},
+           ON CONFLICT (account_id) DO UPDATE
+           SET email = excluded.email, locale = coalesce(known_accounts.locale, excluded.locale),
+               updated_at = now()""",
+        {"id": account_id, "email": email, "at": verified_at, "locale": locale},
     )
 
 

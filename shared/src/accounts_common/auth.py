@@ -36,6 +36,7 @@ class Principal:
     token_id: str
     roles: tuple[str, ...] = ()  # staff roles; they count only with "otp" in `amr` (accounts_common.roles)
     amr: tuple[str, ...] = ()  # how the person authenticated (RFC 8176): "pwd", "otp"
+    locale: str | None = None  # the account's language when the token was issued
 
 
 class KeySetUnavailable(Exception):
@@ -168,6 +169,7 @@ class TokenVerifier:
                 token_id=str(claims["jti"]),
                 roles=_strings(claims.get("roles")),
                 amr=_strings(claims.get("amr")),
+                locale=claims["locale"] if isinstance(claims.get("locale"), str) else None,
             )
         except KeySetUnavailable:
             raise Problem(503, "token-check-unavailable", "Tokens cannot be checked right now.") from None

@@ -127,7 +127,9 @@ def grant_download(
         act_for(conn, principal)  # a link of a token revoked since its check would outlive it
         # The token's signed email_verified claim may arrive before the AccountVerified event does.
         if principal.email_verified:
-            remember_verified_account(conn, principal.account_id, principal.email, principal.issued_at)
+            remember_verified_account(
+                conn, principal.account_id, principal.email, principal.issued_at, principal.locale
+            )
         if known_account_email(conn, principal.account_id) is None:
             raise NotEntitled("This account may not download videos.")
         if not video_store.published_rendition_exists(conn, video_id, rendition_id):

@@ -161,6 +161,7 @@ class TokenIssuer:
             "sub": str(account.id),
             "email": account.email,
             "email_verified": verified,
+            **({"locale": account.locale} if account.locale else {}),
             "iat": int(issued.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": str(jti),

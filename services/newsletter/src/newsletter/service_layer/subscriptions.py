@@ -32,7 +32,9 @@ def subscribe(newsletter: Newsletter, principal: Principal) -> tuple[Subscriptio
     """Subscribe the token's (verified) account; the subscription and whether it is new."""
     with newsletter.pool.connection() as conn, conn.transaction():
         # The token's signed email_verified claim is proof enough: AccountVerified may still be on its way.
-        remember_verified_account(conn, principal.account_id, principal.email, datetime.now(UTC))
+        remember_verified_account(
+            conn, principal.account_id, principal.email, datetime.now(UTC), principal.locale
+        )
         email = known_account_email(conn, principal.account_id)
         if email is None:
             raise AccountErased()
