@@ -263,12 +263,6 @@ def test_tus_uploads_stream_through_nginx_uncapped_and_a_cut_keeps_what_arrived(
     url = second.create_url()
     path = url.removeprefix(fronted.catalogue_url)
     sent = 5 * 1024 * 1024
-    with socket.create_connection(("127.0.0.1", port_of(fronted.catalogue_url))) as connection:
-        head = (f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
-                f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(data)}\r\n"
-                f"Authorization: {fronted.editor['Authorization']}\r\n\r\n")  # fmt: skip
-        connection.sendall(head.encode() + data[:sent])
-
     tus_headers = fronted.editor | {"Tus-Resumable": "1.0.0"}
 
     def offset_now() -> int:
@@ -293,14 +287,21 @@ def test_tus_uploads_stream_through_nginx_uncapped_and_a_cut_keeps_what_arrived(
         if writing():
             return None
         after = offset_now()
-        return after if after == before and after else None
+        return after if after == before else None
 
-    # As far as the catalogue had read it when the client vanished: some of it (nginx spooling the
-    # body first would pass none: kept() waits for a non-zero offset), never more than was sent.
-    # nginx ends the upstream connection as soon as it reads the client's end, and what still sat in
-    # the catalogue's socket is lost: 1 MiB of the 5 kept on a loaded CI machine, all 5 when quiet.
+    with socket.create_connection(("127.0.0.1", port_of(fronted.catalogue_url))) as connection:
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(data)}\r\n"
+                f"Authorization: {fronted.editor['Authorization']}\r\n\r\n")  # fmt: skip
+        connection.sendall(head.encode() + data[:sent])
+        # The client still there, 65 MiB short of its body: nginx spooling the body first would pass the
+        # catalogue none of it until the whole had come.
+        streamed = wait_for(offset_now, timeout=DROP_TIMEOUT_S, what="bytes of the unfinished PATCH")
+    # The client gone: as far as the catalogue had read it, never more than was sent. nginx ends the
+    # upstream connection as soon as it reads the client's end, and what still sat in the catalogue's
+    # socket is lost (1 MiB of the 5 kept on a loaded machine, all 5 when quiet).
     offset = wait_for(kept, timeout=DROP_TIMEOUT_S, what="the cut upload's bytes kept")
-    assert 0 < offset <= sent
+    assert 0 < streamed <= offset <= sent
     resumed = tus.TusClient(uploads, headers=fronted.editor).uploader(
         str(tmp_path / "master.bin"), url=url, chunk_size=32 * 1024 * 1024
     )
