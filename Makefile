@@ -48,7 +48,7 @@ staff-list: install ## The staff of `make run`: roles and whether each has a sec
 
 # tests/containers and tests/compose need containers: make test-containers and make compose-smoke run them.
 # TEST_WORKERS pytest-xdist processes share the tests; those of one service stack stay on one worker.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 # The docs come first: a broken link fails in seconds, not after the suite.
 test: install browser docs ## Build the docs, start the infrastructure and run the whole test suite (ARGS="-k name" to narrow)
 	bash deploy/local/with-infra.sh $(VENV)/bin/python -m pytest --ignore=tests/containers --ignore=tests/compose \

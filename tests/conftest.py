@@ -178,7 +178,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 RUN_ID = uuid.uuid4().hex[:8]
 _created_databases: list[str] = []
-# Connections that drop the run's databases at its end, per test process (three under `make test`):
+# Connections that drop the run's databases at its end, per test process (four under `make test`):
 # well within PostgreSQL's max_connections (100 by default).
 DROPPING_CONNECTIONS = 16
 
