@@ -1,19 +1,23 @@
 """An issue goes on the authority of the token it was scheduled with: an editor whose role is revoked
-while the revocation is on its way to the newsletter cannot leave an issue scheduled behind it."""
+while the revocation is on its way to the newsletter cannot leave an issue scheduled behind it, nor
+send one: identity itself confirms the role before anything is sent."""
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 
 from accounts_common.auth import Principal
 from accounts_common.events import new_event, validate_data
 from accounts_common.problems import Problem
+from accounts_common.roles import Role
+from identity.service_layer import staff
 from newsletter.adapters import repository
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.issues import send_issue
-from tests.support.newsletter import role_revoked
+from tests.support.newsletter import issue_in_both_languages, role_revoked
 from tests.support.polling import wait_for
 
 TEXTS = ({"en": "Summit", "fr": "Sommet"}, {"en": "Text", "fr": "Texte"})
@@ -102,3 +106,54 @@ def waiting_for_a_lock(newsletter) -> bool:  # type: ignore[no-untyped-def]
                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
         ).fetchone()
     return waiting is not None and waiting[0] > 0
+
+
+def drafted(newsletter_client, editor: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+    created = newsletter_client.post("/v1/issues", json=issue_in_both_languages("Summit"), headers=editor)
+    assert created.status_code == 201, created.json
+    return str(created.json["id"])
+
+
+def claims_of(editor: dict[str, str]) -> dict[str, str]:
+    return jwt.decode(editor["Authorization"].split()[1], options={"verify_signature": False})
+
+
+def status_of(newsletter_client, editor: dict[str, str], issue_id: str) -> str:  # type: ignore[no-untyped-def]
+    return str(newsletter_client.get(f"/v1/issues/{issue_id}", headers=editor).json["status"])
+
+
+@pytest.mark.parametrize("send_at", [None, "in an hour"], ids=["now", "scheduled"])
+def test_an_editor_whose_role_identity_revoked_sends_nothing_before_the_newsletter_hears_of_it(
+    newsletter_client, newsletter_editor, served_identity, send_at
+):
+    """The newsletter has not read the revocation (its consumer held up, say): identity's answer refuses."""
+    issue_id = drafted(newsletter_client, newsletter_editor)
+    email = claims_of(newsletter_editor)["email"]
+    staff.revoke(served_identity.app.extensions["identity"], email, Role.NEWSLETTER_EDITOR)
+    body = {"send_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()} if send_at else {}
+    refused = newsletter_client.post(f"/v1/issues/{issue_id}/send", json=body, headers=newsletter_editor)
+    assert (refused.status_code, refused.json["type"].rsplit("/", 1)[-1]) == (403, "token-revoked")
+    assert status_of(newsletter_client, newsletter_editor, issue_id) == "draft"
+
+
+def test_a_role_identity_no_longer_lists_is_refused_though_the_token_still_says_it(
+    newsletter_client, newsletter_editor, identity_pool
+):
+    issue_id = drafted(newsletter_client, newsletter_editor)
+    account_id = claims_of(newsletter_editor)["sub"]
+    with identity_pool.connection() as conn:  # the role gone, the session left open
+        conn.execute("DELETE FROM staff_roles WHERE account_id = %s", (account_id,))
+    refused = newsletter_client.post(f"/v1/issues/{issue_id}/send", json={}, headers=newsletter_editor)
+    assert (refused.status_code, refused.json["type"].rsplit("/", 1)[-1]) == (403, "role-required")
+    assert status_of(newsletter_client, newsletter_editor, issue_id) == "draft"
+
+
+def test_with_identity_out_of_reach_nothing_is_sent_and_the_editor_is_told_to_try_again(
+    newsletter_client, newsletter_editor, served_identity
+):
+    issue_id = drafted(newsletter_client, newsletter_editor)  # the newsletter holds identity's keys now
+    served_identity.close()
+    refused = newsletter_client.post(f"/v1/issues/{issue_id}/send", json={}, headers=newsletter_editor)
+    assert (refused.status_code, refused.json["type"].rsplit("/", 1)[-1]) == (503, "identity-unavailable")
+    assert refused.headers["Retry-After"] == "5"
+    assert status_of(newsletter_client, newsletter_editor, issue_id) == "draft"

@@ -9,7 +9,7 @@ from marshmallow import RAISE
 
 from accounts_common.apidocs import BEARER_AUTH, NO_TOKEN, staff_problems
 from accounts_common.auth import current_principal, require_bearer
-from accounts_common.authorization import authorize_role
+from accounts_common.authorization import authorize_role, confirm_role_with_identity
 from accounts_common.paging import envelope
 from accounts_common.problems import document_problems
 from accounts_common.roles import Role
@@ -86,6 +86,7 @@ INCOMPLETE_PROBLEM = (
     "(`errors` names each)"
 )
 TOO_LARGE_PROBLEM = "issue-too-large: one delivery record of the issue would be too large for Kafka"
+IDENTITY_PROBLEM = "identity-unavailable: identity, which confirms the role for sending, cannot be asked"
 
 
 def issue_body(view: IssueView) -> dict[str, Any]:
@@ -205,14 +206,17 @@ class IssueSend(MethodView):
             409: STATUS_PROBLEM + "; " + CHANGED_PROBLEM + ": nothing is sent",
             413: TOO_LARGE_PROBLEM,
             422: INCOMPLETE_PROBLEM + "; send-at-past: `send_at` is more than two minutes past",
+            503: IDENTITY_PROBLEM,
         },
     )
     @issues_blp.doc(security=BEARER_AUTH)
     def post(self, sending, issue_id: UUID):  # type: ignore[no-untyped-def]
         """Send a draft to every subscriber now (status sending), or schedule it at `send_at`; with
-        `updated_at`, only the copy the editor read."""
+        `updated_at`, only the copy the editor read. Nothing is sent on the newsletter's own reading of
+        the editor's role: identity confirms it first (a revocation may still be on its way here)."""
         sending = sending or {}
         send_at, read = sending.get("send_at"), sending.get("updated_at")
+        confirm_role_with_identity(Role.NEWSLETTER_EDITOR)
         view = issues.send_issue(newsletter(), issue_id, current_principal(), send_at, read=read)
         return issue_body(view)
 
