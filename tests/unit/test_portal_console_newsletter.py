@@ -1,13 +1,16 @@
 """The console's Newsletter pages (newsletter editors) with fakes of the newsletter behind them."""
 
+import json
 import re
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from portal.adapters.http import ApiError, ServiceUnavailable
+from portal.adapters.http import ApiError, JsonApi, ServiceUnavailable
 from portal.adapters.newsletter import IssuesClient
 from portal.domain.mail_preview import headings_under
+from tests.support.served import FakeHandler, serving
 from tests.unit.test_portal import UPLOAD, EditorIdentity, PastTimeIssue, csrf_token, staff_client
 
 
@@ -466,6 +469,39 @@ def test_a_send_the_newsletter_did_not_answer_is_said_to_be_unknown_with_the_iss
     assert said in answer.text
     assert re.search(rf'<a class="button" href="/console/newsletter/{UPLOAD}">', answer.text)
     assert "try again" not in answer.text and "réessayer" not in answer.text
+
+
+class RoleUnconfirmed(FakeHandler):
+    """The newsletter refusing a send, having written nothing: identity could not confirm the role."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        problem = {"type": "https://errors.example/identity-unavailable", "status": 503,
+                   "title": "Service Unavailable", "detail": "Your role cannot be confirmed."}  # fmt: skip
+        self.answer(503, json.dumps(problem).encode(), "application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The issue was not sent.</h1>"),
+        ("en", "Your newsletter editor role could not be confirmed just now. Try again in a moment."),
+        ("fr", "Le numéro n’a pas été envoyé.</h1>"),
+        ("fr", "Votre rôle de rédacteur de la lettre d’information n’a pas pu être confirmé pour le moment."),
+    ],
+)
+def test_a_send_refused_for_want_of_identity_says_nothing_was_sent(language, said):
+    """Not "it is not known whether it went": the newsletter said it did nothing, and why."""
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), RoleUnconfirmed)) as newsletter:
+        api = JsonApi("newsletter", f"http://127.0.0.1:{newsletter.server_port}", timeout=5)
+        client = staff_client(EditorIdentity(), issues=IssuesClient(api))
+        token = csrf_token(client, "/console/newsletter/new")
+        form = {"csrf_token": token, "send_at": "", "confirmed": "yes"}
+        answer = client.post(
+            f"/console/newsletter/{UPLOAD}/send", data=form, headers={"Accept-Language": language}
+        )
+    assert answer.status_code == 503 and said in answer.text
+    assert re.search(rf'<a class="button" href="/console/newsletter/{UPLOAD}">', answer.text)
 
 
 class HeldIssue(PastTimeIssue):

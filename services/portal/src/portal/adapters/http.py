@@ -15,11 +15,12 @@ import urllib3
 
 class ServiceUnavailable(Exception):
     """The service did not answer, or answered with a 5xx (`status`, None when none came): the page
-    says so instead of failing."""
+    says so instead of failing. `slug`: the problem the service itself answered, if any (its own
+    refusal, such as identity-unavailable, rather than a proxy's page or a crash)."""
 
-    def __init__(self, service: str, reason: str, status: int | None = None) -> None:
+    def __init__(self, service: str, reason: str, status: int | None = None, slug: str | None = None) -> None:
         super().__init__(f"{service} is unavailable: {reason}")
-        self.service, self.status = service, status
+        self.service, self.status, self.slug = service, status, slug
 
 
 @dataclass
@@ -88,7 +89,8 @@ class JsonApi:
         except urllib3.exceptions.HTTPError as error:
             raise ServiceUnavailable(self.service, str(error)) from None
         if response.status >= 500:
-            raise ServiceUnavailable(self.service, f"HTTP {response.status}", response.status)
+            slug = _api_error(response.status, response.data).slug
+            raise ServiceUnavailable(self.service, f"HTTP {response.status} {slug}", response.status, slug)
         if response.status >= 400:
             raise _api_error(response.status, response.data)
         try:

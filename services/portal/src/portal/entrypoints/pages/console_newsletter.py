@@ -249,7 +249,15 @@ def issue_action(issue_id: Any, action: str) -> Response | tuple[str, int]:
 
 def send_unknown(issue_id: str, send_at: str | None, error: ServiceUnavailable) -> tuple[str, int]:
     """A confirmed send the newsletter did not answer (or answered with a 5xx): it may have been done
-    all the same. The editor looks at the issue before asking again, rather than assume it did not go."""
+    all the same. The editor looks at the issue before asking again, rather than assume it did not go.
+    Unless the newsletter said why it did nothing: identity could not confirm the editor's role."""
+    link = {"href": url_for("console_newsletter.issue", issue_id=issue_id), "text": gettext("Open the issue")}
+    if error.slug == "identity-unavailable":
+        message = gettext("The issue was not sent.")
+        detail = gettext(
+            "Your newsletter editor role could not be confirmed just now. Try again in a moment."
+        )
+        return render_template("error.html", status=503, message=message, detail=detail, link=link), 503
     log.warning("send of issue %s, its outcome unknown: %s", issue_id, error)
     detail = (
         gettext(
@@ -260,7 +268,6 @@ def send_unknown(issue_id: str, send_at: str | None, error: ServiceUnavailable) 
             "It is not known whether the issue started to go out: look at its page before sending it again."
         )
     )
-    link = {"href": url_for("console_newsletter.issue", issue_id=issue_id), "text": gettext("Open the issue")}
     message = gettext("The newsletter is unavailable.")
     return render_template("error.html", status=503, message=message, detail=detail, link=link), 503
 
