@@ -504,6 +504,23 @@ def test_a_send_refused_for_want_of_identity_says_nothing_was_sent(language, sai
     assert re.search(rf'<a class="button" href="/console/newsletter/{UPLOAD}">', answer.text)
 
 
+class ProxyPage(FakeHandler):
+    """A 502 page from a proxy in front of the newsletter: no problem of the newsletter's own."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.answer(502, b"<html><body>Bad Gateway</body></html>", "text/html")
+
+
+@pytest.mark.parametrize(("handler", "slug"), [(RoleUnconfirmed, "identity-unavailable"), (ProxyPage, None)])
+def test_a_5xx_keeps_the_services_own_problem_and_no_other(handler, slug):
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as newsletter:
+        api = JsonApi("newsletter", f"http://127.0.0.1:{newsletter.server_port}", timeout=5)
+        with pytest.raises(ServiceUnavailable) as unavailable:
+            api.call("POST", f"/v1/issues/{UPLOAD}/send", {})
+    assert unavailable.value.slug == slug and unavailable.value.status in (502, 503)
+
+
 class HeldIssue(PastTimeIssue):
     """The newsletter's issues: one draft again, its scheduler having lost the newsletter-editor role."""
 

@@ -90,7 +90,9 @@ class JsonApi:
             raise ServiceUnavailable(self.service, str(error)) from None
         if response.status >= 500:
             slug = _api_error(response.status, response.data).slug
-            raise ServiceUnavailable(self.service, f"HTTP {response.status} {slug}", response.status, slug)
+            problem = None if slug == "about:blank" else slug  # none in a proxy's page or a crash's
+            reason = f"HTTP {response.status} {problem or ''}".rstrip()
+            raise ServiceUnavailable(self.service, reason, response.status, problem)
         if response.status >= 400:
             raise _api_error(response.status, response.data)
         try:
