@@ -6,7 +6,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import jwt
 import pytest
 
 from accounts_common.auth import Principal
@@ -17,7 +16,10 @@ from identity.service_layer import staff
 from newsletter.adapters import repository
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.issues import send_issue
-from tests.support.newsletter import issue_in_both_languages, role_revoked
+from tests.integration.conftest import account_of
+from tests.integration.test_identity_staff import claims
+from tests.integration.test_newsletter_issues import create
+from tests.support.newsletter import role_revoked
 from tests.support.polling import wait_for
 
 TEXTS = ({"en": "Summit", "fr": "Sommet"}, {"en": "Text", "fr": "Texte"})
@@ -108,16 +110,6 @@ def waiting_for_a_lock(newsletter) -> bool:  # type: ignore[no-untyped-def]
     return waiting is not None and waiting[0] > 0
 
 
-def drafted(newsletter_client, editor: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
-    created = newsletter_client.post("/v1/issues", json=issue_in_both_languages("Summit"), headers=editor)
-    assert created.status_code == 201, created.json
-    return str(created.json["id"])
-
-
-def claims_of(editor: dict[str, str]) -> dict[str, str]:
-    return jwt.decode(editor["Authorization"].split()[1], options={"verify_signature": False})
-
-
 def status_of(newsletter_client, editor: dict[str, str], issue_id: str) -> str:  # type: ignore[no-untyped-def]
     return str(newsletter_client.get(f"/v1/issues/{issue_id}", headers=editor).json["status"])
 
@@ -127,8 +119,8 @@ def test_an_editor_whose_role_identity_revoked_sends_nothing_before_the_newslett
     newsletter_client, newsletter_editor, served_identity, send_at
 ):
     """The newsletter has not read the revocation (its consumer held up, say): identity's answer refuses."""
-    issue_id = drafted(newsletter_client, newsletter_editor)
-    email = claims_of(newsletter_editor)["email"]
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    email = claims(newsletter_editor["Authorization"].split()[1])["email"]
     staff.revoke(served_identity.app.extensions["identity"], email, Role.NEWSLETTER_EDITOR)
     body = {"send_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()} if send_at else {}
     refused = newsletter_client.post(f"/v1/issues/{issue_id}/send", json=body, headers=newsletter_editor)
@@ -139,8 +131,8 @@ def test_an_editor_whose_role_identity_revoked_sends_nothing_before_the_newslett
 def test_a_role_identity_no_longer_lists_is_refused_though_the_token_still_says_it(
     newsletter_client, newsletter_editor, identity_pool
 ):
-    issue_id = drafted(newsletter_client, newsletter_editor)
-    account_id = claims_of(newsletter_editor)["sub"]
+    issue_id = create(newsletter_client, newsletter_editor)["id"]
+    account_id = account_of(newsletter_editor["Authorization"].split()[1])
     with identity_pool.connection() as conn:  # the role gone, the session left open
         conn.execute("DELETE FROM staff_roles WHERE account_id = %s", (account_id,))
     refused = newsletter_client.post(f"/v1/issues/{issue_id}/send", json={}, headers=newsletter_editor)
@@ -151,7 +143,7 @@ def test_a_role_identity_no_longer_lists_is_refused_though_the_token_still_says_
 def test_with_identity_out_of_reach_nothing_is_sent_and_the_editor_is_told_to_try_again(
     newsletter_client, newsletter_editor, served_identity
 ):
-    issue_id = drafted(newsletter_client, newsletter_editor)  # the newsletter holds identity's keys now
+    issue_id = create(newsletter_client, newsletter_editor)["id"]  # the newsletter holds identity's keys now
     served_identity.close()
     refused = newsletter_client.post(f"/v1/issues/{issue_id}/send", json={}, headers=newsletter_editor)
     assert (refused.status_code, refused.json["type"].rsplit("/", 1)[-1]) == (503, "identity-unavailable")
