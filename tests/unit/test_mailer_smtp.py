@@ -134,36 +134,32 @@ def test_a_refused_data_command_leaves_the_connection_ready_for_the_next_mail(se
     assert len(server.accepted) == 1
 
 
-@pytest.mark.parametrize(
-    ("code", "reply", "stage"),
-    [
-        (550, "5.1.1 <bob@example.com>: Recipient address rejected: User unknown", "rcpt"),
-        (550, "5.1.1 User unknown", "data"),
-        (550, "5.2.1 Mailbox disabled", "rcpt"),
-        (550, "Mailbox unavailable", "rcpt"),
-        (553, "Mailbox name not allowed", "rcpt"),
-    ],
-)
-def test_a_refusal_that_blames_the_mailbox_is_a_hard_bounce(code, reply, stage):
-    assert isinstance(_classify(code, reply.encode(), stage=stage), HardBounce)
+BOUNCE = "hard bounce"  # the mailbox is to blame: the address is suppressed
+FAIL = "mail failed"  # our sending or the message is to blame: the address is kept
 
 
 @pytest.mark.parametrize(
-    ("code", "reply", "stage"),
+    ("code", "reply", "stage", "verdict"),
     [
-        (554, "5.7.1 <bob@example.com>: Relay access denied", "rcpt"),
-        (550, "5.7.1 Service unavailable; client host [203.0.113.5] blocked using zen.spamhaus.org", "rcpt"),
-        (550, "5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy", "data"),
-        (552, "5.2.2 Mailbox full", "rcpt"),
-        (552, "5.3.4 Message too big", "data"),
-        (554, "Transaction failed", "rcpt"),
-        (550, "Rejected", "data"),
-        (550, "5.1.1 User unknown", ""),
+        (550, "5.1.1 <bob@example.com>: Recipient address rejected: User unknown", "rcpt", BOUNCE),
+        (550, "5.1.1 User unknown", "data", BOUNCE),
+        (550, "5.1.1 User unknown", "", FAIL),
+        (550, "5.2.1 Mailbox disabled", "rcpt", BOUNCE),
+        (550, "Mailbox unavailable", "rcpt", BOUNCE),
+        (553, "Mailbox name not allowed", "rcpt", BOUNCE),
+        (554, "5.7.1 <bob@example.com>: Relay access denied", "rcpt", FAIL),
+        (550, "5.7.1 Service unavailable; host [203.0.113.5] blocked using zen.spamhaus.org", "rcpt", FAIL),
+        (550, "5.7.26 Unauthenticated email is not accepted due to domain's DMARC policy", "data", FAIL),
+        (552, "5.2.2 Mailbox full", "rcpt", FAIL),
+        (552, "5.3.4 Message too big", "data", FAIL),
+        (554, "Transaction failed", "rcpt", FAIL),
+        (550, "Rejected", "data", FAIL),
     ],
 )
-def test_a_refusal_of_our_sending_or_the_message_fails_the_mail_but_keeps_the_address(code, reply, stage):
+def test_a_permanent_refusal_is_a_hard_bounce_only_when_it_blames_the_mailbox(code, reply, stage, verdict):
     error = _classify(code, reply.encode(), stage=stage)
-    assert isinstance(error, PermanentError) and not isinstance(error, HardBounce)
+    assert isinstance(error, PermanentError)
+    assert (BOUNCE if isinstance(error, HardBounce) else FAIL) == verdict
 
 
 def test_a_policy_refusal_at_rcpt_is_permanent_without_suppressing(server):

@@ -243,21 +243,22 @@ def taken_port() -> Iterator[int]:
 
 
 @pytest.mark.parametrize(
-    ("service", "command", "variable"),
+    "variable",
     [
-        ("identity", "relay", "IDENTITY_RELAY_METRICS_PORT"),
-        ("identity", "audit-log", "IDENTITY_AUDIT_LOG_METRICS_PORT"),
-        ("catalogue", "worker", "CATALOGUE_WORKER_METRICS_PORT"),
-        ("catalogue", "transcoder", "CATALOGUE_TRANSCODER_METRICS_PORT"),
-        ("catalogue", "relay", "CATALOGUE_RELAY_METRICS_PORT"),
-        ("newsletter", "worker", "NEWSLETTER_WORKER_METRICS_PORT"),
-        ("newsletter", "relay", "NEWSLETTER_RELAY_METRICS_PORT"),
-        ("mailer", "worker", "MAILER_WORKER_METRICS_PORT"),
+        "IDENTITY_RELAY_METRICS_PORT",
+        "IDENTITY_AUDIT_LOG_METRICS_PORT",
+        "CATALOGUE_WORKER_METRICS_PORT",
+        "CATALOGUE_TRANSCODER_METRICS_PORT",
+        "CATALOGUE_RELAY_METRICS_PORT",
+        "NEWSLETTER_WORKER_METRICS_PORT",
+        "NEWSLETTER_RELAY_METRICS_PORT",
+        "MAILER_WORKER_METRICS_PORT",
     ],
 )
-def test_a_metrics_port_in_use_names_the_variable_that_sets_it(
-    service, command, variable, taken_port, monkeypatch
-):
+def test_a_metrics_port_in_use_names_the_variable_that_sets_it(variable, taken_port, monkeypatch):
+    """Each is <SERVICE>_<COMMAND>_METRICS_PORT: the command to start is read back from its name."""
+    service, _, command = variable.removesuffix("_METRICS_PORT").lower().partition("_")
+    command = command.replace("_", "-")
     monkeypatch.setenv("ACCOUNTS_ENV", "development")
     monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", UNREACHABLE)
     monkeypatch.setenv(variable, str(taken_port))
