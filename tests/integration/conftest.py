@@ -85,6 +85,14 @@ def identity(make_identity) -> Identity:  # type: ignore[no-untyped-def]
     return make_identity()
 
 
+def identity_on_test_clock(make_identity, clock) -> Identity:  # type: ignore[no-untyped-def]
+    """An Identity whose time is the test's `clock`; a module whose tests move time on makes it its
+    `identity`: `identity = pytest.fixture(identity_on_test_clock, name="identity")`."""
+    app = make_identity()
+    app.clock = clock
+    return app
+
+
 @pytest.fixture
 def client(identity: Identity):  # type: ignore[no-untyped-def]
     return create_app(identity).test_client()

@@ -31,18 +31,14 @@ from tests.integration.conftest import (
     PASSWORD,
     Clock,
     bearer,
+    identity_on_test_clock,
     latest_code,
     reset_password,
     sign_up,
 )
 from tests.integration.test_identity_staff import claims, enrol, login
 
-
-@pytest.fixture
-def identity(make_identity, clock):
-    app = make_identity()
-    app.clock = clock
-    return app
+identity = pytest.fixture(identity_on_test_clock, name="identity")
 
 
 def challenge_of(client, email) -> str:

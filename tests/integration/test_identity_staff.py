@@ -22,6 +22,7 @@ from tests.integration.conftest import (
     PASSWORD,
     account_events,
     bearer,
+    identity_on_test_clock,
     mailed_codes,
     reset_password,
     sign_up,
@@ -29,12 +30,7 @@ from tests.integration.conftest import (
 )
 from tests.support.outbox import outbox_events, outbox_records
 
-
-@pytest.fixture
-def identity(make_identity, clock):
-    app = make_identity()
-    app.clock = clock
-    return app
+identity = pytest.fixture(identity_on_test_clock, name="identity")
 
 
 def login(client, email, **extra):

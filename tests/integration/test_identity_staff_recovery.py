@@ -17,7 +17,7 @@ from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer import staff, totp
 from identity.service_layer.errors import LastAdmin, TotpAlreadyEnrolled
 from tests.conftest import database_fixtures
-from tests.integration.conftest import PASSWORD, account_events, bearer, sign_up
+from tests.integration.conftest import PASSWORD, account_events, bearer, identity_on_test_clock, sign_up
 from tests.support.outbox import outbox_records
 
 # identity's database for this module alone (overriding the suite's shared one).
@@ -26,11 +26,7 @@ identity_db, identity_pool = database_fixtures(
 )
 
 
-@pytest.fixture
-def identity(make_identity, clock):  # type: ignore[no-untyped-def]
-    app = make_identity()
-    app.clock = clock
-    return app
+identity = pytest.fixture(identity_on_test_clock, name="identity")
 
 
 def login(client, email, **extra):  # type: ignore[no-untyped-def]
