@@ -12,7 +12,8 @@ from accounts_common.kafka import create_producer
 from newsletter.adapters import repository
 from newsletter.domain.issues import delivery_id
 from newsletter.service_layer.results import DeliveryResults
-from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixture shared with it
+from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtures shared with it
+    account_events_topic,
     create,
     deliveries_topic,
     send,

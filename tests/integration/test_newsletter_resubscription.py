@@ -14,7 +14,8 @@ from accounts_common.auth import Principal
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import subscribe, unsubscribe
-from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixture shared with it
+from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtures shared with it
+    account_events_topic,
     create,
     deliveries_topic,
     fan_out_worker,
@@ -25,12 +26,12 @@ from tests.support.newsletter import deliveries_of, seed_subscribers
 
 
 @pytest.fixture
-def fan_out(newsletter, infra, deliveries_topic):  # type: ignore[no-untyped-def]  # noqa: F811
+def fan_out(newsletter, infra, deliveries_topic, account_events_topic):  # type: ignore[no-untyped-def]  # noqa: F811
     """Fan a started issue out in this thread, as the worker does once it leads (`worker`: its batch
     size, a producer of the test's); the delivery requests it made, as read off Kafka."""
 
     def fan_out_now(issue_id: str, **worker: Any) -> list[dict[str, Any]]:
-        fan_out = fan_out_worker(newsletter, infra.kafka, deliveries_topic, **worker)
+        fan_out = fan_out_worker(newsletter, infra.kafka, deliveries_topic, account_events_topic, **worker)
         reader = TopicReader(infra.kafka, deliveries_topic)
         try:
             with psycopg.connect(newsletter.settings.database_url, autocommit=True) as conn:

@@ -13,6 +13,7 @@ from accounts_common.events.topics import (
     VIDEO_EVENTS,
 )
 from accounts_common.process import run_together, run_until_signalled
+from newsletter.adapters.group_progress import GroupProgress
 from newsletter.bootstrap import bootstrap
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
 from newsletter.service_layer.accounts import account_event_handlers
@@ -58,6 +59,11 @@ def run_worker(settings: Settings, _args: argparse.Namespace) -> None:
         settings.kafka_bootstrap_servers,
         portal_url=settings.portal_url,
         unsubscribe_key=settings.unsubscribe_key,
+        account_events=GroupProgress(
+            settings.kafka_bootstrap_servers,
+            group=settings.consumer_group,
+            topic=newsletter.topic(ACCOUNT_EVENTS),
+        ),
         topic=newsletter.topic(NEWSLETTER_DELIVERIES),
         batch_size=settings.fanout_batch_size,
     )

@@ -10,7 +10,8 @@ the account), which the mailer's delivery log turns into one email.
 
 It is the scheduler too: a scheduled issue whose time has come is started (status sending, its
 recipients counted) in one conditional update, so a cancel racing it either wins or finds it gone,
-and a restarted worker finds the issue sending and resumes it: nothing is sent twice.
+and a restarted worker finds the issue sending and resumes it: nothing is sent twice. It starts one
+only once the account events from before it are handled (due_issues).
 """
 
 import logging
@@ -30,6 +31,7 @@ from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.kafka import create_producer
 from accounts_common.leader import LeadingProducer
 from newsletter.adapters import repository
+from newsletter.adapters.group_progress import GroupProgress
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.content import Rendered
 from newsletter.domain.issues import (
@@ -41,6 +43,7 @@ from newsletter.domain.issues import (
     unsubscribe_url,
 )
 from newsletter.domain.unsubscribe import unsubscribe_token
+from newsletter.service_layer.due_issues import DueIssueGate
 from newsletter.service_layer.issues import start_scheduled
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class FanOutWorker(LeadingProducer):
         *,
         portal_url: str,
         unsubscribe_key: bytes,
+        account_events: GroupProgress,
         topic: str = NEWSLETTER_DELIVERIES,
         batch_size: int = 1000,
         poll_interval: float = 1.0,
@@ -86,6 +90,7 @@ class FanOutWorker(LeadingProducer):
         self.newsletter = newsletter
         self.portal_url = portal_url
         self.unsubscribe_key = unsubscribe_key
+        self.due_issues = DueIssueGate(account_events)
         self.topic = topic
         self.batch_size = batch_size
 
@@ -94,16 +99,27 @@ class FanOutWorker(LeadingProducer):
 
     def serve(self, conn: psycopg.Connection, stop: threading.Event) -> None:
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        while not stop.is_set():
-            issue = repository.next_due_issue(conn)
-            if issue is not None and issue.status == "scheduled":
-                with conn.transaction():
-                    issue = start_scheduled(self.newsletter, conn, issue)
-            if issue is None:
-                for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
-                    pass
-                continue
-            self.fan_out(conn, issue, stop)
+        try:
+            while not stop.is_set():
+                issue = repository.next_due_issue(conn)
+                if issue is not None and issue.status == "scheduled":
+                    issue = self.start_when_clear(conn, issue)
+                else:
+                    self.due_issues.nothing_due()
+                if issue is None:
+                    for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
+                        pass
+                    continue
+                self.fan_out(conn, issue, stop)
+        finally:
+            self.due_issues.close()
+
+    def start_when_clear(self, conn: psycopg.Connection, issue: Issue) -> Issue | None:
+        """Start a due issue, once nothing the worker has yet to handle could hold it."""
+        if not self.due_issues.clear(issue):
+            return None
+        with conn.transaction():
+            return start_scheduled(self.newsletter, conn, issue)
 
     def fan_out(self, conn: psycopg.Connection, issue: Issue, stop: threading.Event) -> None:
         """Request the issue's remaining deliveries batch by batch, each subscriber in their language,
