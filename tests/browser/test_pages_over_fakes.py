@@ -296,10 +296,15 @@ LIVE_REGIONS_HEARD = """document.addEventListener("DOMContentLoaded", () => {
 });"""
 
 
-@pytest.mark.parametrize("language", ["en", "fr"])
-def test_the_console_says_two_minutes_before_its_session_ends_and_when_it_has(browser: Browser, language):
+@pytest.mark.parametrize(
+    ("language", "path"), [("en", "/console/videos"), ("fr", "/console/videos"), ("en", "/account")]
+)
+def test_a_signed_in_page_says_two_minutes_before_its_session_ends_and_when_it_has(
+    browser: Browser, language, path
+):
     """WCAG 2.2.1: identity lengthens no token, so the page warns, politely, with the time left, and
-    offers "Log in again"; then says the session has ended. Not at every second of the countdown."""
+    offers "Log in again"; then says the session has ended. Not at every second of the countdown. The
+    console's pages, and an account's own (its session ends alike)."""
     context = browser.new_context(locale=language, bypass_csp=True)
     try:
         client = staff_client(LoggingOut(), editor=NoVideos())
@@ -309,7 +314,7 @@ def test_the_console_says_two_minutes_before_its_session_ends_and_when_it_has(br
         page = context.new_page()
         page.clock.install()
         page.add_init_script(LIVE_REGIONS_HEARD)
-        page.goto(ORIGIN + "/console/videos")
+        page.goto(ORIGIN + path)
         notice = page.locator("[data-session-ends]")
         again = notice.get_by_role("button", name="Se reconnecter" if language == "fr" else "Log in again")
         page.clock.fast_forward("02:50")
@@ -318,7 +323,7 @@ def test_the_console_says_two_minutes_before_its_session_ends_and_when_it_has(br
         page.clock.fast_forward("00:10")  # two minutes left, or a second less
         expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][0])
         expect(again).to_be_visible()
-        assert_accessible(page, "console page whose session ends in two minutes")
+        assert_accessible(page, f"{path} whose session ends in two minutes")
         page.clock.fast_forward("01:00")
         expect(notice.locator("[aria-live=polite]")).to_have_text(SESSION_SAID[language][1])
         page.clock.fast_forward("01:01")

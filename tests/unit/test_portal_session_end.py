@@ -1,11 +1,12 @@
-"""The console says when its session ends (identity's token expires, and is never lengthened), and
-"Log in again" starts a new session back on the page, keeping the browser's drafts."""
+"""A signed-in page says when its session ends (identity's token expires, and is never lengthened),
+and "Log in again" starts a new session back on the page, keeping the browser's drafts."""
 
 import re
 import time
 from typing import Any
 
 import jwt
+import pytest
 
 from tests.unit.test_portal import EditorIdentity, csrf_token, staff_client
 
@@ -32,16 +33,18 @@ def seconds_left(page: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def test_a_console_page_knows_when_its_session_ends_from_the_tokens_expiry():
+@pytest.mark.parametrize("path", [ISSUE_PAGE, "/account", "/"])
+def test_a_signed_in_page_knows_when_its_session_ends_from_the_tokens_expiry(path):
+    """The console's pages, and every other page of a signed-in account (its 15 minutes end there too)."""
     client: Any = staff_client(EditorIdentity())
+    assert "data-session-ends" not in client.get(path).text, "signed out: no session to end"
     with client.session_transaction() as session:
         session["token"] = token_for(600)
-    left = seconds_left(client.get(ISSUE_PAGE).text)
+    left = seconds_left(client.get(path).text)
     assert left is not None and 590 <= left <= 600
     with client.session_transaction() as session:
         session["token"] = "not-a-token"
-    assert seconds_left(client.get(ISSUE_PAGE).text) is None
-    assert "data-session-ends" not in client.get("/").text, "the console's pages only"
+    assert seconds_left(client.get(path).text) is None
 
 
 def test_log_in_again_ends_this_session_and_returns_to_the_page_after_the_login():

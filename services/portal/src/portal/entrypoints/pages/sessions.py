@@ -116,9 +116,9 @@ def logout() -> Response:
 
 @blp.post("/login/again")
 def log_in_again() -> Response:
-    """The console's "Log in again", as its session ends or once it has: identity lengthens no token,
-    so this session is ended and a new one started, back at the page (its form's `next`). Unlike "Log
-    out", the page keeps the browser's drafts, which come back once logged in."""
+    """A signed-in page's "Log in again", as its session ends or once it has: identity lengthens no
+    token, so this session is ended and a new one started, back at the page (its form's `next`).
+    Unlike "Log out", the page keeps the browser's drafts, which come back once logged in."""
     back_to = request.form.get("next")
     _end_session()
     remember_return_to(back_to)
