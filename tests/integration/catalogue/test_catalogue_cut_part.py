@@ -102,6 +102,9 @@ def cut_a_part(own: OwnS3Proxy, catalogue: Any, path: str, data: bytes) -> Uploa
         proxy.stall_parts.set()
         sending = threads.submit(send)
         wait_for(proxy.stalled.is_set, timeout=30, what="the part on its way, held")
+        # Relayed is not yet read: under load S3Proxy may start writing the part a moment later, and
+        # cut before that, no write is left unfinished.
+        wait_for(lambda: own.unfinished(), timeout=30, what="S3Proxy writing the part")
         proxy.cut()
         with pytest.raises(StorageUnavailable):
             sending.result(timeout=60)
