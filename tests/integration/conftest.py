@@ -3,12 +3,16 @@
 import dataclasses
 import json
 import secrets
+import threading
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt
+import psycopg
 import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,7 +21,7 @@ from psycopg_pool import ConnectionPool
 from accounts_common import account_projection
 from accounts_common.codecrypt import cipher_from_env
 from accounts_common.events import Topic, dead_letter_topic, parse_event, validate_data
-from accounts_common.events.topics import CODES
+from accounts_common.events.topics import ACCOUNT_EVENTS, CODES, NEWSLETTER_DELIVERIES
 from accounts_common.roles import Role
 from identity.adapters import account_store
 from identity.adapters.tokens import pem_of
@@ -27,16 +31,22 @@ from identity.migrations import IDENTITY_MIGRATIONS
 from identity.service_layer import staff
 from identity.settings import RateLimits, Settings
 from mailer.settings import Settings as MailerSettings
+from newsletter.adapters import repository
+from newsletter.adapters.group_progress import GroupProgress
 from newsletter.bootstrap import Newsletter
 from newsletter.bootstrap import bootstrap as newsletter_bootstrap
 from newsletter.entrypoints.app import create_app as create_newsletter_app
 from newsletter.migrations import NEWSLETTER_MIGRATIONS
+from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.settings import Settings as NewsletterSettings
 from tests.conftest import RUN_ID, database_fixtures, fresh_topics
 from tests.support.hashing import CHEAP_HASHING
+from tests.support.kafka import TopicReader
+from tests.support.newsletter import deliveries_of
 from tests.support.outbox import outbox_records
 from tests.support.served import ServedIdentity
 from tests.support.sink import PrivateSink
+from tests.support.workers import running
 
 T = TypeVar("T")
 
@@ -254,6 +264,94 @@ def newsletter(newsletter_db, newsletter_pool, served_identity, infra) -> Newsle
 @pytest.fixture
 def newsletter_client(newsletter):  # type: ignore[no-untyped-def]
     return create_newsletter_app(newsletter).test_client()
+
+
+@pytest.fixture(scope="module")
+def deliveries_topic(infra) -> str:  # type: ignore[no-untyped-def]
+    topic = NEWSLETTER_TOPIC_PREFIX + NEWSLETTER_DELIVERIES
+    fresh_topics(infra, Topic(topic, partitions=3))
+    return topic
+
+
+@pytest.fixture(scope="module")
+def account_events_topic(infra) -> str:  # type: ignore[no-untyped-def]
+    """An account-events topic nobody writes to: a scheduled issue waits for no consumer."""
+    topic = f"{NEWSLETTER_TOPIC_PREFIX}{ACCOUNT_EVENTS}.quiet-{uuid.uuid4().hex[:8]}"
+    fresh_topics(infra, Topic(topic, partitions=2))
+    return topic
+
+
+def fan_out_worker(
+    newsletter: Newsletter,
+    kafka: str,
+    topic: str,
+    account_events_topic: str,
+    group: str | None = None,
+    **options: Any,
+) -> FanOutWorker:
+    """A fan-out worker of the tests: the test portal in its links, batches of 40 unless `options` say;
+    a due scheduled issue waits for `group` (one of its own unless given) to handle `account_events_topic`."""
+    unsubscribe_key = newsletter.settings.unsubscribe_key
+    options = {"batch_size": 40, **options}
+    group = group or f"newsletter-{uuid.uuid4().hex[:8]}"
+    return FanOutWorker(
+        newsletter,
+        kafka,
+        portal_url="https://portal.example.test",
+        unsubscribe_key=unsubscribe_key,
+        account_events=GroupProgress(kafka, group=group, topic=account_events_topic),
+        topic=topic,
+        **options,
+    )
+
+
+@pytest.fixture
+def run_in_thread() -> Iterator[Callable[[Callable[[threading.Event], None]], object]]:
+    """Run worker loops (their `run(stop)`) each in a thread of its own until the test ends."""
+    with ExitStack() as stack:
+        yield lambda loop: stack.enter_context(running(loop, join_timeout_s=30))
+
+
+@pytest.fixture
+def start_fan_out(newsletter, deliveries_topic, account_events_topic, infra, run_in_thread):  # type: ignore[no-untyped-def]
+    """Start a fan-out worker in a thread (stopped after the test)."""
+
+    def start() -> None:
+        run_in_thread(
+            fan_out_worker(
+                newsletter, infra.kafka, deliveries_topic, account_events_topic, poll_interval=0.2
+            ).run
+        )
+
+    return start
+
+
+@pytest.fixture
+def fan_out(newsletter, infra, deliveries_topic, account_events_topic):  # type: ignore[no-untyped-def]
+    """Fan a started issue out in this thread, as the worker does once it leads (`worker`: its batch
+    size, a producer of the test's); the delivery requests it made, as read off Kafka."""
+
+    def fan_out_now(issue_id: str, **worker: Any) -> list[dict[str, Any]]:
+        fan_out = fan_out_worker(newsletter, infra.kafka, deliveries_topic, account_events_topic, **worker)
+        reader = TopicReader(infra.kafka, deliveries_topic)
+        try:
+            with psycopg.connect(newsletter.settings.database_url, autocommit=True) as conn:
+                issue = repository.find_issue(conn, uuid.UUID(issue_id))
+                assert issue is not None and issue.status == "sending"
+                fan_out.fan_out(conn, issue, threading.Event())
+                done = repository.find_issue(conn, issue.id)
+                assert done is not None and done.status == "sent"
+            fan_out._drop_producer()
+            reader.read_until(
+                lambda records: len(deliveries_of(records, issue_id)) >= done.requested,
+                timeout=30,
+                what="the issue's delivery requests",
+            )
+        finally:
+            reader.close()
+        return deliveries_of(reader.records, issue_id)
+
+    return fan_out_now
 
 
 @pytest.fixture

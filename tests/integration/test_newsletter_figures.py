@@ -12,13 +12,7 @@ from accounts_common.kafka import create_producer
 from newsletter.adapters import repository
 from newsletter.domain.issues import delivery_id
 from newsletter.service_layer.results import DeliveryResults
-from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtures shared with it
-    account_events_topic,
-    create,
-    deliveries_topic,
-    send,
-)
-from tests.integration.test_newsletter_resubscription import fan_out  # noqa: F401 # a fixture
+from tests.integration.test_newsletter_issues import create, send
 from tests.support.newsletter import seed_subscribers
 
 

@@ -3,11 +3,9 @@ languages, test-sent, sent or scheduled, cancelled, fanned out, and counted from
 
 import dataclasses
 import json
-import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import psycopg
@@ -15,23 +13,18 @@ import pytest
 from psycopg_pool import PoolClosed
 
 from accounts_common.db import create_pool
-from accounts_common.events import Topic, new_event, validate_data
-from accounts_common.events.topics import ACCOUNT_EVENTS, NEWSLETTER_DELIVERIES
+from accounts_common.events import new_event, validate_data
+from accounts_common.events.topics import NEWSLETTER_DELIVERIES
 from accounts_common.roles import Role
 from identity.service_layer import staff
 from newsletter.adapters import repository
-from newsletter.adapters.group_progress import GroupProgress
-from newsletter.bootstrap import Newsletter
 from newsletter.domain.issues import RENDERED_EMPTY, delivery_id
 from newsletter.domain.unsubscribe import account_of_token
 from newsletter.service_layer.accounts import account_event_handlers
-from newsletter.service_layer.fanout import FanOutWorker
 from newsletter.service_layer.issues import start_scheduled
 from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import status, unsubscribe
-from tests.conftest import fresh_topics
 from tests.integration.conftest import (
-    NEWSLETTER_TOPIC_PREFIX,
     PASSWORD,
     account_of,
     bearer,
@@ -56,64 +49,6 @@ ISSUE = {
     "body": {"en": "New videos **this week**.", "fr": "De nouvelles vidéos **cette semaine**."},
 }
 AUDIT_TOPIC = "audit.operator-actions.v1"  # as the outbox holds it; the relay adds the prefix
-
-
-@pytest.fixture(scope="module")
-def deliveries_topic(infra) -> str:  # type: ignore[no-untyped-def]
-    topic = NEWSLETTER_TOPIC_PREFIX + NEWSLETTER_DELIVERIES
-    fresh_topics(infra, Topic(topic, partitions=3))
-    return topic
-
-
-@pytest.fixture(scope="module")
-def account_events_topic(infra) -> str:  # type: ignore[no-untyped-def]
-    """An account-events topic nobody writes to: a scheduled issue waits for no consumer."""
-    topic = f"{NEWSLETTER_TOPIC_PREFIX}{ACCOUNT_EVENTS}.quiet-{uuid.uuid4().hex[:8]}"
-    fresh_topics(infra, Topic(topic, partitions=2))
-    return topic
-
-
-def fan_out_worker(
-    newsletter: Newsletter,
-    kafka: str,
-    topic: str,
-    account_events_topic: str,
-    group: str | None = None,
-    **options: Any,
-) -> FanOutWorker:
-    """A fan-out worker of the tests: the test portal in its links, batches of 40 unless `options` say;
-    a due scheduled issue waits for `group` (one of its own unless given) to handle `account_events_topic`."""
-    unsubscribe_key = newsletter.settings.unsubscribe_key
-    options = {"batch_size": 40, **options}
-    group = group or f"newsletter-{uuid.uuid4().hex[:8]}"
-    return FanOutWorker(
-        newsletter,
-        kafka,
-        portal_url="https://portal.example.test",
-        unsubscribe_key=unsubscribe_key,
-        account_events=GroupProgress(kafka, group=group, topic=account_events_topic),
-        topic=topic,
-        **options,
-    )
-
-
-@pytest.fixture
-def start_fan_out(newsletter, deliveries_topic, account_events_topic, infra):  # type: ignore[no-untyped-def]
-    """Start a fan-out worker in a thread (stopped after the test)."""
-    stop = threading.Event()
-    threads = []
-
-    def start() -> None:
-        worker = fan_out_worker(
-            newsletter, infra.kafka, deliveries_topic, account_events_topic, poll_interval=0.2
-        )
-        threads.append(threading.Thread(target=worker.run, args=(stop,), daemon=True))
-        threads[-1].start()
-
-    yield start
-    stop.set()
-    for thread in threads:
-        thread.join(30)
 
 
 def editor_of(header: dict[str, str]) -> str:

@@ -2,55 +2,14 @@
 PostgreSQL and the real broker: an issue goes to whoever was subscribed when it started and still is
 when their turn comes, each once."""
 
-import threading
 import uuid
 from datetime import UTC, datetime
-from typing import Any
-
-import psycopg
-import pytest
 
 from accounts_common.auth import Principal
-from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.service_layer.subscriptions import subscribe, unsubscribe
-from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtures shared with it
-    account_events_topic,
-    create,
-    deliveries_topic,
-    fan_out_worker,
-    send,
-)
-from tests.support.kafka import TopicReader
-from tests.support.newsletter import deliveries_of, seed_subscribers
-
-
-@pytest.fixture
-def fan_out(newsletter, infra, deliveries_topic, account_events_topic):  # type: ignore[no-untyped-def]  # noqa: F811
-    """Fan a started issue out in this thread, as the worker does once it leads (`worker`: its batch
-    size, a producer of the test's); the delivery requests it made, as read off Kafka."""
-
-    def fan_out_now(issue_id: str, **worker: Any) -> list[dict[str, Any]]:
-        fan_out = fan_out_worker(newsletter, infra.kafka, deliveries_topic, account_events_topic, **worker)
-        reader = TopicReader(infra.kafka, deliveries_topic)
-        try:
-            with psycopg.connect(newsletter.settings.database_url, autocommit=True) as conn:
-                issue = repository.find_issue(conn, uuid.UUID(issue_id))
-                assert issue is not None and issue.status == "sending"
-                fan_out.fan_out(conn, issue, threading.Event())
-                done = repository.find_issue(conn, issue.id)
-                assert done is not None and done.status == "sent"
-            fan_out._drop_producer()
-            reader.read_until(
-                lambda records: len(deliveries_of(records, issue_id)) >= done.requested,
-                timeout=30,
-                what="the issue's delivery requests",
-            )
-        finally:
-            reader.close()
-        return deliveries_of(reader.records, issue_id)
-
-    return fan_out_now
+from tests.integration.test_newsletter_issues import create, send
+from tests.support.newsletter import seed_subscribers
 
 
 def subscribe_again(newsletter: Newsletter, account_id: str) -> None:

@@ -13,15 +13,14 @@ from prometheus_client import REGISTRY
 
 from accounts_common.auth import Principal
 from accounts_common.consumer import EventConsumer
-from accounts_common.events import Topic
+from accounts_common.events import CloudEvent, Topic
 from newsletter.adapters import repository
 from newsletter.bootstrap import Newsletter
 from newsletter.domain.issues import Issue
 from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.issues import send_issue
 from tests.conftest import fresh_topics
-from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX
-from tests.integration.test_newsletter_issues import fan_out_worker
+from tests.integration.conftest import NEWSLETTER_TOPIC_PREFIX, fan_out_worker
 from tests.integration.test_newsletter_scheduling_authority import draft, editor_token
 from tests.support.kafka import publish_events
 from tests.support.newsletter import role_revoked
@@ -42,22 +41,6 @@ def account_events(infra) -> str:  # type: ignore[no-untyped-def]
     topic = f"{NEWSLETTER_TOPIC_PREFIX}account-events.waits-{uuid.uuid4().hex[:8]}"
     fresh_topics(infra, Topic(topic, partitions=2))
     return topic
-
-
-@pytest.fixture
-def run() -> Iterator[Callable[[Callable[[threading.Event], None]], None]]:
-    """Run a worker's loop in a thread until the test ends."""
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
-
-    def start(loop: Callable[[threading.Event], None]) -> None:
-        threads.append(threading.Thread(target=loop, args=(stop,), daemon=True))
-        threads[-1].start()
-
-    yield start
-    stop.set()
-    for thread in threads:
-        thread.join(30)
 
 
 @pytest.fixture
@@ -109,17 +92,31 @@ def waits_for_the_consumer(newsletter: Newsletter, issue_id: uuid.UUID, events: 
     assert issue(newsletter, issue_id).status == "scheduled"
 
 
+@pytest.fixture
+def behind_the_consumer(newsletter, infra, deliveries, account_events, run_in_thread):  # type: ignore[no-untyped-def]
+    """Publish `events` unhandled by the worker's group, start the fan-out, see the due issue wait for
+    them, then start the worker's consumer."""
+
+    def start(issue_id: uuid.UUID, events: list[CloudEvent]) -> None:
+        publish_events(infra.kafka, account_events, events)
+        group = f"newsletter-{uuid.uuid4().hex[:8]}"
+        fan_out = fan_out_worker(
+            newsletter, infra.kafka, deliveries, account_events, group, poll_interval=0.2
+        )
+        run_in_thread(fan_out.run)
+        waits_for_the_consumer(newsletter, issue_id, len(events))
+        run_in_thread(consumer(newsletter, group, account_events).run)
+
+    return start
+
+
 def test_a_revocation_unread_when_the_issue_fell_due_holds_it_instead_of_sending_it(
-    newsletter, infra, deliveries, account_events, run, due_issue
+    newsletter, due_issue, behind_the_consumer
 ):
     editor = editor_token(datetime.now(UTC) - timedelta(minutes=5))
     issue_id = due_issue(editor)
-    revoked, _ = role_revoked(editor.account_id, uuid.uuid4())
-    publish_events(infra.kafka, account_events, [revoked])  # before the time, but not yet handled
-    group = f"newsletter-{uuid.uuid4().hex[:8]}"
-    run(fan_out_worker(newsletter, infra.kafka, deliveries, account_events, group, poll_interval=0.2).run)
-    waits_for_the_consumer(newsletter, issue_id, 1)
-    run(consumer(newsletter, group, account_events).run)
+    revoked, _ = role_revoked(editor.account_id, uuid.uuid4())  # before the time, but not yet handled
+    behind_the_consumer(issue_id, [revoked])
     held = wait_for(
         lambda: (found := issue(newsletter, issue_id)).status == "draft" and found,
         timeout=30,
@@ -130,24 +127,17 @@ def test_a_revocation_unread_when_the_issue_fell_due_holds_it_instead_of_sending
     assert issue(newsletter, issue_id).started_at is None
 
 
-def test_a_due_issue_goes_once_the_events_before_it_are_handled(
-    newsletter, infra, deliveries, account_events, run, due_issue
-):
-    editor = editor_token(datetime.now(UTC) - timedelta(minutes=5))
-    issue_id = due_issue(editor)
+def test_a_due_issue_goes_once_the_events_before_it_are_handled(newsletter, due_issue, behind_the_consumer):
+    issue_id = due_issue(editor_token(datetime.now(UTC) - timedelta(minutes=5)))
     another_editors, _ = role_revoked(uuid.uuid4(), uuid.uuid4())
-    publish_events(infra.kafka, account_events, [another_editors, another_editors])
-    group = f"newsletter-{uuid.uuid4().hex[:8]}"
-    run(fan_out_worker(newsletter, infra.kafka, deliveries, account_events, group, poll_interval=0.2).run)
-    waits_for_the_consumer(newsletter, issue_id, 2)
-    run(consumer(newsletter, group, account_events).run)
+    behind_the_consumer(issue_id, [another_editors, another_editors])
     wait_for(lambda: issue(newsletter, issue_id).status == "sent", timeout=60, what="the issue to go")
 
 
 def test_while_kafka_cannot_tell_what_is_handled_a_due_issue_waits(
-    newsletter, infra, deliveries, run, due_issue
+    newsletter, infra, deliveries, run_in_thread, due_issue
 ):
     issue_id = due_issue(editor_token(datetime.now(UTC) - timedelta(minutes=5)))
     missing = f"{NEWSLETTER_TOPIC_PREFIX}account-events.missing-{uuid.uuid4().hex[:8]}"
-    run(fan_out_worker(newsletter, infra.kafka, deliveries, missing, poll_interval=0.2).run)
+    run_in_thread(fan_out_worker(newsletter, infra.kafka, deliveries, missing, poll_interval=0.2).run)
     waits_for_the_consumer(newsletter, issue_id, -1)

@@ -24,13 +24,8 @@ from newsletter.service_layer.accounts import account_event_handlers
 from newsletter.service_layer.results import DeliveryResults
 from newsletter.service_layer.subscriptions import unsubscribe
 from tests.conftest import fresh_database
-from tests.integration.test_newsletter_issues import (  # noqa: F401 # the fixtures shared with it
-    account_events_topic,
-    create,
-    deliveries_topic,
-    send,
-)
-from tests.integration.test_newsletter_resubscription import fan_out, subscribe_again  # noqa: F401
+from tests.integration.test_newsletter_issues import create, send
+from tests.integration.test_newsletter_resubscription import subscribe_again
 from tests.support.newsletter import delivery_result, seed_subscribers
 
 
