@@ -1,9 +1,13 @@
 """How far a consumer group has handled a topic, read from Kafka: the offsets the group committed
 (only after its handlers' transactions) against the topic's ends at a moment."""
 
+import logging
+
 from kafka import KafkaConsumer, TopicPartition
 
 from accounts_common.kafka import READER_TIMEOUT_MS, create_reader, topic_partitions
+
+log = logging.getLogger(__name__)
 
 
 class GroupProgress:
@@ -31,8 +35,11 @@ class GroupProgress:
     def close(self) -> None:
         """Drop the connection (after a failure, or at the end): the next question opens another."""
         if self._reader is not None:
-            self._reader.close(autocommit=False)
-            self._reader = None
+            reader, self._reader = self._reader, None
+            try:
+                reader.close(autocommit=False)
+            except Exception:  # noqa: BLE001 - a broken connection is dropped whatever close says
+                log.debug("closing the progress reader of %s raised", self.group, exc_info=True)
 
     def _reader_(self) -> KafkaConsumer:
         if self._reader is None:
