@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -383,6 +384,34 @@ class NoSuchIssue:
 def test_a_form_posted_to_an_issue_the_newsletter_does_not_know_is_a_page_that_does_not_exist(action, form):
     answer = post_in_french(NoSuchIssue(), action, form)
     assert answer.status_code == 404 and "Cette page n’existe pas." in answer.text
+
+
+class Scheduled(DraftIssue):
+    def __init__(self, send_at: datetime) -> None:
+        super().__init__()
+        self.ISSUE = {**DraftIssue.ISSUE, "status": "scheduled", "send_at": send_at.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        (
+            "en",
+            "Its time has come: it starts as soon as the newsletter has read the latest changes to editors",
+        ),
+        ("fr", "Son heure est venue : il part dès que la lettre d’information a lu les derniers changements"),
+    ],
+)
+def test_a_scheduled_issue_whose_time_has_come_says_what_it_waits_for(language, said):
+    """The scheduler starts a due issue once it has read the role changes from before its time: an
+    editor looking at it then sees why it is still scheduled; before its time, nothing is said."""
+    for minutes, shown in ((-1, True), (30, False)):
+        issues = Scheduled(datetime.now(UTC) + timedelta(minutes=minutes))
+        page = staff_client(EditorIdentity(), issues=issues).get(
+            f"/console/newsletter/{UPLOAD}", headers={"Accept-Language": language}
+        )
+        assert (said in state_part(page.text)) is shown, minutes
+        assert ("data-due" in page.text) is shown, minutes
 
 
 class MovedOn(DraftIssue):

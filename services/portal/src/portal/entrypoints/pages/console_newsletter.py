@@ -35,6 +35,18 @@ def in_progress(issue: dict[str, Any]) -> bool:
     )
 
 
+@blp.app_template_test("overdue")
+def overdue(issue: dict[str, Any]) -> bool:
+    """A scheduled issue whose time has come: the newsletter starts it once it has read the latest
+    changes to its editors' roles (one revoked before then holds it instead)."""
+    send_at = issue.get("send_at")
+    return (
+        issue["status"] == "scheduled"
+        and bool(send_at)
+        and datetime.fromisoformat(send_at) <= datetime.now(UTC)
+    )
+
+
 @blp.get("/newsletter")
 @staff_page(Role.NEWSLETTER_EDITOR)
 def newsletter() -> tuple[str, int]:
